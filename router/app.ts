@@ -1,0 +1,87 @@
+// The router's Express app factory: no listen, no config parsing; everything comes in as deps.
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { bearerAuth, type AuthenticatedRequest } from './auth/bearer-auth.ts';
+import type { Principal } from './auth/principal.ts';
+import type { TokenVerifier } from './auth/token-verifier.ts';
+import type { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
+import { createRouterServer } from './mcp/router-server.ts';
+import type { TenantLookup } from './tenancy/tenant-directory.ts';
+
+export interface AppDeps {
+  /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
+  resourceUrl: string;
+  authorizationServers: string[];
+  scopesSupported: string[];
+  verify: TokenVerifier;
+  tenants: TenantLookup;
+  dispatcher: TenantDispatcher;
+  logger: Logger;
+  maxBodyBytes?: number;
+}
+
+/** RFC 9728 well-known URL with the resource path inserted after the well-known segment. */
+export function protectedResourceMetadataUrl(resourceUrl: string): string {
+  const url = new URL(resourceUrl);
+  const path = url.pathname === '/' ? '' : url.pathname;
+  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const maxBodyBytes = deps.maxBodyBytes ?? 1024 * 1024;
+
+  const metadata = {
+    resource: deps.resourceUrl,
+    authorization_servers: deps.authorizationServers,
+    scopes_supported: deps.scopesSupported,
+    bearer_methods_supported: ['header'],
+    resource_name: 'Bulkhead',
+  };
+  const resourcePath = new URL(deps.resourceUrl).pathname;
+  app.get(
+    ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${resourcePath}`],
+    (_req, res) => {
+      res.json(metadata);
+    },
+  );
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  const mcp = createMcpHandler(
+    (ctx) => {
+      const principal = ctx.authInfo?.extra?.principal as Principal | undefined;
+      if (!principal) throw new Error('unauthenticated request reached the MCP handler');
+      return createRouterServer(principal, deps);
+    },
+    {
+      maxRequestBodySize: maxBodyBytes,
+      onerror: (error) => deps.logger.warn({ err: error }, 'mcp request error'),
+    },
+  );
+  const handleMcp = toNodeHandler(mcp, {
+    maxRequestBodySize: maxBodyBytes,
+    onerror: (error) => deps.logger.error({ err: error }, 'mcp adapter error'),
+  });
+
+  app.all(
+    resourcePath,
+    bearerAuth({
+      verify: deps.verify,
+      resourceMetadataUrl: protectedResourceMetadataUrl(deps.resourceUrl),
+      scopesSupported: deps.scopesSupported,
+      logger: deps.logger,
+    }),
+    (req: AuthenticatedRequest, res: Response) => handleMcp(req, res),
+  );
+
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    deps.logger.error({ err: error }, 'unhandled router error');
+    if (!res.headersSent) res.status(500).json({ error: 'internal_error' });
+  });
+  return app;
+}

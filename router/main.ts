@@ -1,0 +1,75 @@
+// Router process entry: configuration from the environment (zod), then wiring. The router holds no
+// Docker socket: it asks the supervisor for runtimes through BullMQ.
+import { readFile } from 'node:fs/promises';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { installation } from '../tenants/contracts/installation.ts';
+import { startRouter } from './router.ts';
+
+const USAGE = `Usage: node router/main.ts
+
+Runs the Bulkhead router: the one /mcp endpoint (OAuth 2.1 resource server).
+Environment:
+  BULKHEAD_ISSUER                      trusted token issuer URL (required)
+  BULKHEAD_JWKS_URI                    its JWKS URL (default ISSUER/jwks)
+  BULKHEAD_RESOURCE_URL                this server's resource URL (default http://127.0.0.1:8080/mcp)
+  BULKHEAD_ROUTER_HOST / _PORT         listen address (default 127.0.0.1:8080)
+  BULKHEAD_TOKEN_ALGORITHMS            comma-separated JWS algorithm allowlist (default ES256)
+  BULKHEAD_TENANT_CLAIM                claim naming the tenant (default tenant)
+  BULKHEAD_CLOCK_TOLERANCE_SECONDS     exp/nbf/iat tolerance (default 30)
+  BULKHEAD_ROUTER_PRIVATE_KEY_FILE     call-assertion signing key, PKCS#8 PEM, Ed25519 (required)
+  BULKHEAD_REDIS_URL                   Redis URL (default redis://127.0.0.1:6379)
+  BULKHEAD_NAMESPACE                   installation namespace (default "default")
+  LOG_LEVEL                            pino level (default info)`;
+
+const Env = z.object({
+  BULKHEAD_ISSUER: z.url(),
+  BULKHEAD_JWKS_URI: z.url().optional(),
+  BULKHEAD_RESOURCE_URL: z.url().default('http://127.0.0.1:8080/mcp'),
+  BULKHEAD_ROUTER_HOST: z.string().default('127.0.0.1'),
+  BULKHEAD_ROUTER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  BULKHEAD_TOKEN_ALGORITHMS: z.string().default('ES256'),
+  BULKHEAD_TENANT_CLAIM: z.string().default('tenant'),
+  BULKHEAD_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  BULKHEAD_ROUTER_PRIVATE_KEY_FILE: z.string().min(1),
+  BULKHEAD_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  BULKHEAD_NAMESPACE: z.string().default('default'),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  const parsed = Env.safeParse(process.env);
+  if (!parsed.success) {
+    console.error(`invalid configuration:\n${z.prettifyError(parsed.error)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const env = parsed.data;
+  const logger = pino({ name: 'router', level: env.LOG_LEVEL });
+  const router = await startRouter({
+    installation: installation({ namespace: env.BULKHEAD_NAMESPACE, redisUrl: env.BULKHEAD_REDIS_URL }),
+    host: env.BULKHEAD_ROUTER_HOST,
+    port: env.BULKHEAD_ROUTER_PORT,
+    resourceUrl: env.BULKHEAD_RESOURCE_URL,
+    issuer: env.BULKHEAD_ISSUER,
+    ...(env.BULKHEAD_JWKS_URI ? { jwksUri: env.BULKHEAD_JWKS_URI } : {}),
+    algorithms: env.BULKHEAD_TOKEN_ALGORITHMS.split(',').map((a) => a.trim()),
+    tenantClaim: env.BULKHEAD_TENANT_CLAIM,
+    clockToleranceSeconds: env.BULKHEAD_CLOCK_TOLERANCE_SECONDS,
+    callAssertionPrivateKey: await readFile(env.BULKHEAD_ROUTER_PRIVATE_KEY_FILE, 'utf8'),
+    logger,
+  });
+  const stop = (): void => {
+    router.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+await main();

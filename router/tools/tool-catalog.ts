@@ -1,0 +1,43 @@
+// Which tools a principal may see and call, from the approved manifest only. A tool the principal
+// may not use is indistinguishable from one that does not exist.
+import { z } from 'zod';
+import type { Tool } from '@modelcontextprotocol/server';
+import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import type { Principal } from '../auth/principal.ts';
+
+const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+
+/** Wire definitions are derived once: the JSON Schema the client sees is the schema we enforce. */
+const WIRE = new Map<string, Tool>(
+  MANIFEST.map((def) => [
+    def.name,
+    {
+      name: def.name,
+      title: def.title,
+      description: def.description,
+      inputSchema: z.toJSONSchema(def.inputSchema, { io: 'input' }) as Tool['inputSchema'],
+      annotations: {
+        title: def.title,
+        readOnlyHint: !def.writes,
+        destructiveHint: def.writes && def.name.endsWith('_delete'),
+        openWorldHint: false,
+      },
+    },
+  ]),
+);
+
+export interface VisibleTool {
+  definition: ToolDefinition;
+  wire: Tool;
+}
+
+export function visibleTools(principal: Principal, tenant: TenantRecord | undefined): VisibleTool[] {
+  return MANIFEST.filter((def) => {
+    if (def.scope !== null && !principal.scopes.includes(def.scope)) return false;
+    if (def.kind === 'tenant') return tenant?.status === 'active';
+    return true;
+  })
+    .map((definition) => ({ definition, wire: WIRE.get(definition.name)! }))
+    .sort((a, b) => a.definition.name.localeCompare(b.definition.name));
+}

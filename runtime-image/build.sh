@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The one entry point for the tenant runtime image: bash runtime-image/build.sh (any cwd, as root
+# or a docker-group user; building the offline base needs root).
+#   1. bundle src/server.ts into dist/server.mjs on the host (esbuild), so the image build needs
+#      no network and no npm;
+#   2. pick the base: $BULKHEAD_NODE_BASE, else the official node:24-bookworm-slim when present or
+#      pullable, else bulkhead/node-base built from Debian + npm by base-offline.sh;
+#   3. tag the image with a hash of what goes into it, and skip the build when that tag exists.
+# Prints the image reference and size. Idempotent; a re-run with nothing changed takes ~1 s.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+OFFICIAL_BASE=node:24-bookworm-slim
+OFFLINE_BASE=bulkhead/node-base:24.21.0-bookworm
+REPO=bulkhead/runtime
+
+now() { date +%s%N; }
+T0=$(now)
+secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", (b - a) / 1e9 }'; }
+log() { printf '[image] %s\n' "$*"; }
+die() { printf '[image] ERROR: %s\n' "$*" >&2; exit 1; }
+trap 'die "${BASH_SOURCE[0]##*/} line $LINENO: \"$BASH_COMMAND\" failed"' ERR
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+command -v docker >/dev/null 2>&1 || die "the docker CLI is missing: install the Debian package 'docker.io'."
+docker info >/dev/null 2>&1 || die "the Docker engine is not reachable (is dockerd running, may this user use it?)."
+ESBUILD="$ROOT/node_modules/.bin/esbuild"
+[ -x "$ESBUILD" ] || die "esbuild not found at $ESBUILD: install the npm dependencies first (npm ci)."
+
+# Concurrent runs (parallel setups, test jobs) would otherwise race on dist/ and on the tags.
+LOCK_DIR="${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}/cache"
+mkdir -p "$LOCK_DIR" 2>/dev/null && [ -w "$LOCK_DIR" ] || LOCK_DIR="${TMPDIR:-/tmp}"
+exec 9>"$LOCK_DIR/runtime-image.lock"
+flock 9
+
+# (a) Bundle. Always rebuilt (tens of ms) from a clean dist/, so a stale file never ships.
+t=$(now)
+rm -rf "$HERE/dist"
+# The banner gives CommonJS dependencies bundled into ESM the require() they expect. esbuild
+# writes source paths relative to its cwd into the bundle: run it from the repository root so the
+# bundle, and so the image hash, do not depend on where this script was called from.
+(cd "$ROOT" && "$ESBUILD" runtime-image/src/server.ts --bundle --platform=node --format=esm \
+  --target=node22 --outfile=runtime-image/dist/server.mjs --log-level=warning \
+  "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);")
+log "bundled src/server.ts -> dist/server.mjs ($(du -k "$HERE/dist/server.mjs" | cut -f1) KB) in $(secs "$t")"
+
+# (b) Base image. A local offline base wins over a pull attempt: the pull cannot succeed where it
+#     was needed, and a blackholed registry would cost every re-run the full timeout.
+t=$(now)
+if [ -n "${BULKHEAD_NODE_BASE:-}" ]; then
+  BASE="$BULKHEAD_NODE_BASE"
+  have_image "$BASE" || die "BULKHEAD_NODE_BASE=$BASE is not a local image (the build does not pull)."
+  log "base: $BASE (from BULKHEAD_NODE_BASE)"
+elif have_image "$OFFICIAL_BASE"; then
+  BASE="$OFFICIAL_BASE"
+  log "base: $BASE (local)"
+elif have_image "$OFFLINE_BASE"; then
+  BASE="$OFFLINE_BASE"
+  log "base: $BASE (local, assembled offline earlier)"
+elif pull_err=$(timeout 20 docker pull -q "$OFFICIAL_BASE" 2>&1 >/dev/null); then
+  BASE="$OFFICIAL_BASE"
+  log "base: $BASE (pulled in $(secs "$t"))"
+else
+  [ -n "$pull_err" ] || pull_err="no answer within 20 s"
+  log "docker pull $OFFICIAL_BASE failed after $(secs "$t"): $(printf '%s' "$pull_err" | tail -n 1)"
+  log "falling back to assembling $OFFLINE_BASE from Debian's archive and the npm registry"
+  bash "$HERE/base-offline.sh"
+  BASE="$OFFLINE_BASE"
+fi
+BASE_ID=$(docker image inspect -f '{{.Id}}' "$BASE")
+
+# (c) Content hash: the image is a function of the Dockerfile, the bundle and the base, nothing
+#     else (no RUN fetches anything), so an existing tag for the hash is the image we would build.
+HASH=$(
+  {
+    printf 'dockerfile %s\n' "$(sha256sum <"$HERE/Dockerfile" | cut -d' ' -f1)"
+    (cd "$HERE" && find dist -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    printf 'base %s\n' "$BASE_ID"
+  } | sha256sum | cut -c1-12
+)
+IMAGE="$REPO:$HASH"
+if have_image "$IMAGE"; then
+  log "$IMAGE is up to date, skipping the build"
+else
+  log "building $IMAGE on $BASE (docker build --network none) ..."
+  t=$(now)
+  # The classic builder: BuildKit needs the buildx CLI plugin, which Debian's docker.io does not
+  # ship, and the classic builder takes a local base image as is, without asking a registry.
+  if ! out=$(DOCKER_BUILDKIT=0 docker build --network none --force-rm \
+    --build-arg "NODE_BASE=$BASE" \
+    --label "io.bulkhead.runtime.content-hash=$HASH" \
+    -t "$IMAGE" -t "$REPO:latest" "$HERE" 2>&1); then
+    printf '%s\n' "$out" | sed 's/^/[image]   /' >&2
+    die "docker build failed (output above)"
+  fi
+  log "built in $(secs "$t")"
+fi
+# Keep :latest on the image matching the current sources, also after a skip.
+docker tag "$IMAGE" "$REPO:latest"
+
+# (d) Report.
+size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+log "image: $IMAGE (also $REPO:latest), $((size / 1000000)) MB, base $BASE; total $(secs "$T0")"

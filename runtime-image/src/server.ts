@@ -1,0 +1,130 @@
+// The tenant runtime: an MCP server on a unix socket in the tenant's own socket directory. Every
+// MCP request must carry the router's call assertion; the health probe carries no tenant data.
+import { mkdirSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { CALL_ASSERTION_HEADER } from '../../tenants/contracts/call-assertion.ts';
+import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
+import { RecordsStore } from './records-store.ts';
+import { createRecordsServer } from './records-tools.ts';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+const ConfigSchema = z.object({
+  BULKHEAD_TENANT_ID: z.string().min(1),
+  BULKHEAD_ROUTER_PUBLIC_KEY: z.string().min(1),
+  BULKHEAD_SOCKET_PATH: z.string().default('/run/mcp/mcp.sock'),
+  BULKHEAD_DATA_DIR: z.string().default('/data'),
+});
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}
+
+async function main(): Promise<void> {
+  const config = ConfigSchema.parse(process.env);
+  const log = pino({ name: 'tenant-runtime', base: { tenant: config.BULKHEAD_TENANT_ID } });
+  const verify = createAssertionVerifier({
+    tenantId: config.BULKHEAD_TENANT_ID,
+    routerKey: await loadRouterKey(config.BULKHEAD_ROUTER_PUBLIC_KEY),
+  });
+  mkdirSync(config.BULKHEAD_DATA_DIR, { recursive: true });
+  const store = new RecordsStore(join(config.BULKHEAD_DATA_DIR, 'records.db'));
+  let refused = 0;
+
+  const mcp = createMcpHandler(
+    (ctx) => {
+      const context = ctx.authInfo?.extra?.callContext;
+      if (!context) throw new Error('no verified call context');
+      return createRecordsServer(store, context as Parameters<typeof createRecordsServer>[1]);
+    },
+    { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
+  );
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'GET' && req.url === '/healthz') return sendJson(res, 200, { ok: true, refused });
+    if (req.url !== '/mcp') return sendJson(res, 404, { error: 'not found' });
+    let body: Uint8Array;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });
+      throw error;
+    }
+    const header = req.headers[CALL_ASSERTION_HEADER];
+    let callContext;
+    try {
+      callContext = await verify(typeof header === 'string' ? header : undefined, body);
+    } catch (error) {
+      if (!(error instanceof AssertionRejected)) throw error;
+      refused += 1;
+      log.warn({ reason: error.message }, 'refused a call without a valid router assertion');
+      return sendJson(res, 401, { error: 'unauthorized', reason: error.message });
+    }
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === 'string') headers.set(name, value);
+    }
+    const request = new Request(`http://tenant${req.url}`, {
+      method: req.method ?? 'POST',
+      headers,
+      body: req.method === 'POST' ? Buffer.from(body) : null,
+    });
+    const response = await mcp.fetch(request, {
+      authInfo: {
+        token: '',
+        clientId: callContext.agent,
+        scopes: callContext.scopes,
+        extra: { callContext },
+      },
+    });
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    res.end(Buffer.from(await response.arrayBuffer()));
+  }
+
+  rmSync(config.BULKHEAD_SOCKET_PATH, { force: true });
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  // The socket directory (owner: this tenant, group: the router) is the access boundary; the socket
+  // itself must be connectable by the router's group.
+  server.listen({ path: config.BULKHEAD_SOCKET_PATH, readableAll: true, writableAll: true }, () =>
+    log.info({ socket: config.BULKHEAD_SOCKET_PATH }, 'listening'),
+  );
+
+  const shutdown = (): void => {
+    log.info('shutting down');
+    server.close(() => {
+      store.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 5_000).unref();
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,85 @@
+// The only supervisor API the router (and the CLI) may use: ask for a tenant runtime through a
+// BullMQ job and wait for its endpoint. The caller never touches the Docker socket.
+import { Queue, QueueEvents } from 'bullmq';
+import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
+import {
+  EnsureResult,
+  InspectResult,
+  RUNTIME_ERROR_CODES,
+  RUNTIME_QUEUE,
+  type RuntimeErrorCode,
+  type RuntimeStatus,
+} from './runtime-jobs.ts';
+
+export interface RuntimeClientOptions {
+  redis: { host: string; port: number };
+  /** BullMQ key prefix: one per installation (and per test run). */
+  prefix: string;
+  timeoutMs?: number;
+}
+
+export class RuntimeRequestError extends Error {
+  readonly code: RuntimeErrorCode;
+  constructor(code: RuntimeErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function toRuntimeError(error: unknown): RuntimeRequestError {
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /^([a-z_]+): (.*)$/s.exec(message);
+  const code = RUNTIME_ERROR_CODES.find((c) => c === match?.[1]);
+  return code
+    ? new RuntimeRequestError(code, match?.[2] ?? message)
+    : new RuntimeRequestError('runtime_failed', message);
+}
+
+export class RuntimeClient {
+  private readonly queue: Queue;
+  private readonly events: QueueEvents;
+  private readonly timeoutMs: number;
+
+  constructor(options: RuntimeClientOptions) {
+    const connection = { ...options.redis, maxRetriesPerRequest: null };
+    this.queue = new Queue(RUNTIME_QUEUE, {
+      connection,
+      prefix: options.prefix,
+      defaultJobOptions: {
+        removeOnComplete: { age: 300, count: 1000 },
+        removeOnFail: { age: 3600, count: 1000 },
+      },
+    });
+    this.events = new QueueEvents(RUNTIME_QUEUE, { connection, prefix: options.prefix });
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+  }
+
+  async ensure(tenantId: string): Promise<RuntimeEndpoint> {
+    return EnsureResult.parse(await this.run('ensure', { tenantId })).endpoint;
+  }
+
+  async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
+    await this.run('remove', { tenantId, purgeData: options.purgeData });
+  }
+
+  async inspect(tenantId: string): Promise<RuntimeStatus | null> {
+    return InspectResult.parse(await this.run('inspect', { tenantId })).status;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.queue.close(), this.events.close()]);
+  }
+
+  private async run(name: string, data: object): Promise<unknown> {
+    const job = await this.queue.add(name, data);
+    try {
+      return await job.waitUntilFinished(this.events, this.timeoutMs);
+    } catch (error) {
+      throw toRuntimeError(error);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+// The job contract between runtime producers (router, CLI) and the supervisor's worker.
+import { z } from 'zod';
+import { RuntimeEndpointSchema } from '../../tenants/contracts/runtime-endpoint.ts';
+
+export const RUNTIME_QUEUE = 'runtime';
+
+export const EnsureJob = z.strictObject({ tenantId: z.string() });
+export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boolean() });
+export const InspectJob = z.strictObject({ tenantId: z.string() });
+
+export const EnsureResult = z.strictObject({ endpoint: RuntimeEndpointSchema });
+export const RuntimeStatusSchema = z.strictObject({
+  tenantId: z.string(),
+  runtimeId: z.string(),
+  state: z.string(),
+  specHash: z.string(),
+  generation: z.number(),
+  image: z.string(),
+});
+export type RuntimeStatus = z.infer<typeof RuntimeStatusSchema>;
+export const InspectResult = z.strictObject({ status: RuntimeStatusSchema.nullable() });
+
+/** Failure codes a worker puts at the start of a job's failure reason ("code: message"). */
+export const RUNTIME_ERROR_CODES = ['tenant_not_found', 'tenant_suspended', 'runtime_failed'] as const;
+export type RuntimeErrorCode = (typeof RUNTIME_ERROR_CODES)[number];

@@ -1,0 +1,153 @@
+// Every security default of a tenant container lives in this one pure function (DESIGN.md
+// "Containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
+// default is a failing test, not a review comment.
+import { createHash } from 'node:crypto';
+import type Docker from 'dockerode';
+import {
+  CONTAINER_DATA_DIR,
+  CONTAINER_SOCKET_DIR,
+  CONTAINER_SOCKET_NAME,
+} from '../../tenants/contracts/runtime-endpoint.ts';
+import type { RuntimeSpec } from '../runtime-driver.ts';
+import { LABELS } from './labels.ts';
+
+export interface Placement {
+  /** Separates installations (and test runs) sharing one engine; part of every name and label. */
+  namespace: string;
+  /** Host directory holding only this tenant's socket, bind-mounted into this container only. */
+  socketDir: string;
+  volumeName: string;
+  containerName: string;
+  generation: number;
+}
+
+const MiB = 1024 * 1024;
+
+type MountSettings = NonNullable<NonNullable<Docker.ContainerCreateOptions['HostConfig']>['Mounts']>[number];
+// The engine needs only NoCopy; @types/dockerode marks the other volume options as required.
+const NO_COPY = { NoCopy: true } as NonNullable<MountSettings['VolumeOptions']>;
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, inner]) => [key, canonical(inner)]),
+    );
+  }
+  return value;
+}
+
+/** Stable hash of what the container is made from: a different hash means recycle, not reuse. */
+export function specHash(spec: RuntimeSpec): string {
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(spec)))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
+  return isolation === 'gvisor' ? 'runsc' : 'runc';
+}
+
+export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Docker.ContainerCreateOptions {
+  const { plan } = spec;
+  const env = {
+    ...spec.env,
+    BULKHEAD_TENANT_ID: spec.tenantId,
+    BULKHEAD_SOCKET_PATH: `${CONTAINER_SOCKET_DIR}/${CONTAINER_SOCKET_NAME}`,
+    BULKHEAD_DATA_DIR: CONTAINER_DATA_DIR,
+  };
+  return {
+    name: placement.containerName,
+    Image: spec.image,
+    // Its own non-root UID and GID: files in its volume and socket directory belong to no one else.
+    User: `${spec.uid}:${spec.uid}`,
+    Env: Object.entries(env)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, value]) => `${key}=${value}`),
+    Labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.namespace]: placement.namespace,
+      [LABELS.tenant]: spec.tenantId,
+      [LABELS.specHash]: specHash(spec),
+      [LABELS.generation]: String(placement.generation),
+    },
+    NetworkDisabled: true,
+    StopTimeout: 10,
+    HostConfig: {
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      CapAdd: [],
+      // no-new-privileges; Docker's default seccomp profile applies because none is overridden.
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      Init: true,
+      Runtime: runtimeName(spec.isolation),
+      Memory: plan.memoryMb * MiB,
+      // Equal to Memory: no swap, so the memory limit is a real limit.
+      MemorySwap: plan.memoryMb * MiB,
+      NanoCpus: Math.round(plan.cpus * 1e9),
+      PidsLimit: plan.pids,
+      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${plan.tmpMb}m` },
+      Mounts: [
+        { Type: 'bind', Source: placement.socketDir, Target: CONTAINER_SOCKET_DIR, ReadOnly: false },
+        // NoCopy: without it the engine copies the image's /data (root-owned) over the empty volume
+        // on first mount and undoes the ownership the volume-init step gave the tenant.
+        {
+          Type: 'volume',
+          Source: placement.volumeName,
+          Target: CONTAINER_DATA_DIR,
+          ReadOnly: false,
+          VolumeOptions: NO_COPY,
+        },
+      ],
+      IpcMode: 'private',
+      // The supervisor decides restarts (crash-loop backoff); the engine must not fight it.
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } },
+    },
+  };
+}
+
+/**
+ * A one-shot helper that hands a new volume's root to the tenant's UID. It runs once per volume,
+ * with only CAP_CHOWN, no network and a read-only root.
+ */
+export function buildVolumeInitSpec(spec: RuntimeSpec, placement: Placement): Docker.ContainerCreateOptions {
+  return {
+    name: `${placement.containerName}-volinit`,
+    Image: spec.image,
+    User: '0:0',
+    Entrypoint: [
+      '/bin/sh',
+      '-c', // chmod first: once the directory belongs to the tenant, root without CAP_FOWNER may not chmod it.
+      `chmod 0700 ${CONTAINER_DATA_DIR} && chown ${spec.uid}:${spec.uid} ${CONTAINER_DATA_DIR}`,
+    ],
+    Labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.namespace]: placement.namespace,
+      [LABELS.role]: 'volume-init',
+    },
+    NetworkDisabled: true,
+    HostConfig: {
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      CapAdd: ['CHOWN'],
+      SecurityOpt: ['no-new-privileges:true'],
+      Mounts: [
+        {
+          Type: 'volume',
+          Source: placement.volumeName,
+          Target: CONTAINER_DATA_DIR,
+          ReadOnly: false,
+          VolumeOptions: NO_COPY,
+        },
+      ],
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}

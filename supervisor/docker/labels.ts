@@ -1,0 +1,9 @@
+// Labels are the record of ownership: reconciliation after any restart trusts them, not memory.
+export const LABELS = {
+  managed: 'io.bulkhead.managed',
+  namespace: 'io.bulkhead.namespace',
+  tenant: 'io.bulkhead.tenant',
+  specHash: 'io.bulkhead.spec-hash',
+  generation: 'io.bulkhead.generation',
+  role: 'io.bulkhead.role',
+} as const;

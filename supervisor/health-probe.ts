@@ -1,0 +1,33 @@
+// Readiness of a tenant runtime: its socket answers the (data-free) health endpoint.
+import { request } from 'node:http';
+import type { RuntimeEndpoint } from '../tenants/contracts/runtime-endpoint.ts';
+
+export type HealthProbe = (endpoint: RuntimeEndpoint) => Promise<boolean>;
+
+export const probeHealth: HealthProbe = (endpoint) =>
+  new Promise((resolve) => {
+    const target =
+      endpoint.kind === 'unix'
+        ? { socketPath: endpoint.socketPath, path: '/healthz' }
+        : { host: new URL(endpoint.url).hostname, port: new URL(endpoint.url).port, path: '/healthz' };
+    const req = request({ ...target, method: 'GET', timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+
+export async function waitUntilHealthy(
+  endpoint: RuntimeEndpoint,
+  options: { probe: HealthProbe; timeoutMs: number; intervalMs?: number },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (await options.probe(endpoint)) return;
+    if (Date.now() >= deadline)
+      throw new Error(`runtime did not become healthy within ${options.timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 15));
+  }
+}

@@ -1,0 +1,62 @@
+// The supervisor's consumer side: runs runtime jobs against the RuntimeManager.
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
+import { EnsureJob, InspectJob, RemoveJob, RUNTIME_QUEUE } from '../client/runtime-jobs.ts';
+import type { RuntimeManager } from '../runtime-manager.ts';
+import { TenantSuspendedError } from '../runtime-manager.ts';
+
+export interface RuntimeWorkerOptions {
+  redis: { host: string; port: number };
+  prefix: string;
+  manager: RuntimeManager;
+  registry: TenantRegistry;
+  logger: Logger;
+  concurrency?: number;
+}
+
+export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
+  const { manager, registry, logger } = options;
+  const worker = new Worker(
+    RUNTIME_QUEUE,
+    async (job) => {
+      switch (job.name) {
+        case 'ensure': {
+          const { tenantId } = EnsureJob.parse(job.data);
+          const tenant = await registry.get(tenantId);
+          if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
+          try {
+            return { endpoint: await manager.ensure(tenant) };
+          } catch (error) {
+            if (error instanceof TenantSuspendedError)
+              throw new UnrecoverableError(`tenant_suspended: ${error.message}`);
+            throw error;
+          }
+        }
+        case 'remove': {
+          const { tenantId, purgeData } = RemoveJob.parse(job.data);
+          await manager.remove(tenantId, purgeData);
+          return {};
+        }
+        case 'inspect': {
+          const { tenantId } = InspectJob.parse(job.data);
+          const info = await manager.inspect(tenantId);
+          if (!info) return { status: null };
+          const { endpoint: _endpoint, ...status } = info;
+          return { status };
+        }
+        default:
+          throw new UnrecoverableError(`runtime_failed: unknown job ${job.name}`);
+      }
+    },
+    {
+      connection: { ...options.redis, maxRetriesPerRequest: null },
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? 16,
+    },
+  );
+  worker.on('failed', (job, error) =>
+    logger.warn({ job: job?.name, data: job?.data, err: error }, 'runtime job failed'),
+  );
+  return worker;
+}

@@ -1,0 +1,51 @@
+// What every CLI command shares: configuration from the environment and clients to the registry
+// and the supervisor. Opened lazily so `--help` needs neither Redis nor a supervisor.
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
+import { installation, type Installation } from '../contracts/installation.ts';
+import { TenantRegistry } from '../registry/tenant-registry.ts';
+
+const Env = z.object({
+  BULKHEAD_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  BULKHEAD_NAMESPACE: z.string().default('default'),
+  BULKHEAD_DEV_DIR: z.string().default(resolve(import.meta.dirname, '../../.bulkhead')),
+});
+
+export class UsageError extends Error {}
+
+export interface CliContext {
+  installation: Installation;
+  devDir: string;
+  registry: TenantRegistry;
+  runtimes: RuntimeClient;
+  close(): Promise<void>;
+}
+
+export function cliEnv(): z.infer<typeof Env> {
+  return Env.parse(process.env);
+}
+
+export async function openContext(): Promise<CliContext> {
+  const env = cliEnv();
+  const inst = installation({ namespace: env.BULKHEAD_NAMESPACE, redisUrl: env.BULKHEAD_REDIS_URL });
+  const redis = new Redis({ ...inst.redis, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+  } catch (error) {
+    throw new Error(`cannot reach Redis at ${env.BULKHEAD_REDIS_URL}: ${(error as Error).message}`);
+  }
+  const runtimes = new RuntimeClient({ redis: inst.redis, prefix: inst.jobsPrefix, timeoutMs: 120_000 });
+  await runtimes.ready();
+  return {
+    installation: inst,
+    devDir: env.BULKHEAD_DEV_DIR,
+    registry: new TenantRegistry({ redis, prefix: inst.registryPrefix }),
+    runtimes,
+    async close() {
+      await runtimes.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// What `bulkhead up` leaves for `bulkhead token`: where the development stack runs and the
+// development-only secrets it needs (never used outside the embedded IdP).
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const DevStackSchema = z.object({
+  issuer: z.string(),
+  routerUrl: z.string(),
+  resourceUrl: z.string(),
+  initialAccessToken: z.string(),
+  agents: z.record(z.string(), z.object({ clientId: z.string(), clientSecret: z.string() })),
+});
+export type DevStack = z.infer<typeof DevStackSchema>;
+
+const file = (devDir: string): string => join(devDir, 'dev-stack.json');
+
+export async function readDevStack(devDir: string): Promise<DevStack> {
+  if (!existsSync(file(devDir))) {
+    throw new Error(`no development stack found in ${devDir}: start one with "npm start" (bulkhead up)`);
+  }
+  return DevStackSchema.parse(JSON.parse(await readFile(file(devDir), 'utf8')));
+}
+
+export async function writeDevStack(devDir: string, stack: DevStack): Promise<void> {
+  await mkdir(devDir, { recursive: true, mode: 0o700 });
+  await writeFile(file(devDir), `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
+}

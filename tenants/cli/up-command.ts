@@ -1,0 +1,161 @@
+// `bulkhead up`: the one-command development stack. Starts the embedded IdP, the supervisor and the
+// router as separate processes (the router gets no Docker access), onboards a demo tenant, and
+// prints the /mcp URL, how to get a token and a client configuration to paste.
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ALL_SCOPES } from '../contracts/tool-manifest.ts';
+import { ensureCallKeys } from './call-keys.ts';
+import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
+import { cliEnv, openContext, UsageError } from './cli-context.ts';
+import type { Command } from './commands.ts';
+import { writeDevStack, type DevStack } from './dev-stack-state.ts';
+import { onboardTenant } from './onboarding.ts';
+import { agentToken } from './token-command.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const step = (message: string): void => console.log(`[up] ${message}`);
+
+async function smokeTest(mcpUrl: string, accessToken: string): Promise<void> {
+  const client = new Client({ name: 'bulkhead-up-smoke', version: '0.1.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(mcpUrl), {
+      authProvider: { token: () => Promise.resolve(accessToken) },
+    }),
+  );
+  const who = await client.callTool({ name: 'whoami', arguments: {} });
+  step(`smoke: whoami -> ${JSON.stringify(who.structuredContent)}`);
+  const created = await client.callTool({
+    name: 'records_create',
+    arguments: { title: 'hello from bulkhead up' },
+  });
+  if (created.isError) throw new Error(`records_create failed: ${JSON.stringify(created.structuredContent)}`);
+  step(`smoke: records_create -> ${JSON.stringify(created.structuredContent)}`);
+  await client.close();
+}
+
+export const up: Command = {
+  summary: 'start the development stack (IdP, supervisor, router) with a demo tenant',
+  usage: 'bulkhead up [--port 8080] [--idp-port 9400] [--tenant demo] [--smoke]',
+  async run(args) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: {
+          port: { type: 'string', default: '8080' },
+          'idp-port': { type: 'string', default: '9400' },
+          tenant: { type: 'string', default: 'demo' },
+          smoke: { type: 'boolean', default: false },
+        },
+        strict: true,
+      }));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const env = cliEnv();
+    const routerUrl = `http://127.0.0.1:${values.port}`;
+    const resourceUrl = `${routerUrl}/mcp`;
+    const issuer = `http://127.0.0.1:${values['idp-port']}`;
+    const logDir = join(env.BULKHEAD_DEV_DIR, 'logs');
+    await mkdir(logDir, { recursive: true });
+    const keys = await ensureCallKeys(join(env.BULKHEAD_DEV_DIR, 'keys'));
+    step(
+      `call-assertion keys: ${keys.created ? 'created' : 'reused'} in ${join(env.BULKHEAD_DEV_DIR, 'keys')}`,
+    );
+
+    let failed: Error | undefined;
+    const children = new ChildGroup({
+      logDir,
+      onUnexpectedExit: (child, code) => {
+        failed = new Error(`${child.name} exited with code ${code}; see ${child.logFile}`);
+        void tail(child.logFile).then((text) =>
+          console.error(`[up] ${child.name} exited (${code}):\n${text}`),
+        );
+      },
+    });
+    const stop = async (): Promise<void> => {
+      step('stopping');
+      await children.stop();
+    };
+
+    try {
+      const initialAccessToken = randomBytes(24).toString('base64url');
+      const common = {
+        BULKHEAD_REDIS_URL: env.BULKHEAD_REDIS_URL,
+        BULKHEAD_NAMESPACE: env.BULKHEAD_NAMESPACE,
+      };
+      step(`starting the development IdP at ${issuer}`);
+      children.start('idp', join(ROOT, 'router/dev-idp/main.ts'), {
+        BULKHEAD_IDP_PORT: values['idp-port'],
+        BULKHEAD_IDP_ISSUER: issuer,
+        BULKHEAD_RESOURCE_URL: resourceUrl,
+        BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: initialAccessToken,
+      });
+      await waitForHttp(`${issuer}/.well-known/openid-configuration`, 20_000);
+      step('starting the supervisor (the only process with the Docker socket)');
+      children.start('supervisor', join(ROOT, 'supervisor/main.ts'), {
+        ...common,
+        BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
+      });
+      step(`starting the router at ${routerUrl}`);
+      children.start('router', join(ROOT, 'router/main.ts'), {
+        ...common,
+        BULKHEAD_ISSUER: issuer,
+        BULKHEAD_RESOURCE_URL: resourceUrl,
+        BULKHEAD_ROUTER_PORT: values.port,
+        BULKHEAD_ROUTER_PRIVATE_KEY_FILE: keys.privateKeyFile,
+      });
+      await waitForHttp(`${routerUrl}/healthz`, 20_000);
+
+      const ctx = await openContext();
+      try {
+        const existing = await ctx.registry.get(values.tenant);
+        if (existing) {
+          step(`tenant "${values.tenant}" already exists: making sure its runtime is up`);
+          await ctx.runtimes.ensure(values.tenant);
+        } else {
+          step(`onboarding demo tenant "${values.tenant}"`);
+          const result = await onboardTenant(
+            ctx,
+            { id: values.tenant, plan: 'small', isolation: 'runc' },
+            (m) => step(`  ${m}`),
+          );
+          step(`tenant ready in ${result.ms} ms (uid ${result.tenant.uid})`);
+        }
+      } finally {
+        await ctx.close();
+      }
+
+      const stack: DevStack = { issuer, routerUrl, resourceUrl, initialAccessToken, agents: {} };
+      await writeDevStack(env.BULKHEAD_DEV_DIR, stack);
+      const accessToken = await agentToken(env.BULKHEAD_DEV_DIR, stack, values.tenant, ALL_SCOPES.join(' '));
+      if (failed) throw failed;
+
+      console.log(`
+Bulkhead is running.
+  MCP endpoint:   ${resourceUrl}
+  Token issuer:   ${issuer} (development IdP; tokens last 5 minutes)
+  Get a token:    npm run --silent bulkhead -- token --tenant ${values.tenant}
+  Logs:           ${logDir}
+
+Client configuration (paste into an MCP client; the token below is valid for 5 minutes):
+${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl, headers: { Authorization: `Bearer ${accessToken}` } } } }, null, 2)}
+`);
+      if (values.smoke) {
+        await smokeTest(resourceUrl, accessToken);
+        step('smoke test passed');
+        return;
+      }
+      step('press Ctrl-C to stop');
+      await new Promise<void>((resolveWait) => {
+        process.once('SIGINT', () => resolveWait());
+        process.once('SIGTERM', () => resolveWait());
+      });
+    } finally {
+      await stop();
+    }
+  },
+};

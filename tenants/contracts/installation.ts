@@ -1,0 +1,29 @@
+// Names every process of one installation must agree on. A namespace separates installations
+// (and test runs) that share one Docker engine and one Redis.
+import { z } from 'zod';
+
+export const NamespaceSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'namespace: 1-31 of a-z, 0-9, "-"');
+
+export interface Installation {
+  namespace: string;
+  redis: { host: string; port: number };
+  /** Redis key prefix of the tenant registry. */
+  registryPrefix: string;
+  /** BullMQ key prefix of the runtime jobs. */
+  jobsPrefix: string;
+}
+
+export function installation(options: { namespace: string; redisUrl: string }): Installation {
+  const namespace = NamespaceSchema.parse(options.namespace);
+  const url = new URL(options.redisUrl);
+  if (url.protocol !== 'redis:')
+    throw new Error(`unsupported Redis URL ${options.redisUrl}: use redis://host:port`);
+  return {
+    namespace,
+    redis: { host: url.hostname, port: Number(url.port || 6379) },
+    registryPrefix: `bulkhead:${namespace}`,
+    jobsPrefix: `bulkhead:${namespace}:jobs`,
+  };
+}

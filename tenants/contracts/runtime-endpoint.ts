@@ -1,0 +1,14 @@
+// What the supervisor hands the router for a tenant: an endpoint, not a socket path, so that a
+// cluster driver can later return a network address reached with the same call assertion.
+import { z } from 'zod';
+
+export const RuntimeEndpointSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('unix'), socketPath: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('http'), url: z.url() }),
+]);
+export type RuntimeEndpoint = z.infer<typeof RuntimeEndpointSchema>;
+
+/** Where a tenant container listens, inside the container. */
+export const CONTAINER_SOCKET_DIR = '/run/mcp';
+export const CONTAINER_SOCKET_NAME = 'mcp.sock';
+export const CONTAINER_DATA_DIR = '/data';
