@@ -9,5 +9,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     maxWorkers: 2,
     reporters: ['default'],
+    // testcontainers' reaper is an image from a registry, which is unreachable here; every test
+    // removes what it starts, by namespace label.
+    env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
   },
 });

@@ -1,0 +1,69 @@
+// An in-memory RuntimeDriver for unit tests of what sits above the port (the manager, the worker).
+// It keeps the same one-runtime-per-tenant rule as the real driver and counts what it was asked.
+import type { RemoveOptions, RuntimeDriver, RuntimeInfo, RuntimeSpec } from './runtime-driver.ts';
+import { specHash } from './docker/container-spec.ts';
+
+export class MemoryDriver implements RuntimeDriver {
+  readonly runtimes = new Map<string, RuntimeInfo>();
+  readonly calls: { op: string; tenantId: string }[] = [];
+  private nextId = 1;
+  private readonly latencyMs: number;
+
+  /** Simulated engine latency, so that concurrency bugs have a window to show. */
+  constructor(latencyMs = 5) {
+    this.latencyMs = latencyMs;
+  }
+
+  private async tick(op: string, tenantId: string): Promise<void> {
+    this.calls.push({ op, tenantId });
+    await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+  }
+
+  async ensure(spec: RuntimeSpec): Promise<RuntimeInfo> {
+    await this.tick('ensure', spec.tenantId);
+    const hash = specHash(spec);
+    const existing = this.runtimes.get(spec.tenantId);
+    if (existing && existing.specHash === hash) {
+      existing.state = 'running';
+      return existing;
+    }
+    const info: RuntimeInfo = {
+      tenantId: spec.tenantId,
+      runtimeId: `mem-${this.nextId++}`,
+      state: 'running',
+      specHash: hash,
+      generation: (existing?.generation ?? 0) + 1,
+      endpoint: { kind: 'unix', socketPath: `/memory/${spec.tenantId}/mcp.sock` },
+      image: spec.image,
+    };
+    this.runtimes.set(spec.tenantId, info);
+    return info;
+  }
+
+  async stop(tenantId: string): Promise<void> {
+    await this.tick('stop', tenantId);
+    const info = this.runtimes.get(tenantId);
+    if (info) info.state = 'stopped';
+  }
+
+  async pause(tenantId: string): Promise<void> {
+    await this.tick('pause', tenantId);
+    const info = this.runtimes.get(tenantId);
+    if (info) info.state = 'paused';
+  }
+
+  async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
+    await this.tick('inspect', tenantId);
+    return this.runtimes.get(tenantId);
+  }
+
+  async list(): Promise<RuntimeInfo[]> {
+    await this.tick('list', '*');
+    return [...this.runtimes.values()];
+  }
+
+  async remove(tenantId: string, _options: RemoveOptions): Promise<void> {
+    await this.tick('remove', tenantId);
+    this.runtimes.delete(tenantId);
+  }
+}

@@ -1,0 +1,152 @@
+// The hybrid path end to end with real parts: the embedded IdP issues OAuth tokens, real MCP
+// clients call /mcp, a shared tool answers in-process, a write lands in the calling tenant's own
+// container and volume, and another tenant sees nothing of it.
+import { DatabaseSync } from 'node:sqlite';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OTHER_RESOURCE, startTestStack, type TestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+
+async function connect(token: string, era: 'legacy' | 'modern' = 'modern'): Promise<Client> {
+  const client = new Client(
+    { name: 'e2e', version: '1.0.0' },
+    era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+      authProvider: { token: () => Promise.resolve(token) },
+    }),
+  );
+  return client;
+}
+
+async function volumeRows(tenant: string): Promise<{ title: string }[]> {
+  const volume = await stack.ns.docker.getVolume(`bulkhead-${stack.ns.namespace}-${tenant}-data`).inspect();
+  const db = new DatabaseSync(`${volume.Mountpoint}/records.db`, { readOnly: true });
+  try {
+    return db.prepare('SELECT title FROM records').all() as { title: string }[];
+  } finally {
+    db.close();
+  }
+}
+
+beforeAll(async () => {
+  stack = await startTestStack('e2e');
+  await Promise.all([stack.onboard('alpha'), stack.onboard('bravo')]);
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('walking skeleton', () => {
+  let recordId: string;
+
+  it('answers whoami in-process with the identity from the verified token, in both protocol eras', async () => {
+    for (const era of ['modern', 'legacy'] as const) {
+      const client = await connect(await stack.agentToken('alpha'), era);
+      const result = await client.callTool({ name: 'whoami', arguments: {} });
+      expect(result.structuredContent).toMatchObject({ tenant: 'alpha', user: null, acting_alone: true });
+      await client.close();
+    }
+  });
+
+  it("lists the shared tools and the tenant's tools in a deterministic order", async () => {
+    const client = await connect(await stack.agentToken('alpha'));
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual([
+      'records_create',
+      'records_delete',
+      'records_get',
+      'records_list',
+      'records_update',
+      'whoami',
+    ]);
+    await client.close();
+  });
+
+  it("writes a record into tenant A's own container and volume only", async () => {
+    const client = await connect(await stack.agentToken('alpha'));
+    const result = await client.callTool({
+      name: 'records_create',
+      arguments: { title: 'alpha-secret', body: 'only for alpha' },
+    });
+    expect(result.isError).toBeFalsy();
+    recordId = (result.structuredContent as { record: { id: string } }).record.id;
+    await client.close();
+    expect((await volumeRows('alpha')).map((r) => r.title)).toContain('alpha-secret');
+    expect((await volumeRows('bravo')).map((r) => r.title)).not.toContain('alpha-secret');
+  });
+
+  it("does not let tenant B's agent read tenant A's record", async () => {
+    const client = await connect(await stack.agentToken('bravo'));
+    const got = await client.callTool({ name: 'records_get', arguments: { id: recordId } });
+    expect(got.isError).toBe(true);
+    expect(got.structuredContent).toMatchObject({ error: { error_class: 'permanent', code: 'not_found' } });
+    const listed = await client.callTool({ name: 'records_list', arguments: {} });
+    expect((listed.structuredContent as { records: unknown[] }).records).toEqual([]);
+    await client.close();
+  });
+
+  it('serves the v1 SDK client (2025-11-25) too', async () => {
+    const token = await stack.agentToken('alpha');
+    const client = new V1Client({ name: 'e2e-v1', version: '1.0.0' });
+    await client.connect(
+      new V1Transport(new URL(stack.mcpUrl), {
+        requestInit: { headers: { Authorization: `Bearer ${token}` } },
+      }),
+    );
+    const result = await client.callTool({ name: 'records_get', arguments: { id: recordId } });
+    expect((result.structuredContent as { record: { title: string } }).record.title).toBe('alpha-secret');
+    await client.close();
+  });
+
+  it('answers a request without a token with 401 and a WWW-Authenticate challenge', async () => {
+    const response = await fetch(stack.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+    });
+    expect(response.status).toBe(401);
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer /);
+    expect(challenge).toContain(
+      `resource_metadata="${new URL(stack.mcpUrl).origin}/.well-known/oauth-protected-resource/mcp"`,
+    );
+    const metadata = (await (
+      await fetch(`${new URL(stack.mcpUrl).origin}/.well-known/oauth-protected-resource/mcp`)
+    ).json()) as {
+      resource: string;
+      authorization_servers: string[];
+    };
+    expect(metadata).toMatchObject({ resource: stack.mcpUrl, authorization_servers: [stack.idp.issuer] });
+  });
+
+  it('rejects a token minted for another audience with 401', async () => {
+    const token = await stack.agentToken('alpha', { resource: OTHER_RESOURCE });
+    const response = await fetch(stack.mcpUrl, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  it('hides the tenant tools from a token without their scopes', async () => {
+    const client = await connect(await stack.agentToken('alpha', { scope: 'records:read' }));
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(['records_get', 'records_list', 'whoami']);
+    await expect(client.callTool({ name: 'records_create', arguments: { title: 'nope' } })).rejects.toThrow(
+      /Unknown tool/,
+    );
+    await client.close();
+  });
+});

@@ -1,0 +1,151 @@
+// The dockerode driver against the real engine: hardening as the engine reports it, probes from
+// inside the container, one container per tenant under concurrency, and tenant separation.
+import { generateKeyPairSync } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { LABELS } from '../../supervisor/docker/labels.ts';
+import { RuntimeManager } from '../../supervisor/runtime-manager.ts';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { execIn, RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+
+let ns: TestNamespace;
+let driver: DockerDriver;
+let manager: RuntimeManager;
+
+function tenant(id: string, uid: number): TenantRecord {
+  return {
+    id,
+    displayName: id,
+    uid,
+    plan: { name: 'small', memoryMb: 128, cpus: 0.5, pids: 64, tmpMb: 16 },
+    isolation: 'runc',
+    status: 'active',
+    createdAt: new Date().toISOString(),
+    generation: 1,
+  };
+}
+
+beforeAll(async () => {
+  ns = await testNamespace('driver');
+  const { publicKey } = generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  driver = new DockerDriver({
+    namespace: ns.namespace,
+    runDir: ns.runDir,
+    routerGid: 0,
+    logger: pino({ level: 'silent' }),
+  });
+  manager = new RuntimeManager({
+    driver,
+    image: RUNTIME_IMAGE,
+    routerPublicKey: publicKey,
+    logger: pino({ level: 'silent' }),
+  });
+});
+
+afterAll(async () => {
+  await ns.cleanup();
+});
+
+async function containersOf(tenantId: string): Promise<string[]> {
+  const list = await ns.docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.tenant}=${tenantId}`] },
+  });
+  return list.map((c) => c.Id);
+}
+
+describe('DockerDriver on the real engine', () => {
+  it('twenty concurrent ensures for one tenant make exactly one container', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => manager.ensure(tenant('crowd', 100_201))),
+    );
+    expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(await containersOf('crowd')).toHaveLength(1);
+  });
+
+  it('starts a container that the engine reports with every hardening default', async () => {
+    await manager.ensure(tenant('hardened', 100_202));
+    const [id] = await containersOf('hardened');
+    const info = await ns.docker.getContainer(id!).inspect();
+    const host = info.HostConfig;
+    expect(info.State.Running).toBe(true);
+    expect(info.Config.User).toBe('100202:100202');
+    expect(host.CapDrop).toEqual(['ALL']);
+    expect(host.CapAdd ?? []).toEqual([]);
+    expect(host.SecurityOpt).toContain('no-new-privileges:true');
+    // No seccomp override: the engine's default profile applies.
+    const securityOpts: string[] = host.SecurityOpt ?? [];
+    expect(securityOpts.filter((opt) => opt.startsWith('seccomp'))).toEqual([]);
+    expect(host.ReadonlyRootfs).toBe(true);
+    expect(host.Privileged).toBe(false);
+    expect(host.Init).toBe(true);
+    expect(host.NetworkMode).toBe('none');
+    expect(host.Memory).toBe(128 * 1024 * 1024);
+    expect(host.MemorySwap).toBe(128 * 1024 * 1024);
+    expect(host.NanoCpus).toBe(500_000_000);
+    expect(host.PidsLimit).toBe(64);
+    expect(host.Runtime).toBe('runc');
+    expect(host.PidMode).toBe('');
+    expect(host.IpcMode).toBe('private');
+    expect(host.Tmpfs).toEqual({ '/tmp': 'rw,noexec,nosuid,nodev,size=16m' });
+    expect(host.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } });
+    expect(info.Mounts.map((m) => m.Destination).sort()).toEqual(['/data', '/run/mcp']);
+    expect(JSON.stringify(info.Mounts)).not.toContain('docker.sock');
+    expect(info.Config.Labels[LABELS.tenant]).toBe('hardened');
+    expect(info.Config.Labels[LABELS.specHash]).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('is confined when probed from inside', async () => {
+    const [id] = await containersOf('hardened');
+    expect((await execIn(ns.docker, id!, ['id', '-u'])).output.trim()).toBe('100202');
+    expect((await execIn(ns.docker, id!, ['ls', '/sys/class/net'])).output.trim()).toBe('lo');
+    expect((await execIn(ns.docker, id!, ['touch', '/bulkhead-escape'])).exitCode).not.toBe(0);
+    expect((await execIn(ns.docker, id!, ['ls', '/var/run/docker.sock'])).exitCode).not.toBe(0);
+    const caps = (await execIn(ns.docker, id!, ['grep', 'CapEff', '/proc/self/status'])).output;
+    expect(caps).toMatch(/CapEff:\s+0000000000000000/);
+    const nnp = (await execIn(ns.docker, id!, ['grep', 'NoNewPrivs', '/proc/self/status'])).output;
+    expect(nnp).toMatch(/NoNewPrivs:\s+1/);
+  });
+
+  it("gives each tenant its own UID, volume and socket directory, and shows no other tenant's", async () => {
+    await manager.ensure(tenant('other', 100_203));
+    const [hardened] = await containersOf('hardened');
+    const [other] = await containersOf('other');
+    const a = await ns.docker.getContainer(hardened!).inspect();
+    const b = await ns.docker.getContainer(other!).inspect();
+    const sources = (info: typeof a) => info.Mounts.map((m) => m.Name ?? m.Source);
+    expect(sources(a).filter((s) => sources(b).includes(s))).toEqual([]);
+    expect(a.Config.User).not.toBe(b.Config.User);
+    const seen = await execIn(ns.docker, other!, ['ls', '-a', '/run/mcp']);
+    expect(seen.output.split('\n').filter(Boolean).sort()).toEqual(['.', '..', 'mcp.sock']);
+    const data = await execIn(ns.docker, other!, ['ls', '-ln', '/data']);
+    expect(data.output).not.toContain('100202');
+  });
+
+  it('reuses the container when the spec is unchanged and recycles it when the spec changes', async () => {
+    const before = await driver.inspect('hardened');
+    await manager.ensure(tenant('hardened', 100_202));
+    expect((await driver.inspect('hardened'))?.runtimeId).toBe(before?.runtimeId);
+    await manager.ensure({
+      ...tenant('hardened', 100_202),
+      plan: { name: 'small', memoryMb: 160, cpus: 0.5, pids: 64, tmpMb: 16 },
+    });
+    const after = await driver.inspect('hardened');
+    expect(after?.runtimeId).not.toBe(before?.runtimeId);
+    expect(after?.generation).toBe((before?.generation ?? 0) + 1);
+    expect(await containersOf('hardened')).toHaveLength(1);
+  });
+
+  it('removes the container, and with purge also the volume and socket directory', async () => {
+    await manager.remove('other', true);
+    expect(await containersOf('other')).toEqual([]);
+    const { Volumes } = await ns.docker.listVolumes({
+      filters: { name: [`bulkhead-${ns.namespace}-other-data`] },
+    });
+    expect(Volumes ?? []).toEqual([]);
+  });
+});

@@ -1,0 +1,164 @@
+// The tenant runtime image, started with testcontainers from the locally built image: it serves
+// MCP on its socket only to callers that carry the router's proof of origin.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importPKCS8, SignJWT } from 'jose';
+import { pino } from 'pino';
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCallSigner } from '../../router/dispatch/call-signer.ts';
+import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
+import { LABELS } from '../../supervisor/docker/labels.ts';
+import {
+  CALL_ASSERTION_HEADER,
+  bodyDigest,
+  type CallContext,
+} from '../../tenants/contracts/call-assertion.ts';
+import { RUNTIME_IMAGE } from '../support/namespace.ts';
+
+const UID = 100_301;
+const TENANT = 'imagecheck';
+const keys = () =>
+  generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+const router = keys();
+const attacker = keys();
+const context: CallContext = { tenant: TENANT, user: 'alice', agent: 'agent-1', scopes: ['records:write'] };
+
+let dir: string;
+let container: StartedTestContainer;
+let socketPath: string;
+
+function post(body: string, assertion?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    if (assertion) headers[CALL_ASSERTION_HEADER] = assertion;
+    const req = request({ socketPath, path: '/mcp', method: 'POST', headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function get(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ socketPath, path }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function assertion(options: {
+  key?: string;
+  tenant?: string;
+  body: string;
+  iat?: number;
+  exp?: number;
+}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ ...context, tenant: options.tenant ?? TENANT, bh: bodyDigest(options.body) })
+    .setProtectedHeader({ alg: 'EdDSA' })
+    .setIssuer('bulkhead-router')
+    .setAudience(`bulkhead-tenant:${options.tenant ?? TENANT}`)
+    .setIssuedAt(options.iat ?? now)
+    .setExpirationTime(options.exp ?? now + 30)
+    .setJti(randomUUID())
+    .sign(await importPKCS8(options.key ?? router.privateKey, 'EdDSA'));
+}
+
+const listBody = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bulkhead-image-'));
+  for (const sub of ['run', 'data']) {
+    await mkdir(join(dir, sub));
+    await chown(join(dir, sub), UID, UID);
+    await chmod(join(dir, sub), 0o700);
+  }
+  socketPath = join(dir, 'run', 'mcp.sock');
+  container = await new GenericContainer(RUNTIME_IMAGE)
+    .withNetworkMode('none')
+    .withUser(`${UID}:${UID}`)
+    .withDroppedCapabilities('ALL')
+    .withSecurityOpt('no-new-privileges:true')
+    .withTmpFs({ '/tmp': 'rw,size=16m' })
+    .withLabels({ [LABELS.namespace]: 'test-runtime-image' })
+    .withBindMounts([
+      { source: join(dir, 'run'), target: '/run/mcp' },
+      { source: join(dir, 'data'), target: '/data' },
+    ])
+    .withEnvironment({ BULKHEAD_TENANT_ID: TENANT, BULKHEAD_ROUTER_PUBLIC_KEY: router.publicKey })
+    .withWaitStrategy(Wait.forLogMessage(/listening/))
+    .start();
+});
+
+afterAll(async () => {
+  await container?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('tenant runtime image', () => {
+  it('refuses a call with no assertion', async () => {
+    const response = await post(listBody);
+    expect(response.status).toBe(401);
+    expect(response.text).toContain('missing call assertion');
+  });
+
+  it("refuses an assertion signed by any key but the router's", async () => {
+    const response = await post(listBody, await assertion({ key: attacker.privateKey, body: listBody }));
+    expect(response.status).toBe(401);
+  });
+
+  it('refuses an assertion made for another tenant', async () => {
+    expect((await post(listBody, await assertion({ tenant: 'someone-else', body: listBody }))).status).toBe(
+      401,
+    );
+  });
+
+  it('refuses an assertion replayed onto a different body', async () => {
+    const other = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} });
+    expect((await post(listBody, await assertion({ body: other }))).status).toBe(401);
+  });
+
+  it('refuses an expired assertion', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const stale = await assertion({ body: listBody, iat: now - 120, exp: now - 60 });
+    expect((await post(listBody, stale)).status).toBe(401);
+  });
+
+  it('serves the records tools to the router and counts every refusal', async () => {
+    const dispatcher = new TenantDispatcher({
+      runtimes: { ensure: () => Promise.resolve({ kind: 'unix', socketPath }) },
+      sign: await createCallSigner(router.privateKey),
+      logger: pino({ level: 'silent' }),
+    });
+    const created = await dispatcher.callTool(context, 'records_create', {
+      title: 'first',
+      body: 'b',
+      tags: [],
+    });
+    expect(created.isError).toBeFalsy();
+    const record = (created.structuredContent as { record: { id: string; createdBy: string } }).record;
+    expect(record.createdBy).toBe('alice');
+    const fetched = await dispatcher.callTool(context, 'records_get', { id: record.id });
+    expect((fetched.structuredContent as { record: { title: string } }).record.title).toBe('first');
+    await dispatcher.close();
+    const health = JSON.parse(await get('/healthz')) as Record<string, unknown>;
+    expect(health).toEqual({ ok: true, refused: 5 });
+  });
+});

@@ -1,0 +1,85 @@
+// Every test run gets its own namespace: container names, labels, volumes, socket directories and
+// Redis keys all carry it, so parallel files and helper sessions on one engine never collide.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { Redis } from 'ioredis';
+import { LABELS } from '../../supervisor/docker/labels.ts';
+import { installation, type Installation } from '../../tenants/contracts/installation.ts';
+
+export const REDIS_URL = process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const RUNTIME_IMAGE = process.env.BULKHEAD_RUNTIME_IMAGE ?? 'bulkhead/runtime:latest';
+
+export interface TestNamespace {
+  namespace: string;
+  installation: Installation;
+  runDir: string;
+  docker: Docker;
+  cleanup(): Promise<void>;
+}
+
+export async function testNamespace(label: string): Promise<TestNamespace> {
+  const namespace = `t-${label}-${randomBytes(3).toString('hex')}`.slice(0, 31);
+  const runDir = await mkdtemp(join(tmpdir(), `bulkhead-${namespace}-`));
+  const docker = new Docker();
+  const inst = installation({ namespace, redisUrl: REDIS_URL });
+  return {
+    namespace,
+    installation: inst,
+    runDir,
+    docker,
+    async cleanup() {
+      const filters = { label: [`${LABELS.namespace}=${namespace}`] };
+      const containers = await docker.listContainers({ all: true, filters });
+      await Promise.all(
+        containers.map((c) =>
+          docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+      );
+      const { Volumes } = await docker.listVolumes({ filters });
+      await Promise.all(
+        (Volumes ?? []).map((v) =>
+          docker
+            .getVolume(v.Name)
+            .remove()
+            .catch(() => undefined),
+        ),
+      );
+      await rm(runDir, { recursive: true, force: true });
+      const redis = new Redis(inst.redis);
+      const keys = await redis.keys(`bulkhead:${namespace}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
+}
+
+/** Runs a command in a container and returns its exit code and output. */
+export async function execIn(
+  docker: Docker,
+  containerId: string,
+  cmd: string[],
+): Promise<{ exitCode: number; output: string }> {
+  const exec = await docker
+    .getContainer(containerId)
+    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await new Promise((resolve) => stream.on('end', resolve));
+  const { ExitCode } = await exec.inspect();
+  // The multiplexed stream prefixes each frame with an 8-byte header; strip them for reading.
+  const raw = Buffer.concat(chunks);
+  let output = '';
+  for (let offset = 0; offset + 8 <= raw.length;) {
+    const size = raw.readUInt32BE(offset + 4);
+    output += raw.subarray(offset + 8, offset + 8 + size).toString();
+    offset += 8 + size;
+  }
+  return { exitCode: ExitCode ?? -1, output };
+}

@@ -1,0 +1,123 @@
+// The whole stack in one test process, each part wired as in production: the embedded IdP, the
+// supervisor on the real Docker engine, the router on loopback, Redis, and a namespace of its own.
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { startDevIdp, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
+import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
+import { startRouter, type RunningRouter } from '../../router/router.ts';
+import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
+import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
+import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
+import { readFile } from 'node:fs/promises';
+import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
+import { onboardTenant, type OnboardResult } from '../../tenants/cli/onboarding.ts';
+import { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
+import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
+
+const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
+export const OTHER_RESOURCE = 'http://127.0.0.1:1/not-bulkhead';
+
+export interface TestStack {
+  ns: TestNamespace;
+  idp: StartedDevIdp;
+  router: RunningRouter;
+  supervisor: RunningSupervisor;
+  runtimes: RuntimeClient;
+  registry: TenantRegistry;
+  mcpUrl: string;
+  onboard(id: string): Promise<OnboardResult>;
+  agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export async function startTestStack(label: string): Promise<TestStack> {
+  const ns = await testNamespace(label);
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const keys = await ensureCallKeys(join(ns.runDir, 'keys'));
+  const port = await freePort();
+  const mcpUrl = `http://127.0.0.1:${port}/mcp`;
+  const idp = await startDevIdp({
+    port: 0,
+    resources: [
+      { url: mcpUrl, scopes: [...ALL_SCOPES] },
+      { url: OTHER_RESOURCE, scopes: [...ALL_SCOPES] },
+    ],
+    initialAccessToken: INITIAL_ACCESS_TOKEN,
+    logger,
+  });
+  const supervisor = await startSupervisor({
+    installation: ns.installation,
+    runDir: join(ns.runDir, 'run'),
+    image: RUNTIME_IMAGE,
+    routerPublicKeyFile: keys.publicKeyFile,
+    routerGid: 0,
+    logger,
+  });
+  const router = await startRouter({
+    installation: ns.installation,
+    host: '127.0.0.1',
+    port,
+    resourceUrl: mcpUrl,
+    issuer: idp.issuer,
+    algorithms: ['ES256'],
+    tenantClaim: 'tenant',
+    clockToleranceSeconds: 5,
+    callAssertionPrivateKey: await readFile(keys.privateKeyFile, 'utf8'),
+    logger,
+  });
+  const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
+  await runtimes.ready();
+  const redis = new Redis(ns.installation.redis);
+  const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+  const agents = new Map<string, { clientId: string; clientSecret: string }>();
+
+  return {
+    ns,
+    idp,
+    router,
+    supervisor,
+    runtimes,
+    registry,
+    mcpUrl,
+    onboard: (id) =>
+      onboardTenant({ registry, runtimes }, { id, plan: 'small', isolation: 'runc' }, () => undefined),
+    async agentToken(tenant, options = {}) {
+      let agent = agents.get(tenant);
+      if (!agent) {
+        agent = await registerAgentClient({
+          issuer: idp.issuer,
+          initialAccessToken: INITIAL_ACCESS_TOKEN,
+          tenant,
+          scopes: [...ALL_SCOPES],
+          clientName: `${tenant} test agent`,
+        });
+        agents.set(tenant, agent);
+      }
+      return mintClientCredentialsToken({
+        issuer: idp.issuer,
+        ...agent,
+        resource: options.resource ?? mcpUrl,
+        scope: options.scope ?? ALL_SCOPES.join(' '),
+      });
+    },
+    async close() {
+      await router.close();
+      await runtimes.close();
+      await supervisor.close();
+      await idp.close();
+      redis.disconnect();
+      await ns.cleanup();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MemoryDriver } from '../../supervisor/memory-driver.ts';
+import { RuntimeManager, TenantSuspendedError } from '../../supervisor/runtime-manager.ts';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+
+function tenant(id: string, status: TenantRecord['status'] = 'active'): TenantRecord {
+  return {
+    id,
+    displayName: id,
+    uid: 100_100,
+    plan: { name: 'small', memoryMb: 128, cpus: 0.5, pids: 64, tmpMb: 16 },
+    isolation: 'runc',
+    status,
+    createdAt: new Date().toISOString(),
+    generation: 1,
+  };
+}
+
+function manager(driver: MemoryDriver, healthy = true): RuntimeManager {
+  return new RuntimeManager({
+    driver,
+    image: 'bulkhead/runtime:test',
+    routerPublicKey: 'PEM',
+    logger: pino({ level: 'silent' }),
+    probe: () => Promise.resolve(healthy),
+    healthTimeoutMs: 50,
+  });
+}
+
+describe('RuntimeManager', () => {
+  it('turns twenty concurrent ensures for one tenant into one driver call', async () => {
+    const driver = new MemoryDriver(20);
+    const runtimes = manager(driver);
+    const endpoints = await Promise.all(Array.from({ length: 20 }, () => runtimes.ensure(tenant('acme'))));
+    expect(new Set(endpoints.map((e) => JSON.stringify(e))).size).toBe(1);
+    expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(1);
+    expect(driver.runtimes.size).toBe(1);
+  });
+
+  it('ensures different tenants independently', async () => {
+    const driver = new MemoryDriver();
+    const runtimes = manager(driver);
+    await Promise.all([runtimes.ensure(tenant('acme')), runtimes.ensure(tenant('globex'))]);
+    expect([...driver.runtimes.keys()].sort()).toEqual(['acme', 'globex']);
+  });
+
+  it('refuses a suspended tenant without touching the driver', async () => {
+    const driver = new MemoryDriver();
+    await expect(manager(driver).ensure(tenant('acme', 'suspended'))).rejects.toBeInstanceOf(
+      TenantSuspendedError,
+    );
+    expect(driver.calls).toEqual([]);
+  });
+
+  it('fails a runtime that never becomes healthy, and tries again on the next call', async () => {
+    const driver = new MemoryDriver();
+    const runtimes = manager(driver, false);
+    await expect(runtimes.ensure(tenant('acme'))).rejects.toThrow(/did not become healthy/);
+    await expect(runtimes.ensure(tenant('acme'))).rejects.toThrow(/did not become healthy/);
+    expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(2);
+  });
+});
