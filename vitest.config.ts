@@ -8,7 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', 'json'],
+    outputFile: { json: '.cache/vitest-results.json' },
     // testcontainers' reaper is an image from a registry, which is unreachable here; every test
     // removes what it starts, by namespace label.
     env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },

@@ -1,0 +1,62 @@
+// The README's main job, as an operator runs it: `bulkhead up` starts the IdP, the supervisor and
+// the router as separate processes, onboards the demo tenant, and (with --smoke) proves the path
+// with a real MCP client before stopping everything it started.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/stack.ts';
+import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+
+const run = promisify(execFile);
+let ns: TestNamespace | undefined;
+let devDir: string | undefined;
+
+afterAll(async () => {
+  await ns?.cleanup();
+  if (devDir) await rm(devDir, { recursive: true, force: true });
+});
+
+describe('bulkhead up', () => {
+  it('brings the stack up, onboards the demo tenant, serves a write and stops cleanly', async () => {
+    ns = await testNamespace('up');
+    devDir = await mkdtemp(join(tmpdir(), 'bulkhead-up-'));
+    const [port, idpPort] = [await freePort(), await freePort()];
+    const { stdout } = await run(
+      process.execPath,
+      ['tenants/cli/main.ts', 'up', '--smoke', '--port', String(port), '--idp-port', String(idpPort)],
+      {
+        env: {
+          ...process.env,
+          BULKHEAD_NAMESPACE: ns.namespace,
+          BULKHEAD_DEV_DIR: devDir,
+          BULKHEAD_RUN_DIR: ns.runDir,
+        },
+        timeout: 90_000,
+      },
+    );
+    expect(stdout).toContain(`MCP endpoint:   http://127.0.0.1:${port}/mcp`);
+    expect(stdout).toContain('"Authorization": "Bearer ey');
+    expect(stdout).toContain('smoke: records_create -> {"record"');
+    expect(stdout).toContain('smoke test passed');
+    const containers = await ns.docker.listContainers({
+      all: true,
+      filters: { label: [`io.bulkhead.namespace=${ns.namespace}`, 'io.bulkhead.tenant=demo'] },
+    });
+    expect(containers).toHaveLength(1);
+  });
+
+  it('prints usage for --help and refuses an unknown command', async () => {
+    const help = await run(process.execPath, ['tenants/cli/main.ts', '--help']);
+    expect(help.stdout).toContain('Usage: bulkhead <command>');
+    for (const command of ['up', 'onboard', 'list', 'offboard', 'token', 'keygen']) {
+      const out = await run(process.execPath, ['tenants/cli/main.ts', command, '--help']);
+      expect(out.stdout).toContain(`Usage: bulkhead ${command}`);
+    }
+    await expect(run(process.execPath, ['tenants/cli/main.ts', 'frobnicate'])).rejects.toMatchObject({
+      code: 2,
+    });
+  });
+});
