@@ -138,7 +138,7 @@ export const up: Command = {
 Bulkhead is running.
   MCP endpoint:   ${resourceUrl}
   Token issuer:   ${issuer} (development IdP; tokens last 5 minutes)
-  Get a token:    npm run --silent bulkhead -- token --tenant ${values.tenant}
+  Get a token:    ${process.execPath} tenants/cli/main.ts token --tenant ${values.tenant}
   Logs:           ${logDir}
 
 Client configuration (paste into an MCP client; the token below is valid for 5 minutes):

@@ -1,0 +1,66 @@
+// Benchmark (not a test): how long a tenant's first write call takes through the full stack, from
+// no container to the answer, against a warm call. Prints figures; asserts nothing.
+//   node test/bench/cold-start.ts [--tenants 10]
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { startTestStack } from '../support/stack.ts';
+
+const { values } = parseArgs({ options: { tenants: { type: 'string', default: '10' } } });
+const count = Number(values.tenants);
+
+function stats(label: string, samples: number[]): void {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const fmt = (n: number): string => n.toFixed(1).padStart(8);
+  console.log(
+    `${label.padEnd(44)} n=${String(samples.length).padStart(3)} p50=${fmt(at(0.5))} ms p95=${fmt(at(0.95))} ms ` +
+      `min=${fmt(sorted[0] ?? NaN)} ms max=${fmt(sorted.at(-1) ?? NaN)} ms`,
+  );
+}
+
+async function timedWrite(client: Client, title: string): Promise<number> {
+  const started = performance.now();
+  const result = await client.callTool({ name: 'records_create', arguments: { title } });
+  const ms = performance.now() - started;
+  if (result.isError) throw new Error(`write failed: ${JSON.stringify(result.structuredContent)}`);
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const stack = await startTestStack('bench');
+  const firstEver: number[] = [];
+  const coldAgain: number[] = [];
+  const warm: number[] = [];
+  try {
+    console.log(`cold-start benchmark: ${count} tenants, runc, plan small, Node ${process.version}`);
+    for (let i = 0; i < count; i++) {
+      const id = `bench-${i}`;
+      // Registered but never started: no container, no volume, no socket directory.
+      await stack.registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+      const token = await stack.agentToken(id);
+      const client = new Client(
+        { name: 'bench', version: '1' },
+        { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+      );
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+          authProvider: { token: () => Promise.resolve(token) },
+        }),
+      );
+      firstEver.push(await timedWrite(client, 'first'));
+      for (let j = 0; j < 5; j++) warm.push(await timedWrite(client, `warm-${j}`));
+      // Remove the container but keep the volume (what idle reaping does), then call again.
+      await stack.supervisor.manager.remove(id, false);
+      coldAgain.push(await timedWrite(client, 'cold-again'));
+      await client.close();
+    }
+    stats('first write ever (volume + container created)', firstEver);
+    stats('cold write (volume kept, container created)', coldAgain);
+    stats('warm write', warm);
+  } finally {
+    await stack.close();
+  }
+}
+
+await main();
