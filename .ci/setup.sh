@@ -76,9 +76,11 @@ ensure_daemon_json() {
 }
 
 ensure_docker() {
-  if ! command -v dockerd >/dev/null 2>&1 || ! command -v runsc >/dev/null 2>&1; then
-    step "installing the Docker engine (docker.io) and gVisor (runsc) from Debian"
-    apt_install docker.io runsc
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v runsc >/dev/null 2>&1 \
+    || ! command -v docker-compose >/dev/null 2>&1; then
+    # docker-compose (1.29) is only the parser CI validates docker-compose.yml with.
+    step "installing the Docker engine (docker.io), gVisor (runsc) and docker-compose from Debian"
+    apt_install docker.io runsc docker-compose
     done_step
   fi
   if docker info >/dev/null 2>&1; then

@@ -91,6 +91,39 @@ describe('walking skeleton', () => {
     await client.close();
   });
 
+  it('updates, lists and deletes records through the router', async () => {
+    const client = await connect(await stack.agentToken('alpha'));
+    const created = await client.callTool({
+      name: 'records_create',
+      arguments: { title: 'draft', tags: ['x'] },
+    });
+    const { id } = (created.structuredContent as { record: { id: string } }).record;
+    const updated = await client.callTool({ name: 'records_update', arguments: { id, title: 'final' } });
+    expect(updated.structuredContent).toMatchObject({ record: { id, title: 'final', tags: ['x'] } });
+    const listed = await client.callTool({ name: 'records_list', arguments: { limit: 10 } });
+    expect(
+      (listed.structuredContent as { records: { title: string }[] }).records.map((r) => r.title),
+    ).toEqual(['alpha-secret', 'final']);
+    const deleted = await client.callTool({ name: 'records_delete', arguments: { id } });
+    expect(deleted.structuredContent).toEqual({ deleted: id });
+    const gone = await client.callTool({ name: 'records_get', arguments: { id } });
+    expect(gone.structuredContent).toMatchObject({ error: { code: 'not_found' } });
+    await client.close();
+  });
+
+  it('rejects arguments that break the tool schema before they reach the container', async () => {
+    const client = await connect(await stack.agentToken('alpha'));
+    const result = await client.callTool({
+      name: 'records_create',
+      arguments: { title: '', extra: 'field' },
+    });
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent).toMatchObject({
+      error: { error_class: 'validation', code: 'invalid_arguments', retryable: false },
+    });
+    await client.close();
+  });
+
   it('serves the v1 SDK client (2025-11-25) too', async () => {
     const token = await stack.agentToken('alpha');
     const client = new V1Client({ name: 'e2e-v1', version: '1.0.0' });
