@@ -36,8 +36,14 @@ export interface RunningRouter {
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const { installation, logger } = options;
   const redis = new Redis({ ...installation.redis, lazyConnect: true });
+  // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
-  const runtimes = new RuntimeClient({ redis: installation.redis, prefix: installation.jobsPrefix });
+  const runtimes = new RuntimeClient({
+    redis: installation.redis,
+    prefix: installation.jobsPrefix,
+    onError: (error) => logger.warn({ err: error }, 'runtime job queue error'),
+  });
   await runtimes.ready();
   const dispatcher = new TenantDispatcher({
     runtimes,

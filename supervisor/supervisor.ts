@@ -26,6 +26,8 @@ export interface RunningSupervisor {
 export async function startSupervisor(options: SupervisorOptions): Promise<RunningSupervisor> {
   const { installation, logger } = options;
   const redis = new Redis({ ...installation.redis, lazyConnect: true });
+  // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
   const driver = new DockerDriver({

@@ -16,6 +16,7 @@ export interface RuntimeClientOptions {
   /** BullMQ key prefix: one per installation (and per test run). */
   prefix: string;
   timeoutMs?: number;
+  onError?: (error: Error) => void;
 }
 
 export class RuntimeRequestError extends Error {
@@ -52,6 +53,10 @@ export class RuntimeClient {
     });
     this.events = new QueueEvents(RUNTIME_QUEUE, { connection, prefix: options.prefix });
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    // BullMQ reconnects by itself; without listeners its 'error' events would crash the process.
+    const onError = options.onError ?? (() => undefined);
+    this.queue.on('error', onError);
+    this.events.on('error', onError);
   }
 
   async ready(): Promise<void> {

@@ -55,6 +55,7 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
       concurrency: options.concurrency ?? 16,
     },
   );
+  worker.on('error', (error) => logger.warn({ err: error }, 'runtime worker error'));
   worker.on('failed', (job, error) =>
     logger.warn({ job: job?.name, data: job?.data, err: error }, 'runtime job failed'),
   );
