@@ -24,8 +24,12 @@ apt_install() {
   if ! can_install; then
     die "missing: $*. This script installs them only on Debian as root; install them yourself (packages: $*) and re-run."
   fi
-  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  local log
+  log=$(mktemp)
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq >"$log" 2>&1 || { cat "$log"; die "apt-get update failed"; }; apt_updated=1; fi
+  NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >"$log" 2>&1 \
+    || { cat "$log"; die "apt-get install $* failed"; }
+  rm -f "$log"
 }
 
 node_major() { "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }

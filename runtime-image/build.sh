@@ -14,6 +14,8 @@ ROOT="$(dirname "$HERE")"
 OFFICIAL_BASE=node:24-bookworm-slim
 OFFLINE_BASE=bulkhead/node-base:24.21.0-bookworm
 REPO=bulkhead/runtime
+# The moving tag next to the content hash; parallel work trees set their own (BULKHEAD_RUNTIME_TAG).
+EXTRA_TAG="${BULKHEAD_RUNTIME_TAG:-latest}"
 
 now() { date +%s%N; }
 T0=$(now)
@@ -90,15 +92,15 @@ else
   if ! out=$(DOCKER_BUILDKIT=0 docker build --network none --force-rm \
     --build-arg "NODE_BASE=$BASE" \
     --label "io.bulkhead.runtime.content-hash=$HASH" \
-    -t "$IMAGE" -t "$REPO:latest" "$HERE" 2>&1); then
+    -t "$IMAGE" -t "$REPO:$EXTRA_TAG" "$HERE" 2>&1); then
     printf '%s\n' "$out" | sed 's/^/[image]   /' >&2
     die "docker build failed (output above)"
   fi
   log "built in $(secs "$t")"
 fi
 # Keep :latest on the image matching the current sources, also after a skip.
-docker tag "$IMAGE" "$REPO:latest"
+docker tag "$IMAGE" "$REPO:$EXTRA_TAG"
 
 # (d) Report.
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
-log "image: $IMAGE (also $REPO:latest), $((size / 1000000)) MB, base $BASE; total $(secs "$T0")"
+log "image: $IMAGE (also $REPO:$EXTRA_TAG), $((size / 1000000)) MB, base $BASE; total $(secs "$T0")"

@@ -34,6 +34,30 @@ export function planByName(name: string): Plan {
   return plan;
 }
 
+/** A trusted token issuer and how its claims map onto this tenant (a token of this issuer may speak only for the tenants that list it). */
+export const IssuerBindingSchema = z.strictObject({
+  issuer: z.url(),
+  /** Defaults to the issuer's `/jwks` when omitted. */
+  jwksUri: z.url().optional(),
+  tenantClaim: z.string().min(1).default('tenant'),
+  rolesClaim: z.string().min(1).default('roles'),
+});
+export type IssuerBinding = z.infer<typeof IssuerBindingSchema>;
+
+/** An enabled tool, pinned to a version; `agentsAlone` opens it to tokens with no human user. */
+export const ToolPinSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  version: z.string().min(1).max(32),
+  agentsAlone: z.boolean().default(false),
+});
+export type ToolPin = z.infer<typeof ToolPinSchema>;
+
+/** A reference to a secret held elsewhere (never the secret itself). */
+export const SecretRefSchema = z.strictObject({
+  name: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/),
+  ref: z.string().min(1).max(256),
+});
+
 export const TenantRecordSchema = z.strictObject({
   id: TenantIdSchema,
   displayName: z.string().min(1).max(100),
@@ -42,7 +66,17 @@ export const TenantRecordSchema = z.strictObject({
   plan: PlanSchema,
   isolation: IsolationTierSchema,
   status: z.enum(['active', 'suspended']),
+  /** Issuers trusted for this tenant; empty means the installation's default issuer. */
+  issuers: z.array(IssuerBindingSchema).default([]),
+  /** User role -> tools that role may call. A user's tools are the union over their roles. */
+  roles: z.record(z.string().min(1).max(64), z.array(z.string())).default({}),
+  /** Enabled tools with pinned versions. */
+  tools: z.array(ToolPinSchema).default([]),
+  egress: z.strictObject({ mode: z.literal('none') }).default({ mode: 'none' }),
+  secrets: z.array(SecretRefSchema).default([]),
+  retention: z.strictObject({ auditDays: z.number().int().min(1).max(3650) }).default({ auditDays: 365 }),
   createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime().optional(),
   generation: z.number().int().min(1),
 });
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;

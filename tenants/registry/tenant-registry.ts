@@ -8,6 +8,7 @@ import {
   type Plan,
   type TenantRecord,
 } from '../contracts/tenant-spec.ts';
+import { RECORDS_TOOLS, SHARED_TOOLS } from '../contracts/tool-manifest.ts';
 
 /** Tenant UIDs start high, far from any system or image account. */
 const FIRST_TENANT_UID = 100_000;
@@ -24,6 +25,27 @@ export interface NewTenant {
   displayName?: string;
   plan: Plan;
   isolation: IsolationTier;
+  roles?: TenantRecord['roles'];
+  tools?: TenantRecord['tools'];
+  issuers?: TenantRecord['issuers'];
+}
+
+/** Until the operator says otherwise: every manifest tool at its current version, open to agents. */
+function defaultTools(): TenantRecord['tools'] {
+  return [...SHARED_TOOLS, ...RECORDS_TOOLS].map((tool) => ({
+    name: tool.name,
+    version: tool.version,
+    agentsAlone: true,
+  }));
+}
+
+function defaultRoles(): TenantRecord['roles'] {
+  const all = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+  return {
+    admin: all.map((t) => t.name),
+    editor: all.map((t) => t.name),
+    viewer: all.filter((t) => !t.writes).map((t) => t.name),
+  };
 }
 
 export class TenantRegistry {
@@ -50,6 +72,9 @@ export class TenantRegistry {
       plan: input.plan,
       isolation: input.isolation,
       status: 'active',
+      issuers: input.issuers ?? [],
+      roles: input.roles ?? defaultRoles(),
+      tools: input.tools ?? defaultTools(),
       createdAt: new Date().toISOString(),
       generation: 1,
     });

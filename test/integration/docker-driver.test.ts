@@ -7,6 +7,7 @@ import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { RuntimeManager } from '../../supervisor/runtime-manager.ts';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { tenantRecord } from '../support/tenant.ts';
 import { execIn, RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
@@ -14,16 +15,7 @@ let driver: DockerDriver;
 let manager: RuntimeManager;
 
 function tenant(id: string, uid: number): TenantRecord {
-  return {
-    id,
-    displayName: id,
-    uid,
-    plan: { name: 'small', memoryMb: 128, cpus: 0.5, pids: 64, tmpMb: 16 },
-    isolation: 'runc',
-    status: 'active',
-    createdAt: new Date().toISOString(),
-    generation: 1,
-  };
+  return tenantRecord(id, { uid });
 }
 
 beforeAll(async () => {

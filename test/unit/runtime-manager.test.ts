@@ -3,18 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { MemoryDriver } from '../../supervisor/memory-driver.ts';
 import { RuntimeManager, TenantSuspendedError } from '../../supervisor/runtime-manager.ts';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { tenantRecord } from '../support/tenant.ts';
 
 function tenant(id: string, status: TenantRecord['status'] = 'active'): TenantRecord {
-  return {
-    id,
-    displayName: id,
-    uid: 100_100,
-    plan: { name: 'small', memoryMb: 128, cpus: 0.5, pids: 64, tmpMb: 16 },
-    isolation: 'runc',
-    status,
-    createdAt: new Date().toISOString(),
-    generation: 1,
-  };
+  return tenantRecord(id, { status });
 }
 
 function manager(driver: MemoryDriver, healthy = true): RuntimeManager {
