@@ -25,16 +25,19 @@ function post(body: unknown, headers: Record<string, string> = {}, token = alpha
 }
 
 /** Reads a JSON-RPC message from a JSON or a single-event SSE response. */
-async function message(response: Response): Promise<{ result?: unknown; error?: { code: number } }> {
+type RpcMessage = { result?: unknown; error?: { code: number } };
+
+async function message(response: Response): Promise<RpcMessage> {
   const text = await response.text();
-  if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) return JSON.parse(text);
+  if (!(response.headers.get('content-type') ?? '').includes('text/event-stream'))
+    return JSON.parse(text) as RpcMessage;
   const data = text
     .split('\n')
     .filter((line) => line.startsWith('data: '))
     .map((line) => line.slice(6))
     .find((line) => line.trim().startsWith('{'));
   if (!data) throw new Error(`no JSON-RPC message in the SSE response: ${text}`);
-  return JSON.parse(data);
+  return JSON.parse(data) as RpcMessage;
 }
 
 async function openSession(token: string): Promise<string> {
