@@ -43,6 +43,7 @@ export interface McpEndpoint {
 const INVALID_REQUEST = -32600;
 const SERVER_ERROR = -32000;
 const SESSION_NOT_FOUND = -32001;
+const HEADER_MISMATCH = -32020;
 
 export function jsonRpcError(
   status: number,
@@ -69,6 +70,26 @@ function negotiatedVersion(body: unknown): string {
     : DEFAULT_NEGOTIATED_PROTOCOL_VERSION;
 }
 
+/** The value `Mcp-Name` must carry for a request: the tool or prompt name, or the resource URI. */
+function nameInBody(body: { method?: unknown; params?: { name?: unknown; uri?: unknown } }): unknown {
+  return body.method === 'resources/read' ? body.params?.uri : body.params?.name;
+}
+
+/**
+ * 2025-era clients do not send `Mcp-Method`/`Mcp-Name`, and the SDK's legacy leg ignores them. When a
+ * request carries them anyway they must still match the body, as on the modern path: a proxy or WAF
+ * that routes or filters on these headers must never be shown one method while another one runs.
+ */
+function legacyHeaderMismatch(request: Request, parsedBody: unknown): string | undefined {
+  if (typeof parsedBody !== 'object' || parsedBody === null) return undefined;
+  const body = parsedBody as { method?: unknown; params?: { name?: unknown; uri?: unknown } };
+  const method = request.headers.get('mcp-method');
+  if (method !== null && method !== body.method) return 'Mcp-Method does not match the body';
+  const name = request.headers.get('mcp-name');
+  if (name !== null && name !== nameInBody(body)) return 'Mcp-Name does not match the body';
+  return undefined;
+}
+
 export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   const { sessions, logger, maxBodyBytes } = options;
   const onerror = (error: Error): void => logger.warn({ err: error }, 'mcp request error');
@@ -86,6 +107,10 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   ): Promise<Response> {
     const principal = principalOf(requestOptions);
     const method = request.method.toUpperCase();
+    // Unparseable: nothing can run; the SDK answers the JSON-RPC parse error (-32700).
+    if (method === 'POST' && parsedBody === undefined) return legacy(request, requestOptions);
+    const mismatch = legacyHeaderMismatch(request, parsedBody);
+    if (mismatch) return jsonRpcError(400, HEADER_MISMATCH, `Bad Request: ${mismatch}`);
     if (method === 'POST' && isInitializeRequest(parsedBody)) {
       // A stale Mcp-Session-Id on initialize is ignored: initialize always opens a new session.
       const response = await legacy(request, requestOptions);

@@ -155,6 +155,35 @@ describe('2025-11-25 sessions', () => {
 });
 
 describe('2026-07-28 requests', () => {
+  it('answers server/discover statelessly, with no session', async () => {
+    const response = await post(
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'server/discover',
+        params: {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+            'io.modelcontextprotocol/clientInfo': { name: 'wire', version: '1' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      },
+      { 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': 'server/discover' },
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get('mcp-session-id')).toBeNull();
+    expect(await message(response)).toMatchObject({
+      result: { supportedVersions: [MODERN_VERSION], capabilities: { tools: {} } },
+    });
+  });
+
+  it('requires the Mcp-Method header (400, -32020 when absent)', async () => {
+    const response = await modernCall('whoami', {});
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: -32020 } });
+  });
+
   it('serves a request whose Mcp-Method and Mcp-Name headers match the body', async () => {
     const response = await modernCall('whoami', { 'mcp-method': 'tools/call', 'mcp-name': 'whoami' });
     expect(response.status).toBe(200);
@@ -168,6 +197,32 @@ describe('2026-07-28 requests', () => {
     const wrongMethod = await modernCall('whoami', { 'mcp-method': 'tools/list', 'mcp-name': 'whoami' });
     expect(wrongMethod.status).toBe(400);
     expect(await wrongMethod.json()).toMatchObject({ error: { code: -32020 } });
+  });
+});
+
+describe('header checks on 2025-era requests', () => {
+  it('refuses Mcp-Method or Mcp-Name headers that disagree with the body (-32020), as on the modern path', async () => {
+    const sessionId = await openSession(alphaToken);
+    const call = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
+    const session = { 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY_VERSION };
+    const wrongMethod = await post(call, { ...session, 'mcp-method': 'tools/list' });
+    expect(wrongMethod.status).toBe(400);
+    expect(await wrongMethod.json()).toMatchObject({ error: { code: -32020 } });
+    const wrongName = await post(call, {
+      ...session,
+      'mcp-method': 'tools/call',
+      'mcp-name': 'records_list',
+    });
+    expect(wrongName.status).toBe(400);
+    const matching = await post(call, { ...session, 'mcp-method': 'tools/call', 'mcp-name': 'whoami' });
+    expect(matching.status).toBe(200);
+    expect(await message(matching)).toMatchObject({ result: { structuredContent: { tenant: 'alpha' } } });
+  });
+
+  it('answers a body that is not JSON with a JSON-RPC parse error', async () => {
+    const response = await post('{not json');
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: -32700 } });
   });
 });
 
