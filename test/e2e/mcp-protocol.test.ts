@@ -140,6 +140,16 @@ describe('2025-11-25 sessions', () => {
     await owner.body?.cancel();
   });
 
+  it('refuses an unsupported MCP-Protocol-Version header on a session request with 400', async () => {
+    const sessionId = await openSession(alphaToken);
+    const response = await post(
+      { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+      { 'mcp-session-id': sessionId, 'mcp-protocol-version': '1999-01-01' },
+    );
+    expect(response.status).toBe(400);
+    await response.body?.cancel();
+  });
+
   it('answers GET on a live session with 405 (no server-initiated messages)', async () => {
     const sessionId = await openSession(alphaToken);
     const response = await fetch(stack.mcpUrl, {
