@@ -156,14 +156,8 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       return new Response(null, { status: 200 });
     }
     if (method === 'GET') {
-      return jsonRpcError(
-        405,
-        SERVER_ERROR,
-        'Method not allowed: this server sends no server-initiated messages',
-        {
-          allow: 'POST, DELETE',
-        },
-      );
+      const reason = 'Method not allowed: this server sends no server-initiated messages';
+      return jsonRpcError(405, SERVER_ERROR, reason, { allow: 'POST, DELETE' });
     }
     return legacy(request, requestOptions);
   }
