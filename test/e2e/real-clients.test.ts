@@ -88,7 +88,11 @@ describe('MCP SDK v2 client with its OAuth provider (authorization code + PKCE +
       expect(decodeJwt(accessToken)).toMatchObject({ aud: stack.mcpUrl, sub: 'alice', tenant: 'alpha' });
 
       const client = newClient(era);
-      await client.connect(transport());
+      const authorized = transport();
+      await client.connect(authorized);
+      // 2025-11-25 opens a session; 2026-07-28 is stateless.
+      expect(client.getNegotiatedProtocolVersion()).toBe(era === 'legacy' ? '2025-11-25' : '2026-07-28');
+      expect(authorized.sessionId !== undefined).toBe(era === 'legacy');
       expect(await whoami(client)).toMatchObject({ tenant: 'alpha', user: 'alice', acting_alone: false });
       const created = await client.callTool({
         name: 'records_create',
