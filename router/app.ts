@@ -1,5 +1,4 @@
 // The router's Express app factory: no listen, no config parsing; everything comes in as deps.
-import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -7,7 +6,10 @@ import { bearerAuth, type AuthenticatedRequest } from './auth/bearer-auth.ts';
 import type { Principal } from './auth/principal.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
 import type { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
+import { defaultOriginPolicy, originGuard, type OriginPolicy } from './http/origin.ts';
+import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
 import { createRouterServer } from './mcp/router-server.ts';
+import type { SessionStore } from './mcp/sessions.ts';
 import type { TenantLookup } from './tenancy/tenant-directory.ts';
 
 export interface AppDeps {
@@ -20,6 +22,10 @@ export interface AppDeps {
   dispatcher: TenantDispatcher;
   logger: Logger;
   maxBodyBytes?: number;
+  /** 2025-11-25 sessions, shared by every replica (Redis). */
+  sessions: SessionStore;
+  /** Origin and Host allowlists; defaults to the resource URL's own origin and hostname. */
+  originPolicy?: OriginPolicy;
 }
 
 /** RFC 9728 well-known URL with the resource path inserted after the well-known segment. */
@@ -52,17 +58,16 @@ export function createApp(deps: AppDeps): Express {
     res.json({ ok: true });
   });
 
-  const mcp = createMcpHandler(
-    (ctx) => {
+  const mcp = createMcpEndpoint({
+    factory: (ctx) => {
       const principal = ctx.authInfo?.extra?.principal as Principal | undefined;
       if (!principal) throw new Error('unauthenticated request reached the MCP handler');
       return createRouterServer(principal, deps);
     },
-    {
-      maxRequestBodySize: maxBodyBytes,
-      onerror: (error) => deps.logger.warn({ err: error }, 'mcp request error'),
-    },
-  );
+    sessions: deps.sessions,
+    maxBodyBytes,
+    logger: deps.logger,
+  });
   const handleMcp = toNodeHandler(mcp, {
     maxRequestBodySize: maxBodyBytes,
     onerror: (error) => deps.logger.error({ err: error }, 'mcp adapter error'),
@@ -70,6 +75,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.all(
     resourcePath,
+    originGuard(deps.originPolicy ?? defaultOriginPolicy(deps.resourceUrl), deps.logger),
     bearerAuth({
       verify: deps.verify,
       resourceMetadataUrl: protectedResourceMetadataUrl(deps.resourceUrl),

@@ -18,6 +18,12 @@ Environment:
   BULKHEAD_TENANT_CLAIM                claim naming the tenant (default tenant)
   BULKHEAD_CLOCK_TOLERANCE_SECONDS     exp/nbf/iat tolerance (default 30)
   BULKHEAD_ROUTER_PRIVATE_KEY_FILE     call-assertion signing key, PKCS#8 PEM, Ed25519 (required)
+  BULKHEAD_ALLOWED_ORIGINS             comma-separated browser origins allowed to call /mcp
+                                       (default: the resource URL's origin)
+  BULKHEAD_ALLOWED_HOSTS               comma-separated hostnames the Host header may name
+                                       (default: the resource URL's hostname)
+  BULKHEAD_SESSION_IDLE_TTL_SECONDS    idle lifetime of a 2025-11-25 session (default 3600)
+  BULKHEAD_MAX_BODY_BYTES              request body bound, larger gets 413 (default 1048576)
   BULKHEAD_REDIS_URL                   Redis URL (default redis://127.0.0.1:6379)
   BULKHEAD_NAMESPACE                   installation namespace (default "default")
   LOG_LEVEL                            pino level (default info)`;
@@ -32,10 +38,25 @@ const Env = z.object({
   BULKHEAD_TENANT_CLAIM: z.string().default('tenant'),
   BULKHEAD_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   BULKHEAD_ROUTER_PRIVATE_KEY_FILE: z.string().min(1),
+  BULKHEAD_ALLOWED_ORIGINS: z.string().optional(),
+  BULKHEAD_ALLOWED_HOSTS: z.string().optional(),
+  BULKHEAD_SESSION_IDLE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
+  BULKHEAD_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   BULKHEAD_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   BULKHEAD_NAMESPACE: z.string().default('default'),
   LOG_LEVEL: z.string().default('info'),
 });
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -59,6 +80,10 @@ async function main(): Promise<void> {
     algorithms: env.BULKHEAD_TOKEN_ALGORITHMS.split(',').map((a) => a.trim()),
     tenantClaim: env.BULKHEAD_TENANT_CLAIM,
     clockToleranceSeconds: env.BULKHEAD_CLOCK_TOLERANCE_SECONDS,
+    ...(env.BULKHEAD_ALLOWED_ORIGINS ? { allowedOrigins: list(env.BULKHEAD_ALLOWED_ORIGINS) } : {}),
+    ...(env.BULKHEAD_ALLOWED_HOSTS ? { allowedHosts: list(env.BULKHEAD_ALLOWED_HOSTS) } : {}),
+    sessionIdleTtlSeconds: env.BULKHEAD_SESSION_IDLE_TTL_SECONDS,
+    maxBodyBytes: env.BULKHEAD_MAX_BODY_BYTES,
     callAssertionPrivateKey: await readFile(env.BULKHEAD_ROUTER_PRIVATE_KEY_FILE, 'utf8'),
     logger,
   });

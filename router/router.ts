@@ -13,6 +13,8 @@ import { createTokenVerifier } from './auth/token-verifier.ts';
 import { createCallSigner } from './dispatch/call-signer.ts';
 import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { TenantDirectory } from './tenancy/tenant-directory.ts';
+import { defaultOriginPolicy } from './http/origin.ts';
+import { SessionStore } from './mcp/sessions.ts';
 
 export interface RouterOptions {
   installation: Installation;
@@ -26,6 +28,14 @@ export interface RouterOptions {
   clockToleranceSeconds: number;
   callAssertionPrivateKey: string;
   logger: Logger;
+  /** Exact browser origins allowed to call /mcp; default: the resource URL's origin. */
+  allowedOrigins?: string[];
+  /** Hostnames the Host header may name; default: the resource URL's hostname. */
+  allowedHosts?: string[];
+  /** Idle lifetime of a 2025-11-25 session (default 1 hour). */
+  sessionIdleTtlSeconds?: number;
+  /** Upper bound on a request body (default 1 MiB). */
+  maxBodyBytes?: number;
 }
 
 export interface RunningRouter {
@@ -67,6 +77,16 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     dispatcher,
     logger,
+    sessions: new SessionStore({
+      redis,
+      prefix: installation.registryPrefix,
+      idleTtlSeconds: options.sessionIdleTtlSeconds ?? 3600,
+    }),
+    originPolicy: {
+      allowedOrigins: options.allowedOrigins ?? defaultOriginPolicy(options.resourceUrl).allowedOrigins,
+      allowedHosts: options.allowedHosts ?? defaultOriginPolicy(options.resourceUrl).allowedHosts,
+    },
+    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
   });
   const server: Server = app.listen(options.port, options.host);
   await once(server, 'listening');

@@ -114,8 +114,23 @@ export async function refreshUserToken(options: {
   });
 }
 
+/**
+ * Signs `login` in at an authorization URL that a client built itself (an MCP SDK OAuth provider,
+ * say, with its own PKCE challenge, state and resource) and returns the callback URL the IdP
+ * redirected to, carrying `code`, `state` and `iss`. The code exchange stays with that client.
+ */
+export function signInAtAuthorizationUrl(
+  authorizationUrl: URL,
+  options: { redirectUri: string; login: string },
+): Promise<URL> {
+  return followInteractions(authorizationUrl, options);
+}
+
 /** Follows redirects, submitting the login and consent forms, until the client's redirect URI. */
-async function followInteractions(start: URL, options: AuthorizeUserOptions): Promise<URL> {
+async function followInteractions(
+  start: URL,
+  options: Pick<AuthorizeUserOptions, 'redirectUri' | 'login'>,
+): Promise<URL> {
   const jar = new Map<string, string>();
   let next: { url: URL; form?: URLSearchParams } = { url: start };
   let logins = 0;

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startDevIdp, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
+import { startDevIdp, type DevIdpUser, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
 import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
 import { startRouter, type RunningRouter } from '../../router/router.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
@@ -16,7 +16,7 @@ import { onboardTenant, type OnboardResult } from '../../tenants/cli/onboarding.
 import { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
 
-const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
+export const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
 export const OTHER_RESOURCE = 'http://127.0.0.1:1/not-bulkhead';
 
 export interface TestStack {
@@ -41,7 +41,10 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function startTestStack(label: string): Promise<TestStack> {
+export async function startTestStack(
+  label: string,
+  options: { users?: DevIdpUser[] } = {},
+): Promise<TestStack> {
   const ns = await testNamespace(label);
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const keys = await ensureCallKeys(join(ns.runDir, 'keys'));
@@ -54,6 +57,7 @@ export async function startTestStack(label: string): Promise<TestStack> {
       { url: OTHER_RESOURCE, scopes: [...ALL_SCOPES] },
     ],
     initialAccessToken: INITIAL_ACCESS_TOKEN,
+    ...(options.users ? { users: options.users } : {}),
     logger,
   });
   const supervisor = await startSupervisor({

@@ -1,0 +1,48 @@
+// Origin and Host validation in front of /mcp (MCP transports spec: servers MUST validate Origin;
+// DNS rebinding protection). Runs before authentication: a browser page on a foreign origin, or a
+// request for a hostname this server does not answer to, is refused whatever token it carries.
+import { validateHostHeader } from '@modelcontextprotocol/server';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+
+export interface OriginPolicy {
+  /** Exact origins (`scheme://host[:port]`) a browser may call from. */
+  allowedOrigins: string[];
+  /** Hostnames (no port; IPv6 in brackets) the Host header may name. */
+  allowedHosts: string[];
+}
+
+/** The default policy: the resource URL's own origin and hostname, nothing else. */
+export function defaultOriginPolicy(resourceUrl: string): OriginPolicy {
+  const url = new URL(resourceUrl);
+  return { allowedOrigins: [url.origin], allowedHosts: [url.hostname] };
+}
+
+function forbidden(res: Response, message: string): void {
+  res.status(403).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message } });
+}
+
+/**
+ * Host: the SDK's own port-agnostic hostname check (a rebinding attack changes the name, not the
+ * port). Origin: an EXACT origin match, stricter than the SDK's port-agnostic hostname check, because
+ * any other web app on the same host (another port) is a different origin and must not reach /mcp.
+ * A request without Origin passes: non-browser MCP clients send none, and browsers always do.
+ */
+export function originGuard(policy: OriginPolicy, logger: Logger) {
+  const origins = new Set(policy.allowedOrigins.map((origin) => new URL(origin).origin));
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const host = validateHostHeader(req.headers.host, policy.allowedHosts);
+    if (!host.ok) {
+      logger.warn({ host: req.headers.host, reason: host.errorCode }, 'refused request: Host not allowed');
+      forbidden(res, 'Forbidden: Host header not allowed');
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !origins.has(URL.parse(origin)?.origin ?? '')) {
+      logger.warn({ origin }, 'refused request: Origin not allowed');
+      forbidden(res, 'Forbidden: Origin not allowed');
+      return;
+    }
+    next();
+  };
+}

@@ -1,0 +1,91 @@
+// Benchmark (not a test): what a 2025-11-25 session costs per request against the stateless
+// 2026-07-28 path, on one router and on two routers sharing the session through Redis with no
+// affinity. Sequential in-process `whoami` calls (shared tool: no container on the path), so the
+// figures are the router's protocol and auth overhead. Prints figures; asserts nothing.
+//   node test/bench/protocol-eras.ts [--calls 300]
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { pino } from 'pino';
+import { startRouter } from '../../router/router.ts';
+import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
+import { freePort, startTestStack } from '../support/stack.ts';
+
+const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });
+const calls = Math.min(Math.max(Number(values.calls), 10), 5_000);
+
+function stats(label: string, samples: number[], totalMs: number): void {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const fmt = (n: number): string => n.toFixed(2).padStart(7);
+  console.log(
+    `${label.padEnd(52)} n=${samples.length} p50=${fmt(at(0.5))} ms p95=${fmt(at(0.95))} ms ` +
+      `p99=${fmt(at(0.99))} ms  ${((samples.length / totalMs) * 1000).toFixed(0)} calls/s`,
+  );
+}
+
+async function measure(label: string, client: Client): Promise<void> {
+  for (let i = 0; i < 20; i++) await client.callTool({ name: 'whoami', arguments: {} }); // warm-up
+  const samples: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    samples.push(performance.now() - t0);
+    if (result.isError) throw new Error('whoami failed');
+  }
+  stats(label, samples, performance.now() - started);
+}
+
+async function main(): Promise<void> {
+  const stack = await startTestStack('bench-eras');
+  const second = await startRouter({
+    installation: stack.ns.installation,
+    host: '127.0.0.1',
+    port: await freePort(),
+    resourceUrl: stack.mcpUrl,
+    issuer: stack.idp.issuer,
+    algorithms: ['ES256'],
+    tenantClaim: 'tenant',
+    clockToleranceSeconds: 5,
+    callAssertionPrivateKey: await readFile(
+      (await ensureCallKeys(join(stack.ns.runDir, 'keys'))).privateKeyFile,
+      'utf8',
+    ),
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    const token = await stack.agentToken('alpha');
+    const replicas = [new URL(stack.mcpUrl).origin, second.url];
+    let turn = 0;
+    const alternating: typeof fetch = (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      return fetch(new URL(url.pathname, replicas[turn++ % 2]), init);
+    };
+    console.log(`protocol-eras benchmark: ${calls} sequential whoami calls each, Node ${process.version}`);
+    for (const [label, era, viaBoth] of [
+      ['2026-07-28 stateless, one router', 'modern', false],
+      ['2025-11-25 session (Redis), one router', 'legacy', false],
+      ['2025-11-25 session (Redis), two routers alternating', 'legacy', true],
+    ] as const) {
+      const client = new Client(
+        { name: 'bench', version: '1' },
+        era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+      );
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+          authProvider: { token: () => Promise.resolve(token) },
+          ...(viaBoth ? { fetch: alternating } : {}),
+        }),
+      );
+      await measure(label, client);
+      await client.close();
+    }
+  } finally {
+    await second.close();
+    await stack.close();
+  }
+}
+
+await main();
