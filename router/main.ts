@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { installation } from '../tenants/contracts/installation.ts';
+import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { startRouter } from './router.ts';
 
 const USAGE = `Usage: node router/main.ts
@@ -17,6 +18,10 @@ Environment:
   BULKHEAD_TOKEN_ALGORITHMS            comma-separated JWS algorithm allowlist (default ES256)
   BULKHEAD_TENANT_CLAIM                claim naming the tenant (default tenant)
   BULKHEAD_CLOCK_TOLERANCE_SECONDS     exp/nbf/iat tolerance (default 30)
+  BULKHEAD_JWKS_COOLDOWN_SECONDS       least time between two JWKS fetches on unknown kids (default 30)
+  BULKHEAD_TRUSTED_ISSUERS             JSON list of further trusted issuers (default []), e.g.
+                                       [{"issuer":"https://x.eu.auth0.com/","jwksUri":"https://x.eu.auth0.com/.well-known/jwks.json","tenantClaim":"https://bulkhead/tenant","rolesClaim":"https://bulkhead/roles"}]
+                                       tenants choose among them with their "issuers" bindings
   BULKHEAD_ROUTER_PRIVATE_KEY_FILE     call-assertion signing key, PKCS#8 PEM, Ed25519 (required)
   BULKHEAD_REDIS_URL                   Redis URL (default redis://127.0.0.1:6379)
   BULKHEAD_NAMESPACE                   installation namespace (default "default")
@@ -31,6 +36,19 @@ const Env = z.object({
   BULKHEAD_TOKEN_ALGORITHMS: z.string().default('ES256'),
   BULKHEAD_TENANT_CLAIM: z.string().default('tenant'),
   BULKHEAD_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  BULKHEAD_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  BULKHEAD_TRUSTED_ISSUERS: z
+    .string()
+    .default('[]')
+    .transform((value, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON list' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(TrustedIssuerSchema)),
   BULKHEAD_ROUTER_PRIVATE_KEY_FILE: z.string().min(1),
   BULKHEAD_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   BULKHEAD_NAMESPACE: z.string().default('default'),
@@ -59,6 +77,8 @@ async function main(): Promise<void> {
     algorithms: env.BULKHEAD_TOKEN_ALGORITHMS.split(',').map((a) => a.trim()),
     tenantClaim: env.BULKHEAD_TENANT_CLAIM,
     clockToleranceSeconds: env.BULKHEAD_CLOCK_TOLERANCE_SECONDS,
+    jwksCooldownSeconds: env.BULKHEAD_JWKS_COOLDOWN_SECONDS,
+    extraIssuers: env.BULKHEAD_TRUSTED_ISSUERS,
     callAssertionPrivateKey: await readFile(env.BULKHEAD_ROUTER_PRIVATE_KEY_FILE, 'utf8'),
     logger,
   });
