@@ -14,7 +14,7 @@ import { cliEnv, openContext, UsageError } from './cli-context.ts';
 import type { Command } from './commands.ts';
 import { writeDevStack, type DevStack } from './dev-stack-state.ts';
 import { onboardTenant } from './onboarding.ts';
-import { agentToken } from './token-command.ts';
+import { agentToken, userToken } from './token-command.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const step = (message: string): void => console.log(`[up] ${message}`);
@@ -34,13 +34,25 @@ function parseUsers(value: string, tenant: string): { id: string; tenant: string
     });
 }
 
-async function smokeTest(mcpUrl: string, accessToken: string): Promise<void> {
+async function connectClient(mcpUrl: string, accessToken: string): Promise<Client> {
   const client = new Client({ name: 'bulkhead-up-smoke', version: '0.1.0' });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(mcpUrl), {
       authProvider: { token: () => Promise.resolve(accessToken) },
     }),
   );
+  return client;
+}
+
+/** The agent's path (client credentials), then a user's (authorization code + PKCE, scripted login). */
+async function smokeTest(mcpUrl: string, accessToken: string, userAccessToken?: string): Promise<void> {
+  if (userAccessToken) {
+    const asUser = await connectClient(mcpUrl, userAccessToken);
+    const who = await asUser.callTool({ name: 'whoami', arguments: {} });
+    step(`smoke: whoami as a user -> ${JSON.stringify(who.structuredContent)}`);
+    await asUser.close();
+  }
+  const client = await connectClient(mcpUrl, accessToken);
   const who = await client.callTool({ name: 'whoami', arguments: {} });
   step(`smoke: whoami -> ${JSON.stringify(who.structuredContent)}`);
   const created = await client.callTool({
@@ -180,7 +192,14 @@ Client configuration (paste into an MCP client; the token below is valid for 5 m
 ${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl, headers: { Authorization: `Bearer ${accessToken}` } } } }, null, 2)}
 `);
       if (values.smoke) {
-        await smokeTest(resourceUrl, accessToken);
+        const firstUser = users[0];
+        await smokeTest(
+          resourceUrl,
+          accessToken,
+          firstUser
+            ? await userToken(env.BULKHEAD_DEV_DIR, stack, { user: firstUser.id, scope: 'records:read' })
+            : undefined,
+        );
         step('smoke test passed');
         return;
       }

@@ -181,9 +181,10 @@ describe('walking skeleton', () => {
     const client = await connect(await stack.agentToken('alpha', { scope: 'records:read' }));
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(['records_get', 'records_list', 'whoami']);
-    // The tool is open to this agent except for the scope: 403 insufficient_scope (step-up).
+    // The tool is open to this agent except for the scope: 403 insufficient_scope (step-up), which
+    // the SDK client itself recognizes.
     await expect(client.callTool({ name: 'records_create', arguments: { title: 'nope' } })).rejects.toThrow(
-      /403|insufficient_scope/,
+      'Insufficient scope: required "records:write"',
     );
     await client.close();
   });
