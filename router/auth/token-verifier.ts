@@ -61,6 +61,27 @@ function actorsOf(payload: JWTPayload): string[] {
   return actors;
 }
 
+/** `application/at+jwt` and `at+jwt` are the same media type (RFC 7515 section 4.1.9). */
+function normalizeTyp(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+/**
+ * No human user behind the token: RFC 9068 and oidc-provider set `sub` to the client itself for
+ * client credentials; Auth0 sets `sub` to `<client>@clients` and `gty: client-credentials`; Entra
+ * marks app-only tokens `idtyp: app`. Anything else with a `sub` is a user.
+ */
+function isAgentAlone(payload: JWTPayload, agent: string, sub: string | undefined): boolean {
+  return (
+    sub === undefined ||
+    sub === agent ||
+    sub === `${agent}@clients` ||
+    payload['gty'] === 'client-credentials' ||
+    payload['idtyp'] === 'app'
+  );
+}
+
 function unverifiedIssuer(token: string): string {
   try {
     const header = decodeProtectedHeader(token);
@@ -88,17 +109,23 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (token) => {
     const trusted = keySets.get(unverifiedIssuer(token));
     if (!trusted) throw new InvalidTokenError('token issuer is not trusted');
+    const types = trusted.config.accessTokenTypes.map(normalizeTyp);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, trusted.keys, {
+      let header;
+      ({ payload, protectedHeader: header } = await jwtVerify(token, trusted.keys, {
         issuer: trusted.config.issuer,
         audience: options.audience,
         algorithms: options.algorithms,
-        typ: 'at+jwt',
+        // One accepted type: jose checks it. Several (configured per issuer): checked just below.
+        ...(types.length === 1 ? { typ: types[0] } : {}),
         clockTolerance: options.clockToleranceSeconds,
         maxTokenAge: options.maxTokenAgeSeconds ?? 24 * 60 * 60,
         requiredClaims: ['exp', 'iat'],
       }));
+      if (typeof header.typ !== 'string' || !types.includes(normalizeTyp(header.typ))) {
+        throw new InvalidTokenError(`token type ${JSON.stringify(header.typ ?? null)} is not accepted`);
+      }
     } catch (error) {
       if (error instanceof errors.JOSEError) throw new InvalidTokenError(`token rejected: ${error.code}`);
       throw error;
@@ -120,8 +147,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
 
     const sub = stringClaim(payload, 'sub');
-    // A client-credentials token has no user: no sub, or sub equal to the client itself.
-    const user = sub && sub !== agent ? sub : null;
+    const user = sub === undefined || isAgentAlone(payload, agent, sub) ? null : sub;
     return {
       tenant: tenantId,
       user,

@@ -15,6 +15,12 @@ export const TrustedIssuerSchema = z.strictObject({
   tenantClaim: z.string().min(1).default('tenant'),
   /** The claim carrying the user's roles, unless the tenant's binding names another. */
   rolesClaim: z.string().min(1).default('roles'),
+  /**
+   * Accepted JWT `typ` header values. RFC 9068's `at+jwt` only, by default: it keeps an ID token or
+   * any other JWT of the issuer from passing as an access token. Some IdPs cannot emit it (Keycloak,
+   * Entra: `JWT`); widening this is per issuer, and the audience check (= this resource) remains.
+   */
+  accessTokenTypes: z.array(z.string().min(1)).min(1).default(['at+jwt']),
 });
 export type TrustedIssuer = z.output<typeof TrustedIssuerSchema>;
 export type TrustedIssuerInput = z.input<typeof TrustedIssuerSchema>;

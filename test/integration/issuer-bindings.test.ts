@@ -64,7 +64,12 @@ beforeAll(async () => {
     port,
     issuers: [
       { issuer: home.issuer },
-      { issuer: vendor.issuer, tenantClaim: TENANT_CLAIM, rolesClaim: ROLES_CLAIM },
+      {
+        issuer: vendor.issuer,
+        tenantClaim: TENANT_CLAIM,
+        rolesClaim: ROLES_CLAIM,
+        accessTokenTypes: ['at+jwt', 'JWT'],
+      },
     ],
     tenants: new MemoryTenants([
       // No bindings: the installation's default issuer (home) with its claim names.
@@ -179,6 +184,29 @@ describe('issuer bindings', () => {
     );
     const { identity, body } = await whoami(token);
     // Default policy: whoami is the one tool open to agents alone; roles on such a token count for nothing.
+    expect(identity, body).toMatchObject({ user: null, acting_alone: true, roles: [] });
+  });
+
+  it("accepts the `typ` values configured for an issuer, and only RFC 9068's for the others", async () => {
+    const vendorClaims = claims(vendor, { sub: 'alice', [TENANT_CLAIM]: 'acme', [ROLES_CLAIM]: ['viewer'] });
+    expect((await whoami(await vendor.sign(vendorClaims, { typ: 'JWT' }))).status).toBe(200);
+    expect((await whoami(await vendor.sign(vendorClaims, { typ: 'application/at+jwt' }))).status).toBe(200);
+    for (const typ of ['id_token+jwt', undefined]) {
+      const refused = await whoami(await vendor.sign(vendorClaims, { typ }));
+      expect(refused.status).toBe(401);
+      expect(refused.challenge).toContain('is not accepted');
+    }
+    const homeClaims = claims(home, { sub: 'carol', tenant: 'plain', roles: ['viewer'] });
+    expect((await whoami(await home.sign(homeClaims, { typ: 'JWT' }))).status).toBe(401);
+  });
+
+  it.each([
+    ['Auth0 client credentials', { sub: 'app-1@clients', gty: 'client-credentials' }],
+    ['Entra app-only', { sub: 'f2a6a4d0-service-principal', idtyp: 'app' }],
+    ['no sub', {}],
+  ])('recognizes an agent acting alone: %s', async (_label, shape) => {
+    const token = await home.sign(claims(home, { tenant: 'plain', roles: ['admin'], ...shape }));
+    const { identity, body } = await whoami(token);
     expect(identity, body).toMatchObject({ user: null, acting_alone: true, roles: [] });
   });
 });
