@@ -30,9 +30,11 @@ export type TokenVerifier = (token: string) => Promise<Principal>;
 /** Header parameters that name a key to verify with: an attacker controls them, so none is used. */
 const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 
+/** `scope` (RFC 9068, space-separated), else `scp` (Entra: space-separated; Okta: an array). */
 function scopesOf(payload: JWTPayload): string[] {
-  if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean);
-  if (Array.isArray(payload.scp)) return payload.scp.filter((s): s is string => typeof s === 'string');
+  const value = typeof payload.scope === 'string' ? payload.scope : payload['scp'];
+  if (typeof value === 'string') return value.split(' ').filter(Boolean);
+  if (Array.isArray(value)) return value.filter((s): s is string => typeof s === 'string');
   return [];
 }
 
@@ -131,9 +133,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw error;
     }
     const tenantId = stringClaim(payload, trusted.config.tenantClaim);
-    const agent = stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp');
+    // `appid`: Entra's v1 access tokens name the client there.
+    const agent =
+      stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp') ?? stringClaim(payload, 'appid');
     if (!tenantId) throw new InvalidTokenError(`token has no "${trusted.config.tenantClaim}" claim`);
-    if (!agent) throw new InvalidTokenError('token names no client (client_id or azp)');
+    if (!agent) throw new InvalidTokenError('token names no client (client_id, azp or appid)');
 
     // Which issuer may speak for which tenant is the tenant's business: a token of tenant A's issuer
     // that names tenant B is refused here, before any tool is considered.

@@ -202,11 +202,26 @@ describe('issuer bindings', () => {
 
   it.each([
     ['Auth0 client credentials', { sub: 'app-1@clients', gty: 'client-credentials' }],
-    ['Entra app-only', { sub: 'f2a6a4d0-service-principal', idtyp: 'app' }],
+    [
+      'Entra app-only',
+      { sub: 'f2a6a4d0-service-principal', idtyp: 'app', client_id: undefined, appid: 'app-1' },
+    ],
     ['no sub', {}],
   ])('recognizes an agent acting alone: %s', async (_label, shape) => {
     const token = await home.sign(claims(home, { tenant: 'plain', roles: ['admin'], ...shape }));
     const { identity, body } = await whoami(token);
     expect(identity, body).toMatchObject({ user: null, acting_alone: true, roles: [] });
+  });
+
+  it('reads scopes from `scp` as a string (Entra) or a list (Okta) when there is no `scope`', async () => {
+    for (const scp of ['records:read openid', ['records:read', 'openid']]) {
+      const token = await home.sign(
+        claims(home, { sub: 'erin', tenant: 'plain', roles: ['viewer'], scope: undefined, scp }),
+      );
+      expect((await whoami(token)).identity).toMatchObject({
+        user: 'erin',
+        scopes: ['records:read', 'openid'],
+      });
+    }
   });
 });
