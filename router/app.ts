@@ -3,6 +3,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { bearerAuth, type AuthenticatedRequest } from './auth/bearer-auth.ts';
+import { stepUpChallenge } from './auth/step-up.ts';
 import type { Principal } from './auth/principal.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
 import type { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
@@ -82,7 +83,14 @@ export function createApp(deps: AppDeps): Express {
       scopesSupported: deps.scopesSupported,
       logger: deps.logger,
     }),
-    (req: AuthenticatedRequest, res: Response) => handleMcp(req, res),
+    stepUpChallenge({
+      tenants: deps.tenants,
+      resourceMetadataUrl: protectedResourceMetadataUrl(deps.resourceUrl),
+      maxBodyBytes,
+      logger: deps.logger,
+    }),
+    // The step-up check parsed the body (JSON only); hand it on so it is not read twice.
+    (req: AuthenticatedRequest, res: Response) => handleMcp(req, res, req.body as unknown),
   );
 
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { installation } from '../tenants/contracts/installation.ts';
+import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { startRouter } from './router.ts';
 
 const USAGE = `Usage: node router/main.ts
@@ -17,6 +18,10 @@ Environment:
   BULKHEAD_TOKEN_ALGORITHMS            comma-separated JWS algorithm allowlist (default ES256)
   BULKHEAD_TENANT_CLAIM                claim naming the tenant (default tenant)
   BULKHEAD_CLOCK_TOLERANCE_SECONDS     exp/nbf/iat tolerance (default 30)
+  BULKHEAD_JWKS_COOLDOWN_SECONDS       least time between two JWKS fetches on unknown kids (default 30)
+  BULKHEAD_TRUSTED_ISSUERS             JSON list of further trusted issuers (default []), e.g.
+                                       [{"issuer":"https://x.eu.auth0.com/","jwksUri":"https://x.eu.auth0.com/.well-known/jwks.json","tenantClaim":"https://bulkhead/tenant","rolesClaim":"https://bulkhead/roles"}]
+                                       tenants choose among them with their "issuers" bindings
   BULKHEAD_ROUTER_PRIVATE_KEY_FILE     call-assertion signing key, PKCS#8 PEM, Ed25519 (required)
   BULKHEAD_ALLOWED_ORIGINS             comma-separated browser origins allowed to call /mcp
                                        (default: the resource URL's origin)
@@ -37,6 +42,19 @@ const Env = z.object({
   BULKHEAD_TOKEN_ALGORITHMS: z.string().default('ES256'),
   BULKHEAD_TENANT_CLAIM: z.string().default('tenant'),
   BULKHEAD_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  BULKHEAD_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  BULKHEAD_TRUSTED_ISSUERS: z
+    .string()
+    .default('[]')
+    .transform((value, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON list' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(TrustedIssuerSchema)),
   BULKHEAD_ROUTER_PRIVATE_KEY_FILE: z.string().min(1),
   BULKHEAD_ALLOWED_ORIGINS: z.string().optional(),
   BULKHEAD_ALLOWED_HOSTS: z.string().optional(),
@@ -84,6 +102,8 @@ async function main(): Promise<void> {
     ...(env.BULKHEAD_ALLOWED_HOSTS ? { allowedHosts: list(env.BULKHEAD_ALLOWED_HOSTS) } : {}),
     sessionIdleTtlSeconds: env.BULKHEAD_SESSION_IDLE_TTL_SECONDS,
     maxBodyBytes: env.BULKHEAD_MAX_BODY_BYTES,
+    jwksCooldownSeconds: env.BULKHEAD_JWKS_COOLDOWN_SECONDS,
+    extraIssuers: env.BULKHEAD_TRUSTED_ISSUERS,
     callAssertionPrivateKey: await readFile(env.BULKHEAD_ROUTER_PRIVATE_KEY_FILE, 'utf8'),
     logger,
   });

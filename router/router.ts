@@ -10,6 +10,7 @@ import { ALL_SCOPES } from '../tenants/contracts/tool-manifest.ts';
 import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
 import { createApp } from './app.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
+import type { TrustedIssuerInput } from './auth/trusted-issuers.ts';
 import { createCallSigner } from './dispatch/call-signer.ts';
 import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { TenantDirectory } from './tenancy/tenant-directory.ts';
@@ -25,7 +26,10 @@ export interface RouterOptions {
   jwksUri?: string;
   algorithms: string[];
   tenantClaim: string;
+  /** Further trusted issuers, beyond the default one above; tenants bind to them by `issuers`. */
+  extraIssuers?: TrustedIssuerInput[];
   clockToleranceSeconds: number;
+  jwksCooldownSeconds?: number;
   callAssertionPrivateKey: string;
   logger: Logger;
   /** Exact browser origins allowed to call /mcp; default: the resource URL's origin. */
@@ -60,21 +64,32 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     sign: await createCallSigner(options.callAssertionPrivateKey),
     logger,
   });
+  const tenants = new TenantDirectory({
+    source: new TenantRegistry({ redis, prefix: installation.registryPrefix }),
+  });
+  const issuers: TrustedIssuerInput[] = [
+    {
+      issuer: options.issuer,
+      tenantClaim: options.tenantClaim,
+      ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
+    },
+    ...(options.extraIssuers ?? []),
+  ];
   const app = createApp({
     resourceUrl: options.resourceUrl,
-    authorizationServers: [options.issuer],
+    authorizationServers: issuers.map((i) => i.issuer),
     scopesSupported: [...ALL_SCOPES],
     verify: createTokenVerifier({
-      issuer: options.issuer,
+      issuers,
       audience: options.resourceUrl,
       algorithms: options.algorithms,
-      tenantClaim: options.tenantClaim,
       clockToleranceSeconds: options.clockToleranceSeconds,
-      ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
+      ...(options.jwksCooldownSeconds === undefined
+        ? {}
+        : { jwksCooldownSeconds: options.jwksCooldownSeconds }),
+      tenants,
     }),
-    tenants: new TenantDirectory({
-      source: new TenantRegistry({ redis, prefix: installation.registryPrefix }),
-    }),
+    tenants,
     dispatcher,
     logger,
     sessions: new SessionStore({

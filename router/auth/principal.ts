@@ -5,7 +5,14 @@ export interface Principal {
   user: string | null;
   /** The OAuth client acting: `client_id` (or `azp`). */
   agent: string;
+  /**
+   * The delegation chain of an RFC 8693 token-exchange token (`act` claim), current actor first,
+   * then the actors it acts for; empty for a token that was not exchanged.
+   */
+  actors: string[];
   scopes: string[];
+  /** The user's roles in the tenant, from the roles claim its issuer binding names; empty for agents alone. */
+  roles: string[];
   issuer: string;
   tokenId: string | undefined;
   expiresAt: number;

@@ -1,18 +1,24 @@
-// Verifies bearer access tokens as an OAuth 2.1 resource server (RFC 9068 JWT profile): signature
-// by an allowlisted algorithm from the issuer's JWKS, `typ: at+jwt`, issuer, audience equal to this
-// server's resource URL (RFC 8707), expiry with a small tolerance. Tenant, user and agent come from
-// the verified claims only.
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+// Verifies bearer access tokens as an OAuth 2.1 resource server (RFC 9068 JWT profile): the issuer
+// must be one the router trusts (checked before any key is fetched), signature by an allowlisted
+// algorithm from that issuer's JWKS, `typ: at+jwt`, audience equal to this server's resource URL
+// (RFC 8707), `exp`/`nbf`/`iat` with a small tolerance, and the issuer must be bound to the tenant
+// the token names. Tenant, user, agent and roles come from the verified claims only.
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { TenantLookup } from '../tenancy/tenant-directory.ts';
 import type { Principal } from './principal.ts';
+import { bindingFor, issuerKeySets, type TrustedIssuerInput } from './trusted-issuers.ts';
 
 export interface TokenVerifierOptions {
-  issuer: string;
-  /** Defaults to the issuer's `/jwks` (what the embedded IdP serves); set it for other IdPs. */
-  jwksUri?: string;
+  /** Trusted issuers; the first is the installation's default (for tenants that bind none). */
+  issuers: TrustedIssuerInput[];
   audience: string;
   algorithms: string[];
-  tenantClaim: string;
   clockToleranceSeconds: number;
+  /** Minimum time between two JWKS fetches caused by unknown `kid`s (jose's cooldown). */
+  jwksCooldownSeconds?: number;
+  /** Upper bound on a token's age (`iat`); also makes an `iat` in the future a failure. */
+  maxTokenAgeSeconds?: number;
+  tenants: TenantLookup;
 }
 
 export class InvalidTokenError extends Error {
@@ -21,9 +27,14 @@ export class InvalidTokenError extends Error {
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
 
+/** Header parameters that name a key to verify with: an attacker controls them, so none is used. */
+const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
+
+/** `scope` (RFC 9068, space-separated), else `scp` (Entra: space-separated; Okta: an array). */
 function scopesOf(payload: JWTPayload): string[] {
-  if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean);
-  if (Array.isArray(payload.scp)) return payload.scp.filter((s): s is string => typeof s === 'string');
+  const value = typeof payload.scope === 'string' ? payload.scope : payload['scp'];
+  if (typeof value === 'string') return value.split(' ').filter(Boolean);
+  if (Array.isArray(value)) return value.filter((s): s is string => typeof s === 'string');
   return [];
 }
 
@@ -32,37 +43,123 @@ function stringClaim(payload: JWTPayload, name: string): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
+/** Roles as a JSON array of strings, or one space-separated string (both seen in the field). */
+function rolesOf(payload: JWTPayload, claim: string): string[] {
+  const value = payload[claim];
+  if (typeof value === 'string') return value.split(' ').filter(Boolean);
+  if (Array.isArray(value)) return value.filter((r): r is string => typeof r === 'string');
+  return [];
+}
+
+/** RFC 8693 section 4.1: `act` nests the prior actors; the outermost is the current one. */
+function actorsOf(payload: JWTPayload): string[] {
+  const actors: string[] = [];
+  let act: unknown = payload['act'];
+  for (let depth = 0; depth < 8 && act !== null && typeof act === 'object'; depth += 1) {
+    const sub = (act as Record<string, unknown>)['sub'];
+    if (typeof sub === 'string') actors.push(sub);
+    act = (act as Record<string, unknown>)['act'];
+  }
+  return actors;
+}
+
+/** `application/at+jwt` and `at+jwt` are the same media type (RFC 7515 section 4.1.9). */
+function normalizeTyp(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+/**
+ * No human user behind the token: RFC 9068 and oidc-provider set `sub` to the client itself for
+ * client credentials; Auth0 sets `sub` to `<client>@clients` and `gty: client-credentials`; Entra
+ * marks app-only tokens `idtyp: app`. Anything else with a `sub` is a user.
+ */
+function isAgentAlone(payload: JWTPayload, agent: string, sub: string | undefined): boolean {
+  return (
+    sub === undefined ||
+    sub === agent ||
+    sub === `${agent}@clients` ||
+    payload['gty'] === 'client-credentials' ||
+    payload['idtyp'] === 'app'
+  );
+}
+
+function unverifiedIssuer(token: string): string {
+  try {
+    const header = decodeProtectedHeader(token);
+    const named = KEY_CARRYING_HEADERS.filter((name) => header[name] !== undefined);
+    if (named.length > 0) throw new InvalidTokenError(`token header carries ${named.join(', ')}: refused`);
+    const iss = decodeJwt(token).iss;
+    if (typeof iss !== 'string') throw new InvalidTokenError('token names no issuer');
+    return iss;
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw error;
+    throw new InvalidTokenError('token is not a well-formed JWT');
+  }
+}
+
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   if (options.algorithms.length === 0)
     throw new Error('token verifier needs an explicit algorithm allowlist');
-  const jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`));
+  if (options.algorithms.some((alg) => alg === 'none' || alg.startsWith('HS'))) {
+    // A symmetric algorithm would let anyone holding the (public) verification key sign tokens.
+    throw new Error('token verifier accepts asymmetric algorithms only');
+  }
+  const keySets = issuerKeySets(options.issuers, { cooldownSeconds: options.jwksCooldownSeconds ?? 30 });
+  const defaultIssuer = [...keySets.keys()][0]!;
+
   return async (token) => {
+    const trusted = keySets.get(unverifiedIssuer(token));
+    if (!trusted) throw new InvalidTokenError('token issuer is not trusted');
+    const types = trusted.config.accessTokenTypes.map(normalizeTyp);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, jwks, {
-        issuer: options.issuer,
+      let header;
+      ({ payload, protectedHeader: header } = await jwtVerify(token, trusted.keys, {
+        issuer: trusted.config.issuer,
         audience: options.audience,
         algorithms: options.algorithms,
-        typ: 'at+jwt',
+        // One accepted type: jose checks it. Several (configured per issuer): checked just below.
+        ...(types.length === 1 ? { typ: types[0] } : {}),
         clockTolerance: options.clockToleranceSeconds,
+        maxTokenAge: options.maxTokenAgeSeconds ?? 24 * 60 * 60,
         requiredClaims: ['exp', 'iat'],
       }));
+      if (typeof header.typ !== 'string' || !types.includes(normalizeTyp(header.typ))) {
+        throw new InvalidTokenError(`token type ${JSON.stringify(header.typ ?? null)} is not accepted`);
+      }
     } catch (error) {
       if (error instanceof errors.JOSEError) throw new InvalidTokenError(`token rejected: ${error.code}`);
       throw error;
     }
-    const tenant = stringClaim(payload, options.tenantClaim);
-    const agent = stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp');
-    if (!tenant) throw new InvalidTokenError(`token has no "${options.tenantClaim}" claim`);
-    if (!agent) throw new InvalidTokenError('token names no client (client_id or azp)');
+    const tenantId = stringClaim(payload, trusted.config.tenantClaim);
+    // `appid`: Entra's v1 access tokens name the client there.
+    const agent =
+      stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp') ?? stringClaim(payload, 'appid');
+    if (!tenantId) throw new InvalidTokenError(`token has no "${trusted.config.tenantClaim}" claim`);
+    if (!agent) throw new InvalidTokenError('token names no client (client_id, azp or appid)');
+
+    // Which issuer may speak for which tenant is the tenant's business: a token of tenant A's issuer
+    // that names tenant B is refused here, before any tool is considered.
+    const tenant = await options.tenants.get(tenantId);
+    const binding = tenant
+      ? bindingFor({ tenantIssuers: tenant.issuers, issuer: trusted.config, defaultIssuer })
+      : undefined;
+    if (!binding) throw new InvalidTokenError('token issuer may not speak for this tenant');
+    if (stringClaim(payload, binding.tenantClaim) !== tenantId) {
+      throw new InvalidTokenError(`token "${binding.tenantClaim}" claim does not name this tenant`);
+    }
+
     const sub = stringClaim(payload, 'sub');
+    const user = sub === undefined || isAgentAlone(payload, agent, sub) ? null : sub;
     return {
-      tenant,
-      // A client-credentials token has no user: no sub, or sub equal to the client itself.
-      user: sub && sub !== agent ? sub : null,
+      tenant: tenantId,
+      user,
       agent,
+      actors: actorsOf(payload),
       scopes: scopesOf(payload),
-      issuer: options.issuer,
+      roles: user === null ? [] : rolesOf(payload, binding.rolesClaim),
+      issuer: trusted.config.issuer,
       tokenId: stringClaim(payload, 'jti'),
       expiresAt: payload.exp ?? 0,
     };

@@ -9,7 +9,8 @@ import type { Principal } from '../auth/principal.ts';
 import { RuntimeUnavailableError, type TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
 import { SHARED_TOOL_HANDLERS } from '../tools/shared-tools.ts';
-import { visibleTools } from '../tools/tool-catalog.ts';
+import { logToolDecision } from '../authz/decision-log.ts';
+import { decideCall, manifestTool, visibleTools } from '../tools/tool-catalog.ts';
 
 export interface RouterServerDeps {
   tenants: TenantLookup;
@@ -49,12 +50,21 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
   server.setRequestHandler('tools/call', async (request) => {
     const { name, arguments: rawArgs = {} } = request.params;
     const tenant = await deps.tenants.get(principal.tenant);
-    const tool = visibleTools(principal, tenant).find((t) => t.definition.name === name);
-    if (!tool) {
-      log.info({ tool: name, decision: 'deny', reason: 'not visible to this principal' }, 'authorization');
-      throw new ProtocolError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    const decision = decideCall(principal, tenant, name);
+    logToolDecision(deps.logger, principal, name, decision);
+    const definition = manifestTool(name);
+    if (!decision.permit && decision.answer === 'step_up') {
+      // Normally answered at the HTTP layer (403 insufficient_scope, auth/step-up.ts) before this
+      // handler runs; kept structured here for any path that bypasses it.
+      return toolError(
+        'authorization',
+        'insufficient_scope',
+        `this call needs the scope "${decision.scope}"`,
+      );
     }
-    log.info({ tool: name, decision: 'permit', reason: 'scope and tenant allow it' }, 'authorization');
+    // Every other denial looks exactly like a tool that does not exist.
+    if (!decision.permit || !definition) throw new ProtocolError(INVALID_PARAMS, `Unknown tool: ${name}`);
+    const tool = { definition };
     const parsed = tool.definition.inputSchema.safeParse(rawArgs);
     if (!parsed.success) {
       return toolError('validation', 'invalid_arguments', 'the arguments do not match the tool schema', {

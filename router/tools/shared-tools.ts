@@ -13,7 +13,9 @@ export const SHARED_TOOL_HANDLERS: Record<string, SharedToolHandler> = {
       tenant: principal.tenant,
       user: principal.user,
       agent: principal.agent,
+      actors: principal.actors,
       scopes: principal.scopes,
+      roles: principal.roles,
       issuer: principal.issuer,
       acting_alone: principal.user === null,
     };

@@ -11,8 +11,12 @@ const DevStackSchema = z.object({
   resourceUrl: z.string(),
   initialAccessToken: z.string(),
   agents: z.record(z.string(), z.object({ clientId: z.string(), clientSecret: z.string() })),
+  /** The development IdP's accounts (what `bulkhead up --users` configured). */
+  users: z.array(z.object({ id: z.string(), tenant: z.string(), roles: z.array(z.string()) })).default([]),
+  /** Per tenant, the public PKCE client the CLI signs users in through. */
+  apps: z.record(z.string(), z.object({ clientId: z.string() })).default({}),
 });
-export type DevStack = z.infer<typeof DevStackSchema>;
+export type DevStack = z.output<typeof DevStackSchema>;
 
 const file = (devDir: string): string => join(devDir, 'dev-stack.json');
 

@@ -18,6 +18,10 @@ export interface OnboardRequest {
   plan: string;
   isolation: IsolationTier;
   displayName?: string;
+  /** Access policy; the registry's safe defaults when omitted (agents alone get `whoami` only). */
+  tools?: TenantRecord['tools'];
+  roles?: TenantRecord['roles'];
+  issuers?: TenantRecord['issuers'];
 }
 
 export interface OnboardResult {
@@ -42,6 +46,9 @@ export async function onboardTenant(
     plan,
     isolation: request.isolation,
     ...(request.displayName ? { displayName: request.displayName } : {}),
+    ...(request.tools ? { tools: request.tools } : {}),
+    ...(request.roles ? { roles: request.roles } : {}),
+    ...(request.issuers ? { issuers: request.issuers } : {}),
   });
   try {
     progress(`creating the data volume and starting the hardened container (UID ${tenant.uid})`);

@@ -7,24 +7,52 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ALL_SCOPES } from '../contracts/tool-manifest.ts';
+import { openToAgentsAlone } from '../registry/tenant-registry.ts';
 import { ensureCallKeys } from './call-keys.ts';
 import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
 import { cliEnv, openContext, UsageError } from './cli-context.ts';
 import type { Command } from './commands.ts';
 import { writeDevStack, type DevStack } from './dev-stack-state.ts';
 import { onboardTenant } from './onboarding.ts';
-import { agentToken } from './token-command.ts';
+import { agentToken, userToken } from './token-command.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const step = (message: string): void => console.log(`[up] ${message}`);
 
-async function smokeTest(mcpUrl: string, accessToken: string): Promise<void> {
+/** What the demo opens to its agent acting alone: the records tools except deleting. */
+const DEMO_AGENT_TOOLS = ['records_create', 'records_get', 'records_list', 'records_update'];
+
+/** `alice=editor,bob=viewer+admin` -> accounts of the demo tenant with those roles. */
+function parseUsers(value: string, tenant: string): { id: string; tenant: string; roles: string[] }[] {
+  return value
+    .split(',')
+    .filter(Boolean)
+    .map((entry) => {
+      const [id, roles = ''] = entry.split('=');
+      if (!id || !roles) throw new UsageError(`--users entry "${entry}" is not user=role[+role]`);
+      return { id: id.trim(), tenant, roles: roles.split('+').map((r) => r.trim()) };
+    });
+}
+
+async function connectClient(mcpUrl: string, accessToken: string): Promise<Client> {
   const client = new Client({ name: 'bulkhead-up-smoke', version: '0.1.0' });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(mcpUrl), {
       authProvider: { token: () => Promise.resolve(accessToken) },
     }),
   );
+  return client;
+}
+
+/** The agent's path (client credentials), then a user's (authorization code + PKCE, scripted login). */
+async function smokeTest(mcpUrl: string, accessToken: string, userAccessToken?: string): Promise<void> {
+  if (userAccessToken) {
+    const asUser = await connectClient(mcpUrl, userAccessToken);
+    const who = await asUser.callTool({ name: 'whoami', arguments: {} });
+    step(`smoke: whoami as a user -> ${JSON.stringify(who.structuredContent)}`);
+    await asUser.close();
+  }
+  const client = await connectClient(mcpUrl, accessToken);
   const who = await client.callTool({ name: 'whoami', arguments: {} });
   step(`smoke: whoami -> ${JSON.stringify(who.structuredContent)}`);
   const created = await client.callTool({
@@ -38,7 +66,8 @@ async function smokeTest(mcpUrl: string, accessToken: string): Promise<void> {
 
 export const up: Command = {
   summary: 'start the development stack (IdP, supervisor, router) with a demo tenant',
-  usage: 'bulkhead up [--port 8080] [--idp-port 9400] [--tenant demo] [--smoke]',
+  usage:
+    'bulkhead up [--port 8080] [--idp-port 9400] [--tenant demo] [--users alice=editor,bob=viewer] [--smoke]',
   async run(args) {
     let values;
     try {
@@ -48,6 +77,7 @@ export const up: Command = {
           port: { type: 'string', default: '8080' },
           'idp-port': { type: 'string', default: '9400' },
           tenant: { type: 'string', default: 'demo' },
+          users: { type: 'string', default: 'alice=editor,bob=viewer' },
           smoke: { type: 'boolean', default: false },
         },
         strict: true,
@@ -59,6 +89,7 @@ export const up: Command = {
     const routerUrl = `http://127.0.0.1:${values.port}`;
     const resourceUrl = `${routerUrl}/mcp`;
     const issuer = `http://127.0.0.1:${values['idp-port']}`;
+    const users = parseUsers(values.users, values.tenant);
     const logDir = join(env.BULKHEAD_DEV_DIR, 'logs');
     await mkdir(logDir, { recursive: true });
     const keys = await ensureCallKeys(join(env.BULKHEAD_DEV_DIR, 'keys'));
@@ -93,6 +124,7 @@ export const up: Command = {
         BULKHEAD_IDP_ISSUER: issuer,
         BULKHEAD_RESOURCE_URL: resourceUrl,
         BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: initialAccessToken,
+        BULKHEAD_IDP_USERS: JSON.stringify(users),
       });
       await waitForHttp(`${issuer}/.well-known/openid-configuration`, 20_000);
       step('starting the supervisor (the only process with the Docker socket)');
@@ -120,7 +152,13 @@ export const up: Command = {
           step(`onboarding demo tenant "${values.tenant}"`);
           const result = await onboardTenant(
             ctx,
-            { id: values.tenant, plan: 'small', isolation: 'runc' },
+            // The demo agent acts alone: open the records tools (but delete) to it explicitly.
+            {
+              id: values.tenant,
+              plan: 'small',
+              isolation: 'runc',
+              tools: openToAgentsAlone(DEMO_AGENT_TOOLS),
+            },
             (m) => step(`  ${m}`),
           );
           step(`tenant ready in ${result.ms} ms (uid ${result.tenant.uid})`);
@@ -129,7 +167,15 @@ export const up: Command = {
         await ctx.close();
       }
 
-      const stack: DevStack = { issuer, routerUrl, resourceUrl, initialAccessToken, agents: {} };
+      const stack: DevStack = {
+        issuer,
+        routerUrl,
+        resourceUrl,
+        initialAccessToken,
+        agents: {},
+        users,
+        apps: {},
+      };
       await writeDevStack(env.BULKHEAD_DEV_DIR, stack);
       const accessToken = await agentToken(env.BULKHEAD_DEV_DIR, stack, values.tenant, ALL_SCOPES.join(' '));
       if (failed) throw failed;
@@ -139,13 +185,21 @@ Bulkhead is running.
   MCP endpoint:   ${resourceUrl}
   Token issuer:   ${issuer} (development IdP; tokens last 5 minutes)
   Get a token:    ${process.execPath} tenants/cli/main.ts token --tenant ${values.tenant}
+  A user's token: ${process.execPath} tenants/cli/main.ts token --user ${users[0]?.id ?? '<user>'}   (users: ${users.map((u) => `${u.id}=${u.roles.join('+')}`).join(', ') || 'none'})
   Logs:           ${logDir}
 
 Client configuration (paste into an MCP client; the token below is valid for 5 minutes):
 ${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl, headers: { Authorization: `Bearer ${accessToken}` } } } }, null, 2)}
 `);
       if (values.smoke) {
-        await smokeTest(resourceUrl, accessToken);
+        const firstUser = users[0];
+        await smokeTest(
+          resourceUrl,
+          accessToken,
+          firstUser
+            ? await userToken(env.BULKHEAD_DEV_DIR, stack, { user: firstUser.id, scope: 'records:read' })
+            : undefined,
+        );
         step('smoke test passed');
         return;
       }

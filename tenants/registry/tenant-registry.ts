@@ -30,22 +30,38 @@ export interface NewTenant {
   issuers?: TenantRecord['issuers'];
 }
 
-/** Until the operator says otherwise: every manifest tool at its current version, open to agents. */
-function defaultTools(): TenantRecord['tools'] {
-  return [...SHARED_TOOLS, ...RECORDS_TOOLS].map((tool) => ({
+const MANIFEST = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+
+/**
+ * Safe until the operator says otherwise: every manifest tool is enabled at its current version for
+ * the tenant's users (their roles decide which), and an agent acting alone (a token with no human
+ * user) gets only `whoami`, which echoes its own verified identity and touches no tenant data.
+ * Opening tenant tools to agents alone is an explicit choice (`agentsAlone: true`, or
+ * `openToAgentsAlone` below).
+ */
+export function defaultTools(): TenantRecord['tools'] {
+  return MANIFEST.map((tool) => ({
     name: tool.name,
     version: tool.version,
-    agentsAlone: true,
+    agentsAlone: tool.name === 'whoami',
   }));
 }
 
-function defaultRoles(): TenantRecord['roles'] {
-  const all = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+/** admin: everything; editor: everything but deleting; viewer: read-only tools. */
+export function defaultRoles(): TenantRecord['roles'] {
   return {
-    admin: all.map((t) => t.name),
-    editor: all.map((t) => t.name),
-    viewer: all.filter((t) => !t.writes).map((t) => t.name),
+    admin: MANIFEST.map((t) => t.name),
+    editor: MANIFEST.filter((t) => !t.name.endsWith('_delete')).map((t) => t.name),
+    viewer: MANIFEST.filter((t) => !t.writes).map((t) => t.name),
   };
+}
+
+/** The default tools, with the named ones (or all, for `'all'`) opened to agents acting alone. */
+export function openToAgentsAlone(names: readonly string[] | 'all'): TenantRecord['tools'] {
+  return defaultTools().map((pin) => ({
+    ...pin,
+    agentsAlone: pin.agentsAlone || names === 'all' || names.includes(pin.name),
+  }));
 }
 
 export class TenantRegistry {

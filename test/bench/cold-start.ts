@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { startTestStack } from '../support/stack.ts';
 
 const { values } = parseArgs({ options: { tenants: { type: 'string', default: '10' } } });
@@ -37,7 +38,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < count; i++) {
       const id = `bench-${i}`;
       // Registered but never started: no container, no volume, no socket directory.
-      await stack.registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+      await stack.registry.create({
+        id,
+        plan: planByName('small'),
+        isolation: 'runc',
+        tools: openToAgentsAlone(['records_create']),
+      });
       const token = await stack.agentToken(id);
       const client = new Client(
         { name: 'bench', version: '1' },

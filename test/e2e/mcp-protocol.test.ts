@@ -2,6 +2,7 @@
 // real Redis): 2025-11-25 sessions bound to their principal, the 2026-07-28 header checks, and what
 // the endpoint refuses before any tool runs (foreign Origin or Host, batches, oversized bodies).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planByName } from '../../tenants/contracts/tenant-spec.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -92,6 +93,10 @@ function modernCall(toolInBody: string, headers: Record<string, string>): Promis
 
 beforeAll(async () => {
   stack = await startTestStack('proto');
+  // Registered only: these tests never reach a tenant runtime, but a token must name a tenant.
+  for (const id of ['alpha', 'bravo']) {
+    await stack.registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+  }
   alphaToken = await stack.agentToken('alpha');
   bravoToken = await stack.agentToken('bravo');
 });

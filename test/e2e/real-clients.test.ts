@@ -20,6 +20,7 @@ import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextproto
 import { decodeJwt } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { registerAgentClient } from '../../router/dev-idp/dev-client.ts';
 import { startRouter } from '../../router/router.ts';
 import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
@@ -56,7 +57,8 @@ async function agentCredentials(): Promise<{ clientId: string; clientSecret: str
 
 beforeAll(async () => {
   stack = await startTestStack('clients', { users: [{ id: 'alice', tenant: 'alpha', roles: ['editor'] }] });
-  await stack.onboard('alpha');
+  // Agents acting alone (client credentials) see only what the tenant opens to them.
+  await stack.onboard('alpha', { tools: openToAgentsAlone('all') });
 });
 
 afterAll(async () => {

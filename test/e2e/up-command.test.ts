@@ -40,6 +40,10 @@ describe('bulkhead up', () => {
     expect(stdout).toContain(`MCP endpoint:   http://127.0.0.1:${port}/mcp`);
     expect(stdout).toContain('"Authorization": "Bearer ey');
     expect(stdout).toContain('smoke: records_create -> {"record"');
+    // The default demo user signed in through the authorization code flow (bulkhead token --user).
+    expect(stdout).toMatch(
+      /smoke: whoami as a user -> \{"tenant":"demo","user":"alice",[^\n]*"acting_alone":false/,
+    );
     expect(stdout).toContain('smoke test passed');
     const containers = await ns.docker.listContainers({
       all: true,

@@ -6,6 +6,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { OTHER_RESOURCE, startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -35,7 +36,10 @@ async function volumeRows(tenant: string): Promise<{ title: string }[]> {
 
 beforeAll(async () => {
   stack = await startTestStack('e2e');
-  await Promise.all([stack.onboard('alpha'), stack.onboard('bravo')]);
+  // These tests drive the records tools with agents acting alone: open them explicitly (the
+  // registry's default opens only whoami to tokens without a user).
+  const policy = { tools: openToAgentsAlone('all') };
+  await Promise.all([stack.onboard('alpha', policy), stack.onboard('bravo', policy)]);
 });
 
 afterAll(async () => {
@@ -173,12 +177,14 @@ describe('walking skeleton', () => {
     expect(response.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
-  it('hides the tenant tools from a token without their scopes', async () => {
+  it('hides the tenant tools from a token without their scopes, and asks for a step-up on a call', async () => {
     const client = await connect(await stack.agentToken('alpha', { scope: 'records:read' }));
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(['records_get', 'records_list', 'whoami']);
+    // The tool is open to this agent except for the scope: 403 insufficient_scope (step-up), which
+    // the SDK client itself recognizes.
     await expect(client.callTool({ name: 'records_create', arguments: { title: 'nope' } })).rejects.toThrow(
-      /Unknown tool/,
+      'Insufficient scope: required "records:write"',
     );
     await client.close();
   });

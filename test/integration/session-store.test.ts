@@ -18,6 +18,8 @@ const alice: Principal = {
   issuer: 'http://127.0.0.1:9400',
   tokenId: 'jti-1',
   expiresAt: 0,
+  roles: [],
+  actors: [],
 };
 
 function store(idleTtlSeconds = 60): SessionStore {

@@ -3,8 +3,9 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startDevIdp, type DevIdpUser, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
+import { authorizeUser, registerUserClient } from '../../router/dev-idp/dev-user-login.ts';
 import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
 import { startRouter, type RunningRouter } from '../../router/router.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
@@ -12,12 +13,21 @@ import { startSupervisor, type RunningSupervisor } from '../../supervisor/superv
 import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
 import { readFile } from 'node:fs/promises';
 import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
-import { onboardTenant, type OnboardResult } from '../../tenants/cli/onboarding.ts';
+import { onboardTenant, type OnboardRequest, type OnboardResult } from '../../tenants/cli/onboarding.ts';
 import { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
 
 export const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
 export const OTHER_RESOURCE = 'http://127.0.0.1:1/not-bulkhead';
+/** Never contacted: the scripted login stops when the IdP redirects here. */
+const USER_REDIRECT_URI = 'http://127.0.0.1:1/callback';
+
+export interface TestStackOptions {
+  /** Defaults to a silent logger (or LOG_LEVEL); pass one to capture the router's decision log. */
+  logger?: Logger;
+  /** Accounts of the IdP for the authorization-code flow (`userToken`). */
+  users?: DevIdpUser[];
+}
 
 export interface TestStack {
   ns: TestNamespace;
@@ -27,8 +37,11 @@ export interface TestStack {
   runtimes: RuntimeClient;
   registry: TenantRegistry;
   mcpUrl: string;
-  onboard(id: string): Promise<OnboardResult>;
+  /** Onboards with the registry's safe defaults unless `policy` sets tools, roles or issuers. */
+  onboard(id: string, policy?: Pick<OnboardRequest, 'tools' | 'roles' | 'issuers'>): Promise<OnboardResult>;
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
+  /** A user's access token through the authorization code flow with PKCE (scripted login). */
+  userToken(login: string, options: { tenant: string; scope?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -41,12 +54,9 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function startTestStack(
-  label: string,
-  options: { users?: DevIdpUser[] } = {},
-): Promise<TestStack> {
+export async function startTestStack(label: string, options: TestStackOptions = {}): Promise<TestStack> {
   const ns = await testNamespace(label);
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const keys = await ensureCallKeys(join(ns.runDir, 'keys'));
   const port = await freePort();
   const mcpUrl = `http://127.0.0.1:${port}/mcp`;
@@ -57,7 +67,7 @@ export async function startTestStack(
       { url: OTHER_RESOURCE, scopes: [...ALL_SCOPES] },
     ],
     initialAccessToken: INITIAL_ACCESS_TOKEN,
-    ...(options.users ? { users: options.users } : {}),
+    users: options.users ?? [],
     logger,
   });
   const supervisor = await startSupervisor({
@@ -94,8 +104,12 @@ export async function startTestStack(
     runtimes,
     registry,
     mcpUrl,
-    onboard: (id) =>
-      onboardTenant({ registry, runtimes }, { id, plan: 'small', isolation: 'runc' }, () => undefined),
+    onboard: (id, policy = {}) =>
+      onboardTenant(
+        { registry, runtimes },
+        { id, plan: 'small', isolation: 'runc', ...policy },
+        () => undefined,
+      ),
     async agentToken(tenant, options = {}) {
       let agent = agents.get(tenant);
       if (!agent) {
@@ -114,6 +128,24 @@ export async function startTestStack(
         resource: options.resource ?? mcpUrl,
         scope: options.scope ?? ALL_SCOPES.join(' '),
       });
+    },
+    async userToken(login, { tenant, scope = ALL_SCOPES.join(' ') }) {
+      const { clientId } = await registerUserClient({
+        issuer: idp.issuer,
+        initialAccessToken: INITIAL_ACCESS_TOKEN,
+        clientName: `${tenant} test app`,
+        redirectUris: [USER_REDIRECT_URI],
+        tenant,
+      });
+      const tokens = await authorizeUser({
+        issuer: idp.issuer,
+        clientId,
+        redirectUri: USER_REDIRECT_URI,
+        resource: mcpUrl,
+        scope,
+        login,
+      });
+      return tokens.accessToken;
     },
     async close() {
       await router.close();

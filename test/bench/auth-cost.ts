@@ -1,0 +1,110 @@
+// Benchmark (not a test): what authentication and authorization cost per request. A real dev IdP
+// issues the tokens; the router app (createApp, real verifier, keys cached) answers on loopback.
+// Prints the verifier alone, a whole tools/list and a step-up 403, plus the JWKS fetches an
+// unknown-kid flood caused. Asserts nothing.
+//   node test/bench/auth-cost.ts [--requests 2000]
+import { parseArgs } from 'node:util';
+import { SignJWT, decodeJwt, generateKeyPair } from 'jose';
+import { pino } from 'pino';
+import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
+import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
+import { startDevIdp } from '../../router/dev-idp/dev-idp.ts';
+import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { countingProxy, mcpPost, MemoryTenants, startAuthRouter } from '../support/auth-harness.ts';
+import { freePort } from '../support/stack.ts';
+import { tenantRecord } from '../support/tenant.ts';
+
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
+const requests = Number(values.requests);
+const logger = pino({ level: 'silent' });
+const INITIAL = 'bench-initial-access-token-0123456789';
+
+function stats(label: string, samples: number[]): void {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const total = samples.reduce((a, b) => a + b, 0);
+  console.log(
+    `${label.padEnd(34)} n=${samples.length} p50=${at(0.5).toFixed(3)} ms p99=${at(0.99).toFixed(3)} ms ` +
+      `mean=${(total / samples.length).toFixed(3)} ms (${Math.round((samples.length * 1000) / total)}/s sequential)`,
+  );
+}
+
+async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const started = performance.now();
+    await fn();
+    samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
+const port = await freePort();
+const mcpUrl = `http://127.0.0.1:${port}/mcp`;
+const idp = await startDevIdp({
+  port: 0,
+  resources: [{ url: mcpUrl, scopes: ['records:read', 'records:write'] }],
+  initialAccessToken: INITIAL,
+  logger,
+});
+const proxy = await countingProxy(idp.jwksUri);
+const tenants = new MemoryTenants([tenantRecord('bench', { tools: openToAgentsAlone('all') })]);
+const router = await startAuthRouter({
+  port,
+  issuers: [{ issuer: idp.issuer, jwksUri: proxy.url }],
+  tenants,
+  logger,
+});
+const agent = await registerAgentClient({
+  issuer: idp.issuer,
+  initialAccessToken: INITIAL,
+  tenant: 'bench',
+  scopes: ['records:read', 'records:write'],
+  clientName: 'bench',
+});
+const token = await mintClientCredentialsToken({
+  issuer: idp.issuer,
+  ...agent,
+  resource: mcpUrl,
+  scope: 'records:read',
+});
+const verify = createTokenVerifier({
+  issuers: [{ issuer: idp.issuer, jwksUri: proxy.url }],
+  audience: mcpUrl,
+  algorithms: ['ES256'],
+  clockToleranceSeconds: 5,
+  tenants,
+});
+
+try {
+  await verify(token);
+  stats('verifier alone (keys cached)', await timed(requests, () => verify(token)));
+  await mcpPost(mcpUrl, token);
+  stats('tools/list over HTTP, authenticated', await timed(requests, () => mcpPost(mcpUrl, token)));
+  const stepUp = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'records_create', arguments: {} },
+  };
+  stats('tools/call answered 403 step-up', await timed(requests, () => mcpPost(mcpUrl, token, stepUp)));
+
+  const attacker = await generateKeyPair('ES256');
+  const claims = decodeJwt(token);
+  const before = proxy.count();
+  const started = performance.now();
+  for (let i = 0; i < 1000; i += 1) {
+    const forged = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: `unknown-${i}` })
+      .sign(attacker.privateKey);
+    await mcpPost(mcpUrl, forged);
+  }
+  console.log(
+    `1000 unknown-kid tokens (sequential) in ${Math.round(performance.now() - started)} ms: ` +
+      `${proxy.count() - before} JWKS fetch(es) with a 30 s cooldown; ${proxy.count()} in the whole run`,
+  );
+} finally {
+  await router.close();
+  await proxy.close();
+  await idp.close();
+}

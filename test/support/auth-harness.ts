@@ -1,0 +1,178 @@
+// A router app (createApp, real token verifier) on loopback, plus the helpers the authentication
+// tests share: a counting proxy in front of an IdP's JWKS, a key-holding issuer (a JWKS server for a
+// key pair the test holds, trusted like any IdP, so that one claim at a time can be broken under a
+// valid signature), and a raw MCP POST. No Docker: these tests never reach a tenant tool.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createApp } from '../../router/app.ts';
+import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
+import { SessionStore } from '../../router/mcp/sessions.ts';
+import type { TrustedIssuerInput } from '../../router/auth/trusted-issuers.ts';
+import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
+import type { TenantLookup } from '../../router/tenancy/tenant-directory.ts';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
+
+export async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+export async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Forwards GETs to `target` and counts them: the number of JWKS fetches the router really made. */
+export async function countingProxy(
+  target: string,
+): Promise<{ url: string; count(): number; close(): Promise<void> }> {
+  let fetches = 0;
+  const server = createServer((req, res) => {
+    fetches += 1;
+    fetch(target).then(
+      async (upstream) => {
+        res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
+      },
+      () => res.writeHead(502).end(),
+    );
+  });
+  const url = await listen(server);
+  return { url: `${url}/jwks`, count: () => fetches, close: () => closeServer(server) };
+}
+
+/** An issuer whose signing key the test holds, serving its public key at `/jwks`. */
+export interface KeyHolder {
+  issuer: string;
+  kid: string;
+  sign(payload: JWTPayload, header?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function keyHoldingIssuer(): Promise<KeyHolder> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const kid = 'keyholder-1';
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+  });
+  const issuer = await listen(server);
+  return {
+    issuer,
+    kid,
+    sign: (payload, header = {}) =>
+      new SignJWT(payload)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid, ...header })
+        .sign(privateKey),
+    close: () => closeServer(server),
+  };
+}
+
+export class MemoryTenants implements TenantLookup {
+  readonly records = new Map<string, TenantRecord>();
+  constructor(records: TenantRecord[]) {
+    for (const record of records) this.records.set(record.id, record);
+  }
+  get(id: string): Promise<TenantRecord | undefined> {
+    return Promise.resolve(this.records.get(id));
+  }
+}
+
+export interface HarnessOptions {
+  port: number;
+  issuers: TrustedIssuerInput[];
+  tenants: TenantLookup;
+  logger: Logger;
+  clockToleranceSeconds?: number;
+  jwksCooldownSeconds?: number;
+}
+
+/** The router's HTTP app as production wires it, minus the tenant runtimes (never reached here). */
+export async function startAuthRouter(
+  options: HarnessOptions,
+): Promise<{ mcpUrl: string; close(): Promise<void> }> {
+  const resourceUrl = `http://127.0.0.1:${options.port}/mcp`;
+  const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const prefix = `bulkhead:t-auth-${randomBytes(3).toString('hex')}`;
+  const app = createApp({
+    sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
+    resourceUrl,
+    authorizationServers: options.issuers.map((i) => i.issuer),
+    scopesSupported: [...ALL_SCOPES],
+    verify: createTokenVerifier({
+      issuers: options.issuers,
+      audience: resourceUrl,
+      algorithms: ['ES256'],
+      clockToleranceSeconds: options.clockToleranceSeconds ?? 1,
+      jwksCooldownSeconds: options.jwksCooldownSeconds ?? 30,
+      tenants: options.tenants,
+    }),
+    tenants: options.tenants,
+    dispatcher: new TenantDispatcher({
+      runtimes: { ensure: () => Promise.reject(new Error('tenant runtimes are not part of this test')) },
+      sign: () => Promise.reject(new Error('tenant runtimes are not part of this test')),
+      logger: options.logger,
+    }),
+    logger: options.logger,
+  });
+  const server = app.listen(options.port, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    mcpUrl: resourceUrl,
+    async close() {
+      await closeServer(server);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
+}
+
+const MODERN = '2026-07-28';
+
+/**
+ * One raw JSON-RPC POST to /mcp, as a stateless 2026-07-28 client sends it: the per-request
+ * `_meta` envelope and the `Mcp-Method` / `Mcp-Name` headers that must match the body.
+ */
+export async function mcpPost(
+  mcpUrl: string,
+  token: string | undefined,
+  message: Record<string, unknown> = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+): Promise<{ status: number; challenge: string; body: string }> {
+  const params = (message.params ?? {}) as Record<string, unknown>;
+  const envelope = {
+    ...message,
+    params: {
+      ...params,
+      _meta: {
+        ...((params._meta as Record<string, unknown> | undefined) ?? {}),
+        'io.modelcontextprotocol/protocolVersion': MODERN,
+        'io.modelcontextprotocol/clientInfo': { name: 'harness', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    },
+  };
+  const response = await fetch(mcpUrl, {
+    method: 'POST',
+    headers: {
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': MODERN,
+      'mcp-method': String(message.method),
+      ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}),
+    },
+    body: JSON.stringify(envelope),
+  });
+  return {
+    status: response.status,
+    challenge: response.headers.get('www-authenticate') ?? '',
+    body: await response.text(),
+  };
+}
