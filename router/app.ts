@@ -9,6 +9,7 @@ import type { TokenVerifier } from './auth/token-verifier.ts';
 import type { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { createRouterServer } from './mcp/router-server.ts';
 import type { TenantLookup } from './tenancy/tenant-directory.ts';
+import type { AuditSink } from '../tenants/audit/audit-trail.ts';
 
 export interface AppDeps {
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
@@ -19,6 +20,7 @@ export interface AppDeps {
   tenants: TenantLookup;
   dispatcher: TenantDispatcher;
   logger: Logger;
+  audit?: AuditSink;
   maxBodyBytes?: number;
 }
 

@@ -4,6 +4,7 @@
 import { ProtocolError, Server, type CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { toolError } from '../../tenants/contracts/tool-errors.ts';
+import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
 import type { Principal } from '../auth/principal.ts';
 import { RuntimeUnavailableError, type TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
@@ -15,6 +16,8 @@ export interface RouterServerDeps {
   tenants: TenantLookup;
   dispatcher: TenantDispatcher;
   logger: Logger;
+  /** Tamper-evident trail: one entry per tools/call decision (tenants/audit). */
+  audit?: AuditSink;
 }
 
 const INVALID_PARAMS = -32602;
@@ -49,12 +52,21 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
   server.setRequestHandler('tools/call', async (request) => {
     const { name, arguments: rawArgs = {} } = request.params;
     const tenant = await deps.tenants.get(principal.tenant);
+    const decide = async (decision: 'permit' | 'deny', reason: string): Promise<void> => {
+      log.info({ tool: name, decision, reason }, 'authorization');
+      const { tenant: t, user, agent } = principal;
+      await deps.audit?.append({ tenant: t, user, agent, tool: name, decision, reason });
+    };
+    if (tenant?.status === 'suspended') {
+      await decide('deny', 'tenant suspended');
+      return toolError('authorization', 'tenant_suspended', `tenant "${tenant.id}" is suspended`);
+    }
     const tool = visibleTools(principal, tenant).find((t) => t.definition.name === name);
     if (!tool) {
-      log.info({ tool: name, decision: 'deny', reason: 'not visible to this principal' }, 'authorization');
+      await decide('deny', 'not visible to this principal');
       throw new ProtocolError(INVALID_PARAMS, `Unknown tool: ${name}`);
     }
-    log.info({ tool: name, decision: 'permit', reason: 'scope and tenant allow it' }, 'authorization');
+    await decide('permit', 'scope and tenant allow it');
     const parsed = tool.definition.inputSchema.safeParse(rawArgs);
     if (!parsed.success) {
       return toolError('validation', 'invalid_arguments', 'the arguments do not match the tool schema', {
