@@ -52,7 +52,8 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           const { tenantId } = VerifyJob.parse(job.data);
           const tenant = await registry.get(tenantId);
           if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
-          if (!options.verifier) throw new UnrecoverableError('runtime_failed: this supervisor cannot verify');
+          if (!options.verifier)
+            throw new UnrecoverableError('runtime_failed: this supervisor cannot verify');
           const others = (await registry.list()).map((t) => t.id).filter((id) => id !== tenantId);
           return { report: await options.verifier.verify(tenant, others) };
         }

@@ -83,7 +83,13 @@ export function containerChecks(
       'no seccomp override: the default profile applies',
       `seccomp overridden: ${JSON.stringify(secOpt)}`,
     ),
-    check('privileged.off', 'not privileged', host.Privileged !== true, 'Privileged is false', 'the container is privileged'),
+    check(
+      'privileged.off',
+      'not privileged',
+      host.Privileged !== true,
+      'Privileged is false',
+      'the container is privileged',
+    ),
     check(
       'namespaces.private',
       'no host namespaces',
@@ -93,7 +99,7 @@ export function containerChecks(
     ),
     check(
       'user.tenant-uid',
-      "non-root UID of this tenant",
+      'non-root UID of this tenant',
       info.Config.User === `${tenant.uid}:${tenant.uid}` && tenant.uid !== 0,
       `runs as ${info.Config.User}`,
       `runs as "${info.Config.User}", expected ${tenant.uid}:${tenant.uid}`,

@@ -50,7 +50,11 @@ async function execProbe(
     });
   });
   const { ExitCode } = await exec.inspect();
-  return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  return {
+    exitCode: ExitCode ?? -1,
+    stdout: Buffer.concat(out).toString(),
+    stderr: Buffer.concat(err).toString(),
+  };
 }
 
 export class IsolationVerifier {
@@ -76,7 +80,9 @@ export class IsolationVerifier {
         control: 'a live container to check',
         source: 'docker',
         pass: false,
-        why: info ? `the container is ${info.State.Status}` : 'the tenant has no container (it starts on the first call)',
+        why: info
+          ? `the container is ${info.State.Status}`
+          : 'the tenant has no container (it starts on the first call)',
       });
     } else {
       checks.push(...containerChecks(info, tenant, placement));
@@ -92,7 +98,11 @@ export class IsolationVerifier {
     };
   }
 
-  private async probe(container: Docker.Container, tenant: TenantRecord, others: string[]): Promise<IsolationCheck[]> {
+  private async probe(
+    container: Docker.Container,
+    tenant: TenantRecord,
+    others: string[],
+  ): Promise<IsolationCheck[]> {
     const otherPlaces = others.map((id) => {
       const p = this.options.driver.placement(id, 0);
       return { volume: p.volumeName, socketDir: p.socketDir };
@@ -103,7 +113,8 @@ export class IsolationVerifier {
         [`PROBE_OTHERS=${JSON.stringify(otherPlaces)}`],
         this.options.probeTimeoutMs ?? 10_000,
       );
-      if (result.exitCode !== 0) throw new Error(`probe exited ${result.exitCode}: ${result.stderr.slice(0, 300)}`);
+      if (result.exitCode !== 0)
+        throw new Error(`probe exited ${result.exitCode}: ${result.stderr.slice(0, 300)}`);
       return probeChecks(JSON.parse(result.stdout) as ProbeObservation, tenant);
     } catch (error) {
       return [

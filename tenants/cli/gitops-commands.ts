@@ -49,7 +49,8 @@ export function parseTenantsYaml(text: string, source: string): TenantConfig[] {
   try {
     document = parseYaml(text, { prettyErrors: true });
   } catch (error) {
-    if (error instanceof YAMLParseError) throw new ApplyInputError(`${source}: malformed YAML: ${error.message}`);
+    if (error instanceof YAMLParseError)
+      throw new ApplyInputError(`${source}: malformed YAML: ${error.message}`);
     throw error;
   }
   const parsed = TenantConfigFileSchema.safeParse(document);
@@ -71,7 +72,10 @@ export const apply: Command = {
   summary: 'apply tenants from a YAML file: shows the diff, writes only with --yes',
   usage: 'bulkhead apply -f FILE [--yes]',
   async run(args) {
-    const { values } = parse(args, { file: { type: 'string', short: 'f' }, yes: { type: 'boolean', default: false } });
+    const { values } = parse(args, {
+      file: { type: 'string', short: 'f' },
+      yes: { type: 'boolean', default: false },
+    });
     if (!values.file) throw new UsageError('apply needs -f FILE');
     let text: string;
     try {
@@ -91,7 +95,8 @@ export const apply: Command = {
       const pending = plan.filter((p) => p.changes.length > 0);
       for (const p of plan) {
         if (!p.current) console.log(`+ ${p.config.id}: new tenant (its runtime starts on its first call)`);
-        else if (p.changes.length === 0) console.log(`= ${p.config.id}: unchanged (generation ${p.current.generation})`);
+        else if (p.changes.length === 0)
+          console.log(`= ${p.config.id}: unchanged (generation ${p.current.generation})`);
         else {
           console.log(`~ ${p.config.id}: generation ${p.current.generation} -> ${p.current.generation + 1}`);
           for (const line of formatChanges(p.changes)) console.log(line);

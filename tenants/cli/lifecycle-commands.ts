@@ -1,7 +1,13 @@
 // Operator commands on one existing tenant: show, update, suspend, resume, history, verify, secret.
 import { stringify } from 'yaml';
 import { configOf } from '../contracts/tenant-config.ts';
-import { IsolationTierSchema, PLAN_QUOTAS, PLANS, planByName, type PlanName } from '../contracts/tenant-spec.ts';
+import {
+  IsolationTierSchema,
+  PLAN_QUOTAS,
+  PLANS,
+  planByName,
+  type PlanName,
+} from '../contracts/tenant-spec.ts';
 import { formatChanges } from '../registry/config-diff.ts';
 import type { TenantChanges } from '../registry/tenant-registry.ts';
 import { openContext, UsageError } from './cli-context.ts';
@@ -25,8 +31,12 @@ export const show: Command = {
         console.log(JSON.stringify({ tenant, runtime, storedSecrets: secrets }, null, 2));
         return;
       }
-      console.log(`# tenant ${tenant.id}: uid ${tenant.uid}, generation ${tenant.generation}, created ${tenant.createdAt}`);
-      console.log(`# runtime: ${runtime ? `${runtime.state} (${runtime.runtimeId.slice(0, 12)})` : 'absent'}`);
+      console.log(
+        `# tenant ${tenant.id}: uid ${tenant.uid}, generation ${tenant.generation}, created ${tenant.createdAt}`,
+      );
+      console.log(
+        `# runtime: ${runtime ? `${runtime.state} (${runtime.runtimeId.slice(0, 12)})` : 'absent'}`,
+      );
       console.log(`# claim mapping: ${claimMapping(tenant)}`);
       console.log(`# stored secret values: ${secrets.join(', ') || 'none'}`);
       process.stdout.write(stringify(configOf(tenant)));
@@ -64,7 +74,11 @@ export const update: Command = {
     }
     if (values.name) changes.displayName = values.name;
     if (values.issuer)
-      changes.issuers = values.issuer.map((issuer) => ({ issuer, tenantClaim: 'tenant', rolesClaim: 'roles' }));
+      changes.issuers = values.issuer.map((issuer) => ({
+        issuer,
+        tenantClaim: 'tenant',
+        rolesClaim: 'roles',
+      }));
     const ctx = await openContext();
     try {
       const current = await ctx.registry.require(id);
@@ -119,7 +133,11 @@ export const suspend = statusCommand(
   'suspend',
   "refuse a tenant's calls (authorization error) and stop its container; its data is kept",
 );
-export const resume = statusCommand('active', 'resume', 'accept a suspended tenant\'s calls again and start its runtime');
+export const resume = statusCommand(
+  'active',
+  'resume',
+  "accept a suspended tenant's calls again and start its runtime",
+);
 
 export const history: Command = {
   summary: "a tenant's change log: every generation, who made it and what changed",
@@ -131,7 +149,9 @@ export const history: Command = {
       const entries = await ctx.registry.history(positionals[0]);
       if (entries.length === 0) console.log('no changes recorded');
       for (const e of entries) {
-        console.log(`${e.at} ${e.tenant} ${e.action} generation=${e.generation} by ${e.actor}${e.reason ? ` (${e.reason})` : ''}`);
+        console.log(
+          `${e.at} ${e.tenant} ${e.action} generation=${e.generation} by ${e.actor}${e.reason ? ` (${e.reason})` : ''}`,
+        );
         for (const line of formatChanges(e.changes)) console.log(line);
       }
     } finally {
@@ -141,7 +161,7 @@ export const history: Command = {
 };
 
 export const verify: Command = {
-  summary: "isolation evidence: the live container checked against each control, and probes from inside",
+  summary: 'isolation evidence: the live container checked against each control, and probes from inside',
   usage: 'bulkhead verify <tenant-id> [--json]',
   async run(args) {
     const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
@@ -159,13 +179,15 @@ export const verify: Command = {
 };
 
 export const secret: Command = {
-  summary: "store a downstream credential for a tenant (value read from stdin, encrypted at rest; the registry keeps only the reference)",
+  summary:
+    'store a downstream credential for a tenant (value read from stdin, encrypted at rest; the registry keeps only the reference)',
   usage: 'bulkhead secret <tenant-id> <NAME>   (value on stdin)',
   async run(args) {
     const { positionals } = parse(args, {});
     const [id, name] = positionals;
     if (!id || !name || positionals.length !== 2) throw new UsageError('secret takes a tenant id and a NAME');
-    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(name)) throw new UsageError('a secret NAME is A-Z, 0-9 and _, starting with a letter');
+    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(name))
+      throw new UsageError('a secret NAME is A-Z, 0-9 and _, starting with a letter');
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const value = Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');

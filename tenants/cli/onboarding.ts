@@ -40,12 +40,16 @@ export interface OnboardResult {
   ms: number;
 }
 
-function sameSettings(existing: TenantRecord, wanted: Omit<TenantRecord, 'uid' | 'createdAt' | 'generation'>): boolean {
+function sameSettings(
+  existing: TenantRecord,
+  wanted: Omit<TenantRecord, 'uid' | 'createdAt' | 'generation'>,
+): boolean {
   return (
     existing.plan.name === wanted.plan.name &&
     existing.isolation === wanted.isolation &&
     existing.displayName === wanted.displayName &&
-    JSON.stringify(existing.issuers.map((i) => i.issuer)) === JSON.stringify(wanted.issuers.map((i) => i.issuer))
+    JSON.stringify(existing.issuers.map((i) => i.issuer)) ===
+      JSON.stringify(wanted.issuers.map((i) => i.issuer))
   );
 }
 
@@ -59,7 +63,11 @@ export async function onboardTenant(
   progress('validating the request');
   const id = TenantIdSchema.parse(request.id);
   const plan = planByName(request.plan);
-  const issuers = (request.issuers ?? []).map((issuer) => ({ issuer, tenantClaim: 'tenant', rolesClaim: 'roles' }));
+  const issuers = (request.issuers ?? []).map((issuer) => ({
+    issuer,
+    tenantClaim: 'tenant',
+    rolesClaim: 'roles',
+  }));
   const displayName = request.displayName ?? id;
   const existing = await deps.registry.get(id);
   let tenant: TenantRecord;
@@ -67,8 +75,12 @@ export async function onboardTenant(
   if (existing) {
     const wanted = { ...existing, plan, isolation: request.isolation, displayName, issuers };
     if (!sameSettings(existing, wanted))
-      throw new TenantExistsError(`tenant "${id}" already exists with other settings: use "update" to change it`);
-    progress(`tenant "${id}" already exists with these settings (generation ${existing.generation}): nothing to register`);
+      throw new TenantExistsError(
+        `tenant "${id}" already exists with other settings: use "update" to change it`,
+      );
+    progress(
+      `tenant "${id}" already exists with these settings (generation ${existing.generation}): nothing to register`,
+    );
     tenant = existing;
   } else {
     progress(`registering tenant "${id}" (plan ${plan.name}, isolation ${request.isolation})`);

@@ -17,6 +17,9 @@ export function claimMapping(tenant: TenantRecord): string {
   if (tenant.issuers.length === 0)
     return `tokens of the installation's issuer with claim tenant="${tenant.id}" (roles from "roles")`;
   return tenant.issuers
-    .map((i) => `tokens of ${i.issuer} with claim ${i.tenantClaim}="${tenant.id}" (roles from "${i.rolesClaim}")`)
+    .map(
+      (i) =>
+        `tokens of ${i.issuer} with claim ${i.tenantClaim}="${tenant.id}" (roles from "${i.rolesClaim}")`,
+    )
     .join('; ');
 }

@@ -72,7 +72,10 @@ export const SecretRefSchema = z.strictObject({
   ref: z
     .string()
     .max(256)
-    .regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/, 'a secret reference is a URI such as secret://tenant/NAME, never the value'),
+    .regex(
+      /^[a-z][a-z0-9+.-]*:\/\/\S+$/,
+      'a secret reference is a URI such as secret://tenant/NAME, never the value',
+    ),
 });
 
 export const TenantRecordSchema = z.strictObject({

@@ -45,7 +45,9 @@ export interface ChangeLogEntry {
 }
 
 /** The fields an update may change; the registry owns id, uid, createdAt and generation. */
-export type TenantChanges = Partial<Omit<TenantRecord, 'id' | 'uid' | 'createdAt' | 'updatedAt' | 'generation'>>;
+export type TenantChanges = Partial<
+  Omit<TenantRecord, 'id' | 'uid' | 'createdAt' | 'updatedAt' | 'generation'>
+>;
 
 export interface NewTenant {
   id: string;

@@ -71,7 +71,9 @@ describe('tenants CLI', () => {
 
   it('lists tenants with the state of their runtime', async () => {
     const result = await cli('list');
-    expect(result.stdout).toMatch(/^acme\s+active\s+uid=\d+ plan=small isolation=runc runtime=running generation=1$/m);
+    expect(result.stdout).toMatch(
+      /^acme\s+active\s+uid=\d+ plan=small isolation=runc runtime=running generation=1$/m,
+    );
   });
 
   it('offboards only with confirmation, and then removes container, volume and record', async () => {
