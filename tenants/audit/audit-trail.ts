@@ -3,6 +3,7 @@
 // `verify` recomputes. The head hash is stored apart from the stream and moves only together with
 // an append (a Lua compare-and-set), so concurrent appenders from several routers stay one chain.
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -39,10 +40,11 @@ export interface ChainCheck {
   problem?: string;
 }
 
-/** KEYS: stream, head. ARGV: expected head, new head, entry JSON. */
+/** KEYS: stream, head. ARGV: expected head, new head, entry JSON, expected length. */
 const APPEND_SCRIPT = `
 local head = redis.call('GET', KEYS[2]) or '${GENESIS_HASH}'
 if head ~= ARGV[1] then return 0 end
+if redis.call('XLEN', KEYS[1]) ~= tonumber(ARGV[4]) then return 0 end
 redis.call('XADD', KEYS[1], '*', 'entry', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
@@ -91,6 +93,7 @@ export function verifyChain(entries: AuditEntry[], storedHead?: string): ChainCh
 export class AuditTrail implements AuditSink {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(options: { redis: Redis; prefix: string }) {
     this.redis = options.redis;
@@ -101,12 +104,25 @@ export class AuditTrail implements AuditSink {
     return [`${this.prefix}:audit:${tenant}`, `${this.prefix}:audit:${tenant}:head`];
   }
 
-  async append(event: AuditEvent): Promise<void> {
+  /** Appends of one process are queued per tenant, so races are only between processes. */
+  append(event: AuditEvent): Promise<void> {
+    const previous = this.queues.get(event.tenant) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.appendOnce(event));
+    this.queues.set(event.tenant, next);
+    const forget = (): void => {
+      if (this.queues.get(event.tenant) === next) this.queues.delete(event.tenant);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  private async appendOnce(event: AuditEvent): Promise<void> {
     const [stream, headKey] = this.keys(event.tenant);
-    // Bounded retries: a lost race means another router appended first; re-read the head and chain on.
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const [head, length] = await Promise.all([this.redis.get(headKey), this.redis.xlen(stream)]);
-      const prev = head ?? GENESIS_HASH;
+    // Bounded retries: a lost race means another process appended first; re-read the head and chain on.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const state = await this.redis.multi().get(headKey).xlen(stream).exec();
+      const prev = (state?.[0]?.[1] as string | null) ?? GENESIS_HASH;
+      const length = Number(state?.[1]?.[1] ?? 0);
       const body = { ...AuditEventSchema.parse(event), seq: length + 1, at: new Date().toISOString(), prev };
       const entry: AuditEntry = { ...body, hash: entryHash(body) };
       const written = await this.redis.eval(
@@ -117,8 +133,10 @@ export class AuditTrail implements AuditSink {
         prev,
         entry.hash,
         JSON.stringify(entry),
+        String(length),
       );
       if (written === 1) return;
+      await sleep(Math.random() * 5 * (attempt + 1));
     }
     throw new Error(`audit append for tenant ${event.tenant} kept losing races`);
   }
