@@ -57,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await command.run(args);
-    return 0;
+    // A command that ran but found a failure (e.g. verify) sets process.exitCode itself.
+    return Number(process.exitCode ?? 0);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`error: ${error.message}\nusage: ${command.usage}`);
