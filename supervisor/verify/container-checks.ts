@@ -19,8 +19,10 @@ export function containerChecks(
   placement: Placement,
 ): IsolationCheck[] {
   const host = info.HostConfig;
-  const caps = { drop: host.CapDrop ?? [], add: host.CapAdd ?? [] };
-  const secOpt: string[] = host.SecurityOpt ?? [];
+  // @types/dockerode types these as any; the engine returns string arrays (or null).
+  const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+  const caps = { drop: strings(host.CapDrop), add: strings(host.CapAdd) };
+  const secOpt = strings(host.SecurityOpt);
   const networkDisabled = (info.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true;
   const networks = Object.keys(info.NetworkSettings.Networks ?? {});
   const mounts = info.Mounts ?? [];
@@ -30,7 +32,8 @@ export function containerChecks(
   const hostNs = (['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const).filter(
     (key) => (host as Record<string, unknown>)[key] === 'host',
   );
-  const log = host.LogConfig;
+  const log = host.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
+  const logCaps = { size: log?.Config?.['max-size'] ?? '', files: log?.Config?.['max-file'] ?? '' };
   const expectedMounts = new Map([
     [CONTAINER_SOCKET_DIR, placement.socketDir],
     [CONTAINER_DATA_DIR, placement.volumeName],
@@ -159,8 +162,8 @@ export function containerChecks(
     check(
       'logs.capped',
       'log size caps',
-      log?.Type === 'json-file' && Boolean(log.Config['max-size']) && Boolean(log.Config['max-file']),
-      `json-file, max-size ${log?.Config['max-size'] ?? ''}, max-file ${log?.Config['max-file'] ?? ''}`,
+      log?.Type === 'json-file' && logCaps.size !== '' && logCaps.files !== '',
+      `json-file, max-size ${logCaps.size}, max-file ${logCaps.files}`,
       `log config ${JSON.stringify(log)} has no size cap`,
     ),
   ];

@@ -34,7 +34,10 @@ async function execProbe(
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
-  container.modem.demuxStream(stream, stdout, stderr);
+  // The exec stream multiplexes stdout and stderr (8-byte frame headers); the modem splits them.
+  (
+    container.modem as { demuxStream(s: NodeJS.ReadableStream, o: PassThrough, e: PassThrough): void }
+  ).demuxStream(stream, stdout, stderr);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       stream.destroy();
