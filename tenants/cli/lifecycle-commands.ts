@@ -15,6 +15,10 @@ import { oneId, parse, progress, type Command } from './command-kit.ts';
 import { setStatus } from './offboarding.ts';
 import { claimMapping, formatReport } from './report-format.ts';
 import { TOOL_VERSIONS } from './tool-versions.ts';
+import { ALL_SCOPES } from '../contracts/tool-manifest.ts';
+import { readDevStack } from './dev-stack-state.ts';
+import { crossTenantProbe } from './router-probe.ts';
+import { agentToken } from './token-command.ts';
 
 export const show: Command = {
   summary: 'show a tenant: its record (YAML), runtime state and generation',
@@ -162,14 +166,34 @@ export const history: Command = {
 
 export const verify: Command = {
   summary: 'isolation evidence: the live container checked against each control, and probes from inside',
-  usage: 'bulkhead verify <tenant-id> [--json]',
+  usage: 'bulkhead verify <tenant-id> [--json] [--router [--intruder <tenant-id>]]',
   async run(args) {
-    const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
+    const { values, positionals } = parse(args, {
+      json: { type: 'boolean', default: false },
+      router: { type: 'boolean', default: false },
+      intruder: { type: 'string' },
+    });
     const id = oneId(positionals, 'verify');
     const ctx = await openContext();
     try {
       await ctx.registry.require(id);
       const report = await ctx.runtimes.verify(id);
+      if (values.router) {
+        // Needs agents' tokens: the development stack's IdP (bulkhead up) mints them.
+        const stack = await readDevStack(ctx.devDir);
+        const others = (await ctx.registry.list()).filter((t) => t.id !== id && t.status === 'active');
+        const intruder = values.intruder ?? others[0]?.id;
+        if (!intruder) throw new UsageError('verify --router needs a second active tenant to attack from');
+        report.checks.push(
+          await crossTenantProbe({
+            mcpUrl: stack.resourceUrl,
+            target: id,
+            intruder,
+            tokenFor: (tenant) => agentToken(ctx.devDir, stack, tenant, ALL_SCOPES.join(' ')),
+          }),
+        );
+        report.pass = report.checks.every((c) => c.pass);
+      }
       console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
       if (!report.pass) process.exitCode = 1;
     } finally {

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { runCli } from '../support/cli.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
+import { writeDevStack } from '../../tenants/cli/dev-stack-state.ts';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 let stack: TestStack;
 const cli = (...args: string[]) => runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir }, args);
@@ -80,6 +82,32 @@ describe('isolation evidence', () => {
       `uid ${tenant.uid}, gid ${tenant.uid}`,
     );
     expect(report.checks.find((c) => c.id === 'probe.no-route')?.why).toMatch(/failed with ENETUNREACH/);
+  });
+
+  it('refuses a cross-tenant attempt through the router (verify --router)', async () => {
+    // `verify --router` mints agents' tokens from the development stack's IdP, as after `bulkhead up`.
+    await writeDevStack(stack.ns.runDir, {
+      issuer: stack.idp.issuer,
+      routerUrl: stack.router.url,
+      resourceUrl: stack.mcpUrl,
+      initialAccessToken: INITIAL_ACCESS_TOKEN,
+      agents: {},
+    });
+    const client = new Client({ name: 'verify-seed', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+        authProvider: { token: async () => stack.agentToken('india') },
+      }),
+    );
+    await client.callTool({ name: 'records_create', arguments: { title: 'india only' } });
+    await client.close();
+    const result = await cli('verify', 'india', '--router', '--intruder', 'juliet', '--json');
+    const report = JSON.parse(result.stdout) as IsolationReport;
+    expect(result.code).toBe(0);
+    const check = report.checks.find((c) => c.id === 'router.cross-tenant');
+    expect(check).toMatchObject({ source: 'router', pass: true });
+    expect(check?.why).toContain('asked for 1 record(s) of "india" by id: all refused');
+    expect(check?.why).toContain('ran as "juliet"');
   });
 
   it('prints a readable summary for people', async () => {

@@ -16,7 +16,7 @@ import { onboardTenant, type OnboardResult } from '../../tenants/cli/onboarding.
 import { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
 
-const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
+export const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
 export const OTHER_RESOURCE = 'http://127.0.0.1:1/not-bulkhead';
 
 export interface TestStack {
