@@ -12,6 +12,7 @@ import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
 import { createRouterServer } from './mcp/router-server.ts';
 import type { SessionStore } from './mcp/sessions.ts';
 import type { TenantLookup } from './tenancy/tenant-directory.ts';
+import type { AuditSink } from '../tenants/audit/audit-trail.ts';
 
 export interface AppDeps {
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
@@ -22,6 +23,7 @@ export interface AppDeps {
   tenants: TenantLookup;
   dispatcher: TenantDispatcher;
   logger: Logger;
+  audit?: AuditSink;
   maxBodyBytes?: number;
   /** 2025-11-25 sessions, shared by every replica (Redis). */
   sessions: SessionStore;

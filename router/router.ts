@@ -8,6 +8,7 @@ import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
 import type { Installation } from '../tenants/contracts/installation.ts';
 import { ALL_SCOPES } from '../tenants/contracts/tool-manifest.ts';
 import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
+import { AuditTrail } from '../tenants/audit/audit-trail.ts';
 import { createApp } from './app.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { TrustedIssuerInput } from './auth/trusted-issuers.ts';
@@ -91,6 +92,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     tenants,
     dispatcher,
+    audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
     logger,
     sessions: new SessionStore({
       redis,

@@ -7,6 +7,8 @@ import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
 import { DockerDriver } from './docker/docker-driver.ts';
 import { startRuntimeWorker } from './jobs/runtime-worker.ts';
 import { RuntimeManager } from './runtime-manager.ts';
+import { IsolationVerifier } from './verify/isolation-verifier.ts';
+import Docker from 'dockerode';
 
 export interface SupervisorOptions {
   installation: Installation;
@@ -30,7 +32,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const docker = new Docker();
   const driver = new DockerDriver({
+    docker,
     namespace: installation.namespace,
     runDir: options.runDir,
     routerGid: options.routerGid,
@@ -48,6 +52,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     manager,
     registry,
     logger,
+    verifier: new IsolationVerifier({ docker, driver }),
   });
   await worker.waitUntilReady();
   logger.info({ namespace: installation.namespace, image: options.image }, 'supervisor ready');

@@ -4,6 +4,7 @@
 import { ProtocolError, Server, type CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { toolError } from '../../tenants/contracts/tool-errors.ts';
+import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
 import type { Principal } from '../auth/principal.ts';
 import { RuntimeUnavailableError, type TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
@@ -16,6 +17,8 @@ export interface RouterServerDeps {
   tenants: TenantLookup;
   dispatcher: TenantDispatcher;
   logger: Logger;
+  /** Tamper-evident trail: one entry per tools/call decision (tenants/audit). */
+  audit?: AuditSink;
 }
 
 const INVALID_PARAMS = -32602;
@@ -50,8 +53,24 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
   server.setRequestHandler('tools/call', async (request) => {
     const { name, arguments: rawArgs = {} } = request.params;
     const tenant = await deps.tenants.get(principal.tenant);
+    // Every decision, permit or deny, goes to the decision log and the tenant's audit trail.
+    const audit = (decision: 'permit' | 'deny', reason: string): Promise<void> =>
+      deps.audit?.append({
+        tenant: principal.tenant,
+        user: principal.user,
+        agent: principal.agent,
+        tool: name,
+        decision,
+        reason,
+      }) ?? Promise.resolve();
+    if (tenant?.status === 'suspended') {
+      log.info({ tool: name, decision: 'deny', reason: 'tenant_suspended' }, 'authorization');
+      await audit('deny', 'tenant_suspended');
+      return toolError('authorization', 'tenant_suspended', `tenant "${tenant.id}" is suspended`);
+    }
     const decision = decideCall(principal, tenant, name);
     logToolDecision(deps.logger, principal, name, decision);
+    await audit(decision.permit ? 'permit' : 'deny', decision.reason);
     const definition = manifestTool(name);
     if (!decision.permit && decision.answer === 'step_up') {
       // Normally answered at the HTTP layer (403 insufficient_scope, auth/step-up.ts) before this

@@ -2,11 +2,13 @@
 // BullMQ job and wait for its endpoint. The caller never touches the Docker socket.
 import { Queue, QueueEvents } from 'bullmq';
 import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
+import type { IsolationReport } from './isolation-report.ts';
 import {
   EnsureResult,
   InspectResult,
   RUNTIME_ERROR_CODES,
   RUNTIME_QUEUE,
+  VerifyResult,
   type RuntimeErrorCode,
   type RuntimeStatus,
 } from './runtime-jobs.ts';
@@ -73,6 +75,11 @@ export class RuntimeClient {
 
   async inspect(tenantId: string): Promise<RuntimeStatus | null> {
     return InspectResult.parse(await this.run('inspect', { tenantId })).status;
+  }
+
+  /** The isolation evidence report of a tenant's live container (a supervisor job: only it holds Docker). */
+  async verify(tenantId: string): Promise<IsolationReport> {
+    return VerifyResult.parse(await this.run('verify', { tenantId })).report;
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,15 @@
 // The job contract between runtime producers (router, CLI) and the supervisor's worker.
 import { z } from 'zod';
 import { RuntimeEndpointSchema } from '../../tenants/contracts/runtime-endpoint.ts';
+import { IsolationReportSchema } from './isolation-report.ts';
 
 export const RUNTIME_QUEUE = 'runtime';
 
 export const EnsureJob = z.strictObject({ tenantId: z.string() });
 export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boolean() });
 export const InspectJob = z.strictObject({ tenantId: z.string() });
+export const VerifyJob = z.strictObject({ tenantId: z.string() });
+export const VerifyResult = z.strictObject({ report: IsolationReportSchema });
 
 export const EnsureResult = z.strictObject({ endpoint: RuntimeEndpointSchema });
 export const RuntimeStatusSchema = z.strictObject({

@@ -105,6 +105,9 @@ export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Doc
         },
       ],
       IpcMode: 'private',
+      // On cgroup v1 hosts the engine's default is the host's cgroup namespace; keep it private
+      // (API 1.41; absent from @types/dockerode, hence the spread).
+      ...({ CgroupnsMode: 'private' } as Record<string, string>),
       // The supervisor decides restarts (crash-loop backoff); the engine must not fight it.
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } },

@@ -2,7 +2,8 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
-import { EnsureJob, InspectJob, RemoveJob, RUNTIME_QUEUE } from '../client/runtime-jobs.ts';
+import { EnsureJob, InspectJob, RemoveJob, RUNTIME_QUEUE, VerifyJob } from '../client/runtime-jobs.ts';
+import type { IsolationVerifier } from '../verify/isolation-verifier.ts';
 import type { RuntimeManager } from '../runtime-manager.ts';
 import { TenantSuspendedError } from '../runtime-manager.ts';
 
@@ -13,6 +14,8 @@ export interface RuntimeWorkerOptions {
   registry: TenantRegistry;
   logger: Logger;
   concurrency?: number;
+  /** Isolation evidence for `verify` jobs; absent in supervisors without a Docker engine. */
+  verifier?: Pick<IsolationVerifier, 'verify'>;
 }
 
 export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
@@ -44,6 +47,15 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           if (!info) return { status: null };
           const { endpoint: _endpoint, ...status } = info;
           return { status };
+        }
+        case 'verify': {
+          const { tenantId } = VerifyJob.parse(job.data);
+          const tenant = await registry.get(tenantId);
+          if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
+          if (!options.verifier)
+            throw new UnrecoverableError('runtime_failed: this supervisor cannot verify');
+          const others = (await registry.list()).map((t) => t.id).filter((id) => id !== tenantId);
+          return { report: await options.verifier.verify(tenant, others) };
         }
         default:
           throw new UnrecoverableError(`runtime_failed: unknown job ${job.name}`);

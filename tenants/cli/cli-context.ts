@@ -1,16 +1,23 @@
 // What every CLI command shares: configuration from the environment and clients to the registry
 // and the supervisor. Opened lazily so `--help` needs neither Redis nor a supervisor.
-import { resolve } from 'node:path';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { installation, type Installation } from '../contracts/installation.ts';
 import { TenantRegistry } from '../registry/tenant-registry.ts';
+import { AuditTrail } from '../audit/audit-trail.ts';
+import { loadSecretKey, SecretStore } from '../secrets/secret-store.ts';
 
 const Env = z.object({
   BULKHEAD_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   BULKHEAD_NAMESPACE: z.string().default('default'),
   BULKHEAD_DEV_DIR: z.string().default(resolve(import.meta.dirname, '../../.bulkhead')),
+  /** AES-256 key of the secret store (created 0600 on first use); default under BULKHEAD_DEV_DIR. */
+  BULKHEAD_SECRETS_KEY_FILE: z.string().optional(),
+  /** Who runs the CLI, for the registry's change log (default: the OS user). */
+  BULKHEAD_ACTOR: z.string().min(1).optional(),
 });
 
 export class UsageError extends Error {}
@@ -20,6 +27,9 @@ export interface CliContext {
   devDir: string;
   registry: TenantRegistry;
   runtimes: RuntimeClient;
+  audit: AuditTrail;
+  secrets: SecretStore;
+  actor: string;
   close(): Promise<void>;
 }
 
@@ -43,6 +53,13 @@ export async function openContext(): Promise<CliContext> {
     devDir: env.BULKHEAD_DEV_DIR,
     registry: new TenantRegistry({ redis, prefix: inst.registryPrefix }),
     runtimes,
+    audit: new AuditTrail({ redis, prefix: inst.registryPrefix }),
+    secrets: new SecretStore({
+      redis,
+      prefix: inst.registryPrefix,
+      key: await loadSecretKey(env.BULKHEAD_SECRETS_KEY_FILE ?? join(env.BULKHEAD_DEV_DIR, 'secrets.key')),
+    }),
+    actor: `cli:${env.BULKHEAD_ACTOR ?? userInfo().username}`,
     async close() {
       await runtimes.close();
       redis.disconnect();

@@ -1,39 +1,30 @@
 // The operator commands: onboard, list, offboard, keygen.
-import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
+import { summarize } from '../../supervisor/client/isolation-report.ts';
 import { IsolationTierSchema, PLANS } from '../contracts/tenant-spec.ts';
 import { ensureCallKeys } from './call-keys.ts';
 import { openContext, UsageError } from './cli-context.ts';
-import { offboardTenant, onboardTenant } from './onboarding.ts';
+import { confirm, oneId, parse, progress, type Command } from './command-kit.ts';
+import { offboardTenant } from './offboarding.ts';
+import { onboardTenant } from './onboarding.ts';
+import { claimMapping } from './report-format.ts';
 
-export interface Command {
-  summary: string;
-  usage: string;
-  run(args: string[]): Promise<void>;
-}
-
-const progress = (message: string): void => console.log(`  … ${message}`);
-
-function parse<
-  T extends Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>,
->(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+export type { Command } from './command-kit.ts';
 
 export const onboard: Command = {
-  summary: 'register a tenant and start its hardened runtime',
-  usage: `bulkhead onboard <tenant-id> [--plan ${Object.keys(PLANS).join('|')}] [--isolation runc|gvisor] [--name "Display name"]`,
+  summary: 'register a tenant and start its hardened runtime (idempotent, all or nothing)',
+  usage: `bulkhead onboard <tenant-id> [--plan ${Object.keys(PLANS).join('|')}] [--isolation runc|gvisor] [--issuer URL]... [--name "Display name"] [--no-verify]`,
   async run(args) {
     const { values, positionals } = parse(args, {
       plan: { type: 'string', default: 'small' },
       isolation: { type: 'string', default: 'runc' },
+      issuer: { type: 'string', multiple: true, default: [] },
       name: { type: 'string' },
+      'no-verify': { type: 'boolean', default: false },
     });
-    const [id] = positionals;
-    if (!id || positionals.length > 1) throw new UsageError('onboard takes exactly one tenant id');
+    const id = oneId(positionals, 'onboard');
+    if (!Object.hasOwn(PLANS, values.plan))
+      throw new UsageError(`unknown plan "${values.plan}": choose one of ${Object.keys(PLANS).join(', ')}`);
     const isolation = IsolationTierSchema.safeParse(values.isolation);
     if (!isolation.success)
       throw new UsageError(`unknown isolation "${values.isolation}": use runc or gvisor`);
@@ -46,19 +37,29 @@ export const onboard: Command = {
           id,
           plan: values.plan,
           isolation: isolation.data,
+          issuers: values.issuer,
+          actor: ctx.actor,
+          verify: !values['no-verify'],
           ...(values.name ? { displayName: values.name } : {}),
         },
         progress,
       );
-      console.log(`Tenant ${result.tenant.id} is ready in ${result.ms} ms`);
+      const { tenant } = result;
       console.log(
-        `  uid ${result.tenant.uid}, plan ${result.tenant.plan.name}, isolation ${result.tenant.isolation}`,
+        `Tenant ${tenant.id} is ${result.created ? 'ready' : 'already onboarded and running'} in ${result.ms} ms`,
+      );
+      console.log(
+        `  uid ${tenant.uid}, plan ${tenant.plan.name}, isolation ${tenant.isolation}, generation ${tenant.generation}`,
       );
       console.log(
         `  runtime ${result.runtime?.runtimeId.slice(0, 12) ?? '?'} (${result.runtime?.state ?? '?'})`,
       );
       console.log(`  endpoint ${JSON.stringify(result.endpoint)}`);
-      console.log(`  tokens for this tenant carry the claim tenant="${result.tenant.id}"`);
+      console.log(`  claim mapping: ${claimMapping(tenant)}`);
+      if (result.evidence) {
+        console.log(`  ${summarize(result.evidence)} (details: bulkhead verify ${tenant.id})`);
+        if (!result.evidence.pass) process.exitCode = 1;
+      }
     } finally {
       await ctx.close();
     }
@@ -78,7 +79,7 @@ export const list: Command = {
         const runtime = await ctx.runtimes.inspect(tenant.id);
         console.log(
           `${tenant.id.padEnd(24)} ${tenant.status.padEnd(10)} uid=${tenant.uid} plan=${tenant.plan.name} ` +
-            `isolation=${tenant.isolation} runtime=${runtime ? runtime.state : 'absent'}`,
+            `isolation=${tenant.isolation} runtime=${runtime ? runtime.state : 'absent'} generation=${tenant.generation}`,
         );
       }
     } finally {
@@ -88,18 +89,27 @@ export const list: Command = {
 };
 
 export const offboard: Command = {
-  summary: 'remove a tenant: its container, data volume, socket directory and record',
-  usage: 'bulkhead offboard <tenant-id> --yes',
+  summary: 'drain and remove a tenant: export its audit trail, destroy container, volume, secrets and record',
+  usage: 'bulkhead offboard <tenant-id> [--yes] [--audit-dir DIR]',
   async run(args) {
-    const { values, positionals } = parse(args, { yes: { type: 'boolean', default: false } });
-    const [id] = positionals;
-    if (!id || positionals.length > 1) throw new UsageError('offboard takes exactly one tenant id');
-    if (!values.yes) throw new UsageError(`offboarding destroys the data of "${id}": confirm with --yes`);
+    const { values, positionals } = parse(args, {
+      yes: { type: 'boolean', default: false },
+      'audit-dir': { type: 'string' },
+    });
+    const id = oneId(positionals, 'offboard');
     const ctx = await openContext();
     try {
+      await ctx.registry.require(id);
+      await confirm({ yes: values.yes, id, what: `offboarding destroys the data of "${id}"` });
+      const auditDir = resolve(values['audit-dir'] ?? join(ctx.devDir, 'offboarded'));
       console.log(`Offboarding ${id}`);
-      const receipt = await offboardTenant(ctx, id, progress);
-      console.log(`Destroyed for ${id}: ${receipt.removed.join(', ')}`);
+      const receipt = await offboardTenant(ctx, id, { auditDir }, progress);
+      console.log(`Receipt (${receipt.at}): tenant ${receipt.tenant}, uid ${receipt.uid}`);
+      console.log(`Destroyed for ${id}: ${receipt.destroyed.join(', ')}`);
+      if (receipt.audit)
+        console.log(
+          `Audit trail exported: ${receipt.audit.file} (${receipt.audit.check.entries} entries, chain ${receipt.audit.check.ok ? 'intact' : 'BROKEN'}, head ${receipt.audit.check.head.slice(0, 16)}), check ${receipt.audit.checkFile}`,
+        );
     } finally {
       await ctx.close();
     }

@@ -4,8 +4,35 @@ import { keygen, list, offboard, onboard, type Command } from './commands.ts';
 import { UsageError } from './cli-context.ts';
 import { token } from './token-command.ts';
 import { up } from './up-command.ts';
+import { history, resume, secret, show, suspend, update, verify } from './lifecycle-commands.ts';
+import { apply, exportCommand } from './gitops-commands.ts';
 
-const COMMANDS: Record<string, Command> = { up, onboard, list, offboard, token, keygen };
+const COMMANDS: Record<string, Command> = {
+  up,
+  onboard,
+  list,
+  show,
+  update,
+  suspend,
+  resume,
+  verify,
+  history,
+  secret,
+  export: exportCommand,
+  apply,
+  offboard,
+  token,
+  keygen,
+};
+
+/** Exit codes: 2 bad input, 3 tenant exists / not found, 4 conflict (changed concurrently). */
+const EXIT_CODES: Record<string, number> = {
+  invalid_input: 2,
+  invalid_spec: 2,
+  tenant_exists: 3,
+  tenant_not_found: 3,
+  conflict: 4,
+};
 
 function help(): string {
   const lines = Object.entries(COMMANDS).map(([name, cmd]) => `  ${name.padEnd(10)} ${cmd.summary}`);
@@ -30,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await command.run(args);
-    return 0;
+    // A command that ran but found a failure (e.g. verify) sets process.exitCode itself.
+    return Number(process.exitCode ?? 0);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`error: ${error.message}\nusage: ${command.usage}`);
@@ -42,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const code = (error as { code?: unknown }).code;
     console.error(`error: ${(error as Error).message}`);
-    return code === 'tenant_exists' || code === 'tenant_not_found' ? 3 : 1;
+    return (typeof code === 'string' ? EXIT_CODES[code] : undefined) ?? 1;
   }
 }
 

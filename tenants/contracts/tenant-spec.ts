@@ -28,6 +28,19 @@ export const PLANS = {
 } as const satisfies Record<string, Plan>;
 export type PlanName = keyof typeof PLANS;
 
+/** Call quotas per plan, enforced by the router's rate limits; kept apart from `Plan` because
+ * changing a quota must not recycle the tenant's container (the plan is part of its spec hash). */
+export const QuotasSchema = z.strictObject({
+  callsPerMinute: z.number().int().min(1).max(1_000_000),
+  callsPerDay: z.number().int().min(1).max(1_000_000_000),
+});
+export type Quotas = z.infer<typeof QuotasSchema>;
+
+export const PLAN_QUOTAS = {
+  small: { callsPerMinute: 60, callsPerDay: 10_000 },
+  standard: { callsPerMinute: 600, callsPerDay: 100_000 },
+} as const satisfies Record<PlanName, Quotas>;
+
 export function planByName(name: string): Plan {
   const plan = (PLANS as Record<string, Plan>)[name];
   if (!plan) throw new Error(`unknown plan "${name}": choose one of ${Object.keys(PLANS).join(', ')}`);
@@ -55,7 +68,14 @@ export type ToolPin = z.infer<typeof ToolPinSchema>;
 /** A reference to a secret held elsewhere (never the secret itself). */
 export const SecretRefSchema = z.strictObject({
   name: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/),
-  ref: z.string().min(1).max(256),
+  /** A URI into a secret store (`secret://tenant/NAME`, `vault://path#key`), never a value. */
+  ref: z
+    .string()
+    .max(256)
+    .regex(
+      /^[a-z][a-z0-9+.-]*:\/\/\S+$/,
+      'a secret reference is a URI such as secret://tenant/NAME, never the value',
+    ),
 });
 
 export const TenantRecordSchema = z.strictObject({
@@ -64,6 +84,7 @@ export const TenantRecordSchema = z.strictObject({
   /** Non-root UID (and GID) the tenant's container runs as; unique per tenant. */
   uid: z.number().int().min(100_000).max(2_000_000_000),
   plan: PlanSchema,
+  quotas: QuotasSchema.default(PLAN_QUOTAS.small),
   isolation: IsolationTierSchema,
   status: z.enum(['active', 'suspended']),
   /** Issuers trusted for this tenant; empty means the installation's default issuer. */
@@ -74,7 +95,13 @@ export const TenantRecordSchema = z.strictObject({
   tools: z.array(ToolPinSchema).default([]),
   egress: z.strictObject({ mode: z.literal('none') }).default({ mode: 'none' }),
   secrets: z.array(SecretRefSchema).default([]),
-  retention: z.strictObject({ auditDays: z.number().int().min(1).max(3650) }).default({ auditDays: 365 }),
+  /** How long the audit trail outlives the tenant, and whether offboarding exports it first. */
+  retention: z
+    .strictObject({
+      auditDays: z.number().int().min(1).max(3650),
+      exportAuditOnOffboard: z.boolean().default(true),
+    })
+    .default({ auditDays: 365, exportAuditOnOffboard: true }),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime().optional(),
   generation: z.number().int().min(1),

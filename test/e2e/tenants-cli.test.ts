@@ -11,7 +11,7 @@ let stack: TestStack;
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await execFileAsync(process.execPath, ['tenants/cli/main.ts', ...args], {
-      env: { ...process.env, BULKHEAD_NAMESPACE: stack.ns.namespace },
+      env: { ...process.env, BULKHEAD_NAMESPACE: stack.ns.namespace, BULKHEAD_DEV_DIR: stack.ns.runDir },
       timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
@@ -71,7 +71,9 @@ describe('tenants CLI', () => {
 
   it('lists tenants with the state of their runtime', async () => {
     const result = await cli('list');
-    expect(result.stdout).toMatch(/^acme\s+active\s+uid=\d+ plan=small isolation=runc runtime=running$/m);
+    expect(result.stdout).toMatch(
+      /^acme\s+active\s+uid=\d+ plan=small isolation=runc runtime=running generation=1$/m,
+    );
   });
 
   it('offboards only with confirmation, and then removes container, volume and record', async () => {
@@ -80,7 +82,7 @@ describe('tenants CLI', () => {
     const result = await cli('offboard', 'acme', '--yes');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
-      'Destroyed for acme: container, data volume, socket directory, registry record',
+      'Destroyed for acme: container, data volume, socket directory, secrets (0), registry record',
     );
     expect(await containers('acme')).toBe(0);
     const { Volumes } = await stack.ns.docker.listVolumes({

@@ -70,6 +70,7 @@ describe('buildContainerSpec', () => {
           },
         ],
         IpcMode: 'private',
+        CgroupnsMode: 'private',
         RestartPolicy: { Name: 'no' },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } },
       },

@@ -1,0 +1,170 @@
+// Checks of a live container's configuration, as the engine reports it, against each container
+// control in DESIGN.md. Pure: the engine's inspect data and the tenant record in, checks out.
+import type Docker from 'dockerode';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../tenants/contracts/runtime-endpoint.ts';
+import type { IsolationCheck } from '../client/isolation-report.ts';
+import { runtimeName, type Placement } from '../docker/container-spec.ts';
+import { LABELS } from '../docker/labels.ts';
+
+const MiB = 1024 * 1024;
+
+function check(id: string, control: string, pass: boolean, ok: string, bad: string): IsolationCheck {
+  return { id, control, source: 'docker', pass, why: pass ? ok : bad };
+}
+
+export function containerChecks(
+  info: Docker.ContainerInspectInfo,
+  tenant: TenantRecord,
+  placement: Placement,
+): IsolationCheck[] {
+  const host = info.HostConfig;
+  // @types/dockerode types these as any; the engine returns string arrays (or null).
+  const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+  const caps = { drop: strings(host.CapDrop), add: strings(host.CapAdd) };
+  const secOpt = strings(host.SecurityOpt);
+  const networkDisabled = (info.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true;
+  const networks = Object.keys(info.NetworkSettings.Networks ?? {});
+  const mounts = info.Mounts ?? [];
+  const memory = tenant.plan.memoryMb * MiB;
+  const runtime = runtimeName(tenant.isolation);
+  const tmpfs = host.Tmpfs?.['/tmp'] ?? '';
+  const hostNs = (['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const).filter(
+    (key) => (host as Record<string, unknown>)[key] === 'host',
+  );
+  const log = host.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
+  const logCaps = { size: log?.Config?.['max-size'] ?? '', files: log?.Config?.['max-file'] ?? '' };
+  const expectedMounts = new Map([
+    [CONTAINER_SOCKET_DIR, placement.socketDir],
+    [CONTAINER_DATA_DIR, placement.volumeName],
+  ]);
+  const foreignMounts = mounts.filter((m) => {
+    const expected = expectedMounts.get(m.Destination);
+    return expected === undefined || (m.Type === 'volume' ? m.Name !== expected : m.Source !== expected);
+  });
+  const dockerSocket = mounts.filter((m) => /docker\.sock|containerd/.test(m.Source ?? ''));
+  return [
+    check(
+      'network.none',
+      'NetworkMode: none (no network by default)',
+      host.NetworkMode === 'none' && networkDisabled && networks.every((n) => n === 'none'),
+      'NetworkMode is "none" and networking is disabled',
+      `NetworkMode is "${host.NetworkMode}", NetworkDisabled ${String(networkDisabled)}, networks ${JSON.stringify(networks)}`,
+    ),
+    check(
+      'rootfs.readonly',
+      'read-only root filesystem',
+      host.ReadonlyRootfs === true,
+      'ReadonlyRootfs is true',
+      'the root filesystem is writable',
+    ),
+    check(
+      'tmpfs.capped',
+      'size-capped tmpfs /tmp',
+      new RegExp(`size=${tenant.plan.tmpMb}m`).test(tmpfs) && tmpfs.includes('noexec'),
+      `/tmp is tmpfs "${tmpfs}"`,
+      `/tmp tmpfs is "${tmpfs}", expected noexec and size=${tenant.plan.tmpMb}m`,
+    ),
+    check(
+      'capabilities.none',
+      'CapDrop ALL, nothing added',
+      caps.drop.includes('ALL') && caps.add.length === 0,
+      'all capabilities dropped, none added',
+      `CapDrop ${JSON.stringify(caps.drop)}, CapAdd ${JSON.stringify(caps.add)}`,
+    ),
+    check(
+      'no-new-privileges',
+      'no-new-privileges',
+      secOpt.some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
+      'no-new-privileges is set',
+      `SecurityOpt ${JSON.stringify(secOpt)} lacks no-new-privileges`,
+    ),
+    check(
+      'seccomp.default',
+      'default seccomp profile',
+      !secOpt.some((o) => /^seccomp[=:]/.test(o)),
+      'no seccomp override: the default profile applies',
+      `seccomp overridden: ${JSON.stringify(secOpt)}`,
+    ),
+    check(
+      'privileged.off',
+      'not privileged',
+      host.Privileged !== true,
+      'Privileged is false',
+      'the container is privileged',
+    ),
+    check(
+      'namespaces.private',
+      'no host namespaces',
+      hostNs.length === 0 && host.NetworkMode !== 'host',
+      'no pid, ipc, uts, user, cgroup or network namespace is shared with the host',
+      `shares the host's ${hostNs.join(', ') || 'network'} namespace`,
+    ),
+    check(
+      'user.tenant-uid',
+      'non-root UID of this tenant',
+      info.Config.User === `${tenant.uid}:${tenant.uid}` && tenant.uid !== 0,
+      `runs as ${info.Config.User}`,
+      `runs as "${info.Config.User}", expected ${tenant.uid}:${tenant.uid}`,
+    ),
+    check(
+      'limits.memory',
+      'memory limit, no swap',
+      host.Memory === memory && host.MemorySwap === memory,
+      `Memory ${memory} bytes, MemorySwap equal (no swap)`,
+      `Memory ${String(host.Memory)}, MemorySwap ${String(host.MemorySwap)}, expected both ${memory}`,
+    ),
+    check(
+      'limits.cpu',
+      'CPU limit',
+      host.NanoCpus === Math.round(tenant.plan.cpus * 1e9),
+      `NanoCpus ${String(host.NanoCpus)}`,
+      `NanoCpus ${String(host.NanoCpus)}, expected ${Math.round(tenant.plan.cpus * 1e9)}`,
+    ),
+    check(
+      'limits.pids',
+      'PIDs limit',
+      host.PidsLimit === tenant.plan.pids,
+      `PidsLimit ${String(host.PidsLimit)}`,
+      `PidsLimit ${String(host.PidsLimit)}, expected ${tenant.plan.pids}`,
+    ),
+    check('init', 'Init process', host.Init === true, 'Init is true', 'no init process'),
+    check(
+      'runtime.tier',
+      `isolation tier ${tenant.isolation}`,
+      host.Runtime === runtime,
+      `runtime ${String(host.Runtime)}`,
+      `runtime ${String(host.Runtime)}, expected ${runtime}`,
+    ),
+    check(
+      'docker-socket.absent',
+      'no Docker socket in the container',
+      dockerSocket.length === 0,
+      'no mount of a Docker or containerd socket',
+      `mounts ${dockerSocket.map((m) => m.Source).join(', ')}`,
+    ),
+    check(
+      'mounts.own-only',
+      "only the tenant's own volume and socket directory",
+      foreignMounts.length === 0 && mounts.length === expectedMounts.size,
+      `mounts: ${placement.volumeName} at ${CONTAINER_DATA_DIR}, ${placement.socketDir} at ${CONTAINER_SOCKET_DIR}`,
+      `unexpected mounts: ${JSON.stringify(foreignMounts.map((m) => `${m.Name ?? m.Source} -> ${m.Destination}`))}`,
+    ),
+    check(
+      'labels.ownership',
+      'labels record ownership (tenant, spec hash, generation)',
+      info.Config.Labels[LABELS.tenant] === tenant.id &&
+        Boolean(info.Config.Labels[LABELS.specHash]) &&
+        Boolean(info.Config.Labels[LABELS.generation]),
+      `tenant=${tenant.id}, spec-hash=${info.Config.Labels[LABELS.specHash] ?? ''}`,
+      'ownership labels missing or naming another tenant',
+    ),
+    check(
+      'logs.capped',
+      'log size caps',
+      log?.Type === 'json-file' && logCaps.size !== '' && logCaps.files !== '',
+      `json-file, max-size ${logCaps.size}, max-file ${logCaps.files}`,
+      `log config ${JSON.stringify(log)} has no size cap`,
+    ),
+  ];
+}

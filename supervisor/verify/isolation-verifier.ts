@@ -1,0 +1,134 @@
+// Produces a tenant's isolation evidence report: the live container's configuration checked
+// against DESIGN.md's controls (from the engine), plus probes run inside the container. Runs in
+// the supervisor, the only process that holds the Docker socket.
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import type { IsolationCheck, IsolationReport } from '../client/isolation-report.ts';
+import type { DockerDriver } from '../docker/docker-driver.ts';
+import { containerChecks } from './container-checks.ts';
+import { probeChecks, type ProbeObservation } from './probe-checks.ts';
+import { PROBE_SCRIPT } from './probe-script.ts';
+
+export interface IsolationVerifierOptions {
+  docker: Docker;
+  driver: Pick<DockerDriver, 'placement'>;
+  probeTimeoutMs?: number;
+}
+
+async function execProbe(
+  container: Docker.Container,
+  env: string[],
+  timeoutMs: number,
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const exec = await container.exec({
+    Cmd: ['node', '-e', PROBE_SCRIPT],
+    Env: env,
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  // The exec stream multiplexes stdout and stderr (8-byte frame headers); the modem splits them.
+  (
+    container.modem as { demuxStream(s: NodeJS.ReadableStream, o: PassThrough, e: PassThrough): void }
+  ).demuxStream(stream, stdout, stderr);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.destroy();
+      reject(new Error(`probe did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    stream.on('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    stream.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+  const { ExitCode } = await exec.inspect();
+  return {
+    exitCode: ExitCode ?? -1,
+    stdout: Buffer.concat(out).toString(),
+    stderr: Buffer.concat(err).toString(),
+  };
+}
+
+export class IsolationVerifier {
+  private readonly options: IsolationVerifierOptions;
+
+  constructor(options: IsolationVerifierOptions) {
+    this.options = options;
+  }
+
+  async verify(tenant: TenantRecord, others: string[]): Promise<IsolationReport> {
+    const placement = this.options.driver.placement(tenant.id, 0);
+    const container = this.options.docker.getContainer(placement.containerName);
+    let info: Docker.ContainerInspectInfo | undefined;
+    try {
+      info = await container.inspect();
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+    }
+    const checks: IsolationCheck[] = [];
+    if (!info || !info.State.Running) {
+      checks.push({
+        id: 'runtime.running',
+        control: 'a live container to check',
+        source: 'docker',
+        pass: false,
+        why: info
+          ? `the container is ${info.State.Status}`
+          : 'the tenant has no container (it starts on the first call)',
+      });
+    } else {
+      checks.push(...containerChecks(info, tenant, placement));
+      checks.push(...(await this.probe(container, tenant, others)));
+    }
+    return {
+      tenantId: tenant.id,
+      runtimeId: info?.Id ?? null,
+      isolation: tenant.isolation,
+      checkedAt: new Date().toISOString(),
+      pass: checks.every((c) => c.pass),
+      checks,
+    };
+  }
+
+  private async probe(
+    container: Docker.Container,
+    tenant: TenantRecord,
+    others: string[],
+  ): Promise<IsolationCheck[]> {
+    const otherPlaces = others.map((id) => {
+      const p = this.options.driver.placement(id, 0);
+      return { volume: p.volumeName, socketDir: p.socketDir };
+    });
+    try {
+      const result = await execProbe(
+        container,
+        [`PROBE_OTHERS=${JSON.stringify(otherPlaces)}`],
+        this.options.probeTimeoutMs ?? 10_000,
+      );
+      if (result.exitCode !== 0)
+        throw new Error(`probe exited ${result.exitCode}: ${result.stderr.slice(0, 300)}`);
+      return probeChecks(JSON.parse(result.stdout) as ProbeObservation, tenant);
+    } catch (error) {
+      return [
+        {
+          id: 'probe.run',
+          control: 'probes inside the container',
+          source: 'probe',
+          pass: false,
+          why: `the probe could not run: ${(error as Error).message}`,
+        },
+      ];
+    }
+  }
+}

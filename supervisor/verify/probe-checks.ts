@@ -1,0 +1,89 @@
+// Turns what the in-container probe saw into pass/fail checks, one per DESIGN.md control.
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import type { IsolationCheck } from '../client/isolation-report.ts';
+
+export interface ProbeObservation {
+  interfaces: string[];
+  sysNet: string[] | null;
+  routes: string[];
+  dockerSockets: string[];
+  rootWrite: string;
+  uid: number;
+  gid: number;
+  memoryLimit: string | null;
+  pidsLimit: string | null;
+  othersVisible: { volume: string; socketDir: string }[];
+  othersReadable: string[];
+  socketDir: string[] | null;
+  connect: string;
+}
+
+function check(id: string, control: string, pass: boolean, ok: string, bad: string): IsolationCheck {
+  return { id, control, source: 'probe', pass, why: pass ? ok : bad };
+}
+
+export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): IsolationCheck[] {
+  const ifaces = [...new Set([...seen.interfaces, ...(seen.sysNet ?? [])])];
+  const memory = tenant.plan.memoryMb * 1024 * 1024;
+  return [
+    check(
+      'probe.interfaces',
+      'no network interface beyond loopback',
+      ifaces.every((i) => i === 'lo'),
+      `interfaces: ${ifaces.join(', ') || '(none)'}`,
+      `interfaces seen: ${ifaces.join(', ')}`,
+    ),
+    check(
+      'probe.no-route',
+      'no route out',
+      seen.routes.length === 0 && /ENETUNREACH|EHOSTUNREACH|EACCES|EPERM/.test(seen.connect),
+      `routing table empty; connecting to 192.0.2.1:80 failed with ${seen.connect}`,
+      `routes: ${JSON.stringify(seen.routes)}; connect: ${seen.connect}`,
+    ),
+    check(
+      'probe.no-docker-socket',
+      'no Docker socket reachable',
+      seen.dockerSockets.length === 0,
+      'no Docker or containerd socket exists in the container',
+      `present: ${seen.dockerSockets.join(', ')}`,
+    ),
+    check(
+      'probe.rootfs-readonly',
+      'cannot write the root filesystem',
+      seen.rootWrite !== 'written',
+      `writing /bulkhead-probe failed with ${seen.rootWrite}`,
+      'a file was written to the root filesystem',
+    ),
+    check(
+      'probe.tenant-uid',
+      "runs as the tenant's UID",
+      seen.uid === tenant.uid && seen.gid === tenant.uid,
+      `uid ${seen.uid}, gid ${seen.gid}`,
+      `uid ${seen.uid}, gid ${seen.gid}, expected ${tenant.uid}`,
+    ),
+    check(
+      'probe.other-tenants',
+      "cannot see or read another tenant's volume or socket",
+      seen.othersVisible.length === 0 &&
+        seen.othersReadable.length === 0 &&
+        (seen.socketDir ?? []).every((f) => f === 'mcp.sock'),
+      `no other tenant's volume or socket directory is mounted or readable; /run/mcp holds ${JSON.stringify(seen.socketDir)}`,
+      `visible: ${JSON.stringify(seen.othersVisible)}, readable: ${JSON.stringify(seen.othersReadable)}, /run/mcp: ${JSON.stringify(seen.socketDir)}`,
+    ),
+    tenant.isolation === 'gvisor' && seen.memoryLimit === null && seen.pidsLimit === null
+      ? check(
+          'probe.limits',
+          'memory and PIDs limits in force',
+          true,
+          "gVisor's sandbox exposes no host cgroup files inside; the limits are evidenced by the engine (limits.memory, limits.pids)",
+          '',
+        )
+      : check(
+          'probe.limits',
+          'memory and PIDs limits in force',
+          seen.memoryLimit === String(memory) && seen.pidsLimit === String(tenant.plan.pids),
+          `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}`,
+          `cgroup memory ${seen.memoryLimit ?? '?'} (expected ${memory}), pids ${seen.pidsLimit ?? '?'} (expected ${tenant.plan.pids})`,
+        ),
+  ];
+}

@@ -1,0 +1,48 @@
+// What every operator command shares: the command shape, strict argument parsing, progress lines
+// and the confirmation step of destructive commands.
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { UsageError } from './cli-context.ts';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<void>;
+}
+
+export const progress = (message: string): void => console.log(`  … ${message}`);
+
+type Options = Record<
+  string,
+  { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean | string[] }
+>;
+
+export function parse<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function oneId(positionals: string[], command: string): string {
+  const [id] = positionals;
+  if (!id || positionals.length > 1) throw new UsageError(`${command} takes exactly one tenant id`);
+  return id;
+}
+
+/**
+ * Destructive commands need `--yes`, or an operator at a terminal who types the tenant id back.
+ * Without a terminal and without `--yes` nothing happens.
+ */
+export async function confirm(options: { yes: boolean; id: string; what: string }): Promise<void> {
+  if (options.yes) return;
+  if (!process.stdin.isTTY) throw new UsageError(`${options.what}: confirm with --yes`);
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${options.what}. Type the tenant id "${options.id}" to confirm: `);
+    if (answer.trim() !== options.id) throw new UsageError('not confirmed: nothing was changed');
+  } finally {
+    rl.close();
+  }
+}

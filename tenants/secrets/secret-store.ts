@@ -1,0 +1,79 @@
+// Values of tenants' downstream credentials. The registry holds only references
+// (`secret://<tenant>/<NAME>`); the values live here, encrypted at rest in Redis with AES-256-GCM
+// under a key from a root-only key file, and are destroyed at offboarding.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Redis } from 'ioredis';
+
+const KEY_BYTES = 32;
+
+/** Reads the store key, creating it (mode 0600) on first use. */
+export async function loadSecretKey(file: string): Promise<Buffer> {
+  try {
+    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    if (key.length !== KEY_BYTES) throw new Error(`secret key file ${file} does not hold a 256-bit key`);
+    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    const key = randomBytes(KEY_BYTES);
+    await writeFile(file, key.toString('base64'), { mode: 0o600, flag: 'wx' });
+    return key;
+  }
+}
+
+export function secretRef(tenant: string, name: string): string {
+  return `secret://${tenant}/${name}`;
+}
+
+export class SecretStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly key: Buffer;
+
+  constructor(options: { redis: Redis; prefix: string; key: Buffer }) {
+    if (options.key.length !== KEY_BYTES) throw new Error('SecretStore needs a 256-bit key');
+    this.redis = options.redis;
+    this.prefix = options.prefix;
+    this.key = options.key;
+  }
+
+  private hashKey(tenant: string): string {
+    return `${this.prefix}:secrets:${tenant}`;
+  }
+
+  async put(tenant: string, name: string, value: string): Promise<string> {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    // The tenant and name are authenticated data: a value cannot be moved to another slot unnoticed.
+    cipher.setAAD(Buffer.from(`${tenant}/${name}`));
+    const sealed = Buffer.concat([iv, cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    await this.redis.hset(this.hashKey(tenant), name, sealed.toString('base64'));
+    return secretRef(tenant, name);
+  }
+
+  async get(tenant: string, name: string): Promise<string | undefined> {
+    const stored = await this.redis.hget(this.hashKey(tenant), name);
+    if (!stored) return undefined;
+    const sealed = Buffer.from(stored, 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
+    decipher.setAAD(Buffer.from(`${tenant}/${name}`));
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    return Buffer.concat([
+      decipher.update(sealed.subarray(12, sealed.length - 16)),
+      decipher.final(),
+    ]).toString('utf8');
+  }
+
+  async names(tenant: string): Promise<string[]> {
+    return (await this.redis.hkeys(this.hashKey(tenant))).sort();
+  }
+
+  /** Destroys every secret of the tenant; returns the names destroyed. */
+  async destroyAll(tenant: string): Promise<string[]> {
+    const names = await this.names(tenant);
+    await this.redis.del(this.hashKey(tenant));
+    return names;
+  }
+}

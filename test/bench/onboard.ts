@@ -1,0 +1,100 @@
+// Benchmark (not a test): the time from `bulkhead onboard <id>` (the real CLI, as a separate
+// process, against a running supervisor) to the tenant's first successful tool call through the
+// router. Prints figures; asserts nothing.
+//   node test/bench/onboard.ts [--tenants 5] [--isolation runc|gvisor]
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+const { values } = parseArgs({
+  options: { tenants: { type: 'string', default: '5' }, isolation: { type: 'string', default: 'runc' } },
+});
+const count = Number(values.tenants);
+
+function stats(label: string, samples: number[]): void {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const fmt = (n: number): string => n.toFixed(0).padStart(6);
+  console.log(
+    `${label.padEnd(52)} n=${String(samples.length).padStart(2)} p50=${fmt(at(0.5))} ms p95=${fmt(at(0.95))} ms ` +
+      `min=${fmt(sorted[0] ?? NaN)} ms max=${fmt(sorted.at(-1) ?? NaN)} ms`,
+  );
+}
+
+function onboardCli(stack: TestStack, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['tenants/cli/main.ts', 'onboard', ...args], {
+      env: { ...process.env, BULKHEAD_NAMESPACE: stack.ns.namespace, BULKHEAD_DEV_DIR: stack.ns.runDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`onboard exited ${code}: ${stderr}`)),
+    );
+  });
+}
+
+async function firstCall(stack: TestStack, id: string): Promise<void> {
+  const token = await stack.agentToken(id);
+  const client = new Client(
+    { name: 'bench', version: '1' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+      authProvider: { token: () => Promise.resolve(token) },
+    }),
+  );
+  try {
+    const result = await client.callTool({ name: 'records_create', arguments: { title: 'first' } });
+    if (result.isError) throw new Error(`first call failed: ${JSON.stringify(result.structuredContent)}`);
+  } finally {
+    await client.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const stack = await startTestStack('bench-onb');
+  const samples = {
+    onboard: [] as number[],
+    evidence: [] as number[],
+    call: [] as number[],
+    total: [] as number[],
+    totalEvidence: [] as number[],
+  };
+  try {
+    console.log(
+      `onboard benchmark: ${count} tenants per variant, ${values.isolation}, plan small, Node ${process.version}`,
+    );
+    for (const withEvidence of [false, true]) {
+      for (let i = 0; i < count; i++) {
+        const id = `bench-${withEvidence ? 'e' : 'n'}-${i}`;
+        const started = performance.now();
+        await onboardCli(stack, [
+          id,
+          '--isolation',
+          values.isolation,
+          ...(withEvidence ? [] : ['--no-verify']),
+        ]);
+        const onboarded = performance.now();
+        await firstCall(stack, id);
+        const called = performance.now();
+        (withEvidence ? samples.evidence : samples.onboard).push(onboarded - started);
+        if (!withEvidence) samples.call.push(called - onboarded);
+        (withEvidence ? samples.totalEvidence : samples.total).push(called - started);
+      }
+    }
+    stats('onboard CLI, process start to exit (--no-verify)', samples.onboard);
+    stats('onboard CLI with isolation evidence (default)', samples.evidence);
+    stats('first call after onboard (token + connect + call)', samples.call);
+    stats('onboard -> first successful call (--no-verify)', samples.total);
+    stats('onboard -> first successful call (with evidence)', samples.totalEvidence);
+  } finally {
+    await stack.close();
+  }
+}
+
+await main();

@@ -1,0 +1,207 @@
+// The registry and the audit trail on real Redis: generations with optimistic concurrency (one of
+// two concurrent updates wins, the other gets a conflict, nothing is lost), a change log naming who
+// made each change, manifest rules that change nothing when they refuse, and a hash chain that a
+// tampered entry breaks.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditTrail } from '../../tenants/audit/audit-trail.ts';
+import { TenantSpecError } from '../../tenants/contracts/tenant-config.ts';
+import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import {
+  TenantConflictError,
+  TenantExistsError,
+  TenantRegistry,
+} from '../../tenants/registry/tenant-registry.ts';
+import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+
+let ns: TestNamespace;
+let redis: Redis;
+let registry: TenantRegistry;
+
+beforeAll(async () => {
+  ns = await testNamespace('reg');
+  redis = new Redis(ns.installation.redis);
+  registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await ns?.cleanup();
+});
+
+describe('tenant registry', () => {
+  it('starts every tenant at generation 1 and logs who created it', async () => {
+    const tenant = await registry.create(
+      { id: 'echo', plan: planByName('small'), isolation: 'runc' },
+      { actor: 'alice', reason: 'ticket 42' },
+    );
+    expect(tenant.generation).toBe(1);
+    const [entry] = await registry.history('echo');
+    expect(entry).toMatchObject({
+      tenant: 'echo',
+      action: 'create',
+      generation: 1,
+      actor: 'alice',
+      reason: 'ticket 42',
+    });
+  });
+
+  it('lets exactly one of two concurrent updates win; the other gets a conflict and nothing is lost', async () => {
+    const base = await registry.require('echo');
+    const results = await Promise.allSettled([
+      registry.update('echo', {
+        expectedGeneration: base.generation,
+        changes: { displayName: 'Echo by Alice' },
+        author: { actor: 'alice' },
+      }),
+      registry.update('echo', {
+        expectedGeneration: base.generation,
+        changes: { isolation: 'gvisor' },
+        author: { actor: 'bob' },
+      }),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(TenantConflictError);
+    const after = await registry.require('echo');
+    expect(after.generation).toBe(base.generation + 1);
+    // The winner's change is stored whole; the loser's is not half-applied.
+    const winner = (won[0] as PromiseFulfilledResult<{ displayName: string; isolation: string }>).value;
+    expect(after.displayName).toBe(winner.displayName);
+    expect(after.isolation).toBe(winner.isolation);
+    expect(
+      [after.displayName === 'Echo by Alice', after.isolation === 'gvisor'].filter(Boolean),
+    ).toHaveLength(1);
+    // The loser re-reads and retries on top of the winner: both changes survive.
+    const loserAlice = after.displayName !== 'Echo by Alice';
+    const retried = await registry.update('echo', {
+      expectedGeneration: after.generation,
+      changes: loserAlice ? { displayName: 'Echo by Alice' } : { isolation: 'gvisor' },
+      author: { actor: loserAlice ? 'alice' : 'bob' },
+    });
+    expect(retried).toMatchObject({
+      displayName: 'Echo by Alice',
+      isolation: 'gvisor',
+      generation: base.generation + 2,
+    });
+    const log = await registry.history('echo');
+    expect(log.map((e) => e.generation)).toEqual([1, 2, 3]);
+    expect(new Set(log.slice(1).map((e) => e.actor))).toEqual(new Set(['alice', 'bob']));
+  });
+
+  it('refuses a stale generation even when nothing else is running', async () => {
+    await expect(
+      registry.update('echo', {
+        expectedGeneration: 1,
+        changes: { displayName: 'x' },
+        author: { actor: 'carol' },
+      }),
+    ).rejects.toBeInstanceOf(TenantConflictError);
+  });
+
+  it('refuses unknown tools and unpinned versions, changing nothing', async () => {
+    const before = await registry.require('echo');
+    await expect(
+      registry.update('echo', {
+        expectedGeneration: before.generation,
+        changes: { tools: [{ name: 'shell_exec', version: '1.0.0', agentsAlone: true }] },
+        author: { actor: 'mallory' },
+      }),
+    ).rejects.toThrow(/unknown tool "shell_exec"/);
+    await expect(
+      registry.update('echo', {
+        expectedGeneration: before.generation,
+        changes: { tools: [{ name: 'records_get', version: '9.9.9', agentsAlone: false }] },
+        author: { actor: 'mallory' },
+      }),
+    ).rejects.toBeInstanceOf(TenantSpecError);
+    await expect(
+      registry.create({
+        id: 'foxtrot',
+        plan: planByName('small'),
+        isolation: 'runc',
+        tools: [{ name: 'nope', version: '1.0.0', agentsAlone: false }],
+      }),
+    ).rejects.toThrow(/unknown tool "nope"/);
+    expect(await registry.require('echo')).toEqual(before);
+    expect(await registry.get('foxtrot')).toBeUndefined();
+    expect((await registry.history()).map((e) => e.actor)).not.toContain('mallory');
+  });
+
+  it('refuses a secret value where a reference belongs', async () => {
+    const before = await registry.require('echo');
+    await expect(
+      registry.update('echo', {
+        expectedGeneration: before.generation,
+        changes: { secrets: [{ name: 'API_KEY', ref: 'sk-live-1234567890' }] },
+        author: { actor: 'dave' },
+      }),
+    ).rejects.toThrow(/secret reference is a URI/);
+    expect(await registry.require('echo')).toEqual(before);
+  });
+
+  it('lets exactly one of two concurrent creates of one id win', async () => {
+    const results = await Promise.allSettled(
+      [1, 2].map(() => registry.create({ id: 'golf', plan: planByName('small'), isolation: 'runc' })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(
+      TenantExistsError,
+    );
+  });
+});
+
+describe('audit trail', () => {
+  it('chains concurrent appends from several writers into one verifiable sequence', async () => {
+    const trails = [1, 2, 3].map(
+      () =>
+        new AuditTrail({ redis: new Redis(ns.installation.redis), prefix: ns.installation.registryPrefix }),
+    );
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        trails[i % 3]!.append({
+          tenant: 'echo',
+          user: null,
+          agent: `a${i}`,
+          tool: 'records_get',
+          decision: 'permit',
+          reason: 'ok',
+        }),
+      ),
+    );
+    const trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
+    const entries = await trail.entries('echo');
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(await trail.verify('echo')).toMatchObject({ ok: true, entries: 30 });
+    for (const t of trails) (t as unknown as { redis: Redis }).redis.disconnect();
+  });
+
+  it('detects an entry changed in Redis and an entry removed from the end', async () => {
+    const trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
+    const stream = `${ns.installation.registryPrefix}:audit:echo`;
+    const rows = await redis.xrange(stream, '-', '+');
+    const [lastId, lastFields] = rows.at(-1)!;
+    await redis.xdel(stream, lastId);
+    expect(await trail.verify('echo')).toMatchObject({
+      ok: false,
+      problem: 'entries missing after the last one read',
+    });
+    await redis.xadd(stream, '*', ...lastFields);
+    expect((await trail.verify('echo')).ok).toBe(true);
+    // Rewrite the first entry: rebuild the stream with a forged decision in entry 1.
+    const current = await redis.xrange(stream, '-', '+');
+    await redis.del(stream);
+    for (const [index, [, fields]] of current.entries()) {
+      const entry = JSON.parse(fields[1]!) as Record<string, unknown>;
+      await redis.xadd(
+        stream,
+        '*',
+        'entry',
+        JSON.stringify(index === 0 ? { ...entry, decision: 'deny' } : entry),
+      );
+    }
+    expect(await trail.verify('echo')).toMatchObject({ ok: false, problem: 'entry 1: content changed' });
+  });
+});

@@ -1,0 +1,35 @@
+// Runs the operator CLI as a separate process, as an operator would, against a test namespace.
+import { spawn } from 'node:child_process';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  env: { namespace: string; devDir: string; extra?: Record<string, string> },
+  args: string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['tenants/cli/main.ts', ...args], {
+      env: {
+        ...process.env,
+        BULKHEAD_NAMESPACE: env.namespace,
+        BULKHEAD_DEV_DIR: env.devDir,
+        BULKHEAD_ACTOR: 'test-operator',
+        ...env.extra,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 90_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
