@@ -2,24 +2,20 @@
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
 import { bearerAuth, type AuthenticatedRequest } from './auth/bearer-auth.ts';
 import type { Principal } from './auth/principal.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
-import type { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
-import { createRouterServer } from './mcp/router-server.ts';
-import type { TenantLookup } from './tenancy/tenant-directory.ts';
+import { createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
 
-export interface AppDeps {
+export interface AppDeps extends RouterServerDeps {
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
   resourceUrl: string;
   authorizationServers: string[];
   scopesSupported: string[];
   verify: TokenVerifier;
-  tenants: TenantLookup;
-  dispatcher: TenantDispatcher;
-  logger: Logger;
   maxBodyBytes?: number;
+  /** Told when served tool lists change: the app sends tools/list_changed to listening clients. */
+  toolChanges?: { subscribe(listener: () => void): void };
 }
 
 /** RFC 9728 well-known URL with the resource path inserted after the well-known segment. */
@@ -63,6 +59,7 @@ export function createApp(deps: AppDeps): Express {
       onerror: (error) => deps.logger.warn({ err: error }, 'mcp request error'),
     },
   );
+  deps.toolChanges?.subscribe(() => mcp.notify.toolsChanged());
   const handleMcp = toNodeHandler(mcp, {
     maxRequestBodySize: maxBodyBytes,
     onerror: (error) => deps.logger.error({ err: error }, 'mcp adapter error'),

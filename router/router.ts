@@ -1,18 +1,27 @@
 // Wires one router process: token verifier, tenant directory, runtime client, dispatcher, app.
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
 import type { Installation } from '../tenants/contracts/installation.ts';
-import { ALL_SCOPES } from '../tenants/contracts/tool-manifest.ts';
+import { ALL_SCOPES, RECORDS_TOOLS } from '../tenants/contracts/tool-manifest.ts';
 import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
 import { createApp } from './app.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import { createCallSigner } from './dispatch/call-signer.ts';
 import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { TenantDirectory } from './tenancy/tenant-directory.ts';
+import { DriftGuard } from './pipeline/drift-guard.ts';
+import { IdempotencyStore } from './pipeline/idempotency.ts';
+import { PinWatcher } from './tools/pin-watcher.ts';
+import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
+import { ToolSurface } from './tools/tool-surface.ts';
+
+/** The operator's published documentation that docs_search serves, shipped with the router. */
+export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));
 
 export interface RouterOptions {
   installation: Installation;
@@ -26,6 +35,14 @@ export interface RouterOptions {
   clockToleranceSeconds: number;
   callAssertionPrivateKey: string;
   logger: Logger;
+  /** Operator shared tool modules (files default-exporting a SharedToolModule or an array). */
+  sharedToolModules?: string[];
+  docsDir?: string;
+  idempotencyWindowMs?: number;
+  /** How often tenant tool definitions are re-checked against the approved digests. */
+  toolCheckIntervalMs?: number;
+  /** How often tenant pins are polled for changes (tools/list_changed). */
+  pinWatchIntervalMs?: number;
 }
 
 export interface RunningRouter {
@@ -45,10 +62,26 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     onError: (error) => logger.warn({ err: error }, 'runtime job queue error'),
   });
   await runtimes.ready();
+  const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const watcher = new PinWatcher({
+    source: registry,
+    intervalMs: options.pinWatchIntervalMs ?? 5_000,
+    logger,
+  });
+  const guard = new DriftGuard({
+    approved: RECORDS_TOOLS,
+    logger,
+    onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
+  });
   const dispatcher = new TenantDispatcher({
     runtimes,
     sign: await createCallSigner(options.callAssertionPrivateKey),
     logger,
+    guard,
+  });
+  const shared = await loadSharedTools({
+    builtIns: builtInSharedTools({ docsDir: options.docsDir ?? DEFAULT_DOCS_DIR }),
+    modulePaths: options.sharedToolModules ?? [],
   });
   const app = createApp({
     resourceUrl: options.resourceUrl,
@@ -62,12 +95,23 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       clockToleranceSeconds: options.clockToleranceSeconds,
       ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
     }),
-    tenants: new TenantDirectory({
-      source: new TenantRegistry({ redis, prefix: installation.registryPrefix }),
-    }),
+    tenants: new TenantDirectory({ source: registry }),
     dispatcher,
     logger,
+    surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard }),
+    sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
+    idempotency: new IdempotencyStore({
+      redis,
+      prefix: installation.registryPrefix,
+      ...(options.idempotencyWindowMs ? { windowMs: options.idempotencyWindowMs } : {}),
+    }),
+    toolChanges: watcher,
   });
+  watcher.start();
+  // Periodic rug-pull check; bounded by the process lifetime, cleared on close.
+  const recheck = setInterval(() => {
+    dispatcher.recheckTools().catch((error: unknown) => logger.warn({ err: error }, 'tool recheck failed'));
+  }, options.toolCheckIntervalMs ?? 60_000).unref();
   const server: Server = app.listen(options.port, options.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -76,6 +120,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   return {
     url,
     async close() {
+      clearInterval(recheck);
+      watcher.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();

@@ -1,43 +1,23 @@
 // Which tools a principal may see and call, from the approved manifest only. A tool the principal
 // may not use is indistinguishable from one that does not exist.
-import { z } from 'zod';
-import type { Tool } from '@modelcontextprotocol/server';
-import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { SHARED_TOOLS, type ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
 import type { Principal } from '../auth/principal.ts';
+import { ToolSurface, type ServedTool } from './tool-surface.ts';
 
-const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+export type VisibleTool = ServedTool;
 
-/** Wire definitions are derived once: the JSON Schema the client sees is the schema we enforce. */
-const WIRE = new Map<string, Tool>(
-  MANIFEST.map((def) => [
-    def.name,
-    {
-      name: def.name,
-      title: def.title,
-      description: def.description,
-      inputSchema: z.toJSONSchema(def.inputSchema, { io: 'input' }) as Tool['inputSchema'],
-      annotations: {
-        title: def.title,
-        readOnlyHint: !def.writes,
-        destructiveHint: def.writes && def.name.endsWith('_delete'),
-        openWorldHint: false,
-      },
-    },
-  ]),
-);
+const DEFAULT_SURFACE = new ToolSurface({ shared: SHARED_TOOLS });
 
-export interface VisibleTool {
-  definition: ToolDefinition;
-  wire: Tool;
-}
-
-export function visibleTools(principal: Principal, tenant: TenantRecord | undefined): VisibleTool[] {
-  return MANIFEST.filter((def) => {
-    if (def.scope !== null && !principal.scopes.includes(def.scope)) return false;
-    if (def.kind === 'tenant') return tenant?.status === 'active';
-    return true;
-  })
-    .map((definition) => ({ definition, wire: WIRE.get(definition.name)! }))
-    .sort((a, b) => a.definition.name.localeCompare(b.definition.name));
+export function visibleTools(
+  principal: Principal,
+  tenant: TenantRecord | undefined,
+  surface: ToolSurface = DEFAULT_SURFACE,
+): VisibleTool[] {
+  return surface
+    .forTenant(tenant)
+    .filter(
+      ({ definition }: { definition: ToolDefinition }) =>
+        definition.scope === null || principal.scopes.includes(definition.scope),
+    );
 }

@@ -3,10 +3,10 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startDevIdp, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
 import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
-import { startRouter, type RunningRouter } from '../../router/router.ts';
+import { startRouter, type RouterOptions, type RunningRouter } from '../../router/router.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
 import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
@@ -41,9 +41,21 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function startTestStack(label: string): Promise<TestStack> {
+export interface TestStackOptions {
+  /** Runtime image (default BULKHEAD_RUNTIME_IMAGE), e.g. the -faults test variant. */
+  image?: string;
+  logger?: Logger;
+  router?: Partial<
+    Pick<
+      RouterOptions,
+      'toolCheckIntervalMs' | 'pinWatchIntervalMs' | 'idempotencyWindowMs' | 'sharedToolModules'
+    >
+  >;
+}
+
+export async function startTestStack(label: string, options: TestStackOptions = {}): Promise<TestStack> {
   const ns = await testNamespace(label);
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const keys = await ensureCallKeys(join(ns.runDir, 'keys'));
   const port = await freePort();
   const mcpUrl = `http://127.0.0.1:${port}/mcp`;
@@ -59,7 +71,7 @@ export async function startTestStack(label: string): Promise<TestStack> {
   const supervisor = await startSupervisor({
     installation: ns.installation,
     runDir: join(ns.runDir, 'run'),
-    image: RUNTIME_IMAGE,
+    image: options.image ?? RUNTIME_IMAGE,
     routerPublicKeyFile: keys.publicKeyFile,
     routerGid: 0,
     logger,
@@ -75,6 +87,7 @@ export async function startTestStack(label: string): Promise<TestStack> {
     clockToleranceSeconds: 5,
     callAssertionPrivateKey: await readFile(keys.privateKeyFile, 'utf8'),
     logger,
+    ...options.router,
   });
   const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
   await runtimes.ready();

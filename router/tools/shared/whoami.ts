@@ -1,0 +1,15 @@
+// whoami: the verified identity of this call, from the token only.
+import type { SharedToolHandler } from '../shared-registry.ts';
+import { structured } from './structured.ts';
+
+export const whoami: SharedToolHandler = (principal) =>
+  Promise.resolve(
+    structured({
+      tenant: principal.tenant,
+      user: principal.user,
+      agent: principal.agent,
+      scopes: principal.scopes,
+      issuer: principal.issuer,
+      acting_alone: principal.user === null,
+    }),
+  );
