@@ -85,6 +85,17 @@ export interface WireTool {
   annotations: ToolAnnotations;
 }
 
+/** Every object schema states its required fields, even when none are: nothing is implicit. */
+function explicitRequired(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(explicitRequired);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out = Object.fromEntries(
+    Object.entries(schema as Record<string, unknown>).map(([k, v]) => [k, explicitRequired(v)]),
+  );
+  if (out.type === 'object' && out.properties !== undefined && out.required === undefined) out.required = [];
+  return out;
+}
+
 export function wireTool(def: ToolDefinition): WireTool {
   const description = def.deprecated
     ? `DEPRECATED: ${def.deprecated.message} ${def.description}`
@@ -93,7 +104,9 @@ export function wireTool(def: ToolDefinition): WireTool {
     name: def.name,
     title: def.title,
     description,
-    inputSchema: z.toJSONSchema(effectiveInputSchema(def), { io: 'input' }) as WireTool['inputSchema'],
+    inputSchema: explicitRequired(
+      z.toJSONSchema(effectiveInputSchema(def), { io: 'input' }),
+    ) as WireTool['inputSchema'],
     outputSchema: z.toJSONSchema(def.outputSchema, { io: 'output' }) as WireTool['outputSchema'],
     annotations: annotationsFor(def),
   };
