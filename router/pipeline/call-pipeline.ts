@@ -60,10 +60,20 @@ async function dispatch(
       args,
     );
   } catch (error) {
-    const failure = runtimeFailure(error);
-    if (!failure) throw error;
     log.warn({ tool: tool.definition.name, err: error }, 'tenant call failed');
-    return failure;
+    // Unknown whether the call reached the runtime (a crash mid-call): a retry with the same
+    // idempotency key is safe, because the runtime answers a committed key from its own table.
+    return (
+      runtimeFailure(error) ??
+      toolError(
+        'transient',
+        'runtime_call_failed',
+        'the tenant runtime failed during the call; retry with the same idempotency key',
+        {
+          retry_after_ms: 1_000,
+        },
+      )
+    );
   }
 }
 
