@@ -75,7 +75,12 @@ function update(
       `start_date ${next.start_date} would be after due_date ${next.due_date}`,
     );
   }
-  return { record: store.update(id, next) };
+  try {
+    return { record: store.update(id, next) };
+  } catch (error) {
+    if (!(error instanceof DuplicateRefError)) throw error;
+    return toolError('conflict', 'duplicate_ref', error.message);
+  }
 }
 
 const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
