@@ -63,10 +63,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   });
   await runtimes.ready();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const tenants = new TenantDirectory({ source: registry });
   const watcher = new PinWatcher({
     source: registry,
     intervalMs: options.pinWatchIntervalMs ?? 5_000,
     logger,
+    invalidate: (id) => tenants.invalidate(id),
   });
   const guard = new DriftGuard({
     approved: RECORDS_TOOLS,
@@ -95,7 +97,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       clockToleranceSeconds: options.clockToleranceSeconds,
       ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
     }),
-    tenants: new TenantDirectory({ source: registry }),
+    tenants,
     dispatcher,
     logger,
     surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard }),

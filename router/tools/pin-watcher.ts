@@ -9,13 +9,21 @@ export interface TenantSource {
   list(): Promise<TenantRecord[]>;
 }
 
+export interface PinWatcherOptions {
+  source: TenantSource;
+  intervalMs: number;
+  logger: Logger;
+  /** Called for each changed tenant before clients are told, so their re-list sees the change. */
+  invalidate?: (tenantId: string) => void;
+}
+
 export class PinWatcher {
   private readonly seen = new Map<string, string>();
   private readonly listeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private readonly options: { source: TenantSource; intervalMs: number; logger: Logger };
+  private readonly options: PinWatcherOptions;
 
-  constructor(options: { source: TenantSource; intervalMs: number; logger: Logger }) {
+  constructor(options: PinWatcherOptions) {
     this.options = options;
   }
 
@@ -39,6 +47,7 @@ export class PinWatcher {
       if (before !== undefined && before !== digest) changed.push(tenant.id);
       this.seen.set(tenant.id, digest);
     }
+    for (const id of changed) this.options.invalidate?.(id);
     if (changed.length > 0) this.notify(`tool pins changed for ${changed.join(', ')}`);
   }
 

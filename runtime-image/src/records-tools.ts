@@ -84,9 +84,14 @@ function update(
 }
 
 const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
-  records_create: (store) => (args, actor) => ({
-    record: store.create(args as unknown as RecordInput, actor),
-  }),
+  records_create: (store) => (args, actor) => {
+    try {
+      return { record: store.create(args as unknown as RecordInput, actor) };
+    } catch (error) {
+      if (!(error instanceof DuplicateRefError)) throw error;
+      return toolError('conflict', 'duplicate_ref', error.message);
+    }
+  },
   records_bulk_create: (store) => (args, actor) => createItems(store, args.items as RecordInput[], actor),
   records_update: (store) => (args) => update(store, args),
   records_delete: (store) => (args) =>
