@@ -123,7 +123,7 @@ describe('idempotent writes', () => {
     let result: CallToolResult | undefined;
     const attempts: string[] = [];
     for (let attempt = 0; attempt < 5 && !result; attempt++) {
-      const outcome = (await create(client, 'crash-once', 'crash-key-00001')) as CallToolResult;
+      const outcome = await create(client, 'crash-once', 'crash-key-00001');
       const error = (outcome.structuredContent as { error?: { error_class: string; code: string } }).error;
       attempts.push(error ? `${error.error_class}:${error.code}` : 'ok');
       if (!error) result = outcome;
