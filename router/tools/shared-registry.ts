@@ -4,32 +4,13 @@
 // array), without forking Bulkhead. Loaded modules must be shared read-only tools.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CallToolResult } from '@modelcontextprotocol/server';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import { SHARED_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
-import type { ToolDefinition } from '../../tenants/contracts/tool-definition.ts';
-import type { Principal } from '../auth/principal.ts';
 import { createDocsSearch } from './shared/docs-search.ts';
 import { quotaStatus } from './shared/quota-status.ts';
+import type { SharedToolHandler, SharedToolModule } from './shared/shared-tool.ts';
 import { whoami } from './shared/whoami.ts';
 
-export interface SharedToolContext {
-  tenant: TenantRecord | undefined;
-  /** The tools this principal may call right now. */
-  tools: readonly ToolDefinition[];
-  idempotencyWindowMs: number;
-}
-
-export type SharedToolHandler = (
-  principal: Principal,
-  args: Record<string, unknown>,
-  context: SharedToolContext,
-) => Promise<CallToolResult>;
-
-export interface SharedToolModule {
-  definition: ToolDefinition;
-  handler: SharedToolHandler;
-}
+export type { SharedToolContext, SharedToolHandler, SharedToolModule } from './shared/shared-tool.ts';
 
 function builtIn(name: string, handler: SharedToolHandler): SharedToolModule {
   const definition = SHARED_TOOLS.find((def) => def.name === name);

@@ -4,7 +4,7 @@
 // becomes a path.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SharedToolHandler } from '../shared-registry.ts';
+import type { SharedToolHandler } from './shared-tool.ts';
 import { structured } from './structured.ts';
 
 export function createDocsSearch(dir: string): SharedToolHandler {

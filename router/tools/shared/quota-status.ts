@@ -1,6 +1,6 @@
 // quota_status: what the caller may still do. Reads the tenant record (plan) and the tool surface
 // this principal sees; no tenant data from the container.
-import type { SharedToolHandler } from '../shared-registry.ts';
+import type { SharedToolHandler } from './shared-tool.ts';
 import { structured } from './structured.ts';
 
 export const quotaStatus: SharedToolHandler = (principal, _args, context) => {

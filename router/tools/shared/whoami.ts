@@ -1,5 +1,5 @@
 // whoami: the verified identity of this call, from the token only.
-import type { SharedToolHandler } from '../shared-registry.ts';
+import type { SharedToolHandler } from './shared-tool.ts';
 import { structured } from './structured.ts';
 
 export const whoami: SharedToolHandler = (principal) =>
