@@ -13,7 +13,8 @@ import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 // Replaced at bundle time by build.sh ("0" in the production image, "1" only in the :<tag>-faults
-// test image), so no environment variable or file can switch fault injection on in production.
+// test image): the production bundle holds the literal false, so no environment variable or file
+// can switch fault injection on.
 const FAULTS_BUILD = process.env.BULKHEAD_FAULTS_BUILD === '1';
 
 const ConfigSchema = z.object({
