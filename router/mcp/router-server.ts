@@ -3,6 +3,7 @@
 // then in-process shared tools or idempotent dispatch to the tenant's own runtime.
 import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import type { StructuredError } from '../../tenants/contracts/tool-errors.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
@@ -38,7 +39,13 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
     const tool = visible.find((t) => t.definition.name === name);
     if (!tool) {
       log.info({ tool: name, decision: 'deny', reason: 'not visible to this principal' }, 'authorization');
-      throw new ProtocolError(INVALID_PARAMS, `Unknown tool: ${name}`);
+      // Same structured data as a tool error: a tool the caller may not use does not exist for it.
+      throw new ProtocolError(INVALID_PARAMS, `Unknown tool: ${name}`, {
+        error_class: 'validation',
+        code: 'unknown_tool',
+        message: `no tool named ${name} is available to this caller`,
+        retryable: false,
+      } satisfies StructuredError);
     }
     log.info({ tool: name, decision: 'permit', reason: 'scope and tenant allow it' }, 'authorization');
     return runToolCall({ principal, tenant, tool, visible, rawArgs, log }, deps);

@@ -206,18 +206,18 @@ export class RecordsStore {
     return this.db.prepare('DELETE FROM records WHERE id = ?').run(id).changes > 0;
   }
 
-  list(limit: number, after?: string, dueBefore?: string): RecordRow[] {
+  list(limit: number, after?: string, dueBefore?: string, newestFirst = false): RecordRow[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (after) {
-      where.push('seq > (SELECT seq FROM records WHERE id = ?)');
+      where.push(`seq ${newestFirst ? '<' : '>'} (SELECT seq FROM records WHERE id = ?)`);
       params.push(after);
     }
     if (dueBefore) {
       where.push('due_date IS NOT NULL AND due_date < ?');
       params.push(dueBefore);
     }
-    const sql = `SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+    const sql = `SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, limit) as unknown as RowShape[];
     return rows.map(toRecord);
   }

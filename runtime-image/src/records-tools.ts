@@ -105,6 +105,7 @@ const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
       args.limit as number,
       args.after as string | undefined,
       args.due_before as string | undefined,
+      args.order === 'newest_first',
     ),
   }),
 };

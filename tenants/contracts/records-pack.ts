@@ -51,6 +51,7 @@ export const RecordsListInputV1 = z.strictObject({
 });
 export const RecordsListInput = RecordsListInputV1.extend({
   due_before: Day.optional().describe('Only records due before this day.'),
+  order: z.enum(['oldest_first', 'newest_first']).default('oldest_first'),
 }).strict();
 export const RecordsBulkCreateInput = z.strictObject({
   items: z.array(RecordsCreateInput).min(1).max(50),
@@ -182,7 +183,7 @@ export const RECORDS_TOOLS: readonly ToolDefinition[] = [
     version: '1.1.0',
     title: 'List records',
     description:
-      'List records of the calling tenant, oldest first, paginated by id; optionally only those due before a day.',
+      'List records of the calling tenant, oldest or newest first, paginated by id (after: the last id of the previous page); optionally only those due before a day.',
     inputSchema: RecordsListInput,
     outputSchema: z.object({ records: z.array(RecordSchema) }),
     scope: 'records:read',

@@ -107,6 +107,40 @@ describe('versioned tools', () => {
     await client.close();
   });
 
+  it('orders records by a closed enum and refuses values outside it', async () => {
+    const client = await connect();
+    for (const title of ['first', 'second']) {
+      await client.callTool({
+        name: 'records_create',
+        arguments: { title, idempotency_key: `order-${title}-key` },
+      });
+    }
+    const titles = async (order: string) =>
+      (
+        (await client.callTool({ name: 'records_list', arguments: { order } })).structuredContent as {
+          records: { title: string }[];
+        }
+      ).records.map((r) => r.title);
+    expect(await titles('newest_first')).toEqual(['second', 'first']);
+    expect(await titles('oldest_first')).toEqual(['first', 'second']);
+    const bad = await client.callTool({ name: 'records_list', arguments: { order: 'random' } });
+    expect(bad.structuredContent).toMatchObject({ error: { code: 'invalid_arguments' } });
+    await client.close();
+  });
+
+  it('answers an unknown tool with a JSON-RPC error that carries the structured error', async () => {
+    const client = await connect();
+    const error = (await client
+      .callTool({ name: 'records_purge_all', arguments: {} })
+      .catch((e: unknown) => e)) as {
+      code: number;
+      data: unknown;
+    };
+    expect(error.code).toBe(-32602);
+    expect(error.data).toMatchObject({ error_class: 'validation', code: 'unknown_tool', retryable: false });
+    await client.close();
+  });
+
   it('lists tools in a deterministic order', async () => {
     const client = await connect();
     const first = (await client.listTools()).tools.map((t) => t.name);
