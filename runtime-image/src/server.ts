@@ -22,6 +22,12 @@ const ConfigSchema = z.object({
   BULKHEAD_ROUTER_PUBLIC_KEY: z.string().min(1),
   BULKHEAD_SOCKET_PATH: z.string().default('/run/mcp/mcp.sock'),
   BULKHEAD_DATA_DIR: z.string().default('/data'),
+  /** How long the key table answers a retried write (the router's Redis window is the same by default). */
+  BULKHEAD_IDEMPOTENCY_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(24 * 3600 * 1000),
 });
 
 class BodyTooLarge extends Error {}
@@ -49,7 +55,9 @@ async function main(): Promise<void> {
     routerKey: await loadRouterKey(config.BULKHEAD_ROUTER_PUBLIC_KEY),
   });
   mkdirSync(config.BULKHEAD_DATA_DIR, { recursive: true });
-  const store = new RecordsStore(join(config.BULKHEAD_DATA_DIR, 'records.db'));
+  const store = new RecordsStore(join(config.BULKHEAD_DATA_DIR, 'records.db'), {
+    idempotencyWindowMs: config.BULKHEAD_IDEMPOTENCY_WINDOW_MS,
+  });
   let refused = 0;
   const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
   // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
