@@ -5,12 +5,15 @@
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
 const TENANT = 'idem';
+const logs: { msg?: string; tenant?: string }[] = [];
 
 async function connect(): Promise<Client> {
   const token = await stack.agentToken(TENANT);
@@ -53,7 +56,17 @@ function create(client: Client, title: string, key: string, extra: Record<string
 }
 
 beforeAll(async () => {
-  stack = await startTestStack('idem', { image: `${RUNTIME_IMAGE}-faults` });
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        logs.push(JSON.parse(line) as (typeof logs)[number]);
+      done();
+    },
+  });
+  stack = await startTestStack('idem', {
+    image: `${RUNTIME_IMAGE}-faults`,
+    logger: pino({ level: 'info' }, sink),
+  });
   await stack.onboard(TENANT);
 });
 
@@ -139,6 +152,13 @@ describe('idempotent writes', () => {
     // ...and the answer the client finally got is the row committed before the crash, only once.
     expect(committed).toHaveLength(1);
     expect((result!.structuredContent as { record: { id: string } }).record.id).toBe(committed[0]!.id);
+    // The call was cut off mid-flight: the router's dispatcher (the runtime's client) retried it
+    // with the same key after the supervisor restarted the container; the agent retrying after
+    // its own timeout gets the same answer again. Still one row.
+    expect(logs.some((l) => l.msg === 'runtime unreachable: asking the supervisor again')).toBe(true);
+    const agentRetry = await create(client, 'crash-once', 'crash-key-00001');
+    expect(JSON.stringify(agentRetry)).toBe(JSON.stringify(result));
+    expect(await rows('crash-once')).toHaveLength(1);
     await client.close();
   });
 
