@@ -8,6 +8,8 @@ if [ "$#" -eq 0 ] || [ "$1" = "--help" ] || [ "$1" = "-h" ]; then
   sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
+# The test suite also needs the test-only runtime image variant.
+if [ "$1" = test ]; then export BULKHEAD_BUILD_TEST_IMAGES=1; fi
 # shellcheck source=.ci/setup.sh
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$BULKHEAD_ROOT"

@@ -131,6 +131,10 @@ ensure_redis() {
 ensure_runtime_image() {
   step "building the tenant runtime image (skipped when up to date)"
   bash "$BULKHEAD_ROOT/runtime-image/build.sh"
+  if [ "${BULKHEAD_BUILD_TEST_IMAGES:-0}" = 1 ]; then
+    # The test-only variant with the crash-after-commit hook (idempotency tests); never deployed.
+    BULKHEAD_RUNTIME_FAULTS=1 bash "$BULKHEAD_ROOT/runtime-image/build.sh"
+  fi
   done_step
 }
 

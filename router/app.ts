@@ -1,34 +1,28 @@
 // The router's Express app factory: no listen, no config parsing; everything comes in as deps.
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
 import { bearerAuth, type AuthenticatedRequest } from './auth/bearer-auth.ts';
 import { stepUpChallenge } from './auth/step-up.ts';
 import type { Principal } from './auth/principal.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
-import type { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { defaultOriginPolicy, originGuard, type OriginPolicy } from './http/origin.ts';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
-import { createRouterServer } from './mcp/router-server.ts';
+import { createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
 import type { SessionStore } from './mcp/sessions.ts';
-import type { TenantLookup } from './tenancy/tenant-directory.ts';
-import type { AuditSink } from '../tenants/audit/audit-trail.ts';
 
-export interface AppDeps {
+export interface AppDeps extends RouterServerDeps {
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
   resourceUrl: string;
   authorizationServers: string[];
   scopesSupported: string[];
   verify: TokenVerifier;
-  tenants: TenantLookup;
-  dispatcher: TenantDispatcher;
-  logger: Logger;
-  audit?: AuditSink;
   maxBodyBytes?: number;
   /** 2025-11-25 sessions, shared by every replica (Redis). */
   sessions: SessionStore;
   /** Origin and Host allowlists; defaults to the resource URL's own origin and hostname. */
   originPolicy?: OriginPolicy;
+  /** Told when served tool lists change: the app sends tools/list_changed to listening clients. */
+  toolChanges?: { subscribe(listener: () => void): void };
 }
 
 /** RFC 9728 well-known URL with the resource path inserted after the well-known segment. */
@@ -71,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
     maxBodyBytes,
     logger: deps.logger,
   });
+  deps.toolChanges?.subscribe(() => mcp.notify.toolsChanged());
   const handleMcp = toNodeHandler(mcp, {
     maxRequestBodySize: maxBodyBytes,
     onerror: (error) => deps.logger.error({ err: error }, 'mcp adapter error'),
@@ -87,6 +82,7 @@ export function createApp(deps: AppDeps): Express {
     }),
     stepUpChallenge({
       tenants: deps.tenants,
+      surface: deps.surface,
       resourceMetadataUrl: protectedResourceMetadataUrl(deps.resourceUrl),
       maxBodyBytes,
       logger: deps.logger,

@@ -31,6 +31,10 @@ Environment:
   BULKHEAD_MAX_BODY_BYTES              request body bound, larger gets 413 (default 1048576)
   BULKHEAD_REDIS_URL                   Redis URL (default redis://127.0.0.1:6379)
   BULKHEAD_NAMESPACE                   installation namespace (default "default")
+  BULKHEAD_SHARED_TOOL_MODULES         comma-separated files of operator shared tool modules
+  BULKHEAD_DOCS_DIR                    Markdown files docs_search serves (default router/tools/shared/docs)
+  BULKHEAD_IDEMPOTENCY_WINDOW_MS       how long write results are kept for replay (default 86400000)
+  BULKHEAD_TOOL_CHECK_INTERVAL_MS      re-check of tenant tool definitions (default 60000)
   LOG_LEVEL                            pino level (default info)`;
 
 const Env = z.object({
@@ -66,6 +70,14 @@ const Env = z.object({
     .default(1024 * 1024),
   BULKHEAD_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   BULKHEAD_NAMESPACE: z.string().default('default'),
+  BULKHEAD_SHARED_TOOL_MODULES: z.string().default(''),
+  BULKHEAD_DOCS_DIR: z.string().optional(),
+  BULKHEAD_IDEMPOTENCY_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(24 * 3600 * 1000),
+  BULKHEAD_TOOL_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -106,6 +118,12 @@ async function main(): Promise<void> {
     extraIssuers: env.BULKHEAD_TRUSTED_ISSUERS,
     callAssertionPrivateKey: await readFile(env.BULKHEAD_ROUTER_PRIVATE_KEY_FILE, 'utf8'),
     logger,
+    sharedToolModules: env.BULKHEAD_SHARED_TOOL_MODULES.split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+    ...(env.BULKHEAD_DOCS_DIR ? { docsDir: env.BULKHEAD_DOCS_DIR } : {}),
+    idempotencyWindowMs: env.BULKHEAD_IDEMPOTENCY_WINDOW_MS,
+    toolCheckIntervalMs: env.BULKHEAD_TOOL_CHECK_INTERVAL_MS,
   });
   const stop = (): void => {
     router.close().then(

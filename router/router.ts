@@ -1,12 +1,13 @@
 // Wires one router process: token verifier, tenant directory, runtime client, dispatcher, app.
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
 import type { Installation } from '../tenants/contracts/installation.ts';
-import { ALL_SCOPES } from '../tenants/contracts/tool-manifest.ts';
+import { ALL_SCOPES, RECORDS_TOOLS } from '../tenants/contracts/tool-manifest.ts';
 import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
 import { AuditTrail } from '../tenants/audit/audit-trail.ts';
 import { createApp } from './app.ts';
@@ -17,6 +18,14 @@ import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { TenantDirectory } from './tenancy/tenant-directory.ts';
 import { defaultOriginPolicy } from './http/origin.ts';
 import { SessionStore } from './mcp/sessions.ts';
+import { DriftGuard } from './pipeline/drift-guard.ts';
+import { IdempotencyStore } from './pipeline/idempotency.ts';
+import { PinWatcher } from './tools/pin-watcher.ts';
+import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
+import { ToolSurface } from './tools/tool-surface.ts';
+
+/** The operator's published documentation that docs_search serves, shipped with the router. */
+export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));
 
 export interface RouterOptions {
   installation: Installation;
@@ -41,6 +50,14 @@ export interface RouterOptions {
   sessionIdleTtlSeconds?: number;
   /** Upper bound on a request body (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Operator shared tool modules (files default-exporting a SharedToolModule or an array). */
+  sharedToolModules?: string[];
+  docsDir?: string;
+  idempotencyWindowMs?: number;
+  /** How often tenant tool definitions are re-checked against the approved digests. */
+  toolCheckIntervalMs?: number;
+  /** How often tenant pins are polled for changes (tools/list_changed). */
+  pinWatchIntervalMs?: number;
 }
 
 export interface RunningRouter {
@@ -60,13 +77,28 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     onError: (error) => logger.warn({ err: error }, 'runtime job queue error'),
   });
   await runtimes.ready();
+  const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const tenants = new TenantDirectory({ source: registry });
+  const watcher = new PinWatcher({
+    source: registry,
+    intervalMs: options.pinWatchIntervalMs ?? 5_000,
+    logger,
+    invalidate: (id) => tenants.invalidate(id),
+  });
+  const guard = new DriftGuard({
+    approved: RECORDS_TOOLS,
+    logger,
+    onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
+  });
   const dispatcher = new TenantDispatcher({
     runtimes,
     sign: await createCallSigner(options.callAssertionPrivateKey),
     logger,
+    guard,
   });
-  const tenants = new TenantDirectory({
-    source: new TenantRegistry({ redis, prefix: installation.registryPrefix }),
+  const shared = await loadSharedTools({
+    builtIns: builtInSharedTools({ docsDir: options.docsDir ?? DEFAULT_DOCS_DIR }),
+    modulePaths: options.sharedToolModules ?? [],
   });
   const issuers: TrustedIssuerInput[] = [
     {
@@ -104,7 +136,20 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       allowedHosts: options.allowedHosts ?? defaultOriginPolicy(options.resourceUrl).allowedHosts,
     },
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard }),
+    sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
+    idempotency: new IdempotencyStore({
+      redis,
+      prefix: installation.registryPrefix,
+      ...(options.idempotencyWindowMs ? { windowMs: options.idempotencyWindowMs } : {}),
+    }),
+    toolChanges: watcher,
   });
+  watcher.start();
+  // Periodic rug-pull check; bounded by the process lifetime, cleared on close.
+  const recheck = setInterval(() => {
+    dispatcher.recheckTools().catch((error: unknown) => logger.warn({ err: error }, 'tool recheck failed'));
+  }, options.toolCheckIntervalMs ?? 60_000).unref();
   const server: Server = app.listen(options.port, options.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -113,6 +158,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   return {
     url,
     async close() {
+      clearInterval(recheck);
+      watcher.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();

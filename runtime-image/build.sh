@@ -16,6 +16,10 @@ OFFLINE_BASE=bulkhead/node-base:24.21.0-bookworm
 REPO=bulkhead/runtime
 # The moving tag next to the content hash; parallel work trees set their own (BULKHEAD_RUNTIME_TAG).
 EXTRA_TAG="${BULKHEAD_RUNTIME_TAG:-latest}"
+# BULKHEAD_RUNTIME_FAULTS=1 builds the test-only variant (tag suffix -faults) whose bundle keeps the
+# fault-injection hooks; the production bundle has them compiled out (esbuild --define).
+FAULTS="${BULKHEAD_RUNTIME_FAULTS:-0}"
+[ "$FAULTS" = 1 ] && EXTRA_TAG="$EXTRA_TAG-faults"
 
 now() { date +%s%N; }
 T0=$(now)
@@ -44,6 +48,7 @@ rm -rf "$HERE/dist"
 # bundle, and so the image hash, do not depend on where this script was called from.
 (cd "$ROOT" && "$ESBUILD" runtime-image/src/server.ts --bundle --platform=node --format=esm \
   --target=node22 --outfile=runtime-image/dist/server.mjs --log-level=warning \
+  "--define:process.env.BULKHEAD_FAULTS_BUILD=\"$FAULTS\"" \
   "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);")
 log "bundled src/server.ts -> dist/server.mjs ($(du -k "$HERE/dist/server.mjs" | cut -f1) KB) in $(secs "$t")"
 

@@ -12,10 +12,13 @@ import type { Logger } from 'pino';
 import { logToolDecision } from '../authz/decision-log.ts';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
 import { decideCall } from '../tools/tool-catalog.ts';
+import type { ToolSurface } from '../tools/tool-surface.ts';
 import type { AuthenticatedRequest } from './bearer-auth.ts';
 
 export interface StepUpOptions {
   tenants: TenantLookup;
+  /** The served tool surface (pins, shared tools, drift guard) the decision looks tools up in. */
+  surface?: ToolSurface;
   resourceMetadataUrl: string;
   maxBodyBytes: number;
   logger: Logger;
@@ -62,7 +65,7 @@ export function stepUpChallenge(options: StepUpOptions) {
         return;
       }
       options.tenants.get(principal.tenant).then((tenant) => {
-        const decision = decideCall(principal, tenant, name);
+        const decision = decideCall(principal, tenant, name, options.surface);
         if (decision.permit || decision.answer !== 'step_up') {
           next();
           return;

@@ -9,7 +9,7 @@
 // unknown tool looks like. Only a principal that may otherwise use the tool learns that a scope is
 // missing (the step-up answer, 403 insufficient_scope naming that scope).
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import type { ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
+import { MANIFEST, type ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
 
 /** The parts of a verified principal the decision reads. */
 export interface ToolCaller {
@@ -30,7 +30,8 @@ export type DenyReason =
   | 'user_role_denies'
   | 'insufficient_scope';
 
-export type PermitReason = 'user_role_and_scope_allow' | 'open_to_agents_alone_and_scope_allows';
+export type PermitReason =
+  'user_role_and_scope_allow' | 'open_to_agents_alone_and_scope_allows' | 'operator_shared_tool';
 
 export type ToolDecision =
   | { permit: true; reason: PermitReason }
@@ -61,11 +62,22 @@ export function toolsOfRoles(tenant: TenantRecord, roles: readonly string[]): Se
   return granted;
 }
 
+const MANIFEST_NAMES = new Set(MANIFEST.map((tool) => tool.name));
+
 export function decideTool({ caller, tenant, tool }: ToolDecisionInput): ToolDecision {
   if (!tool) return hidden('unknown_tool');
   if (!tenant) return hidden('unknown_tenant');
   if (tool.kind === 'tenant' && tenant.status !== 'active') return hidden('tenant_inactive');
   const pin = tenant.tools.find((t) => t.name === tool.name);
+  // An operator's own shared tool (a module loaded by the router, not in the tenant manifest)
+  // cannot be pinned by tenants: it is read-only and tenant-agnostic, so it is served to every
+  // caller the scope allows. Pinned shared tools follow their pin like any other tool.
+  if (!pin && tool.kind === 'shared' && !MANIFEST_NAMES.has(tool.name)) {
+    if (tool.scope !== null && !caller.scopes.includes(tool.scope)) {
+      return { permit: false, reason: 'insufficient_scope', answer: 'step_up', scope: tool.scope };
+    }
+    return { permit: true, reason: 'operator_shared_tool' };
+  }
   if (!pin) return hidden('tool_not_enabled');
   if (pin.version !== tool.version) return hidden('tool_version_not_pinned');
   if (caller.user === null) {

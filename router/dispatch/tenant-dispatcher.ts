@@ -12,6 +12,8 @@ import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } fr
 import type { Logger } from 'pino';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts/call-assertion.ts';
 import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
+import { toolError } from '../../tenants/contracts/tool-errors.ts';
+import type { ToolGuard } from '../pipeline/drift-guard.ts';
 import type { CallSigner } from './call-signer.ts';
 
 export interface RuntimeLocator {
@@ -23,6 +25,8 @@ export interface TenantDispatcherOptions {
   sign: CallSigner;
   logger: Logger;
   callTimeoutMs?: number;
+  /** Pins tool definitions: checked on every new route before its first call (rug-pull protection). */
+  guard?: ToolGuard;
 }
 
 interface TenantRoute {
@@ -30,6 +34,12 @@ interface TenantRoute {
   agent: Agent;
   url: URL;
   discover?: DiscoverResult;
+  toolsChecked?: boolean;
+}
+
+/** Context of the router's own requests (tool definition checks): no user, no scopes. */
+function routerContext(tenant: string): CallContext {
+  return { tenant, user: null, agent: 'bulkhead-router', scopes: [] };
 }
 
 /** The runtime could not be reached: nothing was delivered, so the call may be retried. */
@@ -92,9 +102,50 @@ export class TenantDispatcher {
         route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
       );
       route.discover ??= client.getDiscoverResult();
+      const guard = this.options.guard;
+      if (guard && !route.toolsChecked) {
+        guard.check(context.tenant, (await client.listTools(undefined, { timeout })).tools);
+        route.toolsChecked = true;
+      }
+      if (guard?.isWithheld(context.tenant, name)) {
+        return toolError(
+          'permanent',
+          'tool_withheld',
+          `${name} is withheld: its definition in the tenant runtime is not the approved one`,
+        );
+      }
       return await client.callTool({ name, arguments: args }, { timeout });
     } finally {
       await client.close().catch(() => undefined);
+    }
+  }
+
+  /** Re-checks the tool definitions of every tenant with an established route (periodic check). */
+  async recheckTools(): Promise<void> {
+    const guard = this.options.guard;
+    if (!guard) return;
+    for (const [tenant, pending] of this.routes) {
+      const route = await pending.catch(() => undefined);
+      if (!route) continue;
+      const client = new Client(
+        { name: 'bulkhead-router', version: '0.1.0' },
+        { versionNegotiation: { mode: { pin: MODERN } } },
+      );
+      const transport = new StreamableHTTPClientTransport(route.url, {
+        fetch: this.signingFetch(route, routerContext(tenant)),
+      });
+      const timeout = this.options.callTimeoutMs ?? 30_000;
+      try {
+        await client.connect(
+          transport,
+          route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
+        );
+        guard.check(tenant, (await client.listTools(undefined, { timeout })).tools);
+      } catch (error) {
+        this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
+      } finally {
+        await client.close().catch(() => undefined);
+      }
     }
   }
 

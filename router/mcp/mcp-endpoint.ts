@@ -22,6 +22,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type McpHandlerRequestOptions,
   type McpServerFactory,
+  type McpHttpHandler,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
@@ -38,6 +39,8 @@ export interface McpEndpointOptions {
 export interface McpEndpoint {
   fetch(request: Request, options?: McpHandlerRequestOptions): Promise<Response>;
   close(): Promise<void>;
+  /** Change notifications for 2026-07-28 `subscriptions/listen` streams (tools/list_changed). */
+  notify: McpHttpHandler['notify'];
 }
 
 const INVALID_REQUEST = -32600;
@@ -189,5 +192,6 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       return modern.fetch(request, forward);
     },
     close: () => modern.close(),
+    notify: modern.notify,
   };
 }

@@ -1,21 +1,23 @@
-// The MCP server the router builds for one request: tools/list from the manifest filtered by what
-// the verified principal may use; tools/call validated here, then served in-process (shared tools)
-// or sent to the tenant's own runtime (tenant tools).
-import { ProtocolError, Server, type CallToolResult } from '@modelcontextprotocol/server';
+// The MCP server the router builds for one request: tools/list from the tenant's served surface
+// filtered by the authorization policy; tools/call decides (and records the decision in the log
+// and the tenant's audit trail), then runs the pipeline (router/pipeline/): validation, then
+// in-process shared tools or idempotent dispatch to the tenant's own runtime.
+import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { toolError } from '../../tenants/contracts/tool-errors.ts';
 import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
-import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
+import { toolError, type StructuredError } from '../../tenants/contracts/tool-errors.ts';
 import type { Principal } from '../auth/principal.ts';
-import { RuntimeUnavailableError, type TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
-import type { TenantLookup } from '../tenancy/tenant-directory.ts';
-import { SHARED_TOOL_HANDLERS } from '../tools/shared-tools.ts';
 import { logToolDecision } from '../authz/decision-log.ts';
-import { decideCall, manifestTool, visibleTools } from '../tools/tool-catalog.ts';
+import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
+import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
+import type { TenantLookup } from '../tenancy/tenant-directory.ts';
+import { decideCall, visibleTools } from '../tools/tool-catalog.ts';
+import type { ToolSurface } from '../tools/tool-surface.ts';
 
-export interface RouterServerDeps {
+export interface RouterServerDeps extends CallPipelineDeps {
   tenants: TenantLookup;
   dispatcher: TenantDispatcher;
+  surface: ToolSurface;
   logger: Logger;
   /** Tamper-evident trail: one entry per tools/call decision (tenants/audit). */
   audit?: AuditSink;
@@ -23,37 +25,31 @@ export interface RouterServerDeps {
 
 const INVALID_PARAMS = -32602;
 
-function runtimeFailure(error: unknown): CallToolResult | undefined {
-  if (error instanceof RuntimeUnavailableError) {
-    return toolError('transient', 'runtime_unavailable', error.message, { retry_after_ms: 1_000 });
-  }
-  if (error instanceof RuntimeRequestError) {
-    if (error.code === 'tenant_suspended' || error.code === 'tenant_not_found') {
-      return toolError('authorization', error.code, 'the tenant is not active');
-    }
-    return toolError('transient', 'runtime_unavailable', 'the tenant runtime could not be started', {
-      retry_after_ms: 2_000,
-    });
-  }
-  return undefined;
+function unknownTool(name: string): ProtocolError {
+  // Same structured data as a tool error: a tool the caller may not use does not exist for it.
+  return new ProtocolError(INVALID_PARAMS, `Unknown tool: ${name}`, {
+    error_class: 'validation',
+    code: 'unknown_tool',
+    message: `no tool named ${name} is available to this caller`,
+    retryable: false,
+  } satisfies StructuredError);
 }
 
 export function createRouterServer(principal: Principal, deps: RouterServerDeps): Server {
   const server = new Server(
     { name: 'bulkhead', version: '0.1.0' },
-    { capabilities: { tools: { listChanged: false } } },
+    { capabilities: { tools: { listChanged: true } } },
   );
   const log = deps.logger.child({ tenant: principal.tenant, user: principal.user, agent: principal.agent });
 
   server.setRequestHandler('tools/list', async () => {
     const tenant = await deps.tenants.get(principal.tenant);
-    return { tools: visibleTools(principal, tenant).map((t) => t.wire) };
+    return { tools: visibleTools(principal, tenant, deps.surface).map((t) => t.wire) };
   });
 
   server.setRequestHandler('tools/call', async (request) => {
     const { name, arguments: rawArgs = {} } = request.params;
     const tenant = await deps.tenants.get(principal.tenant);
-    // Every decision, permit or deny, goes to the decision log and the tenant's audit trail.
     const audit = (decision: 'permit' | 'deny', reason: string): Promise<void> =>
       deps.audit?.append({
         tenant: principal.tenant,
@@ -68,10 +64,9 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
       await audit('deny', 'tenant_suspended');
       return toolError('authorization', 'tenant_suspended', `tenant "${tenant.id}" is suspended`);
     }
-    const decision = decideCall(principal, tenant, name);
+    const decision = decideCall(principal, tenant, name, deps.surface);
     logToolDecision(deps.logger, principal, name, decision);
     await audit(decision.permit ? 'permit' : 'deny', decision.reason);
-    const definition = manifestTool(name);
     if (!decision.permit && decision.answer === 'step_up') {
       // Normally answered at the HTTP layer (403 insufficient_scope, auth/step-up.ts) before this
       // handler runs; kept structured here for any path that bypasses it.
@@ -81,33 +76,11 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
         `this call needs the scope "${decision.scope}"`,
       );
     }
-    // Every other denial looks exactly like a tool that does not exist.
-    if (!decision.permit || !definition) throw new ProtocolError(INVALID_PARAMS, `Unknown tool: ${name}`);
-    const tool = { definition };
-    const parsed = tool.definition.inputSchema.safeParse(rawArgs);
-    if (!parsed.success) {
-      return toolError('validation', 'invalid_arguments', 'the arguments do not match the tool schema', {
-        details: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-      });
-    }
-    const args = parsed.data as Record<string, unknown>;
-    if (tool.definition.kind === 'shared') {
-      const handler = SHARED_TOOL_HANDLERS[name];
-      if (!handler) throw new Error(`shared tool ${name} has no handler`);
-      return handler(principal, args);
-    }
-    try {
-      return await deps.dispatcher.callTool(
-        { tenant: principal.tenant, user: principal.user, agent: principal.agent, scopes: principal.scopes },
-        name,
-        args,
-      );
-    } catch (error) {
-      const failure = runtimeFailure(error);
-      if (!failure) throw error;
-      log.warn({ tool: name, err: error }, 'tenant call failed');
-      return failure;
-    }
+    if (!decision.permit) throw unknownTool(name);
+    const visible = visibleTools(principal, tenant, deps.surface);
+    const tool = visible.find((t) => t.definition.name === name);
+    if (!tool) throw unknownTool(name);
+    return runToolCall({ principal, tenant, tool, visible, rawArgs, log }, deps);
   });
   return server;
 }

@@ -16,6 +16,11 @@ export class TenantDirectory implements TenantLookup {
     this.ttlMs = options.ttlMs ?? 2_000;
   }
 
+  /** Drops a cached record, so that the next read sees a change already observed elsewhere. */
+  invalidate(id: string): void {
+    this.cache.delete(id);
+  }
+
   async get(id: string): Promise<TenantRecord | undefined> {
     const hit = this.cache.get(id);
     if (hit && hit.until > Date.now()) return hit.record;

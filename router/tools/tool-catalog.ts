@@ -1,41 +1,24 @@
-// Which tools a principal may see and call, from the approved manifest only. A tool the principal
-// may not use is indistinguishable from one that does not exist.
-import { z } from 'zod';
-import type { Tool } from '@modelcontextprotocol/server';
-import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
+// Which tools a principal may see and call: the tenant's served surface (pinned versions from the
+// approved manifest, shared tools, minus what the drift guard withholds), filtered by the
+// authorization policy. A tool the principal may not use is indistinguishable from one that does
+// not exist.
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { SHARED_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
 import type { Principal } from '../auth/principal.ts';
 import { decideTool, type ToolDecision } from '../authz/tool-policy.ts';
+import { ToolSurface, type ServedTool } from './tool-surface.ts';
 
-const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+export type VisibleTool = ServedTool;
 
-/** Wire definitions are derived once: the JSON Schema the client sees is the schema we enforce. */
-const WIRE = new Map<string, Tool>(
-  MANIFEST.map((def) => [
-    def.name,
-    {
-      name: def.name,
-      title: def.title,
-      description: def.description,
-      inputSchema: z.toJSONSchema(def.inputSchema, { io: 'input' }) as Tool['inputSchema'],
-      annotations: {
-        title: def.title,
-        readOnlyHint: !def.writes,
-        destructiveHint: def.writes && def.name.endsWith('_delete'),
-        openWorldHint: false,
-      },
-    },
-  ]),
-);
+const DEFAULT_SURFACE = new ToolSurface({ shared: SHARED_TOOLS });
 
-export interface VisibleTool {
-  definition: ToolDefinition;
-  wire: Tool;
-}
-
-/** The manifest entry of a tool, if the manifest has one. */
-export function manifestTool(name: string): ToolDefinition | undefined {
-  return MANIFEST.find((def) => def.name === name);
+/** The definition this tenant is served under `name`, if any. */
+export function servedTool(
+  tenant: TenantRecord | undefined,
+  name: string,
+  surface: ToolSurface = DEFAULT_SURFACE,
+): VisibleTool | undefined {
+  return surface.forTenant(tenant).find((tool) => tool.definition.name === name);
 }
 
 /** The authorization decision for calling `name` (tool-policy.ts decides; this only looks it up). */
@@ -43,18 +26,18 @@ export function decideCall(
   principal: Principal,
   tenant: TenantRecord | undefined,
   name: string,
+  surface: ToolSurface = DEFAULT_SURFACE,
 ): ToolDecision {
-  return decideTool({ caller: principal, tenant, tool: manifestTool(name) });
-}
-
-/** The wire definition of a manifest tool. */
-export function wireTool(definition: ToolDefinition): VisibleTool {
-  return { definition, wire: WIRE.get(definition.name)! };
+  return decideTool({ caller: principal, tenant, tool: servedTool(tenant, name, surface)?.definition });
 }
 
 /** The tools the principal may call right now, in a deterministic order. */
-export function visibleTools(principal: Principal, tenant: TenantRecord | undefined): VisibleTool[] {
-  return MANIFEST.filter((tool) => decideTool({ caller: principal, tenant, tool }).permit)
-    .map(wireTool)
-    .sort((a, b) => a.definition.name.localeCompare(b.definition.name));
+export function visibleTools(
+  principal: Principal,
+  tenant: TenantRecord | undefined,
+  surface: ToolSurface = DEFAULT_SURFACE,
+): VisibleTool[] {
+  return surface
+    .forTenant(tenant)
+    .filter(({ definition }) => decideTool({ caller: principal, tenant, tool: definition }).permit);
 }

@@ -1,5 +1,7 @@
 // Tenant records in SQLite inside the tenant's own volume. node:sqlite is built into Node 22.13+,
-// so the image needs no native addon and no network to build.
+// so the image needs no native addon and no network to build. Every write runs in one transaction
+// together with its idempotency key: either both are committed or neither, so a crash after the
+// commit and before the response is answered from the key table on retry, never written twice.
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import type { RecordRow } from '../../tenants/contracts/tool-manifest.ts';
@@ -9,10 +11,25 @@ interface RowShape {
   title: string;
   body: string;
   tags: string;
+  ref: string | null;
+  quantity: number | null;
+  start_date: string | null;
+  due_date: string | null;
   created_at: string;
   updated_at: string;
   created_by: string;
 }
+
+export interface RecordInput {
+  title: string;
+  body: string;
+  tags: string[];
+  ref?: string | undefined;
+  quantity?: number | undefined;
+  start_date?: string | undefined;
+  due_date?: string | undefined;
+}
+export type RecordPatch = Partial<RecordInput>;
 
 function toRecord(row: RowShape): RecordRow {
   return {
@@ -20,20 +37,34 @@ function toRecord(row: RowShape): RecordRow {
     title: row.title,
     body: row.body,
     tags: JSON.parse(row.tags) as string[],
+    ref: row.ref,
+    quantity: row.quantity,
+    start_date: row.start_date,
+    due_date: row.due_date,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     createdBy: row.created_by,
   };
 }
 
+export class DuplicateRefError extends Error {}
+
+export type KeyedOutcome =
+  { kind: 'fresh'; resultJson: string } | { kind: 'replay'; resultJson: string } | { kind: 'conflict' };
+
+const ADDED_COLUMNS = ['ref TEXT', 'quantity INTEGER', 'start_date TEXT', 'due_date TEXT'];
+
 export class RecordsStore {
   private readonly db: DatabaseSync;
+  private readonly keyWindowMs: number;
 
-  constructor(path: string) {
+  constructor(path: string, options: { idempotencyWindowMs?: number } = {}) {
+    this.keyWindowMs = options.idempotencyWindowMs ?? 24 * 3600 * 1000;
     this.db = new DatabaseSync(path);
     this.db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
+      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS records (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
@@ -43,17 +74,101 @@ export class RecordsStore {
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         created_by TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS idempotency_keys (
+        tool TEXT NOT NULL,
+        key TEXT NOT NULL,
+        args_digest TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tool, key)
       );`);
+    // Volumes written by the walking skeleton lack the newer columns: add them in place.
+    const have = new Set(
+      (this.db.prepare('PRAGMA table_info(records)').all() as { name: string }[]).map((c) => c.name),
+    );
+    for (const column of ADDED_COLUMNS) {
+      if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE records ADD COLUMN ${column}`);
+    }
+    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS records_ref ON records(ref) WHERE ref IS NOT NULL');
   }
 
-  create(input: { title: string; body: string; tags: string[] }, createdBy: string): RecordRow {
+  /**
+   * Runs `write` and records (tool, key) with its result in the same transaction. A key seen before
+   * returns the stored result text unchanged (or a conflict when the arguments differ).
+   */
+  keyedWrite(tool: string, key: string, digest: string, write: () => unknown): KeyedOutcome {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const seen = this.db
+        .prepare(
+          'SELECT args_digest, result FROM idempotency_keys WHERE tool = ? AND key = ? AND created_at > ?',
+        )
+        .get(tool, key, Date.now() - this.keyWindowMs) as { args_digest: string; result: string } | undefined;
+      if (seen) {
+        this.db.exec('COMMIT');
+        return seen.args_digest === digest
+          ? { kind: 'replay', resultJson: seen.result }
+          : { kind: 'conflict' };
+      }
+      const resultJson = JSON.stringify(write());
+      this.db
+        .prepare('DELETE FROM idempotency_keys WHERE created_at <= ?')
+        .run(Date.now() - this.keyWindowMs);
+      this.db
+        .prepare(
+          'INSERT OR REPLACE INTO idempotency_keys (tool, key, args_digest, result, created_at) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(tool, key, digest, resultJson, Date.now());
+      this.db.exec('COMMIT');
+      return { kind: 'fresh', resultJson };
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** Runs `step` inside a savepoint: a failing item of a bulk write leaves the others in place. */
+  savepoint<T>(step: () => T): T {
+    this.db.exec('SAVEPOINT item');
+    try {
+      const value = step();
+      this.db.exec('RELEASE item');
+      return value;
+    } catch (error) {
+      this.db.exec('ROLLBACK TO item');
+      this.db.exec('RELEASE item');
+      throw error;
+    }
+  }
+
+  create(input: RecordInput, createdBy: string): RecordRow {
     const now = new Date().toISOString();
     const id = randomUUID();
-    this.db
-      .prepare(
-        'INSERT INTO records (id, title, body, tags, created_at, updated_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(id, input.title, input.body, JSON.stringify(input.tags), now, now, createdBy);
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO records (id, title, body, tags, ref, quantity, start_date, due_date, created_at, updated_at, created_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          input.title,
+          input.body,
+          JSON.stringify(input.tags),
+          input.ref ?? null,
+          input.quantity ?? null,
+          input.start_date ?? null,
+          input.due_date ?? null,
+          now,
+          now,
+          createdBy,
+        );
+    } catch (error) {
+      if (input.ref !== undefined && /UNIQUE constraint failed: records\.ref/.test(String(error)))
+        throw new DuplicateRefError(`ref ${input.ref} is already taken`);
+      throw error;
+    }
     return this.get(id)!;
   }
 
@@ -62,28 +177,48 @@ export class RecordsStore {
     return row ? toRecord(row) : undefined;
   }
 
-  update(id: string, patch: { title?: string; body?: string; tags?: string[] }): RecordRow | undefined {
-    const current = this.get(id);
-    if (!current) return undefined;
-    const next = { ...current, ...patch, updatedAt: new Date().toISOString() };
-    this.db
-      .prepare('UPDATE records SET title = ?, body = ?, tags = ?, updated_at = ? WHERE id = ?')
-      .run(next.title, next.body, JSON.stringify(next.tags), next.updatedAt, id);
-    return this.get(id);
+  update(id: string, next: RecordRow): RecordRow {
+    try {
+      this.db
+        .prepare(
+          'UPDATE records SET title = ?, body = ?, tags = ?, ref = ?, quantity = ?, start_date = ?, due_date = ?, updated_at = ? WHERE id = ?',
+        )
+        .run(
+          next.title,
+          next.body,
+          JSON.stringify(next.tags),
+          next.ref,
+          next.quantity,
+          next.start_date,
+          next.due_date,
+          new Date().toISOString(),
+          id,
+        );
+    } catch (error) {
+      if (/UNIQUE constraint failed: records\.ref/.test(String(error)))
+        throw new DuplicateRefError(`ref ${next.ref} is already taken`);
+      throw error;
+    }
+    return this.get(id)!;
   }
 
   delete(id: string): boolean {
     return this.db.prepare('DELETE FROM records WHERE id = ?').run(id).changes > 0;
   }
 
-  list(limit: number, after?: string): RecordRow[] {
-    const rows = (after
-      ? this.db
-          .prepare(
-            'SELECT * FROM records WHERE seq > (SELECT seq FROM records WHERE id = ?) ORDER BY seq LIMIT ?',
-          )
-          .all(after, limit)
-      : this.db.prepare('SELECT * FROM records ORDER BY seq LIMIT ?').all(limit)) as unknown as RowShape[];
+  list(limit: number, after?: string, dueBefore?: string, newestFirst = false): RecordRow[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (after) {
+      where.push(`seq ${newestFirst ? '<' : '>'} (SELECT seq FROM records WHERE id = ?)`);
+      params.push(after);
+    }
+    if (dueBefore) {
+      where.push('due_date IS NOT NULL AND due_date < ?');
+      params.push(dueBefore);
+    }
+    const sql = `SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, limit) as unknown as RowShape[];
     return rows.map(toRecord);
   }
 

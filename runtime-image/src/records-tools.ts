@@ -1,60 +1,157 @@
-// The records tool pack, implemented against the approved manifest's schemas.
-import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
+// The records tool pack inside the tenant runtime. Tool definitions come from the approved manifest
+// (the router pins their digests: a changed definition here would be withheld). Every call is
+// validated again with the router's own procedure; a call that fails it is counted, because none
+// should ever arrive: the count on /healthz is the proof. Writes run through keyedWrite so the
+// idempotency key commits with the write.
+import { Server, type CallToolResult } from '@modelcontextprotocol/server';
 import type { CallContext } from '../../tenants/contracts/call-assertion.ts';
+import { RECORDS_TOOLS, type RecordRow } from '../../tenants/contracts/tool-manifest.ts';
 import {
-  RecordIdInput,
-  RecordsCreateInput,
-  RecordsListInput,
-  RecordsUpdateInput,
-  RECORDS_TOOLS,
-} from '../../tenants/contracts/tool-manifest.ts';
+  argumentsDigest,
+  IDEMPOTENCY_KEY_FIELD,
+  wireTool,
+  type ToolDefinition,
+} from '../../tenants/contracts/tool-definition.ts';
 import { toolError } from '../../tenants/contracts/tool-errors.ts';
-import type { RecordsStore } from './records-store.ts';
+import { validateToolArguments } from '../../tenants/contracts/tool-validation.ts';
+import { DuplicateRefError, type RecordInput, type RecordPatch, type RecordsStore } from './records-store.ts';
+
+export interface RuntimeCounters {
+  calls: number;
+  /** Calls that failed the runtime's own validation: the router should have stopped every one. */
+  invalid_calls: number;
+}
+
+export interface RecordsServerOptions {
+  store: RecordsStore;
+  context: CallContext;
+  counters: RuntimeCounters;
+  /** Test builds only: called after a write commits and before its response is sent. */
+  afterCommit?: () => void;
+}
+
+type Handler = (args: Record<string, unknown>, actor: string) => Record<string, unknown> | CallToolResult;
 
 function ok(value: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value };
 }
 
-function notFound(id: string): CallToolResult {
-  return toolError('permanent', 'not_found', `no record with id ${id}`);
+function notFound(id: unknown): CallToolResult {
+  return toolError('validation', 'unknown_id', `no record with id ${String(id)} in this tenant`);
 }
 
-function describe(name: string): { title: string; description: string } {
-  const tool = RECORDS_TOOLS.find((t) => t.name === name);
-  if (!tool) throw new Error(`tool ${name} is not in the manifest`);
-  return { title: tool.title, description: tool.description };
+function createItems(store: RecordsStore, items: RecordInput[], actor: string): Record<string, unknown> {
+  const results = items.map((item, index) => {
+    try {
+      return { index, status: 'created' as const, record: store.savepoint(() => store.create(item, actor)) };
+    } catch (error) {
+      if (!(error instanceof DuplicateRefError)) throw error;
+      return {
+        index,
+        status: 'failed' as const,
+        error: { error_class: 'conflict', code: 'duplicate_ref', message: error.message },
+      };
+    }
+  });
+  const succeeded = results.filter((r) => r.status === 'created').length;
+  const failed = results.length - succeeded;
+  const status = failed === 0 ? 'ok' : succeeded === 0 ? 'failed' : 'partial';
+  return { status, total: results.length, succeeded, failed, results };
 }
 
-export function createRecordsServer(store: RecordsStore, context: CallContext): McpServer {
-  const server = new McpServer({ name: 'bulkhead-tenant-runtime', version: '1.0.0' });
+function update(
+  store: RecordsStore,
+  args: Record<string, unknown>,
+): Record<string, unknown> | CallToolResult {
+  const { id, ...patch } = args as { id: string } & RecordPatch;
+  const current = store.get(id);
+  if (!current) return notFound(id);
+  const next: RecordRow = { ...current, ...patch };
+  // The router checked the pair when both came in the call; a single date meets the stored one here.
+  if (next.start_date && next.due_date && next.start_date > next.due_date) {
+    return toolError(
+      'validation',
+      'date_order',
+      `start_date ${next.start_date} would be after due_date ${next.due_date}`,
+    );
+  }
+  try {
+    return { record: store.update(id, next) };
+  } catch (error) {
+    if (!(error instanceof DuplicateRefError)) throw error;
+    return toolError('conflict', 'duplicate_ref', error.message);
+  }
+}
+
+const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
+  records_create: (store) => (args, actor) => {
+    try {
+      return { record: store.create(args as unknown as RecordInput, actor) };
+    } catch (error) {
+      if (!(error instanceof DuplicateRefError)) throw error;
+      return toolError('conflict', 'duplicate_ref', error.message);
+    }
+  },
+  records_bulk_create: (store) => (args, actor) => createItems(store, args.items as RecordInput[], actor),
+  records_update: (store) => (args) => update(store, args),
+  records_delete: (store) => (args) =>
+    store.delete(args.id as string) ? { deleted: args.id } : notFound(args.id),
+  records_get: (store) => (args) => {
+    const record = store.get(args.id as string);
+    return record ? { record } : notFound(args.id);
+  },
+  records_list: (store) => (args) => ({
+    records: store.list(
+      args.limit as number,
+      args.after as string | undefined,
+      args.due_before as string | undefined,
+      args.order === 'newest_first',
+    ),
+  }),
+};
+
+function asResult(value: Record<string, unknown> | CallToolResult): CallToolResult {
+  return 'isError' in value || 'content' in value ? (value as CallToolResult) : ok(value);
+}
+
+const DEFINITIONS = new Map<string, ToolDefinition>(RECORDS_TOOLS.map((def) => [def.name, def]));
+const WIRE = RECORDS_TOOLS.map(wireTool);
+
+export function createRecordsServer(options: RecordsServerOptions): Server {
+  const { store, context, counters } = options;
+  const server = new Server(
+    { name: 'bulkhead-tenant-runtime', version: '1.1.0' },
+    { capabilities: { tools: { listChanged: false } } },
+  );
   const actor = context.user ?? `agent:${context.agent}`;
 
-  server.registerTool(
-    'records_create',
-    { ...describe('records_create'), inputSchema: RecordsCreateInput },
-    (input) => ok({ record: store.create(input, actor) }),
-  );
-  server.registerTool(
-    'records_update',
-    { ...describe('records_update'), inputSchema: RecordsUpdateInput },
-    ({ id, ...patch }) => {
-      const record = store.update(id, patch);
-      return record ? ok({ record }) : notFound(id);
-    },
-  );
-  server.registerTool(
-    'records_delete',
-    { ...describe('records_delete'), inputSchema: RecordIdInput },
-    ({ id }) => (store.delete(id) ? ok({ deleted: id }) : notFound(id)),
-  );
-  server.registerTool('records_get', { ...describe('records_get'), inputSchema: RecordIdInput }, ({ id }) => {
-    const record = store.get(id);
-    return record ? ok({ record }) : notFound(id);
+  server.setRequestHandler('tools/list', () => Promise.resolve({ tools: WIRE }));
+  server.setRequestHandler('tools/call', (request) => {
+    counters.calls += 1;
+    const def = DEFINITIONS.get(request.params.name);
+    const handlerFor = HANDLERS[request.params.name];
+    if (!def || !handlerFor) {
+      counters.invalid_calls += 1;
+      return Promise.resolve(toolError('validation', 'unknown_tool', `no tool ${request.params.name}`));
+    }
+    const checked = validateToolArguments(def, request.params.arguments ?? {});
+    if (!checked.ok) {
+      counters.invalid_calls += 1;
+      return Promise.resolve(checked.error);
+    }
+    const handler = handlerFor(store);
+    if (!def.writes) return Promise.resolve(asResult(handler(checked.args, actor)));
+    const { [IDEMPOTENCY_KEY_FIELD]: key, ...args } = checked.args;
+    const outcome = store.keyedWrite(def.name, key as string, argumentsDigest(args), () =>
+      asResult(handler(args, actor)),
+    );
+    if (outcome.kind === 'conflict') {
+      return Promise.resolve(
+        toolError('conflict', 'idempotency_key_reused', 'this idempotency key was used with other arguments'),
+      );
+    }
+    if (outcome.kind === 'fresh') options.afterCommit?.();
+    return Promise.resolve(JSON.parse(outcome.resultJson) as CallToolResult);
   });
-  server.registerTool(
-    'records_list',
-    { ...describe('records_list'), inputSchema: RecordsListInput },
-    ({ limit, after }) => ok({ records: store.list(limit, after) }),
-  );
   return server;
 }

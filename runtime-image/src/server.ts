@@ -1,6 +1,6 @@
 // The tenant runtime: an MCP server on a unix socket in the tenant's own socket directory. Every
 // MCP request must carry the router's call assertion; the health probe carries no tenant data.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { createMcpHandler } from '@modelcontextprotocol/server';
@@ -9,15 +9,25 @@ import { z } from 'zod';
 import { CALL_ASSERTION_HEADER } from '../../tenants/contracts/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { RecordsStore } from './records-store.ts';
-import { createRecordsServer } from './records-tools.ts';
+import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
+// Replaced at bundle time by build.sh ("0" in the production image, "1" only in the :<tag>-faults
+// test image): the production bundle holds the literal false, so no environment variable or file
+// can switch fault injection on.
+const FAULTS_BUILD = process.env.BULKHEAD_FAULTS_BUILD === '1';
 
 const ConfigSchema = z.object({
   BULKHEAD_TENANT_ID: z.string().min(1),
   BULKHEAD_ROUTER_PUBLIC_KEY: z.string().min(1),
   BULKHEAD_SOCKET_PATH: z.string().default('/run/mcp/mcp.sock'),
   BULKHEAD_DATA_DIR: z.string().default('/data'),
+  /** How long the key table answers a retried write (the router's Redis window is the same by default). */
+  BULKHEAD_IDEMPOTENCY_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(24 * 3600 * 1000),
 });
 
 class BodyTooLarge extends Error {}
@@ -45,20 +55,40 @@ async function main(): Promise<void> {
     routerKey: await loadRouterKey(config.BULKHEAD_ROUTER_PUBLIC_KEY),
   });
   mkdirSync(config.BULKHEAD_DATA_DIR, { recursive: true });
-  const store = new RecordsStore(join(config.BULKHEAD_DATA_DIR, 'records.db'));
+  const store = new RecordsStore(join(config.BULKHEAD_DATA_DIR, 'records.db'), {
+    idempotencyWindowMs: config.BULKHEAD_IDEMPOTENCY_WINDOW_MS,
+  });
   let refused = 0;
+  const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
+  // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
+  // process before its response leaves, the crash the idempotency table must survive.
+  const crashMarker = join(config.BULKHEAD_DATA_DIR, '.faults', 'crash-after-commit');
+  const afterCommit = FAULTS_BUILD
+    ? () => {
+        if (!existsSync(crashMarker)) return;
+        rmSync(crashMarker);
+        log.warn('fault injection: killing the runtime after a committed write');
+        process.kill(process.pid, 'SIGKILL');
+      }
+    : undefined;
 
   const mcp = createMcpHandler(
     (ctx) => {
       const context = ctx.authInfo?.extra?.callContext;
       if (!context) throw new Error('no verified call context');
-      return createRecordsServer(store, context as Parameters<typeof createRecordsServer>[1]);
+      return createRecordsServer({
+        store,
+        context: context as Parameters<typeof createRecordsServer>[0]['context'],
+        counters,
+        ...(afterCommit ? { afterCommit } : {}),
+      });
     },
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
   );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'GET' && req.url === '/healthz') return sendJson(res, 200, { ok: true, refused });
+    if (req.method === 'GET' && req.url === '/healthz')
+      return sendJson(res, 200, { ok: true, refused, ...counters });
     if (req.url !== '/mcp') return sendJson(res, 404, { error: 'not found' });
     let body: Uint8Array;
     try {

@@ -1,7 +1,7 @@
 // `bulkhead up`: the one-command development stack. Starts the embedded IdP, the supervisor and the
 // router as separate processes (the router gets no Docker access), onboards a demo tenant, and
 // prints the /mcp URL, how to get a token and a client configuration to paste.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,7 +57,7 @@ async function smokeTest(mcpUrl: string, accessToken: string, userAccessToken?: 
   step(`smoke: whoami -> ${JSON.stringify(who.structuredContent)}`);
   const created = await client.callTool({
     name: 'records_create',
-    arguments: { title: 'hello from bulkhead up' },
+    arguments: { title: 'hello from bulkhead up', idempotency_key: `smoke-${randomUUID()}` },
   });
   if (created.isError) throw new Error(`records_create failed: ${JSON.stringify(created.structuredContent)}`);
   step(`smoke: records_create -> ${JSON.stringify(created.structuredContent)}`);

@@ -1,125 +1,100 @@
 // The approved tool manifest: the single source of truth for the tools Bulkhead serves. The router
 // lists tools from here (never from what a container claims) and the runtime image implements the
-// tenant tools against the same schemas, so the two cannot drift apart silently.
+// tenant tools against the same definitions, so the two cannot drift apart silently. Definitions
+// and their derivations live in tool-definition.ts; the records pack in records-pack.ts.
 import { z } from 'zod';
+import { safeSegment } from './semantic-rules.ts';
+import type { ToolDefinition } from './tool-definition.ts';
+import { RECORDS_TOOLS, RECORDS_TOOL_HISTORY } from './records-pack.ts';
 
-export type ToolKind = 'shared' | 'tenant';
+export type { ToolDefinition, ToolKind } from './tool-definition.ts';
+export {
+  RecordIdInput,
+  RecordSchema,
+  RecordsBulkCreateInput,
+  RecordsCreateInput,
+  RecordsListInput,
+  RecordsUpdateInput,
+  RECORDS_TOOLS,
+  type RecordRow,
+} from './records-pack.ts';
 
-export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
-  name: string;
-  version: string;
-  /** `shared`: in-process in the router, tenant-agnostic. `tenant`: runs in the tenant's container. */
-  kind: ToolKind;
-  title: string;
-  description: string;
-  inputSchema: Input;
-  /** OAuth scope the agent's token must carry; null when any valid token may call it. */
-  scope: string | null;
-  writes: boolean;
-}
-
-const RecordId = z.uuid();
-const Title = z.string().min(1).max(200);
-const Body = z.string().max(10_000);
-const Tags = z
-  .array(
-    z
-      .string()
-      .min(1)
-      .max(40)
-      .regex(/^[\w.-]+$/),
-  )
-  .max(20);
-
-export const RecordsCreateInput = z.strictObject({
-  title: Title,
-  body: Body.default(''),
-  tags: Tags.default([]),
-});
-export const RecordsUpdateInput = z.strictObject({
-  id: RecordId,
-  title: Title.optional(),
-  body: Body.optional(),
-  tags: Tags.optional(),
-});
-export const RecordIdInput = z.strictObject({ id: RecordId });
-export const RecordsListInput = z.strictObject({
-  limit: z.number().int().min(1).max(100).default(20),
-  after: RecordId.optional(),
-});
 export const EmptyInput = z.strictObject({});
 
-export const RecordSchema = z.strictObject({
-  id: RecordId,
-  title: Title,
-  body: Body,
-  tags: Tags,
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  createdBy: z.string(),
-});
-export type RecordRow = z.infer<typeof RecordSchema>;
-
-function tenantTool<Input extends z.ZodType>(
-  def: Omit<ToolDefinition<Input>, 'kind' | 'version'>,
-): ToolDefinition<Input> {
-  return { ...def, kind: 'tenant', version: '1.0.0' };
+function sharedTool(
+  def: Omit<ToolDefinition, 'kind' | 'writes' | 'effect' | 'semantic' | 'maxPayloadBytes'> &
+    Partial<Pick<ToolDefinition, 'semantic' | 'maxPayloadBytes'>>,
+): ToolDefinition {
+  return { semantic: [], maxPayloadBytes: 4 * 1024, ...def, kind: 'shared', effect: 'read', writes: false };
 }
 
-export const RECORDS_TOOLS = [
-  tenantTool({
-    name: 'records_create',
-    title: 'Create a record',
-    description: "Create a record in the calling tenant's store. Returns the new record.",
-    inputSchema: RecordsCreateInput,
-    scope: 'records:write',
-    writes: true,
-  }),
-  tenantTool({
-    name: 'records_update',
-    title: 'Update a record',
-    description: 'Change the title, body or tags of an existing record of the calling tenant.',
-    inputSchema: RecordsUpdateInput,
-    scope: 'records:write',
-    writes: true,
-  }),
-  tenantTool({
-    name: 'records_delete',
-    title: 'Delete a record',
-    description: 'Delete a record of the calling tenant by id.',
-    inputSchema: RecordIdInput,
-    scope: 'records:write',
-    writes: true,
-  }),
-  tenantTool({
-    name: 'records_get',
-    title: 'Get a record',
-    description: 'Read one record of the calling tenant by id.',
-    inputSchema: RecordIdInput,
-    scope: 'records:read',
-    writes: false,
-  }),
-  tenantTool({
-    name: 'records_list',
-    title: 'List records',
-    description: 'List records of the calling tenant, oldest first, paginated by id.',
-    inputSchema: RecordsListInput,
-    scope: 'records:read',
-    writes: false,
-  }),
-] as const;
-
-export const SHARED_TOOLS = [
-  {
+export const SHARED_TOOLS: readonly ToolDefinition[] = [
+  sharedTool({
     name: 'whoami',
     version: '1.0.0',
-    kind: 'shared',
     title: 'Who am I',
     description: 'Return the verified identity of this call: tenant, user, agent and granted scopes.',
     inputSchema: EmptyInput,
+    outputSchema: z.object({
+      tenant: z.string(),
+      user: z.string().nullable(),
+      agent: z.string(),
+      actors: z.array(z.string()),
+      scopes: z.array(z.string()),
+      roles: z.array(z.string()),
+      issuer: z.string(),
+      acting_alone: z.boolean(),
+    }),
     scope: null,
-    writes: false,
-  },
-] as const satisfies readonly ToolDefinition[];
+  }),
+  sharedTool({
+    name: 'quota_status',
+    version: '1.0.0',
+    title: 'Quota status',
+    description:
+      "What the caller may still do: the tenant's plan limits, the tools this token may call, payload bounds per tool and how long write results are kept for replay.",
+    inputSchema: EmptyInput,
+    outputSchema: z.object({
+      tenant: z.string(),
+      plan: z
+        .object({ name: z.string(), memoryMb: z.number(), cpus: z.number(), pids: z.number() })
+        .nullable(),
+      tools: z.array(
+        z.object({
+          name: z.string(),
+          version: z.string(),
+          writes: z.boolean(),
+          max_payload_bytes: z.number(),
+        }),
+      ),
+      idempotency_window_ms: z.number(),
+    }),
+    scope: null,
+  }),
+  sharedTool({
+    name: 'docs_search',
+    version: '1.0.0',
+    title: 'Search the documentation',
+    description:
+      "Search the operator's published documentation (shared, tenant-agnostic) for a phrase; returns matching lines with their document and line number. Optionally limit to one document by name.",
+    inputSchema: z.strictObject({
+      query: z.string().min(2).max(200),
+      doc: z.string().min(1).max(64).optional().describe('Document name, for example "getting-started.md".'),
+      limit: z.number().int().min(1).max(50).default(10),
+    }),
+    outputSchema: z.object({
+      matches: z.array(z.object({ doc: z.string(), line: z.number().int(), text: z.string() })),
+    }),
+    scope: null,
+    semantic: [safeSegment('doc')],
+  }),
+];
+
+/** Every approved definition, all versions: what a tenant may pin. */
+export const MANIFEST: readonly ToolDefinition[] = [
+  ...SHARED_TOOLS,
+  ...RECORDS_TOOLS,
+  ...RECORDS_TOOL_HISTORY,
+];
 
 export const ALL_SCOPES = ['records:read', 'records:write'] as const;

@@ -1,6 +1,7 @@
 // Benchmark (not a test): how long a tenant's first write call takes through the full stack, from
 // no container to the answer, against a warm call. Prints figures; asserts nothing.
 //   node test/bench/cold-start.ts [--tenants 10]
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { planByName } from '../../tenants/contracts/tenant-spec.ts';
@@ -22,7 +23,10 @@ function stats(label: string, samples: number[]): void {
 
 async function timedWrite(client: Client, title: string): Promise<number> {
   const started = performance.now();
-  const result = await client.callTool({ name: 'records_create', arguments: { title } });
+  const result = await client.callTool({
+    name: 'records_create',
+    arguments: { title, idempotency_key: randomUUID() },
+  });
   const ms = performance.now() - started;
   if (result.isError) throw new Error(`write failed: ${JSON.stringify(result.structuredContent)}`);
   return ms;

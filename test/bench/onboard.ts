@@ -2,6 +2,7 @@
 // process, against a running supervisor) to the tenant's first successful tool call through the
 // router. Prints figures; asserts nothing.
 //   node test/bench/onboard.ts [--tenants 5] [--isolation runc|gvisor]
+import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -49,7 +50,10 @@ async function firstCall(stack: TestStack, id: string): Promise<void> {
     }),
   );
   try {
-    const result = await client.callTool({ name: 'records_create', arguments: { title: 'first' } });
+    const result = await client.callTool({
+      name: 'records_create',
+      arguments: { title: 'first', idempotency_key: randomUUID() },
+    });
     if (result.isError) throw new Error(`first call failed: ${JSON.stringify(result.structuredContent)}`);
   } finally {
     await client.close();

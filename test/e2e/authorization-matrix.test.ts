@@ -72,7 +72,7 @@ afterAll(async () => {
 describe('authorization matrix', () => {
   it('user allowed, agent denied: the role grants records_create but the token lacks records:write (403)', async () => {
     const token = await stack.userToken('alice', { tenant: TENANT, scope: 'records:read' });
-    const answer = await call(token, 'records_create', { title: 'nope' });
+    const answer = await call(token, 'records_create', { title: 'nope', idempotency_key: 'matrix-1' });
     expect(answer.status).toBe(403);
     expect(answer.challenge).toContain('error="insufficient_scope"');
     const [logged] = decisionsFor('records_create', 'alice');
@@ -93,7 +93,7 @@ describe('authorization matrix', () => {
     expect(tools.map((t) => t.name)).toEqual(['records_get', 'records_list', 'whoami']);
     // Indistinguishable from a tool that does not exist: same error, same message shape.
     const denied = await client
-      .callTool({ name: 'records_create', arguments: { title: 'x' } })
+      .callTool({ name: 'records_create', arguments: { title: 'x', idempotency_key: 'matrix-2' } })
       .catch((e: Error) => e);
     const missing = await client.callTool({ name: 'no_such_tool', arguments: {} }).catch((e: Error) => e);
     expect(denied).toBeInstanceOf(Error);
@@ -123,9 +123,9 @@ describe('authorization matrix', () => {
     expect(who.structuredContent).toMatchObject({ tenant: TENANT, user: null, acting_alone: true });
     const agent = (who.structuredContent as { agent: string }).agent;
     expect((await client.callTool({ name: 'records_list', arguments: {} })).isError).toBeFalsy();
-    await expect(client.callTool({ name: 'records_create', arguments: { title: 'x' } })).rejects.toThrow(
-      /Unknown tool/,
-    );
+    await expect(
+      client.callTool({ name: 'records_create', arguments: { title: 'x', idempotency_key: 'matrix-2' } }),
+    ).rejects.toThrow(/Unknown tool/);
     // Not even a step-up hint: an agent alone may not use records_get at all.
     const probe = await call(token, 'records_get', { id: '00000000-0000-4000-8000-000000000000' });
     expect(probe.status).toBe(200);
@@ -146,7 +146,10 @@ describe('authorization matrix', () => {
 
   it('scope step-up: 403 insufficient_scope naming the scope, then the re-authorized token succeeds', async () => {
     const narrow = await stack.userToken('alice', { tenant: TENANT, scope: 'records:read' });
-    const answer = await call(narrow, 'records_create', { title: 'after step-up' });
+    const answer = await call(narrow, 'records_create', {
+      title: 'after step-up',
+      idempotency_key: 'matrix-4',
+    });
     expect(answer.status).toBe(403);
     const metadataUrl = `${new URL(stack.mcpUrl).origin}/.well-known/oauth-protected-resource/mcp`;
     expect(answer.challenge).toMatch(/^Bearer error="insufficient_scope", scope="records:write", /);
@@ -155,7 +158,10 @@ describe('authorization matrix', () => {
 
     const wide = await stack.userToken('alice', { tenant: TENANT, scope: 'records:read records:write' });
     const client = await connect(wide);
-    const created = await client.callTool({ name: 'records_create', arguments: { title: 'after step-up' } });
+    const created = await client.callTool({
+      name: 'records_create',
+      arguments: { title: 'after step-up', idempotency_key: 'matrix-5' },
+    });
     expect(created.isError).toBeFalsy();
     expect(created.structuredContent).toMatchObject({
       record: { title: 'after step-up', createdBy: 'alice' },

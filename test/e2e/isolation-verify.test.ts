@@ -103,7 +103,11 @@ describe('isolation evidence', () => {
         authProvider: { token: async () => stack.agentToken('india') },
       }),
     );
-    await client.callTool({ name: 'records_create', arguments: { title: 'india only' } });
+    const seeded = await client.callTool({
+      name: 'records_create',
+      arguments: { title: 'india only', idempotency_key: 'india-seed-1' },
+    });
+    expect(seeded.isError, JSON.stringify(seeded.structuredContent)).toBeFalsy();
     await client.close();
     const result = await cli('verify', 'india', '--router', '--intruder', 'juliet', '--json');
     const report = JSON.parse(result.stdout) as IsolationReport;

@@ -98,7 +98,7 @@ describe('MCP SDK v2 client with its OAuth provider (authorization code + PKCE +
       expect(await whoami(client)).toMatchObject({ tenant: 'alpha', user: 'alice', acting_alone: false });
       const created = await client.callTool({
         name: 'records_create',
-        arguments: { title: `by alice (${era})` },
+        arguments: { title: `by alice (${era})`, idempotency_key: `alice-${era}` },
       });
       expect(created.isError).toBeFalsy();
       await client.close();
@@ -190,6 +190,8 @@ describe('MCP Inspector CLI', () => {
         'records_create',
         '--tool-arg',
         'title=from-inspector',
+        '--tool-arg',
+        'idempotency_key=inspector-1',
       );
       expect(called).toMatchObject({ structuredContent: { record: { title: 'from-inspector' } } });
     } finally {

@@ -91,7 +91,10 @@ describe('tenant lifecycle', () => {
   });
 
   it('serves a call for the onboarded tenant', async () => {
-    const result = await call('delta', 'records_create', { title: 'kept through suspension' });
+    const result = await call('delta', 'records_create', {
+      title: 'kept through suspension',
+      idempotency_key: 'lifecycle-1',
+    });
     expect(result.isError).toBeFalsy();
     recordId = (result.structuredContent as { record: { id: string } }).record.id;
   });

@@ -91,7 +91,10 @@ describe('bulkhead token', () => {
       jsonrpc: '2.0',
       id: 1,
       method: 'tools/call',
-      params: { name: 'records_create', arguments: { title: 'from the CLI' } },
+      params: {
+        name: 'records_create',
+        arguments: { title: 'from the CLI', idempotency_key: 'token-cli-1' },
+      },
     });
     expect(created.status).toBe(200);
     expect(created.body).toContain('"createdBy":"alice"');

@@ -62,6 +62,9 @@ describe('walking skeleton', () => {
     const client = await connect(await stack.agentToken('alpha'));
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual([
+      'docs_search',
+      'quota_status',
+      'records_bulk_create',
       'records_create',
       'records_delete',
       'records_get',
@@ -76,7 +79,7 @@ describe('walking skeleton', () => {
     const client = await connect(await stack.agentToken('alpha'));
     const result = await client.callTool({
       name: 'records_create',
-      arguments: { title: 'alpha-secret', body: 'only for alpha' },
+      arguments: { title: 'alpha-secret', body: 'only for alpha', idempotency_key: 'skeleton-create-1' },
     });
     expect(result.isError).toBeFalsy();
     recordId = (result.structuredContent as { record: { id: string } }).record.id;
@@ -89,7 +92,7 @@ describe('walking skeleton', () => {
     const client = await connect(await stack.agentToken('bravo'));
     const got = await client.callTool({ name: 'records_get', arguments: { id: recordId } });
     expect(got.isError).toBe(true);
-    expect(got.structuredContent).toMatchObject({ error: { error_class: 'permanent', code: 'not_found' } });
+    expect(got.structuredContent).toMatchObject({ error: { error_class: 'validation', code: 'unknown_id' } });
     const listed = await client.callTool({ name: 'records_list', arguments: {} });
     expect((listed.structuredContent as { records: unknown[] }).records).toEqual([]);
     await client.close();
@@ -99,19 +102,25 @@ describe('walking skeleton', () => {
     const client = await connect(await stack.agentToken('alpha'));
     const created = await client.callTool({
       name: 'records_create',
-      arguments: { title: 'draft', tags: ['x'] },
+      arguments: { title: 'draft', tags: ['x'], idempotency_key: 'skeleton-create-2' },
     });
     const { id } = (created.structuredContent as { record: { id: string } }).record;
-    const updated = await client.callTool({ name: 'records_update', arguments: { id, title: 'final' } });
+    const updated = await client.callTool({
+      name: 'records_update',
+      arguments: { id, title: 'final', idempotency_key: 'skeleton-update-1' },
+    });
     expect(updated.structuredContent).toMatchObject({ record: { id, title: 'final', tags: ['x'] } });
     const listed = await client.callTool({ name: 'records_list', arguments: { limit: 10 } });
     expect(
       (listed.structuredContent as { records: { title: string }[] }).records.map((r) => r.title),
     ).toEqual(['alpha-secret', 'final']);
-    const deleted = await client.callTool({ name: 'records_delete', arguments: { id } });
+    const deleted = await client.callTool({
+      name: 'records_delete',
+      arguments: { id, idempotency_key: 'skeleton-delete-1' },
+    });
     expect(deleted.structuredContent).toEqual({ deleted: id });
     const gone = await client.callTool({ name: 'records_get', arguments: { id } });
-    expect(gone.structuredContent).toMatchObject({ error: { code: 'not_found' } });
+    expect(gone.structuredContent).toMatchObject({ error: { code: 'unknown_id' } });
     await client.close();
   });
 
@@ -180,12 +189,19 @@ describe('walking skeleton', () => {
   it('hides the tenant tools from a token without their scopes, and asks for a step-up on a call', async () => {
     const client = await connect(await stack.agentToken('alpha', { scope: 'records:read' }));
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['records_get', 'records_list', 'whoami']);
-    // The tool is open to this agent except for the scope: 403 insufficient_scope (step-up), which
-    // the SDK client itself recognizes.
-    await expect(client.callTool({ name: 'records_create', arguments: { title: 'nope' } })).rejects.toThrow(
-      'Insufficient scope: required "records:write"',
-    );
+    expect(tools.map((t) => t.name)).toEqual([
+      'docs_search',
+      'quota_status',
+      'records_get',
+      'records_list',
+      'whoami',
+    ]);
+    await expect(
+      client.callTool({
+        name: 'records_create',
+        arguments: { title: 'nope', idempotency_key: 'nope-key-1' },
+      }),
+    ).rejects.toThrow('Insufficient scope: required "records:write"');
     await client.close();
   });
 });

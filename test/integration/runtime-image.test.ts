@@ -151,6 +151,7 @@ describe('tenant runtime image', () => {
       title: 'first',
       body: 'b',
       tags: [],
+      idempotency_key: 'runtime-image-first',
     });
     expect(created.isError).toBeFalsy();
     const record = (created.structuredContent as { record: { id: string; createdBy: string } }).record;
@@ -159,6 +160,6 @@ describe('tenant runtime image', () => {
     expect((fetched.structuredContent as { record: { title: string } }).record.title).toBe('first');
     await dispatcher.close();
     const health = JSON.parse(await get('/healthz')) as Record<string, unknown>;
-    expect(health).toEqual({ ok: true, refused: 5 });
+    expect(health).toEqual({ ok: true, refused: 5, calls: 2, invalid_calls: 0 });
   });
 });

@@ -12,6 +12,10 @@ import type { Logger } from 'pino';
 import { createApp } from '../../router/app.ts';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
+import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { DEFAULT_DOCS_DIR } from '../../router/router.ts';
+import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
+import { ToolSurface } from '../../router/tools/tool-surface.ts';
 import type { TrustedIssuerInput } from '../../router/auth/trusted-issuers.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import type { TenantLookup } from '../../router/tenancy/tenant-directory.ts';
@@ -100,8 +104,12 @@ export async function startAuthRouter(
   const resourceUrl = `http://127.0.0.1:${options.port}/mcp`;
   const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `bulkhead:t-auth-${randomBytes(3).toString('hex')}`;
+  const shared = builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR });
   const app = createApp({
     sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
+    surface: new ToolSurface({ shared: shared.map((m) => m.definition) }),
+    sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
+    idempotency: new IdempotencyStore({ redis, prefix }),
     resourceUrl,
     authorizationServers: options.issuers.map((i) => i.issuer),
     scopesSupported: [...ALL_SCOPES],

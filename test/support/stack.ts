@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import { startDevIdp, type DevIdpUser, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
 import { authorizeUser, registerUserClient } from '../../router/dev-idp/dev-user-login.ts';
 import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
-import { startRouter, type RunningRouter } from '../../router/router.ts';
+import { startRouter, type RouterOptions, type RunningRouter } from '../../router/router.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
 import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
@@ -27,6 +27,14 @@ export interface TestStackOptions {
   logger?: Logger;
   /** Accounts of the IdP for the authorization-code flow (`userToken`). */
   users?: DevIdpUser[];
+  /** Runtime image (default BULKHEAD_RUNTIME_IMAGE), e.g. the -faults test variant. */
+  image?: string;
+  router?: Partial<
+    Pick<
+      RouterOptions,
+      'toolCheckIntervalMs' | 'pinWatchIntervalMs' | 'idempotencyWindowMs' | 'sharedToolModules'
+    >
+  >;
 }
 
 export interface TestStack {
@@ -73,7 +81,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
   const supervisor = await startSupervisor({
     installation: ns.installation,
     runDir: join(ns.runDir, 'run'),
-    image: RUNTIME_IMAGE,
+    image: options.image ?? RUNTIME_IMAGE,
     routerPublicKeyFile: keys.publicKeyFile,
     routerGid: 0,
     logger,
@@ -89,6 +97,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     clockToleranceSeconds: 5,
     callAssertionPrivateKey: await readFile(keys.privateKeyFile, 'utf8'),
     logger,
+    ...options.router,
   });
   const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
   await runtimes.ready();

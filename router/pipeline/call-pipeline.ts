@@ -1,0 +1,112 @@
+// The tools/call steps after the tool was found and authorized: validate (before anything reaches a
+// container), then serve a shared tool in-process, or run a tenant tool through idempotency and
+// dispatch. Every failure comes back as a structured tool error (tenants/contracts/tool-errors.ts).
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../tenants/contracts/tool-definition.ts';
+import { toolError } from '../../tenants/contracts/tool-errors.ts';
+import type { Principal } from '../auth/principal.ts';
+import { RuntimeUnavailableError, type TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
+import type { SharedToolHandler } from '../tools/shared-registry.ts';
+import type { ServedTool } from '../tools/tool-surface.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+import { validateCall } from './validate.ts';
+
+export interface CallPipelineDeps {
+  dispatcher: TenantDispatcher;
+  sharedHandlers: ReadonlyMap<string, SharedToolHandler>;
+  idempotency: IdempotencyStore;
+}
+
+export interface ToolCall {
+  principal: Principal;
+  tenant: TenantRecord | undefined;
+  tool: ServedTool;
+  /** Everything this principal may call (quota_status reports it). */
+  visible: readonly ServedTool[];
+  rawArgs: unknown;
+  log: Logger;
+}
+
+export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
+
+function runtimeFailure(error: unknown): CallToolResult | undefined {
+  if (error instanceof RuntimeUnavailableError) {
+    return toolError('transient', 'runtime_unavailable', error.message, { retry_after_ms: 1_000 });
+  }
+  if (error instanceof RuntimeRequestError) {
+    if (error.code === 'tenant_suspended' || error.code === 'tenant_not_found') {
+      return toolError('authorization', error.code, 'the tenant is not active');
+    }
+    return toolError('transient', 'runtime_unavailable', 'the tenant runtime could not be started', {
+      retry_after_ms: 2_000,
+    });
+  }
+  return undefined;
+}
+
+async function dispatch(
+  call: ToolCall,
+  args: Record<string, unknown>,
+  deps: CallPipelineDeps,
+): Promise<CallToolResult> {
+  const { principal, tool, log } = call;
+  try {
+    return await deps.dispatcher.callTool(
+      { tenant: principal.tenant, user: principal.user, agent: principal.agent, scopes: principal.scopes },
+      tool.definition.name,
+      args,
+    );
+  } catch (error) {
+    log.warn({ tool: tool.definition.name, err: error }, 'tenant call failed');
+    // Unknown whether the call reached the runtime (a crash mid-call): a retry with the same
+    // idempotency key is safe, because the runtime answers a committed key from its own table.
+    return (
+      runtimeFailure(error) ??
+      toolError(
+        'transient',
+        'runtime_call_failed',
+        'the tenant runtime failed during the call; retry with the same idempotency key',
+        {
+          retry_after_ms: 1_000,
+        },
+      )
+    );
+  }
+}
+
+async function execute(
+  call: ToolCall,
+  args: Record<string, unknown>,
+  deps: CallPipelineDeps,
+): Promise<CallToolResult> {
+  const def = call.tool.definition;
+  if (def.kind === 'shared') {
+    const handler = deps.sharedHandlers.get(def.name);
+    if (!handler) throw new Error(`shared tool ${def.name} has no handler`);
+    return handler(call.principal, args, {
+      tenant: call.tenant,
+      tools: call.visible.map((t) => t.definition),
+      idempotencyWindowMs: deps.idempotency.windowMs,
+    });
+  }
+  if (!def.writes) return dispatch(call, args, deps);
+  const scope = {
+    tenant: call.principal.tenant,
+    tool: def.name,
+    key: args[IDEMPOTENCY_KEY_FIELD] as string,
+    digest: argumentsDigest(args),
+  };
+  return deps.idempotency.run(scope, () => dispatch(call, args, deps));
+}
+
+export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<CallToolResult> {
+  const checked = validateCall(call.tool.definition, call.rawArgs, call.log);
+  if (!checked.ok) return checked.error;
+  const result = await execute(call, checked.args, deps);
+  const deprecated = call.tool.definition.deprecated;
+  if (!deprecated) return result;
+  return { ...result, _meta: { ...result._meta, [DEPRECATION_META_KEY]: deprecated } };
+}

@@ -1,0 +1,69 @@
+// Sends tools/list_changed when what a tenant is served changes: its pins or status in the registry
+// (an upgrade), or a tool withheld or restored by the drift guard. Polls the registry on a bounded
+// interval; clients that listen (2026-07-28 subscriptions/listen) re-list and see their own tools.
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+
+export interface TenantSource {
+  list(): Promise<TenantRecord[]>;
+}
+
+export interface PinWatcherOptions {
+  source: TenantSource;
+  intervalMs: number;
+  logger: Logger;
+  /** Called for each changed tenant before clients are told, so their re-list sees the change. */
+  invalidate?: (tenantId: string) => void;
+}
+
+export class PinWatcher {
+  private readonly seen = new Map<string, string>();
+  private readonly listeners: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly options: PinWatcherOptions;
+
+  constructor(options: PinWatcherOptions) {
+    this.options = options;
+  }
+
+  subscribe(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  notify(reason: string): void {
+    this.options.logger.info({ reason }, 'tools/list_changed');
+    for (const listener of this.listeners) listener();
+  }
+
+  /** One pass: compares every tenant's pins and status with the last pass. */
+  async poll(): Promise<void> {
+    const changed: string[] = [];
+    for (const tenant of await this.options.source.list()) {
+      const digest = createHash('sha256')
+        .update(JSON.stringify([tenant.status, tenant.tools]))
+        .digest('hex');
+      const before = this.seen.get(tenant.id);
+      if (before !== undefined && before !== digest) changed.push(tenant.id);
+      this.seen.set(tenant.id, digest);
+    }
+    for (const id of changed) this.options.invalidate?.(id);
+    if (changed.length > 0) this.notify(`tool pins changed for ${changed.join(', ')}`);
+  }
+
+  start(): void {
+    const tick = (): void => {
+      this.poll()
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'tool pin poll failed'))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs).unref();
+        });
+    };
+    this.timer = setTimeout(tick, 0).unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

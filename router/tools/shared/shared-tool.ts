@@ -1,0 +1,23 @@
+// What a shared tool module is: an approved read-only definition and its in-process handler.
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { TenantRecord } from '../../../tenants/contracts/tenant-spec.ts';
+import type { ToolDefinition } from '../../../tenants/contracts/tool-definition.ts';
+import type { Principal } from '../../auth/principal.ts';
+
+export interface SharedToolContext {
+  tenant: TenantRecord | undefined;
+  /** The tools this principal may call right now. */
+  tools: readonly ToolDefinition[];
+  idempotencyWindowMs: number;
+}
+
+export type SharedToolHandler = (
+  principal: Principal,
+  args: Record<string, unknown>,
+  context: SharedToolContext,
+) => Promise<CallToolResult>;
+
+export interface SharedToolModule {
+  definition: ToolDefinition;
+  handler: SharedToolHandler;
+}

@@ -1,0 +1,61 @@
+// Which tool definitions a tenant is served: the versions its record pins (tenant.tools), the
+// shared tools registered in this router, minus tenant tools the drift guard withholds. Wire
+// definitions are derived once per definition: the JSON Schema a client sees is what we enforce.
+import type { Tool } from '@modelcontextprotocol/server';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { MANIFEST } from '../../tenants/contracts/tool-manifest.ts';
+import { wireTool, type ToolDefinition } from '../../tenants/contracts/tool-definition.ts';
+import type { ToolGuard } from '../pipeline/drift-guard.ts';
+
+export interface ServedTool {
+  definition: ToolDefinition;
+  wire: Tool;
+}
+
+export class ToolSurface {
+  private readonly shared: readonly ToolDefinition[];
+  private readonly tenantVersions: readonly ToolDefinition[];
+  private readonly current = new Map<string, ToolDefinition>();
+  private readonly wire = new WeakMap<ToolDefinition, Tool>();
+  private readonly guard: ToolGuard | undefined;
+
+  constructor(options: {
+    shared: readonly ToolDefinition[];
+    guard?: ToolGuard;
+    tenantTools?: readonly ToolDefinition[];
+  }) {
+    this.shared = options.shared;
+    this.tenantVersions = options.tenantTools ?? MANIFEST.filter((def) => def.kind === 'tenant');
+    for (const def of this.tenantVersions) if (!def.deprecated) this.current.set(def.name, def);
+    this.guard = options.guard;
+  }
+
+  /** The definitions served to this tenant, sorted by name (deterministic tools/list). */
+  forTenant(tenant: TenantRecord | undefined): ServedTool[] {
+    const pins = new Map((tenant?.tools ?? []).map((pin) => [pin.name, pin.version]));
+    const served: ToolDefinition[] = this.shared.filter((def) => {
+      const pinned = pins.get(def.name);
+      return pinned === undefined || pinned === def.version;
+    });
+    if (tenant?.status === 'active') {
+      // A record without pins (written before pinning existed) gets the current versions.
+      const tenantDefs =
+        pins.size === 0
+          ? [...this.current.values()]
+          : this.tenantVersions.filter((def) => pins.get(def.name) === def.version);
+      served.push(...tenantDefs.filter((def) => !this.guard?.isWithheld(tenant.id, def.name)));
+    }
+    return served
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((definition) => ({ definition, wire: this.wireOf(definition) }));
+  }
+
+  private wireOf(def: ToolDefinition): Tool {
+    let wire = this.wire.get(def);
+    if (!wire) {
+      wire = wireTool(def);
+      this.wire.set(def, wire);
+    }
+    return wire;
+  }
+}

@@ -1,0 +1,152 @@
+// What one approved tool is, and everything derived from it: MCP annotations (from the kind and
+// effect, never written by hand), the wire definition a client sees, the idempotency key the router
+// adds to every write, and the digests the router uses to pin definitions (rug-pull protection)
+// and to compare the arguments of a replayed write.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export type ToolKind = 'shared' | 'tenant';
+/** `read`: no side effect. `create`: adds data. `update`/`delete`: changes or removes existing data. */
+export type ToolEffect = 'read' | 'create' | 'update' | 'delete';
+
+/** A problem found by a semantic validator: the JSON path of the argument and a stable code. */
+export interface SemanticIssue {
+  path: string;
+  code: string;
+  message: string;
+}
+export type SemanticValidator = (args: Record<string, unknown>) => SemanticIssue[];
+
+export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
+  name: string;
+  version: string;
+  /** `shared`: in-process in the router, tenant-agnostic. `tenant`: runs in the tenant's container. */
+  kind: ToolKind;
+  title: string;
+  description: string;
+  inputSchema: Input;
+  outputSchema: z.ZodType;
+  /** OAuth scope the agent's token must carry; null when any valid token may call it. */
+  scope: string | null;
+  effect: ToolEffect;
+  /** Derived from `effect` (kept for the registry's default roles). */
+  writes: boolean;
+  /** For every write: what the tool can change and how to undo it (shown in the README). */
+  blastRadius?: string;
+  /** Rules JSON Schema cannot say (date order, ranges, safe path segments), run after the schema. */
+  semantic: readonly SemanticValidator[];
+  /** Upper bound of the serialized arguments, checked before anything else. */
+  maxPayloadBytes: number;
+  deprecated?: { message: string; replacedBy?: string };
+}
+
+export interface ToolAnnotations {
+  title: string;
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+export function annotationsFor(def: ToolDefinition): ToolAnnotations {
+  return {
+    title: def.title,
+    readOnlyHint: def.effect === 'read',
+    // An update overwrites what was there; a delete removes it. A create only adds.
+    destructiveHint: def.effect === 'update' || def.effect === 'delete',
+    // Reads have no effect; every write requires an idempotency key, so a repeat has no new effect.
+    idempotentHint: true,
+    openWorldHint: false,
+  };
+}
+
+export const IDEMPOTENCY_KEY_FIELD = 'idempotency_key';
+export const IdempotencyKeySchema = z
+  .string()
+  .min(8)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/)
+  .describe('Unique per intended write; a retry with the same key returns the first result.');
+
+/** The schema the router enforces: a write tool's own schema plus the required idempotency key. */
+export function effectiveInputSchema(def: ToolDefinition): z.ZodType {
+  if (!def.writes) return def.inputSchema;
+  const base = def.inputSchema as unknown as z.ZodObject;
+  return base.extend({ [IDEMPOTENCY_KEY_FIELD]: IdempotencyKeySchema }).strict();
+}
+
+export interface WireTool {
+  [key: string]: unknown;
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: { type: 'object'; [key: string]: unknown };
+  outputSchema: { type: 'object'; [key: string]: unknown };
+  annotations: ToolAnnotations;
+}
+
+/** Every object schema states its required fields, even when none are: nothing is implicit. */
+function explicitRequired(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(explicitRequired);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out = Object.fromEntries(
+    Object.entries(schema as Record<string, unknown>).map(([k, v]) => [k, explicitRequired(v)]),
+  );
+  if (out.type === 'object' && out.properties !== undefined && out.required === undefined) out.required = [];
+  return out;
+}
+
+export function wireTool(def: ToolDefinition): WireTool {
+  const description = def.deprecated
+    ? `DEPRECATED: ${def.deprecated.message} ${def.description}`
+    : def.description;
+  return {
+    name: def.name,
+    title: def.title,
+    description,
+    inputSchema: explicitRequired(
+      z.toJSONSchema(effectiveInputSchema(def), { io: 'input' }),
+    ) as WireTool['inputSchema'],
+    outputSchema: z.toJSONSchema(def.outputSchema, { io: 'output' }) as WireTool['outputSchema'],
+    annotations: annotationsFor(def),
+  };
+}
+
+/** JSON with object keys sorted at every level: equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+  });
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The pinned identity of a definition as a container presents it: what a client would read. */
+export function definitionDigest(tool: {
+  name: string;
+  description?: string;
+  inputSchema: unknown;
+  outputSchema?: unknown;
+  annotations?: unknown;
+}): string {
+  return sha256(
+    canonicalJson({
+      name: tool.name,
+      description: tool.description ?? null,
+      inputSchema: tool.inputSchema,
+      outputSchema: tool.outputSchema ?? null,
+      annotations: tool.annotations ?? null,
+    }),
+  );
+}
+
+/** Digest of a write's arguments without its idempotency key: same key + other digest = conflict. */
+export function argumentsDigest(args: Record<string, unknown>): string {
+  const { [IDEMPOTENCY_KEY_FIELD]: _key, ...rest } = args;
+  return sha256(canonicalJson(rest));
+}

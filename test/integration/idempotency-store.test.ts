@@ -1,0 +1,99 @@
+// The router's idempotency store on real Redis: replay of the stored text, conflict on other
+// arguments, concurrent duplicates run once, transient failures release the key, the window ends.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { toolError } from '../../tenants/contracts/tool-errors.ts';
+import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+
+let ns: TestNamespace;
+let redis: Redis;
+
+function store(windowMs?: number): IdempotencyStore {
+  return new IdempotencyStore({
+    redis,
+    prefix: `bulkhead:${ns.namespace}`,
+    pollMs: 10,
+    ...(windowMs ? { windowMs } : {}),
+  });
+}
+
+function counter(): { runs: number; execute: () => Promise<CallToolResult> } {
+  const state = {
+    runs: 0,
+    execute: async (): Promise<CallToolResult> => {
+      state.runs += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return {
+        content: [{ type: 'text', text: `run ${state.runs}` }],
+        structuredContent: { run: state.runs },
+      };
+    },
+  };
+  return state;
+}
+
+const scope = (key: string, digest = 'd1') => ({ tenant: 'acme', tool: 'records_create', key, digest });
+
+beforeAll(async () => {
+  ns = await testNamespace('idemstore');
+  redis = new Redis(ns.installation.redis);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await ns?.cleanup();
+});
+
+describe('IdempotencyStore (real Redis)', () => {
+  it('replays the stored result text and answers other arguments with conflict', async () => {
+    const s = store();
+    const c = counter();
+    const first = await s.run(scope('k-replay'), c.execute);
+    const again = await s.run(scope('k-replay'), c.execute);
+    expect(JSON.stringify(again)).toBe(JSON.stringify(first));
+    expect(c.runs).toBe(1);
+    const clash = await s.run(scope('k-replay', 'd2'), c.execute);
+    expect(clash.structuredContent).toMatchObject({
+      error: { error_class: 'conflict', code: 'idempotency_key_reused' },
+    });
+    expect(c.runs).toBe(1);
+  });
+
+  it('runs 20 concurrent duplicates once; each tenant and tool has its own key space', async () => {
+    const s = store();
+    const c = counter();
+    const results = await Promise.all(Array.from({ length: 20 }, () => s.run(scope('k-burst'), c.execute)));
+    expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(c.runs).toBe(1);
+    await s.run({ ...scope('k-burst'), tenant: 'other' }, c.execute);
+    await s.run({ ...scope('k-burst'), tool: 'records_update' }, c.execute);
+    expect(c.runs).toBe(3);
+  });
+
+  it('releases the key after a transient failure so the retry runs', async () => {
+    const s = store();
+    let runs = 0;
+    const flaky = (): Promise<CallToolResult> => {
+      runs += 1;
+      return Promise.resolve(
+        runs === 1
+          ? toolError('transient', 'runtime_unavailable', 'down')
+          : { content: [], structuredContent: { ok: true } },
+      );
+    };
+    expect((await s.run(scope('k-flaky'), flaky)).isError).toBe(true);
+    expect((await s.run(scope('k-flaky'), flaky)).structuredContent).toEqual({ ok: true });
+    expect(runs).toBe(2);
+  });
+
+  it('forgets results after the configured window', async () => {
+    const s = store(300);
+    const c = counter();
+    await s.run(scope('k-window'), c.execute);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await s.run(scope('k-window'), c.execute);
+    expect(c.runs).toBe(2);
+  });
+});
