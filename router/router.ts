@@ -26,6 +26,8 @@ export interface RouterOptions {
   clockToleranceSeconds: number;
   callAssertionPrivateKey: string;
   logger: Logger;
+  /** A tenant call that gets no answer within this time fails as `transient` (default 30 s). */
+  callTimeoutMs?: number;
 }
 
 export interface RunningRouter {
@@ -49,6 +51,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     runtimes,
     sign: await createCallSigner(options.callAssertionPrivateKey),
     logger,
+    ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
   });
   const app = createApp({
     resourceUrl: options.resourceUrl,

@@ -7,6 +7,11 @@ import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
 import { DockerDriver } from './docker/docker-driver.ts';
 import { startRuntimeWorker } from './jobs/runtime-worker.ts';
 import { RuntimeManager } from './runtime-manager.ts';
+import { RedisRuntimeEpochs } from './client/runtime-epochs.ts';
+import { CreateLimiter } from './lifecycle/create-limiter.ts';
+import { HealthMonitor } from './lifecycle/health-monitor.ts';
+import { every } from './lifecycle/periodic.ts';
+import { reconcile } from './lifecycle/reconciler.ts';
 
 export interface SupervisorOptions {
   installation: Installation;
@@ -15,11 +20,22 @@ export interface SupervisorOptions {
   routerPublicKeyFile: string;
   routerGid: number;
   logger: Logger;
+  /** Concurrent container creates and starts (default 4); bursts queue. */
+  createLimit?: number;
+  /** Reconciliation from labels: at start, then this often (default 30 s). */
+  reconcileIntervalMs?: number;
+  /** Health pass over every running runtime (default 10 s). */
+  healthIntervalMs?: number;
+  /** Seconds a recycled container gets to drain in-flight calls (default 10). */
+  drainSeconds?: number;
 }
 
 export interface RunningSupervisor {
   manager: RuntimeManager;
   driver: DockerDriver;
+  health: HealthMonitor;
+  epochs: RedisRuntimeEpochs;
+  reconcile(): ReturnType<typeof reconcile>;
   close(): Promise<void>;
 }
 
@@ -35,13 +51,25 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     runDir: options.runDir,
     routerGid: options.routerGid,
     logger,
+    createLimiter: new CreateLimiter(options.createLimit ?? 4),
+    ...(options.drainSeconds === undefined ? {} : { drainSeconds: options.drainSeconds }),
   });
+  const epochs = new RedisRuntimeEpochs({ redis, prefix: installation.registryPrefix });
   const manager = new RuntimeManager({
     driver,
     image: options.image,
     routerPublicKey: await readFile(options.routerPublicKeyFile, 'utf8'),
     logger,
+    epochs,
   });
+  const runReconcile = (): ReturnType<typeof reconcile> => reconcile({ manager, tenants: registry, logger });
+  // Before taking jobs: adopt what survived a restart, remove what nobody claims.
+  await runReconcile();
+  const health = new HealthMonitor({ manager, tenants: registry, logger });
+  const loops = [
+    every('reconcile', options.reconcileIntervalMs ?? 30_000, runReconcile, logger),
+    every('health', options.healthIntervalMs ?? 10_000, () => health.runOnce(), logger),
+  ];
   const worker = startRuntimeWorker({
     redis: installation.redis,
     prefix: installation.jobsPrefix,
@@ -54,7 +82,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   return {
     manager,
     driver,
+    health,
+    epochs,
+    reconcile: runReconcile,
     async close() {
+      await Promise.all(loops.map((loop) => loop.stop()));
       await worker.close();
       redis.disconnect();
     },

@@ -12,6 +12,7 @@ import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } fr
 import type { Logger } from 'pino';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts/call-assertion.ts';
 import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
+import { classifyCallFailure, type CallFailure } from './call-failure.ts';
 import type { CallSigner } from './call-signer.ts';
 
 export interface RuntimeLocator {
@@ -32,15 +33,22 @@ interface TenantRoute {
   discover?: DiscoverResult;
 }
 
-/** The runtime could not be reached: nothing was delivered, so the call may be retried. */
-export class RuntimeUnavailableError extends Error {}
+/**
+ * The runtime could not serve the call: unreachable, crashed mid-call or silent past the timeout.
+ * The caller gets a structured `transient` error with `retryAfterMs`; the router never retries a
+ * call that may have been delivered (at most once).
+ */
+export class RuntimeUnavailableError extends Error {
+  readonly retryAfterMs: number;
+  readonly failure: CallFailure;
+  constructor(message: string, options: { retryAfterMs: number; failure: CallFailure }) {
+    super(message);
+    this.retryAfterMs = options.retryAfterMs;
+    this.failure = options.failure;
+  }
+}
 
 const MODERN = '2026-07-28';
-
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { cause?: { code?: string } } | undefined)?.cause?.code;
-  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET';
-}
 
 export class TenantDispatcher {
   private readonly routes = new Map<string, Promise<TenantRoute>>();
@@ -54,10 +62,22 @@ export class TenantDispatcher {
     try {
       return await this.callOnce(context, name, args);
     } catch (error) {
-      // A refused or missing socket means the container is gone (crash, idle reaping): the request
-      // never reached it, so asking the supervisor again and retrying cannot run the tool twice.
-      if (!isConnectionFailure(error)) throw error;
+      const failure = classifyCallFailure(error);
+      if (failure === 'other') throw error;
+      // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
       this.forget(context.tenant);
+      if (failure !== 'not_delivered') {
+        // The request reached the container (it crashed, was killed or froze mid-call): the tool
+        // may have run, so retrying here could run a write twice. Report, never retry.
+        this.options.logger.warn({ tenant: context.tenant, failure }, 'runtime failed during a call');
+        throw new RuntimeUnavailableError(`the runtime for ${context.tenant} failed during the call`, {
+          retryAfterMs: 500,
+          failure,
+        });
+      }
+      // A refused or missing socket means the container is gone (crash, idle reaping, engine
+      // restart): the request never reached it, so asking the supervisor again and retrying
+      // cannot run the tool twice.
       this.options.logger.info(
         { tenant: context.tenant },
         'runtime unreachable: asking the supervisor again',
@@ -65,9 +85,13 @@ export class TenantDispatcher {
       try {
         return await this.callOnce(context, name, args);
       } catch (retryError) {
-        if (isConnectionFailure(retryError))
-          throw new RuntimeUnavailableError(`runtime for ${context.tenant} is unreachable`);
-        throw retryError;
+        const retryFailure = classifyCallFailure(retryError);
+        if (retryFailure === 'other') throw retryError;
+        this.forget(context.tenant);
+        throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
+          retryAfterMs: 1_000,
+          failure: retryFailure,
+        });
       }
     }
   }

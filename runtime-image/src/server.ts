@@ -12,6 +12,8 @@ import { RecordsStore } from './records-store.ts';
 import { createRecordsServer } from './records-tools.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** The context the health ping runs under: it can call no tool (no scopes) and names no user. */
+const HEALTH_CONTEXT = { tenant: '', user: null, agent: 'supervisor-health', scopes: [] as string[] };
 
 const ConfigSchema = z.object({
   BULKHEAD_TENANT_ID: z.string().min(1),
@@ -58,7 +60,33 @@ async function main(): Promise<void> {
   );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'GET' && req.url === '/healthz') return sendJson(res, 200, { ok: true, refused });
+    if (req.method === 'GET' && req.url === '/healthz') {
+      // MCP-level: a JSON-RPC ping through the same MCP handler the tools use, and a read of the
+      // tenant's store. A wedged event loop, handler or database fails it; no tenant data leaves.
+      const ping = await mcp.fetch(
+        new Request('http://tenant/mcp', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: {} }),
+        }),
+        {
+          authInfo: {
+            token: '',
+            clientId: 'supervisor-health',
+            scopes: [],
+            extra: { callContext: HEALTH_CONTEXT },
+          },
+        },
+      );
+      const text = await ping.text();
+      if (ping.status !== 200)
+        log.warn({ status: ping.status, body: text.slice(0, 300) }, 'health ping failed');
+      const ok = ping.status === 200 && text.includes('"result"') && store.ping();
+      return sendJson(res, ok ? 200 : 503, { ok, mcp: ping.status, refused });
+    }
     if (req.url !== '/mcp') return sendJson(res, 404, { error: 'not found' });
     let body: Uint8Array;
     try {

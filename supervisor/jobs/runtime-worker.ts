@@ -5,6 +5,7 @@ import type { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
 import { EnsureJob, InspectJob, RemoveJob, RUNTIME_QUEUE } from '../client/runtime-jobs.ts';
 import type { RuntimeManager } from '../runtime-manager.ts';
 import { TenantSuspendedError } from '../runtime-manager.ts';
+import { CircuitOpenError } from '../lifecycle/crash-breaker.ts';
 
 export interface RuntimeWorkerOptions {
   redis: { host: string; port: number };
@@ -26,10 +27,15 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           const tenant = await registry.get(tenantId);
           if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
           try {
-            return { endpoint: await manager.ensure(tenant) };
+            const { endpoint, epoch } = await manager.ensureRuntime(tenant);
+            return { endpoint, epoch };
           } catch (error) {
             if (error instanceof TenantSuspendedError)
               throw new UnrecoverableError(`tenant_suspended: ${error.message}`);
+            if (error instanceof CircuitOpenError)
+              throw new UnrecoverableError(
+                `runtime_backoff: ${Math.ceil(error.retryAfterMs)}: ${error.message}`,
+              );
             throw error;
           }
         }
@@ -42,7 +48,7 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           const { tenantId } = InspectJob.parse(job.data);
           const info = await manager.inspect(tenantId);
           if (!info) return { status: null };
-          const { endpoint: _endpoint, ...status } = info;
+          const { endpoint: _endpoint, exit: _exit, createdAt: _createdAt, ...status } = info;
           return { status };
         }
         default:

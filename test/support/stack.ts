@@ -8,7 +8,11 @@ import { startDevIdp, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts
 import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
 import { startRouter, type RunningRouter } from '../../router/router.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
-import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
+import {
+  startSupervisor,
+  type RunningSupervisor,
+  type SupervisorOptions,
+} from '../../supervisor/supervisor.ts';
 import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
 import { readFile } from 'node:fs/promises';
 import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
@@ -23,11 +27,13 @@ export interface TestStack {
   ns: TestNamespace;
   idp: StartedDevIdp;
   router: RunningRouter;
-  supervisor: RunningSupervisor;
+  readonly supervisor: RunningSupervisor;
+  /** Stops the supervisor process's parts and starts a new one on the same installation. */
+  restartSupervisor(): Promise<RunningSupervisor>;
   runtimes: RuntimeClient;
   registry: TenantRegistry;
   mcpUrl: string;
-  onboard(id: string): Promise<OnboardResult>;
+  onboard(id: string, isolation?: 'runc' | 'gvisor'): Promise<OnboardResult>;
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
   close(): Promise<void>;
 }
@@ -41,7 +47,12 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function startTestStack(label: string): Promise<TestStack> {
+export interface TestStackOptions {
+  callTimeoutMs?: number;
+  supervisor?: Partial<Omit<SupervisorOptions, 'installation' | 'logger'>>;
+}
+
+export async function startTestStack(label: string, options: TestStackOptions = {}): Promise<TestStack> {
   const ns = await testNamespace(label);
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const keys = await ensureCallKeys(join(ns.runDir, 'keys'));
@@ -56,14 +67,16 @@ export async function startTestStack(label: string): Promise<TestStack> {
     initialAccessToken: INITIAL_ACCESS_TOKEN,
     logger,
   });
-  const supervisor = await startSupervisor({
+  const supervisorOptions: SupervisorOptions = {
     installation: ns.installation,
     runDir: join(ns.runDir, 'run'),
     image: RUNTIME_IMAGE,
     routerPublicKeyFile: keys.publicKeyFile,
     routerGid: 0,
     logger,
-  });
+    ...options.supervisor,
+  };
+  let supervisor = await startSupervisor(supervisorOptions);
   const router = await startRouter({
     installation: ns.installation,
     host: '127.0.0.1',
@@ -75,6 +88,7 @@ export async function startTestStack(label: string): Promise<TestStack> {
     clockToleranceSeconds: 5,
     callAssertionPrivateKey: await readFile(keys.privateKeyFile, 'utf8'),
     logger,
+    ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
   });
   const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
   await runtimes.ready();
@@ -86,12 +100,19 @@ export async function startTestStack(label: string): Promise<TestStack> {
     ns,
     idp,
     router,
-    supervisor,
+    get supervisor() {
+      return supervisor;
+    },
+    async restartSupervisor() {
+      await supervisor.close();
+      supervisor = await startSupervisor(supervisorOptions);
+      return supervisor;
+    },
     runtimes,
     registry,
     mcpUrl,
-    onboard: (id) =>
-      onboardTenant({ registry, runtimes }, { id, plan: 'small', isolation: 'runc' }, () => undefined),
+    onboard: (id, isolation = 'runc') =>
+      onboardTenant({ registry, runtimes }, { id, plan: 'small', isolation }, () => undefined),
     async agentToken(tenant, options = {}) {
       let agent = agents.get(tenant);
       if (!agent) {
