@@ -12,6 +12,12 @@ import { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { every } from './lifecycle/periodic.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
+import {
+  collectRuntimeMetrics,
+  publishRuntimeMetrics,
+  renderPrometheus,
+  serveMetrics,
+} from './metrics/runtime-metrics.ts';
 
 export interface SupervisorOptions {
   installation: Installation;
@@ -28,6 +34,10 @@ export interface SupervisorOptions {
   healthIntervalMs?: number;
   /** Seconds a recycled container gets to drain in-flight calls (default 10). */
   drainSeconds?: number;
+  /** Metrics snapshot into Redis this often (default 15 s). */
+  metricsIntervalMs?: number;
+  /** Serve Prometheus `/metrics` on this loopback port (0: any free port; unset: no endpoint). */
+  metricsPort?: number;
 }
 
 export interface RunningSupervisor {
@@ -36,6 +46,9 @@ export interface RunningSupervisor {
   health: HealthMonitor;
   epochs: RedisRuntimeEpochs;
   reconcile(): ReturnType<typeof reconcile>;
+  /** Collects and publishes the metrics snapshot now. */
+  publishMetrics(): Promise<void>;
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -66,7 +79,18 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   // Before taking jobs: adopt what survived a restart, remove what nobody claims.
   await runReconcile();
   const health = new HealthMonitor({ manager, tenants: registry, logger });
+  const publishMetrics = async (): Promise<void> =>
+    publishRuntimeMetrics(redis, installation.registryPrefix, await collectRuntimeMetrics(driver));
+  const metricsServer =
+    options.metricsPort === undefined
+      ? undefined
+      : await serveMetrics({
+          host: '127.0.0.1',
+          port: options.metricsPort,
+          collect: async () => renderPrometheus(await collectRuntimeMetrics(driver), driver.createLimiter),
+        });
   const loops = [
+    every('metrics', options.metricsIntervalMs ?? 15_000, publishMetrics, logger),
     every('reconcile', options.reconcileIntervalMs ?? 30_000, runReconcile, logger),
     every('health', options.healthIntervalMs ?? 10_000, () => health.runOnce(), logger),
   ];
@@ -85,8 +109,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     health,
     epochs,
     reconcile: runReconcile,
+    publishMetrics,
+    metricsUrl: metricsServer?.url,
     async close() {
       await Promise.all(loops.map((loop) => loop.stop()));
+      await metricsServer?.close();
       await worker.close();
       redis.disconnect();
     },
