@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
+import { RouterRuntimeView } from '../supervisor/client/runtime-epochs.ts';
 import type { Installation } from '../tenants/contracts/installation.ts';
 import { ALL_SCOPES } from '../tenants/contracts/tool-manifest.ts';
 import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
@@ -28,6 +29,8 @@ export interface RouterOptions {
   logger: Logger;
   /** A tenant call that gets no answer within this time fails as `transient` (default 30 s). */
   callTimeoutMs?: number;
+  /** How long a verified route is trusted before its runtime epoch is checked again (default 500 ms). */
+  routeFreshnessMs?: number;
 }
 
 export interface RunningRouter {
@@ -52,6 +55,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     sign: await createCallSigner(options.callAssertionPrivateKey),
     logger,
     ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
+    ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
+    stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
   });
   const app = createApp({
     resourceUrl: options.resourceUrl,

@@ -11,6 +11,7 @@ import { RedisRuntimeEpochs } from './client/runtime-epochs.ts';
 import { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { every } from './lifecycle/periodic.ts';
+import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
 import {
   collectRuntimeMetrics,
@@ -34,6 +35,10 @@ export interface SupervisorOptions {
   healthIntervalMs?: number;
   /** Seconds a recycled container gets to drain in-flight calls (default 10). */
   drainSeconds?: number;
+  /** Idle tiers; unset: runtimes stay running until recycled or removed. */
+  idleTiers?: IdleTiers;
+  /** How often the idle tiers are applied (default 1 s). */
+  idleIntervalMs?: number;
   /** Metrics snapshot into Redis this often (default 15 s). */
   metricsIntervalMs?: number;
   /** Serve Prometheus `/metrics` on this loopback port (0: any free port; unset: no endpoint). */
@@ -44,6 +49,7 @@ export interface RunningSupervisor {
   manager: RuntimeManager;
   driver: DockerDriver;
   health: HealthMonitor;
+  idle: IdleReaper | undefined;
   epochs: RedisRuntimeEpochs;
   reconcile(): ReturnType<typeof reconcile>;
   /** Collects and publishes the metrics snapshot now. */
@@ -89,7 +95,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
           port: options.metricsPort,
           collect: async () => renderPrometheus(await collectRuntimeMetrics(driver), driver.createLimiter),
         });
+  const idle = options.idleTiers
+    ? new IdleReaper({ manager, epochs, tiers: options.idleTiers, logger })
+    : undefined;
   const loops = [
+    ...(idle ? [every('idle', options.idleIntervalMs ?? 1_000, () => idle.runOnce(), logger)] : []),
     every('metrics', options.metricsIntervalMs ?? 15_000, publishMetrics, logger),
     every('reconcile', options.reconcileIntervalMs ?? 30_000, runReconcile, logger),
     every('health', options.healthIntervalMs ?? 10_000, () => health.runOnce(), logger),
@@ -107,6 +117,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     manager,
     driver,
     health,
+    idle,
     epochs,
     reconcile: runReconcile,
     publishMetrics,

@@ -17,6 +17,16 @@ import type { CallSigner } from './call-signer.ts';
 
 export interface RuntimeLocator {
   ensure(tenantId: string): Promise<RuntimeEndpoint>;
+  /** The endpoint with the runtime epoch it was handed out under, when the locator knows it. */
+  ensureRuntime?(tenantId: string): Promise<{ endpoint: RuntimeEndpoint; epoch?: number | undefined }>;
+}
+
+/**
+ * Where the router learns that a tenant's runtime changed state (paused, stopped, recycled): it
+ * records the call as activity and returns the tenant's current runtime epoch.
+ */
+export interface RuntimeStateView {
+  touch(tenantId: string): Promise<number>;
 }
 
 export interface TenantDispatcherOptions {
@@ -24,6 +34,10 @@ export interface TenantDispatcherOptions {
   sign: CallSigner;
   logger: Logger;
   callTimeoutMs?: number;
+  /** Without it, routes are trusted until the socket refuses (no idle tiers). */
+  stateView?: RuntimeStateView;
+  /** A route verified longer ago than this is checked against the epoch before use (default 500 ms). */
+  routeFreshnessMs?: number;
 }
 
 interface TenantRoute {
@@ -31,6 +45,8 @@ interface TenantRoute {
   agent: Agent;
   url: URL;
   discover?: DiscoverResult;
+  epoch: number | undefined;
+  verifiedAt: number;
 }
 
 /**
@@ -101,7 +117,7 @@ export class TenantDispatcher {
     name: string,
     args: Record<string, unknown>,
   ): Promise<CallToolResult> {
-    const route = await this.route(context.tenant);
+    const route = await this.freshRoute(context.tenant);
     const client = new Client(
       { name: 'bulkhead-router', version: '0.1.0' },
       { versionNegotiation: { mode: { pin: MODERN } } },
@@ -137,16 +153,51 @@ export class TenantDispatcher {
     };
   }
 
-  private route(tenantId: string): Promise<TenantRoute> {
+  /**
+   * The cached route, checked against the tenant's runtime epoch when it has not been verified
+   * recently: a paused runtime's socket accepts connections and never answers, so the router must
+   * hear about the pause before it sends anything, not after a timeout.
+   */
+  private async freshRoute(tenantId: string): Promise<TenantRoute> {
+    const view = this.options.stateView;
+    if (!view) return this.route(tenantId);
+    const cached = this.routes.get(tenantId);
+    const freshness = this.options.routeFreshnessMs ?? 500;
+    const touchedAt = performance.now();
+    if (cached) {
+      const route = await cached.catch(() => undefined);
+      if (route && touchedAt - route.verifiedAt < freshness) return route;
+      const epoch = await view.touch(tenantId);
+      if (route && route.epoch === epoch) {
+        route.verifiedAt = touchedAt;
+        return route;
+      }
+      if (this.routes.get(tenantId) === cached) this.forget(tenantId);
+    } else {
+      // Record the activity before the ensure, so that no idle tier acts on the tenant meanwhile.
+      await view.touch(tenantId);
+    }
+    // Fresh only as of the touch: activity was recorded then, not when the (maybe slow) ensure ended.
+    return this.route(tenantId, touchedAt);
+  }
+
+  private route(tenantId: string, touchedAt?: number): Promise<TenantRoute> {
     let route = this.routes.get(tenantId);
     if (!route) {
-      route = this.options.runtimes.ensure(tenantId).then((endpoint) => {
+      const { runtimes } = this.options;
+      const ensured = runtimes.ensureRuntime
+        ? runtimes.ensureRuntime(tenantId)
+        : runtimes.ensure(tenantId).then((endpoint) => ({ endpoint, epoch: undefined }));
+      route = ensured.then(({ endpoint, epoch }): TenantRoute => {
+        const verifiedAt = touchedAt ?? performance.now();
         if (endpoint.kind !== 'unix')
-          return { endpoint, agent: new Agent(), url: new URL('/mcp', endpoint.url) };
+          return { endpoint, agent: new Agent(), url: new URL('/mcp', endpoint.url), epoch, verifiedAt };
         return {
           endpoint,
           agent: new Agent({ connect: { socketPath: endpoint.socketPath } }),
           url: new URL('http://tenant/mcp'),
+          epoch,
+          verifiedAt,
         };
       });
       route.catch(() => this.routes.delete(tenantId));

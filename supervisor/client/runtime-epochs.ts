@@ -72,3 +72,29 @@ export class RedisRuntimeEpochs implements RuntimeEpochs {
     await this.redis.zadd(activityKey(this.prefix), at, tenantId);
   }
 }
+
+/**
+ * The router's side: before a call on a route not verified for `freshnessMs`, record activity and
+ * read the epoch in one pipelined round trip. A changed epoch means the route is stale.
+ */
+export class RouterRuntimeView {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+
+  constructor(options: { redis: Redis; prefix: string }) {
+    this.redis = options.redis;
+    this.prefix = options.prefix;
+  }
+
+  async touch(tenantId: string): Promise<number> {
+    const results = await this.redis
+      .pipeline()
+      .zadd(activityKey(this.prefix), Date.now(), tenantId)
+      .get(epochKey(this.prefix, tenantId))
+      .exec();
+    const [zadd, get] = results ?? [];
+    if (zadd?.[0]) throw zadd[0];
+    if (get?.[0]) throw get[0];
+    return Number((get?.[1] as string | null) ?? 0);
+  }
+}

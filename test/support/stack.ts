@@ -49,6 +49,7 @@ export async function freePort(): Promise<number> {
 
 export interface TestStackOptions {
   callTimeoutMs?: number;
+  routeFreshnessMs?: number;
   supervisor?: Partial<Omit<SupervisorOptions, 'installation' | 'logger'>>;
 }
 
@@ -89,6 +90,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     callAssertionPrivateKey: await readFile(keys.privateKeyFile, 'utf8'),
     logger,
     ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
+    ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
   });
   const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
   await runtimes.ready();
