@@ -22,6 +22,12 @@ export interface RuntimeManagerOptions {
   breaker?: CrashBreaker;
   /** Where routers learn that a tenant's runtime changed state (pause, stop, recycle). */
   epochs?: RuntimeEpochs;
+  /**
+   * After telling routers (epoch bump) and before draining the old container: longer than the
+   * routers' route freshness, so that every new call goes to the fresh container and only calls
+   * already in flight finish on the old one (default 600 ms).
+   */
+  routeSettleMs?: number;
 }
 
 export class TenantSuspendedError extends Error {}
@@ -92,6 +98,8 @@ export class RuntimeManager {
     await this.locks.run(tenant.id, async () => {
       this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
       await this.options.epochs?.bump(tenant.id);
+      if (this.options.epochs)
+        await new Promise((resolve) => setTimeout(resolve, this.options.routeSettleMs ?? 600));
       if (tenant.status !== 'active') {
         await this.options.driver.remove(tenant.id, { purgeData: false });
         return;

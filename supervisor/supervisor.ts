@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   healthIntervalMs?: number;
   /** Seconds a recycled container gets to drain in-flight calls (default 10). */
   drainSeconds?: number;
+  /** Recycle runtimes older than this (default: no maximum age). */
+  maxAgeMs?: number;
   /** Idle tiers; unset: runtimes stay running until recycled or removed. */
   idleTiers?: IdleTiers;
   /** How often the idle tiers are applied (default 1 s). */
@@ -84,7 +86,12 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   const runReconcile = (): ReturnType<typeof reconcile> => reconcile({ manager, tenants: registry, logger });
   // Before taking jobs: adopt what survived a restart, remove what nobody claims.
   await runReconcile();
-  const health = new HealthMonitor({ manager, tenants: registry, logger });
+  const health = new HealthMonitor({
+    manager,
+    tenants: registry,
+    logger,
+    ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),
+  });
   const publishMetrics = async (): Promise<void> =>
     publishRuntimeMetrics(redis, installation.registryPrefix, await collectRuntimeMetrics(driver));
   const metricsServer =

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import { probeHealth, type HealthProbe } from '../health-probe.ts';
+import { specHash } from '../docker/container-spec.ts';
 import { isCrash, type RuntimeManager } from '../runtime-manager.ts';
 
 export interface HealthMonitorOptions {
@@ -14,6 +15,8 @@ export interface HealthMonitorOptions {
   logger: Logger;
   probe?: HealthProbe;
   failuresBeforeRecycle?: number;
+  /** Recycle a runtime older than this (default: no maximum age). */
+  maxAgeMs?: number;
 }
 
 export class HealthMonitor {
@@ -26,6 +29,11 @@ export class HealthMonitor {
     this.options = options;
   }
 
+  private async specChanged(tenantId: string, hash: string): Promise<boolean> {
+    const tenant = await this.options.tenants.get(tenantId);
+    return tenant !== undefined && specHash(this.options.manager.specFor(tenant)) !== hash;
+  }
+
   async runOnce(): Promise<void> {
     const { manager } = this.options;
     const runtimes = await manager.driver.list();
@@ -35,6 +43,14 @@ export class HealthMonitor {
         if (isCrash(info)) {
           manager.noteCrash(info);
           reason = info.exit?.oomKilled ? 'out of memory' : `crashed (exit ${info.exit?.code})`;
+        } else if (info.state === 'running' && (await this.specChanged(info.tenantId, info.specHash))) {
+          reason = 'spec changed';
+        } else if (
+          info.state === 'running' &&
+          this.options.maxAgeMs !== undefined &&
+          Date.now() - Date.parse(info.createdAt ?? '') > this.options.maxAgeMs
+        ) {
+          reason = 'maximum age';
         } else if (info.state === 'running') {
           const usage = await manager.driver.usage(info.tenantId).catch(() => undefined);
           if (usage && usage.pidsLimit > 0 && usage.pids >= usage.pidsLimit - 1)
