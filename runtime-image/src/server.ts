@@ -135,10 +135,13 @@ async function main(): Promise<void> {
     });
   });
   // The socket directory (owner: this tenant, group: the router) is the access boundary; the socket
-  // itself must be connectable by the router's group.
-  server.listen({ path: config.BULKHEAD_SOCKET_PATH, readableAll: true, writableAll: true }, () =>
-    log.info({ socket: config.BULKHEAD_SOCKET_PATH }, 'listening'),
-  );
+  // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the
+  // socket is created on the host through the gofer (--host-uds=create), where chmod is refused.
+  const umask = process.umask(0o000);
+  server.listen({ path: config.BULKHEAD_SOCKET_PATH }, () => {
+    process.umask(umask);
+    log.info({ socket: config.BULKHEAD_SOCKET_PATH }, 'listening');
+  });
 
   const shutdown = (): void => {
     log.info('shutting down');

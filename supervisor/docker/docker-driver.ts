@@ -177,7 +177,13 @@ export class DockerDriver implements RuntimeDriver {
   private async startNow(info: Docker.ContainerInspectInfo): Promise<RuntimeInfo> {
     const container = this.docker.getContainer(info.Id);
     if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
-    else if (!info.State.Running) await this.ignoreStatus(container.start(), 304);
+    else if (!info.State.Running) {
+      // A crash leaves the old socket behind; under gVisor the runtime may not unlink a host socket.
+      const tenantId = info.Config.Labels[LABELS.tenant];
+      if (tenantId)
+        await rm(join(this.placement(tenantId, 0).socketDir, CONTAINER_SOCKET_NAME), { force: true });
+      await this.ignoreStatus(container.start(), 304);
+    }
     return this.toInfo(await container.inspect());
   }
 
