@@ -101,7 +101,14 @@ export class MemoryDriver implements RuntimeDriver {
   usage(tenantId: string): Promise<RuntimeUsage | undefined> {
     const info = this.runtimes.get(tenantId);
     if (info?.state !== 'running') return Promise.resolve(undefined);
-    return Promise.resolve({ memoryBytes: 0, memoryLimitBytes: 0, cpuSeconds: 0, pids: 1, pidsLimit: 64 });
+    return Promise.resolve({
+      memoryBytes: 0,
+      memoryLimitBytes: 0,
+      memoryPeakBytes: 0,
+      cpuSeconds: 0,
+      pids: 1,
+      pidsLimit: 64,
+    });
   }
 
   /** Test helper: the runtime's process ends as a crash would leave it. */

@@ -35,6 +35,8 @@ export interface RuntimeInfo {
   exit?: RuntimeExit;
   /** When the container was created (ISO): the age that maximum-age recycling reads. */
   createdAt?: string;
+  /** The kernel's OOM killer struck inside it (some process hit the memory limit), running or not. */
+  oomKilled?: boolean;
 }
 
 /** Every container carrying this installation's labels, tenant runtimes or helpers, by id. */
@@ -51,6 +53,8 @@ export interface OwnedRuntime {
 export interface RuntimeUsage {
   memoryBytes: number;
   memoryLimitBytes: number;
+  /** Highest memory use since the container started: at the limit means the OOM killer ran. */
+  memoryPeakBytes: number;
   cpuSeconds: number;
   pids: number;
   pidsLimit: number;

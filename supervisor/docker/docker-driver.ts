@@ -232,7 +232,7 @@ export class DockerDriver implements RuntimeDriver {
     const stats = (await this.docker
       .getContainer(info.Id)
       .stats({ stream: false, 'one-shot': true } as { stream: false })) as unknown as {
-      memory_stats?: { usage?: number; limit?: number; stats?: { cache?: number } };
+      memory_stats?: { usage?: number; max_usage?: number; limit?: number; stats?: { cache?: number } };
       cpu_stats?: { cpu_usage?: { total_usage?: number } };
       pids_stats?: { current?: number; limit?: number };
     };
@@ -241,6 +241,7 @@ export class DockerDriver implements RuntimeDriver {
       // cgroup v1 counts page cache in usage; the working set is what the limit bites on.
       memoryBytes: Math.max(0, (memory?.usage ?? 0) - (memory?.stats?.cache ?? 0)),
       memoryLimitBytes: memory?.limit ?? info.HostConfig.Memory ?? 0,
+      memoryPeakBytes: memory?.max_usage ?? 0,
       cpuSeconds: (stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9,
       pids: stats.pids_stats?.current ?? 0,
       pidsLimit: stats.pids_stats?.limit ?? info.HostConfig.PidsLimit ?? 0,
@@ -262,6 +263,7 @@ export class DockerDriver implements RuntimeDriver {
       },
       image: info.Config.Image,
       createdAt: info.Created,
+      oomKilled: info.State.OOMKilled,
       ...(info.State.Running
         ? {}
         : {

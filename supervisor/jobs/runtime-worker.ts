@@ -48,7 +48,13 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           const { tenantId } = InspectJob.parse(job.data);
           const info = await manager.inspect(tenantId);
           if (!info) return { status: null };
-          const { endpoint: _endpoint, exit: _exit, createdAt: _createdAt, ...status } = info;
+          const {
+            endpoint: _endpoint,
+            exit: _exit,
+            createdAt: _createdAt,
+            oomKilled: _oom,
+            ...status
+          } = info;
           return { status };
         }
         default:

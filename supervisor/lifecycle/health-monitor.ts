@@ -9,6 +9,9 @@ import { probeHealth, type HealthProbe } from '../health-probe.ts';
 import { specHash } from '../docker/container-spec.ts';
 import { isCrash, type RuntimeManager } from '../runtime-manager.ts';
 
+/** The share of the PIDs limit at which a runtime counts as fork-bombed. */
+export const PIDS_SATURATION = 0.75;
+
 export interface HealthMonitorOptions {
   manager: RuntimeManager;
   tenants: { get(id: string): Promise<TenantRecord | undefined> };
@@ -43,6 +46,9 @@ export class HealthMonitor {
         if (isCrash(info)) {
           manager.noteCrash(info);
           reason = info.exit?.oomKilled ? 'out of memory' : `crashed (exit ${info.exit?.code})`;
+        } else if (info.state === 'running' && info.oomKilled) {
+          // A process inside hit the memory limit and was killed: the survivor may be damaged.
+          reason = 'out of memory';
         } else if (info.state === 'running' && (await this.specChanged(info.tenantId, info.specHash))) {
           reason = 'spec changed';
         } else if (
@@ -53,8 +59,13 @@ export class HealthMonitor {
           reason = 'maximum age';
         } else if (info.state === 'running') {
           const usage = await manager.driver.usage(info.tenantId).catch(() => undefined);
-          if (usage && usage.pidsLimit > 0 && usage.pids >= usage.pidsLimit - 1)
+          // A fork bomb plateaus a few PIDs short of the limit (failed forks leave gaps); an idle
+          // runtime uses about 12 of 64; a bomb here plateaued at 50-58 of 64.
+          if (usage && usage.pidsLimit > 0 && usage.pids >= PIDS_SATURATION * usage.pidsLimit)
             reason = 'PIDs limit reached';
+          else if (usage && usage.memoryLimitBytes > 0 && usage.memoryPeakBytes >= usage.memoryLimitBytes)
+            // The cgroup hit its memory limit, so the OOM killer ran inside: the survivor may be damaged.
+            reason = 'memory limit reached';
           else if (await (this.options.probe ?? probeHealth)(info.endpoint))
             this.failures.delete(info.tenantId);
           else {

@@ -31,6 +31,7 @@ export async function collectRuntimeMetrics(driver: RuntimeDriver): Promise<Runt
         at,
         memoryBytes: usage?.memoryBytes ?? 0,
         memoryLimitBytes: usage?.memoryLimitBytes ?? 0,
+        memoryPeakBytes: usage?.memoryPeakBytes ?? 0,
         cpuSeconds: usage?.cpuSeconds ?? 0,
         pids: usage?.pids ?? 0,
         pidsLimit: usage?.pidsLimit ?? 0,
