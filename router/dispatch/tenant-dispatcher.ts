@@ -68,6 +68,8 @@ const MODERN = '2026-07-28';
 
 export class TenantDispatcher {
   private readonly routes = new Map<string, Promise<TenantRoute>>();
+  /** The runtime's server/discover answer per tenant, kept across route renewals (wake, recycle). */
+  private readonly discovered = new Map<string, DiscoverResult>();
   private readonly options: TenantDispatcherOptions;
 
   constructor(options: TenantDispatcherOptions) {
@@ -131,7 +133,10 @@ export class TenantDispatcher {
         transport,
         route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
       );
-      route.discover ??= client.getDiscoverResult();
+      if (!route.discover) {
+        route.discover = client.getDiscoverResult();
+        if (route.discover) this.discovered.set(context.tenant, route.discover);
+      }
       return await client.callTool({ name, arguments: args }, { timeout });
     } finally {
       await client.close().catch(() => undefined);
@@ -190,6 +195,7 @@ export class TenantDispatcher {
         : runtimes.ensure(tenantId).then((endpoint) => ({ endpoint, epoch: undefined }));
       route = ensured.then(({ endpoint, epoch }): TenantRoute => {
         const verifiedAt = touchedAt ?? performance.now();
+        const discover = this.discovered.get(tenantId);
         if (endpoint.kind !== 'unix')
           return { endpoint, agent: new Agent(), url: new URL('/mcp', endpoint.url), epoch, verifiedAt };
         return {
@@ -198,6 +204,7 @@ export class TenantDispatcher {
           url: new URL('http://tenant/mcp'),
           epoch,
           verifiedAt,
+          ...(discover ? { discover } : {}),
         };
       });
       route.catch(() => this.routes.delete(tenantId));
