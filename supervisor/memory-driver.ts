@@ -61,6 +61,13 @@ export class MemoryDriver implements RuntimeDriver {
     if (info) info.state = 'paused';
   }
 
+  async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
+    await this.tick('resume', info.tenantId);
+    const current = this.runtimes.get(info.tenantId);
+    if (current) current.state = 'running';
+    return { ...info, state: 'running' };
+  }
+
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
     await this.tick('inspect', tenantId);
     return this.runtimes.get(tenantId);
@@ -85,6 +92,7 @@ export class MemoryDriver implements RuntimeDriver {
       role: undefined,
       state: r.state,
       canonical: true,
+      createdAtMs: Date.now(),
     }));
   }
 

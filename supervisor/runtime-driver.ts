@@ -48,6 +48,8 @@ export interface OwnedRuntime {
   state: RuntimeState;
   /** Whether the name is the canonical one for its tenant (a second container is a duplicate). */
   canonical: boolean;
+  /** Creation time, ms since the epoch: a helper is removed only once it is clearly abandoned. */
+  createdAtMs: number;
 }
 
 export interface RuntimeUsage {
@@ -75,6 +77,8 @@ export interface RuntimeDriver {
   ensure(spec: RuntimeSpec, options?: EnsureOptions): Promise<RuntimeInfo>;
   stop(tenantId: string): Promise<void>;
   pause(tenantId: string): Promise<void>;
+  /** Unpauses a runtime known to be paused, without a fresh inspect (the fast wake path). */
+  resume(info: RuntimeInfo): Promise<RuntimeInfo>;
   inspect(tenantId: string): Promise<RuntimeInfo | undefined>;
   list(): Promise<RuntimeInfo[]>;
   remove(tenantId: string, options: RemoveOptions): Promise<void>;

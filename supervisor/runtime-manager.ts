@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { RuntimeEndpoint } from '../tenants/contracts/runtime-endpoint.ts';
 import type { TenantRecord } from '../tenants/contracts/tenant-spec.ts';
+import { specHash } from './docker/container-spec.ts';
 import { probeHealth, type HealthProbe } from './health-probe.ts';
 import { CrashBreaker } from './lifecycle/crash-breaker.ts';
 import { KeyedLock } from './lifecycle/keyed-lock.ts';
@@ -153,7 +154,11 @@ export class RuntimeManager {
     }
     let info: RuntimeInfo;
     try {
-      info = await this.options.driver.ensure(this.specFor(tenant), { fresh });
+      // Waking from paused is the hot wake path: unpause what we just inspected, nothing else.
+      info =
+        before?.state === 'paused' && !fresh && before.specHash === specHash(this.specFor(tenant))
+          ? await this.options.driver.resume(before)
+          : await this.options.driver.ensure(this.specFor(tenant), { fresh });
       await this.waitUntilHealthy(info);
     } catch (error) {
       const backoff = this.breaker.failure(tenant.id);

@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   healthIntervalMs?: number;
   /** Seconds a recycled container gets to drain in-flight calls (default 10). */
   drainSeconds?: number;
+  /** Volume-init helpers younger than this are presumed in use by an ensure (default 120 s). */
+  helperGraceMs?: number;
   /** Recycle runtimes older than this (default: no maximum age). */
   maxAgeMs?: number;
   /** Idle tiers; unset: runtimes stay running until recycled or removed. */
@@ -83,7 +85,13 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     logger,
     epochs,
   });
-  const runReconcile = (): ReturnType<typeof reconcile> => reconcile({ manager, tenants: registry, logger });
+  const runReconcile = (): ReturnType<typeof reconcile> =>
+    reconcile({
+      manager,
+      tenants: registry,
+      logger,
+      ...(options.helperGraceMs === undefined ? {} : { helperGraceMs: options.helperGraceMs }),
+    });
   // Before taking jobs: adopt what survived a restart, remove what nobody claims.
   await runReconcile();
   const health = new HealthMonitor({

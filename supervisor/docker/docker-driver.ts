@@ -132,6 +132,11 @@ export class DockerDriver implements RuntimeDriver {
     if (info?.State.Running && !info.State.Paused) await this.docker.getContainer(info.Id).pause();
   }
 
+  async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
+    await this.ignoreStatus(this.docker.getContainer(info.runtimeId).unpause(), 304);
+    return { ...info, state: 'running' };
+  }
+
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
     const info = await this.inspectRaw(tenantId);
     return info ? this.toInfo(info) : undefined;
@@ -209,6 +214,7 @@ export class DockerDriver implements RuntimeDriver {
                 ? 'stopped'
                 : 'unknown',
         canonical: tenantId !== undefined && name === this.placement(tenantId, 0).containerName,
+        createdAtMs: c.Created * 1000,
       };
     });
   }
@@ -305,7 +311,7 @@ export class DockerDriver implements RuntimeDriver {
       if (result.StatusCode !== 0)
         throw new Error(`volume init for ${spec.tenantId} exited ${result.StatusCode}`);
     } finally {
-      await this.ignoreStatus(init.remove({ force: true }), 404);
+      await this.ignoreStatus(this.ignoreStatus(init.remove({ force: true }), 404), 409);
     }
   }
 

@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import type { RuntimeManager } from '../runtime-manager.ts';
 
+/** A volume-init helper younger than this is presumed in use. */
+export const HELPER_GRACE_MS = 120_000;
+
 export interface TenantSource {
   list(): Promise<TenantRecord[]>;
 }
@@ -23,6 +26,7 @@ export async function reconcile(options: {
   manager: RuntimeManager;
   tenants: TenantSource;
   logger: Logger;
+  helperGraceMs?: number;
 }): Promise<ReconcileReport> {
   const { manager, logger } = options;
   const driver = manager.driver;
@@ -38,7 +42,9 @@ export async function reconcile(options: {
   );
   for (const owned of await driver.listOwned()) {
     if (owned.role === 'volume-init') {
-      // A helper left behind by a crash mid-create: it never holds data, remove it.
+      // A helper left behind by a crash mid-create: it never holds data. A young one may be
+      // working for an ensure right now (the benchmark's fleet caught that): leave it alone.
+      if (Date.now() - owned.createdAtMs < (options.helperGraceMs ?? HELPER_GRACE_MS)) continue;
       await driver.removeById(owned.runtimeId);
       report.helpersRemoved.push(owned.name);
     } else if (!owned.tenantId || !active.has(owned.tenantId)) {

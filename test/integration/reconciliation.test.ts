@@ -10,7 +10,10 @@ import { tenantRecord } from '../support/tenant.ts';
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack('reconcile', { supervisor: { healthIntervalMs: 3_600_000 } });
+  // No grace for helpers: this test plants an abandoned one and nothing else creates volumes meanwhile.
+  stack = await startTestStack('reconcile', {
+    supervisor: { healthIntervalMs: 3_600_000, helperGraceMs: 0 },
+  });
   await Promise.all([stack.onboard('keep-one'), stack.onboard('keep-two')]);
 });
 
