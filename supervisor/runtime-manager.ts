@@ -146,8 +146,9 @@ export class RuntimeManager {
       this.breaker.check(tenant.id);
       fresh = true;
     }
-    if (before?.state === 'running') {
-      // Already up and answering: hand it out. Up but not answering: replace it.
+    const wantedHash = specHash(this.specFor(tenant));
+    if (before?.state === 'running' && before.specHash === wantedHash) {
+      // Already up, current and answering: hand it out. Up but not answering: replace it.
       if (await (this.options.probe ?? probeHealth)(before.endpoint))
         return { endpoint: before.endpoint, epoch: await this.currentEpoch(tenant.id), info: before };
       fresh = true;
@@ -156,7 +157,7 @@ export class RuntimeManager {
     try {
       // Waking from paused is the hot wake path: unpause what we just inspected, nothing else.
       info =
-        before?.state === 'paused' && !fresh && before.specHash === specHash(this.specFor(tenant))
+        before?.state === 'paused' && !fresh && before.specHash === wantedHash
           ? await this.options.driver.resume(before)
           : await this.options.driver.ensure(this.specFor(tenant), { fresh });
       await this.waitUntilHealthy(info);

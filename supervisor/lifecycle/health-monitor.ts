@@ -10,7 +10,7 @@ import { specHash } from '../docker/container-spec.ts';
 import { isCrash, type RuntimeManager } from '../runtime-manager.ts';
 
 /** The share of the PIDs limit at which a runtime counts as fork-bombed. */
-export const PIDS_SATURATION = 0.75;
+export const PIDS_SATURATION = 0.6;
 
 export interface HealthMonitorOptions {
   manager: RuntimeManager;
@@ -60,7 +60,7 @@ export class HealthMonitor {
         } else if (info.state === 'running') {
           const usage = await manager.driver.usage(info.tenantId).catch(() => undefined);
           // A fork bomb plateaus a few PIDs short of the limit (failed forks leave gaps); an idle
-          // runtime uses about 12 of 64; a bomb here plateaued at 50-58 of 64.
+          // runtime uses about 12 of 64; a bomb here plateaued at 50-58 of 64, lower on a loaded machine.
           if (usage && usage.pidsLimit > 0 && usage.pids >= PIDS_SATURATION * usage.pidsLimit)
             reason = 'PIDs limit reached';
           else if (usage && usage.memoryLimitBytes > 0 && usage.memoryPeakBytes >= usage.memoryLimitBytes)
