@@ -78,13 +78,15 @@ ensure_npm_deps() {
 ensure_daemon_json() {
   # gVisor must run with its own network off: Docker's "none" network still asks runsc to set up
   # networking in the root namespace, which it refuses. The KVM platform hangs here: use the default.
+  # --host-uds=create lets the sandboxed runtime create its unix socket in the bind-mounted socket
+  # directory so the host (the router) can connect to it; without it the socket stays inside gVisor.
   local file=/etc/docker/daemon.json
   mkdir -p /etc/docker
-  if [ -f "$file" ] && grep -q '"runsc"' "$file"; then return 1; fi
+  if [ -f "$file" ] && grep -q '"--host-uds=create"' "$file"; then return 1; fi
   node -e '
     const fs = require("node:fs"); const f = process.argv[1];
     const cfg = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8")) : {};
-    cfg.runtimes = { ...(cfg.runtimes ?? {}), runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } };
+    cfg.runtimes = { ...(cfg.runtimes ?? {}), runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none", "--host-uds=create"] } };
     fs.writeFileSync(f, JSON.stringify(cfg, null, 2) + "\n");' "$file"
   return 0
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
+import { RouterRuntimeView } from '../supervisor/client/runtime-epochs.ts';
 import type { Installation } from '../tenants/contracts/installation.ts';
 import { ALL_SCOPES, RECORDS_TOOLS } from '../tenants/contracts/tool-manifest.ts';
 import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
@@ -58,6 +59,10 @@ export interface RouterOptions {
   toolCheckIntervalMs?: number;
   /** How often tenant pins are polled for changes (tools/list_changed). */
   pinWatchIntervalMs?: number;
+  /** A tenant call that gets no answer within this time fails as `transient` (default 30 s). */
+  callTimeoutMs?: number;
+  /** How long a verified route is trusted before its runtime epoch is checked again (default 500 ms). */
+  routeFreshnessMs?: number;
 }
 
 export interface RunningRouter {
@@ -95,6 +100,9 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     sign: await createCallSigner(options.callAssertionPrivateKey),
     logger,
     guard,
+    ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
+    ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
+    stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
   });
   const shared = await loadSharedTools({
     builtIns: builtInSharedTools({ docsDir: options.docsDir ?? DEFAULT_DOCS_DIR }),

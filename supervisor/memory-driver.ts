@@ -1,6 +1,14 @@
 // An in-memory RuntimeDriver for unit tests of what sits above the port (the manager, the worker).
 // It keeps the same one-runtime-per-tenant rule as the real driver and counts what it was asked.
-import type { RemoveOptions, RuntimeDriver, RuntimeInfo, RuntimeSpec } from './runtime-driver.ts';
+import type {
+  EnsureOptions,
+  OwnedRuntime,
+  RemoveOptions,
+  RuntimeDriver,
+  RuntimeInfo,
+  RuntimeSpec,
+  RuntimeUsage,
+} from './runtime-driver.ts';
 import { specHash } from './docker/container-spec.ts';
 
 export class MemoryDriver implements RuntimeDriver {
@@ -19,12 +27,13 @@ export class MemoryDriver implements RuntimeDriver {
     await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
   }
 
-  async ensure(spec: RuntimeSpec): Promise<RuntimeInfo> {
+  async ensure(spec: RuntimeSpec, options: EnsureOptions = {}): Promise<RuntimeInfo> {
     await this.tick('ensure', spec.tenantId);
     const hash = specHash(spec);
     const existing = this.runtimes.get(spec.tenantId);
-    if (existing && existing.specHash === hash) {
+    if (existing && existing.specHash === hash && !options.fresh) {
       existing.state = 'running';
+      delete existing.exit;
       return existing;
     }
     const info: RuntimeInfo = {
@@ -52,6 +61,13 @@ export class MemoryDriver implements RuntimeDriver {
     if (info) info.state = 'paused';
   }
 
+  async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
+    await this.tick('resume', info.tenantId);
+    const current = this.runtimes.get(info.tenantId);
+    if (current) current.state = 'running';
+    return { ...info, state: 'running' };
+  }
+
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
     await this.tick('inspect', tenantId);
     return this.runtimes.get(tenantId);
@@ -65,5 +81,49 @@ export class MemoryDriver implements RuntimeDriver {
   async remove(tenantId: string, _options: RemoveOptions): Promise<void> {
     await this.tick('remove', tenantId);
     this.runtimes.delete(tenantId);
+  }
+
+  async listOwned(): Promise<OwnedRuntime[]> {
+    await this.tick('listOwned', '*');
+    return [...this.runtimes.values()].map((r) => ({
+      runtimeId: r.runtimeId,
+      name: r.tenantId,
+      tenantId: r.tenantId,
+      role: undefined,
+      state: r.state,
+      canonical: true,
+      createdAtMs: Date.now(),
+    }));
+  }
+
+  async removeById(runtimeId: string): Promise<void> {
+    await this.tick('removeById', runtimeId);
+    for (const [tenant, info] of this.runtimes)
+      if (info.runtimeId === runtimeId) this.runtimes.delete(tenant);
+  }
+
+  socketDirExists(tenantId: string): Promise<boolean> {
+    return Promise.resolve(this.runtimes.has(tenantId));
+  }
+
+  usage(tenantId: string): Promise<RuntimeUsage | undefined> {
+    const info = this.runtimes.get(tenantId);
+    if (info?.state !== 'running') return Promise.resolve(undefined);
+    return Promise.resolve({
+      memoryBytes: 0,
+      memoryLimitBytes: 0,
+      memoryPeakBytes: 0,
+      cpuSeconds: 0,
+      pids: 1,
+      pidsLimit: 64,
+    });
+  }
+
+  /** Test helper: the runtime's process ends as a crash would leave it. */
+  crash(tenantId: string, code = 137): void {
+    const info = this.runtimes.get(tenantId);
+    if (!info) return;
+    info.state = 'stopped';
+    info.exit = { code, oomKilled: false, finishedAt: new Date().toISOString() };
   }
 }

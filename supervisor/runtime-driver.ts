@@ -17,6 +17,12 @@ export interface RuntimeSpec {
 
 export type RuntimeState = 'running' | 'paused' | 'stopped' | 'starting' | 'unknown';
 
+export interface RuntimeExit {
+  code: number;
+  oomKilled: boolean;
+  finishedAt: string;
+}
+
 export interface RuntimeInfo {
   tenantId: string;
   runtimeId: string;
@@ -25,6 +31,40 @@ export interface RuntimeInfo {
   generation: number;
   endpoint: RuntimeEndpoint;
   image: string;
+  /** How the process last ended, when it is not running. */
+  exit?: RuntimeExit;
+  /** When the container was created (ISO): the age that maximum-age recycling reads. */
+  createdAt?: string;
+  /** The kernel's OOM killer struck inside it (some process hit the memory limit), running or not. */
+  oomKilled?: boolean;
+}
+
+/** Every container carrying this installation's labels, tenant runtimes or helpers, by id. */
+export interface OwnedRuntime {
+  runtimeId: string;
+  name: string;
+  tenantId: string | undefined;
+  role: string | undefined;
+  state: RuntimeState;
+  /** Whether the name is the canonical one for its tenant (a second container is a duplicate). */
+  canonical: boolean;
+  /** Creation time, ms since the epoch: a helper is removed only once it is clearly abandoned. */
+  createdAtMs: number;
+}
+
+export interface RuntimeUsage {
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  /** Highest memory use since the container started: at the limit means the OOM killer ran. */
+  memoryPeakBytes: number;
+  cpuSeconds: number;
+  pids: number;
+  pidsLimit: number;
+}
+
+export interface EnsureOptions {
+  /** Replace the existing container even when its spec matches (crash, failed health, age). */
+  fresh?: boolean;
 }
 
 export interface RemoveOptions {
@@ -34,10 +74,19 @@ export interface RemoveOptions {
 
 export interface RuntimeDriver {
   /** Create or reuse the tenant's single runtime for this spec and make sure it is started. */
-  ensure(spec: RuntimeSpec): Promise<RuntimeInfo>;
+  ensure(spec: RuntimeSpec, options?: EnsureOptions): Promise<RuntimeInfo>;
   stop(tenantId: string): Promise<void>;
   pause(tenantId: string): Promise<void>;
+  /** Unpauses a runtime known to be paused, without a fresh inspect (the fast wake path). */
+  resume(info: RuntimeInfo): Promise<RuntimeInfo>;
   inspect(tenantId: string): Promise<RuntimeInfo | undefined>;
   list(): Promise<RuntimeInfo[]>;
   remove(tenantId: string, options: RemoveOptions): Promise<void>;
+  /** For reconciliation: everything labelled as this installation's, including strays. */
+  listOwned(): Promise<OwnedRuntime[]>;
+  removeById(runtimeId: string): Promise<void>;
+  /** Whether the tenant's socket directory exists on the host. */
+  socketDirExists(tenantId: string): Promise<boolean>;
+  /** Memory, CPU and PIDs of a running runtime, for metrics and limit checks. */
+  usage(tenantId: string): Promise<RuntimeUsage | undefined>;
 }

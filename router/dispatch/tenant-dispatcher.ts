@@ -14,10 +14,21 @@ import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts
 import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
 import { toolError } from '../../tenants/contracts/tool-errors.ts';
 import type { ToolGuard } from '../pipeline/drift-guard.ts';
+import { classifyCallFailure, type CallFailure } from './call-failure.ts';
 import type { CallSigner } from './call-signer.ts';
 
 export interface RuntimeLocator {
   ensure(tenantId: string): Promise<RuntimeEndpoint>;
+  /** The endpoint with the runtime epoch it was handed out under, when the locator knows it. */
+  ensureRuntime?(tenantId: string): Promise<{ endpoint: RuntimeEndpoint; epoch?: number | undefined }>;
+}
+
+/**
+ * Where the router learns that a tenant's runtime changed state (paused, stopped, recycled): it
+ * records the call as activity and returns the tenant's current runtime epoch.
+ */
+export interface RuntimeStateView {
+  touch(tenantId: string): Promise<number>;
 }
 
 export interface TenantDispatcherOptions {
@@ -25,6 +36,10 @@ export interface TenantDispatcherOptions {
   sign: CallSigner;
   logger: Logger;
   callTimeoutMs?: number;
+  /** Without it, routes are trusted until the socket refuses (no idle tiers). */
+  stateView?: RuntimeStateView;
+  /** A route verified longer ago than this is checked against the epoch before use (default 500 ms). */
+  routeFreshnessMs?: number;
   /** Pins tool definitions: checked on every new route before its first call (rug-pull protection). */
   guard?: ToolGuard;
 }
@@ -34,6 +49,8 @@ interface TenantRoute {
   agent: Agent;
   url: URL;
   discover?: DiscoverResult;
+  epoch: number | undefined;
+  verifiedAt: number;
   toolsChecked?: boolean;
 }
 
@@ -42,18 +59,27 @@ function routerContext(tenant: string): CallContext {
   return { tenant, user: null, agent: 'bulkhead-router', scopes: [] };
 }
 
-/** The runtime could not be reached: nothing was delivered, so the call may be retried. */
-export class RuntimeUnavailableError extends Error {}
+/**
+ * The runtime could not serve the call: unreachable, crashed mid-call or silent past the timeout.
+ * The caller gets a structured `transient` error with `retryAfterMs`; the router never retries a
+ * call that may have been delivered (at most once).
+ */
+export class RuntimeUnavailableError extends Error {
+  readonly retryAfterMs: number;
+  readonly failure: CallFailure;
+  constructor(message: string, options: { retryAfterMs: number; failure: CallFailure }) {
+    super(message);
+    this.retryAfterMs = options.retryAfterMs;
+    this.failure = options.failure;
+  }
+}
 
 const MODERN = '2026-07-28';
 
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { cause?: { code?: string } } | undefined)?.cause?.code;
-  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET';
-}
-
 export class TenantDispatcher {
   private readonly routes = new Map<string, Promise<TenantRoute>>();
+  /** The runtime's server/discover answer per tenant, kept across route renewals (wake, recycle). */
+  private readonly discovered = new Map<string, DiscoverResult>();
   private readonly options: TenantDispatcherOptions;
 
   constructor(options: TenantDispatcherOptions) {
@@ -64,10 +90,22 @@ export class TenantDispatcher {
     try {
       return await this.callOnce(context, name, args);
     } catch (error) {
-      // A refused or missing socket means the container is gone (crash, idle reaping): the request
-      // never reached it, so asking the supervisor again and retrying cannot run the tool twice.
-      if (!isConnectionFailure(error)) throw error;
+      const failure = classifyCallFailure(error);
+      if (failure === 'other') throw error;
+      // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
       this.forget(context.tenant);
+      if (failure !== 'not_delivered') {
+        // The request reached the container (it crashed, was killed or froze mid-call): the tool
+        // may have run, so retrying here could run a write twice. Report, never retry.
+        this.options.logger.warn({ tenant: context.tenant, failure }, 'runtime failed during a call');
+        throw new RuntimeUnavailableError(`the runtime for ${context.tenant} failed during the call`, {
+          retryAfterMs: 500,
+          failure,
+        });
+      }
+      // A refused or missing socket means the container is gone (crash, idle reaping, engine
+      // restart): the request never reached it, so asking the supervisor again and retrying
+      // cannot run the tool twice.
       this.options.logger.info(
         { tenant: context.tenant },
         'runtime unreachable: asking the supervisor again',
@@ -75,9 +113,13 @@ export class TenantDispatcher {
       try {
         return await this.callOnce(context, name, args);
       } catch (retryError) {
-        if (isConnectionFailure(retryError))
-          throw new RuntimeUnavailableError(`runtime for ${context.tenant} is unreachable`);
-        throw retryError;
+        const retryFailure = classifyCallFailure(retryError);
+        if (retryFailure === 'other') throw retryError;
+        this.forget(context.tenant);
+        throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
+          retryAfterMs: 1_000,
+          failure: retryFailure,
+        });
       }
     }
   }
@@ -87,7 +129,7 @@ export class TenantDispatcher {
     name: string,
     args: Record<string, unknown>,
   ): Promise<CallToolResult> {
-    const route = await this.route(context.tenant);
+    const route = await this.freshRoute(context.tenant);
     const client = new Client(
       { name: 'bulkhead-router', version: '0.1.0' },
       { versionNegotiation: { mode: { pin: MODERN } } },
@@ -101,7 +143,10 @@ export class TenantDispatcher {
         transport,
         route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
       );
-      route.discover ??= client.getDiscoverResult();
+      if (!route.discover) {
+        route.discover = client.getDiscoverResult();
+        if (route.discover) this.discovered.set(context.tenant, route.discover);
+      }
       const guard = this.options.guard;
       if (guard && !route.toolsChecked) {
         guard.check(context.tenant, (await client.listTools(undefined, { timeout })).tools);
@@ -118,6 +163,82 @@ export class TenantDispatcher {
     } finally {
       await client.close().catch(() => undefined);
     }
+  }
+
+  private signingFetch(route: TenantRoute, context: CallContext): FetchLike {
+    const sign = this.options.sign;
+    return async (url, init) => {
+      const body = typeof init?.body === 'string' ? init.body : '';
+      const headers = new Headers(init?.headers);
+      headers.set(CALL_ASSERTION_HEADER, await sign(context, body));
+      const response = await undiciFetch(url, {
+        ...(init as UndiciRequestInit),
+        headers: Object.fromEntries(headers),
+        dispatcher: route.agent,
+      });
+      return response;
+    };
+  }
+
+  /**
+   * The cached route, checked against the tenant's runtime epoch when it has not been verified
+   * recently: a paused runtime's socket accepts connections and never answers, so the router must
+   * hear about the pause before it sends anything, not after a timeout.
+   */
+  private async freshRoute(tenantId: string): Promise<TenantRoute> {
+    const view = this.options.stateView;
+    if (!view) return this.route(tenantId);
+    const cached = this.routes.get(tenantId);
+    const freshness = this.options.routeFreshnessMs ?? 500;
+    const touchedAt = performance.now();
+    if (cached) {
+      const route = await cached.catch(() => undefined);
+      if (route && touchedAt - route.verifiedAt < freshness) return route;
+      const epoch = await view.touch(tenantId);
+      if (route && route.epoch === epoch) {
+        route.verifiedAt = touchedAt;
+        return route;
+      }
+      if (this.routes.get(tenantId) === cached) this.forget(tenantId);
+    } else {
+      // Record the activity before the ensure, so that no idle tier acts on the tenant meanwhile.
+      await view.touch(tenantId);
+    }
+    // Fresh only as of the touch: activity was recorded then, not when the (maybe slow) ensure ended.
+    return this.route(tenantId, touchedAt);
+  }
+
+  private route(tenantId: string, touchedAt?: number): Promise<TenantRoute> {
+    let route = this.routes.get(tenantId);
+    if (!route) {
+      const { runtimes } = this.options;
+      const ensured = runtimes.ensureRuntime
+        ? runtimes.ensureRuntime(tenantId)
+        : runtimes.ensure(tenantId).then((endpoint) => ({ endpoint, epoch: undefined }));
+      route = ensured.then(({ endpoint, epoch }): TenantRoute => {
+        const verifiedAt = touchedAt ?? performance.now();
+        const discover = this.discovered.get(tenantId);
+        if (endpoint.kind !== 'unix')
+          return { endpoint, agent: new Agent(), url: new URL('/mcp', endpoint.url), epoch, verifiedAt };
+        return {
+          endpoint,
+          agent: new Agent({ connect: { socketPath: endpoint.socketPath } }),
+          url: new URL('http://tenant/mcp'),
+          epoch,
+          verifiedAt,
+          ...(discover ? { discover } : {}),
+        };
+      });
+      route.catch(() => this.routes.delete(tenantId));
+      this.routes.set(tenantId, route);
+    }
+    return route;
+  }
+
+  private forget(tenantId: string): void {
+    const route = this.routes.get(tenantId);
+    this.routes.delete(tenantId);
+    void route?.then((r) => r.agent.close()).catch(() => undefined);
   }
 
   /** Re-checks the tool definitions of every tenant with an established route (periodic check). */
@@ -147,45 +268,6 @@ export class TenantDispatcher {
         await client.close().catch(() => undefined);
       }
     }
-  }
-
-  private signingFetch(route: TenantRoute, context: CallContext): FetchLike {
-    const sign = this.options.sign;
-    return async (url, init) => {
-      const body = typeof init?.body === 'string' ? init.body : '';
-      const headers = new Headers(init?.headers);
-      headers.set(CALL_ASSERTION_HEADER, await sign(context, body));
-      const response = await undiciFetch(url, {
-        ...(init as UndiciRequestInit),
-        headers: Object.fromEntries(headers),
-        dispatcher: route.agent,
-      });
-      return response;
-    };
-  }
-
-  private route(tenantId: string): Promise<TenantRoute> {
-    let route = this.routes.get(tenantId);
-    if (!route) {
-      route = this.options.runtimes.ensure(tenantId).then((endpoint) => {
-        if (endpoint.kind !== 'unix')
-          return { endpoint, agent: new Agent(), url: new URL('/mcp', endpoint.url) };
-        return {
-          endpoint,
-          agent: new Agent({ connect: { socketPath: endpoint.socketPath } }),
-          url: new URL('http://tenant/mcp'),
-        };
-      });
-      route.catch(() => this.routes.delete(tenantId));
-      this.routes.set(tenantId, route);
-    }
-    return route;
-  }
-
-  private forget(tenantId: string): void {
-    const route = this.routes.get(tenantId);
-    this.routes.delete(tenantId);
-    void route?.then((r) => r.agent.close()).catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -34,7 +34,14 @@ export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
 
 function runtimeFailure(error: unknown): CallToolResult | undefined {
   if (error instanceof RuntimeUnavailableError) {
-    return toolError('transient', 'runtime_unavailable', error.message, { retry_after_ms: 1_000 });
+    return toolError('transient', 'runtime_unavailable', error.message, {
+      retry_after_ms: error.retryAfterMs,
+    });
+  }
+  if (error instanceof RuntimeRequestError && error.code === 'runtime_backoff') {
+    return toolError('transient', 'runtime_backoff', 'the tenant runtime is crash-looping; backing off', {
+      retry_after_ms: error.retryAfterMs ?? 5_000,
+    });
   }
   if (error instanceof RuntimeRequestError) {
     if (error.code === 'tenant_suspended' || error.code === 'tenant_not_found') {

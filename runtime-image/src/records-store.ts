@@ -222,6 +222,11 @@ export class RecordsStore {
     return rows.map(toRecord);
   }
 
+  /** Health: the database answers a read. */
+  ping(): boolean {
+    return (this.db.prepare('SELECT 1 AS one').get() as { one: number } | undefined)?.one === 1;
+  }
+
   close(): void {
     this.db.close();
   }

@@ -16,6 +16,8 @@ const MAX_BODY_BYTES = 1024 * 1024;
 // test image): the production bundle holds the literal false, so no environment variable or file
 // can switch fault injection on.
 const FAULTS_BUILD = process.env.BULKHEAD_FAULTS_BUILD === '1';
+/** The context the health ping runs under: it can call no tool (no scopes) and names no user. */
+const HEALTH_CONTEXT = { tenant: '', user: null, agent: 'supervisor-health', scopes: [] as string[] };
 
 const ConfigSchema = z.object({
   BULKHEAD_TENANT_ID: z.string().min(1),
@@ -87,8 +89,33 @@ async function main(): Promise<void> {
   );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'GET' && req.url === '/healthz')
-      return sendJson(res, 200, { ok: true, refused, ...counters });
+    if (req.method === 'GET' && req.url === '/healthz') {
+      // MCP-level: a JSON-RPC ping through the same MCP handler the tools use, and a read of the
+      // tenant's store. A wedged event loop, handler or database fails it; no tenant data leaves.
+      const ping = await mcp.fetch(
+        new Request('http://tenant/mcp', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: {} }),
+        }),
+        {
+          authInfo: {
+            token: '',
+            clientId: 'supervisor-health',
+            scopes: [],
+            extra: { callContext: HEALTH_CONTEXT },
+          },
+        },
+      );
+      const text = await ping.text();
+      if (ping.status !== 200)
+        log.warn({ status: ping.status, body: text.slice(0, 300) }, 'health ping failed');
+      const ok = ping.status === 200 && text.includes('"result"') && store.ping();
+      return sendJson(res, ok ? 200 : 503, { ok, mcp: ping.status, refused, ...counters });
+    }
     if (req.url !== '/mcp') return sendJson(res, 404, { error: 'not found' });
     let body: Uint8Array;
     try {
@@ -137,10 +164,13 @@ async function main(): Promise<void> {
     });
   });
   // The socket directory (owner: this tenant, group: the router) is the access boundary; the socket
-  // itself must be connectable by the router's group.
-  server.listen({ path: config.BULKHEAD_SOCKET_PATH, readableAll: true, writableAll: true }, () =>
-    log.info({ socket: config.BULKHEAD_SOCKET_PATH }, 'listening'),
-  );
+  // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the
+  // socket is created on the host through the gofer (--host-uds=create), where chmod is refused.
+  const umask = process.umask(0o000);
+  server.listen({ path: config.BULKHEAD_SOCKET_PATH }, () => {
+    process.umask(umask);
+    log.info({ socket: config.BULKHEAD_SOCKET_PATH }, 'listening');
+  });
 
   const shutdown = (): void => {
     log.info('shutting down');

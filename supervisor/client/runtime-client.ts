@@ -23,9 +23,12 @@ export interface RuntimeClientOptions {
 
 export class RuntimeRequestError extends Error {
   readonly code: RuntimeErrorCode;
-  constructor(code: RuntimeErrorCode, message: string) {
+  /** Set for `runtime_backoff`: when the circuit lets the next attempt through. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: RuntimeErrorCode, message: string, retryAfterMs?: number) {
     super(message);
     this.code = code;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -33,6 +36,10 @@ function toRuntimeError(error: unknown): RuntimeRequestError {
   const message = error instanceof Error ? error.message : String(error);
   const match = /^([a-z_]+): (.*)$/s.exec(message);
   const code = RUNTIME_ERROR_CODES.find((c) => c === match?.[1]);
+  if (code === 'runtime_backoff') {
+    const backoff = /^(\d+): (.*)$/s.exec(match?.[2] ?? '');
+    return new RuntimeRequestError(code, backoff?.[2] ?? message, Number(backoff?.[1] ?? 5_000));
+  }
   return code
     ? new RuntimeRequestError(code, match?.[2] ?? message)
     : new RuntimeRequestError('runtime_failed', message);
@@ -66,7 +73,12 @@ export class RuntimeClient {
   }
 
   async ensure(tenantId: string): Promise<RuntimeEndpoint> {
-    return EnsureResult.parse(await this.run('ensure', { tenantId })).endpoint;
+    return (await this.ensureRuntime(tenantId)).endpoint;
+  }
+
+  /** The endpoint and the runtime epoch it was handed out under. */
+  async ensureRuntime(tenantId: string): Promise<EnsureResult> {
+    return EnsureResult.parse(await this.run('ensure', { tenantId }));
   }
 
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {

@@ -11,7 +11,12 @@ export const InspectJob = z.strictObject({ tenantId: z.string() });
 export const VerifyJob = z.strictObject({ tenantId: z.string() });
 export const VerifyResult = z.strictObject({ report: IsolationReportSchema });
 
-export const EnsureResult = z.strictObject({ endpoint: RuntimeEndpointSchema });
+export const EnsureResult = z.strictObject({
+  endpoint: RuntimeEndpointSchema,
+  /** The tenant's runtime epoch when the runtime was handed out (see runtime-epochs.ts). */
+  epoch: z.number().int().min(0).optional(),
+});
+export type EnsureResult = z.infer<typeof EnsureResult>;
 export const RuntimeStatusSchema = z.strictObject({
   tenantId: z.string(),
   runtimeId: z.string(),
@@ -24,5 +29,11 @@ export type RuntimeStatus = z.infer<typeof RuntimeStatusSchema>;
 export const InspectResult = z.strictObject({ status: RuntimeStatusSchema.nullable() });
 
 /** Failure codes a worker puts at the start of a job's failure reason ("code: message"). */
-export const RUNTIME_ERROR_CODES = ['tenant_not_found', 'tenant_suspended', 'runtime_failed'] as const;
+export const RUNTIME_ERROR_CODES = [
+  'tenant_not_found',
+  'tenant_suspended',
+  'runtime_failed',
+  // The tenant's runtime is crash-looping and its circuit is open: "runtime_backoff: <ms>: message".
+  'runtime_backoff',
+] as const;
 export type RuntimeErrorCode = (typeof RUNTIME_ERROR_CODES)[number];

@@ -47,6 +47,13 @@ export function specHash(spec: RuntimeSpec): string {
     .slice(0, 16);
 }
 
+/**
+ * Under gVisor the host's PIDs cgroup counts the sandbox's own threads (the Go sentry and gofer),
+ * not the tenant's processes: measured here, a limit of 64 kills the sentry at start (Go exits 2
+ * when it cannot create a thread). The tenant's plan limit gets this headroom on top.
+ */
+export const GVISOR_PIDS_HEADROOM = 192;
+
 export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
   return isolation === 'gvisor' ? 'runsc' : 'runc';
 }
@@ -90,7 +97,7 @@ export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Doc
       // Equal to Memory: no swap, so the memory limit is a real limit.
       MemorySwap: plan.memoryMb * MiB,
       NanoCpus: Math.round(plan.cpus * 1e9),
-      PidsLimit: plan.pids,
+      PidsLimit: spec.isolation === 'gvisor' ? plan.pids + GVISOR_PIDS_HEADROOM : plan.pids,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${plan.tmpMb}m` },
       Mounts: [
         { Type: 'bind', Source: placement.socketDir, Target: CONTAINER_SOCKET_DIR, ReadOnly: false },

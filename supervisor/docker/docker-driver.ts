@@ -1,16 +1,20 @@
 // The dockerode RuntimeDriver: one container per tenant on this host, named and labelled so that
 // the engine itself refuses a second one (a name conflict) and a restart can adopt what is ours.
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CONTAINER_SOCKET_NAME } from '../../tenants/contracts/runtime-endpoint.ts';
+import { CreateLimiter } from '../lifecycle/create-limiter.ts';
 import type {
+  EnsureOptions,
+  OwnedRuntime,
   RemoveOptions,
   RuntimeDriver,
   RuntimeInfo,
   RuntimeSpec,
   RuntimeState,
+  RuntimeUsage,
 } from '../runtime-driver.ts';
 import { buildContainerSpec, buildVolumeInitSpec, specHash, type Placement } from './container-spec.ts';
 import { LABELS } from './labels.ts';
@@ -24,6 +28,10 @@ export interface DockerDriverOptions {
   /** Group that may enter socket directories: the router's group (0 when the router runs as root). */
   routerGid: number;
   logger: Logger;
+  /** Caps concurrent creates and starts (default: 4 at once). */
+  createLimiter?: CreateLimiter;
+  /** Seconds a replaced container gets to finish in-flight calls before it is killed (default 10). */
+  drainSeconds?: number;
 }
 
 interface DockerError {
@@ -49,6 +57,7 @@ function stateOf(inspect: Docker.ContainerInspectInfo): RuntimeState {
 export class DockerDriver implements RuntimeDriver {
   private readonly docker: Docker;
   private readonly options: DockerDriverOptions;
+  readonly createLimiter: CreateLimiter;
 
   constructor(options: DockerDriverOptions) {
     if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(options.namespace)) {
@@ -56,6 +65,7 @@ export class DockerDriver implements RuntimeDriver {
     }
     this.options = options;
     this.docker = options.docker ?? new Docker();
+    this.createLimiter = options.createLimiter ?? new CreateLimiter(4);
   }
 
   placement(tenantId: string, generation: number): Placement {
@@ -69,31 +79,45 @@ export class DockerDriver implements RuntimeDriver {
     };
   }
 
-  async ensure(spec: RuntimeSpec): Promise<RuntimeInfo> {
+  async ensure(spec: RuntimeSpec, options: EnsureOptions = {}): Promise<RuntimeInfo> {
     const existing = await this.inspectRaw(spec.tenantId);
     let generation = 1;
     if (existing) {
       const current = existing.Config.Labels[LABELS.specHash];
       generation = Number(existing.Config.Labels[LABELS.generation] ?? '0') + 1;
-      if (current === specHash(spec)) return this.start(existing);
+      if (current === specHash(spec) && !options.fresh) return this.start(existing);
       this.options.logger.info(
-        { tenant: spec.tenantId, from: current, to: specHash(spec) },
-        'spec changed: recycling',
+        { tenant: spec.tenantId, from: current, to: specHash(spec), fresh: options.fresh ?? false },
+        'recycling runtime',
       );
-      await this.docker.getContainer(existing.Id).remove({ force: true });
+      await this.drainAndRemove(existing);
     }
     const placement = this.placement(spec.tenantId, generation);
-    await this.prepareSocketDir(placement.socketDir, spec.uid);
-    await this.ensureVolume(spec, placement);
-    try {
-      await this.docker.createContainer(buildContainerSpec(spec, placement));
-    } catch (error) {
-      // 409: another supervisor replica created it first; the engine keeps names unique.
-      if (statusOf(error) !== 409) throw error;
-    }
-    const created = await this.inspectRaw(spec.tenantId);
-    if (!created) throw new Error(`container for tenant ${spec.tenantId} vanished after create`);
-    return this.start(created);
+    return this.createLimiter.run(async () => {
+      await this.prepareSocketDir(placement.socketDir, spec.uid);
+      await this.ensureVolume(spec, placement);
+      try {
+        await this.docker.createContainer(buildContainerSpec(spec, placement));
+      } catch (error) {
+        // 409: another supervisor replica created it first; the engine keeps names unique.
+        if (statusOf(error) !== 409) throw error;
+      }
+      const created = await this.inspectRaw(spec.tenantId);
+      if (!created) throw new Error(`container for tenant ${spec.tenantId} vanished after create`);
+      return this.startNow(created);
+    });
+  }
+
+  /**
+   * Drain, then remove: SIGTERM lets the runtime stop accepting and finish the calls in flight
+   * (its server closes gracefully); after `drainSeconds` the engine kills it.
+   */
+  private async drainAndRemove(info: Docker.ContainerInspectInfo): Promise<void> {
+    const container = this.docker.getContainer(info.Id);
+    if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
+    if (info.State.Running)
+      await this.ignoreStatus(container.stop({ t: this.options.drainSeconds ?? 10 }), 304);
+    await this.ignoreStatus(container.remove({ force: true }), 404);
   }
 
   async stop(tenantId: string): Promise<void> {
@@ -106,6 +130,11 @@ export class DockerDriver implements RuntimeDriver {
   async pause(tenantId: string): Promise<void> {
     const info = await this.inspectRaw(tenantId);
     if (info?.State.Running && !info.State.Paused) await this.docker.getContainer(info.Id).pause();
+  }
+
+  async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
+    await this.ignoreStatus(this.docker.getContainer(info.runtimeId).unpause(), 304);
+    return { ...info, state: 'running' };
   }
 
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
@@ -143,10 +172,86 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   private async start(info: Docker.ContainerInspectInfo): Promise<RuntimeInfo> {
+    // Unpausing is cheap and must stay fast (wake from paused); starting a process goes through
+    // the create limiter like a create does.
+    if (info.State.Running && !info.State.Paused) return this.toInfo(info);
+    if (info.State.Paused) return this.startNow(info);
+    return this.createLimiter.run(() => this.startNow(info));
+  }
+
+  private async startNow(info: Docker.ContainerInspectInfo): Promise<RuntimeInfo> {
     const container = this.docker.getContainer(info.Id);
     if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
-    else if (!info.State.Running) await this.ignoreStatus(container.start(), 304);
+    else if (!info.State.Running) {
+      // A crash leaves the old socket behind; under gVisor the runtime may not unlink a host socket.
+      const tenantId = info.Config.Labels[LABELS.tenant];
+      if (tenantId)
+        await rm(join(this.placement(tenantId, 0).socketDir, CONTAINER_SOCKET_NAME), { force: true });
+      await this.ignoreStatus(container.start(), 304);
+    }
     return this.toInfo(await container.inspect());
+  }
+
+  async listOwned(): Promise<OwnedRuntime[]> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.managed}=true`, `${LABELS.namespace}=${this.options.namespace}`] },
+    });
+    return containers.map((c) => {
+      const tenantId = c.Labels[LABELS.tenant];
+      const name = (c.Names[0] ?? '').replace(/^\//, '');
+      return {
+        runtimeId: c.Id,
+        name,
+        tenantId,
+        role: c.Labels[LABELS.role],
+        state:
+          c.State === 'running'
+            ? 'running'
+            : c.State === 'paused'
+              ? 'paused'
+              : c.State === 'exited' || c.State === 'created' || c.State === 'dead'
+                ? 'stopped'
+                : 'unknown',
+        canonical: tenantId !== undefined && name === this.placement(tenantId, 0).containerName,
+        createdAtMs: c.Created * 1000,
+      };
+    });
+  }
+
+  async removeById(runtimeId: string): Promise<void> {
+    await this.ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
+  }
+
+  async socketDirExists(tenantId: string): Promise<boolean> {
+    try {
+      return (await stat(this.placement(tenantId, 0).socketDir)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  async usage(tenantId: string): Promise<RuntimeUsage | undefined> {
+    const info = await this.inspectRaw(tenantId);
+    if (!info?.State.Running) return undefined;
+    // one-shot (API 1.41): one sample, no 1-second wait for a second one.
+    const stats = (await this.docker
+      .getContainer(info.Id)
+      .stats({ stream: false, 'one-shot': true } as { stream: false })) as unknown as {
+      memory_stats?: { usage?: number; max_usage?: number; limit?: number; stats?: { cache?: number } };
+      cpu_stats?: { cpu_usage?: { total_usage?: number } };
+      pids_stats?: { current?: number; limit?: number };
+    };
+    const memory = stats.memory_stats;
+    return {
+      // cgroup v1 counts page cache in usage; the working set is what the limit bites on.
+      memoryBytes: Math.max(0, (memory?.usage ?? 0) - (memory?.stats?.cache ?? 0)),
+      memoryLimitBytes: memory?.limit ?? info.HostConfig.Memory ?? 0,
+      memoryPeakBytes: memory?.max_usage ?? 0,
+      cpuSeconds: (stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9,
+      pids: stats.pids_stats?.current ?? 0,
+      pidsLimit: stats.pids_stats?.limit ?? info.HostConfig.PidsLimit ?? 0,
+    };
   }
 
   private toInfo(info: Docker.ContainerInspectInfo): RuntimeInfo {
@@ -163,6 +268,17 @@ export class DockerDriver implements RuntimeDriver {
         socketPath: join(this.placement(tenantId, 0).socketDir, CONTAINER_SOCKET_NAME),
       },
       image: info.Config.Image,
+      createdAt: info.Created,
+      oomKilled: info.State.OOMKilled,
+      ...(info.State.Running
+        ? {}
+        : {
+            exit: {
+              code: info.State.ExitCode,
+              oomKilled: info.State.OOMKilled,
+              finishedAt: info.State.FinishedAt,
+            },
+          }),
     };
   }
 
@@ -195,7 +311,7 @@ export class DockerDriver implements RuntimeDriver {
       if (result.StatusCode !== 0)
         throw new Error(`volume init for ${spec.tenantId} exited ${result.StatusCode}`);
     } finally {
-      await this.ignoreStatus(init.remove({ force: true }), 404);
+      await this.ignoreStatus(this.ignoreStatus(init.remove({ force: true }), 404), 409);
     }
   }
 

@@ -6,6 +6,7 @@ import { EnsureJob, InspectJob, RemoveJob, RUNTIME_QUEUE, VerifyJob } from '../c
 import type { IsolationVerifier } from '../verify/isolation-verifier.ts';
 import type { RuntimeManager } from '../runtime-manager.ts';
 import { TenantSuspendedError } from '../runtime-manager.ts';
+import { CircuitOpenError } from '../lifecycle/crash-breaker.ts';
 
 export interface RuntimeWorkerOptions {
   redis: { host: string; port: number };
@@ -29,10 +30,15 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           const tenant = await registry.get(tenantId);
           if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
           try {
-            return { endpoint: await manager.ensure(tenant) };
+            const { endpoint, epoch } = await manager.ensureRuntime(tenant);
+            return { endpoint, epoch };
           } catch (error) {
             if (error instanceof TenantSuspendedError)
               throw new UnrecoverableError(`tenant_suspended: ${error.message}`);
+            if (error instanceof CircuitOpenError)
+              throw new UnrecoverableError(
+                `runtime_backoff: ${Math.ceil(error.retryAfterMs)}: ${error.message}`,
+              );
             throw error;
           }
         }
@@ -45,7 +51,13 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           const { tenantId } = InspectJob.parse(job.data);
           const info = await manager.inspect(tenantId);
           if (!info) return { status: null };
-          const { endpoint: _endpoint, ...status } = info;
+          const {
+            endpoint: _endpoint,
+            exit: _exit,
+            createdAt: _createdAt,
+            oomKilled: _oom,
+            ...status
+          } = info;
           return { status };
         }
         case 'verify': {

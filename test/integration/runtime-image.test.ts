@@ -160,6 +160,6 @@ describe('tenant runtime image', () => {
     expect((fetched.structuredContent as { record: { title: string } }).record.title).toBe('first');
     await dispatcher.close();
     const health = JSON.parse(await get('/healthz')) as Record<string, unknown>;
-    expect(health).toEqual({ ok: true, refused: 5, calls: 2, invalid_calls: 0 });
+    expect(health).toEqual({ ok: true, mcp: 200, refused: 5, calls: 2, invalid_calls: 0 });
   });
 });

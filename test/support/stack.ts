@@ -9,12 +9,16 @@ import { authorizeUser, registerUserClient } from '../../router/dev-idp/dev-user
 import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
 import { startRouter, type RouterOptions, type RunningRouter } from '../../router/router.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
-import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
+import {
+  startSupervisor,
+  type RunningSupervisor,
+  type SupervisorOptions,
+} from '../../supervisor/supervisor.ts';
 import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
 import { readFile } from 'node:fs/promises';
 import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
 import { onboardTenant, type OnboardRequest, type OnboardResult } from '../../tenants/cli/onboarding.ts';
-import { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
+import { openToAgentsAlone, TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
 
 export const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
@@ -35,18 +39,26 @@ export interface TestStackOptions {
       'toolCheckIntervalMs' | 'pinWatchIntervalMs' | 'idempotencyWindowMs' | 'sharedToolModules'
     >
   >;
+  callTimeoutMs?: number;
+  routeFreshnessMs?: number;
+  supervisor?: Partial<Omit<SupervisorOptions, 'installation' | 'logger'>>;
 }
 
 export interface TestStack {
   ns: TestNamespace;
   idp: StartedDevIdp;
   router: RunningRouter;
-  supervisor: RunningSupervisor;
+  readonly supervisor: RunningSupervisor;
+  /** Stops the supervisor process's parts and starts a new one on the same installation. */
+  restartSupervisor(): Promise<RunningSupervisor>;
   runtimes: RuntimeClient;
   registry: TenantRegistry;
   mcpUrl: string;
-  /** Onboards with the registry's safe defaults unless `policy` sets tools, roles or issuers. */
-  onboard(id: string, policy?: Pick<OnboardRequest, 'tools' | 'roles' | 'issuers'>): Promise<OnboardResult>;
+  /** Onboards with the records tools open to agents alone unless `policy` sets tools, roles, issuers or isolation. */
+  onboard(
+    id: string,
+    policy?: Partial<Pick<OnboardRequest, 'tools' | 'roles' | 'issuers' | 'isolation'>>,
+  ): Promise<OnboardResult>;
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
   /** A user's access token through the authorization code flow with PKCE (scripted login). */
   userToken(login: string, options: { tenant: string; scope?: string }): Promise<string>;
@@ -78,14 +90,16 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     users: options.users ?? [],
     logger,
   });
-  const supervisor = await startSupervisor({
+  const supervisorOptions: SupervisorOptions = {
     installation: ns.installation,
     runDir: join(ns.runDir, 'run'),
     image: options.image ?? RUNTIME_IMAGE,
     routerPublicKeyFile: keys.publicKeyFile,
     routerGid: 0,
     logger,
-  });
+    ...options.supervisor,
+  };
+  let supervisor = await startSupervisor(supervisorOptions);
   const router = await startRouter({
     installation: ns.installation,
     host: '127.0.0.1',
@@ -98,6 +112,8 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     callAssertionPrivateKey: await readFile(keys.privateKeyFile, 'utf8'),
     logger,
     ...options.router,
+    ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
+    ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
   });
   const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
   await runtimes.ready();
@@ -109,14 +125,23 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     ns,
     idp,
     router,
-    supervisor,
+    get supervisor() {
+      return supervisor;
+    },
+    async restartSupervisor() {
+      await supervisor.close();
+      supervisor = await startSupervisor(supervisorOptions);
+      return supervisor;
+    },
     runtimes,
     registry,
     mcpUrl,
+    // Most tests call as agents acting alone (client credentials): unless a test sets its own
+    // policy, the records tools are opened to them (the registry's own default opens only whoami).
     onboard: (id, policy = {}) =>
       onboardTenant(
         { registry, runtimes },
-        { id, plan: 'small', isolation: 'runc', ...policy },
+        { id, plan: 'small', isolation: 'runc', tools: openToAgentsAlone('all'), ...policy },
         () => undefined,
       ),
     async agentToken(tenant, options = {}) {

@@ -1,6 +1,7 @@
 // Every security default of a tenant container, pinned by exact expectations (DESIGN.md "Containers").
 import { describe, expect, it } from 'vitest';
 import {
+  GVISOR_PIDS_HEADROOM,
   buildContainerSpec,
   buildVolumeInitSpec,
   specHash,
@@ -77,11 +78,13 @@ describe('buildContainerSpec', () => {
     });
   });
 
-  it('runs the gVisor tier on runsc and nothing else changes', () => {
+  it('runs the gVisor tier on runsc with PIDs headroom for the sandbox, and nothing else changes', () => {
     const runc = buildContainerSpec(spec, placement);
     const gvisor = buildContainerSpec({ ...spec, isolation: 'gvisor' }, placement);
     expect(gvisor.HostConfig?.Runtime).toBe('runsc');
-    expect({ ...gvisor.HostConfig, Runtime: 'runc' }).toEqual(runc.HostConfig);
+    // The only other difference: PIDs headroom for the sandbox's own threads.
+    expect(gvisor.HostConfig?.PidsLimit).toBe(64 + GVISOR_PIDS_HEADROOM);
+    expect({ ...gvisor.HostConfig, Runtime: 'runc', PidsLimit: 64 }).toEqual(runc.HostConfig);
   });
 
   it('never mounts the Docker socket or joins a host namespace', () => {

@@ -1,0 +1,41 @@
+// Classifies why a call to a tenant runtime failed, which decides whether the router may retry it.
+// A write may be retried only when it provably never reached the container: the socket refused
+// the connection or did not exist. Once the request was sent (the socket reset or closed
+// mid-call, or no answer came in time) the tool may have run, so the caller gets a structured
+// `transient` error instead of a second attempt: at most once, never twice.
+import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+
+export type CallFailure = 'not_delivered' | 'interrupted' | 'timed_out' | 'other';
+
+const NOT_DELIVERED = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'EACCES']);
+const INTERRUPTED = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_ABORTED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current && typeof current === 'object' && depth < 6; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
+export function classifyCallFailure(error: unknown): CallFailure {
+  if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) return 'timed_out';
+  if (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed) return 'interrupted';
+  const codes = codesOf(error);
+  if (codes.some((c) => NOT_DELIVERED.has(c))) return 'not_delivered';
+  if (codes.some((c) => INTERRUPTED.has(c))) return 'interrupted';
+  if (error instanceof Error && /fetch failed|other side closed|socket hang up/i.test(error.message))
+    return 'interrupted';
+  return 'other';
+}

@@ -1,0 +1,95 @@
+// The periodic health pass over every running tenant runtime: an MCP-level probe over its socket
+// (a JSON-RPC ping through the runtime's MCP handler plus a store read), a look at its limits, and
+// crash detection. A runtime that fails `failuresBeforeRecycle` probes in a row, crashed (killed,
+// out of memory) or sits at its PIDs limit is recycled: routers are told, the old container drains
+// and a fresh one starts, unless the tenant's crash circuit is open.
+import type { Logger } from 'pino';
+import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { probeHealth, type HealthProbe } from '../health-probe.ts';
+import { specHash } from '../docker/container-spec.ts';
+import { isCrash, type RuntimeManager } from '../runtime-manager.ts';
+
+/** The share of the PIDs limit at which a runtime counts as fork-bombed. */
+export const PIDS_SATURATION = 0.6;
+
+export interface HealthMonitorOptions {
+  manager: RuntimeManager;
+  tenants: { get(id: string): Promise<TenantRecord | undefined> };
+  logger: Logger;
+  probe?: HealthProbe;
+  failuresBeforeRecycle?: number;
+  /** Recycle a runtime older than this (default: no maximum age). */
+  maxAgeMs?: number;
+}
+
+export class HealthMonitor {
+  private readonly failures = new Map<string, number>();
+  private readonly options: HealthMonitorOptions;
+  /** Recycles done, by reason, for tests and metrics. */
+  readonly recycled: { tenantId: string; reason: string }[] = [];
+
+  constructor(options: HealthMonitorOptions) {
+    this.options = options;
+  }
+
+  private async specChanged(tenantId: string, hash: string): Promise<boolean> {
+    const tenant = await this.options.tenants.get(tenantId);
+    return tenant !== undefined && specHash(this.options.manager.specFor(tenant)) !== hash;
+  }
+
+  async runOnce(): Promise<void> {
+    const { manager } = this.options;
+    const runtimes = await manager.driver.list();
+    await Promise.all(
+      runtimes.map(async (info) => {
+        let reason: string | undefined;
+        if (isCrash(info)) {
+          manager.noteCrash(info);
+          reason = info.exit?.oomKilled ? 'out of memory' : `crashed (exit ${info.exit?.code})`;
+        } else if (info.state === 'running' && info.oomKilled) {
+          // A process inside hit the memory limit and was killed: the survivor may be damaged.
+          reason = 'out of memory';
+        } else if (info.state === 'running' && (await this.specChanged(info.tenantId, info.specHash))) {
+          reason = 'spec changed';
+        } else if (
+          info.state === 'running' &&
+          this.options.maxAgeMs !== undefined &&
+          Date.now() - Date.parse(info.createdAt ?? '') > this.options.maxAgeMs
+        ) {
+          reason = 'maximum age';
+        } else if (info.state === 'running') {
+          const usage = await manager.driver.usage(info.tenantId).catch(() => undefined);
+          // A fork bomb plateaus a few PIDs short of the limit (failed forks leave gaps); an idle
+          // runtime uses about 12 of 64; a bomb here plateaued at 50-58 of 64, lower on a loaded machine.
+          if (usage && usage.pidsLimit > 0 && usage.pids >= PIDS_SATURATION * usage.pidsLimit)
+            reason = 'PIDs limit reached';
+          else if (usage && usage.memoryLimitBytes > 0 && usage.memoryPeakBytes >= usage.memoryLimitBytes)
+            // The cgroup hit its memory limit, so the OOM killer ran inside: the survivor may be damaged.
+            reason = 'memory limit reached';
+          else if (await (this.options.probe ?? probeHealth)(info.endpoint))
+            this.failures.delete(info.tenantId);
+          else {
+            const count = (this.failures.get(info.tenantId) ?? 0) + 1;
+            this.failures.set(info.tenantId, count);
+            this.options.logger.warn({ tenant: info.tenantId, failures: count }, 'health check failed');
+            if (count >= (this.options.failuresBeforeRecycle ?? 2)) reason = `failed ${count} health checks`;
+          }
+        }
+        if (!reason) return;
+        this.failures.delete(info.tenantId);
+        const tenant = await this.options.tenants.get(info.tenantId);
+        if (!tenant) return;
+        if (manager.breaker.isOpen(info.tenantId)) {
+          this.options.logger.warn({ tenant: info.tenantId, reason }, 'not recycling: crash circuit open');
+          return;
+        }
+        this.recycled.push({ tenantId: info.tenantId, reason });
+        await manager
+          .recycle(tenant, reason)
+          .catch((error: unknown) =>
+            this.options.logger.warn({ tenant: info.tenantId, err: error }, 'recycle failed'),
+          );
+      }),
+    );
+  }
+}

@@ -1,0 +1,254 @@
+// Benchmark (not a test): the tenant runtime lifecycle through the full stack on the real engine.
+// Prints p50/p95 for cold start, wake from stopped, wake from paused and warm calls (with the warm
+// overhead against calling the container's socket directly), a burst of cold tenants, and idle
+// memory of one tenant container and of a supervisor process with N tenants running. Asserts
+// nothing; every loop is bounded; everything it creates lives in its own namespace and is removed.
+//   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100]
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { Agent } from 'undici';
+import { createCallSigner } from '../../router/dispatch/call-signer.ts';
+import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
+import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
+import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts/call-assertion.ts';
+import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { agentClient, write } from '../support/mcp-client.ts';
+import { RUNTIME_IMAGE } from '../support/namespace.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '10' },
+    burst: { type: 'string', default: '50' },
+    fleet: { type: 'string', default: '100' },
+  },
+});
+const ROUNDS = Math.min(50, Number(values.rounds));
+const BURST = Math.min(100, Number(values.burst));
+const FLEET = Math.min(150, Number(values.fleet));
+
+const quantile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+function stats(label: string, samples: number[], extra = ''): number {
+  const s = [...samples].sort((a, b) => a - b);
+  const f = (n: number): string => n.toFixed(2).padStart(8);
+  console.log(
+    `${label.padEnd(48)} n=${String(s.length).padStart(3)} p50=${f(quantile(s, 0.5))} ms p95=${f(quantile(s, 0.95))} ms ` +
+      `p99=${f(quantile(s, 0.99))} ms${extra}`,
+  );
+  return quantile(s, 0.5);
+}
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function register(stack: TestStack, id: string): Promise<void> {
+  await stack.registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+}
+
+/** Tier changes exactly as the idle reaper makes them: epoch first, then the engine. */
+async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'): Promise<void> {
+  await stack.supervisor.manager.withTenant(tenant, async () => {
+    await stack.supervisor.epochs.bump(tenant);
+    if (tier === 'pause') await stack.supervisor.driver.pause(tenant);
+    else await stack.supervisor.driver.stop(tenant);
+  });
+  await sleep(600); // longer than the router's route freshness, as the reaper's idle time would be
+}
+
+async function main(): Promise<void> {
+  const stack = await startTestStack('bench-life', {
+    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4 },
+  });
+  console.log(
+    `lifecycle benchmark: runc, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}, ` +
+      `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
+  );
+  try {
+    // 1. Cold start: registered tenant, no container (volume created too), then volume kept.
+    const coldFirst: number[] = [];
+    const coldKept: number[] = [];
+    const fromStopped: number[] = [];
+    const fromPaused: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const id = `life-${i}`;
+      await register(stack, id);
+      const client = await agentClient(stack, id);
+      coldFirst.push((await write(client, 'first')).ms);
+      await stack.supervisor.manager.remove(id, false);
+      await sleep(600);
+      coldKept.push((await write(client, 'cold')).ms);
+      await toTier(stack, id, 'stop');
+      fromStopped.push((await write(client, 'from-stopped')).ms);
+      await toTier(stack, id, 'pause');
+      fromPaused.push((await write(client, 'from-paused')).ms);
+      await client.close();
+    }
+    stats('cold start: first write ever (volume + container)', coldFirst);
+    stats('cold start: volume kept, no container', coldKept);
+    stats('wake from stopped', fromStopped);
+    stats('wake from paused', fromPaused);
+
+    // 2. Warm calls: full stack (MCP client -> router -> socket), the router's dispatcher alone,
+    //    and the container's socket directly (the same signed request, replayed raw).
+    const warmId = 'life-0';
+    const client = await agentClient(stack, warmId);
+    for (let i = 0; i < 20; i++) await write(client, `warmup-${i}`);
+    const fullStack: number[] = [];
+    for (let i = 0; i < 200; i++) fullStack.push((await write(client, `warm-${i}`)).ms);
+    await client.close();
+
+    const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
+    const sign = await createCallSigner(await readFile(keys.privateKeyFile, 'utf8'));
+    const dispatcher = new TenantDispatcher({
+      runtimes: stack.runtimes,
+      sign,
+      logger: pino({ level: 'silent' }),
+    });
+    const context: CallContext = {
+      tenant: warmId,
+      user: null,
+      agent: 'bench',
+      scopes: ['records:write', 'records:read'],
+    };
+    for (let i = 0; i < 20; i++)
+      await dispatcher.callTool(context, 'records_create', {
+        title: `dw-${i}`,
+        idempotency_key: `dw-key-${i}-${Date.now()}`,
+      });
+    const viaDispatcher: number[] = [];
+    const signOnly: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      await dispatcher.callTool(context, 'records_create', {
+        title: `d-${i}`,
+        idempotency_key: `d-key-${i}-${Date.now()}`,
+      });
+      viaDispatcher.push(performance.now() - t0);
+    }
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      await sign(context, `{"n":${i}}`);
+      signOnly.push(performance.now() - t0);
+    }
+    await dispatcher.close();
+
+    // Capture one request the dispatcher sends, then replay it raw over the socket (fresh signature).
+    const socketPath = (await stack.runtimes.ensure(warmId)) as { socketPath: string };
+    const captured: { headers: Record<string, string>; body: string }[] = [];
+    const capture = new TenantDispatcher({
+      runtimes: stack.runtimes,
+      sign: async (ctx, body) => {
+        captured.push({ headers: {}, body: typeof body === 'string' ? body : Buffer.from(body).toString() });
+        return sign(ctx, body);
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    await capture.callTool(context, 'records_create', {
+      title: 'capture',
+      idempotency_key: `capture-${Date.now()}`,
+    });
+    await capture.callTool(context, 'records_get', { id: '00000000-0000-0000-0000-000000000000' });
+    await capture.close();
+    const createBody = captured.at(-2)?.body ?? '';
+    const getBody = captured.at(-1)?.body ?? '';
+    const agent = new Agent({ connect: { socketPath: socketPath.socketPath } });
+    const raw = async (body: string): Promise<number> => {
+      const t0 = performance.now();
+      const parsed = JSON.parse(body) as { method: string; params: { name: string } };
+      const res = await request('http://tenant/mcp', {
+        method: 'POST',
+        dispatcher: agent,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': parsed.method,
+          'mcp-name': parsed.params.name,
+          [CALL_ASSERTION_HEADER]: await sign(context, body),
+        },
+        body,
+      });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`direct call answered ${res.statusCode}`);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 20; i++) await raw(createBody);
+    const directWrite: number[] = [];
+    const directRead: number[] = [];
+    for (let i = 0; i < 200; i++) directWrite.push(await raw(createBody));
+    for (let i = 0; i < 200; i++) directRead.push(await raw(getBody));
+    await agent.close();
+    const pFull = stats('warm write, full stack (MCP client -> router)', fullStack);
+    const pDispatch = stats('warm write, router dispatcher -> socket', viaDispatcher);
+    const pDirect = stats('warm write, socket directly (signed, raw)', directWrite);
+    const pRead = stats('warm read, socket directly (signed, raw)', directRead);
+    const pSign = stats('  of which: signing the call assertion', signOnly);
+    console.log(
+      `warm write overhead vs socket directly: dispatcher ${(pDispatch - pDirect).toFixed(2)} ms p50, ` +
+        `full stack ${(pFull - pDirect).toFixed(2)} ms p50; write - read in the container (SQLite WAL, ` +
+        `synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms p50; signing ${pSign.toFixed(2)} ms p50`,
+    );
+
+    // 3. A burst of cold tenants, all first calls at once through the full stack.
+    const burstIds = Array.from({ length: BURST }, (_, i) => `burst-${i}`);
+    for (const id of burstIds) await register(stack, id);
+    const burstClients = await Promise.all(burstIds.map((id) => agentClient(stack, id)));
+    const burstStart = performance.now();
+    const outcomes = await Promise.all(burstClients.map((c, i) => write(c, `burst-${i}`)));
+    const wall = performance.now() - burstStart;
+    const ok = outcomes.filter((o) => o.ok);
+    stats(
+      `burst of ${BURST} cold tenants (first write)`,
+      ok.map((o) => o.ms),
+      `  success ${ok.length}/${BURST} (${((100 * ok.length) / BURST).toFixed(0)}%), wall ${(wall / 1000).toFixed(1)} s, ` +
+        `max creates in flight ${stack.supervisor.driver.createLimiter.maxInFlight}`,
+    );
+    await Promise.all(burstClients.map((c) => c.close()));
+
+    // 4. Idle memory: one tenant container, and a supervisor process adopting a fleet.
+    const fleetIds = Array.from({ length: Math.max(0, FLEET - BURST - ROUNDS) }, (_, i) => `fleet-${i}`);
+    for (const id of fleetIds) await register(stack, id);
+    await Promise.all(fleetIds.map((id) => stack.runtimes.ensure(id)));
+    const running = (await stack.supervisor.driver.list()).filter((r) => r.state === 'running');
+    await sleep(3_000);
+    const usages = (await Promise.all(running.map((r) => stack.supervisor.driver.usage(r.tenantId)))).flatMap(
+      (u) => (u ? [u.memoryBytes] : []),
+    );
+    const sorted = [...usages].sort((a, b) => a - b);
+    console.log(
+      `idle tenant container memory (working set, ${sorted.length} containers): p50 ${mib(quantile(sorted, 0.5))}, ` +
+        `p95 ${mib(quantile(sorted, 0.95))}, max ${mib(sorted.at(-1) ?? 0)}`,
+    );
+    const child = spawn(process.execPath, ['supervisor/main.ts'], {
+      env: {
+        ...process.env,
+        BULKHEAD_NAMESPACE: stack.ns.namespace,
+        BULKHEAD_RUN_DIR: join(stack.ns.runDir, 'run'),
+        BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE,
+        BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
+        BULKHEAD_IDLE_PAUSE_MS: '0',
+        BULKHEAD_HEALTH_INTERVAL_MS: '2000',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    try {
+      await sleep(8_000); // reconcile + several health passes over the whole fleet
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+      console.log(
+        `supervisor process RSS with ${running.length} tenants running (after reconcile + health passes): ${mib(rss)}`,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+  } finally {
+    await stack.close();
+  }
+}
+
+await main();

@@ -1,0 +1,72 @@
+// Capacity on the real engine: single flight for one tenant, a cap on concurrent creates for a
+// burst of tenants (counted from the engine's event stream), and per-tenant metrics.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsKey } from '../../supervisor/metrics/runtime-metrics.ts';
+import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { watchCreates } from '../support/engine-events.ts';
+import { agentClient, write } from '../support/mcp-client.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+const CREATE_LIMIT = 3;
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack('capacity', {
+    supervisor: { createLimit: CREATE_LIMIT, healthIntervalMs: 3_600_000, metricsPort: 0 },
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('capacity', () => {
+  it('twenty concurrent first calls for one tenant create exactly one container', async () => {
+    await stack.registry.create({ id: 'single', plan: planByName('small'), isolation: 'runc' });
+    const watch = await watchCreates(stack.ns.docker, stack.ns.namespace);
+    const clients = await Promise.all(Array.from({ length: 20 }, () => agentClient(stack, 'single')));
+    const outcomes = await Promise.all(clients.map((c, i) => write(c, `first-${i}`)));
+    watch.stop();
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(20);
+    expect(watch.creates.get('single')).toBe(1);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it('a burst of 30 tenants never has more creates in flight than the cap', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+    for (const id of ids) await stack.registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+    const watch = await watchCreates(stack.ns.docker, stack.ns.namespace);
+    const limiter = stack.supervisor.driver.createLimiter;
+    const admittedBefore = limiter.admitted;
+    const results = await Promise.allSettled(ids.map((id) => stack.runtimes.ensure(id)));
+    watch.stop();
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(30);
+    expect([...watch.creates.entries()].filter(([t]) => t.startsWith('burst-'))).toHaveLength(30);
+    expect(watch.maxInFlight()).toBeLessThanOrEqual(CREATE_LIMIT);
+    expect(limiter.maxInFlight).toBe(CREATE_LIMIT); // the burst did reach the cap, and queued
+    expect(limiter.admitted - admittedBefore).toBe(30);
+  }, 180_000);
+
+  it('exports memory and CPU of each tenant container (Redis snapshot and /metrics)', async () => {
+    await stack.supervisor.publishMetrics();
+    const redis = new Redis(stack.ns.installation.redis);
+    const snapshot = await redis.hgetall(metricsKey(stack.ns.installation.registryPrefix));
+    redis.disconnect();
+    const single = JSON.parse(snapshot.single ?? '{}') as {
+      memoryBytes: number;
+      cpuSeconds: number;
+      pids: number;
+    };
+    expect(single.memoryBytes).toBeGreaterThan(1024 * 1024);
+    expect(single.cpuSeconds).toBeGreaterThan(0);
+    expect(single.pids).toBeGreaterThan(0);
+    expect(Object.keys(snapshot)).toHaveLength(31);
+    const text = await (await fetch(stack.supervisor.metricsUrl!)).text();
+    expect(text).toMatch(/bulkhead_runtime_memory_bytes\{tenant="burst-7",state="running"\} [1-9]\d+/);
+    expect(text).toContain(`bulkhead_creates_max_in_flight ${CREATE_LIMIT}`);
+    const client = await agentClient(stack, 'burst-7');
+    expect((await write(client, 'after-burst')).ok).toBe(true);
+    await client.close();
+  });
+});

@@ -1,0 +1,47 @@
+// The stronger isolation tier: a tenant whose spec says `isolation: 'gvisor'` runs on runsc and
+// passes the same end-to-end write test as a runc tenant.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentClient, containerName, volumeTitles, write } from '../support/mcp-client.ts';
+import { execIn } from '../support/namespace.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack('gvisor', { supervisor: { healthIntervalMs: 3_600_000 } });
+  await Promise.all([
+    stack.onboard('plain', { isolation: 'runc' }),
+    stack.onboard('shielded', { isolation: 'gvisor' }),
+  ]);
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe.each([
+  { tenant: 'plain', runtime: 'runc' },
+  { tenant: 'shielded', runtime: 'runsc' },
+])('isolation tier $runtime', ({ tenant, runtime }) => {
+  it('runs on its runtime and passes the end-to-end write test', async () => {
+    const info = await stack.ns.docker.getContainer(containerName(stack, tenant)).inspect();
+    expect(info.HostConfig.Runtime).toBe(runtime);
+    // gVisor's own kernel reports itself as Linux 4.4.0; runc shows the host's kernel.
+    const uname = await execIn(stack.ns.docker, info.Id, ['uname', '-r']);
+    if (runtime === 'runsc') expect(uname.output.trim()).toBe('4.4.0');
+    else expect(uname.output.trim()).not.toBe('4.4.0');
+
+    const client = await agentClient(stack, tenant);
+    const created = await client.callTool({
+      name: 'records_create',
+      arguments: { title: `${tenant}-note`, idempotency_key: `${tenant}-note-key` },
+    });
+    expect(created.isError).toBeFalsy();
+    const id = (created.structuredContent as { record: { id: string } }).record.id;
+    const read = await client.callTool({ name: 'records_get', arguments: { id } });
+    expect(read.structuredContent).toMatchObject({ record: { id, title: `${tenant}-note` } });
+    expect((await write(client, `${tenant}-second`)).ok).toBe(true);
+    expect(await volumeTitles(stack, tenant)).toEqual([`${tenant}-note`, `${tenant}-second`]);
+    await client.close();
+  });
+});

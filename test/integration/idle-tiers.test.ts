@@ -1,0 +1,87 @@
+// Idle tiers on the real engine: an idle tenant is paused, then stopped, then removed (volume
+// kept), and its next call wakes it from each tier and is answered correctly. The router hears of
+// each change through the tenant's runtime epoch, so a paused socket never swallows a call.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentClient, containerId, containerName, volumeTitles, write } from '../support/mcp-client.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  stack = await startTestStack('idle', {
+    // A paused socket would hold a call until this timeout: the test fails loudly if it happens.
+    callTimeoutMs: 5_000,
+    routeFreshnessMs: 200,
+    supervisor: {
+      idleTiers: { pauseAfterMs: 1_000, stopAfterMs: 2_500, removeAfterMs: 4_000 },
+      idleIntervalMs: 3_600_000, // driven by the test
+      healthIntervalMs: 3_600_000,
+    },
+  });
+  await stack.onboard('sleepy');
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function engineState(): Promise<string> {
+  try {
+    const info = await stack.ns.docker.getContainer(containerName(stack, 'sleepy')).inspect();
+    return info.State.Paused ? 'paused' : info.State.Status;
+  } catch {
+    return 'absent';
+  }
+}
+
+describe('idle tiers', () => {
+  it('pauses, stops and removes an idle tenant, and wakes it from each tier on its next call', async () => {
+    const client = await agentClient(stack, 'sleepy');
+    expect((await write(client, 'awake')).ok).toBe(true);
+    const id = await containerId(stack, 'sleepy');
+
+    await sleep(1_100);
+    await stack.supervisor.idle!.runOnce();
+    expect(await engineState()).toBe('paused');
+    const fromPaused = await write(client, 'from-paused');
+    expect(fromPaused.ok).toBe(true);
+    expect(fromPaused.ms).toBeLessThan(5_000);
+    expect(await engineState()).toBe('running');
+    expect(await containerId(stack, 'sleepy')).toBe(id);
+
+    await sleep(2_600);
+    await stack.supervisor.idle!.runOnce();
+    expect(await engineState()).toBe('exited');
+    expect((await write(client, 'from-stopped')).ok).toBe(true);
+    expect(await engineState()).toBe('running');
+    expect(await containerId(stack, 'sleepy')).toBe(id);
+
+    await sleep(4_100);
+    await stack.supervisor.idle!.runOnce();
+    expect(await engineState()).toBe('absent');
+    expect((await write(client, 'from-removed')).ok).toBe(true);
+    expect(await engineState()).toBe('running');
+
+    expect(await volumeTitles(stack, 'sleepy')).toEqual([
+      'awake',
+      'from-paused',
+      'from-stopped',
+      'from-removed',
+    ]);
+    expect(stack.supervisor.idle!.actions.map((a) => a.event)).toEqual(['pause', 'stop', 'reap']);
+    await client.close();
+  }, 60_000);
+
+  it('does not pause a tenant that is being called', async () => {
+    const client = await agentClient(stack, 'sleepy');
+    const before = stack.supervisor.idle!.actions.length;
+    for (let i = 0; i < 8; i++) {
+      expect((await write(client, `busy-${i}`)).ok).toBe(true);
+      await sleep(300);
+      await stack.supervisor.idle!.runOnce();
+    }
+    expect(stack.supervisor.idle!.actions.slice(before)).toEqual([]);
+    await client.close();
+  });
+});

@@ -1,0 +1,97 @@
+// Hostile tenants on the real engine: a fork bomb stopped by the PIDs limit and a memory hog
+// stopped by the memory limit, inside the victim's container. Another tenant's calls keep
+// succeeding throughout, and the supervisor's health pass recycles the victim.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentClient, containerId, write } from '../support/mcp-client.ts';
+import { execIn } from '../support/namespace.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+import { PLANS } from '../../tenants/contracts/tenant-spec.ts';
+import { PIDS_SATURATION } from '../../supervisor/lifecycle/health-monitor.ts';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack('limits', { supervisor: { healthIntervalMs: 3_600_000, drainSeconds: 1 } });
+  await Promise.all([stack.onboard('bomber'), stack.onboard('hog'), stack.onboard('bystander')]);
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+/** Writes for the bystander while `during` runs; every one must succeed. */
+async function bystanderWritesDuring(during: Promise<unknown>): Promise<number> {
+  const client = await agentClient(stack, 'bystander');
+  let done = false;
+  void during.finally(() => (done = true));
+  let count = 0;
+  for (let i = 0; i < 500 && (!done || count < 5); i++) {
+    const outcome = await write(client, `bystander-${Date.now()}-${i}`);
+    expect(outcome).toMatchObject({ ok: true });
+    count += 1;
+  }
+  await during;
+  await client.close();
+  return count;
+}
+
+describe('resource limits', () => {
+  it('stops a fork bomb at the PIDs limit; the bystander is unaffected; the victim is recycled', async () => {
+    const victim = (await containerId(stack, 'bomber'))!;
+    const bomb = (async () => {
+      // Every process forks two more and then holds its PID for 20 s: exponential, bounded by
+      // the PIDs limit and by time; the recycle below kills what is left.
+      void execIn(stack.ns.docker, victim, ['/bin/sh', '-c', 'f() { f | f & sleep 60; }; f']).catch(
+        () => undefined,
+      );
+      let pids = 0;
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && pids < PIDS_SATURATION * PLANS.small.pids) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        pids = (await stack.supervisor.driver.usage('bomber'))?.pids ?? 0;
+      }
+      // The health pass runs while the bomb is at the limit (in production: every 10 s).
+      await stack.supervisor.health.runOnce();
+      return pids;
+    })();
+    await bystanderWritesDuring(bomb);
+    const peak = await bomb;
+    expect(peak).toBeGreaterThanOrEqual(PIDS_SATURATION * PLANS.small.pids);
+    expect(peak).toBeLessThanOrEqual(PLANS.small.pids);
+
+    expect(stack.supervisor.health.recycled).toContainEqual({
+      tenantId: 'bomber',
+      reason: 'PIDs limit reached',
+    });
+    expect(await containerId(stack, 'bomber')).not.toBe(victim);
+    const client = await agentClient(stack, 'bomber');
+    expect((await write(client, 'after-bomb')).ok).toBe(true);
+    await client.close();
+  }, 120_000);
+
+  it('stops a memory hog at the memory limit; the bystander is unaffected; the victim is recycled', async () => {
+    const victim = (await containerId(stack, 'hog'))!;
+    // 1 MiB at a time until the cgroup's OOM killer steps in (128 MiB plan, no swap).
+    const hog = execIn(stack.ns.docker, victim, [
+      'node',
+      '-e',
+      'const a = []; for (let i = 0; i < 4096; i++) a.push(Buffer.alloc(1 << 20, 1)); console.log("survived")',
+    ]);
+    await bystanderWritesDuring(hog);
+    const { exitCode, output } = await hog;
+    expect(output).not.toContain('survived');
+    expect(exitCode).not.toBe(0);
+    const usage = await stack.supervisor.driver.usage('hog');
+    expect(usage?.memoryPeakBytes).toBe(PLANS.small.memoryMb * 1024 * 1024);
+
+    await stack.supervisor.health.runOnce();
+    expect(stack.supervisor.health.recycled).toContainEqual({
+      tenantId: 'hog',
+      reason: 'memory limit reached',
+    });
+    expect(await containerId(stack, 'hog')).not.toBe(victim);
+    const client = await agentClient(stack, 'hog');
+    expect((await write(client, 'after-hog')).ok).toBe(true);
+    await client.close();
+  }, 60_000);
+});

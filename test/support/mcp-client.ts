@@ -1,0 +1,74 @@
+// Helpers for tests that call /mcp as an agent and look at a tenant's container and volume.
+import { randomUUID } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { TestStack } from './stack.ts';
+
+export async function agentClient(stack: TestStack, tenant: string): Promise<Client> {
+  const token = await stack.agentToken(tenant);
+  const client = new Client(
+    { name: 'test', version: '1.0.0' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+      authProvider: { token: () => Promise.resolve(token) },
+    }),
+  );
+  return client;
+}
+
+export interface WriteOutcome {
+  ok: boolean;
+  error?: { error_class: string; code: string; retryable: boolean; retry_after_ms?: number };
+  ms: number;
+}
+
+export async function write(client: Client, title: string): Promise<WriteOutcome> {
+  const started = performance.now();
+  const result = await client.callTool({
+    name: 'records_create',
+    arguments: { title, idempotency_key: `write-${randomUUID()}` },
+  });
+  const ms = performance.now() - started;
+  if (!result.isError) return { ok: true, ms };
+  return { ok: false, error: (result.structuredContent as { error: WriteOutcome['error'] }).error, ms };
+}
+
+export function containerName(stack: TestStack, tenant: string): string {
+  return `bulkhead-${stack.ns.namespace}-${tenant}`;
+}
+
+export async function containerId(stack: TestStack, tenant: string): Promise<string | undefined> {
+  try {
+    return (await stack.ns.docker.getContainer(containerName(stack, tenant)).inspect()).Id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Titles in the tenant's volume, read from the host (the volume survives its containers). */
+export async function volumeTitles(stack: TestStack, tenant: string): Promise<string[]> {
+  const volume = await stack.ns.docker.getVolume(`bulkhead-${stack.ns.namespace}-${tenant}-data`).inspect();
+  const db = new DatabaseSync(`${volume.Mountpoint}/records.db`, { readOnly: true });
+  try {
+    return (db.prepare('SELECT title FROM records').all() as { title: string }[]).map((r) => r.title);
+  } finally {
+    db.close();
+  }
+}
+
+/** Containers of this test's namespace that belong to a tenant (not helpers). */
+export async function tenantContainers(
+  stack: TestStack,
+): Promise<{ name: string; tenant: string; state: string }[]> {
+  const list = await stack.ns.docker.listContainers({
+    all: true,
+    filters: { label: [`io.bulkhead.namespace=${stack.ns.namespace}`, 'io.bulkhead.tenant'] },
+  });
+  return list.map((c) => ({
+    name: (c.Names[0] ?? '').replace(/^\//, ''),
+    tenant: c.Labels['io.bulkhead.tenant'] ?? '',
+    state: c.State,
+  }));
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
+import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
+import { CreateLimiter } from '../../supervisor/lifecycle/create-limiter.ts';
+import { KeyedLock } from '../../supervisor/lifecycle/keyed-lock.ts';
+
+describe('CrashBreaker', () => {
+  it('opens after the threshold, doubles the backoff, and closes on success', () => {
+    let now = 0;
+    const breaker = new CrashBreaker({
+      threshold: 3,
+      baseBackoffMs: 1_000,
+      maxBackoffMs: 4_000,
+      now: () => now,
+    });
+    expect(breaker.failure('a')).toBe(0);
+    expect(breaker.failure('a')).toBe(0);
+    expect(() => breaker.check('a')).not.toThrow();
+    expect(breaker.failure('a')).toBe(1_000);
+    expect(() => breaker.check('a')).toThrow(CircuitOpenError);
+    expect(breaker.failure('a')).toBe(2_000);
+    expect(breaker.failure('a')).toBe(4_000);
+    expect(breaker.failure('a')).toBe(4_000);
+    now += 3_000;
+    const error = (() => {
+      try {
+        breaker.check('a');
+      } catch (e) {
+        return e as CircuitOpenError;
+      }
+      return undefined;
+    })();
+    expect(error?.retryAfterMs).toBe(1_000);
+    expect(breaker.isOpen('b')).toBe(false);
+    breaker.success('a');
+    expect(() => breaker.check('a')).not.toThrow();
+  });
+
+  it('forgets failures outside the window', () => {
+    let now = 0;
+    const breaker = new CrashBreaker({ threshold: 2, windowMs: 1_000, now: () => now });
+    breaker.failure('a');
+    now += 2_000;
+    expect(breaker.failure('a')).toBe(0);
+  });
+});
+
+describe('CreateLimiter', () => {
+  it('never admits more than the limit at once and queues the rest', async () => {
+    const limiter = new CreateLimiter(3);
+    let active = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        limiter.run(async () => {
+          active += 1;
+          peak = Math.max(peak, active);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          active -= 1;
+        }),
+      ),
+    );
+    expect(peak).toBe(3);
+    expect(limiter.maxInFlight).toBe(3);
+    expect(limiter.admitted).toBe(20);
+    expect(limiter.inFlight).toBe(0);
+  });
+});
+
+describe('KeyedLock', () => {
+  it('serialises work per key, also after a failure', async () => {
+    const lock = new KeyedLock();
+    const order: string[] = [];
+    const slow = lock.run('a', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      order.push('a1');
+      throw new Error('boom');
+    });
+    const next = lock.run('a', () => Promise.resolve(order.push('a2')));
+    const other = lock.run('b', () => Promise.resolve(order.push('b1')));
+    await expect(slow).rejects.toThrow('boom');
+    await Promise.all([next, other]);
+    expect(order).toEqual(['b1', 'a1', 'a2']);
+  });
+});
+
+describe('classifyCallFailure', () => {
+  const withCause = (code: string): Error =>
+    Object.assign(new TypeError('fetch failed'), { cause: { code } });
+  it('retries only what never reached the container', () => {
+    expect(classifyCallFailure(withCause('ECONNREFUSED'))).toBe('not_delivered');
+    expect(classifyCallFailure(withCause('ENOENT'))).toBe('not_delivered');
+    expect(classifyCallFailure(withCause('ECONNRESET'))).toBe('interrupted');
+    expect(classifyCallFailure(withCause('UND_ERR_SOCKET'))).toBe('interrupted');
+    expect(classifyCallFailure(new Error('validation went wrong'))).toBe('other');
+  });
+});
