@@ -65,6 +65,9 @@ export class RuntimeClient {
     // BullMQ reconnects by itself; without listeners its 'error' events would crash the process.
     const onError = options.onError ?? (() => undefined);
     this.queue.on('error', onError);
+    // Every job being waited for adds a listener; a burst of first calls waits for dozens at once.
+    this.queue.setMaxListeners(0);
+    this.events.setMaxListeners(0);
     this.events.on('error', onError);
   }
 
