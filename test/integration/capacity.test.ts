@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsKey } from '../../supervisor/metrics/runtime-metrics.ts';
 import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { watchCreates } from '../support/engine-events.ts';
 import { agentClient, write } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -23,7 +24,12 @@ afterAll(async () => {
 
 describe('capacity', () => {
   it('twenty concurrent first calls for one tenant create exactly one container', async () => {
-    await stack.registry.create({ id: 'single', plan: planByName('small'), isolation: 'runc' });
+    await stack.registry.create({
+      id: 'single',
+      plan: planByName('small'),
+      isolation: 'runc',
+      tools: openToAgentsAlone('all'),
+    });
     const watch = await watchCreates(stack.ns.docker, stack.ns.namespace);
     const clients = await Promise.all(Array.from({ length: 20 }, () => agentClient(stack, 'single')));
     const outcomes = await Promise.all(clients.map((c, i) => write(c, `first-${i}`)));
@@ -35,7 +41,13 @@ describe('capacity', () => {
 
   it('a burst of 30 tenants never has more creates in flight than the cap', async () => {
     const ids = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
-    for (const id of ids) await stack.registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+    for (const id of ids)
+      await stack.registry.create({
+        id,
+        plan: planByName('small'),
+        isolation: 'runc',
+        tools: openToAgentsAlone('all'),
+      });
     const watch = await watchCreates(stack.ns.docker, stack.ns.namespace);
     const limiter = stack.supervisor.driver.createLimiter;
     const admittedBefore = limiter.admitted;
