@@ -3,6 +3,7 @@
 // Prints the verifier alone, a whole tools/list and a step-up 403, plus the JWKS fetches an
 // unknown-kid flood caused. Asserts nothing.
 //   node test/bench/auth-cost.ts [--requests 2000]
+import { printFigures } from './figures.ts';
 import { parseArgs } from 'node:util';
 import { SignJWT, decodeJwt, generateKeyPair } from 'jose';
 import { pino } from 'pino';
@@ -19,14 +20,14 @@ const requests = Number(values.requests);
 const logger = pino({ level: 'silent' });
 const INITIAL = 'bench-initial-access-token-0123456789';
 
-function stats(label: string, samples: number[]): void {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+/** Sequential calls: the throughput is 1/mean. */
+function figures(label: string, samples: number[]): void {
   const total = samples.reduce((a, b) => a + b, 0);
-  console.log(
-    `${label.padEnd(34)} n=${samples.length} p50=${at(0.5).toFixed(3)} ms p99=${at(0.99).toFixed(3)} ms ` +
-      `mean=${(total / samples.length).toFixed(3)} ms (${Math.round((samples.length * 1000) / total)}/s sequential)`,
-  );
+  printFigures(label, samples, {
+    digits: 3,
+    labelWidth: 34,
+    extra: ` (${Math.round((samples.length * 1000) / total)}/s sequential)`,
+  });
 }
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
@@ -78,16 +79,16 @@ const verify = createTokenVerifier({
 
 try {
   await verify(token);
-  stats('verifier alone (keys cached)', await timed(requests, () => verify(token)));
+  figures('verifier alone (keys cached)', await timed(requests, () => verify(token)));
   await mcpPost(mcpUrl, token);
-  stats('tools/list over HTTP, authenticated', await timed(requests, () => mcpPost(mcpUrl, token)));
+  figures('tools/list over HTTP, authenticated', await timed(requests, () => mcpPost(mcpUrl, token)));
   const stepUp = {
     jsonrpc: '2.0',
     id: 1,
     method: 'tools/call',
     params: { name: 'records_create', arguments: {} },
   };
-  stats('tools/call answered 403 step-up', await timed(requests, () => mcpPost(mcpUrl, token, stepUp)));
+  figures('tools/call answered 403 step-up', await timed(requests, () => mcpPost(mcpUrl, token, stepUp)));
 
   const attacker = await generateKeyPair('ES256');
   const claims = decodeJwt(token);

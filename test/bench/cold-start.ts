@@ -7,19 +7,10 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { planByName } from '../../tenants/contracts/tenant-spec.ts';
 import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { startTestStack } from '../support/stack.ts';
+import { printFigures } from './figures.ts';
 
 const { values } = parseArgs({ options: { tenants: { type: 'string', default: '10' } } });
 const count = Number(values.tenants);
-
-function stats(label: string, samples: number[]): void {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  const fmt = (n: number): string => n.toFixed(1).padStart(8);
-  console.log(
-    `${label.padEnd(44)} n=${String(samples.length).padStart(3)} p50=${fmt(at(0.5))} ms p95=${fmt(at(0.95))} ms ` +
-      `min=${fmt(sorted[0] ?? NaN)} ms max=${fmt(sorted.at(-1) ?? NaN)} ms`,
-  );
-}
 
 async function timedWrite(client: Client, title: string): Promise<number> {
   const started = performance.now();
@@ -65,9 +56,9 @@ async function main(): Promise<void> {
       coldAgain.push(await timedWrite(client, 'cold-again'));
       await client.close();
     }
-    stats('first write ever (volume + container created)', firstEver);
-    stats('cold write (volume kept, container created)', coldAgain);
-    stats('warm write', warm);
+    printFigures('first write ever (volume + container created)', firstEver);
+    printFigures('cold write (volume kept, container created)', coldAgain);
+    printFigures('warm write', warm);
   } finally {
     await stack.close();
   }

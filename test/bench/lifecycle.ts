@@ -4,6 +4,7 @@
 // memory of one tenant container and of a supervisor process with N tenants running. Asserts
 // nothing; every loop is bounded; everything it creates lives in its own namespace and is removed.
 //   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100]
+import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,16 +32,8 @@ const ROUNDS = Math.min(50, Number(values.rounds));
 const BURST = Math.min(100, Number(values.burst));
 const FLEET = Math.min(150, Number(values.fleet));
 
-const quantile = (sorted: number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 function stats(label: string, samples: number[], extra = ''): number {
-  const s = [...samples].sort((a, b) => a - b);
-  const f = (n: number): string => n.toFixed(2).padStart(8);
-  console.log(
-    `${label.padEnd(48)} n=${String(s.length).padStart(3)} p50=${f(quantile(s, 0.5))} ms p95=${f(quantile(s, 0.95))} ms ` +
-      `p99=${f(quantile(s, 0.99))} ms${extra}`,
-  );
-  return quantile(s, 0.5);
+  return printFigures(label, samples, { digits: 2, labelWidth: 48, extra });
 }
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,21 +7,12 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { printFigures } from './figures.ts';
 
 const { values } = parseArgs({
   options: { tenants: { type: 'string', default: '5' }, isolation: { type: 'string', default: 'runc' } },
 });
 const count = Number(values.tenants);
-
-function stats(label: string, samples: number[]): void {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  const fmt = (n: number): string => n.toFixed(0).padStart(6);
-  console.log(
-    `${label.padEnd(52)} n=${String(samples.length).padStart(2)} p50=${fmt(at(0.5))} ms p95=${fmt(at(0.95))} ms ` +
-      `min=${fmt(sorted[0] ?? NaN)} ms max=${fmt(sorted.at(-1) ?? NaN)} ms`,
-  );
-}
 
 function onboardCli(stack: TestStack, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -91,11 +82,11 @@ async function main(): Promise<void> {
         (withEvidence ? samples.totalEvidence : samples.total).push(called - started);
       }
     }
-    stats('onboard CLI, process start to exit (--no-verify)', samples.onboard);
-    stats('onboard CLI with isolation evidence (default)', samples.evidence);
-    stats('first call after onboard (token + connect + call)', samples.call);
-    stats('onboard -> first successful call (--no-verify)', samples.total);
-    stats('onboard -> first successful call (with evidence)', samples.totalEvidence);
+    printFigures('onboard CLI, process start to exit (--no-verify)', samples.onboard);
+    printFigures('onboard CLI with isolation evidence (default)', samples.evidence);
+    printFigures('first call after onboard (token + connect + call)', samples.call);
+    printFigures('onboard -> first successful call (--no-verify)', samples.total);
+    printFigures('onboard -> first successful call (with evidence)', samples.totalEvidence);
   } finally {
     await stack.close();
   }

@@ -3,6 +3,7 @@
 // affinity. Sequential in-process `whoami` calls (shared tool: no container on the path), so the
 // figures are the router's protocol and auth overhead. Prints figures; asserts nothing.
 //   node test/bench/protocol-eras.ts [--calls 300]
+import { printFigures } from './figures.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,16 +16,6 @@ import { freePort, startTestStack } from '../support/stack.ts';
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });
 const calls = Math.min(Math.max(Number(values.calls), 10), 5_000);
 
-function stats(label: string, samples: number[], totalMs: number): void {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  const fmt = (n: number): string => n.toFixed(2).padStart(7);
-  console.log(
-    `${label.padEnd(52)} n=${samples.length} p50=${fmt(at(0.5))} ms p95=${fmt(at(0.95))} ms ` +
-      `p99=${fmt(at(0.99))} ms  ${((samples.length / totalMs) * 1000).toFixed(0)} calls/s`,
-  );
-}
-
 async function measure(label: string, client: Client): Promise<void> {
   for (let i = 0; i < 20; i++) await client.callTool({ name: 'whoami', arguments: {} }); // warm-up
   const samples: number[] = [];
@@ -35,7 +26,11 @@ async function measure(label: string, client: Client): Promise<void> {
     samples.push(performance.now() - t0);
     if (result.isError) throw new Error('whoami failed');
   }
-  stats(label, samples, performance.now() - started);
+  const totalMs = performance.now() - started;
+  printFigures(label, samples, {
+    digits: 2,
+    extra: `  ${((samples.length / totalMs) * 1000).toFixed(0)} calls/s`,
+  });
 }
 
 async function main(): Promise<void> {

@@ -1,0 +1,26 @@
+// How every benchmark prints its figures: one line per measured path, with the same quantiles.
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+export interface FigureOptions {
+  /** Decimal places of the millisecond figures (default 1). */
+  digits?: number;
+  labelWidth?: number;
+  /** Appended to the line, e.g. a throughput. */
+  extra?: string;
+}
+
+/** Prints n, p50, p95, p99, min and max of `samples` (milliseconds) and returns the p50. */
+export function printFigures(label: string, samples: readonly number[], options: FigureOptions = {}): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const digits = options.digits ?? 1;
+  const ms = (n: number): string => `${n.toFixed(digits).padStart(6 + digits)} ms`;
+  const p50 = quantile(sorted, 0.5);
+  console.log(
+    `${label.padEnd(options.labelWidth ?? 52)} n=${String(sorted.length).padStart(3)} ` +
+      `p50=${ms(p50)} p95=${ms(quantile(sorted, 0.95))} p99=${ms(quantile(sorted, 0.99))} ` +
+      `min=${ms(sorted[0] ?? NaN)} max=${ms(sorted.at(-1) ?? NaN)}${options.extra ?? ''}`,
+  );
+  return p50;
+}
