@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { installation } from '../tenants/contracts/installation.ts';
+import { processConfig, stopOnSignals } from '../tenants/contracts/process-entry.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { startRouter } from './router.ts';
 
@@ -89,16 +90,8 @@ function list(value: string): string[] {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
-    return;
-  }
-  const parsed = Env.safeParse(process.env);
-  if (!parsed.success) {
-    console.error(`invalid configuration:\n${z.prettifyError(parsed.error)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  const env = parsed.data;
+  const env = processConfig(Env, USAGE);
+  if (!env) return;
   const logger = pino({ name: 'router', level: env.LOG_LEVEL });
   const router = await startRouter({
     installation: installation({ namespace: env.BULKHEAD_NAMESPACE, redisUrl: env.BULKHEAD_REDIS_URL }),
@@ -125,14 +118,7 @@ async function main(): Promise<void> {
     idempotencyWindowMs: env.BULKHEAD_IDEMPOTENCY_WINDOW_MS,
     toolCheckIntervalMs: env.BULKHEAD_TOOL_CHECK_INTERVAL_MS,
   });
-  const stop = (): void => {
-    router.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignals(() => router.close());
 }
 
 await main();

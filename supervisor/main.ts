@@ -3,6 +3,7 @@
 import { pino } from 'pino';
 import { z } from 'zod';
 import { installation } from '../tenants/contracts/installation.ts';
+import { processConfig, stopOnSignals } from '../tenants/contracts/process-entry.ts';
 import { validateIdleTiers } from './lifecycle/idle-reaper.ts';
 import { startSupervisor } from './supervisor.ts';
 
@@ -48,16 +49,8 @@ const Env = z.object({
 });
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
-    return;
-  }
-  const parsed = Env.safeParse(process.env);
-  if (!parsed.success) {
-    console.error(`invalid configuration:\n${z.prettifyError(parsed.error)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  const env = parsed.data;
+  const env = processConfig(Env, USAGE);
+  if (!env) return;
   const logger = pino({ name: 'supervisor', level: env.LOG_LEVEL });
   const supervisor = await startSupervisor({
     installation: installation({ namespace: env.BULKHEAD_NAMESPACE, redisUrl: env.BULKHEAD_REDIS_URL }),
@@ -80,15 +73,10 @@ async function main(): Promise<void> {
         }),
     ...(env.BULKHEAD_METRICS_PORT === undefined ? {} : { metricsPort: env.BULKHEAD_METRICS_PORT }),
   });
-  const stop = (): void => {
-    logger.info('stopping');
-    supervisor.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignals(
+    () => supervisor.close(),
+    () => logger.info('stopping'),
+  );
 }
 
 await main();

@@ -1,7 +1,7 @@
 // Process entry of the development IdP: `node router/dev-idp/main.ts`. Wiring only: configuration
 // from the environment (checked by a zod schema), start, log, stop on SIGTERM/SIGINT.
-import { parseArgs } from 'node:util';
 
+import { processConfig, stopOnSignals } from '../../tenants/contracts/process-entry.ts';
 import pino from 'pino';
 import { z } from 'zod';
 
@@ -57,19 +57,8 @@ const EnvSchema = z.object({
 });
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-
-  const parsed = EnvSchema.safeParse(process.env);
-  if (!parsed.success) {
-    process.stderr.write(`invalid configuration:\n${z.prettifyError(parsed.error)}\n\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
-  const env = parsed.data;
+  const env = processConfig(EnvSchema, USAGE);
+  if (!env) return;
   const logger = pino({ name: 'dev-idp', level: env.LOG_LEVEL });
 
   const idp = await startDevIdp({
@@ -92,18 +81,10 @@ async function main(): Promise<void> {
     'dev IdP ready',
   );
 
-  const shutdown = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'dev IdP stopping');
-    idp.close().then(
-      () => logger.info('dev IdP stopped'),
-      (err: unknown) => {
-        logger.error({ err }, 'dev IdP did not stop cleanly');
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals(
+    () => idp.close(),
+    (signal) => logger.info({ signal }, 'dev IdP stopping'),
+  );
 }
 
 main().catch((err: unknown) => {
