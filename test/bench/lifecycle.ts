@@ -17,6 +17,7 @@ import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts/call-assertion.ts';
 import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { agentClient, write } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -39,7 +40,13 @@ const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function register(stack: TestStack, id: string): Promise<void> {
-  await stack.registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+  // The benchmark calls as an agent acting alone: open the records tools to it.
+  await stack.registry.create({
+    id,
+    plan: planByName('small'),
+    isolation: 'runc',
+    tools: openToAgentsAlone('all'),
+  });
 }
 
 /** Tier changes exactly as the idle reaper makes them: epoch first, then the engine. */
