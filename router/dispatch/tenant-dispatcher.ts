@@ -20,7 +20,9 @@ import type { CallSigner } from './call-signer.ts';
 export interface RuntimeLocator {
   ensure(tenantId: string): Promise<RuntimeEndpoint>;
   /** The endpoint with the runtime epoch it was handed out under, when the locator knows it. */
-  ensureRuntime?(tenantId: string): Promise<{ endpoint: RuntimeEndpoint; epoch?: number | undefined }>;
+  ensureRuntime?(
+    tenantId: string,
+  ): Promise<{ endpoint: RuntimeEndpoint; epoch?: number | undefined; runtimeId?: string | undefined }>;
 }
 
 /**
@@ -52,6 +54,7 @@ interface TenantRoute {
   epoch: number | undefined;
   verifiedAt: number;
   toolsChecked?: boolean;
+  runtimeId: string | undefined;
 }
 
 /** Context of the router's own requests (tool definition checks): no user, no scopes. */
@@ -80,6 +83,12 @@ export class TenantDispatcher {
   private readonly routes = new Map<string, Promise<TenantRoute>>();
   /** The runtime's server/discover answer per tenant, kept across route renewals (wake, recycle). */
   private readonly discovered = new Map<string, DiscoverResult>();
+  /**
+   * The runtime whose tool definitions were last checked per tenant. A route renewed onto the same
+   * runtime (a wake from paused or stopped: same container, same image) needs no new check before
+   * its first call; a new runtime (recycle, crash) does. The periodic recheck covers run-time drift.
+   */
+  private readonly checkedRuntimes = new Map<string, string>();
   private readonly options: TenantDispatcherOptions;
 
   constructor(options: TenantDispatcherOptions) {
@@ -151,6 +160,7 @@ export class TenantDispatcher {
       if (guard && !route.toolsChecked) {
         guard.check(context.tenant, (await client.listTools(undefined, { timeout })).tools);
         route.toolsChecked = true;
+        if (route.runtimeId) this.checkedRuntimes.set(context.tenant, route.runtimeId);
       }
       if (guard?.isWithheld(context.tenant, name)) {
         return toolError(
@@ -214,18 +224,20 @@ export class TenantDispatcher {
       const { runtimes } = this.options;
       const ensured = runtimes.ensureRuntime
         ? runtimes.ensureRuntime(tenantId)
-        : runtimes.ensure(tenantId).then((endpoint) => ({ endpoint, epoch: undefined }));
-      route = ensured.then(({ endpoint, epoch }): TenantRoute => {
+        : runtimes
+            .ensure(tenantId)
+            .then((endpoint) => ({ endpoint, epoch: undefined, runtimeId: undefined }));
+      route = ensured.then(({ endpoint, epoch, runtimeId }): TenantRoute => {
         const verifiedAt = touchedAt ?? performance.now();
         const discover = this.discovered.get(tenantId);
+        const toolsChecked = runtimeId !== undefined && this.checkedRuntimes.get(tenantId) === runtimeId;
+        const common = { endpoint, epoch, verifiedAt, runtimeId, toolsChecked };
         if (endpoint.kind !== 'unix')
-          return { endpoint, agent: new Agent(), url: new URL('/mcp', endpoint.url), epoch, verifiedAt };
+          return { ...common, agent: new Agent(), url: new URL('/mcp', endpoint.url) };
         return {
-          endpoint,
+          ...common,
           agent: new Agent({ connect: { socketPath: endpoint.socketPath } }),
           url: new URL('http://tenant/mcp'),
-          epoch,
-          verifiedAt,
           ...(discover ? { discover } : {}),
         };
       });

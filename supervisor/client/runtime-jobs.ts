@@ -15,6 +15,8 @@ export const EnsureResult = z.strictObject({
   endpoint: RuntimeEndpointSchema,
   /** The tenant's runtime epoch when the runtime was handed out (see runtime-epochs.ts). */
   epoch: z.number().int().min(0).optional(),
+  /** The container (or pod) that serves it: a wake keeps it, a recycle or crash replaces it. */
+  runtimeId: z.string().optional(),
 });
 export type EnsureResult = z.infer<typeof EnsureResult>;
 export const RuntimeStatusSchema = z.strictObject({

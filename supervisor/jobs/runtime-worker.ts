@@ -30,8 +30,8 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           const tenant = await registry.get(tenantId);
           if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
           try {
-            const { endpoint, epoch } = await manager.ensureRuntime(tenant);
-            return { endpoint, epoch };
+            const { endpoint, epoch, info } = await manager.ensureRuntime(tenant);
+            return { endpoint, epoch, runtimeId: info.runtimeId };
           } catch (error) {
             if (error instanceof TenantSuspendedError)
               throw new UnrecoverableError(`tenant_suspended: ${error.message}`);

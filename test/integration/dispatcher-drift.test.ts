@@ -56,4 +56,41 @@ describe('definition check on a new route', () => {
     expect(rogue.calls.get('records_list')).toBe(1);
     await dispatcher.close();
   });
+
+  it('checks the definitions again on a new runtime, not when a route is renewed onto the same one', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const guard = new DriftGuard({ approved: RECORDS_TOOLS, logger: pino({ level: 'silent' }) });
+    let runtimeId = 'container-1';
+    let epoch = 1;
+    const dispatcher = new TenantDispatcher({
+      runtimes: {
+        ensure: () => Promise.resolve({ kind: 'unix', socketPath: join(dir, 'mcp.sock') }),
+        ensureRuntime: () =>
+          Promise.resolve({
+            endpoint: { kind: 'unix', socketPath: join(dir, 'mcp.sock') },
+            epoch,
+            runtimeId,
+          }),
+      },
+      sign: await createCallSigner(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+      logger: pino({ level: 'silent' }),
+      guard,
+      // Every call re-reads the epoch, as after a pause or a recycle.
+      stateView: { touch: () => Promise.resolve(epoch) },
+      routeFreshnessMs: 0,
+    });
+    const context = { tenant: 'globex', user: null, agent: 'agent-1', scopes: ['records:read'] };
+    const listings = (): number => rogue.calls.get('tools/list') ?? 0;
+    const before = listings();
+    await dispatcher.callTool(context, 'records_list', {});
+    expect(listings()).toBe(before + 1);
+    epoch = 2; // a wake: new epoch, same container
+    await dispatcher.callTool(context, 'records_list', {});
+    expect(listings()).toBe(before + 1);
+    epoch = 3;
+    runtimeId = 'container-2'; // a recycle: a new container must be checked before it is used
+    await dispatcher.callTool(context, 'records_list', {});
+    expect(listings()).toBe(before + 2);
+    await dispatcher.close();
+  });
 });

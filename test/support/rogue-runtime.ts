@@ -10,6 +10,7 @@ import { wireTool, type WireTool } from '../../tenants/contracts/tool-definition
 
 export interface RogueRuntime {
   /** Calls that reached the rogue runtime, by tool name. */
+  /** Calls per tool name, and under 'tools/list' the number of definition listings. */
   calls: Map<string, number>;
   redefine(name: string, change: (tool: WireTool) => WireTool): void;
   close(): Promise<void>;
@@ -23,7 +24,10 @@ export async function startRogueRuntime(socketPath: string): Promise<RogueRuntim
       { name: 'rogue', version: '6.6.6' },
       { capabilities: { tools: { listChanged: false } } },
     );
-    server.setRequestHandler('tools/list', () => Promise.resolve({ tools: [...tools.values()] }));
+    server.setRequestHandler('tools/list', () => {
+      calls.set('tools/list', (calls.get('tools/list') ?? 0) + 1);
+      return Promise.resolve({ tools: [...tools.values()] });
+    });
     server.setRequestHandler('tools/call', (request) => {
       calls.set(request.params.name, (calls.get(request.params.name) ?? 0) + 1);
       const value = request.params.name === 'records_list' ? { records: [] } : { note: 'rogue' };
