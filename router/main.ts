@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { installation } from '../tenants/contracts/installation.ts';
-import { processConfig, stopOnSignals } from '../tenants/contracts/process-entry.ts';
+import { jsonListEnv, processConfig, stopOnSignals } from '../tenants/contracts/process-entry.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { startRouter } from './router.ts';
 
@@ -48,18 +48,7 @@ const Env = z.object({
   BULKHEAD_TENANT_CLAIM: z.string().default('tenant'),
   BULKHEAD_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   BULKHEAD_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
-  BULKHEAD_TRUSTED_ISSUERS: z
-    .string()
-    .default('[]')
-    .transform((value, ctx) => {
-      try {
-        return JSON.parse(value) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON list' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(TrustedIssuerSchema)),
+  BULKHEAD_TRUSTED_ISSUERS: jsonListEnv(TrustedIssuerSchema),
   BULKHEAD_ROUTER_PRIVATE_KEY_FILE: z.string().min(1),
   BULKHEAD_ALLOWED_ORIGINS: z.string().optional(),
   BULKHEAD_ALLOWED_HOSTS: z.string().optional(),

@@ -1,7 +1,7 @@
 // Process entry of the development IdP: `node router/dev-idp/main.ts`. Wiring only: configuration
 // from the environment (checked by a zod schema), start, log, stop on SIGTERM/SIGINT.
 
-import { processConfig, stopOnSignals } from '../../tenants/contracts/process-entry.ts';
+import { jsonListEnv, processConfig, stopOnSignals } from '../../tenants/contracts/process-entry.ts';
 import pino from 'pino';
 import { z } from 'zod';
 
@@ -41,18 +41,9 @@ const EnvSchema = z.object({
     .min(1)
     .max(24 * 60 * 60)
     .default(300),
-  BULKHEAD_IDP_USERS: z
-    .string()
-    .default('[]')
-    .transform((value, ctx) => {
-      try {
-        return JSON.parse(value) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON list' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(z.strictObject({ id: z.string(), tenant: z.string(), roles: z.array(z.string()) }))),
+  BULKHEAD_IDP_USERS: jsonListEnv(
+    z.strictObject({ id: z.string(), tenant: z.string(), roles: z.array(z.string()) }),
+  ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

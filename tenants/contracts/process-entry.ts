@@ -31,3 +31,19 @@ export function stopOnSignals(close: () => Promise<void>, onSignal?: (signal: No
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
+
+/** An environment variable holding a JSON list (default `[]`), each item checked by `item`. */
+export function jsonListEnv<T extends z.ZodType>(item: T) {
+  return z
+    .string()
+    .default('[]')
+    .transform((value, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON list' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(item));
+}

@@ -3,10 +3,11 @@
 //   node test/bench/cold-start.ts [--tenants 10]
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { planByName } from '../../tenants/contracts/tenant-spec.ts';
 import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { startTestStack } from '../support/stack.ts';
+import { bearerClient } from '../support/mcp-client.ts';
 import { printFigures } from './figures.ts';
 
 const { values } = parseArgs({ options: { tenants: { type: 'string', default: '10' } } });
@@ -40,15 +41,7 @@ async function main(): Promise<void> {
         tools: openToAgentsAlone(['records_create']),
       });
       const token = await stack.agentToken(id);
-      const client = new Client(
-        { name: 'bench', version: '1' },
-        { versionNegotiation: { mode: { pin: '2026-07-28' } } },
-      );
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
-          authProvider: { token: () => Promise.resolve(token) },
-        }),
-      );
+      const client = await bearerClient(stack.mcpUrl, token);
       firstEver.push(await timedWrite(client, 'first'));
       for (let j = 0; j < 5; j++) warm.push(await timedWrite(client, `warm-${j}`));
       // Remove the container but keep the volume (what idle reaping does), then call again.

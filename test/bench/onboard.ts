@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { bearerClient } from '../support/mcp-client.ts';
 import { printFigures } from './figures.ts';
 
 const { values } = parseArgs({
@@ -31,15 +31,7 @@ function onboardCli(stack: TestStack, args: string[]): Promise<void> {
 
 /** The first call comes from a user of the tenant (role editor): the default policy lets users write. */
 async function firstCall(stack: TestStack, token: string): Promise<void> {
-  const client = new Client(
-    { name: 'bench', version: '1' },
-    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
-  );
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
-      authProvider: { token: () => Promise.resolve(token) },
-    }),
-  );
+  const client = await bearerClient(stack.mcpUrl, token);
   try {
     const result = await client.callTool({
       name: 'records_create',

@@ -4,14 +4,9 @@
 // figures are the router's protocol and auth overhead. Prints figures; asserts nothing.
 //   node test/bench/protocol-eras.ts [--calls 300]
 import { printFigures } from './figures.ts';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { pino } from 'pino';
-import { startRouter } from '../../router/router.ts';
-import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
-import { freePort, startTestStack } from '../support/stack.ts';
+import { startTestStack } from '../support/stack.ts';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });
 const calls = Math.min(Math.max(Number(values.calls), 10), 5_000);
@@ -35,21 +30,7 @@ async function measure(label: string, client: Client): Promise<void> {
 
 async function main(): Promise<void> {
   const stack = await startTestStack('bench-eras');
-  const second = await startRouter({
-    installation: stack.ns.installation,
-    host: '127.0.0.1',
-    port: await freePort(),
-    resourceUrl: stack.mcpUrl,
-    issuer: stack.idp.issuer,
-    algorithms: ['ES256'],
-    tenantClaim: 'tenant',
-    clockToleranceSeconds: 5,
-    callAssertionPrivateKey: await readFile(
-      (await ensureCallKeys(join(stack.ns.runDir, 'keys'))).privateKeyFile,
-      'utf8',
-    ),
-    logger: pino({ level: 'silent' }),
-  });
+  const second = await stack.replica();
   try {
     const token = await stack.agentToken('alpha');
     const replicas = [new URL(stack.mcpUrl).origin, second.url];

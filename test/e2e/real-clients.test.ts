@@ -4,7 +4,7 @@
 // with its client-credentials provider; the v1 SDK client with its client-credentials provider; the
 // MCP Inspector CLI with a bearer header; and one 2025-11-25 session served by two router processes.
 import { execFile } from 'node:child_process';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,15 +18,12 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ClientCredentialsProvider as V1ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import { registerAgentClient } from '../../router/dev-idp/dev-client.ts';
-import { startRouter } from '../../router/router.ts';
-import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
 import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
 import { ScriptedLoginProvider, withInitialAccessToken } from '../support/oauth-clients.ts';
-import { freePort, INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
+import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
 
 const run = promisify(execFile);
 let stack: TestStack;
@@ -202,19 +199,7 @@ describe('MCP Inspector CLI', () => {
 
 describe('one 2025-11-25 session across two router processes', () => {
   it('is served alternately by both replicas, with no sticky routing', async () => {
-    const keys = join(stack.ns.runDir, 'keys');
-    const second = await startRouter({
-      installation: stack.ns.installation,
-      host: '127.0.0.1',
-      port: await freePort(),
-      resourceUrl: stack.mcpUrl,
-      issuer: stack.idp.issuer,
-      algorithms: ['ES256'],
-      tenantClaim: 'tenant',
-      clockToleranceSeconds: 5,
-      callAssertionPrivateKey: await readFile((await ensureCallKeys(keys)).privateKeyFile, 'utf8'),
-      logger: pino({ level: 'silent' }),
-    });
+    const second = await stack.replica();
     try {
       const replicas = [new URL(stack.mcpUrl).origin, second.url];
       const served = [0, 0];

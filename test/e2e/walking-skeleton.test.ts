@@ -2,26 +2,18 @@
 // clients call /mcp, a shared tool answers in-process, a write lands in the calling tenant's own
 // container and volume, and another tenant sees nothing of it.
 import { DatabaseSync } from 'node:sqlite';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { bearerClient } from '../support/mcp-client.ts';
 import { OTHER_RESOURCE, startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
 
-async function connect(token: string, era: 'legacy' | 'modern' = 'modern'): Promise<Client> {
-  const client = new Client(
-    { name: 'e2e', version: '1.0.0' },
-    era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
-  );
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
-      authProvider: { token: () => Promise.resolve(token) },
-    }),
-  );
-  return client;
+function connect(token: string, era: 'legacy' | 'modern' = 'modern'): Promise<Client> {
+  return bearerClient(stack.mcpUrl, token, era);
 }
 
 async function volumeRows(tenant: string): Promise<{ title: string }[]> {

@@ -4,18 +4,26 @@ import { DatabaseSync } from 'node:sqlite';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { TestStack } from './stack.ts';
 
-export async function agentClient(stack: TestStack, tenant: string): Promise<Client> {
-  const token = await stack.agentToken(tenant);
+/** An SDK v2 client on `/mcp` with a fixed bearer token, in the 2026-07-28 era unless told otherwise. */
+export async function bearerClient(
+  mcpUrl: string,
+  token: string,
+  era: 'modern' | 'legacy' = 'modern',
+): Promise<Client> {
   const client = new Client(
     { name: 'test', version: '1.0.0' },
-    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
   );
   await client.connect(
-    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+    new StreamableHTTPClientTransport(new URL(mcpUrl), {
       authProvider: { token: () => Promise.resolve(token) },
     }),
   );
   return client;
+}
+
+export async function agentClient(stack: TestStack, tenant: string): Promise<Client> {
+  return bearerClient(stack.mcpUrl, await stack.agentToken(tenant));
 }
 
 export interface WriteOutcome {

@@ -60,6 +60,8 @@ export interface TestStack {
     policy?: Partial<Pick<OnboardRequest, 'tools' | 'roles' | 'issuers' | 'isolation'>>,
   ): Promise<OnboardResult>;
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
+  /** Another router process of the same installation (same Redis, keys and issuer), on its own port. */
+  replica(): Promise<RunningRouter>;
   /** A user's access token through the authorization code flow with PKCE (scripted login). */
   userToken(login: string, options: { tenant: string; scope?: string }): Promise<string>;
   close(): Promise<void>;
@@ -100,10 +102,10 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     ...options.supervisor,
   };
   let supervisor = await startSupervisor(supervisorOptions);
-  const router = await startRouter({
+  // One options object for the router and any replica a test starts next to it.
+  const routerOptions = {
     installation: ns.installation,
     host: '127.0.0.1',
-    port,
     resourceUrl: mcpUrl,
     issuer: idp.issuer,
     algorithms: ['ES256'],
@@ -114,7 +116,8 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     ...options.router,
     ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
     ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
-  });
+  };
+  const router = await startRouter({ ...routerOptions, port });
   const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
   await runtimes.ready();
   const redis = new Redis(ns.installation.redis);
@@ -136,6 +139,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     runtimes,
     registry,
     mcpUrl,
+    replica: async () => startRouter({ ...routerOptions, port: await freePort() }),
     // Most tests call as agents acting alone (client credentials): unless a test sets its own
     // policy, the records tools are opened to them (the registry's own default opens only whoami).
     onboard: (id, policy = {}) =>
