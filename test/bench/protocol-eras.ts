@@ -6,6 +6,7 @@
 import { printFigures } from './figures.ts';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { planByName } from '../../tenants/contracts/tenant-spec.ts';
 import { startTestStack } from '../support/stack.ts';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });
@@ -30,6 +31,8 @@ async function measure(label: string, client: Client): Promise<void> {
 
 async function main(): Promise<void> {
   const stack = await startTestStack('bench-eras');
+  // Registered only: whoami needs no runtime, but a token must name a known tenant.
+  await stack.registry.create({ id: 'alpha', plan: planByName('small'), isolation: 'runc' });
   const second = await stack.replica();
   try {
     const token = await stack.agentToken('alpha');
