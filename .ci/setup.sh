@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent provisioning shared by both README commands and by CI.
 # It installs or starts only what is missing: a Node.js >= 22 (24 LTS fetched from the npm
-# registry when the system one is older), npm dependencies, the Docker engine (Debian's
-# docker.io, with gVisor's runsc registered), Redis, and the tenant runtime image.
+# registry when the system one is older), npm dependencies, the Debian packages in
+# REQUIRED_PACKAGES below, the Docker engine (with gVisor's runsc registered), Redis, and the
+# tenant runtime image.
 # Source it (`. .ci/setup.sh`) so the provisioned Node lands on PATH for the caller.
 set -euo pipefail
 
@@ -91,14 +92,32 @@ ensure_daemon_json() {
   return 0
 }
 
+# Every Debian package that a setup, build or test script needs and a new machine lacks, as
+# "command package" pairs: setup installs the package when the command is missing. What a new
+# machine already has is listed in .ci/new-machine.txt; test/unit/setup-packages.test.ts fails when
+# a script under .ci/ or runtime-image/ calls a command that is in neither list.
+REQUIRED_PACKAGES=(
+  "dockerd docker.io"
+  "runsc runsc"
+  "docker-compose docker-compose" # parses and runs docker-compose.yml
+  "redis-server redis-server"
+  "redis-cli redis-tools"
+  "debootstrap debootstrap" # runtime-image/base-offline.sh: the offline base image
+)
+
+ensure_packages() {
+  local missing=() entry cmd pkg
+  for entry in "${REQUIRED_PACKAGES[@]}"; do
+    read -r cmd pkg <<<"$entry"
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  step "installing from Debian: ${missing[*]}"
+  apt_install "${missing[@]}"
+  done_step
+}
+
 ensure_docker() {
-  if ! command -v dockerd >/dev/null 2>&1 || ! command -v runsc >/dev/null 2>&1 \
-    || ! command -v docker-compose >/dev/null 2>&1; then
-    # docker-compose (1.29) is only the parser CI validates docker-compose.yml with.
-    step "installing the Docker engine (docker.io), gVisor (runsc) and docker-compose from Debian"
-    apt_install docker.io runsc docker-compose
-    done_step
-  fi
   if docker info >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && ensure_daemon_json; then pkill -HUP -x dockerd || true; sleep 1; fi
     return
@@ -116,11 +135,6 @@ ensure_docker() {
 ensure_redis() {
   local port="${BULKHEAD_REDIS_PORT:-6379}"
   if command -v redis-cli >/dev/null 2>&1 && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return; fi
-  if ! command -v redis-server >/dev/null 2>&1; then
-    step "installing Redis from Debian"
-    apt_install redis-server
-    done_step
-  fi
   step "starting redis-server on 127.0.0.1:$port (append-only persistence)"
   mkdir -p "$BULKHEAD_STATE_DIR/redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --appendonly yes \
@@ -142,6 +156,7 @@ ensure_runtime_image() {
 
 ensure_node
 ensure_npm_deps
+ensure_packages
 ensure_docker
 ensure_redis
 ensure_runtime_image
