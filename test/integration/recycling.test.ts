@@ -50,7 +50,10 @@ describe('recycling', () => {
     running = false;
     await Promise.all(callers);
 
-    expect(stack.supervisor.health.recycled).toContainEqual({ tenantId: 'morph', reason: 'spec changed' });
+    expect(stack.supervisor.health.recycled.entries).toContainEqual({
+      tenantId: 'morph',
+      reason: 'spec changed',
+    });
     const after = await stack.ns.docker.getContainer(containerName(stack, 'morph')).inspect();
     expect(after.Id).not.toBe(before);
     expect(after.HostConfig.Memory).toBe(PLANS.standard.memoryMb * 1024 * 1024);
