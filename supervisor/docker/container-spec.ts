@@ -1,5 +1,5 @@
-// Every security default of a tenant container lives in this one pure function (DESIGN.md
-// "Containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
+// Every security default of a tenant container lives in this one pure function (docs/architecture.md
+// "Tenant containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
 // default is a failing test, not a review comment.
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';

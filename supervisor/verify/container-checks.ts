@@ -1,5 +1,6 @@
 // Checks of a live container's configuration, as the engine reports it, against each container
-// control in DESIGN.md. Pure: the engine's inspect data and the tenant record in, checks out.
+// control of docs/architecture.md ("Tenant containers"). Pure: the engine's inspect data and the
+// tenant record in, checks out.
 import type Docker from 'dockerode';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../tenants/contracts/runtime-endpoint.ts';

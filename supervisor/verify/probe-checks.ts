@@ -1,4 +1,5 @@
-// Turns what the in-container probe saw into pass/fail checks, one per DESIGN.md control.
+// Turns what the in-container probe saw into pass/fail checks, one per control of
+// docs/architecture.md ("Tenant containers").
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
 import { pidsLimitFor } from '../docker/container-spec.ts';
