@@ -60,6 +60,11 @@ export interface RuntimeUsage {
   cpuSeconds: number;
   pids: number;
   pidsLimit: number;
+  /**
+   * Forks refused at the PIDs limit since the container started (a counter, unlike `pids`);
+   * undefined where the driver cannot read it.
+   */
+  pidsRefused?: number | undefined;
 }
 
 export interface EnsureOptions {

@@ -1,6 +1,6 @@
 // The embedded development identity provider: oidc-provider (a certified OpenID Provider) configured
 // as the authorization server of Bulkhead's MCP endpoint, for the one-command demo, tests and the
-// token-minting CLI. Production deployments bring their own IdP (DESIGN.md, "Protocol").
+// token-minting CLI. Production deployments bring their own IdP (docs/architecture.md, "Processes").
 //
 // Storage is oidc-provider's built-in in-memory adapter: development only. Clients, grants and
 // tokens vanish on restart and are not shared between processes.

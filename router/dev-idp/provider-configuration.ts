@@ -144,7 +144,7 @@ export function buildProviderConfiguration({
   return {
     jwks: { keys: [signingJwk] },
     // The key set is ES256 only; oidc-provider's RS256 default for ID tokens would fail every
-    // token request that produces one (FACTS.md, oidc-provider).
+    // token request that produces one (seen with oidc-provider 9).
     clientDefaults: { id_token_signed_response_alg: SIGNING_ALG },
     // Cookie signing keys for the interaction pages; per process, like the signing key.
     cookies: { keys: [randomBytes(32).toString('base64url')] },

@@ -7,8 +7,10 @@
 //   the response gets a new `Mcp-Session-Id` whose record (bound to the principal) lives in Redis;
 //   every later request must name a live session of the same principal, and is again answered by the
 //   stateless leg with a fresh server, so any replica can serve it. DELETE ends the session (404
-//   afterwards). GET is 405: the router sends no server-initiated messages (the tool list comes from
-//   the manifest and never changes mid-session), which the spec allows to answer this way.
+//   afterwards). GET is 405 (the spec allows it): a 2025 session gets no server-initiated messages.
+//   A tenant's tool list can change mid-session (an upgrade, a tool withheld by the drift guard);
+//   `tools/list_changed` reaches only 2026-07-28 `subscriptions/listen` streams
+//   (router/tools/pin-watcher.ts), and a 2025 client sees the change on its next `tools/list`.
 //
 // In front of both: JSON-RPC batches are refused (removed from the protocol in 2025-06-18) and the
 // body is bounded (413). Authentication has already happened: `authInfo` carries the principal.
@@ -159,7 +161,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       return new Response(null, { status: 200 });
     }
     if (method === 'GET') {
-      const reason = 'Method not allowed: this server sends no server-initiated messages';
+      const reason = 'Method not allowed: this server sends no server-initiated messages to 2025 sessions';
       return jsonRpcError(405, SERVER_ERROR, reason, { allow: 'POST, DELETE' });
     }
     return legacy(request, requestOptions);

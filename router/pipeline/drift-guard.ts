@@ -1,8 +1,8 @@
-// Rug-pull protection (DESIGN.md trust boundaries): the router pins the digest of every approved
-// tenant tool definition and compares what each tenant container presents, when a route to it is
-// established and periodically after. A tool whose definition drifted, or that went missing, is
-// withheld for that tenant (not listed, not called) and the event is logged; a later check that
-// matches again (for example after the container was recycled) serves it again.
+// Rug-pull protection (docs/architecture.md, "Trust boundaries"): the router pins the digest of
+// every approved tenant tool definition and compares what each tenant container presents, when a
+// route to it is established and periodically after. A tool whose definition drifted, or that went
+// missing, is withheld for that tenant (not listed, not called) and the event is logged; a later
+// check that matches again (for example after the container was recycled) serves it again.
 import type { Logger } from 'pino';
 import { definitionDigest, wireTool, type ToolDefinition } from '../../tenants/contracts/tool-definition.ts';
 

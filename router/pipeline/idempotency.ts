@@ -1,9 +1,9 @@
-// Idempotent writes at the router (DESIGN.md step 6). Scope: tenant + tool + key. The first call
-// claims the key in Redis (SET NX) and stores its result text; a replay returns that text parsed,
-// so its JSON is byte for byte the first response; the same key with other arguments is a
-// `conflict`; a concurrent duplicate waits for the first to finish and never runs the tool.
-// The tenant runtime keeps its own key table in the write's transaction, which covers the case
-// this layer cannot: a crash after the commit and before the result reached Redis.
+// Idempotent writes at the router (docs/architecture.md, "One call's path", step 6). The scope is
+// tenant, tool and key. The first call claims the key in Redis (SET NX) and stores its result text; a
+// replay returns that text parsed, so its JSON is byte for byte the first response; the same key
+// with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
+// never runs the tool. The tenant runtime keeps its own key table in the write's transaction, which
+// covers the case this layer cannot: a crash after the commit and before the result reached Redis.
 import { createHash, randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';

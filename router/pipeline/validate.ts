@@ -1,6 +1,7 @@
-// Validation before dispatch (DESIGN.md step 4): the payload bound, the strict schema, control
-// characters and the tool's semantic rules, in tenants/contracts/tool-validation.ts so the tenant
-// runtime runs the very same checks. Nothing that fails here is sent to a container.
+// Validation before dispatch (docs/architecture.md, "One call's path", step 5): the payload bound,
+// the strict schema, control characters and the tool's semantic rules, in
+// tenants/contracts/tool-validation.ts so the tenant runtime runs the very same checks. Nothing
+// that fails here is sent to a container.
 import type { Logger } from 'pino';
 import type { ToolDefinition } from '../../tenants/contracts/tool-definition.ts';
 import { validateToolArguments, type ValidationOutcome } from '../../tenants/contracts/tool-validation.ts';

@@ -1,6 +1,6 @@
 // The isolation evidence report: what `verify` returns for one tenant. Produced by the supervisor
 // (the only holder of the Docker socket) and formatted by the CLI; every check says pass or fail
-// and why, and names the DESIGN.md control it evidences.
+// and why, and names the control it evidences (docs/architecture.md, "Tenant containers").
 import { z } from 'zod';
 
 export const IsolationCheckSchema = z.strictObject({

@@ -1,5 +1,5 @@
-// Every security default of a tenant container lives in this one pure function (DESIGN.md
-// "Containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
+// Every security default of a tenant container lives in this one pure function (docs/architecture.md
+// "Tenant containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
 // default is a failing test, not a review comment.
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
@@ -54,6 +54,11 @@ export function specHash(spec: RuntimeSpec): string {
  */
 export const GVISOR_PIDS_HEADROOM = 192;
 
+/** The engine's PidsLimit for a plan on a tier: the one value the spec sets and `verify` expects. */
+export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['isolation']): number {
+  return isolation === 'gvisor' ? plan.pids + GVISOR_PIDS_HEADROOM : plan.pids;
+}
+
 export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
   return isolation === 'gvisor' ? 'runsc' : 'runc';
 }
@@ -97,7 +102,7 @@ export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Doc
       // Equal to Memory: no swap, so the memory limit is a real limit.
       MemorySwap: plan.memoryMb * MiB,
       NanoCpus: Math.round(plan.cpus * 1e9),
-      PidsLimit: spec.isolation === 'gvisor' ? plan.pids + GVISOR_PIDS_HEADROOM : plan.pids,
+      PidsLimit: pidsLimitFor(plan, spec.isolation),
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${plan.tmpMb}m` },
       Mounts: [
         { Type: 'bind', Source: placement.socketDir, Target: CONTAINER_SOCKET_DIR, ReadOnly: false },

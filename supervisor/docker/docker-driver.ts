@@ -16,6 +16,7 @@ import type {
   RuntimeState,
   RuntimeUsage,
 } from '../runtime-driver.ts';
+import { readPidsCgroup } from './cgroup-pids.ts';
 import { buildContainerSpec, buildVolumeInitSpec, specHash, type Placement } from './container-spec.ts';
 import { LABELS } from './labels.ts';
 
@@ -251,6 +252,7 @@ export class DockerDriver implements RuntimeDriver {
       cpuSeconds: (stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9,
       pids: stats.pids_stats?.current ?? 0,
       pidsLimit: stats.pids_stats?.limit ?? info.HostConfig.PidsLimit ?? 0,
+      pidsRefused: info.State.Pid > 0 ? (await readPidsCgroup(info.State.Pid))?.refused : undefined,
     };
   }
 

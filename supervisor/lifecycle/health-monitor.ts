@@ -1,16 +1,28 @@
 // The periodic health pass over every running tenant runtime: an MCP-level probe over its socket
 // (a JSON-RPC ping through the runtime's MCP handler plus a store read), a look at its limits, and
 // crash detection. A runtime that fails `failuresBeforeRecycle` probes in a row, crashed (killed,
-// out of memory) or sits at its PIDs limit is recycled: routers are told, the old container drains
+// out of memory) or had a fork refused at its PIDs limit is recycled: routers are told, the old container drains
 // and a fresh one starts, unless the tenant's crash circuit is open.
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import { probeHealth, type HealthProbe } from '../health-probe.ts';
 import { specHash } from '../docker/container-spec.ts';
 import { isCrash, type RuntimeManager } from '../runtime-manager.ts';
+import type { RuntimeUsage } from '../runtime-driver.ts';
+import { RecentLog } from './recent-log.ts';
 
-/** The share of the PIDs limit at which a runtime counts as fork-bombed. */
+/**
+ * The share of the PIDs limit at which a runtime counts as fork-bombed when the driver cannot say
+ * whether a fork was refused. An idle runtime uses about 12 of 64; a bomb swings below the limit
+ * (a process that cannot fork exits), plateauing here at 44-58 of 64, lower on a loaded machine.
+ */
 export const PIDS_SATURATION = 0.6;
+
+/** A fork refused at the limit (a counter: no sample can miss it), else the share above. */
+export function pidsLimitReached(usage: RuntimeUsage): boolean {
+  if (usage.pidsRefused !== undefined && usage.pidsRefused > 0) return true;
+  return usage.pidsLimit > 0 && usage.pids >= PIDS_SATURATION * usage.pidsLimit;
+}
 
 export interface HealthMonitorOptions {
   manager: RuntimeManager;
@@ -25,8 +37,8 @@ export interface HealthMonitorOptions {
 export class HealthMonitor {
   private readonly failures = new Map<string, number>();
   private readonly options: HealthMonitorOptions;
-  /** Recycles done, by reason, for tests and metrics. */
-  readonly recycled: { tenantId: string; reason: string }[] = [];
+  /** The last recycles started, with their reason (bounded; `total` counts all). */
+  readonly recycled = new RecentLog<{ tenantId: string; reason: string }>();
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -59,10 +71,7 @@ export class HealthMonitor {
           reason = 'maximum age';
         } else if (info.state === 'running') {
           const usage = await manager.driver.usage(info.tenantId).catch(() => undefined);
-          // A fork bomb plateaus a few PIDs short of the limit (failed forks leave gaps); an idle
-          // runtime uses about 12 of 64; a bomb here plateaued at 50-58 of 64, lower on a loaded machine.
-          if (usage && usage.pidsLimit > 0 && usage.pids >= PIDS_SATURATION * usage.pidsLimit)
-            reason = 'PIDs limit reached';
+          if (usage && pidsLimitReached(usage)) reason = 'PIDs limit reached';
           else if (usage && usage.memoryLimitBytes > 0 && usage.memoryPeakBytes >= usage.memoryLimitBytes)
             // The cgroup hit its memory limit, so the OOM killer ran inside: the survivor may be damaged.
             reason = 'memory limit reached';

@@ -7,6 +7,7 @@ import type { RedisRuntimeEpochs } from '../client/runtime-epochs.ts';
 import type { RuntimeInfo } from '../runtime-driver.ts';
 import type { RuntimeManager } from '../runtime-manager.ts';
 import { observedState, transition, type LifecycleEvent } from './lifecycle-state.ts';
+import { RecentLog } from './recent-log.ts';
 
 export interface IdleTiers {
   pauseAfterMs: number;
@@ -31,8 +32,8 @@ export class IdleReaper {
     tiers: IdleTiers;
     logger: Logger;
   };
-  /** What the reaper did, for tests and metrics. */
-  readonly actions: { tenantId: string; event: LifecycleEvent }[] = [];
+  /** The last idle-tier changes made (bounded; `total` counts all). */
+  readonly actions = new RecentLog<{ tenantId: string; event: LifecycleEvent }>();
 
   constructor(options: {
     manager: RuntimeManager;

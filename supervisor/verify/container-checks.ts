@@ -1,10 +1,11 @@
 // Checks of a live container's configuration, as the engine reports it, against each container
-// control in DESIGN.md. Pure: the engine's inspect data and the tenant record in, checks out.
+// control of docs/architecture.md ("Tenant containers"). Pure: the engine's inspect data and the
+// tenant record in, checks out.
 import type Docker from 'dockerode';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../tenants/contracts/runtime-endpoint.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
-import { runtimeName, type Placement } from '../docker/container-spec.ts';
+import { pidsLimitFor, runtimeName, type Placement } from '../docker/container-spec.ts';
 import { LABELS } from '../docker/labels.ts';
 
 const MiB = 1024 * 1024;
@@ -28,6 +29,9 @@ export function containerChecks(
   const mounts = info.Mounts ?? [];
   const memory = tenant.plan.memoryMb * MiB;
   const runtime = runtimeName(tenant.isolation);
+  const pids = pidsLimitFor(tenant.plan, tenant.isolation);
+  const pidsNote =
+    pids === tenant.plan.pids ? '' : ` (plan ${tenant.plan.pids} + the ${runtime} sandbox's own threads)`;
   const tmpfs = host.Tmpfs?.['/tmp'] ?? '';
   const hostNs = (['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const).filter(
     (key) => (host as Record<string, unknown>)[key] === 'host',
@@ -124,9 +128,9 @@ export function containerChecks(
     check(
       'limits.pids',
       'PIDs limit',
-      host.PidsLimit === tenant.plan.pids,
-      `PidsLimit ${String(host.PidsLimit)}`,
-      `PidsLimit ${String(host.PidsLimit)}, expected ${tenant.plan.pids}`,
+      host.PidsLimit === pids,
+      `PidsLimit ${String(host.PidsLimit)}${pidsNote}`,
+      `PidsLimit ${String(host.PidsLimit)}, expected ${pids}${pidsNote}`,
     ),
     check('init', 'Init process', host.Init === true, 'Init is true', 'no init process'),
     check(

@@ -1,6 +1,6 @@
-// Produces a tenant's isolation evidence report: the live container's configuration checked
-// against DESIGN.md's controls (from the engine), plus probes run inside the container. Runs in
-// the supervisor, the only process that holds the Docker socket.
+// Produces a tenant's isolation evidence report: the live container's configuration checked against
+// each control of docs/architecture.md (from the engine), plus probes run inside the container.
+// Runs in the supervisor, the only process that holds the Docker socket.
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';

@@ -1,6 +1,8 @@
-// Turns what the in-container probe saw into pass/fail checks, one per DESIGN.md control.
+// Turns what the in-container probe saw into pass/fail checks, one per control of
+// docs/architecture.md ("Tenant containers").
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
+import { pidsLimitFor } from '../docker/container-spec.ts';
 
 export interface ProbeObservation {
   interfaces: string[];
@@ -25,6 +27,7 @@ function check(id: string, control: string, pass: boolean, ok: string, bad: stri
 export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): IsolationCheck[] {
   const ifaces = [...new Set([...seen.interfaces, ...(seen.sysNet ?? [])])];
   const memory = tenant.plan.memoryMb * 1024 * 1024;
+  const pids = pidsLimitFor(tenant.plan, tenant.isolation);
   return [
     check(
       'probe.interfaces',
@@ -81,9 +84,9 @@ export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): Isola
       : check(
           'probe.limits',
           'memory and PIDs limits in force',
-          seen.memoryLimit === String(memory) && seen.pidsLimit === String(tenant.plan.pids),
+          seen.memoryLimit === String(memory) && seen.pidsLimit === String(pids),
           `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}`,
-          `cgroup memory ${seen.memoryLimit ?? '?'} (expected ${memory}), pids ${seen.pidsLimit ?? '?'} (expected ${tenant.plan.pids})`,
+          `cgroup memory ${seen.memoryLimit ?? '?'} (expected ${memory}), pids ${seen.pidsLimit ?? '?'} (expected ${pids})`,
         ),
   ];
 }

@@ -17,7 +17,7 @@ import { claimMapping, formatReport } from './report-format.ts';
 import { TOOL_VERSIONS } from './tool-versions.ts';
 import { ALL_SCOPES } from '../contracts/tool-manifest.ts';
 import { readDevStack } from './dev-stack-state.ts';
-import { crossTenantProbe } from './router-probe.ts';
+import { crossTenantProbe, routerCaller } from './router-probe.ts';
 import { agentToken } from './token-command.ts';
 
 export const show: Command = {
@@ -165,7 +165,8 @@ export const history: Command = {
 };
 
 export const verify: Command = {
-  summary: 'isolation evidence: the live container checked against each control, and probes from inside',
+  summary:
+    "isolation evidence: the live container checked against each control, and probes from inside; --router also writes one canary record into the tenant and has another tenant's agent try to read it through the router",
   usage: 'bulkhead verify <tenant-id> [--json] [--router [--intruder <tenant-id>]]',
   async run(args) {
     const { values, positionals } = parse(args, {
@@ -184,12 +185,18 @@ export const verify: Command = {
         const others = (await ctx.registry.list()).filter((t) => t.id !== id && t.status === 'active');
         const intruder = values.intruder ?? others[0]?.id;
         if (!intruder) throw new UsageError('verify --router needs a second active tenant to attack from');
+        console.error(
+          `verify --router writes one canary record into "${id}" (as its agent) for "${intruder}" to attack`,
+        );
         report.checks.push(
           await crossTenantProbe({
-            mcpUrl: stack.resourceUrl,
             target: id,
             intruder,
-            tokenFor: (tenant) => agentToken(ctx.devDir, stack, tenant, ALL_SCOPES.join(' ')),
+            connect: async (tenant) =>
+              routerCaller(
+                stack.resourceUrl,
+                await agentToken(ctx.devDir, stack, tenant, ALL_SCOPES.join(' ')),
+              ),
           }),
         );
         report.pass = report.checks.every((c) => c.pass);

@@ -1,7 +1,7 @@
 // Generates the README's tool reference from the approved manifest, so the two cannot disagree:
 //   node tenants/cli/tool-reference.ts          print the reference
 //   node tenants/cli/tool-reference.ts --write  replace the delimited section of README.md
-// test/unit/tool-reference.test.ts fails when README.md differs from what this prints.
+// test/unit/tool-manifest.test.ts fails when README.md differs from what this prints.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MANIFEST } from '../contracts/tool-manifest.ts';

@@ -1,4 +1,5 @@
-// The router's proof of origin on every call into a tenant container (DESIGN.md, trust boundaries).
+// The router's proof of origin on every call into a tenant container (docs/architecture.md,
+// "Trust boundaries").
 // The agent's access token never enters a container: the router signs a short-lived assertion that
 // carries the verified call context and a digest of the exact request body, and the container
 // refuses any request without a valid one. Ed25519 keeps signing and verifying well under 1 ms.

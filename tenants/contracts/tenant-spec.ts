@@ -28,8 +28,9 @@ export const PLANS = {
 } as const satisfies Record<string, Plan>;
 export type PlanName = keyof typeof PLANS;
 
-/** Call quotas per plan, enforced by the router's rate limits; kept apart from `Plan` because
- * changing a quota must not recycle the tenant's container (the plan is part of its spec hash). */
+/** Call quotas per plan. Stored and shown only: nothing enforces them yet (no rate limiting is
+ * built). Kept apart from `Plan` because changing a quota must not recycle the tenant's container
+ * (the plan is part of its spec hash). */
 export const QuotasSchema = z.strictObject({
   callsPerMinute: z.number().int().min(1).max(1_000_000),
   callsPerDay: z.number().int().min(1).max(1_000_000_000),

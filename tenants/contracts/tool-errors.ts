@@ -1,4 +1,4 @@
-// One error shape for every failure an agent sees (DESIGN.md "Errors and results"): the router's
+// One error shape for every failure an agent sees (docs/architecture.md, "Errors"): the router's
 // own refusals and the tenant runtime's tool failures alike.
 export const ERROR_CLASSES = [
   'validation',

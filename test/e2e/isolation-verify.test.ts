@@ -1,15 +1,16 @@
 // `verify` produces isolation evidence from the live container (engine view) and from probes run
 // inside it. It passes on a correctly onboarded tenant and fails, naming the control, when the
-// tenant's container is replaced by one started with a weakened setting.
+// tenant's container is replaced by one started with a weakened setting. `--router` seeds a canary
+// record in the target and shows another tenant's agent refused it; with nothing to probe it fails.
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { defaultTools, openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { runCli } from '../support/cli.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
 import { writeDevStack } from '../../tenants/cli/dev-stack-state.ts';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { CANARY_TITLE, routerCaller } from '../../tenants/cli/router-probe.ts';
 
 let stack: TestStack;
 const cli = (...args: string[]) => runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir }, args);
@@ -20,6 +21,27 @@ async function verifyJson(id: string): Promise<{ code: number; report: Isolation
 }
 
 const failing = (report: IsolationReport) => report.checks.filter((c) => !c.pass).map((c) => c.id);
+
+/** `verify --router` mints agents' tokens from the development stack's IdP, as after `bulkhead up`. */
+async function useDevStack(): Promise<void> {
+  await writeDevStack(stack.ns.runDir, {
+    issuer: stack.idp.issuer,
+    routerUrl: stack.router.url,
+    resourceUrl: stack.mcpUrl,
+    initialAccessToken: INITIAL_ACCESS_TOKEN,
+    agents: {},
+    users: [],
+    apps: {},
+  });
+}
+
+const agentCaller = async (tenant: string) => routerCaller(stack.mcpUrl, await stack.agentToken(tenant));
+
+function canaryId(why: string | undefined): string {
+  const id = /wrote one canary record ([0-9a-f-]{36}) in/.exec(why ?? '')?.[1];
+  expect(id, why).toBeDefined();
+  return id!;
+}
 
 /** Replaces the tenant's container with one built from the hardened spec, then weakened by `weaken`. */
 async function replaceWithWeakened(
@@ -41,6 +63,10 @@ beforeAll(async () => {
   // The cross-tenant probe acts through agents alone (client credentials): open the records tools.
   await stack.onboard('india', { tools: openToAgentsAlone('all') });
   await stack.onboard('juliet', { tools: openToAgentsAlone('all') });
+  await stack.onboard('kilo', {
+    tools: openToAgentsAlone(['records_create', 'records_get', 'records_list']),
+  });
+  await stack.onboard('lima', { tools: defaultTools() });
 });
 
 afterAll(async () => {
@@ -86,36 +112,56 @@ describe('isolation evidence', () => {
     expect(report.checks.find((c) => c.id === 'probe.no-route')?.why).toMatch(/failed with ENETUNREACH/);
   });
 
-  it('refuses a cross-tenant attempt through the router (verify --router)', async () => {
-    // `verify --router` mints agents' tokens from the development stack's IdP, as after `bulkhead up`.
-    await writeDevStack(stack.ns.runDir, {
-      issuer: stack.idp.issuer,
-      routerUrl: stack.router.url,
-      resourceUrl: stack.mcpUrl,
-      initialAccessToken: INITIAL_ACCESS_TOKEN,
-      agents: {},
-      users: [],
-      apps: {},
-    });
-    const client = new Client({ name: 'verify-seed', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
-        authProvider: { token: async () => stack.agentToken('india') },
-      }),
-    );
-    const seeded = await client.callTool({
-      name: 'records_create',
-      arguments: { title: 'india only', idempotency_key: 'india-seed-1' },
-    });
-    expect(seeded.isError, JSON.stringify(seeded.structuredContent)).toBeFalsy();
-    await client.close();
+  it('seeds a canary in the target and shows the intruder refused (verify --router)', async () => {
+    await useDevStack();
     const result = await cli('verify', 'india', '--router', '--intruder', 'juliet', '--json');
+    expect(result.stderr).toContain('writes one canary record into "india"');
     const report = JSON.parse(result.stdout) as IsolationReport;
-    expect(result.code).toBe(0);
     const check = report.checks.find((c) => c.id === 'router.cross-tenant');
-    expect(check).toMatchObject({ source: 'router', pass: true });
-    expect(check?.why).toContain('asked for 1 record(s) of "india" by id: all refused');
-    expect(check?.why).toContain('ran as "juliet"');
+    expect(check, check?.why).toMatchObject({ source: 'router', pass: true });
+    expect(result.code).toBe(0);
+    const id = canaryId(check?.why);
+    expect(check?.why).toContain(`an agent of "juliet" asked for it by id: refused (unknown_id)`);
+    expect(check?.why).toContain('whoami with _meta naming "india" ran as "juliet"');
+    // india's agent may delete: the canary is gone again, and it really was india's record.
+    expect(check?.why).toContain('canary removed afterwards');
+    const india = await agentCaller('india');
+    const after = await india.call('records_get', { id });
+    expect(after.structuredContent).toMatchObject({ error: { code: 'unknown_id' } });
+    await india.close();
+  });
+
+  it('keeps one canary for a tenant whose agent may not delete, reused by every later verify', async () => {
+    await useDevStack();
+    const runs = [];
+    for (let i = 0; i < 2; i++) {
+      const result = await cli('verify', 'kilo', '--router', '--intruder', 'juliet', '--json');
+      expect(result.code, result.stdout).toBe(0);
+      const check = (JSON.parse(result.stdout) as IsolationReport).checks.find(
+        (c) => c.id === 'router.cross-tenant',
+      );
+      expect(check?.why).toContain('canary kept');
+      runs.push(canaryId(check?.why));
+    }
+    expect(runs[1]).toBe(runs[0]);
+    const kilo = await agentCaller('kilo');
+    const listed = await kilo.call('records_list', { limit: 100 });
+    const records = (listed.structuredContent as { records: { id: string; title: string }[] }).records;
+    expect(records.filter((r) => r.title === CANARY_TITLE).map((r) => r.id)).toEqual([runs[0]]);
+    await kilo.close();
+  });
+
+  it('fails, having probed nothing, when no canary can be written in the target', async () => {
+    await useDevStack();
+    // lima keeps the registry's defaults: its agent acting alone may call whoami only.
+    const result = await cli('verify', 'lima', '--router', '--intruder', 'juliet', '--json');
+    const report = JSON.parse(result.stdout) as IsolationReport;
+    expect(result.code).toBe(1);
+    expect(report.pass).toBe(false);
+    expect(failing(report)).toEqual(['router.cross-tenant']);
+    expect(report.checks.find((c) => c.id === 'router.cross-tenant')?.why).toMatch(
+      /^nothing probed: the agent of "lima" may not call records_create, records_get/,
+    );
   });
 
   it('prints a readable summary for people', async () => {

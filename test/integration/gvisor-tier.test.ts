@@ -1,28 +1,35 @@
 // The stronger isolation tier: a tenant whose spec says `isolation: 'gvisor'` runs on runsc and
-// passes the same end-to-end write test as a runc tenant.
+// passes the same end-to-end write test as a runc tenant, and every tier passes its own isolation
+// evidence (`onboard` ends with it; `verify` repeats it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
+import { pidsLimitFor } from '../../supervisor/docker/container-spec.ts';
+import { IsolationTierSchema, PLANS } from '../../tenants/contracts/tenant-spec.ts';
+import { runCli } from '../support/cli.ts';
 import { agentClient, containerName, volumeTitles, write } from '../support/mcp-client.ts';
 import { execIn } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
+const TIERS = [
+  { tenant: 'plain', runtime: 'runc', isolation: 'runc' },
+  { tenant: 'shielded', runtime: 'runsc', isolation: 'gvisor' },
+] as const;
 
 beforeAll(async () => {
   stack = await startTestStack('gvisor', { supervisor: { healthIntervalMs: 3_600_000 } });
-  await Promise.all([
-    stack.onboard('plain', { isolation: 'runc' }),
-    stack.onboard('shielded', { isolation: 'gvisor' }),
-  ]);
+  await Promise.all(TIERS.map((t) => stack.onboard(t.tenant, { isolation: t.isolation })));
 });
 
 afterAll(async () => {
   await stack?.close();
 });
 
-describe.each([
-  { tenant: 'plain', runtime: 'runc' },
-  { tenant: 'shielded', runtime: 'runsc' },
-])('isolation tier $runtime', ({ tenant, runtime }) => {
+it('covers every isolation tier a tenant can choose', () => {
+  expect(TIERS.map((t) => t.isolation)).toEqual(IsolationTierSchema.options);
+});
+
+describe.each(TIERS)('isolation tier $runtime', ({ tenant, runtime, isolation }) => {
   it('runs on its runtime and passes the end-to-end write test', async () => {
     const info = await stack.ns.docker.getContainer(containerName(stack, tenant)).inspect();
     expect(info.HostConfig.Runtime).toBe(runtime);
@@ -44,4 +51,33 @@ describe.each([
     expect(await volumeTitles(stack, tenant)).toEqual([`${tenant}-note`, `${tenant}-second`]);
     await client.close();
   });
+
+  it('passes every control of its own isolation evidence (verify)', async () => {
+    const result = await runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir }, [
+      'verify',
+      tenant,
+      '--json',
+    ]);
+    const report = JSON.parse(result.stdout) as IsolationReport;
+    expect(report.checks.filter((c) => !c.pass)).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(report).toMatchObject({ pass: true, isolation });
+    expect(report.checks.length).toBeGreaterThanOrEqual(20);
+    const limit = pidsLimitFor(PLANS.small, isolation);
+    expect(report.checks.find((c) => c.id === 'limits.pids')?.why).toMatch(
+      new RegExp(`^PidsLimit ${limit}\\b`),
+    );
+  }, 60_000);
 });
+
+it('onboards a gVisor tenant from the CLI, its evidence passing (exit 0)', async () => {
+  const result = await runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir }, [
+    'onboard',
+    'charlie',
+    '--isolation',
+    'gvisor',
+  ]);
+  expect(result.stderr + result.stdout).not.toMatch(/FAIL/);
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/isolation evidence: (\d+)\/\1 checks pass/);
+}, 90_000);

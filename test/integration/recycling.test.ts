@@ -68,7 +68,10 @@ describe('recycling', () => {
     // Calls were running while the runtime was recycled, and the fresh container answered some.
     expect(outcomes.some((o) => o.startedAt < recycleEndedAt && o.endedAt > recycleStartedAt)).toBe(true);
     expect([0, 1, 2].every((c) => answeredAfter(c, recycleEndedAt) >= 3)).toBe(true);
-    expect(stack.supervisor.health.recycled).toContainEqual({ tenantId: 'morph', reason: 'spec changed' });
+    expect(stack.supervisor.health.recycled.entries).toContainEqual({
+      tenantId: 'morph',
+      reason: 'spec changed',
+    });
     const after = await stack.ns.docker.getContainer(containerName(stack, 'morph')).inspect();
     expect(after.Id).not.toBe(before);
     expect(after.HostConfig.Memory).toBe(PLANS.standard.memoryMb * 1024 * 1024);

@@ -69,7 +69,7 @@ describe('runtime faults', () => {
     expect(stopped.output).toContain('stopped');
     await stack.supervisor.health.runOnce();
     await stack.supervisor.health.runOnce();
-    expect(stack.supervisor.health.recycled).toContainEqual({
+    expect(stack.supervisor.health.recycled.entries).toContainEqual({
       tenantId: 'frozen',
       reason: 'failed 2 health checks',
     });

@@ -1,4 +1,4 @@
-// Every security default of a tenant container, pinned by exact expectations (DESIGN.md "Containers").
+// Every security default of a tenant container, pinned by exact expectations (docs/architecture.md, "Tenant containers").
 import { describe, expect, it } from 'vitest';
 import {
   GVISOR_PIDS_HEADROOM,

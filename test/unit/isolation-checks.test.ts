@@ -2,7 +2,11 @@
 // single weakening fails exactly the check that names its control (no check passes by accident).
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
-import { buildContainerSpec, type Placement } from '../../supervisor/docker/container-spec.ts';
+import {
+  buildContainerSpec,
+  GVISOR_PIDS_HEADROOM,
+  type Placement,
+} from '../../supervisor/docker/container-spec.ts';
 import type { RuntimeSpec } from '../../supervisor/runtime-driver.ts';
 import { containerChecks } from '../../supervisor/verify/container-checks.ts';
 import { tenantRecord } from '../support/tenant.ts';
@@ -95,5 +99,18 @@ describe('containerChecks', () => {
       ],
     });
     expect(failing(weakened)).toEqual(['docker-socket.absent', 'mounts.own-only']);
+  });
+
+  it('expects the gVisor tier its PIDs headroom, as the spec builder gives it', () => {
+    const shielded = { ...tenant, isolation: 'gvisor' as const };
+    const gvisor = buildContainerSpec({ ...spec, isolation: 'gvisor' }, placement);
+    const checks = containerChecks(inspectOf(gvisor), shielded, placement);
+    expect(checks.filter((c) => !c.pass)).toEqual([]);
+    expect(checks.find((c) => c.id === 'limits.pids')?.why).toBe(
+      `PidsLimit ${tenant.plan.pids + GVISOR_PIDS_HEADROOM} (plan ${tenant.plan.pids} + the runsc sandbox's own threads)`,
+    );
+    // The plan's bare limit on a gVisor container is not the tier's limit: it fails.
+    const bare = containerChecks(inspectOf(withHost({ Runtime: 'runsc' })), shielded, placement);
+    expect(bare.filter((c) => !c.pass).map((c) => c.id)).toEqual(['limits.pids']);
   });
 });

@@ -3,6 +3,8 @@ import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
 import { CreateLimiter } from '../../supervisor/lifecycle/create-limiter.ts';
 import { KeyedLock } from '../../supervisor/lifecycle/keyed-lock.ts';
+import { RecentLog } from '../../supervisor/lifecycle/recent-log.ts';
+import { pidsLimitReached } from '../../supervisor/lifecycle/health-monitor.ts';
 
 describe('CrashBreaker', () => {
   it('opens after the threshold, doubles the backoff, and closes on success', () => {
@@ -93,5 +95,31 @@ describe('classifyCallFailure', () => {
     expect(classifyCallFailure(withCause('ECONNRESET'))).toBe('interrupted');
     expect(classifyCallFailure(withCause('UND_ERR_SOCKET'))).toBe('interrupted');
     expect(classifyCallFailure(new Error('validation went wrong'))).toBe('other');
+  });
+});
+
+describe('RecentLog', () => {
+  it('keeps the last entries only, oldest first, and counts every one', () => {
+    const log = new RecentLog<number>(3);
+    for (let i = 1; i <= 1000; i++) log.push(i);
+    expect(log.entries).toEqual([998, 999, 1000]);
+    expect(log.total).toBe(1000);
+  });
+
+  it('refuses a capacity that would keep nothing', () => {
+    expect(() => new RecentLog(0)).toThrow(/at least one/);
+  });
+});
+
+describe('pidsLimitReached', () => {
+  const usage = { memoryBytes: 0, memoryLimitBytes: 0, memoryPeakBytes: 0, cpuSeconds: 0, pidsLimit: 64 };
+  it.each([
+    [{ pids: 12, pidsRefused: 1 }, true], // a refused fork, whatever the count is now
+    [{ pids: 12, pidsRefused: 0 }, false],
+    [{ pids: 63, pidsRefused: 0 }, true], // the share, as a fallback even with the counter
+    [{ pids: 39, pidsRefused: undefined }, true], // no counter: 60 % of 64 is 38.4
+    [{ pids: 38, pidsRefused: undefined }, false],
+  ])('%o -> %s', (pids, reached) => {
+    expect(pidsLimitReached({ ...usage, ...pids })).toBe(reached);
   });
 });

@@ -1,0 +1,51 @@
+// A container's PIDs accounting as the kernel keeps it, read from the host's pids cgroup. The
+// engine's stats give only the current count, which a fork bomb makes swing (a process that cannot
+// fork exits and frees its PID), so a sample can miss the bomb. The cgroup's `pids.events` counts
+// every fork refused at the limit and only grows: one read tells whether the limit ever bit.
+// Readable where the supervisor shares the host's PID namespace and cgroup tree (a process on the
+// host); elsewhere the reads fail and the caller gets undefined.
+import { readFile } from 'node:fs/promises';
+
+export interface PidsCgroup {
+  current: number;
+  /** The limit; undefined when unlimited ("max"). */
+  max: number | undefined;
+  /** Forks refused because the cgroup was at its limit (`pids.events`, `max N`). */
+  refused: number;
+  /** The highest count seen (`pids.peak`, where the kernel has it). */
+  peak: number | undefined;
+}
+
+/** The pids cgroup directory of host process `pid`: the v1 `pids` hierarchy, else the v2 tree. */
+async function pidsCgroupDir(pid: number, root: string): Promise<string | undefined> {
+  const entries = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').map((line) => line.split(':'));
+  const v1 = entries.find(([, controllers]) => controllers?.split(',').includes('pids'));
+  if (v1?.[2] !== undefined) return `${root}/pids${v1[2]}`;
+  const v2 = entries.find(([id, controllers]) => id === '0' && controllers === '');
+  return v2?.[2] !== undefined ? `${root}${v2[2]}` : undefined;
+}
+
+const count = (text: string | undefined): number | undefined =>
+  text === undefined || !/^\d+$/.test(text) ? undefined : Number(text);
+
+/** The pids cgroup of the container whose process `pid` (on the host) is given, or undefined. */
+export async function readPidsCgroup(pid: number, root = '/sys/fs/cgroup'): Promise<PidsCgroup | undefined> {
+  try {
+    const dir = await pidsCgroupDir(pid, root);
+    if (!dir) return undefined;
+    const read = (name: string) =>
+      readFile(`${dir}/${name}`, 'utf8').then(
+        (text) => text.trim(),
+        () => undefined,
+      );
+    const [current, max, events, peak] = await Promise.all(
+      ['pids.current', 'pids.max', 'pids.events', 'pids.peak'].map(read),
+    );
+    const refused = count(/^max (\d+)$/m.exec(events ?? '')?.[1]);
+    const now = count(current);
+    if (now === undefined || refused === undefined) return undefined;
+    return { current: now, max: count(max), refused, peak: count(peak) };
+  } catch {
+    return undefined;
+  }
+}

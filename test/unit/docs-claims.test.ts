@@ -1,0 +1,66 @@
+// What the code and the docs say must hold in this repository: every file they cite exists here,
+// and the figures the README states are the ones the code uses (read from the code, so a changed
+// constant fails this test until the words follow).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GVISOR_PIDS_HEADROOM } from '../../supervisor/docker/container-spec.ts';
+import { PIDS_SATURATION } from '../../supervisor/lifecycle/health-monitor.ts';
+import { PLANS } from '../../tenants/contracts/tenant-spec.ts';
+
+const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+  encoding: 'utf8',
+})
+  .split('\n')
+  .filter((f) => f !== '' && existsSync(f));
+const texts = files.filter(
+  (f) => /\.(ts|md|cjs|js|yml|yaml|sh)$|Dockerfile$|^\.ci\//.test(f) && f !== 'package-lock.json',
+);
+const names = new Set(files.map((f) => basename(f)));
+/** Build outputs that scripts name but the repository does not hold. */
+const GENERATED = ['runtime-image/dist'];
+const PATH = /(?<![\w./$@-])((?:router|supervisor|tenants|runtime-image|test|docs|\.ci)\/[\w./-]*[\w])/g;
+const DOCUMENT = /(?<![\w./-])([\w-]+\.md)\b/g;
+
+function citations(pattern: RegExp, exists: (cited: string) => boolean): string[] {
+  return texts.flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(pattern)]
+      .map((m) => m[1]!)
+      .filter((cited) => !exists(cited))
+      .map((cited) => `${file} cites ${cited}`),
+  );
+}
+
+const readme = readFileSync('README.md', 'utf8');
+
+describe('citations', () => {
+  it('every repository path named in code, docs and scripts exists', () => {
+    expect(texts.length).toBeGreaterThan(100);
+    expect(citations(PATH, (p) => existsSync(p) || GENERATED.some((g) => p.startsWith(g)))).toEqual([]);
+  });
+
+  it('every document named by file name is in the repository (no outside design notes)', () => {
+    expect(citations(DOCUMENT, (name) => names.has(name))).toEqual([]);
+    expect(existsSync('docs/architecture.md')).toBe(true);
+  });
+});
+
+describe('README figures come from the code', () => {
+  it('the fork-bomb share of the PIDs limit', () => {
+    const stated = [...readme.matchAll(/PIDs at (\d+) % of the limit/g)].map((m) => Number(m[1]));
+    expect(stated.length).toBeGreaterThan(0);
+    expect(new Set(stated)).toEqual(new Set([Math.round(PIDS_SATURATION * 100)]));
+  });
+
+  it("gVisor's PIDs headroom", () => {
+    expect(readme).toContain(`the PIDs limit gets ${GVISOR_PIDS_HEADROOM} of headroom`);
+  });
+
+  it('the plans', () => {
+    const { small, standard } = PLANS;
+    const plan = (p: typeof small | typeof standard) =>
+      `\`${p.name}\` = ${p.memoryMb} MiB, ${p.cpus} CPU, ${p.pids} PIDs, ${p.tmpMb} MiB \`/tmp\``;
+    expect(readme.replace(/\s+/g, ' ')).toContain(`${plan(small)}; ${plan(standard)}`);
+  });
+});
