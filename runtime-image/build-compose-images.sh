@@ -13,14 +13,15 @@
 # Each image is tagged with a hash of what goes into it (the build is skipped when that tag
 # exists) and with ${BULKHEAD_VERSION:-dev}, the tag docker-compose.yml names. Idempotent; prints
 # progress, timings and the image references. Run from anywhere, as root or a docker-group user.
-# Environment: BULKHEAD_VERSION, BULKHEAD_RUNTIME_TAG and BULKHEAD_NODE_BASE (passed to build.sh),
+# Environment: BULKHEAD_VERSION; BULKHEAD_RUNTIME_IMAGE, a runtime image to use as it is (it must
+# exist; build.sh is then not run), else BULKHEAD_RUNTIME_TAG and BULKHEAD_NODE_BASE for build.sh;
 # BULKHEAD_STATE_DIR.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 VERSION="${BULKHEAD_VERSION:-dev}"
-RUNTIME_IMAGE="bulkhead/runtime:${BULKHEAD_RUNTIME_TAG:-latest}"
+RUNTIME_IMAGE="${BULKHEAD_RUNTIME_IMAGE:-bulkhead/runtime:${BULKHEAD_RUNTIME_TAG:-latest}}"
 CACHE_DIR="${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}/cache"
 
 # shellcheck source=runtime-image/script-kit.sh
@@ -34,7 +35,12 @@ command -v apt-get >/dev/null 2>&1 || die "apt-get is missing: this script needs
 [ -f "$ROOT/node_modules/.package-lock.json" ] || die "no npm-installed node_modules in $ROOT: run npm ci first."
 
 # 1. The tenant runtime image, and with it the base image.
-bash "$HERE/build.sh"
+if [ -n "${BULKHEAD_RUNTIME_IMAGE:-}" ]; then
+  have_image "$RUNTIME_IMAGE" || die "BULKHEAD_RUNTIME_IMAGE=$RUNTIME_IMAGE is not a local image (build it with build.sh)."
+  log "runtime image: $RUNTIME_IMAGE (from BULKHEAD_RUNTIME_IMAGE, not rebuilt)"
+else
+  bash "$HERE/build.sh"
+fi
 BASE=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.base.name"}}' "$RUNTIME_IMAGE")
 have_image "$BASE" || die "$RUNTIME_IMAGE names base $BASE, which is not a local image."
 BASE_ID=$(docker image inspect -f '{{.Id}}' "$BASE")
