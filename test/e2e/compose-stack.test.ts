@@ -50,6 +50,15 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 
 
 const byLabel = (label: string): { label: string[] } => ({ label: [label] });
 
+/** Docker's view of a service's own healthcheck (docker-compose.yml's `healthcheck:`). */
+async function health(service: string): Promise<string | undefined> {
+  const [container] = await ns.docker.listContainers({
+    filters: { label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] },
+  });
+  if (!container) return undefined;
+  return (await ns.docker.getContainer(container.Id).inspect()).State.Health?.Status;
+}
+
 /** What is left on the engine of this stack: by compose project, and by the tenant namespace. */
 async function leftovers(): Promise<{ containers: string[]; volumes: string[]; networks: string[] }> {
   const projectLabel = `com.docker.compose.project=${project}`;
@@ -153,6 +162,9 @@ describe('docker-compose.yml on a host without a registry', () => {
   });
 
   it("serves real MCP calls with a token from the stack's IdP", async () => {
+    // The file's own healthchecks pass (the router's first check runs 10 s after its start).
+    await waitFor('a healthy router', async () => (await health('router')) === 'healthy', 30_000);
+    expect(await health('redis')).toBe('healthy');
     expect((await fetch(mcpUrl, { method: 'POST', body: '{}' })).status).toBe(401);
     const agent = await registerAgentClient({
       issuer,
