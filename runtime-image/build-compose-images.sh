@@ -33,6 +33,8 @@ host_os=$(. /etc/os-release && printf '%s %s' "${VERSION_CODENAME:-unknown}" "${
   || die "Redis is installed from this host's Debian packages, which must match the bookworm base; this host runs ${host_os#* }."
 command -v apt-get >/dev/null 2>&1 || die "apt-get is missing: this script needs a Debian host."
 [ -f "$ROOT/node_modules/.package-lock.json" ] || die "no npm-installed node_modules in $ROOT: run npm ci first."
+# The build context holds node_modules; docker build sends a symbolic link as a link, not its target.
+[ ! -L "$ROOT/node_modules" ] || die "$ROOT/node_modules is a symbolic link, which docker build does not follow: use a real directory (npm ci)."
 
 # 1. The tenant runtime image, and with it the base image.
 if [ -n "${BULKHEAD_RUNTIME_IMAGE:-}" ]; then
