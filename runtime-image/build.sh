@@ -21,13 +21,8 @@ EXTRA_TAG="${BULKHEAD_RUNTIME_TAG:-latest}"
 FAULTS="${BULKHEAD_RUNTIME_FAULTS:-0}"
 [ "$FAULTS" = 1 ] && EXTRA_TAG="$EXTRA_TAG-faults"
 
-now() { date +%s%N; }
-T0=$(now)
-secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", (b - a) / 1e9 }'; }
-log() { printf '[image] %s\n' "$*"; }
-die() { printf '[image] ERROR: %s\n' "$*" >&2; exit 1; }
-trap 'die "${BASH_SOURCE[0]##*/} line $LINENO: \"$BASH_COMMAND\" failed"' ERR
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# shellcheck source=runtime-image/script-kit.sh
+. "$(dirname "${BASH_SOURCE[0]}")/script-kit.sh"
 
 command -v docker >/dev/null 2>&1 || die "the docker CLI is missing: install the Debian package 'docker.io'."
 docker info >/dev/null 2>&1 || die "the Docker engine is not reachable (is dockerd running, may this user use it?)."

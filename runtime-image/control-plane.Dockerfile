@@ -1,17 +1,19 @@
-# Control plane: router, supervisor and development IdP, one image (docker-compose.yml picks the
-# process with `command:`). Node 24 runs the TypeScript sources as they are (type stripping): no
-# compile step, and the stack traces point at the files in this repository.
+# Control plane: router, supervisor, development IdP and operator CLI, one image
+# (docker-compose.yml picks the process with `command:`). Node 24 runs the TypeScript sources as
+# they are (type stripping): no compile step, and the stack traces point at the files in this
+# repository.
 #
 # The build needs no network (docker build --network none): it installs nothing. The context is
 # the repository root, with node_modules as `npm ci` left it on the host; the first stage keeps
 # only the production dependencies, as package-lock.json lists them, and checks that what is
-# installed matches the lock. From the repository root:
+# installed matches the lock. runtime-image/build-compose-images.sh builds it (with the tag
+# docker-compose.yml names), in effect from the repository root:
 #   DOCKER_BUILDKIT=0 docker build --network none -f runtime-image/control-plane.Dockerfile \
 #     --build-arg NODE_BASE=bulkhead/node-base:24.21.0-bookworm -t bulkhead/control-plane:dev .
-# (or `docker-compose build`). NODE_BASE as in runtime-image/Dockerfile: the official image where a
-# registry is reachable, else the equivalent that runtime-image/base-offline.sh assembles. The host
-# must match the base in OS and architecture (Debian bookworm, amd64): a few dependencies carry
-# native addons built by `npm ci`.
+# NODE_BASE as in runtime-image/Dockerfile: the official image where a registry is reachable, else
+# the equivalent that runtime-image/base-offline.sh assembles. The host must match the base in OS
+# and architecture (Debian bookworm, amd64): a few dependencies carry native addons built by
+# `npm ci`.
 #
 # A .dockerignore at the repository root keeps the context small and keeps .bulkhead/ (the
 # call-assertion private key) and .git out of it; the image itself only ever receives what the
@@ -52,11 +54,17 @@ FROM ${NODE_BASE}
 # Re-declared: an ARG before FROM is not visible after it.
 ARG NODE_BASE=node:24-bookworm-slim
 LABEL org.opencontainers.image.title="bulkhead-control-plane" \
-      org.opencontainers.image.description="Bulkhead router, supervisor and development IdP" \
+      org.opencontainers.image.description="Bulkhead router, supervisor, development IdP and CLI" \
       org.opencontainers.image.base.name="${NODE_BASE}"
 
 ENV NODE_ENV=production
 WORKDIR /app
+
+# The CLI's state in docker-compose.yml (its `cli` service, UID 10002): the secret store's key and
+# offboarding exports live on a named volume mounted here, which copies this owner and mode when
+# it is first created. Nothing else may read it.
+RUN mkdir -p /var/lib/bulkhead/cli && chown 10002:10002 /var/lib/bulkhead/cli \
+  && chmod 0700 /var/lib/bulkhead/cli
 
 # Root-owned and read-only for the service users. Least-changing first, for the layer cache.
 COPY package.json package-lock.json ./

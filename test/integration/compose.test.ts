@@ -5,9 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
+import { composeSync, ROOT } from '../support/compose.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const COMPOSE_FILE = resolve(ROOT, 'docker-compose.yml');
 const ISSUER = 'https://idp.example.test/';
 const RUN_DIR = '/var/lib/bulkhead/run';
 const DOCKER_SOCKET = '/var/run/docker.sock';
@@ -15,6 +14,8 @@ const DOCKER_SOCKET = '/var/run/docker.sock';
 type VolumeEntry = string | { type?: string; source?: string; target?: string; read_only?: boolean };
 
 interface Service {
+  image?: string;
+  build?: unknown;
   command?: string[] | string;
   user?: string;
   environment?: Record<string, string | null>;
@@ -42,17 +43,9 @@ interface ComposeConfig {
   networks?: Record<string, { internal?: boolean } | null>;
 }
 
-/** Runs docker-compose with a controlled environment: no BULKHEAD_* or COMPOSE_* from the caller. */
+/** docker-compose with no BULKHEAD_* or COMPOSE_* from the caller: the file's defaults. */
 function compose(args: string[], extraEnv: Record<string, string> = { BULKHEAD_ISSUER: ISSUER }): string {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !/^(BULKHEAD_|COMPOSE_)/.test(key)),
-  );
-  return execFileSync('docker-compose', ['-f', COMPOSE_FILE, ...args], {
-    cwd: ROOT,
-    env: { ...env, ...extraEnv },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return composeSync(args, extraEnv);
 }
 
 /** docker-compose 1.29 prints YAML only; PyYAML is there wherever it is (python3-yaml is its dependency). */
@@ -154,6 +147,8 @@ function expectRedisDurableAndInternal(config: ComposeConfig): void {
   const command = [redis.command ?? []].flat().join(' ');
   expect(command).toMatch(/--appendonly yes(\s|$)/);
   expect(redis.ports ?? []).toEqual([]);
+  expect(redis.read_only).toBe(true);
+  expect(redis.cap_drop).toEqual(['ALL']);
   const data = mounts(redis).find((m) => m.target === '/data');
   expect(Object.keys(config.volumes ?? {})).toContain(data?.source);
   expect([redis.healthcheck?.test ?? []].flat().join(' ')).toContain('redis-cli ping');
@@ -165,13 +160,40 @@ function expectRedisDurableAndInternal(config: ComposeConfig): void {
   }
 }
 
+/** Profiles: the dev IdP only in `dev`, the CLI only in `cli` (never started by `up`). */
+const PROFILED: Record<string, string[]> = { 'dev-idp': ['dev'], cli: ['cli'] };
+
 function expectDevIdpOnlyInDevProfile(config: ComposeConfig): void {
-  expect(service(config, 'dev-idp').profiles).toEqual(['dev']);
   for (const [name, svc] of Object.entries(config.services)) {
-    if (name === 'dev-idp') continue;
-    expect(svc.profiles ?? [], `${name} must run without a profile`).toEqual([]);
+    expect(svc.profiles ?? [], `profiles of ${name}`).toEqual(PROFILED[name] ?? []);
     expect(Object.keys(svc.depends_on ?? {})).not.toContain('dev-idp');
   }
+}
+
+/** No registry: every image is one runtime-image/build-compose-images.sh builds, and only it. */
+function expectImagesBuiltLocally(config: ComposeConfig): void {
+  for (const [name, svc] of Object.entries(config.services)) {
+    expect(svc.image, `image of ${name}`).toMatch(/^bulkhead\/(control-plane|redis):dev$/);
+    expect(svc.build, `build of ${name}`).toBeUndefined();
+  }
+  expect(service(config, 'redis').image).toBe('bulkhead/redis:dev');
+  expect(service(config, 'supervisor').environment?.BULKHEAD_RUNTIME_IMAGE).toBe('bulkhead/runtime:latest');
+}
+
+/** The CLI: non-root, read-only, Redis's network only, no Docker and none of the router's keys. */
+function expectCliConfined(config: ComposeConfig): void {
+  const cli = service(config, 'cli');
+  const [uid = ''] = (cli.user ?? '').split(':');
+  expect(uid).toMatch(/^[1-9]\d*$/);
+  expect(uid).not.toBe((service(config, 'router').user ?? '').split(':')[0]);
+  expect(cli.read_only).toBe(true);
+  expect(cli.cap_drop).toEqual(['ALL']);
+  expect(cli.cap_add ?? []).toEqual([]);
+  expect(cli.security_opt).toContain('no-new-privileges:true');
+  expect(cli.ports ?? []).toEqual([]);
+  expect(secretNames(cli)).toEqual([]);
+  expect(Object.keys(cli.networks ?? {})).toEqual(Object.keys(service(config, 'redis').networks ?? {}));
+  expect(mounts(cli).map((m) => m.target)).toEqual([cli.environment?.BULKHEAD_DEV_DIR]);
 }
 
 const CHECKS = {
@@ -181,7 +203,9 @@ const CHECKS = {
     expectRunDirSharedAtSamePath,
   'the router alone holds the private call-assertion key, the supervisor the public one': expectKeysSplit,
   'redis is append-only, on a volume, healthy-gated, internal only': expectRedisDurableAndInternal,
-  'the dev IdP exists only under the dev profile': expectDevIdpOnlyInDevProfile,
+  'the dev IdP exists only under the dev profile, the CLI only under its own': expectDevIdpOnlyInDevProfile,
+  'every image is built on this host, none pulled': expectImagesBuiltLocally,
+  'the CLI runs non-root and read-only, next to Redis only, without Docker or keys': expectCliConfined,
 } satisfies Record<string, (config: ComposeConfig) => void>;
 
 describe('docker-compose.yml', () => {
@@ -189,11 +213,11 @@ describe('docker-compose.yml', () => {
 
   for (const [title, check] of Object.entries(CHECKS)) it(title, () => check(config));
 
-  it('validates with the dev profile too, and lists the dev IdP only there', () => {
+  it('validates with the dev profile too, and lists the dev IdP and the CLI only in theirs', () => {
     const dev = loadConfig(['--profile', 'dev']);
-    expect(Object.keys(dev.services).sort()).toEqual(['dev-idp', 'redis', 'router', 'supervisor']);
+    expect(Object.keys(dev.services).sort()).toEqual(['cli', 'dev-idp', 'redis', 'router', 'supervisor']);
     for (const check of Object.values(CHECKS)) check(dev);
-    expect(compose(['config', '--profiles']).split('\n').filter(Boolean)).toEqual(['dev']);
+    expect(compose(['config', '--profiles']).split('\n').filter(Boolean)).toEqual(['cli', 'dev']);
   });
 
   it('refuses to start a router without an explicit token issuer', () => {
@@ -240,6 +264,29 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     ],
     ['redis published', (c) => (service(c, 'redis').ports = ['6379:6379']), expectRedisDurableAndInternal],
     ['dev IdP always on', (c) => delete service(c, 'dev-idp').profiles, expectDevIdpOnlyInDevProfile],
+    ['CLI started by up', (c) => delete service(c, 'cli').profiles, expectDevIdpOnlyInDevProfile],
+    [
+      'redis from a registry',
+      (c) => (service(c, 'redis').image = 'redis:7-bookworm'),
+      expectImagesBuiltLocally,
+    ],
+    [
+      'control plane built by docker-compose',
+      (c) => (service(c, 'router').build = { context: '.' }),
+      expectImagesBuiltLocally,
+    ],
+    ['redis writable root', (c) => delete service(c, 'redis').read_only, expectRedisDurableAndInternal],
+    ['CLI as root', (c) => (service(c, 'cli').user = '0:0'), expectCliConfined],
+    [
+      'CLI on the edge network',
+      (c) => (service(c, 'cli').networks = { backend: null, edge: null }),
+      expectCliConfined,
+    ],
+    [
+      'CLI with the private key',
+      (c) => (service(c, 'cli').secrets = ['call_assertion_key']),
+      expectCliConfined,
+    ],
   ];
 
   for (const [title, weaken, check] of weakened) {

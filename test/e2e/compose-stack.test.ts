@@ -1,0 +1,217 @@
+// docker-compose.yml run as its own instructions say, with no registry: the control-plane and Redis
+// images built on this host by runtime-image/build-compose-images.sh (next to the tenant runtime
+// image every test uses, which setup builds), the dev profile brought up under a project name,
+// namespace, ports and run directory of its own, a tenant onboarded by the CLI inside the stack, a
+// token from the stack's IdP through a real client-credentials grant, real MCP calls through the
+// stack's router into the tenant container its supervisor started, and `down -v` leaving nothing.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
+import { LABELS } from '../../supervisor/docker/labels.ts';
+import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
+import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
+import { bearerClient } from '../support/mcp-client.ts';
+import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { freePort } from '../support/stack.ts';
+
+const execFileAsync = promisify(execFile);
+const TENANT = 'acme';
+const TOOLS = 'whoami,records_create,records_get,records_list';
+
+let ns: TestNamespace;
+let project: string;
+let env: Record<string, string>;
+let mcpUrl: string;
+let issuer: string;
+let client: Client | undefined;
+
+function compose(...args: string[]): Promise<ComposeResult> {
+  return composeRun(['-p', project, '--profile', 'dev', ...args], env);
+}
+
+/** `docker-compose run` of the CLI service: the control-plane image's CLI, inside the stack. */
+async function cli(...args: string[]): Promise<ComposeResult> {
+  return composeRun(['-p', project, 'run', '--rm', '-T', 'cli', ...args], env);
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${what} not ready within ${timeoutMs} ms`);
+}
+
+const byLabel = (label: string): { label: string[] } => ({ label: [label] });
+
+/** Docker's view of a service's own healthcheck (docker-compose.yml's `healthcheck:`). */
+async function health(service: string): Promise<string | undefined> {
+  const [container] = await ns.docker.listContainers({
+    filters: { label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] },
+  });
+  if (!container) return undefined;
+  return (await ns.docker.getContainer(container.Id).inspect()).State.Health?.Status;
+}
+
+/** What is left on the engine of this stack: by compose project, and by the tenant namespace. */
+async function leftovers(): Promise<{ containers: string[]; volumes: string[]; networks: string[] }> {
+  const projectLabel = `com.docker.compose.project=${project}`;
+  const namespaceLabel = `${LABELS.namespace}=${ns.namespace}`;
+  const containers = [
+    ...(await ns.docker.listContainers({ all: true, filters: byLabel(projectLabel) })),
+    ...(await ns.docker.listContainers({ all: true, filters: byLabel(namespaceLabel) })),
+  ].map((c) => c.Names.join(','));
+  const volumes = [
+    ...((await ns.docker.listVolumes({ filters: byLabel(projectLabel) })).Volumes ?? []),
+    ...((await ns.docker.listVolumes({ filters: byLabel(namespaceLabel) })).Volumes ?? []),
+  ].map((v) => v.Name);
+  const networks = (await ns.docker.listNetworks({ filters: byLabel(projectLabel) })).map((n) => n.Name);
+  return { containers, volumes, networks };
+}
+
+beforeAll(async () => {
+  ns = await testNamespace('compose');
+  project = `bulkhead-${ns.namespace}`;
+  // Socket directories must be reachable by the router's group through this directory.
+  await chmod(ns.runDir, 0o755);
+  const runDir = join(ns.runDir, 'run');
+  const keysDir = join(ns.runDir, 'keys');
+  await mkdir(runDir, { mode: 0o755 });
+  // The image tag of this run alone: compose names images by it; removed afterwards.
+  const tag = ns.namespace;
+  // The runtime image is the one every test uses (setup builds it); the script builds the others.
+  await execFileAsync('bash', [join(ROOT, 'runtime-image/build-compose-images.sh')], {
+    env: { ...process.env, BULKHEAD_VERSION: tag, BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE },
+    timeout: 600_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  // The key pair as the file's instructions make it: the router's group may read the private key.
+  await execFileAsync(process.execPath, [join(ROOT, 'tenants/cli/main.ts'), 'keygen', '--out', keysDir]);
+  await execFileAsync('chgrp', ['10001', join(keysDir, 'call-assertion.key')]);
+  await chmod(join(keysDir, 'call-assertion.key'), 0o640);
+  const [routerPort, idpPort] = [await freePort(), await freePort()];
+  mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
+  issuer = `http://127.0.0.1:${idpPort}`;
+  env = {
+    BULKHEAD_VERSION: tag,
+    BULKHEAD_NAMESPACE: ns.namespace,
+    BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE,
+    BULKHEAD_RUN_DIR: runDir,
+    BULKHEAD_KEYS_DIR: keysDir,
+    BULKHEAD_ROUTER_PUBLISHED_PORT: String(routerPort),
+    BULKHEAD_IDP_PUBLISHED_PORT: String(idpPort),
+    BULKHEAD_ISSUER: issuer,
+    BULKHEAD_JWKS_URI: 'http://dev-idp:9400/jwks',
+    BULKHEAD_RESOURCE_URL: mcpUrl,
+    BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: randomBytes(24).toString('hex'),
+    BULKHEAD_ACTOR: 'compose-test',
+  };
+}, 660_000);
+
+afterAll(async () => {
+  await client?.close().catch(() => undefined);
+  if (!ns) return;
+  if (env) await compose('down', '-v', '--remove-orphans', '-t', '2');
+  await ns.cleanup();
+  // Only this run's tags; the content-hash tags stay for the next run.
+  await execFileAsync('docker', [
+    'rmi',
+    `bulkhead/control-plane:${ns.namespace}`,
+    `bulkhead/redis:${ns.namespace}`,
+  ]).catch(() => undefined);
+}, 120_000);
+
+describe('docker-compose.yml on a host without a registry', () => {
+  it('comes up healthy with the dev profile, on images built here', async () => {
+    const up = await compose('up', '-d');
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).not.toMatch(/Pulling/);
+    await waitFor('the router', async () => (await fetch(mcpUrl.replace(/\/mcp$/, '/healthz'))).ok);
+    await waitFor('the IdP', async () => (await fetch(`${issuer}/.well-known/openid-configuration`)).ok);
+    const ps = await compose('ps', '--services', '--filter', 'status=running');
+    expect(ps.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'dev-idp',
+      'redis',
+      'router',
+      'supervisor',
+    ]);
+    // Redis from Debian's package, as the package's user, durable as the file asks.
+    const redis = await compose('exec', '-T', 'redis', 'sh', '-c', 'id -un; redis-cli config get appendonly');
+    expect(redis.stdout.split('\n').filter(Boolean)).toEqual(['redis', 'appendonly', 'yes']);
+  });
+
+  it('onboards a tenant through the CLI inside the stack, onto the host engine', async () => {
+    const onboard = await cli('onboard', TENANT);
+    expect(onboard.code, onboard.stderr).toBe(0);
+    expect(onboard.stdout).toMatch(new RegExp(`Tenant ${TENANT} is ready in \\d+ ms`));
+    expect(onboard.stdout).toMatch(/isolation evidence: (\d+)\/\1 checks pass/);
+    const tenants = await ns.docker.listContainers({
+      filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.tenant}=${TENANT}`] },
+    });
+    expect(tenants.map((c) => c.Names[0])).toEqual([`/bulkhead-${ns.namespace}-${TENANT}`]);
+    expect(tenants[0]?.Image).toBe(RUNTIME_IMAGE);
+    const update = await cli('update', TENANT, '--tools', TOOLS);
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stdout).toContain(`Updated ${TENANT}: generation 1 -> 2`);
+  });
+
+  it("serves real MCP calls with a token from the stack's IdP", async () => {
+    // The file's own healthchecks pass (the router's first check runs 10 s after its start).
+    await waitFor('a healthy router', async () => (await health('router')) === 'healthy', 30_000);
+    expect(await health('redis')).toBe('healthy');
+    expect((await fetch(mcpUrl, { method: 'POST', body: '{}' })).status).toBe(401);
+    const agent = await registerAgentClient({
+      issuer,
+      initialAccessToken: env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN ?? '',
+      tenant: TENANT,
+      scopes: [...ALL_SCOPES],
+      clientName: 'compose test agent',
+    });
+    const token = await mintClientCredentialsToken({
+      issuer,
+      ...agent,
+      resource: mcpUrl,
+      scope: ALL_SCOPES.join(' '),
+    });
+    const mcp = await bearerClient(mcpUrl, token);
+    client = mcp;
+    const { tools } = await mcp.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(TOOLS.split(',').sort());
+    const create = (): ReturnType<Client['callTool']> =>
+      mcp.callTool({
+        name: 'records_create',
+        arguments: { title: 'from compose', idempotency_key: 'compose-create-1' },
+      });
+    const first = await create();
+    expect(first.isError, JSON.stringify(first.structuredContent)).toBeFalsy();
+    const { id } = (first.structuredContent as { record: { id: string } }).record;
+    // The same key again is a replay of the first result, not a second record.
+    expect((await create()).structuredContent).toEqual(first.structuredContent);
+    const got = await mcp.callTool({ name: 'records_get', arguments: { id } });
+    expect(got.structuredContent).toMatchObject({ record: { id, title: 'from compose' } });
+    const listed = await mcp.callTool({ name: 'records_list', arguments: {} });
+    expect((listed.structuredContent as { records: { id: string }[] }).records.map((r) => r.id)).toEqual([
+      id,
+    ]);
+  });
+
+  it('offboards through the CLI, and `down -v` leaves no container, volume or network', async () => {
+    await client?.close();
+    client = undefined;
+    const offboard = await cli('offboard', TENANT, '--yes');
+    expect(offboard.code, offboard.stderr).toBe(0);
+    expect(offboard.stdout).toContain(`Destroyed for ${TENANT}: container, data volume`);
+    const before = await leftovers();
+    expect(before.containers.length).toBe(4);
+    expect(before.volumes.sort()).toEqual([`${project}_cli-state`, `${project}_redis-data`]);
+    const down = await compose('down', '-v', '-t', '5');
+    expect(down.code, down.stderr).toBe(0);
+    expect(await leftovers()).toEqual({ containers: [], volumes: [], networks: [] });
+  });
+});
