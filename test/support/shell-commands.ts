@@ -191,11 +191,21 @@ function strip(source: string): { text: string; substitutions: string[] } {
   return { text: out.replace(/=\([^)]*\)/g, '=ARRAY'), substitutions };
 }
 
-export function shellNeeds(source: string): ShellNeeds {
-  const { text, substitutions } = strip(source);
-  const functions = new Set(
-    [...text.matchAll(/^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{/gm)].map((m) => m[1]!),
+/** The functions a script defines (a sourced helper library's count as the sourcing script's own). */
+export function shellFunctions(source: string): Set<string> {
+  return new Set(
+    [...strip(source).text.matchAll(/^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{/gm)].map((m) => m[1]!),
   );
+}
+
+/** The helper libraries a script sources (`. lib.sh`, `source "$HERE/lib.sh"`), by file name. */
+export function sourcedFiles(source: string): string[] {
+  return [...source.matchAll(/^\s*(?:\.|source)\s+\S.*?([\w.-]+\.sh)"?\s*$/gm)].map((m) => m[1]!);
+}
+
+export function shellNeeds(source: string, inherited: Set<string> = new Set()): ShellNeeds {
+  const { text, substitutions } = strip(source);
+  const functions = new Set([...inherited, ...shellFunctions(source)]);
   const commands = new Set<string>();
   for (const m of text.matchAll(/\bcommand\s+-v\s+([\w.+-]+)/g)) commands.add(m[1]!);
   for (const m of text.matchAll(/^\s*(?:need|require)\s+([\w.+-]+)/gm)) commands.add(m[1]!);
@@ -231,7 +241,7 @@ export function shellNeeds(source: string): ShellNeeds {
     }
   }
   for (const inner of substitutions) {
-    for (const command of shellNeeds(inner).commands) if (!functions.has(command)) commands.add(command);
+    for (const command of shellNeeds(inner, functions).commands) commands.add(command);
   }
   return { commands };
 }

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { shellNeeds } from '../support/shell-commands.ts';
+import { shellFunctions, shellNeeds, sourcedFiles } from '../support/shell-commands.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -35,9 +35,17 @@ function shellScripts(dir: string): string[] {
 
 /** "script: command" for every command a script needs that neither a new machine nor setup has. */
 function unmet(scripts: Record<string, string>, available: Set<string>): string[] {
-  return Object.entries(scripts).flatMap(([name, source]) =>
-    [...shellNeeds(source).commands].filter((c) => !available.has(c)).map((c) => `${name}: ${c}`),
-  );
+  return Object.entries(scripts).flatMap(([name, source]) => {
+    // Functions of the helper libraries a script sources are its own (found among the scripts).
+    const library = sourcedFiles(source).flatMap((file) =>
+      Object.entries(scripts).flatMap(([other, text]) =>
+        other.endsWith(`/${file}`) ? [...shellFunctions(text)] : [],
+      ),
+    );
+    return [...shellNeeds(source, new Set(library)).commands]
+      .filter((c) => !available.has(c))
+      .map((c) => `${name}: ${c}`);
+  });
 }
 
 describe('setup installs what the scripts need', () => {
@@ -71,6 +79,11 @@ describe('setup installs what the scripts need', () => {
       'skopeo copy "$a" "$b"',
     ].join('\n');
     expect(unmet({ 'new.sh': script }, available)).toEqual(['new.sh: mkisofs', 'new.sh: skopeo']);
+    // A helper library's functions count only where it is sourced.
+    const lib = 'say() { printf "%s\\n" "$*"; }';
+    expect(
+      unmet({ 'a/lib.sh': lib, 'a/x.sh': '. "$HERE/lib.sh"\nsay hi', 'a/y.sh': 'say hi' }, available),
+    ).toEqual(['a/y.sh: say']);
   });
 });
 
