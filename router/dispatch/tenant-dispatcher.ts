@@ -137,7 +137,8 @@ export class TenantDispatcher {
         // may have run, so retrying here could run a write twice. Report, never retry.
         this.options.logger.warn({ tenant: context.tenant, failure }, 'runtime failed during a call');
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} failed during the call`, {
-          retryAfterMs: 500,
+          // After a breach the runtime is being replaced: a retry needs the new container.
+          retryAfterMs: failure === 'bound_exceeded' ? 2_000 : 500,
           failure,
         });
       }
@@ -153,7 +154,9 @@ export class TenantDispatcher {
       } catch (retryError) {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
-        void this.forget(context.tenant);
+        const retriedOn = this.forget(context.tenant);
+        if (retryError instanceof ReadBoundError)
+          await this.reportBreach(retryError, context, name, await retriedOn);
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
           retryAfterMs: 1_000,
           failure: retryFailure,
