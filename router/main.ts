@@ -39,7 +39,7 @@ Environment:
   BULKHEAD_TOOL_CHECK_INTERVAL_MS      re-check of tenant tool definitions (default 60000)
   BULKHEAD_CALL_TIMEOUT_MS             deadline of a call into a tenant runtime (default 30000)
   Bounds on what the router reads from a tenant runtime (a breach is a security event):
-  BULKHEAD_RUNTIME_MAX_RESPONSE_BYTES  ceiling of a runtime's answer; the cap in force is 8x the
+  BULKHEAD_RUNTIME_MAX_RESPONSE_BYTES  ceiling of a runtime's answer; the cap in force is 16x the
                                        largest tool payload bound, at least 64 KiB (default 4194304)
   BULKHEAD_RUNTIME_MAX_HEADER_BYTES    response header block (default 16384)
   BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES server-sent events in one answer (default 1000)

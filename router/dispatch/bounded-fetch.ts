@@ -17,7 +17,10 @@ export interface RuntimeReadBounds {
   firstByteMs: number;
 }
 
-/** Ceiling of the response cap: no manifest bound lets a runtime answer more than this. */
+/**
+ * Ceiling of the response cap: no manifest bound lets a runtime answer more than this. Chosen for
+ * the router's memory (what a cut-off answer costs it), below the records tools' derived cap.
+ */
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 export const DEFAULT_READ_BOUNDS: RuntimeReadBounds = {
@@ -27,8 +30,12 @@ export const DEFAULT_READ_BOUNDS: RuntimeReadBounds = {
   firstByteMs: 30_000,
 };
 
-/** An answer may carry what a tool accepts several times over (text and structured content, escaping). */
-const RESPONSE_FACTOR = 8;
+/**
+ * An answer may carry what the tools accept several times over: a full records_list page (100
+ * records of at most 32 KiB, each carried twice, as text and as structured content) is 6.25 MiB,
+ * under 16 times the largest payload bound (512 KiB).
+ */
+const RESPONSE_FACTOR = 16;
 const MIN_RESPONSE_BYTES = 64 * 1024;
 
 /**

@@ -79,7 +79,7 @@ describe('read bounds', () => {
 
   it('derives the response cap from the tools payload bounds, within floor and ceiling', () => {
     const largest = Math.max(...RECORDS_TOOLS.map((t) => t.maxPayloadBytes));
-    expect(responseCapFor(RECORDS_TOOLS, 64 * 1024 * 1024)).toBe(8 * largest);
+    expect(responseCapFor(RECORDS_TOOLS, 64 * 1024 * 1024)).toBe(16 * largest);
     expect(responseCapFor(RECORDS_TOOLS, 1024 * 1024)).toBe(1024 * 1024);
     expect(responseCapFor([{ maxPayloadBytes: 100 }], 64 * 1024 * 1024)).toBe(64 * 1024);
   });
