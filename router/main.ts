@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { installation } from '../tenants/contracts/installation.ts';
 import { jsonListEnv, processConfig, stopOnSignals } from '../tenants/contracts/process-entry.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
+import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
 import { startRouter } from './router.ts';
 
 const USAGE = `Usage: node router/main.ts
@@ -36,6 +37,13 @@ Environment:
   BULKHEAD_DOCS_DIR                    Markdown files docs_search serves (default router/tools/shared/docs)
   BULKHEAD_IDEMPOTENCY_WINDOW_MS       how long write results are kept for replay (default 86400000)
   BULKHEAD_TOOL_CHECK_INTERVAL_MS      re-check of tenant tool definitions (default 60000)
+  BULKHEAD_CALL_TIMEOUT_MS             deadline of a call into a tenant runtime (default 30000)
+  Bounds on what the router reads from a tenant runtime (a breach is a security event):
+  BULKHEAD_RUNTIME_MAX_RESPONSE_BYTES  ceiling of a runtime's answer; the cap in force is 16x the
+                                       largest tool payload bound, at least 64 KiB (default 4194304)
+  BULKHEAD_RUNTIME_MAX_HEADER_BYTES    response header block (default 16384)
+  BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES server-sent events in one answer (default 1000)
+  BULKHEAD_RUNTIME_FIRST_BYTE_MS       wait for the headers and between body chunks (default 30000)
   LOG_LEVEL                            pino level (default info)`;
 
 const Env = z.object({
@@ -68,6 +76,23 @@ const Env = z.object({
     .min(60_000)
     .default(24 * 3600 * 1000),
   BULKHEAD_TOOL_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  BULKHEAD_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  BULKHEAD_RUNTIME_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(DEFAULT_READ_BOUNDS.maxResponseBytes),
+  BULKHEAD_RUNTIME_MAX_HEADER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(DEFAULT_READ_BOUNDS.maxHeaderBytes),
+  BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_READ_BOUNDS.maxStreamMessages),
+  BULKHEAD_RUNTIME_FIRST_BYTE_MS: z.coerce.number().int().min(100).default(DEFAULT_READ_BOUNDS.firstByteMs),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -106,6 +131,13 @@ async function main(): Promise<void> {
     ...(env.BULKHEAD_DOCS_DIR ? { docsDir: env.BULKHEAD_DOCS_DIR } : {}),
     idempotencyWindowMs: env.BULKHEAD_IDEMPOTENCY_WINDOW_MS,
     toolCheckIntervalMs: env.BULKHEAD_TOOL_CHECK_INTERVAL_MS,
+    callTimeoutMs: env.BULKHEAD_CALL_TIMEOUT_MS,
+    runtimeBounds: {
+      maxResponseBytes: env.BULKHEAD_RUNTIME_MAX_RESPONSE_BYTES,
+      maxHeaderBytes: env.BULKHEAD_RUNTIME_MAX_HEADER_BYTES,
+      maxStreamMessages: env.BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES,
+      firstByteMs: env.BULKHEAD_RUNTIME_FIRST_BYTE_MS,
+    },
   });
   stopOnSignals(() => router.close());
 }

@@ -14,7 +14,9 @@ import { AuditTrail } from '../tenants/audit/audit-trail.ts';
 import { createApp } from './app.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { TrustedIssuerInput } from './auth/trusted-issuers.ts';
+import { DEFAULT_READ_BOUNDS, responseCapFor, type RuntimeReadBounds } from './dispatch/bounded-fetch.ts';
 import { createCallSigner } from './dispatch/call-signer.ts';
+import { createBreachRecorder } from './dispatch/security-events.ts';
 import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { TenantDirectory } from './tenancy/tenant-directory.ts';
 import { defaultOriginPolicy } from './http/origin.ts';
@@ -63,6 +65,11 @@ export interface RouterOptions {
   callTimeoutMs?: number;
   /** How long a verified route is trusted before its runtime epoch is checked again (default 500 ms). */
   routeFreshnessMs?: number;
+  /**
+   * Bounds on reads from tenant runtimes (defaults: DEFAULT_READ_BOUNDS). `maxResponseBytes` is the
+   * ceiling: the cap in force derives from the runtime tools' payload bounds (responseCapFor).
+   */
+  runtimeBounds?: Partial<RuntimeReadBounds>;
 }
 
 export interface RunningRouter {
@@ -95,11 +102,21 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     logger,
     onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
   });
+  const audit = new AuditTrail({ redis, prefix: installation.registryPrefix });
+  const bounds = { ...DEFAULT_READ_BOUNDS, ...options.runtimeBounds };
   const dispatcher = new TenantDispatcher({
     runtimes,
     sign: await createCallSigner(options.callAssertionPrivateKey),
     logger,
     guard,
+    bounds: { ...bounds, maxResponseBytes: responseCapFor(RECORDS_TOOLS, bounds.maxResponseBytes) },
+    onBreach: createBreachRecorder({
+      logger,
+      audit,
+      redis,
+      prefix: installation.registryPrefix,
+      recycle: (request) => runtimes.recycle(request),
+    }),
     ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
     ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
     stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
@@ -132,7 +149,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     tenants,
     dispatcher,
-    audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
+    audit,
     logger,
     sessions: new SessionStore({
       redis,

@@ -4,8 +4,10 @@
 // mid-call, or no answer came in time) the tool may have run, so the caller gets a structured
 // `transient` error instead of a second attempt: at most once, never twice.
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { ReadBoundError } from './bounded-fetch.ts';
 
-export type CallFailure = 'not_delivered' | 'interrupted' | 'timed_out' | 'other';
+/** `bound_exceeded`: the runtime's answer broke a read bound (bounded-fetch.ts), a security event. */
+export type CallFailure = 'not_delivered' | 'interrupted' | 'timed_out' | 'bound_exceeded' | 'other';
 
 const NOT_DELIVERED = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'EACCES']);
 const INTERRUPTED = new Set([
@@ -30,6 +32,7 @@ function codesOf(error: unknown): string[] {
 }
 
 export function classifyCallFailure(error: unknown): CallFailure {
+  if (error instanceof ReadBoundError) return 'bound_exceeded';
   if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) return 'timed_out';
   if (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed) return 'interrupted';
   const codes = codesOf(error);

@@ -14,6 +14,14 @@ import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts
 import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
 import { toolError } from '../../tenants/contracts/tool-errors.ts';
 import type { ToolGuard } from '../pipeline/drift-guard.ts';
+import {
+  BoundedReads,
+  boundedAgentOptions,
+  DEFAULT_READ_BOUNDS,
+  ReadBoundError,
+  type BreachKind,
+  type RuntimeReadBounds,
+} from './bounded-fetch.ts';
 import { classifyCallFailure, type CallFailure } from './call-failure.ts';
 import type { CallSigner } from './call-signer.ts';
 
@@ -44,6 +52,26 @@ export interface TenantDispatcherOptions {
   routeFreshnessMs?: number;
   /** Pins tool definitions: checked on every new route before its first call (rug-pull protection). */
   guard?: ToolGuard;
+  /** Bounds on every read from a runtime (default DEFAULT_READ_BOUNDS). */
+  bounds?: RuntimeReadBounds;
+  /** Told of every broken read bound (a security event), before the caller gets its error. */
+  onBreach?: (breach: ReadBreach) => Promise<void>;
+}
+
+/** A runtime broke a read bound while serving `tool` (or `tools/list` for a definition check). */
+export interface ReadBreach {
+  context: CallContext;
+  tool: string;
+  kind: BreachKind;
+  message: string;
+  runtimeId: string | undefined;
+}
+
+interface Session {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  reads: BoundedReads;
+  timeout: number;
 }
 
 interface TenantRoute {
@@ -102,13 +130,15 @@ export class TenantDispatcher {
       const failure = classifyCallFailure(error);
       if (failure === 'other') throw error;
       // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
-      this.forget(context.tenant);
+      const runtimeId = this.forget(context.tenant);
+      if (error instanceof ReadBoundError) await this.reportBreach(error, context, name, await runtimeId);
       if (failure !== 'not_delivered') {
         // The request reached the container (it crashed, was killed or froze mid-call): the tool
         // may have run, so retrying here could run a write twice. Report, never retry.
         this.options.logger.warn({ tenant: context.tenant, failure }, 'runtime failed during a call');
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} failed during the call`, {
-          retryAfterMs: 500,
+          // After a breach the runtime is being replaced: a retry needs the new container.
+          retryAfterMs: failure === 'bound_exceeded' ? 2_000 : 500,
           failure,
         });
       }
@@ -124,7 +154,9 @@ export class TenantDispatcher {
       } catch (retryError) {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
-        this.forget(context.tenant);
+        const retriedOn = this.forget(context.tenant);
+        if (retryError instanceof ReadBoundError)
+          await this.reportBreach(retryError, context, name, await retriedOn);
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
           retryAfterMs: 1_000,
           failure: retryFailure,
@@ -139,40 +171,72 @@ export class TenantDispatcher {
     args: Record<string, unknown>,
   ): Promise<CallToolResult> {
     const route = await this.freshRoute(context.tenant);
+    const session = this.session(route, context);
+    try {
+      return await session.reads.run(() => this.serve({ ...session, route, context, name, args }));
+    } finally {
+      await session.client.close().catch(() => undefined);
+    }
+  }
+
+  /** One SDK client on the route whose every read is bounded, with the call's deadline. */
+  private session(route: TenantRoute, context: CallContext): Session {
     const client = new Client(
       { name: 'bulkhead-router', version: '0.1.0' },
       { versionNegotiation: { mode: { pin: MODERN } } },
     );
-    const transport = new StreamableHTTPClientTransport(route.url, {
-      fetch: this.signingFetch(route, context),
-    });
     const timeout = this.options.callTimeoutMs ?? 30_000;
-    try {
-      await client.connect(
-        transport,
-        route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
-      );
-      if (!route.discover) {
-        route.discover = client.getDiscoverResult();
-        if (route.discover) this.discovered.set(context.tenant, route.discover);
-      }
-      const guard = this.options.guard;
-      if (guard && !route.toolsChecked) {
-        guard.check(context.tenant, (await client.listTools(undefined, { timeout })).tools);
-        route.toolsChecked = true;
-        if (route.runtimeId) this.checkedRuntimes.set(context.tenant, route.runtimeId);
-      }
-      if (guard?.isWithheld(context.tenant, name)) {
-        return toolError(
-          'permanent',
-          'tool_withheld',
-          `${name} is withheld: its definition in the tenant runtime is not the approved one`,
-        );
-      }
-      return await client.callTool({ name, arguments: args }, { timeout });
-    } finally {
-      await client.close().catch(() => undefined);
+    const reads = new BoundedReads(this.bounds, timeout);
+    const transport = new StreamableHTTPClientTransport(route.url, {
+      fetch: reads.fetch(this.signingFetch(route, context)),
+    });
+    client.onerror = (error) => reads.noteError(error);
+    return { client, transport, reads, timeout };
+  }
+
+  private async serve(
+    call: Session & { route: TenantRoute; context: CallContext; name: string; args: Record<string, unknown> },
+  ): Promise<CallToolResult> {
+    const { client, transport, route, context, name, args, timeout } = call;
+    await client.connect(
+      transport,
+      route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
+    );
+    if (!route.discover) {
+      route.discover = client.getDiscoverResult();
+      if (route.discover) this.discovered.set(context.tenant, route.discover);
     }
+    const guard = this.options.guard;
+    if (guard && !route.toolsChecked) {
+      guard.check(context.tenant, (await client.listTools(undefined, { timeout })).tools);
+      route.toolsChecked = true;
+      if (route.runtimeId) this.checkedRuntimes.set(context.tenant, route.runtimeId);
+    }
+    if (guard?.isWithheld(context.tenant, name)) {
+      return toolError(
+        'permanent',
+        'tool_withheld',
+        `${name} is withheld: its definition in the tenant runtime is not the approved one`,
+      );
+    }
+    return await client.callTool({ name, arguments: args }, { timeout });
+  }
+
+  private get bounds(): RuntimeReadBounds {
+    return this.options.bounds ?? DEFAULT_READ_BOUNDS;
+  }
+
+  private async reportBreach(
+    error: ReadBoundError,
+    context: CallContext,
+    tool: string,
+    runtimeId: string | undefined,
+  ): Promise<void> {
+    const { kind, message } = error;
+    this.options.logger.warn({ tenant: context.tenant, tool, kind, runtimeId }, 'runtime broke a read bound');
+    await this.options.onBreach?.({ context, tool, kind, message, runtimeId }).catch((sinkError: unknown) => {
+      this.options.logger.error({ tenant: context.tenant, err: sinkError }, 'security event not recorded');
+    });
   }
 
   private signingFetch(route: TenantRoute, context: CallContext): FetchLike {
@@ -209,7 +273,7 @@ export class TenantDispatcher {
         route.verifiedAt = touchedAt;
         return route;
       }
-      if (this.routes.get(tenantId) === cached) this.forget(tenantId);
+      if (this.routes.get(tenantId) === cached) void this.forget(tenantId);
     } else {
       // Record the activity before the ensure, so that no idle tier acts on the tenant meanwhile.
       await view.touch(tenantId);
@@ -233,10 +297,17 @@ export class TenantDispatcher {
         const toolsChecked = runtimeId !== undefined && this.checkedRuntimes.get(tenantId) === runtimeId;
         const common = { endpoint, epoch, verifiedAt, runtimeId, toolsChecked };
         if (endpoint.kind !== 'unix')
-          return { ...common, agent: new Agent(), url: new URL('/mcp', endpoint.url) };
+          return {
+            ...common,
+            agent: new Agent(boundedAgentOptions(this.bounds)),
+            url: new URL('/mcp', endpoint.url),
+          };
         return {
           ...common,
-          agent: new Agent({ connect: { socketPath: endpoint.socketPath } }),
+          agent: new Agent({
+            ...boundedAgentOptions(this.bounds),
+            connect: { socketPath: endpoint.socketPath },
+          }),
           url: new URL('http://tenant/mcp'),
           ...(discover ? { discover } : {}),
         };
@@ -247,10 +318,13 @@ export class TenantDispatcher {
     return route;
   }
 
-  private forget(tenantId: string): void {
+  /** Drops the tenant's route; resolves to the runtime it led to, when known. */
+  private async forget(tenantId: string): Promise<string | undefined> {
     const route = this.routes.get(tenantId);
     this.routes.delete(tenantId);
-    void route?.then((r) => r.agent.close()).catch(() => undefined);
+    const settled = await route?.catch(() => undefined);
+    void settled?.agent.close().catch(() => undefined);
+    return settled?.runtimeId;
   }
 
   /** Re-checks the tool definitions of every tenant with an established route (periodic check). */
@@ -260,22 +334,20 @@ export class TenantDispatcher {
     for (const [tenant, pending] of this.routes) {
       const route = await pending.catch(() => undefined);
       if (!route) continue;
-      const client = new Client(
-        { name: 'bulkhead-router', version: '0.1.0' },
-        { versionNegotiation: { mode: { pin: MODERN } } },
-      );
-      const transport = new StreamableHTTPClientTransport(route.url, {
-        fetch: this.signingFetch(route, routerContext(tenant)),
-      });
-      const timeout = this.options.callTimeoutMs ?? 30_000;
+      const context = routerContext(tenant);
+      const { client, transport, reads, timeout } = this.session(route, context);
       try {
-        await client.connect(
-          transport,
-          route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
-        );
-        guard.check(tenant, (await client.listTools(undefined, { timeout })).tools);
+        await reads.run(async () => {
+          await client.connect(
+            transport,
+            route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
+          );
+          guard.check(tenant, (await client.listTools(undefined, { timeout })).tools);
+        });
       } catch (error) {
         this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
+        if (error instanceof ReadBoundError)
+          await this.reportBreach(error, context, 'tools/list', await this.forget(tenant));
       } finally {
         await client.close().catch(() => undefined);
       }

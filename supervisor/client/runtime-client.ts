@@ -9,6 +9,7 @@ import {
   RUNTIME_ERROR_CODES,
   RUNTIME_QUEUE,
   VerifyResult,
+  type RecycleJob,
   type RuntimeErrorCode,
   type RuntimeStatus,
 } from './runtime-jobs.ts';
@@ -90,6 +91,11 @@ export class RuntimeClient {
 
   async inspect(tenantId: string): Promise<RuntimeStatus | null> {
     return InspectResult.parse(await this.run('inspect', { tenantId })).status;
+  }
+
+  /** Replaces the tenant's container (a security event); resolves when the new one serves. */
+  async recycle(request: RecycleJob): Promise<void> {
+    await this.run('recycle', request);
   }
 
   /** The isolation evidence report of a tenant's live container (a supervisor job: only it holds Docker). */

@@ -9,6 +9,16 @@ export const EnsureJob = z.strictObject({ tenantId: z.string() });
 export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boolean() });
 export const InspectJob = z.strictObject({ tenantId: z.string() });
 export const VerifyJob = z.strictObject({ tenantId: z.string() });
+/**
+ * Replace a tenant's container for a security event (`reason` says which); with `runtimeId`, only
+ * if that container still serves the tenant, so two reports of one event recycle once.
+ */
+export const RecycleJob = z.strictObject({
+  tenantId: z.string(),
+  reason: z.string().min(1).max(200),
+  runtimeId: z.string().optional(),
+});
+export type RecycleJob = z.infer<typeof RecycleJob>;
 export const VerifyResult = z.strictObject({ report: IsolationReportSchema });
 
 export const EnsureResult = z.strictObject({

@@ -2,7 +2,14 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
-import { EnsureJob, InspectJob, RemoveJob, RUNTIME_QUEUE, VerifyJob } from '../client/runtime-jobs.ts';
+import {
+  EnsureJob,
+  InspectJob,
+  RecycleJob,
+  RemoveJob,
+  RUNTIME_QUEUE,
+  VerifyJob,
+} from '../client/runtime-jobs.ts';
 import type { IsolationVerifier } from '../verify/isolation-verifier.ts';
 import type { RuntimeManager } from '../runtime-manager.ts';
 import { TenantSuspendedError } from '../runtime-manager.ts';
@@ -59,6 +66,15 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
             ...status
           } = info;
           return { status };
+        }
+        case 'recycle': {
+          const { tenantId, reason, runtimeId } = RecycleJob.parse(job.data);
+          const tenant = await registry.get(tenantId);
+          if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
+          // Already replaced (another router reported the same event, or it crashed meanwhile).
+          if (runtimeId && (await manager.inspect(tenantId))?.runtimeId !== runtimeId) return {};
+          await manager.recycle(tenant, reason);
+          return {};
         }
         case 'verify': {
           const { tenantId } = VerifyJob.parse(job.data);

@@ -16,6 +16,8 @@ export interface IsolationVerifierOptions {
   probeTimeoutMs?: number;
 }
 
+const PROBE_MAX_OUTPUT_BYTES = 1024 * 1024;
+
 async function execProbe(
   container: Docker.Container,
   env: string[],
@@ -32,8 +34,16 @@ async function execProbe(
   const stderr = new PassThrough();
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
+  // The probe lists directories the tenant controls (its socket directory): its output is bounded.
+  let bytes = 0;
+  const collect = (into: Buffer[]) => (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > PROBE_MAX_OUTPUT_BYTES)
+      stream.destroy(new Error(`probe output exceeded ${PROBE_MAX_OUTPUT_BYTES} bytes`));
+    else into.push(chunk);
+  };
+  stdout.on('data', collect(out));
+  stderr.on('data', collect(err));
   // The exec stream multiplexes stdout and stderr (8-byte frame headers); the modem splits them.
   (
     container.modem as { demuxStream(s: NodeJS.ReadableStream, o: PassThrough, e: PassThrough): void }

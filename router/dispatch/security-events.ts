@@ -1,0 +1,50 @@
+// What the router does when a tenant runtime breaks a read bound (bounded-fetch.ts): the runtime
+// is treated as compromised. The event is logged, appended to the tenant's audit trail, counted
+// per tenant and kind in Redis, and the supervisor is asked to replace the container.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RecycleJob } from '../../supervisor/client/runtime-jobs.ts';
+import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
+import type { ReadBreach } from './tenant-dispatcher.ts';
+
+export interface BreachRecorderOptions {
+  logger: Logger;
+  audit: AuditSink;
+  redis: Redis;
+  /** The installation's registry prefix: the counters live in `<prefix>:security:read-bounds`. */
+  prefix: string;
+  recycle: (request: RecycleJob) => Promise<void>;
+}
+
+export function securityCountersKey(prefix: string): string {
+  return `${prefix}:security:read-bounds`;
+}
+
+/** The dispatcher's `onBreach`: resolves once the event is audited and counted. */
+export function createBreachRecorder(options: BreachRecorderOptions): (breach: ReadBreach) => Promise<void> {
+  const { logger, audit, redis, prefix } = options;
+  return async ({ context, tool, kind, message, runtimeId }) => {
+    const reason = `read_bound:${kind}`;
+    logger.warn(
+      { securityEvent: reason, tenant: context.tenant, tool, runtimeId, detail: message },
+      'security event: a tenant runtime broke a read bound; recycling it',
+    );
+    // The recycle drains the old container first: it runs in the background, past this call.
+    options
+      .recycle({ tenantId: context.tenant, reason, ...(runtimeId ? { runtimeId } : {}) })
+      .catch((error: unknown) =>
+        logger.error({ tenant: context.tenant, err: error }, 'security recycle failed'),
+      );
+    await Promise.all([
+      audit.append({
+        tenant: context.tenant,
+        user: context.user,
+        agent: context.agent,
+        tool,
+        decision: 'deny',
+        reason,
+      }),
+      redis.hincrby(securityCountersKey(prefix), `${context.tenant}:${kind}`, 1),
+    ]);
+  };
+}
