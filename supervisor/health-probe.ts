@@ -1,21 +1,30 @@
-// Readiness of a tenant runtime: its socket answers the (data-free) health endpoint.
+// Readiness of a tenant runtime: its socket answers the (data-free) health endpoint. The connection
+// goes through the socket checks (client/runtime-socket.ts): a tampered socket is never connected
+// to, and the probe rejects with RuntimeSocketTamperedError so that the caller treats it as the
+// security event it is, not as a slow start.
 import { request } from 'node:http';
 import type { RuntimeEndpoint } from '../tenants/contracts/runtime-endpoint.ts';
+import { runtimeRequestOptions, tamperedSocketIn } from './client/runtime-socket.ts';
 
+/** Resolves whether the runtime answered healthy; rejects only when its socket was tampered with. */
 export type HealthProbe = (endpoint: RuntimeEndpoint) => Promise<boolean>;
 
 export const probeHealth: HealthProbe = (endpoint) =>
-  new Promise((resolve) => {
+  new Promise((resolve, reject) => {
     const target =
       endpoint.kind === 'unix'
-        ? { socketPath: endpoint.socketPath, path: '/healthz' }
+        ? { ...runtimeRequestOptions(endpoint), path: '/healthz' }
         : { host: new URL(endpoint.url).hostname, port: new URL(endpoint.url).port, path: '/healthz' };
     const req = request({ ...target, method: 'GET', timeout: 1_000 }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('error', (error) => {
+      const tampered = tamperedSocketIn(error);
+      if (tampered) reject(tampered);
+      else resolve(false);
+    });
     req.end();
   });
 

@@ -10,6 +10,8 @@ import { RuntimeManager } from './runtime-manager.ts';
 import { IsolationVerifier } from './verify/isolation-verifier.ts';
 import Docker from 'dockerode';
 import { RedisRuntimeEpochs } from './client/runtime-epochs.ts';
+import { SocketTamperLog } from './client/socket-tamper.ts';
+import { AuditTrail } from '../tenants/audit/audit-trail.ts';
 import { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { every } from './lifecycle/periodic.ts';
@@ -88,6 +90,12 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     routerPublicKey: await readFile(options.routerPublicKeyFile, 'utf8'),
     logger,
     epochs,
+    tamper: new SocketTamperLog({
+      redis,
+      prefix: installation.registryPrefix,
+      audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
+      logger,
+    }),
   });
   const runReconcile = (): ReturnType<typeof reconcile> =>
     reconcile({

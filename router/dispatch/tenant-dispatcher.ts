@@ -10,6 +10,11 @@ import {
 } from '@modelcontextprotocol/client';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type { Logger } from 'pino';
+import {
+  runtimeSocketConnector,
+  tamperedSocketIn,
+  type RuntimeSocketTamperedError,
+} from '../../supervisor/client/runtime-socket.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts/call-assertion.ts';
 import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
 import { toolError } from '../../tenants/contracts/tool-errors.ts';
@@ -44,6 +49,11 @@ export interface TenantDispatcherOptions {
   routeFreshnessMs?: number;
   /** Pins tool definitions: checked on every new route before its first call (rug-pull protection). */
   guard?: ToolGuard;
+  /**
+   * A tenant's socket was found tampered with (nothing was sent): record the security event and
+   * have the runtime replaced. Without it the event is only logged.
+   */
+  onSocketTampered?: (tenant: string, error: RuntimeSocketTamperedError) => Promise<void>;
 }
 
 interface TenantRoute {
@@ -103,6 +113,7 @@ export class TenantDispatcher {
       if (failure === 'other') throw error;
       // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
       this.forget(context.tenant);
+      if (failure === 'tampered') throw await this.tampered(context.tenant, error);
       if (failure !== 'not_delivered') {
         // The request reached the container (it crashed, was killed or froze mid-call): the tool
         // may have run, so retrying here could run a write twice. Report, never retry.
@@ -125,12 +136,33 @@ export class TenantDispatcher {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
         this.forget(context.tenant);
+        if (retryFailure === 'tampered') throw await this.tampered(context.tenant, retryError);
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
           retryAfterMs: 1_000,
           failure: retryFailure,
         });
       }
     }
+  }
+
+  /**
+   * The route's socket was not the tenant's own (nothing was connected to, nothing sent): report
+   * the security event and give the caller a `transient` error while the runtime is replaced.
+   */
+  private async tampered(tenant: string, error: unknown): Promise<RuntimeUnavailableError> {
+    const tampered = tamperedSocketIn(error);
+    if (tampered) {
+      const report = this.options.onSocketTampered;
+      if (report)
+        await report(tenant, tampered).catch((reportError: unknown) =>
+          this.options.logger.error({ tenant, err: reportError }, 'could not report a tampered socket'),
+        );
+      else this.options.logger.error({ tenant, err: tampered }, 'security: runtime socket tampered with');
+    }
+    return new RuntimeUnavailableError(`the runtime for ${tenant} is unavailable and being replaced`, {
+      retryAfterMs: 2_000,
+      failure: 'tampered',
+    });
   }
 
   private async callOnce(
@@ -236,7 +268,9 @@ export class TenantDispatcher {
           return { ...common, agent: new Agent(), url: new URL('/mcp', endpoint.url) };
         return {
           ...common,
-          agent: new Agent({ connect: { socketPath: endpoint.socketPath } }),
+          // Every new connection checks the socket inode first (type, owner) and connects to that
+          // very inode: a swapped path is refused before a byte is sent.
+          agent: new Agent({ connect: runtimeSocketConnector(endpoint) }),
           url: new URL('http://tenant/mcp'),
           ...(discover ? { discover } : {}),
         };
@@ -275,6 +309,11 @@ export class TenantDispatcher {
         );
         guard.check(tenant, (await client.listTools(undefined, { timeout })).tools);
       } catch (error) {
+        if (classifyCallFailure(error) === 'tampered') {
+          this.forget(tenant);
+          await this.tampered(tenant, error);
+          continue;
+        }
         this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
       } finally {
         await client.close().catch(() => undefined);

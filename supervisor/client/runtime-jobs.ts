@@ -9,6 +9,15 @@ export const EnsureJob = z.strictObject({ tenantId: z.string() });
 export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boolean() });
 export const InspectJob = z.strictObject({ tenantId: z.string() });
 export const VerifyJob = z.strictObject({ tenantId: z.string() });
+/**
+ * Replace the tenant's runtime (its socket was tampered with). `requestedAtMs`: a runtime created
+ * after it is already a replacement, so several routers reporting one event recycle once.
+ */
+export const RecycleJob = z.strictObject({
+  tenantId: z.string(),
+  reason: z.string(),
+  requestedAtMs: z.number(),
+});
 export const VerifyResult = z.strictObject({ report: IsolationReportSchema });
 
 export const EnsureResult = z.strictObject({

@@ -2,7 +2,14 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
-import { EnsureJob, InspectJob, RemoveJob, RUNTIME_QUEUE, VerifyJob } from '../client/runtime-jobs.ts';
+import {
+  EnsureJob,
+  InspectJob,
+  RecycleJob,
+  RemoveJob,
+  RUNTIME_QUEUE,
+  VerifyJob,
+} from '../client/runtime-jobs.ts';
 import type { IsolationVerifier } from '../verify/isolation-verifier.ts';
 import type { RuntimeManager } from '../runtime-manager.ts';
 import { TenantSuspendedError } from '../runtime-manager.ts';
@@ -41,6 +48,13 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
               );
             throw error;
           }
+        }
+        case 'recycle': {
+          const { tenantId, reason, requestedAtMs } = RecycleJob.parse(job.data);
+          const tenant = await registry.get(tenantId);
+          if (!tenant) return {};
+          await manager.recycle(tenant, reason, { unlessCreatedAfterMs: requestedAtMs });
+          return {};
         }
         case 'remove': {
           const { tenantId, purgeData } = RemoveJob.parse(job.data);

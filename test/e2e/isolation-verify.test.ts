@@ -76,6 +76,9 @@ describe('isolation evidence', () => {
       'probe.tenant-uid',
       'probe.other-tenants',
       'probe.limits',
+      'socket.type',
+      'socket.owner',
+      'socket.peer',
     ])
       expect(ids).toContain(control);
     for (const check of report.checks) expect(check.why.length).toBeGreaterThan(5);
