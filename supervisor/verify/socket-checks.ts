@@ -28,16 +28,21 @@ function check(id: string, control: string, pass: boolean, ok: string, bad: stri
 function healthThroughCheckedSocket(endpoint: UnixEndpoint, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
     const req = request(
-      { ...runtimeRequestOptions(endpoint), path: '/healthz', method: 'GET', timeout: timeoutMs },
+      {
+        ...runtimeRequestOptions(endpoint),
+        path: '/healthz',
+        method: 'GET',
+        signal: AbortSignal.timeout(timeoutMs),
+      },
       (res) => {
         res.resume();
         resolve(`HTTP ${res.statusCode ?? 0}`);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (error) => {
       const tampered = tamperedSocketIn(error);
-      resolve(tampered ? `refused before connecting: ${tampered.message}` : error.message);
+      if (tampered) resolve(`refused before connecting: ${tampered.message}`);
+      else resolve(error.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : error.message);
     });
     req.end();
   });

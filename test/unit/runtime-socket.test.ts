@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chownSync, closeSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -147,6 +147,13 @@ describe('runtime socket connector', () => {
     expect(tamperedBy(() => connectRuntimeSocket(endpoint('mcp.sock', OTHER_UID))).found.uid).toBe(ME);
     expect(stranger.connections).toBe(0);
     await new Promise((resolve) => stranger.server.close(resolve));
+  });
+
+  it('a runtime that accepts but never answers fails its health probe instead of hanging it', async () => {
+    const silent = createNetServer((socket) => socket.resume()); // reads, never answers
+    await new Promise<void>((resolve) => silent.listen(join(dir, 'mcp.sock'), resolve));
+    expect(await probeHealth(endpoint())).toBe(false);
+    await new Promise((resolve) => silent.close(resolve));
   });
 
   it('a missing socket is a plain ENOENT: not delivered, not tampering', async () => {
