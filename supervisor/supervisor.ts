@@ -84,18 +84,19 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     ...(options.drainSeconds === undefined ? {} : { drainSeconds: options.drainSeconds }),
   });
   const epochs = new RedisRuntimeEpochs({ redis, prefix: installation.registryPrefix });
+  const tamper = new SocketTamperLog({
+    redis,
+    prefix: installation.registryPrefix,
+    audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
+    logger,
+  });
   const manager = new RuntimeManager({
     driver,
     image: options.image,
     routerPublicKey: await readFile(options.routerPublicKeyFile, 'utf8'),
     logger,
     epochs,
-    tamper: new SocketTamperLog({
-      redis,
-      prefix: installation.registryPrefix,
-      audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
-      logger,
-    }),
+    tamper,
   });
   const runReconcile = (): ReturnType<typeof reconcile> =>
     reconcile({
@@ -120,7 +121,12 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
       : await serveMetrics({
           host: '127.0.0.1',
           port: options.metricsPort,
-          collect: async () => renderPrometheus(await collectRuntimeMetrics(driver), driver.createLimiter),
+          collect: async () =>
+            renderPrometheus(
+              await collectRuntimeMetrics(driver),
+              driver.createLimiter,
+              await tamper.counts(),
+            ),
         });
   const idle = options.idleTiers
     ? new IdleReaper({ manager, epochs, tiers: options.idleTiers, logger })

@@ -49,7 +49,9 @@ export class SocketTamperLog implements TamperRecorder {
     ]);
   }
 
-  async count(tenant: string): Promise<number> {
-    return Number((await this.options.redis.hget(socketTamperKey(this.options.prefix), tenant)) ?? 0);
+  /** Detections so far, per tenant (for metrics). */
+  async counts(): Promise<Record<string, number>> {
+    const all = await this.options.redis.hgetall(socketTamperKey(this.options.prefix));
+    return Object.fromEntries(Object.entries(all).map(([tenant, n]) => [tenant, Number(n)]));
   }
 }

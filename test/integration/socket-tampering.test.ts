@@ -142,7 +142,7 @@ beforeAll(async () => {
   stack = await startTestStack('socktamper', {
     // Health passes and the router's periodic tool check would meet the tampered socket before the
     // agent's call does (and recycle it): both off here, the tests drive every connection.
-    supervisor: { healthIntervalMs: 3_600_000, drainSeconds: 2 },
+    supervisor: { healthIntervalMs: 3_600_000, drainSeconds: 2, metricsPort: 0 },
     router: { toolCheckIntervalMs: 3_600_000 },
   });
   await Promise.all([
@@ -203,6 +203,10 @@ describe.each([
     );
     expect(await containerId(stack, tenantId)).not.toBe(before);
     expect(inspectRuntimeSocket(socketPath(tenantId))).toMatchObject({ kind: 'socket', uid: tenant.uid });
+    const metrics = await (await fetch(stack.supervisor.metricsUrl!)).text();
+    const counted = await redis.hget(socketTamperKey(stack.ns.installation.registryPrefix), tenantId);
+    expect(Number(counted)).toBeGreaterThan(0);
+    expect(metrics).toContain(`bulkhead_runtime_socket_tampering_total{tenant="${tenantId}"} ${counted}`);
     // The router learns of the recycle (epoch) and moves its route onto the fresh container.
     expect((await write(client, `${tier}-after-health`)).ok).toBe(true);
     await close(host);
