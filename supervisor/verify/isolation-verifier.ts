@@ -94,7 +94,12 @@ export class IsolationVerifier {
       checks.push(...containerChecks(info, tenant, placement));
       checks.push(...(await this.probe(container, tenant, others)));
       const socketPath = join(placement.socketDir, CONTAINER_SOCKET_NAME);
-      checks.push(...(await socketChecks({ kind: 'unix', socketPath, uid: tenant.uid })));
+      checks.push(
+        ...(await socketChecks(
+          { kind: 'unix', socketPath, uid: tenant.uid },
+          { isolation: tenant.isolation, runtimeId: info.Id },
+        )),
+      );
     }
     return {
       tenantId: tenant.id,

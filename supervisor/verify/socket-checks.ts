@@ -3,6 +3,7 @@
 // connection paths (router, health pass) record the event and recycle the runtime when they meet it.
 import { readlinkSync } from 'node:fs';
 import { request } from 'node:http';
+import type { IsolationTier } from '../../tenants/contracts/tenant-spec.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
 import {
   inspectRuntimeSocket,
@@ -10,6 +11,7 @@ import {
   tamperedSocketIn,
   type UnixEndpoint,
 } from '../client/runtime-socket.ts';
+import { readPeerCredentials, type PeerCredentials } from './peer-credentials.ts';
 
 /** A symlink's target, for the report; '?' if it changed under us (it is not followed either way). */
 function linkTarget(path: string): string {
@@ -48,9 +50,34 @@ function healthThroughCheckedSocket(endpoint: UnixEndpoint, timeoutMs: number): 
   });
 }
 
+/**
+ * Whether the connected peer is who the tier says serves the tenant: under runc the runtime itself
+ * (the tenant's UID); under gVisor runsc's gofer (root), which relays to the sandbox, and, when its
+ * process is visible from here, the gofer of this very container.
+ */
+function peerVerdict(
+  peer: PeerCredentials,
+  expected: { uid: number; isolation: IsolationTier; runtimeId: string },
+): { pass: boolean; why: string } {
+  if ('refused' in peer) return { pass: false, why: `no connection made: ${peer.refused}` };
+  const seen = `peer pid ${peer.pid}, uid ${peer.uid}, gid ${peer.gid}${peer.command ? ` (${peer.command.slice(0, 60)})` : ''}`;
+  if (expected.isolation !== 'gvisor')
+    return { pass: peer.uid === expected.uid, why: `${seen}; expected uid ${expected.uid}` };
+  if (peer.uid !== 0) return { pass: false, why: `${seen}; expected runsc's gofer (uid 0)` };
+  if (peer.command === undefined)
+    return { pass: true, why: `${seen}: root, as runsc's gofer; its process is not visible from here` };
+  const gofer = peer.command.includes('runsc-gofer') && peer.command.includes(expected.runtimeId);
+  return {
+    pass: gofer,
+    why: gofer
+      ? `peer pid ${peer.pid}, uid 0: runsc's gofer of container ${expected.runtimeId.slice(0, 12)}`
+      : `${seen}; expected runsc's gofer of container ${expected.runtimeId.slice(0, 12)}`,
+  };
+}
+
 export async function socketChecks(
   endpoint: UnixEndpoint,
-  options: { timeoutMs?: number } = {},
+  options: { isolation: IsolationTier; runtimeId: string; timeoutMs?: number },
 ): Promise<IsolationCheck[]> {
   const found = inspectRuntimeSocket(endpoint.socketPath);
   const what = !found
@@ -59,6 +86,11 @@ export async function socketChecks(
       ? `a symlink to ${linkTarget(endpoint.socketPath)}`
       : `a ${found.kind}`;
   const answer = await healthThroughCheckedSocket(endpoint, options.timeoutMs ?? 2_000);
+  const peer = peerVerdict(await readPeerCredentials(endpoint, options.timeoutMs ?? 2_000), {
+    uid: endpoint.uid,
+    isolation: options.isolation,
+    runtimeId: options.runtimeId,
+  });
   return [
     check(
       'socket.type',
@@ -82,6 +114,13 @@ export async function socketChecks(
       answer === 'HTTP 200',
       `connected to the inode checked as a socket of uid ${endpoint.uid} (O_PATH, no link followed); /healthz answered ${answer}`,
       `the checked connection failed: ${answer}`,
+    ),
+    check(
+      'socket.peer-credentials',
+      "the connected peer's credentials (SO_PEERCRED) are those of the tenant's runtime",
+      peer.pass,
+      peer.why,
+      peer.why,
     ),
   ];
 }

@@ -79,6 +79,7 @@ describe('isolation evidence', () => {
       'socket.type',
       'socket.owner',
       'socket.peer',
+      'socket.peer-credentials',
     ])
       expect(ids).toContain(control);
     for (const check of report.checks) expect(check.why.length).toBeGreaterThan(5);

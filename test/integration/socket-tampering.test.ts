@@ -88,7 +88,7 @@ interface Tampering {
   fails: string[];
 }
 
-const ALL = ['socket.type', 'socket.owner', 'socket.peer'];
+const ALL = ['socket.type', 'socket.owner', 'socket.peer', 'socket.peer-credentials'];
 const TAMPERINGS: Tampering[] = [
   { name: 'a symlink to a host socket', plant: (t) => `ln -s ${t.host} /run/mcp/mcp.sock`, fails: ALL },
   {
@@ -102,7 +102,7 @@ const TAMPERINGS: Tampering[] = [
     name: 'a socket owned by another UID',
     plant: () => 'true',
     stranger: true,
-    fails: ['socket.owner', 'socket.peer'],
+    fails: ['socket.owner', 'socket.peer', 'socket.peer-credentials'],
   },
 ];
 

@@ -193,14 +193,41 @@ describe('runtime socket connector', () => {
     expect(host.connections).toBe(0);
   });
 
+  it("verify passes the socket controls on the tenant's own socket, with the peer's credentials", async () => {
+    renameSync(tenant.path, join(dir, 'mcp.sock'));
+    try {
+      const checks = await socketChecks(endpoint(), { isolation: 'runc', runtimeId: 'c0ffee' });
+      expect(checks.map((c) => [c.id, c.pass])).toEqual([
+        ['socket.type', true],
+        ['socket.owner', true],
+        ['socket.peer', true],
+        ['socket.peer-credentials', true],
+      ]);
+      // The listening process is this one: SO_PEERCRED names it.
+      expect(checks.find((c) => c.id === 'socket.peer-credentials')?.why).toContain(
+        `peer pid ${process.pid}, uid ${ME}`,
+      );
+      // Under gVisor a peer of the tenant's UID is not runsc's gofer: refused as evidence.
+      const gvisor = await socketChecks(endpoint(), { isolation: 'gvisor', runtimeId: 'c0ffee' });
+      expect(gvisor.find((c) => c.id === 'socket.peer-credentials')).toMatchObject({
+        pass: false,
+        why: expect.stringContaining("expected runsc's gofer") as unknown,
+      });
+    } finally {
+      renameSync(join(dir, 'mcp.sock'), tenant.path);
+    }
+  });
+
   it('verify names the socket controls that fail', async () => {
     symlinkSync(host.path, join(dir, 'mcp.sock'));
-    const checks = await socketChecks(endpoint());
+    const checks = await socketChecks(endpoint(), { isolation: 'runc', runtimeId: 'c0ffee' });
     expect(checks.filter((c) => !c.pass).map((c) => c.id)).toEqual([
       'socket.type',
       'socket.owner',
       'socket.peer',
+      'socket.peer-credentials',
     ]);
+    expect(checks.find((c) => c.id === 'socket.peer-credentials')?.why).toContain('no connection made');
     expect(checks.find((c) => c.id === 'socket.type')?.why).toContain(`a symlink to ${host.path}`);
     expect(checks.find((c) => c.id === 'socket.peer')?.why).toContain('refused before connecting');
     expect(host.connections).toBe(0);
