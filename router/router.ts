@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
 import { RouterRuntimeView } from '../supervisor/client/runtime-epochs.ts';
+import { SocketTamperLog } from '../supervisor/client/socket-tamper.ts';
 import type { Installation } from '../tenants/contracts/installation.ts';
 import { ALL_SCOPES, RECORDS_TOOLS } from '../tenants/contracts/tool-manifest.ts';
 import { TenantRegistry } from '../tenants/registry/tenant-registry.ts';
@@ -104,6 +105,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   });
   const audit = new AuditTrail({ redis, prefix: installation.registryPrefix });
   const bounds = { ...DEFAULT_READ_BOUNDS, ...options.runtimeBounds };
+  const tamper = new SocketTamperLog({ redis, prefix: installation.registryPrefix, audit, logger });
   const dispatcher = new TenantDispatcher({
     runtimes,
     sign: await createCallSigner(options.callAssertionPrivateKey),
@@ -120,6 +122,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
     ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
     stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
+    // A tampered socket: recorded here, replaced by the supervisor (the router holds no Docker).
+    onSocketTampered: async (tenant, error) => {
+      await tamper.record(tenant, error, 'bulkhead-router');
+      await runtimes.requestRecycle(tenant, 'socket tampered with');
+    },
   });
   const shared = await loadSharedTools({
     builtIns: builtInSharedTools({ docsDir: options.docsDir ?? DEFAULT_DOCS_DIR }),

@@ -1,33 +1,45 @@
-// Readiness of a tenant runtime: its socket answers the (data-free) health endpoint. The answer
-// comes from tenant code, so the read is bounded: headers at most 16 KiB, the status line is all
-// that is read (the body is discarded unread), and the whole probe ends within 2 s.
+// Readiness of a tenant runtime: its socket answers the (data-free) health endpoint. The connection
+// goes through the socket checks (client/runtime-socket.ts): a tampered socket is never connected
+// to, and the probe rejects with RuntimeSocketTamperedError so that the caller treats it as the
+// security event it is, not as a slow start. The answer comes from tenant code, so the read is
+// bounded: headers at most 16 KiB, the status line is all that is read (the body is discarded
+// unread), and the whole probe ends within 2 s.
 import { request } from 'node:http';
 import type { RuntimeEndpoint } from '../tenants/contracts/runtime-endpoint.ts';
+import { runtimeRequestOptions, tamperedSocketIn } from './client/runtime-socket.ts';
 
+/** Resolves whether the runtime answered healthy; rejects only when its socket was tampered with. */
 export type HealthProbe = (endpoint: RuntimeEndpoint) => Promise<boolean>;
 
 const PROBE_MAX_HEADER_BYTES = 16 * 1024;
 const PROBE_DEADLINE_MS = 2_000;
 
 export const probeHealth: HealthProbe = (endpoint) =>
-  new Promise((resolve) => {
+  new Promise((resolve, reject) => {
     const target =
       endpoint.kind === 'unix'
-        ? { socketPath: endpoint.socketPath, path: '/healthz' }
+        ? { ...runtimeRequestOptions(endpoint), path: '/healthz' }
         : { host: new URL(endpoint.url).hostname, port: new URL(endpoint.url).port, path: '/healthz' };
-    const deadline = setTimeout(() => req.destroy(), PROBE_DEADLINE_MS);
+    // A signal, not the `timeout` option: that one never fires on a connection made by
+    // `createConnection` (measured), and a frozen runtime accepts connections but never answers.
     const req = request(
-      { ...target, method: 'GET', timeout: 1_000, maxHeaderSize: PROBE_MAX_HEADER_BYTES },
+      {
+        ...target,
+        method: 'GET',
+        signal: AbortSignal.timeout(PROBE_DEADLINE_MS),
+        maxHeaderSize: PROBE_MAX_HEADER_BYTES,
+      },
       (res) => {
-        clearTimeout(deadline);
         resolve(res.statusCode === 200);
         req.destroy();
       },
     );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('error', (error) => {
+      const tampered = tamperedSocketIn(error);
+      if (tampered) reject(tampered);
+      else resolve(false);
+    });
     req.on('close', () => {
-      clearTimeout(deadline);
       resolve(false);
     });
     req.end();

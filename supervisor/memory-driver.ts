@@ -42,7 +42,7 @@ export class MemoryDriver implements RuntimeDriver {
       state: 'running',
       specHash: hash,
       generation: (existing?.generation ?? 0) + 1,
-      endpoint: { kind: 'unix', socketPath: `/memory/${spec.tenantId}/mcp.sock` },
+      endpoint: { kind: 'unix', socketPath: `/memory/${spec.tenantId}/mcp.sock`, uid: spec.uid },
       image: spec.image,
     };
     this.runtimes.set(spec.tenantId, info);

@@ -10,6 +10,8 @@ import { probeHealth, type HealthProbe } from './health-probe.ts';
 import { CrashBreaker } from './lifecycle/crash-breaker.ts';
 import { KeyedLock } from './lifecycle/keyed-lock.ts';
 import type { RuntimeEpochs } from './client/runtime-epochs.ts';
+import { RuntimeSocketTamperedError } from './client/runtime-socket.ts';
+import type { TamperRecorder, TamperWitness } from './client/socket-tamper.ts';
 import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from './runtime-driver.ts';
 
 export interface RuntimeManagerOptions {
@@ -29,6 +31,8 @@ export interface RuntimeManagerOptions {
    * already in flight finish on the old one (default 600 ms).
    */
   routeSettleMs?: number;
+  /** Where a tampered runtime socket is recorded (log, audit trail, counter). */
+  tamper?: TamperRecorder;
 }
 
 export class TenantSuspendedError extends Error {}
@@ -95,8 +99,18 @@ export class RuntimeManager {
    * Replaces the tenant's container with a fresh one: routers are told first (epoch), the old
    * container drains its in-flight calls, then a new one starts if the tenant is still active.
    */
-  async recycle(tenant: TenantRecord, reason: string): Promise<void> {
+  async recycle(
+    tenant: TenantRecord,
+    reason: string,
+    options: { unlessCreatedAfterMs?: number } = {},
+  ): Promise<void> {
     await this.locks.run(tenant.id, async () => {
+      if (options.unlessCreatedAfterMs !== undefined) {
+        const current = await this.options.driver.inspect(tenant.id);
+        const createdAt = Date.parse(current?.createdAt ?? '');
+        // Already replaced since the request (another report of the same event): nothing to do.
+        if (!current || createdAt > options.unlessCreatedAfterMs) return;
+      }
       this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
       await this.options.epochs?.bump(tenant.id);
       if (this.options.epochs)
@@ -148,8 +162,9 @@ export class RuntimeManager {
     }
     const wantedHash = specHash(this.specFor(tenant));
     if (before?.state === 'running' && before.specHash === wantedHash) {
-      // Already up, current and answering: hand it out. Up but not answering: replace it.
-      if (await (this.options.probe ?? probeHealth)(before.endpoint))
+      // Already up, current and answering: hand it out. Up but not answering, or its socket
+      // tampered with: replace it.
+      if ((await this.check(before, 'supervisor-start')) === 'healthy')
         return { endpoint: before.endpoint, epoch: await this.currentEpoch(tenant.id), info: before };
       fresh = true;
     }
@@ -182,18 +197,34 @@ export class RuntimeManager {
     return { endpoint: info.endpoint, epoch: await this.currentEpoch(tenant.id), info };
   }
 
+  /**
+   * Probes a runtime's health. A tampered socket (never connected to) is recorded as the security
+   * event it is and reported as such, so that the caller replaces the runtime.
+   */
+  async check(info: RuntimeInfo, witness: TamperWitness): Promise<'healthy' | 'unhealthy' | 'tampered'> {
+    try {
+      return (await (this.options.probe ?? probeHealth)(info.endpoint)) ? 'healthy' : 'unhealthy';
+    } catch (error) {
+      if (!(error instanceof RuntimeSocketTamperedError)) throw error;
+      await this.options.tamper?.record(info.tenantId, error, witness);
+      return 'tampered';
+    }
+  }
+
   private async currentEpoch(tenantId: string): Promise<number> {
     return (await this.options.epochs?.current(tenantId)) ?? 0;
   }
 
   /** Polls the health endpoint; gives up early when the process has already exited. */
   private async waitUntilHealthy(info: RuntimeInfo): Promise<void> {
-    const probe = this.options.probe ?? probeHealth;
     const timeoutMs = this.options.healthTimeoutMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
     let lastInspect = Date.now();
     for (;;) {
-      if (await probe(info.endpoint)) return;
+      const health = await this.check(info, 'supervisor-start');
+      if (health === 'healthy') return;
+      if (health === 'tampered')
+        throw new Error(`runtime for ${info.tenantId} tampered with its socket during start`);
       if (Date.now() - lastInspect > 200) {
         lastInspect = Date.now();
         const now = await this.options.driver.inspect(info.tenantId);

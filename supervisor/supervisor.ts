@@ -10,6 +10,8 @@ import { RuntimeManager } from './runtime-manager.ts';
 import { IsolationVerifier } from './verify/isolation-verifier.ts';
 import Docker from 'dockerode';
 import { RedisRuntimeEpochs } from './client/runtime-epochs.ts';
+import { SocketTamperLog } from './client/socket-tamper.ts';
+import { AuditTrail } from '../tenants/audit/audit-trail.ts';
 import { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { every } from './lifecycle/periodic.ts';
@@ -82,12 +84,19 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     ...(options.drainSeconds === undefined ? {} : { drainSeconds: options.drainSeconds }),
   });
   const epochs = new RedisRuntimeEpochs({ redis, prefix: installation.registryPrefix });
+  const tamper = new SocketTamperLog({
+    redis,
+    prefix: installation.registryPrefix,
+    audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
+    logger,
+  });
   const manager = new RuntimeManager({
     driver,
     image: options.image,
     routerPublicKey: await readFile(options.routerPublicKeyFile, 'utf8'),
     logger,
     epochs,
+    tamper,
   });
   const runReconcile = (): ReturnType<typeof reconcile> =>
     reconcile({
@@ -112,7 +121,12 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
       : await serveMetrics({
           host: '127.0.0.1',
           port: options.metricsPort,
-          collect: async () => renderPrometheus(await collectRuntimeMetrics(driver), driver.createLimiter),
+          collect: async () =>
+            renderPrometheus(
+              await collectRuntimeMetrics(driver),
+              driver.createLimiter,
+              await tamper.counts(),
+            ),
         });
   const idle = options.idleTiers
     ? new IdleReaper({ manager, epochs, tiers: options.idleTiers, logger })

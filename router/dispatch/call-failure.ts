@@ -2,12 +2,16 @@
 // A write may be retried only when it provably never reached the container: the socket refused
 // the connection or did not exist. Once the request was sent (the socket reset or closed
 // mid-call, or no answer came in time) the tool may have run, so the caller gets a structured
-// `transient` error instead of a second attempt: at most once, never twice.
+// `transient` error instead of a second attempt: at most once, never twice. A tampered socket
+// (supervisor/client/runtime-socket.ts) was never connected to either, but it is a security event,
+// not a missing runtime: the runtime is replaced, and nothing is retried on it.
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { SOCKET_TAMPERED } from '../../supervisor/client/runtime-socket.ts';
 import { ReadBoundError } from './bounded-fetch.ts';
 
 /** `bound_exceeded`: the runtime's answer broke a read bound (bounded-fetch.ts), a security event. */
-export type CallFailure = 'not_delivered' | 'interrupted' | 'timed_out' | 'bound_exceeded' | 'other';
+export type CallFailure =
+  'not_delivered' | 'tampered' | 'interrupted' | 'timed_out' | 'bound_exceeded' | 'other';
 
 const NOT_DELIVERED = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'EACCES']);
 const INTERRUPTED = new Set([
@@ -36,6 +40,7 @@ export function classifyCallFailure(error: unknown): CallFailure {
   if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) return 'timed_out';
   if (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed) return 'interrupted';
   const codes = codesOf(error);
+  if (codes.includes(SOCKET_TAMPERED)) return 'tampered';
   if (codes.some((c) => NOT_DELIVERED.has(c))) return 'not_delivered';
   if (codes.some((c) => INTERRUPTED.has(c))) return 'interrupted';
   if (error instanceof Error && /fetch failed|other side closed|socket hang up/i.test(error.message))

@@ -10,6 +10,11 @@ import {
 } from '@modelcontextprotocol/client';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type { Logger } from 'pino';
+import {
+  runtimeSocketConnector,
+  tamperedSocketIn,
+  type RuntimeSocketTamperedError,
+} from '../../supervisor/client/runtime-socket.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts/call-assertion.ts';
 import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
 import { toolError } from '../../tenants/contracts/tool-errors.ts';
@@ -56,6 +61,11 @@ export interface TenantDispatcherOptions {
   bounds?: RuntimeReadBounds;
   /** Told of every broken read bound (a security event), before the caller gets its error. */
   onBreach?: (breach: ReadBreach) => Promise<void>;
+  /**
+   * A tenant's socket was found tampered with (nothing was sent): record the security event and
+   * have the runtime replaced. Without it the event is only logged.
+   */
+  onSocketTampered?: (tenant: string, error: RuntimeSocketTamperedError) => Promise<void>;
 }
 
 /** A runtime broke a read bound while serving `tool` (or `tools/list` for a definition check). */
@@ -131,6 +141,7 @@ export class TenantDispatcher {
       if (failure === 'other') throw error;
       // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
       const runtimeId = this.forget(context.tenant);
+      if (failure === 'tampered') throw await this.tampered(context.tenant, error);
       if (error instanceof ReadBoundError) await this.reportBreach(error, context, name, await runtimeId);
       if (failure !== 'not_delivered') {
         // The request reached the container (it crashed, was killed or froze mid-call): the tool
@@ -155,6 +166,7 @@ export class TenantDispatcher {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
         const retriedOn = this.forget(context.tenant);
+        if (retryFailure === 'tampered') throw await this.tampered(context.tenant, retryError);
         if (retryError instanceof ReadBoundError)
           await this.reportBreach(retryError, context, name, await retriedOn);
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
@@ -163,6 +175,26 @@ export class TenantDispatcher {
         });
       }
     }
+  }
+
+  /**
+   * The route's socket was not the tenant's own (nothing was connected to, nothing sent): report
+   * the security event and give the caller a `transient` error while the runtime is replaced.
+   */
+  private async tampered(tenant: string, error: unknown): Promise<RuntimeUnavailableError> {
+    const tampered = tamperedSocketIn(error);
+    if (tampered) {
+      const report = this.options.onSocketTampered;
+      if (report)
+        await report(tenant, tampered).catch((reportError: unknown) =>
+          this.options.logger.error({ tenant, err: reportError }, 'could not report a tampered socket'),
+        );
+      else this.options.logger.error({ tenant, err: tampered }, 'security: runtime socket tampered with');
+    }
+    return new RuntimeUnavailableError(`the runtime for ${tenant} is unavailable and being replaced`, {
+      retryAfterMs: 2_000,
+      failure: 'tampered',
+    });
   }
 
   private async callOnce(
@@ -304,9 +336,11 @@ export class TenantDispatcher {
           };
         return {
           ...common,
+          // Every new connection checks the socket inode first (type, owner) and connects to that
+          // very inode: a swapped path is refused before a byte is sent.
           agent: new Agent({
             ...boundedAgentOptions(this.bounds),
-            connect: { socketPath: endpoint.socketPath },
+            connect: runtimeSocketConnector(endpoint),
           }),
           url: new URL('http://tenant/mcp'),
           ...(discover ? { discover } : {}),
@@ -345,6 +379,11 @@ export class TenantDispatcher {
           guard.check(tenant, (await client.listTools(undefined, { timeout })).tools);
         });
       } catch (error) {
+        if (classifyCallFailure(error) === 'tampered') {
+          void this.forget(tenant);
+          await this.tampered(tenant, error);
+          continue;
+        }
         this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
         if (error instanceof ReadBoundError)
           await this.reportBreach(error, context, 'tools/list', await this.forget(tenant));

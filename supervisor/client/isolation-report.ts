@@ -6,8 +6,11 @@ import { z } from 'zod';
 export const IsolationCheckSchema = z.strictObject({
   id: z.string(),
   control: z.string(),
-  /** `docker`: from the engine's view of the container; `probe`: run inside the container. */
-  source: z.enum(['docker', 'probe', 'router']),
+  /**
+   * `docker`: from the engine's view of the container; `probe`: run inside the container; `host`:
+   * the tenant's socket as the host sees it; `router`: through the router.
+   */
+  source: z.enum(['docker', 'probe', 'host', 'router']),
   pass: z.boolean(),
   why: z.string(),
 });

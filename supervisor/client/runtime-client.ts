@@ -85,6 +85,14 @@ export class RuntimeClient {
     return EnsureResult.parse(await this.run('ensure', { tenantId }));
   }
 
+  /**
+   * Asks the supervisor to replace the tenant's runtime and returns once the job is queued: the
+   * caller (a router answering an agent) does not wait for the drain and the fresh start.
+   */
+  async requestRecycle(tenantId: string, reason: string): Promise<void> {
+    await this.queue.add('recycle', { tenantId, reason, requestedAtMs: Date.now() });
+  }
+
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
     await this.run('remove', { tenantId, purgeData: options.purgeData });
   }

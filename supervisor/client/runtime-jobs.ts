@@ -10,13 +10,15 @@ export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boo
 export const InspectJob = z.strictObject({ tenantId: z.string() });
 export const VerifyJob = z.strictObject({ tenantId: z.string() });
 /**
- * Replace a tenant's container for a security event (`reason` says which); with `runtimeId`, only
- * if that container still serves the tenant, so two reports of one event recycle once.
+ * Replace a tenant's container for a security event (`reason` says which). Several reports of one
+ * event recycle once: with `runtimeId`, only if that container still serves the tenant; with
+ * `requestedAtMs`, only if the container serving it was created before the request.
  */
 export const RecycleJob = z.strictObject({
   tenantId: z.string(),
   reason: z.string().min(1).max(200),
   runtimeId: z.string().optional(),
+  requestedAtMs: z.number().optional(),
 });
 export type RecycleJob = z.infer<typeof RecycleJob>;
 export const VerifyResult = z.strictObject({ report: IsolationReportSchema });

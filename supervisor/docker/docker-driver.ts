@@ -268,6 +268,9 @@ export class DockerDriver implements RuntimeDriver {
       endpoint: {
         kind: 'unix',
         socketPath: join(this.placement(tenantId, 0).socketDir, CONTAINER_SOCKET_NAME),
+        // The container's own UID ("uid:gid"): under runc the runtime binds the socket as that UID;
+        // under gVisor the gofer creates the host socket and gives it the sandbox user's UID.
+        uid: Number(info.Config.User.split(':')[0]),
       },
       image: info.Config.Image,
       createdAt: info.Created,
@@ -285,6 +288,11 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   private async prepareSocketDir(dir: string, uid: number): Promise<void> {
+    // Emptied for every new container: whatever a previous runtime left there (a stale socket, or
+    // a symlink, file or FIFO planted by a compromised one) must not greet its successor. No
+    // process of the tenant runs now (the old container is removed first), and rm never follows
+    // a symlink.
+    await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     // Owned by the tenant's UID, entered by the router's group, invisible to everyone else.
     await chown(dir, uid, this.options.routerGid);

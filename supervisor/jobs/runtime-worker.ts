@@ -68,12 +68,16 @@ export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
           return { status };
         }
         case 'recycle': {
-          const { tenantId, reason, runtimeId } = RecycleJob.parse(job.data);
+          const { tenantId, reason, runtimeId, requestedAtMs } = RecycleJob.parse(job.data);
           const tenant = await registry.get(tenantId);
           if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
           // Already replaced (another router reported the same event, or it crashed meanwhile).
           if (runtimeId && (await manager.inspect(tenantId))?.runtimeId !== runtimeId) return {};
-          await manager.recycle(tenant, reason);
+          await manager.recycle(
+            tenant,
+            reason,
+            requestedAtMs === undefined ? {} : { unlessCreatedAfterMs: requestedAtMs },
+          );
           return {};
         }
         case 'verify': {

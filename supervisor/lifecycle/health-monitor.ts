@@ -1,11 +1,11 @@
 // The periodic health pass over every running tenant runtime: an MCP-level probe over its socket
 // (a JSON-RPC ping through the runtime's MCP handler plus a store read), a look at its limits, and
-// crash detection. A runtime that fails `failuresBeforeRecycle` probes in a row, crashed (killed,
-// out of memory) or had a fork refused at its PIDs limit is recycled: routers are told, the old container drains
+// crash detection. A runtime whose socket was tampered with (client/runtime-socket.ts) is recycled
+// at once; one that fails `failuresBeforeRecycle` probes in a row, crashed (killed, out of memory)
+// or had a fork refused at its PIDs limit is recycled: routers are told, the old container drains
 // and a fresh one starts, unless the tenant's crash circuit is open.
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { probeHealth, type HealthProbe } from '../health-probe.ts';
 import { specHash } from '../docker/container-spec.ts';
 import { isCrash, type RuntimeManager } from '../runtime-manager.ts';
 import type { RuntimeUsage } from '../runtime-driver.ts';
@@ -28,7 +28,6 @@ export interface HealthMonitorOptions {
   manager: RuntimeManager;
   tenants: { get(id: string): Promise<TenantRecord | undefined> };
   logger: Logger;
-  probe?: HealthProbe;
   failuresBeforeRecycle?: number;
   /** Recycle a runtime older than this (default: no maximum age). */
   maxAgeMs?: number;
@@ -75,13 +74,17 @@ export class HealthMonitor {
           else if (usage && usage.memoryLimitBytes > 0 && usage.memoryPeakBytes >= usage.memoryLimitBytes)
             // The cgroup hit its memory limit, so the OOM killer ran inside: the survivor may be damaged.
             reason = 'memory limit reached';
-          else if (await (this.options.probe ?? probeHealth)(info.endpoint))
-            this.failures.delete(info.tenantId);
           else {
-            const count = (this.failures.get(info.tenantId) ?? 0) + 1;
-            this.failures.set(info.tenantId, count);
-            this.options.logger.warn({ tenant: info.tenantId, failures: count }, 'health check failed');
-            if (count >= (this.options.failuresBeforeRecycle ?? 2)) reason = `failed ${count} health checks`;
+            const health = await manager.check(info, 'supervisor-health');
+            if (health === 'tampered') reason = 'socket tampered with';
+            else if (health === 'healthy') this.failures.delete(info.tenantId);
+            else {
+              const count = (this.failures.get(info.tenantId) ?? 0) + 1;
+              this.failures.set(info.tenantId, count);
+              this.options.logger.warn({ tenant: info.tenantId, failures: count }, 'health check failed');
+              if (count >= (this.options.failuresBeforeRecycle ?? 2))
+                reason = `failed ${count} health checks`;
+            }
           }
         }
         if (!reason) return;

@@ -54,7 +54,12 @@ export async function publishRuntimeMetrics(
   await multi.exec();
 }
 
-export function renderPrometheus(samples: RuntimeSample[], limiter?: CreateLimiter): string {
+/** `tampering`: detections of a tampered runtime socket per tenant (client/socket-tamper.ts). */
+export function renderPrometheus(
+  samples: RuntimeSample[],
+  limiter?: CreateLimiter,
+  tampering: Record<string, number> = {},
+): string {
   const lines: string[] = [];
   const gauge = (name: string, help: string, value: (s: RuntimeSample) => number): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
@@ -78,6 +83,12 @@ export function renderPrometheus(samples: RuntimeSample[], limiter?: CreateLimit
       `bulkhead_creates_max_in_flight ${limiter.maxInFlight}`,
     );
   }
+  lines.push(
+    '# HELP bulkhead_runtime_socket_tampering_total Times a tenant runtime socket was found tampered with.',
+    '# TYPE bulkhead_runtime_socket_tampering_total counter',
+  );
+  for (const [tenant, count] of Object.entries(tampering).sort(([a], [b]) => a.localeCompare(b)))
+    lines.push(`bulkhead_runtime_socket_tampering_total{tenant="${tenant}"} ${count}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -9,6 +9,9 @@ import type { DockerDriver } from '../docker/docker-driver.ts';
 import { containerChecks } from './container-checks.ts';
 import { probeChecks, type ProbeObservation } from './probe-checks.ts';
 import { PROBE_SCRIPT } from './probe-script.ts';
+import { socketChecks } from './socket-checks.ts';
+import { CONTAINER_SOCKET_NAME } from '../../tenants/contracts/runtime-endpoint.ts';
+import { join } from 'node:path';
 
 export interface IsolationVerifierOptions {
   docker: Docker;
@@ -100,6 +103,13 @@ export class IsolationVerifier {
     } else {
       checks.push(...containerChecks(info, tenant, placement));
       checks.push(...(await this.probe(container, tenant, others)));
+      const socketPath = join(placement.socketDir, CONTAINER_SOCKET_NAME);
+      checks.push(
+        ...(await socketChecks(
+          { kind: 'unix', socketPath, uid: tenant.uid },
+          { isolation: tenant.isolation, runtimeId: info.Id },
+        )),
+      );
     }
     return {
       tenantId: tenant.id,

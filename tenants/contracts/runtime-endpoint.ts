@@ -3,7 +3,9 @@
 import { z } from 'zod';
 
 export const RuntimeEndpointSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('unix'), socketPath: z.string().min(1) }),
+  // `uid`: who must own the socket inode (the tenant's UID): every connection checks it on the
+  // exact inode it connects to (supervisor/client/runtime-socket.ts).
+  z.strictObject({ kind: z.literal('unix'), socketPath: z.string().min(1), uid: z.number().int().min(0) }),
   z.strictObject({ kind: z.literal('http'), url: z.url() }),
 ]);
 export type RuntimeEndpoint = z.infer<typeof RuntimeEndpointSchema>;

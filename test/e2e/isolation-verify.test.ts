@@ -102,6 +102,10 @@ describe('isolation evidence', () => {
       'probe.tenant-uid',
       'probe.other-tenants',
       'probe.limits',
+      'socket.type',
+      'socket.owner',
+      'socket.peer',
+      'socket.peer-credentials',
     ])
       expect(ids).toContain(control);
     for (const check of report.checks) expect(check.why.length).toBeGreaterThan(5);

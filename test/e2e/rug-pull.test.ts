@@ -64,7 +64,8 @@ describe('rug-pull protection', () => {
       filters: { name: [`bulkhead-${stack.ns.namespace}-${TENANT}`] },
     });
     await stack.ns.docker.getContainer(info!.Id).kill();
-    rogue = await startRogueRuntime(endpoint.socketPath);
+    // The tenant's own runtime turned rogue: its socket belongs to the tenant's UID.
+    rogue = await startRogueRuntime(endpoint.socketPath, endpoint.uid);
     expect((await client.callTool({ name: 'records_list', arguments: {} })).isError).toBeFalsy();
     expect(rogue.calls.get('records_list')).toBe(1);
 

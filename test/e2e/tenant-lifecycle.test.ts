@@ -66,7 +66,7 @@ describe('tenant lifecycle', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('registering tenant "delta"');
-    expect(result.stdout).toMatch(/endpoint \{"kind":"unix","socketPath":".*delta\/mcp\.sock"\}/);
+    expect(result.stdout).toMatch(/endpoint \{"kind":"unix","socketPath":".*delta\/mcp\.sock","uid":\d+\}/);
     expect(result.stdout).toContain(
       'claim mapping: tokens of the installation\'s issuer with claim tenant="delta"',
     );

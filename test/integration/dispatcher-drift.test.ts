@@ -36,7 +36,10 @@ describe('definition check on a new route', () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const guard = new DriftGuard({ approved: RECORDS_TOOLS, logger: pino({ level: 'silent' }) });
     const dispatcher = new TenantDispatcher({
-      runtimes: { ensure: () => Promise.resolve({ kind: 'unix', socketPath: join(dir, 'mcp.sock') }) },
+      runtimes: {
+        ensure: () =>
+          Promise.resolve({ kind: 'unix', socketPath: join(dir, 'mcp.sock'), uid: process.getuid?.() ?? 0 }),
+      },
       sign: await createCallSigner(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
       logger: pino({ level: 'silent' }),
       guard,
@@ -64,10 +67,11 @@ describe('definition check on a new route', () => {
     let epoch = 1;
     const dispatcher = new TenantDispatcher({
       runtimes: {
-        ensure: () => Promise.resolve({ kind: 'unix', socketPath: join(dir, 'mcp.sock') }),
+        ensure: () =>
+          Promise.resolve({ kind: 'unix', socketPath: join(dir, 'mcp.sock'), uid: process.getuid?.() ?? 0 }),
         ensureRuntime: () =>
           Promise.resolve({
-            endpoint: { kind: 'unix', socketPath: join(dir, 'mcp.sock') },
+            endpoint: { kind: 'unix', socketPath: join(dir, 'mcp.sock'), uid: process.getuid?.() ?? 0 },
             epoch,
             runtimeId,
           }),

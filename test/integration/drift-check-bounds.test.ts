@@ -39,7 +39,7 @@ describe('bounded tool-definition check', () => {
       runtimes: {
         ensure: () => {
           ensured++;
-          return Promise.resolve({ kind: 'unix', socketPath });
+          return Promise.resolve({ kind: 'unix', socketPath, uid: process.getuid!() });
         },
       },
       sign: await createCallSigner(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),

@@ -143,7 +143,7 @@ describe('tenant runtime image', () => {
 
   it('serves the records tools to the router and counts every refusal', async () => {
     const dispatcher = new TenantDispatcher({
-      runtimes: { ensure: () => Promise.resolve({ kind: 'unix', socketPath }) },
+      runtimes: { ensure: () => Promise.resolve({ kind: 'unix', socketPath, uid: UID }) },
       sign: await createCallSigner(router.privateKey),
       logger: pino({ level: 'silent' }),
     });

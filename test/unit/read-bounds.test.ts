@@ -132,7 +132,9 @@ describe('health probe against hostile answers', () => {
       const silent = await serve(() => undefined, join(dir, 'silent.sock'));
       const started = performance.now();
       const [a, b, c] = await Promise.all(
-        [endless, headers, silent].map((socketPath) => probeHealth({ kind: 'unix', socketPath })),
+        [endless, headers, silent].map((socketPath) =>
+          probeHealth({ kind: 'unix', socketPath, uid: process.getuid!() }),
+        ),
       );
       expect([a, b, c]).toEqual([true, false, false]);
       // Bounded by the probe's own 2 s deadline, whatever the answers do.

@@ -1,5 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
+import type { TamperRecorder } from '../../supervisor/client/socket-tamper.ts';
 import { MemoryDriver } from '../../supervisor/memory-driver.ts';
 import { RuntimeManager, TenantSuspendedError } from '../../supervisor/runtime-manager.ts';
 import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
@@ -51,5 +53,39 @@ describe('RuntimeManager', () => {
     await expect(runtimes.ensure(tenant('acme'))).rejects.toThrow(/did not become healthy/);
     await expect(runtimes.ensure(tenant('acme'))).rejects.toThrow(/did not become healthy/);
     expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(2);
+  });
+
+  it('replaces a running runtime whose socket was tampered with, and records the event', async () => {
+    const driver = new MemoryDriver();
+    const recorded: Parameters<TamperRecorder['record']>[] = [];
+    let tampered = false;
+    const runtimes = new RuntimeManager({
+      driver,
+      image: 'bulkhead/runtime:test',
+      routerPublicKey: 'PEM',
+      logger: pino({ level: 'silent' }),
+      probe: (endpoint) =>
+        tampered && endpoint.kind === 'unix'
+          ? Promise.reject(
+              new RuntimeSocketTamperedError(endpoint, { kind: 'symlink', uid: endpoint.uid, gid: 0 }),
+            )
+          : Promise.resolve(true),
+      healthTimeoutMs: 50,
+      tamper: {
+        record: (...args) => {
+          recorded.push(args);
+          // The replacement's socket is the runtime's own again.
+          tampered = false;
+          return Promise.resolve();
+        },
+      },
+    });
+    const first = await runtimes.ensureRuntime(tenant('acme'));
+    tampered = true;
+    const second = await runtimes.ensureRuntime(tenant('acme'));
+    expect(second.info.runtimeId).not.toBe(first.info.runtimeId);
+    expect(recorded.map(([id, error, witness]) => [id, error.found.kind, witness])).toEqual([
+      ['acme', 'symlink', 'supervisor-start'],
+    ]);
   });
 });
