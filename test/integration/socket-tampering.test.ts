@@ -196,7 +196,10 @@ describe.each([
     const auditBefore = (await audit.entries(tenantId)).length;
     await tamper(tenant, `ln -s ${host.path} /run/mcp/mcp.sock`);
     await stack.supervisor.health.runOnce();
-    expect(stack.supervisor.health.recycled).toContainEqual({ tenantId, reason: 'socket tampered with' });
+    expect(stack.supervisor.health.recycled.entries).toContainEqual({
+      tenantId,
+      reason: 'socket tampered with',
+    });
     expect(host.connections).toBe(0);
     expect((await audit.entries(tenantId)).slice(auditBefore)).toContainEqual(
       expect.objectContaining({ agent: 'supervisor-health', tool: 'runtime-socket', decision: 'deny' }),
