@@ -140,6 +140,11 @@ class LineJoiner {
     this.pending = [];
     return rest;
   }
+
+  /** Forgets what is held back, without copying it (an endless line can hold megabytes). */
+  drop(): void {
+    this.pending = [];
+  }
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -227,7 +232,7 @@ export class BoundedReads {
       if (open) this.dripping--;
       open = false;
       // The SDK may hold on to a failed stream: drop what it holds back with it.
-      if (!closing) lines?.rest();
+      if (!closing) lines?.drop();
     };
     const breach = (): ReadBoundError | undefined =>
       bytes > maxResponseBytes

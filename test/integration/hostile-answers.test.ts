@@ -105,6 +105,30 @@ beforeAll(async () => {
   }
   const outcomes = await bystanderLoad(200).done;
   expect(outcomes.every((o) => o.ok)).toBe(true);
+  // The router has also met a hostile stream before: the first event-stream answer a router ever
+  // reads compiles that code path and grows V8's young generation, a one-time cost (measured up to
+  // about 75 MiB here) that the budget below is not about. The budget bounds what each hostile
+  // answer costs a router in service; this warm-up's cost is printed, not asserted.
+  const warmRss = await router.rss();
+  await stack.onboard('warm-hostile');
+  const warmUid = (await stack.registry.get('warm-hostile'))?.uid;
+  if (warmUid === undefined) throw new Error('no tenant warm-hostile');
+  const warm = await startHostileAnswer(stack.ns.docker.getContainer(containerName(stack, 'warm-hostile')), {
+    uid: warmUid,
+    mode: 'endless-stream',
+    takeover: 'socket',
+  });
+  const warmAgent = await bearerClient(router.mcpUrl, await stack.agentToken('warm-hostile'));
+  try {
+    const refused = await listRecords(warmAgent);
+    expect(refused).toMatchObject({ ok: false });
+  } finally {
+    warm.stop();
+    await warmAgent.close();
+  }
+  console.log(
+    `router RSS after its first hostile stream: +${(((await router.rss()) - warmRss) / 2 ** 20).toFixed(1)} MiB (one-time)`,
+  );
   const baselineRss = await router.rss();
   const before = await bystanderLoad(100).done;
   console.log(
