@@ -67,13 +67,30 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
+/**
+ * A port for a server that starts later (its URL must be known first, e.g. as the token audience).
+ * Chosen below Linux's ephemeral range (32768 and up), so no outgoing connection of any process can
+ * take it between this check and the server's listen; in a slice of 20000-32767 of its own per
+ * vitest worker, at random, never handed out twice by one process, and checked free by binding it.
+ */
+const handedOut = new Set<number>();
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
+  const worker = Number(process.env.VITEST_POOL_ID ?? 0) % 4;
+  const [low, size] = [20_000 + worker * 3_000, 3_000];
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * size);
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((resolve) => server.close(resolve));
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 export async function startTestStack(label: string, options: TestStackOptions = {}): Promise<TestStack> {
