@@ -47,3 +47,26 @@ export function classifyCallFailure(error: unknown): CallFailure {
     return 'interrupted';
   return 'other';
 }
+
+/**
+ * The runtime could not serve the call: unreachable, crashed mid-call or silent past the timeout.
+ * The caller gets a structured `transient` error with `retryAfterMs`; the router never retries a
+ * call that may have been delivered (at most once).
+ */
+export class RuntimeUnavailableError extends Error {
+  readonly retryAfterMs: number;
+  readonly failure: CallFailure;
+  constructor(message: string, options: { retryAfterMs: number; failure: CallFailure }) {
+    super(message);
+    this.retryAfterMs = options.retryAfterMs;
+    this.failure = options.failure;
+  }
+}
+
+/** A tampered socket has the runtime replaced: the caller retries once the new one serves. */
+export function beingReplaced(tenant: string): RuntimeUnavailableError {
+  return new RuntimeUnavailableError(`the runtime for ${tenant} is unavailable and being replaced`, {
+    retryAfterMs: 2_000,
+    failure: 'tampered',
+  });
+}

@@ -27,7 +27,12 @@ import {
   type BreachKind,
   type RuntimeReadBounds,
 } from './bounded-fetch.ts';
-import { classifyCallFailure, type CallFailure } from './call-failure.ts';
+import {
+  beingReplaced,
+  classifyCallFailure,
+  RuntimeUnavailableError,
+  type CallFailure,
+} from './call-failure.ts';
 import type { CallSigner } from './call-signer.ts';
 
 export interface RuntimeLocator {
@@ -100,21 +105,6 @@ function routerContext(tenant: string): CallContext {
   return { tenant, user: null, agent: 'bulkhead-router', scopes: [] };
 }
 
-/**
- * The runtime could not serve the call: unreachable, crashed mid-call or silent past the timeout.
- * The caller gets a structured `transient` error with `retryAfterMs`; the router never retries a
- * call that may have been delivered (at most once).
- */
-export class RuntimeUnavailableError extends Error {
-  readonly retryAfterMs: number;
-  readonly failure: CallFailure;
-  constructor(message: string, options: { retryAfterMs: number; failure: CallFailure }) {
-    super(message);
-    this.retryAfterMs = options.retryAfterMs;
-    this.failure = options.failure;
-  }
-}
-
 const MODERN = '2026-07-28';
 
 export class TenantDispatcher {
@@ -140,9 +130,8 @@ export class TenantDispatcher {
       const failure = classifyCallFailure(error);
       if (failure === 'other') throw error;
       // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
-      const runtimeId = this.forget(context.tenant);
-      if (failure === 'tampered') throw await this.tampered(context.tenant, error);
-      if (error instanceof ReadBoundError) await this.reportBreach(error, context, name, await runtimeId);
+      await this.report(error, failure, context, name, await this.forget(context.tenant));
+      if (failure === 'tampered') throw beingReplaced(context.tenant);
       if (failure !== 'not_delivered') {
         // The request reached the container (it crashed, was killed or froze mid-call): the tool
         // may have run, so retrying here could run a write twice. Report, never retry.
@@ -165,10 +154,8 @@ export class TenantDispatcher {
       } catch (retryError) {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
-        const retriedOn = this.forget(context.tenant);
-        if (retryFailure === 'tampered') throw await this.tampered(context.tenant, retryError);
-        if (retryError instanceof ReadBoundError)
-          await this.reportBreach(retryError, context, name, await retriedOn);
+        await this.report(retryError, retryFailure, context, name, await this.forget(context.tenant));
+        if (retryFailure === 'tampered') throw beingReplaced(context.tenant);
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
           retryAfterMs: 1_000,
           failure: retryFailure,
@@ -177,24 +164,30 @@ export class TenantDispatcher {
     }
   }
 
-  /**
-   * The route's socket was not the tenant's own (nothing was connected to, nothing sent): report
-   * the security event and give the caller a `transient` error while the runtime is replaced.
-   */
-  private async tampered(tenant: string, error: unknown): Promise<RuntimeUnavailableError> {
+  /** Reports the security event behind a failure, if any: a tampered socket or a broken read bound. */
+  private async report(
+    error: unknown,
+    failure: CallFailure,
+    context: CallContext,
+    tool: string,
+    runtimeId: string | undefined,
+  ): Promise<void> {
+    if (failure === 'tampered') await this.reportTampered(context.tenant, error);
+    else if (error instanceof ReadBoundError) await this.reportBreach(error, context, tool, runtimeId);
+  }
+
+  /** The route's socket was not the tenant's own (nothing was connected to, nothing sent). */
+  private async reportTampered(tenant: string, error: unknown): Promise<void> {
     const tampered = tamperedSocketIn(error);
-    if (tampered) {
-      const report = this.options.onSocketTampered;
-      if (report)
-        await report(tenant, tampered).catch((reportError: unknown) =>
-          this.options.logger.error({ tenant, err: reportError }, 'could not report a tampered socket'),
-        );
-      else this.options.logger.error({ tenant, err: tampered }, 'security: runtime socket tampered with');
+    if (!tampered) return;
+    const report = this.options.onSocketTampered;
+    if (!report) {
+      this.options.logger.error({ tenant, err: tampered }, 'security: runtime socket tampered with');
+      return;
     }
-    return new RuntimeUnavailableError(`the runtime for ${tenant} is unavailable and being replaced`, {
-      retryAfterMs: 2_000,
-      failure: 'tampered',
-    });
+    await report(tenant, tampered).catch((reportError: unknown) =>
+      this.options.logger.error({ tenant, err: reportError }, 'could not report a tampered socket'),
+    );
   }
 
   private async callOnce(
@@ -226,14 +219,20 @@ export class TenantDispatcher {
     return { client, transport, reads, timeout };
   }
 
+  /** Connects the session, skipping server/discover when the runtime's answer is known. */
+  private connect({ client, transport, timeout }: Session, route: TenantRoute): Promise<void> {
+    const { discover } = route;
+    return client.connect(
+      transport,
+      discover ? { prior: { kind: 'modern', discover }, timeout } : { timeout },
+    );
+  }
+
   private async serve(
     call: Session & { route: TenantRoute; context: CallContext; name: string; args: Record<string, unknown> },
   ): Promise<CallToolResult> {
-    const { client, transport, route, context, name, args, timeout } = call;
-    await client.connect(
-      transport,
-      route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
-    );
+    const { client, route, context, name, args, timeout } = call;
+    await this.connect(call, route);
     if (!route.discover) {
       route.discover = client.getDiscoverResult();
       if (route.discover) this.discovered.set(context.tenant, route.discover);
@@ -369,24 +368,18 @@ export class TenantDispatcher {
       const route = await pending.catch(() => undefined);
       if (!route) continue;
       const context = routerContext(tenant);
-      const { client, transport, reads, timeout } = this.session(route, context);
+      const session = this.session(route, context);
+      const { client, reads, timeout } = session;
       try {
         await reads.run(async () => {
-          await client.connect(
-            transport,
-            route.discover ? { prior: { kind: 'modern', discover: route.discover }, timeout } : { timeout },
-          );
+          await this.connect(session, route);
           guard.check(tenant, (await client.listTools(undefined, { timeout })).tools);
         });
       } catch (error) {
-        if (classifyCallFailure(error) === 'tampered') {
-          void this.forget(tenant);
-          await this.tampered(tenant, error);
-          continue;
-        }
-        this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
-        if (error instanceof ReadBoundError)
-          await this.reportBreach(error, context, 'tools/list', await this.forget(tenant));
+        const failure = classifyCallFailure(error);
+        if (failure === 'tampered' || failure === 'bound_exceeded')
+          await this.report(error, failure, context, 'tools/list', await this.forget(tenant));
+        else this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
       } finally {
         await client.close().catch(() => undefined);
       }

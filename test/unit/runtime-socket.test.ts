@@ -14,7 +14,8 @@ import { Agent, fetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
-import { RuntimeUnavailableError, TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
+import { RuntimeUnavailableError } from '../../router/dispatch/call-failure.ts';
+import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import {
   connectRuntimeSocket,
   openRuntimeSocket,
