@@ -44,16 +44,3 @@ export const probeHealth: HealthProbe = (endpoint) =>
     });
     req.end();
   });
-
-export async function waitUntilHealthy(
-  endpoint: RuntimeEndpoint,
-  options: { probe: HealthProbe; timeoutMs: number; intervalMs?: number },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    if (await options.probe(endpoint)) return;
-    if (Date.now() >= deadline)
-      throw new Error(`runtime did not become healthy within ${options.timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 15));
-  }
-}

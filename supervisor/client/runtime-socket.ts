@@ -72,8 +72,7 @@ export function openRuntimeSocket(endpoint: UnixEndpoint): { fd: number; found: 
   const fd = openSync(endpoint.socketPath, O_PATH | constants.O_NOFOLLOW);
   let found: SocketInspection;
   try {
-    const stats = fstatSync(fd);
-    found = { kind: kindOf(stats), uid: stats.uid, gid: stats.gid };
+    found = inspectDescriptor(fd);
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -83,6 +82,11 @@ export function openRuntimeSocket(endpoint: UnixEndpoint): { fd: number; found: 
     throw new RuntimeSocketTamperedError(endpoint, found);
   }
   return { fd, found };
+}
+
+function inspectDescriptor(fd: number): SocketInspection {
+  const stats = fstatSync(fd);
+  return { kind: kindOf(stats), uid: stats.uid, gid: stats.gid };
 }
 
 /** What sits at the socket path now, without following it; undefined when nothing does. */
@@ -95,8 +99,7 @@ export function inspectRuntimeSocket(socketPath: string): SocketInspection | und
     throw error;
   }
   try {
-    const stats = fstatSync(fd);
-    return { kind: kindOf(stats), uid: stats.uid, gid: stats.gid };
+    return inspectDescriptor(fd);
   } finally {
     closeSync(fd);
   }
