@@ -1,5 +1,6 @@
 // Recycling on a spec change while calls keep coming: routers are told first (epoch), the old
 // container drains what it is running, the fresh one takes every new call; no call fails.
+import { EventEmitter, once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLANS } from '../../tenants/contracts/tenant-spec.ts';
@@ -14,14 +15,6 @@ import {
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
-
-async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 beforeAll(async () => {
   stack = await startTestStack('recycle', { supervisor: { healthIntervalMs: 3_600_000 } });
@@ -45,12 +38,18 @@ describe('recycling', () => {
     const outcomes: (WriteOutcome & { title: string; startedAt: number; endedAt: number })[] = [];
     const answeredAfter = (c: number, t: number) =>
       outcomes.filter((o) => o.title.startsWith(`c${c}-`) && o.startedAt > t).length;
+    // Every answered write is an event: the test waits on those, never on the clock.
+    const answered = new EventEmitter();
+    const until = async (condition: () => boolean): Promise<void> => {
+      while (!condition()) await once(answered, 'write');
+    };
     const callers = clients.map(async (client, c) => {
       for (let i = 0; i < 2_000 && answeredAfter(c, recycleEndedAt) < 3; i++) {
         const title = `c${c}-${i}`;
         const startedAt = performance.now();
         const outcome = await write(client, title);
         outcomes.push({ ...outcome, title, startedAt, endedAt: performance.now() });
+        answered.emit('write');
       }
     });
     await until(() => [0, 1, 2].every((c) => answeredAfter(c, 0) >= 3));

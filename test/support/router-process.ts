@@ -36,30 +36,29 @@ export async function startRouterProcess(
       BULKHEAD_NAMESPACE: stack.ns.namespace,
       BULKHEAD_REDIS_URL: REDIS_URL,
       BULKHEAD_CLOCK_TOLERANCE_SECONDS: '5',
-      LOG_LEVEL: 'warn',
+      // info: the start waits for the "router listening" line.
+      LOG_LEVEL: 'info',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Drained continuously (a full pipe would stall the router); only the tail is kept.
+  // Drained continuously (a full pipe would stall the router); only the tail is kept. The router
+  // logs "router listening" once its server is bound: the start waits for that line, or the exit.
   let tail = '';
+  let listening: () => void = () => undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    listening = resolve;
+    child.once('exit', () => reject(new Error(`router process exited: ${tail}`)));
+  });
   const keep = (chunk: Buffer): void => {
     tail = (tail + chunk.toString()).slice(-8_000);
+    if (tail.includes('"msg":"router listening"')) listening();
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const mcpUrl = `http://127.0.0.1:${port}/mcp`;
-  const ready = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`router process exited: ${tail}`);
-    const answered = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`)
-      .then(() => true)
-      .catch(() => false);
-    if (answered) break;
-    if (Date.now() > ready) throw new Error(`router process did not listen: ${tail}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await started;
   const pid = child.pid ?? -1;
   return {
     pid,
