@@ -1,4 +1,4 @@
-// The written lifecycle state machine of one tenant runtime (README "Runtime lifecycle"). Every
+// The written lifecycle state machine of one tenant runtime (docs/lifecycle.md). Every
 // state change the supervisor makes goes through `transition`, so an impossible change (pausing a
 // container that does not exist, waking a removed tenant without creating it) is an error, not a
 // silent no-op. The tenant's data volume survives every state; only offboarding destroys it.

@@ -4,7 +4,7 @@
 // connector (client/runtime-socket.ts): open with O_PATH | O_NOFOLLOW, require a socket owned by the
 // expected UID (refuse, without connecting, otherwise), connect through /proc/self/fd, then read
 // the peer's pid, uid and gid. Evidence only: the router's connections need no peer check, since
-// the socket's owner already identifies who bound it (see README "Security model").
+// the socket's owner already identifies who bound it (see docs/security.md).
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { UnixEndpoint } from '../client/runtime-socket.ts';

@@ -1,7 +1,7 @@
-// Generates the README's tool reference from the approved manifest, so the two cannot disagree:
+// Generates docs/tools.md's tool reference from the approved manifest, so the two cannot disagree:
 //   node tenants/cli/tool-reference.ts          print the reference
-//   node tenants/cli/tool-reference.ts --write  replace the delimited section of README.md
-// test/unit/tool-manifest.test.ts fails when README.md differs from what this prints.
+//   node tenants/cli/tool-reference.ts --write  replace the delimited section of docs/tools.md
+// test/unit/tool-manifest.test.ts fails when docs/tools.md differs from what this prints.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MANIFEST } from '../contracts/tool-manifest.ts';
@@ -94,22 +94,22 @@ export function renderToolReference(): string {
   ].join('\n');
 }
 
-export function readmeSection(readme: string): string | undefined {
+export function referenceSection(readme: string): string | undefined {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
   return start < 0 || end < 0 ? undefined : readme.slice(start, end + END.length);
 }
 
-export const README_PATH = fileURLToPath(new URL('../../README.md', import.meta.url));
+export const TOOL_REFERENCE_PATH = fileURLToPath(new URL('../../docs/tools.md', import.meta.url));
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const reference = renderToolReference();
   if (process.argv.includes('--write')) {
-    const readme = readFileSync(README_PATH, 'utf8');
-    const current = readmeSection(readme);
-    if (!current) throw new Error(`README.md has no section between ${START} and ${END}`);
+    const readme = readFileSync(TOOL_REFERENCE_PATH, 'utf8');
+    const current = referenceSection(readme);
+    if (!current) throw new Error(`docs/tools.md has no section between ${START} and ${END}`);
     writeFileSync(
-      README_PATH,
+      TOOL_REFERENCE_PATH,
       readme.replace(current, () => reference),
     );
   } else {

@@ -31,7 +31,7 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   effect: ToolEffect;
   /** Derived from `effect` (kept for the registry's default roles). */
   writes: boolean;
-  /** For every write: what the tool can change and how to undo it (shown in the README). */
+  /** For every write: what the tool can change and how to undo it (shown in docs/tools.md). */
   blastRadius?: string;
   /** Rules JSON Schema cannot say (date order, ranges, safe path segments), run after the schema. */
   semantic: readonly SemanticValidator[];

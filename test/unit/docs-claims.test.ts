@@ -1,8 +1,8 @@
 // What the code and the docs say must hold in this repository: every file they cite exists here,
-// and the figures the README states are the ones the code uses (read from the code, so a changed
+// and the figures the README and docs/ state are the ones the code uses (read from the code, so a changed
 // constant fails this test until the words follow).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GVISOR_PIDS_HEADROOM } from '../../supervisor/docker/container-spec.ts';
@@ -32,7 +32,10 @@ function citations(pattern: RegExp, exists: (cited: string) => boolean): string[
   );
 }
 
-const readme = readFileSync('README.md', 'utf8');
+// The README and the documents it leads to: a figure may be stated in any of them.
+const readme = ['README.md', ...readdirSync('docs').map((f) => `docs/${f}`)]
+  .map((file) => readFileSync(file, 'utf8'))
+  .join('\n');
 
 describe('citations', () => {
   it('every repository path named in code, docs and scripts exists', () => {
@@ -46,7 +49,7 @@ describe('citations', () => {
   });
 });
 
-describe('README figures come from the code', () => {
+describe('documented figures come from the code', () => {
   it('the fork-bomb share of the PIDs limit', () => {
     const stated = [...readme.matchAll(/PIDs at (\d+) % of the limit/g)].map((m) => Number(m[1]));
     expect(stated.length).toBeGreaterThan(0);

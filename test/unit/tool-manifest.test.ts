@@ -1,9 +1,13 @@
 // The manifest is the single source of truth: these checks hold for every tool, so a new tool that
 // is loose (open objects, unbounded strings), lacks a blast radius or carries hand-written
-// annotations fails here. The README's tool reference must be what the generator prints.
+// annotations fails here. The tool reference in docs/tools.md must be what the generator prints.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { README_PATH, readmeSection, renderToolReference } from '../../tenants/cli/tool-reference.ts';
+import {
+  TOOL_REFERENCE_PATH,
+  referenceSection,
+  renderToolReference,
+} from '../../tenants/cli/tool-reference.ts';
 import { MANIFEST } from '../../tenants/contracts/tool-manifest.ts';
 import { definitionDigest, wireTool } from '../../tenants/contracts/tool-definition.ts';
 
@@ -87,9 +91,9 @@ describe('approved tool manifest', () => {
     expect(definitionDigest({ ...wire, inputSchema: looser })).not.toBe(digest);
   });
 
-  it("README's tool reference is exactly what the generator prints, blast radius included", () => {
-    const readme = readFileSync(README_PATH, 'utf8');
-    expect(readmeSection(readme)).toBe(renderToolReference());
+  it("docs/tools.md's tool reference is exactly what the generator prints, blast radius included", () => {
+    const readme = readFileSync(TOOL_REFERENCE_PATH, 'utf8');
+    expect(referenceSection(readme)).toBe(renderToolReference());
     for (const def of MANIFEST.filter((d) => d.writes)) expect(readme).toContain(def.blastRadius!);
   });
 });
