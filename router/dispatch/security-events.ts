@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RecycleJob } from '../../supervisor/client/runtime-jobs.ts';
 import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
+import { recordSecurityEvent } from '../../tenants/audit/security-event.ts';
 import type { ReadBreach } from './tenant-dispatcher.ts';
 
 export interface BreachRecorderOptions {
@@ -22,29 +23,23 @@ export function securityCountersKey(prefix: string): string {
 
 /** The dispatcher's `onBreach`: resolves once the event is audited and counted. */
 export function createBreachRecorder(options: BreachRecorderOptions): (breach: ReadBreach) => Promise<void> {
-  const { logger, audit, redis, prefix } = options;
+  const { logger, prefix } = options;
   return async ({ context, tool, kind, message, runtimeId }) => {
     const reason = `read_bound:${kind}`;
-    logger.warn(
-      { securityEvent: reason, tenant: context.tenant, tool, runtimeId, detail: message },
-      'security event: a tenant runtime broke a read bound; recycling it',
-    );
     // The recycle drains the old container first: it runs in the background, past this call.
     options
       .recycle({ tenantId: context.tenant, reason, ...(runtimeId ? { runtimeId } : {}) })
       .catch((error: unknown) =>
         logger.error({ tenant: context.tenant, err: error }, 'security recycle failed'),
       );
-    await Promise.all([
-      audit.append({
-        tenant: context.tenant,
-        user: context.user,
-        agent: context.agent,
-        tool,
-        decision: 'deny',
-        reason,
-      }),
-      redis.hincrby(securityCountersKey(prefix), `${context.tenant}:${kind}`, 1),
-    ]);
+    await recordSecurityEvent(options, {
+      entry: { tenant: context.tenant, user: context.user, agent: context.agent, tool, reason },
+      counter: { key: securityCountersKey(prefix), field: `${context.tenant}:${kind}` },
+      log: {
+        level: 'warn',
+        message: 'security event: a tenant runtime broke a read bound; recycling it',
+        fields: { securityEvent: reason, tool, runtimeId, detail: message },
+      },
+    });
   };
 }

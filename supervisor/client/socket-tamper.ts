@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
+import { recordSecurityEvent } from '../../tenants/audit/security-event.ts';
 import { describeFound, type RuntimeSocketTamperedError } from './runtime-socket.ts';
 
 /** Who found the tampering: recorded as the audit entry's agent. */
@@ -30,23 +31,22 @@ export class SocketTamperLog implements TamperRecorder {
   }
 
   async record(tenant: string, error: RuntimeSocketTamperedError, witness: TamperWitness): Promise<void> {
-    const { redis, prefix, audit, logger } = this.options;
     const found = describeFound(error.found, error.expectedUid);
-    logger.error(
-      { tenant, socket: error.socketPath, found: error.found, expectedUid: error.expectedUid, witness },
-      'security: runtime socket tampered with; not connected, runtime to be recycled',
-    );
-    await Promise.all([
-      audit.append({
+    await recordSecurityEvent(this.options, {
+      entry: {
         tenant,
         user: null,
         agent: witness,
         tool: SOCKET_AUDIT_TOOL,
-        decision: 'deny',
         reason: `security: runtime socket tampered with (found ${found}); not connected; runtime recycled`,
-      }),
-      redis.hincrby(socketTamperKey(prefix), tenant, 1),
-    ]);
+      },
+      counter: { key: socketTamperKey(this.options.prefix), field: tenant },
+      log: {
+        level: 'error',
+        message: 'security: runtime socket tampered with; not connected, runtime to be recycled',
+        fields: { socket: error.socketPath, found: error.found, expectedUid: error.expectedUid, witness },
+      },
+    });
   }
 
   /** Detections so far, per tenant (for metrics). */

@@ -1,0 +1,29 @@
+// One way to record a security event, whoever finds it (a router meeting a runtime that broke a read
+// bound, a router or supervisor meeting a tampered socket): logged, appended to the tenant's audit
+// trail as a denial, and counted in a Redis hash the metrics read.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AuditEvent, AuditSink } from './audit-trail.ts';
+
+export interface SecurityEventSinks {
+  audit: AuditSink;
+  redis: Redis;
+  logger: Logger;
+}
+
+export interface SecurityEvent {
+  /** The audit entry (a denial). */
+  entry: Omit<AuditEvent, 'decision'>;
+  /** The Redis hash field incremented for it. */
+  counter: { key: string; field: string };
+  log: { level: 'warn' | 'error'; message: string; fields: Record<string, unknown> };
+}
+
+/** Resolves once the event is audited and counted. */
+export async function recordSecurityEvent(sinks: SecurityEventSinks, event: SecurityEvent): Promise<void> {
+  sinks.logger[event.log.level]({ tenant: event.entry.tenant, ...event.log.fields }, event.log.message);
+  await Promise.all([
+    sinks.audit.append({ ...event.entry, decision: 'deny' }),
+    sinks.redis.hincrby(event.counter.key, event.counter.field, 1),
+  ]);
+}
