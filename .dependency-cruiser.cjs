@@ -1,40 +1,185 @@
-// Architecture rules (docs/architecture.md, "Rooms of the code"): router and supervisor meet only through the supervisor's
-// client API and the contracts in tenants/; the runtime image depends on contracts only.
+// Layers (docs/architecture.md, "Rooms"): kernel <- supervisor <- router; kernel <- supervisor/client
+// <- tenants/control-plane <- tenants/cli <- dev. Nothing production imports dev/ or test/.
+const PRODUCTION = '^(kernel|router|supervisor|tenants|runtime-image)/';
+const ROOT_FILE = '^router/[^/]+[.]ts$';
+const rule = (name, comment, from, to) => ({ name, comment, severity: 'error', from, to });
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
-    {
-      name: 'router-not-into-supervisor-internals',
-      severity: 'error',
-      from: { path: '^router/' },
-      to: { path: '^supervisor/', pathNot: '^supervisor/client/' },
-    },
-    {
-      name: 'supervisor-not-into-router',
-      severity: 'error',
-      from: { path: '^supervisor/' },
-      to: { path: '^router/' },
-    },
-    {
-      name: 'contracts-stand-alone',
-      severity: 'error',
-      from: { path: '^tenants/(contracts|registry)/' },
-      to: { path: '^(router|supervisor|runtime-image|tenants/cli)/' },
-    },
-    {
-      name: 'runtime-image-only-contracts',
-      severity: 'error',
-      from: { path: '^runtime-image/' },
-      to: { path: '^(router|supervisor|tenants/cli)/' },
-    },
-    {
-      name: 'router-never-holds-docker',
-      comment:
-        'Only the supervisor (and the tests) talk to the Docker engine (docs/architecture.md, "Trust boundaries").',
-      severity: 'error',
-      from: { pathNot: '^(supervisor|test)/' },
-      to: { path: 'node_modules/(dockerode|docker-modem)/' },
-    },
+    // Rooms against rooms.
+    rule(
+      'kernel-imports-nothing-of-ours',
+      'the kernel is the floor: contracts, tenant state, errors, keys',
+      { path: '^kernel/' },
+      { path: '^(router|supervisor|tenants|dev|runtime-image|test)/' },
+    ),
+    rule(
+      'supervisor-over-kernel-only',
+      'the supervisor sees the kernel and nothing above it',
+      { path: '^supervisor/' },
+      { path: '^(router|tenants|dev|runtime-image|test)/' },
+    ),
+    rule(
+      'supervisor-client-stands-alone',
+      'what others import from the supervisor drags in no internals',
+      { path: '^supervisor/client/' },
+      { path: '^supervisor/', pathNot: '^supervisor/client/' },
+    ),
+    rule(
+      'router-over-kernel-and-supervisor-client',
+      'router -> kernel + supervisor client, nothing else',
+      { path: '^router/' },
+      { path: '^(supervisor/(?!client/)|tenants/|dev/|runtime-image/|test/)' },
+    ),
+    rule(
+      'runtime-image-over-kernel-only',
+      'the tenant runtime bundles the tool contracts, never Redis state',
+      { path: '^runtime-image/' },
+      { path: '^(router|supervisor|tenants|dev|test)/|^kernel/(registry|audit|redis)/' },
+    ),
+    rule(
+      'control-plane-below-cli',
+      'use cases: kernel, tenant secrets, supervisor client',
+      { path: '^tenants/(control-plane|secrets)/' },
+      { path: '^(router|dev|test|runtime-image)/|^supervisor/(?!client/)|^tenants/cli/' },
+    ),
+    rule(
+      'secrets-below-control-plane',
+      'the secret store is state the use cases use',
+      { path: '^tenants/secrets/' },
+      { path: '^tenants/control-plane/' },
+    ),
+    rule(
+      'cli-thin',
+      'the CLI parses, calls a use case, prints',
+      { path: '^tenants/cli/' },
+      { path: '^(router|dev|test|runtime-image)/|^supervisor/(?!client/)' },
+    ),
+    rule(
+      'nothing-production-into-dev',
+      'development-only code is in dev/, which no image contains',
+      { path: PRODUCTION },
+      { path: '^dev/' },
+    ),
+    rule(
+      'nothing-production-into-test',
+      'fakes live under test/support/fakes/',
+      { path: `${PRODUCTION}|^dev/` },
+      { path: '^test/' },
+    ),
+    // Inside the kernel.
+    rule(
+      'kernel-tools-at-the-bottom',
+      '',
+      { path: '^kernel/(tools|wire|process)/' },
+      { path: '^kernel/(packs|tenant|registry|audit)/' },
+    ),
+    rule(
+      'kernel-packs-below-tenant',
+      '',
+      { path: '^kernel/packs/' },
+      { path: '^kernel/(tenant|registry|audit)/' },
+    ),
+    rule(
+      'kernel-tenant-below-stores',
+      '',
+      { path: '^kernel/tenant/' },
+      { path: '^kernel/(registry|audit)/' },
+    ),
+    // Inside the router, low to high: identity, tenancy, auth|authz, tools, request, dispatch, pipeline, mcp, http, root files.
+    rule(
+      'router-identity-floor',
+      'who is calling: everyone in the router needs it',
+      { path: '^router/identity/' },
+      { path: '^router/', pathNot: '^router/identity/' },
+    ),
+    rule(
+      'router-tenancy',
+      '',
+      { path: '^router/tenancy/' },
+      { path: '^router/', pathNot: '^router/(identity|tenancy)/' },
+    ),
+    rule(
+      'router-auth',
+      'authentication knows no tools, policy or dispatch',
+      { path: '^router/auth/' },
+      { path: `^router/(authz|tools|request|dispatch|pipeline|mcp|http)/|${ROOT_FILE}` },
+    ),
+    rule(
+      'router-authz',
+      'the pure policy',
+      { path: '^router/authz/' },
+      { path: `^router/(auth|tools|request|dispatch|pipeline|mcp|http)/|${ROOT_FILE}` },
+    ),
+    rule(
+      'router-tools',
+      'the served surface and its drift guard',
+      { path: '^router/tools/' },
+      { path: `^router/(auth|request|dispatch|pipeline|mcp|http)/|${ROOT_FILE}` },
+    ),
+    rule(
+      'router-request',
+      'one context per HTTP call, built from the rooms below it',
+      { path: '^router/(request)/' },
+      { path: `^router/(auth|dispatch|pipeline|mcp|http)/|${ROOT_FILE}` },
+    ),
+    rule(
+      'router-dispatch',
+      'dispatch consults the tool guard, never the pipeline',
+      { path: '^router/dispatch/' },
+      { path: `^router/(auth|authz|request|pipeline|mcp|http)/|${ROOT_FILE}` },
+    ),
+    rule(
+      'router-pipeline',
+      '',
+      { path: '^router/pipeline/' },
+      { path: `^router/(auth|mcp|http)/|${ROOT_FILE}` },
+    ),
+    rule('router-mcp', '', { path: '^router/mcp/' }, { path: `^router/(auth|http)/|${ROOT_FILE}` }),
+    rule(
+      'router-http',
+      '',
+      { path: '^router/http/' },
+      { path: `^router/(mcp|pipeline|dispatch)/|${ROOT_FILE}` },
+    ),
+    // Inside the supervisor: port, lifecycle, adapters.
+    rule(
+      'supervisor-port-floor',
+      'the RuntimeDriver port knows no policy and no adapter',
+      { path: '^supervisor/runtime/' },
+      { path: '^supervisor/(lifecycle|docker|verify|jobs|metrics)/|^supervisor/[^/]+[.]ts$' },
+    ),
+    rule(
+      'supervisor-lifecycle-over-port',
+      'the lifecycle decides through the port, never through Docker',
+      { path: '^supervisor/lifecycle/' },
+      { path: '^supervisor/(docker|verify|jobs|metrics)/|^supervisor/[^/]+[.]ts$' },
+    ),
+    rule(
+      'docker-driver-is-a-plain-adapter',
+      'no lifecycle policy inside the adapter',
+      { path: '^supervisor/docker/' },
+      { path: '^supervisor/(lifecycle|verify|jobs|metrics)/|^supervisor/[^/]+[.]ts$' },
+    ),
+    // Packages.
+    rule(
+      'router-never-holds-docker',
+      'only the supervisor (and tests) talk to the Docker engine',
+      { pathNot: '^(supervisor|test)/' },
+      { path: 'node_modules/(dockerode|docker-modem)/' },
+    ),
+    rule(
+      'dockerode-stays-in-the-adapter',
+      '',
+      { path: '^supervisor/', pathNot: '^supervisor/(docker|verify)/|^supervisor/(supervisor)[.]ts$' },
+      { path: 'node_modules/(dockerode|docker-modem)/' },
+    ),
+    rule(
+      'oidc-provider-is-dev-only',
+      '',
+      { pathNot: '^(dev|test)/' },
+      { path: 'node_modules/oidc-provider/' },
+    ),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

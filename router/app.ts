@@ -2,8 +2,8 @@
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { bearerAuth, type AuthenticatedRequest } from './auth/bearer-auth.ts';
-import { stepUpChallenge } from './auth/step-up.ts';
-import type { Principal } from './auth/principal.ts';
+import { stepUpChallenge } from './http/step-up.ts';
+import type { Principal } from './identity/principal.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
 import { defaultOriginPolicy, originGuard, type OriginPolicy } from './http/origin.ts';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';

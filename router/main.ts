@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { installation } from '../tenants/contracts/installation.ts';
-import { jsonListEnv, processConfig, stopOnSignals } from '../tenants/contracts/process-entry.ts';
+import { installation } from '../kernel/tenant/installation.ts';
+import { jsonListEnv, processConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
 import { startRouter } from './router.ts';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every image docker-compose.yml runs, built on this host with no container registry:
 #   bulkhead/runtime        tenant runtime, which the supervisor starts tenants from (build.sh)
-#   bulkhead/control-plane  router, supervisor, development IdP and CLI (control-plane.Dockerfile)
+#   bulkhead/control-plane  router, supervisor and operator CLI (control-plane.Dockerfile)
 #   bulkhead/redis          Debian bookworm's redis-server (redis.Dockerfile)
 # The last two build on the base the runtime image was built on (build.sh picks it: the official
 # node:24-bookworm-slim when present or pullable, else the one base-offline.sh assembles), with
@@ -88,7 +88,7 @@ HASH=$(
   {
     printf 'base %s\n' "$BASE_ID"
     find runtime-image/control-plane.Dockerfile .dockerignore package.json package-lock.json \
-      node_modules/.package-lock.json router supervisor tenants -type f -print0 \
+      node_modules/.package-lock.json kernel router supervisor tenants -type f -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-12
 )

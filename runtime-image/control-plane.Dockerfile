@@ -1,5 +1,6 @@
-# Control plane: router, supervisor, development IdP and operator CLI, one image
-# (docker-compose.yml picks the process with `command:`). Node 24 runs the TypeScript sources as
+# Control plane: router, supervisor and operator CLI, one image (docker-compose.yml picks the
+# process with `command:`). Development code (dev/: the development IdP, `up`, `token`) is never
+# copied in; docker-compose.yml's dev profile mounts it from the checkout. Node 24 runs the TypeScript sources as
 # they are (type stripping): no compile step, and the stack traces point at the files in this
 # repository.
 #
@@ -54,7 +55,7 @@ FROM ${NODE_BASE}
 # Re-declared: an ARG before FROM is not visible after it.
 ARG NODE_BASE=node:24-bookworm-slim
 LABEL org.opencontainers.image.title="bulkhead-control-plane" \
-      org.opencontainers.image.description="Bulkhead router, supervisor, development IdP and CLI" \
+      org.opencontainers.image.description="Bulkhead router, supervisor and operator CLI" \
       org.opencontainers.image.base.name="${NODE_BASE}"
 
 ENV NODE_ENV=production
@@ -69,6 +70,7 @@ RUN mkdir -p /var/lib/bulkhead/cli && chown 10002:10002 /var/lib/bulkhead/cli \
 # Root-owned and read-only for the service users. Least-changing first, for the layer cache.
 COPY package.json package-lock.json ./
 COPY --from=production-deps /prod/node_modules/ node_modules/
+COPY kernel/ kernel/
 COPY tenants/ tenants/
 COPY supervisor/ supervisor/
 COPY router/ router/
@@ -77,7 +79,6 @@ COPY router/ router/
 # pruned by mistake, a file not copied) before printing its usage.
 RUN node router/main.ts --help >/dev/null \
   && node supervisor/main.ts --help >/dev/null \
-  && node router/dev-idp/main.ts --help >/dev/null \
   && node tenants/cli/main.ts --help >/dev/null
 
 # The router's identity, with no passwd entry; docker-compose.yml sets it explicitly (its group is

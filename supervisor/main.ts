@@ -2,8 +2,8 @@
 // that holds the Docker socket.
 import { pino } from 'pino';
 import { z } from 'zod';
-import { installation } from '../tenants/contracts/installation.ts';
-import { processConfig, stopOnSignals } from '../tenants/contracts/process-entry.ts';
+import { installation } from '../kernel/tenant/installation.ts';
+import { processConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
 import { validateIdleTiers } from './lifecycle/idle-reaper.ts';
 import { startSupervisor } from './supervisor.ts';
 

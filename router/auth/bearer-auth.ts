@@ -2,7 +2,7 @@
 // WWW-Authenticate challenge pointing at the Protected Resource Metadata (RFC 9728, MCP spec).
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../identity/principal.ts';
 import { InvalidTokenError, type TokenVerifier } from './token-verifier.ts';
 
 export interface BearerAuthOptions {

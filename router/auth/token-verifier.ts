@@ -5,7 +5,7 @@
 // the token names. Tenant, user, agent and roles come from the verified claims only.
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../identity/principal.ts';
 import { bindingFor, issuerKeySets, type TrustedIssuerInput } from './trusted-issuers.ts';
 
 export interface TokenVerifierOptions {

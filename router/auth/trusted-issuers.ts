@@ -5,7 +5,7 @@
 // from a new place.
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
-import type { IssuerBinding } from '../../tenants/contracts/tenant-spec.ts';
+import type { IssuerBinding } from '../../kernel/tenant/tenant-spec.ts';
 
 export const TrustedIssuerSchema = z.strictObject({
   issuer: z.url(),

@@ -2,7 +2,7 @@
 // agent, delegation chain), what (tool) and why (reason). The tool name is logged as asked, so an
 // operator sees probing for tools that do not exist.
 import type { Logger } from 'pino';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../identity/principal.ts';
 import type { ToolDecision } from './tool-policy.ts';
 
 export function logToolDecision(

@@ -8,8 +8,8 @@
 // before the scope check, and every denial before it is "hidden": the caller sees exactly what an
 // unknown tool looks like. Only a principal that may otherwise use the tool learns that a scope is
 // missing (the step-up answer, 403 insufficient_scope naming that scope).
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { MANIFEST, type ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { MANIFEST, type ToolDefinition } from '../../kernel/packs/manifest.ts';
 
 /** The parts of a verified principal the decision reads. */
 export interface ToolCaller {

@@ -8,7 +8,7 @@ import {
   bodyDigest,
   callAssertionAudience,
   type CallContext,
-} from '../../tenants/contracts/call-assertion.ts';
+} from '../../kernel/wire/call-assertion.ts';
 
 export type CallSigner = (context: CallContext, body: string | Uint8Array) => Promise<string>;
 

@@ -4,8 +4,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RecycleJob } from '../../supervisor/client/runtime-jobs.ts';
-import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
-import { recordSecurityEvent } from '../../tenants/audit/security-event.ts';
+import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
+import { recordSecurityEvent } from '../../kernel/audit/security-event.ts';
 import type { ReadBreach } from './tenant-dispatcher.ts';
 
 export interface BreachRecorderOptions {

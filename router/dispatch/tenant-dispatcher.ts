@@ -15,10 +15,10 @@ import {
   tamperedSocketIn,
   type RuntimeSocketTamperedError,
 } from '../../supervisor/client/runtime-socket.ts';
-import { CALL_ASSERTION_HEADER, type CallContext } from '../../tenants/contracts/call-assertion.ts';
-import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
-import { toolError } from '../../tenants/contracts/tool-errors.ts';
-import type { ToolGuard } from '../pipeline/drift-guard.ts';
+import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
+import type { ToolGuard } from '../tools/drift-guard.ts';
 import {
   BoundedReads,
   boundedAgentOptions,

@@ -27,7 +27,7 @@ import {
   type McpHttpHandler,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../identity/principal.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 
 export interface McpEndpointOptions {

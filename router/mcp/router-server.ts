@@ -4,9 +4,9 @@
 // in-process shared tools or idempotent dispatch to the tenant's own runtime.
 import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
-import { toolError, type StructuredError } from '../../tenants/contracts/tool-errors.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
+import { toolError, type StructuredError } from '../../kernel/tools/tool-errors.ts';
+import type { Principal } from '../identity/principal.ts';
 import { logToolDecision } from '../authz/decision-log.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
@@ -19,7 +19,7 @@ export interface RouterServerDeps extends CallPipelineDeps {
   dispatcher: TenantDispatcher;
   surface: ToolSurface;
   logger: Logger;
-  /** Tamper-evident trail: one entry per tools/call decision (tenants/audit). */
+  /** Tamper-evident trail: one entry per tools/call decision (kernel/audit). */
   audit?: AuditSink;
 }
 

@@ -12,7 +12,7 @@
 // re-checked on every request anyway, because each request builds its server from its own token.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../identity/principal.ts';
 
 export interface SessionRecord {
   issuer: string;

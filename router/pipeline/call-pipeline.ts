@@ -1,13 +1,13 @@
 // The tools/call steps after the tool was found and authorized: validate (before anything reaches a
 // container), then serve a shared tool in-process, or run a tenant tool through idempotency and
-// dispatch. Every failure comes back as a structured tool error (tenants/contracts/tool-errors.ts).
+// dispatch. Every failure comes back as a structured tool error (kernel/tools/tool-errors.ts).
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../tenants/contracts/tool-definition.ts';
-import { toolError } from '../../tenants/contracts/tool-errors.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../kernel/tools/tool-definition.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
+import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';

@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
-import { toolError } from '../../tenants/contracts/tool-errors.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
 
 export interface IdempotencyOptions {
   redis: Redis;

@@ -1,6 +1,6 @@
 // The router's read-only view of the tenant registry, cached for a few seconds so that the hot
 // path does not hit Redis on every request.
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 
 export interface TenantLookup {
   get(id: string): Promise<TenantRecord | undefined>;

@@ -3,7 +3,7 @@
 // interval; clients that listen (2026-07-28 subscriptions/listen) re-list and see their own tools.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 
 export interface TenantSource {
   list(): Promise<TenantRecord[]>;

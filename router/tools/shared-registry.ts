@@ -4,7 +4,7 @@
 // array), without forking Bulkhead. Loaded modules must be shared read-only tools.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SHARED_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
+import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
 import { createDocsSearch } from './shared/docs-search.ts';
 import { quotaStatus } from './shared/quota-status.ts';
 import type { SharedToolHandler, SharedToolModule } from './shared/shared-tool.ts';

@@ -2,9 +2,9 @@
 // approved manifest, shared tools, minus what the drift guard withholds), filtered by the
 // authorization policy. A tool the principal may not use is indistinguishable from one that does
 // not exist.
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { SHARED_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
+import type { Principal } from '../identity/principal.ts';
 import { decideTool, type ToolDecision } from '../authz/tool-policy.ts';
 import { ToolSurface, type ServedTool } from './tool-surface.ts';
 

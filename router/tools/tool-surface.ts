@@ -2,10 +2,10 @@
 // shared tools registered in this router, minus tenant tools the drift guard withholds. Wire
 // definitions are derived once per definition: the JSON Schema a client sees is what we enforce.
 import type { Tool } from '@modelcontextprotocol/server';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { MANIFEST } from '../../tenants/contracts/tool-manifest.ts';
-import { wireTool, type ToolDefinition } from '../../tenants/contracts/tool-definition.ts';
-import type { ToolGuard } from '../pipeline/drift-guard.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { MANIFEST } from '../../kernel/packs/manifest.ts';
+import { wireTool, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
+import type { ToolGuard } from './drift-guard.ts';
 
 export interface ServedTool {
   definition: ToolDefinition;

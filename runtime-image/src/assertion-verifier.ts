@@ -9,7 +9,7 @@ import {
   bodyDigest,
   callAssertionAudience,
   type CallContext,
-} from '../../tenants/contracts/call-assertion.ts';
+} from '../../kernel/wire/call-assertion.ts';
 
 export class AssertionRejected extends Error {}
 

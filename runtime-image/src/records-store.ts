@@ -4,7 +4,7 @@
 // commit and before the response is answered from the key table on retry, never written twice.
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import type { RecordRow } from '../../tenants/contracts/tool-manifest.ts';
+import type { RecordRow } from '../../kernel/packs/manifest.ts';
 
 interface RowShape {
   id: string;

@@ -4,16 +4,16 @@
 // should ever arrive: the count on /healthz is the proof. Writes run through keyedWrite so the
 // idempotency key commits with the write.
 import { Server, type CallToolResult } from '@modelcontextprotocol/server';
-import type { CallContext } from '../../tenants/contracts/call-assertion.ts';
-import { RECORDS_TOOLS, type RecordRow } from '../../tenants/contracts/tool-manifest.ts';
+import type { CallContext } from '../../kernel/wire/call-assertion.ts';
+import { RECORDS_TOOLS, type RecordRow } from '../../kernel/packs/manifest.ts';
 import {
   argumentsDigest,
   IDEMPOTENCY_KEY_FIELD,
   wireTool,
   type ToolDefinition,
-} from '../../tenants/contracts/tool-definition.ts';
-import { toolError } from '../../tenants/contracts/tool-errors.ts';
-import { validateToolArguments } from '../../tenants/contracts/tool-validation.ts';
+} from '../../kernel/tools/tool-definition.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
 import { DuplicateRefError, type RecordInput, type RecordPatch, type RecordsStore } from './records-store.ts';
 
 export interface RuntimeCounters {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { CALL_ASSERTION_HEADER } from '../../tenants/contracts/call-assertion.ts';
+import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';

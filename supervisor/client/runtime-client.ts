@@ -1,7 +1,7 @@
 // The only supervisor API the router (and the CLI) may use: ask for a tenant runtime through a
 // BullMQ job and wait for its endpoint. The caller never touches the Docker socket.
 import { Queue, QueueEvents } from 'bullmq';
-import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationReport } from './isolation-report.ts';
 import {
   EnsureResult,

@@ -1,6 +1,6 @@
 // The job contract between runtime producers (router, CLI) and the supervisor's worker.
 import { z } from 'zod';
-import { RuntimeEndpointSchema } from '../../tenants/contracts/runtime-endpoint.ts';
+import { RuntimeEndpointSchema } from '../../kernel/wire/runtime-endpoint.ts';
 import { IsolationReportSchema } from './isolation-report.ts';
 
 export const RUNTIME_QUEUE = 'runtime';

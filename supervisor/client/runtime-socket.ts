@@ -13,7 +13,7 @@ import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import type { RequestOptions } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { buildConnector } from 'undici';
-import type { RuntimeEndpoint } from '../../tenants/contracts/runtime-endpoint.ts';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 
 export type UnixEndpoint = Extract<RuntimeEndpoint, { kind: 'unix' }>;
 

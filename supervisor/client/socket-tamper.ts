@@ -4,8 +4,8 @@
 // supervisor recycles directly, a router asks the supervisor for it (RuntimeClient.requestRecycle).
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditSink } from '../../tenants/audit/audit-trail.ts';
-import { recordSecurityEvent } from '../../tenants/audit/security-event.ts';
+import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
+import { recordSecurityEvent } from '../../kernel/audit/security-event.ts';
 import { describeFound, type RuntimeSocketTamperedError } from './runtime-socket.ts';
 
 /** Who found the tampering: recorded as the audit entry's agent. */

@@ -1,14 +1,14 @@
 // Every security default of a tenant container lives in this one pure function (docs/architecture.md
 // "Tenant containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
 // default is a failing test, not a review comment.
-import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import {
   CONTAINER_DATA_DIR,
   CONTAINER_SOCKET_DIR,
   CONTAINER_SOCKET_NAME,
-} from '../../tenants/contracts/runtime-endpoint.ts';
-import type { RuntimeSpec } from '../runtime-driver.ts';
+} from '../../kernel/wire/runtime-endpoint.ts';
+import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
+import { specHash } from '../runtime/runtime-spec.ts';
 import { LABELS } from './labels.ts';
 
 export interface Placement {
@@ -26,26 +26,6 @@ const MiB = 1024 * 1024;
 type MountSettings = NonNullable<NonNullable<Docker.ContainerCreateOptions['HostConfig']>['Mounts']>[number];
 // The engine needs only NoCopy; @types/dockerode marks the other volume options as required.
 const NO_COPY = { NoCopy: true } as NonNullable<MountSettings['VolumeOptions']>;
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([key, inner]) => [key, canonical(inner)]),
-    );
-  }
-  return value;
-}
-
-/** Stable hash of what the container is made from: a different hash means recycle, not reuse. */
-export function specHash(spec: RuntimeSpec): string {
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(spec)))
-    .digest('hex')
-    .slice(0, 16);
-}
 
 /**
  * Under gVisor the host's PIDs cgroup counts the sandbox's own threads (the Go sentry and gofer),

@@ -4,7 +4,7 @@ import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { CONTAINER_SOCKET_NAME } from '../../tenants/contracts/runtime-endpoint.ts';
+import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 import { CreateLimiter } from '../lifecycle/create-limiter.ts';
 import type {
   EnsureOptions,
@@ -15,9 +15,10 @@ import type {
   RuntimeSpec,
   RuntimeState,
   RuntimeUsage,
-} from '../runtime-driver.ts';
+} from '../runtime/runtime-driver.ts';
 import { readPidsCgroup } from './cgroup-pids.ts';
-import { buildContainerSpec, buildVolumeInitSpec, specHash, type Placement } from './container-spec.ts';
+import { specHash } from '../runtime/runtime-spec.ts';
+import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
 import { LABELS } from './labels.ts';
 
 export interface DockerDriverOptions {

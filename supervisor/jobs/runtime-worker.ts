@@ -1,7 +1,7 @@
 // The supervisor's consumer side: runs runtime jobs against the RuntimeManager.
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import type { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
+import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import {
   EnsureJob,
   InspectJob,
@@ -11,8 +11,8 @@ import {
   VerifyJob,
 } from '../client/runtime-jobs.ts';
 import type { IsolationVerifier } from '../verify/isolation-verifier.ts';
-import type { RuntimeManager } from '../runtime-manager.ts';
-import { TenantSuspendedError } from '../runtime-manager.ts';
+import type { RuntimeManager } from '../lifecycle/runtime-manager.ts';
+import { TenantSuspendedError } from '../lifecycle/runtime-manager.ts';
 import { CircuitOpenError } from '../lifecycle/crash-breaker.ts';
 
 export interface RuntimeWorkerOptions {

@@ -5,10 +5,10 @@
 // or had a fork refused at its PIDs limit is recycled: routers are told, the old container drains
 // and a fresh one starts, unless the tenant's crash circuit is open.
 import type { Logger } from 'pino';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { specHash } from '../docker/container-spec.ts';
-import { isCrash, type RuntimeManager } from '../runtime-manager.ts';
-import type { RuntimeUsage } from '../runtime-driver.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { specHash } from '../runtime/runtime-spec.ts';
+import { isCrash, type RuntimeManager } from './runtime-manager.ts';
+import type { RuntimeUsage } from '../runtime/runtime-driver.ts';
 import { RecentLog } from './recent-log.ts';
 
 /**

@@ -4,8 +4,8 @@
 // idle, so routers stop trusting the old route before the container freezes or goes.
 import type { Logger } from 'pino';
 import type { RedisRuntimeEpochs } from '../client/runtime-epochs.ts';
-import type { RuntimeInfo } from '../runtime-driver.ts';
-import type { RuntimeManager } from '../runtime-manager.ts';
+import type { RuntimeInfo } from '../runtime/runtime-driver.ts';
+import type { RuntimeManager } from './runtime-manager.ts';
 import { observedState, transition, type LifecycleEvent } from './lifecycle-state.ts';
 import { RecentLog } from './recent-log.ts';
 

@@ -4,8 +4,8 @@
 // duplicates (a second container labelled for one tenant) and leftover helpers (volume init), and
 // recycles a runtime whose socket directory has vanished (its socket is unreachable for good).
 import type { Logger } from 'pino';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import type { RuntimeManager } from '../runtime-manager.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { RuntimeManager } from './runtime-manager.ts';
 
 /** A volume-init helper younger than this is presumed in use. */
 export const HELPER_GRACE_MS = 120_000;

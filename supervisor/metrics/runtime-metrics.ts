@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import type { RuntimeDriver, RuntimeUsage } from '../runtime-driver.ts';
+import type { RuntimeDriver, RuntimeUsage } from '../runtime/runtime-driver.ts';
 import type { CreateLimiter } from '../lifecycle/create-limiter.ts';
 
 export interface RuntimeSample extends RuntimeUsage {

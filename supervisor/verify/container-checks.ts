@@ -2,8 +2,8 @@
 // control of docs/architecture.md ("Tenant containers"). Pure: the engine's inspect data and the
 // tenant record in, checks out.
 import type Docker from 'dockerode';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../tenants/contracts/runtime-endpoint.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
 import { pidsLimitFor, runtimeName, type Placement } from '../docker/container-spec.ts';
 import { LABELS } from '../docker/labels.ts';

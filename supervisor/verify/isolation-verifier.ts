@@ -3,14 +3,14 @@
 // Runs in the supervisor, the only process that holds the Docker socket.
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck, IsolationReport } from '../client/isolation-report.ts';
 import type { DockerDriver } from '../docker/docker-driver.ts';
 import { containerChecks } from './container-checks.ts';
 import { probeChecks, type ProbeObservation } from './probe-checks.ts';
 import { PROBE_SCRIPT } from './probe-script.ts';
 import { socketChecks } from './socket-checks.ts';
-import { CONTAINER_SOCKET_NAME } from '../../tenants/contracts/runtime-endpoint.ts';
+import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 import { join } from 'node:path';
 
 export interface IsolationVerifierOptions {

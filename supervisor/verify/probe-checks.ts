@@ -1,6 +1,6 @@
 // Turns what the in-container probe saw into pass/fail checks, one per control of
 // docs/architecture.md ("Tenant containers").
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
 import { pidsLimitFor } from '../docker/container-spec.ts';
 

@@ -3,7 +3,7 @@
 // connection paths (router, health pass) record the event and recycle the runtime when they meet it.
 import { readlinkSync } from 'node:fs';
 import { request } from 'node:http';
-import type { IsolationTier } from '../../tenants/contracts/tenant-spec.ts';
+import type { IsolationTier } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
 import {
   inspectRuntimeSocket,

@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
-import { installation, type Installation } from '../contracts/installation.ts';
-import { TenantRegistry } from '../registry/tenant-registry.ts';
-import { AuditTrail } from '../audit/audit-trail.ts';
+import { installation, type Installation } from '../../kernel/tenant/installation.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { loadSecretKey, SecretStore } from '../secrets/secret-store.ts';
 
 const Env = z.object({

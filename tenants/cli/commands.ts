@@ -1,12 +1,12 @@
 // The operator commands: onboard, list, offboard, keygen.
 import { join, resolve } from 'node:path';
 import { summarize } from '../../supervisor/client/isolation-report.ts';
-import { IsolationTierSchema, PLANS } from '../contracts/tenant-spec.ts';
-import { ensureCallKeys } from './call-keys.ts';
+import { IsolationTierSchema, PLANS } from '../../kernel/tenant/tenant-spec.ts';
+import { ensureCallKeys } from '../control-plane/call-keys.ts';
 import { openContext, UsageError } from './cli-context.ts';
 import { confirm, oneId, parse, progress, type Command } from './command-kit.ts';
-import { offboardTenant } from './offboarding.ts';
-import { onboardTenant } from './onboarding.ts';
+import { offboardTenant } from '../control-plane/offboard.ts';
+import { onboardTenant } from '../control-plane/onboard.ts';
 import { claimMapping } from './report-format.ts';
 
 export type { Command } from './command-kit.ts';

@@ -11,9 +11,9 @@ import {
   TenantConfigFileSchema,
   type TenantConfig,
   type TenantConfigFile,
-} from '../contracts/tenant-config.ts';
-import type { TenantRecord } from '../contracts/tenant-spec.ts';
-import { diffValues, formatChanges, type FieldChange } from '../registry/config-diff.ts';
+} from '../../kernel/tenant/tenant-config.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { diffValues, formatChanges, type FieldChange } from '../../kernel/registry/config-diff.ts';
 import { openContext, UsageError } from './cli-context.ts';
 import { parse, type Command } from './command-kit.ts';
 

@@ -1,24 +1,21 @@
 // Operator commands on one existing tenant: show, update, suspend, resume, history, verify, secret.
 import { stringify } from 'yaml';
-import { configOf } from '../contracts/tenant-config.ts';
+import { configOf } from '../../kernel/tenant/tenant-config.ts';
 import {
   IsolationTierSchema,
   PLAN_QUOTAS,
   PLANS,
   planByName,
   type PlanName,
-} from '../contracts/tenant-spec.ts';
-import { formatChanges } from '../registry/config-diff.ts';
-import type { TenantChanges } from '../registry/tenant-registry.ts';
+} from '../../kernel/tenant/tenant-spec.ts';
+import { formatChanges } from '../../kernel/registry/config-diff.ts';
+import type { TenantChanges } from '../../kernel/registry/tenant-registry.ts';
 import { openContext, UsageError } from './cli-context.ts';
 import { oneId, parse, progress, type Command } from './command-kit.ts';
-import { setStatus } from './offboarding.ts';
+import { setStatus } from '../control-plane/offboard.ts';
 import { claimMapping, formatReport } from './report-format.ts';
-import { TOOL_VERSIONS } from './tool-versions.ts';
-import { ALL_SCOPES } from '../contracts/tool-manifest.ts';
-import { readDevStack } from './dev-stack-state.ts';
-import { crossTenantProbe, routerCaller } from './router-probe.ts';
-import { agentToken } from './token-command.ts';
+import { TOOL_VERSIONS } from '../control-plane/tool-versions.ts';
+import { crossTenantProbe, routerCaller } from '../control-plane/router-probe.ts';
 
 export const show: Command = {
   summary: 'show a tenant: its record (YAML), runtime state and generation',
@@ -164,50 +161,57 @@ export const history: Command = {
   },
 };
 
-export const verify: Command = {
-  summary:
-    "isolation evidence: the live container checked against each control, and probes from inside; --router also writes one canary record into the tenant and has another tenant's agent try to read it through the router",
-  usage: 'bulkhead verify <tenant-id> [--json] [--router [--intruder <tenant-id>]]',
-  async run(args) {
-    const { values, positionals } = parse(args, {
-      json: { type: 'boolean', default: false },
-      router: { type: 'boolean', default: false },
-      intruder: { type: 'string' },
-    });
-    const id = oneId(positionals, 'verify');
-    const ctx = await openContext();
-    try {
-      await ctx.registry.require(id);
-      const report = await ctx.runtimes.verify(id);
-      if (values.router) {
-        // Needs agents' tokens: the development stack's IdP (bulkhead up) mints them.
-        const stack = await readDevStack(ctx.devDir);
-        const others = (await ctx.registry.list()).filter((t) => t.id !== id && t.status === 'active');
-        const intruder = values.intruder ?? others[0]?.id;
-        if (!intruder) throw new UsageError('verify --router needs a second active tenant to attack from');
-        console.error(
-          `verify --router writes one canary record into "${id}" (as its agent) for "${intruder}" to attack`,
-        );
-        report.checks.push(
-          await crossTenantProbe({
-            target: id,
-            intruder,
-            connect: async (tenant) =>
-              routerCaller(
-                stack.resourceUrl,
-                await agentToken(ctx.devDir, stack, tenant, ALL_SCOPES.join(' ')),
-              ),
-          }),
-        );
-        report.pass = report.checks.every((c) => c.pass);
+/** Where `verify --router` gets agents' access tokens: the development IdP, supplied by dev/cli. */
+export type RouterProbeSource = (
+  devDir: string,
+) => Promise<{ resourceUrl: string; agentToken(tenant: string): Promise<string> }>;
+
+export function verifyCommand(options: { routerProbe?: RouterProbeSource } = {}): Command {
+  return {
+    summary:
+      "isolation evidence: the live container checked against each control, and probes from inside; --router also writes one canary record into the tenant and has another tenant's agent try to read it through the router",
+    usage: 'bulkhead verify <tenant-id> [--json] [--router [--intruder <tenant-id>]]',
+    async run(args) {
+      const { values, positionals } = parse(args, {
+        json: { type: 'boolean', default: false },
+        router: { type: 'boolean', default: false },
+        intruder: { type: 'string' },
+      });
+      const id = oneId(positionals, 'verify');
+      const ctx = await openContext();
+      try {
+        await ctx.registry.require(id);
+        const report = await ctx.runtimes.verify(id);
+        if (values.router) {
+          // Needs agents' tokens: the development stack's IdP (bulkhead up) mints them.
+          if (!options.routerProbe)
+            throw new UsageError(
+              'verify --router needs agent tokens from the development IdP: run it as node dev/cli/main.ts verify',
+            );
+          const probe = await options.routerProbe(ctx.devDir);
+          const others = (await ctx.registry.list()).filter((t) => t.id !== id && t.status === 'active');
+          const intruder = values.intruder ?? others[0]?.id;
+          if (!intruder) throw new UsageError('verify --router needs a second active tenant to attack from');
+          console.error(
+            `verify --router writes one canary record into "${id}" (as its agent) for "${intruder}" to attack`,
+          );
+          report.checks.push(
+            await crossTenantProbe({
+              target: id,
+              intruder,
+              connect: async (tenant) => routerCaller(probe.resourceUrl, await probe.agentToken(tenant)),
+            }),
+          );
+          report.pass = report.checks.every((c) => c.pass);
+        }
+        console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+        if (!report.pass) process.exitCode = 1;
+      } finally {
+        await ctx.close();
       }
-      console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
-      if (!report.pass) process.exitCode = 1;
-    } finally {
-      await ctx.close();
-    }
-  },
-};
+    },
+  };
+}
 
 export const secret: Command = {
   summary:

@@ -1,6 +1,6 @@
 // Human-readable forms of what the commands return: the isolation evidence report and a tenant.
 import { summarize, type IsolationReport } from '../../supervisor/client/isolation-report.ts';
-import type { TenantRecord } from '../contracts/tenant-spec.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 
 export function formatReport(report: IsolationReport): string {
   const lines = [

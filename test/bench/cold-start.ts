@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
-import { planByName } from '../../tenants/contracts/tenant-spec.ts';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { startTestStack } from '../support/stack.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { printFigures } from './figures.ts';

@@ -6,7 +6,7 @@
 import { printFigures } from './figures.ts';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { startTestStack } from '../support/stack.ts';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });

@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
-import { argumentsDigest } from '../../tenants/contracts/tool-definition.ts';
-import { MANIFEST } from '../../tenants/contracts/tool-manifest.ts';
-import { validateToolArguments } from '../../tenants/contracts/tool-validation.ts';
+import { argumentsDigest } from '../../kernel/tools/tool-definition.ts';
+import { MANIFEST } from '../../kernel/packs/manifest.ts';
+import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '20000' } } });
 const calls = Number(values.calls);

@@ -7,7 +7,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultTools } from '../../tenants/registry/tenant-registry.ts';
+import { defaultTools } from '../../kernel/registry/tenant-registry.ts';
 import { mcpPost } from '../support/auth-harness.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 

@@ -8,7 +8,7 @@ import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@mod
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 

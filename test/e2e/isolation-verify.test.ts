@@ -4,16 +4,17 @@
 // record in the target and shows another tenant's agent refused it; with nothing to probe it fails.
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultTools, openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { defaultTools, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { runCli } from '../support/cli.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
-import { writeDevStack } from '../../tenants/cli/dev-stack-state.ts';
-import { CANARY_TITLE, routerCaller } from '../../tenants/cli/router-probe.ts';
+import { writeDevStack } from '../../dev/cli/dev-stack-state.ts';
+import { CANARY_TITLE, routerCaller } from '../../tenants/control-plane/router-probe.ts';
 
 let stack: TestStack;
-const cli = (...args: string[]) => runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir }, args);
+const cli = (...args: string[]) =>
+  runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir, entry: 'dev/cli/main.ts' }, args);
 
 async function verifyJson(id: string): Promise<{ code: number; report: IsolationReport }> {
   const result = await cli('verify', id, '--json');

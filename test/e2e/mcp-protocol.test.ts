@@ -2,7 +2,7 @@
 // real Redis): 2025-11-25 sessions bound to their principal, the 2026-07-28 header checks, and what
 // the endpoint refuses before any tool runs (foreign Origin or Host, batches, oversized bodies).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;

@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
-import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
-import { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
+import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { runCli } from '../support/cli.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 

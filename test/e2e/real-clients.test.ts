@@ -19,9 +19,9 @@ import { ClientCredentialsProvider as V1ClientCredentialsProvider } from '@model
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
-import { registerAgentClient } from '../../router/dev-idp/dev-client.ts';
-import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { registerAgentClient } from '../../dev/idp/dev-client.ts';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { ScriptedLoginProvider, withInitialAccessToken } from '../support/oauth-clients.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
 

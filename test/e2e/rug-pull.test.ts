@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { startRogueRuntime, type RogueRuntime } from '../support/rogue-runtime.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 

@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditEntrySchema, verifyChain } from '../../tenants/audit/audit-trail.ts';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { AuditEntrySchema, verifyChain } from '../../kernel/audit/audit-trail.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { runCli } from '../support/cli.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 

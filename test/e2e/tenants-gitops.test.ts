@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { planByName } from '../../tenants/contracts/tenant-spec.ts';
-import { TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { runCli } from '../support/cli.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 

@@ -21,7 +21,7 @@ let mcpUrl: string;
 let env: NodeJS.ProcessEnv;
 
 async function cli(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['tenants/cli/main.ts', ...args], { env, timeout: 30_000 });
+  const { stdout } = await run(process.execPath, ['dev/cli/main.ts', ...args], { env, timeout: 30_000 });
   return stdout.trim();
 }
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
   const child = spawn(
     process.execPath,
     [
-      'tenants/cli/main.ts',
+      'dev/cli/main.ts',
       'up',
       '--port',
       String(port),

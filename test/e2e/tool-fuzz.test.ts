@@ -6,8 +6,8 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
-import { ERROR_CLASSES } from '../../tenants/contracts/tool-errors.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { ERROR_CLASSES } from '../../kernel/tools/tool-errors.ts';
 import { rawMessage, toolCall } from '../support/fuzz-arbitraries.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport, type Tool } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;

@@ -26,7 +26,7 @@ describe('bulkhead up', () => {
     const [port, idpPort] = [await freePort(), await freePort()];
     const { stdout } = await run(
       process.execPath,
-      ['tenants/cli/main.ts', 'up', '--smoke', '--port', String(port), '--idp-port', String(idpPort)],
+      ['dev/cli/main.ts', 'up', '--smoke', '--port', String(port), '--idp-port', String(idpPort)],
       {
         env: {
           ...process.env,
@@ -53,13 +53,13 @@ describe('bulkhead up', () => {
   });
 
   it('prints usage for --help and refuses an unknown command', async () => {
-    const help = await run(process.execPath, ['tenants/cli/main.ts', '--help']);
+    const help = await run(process.execPath, ['dev/cli/main.ts', '--help']);
     expect(help.stdout).toContain('Usage: bulkhead <command>');
     for (const command of ['up', 'onboard', 'list', 'offboard', 'token', 'keygen']) {
-      const out = await run(process.execPath, ['tenants/cli/main.ts', command, '--help']);
+      const out = await run(process.execPath, ['dev/cli/main.ts', command, '--help']);
       expect(out.stdout).toContain(`Usage: bulkhead ${command}`);
     }
-    await expect(run(process.execPath, ['tenants/cli/main.ts', 'frobnicate'])).rejects.toMatchObject({
+    await expect(run(process.execPath, ['dev/cli/main.ts', 'frobnicate'])).rejects.toMatchObject({
       code: 2,
     });
   });

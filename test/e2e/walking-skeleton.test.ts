@@ -6,7 +6,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { OTHER_RESOURCE, startTestStack, type TestStack } from '../support/stack.ts';
 

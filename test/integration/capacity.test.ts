@@ -3,8 +3,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsKey } from '../../supervisor/metrics/runtime-metrics.ts';
-import { planByName } from '../../tenants/contracts/tenant-spec.ts';
-import { openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { watchCreates } from '../support/engine-events.ts';
 import { agentClient, write } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';

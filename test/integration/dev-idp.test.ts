@@ -10,10 +10,10 @@ import {
   DevIdpRequestError,
   mintClientCredentialsToken,
   registerAgentClient,
-} from '../../router/dev-idp/dev-client.ts';
-import type { StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
-import { startDevIdp } from '../../router/dev-idp/dev-idp.ts';
-import { authorizeUser, refreshUserToken, registerUserClient } from '../../router/dev-idp/dev-user-login.ts';
+} from '../../dev/idp/dev-client.ts';
+import type { StartedDevIdp } from '../../dev/idp/dev-idp.ts';
+import { startDevIdp } from '../../dev/idp/dev-idp.ts';
+import { authorizeUser, refreshUserToken, registerUserClient } from '../../dev/idp/dev-user-login.ts';
 
 const RESOURCE_URL = 'http://127.0.0.1:8080/mcp';
 const OTHER_RESOURCE_URL = 'http://127.0.0.1:8081/mcp';

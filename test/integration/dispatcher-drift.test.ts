@@ -10,8 +10,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
-import { DriftGuard } from '../../router/pipeline/drift-guard.ts';
-import { RECORDS_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
+import { DriftGuard } from '../../router/tools/drift-guard.ts';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 import { startRogueRuntime, type RogueRuntime } from '../support/rogue-runtime.ts';
 
 let dir: string;

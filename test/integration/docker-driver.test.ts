@@ -5,8 +5,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
-import { RuntimeManager } from '../../supervisor/runtime-manager.ts';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { RuntimeManager } from '../../supervisor/lifecycle/runtime-manager.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { execIn, RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 

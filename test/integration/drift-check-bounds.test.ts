@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_READ_BOUNDS } from '../../router/dispatch/bounded-fetch.ts';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { TenantDispatcher, type ReadBreach } from '../../router/dispatch/tenant-dispatcher.ts';
-import { DriftGuard } from '../../router/pipeline/drift-guard.ts';
-import { RECORDS_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
+import { DriftGuard } from '../../router/tools/drift-guard.ts';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 import { startRogueRuntime } from '../support/rogue-runtime.ts';
 
 let dir: string;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
 import { pidsLimitFor } from '../../supervisor/docker/container-spec.ts';
-import { IsolationTierSchema, PLANS } from '../../tenants/contracts/tenant-spec.ts';
+import { IsolationTierSchema, PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import { runCli } from '../support/cli.ts';
 import { agentClient, containerName, volumeTitles, write } from '../support/mcp-client.ts';
 import { execIn } from '../support/namespace.ts';

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
-import { toolError } from '../../tenants/contracts/tool-errors.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultRoles, defaultTools } from '../../tenants/registry/tenant-registry.ts';
+import { defaultRoles, defaultTools } from '../../kernel/registry/tenant-registry.ts';
 import {
   countingProxy,
   keyHoldingIssuer,

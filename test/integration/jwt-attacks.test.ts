@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
-import { startDevIdp, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
+import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
+import { startDevIdp, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
 import {
   countingProxy,
   keyHoldingIssuer,
@@ -18,7 +18,7 @@ import {
 } from '../support/auth-harness.ts';
 import { freePort } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
-import { defaultRoles, openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { defaultRoles, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 
 const INITIAL_ACCESS_TOKEN = 'jwt-attacks-initial-access-token-0123';
 const OTHER_RESOURCE = 'http://127.0.0.1:1/not-bulkhead';

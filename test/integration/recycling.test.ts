@@ -3,7 +3,7 @@
 import { EventEmitter, once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLANS } from '../../tenants/contracts/tenant-spec.ts';
+import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import {
   agentClient,
   containerId,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentClient, containerId, write } from '../support/mcp-client.ts';
 import { execIn } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { PLANS } from '../../tenants/contracts/tenant-spec.ts';
+import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import { readPidsCgroup } from '../../supervisor/docker/cgroup-pids.ts';
 
 let stack: TestStack;

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
-import { RuntimeManager } from '../../supervisor/runtime-manager.ts';
+import { RuntimeManager } from '../../supervisor/lifecycle/runtime-manager.ts';
 import { agentClient, containerId, containerName, volumeTitles, write } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE, execIn } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';

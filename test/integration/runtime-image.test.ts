@@ -12,11 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
-import {
-  CALL_ASSERTION_HEADER,
-  bodyDigest,
-  type CallContext,
-} from '../../tenants/contracts/call-assertion.ts';
+import { CALL_ASSERTION_HEADER, bodyDigest, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 
 const UID = 100_301;

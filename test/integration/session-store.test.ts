@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../../router/auth/principal.ts';
+import type { Principal } from '../../router/identity/principal.ts';
 import { sameBinding, SessionStore } from '../../router/mcp/sessions.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 

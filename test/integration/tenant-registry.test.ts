@@ -4,14 +4,14 @@
 // tampered entry breaks.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditTrail } from '../../tenants/audit/audit-trail.ts';
-import { TenantSpecError } from '../../tenants/contracts/tenant-config.ts';
-import { planByName } from '../../tenants/contracts/tenant-spec.ts';
+import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
+import { TenantSpecError } from '../../kernel/tenant/tenant-config.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import {
   TenantConflictError,
   TenantExistsError,
   TenantRegistry,
-} from '../../tenants/registry/tenant-registry.ts';
+} from '../../kernel/registry/tenant-registry.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;

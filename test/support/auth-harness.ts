@@ -19,8 +19,8 @@ import { ToolSurface } from '../../router/tools/tool-surface.ts';
 import type { TrustedIssuerInput } from '../../router/auth/trusted-issuers.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import type { TenantLookup } from '../../router/tenancy/tenant-directory.ts';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
-import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 
 export async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');

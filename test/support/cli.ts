@@ -1,4 +1,5 @@
-// Runs the operator CLI as a separate process, as an operator would, against a test namespace.
+// Runs the operator CLI (or, with `entry`, the development CLI) as a separate process, as an operator
+// would, against a test namespace.
 import { spawn } from 'node:child_process';
 
 export interface CliResult {
@@ -8,12 +9,12 @@ export interface CliResult {
 }
 
 export function runCli(
-  env: { namespace: string; devDir: string; extra?: Record<string, string> },
+  env: { namespace: string; devDir: string; extra?: Record<string, string>; entry?: string },
   args: string[],
   options: { input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['tenants/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, [env.entry ?? 'tenants/cli/main.ts', ...args], {
       env: {
         ...process.env,
         BULKHEAD_NAMESPACE: env.namespace,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { LABELS } from '../../supervisor/docker/labels.ts';
-import { installation, type Installation } from '../../tenants/contracts/installation.ts';
+import { installation, type Installation } from '../../kernel/tenant/installation.ts';
 
 export const REDIS_URL = process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const RUNTIME_IMAGE = process.env.BULKHEAD_RUNTIME_IMAGE ?? 'bulkhead/runtime:latest';

@@ -9,7 +9,7 @@ import type {
   StoredOAuthClientInformation,
   StoredOAuthTokens,
 } from '@modelcontextprotocol/client';
-import { signInAtAuthorizationUrl } from '../../router/dev-idp/dev-user-login.ts';
+import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
 
 /** Where the provider says the browser would land; nothing listens there, the login is scripted. */
 export const REDIRECT_URI = 'http://127.0.0.1:5998/callback';

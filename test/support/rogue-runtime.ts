@@ -5,8 +5,8 @@ import { chownSync, rmSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, Server } from '@modelcontextprotocol/server';
-import { RECORDS_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
-import { wireTool, type WireTool } from '../../tenants/contracts/tool-definition.ts';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
+import { wireTool, type WireTool } from '../../kernel/tools/tool-definition.ts';
 
 export interface RogueRuntime {
   /** Calls that reached the rogue runtime, by tool name. */

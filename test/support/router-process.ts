@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
+import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { REDIS_URL } from './namespace.ts';
 import { freePort, type TestStack } from './stack.ts';
 

@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
-import { startDevIdp, type DevIdpUser, type StartedDevIdp } from '../../router/dev-idp/dev-idp.ts';
-import { authorizeUser, registerUserClient } from '../../router/dev-idp/dev-user-login.ts';
-import { mintClientCredentialsToken, registerAgentClient } from '../../router/dev-idp/dev-client.ts';
+import { startDevIdp, type DevIdpUser, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
+import { authorizeUser, registerUserClient } from '../../dev/idp/dev-user-login.ts';
+import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { startRouter, type RouterOptions, type RunningRouter } from '../../router/router.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import {
@@ -14,11 +14,15 @@ import {
   type RunningSupervisor,
   type SupervisorOptions,
 } from '../../supervisor/supervisor.ts';
-import { ALL_SCOPES } from '../../tenants/contracts/tool-manifest.ts';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { readFile } from 'node:fs/promises';
-import { ensureCallKeys } from '../../tenants/cli/call-keys.ts';
-import { onboardTenant, type OnboardRequest, type OnboardResult } from '../../tenants/cli/onboarding.ts';
-import { openToAgentsAlone, TenantRegistry } from '../../tenants/registry/tenant-registry.ts';
+import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
+import {
+  onboardTenant,
+  type OnboardRequest,
+  type OnboardResult,
+} from '../../tenants/control-plane/onboard.ts';
+import { openToAgentsAlone, TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
 
 export const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';

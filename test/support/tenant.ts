@@ -1,4 +1,4 @@
-import { TenantRecordSchema, type TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { TenantRecordSchema, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 
 /** A valid tenant record for tests; defaults filled by the schema itself. */
 export function tenantRecord(id: string, overrides: Partial<TenantRecord> = {}): TenantRecord {

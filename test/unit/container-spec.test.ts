@@ -4,10 +4,10 @@ import {
   GVISOR_PIDS_HEADROOM,
   buildContainerSpec,
   buildVolumeInitSpec,
-  specHash,
   type Placement,
 } from '../../supervisor/docker/container-spec.ts';
-import type { RuntimeSpec } from '../../supervisor/runtime-driver.ts';
+import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
+import { specHash } from '../../supervisor/runtime/runtime-spec.ts';
 
 const spec: RuntimeSpec = {
   tenantId: 'acme',

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GVISOR_PIDS_HEADROOM } from '../../supervisor/docker/container-spec.ts';
 import { PIDS_SATURATION } from '../../supervisor/lifecycle/health-monitor.ts';
-import { PLANS } from '../../tenants/contracts/tenant-spec.ts';
+import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
   encoding: 'utf8',
@@ -20,7 +20,8 @@ const texts = files.filter(
 const names = new Set(files.map((f) => basename(f)));
 /** Build outputs that scripts name but the repository does not hold. */
 const GENERATED = ['runtime-image/dist'];
-const PATH = /(?<![\w./$@-])((?:router|supervisor|tenants|runtime-image|test|docs|\.ci)\/[\w./-]*[\w])/g;
+const PATH =
+  /(?<![\w./$@-])((?:kernel|router|supervisor|tenants|dev|runtime-image|test|docs|\.ci)\/[\w./-]*[\w])/g;
 const DOCUMENT = /(?<![\w./-])([\w-]+\.md)\b/g;
 
 function citations(pattern: RegExp, exists: (cited: string) => boolean): string[] {

@@ -3,9 +3,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { DriftGuard } from '../../router/pipeline/drift-guard.ts';
-import { RECORDS_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
-import { wireTool } from '../../tenants/contracts/tool-definition.ts';
+import { DriftGuard } from '../../router/tools/drift-guard.ts';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
+import { wireTool } from '../../kernel/tools/tool-definition.ts';
 
 function guard() {
   const lines: { event?: string; tool?: string; tenant?: string }[] = [];

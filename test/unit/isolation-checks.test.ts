@@ -7,7 +7,7 @@ import {
   GVISOR_PIDS_HEADROOM,
   type Placement,
 } from '../../supervisor/docker/container-spec.ts';
-import type { RuntimeSpec } from '../../supervisor/runtime-driver.ts';
+import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
 import { containerChecks } from '../../supervisor/verify/container-checks.ts';
 import { tenantRecord } from '../support/tenant.ts';
 

@@ -16,8 +16,8 @@ import {
   responseCapFor,
 } from '../../router/dispatch/bounded-fetch.ts';
 import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
-import { probeHealth } from '../../supervisor/health-probe.ts';
-import { RECORDS_TOOLS } from '../../tenants/contracts/tool-manifest.ts';
+import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {

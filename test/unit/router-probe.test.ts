@@ -2,7 +2,7 @@
 // an isolated router passes, a router that leaks the canary by id, by list or by `_meta` fails,
 // and a probe that could not seed or ask anything fails instead of passing on nothing.
 import { describe, expect, it } from 'vitest';
-import { CANARY_KEY, crossTenantProbe, type ToolCaller } from '../../tenants/cli/router-probe.ts';
+import { CANARY_KEY, crossTenantProbe, type ToolCaller } from '../../tenants/control-plane/router-probe.ts';
 
 type Leak = 'none' | 'get' | 'list' | 'meta';
 const ALL = ['records_create', 'records_get', 'records_list', 'records_delete', 'whoami'];

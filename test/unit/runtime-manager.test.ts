@@ -2,9 +2,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
 import type { TamperRecorder } from '../../supervisor/client/socket-tamper.ts';
-import { MemoryDriver } from '../../supervisor/memory-driver.ts';
-import { RuntimeManager, TenantSuspendedError } from '../../supervisor/runtime-manager.ts';
-import type { TenantRecord } from '../../tenants/contracts/tenant-spec.ts';
+import { MemoryDriver } from '../support/fakes/memory-driver.ts';
+import { RuntimeManager, TenantSuspendedError } from '../../supervisor/lifecycle/runtime-manager.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 function tenant(id: string, status: TenantRecord['status'] = 'active'): TenantRecord {

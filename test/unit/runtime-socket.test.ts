@@ -24,7 +24,7 @@ import {
   tamperedSocketIn,
   type UnixEndpoint,
 } from '../../supervisor/client/runtime-socket.ts';
-import { probeHealth } from '../../supervisor/health-probe.ts';
+import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
 import { socketChecks } from '../../supervisor/verify/socket-checks.ts';
 
 const ME = process.getuid?.() ?? 0;

@@ -3,13 +3,9 @@
 // annotations fails here. The tool reference in docs/tools.md must be what the generator prints.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  TOOL_REFERENCE_PATH,
-  referenceSection,
-  renderToolReference,
-} from '../../tenants/cli/tool-reference.ts';
-import { MANIFEST } from '../../tenants/contracts/tool-manifest.ts';
-import { definitionDigest, wireTool } from '../../tenants/contracts/tool-definition.ts';
+import { TOOL_REFERENCE_PATH, referenceSection, renderToolReference } from '../../dev/docs/tool-reference.ts';
+import { MANIFEST } from '../../kernel/packs/manifest.ts';
+import { definitionDigest, wireTool } from '../../kernel/tools/tool-definition.ts';
 
 interface Schema {
   type?: string;

@@ -2,8 +2,8 @@
 // scopes that the router relies on, and what each denial is allowed to reveal.
 import { describe, expect, it } from 'vitest';
 import { decideTool, toolsOfRoles, type ToolCaller } from '../../router/authz/tool-policy.ts';
-import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../../tenants/contracts/tool-manifest.ts';
-import { defaultRoles, defaultTools, openToAgentsAlone } from '../../tenants/registry/tenant-registry.ts';
+import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../../kernel/packs/manifest.ts';
+import { defaultRoles, defaultTools, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const tool = (name: string): ToolDefinition =>

@@ -1,8 +1,8 @@
 // Semantic and safety rules, one test per rule, through the same procedure the router runs before
 // dispatch (and the runtime runs again). Every rejection is a structured validation error.
 import { describe, expect, it } from 'vitest';
-import { MANIFEST } from '../../tenants/contracts/tool-manifest.ts';
-import { validateToolArguments } from '../../tenants/contracts/tool-validation.ts';
+import { MANIFEST } from '../../kernel/packs/manifest.ts';
+import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
 
 const KEY = { idempotency_key: 'unit-key-0001' };
 

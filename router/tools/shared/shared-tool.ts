@@ -1,8 +1,8 @@
 // What a shared tool module is: an approved read-only definition and its in-process handler.
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import type { TenantRecord } from '../../../tenants/contracts/tenant-spec.ts';
-import type { ToolDefinition } from '../../../tenants/contracts/tool-definition.ts';
-import type { Principal } from '../../auth/principal.ts';
+import type { TenantRecord } from '../../../kernel/tenant/tenant-spec.ts';
+import type { ToolDefinition } from '../../../kernel/tools/tool-definition.ts';
+import type { Principal } from '../../identity/principal.ts';
 
 export interface SharedToolContext {
   tenant: TenantRecord | undefined;

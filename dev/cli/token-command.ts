@@ -1,0 +1,117 @@
+// `bulkhead token`: an access token from the development IdP through a real OAuth grant, never a
+// hand-signed JWT. For a tenant's agent acting alone: the client-credentials grant (the agent is
+// registered once through Dynamic Client Registration). For a tenant user (`--user alice`): the
+// authorization code flow with PKCE (S256) through the IdP's development login pages, so the token
+// carries the user (`sub`), the tenant and the user's roles as the IdP knows them. Prints only the
+// access token.
+import { parseArgs } from 'node:util';
+import { mintClientCredentialsToken, registerAgentClient } from '../idp/dev-client.ts';
+import { authorizeUser, registerUserClient } from '../idp/dev-user-login.ts';
+import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
+import { cliEnv, UsageError } from '../../tenants/cli/cli-context.ts';
+import type { Command } from '../../tenants/cli/commands.ts';
+import { readDevStack, writeDevStack, type DevStack } from './dev-stack-state.ts';
+
+/** Never contacted: the scripted login stops as soon as the IdP redirects here with the code. */
+const CLI_REDIRECT_URI = 'http://127.0.0.1:1/bulkhead-cli/callback';
+
+export async function agentToken(
+  devDir: string,
+  stack: DevStack,
+  tenant: string,
+  scope: string,
+): Promise<string> {
+  let agent = stack.agents[tenant];
+  if (!agent) {
+    agent = await registerAgentClient({
+      issuer: stack.issuer,
+      initialAccessToken: stack.initialAccessToken,
+      tenant,
+      scopes: [...ALL_SCOPES],
+      clientName: `${tenant} demo agent`,
+    });
+    stack.agents[tenant] = agent;
+    await writeDevStack(devDir, stack);
+  }
+  return mintClientCredentialsToken({ issuer: stack.issuer, ...agent, resource: stack.resourceUrl, scope });
+}
+
+export async function userToken(
+  devDir: string,
+  stack: DevStack,
+  options: { user: string; tenant?: string; scope: string },
+): Promise<string> {
+  const account = stack.users.find((u) => u.id === options.user);
+  if (!account) {
+    const known = stack.users.map((u) => `${u.id} (${u.tenant}: ${u.roles.join(', ')})`).join('; ');
+    throw new UsageError(
+      `the development IdP has no user "${options.user}"; known: ${known || 'none'} (bulkhead up --users)`,
+    );
+  }
+  const tenant = options.tenant ?? account.tenant;
+  if (tenant !== account.tenant)
+    throw new UsageError(`user "${account.id}" belongs to tenant "${account.tenant}"`);
+  let app = stack.apps[tenant];
+  if (!app) {
+    // A public client bound to the tenant: the IdP refuses to sign a user of another tenant in here.
+    app = await registerUserClient({
+      issuer: stack.issuer,
+      initialAccessToken: stack.initialAccessToken,
+      clientName: `${tenant} CLI`,
+      redirectUris: [CLI_REDIRECT_URI],
+      tenant,
+    });
+    stack.apps[tenant] = app;
+    await writeDevStack(devDir, stack);
+  }
+  const tokens = await authorizeUser({
+    issuer: stack.issuer,
+    clientId: app.clientId,
+    redirectUri: CLI_REDIRECT_URI,
+    resource: stack.resourceUrl,
+    scope: options.scope,
+    login: account.id,
+  });
+  return tokens.accessToken;
+}
+
+export const token: Command = {
+  summary: "mint an access token for a tenant's agent, or for a tenant user, from the development IdP",
+  usage:
+    'bulkhead token --tenant <tenant-id> [--scope "records:read records:write"]\n' +
+    '       bulkhead token --user <user-id> [--tenant <tenant-id>] [--scope "…"]   (authorization code + PKCE)',
+  async run(args) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        options: {
+          tenant: { type: 'string' },
+          user: { type: 'string' },
+          scope: { type: 'string', default: ALL_SCOPES.join(' ') },
+        },
+        strict: true,
+      });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values } = parsed;
+    const devDir = cliEnv().BULKHEAD_DEV_DIR;
+    const stack = await readDevStack(devDir);
+    if (values.user) {
+      const tenant = values.tenant === undefined ? undefined : TenantIdSchema.parse(values.tenant);
+      console.log(
+        await userToken(devDir, stack, {
+          user: values.user,
+          scope: values.scope,
+          ...(tenant ? { tenant } : {}),
+        }),
+      );
+      return;
+    }
+    if (!values.tenant)
+      throw new UsageError('token needs --tenant (an agent token) or --user (a user token)');
+    console.log(await agentToken(devDir, stack, TenantIdSchema.parse(values.tenant), values.scope));
+  },
+};

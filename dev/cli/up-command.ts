@@ -1,0 +1,215 @@
+// `bulkhead up`: the one-command development stack. Starts the embedded IdP, the supervisor and the
+// router as separate processes (the router gets no Docker access), onboards a demo tenant, and
+// prints the /mcp URL, how to get a token and a client configuration to paste.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
+import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
+import { cliEnv, openContext, UsageError } from '../../tenants/cli/cli-context.ts';
+import type { Command } from '../../tenants/cli/commands.ts';
+import { writeDevStack, type DevStack } from './dev-stack-state.ts';
+import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
+import { agentToken, userToken } from './token-command.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const step = (message: string): void => console.log(`[up] ${message}`);
+
+/** What the demo opens to its agent acting alone: the records tools except deleting. */
+const DEMO_AGENT_TOOLS = ['records_create', 'records_get', 'records_list', 'records_update'];
+
+/** `alice=editor,bob=viewer+admin` -> accounts of the demo tenant with those roles. */
+function parseUsers(value: string, tenant: string): { id: string; tenant: string; roles: string[] }[] {
+  return value
+    .split(',')
+    .filter(Boolean)
+    .map((entry) => {
+      const [id, roles = ''] = entry.split('=');
+      if (!id || !roles) throw new UsageError(`--users entry "${entry}" is not user=role[+role]`);
+      return { id: id.trim(), tenant, roles: roles.split('+').map((r) => r.trim()) };
+    });
+}
+
+async function connectClient(mcpUrl: string, accessToken: string): Promise<Client> {
+  const client = new Client({ name: 'bulkhead-up-smoke', version: '0.1.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(mcpUrl), {
+      authProvider: { token: () => Promise.resolve(accessToken) },
+    }),
+  );
+  return client;
+}
+
+/** The agent's path (client credentials), then a user's (authorization code + PKCE, scripted login). */
+async function smokeTest(mcpUrl: string, accessToken: string, userAccessToken?: string): Promise<void> {
+  if (userAccessToken) {
+    const asUser = await connectClient(mcpUrl, userAccessToken);
+    const who = await asUser.callTool({ name: 'whoami', arguments: {} });
+    step(`smoke: whoami as a user -> ${JSON.stringify(who.structuredContent)}`);
+    await asUser.close();
+  }
+  const client = await connectClient(mcpUrl, accessToken);
+  const who = await client.callTool({ name: 'whoami', arguments: {} });
+  step(`smoke: whoami -> ${JSON.stringify(who.structuredContent)}`);
+  const created = await client.callTool({
+    name: 'records_create',
+    arguments: { title: 'hello from bulkhead up', idempotency_key: `smoke-${randomUUID()}` },
+  });
+  if (created.isError) throw new Error(`records_create failed: ${JSON.stringify(created.structuredContent)}`);
+  step(`smoke: records_create -> ${JSON.stringify(created.structuredContent)}`);
+  await client.close();
+}
+
+export const up: Command = {
+  summary: 'start the development stack (IdP, supervisor, router) with a demo tenant',
+  usage:
+    'bulkhead up [--port 8080] [--idp-port 9400] [--tenant demo] [--users alice=editor,bob=viewer] [--smoke]',
+  async run(args) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: {
+          port: { type: 'string', default: '8080' },
+          'idp-port': { type: 'string', default: '9400' },
+          tenant: { type: 'string', default: 'demo' },
+          users: { type: 'string', default: 'alice=editor,bob=viewer' },
+          smoke: { type: 'boolean', default: false },
+        },
+        strict: true,
+      }));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const env = cliEnv();
+    const routerUrl = `http://127.0.0.1:${values.port}`;
+    const resourceUrl = `${routerUrl}/mcp`;
+    const issuer = `http://127.0.0.1:${values['idp-port']}`;
+    const users = parseUsers(values.users, values.tenant);
+    const logDir = join(env.BULKHEAD_DEV_DIR, 'logs');
+    await mkdir(logDir, { recursive: true });
+    const keys = await ensureCallKeys(join(env.BULKHEAD_DEV_DIR, 'keys'));
+    step(
+      `call-assertion keys: ${keys.created ? 'created' : 'reused'} in ${join(env.BULKHEAD_DEV_DIR, 'keys')}`,
+    );
+
+    let failed: Error | undefined;
+    const children = new ChildGroup({
+      logDir,
+      onUnexpectedExit: (child, code) => {
+        failed = new Error(`${child.name} exited with code ${code}; see ${child.logFile}`);
+        void tail(child.logFile).then((text) =>
+          console.error(`[up] ${child.name} exited (${code}):\n${text}`),
+        );
+      },
+    });
+    const stop = async (): Promise<void> => {
+      step('stopping');
+      await children.stop();
+    };
+
+    try {
+      const initialAccessToken = randomBytes(24).toString('base64url');
+      const common = {
+        BULKHEAD_REDIS_URL: env.BULKHEAD_REDIS_URL,
+        BULKHEAD_NAMESPACE: env.BULKHEAD_NAMESPACE,
+      };
+      step(`starting the development IdP at ${issuer}`);
+      children.start('idp', join(ROOT, 'dev/idp/main.ts'), {
+        BULKHEAD_IDP_PORT: values['idp-port'],
+        BULKHEAD_IDP_ISSUER: issuer,
+        BULKHEAD_RESOURCE_URL: resourceUrl,
+        BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: initialAccessToken,
+        BULKHEAD_IDP_USERS: JSON.stringify(users),
+      });
+      await waitForHttp(`${issuer}/.well-known/openid-configuration`, 20_000);
+      step('starting the supervisor (the only process with the Docker socket)');
+      children.start('supervisor', join(ROOT, 'supervisor/main.ts'), {
+        ...common,
+        BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
+      });
+      step(`starting the router at ${routerUrl}`);
+      children.start('router', join(ROOT, 'router/main.ts'), {
+        ...common,
+        BULKHEAD_ISSUER: issuer,
+        BULKHEAD_RESOURCE_URL: resourceUrl,
+        BULKHEAD_ROUTER_PORT: values.port,
+        BULKHEAD_ROUTER_PRIVATE_KEY_FILE: keys.privateKeyFile,
+      });
+      await waitForHttp(`${routerUrl}/healthz`, 20_000);
+
+      const ctx = await openContext();
+      try {
+        const existing = await ctx.registry.get(values.tenant);
+        if (existing) {
+          step(`tenant "${values.tenant}" already exists: making sure its runtime is up`);
+          await ctx.runtimes.ensure(values.tenant);
+        } else {
+          step(`onboarding demo tenant "${values.tenant}"`);
+          const result = await onboardTenant(
+            ctx,
+            // The demo agent acts alone: open the records tools (but delete) to it explicitly.
+            {
+              id: values.tenant,
+              plan: 'small',
+              isolation: 'runc',
+              tools: openToAgentsAlone(DEMO_AGENT_TOOLS),
+            },
+            (m) => step(`  ${m}`),
+          );
+          step(`tenant ready in ${result.ms} ms (uid ${result.tenant.uid})`);
+        }
+      } finally {
+        await ctx.close();
+      }
+
+      const stack: DevStack = {
+        issuer,
+        routerUrl,
+        resourceUrl,
+        initialAccessToken,
+        agents: {},
+        users,
+        apps: {},
+      };
+      await writeDevStack(env.BULKHEAD_DEV_DIR, stack);
+      const accessToken = await agentToken(env.BULKHEAD_DEV_DIR, stack, values.tenant, ALL_SCOPES.join(' '));
+      if (failed) throw failed;
+
+      console.log(`
+Bulkhead is running.
+  MCP endpoint:   ${resourceUrl}
+  Token issuer:   ${issuer} (development IdP; tokens last 5 minutes)
+  Get a token:    ${process.execPath} dev/cli/main.ts token --tenant ${values.tenant}
+  A user's token: ${process.execPath} dev/cli/main.ts token --user ${users[0]?.id ?? '<user>'}   (users: ${users.map((u) => `${u.id}=${u.roles.join('+')}`).join(', ') || 'none'})
+  Logs:           ${logDir}
+
+Client configuration (paste into an MCP client; the token below is valid for 5 minutes):
+${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl, headers: { Authorization: `Bearer ${accessToken}` } } } }, null, 2)}
+`);
+      if (values.smoke) {
+        const firstUser = users[0];
+        await smokeTest(
+          resourceUrl,
+          accessToken,
+          firstUser
+            ? await userToken(env.BULKHEAD_DEV_DIR, stack, { user: firstUser.id, scope: 'records:read' })
+            : undefined,
+        );
+        step('smoke test passed');
+        return;
+      }
+      step('press Ctrl-C to stop');
+      await new Promise<void>((resolveWait) => {
+        process.once('SIGINT', () => resolveWait());
+        process.once('SIGTERM', () => resolveWait());
+      });
+    } finally {
+      await stop();
+    }
+  },
+};

@@ -1,0 +1,285 @@
+// The tenant registry, the source of truth for who is a tenant. Stored in Redis (append-only
+// persistence in deployment) so routers, the supervisor and the CLI share one view.
+import type { Redis } from 'ioredis';
+import {
+  TenantIdSchema,
+  TenantRecordSchema,
+  type IsolationTier,
+  type Plan,
+  type TenantRecord,
+} from '../tenant/tenant-spec.ts';
+import { RECORDS_TOOLS, SHARED_TOOLS } from '../packs/manifest.ts';
+import { assertAgainstManifest } from '../tenant/tenant-config.ts';
+import { diffValues, type FieldChange } from './config-diff.ts';
+import { CREATE_SCRIPT, DELETE_SCRIPT, UPDATE_SCRIPT } from './registry-scripts.ts';
+
+/** Tenant UIDs start high, far from any system or image account. */
+const FIRST_TENANT_UID = 100_000;
+
+export class TenantExistsError extends Error {
+  readonly code = 'tenant_exists';
+}
+export class TenantNotFoundError extends Error {
+  readonly code = 'tenant_not_found';
+}
+/** Another change landed first: re-read the tenant and decide again. */
+export class TenantConflictError extends Error {
+  readonly code = 'conflict';
+}
+
+/** Who made a change, for the change log (an operator name, `apply:<file>`, `onboard`, ...). */
+export interface ChangeAuthor {
+  actor: string;
+  reason?: string;
+}
+
+export interface ChangeLogEntry {
+  id: string;
+  tenant: string;
+  action: 'create' | 'update' | 'delete';
+  generation: number;
+  actor: string;
+  reason: string;
+  at: string;
+  changes: FieldChange[];
+}
+
+/** The fields an update may change; the registry owns id, uid, createdAt and generation. */
+export type TenantChanges = Partial<
+  Omit<TenantRecord, 'id' | 'uid' | 'createdAt' | 'updatedAt' | 'generation'>
+>;
+
+export interface NewTenant {
+  id: string;
+  displayName?: string;
+  plan: Plan;
+  isolation: IsolationTier;
+  roles?: TenantRecord['roles'];
+  tools?: TenantRecord['tools'];
+  issuers?: TenantRecord['issuers'];
+  quotas?: TenantRecord['quotas'];
+  status?: TenantRecord['status'];
+  egress?: TenantRecord['egress'];
+  secrets?: TenantRecord['secrets'];
+  retention?: TenantRecord['retention'];
+}
+
+const MANIFEST = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+
+/**
+ * Safe until the operator says otherwise: every manifest tool is enabled at its current version for
+ * the tenant's users (their roles decide which), and an agent acting alone (a token with no human
+ * user) gets only `whoami`, which echoes its own verified identity and touches no tenant data.
+ * Opening tenant tools to agents alone is an explicit choice (`agentsAlone: true`, or
+ * `openToAgentsAlone` below).
+ */
+export function defaultTools(): TenantRecord['tools'] {
+  return MANIFEST.map((tool) => ({
+    name: tool.name,
+    version: tool.version,
+    agentsAlone: tool.name === 'whoami',
+  }));
+}
+
+/** admin: everything; editor: everything but deleting; viewer: read-only tools. */
+export function defaultRoles(): TenantRecord['roles'] {
+  return {
+    admin: MANIFEST.map((t) => t.name),
+    editor: MANIFEST.filter((t) => !t.name.endsWith('_delete')).map((t) => t.name),
+    viewer: MANIFEST.filter((t) => !t.writes).map((t) => t.name),
+  };
+}
+
+/** The default tools, with the named ones (or all, for `'all'`) opened to agents acting alone. */
+export function openToAgentsAlone(names: readonly string[] | 'all'): TenantRecord['tools'] {
+  return defaultTools().map((pin) => ({
+    ...pin,
+    agentsAlone: pin.agentsAlone || names === 'all' || names.includes(pin.name),
+  }));
+}
+
+export class TenantRegistry {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+
+  constructor(options: { redis: Redis; prefix: string }) {
+    this.redis = options.redis;
+    this.prefix = options.prefix;
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}:tenant:${id}`;
+  }
+
+  private get changeLogKey(): string {
+    return `${this.prefix}:tenant-changes`;
+  }
+
+  private logFields(entry: Omit<ChangeLogEntry, 'id'>): string {
+    const fields: Record<string, string> = {
+      tenant: entry.tenant,
+      action: entry.action,
+      generation: String(entry.generation),
+      actor: entry.actor,
+      reason: entry.reason,
+      at: entry.at,
+      changes: JSON.stringify(entry.changes),
+    };
+    return JSON.stringify(Object.entries(fields).flat());
+  }
+
+  async create(input: NewTenant, author: ChangeAuthor = { actor: 'unknown' }): Promise<TenantRecord> {
+    const id = TenantIdSchema.parse(input.id);
+    if (await this.redis.exists(this.key(id))) throw new TenantExistsError(`tenant "${id}" already exists`);
+    const record = TenantRecordSchema.parse({
+      id,
+      displayName: input.displayName ?? id,
+      uid: FIRST_TENANT_UID, // placeholder: the real UID is taken only once the record is valid
+      plan: input.plan,
+      ...(input.quotas ? { quotas: input.quotas } : {}),
+      isolation: input.isolation,
+      status: input.status ?? 'active',
+      issuers: input.issuers ?? [],
+      roles: input.roles ?? defaultRoles(),
+      tools: input.tools ?? defaultTools(),
+      ...(input.egress ? { egress: input.egress } : {}),
+      ...(input.secrets ? { secrets: input.secrets } : {}),
+      ...(input.retention ? { retention: input.retention } : {}),
+      createdAt: new Date().toISOString(),
+      generation: 1,
+    });
+    assertAgainstManifest(record);
+    // Validated before a UID is spent: bad input changes nothing.
+    record.uid = FIRST_TENANT_UID + (await this.redis.incr(`${this.prefix}:uid-seq`));
+    // One script: record, tenant set and change log together; exactly one of two concurrent creates wins.
+    const written = await this.redis.eval(
+      CREATE_SCRIPT,
+      3,
+      this.key(id),
+      `${this.prefix}:tenants`,
+      this.changeLogKey,
+      id,
+      JSON.stringify(record),
+      this.logFields({
+        tenant: id,
+        action: 'create',
+        generation: 1,
+        actor: author.actor,
+        reason: author.reason ?? '',
+        at: record.createdAt,
+        changes: diffValues({}, record),
+      }),
+    );
+    if (written !== 1) throw new TenantExistsError(`tenant "${id}" already exists`);
+    return record;
+  }
+
+  /**
+   * Applies `changes` on top of generation `expectedGeneration` (the one the caller read) and
+   * returns the new record (generation + 1). A concurrent change in between is a conflict.
+   */
+  async update(
+    id: string,
+    options: { expectedGeneration: number; changes: TenantChanges; author: ChangeAuthor },
+  ): Promise<TenantRecord> {
+    const current = await this.require(id);
+    if (current.generation !== options.expectedGeneration)
+      throw new TenantConflictError(
+        `tenant "${id}" changed: generation ${current.generation}, expected ${options.expectedGeneration}; re-read and retry`,
+      );
+    const next = TenantRecordSchema.parse({
+      ...current,
+      ...options.changes,
+      id: current.id,
+      uid: current.uid,
+      createdAt: current.createdAt,
+      updatedAt: new Date().toISOString(),
+      generation: current.generation + 1,
+    });
+    assertAgainstManifest(next);
+    const { updatedAt: _a, generation: _b, ...before } = current;
+    const { updatedAt: _c, generation: _d, ...after } = next;
+    const written = await this.redis.eval(
+      UPDATE_SCRIPT,
+      2,
+      this.key(id),
+      this.changeLogKey,
+      String(options.expectedGeneration),
+      JSON.stringify(next),
+      this.logFields({
+        tenant: id,
+        action: 'update',
+        generation: next.generation,
+        actor: options.author.actor,
+        reason: options.author.reason ?? '',
+        at: next.updatedAt ?? '',
+        changes: diffValues(before, after),
+      }),
+    );
+    if (written === 0) throw new TenantNotFoundError(`no tenant "${id}"`);
+    if (written !== 1)
+      throw new TenantConflictError(
+        `tenant "${id}" changed concurrently: generation ${-Number(written)}, expected ${options.expectedGeneration}; re-read and retry`,
+      );
+    return next;
+  }
+
+  /** The change log of one tenant (or of all when `id` is omitted), oldest first. */
+  async history(id?: string): Promise<ChangeLogEntry[]> {
+    const rows = await this.redis.xrange(this.changeLogKey, '-', '+');
+    const entries = rows.map(([entryId, flat]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+      return {
+        id: entryId,
+        tenant: f.tenant ?? '',
+        action: (f.action ?? 'update') as ChangeLogEntry['action'],
+        generation: Number(f.generation ?? 0),
+        actor: f.actor ?? '',
+        reason: f.reason ?? '',
+        at: f.at ?? '',
+        changes: JSON.parse(f.changes ?? '[]') as FieldChange[],
+      };
+    });
+    return id ? entries.filter((e) => e.tenant === id) : entries;
+  }
+
+  async get(id: string): Promise<TenantRecord | undefined> {
+    const raw = await this.redis.get(this.key(id));
+    return raw ? TenantRecordSchema.parse(JSON.parse(raw)) : undefined;
+  }
+
+  async require(id: string): Promise<TenantRecord> {
+    const record = await this.get(id);
+    if (!record) throw new TenantNotFoundError(`no tenant "${id}"`);
+    return record;
+  }
+
+  async list(): Promise<TenantRecord[]> {
+    const ids = (await this.redis.smembers(`${this.prefix}:tenants`)).sort();
+    const records = await Promise.all(ids.map((id) => this.get(id)));
+    return records.filter((r): r is TenantRecord => r !== undefined);
+  }
+
+  async delete(id: string, author: ChangeAuthor = { actor: 'unknown' }): Promise<boolean> {
+    const current = await this.get(id);
+    const removed = await this.redis.eval(
+      DELETE_SCRIPT,
+      3,
+      this.key(id),
+      `${this.prefix}:tenants`,
+      this.changeLogKey,
+      id,
+      this.logFields({
+        tenant: id,
+        action: 'delete',
+        generation: (current?.generation ?? 0) + 1,
+        actor: author.actor,
+        reason: author.reason ?? '',
+        at: new Date().toISOString(),
+        changes: [],
+      }),
+    );
+    return removed === 1;
+  }
+}

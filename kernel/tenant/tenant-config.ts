@@ -1,0 +1,74 @@
+// The operator-editable part of a tenant record (what `export` writes and `apply` reads as YAML),
+// and the rules a record must satisfy against the approved tool manifest: unknown tools and
+// versions that the manifest does not carry are rejected, never stored.
+import { z } from 'zod';
+import { TenantRecordSchema, type TenantRecord } from './tenant-spec.ts';
+import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../packs/manifest.ts';
+
+const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
+
+/** Fields the system owns: never taken from a YAML file. */
+export const SYSTEM_FIELDS = ['uid', 'createdAt', 'updatedAt', 'generation'] as const;
+
+export const TenantConfigSchema = TenantRecordSchema.omit({
+  uid: true,
+  createdAt: true,
+  updatedAt: true,
+  generation: true,
+});
+export type TenantConfig = z.infer<typeof TenantConfigSchema>;
+
+export const TenantConfigFileSchema = z.strictObject({
+  apiVersion: z.literal('bulkhead/v1'),
+  tenants: z.array(TenantConfigSchema),
+});
+export type TenantConfigFile = z.infer<typeof TenantConfigFileSchema>;
+
+export interface ManifestIssue {
+  path: string;
+  message: string;
+}
+
+/** Every tool a record names must exist in the manifest, pinned to a version it carries. */
+export function manifestIssues(config: Pick<TenantRecord, 'tools' | 'roles'>): ManifestIssue[] {
+  const issues: ManifestIssue[] = [];
+  const known = new Map(MANIFEST.map((tool) => [tool.name, tool]));
+  const seen = new Set<string>();
+  config.tools.forEach((pin, index) => {
+    const tool = known.get(pin.name);
+    if (!tool) issues.push({ path: `tools.${index}.name`, message: `unknown tool "${pin.name}"` });
+    else if (tool.version !== pin.version)
+      issues.push({
+        path: `tools.${index}.version`,
+        message: `tool "${pin.name}" has no version ${pin.version} in the manifest (it carries ${tool.version})`,
+      });
+    if (seen.has(pin.name))
+      issues.push({ path: `tools.${index}.name`, message: `tool "${pin.name}" listed twice` });
+    seen.add(pin.name);
+  });
+  for (const [role, tools] of Object.entries(config.roles)) {
+    for (const name of tools) {
+      if (!known.has(name)) issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
+    }
+  }
+  return issues;
+}
+
+export class TenantSpecError extends Error {
+  readonly code = 'invalid_spec';
+  readonly issues: ManifestIssue[];
+  constructor(tenantId: string, issues: ManifestIssue[]) {
+    super(`tenant "${tenantId}": ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+export function assertAgainstManifest(record: Pick<TenantRecord, 'id' | 'tools' | 'roles'>): void {
+  const issues = manifestIssues(record);
+  if (issues.length > 0) throw new TenantSpecError(record.id, issues);
+}
+
+export function configOf(record: TenantRecord): TenantConfig {
+  const { uid: _uid, createdAt: _c, updatedAt: _u, generation: _g, ...config } = record;
+  return TenantConfigSchema.parse(config);
+}

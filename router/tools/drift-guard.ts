@@ -1,0 +1,77 @@
+// Rug-pull protection (docs/architecture.md, "Trust boundaries"): the router pins the digest of
+// every approved tenant tool definition and compares what each tenant container presents, when a
+// route to it is established and periodically after. A tool whose definition drifted, or that went
+// missing, is withheld for that tenant (not listed, not called) and the event is logged; a later
+// check that matches again (for example after the container was recycled) serves it again.
+import type { Logger } from 'pino';
+import { definitionDigest, wireTool, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
+
+export interface PresentedTool {
+  name: string;
+  description?: string | undefined;
+  inputSchema: unknown;
+  outputSchema?: unknown;
+  annotations?: unknown;
+}
+
+export interface ToolGuard {
+  check(tenant: string, presented: readonly PresentedTool[]): void;
+  isWithheld(tenant: string, tool: string): boolean;
+}
+
+interface Withheld {
+  reason: 'definition_changed' | 'missing';
+  expected: string;
+  actual: string | null;
+}
+
+export class DriftGuard implements ToolGuard {
+  private readonly approved: Map<string, string>;
+  private readonly withheld = new Map<string, Map<string, Withheld>>();
+  private readonly logger: Logger;
+
+  private readonly onChange: () => void;
+
+  constructor(options: { approved: readonly ToolDefinition[]; logger: Logger; onChange?: () => void }) {
+    this.onChange = options.onChange ?? (() => undefined);
+    this.approved = new Map(options.approved.map((def) => [def.name, definitionDigest(wireTool(def))]));
+    this.logger = options.logger;
+  }
+
+  check(tenant: string, presented: readonly PresentedTool[]): void {
+    const byName = new Map(presented.map((tool) => [tool.name, definitionDigest(tool)]));
+    const current = this.withheld.get(tenant) ?? new Map<string, Withheld>();
+    const before = [...current.keys()].sort().join(',');
+    for (const [name, expected] of this.approved) {
+      const actual = byName.get(name) ?? null;
+      if (actual === expected) {
+        if (current.delete(name))
+          this.logger.warn({ tenant, tool: name, event: 'tool_definition_restored' }, 'tool served again');
+        continue;
+      }
+      const reason = actual === null ? 'missing' : 'definition_changed';
+      const previous = current.get(name);
+      if (previous?.actual !== actual) {
+        this.logger.error(
+          { tenant, tool: name, event: 'tool_definition_drift', reason, expected, actual },
+          'tenant runtime presents a tool definition that is not the approved one: tool withheld',
+        );
+      }
+      current.set(name, { reason, expected, actual });
+    }
+    for (const name of byName.keys()) {
+      if (!this.approved.has(name))
+        this.logger.warn(
+          { tenant, tool: name, event: 'tool_not_in_manifest' },
+          'tenant runtime offers an unapproved tool (ignored)',
+        );
+    }
+    if (current.size > 0) this.withheld.set(tenant, current);
+    else this.withheld.delete(tenant);
+    if ([...current.keys()].sort().join(',') !== before) this.onChange();
+  }
+
+  isWithheld(tenant: string, tool: string): boolean {
+    return this.withheld.get(tenant)?.has(tool) ?? false;
+  }
+}

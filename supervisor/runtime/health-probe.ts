@@ -1,0 +1,46 @@
+// Readiness of a tenant runtime: its socket answers the (data-free) health endpoint. The connection
+// goes through the socket checks (client/runtime-socket.ts): a tampered socket is never connected
+// to, and the probe rejects with RuntimeSocketTamperedError so that the caller treats it as the
+// security event it is, not as a slow start. The answer comes from tenant code, so the read is
+// bounded: headers at most 16 KiB, the status line is all that is read (the body is discarded
+// unread), and the whole probe ends within 2 s.
+import { request } from 'node:http';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import { runtimeRequestOptions, tamperedSocketIn } from '../client/runtime-socket.ts';
+
+/** Resolves whether the runtime answered healthy; rejects only when its socket was tampered with. */
+export type HealthProbe = (endpoint: RuntimeEndpoint) => Promise<boolean>;
+
+const PROBE_MAX_HEADER_BYTES = 16 * 1024;
+const PROBE_DEADLINE_MS = 2_000;
+
+export const probeHealth: HealthProbe = (endpoint) =>
+  new Promise((resolve, reject) => {
+    const target =
+      endpoint.kind === 'unix'
+        ? { ...runtimeRequestOptions(endpoint), path: '/healthz' }
+        : { host: new URL(endpoint.url).hostname, port: new URL(endpoint.url).port, path: '/healthz' };
+    // A signal, not the `timeout` option: that one never fires on a connection made by
+    // `createConnection` (measured), and a frozen runtime accepts connections but never answers.
+    const req = request(
+      {
+        ...target,
+        method: 'GET',
+        signal: AbortSignal.timeout(PROBE_DEADLINE_MS),
+        maxHeaderSize: PROBE_MAX_HEADER_BYTES,
+      },
+      (res) => {
+        resolve(res.statusCode === 200);
+        req.destroy();
+      },
+    );
+    req.on('error', (error) => {
+      const tampered = tamperedSocketIn(error);
+      if (tampered) reject(tampered);
+      else resolve(false);
+    });
+    req.on('close', () => {
+      resolve(false);
+    });
+    req.end();
+  });

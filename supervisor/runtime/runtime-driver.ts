@@ -1,0 +1,97 @@
+// The RuntimeDriver port: how the supervisor runs one isolated runtime per tenant. The dockerode
+// driver implements it for one host; a cluster driver (Kubernetes, Swarm) would return a network
+// endpoint instead of a socket, and nothing above this port would change.
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import type { IsolationTier, Plan } from '../../kernel/tenant/tenant-spec.ts';
+
+/** Everything that decides what a tenant's runtime looks like; its hash is the reuse key. */
+export interface RuntimeSpec {
+  tenantId: string;
+  uid: number;
+  image: string;
+  isolation: IsolationTier;
+  plan: Plan;
+  /** Environment for the tenant runtime (no secrets of other tenants, never an access token). */
+  env: Record<string, string>;
+}
+
+export type RuntimeState = 'running' | 'paused' | 'stopped' | 'starting' | 'unknown';
+
+export interface RuntimeExit {
+  code: number;
+  oomKilled: boolean;
+  finishedAt: string;
+}
+
+export interface RuntimeInfo {
+  tenantId: string;
+  runtimeId: string;
+  state: RuntimeState;
+  specHash: string;
+  generation: number;
+  endpoint: RuntimeEndpoint;
+  image: string;
+  /** How the process last ended, when it is not running. */
+  exit?: RuntimeExit;
+  /** When the container was created (ISO): the age that maximum-age recycling reads. */
+  createdAt?: string;
+  /** The kernel's OOM killer struck inside it (some process hit the memory limit), running or not. */
+  oomKilled?: boolean;
+}
+
+/** Every container carrying this installation's labels, tenant runtimes or helpers, by id. */
+export interface OwnedRuntime {
+  runtimeId: string;
+  name: string;
+  tenantId: string | undefined;
+  role: string | undefined;
+  state: RuntimeState;
+  /** Whether the name is the canonical one for its tenant (a second container is a duplicate). */
+  canonical: boolean;
+  /** Creation time, ms since the epoch: a helper is removed only once it is clearly abandoned. */
+  createdAtMs: number;
+}
+
+export interface RuntimeUsage {
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  /** Highest memory use since the container started: at the limit means the OOM killer ran. */
+  memoryPeakBytes: number;
+  cpuSeconds: number;
+  pids: number;
+  pidsLimit: number;
+  /**
+   * Forks refused at the PIDs limit since the container started (a counter, unlike `pids`);
+   * undefined where the driver cannot read it.
+   */
+  pidsRefused?: number | undefined;
+}
+
+export interface EnsureOptions {
+  /** Replace the existing container even when its spec matches (crash, failed health, age). */
+  fresh?: boolean;
+}
+
+export interface RemoveOptions {
+  /** Also destroy the tenant's data volume and socket directory (offboarding only). */
+  purgeData: boolean;
+}
+
+export interface RuntimeDriver {
+  /** Create or reuse the tenant's single runtime for this spec and make sure it is started. */
+  ensure(spec: RuntimeSpec, options?: EnsureOptions): Promise<RuntimeInfo>;
+  stop(tenantId: string): Promise<void>;
+  pause(tenantId: string): Promise<void>;
+  /** Unpauses a runtime known to be paused, without a fresh inspect (the fast wake path). */
+  resume(info: RuntimeInfo): Promise<RuntimeInfo>;
+  inspect(tenantId: string): Promise<RuntimeInfo | undefined>;
+  list(): Promise<RuntimeInfo[]>;
+  remove(tenantId: string, options: RemoveOptions): Promise<void>;
+  /** For reconciliation: everything labelled as this installation's, including strays. */
+  listOwned(): Promise<OwnedRuntime[]>;
+  removeById(runtimeId: string): Promise<void>;
+  /** Whether the tenant's socket directory exists on the host. */
+  socketDirExists(tenantId: string): Promise<boolean>;
+  /** Memory, CPU and PIDs of a running runtime, for metrics and limit checks. */
+  usage(tenantId: string): Promise<RuntimeUsage | undefined>;
+}

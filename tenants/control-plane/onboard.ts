@@ -1,0 +1,125 @@
+// Onboarding as all-or-nothing steps with progress, shared by the CLI and the demo stack. Re-running
+// it for a tenant that exists with the same settings is a no-op that makes sure the runtime is up;
+// a failure part-way removes exactly what this run created (record, container, volume).
+import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
+import type { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
+import type { RuntimeStatus } from '../../supervisor/client/runtime-jobs.ts';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import {
+  PLAN_QUOTAS,
+  planByName,
+  TenantIdSchema,
+  type IsolationTier,
+  type PlanName,
+  type TenantRecord,
+} from '../../kernel/tenant/tenant-spec.ts';
+import { TenantExistsError, type TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+
+export type Progress = (message: string) => void;
+
+export interface OnboardRequest {
+  id: string;
+  plan: string;
+  isolation: IsolationTier;
+  displayName?: string;
+  /** Trusted issuer URLs for this tenant (empty: the installation's default issuer). */
+  issuers?: string[];
+  /** Access policy; the registry's safe defaults when omitted (agents alone get `whoami` only). */
+  tools?: TenantRecord['tools'];
+  roles?: TenantRecord['roles'];
+  /** Who asks, for the registry's change log. */
+  actor?: string;
+  /** Run the isolation evidence checks at the end (a supervisor job). */
+  verify?: boolean;
+}
+
+export interface OnboardResult {
+  tenant: TenantRecord;
+  /** False when the tenant already existed with these settings (an idempotent re-run). */
+  created: boolean;
+  endpoint: RuntimeEndpoint;
+  runtime: RuntimeStatus | null;
+  evidence: IsolationReport | null;
+  ms: number;
+}
+
+function sameSettings(
+  existing: TenantRecord,
+  wanted: Omit<TenantRecord, 'uid' | 'createdAt' | 'generation'>,
+): boolean {
+  return (
+    existing.plan.name === wanted.plan.name &&
+    existing.isolation === wanted.isolation &&
+    existing.displayName === wanted.displayName &&
+    JSON.stringify(existing.issuers.map((i) => i.issuer)) ===
+      JSON.stringify(wanted.issuers.map((i) => i.issuer))
+  );
+}
+
+export async function onboardTenant(
+  deps: { registry: TenantRegistry; runtimes: RuntimeClient },
+  request: OnboardRequest,
+  progress: Progress,
+): Promise<OnboardResult> {
+  const started = performance.now();
+  const author = { actor: request.actor ?? 'onboard', reason: 'onboard' };
+  progress('validating the request');
+  const id = TenantIdSchema.parse(request.id);
+  const plan = planByName(request.plan);
+  const issuers = (request.issuers ?? []).map((issuer) => ({
+    issuer,
+    tenantClaim: 'tenant',
+    rolesClaim: 'roles',
+  }));
+  const displayName = request.displayName ?? id;
+  const existing = await deps.registry.get(id);
+  let tenant: TenantRecord;
+  let created = false;
+  if (existing) {
+    const wanted = { ...existing, plan, isolation: request.isolation, displayName, issuers };
+    if (!sameSettings(existing, wanted))
+      throw new TenantExistsError(
+        `tenant "${id}" already exists with other settings: use "update" to change it`,
+      );
+    progress(
+      `tenant "${id}" already exists with these settings (generation ${existing.generation}): nothing to register`,
+    );
+    tenant = existing;
+  } else {
+    progress(`registering tenant "${id}" (plan ${plan.name}, isolation ${request.isolation})`);
+    tenant = await deps.registry.create(
+      {
+        id,
+        displayName,
+        plan,
+        quotas: PLAN_QUOTAS[plan.name as PlanName],
+        isolation: request.isolation,
+        issuers,
+        ...(request.tools ? { tools: request.tools } : {}),
+        ...(request.roles ? { roles: request.roles } : {}),
+      },
+      author,
+    );
+    created = true;
+  }
+  try {
+    progress(`creating the data volume and starting the hardened container (UID ${tenant.uid})`);
+    const endpoint = await deps.runtimes.ensure(id);
+    progress('runtime is healthy');
+    const runtime = await deps.runtimes.inspect(id);
+    let evidence: IsolationReport | null = null;
+    if (request.verify ?? true) {
+      progress('collecting isolation evidence (container configuration and in-container probes)');
+      evidence = await deps.runtimes.verify(id);
+    }
+    return { tenant, created, endpoint, runtime, evidence, ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    if (!created) throw error;
+    // All or nothing: a tenant that could not get a runtime leaves no record, container or volume.
+    progress(`failed (${(error as Error).message}): rolling back`);
+    await deps.runtimes.remove(id, { purgeData: true });
+    await deps.registry.delete(id, { actor: author.actor, reason: 'onboard rolled back' });
+    progress('rolled back: no record, container or volume left');
+    throw error;
+  }
+}

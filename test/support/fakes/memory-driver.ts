@@ -1,0 +1,129 @@
+// An in-memory RuntimeDriver for unit tests of what sits above the port (the manager, the worker).
+// It keeps the same one-runtime-per-tenant rule as the real driver and counts what it was asked.
+import type {
+  EnsureOptions,
+  OwnedRuntime,
+  RemoveOptions,
+  RuntimeDriver,
+  RuntimeInfo,
+  RuntimeSpec,
+  RuntimeUsage,
+} from '../../../supervisor/runtime/runtime-driver.ts';
+import { specHash } from '../../../supervisor/runtime/runtime-spec.ts';
+
+export class MemoryDriver implements RuntimeDriver {
+  readonly runtimes = new Map<string, RuntimeInfo>();
+  readonly calls: { op: string; tenantId: string }[] = [];
+  private nextId = 1;
+  private readonly latencyMs: number;
+
+  /** Simulated engine latency, so that concurrency bugs have a window to show. */
+  constructor(latencyMs = 5) {
+    this.latencyMs = latencyMs;
+  }
+
+  private async tick(op: string, tenantId: string): Promise<void> {
+    this.calls.push({ op, tenantId });
+    await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+  }
+
+  async ensure(spec: RuntimeSpec, options: EnsureOptions = {}): Promise<RuntimeInfo> {
+    await this.tick('ensure', spec.tenantId);
+    const hash = specHash(spec);
+    const existing = this.runtimes.get(spec.tenantId);
+    if (existing && existing.specHash === hash && !options.fresh) {
+      existing.state = 'running';
+      delete existing.exit;
+      return existing;
+    }
+    const info: RuntimeInfo = {
+      tenantId: spec.tenantId,
+      runtimeId: `mem-${this.nextId++}`,
+      state: 'running',
+      specHash: hash,
+      generation: (existing?.generation ?? 0) + 1,
+      endpoint: { kind: 'unix', socketPath: `/memory/${spec.tenantId}/mcp.sock`, uid: spec.uid },
+      image: spec.image,
+    };
+    this.runtimes.set(spec.tenantId, info);
+    return info;
+  }
+
+  async stop(tenantId: string): Promise<void> {
+    await this.tick('stop', tenantId);
+    const info = this.runtimes.get(tenantId);
+    if (info) info.state = 'stopped';
+  }
+
+  async pause(tenantId: string): Promise<void> {
+    await this.tick('pause', tenantId);
+    const info = this.runtimes.get(tenantId);
+    if (info) info.state = 'paused';
+  }
+
+  async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
+    await this.tick('resume', info.tenantId);
+    const current = this.runtimes.get(info.tenantId);
+    if (current) current.state = 'running';
+    return { ...info, state: 'running' };
+  }
+
+  async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
+    await this.tick('inspect', tenantId);
+    return this.runtimes.get(tenantId);
+  }
+
+  async list(): Promise<RuntimeInfo[]> {
+    await this.tick('list', '*');
+    return [...this.runtimes.values()];
+  }
+
+  async remove(tenantId: string, _options: RemoveOptions): Promise<void> {
+    await this.tick('remove', tenantId);
+    this.runtimes.delete(tenantId);
+  }
+
+  async listOwned(): Promise<OwnedRuntime[]> {
+    await this.tick('listOwned', '*');
+    return [...this.runtimes.values()].map((r) => ({
+      runtimeId: r.runtimeId,
+      name: r.tenantId,
+      tenantId: r.tenantId,
+      role: undefined,
+      state: r.state,
+      canonical: true,
+      createdAtMs: Date.now(),
+    }));
+  }
+
+  async removeById(runtimeId: string): Promise<void> {
+    await this.tick('removeById', runtimeId);
+    for (const [tenant, info] of this.runtimes)
+      if (info.runtimeId === runtimeId) this.runtimes.delete(tenant);
+  }
+
+  socketDirExists(tenantId: string): Promise<boolean> {
+    return Promise.resolve(this.runtimes.has(tenantId));
+  }
+
+  usage(tenantId: string): Promise<RuntimeUsage | undefined> {
+    const info = this.runtimes.get(tenantId);
+    if (info?.state !== 'running') return Promise.resolve(undefined);
+    return Promise.resolve({
+      memoryBytes: 0,
+      memoryLimitBytes: 0,
+      memoryPeakBytes: 0,
+      cpuSeconds: 0,
+      pids: 1,
+      pidsLimit: 64,
+    });
+  }
+
+  /** Test helper: the runtime's process ends as a crash would leave it. */
+  crash(tenantId: string, code = 137): void {
+    const info = this.runtimes.get(tenantId);
+    if (!info) return;
+    info.state = 'stopped';
+    info.exit = { code, oomKilled: false, finishedAt: new Date().toISOString() };
+  }
+}
