@@ -69,6 +69,18 @@ module.exports = {
     ),
     // Inside the kernel.
     rule(
+      'kernel-errors-at-the-floor',
+      'the error model imports nothing else of the kernel: every room may throw',
+      { path: '^kernel/errors/' },
+      { path: '^kernel/', pathNot: '^kernel/errors/' },
+    ),
+    rule(
+      'kernel-config-over-errors',
+      'configuration declarations see only the error model',
+      { path: '^kernel/config/' },
+      { path: '^kernel/', pathNot: '^kernel/(errors|config)/' },
+    ),
+    rule(
       'kernel-tools-at-the-bottom',
       '',
       { path: '^kernel/(tools|wire|process)/' },

@@ -1,6 +1,27 @@
 // What every process entry (router, supervisor, dev IdP) does the same way: configuration from the
 // environment through a zod schema, `--help`, and a clean stop on SIGTERM/SIGINT.
 import { z } from 'zod';
+import type { ConfigFields, ConfigOf, ProcessConfig } from '../config/define-config.ts';
+import { isBulkheadError } from '../errors/bulkhead-error.ts';
+
+/**
+ * The process's configuration from its declaration (kernel/config/define-config.ts), or undefined
+ * when `--help` was asked for (the generated usage printed). An invalid environment prints what is
+ * wrong and the usage, and exits with code 2.
+ */
+export function loadConfig<F extends ConfigFields>(config: ProcessConfig<F>): ConfigOf<F> | undefined {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(config.usage());
+    return undefined;
+  }
+  try {
+    return config.fromEnv(process.env);
+  } catch (error) {
+    if (!isBulkheadError(error, 'invalid_config')) throw error;
+    console.error(`${error.message}\n\n${config.usage()}`);
+    process.exit(2);
+  }
+}
 
 /**
  * The process's configuration, or undefined when `--help` was asked for (usage printed). An invalid

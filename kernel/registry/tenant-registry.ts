@@ -12,19 +12,26 @@ import { RECORDS_TOOLS, SHARED_TOOLS } from '../packs/manifest.ts';
 import { assertAgainstManifest } from '../tenant/tenant-config.ts';
 import { diffValues, type FieldChange } from './config-diff.ts';
 import { CREATE_SCRIPT, DELETE_SCRIPT, UPDATE_SCRIPT } from './registry-scripts.ts';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 /** Tenant UIDs start high, far from any system or image account. */
 const FIRST_TENANT_UID = 100_000;
 
-export class TenantExistsError extends Error {
-  readonly code = 'tenant_exists';
+export class TenantExistsError extends BulkheadError<'tenant_exists'> {
+  constructor(message: string) {
+    super('tenant_exists', message);
+  }
 }
-export class TenantNotFoundError extends Error {
-  readonly code = 'tenant_not_found';
+export class TenantNotFoundError extends BulkheadError<'tenant_not_found'> {
+  constructor(message: string) {
+    super('tenant_not_found', message);
+  }
 }
 /** Another change landed first: re-read the tenant and decide again. */
-export class TenantConflictError extends Error {
-  readonly code = 'conflict';
+export class TenantConflictError extends BulkheadError<'generation_conflict'> {
+  constructor(message: string) {
+    super('generation_conflict', message);
+  }
 }
 
 /** Who made a change, for the change log (an operator name, `apply:<file>`, `onboard`, ...). */

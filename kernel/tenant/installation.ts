@@ -1,10 +1,6 @@
 // Names every process of one installation must agree on. A namespace separates installations
 // (and test runs) that share one Docker engine and one Redis.
-import { z } from 'zod';
-
-export const NamespaceSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'namespace: 1-31 of a-z, 0-9, "-"');
+import { NamespaceSchema } from '../config/common.ts';
 
 export interface Installation {
   namespace: string;

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { TenantRecordSchema, type TenantRecord } from './tenant-spec.ts';
 import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../packs/manifest.ts';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
 
@@ -54,11 +55,16 @@ export function manifestIssues(config: Pick<TenantRecord, 'tools' | 'roles'>): M
   return issues;
 }
 
-export class TenantSpecError extends Error {
-  readonly code = 'invalid_spec';
+export class TenantSpecError extends BulkheadError<'invalid_spec'> {
   readonly issues: ManifestIssue[];
   constructor(tenantId: string, issues: ManifestIssue[]) {
-    super(`tenant "${tenantId}": ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    super(
+      'invalid_spec',
+      `tenant "${tenantId}": ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      {
+        details: issues,
+      },
+    );
     this.issues = issues;
   }
 }

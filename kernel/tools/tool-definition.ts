@@ -4,6 +4,7 @@
 // and to compare the arguments of a replayed write.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { CodeOfClass } from '../errors/error-codes.ts';
 
 export type ToolKind = 'shared' | 'tenant';
 /** `read`: no side effect. `create`: adds data. `update`/`delete`: changes or removes existing data. */
@@ -12,7 +13,8 @@ export type ToolEffect = 'read' | 'create' | 'update' | 'delete';
 /** A problem found by a semantic validator: the JSON path of the argument and a stable code. */
 export interface SemanticIssue {
   path: string;
-  code: string;
+  /** A validation code from the table (kernel/errors/error-codes.ts). */
+  code: CodeOfClass<'validation'>;
   message: string;
 }
 export type SemanticValidator = (args: Record<string, unknown>) => SemanticIssue[];

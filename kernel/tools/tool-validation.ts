@@ -26,7 +26,6 @@ export function validateToolArguments(def: ToolDefinition, raw: unknown): Valida
     return {
       ok: false,
       error: toolError(
-        'validation',
         'payload_too_large',
         `arguments are ${size} bytes; ${def.name} accepts at most ${def.maxPayloadBytes}`,
       ),
@@ -36,7 +35,7 @@ export function validateToolArguments(def: ToolDefinition, raw: unknown): Valida
   if (!parsed.success) {
     return {
       ok: false,
-      error: toolError('validation', 'invalid_arguments', 'the arguments do not match the tool schema', {
+      error: toolError('invalid_arguments', 'the arguments do not match the tool schema', {
         details: parsed.error.issues.map((issue) => ({
           path: issue.path.map(String).join('.'),
           code: issue.code,
@@ -50,7 +49,7 @@ export function validateToolArguments(def: ToolDefinition, raw: unknown): Valida
   if (issues.length > 0) {
     return {
       ok: false,
-      error: toolError('validation', issues[0]!.code, issues.map((i) => i.message).join('; '), {
+      error: toolError(issues[0]!.code, issues.map((i) => i.message).join('; '), {
         details: issues,
       }),
     };

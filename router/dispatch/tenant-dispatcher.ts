@@ -245,7 +245,6 @@ export class TenantDispatcher {
     }
     if (guard?.isWithheld(context.tenant, name)) {
       return toolError(
-        'permanent',
         'tool_withheld',
         `${name} is withheld: its definition in the tenant runtime is not the approved one`,
       );

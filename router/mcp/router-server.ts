@@ -62,7 +62,7 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
     if (tenant?.status === 'suspended') {
       log.info({ tool: name, decision: 'deny', reason: 'tenant_suspended' }, 'authorization');
       await audit('deny', 'tenant_suspended');
-      return toolError('authorization', 'tenant_suspended', `tenant "${tenant.id}" is suspended`);
+      return toolError('tenant_suspended', `tenant "${tenant.id}" is suspended`);
     }
     const decision = decideCall(principal, tenant, name, deps.surface);
     logToolDecision(deps.logger, principal, name, decision);
@@ -70,11 +70,7 @@ export function createRouterServer(principal: Principal, deps: RouterServerDeps)
     if (!decision.permit && decision.answer === 'step_up') {
       // Normally answered at the HTTP layer (403 insufficient_scope, auth/step-up.ts) before this
       // handler runs; kept structured here for any path that bypasses it.
-      return toolError(
-        'authorization',
-        'insufficient_scope',
-        `this call needs the scope "${decision.scope}"`,
-      );
+      return toolError('insufficient_scope', `this call needs the scope "${decision.scope}"`);
     }
     if (!decision.permit) throw unknownTool(name);
     const visible = visibleTools(principal, tenant, deps.surface);

@@ -35,20 +35,20 @@ export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
 
 function runtimeFailure(error: unknown): CallToolResult | undefined {
   if (error instanceof RuntimeUnavailableError) {
-    return toolError('transient', 'runtime_unavailable', error.message, {
+    return toolError('runtime_unavailable', error.message, {
       retry_after_ms: error.retryAfterMs,
     });
   }
   if (error instanceof RuntimeRequestError && error.code === 'runtime_backoff') {
-    return toolError('transient', 'runtime_backoff', 'the tenant runtime is crash-looping; backing off', {
+    return toolError('runtime_backoff', 'the tenant runtime is crash-looping; backing off', {
       retry_after_ms: error.retryAfterMs ?? 5_000,
     });
   }
   if (error instanceof RuntimeRequestError) {
     if (error.code === 'tenant_suspended' || error.code === 'tenant_not_found') {
-      return toolError('authorization', error.code, 'the tenant is not active');
+      return toolError(error.code, 'the tenant is not active');
     }
-    return toolError('transient', 'runtime_unavailable', 'the tenant runtime could not be started', {
+    return toolError('runtime_unavailable', 'the tenant runtime could not be started', {
       retry_after_ms: 2_000,
     });
   }
@@ -74,7 +74,6 @@ async function dispatch(
     return (
       runtimeFailure(error) ??
       toolError(
-        'transient',
         'runtime_call_failed',
         'the tenant runtime failed during the call; retry with the same idempotency key',
         {

@@ -80,26 +80,16 @@ export class IdempotencyStore {
       if (raw === null) continue; // expired or released between the two commands: claim again
       const entry = JSON.parse(raw) as Entry;
       if (entry.digest !== scope.digest) {
-        return toolError(
-          'conflict',
-          'idempotency_key_reused',
-          'this idempotency key was used with other arguments',
-          {
-            details: { tool: scope.tool },
-          },
-        );
+        return toolError('idempotency_key_reused', 'this idempotency key was used with other arguments', {
+          details: { tool: scope.tool },
+        });
       }
       if (entry.state === 'done' && entry.result !== undefined)
         return JSON.parse(entry.result) as CallToolResult;
       if (Date.now() >= deadline) {
-        return toolError(
-          'conflict',
-          'idempotency_in_progress',
-          'a call with this idempotency key is still running',
-          {
-            retry_after_ms: 1_000,
-          },
-        );
+        return toolError('idempotency_in_progress', 'a call with this idempotency key is still running', {
+          retry_after_ms: 1_000,
+        });
       }
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 50));
     }

@@ -37,7 +37,7 @@ function ok(value: Record<string, unknown>): CallToolResult {
 }
 
 function notFound(id: unknown): CallToolResult {
-  return toolError('validation', 'unknown_id', `no record with id ${String(id)} in this tenant`);
+  return toolError('unknown_id', `no record with id ${String(id)} in this tenant`);
 }
 
 function createItems(store: RecordsStore, items: RecordInput[], actor: string): Record<string, unknown> {
@@ -69,17 +69,13 @@ function update(
   const next: RecordRow = { ...current, ...patch };
   // The router checked the pair when both came in the call; a single date meets the stored one here.
   if (next.start_date && next.due_date && next.start_date > next.due_date) {
-    return toolError(
-      'validation',
-      'date_order',
-      `start_date ${next.start_date} would be after due_date ${next.due_date}`,
-    );
+    return toolError('date_order', `start_date ${next.start_date} would be after due_date ${next.due_date}`);
   }
   try {
     return { record: store.update(id, next) };
   } catch (error) {
     if (!(error instanceof DuplicateRefError)) throw error;
-    return toolError('conflict', 'duplicate_ref', error.message);
+    return toolError('duplicate_ref', error.message);
   }
 }
 
@@ -89,7 +85,7 @@ const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
       return { record: store.create(args as unknown as RecordInput, actor) };
     } catch (error) {
       if (!(error instanceof DuplicateRefError)) throw error;
-      return toolError('conflict', 'duplicate_ref', error.message);
+      return toolError('duplicate_ref', error.message);
     }
   },
   records_bulk_create: (store) => (args, actor) => createItems(store, args.items as RecordInput[], actor),
@@ -132,7 +128,7 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
     const handlerFor = HANDLERS[request.params.name];
     if (!def || !handlerFor) {
       counters.invalid_calls += 1;
-      return Promise.resolve(toolError('validation', 'unknown_tool', `no tool ${request.params.name}`));
+      return Promise.resolve(toolError('unknown_tool', `no tool ${request.params.name}`));
     }
     const checked = validateToolArguments(def, request.params.arguments ?? {});
     if (!checked.ok) {
@@ -147,7 +143,7 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
     );
     if (outcome.kind === 'conflict') {
       return Promise.resolve(
-        toolError('conflict', 'idempotency_key_reused', 'this idempotency key was used with other arguments'),
+        toolError('idempotency_key_reused', 'this idempotency key was used with other arguments'),
       );
     }
     if (outcome.kind === 'fresh') options.afterCommit?.();

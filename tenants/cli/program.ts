@@ -40,7 +40,7 @@ const EXIT_CODES: Record<string, number> = {
   invalid_spec: 2,
   tenant_exists: 3,
   tenant_not_found: 3,
-  conflict: 4,
+  generation_conflict: 4,
 };
 
 function help(commands: Record<string, Command>): string {

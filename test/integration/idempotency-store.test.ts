@@ -79,7 +79,7 @@ describe('IdempotencyStore (real Redis)', () => {
       runs += 1;
       return Promise.resolve(
         runs === 1
-          ? toolError('transient', 'runtime_unavailable', 'down')
+          ? toolError('runtime_unavailable', 'down')
           : { content: [], structuredContent: { ok: true } },
       );
     };

@@ -1,0 +1,41 @@
+// Fields more than one process shares, each with its one default. A process spreads the ones it
+// reads into its own defineConfig() declaration.
+import { z } from 'zod';
+import type { ConfigField } from './define-config.ts';
+
+export const redisUrl = {
+  env: 'BULKHEAD_REDIS_URL',
+  schema: z.string().default('redis://127.0.0.1:6379'),
+  doc: 'Redis URL: redis:// or rediss:// (TLS), with user, password and database as the URL gives them',
+} satisfies ConfigField;
+
+/** A namespace separates installations (and test runs) that share one Docker engine and one Redis. */
+export const NamespaceSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'namespace: 1-31 of a-z, 0-9, "-"');
+
+export const namespace = {
+  env: 'BULKHEAD_NAMESPACE',
+  schema: NamespaceSchema.default('default'),
+  doc: 'installation namespace: Redis key prefix, container and label names',
+} satisfies ConfigField;
+
+export const logLevel = {
+  env: 'LOG_LEVEL',
+  schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  doc: 'pino log level',
+} satisfies ConfigField;
+
+/** How long a write's result is kept for replay: the router and each tenant runtime use the same. */
+export const idempotencyWindowMs = {
+  env: 'BULKHEAD_IDEMPOTENCY_WINDOW_MS',
+  schema: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(24 * 3600 * 1000),
+  doc: 'how long write results are kept for replay, in the router and in every tenant runtime',
+} satisfies ConfigField;
+
+/** The fields every Redis-backed process reads. */
+export const INSTALLATION_FIELDS = { redisUrl, namespace } as const;

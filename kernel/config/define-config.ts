@@ -1,0 +1,113 @@
+// One declaration per process of everything it can be configured with: each field's schema (with
+// its one default), the environment variable that sets it (if any) and one line of documentation.
+// From it come the process's parsed environment, its options with defaults filled in (what tests
+// and embedders pass partially), its `--help` text and its section of docs/configuration.md, so no
+// default is written twice and no help text drifts from the code.
+import { z } from 'zod';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
+
+export interface ConfigField<S extends z.ZodType = z.ZodType> {
+  /** The environment variable that sets it; option-only knobs (tests, embedders) have none. */
+  env?: string;
+  /** Parses the value (a string from the environment, or a typed option) and holds the default. */
+  schema: S;
+  /** One line for `--help` and the configuration reference. */
+  doc: string;
+  /** How the default reads when it is computed rather than written (e.g. "the issuer's /jwks"). */
+  defaultText?: string;
+}
+
+export type ConfigFields = Record<string, ConfigField>;
+export type ConfigOf<F extends ConfigFields> = { [K in keyof F]: z.output<F[K]['schema']> };
+
+export interface ProcessConfig<F extends ConfigFields> {
+  readonly title: string;
+  readonly fields: F;
+  /** The configuration from environment variables; fields without a variable take their default. */
+  fromEnv(env: Record<string, string | undefined>): ConfigOf<F>;
+  /** Options given in code, checked, with every missing one at its default. */
+  resolve(options: Partial<ConfigOf<F>>): ConfigOf<F>;
+  /** `--help`: the usage line, what the process does, and every variable with its default. */
+  usage(): string;
+  /** This process's section of docs/configuration.md. */
+  markdown(): string;
+}
+
+/** The default a schema holds, looking through optional/pipe wrappers; undefined when none. */
+export function defaultOf(schema: z.ZodType): unknown {
+  let current: z.ZodType | undefined = schema;
+  for (let depth = 0; current && depth < 8; depth++) {
+    const def = current.def as {
+      type: string;
+      defaultValue?: unknown;
+      in?: z.ZodType;
+      innerType?: z.ZodType;
+    };
+    if (def.type === 'default') return def.defaultValue;
+    current = def.type === 'pipe' ? def.in : def.innerType;
+  }
+  return undefined;
+}
+
+function defaultText(field: ConfigField): string | undefined {
+  if (field.defaultText !== undefined) return field.defaultText;
+  const value = defaultOf(field.schema);
+  if (value === undefined || value === '') return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function required(field: ConfigField): boolean {
+  return !field.schema.safeParse(undefined).success;
+}
+
+function parseFields<F extends ConfigFields>(
+  title: string,
+  fields: F,
+  valueOf: (key: string, field: ConfigField) => unknown,
+): ConfigOf<F> {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, field] of Object.entries(fields)) {
+    const parsed = field.schema.safeParse(valueOf(key, field));
+    if (parsed.success) out[key] = parsed.data;
+    else problems.push(`${field.env ?? key}: ${z.prettifyError(parsed.error).replace(/^✖ /, '')}`);
+  }
+  if (problems.length > 0) {
+    throw new BulkheadError(
+      'invalid_config',
+      `invalid configuration of ${title}:\n  ${problems.join('\n  ')}`,
+    );
+  }
+  return out as ConfigOf<F>;
+}
+
+export function defineConfig<F extends ConfigFields>(
+  spec: { title: string; usage: string; summary: string },
+  fields: F,
+): ProcessConfig<F> {
+  const envFields = Object.values(fields).filter(
+    (f): f is ConfigField & { env: string } => f.env !== undefined,
+  );
+  return {
+    title: spec.title,
+    fields,
+    fromEnv: (env) =>
+      parseFields(spec.title, fields, (_key, field) => (field.env ? env[field.env] : undefined)),
+    resolve: (options) => parseFields(spec.title, fields, (key) => (options as Record<string, unknown>)[key]),
+    usage() {
+      const width = Math.max(...envFields.map((f) => f.env.length)) + 2;
+      const lines = envFields.map((f) => {
+        const fallback = required(f) ? ' (required)' : defaultText(f) ? ` (default ${defaultText(f)})` : '';
+        return `  ${f.env.padEnd(width)}${f.doc}${fallback}`;
+      });
+      return `Usage: ${spec.usage}\n\n${spec.summary}\nEnvironment:\n${lines.join('\n')}`;
+    },
+    markdown() {
+      const rows = envFields.map((f) => {
+        const fallback = required(f) ? '(required)' : (defaultText(f) ?? '(none)');
+        return `- \`${f.env}\` (default: \`${fallback}\`): ${f.doc}`;
+      });
+      return `## ${spec.title}\n\n\`${spec.usage}\`: ${spec.summary}\n\n${rows.join('\n')}\n`;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// Every error code Bulkhead produces, in one closed table. A code decides its class (what the agent
+// may do about it) and, where the failure can cross it, how each boundary shows it: an HTTP status,
+// a JSON-RPC error code, a CLI exit code. A boundary maps a BulkheadError through this table once
+// (kernel/tools/tool-errors.ts for tool results; the router's JSON-RPC mapper; the CLI's exit code;
+// the runtime's HTTP answers) instead of keeping its own list.
+/** The classes an agent meets in a tool result: what it may do about the failure. */
+export const AGENT_ERROR_CLASSES = [
+  'validation',
+  'authorization',
+  'rate_limit',
+  'conflict',
+  'transient',
+  'permanent',
+] as const;
+export type AgentErrorClass = (typeof AGENT_ERROR_CLASSES)[number];
+// Not an agent's concern: the request itself was malformed (HTTP/JSON-RPC level), or an operator
+// gave the CLI bad input.
+export const ERROR_CLASSES = [...AGENT_ERROR_CLASSES, 'request', 'operator'] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+export interface ErrorCodeRow {
+  readonly class: ErrorClass;
+  /** HTTP status where the failure ends an HTTP exchange. */
+  readonly http?: number;
+  /** JSON-RPC error code where it is answered as a JSON-RPC error rather than a tool result. */
+  readonly jsonRpc?: number;
+  /** Exit code of the CLI (1 when absent). */
+  readonly exit?: number;
+}
+
+/** JSON-RPC 2.0 codes (the specification's, and -32000..-32099 "server error" for our own). */
+export const JSON_RPC = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  invalidParams: -32602,
+  serverError: -32000,
+  sessionNotFound: -32001,
+  headerMismatch: -32020,
+} as const;
+
+export const ERROR_CODES = {
+  // validation: the agent must change the call.
+  invalid_arguments: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
+  payload_too_large: { class: 'validation' },
+  unknown_tool: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
+  unknown_id: { class: 'validation' },
+  date_out_of_range: { class: 'validation' },
+  date_order: { class: 'validation' },
+  negative_quantity: { class: 'validation' },
+  path_traversal: { class: 'validation' },
+  unsafe_characters: { class: 'validation' },
+  // authorization: who is calling may not do this.
+  invalid_token: { class: 'authorization', http: 401 },
+  insufficient_scope: { class: 'authorization', http: 403 },
+  tenant_suspended: { class: 'authorization', exit: 3 },
+  tenant_not_found: { class: 'authorization', exit: 3 },
+  forbidden_origin: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
+  forbidden_host: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
+  assertion_rejected: { class: 'authorization', http: 401 },
+  // conflict: the state does not allow it as asked.
+  idempotency_key_reused: { class: 'conflict' },
+  idempotency_in_progress: { class: 'conflict' },
+  duplicate_ref: { class: 'conflict' },
+  tenant_exists: { class: 'conflict', exit: 3 },
+  generation_conflict: { class: 'conflict', exit: 4 },
+  // transient: retry later (after retry_after_ms where given).
+  runtime_unavailable: { class: 'transient' },
+  runtime_backoff: { class: 'transient' },
+  runtime_call_failed: { class: 'transient' },
+  runtime_failed: { class: 'transient' },
+  socket_tampered: { class: 'transient' },
+  read_bound_exceeded: { class: 'transient' },
+  // permanent: retrying the same call cannot help.
+  tool_withheld: { class: 'permanent' },
+  illegal_transition: { class: 'permanent' },
+  // request: the HTTP/JSON-RPC exchange itself was malformed.
+  body_too_large: { class: 'request', http: 413, jsonRpc: JSON_RPC.serverError },
+  parse_error: { class: 'request', http: 400, jsonRpc: JSON_RPC.parseError },
+  batch_not_supported: { class: 'request', http: 400, jsonRpc: JSON_RPC.invalidRequest },
+  session_required: { class: 'request', http: 400, jsonRpc: JSON_RPC.serverError },
+  session_not_found: { class: 'request', http: 404, jsonRpc: JSON_RPC.sessionNotFound },
+  header_mismatch: { class: 'request', http: 400, jsonRpc: JSON_RPC.headerMismatch },
+  method_not_allowed: { class: 'request', http: 405, jsonRpc: JSON_RPC.serverError },
+  // operator: the CLI's input.
+  usage: { class: 'operator', exit: 2 },
+  invalid_input: { class: 'operator', exit: 2 },
+  invalid_spec: { class: 'operator', exit: 2 },
+  invalid_config: { class: 'operator', exit: 2 },
+  // development only: the development IdP refused a request.
+  idp_request_failed: { class: 'transient' },
+} as const satisfies Record<string, ErrorCodeRow>;
+
+/** The closed union of every code: a new failure needs a row above first. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export function errorRow(code: ErrorCode): ErrorCodeRow {
+  return ERROR_CODES[code];
+}
+
+/** The codes of one class, for a boundary that accepts only those (e.g. a tool result's class). */
+export type CodeOfClass<K extends ErrorClass> = {
+  [C in ErrorCode]: (typeof ERROR_CODES)[C]['class'] extends K ? C : never;
+}[ErrorCode];
