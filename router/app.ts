@@ -1,14 +1,18 @@
 // The router's Express app factory: no listen, no config parsing; everything comes in as deps.
+import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { bearerAuth, type AuthenticatedRequest } from './auth/bearer-auth.ts';
-import { stepUpChallenge } from './http/step-up.ts';
-import type { Principal } from './identity/principal.ts';
+import { isBulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import { bearerAuth } from './auth/bearer-auth.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
+import { routerConfig } from './config.ts';
 import { defaultOriginPolicy, originGuard, type OriginPolicy } from './http/origin.ts';
+import { hasJsonRpcAnswer, jsonRpcAnswer } from './mcp/json-rpc.ts';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
 import { createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
 import type { SessionStore } from './mcp/sessions.ts';
+import type { ToolSurface } from './tools/tool-surface.ts';
+import type { Logger } from 'pino';
 
 export interface AppDeps extends RouterServerDeps {
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
@@ -16,6 +20,10 @@ export interface AppDeps extends RouterServerDeps {
   authorizationServers: string[];
   scopesSupported: string[];
   verify: TokenVerifier;
+  /** The served tool surface (pins, shared tools, drift guard) each request's context reads. */
+  surface: ToolSurface;
+  logger: Logger;
+  /** Request body bound (413); default: routerConfig's. */
   maxBodyBytes?: number;
   /** 2025-11-25 sessions, shared by every replica (Redis). */
   sessions: SessionStore;
@@ -25,18 +33,14 @@ export interface AppDeps extends RouterServerDeps {
   toolChanges?: { subscribe(listener: () => void): void };
 }
 
-/** RFC 9728 well-known URL with the resource path inserted after the well-known segment. */
-export function protectedResourceMetadataUrl(resourceUrl: string): string {
-  const url = new URL(resourceUrl);
-  const path = url.pathname === '/' ? '' : url.pathname;
-  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
-}
-
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  const maxBodyBytes = deps.maxBodyBytes ?? 1024 * 1024;
+  const maxBodyBytes = deps.maxBodyBytes ?? routerConfig.fields.maxBodyBytes.schema.parse(undefined);
+  const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(new URL(deps.resourceUrl));
 
+  // Not the SDK's buildOAuthProtectedResourceMetadata: it names one authorization server, and
+  // Bulkhead lists every trusted issuer (tenants bind to any of them).
   const metadata = {
     resource: deps.resourceUrl,
     authorization_servers: deps.authorizationServers,
@@ -44,54 +48,47 @@ export function createApp(deps: AppDeps): Express {
     bearer_methods_supported: ['header'],
     resource_name: 'Bulkhead',
   };
-  const resourcePath = new URL(deps.resourceUrl).pathname;
-  app.get(
-    ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${resourcePath}`],
-    (_req, res) => {
-      res.json(metadata);
-    },
-  );
+  app.get(['/.well-known/oauth-protected-resource', new URL(resourceMetadataUrl).pathname], (_req, res) => {
+    res.json(metadata);
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
 
   const mcp = createMcpEndpoint({
-    factory: (ctx) => {
-      const principal = ctx.authInfo?.extra?.principal as Principal | undefined;
-      if (!principal) throw new Error('unauthenticated request reached the MCP handler');
-      return createRouterServer(principal, deps);
-    },
+    serverFor: (context) => createRouterServer(context, deps),
     sessions: deps.sessions,
+    surface: deps.surface,
+    resourceMetadataUrl,
     maxBodyBytes,
     logger: deps.logger,
   });
   deps.toolChanges?.subscribe(() => mcp.notify.toolsChanged());
+  // The adapter reads the body, and it is the one size check: a longer body is answered 413 with
+  // JSON-RPC code -32000, the body_too_large row of the error table. The endpoint parses it once.
   const handleMcp = toNodeHandler(mcp, {
     maxRequestBodySize: maxBodyBytes,
     onerror: (error) => deps.logger.error({ err: error }, 'mcp adapter error'),
   });
 
   app.all(
-    resourcePath,
+    new URL(deps.resourceUrl).pathname,
     originGuard(deps.originPolicy ?? defaultOriginPolicy(deps.resourceUrl), deps.logger),
     bearerAuth({
       verify: deps.verify,
-      resourceMetadataUrl: protectedResourceMetadataUrl(deps.resourceUrl),
+      resourceMetadataUrl,
       scopesSupported: deps.scopesSupported,
       logger: deps.logger,
     }),
-    stepUpChallenge({
-      tenants: deps.tenants,
-      surface: deps.surface,
-      resourceMetadataUrl: protectedResourceMetadataUrl(deps.resourceUrl),
-      maxBodyBytes,
-      logger: deps.logger,
-    }),
-    // The step-up check parsed the body (JSON only); hand it on so it is not read twice.
-    (req: AuthenticatedRequest, res: Response) => handleMcp(req, res, req.body as unknown),
+    (req: Request, res: Response) => handleMcp(req, res),
   );
 
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (isBulkheadError(error) && hasJsonRpcAnswer(error)) {
+      const { status, body } = jsonRpcAnswer(error);
+      res.status(status).json(body);
+      return;
+    }
     deps.logger.error({ err: error }, 'unhandled router error');
     if (!res.headersSent) res.status(500).json({ error: 'internal_error' });
   });

@@ -1,6 +1,6 @@
 // Wires one router process: token verifier, tenant directory, runtime client, dispatcher, app.
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
@@ -12,10 +12,12 @@ import type { Installation } from '../kernel/tenant/installation.ts';
 import { ALL_SCOPES, RECORDS_TOOLS } from '../kernel/packs/manifest.ts';
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { createApp } from './app.ts';
+import { routerConfig, type RouterConfig } from './config.ts';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { TrustedIssuerInput } from './auth/trusted-issuers.ts';
-import { DEFAULT_READ_BOUNDS, responseCapFor, type RuntimeReadBounds } from './dispatch/bounded-fetch.ts';
+import { responseCapFor } from './dispatch/bounded-fetch.ts';
 import { createCallSigner } from './dispatch/call-signer.ts';
 import { createBreachRecorder } from './dispatch/security-events.ts';
 import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
@@ -28,58 +30,43 @@ import { PinWatcher } from './tools/pin-watcher.ts';
 import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
 import { ToolSurface } from './tools/tool-surface.ts';
 
-/** The operator's published documentation that docs_search serves, shipped with the router. */
-export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));
+export { DEFAULT_DOCS_DIR } from './config.ts';
 
-export interface RouterOptions {
-  installation: Installation;
-  host: string;
-  port: number;
-  resourceUrl: string;
-  issuer: string;
-  jwksUri?: string;
-  algorithms: string[];
-  tenantClaim: string;
-  /** Further trusted issuers, beyond the default one above; tenants bind to them by `issuers`. */
-  extraIssuers?: TrustedIssuerInput[];
-  clockToleranceSeconds: number;
-  jwksCooldownSeconds?: number;
-  callAssertionPrivateKey: string;
-  logger: Logger;
-  /** Exact browser origins allowed to call /mcp; default: the resource URL's origin. */
-  allowedOrigins?: string[];
-  /** Hostnames the Host header may name; default: the resource URL's hostname. */
-  allowedHosts?: string[];
-  /** Idle lifetime of a 2025-11-25 session (default 1 hour). */
-  sessionIdleTtlSeconds?: number;
-  /** Upper bound on a request body (default 1 MiB). */
-  maxBodyBytes?: number;
-  /** Operator shared tool modules (files default-exporting a SharedToolModule or an array). */
-  sharedToolModules?: string[];
-  docsDir?: string;
-  idempotencyWindowMs?: number;
-  /** How often tenant tool definitions are re-checked against the approved digests. */
-  toolCheckIntervalMs?: number;
-  /** How often tenant pins are polled for changes (tools/list_changed). */
-  pinWatchIntervalMs?: number;
-  /** A tenant call that gets no answer within this time fails as `transient` (default 30 s). */
-  callTimeoutMs?: number;
-  /** How long a verified route is trusted before its runtime epoch is checked again (default 500 ms). */
-  routeFreshnessMs?: number;
-  /**
-   * Bounds on reads from tenant runtimes (defaults: DEFAULT_READ_BOUNDS). `maxResponseBytes` is the
-   * ceiling: the cap in force derives from the runtime tools' payload bounds (responseCapFor).
-   */
-  runtimeBounds?: Partial<RuntimeReadBounds>;
-}
+/** Settings startRouter takes from routerConfig; the Redis ones arrive as `installation`. */
+type RouterSettings = Omit<RouterConfig, 'redisUrl' | 'namespace' | 'logLevel'>;
+
+/**
+ * What startRouter is given: the installation, a logger, the call-assertion key (or the file
+ * holding it), and any of routerConfig's settings; the missing ones take their defaults there.
+ */
+export type RouterOptions = Partial<RouterSettings> &
+  Pick<RouterSettings, 'issuer'> & {
+    installation: Installation;
+    logger: Logger;
+    /** The call-assertion signing key (PKCS#8 PEM); read from `privateKeyFile` when absent. */
+    callAssertionPrivateKey?: string;
+  };
 
 export interface RunningRouter {
   url: string;
   close(): Promise<void>;
 }
 
+async function callAssertionKey(options: RouterOptions, keyFile: string | undefined): Promise<string> {
+  if (options.callAssertionPrivateKey !== undefined) return options.callAssertionPrivateKey;
+  if (keyFile === undefined) {
+    throw new BulkheadError(
+      'invalid_config',
+      'BULKHEAD_ROUTER_PRIVATE_KEY_FILE: the call-assertion key is required',
+    );
+  }
+  return readFile(keyFile, 'utf8');
+}
+
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const { installation, logger } = options;
+  const config = routerConfig.resolve(options);
+  const privateKey = await callAssertionKey(options, config.privateKeyFile);
   const redis = new Redis({ ...installation.redis, lazyConnect: true });
   // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
@@ -94,7 +81,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const tenants = new TenantDirectory({ source: registry });
   const watcher = new PinWatcher({
     source: registry,
-    intervalMs: options.pinWatchIntervalMs ?? 5_000,
+    intervalMs: config.pinWatchIntervalMs,
     logger,
     invalidate: (id) => tenants.invalidate(id),
   });
@@ -104,11 +91,16 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
   });
   const audit = new AuditTrail({ redis, prefix: installation.registryPrefix });
-  const bounds = { ...DEFAULT_READ_BOUNDS, ...options.runtimeBounds };
+  const bounds = {
+    maxResponseBytes: config.runtimeMaxResponseBytes,
+    maxHeaderBytes: config.runtimeMaxHeaderBytes,
+    maxStreamMessages: config.runtimeMaxStreamMessages,
+    firstByteMs: config.runtimeFirstByteMs,
+  };
   const tamper = new SocketTamperLog({ redis, prefix: installation.registryPrefix, audit, logger });
   const dispatcher = new TenantDispatcher({
     runtimes,
-    sign: await createCallSigner(options.callAssertionPrivateKey),
+    sign: await createCallSigner(privateKey),
     logger,
     guard,
     bounds: { ...bounds, maxResponseBytes: responseCapFor(RECORDS_TOOLS, bounds.maxResponseBytes) },
@@ -119,8 +111,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       prefix: installation.registryPrefix,
       recycle: (request) => runtimes.recycle(request),
     }),
-    ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
-    ...(options.routeFreshnessMs === undefined ? {} : { routeFreshnessMs: options.routeFreshnessMs }),
+    callTimeoutMs: config.callTimeoutMs,
+    routeFreshnessMs: config.routeFreshnessMs,
     stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
     // A tampered socket: recorded here, replaced by the supervisor (the router holds no Docker).
     onSocketTampered: async (tenant, error) => {
@@ -129,51 +121,49 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     },
   });
   const shared = await loadSharedTools({
-    builtIns: builtInSharedTools({ docsDir: options.docsDir ?? DEFAULT_DOCS_DIR }),
-    modulePaths: options.sharedToolModules ?? [],
+    builtIns: builtInSharedTools({ docsDir: config.docsDir }),
+    modulePaths: config.sharedToolModules,
   });
   const issuers: TrustedIssuerInput[] = [
     {
-      issuer: options.issuer,
-      tenantClaim: options.tenantClaim,
-      ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
+      issuer: config.issuer,
+      tenantClaim: config.tenantClaim,
+      ...(config.jwksUri ? { jwksUri: config.jwksUri } : {}),
     },
-    ...(options.extraIssuers ?? []),
+    ...config.extraIssuers,
   ];
   const app = createApp({
-    resourceUrl: options.resourceUrl,
+    resourceUrl: config.resourceUrl,
     authorizationServers: issuers.map((i) => i.issuer),
     scopesSupported: [...ALL_SCOPES],
     verify: createTokenVerifier({
       issuers,
-      audience: options.resourceUrl,
-      algorithms: options.algorithms,
-      clockToleranceSeconds: options.clockToleranceSeconds,
-      ...(options.jwksCooldownSeconds === undefined
-        ? {}
-        : { jwksCooldownSeconds: options.jwksCooldownSeconds }),
+      audience: config.resourceUrl,
+      algorithms: config.algorithms,
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      jwksCooldownSeconds: config.jwksCooldownSeconds,
+      maxTokenAgeSeconds: config.maxTokenAgeSeconds,
       tenants,
     }),
-    tenants,
     dispatcher,
     audit,
     logger,
     sessions: new SessionStore({
       redis,
       prefix: installation.registryPrefix,
-      idleTtlSeconds: options.sessionIdleTtlSeconds ?? 3600,
+      idleTtlSeconds: config.sessionIdleTtlSeconds,
     }),
     originPolicy: {
-      allowedOrigins: options.allowedOrigins ?? defaultOriginPolicy(options.resourceUrl).allowedOrigins,
-      allowedHosts: options.allowedHosts ?? defaultOriginPolicy(options.resourceUrl).allowedHosts,
+      allowedOrigins: config.allowedOrigins ?? defaultOriginPolicy(config.resourceUrl).allowedOrigins,
+      allowedHosts: config.allowedHosts ?? defaultOriginPolicy(config.resourceUrl).allowedHosts,
     },
-    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    maxBodyBytes: config.maxBodyBytes,
     surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard }),
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({
       redis,
       prefix: installation.registryPrefix,
-      ...(options.idempotencyWindowMs ? { windowMs: options.idempotencyWindowMs } : {}),
+      windowMs: config.idempotencyWindowMs,
     }),
     toolChanges: watcher,
   });
@@ -181,12 +171,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   // Periodic rug-pull check; bounded by the process lifetime, cleared on close.
   const recheck = setInterval(() => {
     dispatcher.recheckTools().catch((error: unknown) => logger.warn({ err: error }, 'tool recheck failed'));
-  }, options.toolCheckIntervalMs ?? 60_000).unref();
-  const server: Server = app.listen(options.port, options.host);
+  }, config.toolCheckIntervalMs).unref();
+  const server: Server = app.listen(config.port, config.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host}:${port}`;
-  logger.info({ url, resource: options.resourceUrl }, 'router listening');
+  const url = `http://${config.host}:${port}`;
+  logger.info({ url, resource: config.resourceUrl }, 'router listening');
   return {
     url,
     async close() {

@@ -1,7 +1,15 @@
 // Express middleware: a request to /mcp must carry a valid bearer token. Failures get 401 with a
-// WWW-Authenticate challenge pointing at the Protected Resource Metadata (RFC 9728, MCP spec).
+// WWW-Authenticate challenge pointing at the Protected Resource Metadata (RFC 9728, MCP spec), built
+// by the SDK's bearerAuthChallengeResponse. The verified principal and the tenant record the
+// verifier read go to `req.auth.extra`, which the Node adapter hands on as `authInfo`.
+//
+// Not the SDK's verifyBearerToken / requireBearerAuth: their expiry check ignores the configured
+// clock tolerance, and they take the token from a split on spaces (anything after it ignored);
+// this middleware accepts exactly `Bearer <token68>` and token-verifier.ts checks the token.
+import { bearerAuthChallengeResponse, OAuthError, OAuthErrorCode } from '@modelcontextprotocol/server';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
 import { InvalidTokenError, type TokenVerifier } from './token-verifier.ts';
 
@@ -18,40 +26,46 @@ export interface AuthenticatedRequest extends Request {
     clientId: string;
     scopes: string[];
     expiresAt: number;
-    extra: { principal: Principal };
+    extra: { principal: Principal; tenant: TenantRecord };
   };
 }
 
-function challenge(options: BearerAuthOptions, error?: { code: string; description: string }): string {
-  const params = [
-    `resource_metadata="${options.resourceMetadataUrl}"`,
-    `scope="${options.scopesSupported.join(' ')}"`,
-  ];
-  if (error)
-    params.push(`error="${error.code}"`, `error_description="${error.description.replace(/"/g, "'")}"`);
-  return `Bearer ${params.join(', ')}`;
+/** Writes a web Response (the SDK helpers' answers) to Express. */
+async function send(res: Response, answer: globalThis.Response): Promise<void> {
+  res.status(answer.status);
+  answer.headers.forEach((value, name) => res.setHeader(name, value));
+  res.end(Buffer.from(await answer.arrayBuffer()));
 }
 
 export function bearerAuth(options: BearerAuthOptions) {
+  const challengeOptions = {
+    requiredScopes: options.scopesSupported,
+    resourceMetadataUrl: options.resourceMetadataUrl,
+  };
+  const refuse = (description: string): globalThis.Response =>
+    bearerAuthChallengeResponse(new OAuthError(OAuthErrorCode.InvalidToken, description), challengeOptions);
+  // A request without credentials gets a challenge without an error code (RFC 6750 section 3.1);
+  // the SDK's helper always names one, so this header is ours.
+  const noTokenChallenge = `Bearer resource_metadata="${options.resourceMetadataUrl}", scope="${options.scopesSupported.join(' ')}"`;
+
   return async (req: AuthenticatedRequest, res: Response, next: NextFunction): Promise<void> => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header) : null;
     if (!match?.[1]) {
-      res.status(401).set('WWW-Authenticate', challenge(options)).json({
-        error: 'invalid_token',
-        error_description: 'a bearer access token is required',
-      });
+      const answer = refuse('a bearer access token is required');
+      answer.headers.set('WWW-Authenticate', noTokenChallenge);
+      await send(res, answer);
       return;
     }
     try {
-      const principal = await options.verify(match[1]);
+      const { principal, tenant } = await options.verify(match[1]);
       // The raw token stays here: nothing downstream (and no container) ever receives it.
       req.auth = {
         token: '',
         clientId: principal.agent,
         scopes: principal.scopes,
         expiresAt: principal.expiresAt,
-        extra: { principal },
+        extra: { principal, tenant },
       };
       next();
     } catch (error) {
@@ -60,10 +74,7 @@ export function bearerAuth(options: BearerAuthOptions) {
         return;
       }
       options.logger.info({ reason: error.message }, 'rejected access token');
-      res
-        .status(401)
-        .set('WWW-Authenticate', challenge(options, { code: 'invalid_token', description: error.message }))
-        .json({ error: 'invalid_token', error_description: error.message });
+      await send(res, refuse(error.message));
     }
   };
 }

@@ -4,6 +4,8 @@
 // (RFC 8707), `exp`/`nbf`/`iat` with a small tolerance, and the issuer must be bound to the tenant
 // the token names. Tenant, user, agent and roles come from the verified claims only.
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
 import type { Principal } from '../identity/principal.ts';
 import { bindingFor, issuerKeySets, type TrustedIssuerInput } from './trusted-issuers.ts';
@@ -14,18 +16,30 @@ export interface TokenVerifierOptions {
   audience: string;
   algorithms: string[];
   clockToleranceSeconds: number;
-  /** Minimum time between two JWKS fetches caused by unknown `kid`s (jose's cooldown). */
+  /** Minimum time between two JWKS fetches caused by unknown `kid`s (jose's cooldown; default VERIFIER_DEFAULTS). */
   jwksCooldownSeconds?: number;
   /** Upper bound on a token's age (`iat`); also makes an `iat` in the future a failure. */
   maxTokenAgeSeconds?: number;
   tenants: TenantLookup;
 }
 
-export class InvalidTokenError extends Error {
-  readonly code = 'invalid_token';
+/** Defaults of the optional knobs (router/config.ts declares them with these). */
+export const VERIFIER_DEFAULTS = { jwksCooldownSeconds: 30, maxTokenAgeSeconds: 24 * 60 * 60 } as const;
+
+/** The token is refused (RFC 6750 `invalid_token`): the caller gets 401 with a challenge. */
+export class InvalidTokenError extends BulkheadError<'invalid_token'> {
+  constructor(message: string) {
+    super('invalid_token', message);
+  }
 }
 
-export type TokenVerifier = (token: string) => Promise<Principal>;
+/** A verified token: who is calling, and the tenant record read for the issuer binding (read once per request). */
+export interface VerifiedToken {
+  principal: Principal;
+  tenant: TenantRecord;
+}
+
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
 
 /** Header parameters that name a key to verify with: an attacker controls them, so none is used. */
 const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
@@ -105,7 +119,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     // A symmetric algorithm would let anyone holding the (public) verification key sign tokens.
     throw new Error('token verifier accepts asymmetric algorithms only');
   }
-  const keySets = issuerKeySets(options.issuers, { cooldownSeconds: options.jwksCooldownSeconds ?? 30 });
+  const keySets = issuerKeySets(options.issuers, {
+    cooldownSeconds: options.jwksCooldownSeconds ?? VERIFIER_DEFAULTS.jwksCooldownSeconds,
+  });
   const defaultIssuer = [...keySets.keys()][0]!;
 
   return async (token) => {
@@ -122,7 +138,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         // One accepted type: jose checks it. Several (configured per issuer): checked just below.
         ...(types.length === 1 ? { typ: types[0] } : {}),
         clockTolerance: options.clockToleranceSeconds,
-        maxTokenAge: options.maxTokenAgeSeconds ?? 24 * 60 * 60,
+        maxTokenAge: options.maxTokenAgeSeconds ?? VERIFIER_DEFAULTS.maxTokenAgeSeconds,
         requiredClaims: ['exp', 'iat'],
       }));
       if (typeof header.typ !== 'string' || !types.includes(normalizeTyp(header.typ))) {
@@ -142,9 +158,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     // Which issuer may speak for which tenant is the tenant's business: a token of tenant A's issuer
     // that names tenant B is refused here, before any tool is considered.
     const tenant = await options.tenants.get(tenantId);
-    const binding = tenant
-      ? bindingFor({ tenantIssuers: tenant.issuers, issuer: trusted.config, defaultIssuer })
-      : undefined;
+    if (!tenant) throw new InvalidTokenError('token issuer may not speak for this tenant');
+    const binding = bindingFor({ tenantIssuers: tenant.issuers, issuer: trusted.config, defaultIssuer });
     if (!binding) throw new InvalidTokenError('token issuer may not speak for this tenant');
     if (stringClaim(payload, binding.tenantClaim) !== tenantId) {
       throw new InvalidTokenError(`token "${binding.tenantClaim}" claim does not name this tenant`);
@@ -152,7 +167,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
     const sub = stringClaim(payload, 'sub');
     const user = sub === undefined || isAgentAlone(payload, agent, sub) ? null : sub;
-    return {
+    const principal: Principal = {
       tenant: tenantId,
       user,
       agent,
@@ -163,5 +178,6 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       tokenId: stringClaim(payload, 'jti'),
       expiresAt: payload.exp ?? 0,
     };
+    return { principal, tenant };
   };
 }

@@ -5,6 +5,7 @@
 // `transient` and treats the breach as a security event instead of reading on.
 import { SdkError, SdkErrorCode, type FetchLike } from '@modelcontextprotocol/client';
 import type { Agent } from 'undici';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
 export interface RuntimeReadBounds {
   /** Largest response body accepted from a runtime, in bytes (see `responseCapFor`). */
@@ -65,11 +66,10 @@ export type BreachKind =
   | 'malformed_response';
 
 /** A runtime's answer broke a read bound: a security event, never a plain failure. */
-export class ReadBoundError extends Error {
-  readonly code = 'BULKHEAD_READ_BOUND';
+export class ReadBoundError extends BulkheadError<'read_bound_exceeded'> {
   readonly kind: BreachKind;
   constructor(kind: BreachKind, message: string) {
-    super(message);
+    super('read_bound_exceeded', message);
     this.kind = kind;
   }
 }

@@ -6,6 +6,7 @@
 // (supervisor/client/runtime-socket.ts) was never connected to either, but it is a security event,
 // not a missing runtime: the runtime is replaced, and nothing is retried on it.
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { SOCKET_TAMPERED } from '../../supervisor/client/runtime-socket.ts';
 import { ReadBoundError } from './bounded-fetch.ts';
 
@@ -53,12 +54,11 @@ export function classifyCallFailure(error: unknown): CallFailure {
  * The caller gets a structured `transient` error with `retryAfterMs`; the router never retries a
  * call that may have been delivered (at most once).
  */
-export class RuntimeUnavailableError extends Error {
-  readonly retryAfterMs: number;
+export class RuntimeUnavailableError extends BulkheadError<'runtime_unavailable'> {
+  declare readonly retryAfterMs: number;
   readonly failure: CallFailure;
   constructor(message: string, options: { retryAfterMs: number; failure: CallFailure }) {
-    super(message);
-    this.retryAfterMs = options.retryAfterMs;
+    super('runtime_unavailable', message, { retryAfterMs: options.retryAfterMs });
     this.failure = options.failure;
   }
 }

@@ -1,27 +1,13 @@
-// Sends a tenant tool call to that tenant's own runtime, and only there. Each call gets a fresh SDK
-// client whose fetch signs the router's assertion over the exact body it sends; the era verdict
-// (server/discover) is cached per tenant so a warm call is one request on the socket.
-import {
-  Client,
-  StreamableHTTPClientTransport,
-  type CallToolResult,
-  type DiscoverResult,
-  type FetchLike,
-} from '@modelcontextprotocol/client';
-import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+// Sends a tenant tool call to that tenant's own runtime, and only there, over the tenant's route
+// (tenant-routes.ts) in a fresh signed, bounded session (runtime-session.ts). This file is the
+// retry policy: a call is retried only when it provably never reached the container; a broken
+// read bound or a tampered socket is reported as the security event it is.
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
-import {
-  runtimeSocketConnector,
-  tamperedSocketIn,
-  type RuntimeSocketTamperedError,
-} from '../../supervisor/client/runtime-socket.ts';
-import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
-import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
-import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { tamperedSocketIn, type RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
+import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { ToolGuard } from '../tools/drift-guard.ts';
 import {
-  BoundedReads,
-  boundedAgentOptions,
   DEFAULT_READ_BOUNDS,
   ReadBoundError,
   type BreachKind,
@@ -34,31 +20,28 @@ import {
   type CallFailure,
 } from './call-failure.ts';
 import type { CallSigner } from './call-signer.ts';
+import { RuntimeSession } from './runtime-session.ts';
+import {
+  TenantRoutes,
+  type RuntimeLocator,
+  type RuntimeStateView,
+  type TenantRoute,
+} from './tenant-routes.ts';
 
-export interface RuntimeLocator {
-  ensure(tenantId: string): Promise<RuntimeEndpoint>;
-  /** The endpoint with the runtime epoch it was handed out under, when the locator knows it. */
-  ensureRuntime?(
-    tenantId: string,
-  ): Promise<{ endpoint: RuntimeEndpoint; epoch?: number | undefined; runtimeId?: string | undefined }>;
-}
+export type { RuntimeLocator, RuntimeStateView } from './tenant-routes.ts';
 
-/**
- * Where the router learns that a tenant's runtime changed state (paused, stopped, recycled): it
- * records the call as activity and returns the tenant's current runtime epoch.
- */
-export interface RuntimeStateView {
-  touch(tenantId: string): Promise<number>;
-}
+/** Defaults of the optional knobs (router/config.ts declares them with these). */
+export const DISPATCH_DEFAULTS = { callTimeoutMs: 30_000, routeFreshnessMs: 500 } as const;
 
 export interface TenantDispatcherOptions {
   runtimes: RuntimeLocator;
   sign: CallSigner;
   logger: Logger;
+  /** A tenant call that gets no answer within this time fails as `transient`. */
   callTimeoutMs?: number;
   /** Without it, routes are trusted until the socket refuses (no idle tiers). */
   stateView?: RuntimeStateView;
-  /** A route verified longer ago than this is checked against the epoch before use (default 500 ms). */
+  /** A route verified longer ago than this is checked against the epoch before use. */
   routeFreshnessMs?: number;
   /** Pins tool definitions: checked on every new route before its first call (rug-pull protection). */
   guard?: ToolGuard;
@@ -82,45 +65,25 @@ export interface ReadBreach {
   runtimeId: string | undefined;
 }
 
-interface Session {
-  client: Client;
-  transport: StreamableHTTPClientTransport;
-  reads: BoundedReads;
-  timeout: number;
-}
-
-interface TenantRoute {
-  endpoint: RuntimeEndpoint;
-  agent: Agent;
-  url: URL;
-  discover?: DiscoverResult;
-  epoch: number | undefined;
-  verifiedAt: number;
-  toolsChecked?: boolean;
-  runtimeId: string | undefined;
-}
-
 /** Context of the router's own requests (tool definition checks): no user, no scopes. */
 function routerContext(tenant: string): CallContext {
   return { tenant, user: null, agent: 'bulkhead-router', scopes: [] };
 }
 
-const MODERN = '2026-07-28';
-
 export class TenantDispatcher {
-  private readonly routes = new Map<string, Promise<TenantRoute>>();
-  /** The runtime's server/discover answer per tenant, kept across route renewals (wake, recycle). */
-  private readonly discovered = new Map<string, DiscoverResult>();
-  /**
-   * The runtime whose tool definitions were last checked per tenant. A route renewed onto the same
-   * runtime (a wake from paused or stopped: same container, same image) needs no new check before
-   * its first call; a new runtime (recycle, crash) does. The periodic recheck covers run-time drift.
-   */
-  private readonly checkedRuntimes = new Map<string, string>();
+  private readonly routes: TenantRoutes;
   private readonly options: TenantDispatcherOptions;
+  private readonly bounds: RuntimeReadBounds;
 
   constructor(options: TenantDispatcherOptions) {
     this.options = options;
+    this.bounds = options.bounds ?? DEFAULT_READ_BOUNDS;
+    this.routes = new TenantRoutes({
+      runtimes: options.runtimes,
+      stateView: options.stateView,
+      freshnessMs: options.routeFreshnessMs ?? DISPATCH_DEFAULTS.routeFreshnessMs,
+      bounds: this.bounds,
+    });
   }
 
   async callTool(context: CallContext, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
@@ -130,7 +93,7 @@ export class TenantDispatcher {
       const failure = classifyCallFailure(error);
       if (failure === 'other') throw error;
       // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
-      await this.report(error, failure, context, name, await this.forget(context.tenant));
+      await this.report(error, failure, context, name, await this.routes.forget(context.tenant));
       if (failure === 'tampered') throw beingReplaced(context.tenant);
       if (failure !== 'not_delivered') {
         // The request reached the container (it crashed, was killed or froze mid-call): the tool
@@ -154,7 +117,7 @@ export class TenantDispatcher {
       } catch (retryError) {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
-        await this.report(retryError, retryFailure, context, name, await this.forget(context.tenant));
+        await this.report(retryError, retryFailure, context, name, await this.routes.forget(context.tenant));
         if (retryFailure === 'tampered') throw beingReplaced(context.tenant);
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
           retryAfterMs: 1_000,
@@ -195,65 +158,23 @@ export class TenantDispatcher {
     name: string,
     args: Record<string, unknown>,
   ): Promise<CallToolResult> {
-    const route = await this.freshRoute(context.tenant);
+    const route = await this.routes.fresh(context.tenant);
     const session = this.session(route, context);
     try {
-      return await session.reads.run(() => this.serve({ ...session, route, context, name, args }));
-    } finally {
-      await session.client.close().catch(() => undefined);
-    }
-  }
-
-  /** One SDK client on the route whose every read is bounded, with the call's deadline. */
-  private session(route: TenantRoute, context: CallContext): Session {
-    const client = new Client(
-      { name: 'bulkhead-router', version: '0.1.0' },
-      { versionNegotiation: { mode: { pin: MODERN } } },
-    );
-    const timeout = this.options.callTimeoutMs ?? 30_000;
-    const reads = new BoundedReads(this.bounds, timeout);
-    const transport = new StreamableHTTPClientTransport(route.url, {
-      fetch: reads.fetch(this.signingFetch(route, context)),
-    });
-    client.onerror = (error) => reads.noteError(error);
-    return { client, transport, reads, timeout };
-  }
-
-  /** Connects the session, skipping server/discover when the runtime's answer is known. */
-  private connect({ client, transport, timeout }: Session, route: TenantRoute): Promise<void> {
-    const { discover } = route;
-    return client.connect(
-      transport,
-      discover ? { prior: { kind: 'modern', discover }, timeout } : { timeout },
-    );
-  }
-
-  private async serve(
-    call: Session & { route: TenantRoute; context: CallContext; name: string; args: Record<string, unknown> },
-  ): Promise<CallToolResult> {
-    const { client, route, context, name, args, timeout } = call;
-    await this.connect(call, route);
-    if (!route.discover) {
-      route.discover = client.getDiscoverResult();
-      if (route.discover) this.discovered.set(context.tenant, route.discover);
-    }
-    const guard = this.options.guard;
-    if (guard && !route.toolsChecked) {
-      guard.check(context.tenant, (await client.listTools(undefined, { timeout })).tools);
-      route.toolsChecked = true;
-      if (route.runtimeId) this.checkedRuntimes.set(context.tenant, route.runtimeId);
-    }
-    if (guard?.isWithheld(context.tenant, name)) {
-      return toolError(
-        'tool_withheld',
-        `${name} is withheld: its definition in the tenant runtime is not the approved one`,
+      return await session.reads.run(() =>
+        session.callTool({ tenant: context.tenant, name, args }, this.routes, this.options.guard),
       );
+    } finally {
+      await session.close();
     }
-    return await client.callTool({ name, arguments: args }, { timeout });
   }
 
-  private get bounds(): RuntimeReadBounds {
-    return this.options.bounds ?? DEFAULT_READ_BOUNDS;
+  private session(route: TenantRoute, context: CallContext): RuntimeSession {
+    return new RuntimeSession(route, context, {
+      sign: this.options.sign,
+      bounds: this.bounds,
+      timeoutMs: this.options.callTimeoutMs ?? DISPATCH_DEFAULTS.callTimeoutMs,
+    });
   }
 
   private async reportBreach(
@@ -269,125 +190,30 @@ export class TenantDispatcher {
     });
   }
 
-  private signingFetch(route: TenantRoute, context: CallContext): FetchLike {
-    const sign = this.options.sign;
-    return async (url, init) => {
-      const body = typeof init?.body === 'string' ? init.body : '';
-      const headers = new Headers(init?.headers);
-      headers.set(CALL_ASSERTION_HEADER, await sign(context, body));
-      const response = await undiciFetch(url, {
-        ...(init as UndiciRequestInit),
-        headers: Object.fromEntries(headers),
-        dispatcher: route.agent,
-      });
-      return response;
-    };
-  }
-
-  /**
-   * The cached route, checked against the tenant's runtime epoch when it has not been verified
-   * recently: a paused runtime's socket accepts connections and never answers, so the router must
-   * hear about the pause before it sends anything, not after a timeout.
-   */
-  private async freshRoute(tenantId: string): Promise<TenantRoute> {
-    const view = this.options.stateView;
-    if (!view) return this.route(tenantId);
-    const cached = this.routes.get(tenantId);
-    const freshness = this.options.routeFreshnessMs ?? 500;
-    const touchedAt = performance.now();
-    if (cached) {
-      const route = await cached.catch(() => undefined);
-      if (route && touchedAt - route.verifiedAt < freshness) return route;
-      const epoch = await view.touch(tenantId);
-      if (route && route.epoch === epoch) {
-        route.verifiedAt = touchedAt;
-        return route;
-      }
-      if (this.routes.get(tenantId) === cached) void this.forget(tenantId);
-    } else {
-      // Record the activity before the ensure, so that no idle tier acts on the tenant meanwhile.
-      await view.touch(tenantId);
-    }
-    // Fresh only as of the touch: activity was recorded then, not when the (maybe slow) ensure ended.
-    return this.route(tenantId, touchedAt);
-  }
-
-  private route(tenantId: string, touchedAt?: number): Promise<TenantRoute> {
-    let route = this.routes.get(tenantId);
-    if (!route) {
-      const { runtimes } = this.options;
-      const ensured = runtimes.ensureRuntime
-        ? runtimes.ensureRuntime(tenantId)
-        : runtimes
-            .ensure(tenantId)
-            .then((endpoint) => ({ endpoint, epoch: undefined, runtimeId: undefined }));
-      route = ensured.then(({ endpoint, epoch, runtimeId }): TenantRoute => {
-        const verifiedAt = touchedAt ?? performance.now();
-        const discover = this.discovered.get(tenantId);
-        const toolsChecked = runtimeId !== undefined && this.checkedRuntimes.get(tenantId) === runtimeId;
-        const common = { endpoint, epoch, verifiedAt, runtimeId, toolsChecked };
-        if (endpoint.kind !== 'unix')
-          return {
-            ...common,
-            agent: new Agent(boundedAgentOptions(this.bounds)),
-            url: new URL('/mcp', endpoint.url),
-          };
-        return {
-          ...common,
-          // Every new connection checks the socket inode first (type, owner) and connects to that
-          // very inode: a swapped path is refused before a byte is sent.
-          agent: new Agent({
-            ...boundedAgentOptions(this.bounds),
-            connect: runtimeSocketConnector(endpoint),
-          }),
-          url: new URL('http://tenant/mcp'),
-          ...(discover ? { discover } : {}),
-        };
-      });
-      route.catch(() => this.routes.delete(tenantId));
-      this.routes.set(tenantId, route);
-    }
-    return route;
-  }
-
-  /** Drops the tenant's route; resolves to the runtime it led to, when known. */
-  private async forget(tenantId: string): Promise<string | undefined> {
-    const route = this.routes.get(tenantId);
-    this.routes.delete(tenantId);
-    const settled = await route?.catch(() => undefined);
-    void settled?.agent.close().catch(() => undefined);
-    return settled?.runtimeId;
-  }
-
   /** Re-checks the tool definitions of every tenant with an established route (periodic check). */
   async recheckTools(): Promise<void> {
     const guard = this.options.guard;
     if (!guard) return;
-    for (const [tenant, pending] of this.routes) {
-      const route = await pending.catch(() => undefined);
-      if (!route) continue;
+    for await (const [tenant, route] of this.routes.established()) {
       const context = routerContext(tenant);
       const session = this.session(route, context);
-      const { client, reads, timeout } = session;
       try {
-        await reads.run(async () => {
-          await this.connect(session, route);
-          guard.check(tenant, (await client.listTools(undefined, { timeout })).tools);
+        await session.reads.run(async () => {
+          await session.connect();
+          guard.check(tenant, await session.listTools());
         });
       } catch (error) {
         const failure = classifyCallFailure(error);
         if (failure === 'tampered' || failure === 'bound_exceeded')
-          await this.report(error, failure, context, 'tools/list', await this.forget(tenant));
+          await this.report(error, failure, context, 'tools/list', await this.routes.forget(tenant));
         else this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
       } finally {
-        await client.close().catch(() => undefined);
+        await session.close();
       }
     }
   }
 
   async close(): Promise<void> {
-    const routes = await Promise.allSettled([...this.routes.values()]);
-    this.routes.clear();
-    await Promise.all(routes.flatMap((r) => (r.status === 'fulfilled' ? [r.value.agent.close()] : [])));
+    await this.routes.close();
   }
 }

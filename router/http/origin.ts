@@ -4,6 +4,7 @@
 import { validateHostHeader } from '@modelcontextprotocol/server';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
 export interface OriginPolicy {
   /** Exact origins (`scheme://host[:port]`) a browser may call from. */
@@ -18,11 +19,10 @@ export function defaultOriginPolicy(resourceUrl: string): OriginPolicy {
   return { allowedOrigins: [url.origin], allowedHosts: [url.hostname] };
 }
 
-function forbidden(res: Response, message: string): void {
-  res.status(403).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message } });
-}
-
 /**
+ * A refusal goes to `next` as a BulkheadError (forbidden_host, forbidden_origin); the app answers it
+ * as the JSON-RPC error its row in the error table gives (router/mcp/json-rpc.ts).
+ *
  * Host: the SDK's own port-agnostic hostname check (a rebinding attack changes the name, not the
  * port). Origin: an EXACT origin match, stricter than the SDK's port-agnostic hostname check, because
  * any other web app on the same host (another port) is a different origin and must not reach /mcp.
@@ -30,17 +30,17 @@ function forbidden(res: Response, message: string): void {
  */
 export function originGuard(policy: OriginPolicy, logger: Logger) {
   const origins = new Set(policy.allowedOrigins.map((origin) => new URL(origin).origin));
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req: Request, _res: Response, next: NextFunction): void => {
     const host = validateHostHeader(req.headers.host, policy.allowedHosts);
     if (!host.ok) {
       logger.warn({ host: req.headers.host, reason: host.errorCode }, 'refused request: Host not allowed');
-      forbidden(res, 'Forbidden: Host header not allowed');
+      next(new BulkheadError('forbidden_host', 'Forbidden: Host header not allowed'));
       return;
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !origins.has(URL.parse(origin)?.origin ?? '')) {
       logger.warn({ origin }, 'refused request: Origin not allowed');
-      forbidden(res, 'Forbidden: Origin not allowed');
+      next(new BulkheadError('forbidden_origin', 'Forbidden: Origin not allowed'));
       return;
     }
     next();

@@ -12,28 +12,43 @@
 //   `tools/list_changed` reaches only 2026-07-28 `subscriptions/listen` streams
 //   (router/tools/pin-watcher.ts), and a 2025 client sees the change on its next `tools/list`.
 //
-// In front of both: JSON-RPC batches are refused (removed from the protocol in 2025-06-18) and the
-// body is bounded (413). Authentication has already happened: `authInfo` carries the principal.
+// In front of both: the body is read and parsed once (the Node adapter in app.ts bounds its size,
+// 413), JSON-RPC batches are refused (removed from the protocol in 2025-06-18), the request context
+// is built (router/request/) and a missing scope is answered with the step-up 403. The SDK handlers
+// then get the parsed body and read nothing more. Authentication has already happened: `authInfo`
+// carries the principal and the tenant record the token verifier read.
 import {
   createMcpHandler,
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   isInitializeRequest,
+  isJsonContentType,
   isLegacyRequest,
   legacyStatelessFallback,
-  readRequestBody,
   SUPPORTED_PROTOCOL_VERSIONS,
+  type AuthInfo,
   type McpHandlerRequestOptions,
-  type McpServerFactory,
   type McpHttpHandler,
+  type Server,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
+import { buildRequestContext, type RequestContext } from '../request/request-context.ts';
+import { stepUpResponse } from '../request/step-up.ts';
+import type { ToolSurface } from '../tools/tool-surface.ts';
+import { jsonRpcErrorResponse } from './json-rpc.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 
 export interface McpEndpointOptions {
-  /** Builds the server for one request from the request's own principal (`authInfo.extra`). */
-  factory: McpServerFactory;
+  /** Builds the MCP server that answers one request, from that request's context. */
+  serverFor(context: RequestContext): Server;
   sessions: SessionStore;
+  /** The tool surface the request context looks tools up in. */
+  surface: ToolSurface;
+  /** RFC 9728 metadata URL the step-up challenge points at. */
+  resourceMetadataUrl: string;
+  /** The SDK handlers' own bound, reached only by a body this endpoint did not parse (non-JSON). */
   maxBodyBytes: number;
   logger: Logger;
 }
@@ -45,27 +60,42 @@ export interface McpEndpoint {
   notify: McpHttpHandler['notify'];
 }
 
-const INVALID_REQUEST = -32600;
-const SERVER_ERROR = -32000;
-const SESSION_NOT_FOUND = -32001;
-const HEADER_MISMATCH = -32020;
-
-export function jsonRpcError(
-  status: number,
-  code: number,
-  message: string,
-  headers: Record<string, string> = {},
-): Response {
-  return new Response(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }), {
-    status,
-    headers: { 'content-type': 'application/json', ...headers },
-  });
+/** What the bearer middleware (router/auth/bearer-auth.ts) puts in `authInfo.extra`. */
+interface AuthExtra {
+  principal?: Principal;
+  tenant?: TenantRecord;
+  context?: RequestContext;
 }
 
-function principalOf(options: McpHandlerRequestOptions | undefined): Principal {
-  const principal = options?.authInfo?.extra?.principal as Principal | undefined;
-  if (!principal) throw new Error('unauthenticated request reached the MCP endpoint');
-  return principal;
+function extraOf(authInfo: AuthInfo | undefined): AuthExtra {
+  return authInfo?.extra ?? {};
+}
+
+function contextOf(authInfo: AuthInfo | undefined): RequestContext {
+  const { context } = extraOf(authInfo);
+  if (!context) throw new Error('a request reached the MCP server without its context');
+  return context;
+}
+
+/**
+ * The body, read and parsed once: a JSON POST's value, undefined without one. A POST of another
+ * media type is left unread for the SDK, which refuses it (415) without running anything.
+ */
+async function parsedBodyOf(request: Request): Promise<{ body: unknown } | Response> {
+  const json = isJsonContentType(request.headers.get('content-type'));
+  if (request.method.toUpperCase() !== 'POST' || !json) return { body: undefined };
+  let body: unknown;
+  try {
+    body = JSON.parse(await request.text()) as unknown;
+  } catch {
+    return jsonRpcErrorResponse(new BulkheadError('parse_error', 'Parse error'));
+  }
+  if (Array.isArray(body)) {
+    return jsonRpcErrorResponse(
+      new BulkheadError('batch_not_supported', 'Invalid Request: JSON-RPC batches are not supported'),
+    );
+  }
+  return { body };
 }
 
 function negotiatedVersion(body: unknown): string {
@@ -98,24 +128,26 @@ function legacyHeaderMismatch(request: Request, parsedBody: unknown): string | u
 export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   const { sessions, logger, maxBodyBytes } = options;
   const onerror = (error: Error): void => logger.warn({ err: error }, 'mcp request error');
-  const modern = createMcpHandler(options.factory, {
+  const factory = ({ authInfo }: { authInfo?: AuthInfo }): Server => options.serverFor(contextOf(authInfo));
+  const modern = createMcpHandler(factory, {
     legacy: 'reject',
     maxRequestBodySize: maxBodyBytes,
     onerror,
   });
-  const legacy = legacyStatelessFallback(options.factory, onerror, { maxRequestBodySize: maxBodyBytes });
+  const legacy = legacyStatelessFallback(factory, onerror, { maxRequestBodySize: maxBodyBytes });
 
   async function serveLegacy(
     request: Request,
-    parsedBody: unknown,
+    context: RequestContext,
     requestOptions: McpHandlerRequestOptions,
   ): Promise<Response> {
-    const principal = principalOf(requestOptions);
+    const { principal, body: parsedBody } = context;
     const method = request.method.toUpperCase();
-    // Unparseable: nothing can run; the SDK answers the JSON-RPC parse error (-32700).
+    // Not JSON: nothing can run; the SDK refuses the media type itself (415).
     if (method === 'POST' && parsedBody === undefined) return legacy(request, requestOptions);
     const mismatch = legacyHeaderMismatch(request, parsedBody);
-    if (mismatch) return jsonRpcError(400, HEADER_MISMATCH, `Bad Request: ${mismatch}`);
+    if (mismatch)
+      return jsonRpcErrorResponse(new BulkheadError('header_mismatch', `Bad Request: ${mismatch}`));
     if (method === 'POST' && isInitializeRequest(parsedBody)) {
       // A stale Mcp-Session-Id on initialize is ignored: initialize always opens a new session.
       const response = await legacy(request, requestOptions);
@@ -134,7 +166,11 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       });
     }
     const sessionId = request.headers.get('mcp-session-id');
-    if (!sessionId) return jsonRpcError(400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+    if (!sessionId) {
+      return jsonRpcErrorResponse(
+        new BulkheadError('session_required', 'Bad Request: Mcp-Session-Id header is required'),
+      );
+    }
     const record = await sessions.touch(sessionId);
     if (!record || !sameBinding(record, principal)) {
       if (record) {
@@ -150,7 +186,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
           'refused a session id bound to another principal',
         );
       }
-      return jsonRpcError(404, SESSION_NOT_FOUND, 'Session not found');
+      return jsonRpcErrorResponse(new BulkheadError('session_not_found', 'Session not found'));
     }
     if (method === 'DELETE') {
       await sessions.terminate(sessionId);
@@ -162,34 +198,29 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     }
     if (method === 'GET') {
       const reason = 'Method not allowed: this server sends no server-initiated messages to 2025 sessions';
-      return jsonRpcError(405, SERVER_ERROR, reason, { allow: 'POST, DELETE' });
+      return jsonRpcErrorResponse(new BulkheadError('method_not_allowed', reason), { allow: 'POST, DELETE' });
     }
     return legacy(request, requestOptions);
   }
 
   return {
     async fetch(request, requestOptions = {}) {
-      let parsedBody: unknown;
-      if (request.method.toUpperCase() === 'POST') {
-        const body = await readRequestBody(request.clone(), maxBodyBytes);
-        if (body.tooLarge) {
-          return jsonRpcError(413, SERVER_ERROR, `Payload Too Large: the body exceeds ${maxBodyBytes} bytes`);
-        }
-        try {
-          parsedBody = JSON.parse(body.text) as unknown;
-        } catch {
-          parsedBody = undefined; // the SDK answers the parse error (-32700) itself
-        }
-        if (Array.isArray(parsedBody)) {
-          return jsonRpcError(400, INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported');
-        }
-      }
+      const { authInfo } = requestOptions;
+      const { principal, tenant } = extraOf(authInfo);
+      if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
+      const parsed = await parsedBodyOf(request);
+      if (parsed instanceof Response) return parsed;
+      const { body } = parsed;
+      const context = buildRequestContext({ principal, tenant, body, surface: options.surface, logger });
+      const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
+      if (stepUp) return stepUp;
       const forward: McpHandlerRequestOptions = {
         ...requestOptions,
-        ...(parsedBody === undefined ? {} : { parsedBody }),
+        authInfo: { ...authInfo, extra: { ...authInfo.extra, context } },
+        ...(body === undefined ? {} : { parsedBody: body }),
       };
-      if (await isLegacyRequest(request, parsedBody, { maxRequestBodySize: maxBodyBytes })) {
-        return serveLegacy(request, parsedBody, forward);
+      if (await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes })) {
+        return serveLegacy(request, context, forward);
       }
       return modern.fetch(request, forward);
     },

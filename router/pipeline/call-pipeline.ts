@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../kernel/tools/tool-definition.ts';
-import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
@@ -33,26 +34,21 @@ export interface ToolCall {
 
 export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
 
-function runtimeFailure(error: unknown): CallToolResult | undefined {
-  if (error instanceof RuntimeUnavailableError) {
-    return toolError('runtime_unavailable', error.message, {
-      retry_after_ms: error.retryAfterMs,
+/** The BulkheadError a failed runtime call stands for, or undefined for an unexpected failure. */
+function runtimeFailure(error: unknown): BulkheadError | undefined {
+  if (error instanceof RuntimeUnavailableError) return error;
+  if (!(error instanceof RuntimeRequestError)) return undefined;
+  if (error.code === 'runtime_backoff') {
+    return new BulkheadError('runtime_backoff', 'the tenant runtime is crash-looping; backing off', {
+      retryAfterMs: error.retryAfterMs ?? 5_000,
     });
   }
-  if (error instanceof RuntimeRequestError && error.code === 'runtime_backoff') {
-    return toolError('runtime_backoff', 'the tenant runtime is crash-looping; backing off', {
-      retry_after_ms: error.retryAfterMs ?? 5_000,
-    });
+  if (error.code === 'tenant_suspended' || error.code === 'tenant_not_found') {
+    return new BulkheadError(error.code, 'the tenant is not active');
   }
-  if (error instanceof RuntimeRequestError) {
-    if (error.code === 'tenant_suspended' || error.code === 'tenant_not_found') {
-      return toolError(error.code, 'the tenant is not active');
-    }
-    return toolError('runtime_unavailable', 'the tenant runtime could not be started', {
-      retry_after_ms: 2_000,
-    });
-  }
-  return undefined;
+  return new BulkheadError('runtime_unavailable', 'the tenant runtime could not be started', {
+    retryAfterMs: 2_000,
+  });
 }
 
 async function dispatch(
@@ -71,15 +67,13 @@ async function dispatch(
     log.warn({ tool: tool.definition.name, err: error }, 'tenant call failed');
     // Unknown whether the call reached the runtime (a crash mid-call): a retry with the same
     // idempotency key is safe, because the runtime answers a committed key from its own table.
-    return (
+    return toolErrorFor(
       runtimeFailure(error) ??
-      toolError(
-        'runtime_call_failed',
-        'the tenant runtime failed during the call; retry with the same idempotency key',
-        {
-          retry_after_ms: 1_000,
-        },
-      )
+        new BulkheadError(
+          'runtime_call_failed',
+          'the tenant runtime failed during the call; retry with the same idempotency key',
+          { retryAfterMs: 1_000 },
+        ),
     );
   }
 }

@@ -121,7 +121,6 @@ export async function startAuthRouter(
       jwksCooldownSeconds: options.jwksCooldownSeconds ?? 30,
       tenants: options.tenants,
     }),
-    tenants: options.tenants,
     dispatcher: new TenantDispatcher({
       runtimes: { ensure: () => Promise.reject(new Error('tenant runtimes are not part of this test')) },
       sign: () => Promise.reject(new Error('tenant runtimes are not part of this test')),

@@ -1,0 +1,180 @@
+// Everything the router process can be configured with, each default written once: the environment
+// (router/main.ts), the options startRouter fills in (router/router.ts), `--help` and the router's
+// section of the configuration reference all come from this declaration. Option-only knobs (no
+// environment variable) are for tests and embedders.
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { defineConfig } from '../kernel/config/define-config.ts';
+import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../kernel/config/common.ts';
+import { jsonListEnv } from '../kernel/process/process-entry.ts';
+import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
+import { VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
+import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
+import { DISPATCH_DEFAULTS } from './dispatch/tenant-dispatcher.ts';
+
+/** The operator's published documentation that docs_search serves, shipped with the router. */
+export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));
+
+/** A comma-separated list in the environment, a string array as an option. */
+function commaList() {
+  return z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean)
+        : value,
+    z.array(z.string().min(1)),
+  );
+}
+
+/** A whole number: parsed from the environment's string, taken as is from an option. */
+function int() {
+  return z.coerce.number().int();
+}
+
+export const routerConfig = defineConfig(
+  {
+    title: 'Router',
+    usage: 'node router/main.ts',
+    summary: 'Runs the Bulkhead router: the one /mcp endpoint (OAuth 2.1 resource server).',
+  },
+  {
+    issuer: { env: 'BULKHEAD_ISSUER', schema: z.url(), doc: 'trusted token issuer URL' },
+    jwksUri: {
+      env: 'BULKHEAD_JWKS_URI',
+      schema: z.url().optional(),
+      doc: 'its JWKS URL',
+      defaultText: 'ISSUER/jwks',
+    },
+    resourceUrl: {
+      env: 'BULKHEAD_RESOURCE_URL',
+      schema: z.url().default('http://127.0.0.1:8080/mcp'),
+      doc: "this server's resource URL",
+    },
+    host: { env: 'BULKHEAD_ROUTER_HOST', schema: z.string().default('127.0.0.1'), doc: 'listen address' },
+    port: { env: 'BULKHEAD_ROUTER_PORT', schema: int().min(0).max(65535).default(8080), doc: 'listen port' },
+    algorithms: {
+      env: 'BULKHEAD_TOKEN_ALGORITHMS',
+      schema: commaList().default(['ES256']),
+      doc: 'comma-separated JWS algorithm allowlist',
+      defaultText: 'ES256',
+    },
+    tenantClaim: {
+      env: 'BULKHEAD_TENANT_CLAIM',
+      schema: z.string().default('tenant'),
+      doc: 'claim naming the tenant',
+    },
+    clockToleranceSeconds: {
+      env: 'BULKHEAD_CLOCK_TOLERANCE_SECONDS',
+      schema: int().min(0).max(300).default(30),
+      doc: 'exp/nbf/iat tolerance',
+    },
+    jwksCooldownSeconds: {
+      env: 'BULKHEAD_JWKS_COOLDOWN_SECONDS',
+      schema: int().min(1).max(3600).default(VERIFIER_DEFAULTS.jwksCooldownSeconds),
+      doc: 'least time between two JWKS fetches on unknown kids',
+    },
+    maxTokenAgeSeconds: {
+      schema: int().min(1).default(VERIFIER_DEFAULTS.maxTokenAgeSeconds),
+      doc: "upper bound on a token's age (iat)",
+    },
+    extraIssuers: {
+      env: 'BULKHEAD_TRUSTED_ISSUERS',
+      schema: z.union([z.array(TrustedIssuerSchema), jsonListEnv(TrustedIssuerSchema)]),
+      doc:
+        'JSON list of further trusted issuers, e.g. [{"issuer":"https://x.eu.auth0.com/","jwksUri":"https://x.eu.auth0.com/.well-known/jwks.json","tenantClaim":"https://bulkhead/tenant","rolesClaim":"https://bulkhead/roles"}]; ' +
+        'tenants choose among them with their "issuers" bindings',
+      defaultText: '[]',
+    },
+    privateKeyFile: {
+      env: 'BULKHEAD_ROUTER_PRIVATE_KEY_FILE',
+      // Required in the environment (main.ts reads it); in code the key itself may be given instead.
+      schema: z.string().min(1).optional(),
+      doc: 'call-assertion signing key, PKCS#8 PEM, Ed25519 (required)',
+    },
+    allowedOrigins: {
+      env: 'BULKHEAD_ALLOWED_ORIGINS',
+      schema: commaList().optional(),
+      doc: 'comma-separated browser origins allowed to call /mcp',
+      defaultText: "the resource URL's origin",
+    },
+    allowedHosts: {
+      env: 'BULKHEAD_ALLOWED_HOSTS',
+      schema: commaList().optional(),
+      doc: 'comma-separated hostnames the Host header may name',
+      defaultText: "the resource URL's hostname",
+    },
+    sessionIdleTtlSeconds: {
+      env: 'BULKHEAD_SESSION_IDLE_TTL_SECONDS',
+      schema: int().min(1).max(86_400).default(3600),
+      doc: 'idle lifetime of a 2025-11-25 session',
+    },
+    maxBodyBytes: {
+      env: 'BULKHEAD_MAX_BODY_BYTES',
+      schema: int()
+        .min(1024)
+        .default(1024 * 1024),
+      doc: 'request body bound, larger gets 413',
+    },
+    redisUrl,
+    namespace,
+    sharedToolModules: {
+      env: 'BULKHEAD_SHARED_TOOL_MODULES',
+      schema: commaList().default([]),
+      doc: 'comma-separated files of operator shared tool modules',
+      defaultText: '',
+    },
+    docsDir: {
+      env: 'BULKHEAD_DOCS_DIR',
+      schema: z.string().min(1).default(DEFAULT_DOCS_DIR),
+      doc: 'Markdown files docs_search serves',
+      defaultText: 'router/tools/shared/docs',
+    },
+    idempotencyWindowMs,
+    toolCheckIntervalMs: {
+      env: 'BULKHEAD_TOOL_CHECK_INTERVAL_MS',
+      schema: int().min(1_000).default(60_000),
+      doc: 're-check of tenant tool definitions',
+    },
+    callTimeoutMs: {
+      env: 'BULKHEAD_CALL_TIMEOUT_MS',
+      schema: int().min(100).default(DISPATCH_DEFAULTS.callTimeoutMs),
+      doc: 'deadline of a call into a tenant runtime',
+    },
+    pinWatchIntervalMs: {
+      schema: int().min(10).default(5_000),
+      doc: 'how often tenant pins are polled for changes (tools/list_changed)',
+    },
+    routeFreshnessMs: {
+      schema: int().min(0).default(DISPATCH_DEFAULTS.routeFreshnessMs),
+      doc: 'how long a verified route is trusted before its runtime epoch is checked again',
+    },
+    runtimeMaxResponseBytes: {
+      env: 'BULKHEAD_RUNTIME_MAX_RESPONSE_BYTES',
+      schema: int()
+        .min(64 * 1024)
+        .default(DEFAULT_READ_BOUNDS.maxResponseBytes),
+      doc: "ceiling of a runtime's answer; the cap in force is 16x the largest tool payload bound, at least 64 KiB",
+    },
+    runtimeMaxHeaderBytes: {
+      env: 'BULKHEAD_RUNTIME_MAX_HEADER_BYTES',
+      schema: int().min(1024).default(DEFAULT_READ_BOUNDS.maxHeaderBytes),
+      doc: "a runtime's response header block",
+    },
+    runtimeMaxStreamMessages: {
+      env: 'BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES',
+      schema: int().min(1).default(DEFAULT_READ_BOUNDS.maxStreamMessages),
+      doc: 'server-sent events in one runtime answer',
+    },
+    runtimeFirstByteMs: {
+      env: 'BULKHEAD_RUNTIME_FIRST_BYTE_MS',
+      schema: int().min(100).default(DEFAULT_READ_BOUNDS.firstByteMs),
+      doc: "wait for a runtime answer's headers and between its body chunks",
+    },
+    logLevel,
+  },
+);
+
+export type RouterConfig = ReturnType<typeof routerConfig.fromEnv>;

@@ -1,0 +1,102 @@
+// One exchange with a tenant runtime: a fresh SDK client on the tenant's route whose fetch signs the
+// router's assertion over the exact body it sends, with every read bounded (bounded-fetch.ts) and
+// the call's deadline. The runtime's server/discover answer is kept on the route, so a warm call is
+// one request on the socket; a new route's tool definitions are checked before its first call.
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  type CallToolResult,
+  type FetchLike,
+  type Tool,
+} from '@modelcontextprotocol/client';
+import { fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
+import type { ToolGuard } from '../tools/drift-guard.ts';
+import { BoundedReads, type RuntimeReadBounds } from './bounded-fetch.ts';
+import type { CallSigner } from './call-signer.ts';
+import type { TenantRoute, TenantRoutes } from './tenant-routes.ts';
+
+const MODERN = '2026-07-28';
+
+export interface SessionOptions {
+  sign: CallSigner;
+  bounds: RuntimeReadBounds;
+  timeoutMs: number;
+}
+
+export class RuntimeSession {
+  readonly reads: BoundedReads;
+  private readonly client: Client;
+  private readonly transport: StreamableHTTPClientTransport;
+  private readonly route: TenantRoute;
+  private readonly timeout: number;
+
+  constructor(route: TenantRoute, context: CallContext, options: SessionOptions) {
+    this.route = route;
+    this.timeout = options.timeoutMs;
+    this.client = new Client(
+      { name: 'bulkhead-router', version: '0.1.0' },
+      { versionNegotiation: { mode: { pin: MODERN } } },
+    );
+    this.reads = new BoundedReads(options.bounds, options.timeoutMs);
+    this.transport = new StreamableHTTPClientTransport(route.url, {
+      fetch: this.reads.fetch(signingFetch(route, context, options.sign)),
+    });
+    this.client.onerror = (error) => this.reads.noteError(error);
+  }
+
+  /** Connects, skipping server/discover when the runtime's answer is known. */
+  async connect(): Promise<void> {
+    const { discover } = this.route;
+    const timeout = this.timeout;
+    await this.client.connect(
+      this.transport,
+      discover ? { prior: { kind: 'modern', discover }, timeout } : { timeout },
+    );
+  }
+
+  async listTools(): Promise<Tool[]> {
+    return (await this.client.listTools(undefined, { timeout: this.timeout })).tools;
+  }
+
+  /** The call, after server/discover and (on a new route) the tool definition check. */
+  async callTool(
+    call: { tenant: string; name: string; args: Record<string, unknown> },
+    routes: TenantRoutes,
+    guard: ToolGuard | undefined,
+  ): Promise<CallToolResult> {
+    const { route } = this;
+    await this.connect();
+    if (!route.discover) routes.noteDiscover(call.tenant, route, this.client.getDiscoverResult());
+    if (guard && !route.toolsChecked) {
+      guard.check(call.tenant, await this.listTools());
+      routes.noteChecked(call.tenant, route);
+    }
+    if (guard?.isWithheld(call.tenant, call.name)) {
+      return toolError(
+        'tool_withheld',
+        `${call.name} is withheld: its definition in the tenant runtime is not the approved one`,
+      );
+    }
+    return await this.client.callTool({ name: call.name, arguments: call.args }, { timeout: this.timeout });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => undefined);
+  }
+}
+
+function signingFetch(route: TenantRoute, context: CallContext, sign: CallSigner): FetchLike {
+  return async (url, init) => {
+    const body = typeof init?.body === 'string' ? init.body : '';
+    const headers = new Headers(init?.headers);
+    headers.set(CALL_ASSERTION_HEADER, await sign(context, body));
+    const response = await undiciFetch(url, {
+      ...(init as UndiciRequestInit),
+      headers: Object.fromEntries(headers),
+      dispatcher: route.agent,
+    });
+    return response;
+  };
+}

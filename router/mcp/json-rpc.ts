@@ -1,0 +1,54 @@
+// The router's one mapping of a BulkheadError to a JSON-RPC error: the HTTP status and the JSON-RPC
+// code come from the code's row in the error table (kernel/errors/error-codes.ts), never from a
+// constant of its own. An HTTP refusal is a JSON-RPC error object with `id: null` (the request may
+// not even have been parsed); a refusal inside an MCP exchange is a ProtocolError whose data is the
+// same structured error a tool result carries.
+import { ProtocolError } from '@modelcontextprotocol/server';
+import type { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { ERROR_CODES, type ErrorCodeRow } from '../../kernel/errors/error-codes.ts';
+import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
+
+export interface JsonRpcErrorAnswer {
+  status: number;
+  body: { jsonrpc: '2.0'; id: null; error: { code: number; message: string } };
+}
+
+function rowOf(error: BulkheadError): ErrorCodeRow {
+  return ERROR_CODES[error.code];
+}
+
+function jsonRpcCodeOf(error: BulkheadError): number {
+  const code = rowOf(error).jsonRpc;
+  if (code === undefined) throw new TypeError(`error code ${error.code} has no JSON-RPC code`);
+  return code;
+}
+
+/** Whether the error ends an HTTP exchange with a JSON-RPC error (its row has both). */
+export function hasJsonRpcAnswer(error: BulkheadError): boolean {
+  const row = rowOf(error);
+  return row.http !== undefined && row.jsonRpc !== undefined;
+}
+
+/** The HTTP status and JSON-RPC error body of a refusal. */
+export function jsonRpcAnswer(error: BulkheadError): JsonRpcErrorAnswer {
+  const status = rowOf(error).http;
+  if (status === undefined) throw new TypeError(`error code ${error.code} has no HTTP status`);
+  return {
+    status,
+    body: { jsonrpc: '2.0', id: null, error: { code: jsonRpcCodeOf(error), message: error.message } },
+  };
+}
+
+/** The same answer as a web Response (the fetch-shaped MCP endpoint). */
+export function jsonRpcErrorResponse(error: BulkheadError, headers: Record<string, string> = {}): Response {
+  const { status, body } = jsonRpcAnswer(error);
+  return Response.json(body, { status, headers });
+}
+
+/**
+ * A JSON-RPC error inside an MCP exchange (thrown from a request handler). `message` is what the
+ * protocol error says (e.g. "Unknown tool: x"); the structured data carries the error's own.
+ */
+export function protocolErrorFor(error: BulkheadError, message: string = error.message): ProtocolError {
+  return new ProtocolError(jsonRpcCodeOf(error), message, toolErrorFor(error).structuredContent.error);
+}
