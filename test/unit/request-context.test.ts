@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ERROR_CODES } from '../../kernel/errors/error-codes.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -190,8 +191,9 @@ describe('one request context per HTTP call', () => {
       method: 'tools/call',
       params: { name: 'whoami', arguments: { padding: 'x'.repeat(128 * 1024) } },
     });
-    expect(answer.status).toBe(413);
-    expect(JSON.parse(answer.body)).toMatchObject({ error: { code: -32000 } });
+    // The Node adapter's one size check answers as the table's row says.
+    expect(answer.status).toBe(ERROR_CODES.body_too_large.http);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: { code: ERROR_CODES.body_too_large.jsonRpc } });
     expect(surface.computed).toBe(0);
     expect(decisions).toEqual([]);
   });
