@@ -106,10 +106,10 @@ export function openToAgentsAlone(names: readonly string[] | 'all'): TenantRecor
   }));
 }
 
-// Writes go through Lua scripts (kernel/redis/lua/registry-*.lua): the record, the tenant set and
-// the change-log entry change together or not at all, and an update applies only on top of the
-// generation it was made from (optimistic concurrency: a concurrent writer gets a conflict, never a
-// silent overwrite).
+// Writes go through Lua scripts (kernel/redis/lua/registry-create.lua, registry-update.lua and
+// registry-delete.lua): the record, the tenant set and the change-log entry change together or not
+// at all, and an update applies only on top of the generation it was made from (optimistic
+// concurrency: a concurrent writer gets a conflict, never a silent overwrite).
 export class TenantRegistry {
   private readonly redis: Redis;
   private readonly scripts: RedisScripts;
