@@ -141,6 +141,10 @@ describe('docker-compose.yml on a host without a registry', () => {
       'router',
       'supervisor',
     ]);
+    // The image holds no development code: the router has no dev/, the dev IdP only its mount.
+    const hasDev = "process.stdout.write(String(require('node:fs').existsSync('/app/dev')))";
+    expect((await compose('exec', '-T', 'router', 'node', '-e', hasDev)).stdout).toBe('false');
+    expect((await compose('exec', '-T', 'dev-idp', 'node', '-e', hasDev)).stdout).toBe('true');
     // Redis from Debian's package, as the package's user, durable as the file asks.
     const redis = await compose('exec', '-T', 'redis', 'sh', '-c', 'id -un; redis-cli config get appendonly');
     expect(redis.stdout.split('\n').filter(Boolean)).toEqual(['redis', 'appendonly', 'yes']);

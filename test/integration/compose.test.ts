@@ -170,6 +170,20 @@ function expectDevIdpOnlyInDevProfile(config: ComposeConfig): void {
   }
 }
 
+/** Development code is not in the image: only the dev profile's IdP mounts dev/, read-only. */
+function expectDevCodeOnlyMountedInDevProfile(config: ComposeConfig): void {
+  for (const [name, svc] of Object.entries(config.services)) {
+    const devMounts = mounts(svc).filter((m) => m.target === '/app/dev');
+    if (name === 'dev-idp') {
+      expect(devMounts).toHaveLength(1);
+      expect(devMounts[0]?.readOnly).toBe(true);
+      expect(devMounts[0]?.source).toMatch(/\/dev$/);
+    } else {
+      expect(devMounts, `dev/ mounted into ${name}`).toEqual([]);
+    }
+  }
+}
+
 /** No registry: every image is one runtime-image/build-compose-images.sh builds, and only it. */
 function expectImagesBuiltLocally(config: ComposeConfig): void {
   for (const [name, svc] of Object.entries(config.services)) {
@@ -205,6 +219,7 @@ const CHECKS = {
   'redis is append-only, on a volume, healthy-gated, internal only': expectRedisDurableAndInternal,
   'the dev IdP exists only under the dev profile, the CLI only under its own': expectDevIdpOnlyInDevProfile,
   'every image is built on this host, none pulled': expectImagesBuiltLocally,
+  'development code reaches only the dev profile, mounted read-only': expectDevCodeOnlyMountedInDevProfile,
   'the CLI runs non-root and read-only, next to Redis only, without Docker or keys': expectCliConfined,
 } satisfies Record<string, (config: ComposeConfig) => void>;
 
