@@ -4,7 +4,6 @@
 // exception fails the job; the client sees that as `runtime_failed`.
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { Installation } from '../../kernel/tenant/installation.ts';
@@ -17,6 +16,7 @@ import {
   RUNTIME_QUEUE,
   type JobFailure,
   type JobOutcome,
+  type JobValue,
   type RuntimeJobName,
   type RuntimeStatus,
 } from '../client/runtime-jobs.ts';
@@ -42,15 +42,13 @@ export interface RuntimeWorkerOptions {
   verifier?: { verify(tenant: TenantRecord, otherTenantIds: string[]): Promise<IsolationReport> };
 }
 
-type Outcome<N extends RuntimeJobName> = z.input<(typeof RUNTIME_JOBS)[N]['outcome']>;
-
 function refuse(code: JobFailure['code'], message: string): never {
   throw new BulkheadError(code, message);
 }
 
 /** Every job's work: it returns the job's value, or refuses by throwing a BulkheadError. */
 function handlers(options: RuntimeWorkerOptions): {
-  [N in RuntimeJobName]: (data: unknown) => Promise<Extract<Outcome<N>, { ok: true }>['value']>;
+  [N in RuntimeJobName]: (data: unknown) => Promise<JobValue<N>>;
 } {
   const { manager, registry } = options;
   const tenantOf = async (tenantId: string): Promise<TenantRecord> =>
@@ -98,12 +96,10 @@ function handlers(options: RuntimeWorkerOptions): {
 /** An expected refusal, as the job's answer; undefined for anything unexpected. */
 function refusalOf(error: unknown): JobFailure | undefined {
   if (!isBulkheadError(error, ...JOB_FAILURE_CODES)) return undefined;
-  const retryAfterMs = error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs);
-  return {
-    code: error.code,
-    message: error.message,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs: Math.max(0, retryAfterMs) }),
-  };
+  const { code, message, retryAfterMs } = error;
+  return retryAfterMs === undefined
+    ? { code, message }
+    : { code, message, retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) };
 }
 
 function isJobName(name: string): name is RuntimeJobName {
