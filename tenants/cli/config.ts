@@ -18,13 +18,13 @@ export const cliConfig = defineConfig(
       env: 'BULKHEAD_DEV_DIR',
       schema: z.string().default(resolve(import.meta.dirname, '../../.bulkhead')),
       doc: 'local state: development keys, logs and dev-stack secrets, offboarding exports, the default secret key file',
-      defaultText: '.bulkhead/ in the repository',
+      defaultText: '<repository>/.bulkhead',
     },
     secretsKeyFile: {
       env: 'BULKHEAD_SECRETS_KEY_FILE',
       schema: z.string().optional(),
       doc: 'AES-256 key of the secret store (created 0600 on first use)',
-      defaultText: 'BULKHEAD_DEV_DIR/secrets.key',
+      defaultText: '$BULKHEAD_DEV_DIR/secrets.key',
     },
     actor: {
       env: 'BULKHEAD_ACTOR',
