@@ -50,9 +50,13 @@ function redacted(redisUrl: string): string {
 export async function openControlPlane(options: ControlPlaneOptions): Promise<OpenedControlPlane> {
   const inst = installation({ namespace: options.namespace, redisUrl: options.redisUrl });
   const redis = new Redis({ ...inst.redis, lazyConnect: true, maxRetriesPerRequest: 1 });
+  // Failures reach the caller as rejected commands (and connect() below); without a listener
+  // ioredis would also print each reconnect attempt's error.
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
   } catch (error) {
+    redis.disconnect(); // else ioredis keeps reconnecting and the process never exits
     throw new Error(`cannot reach Redis at ${redacted(options.redisUrl)}: ${(error as Error).message}`, {
       cause: error,
     });
