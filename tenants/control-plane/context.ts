@@ -2,6 +2,7 @@
 // the audit trail, the secret store and who is acting (for the registry's change log). The CLI opens
 // one per command; a test or another front end can open its own or assemble one from its parts.
 import { Redis } from 'ioredis';
+import { redactRedisUrl } from '../../kernel/redis/connection.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { installation, type Installation } from '../../kernel/tenant/installation.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
@@ -35,17 +36,6 @@ export interface ControlPlaneOptions {
   runtimeTimeoutMs?: number;
 }
 
-/** The URL without its password, for messages. */
-function redacted(redisUrl: string): string {
-  try {
-    const url = new URL(redisUrl);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
 /** Connects to Redis and the supervisor's job queue of one installation. */
 export async function openControlPlane(options: ControlPlaneOptions): Promise<OpenedControlPlane> {
   const inst = installation({ namespace: options.namespace, redisUrl: options.redisUrl });
@@ -57,9 +47,12 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
     await redis.connect();
   } catch (error) {
     redis.disconnect(); // else ioredis keeps reconnecting and the process never exits
-    throw new Error(`cannot reach Redis at ${redacted(options.redisUrl)}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `cannot reach Redis at ${redactRedisUrl(options.redisUrl)}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const runtimes = new RuntimeClient({
     redis: inst.redis,
