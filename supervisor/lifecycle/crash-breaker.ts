@@ -2,11 +2,18 @@
 // failed health) inside `windowMs`, the circuit opens and every ensure fails at once with the time
 // until the next attempt, instead of recreating a container that will crash again (no retry storm).
 // The backoff doubles with every failure while open, up to `maxBackoffMs`; one success closes it.
-export class CircuitOpenError extends Error {
-  readonly retryAfterMs: number;
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+
+export class CircuitOpenError extends BulkheadError<'runtime_backoff'> {
+  declare readonly retryAfterMs: number;
   constructor(tenantId: string, retryAfterMs: number) {
-    super(`tenant ${tenantId} runtime is crash-looping; next attempt in ${retryAfterMs} ms`);
-    this.retryAfterMs = retryAfterMs;
+    super(
+      'runtime_backoff',
+      `tenant ${tenantId} runtime is crash-looping; next attempt in ${retryAfterMs} ms`,
+      {
+        retryAfterMs,
+      },
+    );
   }
 }
 

@@ -3,6 +3,7 @@
 // first calls creates one container, not one per call. Lifecycle changes for one tenant (ensure,
 // recycle, pause, stop, reap) run one at a time, so a wake never races a pause.
 import type { Logger } from 'pino';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
@@ -35,7 +36,11 @@ export interface RuntimeManagerOptions {
   tamper?: TamperRecorder;
 }
 
-export class TenantSuspendedError extends Error {}
+export class TenantSuspendedError extends BulkheadError<'tenant_suspended'> {
+  constructor(message: string) {
+    super('tenant_suspended', message);
+  }
+}
 
 export interface EnsuredRuntime {
   endpoint: RuntimeEndpoint;
