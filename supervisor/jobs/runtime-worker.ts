@@ -11,14 +11,14 @@ import {
   VerifyJob,
 } from '../client/runtime-jobs.ts';
 import type { IsolationVerifier } from '../verify/isolation-verifier.ts';
-import type { RuntimeManager } from '../lifecycle/runtime-manager.ts';
-import { TenantSuspendedError } from '../lifecycle/runtime-manager.ts';
+import type { RuntimeController } from '../lifecycle/runtime-controller.ts';
+import { TenantSuspendedError } from '../lifecycle/runtime-controller.ts';
 import { CircuitOpenError } from '../lifecycle/crash-breaker.ts';
 
 export interface RuntimeWorkerOptions {
   redis: { host: string; port: number };
   prefix: string;
-  manager: RuntimeManager;
+  manager: RuntimeController;
   registry: TenantRegistry;
   logger: Logger;
   concurrency?: number;

@@ -2,11 +2,18 @@
 // failed health) inside `windowMs`, the circuit opens and every ensure fails at once with the time
 // until the next attempt, instead of recreating a container that will crash again (no retry storm).
 // The backoff doubles with every failure while open, up to `maxBackoffMs`; one success closes it.
-export class CircuitOpenError extends Error {
-  readonly retryAfterMs: number;
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+
+export class CircuitOpenError extends BulkheadError<'runtime_backoff'> {
+  declare readonly retryAfterMs: number;
   constructor(tenantId: string, retryAfterMs: number) {
-    super(`tenant ${tenantId} runtime is crash-looping; next attempt in ${retryAfterMs} ms`);
-    this.retryAfterMs = retryAfterMs;
+    super(
+      'runtime_backoff',
+      `tenant ${tenantId} runtime is crash-looping; next attempt in ${retryAfterMs} ms`,
+      {
+        retryAfterMs,
+      },
+    );
   }
 }
 
@@ -37,7 +44,8 @@ export class CrashBreaker {
     this.baseBackoffMs = options.baseBackoffMs ?? 2_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
     this.now = options.now ?? Date.now;
-    if (this.threshold < 1 || this.baseBackoffMs <= 0) throw new Error('invalid crash breaker options');
+    if (this.threshold < 1 || this.baseBackoffMs <= 0)
+      throw new BulkheadError('invalid_config', 'invalid crash breaker options');
   }
 
   /** Throws CircuitOpenError while the tenant is backing off. */
