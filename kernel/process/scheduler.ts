@@ -3,7 +3,6 @@
 // next one; it is never stacked), and a failed pass is logged once and tried again at the next
 // interval: the loops heal, they do not die. `stop()` cancels what is due and waits for the passes
 // still running, so a process closes its connections only after its loops have finished with them.
-import type { Logger } from 'pino';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 interface Task {
@@ -14,15 +13,20 @@ interface Task {
   running: Promise<void> | undefined;
 }
 
+/** Where failed passes go (a pino logger fits). */
+export interface SchedulerLogger {
+  warn(fields: object, message: string): void;
+}
+
 export interface SchedulerOptions {
-  logger: Pick<Logger, 'warn'>;
+  logger: SchedulerLogger;
   /** The clock (tests use fake timers, which replace Date.now as well). */
   now?: () => number;
 }
 
 export class Scheduler {
   private readonly tasks: Task[] = [];
-  private readonly logger: Pick<Logger, 'warn'>;
+  private readonly logger: SchedulerLogger;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -45,7 +49,7 @@ export class Scheduler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await Promise.all(this.tasks.map((task) => task.running));
+    await Promise.all(this.tasks.flatMap((task) => (task.running ? [task.running] : [])));
   }
 
   /** One timer, set for the task due first among those not running. */

@@ -197,8 +197,8 @@ export class RuntimeController {
     const state = this.states.stateOf(tenant.id, before);
     // Already up, current and answering: hand it out. Up but not answering, or its socket
     // tampered with: replace it.
-    if (state === 'running' && current && (await this.check(before!, 'supervisor-start')) === 'healthy')
-      return { endpoint: before!.endpoint, epoch: await this.currentEpoch(tenant.id), info: before! };
+    if (state === 'running' && current && (await this.check(before, 'supervisor-start')) === 'healthy')
+      return { endpoint: before.endpoint, epoch: await this.currentEpoch(tenant.id), info: before };
     const crashed = isCrash(before);
     const broken = crashed || (state === 'running' && current);
     const reason = crashed ? 'crashed' : !current && before ? 'spec changed' : broken ? 'unhealthy' : 'call';

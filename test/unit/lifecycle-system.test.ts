@@ -65,8 +65,12 @@ class MemoryEpochs {
 
 function harness() {
   const timeline: Entry[] = [];
-  const logs: { msg: string; err?: { message?: string } }[] = [];
-  const logger: Logger = pino({ level: 'warn' }, { write: (line: string) => logs.push(JSON.parse(line)) });
+  type Line = { msg: string; err?: { message?: string } };
+  const logs: Line[] = [];
+  const logger: Logger = pino(
+    { level: 'warn' },
+    { write: (line: string) => logs.push(JSON.parse(line) as Line) },
+  );
   const driver = new MemoryDriver(1);
   const recordCall = driver.calls.push.bind(driver.calls);
   driver.calls.push = (...calls) => {
