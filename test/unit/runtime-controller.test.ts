@@ -89,4 +89,18 @@ describe('RuntimeController', () => {
       ['acme', 'symlink', 'supervisor-start'],
     ]);
   });
+
+  it('hands the idempotency window to the runtime explicitly, in its environment', () => {
+    const runtimes = new RuntimeController({
+      driver: new MemoryDriver(),
+      image: 'bulkhead/runtime:test',
+      routerPublicKey: 'PEM',
+      logger: pino({ level: 'silent' }),
+      settings: lifecycleSettings({ idempotencyWindowMs: 3_600_000 }),
+    });
+    expect(runtimes.specFor(tenant('acme')).env).toEqual({
+      BULKHEAD_ROUTER_PUBLIC_KEY: 'PEM',
+      BULKHEAD_IDEMPOTENCY_WINDOW_MS: '3600000',
+    });
+  });
 });

@@ -1,6 +1,7 @@
 // An in-memory RuntimeDriver for unit tests of what sits above the port (the manager, the worker).
 // It keeps the same one-runtime-per-tenant rule as the real driver, refuses to ensure over a runtime
 // of another spec as the real one does, and records every call (with the tenant it concerned).
+import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
 import type {
   EnsureOptions,
   OwnedRuntime,
@@ -35,7 +36,7 @@ export class MemoryDriver implements RuntimeDriver {
     const existing = this.runtimes.get(spec.tenantId);
     if (existing) {
       if (existing.specHash !== hash)
-        throw new Error(`tenant ${spec.tenantId} has a runtime of another spec`);
+        throw new BulkheadError('runtime_failed', `tenant ${spec.tenantId} has a runtime of another spec`);
       existing.state = 'running';
       delete existing.exit;
       return { ...existing };
