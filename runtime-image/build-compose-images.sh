@@ -2,8 +2,10 @@
 # Every image docker-compose.yml runs, built on this host with no container registry:
 #   bulkhead/runtime        tenant runtime, which the supervisor starts tenants from (build.sh)
 #   bulkhead/control-plane  router, supervisor and operator CLI (control-plane.Dockerfile)
+#   bulkhead/dev-idp        the control plane plus the development IdP, for the dev profile only
+#                           (dev-idp.Dockerfile)
 #   bulkhead/redis          Debian bookworm's redis-server (redis.Dockerfile)
-# The last two build on the base the runtime image was built on (build.sh picks it: the official
+# The others build on the base the runtime image was built on (build.sh picks it: the official
 # node:24-bookworm-slim when present or pullable, else the one base-offline.sh assembles), with
 # `docker build --network none`: nothing is fetched inside a build. Redis comes from .deb files that
 # apt-get downloads on the host from its own Debian mirror (cached under
@@ -59,16 +61,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Builds $1 (repository) from Dockerfile $2 and context $3 unless the tag for hash $4 exists.
+# Builds $1 (repository) from Dockerfile $2 and context $3 unless the tag for hash $4 exists; any
+# further arguments go to docker build.
 build() {
   local repo="$1" dockerfile="$2" context="$3" hash="$4" out t
+  shift 4
   if have_image "$repo:$hash"; then
     log "$repo:$hash is up to date, skipping the build"
   else
     log "building $repo:$hash (docker build --network none) ..."
     t=$(now)
     if ! out=$(DOCKER_BUILDKIT=0 docker build --network none --force-rm -f "$dockerfile" \
-      --build-arg "NODE_BASE=$BASE" --build-arg "BASE=$BASE" \
+      --build-arg "NODE_BASE=$BASE" --build-arg "BASE=$BASE" "$@" \
       --label "io.bulkhead.content-hash=$hash" -t "$repo:$hash" "$context" 2>&1); then
       printf '%s\n' "$out" | sed 's/^/[image]   /' >&2
       die "docker build of $repo failed (output above)"
@@ -94,6 +98,19 @@ HASH=$(
 )
 log "control-plane sources hashed in $(secs "$t")"
 build bulkhead/control-plane "$HERE/control-plane.Dockerfile" "$ROOT" "$HASH"
+CONTROL_PLANE_HASH=$HASH
+
+# 2b. The development IdP: the control plane's image plus dev/ and the development dependencies.
+HASH=$(
+  cd "$ROOT"
+  {
+    printf 'control-plane %s\n' "$CONTROL_PLANE_HASH"
+    find runtime-image/dev-idp.Dockerfile package-lock.json node_modules/.package-lock.json dev \
+      -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -c1-12
+)
+build bulkhead/dev-idp "$HERE/dev-idp.Dockerfile" "$ROOT" "$HASH" \
+  --build-arg "CONTROL_PLANE=bulkhead/control-plane:$CONTROL_PLANE_HASH"
 
 # 3. Redis. apt simulates the install against the base's own package database, so the list is
 #    exactly what that base lacks; each file is downloaded once and checked against its SHA-256.

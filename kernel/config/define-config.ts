@@ -82,7 +82,11 @@ function parseFields<F extends ConfigFields>(
 }
 
 export function defineConfig<F extends ConfigFields>(
-  spec: { title: string; usage: string; summary: string },
+  spec: {
+    title: string;
+    /** The command line, for --help; none for a group of shared fields. */ usage?: string;
+    summary: string;
+  },
   fields: F,
 ): ProcessConfig<F> {
   const envFields = Object.values(fields).filter(
@@ -100,14 +104,15 @@ export function defineConfig<F extends ConfigFields>(
         const fallback = required(f) ? ' (required)' : defaultText(f) ? ` (default ${defaultText(f)})` : '';
         return `  ${f.env.padEnd(width)}${f.doc}${fallback}`;
       });
-      return `Usage: ${spec.usage}\n\n${spec.summary}\nEnvironment:\n${lines.join('\n')}`;
+      return `Usage: ${spec.usage ?? spec.title}\n\n${spec.summary}\nEnvironment:\n${lines.join('\n')}`;
     },
     markdown() {
       const rows = envFields.map((f) => {
         const fallback = required(f) ? '(required)' : (defaultText(f) ?? '(none)');
         return `- \`${f.env}\` (default: \`${fallback}\`): ${f.doc}`;
       });
-      return `## ${spec.title}\n\n\`${spec.usage}\`: ${spec.summary}\n\n${rows.join('\n')}\n`;
+      const run = spec.usage === undefined ? '' : ` Run as \`${spec.usage}\`.`;
+      return `## ${spec.title}\n\n${spec.summary}${run}\n\n${rows.join('\n')}\n`;
     },
   };
 }

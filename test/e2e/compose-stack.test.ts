@@ -123,6 +123,7 @@ afterAll(async () => {
   await execFileAsync('docker', [
     'rmi',
     `bulkhead/control-plane:${ns.namespace}`,
+    `bulkhead/dev-idp:${ns.namespace}`,
     `bulkhead/redis:${ns.namespace}`,
   ]).catch(() => undefined);
 }, 120_000);
@@ -141,6 +142,14 @@ describe('docker-compose.yml on a host without a registry', () => {
       'router',
       'supervisor',
     ]);
+    // The control-plane image holds no development code: the router has neither dev/ nor the
+    // development IdP's library; the dev IdP's own image has both.
+    const has = (path: string): string =>
+      `process.stdout.write(String(require('node:fs').existsSync('/app/${path}')))`;
+    for (const path of ['dev', 'node_modules/oidc-provider']) {
+      expect((await compose('exec', '-T', 'router', 'node', '-e', has(path))).stdout, path).toBe('false');
+      expect((await compose('exec', '-T', 'dev-idp', 'node', '-e', has(path))).stdout, path).toBe('true');
+    }
     // Redis from Debian's package, as the package's user, durable as the file asks.
     const redis = await compose('exec', '-T', 'redis', 'sh', '-c', 'id -un; redis-cli config get appendonly');
     expect(redis.stdout.split('\n').filter(Boolean)).toEqual(['redis', 'appendonly', 'yes']);

@@ -170,10 +170,21 @@ function expectDevIdpOnlyInDevProfile(config: ComposeConfig): void {
   }
 }
 
+/** Development code runs from its own image, and only the dev profile's IdP runs it. */
+function expectDevImageOnlyInDevProfile(config: ComposeConfig): void {
+  for (const [name, svc] of Object.entries(config.services)) {
+    expect(svc.image === 'bulkhead/dev-idp:dev', `image of ${name}`).toBe(name === 'dev-idp');
+    expect(
+      mounts(svc).filter((m) => m.target.startsWith('/app')),
+      `mounts into /app of ${name}`,
+    ).toEqual([]);
+  }
+}
+
 /** No registry: every image is one runtime-image/build-compose-images.sh builds, and only it. */
 function expectImagesBuiltLocally(config: ComposeConfig): void {
   for (const [name, svc] of Object.entries(config.services)) {
-    expect(svc.image, `image of ${name}`).toMatch(/^bulkhead\/(control-plane|redis):dev$/);
+    expect(svc.image, `image of ${name}`).toMatch(/^bulkhead\/(control-plane|dev-idp|redis):dev$/);
     expect(svc.build, `build of ${name}`).toBeUndefined();
   }
   expect(service(config, 'redis').image).toBe('bulkhead/redis:dev');
@@ -205,6 +216,7 @@ const CHECKS = {
   'redis is append-only, on a volume, healthy-gated, internal only': expectRedisDurableAndInternal,
   'the dev IdP exists only under the dev profile, the CLI only under its own': expectDevIdpOnlyInDevProfile,
   'every image is built on this host, none pulled': expectImagesBuiltLocally,
+  'development code runs only in the dev profile, from its own image': expectDevImageOnlyInDevProfile,
   'the CLI runs non-root and read-only, next to Redis only, without Docker or keys': expectCliConfined,
 } satisfies Record<string, (config: ComposeConfig) => void>;
 

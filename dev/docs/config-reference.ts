@@ -1,0 +1,38 @@
+// Generates docs/configuration.md from the configuration declarations (kernel/config/define-config.ts),
+// so the reference, each process's --help and the code cannot disagree:
+//   node dev/docs/config-reference.ts          print the reference
+//   node dev/docs/config-reference.ts --write  write docs/configuration.md
+// test/unit/config-reference.test.ts fails when docs/configuration.md differs from what this prints.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../../kernel/config/common.ts';
+import { defineConfig, type ProcessConfig, type ConfigFields } from '../../kernel/config/define-config.ts';
+
+export const CONFIG_REFERENCE_PATH = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
+
+/** The fields more than one process reads, listed once. */
+const shared = defineConfig(
+  {
+    title: 'Shared by several processes',
+    summary: 'Each of these means the same, with the same default, in every process whose --help lists it.',
+  },
+  { redisUrl, namespace, logLevel, idempotencyWindowMs },
+);
+
+export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [shared];
+
+export function renderConfigReference(): string {
+  return `# Configuration
+
+Every environment variable each process reads, with its default, generated from the declarations in
+the code by \`node dev/docs/config-reference.ts --write\` (each process prints the same with
+\`--help\`). An invalid value stops the process at start with the variable's name and exit code 2.
+
+${PROCESS_CONFIGS.map((config) => config.markdown()).join('\n')}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const text = renderConfigReference();
+  if (process.argv.includes('--write')) writeFileSync(CONFIG_REFERENCE_PATH, text);
+  else process.stdout.write(text);
+}
