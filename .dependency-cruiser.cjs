@@ -93,6 +93,12 @@ module.exports = {
       { path: '^kernel/(tenant|registry|audit)/' },
     ),
     rule(
+      'kernel-redis-at-the-floor',
+      'Redis keys, Lua scripts and connection options: the stores build on them, they on nothing',
+      { path: '^kernel/redis/' },
+      { path: '^kernel/', pathNot: '^kernel/(errors|redis)/' },
+    ),
+    rule(
       'kernel-tenant-below-stores',
       '',
       { path: '^kernel/tenant/' },

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { auditHeadKey, auditStreamKey } from '../redis/keys.ts';
+import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -39,16 +41,6 @@ export interface ChainCheck {
   /** The first broken link, when not ok. */
   problem?: string;
 }
-
-/** KEYS: stream, head. ARGV: expected head, new head, entry JSON, expected length. */
-const APPEND_SCRIPT = `
-local head = redis.call('GET', KEYS[2]) or '${GENESIS_HASH}'
-if head ~= ARGV[1] then return 0 end
-if redis.call('XLEN', KEYS[1]) ~= tonumber(ARGV[4]) then return 0 end
-redis.call('XADD', KEYS[1], '*', 'entry', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[2])
-return 1
-`;
 
 export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
   const canonical = JSON.stringify(
@@ -92,16 +84,18 @@ export function verifyChain(entries: AuditEntry[], storedHead?: string): ChainCh
 
 export class AuditTrail implements AuditSink {
   private readonly redis: Redis;
+  private readonly scripts: RedisScripts;
   private readonly prefix: string;
   private readonly queues = new Map<string, Promise<void>>();
 
   constructor(options: { redis: Redis; prefix: string }) {
     this.redis = options.redis;
+    this.scripts = redisScripts(options.redis);
     this.prefix = options.prefix;
   }
 
   private keys(tenant: string): [string, string] {
-    return [`${this.prefix}:audit:${tenant}`, `${this.prefix}:audit:${tenant}:head`];
+    return [auditStreamKey(this.prefix, tenant), auditHeadKey(this.prefix, tenant)];
   }
 
   /** Appends of one process are queued per tenant, so races are only between processes. */
@@ -125,15 +119,16 @@ export class AuditTrail implements AuditSink {
       const length = Number(state?.[1]?.[1] ?? 0);
       const body = { ...AuditEventSchema.parse(event), seq: length + 1, at: new Date().toISOString(), prev };
       const entry: AuditEntry = { ...body, hash: entryHash(body) };
-      const written = await this.redis.eval(
-        APPEND_SCRIPT,
-        2,
-        stream,
-        headKey,
-        prev,
-        entry.hash,
-        JSON.stringify(entry),
-        String(length),
+      // kernel/redis/lua/audit-append.lua: appends only if head and length are still as read here.
+      const written = await this.scripts.auditAppend(
+        { stream, head: headKey },
+        {
+          expectedHead: prev,
+          newHead: entry.hash,
+          entry: JSON.stringify(entry),
+          expectedLength: length,
+          genesis: GENESIS_HASH,
+        },
       );
       if (written === 1) return;
       await sleep(Math.random() * 5 * (attempt + 1));

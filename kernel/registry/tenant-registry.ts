@@ -11,7 +11,8 @@ import {
 import { RECORDS_TOOLS, SHARED_TOOLS } from '../packs/manifest.ts';
 import { assertAgainstManifest } from '../tenant/tenant-config.ts';
 import { diffValues, type FieldChange } from './config-diff.ts';
-import { CREATE_SCRIPT, DELETE_SCRIPT, UPDATE_SCRIPT } from './registry-scripts.ts';
+import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
+import { tenantChangesKey, tenantKey, tenantSetKey, uidSequenceKey } from '../redis/keys.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 /** Tenant UIDs start high, far from any system or image account. */
@@ -105,21 +106,27 @@ export function openToAgentsAlone(names: readonly string[] | 'all'): TenantRecor
   }));
 }
 
+// Writes go through Lua scripts (kernel/redis/lua/registry-create.lua, registry-update.lua and
+// registry-delete.lua): the record, the tenant set and the change-log entry change together or not
+// at all, and an update applies only on top of the generation it was made from (optimistic
+// concurrency: a concurrent writer gets a conflict, never a silent overwrite).
 export class TenantRegistry {
   private readonly redis: Redis;
+  private readonly scripts: RedisScripts;
   private readonly prefix: string;
 
   constructor(options: { redis: Redis; prefix: string }) {
     this.redis = options.redis;
+    this.scripts = redisScripts(options.redis);
     this.prefix = options.prefix;
   }
 
   private key(id: string): string {
-    return `${this.prefix}:tenant:${id}`;
+    return tenantKey(this.prefix, id);
   }
 
   private get changeLogKey(): string {
-    return `${this.prefix}:tenant-changes`;
+    return tenantChangesKey(this.prefix);
   }
 
   private logFields(entry: Omit<ChangeLogEntry, 'id'>): string {
@@ -157,25 +164,23 @@ export class TenantRegistry {
     });
     assertAgainstManifest(record);
     // Validated before a UID is spent: bad input changes nothing.
-    record.uid = FIRST_TENANT_UID + (await this.redis.incr(`${this.prefix}:uid-seq`));
+    record.uid = FIRST_TENANT_UID + (await this.redis.incr(uidSequenceKey(this.prefix)));
     // One script: record, tenant set and change log together; exactly one of two concurrent creates wins.
-    const written = await this.redis.eval(
-      CREATE_SCRIPT,
-      3,
-      this.key(id),
-      `${this.prefix}:tenants`,
-      this.changeLogKey,
-      id,
-      JSON.stringify(record),
-      this.logFields({
-        tenant: id,
-        action: 'create',
-        generation: 1,
-        actor: author.actor,
-        reason: author.reason ?? '',
-        at: record.createdAt,
-        changes: diffValues({}, record),
-      }),
+    const written = await this.scripts.registryCreate(
+      { record: this.key(id), tenants: tenantSetKey(this.prefix), changes: this.changeLogKey },
+      {
+        id,
+        record: JSON.stringify(record),
+        log: this.logFields({
+          tenant: id,
+          action: 'create',
+          generation: 1,
+          actor: author.actor,
+          reason: author.reason ?? '',
+          at: record.createdAt,
+          changes: diffValues({}, record),
+        }),
+      },
     );
     if (written !== 1) throw new TenantExistsError(`tenant "${id}" already exists`);
     return record;
@@ -206,27 +211,26 @@ export class TenantRegistry {
     assertAgainstManifest(next);
     const { updatedAt: _a, generation: _b, ...before } = current;
     const { updatedAt: _c, generation: _d, ...after } = next;
-    const written = await this.redis.eval(
-      UPDATE_SCRIPT,
-      2,
-      this.key(id),
-      this.changeLogKey,
-      String(options.expectedGeneration),
-      JSON.stringify(next),
-      this.logFields({
-        tenant: id,
-        action: 'update',
-        generation: next.generation,
-        actor: options.author.actor,
-        reason: options.author.reason ?? '',
-        at: next.updatedAt ?? '',
-        changes: diffValues(before, after),
-      }),
+    const written = await this.scripts.registryUpdate(
+      { record: this.key(id), changes: this.changeLogKey },
+      {
+        expectedGeneration: options.expectedGeneration,
+        record: JSON.stringify(next),
+        log: this.logFields({
+          tenant: id,
+          action: 'update',
+          generation: next.generation,
+          actor: options.author.actor,
+          reason: options.author.reason ?? '',
+          at: next.updatedAt ?? '',
+          changes: diffValues(before, after),
+        }),
+      },
     );
     if (written === 0) throw new TenantNotFoundError(`no tenant "${id}"`);
     if (written !== 1)
       throw new TenantConflictError(
-        `tenant "${id}" changed concurrently: generation ${-Number(written)}, expected ${options.expectedGeneration}; re-read and retry`,
+        `tenant "${id}" changed concurrently: generation ${-written}, expected ${options.expectedGeneration}; re-read and retry`,
       );
     return next;
   }
@@ -263,29 +267,27 @@ export class TenantRegistry {
   }
 
   async list(): Promise<TenantRecord[]> {
-    const ids = (await this.redis.smembers(`${this.prefix}:tenants`)).sort();
+    const ids = (await this.redis.smembers(tenantSetKey(this.prefix))).sort();
     const records = await Promise.all(ids.map((id) => this.get(id)));
     return records.filter((r): r is TenantRecord => r !== undefined);
   }
 
   async delete(id: string, author: ChangeAuthor = { actor: 'unknown' }): Promise<boolean> {
     const current = await this.get(id);
-    const removed = await this.redis.eval(
-      DELETE_SCRIPT,
-      3,
-      this.key(id),
-      `${this.prefix}:tenants`,
-      this.changeLogKey,
-      id,
-      this.logFields({
-        tenant: id,
-        action: 'delete',
-        generation: (current?.generation ?? 0) + 1,
-        actor: author.actor,
-        reason: author.reason ?? '',
-        at: new Date().toISOString(),
-        changes: [],
-      }),
+    const removed = await this.scripts.registryDelete(
+      { record: this.key(id), tenants: tenantSetKey(this.prefix), changes: this.changeLogKey },
+      {
+        id,
+        log: this.logFields({
+          tenant: id,
+          action: 'delete',
+          generation: (current?.generation ?? 0) + 1,
+          actor: author.actor,
+          reason: author.reason ?? '',
+          at: new Date().toISOString(),
+          changes: [],
+        }),
+      },
     );
     return removed === 1;
   }

@@ -6,19 +6,16 @@ import type { Logger } from 'pino';
 import type { RecycleJob } from '../../supervisor/client/runtime-jobs.ts';
 import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
 import { recordSecurityEvent } from '../../kernel/audit/security-event.ts';
+import { securityCountersKey } from '../../kernel/redis/keys.ts';
 import type { ReadBreach } from './tenant-dispatcher.ts';
 
 export interface BreachRecorderOptions {
   logger: Logger;
   audit: AuditSink;
   redis: Redis;
-  /** The installation's registry prefix: the counters live in `<prefix>:security:read-bounds`. */
+  /** The installation's registry prefix: the counters live in `securityCountersKey(prefix)`. */
   prefix: string;
   recycle: (request: RecycleJob) => Promise<void>;
-}
-
-export function securityCountersKey(prefix: string): string {
-  return `${prefix}:security:read-bounds`;
 }
 
 /** The dispatcher's `onBreach`: resolves once the event is audited and counted. */

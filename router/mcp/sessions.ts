@@ -12,6 +12,7 @@
 // re-checked on every request anyway, because each request builds its server from its own token.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { mcpSessionKey } from '../../kernel/redis/keys.ts';
 import type { Principal } from '../identity/principal.ts';
 
 export interface SessionRecord {
@@ -25,7 +26,7 @@ export interface SessionRecord {
 
 export interface SessionStoreOptions {
   redis: Redis;
-  /** Key prefix, e.g. `bulkhead:<namespace>`; sessions live under `<prefix>:mcp-session:<id>`. */
+  /** Key prefix, e.g. `bulkhead:<namespace>`; a session lives under `mcpSessionKey(prefix, id)`. */
   prefix: string;
   /** Idle lifetime: every request on the session restarts it. */
   idleTtlSeconds: number;
@@ -51,7 +52,7 @@ export class SessionStore {
   constructor(options: SessionStoreOptions) {
     if (!(options.idleTtlSeconds > 0)) throw new Error('session idle TTL must be positive');
     this.#redis = options.redis;
-    this.#prefix = `${options.prefix}:mcp-session:`;
+    this.#prefix = options.prefix;
     this.#ttl = options.idleTtlSeconds;
   }
 
@@ -65,19 +66,19 @@ export class SessionStore {
       protocolVersion,
       createdAt: new Date().toISOString(),
     };
-    await this.#redis.set(this.#prefix + id, JSON.stringify(record), 'EX', this.#ttl, 'NX');
+    await this.#redis.set(mcpSessionKey(this.#prefix, id), JSON.stringify(record), 'EX', this.#ttl, 'NX');
     return id;
   }
 
   /** The live record, its idle timer restarted; undefined when unknown, expired or terminated. */
   async touch(id: string): Promise<SessionRecord | undefined> {
     if (!SESSION_ID_PATTERN.test(id)) return undefined;
-    const raw = await this.#redis.getex(this.#prefix + id, 'EX', this.#ttl);
+    const raw = await this.#redis.getex(mcpSessionKey(this.#prefix, id), 'EX', this.#ttl);
     return raw === null ? undefined : (JSON.parse(raw) as SessionRecord);
   }
 
   async terminate(id: string): Promise<boolean> {
     if (!SESSION_ID_PATTERN.test(id)) return false;
-    return (await this.#redis.del(this.#prefix + id)) === 1;
+    return (await this.#redis.del(mcpSessionKey(this.#prefix, id))) === 1;
   }
 }

@@ -8,12 +8,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { idempotencyWindowMs } from '../../kernel/config/common.ts';
+import { idempotencyKey } from '../../kernel/redis/keys.ts';
+import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
 
 export interface IdempotencyOptions {
   redis: Redis;
   /** Redis key prefix, per installation. */
   prefix: string;
-  /** How long a result is kept for replay (24 h by default). */
+  /** How long a result is kept for replay (default: the BULKHEAD_IDEMPOTENCY_WINDOW_MS default). */
   windowMs?: number;
   /** How long a claim lives without a result: longer than a tool call may take. */
   claimTtlMs?: number;
@@ -37,9 +40,7 @@ interface Entry {
   result?: string;
 }
 
-export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
-
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+export const DEFAULT_IDEMPOTENCY_WINDOW_MS = idempotencyWindowMs.schema.parse(undefined);
 
 function isTransient(result: CallToolResult): boolean {
   const error = (result.structuredContent as { error?: { error_class?: string } } | undefined)?.error;
@@ -51,15 +52,17 @@ function isTransient(result: CallToolResult): boolean {
 export class IdempotencyStore {
   readonly windowMs: number;
   private readonly options: IdempotencyOptions;
+  private readonly scripts: RedisScripts;
 
   constructor(options: IdempotencyOptions) {
     this.options = options;
+    this.scripts = redisScripts(options.redis);
     this.windowMs = options.windowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
   }
 
   private redisKey(scope: IdempotencyScope): string {
-    const key = createHash('sha256').update(scope.key).digest('base64url');
-    return `${this.options.prefix}:idem:${scope.tenant}:${scope.tool}:${key}`;
+    const keyHash = createHash('sha256').update(scope.key).digest('base64url');
+    return idempotencyKey(this.options.prefix, { tenant: scope.tenant, tool: scope.tool, keyHash });
   }
 
   async run(scope: IdempotencyScope, execute: () => Promise<CallToolResult>): Promise<CallToolResult> {
@@ -95,6 +98,11 @@ export class IdempotencyStore {
     }
   }
 
+  /** Drops our own claim (kernel/redis/lua/idempotency-release.lua), never one another call took over. */
+  private async release(redisKey: string, claim: string): Promise<void> {
+    await this.scripts.idempotencyRelease({ claim: redisKey }, { value: claim });
+  }
+
   private async execute(
     redisKey: string,
     claim: string,
@@ -105,13 +113,13 @@ export class IdempotencyStore {
     try {
       result = await execute();
     } catch (error) {
-      await this.options.redis.eval(RELEASE, 1, redisKey, claim);
+      await this.release(redisKey, claim);
       throw error;
     }
     // Nothing durable happened on a transient failure (or the runtime will answer from its own key
     // table): let the retry through instead of replaying the failure for 24 hours.
     if (isTransient(result)) {
-      await this.options.redis.eval(RELEASE, 1, redisKey, claim);
+      await this.release(redisKey, claim);
       return result;
     }
     const text = JSON.stringify(result);

@@ -2,6 +2,7 @@
 // BullMQ job and wait for its endpoint. The caller never touches the Docker socket.
 import { Queue, QueueEvents } from 'bullmq';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { IsolationReport } from './isolation-report.ts';
 import {
   EnsureResult,
@@ -15,7 +16,7 @@ import {
 } from './runtime-jobs.ts';
 
 export interface RuntimeClientOptions {
-  redis: { host: string; port: number };
+  redis: RedisConnection;
   /** BullMQ key prefix: one per installation (and per test run). */
   prefix: string;
   timeoutMs?: number;

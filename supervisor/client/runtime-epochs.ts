@@ -9,33 +9,22 @@
 // activity) at most `freshnessMs` before any call it makes on a cached route, and idle times are
 // much longer than `freshnessMs`, so a runtime is never paused under a call a router believes safe.
 import type { Redis } from 'ioredis';
+import { activityKey, epochKey } from '../../kernel/redis/keys.ts';
+import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
 
 export interface RuntimeEpochs {
   current(tenantId: string): Promise<number>;
   bump(tenantId: string): Promise<number>;
 }
 
-export function epochKey(prefix: string, tenantId: string): string {
-  return `${prefix}:runtime:epoch:${tenantId}`;
-}
-
-export function activityKey(prefix: string): string {
-  return `${prefix}:runtime:activity`;
-}
-
-// KEYS[1] activity zset, KEYS[2] epoch key; ARGV[1] tenant, ARGV[2] idle cutoff (ms since epoch).
-// Bumps the epoch only if the tenant has been idle since the cutoff; returns the new epoch or -1.
-const BUMP_IF_IDLE = `
-local last = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if last and tonumber(last) > tonumber(ARGV[2]) then return -1 end
-return redis.call('INCR', KEYS[2])`;
-
 export class RedisRuntimeEpochs implements RuntimeEpochs {
   private readonly redis: Redis;
+  private readonly scripts: RedisScripts;
   private readonly prefix: string;
 
   constructor(options: { redis: Redis; prefix: string }) {
     this.redis = options.redis;
+    this.scripts = redisScripts(options.redis);
     this.prefix = options.prefix;
   }
 
@@ -47,17 +36,16 @@ export class RedisRuntimeEpochs implements RuntimeEpochs {
     return this.redis.incr(epochKey(this.prefix, tenantId));
   }
 
-  /** Atomically: if idle since `idleSince`, bump and return true; else leave it alone. */
+  /**
+   * Atomically (kernel/redis/lua/epoch-bump-if-idle.lua): if idle since `idleSince`, bump and return
+   * true; else leave it alone.
+   */
   async bumpIfIdle(tenantId: string, idleSince: number): Promise<boolean> {
-    const result = (await this.redis.eval(
-      BUMP_IF_IDLE,
-      2,
-      activityKey(this.prefix),
-      epochKey(this.prefix, tenantId),
-      tenantId,
-      String(idleSince),
-    )) as number;
-    return result >= 0;
+    const epoch = await this.scripts.epochBumpIfIdle(
+      { activity: activityKey(this.prefix), epoch: epochKey(this.prefix, tenantId) },
+      { tenant: tenantId, idleSince },
+    );
+    return epoch >= 0;
   }
 
   /** Tenants with recorded activity, with the time of their last call. */

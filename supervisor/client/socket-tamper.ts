@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
 import { recordSecurityEvent } from '../../kernel/audit/security-event.ts';
+import { socketTamperKey } from '../../kernel/redis/keys.ts';
 import { describeFound, type RuntimeSocketTamperedError } from './runtime-socket.ts';
 
 /** Who found the tampering: recorded as the audit entry's agent. */
@@ -16,11 +17,6 @@ export const SOCKET_AUDIT_TOOL = 'runtime-socket';
 
 export interface TamperRecorder {
   record(tenant: string, error: RuntimeSocketTamperedError, witness: TamperWitness): Promise<void>;
-}
-
-/** Redis hash of tampering events: one field per tenant, the number of detections. */
-export function socketTamperKey(prefix: string): string {
-  return `${prefix}:metrics:socket-tampering`;
 }
 
 export class SocketTamperLog implements TamperRecorder {

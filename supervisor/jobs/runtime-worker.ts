@@ -2,6 +2,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import {
   EnsureJob,
   InspectJob,
@@ -16,7 +17,7 @@ import { TenantSuspendedError } from '../lifecycle/runtime-controller.ts';
 import { CircuitOpenError } from '../lifecycle/crash-breaker.ts';
 
 export interface RuntimeWorkerOptions {
-  redis: { host: string; port: number };
+  redis: RedisConnection;
   prefix: string;
   manager: RuntimeController;
   registry: TenantRegistry;

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import { metricsKey } from '../../kernel/redis/keys.ts';
 import type { RuntimeDriver, RuntimeUsage } from '../runtime/runtime-driver.ts';
 import type { CreateLimiter } from '../lifecycle/create-limiter.ts';
 
@@ -12,10 +13,6 @@ export interface RuntimeSample extends RuntimeUsage {
   tenantId: string;
   state: string;
   at: string;
-}
-
-export function metricsKey(prefix: string): string {
-  return `${prefix}:metrics:runtimes`;
 }
 
 export async function collectRuntimeMetrics(driver: RuntimeDriver): Promise<RuntimeSample[]> {

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { installation, type Installation } from '../../kernel/tenant/installation.ts';
+import { redactRedisUrl } from '../../kernel/redis/connection.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { loadSecretKey, SecretStore } from '../secrets/secret-store.ts';
@@ -44,7 +45,10 @@ export async function openContext(): Promise<CliContext> {
   try {
     await redis.connect();
   } catch (error) {
-    throw new Error(`cannot reach Redis at ${env.BULKHEAD_REDIS_URL}: ${(error as Error).message}`);
+    redis.disconnect(); // else ioredis keeps reconnecting and the CLI never exits
+    throw new Error(
+      `cannot reach Redis at ${redactRedisUrl(env.BULKHEAD_REDIS_URL)}: ${(error as Error).message}`,
+    );
   }
   const runtimes = new RuntimeClient({ redis: inst.redis, prefix: inst.jobsPrefix, timeoutMs: 120_000 });
   await runtimes.ready();

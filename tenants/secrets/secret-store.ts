@@ -5,6 +5,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Redis } from 'ioredis';
+import { secretsKey } from '../../kernel/redis/keys.ts';
 
 const KEY_BYTES = 32;
 
@@ -40,7 +41,7 @@ export class SecretStore {
   }
 
   private hashKey(tenant: string): string {
-    return `${this.prefix}:secrets:${tenant}`;
+    return secretsKey(this.prefix, tenant);
   }
 
   async put(tenant: string, name: string, value: string): Promise<string> {

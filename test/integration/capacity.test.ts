@@ -2,7 +2,7 @@
 // burst of tenants (counted from the engine's event stream), and per-tenant metrics.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricsKey } from '../../supervisor/metrics/runtime-metrics.ts';
+import { metricsKey } from '../../kernel/redis/keys.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { watchCreates } from '../support/engine-events.ts';

@@ -8,7 +8,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { securityCountersKey } from '../../router/dispatch/security-events.ts';
+import { securityCountersKey } from '../../kernel/redis/keys.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { HOSTILE_ANSWERS, startHostileAnswer, type HostileAnswer } from '../support/hostile-runtime.ts';
 import { bearerClient, containerId, containerName } from '../support/mcp-client.ts';

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { inspectRuntimeSocket, runtimeRequestOptions } from '../../supervisor/client/runtime-socket.ts';
-import { socketTamperKey } from '../../supervisor/client/socket-tamper.ts';
+import { socketTamperKey } from '../../kernel/redis/keys.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { request } from 'node:http';

@@ -52,7 +52,7 @@ export async function testNamespace(label: string): Promise<TestNamespace> {
       );
       await rm(runDir, { recursive: true, force: true });
       const redis = new Redis(inst.redis);
-      const keys = await redis.keys(`bulkhead:${namespace}:*`);
+      const keys = await redis.keys(`${inst.registryPrefix}:*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
     },

@@ -1,0 +1,97 @@
+// Every Redis key name Bulkhead uses, in one place. `prefix` is the installation's key prefix
+// (`installationPrefix(namespace)`, carried as `Installation.registryPrefix`); each function below
+// adds the rest. The strings are a storage format: a change here orphans data already in Redis
+// and breaks the tests that build keys literally, so change them only together with a migration.
+
+/** The prefix of every key of one installation (and test run): `bulkhead:<namespace>`. */
+export function installationPrefix(namespace: string): string {
+  return `bulkhead:${namespace}`;
+}
+
+/** BullMQ's key prefix for the runtime jobs (BullMQ adds `:<queue>:...` itself). */
+export function jobsPrefix(namespace: string): string {
+  return `${installationPrefix(namespace)}:jobs`;
+}
+
+// The tenant registry (kernel/registry/tenant-registry.ts).
+
+/** String: one tenant's record (JSON). */
+export function tenantKey(prefix: string, id: string): string {
+  return `${prefix}:tenant:${id}`;
+}
+
+/** Set: the ids of every tenant. */
+export function tenantSetKey(prefix: string): string {
+  return `${prefix}:tenants`;
+}
+
+/** Stream: the registry's change log. */
+export function tenantChangesKey(prefix: string): string {
+  return `${prefix}:tenant-changes`;
+}
+
+/** Counter: the last tenant UID handed out (an offset from the first tenant UID). */
+export function uidSequenceKey(prefix: string): string {
+  return `${prefix}:uid-seq`;
+}
+
+// The audit trail (kernel/audit/audit-trail.ts).
+
+/** Stream: one tenant's hash-chained audit entries. */
+export function auditStreamKey(prefix: string, tenant: string): string {
+  return `${prefix}:audit:${tenant}`;
+}
+
+/** String: the hash of the newest audit entry, moved only together with an append. */
+export function auditHeadKey(prefix: string, tenant: string): string {
+  return `${auditStreamKey(prefix, tenant)}:head`;
+}
+
+/** Hash: one tenant's sealed secret values, a field per secret name (tenants/secrets). */
+export function secretsKey(prefix: string, tenant: string): string {
+  return `${prefix}:secrets:${tenant}`;
+}
+
+/** String: one idempotent write's claim or result; `keyHash` is the digest of the client's key. */
+export function idempotencyKey(
+  prefix: string,
+  scope: { tenant: string; tool: string; keyHash: string },
+): string {
+  return `${prefix}:idem:${scope.tenant}:${scope.tool}:${scope.keyHash}`;
+}
+
+/** String with a sliding TTL: one 2025-11-25 MCP session's record. */
+export function mcpSessionKey(prefix: string, sessionId: string): string {
+  return `${prefix}:mcp-session:${sessionId}`;
+}
+
+// Runtime state shared by the supervisor and the routers (supervisor/client/runtime-epochs.ts).
+
+/** Counter: a tenant runtime's epoch, bumped before the supervisor pauses, stops or replaces it. */
+export function epochKey(prefix: string, tenantId: string): string {
+  return `${prefix}:runtime:epoch:${tenantId}`;
+}
+
+/** Sorted set: each tenant's last call time (ms since the epoch), read by the idle tiers. */
+export function activityKey(prefix: string): string {
+  return `${prefix}:runtime:activity`;
+}
+
+/** Hash: the supervisor's runtime metrics snapshot, a field per tenant (JSON). */
+export function metricsKey(prefix: string): string {
+  return `${prefix}:metrics:runtimes`;
+}
+
+// Security event counters. Two shapes for one kind of thing, kept because they are stored data and
+// read by name: read-bound breaches count under `security:`, socket tampering under `metrics:`
+// (next to the metrics snapshot, which the supervisor exports with it).
+
+/** Hash: read-bound breaches, a field per `<tenant>:<kind>` (router/dispatch/security-events.ts). */
+export function securityCountersKey(prefix: string): string {
+  return `${prefix}:security:read-bounds`;
+}
+
+/** Hash: tampered runtime sockets found, a field per tenant (supervisor/client/socket-tamper.ts). */
+export function socketTamperKey(prefix: string): string {
+  return `${prefix}:metrics:socket-tampering`;
+}

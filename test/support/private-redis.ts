@@ -1,0 +1,140 @@
+// A redis-server of the test's own, on free ports, for what the shared Redis must not be used for:
+// a password, ACL users, TLS, SCRIPT FLUSH. Its data lives in a temporary directory and goes with it.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface PrivateRedisOptions {
+  /** The default user's password (`requirepass`). */
+  password: string;
+  /** Extra ACL users, each a `user` directive's words: `['name', 'on', '>password', '~*', '+@all']`. */
+  users?: string[][];
+  /** Also listen with TLS, with a certificate for `localhost` and 127.0.0.1 from a fresh CA. */
+  tls?: boolean;
+}
+
+export interface PrivateRedis {
+  port: number;
+  tlsPort?: number;
+  /** PEM of the CA that signed the server certificate (with `tls`). */
+  caFile?: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const path = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    path('ca.key'),
+    '-out',
+    path('ca.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=test-ca',
+  );
+  openssl('req', ...ec, '-keyout', path('server.key'), '-out', path('server.csr'), '-subj', '/CN=localhost');
+  writeFileSync(path('ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    path('server.csr'),
+    '-CA',
+    path('ca.crt'),
+    '-CAkey',
+    path('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    path('server.crt'),
+    '-days',
+    '1',
+    '-extfile',
+    path('ext'),
+  );
+  return { ca: path('ca.crt'), cert: path('server.crt'), key: path('server.key') };
+}
+
+async function ready(child: ChildProcess): Promise<void> {
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited (${code}):\n${output}`));
+    });
+  });
+}
+
+export async function startPrivateRedis(options: PrivateRedisOptions): Promise<PrivateRedis> {
+  const dir = await mkdtemp(join(tmpdir(), 'bulkhead-private-redis-'));
+  const port = await freePort();
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ];
+  args.push('--requirepass', options.password);
+  for (const user of options.users ?? []) args.push('--user', ...user);
+  let tls: { tlsPort: number; caFile: string } | undefined;
+  if (options.tls) {
+    const files = makeCertificates(dir);
+    tls = { tlsPort: await freePort(), caFile: files.ca };
+    args.push('--tls-port', String(tls.tlsPort), '--tls-cert-file', files.cert, '--tls-key-file', files.key);
+    args.push('--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no');
+  }
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await ready(child);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    port,
+    ...tls,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
