@@ -1,6 +1,7 @@
 // What the lifecycle controller is built from and hands out: its settings (their defaults are
 // declared once, in supervisor/config.ts), its collaborators, and the record of its transitions.
 import type { Logger } from 'pino';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisRuntimeEpochs } from '../client/runtime-epochs.ts';
 import type { TamperRecorder } from '../client/socket-tamper.ts';
@@ -60,6 +61,13 @@ export interface Transition {
   event: LifecycleEvent;
   to: LifecycleState;
   reason: string;
+}
+
+/** A call for a tenant that is not active: refused before anything is started. */
+export class TenantSuspendedError extends BulkheadError<'tenant_suspended'> {
+  constructor(tenantId: string, status: string) {
+    super('tenant_suspended', `tenant ${tenantId} is ${status}`);
+  }
 }
 
 /** What a tenant's runtime is made from; the idempotency window reaches the runtime explicitly. */

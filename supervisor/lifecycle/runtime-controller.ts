@@ -21,15 +21,12 @@ import {
   FailureLedger,
   runtimeSpec,
   TenantStates,
+  TenantSuspendedError,
   type EnsuredRuntime,
   type RuntimeControllerOptions,
 } from './controller-parts.ts';
 
-export class TenantSuspendedError extends BulkheadError<'tenant_suspended'> {
-  constructor(tenantId: string, status: string) {
-    super('tenant_suspended', `tenant ${tenantId} is ${status}`);
-  }
-}
+export { TenantSuspendedError } from './controller-parts.ts';
 
 export class RuntimeController {
   private readonly inFlight = new Map<string, Promise<EnsuredRuntime>>();
