@@ -1,6 +1,6 @@
 // Agent tokens for `verify --router`, from the development stack's IdP (what `up` left behind).
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
-import type { RouterProbeSource } from '../../tenants/cli/lifecycle-commands.ts';
+import type { RouterProbeSource } from '../../tenants/control-plane/verify.ts';
 import { readDevStack } from './dev-stack-state.ts';
 import { agentToken } from './token-command.ts';
 

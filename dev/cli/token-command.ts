@@ -4,13 +4,12 @@
 // authorization code flow with PKCE (S256) through the IdP's development login pages, so the token
 // carries the user (`sub`), the tenant and the user's roles as the IdP knows them. Prints only the
 // access token.
-import { parseArgs } from 'node:util';
 import { mintClientCredentialsToken, registerAgentClient } from '../idp/dev-client.ts';
 import { authorizeUser, registerUserClient } from '../idp/dev-user-login.ts';
 import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
-import { cliEnv, UsageError } from '../../tenants/cli/cli-context.ts';
-import type { Command } from '../../tenants/cli/commands.ts';
+import { parse, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
+import { cliSettings } from '../../tenants/cli/config.ts';
 import { readDevStack, writeDevStack, type DevStack } from './dev-stack-state.ts';
 
 /** Never contacted: the scripted login stops as soon as the IdP redirects here with the code. */
@@ -82,22 +81,16 @@ export const token: Command = {
     'bulkhead token --tenant <tenant-id> [--scope "records:read records:write"]\n' +
     '       bulkhead token --user <user-id> [--tenant <tenant-id>] [--scope "…"]   (authorization code + PKCE)',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        options: {
-          tenant: { type: 'string' },
-          user: { type: 'string' },
-          scope: { type: 'string', default: ALL_SCOPES.join(' ') },
-        },
-        strict: true,
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values } = parsed;
-    const devDir = cliEnv().BULKHEAD_DEV_DIR;
+    const { values } = parse(
+      args,
+      {
+        tenant: { type: 'string' },
+        user: { type: 'string' },
+        scope: { type: 'string', default: ALL_SCOPES.join(' ') },
+      },
+      { positionals: false },
+    );
+    const { devDir } = cliSettings();
     const stack = await readDevStack(devDir);
     if (values.user) {
       const tenant = values.tenant === undefined ? undefined : TenantIdSchema.parse(values.tenant);

@@ -4,14 +4,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
-import { cliEnv, openContext, UsageError } from '../../tenants/cli/cli-context.ts';
-import type { Command } from '../../tenants/cli/commands.ts';
+import { withContext } from '../../tenants/cli/cli-context.ts';
+import { parse, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
+import { cliSettings } from '../../tenants/cli/config.ts';
 import { writeDevStack, type DevStack } from './dev-stack-state.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
 import { agentToken, userToken } from './token-command.ts';
@@ -69,33 +69,26 @@ export const up: Command = {
   usage:
     'bulkhead up [--port 8080] [--idp-port 9400] [--tenant demo] [--users alice=editor,bob=viewer] [--smoke]',
   async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: {
-          port: { type: 'string', default: '8080' },
-          'idp-port': { type: 'string', default: '9400' },
-          tenant: { type: 'string', default: 'demo' },
-          users: { type: 'string', default: 'alice=editor,bob=viewer' },
-          smoke: { type: 'boolean', default: false },
-        },
-        strict: true,
-      }));
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const env = cliEnv();
+    const { values } = parse(
+      args,
+      {
+        port: { type: 'string', default: '8080' },
+        'idp-port': { type: 'string', default: '9400' },
+        tenant: { type: 'string', default: 'demo' },
+        users: { type: 'string', default: 'alice=editor,bob=viewer' },
+        smoke: { type: 'boolean', default: false },
+      },
+      { positionals: false },
+    );
+    const settings = cliSettings();
     const routerUrl = `http://127.0.0.1:${values.port}`;
     const resourceUrl = `${routerUrl}/mcp`;
     const issuer = `http://127.0.0.1:${values['idp-port']}`;
     const users = parseUsers(values.users, values.tenant);
-    const logDir = join(env.BULKHEAD_DEV_DIR, 'logs');
+    const logDir = join(settings.devDir, 'logs');
     await mkdir(logDir, { recursive: true });
-    const keys = await ensureCallKeys(join(env.BULKHEAD_DEV_DIR, 'keys'));
-    step(
-      `call-assertion keys: ${keys.created ? 'created' : 'reused'} in ${join(env.BULKHEAD_DEV_DIR, 'keys')}`,
-    );
+    const keys = await ensureCallKeys(join(settings.devDir, 'keys'));
+    step(`call-assertion keys: ${keys.created ? 'created' : 'reused'} in ${join(settings.devDir, 'keys')}`);
 
     let failed: Error | undefined;
     const children = new ChildGroup({
@@ -115,8 +108,8 @@ export const up: Command = {
     try {
       const initialAccessToken = randomBytes(24).toString('base64url');
       const common = {
-        BULKHEAD_REDIS_URL: env.BULKHEAD_REDIS_URL,
-        BULKHEAD_NAMESPACE: env.BULKHEAD_NAMESPACE,
+        BULKHEAD_REDIS_URL: settings.redisUrl,
+        BULKHEAD_NAMESPACE: settings.namespace,
       };
       step(`starting the development IdP at ${issuer}`);
       children.start('idp', join(ROOT, 'dev/idp/main.ts'), {
@@ -142,8 +135,7 @@ export const up: Command = {
       });
       await waitForHttp(`${routerUrl}/healthz`, 20_000);
 
-      const ctx = await openContext();
-      try {
+      await withContext(async (ctx) => {
         const existing = await ctx.registry.get(values.tenant);
         if (existing) {
           step(`tenant "${values.tenant}" already exists: making sure its runtime is up`);
@@ -163,9 +155,7 @@ export const up: Command = {
           );
           step(`tenant ready in ${result.ms} ms (uid ${result.tenant.uid})`);
         }
-      } finally {
-        await ctx.close();
-      }
+      });
 
       const stack: DevStack = {
         issuer,
@@ -176,8 +166,8 @@ export const up: Command = {
         users,
         apps: {},
       };
-      await writeDevStack(env.BULKHEAD_DEV_DIR, stack);
-      const accessToken = await agentToken(env.BULKHEAD_DEV_DIR, stack, values.tenant, ALL_SCOPES.join(' '));
+      await writeDevStack(settings.devDir, stack);
+      const accessToken = await agentToken(settings.devDir, stack, values.tenant, ALL_SCOPES.join(' '));
       if (failed) throw failed;
 
       console.log(`
@@ -197,7 +187,7 @@ ${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl, hea
           resourceUrl,
           accessToken,
           firstUser
-            ? await userToken(env.BULKHEAD_DEV_DIR, stack, { user: firstUser.id, scope: 'records:read' })
+            ? await userToken(settings.devDir, stack, { user: firstUser.id, scope: 'records:read' })
             : undefined,
         );
         step('smoke test passed');

@@ -6,6 +6,9 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../../kernel/config/common.ts';
+import { cliConfig } from '../../tenants/cli/config.ts';
+import { runtimeConfig } from '../../runtime-image/src/config.ts';
+import { devIdpConfig } from '../idp/config.ts';
 import { defineConfig, type ProcessConfig, type ConfigFields } from '../../kernel/config/define-config.ts';
 
 export const CONFIG_REFERENCE_PATH = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
@@ -19,7 +22,12 @@ const shared = defineConfig(
   { redisUrl, namespace, logLevel, idempotencyWindowMs },
 );
 
-export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [shared];
+export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [
+  shared,
+  cliConfig,
+  runtimeConfig,
+  devIdpConfig,
+];
 
 export function renderConfigReference(): string {
   return `# Configuration

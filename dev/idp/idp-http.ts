@@ -1,16 +1,19 @@
 // HTTP plumbing shared by the development IdP's client helpers: discovery, JSON answers and the
 // IdP's OAuth error responses turned into errors that carry `error` and `error_description`.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
-/** A refusal from the IdP, carrying its OAuth `error` code and description. */
-export class DevIdpRequestError extends Error {
+/** A refusal from the IdP, carrying its HTTP status, OAuth `error` code and description. */
+export class DevIdpRequestError extends BulkheadError<'idp_request_failed'> {
   readonly status: number;
   readonly error: string | undefined;
   readonly errorDescription: string | undefined;
 
   constructor(options: { operation: string; status: number; error?: string; errorDescription?: string }) {
     const detail = [options.error, options.errorDescription].filter(Boolean).join(': ');
-    super(`${options.operation} failed with HTTP ${options.status}${detail ? ` (${detail})` : ''}`);
-    this.name = 'DevIdpRequestError';
+    super(
+      'idp_request_failed',
+      `${options.operation} failed with HTTP ${options.status}${detail ? ` (${detail})` : ''}`,
+    );
     this.status = options.status;
     this.error = options.error;
     this.errorDescription = options.errorDescription;

@@ -108,8 +108,9 @@ export function defineConfig<F extends ConfigFields>(
     },
     markdown() {
       const rows = envFields.map((f) => {
-        const fallback = required(f) ? '(required)' : (defaultText(f) ?? '(none)');
-        return `- \`${f.env}\` (default: \`${fallback}\`): ${f.doc}`;
+        const text = defaultText(f);
+        const fallback = required(f) ? ' (required)' : text === undefined ? '' : ` (default \`${text}\`)`;
+        return `- \`${f.env}\`${fallback}: ${f.doc}`;
       });
       const run = spec.usage === undefined ? '' : ` Run as \`${spec.usage}\`.`;
       return `## ${spec.title}\n\n${spec.summary}${run}\n\n${rows.join('\n')}\n`;

@@ -1,5 +1,6 @@
 // Verifies the router's call assertion: signature by the router's Ed25519 key only, issuer, this
 // tenant as audience, a short lifetime, and the digest of the exact body that came with it.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { importJWK, importSPKI, jwtVerify, type JWK } from 'jose';
 import {
   CALL_ASSERTION_ALG,
@@ -11,7 +12,12 @@ import {
   type CallContext,
 } from '../../kernel/wire/call-assertion.ts';
 
-export class AssertionRejected extends Error {}
+/** The call carries no valid router assertion: answered with the table's HTTP status (401). */
+export class AssertionRejected extends BulkheadError<'assertion_rejected'> {
+  constructor(message: string) {
+    super('assertion_rejected', message);
+  }
+}
 
 export type RouterKey = Awaited<ReturnType<typeof importSPKI>>;
 

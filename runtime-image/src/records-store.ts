@@ -4,6 +4,7 @@
 // commit and before the response is answered from the key table on retry, never written twice.
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RecordRow } from '../../kernel/packs/manifest.ts';
 
 interface RowShape {
@@ -47,7 +48,12 @@ function toRecord(row: RowShape): RecordRow {
   };
 }
 
-export class DuplicateRefError extends Error {}
+/** A record's `ref` is unique in its tenant: the tool answers `duplicate_ref` (a conflict). */
+export class DuplicateRefError extends BulkheadError<'duplicate_ref'> {
+  constructor(message: string) {
+    super('duplicate_ref', message);
+  }
+}
 
 export type KeyedOutcome =
   { kind: 'fresh'; resultJson: string } | { kind: 'replay'; resultJson: string } | { kind: 'conflict' };
@@ -58,8 +64,9 @@ export class RecordsStore {
   private readonly db: DatabaseSync;
   private readonly keyWindowMs: number;
 
-  constructor(path: string, options: { idempotencyWindowMs?: number } = {}) {
-    this.keyWindowMs = options.idempotencyWindowMs ?? 24 * 3600 * 1000;
+  /** `idempotencyWindowMs`: how long a committed key answers a retried write (runtime-image/src/config.ts). */
+  constructor(path: string, options: { idempotencyWindowMs: number }) {
+    this.keyWindowMs = options.idempotencyWindowMs;
     this.db = new DatabaseSync(path);
     this.db.exec(`
       PRAGMA journal_mode = WAL;

@@ -12,7 +12,7 @@ import {
   wireTool,
   type ToolDefinition,
 } from '../../kernel/tools/tool-definition.ts';
-import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
 import { DuplicateRefError, type RecordInput, type RecordPatch, type RecordsStore } from './records-store.ts';
 
@@ -49,7 +49,7 @@ function createItems(store: RecordsStore, items: RecordInput[], actor: string): 
       return {
         index,
         status: 'failed' as const,
-        error: { error_class: 'conflict', code: 'duplicate_ref', message: error.message },
+        error: { error_class: error.errorClass, code: error.code, message: error.message },
       };
     }
   });
@@ -75,7 +75,7 @@ function update(
     return { record: store.update(id, next) };
   } catch (error) {
     if (!(error instanceof DuplicateRefError)) throw error;
-    return toolError('duplicate_ref', error.message);
+    return toolErrorFor(error);
   }
 }
 
@@ -85,7 +85,7 @@ const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
       return { record: store.create(args as unknown as RecordInput, actor) };
     } catch (error) {
       if (!(error instanceof DuplicateRefError)) throw error;
-      return toolError('duplicate_ref', error.message);
+      return toolErrorFor(error);
     }
   },
   records_bulk_create: (store) => (args, actor) => createItems(store, args.items as RecordInput[], actor),

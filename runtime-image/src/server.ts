@@ -5,9 +5,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
-import { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { ERROR_CODES } from '../../kernel/errors/error-codes.ts';
+import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
+import { runtimeConfig } from './config.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
 
@@ -19,20 +22,16 @@ const FAULTS_BUILD = process.env.BULKHEAD_FAULTS_BUILD === '1';
 /** The context the health ping runs under: it can call no tool (no scopes) and names no user. */
 const HEALTH_CONTEXT = { tenant: '', user: null, agent: 'supervisor-health', scopes: [] as string[] };
 
-const ConfigSchema = z.object({
-  BULKHEAD_TENANT_ID: z.string().min(1),
-  BULKHEAD_ROUTER_PUBLIC_KEY: z.string().min(1),
-  BULKHEAD_SOCKET_PATH: z.string().default('/run/mcp/mcp.sock'),
-  BULKHEAD_DATA_DIR: z.string().default('/data'),
-  /** How long the key table answers a retried write (the router's Redis window is the same by default). */
-  BULKHEAD_IDEMPOTENCY_WINDOW_MS: z.coerce
-    .number()
-    .int()
-    .min(60_000)
-    .default(24 * 3600 * 1000),
-});
+class BodyTooLarge extends BulkheadError<'body_too_large'> {
+  constructor() {
+    super('body_too_large', `request body over ${MAX_BODY_BYTES} bytes`);
+  }
+}
 
-class BodyTooLarge extends Error {}
+/** The HTTP answer to a refused request: the status from the error table, the code, the message. */
+function sendRefusal(res: ServerResponse, error: BodyTooLarge | AssertionRejected): void {
+  sendJson(res, ERROR_CODES[error.code].http, { error: error.code, reason: error.message });
+}
 
 async function readBody(req: IncomingMessage): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
@@ -50,21 +49,22 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 }
 
 async function main(): Promise<void> {
-  const config = ConfigSchema.parse(process.env);
-  const log = pino({ name: 'tenant-runtime', base: { tenant: config.BULKHEAD_TENANT_ID } });
+  const config = loadConfig(runtimeConfig);
+  if (!config) return;
+  const log = pino({ name: 'tenant-runtime', base: { tenant: config.tenantId } });
   const verify = createAssertionVerifier({
-    tenantId: config.BULKHEAD_TENANT_ID,
-    routerKey: await loadRouterKey(config.BULKHEAD_ROUTER_PUBLIC_KEY),
+    tenantId: config.tenantId,
+    routerKey: await loadRouterKey(config.routerPublicKey),
   });
-  mkdirSync(config.BULKHEAD_DATA_DIR, { recursive: true });
-  const store = new RecordsStore(join(config.BULKHEAD_DATA_DIR, 'records.db'), {
-    idempotencyWindowMs: config.BULKHEAD_IDEMPOTENCY_WINDOW_MS,
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = new RecordsStore(join(config.dataDir, 'records.db'), {
+    idempotencyWindowMs: config.idempotencyWindowMs,
   });
   let refused = 0;
   const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
   // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
   // process before its response leaves, the crash the idempotency table must survive.
-  const crashMarker = join(config.BULKHEAD_DATA_DIR, '.faults', 'crash-after-commit');
+  const crashMarker = join(config.dataDir, '.faults', 'crash-after-commit');
   const afterCommit = FAULTS_BUILD
     ? () => {
         if (!existsSync(crashMarker)) return;
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     try {
       body = await readBody(req);
     } catch (error) {
-      if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });
+      if (error instanceof BodyTooLarge) return sendRefusal(res, error);
       throw error;
     }
     const header = req.headers[CALL_ASSERTION_HEADER];
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       if (!(error instanceof AssertionRejected)) throw error;
       refused += 1;
       log.warn({ reason: error.message }, 'refused a call without a valid router assertion');
-      return sendJson(res, 401, { error: 'unauthorized', reason: error.message });
+      return sendRefusal(res, error);
     }
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     res.end(Buffer.from(await response.arrayBuffer()));
   }
 
-  rmSync(config.BULKHEAD_SOCKET_PATH, { force: true });
+  rmSync(config.socketPath, { force: true });
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: error }, 'request failed');
@@ -167,9 +167,9 @@ async function main(): Promise<void> {
   // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the
   // socket is created on the host through the gofer (--host-uds=create), where chmod is refused.
   const umask = process.umask(0o000);
-  server.listen({ path: config.BULKHEAD_SOCKET_PATH }, () => {
+  server.listen({ path: config.socketPath }, () => {
     process.umask(umask);
-    log.info({ socket: config.BULKHEAD_SOCKET_PATH }, 'listening');
+    log.info({ socket: config.socketPath }, 'listening');
   });
 
   const shutdown = (): void => {

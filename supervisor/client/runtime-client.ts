@@ -1,17 +1,24 @@
 // The only supervisor API the router (and the CLI) may use: ask for a tenant runtime through a
 // BullMQ job and wait for its endpoint. The caller never touches the Docker socket.
 import { Queue, QueueEvents } from 'bullmq';
+import type { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { IsolationReport } from './isolation-report.ts';
 import {
-  EnsureResult,
-  InspectResult,
-  RUNTIME_ERROR_CODES,
+  EnsureOutcome,
+  InspectOutcome,
+  RecycleOutcome,
+  RemoveOutcome,
   RUNTIME_QUEUE,
-  VerifyResult,
+  VerifyOutcome,
+  type EnsureResult,
+  type JobData,
+  type JobFailureCode,
+  type JobOutcome,
   type RecycleJob,
-  type RuntimeErrorCode,
+  type RuntimeJobName,
   type RuntimeStatus,
 } from './runtime-jobs.ts';
 
@@ -23,29 +30,12 @@ export interface RuntimeClientOptions {
   onError?: (error: Error) => void;
 }
 
-export class RuntimeRequestError extends Error {
-  readonly code: RuntimeErrorCode;
-  /** Set for `runtime_backoff`: when the circuit lets the next attempt through. */
-  readonly retryAfterMs: number | undefined;
-  constructor(code: RuntimeErrorCode, message: string, retryAfterMs?: number) {
-    super(message);
-    this.code = code;
-    this.retryAfterMs = retryAfterMs;
-  }
-}
-
-function toRuntimeError(error: unknown): RuntimeRequestError {
-  const message = error instanceof Error ? error.message : String(error);
-  const match = /^([a-z_]+): (.*)$/s.exec(message);
-  const code = RUNTIME_ERROR_CODES.find((c) => c === match?.[1]);
-  if (code === 'runtime_backoff') {
-    const backoff = /^(\d+): (.*)$/s.exec(match?.[2] ?? '');
-    return new RuntimeRequestError(code, backoff?.[2] ?? message, Number(backoff?.[1] ?? 5_000));
-  }
-  return code
-    ? new RuntimeRequestError(code, match?.[2] ?? message)
-    : new RuntimeRequestError('runtime_failed', message);
-}
+/**
+ * The supervisor refused a runtime request (the code says why), or it failed or did not answer in
+ * time (`runtime_failed`). `retryAfterMs` is set for `runtime_backoff`: when the circuit lets the
+ * next attempt through.
+ */
+export class RuntimeRequestError extends BulkheadError<JobFailureCode> {}
 
 export class RuntimeClient {
   private readonly queue: Queue;
@@ -83,7 +73,7 @@ export class RuntimeClient {
 
   /** The endpoint and the runtime epoch it was handed out under. */
   async ensureRuntime(tenantId: string): Promise<EnsureResult> {
-    return EnsureResult.parse(await this.run('ensure', { tenantId }));
+    return this.run('ensure', { tenantId }, EnsureOutcome);
   }
 
   /**
@@ -91,37 +81,50 @@ export class RuntimeClient {
    * caller (a router answering an agent) does not wait for the drain and the fresh start.
    */
   async requestRecycle(tenantId: string, reason: string): Promise<void> {
-    await this.queue.add('recycle', { tenantId, reason, requestedAtMs: Date.now() });
+    const data: JobData<'recycle'> = { tenantId, reason, requestedAtMs: Date.now() };
+    await this.queue.add('recycle', data);
   }
 
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
-    await this.run('remove', { tenantId, purgeData: options.purgeData });
+    await this.run('remove', { tenantId, purgeData: options.purgeData }, RemoveOutcome);
   }
 
   async inspect(tenantId: string): Promise<RuntimeStatus | null> {
-    return InspectResult.parse(await this.run('inspect', { tenantId })).status;
+    return (await this.run('inspect', { tenantId }, InspectOutcome)).status;
   }
 
   /** Replaces the tenant's container (a security event); resolves when the new one serves. */
   async recycle(request: RecycleJob): Promise<void> {
-    await this.run('recycle', request);
+    await this.run('recycle', request, RecycleOutcome);
   }
 
   /** The isolation evidence report of a tenant's live container (a supervisor job: only it holds Docker). */
   async verify(tenantId: string): Promise<IsolationReport> {
-    return VerifyResult.parse(await this.run('verify', { tenantId })).report;
+    return (await this.run('verify', { tenantId }, VerifyOutcome)).report;
   }
 
   async close(): Promise<void> {
     await Promise.all([this.queue.close(), this.events.close()]);
   }
 
-  private async run(name: string, data: object): Promise<unknown> {
+  /** Runs one job and waits for its outcome: a refusal or a failure throws RuntimeRequestError. */
+  private async run<N extends RuntimeJobName, T>(
+    name: N,
+    data: JobData<N>,
+    outcomeSchema: z.ZodType<JobOutcome<T>>,
+  ): Promise<T> {
     const job = await this.queue.add(name, data);
+    let returned: unknown;
     try {
-      return await job.waitUntilFinished(this.events, this.timeoutMs);
+      returned = await job.waitUntilFinished(this.events, this.timeoutMs);
     } catch (error) {
-      throw toRuntimeError(error);
+      // The job failed (an unexpected exception in the worker) or no answer came in time.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RuntimeRequestError('runtime_failed', message, { cause: error });
     }
+    const outcome = outcomeSchema.parse(returned);
+    if (outcome.ok) return outcome.value;
+    const { code, message, retryAfterMs } = outcome.error;
+    throw new RuntimeRequestError(code, message, { retryAfterMs });
   }
 }

@@ -1,5 +1,6 @@
 // The job contract between runtime producers (router, CLI) and the supervisor's worker.
 import { z } from 'zod';
+import type { ErrorCode } from '../../kernel/errors/error-codes.ts';
 import { RuntimeEndpointSchema } from '../../kernel/wire/runtime-endpoint.ts';
 import { IsolationReportSchema } from './isolation-report.ts';
 
@@ -42,12 +43,56 @@ export const RuntimeStatusSchema = z.strictObject({
 export type RuntimeStatus = z.infer<typeof RuntimeStatusSchema>;
 export const InspectResult = z.strictObject({ status: RuntimeStatusSchema.nullable() });
 
-/** Failure codes a worker puts at the start of a job's failure reason ("code: message"). */
-export const RUNTIME_ERROR_CODES = [
+/**
+ * The codes a worker may refuse a job with (error table: kernel/errors/error-codes.ts). A refusal is
+ * an answer, not a failed job: the worker returns it as the job's value and the client raises it.
+ */
+export const JOB_FAILURE_CODES = [
   'tenant_not_found',
   'tenant_suspended',
-  'runtime_failed',
-  // The tenant's runtime is crash-looping and its circuit is open: "runtime_backoff: <ms>: message".
+  // The tenant's runtime is crash-looping and its circuit is open: retryAfterMs says until when.
   'runtime_backoff',
-] as const;
-export type RuntimeErrorCode = (typeof RUNTIME_ERROR_CODES)[number];
+  'runtime_failed',
+  'socket_tampered',
+] as const satisfies readonly ErrorCode[];
+export type JobFailureCode = (typeof JOB_FAILURE_CODES)[number];
+
+export const JobFailure = z.strictObject({
+  code: z.enum(JOB_FAILURE_CODES),
+  message: z.string(),
+  retryAfterMs: z.number().int().min(0).optional(),
+});
+export type JobFailure = z.infer<typeof JobFailure>;
+
+/** A job's return value: the job's result, or the refusal the worker answered with. */
+export function jobOutcome<T extends z.ZodType>(value: T) {
+  return z.discriminatedUnion('ok', [
+    z.strictObject({ ok: z.literal(true), value }),
+    z.strictObject({ ok: z.literal(false), error: JobFailure }),
+  ]);
+}
+export type JobOutcome<T> = { ok: true; value: T } | { ok: false; error: JobFailure };
+
+const Done = z.strictObject({});
+export const EnsureOutcome = jobOutcome(EnsureResult);
+export const RemoveOutcome = jobOutcome(Done);
+export const InspectOutcome = jobOutcome(InspectResult);
+export const VerifyOutcome = jobOutcome(VerifyResult);
+export const RecycleOutcome = jobOutcome(Done);
+
+/** Every job the worker runs: its data and its outcome. */
+export const RUNTIME_JOBS = {
+  ensure: { data: EnsureJob, outcome: EnsureOutcome },
+  remove: { data: RemoveJob, outcome: RemoveOutcome },
+  inspect: { data: InspectJob, outcome: InspectOutcome },
+  verify: { data: VerifyJob, outcome: VerifyOutcome },
+  recycle: { data: RecycleJob, outcome: RecycleOutcome },
+} as const;
+export type RuntimeJobName = keyof typeof RUNTIME_JOBS;
+/** The data a job of `N` carries. */
+export type JobData<N extends RuntimeJobName> = z.input<(typeof RUNTIME_JOBS)[N]['data']>;
+/** What a job of `N` yields when it is not refused. */
+export type JobValue<N extends RuntimeJobName> = Extract<
+  z.output<(typeof RUNTIME_JOBS)[N]['outcome']>,
+  { ok: true }
+>['value'];

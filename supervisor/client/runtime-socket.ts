@@ -13,6 +13,7 @@ import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import type { RequestOptions } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { buildConnector } from 'undici';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 
 export type UnixEndpoint = Extract<RuntimeEndpoint, { kind: 'unix' }>;
@@ -20,8 +21,11 @@ export type UnixEndpoint = Extract<RuntimeEndpoint, { kind: 'unix' }>;
 /** Linux's O_PATH (not in node:fs constants): a descriptor for the inode, opened for nothing. */
 const O_PATH = 0o10000000;
 
-/** The error code a tampered socket carries (through `cause` chains, like a system error code). */
-export const SOCKET_TAMPERED = 'BULKHEAD_SOCKET_TAMPERED';
+/**
+ * The error code a tampered socket carries (its row in kernel/errors/error-codes.ts), found through
+ * `cause` chains like a system error code.
+ */
+export const SOCKET_TAMPERED = 'socket_tampered';
 
 export type SocketKind = 'socket' | 'symlink' | 'file' | 'fifo' | 'directory' | 'device' | 'unknown';
 
@@ -32,13 +36,13 @@ export interface SocketInspection {
 }
 
 /** What sits at a runtime's socket path is not the tenant's own socket: a security event. */
-export class RuntimeSocketTamperedError extends Error {
-  readonly code = SOCKET_TAMPERED;
+export class RuntimeSocketTamperedError extends BulkheadError<typeof SOCKET_TAMPERED> {
   readonly socketPath: string;
   readonly found: SocketInspection;
   readonly expectedUid: number;
   constructor(endpoint: UnixEndpoint, found: SocketInspection) {
     super(
+      SOCKET_TAMPERED,
       `runtime socket ${endpoint.socketPath} is not the tenant's socket: found ${describeFound(found, endpoint.uid)}`,
     );
     this.socketPath = endpoint.socketPath;

@@ -1,97 +1,125 @@
-// The supervisor's consumer side: runs runtime jobs against the RuntimeManager.
-import { UnrecoverableError, Worker } from 'bullmq';
+// The supervisor's consumer side: runs runtime jobs against the tenant runtimes' lifecycle. A job
+// answers with its outcome (runtime-jobs.ts): its value, or a refusal the client raises with the
+// refusal's code (an unknown or suspended tenant, a runtime backing off). Only an unexpected
+// exception fails the job; the client sees that as `runtime_failed`.
+import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import type { IsolationReport } from '../client/isolation-report.ts';
 import {
-  EnsureJob,
-  InspectJob,
-  RecycleJob,
-  RemoveJob,
+  JOB_FAILURE_CODES,
+  RUNTIME_JOBS,
   RUNTIME_QUEUE,
-  VerifyJob,
+  type JobFailure,
+  type JobOutcome,
+  type JobValue,
+  type RuntimeJobName,
+  type RuntimeStatus,
 } from '../client/runtime-jobs.ts';
-import type { IsolationVerifier } from '../verify/isolation-verifier.ts';
-import type { RuntimeController } from '../lifecycle/runtime-controller.ts';
-import { TenantSuspendedError } from '../lifecycle/runtime-controller.ts';
-import { CircuitOpenError } from '../lifecycle/crash-breaker.ts';
+
+/** What the worker needs of the lifecycle owner: the port it drives, not its class. */
+export interface RuntimeLifecycle {
+  ensureRuntime(
+    tenant: TenantRecord,
+  ): Promise<{ endpoint: RuntimeEndpoint; epoch: number; info: { runtimeId: string } }>;
+  remove(tenantId: string, purgeData: boolean): Promise<void>;
+  inspect(tenantId: string): Promise<RuntimeStatus | undefined>;
+  recycle(tenant: TenantRecord, reason: string, options: { unlessCreatedAfterMs?: number }): Promise<void>;
+}
 
 export interface RuntimeWorkerOptions {
   redis: RedisConnection;
   prefix: string;
-  manager: RuntimeController;
-  registry: TenantRegistry;
+  manager: RuntimeLifecycle;
+  registry: Pick<TenantRegistry, 'get' | 'list'>;
   logger: Logger;
   concurrency?: number;
   /** Isolation evidence for `verify` jobs; absent in supervisors without a Docker engine. */
-  verifier?: Pick<IsolationVerifier, 'verify'>;
+  verifier?: { verify(tenant: TenantRecord, otherTenantIds: string[]): Promise<IsolationReport> };
+}
+
+function refuse(code: JobFailure['code'], message: string): never {
+  throw new BulkheadError(code, message);
+}
+
+/** Every job's work: it returns the job's value, or refuses by throwing a BulkheadError. */
+function handlers(options: RuntimeWorkerOptions): {
+  [N in RuntimeJobName]: (data: unknown) => Promise<JobValue<N>>;
+} {
+  const { manager, registry } = options;
+  const tenantOf = async (tenantId: string): Promise<TenantRecord> =>
+    (await registry.get(tenantId)) ?? refuse('tenant_not_found', `no tenant "${tenantId}"`);
+  return {
+    async ensure(data) {
+      const { tenantId } = RUNTIME_JOBS.ensure.data.parse(data);
+      const { endpoint, epoch, info } = await manager.ensureRuntime(await tenantOf(tenantId));
+      return { endpoint, epoch, runtimeId: info.runtimeId };
+    },
+    async remove(data) {
+      const { tenantId, purgeData } = RUNTIME_JOBS.remove.data.parse(data);
+      await manager.remove(tenantId, purgeData);
+      return {};
+    },
+    async inspect(data) {
+      const { tenantId } = RUNTIME_JOBS.inspect.data.parse(data);
+      const info = await manager.inspect(tenantId);
+      if (!info) return { status: null };
+      const { runtimeId, state, specHash, generation, image } = info;
+      return { status: { tenantId: info.tenantId, runtimeId, state, specHash, generation, image } };
+    },
+    async recycle(data) {
+      const { tenantId, reason, runtimeId, requestedAtMs } = RUNTIME_JOBS.recycle.data.parse(data);
+      const tenant = await tenantOf(tenantId);
+      // Already replaced (another router reported the same event, or it crashed meanwhile).
+      if (runtimeId && (await manager.inspect(tenantId))?.runtimeId !== runtimeId) return {};
+      await manager.recycle(
+        tenant,
+        reason,
+        requestedAtMs === undefined ? {} : { unlessCreatedAfterMs: requestedAtMs },
+      );
+      return {};
+    },
+    async verify(data) {
+      const { tenantId } = RUNTIME_JOBS.verify.data.parse(data);
+      const tenant = await tenantOf(tenantId);
+      if (!options.verifier) return refuse('runtime_failed', 'this supervisor cannot verify');
+      const others = (await registry.list()).map((t) => t.id).filter((id) => id !== tenantId);
+      return { report: await options.verifier.verify(tenant, others) };
+    },
+  };
+}
+
+/** An expected refusal, as the job's answer; undefined for anything unexpected. */
+function refusalOf(error: unknown): JobFailure | undefined {
+  if (!isBulkheadError(error, ...JOB_FAILURE_CODES)) return undefined;
+  const { code, message, retryAfterMs } = error;
+  return retryAfterMs === undefined
+    ? { code, message }
+    : { code, message, retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) };
+}
+
+function isJobName(name: string): name is RuntimeJobName {
+  return Object.hasOwn(RUNTIME_JOBS, name);
 }
 
 export function startRuntimeWorker(options: RuntimeWorkerOptions): Worker {
-  const { manager, registry, logger } = options;
+  const { logger } = options;
+  const run = handlers(options);
   const worker = new Worker(
     RUNTIME_QUEUE,
-    async (job) => {
-      switch (job.name) {
-        case 'ensure': {
-          const { tenantId } = EnsureJob.parse(job.data);
-          const tenant = await registry.get(tenantId);
-          if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
-          try {
-            const { endpoint, epoch, info } = await manager.ensureRuntime(tenant);
-            return { endpoint, epoch, runtimeId: info.runtimeId };
-          } catch (error) {
-            if (error instanceof TenantSuspendedError)
-              throw new UnrecoverableError(`tenant_suspended: ${error.message}`);
-            if (error instanceof CircuitOpenError)
-              throw new UnrecoverableError(
-                `runtime_backoff: ${Math.ceil(error.retryAfterMs)}: ${error.message}`,
-              );
-            throw error;
-          }
-        }
-        case 'remove': {
-          const { tenantId, purgeData } = RemoveJob.parse(job.data);
-          await manager.remove(tenantId, purgeData);
-          return {};
-        }
-        case 'inspect': {
-          const { tenantId } = InspectJob.parse(job.data);
-          const info = await manager.inspect(tenantId);
-          if (!info) return { status: null };
-          const {
-            endpoint: _endpoint,
-            exit: _exit,
-            createdAt: _createdAt,
-            oomKilled: _oom,
-            ...status
-          } = info;
-          return { status };
-        }
-        case 'recycle': {
-          const { tenantId, reason, runtimeId, requestedAtMs } = RecycleJob.parse(job.data);
-          const tenant = await registry.get(tenantId);
-          if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
-          // Already replaced (another router reported the same event, or it crashed meanwhile).
-          if (runtimeId && (await manager.inspect(tenantId))?.runtimeId !== runtimeId) return {};
-          await manager.recycle(
-            tenant,
-            reason,
-            requestedAtMs === undefined ? {} : { unlessCreatedAfterMs: requestedAtMs },
-          );
-          return {};
-        }
-        case 'verify': {
-          const { tenantId } = VerifyJob.parse(job.data);
-          const tenant = await registry.get(tenantId);
-          if (!tenant) throw new UnrecoverableError(`tenant_not_found: no tenant "${tenantId}"`);
-          if (!options.verifier)
-            throw new UnrecoverableError('runtime_failed: this supervisor cannot verify');
-          const others = (await registry.list()).map((t) => t.id).filter((id) => id !== tenantId);
-          return { report: await options.verifier.verify(tenant, others) };
-        }
-        default:
-          throw new UnrecoverableError(`runtime_failed: unknown job ${job.name}`);
+    async (job): Promise<JobOutcome<unknown>> => {
+      try {
+        if (!isJobName(job.name)) refuse('runtime_failed', `unknown job ${job.name}`);
+        return { ok: true, value: await run[job.name](job.data) };
+      } catch (error) {
+        const refusal = refusalOf(error);
+        if (!refusal) throw error;
+        logger.info({ job: job.name, data: job.data, refusal }, 'runtime job refused');
+        return { ok: false, error: refusal };
       }
     },
     {

@@ -2,12 +2,25 @@
 // and the confirmation step of destructive commands.
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { UsageError } from './cli-context.ts';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import {
+  IsolationTierSchema,
+  PLANS,
+  type IsolationTier,
+  type PlanName,
+} from '../../kernel/tenant/tenant-spec.ts';
 
 export interface Command {
   summary: string;
   usage: string;
   run(args: string[]): Promise<void>;
+}
+
+/** The command line itself is wrong: the program prints the message and the command's usage. */
+export class UsageError extends BulkheadError<'usage'> {
+  constructor(message: string) {
+    super('usage', message);
+  }
 }
 
 export const progress = (message: string): void => console.log(`  … ${message}`);
@@ -17,9 +30,13 @@ type Options = Record<
   { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean | string[] }
 >;
 
-export function parse<T extends Options>(args: string[], options: T) {
+export function parse<T extends Options>(
+  args: string[],
+  options: T,
+  { positionals = true }: { positionals?: boolean } = {},
+) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -29,6 +46,18 @@ export function oneId(positionals: string[], command: string): string {
   const [id] = positionals;
   if (!id || positionals.length > 1) throw new UsageError(`${command} takes exactly one tenant id`);
   return id;
+}
+
+export function planOption(value: string): PlanName {
+  if (!Object.hasOwn(PLANS, value))
+    throw new UsageError(`unknown plan "${value}": choose one of ${Object.keys(PLANS).join(', ')}`);
+  return value as PlanName;
+}
+
+export function isolationOption(value: string): IsolationTier {
+  const tier = IsolationTierSchema.safeParse(value);
+  if (!tier.success) throw new UsageError(`unknown isolation "${value}": use runc or gvisor`);
+  return tier.data;
 }
 
 /**

@@ -1,12 +1,22 @@
 // The operator commands: onboard, list, offboard, keygen.
 import { join, resolve } from 'node:path';
 import { summarize } from '../../supervisor/client/isolation-report.ts';
-import { IsolationTierSchema, PLANS } from '../../kernel/tenant/tenant-spec.ts';
+import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import { ensureCallKeys } from '../control-plane/call-keys.ts';
-import { openContext, UsageError } from './cli-context.ts';
-import { confirm, oneId, parse, progress, type Command } from './command-kit.ts';
 import { offboardTenant } from '../control-plane/offboard.ts';
 import { onboardTenant } from '../control-plane/onboard.ts';
+import { listTenants, requireTenant } from '../control-plane/queries.ts';
+import { withContext } from './cli-context.ts';
+import {
+  confirm,
+  isolationOption,
+  oneId,
+  parse,
+  planOption,
+  progress,
+  UsageError,
+  type Command,
+} from './command-kit.ts';
 import { claimMapping } from './report-format.ts';
 
 export type { Command } from './command-kit.ts';
@@ -23,20 +33,16 @@ export const onboard: Command = {
       'no-verify': { type: 'boolean', default: false },
     });
     const id = oneId(positionals, 'onboard');
-    if (!Object.hasOwn(PLANS, values.plan))
-      throw new UsageError(`unknown plan "${values.plan}": choose one of ${Object.keys(PLANS).join(', ')}`);
-    const isolation = IsolationTierSchema.safeParse(values.isolation);
-    if (!isolation.success)
-      throw new UsageError(`unknown isolation "${values.isolation}": use runc or gvisor`);
-    const ctx = await openContext();
-    try {
+    const plan = planOption(values.plan);
+    const isolation = isolationOption(values.isolation);
+    await withContext(async (ctx) => {
       console.log(`Onboarding ${id}`);
       const result = await onboardTenant(
         ctx,
         {
           id,
-          plan: values.plan,
-          isolation: isolation.data,
+          plan,
+          isolation,
           issuers: values.issuer,
           actor: ctx.actor,
           verify: !values['no-verify'],
@@ -60,9 +66,7 @@ export const onboard: Command = {
         console.log(`  ${summarize(result.evidence)} (details: bulkhead verify ${tenant.id})`);
         if (!result.evidence.pass) process.exitCode = 1;
       }
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 
@@ -71,19 +75,13 @@ export const list: Command = {
   usage: 'bulkhead list',
   async run(args) {
     parse(args, {});
-    const ctx = await openContext();
-    try {
-      const tenants = await ctx.registry.list();
-      if (tenants.length === 0) console.log('no tenants');
-      for (const tenant of tenants) {
-        const runtime = await ctx.runtimes.inspect(tenant.id);
-        console.log(
-          `${tenant.id.padEnd(24)} ${tenant.status.padEnd(10)} uid=${tenant.uid} plan=${tenant.plan.name} ` +
-            `isolation=${tenant.isolation} runtime=${runtime ? runtime.state : 'absent'} generation=${tenant.generation}`,
-        );
-      }
-    } finally {
-      await ctx.close();
+    const views = await withContext((ctx) => listTenants(ctx));
+    if (views.length === 0) console.log('no tenants');
+    for (const { tenant, runtime } of views) {
+      console.log(
+        `${tenant.id.padEnd(24)} ${tenant.status.padEnd(10)} uid=${tenant.uid} plan=${tenant.plan.name} ` +
+          `isolation=${tenant.isolation} runtime=${runtime ? runtime.state : 'absent'} generation=${tenant.generation}`,
+      );
     }
   },
 };
@@ -97,9 +95,8 @@ export const offboard: Command = {
       'audit-dir': { type: 'string' },
     });
     const id = oneId(positionals, 'offboard');
-    const ctx = await openContext();
-    try {
-      await ctx.registry.require(id);
+    await withContext(async (ctx) => {
+      await requireTenant(ctx, id);
       await confirm({ yes: values.yes, id, what: `offboarding destroys the data of "${id}"` });
       const auditDir = resolve(values['audit-dir'] ?? join(ctx.devDir, 'offboarded'));
       console.log(`Offboarding ${id}`);
@@ -110,9 +107,7 @@ export const offboard: Command = {
         console.log(
           `Audit trail exported: ${receipt.audit.file} (${receipt.audit.check.entries} entries, chain ${receipt.audit.check.ok ? 'intact' : 'BROKEN'}, head ${receipt.audit.check.head.slice(0, 16)}), check ${receipt.audit.checkFile}`,
         );
-    } finally {
-      await ctx.close();
-    }
+    });
   },
 };
 

@@ -1,52 +1,13 @@
-// Suspend, resume and offboard. Offboarding drains (suspends, so new calls are refused, and waits
-// for routers' caches to see it), removes the container, exports the audit trail with its chain
-// check, then destroys the data volume, socket directory, secrets and the record, and returns a
+// Offboarding drains (suspends, so new calls are refused, and waits for routers' caches to see it),
+// removes the container, exports the audit trail with its chain check, then destroys the data volume, socket directory, secrets and the record, and returns a
 // receipt of everything destroyed.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { exportAuditTrail, type AuditExport } from './audit-export.ts';
-import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
-import { TenantIdSchema, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
-import type { SecretStore } from '../secrets/secret-store.ts';
-import type { Progress } from './onboard.ts';
-
-export interface LifecycleDeps {
-  registry: TenantRegistry;
-  runtimes: RuntimeClient;
-  audit: AuditTrail;
-  secrets: SecretStore;
-  actor: string;
-}
+import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
+import type { ControlPlane, Progress } from './context.ts';
 
 /** Routers cache tenant records for 2 s (router/tenancy/tenant-directory.ts); drain a little longer. */
 export const DRAIN_MS = 2_500;
-
-export async function setStatus(
-  deps: LifecycleDeps,
-  id: string,
-  status: TenantRecord['status'],
-  progress: Progress,
-): Promise<TenantRecord> {
-  const current = await deps.registry.require(TenantIdSchema.parse(id));
-  let tenant = current;
-  if (current.status !== status) {
-    progress(`marking "${id}" ${status} (generation ${current.generation} -> ${current.generation + 1})`);
-    tenant = await deps.registry.update(id, {
-      expectedGeneration: current.generation,
-      changes: { status },
-      author: { actor: deps.actor, reason: status === 'suspended' ? 'suspend' : 'resume' },
-    });
-  } else progress(`"${id}" is already ${status}`);
-  if (status === 'suspended') {
-    progress('stopping and removing its container (the data volume is kept)');
-    await deps.runtimes.remove(id, { purgeData: false });
-  } else {
-    progress('starting its runtime');
-    await deps.runtimes.ensure(id);
-  }
-  return tenant;
-}
 
 export interface OffboardReceipt {
   tenant: string;
@@ -57,7 +18,7 @@ export interface OffboardReceipt {
 }
 
 export async function offboardTenant(
-  deps: LifecycleDeps,
+  deps: ControlPlane,
   id: string,
   options: { auditDir: string; drainMs?: number },
   progress: Progress,

@@ -2,7 +2,6 @@
 // it for a tenant that exists with the same settings is a no-op that makes sure the runtime is up;
 // a failure part-way removes exactly what this run created (record, container, volume).
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
-import type { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import type { RuntimeStatus } from '../../supervisor/client/runtime-jobs.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import {
@@ -13,9 +12,8 @@ import {
   type PlanName,
   type TenantRecord,
 } from '../../kernel/tenant/tenant-spec.ts';
-import { TenantExistsError, type TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
-
-export type Progress = (message: string) => void;
+import { TenantExistsError } from '../../kernel/registry/tenant-registry.ts';
+import type { ControlPlane, Progress } from './context.ts';
 
 export interface OnboardRequest {
   id: string;
@@ -56,8 +54,13 @@ function sameSettings(
   );
 }
 
+/** Issuer URLs as bindings with the default claim names (`tenant`, `roles`). */
+export function issuerBindings(issuers: readonly string[]): TenantRecord['issuers'] {
+  return issuers.map((issuer) => ({ issuer, tenantClaim: 'tenant', rolesClaim: 'roles' }));
+}
+
 export async function onboardTenant(
-  deps: { registry: TenantRegistry; runtimes: RuntimeClient },
+  deps: Pick<ControlPlane, 'registry' | 'runtimes'>,
   request: OnboardRequest,
   progress: Progress,
 ): Promise<OnboardResult> {
@@ -66,11 +69,7 @@ export async function onboardTenant(
   progress('validating the request');
   const id = TenantIdSchema.parse(request.id);
   const plan = planByName(request.plan);
-  const issuers = (request.issuers ?? []).map((issuer) => ({
-    issuer,
-    tenantClaim: 'tenant',
-    rolesClaim: 'roles',
-  }));
+  const issuers = issuerBindings(request.issuers ?? []);
   const displayName = request.displayName ?? id;
   const existing = await deps.registry.get(id);
   let tenant: TenantRecord;

@@ -230,7 +230,7 @@ describe('Redis URLs with password, user, database and TLS', () => {
       }
       // The CLI's `list` also asks the supervisor for each runtime; no supervisor runs here, so a
       // BullMQ worker on the same TLS connection answers that no runtime exists.
-      const worker = new Worker('runtime', () => Promise.resolve({ status: null }), {
+      const worker = new Worker('runtime', () => Promise.resolve({ ok: true, value: { status: null } }), {
         connection: { ...inst.redis, tls: { ...inst.redis.tls, ca }, maxRetriesPerRequest: null },
         prefix: inst.jobsPrefix,
       });

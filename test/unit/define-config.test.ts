@@ -61,7 +61,10 @@ describe('defineConfig', () => {
     expect(usage).toMatch(/BULKHEAD_ISSUER +trusted token issuer URL \(required\)/);
     expect(usage).toMatch(/BULKHEAD_PORT +port \(default 8080\)/);
     expect(usage).not.toContain('option only');
-    expect(config.markdown()).toContain('- `BULKHEAD_REDIS_URL` (default: `redis://127.0.0.1:6379`)');
+    expect(config.markdown()).toContain(
+      '- `BULKHEAD_REDIS_URL` (default `redis://127.0.0.1:6379`): Redis URL',
+    );
+    expect(config.markdown()).toContain('- `BULKHEAD_ISSUER` (required): trusted token issuer URL');
     expect(
       defaultOf(
         z

@@ -1,0 +1,92 @@
+// Tenants kept as YAML in git: `parseTenantsYaml` validates a whole file first (schema and
+// manifest), `planApply` computes what each tenant would change against the registry, and
+// `applyPlan` writes each change on top of the generation the plan was computed from, so a change
+// made by someone else in between is a conflict, not a silent overwrite.
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { diffValues, type FieldChange } from '../../kernel/registry/config-diff.ts';
+import {
+  assertAgainstManifest,
+  configOf,
+  TenantConfigFileSchema,
+  type TenantConfig,
+} from '../../kernel/tenant/tenant-config.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { ControlPlane } from './context.ts';
+
+/** The file itself is unusable: malformed YAML, a schema violation, a tenant listed twice. */
+export class ApplyInputError extends BulkheadError<'invalid_input'> {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('invalid_input', message, options);
+  }
+}
+
+/** Parses and validates a tenants YAML document; nothing is written when this throws. */
+export function parseTenantsYaml(text: string, source: string): TenantConfig[] {
+  let document: unknown;
+  try {
+    document = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    if (error instanceof YAMLParseError)
+      throw new ApplyInputError(`${source}: malformed YAML: ${error.message}`, { cause: error });
+    throw error;
+  }
+  const parsed = TenantConfigFileSchema.safeParse(document);
+  if (!parsed.success) throw new ApplyInputError(`${source}: ${z.prettifyError(parsed.error)}`);
+  const ids = parsed.data.tenants.map((t) => t.id);
+  const duplicate = ids.find((id, index) => ids.indexOf(id) !== index);
+  if (duplicate) throw new ApplyInputError(`${source}: tenant "${duplicate}" appears twice`);
+  for (const tenant of parsed.data.tenants) assertAgainstManifest(tenant);
+  return parsed.data.tenants;
+}
+
+export interface PlannedChange {
+  config: TenantConfig;
+  /** The record the change was computed against; absent for a new tenant. */
+  current: TenantRecord | undefined;
+  changes: FieldChange[];
+}
+
+/** What applying `configs` would change, tenant by tenant, in file order. */
+export async function planApply(
+  cp: Pick<ControlPlane, 'registry'>,
+  configs: TenantConfig[],
+): Promise<PlannedChange[]> {
+  const plan: PlannedChange[] = [];
+  for (const config of configs) {
+    const current = await cp.registry.get(config.id);
+    const changes = current ? diffValues(configOf(current), config) : diffValues({}, config);
+    plan.push({ config, current, changes });
+  }
+  return plan;
+}
+
+/** The planned changes that change something. */
+export const pendingOf = (plan: PlannedChange[]): PlannedChange[] => plan.filter((p) => p.changes.length > 0);
+
+/**
+ * Writes every pending change of `plan`, in order, each guarded by the generation it was planned
+ * against; `applied` hears of each tenant as it is written. Returns the ids written.
+ */
+export async function applyPlan(
+  cp: Pick<ControlPlane, 'registry' | 'actor'>,
+  plan: PlannedChange[],
+  options: { reason: string; applied?: (id: string) => void },
+): Promise<string[]> {
+  const author = { actor: cp.actor, reason: options.reason };
+  const written: string[] = [];
+  for (const p of pendingOf(plan)) {
+    const { id, ...rest } = p.config;
+    if (!p.current) await cp.registry.create({ id, ...rest }, author);
+    else
+      await cp.registry.update(id, {
+        expectedGeneration: p.current.generation,
+        changes: rest,
+        author,
+      });
+    written.push(id);
+    options.applied?.(id);
+  }
+  return written;
+}

@@ -1,0 +1,85 @@
+// Changing a tenant: the request becomes registry changes (a plan brings its quotas, tools named
+// alone get the manifest's versions), written as a new generation on top of the one the caller saw,
+// so a change someone else made in between is a conflict rather than a silent overwrite. A new plan
+// or isolation tier needs a new container: an active tenant's runtime is brought onto it at once.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { FieldChange } from '../../kernel/registry/config-diff.ts';
+import type { TenantChanges } from '../../kernel/registry/tenant-registry.ts';
+import {
+  PLAN_QUOTAS,
+  planByName,
+  type IsolationTier,
+  type PlanName,
+  type TenantRecord,
+} from '../../kernel/tenant/tenant-spec.ts';
+import type { ControlPlane, Progress } from './context.ts';
+import { issuerBindings } from './onboard.ts';
+import { TOOL_VERSIONS } from './tool-versions.ts';
+
+export interface UpdateRequest {
+  plan?: PlanName;
+  isolation?: IsolationTier;
+  displayName?: string;
+  /** Trusted issuer URLs, replacing the current ones. */
+  issuers?: string[];
+  /** Tool names, replacing the current policy; each opened to agents acting alone. */
+  tools?: string[];
+  /** Refuse unless the tenant is still at this generation (default: the generation read now). */
+  ifGeneration?: number;
+}
+
+export interface UpdateOutcome {
+  /** The record as written (its new generation). */
+  tenant: TenantRecord;
+  previousGeneration: number;
+  /** What changed, as the change log recorded it. */
+  changes: FieldChange[];
+}
+
+export interface UpdateOptions {
+  progress: Progress;
+  /** Called once the new generation is written, before any runtime is recycled. */
+  updated?: (outcome: UpdateOutcome) => void;
+}
+
+function changesOf(request: UpdateRequest): TenantChanges {
+  const changes: TenantChanges = {};
+  if (request.plan !== undefined) {
+    changes.plan = planByName(request.plan);
+    changes.quotas = PLAN_QUOTAS[request.plan];
+  }
+  if (request.isolation !== undefined) changes.isolation = request.isolation;
+  if (request.displayName !== undefined) changes.displayName = request.displayName;
+  if (request.issuers !== undefined) changes.issuers = issuerBindings(request.issuers);
+  if (request.tools !== undefined)
+    changes.tools = request.tools.map((name) => ({
+      name,
+      version: TOOL_VERSIONS.get(name) ?? '0.0.0-unknown',
+      agentsAlone: true,
+    }));
+  return changes;
+}
+
+export async function updateTenant(
+  cp: ControlPlane,
+  id: string,
+  request: UpdateRequest,
+  options: UpdateOptions,
+): Promise<UpdateOutcome> {
+  const changes = changesOf(request);
+  const current = await cp.registry.require(id);
+  if (Object.keys(changes).length === 0) throw new BulkheadError('invalid_input', 'nothing to change');
+  const tenant = await cp.registry.update(id, {
+    expectedGeneration: request.ifGeneration ?? current.generation,
+    changes,
+    author: { actor: cp.actor, reason: 'update' },
+  });
+  const [entry] = (await cp.registry.history(id)).slice(-1);
+  const outcome = { tenant, previousGeneration: current.generation, changes: entry?.changes ?? [] };
+  options.updated?.(outcome);
+  if (tenant.status === 'active' && (changes.plan || changes.isolation)) {
+    options.progress('recycling the runtime onto the new settings');
+    await cp.runtimes.ensure(id);
+  }
+  return outcome;
+}

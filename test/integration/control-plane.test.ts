@@ -1,0 +1,214 @@
+// The control-plane use cases called directly, without the CLI, on real Redis in a test namespace
+// with a real supervisor: update (guarded by generation, with the change log's lines, recycling an
+// active tenant's runtime onto a new plan and leaving a suspended one alone), export -> parse ->
+// plan -> apply of tenants YAML (a change made in between is a conflict), and secrets.
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exitCodeOf, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { PLAN_QUOTAS, planByName } from '../../kernel/tenant/tenant-spec.ts';
+import {
+  ApplyInputError,
+  applyPlan,
+  parseTenantsYaml,
+  pendingOf,
+  planApply,
+} from '../../tenants/control-plane/apply.ts';
+import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
+import { exportTenants } from '../../tenants/control-plane/export.ts';
+import { setSecret } from '../../tenants/control-plane/secrets.ts';
+import { updateTenant, type UpdateOutcome } from '../../tenants/control-plane/update.ts';
+import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
+import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
+import { UsageError } from '../../tenants/cli/command-kit.ts';
+import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
+import { REDIS_URL, RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+
+let ns: TestNamespace;
+let cp: OpenedControlPlane;
+let supervisor: RunningSupervisor;
+
+/** What a rejected promise was rejected with. */
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.fail('expected a failure'),
+    (error: unknown) => error,
+  );
+}
+
+beforeAll(async () => {
+  ns = await testNamespace('cplane');
+  supervisor = await startSupervisor({
+    installation: ns.installation,
+    runDir: join(ns.runDir, 'run'),
+    image: RUNTIME_IMAGE,
+    routerPublicKeyFile: (await ensureCallKeys(join(ns.runDir, 'keys'))).publicKeyFile,
+    routerGid: 0,
+    logger: pino({ level: 'silent' }),
+  });
+  cp = await openControlPlane({
+    redisUrl: REDIS_URL,
+    namespace: ns.namespace,
+    secretsKeyFile: join(ns.runDir, 'secrets.key'),
+    actor: 'test:control-plane',
+  });
+  const small = planByName('small');
+  await cp.registry.create({ id: 'oscar', plan: small, isolation: 'runc' }, { actor: 'seed' });
+  await cp.registry.create(
+    { id: 'papa', plan: small, isolation: 'runc', status: 'suspended' },
+    { actor: 'seed' },
+  );
+});
+
+afterAll(async () => {
+  await cp?.close();
+  await supervisor?.close();
+  await ns?.cleanup();
+});
+
+describe('update', () => {
+  it('writes a new generation, reports the change log lines before returning, and names the actor', async () => {
+    const seen: UpdateOutcome[] = [];
+    const messages: string[] = [];
+    const outcome = await updateTenant(
+      cp,
+      'oscar',
+      { displayName: 'Oscar AG', tools: ['whoami', 'records_get'] },
+      { progress: (m) => messages.push(m), updated: (o) => seen.push(o) },
+    );
+    expect(seen).toEqual([outcome]);
+    expect(outcome.previousGeneration).toBe(1);
+    expect(outcome.tenant.generation).toBe(2);
+    expect(outcome.changes.map((c) => c.path).sort()).toEqual(['displayName', 'tools']);
+    expect(outcome.tenant.tools).toEqual([
+      { name: 'whoami', version: expect.any(String), agentsAlone: true },
+      { name: 'records_get', version: expect.any(String), agentsAlone: true },
+    ]);
+    expect(outcome.tenant.tools.some((t) => t.version === '0.0.0-unknown')).toBe(false);
+    expect(messages).toEqual([]);
+    const [last] = (await cp.registry.history('oscar')).slice(-1);
+    expect(last).toMatchObject({ actor: 'test:control-plane', reason: 'update', generation: 2 });
+  });
+
+  it('refuses a stale generation and an empty request, changing nothing', async () => {
+    const before = await cp.registry.require('oscar');
+    const stale = await failure(
+      updateTenant(cp, 'oscar', { displayName: 'Late', ifGeneration: 1 }, { progress() {} }),
+    );
+    expect(isBulkheadError(stale, 'generation_conflict')).toBe(true);
+    expect(exitCodeOf(stale)).toBe(4);
+    const empty = await failure(updateTenant(cp, 'oscar', {}, { progress() {} }));
+    expect(isBulkheadError(empty, 'invalid_input')).toBe(true);
+    const missing = await failure(updateTenant(cp, 'nobody', { displayName: 'x' }, { progress() {} }));
+    expect(isBulkheadError(missing, 'tenant_not_found')).toBe(true);
+    expect(await cp.registry.require('oscar')).toEqual(before);
+  });
+
+  it("brings the plan's quotas with a new plan, and leaves a suspended tenant's runtime alone", async () => {
+    const messages: string[] = [];
+    const outcome = await updateTenant(
+      cp,
+      'papa',
+      { plan: 'standard' },
+      { progress: (m) => messages.push(m) },
+    );
+    expect(outcome.tenant).toMatchObject({ plan: { name: 'standard' }, quotas: PLAN_QUOTAS.standard });
+    expect(messages).toEqual([]);
+    expect(await cp.runtimes.inspect('papa')).toBeNull();
+  });
+
+  it("recycles an active tenant's runtime onto a new plan once the generation is written", async () => {
+    await onboardTenant(cp, { id: 'romeo', plan: 'small', isolation: 'runc', verify: false }, () => {});
+    const before = await cp.runtimes.inspect('romeo');
+    const events: string[] = [];
+    await updateTenant(
+      cp,
+      'romeo',
+      { plan: 'standard' },
+      { progress: (m) => events.push(m), updated: (o) => events.push(`updated to ${o.tenant.generation}`) },
+    );
+    expect(events).toEqual(['updated to 2', 'recycling the runtime onto the new settings']);
+    const after = await cp.runtimes.inspect('romeo');
+    expect(after?.state).toBe('running');
+    expect(after?.runtimeId).not.toBe(before?.runtimeId);
+    const container = await ns.docker.getContainer(after!.runtimeId).inspect();
+    expect(container.HostConfig.Memory).toBe(planByName('standard').memoryMb * 1024 * 1024);
+  });
+});
+
+describe('export, plan and apply', () => {
+  it('round-trips: an exported file parses and plans as unchanged', async () => {
+    const { count, yaml } = await exportTenants(cp);
+    expect(count).toBe(3);
+    const plan = await planApply(cp, parseTenantsYaml(yaml, 'export'));
+    expect(plan.map((p) => [p.config.id, p.changes.length])).toEqual([
+      ['oscar', 0],
+      ['papa', 0],
+      ['romeo', 0],
+    ]);
+    expect(await applyPlan(cp, plan, { reason: 'no-op' })).toEqual([]);
+  });
+
+  it('plans changes and new tenants, and applies them in order as the actor', async () => {
+    const { yaml } = await exportTenants(cp, ['oscar']);
+    const edited = yaml.replace('displayName: Oscar AG', 'displayName: Oscar SE');
+    const added = `${edited}  - ${yaml.split('\n  - ')[1]!.replace('id: oscar', 'id: quebec').replace('displayName: Oscar AG', 'displayName: Quebec')}`;
+    const plan = await planApply(cp, parseTenantsYaml(added, 'edited.yaml'));
+    expect(plan.map((p) => [p.config.id, p.current?.generation])).toEqual([
+      ['oscar', 2],
+      ['quebec', undefined],
+    ]);
+    expect(pendingOf(plan)).toHaveLength(2);
+    const applied: string[] = [];
+    expect(
+      await applyPlan(cp, plan, { reason: 'apply edited.yaml', applied: (id) => applied.push(id) }),
+    ).toEqual(['oscar', 'quebec']);
+    expect(applied).toEqual(['oscar', 'quebec']);
+    expect(await cp.registry.require('oscar')).toMatchObject({ displayName: 'Oscar SE', generation: 3 });
+    expect(await cp.registry.require('quebec')).toMatchObject({ displayName: 'Quebec', generation: 1 });
+    const [last] = (await cp.registry.history('oscar')).slice(-1);
+    expect(last).toMatchObject({ actor: 'test:control-plane', reason: 'apply edited.yaml' });
+  });
+
+  it('refuses to apply over a change made after the plan', async () => {
+    const { yaml } = await exportTenants(cp, ['oscar']);
+    const plan = await planApply(cp, parseTenantsYaml(yaml.replace('Oscar SE', 'Oscar KG'), 'late.yaml'));
+    await updateTenant(cp, 'oscar', { displayName: 'Oscar Ltd' }, { progress() {} });
+    const conflict = await failure(applyPlan(cp, plan, { reason: 'late' }));
+    expect(isBulkheadError(conflict, 'generation_conflict')).toBe(true);
+    expect((await cp.registry.require('oscar')).displayName).toBe('Oscar Ltd');
+  });
+
+  it('refuses malformed YAML, a tenant listed twice and unknown fields as invalid input (exit 2)', () => {
+    const cases = [
+      'apiVersion: bulkhead/v1\ntenants:\n  - id: oscar\n    plan: [unclosed\n',
+      'apiVersion: bulkhead/v1\ntenants: []\nextra: 1\n',
+    ];
+    for (const text of cases) {
+      let caught: unknown;
+      try {
+        parseTenantsYaml(text, 'bad.yaml');
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ApplyInputError);
+      expect(exitCodeOf(caught)).toBe(2);
+    }
+    expect(exitCodeOf(new UsageError('bad flag'))).toBe(2);
+  });
+});
+
+describe('secrets', () => {
+  it('stores the value encrypted and only its reference in the record, as a new generation', async () => {
+    const before = await cp.registry.require('quebec');
+    const ref = await setSecret(cp, 'quebec', 'CRM_TOKEN', 'value-never-in-the-record');
+    expect(ref).toBe('secret://quebec/CRM_TOKEN');
+    const after = await cp.registry.require('quebec');
+    expect(after.generation).toBe(before.generation + 1);
+    expect(after.secrets).toEqual([{ name: 'CRM_TOKEN', ref }]);
+    expect(JSON.stringify(after)).not.toContain('value-never-in-the-record');
+    expect(await cp.secrets.names('quebec')).toEqual(['CRM_TOKEN']);
+    const badName = await failure(setSecret(cp, 'quebec', 'crm-token', 'x'));
+    expect(isBulkheadError(badName, 'invalid_input')).toBe(true);
+  });
+});

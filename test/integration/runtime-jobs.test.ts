@@ -1,0 +1,167 @@
+// The supervisor seam on real Redis and BullMQ: the worker answers each job with a typed outcome
+// and the client turns a refusal into a RuntimeRequestError with the refusal's code (and retry
+// hint), while an unexpected exception fails the job and reaches the caller as `runtime_failed`.
+// The lifecycle behind the worker is its declared port (RuntimeLifecycle), scripted per tenant;
+// the registry is the real one.
+import { Queue, type Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import { planByName, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { RuntimeClient, RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
+import { RUNTIME_QUEUE, type RuntimeStatus } from '../../supervisor/client/runtime-jobs.ts';
+import { startRuntimeWorker, type RuntimeLifecycle } from '../../supervisor/jobs/runtime-worker.ts';
+import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+
+let ns: TestNamespace;
+let redis: Redis;
+let worker: Worker;
+let client: RuntimeClient;
+let queue: Queue;
+/** What the lifecycle does for each tenant's ensure. */
+const ensureScript = new Map<string, () => Promise<never> | never>();
+let releaseStuck: () => void = () => undefined;
+
+const status: RuntimeStatus = {
+  tenantId: 'alpha',
+  runtimeId: 'c0ffee',
+  state: 'running',
+  specHash: 'abc',
+  generation: 1,
+  image: 'bulkhead/runtime:test',
+};
+
+const lifecycle: RuntimeLifecycle = {
+  async ensureRuntime(tenant: TenantRecord) {
+    const scripted = ensureScript.get(tenant.id);
+    if (scripted) return scripted();
+    return {
+      endpoint: { kind: 'unix', socketPath: `/run/${tenant.id}.sock`, uid: tenant.uid },
+      epoch: 3,
+      info: { runtimeId: 'c0ffee' },
+    };
+  },
+  remove: () => Promise.resolve(),
+  // More than the status, as the lifecycle's own record holds: the worker passes on the status only.
+  inspect: (tenantId) =>
+    Promise.resolve(
+      tenantId === 'alpha'
+        ? { ...status, endpoint: { kind: 'unix', socketPath: '/x', uid: 1 }, oomKilled: false }
+        : undefined,
+    ),
+  recycle: () => Promise.resolve(),
+};
+
+async function refusalOf(work: Promise<unknown>): Promise<RuntimeRequestError> {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RuntimeRequestError);
+  return error as RuntimeRequestError;
+}
+
+beforeAll(async () => {
+  ns = await testNamespace('jobs');
+  redis = new Redis(ns.installation.redis);
+  const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+  for (const id of ['alpha', 'broken', 'looping', 'stuck', 'paused'])
+    await registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+  ensureScript.set('broken', () => {
+    throw new Error('disk on fire');
+  });
+  ensureScript.set('looping', () => {
+    throw new BulkheadError('runtime_backoff', 'crash-looping', { retryAfterMs: 1234.4 });
+  });
+  ensureScript.set('paused', () => {
+    throw new BulkheadError('tenant_suspended', 'tenant paused is suspended');
+  });
+  ensureScript.set(
+    'stuck',
+    () =>
+      new Promise<never>((_resolve, reject) => {
+        releaseStuck = () => reject(new Error('released'));
+      }),
+  );
+  const { redis: connection, jobsPrefix: prefix } = ns.installation;
+  worker = startRuntimeWorker({
+    redis: connection,
+    prefix,
+    manager: lifecycle,
+    registry,
+    logger: pino({ level: 'silent' }),
+  });
+  await worker.waitUntilReady();
+  client = new RuntimeClient({ redis: connection, prefix, timeoutMs: 5_000 });
+  await client.ready();
+  queue = new Queue(RUNTIME_QUEUE, { connection, prefix });
+});
+
+afterAll(async () => {
+  releaseStuck();
+  await client?.close();
+  await worker?.close();
+  await queue?.close();
+  redis?.disconnect();
+  await ns?.cleanup();
+});
+
+describe('runtime jobs', () => {
+  it('hands out the endpoint, epoch and runtime of an ensured runtime', async () => {
+    expect(await client.ensureRuntime('alpha')).toEqual({
+      endpoint: { kind: 'unix', socketPath: '/run/alpha.sock', uid: expect.any(Number) as number },
+      epoch: 3,
+      runtimeId: 'c0ffee',
+    });
+  });
+
+  it('passes on only the status of an inspected runtime, and null for none', async () => {
+    expect(await client.inspect('alpha')).toEqual(status);
+    expect(await client.inspect('broken')).toBeNull();
+  });
+
+  it('answers an unknown tenant with a tenant_not_found refusal, not a failed job', async () => {
+    const before = await queue.getJobCounts('failed');
+    const error = await refusalOf(client.ensure('nobody'));
+    expect(error.code).toBe('tenant_not_found');
+    expect(error.message).toBe('no tenant "nobody"');
+    expect(isBulkheadError(error, 'tenant_not_found')).toBe(true);
+    expect(error.errorClass).toBe('authorization');
+    expect(await queue.getJobCounts('failed')).toEqual(before);
+  });
+
+  it('passes a lifecycle refusal on with its code and a whole-millisecond retry hint', async () => {
+    const backoff = await refusalOf(client.ensure('looping'));
+    expect(backoff).toMatchObject({ code: 'runtime_backoff', message: 'crash-looping', retryAfterMs: 1235 });
+    const suspended = await refusalOf(client.ensure('paused'));
+    expect(suspended).toMatchObject({ code: 'tenant_suspended', retryAfterMs: undefined });
+  });
+
+  it('refuses verify where the supervisor has no verifier', async () => {
+    const error = await refusalOf(client.verify('alpha'));
+    expect(error).toMatchObject({ code: 'runtime_failed', message: 'this supervisor cannot verify' });
+  });
+
+  it('fails the job on an unexpected exception: the caller gets runtime_failed with its text', async () => {
+    const before = (await queue.getJobCounts('failed')).failed ?? 0;
+    const error = await refusalOf(client.ensure('broken'));
+    expect(error).toMatchObject({ code: 'runtime_failed', message: 'disk on fire' });
+    expect((await queue.getJobCounts('failed')).failed).toBe(before + 1);
+  });
+
+  it('gives up on a job that does not finish in time with runtime_failed', async () => {
+    const { redis: connection, jobsPrefix: prefix } = ns.installation;
+    const impatient = new RuntimeClient({ redis: connection, prefix, timeoutMs: 300 });
+    try {
+      await impatient.ready();
+      const error = await refusalOf(impatient.ensure('stuck'));
+      expect(error.code).toBe('runtime_failed');
+      expect(error.cause).toBeInstanceOf(Error);
+    } finally {
+      releaseStuck();
+      await impatient.close();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+// The CLI program maps every failure to an exit code once, through the error table: bad usage and
+// invalid input 2 (a usage error also prints the command's usage), tenant exists / not found 3, a
+// concurrent change 4, anything else 1. Its help lists the environment cliConfig declares.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { TenantConflictError, TenantNotFoundError } from '../../kernel/registry/tenant-registry.ts';
+import { ApplyInputError } from '../../tenants/control-plane/apply.ts';
+import { UsageError, type Command } from '../../tenants/cli/command-kit.ts';
+import { cliConfig } from '../../tenants/cli/config.ts';
+import { runProgram } from '../../tenants/cli/program.ts';
+
+let out: string[];
+let err: string[];
+
+beforeEach(() => {
+  out = [];
+  err = [];
+  vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+  vi.spyOn(console, 'error').mockImplementation((line: string) => void err.push(line));
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const failing = (error: Error): Record<string, Command> => ({
+  fail: {
+    summary: 'fails',
+    usage: 'bulkhead fail <x>',
+    run: () => Promise.reject(error),
+  },
+});
+
+describe('CLI exit codes', () => {
+  const cases: [string, Error, number][] = [
+    ['a usage error', new UsageError('needs <x>'), 2],
+    ['invalid input', new ApplyInputError('bad.yaml: malformed YAML'), 2],
+    ['a schema violation', z.string().min(3).safeParse('ab').error!, 2],
+    ['a missing tenant', new TenantNotFoundError('tenant "x" not found'), 3],
+    ['a concurrent change', new TenantConflictError('changed: generation 2, expected 1'), 4],
+    ['anything else', new Error('cannot reach Redis'), 1],
+  ];
+  for (const [what, error, code] of cases) {
+    it(`exits ${code} on ${what}`, async () => {
+      expect(await runProgram(failing(error), ['fail'])).toBe(code);
+      expect(err.join('\n')).toMatch(/^error: /);
+    });
+  }
+
+  it('prints the usage of the command only with a usage error', async () => {
+    await runProgram(failing(new UsageError('needs <x>')), ['fail']);
+    expect(err).toEqual(['error: needs <x>\nusage: bulkhead fail <x>']);
+    err = [];
+    await runProgram(failing(new ApplyInputError('bad.yaml: malformed YAML')), ['fail']);
+    expect(err).toEqual(['error: bad.yaml: malformed YAML']);
+  });
+
+  it('refuses an unknown command with 2 and answers --help with 0', async () => {
+    expect(await runProgram(failing(new Error('never')), ['frobnicate'])).toBe(2);
+    expect(await runProgram(failing(new Error('never')), ['fail', '--help'])).toBe(0);
+    expect(out).toEqual(['Usage: bulkhead fail <x>\n\nfails']);
+  });
+});
+
+describe('CLI help', () => {
+  it('lists every environment variable cliConfig declares, and the commands', async () => {
+    expect(await runProgram(failing(new Error('never')), ['--help'])).toBe(0);
+    const help = out.join('\n');
+    expect(help).toMatch(/^Usage: bulkhead <command> \[options\]/);
+    const variables = Object.values(cliConfig.fields).map((field) => field.env);
+    expect(variables).toEqual([
+      'BULKHEAD_REDIS_URL',
+      'BULKHEAD_NAMESPACE',
+      'BULKHEAD_DEV_DIR',
+      'BULKHEAD_SECRETS_KEY_FILE',
+      'BULKHEAD_ACTOR',
+    ]);
+    for (const variable of variables) expect(help).toContain(`  ${variable} `);
+    expect(help).toContain('  fail       fails');
+  });
+});
