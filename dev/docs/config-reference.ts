@@ -25,6 +25,7 @@ const shared = defineConfig(
 
 export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [
   shared,
+  supervisorConfig,
   cliConfig,
   runtimeConfig,
   devIdpConfig,
