@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../../kernel/config/common.ts';
+import { supervisorConfig } from '../../supervisor/config.ts';
 import { cliConfig } from '../../tenants/cli/config.ts';
 import { runtimeConfig } from '../../runtime-image/src/config.ts';
 import { devIdpConfig } from '../idp/config.ts';
@@ -24,6 +25,7 @@ const shared = defineConfig(
 
 export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [
   shared,
+  supervisorConfig,
   cliConfig,
   runtimeConfig,
   devIdpConfig,

@@ -1,11 +1,12 @@
 // The dockerode RuntimeDriver: one container per tenant on this host, named and labelled so that
 // the engine itself refuses a second one (a name conflict) and a restart can adopt what is ours.
+// A plain adapter: it makes, starts, stops and removes what the lifecycle controller tells it to,
+// and decides nothing (reuse or replace, drain time, the create cap are the controller's).
 import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
-import { CreateLimiter } from '../lifecycle/create-limiter.ts';
 import type {
   EnsureOptions,
   OwnedRuntime,
@@ -15,11 +16,13 @@ import type {
   RuntimeSpec,
   RuntimeState,
   RuntimeUsage,
+  StopOptions,
 } from '../runtime/runtime-driver.ts';
 import { readPidsCgroup } from './cgroup-pids.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
 import { LABELS } from './labels.ts';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
 export interface DockerDriverOptions {
   docker?: Docker;
@@ -30,10 +33,6 @@ export interface DockerDriverOptions {
   /** Group that may enter socket directories: the router's group (0 when the router runs as root). */
   routerGid: number;
   logger: Logger;
-  /** Caps concurrent creates and starts (default: 4 at once). */
-  createLimiter?: CreateLimiter;
-  /** Seconds a replaced container gets to finish in-flight calls before it is killed (default 10). */
-  drainSeconds?: number;
 }
 
 interface DockerError {
@@ -59,15 +58,16 @@ function stateOf(inspect: Docker.ContainerInspectInfo): RuntimeState {
 export class DockerDriver implements RuntimeDriver {
   private readonly docker: Docker;
   private readonly options: DockerDriverOptions;
-  readonly createLimiter: CreateLimiter;
 
   constructor(options: DockerDriverOptions) {
     if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(options.namespace)) {
-      throw new Error(`invalid namespace "${options.namespace}": use 1-31 of a-z, 0-9 and "-"`);
+      throw new BulkheadError(
+        'invalid_config',
+        `invalid namespace "${options.namespace}": use 1-31 of a-z, 0-9 and "-"`,
+      );
     }
     this.options = options;
     this.docker = options.docker ?? new Docker();
-    this.createLimiter = options.createLimiter ?? new CreateLimiter(4);
   }
 
   placement(tenantId: string, generation: number): Placement {
@@ -81,52 +81,44 @@ export class DockerDriver implements RuntimeDriver {
     };
   }
 
-  async ensure(spec: RuntimeSpec, options: EnsureOptions = {}): Promise<RuntimeInfo> {
+  async ensure(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo> {
     const existing = await this.inspectRaw(spec.tenantId);
-    let generation = 1;
     if (existing) {
-      const current = existing.Config.Labels[LABELS.specHash];
-      generation = Number(existing.Config.Labels[LABELS.generation] ?? '0') + 1;
-      if (current === specHash(spec) && !options.fresh) return this.start(existing);
-      this.options.logger.info(
-        { tenant: spec.tenantId, from: current, to: specHash(spec), fresh: options.fresh ?? false },
-        'recycling runtime',
-      );
-      await this.drainAndRemove(existing);
+      if (existing.Config.Labels[LABELS.specHash] !== specHash(spec))
+        throw new BulkheadError(
+          'runtime_failed',
+          `tenant ${spec.tenantId} has a runtime of another spec: remove it before ensuring this one`,
+        );
+      return this.startNow(existing);
     }
-    const placement = this.placement(spec.tenantId, generation);
-    return this.createLimiter.run(async () => {
-      await this.prepareSocketDir(placement.socketDir, spec.uid);
-      await this.ensureVolume(spec, placement);
-      try {
-        await this.docker.createContainer(buildContainerSpec(spec, placement));
-      } catch (error) {
-        // 409: another supervisor replica created it first; the engine keeps names unique.
-        if (statusOf(error) !== 409) throw error;
-      }
-      const created = await this.inspectRaw(spec.tenantId);
-      if (!created) throw new Error(`container for tenant ${spec.tenantId} vanished after create`);
-      return this.startNow(created);
-    });
+    const placement = this.placement(spec.tenantId, options.generation);
+    await this.prepareSocketDir(placement.socketDir, spec.uid);
+    await this.ensureVolume(spec, placement);
+    try {
+      await this.docker.createContainer(buildContainerSpec(spec, placement));
+    } catch (error) {
+      // 409: another supervisor replica created it first; the engine keeps names unique.
+      if (statusOf(error) !== 409) throw error;
+    }
+    const created = await this.inspectRaw(spec.tenantId);
+    if (!created)
+      throw new BulkheadError(
+        'runtime_failed',
+        `container for tenant ${spec.tenantId} vanished after create`,
+      );
+    return this.startNow(created);
   }
 
-  /**
-   * Drain, then remove: SIGTERM lets the runtime stop accepting and finish the calls in flight
-   * (its server closes gracefully); after `drainSeconds` the engine kills it.
-   */
-  private async drainAndRemove(info: Docker.ContainerInspectInfo): Promise<void> {
+  async stop(tenantId: string, options: StopOptions): Promise<void> {
+    const info = await this.inspectRaw(tenantId);
+    if (info) await this.stopContainer(info, options.graceSeconds);
+  }
+
+  /** A paused process cannot take SIGTERM: unpause first, then stop with the grace given. */
+  private async stopContainer(info: Docker.ContainerInspectInfo, graceSeconds: number): Promise<void> {
     const container = this.docker.getContainer(info.Id);
     if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
-    if (info.State.Running)
-      await this.ignoreStatus(container.stop({ t: this.options.drainSeconds ?? 10 }), 304);
-    await this.ignoreStatus(container.remove({ force: true }), 404);
-  }
-
-  async stop(tenantId: string): Promise<void> {
-    const info = await this.inspectRaw(tenantId);
-    if (!info) return;
-    if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
-    await this.ignoreStatus(this.docker.getContainer(info.Id).stop({ t: 10 }), 304);
+    if (info.State.Running) await this.ignoreStatus(container.stop({ t: graceSeconds }), 304);
   }
 
   async pause(tenantId: string): Promise<void> {
@@ -157,7 +149,11 @@ export class DockerDriver implements RuntimeDriver {
 
   async remove(tenantId: string, options: RemoveOptions): Promise<void> {
     const info = await this.inspectRaw(tenantId);
-    if (info) await this.ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
+    if (info) {
+      // Drain: SIGTERM lets the runtime stop accepting and finish the calls in flight.
+      if (options.drainSeconds !== undefined) await this.stopContainer(info, options.drainSeconds);
+      await this.ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
+    }
     if (!options.purgeData) return;
     const placement = this.placement(tenantId, 0);
     await this.ignoreStatus(this.docker.getVolume(placement.volumeName).remove(), 404);
@@ -171,14 +167,6 @@ export class DockerDriver implements RuntimeDriver {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
-  }
-
-  private async start(info: Docker.ContainerInspectInfo): Promise<RuntimeInfo> {
-    // Unpausing is cheap and must stay fast (wake from paused); starting a process goes through
-    // the create limiter like a create does.
-    if (info.State.Running && !info.State.Paused) return this.toInfo(info);
-    if (info.State.Paused) return this.startNow(info);
-    return this.createLimiter.run(() => this.startNow(info));
   }
 
   private async startNow(info: Docker.ContainerInspectInfo): Promise<RuntimeInfo> {
@@ -320,7 +308,10 @@ export class DockerDriver implements RuntimeDriver {
       await init.start();
       const result = (await init.wait()) as { StatusCode: number };
       if (result.StatusCode !== 0)
-        throw new Error(`volume init for ${spec.tenantId} exited ${result.StatusCode}`);
+        throw new BulkheadError(
+          'runtime_failed',
+          `volume init for ${spec.tenantId} exited ${result.StatusCode}`,
+        );
     } finally {
       await this.ignoreStatus(this.ignoreStatus(init.remove({ force: true }), 404), 409);
     }

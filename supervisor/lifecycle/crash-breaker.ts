@@ -44,7 +44,8 @@ export class CrashBreaker {
     this.baseBackoffMs = options.baseBackoffMs ?? 2_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
     this.now = options.now ?? Date.now;
-    if (this.threshold < 1 || this.baseBackoffMs <= 0) throw new Error('invalid crash breaker options');
+    if (this.threshold < 1 || this.baseBackoffMs <= 0)
+      throw new BulkheadError('invalid_config', 'invalid crash breaker options');
   }
 
   /** Throws CircuitOpenError while the tenant is backing off. */

@@ -2,6 +2,8 @@
 // asking the engine for dozens of containers at once (concurrent `docker run` slows down by an
 // order of magnitude past a handful). It counts what it admits, so tests and metrics can show that
 // the cap held.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+
 export class CreateLimiter {
   readonly limit: number;
   private active = 0;
@@ -12,7 +14,7 @@ export class CreateLimiter {
 
   constructor(limit: number) {
     if (!Number.isInteger(limit) || limit < 1)
-      throw new Error(`create limit must be a positive integer, got ${limit}`);
+      throw new BulkheadError('invalid_config', `create limit must be a positive integer, got ${limit}`);
     this.limit = limit;
   }
 

@@ -2,6 +2,8 @@
 // state change the supervisor makes goes through `transition`, so an impossible change (pausing a
 // container that does not exist, waking a removed tenant without creating it) is an error, not a
 // silent no-op. The tenant's data volume survives every state; only offboarding destroys it.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+
 export const LIFECYCLE_STATES = [
   'absent', // no container (never created, or reaped): the volume may exist
   'creating', // volume, socket directory and container being made; waiting for health
@@ -54,14 +56,21 @@ export const TRANSITIONS: Readonly<Record<LifecycleState, Partial<Record<Lifecyc
     removed: {},
   };
 
-export class IllegalTransitionError extends Error {
+export class IllegalTransitionError extends BulkheadError<'illegal_transition'> {
   readonly from: LifecycleState;
   readonly event: LifecycleEvent;
   constructor(from: LifecycleState, event: LifecycleEvent) {
-    super(`illegal lifecycle transition: ${event} in state ${from}`);
+    super('illegal_transition', `illegal lifecycle transition: ${event} in state ${from}`, {
+      details: { from, event },
+    });
     this.from = from;
     this.event = event;
   }
+}
+
+/** Whether `event` is allowed in state `from` (a check that does not throw). */
+export function allowed(from: LifecycleState, event: LifecycleEvent): boolean {
+  return TRANSITIONS[from][event] !== undefined;
 }
 
 export function transition(from: LifecycleState, event: LifecycleEvent): LifecycleState {

@@ -1,13 +1,15 @@
 // What a periodic pass did, kept bounded: the last `capacity` entries for tests and operators, and a
 // count of everything ever recorded. A supervisor runs for months; an array it only appends to
 // would grow with every recycle or idle action for as long as it runs.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+
 export class RecentLog<T> {
   readonly capacity: number;
   private readonly items: T[] = [];
   private recorded = 0;
 
   constructor(capacity = 100) {
-    if (!(capacity >= 1)) throw new Error('a RecentLog keeps at least one entry');
+    if (!(capacity >= 1)) throw new BulkheadError('invalid_config', 'a RecentLog keeps at least one entry');
     this.capacity = capacity;
   }
 

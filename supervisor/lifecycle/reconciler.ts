@@ -1,14 +1,13 @@
 // Reconciliation from labels, at start and periodically: the engine's labels are the record of
 // ownership, the tenant registry says who should have a runtime. It adopts our containers (nothing
-// to do: the driver finds them by name), removes orphans (no such tenant, or not active),
-// duplicates (a second container labelled for one tenant) and leftover helpers (volume init), and
-// recycles a runtime whose socket directory has vanished (its socket is unreachable for good).
+// to do: the driver finds them by name) and reports to the lifecycle controller, which removes
+// orphans (no such tenant, or not active), duplicates (a second container labelled for one tenant)
+// and leftover helpers (volume init), and recycles a runtime whose socket directory has vanished
+// (its socket is unreachable for good). It only looks: a read-only view of the driver.
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import type { RuntimeManager } from './runtime-manager.ts';
-
-/** A volume-init helper younger than this is presumed in use. */
-export const HELPER_GRACE_MS = 120_000;
+import type { RuntimeView } from '../runtime/runtime-driver.ts';
+import type { RuntimeController } from './runtime-controller.ts';
 
 export interface TenantSource {
   list(): Promise<TenantRecord[]>;
@@ -23,13 +22,14 @@ export interface ReconcileReport {
 }
 
 export async function reconcile(options: {
-  manager: RuntimeManager;
+  view: Pick<RuntimeView, 'listOwned' | 'socketDirExists' | 'inspect'>;
+  controller: Pick<RuntimeController, 'observe'>;
   tenants: TenantSource;
   logger: Logger;
-  helperGraceMs?: number;
+  /** Volume-init helpers younger than this are presumed in use by an ensure. */
+  helperGraceMs: number;
 }): Promise<ReconcileReport> {
-  const { manager, logger } = options;
-  const driver = manager.driver;
+  const { view, controller, logger } = options;
   const report: ReconcileReport = {
     adopted: [],
     orphansRemoved: [],
@@ -40,23 +40,24 @@ export async function reconcile(options: {
   const active = new Map(
     (await options.tenants.list()).filter((t) => t.status === 'active').map((t) => [t.id, t]),
   );
-  for (const owned of await driver.listOwned()) {
+  for (const owned of await view.listOwned()) {
     if (owned.role === 'volume-init') {
       // A helper left behind by a crash mid-create: it never holds data. A young one may be
       // working for an ensure right now (the benchmark's fleet caught that): leave it alone.
-      if (Date.now() - owned.createdAtMs < (options.helperGraceMs ?? HELPER_GRACE_MS)) continue;
-      await driver.removeById(owned.runtimeId);
+      if (Date.now() - owned.createdAtMs < options.helperGraceMs) continue;
+      await controller.observe({ kind: 'stray', owned, why: 'helper' }, undefined);
       report.helpersRemoved.push(owned.name);
     } else if (!owned.tenantId || !active.has(owned.tenantId)) {
-      await manager.withTenant(owned.tenantId ?? owned.runtimeId, () => driver.removeById(owned.runtimeId));
+      await controller.observe({ kind: 'stray', owned, why: 'orphan' }, undefined);
       report.orphansRemoved.push(owned.name);
     } else if (!owned.canonical) {
       // The canonical name is unique on the engine; anything else with the tenant's labels is extra.
-      await manager.withTenant(owned.tenantId, () => driver.removeById(owned.runtimeId));
+      await controller.observe({ kind: 'stray', owned, why: 'duplicate' }, undefined);
       report.duplicatesRemoved.push(owned.name);
-    } else if (!(await driver.socketDirExists(owned.tenantId))) {
+    } else if (!(await view.socketDirExists(owned.tenantId))) {
       // The bind mount points at a deleted directory: only a fresh container gets a reachable socket.
-      await manager.recycle(active.get(owned.tenantId)!, 'socket directory missing');
+      const info = await view.inspect(owned.tenantId);
+      if (info) await controller.observe({ kind: 'socket-dir-missing', info }, active.get(owned.tenantId));
       report.socketDirsRecreated.push(owned.tenantId);
     } else {
       report.adopted.push(owned.tenantId);

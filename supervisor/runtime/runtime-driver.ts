@@ -68,19 +68,36 @@ export interface RuntimeUsage {
 }
 
 export interface EnsureOptions {
-  /** Replace the existing container even when its spec matches (crash, failed health, age). */
-  fresh?: boolean;
+  /** The generation label of a container this call creates (the controller counts replacements). */
+  generation: number;
 }
 
 export interface RemoveOptions {
   /** Also destroy the tenant's data volume and socket directory (offboarding only). */
   purgeData: boolean;
+  /**
+   * Stop first and give the runtime this long to finish in-flight calls (SIGTERM, then the
+   * engine kills it); without it the container is removed at once.
+   */
+  drainSeconds?: number;
 }
 
+export interface StopOptions {
+  /** Seconds between SIGTERM and the engine's SIGKILL. */
+  graceSeconds: number;
+}
+
+/**
+ * The port is a plain adapter: it does what it is told and decides nothing (reuse or replace,
+ * drain, limits, retries all belong to the lifecycle controller).
+ */
 export interface RuntimeDriver {
-  /** Create or reuse the tenant's single runtime for this spec and make sure it is started. */
-  ensure(spec: RuntimeSpec, options?: EnsureOptions): Promise<RuntimeInfo>;
-  stop(tenantId: string): Promise<void>;
+  /**
+   * Make this spec's container exist and run: create it if absent, start it if stopped. Throws
+   * when a container with another spec exists: replacing is the controller's call (remove first).
+   */
+  ensure(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo>;
+  stop(tenantId: string, options: StopOptions): Promise<void>;
   pause(tenantId: string): Promise<void>;
   /** Unpauses a runtime known to be paused, without a fresh inspect (the fast wake path). */
   resume(info: RuntimeInfo): Promise<RuntimeInfo>;
@@ -95,3 +112,9 @@ export interface RuntimeDriver {
   /** Memory, CPU and PIDs of a running runtime, for metrics and limit checks. */
   usage(tenantId: string): Promise<RuntimeUsage | undefined>;
 }
+
+/** What observers (health pass, idle tiers, reconciliation, metrics) may do: look, never change. */
+export type RuntimeView = Pick<RuntimeDriver, 'inspect' | 'list' | 'listOwned' | 'usage' | 'socketDirExists'>;
+
+/** The driver calls that change something: each one is the act of one lifecycle transition. */
+export const MUTATING_OPS = ['ensure', 'stop', 'pause', 'resume', 'remove', 'removeById'] as const;

@@ -51,11 +51,8 @@ async function register(stack: TestStack, id: string): Promise<void> {
 
 /** Tier changes exactly as the idle reaper makes them: epoch first, then the engine. */
 async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'): Promise<void> {
-  await stack.supervisor.manager.withTenant(tenant, async () => {
-    await stack.supervisor.epochs.bump(tenant);
-    if (tier === 'pause') await stack.supervisor.driver.pause(tenant);
-    else await stack.supervisor.driver.stop(tenant);
-  });
+  if (!(await stack.supervisor.manager.idle(tenant, { event: tier })))
+    throw new Error(`${tenant} could not ${tier}`);
   await sleep(600); // longer than the router's route freshness, as the reaper's idle time would be
 }
 
@@ -205,7 +202,7 @@ async function main(): Promise<void> {
       `burst of ${BURST} cold tenants (first write)`,
       ok.map((o) => o.ms),
       `  success ${ok.length}/${BURST} (${((100 * ok.length) / BURST).toFixed(0)}%), wall ${(wall / 1000).toFixed(1)} s, ` +
-        `max creates in flight ${stack.supervisor.driver.createLimiter.maxInFlight}`,
+        `max creates in flight ${stack.supervisor.createLimiter.maxInFlight}`,
     );
     await Promise.all(burstClients.map((c) => c.close()));
 

@@ -49,7 +49,7 @@ describe('capacity', () => {
         tools: openToAgentsAlone('all'),
       });
     const watch = await watchCreates(stack.ns.docker, stack.ns.namespace);
-    const limiter = stack.supervisor.driver.createLimiter;
+    const limiter = stack.supervisor.createLimiter;
     const admittedBefore = limiter.admitted;
     const results = await Promise.allSettled(ids.map((id) => stack.runtimes.ensure(id)));
     watch.stop();

@@ -5,14 +5,15 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
-import { RuntimeManager } from '../../supervisor/lifecycle/runtime-manager.ts';
+import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
+import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 import { execIn, RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
 let driver: DockerDriver;
-let manager: RuntimeManager;
+let manager: RuntimeController;
 
 function tenant(id: string, uid: number): TenantRecord {
   return tenantRecord(id, { uid });
@@ -30,11 +31,12 @@ beforeAll(async () => {
     routerGid: 0,
     logger: pino({ level: 'silent' }),
   });
-  manager = new RuntimeManager({
+  manager = new RuntimeController({
     driver,
     image: RUNTIME_IMAGE,
     routerPublicKey: publicKey,
     logger: pino({ level: 'silent' }),
+    settings: lifecycleSettings(),
   });
 });
 

@@ -29,7 +29,7 @@ describe('reconciliation after a supervisor restart', () => {
 
     const { driver, manager } = stack.supervisor;
     // An orphan: a running container for a tenant the registry does not know.
-    await driver.ensure(manager.specFor(tenantRecord('ghost', { uid: 100_999 })));
+    await driver.ensure(manager.specFor(tenantRecord('ghost', { uid: 100_999 })), { generation: 1 });
     // A duplicate for keep-one under another name, and a volume-init helper left by a crash.
     const keepOne = await stack.registry.require('keep-one');
     const placement = driver.placement('keep-one', 7);

@@ -4,11 +4,12 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
-import { RuntimeManager } from '../../supervisor/lifecycle/runtime-manager.ts';
+import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { agentClient, containerId, containerName, volumeTitles, write } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE, execIn } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
+import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 
 const CALL_TIMEOUT_MS = 3_000;
 let stack: TestStack;
@@ -89,12 +90,12 @@ describe('runtime faults', () => {
       logger: pino({ level: 'silent' }),
     });
     // A runtime that cannot start: the router key is garbage, so the process exits at once.
-    const manager = new RuntimeManager({
+    const manager = new RuntimeController({
       driver,
       image: RUNTIME_IMAGE,
       routerPublicKey: 'not a key',
       logger: pino({ level: 'silent' }),
-      healthTimeoutMs: 10_000,
+      settings: lifecycleSettings({ healthTimeoutMs: 10_000 }),
       breaker: new CrashBreaker({ threshold: 3, baseBackoffMs: 5_000 }),
     });
     const tenant = tenantRecord('looper', { uid: 100_777 });

@@ -5,6 +5,8 @@ import { CreateLimiter } from '../../supervisor/lifecycle/create-limiter.ts';
 import { KeyedLock } from '../../supervisor/lifecycle/keyed-lock.ts';
 import { RecentLog } from '../../supervisor/lifecycle/recent-log.ts';
 import { pidsLimitReached } from '../../supervisor/lifecycle/health-monitor.ts';
+import { idleEvent, verdictOf } from '../../supervisor/lifecycle/observation-policy.ts';
+import type { RuntimeInfo } from '../../supervisor/runtime/runtime-driver.ts';
 
 describe('CrashBreaker', () => {
   it('opens after the threshold, doubles the backoff, and closes on success', () => {
@@ -121,5 +123,57 @@ describe('pidsLimitReached', () => {
     [{ pids: 38, pidsRefused: undefined }, false],
   ])('%o -> %s', (pids, reached) => {
     expect(pidsLimitReached({ ...usage, ...pids })).toBe(reached);
+  });
+});
+
+describe('observation policy', () => {
+  const info: RuntimeInfo = {
+    tenantId: 'acme',
+    runtimeId: 'r1',
+    state: 'running',
+    specHash: 'h',
+    generation: 1,
+    endpoint: { kind: 'unix', socketPath: '/x', uid: 1 },
+    image: 'i',
+  };
+  it('names the reason of each recycle as operators and tests read it', () => {
+    const crashed = {
+      ...info,
+      state: 'stopped' as const,
+      exit: { code: 137, oomKilled: false, finishedAt: '' },
+    };
+    expect(verdictOf({ kind: 'crashed', info: crashed }, 0, 2).recycle).toEqual({
+      reason: 'crashed (exit 137)',
+      failed: true,
+    });
+    expect(verdictOf({ kind: 'spec-changed', info }, 0, 2).recycle).toEqual({
+      reason: 'spec changed',
+      failed: false,
+    });
+    expect(verdictOf({ kind: 'max-age', info }, 0, 2).recycle?.reason).toBe('maximum age');
+    expect(verdictOf({ kind: 'probe', info, health: 'tampered' }, 0, 2).recycle?.reason).toBe(
+      'socket tampered with',
+    );
+    expect(verdictOf({ kind: 'socket-dir-missing', info }, 0, 2).recycle?.reason).toBe(
+      'socket directory missing',
+    );
+  });
+
+  it('recycles after the configured failed probes in a row; a healthy probe resets the count', () => {
+    expect(verdictOf({ kind: 'probe', info, health: 'unhealthy' }, 0, 2)).toEqual({ failures: 1 });
+    expect(verdictOf({ kind: 'probe', info, health: 'unhealthy' }, 1, 2).recycle?.reason).toBe(
+      'failed 2 health checks',
+    );
+    expect(verdictOf({ kind: 'probe', info, health: 'healthy' }, 1, 2)).toEqual({ failures: 0 });
+  });
+
+  it('picks the idle tier from the state and the idle time', () => {
+    const tiers = { pauseAfterMs: 10, stopAfterMs: 20, removeAfterMs: 30 };
+    expect(idleEvent('running', 9, tiers)).toBeUndefined();
+    expect(idleEvent('running', 10, tiers)).toBe('pause');
+    expect(idleEvent('paused', 10, tiers)).toBeUndefined();
+    expect(idleEvent('paused', 20, tiers)).toBe('stop');
+    expect(idleEvent('stopped', 20, tiers)).toBeUndefined();
+    expect(idleEvent('stopped', 30, tiers)).toBe('reap');
   });
 });

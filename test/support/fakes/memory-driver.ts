@@ -1,5 +1,7 @@
 // An in-memory RuntimeDriver for unit tests of what sits above the port (the manager, the worker).
-// It keeps the same one-runtime-per-tenant rule as the real driver and counts what it was asked.
+// It keeps the same one-runtime-per-tenant rule as the real driver, refuses to ensure over a runtime
+// of another spec as the real one does, and records every call (with the tenant it concerned).
+import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
 import type {
   EnsureOptions,
   OwnedRuntime,
@@ -8,6 +10,7 @@ import type {
   RuntimeInfo,
   RuntimeSpec,
   RuntimeUsage,
+  StopOptions,
 } from '../../../supervisor/runtime/runtime-driver.ts';
 import { specHash } from '../../../supervisor/runtime/runtime-spec.ts';
 
@@ -27,29 +30,32 @@ export class MemoryDriver implements RuntimeDriver {
     await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
   }
 
-  async ensure(spec: RuntimeSpec, options: EnsureOptions = {}): Promise<RuntimeInfo> {
+  async ensure(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo> {
     await this.tick('ensure', spec.tenantId);
     const hash = specHash(spec);
     const existing = this.runtimes.get(spec.tenantId);
-    if (existing && existing.specHash === hash && !options.fresh) {
+    if (existing) {
+      if (existing.specHash !== hash)
+        throw new BulkheadError('runtime_failed', `tenant ${spec.tenantId} has a runtime of another spec`);
       existing.state = 'running';
       delete existing.exit;
-      return existing;
+      return { ...existing };
     }
     const info: RuntimeInfo = {
       tenantId: spec.tenantId,
       runtimeId: `mem-${this.nextId++}`,
       state: 'running',
       specHash: hash,
-      generation: (existing?.generation ?? 0) + 1,
+      generation: options.generation,
+      createdAt: new Date().toISOString(),
       endpoint: { kind: 'unix', socketPath: `/memory/${spec.tenantId}/mcp.sock`, uid: spec.uid },
       image: spec.image,
     };
     this.runtimes.set(spec.tenantId, info);
-    return info;
+    return { ...info };
   }
 
-  async stop(tenantId: string): Promise<void> {
+  async stop(tenantId: string, _options: StopOptions): Promise<void> {
     await this.tick('stop', tenantId);
     const info = this.runtimes.get(tenantId);
     if (info) info.state = 'stopped';
@@ -70,12 +76,13 @@ export class MemoryDriver implements RuntimeDriver {
 
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
     await this.tick('inspect', tenantId);
-    return this.runtimes.get(tenantId);
+    const info = this.runtimes.get(tenantId);
+    return info && { ...info };
   }
 
   async list(): Promise<RuntimeInfo[]> {
     await this.tick('list', '*');
-    return [...this.runtimes.values()];
+    return [...this.runtimes.values()].map((info) => ({ ...info }));
   }
 
   async remove(tenantId: string, _options: RemoveOptions): Promise<void> {
@@ -97,9 +104,9 @@ export class MemoryDriver implements RuntimeDriver {
   }
 
   async removeById(runtimeId: string): Promise<void> {
-    await this.tick('removeById', runtimeId);
-    for (const [tenant, info] of this.runtimes)
-      if (info.runtimeId === runtimeId) this.runtimes.delete(tenant);
+    const owner = [...this.runtimes.values()].find((info) => info.runtimeId === runtimeId);
+    await this.tick('removeById', owner?.tenantId ?? runtimeId);
+    if (owner) this.runtimes.delete(owner.tenantId);
   }
 
   socketDirExists(tenantId: string): Promise<boolean> {

@@ -3,26 +3,27 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
 import type { TamperRecorder } from '../../supervisor/client/socket-tamper.ts';
 import { MemoryDriver } from '../support/fakes/memory-driver.ts';
-import { RuntimeManager, TenantSuspendedError } from '../../supervisor/lifecycle/runtime-manager.ts';
+import { RuntimeController, TenantSuspendedError } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
+import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 
 function tenant(id: string, status: TenantRecord['status'] = 'active'): TenantRecord {
   return tenantRecord(id, { status });
 }
 
-function manager(driver: MemoryDriver, healthy = true): RuntimeManager {
-  return new RuntimeManager({
+function manager(driver: MemoryDriver, healthy = true): RuntimeController {
+  return new RuntimeController({
     driver,
     image: 'bulkhead/runtime:test',
     routerPublicKey: 'PEM',
     logger: pino({ level: 'silent' }),
     probe: () => Promise.resolve(healthy),
-    healthTimeoutMs: 50,
+    settings: lifecycleSettings({ healthTimeoutMs: 50 }),
   });
 }
 
-describe('RuntimeManager', () => {
+describe('RuntimeController', () => {
   it('turns twenty concurrent ensures for one tenant into one driver call', async () => {
     const driver = new MemoryDriver(20);
     const runtimes = manager(driver);
@@ -59,7 +60,7 @@ describe('RuntimeManager', () => {
     const driver = new MemoryDriver();
     const recorded: Parameters<TamperRecorder['record']>[] = [];
     let tampered = false;
-    const runtimes = new RuntimeManager({
+    const runtimes = new RuntimeController({
       driver,
       image: 'bulkhead/runtime:test',
       routerPublicKey: 'PEM',
@@ -70,7 +71,7 @@ describe('RuntimeManager', () => {
               new RuntimeSocketTamperedError(endpoint, { kind: 'symlink', uid: endpoint.uid, gid: 0 }),
             )
           : Promise.resolve(true),
-      healthTimeoutMs: 50,
+      settings: lifecycleSettings({ healthTimeoutMs: 50 }),
       tamper: {
         record: (...args) => {
           recorded.push(args);
@@ -87,5 +88,19 @@ describe('RuntimeManager', () => {
     expect(recorded.map(([id, error, witness]) => [id, error.found.kind, witness])).toEqual([
       ['acme', 'symlink', 'supervisor-start'],
     ]);
+  });
+
+  it('hands the idempotency window to the runtime explicitly, in its environment', () => {
+    const runtimes = new RuntimeController({
+      driver: new MemoryDriver(),
+      image: 'bulkhead/runtime:test',
+      routerPublicKey: 'PEM',
+      logger: pino({ level: 'silent' }),
+      settings: lifecycleSettings({ idempotencyWindowMs: 3_600_000 }),
+    });
+    expect(runtimes.specFor(tenant('acme')).env).toEqual({
+      BULKHEAD_ROUTER_PUBLIC_KEY: 'PEM',
+      BULKHEAD_IDEMPOTENCY_WINDOW_MS: '3600000',
+    });
   });
 });

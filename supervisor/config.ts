@@ -1,0 +1,124 @@
+// Everything the supervisor can be configured with, declared once: the environment variables the
+// process reads (supervisor/main.ts) and the option-only knobs that tests and embedders set through
+// startSupervisor (supervisor/supervisor.ts). Each default is written here and nowhere else.
+import { z } from 'zod';
+import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../kernel/config/common.ts';
+import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
+
+const fields = {
+  redisUrl,
+  namespace,
+  runDir: {
+    env: 'BULKHEAD_RUN_DIR',
+    schema: z.string().min(1).default('/var/lib/bulkhead/run'),
+    doc: 'host directory for tenant socket directories',
+  },
+  image: {
+    env: 'BULKHEAD_RUNTIME_IMAGE',
+    schema: z.string().min(1).default('bulkhead/runtime:latest'),
+    doc: 'tenant runtime image',
+  },
+  routerPublicKeyFile: {
+    env: 'BULKHEAD_ROUTER_PUBLIC_KEY_FILE',
+    schema: z.string().min(1),
+    doc: 'router call-assertion public key, SPKI PEM',
+  },
+  routerGid: {
+    env: 'BULKHEAD_ROUTER_GID',
+    schema: z.coerce.number().int().min(0).default(0),
+    doc: 'group allowed into socket directories',
+  },
+  createLimit: {
+    env: 'BULKHEAD_CREATE_LIMIT',
+    schema: z.coerce.number().int().min(1).max(64).default(4),
+    doc: 'concurrent container creates and starts; bursts queue (waking from paused is not limited)',
+  },
+  // At least 2 s: routers re-check a route's epoch every 500 ms (see supervisor/client/runtime-epochs.ts).
+  idlePauseMs: {
+    env: 'BULKHEAD_IDLE_PAUSE_MS',
+    schema: z.coerce
+      .number()
+      .int()
+      .refine((v) => v === 0 || v >= 2_000, 'use 0 (off) or at least 2000')
+      .default(300_000),
+    doc: 'idle time before a runtime is paused (0: no idle tiers)',
+  },
+  idleStopMs: {
+    env: 'BULKHEAD_IDLE_STOP_MS',
+    schema: z.coerce.number().int().min(2_000).default(1_800_000),
+    doc: 'idle time before it is stopped',
+  },
+  idleRemoveMs: {
+    env: 'BULKHEAD_IDLE_REMOVE_MS',
+    schema: z.coerce.number().int().min(2_000).default(86_400_000),
+    doc: 'idle time before its container is removed, volume kept',
+  },
+  healthIntervalMs: {
+    env: 'BULKHEAD_HEALTH_INTERVAL_MS',
+    schema: z.coerce.number().int().min(500).default(10_000),
+    doc: 'health pass interval',
+  },
+  reconcileIntervalMs: {
+    env: 'BULKHEAD_RECONCILE_INTERVAL_MS',
+    schema: z.coerce.number().int().min(1_000).default(30_000),
+    doc: 'reconciliation interval',
+  },
+  metricsPort: {
+    env: 'BULKHEAD_METRICS_PORT',
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    doc: 'loopback port for Prometheus /metrics (0: any free port)',
+    defaultText: 'none',
+  },
+  logLevel,
+  idempotencyWindowMs,
+  // Option-only knobs (no environment variable).
+  idleIntervalMs: {
+    schema: z.number().int().positive().default(1_000),
+    doc: 'how often the idle tiers are applied',
+  },
+  metricsIntervalMs: {
+    schema: z.number().int().positive().default(15_000),
+    doc: 'metrics snapshot into Redis this often',
+  },
+  healthTimeoutMs: {
+    schema: z.number().int().positive().default(15_000),
+    doc: 'how long a starting runtime may take to answer its health check',
+  },
+  drainSeconds: {
+    schema: z.number().int().min(0).default(10),
+    doc: 'seconds a recycled container gets to drain in-flight calls before it is killed',
+  },
+  stopGraceSeconds: {
+    schema: z.number().int().min(0).default(10),
+    doc: 'seconds between SIGTERM and SIGKILL when an idle runtime is stopped',
+  },
+  routeSettleMs: {
+    schema: z.number().int().min(0).default(600),
+    doc: "after the epoch bump, before the drain: longer than the routers' 500 ms route freshness",
+  },
+  failuresBeforeRecycle: {
+    schema: z.number().int().min(1).default(2),
+    doc: 'failed health probes in a row before a runtime is recycled',
+  },
+  helperGraceMs: {
+    schema: z.number().int().min(0).default(120_000),
+    doc: 'volume-init helpers younger than this are presumed in use by an ensure',
+  },
+  maxAgeMs: {
+    schema: z.number().int().positive().optional(),
+    doc: 'recycle runtimes older than this',
+    defaultText: 'no maximum age',
+  },
+};
+
+export const supervisorConfig = defineConfig(
+  {
+    title: 'Supervisor',
+    usage: 'node supervisor/main.ts',
+    summary:
+      'Runs the Bulkhead supervisor: creates, health-checks and removes one hardened container per tenant.',
+  },
+  fields,
+);
+
+export type SupervisorSettings = ConfigOf<typeof fields>;

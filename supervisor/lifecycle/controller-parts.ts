@@ -1,0 +1,166 @@
+// What the lifecycle controller is built from and hands out: its settings (their defaults are
+// declared once, in supervisor/config.ts), its collaborators, and the record of its transitions.
+import type { Logger } from 'pino';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import type { RedisRuntimeEpochs } from '../client/runtime-epochs.ts';
+import type { TamperRecorder } from '../client/socket-tamper.ts';
+import type { HealthProbe } from '../runtime/health-probe.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
+import type { CrashBreaker } from './crash-breaker.ts';
+import { verdictOf, type RuntimeObservation, type Verdict } from './observation-policy.ts';
+import { observedState, transition, type LifecycleEvent, type LifecycleState } from './lifecycle-state.ts';
+import { RecentLog } from './recent-log.ts';
+
+/** The knobs of the lifecycle, at the defaults of supervisor/config.ts unless a caller overrides. */
+export interface LifecycleSettings {
+  /** Concurrent container creates and starts; bursts queue (waking from paused is not limited). */
+  createLimit: number;
+  /** How long a starting runtime may take to answer its health check. */
+  healthTimeoutMs: number;
+  /** Seconds a replaced container gets to finish in-flight calls before it is killed. */
+  drainSeconds: number;
+  /** Seconds between SIGTERM and SIGKILL when an idle runtime is stopped. */
+  stopGraceSeconds: number;
+  /**
+   * After telling routers (epoch bump) and before draining the old container: longer than the
+   * routers' route freshness, so that every new call goes to the fresh container.
+   */
+  routeSettleMs: number;
+  /** Failed health probes in a row before a runtime is recycled. */
+  failuresBeforeRecycle: number;
+  /** How long the runtime keeps write results for replay (it reaches the runtime in its env). */
+  idempotencyWindowMs: number;
+}
+
+export interface RuntimeControllerOptions {
+  driver: RuntimeDriver;
+  image: string;
+  /** Public key the runtime verifies router call assertions with (SPKI PEM or JWK JSON). */
+  routerPublicKey: string;
+  logger: Logger;
+  settings: LifecycleSettings;
+  probe?: HealthProbe;
+  breaker?: CrashBreaker;
+  /** Where routers learn that a tenant's runtime changed state (pause, stop, recycle). */
+  epochs?: Pick<RedisRuntimeEpochs, 'current' | 'bump' | 'bumpIfIdle'>;
+  /** Where a tampered runtime socket is recorded (log, audit trail, counter). */
+  tamper?: TamperRecorder;
+}
+
+export interface EnsuredRuntime {
+  endpoint: RuntimeEndpoint;
+  epoch: number;
+  info: RuntimeInfo;
+}
+
+export interface Transition {
+  tenantId: string;
+  from: LifecycleState;
+  event: LifecycleEvent;
+  to: LifecycleState;
+  reason: string;
+}
+
+/** A call for a tenant that is not active: refused before anything is started. */
+export class TenantSuspendedError extends BulkheadError<'tenant_suspended'> {
+  constructor(tenantId: string, status: string) {
+    super('tenant_suspended', `tenant ${tenantId} is ${status}`);
+  }
+}
+
+/** What a tenant's runtime is made from; the idempotency window reaches the runtime explicitly. */
+export function runtimeSpec(
+  tenant: TenantRecord,
+  options: Pick<RuntimeControllerOptions, 'image' | 'routerPublicKey' | 'settings'>,
+): RuntimeSpec {
+  return {
+    tenantId: tenant.id,
+    uid: tenant.uid,
+    image: options.image,
+    isolation: tenant.isolation,
+    plan: tenant.plan,
+    env: {
+      BULKHEAD_ROUTER_PUBLIC_KEY: options.routerPublicKey,
+      BULKHEAD_IDEMPOTENCY_WINDOW_MS: String(options.settings.idempotencyWindowMs),
+    },
+  };
+}
+
+/** States only the controller can know (the engine shows a container, not why it is there). */
+const HELD: ReadonlySet<LifecycleState> = new Set<LifecycleState>(['creating', 'unhealthy', 'recycling']);
+
+/**
+ * Each tenant's lifecycle state: what the engine shows, overlaid with the states only the
+ * controller knows, and the record of every change (bounded; `total` counts all).
+ */
+export class TenantStates {
+  private readonly held = new Map<string, LifecycleState>();
+  readonly transitions = new RecentLog<Transition>(1_000);
+
+  stateOf(tenantId: string, observed: RuntimeInfo | undefined): LifecycleState {
+    return this.held.get(tenantId) ?? observedState(observed);
+  }
+
+  /** The table's next state for `event` (IllegalTransitionError if none), recorded. */
+  record(tenantId: string, event: LifecycleEvent, reason: string, observed: RuntimeInfo | undefined): void {
+    const from = this.stateOf(tenantId, observed);
+    const to = transition(from, event);
+    this.transitions.push({ tenantId, from, event, to, reason });
+    if (HELD.has(to)) this.held.set(tenantId, to);
+    else this.held.delete(tenantId);
+  }
+
+  /** After offboarding: the same id onboarded again starts from what the engine shows (absent). */
+  forget(tenantId: string): void {
+    this.held.delete(tenantId);
+  }
+}
+
+const crashKey = (info: RuntimeInfo): string => `${info.runtimeId}:${info.exit?.finishedAt ?? ''}`;
+
+/** What the controller counts per tenant: crashes (each once, into the breaker), failed probes. */
+export class FailureLedger {
+  private readonly probes = new Map<string, number>();
+  private readonly crashes = new Map<string, string>();
+  private readonly breaker: CrashBreaker;
+  private readonly logger: Logger;
+
+  constructor(breaker: CrashBreaker, logger: Logger) {
+    this.breaker = breaker;
+    this.logger = logger;
+  }
+
+  /** Records a crash seen by anyone (health pass, ensure); returns the backoff in force. */
+  noteCrash(info: RuntimeInfo): number {
+    if (this.crashes.get(info.tenantId) === crashKey(info)) return 0;
+    this.crashes.set(info.tenantId, crashKey(info));
+    this.logger.warn({ tenant: info.tenantId, exit: info.exit }, 'runtime crashed');
+    return this.breaker.failure(info.tenantId);
+  }
+
+  /** A start that exited is counted once, by the start's failure path: inspection must not recount. */
+  countedAlready(info: RuntimeInfo): void {
+    this.crashes.set(info.tenantId, crashKey(info));
+  }
+
+  /** The verdict on an observation, with the tenant's failed probes counted. */
+  verdict(o: RuntimeObservation, failuresBeforeRecycle: number): Verdict {
+    const tenantId = o.info.tenantId;
+    if (o.kind === 'crashed') this.noteCrash(o.info);
+    const counted = this.probes.get(tenantId) ?? 0;
+    const verdict = verdictOf(o, counted, failuresBeforeRecycle);
+    if (o.kind === 'probe' && o.health === 'unhealthy')
+      this.logger.warn({ tenant: tenantId, failures: counted + 1 }, 'health check failed');
+    if (verdict.failures > 0) this.probes.set(tenantId, verdict.failures);
+    else this.probes.delete(tenantId);
+    return verdict;
+  }
+
+  forget(tenantId: string): void {
+    this.probes.delete(tenantId);
+    this.crashes.delete(tenantId);
+    this.breaker.success(tenantId);
+  }
+}

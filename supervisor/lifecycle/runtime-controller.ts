@@ -1,0 +1,319 @@
+// The one owner of every tenant runtime's lifecycle. It observes (inspect, and what the health pass,
+// idle tiers and reconciliation report), decides through the written state machine
+// (lifecycle-state.ts: `transition` is the only way a state changes) and acts through the driver
+// port. Every driver call that changes something runs inside `apply`, under the tenant's lock, as
+// the act of exactly one recorded transition: a wake never races a pause, and the record says what
+// happened. Concurrent requests for one tenant share one in-flight ensure (single flight), so a
+// burst of first calls creates one container, not one per call.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { TamperWitness } from '../client/socket-tamper.ts';
+import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
+import { specHash } from '../runtime/runtime-spec.ts';
+import { CrashBreaker } from './crash-breaker.ts';
+import { CreateLimiter } from './create-limiter.ts';
+import { KeyedLock } from './keyed-lock.ts';
+import { allowed, type LifecycleEvent } from './lifecycle-state.ts';
+import { isCrash, type Decision, type Health, type Observation } from './observation-policy.ts';
+import { RuntimeHealth } from './runtime-health.ts';
+import {
+  FailureLedger,
+  runtimeSpec,
+  TenantStates,
+  TenantSuspendedError,
+  type EnsuredRuntime,
+  type RuntimeControllerOptions,
+} from './controller-parts.ts';
+
+export { TenantSuspendedError } from './controller-parts.ts';
+
+export class RuntimeController {
+  private readonly inFlight = new Map<string, Promise<EnsuredRuntime>>();
+  private readonly options: RuntimeControllerOptions;
+  private readonly driver: RuntimeDriver;
+  private readonly locks = new KeyedLock();
+  private readonly states = new TenantStates();
+  private readonly ledger: FailureLedger;
+  private readonly health: RuntimeHealth;
+  readonly breaker: CrashBreaker;
+  readonly createLimiter: CreateLimiter;
+  /** Every state change made, with its reason (bounded; `total` counts all). */
+  readonly transitions = this.states.transitions;
+
+  constructor(options: RuntimeControllerOptions) {
+    if (!options.image) throw new BulkheadError('invalid_config', 'the lifecycle needs a runtime image');
+    if (!options.routerPublicKey)
+      throw new BulkheadError('invalid_config', 'the lifecycle needs the router public key');
+    this.options = options;
+    this.driver = options.driver;
+    this.breaker = options.breaker ?? new CrashBreaker();
+    this.ledger = new FailureLedger(this.breaker, options.logger);
+    this.createLimiter = new CreateLimiter(options.settings.createLimit);
+    this.health = new RuntimeHealth({
+      view: options.driver,
+      probe: options.probe,
+      tamper: options.tamper,
+      healthTimeoutMs: options.settings.healthTimeoutMs,
+    });
+  }
+
+  specFor(tenant: TenantRecord): RuntimeSpec {
+    return runtimeSpec(tenant, this.options);
+  }
+
+  async ensure(tenant: TenantRecord): Promise<RuntimeEndpoint> {
+    return (await this.ensureRuntime(tenant)).endpoint;
+  }
+
+  async ensureRuntime(tenant: TenantRecord): Promise<EnsuredRuntime> {
+    if (tenant.status !== 'active') throw new TenantSuspendedError(tenant.id, tenant.status);
+    let pending = this.inFlight.get(tenant.id);
+    if (!pending) {
+      pending = this.locks
+        .run(tenant.id, () => this.ensureLocked(tenant))
+        .finally(() => this.inFlight.delete(tenant.id));
+      this.inFlight.set(tenant.id, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Replaces the tenant's container with a fresh one: routers are told first (epoch), the old
+   * container drains its in-flight calls, then a new one starts if the tenant is still active.
+   * `failed`: the runtime is broken (marked so before the recycle), not merely out of date.
+   */
+  async recycle(
+    tenant: TenantRecord,
+    reason: string,
+    options: { unlessCreatedAfterMs?: number; failed?: boolean } = {},
+  ): Promise<void> {
+    await this.locks.run(tenant.id, async () => {
+      const info = await this.driver.inspect(tenant.id);
+      // Already replaced since the request (another report of the same event): nothing to do.
+      if (options.unlessCreatedAfterMs !== undefined)
+        if (!info || Date.parse(info.createdAt ?? '') > options.unlessCreatedAfterMs) return;
+      const active = tenant.status === 'active';
+      if (active) this.breaker.check(tenant.id);
+      this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
+      await this.tellRouters(tenant.id);
+      if (!active) {
+        await this.replace(tenant.id, info, reason, { failed: false, drain: false });
+        return;
+      }
+      await this.bringUp(tenant, info, reason, { fresh: true, failed: options.failed ?? false });
+    });
+  }
+
+  /** The one entry for observers: a fact about a runtime in, what was done about it out. */
+  async observe(o: Observation, tenant: TenantRecord | undefined): Promise<Decision> {
+    if (o.kind === 'stray') return this.removeStray(o);
+    const tenantId = o.info.tenantId;
+    const verdict = this.ledger.verdict(o, this.options.settings.failuresBeforeRecycle);
+    if (!verdict.recycle) return { acted: false };
+    const { reason, failed } = verdict.recycle;
+    if (!tenant) return { acted: false, why: 'no such tenant' };
+    if (this.breaker.isOpen(tenantId)) {
+      this.options.logger.warn({ tenant: tenantId, reason }, 'not recycling: crash circuit open');
+      return { acted: false, why: 'crash circuit open' };
+    }
+    await this.recycle(tenant, reason, { failed }).catch((error: unknown) =>
+      this.options.logger.warn({ tenant: tenantId, err: error }, 'recycle failed'),
+    );
+    return { acted: true, event: 'recycle', reason };
+  }
+
+  /**
+   * An idle tier change: only if the runtime observed is still the tenant's, the tier is still
+   * legal in its state, and (with `quietSinceMs`) no router recorded a call since then: the epoch
+   * bump that tells routers is that last check, atomically.
+   */
+  async idle(
+    tenantId: string,
+    change: { event: 'pause' | 'stop' | 'reap'; runtimeId?: string; quietSinceMs?: number },
+  ): Promise<boolean> {
+    return this.locks.run(tenantId, async () => {
+      const current = await this.driver.inspect(tenantId);
+      if (!current || (change.runtimeId !== undefined && current.runtimeId !== change.runtimeId))
+        return false;
+      if (!allowed(this.states.stateOf(tenantId, current), change.event)) return false;
+      const epochs = this.options.epochs;
+      if (change.quietSinceMs !== undefined && epochs) {
+        if (!(await epochs.bumpIfIdle(tenantId, change.quietSinceMs))) return false;
+      } else await epochs?.bump(tenantId);
+      const grace = { graceSeconds: this.options.settings.stopGraceSeconds };
+      await this.apply(tenantId, change.event, 'idle', current, () =>
+        change.event === 'pause'
+          ? this.driver.pause(tenantId)
+          : change.event === 'stop'
+            ? this.driver.stop(tenantId, grace)
+            : this.driver.remove(tenantId, { purgeData: false }),
+      );
+      return true;
+    });
+  }
+
+  async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
+    return this.driver.inspect(tenantId);
+  }
+
+  async check(info: RuntimeInfo, witness: TamperWitness): Promise<Health> {
+    return this.health.check(info, witness);
+  }
+
+  /** Suspend (`purgeData` false: container reaped, volume kept) or offboard (everything destroyed). */
+  async remove(tenantId: string, purgeData: boolean): Promise<void> {
+    await this.locks.run(tenantId, async () => {
+      await this.options.epochs?.bump(tenantId);
+      const info = await this.driver.inspect(tenantId);
+      if (purgeData) {
+        await this.apply(tenantId, 'offboard', 'offboarded', info, () =>
+          this.driver.remove(tenantId, { purgeData: true }),
+        );
+        // `removed` ends this incarnation: the same id onboarded again starts from absent.
+        this.states.forget(tenantId);
+        this.ledger.forget(tenantId);
+      } else if (this.states.stateOf(tenantId, info) !== 'absent')
+        await this.apply(tenantId, 'reap', 'removed', info, () =>
+          this.driver.remove(tenantId, { purgeData }),
+        );
+    });
+    this.options.logger.info({ tenant: tenantId, purgeData }, 'runtime removed');
+  }
+
+  private async ensureLocked(tenant: TenantRecord): Promise<EnsuredRuntime> {
+    const started = performance.now();
+    this.breaker.check(tenant.id);
+    const before = await this.driver.inspect(tenant.id);
+    if (isCrash(before)) {
+      // A crashed process comes back in a fresh container, never restarted in place.
+      this.ledger.noteCrash(before!);
+      this.breaker.check(tenant.id);
+    }
+    const current = before?.specHash === specHash(this.specFor(tenant));
+    const state = this.states.stateOf(tenant.id, before);
+    // Already up, current and answering: hand it out. Up but not answering, or its socket
+    // tampered with: replace it.
+    if (state === 'running' && current && (await this.check(before, 'supervisor-start')) === 'healthy')
+      return { endpoint: before.endpoint, epoch: await this.currentEpoch(tenant.id), info: before };
+    const crashed = isCrash(before);
+    const broken = crashed || (state === 'running' && current);
+    const reason = crashed ? 'crashed' : !current && before ? 'spec changed' : broken ? 'unhealthy' : 'call';
+    const info = await this.bringUp(tenant, before, reason, { fresh: broken || !current, failed: broken });
+    const ms = Math.round(performance.now() - started);
+    const from = before?.state ?? 'absent';
+    this.options.logger.info(
+      { tenant: tenant.id, runtime: info.runtimeId.slice(0, 12), from, ms },
+      'runtime ready',
+    );
+    return { endpoint: info.endpoint, epoch: await this.currentEpoch(tenant.id), info };
+  }
+
+  /**
+   * Makes the tenant's runtime run: wake a paused or stopped one, or (`fresh`) replace whatever
+   * is there, then create. A failure counts for the crash breaker and marks the runtime failed.
+   */
+  private async bringUp(
+    tenant: TenantRecord,
+    before: RuntimeInfo | undefined,
+    reason: string,
+    options: { fresh: boolean; failed: boolean },
+  ): Promise<RuntimeInfo> {
+    const id = tenant.id;
+    const spec = this.specFor(tenant);
+    const state = this.states.stateOf(id, before);
+    try {
+      if (state === 'paused' && !options.fresh) {
+        // The hot wake path: unpause what was just inspected, nothing else, outside the create cap.
+        const woken = await this.apply(id, 'wake', reason, before, () => this.driver.resume(before!));
+        await this.waitUntilHealthy(woken);
+        this.breaker.success(id);
+        return woken;
+      }
+      const wake = state === 'stopped' && !options.fresh;
+      if (!wake && state !== 'absent') await this.replace(id, before, reason, { ...options, drain: true });
+      const generation = (before?.generation ?? 0) + (wake ? 0 : 1);
+      const up = await this.apply(id, wake ? 'wake' : 'create', reason, wake ? before : undefined, () =>
+        this.createLimiter.run(() => this.driver.ensure(spec, { generation })),
+      );
+      await this.waitUntilHealthy(up);
+      await this.apply(id, 'ready', reason, up, noop);
+      this.breaker.success(id);
+      return up;
+    } catch (error) {
+      const backoff = this.breaker.failure(id);
+      this.options.logger.warn({ tenant: id, err: error, backoffMs: backoff }, 'runtime failed to start');
+      const now = await this.driver.inspect(id).catch(() => undefined);
+      if (allowed(this.states.stateOf(id, now), 'fail'))
+        await this.apply(id, 'fail', 'start failed', now, noop);
+      throw error;
+    }
+  }
+
+  /** fail? -> recycle (drain and remove the old container) -> drained: the tenant is absent. */
+  private async replace(
+    tenantId: string,
+    before: RuntimeInfo | undefined,
+    reason: string,
+    options: { failed: boolean; drain: boolean },
+  ): Promise<void> {
+    if (this.states.stateOf(tenantId, before) === 'absent') return;
+    if (options.failed && allowed(this.states.stateOf(tenantId, before), 'fail'))
+      await this.apply(tenantId, 'fail', reason, before, noop);
+    const drain = options.drain ? { drainSeconds: this.options.settings.drainSeconds } : {};
+    await this.apply(tenantId, 'recycle', reason, before, () =>
+      this.driver.remove(tenantId, { purgeData: false, ...drain }),
+    );
+    await this.apply(tenantId, 'drained', reason, undefined, noop);
+  }
+
+  /** A container that is no tenant's runtime (duplicate, helper, orphan of an unknown tenant). */
+  private async removeStray(o: Extract<Observation, { kind: 'stray' }>): Promise<Decision> {
+    const { owned } = o;
+    const tenantId = owned.tenantId;
+    if (o.why === 'orphan' && tenantId && owned.canonical) {
+      // The canonical container of a tenant that should have none: reaped (volume kept).
+      return this.locks.run(tenantId, async () => {
+        const current = await this.driver.inspect(tenantId);
+        if (current?.runtimeId !== owned.runtimeId) return { acted: false, why: 'replaced meanwhile' };
+        await this.apply(tenantId, 'reap', 'orphan', current, () =>
+          this.driver.remove(tenantId, { purgeData: false }),
+        );
+        return { acted: true, event: 'reap', reason: 'orphan' };
+      });
+    }
+    await this.locks.run(tenantId ?? owned.runtimeId, () => this.driver.removeById(owned.runtimeId));
+    return { acted: false, why: `${o.why} removed: not a tenant's runtime` };
+  }
+
+  /** The one place a state changes: the transition is recorded, then its act runs. */
+  private async apply<T>(
+    tenantId: string,
+    event: LifecycleEvent,
+    reason: string,
+    observed: RuntimeInfo | undefined,
+    act: () => Promise<T>,
+  ): Promise<T> {
+    this.states.record(tenantId, event, reason, observed);
+    return act();
+  }
+
+  /** Epoch bump, then the settle time: every new call goes to the fresh container. */
+  private async tellRouters(tenantId: string): Promise<void> {
+    const { epochs, settings } = this.options;
+    if (!epochs) return;
+    await epochs.bump(tenantId);
+    await new Promise((resolve) => setTimeout(resolve, settings.routeSettleMs));
+  }
+
+  private async waitUntilHealthy(info: RuntimeInfo): Promise<void> {
+    // A start that exits is counted once, by the caller's failure path: inspection must not recount.
+    await this.health.waitUntilHealthy(info, (ended) => this.ledger.countedAlready(ended));
+  }
+
+  private async currentEpoch(tenantId: string): Promise<number> {
+    return (await this.options.epochs?.current(tenantId)) ?? 0;
+  }
+}
+
+const noop = (): Promise<void> => Promise.resolve();

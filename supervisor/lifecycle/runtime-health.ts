@@ -1,0 +1,72 @@
+// How the lifecycle controller learns whether a runtime answers: one probe (for a running runtime
+// and the health pass), and the wait for a starting one. A tampered socket (never connected to) is
+// recorded as the security event it is and reported as such, so that the controller replaces the
+// runtime instead of waiting on it.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { RuntimeSocketTamperedError } from '../client/runtime-socket.ts';
+import type { TamperRecorder, TamperWitness } from '../client/socket-tamper.ts';
+import { probeHealth, type HealthProbe } from '../runtime/health-probe.ts';
+import type { RuntimeInfo, RuntimeView } from '../runtime/runtime-driver.ts';
+import type { Health } from './observation-policy.ts';
+
+export interface RuntimeHealthOptions {
+  view: Pick<RuntimeView, 'inspect'>;
+  probe?: HealthProbe | undefined;
+  tamper?: TamperRecorder | undefined;
+  /** How long a starting runtime may take to answer. */
+  healthTimeoutMs: number;
+}
+
+export class RuntimeHealth {
+  private readonly options: RuntimeHealthOptions;
+
+  constructor(options: RuntimeHealthOptions) {
+    this.options = options;
+  }
+
+  async check(info: RuntimeInfo, witness: TamperWitness): Promise<Health> {
+    try {
+      return (await (this.options.probe ?? probeHealth)(info.endpoint)) ? 'healthy' : 'unhealthy';
+    } catch (error) {
+      if (!(error instanceof RuntimeSocketTamperedError)) throw error;
+      await this.options.tamper?.record(info.tenantId, error, witness);
+      return 'tampered';
+    }
+  }
+
+  /**
+   * Polls the health endpoint; gives up early when the process has already exited (`onExit` sees
+   * the ended runtime, so that its crash is not counted a second time).
+   */
+  async waitUntilHealthy(info: RuntimeInfo, onExit: (ended: RuntimeInfo) => void): Promise<void> {
+    const { healthTimeoutMs } = this.options;
+    const deadline = Date.now() + healthTimeoutMs;
+    let lastInspect = Date.now();
+    for (;;) {
+      const health = await this.check(info, 'supervisor-start');
+      if (health === 'healthy') return;
+      if (health === 'tampered')
+        throw new BulkheadError(
+          'runtime_failed',
+          `runtime for ${info.tenantId} tampered with its socket during start`,
+        );
+      if (Date.now() - lastInspect > 200) {
+        lastInspect = Date.now();
+        const now = await this.options.view.inspect(info.tenantId);
+        if (!now || now.state === 'stopped') {
+          if (now) onExit(now);
+          throw new BulkheadError(
+            'runtime_failed',
+            `runtime for ${info.tenantId} exited during start (code ${now?.exit?.code ?? '?'})`,
+          );
+        }
+      }
+      if (Date.now() >= deadline)
+        throw new BulkheadError(
+          'runtime_failed',
+          `runtime did not become healthy within ${healthTimeoutMs} ms`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
