@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../../kernel/config/common.ts';
+import { routerConfig } from '../../router/config.ts';
 import { supervisorConfig } from '../../supervisor/config.ts';
 import { cliConfig } from '../../tenants/cli/config.ts';
 import { runtimeConfig } from '../../runtime-image/src/config.ts';
@@ -25,6 +26,7 @@ const shared = defineConfig(
 
 export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [
   shared,
+  routerConfig,
   supervisorConfig,
   cliConfig,
   runtimeConfig,

@@ -23,23 +23,6 @@ export function loadConfig<F extends ConfigFields>(config: ProcessConfig<F>): Co
   }
 }
 
-/**
- * The process's configuration, or undefined when `--help` was asked for (usage printed). An invalid
- * environment prints what is wrong and the usage, and exits with code 2.
- */
-export function processConfig<S extends z.ZodType>(schema: S, usage: string): z.output<S> | undefined {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(usage);
-    return undefined;
-  }
-  const parsed = schema.safeParse(process.env);
-  if (!parsed.success) {
-    console.error(`invalid configuration:\n${z.prettifyError(parsed.error)}\n\n${usage}`);
-    process.exit(2);
-  }
-  return parsed.data;
-}
-
 /** On SIGTERM or SIGINT: close, then exit 0 (or 1 when closing failed). */
 export function stopOnSignals(close: () => Promise<void>, onSignal?: (signal: NodeJS.Signals) => void): void {
   const stop = (signal: NodeJS.Signals): void => {
