@@ -27,6 +27,7 @@ import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
+import { Scheduler } from '../kernel/process/scheduler.ts';
 import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
 import { ToolSurface } from './tools/tool-surface.ts';
 
@@ -81,7 +82,6 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const tenants = new TenantDirectory({ source: registry });
   const watcher = new PinWatcher({
     source: registry,
-    intervalMs: config.pinWatchIntervalMs,
     logger,
     invalidate: (id) => tenants.invalidate(id),
   });
@@ -167,11 +167,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     toolChanges: watcher,
   });
-  watcher.start();
-  // Periodic rug-pull check; bounded by the process lifetime, cleared on close.
-  const recheck = setInterval(() => {
-    dispatcher.recheckTools().catch((error: unknown) => logger.warn({ err: error }, 'tool recheck failed'));
-  }, config.toolCheckIntervalMs).unref();
+  // The router's loops on one scheduler (kernel/process/scheduler.ts): the pin watcher (its first
+  // pass now, to know what each tenant is served before anyone asks) and the rug-pull re-check.
+  await watcher.poll();
+  const loops = new Scheduler({ logger });
+  loops.every('tool pins', config.pinWatchIntervalMs, () => watcher.poll());
+  loops.every('tool recheck', config.toolCheckIntervalMs, () => dispatcher.recheckTools());
   const server: Server = app.listen(config.port, config.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -180,8 +181,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   return {
     url,
     async close() {
-      clearInterval(recheck);
-      watcher.stop();
+      await loops.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();

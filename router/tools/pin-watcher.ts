@@ -1,6 +1,7 @@
 // Sends tools/list_changed when what a tenant is served changes: its pins or status in the registry
-// (an upgrade), or a tool withheld or restored by the drift guard. Polls the registry on a bounded
-// interval; clients that listen (2026-07-28 subscriptions/listen) re-list and see their own tools.
+// (an upgrade), or a tool withheld or restored by the drift guard. The router's scheduler runs a
+// poll of the registry on a bounded interval; clients that listen (2026-07-28 subscriptions/listen)
+// re-list and see their own tools.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -11,7 +12,6 @@ export interface TenantSource {
 
 export interface PinWatcherOptions {
   source: TenantSource;
-  intervalMs: number;
   logger: Logger;
   /** Called for each changed tenant before clients are told, so their re-list sees the change. */
   invalidate?: (tenantId: string) => void;
@@ -20,7 +20,6 @@ export interface PinWatcherOptions {
 export class PinWatcher {
   private readonly seen = new Map<string, string>();
   private readonly listeners: (() => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
   private readonly options: PinWatcherOptions;
 
   constructor(options: PinWatcherOptions) {
@@ -49,21 +48,5 @@ export class PinWatcher {
     }
     for (const id of changed) this.options.invalidate?.(id);
     if (changed.length > 0) this.notify(`tool pins changed for ${changed.join(', ')}`);
-  }
-
-  start(): void {
-    const tick = (): void => {
-      this.poll()
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'tool pin poll failed'))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs).unref();
-        });
-    };
-    this.timer = setTimeout(tick, 0).unref();
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
   }
 }
