@@ -17,6 +17,20 @@ export interface RuntimeHealthOptions {
   healthTimeoutMs: number;
 }
 
+/**
+ * Under gVisor the sandbox's gofer creates a runtime's socket on the host as root and then hands it
+ * to the tenant's UID: measured here, a host `lstat` loop sees one root-owned sample in the first
+ * moments of about five of six starts. While a runtime starts, such a socket is not ready yet rather
+ * than tampered with: the probe has not connected to it (the inode check comes first), and the
+ * tenant cannot make a root-owned file itself (no capabilities, no user namespace shared with the
+ * host). Only the start wait tolerates it, and only until its deadline (then the start fails like
+ * any start that never answers); anything else found there,
+ * and a root-owned socket at any later time, is the security event.
+ */
+function beingCreated(error: RuntimeSocketTamperedError): boolean {
+  return error.found.kind === 'socket' && error.found.uid === 0;
+}
+
 export class RuntimeHealth {
   private readonly options: RuntimeHealthOptions;
 
@@ -29,6 +43,7 @@ export class RuntimeHealth {
       return (await (this.options.probe ?? probeHealth)(info.endpoint)) ? 'healthy' : 'unhealthy';
     } catch (error) {
       if (!(error instanceof RuntimeSocketTamperedError)) throw error;
+      if (witness === 'supervisor-start' && beingCreated(error)) return 'unhealthy';
       await this.options.tamper?.record(info.tenantId, error, witness);
       return 'tampered';
     }
