@@ -133,6 +133,11 @@ export const routerConfig = defineConfig(
       defaultText: 'router/tools/shared/docs',
     },
     idempotencyWindowMs,
+    idempotencyMaxFailures: {
+      env: 'BULKHEAD_IDEMPOTENCY_MAX_FAILURES',
+      schema: int().min(1).max(100).default(5),
+      doc: "failed attempts of one write (same idempotency key) within the key's window; the next is refused as permanent (retry_limit_exceeded)",
+    },
     toolCheckIntervalMs: {
       env: 'BULKHEAD_TOOL_CHECK_INTERVAL_MS',
       // Tests run the check every few hundred milliseconds; nothing below 100 ms is sensible.

@@ -164,6 +164,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       redis,
       prefix: installation.registryPrefix,
       windowMs: config.idempotencyWindowMs,
+      maxFailures: config.idempotencyMaxFailures,
     }),
     toolChanges: watcher,
   });
