@@ -2,7 +2,7 @@
 // tools/list answers the tools the principal may see; tools/call records the decision the context
 // made in the tenant's audit trail, then runs the pipeline (router/pipeline/): validation, then
 // in-process shared tools or idempotent dispatch to the tenant's own runtime.
-import { Server } from '@modelcontextprotocol/server';
+import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
@@ -10,7 +10,7 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { protocolErrorFor } from './json-rpc.ts';
-import { resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
+import { errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
 
 export interface RouterServerDeps extends CallPipelineDeps {
   dispatcher: TenantDispatcher;
@@ -44,8 +44,8 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
       answered(resultCode(result));
       return result;
     } catch (error) {
-      // The one refusal answered as a JSON-RPC error is the unknown tool; anything else is ours.
-      answered(labels.tool === UNKNOWN_TOOL || !context.call?.decision.permit ? 'unknown_tool' : 'internal');
+      // A refusal answered as a JSON-RPC error carries its structured error (json-rpc.ts).
+      answered(error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal');
       throw error;
     }
   });

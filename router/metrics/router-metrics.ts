@@ -135,6 +135,11 @@ export class RouterMetrics {
 /** The error code of a tool error result (kernel/tools/tool-errors.ts), undefined when it succeeded. */
 export function resultCode(result: CallToolResult): string | undefined {
   if (!result.isError) return undefined;
-  const error = (result.structuredContent as { error?: { code?: unknown } } | undefined)?.error;
-  return typeof error?.code === 'string' && isErrorCode(error.code) ? error.code : 'internal';
+  return errorCodeIn((result.structuredContent as { error?: unknown } | undefined)?.error);
+}
+
+/** The code of a structured error (a tool error's, or a JSON-RPC refusal's data); `internal` otherwise. */
+export function errorCodeIn(structured: unknown): string {
+  const code = (structured as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && isErrorCode(code) ? code : 'internal';
 }
