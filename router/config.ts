@@ -179,6 +179,19 @@ export const routerConfig = defineConfig(
       schema: int().min(100).default(DEFAULT_READ_BOUNDS.firstByteMs),
       doc: "wait for a runtime answer's headers and between its body chunks",
     },
+    metricsPort: {
+      env: 'BULKHEAD_ROUTER_METRICS_PORT',
+      schema: int().min(0).max(65535).optional(),
+      doc: 'loopback port for Prometheus /metrics, apart from the /mcp listener (0: any free port)',
+      defaultText: 'none',
+    },
+    metricsTenantLabel: {
+      env: 'BULKHEAD_ROUTER_METRICS_TENANT_LABEL',
+      schema: z
+        .preprocess((value) => (typeof value === 'string' ? value === 'true' : value), z.boolean())
+        .default(false),
+      doc: "per-call metrics carry a tenant label ('true'): one series per tenant and tool",
+    },
     logLevel,
   },
 );

@@ -15,11 +15,14 @@ import type { SharedToolHandler } from '../tools/shared-registry.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { validateCall } from './validate.ts';
+import type { RouterMetrics } from '../metrics/router-metrics.ts';
 
 export interface CallPipelineDeps {
   dispatcher: TenantDispatcher;
   sharedHandlers: ReadonlyMap<string, SharedToolHandler>;
   idempotency: IdempotencyStore;
+  /** Validation failures and idempotency replays are counted here (router/metrics/). */
+  metrics?: RouterMetrics | undefined;
 }
 
 export interface ToolCall {
@@ -100,12 +103,26 @@ async function execute(
     key: args[IDEMPOTENCY_KEY_FIELD] as string,
     digest: argumentsDigest(args),
   };
-  return deps.idempotency.run(scope, () => dispatch(call, args, deps));
+  let executed = false;
+  const result = await deps.idempotency.run(scope, () => {
+    executed = true;
+    return dispatch(call, args, deps);
+  });
+  // Not executed and not refused: the stored answer of an earlier call with this key.
+  if (!executed && !result.isError) deps.metrics?.idempotencyReplayed(labelsOf(call));
+  return result;
+}
+
+function labelsOf(call: ToolCall): { tenant: string; tool: string } {
+  return { tenant: call.principal.tenant, tool: call.tool.definition.name };
 }
 
 export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<CallToolResult> {
   const checked = validateCall(call.tool.definition, call.rawArgs, call.log);
-  if (!checked.ok) return checked.error;
+  if (!checked.ok) {
+    deps.metrics?.validationFailed(labelsOf(call));
+    return checked.error;
+  }
   const result = await execute(call, checked.args, deps);
   const deprecated = call.tool.definition.deprecated;
   if (!deprecated) return result;
