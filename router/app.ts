@@ -3,6 +3,7 @@ import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/serv
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { isBulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import type { AuthFloodGuard } from './auth/auth-flood-guard.ts';
 import { bearerAuth } from './auth/bearer-auth.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
 import { routerConfig } from './config.ts';
@@ -29,6 +30,8 @@ export interface AppDeps extends RouterServerDeps {
   sessions: SessionStore;
   /** Origin and Host allowlists; defaults to the resource URL's own origin and hostname. */
   originPolicy?: OriginPolicy;
+  /** Limits refused tokens per source address before verification; none: not limited. */
+  authFlood?: AuthFloodGuard;
   /** Told when served tool lists change: the app sends tools/list_changed to listening clients. */
   toolChanges?: { subscribe(listener: () => void): void };
 }
@@ -80,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
       scopesSupported: deps.scopesSupported,
       logger: deps.logger,
       metrics: deps.metrics,
+      floodGuard: deps.authFlood,
     }),
     (req: Request, res: Response) => handleMcp(req, res),
   );
@@ -87,6 +91,8 @@ export function createApp(deps: AppDeps): Express {
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (isBulkheadError(error) && hasJsonRpcAnswer(error)) {
       const { status, body } = jsonRpcAnswer(error);
+      if (error.retryAfterMs !== undefined)
+        res.set('Retry-After', String(Math.ceil(error.retryAfterMs / 1000)));
       res.status(status).json(body);
       return;
     }

@@ -111,6 +111,16 @@ export const routerConfig = defineConfig(
       schema: int().min(1).max(86_400).default(3600),
       doc: 'idle lifetime of a 2025-11-25 session',
     },
+    authFailureBurst: {
+      env: 'BULKHEAD_AUTH_FAILURE_BURST',
+      schema: int().min(0).default(100),
+      doc: 'refused access tokens one source address may send before its next ones get 429 unverified (0: no limit)',
+    },
+    authFailureRefillPerSecond: {
+      env: 'BULKHEAD_AUTH_FAILURE_REFILL_PER_SECOND',
+      schema: z.coerce.number().positive().default(5),
+      doc: "how fast a source address's allowance of refused tokens comes back",
+    },
     maxBodyBytes: {
       env: 'BULKHEAD_MAX_BODY_BYTES',
       schema: int()

@@ -27,6 +27,7 @@ import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
+import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
 import { ToolSurface } from './tools/tool-surface.ts';
@@ -140,6 +141,14 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     ...config.extraIssuers,
   ];
   const app = createApp({
+    ...(config.authFailureBurst > 0
+      ? {
+          authFlood: new AuthFloodGuard({
+            burst: config.authFailureBurst,
+            refillPerSecond: config.authFailureRefillPerSecond,
+          }),
+        }
+      : {}),
     resourceUrl: config.resourceUrl,
     authorizationServers: issuers.map((i) => i.issuer),
     scopesSupported: [...ALL_SCOPES],

@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   forbidden_origin: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   forbidden_host: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   assertion_rejected: { class: 'authorization', http: 401 },
+  // Before authentication: one source address sent too many refused tokens.
+  auth_flood: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.
   idempotency_key_reused: { class: 'conflict' },
   idempotency_in_progress: { class: 'conflict' },

@@ -11,6 +11,8 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { AuthFloodGuard } from './auth-flood-guard.ts';
 import { InvalidTokenError, type TokenVerifier } from './token-verifier.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 
@@ -21,6 +23,8 @@ export interface BearerAuthOptions {
   logger: Logger;
   /** Refusals are counted by reason (router/metrics/). */
   metrics?: RouterMetrics | undefined;
+  /** Limits refused tokens per source address before they are verified (auth-flood-guard.ts). */
+  floodGuard?: AuthFloodGuard | undefined;
 }
 
 export interface AuthenticatedRequest extends Request {
@@ -61,8 +65,21 @@ export function bearerAuth(options: BearerAuthOptions) {
       await send(res, answer);
       return;
     }
+    const source = req.socket.remoteAddress ?? 'unknown';
+    const verdict = options.floodGuard?.admit(source, match[1]) ?? { admitted: true };
+    if (!verdict.admitted) {
+      options.metrics?.authFailed('flood');
+      // Answered by the app's error handler from the error table (429, Retry-After).
+      next(
+        new BulkheadError('auth_flood', 'too many refused access tokens from this address; retry later', {
+          retryAfterMs: verdict.retryAfterMs,
+        }),
+      );
+      return;
+    }
     try {
       const { principal, tenant } = await options.verify(match[1]);
+      options.floodGuard?.verified(match[1], principal.expiresAt);
       // The raw token stays here: nothing downstream (and no container) ever receives it.
       req.auth = {
         token: '',
@@ -77,6 +94,7 @@ export function bearerAuth(options: BearerAuthOptions) {
         next(error);
         return;
       }
+      options.floodGuard?.refused(source);
       options.logger.info({ reason: error.message }, 'rejected access token');
       options.metrics?.authFailed(error.reason);
       await send(res, refuse(error.message));

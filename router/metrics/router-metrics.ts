@@ -19,6 +19,8 @@ export const AUTH_FAILURE_REASONS = [
   'expired',
   'claims',
   'tenant_binding',
+  // Not verified at all: the source address sent too many refused tokens (auth-flood-guard.ts).
+  'flood',
 ] as const;
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createApp } from '../../router/app.ts';
+import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
@@ -95,6 +96,8 @@ export interface HarnessOptions {
   logger: Logger;
   clockToleranceSeconds?: number;
   jwksCooldownSeconds?: number;
+  /** The pre-authentication limit per source address (router/auth/auth-flood-guard.ts); none: off. */
+  authFlood?: AuthFloodGuard;
 }
 
 /** The router's HTTP app as production wires it, minus the tenant runtimes (never reached here). */
@@ -127,6 +130,7 @@ export async function startAuthRouter(
       logger: options.logger,
     }),
     logger: options.logger,
+    ...(options.authFlood ? { authFlood: options.authFlood } : {}),
   });
   const server = app.listen(options.port, '127.0.0.1');
   await once(server, 'listening');
