@@ -1,12 +1,12 @@
 // Before authentication, through the router's real app and verifier: a source address that sends
 // too many refused tokens gets 429 with Retry-After and a JSON-RPC error for its next ones, which
 // are not verified at all; a token the router verified before keeps being served from that address.
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRoles, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 import {
+  agentClaims,
   keyHoldingIssuer,
   mcpPost,
   MemoryTenants,
@@ -23,19 +23,10 @@ let mcpUrl: string;
 let verifications = 0;
 
 function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    iss: keyholder.issuer,
-    aud: mcpUrl,
-    sub: 'flood-agent',
-    client_id: 'flood-agent',
-    tenant: 'delta',
-    scope: 'records:read',
-    iat: now,
-    exp: now + 120,
-    jti: randomBytes(8).toString('hex'),
-    ...overrides,
-  };
+  return agentClaims(
+    { issuer: keyholder.issuer, audience: mcpUrl, agent: 'flood-agent', tenant: 'delta' },
+    overrides,
+  );
 }
 
 beforeAll(async () => {

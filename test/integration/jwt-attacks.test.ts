@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { startDevIdp, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
 import {
+  agentClaims,
   countingProxy,
   keyHoldingIssuer,
   mcpPost,
@@ -51,19 +52,10 @@ async function agentToken(idp: StartedDevIdp, tenant: string, resource = mcpUrl)
 
 /** Claims of an honest gamma token from the key-holding issuer. */
 function gammaClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    iss: keyholder.issuer,
-    aud: mcpUrl,
-    sub: 'gamma-agent',
-    client_id: 'gamma-agent',
-    tenant: 'gamma',
-    scope: 'records:read',
-    iat: now,
-    exp: now + 120,
-    jti: randomBytes(8).toString('hex'),
-    ...overrides,
-  };
+  return agentClaims(
+    { issuer: keyholder.issuer, audience: mcpUrl, agent: 'gamma-agent', tenant: 'gamma' },
+    overrides,
+  );
 }
 
 async function expectRejected(token: string, reason: RegExp): Promise<void> {

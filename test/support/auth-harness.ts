@@ -79,6 +79,26 @@ export async function keyHoldingIssuer(): Promise<KeyHolder> {
   };
 }
 
+/** Claims of an honest agent token for `tenant` from a key-holding issuer, valid for two minutes. */
+export function agentClaims(
+  who: { issuer: string; audience: string; agent: string; tenant: string },
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    iss: who.issuer,
+    aud: who.audience,
+    sub: who.agent,
+    client_id: who.agent,
+    tenant: who.tenant,
+    scope: 'records:read',
+    iat: now,
+    exp: now + 120,
+    jti: randomBytes(8).toString('hex'),
+    ...overrides,
+  };
+}
+
 export class MemoryTenants implements TenantLookup {
   readonly records = new Map<string, TenantRecord>();
   constructor(records: TenantRecord[]) {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 
-function guardAt(): { guard: AuthFloodGuard; advance(ms: number): void } {
+function guardAt(): { guard: AuthFloodGuard; advance: (ms: number) => void } {
   let now = 1_000_000;
   const guard = new AuthFloodGuard({ burst: 3, refillPerSecond: 2, maxEntries: 4, now: () => now });
   return { guard, advance: (ms) => void (now += ms) };
