@@ -25,6 +25,7 @@ import { TenantDirectory } from './tenancy/tenant-directory.ts';
 import { defaultOriginPolicy } from './http/origin.ts';
 import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
+import { RateLimiter } from './pipeline/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
@@ -165,6 +166,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       prefix: installation.registryPrefix,
       windowMs: config.idempotencyWindowMs,
     }),
+    limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     toolChanges: watcher,
   });
   // The router's loops on one scheduler (kernel/process/scheduler.ts): the pin watcher (its first

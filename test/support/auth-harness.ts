@@ -13,6 +13,7 @@ import { createApp } from '../../router/app.ts';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
 import { DEFAULT_DOCS_DIR } from '../../router/router.ts';
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
 import { ToolSurface } from '../../router/tools/tool-surface.ts';
@@ -110,6 +111,7 @@ export async function startAuthRouter(
     surface: new ToolSurface({ shared: shared.map((m) => m.definition) }),
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({ redis, prefix }),
+    limiter: new RateLimiter({ redis, prefix }),
     resourceUrl,
     authorizationServers: options.issuers.map((i) => i.issuer),
     scopesSupported: [...ALL_SCOPES],
