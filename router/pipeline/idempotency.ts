@@ -1,4 +1,4 @@
-// Idempotent writes at the router (docs/architecture.md, "One call's path", step 6). The scope is
+// Idempotent writes at the router (docs/architecture.md, "One call's path", step 7). The scope is
 // tenant, tool and key. The first call claims the key in Redis (SET NX) and stores its result text; a
 // replay returns that text parsed, so its JSON is byte for byte the first response; the same key
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and

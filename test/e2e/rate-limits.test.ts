@@ -3,7 +3,7 @@
 // on the same Redis, admit exactly 100; every refusal is a structured `rate_limit` tool result with
 // the layer, the limit and `retry_after_ms`; SDK v2 in both eras and SDK v1 receive that error and
 // the budget `_meta` of a successful call; quota_status reports each layer's live usage.
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,14 +98,14 @@ describe('every client era sees the structured error and the budget', () => {
     const v2 =
       (c: Client): Call =>
       (name) =>
-        c.callTool({ name, arguments: {} }) as Promise<CallResult>;
+        c.callTool({ name, arguments: {} });
     const modern = await bearerClient(stack.mcpUrl, token);
     const legacy = await bearerClient(second.mcpUrl, token, 'legacy');
     const v1 = await v1Client(token);
     const clients: [string, Call][] = [
       ['v2 modern', v2(modern)],
       ['v2 legacy', v2(legacy)],
-      ['v1', (name) => v1.callTool({ name, arguments: {} }) as Promise<CallResult>],
+      ['v1', (name) => v1.callTool({ name, arguments: {} })],
     ];
     try {
       let whoamiAdmitted = 0;

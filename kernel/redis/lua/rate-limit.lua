@@ -15,6 +15,8 @@ local peek = ARGV[11] == '1'
 local admitted = 1
 local deciding = 0
 local longest = -1
+-- Named once each, so that the key count the caller declares can be checked against the script.
+local keys = { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] }
 local layers = {}
 for i = 1, 5 do
   local limit = tonumber(ARGV[i])
@@ -22,7 +24,7 @@ for i = 1, 5 do
   local layer = { limit = limit, remaining = 0, reset = 0, retry = 0 }
   if limit > 0 then
     local step = period / limit
-    local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+    local tat = tonumber(redis.call('GET', keys[i]) or now)
     if tat < now then tat = now end
     layer.tat = tat + step
     layer.remaining = math.max(0, math.floor((period - (tat - now)) / step + 0.000001))
@@ -45,7 +47,7 @@ for i = 1, 5 do
     -- an idle caller leaves nothing behind.
     layer.remaining = layer.remaining - 1
     layer.reset = math.ceil(layer.tat - now)
-    redis.call('SET', KEYS[i], string.format('%.3f', layer.tat), 'PX', math.max(1, layer.reset))
+    redis.call('SET', keys[i], string.format('%.3f', layer.tat), 'PX', math.max(1, layer.reset))
   end
   result[#result + 1] = layer.limit
   result[#result + 1] = layer.remaining
