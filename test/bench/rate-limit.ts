@@ -7,20 +7,10 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
 import { testNamespace } from '../support/namespace.ts';
-import { printFigures } from './figures.ts';
+import { printFigures, timed } from './figures.ts';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '5000' } } });
 const calls = Number(values.calls);
-
-async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < n; i += 1) {
-    const started = performance.now();
-    await fn();
-    samples.push(performance.now() - started);
-  }
-  return samples;
-}
 
 const ns = await testNamespace('bench-ratelimit');
 const redis = new Redis(ns.installation.redis);
