@@ -2,15 +2,18 @@
 // for one tenant with a budget of 100, spread over the stack's router and a second router process
 // on the same Redis, admit exactly 100; every refusal is a structured `rate_limit` tool result with
 // the layer, the limit and `retry_after_ms`; SDK v2 in both eras and SDK v1 receive that error and
-// the budget `_meta` of a successful call; quota_status reports each layer's live usage.
+// the budget `_meta` of a successful call; quota_status reports each layer's live usage; a looping
+// agent spends its own share and another agent of the same tenant keeps being served.
 import type { Client } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUDGET_META_KEY } from '../../router/pipeline/rate-limiter.ts';
+import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { startRouterProcess, type RouterProcess } from '../support/router-process.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
 let second: RouterProcess;
@@ -39,6 +42,9 @@ beforeAll(async () => {
   // holds however long the machine takes. The agent's share is not the layer under test here.
   await stack.onboard('rl-exact', {
     quotas: { callsPerMinute: 100, callsPerDay: 100, agentCallsPerMinute: 1000 },
+  });
+  await stack.onboard('rl-agents', {
+    quotas: { callsPerMinute: 100, callsPerDay: 100_000, agentCallsPerMinute: 5 },
   });
   await stack.onboard('rl-eras', {
     quotas: { callsPerMinute: 1000, callsPerDay: 100_000, agentCallsPerMinute: 1000, tools: { whoami: 1 } },
@@ -79,6 +85,45 @@ describe('rate limits across two router processes', () => {
       await Promise.all(clients.map((c) => c.close()));
     }
   }, 120_000);
+});
+
+describe('loop protection', () => {
+  it('limits a looping agent to its share; another agent of the same tenant keeps being served', async () => {
+    // A second OAuth client of the same tenant: another agent, by its verified client id.
+    const other = await registerAgentClient({
+      issuer: stack.idp.issuer,
+      initialAccessToken: INITIAL_ACCESS_TOKEN,
+      tenant: 'rl-agents',
+      scopes: [...ALL_SCOPES],
+      clientName: 'rl-agents second agent',
+    });
+    const otherToken = await mintClientCredentialsToken({
+      issuer: stack.idp.issuer,
+      ...other,
+      resource: stack.mcpUrl,
+      scope: ALL_SCOPES.join(' '),
+    });
+    const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('rl-agents'));
+    const steady = await bearerClient(second.mcpUrl, otherToken);
+    try {
+      const loop: CallResult[] = [];
+      for (let i = 0; i < 20; i++) loop.push(await looping.callTool({ name: 'whoami', arguments: {} }));
+      expect(loop.filter((r) => !r.isError)).toHaveLength(5);
+      expect(errorOf(loop.at(-1) ?? {})).toMatchObject({
+        error_class: 'rate_limit',
+        details: { layer: 'agent', limit: 5 },
+      });
+      for (let i = 0; i < 3; i++) {
+        const served = (await steady.callTool({ name: 'whoami', arguments: {} })) as CallResult;
+        expect(served.isError).toBeFalsy();
+        const budget = served._meta?.[BUDGET_META_KEY] as Record<string, { remaining: number }>;
+        // The tenant's minute paid for the looper's 5 admitted calls and these, not its refusals.
+        expect(budget.tenant_minute?.remaining).toBe(100 - 5 - (i + 1));
+      }
+    } finally {
+      await Promise.all([looping.close(), steady.close()]);
+    }
+  }, 60_000);
 });
 
 describe('every client era sees the structured error and the budget', () => {
