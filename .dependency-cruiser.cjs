@@ -112,6 +112,12 @@ module.exports = {
       { path: '^router/', pathNot: '^router/identity/' },
     ),
     rule(
+      'router-metrics-floor',
+      'counts what the other rooms report; knows none of them',
+      { path: '^router/metrics/' },
+      { path: '^router/', pathNot: '^router/metrics/' },
+    ),
+    rule(
       'router-tenancy',
       '',
       { path: '^router/tenancy/' },

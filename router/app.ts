@@ -79,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
       resourceMetadataUrl,
       scopesSupported: deps.scopesSupported,
       logger: deps.logger,
+      metrics: deps.metrics,
     }),
     (req: Request, res: Response) => handleMcp(req, res),
   );

@@ -133,6 +133,11 @@ export const routerConfig = defineConfig(
       defaultText: 'router/tools/shared/docs',
     },
     idempotencyWindowMs,
+    idempotencyMaxFailures: {
+      env: 'BULKHEAD_IDEMPOTENCY_MAX_FAILURES',
+      schema: int().min(1).max(100).default(5),
+      doc: "failed attempts of one write (same idempotency key) within the key's window; the next is refused as permanent (retry_limit_exceeded)",
+    },
     toolCheckIntervalMs: {
       env: 'BULKHEAD_TOOL_CHECK_INTERVAL_MS',
       // Tests run the check every few hundred milliseconds; nothing below 100 ms is sensible.
@@ -173,6 +178,19 @@ export const routerConfig = defineConfig(
       env: 'BULKHEAD_RUNTIME_FIRST_BYTE_MS',
       schema: int().min(100).default(DEFAULT_READ_BOUNDS.firstByteMs),
       doc: "wait for a runtime answer's headers and between its body chunks",
+    },
+    metricsPort: {
+      env: 'BULKHEAD_ROUTER_METRICS_PORT',
+      schema: int().min(0).max(65535).optional(),
+      doc: 'loopback port for Prometheus /metrics, apart from the /mcp listener (0: any free port)',
+      defaultText: 'none',
+    },
+    metricsTenantLabel: {
+      env: 'BULKHEAD_ROUTER_METRICS_TENANT_LABEL',
+      schema: z
+        .preprocess((value) => (typeof value === 'string' ? value === 'true' : value), z.boolean())
+        .default(false),
+      doc: "per-call metrics carry a tenant label ('true'): one series per tenant and tool",
     },
     logLevel,
   },

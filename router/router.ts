@@ -31,6 +31,8 @@ import { PinWatcher } from './tools/pin-watcher.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
 import { ToolSurface } from './tools/tool-surface.ts';
+import { RouterMetrics } from './metrics/router-metrics.ts';
+import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
 
 export { DEFAULT_DOCS_DIR } from './config.ts';
 
@@ -51,6 +53,8 @@ export type RouterOptions = Partial<RouterSettings> &
 
 export interface RunningRouter {
   url: string;
+  /** The loopback Prometheus endpoint, when BULKHEAD_ROUTER_METRICS_PORT is set. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -86,9 +90,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     logger,
     invalidate: (id) => tenants.invalidate(id),
   });
+  const metrics = new RouterMetrics({ tenantLabel: config.metricsTenantLabel });
   const guard = new DriftGuard({
     approved: RECORDS_TOOLS,
     logger,
+    onDrift: (tool, event) => metrics.driftEvent(tool, event),
     onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
   });
   const audit = new AuditTrail({ redis, prefix: installation.registryPrefix });
@@ -113,6 +119,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       recycle: (request) => runtimes.recycle(request),
     }),
     callTimeoutMs: config.callTimeoutMs,
+    onEnsured: (outcome, seconds) => metrics.ensured(outcome, seconds),
     routeFreshnessMs: config.routeFreshnessMs,
     stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
     // A tampered socket: recorded here, replaced by the supervisor (the router holds no Docker).
@@ -165,9 +172,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       redis,
       prefix: installation.registryPrefix,
       windowMs: config.idempotencyWindowMs,
+      maxFailures: config.idempotencyMaxFailures,
     }),
     limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     toolChanges: watcher,
+    metrics,
   });
   // The router's loops on one scheduler (kernel/process/scheduler.ts): the pin watcher (its first
   // pass now, to know what each tenant is served before anyone asks) and the rug-pull re-check.
@@ -179,11 +188,18 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
-  logger.info({ url, resource: config.resourceUrl }, 'router listening');
+  // Its own loopback listener: /metrics is never served on the public /mcp one.
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : await serveMetrics({ host: '127.0.0.1', port: config.metricsPort, registry: metrics.registry });
+  logger.info({ url, resource: config.resourceUrl, metrics: metricsServer?.url }, 'router listening');
   return {
     url,
+    metricsUrl: metricsServer?.url,
     async close() {
       await loops.stop();
+      await metricsServer?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();

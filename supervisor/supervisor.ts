@@ -20,11 +20,11 @@ import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
 import { supervisorConfig, type SupervisorSettings } from './config.ts';
+import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
 import {
   collectRuntimeMetrics,
   publishRuntimeMetrics,
-  renderPrometheus,
-  serveMetrics,
+  SupervisorMetrics,
 } from './metrics/runtime-metrics.ts';
 
 /** The process's own settings (environment only) and the idle tiers, which come as one option. */
@@ -49,6 +49,8 @@ export interface RunningSupervisor {
   reconcile(): ReturnType<typeof reconcile>;
   /** Collects and publishes the metrics snapshot now. */
   publishMetrics(): Promise<void>;
+  /** The prom-client registry behind the `/metrics` endpoint. */
+  metrics: SupervisorMetrics;
   metricsUrl: string | undefined;
   close(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
     logger,
   });
+  const metrics = new SupervisorMetrics();
   const manager = new RuntimeController({
     driver,
     image: settings.image,
@@ -84,6 +87,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     settings,
     epochs,
     tamper,
+    onReady: metrics.observeReady,
   });
   // Observers see the driver read-only and leave every change to the controller.
   const view = driver;
@@ -111,12 +115,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
       : await serveMetrics({
           host: '127.0.0.1',
           port: settings.metricsPort,
-          collect: async () =>
-            renderPrometheus(
-              await collectRuntimeMetrics(driver),
-              manager.createLimiter,
-              await tamper.counts(),
-            ),
+          registry: metrics.registry,
+          refresh: async () =>
+            metrics.update(await collectRuntimeMetrics(driver), manager.createLimiter, await tamper.counts()),
         });
   const idle = idleTiers
     ? new IdleReaper({ view, epochs, controller: manager, tiers: idleTiers, logger })
@@ -145,6 +146,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     createLimiter: manager.createLimiter,
     reconcile: runReconcile,
     publishMetrics,
+    metrics,
     metricsUrl: metricsServer?.url,
     async close() {
       await scheduler.stop();

@@ -75,6 +75,7 @@ export const ERROR_CODES = {
   // permanent: retrying the same call cannot help.
   tool_withheld: { class: 'permanent' },
   illegal_transition: { class: 'permanent' },
+  retry_limit_exceeded: { class: 'permanent' },
   // request: the HTTP/JSON-RPC exchange itself was malformed.
   body_too_large: { class: 'request', http: 413, jsonRpc: JSON_RPC.serverError },
   parse_error: { class: 'request', http: 400, jsonRpc: JSON_RPC.parseError },

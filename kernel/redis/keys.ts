@@ -60,6 +60,14 @@ export function idempotencyKey(
   return `${prefix}:idem:${scope.tenant}:${scope.tool}:${scope.keyHash}`;
 }
 
+/** String (a counter): failed attempts of one idempotent write, kept for the key's window. */
+export function idempotencyFailuresKey(
+  prefix: string,
+  scope: { tenant: string; tool: string; keyHash: string },
+): string {
+  return `${idempotencyKey(prefix, scope)}:failures`;
+}
+
 /** String with a sliding TTL: one 2025-11-25 MCP session's record. */
 export function mcpSessionKey(prefix: string, sessionId: string): string {
   return `${prefix}:mcp-session:${sessionId}`;

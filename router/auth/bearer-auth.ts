@@ -12,12 +12,15 @@ import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
 import { InvalidTokenError, type TokenVerifier } from './token-verifier.ts';
+import type { RouterMetrics } from '../metrics/router-metrics.ts';
 
 export interface BearerAuthOptions {
   verify: TokenVerifier;
   resourceMetadataUrl: string;
   scopesSupported: string[];
   logger: Logger;
+  /** Refusals are counted by reason (router/metrics/). */
+  metrics?: RouterMetrics | undefined;
 }
 
 export interface AuthenticatedRequest extends Request {
@@ -52,6 +55,7 @@ export function bearerAuth(options: BearerAuthOptions) {
     const header = req.headers.authorization;
     const match = header ? /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header) : null;
     if (!match?.[1]) {
+      options.metrics?.authFailed(header ? 'malformed' : 'missing');
       const answer = refuse('a bearer access token is required');
       answer.headers.set('WWW-Authenticate', noTokenChallenge);
       await send(res, answer);
@@ -74,6 +78,7 @@ export function bearerAuth(options: BearerAuthOptions) {
         return;
       }
       options.logger.info({ reason: error.message }, 'rejected access token');
+      options.metrics?.authFailed(error.reason);
       await send(res, refuse(error.message));
     }
   };

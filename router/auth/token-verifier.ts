@@ -7,6 +7,7 @@ import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } 
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
+import type { AuthFailureReason } from '../metrics/router-metrics.ts';
 import type { Principal } from '../identity/principal.ts';
 import { bindingFor, issuerKeySets, type TrustedIssuerInput } from './trusted-issuers.ts';
 
@@ -28,8 +29,11 @@ export const VERIFIER_DEFAULTS = { jwksCooldownSeconds: 30, maxTokenAgeSeconds: 
 
 /** The token is refused (RFC 6750 `invalid_token`): the caller gets 401 with a challenge. */
 export class InvalidTokenError extends BulkheadError<'invalid_token'> {
-  constructor(message: string) {
+  /** The refusal's class, from a fixed set (the metrics' label; the message stays in the log). */
+  readonly reason: AuthFailureReason;
+  constructor(message: string, reason: AuthFailureReason) {
     super('invalid_token', message);
+    this.reason = reason;
   }
 }
 
@@ -102,13 +106,14 @@ function unverifiedIssuer(token: string): string {
   try {
     const header = decodeProtectedHeader(token);
     const named = KEY_CARRYING_HEADERS.filter((name) => header[name] !== undefined);
-    if (named.length > 0) throw new InvalidTokenError(`token header carries ${named.join(', ')}: refused`);
+    if (named.length > 0)
+      throw new InvalidTokenError(`token header carries ${named.join(', ')}: refused`, 'malformed');
     const iss = decodeJwt(token).iss;
-    if (typeof iss !== 'string') throw new InvalidTokenError('token names no issuer');
+    if (typeof iss !== 'string') throw new InvalidTokenError('token names no issuer', 'malformed');
     return iss;
   } catch (error) {
     if (error instanceof InvalidTokenError) throw error;
-    throw new InvalidTokenError('token is not a well-formed JWT');
+    throw new InvalidTokenError('token is not a well-formed JWT', 'malformed');
   }
 }
 
@@ -126,7 +131,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   return async (token) => {
     const trusted = keySets.get(unverifiedIssuer(token));
-    if (!trusted) throw new InvalidTokenError('token issuer is not trusted');
+    if (!trusted) throw new InvalidTokenError('token issuer is not trusted', 'untrusted_issuer');
     const types = trusted.config.accessTokenTypes.map(normalizeTyp);
     let payload: JWTPayload;
     try {
@@ -142,27 +147,38 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         requiredClaims: ['exp', 'iat'],
       }));
       if (typeof header.typ !== 'string' || !types.includes(normalizeTyp(header.typ))) {
-        throw new InvalidTokenError(`token type ${JSON.stringify(header.typ ?? null)} is not accepted`);
+        throw new InvalidTokenError(
+          `token type ${JSON.stringify(header.typ ?? null)} is not accepted`,
+          'rejected',
+        );
       }
     } catch (error) {
-      if (error instanceof errors.JOSEError) throw new InvalidTokenError(`token rejected: ${error.code}`);
+      if (error instanceof errors.JOSEError)
+        throw new InvalidTokenError(
+          `token rejected: ${error.code}`,
+          error instanceof errors.JWTExpired ? 'expired' : 'rejected',
+        );
       throw error;
     }
     const tenantId = stringClaim(payload, trusted.config.tenantClaim);
     // `appid`: Entra's v1 access tokens name the client there.
     const agent =
       stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp') ?? stringClaim(payload, 'appid');
-    if (!tenantId) throw new InvalidTokenError(`token has no "${trusted.config.tenantClaim}" claim`);
-    if (!agent) throw new InvalidTokenError('token names no client (client_id, azp or appid)');
+    if (!tenantId)
+      throw new InvalidTokenError(`token has no "${trusted.config.tenantClaim}" claim`, 'claims');
+    if (!agent) throw new InvalidTokenError('token names no client (client_id, azp or appid)', 'claims');
 
     // Which issuer may speak for which tenant is the tenant's business: a token of tenant A's issuer
     // that names tenant B is refused here, before any tool is considered.
     const tenant = await options.tenants.get(tenantId);
-    if (!tenant) throw new InvalidTokenError('token issuer may not speak for this tenant');
+    if (!tenant) throw new InvalidTokenError('token issuer may not speak for this tenant', 'tenant_binding');
     const binding = bindingFor({ tenantIssuers: tenant.issuers, issuer: trusted.config, defaultIssuer });
-    if (!binding) throw new InvalidTokenError('token issuer may not speak for this tenant');
+    if (!binding) throw new InvalidTokenError('token issuer may not speak for this tenant', 'tenant_binding');
     if (stringClaim(payload, binding.tenantClaim) !== tenantId) {
-      throw new InvalidTokenError(`token "${binding.tenantClaim}" claim does not name this tenant`);
+      throw new InvalidTokenError(
+        `token "${binding.tenantClaim}" claim does not name this tenant`,
+        'tenant_binding',
+      );
     }
 
     const sub = stringClaim(payload, 'sub');

@@ -26,6 +26,7 @@ import {
   type RuntimeLocator,
   type RuntimeStateView,
   type TenantRoute,
+  type TenantRoutesOptions,
 } from './tenant-routes.ts';
 
 export type { RuntimeLocator, RuntimeStateView } from './tenant-routes.ts';
@@ -54,6 +55,8 @@ export interface TenantDispatcherOptions {
    * have the runtime replaced. Without it the event is only logged.
    */
   onSocketTampered?: (tenant: string, error: RuntimeSocketTamperedError) => Promise<void>;
+  /** Told how long each runtime ensure took (TenantRoutesOptions.onEnsured). */
+  onEnsured?: TenantRoutesOptions['onEnsured'];
 }
 
 /** A runtime broke a read bound while serving `tool` (or `tools/list` for a definition check). */
@@ -83,6 +86,7 @@ export class TenantDispatcher {
       stateView: options.stateView,
       freshnessMs: options.routeFreshnessMs ?? DISPATCH_DEFAULTS.routeFreshnessMs,
       bounds: this.bounds,
+      onEnsured: options.onEnsured,
     });
   }
 

@@ -42,6 +42,8 @@ export interface TenantRoutesOptions {
   /** A route verified longer ago than this is checked against the epoch before use. */
   freshnessMs: number;
   bounds: RuntimeReadBounds;
+  /** Told how long each ensure took as the router saw it (a cold start or wake included). */
+  onEnsured?: ((outcome: 'ok' | 'error', seconds: number) => void) | undefined;
 }
 
 export class TenantRoutes {
@@ -102,12 +104,16 @@ export class TenantRoutes {
   private route(tenantId: string, touchedAt?: number): Promise<TenantRoute> {
     let route = this.routes.get(tenantId);
     if (!route) {
-      const { runtimes, bounds } = this.options;
+      const { runtimes, bounds, onEnsured } = this.options;
+      const started = performance.now();
+      const timed = (outcome: 'ok' | 'error') => () =>
+        onEnsured?.(outcome, (performance.now() - started) / 1000);
       const ensured = runtimes.ensureRuntime
         ? runtimes.ensureRuntime(tenantId)
         : runtimes
             .ensure(tenantId)
             .then((endpoint) => ({ endpoint, epoch: undefined, runtimeId: undefined }));
+      ensured.then(timed('ok'), timed('error'));
       route = ensured.then(({ endpoint, epoch, runtimeId }): TenantRoute => {
         const verifiedAt = touchedAt ?? performance.now();
         const discover = this.discovered.get(tenantId);

@@ -2,7 +2,7 @@
 // tools/list answers the tools the principal may see; tools/call records the decision the context
 // made in the tenant's audit trail, then runs the pipeline (router/pipeline/): validation, then
 // in-process shared tools or idempotent dispatch to the tenant's own runtime.
-import { Server } from '@modelcontextprotocol/server';
+import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
@@ -10,6 +10,7 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { protocolErrorFor } from './json-rpc.ts';
+import { errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
 
 export interface RouterServerDeps extends CallPipelineDeps {
   dispatcher: TenantDispatcher;
@@ -33,7 +34,24 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
   server.setRequestHandler('tools/list', () => ({ tools: context.visible().map((t) => t.wire) }));
 
   server.setRequestHandler('tools/call', async (request) => {
-    const { name, arguments: rawArgs = {} } = request.params;
+    const started = performance.now();
+    // The tool label: a name the caller may use (from the served surface), never the request's.
+    const labels = { tenant: principal.tenant, tool: context.call?.tool?.definition.name ?? UNKNOWN_TOOL };
+    const answered = (code: string | undefined): void =>
+      deps.metrics?.callAnswered(labels, code, (performance.now() - started) / 1000);
+    try {
+      const result = await answerCall(request.params);
+      answered(resultCode(result));
+      return result;
+    } catch (error) {
+      // A refusal answered as a JSON-RPC error carries its structured error (json-rpc.ts).
+      answered(error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal');
+      throw error;
+    }
+  });
+
+  async function answerCall(params: { name: string; arguments?: Record<string, unknown> | undefined }) {
+    const { name, arguments: rawArgs = {} } = params;
     const call = context.call;
     // The SDK dispatches the very body the context was built from: the names agree.
     if (call?.name !== name) throw new Error('a tools/call reached the server without its decision');
@@ -59,6 +77,6 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
     }
     if (!decision.permit || !tool) throw unknownTool(name);
     return runToolCall({ principal, tenant, tool, visible: context.visible(), rawArgs, log }, deps);
-  });
+  }
   return server;
 }

@@ -28,12 +28,15 @@ import {
   type RateLimiter,
 } from './rate-limiter.ts';
 import { validateCall } from './validate.ts';
+import type { RouterMetrics } from '../metrics/router-metrics.ts';
 
 export interface CallPipelineDeps {
   dispatcher: TenantDispatcher;
   sharedHandlers: ReadonlyMap<string, SharedToolHandler>;
   idempotency: IdempotencyStore;
   limiter: RateLimiter;
+  /** Validation failures and idempotency replays are counted here (router/metrics/). */
+  metrics?: RouterMetrics | undefined;
 }
 
 export interface ToolCall {
@@ -123,7 +126,18 @@ async function execute(
     key: args[IDEMPOTENCY_KEY_FIELD] as string,
     digest: argumentsDigest(args),
   };
-  return deps.idempotency.run(scope, () => dispatch(call, args, deps));
+  let executed = false;
+  const result = await deps.idempotency.run(scope, () => {
+    executed = true;
+    return dispatch(call, args, deps);
+  });
+  // Not executed and not refused: the stored answer of an earlier call with this key.
+  if (!executed && !result.isError) deps.metrics?.idempotencyReplayed(labelsOf(call));
+  return result;
+}
+
+function labelsOf(call: ToolCall): { tenant: string; tool: string } {
+  return { tenant: call.principal.tenant, tool: call.tool.definition.name };
 }
 
 function layerApplies(call: ToolCall, def: ToolDefinition): boolean {
@@ -136,7 +150,10 @@ function toolLayer(decision: RateDecision, name: string | undefined): (LayerBudg
 
 export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<CallToolResult> {
   const checked = validateCall(call.tool.definition, call.rawArgs, call.log);
-  if (!checked.ok) return checked.error;
+  if (!checked.ok) {
+    deps.metrics?.validationFailed(labelsOf(call));
+    return checked.error;
+  }
   // The rate limits sit here: after authorization, because the layers are keyed on the verified
   // principal and a refused or unknown tool must not spend anyone's budget; after validation,
   // because a malformed call is refused in-process at no cost to anything downstream; before

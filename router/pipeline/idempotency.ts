@@ -5,12 +5,16 @@
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
 // never runs the tool. The tenant runtime keeps its own key table in the write's transaction, which
 // covers the case this layer cannot: a crash after the commit and before the result reached Redis.
+// Retries are bounded here, at the server, because the callers are agents that retry in loops: each
+// failed attempt of a key is counted for the key's window, its `retry_after_ms` doubles with every
+// failure (to at most a minute), and once `maxFailures` attempts have failed the next one is refused
+// as `permanent` (`retry_limit_exceeded`) without reaching the tenant's container.
 import { createHash, randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
 import { idempotencyWindowMs } from '../../kernel/config/common.ts';
-import { idempotencyKey } from '../../kernel/redis/keys.ts';
+import { idempotencyFailuresKey, idempotencyKey } from '../../kernel/redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
 
 export interface IdempotencyOptions {
@@ -19,6 +23,8 @@ export interface IdempotencyOptions {
   prefix: string;
   /** How long a result is kept for replay (default: the BULKHEAD_IDEMPOTENCY_WINDOW_MS default). */
   windowMs?: number;
+  /** Failed attempts of one key before the next is refused (router/config.ts holds the default). */
+  maxFailures?: number;
   /** How long a claim lives without a result: longer than a tool call may take. */
   claimTtlMs?: number;
   /** How long a concurrent duplicate waits for the first call before it gets `conflict`. */
@@ -42,6 +48,8 @@ interface Entry {
 }
 
 export const DEFAULT_IDEMPOTENCY_WINDOW_MS = idempotencyWindowMs.schema.parse(undefined);
+/** The longest `retry_after_ms` the doubling gives a failing key. */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 function isTransient(result: CallToolResult): boolean {
   const error = (result.structuredContent as { error?: { error_class?: string } } | undefined)?.error;
@@ -61,13 +69,26 @@ export class IdempotencyStore {
     this.windowMs = options.windowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
   }
 
-  private redisKey(scope: IdempotencyScope): string {
+  private keys(scope: IdempotencyScope): { result: string; failures: string } {
     const keyHash = createHash('sha256').update(scope.key).digest('base64url');
-    return idempotencyKey(this.options.prefix, { tenant: scope.tenant, tool: scope.tool, keyHash });
+    const named = { tenant: scope.tenant, tool: scope.tool, keyHash };
+    return {
+      result: idempotencyKey(this.options.prefix, named),
+      failures: idempotencyFailuresKey(this.options.prefix, named),
+    };
   }
 
   async run(scope: IdempotencyScope, execute: () => Promise<CallToolResult>): Promise<CallToolResult> {
-    const redisKey = this.redisKey(scope);
+    const keys = this.keys(scope);
+    const redisKey = keys.result;
+    const failures = Number((await this.options.redis.get(keys.failures)) ?? 0);
+    if (this.options.maxFailures !== undefined && failures >= this.options.maxFailures) {
+      return toolError(
+        'retry_limit_exceeded',
+        `this write failed ${failures} times with this idempotency key; it is not tried again`,
+        { details: { tool: scope.tool, failures, limit: this.options.maxFailures } },
+      );
+    }
     const deadline = Date.now() + (this.options.waitMs ?? 30_000);
     for (;;) {
       const owner = randomUUID();
@@ -79,7 +100,7 @@ export class IdempotencyStore {
         this.options.claimTtlMs ?? 90_000,
         'NX',
       );
-      if (claimed === 'OK') return this.execute(redisKey, claim, scope, execute);
+      if (claimed === 'OK') return this.execute(keys, claim, scope, execute);
       const raw = await this.options.redis.get(redisKey);
       if (raw === null) continue; // expired or released between the two commands: claim again
       const entry = JSON.parse(raw) as Entry;
@@ -104,24 +125,41 @@ export class IdempotencyStore {
     await this.scripts.idempotencyRelease({ claim: redisKey }, { value: claim });
   }
 
+  /** Counts a failed attempt; the caller's wait doubles with each one (at most a minute). */
+  private async failed(failuresKey: string, result?: CallToolResult): Promise<CallToolResult | undefined> {
+    const [[, count]] = (await this.options.redis
+      .multi()
+      .incr(failuresKey)
+      .pexpire(failuresKey, this.windowMs)
+      .exec()) as [[Error | null, number]];
+    const error = (result?.structuredContent as { error?: { retry_after_ms?: number } } | undefined)?.error;
+    if (!result || !error) return result;
+    const base = error.retry_after_ms ?? 1_000;
+    const retryAfterMs = Math.min(MAX_RETRY_AFTER_MS, base * 2 ** Math.max(0, count - 1));
+    const grown = { ...error, retry_after_ms: retryAfterMs };
+    return { ...result, structuredContent: { ...(result.structuredContent ?? {}), error: grown } };
+  }
+
   private async execute(
-    redisKey: string,
+    keys: { result: string; failures: string },
     claim: string,
     scope: IdempotencyScope,
     execute: () => Promise<CallToolResult>,
   ): Promise<CallToolResult> {
+    const redisKey = keys.result;
     let result: CallToolResult;
     try {
       result = await execute();
     } catch (error) {
       await this.release(redisKey, claim);
+      await this.failed(keys.failures);
       throw error;
     }
     // Nothing durable happened on a transient failure (or the runtime will answer from its own key
     // table): let the retry through instead of replaying the failure for 24 hours.
     if (isTransient(result)) {
       await this.release(redisKey, claim);
-      return result;
+      return (await this.failed(keys.failures, result)) ?? result;
     }
     const text = JSON.stringify(result);
     const done = JSON.stringify({ state: 'done', digest: scope.digest, result: text } satisfies Entry);

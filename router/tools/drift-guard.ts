@@ -31,9 +31,17 @@ export class DriftGuard implements ToolGuard {
   private readonly logger: Logger;
 
   private readonly onChange: () => void;
+  private readonly onDrift: (tool: string, event: 'withheld' | 'restored') => void;
 
-  constructor(options: { approved: readonly ToolDefinition[]; logger: Logger; onChange?: () => void }) {
+  constructor(options: {
+    approved: readonly ToolDefinition[];
+    logger: Logger;
+    onChange?: () => void;
+    /** Each approved tool newly withheld or served again (the drift metric). */
+    onDrift?: (tool: string, event: 'withheld' | 'restored') => void;
+  }) {
     this.onChange = options.onChange ?? (() => undefined);
+    this.onDrift = options.onDrift ?? (() => undefined);
     this.approved = new Map(options.approved.map((def) => [def.name, definitionDigest(wireTool(def))]));
     this.logger = options.logger;
   }
@@ -45,12 +53,15 @@ export class DriftGuard implements ToolGuard {
     for (const [name, expected] of this.approved) {
       const actual = byName.get(name) ?? null;
       if (actual === expected) {
-        if (current.delete(name))
+        if (current.delete(name)) {
           this.logger.warn({ tenant, tool: name, event: 'tool_definition_restored' }, 'tool served again');
+          this.onDrift(name, 'restored');
+        }
         continue;
       }
       const reason = actual === null ? 'missing' : 'definition_changed';
       const previous = current.get(name);
+      if (!previous) this.onDrift(name, 'withheld');
       if (previous?.actual !== actual) {
         this.logger.error(
           { tenant, tool: name, event: 'tool_definition_drift', reason, expected, actual },

@@ -47,7 +47,13 @@ export interface RuntimeControllerOptions {
   epochs?: Pick<RedisRuntimeEpochs, 'current' | 'bump' | 'bumpIfIdle'>;
   /** Where a tampered runtime socket is recorded (log, audit trail, counter). */
   tamper?: TamperRecorder;
+  /** Told of every runtime brought up for an ensure (the supervisor's latency histograms). */
+  onReady?: (ready: RuntimeReady) => void;
 }
+
+/** A runtime an ensure brought up: created (cold start), or woken from paused or stopped. */
+export type RuntimeReady =
+  { kind: 'create'; seconds: number } | { kind: 'wake'; from: 'paused' | 'stopped'; seconds: number };
 
 export interface EnsuredRuntime {
   endpoint: RuntimeEndpoint;

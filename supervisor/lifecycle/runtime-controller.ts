@@ -199,9 +199,16 @@ export class RuntimeController {
     const crashed = isCrash(before);
     const broken = crashed || (state === 'running' && current);
     const reason = crashed ? 'crashed' : !current && before ? 'spec changed' : broken ? 'unhealthy' : 'call';
-    const info = await this.bringUp(tenant, before, reason, { fresh: broken || !current, failed: broken });
-    const ms = Math.round(performance.now() - started);
+    const fresh = broken || !current;
+    const info = await this.bringUp(tenant, before, reason, { fresh, failed: broken });
+    const seconds = (performance.now() - started) / 1000;
+    const ms = Math.round(seconds * 1000);
     const from = before?.state ?? 'absent';
+    this.options.onReady?.(
+      !fresh && (state === 'paused' || state === 'stopped')
+        ? { kind: 'wake', from: state, seconds }
+        : { kind: 'create', seconds },
+    );
     this.options.logger.info(
       { tenant: tenant.id, runtime: info.runtimeId.slice(0, 12), from, ms },
       'runtime ready',

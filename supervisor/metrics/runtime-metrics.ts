@@ -1,13 +1,14 @@
 // Memory, CPU and PIDs of every running tenant container, collected from the engine and exported
 // two ways: a snapshot in Redis (one hash per installation, a field per tenant, read by operators
-// and dashboards without touching the Docker socket) and Prometheus text for a `/metrics` endpoint.
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+// and dashboards without touching the Docker socket) and a prom-client registry for the
+// supervisor's `/metrics` endpoint (docs/observability.md). The per-container series carry a
+// tenant label by nature: there is one container per tenant, and these measure it.
 import type { Redis } from 'ioredis';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { metricsKey } from '../../kernel/redis/keys.ts';
-import type { RuntimeDriver, RuntimeUsage } from '../runtime/runtime-driver.ts';
+import { RUNTIME_STATES, type RuntimeDriver, type RuntimeUsage } from '../runtime/runtime-driver.ts';
 import type { CreateLimiter } from '../lifecycle/create-limiter.ts';
+import type { RuntimeReady } from '../lifecycle/controller-parts.ts';
 
 export interface RuntimeSample extends RuntimeUsage {
   tenantId: string;
@@ -51,65 +52,110 @@ export async function publishRuntimeMetrics(
   await multi.exec();
 }
 
-/** `tampering`: detections of a tampered runtime socket per tenant (client/socket-tamper.ts). */
-export function renderPrometheus(
-  samples: RuntimeSample[],
-  limiter?: CreateLimiter,
-  tampering: Record<string, number> = {},
-): string {
-  const lines: string[] = [];
-  const gauge = (name: string, help: string, value: (s: RuntimeSample) => number): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-    for (const s of samples) lines.push(`${name}{tenant="${s.tenantId}",state="${s.state}"} ${value(s)}`);
-  };
-  gauge('bulkhead_runtime_memory_bytes', 'Working-set memory of the tenant container.', (s) => s.memoryBytes);
-  gauge(
-    'bulkhead_runtime_memory_limit_bytes',
-    'Memory limit of the tenant container.',
-    (s) => s.memoryLimitBytes,
-  );
-  gauge('bulkhead_runtime_cpu_seconds_total', 'CPU time used by the tenant container.', (s) => s.cpuSeconds);
-  gauge('bulkhead_runtime_pids', 'Processes and threads in the tenant container.', (s) => s.pids);
-  if (limiter) {
-    lines.push(
-      '# TYPE bulkhead_creates_in_flight gauge',
-      `bulkhead_creates_in_flight ${limiter.inFlight}`,
-      '# TYPE bulkhead_creates_queued gauge',
-      `bulkhead_creates_queued ${limiter.queued}`,
-      '# TYPE bulkhead_creates_max_in_flight gauge',
-      `bulkhead_creates_max_in_flight ${limiter.maxInFlight}`,
-    );
-  }
-  lines.push(
-    '# HELP bulkhead_runtime_socket_tampering_total Times a tenant runtime socket was found tampered with.',
-    '# TYPE bulkhead_runtime_socket_tampering_total counter',
-  );
-  for (const [tenant, count] of Object.entries(tampering).sort(([a], [b]) => a.localeCompare(b)))
-    lines.push(`bulkhead_runtime_socket_tampering_total{tenant="${tenant}"} ${count}`);
-  return `${lines.join('\n')}\n`;
-}
+/** Start latencies: a create is seconds, a wake from paused tens of milliseconds. */
+const START_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
 
-/** A loopback `/metrics` endpoint (Prometheus text), collected on each scrape. */
-export async function serveMetrics(options: {
-  host: string;
-  port: number;
-  collect: () => Promise<string>;
-}): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    options.collect().then(
-      (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
-      (error: unknown) => res.writeHead(500).end(String(error)),
-    );
-  });
-  server.listen(options.port, options.host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${options.host}:${port}/metrics`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+/** The supervisor's registry: one per process (tests run several supervisors in one process). */
+export class SupervisorMetrics {
+  readonly registry = new Registry();
+  private readonly runtimes: Gauge;
+  private readonly perTenant: { gauge: Gauge; value: (s: RuntimeSample) => number }[];
+  private readonly cpu: Counter;
+  private readonly tampering: Counter;
+  private readonly creates: { gauge: Gauge; value: (l: CreateLimiter) => number }[];
+  private readonly coldStart: Histogram;
+  private readonly wake: Histogram;
+
+  constructor() {
+    const registers = [this.registry];
+    this.runtimes = new Gauge({
+      name: 'bulkhead_runtimes',
+      help: 'Tenant runtimes (containers) by lifecycle state.',
+      labelNames: ['state'],
+      registers,
+    });
+    const tenantGauge = (name: string, help: string, value: (s: RuntimeSample) => number) => ({
+      gauge: new Gauge({ name, help, labelNames: ['tenant', 'state'], registers }),
+      value,
+    });
+    this.perTenant = [
+      tenantGauge(
+        'bulkhead_runtime_memory_bytes',
+        'Working-set memory of the tenant container.',
+        (s) => s.memoryBytes,
+      ),
+      tenantGauge(
+        'bulkhead_runtime_memory_limit_bytes',
+        'Memory limit of the tenant container.',
+        (s) => s.memoryLimitBytes,
+      ),
+      tenantGauge('bulkhead_runtime_pids', 'Processes and threads in the tenant container.', (s) => s.pids),
+      tenantGauge('bulkhead_runtime_pids_limit', 'PIDs limit of the tenant container.', (s) => s.pidsLimit),
+    ];
+    this.cpu = new Counter({
+      name: 'bulkhead_runtime_cpu_seconds_total',
+      help: 'CPU time used by the tenant container (since it was created).',
+      labelNames: ['tenant', 'state'],
+      registers,
+    });
+    this.tampering = new Counter({
+      name: 'bulkhead_runtime_socket_tampering_total',
+      help: 'Times a tenant runtime socket was found tampered with (kept in Redis, all processes).',
+      labelNames: ['tenant'],
+      registers,
+    });
+    const limiterGauge = (name: string, help: string, value: (l: CreateLimiter) => number) => ({
+      gauge: new Gauge({ name, help, registers }),
+      value,
+    });
+    this.creates = [
+      limiterGauge('bulkhead_creates_in_flight', 'Container creates running now.', (l) => l.inFlight),
+      limiterGauge(
+        'bulkhead_creates_queued',
+        'Container creates waiting for the create cap.',
+        (l) => l.queued,
+      ),
+      limiterGauge(
+        'bulkhead_creates_max_in_flight',
+        'Most creates ever in flight at once.',
+        (l) => l.maxInFlight,
+      ),
+    ];
+    this.coldStart = new Histogram({
+      name: 'bulkhead_runtime_cold_start_seconds',
+      help: 'From ensure to a healthy runtime when a container was created.',
+      buckets: START_BUCKETS,
+      registers,
+    });
+    this.wake = new Histogram({
+      name: 'bulkhead_runtime_wake_seconds',
+      help: 'From ensure to a healthy runtime when a paused or stopped container was woken.',
+      labelNames: ['from'],
+      buckets: START_BUCKETS,
+      registers,
+    });
+  }
+
+  /** The lifecycle controller's report of a runtime it brought up (RuntimeControllerOptions.onReady). */
+  readonly observeReady = (ready: RuntimeReady): void => {
+    if (ready.kind === 'create') this.coldStart.observe(ready.seconds);
+    else this.wake.observe({ from: ready.from }, ready.seconds);
   };
+
+  /** Sets the sampled series from one collection: containers gone since drop out. */
+  update(samples: RuntimeSample[], limiter: CreateLimiter, tampering: Record<string, number>): void {
+    this.runtimes.reset();
+    for (const state of RUNTIME_STATES)
+      this.runtimes.set({ state }, samples.filter((s) => s.state === state).length);
+    for (const { gauge, value } of this.perTenant) {
+      gauge.reset();
+      for (const s of samples) gauge.set({ tenant: s.tenantId, state: s.state }, value(s));
+    }
+    // Counted elsewhere (the engine, Redis): the counters take the source's running total.
+    this.cpu.reset();
+    for (const s of samples) this.cpu.inc({ tenant: s.tenantId, state: s.state }, s.cpuSeconds);
+    this.tampering.reset();
+    for (const [tenant, count] of Object.entries(tampering)) this.tampering.inc({ tenant }, count);
+    for (const { gauge, value } of this.creates) gauge.set(value(limiter));
+  }
 }

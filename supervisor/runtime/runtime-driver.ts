@@ -15,7 +15,8 @@ export interface RuntimeSpec {
   env: Record<string, string>;
 }
 
-export type RuntimeState = 'running' | 'paused' | 'stopped' | 'starting' | 'unknown';
+export const RUNTIME_STATES = ['running', 'paused', 'stopped', 'starting', 'unknown'] as const;
+export type RuntimeState = (typeof RUNTIME_STATES)[number];
 
 export interface RuntimeExit {
   code: number;

@@ -1,5 +1,6 @@
 // The router's idempotency store on real Redis: replay of the stored text, conflict on other
-// arguments, concurrent duplicates run once, transient failures release the key, the window ends.
+// arguments, concurrent duplicates run once, transient failures release the key (each one doubling
+// the caller's wait, and a bounded number of them), the window ends.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/server';
@@ -86,6 +87,30 @@ describe('IdempotencyStore (real Redis)', () => {
     expect((await s.run(scope('k-flaky'), flaky)).isError).toBe(true);
     expect((await s.run(scope('k-flaky'), flaky)).structuredContent).toEqual({ ok: true });
     expect(runs).toBe(2);
+  });
+
+  it('doubles retry_after_ms with each failure of a key, then refuses it as permanent', async () => {
+    const s = new IdempotencyStore({ redis, prefix: `bulkhead:${ns.namespace}`, pollMs: 10, maxFailures: 3 });
+    let runs = 0;
+    const failing = (): Promise<CallToolResult> => {
+      runs += 1;
+      return Promise.resolve(toolError('runtime_unavailable', 'down', { retry_after_ms: 1_000 }));
+    };
+    const waits: unknown[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await s.run(scope('k-failing'), failing);
+      waits.push((result.structuredContent as { error: { retry_after_ms: number } }).error.retry_after_ms);
+    }
+    expect(waits).toEqual([1_000, 2_000, 4_000]);
+    const refused = await s.run(scope('k-failing'), failing);
+    expect(refused.structuredContent).toMatchObject({
+      error: { error_class: 'permanent', code: 'retry_limit_exceeded', retryable: false },
+    });
+    expect(runs).toBe(3);
+    // Another key of the same tool is not affected; a key that succeeded is not counted.
+    const c = counter();
+    await s.run(scope('k-fresh'), c.execute);
+    expect(c.runs).toBe(1);
   });
 
   it('forgets results after the configured window', async () => {

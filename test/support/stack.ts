@@ -47,7 +47,12 @@ export interface TestStackOptions {
   router?: Partial<
     Pick<
       RouterOptions,
-      'toolCheckIntervalMs' | 'pinWatchIntervalMs' | 'idempotencyWindowMs' | 'sharedToolModules'
+      | 'toolCheckIntervalMs'
+      | 'pinWatchIntervalMs'
+      | 'idempotencyWindowMs'
+      | 'sharedToolModules'
+      | 'metricsPort'
+      | 'metricsTenantLabel'
     >
   >;
   callTimeoutMs?: number;

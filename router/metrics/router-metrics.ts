@@ -1,0 +1,145 @@
+// The router's Prometheus metrics (docs/observability.md), one prom-client registry per router.
+// Cardinality is bounded by construction: a tool label is a name from the served surface (the
+// approved manifest and the shared tools) or `unknown`, never what a request typed; outcomes are
+// error codes from the closed table in kernel/errors/error-codes.ts; a tenant label exists only
+// when the operator enables it (BULKHEAD_ROUTER_METRICS_TENANT_LABEL).
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { errorRow, isErrorCode } from '../../kernel/errors/error-codes.ts';
+
+/** The tool label of a call whose name is not one the caller may use. */
+export const UNKNOWN_TOOL = 'unknown';
+
+/** Why a bearer token was refused: a fixed set, never the verifier's message. */
+export const AUTH_FAILURE_REASONS = [
+  'missing',
+  'malformed',
+  'untrusted_issuer',
+  'rejected',
+  'expired',
+  'claims',
+  'tenant_binding',
+] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** Call latencies: shared tools answer in milliseconds, a cold start takes seconds. */
+const CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface RouterMetricsOptions {
+  /** Adds a tenant label to the per-call series (one series per tenant and tool). */
+  tenantLabel?: boolean;
+}
+
+/** Who the call was for and which tool it named, as labels. */
+export interface CallLabels {
+  tenant: string;
+  /** A name from the served surface, or UNKNOWN_TOOL. */
+  tool: string;
+}
+
+export class RouterMetrics {
+  readonly registry = new Registry();
+  private readonly tenantLabel: boolean;
+  private readonly calls: Counter;
+  private readonly latency: Histogram;
+  private readonly validation: Counter;
+  private readonly auth: Counter;
+  private readonly replays: Counter;
+  private readonly drift: Counter;
+  private readonly ensure: Histogram;
+
+  constructor(options: RouterMetricsOptions = {}) {
+    const registers = [this.registry];
+    this.tenantLabel = options.tenantLabel ?? false;
+    const perCall = this.tenantLabel ? ['tenant', 'tool'] : ['tool'];
+    this.calls = new Counter({
+      name: 'bulkhead_tool_calls_total',
+      help: 'tools/call requests answered, by tool, outcome (ok or the error code) and error class.',
+      labelNames: [...perCall, 'outcome', 'error_class'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'bulkhead_tool_call_duration_seconds',
+      help: 'Time the router took to answer a tools/call, by tool.',
+      labelNames: perCall,
+      buckets: CALL_BUCKETS,
+      registers,
+    });
+    this.validation = new Counter({
+      name: 'bulkhead_tool_validation_failures_total',
+      help: 'Tool calls refused by schema or semantic validation before dispatch, by tool.',
+      labelNames: perCall,
+      registers,
+    });
+    this.auth = new Counter({
+      name: 'bulkhead_auth_failures_total',
+      help: 'Requests to /mcp refused for their bearer token, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.replays = new Counter({
+      name: 'bulkhead_idempotency_replays_total',
+      help: 'Writing tool calls answered from the idempotency store (a retry), by tool.',
+      labelNames: perCall,
+      registers,
+    });
+    this.drift = new Counter({
+      name: 'bulkhead_tool_drift_events_total',
+      help: 'Tenant tool definitions withheld for drift or restored, by tool and event.',
+      labelNames: ['tool', 'event'],
+      registers,
+    });
+    this.ensure = new Histogram({
+      name: 'bulkhead_runtime_ensure_seconds',
+      help: "Time for the router to get a route to a tenant's runtime (including a cold start or wake).",
+      labelNames: ['outcome'],
+      buckets: CALL_BUCKETS,
+      registers,
+    });
+    for (const reason of AUTH_FAILURE_REASONS) this.auth.inc({ reason }, 0);
+  }
+
+  private labels(call: CallLabels): Record<string, string> {
+    return this.tenantLabel ? { tenant: call.tenant, tool: call.tool } : { tool: call.tool };
+  }
+
+  /** One answered tools/call: its error code (undefined: it succeeded) and how long it took. */
+  callAnswered(call: CallLabels, code: string | undefined, seconds: number): void {
+    const errorClass = code === undefined ? 'none' : isErrorCode(code) ? errorRow(code).class : 'internal';
+    this.calls.inc({ ...this.labels(call), outcome: code ?? 'ok', error_class: errorClass });
+    this.latency.observe(this.labels(call), seconds);
+  }
+
+  validationFailed(call: CallLabels): void {
+    this.validation.inc(this.labels(call));
+  }
+
+  authFailed(reason: AuthFailureReason): void {
+    this.auth.inc({ reason });
+  }
+
+  idempotencyReplayed(call: CallLabels): void {
+    this.replays.inc(this.labels(call));
+  }
+
+  /** `tool` is an approved manifest name (the drift guard compares only those). */
+  driftEvent(tool: string, event: 'withheld' | 'restored'): void {
+    this.drift.inc({ tool, event });
+  }
+
+  ensured(outcome: 'ok' | 'error', seconds: number): void {
+    this.ensure.observe({ outcome }, seconds);
+  }
+}
+
+/** The error code of a tool error result (kernel/tools/tool-errors.ts), undefined when it succeeded. */
+export function resultCode(result: CallToolResult): string | undefined {
+  if (!result.isError) return undefined;
+  return errorCodeIn((result.structuredContent as { error?: unknown } | undefined)?.error);
+}
+
+/** The code of a structured error (a tool error's, or a JSON-RPC refusal's data); `internal` otherwise. */
+export function errorCodeIn(structured: unknown): string {
+  const code = (structured as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && isErrorCode(code) ? code : 'internal';
+}

@@ -1,0 +1,62 @@
+// The router's metrics on their own: the tenant label only when enabled, an unexpected code counted
+// as `internal`, and the drift guard's withheld/restored events counted once per change.
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
+import { wireTool } from '../../kernel/tools/tool-definition.ts';
+import { RouterMetrics, UNKNOWN_TOOL } from '../../router/metrics/router-metrics.ts';
+import { DriftGuard } from '../../router/tools/drift-guard.ts';
+import { parseExposition, total } from '../support/prometheus-text.ts';
+
+async function samples(metrics: RouterMetrics) {
+  return parseExposition(await metrics.registry.metrics());
+}
+
+describe('RouterMetrics', () => {
+  it('has no tenant label unless the operator enables it', async () => {
+    const plain = new RouterMetrics();
+    const labelled = new RouterMetrics({ tenantLabel: true });
+    for (const m of [plain, labelled]) {
+      m.callAnswered({ tenant: 'acme', tool: 'records_get' }, undefined, 0.01);
+      m.validationFailed({ tenant: 'acme', tool: 'records_get' });
+    }
+    expect((await samples(plain)).some((s) => 'tenant' in s.labels)).toBe(false);
+    const withTenant = await samples(labelled);
+    expect(total(withTenant, 'bulkhead_tool_calls_total', { tenant: 'acme', outcome: 'ok' })).toBe(1);
+    expect(total(withTenant, 'bulkhead_tool_validation_failures_total', { tenant: 'acme' })).toBe(1);
+  });
+
+  it('maps codes to their class; a code outside the table is internal', async () => {
+    const m = new RouterMetrics();
+    m.callAnswered({ tenant: 't', tool: UNKNOWN_TOOL }, 'unknown_tool', 0.001);
+    m.callAnswered({ tenant: 't', tool: 'records_get' }, 'runtime_unavailable', 0.5);
+    m.callAnswered({ tenant: 't', tool: 'records_get' }, 'something else', 0.5);
+    const s = await samples(m);
+    expect(
+      total(s, 'bulkhead_tool_calls_total', { outcome: 'unknown_tool', error_class: 'validation' }),
+    ).toBe(1);
+    expect(
+      total(s, 'bulkhead_tool_calls_total', { outcome: 'runtime_unavailable', error_class: 'transient' }),
+    ).toBe(1);
+    expect(total(s, 'bulkhead_tool_calls_total', { error_class: 'internal' })).toBe(1);
+    expect(total(s, 'bulkhead_tool_call_duration_seconds_count', { tool: 'records_get' })).toBe(2);
+  });
+
+  it('counts each drift change once, by approved tool name', async () => {
+    const m = new RouterMetrics();
+    const guard = new DriftGuard({
+      approved: RECORDS_TOOLS,
+      logger: pino({ level: 'silent' }),
+      onDrift: (tool, event) => m.driftEvent(tool, event),
+    });
+    const approved = RECORDS_TOOLS.map(wireTool);
+    const changed = approved.map((t) => (t.name === 'records_get' ? { ...t, description: 'changed' } : t));
+    guard.check('a', changed);
+    guard.check('a', changed); // still withheld: no new event
+    guard.check('a', [...approved, { name: 'extra_tool', inputSchema: {} }]);
+    const s = await samples(m);
+    expect(total(s, 'bulkhead_tool_drift_events_total', { tool: 'records_get', event: 'withheld' })).toBe(1);
+    expect(total(s, 'bulkhead_tool_drift_events_total', { tool: 'records_get', event: 'restored' })).toBe(1);
+    expect(total(s, 'bulkhead_tool_drift_events_total')).toBe(2);
+  });
+});
