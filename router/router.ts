@@ -25,6 +25,7 @@ import { TenantDirectory } from './tenancy/tenant-directory.ts';
 import { defaultOriginPolicy } from './http/origin.ts';
 import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
+import { RateLimiter } from './pipeline/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
@@ -182,6 +183,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       windowMs: config.idempotencyWindowMs,
       maxFailures: config.idempotencyMaxFailures,
     }),
+    limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     toolChanges: watcher,
     metrics,
   });

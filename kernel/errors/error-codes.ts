@@ -65,6 +65,8 @@ export const ERROR_CODES = {
   duplicate_ref: { class: 'conflict' },
   tenant_exists: { class: 'conflict', exit: 3 },
   generation_conflict: { class: 'conflict', exit: 4 },
+  // rate_limit: a budget is spent; retry after retry_after_ms (router/pipeline/rate-limiter.ts).
+  rate_limit_exceeded: { class: 'rate_limit' },
   // transient: retry later (after retry_after_ms where given).
   runtime_unavailable: { class: 'transient' },
   runtime_backoff: { class: 'transient' },

@@ -103,3 +103,14 @@ export function securityCountersKey(prefix: string): string {
 export function socketTamperKey(prefix: string): string {
   return `${prefix}:metrics:socket-tampering`;
 }
+
+// Rate limits (router/pipeline/rate-limiter.ts, kernel/redis/lua/rate-limit.lua).
+
+/**
+ * String with a TTL: one rate-limit layer's theoretical arrival time (GCRA), for a tenant and a
+ * layer: `tenant:minute`, `tenant:day`, `agent:<agent>`, `user:<user>` or `tool:<tool>` (the
+ * identifiers come from verified claims and the tool manifest, never from the request's address).
+ */
+export function rateLimitKey(prefix: string, tenant: string, layer: string): string {
+  return `${prefix}:rate:${tenant}:${layer}`;
+}

@@ -7,21 +7,26 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-interface ScriptSpec<K extends string, A extends string> {
+interface ScriptSpec<K extends string, A extends string, R extends ScriptReturn = 'integer'> {
   /** File name under ./lua. */
   file: string;
+  /** What the script returns: one integer, or an array of integers. */
+  returns: R;
   /** KEYS[1..n], in order. */
   keys: readonly K[];
   /** ARGV[1..n], in order. */
   args: readonly A[];
 }
 
-function spec<const K extends string, const A extends string>(
+type ScriptReturn = 'integer' | 'integers';
+
+function spec<const K extends string, const A extends string, const R extends ScriptReturn = 'integer'>(
   file: string,
   keys: readonly K[],
   args: readonly A[],
-): ScriptSpec<K, A> {
-  return { file, keys, args };
+  returns: R = 'integer' as R,
+): ScriptSpec<K, A, R> {
+  return { file, keys, args, returns };
 }
 
 /** Every script, by the name ioredis registers it under. Each returns an integer. */
@@ -36,13 +41,34 @@ export const SCRIPTS = {
   ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
+  rateLimit: spec(
+    'rate-limit.lua',
+    ['tenantMinute', 'tenantDay', 'agent', 'user', 'tool'],
+    [
+      'tenantMinuteLimit',
+      'tenantDayLimit',
+      'agentLimit',
+      'userLimit',
+      'toolLimit',
+      'tenantMinutePeriod',
+      'tenantDayPeriod',
+      'agentPeriod',
+      'userPeriod',
+      'toolPeriod',
+      'peek',
+    ],
+    'integers',
+  ),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
 
 type ScriptCall<S> =
-  S extends ScriptSpec<infer K, infer A>
-    ? (keys: Record<K, string>, args: Record<A, string | number>) => Promise<number>
+  S extends ScriptSpec<infer K, infer A, infer R>
+    ? (
+        keys: Record<K, string>,
+        args: Record<A, string | number>,
+      ) => Promise<R extends 'integers' ? number[] : number>
     : never;
 
 /** The typed scripts of one client. */
@@ -61,19 +87,23 @@ const bound = new WeakMap<Redis, RedisScripts>();
 
 function bind(redis: Redis): RedisScripts {
   const entries = NAMES.map((name) => {
-    const { keys, args } = SCRIPTS[name] as ScriptSpec<string, string>;
+    const { keys, args, returns } = SCRIPTS[name] as ScriptSpec<string, string, ScriptReturn>;
     redis.defineCommand(name, { numberOfKeys: keys.length, lua: LUA_SOURCES[name] });
     const invoke = (redis as unknown as Record<ScriptName, Invoke>)[name].bind(redis);
     const call = async (
       keyValues: Record<string, string>,
       argValues: Record<string, string | number>,
-    ): Promise<number> => {
+    ): Promise<number | number[]> => {
       const result = await invoke(
         ...keys.map((k) => keyValues[k] as string),
         ...args.map((a) => String(argValues[a])),
       );
-      if (typeof result !== 'number') throw new Error(`Lua script ${name} returned ${typeof result}`);
-      return result;
+      const ok =
+        returns === 'integer'
+          ? typeof result === 'number'
+          : Array.isArray(result) && result.every((item) => typeof item === 'number');
+      if (!ok) throw new Error(`Lua script ${name} returned ${typeof result}`);
+      return result as number | number[];
     };
     return [name, call] as const;
   });

@@ -28,18 +28,31 @@ export const PLANS = {
 } as const satisfies Record<string, Plan>;
 export type PlanName = keyof typeof PLANS;
 
-/** Call quotas per plan. Stored and shown only: nothing enforces them yet (no rate limiting is
- * built). Kept apart from `Plan` because changing a quota must not recycle the tenant's container
- * (the plan is part of its spec hash). */
+const perMinute = z.number().int().min(1).max(1_000_000);
+
+/** Call quotas per plan, enforced by the router's rate limiter (docs/rate-limits.md); a tenant's
+ * record holds its own copy, so an operator can override any of them per tenant. Kept apart from
+ * `Plan` because changing a quota must not recycle the tenant's container (the plan is part of its
+ * spec hash). The agent and user budgets are each a share of the tenant's, so that one looping
+ * agent cannot spend it all; absent (records written before they existed), the router takes half
+ * of `callsPerMinute`. `tools` overrides a tool's own limit from the manifest. */
 export const QuotasSchema = z.strictObject({
-  callsPerMinute: z.number().int().min(1).max(1_000_000),
+  callsPerMinute: perMinute,
   callsPerDay: z.number().int().min(1).max(1_000_000_000),
+  agentCallsPerMinute: perMinute.optional(),
+  userCallsPerMinute: perMinute.optional(),
+  tools: z.record(z.string().min(1).max(64), perMinute).optional(),
 });
 export type Quotas = z.infer<typeof QuotasSchema>;
 
 export const PLAN_QUOTAS = {
-  small: { callsPerMinute: 60, callsPerDay: 10_000 },
-  standard: { callsPerMinute: 600, callsPerDay: 100_000 },
+  small: { callsPerMinute: 60, callsPerDay: 10_000, agentCallsPerMinute: 30, userCallsPerMinute: 30 },
+  standard: {
+    callsPerMinute: 600,
+    callsPerDay: 100_000,
+    agentCallsPerMinute: 200,
+    userCallsPerMinute: 300,
+  },
 } as const satisfies Record<PlanName, Quotas>;
 
 export function planByName(name: string): Plan {

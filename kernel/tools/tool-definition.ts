@@ -39,6 +39,8 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   semantic: readonly SemanticValidator[];
   /** Upper bound of the serialized arguments, checked before anything else. */
   maxPayloadBytes: number;
+  /** Calls per minute per tenant for an expensive tool (a tenant's quotas may override it); none when absent. */
+  callsPerMinute?: number;
   deprecated?: { message: string; replacedBy?: string };
 }
 

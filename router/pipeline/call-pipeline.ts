@@ -1,11 +1,16 @@
 // The tools/call steps after the tool was found and authorized: validate (before anything reaches a
-// container), then serve a shared tool in-process, or run a tenant tool through idempotency and
-// dispatch. Every failure comes back as a structured tool error (kernel/tools/tool-errors.ts).
+// container), take the call from the rate limits, then serve a shared tool in-process, or run a
+// tenant tool through idempotency and dispatch. Every failure comes back as a structured tool error
+// (kernel/tools/tool-errors.ts).
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../kernel/tools/tool-definition.ts';
+import {
+  argumentsDigest,
+  IDEMPOTENCY_KEY_FIELD,
+  type ToolDefinition,
+} from '../../kernel/tools/tool-definition.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -14,6 +19,14 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
 import type { IdempotencyStore } from './idempotency.ts';
+import {
+  BUDGET_META_KEY,
+  budgetMeta,
+  rateLimitError,
+  type LayerBudget,
+  type RateDecision,
+  type RateLimiter,
+} from './rate-limiter.ts';
 import { validateCall } from './validate.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 
@@ -21,6 +34,7 @@ export interface CallPipelineDeps {
   dispatcher: TenantDispatcher;
   sharedHandlers: ReadonlyMap<string, SharedToolHandler>;
   idempotency: IdempotencyStore;
+  limiter: RateLimiter;
   /** Validation failures and idempotency replays are counted here (router/metrics/). */
   metrics?: RouterMetrics | undefined;
 }
@@ -94,6 +108,15 @@ async function execute(
       tenant: call.tenant,
       tools: call.visible.map((t) => t.definition),
       idempotencyWindowMs: deps.idempotency.windowMs,
+      rateLimits: async () => {
+        const scope = { principal: call.principal, quotas: call.tenant?.quotas };
+        const base = await deps.limiter.peek(scope);
+        const limited = call.visible.filter((t) => layerApplies(call, t.definition));
+        const tools = await Promise.all(
+          limited.map((t) => deps.limiter.peek({ ...scope, tool: t.definition })),
+        );
+        return [...base.layers, ...tools.flatMap((d, i) => toolLayer(d, limited[i]?.definition.name))];
+      },
     });
   }
   if (!def.writes) return dispatch(call, args, deps);
@@ -117,14 +140,42 @@ function labelsOf(call: ToolCall): { tenant: string; tool: string } {
   return { tenant: call.principal.tenant, tool: call.tool.definition.name };
 }
 
+function layerApplies(call: ToolCall, def: ToolDefinition): boolean {
+  return (call.tenant?.quotas.tools?.[def.name] ?? def.callsPerMinute) !== undefined;
+}
+
+function toolLayer(decision: RateDecision, name: string | undefined): (LayerBudget & { tool?: string })[] {
+  return decision.layers.filter((l) => l.layer === 'tool').map((l) => ({ ...l, tool: name }));
+}
+
 export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<CallToolResult> {
   const checked = validateCall(call.tool.definition, call.rawArgs, call.log);
   if (!checked.ok) {
     deps.metrics?.validationFailed(labelsOf(call));
     return checked.error;
   }
+  // The rate limits sit here: after authorization, because the layers are keyed on the verified
+  // principal and a refused or unknown tool must not spend anyone's budget; after validation,
+  // because a malformed call is refused in-process at no cost to anything downstream; before
+  // idempotency and dispatch, because a replay is still a call (a retry storm on one key is what
+  // the limits are for) and a refused call must not take an idempotency claim it never uses.
+  const decision = await deps.limiter.take({
+    principal: call.principal,
+    quotas: call.tenant?.quotas,
+    tool: call.tool.definition,
+  });
+  if (!decision.admitted) {
+    call.log.info({ tool: call.tool.definition.name, layer: decision.refusedBy?.layer }, 'rate limited');
+    return rateLimitError(decision);
+  }
   const result = await execute(call, checked.args, deps);
   const deprecated = call.tool.definition.deprecated;
-  if (!deprecated) return result;
-  return { ...result, _meta: { ...result._meta, [DEPRECATION_META_KEY]: deprecated } };
+  return {
+    ...result,
+    _meta: {
+      ...result._meta,
+      [BUDGET_META_KEY]: budgetMeta(decision),
+      ...(deprecated ? { [DEPRECATION_META_KEY]: deprecated } : {}),
+    },
+  };
 }

@@ -25,6 +25,8 @@ export interface OnboardRequest {
   /** Access policy; the registry's safe defaults when omitted (agents alone get `whoami` only). */
   tools?: TenantRecord['tools'];
   roles?: TenantRecord['roles'];
+  /** Call quotas (docs/rate-limits.md); the plan's when omitted. */
+  quotas?: TenantRecord['quotas'];
   /** Who asks, for the registry's change log. */
   actor?: string;
   /** Run the isolation evidence checks at the end (a supervisor job). */
@@ -91,7 +93,7 @@ export async function onboardTenant(
         id,
         displayName,
         plan,
-        quotas: PLAN_QUOTAS[plan.name as PlanName],
+        quotas: request.quotas ?? PLAN_QUOTAS[plan.name as PlanName],
         isolation: request.isolation,
         issuers,
         ...(request.tools ? { tools: request.tools } : {}),

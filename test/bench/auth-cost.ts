@@ -3,7 +3,7 @@
 // Prints the verifier alone, a whole tools/list and a step-up 403, plus the JWKS fetches an
 // unknown-kid flood caused. Asserts nothing.
 //   node test/bench/auth-cost.ts [--requests 2000]
-import { printFigures } from './figures.ts';
+import { printFigures, timed } from './figures.ts';
 import { parseArgs } from 'node:util';
 import { SignJWT, decodeJwt, generateKeyPair } from 'jose';
 import { pino } from 'pino';
@@ -28,16 +28,6 @@ function figures(label: string, samples: number[]): void {
     labelWidth: 34,
     extra: ` (${Math.round((samples.length * 1000) / total)}/s sequential)`,
   });
-}
-
-async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < n; i += 1) {
-    const started = performance.now();
-    await fn();
-    samples.push(performance.now() - started);
-  }
-  return samples;
 }
 
 const port = await freePort();

@@ -24,3 +24,14 @@ export function printFigures(label: string, samples: readonly number[], options:
   );
   return p50;
 }
+
+/** Runs `fn` `n` times one after another; the milliseconds of each run. */
+export async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const started = performance.now();
+    await fn();
+    samples.push(performance.now() - started);
+  }
+  return samples;
+}

@@ -14,6 +14,7 @@ import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
 import { DEFAULT_DOCS_DIR } from '../../router/router.ts';
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
 import { ToolSurface } from '../../router/tools/tool-surface.ts';
@@ -133,6 +134,7 @@ export async function startAuthRouter(
     surface: new ToolSurface({ shared: shared.map((m) => m.definition) }),
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({ redis, prefix }),
+    limiter: new RateLimiter({ redis, prefix }),
     resourceUrl,
     authorizationServers: options.issuers.map((i) => i.issuer),
     scopesSupported: [...ALL_SCOPES],

@@ -25,6 +25,13 @@ import {
 import { openToAgentsAlone, TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
 
+/** Call quotas a test's loops do not reach (test stacks onboard with these unless told otherwise). */
+export const TEST_QUOTAS = {
+  callsPerMinute: 1_000_000,
+  callsPerDay: 1_000_000_000,
+  agentCallsPerMinute: 1_000_000,
+  userCallsPerMinute: 1_000_000,
+} as const;
 export const INITIAL_ACCESS_TOKEN = 'test-initial-access-token-0123456789';
 export const OTHER_RESOURCE = 'http://127.0.0.1:1/not-bulkhead';
 /** Never contacted: the scripted login stops when the IdP redirects here. */
@@ -66,7 +73,7 @@ export interface TestStack {
   /** Onboards with the records tools open to agents alone unless `policy` sets tools, roles, issuers or isolation. */
   onboard(
     id: string,
-    policy?: Partial<Pick<OnboardRequest, 'tools' | 'roles' | 'issuers' | 'isolation'>>,
+    policy?: Partial<Pick<OnboardRequest, 'tools' | 'roles' | 'issuers' | 'isolation' | 'quotas'>>,
   ): Promise<OnboardResult>;
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
   /** Another router process of the same installation (same Redis, keys and issuer), on its own port. */
@@ -168,10 +175,19 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     replica: async () => startRouter({ ...routerOptions, port: await freePort() }),
     // Most tests call as agents acting alone (client credentials): unless a test sets its own
     // policy, the records tools are opened to them (the registry's own default opens only whoami).
+    // Their loops would spend the small plan's call quotas: a test that is not about rate limits
+    // gets budgets it cannot reach (the rate-limit tests set their own).
     onboard: (id, policy = {}) =>
       onboardTenant(
         { registry, runtimes },
-        { id, plan: 'small', isolation: 'runc', tools: openToAgentsAlone('all'), ...policy },
+        {
+          id,
+          plan: 'small',
+          isolation: 'runc',
+          tools: openToAgentsAlone('all'),
+          quotas: TEST_QUOTAS,
+          ...policy,
+        },
         () => undefined,
       ),
     async agentToken(tenant, options = {}) {

@@ -18,6 +18,7 @@ import { DEFAULT_DOCS_DIR } from '../../router/config.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
 import { buildRequestContext } from '../../router/request/request-context.ts';
 import type { TenantLookup } from '../../router/tenancy/tenant-directory.ts';
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
@@ -96,6 +97,7 @@ beforeAll(async () => {
     surface,
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({ redis, prefix }),
+    limiter: new RateLimiter({ redis, prefix }),
     sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
     dispatcher: new TenantDispatcher({
       runtimes: { ensure: () => Promise.reject(new Error('no tenant runtime in this test')) },

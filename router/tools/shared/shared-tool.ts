@@ -9,6 +9,20 @@ export interface SharedToolContext {
   /** The tools this principal may call right now. */
   tools: readonly ToolDefinition[];
   idempotencyWindowMs: number;
+  /** Each rate-limit layer's live state for this caller, charging nothing (quota_status). */
+  rateLimits(): Promise<readonly RateLimitLayer[]>;
+}
+
+/** One layer as quota_status reports it (router/pipeline/rate-limiter.ts, LayerBudget). */
+export interface RateLimitLayer {
+  layer: string;
+  limit: number;
+  period_ms: number;
+  remaining: number;
+  reset_at: string;
+  reset_ms: number;
+  retry_after_ms?: number;
+  tool?: string | undefined;
 }
 
 export type SharedToolHandler = (

@@ -1,0 +1,47 @@
+// Benchmark (not a test): what the rate limiter costs per call, Redis round trip included, beside
+// a plain Redis round trip (PING) measured in the same run on the same connection. Decisions for
+// a tenant, an agent, a user and a limited tool (all five layers), with budgets the run cannot
+// spend, so every call is admitted and charged. Keys are namespaced and removed. Asserts nothing.
+//   node test/bench/rate-limit.ts [--calls 5000]
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
+import { testNamespace } from '../support/namespace.ts';
+import { printFigures, timed } from './figures.ts';
+
+const { values } = parseArgs({ options: { calls: { type: 'string', default: '5000' } } });
+const calls = Number(values.calls);
+
+const ns = await testNamespace('bench-ratelimit');
+const redis = new Redis(ns.installation.redis);
+try {
+  const limiter = new RateLimiter({ redis, prefix: ns.installation.registryPrefix });
+  const scope = {
+    principal: { tenant: 'bench', agent: 'agent-1', user: 'user-1' },
+    quotas: {
+      callsPerMinute: 1_000_000,
+      callsPerDay: 1_000_000_000,
+      agentCallsPerMinute: 1_000_000,
+      userCallsPerMinute: 1_000_000,
+      tools: { whoami: 1_000_000 },
+    },
+    tool: { name: 'whoami' },
+  };
+  // Warm-up: the script's first call sends its source (EVAL), later ones its SHA-1.
+  await timed(200, () => limiter.take(scope));
+  await timed(200, () => redis.ping());
+  const options = { digits: 3, labelWidth: 40 };
+  // Interleaved in rounds, so that the machine's load falls on both alike.
+  const ping: number[] = [];
+  const take: number[] = [];
+  for (let round = 0; round < 10; round += 1) {
+    ping.push(...(await timed(calls / 10, () => redis.ping())));
+    take.push(...(await timed(calls / 10, () => limiter.take(scope))));
+  }
+  const base = printFigures('baseline: Redis PING round trip', ping, options);
+  const cost = printFigures('limiter: take (5 layers, one script)', take, options);
+  console.log(`limiter above the round trip at p50: ${(cost - base).toFixed(3)} ms`);
+} finally {
+  redis.disconnect();
+  await ns.cleanup();
+}

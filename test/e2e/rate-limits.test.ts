@@ -1,0 +1,196 @@
+// Rate limits through the whole stack with real clients (docs/rate-limits.md): 300 concurrent calls
+// for one tenant with a budget of 100, spread over the stack's router and a second router process
+// on the same Redis, admit exactly 100; every refusal is a structured `rate_limit` tool result with
+// the layer, the limit and `retry_after_ms`; SDK v2 in both eras and SDK v1 receive that error and
+// the budget `_meta` of a successful call; quota_status reports each layer's live usage; a looping
+// agent spends its own share and another agent of the same tenant keeps being served.
+import type { Client } from '@modelcontextprotocol/client';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUDGET_META_KEY } from '../../router/pipeline/rate-limiter.ts';
+import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
+import { bearerClient } from '../support/mcp-client.ts';
+import { startRouterProcess, type RouterProcess } from '../support/router-process.ts';
+import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+let second: RouterProcess;
+
+interface CallResult {
+  isError?: boolean;
+  structuredContent?: unknown;
+  _meta?: Record<string, unknown>;
+}
+
+interface RateError {
+  error_class: string;
+  code: string;
+  retry_after_ms?: number;
+  details?: { layer: string; limit: number; remaining: number; reset_at: string };
+}
+
+function errorOf(result: CallResult): RateError | undefined {
+  return (result.structuredContent as { error?: RateError } | undefined)?.error;
+}
+
+beforeAll(async () => {
+  stack = await startTestStack('ratelimits');
+  second = await startRouterProcess(stack);
+  // The day budget equals the minute budget, so nothing refills while the calls run: "exactly 100"
+  // holds however long the machine takes. The agent's share is not the layer under test here.
+  await stack.onboard('rl-exact', {
+    quotas: { callsPerMinute: 100, callsPerDay: 100, agentCallsPerMinute: 1000 },
+  });
+  await stack.onboard('rl-agents', {
+    quotas: { callsPerMinute: 100, callsPerDay: 100_000, agentCallsPerMinute: 5 },
+  });
+  await stack.onboard('rl-eras', {
+    quotas: { callsPerMinute: 1000, callsPerDay: 100_000, agentCallsPerMinute: 1000, tools: { whoami: 1 } },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await second?.close();
+  await stack?.close();
+});
+
+describe('rate limits across two router processes', () => {
+  it('admits exactly 100 of 300 concurrent calls and refuses the rest with rate_limit and retry_after_ms', async () => {
+    const token = await stack.agentToken('rl-exact');
+    const clients: Client[] = [];
+    for (const url of [stack.mcpUrl, second.mcpUrl, stack.mcpUrl, second.mcpUrl]) {
+      clients.push(await bearerClient(url, token));
+    }
+    try {
+      const results = (await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          (clients[i % clients.length] as Client).callTool({ name: 'whoami', arguments: {} }),
+        ),
+      )) as CallResult[];
+      const admitted = results.filter((r) => !r.isError);
+      const refused = results.filter((r) => r.isError).map(errorOf);
+      expect(admitted).toHaveLength(100);
+      expect(refused).toHaveLength(200);
+      for (const error of refused) {
+        expect(error).toMatchObject({ error_class: 'rate_limit', code: 'rate_limit_exceeded' });
+        expect(error?.retry_after_ms).toBeGreaterThan(0);
+        expect(['tenant_minute', 'tenant_day']).toContain(error?.details?.layer);
+        expect(error?.details).toMatchObject({ limit: 100, remaining: 0 });
+        expect(Date.parse(error?.details?.reset_at ?? '')).toBeGreaterThan(Date.now());
+      }
+      for (const result of admitted) expect(result._meta?.[BUDGET_META_KEY]).toBeDefined();
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  }, 120_000);
+});
+
+describe('loop protection', () => {
+  it('limits a looping agent to its share; another agent of the same tenant keeps being served', async () => {
+    // A second OAuth client of the same tenant: another agent, by its verified client id.
+    const other = await registerAgentClient({
+      issuer: stack.idp.issuer,
+      initialAccessToken: INITIAL_ACCESS_TOKEN,
+      tenant: 'rl-agents',
+      scopes: [...ALL_SCOPES],
+      clientName: 'rl-agents second agent',
+    });
+    const otherToken = await mintClientCredentialsToken({
+      issuer: stack.idp.issuer,
+      ...other,
+      resource: stack.mcpUrl,
+      scope: ALL_SCOPES.join(' '),
+    });
+    const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('rl-agents'));
+    const steady = await bearerClient(second.mcpUrl, otherToken);
+    try {
+      const loop: CallResult[] = [];
+      for (let i = 0; i < 20; i++) loop.push(await looping.callTool({ name: 'whoami', arguments: {} }));
+      expect(loop.filter((r) => !r.isError)).toHaveLength(5);
+      expect(errorOf(loop.at(-1) ?? {})).toMatchObject({
+        error_class: 'rate_limit',
+        details: { layer: 'agent', limit: 5 },
+      });
+      for (let i = 0; i < 3; i++) {
+        const served = (await steady.callTool({ name: 'whoami', arguments: {} })) as CallResult;
+        expect(served.isError).toBeFalsy();
+        const budget = served._meta?.[BUDGET_META_KEY] as Record<string, { remaining: number }>;
+        // The tenant's minute paid for the looper's 5 admitted calls and these, not its refusals.
+        expect(budget.tenant_minute?.remaining).toBe(100 - 5 - (i + 1));
+      }
+    } finally {
+      await Promise.all([looping.close(), steady.close()]);
+    }
+  }, 60_000);
+});
+
+describe('every client era sees the structured error and the budget', () => {
+  async function v1Client(token: string): Promise<V1Client> {
+    const client = new V1Client({ name: 'v1-test', version: '1.0.0' });
+    await client.connect(
+      new V1Transport(new URL(second.mcpUrl), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    return client;
+  }
+
+  it('SDK v2 (2026-07-28 and 2025-11-25) and SDK v1', async () => {
+    const token = await stack.agentToken('rl-eras');
+    type Call = (name: string) => Promise<CallResult>;
+    const v2 =
+      (c: Client): Call =>
+      (name) =>
+        c.callTool({ name, arguments: {} });
+    const modern = await bearerClient(stack.mcpUrl, token);
+    const legacy = await bearerClient(second.mcpUrl, token, 'legacy');
+    const v1 = await v1Client(token);
+    const clients: [string, Call][] = [
+      ['v2 modern', v2(modern)],
+      ['v2 legacy', v2(legacy)],
+      ['v1', (name) => v1.callTool({ name, arguments: {} })],
+    ];
+    try {
+      let whoamiAdmitted = 0;
+      for (const [era, call] of clients) {
+        const status = await call('quota_status');
+        expect(status.isError, era).toBeFalsy();
+        const budget = status._meta?.[BUDGET_META_KEY] as Record<
+          string,
+          { limit: number; remaining: number }
+        >;
+        expect(budget.tenant_minute, era).toMatchObject({ limit: 1000 });
+        expect(budget.agent?.remaining, era).toBeLessThan(1000);
+        // quota_status reports the tool layer's live usage: whoami's one call per minute.
+        const layers = (
+          status.structuredContent as { rate_limits: { layer: string; tool?: string; used: number }[] }
+        ).rate_limits;
+        expect(
+          layers.map((l) => l.layer),
+          era,
+        ).toEqual(expect.arrayContaining(['tenant_minute', 'tenant_day', 'agent', 'tool']));
+        expect(layers.find((l) => l.tool === 'whoami')?.used, era).toBe(whoamiAdmitted);
+        // The tool layer admits one whoami per minute for the tenant: the first era's first call,
+        // then refusals, in every era.
+        for (let i = 0; i < 2; i++) {
+          const result = await call('whoami');
+          if (!result.isError) {
+            whoamiAdmitted += 1;
+            continue;
+          }
+          expect(errorOf(result), era).toMatchObject({
+            error_class: 'rate_limit',
+            code: 'rate_limit_exceeded',
+            details: { layer: 'tool', limit: 1, remaining: 0 },
+          });
+          expect(errorOf(result)?.retry_after_ms, era).toBeGreaterThan(0);
+        }
+      }
+      expect(whoamiAdmitted).toBe(1);
+    } finally {
+      await Promise.all([modern.close(), legacy.close(), v1.close()]);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,119 @@
+// The rate limiter on real Redis (router/pipeline/rate-limiter.ts, kernel/redis/lua/rate-limit.lua):
+// exact under concurrency from separate connections, an agent's share keeps another agent of the
+// same tenant served, a tool's own limit, and all-or-none (a layer that refuses leaves the others
+// uncharged).
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Quotas } from '../../kernel/tenant/tenant-spec.ts';
+import { RateLimiter, rateLimitError, type RateScope } from '../../router/pipeline/rate-limiter.ts';
+import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+
+let ns: TestNamespace;
+let redisA: Redis;
+let redisB: Redis;
+let limiterA: RateLimiter;
+let limiterB: RateLimiter;
+
+beforeAll(async () => {
+  ns = await testNamespace('ratelimit');
+  redisA = new Redis(ns.installation.redis);
+  redisB = new Redis(ns.installation.redis);
+  const prefix = ns.installation.registryPrefix;
+  limiterA = new RateLimiter({ redis: redisA, prefix });
+  limiterB = new RateLimiter({ redis: redisB, prefix });
+});
+
+afterAll(async () => {
+  redisA?.disconnect();
+  redisB?.disconnect();
+  await ns?.cleanup();
+});
+
+function scope(tenant: string, agent: string, quotas: Quotas, tool?: RateScope['tool']): RateScope {
+  return { principal: { tenant, agent, user: null }, quotas, ...(tool ? { tool } : {}) };
+}
+
+const WHOAMI = { name: 'whoami' };
+
+describe('RateLimiter (real Redis)', () => {
+  it('admits exactly the budget of 300 concurrent calls over two connections, and refuses the rest with the layer and retry_after_ms', async () => {
+    // The day budget equals the minute budget, so nothing refills while the calls run: "exactly"
+    // holds however long the machine takes.
+    const quotas: Quotas = { callsPerMinute: 100, callsPerDay: 100, agentCallsPerMinute: 1000 };
+    const decisions = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        (i % 2 ? limiterA : limiterB).take(scope('exact', `agent-${i % 7}`, quotas, WHOAMI)),
+      ),
+    );
+    const admitted = decisions.filter((d) => d.admitted);
+    expect(admitted).toHaveLength(100);
+    const refused = decisions.filter((d) => !d.admitted);
+    expect(refused).toHaveLength(200);
+    for (const decision of refused) {
+      expect(['tenant_minute', 'tenant_day']).toContain(decision.refusedBy?.layer);
+      const { error } = rateLimitError(decision).structuredContent;
+      expect(error).toMatchObject({
+        error_class: 'rate_limit',
+        code: 'rate_limit_exceeded',
+        retryable: true,
+      });
+      expect(error.retry_after_ms).toBeGreaterThan(0);
+      expect(error.details).toMatchObject({ limit: 100, remaining: 0 });
+    }
+    // Every admitted call saw a distinct remaining budget: 99 down to 0.
+    const remaining = admitted.map((d) => d.layers.find((l) => l.layer === 'tenant_day')?.remaining);
+    expect(new Set(remaining).size).toBe(100);
+  });
+
+  it('limits a looping agent to its share while another agent of the same tenant keeps being served', async () => {
+    const quotas: Quotas = { callsPerMinute: 100, callsPerDay: 10_000, agentCallsPerMinute: 10 };
+    const loop = [];
+    for (let i = 0; i < 30; i++) loop.push(await limiterA.take(scope('agents', 'looper', quotas)));
+    expect(loop.filter((d) => d.admitted)).toHaveLength(10);
+    expect(loop.at(-1)?.refusedBy?.layer).toBe('agent');
+    const other = await limiterB.take(scope('agents', 'steady', quotas));
+    expect(other.admitted).toBe(true);
+    // The tenant's minute was charged only for the looper's 10 admitted calls and this one.
+    expect(other.layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(100 - 11);
+  });
+
+  it("enforces a tool's own limit (the manifest's, or the tenant's override) per tenant", async () => {
+    const quotas: Quotas = { callsPerMinute: 100, callsPerDay: 10_000, tools: { whoami: 3 } };
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await limiterA.take(scope('tools', `a${i}`, quotas, WHOAMI)));
+    expect(results.map((d) => d.admitted)).toEqual([true, true, true, false, false]);
+    expect(results[3]?.refusedBy).toMatchObject({ layer: 'tool', limit: 3, remaining: 0 });
+    const manifest = { name: 'docs_search', callsPerMinute: 2 };
+    const fromManifest = scope('tools', 'b', { callsPerMinute: 100, callsPerDay: 10_000 }, manifest);
+    const decided = [];
+    for (let i = 0; i < 3; i++) decided.push((await limiterA.take(fromManifest)).admitted);
+    expect(decided).toEqual([true, true, false]);
+  });
+
+  it('charges no layer for a call another layer refused', async () => {
+    const quotas: Quotas = { callsPerMinute: 50, callsPerDay: 10_000, tools: { whoami: 2 } };
+    for (let i = 0; i < 10; i++) await limiterA.take(scope('allornone', 'agent', quotas, WHOAMI));
+    const look = await limiterB.peek(scope('allornone', 'agent', quotas));
+    // Two admitted by the tool layer; the eight it refused left the tenant's and agent's budgets alone.
+    expect(look.layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(48);
+    expect(look.layers.find((l) => l.layer === 'agent')?.remaining).toBe(25 - 2);
+    // A look charges nothing either.
+    const again = await limiterB.peek(scope('allornone', 'agent', quotas));
+    expect(again.layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(48);
+  });
+
+  it('admits again once retry_after_ms has passed', async () => {
+    const quotas: Quotas = { callsPerMinute: 600, callsPerDay: 10_000, agentCallsPerMinute: 600 };
+    const quick = scope('refill', 'agent', quotas);
+    let refused;
+    for (let i = 0; i < 700 && !refused; i++) {
+      const decision = await limiterA.take(quick);
+      if (!decision.admitted) refused = decision;
+    }
+    const wait = refused?.refusedBy?.retry_after_ms ?? 0;
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(100);
+    await new Promise((resolve) => setTimeout(resolve, wait + 5));
+    expect((await limiterB.take(quick)).admitted).toBe(true);
+  });
+});
