@@ -202,6 +202,18 @@ export const routerConfig = defineConfig(
         .default(false),
       doc: "per-call metrics carry a tenant label ('true'): one series per tenant and tool",
     },
+    stateDeadlineMs: {
+      env: 'BULKHEAD_STATE_DEADLINE_MS',
+      schema: int().min(50).max(60_000).default(1_000),
+      doc: 'how long a tool call waits for Redis (rate limits, idempotency claim, audit) before it is answered state_unavailable (transient)',
+    },
+    failOpenSharedReads: {
+      env: 'BULKHEAD_FAIL_OPEN_SHARED_READS',
+      schema: z
+        .preprocess((value) => (typeof value === 'string' ? value === 'true' : value), z.boolean())
+        .default(false),
+      doc: "with Redis unavailable, serve the read-only shared tools ('true') without a budget or an audit entry; writes and tenant tools always fail closed",
+    },
     logLevel,
   },
 );

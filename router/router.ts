@@ -27,6 +27,7 @@ import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
 import { RateLimiter } from './pipeline/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
+import { stateClientOptions } from './pipeline/state-guard.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
@@ -74,7 +75,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const { installation, logger } = options;
   const config = routerConfig.resolve(options);
   const privateKey = await callAssertionKey(options, config.privateKeyFile);
-  const redis = new Redis({ ...installation.redis, lazyConnect: true });
+  const state = { deadlineMs: config.stateDeadlineMs, failOpenSharedReads: config.failOpenSharedReads };
+  // Bounded commands, so that a call is answered within its deadline when Redis is gone (the
+  // options and why: router/pipeline/state-guard.ts).
+  const redis = new Redis({ ...installation.redis, ...stateClientOptions(state), lazyConnect: true });
   // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
@@ -184,6 +188,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       maxFailures: config.idempotencyMaxFailures,
     }),
     limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
+    state,
     toolChanges: watcher,
     metrics,
   });

@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   rate_limit_exceeded: { class: 'rate_limit' },
   // transient: retry later (after retry_after_ms where given).
   runtime_unavailable: { class: 'transient' },
+  // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).
+  state_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },
   runtime_backoff: { class: 'transient' },
   runtime_call_failed: { class: 'transient' },
   runtime_failed: { class: 'transient' },

@@ -5,9 +5,15 @@
 import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
+import {
+  DEFAULT_STATE_POLICY,
+  failsOpen,
+  stateUnavailable,
+  withinDeadline,
+} from '../pipeline/state-guard.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import { errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
@@ -69,7 +75,16 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
       return toolError('tenant_suspended', `tenant "${tenant.id}" is suspended`);
     }
     const { decision, tool } = call;
-    await audit(decision.permit ? 'permit' : 'deny', decision.reason);
+    // The audit entry is written before the call runs; without Redis a permitted call is not run
+    // unaudited, except a read-only shared tool configured to fail open (state-guard.ts).
+    const state = deps.state ?? DEFAULT_STATE_POLICY;
+    try {
+      await withinDeadline(audit(decision.permit ? 'permit' : 'deny', decision.reason), state);
+    } catch (error) {
+      log.warn({ tool: name, err: error }, 'audit entry not written: state unavailable');
+      if (decision.permit && !(tool && failsOpen(tool.definition, state)))
+        return toolErrorFor(stateUnavailable());
+    }
     if (!decision.permit && decision.answer === 'step_up') {
       // Normally answered at the HTTP layer (403 insufficient_scope, request/step-up.ts) before this
       // handler runs; kept structured here for any path that bypasses it.

@@ -28,6 +28,13 @@ import {
   type RateLimiter,
 } from './rate-limiter.ts';
 import { validateCall } from './validate.ts';
+import {
+  DEFAULT_STATE_POLICY,
+  failsOpen,
+  stateUnavailable,
+  withinDeadline,
+  type StatePolicy,
+} from './state-guard.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 
 export interface CallPipelineDeps {
@@ -37,6 +44,8 @@ export interface CallPipelineDeps {
   limiter: RateLimiter;
   /** Validation failures and idempotency replays are counted here (router/metrics/). */
   metrics?: RouterMetrics | undefined;
+  /** What a call does when Redis does not answer (state-guard.ts); fail closed by default. */
+  state?: StatePolicy | undefined;
 }
 
 export interface ToolCall {
@@ -127,10 +136,19 @@ async function execute(
     digest: argumentsDigest(args),
   };
   let executed = false;
-  const result = await deps.idempotency.run(scope, () => {
-    executed = true;
-    return dispatch(call, args, deps);
-  });
+  let result: CallToolResult;
+  try {
+    result = await deps.idempotency.run(scope, () => {
+      executed = true;
+      return dispatch(call, args, deps);
+    });
+  } catch (error) {
+    // dispatch() answers every failure of its own: what is thrown is the claim or the stored result
+    // in Redis. Without the claim the write was never dispatched (fail closed); with it, a retry
+    // with the same key is answered by the runtime's own key table and does not write twice.
+    call.log.warn({ tool: def.name, executed, err: error }, 'idempotency state unavailable');
+    return toolErrorFor(stateUnavailable());
+  }
   // Not executed and not refused: the stored answer of an earlier call with this key.
   if (!executed && !result.isError) deps.metrics?.idempotencyReplayed(labelsOf(call));
   return result;
@@ -159,12 +177,20 @@ export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promi
   // because a malformed call is refused in-process at no cost to anything downstream; before
   // idempotency and dispatch, because a replay is still a call (a retry storm on one key is what
   // the limits are for) and a refused call must not take an idempotency claim it never uses.
-  const decision = await deps.limiter.take({
-    principal: call.principal,
-    quotas: call.tenant?.quotas,
-    tool: call.tool.definition,
-  });
-  if (!decision.admitted) {
+  const state = deps.state ?? DEFAULT_STATE_POLICY;
+  let decision: RateDecision | undefined;
+  try {
+    const taking = deps.limiter.take({
+      principal: call.principal,
+      quotas: call.tenant?.quotas,
+      tool: call.tool.definition,
+    });
+    decision = await withinDeadline(taking, state);
+  } catch (error) {
+    call.log.warn({ tool: call.tool.definition.name, err: error }, 'rate limits unavailable');
+    if (!failsOpen(call.tool.definition, state)) return toolErrorFor(stateUnavailable());
+  }
+  if (decision && !decision.admitted) {
     call.log.info({ tool: call.tool.definition.name, layer: decision.refusedBy?.layer }, 'rate limited');
     return rateLimitError(decision);
   }
@@ -174,7 +200,7 @@ export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promi
     ...result,
     _meta: {
       ...result._meta,
-      [BUDGET_META_KEY]: budgetMeta(decision),
+      ...(decision ? { [BUDGET_META_KEY]: budgetMeta(decision) } : {}),
       ...(deprecated ? { [DEPRECATION_META_KEY]: deprecated } : {}),
     },
   };

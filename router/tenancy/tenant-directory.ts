@@ -1,5 +1,9 @@
 // The router's read-only view of the tenant registry, cached for a few seconds so that the hot
-// path does not hit Redis on every request.
+// path does not hit Redis on every request. When Redis does not answer, the last record read is
+// served for up to `staleIfErrorMs` past its expiry (so that a call gets as far as the pipeline,
+// which answers it `state_unavailable` or, for a fail-open shared read, serves it:
+// router/pipeline/state-guard.ts); a tenant not read within that time is refused the same way.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 
 export interface TenantLookup {
@@ -10,10 +14,12 @@ export class TenantDirectory implements TenantLookup {
   private readonly cache = new Map<string, { record: TenantRecord | undefined; until: number }>();
   private readonly source: TenantLookup;
   private readonly ttlMs: number;
+  private readonly staleIfErrorMs: number;
 
-  constructor(options: { source: TenantLookup; ttlMs?: number }) {
+  constructor(options: { source: TenantLookup; ttlMs?: number; staleIfErrorMs?: number }) {
     this.source = options.source;
     this.ttlMs = options.ttlMs ?? 2_000;
+    this.staleIfErrorMs = options.staleIfErrorMs ?? 60_000;
   }
 
   /** Drops a cached record, so that the next read sees a change already observed elsewhere. */
@@ -24,7 +30,15 @@ export class TenantDirectory implements TenantLookup {
   async get(id: string): Promise<TenantRecord | undefined> {
     const hit = this.cache.get(id);
     if (hit && hit.until > Date.now()) return hit.record;
-    const record = await this.source.get(id);
+    let record: TenantRecord | undefined;
+    try {
+      record = await this.source.get(id);
+    } catch {
+      if (hit && hit.until + this.staleIfErrorMs > Date.now()) return hit.record;
+      throw new BulkheadError('state_unavailable', 'the tenant registry (Redis) did not answer', {
+        retryAfterMs: 1_000,
+      });
+    }
     this.cache.set(id, { record, until: Date.now() + this.ttlMs });
     return record;
   }

@@ -20,11 +20,12 @@ export interface TestNamespace {
   cleanup(): Promise<void>;
 }
 
-export async function testNamespace(label: string): Promise<TestNamespace> {
+/** `redisUrl`: a Redis of the test's own (test/support/private-redis.ts) instead of the shared one. */
+export async function testNamespace(label: string, redisUrl = REDIS_URL): Promise<TestNamespace> {
   const namespace = `t-${label}-${randomBytes(3).toString('hex')}`.slice(0, 31);
   const runDir = await mkdtemp(join(tmpdir(), `bulkhead-${namespace}-`));
   const docker = new Docker();
-  const inst = installation({ namespace, redisUrl: REDIS_URL });
+  const inst = installation({ namespace, redisUrl });
   return {
     namespace,
     installation: inst,

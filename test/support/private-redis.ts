@@ -15,6 +15,8 @@ export interface PrivateRedisOptions {
   users?: string[][];
   /** Also listen with TLS, with a certificate for `localhost` and 127.0.0.1 from a fresh CA. */
   tls?: boolean;
+  /** Keep the data across `halt`/`resume` (an append-only file, synced on every write). */
+  persistent?: boolean;
 }
 
 export interface PrivateRedis {
@@ -22,7 +24,12 @@ export interface PrivateRedis {
   tlsPort?: number;
   /** PEM of the CA that signed the server certificate (with `tls`). */
   caFile?: string;
+  /** Stops the server and removes its data. */
   stop(): Promise<void>;
+  /** Stops the server (as an outage would), keeping its port and data for `resume`. */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port(s), with the same data directory. */
+  resume(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -117,23 +124,39 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
     args.push('--tls-port', String(tls.tlsPort), '--tls-cert-file', files.cert, '--tls-key-file', files.key);
     args.push('--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no');
   }
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (options.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  const launch = async (): Promise<ChildProcess> => {
+    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await ready(started);
+    } catch (error) {
+      started.kill('SIGKILL');
+      throw error;
+    }
+    return started;
+  };
+  const halt = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  };
+  let child: ChildProcess;
   try {
-    await ready(child);
+    child = await launch();
   } catch (error) {
-    child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
   return {
     port,
     ...tls,
+    halt,
+    async resume() {
+      child = await launch();
+    },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await halt();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -53,11 +53,15 @@ export interface TestStackOptions {
       | 'sharedToolModules'
       | 'metricsPort'
       | 'metricsTenantLabel'
+      | 'stateDeadlineMs'
+      | 'failOpenSharedReads'
     >
   >;
   callTimeoutMs?: number;
   routeFreshnessMs?: number;
   supervisor?: Partial<Omit<SupervisorOptions, 'installation' | 'logger'>>;
+  /** A Redis of the test's own (test/support/private-redis.ts) for every part of the stack. */
+  redisUrl?: string;
 }
 
 export interface TestStack {
@@ -110,7 +114,7 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startTestStack(label: string, options: TestStackOptions = {}): Promise<TestStack> {
-  const ns = await testNamespace(label);
+  const ns = await testNamespace(label, options.redisUrl);
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const keys = await ensureCallKeys(join(ns.runDir, 'keys'));
   const port = await freePort();
@@ -154,6 +158,8 @@ export async function startTestStack(label: string, options: TestStackOptions = 
   const runtimes = new RuntimeClient({ redis: ns.installation.redis, prefix: ns.installation.jobsPrefix });
   await runtimes.ready();
   const redis = new Redis(ns.installation.redis);
+  // A test may stop its own Redis (test/support/private-redis.ts): reconnect quietly meanwhile.
+  redis.on('error', () => undefined);
   const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
   const agents = new Map<string, { clientId: string; clientSecret: string }>();
 

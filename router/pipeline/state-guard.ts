@@ -1,0 +1,67 @@
+// What a tool call does when Redis, the router's shared state, does not answer (docs/rate-limits.md,
+// "Redis unavailable"). Every call takes from the rate limits in Redis, and a write also claims its
+// idempotency key there, before it reaches a container. Without Redis the call is answered within
+// `deadlineMs` as `state_unavailable` (transient): a write is never dispatched without its claim
+// (fail closed, so a retry cannot run it twice), and a tenant's read is not dispatched without its
+// budget. Only the router's own read-only shared tools (whoami, docs_search...) may be configured to
+// fail open: they touch no tenant's container and spend nothing but this process's CPU.
+import type { RedisOptions } from 'ioredis';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { ToolDefinition } from '../../kernel/tools/tool-definition.ts';
+
+export interface StatePolicy {
+  /** How long a call waits for Redis before it is answered `state_unavailable`. */
+  deadlineMs: number;
+  /** Serve read-only shared tools without a budget when Redis does not answer. */
+  failOpenSharedReads: boolean;
+}
+
+export const DEFAULT_STATE_POLICY: StatePolicy = { deadlineMs: 1_000, failOpenSharedReads: false };
+
+/**
+ * The router's ioredis options for a state deadline. Each is needed for a bounded answer:
+ * - `enableOfflineQueue: false`: while the connection is down a command fails at once instead of
+ *   waiting in a queue for a reconnection that may never come (the default queues without bound).
+ * - `commandTimeout`: a connection that is up but silent (Redis frozen, a network partition with no
+ *   reset) fails the command after the deadline rather than after the kernel's TCP timeout.
+ * - `maxRetriesPerRequest: 1`: a command in flight when the connection drops is not retried over
+ *   and over with the reconnection attempts (the default is 20).
+ * ioredis keeps reconnecting in the background (its default back-off), so service resumes by
+ * itself when Redis is back.
+ */
+export function stateClientOptions(policy: Pick<StatePolicy, 'deadlineMs'>): RedisOptions {
+  return { enableOfflineQueue: false, commandTimeout: policy.deadlineMs, maxRetriesPerRequest: 1 };
+}
+
+export function stateUnavailable(): BulkheadError<'state_unavailable'> {
+  return new BulkheadError(
+    'state_unavailable',
+    "the router's shared state (Redis) did not answer; nothing was run, retry with the same idempotency key",
+    { retryAfterMs: 1_000 },
+  );
+}
+
+/** `work`, or a `state_unavailable` error when it fails or has not settled after the deadline. */
+export async function withinDeadline<T>(
+  work: Promise<T>,
+  policy: Pick<StatePolicy, 'deadlineMs'>,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(stateUnavailable()), policy.deadlineMs);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } catch {
+    throw stateUnavailable();
+  } finally {
+    clearTimeout(timer);
+    // A late rejection of `work` after the deadline must not surface as an unhandled rejection.
+    work.catch(() => undefined);
+  }
+}
+
+/** Whether `tool` is served without a budget when Redis does not answer. */
+export function failsOpen(tool: ToolDefinition, policy: StatePolicy): boolean {
+  return policy.failOpenSharedReads && tool.kind === 'shared' && !tool.writes;
+}
