@@ -11,6 +11,7 @@ import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
 import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
 import { DISPATCH_DEFAULTS } from './dispatch/tenant-dispatcher.ts';
+import { CONCURRENCY_DEFAULTS } from './pipeline/concurrency-gate.ts';
 
 /** The operator's published documentation that docs_search serves, shipped with the router. */
 export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));
@@ -201,6 +202,21 @@ export const routerConfig = defineConfig(
         .preprocess((value) => (typeof value === 'string' ? value === 'true' : value), z.boolean())
         .default(false),
       doc: "per-call metrics carry a tenant label ('true'): one series per tenant and tool",
+    },
+    tenantMaxInFlight: {
+      env: 'BULKHEAD_TENANT_MAX_IN_FLIGHT',
+      schema: int().min(1).max(1_000).default(CONCURRENCY_DEFAULTS.maxInFlight),
+      doc: "calls in flight to one tenant's container through this router; the next ones wait",
+    },
+    tenantMaxQueued: {
+      env: 'BULKHEAD_TENANT_MAX_QUEUED',
+      schema: int().min(0).max(10_000).default(CONCURRENCY_DEFAULTS.maxQueued),
+      doc: 'calls of one tenant waiting for a slot; past it a call is refused concurrency_limit (rate_limit)',
+    },
+    tenantQueueWaitMs: {
+      env: 'BULKHEAD_TENANT_QUEUE_WAIT_MS',
+      schema: int().min(0).max(60_000).default(CONCURRENCY_DEFAULTS.maxWaitMs),
+      doc: 'how long a waiting call waits for a slot before it is refused concurrency_limit',
     },
     stateDeadlineMs: {
       env: 'BULKHEAD_STATE_DEADLINE_MS',

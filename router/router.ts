@@ -28,6 +28,7 @@ import { DriftGuard } from './tools/drift-guard.ts';
 import { RateLimiter } from './pipeline/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { stateClientOptions } from './pipeline/state-guard.ts';
+import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
@@ -189,6 +190,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     state,
+    gate: new ConcurrencyGate({
+      maxInFlight: config.tenantMaxInFlight,
+      maxQueued: config.tenantMaxQueued,
+      maxWaitMs: config.tenantQueueWaitMs,
+    }),
     toolChanges: watcher,
     metrics,
   });

@@ -67,6 +67,8 @@ export const ERROR_CODES = {
   generation_conflict: { class: 'conflict', exit: 4 },
   // rate_limit: a budget is spent; retry after retry_after_ms (router/pipeline/rate-limiter.ts).
   rate_limit_exceeded: { class: 'rate_limit' },
+  // Too many calls in flight to one tenant's container through one router (router/pipeline/concurrency-gate.ts).
+  concurrency_limit: { class: 'rate_limit' },
   // transient: retry later (after retry_after_ms where given).
   runtime_unavailable: { class: 'transient' },
   // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).

@@ -11,7 +11,7 @@ import {
   IDEMPOTENCY_KEY_FIELD,
   type ToolDefinition,
 } from '../../kernel/tools/tool-definition.ts';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
@@ -28,6 +28,7 @@ import {
   type RateLimiter,
 } from './rate-limiter.ts';
 import { validateCall } from './validate.ts';
+import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
 import {
   DEFAULT_STATE_POLICY,
   failsOpen,
@@ -46,6 +47,8 @@ export interface CallPipelineDeps {
   metrics?: RouterMetrics | undefined;
   /** What a call does when Redis does not answer (state-guard.ts); fail closed by default. */
   state?: StatePolicy | undefined;
+  /** Calls in flight per tenant container (concurrency-gate.ts); none: unbounded. */
+  gate?: ConcurrencyGate | undefined;
 }
 
 export interface ToolCall {
@@ -128,6 +131,28 @@ async function execute(
       },
     });
   }
+  // A slot before the idempotency claim: a call waiting or refused here holds no claim and spends
+  // none of its key's retries.
+  let release: Release | undefined;
+  try {
+    release = await deps.gate?.acquire(call.principal.tenant);
+  } catch (error) {
+    if (isBulkheadError(error, 'concurrency_limit')) return toolErrorFor(error);
+    throw error;
+  }
+  try {
+    return await executeTenantTool(call, args, deps);
+  } finally {
+    release?.();
+  }
+}
+
+async function executeTenantTool(
+  call: ToolCall,
+  args: Record<string, unknown>,
+  deps: CallPipelineDeps,
+): Promise<CallToolResult> {
+  const def = call.tool.definition;
   if (!def.writes) return dispatch(call, args, deps);
   const scope = {
     tenant: call.principal.tenant,

@@ -55,6 +55,9 @@ export interface TestStackOptions {
       | 'metricsTenantLabel'
       | 'stateDeadlineMs'
       | 'failOpenSharedReads'
+      | 'tenantMaxInFlight'
+      | 'tenantMaxQueued'
+      | 'tenantQueueWaitMs'
     >
   >;
   callTimeoutMs?: number;

@@ -1,0 +1,105 @@
+// Calls in flight to one tenant's container, per router process (docs/rate-limits.md, "Calls in
+// flight"). A container has a small CPU share: past `maxInFlight` calls it only queues them itself,
+// so the router holds the next ones here instead, at most `maxQueued` of them and each for at most
+// `maxWaitMs`, then refuses with `concurrency_limit` (class rate_limit) and `retry_after_ms`.
+// Tenants never share a gate entry, so one tenant's burst does not slow another's calls. Per process,
+// not across replicas: what it protects is the container's CPU, and each replica's share is bounded.
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+
+export interface ConcurrencyGateOptions {
+  maxInFlight: number;
+  maxQueued: number;
+  maxWaitMs: number;
+}
+
+export const CONCURRENCY_DEFAULTS: ConcurrencyGateOptions = {
+  maxInFlight: 8,
+  maxQueued: 16,
+  maxWaitMs: 2_000,
+};
+
+interface Waiter {
+  admit(): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Lane {
+  inFlight: number;
+  queue: Waiter[];
+}
+
+/** Hands the slot back; call it exactly once, when the call is answered. */
+export type Release = () => void;
+
+export class ConcurrencyGate {
+  private readonly options: ConcurrencyGateOptions;
+  private readonly lanes = new Map<string, Lane>();
+
+  constructor(options: Partial<ConcurrencyGateOptions> = {}) {
+    this.options = { ...CONCURRENCY_DEFAULTS, ...options };
+  }
+
+  /** Calls of `tenant` in flight and waiting now (for tests and diagnostics). */
+  load(tenant: string): { inFlight: number; queued: number } {
+    const lane = this.lanes.get(tenant);
+    return { inFlight: lane?.inFlight ?? 0, queued: lane?.queue.length ?? 0 };
+  }
+
+  /** A slot for one call of `tenant`; throws `concurrency_limit` when none comes in time. */
+  async acquire(tenant: string): Promise<Release> {
+    let lane = this.lanes.get(tenant);
+    if (!lane) {
+      lane = { inFlight: 0, queue: [] };
+      this.lanes.set(tenant, lane);
+    }
+    const release = this.releaser(tenant, lane);
+    if (lane.inFlight < this.options.maxInFlight) {
+      lane.inFlight++;
+      return release;
+    }
+    if (lane.queue.length >= this.options.maxQueued) throw this.refusal('its wait queue is full');
+    const queue = lane.queue;
+    await new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        admit: () => {
+          clearTimeout(waiter.timer);
+          resolve();
+        },
+        timer: setTimeout(() => {
+          queue.splice(queue.indexOf(waiter), 1);
+          reject(this.refusal(`no slot came free within ${this.options.maxWaitMs} ms`));
+        }, this.options.maxWaitMs),
+      };
+      queue.push(waiter);
+    });
+    return release;
+  }
+
+  private releaser(tenant: string, lane: Lane): Release {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      // The slot passes straight to the first waiter: inFlight stays, nobody can overtake it.
+      const next = lane.queue.shift();
+      if (next) {
+        next.admit();
+        return;
+      }
+      lane.inFlight--;
+      if (lane.inFlight === 0) this.lanes.delete(tenant);
+    };
+  }
+
+  private refusal(why: string): BulkheadError<'concurrency_limit'> {
+    const { maxInFlight, maxQueued } = this.options;
+    return new BulkheadError(
+      'concurrency_limit',
+      `the tenant already has ${maxInFlight} calls in flight through this router and ${why}; retry later`,
+      {
+        retryAfterMs: this.options.maxWaitMs,
+        details: { layer: 'concurrency', limit: maxInFlight, queue: maxQueued },
+      },
+    );
+  }
+}
