@@ -37,6 +37,7 @@ import type { Principal } from '../identity/principal.ts';
 import { buildRequestContext, type RequestContext } from '../request/request-context.ts';
 import { stepUpResponse } from '../request/step-up.ts';
 import type { ToolSurface } from '../tools/tool-surface.ts';
+import { stateUnavailable } from '../pipeline/state-guard.ts';
 import { jsonRpcErrorResponse } from './json-rpc.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 
@@ -171,7 +172,14 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
         new BulkheadError('session_required', 'Bad Request: Mcp-Session-Id header is required'),
       );
     }
-    const record = await sessions.touch(sessionId);
+    let record: Awaited<ReturnType<SessionStore['touch']>>;
+    try {
+      record = await sessions.touch(sessionId);
+    } catch (error) {
+      // Redis did not answer (its commands are bounded: router/pipeline/state-guard.ts).
+      logger.warn({ err: error }, 'session store unavailable');
+      return jsonRpcErrorResponse(stateUnavailable());
+    }
     if (!record || !sameBinding(record, principal)) {
       if (record) {
         // Someone holds another principal's session id: refuse exactly as for an unknown session,

@@ -35,13 +35,18 @@ interface Outcome {
   redisDown: boolean;
 }
 
-async function call(tool: string, args: Record<string, unknown>, redisDown: boolean): Promise<Outcome> {
+async function call(
+  tool: string,
+  args: Record<string, unknown>,
+  redisDown: boolean,
+  via: Client = client,
+): Promise<Outcome> {
   const started = performance.now();
   let ok = false;
   let error: { error_class?: string; code?: string } | undefined;
   let budget = false;
   try {
-    const result = await client.callTool({ name: tool, arguments: args });
+    const result = await via.callTool({ name: tool, arguments: args });
     ok = !result.isError;
     budget = result._meta?.['io.bulkhead/budget'] !== undefined;
     error = (result.structuredContent as { error?: typeof error } | undefined)?.error;
@@ -91,13 +96,21 @@ describe('Redis unavailable', () => {
         outcomes.push(await call(i % 2 ? 'whoami' : 'records_list', {}, redisDown));
       }
     };
+    // A 2025-era client holds a session, which the router looks up in Redis on each request.
+    const legacy = await bearerClient(stack.mcpUrl, await stack.agentToken(TENANT), 'legacy');
     const load = Promise.all([0, 1, 2, 3].map(worker));
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await redis.halt();
     down = true;
+    const session = await call('whoami', {}, true, legacy);
+    await legacy.close();
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     running = false;
     await load;
+    // The session cannot be checked: a JSON-RPC error (HTTP 503), not a hang or a bare 500.
+    expect(session.ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+    expect(session).toMatchObject({ ok: false, errorClass: 'thrown' });
+    expect(session.code).toContain("the router's shared state (Redis) did not answer");
 
     // The requirement itself: no call hangs, whatever Redis does.
     for (const o of outcomes)
