@@ -12,10 +12,12 @@ export interface ConcurrencyGateOptions {
   maxWaitMs: number;
 }
 
+// The wait covers a cold start: the first calls of an idle tenant wait for its container to start
+// (seconds, more under gVisor), and the calls queued behind them should not be refused for that.
 export const CONCURRENCY_DEFAULTS: ConcurrencyGateOptions = {
   maxInFlight: 8,
   maxQueued: 16,
-  maxWaitMs: 2_000,
+  maxWaitMs: 10_000,
 };
 
 interface Waiter {
