@@ -221,7 +221,7 @@ export const routerConfig = defineConfig(
     stateDeadlineMs: {
       env: 'BULKHEAD_STATE_DEADLINE_MS',
       schema: int().min(50).max(60_000).default(1_000),
-      doc: 'how long a tool call waits for Redis (rate limits, idempotency claim, audit) before it is answered state_unavailable (transient)',
+      doc: 'how long each Redis step of a tool call (tenant record, audit, rate limits, idempotency claim) may wait; then the call is answered state_unavailable (transient)',
     },
     failOpenSharedReads: {
       env: 'BULKHEAD_FAIL_OPEN_SHARED_READS',

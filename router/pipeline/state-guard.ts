@@ -1,7 +1,7 @@
 // What a tool call does when Redis, the router's shared state, does not answer (docs/rate-limits.md,
 // "Redis unavailable"). Every call takes from the rate limits in Redis, and a write also claims its
-// idempotency key there, before it reaches a container. Without Redis the call is answered within
-// `deadlineMs` as `state_unavailable` (transient): a write is never dispatched without its claim
+// idempotency key there, before it reaches a container. Without Redis no step waits longer than
+// `deadlineMs` and the call is answered `state_unavailable` (transient): a write is never dispatched without its claim
 // (fail closed, so a retry cannot run it twice), and a tenant's read is not dispatched without its
 // budget. Only the router's own read-only shared tools (whoami, docs_search...) may be configured to
 // fail open: they touch no tenant's container and spend nothing but this process's CPU.
