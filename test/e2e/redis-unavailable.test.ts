@@ -5,6 +5,7 @@
 // without their idempotency claim; the read-only shared tool `whoami` is served (this router is
 // configured to fail open for those). When Redis is back on the same port, service resumes, the
 // refused writes retried with the same keys succeed, and every title is in the tenant's store once.
+// Then Redis frozen (SIGSTOP: connections open, no answers): each Redis step waits the deadline.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,5 +152,31 @@ describe('Redis unavailable', () => {
       if (w.ok) expect(count(w.title)).toBe(1);
       else expect(count(w.title)).toBeLessThanOrEqual(1);
     }
+  }, 120_000);
+
+  it('bounds each Redis step by the deadline when Redis is up but answers nothing', async () => {
+    expect(await create(`warm-${randomUUID()}`, `key-${randomUUID()}`, false)).toMatchObject({ ok: true });
+    redis.freeze();
+    let answers: Outcome[];
+    try {
+      answers = await Promise.all([
+        create(`frozen-${randomUUID()}`, `key-${randomUUID()}`, true),
+        call('records_list', {}, true),
+        call('whoami', {}, true),
+      ]);
+    } finally {
+      redis.thaw();
+    }
+    // A fail-closed call waits for at most two steps (tenant record, audit), a fail-open one three.
+    for (const a of answers) expect(a.ms, a.tool).toBeLessThan(3 * DEADLINE_MS + MARGIN_MS);
+    expect(answers[0]).toMatchObject({ ok: false, errorClass: 'transient', code: 'state_unavailable' });
+    expect(answers[1]).toMatchObject({ ok: false, errorClass: 'transient', code: 'state_unavailable' });
+    expect(answers[2]).toMatchObject({ ok: true, budget: false });
+    let back: Outcome | undefined;
+    for (let attempt = 0; attempt < 60 && !back?.ok; attempt++) {
+      back = await create(`thawed-${randomUUID()}`, `key-${randomUUID()}`, false);
+      if (!back.ok) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(back).toMatchObject({ ok: true, budget: true });
   }, 120_000);
 });

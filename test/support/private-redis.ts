@@ -30,6 +30,9 @@ export interface PrivateRedis {
   halt(): Promise<void>;
   /** Starts the halted server again on the same port(s), with the same data directory. */
   resume(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing (until `thaw`). */
+  freeze(): void;
+  thaw(): void;
 }
 
 async function freePort(): Promise<number> {
@@ -152,6 +155,8 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
     port,
     ...tls,
     halt,
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
     async resume() {
       child = await launch();
     },
