@@ -47,6 +47,7 @@ export class RouterMetrics {
   private readonly validation: Counter;
   private readonly auth: Counter;
   private readonly replays: Counter;
+  private readonly refusals: Counter;
   private readonly drift: Counter;
   private readonly ensure: Histogram;
 
@@ -85,6 +86,12 @@ export class RouterMetrics {
       labelNames: perCall,
       registers,
     });
+    this.refusals = new Counter({
+      name: 'bulkhead_rate_limit_refusals_total',
+      help: 'Tool calls refused by a rate limit, by the layer that refused (concurrency: calls in flight).',
+      labelNames: this.tenantLabel ? ['tenant', 'layer'] : ['layer'],
+      registers,
+    });
     this.drift = new Counter({
       name: 'bulkhead_tool_drift_events_total',
       help: 'Tenant tool definitions withheld for drift or restored, by tool and event.',
@@ -118,6 +125,11 @@ export class RouterMetrics {
 
   authFailed(reason: AuthFailureReason): void {
     this.auth.inc({ reason });
+  }
+
+  /** `layer` is one of the limiter's layers or `concurrency` (router/pipeline/), never caller input. */
+  rateLimited(call: CallLabels, layer: string): void {
+    this.refusals.inc(this.tenantLabel ? { tenant: call.tenant, layer } : { layer });
   }
 
   idempotencyReplayed(call: CallLabels): void {

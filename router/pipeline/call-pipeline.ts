@@ -137,7 +137,10 @@ async function execute(
   try {
     release = await deps.gate?.acquire(call.principal.tenant);
   } catch (error) {
-    if (isBulkheadError(error, 'concurrency_limit')) return toolErrorFor(error);
+    if (isBulkheadError(error, 'concurrency_limit')) {
+      deps.metrics?.rateLimited(labelsOf(call), 'concurrency');
+      return toolErrorFor(error);
+    }
     throw error;
   }
   try {
@@ -217,6 +220,7 @@ export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promi
   }
   if (decision && !decision.admitted) {
     call.log.info({ tool: call.tool.definition.name, layer: decision.refusedBy?.layer }, 'rate limited');
+    deps.metrics?.rateLimited(labelsOf(call), decision.refusedBy?.layer ?? 'unknown');
     return rateLimitError(decision);
   }
   const result = await execute(call, checked.args, deps);

@@ -12,6 +12,7 @@ import { BUDGET_META_KEY } from '../../router/pipeline/rate-limiter.ts';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { bearerClient } from '../support/mcp-client.ts';
+import { scrape, total } from '../support/prometheus-text.ts';
 import { startRouterProcess, type RouterProcess } from '../support/router-process.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -36,7 +37,7 @@ function errorOf(result: CallResult): RateError | undefined {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack('ratelimits');
+  stack = await startTestStack('ratelimits', { router: { metricsPort: 0 } });
   second = await startRouterProcess(stack);
   // The day budget equals the minute budget, so nothing refills while the calls run: "exactly 100"
   // holds however long the machine takes. The agent's share is not the layer under test here.
@@ -81,6 +82,11 @@ describe('rate limits across two router processes', () => {
         expect(Date.parse(error?.details?.reset_at ?? '')).toBeGreaterThan(Date.now());
       }
       for (const result of admitted) expect(result._meta?.[BUDGET_META_KEY]).toBeDefined();
+      // The stack's router (clients 0 and 2) counts the refusals it answered, by layer.
+      const refusedHere = results.filter((r, i) => r.isError && (i % 4 === 0 || i % 4 === 2)).length;
+      expect(refusedHere).toBeGreaterThan(0);
+      const samples = await scrape(stack.router.metricsUrl!);
+      expect(total(samples, 'bulkhead_rate_limit_refusals_total', {})).toBe(refusedHere);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
