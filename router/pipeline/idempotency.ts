@@ -81,26 +81,28 @@ export class IdempotencyStore {
   async run(scope: IdempotencyScope, execute: () => Promise<CallToolResult>): Promise<CallToolResult> {
     const keys = this.keys(scope);
     const redisKey = keys.result;
-    const failures = Number((await this.options.redis.get(keys.failures)) ?? 0);
-    if (this.options.maxFailures !== undefined && failures >= this.options.maxFailures) {
-      return toolError(
-        'retry_limit_exceeded',
-        `this write failed ${failures} times with this idempotency key; it is not tried again`,
-        { details: { tool: scope.tool, failures, limit: this.options.maxFailures } },
-      );
-    }
     const deadline = Date.now() + (this.options.waitMs ?? 30_000);
     for (;;) {
       const owner = randomUUID();
       const claim = JSON.stringify({ state: 'pending', digest: scope.digest, owner } satisfies Entry);
-      const claimed = await this.options.redis.set(
-        redisKey,
-        claim,
-        'PX',
-        this.options.claimTtlMs ?? 90_000,
-        'NX',
-      );
-      if (claimed === 'OK') return this.execute(keys, claim, scope, execute);
+      // The claim and the key's failure count in one round trip: the count costs a write nothing.
+      const [[, claimed], [, counted]] = (await this.options.redis
+        .multi()
+        .set(redisKey, claim, 'PX', this.options.claimTtlMs ?? 90_000, 'NX')
+        .get(keys.failures)
+        .exec()) as [[Error | null, string | null], [Error | null, string | null]];
+      if (claimed === 'OK') {
+        const failures = Number(counted ?? 0);
+        if (this.options.maxFailures === undefined || failures < this.options.maxFailures) {
+          return this.execute(keys, claim, scope, execute);
+        }
+        await this.release(redisKey, claim);
+        return toolError(
+          'retry_limit_exceeded',
+          `this write failed ${failures} times with this idempotency key; it is not tried again`,
+          { details: { tool: scope.tool, failures, limit: this.options.maxFailures } },
+        );
+      }
       const raw = await this.options.redis.get(redisKey);
       if (raw === null) continue; // expired or released between the two commands: claim again
       const entry = JSON.parse(raw) as Entry;
