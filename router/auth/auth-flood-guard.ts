@@ -60,10 +60,11 @@ export class AuthFloodGuard {
 
   /** Whether a token from `source` may be verified now. */
   admit(source: string, token: string): FloodVerdict {
-    const goodUntil = this.good.get(digest(token));
-    if (goodUntil !== undefined && goodUntil > this.now()) return { admitted: true };
     const { units } = this.bucket(source);
     if (units >= 1) return { admitted: true };
+    // Only a source over its allowance pays for looking the token up.
+    const goodUntil = this.good.get(digest(token));
+    if (goodUntil !== undefined && goodUntil > this.now()) return { admitted: true };
     return { admitted: false, retryAfterMs: Math.ceil(((1 - units) / this.options.refillPerSecond) * 1000) };
   }
 
