@@ -17,13 +17,13 @@ import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
+import type { RateLimitLayer } from '../tools/shared/shared-tool.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import {
   BUDGET_META_KEY,
   budgetMeta,
   rateLimitError,
-  type LayerBudget,
   type RateDecision,
   type RateLimiter,
 } from './rate-limiter.ts';
@@ -190,7 +190,7 @@ function layerApplies(call: ToolCall, def: ToolDefinition): boolean {
   return (call.tenant?.quotas.tools?.[def.name] ?? def.callsPerMinute) !== undefined;
 }
 
-function toolLayer(decision: RateDecision, name: string | undefined): (LayerBudget & { tool?: string })[] {
+function toolLayer(decision: RateDecision, name: string | undefined): RateLimitLayer[] {
   return decision.layers.filter((l) => l.layer === 'tool').map((l) => ({ ...l, tool: name }));
 }
 

@@ -11,6 +11,7 @@ import { toolError, type ToolErrorResult } from '../../kernel/tools/tool-errors.
 import { rateLimitKey } from '../../kernel/redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
 import type { Principal } from '../identity/principal.ts';
+import type { RateLimitLayer } from '../tools/shared/shared-tool.ts';
 
 /** The layers, in the script's order. */
 export const RATE_LAYERS = ['tenant_minute', 'tenant_day', 'agent', 'user', 'tool'] as const;
@@ -22,20 +23,8 @@ export const BUDGET_META_KEY = 'io.bulkhead/budget';
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
-/** One layer's state as the caller sees it. */
-export interface LayerBudget {
-  layer: RateLayer;
-  /** Calls per period. */
-  limit: number;
-  period_ms: number;
-  /** Calls still admitted now (after this call, when it was charged). */
-  remaining: number;
-  /** When the layer is full again (ISO time) and how far that is. */
-  reset_at: string;
-  reset_ms: number;
-  /** Only on a refusing layer: when a call would be admitted. */
-  retry_after_ms?: number;
-}
+/** One layer's state as the caller sees it: quota_status's shape (RateLimitLayer), for our layers. */
+export type LayerBudget = Omit<RateLimitLayer, 'layer' | 'tool'> & { layer: RateLayer };
 
 export interface RateDecision {
   admitted: boolean;

@@ -13,15 +13,20 @@ export interface SharedToolContext {
   rateLimits(): Promise<readonly RateLimitLayer[]>;
 }
 
-/** One layer as quota_status reports it (router/pipeline/rate-limiter.ts, LayerBudget). */
+/** One rate-limit layer as quota_status reports it (router/pipeline/rate-limiter.ts decides them). */
 export interface RateLimitLayer {
   layer: string;
+  /** Calls per period. */
   limit: number;
   period_ms: number;
+  /** Calls still admitted now (after this call, when it was charged). */
   remaining: number;
+  /** When the layer is full again (ISO time) and how far that is. */
   reset_at: string;
   reset_ms: number;
+  /** Only on a refusing layer: when a call would be admitted. */
   retry_after_ms?: number;
+  /** The tool a `tool` layer limits. */
   tool?: string | undefined;
 }
 
