@@ -22,6 +22,8 @@ import { protocolErrorFor } from './json-rpc.ts';
 import type { RequestStateSeal } from './request-state.ts';
 import type { SessionStore } from './sessions.ts';
 
+const METHOD_NOT_FOUND = -32601;
+
 /** The `_meta` key a runtime names a listed resource's pack with. */
 export const PACK_META_KEY = 'io.bulkhead/pack';
 
@@ -120,14 +122,24 @@ export function registerRelayHandlers(
     }
   }
 
+  /** A list from the runtime; one whose packs offer none of this kind answers "method not found". */
+  async function list(method: ForwardedMethod, params: unknown, ctx: ServerContext): Promise<Result> {
+    try {
+      return await forward(method, (params ?? {}) as Record<string, unknown>, ctx, '');
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === METHOD_NOT_FOUND) return {};
+      throw error;
+    }
+  }
+
   server.setRequestHandler('resources/list', async (request, ctx) => {
     if (packs().length === 0) return { resources: [] };
-    const result = (await forward('resources/list', request.params ?? {}, ctx, '')) as { resources?: Item[] };
+    const result = (await list('resources/list', request.params, ctx)) as { resources?: Item[] };
     return { ...result, resources: fromPacks(result.resources, packs(), false) } as never;
   });
   server.setRequestHandler('resources/templates/list', async (request, ctx) => {
     if (packs().length === 0) return { resourceTemplates: [] };
-    const result = (await forward('resources/templates/list', request.params ?? {}, ctx, '')) as {
+    const result = (await list('resources/templates/list', request.params, ctx)) as {
       resourceTemplates?: Item[];
     };
     return { ...result, resourceTemplates: fromPacks(result.resourceTemplates, packs(), false) } as never;
@@ -140,7 +152,7 @@ export function registerRelayHandlers(
   });
   server.setRequestHandler('prompts/list', async (request, ctx) => {
     if (packs().length === 0) return { prompts: [] };
-    const result = (await forward('prompts/list', request.params ?? {}, ctx, '')) as { prompts?: Item[] };
+    const result = (await list('prompts/list', request.params, ctx)) as { prompts?: Item[] };
     return { ...result, prompts: fromPacks(result.prompts, packs(), true) } as never;
   });
   server.setRequestHandler('prompts/get', async (request, ctx) => {
