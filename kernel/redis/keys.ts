@@ -114,3 +114,16 @@ export function socketTamperKey(prefix: string): string {
 export function rateLimitKey(prefix: string, tenant: string, layer: string): string {
   return `${prefix}:rate:${tenant}:${layer}`;
 }
+
+/**
+ * String with a TTL: an upstream's theoretical arrival time (GCRA), shared by every tenant whose
+ * calls use that downstream API (outside any tenant's keys: the budget is the downstream's).
+ */
+export function upstreamRateKey(prefix: string, upstream: string): string {
+  return `${prefix}:rate-upstream:${upstream}`;
+}
+
+/** Hash: upstream name -> its budget in calls per minute (kernel/ratelimit/upstream-budgets.ts). */
+export function upstreamBudgetsKey(prefix: string): string {
+  return `${prefix}:upstream-budgets`;
+}
