@@ -116,6 +116,14 @@ export function rateLimitKey(prefix: string, tenant: string, layer: string): str
 }
 
 /**
+ * SCAN pattern of a tenant's rate-limit keys of one kind (`agent`, `user`, `tool`): the callers and
+ * tools that spent some of a budget not yet replenished (`bulkhead quota`).
+ */
+export function rateLimitPattern(prefix: string, tenant: string, kind: string): string {
+  return `${rateLimitKey(prefix, tenant, kind)}:*`;
+}
+
+/**
  * String with a TTL: an upstream's theoretical arrival time (GCRA), shared by every tenant whose
  * calls use that downstream API (outside any tenant's keys: the budget is the downstream's).
  */
