@@ -78,6 +78,12 @@ describe('an upstream budget', () => {
         })) as CallResult;
         expect(errorOf(late)?.details).toMatchObject({ layer: 'upstream' });
       }
+      // quota_status reports the upstream of a tool the caller sees (quota_status is charged, not it).
+      const status = (await clients[1]!.callTool({ name: 'quota_status', arguments: {} })) as CallResult;
+      const limits = (status.structuredContent as { rate_limits: Record<string, unknown>[] }).rate_limits;
+      expect(limits).toContainEqual(
+        expect.objectContaining({ layer: 'upstream', upstream: UPSTREAM, limit: 5, period_ms: 60_000 }),
+      );
       const report = await cli('quota', 'rlo-two', '--json');
       expect(report.code, report.stderr).toBe(0);
       const layers = (JSON.parse(report.stdout) as { layers: Record<string, unknown>[] }).layers;
