@@ -103,6 +103,7 @@ REQUIRED_PACKAGES=(
   "redis-server redis-server"
   "redis-cli redis-tools"
   "debootstrap debootstrap" # runtime-image/base-offline.sh: the offline base image
+  "chromium chromium" # test/e2e/inspector-web.test.ts: the MCP Inspector's web UI, driven headless
 )
 
 ensure_packages() {
