@@ -2,7 +2,7 @@
 // router's /mcp, switches the connection on, signs in on the development IdP's pages, lists the
 // tools, calls a write tool from its form and sees the structured result. The Inspector registers
 // itself (open Dynamic Client Registration, its loopback callback) with nothing handed to it. The
-// legacy run saves the screenshots docs/clients.md shows (docs/img/inspector-*.png).
+// legacy run saves the screenshots docs/clients.md shows, under docs/img.
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
