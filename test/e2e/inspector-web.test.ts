@@ -10,6 +10,7 @@ import { launchChromium, startInspectorWeb } from '../support/inspector-web.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 const SCREENSHOTS = join(import.meta.dirname, '../../docs/img');
+const BROWSER_FLOW_TIMEOUT_MS = 150_000;
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -78,6 +79,8 @@ describe('MCP Inspector web interface in Chromium', () => {
         await inspector.close();
       }
     },
+    // A browser, the Inspector's server and a sign-in on a 2-core machine shared with other files.
+    BROWSER_FLOW_TIMEOUT_MS,
   );
 });
 

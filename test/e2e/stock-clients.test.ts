@@ -147,6 +147,6 @@ function expectWriteSeen(called: Called, label: string): void {
 }
 
 it('fetched the metadata document itself (and cached it across sign-ins)', () => {
-  expect(documents.fetches).toBeGreaterThanOrEqual(1);
-  expect(documents.fetches).toBeLessThan(3);
+  // Four sign-ins presented the URL; the document says it may be cached for an hour.
+  expect(documents.fetches).toBe(1);
 });

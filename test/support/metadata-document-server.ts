@@ -33,7 +33,7 @@ export async function startMetadataDocumentServer(
     if (req.method !== 'GET' || req.url !== METADATA_PATH) return void res.writeHead(404).end();
     fetches += 1;
     res
-      .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60' })
+      .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' })
       .end(JSON.stringify({ ...metadata, client_id: clientId }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
