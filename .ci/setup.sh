@@ -104,6 +104,7 @@ REQUIRED_PACKAGES=(
   "redis-cli redis-tools"
   "debootstrap debootstrap" # runtime-image/base-offline.sh: the offline base image
   "prometheus prometheus" # test/e2e/prometheus.test.ts runs its own server; the packaged one stays off
+  "chromium chromium" # test/e2e/inspector-web.test.ts: the MCP Inspector's web UI, driven headless
 )
 
 ensure_packages() {
