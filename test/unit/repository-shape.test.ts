@@ -10,6 +10,8 @@ const MAX_README_BYTES = 12 * 1024;
 /** Written by npm, never by hand: the project's lock and each pack fixture's. */
 const isGenerated = (file: string): boolean =>
   file === 'package-lock.json' || file.endsWith('/package-lock.json');
+/** Pictures (the docs' screenshots) have no lines to read. */
+const isImage = (file: string): boolean => /\.(png|jpe?g|gif|webp)$/i.test(file);
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
   encoding: 'utf8',
