@@ -87,6 +87,12 @@ export class AuditTrail implements AuditSink {
   private readonly scripts: RedisScripts;
   private readonly prefix: string;
   private readonly queues = new Map<string, Promise<void>>();
+  /**
+   * Where this process's last append left each tenant's chain: the next append tries it without
+   * reading first (one round trip, not two). The script still checks head and length, so a guess
+   * made stale by another process is refused like a lost race and the chain is read again.
+   */
+  private readonly lastHeads = new Map<string, { head: string; length: number }>();
 
   constructor(options: { redis: Redis; prefix: string }) {
     this.redis = options.redis;
@@ -114,9 +120,8 @@ export class AuditTrail implements AuditSink {
     const [stream, headKey] = this.keys(event.tenant);
     // Bounded retries: a lost race means another process appended first; re-read the head and chain on.
     for (let attempt = 0; attempt < 50; attempt++) {
-      const state = await this.redis.multi().get(headKey).xlen(stream).exec();
-      const prev = (state?.[0]?.[1] as string | null) ?? GENESIS_HASH;
-      const length = Number(state?.[1]?.[1] ?? 0);
+      const guess = attempt === 0 ? this.lastHeads.get(event.tenant) : undefined;
+      const { head: prev, length } = guess ?? (await this.readHead(stream, headKey));
       const body = { ...AuditEventSchema.parse(event), seq: length + 1, at: new Date().toISOString(), prev };
       const entry: AuditEntry = { ...body, hash: entryHash(body) };
       // kernel/redis/lua/audit-append.lua: appends only if head and length are still as read here.
@@ -130,10 +135,20 @@ export class AuditTrail implements AuditSink {
           genesis: GENESIS_HASH,
         },
       );
-      if (written === 1) return;
-      await sleep(Math.random() * 5 * (attempt + 1));
+      if (written === 1) {
+        this.lastHeads.set(event.tenant, { head: entry.hash, length: length + 1 });
+        return;
+      }
+      this.lastHeads.delete(event.tenant);
+      // A stale guess lost no race: read the chain again at once.
+      if (!guess) await sleep(Math.random() * 5 * (attempt + 1));
     }
     throw new Error(`audit append for tenant ${event.tenant} kept losing races`);
+  }
+
+  private async readHead(stream: string, headKey: string): Promise<{ head: string; length: number }> {
+    const state = await this.redis.multi().get(headKey).xlen(stream).exec();
+    return { head: (state?.[0]?.[1] as string | null) ?? GENESIS_HASH, length: Number(state?.[1]?.[1] ?? 0) };
   }
 
   async entries(tenant: string): Promise<AuditEntry[]> {

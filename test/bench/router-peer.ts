@@ -5,7 +5,7 @@
 // with one connection (p50, the router's added latency). Both servers answer in this process and
 // under the same load generator, so the ratio holds on a busy machine; absolute figures do not.
 // Asserts nothing.
-//   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000]
+//   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
 import { printFigures } from './figures.ts';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -25,8 +25,10 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     sequential: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
   },
 });
+const ROUNDS = Math.min(Math.max(Number(values.rounds), 1), 10);
 const SECONDS = Math.min(Math.max(Number(values.seconds), 1), 60);
 const CONNECTIONS = Math.min(Math.max(Number(values.connections), 1), 200);
 const SEQUENTIAL = Math.min(Math.max(Number(values.sequential), 50), 20_000);
@@ -159,6 +161,9 @@ async function main(): Promise<void> {
     expiresAt: 0,
   };
   const peer = await startPeer(principal);
+  // The same router with every token verified in full (the verification cache off): the "before".
+  const uncached = await stack.replica({ tokenCacheSeconds: 0 });
+  const uncachedUrl = new URL('/mcp', uncached.url).href;
   try {
     const bare = await capture(peer.url, undefined);
     console.log(
@@ -166,21 +171,33 @@ async function main(): Promise<void> {
         `${SECONDS} s each, ${SEQUENTIAL} sequential calls; router = authenticated, audited, rate limited`,
     );
     // Alternate the two, twice, so a burst of load from elsewhere on the machine hits both.
-    const rates = { router: [] as number[], peer: [] as number[] };
-    for (let round = 0; round < 2; round++) {
+    const rates = { router: [] as number[], uncached: [] as number[], peer: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
       rates.peer.push(await throughput(peer.url, bare, CONNECTIONS));
       rates.router.push(await throughput(stack.mcpUrl, router, CONNECTIONS));
+      rates.uncached.push(await throughput(uncachedUrl, router, CONNECTIONS));
     }
     const best = (xs: number[]): number => Math.max(...xs);
-    console.log(
-      `${CONNECTIONS} connections: router ${best(rates.router).toFixed(0)} calls/s, bare SDK ${best(rates.peer).toFixed(0)} ` +
-        `calls/s, ratio ${(best(rates.router) / best(rates.peer)).toFixed(2)} (best of 2 rounds each; ` +
-        `router ${rates.router.map((r) => r.toFixed(0)).join('/')}, peer ${rates.peer.map((r) => r.toFixed(0)).join('/')})`,
-    );
+    const all = (xs: number[]): string => xs.map((r) => r.toFixed(0)).join('/');
+    const peerRate = best(rates.peer);
+    for (const [label, xs] of [
+      ['router', rates.router],
+      ['router, token cache off', rates.uncached],
+    ] as const) {
+      console.log(
+        `${CONNECTIONS} connections: ${label} ${best(xs).toFixed(0)} calls/s, bare SDK ${peerRate.toFixed(0)} ` +
+          `calls/s, ratio ${(best(xs) / peerRate).toFixed(2)} (best of ${ROUNDS} rounds; ${all(xs)} vs ${all(rates.peer)})`,
+      );
+    }
     const pPeer = await latency('1 connection, bare SDK', peer.url, bare);
     const pRouter = await latency('1 connection, router', stack.mcpUrl, router);
-    console.log(`1 connection: the router adds ${(pRouter - pPeer).toFixed(3)} ms p50`);
+    const pUncached = await latency('1 connection, router, token cache off', uncachedUrl, router);
+    console.log(
+      `1 connection: the router adds ${(pRouter - pPeer).toFixed(3)} ms p50 ` +
+        `(${(pUncached - pPeer).toFixed(3)} ms with the token cache off)`,
+    );
   } finally {
+    await uncached.close();
     await peer.close();
     await stack.close();
   }

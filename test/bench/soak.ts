@@ -80,6 +80,7 @@ interface Tally {
   reads: number;
   writes: number;
   retried: number;
+  refusals: Map<string, number>;
   unintended: string[];
   latencies: number[];
   acknowledged: Map<string, string[]>;
@@ -106,6 +107,7 @@ async function call(
       return false;
     }
     tally.retried += 1;
+    tally.refusals.set(error.code ?? '?', (tally.refusals.get(error.code ?? '?') ?? 0) + 1);
     await sleep(Math.min(error.retry_after_ms ?? 200, 2_000));
   }
 }
@@ -166,6 +168,7 @@ async function main(): Promise<void> {
       reads: 0,
       writes: 0,
       retried: 0,
+      refusals: new Map(),
       unintended: [],
       latencies: [],
       acknowledged: new Map(),
@@ -192,7 +195,8 @@ async function main(): Promise<void> {
     console.log(
       `calls: ${tally.reads} reads, ${tally.writes} writes in ${wall.toFixed(0)} s ` +
         `(${((tally.reads + tally.writes) / wall).toFixed(0)} calls/s); retried after a retryable refusal ` +
-        `${tally.retried}; unintended errors ${tally.unintended.length}`,
+        `${tally.retried} (${[...tally.refusals].map(([code, n]) => `${code} ${n}`).join(', ') || 'none'}); ` +
+        `unintended errors ${tally.unintended.length}`,
     );
     const kinds = new Map<string, number>();
     for (const u of tally.unintended) kinds.set(u, (kinds.get(u) ?? 0) + 1);
