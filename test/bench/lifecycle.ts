@@ -207,6 +207,13 @@ async function main(): Promise<void> {
       `  success ${ok.length}/${BURST} (${((100 * ok.length) / BURST).toFixed(0)}%), wall ${(wall / 1000).toFixed(1)} s, ` +
         `max creates in flight ${stack.supervisor.createLimiter.maxInFlight}`,
     );
+    const failures = new Map<string, number>();
+    for (const o of outcomes.filter((o) => !o.ok)) {
+      const code = o.error?.code ?? 'unknown';
+      failures.set(code, (failures.get(code) ?? 0) + 1);
+    }
+    if (failures.size > 0)
+      console.log(`  failed: ${[...failures].map(([code, n]) => `${n} x ${code}`).join(', ')}`);
     await Promise.all(burstClients.map((c) => c.close()));
 
     // 4. Idle memory: one tenant container, and a supervisor process adopting a fleet.
