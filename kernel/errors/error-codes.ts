@@ -82,6 +82,8 @@ export const ERROR_CODES = {
   tool_withheld: { class: 'permanent' },
   illegal_transition: { class: 'permanent' },
   retry_limit_exceeded: { class: 'permanent' },
+  // The sealed audit segments do not verify: edited, removed, reordered or unsigned (kernel/audit).
+  audit_verification_failed: { class: 'permanent', exit: 5 },
   // request: the HTTP/JSON-RPC exchange itself was malformed.
   body_too_large: { class: 'request', http: 413, jsonRpc: JSON_RPC.serverError },
   parse_error: { class: 'request', http: 400, jsonRpc: JSON_RPC.parseError },
