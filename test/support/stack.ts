@@ -58,6 +58,7 @@ export interface TestStackOptions {
       | 'tenantMaxInFlight'
       | 'tenantMaxQueued'
       | 'tenantQueueWaitMs'
+      | 'auditSecret'
     >
   >;
   callTimeoutMs?: number;
