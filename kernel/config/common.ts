@@ -41,7 +41,7 @@ export const idempotencyWindowMs = {
 export const auditDir = {
   env: 'BULKHEAD_AUDIT_DIR',
   schema: z.string().min(1).default('/var/lib/bulkhead/audit'),
-  doc: "directory of sealed audit segments, one sub-directory per tenant (docs/audit.md)",
+  doc: 'directory of sealed audit segments, one sub-directory per tenant (docs/audit.md)',
 } satisfies ConfigField;
 
 /** The fields every Redis-backed process reads. */

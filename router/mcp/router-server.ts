@@ -5,7 +5,7 @@
 // (call-audit.ts).
 import { ProtocolError, Server } from '@modelcontextprotocol/server';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';

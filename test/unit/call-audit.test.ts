@@ -40,7 +40,7 @@ function context(body: unknown): RequestContext {
     surface,
     logger,
   });
-  return { ...built, visible: built.visible, traceId: TRACE };
+  return { ...built, visible: () => built.visible(), traceId: TRACE };
 }
 
 const call = (name: string, args: unknown) => ({
