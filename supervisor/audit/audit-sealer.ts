@@ -69,20 +69,28 @@ export class AuditSealer {
     for (;;) {
       const link = await nextLink(dir);
       const stored = await trail.stored(tenant, maxEntries);
-      // Sealed by an earlier pass that stopped before trimming them.
       const done = stored.filter((s) => s.entry.seq < link.chain.seq);
+      const fresh = stored.filter((s) => s.entry.seq >= link.chain.seq);
+      const entries = fresh.map((s) => s.entry);
+      // Entries at or below the newest segment's last seq are trimmed only if they end where it
+      // ends (sealed by a pass that stopped before trimming); otherwise the Redis chain is not the
+      // one on disk (e.g. Redis lost its data and a new chain began): nothing is trimmed or sealed.
+      const problem =
+        done.length > 0 && done.at(-1)?.entry.hash !== link.chain.prev
+          ? `entries up to seq ${done.at(-1)?.entry.seq ?? 0} in Redis are not the sealed ones`
+          : verifyChain(entries, undefined, link.chain).problem;
+      if (problem !== undefined) {
+        // Sealing a broken chain would sign it: leave it in Redis for an investigation.
+        logger.error({ tenant, problem }, 'audit chain in Redis does not continue the sealed segments');
+        return report;
+      }
       await trail.trim(
         tenant,
         done.map((s) => s.id),
       );
-      const fresh = stored.filter((s) => s.entry.seq >= link.chain.seq);
-      if (fresh.length === 0) return report;
-      const entries = fresh.map((s) => s.entry);
-      const check = verifyChain(entries, undefined, link.chain);
-      if (!check.ok) {
-        // Sealing a broken chain would sign it: leave it in Redis for an investigation.
-        logger.error({ tenant, problem: check.problem }, 'audit chain in Redis broken: not sealed');
-        return report;
+      if (fresh.length === 0) {
+        if (stored.length < maxEntries) return report;
+        continue;
       }
       const built = buildSegment({
         tenant,

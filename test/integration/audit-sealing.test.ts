@@ -26,6 +26,7 @@ let auditDir: string;
 let keys: Awaited<ReturnType<typeof ensureAuditKeys>>;
 let now: Date | undefined;
 let sealer: AuditSealer;
+let verifiedHead = '';
 
 const event = (tool: string): AuditEvent => ({
   tenant: TENANT,
@@ -136,6 +137,23 @@ describe('sealing', () => {
     expect(await trail.entries(TENANT)).toEqual([]);
     const verified = await cli('audit', 'verify', TENANT);
     expect(verified.stdout).toMatch(/intact: segments 1-5, 10 entries; last seq 10/);
+    verifiedHead = /head ([0-9a-f]{64})/.exec(verified.stdout)?.[1] ?? '';
+  });
+});
+
+describe('a Redis chain that does not continue the segments', () => {
+  it('is neither sealed nor trimmed (Redis lost its data and a new chain began)', async () => {
+    const stream = `${ns.installation.registryPrefix}:audit:${TENANT}`;
+    const segments = await readdir(join(auditDir, TENANT));
+    const lost = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
+    await redis.del(stream, `${stream}:head`);
+    await lost.append(event('new-chain'));
+    expect(await sealer.seal(TENANT)).toEqual({ segments: 0, entries: 0 });
+    expect((await lost.entries(TENANT)).map((e) => e.seq)).toEqual([1]);
+    expect(await readdir(join(auditDir, TENANT))).toEqual(segments);
+    // Put the chain back as the sealed segments left it, for the tests below.
+    await redis.del(stream);
+    await redis.set(`${stream}:head`, `10:${verifiedHead}`);
   });
 });
 
