@@ -7,7 +7,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import { ERROR_CLASSES } from '../errors/error-codes.ts';
-import { canonicalJson } from '../tools/tool-definition.ts';
+import { canonicalJson, IDEMPOTENCY_KEY_FIELD } from '../tools/tool-definition.ts';
 
 /** The `_meta` key under which a pack reports the units it consumed downstream. */
 export const UNITS_META_KEY = 'io.bulkhead/units';
@@ -48,11 +48,17 @@ export function argsDigestKey(secret: Uint8Array | string, tenant: string): Buff
   return Buffer.from(hkdfSync('sha256', secret, 'bulkhead-audit', `${ARGS_KEY_INFO}\0${tenant}`, 32));
 }
 
-/** HMAC-SHA256 (hex) of the arguments' canonical JSON (keys sorted at every level) under `key`. */
+/**
+ * HMAC-SHA256 (hex) under `key` of the arguments' canonical JSON (keys sorted at every level),
+ * without the idempotency key: the same arguments give the same digest whichever key a write
+ * carried (as in the idempotency store's own digest, kernel/tools/tool-definition.ts).
+ */
 export function argsDigest(key: Uint8Array, args: unknown): string {
-  return createHmac('sha256', key)
-    .update(canonicalJson(args ?? {}))
-    .digest('hex');
+  const value =
+    args !== null && typeof args === 'object' && !Array.isArray(args)
+      ? Object.fromEntries(Object.entries(args).filter(([name]) => name !== IDEMPOTENCY_KEY_FIELD))
+      : (args ?? {});
+  return createHmac('sha256', key).update(canonicalJson(value)).digest('hex');
 }
 
 /** Per-tenant digest keys of one process, derived once per tenant. */

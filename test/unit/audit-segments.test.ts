@@ -202,6 +202,9 @@ describe('audit record helpers', () => {
     expect(argsDigest(a, { x: 1 })).not.toBe(argsDigest(b, { x: 1 }));
     expect(argsDigest(a, { x: 1 })).not.toBe(argsDigest(argsDigestKey('other-secret', 'acme'), { x: 1 }));
     expect(argsDigest(a, { x: 1 })).toMatch(/^[0-9a-f]{64}$/);
+    expect(argsDigest(a, { x: 1, idempotency_key: 'k1' })).toBe(
+      argsDigest(a, { x: 1, idempotency_key: 'k2' }),
+    );
   });
 
   it('take units only as a finite non-negative number', () => {
