@@ -153,6 +153,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     metricsUrl: metricsServer?.url,
     async close() {
       await scheduler.stop();
+      // A last pass, so that what was appended until the stop is sealed rather than left in Redis.
+      await sealer
+        ?.runOnce()
+        .catch((error: unknown) => logger.error({ err: error }, 'final audit seal failed'));
       await metricsServer?.close();
       await worker.close();
       redis.disconnect();
