@@ -2,7 +2,17 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.cache/**', 'runtime-image/dist/**', '*.js', '*.cjs'] },
+  // Test packs are plain JavaScript run inside a runtime image, outside the TypeScript project.
+  {
+    ignores: [
+      'node_modules/**',
+      '.cache/**',
+      'runtime-image/dist/**',
+      'test/support/fixtures/packs/**',
+      '*.js',
+      '*.cjs',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
