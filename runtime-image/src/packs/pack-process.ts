@@ -195,8 +195,14 @@ export class PackProcess {
 
   /** Kills the pack and every process it forked (a hang, a protocol breach); counted as a failure. */
   kill(reason: string): void {
+    const transport = this.transport;
+    if (!transport) return;
     this.options.log.warn({ pack: this.name, reason }, 'killing pack');
-    this.transport?.kill();
+    // Forgotten at once, not at its exit event: the next request starts a fresh process.
+    this.client = undefined;
+    this.transport = undefined;
+    transport.kill();
+    this.noteFailure();
   }
 
   async stop(): Promise<void> {
