@@ -18,7 +18,7 @@ import {
 } from '../../../kernel/packs/enabled-packs.ts';
 import { exposedName } from '../../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
-import { PackProcess } from './pack-process.ts';
+import { PackProcess, type PackListing } from './pack-process.ts';
 
 export interface PackHostOptions {
   packsDir: string;
@@ -100,21 +100,28 @@ export class PackHost {
 
   /** Approved tools whose live definition, under the exposed name, has the approved digest. */
   servedTools(): { wire: Tool; served: ServedTool }[] {
+    return this.packs.flatMap((process) => this.judged(process));
+  }
+
+  /** Judged once per listing (a restart brings a new one), not on every call. */
+  private readonly judgements = new WeakMap<PackListing, { wire: Tool; served: ServedTool }[]>();
+  private judged(process: PackProcess): { wire: Tool; served: ServedTool }[] {
+    const known = this.judgements.get(process.listing);
+    if (known) return known;
+    const pack = this.enabled.get(process.name)!;
+    const live = new Map(process.listing.tools.map((tool) => [tool.name, tool]));
     const out: { wire: Tool; served: ServedTool }[] = [];
-    for (const process of this.packs) {
-      const pack = this.enabled.get(process.name)!;
-      const live = new Map(process.listing.tools.map((tool) => [tool.name, tool]));
-      for (const approved of pack.tools) {
-        const tool = live.get(approved.name);
-        if (!tool) continue;
-        const wire = { ...tool, name: approved.exposed };
-        if (definitionDigest(wire) !== approved.digest) {
-          this.noteDrift(pack.name, approved.exposed);
-          continue;
-        }
-        out.push({ wire, served: { process, pack, approved } });
+    for (const approved of pack.tools) {
+      const tool = live.get(approved.name);
+      if (!tool) continue;
+      const wire = { ...tool, name: approved.exposed };
+      if (definitionDigest(wire) !== approved.digest) {
+        this.noteDrift(pack.name, approved.exposed);
+        continue;
       }
+      out.push({ wire, served: { process, pack, approved } });
     }
+    this.judgements.set(process.listing, out);
     return out;
   }
 
