@@ -106,8 +106,7 @@ describe('packs in the tenant runtime', () => {
       { onprogress: (p) => void progress.push(p.progress) },
     );
     expect(structured(result)).toEqual({ done: 3 });
-    expect(progress).toEqual([1, 2, 3]);
-    expect(logs).toEqual(['step 1', 'step 2', 'step 3']);
+    expect({ progress, logs }).toEqual({ progress: [1, 2, 3], logs: ['step 1', 'step 2', 'step 3'] });
   });
 
   it("a client's cancel reaches the pack", async () => {
@@ -155,5 +154,23 @@ describe('packs in the tenant runtime', () => {
     });
     expect(completion.completion.values).toEqual(['alpha']);
     await expect(client.readResource({ uri: 'other://x' })).rejects.toThrow(/no pack/);
+  });
+
+  it("a pack's elicitation is refused to the pack with a reason, in either era; the call still answers", async () => {
+    // The runtime serves each request statelessly: a server-to-client request has no session to
+    // come back on (2025 era) or is not part of the protocol (2026 era).
+    const legacy = await tenants.client(TENANT, { era: 'legacy' });
+    legacy.setRequestHandler('elicitation/create', () =>
+      Promise.resolve({ action: 'accept' as const, content: { name: 'Ada' } }),
+    );
+    const answered = structured(
+      (await legacy.callTool({ name: 'notes_ask', arguments: {} })) as CallToolResult,
+    );
+    await legacy.close();
+    const modern = structured(
+      (await client.callTool({ name: 'notes_ask', arguments: {} })) as CallToolResult,
+    );
+    expect(answered.refused).toMatch(/elicitation/);
+    expect(modern.refused).toMatch(/not available on protocol revision 2026-07-28/);
   });
 });

@@ -2,7 +2,13 @@
 // against the runtime's key table (a write), the call is forwarded under the pack's own name with
 // progress, cancellation and the pack's log messages and requests to the client relayed, and every
 // failure of the pack becomes a structured tool error.
-import { ProtocolError, type CallToolResult } from '@modelcontextprotocol/client';
+import { randomUUID } from 'node:crypto';
+import {
+  ProtocolError,
+  type CallToolResult,
+  type ProgressNotification,
+  type ServerNotification,
+} from '@modelcontextprotocol/client';
 import type { ServerContext } from '@modelcontextprotocol/server';
 import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/tool-definition.ts';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
@@ -37,9 +43,25 @@ export function refusalResult(refusal: PackRefusal): CallToolResult {
   return toolError(refusal.code, refusal.message, extra);
 }
 
-function relayFor(ctx: ServerContext): CallRelay {
+/**
+ * What a pack sends during one call, relayed in order; `flushed()` settles once all of it has been
+ * handed to the caller's stream, so the result never overtakes a notification sent before it.
+ */
+function relayFor(ctx: ServerContext, log: PackHost['log']): CallRelay & { flushed(): Promise<void> } {
+  let chain = Promise.resolve();
+  const notify = (notification: ServerNotification): void => {
+    chain = chain
+      .then(() => ctx.mcpReq.notify(notification))
+      .catch((error: unknown) =>
+        log.warn(
+          { method: notification.method, err: (error as Error).message },
+          'relaying a notification failed',
+        ),
+      );
+  };
   return {
-    notify: (notification) => void ctx.mcpReq.notify(notification).catch(() => undefined),
+    notify,
+    flushed: () => chain,
     request: (method, params) =>
       method === 'elicitation/create'
         ? ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0])
@@ -67,23 +89,35 @@ async function dispatch(
   const signal = AbortSignal.any([ctx.mcpReq.signal, options.connection]);
   const progressToken = ctx.mcpReq._meta?.progressToken;
   try {
-    const result = await options.host.relaying(process.name, relayFor(ctx), () =>
-      client.callTool(
-        { name: served.approved.name, arguments: args, ...(Object.keys(meta).length ? { _meta: meta } : {}) },
-        {
-          signal,
-          timeout: options.callTimeoutMs,
-          ...(progressToken === undefined
-            ? {}
-            : {
-                onprogress: (progress) =>
-                  void ctx.mcpReq
-                    .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
-                    .catch(() => undefined),
+    const relay = relayFor(ctx, options.host.log);
+    const { host } = options;
+    const forward = () =>
+      host.relaying(process.name, relay, () =>
+        client.callTool(
+          {
+            name: served.approved.name,
+            arguments: args,
+            ...(Object.keys(meta).length || progressToken !== undefined
+              ? { _meta: { ...meta, ...(progressToken === undefined ? {} : { progressToken: ownToken }) } }
+              : {}),
+          },
+          { signal, timeout: options.callTimeoutMs },
+        ),
+      );
+    const ownToken = `bulkhead-${randomUUID()}`;
+    const result =
+      progressToken === undefined
+        ? await forward()
+        : await host.withProgress(
+            ownToken,
+            (progress) =>
+              relay.notify({
+                method: 'notifications/progress',
+                params: { ...progress, progressToken } as ProgressNotification['params'],
               }),
-        },
-      ),
-    );
+            forward,
+          );
+    await relay.flushed();
     return { result: withUnits(result), reached: true, answered: true };
   } catch (error) {
     if (error instanceof ProtocolError) throw error;

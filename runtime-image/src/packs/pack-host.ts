@@ -61,7 +61,7 @@ export class PackHost {
   readonly packs: PackProcess[] = [];
   private readonly enabled = new Map<string, EnabledPack>();
   private readonly inflight = new Map<string, Set<CallRelay>>();
-  private readonly log: Logger;
+  readonly log: Logger;
 
   constructor(options: PackHostOptions) {
     this.log = options.log;
@@ -188,7 +188,31 @@ export class PackHost {
    * Over stdio a pack's log message or request names no request of ours: it goes to the calls in
    * flight to that pack (all of this tenant). A request to the client needs exactly one such call.
    */
+  private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
+
+  /**
+   * Runs `work` with the pack's progress notifications for `token` going to `onProgress`. The
+   * runtime picks the token and routes by it itself, independent of the SDK's per-request progress
+   * handlers.
+   */
+  async withProgress<T>(
+    token: string,
+    onProgress: (params: Record<string, unknown>) => void,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    this.progress.set(token, onProgress);
+    try {
+      return await work();
+    } finally {
+      this.progress.delete(token);
+    }
+  }
+
   private wire(pack: string, client: Client): void {
+    client.setNotificationHandler('notifications/progress', (notification) => {
+      const { progressToken, ...rest } = notification.params;
+      this.progress.get(String(progressToken))?.(rest);
+    });
     client.setNotificationHandler('notifications/message', (notification) => {
       for (const relay of this.inflight.get(pack) ?? []) relay.notify(notification);
     });
