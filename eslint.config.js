@@ -2,15 +2,14 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  // Test packs are plain JavaScript run inside a runtime image, outside the TypeScript project.
   {
     ignores: [
       'node_modules/**',
       '.cache/**',
       'runtime-image/dist/**',
-      'test/support/fixtures/packs/**',
       '*.js',
       '*.cjs',
+      'test/support/fixtures/packs/**/*.mjs',
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,
