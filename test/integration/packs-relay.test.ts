@@ -163,13 +163,9 @@ describe('packs in the tenant runtime', () => {
     legacy.setRequestHandler('elicitation/create', () =>
       Promise.resolve({ action: 'accept' as const, content: { name: 'Ada' } }),
     );
-    const answered = structured(
-      (await legacy.callTool({ name: 'notes_ask', arguments: {} })) as CallToolResult,
-    );
+    const answered = structured(await legacy.callTool({ name: 'notes_ask', arguments: {} }));
     await legacy.close();
-    const modern = structured(
-      (await client.callTool({ name: 'notes_ask', arguments: {} })) as CallToolResult,
-    );
+    const modern = structured(await client.callTool({ name: 'notes_ask', arguments: {} }));
     expect(answered.refused).toMatch(/elicitation/);
     expect(modern.refused).toMatch(/not available on protocol revision 2026-07-28/);
   });
