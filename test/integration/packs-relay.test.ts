@@ -127,6 +127,24 @@ describe('packs in the tenant runtime', () => {
     expect(listed).toContain('cancelled.txt');
   });
 
+  it('a dropped connection reaches the pack as a cancel', async () => {
+    const cancelled = async () =>
+      ((await client.readResource({ uri: 'notes://note/cancelled' })).contents[0] as { text: string }).text;
+    // The earlier test's cancel left its request id in cancelled.txt.
+    const before = await cancelled();
+    const dropping = await tenants.client(TENANT);
+    const call = dropping.callTool({ name: 'notes_slow', arguments: { n: 200, stepMs: 50 } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await dropping.close();
+    await call.catch(() => undefined);
+    let after = before;
+    for (let i = 0; i < 30 && after === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await cancelled();
+    }
+    expect(after).not.toBe(before);
+  });
+
   it('passes mixed content through unchanged', async () => {
     const result = await client.callTool({ name: 'notes_media', arguments: {} });
     expect(result.content.map((c) => c.type)).toEqual(['image', 'audio', 'resource']);
