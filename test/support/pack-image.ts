@@ -34,10 +34,11 @@ interface PackManifest {
 async function listOnHost(dir: string, manifest: PackManifest): Promise<{ name: string }[]> {
   const [command, ...args] = manifest.command;
   const client = new Client({ name: 'pack-approval', version: '1.0.0' });
+  const cwd = await mkdtemp(join(tmpdir(), 'pack-approval-'));
   const transport = new StdioClientTransport({
     command: command!,
     args: args.map((arg) => (arg.endsWith('.mjs') ? join(dir, arg) : arg)),
-    cwd: await mkdtemp(join(tmpdir(), 'pack-approval-')),
+    cwd,
     stderr: 'ignore',
   });
   try {
@@ -47,6 +48,7 @@ async function listOnHost(dir: string, manifest: PackManifest): Promise<{ name: 
     return [];
   } finally {
     await client.close().catch(() => undefined);
+    await rm(cwd, { recursive: true, force: true });
   }
 }
 
