@@ -9,6 +9,8 @@ import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { DockerDriver } from './docker/docker-driver.ts';
 import { startRuntimeWorker } from './jobs/runtime-worker.ts';
+import { startPackWorker } from './jobs/pack-worker.ts';
+import { PackImages } from './docker/pack-images.ts';
 import { RuntimeController } from './lifecycle/runtime-controller.ts';
 import { IsolationVerifier } from './verify/isolation-verifier.ts';
 import Docker from 'dockerode';
@@ -135,7 +137,13 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     logger,
     verifier: new IsolationVerifier({ docker, driver }),
   });
-  await worker.waitUntilReady();
+  const packWorker = startPackWorker({
+    redis: installation.redis,
+    prefix: installation.jobsPrefix,
+    images: new PackImages({ docker, runtimeImage: settings.image, namespace: installation.namespace }),
+    logger,
+  });
+  await Promise.all([worker.waitUntilReady(), packWorker.waitUntilReady()]);
   logger.info({ namespace: installation.namespace, image: settings.image }, 'supervisor ready');
   return {
     manager,
@@ -151,7 +159,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     async close() {
       await scheduler.stop();
       await metricsServer?.close();
-      await worker.close();
+      await Promise.all([worker.close(), packWorker.close()]);
       redis.disconnect();
     },
   };

@@ -4,6 +4,7 @@
 // call it and, for every write, its blast radius. The approval (kernel/registry/pack-registry.ts)
 // holds the definitions the pack presented; enabled.json tells the runtime which of them to serve.
 import { z } from 'zod';
+import { MANIFEST } from './manifest.ts';
 
 /** Where a pack's files live in an image; enabled.json sits next to them. */
 export const PACKS_DIR = '/opt/bulkhead/packs';
@@ -12,13 +13,17 @@ export const PACK_MANIFEST_FILE = 'bulkhead-pack.json';
 /** Written by the supervisor just before start; read once and unlinked by the runtime. */
 export const PACK_SECRETS_FILE = '/run/mcp/.secrets.json';
 
+/** The first word of each built-in tool ("records", "docs", ...): no pack may take it. */
+const RESERVED = new Set(MANIFEST.map((tool) => tool.name.split('_')[0]));
+
 /** No "_": the text before a client-visible name's first "_" is always the pack (pack-naming.ts). */
 export const PackNameSchema = z
   .string()
   .regex(
     /^[a-z][a-z0-9-]{1,30}$/,
     'a pack name is 2-31 characters of a-z, 0-9 and "-", starting with a letter',
-  );
+  )
+  .refine((name) => !RESERVED.has(name), 'this pack name would collide with built-in tools');
 export const PackVersionSchema = z
   .string()
   .regex(/^[0-9A-Za-z.+-]{1,32}$/, 'a pack version is 1-32 characters of 0-9, A-Z, a-z, ".", "+" and "-"');
@@ -33,9 +38,10 @@ export const PackToolNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
 export const PackToolStatementSchema = z
   .strictObject({
     effect: PackEffectSchema,
+    // At most one: the router checks one scope per tool (ToolDefinition.scope); none: any token.
     scopes: z
       .array(z.string().regex(/^[a-z][a-z0-9:._-]{0,63}$/))
-      .max(8)
+      .max(1)
       .default([]),
     blastRadius: z.string().min(10).max(1000).optional(),
   })

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TenantRecordSchema, type TenantRecord } from './tenant-spec.ts';
 import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../packs/manifest.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { packOfExposed } from '../packs/pack-naming.ts';
 
 const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
 
@@ -30,8 +31,13 @@ export interface ManifestIssue {
   message: string;
 }
 
-/** Every tool a record names must exist in the manifest, pinned to a version it carries. */
-export function manifestIssues(config: Pick<TenantRecord, 'tools' | 'roles'>): ManifestIssue[] {
+/**
+ * Every tool a record names must exist in the manifest, pinned to a version it carries; a role may
+ * also name a tool of a pack the record enables (the pack registry checks the pin itself).
+ */
+export function manifestIssues(
+  config: Pick<TenantRecord, 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'packs'>>,
+): ManifestIssue[] {
   const issues: ManifestIssue[] = [];
   const known = new Map(MANIFEST.map((tool) => [tool.name, tool]));
   const seen = new Set<string>();
@@ -47,9 +53,16 @@ export function manifestIssues(config: Pick<TenantRecord, 'tools' | 'roles'>): M
       issues.push({ path: `tools.${index}.name`, message: `tool "${pin.name}" listed twice` });
     seen.add(pin.name);
   });
+  const packs = new Set((config.packs ?? []).map((pack) => pack.name));
+  config.packs?.forEach((pack, index) => {
+    if (config.packs?.findIndex((p) => p.name === pack.name) !== index)
+      issues.push({ path: `packs.${index}.name`, message: `pack "${pack.name}" listed twice` });
+  });
   for (const [role, tools] of Object.entries(config.roles)) {
     for (const name of tools) {
-      if (!known.has(name)) issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
+      const pack = packOfExposed(name);
+      if (!known.has(name) && !(pack !== undefined && packs.has(pack)))
+        issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
     }
   }
   return issues;
@@ -69,7 +82,9 @@ export class TenantSpecError extends BulkheadError<'invalid_spec'> {
   }
 }
 
-export function assertAgainstManifest(record: Pick<TenantRecord, 'id' | 'tools' | 'roles'>): void {
+export function assertAgainstManifest(
+  record: Pick<TenantRecord, 'id' | 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'packs'>>,
+): void {
   const issues = manifestIssues(record);
   if (issues.length > 0) throw new TenantSpecError(record.id, issues);
 }

@@ -7,6 +7,7 @@ import { keygen, list, offboard, onboard } from './commands.ts';
 import type { Command } from './command-kit.ts';
 import { cliConfig } from './config.ts';
 import { apply, exportCommand } from './gitops-commands.ts';
+import { pack } from './pack-commands.ts';
 import { history, resume, secret, show, suspend, update, verifyCommand } from './lifecycle-commands.ts';
 
 /** The operator commands, in help order; `dev` adds the development ones around them. */
@@ -23,6 +24,7 @@ export function operatorCommands(options: { routerProbe?: RouterProbeSource } = 
     secret,
     export: exportCommand,
     apply,
+    pack,
     offboard,
     keygen,
   };
