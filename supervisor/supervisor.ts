@@ -11,6 +11,8 @@ import { DockerDriver } from './docker/docker-driver.ts';
 import { startRuntimeWorker } from './jobs/runtime-worker.ts';
 import { startPackWorker } from './jobs/pack-worker.ts';
 import { PackImages } from './docker/pack-images.ts';
+import { TenantImages } from './docker/tenant-images.ts';
+import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { RuntimeController } from './lifecycle/runtime-controller.ts';
 import { IsolationVerifier } from './verify/isolation-verifier.ts';
 import Docker from 'dockerode';
@@ -90,6 +92,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     epochs,
     tamper,
     onReady: metrics.observeReady,
+    images: new TenantImages({
+      docker,
+      runtimeImage: settings.image,
+      approvals: new PackRegistry({ redis, prefix: installation.registryPrefix }),
+    }),
   });
   // Observers see the driver read-only and leave every change to the controller.
   const view = driver;

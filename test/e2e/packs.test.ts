@@ -8,13 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.ts';
+import {
+  ENABLED_PACKS_FILE,
+  packImage,
+  type EnabledPacks,
+  type PackManifest,
+} from '../../kernel/packs/pack-manifest.ts';
 import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
 import { updateTenant } from '../../tenants/control-plane/update.ts';
-import { agentClient } from '../support/mcp-client.ts';
+import { agentClient, containerId } from '../support/mcp-client.ts';
 import { PACK_GUARANTEES, renderPackReference } from '../../dev/docs/tool-reference.ts';
-import { REDIS_URL } from '../support/namespace.ts';
+import { execIn, REDIS_URL, RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -121,6 +126,23 @@ describe('tool packs', () => {
       author: { actor: 'test' },
     });
     expect((await stack.registry.require('alpha')).roles.admin).toContain('notes_add');
+    // Pinning recycled alpha's runtime onto its composed image: the pack's files and enabled.json.
+    const id = await containerId(stack, 'alpha');
+    const image = (await stack.ns.docker.getContainer(id!).inspect()).Config.Image;
+    images.push(image);
+    expect(image).toMatch(/^bulkhead\/tenant-image:[0-9a-f]{16}$/);
+    const enabled = JSON.parse(
+      (await execIn(stack.ns.docker, id!, ['cat', ENABLED_PACKS_FILE])).output,
+    ) as EnabledPacks;
+    const approved = await cp.packRegistry.require({ name: 'notes', version: version('ok') });
+    expect(enabled.packs[0]?.tools).toEqual(
+      approved.tools.map((t) => ({ name: t.name, exposed: t.exposed, effect: t.effect, digest: t.digest })),
+    );
+    const files = await execIn(stack.ns.docker, id!, ['ls', '/opt/bulkhead/packs/notes']);
+    expect(files.output).toContain('server.py');
+    const bravoImage = (await stack.ns.docker.getContainer((await containerId(stack, 'bravo'))!).inspect())
+      .Config.Image;
+    expect(bravoImage).toBe(RUNTIME_IMAGE);
     await expect.poll(() => listedNames('alpha'), { timeout: 10_000 }).toContain('notes_add');
     const listed = await agentClient(stack, 'alpha');
     const add = (await listed.listTools()).tools.find((t) => t.name === 'notes_add');
