@@ -32,11 +32,12 @@ export interface ManifestIssue {
 }
 
 /**
- * Every tool a record names must exist in the manifest, pinned to a version it carries; a role may
+ * Every tool a record names must exist in the manifest, pinned to a version it carries (a per-tool
+ * quota too: a limit on a tool that does not exist is a typo that would limit nothing); a role may
  * also name a tool of a pack the record enables (the pack registry checks the pin itself).
  */
 export function manifestIssues(
-  config: Pick<TenantRecord, 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'packs'>>,
+  config: Pick<TenantRecord, 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas' | 'packs'>>,
 ): ManifestIssue[] {
   const issues: ManifestIssue[] = [];
   const known = new Map(MANIFEST.map((tool) => [tool.name, tool]));
@@ -65,6 +66,13 @@ export function manifestIssues(
         issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
     }
   }
+  for (const name of Object.keys(config.quotas?.tools ?? {})) {
+    if (!known.has(name))
+      issues.push({
+        path: `quotas.tools.${name}`,
+        message: `unknown tool "${name}" (a per-tool quota names a tool)`,
+      });
+  }
   return issues;
 }
 
@@ -83,7 +91,7 @@ export class TenantSpecError extends BulkheadError<'invalid_spec'> {
 }
 
 export function assertAgainstManifest(
-  record: Pick<TenantRecord, 'id' | 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'packs'>>,
+  record: Pick<TenantRecord, 'id' | 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas' | 'packs'>>,
 ): void {
   const issues = manifestIssues(record);
   if (issues.length > 0) throw new TenantSpecError(record.id, issues);

@@ -19,6 +19,7 @@ import {
   type Command,
 } from './command-kit.ts';
 import { claimMapping, formatReport } from './report-format.ts';
+import { QUOTA_FLAGS, QUOTA_USAGE, quotaChanges } from './quota-commands.ts';
 
 export const show: Command = {
   summary: 'show a tenant: its record (YAML), runtime state and generation',
@@ -43,8 +44,7 @@ export const show: Command = {
 
 export const update: Command = {
   summary: 'change a tenant (a new generation; refused if someone else changed it first)',
-  usage:
-    'bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] [--pack NAME@VERSION]... [--remove-pack NAME]... [--if-generation N]',
+  usage: `bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] [--pack NAME@VERSION]... [--remove-pack NAME]... ${QUOTA_USAGE} [--if-generation N]`,
   async run(args) {
     const { values, positionals } = parse(args, {
       plan: { type: 'string' },
@@ -54,6 +54,7 @@ export const update: Command = {
       tools: { type: 'string' },
       pack: { type: 'string', multiple: true },
       'remove-pack': { type: 'string', multiple: true },
+      ...QUOTA_FLAGS,
       'if-generation': { type: 'string' },
     });
     const id = oneId(positionals, 'update');
@@ -69,6 +70,8 @@ export const update: Command = {
         .filter(Boolean);
     if (values.pack) request.addPacks = values.pack.map(packPinOption);
     if (values['remove-pack']) request.removePacks = values['remove-pack'];
+    const quotas = quotaChanges(values);
+    if (quotas) request.quotas = quotas;
     if (Object.keys(request).length === 0) throw new UsageError('nothing to change');
     if (values['if-generation']) {
       request.ifGeneration = Number(values['if-generation']);

@@ -29,6 +29,8 @@ export type Progress = (message: string) => void;
 
 export interface OpenedControlPlane extends ControlPlane {
   installation: Installation;
+  /** The installation's rate-limit state (tenants/control-plane/quota.ts). */
+  rates: { redis: Redis; prefix: string };
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
     await Promise.all([runtimes.ready(), packs.ready()]);
     return {
       installation: inst,
+      rates: { redis, prefix: inst.registryPrefix },
       registry: new TenantRegistry({ redis, prefix: inst.registryPrefix }),
       runtimes,
       packRegistry: new PackRegistry({ redis, prefix: inst.registryPrefix }),
