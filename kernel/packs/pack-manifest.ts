@@ -2,16 +2,12 @@
 // manifest, bulkhead-pack.json at the root of its directory. The manifest carries the operator's
 // statements the pack itself cannot make: what each tool does to data (effect), which scopes may
 // call it and, for every write, its blast radius. The approval (kernel/registry/pack-registry.ts)
-// holds the definitions the pack presented; enabled.json tells the runtime which of them to serve.
+// holds the definitions the pack presented; enabled.json (enabled-packs.ts) tells the runtime which
+// of them to serve.
 import { z } from 'zod';
 import { MANIFEST } from './manifest.ts';
 
-/** Where a pack's files live in an image; enabled.json sits next to them. */
-export const PACKS_DIR = '/opt/bulkhead/packs';
-export const ENABLED_PACKS_FILE = `${PACKS_DIR}/enabled.json`;
 export const PACK_MANIFEST_FILE = 'bulkhead-pack.json';
-/** Written by the supervisor just before start; read once and unlinked by the runtime. */
-export const PACK_SECRETS_FILE = '/run/mcp/.secrets.json';
 
 /** The first word of each built-in tool ("records", "docs", ...): no pack may take it. */
 const RESERVED = new Set(MANIFEST.map((tool) => tool.name.split('_')[0]));
@@ -61,32 +57,6 @@ export const PackManifestSchema = z.strictObject({
   tools: z.record(PackToolNameSchema, PackToolStatementSchema),
 });
 export type PackManifest = z.infer<typeof PackManifestSchema>;
-
-/** One approved tool of an enabled pack, as the runtime serves it. */
-export const EnabledPackToolSchema = z.strictObject({
-  /** The name the pack itself lists. */
-  name: PackToolNameSchema,
-  /** The client-visible name (pack-naming.ts). */
-  exposed: z.string().min(1).max(128),
-  effect: PackEffectSchema,
-  /** definitionDigest of the exposed wire definition approved (kernel/tools/tool-definition.ts). */
-  digest: z.string().regex(/^[0-9a-f]{64}$/),
-});
-
-/** /opt/bulkhead/packs/enabled.json in a tenant's image: only these tools are served. */
-export const EnabledPacksSchema = z.strictObject({
-  packs: z.array(
-    z.strictObject({
-      name: PackNameSchema,
-      version: PackVersionSchema,
-      command: PackManifestSchema.shape.command,
-      secrets: z.array(PackSecretNameSchema),
-      idempotency: PackIdempotencySchema,
-      tools: z.array(EnabledPackToolSchema),
-    }),
-  ),
-});
-export type EnabledPacks = z.infer<typeof EnabledPacksSchema>;
 
 /** `name@version` as the CLI and the tenant record write a pin. */
 export const PackPinSchema = z.strictObject({ name: PackNameSchema, version: PackVersionSchema });

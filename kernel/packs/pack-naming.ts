@@ -5,6 +5,9 @@
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { PackNameSchema } from './pack-manifest.ts';
 
+/** The shape of a pack name (pack-manifest.ts's PackNameSchema also refuses built-in words). */
+export const PACK_NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
+
 export function exposedName(pack: string, tool: string): string {
   PackNameSchema.parse(pack);
   return tool.startsWith(`${pack}_`) ? tool : `${pack}_${tool}`;
@@ -15,6 +18,7 @@ export function packOfExposed(exposed: string): string | undefined {
   const at = exposed.indexOf('_');
   return at > 0 ? exposed.slice(0, at) : undefined;
 }
+export { packOfExposed as packOfExposedName };
 
 /**
  * The exposed name of each of one pack's tools; two of its own tools that would be seen under one

@@ -11,11 +11,11 @@ import type { PackListing } from '../../kernel/packs/pack-approval.ts';
 import {
   PACK_MANIFEST_FILE,
   packImage,
-  PACKS_DIR,
   PackManifestSchema,
   type PackManifest,
 } from '../../kernel/packs/pack-manifest.ts';
 import type { PackJobValue } from '../client/pack-jobs.ts';
+import { PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
 import { buildPackSandboxSpec } from './container-spec.ts';
 import { LineTransport } from './stdio-transport.ts';
 

@@ -15,8 +15,8 @@ import {
   EnabledPacksSchema,
   PACKS_DIR,
   type EnabledPacks,
-  type PackPin,
-} from '../../kernel/packs/pack-manifest.ts';
+} from '../../kernel/packs/enabled-packs.ts';
+import type { PackPin } from '../../kernel/packs/pack-manifest.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { canonicalJson } from '../../kernel/tools/tool-definition.ts';
 
@@ -105,7 +105,7 @@ export class TenantImages {
       const lines = [
         `FROM ${base}`,
         ...approvals.map((a) => `COPY --from=${a.image.ref} ${PACKS_DIR}/${a.name}/ ${PACKS_DIR}/${a.name}/`),
-        `COPY enabled.json ${ENABLED_PACKS_FILE}`,
+        `COPY enabled.json ${PACKS_DIR}/${ENABLED_PACKS_FILE}`,
         '',
       ];
       await writeFile(join(context, 'Dockerfile'), lines.join('\n'));

@@ -8,12 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import {
-  ENABLED_PACKS_FILE,
-  packImage,
-  type EnabledPacks,
-  type PackManifest,
-} from '../../kernel/packs/pack-manifest.ts';
+import { ENABLED_PACKS_FILE, PACKS_DIR, type EnabledPacks } from '../../kernel/packs/enabled-packs.ts';
+import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.ts';
 import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
 import { updateTenant } from '../../tenants/control-plane/update.ts';
@@ -132,7 +128,7 @@ describe('tool packs', () => {
     images.push(image);
     expect(image).toMatch(/^bulkhead\/tenant-image:[0-9a-f]{16}$/);
     const enabled = JSON.parse(
-      (await execIn(stack.ns.docker, id!, ['cat', ENABLED_PACKS_FILE])).output,
+      (await execIn(stack.ns.docker, id!, ['cat', `${PACKS_DIR}/${ENABLED_PACKS_FILE}`])).output,
     ) as EnabledPacks;
     const approved = await cp.packRegistry.require({ name: 'notes', version: version('ok') });
     expect(enabled.packs[0]?.tools).toEqual(
@@ -171,5 +167,25 @@ describe('tool packs', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await listedNames('bravo')).some((name) => name.startsWith('notes_'))).toBe(false);
+  }, 60_000);
+
+  it('calls an approved pack tool end to end through the router, with the write replayed by its key', async () => {
+    const client = await agentClient(stack, 'alpha');
+    try {
+      const args = { text: 'first note', idempotency_key: 'pack-e2e-0001' };
+      const first = await client.callTool({ name: 'notes_add', arguments: args });
+      expect(first.isError ?? false).toBe(false);
+      expect(first.structuredContent).toMatchObject({ n: 1, text: 'first note' });
+      const retry = await client.callTool({ name: 'notes_add', arguments: args });
+      expect(retry.structuredContent).toEqual(first.structuredContent);
+      const missingKey = await client.callTool({ name: 'notes_add', arguments: { text: 'no key' } });
+      expect(missingKey.isError).toBe(true);
+      const listed = await client.callTool({ name: 'notes_list', arguments: {} });
+      expect((listed.structuredContent as { notes: { text: string }[] }).notes.map((n) => n.text)).toEqual([
+        'first note',
+      ]);
+    } finally {
+      await client.close();
+    }
   }, 60_000);
 });
