@@ -3,7 +3,13 @@
 // validated again with the router's own procedure; a call that fails it is counted, because none
 // should ever arrive: the count on /healthz is the proof. Writes run through keyedWrite so the
 // idempotency key commits with the write.
-import { Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import {
+  Server,
+  type CallToolResult,
+  type InputRequiredResult,
+  type ServerContext,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import { RECORDS_TOOLS, type RecordRow } from '../../kernel/packs/manifest.ts';
 import {
@@ -41,7 +47,7 @@ export interface ExtraTools {
     name: string,
     params: { arguments?: Record<string, unknown> },
     ctx: ServerContext,
-  ): Promise<CallToolResult> | undefined;
+  ): Promise<CallToolResult | InputRequiredResult> | undefined;
   install(server: Server): void;
 }
 
