@@ -37,5 +37,13 @@ export const idempotencyWindowMs = {
   doc: 'how long write results are kept for replay, in the router and in every tenant runtime',
 } satisfies ConfigField;
 
+/** Where the router and the supervisor send their spans (docs/observability.md, "Traces"). */
+export const otlpTracesEndpoint = {
+  env: 'BULKHEAD_OTLP_TRACES_ENDPOINT',
+  schema: z.url({ protocol: /^https?$/ }).optional(),
+  doc: 'OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces; unset: no tracing',
+  defaultText: 'none',
+} satisfies ConfigField;
+
 /** The fields every Redis-backed process reads. */
 export const INSTALLATION_FIELDS = { redisUrl, namespace } as const;

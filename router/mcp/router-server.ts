@@ -16,7 +16,8 @@ import {
 } from '../pipeline/state-guard.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { protocolErrorFor } from './json-rpc.ts';
-import { errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
+import { errorClassOf, errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
+import { traced } from '../request/request-trace.ts';
 
 export interface RouterServerDeps extends CallPipelineDeps {
   dispatcher: TenantDispatcher;
@@ -35,7 +36,7 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
     { name: 'bulkhead', version: '0.1.0' },
     { capabilities: { tools: { listChanged: true } } },
   );
-  const { principal, tenant, log } = context;
+  const { principal, tenant, log, trace } = context;
 
   server.setRequestHandler('tools/list', () => ({ tools: context.visible().map((t) => t.wire) }));
 
@@ -43,8 +44,10 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
     const started = performance.now();
     // The tool label: a name the caller may use (from the served surface), never the request's.
     const labels = { tenant: principal.tenant, tool: context.call?.tool?.definition.name ?? UNKNOWN_TOOL };
-    const answered = (code: string | undefined): void =>
+    const answered = (code: string | undefined): void => {
       deps.metrics?.callAnswered(labels, code, (performance.now() - started) / 1000);
+      if (code !== undefined) context.trace?.failed(errorClassOf(code));
+    };
     try {
       const result = await answerCall(request.params);
       answered(resultCode(result));
@@ -79,7 +82,12 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
     // unaudited, except a read-only shared tool configured to fail open (state-guard.ts).
     const state = deps.state ?? DEFAULT_STATE_POLICY;
     try {
-      await withinDeadline(audit(decision.permit ? 'permit' : 'deny', decision.reason), state);
+      await traced(
+        trace,
+        'authorization',
+        () => withinDeadline(audit(decision.permit ? 'permit' : 'deny', decision.reason), state),
+        { 'bulkhead.authz.decision': decision.permit ? 'permit' : 'deny' },
+      );
     } catch (error) {
       log.warn({ tool: name, err: error }, 'audit entry not written: state unavailable');
       if (decision.permit && !(tool && failsOpen(tool.definition, state)))
@@ -91,7 +99,7 @@ export function createRouterServer(context: RequestContext, deps: RouterServerDe
       return toolError('insufficient_scope', `this call needs the scope "${decision.scope}"`);
     }
     if (!decision.permit || !tool) throw unknownTool(name);
-    return runToolCall({ principal, tenant, tool, visible: context.visible(), rawArgs, log }, deps);
+    return runToolCall({ principal, tenant, tool, visible: context.visible(), rawArgs, log, trace }, deps);
   }
   return server;
 }

@@ -10,6 +10,7 @@ import { logToolDecision } from '../authz/decision-log.ts';
 import { decideTool, type ToolDecision } from '../authz/tool-policy.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ServedTool, ToolSurface } from '../tools/tool-surface.ts';
+import type { RequestTrace } from './request-trace.ts';
 
 /** The tools/call of this request: the tool asked for (if this tenant is served one) and the decision. */
 export interface ToolCallRequest {
@@ -30,6 +31,10 @@ export interface RequestContext {
   readonly call: ToolCallRequest | undefined;
   /** The request's logger, bound to tenant, user and agent. */
   readonly log: Logger;
+  /** The request's span and its steps, when the router traces (request-trace.ts). */
+  readonly trace?: RequestTrace | undefined;
+  /** The id of the request's trace, when traced: the audit record carries it. */
+  readonly traceId?: string | undefined;
 }
 
 export interface RequestContextInput {
@@ -38,6 +43,7 @@ export interface RequestContextInput {
   body: unknown;
   surface: ToolSurface;
   logger: Logger;
+  trace?: RequestTrace | undefined;
 }
 
 /** The tool name of a `tools/call` message, or undefined for any other body. */
@@ -76,6 +82,9 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
     call = { name, tool, decision: decideTool({ caller: principal, tenant, tool: tool?.definition }) };
     logCall(input, log, call);
   }
+  const { trace } = input;
+  // The span's tool name is a served one (or `unknown`), never what the request typed.
+  const traceId = trace?.begin({ body, principal, tool: call && (call.tool?.definition.name ?? 'unknown') });
   return {
     principal,
     tenant,
@@ -92,5 +101,7 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
     },
     call,
     log,
+    trace,
+    traceId,
   };
 }

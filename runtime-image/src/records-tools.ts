@@ -14,6 +14,7 @@ import {
 } from '../../kernel/tools/tool-definition.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
+import { traceToolCall, type CallTrace } from './tracing/call-tracer.ts';
 import { DuplicateRefError, type RecordInput, type RecordPatch, type RecordsStore } from './records-store.ts';
 
 export interface RuntimeCounters {
@@ -28,6 +29,8 @@ export interface RecordsServerOptions {
   counters: RuntimeCounters;
   /** Test builds only: called after a write commits and before its response is sent. */
   afterCommit?: () => void;
+  /** The call's trace, when the router traces it: each tool call gets a span. */
+  trace?: CallTrace;
 }
 
 type Handler = (args: Record<string, unknown>, actor: string) => Record<string, unknown> | CallToolResult;
@@ -122,7 +125,17 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
   const actor = context.user ?? `agent:${context.agent}`;
 
   server.setRequestHandler('tools/list', () => Promise.resolve({ tools: WIRE }));
-  server.setRequestHandler('tools/call', (request) => {
+  server.setRequestHandler('tools/call', (request) =>
+    traceToolCall(options.trace, { name: request.params.name, pack: 'records' }, () =>
+      callTool(request.params),
+    ),
+  );
+
+  function callTool(params: {
+    name: string;
+    arguments?: Record<string, unknown> | undefined;
+  }): Promise<CallToolResult> {
+    const request = { params };
     counters.calls += 1;
     const def = DEFINITIONS.get(request.params.name);
     const handlerFor = HANDLERS[request.params.name];
@@ -148,6 +161,6 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
     }
     if (outcome.kind === 'fresh') options.afterCommit?.();
     return Promise.resolve(JSON.parse(outcome.resultJson) as CallToolResult);
-  });
+  }
   return server;
 }

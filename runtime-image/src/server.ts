@@ -11,6 +11,8 @@ import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
+import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
+import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
 
@@ -44,6 +46,16 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
+/** The JSON-RPC method of a body, for the call's span name (only read when the call is traced). */
+function methodOf(body: Uint8Array): string | undefined {
+  try {
+    const method = (JSON.parse(Buffer.from(body).toString('utf8')) as { method?: unknown }).method;
+    return typeof method === 'string' && method.length <= 64 ? method : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 }
@@ -60,6 +72,7 @@ async function main(): Promise<void> {
   const store = new RecordsStore(join(config.dataDir, 'records.db'), {
     idempotencyWindowMs: config.idempotencyWindowMs,
   });
+  const tracer = new CallTracer();
   let refused = 0;
   const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
   // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
@@ -78,10 +91,12 @@ async function main(): Promise<void> {
     (ctx) => {
       const context = ctx.authInfo?.extra?.callContext;
       if (!context) throw new Error('no verified call context');
+      const trace = ctx.authInfo?.extra?.callTrace as CallTrace | undefined;
       return createRecordsServer({
         store,
         context: context as Parameters<typeof createRecordsServer>[0]['context'],
         counters,
+        ...(trace ? { trace } : {}),
         ...(afterCommit ? { afterCommit } : {}),
       });
     },
@@ -143,16 +158,26 @@ async function main(): Promise<void> {
       headers,
       body: req.method === 'POST' ? Buffer.from(body) : null,
     });
+    const callTrace = callContext.trace
+      ? tracer.begin(callContext.trace, { tenant: callContext.tenant, method: methodOf(body) })
+      : undefined;
     const response = await mcp.fetch(request, {
       authInfo: {
         token: '',
         clientId: callContext.agent,
         scopes: callContext.scopes,
-        extra: { callContext },
+        extra: { callContext, callTrace },
       },
     });
-    res.writeHead(response.status, Object.fromEntries(response.headers));
-    res.end(Buffer.from(await response.arrayBuffer()));
+    // The whole answer first: the call's spans are finished only once it is, and leave with it.
+    const answer = Buffer.from(await response.arrayBuffer());
+    const answerHeaders = Object.fromEntries(response.headers);
+    const spans = callTrace?.finish();
+    res.writeHead(
+      response.status,
+      spans ? { ...answerHeaders, [RUNTIME_SPANS_HEADER]: spans } : answerHeaders,
+    );
+    res.end(answer);
   }
 
   rmSync(config.socketPath, { force: true });

@@ -58,6 +58,8 @@ export interface TestStackOptions {
       | 'tenantMaxInFlight'
       | 'tenantMaxQueued'
       | 'tenantQueueWaitMs'
+      | 'otlpTracesEndpoint'
+      | 'traceIdentities'
     >
   >;
   callTimeoutMs?: number;
