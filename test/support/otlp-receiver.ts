@@ -4,6 +4,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
 
 type AnyValue = {
   stringValue?: string;
@@ -69,6 +70,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      if (req.method === 'GET' && req.url === '/stats') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ spans: receiver.spans.length, requests: receiver.requests }));
+        return;
+      }
       receiver.requests += 1;
       const json = /application\/json/.test(req.headers['content-type'] ?? '');
       if (req.method !== 'POST' || req.url !== '/v1/traces' || !json) {
@@ -104,4 +110,31 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     url: `http://127.0.0.1:${port}/v1/traces`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
+}
+
+/** The receiver in a child process (benchmarks: its decoding does not share their CPU). */
+export async function startReceiverProcess(): Promise<{
+  url: string;
+  spans(): Promise<number>;
+  close(): void;
+}> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { startOtlpReceiver } = await import(${JSON.stringify(import.meta.url)});
+       const receiver = await startOtlpReceiver();
+       process.stdout.write(receiver.url + '\\n');
+       process.on('SIGTERM', () => process.exit(0));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const url = line.toString().trim();
+  return {
+    url,
+    spans: async () => ((await (await fetch(new URL('/stats', url))).json()) as { spans: number }).spans,
+    close: () => child.kill('SIGTERM'),
+  };
 }
