@@ -16,8 +16,13 @@ import type { ToolSurface } from './tools/tool-surface.ts';
 import { RequestTrace, type RequestTracing } from './request/request-trace.ts';
 import type { AuthenticatedRequest } from './auth/bearer-auth.ts';
 import type { Logger } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { ClientRequests } from './mcp/client-requests.ts';
+import { createRequestStateSeal, type RequestStateSeal } from './mcp/request-state.ts';
 
-export interface AppDeps extends RouterServerDeps {
+export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
+  /** Seals multi-round-trip state; without it, a key of this process only (one router, tests). */
+  seal?: RequestStateSeal;
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
   resourceUrl: string;
   authorizationServers: string[];
@@ -85,8 +90,14 @@ export function createApp(deps: AppDeps): Express {
     res.json({ ok: true });
   });
 
+  const serverDeps: RouterServerDeps = {
+    ...deps,
+    seal: deps.seal ?? createRequestStateSeal(randomBytes(32)),
+    questions: new ClientRequests(),
+  };
   const mcp = createMcpEndpoint({
-    serverFor: (context) => createRouterServer(context, deps),
+    serverFor: (context, info) => createRouterServer(context, serverDeps, info),
+    questions: serverDeps.questions,
     sessions: deps.sessions,
     surface: deps.surface,
     resourceMetadataUrl,

@@ -2,7 +2,6 @@
 // container), take the call from the rate limits, then serve a shared tool in-process, or run a
 // tenant tool through idempotency and dispatch. Every failure comes back as a structured tool error
 // (kernel/tools/tool-errors.ts).
-import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -15,9 +14,9 @@ import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-err
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
+import { isInputRequired, type CallRelay, type ToolAnswer } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
-import type { RateLimitLayer } from '../tools/shared/shared-tool.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import {
@@ -26,7 +25,8 @@ import {
   rateLimitError,
   type RateDecision,
   type RateLimiter,
-} from './rate-limiter.ts';
+  type RateLimitLayer,
+} from '../../kernel/ratelimit/rate-limiter.ts';
 import { validateCall } from './validate.ts';
 import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
 import {
@@ -61,6 +61,8 @@ export interface ToolCall {
   visible: readonly ServedTool[];
   rawArgs: unknown;
   log: Logger;
+  /** Cancellation, notifications and multi-round-trip input between the client and the runtime. */
+  relay?: CallRelay | undefined;
   /** The request's span: each step below gets a child span (none when not traced). */
   trace?: RequestTrace | undefined;
 }
@@ -68,7 +70,7 @@ export interface ToolCall {
 export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
 
 /** The BulkheadError a failed runtime call stands for, or undefined for an unexpected failure. */
-function runtimeFailure(error: unknown): BulkheadError | undefined {
+export function runtimeFailure(error: unknown): BulkheadError | undefined {
   if (error instanceof RuntimeUnavailableError) return error;
   if (!(error instanceof RuntimeRequestError)) return undefined;
   if (error.code === 'runtime_backoff') {
@@ -88,7 +90,7 @@ async function dispatch(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
-): Promise<CallToolResult> {
+): Promise<ToolAnswer> {
   const { principal, tool, log } = call;
   const context = {
     tenant: principal.tenant,
@@ -97,12 +99,13 @@ async function dispatch(
     scopes: principal.scopes,
   };
   try {
-    if (!call.trace) return await deps.dispatcher.callTool(context, tool.definition.name, args);
+    if (!call.trace) return await deps.dispatcher.callTool(context, tool.definition.name, args, call.relay);
     // The runtime continues the trace from the dispatch span (the call assertion carries it), and
     // so does a supervisor job this call causes (the active context).
     return await call.trace.step('dispatch', () => {
       const trace = traceparentOf();
-      return deps.dispatcher.callTool(trace ? { ...context, trace } : context, tool.definition.name, args);
+      const withTrace = trace ? { ...context, trace } : context;
+      return deps.dispatcher.callTool(withTrace, tool.definition.name, args, call.relay);
     });
   } catch (error) {
     log.warn({ tool: tool.definition.name, err: error }, 'tenant call failed');
@@ -123,7 +126,7 @@ async function execute(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
-): Promise<CallToolResult> {
+): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (def.kind === 'shared') {
     const handler = deps.sharedHandlers.get(def.name);
@@ -166,7 +169,7 @@ async function executeTenantTool(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
-): Promise<CallToolResult> {
+): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (!def.writes) return dispatch(call, args, deps);
   const scope = {
@@ -176,7 +179,7 @@ async function executeTenantTool(
     digest: argumentsDigest(args),
   };
   let executed = false;
-  let result: CallToolResult;
+  let result: ToolAnswer;
   try {
     result = await traced(call.trace, 'idempotency', () =>
       deps.idempotency.run(scope, () => {
@@ -192,7 +195,8 @@ async function executeTenantTool(
     return toolErrorFor(stateUnavailable());
   }
   // Not executed and not refused: the stored answer of an earlier call with this key.
-  if (!executed && !result.isError) deps.metrics?.idempotencyReplayed(labelsOf(call));
+  if (!executed && !isInputRequired(result) && !result.isError)
+    deps.metrics?.idempotencyReplayed(labelsOf(call));
   return result;
 }
 
@@ -208,7 +212,7 @@ function toolLayer(decision: RateDecision, name: string | undefined): RateLimitL
   return decision.layers.filter((l) => l.layer === 'tool').map((l) => ({ ...l, tool: name }));
 }
 
-export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<CallToolResult> {
+export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<ToolAnswer> {
   const validate = () => validateCall(call.tool.definition, call.rawArgs, call.log);
   const checked = call.trace ? call.trace.stepSync('validation', validate) : validate();
   if (!checked.ok) {
