@@ -86,8 +86,16 @@ const agent = await registerAgentClient({
 const tokenFor = (resource: string): Promise<string> =>
   mintClientCredentialsToken({ issuer: idp.issuer, ...agent, resource, scope: 'records:read' });
 
-/** Calls answered per second by `concurrency` clients calling one after another for `seconds`. */
-async function callsPerSecond(url: string, token: string, seconds: number): Promise<number> {
+/**
+ * `concurrency` clients calling one after another for `seconds`: calls answered per second, and this
+ * process's CPU time per call (routers and clients; less sensitive than the rate to other load on
+ * the machine, since time spent waiting for the CPU is not counted).
+ */
+async function measure(
+  url: string,
+  token: string,
+  seconds: number,
+): Promise<{ rate: number; cpuUs: number }> {
   const until = performance.now() + seconds * 1000;
   let calls = 0;
   const client = async (): Promise<void> => {
@@ -98,8 +106,10 @@ async function callsPerSecond(url: string, token: string, seconds: number): Prom
     }
   };
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, client));
-  return calls / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { rate: calls / ((performance.now() - started) / 1000), cpuUs: (used.user + used.system) / calls };
 }
 
 const median = (values: number[]): number =>
@@ -108,23 +118,31 @@ const median = (values: number[]): number =>
 try {
   const tokens = await Promise.all(routers.map((router) => tokenFor(router.mcpUrl)));
   // Warm every router (JWKS, JIT) before measuring.
-  for (const [i, router] of routers.entries()) await callsPerSecond(router.mcpUrl, tokens[i]!, 1);
-  const results = CONFIGS.map((): number[] => []);
+  for (const [i, router] of routers.entries()) await measure(router.mcpUrl, tokens[i]!, 1);
+  const results = CONFIGS.map(() => ({ rate: [] as number[], cpuUs: [] as number[] }));
   // Round-robin: a burst of load from elsewhere on the machine falls on every configuration alike.
   for (let round = 0; round < rounds; round += 1) {
-    for (const [i, router] of routers.entries())
-      results[i]!.push(await callsPerSecond(router.mcpUrl, tokens[i]!, seconds));
+    for (const [i, router] of routers.entries()) {
+      const { rate, cpuUs } = await measure(router.mcpUrl, tokens[i]!, seconds);
+      results[i]!.rate.push(rate);
+      results[i]!.cpuUs.push(cpuUs);
+    }
   }
   await tracing.flush();
-  const off = median(results[0]!);
+  const off = median(results[0]!.rate);
+  const offCpu = median(results[0]!.cpuUs);
+  const change = (value: number, base: number): string =>
+    `${(((value - base) / base) * 100).toFixed(1).padStart(6)} %`;
   console.log(
-    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each (median)`,
+    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each (medians)`,
   );
   for (const [i, config] of CONFIGS.entries()) {
-    const rate = median(results[i]!);
-    const change = i === 0 ? '' : `  ${(((rate - off) / off) * 100).toFixed(1).padStart(6)} %`;
+    const rate = median(results[i]!.rate);
+    const cpu = median(results[i]!.cpuUs);
     console.log(
-      `  ${config.padEnd(8)} ${rate.toFixed(0).padStart(6)} calls/s${change}  [${results[i]!.map((v) => v.toFixed(0)).join(', ')}]`,
+      `  ${config.padEnd(8)} ${rate.toFixed(0).padStart(6)} calls/s${i === 0 ? '         ' : change(rate, off)}` +
+        `  ${cpu.toFixed(0).padStart(6)} µs CPU/call${i === 0 ? '' : change(cpu, offCpu)}` +
+        `  [${results[i]!.rate.map((v) => v.toFixed(0)).join(', ')} calls/s]`,
     );
   }
   console.log(`  spans received by the OTLP endpoint: ${await receiver.spans()}`);
