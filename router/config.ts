@@ -203,6 +203,11 @@ export const routerConfig = defineConfig(
       defaultText: 'none',
     },
     otlpTracesEndpoint,
+    traceSampleRatio: {
+      env: 'BULKHEAD_TRACE_SAMPLE_RATIO',
+      schema: z.coerce.number().min(0).max(1).default(1),
+      doc: "share of new traces recorded (0-1); a client's traceparent keeps its own sampled flag",
+    },
     traceIdentities: {
       env: 'BULKHEAD_TRACE_IDENTITIES',
       schema: z

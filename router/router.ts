@@ -102,7 +102,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     invalidate: (id) => tenants.invalidate(id),
   });
   const metrics = new RouterMetrics({ tenantLabel: config.metricsTenantLabel });
-  const tracing = startTracing({ service: 'bulkhead-router', endpoint: config.otlpTracesEndpoint });
+  const tracing = startTracing({
+    service: 'bulkhead-router',
+    endpoint: config.otlpTracesEndpoint,
+    sampleRatio: config.traceSampleRatio,
+  });
   const guard = new DriftGuard({
     approved: RECORDS_TOOLS,
     logger,

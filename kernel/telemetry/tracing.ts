@@ -7,6 +7,8 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
   TracerProvider,
   type ReadableSpan,
   type SpanExporter,
@@ -33,6 +35,11 @@ export interface TracingOptions {
   service: string;
   /** The OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); none: no tracing. */
   endpoint: string | undefined;
+  /**
+   * Share of new traces recorded (0 to 1; default 1). A trace a client or the router started
+   * keeps its caller's decision (the `traceparent`'s sampled flag).
+   */
+  sampleRatio?: number | undefined;
   /** Replaces the OTLP exporter (unit tests of the span shapes). */
   exporter?: SpanExporter;
 }
@@ -63,6 +70,7 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const provider = new TracerProvider({
     resource: serviceResource(options.service),
     spanProcessors: [processor],
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),
   });
   const tracer = provider.getTracer(options.service, VERSION);
   return {

@@ -20,9 +20,9 @@ const call = (meta: Record<string, unknown> = {}) => ({
 let exporter: InMemorySpanExporter;
 let tracing: Tracing;
 
-function setUp(): Tracing {
+function setUp(sampleRatio = 1): Tracing {
   exporter = new InMemorySpanExporter();
-  tracing = startTracing({ service: 'bulkhead-router', endpoint: undefined, exporter })!;
+  tracing = startTracing({ service: 'bulkhead-router', endpoint: undefined, exporter, sampleRatio })!;
   return tracing;
 }
 
@@ -87,5 +87,18 @@ describe('request trace', () => {
     expect(request.parentSpanContext).toBeUndefined();
     expect(request.attributes['error.type']).toBe('401');
     expect(spans.find((s) => s.name === 'authentication')!.attributes['error.type']).toBe('authentication');
+  });
+
+  it("records no new trace at ratio 0, but keeps a client's sampled traceparent", async () => {
+    const unsampled = new RequestTrace({ tracing: setUp(0), identities: false }, {});
+    unsampled.authenticated();
+    expect(unsampled.begin({ body: call(), principal, tool: 'records_get' })).toMatch(/^[0-9a-f]{32}$/);
+    unsampled.finish(200);
+    expect(await finished()).toHaveLength(0);
+    const continued = new RequestTrace({ tracing, identities: false }, { traceparent: PARENT });
+    continued.authenticated();
+    continued.begin({ body: call(), principal, tool: 'records_get' });
+    continued.finish(200);
+    expect((await finished()).map((s) => s.spanContext().traceId)).toEqual([TRACE, TRACE]);
   });
 });
