@@ -142,7 +142,15 @@ async function execute(
         const tools = await Promise.all(
           limited.map((t) => deps.limiter.peek({ ...scope, tool: t.definition })),
         );
-        return [...base.layers, ...tools.flatMap((d, i) => toolLayer(d, limited[i]?.definition.name))];
+        const used = [...new Set(call.visible.flatMap((t) => t.definition.upstreams ?? []))];
+        const upstreams = await Promise.all(
+          used.map((name) => deps.limiter.takeUpstreams([name], { peek: true })),
+        );
+        return [
+          ...base.layers,
+          ...tools.flatMap((d, i) => toolLayer(d, limited[i]?.definition.name)),
+          ...upstreams.flatMap((d) => d.layers),
+        ];
       },
     });
   }
