@@ -169,10 +169,16 @@ async function main(): Promise<void> {
         extra: { callContext, callTrace },
       },
     });
-    // The whole answer first: the call's spans are finished only once it is, and leave with it.
+    if (!callTrace) {
+      res.writeHead(response.status, Object.fromEntries(response.headers));
+      res.end(Buffer.from(await response.arrayBuffer()));
+      return;
+    }
+    // A traced call: the whole answer first, since its spans are finished only once it is, and
+    // leave with it in a header.
     const answer = Buffer.from(await response.arrayBuffer());
+    const spans = callTrace.finish();
     const answerHeaders = Object.fromEntries(response.headers);
-    const spans = callTrace?.finish();
     res.writeHead(
       response.status,
       spans ? { ...answerHeaders, [RUNTIME_SPANS_HEADER]: spans } : answerHeaders,
