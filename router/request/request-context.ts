@@ -76,15 +76,16 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
   const served = surface.forTenant(tenant);
   let visible: readonly ServedTool[] | undefined;
   const name = toolCallName(body);
-  let call: ToolCallRequest | undefined;
-  if (name !== undefined) {
-    const tool = served.find((t) => t.definition.name === name);
-    call = { name, tool, decision: decideTool({ caller: principal, tenant, tool: tool?.definition }) };
-    logCall(input, log, call);
-  }
+  const tool = name === undefined ? undefined : served.find((t) => t.definition.name === name);
   const { trace } = input;
   // The span's tool name is a served one (or `unknown`), never what the request typed.
-  const traceId = trace?.begin({ body, principal, tool: call && (call.tool?.definition.name ?? 'unknown') });
+  const traceId = trace?.begin({ body, principal, tool: name && (tool?.definition.name ?? 'unknown') });
+  let call: ToolCallRequest | undefined;
+  if (name !== undefined) {
+    const decide = () => decideTool({ caller: principal, tenant, tool: tool?.definition });
+    call = { name, tool, decision: trace ? trace.stepSync('authorization', decide) : decide() };
+    logCall(input, log, call);
+  }
   return {
     principal,
     tenant,

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -11,10 +12,11 @@ import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
-import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
-import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
+import { startPacks } from './packs/pack-runtime.ts';
+import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
+import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 // Replaced at bundle time by build.sh ("0" in the production image, "1" only in the :<tag>-faults
@@ -56,6 +58,18 @@ function methodOf(body: Uint8Array): string | undefined {
   }
 }
 
+/**
+ * A traced call's answer: whole, then its headers with the call's spans, which are finished only
+ * once it is (its progress notifications arrive together with its result).
+ */
+async function sendTraced(res: ServerResponse, response: Response, callTrace: CallTrace): Promise<void> {
+  const answer = Buffer.from(await response.arrayBuffer());
+  const spans = callTrace.finish();
+  const headers = Object.fromEntries(response.headers);
+  res.writeHead(response.status, spans ? { ...headers, [RUNTIME_SPANS_HEADER]: spans } : headers);
+  res.end(answer);
+}
+
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 }
@@ -72,7 +86,19 @@ async function main(): Promise<void> {
   const store = new RecordsStore(join(config.dataDir, 'records.db'), {
     idempotencyWindowMs: config.idempotencyWindowMs,
   });
-  const tracer = new CallTracer();
+  // The operator's packs start before the socket listens: the first call finds their tools listed.
+  const packs = await startPacks(
+    {
+      packsDir: config.packsDir,
+      secretsFile: config.packSecretsFile,
+      dataDir: config.dataDir,
+      callTimeoutMs: config.packCallTimeoutMs,
+      maxMessageBytes: config.packMaxMessageBytes,
+      crashThreshold: config.packCrashThreshold,
+      idempotencyWindowMs: config.idempotencyWindowMs,
+    },
+    log,
+  );
   let refused = 0;
   const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
   // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
@@ -87,17 +113,20 @@ async function main(): Promise<void> {
       }
     : undefined;
 
+  const tracer = new CallTracer();
   const mcp = createMcpHandler(
     (ctx) => {
       const context = ctx.authInfo?.extra?.callContext;
       if (!context) throw new Error('no verified call context');
+      const connection = ctx.authInfo?.extra?.connection as AbortSignal | undefined;
       const trace = ctx.authInfo?.extra?.callTrace as CallTrace | undefined;
       return createRecordsServer({
         store,
         context: context as Parameters<typeof createRecordsServer>[0]['context'],
         counters,
-        ...(trace ? { trace } : {}),
         ...(afterCommit ? { afterCommit } : {}),
+        ...(trace ? { trace } : {}),
+        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal) } : {}),
       });
     },
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
@@ -158,6 +187,11 @@ async function main(): Promise<void> {
       headers,
       body: req.method === 'POST' ? Buffer.from(body) : null,
     });
+    // The caller going away (a dropped connection) cancels what the request started, down to a pack.
+    const connection = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) connection.abort();
+    });
     const callTrace = callContext.trace
       ? tracer.begin(callContext.trace, { tenant: callContext.tenant, method: methodOf(body) })
       : undefined;
@@ -166,24 +200,14 @@ async function main(): Promise<void> {
         token: '',
         clientId: callContext.agent,
         scopes: callContext.scopes,
-        extra: { callContext, callTrace },
+        extra: { callContext, connection: connection.signal, callTrace },
       },
     });
-    if (!callTrace) {
-      res.writeHead(response.status, Object.fromEntries(response.headers));
-      res.end(Buffer.from(await response.arrayBuffer()));
-      return;
-    }
-    // A traced call: the whole answer first, since its spans are finished only once it is, and
-    // leave with it in a header.
-    const answer = Buffer.from(await response.arrayBuffer());
-    const spans = callTrace.finish();
-    const answerHeaders = Object.fromEntries(response.headers);
-    res.writeHead(
-      response.status,
-      spans ? { ...answerHeaders, [RUNTIME_SPANS_HEADER]: spans } : answerHeaders,
-    );
-    res.end(answer);
+    if (callTrace) return sendTraced(res, response, callTrace);
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    // Streamed, not buffered: progress and log notifications reach the caller while the call runs.
+    if (!response.body) return void res.end();
+    Readable.fromWeb(response.body).pipe(res);
   }
 
   rmSync(config.socketPath, { force: true });
@@ -207,7 +231,7 @@ async function main(): Promise<void> {
     log.info('shutting down');
     server.close(() => {
       store.close();
-      process.exit(0);
+      void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 5_000).unref();
   };

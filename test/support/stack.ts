@@ -63,6 +63,7 @@ export interface TestStackOptions {
       | 'tenantQueueWaitMs'
       | 'otlpTracesEndpoint'
       | 'traceIdentities'
+      | 'auditSecret'
     >
   >;
   callTimeoutMs?: number;
