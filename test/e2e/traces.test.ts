@@ -107,7 +107,7 @@ describe('traces', () => {
       expect(found, name).toHaveLength(1);
       return found[0]!;
     };
-    for (const step of ['authentication', 'authorization', 'validation', 'rate_limit'])
+    for (const step of ['authentication', 'authorization', 'validation', 'rate_limit', 'audit'])
       stepOf(step, request.spanId);
     const dispatch = stepOf('dispatch', stepOf('idempotency', request.spanId).spanId);
 
