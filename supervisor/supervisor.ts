@@ -27,6 +27,8 @@ import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
 import { supervisorConfig, type SupervisorSettings } from './config.ts';
 import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
+import { startTracing } from '../kernel/telemetry/tracing.ts';
+import { annotateStart } from './jobs/job-trace.ts';
 import {
   collectRuntimeMetrics,
   publishRuntimeMetrics,
@@ -71,6 +73,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const tracing = startTracing({ service: 'bulkhead-supervisor', endpoint: settings.otlpTracesEndpoint });
   const docker = new Docker();
   const driver = new DockerDriver({
     docker,
@@ -91,7 +94,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     settings,
     epochs,
     tamper,
-    onReady: metrics.observeReady,
+    onReady: (ready) => {
+      metrics.observeReady(ready);
+      annotateStart(ready);
+    },
     images: new TenantImages({
       docker,
       runtimeImage: settings.image,
@@ -144,6 +150,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     manager,
     registry,
     logger,
+    tracing,
     verifier: new IsolationVerifier({ docker, driver }),
   });
   const packWorker = startPackWorker({
@@ -174,6 +181,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
         .catch((error: unknown) => logger.error({ err: error }, 'final audit seal failed'));
       await metricsServer?.close();
       await Promise.all([worker.close(), packWorker.close()]);
+      await tracing?.shutdown();
       redis.disconnect();
     },
   };
