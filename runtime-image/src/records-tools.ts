@@ -150,17 +150,21 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
     Promise.resolve({ tools: packs ? [...WIRE, ...packs.tools()] : WIRE }),
   );
   packs?.install(server);
-  server.setRequestHandler('tools/call', (request, ctx) =>
-    // The pack is the text before the first "_" of an exposed name (kernel/packs/pack-naming.ts).
-    traceToolCall(options.trace, { name: request.params.name, pack: request.params.name.split('_')[0] }, () =>
-      callTool(request, ctx),
-    ),
+  server.setRequestHandler(
+    'tools/call',
+    (request, ctx) =>
+      // The pack is the text before the first "_" of an exposed name (kernel/packs/pack-naming.ts).
+      traceToolCall(
+        options.trace,
+        { name: request.params.name, pack: request.params.name.split('_')[0] },
+        () => callTool(request, ctx),
+      ) as Promise<CallToolResult>, // or input_required (2026-07-28), which tools/call may answer
   );
 
   function callTool(
     request: { params: { name: string; arguments?: Record<string, unknown> | undefined } },
     ctx: ServerContext,
-  ): Promise<CallToolResult> {
+  ): Promise<CallToolResult | InputRequiredResult> {
     counters.calls += 1;
     const packCall = packs?.call(request.params.name, request.params, ctx);
     if (packCall) return packCall;
