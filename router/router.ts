@@ -32,6 +32,8 @@ import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { stateClientOptions } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
+import { PackCatalog } from './tools/pack-catalog.ts';
+import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
@@ -105,8 +107,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   await runtimes.ready();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
   const tenants = new TenantDirectory({ source: registry });
+  const packs = new PackCatalog({ source: new PackRegistry({ redis, prefix: installation.registryPrefix }) });
   const watcher = new PinWatcher({
     source: registry,
+    packs,
     logger,
     invalidate: (id) => tenants.invalidate(id),
   });
@@ -118,6 +122,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   });
   const guard = new DriftGuard({
     approved: RECORDS_TOOLS,
+    packDigests: (tenant) => packs.digestsFor(tenant),
     logger,
     onDrift: (tool, event) => metrics.driftEvent(tool, event),
     onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
@@ -203,7 +208,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       allowedHosts: config.allowedHosts ?? defaultOriginPolicy(config.resourceUrl).allowedHosts,
     },
     maxBodyBytes: config.maxBodyBytes,
-    surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard }),
+    surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard, packs }),
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({
       redis,

@@ -10,6 +10,10 @@ import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { DockerDriver } from './docker/docker-driver.ts';
 import { startRuntimeWorker } from './jobs/runtime-worker.ts';
+import { startPackWorker } from './jobs/pack-worker.ts';
+import { PackImages } from './docker/pack-images.ts';
+import { TenantImages } from './docker/tenant-images.ts';
+import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { RuntimeController } from './lifecycle/runtime-controller.ts';
 import { IsolationVerifier } from './verify/isolation-verifier.ts';
 import Docker from 'dockerode';
@@ -94,6 +98,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
       metrics.observeReady(ready);
       annotateStart(ready);
     },
+    images: new TenantImages({
+      docker,
+      runtimeImage: settings.image,
+      approvals: new PackRegistry({ redis, prefix: installation.registryPrefix }),
+    }),
   });
   // Observers see the driver read-only and leave every change to the controller.
   const view = driver;
@@ -144,7 +153,13 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     tracing,
     verifier: new IsolationVerifier({ docker, driver }),
   });
-  await worker.waitUntilReady();
+  const packWorker = startPackWorker({
+    redis: installation.redis,
+    prefix: installation.jobsPrefix,
+    images: new PackImages({ docker, runtimeImage: settings.image, namespace: installation.namespace }),
+    logger,
+  });
+  await Promise.all([worker.waitUntilReady(), packWorker.waitUntilReady()]);
   logger.info({ namespace: installation.namespace, image: settings.image }, 'supervisor ready');
   return {
     manager,
@@ -165,7 +180,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
         ?.runOnce()
         .catch((error: unknown) => logger.error({ err: error }, 'final audit seal failed'));
       await metricsServer?.close();
-      await worker.close();
+      await Promise.all([worker.close(), packWorker.close()]);
       await tracing?.shutdown();
       redis.disconnect();
     },

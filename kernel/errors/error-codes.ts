@@ -113,6 +113,10 @@ export const ERROR_CODES = {
   invalid_input: { class: 'operator', exit: 2 },
   invalid_spec: { class: 'operator', exit: 2 },
   invalid_config: { class: 'operator', exit: 2 },
+  // A pack version named in a pin or a tenant record has no approval in the pack registry.
+  pack_not_approved: { class: 'operator', exit: 3 },
+  // A pack failed its build, its sandbox run or its statements (the message says which).
+  pack_rejected: { class: 'operator' },
   // development only: the development IdP refused a request.
   idp_request_failed: { class: 'transient' },
 } as const satisfies Record<string, ErrorCodeRow>;

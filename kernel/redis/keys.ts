@@ -35,6 +35,23 @@ export function uidSequenceKey(prefix: string): string {
   return `${prefix}:uid-seq`;
 }
 
+// The pack registry (kernel/registry/pack-registry.ts).
+
+/** String: the approval in force for one pack version (JSON). */
+export function packApprovalKey(prefix: string, name: string, version: string): string {
+  return `${prefix}:pack:${name}@${version}`;
+}
+
+/** Set: every approved `name@version`. */
+export function packSetKey(prefix: string): string {
+  return `${prefix}:packs`;
+}
+
+/** Stream: every approval ever made (who, when, what), oldest first. */
+export function packApprovalsLogKey(prefix: string): string {
+  return `${prefix}:pack-approvals`;
+}
+
 // The audit trail (kernel/audit/audit-trail.ts).
 
 /** Stream: one tenant's hash-chained audit entries. */
