@@ -8,12 +8,15 @@ import { installation, type Installation } from '../../kernel/tenant/installatio
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { loadSecretKey, SecretStore } from '../secrets/secret-store.ts';
+import { EvidenceStore } from './evidence.ts';
 
 export interface ControlPlane {
   registry: TenantRegistry;
   runtimes: RuntimeClient;
   audit: AuditTrail;
   secrets: SecretStore;
+  /** Where `verify` keeps each tenant's latest report; without it reports are not kept. */
+  evidence?: EvidenceStore;
   /** Recorded as the author of every change a use case makes. */
   actor: string;
 }
@@ -66,6 +69,7 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
       registry: new TenantRegistry({ redis, prefix: inst.registryPrefix }),
       runtimes,
       audit: new AuditTrail({ redis, prefix: inst.registryPrefix }),
+      evidence: new EvidenceStore({ redis, prefix: inst.registryPrefix }),
       secrets: new SecretStore({
         redis,
         prefix: inst.registryPrefix,
