@@ -1,0 +1,45 @@
+// Small shared pieces of the pages: loading a resource, and how states and times read.
+import { html } from 'htm/preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { get } from './api.ts';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: string | undefined;
+  reload: () => void;
+}
+
+export function useResource<T>(path: string): Loaded<T> {
+  const [data, setData] = useState<T | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const load = useCallback(() => {
+    get<T>(path).then(
+      (value) => {
+        setData(value);
+        setError(undefined);
+      },
+      (e: unknown) => setError((e as Error).message),
+    );
+  }, [path]);
+  useEffect(load, [load]);
+  return { data, error, reload: load };
+}
+
+export function Problem({ error }: { error: string | undefined }) {
+  return error ? html`<p role="alert" class="problem">${error}</p>` : null;
+}
+
+export function Badge({ ok, yes, no }: { ok: boolean; yes: string; no: string }) {
+  return html`<span class=${ok ? 'badge ok' : 'badge bad'}>${ok ? yes : no}</span>`;
+}
+
+export function time(iso: string): string {
+  return new Date(iso)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
+}
+
+export function usageText(used: number, limit: number): string {
+  return `${used} / ${limit}`;
+}
