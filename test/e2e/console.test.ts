@@ -10,6 +10,7 @@ import { CONTENT_SECURITY_POLICY } from '../../console/http/http-kit.ts';
 import { EvidenceStore } from '../../tenants/control-plane/evidence.ts';
 import { verifyTenant } from '../../tenants/control-plane/verify.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
+import { PLAN_QUOTAS } from '../../kernel/tenant/tenant-spec.ts';
 import { Redis } from 'ioredis';
 import { agentClient, write } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -48,7 +49,8 @@ beforeAll(async () => {
     routeFreshnessMs: 0,
   });
   await stack.onboard(TENANT);
-  await stack.onboard('globex');
+  // globex keeps its plan's quotas (the others get budgets no test reaches): its use shows.
+  await stack.onboard('globex', { quotas: PLAN_QUOTAS.small });
   redis = new Redis(stack.ns.installation.redis);
   audit = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
   const evidence = new EvidenceStore({ redis, prefix: stack.ns.installation.registryPrefix });
@@ -218,6 +220,20 @@ describe('console', () => {
       expect(((await crossSite.json()) as { error: string }).error).toBe('csrf_rejected');
     });
 
+    it("shows a tenant's live use of its quotas", async () => {
+      const globex = await agentClient(stack, 'globex');
+      for (let i = 0; i < 5; i++) expect((await write(globex, `g${i}`)).ok).toBe(true);
+      await globex.close();
+      const tenants = (await olivia.page.evaluate(async () => (await fetch('/api/tenants')).json())) as {
+        id: string;
+        usage: { layer: string; used: number; limit: number }[];
+      }[];
+      const usage = tenants.find((t) => t.id === 'globex')?.usage;
+      // Per day, a call takes 8.6 s to replenish (GCRA): all five are still in use.
+      expect(usage?.find((u) => u.layer === 'tenant_day')).toMatchObject({ used: 5, limit: 10_000 });
+      expect(usage?.find((u) => u.layer === 'tenant_minute')).toMatchObject({ limit: 60 });
+    });
+
     it('sees the charts drawn from the scraped metrics', async () => {
       await olivia.page.goto(`${consoleApp.url}/#/charts`);
       await olivia.page.locator('figure canvas').first().waitFor();
@@ -238,7 +254,9 @@ describe('console', () => {
       await olivia.page.getByRole('button', { name: 'Suspend' }).click();
       expect(await olivia.page.getByTestId('action-status').textContent()).toContain('Give a reason');
       expect((await stack.registry.require(TENANT)).status).toBe('active');
-      await olivia.page.getByLabel(/^Reason/).fill('ticket SEC-42: leaked agent key');
+      await olivia.page
+        .getByLabel('Reason (recorded in the audit trail)')
+        .fill('ticket SEC-42: leaked agent key');
       await olivia.page.getByRole('button', { name: 'Suspend' }).click();
       await olivia.page.getByTestId('action-status').getByText('suspend: done').waitFor({ timeout: 60_000 });
       await olivia.page.getByTestId('status').getByText('suspended').waitFor();
@@ -264,6 +282,38 @@ describe('console', () => {
       expect(result.structuredContent).toMatchObject({
         error: { error_class: 'authorization', code: 'tenant_suspended' },
       });
+      expect(olivia.problems).toEqual([]);
+    });
+
+    it('resumes, recycles the runtime and runs verify again, each audited with who and why', async () => {
+      const act = async (button: string, reason: string, done: string): Promise<void> => {
+        await olivia.page.getByLabel('Reason (recorded in the audit trail)').fill(reason);
+        await olivia.page.getByRole('button', { name: button }).click();
+        await olivia.page.getByTestId('action-status').getByText(done).waitFor({ timeout: 90_000 });
+      };
+      await act('Resume', 'SEC-42 closed', 'resume: done');
+      expect((await stack.registry.require(TENANT)).status).toBe('active');
+      const before = await stack.runtimes.inspect(TENANT);
+      await act('Recycle runtime', 'rotate after the incident', 'recycle: done');
+      const after = await stack.runtimes.inspect(TENANT);
+      expect(after?.runtimeId).toBeDefined();
+      expect(after?.runtimeId).not.toBe(before?.runtimeId);
+      await olivia.page.goto(`${consoleApp.url}/#/tenants/${TENANT}/evidence`);
+      const checkedBefore = await olivia.page.getByTestId('report-summary').textContent();
+      await act('Run verify again', 'quarterly review', 'verify: done');
+      await expect
+        .poll(() => olivia.page.getByTestId('report-summary').textContent())
+        .not.toBe(checkedBefore);
+      const operations = (await audit.entries(TENANT))
+        .filter((e) => e.tool.startsWith('operator/') && e.decision === 'permit')
+        .map((e) => [e.user, e.tool, e.reason]);
+      expect(operations).toEqual([
+        ['console:olivia', 'operator/suspend', 'ticket SEC-42: leaked agent key'],
+        ['console:olivia', 'operator/resume', 'SEC-42 closed'],
+        ['console:olivia', 'operator/recycle', 'rotate after the incident'],
+        ['console:olivia', 'operator/verify', 'quarterly review'],
+      ]);
+      expect((await audit.verify(TENANT)).ok).toBe(true);
       expect(olivia.problems).toEqual([]);
     });
   });

@@ -1,6 +1,6 @@
 // Small shared pieces of the pages: loading a resource, and how states and times read.
 import { html } from 'htm/preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { get } from './api.ts';
 
 export interface Loaded<T> {
@@ -9,16 +9,22 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
+/** GETs `path`; a newer path (or reload) wins over an answer still on its way for an older one. */
 export function useResource<T>(path: string): Loaded<T> {
   const [data, setData] = useState<T | undefined>();
   const [error, setError] = useState<string | undefined>();
+  const latest = useRef(0);
   const load = useCallback(() => {
+    const request = ++latest.current;
     get<T>(path).then(
       (value) => {
+        if (request !== latest.current) return;
         setData(value);
         setError(undefined);
       },
-      (e: unknown) => setError((e as Error).message),
+      (e: unknown) => {
+        if (request === latest.current) setError((e as Error).message);
+      },
     );
   }, [path]);
   useEffect(load, [load]);

@@ -52,7 +52,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                 <thead>
                   <tr>
                     <th scope="col">Budget</th>
-                    <th scope="col">Used / limit</th>
+                    <th scope="col">In use / limit</th>
                     <th scope="col">Resets in</th>
                   </tr>
                 </thead>

@@ -24,8 +24,8 @@ export function TenantsPage() {
                 <th scope="col">Runtime</th>
                 <th scope="col">Generation</th>
                 <th scope="col">Pinned tools</th>
-                <th scope="col">Calls this minute</th>
-                <th scope="col">Calls today</th>
+                <th scope="col">Minute quota in use</th>
+                <th scope="col">Day quota in use</th>
               </tr>
             </thead>
             <tbody>
