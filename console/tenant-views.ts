@@ -2,23 +2,14 @@
 // the rate limiter's live counters and the audit trail. Read-only: nothing here changes a tenant.
 import type { Redis } from 'ioredis';
 import type { AuditEntry, ChainCheck } from '../kernel/audit/audit-trail.ts';
-import { rateLimitKey } from '../kernel/redis/keys.ts';
-import { redisScripts, type RedisScripts } from '../kernel/redis/scripts.ts';
+import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import type { ControlPlane } from '../tenants/control-plane/context.ts';
 import { listTenants, requireTenant } from '../tenants/control-plane/queries.ts';
+import { quotaReport, type QuotaRow, type RateState } from '../tenants/control-plane/quota.ts';
 import type { RuntimeStatus } from '../supervisor/client/runtime-jobs.ts';
 
 const RECENT_ERRORS = 10;
-const MINUTE_MS = 60_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
-
-export interface Usage {
-  layer: 'tenant_minute' | 'tenant_day';
-  limit: number;
-  used: number;
-  resetMs: number;
-}
 
 export interface TenantSummary {
   id: string;
@@ -30,10 +21,13 @@ export interface TenantSummary {
   runtime: Pick<RuntimeStatus, 'state' | 'generation' | 'image'> | null;
   tools: TenantRecord['tools'];
   quotas: TenantRecord['quotas'];
-  usage: Usage[];
+  /** The tenant's minute and day budgets in use. */
+  usage: QuotaRow[];
 }
 
 export interface TenantDetail extends TenantSummary {
+  /** Every rate-limit layer in use: the tenant's, each agent's and user's, each tool's, each upstream's. */
+  quotaLayers: QuotaRow[];
   roles: TenantRecord['roles'];
   /** The latest refusals in its audit trail, newest first. */
   recentErrors: AuditEntry[];
@@ -42,8 +36,8 @@ export interface TenantDetail extends TenantSummary {
 
 export class TenantViews {
   readonly #cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
-  readonly #scripts: RedisScripts;
-  readonly #prefix: string;
+  readonly #rates: RateState;
+  readonly #limiter: RateLimiter;
 
   constructor(options: {
     cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
@@ -51,8 +45,8 @@ export class TenantViews {
     prefix: string;
   }) {
     this.#cp = options.cp;
-    this.#scripts = redisScripts(options.redis);
-    this.#prefix = options.prefix;
+    this.#rates = { redis: options.redis, prefix: options.prefix };
+    this.#limiter = new RateLimiter(this.#rates);
   }
 
   async list(): Promise<TenantSummary[]> {
@@ -67,6 +61,7 @@ export class TenantViews {
     return {
       ...(await this.#summary(tenant, runtime)),
       roles: tenant.roles,
+      quotaLayers: (await quotaReport(this.#cp, this.#rates, tenant.id)).layers,
       recentErrors: entries
         .filter((e) => e.decision === 'deny')
         .slice(-RECENT_ERRORS)
@@ -90,38 +85,14 @@ export class TenantViews {
     };
   }
 
-  /**
-   * The tenant-wide rate-limit layers, looked at without charging (the limiter's script in peek
-   * mode, with the per-agent, per-user and per-tool layers switched off by a zero limit).
-   */
-  async #usage(tenant: TenantRecord): Promise<Usage[]> {
-    const key = (layer: string): string => rateLimitKey(this.#prefix, tenant.id, layer);
-    const reply = await this.#scripts.rateLimit(
-      {
-        tenantMinute: key('tenant:minute'),
-        tenantDay: key('tenant:day'),
-        agent: key('agent:'),
-        user: key('user:'),
-        tool: key('tool:'),
-      },
-      {
-        tenantMinuteLimit: tenant.quotas.callsPerMinute,
-        tenantDayLimit: tenant.quotas.callsPerDay,
-        agentLimit: 0,
-        userLimit: 0,
-        toolLimit: 0,
-        tenantMinutePeriod: MINUTE_MS,
-        tenantDayPeriod: DAY_MS,
-        agentPeriod: MINUTE_MS,
-        userPeriod: MINUTE_MS,
-        toolPeriod: MINUTE_MS,
-        peek: 1,
-      },
-    );
-    const layer = (name: Usage['layer'], at: number): Usage => {
-      const [limit = 0, remaining = 0, resetMs = 0] = reply.slice(at, at + 3);
-      return { layer: name, limit, used: limit - remaining, resetMs };
-    };
-    return [layer('tenant_minute', 2), layer('tenant_day', 6)];
+  /** The tenant-wide layers (minute and day), looked at without charging. */
+  async #usage(tenant: TenantRecord): Promise<QuotaRow[]> {
+    const look = await this.#limiter.peek({
+      principal: { tenant: tenant.id, agent: '', user: null },
+      quotas: tenant.quotas,
+    });
+    return look.layers
+      .filter((l) => l.layer === 'tenant_minute' || l.layer === 'tenant_day')
+      .map((l) => ({ ...l, used: l.limit - l.remaining }));
   }
 }

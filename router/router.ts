@@ -19,13 +19,14 @@ import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { TrustedIssuerInput } from './auth/trusted-issuers.ts';
 import { responseCapFor } from './dispatch/bounded-fetch.ts';
 import { createCallSigner } from './dispatch/call-signer.ts';
+import { createRequestStateSeal, requestStateKey } from './mcp/request-state.ts';
 import { createBreachRecorder } from './dispatch/security-events.ts';
 import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { TenantDirectory } from './tenancy/tenant-directory.ts';
 import { defaultOriginPolicy } from './http/origin.ts';
 import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
-import { RateLimiter } from './pipeline/rate-limiter.ts';
+import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { stateClientOptions } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
@@ -170,6 +171,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     dispatcher,
     audit,
     logger,
+    // One key on every replica: a 2026-07-28 client's retry may reach any of them.
+    seal: createRequestStateSeal(requestStateKey(privateKey)),
     sessions: new SessionStore({
       redis,
       prefix: installation.registryPrefix,

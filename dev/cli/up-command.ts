@@ -186,7 +186,6 @@ export const up: Command = {
         apps: {},
       };
       await writeDevStack(settings.devDir, stack);
-      const accessToken = await agentToken(settings.devDir, stack, values.tenant, ALL_SCOPES.join(' '));
       if (failed) throw failed;
 
       console.log(`
@@ -198,14 +197,15 @@ Bulkhead is running.
   Console:        ${consoleUrl}   (sign in as ${consoleUsers.map((u) => `${u.id} (${u.roles.join('+')})`).join(', ') || 'nobody: see --console-users'})
   Logs:           ${logDir}
 
-Client configuration (paste into an MCP client; the token below is valid for 5 minutes):
-${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl, headers: { Authorization: `Bearer ${accessToken}` } } } }, null, 2)}
+Client configuration (paste into an MCP client: it registers itself and sends you to the IdP's
+sign-in page, where a user above signs in with any password; docs/clients.md has each client's):
+${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl } } }, null, 2)}
 `);
       if (values.smoke) {
         const firstUser = users[0];
         await smokeTest(
           resourceUrl,
-          accessToken,
+          await agentToken(settings.devDir, stack, values.tenant, ALL_SCOPES.join(' ')),
           firstUser
             ? await userToken(settings.devDir, stack, { user: firstUser.id, scope: 'records:read' })
             : undefined,

@@ -111,7 +111,7 @@ export function socketTamperKey(prefix: string): string {
   return `${prefix}:metrics:socket-tampering`;
 }
 
-// Rate limits (router/pipeline/rate-limiter.ts, kernel/redis/lua/rate-limit.lua).
+// Rate limits (kernel/ratelimit/rate-limiter.ts, kernel/redis/lua/rate-limit.lua).
 
 /**
  * String with a TTL: one rate-limit layer's theoretical arrival time (GCRA), for a tenant and a
@@ -120,4 +120,25 @@ export function socketTamperKey(prefix: string): string {
  */
 export function rateLimitKey(prefix: string, tenant: string, layer: string): string {
   return `${prefix}:rate:${tenant}:${layer}`;
+}
+
+/**
+ * SCAN pattern of a tenant's rate-limit keys of one kind (`agent`, `user`, `tool`): the callers and
+ * tools that spent some of a budget not yet replenished (`bulkhead quota`).
+ */
+export function rateLimitPattern(prefix: string, tenant: string, kind: string): string {
+  return `${rateLimitKey(prefix, tenant, kind)}:*`;
+}
+
+/**
+ * String with a TTL: an upstream's theoretical arrival time (GCRA), shared by every tenant whose
+ * calls use that downstream API (outside any tenant's keys: the budget is the downstream's).
+ */
+export function upstreamRateKey(prefix: string, upstream: string): string {
+  return `${prefix}:rate-upstream:${upstream}`;
+}
+
+/** Hash: upstream name -> its budget in calls per minute (kernel/ratelimit/upstream-budgets.ts). */
+export function upstreamBudgetsKey(prefix: string): string {
+  return `${prefix}:upstream-budgets`;
 }

@@ -43,7 +43,17 @@ export const SCRIPTS = {
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   rateLimit: spec(
     'rate-limit.lua',
-    ['tenantMinute', 'tenantDay', 'agent', 'user', 'tool'],
+    [
+      'tenantMinute',
+      'tenantDay',
+      'agent',
+      'user',
+      'tool',
+      'upstream1',
+      'upstream2',
+      'upstream3',
+      'upstreamBudgets',
+    ],
     [
       'tenantMinuteLimit',
       'tenantDayLimit',
@@ -56,6 +66,9 @@ export const SCRIPTS = {
       'userPeriod',
       'toolPeriod',
       'peek',
+      'upstream1Name',
+      'upstream2Name',
+      'upstream3Name',
     ],
     'integers',
   ),

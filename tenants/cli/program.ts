@@ -7,6 +7,7 @@ import { keygen, list, offboard, onboard } from './commands.ts';
 import type { Command } from './command-kit.ts';
 import { cliConfig } from './config.ts';
 import { apply, exportCommand } from './gitops-commands.ts';
+import { quota, upstream } from './quota-commands.ts';
 import { history, resume, secret, show, suspend, update, verifyCommand } from './lifecycle-commands.ts';
 
 /** The operator commands, in help order; `dev` adds the development ones around them. */
@@ -20,6 +21,8 @@ export function operatorCommands(options: { routerProbe?: RouterProbeSource } = 
     resume,
     verify: verifyCommand(options),
     history,
+    quota,
+    upstream,
     secret,
     export: exportCommand,
     apply,

@@ -232,6 +232,15 @@ describe('console', () => {
       // Per day, a call takes 8.6 s to replenish (GCRA): all five are still in use.
       expect(usage?.find((u) => u.layer === 'tenant_day')).toMatchObject({ used: 5, limit: 10_000 });
       expect(usage?.find((u) => u.layer === 'tenant_minute')).toMatchObject({ limit: 60 });
+      // In full: every layer in use, the agent's share among them.
+      const detail = (await olivia.page.evaluate(async () =>
+        (await fetch('/api/tenants/globex')).json(),
+      )) as {
+        quotaLayers: { layer: string; limit: number }[];
+      };
+      expect(detail.quotaLayers.map((l) => l.layer)).toEqual(
+        expect.arrayContaining(['tenant_minute', 'tenant_day', 'agent']),
+      );
     });
 
     it('sees the charts drawn from the scraped metrics', async () => {

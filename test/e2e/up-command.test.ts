@@ -51,7 +51,9 @@ describe('bulkhead up', () => {
     expect(stdout).toContain(
       `Console:        http://127.0.0.1:${consolePort}   (sign in as olivia (operator), aldo (auditor))`,
     );
-    expect(stdout).toContain('"Authorization": "Bearer ey');
+    // A stock client signs itself in: the configuration to paste carries the URL and no secret.
+    expect(stdout).toContain(`"url": "http://127.0.0.1:${port}/mcp"`);
+    expect(stdout).not.toContain('Authorization');
     expect(stdout).toContain('smoke: records_create -> {"record"');
     // The default demo user signed in through the authorization code flow (bulkhead token --user).
     expect(stdout).toMatch(

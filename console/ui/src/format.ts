@@ -2,6 +2,7 @@
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { get } from './api.ts';
+import type { Usage } from './types.ts';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -46,6 +47,14 @@ export function time(iso: string): string {
     .replace(/\.\d+Z$/, ' UTC');
 }
 
-export function usageText(used: number, limit: number): string {
-  return `${used} / ${limit}`;
+export function usageText(usage: Usage | undefined): string {
+  return usage ? `${usage.used} / ${usage.limit}` : 'none';
+}
+
+/** A layer's name as people read it: whose budget, over which period. */
+export function layerText(u: Usage): string {
+  const per = u.period_ms >= 86_400_000 ? 'per day' : 'per minute';
+  const who = u.subject ?? u.tool ?? u.upstream;
+  const kind = u.layer.startsWith('tenant_') ? 'tenant' : u.layer;
+  return `${kind}${who ? ` ${who}` : ''}, calls ${per}`;
 }

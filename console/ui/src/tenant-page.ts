@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Badge, Problem, time, useResource, usageText } from './format.ts';
+import { Badge, layerText, Problem, time, useResource, usageText } from './format.ts';
 import type { TenantDetail } from './types.ts';
 
 export function TenantPage({ me, id }: { me: Me; id: string }) {
@@ -57,14 +57,12 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                   </tr>
                 </thead>
                 <tbody>
-                  ${t.usage.map(
+                  ${t.quotaLayers.map(
                     (u) =>
                       html`<tr>
-                        <th scope="row">
-                          ${u.layer === 'tenant_minute' ? 'calls per minute' : 'calls per day'}
-                        </th>
-                        <td>${usageText(u.used, u.limit)}</td>
-                        <td>${Math.ceil(u.resetMs / 1000)} s</td>
+                        <th scope="row">${layerText(u)}</th>
+                        <td>${usageText(u)}</td>
+                        <td>${Math.ceil(u.reset_ms / 1000)} s</td>
                       </tr>`,
                   )}
                 </tbody>

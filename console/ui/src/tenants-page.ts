@@ -39,8 +39,8 @@ export function TenantsPage() {
                     <td>${t.runtime ? t.runtime.state : 'none'}</td>
                     <td>${t.generation}</td>
                     <td>${t.tools.length}</td>
-                    <td>${usageText(t.usage[0]?.used ?? 0, t.usage[0]?.limit ?? 0)}</td>
-                    <td>${usageText(t.usage[1]?.used ?? 0, t.usage[1]?.limit ?? 0)}</td>
+                    <td>${usageText(t.usage.find((u) => u.layer === 'tenant_minute'))}</td>
+                    <td>${usageText(t.usage.find((u) => u.layer === 'tenant_day'))}</td>
                   </tr>`,
               )}
             </tbody>

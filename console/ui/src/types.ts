@@ -1,9 +1,14 @@
 // The JSON the console's API answers with (console/tenant-views.ts, console/api-routes.ts).
+/** One rate-limit layer in use (tenants/control-plane/quota.ts). */
 export interface Usage {
   layer: string;
   limit: number;
   used: number;
-  resetMs: number;
+  period_ms: number;
+  reset_ms: number;
+  subject?: string;
+  tool?: string;
+  upstream?: string;
 }
 
 export interface ToolPin {
@@ -50,6 +55,7 @@ export interface ChainCheck {
 }
 
 export interface TenantDetail extends TenantSummary {
+  quotaLayers: Usage[];
   recentErrors: AuditEntry[];
   chain: ChainCheck;
 }
