@@ -29,7 +29,7 @@ export interface TenantDetail extends TenantSummary {
   /** Every rate-limit layer in use: the tenant's, each agent's and user's, each tool's, each upstream's. */
   quotaLayers: QuotaRow[];
   roles: TenantRecord['roles'];
-  /** The latest refusals in its audit trail, newest first. */
+  /** The latest refusals and failed calls in its audit trail, newest first. */
   recentErrors: AuditEntry[];
   chain: ChainCheck;
 }
@@ -63,7 +63,7 @@ export class TenantViews {
       roles: tenant.roles,
       quotaLayers: (await quotaReport(this.#cp, this.#rates, tenant.id)).layers,
       recentErrors: entries
-        .filter((e) => e.decision === 'deny')
+        .filter((e) => e.decision === 'deny' || e.status === 'error')
         .slice(-RECENT_ERRORS)
         .reverse(),
       chain: await this.#cp.audit.verify(tenant.id),

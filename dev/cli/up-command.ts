@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
 import { withContext } from '../../tenants/cli/cli-context.ts';
@@ -94,6 +95,9 @@ export const up: Command = {
     await mkdir(logDir, { recursive: true });
     const keys = await ensureCallKeys(join(settings.devDir, 'keys'));
     step(`call-assertion keys: ${keys.created ? 'created' : 'reused'} in ${join(settings.devDir, 'keys')}`);
+    // The audit keys and directory of the development stack: segments are sealed under the dev dir.
+    const auditKeys = await ensureAuditKeys(join(settings.devDir, 'keys'));
+    const auditDir = join(settings.devDir, 'audit');
 
     let failed: Error | undefined;
     const children = new ChildGroup({
@@ -130,6 +134,9 @@ export const up: Command = {
         ...common,
         BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
         BULKHEAD_METRICS_PORT: String(supervisorMetricsPort),
+        BULKHEAD_AUDIT_SIGNING_KEY_FILE: auditKeys.signingKeyFile,
+        BULKHEAD_AUDIT_DIR: auditDir,
+        BULKHEAD_AUDIT_SEAL_INTERVAL_MS: '60000',
       });
       step(`starting the router at ${routerUrl}`);
       children.start('router', join(ROOT, 'router/main.ts'), {
@@ -139,6 +146,7 @@ export const up: Command = {
         BULKHEAD_ROUTER_PORT: values.port,
         BULKHEAD_ROUTER_PRIVATE_KEY_FILE: keys.privateKeyFile,
         BULKHEAD_ROUTER_METRICS_PORT: String(routerMetricsPort),
+        BULKHEAD_AUDIT_SECRET_FILE: auditKeys.secretFile,
       });
       await waitForHttp(`${routerUrl}/healthz`, 20_000);
       step(`starting the console at http://127.0.0.1:${values['console-port']}`);
@@ -196,6 +204,8 @@ Bulkhead is running.
   A user's token: ${process.execPath} dev/cli/main.ts token --user ${users[0]?.id ?? '<user>'}   (users: ${users.map((u) => `${u.id}=${u.roles.join('+')}`).join(', ') || 'none'})
   Console:        ${consoleUrl}   (sign in as ${consoleUsers.map((u) => `${u.id} (${u.roles.join('+')})`).join(', ') || 'nobody: see --console-users'})
   Logs:           ${logDir}
+  Audit trail:    sealed every minute into ${auditDir}; check it offline with
+                  BULKHEAD_AUDIT_DIR=${auditDir} BULKHEAD_AUDIT_PUBLIC_KEY_FILE=${auditKeys.publicKeyFile} ${process.execPath} dev/cli/main.ts audit verify ${values.tenant}
 
 Client configuration (paste into an MCP client: it registers itself and sends you to the IdP's
 sign-in page, where a user above signs in with any password; docs/clients.md has each client's):

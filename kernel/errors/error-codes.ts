@@ -94,6 +94,8 @@ export const ERROR_CODES = {
   tool_withheld: { class: 'permanent' },
   illegal_transition: { class: 'permanent' },
   retry_limit_exceeded: { class: 'permanent' },
+  // The sealed audit segments do not verify: edited, removed, reordered or unsigned (kernel/audit).
+  audit_verification_failed: { class: 'permanent', exit: 5 },
   // A tool asked for the client's input more rounds than the router allows (router/mcp/input-rounds.ts).
   input_rounds_exceeded: { class: 'permanent' },
   // request: the HTTP/JSON-RPC exchange itself was malformed.

@@ -42,7 +42,7 @@ export function auditStreamKey(prefix: string, tenant: string): string {
   return `${prefix}:audit:${tenant}`;
 }
 
-/** String: the hash of the newest audit entry, moved only together with an append. */
+/** String: "<seq>:<hash>" of the newest audit entry, moved only together with an append. */
 export function auditHeadKey(prefix: string, tenant: string): string {
   return `${auditStreamKey(prefix, tenant)}:head`;
 }

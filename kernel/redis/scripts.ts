@@ -37,7 +37,7 @@ export const SCRIPTS = {
   auditAppend: spec(
     'audit-append.lua',
     ['stream', 'head'],
-    ['expectedHead', 'newHead', 'entry', 'expectedLength', 'genesis'],
+    ['expectedHead', 'newHead', 'entry', 'emptyHead'],
   ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),

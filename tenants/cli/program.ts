@@ -3,6 +3,7 @@
 import { ZodError, z } from 'zod';
 import { BulkheadError, exitCodeOf, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RouterProbeSource } from '../control-plane/verify.ts';
+import { audit } from './audit-commands.ts';
 import { keygen, list, offboard, onboard } from './commands.ts';
 import type { Command } from './command-kit.ts';
 import { cliConfig } from './config.ts';
@@ -27,6 +28,7 @@ export function operatorCommands(options: { routerProbe?: RouterProbeSource } = 
     export: exportCommand,
     apply,
     offboard,
+    audit,
     keygen,
   };
 }

@@ -184,7 +184,8 @@ describe('Redis unavailable', () => {
     } finally {
       redis.thaw();
     }
-    // A fail-closed call waits for at most two steps (tenant record, audit), a fail-open one three.
+    // A fail-closed call waits for at most two steps (tenant record, rate limits; its audit record is
+    // not waited for), a fail-open one three (tenant record, rate limits, audit record).
     for (const a of answers) expect(a.ms, a.tool).toBeLessThan(3 * DEADLINE_MS + MARGIN_MS);
     expect(answers[0]).toMatchObject({ ok: false, errorClass: 'transient', code: 'state_unavailable' });
     expect(answers[1]).toMatchObject({ ok: false, errorClass: 'transient', code: 'state_unavailable' });

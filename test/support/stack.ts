@@ -61,6 +61,7 @@ export interface TestStackOptions {
       | 'tenantMaxInFlight'
       | 'tenantMaxQueued'
       | 'tenantQueueWaitMs'
+      | 'auditSecret'
     >
   >;
   callTimeoutMs?: number;

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
 import { Badge, Problem, time, useResource } from './format.ts';
-import type { AuditView, IsolationReport } from './types.ts';
+import type { AuditEntry, AuditView, IsolationReport } from './types.ts';
 
 function Report({ report }: { report: IsolationReport | null }) {
   if (report === null) return html`<p>No verify report yet for this tenant.</p>`;
@@ -38,6 +38,13 @@ function Report({ report }: { report: IsolationReport | null }) {
         )}
       </tbody>
     </table>`;
+}
+
+/** A call's result as the record states it (records of other kinds have none). */
+function outcome(e: AuditEntry): string {
+  if (e.status === undefined) return '';
+  const latency = e.latency_ms === undefined ? '' : ` in ${Math.round(e.latency_ms)} ms`;
+  return `${e.status === 'ok' ? 'ok' : (e.error_code ?? 'error')}${latency}`;
 }
 
 const FILTERS = ['decision', 'tool', 'who', 'text'] as const;
@@ -110,6 +117,7 @@ function AuditTrail({ id }: { id: string }) {
                 <th scope="col">Agent</th>
                 <th scope="col">Tool</th>
                 <th scope="col">Decision</th>
+                <th scope="col">Outcome</th>
                 <th scope="col">Reason</th>
               </tr>
             </thead>
@@ -126,6 +134,7 @@ function AuditTrail({ id }: { id: string }) {
                       <td>${e.agent ?? ''}</td>
                       <td>${e.tool}</td>
                       <td><${Badge} ok=${e.decision === 'permit'} yes="permit" no="deny" /></td>
+                      <td>${outcome(e)}</td>
                       <td>${e.reason}</td>
                     </tr>`,
                 )}

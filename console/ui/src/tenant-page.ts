@@ -95,7 +95,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
               </table>
             </section>
             <section aria-labelledby="errors">
-              <h2 id="errors">Recent refusals</h2>
+              <h2 id="errors">Recent errors and refusals</h2>
               ${
                 t.recentErrors.length === 0
                   ? html`<p>None in the audit trail.</p>`
@@ -115,7 +115,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                               <td>${time(e.at)}</td>
                               <td>${e.user ?? e.agent ?? ''}</td>
                               <td>${e.tool}</td>
-                              <td>${e.reason}</td>
+                              <td>${e.error_code ? `${e.error_code}: ` : ''}${e.reason}</td>
                             </tr>`,
                         )}
                       </tbody>

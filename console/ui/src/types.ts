@@ -44,6 +44,9 @@ export interface AuditEntry {
   tool: string;
   decision: 'permit' | 'deny';
   reason: string;
+  status?: 'ok' | 'error';
+  error_code?: string;
+  latency_ms?: number;
   hash: string;
 }
 
