@@ -2,7 +2,14 @@
 // process reads (supervisor/main.ts) and the option-only knobs that tests and embedders set through
 // startSupervisor (supervisor/supervisor.ts). Each default is written here and nowhere else.
 import { z } from 'zod';
-import { auditDir, idempotencyWindowMs, logLevel, namespace, redisUrl } from '../kernel/config/common.ts';
+import {
+  auditDir,
+  idempotencyWindowMs,
+  logLevel,
+  namespace,
+  otlpTracesEndpoint,
+  redisUrl,
+} from '../kernel/config/common.ts';
 import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
@@ -63,6 +70,7 @@ const fields = {
     schema: z.coerce.number().int().min(1_000).default(30_000),
     doc: 'reconciliation interval',
   },
+  otlpTracesEndpoint,
   metricsPort: {
     env: 'BULKHEAD_METRICS_PORT',
     schema: z.coerce.number().int().min(0).max(65535).optional(),

@@ -73,6 +73,8 @@ export const ERROR_CODES = {
   idempotency_key_reused: { class: 'conflict' },
   idempotency_in_progress: { class: 'conflict' },
   duplicate_ref: { class: 'conflict' },
+  // A pack write whose key reached the pack without an answer: not dispatched again (at most once).
+  pack_outcome_unknown: { class: 'conflict' },
   tenant_exists: { class: 'conflict', exit: 3 },
   generation_conflict: { class: 'conflict', exit: 4 },
   // rate_limit: a budget is spent; retry after retry_after_ms (kernel/ratelimit/rate-limiter.ts).
@@ -88,6 +90,11 @@ export const ERROR_CODES = {
   runtime_failed: { class: 'transient' },
   socket_tampered: { class: 'transient' },
   read_bound_exceeded: { class: 'transient' },
+  // A pack inside the tenant's container (runtime-image/src/packs/): crashed or broke the protocol,
+  // kept failing (its circuit is open), or did not answer in time (killed).
+  pack_unavailable: { class: 'transient' },
+  pack_circuit_open: { class: 'transient' },
+  pack_timeout: { class: 'transient' },
   // A 2025 client did not answer the router's elicitation or sampling request (router/mcp/client-requests.ts).
   client_input_failed: { class: 'transient' },
   // permanent: retrying the same call cannot help.

@@ -3,7 +3,13 @@
 // validated again with the router's own procedure; a call that fails it is counted, because none
 // should ever arrive: the count on /healthz is the proof. Writes run through keyedWrite so the
 // idempotency key commits with the write.
-import { Server, type CallToolResult } from '@modelcontextprotocol/server';
+import {
+  Server,
+  type CallToolResult,
+  type InputRequiredResult,
+  type ServerContext,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import { RECORDS_TOOLS, type RecordRow } from '../../kernel/packs/manifest.ts';
 import {
@@ -14,6 +20,7 @@ import {
 } from '../../kernel/tools/tool-definition.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
+import { traceToolCall, type CallTrace } from './tracing/call-tracer.ts';
 import { DuplicateRefError, type RecordInput, type RecordPatch, type RecordsStore } from './records-store.ts';
 
 export interface RuntimeCounters {
@@ -28,6 +35,23 @@ export interface RecordsServerOptions {
   counters: RuntimeCounters;
   /** Test builds only: called after a write commits and before its response is sent. */
   afterCommit?: () => void;
+  /** The tenant's packs (runtime-image/src/packs/): their tools are served next to the records tools. */
+  packs?: ExtraTools;
+  /** The call's trace, when the router traces it: each tool call, a pack's too, gets a span. */
+  trace?: CallTrace | undefined;
+}
+
+/** Tools served next to the records tools, with the capabilities and handlers they bring. */
+export interface ExtraTools {
+  capabilities: Record<string, object>;
+  tools(): Tool[];
+  /** The call's result, or undefined when the name is not one of these tools. */
+  call(
+    name: string,
+    params: { arguments?: Record<string, unknown> },
+    ctx: ServerContext,
+  ): Promise<CallToolResult | InputRequiredResult> | undefined;
+  install(server: Server): void;
 }
 
 type Handler = (args: Record<string, unknown>, actor: string) => Record<string, unknown> | CallToolResult;
@@ -115,15 +139,31 @@ const WIRE = RECORDS_TOOLS.map(wireTool);
 
 export function createRecordsServer(options: RecordsServerOptions): Server {
   const { store, context, counters } = options;
+  const { packs } = options;
   const server = new Server(
     { name: 'bulkhead-tenant-runtime', version: '1.1.0' },
-    { capabilities: { tools: { listChanged: false } } },
+    { capabilities: { tools: { listChanged: false }, ...packs?.capabilities } },
   );
   const actor = context.user ?? `agent:${context.agent}`;
 
-  server.setRequestHandler('tools/list', () => Promise.resolve({ tools: WIRE }));
-  server.setRequestHandler('tools/call', (request) => {
+  server.setRequestHandler('tools/list', () =>
+    Promise.resolve({ tools: packs ? [...WIRE, ...packs.tools()] : WIRE }),
+  );
+  packs?.install(server);
+  server.setRequestHandler('tools/call', (request, ctx) =>
+    // The pack is the text before the first "_" of an exposed name (kernel/packs/pack-naming.ts).
+    traceToolCall(options.trace, { name: request.params.name, pack: request.params.name.split('_')[0] }, () =>
+      callTool(request, ctx),
+    ),
+  );
+
+  function callTool(
+    request: { params: { name: string; arguments?: Record<string, unknown> | undefined } },
+    ctx: ServerContext,
+  ): Promise<CallToolResult> {
     counters.calls += 1;
+    const packCall = packs?.call(request.params.name, request.params, ctx);
+    if (packCall) return packCall;
     const def = DEFINITIONS.get(request.params.name);
     const handlerFor = HANDLERS[request.params.name];
     if (!def || !handlerFor) {
@@ -148,6 +188,6 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
     }
     if (outcome.kind === 'fresh') options.afterCommit?.();
     return Promise.resolve(JSON.parse(outcome.resultJson) as CallToolResult);
-  });
+  }
   return server;
 }

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -13,6 +14,9 @@ import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './ass
 import { runtimeConfig } from './config.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
+import { startPacks } from './packs/pack-runtime.ts';
+import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
+import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 // Replaced at bundle time by build.sh ("0" in the production image, "1" only in the :<tag>-faults
@@ -44,6 +48,28 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
+/** The JSON-RPC method of a body, for the call's span name (only read when the call is traced). */
+function methodOf(body: Uint8Array): string | undefined {
+  try {
+    const method = (JSON.parse(Buffer.from(body).toString('utf8')) as { method?: unknown }).method;
+    return typeof method === 'string' && method.length <= 64 ? method : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A traced call's answer: whole, then its headers with the call's spans, which are finished only
+ * once it is (its progress notifications arrive together with its result).
+ */
+async function sendTraced(res: ServerResponse, response: Response, callTrace: CallTrace): Promise<void> {
+  const answer = Buffer.from(await response.arrayBuffer());
+  const spans = callTrace.finish();
+  const headers = Object.fromEntries(response.headers);
+  res.writeHead(response.status, spans ? { ...headers, [RUNTIME_SPANS_HEADER]: spans } : headers);
+  res.end(answer);
+}
+
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 }
@@ -60,6 +86,19 @@ async function main(): Promise<void> {
   const store = new RecordsStore(join(config.dataDir, 'records.db'), {
     idempotencyWindowMs: config.idempotencyWindowMs,
   });
+  // The operator's packs start before the socket listens: the first call finds their tools listed.
+  const packs = await startPacks(
+    {
+      packsDir: config.packsDir,
+      secretsFile: config.packSecretsFile,
+      dataDir: config.dataDir,
+      callTimeoutMs: config.packCallTimeoutMs,
+      maxMessageBytes: config.packMaxMessageBytes,
+      crashThreshold: config.packCrashThreshold,
+      idempotencyWindowMs: config.idempotencyWindowMs,
+    },
+    log,
+  );
   let refused = 0;
   const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
   // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
@@ -74,15 +113,20 @@ async function main(): Promise<void> {
       }
     : undefined;
 
+  const tracer = new CallTracer();
   const mcp = createMcpHandler(
     (ctx) => {
       const context = ctx.authInfo?.extra?.callContext;
       if (!context) throw new Error('no verified call context');
+      const connection = ctx.authInfo?.extra?.connection as AbortSignal | undefined;
+      const trace = ctx.authInfo?.extra?.callTrace as CallTrace | undefined;
       return createRecordsServer({
         store,
         context: context as Parameters<typeof createRecordsServer>[0]['context'],
         counters,
         ...(afterCommit ? { afterCommit } : {}),
+        ...(trace ? { trace } : {}),
+        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal) } : {}),
       });
     },
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
@@ -143,16 +187,27 @@ async function main(): Promise<void> {
       headers,
       body: req.method === 'POST' ? Buffer.from(body) : null,
     });
+    // The caller going away (a dropped connection) cancels what the request started, down to a pack.
+    const connection = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) connection.abort();
+    });
+    const callTrace = callContext.trace
+      ? tracer.begin(callContext.trace, { tenant: callContext.tenant, method: methodOf(body) })
+      : undefined;
     const response = await mcp.fetch(request, {
       authInfo: {
         token: '',
         clientId: callContext.agent,
         scopes: callContext.scopes,
-        extra: { callContext },
+        extra: { callContext, connection: connection.signal, callTrace },
       },
     });
+    if (callTrace) return sendTraced(res, response, callTrace);
     res.writeHead(response.status, Object.fromEntries(response.headers));
-    res.end(Buffer.from(await response.arrayBuffer()));
+    // Streamed, not buffered: progress and log notifications reach the caller while the call runs.
+    if (!response.body) return void res.end();
+    Readable.fromWeb(response.body).pipe(res);
   }
 
   rmSync(config.socketPath, { force: true });
@@ -176,7 +231,7 @@ async function main(): Promise<void> {
     log.info('shutting down');
     server.close(() => {
       store.close();
-      process.exit(0);
+      void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 5_000).unref();
   };
