@@ -1,6 +1,6 @@
 // Layers (docs/architecture.md, "Rooms"): kernel <- supervisor <- router; kernel <- supervisor/client
 // <- tenants/control-plane <- tenants/cli <- dev. Nothing production imports dev/ or test/.
-const PRODUCTION = '^(kernel|router|supervisor|tenants|runtime-image)/';
+const PRODUCTION = '^(kernel|router|supervisor|tenants|console|runtime-image)/';
 const ROOT_FILE = '^router/[^/]+[.]ts$';
 const rule = (name, comment, from, to) => ({ name, comment, severity: 'error', from, to });
 module.exports = {
@@ -11,13 +11,13 @@ module.exports = {
       'kernel-imports-nothing-of-ours',
       'the kernel is the floor: contracts, tenant state, errors, keys',
       { path: '^kernel/' },
-      { path: '^(router|supervisor|tenants|dev|runtime-image|test)/' },
+      { path: '^(router|supervisor|tenants|console|dev|runtime-image|test)/' },
     ),
     rule(
       'supervisor-over-kernel-only',
       'the supervisor sees the kernel and nothing above it',
       { path: '^supervisor/' },
-      { path: '^(router|tenants|dev|runtime-image|test)/' },
+      { path: '^(router|tenants|console|dev|runtime-image|test)/' },
     ),
     rule(
       'supervisor-client-stands-alone',
@@ -29,7 +29,7 @@ module.exports = {
       'router-over-kernel-and-supervisor-client',
       'router -> kernel + supervisor client, nothing else',
       { path: '^router/' },
-      { path: '^(supervisor/(?!client/)|tenants/|dev/|runtime-image/|test/)' },
+      { path: '^(supervisor/(?!client/)|tenants/|console/|dev/|runtime-image/|test/)' },
     ),
     rule(
       'runtime-image-over-kernel-only',
@@ -41,7 +41,7 @@ module.exports = {
       'control-plane-below-cli',
       'use cases: kernel, tenant secrets, supervisor client',
       { path: '^tenants/(control-plane|secrets)/' },
-      { path: '^(router|dev|test|runtime-image)/|^supervisor/(?!client/)|^tenants/cli/' },
+      { path: '^(router|console|dev|test|runtime-image)/|^supervisor/(?!client/)|^tenants/cli/' },
     ),
     rule(
       'secrets-below-control-plane',
@@ -53,7 +53,25 @@ module.exports = {
       'cli-thin',
       'the CLI parses, calls a use case, prints',
       { path: '^tenants/cli/' },
-      { path: '^(router|dev|test|runtime-image)/|^supervisor/(?!client/)' },
+      { path: '^(router|console|dev|test|runtime-image)/|^supervisor/(?!client/)' },
+    ),
+    rule(
+      'console-over-use-cases',
+      'the console: kernel, supervisor client, control-plane use cases; never the router or the CLI',
+      { path: '^console/' },
+      { path: '^(router|dev|test|runtime-image)/|^supervisor/(?!client/)|^tenants/cli/' },
+    ),
+    rule(
+      'console-page-is-browser-code',
+      'the page bundle sees only its own files and front-end packages, never server code',
+      { path: '^console/ui/src/' },
+      { path: '^(kernel|router|supervisor|tenants|dev|test|runtime-image)/|^console/(?!ui/src/)' },
+    ),
+    rule(
+      'console-libraries-stay-in-the-page',
+      'preact, htm and uPlot are bundled into the page only',
+      { pathNot: '^console/ui/src/' },
+      { path: 'node_modules/(preact|htm|uplot)/' },
     ),
     rule(
       'nothing-production-into-dev',

@@ -10,6 +10,7 @@ import { routerConfig } from '../../router/config.ts';
 import { supervisorConfig } from '../../supervisor/config.ts';
 import { cliConfig } from '../../tenants/cli/config.ts';
 import { runtimeConfig } from '../../runtime-image/src/config.ts';
+import { consoleConfig } from '../../console/config.ts';
 import { devIdpConfig } from '../idp/config.ts';
 import { defineConfig, type ProcessConfig, type ConfigFields } from '../../kernel/config/define-config.ts';
 
@@ -29,6 +30,7 @@ export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [
   routerConfig,
   supervisorConfig,
   cliConfig,
+  consoleConfig,
   runtimeConfig,
   devIdpConfig,
 ];

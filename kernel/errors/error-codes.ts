@@ -62,6 +62,11 @@ export const ERROR_CODES = {
   forbidden_origin: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   forbidden_host: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   assertion_rejected: { class: 'authorization', http: 401 },
+  // The console (console/): not signed in, a role that may not do this, an action without its CSRF proof.
+  sign_in_required: { class: 'authorization', http: 401 },
+  role_required: { class: 'authorization', http: 403 },
+  csrf_rejected: { class: 'authorization', http: 403 },
+  sign_in_failed: { class: 'authorization', http: 400 },
   // Before authentication: one source address sent too many refused tokens.
   auth_flood: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.

@@ -64,6 +64,13 @@ export function auditHeadKey(prefix: string, tenant: string): string {
   return `${auditStreamKey(prefix, tenant)}:head`;
 }
 
+// Isolation evidence (tenants/control-plane/evidence.ts).
+
+/** String: the latest `verify` report of one tenant (JSON), whoever ran it. */
+export function evidenceKey(prefix: string, tenant: string): string {
+  return `${prefix}:evidence:${tenant}`;
+}
+
 /** Hash: one tenant's sealed secret values, a field per secret name (tenants/secrets). */
 export function secretsKey(prefix: string, tenant: string): string {
   return `${prefix}:secrets:${tenant}`;

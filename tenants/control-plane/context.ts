@@ -10,6 +10,7 @@ import { PackRegistry } from '../../kernel/registry/pack-registry.ts';
 import { PackClient } from '../../supervisor/client/pack-client.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { loadSecretKey, SecretStore } from '../secrets/secret-store.ts';
+import { EvidenceStore } from './evidence.ts';
 
 export interface ControlPlane {
   registry: TenantRegistry;
@@ -20,6 +21,8 @@ export interface ControlPlane {
   packs: PackClient;
   audit: AuditTrail;
   secrets: SecretStore;
+  /** Where `verify` keeps each tenant's latest report; without it reports are not kept. */
+  evidence?: EvidenceStore;
   /** Recorded as the author of every change a use case makes. */
   actor: string;
 }
@@ -78,6 +81,7 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
       packRegistry: new PackRegistry({ redis, prefix: inst.registryPrefix }),
       packs,
       audit: new AuditTrail({ redis, prefix: inst.registryPrefix }),
+      evidence: new EvidenceStore({ redis, prefix: inst.registryPrefix }),
       secrets: new SecretStore({
         redis,
         prefix: inst.registryPrefix,
