@@ -11,6 +11,23 @@ import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** One call through the egress gateway (egress/): where to, how it went, the bytes each way. */
+export const UpstreamCallSchema = z.strictObject({
+  host: z.string(),
+  port: z.number().int(),
+  method: z.string(),
+  /** The HTTP status the gateway or the upstream answered (200 for an opened CONNECT tunnel). */
+  status: z.number().int(),
+  bytes_sent: z.number().int().min(0),
+  bytes_received: z.number().int().min(0),
+  /** Until the upstream connected (CONNECT) or answered its headers (plain HTTP). */
+  latency_ms: z.number().min(0),
+  duration_ms: z.number().min(0),
+  pack: z.string().nullable(),
+  upstream: z.string().nullable(),
+});
+export type UpstreamCall = z.infer<typeof UpstreamCallSchema>;
+
 export const AuditEventSchema = z.strictObject({
   tenant: z.string(),
   user: z.string().nullable(),
@@ -18,6 +35,7 @@ export const AuditEventSchema = z.strictObject({
   tool: z.string(),
   decision: z.enum(['permit', 'deny']),
   reason: z.string(),
+  upstream: UpstreamCallSchema.optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 

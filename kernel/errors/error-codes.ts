@@ -57,6 +57,9 @@ export const ERROR_CODES = {
   forbidden_origin: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   forbidden_host: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   assertion_rejected: { class: 'authorization', http: 401 },
+  // The egress gateway (egress/) refused a destination: not in the tenant's or pack's allowlist,
+  // or a host name that resolves to a private address.
+  egress_denied: { class: 'authorization', http: 403 },
   // Before authentication: one source address sent too many refused tokens.
   auth_flood: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.
@@ -69,6 +72,8 @@ export const ERROR_CODES = {
   rate_limit_exceeded: { class: 'rate_limit' },
   // Too many calls in flight to one tenant's container through one router (router/pipeline/concurrency-gate.ts).
   concurrency_limit: { class: 'rate_limit' },
+  // An upstream's shared call budget is spent (egress/upstream-budget.ts).
+  upstream_budget_exceeded: { class: 'rate_limit', http: 429 },
   // transient: retry later (after retry_after_ms where given).
   runtime_unavailable: { class: 'transient' },
   // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).
@@ -78,6 +83,9 @@ export const ERROR_CODES = {
   runtime_failed: { class: 'transient' },
   socket_tampered: { class: 'transient' },
   read_bound_exceeded: { class: 'transient' },
+  // Egress: the upstream did not answer, or the credential the gateway adds could not be read.
+  upstream_unreachable: { class: 'transient', http: 502 },
+  credential_unavailable: { class: 'transient', http: 502 },
   // permanent: retrying the same call cannot help.
   tool_withheld: { class: 'permanent' },
   illegal_transition: { class: 'permanent' },
@@ -90,6 +98,8 @@ export const ERROR_CODES = {
   session_not_found: { class: 'request', http: 404, jsonRpc: JSON_RPC.sessionNotFound },
   header_mismatch: { class: 'request', http: 400, jsonRpc: JSON_RPC.headerMismatch },
   method_not_allowed: { class: 'request', http: 405, jsonRpc: JSON_RPC.serverError },
+  // Egress: not a proxy request the gateway serves (origin-form, https:// absolute-form, a bad target).
+  egress_bad_request: { class: 'request', http: 400 },
   // operator: the CLI's input.
   usage: { class: 'operator', exit: 2 },
   invalid_input: { class: 'operator', exit: 2 },

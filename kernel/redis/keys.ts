@@ -114,3 +114,11 @@ export function socketTamperKey(prefix: string): string {
 export function rateLimitKey(prefix: string, tenant: string, layer: string): string {
   return `${prefix}:rate:${tenant}:${layer}`;
 }
+
+/**
+ * String with a TTL: an upstream's shared call budget (GCRA), charged by the egress gateway for every
+ * tenant that calls it (egress/upstream-budget.ts).
+ */
+export function upstreamBudgetKey(prefix: string, upstream: string): string {
+  return `${prefix}:rate:upstream:${upstream}`;
+}

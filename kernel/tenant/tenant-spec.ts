@@ -1,5 +1,6 @@
 // The tenant record: the contract the router, the supervisor and the CLI share.
 import { z } from 'zod';
+import { EgressPolicySchema } from './egress-policy.ts';
 
 /** Lower-case DNS-label-like ids: safe in container names, volume names, paths and Redis keys. */
 export const TenantIdSchema = z
@@ -107,7 +108,8 @@ export const TenantRecordSchema = z.strictObject({
   roles: z.record(z.string().min(1).max(64), z.array(z.string())).default({}),
   /** Enabled tools with pinned versions. */
   tools: z.array(ToolPinSchema).default([]),
-  egress: z.strictObject({ mode: z.literal('none') }).default({ mode: 'none' }),
+  /** What the container may reach through the egress gateway (kernel/tenant/egress-policy.ts). */
+  egress: EgressPolicySchema.default({ mode: 'none' }),
   secrets: z.array(SecretRefSchema).default([]),
   /** How long the audit trail outlives the tenant, and whether offboarding exports it first. */
   retention: z

@@ -11,6 +11,7 @@ import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
+import { enabledPackNames, startEgressBridge, type EgressBridge } from './egress-bridge.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
 
@@ -156,6 +157,8 @@ async function main(): Promise<void> {
   }
 
   rmSync(config.socketPath, { force: true });
+  rmSync(config.egressSocketPath, { force: true });
+  let bridge: EgressBridge | undefined;
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: error }, 'request failed');
@@ -167,13 +170,31 @@ async function main(): Promise<void> {
   // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the
   // socket is created on the host through the gofer (--host-uds=create), where chmod is refused.
   const umask = process.umask(0o000);
+  // The egress bridge's socket is made under the same umask, after this one (the umask is process-wide).
   server.listen({ path: config.socketPath }, () => {
-    process.umask(umask);
     log.info({ socket: config.socketPath }, 'listening');
+    startEgressBridge({
+      socketPath: config.egressSocketPath,
+      port: config.egressPort,
+      packs: enabledPackNames(config.packsFile),
+      waitMs: config.egressWaitMs,
+      maxIdle: 16,
+      logger: log,
+    }).then(
+      (started) => {
+        process.umask(umask);
+        bridge = started;
+      },
+      (error: unknown) => {
+        process.umask(umask);
+        log.error({ err: error }, 'egress bridge failed to start: no egress from this container');
+      },
+    );
   });
 
   const shutdown = (): void => {
     log.info('shutting down');
+    void bridge?.close();
     server.close(() => {
       store.close();
       process.exit(0);

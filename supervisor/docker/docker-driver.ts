@@ -6,7 +6,7 @@ import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
+import { CONTAINER_SOCKET_NAME, tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
 import type {
   EnsureOptions,
   OwnedRuntime,
@@ -74,7 +74,7 @@ export class DockerDriver implements RuntimeDriver {
     const base = `bulkhead-${this.options.namespace}-${tenantId}`;
     return {
       namespace: this.options.namespace,
-      socketDir: join(this.options.runDir, this.options.namespace, tenantId),
+      socketDir: tenantSocketDir(this.options.runDir, this.options.namespace, tenantId),
       volumeName: `${base}-data`,
       containerName: base,
       generation,

@@ -1,0 +1,74 @@
+// Everything the egress gateway (egress/main.ts) can be configured with, declared once.
+import { z } from 'zod';
+import { logLevel, namespace, redisUrl, runDir } from '../kernel/config/common.ts';
+import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
+
+const UpstreamBudgetsSchema = z
+  .string()
+  .default('{}')
+  .transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().regex(/^[a-z][a-z0-9-]{0,62}$/), z.number().int().min(1).max(1_000_000)));
+
+const fields = {
+  redisUrl,
+  namespace,
+  runDir,
+  secretsKeyFile: {
+    env: 'BULKHEAD_SECRETS_KEY_FILE',
+    schema: z.string().min(1).optional(),
+    doc: "AES-256 key of the tenants' secret store, to add upstream credentials (without it an upstream that declares one is refused)",
+    defaultText: 'none',
+  },
+  upstreamBudgets: {
+    env: 'BULKHEAD_EGRESS_UPSTREAM_BUDGETS',
+    schema: UpstreamBudgetsSchema,
+    doc: 'calls per minute of each named upstream, shared by every tenant that uses it, as JSON: {"crm":600}; an upstream not named here is not metered',
+    defaultText: '{}',
+  },
+  poolSize: {
+    env: 'BULKHEAD_EGRESS_POOL_SIZE',
+    schema: z.coerce.number().int().min(1).max(16).default(4),
+    doc: "idle connections kept open to each egress-enabled tenant's bridge",
+  },
+  maxConnections: {
+    env: 'BULKHEAD_EGRESS_MAX_CONNECTIONS',
+    schema: z.coerce.number().int().min(1).max(4096).default(64),
+    doc: 'proxy connections in use per tenant at most; past it no new idle connection is opened',
+  },
+  refreshIntervalMs: {
+    env: 'BULKHEAD_EGRESS_REFRESH_MS',
+    schema: z.coerce.number().int().min(100).max(60_000).default(2_000),
+    doc: "how often tenants' policies are re-read and their idle connections topped up",
+  },
+  connectTimeoutMs: {
+    env: 'BULKHEAD_EGRESS_CONNECT_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    doc: 'how long a connection to an upstream may take',
+  },
+  idleTimeoutMs: {
+    env: 'BULKHEAD_EGRESS_IDLE_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
+    doc: 'a proxy connection with no traffic either way for this long is closed',
+  },
+  logLevel,
+};
+
+export const egressConfig = defineConfig(
+  {
+    title: 'Egress gateway',
+    usage: 'node egress/main.ts',
+    summary:
+      "Meters tenant containers' outbound HTTP(S): dials each egress-enabled tenant's bridge socket, " +
+      'applies its allowlists and upstream budgets, adds upstream credentials, audits every upstream call.',
+  },
+  fields,
+);
+
+export type EgressSettings = ConfigOf<typeof fields>;

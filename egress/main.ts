@@ -1,0 +1,42 @@
+// Egress gateway process entry: configuration from the environment (egress/config.ts), then wiring.
+// Holds no Docker socket: it needs the tenant registry (Redis), the run directory's tenant socket
+// directories (as a member of the router's group) and, to add upstream credentials, the secret key.
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
+import { installation } from '../kernel/tenant/installation.ts';
+import { loadSecretKey, SecretStore } from '../tenants/secrets/secret-store.ts';
+import { egressConfig } from './config.ts';
+import { startEgressGateway } from './gateway.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig(egressConfig);
+  if (!config) return;
+  const { redisUrl, namespace, logLevel, secretsKeyFile, ...settings } = config;
+  const logger = pino({ name: 'egress-gateway', level: logLevel });
+  const inst = installation({ namespace, redisUrl });
+  const secretsRedis = secretsKeyFile ? new Redis(inst.redis) : undefined;
+  const gateway = await startEgressGateway({
+    ...settings,
+    installation: inst,
+    logger,
+    ...(secretsKeyFile && secretsRedis
+      ? {
+          secrets: new SecretStore({
+            redis: secretsRedis,
+            prefix: inst.registryPrefix,
+            key: await loadSecretKey(secretsKeyFile),
+          }),
+        }
+      : {}),
+  });
+  stopOnSignals(
+    async () => {
+      await gateway.close();
+      secretsRedis?.disconnect();
+    },
+    () => logger.info('stopping'),
+  );
+}
+
+await main();
