@@ -16,7 +16,6 @@ import type { Installation } from '../kernel/tenant/installation.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import { EGRESS_SOCKET_NAME, MAX_PREAMBLE_BYTES, parsePreamble } from '../kernel/wire/egress-tunnel.ts';
 import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
-import type { SecretStore } from '../tenants/secrets/secret-store.ts';
 import { createProxyServer, type TunnelContext } from './proxy.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
 import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
@@ -26,7 +25,7 @@ export interface EgressGatewayOptions {
   runDir: string;
   logger: Logger;
   /** Where upstream credentials come from; without it an upstream that declares one is refused. */
-  secrets?: SecretStore;
+  secrets?: CredentialSource;
   upstreamBudgets: Readonly<Record<string, number>>;
   /** Replaces the Redis budget (unit tests). */
   budget?: UpstreamBudget;
@@ -42,6 +41,11 @@ export interface RunningEgressGateway {
   refresh(): Promise<void>;
   stats(tenant: string): PoolStats | undefined;
   close(): Promise<void>;
+}
+
+/** A tenant's secret values by name (the secret store, tenants/secrets/secret-store.ts). */
+export interface CredentialSource {
+  get(tenant: string, name: string): Promise<string | undefined>;
 }
 
 interface TenantEntry {

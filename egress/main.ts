@@ -5,9 +5,27 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
 import { installation } from '../kernel/tenant/installation.ts';
-import { loadSecretKey, SecretStore } from '../tenants/secrets/secret-store.ts';
+import { readSecretKey, SecretStore } from '../tenants/secrets/secret-store.ts';
 import { egressConfig } from './config.ts';
-import { startEgressGateway } from './gateway.ts';
+import { startEgressGateway, type CredentialSource } from './gateway.ts';
+
+/**
+ * The secret store once its key exists: the operator CLI creates the key on its first use, which
+ * may come after this process started (its key file is mounted read-only here).
+ */
+function secretsOnceKeyed(options: { file: string; redis: Redis; prefix: string }): CredentialSource {
+  let store: SecretStore | undefined;
+  return {
+    async get(tenant, name) {
+      if (!store) {
+        const key = await readSecretKey(options.file);
+        if (!key) return undefined;
+        store = new SecretStore({ redis: options.redis, prefix: options.prefix, key });
+      }
+      return store.get(tenant, name);
+    },
+  };
+}
 
 async function main(): Promise<void> {
   const config = loadConfig(egressConfig);
@@ -22,10 +40,10 @@ async function main(): Promise<void> {
     logger,
     ...(secretsKeyFile && secretsRedis
       ? {
-          secrets: new SecretStore({
+          secrets: secretsOnceKeyed({
+            file: secretsKeyFile,
             redis: secretsRedis,
             prefix: inst.registryPrefix,
-            key: await loadSecretKey(secretsKeyFile),
           }),
         }
       : {}),

@@ -72,11 +72,14 @@ for (const [net, prefix] of [
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
-  ['::ffff:0:0', 96],
 ] as const)
   PRIVATE.addSubnet(net, prefix, 'ipv6');
 
 /** Whether an address is one a host name must not lead to (private, loopback, link-local, multicast). */
 export function isPrivateAddress(address: string): boolean {
-  return PRIVATE.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+  // An IPv4-mapped IPv6 address is judged by its IPv4 part. (BlockList itself maps IPv4 addresses
+  // onto ::ffff:0:0/96, so that range must not be a rule: it would refuse every IPv4 address.)
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const plain = mapped ?? address;
+  return PRIVATE.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
 }

@@ -157,7 +157,13 @@ async function main(): Promise<void> {
   }
 
   rmSync(config.socketPath, { force: true });
-  rmSync(config.egressSocketPath, { force: true });
+  try {
+    rmSync(config.egressSocketPath, { force: true });
+  } catch (error) {
+    // Under gVisor a stale host socket cannot be unlinked from inside (the supervisor removes it
+    // before a start); serving calls matters more than egress: the bridge then fails and says so.
+    log.warn({ err: error }, 'could not remove a stale egress socket');
+  }
   let bridge: EgressBridge | undefined;
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
