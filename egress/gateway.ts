@@ -89,7 +89,13 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
           .catch((error: unknown) => logger.error({ err: error, tenant }, 'egress audit append failed'));
       },
     },
-    (socket) => contexts.get(socket),
+    // The policy in force now, not when the connection opened: a keep-alive connection's next
+    // request meets a narrowed allowlist.
+    (socket) => {
+      const context = contexts.get(socket);
+      const entry = context && tenants.get(context.tenant);
+      return context && entry ? { ...context, policy: entry.record.egress } : undefined;
+    },
   );
 
   /** Reads the preamble line (bounded), then hands the connection to the proxy under its tenant. */

@@ -231,6 +231,8 @@ export function createProxyServer(
       return reply(verdict);
     }
     const headers = endToEnd(req.headers);
+    // The host checked is the host named: no other virtual host behind the same address.
+    headers.host = url.host;
     const credential = verdict.upstream?.credential;
     if (credential) {
       const value = await options.credential(ctx.tenant, credential);

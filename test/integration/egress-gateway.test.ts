@@ -194,6 +194,7 @@ describe('credentials the gateway adds', () => {
     // The gateway's value replaced the pack's own attempt at the header.
     expect(request?.headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(request?.headers['proxy-connection']).toBeUndefined();
+    expect(request?.headers.host).toBe(target(api));
     const search = await execIn(stack.ns.docker, id('egress-a'), [
       'sh',
       '-c',
