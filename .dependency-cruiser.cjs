@@ -105,6 +105,12 @@ module.exports = {
       { path: '^kernel/', pathNot: '^kernel/(errors|redis)/' },
     ),
     rule(
+      'kernel-ratelimit-above-the-rest',
+      'the rate-limit decision builds on tenant quotas, tools and Redis; nothing else in the kernel needs it',
+      { path: '^kernel/', pathNot: '^kernel/ratelimit/' },
+      { path: '^kernel/ratelimit/' },
+    ),
+    rule(
       'kernel-tenant-below-stores',
       '',
       { path: '^kernel/tenant/' },

@@ -25,7 +25,7 @@ import { TenantDirectory } from './tenancy/tenant-directory.ts';
 import { defaultOriginPolicy } from './http/origin.ts';
 import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
-import { RateLimiter } from './pipeline/rate-limiter.ts';
+import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { stateClientOptions } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';

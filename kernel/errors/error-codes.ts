@@ -68,7 +68,7 @@ export const ERROR_CODES = {
   duplicate_ref: { class: 'conflict' },
   tenant_exists: { class: 'conflict', exit: 3 },
   generation_conflict: { class: 'conflict', exit: 4 },
-  // rate_limit: a budget is spent; retry after retry_after_ms (router/pipeline/rate-limiter.ts).
+  // rate_limit: a budget is spent; retry after retry_after_ms (kernel/ratelimit/rate-limiter.ts).
   rate_limit_exceeded: { class: 'rate_limit' },
   // Too many calls in flight to one tenant's container through one router (router/pipeline/concurrency-gate.ts).
   concurrency_limit: { class: 'rate_limit' },

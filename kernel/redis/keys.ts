@@ -104,7 +104,7 @@ export function socketTamperKey(prefix: string): string {
   return `${prefix}:metrics:socket-tampering`;
 }
 
-// Rate limits (router/pipeline/rate-limiter.ts, kernel/redis/lua/rate-limit.lua).
+// Rate limits (kernel/ratelimit/rate-limiter.ts, kernel/redis/lua/rate-limit.lua).
 
 /**
  * String with a TTL: one rate-limit layer's theoretical arrival time (GCRA), for a tenant and a

@@ -17,7 +17,6 @@ import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
-import type { RateLimitLayer } from '../tools/shared/shared-tool.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import {
@@ -26,7 +25,8 @@ import {
   rateLimitError,
   type RateDecision,
   type RateLimiter,
-} from './rate-limiter.ts';
+  type RateLimitLayer,
+} from '../../kernel/ratelimit/rate-limiter.ts';
 import { validateCall } from './validate.ts';
 import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
 import {

@@ -1,7 +1,7 @@
 // Idempotent writes at the router (docs/architecture.md, "One call's path", step 7). The scope is
 // tenant, tool and key. The first call claims the key in Redis (SET NX) and stores its result text; a
 // replay returns that text parsed, so its JSON is byte for byte the first response (the budget
-// `_meta` the rate limiter adds to each call aside, router/pipeline/rate-limiter.ts); the same key
+// `_meta` the rate limiter adds to each call aside, kernel/ratelimit/rate-limiter.ts); the same key
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
 // never runs the tool. The tenant runtime keeps its own key table in the write's transaction, which
 // covers the case this layer cannot: a crash after the commit and before the result reached Redis.

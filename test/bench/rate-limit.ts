@@ -5,7 +5,7 @@
 //   node test/bench/rate-limit.ts [--calls 5000]
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
+import { RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { testNamespace } from '../support/namespace.ts';
 import { printFigures, timed } from './figures.ts';
 

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
-import { BUDGET_META_KEY } from '../../router/pipeline/rate-limiter.ts';
+import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 

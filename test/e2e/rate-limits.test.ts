@@ -8,7 +8,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUDGET_META_KEY } from '../../router/pipeline/rate-limiter.ts';
+import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { bearerClient } from '../support/mcp-client.ts';

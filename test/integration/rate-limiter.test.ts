@@ -1,11 +1,11 @@
-// The rate limiter on real Redis (router/pipeline/rate-limiter.ts, kernel/redis/lua/rate-limit.lua):
+// The rate limiter on real Redis (kernel/ratelimit/rate-limiter.ts, kernel/redis/lua/rate-limit.lua):
 // exact under concurrency from separate connections, an agent's share keeps another agent of the
 // same tenant served, a tool's own limit, and all-or-none (a layer that refuses leaves the others
 // uncharged).
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Quotas } from '../../kernel/tenant/tenant-spec.ts';
-import { RateLimiter, rateLimitError, type RateScope } from '../../router/pipeline/rate-limiter.ts';
+import { RateLimiter, rateLimitError, type RateScope } from '../../kernel/ratelimit/rate-limiter.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;

@@ -14,7 +14,7 @@ import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
-import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
+import { RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { DEFAULT_DOCS_DIR } from '../../router/router.ts';
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
 import { ToolSurface } from '../../router/tools/tool-surface.ts';

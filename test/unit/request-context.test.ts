@@ -18,7 +18,7 @@ import { DEFAULT_DOCS_DIR } from '../../router/config.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
-import { RateLimiter } from '../../router/pipeline/rate-limiter.ts';
+import { RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { buildRequestContext } from '../../router/request/request-context.ts';
 import type { TenantLookup } from '../../router/tenancy/tenant-directory.ts';
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';

@@ -1,17 +1,16 @@
 // Rate limits (docs/rate-limits.md): one decision per tool call over every layer it touches — the
 // tenant's calls per minute and per day, the calling agent's and user's share of the tenant's
 // minute, and the tool's own limit — taken by one Lua script (kernel/redis/lua/rate-limit.lua) so
-// that a call is charged to every layer or to none, exactly, across all router processes. Layers
+// that a call is charged to every layer or to none, exactly, across all router processes. It is in
+// the kernel because more than the router decides or reads budgets (the CLI's quota view, egress). Layers
 // are keyed on the verified principal (tenant, agent, user) and the tool's name, never on an
 // address: agents share addresses, and an address says nothing about whose budget a call spends.
 import type { Redis } from 'ioredis';
-import { PLAN_QUOTAS, type Quotas } from '../../kernel/tenant/tenant-spec.ts';
-import type { ToolDefinition } from '../../kernel/tools/tool-definition.ts';
-import { toolError, type ToolErrorResult } from '../../kernel/tools/tool-errors.ts';
-import { rateLimitKey } from '../../kernel/redis/keys.ts';
-import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
-import type { Principal } from '../identity/principal.ts';
-import type { RateLimitLayer } from '../tools/shared/shared-tool.ts';
+import { PLAN_QUOTAS, type Quotas } from '../tenant/tenant-spec.ts';
+import type { ToolDefinition } from '../tools/tool-definition.ts';
+import { toolError, type ToolErrorResult } from '../tools/tool-errors.ts';
+import { rateLimitKey } from '../redis/keys.ts';
+import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
 
 /** The layers, in the script's order. */
 export const RATE_LAYERS = ['tenant_minute', 'tenant_day', 'agent', 'user', 'tool'] as const;
@@ -22,6 +21,31 @@ export const BUDGET_META_KEY = 'io.bulkhead/budget';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
+
+/** One rate-limit layer's live state, as quota_status reports it and a result's `_meta` carries it. */
+export interface RateLimitLayer {
+  layer: string;
+  /** Calls per period. */
+  limit: number;
+  period_ms: number;
+  /** Calls still admitted now (after this call, when it was charged). */
+  remaining: number;
+  /** When the layer is full again (ISO time) and how far that is. */
+  reset_at: string;
+  reset_ms: number;
+  /** Only on a refusing layer: when a call would be admitted. */
+  retry_after_ms?: number;
+  /** The tool a `tool` layer limits. */
+  tool?: string | undefined;
+}
+
+/** Who spends a budget: the verified principal's identifiers (never an address). */
+export interface RateCaller {
+  tenant: string;
+  agent: string;
+  /** The human user, or null for an agent acting alone (the user layer does not apply). */
+  user: string | null;
+}
 
 /** One layer's state as the caller sees it: quota_status's shape (RateLimitLayer), for our layers. */
 export type LayerBudget = Omit<RateLimitLayer, 'layer' | 'tool'> & { layer: RateLayer };
@@ -36,7 +60,7 @@ export interface RateDecision {
 
 /** Who calls which tool, under which quotas: everything a decision depends on. */
 export interface RateScope {
-  principal: Pick<Principal, 'tenant' | 'agent' | 'user'>;
+  principal: RateCaller;
   /** The tenant record's quotas; the smallest plan's when the tenant has no record. */
   quotas: Quotas | undefined;
   /** The tool called; absent for a look at the tenant, agent and user layers only. */
