@@ -146,7 +146,12 @@ export function createProxyServer(
     const received = { bytes: 0 };
     let latencyMs = 0;
     let connected = false;
-    const upstream = connect({ host: ok.address, port: dest.port, timeout: options.connectTimeoutMs });
+    const upstream = connect({
+      host: ok.address,
+      port: dest.port,
+      timeout: options.connectTimeoutMs,
+      noDelay: true,
+    });
     const finish = (): void => {
       record(ctx, dest, 'CONNECT', started, {
         status: connected ? 200 : 502,

@@ -140,7 +140,8 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
   const clientSides: Server[] = [];
   for (const pack of [undefined, ...options.packs]) {
     const port = egressPort(options, pack)!;
-    const server = createServer((client) => relay(client, pack));
+    // No Nagle delay on loopback: a proxied answer may arrive in several small writes.
+    const server = createServer({ noDelay: true }, (client) => relay(client, pack));
     await listen(server, { port, host: '127.0.0.1' });
     clientSides.push(server);
     ports.set(pack ?? '', port);
