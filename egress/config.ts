@@ -42,6 +42,11 @@ const fields = {
     schema: z.coerce.number().int().min(1).max(4096).default(64),
     doc: 'proxy connections in use per tenant at most; past it no new idle connection is opened',
   },
+  dialsPerSecond: {
+    env: 'BULKHEAD_EGRESS_DIALS_PER_SECOND',
+    schema: z.coerce.number().int().min(1).max(10_000).default(100),
+    doc: "new connections per second into one tenant's bridge at most: its new proxy connections per second",
+  },
   refreshIntervalMs: {
     env: 'BULKHEAD_EGRESS_REFRESH_MS',
     schema: z.coerce.number().int().min(100).max(60_000).default(2_000),

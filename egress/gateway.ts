@@ -31,6 +31,7 @@ export interface EgressGatewayOptions {
   budget?: UpstreamBudget;
   poolSize: number;
   maxConnections: number;
+  dialsPerSecond: number;
   refreshIntervalMs: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
@@ -47,6 +48,8 @@ export interface RunningEgressGateway {
 export interface CredentialSource {
   get(tenant: string, name: string): Promise<string | undefined>;
 }
+
+const PREAMBLE_TIMEOUT_MS = 10_000;
 
 interface TenantEntry {
   record: TenantRecord;
@@ -101,6 +104,8 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   /** Reads the preamble line (bounded), then hands the connection to the proxy under its tenant. */
   function onTunnel(tenant: string, socket: Socket): void {
     let buffered = Buffer.alloc(0);
+    // The line must come at once; the HTTP server's own timeouts apply after it.
+    socket.setTimeout(PREAMBLE_TIMEOUT_MS, () => socket.destroy());
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
       const newline = buffered.indexOf(0x0a);
@@ -116,6 +121,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       contexts.set(socket, { tenant, policy: entry.record.egress, pack });
       const rest = buffered.subarray(newline + 1);
       if (rest.length > 0) socket.unshift(rest);
+      socket.setTimeout(0);
       proxy.emit('connection', socket);
       socket.resume();
     };
@@ -143,6 +149,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
           target,
           size: options.poolSize,
           maxInUse: options.maxConnections,
+          dialsPerSecond: options.dialsPerSecond,
           onTunnel: (socket) => onTunnel(record.id, socket),
           logger,
         });

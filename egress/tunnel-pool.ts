@@ -4,7 +4,8 @@
 // UID, opened without following links through the one checked connector every host process uses
 // for tenant sockets (supervisor/client/runtime-socket.ts). Nothing the tenant sends names it.
 // Bounded: at most `size` idle or dialing connections and `maxInUse` in use; dials happen on the
-// gateway's refresh pass and when an idle connection is taken, never in a loop of their own.
+// gateway's refresh pass and when an idle connection is taken, never in a loop of their own, and
+// at most `dialsPerSecond` a second.
 import type { Socket } from 'node:net';
 import { connectRuntimeSocket, RuntimeSocketTamperedError } from '../supervisor/client/runtime-socket.ts';
 
@@ -31,6 +32,9 @@ export interface TunnelPoolOptions {
   target: TunnelTarget;
   size: number;
   maxInUse: number;
+  /** New connections per second at most: a bridge that uses (or spoils) every connection at once
+   * cannot make the gateway dial in a tight loop. */
+  dialsPerSecond: number;
   /** A tunnel the bridge started to use: its first bytes are unread (the preamble line first). */
   onTunnel: (socket: Socket) => void;
   logger: PoolLogger;
@@ -45,6 +49,8 @@ export class TunnelPool {
   #used = 0;
   #closed = false;
   #lastTamper = '';
+  #windowStart = 0;
+  #windowDials = 0;
 
   constructor(options: TunnelPoolOptions) {
     this.#options = options;
@@ -74,6 +80,13 @@ export class TunnelPool {
   }
 
   #dial(): boolean {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1_000) {
+      this.#windowStart = now;
+      this.#windowDials = 0;
+    }
+    if (this.#windowDials >= this.#options.dialsPerSecond) return false;
+    this.#windowDials += 1;
     const { tenant, socketPath, uid } = this.#target;
     let socket: Socket;
     try {

@@ -57,6 +57,7 @@ const gateway = await startEgressGateway({
   upstreamBudgets: { api: 1_000_000 },
   poolSize: 4,
   maxConnections: 64,
+  dialsPerSecond: 100,
   refreshIntervalMs: 60_000,
   connectTimeoutMs: 5_000,
   idleTimeoutMs: 30_000,

@@ -120,6 +120,7 @@ beforeAll(async () => {
     upstreamBudgets: { metered: METERED_PER_MINUTE },
     poolSize: 2,
     maxConnections: 16,
+    dialsPerSecond: 100,
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,
