@@ -9,6 +9,12 @@
 import type { Socket } from 'node:net';
 import { connectRuntimeSocket, RuntimeSocketTamperedError } from '../supervisor/client/runtime-socket.ts';
 
+/** After an idle connection closed: soon enough for a client waiting on a fresh container's bridge,
+ * for as long as a replacement takes (drain, create, start: a minute at most, 120 x 500 ms). A dial
+ * to a socket path that is not there yet fails at once and costs a failed open. */
+const REDIAL_DELAY_MS = 500;
+const REDIAL_ATTEMPTS = 120;
+
 export interface TunnelTarget {
   tenant: string;
   socketPath: string;
@@ -49,6 +55,7 @@ export class TunnelPool {
   #used = 0;
   #closed = false;
   #lastTamper = '';
+  #retry: NodeJS.Timeout | undefined;
   #windowStart = 0;
   #windowDials = 0;
 
@@ -109,8 +116,15 @@ export class TunnelPool {
     }
     this.#idle.add(socket);
     socket.on('error', () => socket.destroy());
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+    });
     socket.once('close', () => {
-      this.#idle.delete(socket);
+      // An idle connection that was up closed: the container stopped or was replaced (a fresh
+      // bridge is dialed soon, not only at the next pass). One that never connected (a stopped
+      // container's stale socket) waits for the next pass.
+      if (this.#idle.delete(socket) && connected) this.#topUpSoon();
       this.#inUse.delete(socket);
     });
     socket.once('data', (first: Buffer) => {
@@ -125,6 +139,17 @@ export class TunnelPool {
     return true;
   }
 
+  /** Tops up every REDIAL_DELAY_MS until the pool is full, REDIAL_ATTEMPTS times at most. */
+  #topUpSoon(attempts = REDIAL_ATTEMPTS): void {
+    if (this.#retry || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.topUp();
+      if (this.#idle.size < this.#options.size && attempts > 1) this.#topUpSoon(attempts - 1);
+    }, REDIAL_DELAY_MS);
+    this.#retry.unref();
+  }
+
   #destroyAll(): void {
     for (const socket of [...this.#idle, ...this.#inUse]) socket.destroy();
     this.#idle.clear();
@@ -133,6 +158,7 @@ export class TunnelPool {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#retry);
     this.#destroyAll();
   }
 }

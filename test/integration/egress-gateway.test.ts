@@ -187,6 +187,21 @@ describe.each(TENANTS.filter((t) => t.tenant !== 'egress-b'))('a $isolation tena
   });
 });
 
+describe('a replaced container', () => {
+  it('gets gateway connections again without waiting for the gateway’s next pass', async () => {
+    const before = id('egress-g');
+    await stack.runtimes.recycle({ tenantId: 'egress-g', reason: 'egress test: a fresh container' });
+    ids.set('egress-g', (await containerId(stack, 'egress-g'))!);
+    expect(id('egress-g')).not.toBe(before);
+    // The gateway's pass is a minute away in this test: only its re-dial after the old
+    // container's connections closed can serve this (the bridge waits up to 2 s for one).
+    let answer = await connectThrough(stack.ns.docker, id('egress-g'), target(api));
+    for (let i = 0; i < 3 && answer.status === 503; i++)
+      answer = await connectThrough(stack.ns.docker, id('egress-g'), target(api));
+    expect(answer.status).toBe(200);
+  });
+});
+
 describe('credentials the gateway adds', () => {
   it('reach the upstream of a plain-HTTP call by an ordinary client; the container holds them nowhere', async () => {
     const answer = await getThrough(stack.ns.docker, id('egress-a'), `http://${target(api)}/records?x=1`);
