@@ -51,6 +51,7 @@ export class TunnelPool {
   readonly #options: TunnelPoolOptions;
   readonly #idle = new Set<Socket>();
   readonly #inUse = new Set<Socket>();
+  readonly #connected = new WeakSet<Socket>();
   #tampered = 0;
   #used = 0;
   #closed = false;
@@ -116,15 +117,12 @@ export class TunnelPool {
     }
     this.#idle.add(socket);
     socket.on('error', () => socket.destroy());
-    let connected = false;
-    socket.once('connect', () => {
-      connected = true;
-    });
+    socket.once('connect', () => this.#connected.add(socket));
     socket.once('close', () => {
       // An idle connection that was up closed: the container stopped or was replaced (a fresh
       // bridge is dialed soon, not only at the next pass). One that never connected (a stopped
       // container's stale socket) waits for the next pass.
-      if (this.#idle.delete(socket) && connected) this.#topUpSoon();
+      if (this.#idle.delete(socket) && this.#connected.has(socket)) this.#topUpSoon();
       this.#inUse.delete(socket);
     });
     socket.once('data', (first: Buffer) => {
@@ -145,7 +143,10 @@ export class TunnelPool {
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       this.topUp();
-      if (this.#idle.size < this.#options.size && attempts > 1) this.#topUpSoon(attempts - 1);
+      // Dials still under way count for the bound but not as served: a dial into a socket that is
+      // not there yet (a container being replaced) fails after this check.
+      const up = [...this.#idle].filter((socket) => this.#connected.has(socket)).length;
+      if (up < this.#options.size && attempts > 1) this.#topUpSoon(attempts - 1);
     }, REDIAL_DELAY_MS);
     this.#retry.unref();
   }
