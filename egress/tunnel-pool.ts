@@ -57,6 +57,7 @@ export class TunnelPool {
   #closed = false;
   #lastTamper = '';
   #retry: NodeJS.Timeout | undefined;
+  #windowTimer: NodeJS.Timeout | undefined;
   #windowStart = 0;
   #windowDials = 0;
 
@@ -93,7 +94,12 @@ export class TunnelPool {
       this.#windowStart = now;
       this.#windowDials = 0;
     }
-    if (this.#windowDials >= this.#options.dialsPerSecond) return false;
+    if (this.#windowDials >= this.#options.dialsPerSecond) {
+      // Spent for this second: top up when the next one starts, or the pool would stay empty
+      // (nothing else dials until a connection is taken, and none is left to take).
+      this.#topUpAfterWindow(this.#windowStart + 1_000 - now);
+      return false;
+    }
     this.#windowDials += 1;
     const { tenant, socketPath, uid } = this.#target;
     let socket: Socket;
@@ -137,6 +143,15 @@ export class TunnelPool {
     return true;
   }
 
+  #topUpAfterWindow(delayMs: number): void {
+    if (this.#windowTimer || this.#closed) return;
+    this.#windowTimer = setTimeout(() => {
+      this.#windowTimer = undefined;
+      this.topUp();
+    }, delayMs);
+    this.#windowTimer.unref();
+  }
+
   /** Tops up every REDIAL_DELAY_MS until the pool is full, REDIAL_ATTEMPTS times at most. */
   #topUpSoon(attempts = REDIAL_ATTEMPTS): void {
     if (this.#retry || this.#closed) return;
@@ -160,6 +175,7 @@ export class TunnelPool {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearTimeout(this.#windowTimer);
     this.#destroyAll();
   }
 }

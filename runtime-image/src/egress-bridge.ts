@@ -116,7 +116,11 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
     });
   }
 
+  const relaying = new Set<Socket>();
+
   function relay(client: Socket, pack: string | undefined): void {
+    relaying.add(client);
+    client.once('close', () => relaying.delete(client));
     client.pause();
     client.on('error', () => client.destroy());
     take().then(
@@ -156,6 +160,8 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
     async close() {
       for (const socket of idle.splice(0)) socket.destroy();
       for (const waiter of waiting.splice(0)) waiter(undefined);
+      // Connections in use end too: closing waits for none of them.
+      for (const client of relaying) client.destroy();
       await Promise.all([gatewaySide, ...clientSides].map((s) => new Promise((resolve) => s.close(resolve))));
     },
   };

@@ -1,10 +1,21 @@
 // Helpers of the egress tests: loopback upstreams that record what reaches them, and proxy clients
 // run inside a tenant's container as its UID (`docker exec` runs as the container's user).
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { chownSync, mkdirSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type RequestOptions, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { DEFAULT_EGRESS_PORT } from '../../kernel/wire/egress-tunnel.ts';
-import { execIn } from './namespace.ts';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { startEgressGateway, type RunningEgressGateway } from '../../egress/gateway.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
+import { PLANS, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { DEFAULT_EGRESS_PORT, EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
+import { tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
+import { startEgressBridge } from '../../runtime-image/src/egress-bridge.ts';
+import { execIn, testNamespace, type TestNamespace } from './namespace.ts';
+import { freePort } from './stack.ts';
 
 export interface Upstream {
   port: number;
@@ -106,4 +117,86 @@ export async function getThrough(
     url,
   ]);
   return parse(result.output);
+}
+
+export interface LocalEgress {
+  ns: TestNamespace;
+  tenant: TenantRecord;
+  gateway: RunningEgressGateway;
+  /** The bridge's tenant-wide loopback port. */
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The egress path without a container: the bridge runs in this process, its socket handed to the
+ * tenant's UID as a container's would be (the caller runs as root), and the gateway dials it like
+ * any tenant's, on real Redis under a namespace of its own.
+ */
+export async function startLocalEgress(options: {
+  label: string;
+  egress: EgressPolicy;
+  upstreamBudgets?: Record<string, number>;
+  poolSize?: number;
+  dialsPerSecond?: number;
+}): Promise<LocalEgress> {
+  const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const ns = await testNamespace(options.label);
+  const redis = new Redis(ns.installation.redis);
+  const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+  const tenant = await registry.create({
+    id: 'local',
+    plan: PLANS.small,
+    isolation: 'runc',
+    egress: options.egress,
+  });
+  const dir = tenantSocketDir(ns.runDir, ns.namespace, tenant.id);
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const socketPath = join(dir, EGRESS_SOCKET_NAME);
+  const bridge = await startEgressBridge({
+    socketPath,
+    port,
+    packs: [],
+    waitMs: 2_000,
+    maxIdle: 16,
+    logger: silent,
+  });
+  chownSync(socketPath, tenant.uid, tenant.uid);
+  const gateway = await startEgressGateway({
+    installation: ns.installation,
+    runDir: ns.runDir,
+    logger: silent,
+    upstreamBudgets: options.upstreamBudgets ?? {},
+    poolSize: options.poolSize ?? 4,
+    maxConnections: 64,
+    dialsPerSecond: options.dialsPerSecond ?? 100,
+    refreshIntervalMs: 60_000,
+    connectTimeoutMs: 5_000,
+    idleTimeoutMs: 30_000,
+  });
+  return {
+    ns,
+    tenant,
+    gateway,
+    port,
+    async close() {
+      await gateway.close();
+      await bridge.close();
+      redis.disconnect();
+      await ns.cleanup();
+    },
+  };
+}
+
+/** One GET on a new connection; resolves with the status. */
+export function getOnce(options: RequestOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ ...options, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
