@@ -2,7 +2,16 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.cache/**', 'runtime-image/dist/**', '*.js', '*.cjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.cache/**',
+      'runtime-image/dist/**',
+      '*.js',
+      '*.cjs',
+      'test/support/fixtures/packs/**/*.mjs',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

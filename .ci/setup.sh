@@ -103,6 +103,8 @@ REQUIRED_PACKAGES=(
   "redis-server redis-server"
   "redis-cli redis-tools"
   "debootstrap debootstrap" # runtime-image/base-offline.sh: the offline base image
+  "prometheus prometheus" # test/e2e/prometheus.test.ts runs its own server; the packaged one stays off
+  "chromium chromium" # test/e2e/inspector-web.test.ts: the MCP Inspector's web UI, driven headless
 )
 
 ensure_packages() {
@@ -113,8 +115,32 @@ ensure_packages() {
   done
   [ "${#missing[@]}" -gt 0 ] || return 0
   step "installing from Debian: ${missing[*]}"
-  apt_install "${missing[@]}"
+  without_service_starts apt_install "${missing[@]}"
+  # The packaged Prometheus would scrape itself on :9090 from the next boot on: off. Tests start
+  # their own server with a config and a port of their own.
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
+    deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
+  fi
   done_step
+}
+
+# Runs "$@" with service starts by package scripts denied (a policy-rc.d that exits 101, which
+# Debian's invoke-rc.d and deb-systemd-invoke obey): setup starts dockerd and redis-server itself,
+# with its own options, and nothing here needs the packaged services. A machine's own policy-rc.d
+# is left as it is.
+without_service_starts() {
+  local policy=/usr/sbin/policy-rc.d
+  if [ -e "$policy" ]; then "$@"; return; fi
+  (
+    trap 'rm -f "$policy"' EXIT
+    local script
+    script=$(mktemp)
+    printf '#!/bin/sh\nexit 101\n' >"$script"
+    install -m 0755 "$script" "$policy"
+    rm -f "$script"
+    "$@"
+  )
 }
 
 ensure_docker() {

@@ -3,19 +3,6 @@ import { z } from 'zod';
 import { logLevel, namespace, redisUrl, runDir } from '../kernel/config/common.ts';
 import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
 
-const UpstreamBudgetsSchema = z
-  .string()
-  .default('{}')
-  .transform((value, ctx) => {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().regex(/^[a-z][a-z0-9-]{0,62}$/), z.number().int().min(1).max(1_000_000)));
-
 const fields = {
   redisUrl,
   namespace,
@@ -25,12 +12,6 @@ const fields = {
     schema: z.string().min(1).optional(),
     doc: "AES-256 key of the tenants' secret store, to add upstream credentials (without it an upstream that declares one is refused)",
     defaultText: 'none',
-  },
-  upstreamBudgets: {
-    env: 'BULKHEAD_EGRESS_UPSTREAM_BUDGETS',
-    schema: UpstreamBudgetsSchema,
-    doc: 'calls per minute of each named upstream, shared by every tenant that uses it, as JSON: {"crm":600}; an upstream not named here is not metered',
-    defaultText: '{}',
   },
   poolSize: {
     env: 'BULKHEAD_EGRESS_POOL_SIZE',

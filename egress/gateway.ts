@@ -26,7 +26,6 @@ export interface EgressGatewayOptions {
   logger: Logger;
   /** Where upstream credentials come from; without it an upstream that declares one is refused. */
   secrets?: CredentialSource;
-  upstreamBudgets: Readonly<Record<string, number>>;
   /** Replaces the Redis budget (unit tests). */
   budget?: UpstreamBudget;
   poolSize: number;
@@ -61,13 +60,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   const redis = new Redis(installation.redis);
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
   const trail = new AuditTrail({ redis, prefix: installation.registryPrefix });
-  const budget =
-    options.budget ??
-    new RedisUpstreamBudget({
-      redis,
-      prefix: installation.registryPrefix,
-      callsPerMinute: options.upstreamBudgets,
-    });
+  const budget = options.budget ?? new RedisUpstreamBudget({ redis, prefix: installation.registryPrefix });
   const tenants = new Map<string, TenantEntry>();
   const contexts = new WeakMap<Socket, TunnelContext>();
 

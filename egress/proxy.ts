@@ -11,7 +11,7 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { UpstreamCall } from '../kernel/audit/audit-trail.ts';
+import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
 import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
 import { parseAuthority, type Destination } from './policy.ts';

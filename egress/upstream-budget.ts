@@ -1,10 +1,8 @@
-// An upstream's call budget, shared by every tenant that calls it: the limiter's upstream layer. Until
-// the limiter's own upstream layer is in the kernel, the gateway decides through this small port and
-// its Redis implementation takes the same atomic GCRA script the router's limiter uses
-// (kernel/redis/lua/rate-limit.lua), with only one layer in force, keyed on the upstream's name.
+// An upstream's call budget, shared by every tenant that calls it: the rate limiter's upstream layer
+// (kernel/ratelimit/upstream-budgets.ts), whose budgets operators set with `bulkhead quota
+// --upstream` and the router charges too. The gateway decides through this small port.
 import type { Redis } from 'ioredis';
-import { upstreamBudgetKey } from '../kernel/redis/keys.ts';
-import { redisScripts, type RedisScripts } from '../kernel/redis/scripts.ts';
+import { chargeUpstream } from '../kernel/ratelimit/upstream-budgets.ts';
 
 export interface UpstreamDecision {
   admitted: boolean;
@@ -14,46 +12,29 @@ export interface UpstreamDecision {
   retryAfterMs: number;
 }
 
-/** The port the gateway decides through; undefined for an upstream that is not metered. */
+/** The port the gateway decides through; undefined for an upstream that has no budget. */
 export interface UpstreamBudget {
   take(upstream: string): Promise<UpstreamDecision | undefined>;
 }
 
-const MINUTE_MS = 60_000;
-
 export class RedisUpstreamBudget implements UpstreamBudget {
-  readonly #scripts: RedisScripts;
+  readonly #redis: Redis;
   readonly #prefix: string;
-  readonly #perMinute: Readonly<Record<string, number>>;
 
-  constructor(options: { redis: Redis; prefix: string; callsPerMinute: Readonly<Record<string, number>> }) {
-    this.#scripts = redisScripts(options.redis);
+  constructor(options: { redis: Redis; prefix: string }) {
+    this.#redis = options.redis;
     this.#prefix = options.prefix;
-    this.#perMinute = options.callsPerMinute;
   }
 
   async take(upstream: string): Promise<UpstreamDecision | undefined> {
-    const limit = this.#perMinute[upstream];
-    if (limit === undefined) return undefined;
-    const key = upstreamBudgetKey(this.#prefix, upstream);
-    // The script's five layers; only the last (its per-tool slot) applies here.
-    const reply = await this.#scripts.rateLimit(
-      { tenantMinute: key, tenantDay: key, agent: key, user: key, tool: key },
-      {
-        tenantMinuteLimit: 0,
-        tenantDayLimit: 0,
-        agentLimit: 0,
-        userLimit: 0,
-        toolLimit: limit,
-        tenantMinutePeriod: MINUTE_MS,
-        tenantDayPeriod: MINUTE_MS,
-        agentPeriod: MINUTE_MS,
-        userPeriod: MINUTE_MS,
-        toolPeriod: MINUTE_MS,
-        peek: 0,
-      },
-    );
-    const [, remaining = 0, , retryMs = 0] = reply.slice(2 + 4 * 4, 2 + 5 * 4);
-    return { admitted: reply[0] === 1, limit, remaining, retryAfterMs: retryMs };
+    const decision = await chargeUpstream({ redis: this.#redis, prefix: this.#prefix, upstream });
+    const layer = decision.refusedBy ?? decision.layers.find((l) => l.upstream === upstream);
+    if (!layer) return undefined;
+    return {
+      admitted: decision.admitted,
+      limit: layer.limit,
+      remaining: layer.remaining,
+      retryAfterMs: decision.admitted ? 0 : (layer.retry_after_ms ?? 1),
+    };
   }
 }

@@ -14,8 +14,13 @@ import { createRouterServer, type RouterServerDeps } from './mcp/router-server.t
 import type { SessionStore } from './mcp/sessions.ts';
 import type { ToolSurface } from './tools/tool-surface.ts';
 import type { Logger } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { ClientRequests } from './mcp/client-requests.ts';
+import { createRequestStateSeal, type RequestStateSeal } from './mcp/request-state.ts';
 
-export interface AppDeps extends RouterServerDeps {
+export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
+  /** Seals multi-round-trip state; without it, a key of this process only (one router, tests). */
+  seal?: RequestStateSeal;
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
   resourceUrl: string;
   authorizationServers: string[];
@@ -58,8 +63,14 @@ export function createApp(deps: AppDeps): Express {
     res.json({ ok: true });
   });
 
+  const serverDeps: RouterServerDeps = {
+    ...deps,
+    seal: deps.seal ?? createRequestStateSeal(randomBytes(32)),
+    questions: new ClientRequests(),
+  };
   const mcp = createMcpEndpoint({
-    serverFor: (context) => createRouterServer(context, deps),
+    serverFor: (context, info) => createRouterServer(context, serverDeps, info),
+    questions: serverDeps.questions,
     sessions: deps.sessions,
     surface: deps.surface,
     resourceMetadataUrl,

@@ -95,6 +95,12 @@ export const routerConfig = defineConfig(
       schema: z.string().min(1).optional(),
       doc: 'call-assertion signing key, PKCS#8 PEM, Ed25519 (required)',
     },
+    auditSecretFile: {
+      env: 'BULKHEAD_AUDIT_SECRET_FILE',
+      schema: z.string().min(1).optional(),
+      doc: 'installation secret the per-tenant keys of audit argument digests are derived from (HKDF, docs/audit.md); every router must read the same',
+      defaultText: 'the call-assertion key file',
+    },
     allowedOrigins: {
       env: 'BULKHEAD_ALLOWED_ORIGINS',
       schema: commaList().optional(),

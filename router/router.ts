@@ -12,6 +12,7 @@ import type { Installation } from '../kernel/tenant/installation.ts';
 import { ALL_SCOPES, RECORDS_TOOLS } from '../kernel/packs/manifest.ts';
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { ArgsDigester } from '../kernel/audit/audit-record.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { createApp } from './app.ts';
 import { routerConfig, type RouterConfig } from './config.ts';
@@ -19,6 +20,7 @@ import { createTokenVerifier } from './auth/token-verifier.ts';
 import type { TrustedIssuerInput } from './auth/trusted-issuers.ts';
 import { responseCapFor } from './dispatch/bounded-fetch.ts';
 import { createCallSigner } from './dispatch/call-signer.ts';
+import { createRequestStateSeal, requestStateKey } from './mcp/request-state.ts';
 import { createBreachRecorder } from './dispatch/security-events.ts';
 import { TenantDispatcher } from './dispatch/tenant-dispatcher.ts';
 import { TenantDirectory } from './tenancy/tenant-directory.ts';
@@ -52,6 +54,8 @@ export type RouterOptions = Partial<RouterSettings> &
     logger: Logger;
     /** The call-assertion signing key (PKCS#8 PEM); read from `privateKeyFile` when absent. */
     callAssertionPrivateKey?: string;
+    /** The installation's audit secret; read from `auditSecretFile`, else the call-assertion key. */
+    auditSecret?: string;
   };
 
 export interface RunningRouter {
@@ -76,6 +80,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const { installation, logger } = options;
   const config = routerConfig.resolve(options);
   const privateKey = await callAssertionKey(options, config.privateKeyFile);
+  // Argument digests are keyed per tenant from one installation secret (kernel/audit/audit-record.ts):
+  // its own file, or else the call-assertion key every router of the installation already holds
+  // (HKDF with its own label, so the derived keys say nothing about the signing key).
+  const auditSecret =
+    options.auditSecret ??
+    (config.auditSecretFile === undefined ? privateKey : await readFile(config.auditSecretFile, 'utf8'));
   const state = { deadlineMs: config.stateDeadlineMs, failOpenSharedReads: config.failOpenSharedReads };
   // Bounded commands, so that a call is answered within its deadline when Redis is gone (the
   // options and why: router/pipeline/state-guard.ts).
@@ -169,7 +179,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     dispatcher,
     audit,
+    digester: new ArgsDigester(auditSecret),
     logger,
+    // One key on every replica: a 2026-07-28 client's retry may reach any of them.
+    seal: createRequestStateSeal(requestStateKey(privateKey)),
     sessions: new SessionStore({
       redis,
       prefix: installation.registryPrefix,

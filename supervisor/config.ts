@@ -2,7 +2,14 @@
 // process reads (supervisor/main.ts) and the option-only knobs that tests and embedders set through
 // startSupervisor (supervisor/supervisor.ts). Each default is written here and nowhere else.
 import { z } from 'zod';
-import { idempotencyWindowMs, logLevel, namespace, redisUrl, runDir } from '../kernel/config/common.ts';
+import {
+  auditDir,
+  idempotencyWindowMs,
+  logLevel,
+  namespace,
+  redisUrl,
+  runDir,
+} from '../kernel/config/common.ts';
 import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
@@ -65,6 +72,18 @@ const fields = {
     doc: 'loopback port for Prometheus /metrics (0: any free port)',
     defaultText: 'none',
   },
+  auditDir,
+  auditSigningKeyFile: {
+    env: 'BULKHEAD_AUDIT_SIGNING_KEY_FILE',
+    schema: z.string().min(1).optional(),
+    doc: 'Ed25519 key (PKCS#8 PEM) that signs sealed audit segments; unset: entries stay in Redis, unsealed',
+    defaultText: 'none',
+  },
+  auditSealIntervalMs: {
+    env: 'BULKHEAD_AUDIT_SEAL_INTERVAL_MS',
+    schema: z.coerce.number().int().min(1_000).default(300_000),
+    doc: 'how often audit entries are moved from Redis into sealed segments and retention is applied',
+  },
   logLevel,
   idempotencyWindowMs,
   // Option-only knobs (no environment variable).
@@ -99,6 +118,10 @@ const fields = {
   helperGraceMs: {
     schema: z.number().int().min(0).default(120_000),
     doc: 'volume-init helpers younger than this are presumed in use by an ensure',
+  },
+  auditSegmentMaxEntries: {
+    schema: z.number().int().min(1).default(10_000),
+    doc: 'entries per sealed audit segment at most',
   },
   maxAgeMs: {
     schema: z.number().int().positive().optional(),

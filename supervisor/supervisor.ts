@@ -1,6 +1,7 @@
 // Wires one supervisor: registry, Docker driver, the lifecycle controller with its observers (health
 // pass, idle tiers, reconciliation) on one scheduler, and the BullMQ worker. Every setting not given
 // takes its default from the declaration in supervisor/config.ts.
+import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -15,6 +16,7 @@ import Docker from 'dockerode';
 import { RedisRuntimeEpochs } from './client/runtime-epochs.ts';
 import { SocketTamperLog } from './client/socket-tamper.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { AuditSealer, type AuditSealerOptions } from './audit/audit-sealer.ts';
 import type { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
@@ -49,6 +51,8 @@ export interface RunningSupervisor {
   reconcile(): ReturnType<typeof reconcile>;
   /** Collects and publishes the metrics snapshot now. */
   publishMetrics(): Promise<void>;
+  /** Seals audit entries into signed segments; undefined without a signing key. */
+  sealer: AuditSealer | undefined;
   /** The prom-client registry behind the `/metrics` endpoint. */
   metrics: SupervisorMetrics;
   metricsUrl: string | undefined;
@@ -72,12 +76,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     logger,
   });
   const epochs = new RedisRuntimeEpochs({ redis, prefix: installation.registryPrefix });
-  const tamper = new SocketTamperLog({
-    redis,
-    prefix: installation.registryPrefix,
-    audit: new AuditTrail({ redis, prefix: installation.registryPrefix }),
-    logger,
-  });
+  const trail = new AuditTrail({ redis, prefix: installation.registryPrefix });
+  const tamper = new SocketTamperLog({ redis, prefix: installation.registryPrefix, audit: trail, logger });
   const metrics = new SupervisorMetrics();
   const manager = new RuntimeController({
     driver,
@@ -127,6 +127,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   scheduler.every('metrics', settings.metricsIntervalMs, publishMetrics);
   scheduler.every('reconcile', settings.reconcileIntervalMs, runReconcile);
   scheduler.every('health', settings.healthIntervalMs, () => health.runOnce());
+  const sealer = await auditSealer(settings, { trail, tenants: registry, logger });
+  if (sealer) scheduler.every('audit seal', settings.auditSealIntervalMs, () => sealer.runOnce());
   const worker = startRuntimeWorker({
     redis: installation.redis,
     prefix: installation.jobsPrefix,
@@ -146,13 +148,35 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     createLimiter: manager.createLimiter,
     reconcile: runReconcile,
     publishMetrics,
+    sealer,
     metrics,
     metricsUrl: metricsServer?.url,
     async close() {
       await scheduler.stop();
+      // A last pass, so that what was appended until the stop is sealed rather than left in Redis.
+      await sealer
+        ?.runOnce()
+        .catch((error: unknown) => logger.error({ err: error }, 'final audit seal failed'));
       await metricsServer?.close();
       await worker.close();
       redis.disconnect();
     },
   };
+}
+
+/** The audit sealer, when a signing key is configured (without one, entries stay in Redis). */
+async function auditSealer(
+  settings: SupervisorSettings,
+  deps: Pick<AuditSealerOptions, 'trail' | 'tenants' | 'logger'>,
+): Promise<AuditSealer | undefined> {
+  if (settings.auditSigningKeyFile === undefined) {
+    deps.logger.warn('BULKHEAD_AUDIT_SIGNING_KEY_FILE unset: audit entries are not sealed out of Redis');
+    return undefined;
+  }
+  return new AuditSealer({
+    ...deps,
+    dir: settings.auditDir,
+    privateKey: createPrivateKey(await readFile(settings.auditSigningKeyFile, 'utf8')),
+    maxEntries: settings.auditSegmentMaxEntries,
+  });
 }

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
 import { withContext } from '../../tenants/cli/cli-context.ts';
@@ -89,6 +90,9 @@ export const up: Command = {
     await mkdir(logDir, { recursive: true });
     const keys = await ensureCallKeys(join(settings.devDir, 'keys'));
     step(`call-assertion keys: ${keys.created ? 'created' : 'reused'} in ${join(settings.devDir, 'keys')}`);
+    // The audit keys and directory of the development stack: segments are sealed under the dev dir.
+    const auditKeys = await ensureAuditKeys(join(settings.devDir, 'keys'));
+    const auditDir = join(settings.devDir, 'audit');
 
     let failed: Error | undefined;
     const children = new ChildGroup({
@@ -124,6 +128,9 @@ export const up: Command = {
       children.start('supervisor', join(ROOT, 'supervisor/main.ts'), {
         ...common,
         BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
+        BULKHEAD_AUDIT_SIGNING_KEY_FILE: auditKeys.signingKeyFile,
+        BULKHEAD_AUDIT_DIR: auditDir,
+        BULKHEAD_AUDIT_SEAL_INTERVAL_MS: '60000',
       });
       step("starting the egress gateway (no Docker socket: it dials egress-enabled tenants' bridges)");
       children.start('egress', join(ROOT, 'egress/main.ts'), {
@@ -137,6 +144,7 @@ export const up: Command = {
         BULKHEAD_RESOURCE_URL: resourceUrl,
         BULKHEAD_ROUTER_PORT: values.port,
         BULKHEAD_ROUTER_PRIVATE_KEY_FILE: keys.privateKeyFile,
+        BULKHEAD_AUDIT_SECRET_FILE: auditKeys.secretFile,
       });
       await waitForHttp(`${routerUrl}/healthz`, 20_000);
 
@@ -172,7 +180,6 @@ export const up: Command = {
         apps: {},
       };
       await writeDevStack(settings.devDir, stack);
-      const accessToken = await agentToken(settings.devDir, stack, values.tenant, ALL_SCOPES.join(' '));
       if (failed) throw failed;
 
       console.log(`
@@ -182,15 +189,18 @@ Bulkhead is running.
   Get a token:    ${process.execPath} dev/cli/main.ts token --tenant ${values.tenant}
   A user's token: ${process.execPath} dev/cli/main.ts token --user ${users[0]?.id ?? '<user>'}   (users: ${users.map((u) => `${u.id}=${u.roles.join('+')}`).join(', ') || 'none'})
   Logs:           ${logDir}
+  Audit trail:    sealed every minute into ${auditDir}; check it offline with
+                  BULKHEAD_AUDIT_DIR=${auditDir} BULKHEAD_AUDIT_PUBLIC_KEY_FILE=${auditKeys.publicKeyFile} ${process.execPath} dev/cli/main.ts audit verify ${values.tenant}
 
-Client configuration (paste into an MCP client; the token below is valid for 5 minutes):
-${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl, headers: { Authorization: `Bearer ${accessToken}` } } } }, null, 2)}
+Client configuration (paste into an MCP client: it registers itself and sends you to the IdP's
+sign-in page, where a user above signs in with any password; docs/clients.md has each client's):
+${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl } } }, null, 2)}
 `);
       if (values.smoke) {
         const firstUser = users[0];
         await smokeTest(
           resourceUrl,
-          accessToken,
+          await agentToken(settings.devDir, stack, values.tenant, ALL_SCOPES.join(' ')),
           firstUser
             ? await userToken(settings.devDir, stack, { user: firstUser.id, scope: 'records:read' })
             : undefined,

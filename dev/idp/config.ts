@@ -20,7 +20,7 @@ export const devIdpConfig = defineConfig(
     initialAccessToken: {
       env: 'BULKHEAD_IDP_INITIAL_ACCESS_TOKEN',
       schema: z.string().min(16, 'must be at least 16 characters'),
-      doc: 'secret (16+ characters) that protects client registration',
+      doc: 'secret (16+ characters) for operator registrations: agents acting alone, web redirect URIs (user clients with loopback redirect URIs register without it)',
     },
     host: {
       env: 'BULKHEAD_IDP_HOST',

@@ -37,6 +37,15 @@ const UserSchema = z.strictObject({
 });
 export type DevIdpUser = z.input<typeof UserSchema>;
 
+const LocalMetadataOriginSchema = z.strictObject({
+  origin: z
+    .url({ protocol: /^https$/ })
+    .refine((url) => new URL(url).origin === url, 'an origin: https://host:port, no path'),
+  /** PEM certificate(s) to trust for this origin only (a development certificate, self-signed). */
+  ca: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'a PEM certificate' }),
+});
+export type LocalMetadataOrigin = z.input<typeof LocalMetadataOriginSchema>;
+
 const OptionsSchema = z.strictObject({
   /** Origin only (`http://127.0.0.1:9400`): the IdP serves its endpoints at the root. */
   issuer: z.url({ protocol: /^https?$/ }),
@@ -56,17 +65,28 @@ const OptionsSchema = z.strictObject({
     .min(1)
     .max(24 * 60 * 60)
     .default(DEFAULT_ACCESS_TOKEN_TTL_SECONDS),
+  localMetadataOrigins: z.array(LocalMetadataOriginSchema).default([]),
 });
 
 export interface DevIdpOptions {
   issuer: string;
   resources: DevIdpResource[];
-  /** Bearer secret required by Dynamic Client Registration: only operators and tests register clients. */
+  /**
+   * Bearer secret for operator registrations (agents acting alone, any redirect URI). Registration
+   * without it is open to user clients with local redirect URIs only (dev/idp/client-policy.ts).
+   */
   initialAccessToken: string;
   /** Accounts for the authorization-code flow (login through the development interaction pages). */
   users?: DevIdpUser[];
   /** TTL of access tokens for resources that do not set their own; 5 minutes when omitted. */
   defaultAccessTokenTtlSeconds?: number;
+  /**
+   * https origins on this machine whose Client ID Metadata Documents the IdP may fetch, each with the
+   * certificate to trust for it (a client developer's own document server, or a test's). Every other
+   * document URL is fetched with oidc-provider's protection: special-use addresses (loopback, private
+   * networks) are refused, so a client_id cannot make the IdP probe the network it runs in.
+   */
+  localMetadataOrigins?: LocalMetadataOrigin[];
   logger: pino.Logger;
 }
 

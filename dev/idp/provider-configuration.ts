@@ -20,6 +20,8 @@ import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
 import type { ParsedDevIdpOptions } from './dev-idp-options.ts';
 import { TENANT_CLIENT_METADATA } from './dev-idp-options.ts';
 import { SIGNING_ALG } from './signing-key.ts';
+import { checkRegistration, isLoopbackHostname, isRegistrationRequest } from './client-policy.ts';
+import { metadataDocumentFeature, metadataFetch } from './metadata-documents.ts';
 
 /** oidc-provider's routes, pinned so the URLs we hand out cannot drift from what it serves. */
 export const ROUTES = {
@@ -119,12 +121,15 @@ export function buildProviderConfiguration({
   }
 
   function validateClientMetadata(
-    _ctx: KoaContextWithOIDC | undefined,
+    ctx: KoaContextWithOIDC | undefined,
     key: string,
     value: unknown,
     metadata: ClientMetadata,
   ): void {
     if (key !== TENANT_CLIENT_METADATA) return;
+    // oidc-provider runs this validator once per client (one extra property), with the defaults
+    // applied: the place where a registration request's metadata and its bearer token meet.
+    if (isRegistrationRequest(ctx)) checkRegistration(ctx, metadata, options.initialAccessToken);
     if (value === undefined) {
       // An agent acting alone has no user to take a tenant from, so its registration must carry one.
       if (metadata.grant_types?.includes('client_credentials')) {
@@ -165,17 +170,21 @@ export function buildProviderConfiguration({
     rotateRefreshToken: true,
     // Browser-based MCP clients (the Inspector) call the token endpoint cross-origin from loopback.
     clientBasedCORS: (_ctx, origin) => isLoopbackOrigin(origin),
+    fetch: metadataFetch(options.localMetadataOrigins),
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
+      // Open at the endpoint; `checkRegistration` decides: the initial access token for operators,
+      // loopback user clients for everyone else (dev/idp/client-policy.ts).
       registration: {
         enabled: true,
-        initialAccessToken: options.initialAccessToken,
+        initialAccessToken: false,
         // Registration management is off, so a registration access token would be useless.
         issueRegistrationAccessToken: false,
       },
+      clientIdMetadataDocument: metadataDocumentFeature(),
       resourceIndicators: {
         enabled: true,
         getResourceServerInfo,
@@ -222,5 +231,5 @@ function loginPolicy(): interactionPolicy.DefaultPolicy {
 
 function isLoopbackOrigin(origin: string): boolean {
   const url = URL.parse(origin);
-  return url !== null && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  return url !== null && isLoopbackHostname(url.hostname);
 }

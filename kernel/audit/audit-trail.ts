@@ -1,43 +1,21 @@
 // A minimal tamper-evident audit trail: one Redis stream per tenant, each entry carrying the SHA-256
 // of the previous entry, so that changing, removing or reordering an entry breaks the chain that
-// `verify` recomputes. The head hash is stored apart from the stream and moves only together with
-// an append (a Lua compare-and-set), so concurrent appenders from several routers stay one chain.
+// `verify` recomputes. The head (seq and hash of the newest entry) is stored apart from the stream and
+// moves only together with an append (a Lua compare-and-set), so concurrent appenders from several
+// routers stay one chain. The supervisor's sealer (supervisor/audit/audit-sealer.ts) moves entries
+// into signed segment files and trims only those from the stream; the chain continues across them.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { auditHeadKey, auditStreamKey } from '../redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
+import { AuditEventSchema, type AuditEvent } from './audit-record.ts';
+
+export { AuditEventSchema, type AuditEvent };
 
 export const GENESIS_HASH = '0'.repeat(64);
-
-/** One call through the egress gateway (egress/): where to, how it went, the bytes each way. */
-export const UpstreamCallSchema = z.strictObject({
-  host: z.string(),
-  port: z.number().int(),
-  method: z.string(),
-  /** The HTTP status the gateway or the upstream answered (200 for an opened CONNECT tunnel). */
-  status: z.number().int(),
-  bytes_sent: z.number().int().min(0),
-  bytes_received: z.number().int().min(0),
-  /** Until the upstream connected (CONNECT) or answered its headers (plain HTTP). */
-  latency_ms: z.number().min(0),
-  duration_ms: z.number().min(0),
-  pack: z.string().nullable(),
-  upstream: z.string().nullable(),
-});
-export type UpstreamCall = z.infer<typeof UpstreamCallSchema>;
-
-export const AuditEventSchema = z.strictObject({
-  tenant: z.string(),
-  user: z.string().nullable(),
-  agent: z.string().nullable(),
-  tool: z.string(),
-  decision: z.enum(['permit', 'deny']),
-  reason: z.string(),
-  upstream: UpstreamCallSchema.optional(),
-});
-export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
 export const AuditEntrySchema = AuditEventSchema.extend({
   seq: z.number().int().min(1),
@@ -67,37 +45,65 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
   return createHash('sha256').update(entry.prev).update('\n').update(canonical).digest('hex');
 }
 
-/** Recomputes the chain: each entry's hash, each link to its predecessor, and the stored head. */
-export function verifyChain(entries: AuditEntry[], storedHead?: string): ChainCheck {
-  let prev = GENESIS_HASH;
+/** Where a run of entries starts: the hash its first entry links to and that entry's seq. */
+export interface ChainStart {
+  prev: string;
+  seq: number;
+}
+
+export const CHAIN_ORIGIN: ChainStart = { prev: GENESIS_HASH, seq: 1 };
+
+/**
+ * Recomputes the chain from `start`: each entry's hash, each link to its predecessor, consecutive
+ * seqs, and the stored head. Problems name the entry by its seq.
+ */
+export function verifyChain(
+  entries: AuditEntry[],
+  storedHead?: string,
+  start: ChainStart = CHAIN_ORIGIN,
+): ChainCheck {
+  let prev = start.prev;
+  const broken = (problem: string): ChainCheck => ({
+    ok: false,
+    entries: entries.length,
+    head: prev,
+    problem,
+  });
   for (const [index, entry] of entries.entries()) {
     const { hash, ...rest } = entry;
-    if (entry.prev !== prev)
-      return { ok: false, entries: entries.length, head: prev, problem: `entry ${index + 1}: broken link` };
-    if (entryHash(rest) !== hash)
-      return {
-        ok: false,
-        entries: entries.length,
-        head: prev,
-        problem: `entry ${index + 1}: content changed`,
-      };
-    if (entry.seq !== index + 1)
-      return {
-        ok: false,
-        entries: entries.length,
-        head: prev,
-        problem: `entry ${index + 1}: out of sequence`,
-      };
+    const expected = start.seq + index;
+    if (entry.seq !== expected) return broken(`entry ${expected}: out of sequence (found seq ${entry.seq})`);
+    if (entry.prev !== prev) return broken(`entry ${entry.seq}: broken link`);
+    if (entryHash(rest) !== hash) return broken(`entry ${entry.seq}: content changed`);
     prev = hash;
   }
   if (storedHead !== undefined && storedHead !== prev)
-    return {
-      ok: false,
-      entries: entries.length,
-      head: prev,
-      problem: 'entries missing after the last one read',
-    };
+    return broken('entries missing after the last one read');
   return { ok: true, entries: entries.length, head: prev };
+}
+
+/** The head key holds "<seq>:<hash>" (an installation from before holds the bare hash). */
+interface Head {
+  /** The stored value, compared as is by the append script. */
+  raw: string;
+  seq: number;
+  hash: string;
+}
+
+const EMPTY_HEAD: Head = { raw: `0:${GENESIS_HASH}`, seq: 0, hash: GENESIS_HASH };
+
+function parseHead(raw: string | null, streamLength: number): Head {
+  if (raw === null) return EMPTY_HEAD;
+  const at = raw.indexOf(':');
+  // A bare hash: written before seqs were kept in the head, when the stream was never trimmed.
+  if (at < 0) return { raw, seq: streamLength, hash: raw };
+  return { raw, seq: Number(raw.slice(0, at)), hash: raw.slice(at + 1) };
+}
+
+/** One stream entry as the sealer reads it: the Redis id (to trim by) and the entry. */
+export interface StoredEntry {
+  id: string;
+  entry: AuditEntry;
 }
 
 export class AuditTrail implements AuditSink {
@@ -105,6 +111,8 @@ export class AuditTrail implements AuditSink {
   private readonly scripts: RedisScripts;
   private readonly prefix: string;
   private readonly queues = new Map<string, Promise<void>>();
+  /** The head this process last wrote per tenant: the next append tries it without reading first. */
+  private readonly heads = new Map<string, Head>();
 
   constructor(options: { redis: Redis; prefix: string }) {
     this.redis = options.redis;
@@ -128,40 +136,74 @@ export class AuditTrail implements AuditSink {
     return next;
   }
 
+  private async readHead(tenant: string): Promise<Head> {
+    const [stream, headKey] = this.keys(tenant);
+    const state = await this.redis.multi().get(headKey).xlen(stream).exec();
+    return parseHead((state?.[0]?.[1] as string | null) ?? null, Number(state?.[1]?.[1] ?? 0));
+  }
+
   private async appendOnce(event: AuditEvent): Promise<void> {
     const [stream, headKey] = this.keys(event.tenant);
-    // Bounded retries: a lost race means another process appended first; re-read the head and chain on.
+    const parsed = AuditEventSchema.parse(event);
+    // One round trip when this process wrote the head last (the usual case with one router); a lost
+    // race means another process appended first: re-read the head and chain on (bounded retries).
+    let head = this.heads.get(event.tenant) ?? (await this.readHead(event.tenant));
     for (let attempt = 0; attempt < 50; attempt++) {
-      const state = await this.redis.multi().get(headKey).xlen(stream).exec();
-      const prev = (state?.[0]?.[1] as string | null) ?? GENESIS_HASH;
-      const length = Number(state?.[1]?.[1] ?? 0);
-      const body = { ...AuditEventSchema.parse(event), seq: length + 1, at: new Date().toISOString(), prev };
+      const body = { ...parsed, seq: head.seq + 1, at: new Date().toISOString(), prev: head.hash };
       const entry: AuditEntry = { ...body, hash: entryHash(body) };
-      // kernel/redis/lua/audit-append.lua: appends only if head and length are still as read here.
+      const next: Head = { raw: `${entry.seq}:${entry.hash}`, seq: entry.seq, hash: entry.hash };
+      // kernel/redis/lua/audit-append.lua: appends only if the head is still the one read here.
       const written = await this.scripts.auditAppend(
         { stream, head: headKey },
         {
-          expectedHead: prev,
-          newHead: entry.hash,
+          expectedHead: head.raw,
+          newHead: next.raw,
           entry: JSON.stringify(entry),
-          expectedLength: length,
-          genesis: GENESIS_HASH,
+          emptyHead: EMPTY_HEAD.raw,
         },
       );
-      if (written === 1) return;
-      await sleep(Math.random() * 5 * (attempt + 1));
+      if (written === 1) {
+        this.heads.set(event.tenant, next);
+        return;
+      }
+      this.heads.delete(event.tenant);
+      if (attempt > 0) await sleep(Math.random() * 5 * attempt);
+      head = await this.readHead(event.tenant);
     }
-    throw new Error(`audit append for tenant ${event.tenant} kept losing races`);
+    throw new BulkheadError('state_unavailable', `audit append for tenant ${event.tenant} kept losing races`);
+  }
+
+  /** The entries still in Redis (those not yet sealed), oldest first, at most `count` when given. */
+  async stored(tenant: string, count?: number): Promise<StoredEntry[]> {
+    const stream = this.keys(tenant)[0];
+    const rows =
+      count === undefined
+        ? await this.redis.xrange(stream, '-', '+')
+        : await this.redis.xrange(stream, '-', '+', 'COUNT', count);
+    return rows.map(([id, fields]) => ({ id, entry: AuditEntrySchema.parse(JSON.parse(fields[1] ?? '{}')) }));
   }
 
   async entries(tenant: string): Promise<AuditEntry[]> {
-    const rows = await this.redis.xrange(this.keys(tenant)[0], '-', '+');
-    return rows.map(([, fields]) => AuditEntrySchema.parse(JSON.parse(fields[1] ?? '{}')));
+    return (await this.stored(tenant)).map((s) => s.entry);
   }
 
+  /** Removes exactly the given stream entries (those sealed into a segment). */
+  async trim(tenant: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.redis.xdel(this.keys(tenant)[0], ...ids);
+  }
+
+  /**
+   * Checks the entries still in Redis against the stored head. Entries sealed into segments are gone
+   * from the stream; the remainder starts where its first entry says (the segments' own check,
+   * `bulkhead audit verify`, covers the link between the last segment and this remainder).
+   */
   async verify(tenant: string): Promise<ChainCheck> {
-    const head = await this.redis.get(this.keys(tenant)[1]);
-    return verifyChain(await this.entries(tenant), head ?? GENESIS_HASH);
+    const entries = await this.entries(tenant);
+    const head = await this.readHead(tenant);
+    const first = entries[0];
+    const start = first ? { prev: first.prev, seq: first.seq } : { prev: head.hash, seq: head.seq + 1 };
+    return verifyChain(entries, head.hash, start);
   }
 
   /** Keep the trail for its retention period after the tenant is gone, then let Redis drop it. */

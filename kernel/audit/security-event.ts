@@ -12,8 +12,8 @@ export interface SecurityEventSinks {
 }
 
 export interface SecurityEvent {
-  /** The audit entry (a denial). */
-  entry: Omit<AuditEvent, 'decision'>;
+  /** The audit entry (a denial of kind `security`). */
+  entry: Omit<AuditEvent, 'decision' | 'kind'>;
   /** The Redis hash field incremented for it. */
   counter: { key: string; field: string };
   log: { level: 'warn' | 'error'; message: string; fields: Record<string, unknown> };
@@ -23,7 +23,7 @@ export interface SecurityEvent {
 export async function recordSecurityEvent(sinks: SecurityEventSinks, event: SecurityEvent): Promise<void> {
   sinks.logger[event.log.level]({ tenant: event.entry.tenant, ...event.log.fields }, event.log.message);
   await Promise.all([
-    sinks.audit.append({ ...event.entry, decision: 'deny' }),
+    sinks.audit.append({ ...event.entry, decision: 'deny', kind: 'security' }),
     sinks.redis.hincrby(event.counter.key, event.counter.field, 1),
   ]);
 }

@@ -44,5 +44,12 @@ export const runDir = {
   doc: 'host directory for tenant socket directories',
 } satisfies ConfigField;
 
+/** Where sealed audit segments live: the supervisor writes them, the CLI exports and verifies them. */
+export const auditDir = {
+  env: 'BULKHEAD_AUDIT_DIR',
+  schema: z.string().min(1).default('/var/lib/bulkhead/audit'),
+  doc: 'directory of sealed audit segments, one sub-directory per tenant (docs/audit.md)',
+} satisfies ConfigField;
+
 /** The fields every Redis-backed process reads. */
 export const INSTALLATION_FIELDS = { redisUrl, namespace } as const;

@@ -35,6 +35,7 @@ export const JSON_RPC = {
   invalidParams: -32602,
   serverError: -32000,
   sessionNotFound: -32001,
+  resourceNotFound: -32002,
   headerMismatch: -32020,
 } as const;
 
@@ -44,6 +45,10 @@ export const ERROR_CODES = {
   payload_too_large: { class: 'validation' },
   unknown_tool: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
   unknown_id: { class: 'validation' },
+  unknown_prompt: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
+  unknown_resource: { class: 'validation', jsonRpc: JSON_RPC.resourceNotFound },
+  // A multi-round-trip requestState this router did not seal for this caller and request (router/mcp/request-state.ts).
+  request_state_invalid: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
   date_out_of_range: { class: 'validation' },
   date_order: { class: 'validation' },
   negative_quantity: { class: 'validation' },
@@ -66,6 +71,8 @@ export const ERROR_CODES = {
   idempotency_key_reused: { class: 'conflict' },
   idempotency_in_progress: { class: 'conflict' },
   duplicate_ref: { class: 'conflict' },
+  // A pack write whose key reached the pack without an answer: not dispatched again (at most once).
+  pack_outcome_unknown: { class: 'conflict' },
   tenant_exists: { class: 'conflict', exit: 3 },
   generation_conflict: { class: 'conflict', exit: 4 },
   // rate_limit: a budget is spent; retry after retry_after_ms (kernel/ratelimit/rate-limiter.ts).
@@ -86,10 +93,21 @@ export const ERROR_CODES = {
   // Egress: the upstream did not answer, or the credential the gateway adds could not be read.
   upstream_unreachable: { class: 'transient', http: 502 },
   credential_unavailable: { class: 'transient', http: 502 },
+  // A pack inside the tenant's container (runtime-image/src/packs/): crashed or broke the protocol,
+  // kept failing (its circuit is open), or did not answer in time (killed).
+  pack_unavailable: { class: 'transient' },
+  pack_circuit_open: { class: 'transient' },
+  pack_timeout: { class: 'transient' },
+  // A 2025 client did not answer the router's elicitation or sampling request (router/mcp/client-requests.ts).
+  client_input_failed: { class: 'transient' },
   // permanent: retrying the same call cannot help.
   tool_withheld: { class: 'permanent' },
   illegal_transition: { class: 'permanent' },
   retry_limit_exceeded: { class: 'permanent' },
+  // The sealed audit segments do not verify: edited, removed, reordered or unsigned (kernel/audit).
+  audit_verification_failed: { class: 'permanent', exit: 5 },
+  // A tool asked for the client's input more rounds than the router allows (router/mcp/input-rounds.ts).
+  input_rounds_exceeded: { class: 'permanent' },
   // request: the HTTP/JSON-RPC exchange itself was malformed.
   body_too_large: { class: 'request', http: 413, jsonRpc: JSON_RPC.serverError },
   parse_error: { class: 'request', http: 400, jsonRpc: JSON_RPC.parseError },

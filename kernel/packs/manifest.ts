@@ -52,7 +52,7 @@ export const SHARED_TOOLS: readonly ToolDefinition[] = [
     version: '1.0.0',
     title: 'Quota status',
     description:
-      "What the caller may still do: the tenant's plan limits, the tools this token may call, payload bounds per tool, how long write results are kept for replay, and each rate-limit layer's live usage (tenant per minute and per day, this agent, this user, limited tools).",
+      "What the caller may still do: the tenant's plan limits, the tools this token may call, payload bounds per tool, how long write results are kept for replay, and each rate-limit layer's live usage (tenant per minute and per day, this agent, this user, limited tools, the upstreams those tools use).",
     inputSchema: EmptyInput,
     outputSchema: z.object({
       tenant: z.string(),
@@ -70,8 +70,9 @@ export const SHARED_TOOLS: readonly ToolDefinition[] = [
       idempotency_window_ms: z.number(),
       rate_limits: z.array(
         z.object({
-          layer: z.enum(['tenant_minute', 'tenant_day', 'agent', 'user', 'tool']),
+          layer: z.enum(['tenant_minute', 'tenant_day', 'agent', 'user', 'tool', 'upstream']),
           tool: z.string().optional(),
+          upstream: z.string().optional(),
           limit: z.number(),
           period_ms: z.number(),
           used: z.number(),

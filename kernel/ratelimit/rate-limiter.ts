@@ -1,19 +1,21 @@
 // Rate limits (docs/rate-limits.md): one decision per tool call over every layer it touches — the
 // tenant's calls per minute and per day, the calling agent's and user's share of the tenant's
-// minute, and the tool's own limit — taken by one Lua script (kernel/redis/lua/rate-limit.lua) so
-// that a call is charged to every layer or to none, exactly, across all router processes. It is in
-// the kernel because more than the router decides or reads budgets (the CLI's quota view, egress). Layers
-// are keyed on the verified principal (tenant, agent, user) and the tool's name, never on an
-// address: agents share addresses, and an address says nothing about whose budget a call spends.
+// minute, the tool's own limit, and the budget of each downstream API (upstream) the tool uses,
+// shared by every tenant — taken by one Lua script (kernel/redis/lua/rate-limit.lua) so that a call
+// is charged to every layer or to none, exactly, across all router processes. Layers are keyed on
+// the verified principal (tenant, agent, user), the tool's name and the upstream's name, never on
+// an address: agents share addresses, and an address says nothing about whose budget a call
+// spends. It is in the kernel because more than the router decides or reads budgets (the CLI's
+// quota view, the egress gateway's upstream charge).
 import type { Redis } from 'ioredis';
 import { PLAN_QUOTAS, type Quotas } from '../tenant/tenant-spec.ts';
-import type { ToolDefinition } from '../tools/tool-definition.ts';
+import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
 import { toolError, type ToolErrorResult } from '../tools/tool-errors.ts';
-import { rateLimitKey } from '../redis/keys.ts';
+import { rateLimitKey, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
 
-/** The layers, in the script's order. */
-export const RATE_LAYERS = ['tenant_minute', 'tenant_day', 'agent', 'user', 'tool'] as const;
+/** The layers, in the script's order (`upstream` has MAX_TOOL_UPSTREAMS slots). */
+export const RATE_LAYERS = ['tenant_minute', 'tenant_day', 'agent', 'user', 'tool', 'upstream'] as const;
 export type RateLayer = (typeof RATE_LAYERS)[number];
 
 /** Where a successful tool result carries the caller's remaining budget. */
@@ -37,6 +39,8 @@ export interface RateLimitLayer {
   retry_after_ms?: number;
   /** The tool a `tool` layer limits. */
   tool?: string | undefined;
+  /** The downstream API an `upstream` layer limits. */
+  upstream?: string | undefined;
 }
 
 /** Who spends a budget: the verified principal's identifiers (never an address). */
@@ -64,16 +68,24 @@ export interface RateScope {
   /** The tenant record's quotas; the smallest plan's when the tenant has no record. */
   quotas: Quotas | undefined;
   /** The tool called; absent for a look at the tenant, agent and user layers only. */
-  tool?: Pick<ToolDefinition, 'name' | 'callsPerMinute'>;
+  tool?: Pick<ToolDefinition, 'name' | 'callsPerMinute' | 'upstreams'>;
 }
 
 interface LayerPlan {
   layer: RateLayer;
   key: string;
-  /** 0: the layer does not apply. */
+  /** 0: the layer does not apply (an upstream's limit is read by the script). */
   limit: number;
   periodMs: number;
+  upstream?: string;
 }
+
+const NO_LAYER = (layer: RateLayer, key: string): LayerPlan => ({
+  layer,
+  key,
+  limit: 0,
+  periodMs: MINUTE_MS,
+});
 
 /** Each layer's key and limit for a scope, in the script's order. */
 export function layerPlans(prefix: string, scope: RateScope): LayerPlan[] {
@@ -104,7 +116,25 @@ export function layerPlans(prefix: string, scope: RateScope): LayerPlan[] {
       limit: tool ? (quotas.tools?.[tool.name] ?? tool.callsPerMinute ?? 0) : 0,
       periodMs: MINUTE_MS,
     },
+    ...upstreamPlans(prefix, tool?.upstreams ?? []),
   ];
+}
+
+/** The upstream slots: one per name (the script reads each one's budget), the rest unused. */
+function upstreamPlans(prefix: string, names: readonly string[]): LayerPlan[] {
+  if (names.length > MAX_TOOL_UPSTREAMS)
+    throw new TypeError(`a call uses at most ${MAX_TOOL_UPSTREAMS} upstreams, not ${names.length}`);
+  return Array.from({ length: MAX_TOOL_UPSTREAMS }, (_, i) => {
+    const name = names[i];
+    if (name === undefined) return NO_LAYER('upstream', upstreamRateKey(prefix, ''));
+    return {
+      layer: 'upstream',
+      key: upstreamRateKey(prefix, name),
+      limit: 0,
+      periodMs: MINUTE_MS,
+      upstream: name,
+    };
+  });
 }
 
 export interface RateLimiterOptions {
@@ -124,19 +154,47 @@ export class RateLimiter {
 
   /** Decides one call: admitted and charged to every layer, or refused and charged to none. */
   take(scope: RateScope): Promise<RateDecision> {
-    return this.#run(scope, false);
+    return this.#run(layerPlans(this.#prefix, scope), false);
   }
 
   /** Each layer's live state, charging nothing (quota_status). */
   peek(scope: RateScope): Promise<RateDecision> {
-    return this.#run(scope, true);
+    return this.#run(layerPlans(this.#prefix, scope), true);
   }
 
-  async #run(scope: RateScope, peek: boolean): Promise<RateDecision> {
-    const plans = layerPlans(this.#prefix, scope);
-    const [p0, p1, p2, p3, p4] = plans as [LayerPlan, LayerPlan, LayerPlan, LayerPlan, LayerPlan];
+  /**
+   * Charges one request to upstreams' shared budgets alone (the egress gateway, for a request a
+   * pack makes): admitted and charged to all, or refused and charged to none. `peek` only looks.
+   */
+  takeUpstreams(names: readonly string[], options: { peek?: boolean } = {}): Promise<RateDecision> {
+    const none = (layer: RateLayer): LayerPlan => NO_LAYER(layer, upstreamRateKey(this.#prefix, ''));
+    const tenantLayers = (['tenant_minute', 'tenant_day', 'agent', 'user', 'tool'] as const).map(none);
+    return this.#run([...tenantLayers, ...upstreamPlans(this.#prefix, names)], options.peek === true);
+  }
+
+  async #run(plans: LayerPlan[], peek: boolean): Promise<RateDecision> {
+    const [p0, p1, p2, p3, p4, u1, u2, u3] = plans as [
+      LayerPlan,
+      LayerPlan,
+      LayerPlan,
+      LayerPlan,
+      LayerPlan,
+      LayerPlan,
+      LayerPlan,
+      LayerPlan,
+    ];
     const reply = await this.#scripts.rateLimit(
-      { tenantMinute: p0.key, tenantDay: p1.key, agent: p2.key, user: p3.key, tool: p4.key },
+      {
+        tenantMinute: p0.key,
+        tenantDay: p1.key,
+        agent: p2.key,
+        user: p3.key,
+        tool: p4.key,
+        upstream1: u1.key,
+        upstream2: u2.key,
+        upstream3: u3.key,
+        upstreamBudgets: upstreamBudgetsKey(this.#prefix),
+      },
       {
         tenantMinuteLimit: p0.limit,
         tenantDayLimit: p1.limit,
@@ -149,36 +207,54 @@ export class RateLimiter {
         userPeriod: p3.periodMs,
         toolPeriod: p4.periodMs,
         peek: peek ? 1 : 0,
+        upstream1Name: u1.upstream ?? '',
+        upstream2Name: u2.upstream ?? '',
+        upstream3Name: u3.upstream ?? '',
       },
     );
-    const now = Date.now();
-    const admitted = reply[0] === 1;
-    const deciding = reply[1] ?? 0;
-    let refusedBy: LayerBudget | undefined;
-    const layers: LayerBudget[] = [];
-    plans.forEach((plan, index) => {
-      const at = 2 + index * 4;
-      const [limit = 0, remaining = 0, resetMs = 0, retryMs = 0] = reply.slice(at, at + 4);
-      if (limit === 0) return;
-      const budget: LayerBudget = {
-        layer: plan.layer,
-        limit,
-        period_ms: plan.periodMs,
-        remaining,
-        reset_at: new Date(now + resetMs).toISOString(),
-        reset_ms: resetMs,
-        ...(retryMs > 0 ? { retry_after_ms: retryMs } : {}),
-      };
-      layers.push(budget);
-      if (!admitted && index + 1 === deciding) refusedBy = budget;
-    });
-    return { admitted, layers, ...(refusedBy ? { refusedBy } : {}) };
+    return decisionOf(plans, reply);
   }
+}
+
+function decisionOf(plans: LayerPlan[], reply: number[]): RateDecision {
+  const now = Date.now();
+  const admitted = reply[0] === 1;
+  const deciding = reply[1] ?? 0;
+  let refusedBy: LayerBudget | undefined;
+  const layers: LayerBudget[] = [];
+  plans.forEach((plan, index) => {
+    const at = 2 + index * 4;
+    const [limit = 0, remaining = 0, resetMs = 0, retryMs = 0] = reply.slice(at, at + 4);
+    if (limit === 0) return;
+    const budget: LayerBudget = {
+      layer: plan.layer,
+      ...(plan.upstream !== undefined ? { upstream: plan.upstream } : {}),
+      limit,
+      period_ms: plan.periodMs,
+      remaining,
+      reset_at: new Date(now + resetMs).toISOString(),
+      reset_ms: resetMs,
+      ...(retryMs > 0 ? { retry_after_ms: retryMs } : {}),
+    };
+    layers.push(budget);
+    if (!admitted && index + 1 === deciding) refusedBy = budget;
+  });
+  return { admitted, layers, ...(refusedBy ? { refusedBy } : {}) };
+}
+
+/** A layer's name in `_meta` and in a refusal's `layers`: `upstream:<name>` for an upstream. */
+function metaName(layer: LayerBudget): string {
+  return layer.upstream === undefined ? layer.layer : `upstream:${layer.upstream}`;
 }
 
 /** The caller's remaining budget, as a result's `_meta` carries it: a layer name to its state. */
 export function budgetMeta(decision: RateDecision): Record<string, Omit<LayerBudget, 'layer'>> {
-  return Object.fromEntries(decision.layers.map(({ layer, ...rest }) => [layer, rest]));
+  return Object.fromEntries(
+    decision.layers.map((budget) => {
+      const { layer: _layer, ...rest } = budget;
+      return [metaName(budget), rest];
+    }),
+  );
 }
 
 /** The structured `rate_limit` tool error of a refused decision: the layer, its limit and budget. */
@@ -187,13 +263,15 @@ export function rateLimitError(decision: RateDecision): ToolErrorResult {
   if (!layer) throw new TypeError('an admitted call has no rate-limit error');
   const retryAfterMs = layer.retry_after_ms ?? 1;
   const per = layer.period_ms === DAY_MS ? 'day' : 'minute';
+  const which = layer.upstream === undefined ? layer.layer : `upstream ${layer.upstream}`;
   return toolError(
     'rate_limit_exceeded',
-    `the ${layer.layer} rate limit of ${layer.limit} calls per ${per} is spent; retry after ${retryAfterMs} ms`,
+    `the ${which} rate limit of ${layer.limit} calls per ${per} is spent; retry after ${retryAfterMs} ms`,
     {
       retry_after_ms: retryAfterMs,
       details: {
         layer: layer.layer,
+        ...(layer.upstream !== undefined ? { upstream: layer.upstream } : {}),
         limit: layer.limit,
         period_ms: layer.period_ms,
         remaining: layer.remaining,

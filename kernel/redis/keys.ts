@@ -42,7 +42,7 @@ export function auditStreamKey(prefix: string, tenant: string): string {
   return `${prefix}:audit:${tenant}`;
 }
 
-/** String: the hash of the newest audit entry, moved only together with an append. */
+/** String: "<seq>:<hash>" of the newest audit entry, moved only together with an append. */
 export function auditHeadKey(prefix: string, tenant: string): string {
   return `${auditStreamKey(prefix, tenant)}:head`;
 }
@@ -116,9 +116,22 @@ export function rateLimitKey(prefix: string, tenant: string, layer: string): str
 }
 
 /**
- * String with a TTL: an upstream's shared call budget (GCRA), charged by the egress gateway for every
- * tenant that calls it (egress/upstream-budget.ts).
+ * SCAN pattern of a tenant's rate-limit keys of one kind (`agent`, `user`, `tool`): the callers and
+ * tools that spent some of a budget not yet replenished (`bulkhead quota`).
  */
-export function upstreamBudgetKey(prefix: string, upstream: string): string {
-  return `${prefix}:rate:upstream:${upstream}`;
+export function rateLimitPattern(prefix: string, tenant: string, kind: string): string {
+  return `${rateLimitKey(prefix, tenant, kind)}:*`;
+}
+
+/**
+ * String with a TTL: an upstream's theoretical arrival time (GCRA), shared by every tenant whose
+ * calls use that downstream API (outside any tenant's keys: the budget is the downstream's).
+ */
+export function upstreamRateKey(prefix: string, upstream: string): string {
+  return `${prefix}:rate-upstream:${upstream}`;
+}
+
+/** Hash: upstream name -> its budget in calls per minute (kernel/ratelimit/upstream-budgets.ts). */
+export function upstreamBudgetsKey(prefix: string): string {
+  return `${prefix}:upstream-budgets`;
 }

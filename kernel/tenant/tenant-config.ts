@@ -30,8 +30,13 @@ export interface ManifestIssue {
   message: string;
 }
 
-/** Every tool a record names must exist in the manifest, pinned to a version it carries. */
-export function manifestIssues(config: Pick<TenantRecord, 'tools' | 'roles'>): ManifestIssue[] {
+/**
+ * Every tool a record names must exist in the manifest, pinned to a version it carries (a per-tool
+ * quota too: a limit on a tool that does not exist is a typo that would limit nothing).
+ */
+export function manifestIssues(
+  config: Pick<TenantRecord, 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas'>>,
+): ManifestIssue[] {
   const issues: ManifestIssue[] = [];
   const known = new Map(MANIFEST.map((tool) => [tool.name, tool]));
   const seen = new Set<string>();
@@ -52,6 +57,13 @@ export function manifestIssues(config: Pick<TenantRecord, 'tools' | 'roles'>): M
       if (!known.has(name)) issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
     }
   }
+  for (const name of Object.keys(config.quotas?.tools ?? {})) {
+    if (!known.has(name))
+      issues.push({
+        path: `quotas.tools.${name}`,
+        message: `unknown tool "${name}" (a per-tool quota names a tool)`,
+      });
+  }
   return issues;
 }
 
@@ -69,7 +81,9 @@ export class TenantSpecError extends BulkheadError<'invalid_spec'> {
   }
 }
 
-export function assertAgainstManifest(record: Pick<TenantRecord, 'id' | 'tools' | 'roles'>): void {
+export function assertAgainstManifest(
+  record: Pick<TenantRecord, 'id' | 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas'>>,
+): void {
   const issues = manifestIssues(record);
   if (issues.length > 0) throw new TenantSpecError(record.id, issues);
 }

@@ -41,7 +41,28 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   maxPayloadBytes: number;
   /** Calls per minute per tenant for an expensive tool (a tenant's quotas may override it); none when absent. */
   callsPerMinute?: number;
+  /**
+   * Downstream APIs a call of this tool uses (at most MAX_TOOL_UPSTREAMS): each call is also taken
+   * from each one's budget, which every tenant shares (kernel/ratelimit/upstream-budgets.ts).
+   */
+  upstreams?: readonly string[];
   deprecated?: { message: string; replacedBy?: string };
+}
+
+/** An upstream's name: what operators set a budget for and a tool definition names. */
+export const UPSTREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Upstreams one call may be charged to: the Lua decision has this many upstream slots. */
+export const MAX_TOOL_UPSTREAMS = 3;
+
+/** Why a definition's `upstreams` cannot be used, or undefined when they can. */
+export function upstreamsProblem(def: Pick<ToolDefinition, 'name' | 'upstreams'>): string | undefined {
+  const names = def.upstreams ?? [];
+  if (names.length > MAX_TOOL_UPSTREAMS)
+    return `${def.name} names ${names.length} upstreams; at most ${MAX_TOOL_UPSTREAMS}`;
+  const bad = names.find((name) => !UPSTREAM_NAME.test(name));
+  if (bad !== undefined) return `${def.name} names an invalid upstream "${bad}" (${UPSTREAM_NAME.source})`;
+  if (new Set(names).size !== names.length) return `${def.name} names an upstream twice`;
+  return undefined;
 }
 
 export interface ToolAnnotations {

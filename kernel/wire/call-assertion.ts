@@ -23,6 +23,8 @@ export const CallContextSchema = z.strictObject({
   agent: z.string(),
   scopes: z.array(z.string()),
   trace: z.string().optional(),
+  /** The packs this caller may reach (those of the tenant tools it may call); absent: the router's own checks. */
+  packs: z.array(z.string()).optional(),
 });
 export type CallContext = z.infer<typeof CallContextSchema>;
 

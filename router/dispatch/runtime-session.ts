@@ -5,14 +5,15 @@
 import {
   Client,
   StreamableHTTPClientTransport,
-  type CallToolResult,
   type FetchLike,
+  type Result,
   type Tool,
 } from '@modelcontextprotocol/client';
 import { fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
 import type { ToolGuard } from '../tools/drift-guard.ts';
+import { paramsWithInput, progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
 import { BoundedReads, type RuntimeReadBounds } from './bounded-fetch.ts';
 import type { CallSigner } from './call-signer.ts';
 import type { TenantRoute, TenantRoutes } from './tenant-routes.ts';
@@ -37,7 +38,9 @@ export class RuntimeSession {
     this.timeout = options.timeoutMs;
     this.client = new Client(
       { name: 'bulkhead-router', version: '0.1.0' },
-      { versionNegotiation: { mode: { pin: MODERN } } },
+      // Manual multi-round-trip mode: an `input_required` answer of the runtime goes back to the
+      // client that must answer it, never to handlers of the router's own.
+      { versionNegotiation: { mode: { pin: MODERN } }, inputRequired: { autoFulfill: false } },
     );
     this.reads = new BoundedReads(options.bounds, options.timeoutMs);
     this.transport = new StreamableHTTPClientTransport(route.url, {
@@ -60,26 +63,51 @@ export class RuntimeSession {
     return (await this.client.listTools(undefined, { timeout: this.timeout })).tools;
   }
 
-  /** The call, after server/discover and (on a new route) the tool definition check. */
-  async callTool(
-    call: { tenant: string; name: string; args: Record<string, unknown> },
+  /**
+   * One request forwarded as it is: a tools/call after server/discover and (on a new route) the
+   * tool definition check; every other method after server/discover. The runtime's notifications
+   * about it (progress, log messages) go to the relay; an `input_required` answer is returned.
+   */
+  async forward(
+    request: { tenant: string; method: ForwardedMethod; params: Record<string, unknown> },
     routes: TenantRoutes,
     guard: ToolGuard | undefined,
-  ): Promise<CallToolResult> {
+    relay: CallRelay = {},
+  ): Promise<Result> {
     const { route } = this;
     await this.connect();
-    if (!route.discover) routes.noteDiscover(call.tenant, route, this.client.getDiscoverResult());
-    if (guard && !route.toolsChecked) {
-      guard.check(call.tenant, await this.listTools());
-      routes.noteChecked(call.tenant, route);
+    if (!route.discover) routes.noteDiscover(request.tenant, route, this.client.getDiscoverResult());
+    if (request.method === 'tools/call') {
+      const name = String(request.params.name);
+      if (guard && !route.toolsChecked) {
+        guard.check(request.tenant, await this.listTools());
+        routes.noteChecked(request.tenant, route);
+      }
+      if (guard?.isWithheld(request.tenant, name)) {
+        return toolError(
+          'tool_withheld',
+          `${name} is withheld: its definition in the tenant runtime is not the approved one`,
+        );
+      }
     }
-    if (guard?.isWithheld(call.tenant, call.name)) {
-      return toolError(
-        'tool_withheld',
-        `${call.name} is withheld: its definition in the tenant runtime is not the approved one`,
-      );
+    const { notify, progressToken } = relay;
+    if (notify) {
+      this.client.setNotificationHandler('notifications/message', (n) => notify(n));
     }
-    return await this.client.callTool({ name: call.name, arguments: call.args }, { timeout: this.timeout });
+    return await this.client.request(
+      { method: request.method, params: paramsWithInput(request.params, relay) } as never,
+      {
+        timeout: this.timeout,
+        allowInputRequired: true,
+        ...(relay.signal ? { signal: relay.signal } : {}),
+        ...(notify && progressToken !== undefined
+          ? {
+              onprogress: (progress) => void notify(progressNotification(progressToken, progress)),
+              resetTimeoutOnProgress: false,
+            }
+          : {}),
+      },
+    );
   }
 
   async close(): Promise<void> {

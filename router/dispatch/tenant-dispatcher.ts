@@ -2,7 +2,7 @@
 // (tenant-routes.ts) in a fresh signed, bounded session (runtime-session.ts). This file is the
 // retry policy: a call is retried only when it provably never reached the container; a broken
 // read bound or a tampered socket is reported as the security event it is.
-import type { CallToolResult } from '@modelcontextprotocol/client';
+import type { Result } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import { tamperedSocketIn, type RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
@@ -19,6 +19,7 @@ import {
   RuntimeUnavailableError,
   type CallFailure,
 } from './call-failure.ts';
+import type { CallRelay, ForwardedMethod, ToolAnswer } from './call-relay.ts';
 import type { CallSigner } from './call-signer.ts';
 import { RuntimeSession } from './runtime-session.ts';
 import {
@@ -90,9 +91,30 @@ export class TenantDispatcher {
     });
   }
 
-  async callTool(context: CallContext, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  /** A tool call; a multi-round-trip tool may answer `input_required` (call-relay.ts). */
+  async callTool(
+    context: CallContext,
+    name: string,
+    args: Record<string, unknown>,
+    relay: CallRelay = {},
+  ): Promise<ToolAnswer> {
+    return (await this.forward(context, 'tools/call', { name, arguments: args }, relay)) as ToolAnswer;
+  }
+
+  /**
+   * One request to the tenant's runtime (a tool call, or a resource, prompt or completion request),
+   * with the relay's cancellation and notifications.
+   */
+  async forward(
+    context: CallContext,
+    method: ForwardedMethod,
+    params: Record<string, unknown>,
+    relay: CallRelay = {},
+  ): Promise<Result> {
+    const name = method === 'tools/call' ? String(params.name) : method;
+    const once = (): Promise<Result> => this.forwardOnce(context, method, params, relay);
     try {
-      return await this.callOnce(context, name, args);
+      return await once();
     } catch (error) {
       const failure = classifyCallFailure(error);
       if (failure === 'other') throw error;
@@ -117,7 +139,7 @@ export class TenantDispatcher {
         'runtime unreachable: asking the supervisor again',
       );
       try {
-        return await this.callOnce(context, name, args);
+        return await once();
       } catch (retryError) {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
@@ -157,16 +179,17 @@ export class TenantDispatcher {
     );
   }
 
-  private async callOnce(
+  private async forwardOnce(
     context: CallContext,
-    name: string,
-    args: Record<string, unknown>,
-  ): Promise<CallToolResult> {
+    method: ForwardedMethod,
+    params: Record<string, unknown>,
+    relay: CallRelay,
+  ): Promise<Result> {
     const route = await this.routes.fresh(context.tenant);
     const session = this.session(route, context);
     try {
       return await session.reads.run(() =>
-        session.callTool({ tenant: context.tenant, name, args }, this.routes, this.options.guard),
+        session.forward({ tenant: context.tenant, method, params }, this.routes, this.options.guard, relay),
       );
     } finally {
       await session.close();

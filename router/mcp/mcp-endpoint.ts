@@ -39,11 +39,15 @@ import { stepUpResponse } from '../request/step-up.ts';
 import type { ToolSurface } from '../tools/tool-surface.ts';
 import { stateUnavailable } from '../pipeline/state-guard.ts';
 import { jsonRpcErrorResponse } from './json-rpc.ts';
+import { isClientAnswer, type ClientRequests } from './client-requests.ts';
+import type { ServerRequestInfo } from './router-server.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 
 export interface McpEndpointOptions {
   /** Builds the MCP server that answers one request, from that request's context. */
-  serverFor(context: RequestContext): Server;
+  serverFor(context: RequestContext, info: ServerRequestInfo): Server;
+  /** Open questions to 2025 clients: a POSTed answer is handed to the one it answers. */
+  questions: ClientRequests;
   sessions: SessionStore;
   /** The tool surface the request context looks tools up in. */
   surface: ToolSurface;
@@ -66,6 +70,8 @@ interface AuthExtra {
   principal?: Principal;
   tenant?: TenantRecord;
   context?: RequestContext;
+  /** A 2025 session's logging/setLevel, read with the session record. */
+  logLevel?: string;
 }
 
 function extraOf(authInfo: AuthInfo | undefined): AuthExtra {
@@ -129,7 +135,11 @@ function legacyHeaderMismatch(request: Request, parsedBody: unknown): string | u
 export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   const { sessions, logger, maxBodyBytes } = options;
   const onerror = (error: Error): void => logger.warn({ err: error }, 'mcp request error');
-  const factory = ({ authInfo }: { authInfo?: AuthInfo }): Server => options.serverFor(contextOf(authInfo));
+  const factory = ({ authInfo, era }: { authInfo?: AuthInfo; era?: string }): Server =>
+    options.serverFor(contextOf(authInfo), {
+      era: era === 'legacy' ? 'legacy' : 'modern',
+      logLevel: extraOf(authInfo).logLevel,
+    });
   const modern = createMcpHandler(factory, {
     legacy: 'reject',
     maxRequestBodySize: maxBodyBytes,
@@ -208,7 +218,17 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       const reason = 'Method not allowed: this server sends no server-initiated messages to 2025 sessions';
       return jsonRpcErrorResponse(new BulkheadError('method_not_allowed', reason), { allow: 'POST, DELETE' });
     }
-    return legacy(request, requestOptions);
+    // A client's answer to an elicitation or sampling request the router sent during a call.
+    if (isClientAnswer(parsedBody)) {
+      options.questions.deliver(sessionId, parsedBody);
+      return new Response(null, { status: 202 });
+    }
+    const { authInfo } = requestOptions;
+    if (record.logLevel === undefined || !authInfo) return legacy(request, requestOptions);
+    return legacy(request, {
+      ...requestOptions,
+      authInfo: { ...authInfo, extra: { ...authInfo.extra, logLevel: record.logLevel } },
+    });
   }
 
   return {

@@ -22,6 +22,8 @@ export interface SessionRecord {
   agent: string;
   protocolVersion: string;
   createdAt: string;
+  /** The lowest log level the client wants (logging/setLevel); every level when absent. */
+  logLevel?: string;
 }
 
 export interface SessionStoreOptions {
@@ -75,6 +77,15 @@ export class SessionStore {
     if (!SESSION_ID_PATTERN.test(id)) return undefined;
     const raw = await this.#redis.getex(mcpSessionKey(this.#prefix, id), 'EX', this.#ttl);
     return raw === null ? undefined : (JSON.parse(raw) as SessionRecord);
+  }
+
+  /** Records the client's logging/setLevel on the session (its idle timer kept as it is). */
+  async setLogLevel(id: string, level: string): Promise<void> {
+    const key = mcpSessionKey(this.#prefix, id);
+    const raw = await this.#redis.get(key);
+    if (raw === null) return;
+    const record = { ...(JSON.parse(raw) as SessionRecord), logLevel: level };
+    await this.#redis.set(key, JSON.stringify(record), 'KEEPTTL', 'XX');
   }
 
   async terminate(id: string): Promise<boolean> {

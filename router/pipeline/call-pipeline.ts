@@ -2,7 +2,6 @@
 // container), take the call from the rate limits, then serve a shared tool in-process, or run a
 // tenant tool through idempotency and dispatch. Every failure comes back as a structured tool error
 // (kernel/tools/tool-errors.ts).
-import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -15,6 +14,7 @@ import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-err
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
+import { isInputRequired, type CallRelay, type ToolAnswer } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
@@ -59,12 +59,14 @@ export interface ToolCall {
   visible: readonly ServedTool[];
   rawArgs: unknown;
   log: Logger;
+  /** Cancellation, notifications and multi-round-trip input between the client and the runtime. */
+  relay?: CallRelay | undefined;
 }
 
 export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
 
 /** The BulkheadError a failed runtime call stands for, or undefined for an unexpected failure. */
-function runtimeFailure(error: unknown): BulkheadError | undefined {
+export function runtimeFailure(error: unknown): BulkheadError | undefined {
   if (error instanceof RuntimeUnavailableError) return error;
   if (!(error instanceof RuntimeRequestError)) return undefined;
   if (error.code === 'runtime_backoff') {
@@ -84,13 +86,14 @@ async function dispatch(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
-): Promise<CallToolResult> {
+): Promise<ToolAnswer> {
   const { principal, tool, log } = call;
   try {
     return await deps.dispatcher.callTool(
       { tenant: principal.tenant, user: principal.user, agent: principal.agent, scopes: principal.scopes },
       tool.definition.name,
       args,
+      call.relay,
     );
   } catch (error) {
     log.warn({ tool: tool.definition.name, err: error }, 'tenant call failed');
@@ -111,7 +114,7 @@ async function execute(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
-): Promise<CallToolResult> {
+): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (def.kind === 'shared') {
     const handler = deps.sharedHandlers.get(def.name);
@@ -127,7 +130,15 @@ async function execute(
         const tools = await Promise.all(
           limited.map((t) => deps.limiter.peek({ ...scope, tool: t.definition })),
         );
-        return [...base.layers, ...tools.flatMap((d, i) => toolLayer(d, limited[i]?.definition.name))];
+        const used = [...new Set(call.visible.flatMap((t) => t.definition.upstreams ?? []))];
+        const upstreams = await Promise.all(
+          used.map((name) => deps.limiter.takeUpstreams([name], { peek: true })),
+        );
+        return [
+          ...base.layers,
+          ...tools.flatMap((d, i) => toolLayer(d, limited[i]?.definition.name)),
+          ...upstreams.flatMap((d) => d.layers),
+        ];
       },
     });
   }
@@ -154,7 +165,7 @@ async function executeTenantTool(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
-): Promise<CallToolResult> {
+): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (!def.writes) return dispatch(call, args, deps);
   const scope = {
@@ -164,7 +175,7 @@ async function executeTenantTool(
     digest: argumentsDigest(args),
   };
   let executed = false;
-  let result: CallToolResult;
+  let result: ToolAnswer;
   try {
     result = await deps.idempotency.run(scope, () => {
       executed = true;
@@ -178,7 +189,8 @@ async function executeTenantTool(
     return toolErrorFor(stateUnavailable());
   }
   // Not executed and not refused: the stored answer of an earlier call with this key.
-  if (!executed && !result.isError) deps.metrics?.idempotencyReplayed(labelsOf(call));
+  if (!executed && !isInputRequired(result) && !result.isError)
+    deps.metrics?.idempotencyReplayed(labelsOf(call));
   return result;
 }
 
@@ -194,7 +206,7 @@ function toolLayer(decision: RateDecision, name: string | undefined): RateLimitL
   return decision.layers.filter((l) => l.layer === 'tool').map((l) => ({ ...l, tool: name }));
 }
 
-export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<CallToolResult> {
+export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<ToolAnswer> {
   const checked = validateCall(call.tool.definition, call.rawArgs, call.log);
   if (!checked.ok) {
     deps.metrics?.validationFailed(labelsOf(call));

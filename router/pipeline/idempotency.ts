@@ -13,6 +13,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { isInputRequired, type ToolAnswer } from '../dispatch/call-relay.ts';
 import { idempotencyWindowMs } from '../../kernel/config/common.ts';
 import { idempotencyFailuresKey, idempotencyKey } from '../../kernel/redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
@@ -78,7 +79,7 @@ export class IdempotencyStore {
     };
   }
 
-  async run(scope: IdempotencyScope, execute: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  async run(scope: IdempotencyScope, execute: () => Promise<ToolAnswer>): Promise<ToolAnswer> {
     const keys = this.keys(scope);
     const redisKey = keys.result;
     const deadline = Date.now() + (this.options.waitMs ?? 30_000);
@@ -146,16 +147,22 @@ export class IdempotencyStore {
     keys: { result: string; failures: string },
     claim: string,
     scope: IdempotencyScope,
-    execute: () => Promise<CallToolResult>,
-  ): Promise<CallToolResult> {
+    execute: () => Promise<ToolAnswer>,
+  ): Promise<ToolAnswer> {
     const redisKey = keys.result;
-    let result: CallToolResult;
+    let result: ToolAnswer;
     try {
       result = await execute();
     } catch (error) {
       await this.release(redisKey, claim);
       await this.failed(keys.failures);
       throw error;
+    }
+    // Not an answer yet: the client answers the runtime's input requests and retries this round with
+    // the same key, which must find the key free again.
+    if (isInputRequired(result)) {
+      await this.release(redisKey, claim);
+      return result;
     }
     // Nothing durable happened on a transient failure (or the runtime will answer from its own key
     // table): let the retry through instead of replaying the failure for 24 hours.

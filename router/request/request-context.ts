@@ -30,6 +30,8 @@ export interface RequestContext {
   readonly call: ToolCallRequest | undefined;
   /** The request's logger, bound to tenant, user and agent. */
   readonly log: Logger;
+  /** The W3C trace id of this request, when tracing set one (recorded in its audit record). */
+  readonly traceId?: string | undefined;
 }
 
 export interface RequestContextInput {

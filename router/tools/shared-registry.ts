@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
+import { upstreamsProblem } from '../../kernel/tools/tool-definition.ts';
 import { createDocsSearch } from './shared/docs-search.ts';
 import { quotaStatus } from './shared/quota-status.ts';
 import type { SharedToolHandler, SharedToolModule } from './shared/shared-tool.ts';
@@ -35,6 +36,8 @@ function assertModule(value: unknown, source: string): SharedToolModule {
   if (!NAME.test(def.name)) throw new Error(`${source}: invalid tool name ${def.name}`);
   if (def.kind !== 'shared' || def.effect !== 'read' || def.writes)
     throw new Error(`${source}: ${def.name} must be a shared read-only tool`);
+  const upstreams = upstreamsProblem(def);
+  if (upstreams) throw new Error(`${source}: ${upstreams}`);
   if (typeof def.inputSchema?.safeParse !== 'function' || !Array.isArray(def.semantic))
     throw new Error(`${source}: ${def.name} needs a zod inputSchema and a semantic rule list`);
   return candidate as SharedToolModule;

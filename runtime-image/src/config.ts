@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { idempotencyWindowMs } from '../../kernel/config/common.ts';
 import { defineConfig } from '../../kernel/config/define-config.ts';
+import { PACK_SECRETS_FILE, PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
 import {
   CONTAINER_DATA_DIR,
   CONTAINER_SOCKET_DIR,
@@ -17,7 +18,7 @@ export const runtimeConfig = defineConfig(
     usage: 'node /app/server.mjs',
     summary:
       "The MCP server inside each tenant's container, started by the supervisor: serves the records " +
-      "tools on a unix socket to calls that carry the router's assertion.",
+      "tools and the tools of the enabled packs on a unix socket to calls that carry the router's assertion.",
   },
   {
     tenantId: {
@@ -56,10 +57,34 @@ export const runtimeConfig = defineConfig(
       schema: z.coerce.number().int().min(1).max(60_000).default(2_000),
       doc: 'how long a proxy client waits for a gateway connection before a 503 (egress off or the gateway down)',
     },
-    packsFile: {
-      env: 'BULKHEAD_PACKS_FILE',
-      schema: z.string().min(1).default('/opt/bulkhead/packs/enabled.json'),
-      doc: "the image's approved pack list: its order gives each pack its egress port",
+    packsDir: {
+      env: 'BULKHEAD_PACKS_DIR',
+      schema: z.string().min(1).default(PACKS_DIR),
+      doc: "the operator's packs in the image, with enabled.json (absent: no packs); its order gives each pack its egress port",
+    },
+    packSecretsFile: {
+      env: 'BULKHEAD_PACK_SECRETS_FILE',
+      schema: z.string().min(1).default(PACK_SECRETS_FILE),
+      doc: 'the secrets delivered for the packs: read once at start, then unlinked',
+    },
+    packCallTimeoutMs: {
+      env: 'BULKHEAD_PACK_CALL_TIMEOUT_MS',
+      schema: z.coerce.number().int().min(100).default(60_000),
+      doc: 'how long a pack may take to answer one request before it is killed and restarted',
+    },
+    packMaxMessageBytes: {
+      env: 'BULKHEAD_PACK_MAX_MESSAGE_BYTES',
+      schema: z.coerce
+        .number()
+        .int()
+        .min(4096)
+        .default(4 * 1024 * 1024),
+      doc: 'the largest message a pack may write on its stdout; a longer one kills the pack',
+    },
+    packCrashThreshold: {
+      env: 'BULKHEAD_PACK_CRASH_THRESHOLD',
+      schema: z.coerce.number().int().min(1).default(3),
+      doc: "a pack's failures within a minute that open its circuit (it is not restarted until the backoff ends)",
     },
   },
 );

@@ -9,7 +9,6 @@
 // gateway apply per-pack allowlists. The packs of a tenant run as the tenant's one UID, so any of
 // them can open any of these ports: per-pack entries are least privilege, not a boundary; the
 // tenant's allowlist, budgets and audit are held outside, by the gateway.
-import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatPreamble } from '../../kernel/wire/egress-tunnel.ts';
 
@@ -51,19 +50,6 @@ export function egressPort(
 export function egressProxyEnv(port: number): Record<string, string> {
   const url = `http://127.0.0.1:${port}`;
   return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url };
-}
-
-/** The pack names of the image's approved pack list, in its order; none when the image has none. */
-export function enabledPackNames(file: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const parsed = JSON.parse(text) as { packs?: { name?: unknown }[] };
-  return (parsed.packs ?? []).flatMap((p) => (typeof p.name === 'string' ? [p.name] : []));
 }
 
 const UNAVAILABLE_BODY = JSON.stringify({

@@ -3,7 +3,7 @@
 // validated again with the router's own procedure; a call that fails it is counted, because none
 // should ever arrive: the count on /healthz is the proof. Writes run through keyedWrite so the
 // idempotency key commits with the write.
-import { Server, type CallToolResult } from '@modelcontextprotocol/server';
+import { Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import { RECORDS_TOOLS, type RecordRow } from '../../kernel/packs/manifest.ts';
 import {
@@ -28,6 +28,21 @@ export interface RecordsServerOptions {
   counters: RuntimeCounters;
   /** Test builds only: called after a write commits and before its response is sent. */
   afterCommit?: () => void;
+  /** The tenant's packs (runtime-image/src/packs/): their tools are served next to the records tools. */
+  packs?: ExtraTools;
+}
+
+/** Tools served next to the records tools, with the capabilities and handlers they bring. */
+export interface ExtraTools {
+  capabilities: Record<string, object>;
+  tools(): Tool[];
+  /** The call's result, or undefined when the name is not one of these tools. */
+  call(
+    name: string,
+    params: { arguments?: Record<string, unknown> },
+    ctx: ServerContext,
+  ): Promise<CallToolResult> | undefined;
+  install(server: Server): void;
 }
 
 type Handler = (args: Record<string, unknown>, actor: string) => Record<string, unknown> | CallToolResult;
@@ -115,15 +130,21 @@ const WIRE = RECORDS_TOOLS.map(wireTool);
 
 export function createRecordsServer(options: RecordsServerOptions): Server {
   const { store, context, counters } = options;
+  const { packs } = options;
   const server = new Server(
     { name: 'bulkhead-tenant-runtime', version: '1.1.0' },
-    { capabilities: { tools: { listChanged: false } } },
+    { capabilities: { tools: { listChanged: false }, ...packs?.capabilities } },
   );
   const actor = context.user ?? `agent:${context.agent}`;
 
-  server.setRequestHandler('tools/list', () => Promise.resolve({ tools: WIRE }));
-  server.setRequestHandler('tools/call', (request) => {
+  server.setRequestHandler('tools/list', () =>
+    Promise.resolve({ tools: packs ? [...WIRE, ...packs.tools()] : WIRE }),
+  );
+  packs?.install(server);
+  server.setRequestHandler('tools/call', (request, ctx) => {
     counters.calls += 1;
+    const packCall = packs?.call(request.params.name, request.params, ctx);
+    if (packCall) return packCall;
     const def = DEFINITIONS.get(request.params.name);
     const handlerFor = HANDLERS[request.params.name];
     if (!def || !handlerFor) {

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -11,9 +12,11 @@ import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
-import { enabledPackNames, startEgressBridge, type EgressBridge } from './egress-bridge.ts';
+import { startEgressBridge, type EgressBridge } from './egress-bridge.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
+import { readEnabledPacks } from './packs/pack-host.ts';
+import { startPacks } from './packs/pack-runtime.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 // Replaced at bundle time by build.sh ("0" in the production image, "1" only in the :<tag>-faults
@@ -61,6 +64,19 @@ async function main(): Promise<void> {
   const store = new RecordsStore(join(config.dataDir, 'records.db'), {
     idempotencyWindowMs: config.idempotencyWindowMs,
   });
+  // The operator's packs start before the socket listens: the first call finds their tools listed.
+  const packs = await startPacks(
+    {
+      packsDir: config.packsDir,
+      secretsFile: config.packSecretsFile,
+      dataDir: config.dataDir,
+      callTimeoutMs: config.packCallTimeoutMs,
+      maxMessageBytes: config.packMaxMessageBytes,
+      crashThreshold: config.packCrashThreshold,
+      idempotencyWindowMs: config.idempotencyWindowMs,
+    },
+    log,
+  );
   let refused = 0;
   const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
   // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
@@ -79,11 +95,13 @@ async function main(): Promise<void> {
     (ctx) => {
       const context = ctx.authInfo?.extra?.callContext;
       if (!context) throw new Error('no verified call context');
+      const connection = ctx.authInfo?.extra?.connection as AbortSignal | undefined;
       return createRecordsServer({
         store,
         context: context as Parameters<typeof createRecordsServer>[0]['context'],
         counters,
         ...(afterCommit ? { afterCommit } : {}),
+        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal) } : {}),
       });
     },
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
@@ -144,16 +162,23 @@ async function main(): Promise<void> {
       headers,
       body: req.method === 'POST' ? Buffer.from(body) : null,
     });
+    // The caller going away (a dropped connection) cancels what the request started, down to a pack.
+    const connection = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) connection.abort();
+    });
     const response = await mcp.fetch(request, {
       authInfo: {
         token: '',
         clientId: callContext.agent,
         scopes: callContext.scopes,
-        extra: { callContext },
+        extra: { callContext, connection: connection.signal },
       },
     });
     res.writeHead(response.status, Object.fromEntries(response.headers));
-    res.end(Buffer.from(await response.arrayBuffer()));
+    // Streamed, not buffered: progress and log notifications reach the caller while the call runs.
+    if (!response.body) return void res.end();
+    Readable.fromWeb(response.body).pipe(res);
   }
 
   rmSync(config.socketPath, { force: true });
@@ -182,7 +207,7 @@ async function main(): Promise<void> {
     startEgressBridge({
       socketPath: config.egressSocketPath,
       port: config.egressPort,
-      packs: enabledPackNames(config.packsFile),
+      packs: readEnabledPacks(config.packsDir).map((pack) => pack.name),
       waitMs: config.egressWaitMs,
       maxIdle: 16,
       logger: log,
@@ -203,7 +228,7 @@ async function main(): Promise<void> {
     void bridge?.close();
     server.close(() => {
       store.close();
-      process.exit(0);
+      void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 5_000).unref();
   };

@@ -2,7 +2,7 @@
 // environment; `bulkhead --help` lists it and docs/configuration.md is generated from it.
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { INSTALLATION_FIELDS } from '../../kernel/config/common.ts';
+import { auditDir, INSTALLATION_FIELDS } from '../../kernel/config/common.ts';
 import { defineConfig } from '../../kernel/config/define-config.ts';
 
 export const cliConfig = defineConfig(
@@ -25,6 +25,13 @@ export const cliConfig = defineConfig(
       schema: z.string().optional(),
       doc: 'AES-256 key of the secret store (created 0600 on first use)',
       defaultText: '$BULKHEAD_DEV_DIR/secrets.key',
+    },
+    auditDir,
+    auditPublicKeyFile: {
+      env: 'BULKHEAD_AUDIT_PUBLIC_KEY_FILE',
+      schema: z.string().optional(),
+      doc: 'Ed25519 public key (SPKI PEM) that `bulkhead audit verify|export` check segment signatures with',
+      defaultText: 'none: pass --public-key',
     },
     actor: {
       env: 'BULKHEAD_ACTOR',

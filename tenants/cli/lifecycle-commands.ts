@@ -18,6 +18,7 @@ import {
   type Command,
 } from './command-kit.ts';
 import { claimMapping, formatReport } from './report-format.ts';
+import { QUOTA_FLAGS, QUOTA_USAGE, quotaChanges } from './quota-commands.ts';
 
 export const show: Command = {
   summary: 'show a tenant: its record (YAML), runtime state and generation',
@@ -42,8 +43,7 @@ export const show: Command = {
 
 export const update: Command = {
   summary: 'change a tenant (a new generation; refused if someone else changed it first)',
-  usage:
-    'bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] [--if-generation N]',
+  usage: `bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] ${QUOTA_USAGE} [--if-generation N]`,
   async run(args) {
     const { values, positionals } = parse(args, {
       plan: { type: 'string' },
@@ -51,6 +51,7 @@ export const update: Command = {
       name: { type: 'string' },
       issuer: { type: 'string', multiple: true },
       tools: { type: 'string' },
+      ...QUOTA_FLAGS,
       'if-generation': { type: 'string' },
     });
     const id = oneId(positionals, 'update');
@@ -64,6 +65,8 @@ export const update: Command = {
         .split(',')
         .map((name) => name.trim())
         .filter(Boolean);
+    const quotas = quotaChanges(values);
+    if (quotas) request.quotas = quotas;
     if (Object.keys(request).length === 0) throw new UsageError('nothing to change');
     if (values['if-generation']) {
       request.ifGeneration = Number(values['if-generation']);

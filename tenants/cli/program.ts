@@ -3,10 +3,12 @@
 import { ZodError, z } from 'zod';
 import { BulkheadError, exitCodeOf, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RouterProbeSource } from '../control-plane/verify.ts';
+import { audit } from './audit-commands.ts';
 import { keygen, list, offboard, onboard } from './commands.ts';
 import type { Command } from './command-kit.ts';
 import { cliConfig } from './config.ts';
 import { apply, exportCommand } from './gitops-commands.ts';
+import { quota, upstream } from './quota-commands.ts';
 import { history, resume, secret, show, suspend, update, verifyCommand } from './lifecycle-commands.ts';
 
 /** The operator commands, in help order; `dev` adds the development ones around them. */
@@ -20,10 +22,13 @@ export function operatorCommands(options: { routerProbe?: RouterProbeSource } = 
     resume,
     verify: verifyCommand(options),
     history,
+    quota,
+    upstream,
     secret,
     export: exportCommand,
     apply,
     offboard,
+    audit,
     keygen,
   };
 }

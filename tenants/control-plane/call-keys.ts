@@ -20,6 +20,12 @@ export async function ensureCallKeys(dir: string): Promise<CallKeyFiles & { crea
   if (existsSync(files.privateKeyFile) && existsSync(files.publicKeyFile))
     return { ...files, created: false };
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeEd25519Pair(files);
+  return { ...files, created: true };
+}
+
+/** A new Ed25519 pair: the private key PKCS#8 PEM (0600), the public key SPKI PEM (0644). */
+export async function writeEd25519Pair(files: CallKeyFiles): Promise<void> {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -27,5 +33,4 @@ export async function ensureCallKeys(dir: string): Promise<CallKeyFiles & { crea
   await writeFile(files.privateKeyFile, privateKey, { mode: 0o600 });
   await chmod(files.privateKeyFile, 0o600);
   await writeFile(files.publicKeyFile, publicKey, { mode: 0o644 });
-  return { ...files, created: true };
 }

@@ -23,6 +23,8 @@ export type Progress = (message: string) => void;
 
 export interface OpenedControlPlane extends ControlPlane {
   installation: Installation;
+  /** The installation's rate-limit state (tenants/control-plane/quota.ts). */
+  rates: { redis: Redis; prefix: string };
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
     await runtimes.ready();
     return {
       installation: inst,
+      rates: { redis, prefix: inst.registryPrefix },
       registry: new TenantRegistry({ redis, prefix: inst.registryPrefix }),
       runtimes,
       audit: new AuditTrail({ redis, prefix: inst.registryPrefix }),

@@ -5,9 +5,12 @@
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { FieldChange } from '../../kernel/registry/config-diff.ts';
 import type { TenantChanges } from '../../kernel/registry/tenant-registry.ts';
+import { z } from 'zod';
 import {
   PLAN_QUOTAS,
   planByName,
+  QuotasSchema,
+  type Quotas,
   type IsolationTier,
   type PlanName,
   type TenantRecord,
@@ -24,8 +27,17 @@ export interface UpdateRequest {
   issuers?: string[];
   /** Tool names, replacing the current policy; each opened to agents acting alone. */
   tools?: string[];
+  /**
+   * Quota overrides on top of the current quotas (or the new plan's, with `plan`): each field given
+   * replaces that quota; `tools` maps a tool to its calls per minute, or null to drop its override.
+   */
+  quotas?: QuotaChanges;
   /** Refuse unless the tenant is still at this generation (default: the generation read now). */
   ifGeneration?: number;
+}
+
+export interface QuotaChanges extends Partial<Omit<Quotas, 'tools'>> {
+  tools?: Record<string, number | null>;
 }
 
 export interface UpdateOutcome {
@@ -42,12 +54,33 @@ export interface UpdateOptions {
   updated?: (outcome: UpdateOutcome) => void;
 }
 
-function changesOf(request: UpdateRequest): TenantChanges {
+/** The quotas after `request`'s overrides, checked as a record's quotas are. */
+function quotasOf(base: Quotas, overrides: QuotaChanges): Quotas {
+  const { tools: toolChanges, ...fields } = overrides;
+  const tools: Record<string, number> = { ...base.tools };
+  for (const [name, limit] of Object.entries(toolChanges ?? {})) {
+    if (limit === null) delete tools[name];
+    else tools[name] = limit;
+  }
+  const { tools: _old, ...rest } = base;
+  const next = { ...rest, ...fields, ...(Object.keys(tools).length > 0 ? { tools } : {}) };
+  const parsed = QuotasSchema.safeParse(next);
+  if (!parsed.success)
+    throw new BulkheadError(
+      'invalid_input',
+      `quotas: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`,
+    );
+  return parsed.data;
+}
+
+function changesOf(request: UpdateRequest, current: TenantRecord): TenantChanges {
   const changes: TenantChanges = {};
   if (request.plan !== undefined) {
     changes.plan = planByName(request.plan);
     changes.quotas = PLAN_QUOTAS[request.plan];
   }
+  if (request.quotas !== undefined)
+    changes.quotas = quotasOf(changes.quotas ?? current.quotas, request.quotas);
   if (request.isolation !== undefined) changes.isolation = request.isolation;
   if (request.displayName !== undefined) changes.displayName = request.displayName;
   if (request.issuers !== undefined) changes.issuers = issuerBindings(request.issuers);
@@ -66,8 +99,8 @@ export async function updateTenant(
   request: UpdateRequest,
   options: UpdateOptions,
 ): Promise<UpdateOutcome> {
-  const changes = changesOf(request);
   const current = await cp.registry.require(id);
+  const changes = changesOf(request, current);
   if (Object.keys(changes).length === 0) throw new BulkheadError('invalid_input', 'nothing to change');
   const tenant = await cp.registry.update(id, {
     expectedGeneration: request.ifGeneration ?? current.generation,

@@ -3,10 +3,11 @@
 // UID as a container's would be, and the gateway (egress/gateway.ts) dials it like any tenant's,
 // against the shared Redis under a namespace of its own (the upstream budget's Lua decision is paid
 // per call). Compared: a GET to a loopback upstream directly, through the proxy as absolute-form HTTP
-// (a metered upstream: allowlist, budget, audit append), and a CONNECT tunnel opened per call.
+// (a metered upstream: allowlist, the limiter's upstream layer, audit append), and a CONNECT tunnel opened per call.
 //   node test/bench/egress.ts [--calls 500]
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
+import { setUpstreamBudget } from '../../kernel/ratelimit/upstream-budgets.ts';
 import { getOnce, startLocalEgress, startUpstream } from '../support/egress.ts';
 import { printFigures, timed } from './figures.ts';
 
@@ -18,7 +19,12 @@ const target = `127.0.0.1:${upstream.port}`;
 const local = await startLocalEgress({
   label: 'bench-egress',
   egress: { mode: 'allowlist', hosts: [], packs: {}, upstreams: { api: { hosts: [target] } } },
-  upstreamBudgets: { api: 1_000_000 },
+});
+await setUpstreamBudget({
+  redis: local.redis,
+  prefix: local.ns.installation.registryPrefix,
+  upstream: 'api',
+  callsPerMinute: 1_000_000,
 });
 const { port } = local;
 

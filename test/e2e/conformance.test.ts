@@ -54,6 +54,7 @@ describe('MCP conformance suite', () => {
       exitCode = failed.code ?? -1;
       output = (failed.stdout ?? '') + (failed.stderr ?? '');
     }
+    if (exitCode !== 0) console.log(output.slice(output.indexOf('=== SUMMA')));
     expect({ exitCode, summary: output.slice(output.indexOf('=== SUMMARY ===')) }).toMatchObject({
       exitCode: 0,
     });

@@ -1,8 +1,8 @@
-// Real MCP clients against the running router, each through a real OAuth grant at the embedded IdP:
-// the SDK v2 client in both protocol eras with its own OAuth provider (discovery, Dynamic Client
-// Registration, authorization code + PKCE S256 + resource indicator, the login page scripted) and
-// with its client-credentials provider; the v1 SDK client with its client-credentials provider; the
-// MCP Inspector CLI with a bearer header; and one 2025-11-25 session served by two router processes.
+// Real MCP clients against the running router as agents acting alone, each through a real OAuth grant
+// at the embedded IdP: the SDK v2 client in both protocol eras and the v1 SDK client with their
+// client-credentials providers (the operator registered the agent); the MCP Inspector CLI with a
+// bearer header; and one 2025-11-25 session served by two router processes. Users signing in through
+// unmodified clients: test/e2e/stock-clients.test.ts and test/e2e/inspector-web.test.ts.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,6 @@ import {
   Client,
   ClientCredentialsProvider,
   StreamableHTTPClientTransport,
-  UnauthorizedError,
 } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ClientCredentialsProvider as V1ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
@@ -22,7 +21,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
-import { ScriptedLoginProvider, withInitialAccessToken } from '../support/oauth-clients.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
 
 const run = promisify(execFile);
@@ -53,54 +51,13 @@ async function agentCredentials(): Promise<{ clientId: string; clientSecret: str
 }
 
 beforeAll(async () => {
-  stack = await startTestStack('clients', { users: [{ id: 'alice', tenant: 'alpha', roles: ['editor'] }] });
+  stack = await startTestStack('clients');
   // Agents acting alone (client credentials) see only what the tenant opens to them.
   await stack.onboard('alpha', { tools: openToAgentsAlone('all') });
 });
 
 afterAll(async () => {
   await stack?.close();
-});
-
-describe('MCP SDK v2 client with its OAuth provider (authorization code + PKCE + resource)', () => {
-  for (const era of ['legacy', 'modern'] as const) {
-    it(`signs a user in and calls tools (${era} era)`, async () => {
-      const provider = new ScriptedLoginProvider();
-      const fetchWithIat = withInitialAccessToken(stack.idp.registrationEndpoint, INITIAL_ACCESS_TOKEN);
-      const transport = (): StreamableHTTPClientTransport =>
-        new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
-          authProvider: provider,
-          fetch: fetchWithIat,
-        });
-
-      // First contact: 401 from the router, then the SDK discovers, registers and redirects.
-      const first = transport();
-      await expect(newClient(era).connect(first)).rejects.toBeInstanceOf(UnauthorizedError);
-      const request = provider.authorizationUrl;
-      expect(request?.origin).toBe(stack.idp.issuer);
-      expect(request?.searchParams.get('code_challenge_method')).toBe('S256');
-      expect(request?.searchParams.get('resource')).toBe(stack.mcpUrl);
-      expect(provider.clientInformation()?.client_id).toEqual(expect.any(String));
-
-      await first.finishAuth(await provider.signIn('alice'));
-      const accessToken = provider.tokens()?.access_token ?? '';
-      expect(decodeJwt(accessToken)).toMatchObject({ aud: stack.mcpUrl, sub: 'alice', tenant: 'alpha' });
-
-      const client = newClient(era);
-      const authorized = transport();
-      await client.connect(authorized);
-      // 2025-11-25 opens a session; 2026-07-28 is stateless.
-      expect(client.getNegotiatedProtocolVersion()).toBe(era === 'legacy' ? '2025-11-25' : '2026-07-28');
-      expect(authorized.sessionId !== undefined).toBe(era === 'legacy');
-      expect(await whoami(client)).toMatchObject({ tenant: 'alpha', user: 'alice', acting_alone: false });
-      const created = await client.callTool({
-        name: 'records_create',
-        arguments: { title: `by alice (${era})`, idempotency_key: `alice-${era}` },
-      });
-      expect(created.isError).toBeFalsy();
-      await client.close();
-    });
-  }
 });
 
 describe('MCP SDK v2 client with its client-credentials provider', () => {

@@ -4,7 +4,8 @@
 // for the machine): writes and tenant reads as `transient` `state_unavailable`, never dispatched
 // without their idempotency claim; the read-only shared tool `whoami` is served (this router is
 // configured to fail open for those). When Redis is back on the same port, service resumes, the
-// refused writes retried with the same keys succeed, and every title is in the tenant's store once.
+// refused writes retried with the same keys succeed, every title is in the tenant's store once, and
+// the store's rows are counted against the writes acknowledged.
 // Then Redis frozen (SIGSTOP: connections open, no answers): each Redis step waits the deadline.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
@@ -58,12 +59,15 @@ async function call(
   return { tool, ms, ok, budget, redisDown, errorClass: error?.error_class, code: error?.code };
 }
 
+/** Every write the test sent, with its answer: what the tenant's store is counted against. */
+const sent: Outcome[] = [];
+
 function create(title: string, key: string, redisDown: boolean): Promise<Outcome> {
-  return call('records_create', { title, idempotency_key: key }, redisDown).then((o) => ({
-    ...o,
-    title,
-    key,
-  }));
+  return call('records_create', { title, idempotency_key: key }, redisDown).then((o) => {
+    const outcome = { ...o, title, key };
+    sent.push(outcome);
+    return outcome;
+  });
 }
 
 beforeAll(async () => {
@@ -152,6 +156,19 @@ describe('Redis unavailable', () => {
       if (w.ok) expect(count(w.title)).toBe(1);
       else expect(count(w.title)).toBeLessThanOrEqual(1);
     }
+    // A second retry of each is a replay of the stored answer, not a second row.
+    for (const w of writes.slice(0, 3))
+      expect((await create(w.title ?? '', w.key ?? '', false)).ok).toBe(true);
+    // The store's rows against the acknowledged writes: one row per acknowledged title, at most one
+    // per write never acknowledged (in flight when Redis went away), nothing the test did not send.
+    const rows = await volumeTitles(stack, TENANT);
+    const acknowledged = new Set(sent.filter((o) => o.ok).map((o) => o.title));
+    const unanswered = new Set(sent.map((o) => o.title).filter((t) => !acknowledged.has(t)));
+    expect(new Set(rows).size, 'a title stored twice').toBe(rows.length);
+    for (const title of rows) expect(acknowledged.has(title) || unanswered.has(title), title).toBe(true);
+    for (const title of acknowledged) expect(rows, title).toContain(title);
+    expect(rows.length).toBeGreaterThanOrEqual(acknowledged.size);
+    expect(rows.length).toBeLessThanOrEqual(acknowledged.size + unanswered.size);
   }, 120_000);
 
   it('bounds each Redis step by the deadline when Redis is up but answers nothing', async () => {
@@ -167,7 +184,8 @@ describe('Redis unavailable', () => {
     } finally {
       redis.thaw();
     }
-    // A fail-closed call waits for at most two steps (tenant record, audit), a fail-open one three.
+    // A fail-closed call waits for at most two steps (tenant record, rate limits; its audit record is
+    // not waited for), a fail-open one three (tenant record, rate limits, audit record).
     for (const a of answers) expect(a.ms, a.tool).toBeLessThan(3 * DEADLINE_MS + MARGIN_MS);
     expect(answers[0]).toMatchObject({ ok: false, errorClass: 'transient', code: 'state_unavailable' });
     expect(answers[1]).toMatchObject({ ok: false, errorClass: 'transient', code: 'state_unavailable' });

@@ -1,6 +1,7 @@
 // The README's main job, as an operator runs it: `bulkhead up` starts the IdP, the supervisor and
 // the router as separate processes, onboards the demo tenant, and (with --smoke) proves the path
-// with a real MCP client before stopping everything it started.
+// with a real MCP client before stopping everything it started; the demo tenant's audit trail is
+// then sealed and verifies offline.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,9 @@ describe('bulkhead up', () => {
       },
     );
     expect(stdout).toContain(`MCP endpoint:   http://127.0.0.1:${port}/mcp`);
-    expect(stdout).toContain('"Authorization": "Bearer ey');
+    // A stock client signs itself in: the configuration to paste carries the URL and no secret.
+    expect(stdout).toContain(`"url": "http://127.0.0.1:${port}/mcp"`);
+    expect(stdout).not.toContain('Authorization');
     expect(stdout).toContain('smoke: records_create -> {"record"');
     // The default demo user signed in through the authorization code flow (bulkhead token --user).
     expect(stdout).toMatch(
@@ -50,6 +53,23 @@ describe('bulkhead up', () => {
       filters: { label: [`io.bulkhead.namespace=${ns.namespace}`, 'io.bulkhead.tenant=demo'] },
     });
     expect(containers).toHaveLength(1);
+    // The supervisor sealed the demo tenant's trail when it stopped: it verifies and exports offline.
+    const audit = (sub: string) =>
+      run(process.execPath, ['dev/cli/main.ts', 'audit', sub, 'demo'], {
+        env: {
+          ...process.env,
+          BULKHEAD_NAMESPACE: ns?.namespace,
+          BULKHEAD_DEV_DIR: devDir,
+          BULKHEAD_AUDIT_DIR: join(devDir!, 'audit'),
+          BULKHEAD_AUDIT_PUBLIC_KEY_FILE: join(devDir!, 'keys', 'audit-signing.pub'),
+        },
+      });
+    expect((await audit('verify')).stdout).toMatch(/intact: segments 1-\d+, \d+ entries/);
+    const records = (await audit('export')).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { tool: string; status?: string });
+    expect(records).toContainEqual(expect.objectContaining({ tool: 'records_create', status: 'ok' }));
   });
 
   it('prints usage for --help and refuses an unknown command', async () => {

@@ -136,21 +136,6 @@ describe('dev IdP', () => {
     expect((error as DevIdpRequestError).error).toBe('invalid_scope');
   });
 
-  it('refuses registration without the initial access token', async () => {
-    const response = await fetch(idp.registrationEndpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        grant_types: ['client_credentials'],
-        response_types: [],
-        token_endpoint_auth_method: 'client_secret_basic',
-        bulkhead_tenant: TENANT,
-      }),
-    });
-    expect(response.status).toBe(401);
-    expect(((await response.json()) as { error: string }).error).toBe('invalid_token');
-  });
-
   it('refuses registration with a wrong initial access token', async () => {
     const error = await registerAgentClient({
       issuer: idp.issuer,

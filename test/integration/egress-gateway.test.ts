@@ -13,6 +13,7 @@ import { startEgressGateway, type RunningEgressGateway } from '../../egress/gate
 import { AuditTrail, type AuditEntry } from '../../kernel/audit/audit-trail.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
 import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
+import { setUpstreamBudget } from '../../kernel/ratelimit/upstream-budgets.ts';
 import { SecretStore } from '../../tenants/secrets/secret-store.ts';
 import { connectThrough, getThrough, startUpstream, type Upstream } from '../support/egress.ts';
 import { containerId } from '../support/mcp-client.ts';
@@ -97,6 +98,13 @@ beforeAll(async () => {
     key: randomBytes(32),
   });
   await secrets.put('egress-a', 'CRM_TOKEN', SECRET);
+  // The limiter's upstream layer: one budget for every tenant that calls the upstream.
+  await setUpstreamBudget({
+    redis,
+    prefix: stack.ns.installation.registryPrefix,
+    upstream: 'metered',
+    callsPerMinute: METERED_PER_MINUTE,
+  });
   const allowlist = (hosts: string[]): EgressPolicy => ({
     mode: 'allowlist',
     hosts,
@@ -117,7 +125,6 @@ beforeAll(async () => {
     runDir: join(stack.ns.runDir, 'run'),
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
     secrets,
-    upstreamBudgets: { metered: METERED_PER_MINUTE },
     poolSize: 2,
     maxConnections: 16,
     dialsPerSecond: 100,

@@ -58,7 +58,6 @@ beforeAll(async () => {
     installation: ns.installation,
     runDir: ns.runDir,
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-    upstreamBudgets: {},
     poolSize: 4,
     maxConnections: 16,
     dialsPerSecond: DIALS_PER_SECOND,

@@ -121,6 +121,7 @@ export async function getThrough(
 
 export interface LocalEgress {
   ns: TestNamespace;
+  redis: Redis;
   tenant: TenantRecord;
   gateway: RunningEgressGateway;
   /** The bridge's tenant-wide loopback port. */
@@ -136,7 +137,6 @@ export interface LocalEgress {
 export async function startLocalEgress(options: {
   label: string;
   egress: EgressPolicy;
-  upstreamBudgets?: Record<string, number>;
   poolSize?: number;
   dialsPerSecond?: number;
 }): Promise<LocalEgress> {
@@ -167,7 +167,6 @@ export async function startLocalEgress(options: {
     installation: ns.installation,
     runDir: ns.runDir,
     logger: silent,
-    upstreamBudgets: options.upstreamBudgets ?? {},
     poolSize: options.poolSize ?? 4,
     maxConnections: 64,
     dialsPerSecond: options.dialsPerSecond ?? 100,
@@ -177,6 +176,7 @@ export async function startLocalEgress(options: {
   });
   return {
     ns,
+    redis,
     tenant,
     gateway,
     port,

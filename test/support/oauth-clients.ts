@@ -1,7 +1,8 @@
 // OAuth on the client side of the end-to-end tests: an in-memory `OAuthClientProvider` for the MCP
-// SDK's own authorization code flow (the SDK discovers, registers, builds the PKCE S256 request with
-// the resource indicator and redeems the code; only the browser step is scripted), and a fetch that
-// presents the operator's initial access token to the IdP's registration endpoint (RFC 7591).
+// SDKs' own authorization code flow, the kind every MCP application writes to keep its client and
+// tokens. The SDK does everything else unaided (discovers, registers or presents its Client ID
+// Metadata Document URL, builds the PKCE S256 request with the resource indicator, redeems the code);
+// only the browser step is scripted, following the IdP's pages as a browser would.
 import type {
   OAuthClientMetadata,
   OAuthDiscoveryState,
@@ -14,25 +15,38 @@ import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
 /** Where the provider says the browser would land; nothing listens there, the login is scripted. */
 export const REDIRECT_URI = 'http://127.0.0.1:5998/callback';
 
+export interface ScriptedLoginOptions {
+  /** An https URL serving this client's metadata document: the SDK then uses it as its client_id. */
+  clientMetadataUrl?: string;
+}
+
+/** What a public MCP client registers (or publishes in its metadata document). */
+export const USER_CLIENT_METADATA = {
+  client_name: 'bulkhead e2e (SDK OAuth provider)',
+  redirect_uris: [REDIRECT_URI],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'none',
+} satisfies OAuthClientMetadata;
+
 export class ScriptedLoginProvider implements OAuthClientProvider {
   authorizationUrl: URL | undefined;
+  readonly clientMetadataUrl: string | undefined;
   #client: StoredOAuthClientInformation | undefined;
   #tokens: StoredOAuthTokens | undefined;
   #verifier = '';
   #discovery: OAuthDiscoveryState | undefined;
+
+  constructor(options: ScriptedLoginOptions = {}) {
+    this.clientMetadataUrl = options.clientMetadataUrl;
+  }
 
   get redirectUrl(): string {
     return REDIRECT_URI;
   }
 
   get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'bulkhead e2e (SDK OAuth provider)',
-      redirect_uris: [REDIRECT_URI],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
+    return USER_CLIENT_METADATA;
   }
 
   clientInformation(): StoredOAuthClientInformation | undefined {
@@ -83,18 +97,4 @@ export class ScriptedLoginProvider implements OAuthClientProvider {
     if (state !== null && callback.searchParams.get('state') !== state) throw new Error('state mismatch');
     return callback.searchParams;
   }
-}
-
-/** A fetch that adds the initial access token to client registration requests, and only to those. */
-export function withInitialAccessToken(
-  registrationEndpoint: string,
-  initialAccessToken: string,
-): typeof fetch {
-  return (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (url !== registrationEndpoint) return fetch(input, init);
-    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    headers.set('authorization', `Bearer ${initialAccessToken}`);
-    return fetch(input, { ...init, headers });
-  };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { startDevIdp, type DevIdpUser, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
+import type { LocalMetadataOrigin } from '../../dev/idp/dev-idp-options.ts';
 import { authorizeUser, registerUserClient } from '../../dev/idp/dev-user-login.ts';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { startRouter, type RouterOptions, type RunningRouter } from '../../router/router.ts';
@@ -42,6 +43,8 @@ export interface TestStackOptions {
   logger?: Logger;
   /** Accounts of the IdP for the authorization-code flow (`userToken`). */
   users?: DevIdpUser[];
+  /** https origins on loopback whose Client ID Metadata Documents the IdP may fetch. */
+  localMetadataOrigins?: LocalMetadataOrigin[];
   /** Runtime image (default BULKHEAD_RUNTIME_IMAGE), e.g. the -faults test variant. */
   image?: string;
   router?: Partial<
@@ -58,6 +61,7 @@ export interface TestStackOptions {
       | 'tenantMaxInFlight'
       | 'tenantMaxQueued'
       | 'tenantQueueWaitMs'
+      | 'auditSecret'
     >
   >;
   callTimeoutMs?: number;
@@ -130,6 +134,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     ],
     initialAccessToken: INITIAL_ACCESS_TOKEN,
     users: options.users ?? [],
+    localMetadataOrigins: options.localMetadataOrigins ?? [],
     logger,
   });
   const supervisorOptions: SupervisorOptions = {

@@ -73,6 +73,8 @@ describe('CLI help', () => {
       'BULKHEAD_NAMESPACE',
       'BULKHEAD_DEV_DIR',
       'BULKHEAD_SECRETS_KEY_FILE',
+      'BULKHEAD_AUDIT_DIR',
+      'BULKHEAD_AUDIT_PUBLIC_KEY_FILE',
       'BULKHEAD_ACTOR',
     ]);
     for (const variable of variables) expect(help).toContain(`  ${variable} `);

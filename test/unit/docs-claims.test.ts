@@ -34,7 +34,12 @@ function citations(pattern: RegExp, exists: (cited: string) => boolean): string[
 }
 
 // The README and the documents it leads to: a figure may be stated in any of them.
-const readme = ['README.md', ...readdirSync('docs').map((f) => `docs/${f}`)]
+const readme = [
+  'README.md',
+  ...readdirSync('docs')
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+]
   .map((file) => readFileSync(file, 'utf8'))
   .join('\n');
 

@@ -59,6 +59,9 @@ describe('setup installs what the scripts need', () => {
     );
     expect(installed.get('debootstrap')).toBe('debootstrap');
     expect(newMachineCommands()).not.toContain('debootstrap');
+    // The browser tests drive Debian's Chromium (test/support/inspector-web.ts): setup brings it.
+    expect(installed.get('chromium')).toBe('chromium');
+    expect(newMachineCommands()).not.toContain('chromium');
   });
 
   it('every command of every script under .ci/ and runtime-image/ is on a new machine or installed by setup', () => {

@@ -1,0 +1,106 @@
+// What one audit record says. A tools/call record carries who called which tool, the decision, the
+// outcome (status, error code and its class from kernel/errors/error-codes.ts, latency), a keyed
+// digest of the arguments (never their values), the units a pack reported as consumed downstream
+// and the trace id; a tools/list record says which tools were listed and which withheld. Records
+// appended by other parts (a security event) carry the decision fields only, so every field past
+// `reason` is optional.
+import { createHmac, hkdfSync } from 'node:crypto';
+import { z } from 'zod';
+import { ERROR_CLASSES } from '../errors/error-codes.ts';
+import { canonicalJson, IDEMPOTENCY_KEY_FIELD } from '../tools/tool-definition.ts';
+
+/** The `_meta` key under which a pack reports the units it consumed downstream. */
+export const UNITS_META_KEY = 'io.bulkhead/units';
+
+/** One call through the egress gateway (egress/): where to, how it went, the bytes each way. */
+export const UpstreamCallSchema = z.strictObject({
+  host: z.string(),
+  port: z.number().int(),
+  method: z.string(),
+  /** The HTTP status the gateway or the upstream answered (200 for an opened CONNECT tunnel). */
+  status: z.number().int(),
+  bytes_sent: z.number().int().min(0),
+  bytes_received: z.number().int().min(0),
+  /** Until the upstream connected (CONNECT) or answered its headers (plain HTTP). */
+  latency_ms: z.number().min(0),
+  duration_ms: z.number().min(0),
+  pack: z.string().nullable(),
+  upstream: z.string().nullable(),
+});
+export type UpstreamCall = z.infer<typeof UpstreamCallSchema>;
+
+export const AuditEventSchema = z.strictObject({
+  tenant: z.string(),
+  user: z.string().nullable(),
+  agent: z.string().nullable(),
+  tool: z.string(),
+  decision: z.enum(['permit', 'deny']),
+  reason: z.string(),
+  /** What was recorded: a tools/call, a tools/list, or a security event (absent on older entries). */
+  kind: z.enum(['call', 'list', 'security']).optional(),
+  /** HMAC-SHA256 of the canonical arguments under the tenant's audit key (argsDigestKey). */
+  args_digest: z.string().length(64).optional(),
+  status: z.enum(['ok', 'error']).optional(),
+  error_code: z.string().optional(),
+  error_class: z.enum(ERROR_CLASSES).or(z.literal('internal')).optional(),
+  latency_ms: z.number().min(0).optional(),
+  units: z.number().min(0).optional(),
+  trace_id: z.string().optional(),
+  /** tools/list: the tools listed to the caller, and the served ones withheld from it. */
+  listed: z.array(z.string()).optional(),
+  withheld: z.array(z.string()).optional(),
+  /** An egress record (`tool: egress`): the upstream call the gateway relayed or refused. */
+  upstream: UpstreamCallSchema.optional(),
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+/** The label the derivation binds, so that the same secret gives unrelated keys for other uses. */
+const ARGS_KEY_INFO = 'bulkhead audit arguments digest v1';
+
+/**
+ * The tenant's key for argument digests: HKDF-SHA256(installation secret, salt = "bulkhead-audit",
+ * info = "bulkhead audit arguments digest v1" NUL tenant), 32 bytes. One tenant's key says nothing
+ * about another's, and none can be computed without the installation secret, so a digest of small
+ * argument values cannot be reversed by trying values.
+ */
+export function argsDigestKey(secret: Uint8Array | string, tenant: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'bulkhead-audit', `${ARGS_KEY_INFO}\0${tenant}`, 32));
+}
+
+/**
+ * HMAC-SHA256 (hex) under `key` of the arguments' canonical JSON (keys sorted at every level),
+ * without the idempotency key: the same arguments give the same digest whichever key a write
+ * carried (as in the idempotency store's own digest, kernel/tools/tool-definition.ts).
+ */
+export function argsDigest(key: Uint8Array, args: unknown): string {
+  const value =
+    args !== null && typeof args === 'object' && !Array.isArray(args)
+      ? Object.fromEntries(Object.entries(args).filter(([name]) => name !== IDEMPOTENCY_KEY_FIELD))
+      : (args ?? {});
+  return createHmac('sha256', key).update(canonicalJson(value)).digest('hex');
+}
+
+/** Per-tenant digest keys of one process, derived once per tenant. */
+export class ArgsDigester {
+  private readonly secret: Uint8Array | string;
+  private readonly keys = new Map<string, Buffer>();
+
+  constructor(secret: Uint8Array | string) {
+    this.secret = secret;
+  }
+
+  digest(tenant: string, args: unknown): string {
+    let key = this.keys.get(tenant);
+    if (!key) {
+      key = argsDigestKey(this.secret, tenant);
+      this.keys.set(tenant, key);
+    }
+    return argsDigest(key, args);
+  }
+}
+
+/** The units a tool result reports in `_meta["io.bulkhead/units"]`: a finite non-negative number, else none. */
+export function reportedUnits(result: { _meta?: Record<string, unknown> | undefined }): number | undefined {
+  const units = result._meta?.[UNITS_META_KEY];
+  return typeof units === 'number' && Number.isFinite(units) && units >= 0 ? units : undefined;
+}

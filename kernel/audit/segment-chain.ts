@@ -1,0 +1,181 @@
+// A tenant's sealed segments as one chain, checked offline: the signed pruning marker (if retention
+// removed the oldest segments) says where the chain starts, then every segment must be the next one
+// (number, previous-segment digest, entry seq and hash), signed by the installation's key. Pure: the
+// caller reads the files (segment-files.ts).
+import { sign, verify, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { canonicalJson } from '../tools/tool-definition.ts';
+import { GENESIS_HASH } from './audit-trail.ts';
+import {
+  checkSegment,
+  FIRST_SEGMENT_PREV,
+  keyId,
+  parseSegment,
+  SEGMENT_FORMAT,
+  type SegmentLink,
+} from './audit-segment.ts';
+
+/**
+ * Written when retention removes the oldest segments: "segments up to `through_segment` were removed
+ * on purpose; the chain goes on from its digest and last entry". Signed like a segment, so pruning
+ * is told apart from a removal.
+ */
+export const PruneMarkerSchema = z.strictObject({
+  type: z.literal('pruned'),
+  format: z.literal(SEGMENT_FORMAT),
+  tenant: z.string().min(1),
+  through_segment: z.number().int().min(1),
+  digest: z.string().length(64),
+  last_seq: z.number().int().min(1),
+  last_hash: z.string().length(64),
+  last_at: z.string(),
+  pruned_at: z.string(),
+  key_id: z.string(),
+  signature: z.string(),
+});
+export type PruneMarker = z.infer<typeof PruneMarkerSchema>;
+
+type Unsigned = Omit<PruneMarker, 'key_id' | 'signature'>;
+
+function markerMessage(marker: Unsigned): Buffer {
+  return Buffer.from(`${SEGMENT_FORMAT}\npruned\n${canonicalJson(marker)}`);
+}
+
+export function signPruneMarker(marker: Unsigned, privateKey: KeyObject): PruneMarker {
+  const signature = sign(null, markerMessage(marker), privateKey).toString('base64');
+  return { ...marker, key_id: keyId(privateKey), signature };
+}
+
+/** Where a tenant's chain of segments starts: after the pruned ones, or at the very beginning. */
+export function chainStart(marker: PruneMarker | undefined): SegmentLink {
+  if (!marker)
+    return { segment: 1, prevSegmentDigest: FIRST_SEGMENT_PREV, chain: { prev: GENESIS_HASH, seq: 1 } };
+  return {
+    segment: marker.through_segment + 1,
+    prevSegmentDigest: marker.digest,
+    chain: { prev: marker.last_hash, seq: marker.last_seq + 1 },
+  };
+}
+
+export interface SegmentFile {
+  /** The file name (segment-NNNNNNNN.jsonl). */
+  name: string;
+  number: number;
+  text: string;
+}
+
+export interface SegmentsCheck {
+  ok: boolean;
+  segments: number;
+  entries: number;
+  /** The first and last segment checked, the last entry's seq and hash (the head). */
+  firstSegment?: number;
+  lastSegment?: number;
+  lastSeq?: number;
+  head: string;
+  /** The digest of the last segment checked: what the next one must name. */
+  lastDigest: string;
+  /** Segments up to this one were removed by retention (a signed marker says so). */
+  prunedThrough?: number;
+  /** The first problem found, naming the file, when not ok. */
+  problem?: string;
+}
+
+export interface CheckSegmentsInput {
+  /** The segment files, in any order. */
+  files: readonly SegmentFile[];
+  /** The pruning marker's text, if the directory holds one. */
+  marker?: string | undefined;
+  publicKey: KeyObject;
+  /** The tenant every segment must belong to (undefined: the first segment's). */
+  tenant?: string | undefined;
+}
+
+function readMarker(text: string, publicKey: KeyObject): PruneMarker | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text) as unknown;
+  } catch {
+    return 'pruning marker is not JSON';
+  }
+  const marker = PruneMarkerSchema.safeParse(parsed);
+  if (!marker.success) return 'pruning marker malformed';
+  const { key_id, signature, ...unsigned } = marker.data;
+  if (key_id !== keyId(publicKey)) return `pruning marker signed by another key (key id ${key_id})`;
+  if (!verify(null, markerMessage(unsigned), publicKey, Buffer.from(signature, 'base64')))
+    return 'pruning marker signature does not verify (edited)';
+  return marker.data;
+}
+
+export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
+  const files = [...input.files].sort((a, b) => a.number - b.number);
+  let marker: PruneMarker | undefined;
+  if (input.marker !== undefined) {
+    const read = readMarker(input.marker, input.publicKey);
+    const empty = { ok: false, segments: 0, entries: 0, head: GENESIS_HASH, lastDigest: FIRST_SEGMENT_PREV };
+    if (typeof read === 'string') return { ...empty, problem: read };
+    marker = read;
+  }
+  let tenant = input.tenant ?? marker?.tenant;
+  let link = chainStart(marker);
+  const check: SegmentsCheck = {
+    ok: true,
+    segments: 0,
+    entries: 0,
+    head: link.chain.prev,
+    lastDigest: link.prevSegmentDigest,
+    ...(marker ? { prunedThrough: marker.through_segment, lastSeq: marker.last_seq } : {}),
+  };
+  const fail = (problem: string): SegmentsCheck => ({ ...check, ok: false, problem });
+  if (marker && tenant !== marker.tenant) return fail(`pruning marker belongs to tenant "${marker.tenant}"`);
+  for (const file of files) {
+    // Left by a pruning pass that wrote its marker and stopped before removing them: already pruned.
+    if (marker && file.number <= marker.through_segment) continue;
+    if (file.number < link.segment) return fail(`${file.name}: duplicate segment number`);
+    if (file.number > link.segment)
+      return fail(`segment ${link.segment} missing: ${file.name} follows ${describeBefore(link, marker)}`);
+    let parsed;
+    try {
+      parsed = parseSegment(file.text);
+    } catch (error) {
+      return fail(`${file.name}: ${(error as Error).message}`);
+    }
+    const problem = checkSegment(parsed, { ...link, tenant }, input.publicKey);
+    if (problem) return fail(`${file.name}: ${problem}`);
+    tenant ??= parsed.header.tenant;
+    check.segments += 1;
+    check.entries += parsed.entries.length;
+    check.firstSegment ??= parsed.header.segment;
+    check.lastSegment = parsed.header.segment;
+    check.lastSeq = parsed.header.last_seq;
+    check.head = parsed.footer.last_hash;
+    check.lastDigest = parsed.footer.digest;
+    link = {
+      segment: link.segment + 1,
+      prevSegmentDigest: parsed.footer.digest,
+      chain: { prev: parsed.footer.last_hash, seq: parsed.header.last_seq + 1 },
+    };
+  }
+  return check;
+}
+
+function describeBefore(link: SegmentLink, marker: PruneMarker | undefined): string {
+  if (link.segment === 1) return 'the start of the trail';
+  if (marker && link.segment === marker.through_segment + 1)
+    return `the pruning marker (segments up to ${marker.through_segment} pruned)`;
+  return `segment ${link.segment - 1}`;
+}
+
+/**
+ * The segments retention may remove: the oldest ones, in order, whose last entry is older than
+ * `cutoff`, stopping at the first one that is not (a segment is removed whole or not at all, and
+ * never past one still within retention).
+ */
+export function prunable<T extends { lastAt: string }>(segments: readonly T[], cutoff: Date): T[] {
+  const out: T[] = [];
+  for (const segment of segments) {
+    if (!(Date.parse(segment.lastAt) < cutoff.getTime())) break;
+    out.push(segment);
+  }
+  return out;
+}

@@ -1,0 +1,134 @@
+// A tenant's sealed audit segments on disk: <dir>/<tenant>/segment-NNNNNNNN.jsonl plus pruned.json
+// when retention removed the oldest. A segment is written once (a temporary file, synced, made
+// read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
+// overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, link, unlink, rename, mkdir, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { TenantIdSchema } from '../tenant/tenant-spec.ts';
+import { parseSegment, segmentFileName, segmentNumberOf, type SegmentLink } from './audit-segment.ts';
+import { chainStart, PruneMarkerSchema, type PruneMarker, type SegmentFile } from './segment-chain.ts';
+
+export const PRUNE_MARKER_FILE = 'pruned.json';
+
+/** The directory of one tenant's segments under the installation's audit directory. */
+export function tenantSegmentDir(root: string, tenant: string): string {
+  if (!TenantIdSchema.safeParse(tenant).success)
+    throw new BulkheadError('invalid_input', `not a tenant id: ${JSON.stringify(tenant)}`);
+  return join(root, tenant);
+}
+
+function missing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/** The segment file names in `dir` with their numbers, oldest first (none when there is no dir). */
+export async function listSegments(dir: string): Promise<{ name: string; number: number }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (missing(error)) return [];
+    throw error;
+  }
+  return names
+    .flatMap((name) => {
+      const number = segmentNumberOf(name);
+      return number === undefined ? [] : [{ name, number }];
+    })
+    .sort((a, b) => a.number - b.number);
+}
+
+export async function readSegmentFiles(dir: string): Promise<SegmentFile[]> {
+  const listed = await listSegments(dir);
+  return Promise.all(listed.map(async (s) => ({ ...s, text: await readFile(join(dir, s.name), 'utf8') })));
+}
+
+/** The pruning marker's text, undefined when there is none. */
+export async function readMarkerText(dir: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(dir, PRUNE_MARKER_FILE), 'utf8');
+  } catch (error) {
+    if (missing(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The pruning marker as written (its signature is verify's to check), undefined when none. */
+export async function readMarker(dir: string): Promise<PruneMarker | undefined> {
+  const text = await readMarkerText(dir);
+  return text === undefined ? undefined : PruneMarkerSchema.parse(JSON.parse(text));
+}
+
+/**
+ * Where this installation's next segment continues: after the newest segment on disk, else after
+ * the pruning marker, else at the start. Read from the sealer's own files (verify checks them).
+ */
+export async function nextLink(dir: string): Promise<SegmentLink> {
+  const newest = (await listSegments(dir)).at(-1);
+  const marker = await readMarker(dir);
+  if (!newest || (marker && newest.number <= marker.through_segment)) return chainStart(marker);
+  const { header, footer } = parseSegment(await readFile(join(dir, newest.name), 'utf8'));
+  return {
+    segment: header.segment + 1,
+    prevSegmentDigest: footer.digest,
+    chain: { prev: footer.last_hash, seq: header.last_seq + 1 },
+  };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeTemp(dir: string, text: string): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return temp;
+}
+
+/** Writes segment `n` once; a generation_conflict error if that segment already exists. */
+export async function writeSegmentFile(dir: string, n: number, text: string): Promise<string> {
+  const temp = await writeTemp(dir, text);
+  const file = join(dir, segmentFileName(n));
+  try {
+    await chmod(temp, 0o440);
+    await link(temp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new BulkheadError('generation_conflict', `${file} exists: another sealer wrote it`);
+    throw error;
+  } finally {
+    await unlink(temp);
+  }
+  await syncDir(dir);
+  return file;
+}
+
+/** Replaces the pruning marker atomically. */
+export async function writeMarker(dir: string, marker: PruneMarker): Promise<void> {
+  const temp = await writeTemp(dir, `${JSON.stringify(marker)}\n`);
+  await chmod(temp, 0o440);
+  await rename(temp, join(dir, PRUNE_MARKER_FILE));
+  await syncDir(dir);
+}
+
+export async function removeSegmentFile(dir: string, name: string): Promise<void> {
+  try {
+    await unlink(join(dir, name));
+  } catch (error) {
+    if (!missing(error)) throw error;
+  }
+}

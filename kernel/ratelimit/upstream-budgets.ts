@@ -1,0 +1,62 @@
+// Upstream budgets: a downstream API's calls per minute, shared by every tenant whose calls use it
+// (docs/rate-limits.md, "Upstreams"). An installation-wide Redis hash, name -> calls per minute,
+// that the rate-limit script reads on each decision (so a change applies to the next call); an
+// upstream with no entry does not limit. Operators set them with `bulkhead quota --upstream`; the
+// router charges the upstreams a tool definition names with the call, and the egress gateway
+// charges a pack's request through `chargeUpstream`.
+import type { Redis } from 'ioredis';
+import { upstreamBudgetsKey } from '../redis/keys.ts';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { UPSTREAM_NAME } from '../tools/tool-definition.ts';
+import { RateLimiter, type RateDecision } from './rate-limiter.ts';
+
+/** The highest budget, as for every per-minute quota (kernel/tenant/tenant-spec.ts). */
+export const MAX_UPSTREAM_CALLS_PER_MINUTE = 1_000_000;
+
+function checkedName(name: string): string {
+  if (!UPSTREAM_NAME.test(name))
+    throw new BulkheadError('invalid_input', `invalid upstream name "${name}" (${UPSTREAM_NAME.source})`);
+  return name;
+}
+
+export interface UpstreamBudgetsOptions {
+  redis: Redis;
+  prefix: string;
+}
+
+/** Every upstream with a budget, by name (calls per minute). */
+export async function listUpstreamBudgets(options: UpstreamBudgetsOptions): Promise<Record<string, number>> {
+  const all = await options.redis.hgetall(upstreamBudgetsKey(options.prefix));
+  return Object.fromEntries(Object.entries(all).map(([name, value]) => [name, Number(value)]));
+}
+
+/** Sets an upstream's budget, or removes it (`null`: the upstream no longer limits). */
+export async function setUpstreamBudget(
+  options: UpstreamBudgetsOptions & { upstream: string; callsPerMinute: number | null },
+): Promise<void> {
+  const key = upstreamBudgetsKey(options.prefix);
+  const name = checkedName(options.upstream);
+  if (options.callsPerMinute === null) {
+    await options.redis.hdel(key, name);
+    return;
+  }
+  const limit = options.callsPerMinute;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_UPSTREAM_CALLS_PER_MINUTE)
+    throw new BulkheadError(
+      'invalid_input',
+      `an upstream budget is a whole number of calls per minute from 1 to ${MAX_UPSTREAM_CALLS_PER_MINUTE}, not ${limit}`,
+    );
+  await options.redis.hset(key, name, String(limit));
+}
+
+/**
+ * Charges one request to an upstream's shared budget (the egress gateway, before it forwards a
+ * pack's request): admitted and charged, or refused with the layer's `retry_after_ms`
+ * (`rateLimitError(decision)` is the structured error). An upstream with no budget admits.
+ */
+export function chargeUpstream(
+  options: UpstreamBudgetsOptions & { upstream: string },
+): Promise<RateDecision> {
+  const limiter = new RateLimiter({ redis: options.redis, prefix: options.prefix });
+  return limiter.takeUpstreams([checkedName(options.upstream)]);
+}

@@ -1,0 +1,104 @@
+// The audit records one request leaves in the tenant's trail (kernel/audit), written once the
+// outcome is known: a tools/call record with the decision, the outcome (status, error code and
+// class, latency), the keyed digest of the arguments, the units a pack reported and the trace id;
+// a tools/list record with the tools listed to the caller and those withheld from it. One append
+// per request, after the answer is computed. Whether the call may run without Redis is decided
+// before (the rate limits and the idempotency claim fail closed, router/pipeline/state-guard.ts);
+// a record that cannot be written is logged whole at error level instead, so it is not lost.
+import type { AuditEvent, AuditSink } from '../../kernel/audit/audit-trail.ts';
+import { reportedUnits, type ArgsDigester } from '../../kernel/audit/audit-record.ts';
+import { isErrorCode, errorRow } from '../../kernel/errors/error-codes.ts';
+import { DEFAULT_STATE_POLICY, withinDeadline, type StatePolicy } from '../pipeline/state-guard.ts';
+import type { RequestContext } from '../request/request-context.ts';
+
+export interface CallAuditDeps {
+  /** Tamper-evident trail: one record per tools/call and per tools/list (kernel/audit). */
+  audit?: AuditSink | undefined;
+  /** Keys the argument digests per tenant; without it (tests only) records carry no digest. */
+  digester?: ArgsDigester | undefined;
+  state?: StatePolicy | undefined;
+}
+
+/** What the request's authorization said about the called tool. */
+function decisionOf(context: RequestContext): Pick<AuditEvent, 'decision' | 'reason'> {
+  if (context.tenant?.status === 'suspended') return { decision: 'deny', reason: 'tenant_suspended' };
+  const decision = context.call?.decision;
+  if (!decision) return { decision: 'deny', reason: 'no_decision' };
+  return { decision: decision.permit ? 'permit' : 'deny', reason: decision.reason };
+}
+
+function who(context: RequestContext): Pick<AuditEvent, 'tenant' | 'user' | 'agent'> {
+  const { principal } = context;
+  return { tenant: principal.tenant, user: principal.user, agent: principal.agent };
+}
+
+export interface CallOutcome {
+  name: string;
+  args: unknown;
+  /** The error code answered (a tool error's or a JSON-RPC refusal's), undefined on success. */
+  code: string | undefined;
+  latencyMs: number;
+  /** The result's `_meta`, where a pack reports its units. */
+  meta?: Record<string, unknown> | undefined;
+}
+
+export function callRecord(context: RequestContext, outcome: CallOutcome, deps: CallAuditDeps): AuditEvent {
+  const units = reportedUnits({ _meta: outcome.meta });
+  const { code } = outcome;
+  return {
+    ...who(context),
+    tool: outcome.name,
+    ...decisionOf(context),
+    kind: 'call',
+    ...(deps.digester ? { args_digest: deps.digester.digest(context.principal.tenant, outcome.args) } : {}),
+    status: code === undefined ? 'ok' : 'error',
+    ...(code === undefined
+      ? {}
+      : { error_code: code, error_class: isErrorCode(code) ? errorRow(code).class : 'internal' }),
+    latency_ms: Math.round(outcome.latencyMs * 1000) / 1000,
+    ...(units === undefined ? {} : { units }),
+    ...(context.traceId === undefined ? {} : { trace_id: context.traceId }),
+  };
+}
+
+export function listRecord(context: RequestContext, listed: readonly string[]): AuditEvent {
+  const shown = new Set(listed);
+  return {
+    ...who(context),
+    tool: 'tools/list',
+    decision: 'permit',
+    reason: 'listed',
+    kind: 'list',
+    listed: [...listed],
+    withheld: context.served.map((t) => t.definition.name).filter((name) => !shown.has(name)),
+    ...(context.traceId === undefined ? {} : { trace_id: context.traceId }),
+  };
+}
+
+/**
+ * Appends `event`, waiting at most the state deadline; `wait: false` (the call was answered
+ * state_unavailable: Redis is not answering) does not hold the answer back for it.
+ */
+export async function writeAudit(
+  context: RequestContext,
+  deps: CallAuditDeps,
+  event: AuditEvent,
+  wait = true,
+): Promise<void> {
+  if (!deps.audit) return;
+  const appending = deps.audit.append(event);
+  const lost = (error: unknown): void =>
+    context.log.error(
+      { err: error, audit: event },
+      'audit record not confirmed written: logged here in full',
+    );
+  if (!wait) {
+    appending.catch(lost);
+    return;
+  }
+  try {
+    await withinDeadline(appending, deps.state ?? DEFAULT_STATE_POLICY);
+  } catch (error) {
+    lost(error);
+  }
+}

@@ -1,0 +1,95 @@
+// Requests the router sends to a 2025-era client in the middle of a call (elicitation, sampling),
+// on the stream of the POST that carries the call, and the client's answers. A 2025 client answers
+// with a POST of its own, which the router's per-request servers cannot match to the request they
+// sent (each POST gets a fresh server), so the router keeps the open questions here, keyed by an id
+// of its own, and the endpoint hands every JSON-RPC response POST of the same session to `deliver`.
+// The questions live in this process: the answer must reach the router that asked (one router, or
+// sticky sessions); a 2026-07-28 client needs neither (its answers come with the retried request).
+import { randomUUID } from 'node:crypto';
+import type { Server } from '@modelcontextprotocol/server';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+
+interface Question {
+  session: string;
+  resolve(result: Record<string, unknown>): void;
+  reject(error: Error): void;
+}
+
+/** A JSON-RPC response as a client POSTs it. */
+interface ClientAnswer {
+  id: unknown;
+  result?: unknown;
+  error?: { code?: unknown; message?: unknown };
+}
+
+export interface AskOptions {
+  server: Server;
+  session: string;
+  /** The call the question belongs to: the transport sends it on that call's stream. */
+  relatedRequestId: string | number;
+  request: { method: string; params?: Record<string, unknown> };
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export class ClientRequests {
+  readonly #open = new Map<string, Question>();
+
+  /** Sends the request to the client and waits for its answer (or the deadline, or cancellation). */
+  async ask(options: AskOptions): Promise<Record<string, unknown>> {
+    const transport = options.server.transport;
+    if (!transport) throw new Error('the server has no transport to ask the client on');
+    const id = `bulkhead-${randomUUID()}`;
+    const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.#open.set(id, { session: options.session, resolve, reject });
+    });
+    const timer = setTimeout(() => this.#fail(id, 'the client did not answer in time'), options.timeoutMs);
+    const onAbort = (): void => this.#fail(id, 'the call was cancelled');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await transport.send(
+        { jsonrpc: '2.0', id, method: options.request.method, params: options.request.params ?? {} },
+        { relatedRequestId: options.relatedRequestId },
+      );
+      return await answer;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#open.delete(id);
+    }
+  }
+
+  /** Hands a client's JSON-RPC response to the question it answers; false when it answers none here. */
+  deliver(session: string, message: unknown): boolean {
+    const answer = message as ClientAnswer;
+    if (typeof answer.id !== 'string') return false;
+    const question = this.#open.get(answer.id);
+    // Only the session that was asked may answer: another principal's POST cannot.
+    if (!question || question.session !== session) return false;
+    this.#open.delete(answer.id);
+    if (answer.error !== undefined) {
+      question.reject(
+        new BulkheadError('client_input_failed', `the client refused: ${String(answer.error.message)}`),
+      );
+    } else if (typeof answer.result === 'object' && answer.result !== null) {
+      question.resolve(answer.result as Record<string, unknown>);
+    } else {
+      question.reject(new BulkheadError('client_input_failed', 'the client answered without a result'));
+    }
+    return true;
+  }
+
+  #fail(id: string, why: string): void {
+    const question = this.#open.get(id);
+    if (!question) return;
+    this.#open.delete(id);
+    question.reject(new BulkheadError('client_input_failed', why));
+  }
+}
+
+/** Whether a POSTed body is a JSON-RPC response (a client's answer), not a request. */
+export function isClientAnswer(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const message = body as Record<string, unknown>;
+  return message.method === undefined && 'id' in message && ('result' in message || 'error' in message);
+}

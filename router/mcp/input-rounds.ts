@@ -1,0 +1,82 @@
+// A runtime that needs the client's input in the middle of a request (a pack asking for an
+// elicitation or a sampling) answers with a 2026-07-28 `input_required` result. How it reaches the
+// client depends on the client's era:
+// - 2026-07-28: the result goes to the client as it is, its `requestState` sealed by the router
+//   (request-state.ts); the client answers with a retried request, which the router opens.
+// - 2025: the router asks the client itself, on the call's own stream (client-requests.ts), then
+//   retries the runtime with the answers, round after round, up to a bound.
+import type { InputRequiredResult, Result, Server } from '@modelcontextprotocol/server';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { isInputRequired } from '../dispatch/call-relay.ts';
+import type { ClientRequests } from './client-requests.ts';
+import type { RequestStateSeal, StateBinding } from './request-state.ts';
+
+/** Rounds of questions one request may take before the router gives up on it. */
+export const MAX_INPUT_ROUNDS = 8;
+/** How long a 2025 client has to answer one question (a person may be typing). */
+export const CLIENT_ANSWER_TIMEOUT_MS = 5 * 60_000;
+
+export interface InputRoundsOptions {
+  seal: RequestStateSeal;
+  binding: StateBinding;
+  /** Present for a 2025 session that can be asked on the call's stream. */
+  push?:
+    | {
+        questions: ClientRequests;
+        server: Server;
+        session: string;
+        relatedRequestId: string | number;
+        signal?: AbortSignal | undefined;
+      }
+    | undefined;
+  /** Runs the request again with the client's answers and the runtime's own state. */
+  retry(inputResponses: Record<string, unknown>, requestState: string | undefined): Promise<Result>;
+}
+
+/** The runtime's state of a retried 2026-07-28 request, opened; undefined when there is none. */
+export function openedState(
+  seal: RequestStateSeal,
+  binding: StateBinding,
+  sealed: unknown,
+): string | undefined {
+  if (sealed === undefined) return undefined;
+  if (typeof sealed !== 'string')
+    throw new BulkheadError('request_state_invalid', 'requestState refused: not a string');
+  const inner = seal.open(sealed, binding);
+  return inner === NO_STATE ? undefined : inner;
+}
+
+/** What the client gets for the runtime's answer: the final result, or sealed questions. */
+export async function answerInputRounds(first: Result, options: InputRoundsOptions): Promise<Result> {
+  let answer = first;
+  for (let round = 0; isInputRequired(answer); round += 1) {
+    const { push } = options;
+    if (!push) return sealed(answer, options);
+    if (round >= MAX_INPUT_ROUNDS) {
+      throw new BulkheadError(
+        'input_rounds_exceeded',
+        `the tool asked for input more than ${MAX_INPUT_ROUNDS} times`,
+      );
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [key, request] of Object.entries(answer.inputRequests ?? {})) {
+      responses[key] = await push.questions.ask({
+        server: push.server,
+        session: push.session,
+        relatedRequestId: push.relatedRequestId,
+        request: request,
+        timeoutMs: CLIENT_ANSWER_TIMEOUT_MS,
+        signal: push.signal,
+      });
+    }
+    answer = await options.retry(responses, answer.requestState);
+  }
+  return answer;
+}
+
+/** Sealed even when the runtime kept no state: the retry is then still bound to this caller. */
+const NO_STATE = '';
+
+function sealed(answer: InputRequiredResult, options: InputRoundsOptions): InputRequiredResult {
+  return { ...answer, requestState: options.seal.seal(answer.requestState ?? NO_STATE, options.binding) };
+}

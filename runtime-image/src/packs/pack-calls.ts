@@ -1,0 +1,206 @@
+// One tools/call to a pack tool: the idempotency key is stripped from the arguments and applied
+// against the runtime's key table (a write), the call is forwarded under the pack's own name with
+// progress, cancellation and the pack's log messages and requests to the client relayed, and every
+// failure of the pack becomes a structured tool error.
+import { randomUUID } from 'node:crypto';
+import {
+  ProtocolError,
+  type CallToolResult,
+  type ProgressNotification,
+  type ServerNotification,
+} from '@modelcontextprotocol/client';
+import type { ServerContext } from '@modelcontextprotocol/server';
+import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/tool-definition.ts';
+import { toolError } from '../../../kernel/tools/tool-errors.ts';
+import type { CallRelay, PackHost, ServedTool } from './pack-host.ts';
+import type { PackKeys } from './pack-keys.ts';
+import { isConnectionLoss, isTimeout, type PackRefusal } from './pack-process.ts';
+
+export const UNITS_META_KEY = 'io.bulkhead/units';
+export const PACK_KEY_META_KEY = 'io.bulkhead/idempotency_key';
+
+export interface PackCallOptions {
+  host: PackHost;
+  keys: PackKeys;
+  callTimeoutMs: number;
+  /** Aborted when the router's connection for this request drops. */
+  connection: AbortSignal;
+}
+
+/** Keeps a pack's reported units only when they are a non-negative number. */
+function withUnits(result: CallToolResult): CallToolResult {
+  const meta = result._meta;
+  if (!meta || !(UNITS_META_KEY in meta)) return result;
+  const units = meta[UNITS_META_KEY];
+  if (typeof units === 'number' && Number.isFinite(units) && units >= 0) return result;
+  const { [UNITS_META_KEY]: _dropped, ...rest } = meta;
+  return { ...result, _meta: rest };
+}
+
+/** The tool error for a pack that cannot take the call (its circuit is open, it did not start). */
+export function refusalResult(refusal: PackRefusal): CallToolResult {
+  const extra = refusal.code === 'pack_circuit_open' ? { retry_after_ms: refusal.retryAfterMs } : {};
+  return toolError(refusal.code, refusal.message, extra);
+}
+
+/**
+ * What a pack sends during one call, relayed in order; `flushed()` settles once all of it has been
+ * handed to the caller's stream, so the result never overtakes a notification sent before it.
+ */
+function relayFor(ctx: ServerContext, log: PackHost['log']): CallRelay & { flushed(): Promise<void> } {
+  let chain = Promise.resolve();
+  const notify = (notification: ServerNotification): void => {
+    chain = chain
+      .then(() => ctx.mcpReq.notify(notification))
+      .catch((error: unknown) =>
+        log.warn(
+          { method: notification.method, err: (error as Error).message },
+          'relaying a notification failed',
+        ),
+      );
+  };
+  return {
+    notify,
+    flushed: () => chain,
+    request: (method, params) =>
+      method === 'elicitation/create'
+        ? ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0])
+        : ctx.mcpReq.requestSampling(params as Parameters<ServerContext['mcpReq']['requestSampling']>[0]),
+  };
+}
+
+/** Whether the call reached the pack (its effect may have happened) and what the caller gets. */
+interface Dispatched {
+  result: CallToolResult;
+  reached: boolean;
+  answered: boolean;
+}
+
+async function dispatch(
+  served: ServedTool,
+  args: Record<string, unknown>,
+  meta: Record<string, unknown>,
+  ctx: ServerContext,
+  options: PackCallOptions,
+): Promise<Dispatched> {
+  const { process } = served;
+  const client = await process.ready();
+  if ('code' in client) return { result: refusalResult(client), reached: false, answered: false };
+  const signal = AbortSignal.any([ctx.mcpReq.signal, options.connection]);
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  try {
+    const relay = relayFor(ctx, options.host.log);
+    const { host } = options;
+    const forward = () =>
+      host.relaying(process.name, relay, () =>
+        client.callTool(
+          {
+            name: served.approved.name,
+            arguments: args,
+            ...(Object.keys(meta).length || progressToken !== undefined
+              ? { _meta: { ...meta, ...(progressToken === undefined ? {} : { progressToken: ownToken }) } }
+              : {}),
+          },
+          { signal, timeout: options.callTimeoutMs },
+        ),
+      );
+    const ownToken = `bulkhead-${randomUUID()}`;
+    const result =
+      progressToken === undefined
+        ? await forward()
+        : await host.withProgress(
+            ownToken,
+            (progress) =>
+              relay.notify({
+                method: 'notifications/progress',
+                params: { ...progress, progressToken } as ProgressNotification['params'],
+              }),
+            forward,
+          );
+    await relay.flushed();
+    return { result: withUnits(result), reached: true, answered: true };
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error;
+    const name = served.approved.exposed;
+    if (signal.aborted) {
+      return {
+        result: toolError('pack_unavailable', `${name} was cancelled`),
+        reached: true,
+        answered: false,
+      };
+    }
+    if (isTimeout(error)) {
+      process.kill(`no answer to ${name} within ${options.callTimeoutMs} ms`);
+      return {
+        result: toolError(
+          'pack_timeout',
+          `${name} did not answer within ${options.callTimeoutMs} ms; the pack was stopped`,
+        ),
+        reached: true,
+        answered: false,
+      };
+    }
+    const why = isConnectionLoss(error) ? 'the pack exited during the call' : (error as Error).message;
+    return {
+      result: toolError(
+        'pack_unavailable',
+        `${name} failed: ${why}; the pack is restarted on the next call`,
+        {
+          retry_after_ms: 1000,
+        },
+      ),
+      reached: true,
+      answered: false,
+    };
+  }
+}
+
+const inFlightKeys = new Set<string>();
+
+export async function callPackTool(
+  served: ServedTool,
+  params: { arguments?: Record<string, unknown> | undefined },
+  ctx: ServerContext,
+  options: PackCallOptions,
+): Promise<CallToolResult> {
+  const { [IDEMPOTENCY_KEY_FIELD]: key, ...args } = params.arguments ?? {};
+  const name = served.approved.exposed;
+  if (served.approved.effect === 'read') return (await dispatch(served, args, {}, ctx, options)).result;
+  if (typeof key !== 'string' || key.length === 0) {
+    return toolError('invalid_arguments', `${name} is a write: ${IDEMPOTENCY_KEY_FIELD} is required`);
+  }
+  const claim = options.keys.claim(name, key, argumentsDigest(args));
+  const slot = `${name}\u0000${key}`;
+  switch (claim.kind) {
+    case 'conflict':
+      return toolError('idempotency_key_reused', 'this idempotency key was used with other arguments');
+    case 'replay':
+      return JSON.parse(claim.resultJson) as CallToolResult;
+    case 'pending':
+      return inFlightKeys.has(slot)
+        ? toolError('idempotency_in_progress', 'a call with this idempotency key is still in flight')
+        : toolError(
+            'pack_outcome_unknown',
+            'an earlier call with this idempotency key reached the pack and got no answer; it is not sent again',
+          );
+    case 'fresh':
+      break;
+  }
+  const honoursKeys = served.pack.idempotency === 'pack';
+  inFlightKeys.add(slot);
+  try {
+    const outcome = await dispatch(
+      served,
+      args,
+      honoursKeys ? { [PACK_KEY_META_KEY]: key } : {},
+      ctx,
+      options,
+    );
+    if (outcome.answered) options.keys.complete(name, key, outcome.result);
+    // A pack that honours keys itself may safely see the key again; otherwise only an undelivered call.
+    else if (!outcome.reached || honoursKeys) options.keys.release(name, key);
+    return outcome.result;
+  } finally {
+    inFlightKeys.delete(slot);
+  }
+}

@@ -1,0 +1,236 @@
+// The packs of this tenant: reads the enabled set and the delivered secrets once, gives each pack
+// its own directory on the tenant's volume and its own process, and keeps what is served: the
+// approved tools whose live definition digest equals the approved one (a drifted tool is withheld
+// and logged), the resources by the pack that listed them, and the prompts under exposed names.
+// Log messages and server-to-client requests from a pack reach the calls in flight to that pack.
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client, Prompt, ServerNotification, Tool } from '@modelcontextprotocol/client';
+import type { Logger } from 'pino';
+import {
+  ENABLED_PACKS_FILE,
+  EnabledPacksSchema,
+  PACK_WORK_SUBDIR,
+  PackSecretsSchema,
+  type EnabledPack,
+  type EnabledPackTool,
+  type PackSecrets,
+} from '../../../kernel/packs/enabled-packs.ts';
+import { exposedName } from '../../../kernel/packs/pack-naming.ts';
+import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
+import { PackProcess, type PackListing } from './pack-process.ts';
+
+export interface PackHostOptions {
+  packsDir: string;
+  secretsFile: string;
+  dataDir: string;
+  callTimeoutMs: number;
+  maxMessageBytes: number;
+  crashThreshold: number;
+  log: Logger;
+}
+
+/** A call in flight to a pack: where the pack's log messages and its requests to the client go. */
+export interface CallRelay {
+  notify(notification: ServerNotification): void;
+  request(method: 'elicitation/create' | 'sampling/createMessage', params: unknown): Promise<unknown>;
+}
+
+export interface ServedTool {
+  process: PackProcess;
+  pack: EnabledPack;
+  approved: EnabledPackTool;
+}
+
+/** Reads the enabled packs; none when the image has no enabled.json. */
+export function readEnabledPacks(packsDir: string): EnabledPack[] {
+  const file = join(packsDir, ENABLED_PACKS_FILE);
+  if (!existsSync(file)) return [];
+  return EnabledPacksSchema.parse(JSON.parse(readFileSync(file, 'utf8'))).packs;
+}
+
+/** Reads the delivered secrets once and removes the file: no later reader finds them. */
+export function takeSecrets(file: string): PackSecrets {
+  if (!existsSync(file)) return {};
+  const secrets = PackSecretsSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  rmSync(file, { force: true });
+  return secrets;
+}
+
+export class PackHost {
+  readonly packs: PackProcess[] = [];
+  private readonly enabled = new Map<string, EnabledPack>();
+  private readonly inflight = new Map<string, Set<CallRelay>>();
+  readonly log: Logger;
+
+  constructor(options: PackHostOptions) {
+    this.log = options.log;
+    const secrets = takeSecrets(options.secretsFile);
+    for (const pack of readEnabledPacks(options.packsDir)) {
+      const workDir = join(options.dataDir, PACK_WORK_SUBDIR, pack.name);
+      mkdirSync(workDir, { recursive: true, mode: 0o700 });
+      chmodSync(workDir, 0o700);
+      this.enabled.set(pack.name, pack);
+      this.packs.push(
+        new PackProcess({
+          pack,
+          packDir: join(options.packsDir, pack.name),
+          workDir,
+          secrets: secrets[pack.name] ?? {},
+          callTimeoutMs: options.callTimeoutMs,
+          maxMessageBytes: options.maxMessageBytes,
+          crashThreshold: options.crashThreshold,
+          log: options.log,
+          wire: (client) => this.wire(pack.name, client),
+        }),
+      );
+    }
+  }
+
+  /** Starts every pack (their listings decide what is served); a pack that fails is logged. */
+  async start(): Promise<void> {
+    await Promise.all(
+      this.packs.map(async (pack) => {
+        const client = await pack.ready();
+        if ('code' in client) this.log.error({ pack: pack.name, reason: client.message }, 'pack not started');
+      }),
+    );
+    this.servedTools();
+  }
+
+  /** Approved tools whose live definition, under the exposed name, has the approved digest. */
+  servedTools(): { wire: Tool; served: ServedTool }[] {
+    return this.packs.flatMap((process) => this.judged(process));
+  }
+
+  /** Judged once per listing (a restart brings a new one), not on every call. */
+  private readonly judgements = new WeakMap<PackListing, { wire: Tool; served: ServedTool }[]>();
+  private judged(process: PackProcess): { wire: Tool; served: ServedTool }[] {
+    const known = this.judgements.get(process.listing);
+    if (known) return known;
+    const pack = this.enabled.get(process.name)!;
+    const live = new Map(process.listing.tools.map((tool) => [tool.name, tool]));
+    const out: { wire: Tool; served: ServedTool }[] = [];
+    for (const approved of pack.tools) {
+      const tool = live.get(approved.name);
+      if (!tool) continue;
+      const wire = { ...tool, name: approved.exposed };
+      if (definitionDigest(wire) !== approved.digest) {
+        this.noteDrift(pack.name, approved.exposed);
+        continue;
+      }
+      out.push({ wire, served: { process, pack, approved } });
+    }
+    this.judgements.set(process.listing, out);
+    return out;
+  }
+
+  private readonly drifted = new Set<string>();
+  private noteDrift(pack: string, exposed: string): void {
+    if (this.drifted.has(exposed)) return;
+    this.drifted.add(exposed);
+    this.log.error({ pack, tool: exposed }, 'pack tool definition differs from the approved one; withheld');
+  }
+
+  /** The pack process of an approved tool, served or not. */
+  approvedOwner(exposed: string): PackProcess | undefined {
+    return this.packs.find((p) => this.enabled.get(p.name)!.tools.some((t) => t.exposed === exposed));
+  }
+
+  servedTool(exposed: string): ServedTool | undefined {
+    return this.servedTools().find((tool) => tool.wire.name === exposed)?.served;
+  }
+
+  prompts(): Prompt[] {
+    return this.packs.flatMap((p) =>
+      p.listing.prompts.map((prompt) => ({ ...prompt, name: exposedName(p.name, prompt.name) })),
+    );
+  }
+
+  promptOwner(exposed: string): { process: PackProcess; name: string } | undefined {
+    for (const process of this.packs) {
+      const prompt = process.listing.prompts.find((p) => exposedName(process.name, p.name) === exposed);
+      if (prompt) return { process, name: prompt.name };
+    }
+    return undefined;
+  }
+
+  /** The pack that listed a resource, else the one whose template's fixed prefix the URI starts with. */
+  resourceOwner(uri: string): PackProcess | undefined {
+    return (
+      this.packs.find((p) => p.listing.resources.some((r) => r.uri === uri)) ??
+      this.packs.find((p) =>
+        p.listing.templates.some((t) => {
+          const prefix = t.uriTemplate.split('{')[0]!;
+          return prefix.length > 0 && uri.startsWith(prefix);
+        }),
+      )
+    );
+  }
+
+  templateOwner(uriTemplate: string): PackProcess | undefined {
+    return this.packs.find((p) => p.listing.templates.some((t) => t.uriTemplate === uriTemplate));
+  }
+
+  /** Runs `work` with `relay` receiving what the pack sends that belongs to no request of ours. */
+  async relaying<T>(pack: string, relay: CallRelay, work: () => Promise<T>): Promise<T> {
+    let set = this.inflight.get(pack);
+    if (!set) this.inflight.set(pack, (set = new Set()));
+    set.add(relay);
+    try {
+      return await work();
+    } finally {
+      set.delete(relay);
+    }
+  }
+
+  /**
+   * Over stdio a pack's log message or request names no request of ours: it goes to the calls in
+   * flight to that pack (all of this tenant). A request to the client needs exactly one such call.
+   */
+  private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
+
+  /**
+   * Runs `work` with the pack's progress notifications for `token` going to `onProgress`. The
+   * runtime picks the token and routes by it itself, independent of the SDK's per-request progress
+   * handlers.
+   */
+  async withProgress<T>(
+    token: string,
+    onProgress: (params: Record<string, unknown>) => void,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    this.progress.set(token, onProgress);
+    try {
+      return await work();
+    } finally {
+      this.progress.delete(token);
+    }
+  }
+
+  private wire(pack: string, client: Client): void {
+    client.setNotificationHandler('notifications/progress', (notification) => {
+      const { progressToken, ...rest } = notification.params;
+      this.progress.get(String(progressToken))?.(rest);
+    });
+    client.setNotificationHandler('notifications/message', (notification) => {
+      for (const relay of this.inflight.get(pack) ?? []) relay.notify(notification);
+    });
+    const forward =
+      (method: 'elicitation/create' | 'sampling/createMessage') => (request: { params: unknown }) => {
+        const relays = [...(this.inflight.get(pack) ?? [])];
+        if (relays.length !== 1) {
+          throw new Error(
+            `${method} needs exactly one call in flight to pack ${pack}; there are ${relays.length}`,
+          );
+        }
+        return relays[0]!.request(method, request.params);
+      };
+    client.setRequestHandler('elicitation/create', forward('elicitation/create') as never);
+    client.setRequestHandler('sampling/createMessage', forward('sampling/createMessage') as never);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.packs.map((pack) => pack.stop()));
+  }
+}

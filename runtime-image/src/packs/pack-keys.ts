@@ -1,0 +1,74 @@
+// The runtime's idempotency key table for pack writes, in SQLite on the tenant's volume. A pack's
+// effect cannot share a transaction with the table, so a key is claimed (committed) before the call
+// is dispatched and completed with the result after: a retry of a completed key replays the stored
+// result; a key whose call reached the pack but got no answer is never dispatched again (at most
+// once); a key whose call never reached the pack is released.
+import { DatabaseSync } from 'node:sqlite';
+
+export type KeyClaim =
+  { kind: 'fresh' } | { kind: 'replay'; resultJson: string } | { kind: 'conflict' } | { kind: 'pending' };
+
+export class PackKeys {
+  private readonly db: DatabaseSync;
+  private readonly windowMs: number;
+
+  constructor(path: string, options: { idempotencyWindowMs: number }) {
+    this.windowMs = options.idempotencyWindowMs;
+    this.db = new DatabaseSync(path);
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      PRAGMA busy_timeout = 5000;
+      CREATE TABLE IF NOT EXISTS pack_keys (
+        tool TEXT NOT NULL,
+        key TEXT NOT NULL,
+        args_digest TEXT NOT NULL,
+        result TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tool, key)
+      );`);
+  }
+
+  /** Claims (tool, key) for a dispatch, or tells what an earlier claim of it became. */
+  claim(tool: string, key: string, digest: string): KeyClaim {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const now = Date.now();
+      this.db.prepare('DELETE FROM pack_keys WHERE created_at <= ?').run(now - this.windowMs);
+      const seen = this.db
+        .prepare('SELECT args_digest, result FROM pack_keys WHERE tool = ? AND key = ?')
+        .get(tool, key) as { args_digest: string; result: string | null } | undefined;
+      let claim: KeyClaim;
+      if (!seen) {
+        this.db
+          .prepare(
+            'INSERT INTO pack_keys (tool, key, args_digest, result, created_at) VALUES (?, ?, ?, NULL, ?)',
+          )
+          .run(tool, key, digest, now);
+        claim = { kind: 'fresh' };
+      } else if (seen.args_digest !== digest) claim = { kind: 'conflict' };
+      else if (seen.result === null) claim = { kind: 'pending' };
+      else claim = { kind: 'replay', resultJson: seen.result };
+      this.db.exec('COMMIT');
+      return claim;
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  complete(tool: string, key: string, result: unknown): void {
+    this.db
+      .prepare('UPDATE pack_keys SET result = ? WHERE tool = ? AND key = ?')
+      .run(JSON.stringify(result), tool, key);
+  }
+
+  /** The call never reached the pack (or the pack honours keys itself): a retry may dispatch again. */
+  release(tool: string, key: string): void {
+    this.db.prepare('DELETE FROM pack_keys WHERE tool = ? AND key = ? AND result IS NULL').run(tool, key);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,214 @@
+// One pack: its child process (started on demand, restarted after a crash), the MCP client on its
+// stdio, what it lists, and the circuit that stops restarting a pack that keeps failing. Every
+// request to the pack is bounded by the call timeout; a pack that does not answer in time is killed
+// with every process it forked.
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import {
+  Client,
+  SdkError,
+  SdkErrorCode,
+  type Prompt,
+  type Resource,
+  type ResourceTemplateType as ResourceTemplate,
+  type Tool,
+} from '@modelcontextprotocol/client';
+import type { Logger } from 'pino';
+import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
+import { PackTransport } from './pack-transport.ts';
+
+export interface PackProcessOptions {
+  pack: EnabledPack;
+  /** The pack's files in the image: relative paths of its command resolve here. */
+  packDir: string;
+  /** Its own directory on the tenant's volume: working directory and HOME. */
+  workDir: string;
+  secrets: Record<string, string>;
+  callTimeoutMs: number;
+  maxMessageBytes: number;
+  /** Failures within CRASH_WINDOW_MS that open the circuit. */
+  crashThreshold: number;
+  log: Logger;
+  /** Installs the relays (logging, server-to-client requests) on a freshly made client. */
+  wire: (client: Client) => void;
+}
+
+export interface PackListing {
+  tools: Tool[];
+  resources: Resource[];
+  templates: ResourceTemplate[];
+  prompts: Prompt[];
+}
+
+/** Why a pack cannot take a request now: the runtime answers with the matching tool error. */
+export type PackRefusal =
+  | { code: 'pack_circuit_open'; retryAfterMs: number; message: string }
+  | { code: 'pack_unavailable'; message: string };
+
+const CRASH_WINDOW_MS = 60_000;
+const BASE_BACKOFF_MS = 10_000;
+const MAX_BACKOFF_MS = 300_000;
+const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** A failed request to the pack that the caller maps to a tool error. */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout;
+}
+
+export function isConnectionLoss(error: unknown): boolean {
+  return (
+    error instanceof SdkError &&
+    (error.code === SdkErrorCode.ConnectionClosed ||
+      error.code === SdkErrorCode.NotConnected ||
+      error.code === SdkErrorCode.SendFailed)
+  );
+}
+
+export class PackProcess {
+  readonly name: string;
+  listing: PackListing = { tools: [], resources: [], templates: [], prompts: [] };
+  private readonly options: PackProcessOptions;
+  private client: Client | undefined;
+  private transport: PackTransport | undefined;
+  private starting: Promise<Client> | undefined;
+  private failures: number[] = [];
+  private opens = 0;
+  private openUntil = 0;
+
+  constructor(options: PackProcessOptions) {
+    this.options = options;
+    this.name = options.pack.name;
+  }
+
+  get pid(): number | undefined {
+    return this.transport?.pid;
+  }
+
+  /** The running pack's client, starting it when needed; a refusal while its circuit is open. */
+  async ready(): Promise<Client | PackRefusal> {
+    if (this.client) return this.client;
+    const now = Date.now();
+    if (now < this.openUntil) {
+      return {
+        code: 'pack_circuit_open',
+        retryAfterMs: this.openUntil - now,
+        message: `pack ${this.name} kept failing; it is not restarted for another ${Math.ceil((this.openUntil - now) / 1000)} s`,
+      };
+    }
+    this.starting ??= this.start().finally(() => (this.starting = undefined));
+    try {
+      return await this.starting;
+    } catch (error) {
+      return {
+        code: 'pack_unavailable',
+        message: `pack ${this.name} did not start: ${(error as Error).message}`,
+      };
+    }
+  }
+
+  private environment(): Record<string, string> {
+    const { pack, workDir, secrets } = this.options;
+    const env: Record<string, string> = { PATH, HOME: workDir, BULKHEAD_PACK: pack.name };
+    for (const name of pack.secrets) {
+      const value = secrets[name];
+      if (value !== undefined) env[name] = value;
+    }
+    return env;
+  }
+
+  /** argv with relative paths that name a file of the pack resolved against the pack's directory. */
+  private argv(): string[] {
+    const { pack, packDir } = this.options;
+    return pack.command.map((arg) =>
+      !isAbsolute(arg) && !arg.startsWith('-') && existsSync(join(packDir, arg)) ? join(packDir, arg) : arg,
+    );
+  }
+
+  private async start(): Promise<Client> {
+    const { log, maxMessageBytes, callTimeoutMs, workDir } = this.options;
+    const [command, ...args] = this.argv();
+    const transport = new PackTransport({
+      command: command!,
+      args,
+      env: this.environment(),
+      cwd: workDir,
+      maxMessageBytes,
+      onOutput: (kind, line) =>
+        kind === 'garbage'
+          ? log.warn({ pack: this.name, line }, 'pack wrote a line that is not JSON-RPC; dropped')
+          : log.info({ pack: this.name, line }, 'pack stderr'),
+    });
+    const client = new Client(
+      { name: 'bulkhead-tenant-runtime', version: '1.0.0' },
+      { capabilities: { sampling: {}, elicitation: {} } },
+    );
+    client.onerror = (error) => log.warn({ pack: this.name, err: error.message }, 'pack transport error');
+    this.options.wire(client);
+    transport.onclose = () => this.exited(transport);
+    this.transport = transport;
+    try {
+      await client.connect(transport, { timeout: callTimeoutMs });
+      this.listing = await this.list(client);
+    } catch (error) {
+      transport.kill();
+      this.noteFailure();
+      throw error;
+    }
+    log.info({ pack: this.name, pid: transport.pid, tools: this.listing.tools.length }, 'pack started');
+    this.client = client;
+    return client;
+  }
+
+  private async list(client: Client): Promise<PackListing> {
+    const caps = client.getServerCapabilities() ?? {};
+    const options = { timeout: this.options.callTimeoutMs };
+    const [tools, resources, templates, prompts] = await Promise.all([
+      caps.tools ? client.listTools(undefined, options).then((r) => r.tools) : [],
+      caps.resources ? client.listResources(undefined, options).then((r) => r.resources) : [],
+      caps.resources ? client.listResourceTemplates(undefined, options).then((r) => r.resourceTemplates) : [],
+      caps.prompts ? client.listPrompts(undefined, options).then((r) => r.prompts) : [],
+    ]);
+    return { tools, resources, templates, prompts };
+  }
+
+  private exited(transport: PackTransport): void {
+    if (this.transport !== transport) return;
+    const wasRunning = this.client !== undefined;
+    this.client = undefined;
+    this.transport = undefined;
+    if (wasRunning) {
+      this.options.log.warn({ pack: this.name }, 'pack exited; restarted on its next request');
+      this.noteFailure();
+    }
+  }
+
+  private noteFailure(): void {
+    const now = Date.now();
+    this.failures = [...this.failures.filter((t) => t > now - CRASH_WINDOW_MS), now];
+    if (this.failures.length < this.options.crashThreshold) return;
+    this.opens += 1;
+    const backoff = Math.min(BASE_BACKOFF_MS * 2 ** (this.opens - 1), MAX_BACKOFF_MS);
+    this.openUntil = now + backoff;
+    this.failures = [];
+    this.options.log.error({ pack: this.name, backoffMs: backoff }, 'pack circuit open');
+  }
+
+  /** Kills the pack and every process it forked (a hang, a protocol breach); counted as a failure. */
+  kill(reason: string): void {
+    const transport = this.transport;
+    if (!transport) return;
+    this.options.log.warn({ pack: this.name, reason }, 'killing pack');
+    // Forgotten at once, not at its exit event: the next request starts a fresh process.
+    this.client = undefined;
+    this.transport = undefined;
+    transport.kill();
+    this.noteFailure();
+  }
+
+  async stop(): Promise<void> {
+    const transport = this.transport;
+    this.client = undefined;
+    this.transport = undefined;
+    await transport?.close();
+  }
+}

@@ -1,0 +1,63 @@
+// The packs as the runtime's server sees them: started once at boot (none when the image enables
+// none), then, per request, the tools, handlers and capabilities they add to the MCP server.
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { toolError } from '../../../kernel/tools/tool-errors.ts';
+import type { ExtraTools } from '../records-tools.ts';
+import { callPackTool, refusalResult } from './pack-calls.ts';
+import { PackHost, type PackHostOptions } from './pack-host.ts';
+import { PackKeys } from './pack-keys.ts';
+import { installPackSurface, PACK_CAPABILITIES } from './pack-surface.ts';
+
+export interface PackRuntimeOptions extends Omit<PackHostOptions, 'log'> {
+  idempotencyWindowMs: number;
+}
+
+export interface PackRuntime {
+  host: PackHost;
+  /** What one request's MCP server serves from the packs; `connection` aborts when the caller goes. */
+  forRequest(connection: AbortSignal): ExtraTools;
+  stop(): Promise<void>;
+}
+
+export async function startPacks(options: PackRuntimeOptions, log: Logger): Promise<PackRuntime | undefined> {
+  const host = new PackHost({ ...options, log });
+  if (host.packs.length === 0) return undefined;
+  const keys = new PackKeys(join(options.dataDir, 'pack-keys.db'), {
+    idempotencyWindowMs: options.idempotencyWindowMs,
+  });
+  await host.start();
+  const { callTimeoutMs } = options;
+  return {
+    host,
+    forRequest: (connection) => ({
+      capabilities: PACK_CAPABILITIES,
+      tools: () => host.servedTools().map((tool) => tool.wire),
+      call: (name, params, ctx) => {
+        const approved = host.approvedOwner(name);
+        if (!approved) return undefined;
+        return (async () => {
+          // A pack that is down (or never came up) lists nothing: start it before judging its tools.
+          let served = host.servedTool(name);
+          if (!served) {
+            const ready = await approved.ready();
+            if ('code' in ready) return refusalResult(ready);
+            served = host.servedTool(name);
+          }
+          if (!served) {
+            return toolError(
+              'tool_withheld',
+              `${name} is withheld: its definition in the pack is not the approved one`,
+            );
+          }
+          return callPackTool(served, params, ctx, { host, keys, callTimeoutMs, connection });
+        })();
+      },
+      install: (server) => installPackSurface(server, { host, callTimeoutMs, connection }),
+    }),
+    async stop() {
+      await host.stop();
+      keys.close();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// `bulkhead audit export|verify|keygen`: offline, on the sealed segment files (no Redis). Parsing
+// and printing only; the work is in tenants/control-plane/audit-segments.ts.
+import { createWriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import {
+  ensureAuditKeys,
+  exportSegments,
+  readPublicKey,
+  verifySegments,
+  type SegmentSource,
+} from '../control-plane/audit-segments.ts';
+import { parse, UsageError, type Command } from './command-kit.ts';
+import { cliSettings } from './config.ts';
+
+const USAGE = [
+  'bulkhead audit verify <tenant-id> | --dir DIR  [--public-key FILE]',
+  '       bulkhead audit export <tenant-id> | --dir DIR  [--from ISO-TIME] [--to ISO-TIME] [--format jsonl] [--out FILE] [--public-key FILE]',
+  '       bulkhead audit keygen --out DIR',
+].join('\n');
+
+function source(positionals: string[], dir: string | undefined, sub: string): SegmentSource {
+  if (dir !== undefined) {
+    if (positionals.length > 0) throw new UsageError(`audit ${sub}: give a tenant id or --dir, not both`);
+    return { dir };
+  }
+  const [tenant, ...rest] = positionals;
+  if (!tenant || rest.length > 0) throw new UsageError(`audit ${sub} takes one tenant id (or --dir DIR)`);
+  return { root: cliSettings().auditDir, tenant };
+}
+
+function time(value: string | undefined, flag: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new UsageError(`${flag}: not a date/time: ${value}`);
+  return at;
+}
+
+async function verify(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { dir: { type: 'string' }, 'public-key': { type: 'string' } });
+  const from = source(positionals, values.dir, 'verify');
+  const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
+  const report = await verifySegments(from, key);
+  const pruned =
+    report.prunedThrough === undefined ? '' : `, segments 1-${report.prunedThrough} pruned by retention`;
+  if (!report.ok)
+    throw new BulkheadError('audit_verification_failed', `${report.dir}: BROKEN: ${report.problem ?? ''}`);
+  const range =
+    report.segments === 0 ? 'no segments' : `segments ${report.firstSegment}-${report.lastSegment}`;
+  console.log(
+    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}`,
+  );
+}
+
+async function exportRecords(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    dir: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    format: { type: 'string', default: 'jsonl' },
+    out: { type: 'string' },
+    'public-key': { type: 'string' },
+  });
+  if (values.format !== 'jsonl') throw new UsageError(`--format ${values.format}: only jsonl is supported`);
+  const from = source(positionals, values.dir, 'export');
+  const range = { from: time(values.from, '--from'), to: time(values.to, '--to') };
+  const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
+  const out = values.out === undefined ? process.stdout : createWriteStream(values.out, { mode: 0o600 });
+  const { records } = await exportSegments(from, key, { ...range, out });
+  if (values.out !== undefined) {
+    out.end();
+    await finished(out);
+    // Stdout carries the records when there is no --out: the count goes to stderr either way.
+  }
+  console.error(`exported ${records} records${values.out === undefined ? '' : ` to ${values.out}`}`);
+}
+
+async function keygen(args: string[]): Promise<void> {
+  const { values } = parse(args, { out: { type: 'string' } }, { positionals: false });
+  if (!values.out) throw new UsageError('audit keygen needs --out <dir>');
+  const keys = await ensureAuditKeys(values.out);
+  console.log(
+    `${keys.created.length ? `created ${keys.created.join(', ')}` : 'kept existing keys'} in ${values.out}: ` +
+      `supervisor BULKHEAD_AUDIT_SIGNING_KEY_FILE=${keys.signingKeyFile}, routers BULKHEAD_AUDIT_SECRET_FILE=${keys.secretFile}, auditors BULKHEAD_AUDIT_PUBLIC_KEY_FILE=${keys.publicKeyFile}`,
+  );
+}
+
+const SUBCOMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  verify,
+  export: exportRecords,
+  keygen,
+};
+
+export const audit: Command = {
+  summary: 'verify or export the sealed audit segments offline (SIEM JSON lines); create the audit keys',
+  usage: USAGE,
+  async run(args) {
+    const [sub, ...rest] = args;
+    const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
+    if (!run) throw new UsageError(`audit needs one of: ${Object.keys(SUBCOMMANDS).join(', ')}`);
+    await run(rest);
+  },
+};

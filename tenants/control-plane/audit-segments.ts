@@ -1,0 +1,124 @@
+// The operator's and auditor's use cases on the sealed audit segments, offline (no Redis): verify a
+// tenant's chain of segments, export its records as JSON lines for a SIEM, and create the audit
+// keys of an installation.
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { parseSegment } from '../../kernel/audit/audit-segment.ts';
+import { checkSegments, type SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
+import { readMarkerText, readSegmentFiles, tenantSegmentDir } from '../../kernel/audit/segment-files.ts';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { writeEd25519Pair } from './call-keys.ts';
+
+/** Which segments: a tenant's under the audit directory, or one directory given as is. */
+export type SegmentSource = { root: string; tenant: string } | { dir: string };
+
+export function segmentDir(source: SegmentSource): string {
+  return 'dir' in source ? source.dir : tenantSegmentDir(source.root, source.tenant);
+}
+
+export async function readPublicKey(file: string | undefined): Promise<KeyObject> {
+  if (file === undefined)
+    throw new BulkheadError(
+      'usage',
+      'no public key: pass --public-key FILE or set BULKHEAD_AUDIT_PUBLIC_KEY_FILE',
+    );
+  try {
+    return createPublicKey(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new BulkheadError('invalid_input', `${file}: not a readable public key (SPKI PEM)`, {
+      cause: error,
+    });
+  }
+}
+
+export interface VerifyReport extends SegmentsCheck {
+  dir: string;
+}
+
+/** Checks every segment of the source offline; `ok: false` with the first problem when it does not hold. */
+export async function verifySegments(source: SegmentSource, publicKey: KeyObject): Promise<VerifyReport> {
+  const dir = segmentDir(source);
+  if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
+  const check = checkSegments({
+    files: await readSegmentFiles(dir),
+    marker: await readMarkerText(dir),
+    publicKey,
+    tenant: 'tenant' in source ? source.tenant : undefined,
+  });
+  return { ...check, dir };
+}
+
+export interface ExportOptions {
+  /** Only records at or after `from`, and before `to` (their `at`). */
+  from?: Date | undefined;
+  to?: Date | undefined;
+  out: Writable;
+}
+
+/**
+ * Verifies the segments, then writes one JSON object per record (every field of the entry, plus
+ * `segment` and `segment_digest`) to `out`. A chain that does not verify is not exported: an
+ * audit_verification_failed error names the problem.
+ */
+export async function exportSegments(
+  source: SegmentSource,
+  publicKey: KeyObject,
+  options: ExportOptions,
+): Promise<{ records: number; check: VerifyReport }> {
+  const check = await verifySegments(source, publicKey);
+  if (!check.ok)
+    throw new BulkheadError(
+      'audit_verification_failed',
+      `${check.dir}: ${check.problem ?? 'does not verify'}`,
+    );
+  const pruned = check.prunedThrough ?? 0;
+  let records = 0;
+  for (const file of await readSegmentFiles(check.dir)) {
+    if (file.number <= pruned) continue;
+    const { header, entries, footer } = parseSegment(file.text);
+    for (const entry of entries) {
+      const at = Date.parse(entry.at);
+      if (options.from && at < options.from.getTime()) continue;
+      if (options.to && at >= options.to.getTime()) continue;
+      const line = { ...entry, segment: header.segment, segment_digest: footer.digest };
+      if (!options.out.write(`${JSON.stringify(line)}\n`))
+        await new Promise((resolve) => options.out.once('drain', resolve));
+      records += 1;
+    }
+  }
+  return { records, check };
+}
+
+export interface AuditKeyFiles {
+  signingKeyFile: string;
+  publicKeyFile: string;
+  secretFile: string;
+}
+
+/**
+ * Creates what is missing of an installation's audit keys in `dir`: the Ed25519 pair that signs
+ * segments (the supervisor's private key; the public one goes to auditors) and the secret the
+ * argument digests are keyed from (every router).
+ */
+export async function ensureAuditKeys(dir: string): Promise<AuditKeyFiles & { created: string[] }> {
+  const files = {
+    signingKeyFile: join(dir, 'audit-signing.key'),
+    publicKeyFile: join(dir, 'audit-signing.pub'),
+    secretFile: join(dir, 'audit-secret'),
+  };
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const created: string[] = [];
+  if (!existsSync(files.signingKeyFile) || !existsSync(files.publicKeyFile)) {
+    await writeEd25519Pair({ privateKeyFile: files.signingKeyFile, publicKeyFile: files.publicKeyFile });
+    created.push(basename(files.signingKeyFile), basename(files.publicKeyFile));
+  }
+  if (!existsSync(files.secretFile)) {
+    await writeFile(files.secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+    await chmod(files.secretFile, 0o600);
+    created.push(basename(files.secretFile));
+  }
+  return { ...files, created };
+}

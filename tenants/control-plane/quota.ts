@@ -1,0 +1,119 @@
+// `bulkhead quota <tenant>`: each rate-limit layer's live usage for one tenant, looked at without
+// charging anything (kernel/ratelimit/rate-limiter.ts): the tenant's minute and day, every agent
+// and user that spent some of their share not yet replenished (their keys exist only until then),
+// each tool with a limit (the tenant's override or the manifest's) or recently charged, and every
+// upstream the tenant's tools use or that has a budget. And the operator's upstream budgets.
+import { MANIFEST } from '../../kernel/packs/manifest.ts';
+import { rateLimitKey, rateLimitPattern } from '../../kernel/redis/keys.ts';
+import { RateLimiter, type RateLimitLayer } from '../../kernel/ratelimit/rate-limiter.ts';
+import {
+  listUpstreamBudgets,
+  setUpstreamBudget,
+  type UpstreamBudgetsOptions,
+} from '../../kernel/ratelimit/upstream-budgets.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { ControlPlane } from './context.ts';
+
+/** Where the budgets live: the installation's Redis and key prefix. */
+export type RateState = UpstreamBudgetsOptions;
+
+export interface QuotaRow extends RateLimitLayer {
+  /** The agent or user a per-caller layer is for. */
+  subject?: string;
+  used: number;
+}
+
+export interface QuotaReport {
+  tenant: string;
+  quotas: TenantRecord['quotas'];
+  layers: QuotaRow[];
+}
+
+/** The ids after `<prefix>:rate:<tenant>:<kind>:` of the keys that exist now. */
+async function seen(rates: RateState, tenant: string, kind: string): Promise<string[]> {
+  const head = `${rateLimitKey(rates.prefix, tenant, kind)}:`;
+  const found = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await rates.redis.scan(
+      cursor,
+      'MATCH',
+      rateLimitPattern(rates.prefix, tenant, kind),
+      'COUNT',
+      500,
+    );
+    cursor = next;
+    for (const key of keys) found.add(key.slice(head.length));
+  } while (cursor !== '0');
+  return [...found].sort();
+}
+
+function rows(layers: RateLimitLayer[], extra: Partial<QuotaRow> = {}): QuotaRow[] {
+  return layers.map((layer) => ({ ...layer, ...extra, used: layer.limit - layer.remaining }));
+}
+
+export async function quotaReport(
+  cp: Pick<ControlPlane, 'registry'>,
+  rates: RateState,
+  id: string,
+): Promise<QuotaReport> {
+  const tenant = await cp.registry.require(id);
+  const limiter = new RateLimiter(rates);
+  const quotas = tenant.quotas;
+  const caller = { tenant: id, agent: '', user: null };
+  const base = await limiter.peek({ principal: caller, quotas });
+  const layers = rows(base.layers.filter((l) => l.layer === 'tenant_minute' || l.layer === 'tenant_day'));
+  // Each agent and user with a key: its own layer, as a call of that caller would see it.
+  for (const kind of ['agent', 'user'] as const) {
+    for (const subject of await seen(rates, id, kind)) {
+      const principal = kind === 'agent' ? { ...caller, agent: subject } : { ...caller, user: subject };
+      const look = await limiter.peek({ principal, quotas });
+      layers.push(
+        ...rows(
+          look.layers.filter((l) => l.layer === kind),
+          { subject },
+        ),
+      );
+    }
+  }
+  const definitions = new Map(MANIFEST.map((def) => [def.name, def]));
+  const limited = new Set([
+    ...Object.keys(quotas.tools ?? {}),
+    ...tenant.tools
+      .map((pin) => pin.name)
+      .filter((name) => definitions.get(name)?.callsPerMinute !== undefined),
+    ...(await seen(rates, id, 'tool')),
+  ]);
+  for (const name of [...limited].sort()) {
+    const tool = definitions.get(name) ?? { name };
+    const look = await limiter.peek({ principal: caller, quotas, tool: { ...tool, upstreams: [] } });
+    layers.push(
+      ...rows(
+        look.layers.filter((l) => l.layer === 'tool'),
+        { tool: name },
+      ),
+    );
+  }
+  const upstreams = new Set([
+    ...tenant.tools.flatMap((pin) => definitions.get(pin.name)?.upstreams ?? []),
+    ...Object.keys(await listUpstreamBudgets(rates)),
+  ]);
+  for (const name of [...upstreams].sort()) {
+    layers.push(...rows((await limiter.takeUpstreams([name], { peek: true })).layers));
+  }
+  return { tenant: id, quotas, layers };
+}
+
+/** The upstream budgets, by name (calls per minute). */
+export function upstreamBudgets(rates: RateState): Promise<Record<string, number>> {
+  return listUpstreamBudgets(rates);
+}
+
+/** Sets (or, with null, removes) an upstream's budget: it applies to the next call. */
+export function setUpstream(
+  rates: RateState,
+  upstream: string,
+  callsPerMinute: number | null,
+): Promise<void> {
+  return setUpstreamBudget({ ...rates, upstream, callsPerMinute });
+}

@@ -1,0 +1,141 @@
+// A real Prometheus server (test/support/prometheus-server.ts) scrapes the router's and the
+// supervisor's /metrics of a test stack while real MCP calls are made; PromQL through its HTTP API
+// then returns what those calls were: per-tool p95 latency (the histogram's counts per tool, and
+// the quantile as computed from the buckets the router exposes, bounded by the slowest call the
+// client saw), the error rate by class, schema-validation failures, rate-limit refusals by layer,
+// and the supervisor's running runtime. The shipped alerting rules (deploy/prometheus/alerts.yml)
+// load and evaluate without error.
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentClient } from '../support/mcp-client.ts';
+import { startPrometheus, type PrometheusServer, type PromSample } from '../support/prometheus-server.ts';
+import { scrape, type Sample } from '../support/prometheus-text.ts';
+import { startTestStack, TEST_QUOTAS, type TestStack } from '../support/stack.ts';
+
+const TENANT = 'promscraped';
+const RULES = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));
+let stack: TestStack;
+let prometheus: PrometheusServer;
+let client: Client;
+
+function hostOf(url: string | undefined): string {
+  if (!url) throw new Error('no metrics listener');
+  return new URL(url).host;
+}
+
+beforeAll(async () => {
+  stack = await startTestStack('prometheus', { router: { metricsPort: 0 }, supervisor: { metricsPort: 0 } });
+  // whoami: two calls per minute for this tenant, so that the third is refused by the tool layer.
+  await stack.onboard(TENANT, { quotas: { ...TEST_QUOTAS, tools: { whoami: 2 } } });
+  client = await agentClient(stack, TENANT);
+  prometheus = await startPrometheus({
+    jobs: {
+      'bulkhead-router': [hostOf(stack.router.metricsUrl)],
+      'bulkhead-supervisor': [hostOf(stack.supervisor.metricsUrl)],
+    },
+    ruleFiles: [RULES],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await prometheus?.stop();
+  await client?.close();
+  await stack?.close();
+});
+
+const byLabel = (samples: PromSample[], label: string): Record<string, number> =>
+  Object.fromEntries(samples.map((s) => [s.metric[label] ?? '', s.value]));
+
+/** histogram_quantile as Prometheus computes it, from one tool's cumulative buckets. */
+function quantile(q: number, buckets: Sample[]): number {
+  const sorted = buckets
+    .map((b) => ({ le: Number(b.labels.le === '+Inf' ? Infinity : b.labels.le), count: b.value }))
+    .sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  const rank = q * total;
+  const index = sorted.findIndex((b) => b.count >= rank);
+  const bucket = sorted[index]!;
+  if (bucket.le === Infinity) return sorted[index - 1]?.le ?? 0;
+  const start = index === 0 ? 0 : sorted[index - 1]!.le;
+  const below = index === 0 ? 0 : sorted[index - 1]!.count;
+  return start + (bucket.le - start) * ((rank - below) / (bucket.count - below));
+}
+
+describe('a real Prometheus server', () => {
+  it('scrapes router and supervisor; PromQL returns the calls this test made', async () => {
+    await prometheus.waitFor('sum(up{job=~"bulkhead-.*"})', (v) => v === 2);
+    const slowest: Record<string, number> = {};
+    const timed = async (name: string, args: Record<string, unknown>): Promise<boolean> => {
+      const started = performance.now();
+      const result = await client.callTool({ name, arguments: args });
+      slowest[name] = Math.max(slowest[name] ?? 0, (performance.now() - started) / 1000);
+      return result.isError !== true;
+    };
+    const outcomes: boolean[] = [];
+    for (let i = 0; i < 3; i++)
+      outcomes.push(await timed('records_create', { title: `prom-${i}`, idempotency_key: randomUUID() }));
+    for (let i = 0; i < 2; i++) outcomes.push(await timed('records_create', { title: 42 }));
+    for (let i = 0; i < 4; i++) outcomes.push(await timed('records_list', {}));
+    for (let i = 0; i < 5; i++) outcomes.push(await timed('whoami', {}));
+    // 3 + 4 + 2 admitted; 2 invalid; 3 refused by whoami's limit.
+    expect(outcomes.filter(Boolean)).toHaveLength(9);
+
+    // Until Prometheus has scraped the router after the last call.
+    await prometheus.waitFor('sum(bulkhead_tool_calls_total{job="bulkhead-router"})', (v) => v === 14);
+
+    const classes = await prometheus.query('sum by (error_class) (bulkhead_tool_calls_total)');
+    expect(byLabel(classes, 'error_class')).toEqual({ none: 9, validation: 2, rate_limit: 3 });
+    const [rate] = await prometheus.query(
+      'sum(bulkhead_tool_calls_total{error_class!="none"}) / sum(bulkhead_tool_calls_total)',
+    );
+    expect(rate?.value).toBeCloseTo(5 / 14, 10);
+    const validation = await prometheus.query('sum by (tool) (bulkhead_tool_validation_failures_total)');
+    expect(byLabel(validation, 'tool')).toEqual({ records_create: 2 });
+    const refusals = await prometheus.query('sum by (layer) (bulkhead_rate_limit_refusals_total)');
+    expect(byLabel(refusals, 'layer')).toEqual({ tool: 3 });
+
+    const counts = await prometheus.query('sum by (tool) (bulkhead_tool_call_duration_seconds_count)');
+    expect(byLabel(counts, 'tool')).toEqual({ records_create: 5, records_list: 4, whoami: 5 });
+    const p95 = byLabel(
+      await prometheus.query(
+        'histogram_quantile(0.95, sum by (tool, le) (bulkhead_tool_call_duration_seconds_bucket))',
+      ),
+      'tool',
+    );
+    const exposed = await scrape(stack.router.metricsUrl!);
+    for (const tool of ['records_create', 'records_list', 'whoami']) {
+      const buckets = exposed.filter(
+        (s) => s.name === 'bulkhead_tool_call_duration_seconds_bucket' && s.labels.tool === tool,
+      );
+      expect(p95[tool], tool).toBeCloseTo(quantile(0.95, buckets), 9);
+      // Every call of the tool took at most what the client saw of its slowest: so did the 95th.
+      const bound = Math.min(...buckets.map((b) => Number(b.labels.le)).filter((le) => le >= slowest[tool]!));
+      expect(p95[tool], tool).toBeLessThanOrEqual(bound);
+      expect(p95[tool], tool).toBeGreaterThan(0);
+    }
+
+    const running = await prometheus.query(
+      'sum(bulkhead_runtimes{job="bulkhead-supervisor",state="running"})',
+    );
+    expect(running[0]?.value).toBe(1);
+    const memory = await prometheus.query(`bulkhead_runtime_memory_bytes{tenant="${TENANT}"}`);
+    expect(memory[0]?.value).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('loads and evaluates the shipped alerting rules without error', async () => {
+    const deadline = Date.now() + 30_000;
+    let rules: { name: string; health: string; lastError?: string }[] = [];
+    while (Date.now() < deadline) {
+      const data = (await prometheus.api('/api/v1/rules')) as {
+        groups: { rules: { name: string; health: string; lastError?: string }[] }[];
+      };
+      rules = data.groups.flatMap((g) => g.rules);
+      if (rules.length > 0 && rules.every((r) => r.health === 'ok')) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(rules.length).toBeGreaterThan(0);
+    expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,93 @@
+// The pack host with real child processes on this machine (no container): secret delivery to the
+// declaring pack only, the exact environment of a pack process, and the key table's at-most-once
+// states.
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PackHost } from '../../runtime-image/src/packs/pack-host.ts';
+import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
+import { approvePack, FIXTURE_PACKS } from '../support/pack-image.ts';
+
+let dir: string;
+let host: PackHost;
+const secretsFile = () => join(dir, 'run', '.secrets.json');
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pack-host-'));
+  const packs = [await approvePack('notes'), await approvePack('faulty')];
+  await cp(FIXTURE_PACKS, join(dir, 'packs'), { recursive: true });
+  await writeFile(join(dir, 'packs', 'enabled.json'), JSON.stringify({ packs }));
+  await mkdir(join(dir, 'run'));
+  await writeFile(
+    secretsFile(),
+    JSON.stringify({
+      notes: { NOTES_TOKEN: 's3cret', UNDECLARED: 'no' },
+      faulty: { NOTES_TOKEN: 'not-yours' },
+    }),
+    { mode: 0o400 },
+  );
+  host = new PackHost({
+    packsDir: join(dir, 'packs'),
+    secretsFile: secretsFile(),
+    dataDir: join(dir, 'data'),
+    callTimeoutMs: 5_000,
+    maxMessageBytes: 1024 * 1024,
+    crashThreshold: 3,
+    log: pino({ level: 'silent' }),
+  });
+  await host.start();
+});
+
+afterAll(async () => {
+  await host?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function whoami(pack: string): Promise<Record<string, unknown>> {
+  const client = await host.packs.find((p) => p.name === pack)!.ready();
+  if ('code' in client) throw new Error(client.message);
+  const tool = pack === 'notes' ? 'whoami' : 'ok';
+  return (await client.callTool({ name: tool, arguments: {} })).structuredContent as Record<string, unknown>;
+}
+
+describe('pack host processes', () => {
+  it('reads the secrets once and removes the file', () => {
+    expect(existsSync(secretsFile())).toBe(false);
+  });
+
+  it('gives a pack only its own declared secrets, and nothing of the runtime environment', async () => {
+    const seen = await whoami('notes');
+    expect(seen.token).toBe('s3cret');
+    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'NOTES_TOKEN', 'PATH']);
+    expect(seen.home).toBe(join(dir, 'data', 'packs', 'notes'));
+  });
+
+  it('serves only tools whose live digest is the approved one', () => {
+    const served = host.servedTools().map((t) => t.wire.name);
+    expect(served).toContain('notes_write');
+    expect(served).toContain('faulty_ok');
+  });
+});
+
+describe('pack key table', () => {
+  it('claims once, then replays a completed key, refuses other arguments, and keeps an unanswered key', async () => {
+    const keys = new PackKeys(join(await mkdtemp(join(tmpdir(), 'pack-keys-')), 'k.db'), {
+      idempotencyWindowMs: 60_000,
+    });
+    expect(keys.claim('t', 'k1', 'd1')).toEqual({ kind: 'fresh' });
+    expect(keys.claim('t', 'k1', 'd1')).toEqual({ kind: 'pending' });
+    expect(keys.claim('t', 'k1', 'd2')).toEqual({ kind: 'conflict' });
+    keys.complete('t', 'k1', { ok: 1 });
+    expect(keys.claim('t', 'k1', 'd1')).toEqual({ kind: 'replay', resultJson: '{"ok":1}' });
+    expect(keys.claim('t', 'k2', 'd1')).toEqual({ kind: 'fresh' });
+    keys.release('t', 'k2');
+    expect(keys.claim('t', 'k2', 'd1')).toEqual({ kind: 'fresh' });
+    // A completed key is never released.
+    keys.release('t', 'k1');
+    expect(keys.claim('t', 'k1', 'd1').kind).toBe('replay');
+    keys.close();
+  });
+});

@@ -1,0 +1,190 @@
+// Packs inside a tenant's container, on the real engine: the runtime hosts the fixture packs as
+// child processes, serves only approved tools whose definitions match, keys pack writes, and relays
+// the protocol (progress, logging, cancellation, mixed content, resources, prompts, completion).
+import { randomUUID } from 'node:crypto';
+import type { CallToolResult, Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EnabledPack } from '../../kernel/packs/enabled-packs.ts';
+import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
+import { execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { approvePack, buildPackImage, removeImage } from '../support/pack-image.ts';
+import { packTenants, type PackTenants } from '../support/pack-tenants.ts';
+
+let ns: TestNamespace;
+let tenants: PackTenants;
+let image: string;
+let notes: EnabledPack;
+let client: Client;
+const TENANT = 'relay-a';
+const UID = 100_431;
+
+beforeAll(async () => {
+  ns = await testNamespace('packs-relay');
+  notes = await approvePack('notes', ['drifting']);
+  image = await buildPackImage({ tag: ns.namespace, packs: [notes] });
+  tenants = await packTenants(ns);
+  await tenants.start(TENANT, UID, image);
+  client = await tenants.client(TENANT);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await ns?.cleanup();
+  if (image) await removeImage(image);
+});
+
+const structured = (result: CallToolResult) => result.structuredContent as Record<string, unknown>;
+const key = () => `k-${randomUUID()}`;
+
+describe('packs in the tenant runtime', () => {
+  it('lists the approved pack tools under their exposed names next to the records tools; withholds a drifted one', async () => {
+    const tools = await client.listTools();
+    const names = tools.tools.map((t) => t.name);
+    expect(names).toContain('records_create');
+    expect(names).toEqual(expect.arrayContaining(['notes_write', 'notes_list', 'notes_slow', 'notes_media']));
+    expect(names).not.toContain('notes_drifting');
+    for (const tool of tools.tools.filter((t) => t.name.startsWith('notes_'))) {
+      expect(definitionDigest(tool)).toBe(notes.tools.find((t) => t.exposed === tool.name)?.digest);
+    }
+    const withheld = await client.callTool({ name: 'notes_drifting', arguments: {} });
+    expect(structured(withheld)).toMatchObject({ error: { code: 'tool_withheld' } });
+  });
+
+  it("runs the pack as the tenant's UID in its own 0700 directory with only its own environment", async () => {
+    const seen = structured(await client.callTool({ name: 'notes_whoami', arguments: {} }));
+    expect(seen).toMatchObject({ uid: UID, home: '/data/packs/notes', pack: 'notes', token: null });
+    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'PATH']);
+    const { driver } = tenants;
+    const info = await driver.inspect(TENANT);
+    const mode = await execIn(ns.docker, info!.runtimeId, ['stat', '-c', '%a %u', '/data/packs/notes']);
+    expect(mode.output.trim()).toBe(`700 ${UID}`);
+  });
+
+  it('keys pack writes: replay of the stored result, conflict on other arguments, key required; units pass through', async () => {
+    const k = key();
+    const first = await client.callTool({
+      name: 'notes_write',
+      arguments: { title: 'one', body: 'hello', idempotency_key: k },
+    });
+    expect(first.isError).toBeFalsy();
+    expect(first._meta?.['io.bulkhead/units']).toBe(2);
+    // The runtime strips the key: a pack with idempotency "runtime" never sees it.
+    expect(structured(first)).toMatchObject({ written: 'one', key: null });
+    const again = await client.callTool({
+      name: 'notes_write',
+      arguments: { title: 'one', body: 'hello', idempotency_key: k },
+    });
+    expect(structured(again)).toEqual(structured(first));
+    const other = await client.callTool({
+      name: 'notes_write',
+      arguments: { title: 'one', body: 'changed', idempotency_key: k },
+    });
+    expect(structured(other)).toMatchObject({
+      error: { code: 'idempotency_key_reused', error_class: 'conflict' },
+    });
+    const keyless = await client.callTool({
+      name: 'notes_write',
+      arguments: { title: 'x', body: 'y' },
+    });
+    expect(structured(keyless)).toMatchObject({ error: { code: 'invalid_arguments' } });
+    const fresh = structured(
+      await client.callTool({
+        name: 'notes_write',
+        arguments: { title: 'two', body: 'b', idempotency_key: key() },
+      }),
+    );
+    // One dispatch for the three calls with the first key: the pack counted two writes in all.
+    expect(fresh.writes).toBe((structured(first).writes as number) + 1);
+  });
+
+  it('relays progress and log messages while the call runs', async () => {
+    const progress: number[] = [];
+    const logs: unknown[] = [];
+    client.setNotificationHandler('notifications/message', (n) => void logs.push(n.params.data));
+    const result = await client.callTool(
+      { name: 'notes_slow', arguments: { n: 3, stepMs: 20 } },
+      { onprogress: (p) => void progress.push(p.progress) },
+    );
+    expect(structured(result)).toEqual({ done: 3 });
+    expect({ progress, logs }).toEqual({ progress: [1, 2, 3], logs: ['step 1', 'step 2', 'step 3'] });
+  });
+
+  it("a client's cancel reaches the pack", async () => {
+    const abort = new AbortController();
+    const call = client.callTool(
+      { name: 'notes_slow', arguments: { n: 200, stepMs: 50 } },
+      { signal: abort.signal },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    abort.abort();
+    await expect(call).rejects.toThrow();
+    // The pack saw notifications/cancelled and recorded it in its own directory.
+    let listed: string[] = [];
+    for (let i = 0; i < 20 && !listed.includes('cancelled.txt'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      listed = structured(await client.callTool({ name: 'notes_list', arguments: {} })).notes as string[];
+    }
+    expect(listed).toContain('cancelled.txt');
+  });
+
+  it('a dropped connection reaches the pack as a cancel', async () => {
+    const cancelled = async () =>
+      ((await client.readResource({ uri: 'notes://note/cancelled' })).contents[0] as { text: string }).text;
+    // The earlier test's cancel left its request id in cancelled.txt.
+    const before = await cancelled();
+    const dropping = await tenants.client(TENANT);
+    const call = dropping.callTool({ name: 'notes_slow', arguments: { n: 200, stepMs: 50 } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await dropping.close();
+    await call.catch(() => undefined);
+    let after = before;
+    for (let i = 0; i < 30 && after === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await cancelled();
+    }
+    expect(after).not.toBe(before);
+  });
+
+  it('passes mixed content through unchanged', async () => {
+    const result = await client.callTool({ name: 'notes_media', arguments: {} });
+    expect(result.content.map((c) => c.type)).toEqual(['image', 'audio', 'resource']);
+    expect(result.content[0]).toMatchObject({ mimeType: 'image/png' });
+    expect(result.content[2]).toMatchObject({ resource: { uri: 'notes://readme', text: 'hello' } });
+  });
+
+  it('serves resources, templates, prompts (renamed) and completion from the pack', async () => {
+    expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['notes://readme']);
+    expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual([
+      'notes://note/{title}',
+    ]);
+    expect((await client.readResource({ uri: 'notes://readme' })).contents[0]).toMatchObject({
+      text: 'notes pack',
+    });
+    expect((await client.readResource({ uri: 'notes://note/one' })).contents[0]).toMatchObject({
+      text: 'hello',
+    });
+    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['notes_summarize']);
+    const prompt = await client.getPrompt({ name: 'notes_summarize', arguments: { title: 'one' } });
+    expect(prompt.messages[0]?.content).toMatchObject({ text: 'Summarize one' });
+    const completion = await client.complete({
+      ref: { type: 'ref/prompt', name: 'notes_summarize' },
+      argument: { name: 'title', value: 'al' },
+    });
+    expect(completion.completion.values).toEqual(['alpha']);
+    await expect(client.readResource({ uri: 'other://x' })).rejects.toThrow(/no pack/);
+  });
+
+  it("a pack's elicitation is refused to the pack with a reason, in either era; the call still answers", async () => {
+    // The runtime serves each request statelessly: a server-to-client request has no session to
+    // come back on (2025 era) or is not part of the protocol (2026 era).
+    const legacy = await tenants.client(TENANT, { era: 'legacy' });
+    legacy.setRequestHandler('elicitation/create', () =>
+      Promise.resolve({ action: 'accept' as const, content: { name: 'Ada' } }),
+    );
+    const answered = structured(await legacy.callTool({ name: 'notes_ask', arguments: {} }));
+    await legacy.close();
+    const modern = structured(await client.callTool({ name: 'notes_ask', arguments: {} }));
+    expect(answered.refused).toMatch(/elicitation/);
+    expect(modern.refused).toMatch(/not available on protocol revision 2026-07-28/);
+  });
+});

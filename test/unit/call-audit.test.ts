@@ -1,0 +1,106 @@
+// The router's audit records (router/mcp/call-audit.ts), from a real request context: the trace id
+// the context carries goes into the call and list records, the error class comes from the error
+// table, units only when a result reports them; a record that cannot be written is logged in full.
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ArgsDigester, argsDigest, argsDigestKey } from '../../kernel/audit/audit-record.ts';
+import type { AuditEvent, AuditSink } from '../../kernel/audit/audit-trail.ts';
+import { DEFAULT_DOCS_DIR } from '../../router/config.ts';
+import { callRecord, listRecord, writeAudit } from '../../router/mcp/call-audit.ts';
+import { buildRequestContext, type RequestContext } from '../../router/request/request-context.ts';
+import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
+import { ToolSurface } from '../../router/tools/tool-surface.ts';
+import { tenantRecord } from '../support/tenant.ts';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const lines: Record<string, unknown>[] = [];
+const logger = pino(
+  { level: 'info' },
+  { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+);
+
+function context(body: unknown): RequestContext {
+  const surface = new ToolSurface({
+    shared: builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR }).map((m) => m.definition),
+  });
+  const built = buildRequestContext({
+    principal: {
+      tenant: 'acme',
+      user: 'u1',
+      agent: 'agent-1',
+      actors: [],
+      scopes: [],
+      roles: [],
+      issuer: 'https://idp.example',
+      tokenId: undefined,
+      expiresAt: 0,
+    },
+    tenant: tenantRecord('acme'),
+    body,
+    surface,
+    logger,
+  });
+  return { ...built, visible: () => built.visible(), traceId: TRACE };
+}
+
+const call = (name: string, args: unknown) => ({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
+
+describe('call audit records', () => {
+  const digester = new ArgsDigester('secret');
+
+  it('carry the trace id, the keyed digest, the error class and the units', () => {
+    const ctx = context(call('whoami', { a: 1 }));
+    const ok = callRecord(
+      ctx,
+      { name: 'whoami', args: { a: 1 }, code: undefined, latencyMs: 2.5, meta: { 'io.bulkhead/units': 3 } },
+      { digester },
+    );
+    expect(ok).toMatchObject({
+      tenant: 'acme',
+      user: 'u1',
+      agent: 'agent-1',
+      tool: 'whoami',
+      kind: 'call',
+      status: 'ok',
+      latency_ms: 2.5,
+      units: 3,
+      trace_id: TRACE,
+      args_digest: argsDigest(argsDigestKey('secret', 'acme'), { a: 1 }),
+    });
+    expect(ok).not.toHaveProperty('error_class');
+    const failed = callRecord(
+      ctx,
+      { name: 'whoami', args: {}, code: 'rate_limit_exceeded', latencyMs: 1 },
+      { digester },
+    );
+    expect(failed).toMatchObject({
+      status: 'error',
+      error_code: 'rate_limit_exceeded',
+      error_class: 'rate_limit',
+    });
+    expect(failed).not.toHaveProperty('units');
+    expect(
+      callRecord(ctx, { name: 'whoami', args: {}, code: 'internal', latencyMs: 1 }, {}).error_class,
+    ).toBe('internal');
+  });
+
+  it('list what was listed and what was withheld, with the trace id', () => {
+    const ctx = context({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    const record = listRecord(ctx, ['whoami']);
+    expect(record).toMatchObject({ kind: 'list', tool: 'tools/list', listed: ['whoami'], trace_id: TRACE });
+    expect(record.withheld).toEqual(ctx.served.map((t) => t.definition.name).filter((n) => n !== 'whoami'));
+  });
+
+  it('log a record whole when the trail does not take it', async () => {
+    const failing: AuditSink = { append: (_event: AuditEvent) => Promise.reject(new Error('redis down')) };
+    const ctx = context(call('whoami', {}));
+    const record = listRecord(ctx, []);
+    await writeAudit(ctx, { audit: failing, state: { deadlineMs: 100, failOpenSharedReads: false } }, record);
+    expect(lines.at(-1)).toMatchObject({ level: 50, audit: { kind: 'list', trace_id: TRACE } });
+  });
+});

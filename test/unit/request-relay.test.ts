@@ -1,0 +1,126 @@
+// The router's side of the relay to a tenant's packs: the seal on multi-round-trip state, the open
+// questions to 2025 clients, and which packs a caller reaches.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { ClientRequests, isClientAnswer } from '../../router/mcp/client-requests.ts';
+import { answerInputRounds, openedState } from '../../router/mcp/input-rounds.ts';
+import { logLevelPasses, packOfName } from '../../router/mcp/relay-handlers.ts';
+import { createRequestStateSeal } from '../../router/mcp/request-state.ts';
+
+const alice = { tenant: 'acme', user: 'alice', agent: 'agent-1' };
+const binding = { principal: alice, request: 'tools/call:files_write' };
+
+function refusal(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (isBulkheadError(error, 'request_state_invalid')) return error.message;
+    throw error;
+  }
+  throw new Error('not refused');
+}
+
+describe('request state seal', () => {
+  const key = randomBytes(32);
+  it('gives the runtime its own state back for the same caller and request', () => {
+    const seal = createRequestStateSeal(key);
+    expect(seal.open(seal.seal('pending-7', binding), binding)).toBe('pending-7');
+  });
+  it('refuses an edited, foreign, misdirected or expired state', () => {
+    let now = 1_000;
+    const seal = createRequestStateSeal(key, () => now);
+    const sealed = seal.seal('pending-7', binding);
+    const [payload, tag] = sealed.split('.') as [string, string];
+    const edited = Buffer.from(payload, 'base64url').toString().replace('pending-7', 'pending-8');
+    expect(refusal(() => seal.open(`${Buffer.from(edited).toString('base64url')}.${tag}`, binding))).toMatch(
+      /not a state this router issued/,
+    );
+    expect(refusal(() => createRequestStateSeal(randomBytes(32)).open(sealed, binding))).toMatch(
+      /not a state/,
+    );
+    const bob = { principal: { ...alice, user: 'bob' }, request: binding.request };
+    expect(refusal(() => seal.open(sealed, bob))).toMatch(/another caller/);
+    expect(refusal(() => seal.open(sealed, { ...binding, request: 'tools/call:files_delete' }))).toMatch(
+      /another request/,
+    );
+    now += 11 * 60_000;
+    expect(refusal(() => seal.open(sealed, binding))).toMatch(/expired/);
+    expect(refusal(() => openedState(seal, binding, 42))).toMatch(/not a string/);
+  });
+  it('seals a 2026-07-28 answer even when the runtime kept no state, binding the retry', async () => {
+    const seal = createRequestStateSeal(key);
+    const question = {
+      resultType: 'input_required' as const,
+      inputRequests: { q: { method: 'elicitation/create', params: {} } },
+    };
+    const answer = (await answerInputRounds(question, {
+      seal,
+      binding,
+      retry: () => Promise.reject(new Error('a 2026 client retries itself')),
+    })) as { requestState: string };
+    expect(openedState(seal, binding, answer.requestState)).toBeUndefined();
+    expect(refusal(() => openedState(seal, { ...binding, request: 'x' }, answer.requestState))).toMatch(
+      /another request/,
+    );
+  });
+});
+
+describe('questions to 2025 clients', () => {
+  function fakeServer(sent: unknown[]) {
+    return { transport: { send: (message: unknown) => (sent.push(message), Promise.resolve()) } } as never;
+  }
+  it('hands an answer only to the session that was asked', async () => {
+    const sent: { id: string }[] = [];
+    const questions = new ClientRequests();
+    const asked = questions.ask({
+      server: fakeServer(sent),
+      session: 's-1',
+      relatedRequestId: 3,
+      request: { method: 'elicitation/create', params: { message: 'name?' } },
+      timeoutMs: 5_000,
+    });
+    await Promise.resolve();
+    const id = sent[0]!.id;
+    expect(questions.deliver('s-2', { jsonrpc: '2.0', id, result: { action: 'accept' } })).toBe(false);
+    expect(questions.deliver('s-1', { jsonrpc: '2.0', id, result: { action: 'accept' } })).toBe(true);
+    await expect(asked).resolves.toEqual({ action: 'accept' });
+    expect(questions.deliver('s-1', { jsonrpc: '2.0', id, result: {} })).toBe(false);
+  });
+  it('gives up at the deadline and on cancellation', async () => {
+    const questions = new ClientRequests();
+    const request = { method: 'sampling/createMessage' };
+    await expect(
+      questions.ask({ server: fakeServer([]), session: 's', relatedRequestId: 1, request, timeoutMs: 20 }),
+    ).rejects.toThrow(/did not answer in time/);
+    const abort = new AbortController();
+    const asked = questions.ask({
+      server: fakeServer([]),
+      session: 's',
+      relatedRequestId: 1,
+      request,
+      timeoutMs: 5_000,
+      signal: abort.signal,
+    });
+    abort.abort();
+    await expect(asked).rejects.toThrow(/cancelled/);
+  });
+  it('tells an answer from a request', () => {
+    expect(isClientAnswer({ jsonrpc: '2.0', id: 'x', result: {} })).toBe(true);
+    expect(isClientAnswer({ jsonrpc: '2.0', id: 1, error: { code: 1, message: 'no' } })).toBe(true);
+    expect(isClientAnswer({ jsonrpc: '2.0', id: 1, method: 'tools/call' })).toBe(false);
+  });
+});
+
+describe('packs and log levels', () => {
+  it('names the pack before the first "_"', () => {
+    expect(packOfName('files_write_file')).toBe('files');
+    expect(packOfName('whoami')).toBeUndefined();
+    expect(packOfName('_x')).toBeUndefined();
+  });
+  it('passes a log message at or above the level the client asked for', () => {
+    expect(logLevelPasses('info', undefined)).toBe(true);
+    expect(logLevelPasses('debug', 'info')).toBe(false);
+    expect(logLevelPasses('error', 'warning')).toBe(true);
+  });
+});
