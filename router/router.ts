@@ -38,6 +38,8 @@ import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts'
 import { ToolSurface } from './tools/tool-surface.ts';
 import { RouterMetrics } from './metrics/router-metrics.ts';
 import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
+import { startTracing } from '../kernel/telemetry/tracing.ts';
+import { runtimeSpanSink } from './dispatch/runtime-spans.ts';
 
 export { DEFAULT_DOCS_DIR } from './config.ts';
 
@@ -62,6 +64,8 @@ export interface RunningRouter {
   url: string;
   /** The loopback Prometheus endpoint, when BULKHEAD_ROUTER_METRICS_PORT is set. */
   metricsUrl: string | undefined;
+  /** Exports the spans queued now (none when the router does not trace). */
+  flushTraces(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,6 +111,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     invalidate: (id) => tenants.invalidate(id),
   });
   const metrics = new RouterMetrics({ tenantLabel: config.metricsTenantLabel });
+  const tracing = startTracing({
+    service: 'bulkhead-router',
+    endpoint: config.otlpTracesEndpoint,
+    sampleRatio: config.traceSampleRatio,
+  });
   const guard = new DriftGuard({
     approved: RECORDS_TOOLS,
     logger,
@@ -136,6 +145,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     callTimeoutMs: config.callTimeoutMs,
     onEnsured: (outcome, seconds) => metrics.ensured(outcome, seconds),
+    onRuntimeSpans: tracing && runtimeSpanSink(tracing, logger),
     routeFreshnessMs: config.routeFreshnessMs,
     stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
     // A tampered socket: recorded here, replaced by the supervisor (the router holds no Docker).
@@ -210,6 +220,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     toolChanges: watcher,
     metrics,
+    tracing: tracing && { tracing, identities: config.traceIdentities },
   });
   // The router's loops on one scheduler (kernel/process/scheduler.ts): the pin watcher (its first
   // pass now, to know what each tenant is served before anyone asks) and the rug-pull re-check.
@@ -230,6 +241,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   return {
     url,
     metricsUrl: metricsServer?.url,
+    flushTraces: async () => tracing?.flush(),
     async close() {
       await loops.stop();
       await metricsServer?.close();
@@ -237,6 +249,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();
       await runtimes.close();
+      await tracing?.shutdown();
       redis.disconnect();
     },
   };

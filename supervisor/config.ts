@@ -7,6 +7,7 @@ import {
   idempotencyWindowMs,
   logLevel,
   namespace,
+  otlpTracesEndpoint,
   redisUrl,
   runDir,
 } from '../kernel/config/common.ts';
@@ -66,6 +67,7 @@ const fields = {
     schema: z.coerce.number().int().min(1_000).default(30_000),
     doc: 'reconciliation interval',
   },
+  otlpTracesEndpoint,
   metricsPort: {
     env: 'BULKHEAD_METRICS_PORT',
     schema: z.coerce.number().int().min(0).max(65535).optional(),

@@ -23,6 +23,8 @@ import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
 import { supervisorConfig, type SupervisorSettings } from './config.ts';
 import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
+import { startTracing } from '../kernel/telemetry/tracing.ts';
+import { annotateStart } from './jobs/job-trace.ts';
 import {
   collectRuntimeMetrics,
   publishRuntimeMetrics,
@@ -67,6 +69,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const tracing = startTracing({ service: 'bulkhead-supervisor', endpoint: settings.otlpTracesEndpoint });
   const docker = new Docker();
   const driver = new DockerDriver({
     docker,
@@ -87,7 +90,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     settings,
     epochs,
     tamper,
-    onReady: metrics.observeReady,
+    onReady: (ready) => {
+      metrics.observeReady(ready);
+      annotateStart(ready);
+    },
   });
   // Observers see the driver read-only and leave every change to the controller.
   const view = driver;
@@ -135,6 +141,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     manager,
     registry,
     logger,
+    tracing,
     verifier: new IsolationVerifier({ docker, driver }),
   });
   await worker.waitUntilReady();
@@ -159,6 +166,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
         .catch((error: unknown) => logger.error({ err: error }, 'final audit seal failed'));
       await metricsServer?.close();
       await worker.close();
+      await tracing?.shutdown();
       redis.disconnect();
     },
   };
