@@ -9,17 +9,14 @@ import {
   namespace,
   otlpTracesEndpoint,
   redisUrl,
+  runDir,
 } from '../kernel/config/common.ts';
 import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
   redisUrl,
   namespace,
-  runDir: {
-    env: 'BULKHEAD_RUN_DIR',
-    schema: z.string().min(1).default('/var/lib/bulkhead/run'),
-    doc: 'host directory for tenant socket directories',
-  },
+  runDir,
   image: {
     env: 'BULKHEAD_RUNTIME_IMAGE',
     schema: z.string().min(1).default('bulkhead/runtime:latest'),

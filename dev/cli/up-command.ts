@@ -1,5 +1,5 @@
-// `bulkhead up`: the one-command development stack. Starts the embedded IdP, the supervisor and the
-// router as separate processes (the router gets no Docker access), onboards a demo tenant, and
+// `bulkhead up`: the one-command development stack. Starts the embedded IdP, the supervisor, the
+// egress gateway and the router as separate processes (only the supervisor gets Docker access), onboards a demo tenant, and
 // prints the /mcp URL, how to get a token and a client configuration to paste.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -67,7 +67,7 @@ async function smokeTest(mcpUrl: string, accessToken: string, userAccessToken?: 
 }
 
 export const up: Command = {
-  summary: 'start the development stack (IdP, supervisor, router, console) with a demo tenant',
+  summary: 'start the development stack (IdP, supervisor, egress gateway, router, console) with a demo tenant',
   usage:
     'bulkhead up [--port 8080] [--idp-port 9400] [--console-port 8090] [--tenant demo] [--users alice=editor,bob=viewer] [--console-users olivia=operator,aldo=auditor] [--smoke]',
   async run(args) {
@@ -137,6 +137,11 @@ export const up: Command = {
         BULKHEAD_AUDIT_SIGNING_KEY_FILE: auditKeys.signingKeyFile,
         BULKHEAD_AUDIT_DIR: auditDir,
         BULKHEAD_AUDIT_SEAL_INTERVAL_MS: '60000',
+      });
+      step("starting the egress gateway (no Docker socket: it dials egress-enabled tenants' bridges)");
+      children.start('egress', join(ROOT, 'egress/main.ts'), {
+        ...common,
+        BULKHEAD_SECRETS_KEY_FILE: settings.secretsKeyFile ?? join(settings.devDir, 'secrets.key'),
       });
       step(`starting the router at ${routerUrl}`);
       children.start('router', join(ROOT, 'router/main.ts'), {

@@ -37,6 +37,13 @@ export const idempotencyWindowMs = {
   doc: 'how long write results are kept for replay, in the router and in every tenant runtime',
 } satisfies ConfigField;
 
+/** Where each tenant's socket directory lives (`<runDir>/<namespace>/<tenant>`): the supervisor makes it, the egress gateway dials into it. */
+export const runDir = {
+  env: 'BULKHEAD_RUN_DIR',
+  schema: z.string().min(1).default('/var/lib/bulkhead/run'),
+  doc: 'host directory for tenant socket directories',
+} satisfies ConfigField;
+
 /** Where the router and the supervisor send their spans (docs/observability.md, "Traces"). */
 export const otlpTracesEndpoint = {
   env: 'BULKHEAD_OTLP_TRACES_ENDPOINT',

@@ -1,6 +1,7 @@
 // The tenant record: the contract the router, the supervisor and the CLI share.
 import { z } from 'zod';
 import { PackNameSchema, PackVersionSchema } from '../packs/pack-manifest.ts';
+import { EgressPolicySchema } from './egress-policy.ts';
 
 /** Lower-case DNS-label-like ids: safe in container names, volume names, paths and Redis keys. */
 export const TenantIdSchema = z
@@ -121,7 +122,8 @@ export const TenantRecordSchema = z.strictObject({
   tools: z.array(ToolPinSchema).default([]),
   /** Enabled tool packs with pinned versions; a change recycles the runtime onto a new image. */
   packs: z.array(TenantPackPinSchema).default([]),
-  egress: z.strictObject({ mode: z.literal('none') }).default({ mode: 'none' }),
+  /** What the container may reach through the egress gateway (kernel/tenant/egress-policy.ts). */
+  egress: EgressPolicySchema.default({ mode: 'none' }),
   secrets: z.array(SecretRefSchema).default([]),
   /** How long the audit trail outlives the tenant, and whether offboarding exports it first. */
   retention: z

@@ -12,8 +12,10 @@ import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
+import { startEgressBridge, type EgressBridge } from './egress-bridge.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
+import { readEnabledPacks } from './packs/pack-host.ts';
 import { startPacks } from './packs/pack-runtime.ts';
 import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
@@ -211,6 +213,14 @@ async function main(): Promise<void> {
   }
 
   rmSync(config.socketPath, { force: true });
+  try {
+    rmSync(config.egressSocketPath, { force: true });
+  } catch (error) {
+    // Under gVisor a stale host socket cannot be unlinked from inside (the supervisor removes it
+    // before a start); serving calls matters more than egress: the bridge then fails and says so.
+    log.warn({ err: error }, 'could not remove a stale egress socket');
+  }
+  let bridge: EgressBridge | undefined;
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: error }, 'request failed');
@@ -222,13 +232,31 @@ async function main(): Promise<void> {
   // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the
   // socket is created on the host through the gofer (--host-uds=create), where chmod is refused.
   const umask = process.umask(0o000);
+  // The egress bridge's socket is made under the same umask, after this one (the umask is process-wide).
   server.listen({ path: config.socketPath }, () => {
-    process.umask(umask);
     log.info({ socket: config.socketPath }, 'listening');
+    startEgressBridge({
+      socketPath: config.egressSocketPath,
+      port: config.egressPort,
+      packs: readEnabledPacks(config.packsDir).map((pack) => pack.name),
+      waitMs: config.egressWaitMs,
+      maxIdle: 16,
+      logger: log,
+    }).then(
+      (started) => {
+        process.umask(umask);
+        bridge = started;
+      },
+      (error: unknown) => {
+        process.umask(umask);
+        log.error({ err: error }, 'egress bridge failed to start: no egress from this container');
+      },
+    );
   });
 
   const shutdown = (): void => {
     log.info('shutting down');
+    void bridge?.close();
     server.close(() => {
       store.close();
       void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
