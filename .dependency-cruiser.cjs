@@ -1,6 +1,6 @@
 // Layers (docs/architecture.md, "Rooms"): kernel <- supervisor <- router; kernel <- supervisor/client
 // <- tenants/control-plane <- tenants/cli <- dev. Nothing production imports dev/ or test/.
-const PRODUCTION = '^(kernel|router|supervisor|tenants|runtime-image)/';
+const PRODUCTION = '^(kernel|router|supervisor|tenants|console|runtime-image|egress)/';
 const ROOT_FILE = '^router/[^/]+[.]ts$';
 const rule = (name, comment, from, to) => ({ name, comment, severity: 'error', from, to });
 module.exports = {
@@ -11,13 +11,13 @@ module.exports = {
       'kernel-imports-nothing-of-ours',
       'the kernel is the floor: contracts, tenant state, errors, keys',
       { path: '^kernel/' },
-      { path: '^(router|supervisor|tenants|dev|runtime-image|test)/' },
+      { path: '^(router|supervisor|tenants|console|dev|runtime-image|egress|test)/' },
     ),
     rule(
       'supervisor-over-kernel-only',
       'the supervisor sees the kernel and nothing above it',
       { path: '^supervisor/' },
-      { path: '^(router|tenants|dev|runtime-image|test)/' },
+      { path: '^(router|tenants|console|dev|runtime-image|egress|test)/' },
     ),
     rule(
       'supervisor-client-stands-alone',
@@ -29,19 +29,19 @@ module.exports = {
       'router-over-kernel-and-supervisor-client',
       'router -> kernel + supervisor client, nothing else',
       { path: '^router/' },
-      { path: '^(supervisor/(?!client/)|tenants/|dev/|runtime-image/|test/)' },
+      { path: '^(supervisor/(?!client/)|tenants/|console/|dev/|runtime-image/|egress/|test/)' },
     ),
     rule(
       'runtime-image-over-kernel-only',
       'the tenant runtime bundles the tool contracts, never Redis state',
       { path: '^runtime-image/' },
-      { path: '^(router|supervisor|tenants|dev|test)/|^kernel/(registry|audit|redis)/' },
+      { path: '^(router|supervisor|tenants|dev|egress|test)/|^kernel/(registry|audit|redis)/' },
     ),
     rule(
       'control-plane-below-cli',
       'use cases: kernel, tenant secrets, supervisor client',
       { path: '^tenants/(control-plane|secrets)/' },
-      { path: '^(router|dev|test|runtime-image)/|^supervisor/(?!client/)|^tenants/cli/' },
+      { path: '^(router|console|dev|test|runtime-image|egress)/|^supervisor/(?!client/)|^tenants/cli/' },
     ),
     rule(
       'secrets-below-control-plane',
@@ -53,7 +53,33 @@ module.exports = {
       'cli-thin',
       'the CLI parses, calls a use case, prints',
       { path: '^tenants/cli/' },
-      { path: '^(router|dev|test|runtime-image)/|^supervisor/(?!client/)' },
+      { path: '^(router|console|dev|test|runtime-image|egress)/|^supervisor/(?!client/)' },
+    ),
+    rule(
+      'console-over-use-cases',
+      'the console: kernel, supervisor client, control-plane use cases; never the router or the CLI',
+      { path: '^console/' },
+      { path: '^(router|dev|test|runtime-image|egress)/|^supervisor/(?!client/)|^tenants/cli/' },
+    ),
+    rule(
+      'console-page-is-browser-code',
+      'the page bundle sees only its own files and front-end packages, never server code',
+      { path: '^console/ui/src/' },
+      { path: '^(kernel|router|supervisor|tenants|dev|test|runtime-image|egress)/|^console/(?!ui/src/)' },
+    ),
+    rule(
+      'console-libraries-stay-in-the-page',
+      'preact, htm and uPlot are bundled into the page only',
+      { pathNot: '^console/ui/src/' },
+      { path: 'node_modules/(preact|htm|uplot)/' },
+    ),
+    rule(
+      'egress-gateway-least-privilege',
+      'the egress gateway: kernel, the tenant socket connector, the secret store; never Docker, the router or the use cases',
+      { path: '^egress/' },
+      {
+        path: '^(router|console|dev|test|runtime-image|tenants/(cli|control-plane))/|^supervisor/(?!client/)',
+      },
     ),
     rule(
       'nothing-production-into-dev',

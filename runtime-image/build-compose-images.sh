@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every image docker-compose.yml runs, built on this host with no container registry:
 #   bulkhead/runtime        tenant runtime, which the supervisor starts tenants from (build.sh)
-#   bulkhead/control-plane  router, supervisor and operator CLI (control-plane.Dockerfile)
+#   bulkhead/control-plane  router, supervisor, egress gateway and operator CLI (control-plane.Dockerfile)
 #   bulkhead/dev-idp        the control plane plus the development IdP, for the dev profile only
 #                           (dev-idp.Dockerfile)
 #   bulkhead/redis          Debian bookworm's redis-server (redis.Dockerfile)
@@ -92,7 +92,7 @@ HASH=$(
   {
     printf 'base %s\n' "$BASE_ID"
     find runtime-image/control-plane.Dockerfile .dockerignore package.json package-lock.json \
-      node_modules/.package-lock.json kernel router supervisor tenants -type f -print0 \
+      node_modules/.package-lock.json kernel router supervisor tenants egress -type f -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-12
 )

@@ -12,7 +12,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 OFFICIAL_BASE=node:24-bookworm-slim
-OFFLINE_BASE=bulkhead/node-base:24.21.0-bookworm
+OFFLINE_BASE=bulkhead/node-base:24.21.0-bookworm-py3
 REPO=bulkhead/runtime
 # The moving tag next to the content hash; parallel work trees set their own (BULKHEAD_RUNTIME_TAG).
 EXTRA_TAG="${BULKHEAD_RUNTIME_TAG:-latest}"

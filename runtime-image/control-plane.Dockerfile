@@ -74,12 +74,14 @@ COPY kernel/ kernel/
 COPY tenants/ tenants/
 COPY supervisor/ supervisor/
 COPY router/ router/
+COPY egress/ egress/
 
 # Fail the build, not the deployment: every entry point loads its whole import graph (a dependency
 # pruned by mistake, a file not copied) before printing its usage.
 RUN node router/main.ts --help >/dev/null \
   && node supervisor/main.ts --help >/dev/null \
-  && node tenants/cli/main.ts --help >/dev/null
+  && node tenants/cli/main.ts --help >/dev/null \
+  && node egress/main.ts --help >/dev/null
 
 # The router's identity, with no passwd entry; docker-compose.yml sets it explicitly (its group is
 # the supervisor's BULKHEAD_ROUTER_GID) and runs the supervisor as root instead.

@@ -2,17 +2,21 @@
 // process reads (supervisor/main.ts) and the option-only knobs that tests and embedders set through
 // startSupervisor (supervisor/supervisor.ts). Each default is written here and nowhere else.
 import { z } from 'zod';
-import { auditDir, idempotencyWindowMs, logLevel, namespace, redisUrl } from '../kernel/config/common.ts';
+import {
+  auditDir,
+  idempotencyWindowMs,
+  logLevel,
+  namespace,
+  otlpTracesEndpoint,
+  redisUrl,
+  runDir,
+} from '../kernel/config/common.ts';
 import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
   redisUrl,
   namespace,
-  runDir: {
-    env: 'BULKHEAD_RUN_DIR',
-    schema: z.string().min(1).default('/var/lib/bulkhead/run'),
-    doc: 'host directory for tenant socket directories',
-  },
+  runDir,
   image: {
     env: 'BULKHEAD_RUNTIME_IMAGE',
     schema: z.string().min(1).default('bulkhead/runtime:latest'),
@@ -63,6 +67,7 @@ const fields = {
     schema: z.coerce.number().int().min(1_000).default(30_000),
     doc: 'reconciliation interval',
   },
+  otlpTracesEndpoint,
   metricsPort: {
     env: 'BULKHEAD_METRICS_PORT',
     schema: z.coerce.number().int().min(0).max(65535).optional(),

@@ -10,6 +10,10 @@ import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { DockerDriver } from './docker/docker-driver.ts';
 import { startRuntimeWorker } from './jobs/runtime-worker.ts';
+import { startPackWorker } from './jobs/pack-worker.ts';
+import { PackImages } from './docker/pack-images.ts';
+import { TenantImages } from './docker/tenant-images.ts';
+import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { RuntimeController } from './lifecycle/runtime-controller.ts';
 import { IsolationVerifier } from './verify/isolation-verifier.ts';
 import Docker from 'dockerode';
@@ -23,6 +27,8 @@ import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
 import { supervisorConfig, type SupervisorSettings } from './config.ts';
 import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
+import { startTracing } from '../kernel/telemetry/tracing.ts';
+import { annotateStart } from './jobs/job-trace.ts';
 import {
   collectRuntimeMetrics,
   publishRuntimeMetrics,
@@ -67,6 +73,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const tracing = startTracing({ service: 'bulkhead-supervisor', endpoint: settings.otlpTracesEndpoint });
   const docker = new Docker();
   const driver = new DockerDriver({
     docker,
@@ -87,7 +94,15 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     settings,
     epochs,
     tamper,
-    onReady: metrics.observeReady,
+    onReady: (ready) => {
+      metrics.observeReady(ready);
+      annotateStart(ready);
+    },
+    images: new TenantImages({
+      docker,
+      runtimeImage: settings.image,
+      approvals: new PackRegistry({ redis, prefix: installation.registryPrefix }),
+    }),
   });
   // Observers see the driver read-only and leave every change to the controller.
   const view = driver;
@@ -135,9 +150,16 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     manager,
     registry,
     logger,
+    tracing,
     verifier: new IsolationVerifier({ docker, driver }),
   });
-  await worker.waitUntilReady();
+  const packWorker = startPackWorker({
+    redis: installation.redis,
+    prefix: installation.jobsPrefix,
+    images: new PackImages({ docker, runtimeImage: settings.image, namespace: installation.namespace }),
+    logger,
+  });
+  await Promise.all([worker.waitUntilReady(), packWorker.waitUntilReady()]);
   logger.info({ namespace: installation.namespace, image: settings.image }, 'supervisor ready');
   return {
     manager,
@@ -158,7 +180,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
         ?.runOnce()
         .catch((error: unknown) => logger.error({ err: error }, 'final audit seal failed'));
       await metricsServer?.close();
-      await worker.close();
+      await Promise.all([worker.close(), packWorker.close()]);
+      await tracing?.shutdown();
       redis.disconnect();
     },
   };

@@ -1,5 +1,5 @@
-// `bulkhead up`: the one-command development stack. Starts the embedded IdP, the supervisor and the
-// router as separate processes (the router gets no Docker access), onboards a demo tenant, and
+// `bulkhead up`: the one-command development stack. Starts the embedded IdP, the supervisor, the
+// egress gateway and the router as separate processes (only the supervisor gets Docker access), onboards a demo tenant, and
 // prints the /mcp URL, how to get a token and a client configuration to paste.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import { cliSettings } from '../../tenants/cli/config.ts';
 import { writeDevStack, type DevStack } from './dev-stack-state.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
 import { agentToken, userToken } from './token-command.ts';
+import { freeLoopbackPort, parseConsoleUsers, startDevConsole } from './dev-console.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const step = (message: string): void => console.log(`[up] ${message}`);
@@ -66,9 +67,9 @@ async function smokeTest(mcpUrl: string, accessToken: string, userAccessToken?: 
 }
 
 export const up: Command = {
-  summary: 'start the development stack (IdP, supervisor, router) with a demo tenant',
+  summary: 'start the development stack (IdP, supervisor, egress gateway, router, console) with a demo tenant',
   usage:
-    'bulkhead up [--port 8080] [--idp-port 9400] [--tenant demo] [--users alice=editor,bob=viewer] [--smoke]',
+    'bulkhead up [--port 8080] [--idp-port 9400] [--console-port 8090] [--tenant demo] [--users alice=editor,bob=viewer] [--console-users olivia=operator,aldo=auditor] [--smoke]',
   async run(args) {
     const { values } = parse(
       args,
@@ -77,6 +78,8 @@ export const up: Command = {
         'idp-port': { type: 'string', default: '9400' },
         tenant: { type: 'string', default: 'demo' },
         users: { type: 'string', default: 'alice=editor,bob=viewer' },
+        'console-port': { type: 'string', default: '8090' },
+        'console-users': { type: 'string', default: 'olivia=operator,aldo=auditor' },
         smoke: { type: 'boolean', default: false },
       },
       { positionals: false },
@@ -86,6 +89,8 @@ export const up: Command = {
     const resourceUrl = `${routerUrl}/mcp`;
     const issuer = `http://127.0.0.1:${values['idp-port']}`;
     const users = parseUsers(values.users, values.tenant);
+    const consoleUsers = parseConsoleUsers(values['console-users']);
+    const [routerMetricsPort, supervisorMetricsPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
     const logDir = join(settings.devDir, 'logs');
     await mkdir(logDir, { recursive: true });
     const keys = await ensureCallKeys(join(settings.devDir, 'keys'));
@@ -121,16 +126,22 @@ export const up: Command = {
         BULKHEAD_IDP_ISSUER: issuer,
         BULKHEAD_RESOURCE_URL: resourceUrl,
         BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: initialAccessToken,
-        BULKHEAD_IDP_USERS: JSON.stringify(users),
+        BULKHEAD_IDP_USERS: JSON.stringify([...users, ...consoleUsers]),
       });
       await waitForHttp(`${issuer}/.well-known/openid-configuration`, 20_000);
       step('starting the supervisor (the only process with the Docker socket)');
       children.start('supervisor', join(ROOT, 'supervisor/main.ts'), {
         ...common,
         BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
+        BULKHEAD_METRICS_PORT: String(supervisorMetricsPort),
         BULKHEAD_AUDIT_SIGNING_KEY_FILE: auditKeys.signingKeyFile,
         BULKHEAD_AUDIT_DIR: auditDir,
         BULKHEAD_AUDIT_SEAL_INTERVAL_MS: '60000',
+      });
+      step("starting the egress gateway (no Docker socket: it dials egress-enabled tenants' bridges)");
+      children.start('egress', join(ROOT, 'egress/main.ts'), {
+        ...common,
+        BULKHEAD_SECRETS_KEY_FILE: settings.secretsKeyFile ?? join(settings.devDir, 'secrets.key'),
       });
       step(`starting the router at ${routerUrl}`);
       children.start('router', join(ROOT, 'router/main.ts'), {
@@ -139,9 +150,22 @@ export const up: Command = {
         BULKHEAD_RESOURCE_URL: resourceUrl,
         BULKHEAD_ROUTER_PORT: values.port,
         BULKHEAD_ROUTER_PRIVATE_KEY_FILE: keys.privateKeyFile,
+        BULKHEAD_ROUTER_METRICS_PORT: String(routerMetricsPort),
         BULKHEAD_AUDIT_SECRET_FILE: auditKeys.secretFile,
       });
       await waitForHttp(`${routerUrl}/healthz`, 20_000);
+      step(`starting the console at http://127.0.0.1:${values['console-port']}`);
+      const consoleUrl = await startDevConsole({
+        children,
+        root: ROOT,
+        issuer,
+        initialAccessToken,
+        port: values['console-port'],
+        common,
+        metricsTargets: [routerMetricsPort, supervisorMetricsPort].map(
+          (p) => `http://127.0.0.1:${p}/metrics`,
+        ),
+      });
 
       await withContext(async (ctx) => {
         const existing = await ctx.registry.get(values.tenant);
@@ -183,6 +207,7 @@ Bulkhead is running.
   Token issuer:   ${issuer} (development IdP; tokens last 5 minutes)
   Get a token:    ${process.execPath} dev/cli/main.ts token --tenant ${values.tenant}
   A user's token: ${process.execPath} dev/cli/main.ts token --user ${users[0]?.id ?? '<user>'}   (users: ${users.map((u) => `${u.id}=${u.roles.join('+')}`).join(', ') || 'none'})
+  Console:        ${consoleUrl}   (sign in as ${consoleUsers.map((u) => `${u.id} (${u.roles.join('+')})`).join(', ') || 'nobody: see --console-users'})
   Logs:           ${logDir}
   Audit trail:    sealed every minute into ${auditDir}; check it offline with
                   BULKHEAD_AUDIT_DIR=${auditDir} BULKHEAD_AUDIT_PUBLIC_KEY_FILE=${auditKeys.publicKeyFile} ${process.execPath} dev/cli/main.ts audit verify ${values.tenant}

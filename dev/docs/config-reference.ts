@@ -5,11 +5,13 @@
 // test/unit/config-reference.test.ts fails when docs/configuration.md differs from what this prints.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { idempotencyWindowMs, logLevel, namespace, redisUrl } from '../../kernel/config/common.ts';
+import { idempotencyWindowMs, logLevel, namespace, redisUrl, runDir } from '../../kernel/config/common.ts';
+import { egressConfig } from '../../egress/config.ts';
 import { routerConfig } from '../../router/config.ts';
 import { supervisorConfig } from '../../supervisor/config.ts';
 import { cliConfig } from '../../tenants/cli/config.ts';
 import { runtimeConfig } from '../../runtime-image/src/config.ts';
+import { consoleConfig } from '../../console/config.ts';
 import { devIdpConfig } from '../idp/config.ts';
 import { defineConfig, type ProcessConfig, type ConfigFields } from '../../kernel/config/define-config.ts';
 
@@ -21,7 +23,7 @@ const shared = defineConfig(
     title: 'Shared by several processes',
     summary: 'Each of these means the same, with the same default, in every process whose --help lists it.',
   },
-  { redisUrl, namespace, logLevel, idempotencyWindowMs },
+  { redisUrl, namespace, logLevel, idempotencyWindowMs, runDir },
 );
 
 export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [
@@ -29,7 +31,9 @@ export const PROCESS_CONFIGS: readonly ProcessConfig<ConfigFields>[] = [
   routerConfig,
   supervisorConfig,
   cliConfig,
+  consoleConfig,
   runtimeConfig,
+  egressConfig,
   devIdpConfig,
 ];
 

@@ -63,8 +63,10 @@ export const devIdpConfig = defineConfig(
     },
     users: {
       env: 'BULKHEAD_IDP_USERS',
-      schema: jsonListEnv(z.strictObject({ id: z.string(), tenant: z.string(), roles: z.array(z.string()) })),
-      doc: 'JSON list of accounts for user logins, e.g. [{"id":"alice","tenant":"acme","roles":["editor"]}]',
+      schema: jsonListEnv(
+        z.strictObject({ id: z.string(), tenant: z.string().optional(), roles: z.array(z.string()) }),
+      ),
+      doc: 'JSON list of accounts for user logins, e.g. [{"id":"alice","tenant":"acme","roles":["editor"]}]; no tenant: an installation user (console roles)',
       defaultText: 'none',
     },
     logLevel,

@@ -32,7 +32,8 @@ export type DevIdpResource = z.input<typeof ResourceSchema>;
 
 const UserSchema = z.strictObject({
   id: z.string().min(1).max(200),
-  tenant: TenantIdSchema,
+  /** Absent for people of the installation rather than a tenant (the console's operators, auditors). */
+  tenant: TenantIdSchema.optional(),
   roles: z.array(z.string().min(1).max(100)),
 });
 export type DevIdpUser = z.input<typeof UserSchema>;

@@ -35,6 +35,9 @@ export const ROUTES = {
   end_session: '/session/end',
 } as const;
 
+/** The OpenID scope that asks for the `roles` claim in the ID token. */
+export const ROLES_SCOPE = 'roles';
+
 const AUTHORIZATION_CODE_TTL_SECONDS = 60;
 const REFRESH_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 const INTERACTION_TTL_SECONDS = 10 * 60;
@@ -59,7 +62,7 @@ export function buildProviderConfiguration({
   // them in a client's registered `scope` and refuse (`invalid_scope`) a token request for a scope
   // the client was not registered with. Resource-only scopes would be silently granted instead.
   const resourceScopes = options.resources.flatMap((resource) => resource.scopes);
-  const scopes = [...new Set(['openid', 'offline_access', ...resourceScopes])];
+  const scopes = [...new Set(['openid', 'offline_access', ROLES_SCOPE, ...resourceScopes])];
 
   function getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string): ResourceServer {
     // Exact string match: the audience the router checks is this very string (RFC 8707 / 9068).
@@ -108,7 +111,7 @@ export function buildProviderConfiguration({
     if (clientTenant !== undefined && clientTenant !== user.tenant) {
       throw new errors.InvalidGrant('the user belongs to a different tenant than the client');
     }
-    return { tenant: user.tenant, roles: [...user.roles] };
+    return { ...tenantClaim(user.tenant), roles: [...user.roles] };
   }
 
   function findAccount(_ctx: KoaContextWithOIDC, sub: string): Account | undefined {
@@ -116,7 +119,7 @@ export function buildProviderConfiguration({
     if (!user) return undefined;
     return {
       accountId: user.id,
-      claims: () => ({ sub: user.id, tenant: user.tenant, roles: [...user.roles] }),
+      claims: () => ({ sub: user.id, ...tenantClaim(user.tenant), roles: [...user.roles] }),
     };
   }
 
@@ -155,6 +158,11 @@ export function buildProviderConfiguration({
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     routes: ROUTES,
     scopes,
+    // The `roles` scope puts the user's roles into the ID token: a web front end that signs people
+    // in (the console) reads them there. With oidc-provider's default (conformIdTokenClaims) they
+    // would go to the userinfo endpoint only, whenever the access token is not for a resource.
+    claims: { acr: null, sid: null, auth_time: null, iss: null, openid: ['sub'], [ROLES_SCOPE]: ['roles'] },
+    conformIdTokenClaims: false,
     findAccount,
     extraTokenClaims,
     extraClientMetadata: { properties: [TENANT_CLIENT_METADATA], validator: validateClientMetadata },
@@ -227,6 +235,11 @@ function loginPolicy(): interactionPolicy.DefaultPolicy {
       ),
     );
   return policy;
+}
+
+/** A user of no tenant (an operator or an auditor of the installation) gets no `tenant` claim. */
+function tenantClaim(tenant: string | undefined): { tenant?: string } {
+  return tenant === undefined ? {} : { tenant };
 }
 
 function isLoopbackOrigin(origin: string): boolean {

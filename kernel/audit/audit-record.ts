@@ -12,6 +12,23 @@ import { canonicalJson, IDEMPOTENCY_KEY_FIELD } from '../tools/tool-definition.t
 /** The `_meta` key under which a pack reports the units it consumed downstream. */
 export const UNITS_META_KEY = 'io.bulkhead/units';
 
+/** One call through the egress gateway (egress/): where to, how it went, the bytes each way. */
+export const UpstreamCallSchema = z.strictObject({
+  host: z.string(),
+  port: z.number().int(),
+  method: z.string(),
+  /** The HTTP status the gateway or the upstream answered (200 for an opened CONNECT tunnel). */
+  status: z.number().int(),
+  bytes_sent: z.number().int().min(0),
+  bytes_received: z.number().int().min(0),
+  /** Until the upstream connected (CONNECT) or answered its headers (plain HTTP). */
+  latency_ms: z.number().min(0),
+  duration_ms: z.number().min(0),
+  pack: z.string().nullable(),
+  upstream: z.string().nullable(),
+});
+export type UpstreamCall = z.infer<typeof UpstreamCallSchema>;
+
 export const AuditEventSchema = z.strictObject({
   tenant: z.string(),
   user: z.string().nullable(),
@@ -32,6 +49,8 @@ export const AuditEventSchema = z.strictObject({
   /** tools/list: the tools listed to the caller, and the served ones withheld from it. */
   listed: z.array(z.string()).optional(),
   withheld: z.array(z.string()).optional(),
+  /** An egress record (`tool: egress`): the upstream call the gateway relayed or refused. */
+  upstream: UpstreamCallSchema.optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 

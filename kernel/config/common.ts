@@ -37,6 +37,21 @@ export const idempotencyWindowMs = {
   doc: 'how long write results are kept for replay, in the router and in every tenant runtime',
 } satisfies ConfigField;
 
+/** Where each tenant's socket directory lives (`<runDir>/<namespace>/<tenant>`): the supervisor makes it, the egress gateway dials into it. */
+export const runDir = {
+  env: 'BULKHEAD_RUN_DIR',
+  schema: z.string().min(1).default('/var/lib/bulkhead/run'),
+  doc: 'host directory for tenant socket directories',
+} satisfies ConfigField;
+
+/** Where the router and the supervisor send their spans (docs/observability.md, "Traces"). */
+export const otlpTracesEndpoint = {
+  env: 'BULKHEAD_OTLP_TRACES_ENDPOINT',
+  schema: z.url({ protocol: /^https?$/ }).optional(),
+  doc: 'OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces; unset: no tracing',
+  defaultText: 'none',
+} satisfies ConfigField;
+
 /** Where sealed audit segments live: the supervisor writes them, the CLI exports and verifies them. */
 export const auditDir = {
   env: 'BULKHEAD_AUDIT_DIR',

@@ -62,6 +62,14 @@ export const ERROR_CODES = {
   forbidden_origin: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   forbidden_host: { class: 'authorization', http: 403, jsonRpc: JSON_RPC.serverError },
   assertion_rejected: { class: 'authorization', http: 401 },
+  // The console (console/): not signed in, a role that may not do this, an action without its CSRF proof.
+  sign_in_required: { class: 'authorization', http: 401 },
+  role_required: { class: 'authorization', http: 403 },
+  csrf_rejected: { class: 'authorization', http: 403 },
+  sign_in_failed: { class: 'authorization', http: 400 },
+  // The egress gateway (egress/) refused a destination: not in the tenant's or pack's allowlist,
+  // or a host name that resolves to a private address.
+  egress_denied: { class: 'authorization', http: 403 },
   // Before authentication: one source address sent too many refused tokens.
   auth_flood: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.
@@ -76,6 +84,8 @@ export const ERROR_CODES = {
   rate_limit_exceeded: { class: 'rate_limit' },
   // Too many calls in flight to one tenant's container through one router (router/pipeline/concurrency-gate.ts).
   concurrency_limit: { class: 'rate_limit' },
+  // An upstream's shared call budget is spent (egress/upstream-budget.ts).
+  upstream_budget_exceeded: { class: 'rate_limit', http: 429 },
   // transient: retry later (after retry_after_ms where given).
   runtime_unavailable: { class: 'transient' },
   // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).
@@ -85,6 +95,9 @@ export const ERROR_CODES = {
   runtime_failed: { class: 'transient' },
   socket_tampered: { class: 'transient' },
   read_bound_exceeded: { class: 'transient' },
+  // Egress: the upstream did not answer, or the credential the gateway adds could not be read.
+  upstream_unreachable: { class: 'transient', http: 502 },
+  credential_unavailable: { class: 'transient', http: 502 },
   // A pack inside the tenant's container (runtime-image/src/packs/): crashed or broke the protocol,
   // kept failing (its circuit is open), or did not answer in time (killed).
   pack_unavailable: { class: 'transient' },
@@ -108,11 +121,17 @@ export const ERROR_CODES = {
   session_not_found: { class: 'request', http: 404, jsonRpc: JSON_RPC.sessionNotFound },
   header_mismatch: { class: 'request', http: 400, jsonRpc: JSON_RPC.headerMismatch },
   method_not_allowed: { class: 'request', http: 405, jsonRpc: JSON_RPC.serverError },
+  // Egress: not a proxy request the gateway serves (origin-form, https:// absolute-form, a bad target).
+  egress_bad_request: { class: 'request', http: 400 },
   // operator: the CLI's input.
   usage: { class: 'operator', exit: 2 },
   invalid_input: { class: 'operator', exit: 2 },
   invalid_spec: { class: 'operator', exit: 2 },
   invalid_config: { class: 'operator', exit: 2 },
+  // A pack version named in a pin or a tenant record has no approval in the pack registry.
+  pack_not_approved: { class: 'operator', exit: 3 },
+  // A pack failed its build, its sandbox run or its statements (the message says which).
+  pack_rejected: { class: 'operator' },
   // development only: the development IdP refused a request.
   idp_request_failed: { class: 'transient' },
 } as const satisfies Record<string, ErrorCodeRow>;

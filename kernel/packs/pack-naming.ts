@@ -1,14 +1,40 @@
-// The naming rule for pack tools and prompts: pack P's tool T is served as T when T already starts
-// with "P_", else as "P_T". Pack names contain no "_", so the text before the first "_" always
-// names the pack: names from different packs never collide.
+// The naming rule: the name a client sees for pack P's tool (or prompt) T is T when T already starts
+// with "P_", else "P_T". Pack names contain no "_" (pack-manifest.ts), so the text before the first
+// "_" of an exposed name is always its pack: names of different packs never collide, and a router
+// or runtime can tell the pack of any exposed name without a table.
+import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { PackNameSchema } from './pack-manifest.ts';
+
+/** The shape of a pack name (pack-manifest.ts's PackNameSchema also refuses built-in words). */
 export const PACK_NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
 
-export function exposedName(pack: string, name: string): string {
-  return name.startsWith(`${pack}_`) ? name : `${pack}_${name}`;
+export function exposedName(pack: string, tool: string): string {
+  PackNameSchema.parse(pack);
+  return tool.startsWith(`${pack}_`) ? tool : `${pack}_${tool}`;
 }
 
-/** The pack an exposed name belongs to (the text before its first "_"), if any. */
-export function packOfExposedName(name: string): string | undefined {
-  const cut = name.indexOf('_');
-  return cut > 0 ? name.slice(0, cut) : undefined;
+/** The pack an exposed name belongs to: the text before its first "_" (undefined without one). */
+export function packOfExposed(exposed: string): string | undefined {
+  const at = exposed.indexOf('_');
+  return at > 0 ? exposed.slice(0, at) : undefined;
+}
+export { packOfExposed as packOfExposedName };
+
+/**
+ * The exposed name of each of one pack's tools; two of its own tools that would be seen under one
+ * name (for example "read" and "files_read" in pack "files") are refused.
+ */
+export function exposedNames(pack: string, tools: readonly string[]): Map<string, string> {
+  const byExposed = new Map<string, string>();
+  for (const tool of tools) {
+    const exposed = exposedName(pack, tool);
+    const other = byExposed.get(exposed);
+    if (other !== undefined)
+      throw new BulkheadError(
+        'invalid_input',
+        `pack ${pack}: tools "${other}" and "${tool}" would both be seen as "${exposed}"`,
+      );
+    byExposed.set(exposed, tool);
+  }
+  return new Map([...byExposed].map(([exposed, tool]) => [tool, exposed]));
 }

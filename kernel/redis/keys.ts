@@ -35,6 +35,23 @@ export function uidSequenceKey(prefix: string): string {
   return `${prefix}:uid-seq`;
 }
 
+// The pack registry (kernel/registry/pack-registry.ts).
+
+/** String: the approval in force for one pack version (JSON). */
+export function packApprovalKey(prefix: string, name: string, version: string): string {
+  return `${prefix}:pack:${name}@${version}`;
+}
+
+/** Set: every approved `name@version`. */
+export function packSetKey(prefix: string): string {
+  return `${prefix}:packs`;
+}
+
+/** Stream: every approval ever made (who, when, what), oldest first. */
+export function packApprovalsLogKey(prefix: string): string {
+  return `${prefix}:pack-approvals`;
+}
+
 // The audit trail (kernel/audit/audit-trail.ts).
 
 /** Stream: one tenant's hash-chained audit entries. */
@@ -45,6 +62,13 @@ export function auditStreamKey(prefix: string, tenant: string): string {
 /** String: "<seq>:<hash>" of the newest audit entry, moved only together with an append. */
 export function auditHeadKey(prefix: string, tenant: string): string {
   return `${auditStreamKey(prefix, tenant)}:head`;
+}
+
+// Isolation evidence (tenants/control-plane/evidence.ts).
+
+/** String: the latest `verify` report of one tenant (JSON), whoever ran it. */
+export function evidenceKey(prefix: string, tenant: string): string {
+  return `${prefix}:evidence:${tenant}`;
 }
 
 /** Hash: one tenant's sealed secret values, a field per secret name (tenants/secrets). */

@@ -64,6 +64,7 @@ export interface NewTenant {
   isolation: IsolationTier;
   roles?: TenantRecord['roles'];
   tools?: TenantRecord['tools'];
+  packs?: TenantRecord['packs'];
   issuers?: TenantRecord['issuers'];
   quotas?: TenantRecord['quotas'];
   status?: TenantRecord['status'];
@@ -156,6 +157,7 @@ export class TenantRegistry {
       issuers: input.issuers ?? [],
       roles: input.roles ?? defaultRoles(),
       tools: input.tools ?? defaultTools(),
+      ...(input.packs ? { packs: input.packs } : {}),
       ...(input.egress ? { egress: input.egress } : {}),
       ...(input.secrets ? { secrets: input.secrets } : {}),
       ...(input.retention ? { retention: input.retention } : {}),

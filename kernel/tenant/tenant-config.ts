@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TenantRecordSchema, type TenantRecord } from './tenant-spec.ts';
 import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../packs/manifest.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { packOfExposed } from '../packs/pack-naming.ts';
 
 const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
 
@@ -32,10 +33,11 @@ export interface ManifestIssue {
 
 /**
  * Every tool a record names must exist in the manifest, pinned to a version it carries (a per-tool
- * quota too: a limit on a tool that does not exist is a typo that would limit nothing).
+ * quota too: a limit on a tool that does not exist is a typo that would limit nothing); a role may
+ * also name a tool of a pack the record enables (the pack registry checks the pin itself).
  */
 export function manifestIssues(
-  config: Pick<TenantRecord, 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas'>>,
+  config: Pick<TenantRecord, 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas' | 'packs'>>,
 ): ManifestIssue[] {
   const issues: ManifestIssue[] = [];
   const known = new Map(MANIFEST.map((tool) => [tool.name, tool]));
@@ -52,9 +54,16 @@ export function manifestIssues(
       issues.push({ path: `tools.${index}.name`, message: `tool "${pin.name}" listed twice` });
     seen.add(pin.name);
   });
+  const packs = new Set((config.packs ?? []).map((pack) => pack.name));
+  config.packs?.forEach((pack, index) => {
+    if (config.packs?.findIndex((p) => p.name === pack.name) !== index)
+      issues.push({ path: `packs.${index}.name`, message: `pack "${pack.name}" listed twice` });
+  });
   for (const [role, tools] of Object.entries(config.roles)) {
     for (const name of tools) {
-      if (!known.has(name)) issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
+      const pack = packOfExposed(name);
+      if (!known.has(name) && !(pack !== undefined && packs.has(pack)))
+        issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
     }
   }
   for (const name of Object.keys(config.quotas?.tools ?? {})) {
@@ -82,7 +91,7 @@ export class TenantSpecError extends BulkheadError<'invalid_spec'> {
 }
 
 export function assertAgainstManifest(
-  record: Pick<TenantRecord, 'id' | 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas'>>,
+  record: Pick<TenantRecord, 'id' | 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas' | 'packs'>>,
 ): void {
   const issues = manifestIssues(record);
   if (issues.length > 0) throw new TenantSpecError(record.id, issues);

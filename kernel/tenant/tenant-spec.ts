@@ -1,5 +1,7 @@
 // The tenant record: the contract the router, the supervisor and the CLI share.
 import { z } from 'zod';
+import { PackNameSchema, PackVersionSchema } from '../packs/pack-manifest.ts';
+import { EgressPolicySchema } from './egress-policy.ts';
 
 /** Lower-case DNS-label-like ids: safe in container names, volume names, paths and Redis keys. */
 export const TenantIdSchema = z
@@ -79,6 +81,17 @@ export const ToolPinSchema = z.strictObject({
 });
 export type ToolPin = z.infer<typeof ToolPinSchema>;
 
+/**
+ * An enabled tool pack, pinned to an approved version (docs/packs.md). Its tools are served under
+ * their exposed names to the roles that list them; `agentsAlone` opens them to tokens with no user.
+ */
+export const TenantPackPinSchema = z.strictObject({
+  name: PackNameSchema,
+  version: PackVersionSchema,
+  agentsAlone: z.boolean().default(false),
+});
+export type TenantPackPin = z.infer<typeof TenantPackPinSchema>;
+
 /** A reference to a secret held elsewhere (never the secret itself). */
 export const SecretRefSchema = z.strictObject({
   name: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/),
@@ -107,7 +120,10 @@ export const TenantRecordSchema = z.strictObject({
   roles: z.record(z.string().min(1).max(64), z.array(z.string())).default({}),
   /** Enabled tools with pinned versions. */
   tools: z.array(ToolPinSchema).default([]),
-  egress: z.strictObject({ mode: z.literal('none') }).default({ mode: 'none' }),
+  /** Enabled tool packs with pinned versions; a change recycles the runtime onto a new image. */
+  packs: z.array(TenantPackPinSchema).default([]),
+  /** What the container may reach through the egress gateway (kernel/tenant/egress-policy.ts). */
+  egress: EgressPolicySchema.default({ mode: 'none' }),
   secrets: z.array(SecretRefSchema).default([]),
   /** How long the audit trail outlives the tenant, and whether offboarding exports it first. */
   retention: z

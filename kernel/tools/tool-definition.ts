@@ -47,6 +47,13 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
    */
   upstreams?: readonly string[];
   deprecated?: { message: string; replacedBy?: string };
+  /**
+   * A tool of an approved pack (kernel/packs/pack-approval.ts): its schema already carries the
+   * idempotency key of a write, and `digest` pins what the tenant runtime must present.
+   */
+  pack?: { name: string; version: string; idempotency: 'runtime' | 'pack'; digest: string };
+  /** The client-facing definition when it is not derived from zod schemas (a pack's own JSON Schema). */
+  wire?: WireTool;
 }
 
 /** An upstream's name: what operators set a budget for and a tool definition names. */
@@ -95,7 +102,7 @@ export const IdempotencyKeySchema = z
 
 /** The schema the router enforces: a write tool's own schema plus the required idempotency key. */
 export function effectiveInputSchema(def: ToolDefinition): z.ZodType {
-  if (!def.writes) return def.inputSchema;
+  if (!def.writes || def.pack) return def.inputSchema;
   const base = def.inputSchema as unknown as z.ZodObject;
   return base.extend({ [IDEMPOTENCY_KEY_FIELD]: IdempotencyKeySchema }).strict();
 }
@@ -122,6 +129,7 @@ function explicitRequired(schema: unknown): unknown {
 }
 
 export function wireTool(def: ToolDefinition): WireTool {
+  if (def.wire) return def.wire;
   const description = def.deprecated
     ? `DEPRECATED: ${def.deprecated.message} ${def.description}`
     : def.description;

@@ -1,5 +1,6 @@
 // What the supervisor hands the router for a tenant: an endpoint, not a socket path, so that a
 // cluster driver can later return a network address reached with the same call assertion.
+import { join } from 'node:path';
 import { z } from 'zod';
 
 export const RuntimeEndpointSchema = z.discriminatedUnion('kind', [
@@ -14,3 +15,8 @@ export type RuntimeEndpoint = z.infer<typeof RuntimeEndpointSchema>;
 export const CONTAINER_SOCKET_DIR = '/run/mcp';
 export const CONTAINER_SOCKET_NAME = 'mcp.sock';
 export const CONTAINER_DATA_DIR = '/data';
+
+/** The host directory of a tenant's sockets, bind-mounted at CONTAINER_SOCKET_DIR in its container only. */
+export function tenantSocketDir(runDir: string, namespace: string, tenantId: string): string {
+  return join(runDir, namespace, tenantId);
+}

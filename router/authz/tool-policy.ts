@@ -68,7 +68,10 @@ export function decideTool({ caller, tenant, tool }: ToolDecisionInput): ToolDec
   if (!tool) return hidden('unknown_tool');
   if (!tenant) return hidden('unknown_tenant');
   if (tool.kind === 'tenant' && tenant.status !== 'active') return hidden('tenant_inactive');
-  const pin = tenant.tools.find((t) => t.name === tool.name);
+  // A pack tool is enabled by its pack's pin (tenant.packs), a built-in by its own (tenant.tools).
+  const pin = tool.pack
+    ? tenant.packs.find((p) => p.name === tool.pack?.name)
+    : tenant.tools.find((t) => t.name === tool.name);
   // An operator's own shared tool (a module loaded by the router, not in the tenant manifest)
   // cannot be pinned by tenants: it is read-only and tenant-agnostic, so it is served to every
   // caller the scope allows. Pinned shared tools follow their pin like any other tool.

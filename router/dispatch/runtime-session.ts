@@ -16,6 +16,8 @@ import type { ToolGuard } from '../tools/drift-guard.ts';
 import { paramsWithInput, progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
 import { BoundedReads, type RuntimeReadBounds } from './bounded-fetch.ts';
 import type { CallSigner } from './call-signer.ts';
+import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
+import type { RuntimeSpanSink } from './runtime-spans.ts';
 import type { TenantRoute, TenantRoutes } from './tenant-routes.ts';
 
 const MODERN = '2026-07-28';
@@ -24,6 +26,8 @@ export interface SessionOptions {
   sign: CallSigner;
   bounds: RuntimeReadBounds;
   timeoutMs: number;
+  /** Takes the runtime's spans of a traced call (runtime-spans.ts). */
+  onSpans?: RuntimeSpanSink | undefined;
 }
 
 export class RuntimeSession {
@@ -44,7 +48,7 @@ export class RuntimeSession {
     );
     this.reads = new BoundedReads(options.bounds, options.timeoutMs);
     this.transport = new StreamableHTTPClientTransport(route.url, {
-      fetch: this.reads.fetch(signingFetch(route, context, options.sign)),
+      fetch: this.reads.fetch(signingFetch(route, context, options)),
     });
     this.client.onerror = (error) => this.reads.noteError(error);
   }
@@ -115,7 +119,8 @@ export class RuntimeSession {
   }
 }
 
-function signingFetch(route: TenantRoute, context: CallContext, sign: CallSigner): FetchLike {
+function signingFetch(route: TenantRoute, context: CallContext, options: SessionOptions): FetchLike {
+  const { sign, onSpans } = options;
   return async (url, init) => {
     const body = typeof init?.body === 'string' ? init.body : '';
     const headers = new Headers(init?.headers);
@@ -125,6 +130,8 @@ function signingFetch(route: TenantRoute, context: CallContext, sign: CallSigner
       headers: Object.fromEntries(headers),
       dispatcher: route.agent,
     });
+    const spans = context.trace === undefined ? null : response.headers.get(RUNTIME_SPANS_HEADER);
+    if (spans !== null) onSpans?.(context, spans);
     return response;
   };
 }

@@ -22,6 +22,7 @@ import {
 import type { CallRelay, ForwardedMethod, ToolAnswer } from './call-relay.ts';
 import type { CallSigner } from './call-signer.ts';
 import { RuntimeSession } from './runtime-session.ts';
+import type { RuntimeSpanSink } from './runtime-spans.ts';
 import {
   TenantRoutes,
   type RuntimeLocator,
@@ -58,6 +59,8 @@ export interface TenantDispatcherOptions {
   onSocketTampered?: (tenant: string, error: RuntimeSocketTamperedError) => Promise<void>;
   /** Told how long each runtime ensure took (TenantRoutesOptions.onEnsured). */
   onEnsured?: TenantRoutesOptions['onEnsured'];
+  /** Takes the spans a runtime returns with a traced call (runtime-spans.ts); none: ignored. */
+  onRuntimeSpans?: RuntimeSpanSink | undefined;
 }
 
 /** A runtime broke a read bound while serving `tool` (or `tools/list` for a definition check). */
@@ -201,6 +204,7 @@ export class TenantDispatcher {
       sign: this.options.sign,
       bounds: this.bounds,
       timeoutMs: this.options.callTimeoutMs ?? DISPATCH_DEFAULTS.callTimeoutMs,
+      onSpans: this.options.onRuntimeSpans,
     });
   }
 

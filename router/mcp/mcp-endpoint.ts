@@ -35,6 +35,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
 import { buildRequestContext, type RequestContext } from '../request/request-context.ts';
+import type { RequestTrace } from '../request/request-trace.ts';
 import { stepUpResponse } from '../request/step-up.ts';
 import type { ToolSurface } from '../tools/tool-surface.ts';
 import { stateUnavailable } from '../pipeline/state-guard.ts';
@@ -70,6 +71,8 @@ interface AuthExtra {
   principal?: Principal;
   tenant?: TenantRecord;
   context?: RequestContext;
+  /** The request's span, opened by the app when the router traces (router/request/request-trace.ts). */
+  trace?: RequestTrace;
   /** A 2025 session's logging/setLevel, read with the session record. */
   logLevel?: string;
 }
@@ -234,12 +237,19 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   return {
     async fetch(request, requestOptions = {}) {
       const { authInfo } = requestOptions;
-      const { principal, tenant } = extraOf(authInfo);
+      const { principal, tenant, trace } = extraOf(authInfo);
       if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
       const parsed = await parsedBodyOf(request);
       if (parsed instanceof Response) return parsed;
       const { body } = parsed;
-      const context = buildRequestContext({ principal, tenant, body, surface: options.surface, logger });
+      const context = buildRequestContext({
+        principal,
+        tenant,
+        body,
+        surface: options.surface,
+        logger,
+        trace,
+      });
       const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
       if (stepUp) return stepUp;
       const forward: McpHandlerRequestOptions = {

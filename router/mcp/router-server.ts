@@ -14,7 +14,8 @@ import type { CallRelay } from '../dispatch/call-relay.ts';
 import { answerInputRounds, openedState } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import { logLevelPasses, registerRelayHandlers, type RelayDeps } from './relay-handlers.ts';
-import { errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
+import { errorClassOf, errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
+import { traced } from '../request/request-trace.ts';
 
 export interface RouterServerDeps extends CallPipelineDeps, CallAuditDeps, RelayDeps {
   dispatcher: TenantDispatcher;
@@ -49,7 +50,7 @@ export function createRouterServer(
       },
     },
   );
-  const { principal, tenant, log } = context;
+  const { principal, tenant, log, trace } = context;
   registerRelayHandlers(server, context, deps, info.era);
 
   server.setRequestHandler('tools/list', async () => {
@@ -72,10 +73,13 @@ export function createRouterServer(
     const answered = async (code: string | undefined, meta?: Record<string, unknown>): Promise<void> => {
       const latencyMs = performance.now() - started;
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
+      if (code !== undefined) context.trace?.failed(errorClassOf(code));
       const { name, arguments: args } = request.params;
       const record = callRecord(context, { name, args, code, latencyMs, meta }, deps);
       // Answered state_unavailable: Redis is not answering, the record would only delay the answer.
-      await writeAudit(context, deps, record, code !== 'state_unavailable');
+      await traced(context.trace, 'audit', () =>
+        writeAudit(context, deps, record, code !== 'state_unavailable'),
+      );
     };
     let result;
     try {
@@ -142,6 +146,7 @@ export function createRouterServer(
           rawArgs,
           log,
           relay: { ...relay, inputResponses, requestState },
+          trace,
         },
         deps,
       );

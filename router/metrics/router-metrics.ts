@@ -114,7 +114,7 @@ export class RouterMetrics {
 
   /** One answered tools/call: its error code (undefined: it succeeded) and how long it took. */
   callAnswered(call: CallLabels, code: string | undefined, seconds: number): void {
-    const errorClass = code === undefined ? 'none' : isErrorCode(code) ? errorRow(code).class : 'internal';
+    const errorClass = code === undefined ? 'none' : errorClassOf(code);
     this.calls.inc({ ...this.labels(call), outcome: code ?? 'ok', error_class: errorClass });
     this.latency.observe(this.labels(call), seconds);
   }
@@ -150,6 +150,11 @@ export class RouterMetrics {
 export function resultCode(result: CallToolResult): string | undefined {
   if (!result.isError) return undefined;
   return errorCodeIn((result.structuredContent as { error?: unknown } | undefined)?.error);
+}
+
+/** The class of an error code in the table (kernel/errors/error-codes.ts); `internal` otherwise. */
+export function errorClassOf(code: string): string {
+  return isErrorCode(code) ? errorRow(code).class : 'internal';
 }
 
 /** The code of a structured error (a tool error's, or a JSON-RPC refusal's data); `internal` otherwise. */

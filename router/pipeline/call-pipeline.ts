@@ -37,6 +37,8 @@ import {
   type StatePolicy,
 } from './state-guard.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
+import { traced, type RequestTrace } from '../request/request-trace.ts';
+import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 
 export interface CallPipelineDeps {
   dispatcher: TenantDispatcher;
@@ -61,6 +63,8 @@ export interface ToolCall {
   log: Logger;
   /** Cancellation, notifications and multi-round-trip input between the client and the runtime. */
   relay?: CallRelay | undefined;
+  /** The request's span: each step below gets a child span (none when not traced). */
+  trace?: RequestTrace | undefined;
 }
 
 export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
@@ -88,13 +92,21 @@ async function dispatch(
   deps: CallPipelineDeps,
 ): Promise<ToolAnswer> {
   const { principal, tool, log } = call;
+  const context = {
+    tenant: principal.tenant,
+    user: principal.user,
+    agent: principal.agent,
+    scopes: principal.scopes,
+  };
   try {
-    return await deps.dispatcher.callTool(
-      { tenant: principal.tenant, user: principal.user, agent: principal.agent, scopes: principal.scopes },
-      tool.definition.name,
-      args,
-      call.relay,
-    );
+    if (!call.trace) return await deps.dispatcher.callTool(context, tool.definition.name, args, call.relay);
+    // The runtime continues the trace from the dispatch span (the call assertion carries it), and
+    // so does a supervisor job this call causes (the active context).
+    return await call.trace.step('dispatch', () => {
+      const trace = traceparentOf();
+      const withTrace = trace ? { ...context, trace } : context;
+      return deps.dispatcher.callTool(withTrace, tool.definition.name, args, call.relay);
+    });
   } catch (error) {
     log.warn({ tool: tool.definition.name, err: error }, 'tenant call failed');
     // Unknown whether the call reached the runtime (a crash mid-call): a retry with the same
@@ -177,10 +189,12 @@ async function executeTenantTool(
   let executed = false;
   let result: ToolAnswer;
   try {
-    result = await deps.idempotency.run(scope, () => {
-      executed = true;
-      return dispatch(call, args, deps);
-    });
+    result = await traced(call.trace, 'idempotency', () =>
+      deps.idempotency.run(scope, () => {
+        executed = true;
+        return dispatch(call, args, deps);
+      }),
+    );
   } catch (error) {
     // dispatch() answers every failure of its own: what is thrown is the claim or the stored result
     // in Redis. Without the claim the write was never dispatched (fail closed); with it, a retry
@@ -207,7 +221,8 @@ function toolLayer(decision: RateDecision, name: string | undefined): RateLimitL
 }
 
 export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<ToolAnswer> {
-  const checked = validateCall(call.tool.definition, call.rawArgs, call.log);
+  const validate = () => validateCall(call.tool.definition, call.rawArgs, call.log);
+  const checked = call.trace ? call.trace.stepSync('validation', validate) : validate();
   if (!checked.ok) {
     deps.metrics?.validationFailed(labelsOf(call));
     return checked.error;
@@ -220,12 +235,16 @@ export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promi
   const state = deps.state ?? DEFAULT_STATE_POLICY;
   let decision: RateDecision | undefined;
   try {
-    const taking = deps.limiter.take({
-      principal: call.principal,
-      quotas: call.tenant?.quotas,
-      tool: call.tool.definition,
-    });
-    decision = await withinDeadline(taking, state);
+    const take = () =>
+      withinDeadline(
+        deps.limiter.take({
+          principal: call.principal,
+          quotas: call.tenant?.quotas,
+          tool: call.tool.definition,
+        }),
+        state,
+      );
+    decision = await traced(call.trace, 'rate_limit', take);
   } catch (error) {
     call.log.warn({ tool: call.tool.definition.name, err: error }, 'rate limits unavailable');
     if (!failsOpen(call.tool.definition, state)) return toolErrorFor(stateUnavailable());

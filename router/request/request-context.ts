@@ -10,6 +10,7 @@ import { logToolDecision } from '../authz/decision-log.ts';
 import { decideTool, type ToolDecision } from '../authz/tool-policy.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ServedTool, ToolSurface } from '../tools/tool-surface.ts';
+import type { RequestTrace } from './request-trace.ts';
 
 /** The tools/call of this request: the tool asked for (if this tenant is served one) and the decision. */
 export interface ToolCallRequest {
@@ -30,7 +31,9 @@ export interface RequestContext {
   readonly call: ToolCallRequest | undefined;
   /** The request's logger, bound to tenant, user and agent. */
   readonly log: Logger;
-  /** The W3C trace id of this request, when tracing set one (recorded in its audit record). */
+  /** The request's span and its steps, when the router traces (request-trace.ts). */
+  readonly trace?: RequestTrace | undefined;
+  /** The id of the request's trace, when traced: the audit record carries it. */
   readonly traceId?: string | undefined;
 }
 
@@ -40,6 +43,7 @@ export interface RequestContextInput {
   body: unknown;
   surface: ToolSurface;
   logger: Logger;
+  trace?: RequestTrace | undefined;
 }
 
 /** The tool name of a `tools/call` message, or undefined for any other body. */
@@ -72,10 +76,14 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
   const served = surface.forTenant(tenant);
   let visible: readonly ServedTool[] | undefined;
   const name = toolCallName(body);
+  const tool = name === undefined ? undefined : served.find((t) => t.definition.name === name);
+  const { trace } = input;
+  // The span's tool name is a served one (or `unknown`), never what the request typed.
+  const traceId = trace?.begin({ body, principal, tool: name && (tool?.definition.name ?? 'unknown') });
   let call: ToolCallRequest | undefined;
   if (name !== undefined) {
-    const tool = served.find((t) => t.definition.name === name);
-    call = { name, tool, decision: decideTool({ caller: principal, tenant, tool: tool?.definition }) };
+    const decide = () => decideTool({ caller: principal, tenant, tool: tool?.definition });
+    call = { name, tool, decision: trace ? trace.stepSync('authorization', decide) : decide() };
     logCall(input, log, call);
   }
   return {
@@ -94,5 +102,7 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
     },
     call,
     log,
+    trace,
+    traceId,
   };
 }

@@ -33,14 +33,19 @@ export class DriftGuard implements ToolGuard {
   private readonly onChange: () => void;
   private readonly onDrift: (tool: string, event: 'withheld' | 'restored') => void;
 
+  private readonly packDigests: (tenant: string) => ReadonlyMap<string, string>;
+
   constructor(options: {
     approved: readonly ToolDefinition[];
+    /** The approved digests of the pack tools a tenant enables (exposed name -> digest). */
+    packDigests?: (tenant: string) => ReadonlyMap<string, string>;
     logger: Logger;
     onChange?: () => void;
     /** Each approved tool newly withheld or served again (the drift metric). */
     onDrift?: (tool: string, event: 'withheld' | 'restored') => void;
   }) {
     this.onChange = options.onChange ?? (() => undefined);
+    this.packDigests = options.packDigests ?? (() => new Map());
     this.onDrift = options.onDrift ?? (() => undefined);
     this.approved = new Map(options.approved.map((def) => [def.name, definitionDigest(wireTool(def))]));
     this.logger = options.logger;
@@ -50,7 +55,8 @@ export class DriftGuard implements ToolGuard {
     const byName = new Map(presented.map((tool) => [tool.name, definitionDigest(tool)]));
     const current = this.withheld.get(tenant) ?? new Map<string, Withheld>();
     const before = [...current.keys()].sort().join(',');
-    for (const [name, expected] of this.approved) {
+    const approved = new Map([...this.approved, ...this.packDigests(tenant)]);
+    for (const [name, expected] of approved) {
       const actual = byName.get(name) ?? null;
       if (actual === expected) {
         if (current.delete(name)) {
@@ -71,7 +77,7 @@ export class DriftGuard implements ToolGuard {
       current.set(name, { reason, expected, actual });
     }
     for (const name of byName.keys()) {
-      if (!this.approved.has(name))
+      if (!approved.has(name))
         this.logger.warn(
           { tenant, tool: name, event: 'tool_not_in_manifest' },
           'tenant runtime offers an unapproved tool (ignored)',

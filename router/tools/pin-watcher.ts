@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { PackCatalog } from './pack-catalog.ts';
 
 export interface TenantSource {
   list(): Promise<TenantRecord[]>;
@@ -15,6 +16,8 @@ export interface PinWatcherOptions {
   logger: Logger;
   /** Called for each changed tenant before clients are told, so their re-list sees the change. */
   invalidate?: (tenantId: string) => void;
+  /** Approved pack tools, reloaded on every pass; a pinned pack re-approved counts as a change. */
+  packs?: PackCatalog;
 }
 
 export class PinWatcher {
@@ -38,9 +41,13 @@ export class PinWatcher {
   /** One pass: compares every tenant's pins and status with the last pass. */
   async poll(): Promise<void> {
     const changed: string[] = [];
-    for (const tenant of await this.options.source.list()) {
+    const tenants = await this.options.source.list();
+    const packs = this.options.packs;
+    await packs?.refresh(tenants);
+    for (const tenant of tenants) {
+      const approvals = tenant.packs.map((pin) => packs?.approvedAtOf(pin) ?? null);
       const digest = createHash('sha256')
-        .update(JSON.stringify([tenant.status, tenant.tools]))
+        .update(JSON.stringify([tenant.status, tenant.tools, tenant.packs, approvals]))
         .digest('hex');
       const before = this.seen.get(tenant.id);
       if (before !== undefined && before !== digest) changed.push(tenant.id);

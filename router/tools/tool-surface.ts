@@ -1,11 +1,13 @@
 // Which tool definitions a tenant is served: the versions its record pins (tenant.tools), the
-// shared tools registered in this router, minus tenant tools the drift guard withholds. Wire
+// approved tools of the pack versions it pins (tenant.packs), the shared tools registered in this
+// router, minus tenant tools the drift guard withholds. Wire
 // definitions are derived once per definition: the JSON Schema a client sees is what we enforce.
 import type { Tool } from '@modelcontextprotocol/server';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { MANIFEST } from '../../kernel/packs/manifest.ts';
 import { wireTool, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 import type { ToolGuard } from './drift-guard.ts';
+import type { PackCatalog } from './pack-catalog.ts';
 
 export interface ServedTool {
   definition: ToolDefinition;
@@ -18,12 +20,16 @@ export class ToolSurface {
   private readonly current = new Map<string, ToolDefinition>();
   private readonly wire = new WeakMap<ToolDefinition, Tool>();
   private readonly guard: ToolGuard | undefined;
+  private readonly packs: Pick<PackCatalog, 'toolsFor'> | undefined;
 
   constructor(options: {
     shared: readonly ToolDefinition[];
     guard?: ToolGuard;
     tenantTools?: readonly ToolDefinition[];
+    /** Approved pack tools; without it no pack tool is served. */
+    packs?: Pick<PackCatalog, 'toolsFor'>;
   }) {
+    this.packs = options.packs;
     this.shared = options.shared;
     this.tenantVersions = options.tenantTools ?? MANIFEST.filter((def) => def.kind === 'tenant');
     for (const def of this.tenantVersions) if (!def.deprecated) this.current.set(def.name, def);
@@ -43,7 +49,10 @@ export class ToolSurface {
         pins.size === 0
           ? [...this.current.values()]
           : this.tenantVersions.filter((def) => pins.get(def.name) === def.version);
-      served.push(...tenantDefs.filter((def) => !this.guard?.isWithheld(tenant.id, def.name)));
+      const packDefs = this.packs?.toolsFor(tenant.packs) ?? [];
+      served.push(
+        ...[...tenantDefs, ...packDefs].filter((def) => !this.guard?.isWithheld(tenant.id, def.name)),
+      );
     }
     return served
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

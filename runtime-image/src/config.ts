@@ -10,6 +10,7 @@ import {
   CONTAINER_SOCKET_DIR,
   CONTAINER_SOCKET_NAME,
 } from '../../kernel/wire/runtime-endpoint.ts';
+import { DEFAULT_EGRESS_PORT, EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 
 export const runtimeConfig = defineConfig(
   {
@@ -41,10 +42,25 @@ export const runtimeConfig = defineConfig(
       doc: "the tenant's volume: its records database",
     },
     idempotencyWindowMs,
+    egressSocketPath: {
+      env: 'BULKHEAD_EGRESS_SOCKET_PATH',
+      schema: z.string().min(1).default(`${CONTAINER_SOCKET_DIR}/${EGRESS_SOCKET_NAME}`),
+      doc: "the egress bridge's unix socket, which the egress gateway dials (runtime-image/src/egress-bridge.ts)",
+    },
+    egressPort: {
+      env: 'BULKHEAD_EGRESS_PORT',
+      schema: z.coerce.number().int().min(1).max(65000).default(DEFAULT_EGRESS_PORT),
+      doc: "loopback port of the tenant-wide HTTP(S) proxy; each enabled pack gets one of the ports after it, in the pack list's order",
+    },
+    egressWaitMs: {
+      env: 'BULKHEAD_EGRESS_WAIT_MS',
+      schema: z.coerce.number().int().min(1).max(60_000).default(2_000),
+      doc: 'how long a proxy client waits for a gateway connection before a 503 (egress off or the gateway down)',
+    },
     packsDir: {
       env: 'BULKHEAD_PACKS_DIR',
       schema: z.string().min(1).default(PACKS_DIR),
-      doc: "the operator's packs in the image, with enabled.json (absent: no packs)",
+      doc: "the operator's packs in the image, with enabled.json (absent: no packs); its order gives each pack its egress port",
     },
     packSecretsFile: {
       env: 'BULKHEAD_PACK_SECRETS_FILE',

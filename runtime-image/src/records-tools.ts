@@ -3,7 +3,13 @@
 // validated again with the router's own procedure; a call that fails it is counted, because none
 // should ever arrive: the count on /healthz is the proof. Writes run through keyedWrite so the
 // idempotency key commits with the write.
-import { Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import {
+  Server,
+  type CallToolResult,
+  type InputRequiredResult,
+  type ServerContext,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import { RECORDS_TOOLS, type RecordRow } from '../../kernel/packs/manifest.ts';
 import {
@@ -14,6 +20,7 @@ import {
 } from '../../kernel/tools/tool-definition.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
+import { traceToolCall, type CallTrace } from './tracing/call-tracer.ts';
 import { DuplicateRefError, type RecordInput, type RecordPatch, type RecordsStore } from './records-store.ts';
 
 export interface RuntimeCounters {
@@ -30,6 +37,8 @@ export interface RecordsServerOptions {
   afterCommit?: () => void;
   /** The tenant's packs (runtime-image/src/packs/): their tools are served next to the records tools. */
   packs?: ExtraTools;
+  /** The call's trace, when the router traces it: each tool call, a pack's too, gets a span. */
+  trace?: CallTrace | undefined;
 }
 
 /** Tools served next to the records tools, with the capabilities and handlers they bring. */
@@ -41,7 +50,7 @@ export interface ExtraTools {
     name: string,
     params: { arguments?: Record<string, unknown> },
     ctx: ServerContext,
-  ): Promise<CallToolResult> | undefined;
+  ): Promise<CallToolResult | InputRequiredResult> | undefined;
   install(server: Server): void;
 }
 
@@ -141,7 +150,21 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
     Promise.resolve({ tools: packs ? [...WIRE, ...packs.tools()] : WIRE }),
   );
   packs?.install(server);
-  server.setRequestHandler('tools/call', (request, ctx) => {
+  server.setRequestHandler(
+    'tools/call',
+    (request, ctx) =>
+      // The pack is the text before the first "_" of an exposed name (kernel/packs/pack-naming.ts).
+      traceToolCall(
+        options.trace,
+        { name: request.params.name, pack: request.params.name.split('_')[0] },
+        () => callTool(request, ctx),
+      ) as Promise<CallToolResult>, // or input_required (2026-07-28), which tools/call may answer
+  );
+
+  function callTool(
+    request: { params: { name: string; arguments?: Record<string, unknown> | undefined } },
+    ctx: ServerContext,
+  ): Promise<CallToolResult | InputRequiredResult> {
     counters.calls += 1;
     const packCall = packs?.call(request.params.name, request.params, ctx);
     if (packCall) return packCall;
@@ -169,6 +192,6 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
     }
     if (outcome.kind === 'fresh') options.afterCommit?.();
     return Promise.resolve(JSON.parse(outcome.resultJson) as CallToolResult);
-  });
+  }
   return server;
 }

@@ -12,9 +12,13 @@ import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
+import { startEgressBridge, type EgressBridge } from './egress-bridge.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
+import { readEnabledPacks } from './packs/pack-host.ts';
 import { startPacks } from './packs/pack-runtime.ts';
+import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
+import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 // Replaced at bundle time by build.sh ("0" in the production image, "1" only in the :<tag>-faults
@@ -44,6 +48,28 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** The JSON-RPC method of a body, for the call's span name (only read when the call is traced). */
+function methodOf(body: Uint8Array): string | undefined {
+  try {
+    const method = (JSON.parse(Buffer.from(body).toString('utf8')) as { method?: unknown }).method;
+    return typeof method === 'string' && method.length <= 64 ? method : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A traced call's answer: whole, then its headers with the call's spans, which are finished only
+ * once it is (its progress notifications arrive together with its result).
+ */
+async function sendTraced(res: ServerResponse, response: Response, callTrace: CallTrace): Promise<void> {
+  const answer = Buffer.from(await response.arrayBuffer());
+  const spans = callTrace.finish();
+  const headers = Object.fromEntries(response.headers);
+  res.writeHead(response.status, spans ? { ...headers, [RUNTIME_SPANS_HEADER]: spans } : headers);
+  res.end(answer);
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
@@ -89,16 +115,19 @@ async function main(): Promise<void> {
       }
     : undefined;
 
+  const tracer = new CallTracer();
   const mcp = createMcpHandler(
     (ctx) => {
       const context = ctx.authInfo?.extra?.callContext;
       if (!context) throw new Error('no verified call context');
       const connection = ctx.authInfo?.extra?.connection as AbortSignal | undefined;
+      const trace = ctx.authInfo?.extra?.callTrace as CallTrace | undefined;
       return createRecordsServer({
         store,
         context: context as Parameters<typeof createRecordsServer>[0]['context'],
         counters,
         ...(afterCommit ? { afterCommit } : {}),
+        ...(trace ? { trace } : {}),
         ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal) } : {}),
       });
     },
@@ -165,14 +194,18 @@ async function main(): Promise<void> {
     res.once('close', () => {
       if (!res.writableFinished) connection.abort();
     });
+    const callTrace = callContext.trace
+      ? tracer.begin(callContext.trace, { tenant: callContext.tenant, method: methodOf(body) })
+      : undefined;
     const response = await mcp.fetch(request, {
       authInfo: {
         token: '',
         clientId: callContext.agent,
         scopes: callContext.scopes,
-        extra: { callContext, connection: connection.signal },
+        extra: { callContext, connection: connection.signal, callTrace },
       },
     });
+    if (callTrace) return sendTraced(res, response, callTrace);
     res.writeHead(response.status, Object.fromEntries(response.headers));
     // Streamed, not buffered: progress and log notifications reach the caller while the call runs.
     if (!response.body) return void res.end();
@@ -180,6 +213,14 @@ async function main(): Promise<void> {
   }
 
   rmSync(config.socketPath, { force: true });
+  try {
+    rmSync(config.egressSocketPath, { force: true });
+  } catch (error) {
+    // Under gVisor a stale host socket cannot be unlinked from inside (the supervisor removes it
+    // before a start); serving calls matters more than egress: the bridge then fails and says so.
+    log.warn({ err: error }, 'could not remove a stale egress socket');
+  }
+  let bridge: EgressBridge | undefined;
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: error }, 'request failed');
@@ -191,13 +232,31 @@ async function main(): Promise<void> {
   // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the
   // socket is created on the host through the gofer (--host-uds=create), where chmod is refused.
   const umask = process.umask(0o000);
+  // The egress bridge's socket is made under the same umask, after this one (the umask is process-wide).
   server.listen({ path: config.socketPath }, () => {
-    process.umask(umask);
     log.info({ socket: config.socketPath }, 'listening');
+    startEgressBridge({
+      socketPath: config.egressSocketPath,
+      port: config.egressPort,
+      packs: readEnabledPacks(config.packsDir).map((pack) => pack.name),
+      waitMs: config.egressWaitMs,
+      maxIdle: 16,
+      logger: log,
+    }).then(
+      (started) => {
+        process.umask(umask);
+        bridge = started;
+      },
+      (error: unknown) => {
+        process.umask(umask);
+        log.error({ err: error }, 'egress bridge failed to start: no egress from this container');
+      },
+    );
   });
 
   const shutdown = (): void => {
     log.info('shutting down');
+    void bridge?.close();
     server.close(() => {
       store.close();
       void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));

@@ -6,6 +6,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { IsolationReport } from './isolation-report.ts';
+import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 import {
   EnsureOutcome,
   InspectOutcome,
@@ -73,7 +74,9 @@ export class RuntimeClient {
 
   /** The endpoint and the runtime epoch it was handed out under. */
   async ensureRuntime(tenantId: string): Promise<EnsureResult> {
-    return this.run('ensure', { tenantId }, EnsureOutcome);
+    // A traced call's context rides along, so a cold start or wake is part of the call's trace.
+    const traceparent = traceparentOf();
+    return this.run('ensure', traceparent ? { tenantId, traceparent } : { tenantId }, EnsureOutcome);
   }
 
   /**

@@ -6,7 +6,11 @@ import { IsolationReportSchema } from './isolation-report.ts';
 
 export const RUNTIME_QUEUE = 'runtime';
 
-export const EnsureJob = z.strictObject({ tenantId: z.string() });
+export const EnsureJob = z.strictObject({
+  tenantId: z.string(),
+  /** W3C trace context of the call that asked (kernel/telemetry/trace-context.ts): the job's spans continue it. */
+  traceparent: z.string().max(128).optional(),
+});
 export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boolean() });
 export const InspectJob = z.strictObject({ tenantId: z.string() });
 export const VerifyJob = z.strictObject({ tenantId: z.string() });

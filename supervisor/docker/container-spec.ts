@@ -146,3 +146,67 @@ export function buildVolumeInitSpec(spec: RuntimeSpec, placement: Placement): Do
     },
   };
 }
+
+/** The UID a pack runs as in the approval sandbox: no tenant's, no image account. */
+export const PACK_SANDBOX_UID = 65532;
+
+/**
+ * The approval sandbox: a pack's own process started once with a tenant container's controls (the
+ * spec above, small plan, runc) but no socket, no volume and no secrets; its work dir is a small
+ * tmpfs. Stdin stays open for MCP over stdio (docker attach). Not labelled as managed: it belongs
+ * to no tenant, and the supervisor's job removes it itself.
+ */
+export function buildPackSandboxSpec(options: {
+  image: string;
+  pack: string;
+  command: readonly string[];
+  name: string;
+  namespace: string;
+}): Docker.ContainerCreateOptions {
+  const workDir = `${CONTAINER_DATA_DIR}/packs/${options.pack}`;
+  const plan = { name: 'pack-sandbox', memoryMb: 256, cpus: 0.5, pids: 64, tmpMb: 16 };
+  const tenant = buildContainerSpec(
+    {
+      tenantId: `pack-${options.pack}`,
+      uid: PACK_SANDBOX_UID,
+      image: options.image,
+      isolation: 'runc',
+      plan,
+      env: {},
+    },
+    {
+      namespace: options.namespace,
+      socketDir: '/nonexistent',
+      volumeName: '',
+      containerName: options.name,
+      generation: 0,
+    },
+  );
+  return {
+    ...tenant,
+    Entrypoint: [...options.command],
+    Cmd: [],
+    WorkingDir: workDir,
+    Env: [
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      `HOME=${workDir}`,
+      `BULKHEAD_PACK=${options.pack}`,
+    ],
+    Labels: { [LABELS.role]: 'pack-sandbox', 'io.bulkhead.pack-sandbox': options.namespace },
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    HostConfig: {
+      ...tenant.HostConfig,
+      Mounts: [],
+      Tmpfs: {
+        '/tmp': `rw,noexec,nosuid,nodev,size=${plan.tmpMb}m`,
+        [workDir]: `rw,noexec,nosuid,nodev,size=${plan.tmpMb}m,uid=${PACK_SANDBOX_UID},gid=${PACK_SANDBOX_UID},mode=0700`,
+      },
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}

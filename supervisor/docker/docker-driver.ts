@@ -6,7 +6,8 @@ import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
+import { CONTAINER_SOCKET_NAME, tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
+import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 import type {
   EnsureOptions,
   OwnedRuntime,
@@ -74,7 +75,7 @@ export class DockerDriver implements RuntimeDriver {
     const base = `bulkhead-${this.options.namespace}-${tenantId}`;
     return {
       namespace: this.options.namespace,
-      socketDir: join(this.options.runDir, this.options.namespace, tenantId),
+      socketDir: tenantSocketDir(this.options.runDir, this.options.namespace, tenantId),
       volumeName: `${base}-data`,
       containerName: base,
       generation,
@@ -173,10 +174,12 @@ export class DockerDriver implements RuntimeDriver {
     const container = this.docker.getContainer(info.Id);
     if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
     else if (!info.State.Running) {
-      // A crash leaves the old socket behind; under gVisor the runtime may not unlink a host socket.
+      // A crash leaves the old sockets behind (the runtime's and its egress bridge's); under gVisor
+      // the runtime may not unlink a host socket.
       const tenantId = info.Config.Labels[LABELS.tenant];
       if (tenantId)
-        await rm(join(this.placement(tenantId, 0).socketDir, CONTAINER_SOCKET_NAME), { force: true });
+        for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
+          await rm(join(this.placement(tenantId, 0).socketDir, name), { force: true });
       await this.ignoreStatus(container.start(), 304);
     }
     return this.toInfo(await container.inspect());

@@ -10,6 +10,8 @@ import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationReport } from '../client/isolation-report.ts';
+import type { Tracing } from '../../kernel/telemetry/tracing.ts';
+import { traceJob } from './job-trace.ts';
 import {
   JOB_FAILURE_CODES,
   RUNTIME_JOBS,
@@ -38,6 +40,8 @@ export interface RuntimeWorkerOptions {
   registry: Pick<TenantRegistry, 'get' | 'list'>;
   logger: Logger;
   concurrency?: number;
+  /** Spans of ensure jobs that carry a call's trace context; none: the supervisor does not trace. */
+  tracing?: Tracing | undefined;
   /** Isolation evidence for `verify` jobs; absent in supervisors without a Docker engine. */
   verifier?: { verify(tenant: TenantRecord, otherTenantIds: string[]): Promise<IsolationReport> };
 }
@@ -55,9 +59,11 @@ function handlers(options: RuntimeWorkerOptions): {
     (await registry.get(tenantId)) ?? refuse('tenant_not_found', `no tenant "${tenantId}"`);
   return {
     async ensure(data) {
-      const { tenantId } = RUNTIME_JOBS.ensure.data.parse(data);
-      const { endpoint, epoch, info } = await manager.ensureRuntime(await tenantOf(tenantId));
-      return { endpoint, epoch, runtimeId: info.runtimeId };
+      const { tenantId, traceparent } = RUNTIME_JOBS.ensure.data.parse(data);
+      return traceJob(options.tracing, traceparent, tenantId, async () => {
+        const { endpoint, epoch, info } = await manager.ensureRuntime(await tenantOf(tenantId));
+        return { endpoint, epoch, runtimeId: info.runtimeId };
+      });
     },
     async remove(data) {
       const { tenantId, purgeData } = RUNTIME_JOBS.remove.data.parse(data);

@@ -47,6 +47,14 @@ export interface RuntimeControllerOptions {
   epochs?: Pick<RedisRuntimeEpochs, 'current' | 'bump' | 'bumpIfIdle'>;
   /** Where a tampered runtime socket is recorded (log, audit trail, counter). */
   tamper?: TamperRecorder;
+  /**
+   * Per-tenant images for tenants that enable packs (supervisor/docker/tenant-images.ts): prepared
+   * before every ensure and recycle; without it every tenant runs `image`.
+   */
+  images?: {
+    prepare(tenant: TenantRecord): Promise<void>;
+    imageFor(tenant: TenantRecord): string | undefined;
+  };
   /** Told of every runtime brought up for an ensure (the supervisor's latency histograms). */
   onReady?: (ready: RuntimeReady) => void;
 }
@@ -79,12 +87,12 @@ export class TenantSuspendedError extends BulkheadError<'tenant_suspended'> {
 /** What a tenant's runtime is made from; the idempotency window reaches the runtime explicitly. */
 export function runtimeSpec(
   tenant: TenantRecord,
-  options: Pick<RuntimeControllerOptions, 'image' | 'routerPublicKey' | 'settings'>,
+  options: Pick<RuntimeControllerOptions, 'image' | 'routerPublicKey' | 'settings' | 'images'>,
 ): RuntimeSpec {
   return {
     tenantId: tenant.id,
     uid: tenant.uid,
-    image: options.image,
+    image: options.images?.imageFor(tenant) ?? options.image,
     isolation: tenant.isolation,
     plan: tenant.plan,
     env: {

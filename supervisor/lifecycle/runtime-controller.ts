@@ -68,6 +68,8 @@ export class RuntimeController {
 
   async ensureRuntime(tenant: TenantRecord): Promise<EnsuredRuntime> {
     if (tenant.status !== 'active') throw new TenantSuspendedError(tenant.id, tenant.status);
+    // The tenant's image for its pack pins exists before its spec is computed (a no-op without packs).
+    await this.options.images?.prepare(tenant);
     let pending = this.inFlight.get(tenant.id);
     if (!pending) {
       pending = this.locks
@@ -88,6 +90,7 @@ export class RuntimeController {
     reason: string,
     options: { unlessCreatedAfterMs?: number; failed?: boolean } = {},
   ): Promise<void> {
+    if (tenant.status === 'active') await this.options.images?.prepare(tenant);
     await this.locks.run(tenant.id, async () => {
       const info = await this.driver.inspect(tenant.id);
       // Already replaced since the request (another report of the same event): nothing to do.

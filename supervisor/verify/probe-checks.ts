@@ -3,6 +3,11 @@
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
 import { pidsLimitFor } from '../docker/container-spec.ts';
+import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
+import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
+
+/** What a tenant's socket directory may hold: the runtime's socket and its egress bridge's. */
+const RUNTIME_SOCKETS: readonly string[] = [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME];
 
 export interface ProbeObservation {
   interfaces: string[];
@@ -69,7 +74,7 @@ export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): Isola
       "cannot see or read another tenant's volume or socket",
       seen.othersVisible.length === 0 &&
         seen.othersReadable.length === 0 &&
-        (seen.socketDir ?? []).every((f) => f === 'mcp.sock'),
+        (seen.socketDir ?? []).every((f) => RUNTIME_SOCKETS.includes(f)),
       `no other tenant's volume or socket directory is mounted or readable; /run/mcp holds ${JSON.stringify(seen.socketDir)}`,
       `visible: ${JSON.stringify(seen.othersVisible)}, readable: ${JSON.stringify(seen.othersReadable)}, /run/mcp: ${JSON.stringify(seen.socketDir)}`,
     ),

@@ -1,4 +1,5 @@
 // Operator commands on one existing tenant: show, update, suspend, resume, history, verify, secret.
+import { packPinOption } from './pack-commands.ts';
 import { stringify } from 'yaml';
 import { configOf } from '../../kernel/tenant/tenant-config.ts';
 import { formatChanges } from '../../kernel/registry/config-diff.ts';
@@ -43,7 +44,7 @@ export const show: Command = {
 
 export const update: Command = {
   summary: 'change a tenant (a new generation; refused if someone else changed it first)',
-  usage: `bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] ${QUOTA_USAGE} [--if-generation N]`,
+  usage: `bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] [--pack NAME@VERSION]... [--remove-pack NAME]... ${QUOTA_USAGE} [--if-generation N]`,
   async run(args) {
     const { values, positionals } = parse(args, {
       plan: { type: 'string' },
@@ -51,6 +52,8 @@ export const update: Command = {
       name: { type: 'string' },
       issuer: { type: 'string', multiple: true },
       tools: { type: 'string' },
+      pack: { type: 'string', multiple: true },
+      'remove-pack': { type: 'string', multiple: true },
       ...QUOTA_FLAGS,
       'if-generation': { type: 'string' },
     });
@@ -65,6 +68,8 @@ export const update: Command = {
         .split(',')
         .map((name) => name.trim())
         .filter(Boolean);
+    if (values.pack) request.addPacks = values.pack.map(packPinOption);
+    if (values['remove-pack']) request.removePacks = values['remove-pack'];
     const quotas = quotaChanges(values);
     if (quotas) request.quotas = quotas;
     if (Object.keys(request).length === 0) throw new UsageError('nothing to change');

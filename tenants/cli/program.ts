@@ -8,6 +8,7 @@ import { keygen, list, offboard, onboard } from './commands.ts';
 import type { Command } from './command-kit.ts';
 import { cliConfig } from './config.ts';
 import { apply, exportCommand } from './gitops-commands.ts';
+import { pack } from './pack-commands.ts';
 import { quota, upstream } from './quota-commands.ts';
 import { history, resume, secret, show, suspend, update, verifyCommand } from './lifecycle-commands.ts';
 
@@ -27,6 +28,7 @@ export function operatorCommands(options: { routerProbe?: RouterProbeSource } = 
     secret,
     export: exportCommand,
     apply,
+    pack,
     offboard,
     audit,
     keygen,

@@ -14,6 +14,7 @@ import {
 } from '../../kernel/tenant/tenant-config.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { ControlPlane } from './context.ts';
+import { assertPacksApproved } from './pack-pins.ts';
 
 /** The file itself is unusable: malformed YAML, a schema violation, a tenant listed twice. */
 export class ApplyInputError extends BulkheadError<'invalid_input'> {
@@ -70,12 +71,14 @@ export const pendingOf = (plan: PlannedChange[]): PlannedChange[] => plan.filter
  * against; `applied` hears of each tenant as it is written. Returns the ids written.
  */
 export async function applyPlan(
-  cp: Pick<ControlPlane, 'registry' | 'actor'>,
+  cp: Pick<ControlPlane, 'registry' | 'actor' | 'packRegistry' | 'runtimes'>,
   plan: PlannedChange[],
   options: { reason: string; applied?: (id: string) => void },
 ): Promise<string[]> {
   const author = { actor: cp.actor, reason: options.reason };
   const written: string[] = [];
+  // Every pinned pack version must be approved before anything is written.
+  for (const p of pendingOf(plan)) await assertPacksApproved(cp.packRegistry, p.config.packs);
   for (const p of pendingOf(plan)) {
     const { id, ...rest } = p.config;
     if (!p.current) await cp.registry.create({ id, ...rest }, author);
@@ -87,6 +90,9 @@ export async function applyPlan(
       });
     written.push(id);
     options.applied?.(id);
+    // A changed pack pin changes the tenant's image: bring its runtime onto it now.
+    const packsChanged = JSON.stringify(p.current?.packs ?? []) !== JSON.stringify(p.config.packs);
+    if (p.current && packsChanged && p.config.status === 'active') await cp.runtimes.ensure(id);
   }
   return written;
 }

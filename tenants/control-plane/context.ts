@@ -6,14 +6,23 @@ import { redactRedisUrl } from '../../kernel/redis/connection.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { installation, type Installation } from '../../kernel/tenant/installation.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import { PackRegistry } from '../../kernel/registry/pack-registry.ts';
+import { PackClient } from '../../supervisor/client/pack-client.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { loadSecretKey, SecretStore } from '../secrets/secret-store.ts';
+import { EvidenceStore } from './evidence.ts';
 
 export interface ControlPlane {
   registry: TenantRegistry;
   runtimes: RuntimeClient;
+  /** Approved tool packs with their history. */
+  packRegistry: PackRegistry;
+  /** The supervisor's pack jobs (image builds, the approval sandbox). */
+  packs: PackClient;
   audit: AuditTrail;
   secrets: SecretStore;
+  /** Where `verify` keeps each tenant's latest report; without it reports are not kept. */
+  evidence?: EvidenceStore;
   /** Recorded as the author of every change a use case makes. */
   actor: string;
 }
@@ -61,14 +70,18 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
     prefix: inst.jobsPrefix,
     timeoutMs: options.runtimeTimeoutMs ?? 120_000,
   });
+  const packs = new PackClient({ redis: inst.redis, prefix: inst.jobsPrefix });
   try {
-    await runtimes.ready();
+    await Promise.all([runtimes.ready(), packs.ready()]);
     return {
       installation: inst,
       rates: { redis, prefix: inst.registryPrefix },
       registry: new TenantRegistry({ redis, prefix: inst.registryPrefix }),
       runtimes,
+      packRegistry: new PackRegistry({ redis, prefix: inst.registryPrefix }),
+      packs,
       audit: new AuditTrail({ redis, prefix: inst.registryPrefix }),
+      evidence: new EvidenceStore({ redis, prefix: inst.registryPrefix }),
       secrets: new SecretStore({
         redis,
         prefix: inst.registryPrefix,
@@ -76,12 +89,12 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
       }),
       actor: options.actor,
       async close() {
-        await runtimes.close();
+        await Promise.all([runtimes.close(), packs.close()]);
         redis.disconnect();
       },
     };
   } catch (error) {
-    await runtimes.close();
+    await Promise.all([runtimes.close(), packs.close()]);
     redis.disconnect();
     throw error;
   }

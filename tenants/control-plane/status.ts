@@ -4,10 +4,12 @@ import { TenantIdSchema, type TenantRecord } from '../../kernel/tenant/tenant-sp
 import type { ControlPlane, Progress } from './context.ts';
 
 export async function setStatus(
-  cp: ControlPlane,
+  cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'actor'>,
   id: string,
   status: TenantRecord['status'],
   progress: Progress,
+  /** Why, in the operator's words: recorded in the change log after the action's name. */
+  why?: string,
 ): Promise<TenantRecord> {
   const current = await cp.registry.require(TenantIdSchema.parse(id));
   let tenant = current;
@@ -16,7 +18,7 @@ export async function setStatus(
     tenant = await cp.registry.update(id, {
       expectedGeneration: current.generation,
       changes: { status },
-      author: { actor: cp.actor, reason: status === 'suspended' ? 'suspend' : 'resume' },
+      author: { actor: cp.actor, reason: changeReason(status === 'suspended' ? 'suspend' : 'resume', why) },
     });
   } else progress(`"${id}" is already ${status}`);
   if (status === 'suspended') {
@@ -27,4 +29,8 @@ export async function setStatus(
     await cp.runtimes.ensure(id);
   }
   return tenant;
+}
+
+function changeReason(action: string, why: string | undefined): string {
+  return why === undefined ? action : `${action}: ${why}`;
 }

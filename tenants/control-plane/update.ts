@@ -18,6 +18,8 @@ import {
 import type { ControlPlane, Progress } from './context.ts';
 import { issuerBindings } from './onboard.ts';
 import { TOOL_VERSIONS } from './tool-versions.ts';
+import { packChanges } from './pack-pins.ts';
+import type { PackPin } from '../../kernel/packs/pack-manifest.ts';
 
 export interface UpdateRequest {
   plan?: PlanName;
@@ -27,6 +29,10 @@ export interface UpdateRequest {
   issuers?: string[];
   /** Tool names, replacing the current policy; each opened to agents acting alone. */
   tools?: string[];
+  /** Pack versions to enable (or move to), each approved. */
+  addPacks?: PackPin[];
+  /** Pack names to disable. */
+  removePacks?: string[];
   /**
    * Quota overrides on top of the current quotas (or the new plan's, with `plan`): each field given
    * replaces that quota; `tools` maps a tool to its calls per minute, or null to drop its override.
@@ -101,6 +107,17 @@ export async function updateTenant(
 ): Promise<UpdateOutcome> {
   const current = await cp.registry.require(id);
   const changes = changesOf(request, current);
+  const packsTouched = (request.addPacks?.length ?? 0) + (request.removePacks?.length ?? 0) > 0;
+  if (packsTouched) {
+    const base = { packs: current.packs, roles: changes.roles ?? current.roles };
+    Object.assign(
+      changes,
+      await packChanges(cp.packRegistry, base, {
+        add: request.addPacks ?? [],
+        remove: request.removePacks ?? [],
+      }),
+    );
+  }
   if (Object.keys(changes).length === 0) throw new BulkheadError('invalid_input', 'nothing to change');
   const tenant = await cp.registry.update(id, {
     expectedGeneration: request.ifGeneration ?? current.generation,
@@ -110,7 +127,8 @@ export async function updateTenant(
   const [entry] = (await cp.registry.history(id)).slice(-1);
   const outcome = { tenant, previousGeneration: current.generation, changes: entry?.changes ?? [] };
   options.updated?.(outcome);
-  if (tenant.status === 'active' && (changes.plan || changes.isolation)) {
+  // A new plan, tier or set of packs needs a new container (a pack pin changes the tenant's image).
+  if (tenant.status === 'active' && (changes.plan || changes.isolation || packsTouched)) {
     options.progress('recycling the runtime onto the new settings');
     await cp.runtimes.ensure(id);
   }

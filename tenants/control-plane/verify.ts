@@ -27,10 +27,21 @@ export interface VerifyOptions {
   };
 }
 
+/** Checks the tenant's container, and saves the report as its latest evidence (`cp.evidence`). */
 export async function verifyTenant(
-  cp: ControlPlane,
+  cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'evidence'>,
   id: string,
   options: VerifyOptions = {},
+): Promise<IsolationReport> {
+  const report = await collectEvidence(cp, id, options);
+  await cp.evidence?.save(report);
+  return report;
+}
+
+async function collectEvidence(
+  cp: Pick<ControlPlane, 'registry' | 'runtimes'>,
+  id: string,
+  options: VerifyOptions,
 ): Promise<IsolationReport> {
   await cp.registry.require(id);
   const report = await cp.runtimes.verify(id);

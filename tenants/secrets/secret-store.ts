@@ -9,19 +9,28 @@ import { secretsKey } from '../../kernel/redis/keys.ts';
 
 const KEY_BYTES = 32;
 
+/** Reads the store key; undefined when the file does not exist (yet). */
+export async function readSecretKey(file: string): Promise<Buffer | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length !== KEY_BYTES) throw new Error(`secret key file ${file} does not hold a 256-bit key`);
+  return key;
+}
+
 /** Reads the store key, creating it (mode 0600) on first use. */
 export async function loadSecretKey(file: string): Promise<Buffer> {
-  try {
-    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-    if (key.length !== KEY_BYTES) throw new Error(`secret key file ${file} does not hold a 256-bit key`);
-    return key;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const key = randomBytes(KEY_BYTES);
-    await writeFile(file, key.toString('base64'), { mode: 0o600, flag: 'wx' });
-    return key;
-  }
+  const existing = await readSecretKey(file);
+  if (existing) return existing;
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const key = randomBytes(KEY_BYTES);
+  await writeFile(file, key.toString('base64'), { mode: 0o600, flag: 'wx' });
+  return key;
 }
 
 export function secretRef(tenant: string, name: string): string {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { ServerContext } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
+import { InputExchanges } from '../../runtime-image/src/packs/pack-exchanges.ts';
 import { callPackTool } from '../../runtime-image/src/packs/pack-calls.ts';
 import { PackHost } from '../../runtime-image/src/packs/pack-host.ts';
 import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
@@ -95,9 +96,9 @@ async function hostHop(): Promise<void> {
     const served = host.servedTool('echo_echo')!;
     const idle = new AbortController().signal;
     const ctx = {
-      mcpReq: { signal: idle, notify: () => Promise.resolve() },
+      mcpReq: { signal: idle, notify: () => Promise.resolve(), requestState: () => undefined },
     } as unknown as ServerContext;
-    const options = { host, keys, callTimeoutMs: 10_000, connection: idle };
+    const options = { host, keys, callTimeoutMs: 10_000, connection: idle, exchanges: new InputExchanges() };
     const viaRuntime: number[] = [];
     const bare: number[] = [];
     for (let round = 0; round < 5; round++) {

@@ -138,6 +138,7 @@ describe('docker-compose.yml on a host without a registry', () => {
     const ps = await compose('ps', '--services', '--filter', 'status=running');
     expect(ps.stdout.split('\n').filter(Boolean).sort()).toEqual([
       'dev-idp',
+      'egress',
       'redis',
       'router',
       'supervisor',

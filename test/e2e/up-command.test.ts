@@ -24,10 +24,20 @@ describe('bulkhead up', () => {
   it('brings the stack up, onboards the demo tenant, serves a write and stops cleanly', async () => {
     ns = await testNamespace('up');
     devDir = await mkdtemp(join(tmpdir(), 'bulkhead-up-'));
-    const [port, idpPort] = [await freePort(), await freePort()];
+    const [port, idpPort, consolePort] = [await freePort(), await freePort(), await freePort()];
     const { stdout } = await run(
       process.execPath,
-      ['dev/cli/main.ts', 'up', '--smoke', '--port', String(port), '--idp-port', String(idpPort)],
+      [
+        'dev/cli/main.ts',
+        'up',
+        '--smoke',
+        '--port',
+        String(port),
+        '--idp-port',
+        String(idpPort),
+        '--console-port',
+        String(consolePort),
+      ],
       {
         env: {
           ...process.env,
@@ -39,6 +49,9 @@ describe('bulkhead up', () => {
       },
     );
     expect(stdout).toContain(`MCP endpoint:   http://127.0.0.1:${port}/mcp`);
+    expect(stdout).toContain(
+      `Console:        http://127.0.0.1:${consolePort}   (sign in as olivia (operator), aldo (auditor))`,
+    );
     // A stock client signs itself in: the configuration to paste carries the URL and no secret.
     expect(stdout).toContain(`"url": "http://127.0.0.1:${port}/mcp"`);
     expect(stdout).not.toContain('Authorization');

@@ -207,6 +207,25 @@ function expectCliConfined(config: ComposeConfig): void {
   expect(mounts(cli).map((m) => m.target)).toEqual([cli.environment?.BULKHEAD_DEV_DIR]);
 }
 
+/** The egress gateway: non-root, read-only, no capabilities, no Docker, no keys; tenant sockets read-only. */
+function expectEgressConfined(config: ComposeConfig): void {
+  const egress = service(config, 'egress');
+  const [uid = '', gid = ''] = (egress.user ?? '').split(':');
+  expect(uid).toMatch(/^[1-9]\d*$/);
+  // The router's group: the one that may enter tenant socket directories.
+  expect(gid).toBe((service(config, 'router').user ?? '').split(':')[1]);
+  expect(egress.read_only).toBe(true);
+  expect(egress.cap_drop).toEqual(['ALL']);
+  expect(egress.cap_add ?? []).toEqual([]);
+  expect(egress.security_opt).toContain('no-new-privileges:true');
+  expect(egress.ports ?? []).toEqual([]);
+  expect(secretNames(egress)).toEqual([]);
+  expect(egress.environment?.BULKHEAD_RUN_DIR).toBe(RUN_DIR);
+  expect(mounts(egress)).toContainEqual({ source: RUN_DIR, target: RUN_DIR, readOnly: true });
+  expect(mounts(egress).every((m) => m.readOnly)).toBe(true);
+  expect(egress.depends_on?.redis).toEqual({ condition: 'service_healthy' });
+}
+
 const CHECKS = {
   'only the supervisor holds the Docker socket': expectOnlySupervisorHoldsDocker,
   'the router runs non-root, read-only, without capabilities or new privileges': expectRouterHardened,
@@ -218,6 +237,8 @@ const CHECKS = {
   'every image is built on this host, none pulled': expectImagesBuiltLocally,
   'development code runs only in the dev profile, from its own image': expectDevImageOnlyInDevProfile,
   'the CLI runs non-root and read-only, next to Redis only, without Docker or keys': expectCliConfined,
+  'the egress gateway runs non-root and read-only, without Docker, keys or capabilities':
+    expectEgressConfined,
 } satisfies Record<string, (config: ComposeConfig) => void>;
 
 describe('docker-compose.yml', () => {
@@ -227,7 +248,14 @@ describe('docker-compose.yml', () => {
 
   it('validates with the dev profile too, and lists the dev IdP and the CLI only in theirs', () => {
     const dev = loadConfig(['--profile', 'dev']);
-    expect(Object.keys(dev.services).sort()).toEqual(['cli', 'dev-idp', 'redis', 'router', 'supervisor']);
+    expect(Object.keys(dev.services).sort()).toEqual([
+      'cli',
+      'dev-idp',
+      'egress',
+      'redis',
+      'router',
+      'supervisor',
+    ]);
     for (const check of Object.values(CHECKS)) check(dev);
     expect(compose(['config', '--profiles']).split('\n').filter(Boolean)).toEqual(['cli', 'dev']);
   });

@@ -174,17 +174,43 @@ describe('packs in the tenant runtime', () => {
     await expect(client.readResource({ uri: 'other://x' })).rejects.toThrow(/no pack/);
   });
 
-  it("a pack's elicitation is refused to the pack with a reason, in either era; the call still answers", async () => {
-    // The runtime serves each request statelessly: a server-to-client request has no session to
-    // come back on (2025 era) or is not part of the protocol (2026 era).
-    const legacy = await tenants.client(TENANT, { era: 'legacy' });
-    legacy.setRequestHandler('elicitation/create', () =>
+  it("a pack's elicitation reaches the caller as input_required, and the retry with the answer completes the call", async () => {
+    // A 2026-07-28 client fulfils the question itself and retries with the answer (the SDK's own
+    // multi-round-trip driver): the pack's pending request gets it and the call completes.
+    const auto = await tenants.client(TENANT);
+    auto.setRequestHandler('elicitation/create', () =>
       Promise.resolve({ action: 'accept' as const, content: { name: 'Ada' } }),
     );
-    const answered = structured(await legacy.callTool({ name: 'notes_ask', arguments: {} }));
-    await legacy.close();
-    const modern = structured(await client.callTool({ name: 'notes_ask', arguments: {} }));
-    expect(answered.refused).toMatch(/elicitation/);
-    expect(modern.refused).toMatch(/not available on protocol revision 2026-07-28/);
+    expect(structured(await auto.callTool({ name: 'notes_ask', arguments: {} }))).toEqual({
+      action: 'accept',
+      content: { name: 'Ada' },
+    });
+    await auto.close();
+    // By hand, as the router does: the first answer names the question and the state to retry with.
+    const manual = await tenants.client(TENANT, { manualInput: true });
+    const call = { method: 'tools/call' as const, params: { name: 'notes_ask', arguments: {} } };
+    const asked = (await manual.request(call, { allowInputRequired: true })) as unknown as {
+      resultType: string;
+      inputRequests: Record<string, { method: string; params: { message: string } }>;
+      requestState: string;
+    };
+    expect(asked.resultType).toBe('input_required');
+    const [[question, request]] = Object.entries(asked.inputRequests) as [
+      [string, { method: string; params: { message: string } }],
+    ];
+    expect(request).toMatchObject({ method: 'elicitation/create', params: { message: 'Your name?' } });
+    const answer = { [question]: { action: 'accept', content: { name: 'Grace' } } };
+    // Another agent of the tenant holding the state cannot answer for this caller.
+    const other = await tenants.client(TENANT, { agent: 'agent-2', manualInput: true });
+    const retry = {
+      ...call,
+      params: { ...call.params, inputResponses: answer, requestState: asked.requestState },
+    };
+    const stolen: CallToolResult = await other.request(retry, { allowInputRequired: true });
+    await other.close();
+    expect(structured(stolen)).toMatchObject({ error: { code: 'request_state_invalid' } });
+    const done: CallToolResult = await manual.request(retry, { allowInputRequired: true });
+    await manual.close();
+    expect(structured(done)).toEqual({ action: 'accept', content: { name: 'Grace' } });
   });
 });

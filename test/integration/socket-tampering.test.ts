@@ -124,6 +124,7 @@ async function tamperAtStart(tenant: TenantRecord, script: string): Promise<void
   await stack.ns.docker.getContainer(id!).remove({ force: true });
   // What the supervisor gives every new container: an empty socket directory.
   rmSync(socketPath(tenant.id), { force: true });
+  rmSync(join(socketDir(tenant.id), 'egress.sock'), { force: true });
   const spec: Docker.ContainerCreateOptions = buildContainerSpec(
     stack.supervisor.manager.specFor(tenant),
     stack.supervisor.driver.placement(tenant.id, 99),
@@ -284,7 +285,8 @@ describe.each([
       const after = await containerId(stack, tenantId);
       expect(after).toBeDefined();
       expect(after).not.toBe(before);
-      expect(readdirSync(socketDir(tenantId))).toEqual(['mcp.sock']);
+      // Nothing planted survives: the runtime's socket and, once started, its egress bridge's.
+      expect(readdirSync(socketDir(tenantId)).filter((f) => f !== 'egress.sock')).toEqual(['mcp.sock']);
       expect(inspectRuntimeSocket(socketPath(tenantId))).toMatchObject({ kind: 'socket', uid: tenant.uid });
       const socketControls = (await stack.runtimes.verify(tenantId)).checks.filter((c) =>
         c.id.startsWith('socket.'),

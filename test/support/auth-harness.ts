@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from '
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createApp } from '../../router/app.ts';
+import { createApp, type AppDeps } from '../../router/app.ts';
 import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
@@ -119,6 +119,10 @@ export interface HarnessOptions {
   jwksCooldownSeconds?: number;
   /** The pre-authentication limit per source address (router/auth/auth-flood-guard.ts); none: off. */
   authFlood?: AuthFloodGuard;
+  /** Observability, each off unless given: the audit trail, Prometheus metrics, request spans. */
+  observability?: Pick<AppDeps, 'audit' | 'metrics' | 'tracing'>;
+  /** Redis key prefix (default: a random one); keys under it are deleted on close. */
+  prefix?: string;
 }
 
 /** The router's HTTP app as production wires it, minus the tenant runtimes (never reached here). */
@@ -127,7 +131,7 @@ export async function startAuthRouter(
 ): Promise<{ mcpUrl: string; close(): Promise<void> }> {
   const resourceUrl = `http://127.0.0.1:${options.port}/mcp`;
   const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const prefix = `bulkhead:t-auth-${randomBytes(3).toString('hex')}`;
+  const prefix = options.prefix ?? `bulkhead:t-auth-${randomBytes(3).toString('hex')}`;
   const shared = builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR });
   const app = createApp({
     sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
@@ -153,6 +157,7 @@ export async function startAuthRouter(
     }),
     logger: options.logger,
     ...(options.authFlood ? { authFlood: options.authFlood } : {}),
+    ...options.observability,
   });
   const server = app.listen(options.port, '127.0.0.1');
   await once(server, 'listening');

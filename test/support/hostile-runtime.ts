@@ -14,6 +14,13 @@ export const HOSTILE_ANSWERS = [
   'huge-headers',
 ] as const;
 export type HostileAnswer = (typeof HOSTILE_ANSWERS)[number];
+/**
+ * Beyond the read bounds: `forged-spans` answers with a spans header (kernel/telemetry/runtime-spans.ts)
+ * holding one span of another trace and one of the call's own trace that claims another tenant.
+ */
+export type HostileMode = HostileAnswer | 'forged-spans';
+/** The trace id of the forged span that belongs to no call. */
+export const FOREIGN_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 
 /**
  * The hostile request handler, plain JavaScript (it runs in the runtime image, not here): a
@@ -37,8 +44,25 @@ const HOSTILE_HANDLER = String.raw`(mode) => {
     res.on('close', () => { sent = limit; });
     more();
   };
-  const answer = (res) => {
+  const forgedSpans = (req) => {
+    // The call's own trace id, read from the router's assertion (its claims are not secret).
+    let own = '';
+    try {
+      const claims = JSON.parse(Buffer.from(String(req.headers['bulkhead-call-assertion']).split('.')[1], 'base64url').toString());
+      own = String(claims.trace).split('-')[1];
+    } catch {}
+    const span = (traceId, name) => ({ traceId, spanId: '00f067aa0ba902b7', name, kind: 2,
+      startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000100000000',
+      attributes: [{ key: 'bulkhead.tenant', value: { stringValue: 'someone-else' } }] });
+    const otlp = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'forged' } }] },
+      scopeSpans: [{ spans: [span('0af7651916cd43dd8448eb211c80319c', 'foreign'), span(own, 'forged-own')] }] }] };
+    return Buffer.from(JSON.stringify(otlp)).toString('base64url');
+  };
+  const answer = (res, req) => {
     switch (mode) {
+      case 'forged-spans':
+        res.writeHead(200, { 'content-type': 'application/json', 'bulkhead-trace-spans': forgedSpans(req) });
+        return void res.end('{}');
       case 'huge-body':
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"jsonrpc":"2.0","id":1,"result":{"pad":"');
@@ -71,7 +95,7 @@ const HOSTILE_HANDLER = String.raw`(mode) => {
   return (req, res) => {
     if (req.url === '/healthz') return void res.writeHead(200).end('{"ok":true}');
     req.resume();
-    req.on('end', () => answer(res));
+    req.on('end', () => answer(res, req));
   };
 }`;
 
@@ -137,7 +161,7 @@ export interface HostileProcess {
 /** Starts the hostile server in the container as `uid`; resolves once it holds the socket. */
 export async function startHostileAnswer(
   container: Docker.Container,
-  options: { uid: number; mode: HostileAnswer; takeover: Takeover },
+  options: { uid: number; mode: HostileMode; takeover: Takeover },
 ): Promise<HostileProcess> {
   const { uid, mode, takeover } = options;
   const exec = await container.exec({

@@ -116,12 +116,15 @@ export async function runtimeClient(options: {
   sign: CallSigner;
   context: CallContext;
   era?: 'modern' | 'legacy';
+  /** Hand `input_required` answers back instead of fulfilling them (as the router does). */
+  manualInput?: boolean;
 }): Promise<Client> {
   const agent = new Agent({ connect: { socketPath: options.socketPath } });
   const client = new Client(
     { name: 'test-router', version: '1.0.0' },
     {
       ...(options.era === 'legacy' ? {} : { versionNegotiation: { mode: { pin: '2026-07-28' } } }),
+      ...(options.manualInput ? { inputRequired: { autoFulfill: false } } : {}),
       capabilities: { elicitation: {} },
     },
   );

@@ -16,7 +16,10 @@ import { tenantRecord } from './tenant.ts';
 export interface PackTenants {
   /** Starts (or finds) the tenant's container on `image`; returns its socket path. */
   start(tenant: string, uid: number, image: string): Promise<string>;
-  client(tenant: string, options?: { era?: 'modern' | 'legacy' }): Promise<Client>;
+  client(
+    tenant: string,
+    options?: { era?: 'modern' | 'legacy'; agent?: string; manualInput?: boolean },
+  ): Promise<Client>;
   driver: DockerDriver;
   sign: CallSigner;
 }
@@ -58,8 +61,9 @@ export async function packTenants(ns: TestNamespace): Promise<PackTenants> {
     client(tenant, options = {}) {
       const socketPath = sockets.get(tenant);
       if (!socketPath) throw new Error(`tenant ${tenant} was not started`);
-      const context: CallContext = { tenant, user: 'alice', agent: 'agent-1', scopes: [] };
-      return runtimeClient({ socketPath, sign, context, ...options });
+      const { agent = 'agent-1', ...rest } = options;
+      const context: CallContext = { tenant, user: 'alice', agent, scopes: [] };
+      return runtimeClient({ socketPath, sign, context, ...rest });
     },
   };
 }

@@ -61,6 +61,8 @@ export interface TestStackOptions {
       | 'tenantMaxInFlight'
       | 'tenantMaxQueued'
       | 'tenantQueueWaitMs'
+      | 'otlpTracesEndpoint'
+      | 'traceIdentities'
       | 'auditSecret'
     >
   >;

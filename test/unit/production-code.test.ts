@@ -6,7 +6,13 @@ import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-const PRODUCTION_ENTRIES = ['router/main.ts', 'supervisor/main.ts', 'tenants/cli/main.ts'];
+const PRODUCTION_ENTRIES = [
+  'router/main.ts',
+  'supervisor/main.ts',
+  'tenants/cli/main.ts',
+  'console/main.ts',
+  'egress/main.ts',
+];
 const DEVELOPMENT_ENTRIES = ['dev/idp/main.ts', 'dev/cli/main.ts'];
 
 /** The entry's own files and the packages it imports, as esbuild resolves its import graph. */

@@ -10,6 +10,7 @@ import {
   type ServerNotification,
 } from '@modelcontextprotocol/client';
 import type { ServerContext } from '@modelcontextprotocol/server';
+import type { InputExchange, InputExchanges, PackAnswer } from './pack-exchanges.ts';
 import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/tool-definition.ts';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { CallRelay, PackHost, ServedTool } from './pack-host.ts';
@@ -25,6 +26,8 @@ export interface PackCallOptions {
   callTimeoutMs: number;
   /** Aborted when the router's connection for this request drops. */
   connection: AbortSignal;
+  /** Calls waiting for their client's answer to a pack's question (pack-exchanges.ts). */
+  exchanges: InputExchanges;
 }
 
 /** Keeps a pack's reported units only when they are a non-negative number. */
@@ -47,11 +50,11 @@ export function refusalResult(refusal: PackRefusal): CallToolResult {
  * What a pack sends during one call, relayed in order; `flushed()` settles once all of it has been
  * handed to the caller's stream, so the result never overtakes a notification sent before it.
  */
-function relayFor(ctx: ServerContext, log: PackHost['log']): CallRelay & { flushed(): Promise<void> } {
+function relayFor(exchange: InputExchange, log: PackHost['log']): CallRelay & { flushed(): Promise<void> } {
   let chain = Promise.resolve();
   const notify = (notification: ServerNotification): void => {
     chain = chain
-      .then(() => ctx.mcpReq.notify(notification))
+      .then(() => exchange.ctx.mcpReq.notify(notification))
       .catch((error: unknown) =>
         log.warn(
           { method: notification.method, err: (error as Error).message },
@@ -62,10 +65,8 @@ function relayFor(ctx: ServerContext, log: PackHost['log']): CallRelay & { flush
   return {
     notify,
     flushed: () => chain,
-    request: (method, params) =>
-      method === 'elicitation/create'
-        ? ctx.mcpReq.elicitInput(params as Parameters<ServerContext['mcpReq']['elicitInput']>[0])
-        : ctx.mcpReq.requestSampling(params as Parameters<ServerContext['mcpReq']['requestSampling']>[0]),
+    // The question goes to the client with this request's answer; its answer comes with the next.
+    request: (method, params) => exchange.ask(method, params),
   };
 }
 
@@ -80,16 +81,17 @@ async function dispatch(
   served: ServedTool,
   args: Record<string, unknown>,
   meta: Record<string, unknown>,
-  ctx: ServerContext,
+  exchange: InputExchange,
   options: PackCallOptions,
 ): Promise<Dispatched> {
   const { process } = served;
   const client = await process.ready();
   if ('code' in client) return { result: refusalResult(client), reached: false, answered: false };
-  const signal = AbortSignal.any([ctx.mcpReq.signal, options.connection]);
-  const progressToken = ctx.mcpReq._meta?.progressToken;
+  // Aborted when the caller of the request in progress goes away, or a question goes unanswered.
+  const signal = exchange.abort.signal;
+  const progressToken = exchange.ctx.mcpReq._meta?.progressToken;
   try {
-    const relay = relayFor(ctx, options.host.log);
+    const relay = relayFor(exchange, options.host.log);
     const { host } = options;
     const forward = () =>
       host.relaying(process.name, relay, () =>
@@ -157,15 +159,33 @@ async function dispatch(
 
 const inFlightKeys = new Set<string>();
 
+/**
+ * A pack tool's call, or the next round of one that asked its client a question: the result, or
+ * the question as an `input_required` answer whose retry continues the same call.
+ */
 export async function callPackTool(
   served: ServedTool,
   params: { arguments?: Record<string, unknown> | undefined },
   ctx: ServerContext,
   options: PackCallOptions,
+): Promise<PackAnswer> {
+  const name = served.approved.exposed;
+  const state = ctx.mcpReq.requestState();
+  if (typeof state === 'string') return options.exchanges.resume(state, name, ctx, options.connection);
+  const exchange = options.exchanges.start(ctx, name);
+  exchange.run(() => runPackCall(served, params, exchange, options));
+  return exchange.round(ctx, options.connection);
+}
+
+async function runPackCall(
+  served: ServedTool,
+  params: { arguments?: Record<string, unknown> | undefined },
+  exchange: InputExchange,
+  options: PackCallOptions,
 ): Promise<CallToolResult> {
   const { [IDEMPOTENCY_KEY_FIELD]: key, ...args } = params.arguments ?? {};
   const name = served.approved.exposed;
-  if (served.approved.effect === 'read') return (await dispatch(served, args, {}, ctx, options)).result;
+  if (served.approved.effect === 'read') return (await dispatch(served, args, {}, exchange, options)).result;
   if (typeof key !== 'string' || key.length === 0) {
     return toolError('invalid_arguments', `${name} is a write: ${IDEMPOTENCY_KEY_FIELD} is required`);
   }
@@ -193,7 +213,7 @@ export async function callPackTool(
       served,
       args,
       honoursKeys ? { [PACK_KEY_META_KEY]: key } : {},
-      ctx,
+      exchange,
       options,
     );
     if (outcome.answered) options.keys.complete(name, key, outcome.result);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { ExtraTools } from '../records-tools.ts';
 import { callPackTool, refusalResult } from './pack-calls.ts';
+import { InputExchanges } from './pack-exchanges.ts';
 import { PackHost, type PackHostOptions } from './pack-host.ts';
 import { PackKeys } from './pack-keys.ts';
 import { installPackSurface, PACK_CAPABILITIES } from './pack-surface.ts';
@@ -28,6 +29,7 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
   });
   await host.start();
   const { callTimeoutMs } = options;
+  const exchanges = new InputExchanges();
   return {
     host,
     forRequest: (connection) => ({
@@ -50,7 +52,7 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
               `${name} is withheld: its definition in the pack is not the approved one`,
             );
           }
-          return callPackTool(served, params, ctx, { host, keys, callTimeoutMs, connection });
+          return callPackTool(served, params, ctx, { host, keys, callTimeoutMs, connection, exchanges });
         })();
       },
       install: (server) => installPackSurface(server, { host, callTimeoutMs, connection }),

@@ -1,0 +1,133 @@
+// The console's JSON API. Reading is for operators and auditors alike; acting (suspend, resume,
+// recycle, verify) is for operators only, decided here on the server whatever the page shows, and
+// every attempt, allowed or refused, lands in the tenant's audit trail with who and why.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditEntry, AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import { TenantIdSchema } from '../kernel/tenant/tenant-spec.ts';
+import type { EvidenceStore } from '../tenants/control-plane/evidence.ts';
+import {
+  OPERATOR_ACTIONS,
+  recordRefusedAction,
+  runOperatorAction,
+  type OperatorAction,
+} from '../tenants/control-plane/operator-actions.ts';
+import type { ControlPlane } from '../tenants/control-plane/context.ts';
+import type { AuthRoutes } from './auth/auth-routes.ts';
+import type { Session } from './auth/sessions.ts';
+import { readJson, sendJson } from './http/http-kit.ts';
+import type { MetricsRing } from './metrics/metrics-ring.ts';
+import type { TenantViews } from './tenant-views.ts';
+
+export interface ApiOptions {
+  auth: AuthRoutes;
+  views: TenantViews;
+  cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
+  evidence: EvidenceStore;
+  metrics: MetricsRing;
+}
+
+/** Who acts, as the audit trail and the change log record them. */
+export function actorOf(session: Session): string {
+  return `console:${session.sub}`;
+}
+
+/** The audit trail's filters: each a substring (case-insensitive) or an exact decision. */
+export function filterEntries(entries: AuditEntry[], query: URLSearchParams): AuditEntry[] {
+  const decision = query.get('decision');
+  const has = (value: string | null, wanted: string | null): boolean =>
+    !wanted || (value ?? '').toLowerCase().includes(wanted.toLowerCase());
+  return entries.filter(
+    (e) =>
+      (!decision || e.decision === decision) &&
+      has(e.tool, query.get('tool')) &&
+      has(`${e.user ?? ''} ${e.agent ?? ''}`, query.get('who')) &&
+      has(e.reason, query.get('text')),
+  );
+}
+
+async function auditView(audit: AuditTrail, tenant: string, query: URLSearchParams) {
+  const entries = await audit.entries(tenant);
+  return { entries: filterEntries(entries, query), total: entries.length, chain: await audit.verify(tenant) };
+}
+
+const TENANT_PATH = /^\/api\/tenants\/([^/]+)(?:\/(evidence|audit|audit\.jsonl|actions\/([a-z]+)))?$/;
+
+export class ApiRoutes {
+  readonly #o: ApiOptions;
+
+  constructor(options: ApiOptions) {
+    this.#o = options;
+  }
+
+  /** Answers a request under /api (the caller maps a thrown error to its answer). */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const session = this.#o.auth.session(req);
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && url.pathname === '/api/me')
+      return sendJson(res, 200, { sub: session.sub, role: session.role, csrf: session.csrf });
+    if (method === 'GET' && url.pathname === '/api/tenants')
+      return sendJson(res, 200, await this.#o.views.list());
+    if (method === 'GET' && url.pathname === '/api/metrics')
+      return sendJson(res, 200, this.#o.metrics.charts());
+    const match = TENANT_PATH.exec(url.pathname);
+    if (!match) throw new BulkheadError('unknown_id', `no such console resource: ${url.pathname}`);
+    const parsed = TenantIdSchema.safeParse(decodeURIComponent(match[1] ?? ''));
+    if (!parsed.success) throw new BulkheadError('invalid_input', 'not a tenant id');
+    const tenant = parsed.data;
+    const view = match[2];
+    if (method === 'GET' && view === undefined) return sendJson(res, 200, await this.#o.views.detail(tenant));
+    if (method === 'GET' && view === 'evidence') {
+      await this.#o.cp.registry.require(tenant);
+      return sendJson(res, 200, { report: await this.#o.evidence.latest(tenant) });
+    }
+    if (method === 'GET' && view === 'audit')
+      return sendJson(res, 200, await auditView(this.#o.cp.audit, tenant, url.searchParams));
+    if (method === 'GET' && view === 'audit.jsonl') return this.#export(res, tenant, url.searchParams);
+    const action = match[3];
+    if (method === 'POST' && action !== undefined) return this.#act(req, res, session, tenant, action);
+    throw new BulkheadError('method_not_allowed', `${method} is not served at ${url.pathname}`);
+  }
+
+  async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
+    await this.#o.cp.registry.require(tenant);
+    const { entries, chain } = await auditView(this.#o.cp.audit, tenant, query);
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson; charset=utf-8',
+      'content-disposition': `attachment; filename="${tenant}-audit.jsonl"`,
+      'cache-control': 'no-store',
+      // The chain check of the whole trail, so an export of a filtered part still says whether the
+      // trail it came from was intact.
+      'x-audit-chain': chain.ok
+        ? `intact; ${chain.entries} entries; head ${chain.head}`
+        : `broken; ${chain.problem ?? ''}`,
+    });
+    res.end(entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length ? '\n' : ''));
+  }
+
+  async #act(
+    req: IncomingMessage,
+    res: ServerResponse,
+    session: Session,
+    tenant: string,
+    name: string,
+  ): Promise<void> {
+    this.#o.auth.checkAction(req, session);
+    if (!(OPERATOR_ACTIONS as readonly string[]).includes(name))
+      throw new BulkheadError('invalid_input', `no such action: ${name}`);
+    const body = await readJson(req);
+    const request = {
+      tenant,
+      action: name as OperatorAction,
+      actor: actorOf(session),
+      reason: typeof body['reason'] === 'string' ? body['reason'] : '',
+    };
+    if (session.role !== 'operator') {
+      await this.#o.cp.registry.require(tenant);
+      await recordRefusedAction(this.#o.cp.audit, request, `refused: role ${session.role} may not act`);
+      throw new BulkheadError('role_required', `only operators may ${name} a tenant`);
+    }
+    const result = await runOperatorAction({ ...this.#o.cp, evidence: this.#o.evidence }, request);
+    sendJson(res, 200, result);
+  }
+}

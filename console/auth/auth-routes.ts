@@ -1,0 +1,120 @@
+// Signing in and out, and the two checks every request meets: a session for everything under
+// /api, and for every action also the same Origin as the console and the session's CSRF token
+// (a synchronizer token sent as a header, which a cross-site form cannot set).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { cookie, escapeHtml, readCookie, sendHtml, type CookieOptions } from '../http/http-kit.ts';
+import type { OidcClient } from './oidc-client.ts';
+import { csrfMatches, type Session, type SessionStore } from './sessions.ts';
+
+export const SESSION_COOKIE = 'bulkhead_console';
+const SIGN_IN_COOKIE = 'bulkhead_console_signin';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export interface AuthRoutesOptions {
+  oidc: OidcClient;
+  sessions: SessionStore;
+  /** The console's origin as people open it. */
+  origin: string;
+  sessionTtlMs: number;
+}
+
+export class AuthRoutes {
+  readonly #options: AuthRoutesOptions;
+  readonly #secure: boolean;
+
+  constructor(options: AuthRoutesOptions) {
+    this.#options = options;
+    this.#secure = options.origin.startsWith('https:');
+  }
+
+  #cookie(name: string, value: string, options: Omit<CookieOptions, 'secure'>): string {
+    return cookie(name, value, { ...options, secure: this.#secure });
+  }
+
+  /** GET /auth/login: to the provider, with this browser's sign-in kept server-side. */
+  login(res: ServerResponse): void {
+    const { pending, url } = this.#options.oidc.begin();
+    const id = this.#options.sessions.beginSignIn(pending);
+    // Lax: the provider's redirect back is a cross-site top-level navigation in a real deployment.
+    res.setHeader(
+      'set-cookie',
+      this.#cookie(SIGN_IN_COOKIE, id, { path: '/auth', sameSite: 'Lax', maxAge: 600 }),
+    );
+    res.writeHead(302, { location: url, 'cache-control': 'no-store' }).end();
+  }
+
+  /** GET /auth/callback: completes the sign-in this browser started, then opens a session. */
+  async callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const pending = this.#options.sessions.takeSignIn(readCookie(req, SIGN_IN_COOKIE));
+    const clear = this.#cookie(SIGN_IN_COOKIE, '', { path: '/auth', sameSite: 'Lax', maxAge: 0 });
+    if (!pending) {
+      res.setHeader('set-cookie', clear);
+      return page(res, 400, 'Sign-in expired', 'This sign-in was not started here or took too long.');
+    }
+    try {
+      const user = await this.#options.oidc.complete(pending, url.searchParams);
+      const id = this.#options.sessions.open(user);
+      res.setHeader('set-cookie', [
+        clear,
+        this.#cookie(SESSION_COOKIE, id, {
+          path: '/',
+          sameSite: 'Strict',
+          maxAge: Math.floor(this.#options.sessionTtlMs / 1000),
+        }),
+      ]);
+      // A Strict cookie is not sent on the rest of a redirect chain the provider started: the
+      // console's own page moves the browser on, a same-site navigation.
+      sendHtml(
+        res,
+        200,
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/"><title>Signed in</title></head><body><main><p>Signed in. <a href="/">Open the console</a>.</p></main></body></html>`,
+      );
+    } catch (error) {
+      res.setHeader('set-cookie', clear);
+      const known = error instanceof BulkheadError;
+      page(
+        res,
+        known && error.code === 'role_required' ? 403 : 400,
+        'Not signed in',
+        known ? error.message : 'The sign-in failed.',
+      );
+    }
+  }
+
+  /** The signed-in session, or sign_in_required. */
+  session(req: IncomingMessage): Session {
+    const session = this.#options.sessions.get(readCookie(req, SESSION_COOKIE));
+    if (!session) throw new BulkheadError('sign_in_required', 'sign in first: /auth/login');
+    return session;
+  }
+
+  /** An action: from the console's own origin, carrying the session's CSRF token. */
+  checkAction(req: IncomingMessage, session: Session): void {
+    if (req.headers.origin !== this.#options.origin)
+      throw new BulkheadError('csrf_rejected', 'actions are accepted only from the console itself (Origin)');
+    const presented = req.headers[CSRF_HEADER];
+    if (!csrfMatches(session, typeof presented === 'string' ? presented : undefined))
+      throw new BulkheadError('csrf_rejected', `the action lacks this session's ${CSRF_HEADER}`);
+  }
+
+  /** POST /auth/logout (an action like any other). */
+  logout(req: IncomingMessage, res: ServerResponse): void {
+    const session = this.session(req);
+    this.checkAction(req, session);
+    this.#options.sessions.close(readCookie(req, SESSION_COOKIE));
+    res.setHeader(
+      'set-cookie',
+      this.#cookie(SESSION_COOKIE, '', { path: '/', sameSite: 'Strict', maxAge: 0 }),
+    );
+    res.writeHead(204).end();
+  }
+}
+
+function page(res: ServerResponse, status: number, title: string, message: string): void {
+  sendHtml(
+    res,
+    status,
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><link rel="stylesheet" href="/assets/main.css"></head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><p><a href="/auth/login">Sign in again</a></p></main></body></html>`,
+  );
+}

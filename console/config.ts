@@ -1,0 +1,99 @@
+// What the console reads from its environment (`node console/main.ts`): its --help and its section
+// of the configuration reference come from this declaration.
+import { z } from 'zod';
+import { INSTALLATION_FIELDS, logLevel } from '../kernel/config/common.ts';
+import { defineConfig } from '../kernel/config/define-config.ts';
+
+const HttpUrl = z.url({ protocol: /^https?$/ });
+const int = () => z.coerce.number().int();
+
+export const consoleConfig = defineConfig(
+  {
+    title: 'Console',
+    usage: 'node console/main.ts [--help]',
+    summary:
+      "Serves the web console for operators and auditors, signed in through the installation's OpenID provider.",
+  },
+  {
+    ...INSTALLATION_FIELDS,
+    host: {
+      env: 'BULKHEAD_CONSOLE_HOST',
+      schema: z.string().min(1).default('127.0.0.1'),
+      doc: 'listen address',
+    },
+    port: {
+      env: 'BULKHEAD_CONSOLE_PORT',
+      schema: int().min(0).max(65_535).default(8090),
+      doc: 'listen port (0 picks a free port)',
+    },
+    publicUrl: {
+      env: 'BULKHEAD_CONSOLE_URL',
+      schema: HttpUrl.optional(),
+      doc: 'the origin people open (redirect URI base, the only Origin actions are accepted from); https sets Secure cookies',
+      defaultText: 'http://<host>:<port>',
+    },
+    issuer: {
+      env: 'BULKHEAD_CONSOLE_ISSUER',
+      schema: HttpUrl,
+      doc: "the OpenID provider's issuer URL (its /.well-known/openid-configuration is read at start)",
+    },
+    clientId: {
+      env: 'BULKHEAD_CONSOLE_CLIENT_ID',
+      schema: z.string().min(1),
+      doc: "the console's client id at the OpenID provider (a confidential client, authorization code + PKCE)",
+    },
+    clientSecret: {
+      env: 'BULKHEAD_CONSOLE_CLIENT_SECRET',
+      schema: z.string().min(16, 'must be at least 16 characters'),
+      doc: "the console's client secret (kept in the process; never sent to a browser)",
+    },
+    rolesClaim: {
+      env: 'BULKHEAD_CONSOLE_ROLES_CLAIM',
+      schema: z.string().min(1).default('roles'),
+      doc: "the ID token claim (a list) that holds 'operator' or 'auditor'",
+    },
+    scope: {
+      env: 'BULKHEAD_CONSOLE_SCOPE',
+      schema: z.string().min(1).default('openid roles'),
+      doc: 'scopes asked for at sign-in (must put the roles claim in the ID token)',
+    },
+    sessionTtlMs: {
+      env: 'BULKHEAD_CONSOLE_SESSION_TTL_MS',
+      schema: int()
+        .min(60_000)
+        .default(8 * 3600 * 1000),
+      doc: 'how long a sign-in lasts (server-side session)',
+    },
+    maxSessions: {
+      env: 'BULKHEAD_CONSOLE_MAX_SESSIONS',
+      schema: int().min(1).default(1_000),
+      doc: 'sessions and sign-ins in progress kept at once; the oldest go first',
+    },
+    metricsTargets: {
+      env: 'BULKHEAD_CONSOLE_METRICS_TARGETS',
+      // A space-separated string from the environment, a list from code.
+      schema: z.preprocess(
+        (value) => (typeof value === 'string' ? value.split(/\s+/).filter(Boolean) : (value ?? [])),
+        z.array(HttpUrl),
+      ),
+      doc: 'space-separated Prometheus /metrics URLs of the routers and the supervisor, scraped for the charts',
+      defaultText: 'none',
+    },
+    scrapeIntervalMs: {
+      env: 'BULKHEAD_CONSOLE_SCRAPE_INTERVAL_MS',
+      schema: int().min(1_000).default(15_000),
+      doc: 'how often the metrics targets are scraped',
+    },
+    samplesKept: {
+      env: 'BULKHEAD_CONSOLE_SAMPLES_KEPT',
+      schema: int().min(2).max(10_000).default(240),
+      doc: 'scrapes kept in memory for the charts (240 at 15 s: one hour)',
+    },
+    runtimeTimeoutMs: {
+      env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',
+      schema: int().min(1_000).default(120_000),
+      doc: 'how long an action waits for the supervisor (suspend, resume, recycle, verify)',
+    },
+    logLevel,
+  },
+);

@@ -1,0 +1,132 @@
+// The console process: the sign-in (OpenID Connect), the JSON API, the bundled front end and the
+// metrics scraper, over the same control-plane use cases as the CLI. It reaches Redis and the
+// supervisor's job queue with its own credentials; a browser gets none of them, and no token.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { AuditTrail } from '../kernel/audit/audit-trail.ts';
+import type { ConfigOf } from '../kernel/config/define-config.ts';
+import { Scheduler } from '../kernel/process/scheduler.ts';
+import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
+import type { Installation } from '../kernel/tenant/installation.ts';
+import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
+import { EvidenceStore } from '../tenants/control-plane/evidence.ts';
+import { ApiRoutes } from './api-routes.ts';
+import { AuthRoutes } from './auth/auth-routes.ts';
+import { discoverOidcClient } from './auth/oidc-client.ts';
+import { SessionStore } from './auth/sessions.ts';
+import type { consoleConfig } from './config.ts';
+import { secure, sendError, sendHtml } from './http/http-kit.ts';
+import { MetricsRing } from './metrics/metrics-ring.ts';
+import { TenantViews } from './tenant-views.ts';
+import { bundleAssets, INDEX_HTML } from './ui/assets.ts';
+
+export type ConsoleOptions = Omit<
+  ConfigOf<(typeof consoleConfig)['fields']>,
+  'logLevel' | 'redisUrl' | 'namespace'
+> & {
+  installation: Installation;
+  logger: Logger;
+};
+
+export interface RunningConsole {
+  url: string;
+  /** Scrapes the metrics targets now (the scheduler does it every interval). */
+  scrape(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
+  const { installation: inst, logger } = options;
+  const assets = await bundleAssets();
+  const redis = new Redis({ ...inst.redis, maxRetriesPerRequest: 1 });
+  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis'));
+  const runtimes = new RuntimeClient({
+    redis: inst.redis,
+    prefix: inst.jobsPrefix,
+    timeoutMs: options.runtimeTimeoutMs,
+  });
+  await runtimes.ready();
+  const registry = new TenantRegistry({ redis, prefix: inst.registryPrefix });
+  const audit = new AuditTrail({ redis, prefix: inst.registryPrefix });
+  const evidence = new EvidenceStore({ redis, prefix: inst.registryPrefix });
+  const metrics = new MetricsRing({ targets: options.metricsTargets, samplesKept: options.samplesKept });
+  const scheduler = new Scheduler({ logger });
+  if (options.metricsTargets.length > 0)
+    scheduler.every('console-metrics-scrape', options.scrapeIntervalMs, () => metrics.scrape());
+
+  const server: Server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const bound = `http://${options.host}:${(server.address() as AddressInfo).port}`;
+  const origin = new URL(options.publicUrl ?? bound).origin;
+  const auth = new AuthRoutes({
+    oidc: await discoverOidcClient({
+      issuer: options.issuer,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      redirectUri: `${origin}/auth/callback`,
+      scope: options.scope,
+      rolesClaim: options.rolesClaim,
+    }).catch(async (error: unknown) => {
+      server.close();
+      await runtimes.close();
+      redis.disconnect();
+      throw error;
+    }),
+    sessions: new SessionStore({ ttlMs: options.sessionTtlMs, max: options.maxSessions }),
+    origin,
+    sessionTtlMs: options.sessionTtlMs,
+  });
+  const api = new ApiRoutes({
+    auth,
+    views: new TenantViews({ cp: { registry, runtimes, audit }, redis, prefix: inst.registryPrefix }),
+    cp: { registry, runtimes, audit },
+    evidence,
+    metrics,
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    secure(res);
+    const url = new URL(req.url ?? '/', origin);
+    const get = req.method === 'GET' || req.method === 'HEAD';
+    const asset = assets.get(url.pathname);
+    if (get && asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
+      res.end(asset.body);
+    } else if (get && url.pathname === '/') sendHtml(res, 200, INDEX_HTML);
+    else if (get && url.pathname === '/auth/login') auth.login(res);
+    else if (get && url.pathname === '/auth/callback') await auth.callback(req, res, url);
+    else if (req.method === 'POST' && url.pathname === '/auth/logout') auth.logout(req, res);
+    else if (url.pathname.startsWith('/api/')) await api.handle(req, res, url);
+    else if (get && url.pathname === '/healthz') res.writeHead(200).end('ok');
+    else sendHtml(res, 404, '<!doctype html><html lang="en"><title>Not found</title><p>Not found</p></html>');
+  }
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!(error instanceof Error && 'code' in error))
+        logger.error({ err: error }, 'console request failed');
+      if (!res.headersSent) sendError(res, error);
+      else res.end();
+    });
+  });
+  logger.info({ url: bound, origin, issuer: options.issuer }, 'console listening');
+
+  return {
+    url: bound,
+    scrape: () => metrics.scrape(),
+    async close() {
+      await scheduler.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await runtimes.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// What the console shows of a tenant, assembled from the registry, the supervisor (runtime state),
+// the rate limiter's live counters and the audit trail. Read-only: nothing here changes a tenant.
+import type { Redis } from 'ioredis';
+import type { AuditEntry, ChainCheck } from '../kernel/audit/audit-trail.ts';
+import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
+import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
+import type { ControlPlane } from '../tenants/control-plane/context.ts';
+import { listTenants, requireTenant } from '../tenants/control-plane/queries.ts';
+import { quotaReport, type QuotaRow, type RateState } from '../tenants/control-plane/quota.ts';
+import type { RuntimeStatus } from '../supervisor/client/runtime-jobs.ts';
+
+const RECENT_ERRORS = 10;
+
+export interface TenantSummary {
+  id: string;
+  displayName: string;
+  status: TenantRecord['status'];
+  plan: TenantRecord['plan'];
+  isolation: TenantRecord['isolation'];
+  generation: number;
+  runtime: Pick<RuntimeStatus, 'state' | 'generation' | 'image'> | null;
+  tools: TenantRecord['tools'];
+  quotas: TenantRecord['quotas'];
+  /** The tenant's minute and day budgets in use. */
+  usage: QuotaRow[];
+}
+
+export interface TenantDetail extends TenantSummary {
+  /** Every rate-limit layer in use: the tenant's, each agent's and user's, each tool's, each upstream's. */
+  quotaLayers: QuotaRow[];
+  roles: TenantRecord['roles'];
+  /** The latest refusals and failed calls in its audit trail, newest first. */
+  recentErrors: AuditEntry[];
+  chain: ChainCheck;
+}
+
+export class TenantViews {
+  readonly #cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
+  readonly #rates: RateState;
+  readonly #limiter: RateLimiter;
+
+  constructor(options: {
+    cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
+    redis: Redis;
+    prefix: string;
+  }) {
+    this.#cp = options.cp;
+    this.#rates = { redis: options.redis, prefix: options.prefix };
+    this.#limiter = new RateLimiter(this.#rates);
+  }
+
+  async list(): Promise<TenantSummary[]> {
+    const views = await listTenants(this.#cp);
+    return Promise.all(views.map(({ tenant, runtime }) => this.#summary(tenant, runtime)));
+  }
+
+  async detail(id: string): Promise<TenantDetail> {
+    const tenant = await requireTenant(this.#cp, id);
+    const runtime = await this.#cp.runtimes.inspect(tenant.id);
+    const entries = await this.#cp.audit.entries(tenant.id);
+    return {
+      ...(await this.#summary(tenant, runtime)),
+      roles: tenant.roles,
+      quotaLayers: (await quotaReport(this.#cp, this.#rates, tenant.id)).layers,
+      recentErrors: entries
+        .filter((e) => e.decision === 'deny' || e.status === 'error')
+        .slice(-RECENT_ERRORS)
+        .reverse(),
+      chain: await this.#cp.audit.verify(tenant.id),
+    };
+  }
+
+  async #summary(tenant: TenantRecord, runtime: RuntimeStatus | null): Promise<TenantSummary> {
+    return {
+      id: tenant.id,
+      displayName: tenant.displayName,
+      status: tenant.status,
+      plan: tenant.plan,
+      isolation: tenant.isolation,
+      generation: tenant.generation,
+      runtime: runtime && { state: runtime.state, generation: runtime.generation, image: runtime.image },
+      tools: tenant.tools,
+      quotas: tenant.quotas,
+      usage: await this.#usage(tenant),
+    };
+  }
+
+  /** The tenant-wide layers (minute and day), looked at without charging. */
+  async #usage(tenant: TenantRecord): Promise<QuotaRow[]> {
+    const look = await this.#limiter.peek({
+      principal: { tenant: tenant.id, agent: '', user: null },
+      quotas: tenant.quotas,
+    });
+    return look.layers
+      .filter((l) => l.layer === 'tenant_minute' || l.layer === 'tenant_day')
+      .map((l) => ({ ...l, used: l.limit - l.remaining }));
+  }
+}

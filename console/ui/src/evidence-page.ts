@@ -1,0 +1,169 @@
+// Evidence for one tenant: the latest isolation report, control by control with the reason, and the
+// audit trail with its chain check, filtered and exportable as JSON lines.
+import { html } from 'htm/preact';
+import { useState } from 'preact/hooks';
+import type { Me } from './api.ts';
+import { Actions } from './actions.ts';
+import { Badge, Problem, time, useResource } from './format.ts';
+import type { AuditEntry, AuditView, IsolationReport } from './types.ts';
+
+function Report({ report }: { report: IsolationReport | null }) {
+  if (report === null) return html`<p>No verify report yet for this tenant.</p>`;
+  const passed = report.checks.filter((c) => c.pass).length;
+  return html`<p data-testid="report-summary">
+      <${Badge} ok=${report.pass} yes="pass" no="FAIL" />
+      ${` ${passed} of ${report.checks.length} checks pass; checked ${time(report.checkedAt)} on ${report.isolation} (${report.runtimeId?.slice(0, 12) ?? 'no runtime'}).`}
+    </p>
+    <table>
+      <caption>
+        Controls
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Control</th>
+          <th scope="col">Seen from</th>
+          <th scope="col">Result</th>
+          <th scope="col">Why</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${report.checks.map(
+          (c) =>
+            html`<tr>
+              <th scope="row">${c.control}</th>
+              <td>${c.source}</td>
+              <td><${Badge} ok=${c.pass} yes="pass" no="FAIL" /></td>
+              <td>${c.why}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>`;
+}
+
+/** A call's result as the record states it (records of other kinds have none). */
+function outcome(e: AuditEntry): string {
+  if (e.status === undefined) return '';
+  const latency = e.latency_ms === undefined ? '' : ` in ${Math.round(e.latency_ms)} ms`;
+  return `${e.status === 'ok' ? 'ok' : (e.error_code ?? 'error')}${latency}`;
+}
+
+const FILTERS = ['decision', 'tool', 'who', 'text'] as const;
+type Filters = Record<(typeof FILTERS)[number], string>;
+
+function query(filters: Filters): string {
+  const params = new URLSearchParams();
+  for (const key of FILTERS) if (filters[key]) params.set(key, filters[key]);
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+function AuditTrail({ id }: { id: string }) {
+  const [filters, setFilters] = useState<Filters>({ decision: '', tool: '', who: '', text: '' });
+  const base = `/api/tenants/${encodeURIComponent(id)}`;
+  const { data, error, reload } = useResource<AuditView>(`${base}/audit${query(filters)}`);
+  const field = (key: keyof Filters, label: string) =>
+    html`<label
+      >${label}
+      <input
+        name=${key}
+        value=${filters[key]}
+        onChange=${(e: Event) => setFilters({ ...filters, [key]: (e.target as HTMLInputElement).value })}
+      />
+    </label>`;
+  return html`<${Problem} error=${error} />
+    <p data-testid="chain-status">
+      Chain:
+      ${
+        data === undefined
+          ? 'checking…'
+          : html`<${Badge} ok=${data.chain.ok} yes="intact" no="BROKEN" /> ${
+                data.chain.ok
+                  ? `${data.chain.entries} entries, every hash and link recomputed; head ${data.chain.head.slice(0, 16)}…`
+                  : data.chain.problem
+              }`
+      }
+      <button type="button" onClick=${reload}>Verify the chain again</button>
+    </p>
+    <form class="filters" onSubmit=${(e: Event) => e.preventDefault()}>
+      <label
+        >Decision
+        <select
+          name="decision"
+          value=${filters.decision}
+          onChange=${(e: Event) => setFilters({ ...filters, decision: (e.target as HTMLSelectElement).value })}
+        >
+          <option value="">any</option>
+          <option value="permit">permit</option>
+          <option value="deny">deny</option>
+        </select>
+      </label>
+      ${field('tool', 'Tool')} ${field('who', 'User or agent')} ${field('text', 'Reason contains')}
+      <a class="button" href=${`${base}/audit.jsonl${query(filters)}`} download=${`${id}-audit.jsonl`}
+        >Export JSON lines</a
+      >
+    </form>
+    ${
+      data === undefined
+        ? null
+        : html`<table data-testid="audit-table">
+            <caption>
+              ${data.entries.length} of ${data.total} entries
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">When</th>
+                <th scope="col">User</th>
+                <th scope="col">Agent</th>
+                <th scope="col">Tool</th>
+                <th scope="col">Decision</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${data.entries
+                .slice(-200)
+                .reverse()
+                .map(
+                  (e) =>
+                    html`<tr>
+                      <td>${e.seq}</td>
+                      <td>${time(e.at)}</td>
+                      <td>${e.user ?? ''}</td>
+                      <td>${e.agent ?? ''}</td>
+                      <td>${e.tool}</td>
+                      <td><${Badge} ok=${e.decision === 'permit'} yes="permit" no="deny" /></td>
+                      <td>${outcome(e)}</td>
+                      <td>${e.reason}</td>
+                    </tr>`,
+                )}
+            </tbody>
+          </table>`
+    }`;
+}
+
+export function EvidencePage({ me, id }: { me: Me; id: string }) {
+  const { data, error, reload } = useResource<{ report: IsolationReport | null }>(
+    `/api/tenants/${encodeURIComponent(id)}/evidence`,
+  );
+  return html`<main id="main">
+    <h1 tabindex="-1">Evidence for ${id}</h1>
+    <p><a href=${`#/tenants/${encodeURIComponent(id)}`}>Back to the tenant</a></p>
+    <section aria-labelledby="verify">
+      <h2 id="verify">Isolation report (verify)</h2>
+      <${Problem} error=${error} />
+      ${data === undefined ? html`<p>Loading…</p>` : html`<${Report} report=${data.report} />`}
+      <${Actions}
+        me=${me}
+        tenant=${id}
+        actions=${[{ name: 'verify', label: 'Run verify again' }]}
+        onDone=${reload}
+      />
+    </section>
+    <section aria-labelledby="audit">
+      <h2 id="audit">Audit trail</h2>
+      <${AuditTrail} id=${id} />
+    </section>
+  </main>`;
+}

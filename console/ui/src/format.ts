@@ -1,0 +1,60 @@
+// Small shared pieces of the pages: loading a resource, and how states and times read.
+import { html } from 'htm/preact';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { get } from './api.ts';
+import type { Usage } from './types.ts';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: string | undefined;
+  reload: () => void;
+}
+
+/** GETs `path`; a newer path (or reload) wins over an answer still on its way for an older one. */
+export function useResource<T>(path: string): Loaded<T> {
+  const [data, setData] = useState<T | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const latest = useRef(0);
+  const load = useCallback(() => {
+    const request = ++latest.current;
+    get<T>(path).then(
+      (value) => {
+        if (request !== latest.current) return;
+        setData(value);
+        setError(undefined);
+      },
+      (e: unknown) => {
+        if (request === latest.current) setError((e as Error).message);
+      },
+    );
+  }, [path]);
+  useEffect(load, [load]);
+  return { data, error, reload: load };
+}
+
+export function Problem({ error }: { error: string | undefined }) {
+  return error ? html`<p role="alert" class="problem">${error}</p>` : null;
+}
+
+export function Badge({ ok, yes, no }: { ok: boolean; yes: string; no: string }) {
+  return html`<span class=${ok ? 'badge ok' : 'badge bad'}>${ok ? yes : no}</span>`;
+}
+
+export function time(iso: string): string {
+  return new Date(iso)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
+}
+
+export function usageText(usage: Usage | undefined): string {
+  return usage ? `${usage.used} / ${usage.limit}` : 'none';
+}
+
+/** A layer's name as people read it: whose budget, over which period. */
+export function layerText(u: Usage): string {
+  const per = u.period_ms >= 86_400_000 ? 'per day' : 'per minute';
+  const who = u.subject ?? u.tool ?? u.upstream;
+  const kind = u.layer.startsWith('tenant_') ? 'tenant' : u.layer;
+  return `${kind}${who ? ` ${who}` : ''}, calls ${per}`;
+}

@@ -1,0 +1,85 @@
+// The console's single page: a header with who is signed in, and the page the URL's hash names.
+// Hash routes keep every page one static document, so the server has one HTML page to guard.
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+import { html, render } from 'htm/preact';
+import { useEffect, useState } from 'preact/hooks';
+import { get, isApiError, post, type Me } from './api.ts';
+import { ChartsPage } from './charts-page.ts';
+import { EvidencePage } from './evidence-page.ts';
+import { TenantPage } from './tenant-page.ts';
+import { TenantsPage } from './tenants-page.ts';
+
+type Route = { page: 'tenants' } | { page: 'tenant' | 'evidence'; id: string } | { page: 'charts' };
+
+function route(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'charts') return { page: 'charts' };
+  if (parts[0] === 'tenants' && parts[1])
+    return { page: parts[2] === 'evidence' ? 'evidence' : 'tenant', id: parts[1] };
+  return { page: 'tenants' };
+}
+
+function SignIn({ problem }: { problem?: string }) {
+  return html`<main id="main">
+    <h1>Bulkhead console</h1>
+    ${problem ? html`<p role="alert">${problem}</p>` : null}
+    <p>Operators and auditors sign in through the installation's identity provider.</p>
+    <p><a class="button" href="/auth/login">Sign in</a></p>
+  </main>`;
+}
+
+function App() {
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [problem, setProblem] = useState<string | undefined>();
+  const [current, setCurrent] = useState<Route>(route(location.hash));
+  useEffect(() => {
+    get<Me>('/api/me').then(setMe, (error: unknown) => {
+      setMe(null);
+      if (!isApiError(error, 401)) setProblem(String((error as Error).message));
+    });
+    const onHash = (): void => setCurrent(route(location.hash));
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
+    document.querySelector<HTMLElement>('main h1')?.focus();
+  }, [current]);
+  if (me === undefined)
+    return html`<main id="main">
+      <h1>Bulkhead console</h1>
+      <p>Loading…</p>
+    </main>`;
+  if (me === null) return html`<${SignIn} problem=${problem} />`;
+  const signOut = (): void => {
+    void post(me, '/auth/logout', {})
+      .catch(() => undefined)
+      .then(() => location.assign('/'));
+  };
+  const page =
+    current.page === 'tenants'
+      ? html`<${TenantsPage} />`
+      : current.page === 'charts'
+        ? html`<${ChartsPage} />`
+        : current.page === 'tenant'
+          ? html`<${TenantPage} me=${me} id=${current.id} />`
+          : html`<${EvidencePage} me=${me} id=${current.id} />`;
+  return html`<header>
+      <p class="brand">Bulkhead console</p>
+      <nav aria-label="Console">
+        <a href="#/" aria-current=${current.page === 'tenants' ? 'page' : undefined}>Tenants</a>
+        <a href="#/charts" aria-current=${current.page === 'charts' ? 'page' : undefined}>Charts</a>
+      </nav>
+      <p class="who">
+        Signed in as <strong>${me.sub}</strong> (<span data-testid="role">${me.role}</span>)
+        <button type="button" class="link" onClick=${signOut}>Sign out</button>
+      </p>
+    </header>
+    ${page}`;
+}
+
+const root = document.getElementById('app');
+if (root) {
+  root.replaceChildren();
+  render(html`<${App} />`, root);
+}

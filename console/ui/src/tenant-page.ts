@@ -1,0 +1,140 @@
+// One tenant: its plan and tier, runtime, pinned tools, quotas and live use, recent refusals, and
+// (for operators) suspend, resume and recycle.
+import { html } from 'htm/preact';
+import type { Me } from './api.ts';
+import { Actions } from './actions.ts';
+import { Badge, layerText, Problem, time, useResource, usageText } from './format.ts';
+import type { TenantDetail } from './types.ts';
+
+export function TenantPage({ me, id }: { me: Me; id: string }) {
+  const { data: t, error, reload } = useResource<TenantDetail>(`/api/tenants/${encodeURIComponent(id)}`);
+  return html`<main id="main">
+    <h1 tabindex="-1">Tenant ${id}</h1>
+    <${Problem} error=${error} />
+    ${
+      t === undefined
+        ? html`<p>Loading…</p>`
+        : html`<p>
+              <a href=${`#/tenants/${encodeURIComponent(id)}/evidence`}
+                >Evidence: verify report and audit trail</a
+              >
+            </p>
+            <section aria-labelledby="overview">
+              <h2 id="overview">Overview</h2>
+              <dl class="facts">
+                <dt>Status</dt>
+                <dd data-testid="status">
+                  <${Badge} ok=${t.status === 'active'} yes="active" no="suspended" />
+                </dd>
+                <dt>Plan</dt>
+                <dd>${t.plan.name} (${t.plan.memoryMb} MiB, ${t.plan.cpus} CPU, ${t.plan.pids} PIDs)</dd>
+                <dt>Isolation tier</dt>
+                <dd>${t.isolation}</dd>
+                <dt>Generation</dt>
+                <dd>${t.generation}</dd>
+                <dt>Runtime</dt>
+                <dd>
+                  ${t.runtime ? `${t.runtime.state} (generation ${t.runtime.generation}, ${t.runtime.image})` : 'none running'}
+                </dd>
+                <dt>Audit chain</dt>
+                <dd>
+                  <${Badge}
+                    ok=${t.chain.ok}
+                    yes=${`intact (${t.chain.entries} entries)`}
+                    no=${`broken: ${t.chain.problem ?? ''}`}
+                  />
+                </dd>
+              </dl>
+            </section>
+            <section aria-labelledby="quotas">
+              <h2 id="quotas">Quotas and live use</h2>
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Budget</th>
+                    <th scope="col">In use / limit</th>
+                    <th scope="col">Resets in</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${t.quotaLayers.map(
+                    (u) =>
+                      html`<tr>
+                        <th scope="row">${layerText(u)}</th>
+                        <td>${usageText(u)}</td>
+                        <td>${Math.ceil(u.reset_ms / 1000)} s</td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>
+              <p>
+                Per agent: ${t.quotas.agentCallsPerMinute ?? Math.ceil(t.quotas.callsPerMinute / 2)} calls per
+                minute; per user: ${t.quotas.userCallsPerMinute ?? Math.ceil(t.quotas.callsPerMinute / 2)}.
+              </p>
+            </section>
+            <section aria-labelledby="tools">
+              <h2 id="tools">Pinned tools</h2>
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Tool</th>
+                    <th scope="col">Version</th>
+                    <th scope="col">Agents acting alone</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${t.tools.map(
+                    (pin) =>
+                      html`<tr>
+                        <th scope="row">${pin.name}</th>
+                        <td>${pin.version}</td>
+                        <td>${pin.agentsAlone ? 'yes' : 'no'}</td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>
+            </section>
+            <section aria-labelledby="errors">
+              <h2 id="errors">Recent errors and refusals</h2>
+              ${
+                t.recentErrors.length === 0
+                  ? html`<p>None in the audit trail.</p>`
+                  : html`<table>
+                      <thead>
+                        <tr>
+                          <th scope="col">When</th>
+                          <th scope="col">Who</th>
+                          <th scope="col">Tool</th>
+                          <th scope="col">Why</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        ${t.recentErrors.map(
+                          (e) =>
+                            html`<tr>
+                              <td>${time(e.at)}</td>
+                              <td>${e.user ?? e.agent ?? ''}</td>
+                              <td>${e.tool}</td>
+                              <td>${e.error_code ? `${e.error_code}: ` : ''}${e.reason}</td>
+                            </tr>`,
+                        )}
+                      </tbody>
+                    </table>`
+              }
+            </section>
+            <section aria-labelledby="operations">
+              <h2 id="operations">Operations</h2>
+              <${Actions}
+                me=${me}
+                tenant=${id}
+                actions=${[
+                  { name: 'suspend', label: 'Suspend' },
+                  { name: 'resume', label: 'Resume' },
+                  { name: 'recycle', label: 'Recycle runtime' },
+                ]}
+                onDone=${reload}
+              />
+            </section>`
+    }
+  </main>`;
+}

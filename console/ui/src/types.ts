@@ -1,0 +1,97 @@
+// The JSON the console's API answers with (console/tenant-views.ts, console/api-routes.ts).
+/** One rate-limit layer in use (tenants/control-plane/quota.ts). */
+export interface Usage {
+  layer: string;
+  limit: number;
+  used: number;
+  period_ms: number;
+  reset_ms: number;
+  subject?: string;
+  tool?: string;
+  upstream?: string;
+}
+
+export interface ToolPin {
+  name: string;
+  version: string;
+  agentsAlone: boolean;
+}
+
+export interface TenantSummary {
+  id: string;
+  displayName: string;
+  status: 'active' | 'suspended';
+  plan: { name: string; memoryMb: number; cpus: number; pids: number };
+  isolation: string;
+  generation: number;
+  runtime: { state: string; generation: number; image: string } | null;
+  tools: ToolPin[];
+  quotas: {
+    callsPerMinute: number;
+    callsPerDay: number;
+    agentCallsPerMinute?: number;
+    userCallsPerMinute?: number;
+  };
+  usage: Usage[];
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  tenant: string;
+  user: string | null;
+  agent: string | null;
+  tool: string;
+  decision: 'permit' | 'deny';
+  reason: string;
+  status?: 'ok' | 'error';
+  error_code?: string;
+  latency_ms?: number;
+  hash: string;
+}
+
+export interface ChainCheck {
+  ok: boolean;
+  entries: number;
+  head: string;
+  problem?: string;
+}
+
+export interface TenantDetail extends TenantSummary {
+  quotaLayers: Usage[];
+  recentErrors: AuditEntry[];
+  chain: ChainCheck;
+}
+
+export interface IsolationReport {
+  tenantId: string;
+  runtimeId: string | null;
+  isolation: string;
+  checkedAt: string;
+  pass: boolean;
+  checks: { id: string; control: string; source: string; pass: boolean; why: string }[];
+}
+
+export interface AuditView {
+  entries: AuditEntry[];
+  total: number;
+  chain: ChainCheck;
+}
+
+/** One chart's data: x in seconds since the epoch, one y list per series (null: no value then). */
+export interface ChartData {
+  x: number[];
+  series: { label: string; values: (number | null)[] }[];
+}
+
+export interface MetricsCharts {
+  /** Calls answered per minute, per tool. */
+  calls: ChartData;
+  /** Calls answered with an error per minute, per tool. */
+  errors: ChartData;
+  /** Mean time to answer in each interval, per tool, in milliseconds. */
+  latencyMs: ChartData;
+  /** Working-set memory of each tenant's runtime, in MiB. */
+  memoryMiB: ChartData;
+  targets: { url: string; ok: boolean; error?: string }[];
+}

@@ -1,0 +1,68 @@
+// The console in the development stack (`bulkhead up`): its confidential client registered at the
+// development IdP, its operator and auditor accounts, and the metrics endpoints it scrapes.
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { registerClient } from '../idp/dev-client.ts';
+import { UsageError } from '../../tenants/cli/command-kit.ts';
+import { waitForHttp, type ChildGroup } from './child-processes.ts';
+
+/** `olivia=operator,aldo=auditor` -> installation accounts (no tenant) with those console roles. */
+export function parseConsoleUsers(value: string): { id: string; roles: string[] }[] {
+  return value
+    .split(',')
+    .filter(Boolean)
+    .map((entry) => {
+      const [id, role = ''] = entry.split('=').map((part) => part.trim());
+      if (!id || !['operator', 'auditor'].includes(role))
+        throw new UsageError(`--console-users entry "${entry}" is not user=operator or user=auditor`);
+      return { id, roles: [role] };
+    });
+}
+
+/** A loopback port free right now (for the metrics listeners, which only the console reads). */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no loopback port');
+  return address.port;
+}
+
+export interface DevConsoleOptions {
+  children: ChildGroup;
+  root: string;
+  issuer: string;
+  initialAccessToken: string;
+  port: string;
+  /** BULKHEAD_REDIS_URL and BULKHEAD_NAMESPACE of the stack. */
+  common: Record<string, string>;
+  metricsTargets: string[];
+}
+
+/** Registers the console's client (authorization code, client secret) and starts the console. */
+export async function startDevConsole(options: DevConsoleOptions): Promise<string> {
+  const url = `http://127.0.0.1:${options.port}`;
+  const client = await registerClient({
+    issuer: options.issuer,
+    initialAccessToken: options.initialAccessToken,
+    metadata: {
+      client_name: 'Bulkhead console (development)',
+      redirect_uris: [`${url}/auth/callback`],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'openid roles',
+    },
+  });
+  options.children.start('console', join(options.root, 'console/main.ts'), {
+    ...options.common,
+    BULKHEAD_CONSOLE_PORT: options.port,
+    BULKHEAD_CONSOLE_ISSUER: options.issuer,
+    BULKHEAD_CONSOLE_CLIENT_ID: String(client['client_id']),
+    BULKHEAD_CONSOLE_CLIENT_SECRET: String(client['client_secret']),
+    BULKHEAD_CONSOLE_METRICS_TARGETS: options.metricsTargets.join(' '),
+  });
+  await waitForHttp(`${url}/healthz`, 30_000);
+  return url;
+}

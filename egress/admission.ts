@@ -1,0 +1,84 @@
+// Whether one proxy request may go out, and where to: the tenant's and pack's allowlists
+// (egress/policy.ts), the upstream's shared budget (egress/upstream-budget.ts), then the address
+// the name resolves to. A refusal is an HTTP answer: 403 with a JSON body naming the host and the
+// reason, 429 with `retry_after_ms` when the upstream's budget is spent.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { errorRow, type ErrorCode } from '../kernel/errors/error-codes.ts';
+import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
+import { decide, isPrivateAddress, type Destination } from './policy.ts';
+import type { UpstreamBudget } from './upstream-budget.ts';
+
+export interface Refusal {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown> & { error: ErrorCode; reason: string };
+}
+
+export interface Admitted {
+  address: string;
+  upstream?: { name: string; credential?: EgressCredential };
+}
+
+export function refusal(code: ErrorCode, reason: string, fields: Record<string, unknown> = {}): Refusal {
+  return { status: errorRow(code).http ?? 400, headers: {}, body: { error: code, reason, ...fields } };
+}
+
+const REASONS = {
+  egress_off: 'egress is off for this tenant',
+  host_not_allowed: "the host is in neither the tenant's nor the pack's egress allowlist",
+} as const;
+
+export async function admit(options: {
+  policy: EgressPolicy;
+  pack: string | undefined;
+  dest: Destination;
+  budget: UpstreamBudget;
+}): Promise<Admitted | Refusal> {
+  const { dest } = options;
+  const where = { host: dest.host, port: dest.port };
+  const decision = decide(options.policy, options.pack, dest);
+  if (!decision.allowed)
+    return refusal('egress_denied', decision.reason, { ...where, message: REASONS[decision.reason] });
+  const upstream = decision.upstream;
+  if (upstream) {
+    const taken = await options.budget.take(upstream.name);
+    if (taken && !taken.admitted) {
+      const spent = refusal('upstream_budget_exceeded', 'upstream_budget_spent', {
+        ...where,
+        upstream: upstream.name,
+        limit: taken.limit,
+        period_ms: 60_000,
+        retry_after_ms: taken.retryAfterMs,
+        message: `the ${upstream.name} upstream's budget of ${taken.limit} calls per minute is spent`,
+      });
+      spent.headers['retry-after'] = String(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)));
+      return spent;
+    }
+  }
+  let address = dest.host;
+  if (isIP(dest.host) === 0) {
+    let addresses: { address: string }[];
+    try {
+      addresses = await lookup(dest.host, { all: true });
+    } catch {
+      return refusal('upstream_unreachable', 'name_not_resolved', {
+        ...where,
+        message: 'the host name did not resolve',
+      });
+    }
+    // Every address is checked, not just the one used: a name may not mix public and private ones.
+    if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address)))
+      return refusal('egress_denied', 'private_address', {
+        ...where,
+        message:
+          'the host name resolves to a private, loopback or link-local address; allow that address literally instead',
+      });
+    address = addresses[0]!.address;
+  }
+  return { address, ...(upstream ? { upstream } : {}) };
+}
+
+export function isRefusal(value: Admitted | Refusal): value is Refusal {
+  return 'status' in value;
+}

@@ -1,0 +1,60 @@
+// Everything the egress gateway (egress/main.ts) can be configured with, declared once.
+import { z } from 'zod';
+import { logLevel, namespace, redisUrl, runDir } from '../kernel/config/common.ts';
+import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
+
+const fields = {
+  redisUrl,
+  namespace,
+  runDir,
+  secretsKeyFile: {
+    env: 'BULKHEAD_SECRETS_KEY_FILE',
+    schema: z.string().min(1).optional(),
+    doc: "AES-256 key of the tenants' secret store, to add upstream credentials (without it an upstream that declares one is refused)",
+    defaultText: 'none',
+  },
+  poolSize: {
+    env: 'BULKHEAD_EGRESS_POOL_SIZE',
+    schema: z.coerce.number().int().min(1).max(16).default(4),
+    doc: "idle connections kept open to each egress-enabled tenant's bridge",
+  },
+  maxConnections: {
+    env: 'BULKHEAD_EGRESS_MAX_CONNECTIONS',
+    schema: z.coerce.number().int().min(1).max(4096).default(64),
+    doc: 'proxy connections in use per tenant at most; past it no new idle connection is opened',
+  },
+  dialsPerSecond: {
+    env: 'BULKHEAD_EGRESS_DIALS_PER_SECOND',
+    schema: z.coerce.number().int().min(1).max(10_000).default(100),
+    doc: "new connections per second into one tenant's bridge at most: its new proxy connections per second",
+  },
+  refreshIntervalMs: {
+    env: 'BULKHEAD_EGRESS_REFRESH_MS',
+    schema: z.coerce.number().int().min(100).max(60_000).default(2_000),
+    doc: "how often tenants' policies are re-read and their idle connections topped up",
+  },
+  connectTimeoutMs: {
+    env: 'BULKHEAD_EGRESS_CONNECT_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    doc: 'how long a connection to an upstream may take',
+  },
+  idleTimeoutMs: {
+    env: 'BULKHEAD_EGRESS_IDLE_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
+    doc: 'a proxy connection with no traffic either way for this long is closed',
+  },
+  logLevel,
+};
+
+export const egressConfig = defineConfig(
+  {
+    title: 'Egress gateway',
+    usage: 'node egress/main.ts',
+    summary:
+      "Meters tenant containers' outbound HTTP(S): dials each egress-enabled tenant's bridge socket, " +
+      'applies its allowlists and upstream budgets, adds upstream credentials, audits every upstream call.',
+  },
+  fields,
+);
+
+export type EgressSettings = ConfigOf<typeof fields>;

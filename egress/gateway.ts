@@ -1,0 +1,180 @@
+// The egress gateway (docs/security.md, "Egress"): a process outside every tenant container, with no
+// Docker socket. On each pass it reads the tenant registry and keeps a few idle connections into
+// the egress bridge of every active tenant whose policy is an allowlist (egress/tunnel-pool.ts); a
+// connection the bridge starts to use carries one preamble line naming the pack, then an HTTP proxy
+// request that egress/proxy.ts serves under that tenant's policy.
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { Scheduler } from '../kernel/process/scheduler.ts';
+import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
+import type { EgressCredential } from '../kernel/tenant/egress-policy.ts';
+import type { Installation } from '../kernel/tenant/installation.ts';
+import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
+import { EGRESS_SOCKET_NAME, MAX_PREAMBLE_BYTES, parsePreamble } from '../kernel/wire/egress-tunnel.ts';
+import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
+import { createProxyServer, type TunnelContext } from './proxy.ts';
+import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
+import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
+
+export interface EgressGatewayOptions {
+  installation: Installation;
+  runDir: string;
+  logger: Logger;
+  /** Where upstream credentials come from; without it an upstream that declares one is refused. */
+  secrets?: CredentialSource;
+  /** Replaces the Redis budget (unit tests). */
+  budget?: UpstreamBudget;
+  poolSize: number;
+  maxConnections: number;
+  dialsPerSecond: number;
+  refreshIntervalMs: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface RunningEgressGateway {
+  /** One pass now: re-read the registry and top up every tenant's idle connections. */
+  refresh(): Promise<void>;
+  stats(tenant: string): PoolStats | undefined;
+  close(): Promise<void>;
+}
+
+/** A tenant's secret values by name (the secret store, tenants/secrets/secret-store.ts). */
+export interface CredentialSource {
+  get(tenant: string, name: string): Promise<string | undefined>;
+}
+
+const PREAMBLE_TIMEOUT_MS = 10_000;
+
+interface TenantEntry {
+  record: TenantRecord;
+  pool: TunnelPool;
+}
+
+export async function startEgressGateway(options: EgressGatewayOptions): Promise<RunningEgressGateway> {
+  const { installation, logger } = options;
+  const redis = new Redis(installation.redis);
+  const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
+  const trail = new AuditTrail({ redis, prefix: installation.registryPrefix });
+  const budget = options.budget ?? new RedisUpstreamBudget({ redis, prefix: installation.registryPrefix });
+  const tenants = new Map<string, TenantEntry>();
+  const contexts = new WeakMap<Socket, TunnelContext>();
+
+  async function credential(tenant: string, wanted: EgressCredential): Promise<string | undefined> {
+    const record = tenants.get(tenant)?.record;
+    const ref = record?.secrets.find((s) => s.name === wanted.secret)?.ref;
+    // Only this tenant's own store: a reference into another tenant's slot is never followed.
+    if (!options.secrets || ref !== `secret://${tenant}/${wanted.secret}`) return undefined;
+    return options.secrets.get(tenant, wanted.secret).catch(() => undefined);
+  }
+
+  const proxy: Server = createProxyServer(
+    {
+      budget,
+      credential,
+      connectTimeoutMs: options.connectTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      audit(tenant, decision, reason, call) {
+        logger.info({ tenant, decision, reason, ...call }, 'upstream call');
+        trail
+          .append({ tenant, user: null, agent: null, tool: 'egress', decision, reason, upstream: call })
+          .catch((error: unknown) => logger.error({ err: error, tenant }, 'egress audit append failed'));
+      },
+    },
+    // The policy in force now, not when the connection opened: a keep-alive connection's next
+    // request meets a narrowed allowlist.
+    (socket) => {
+      const context = contexts.get(socket);
+      const entry = context && tenants.get(context.tenant);
+      return context && entry ? { ...context, policy: entry.record.egress } : undefined;
+    },
+  );
+
+  /** Reads the preamble line (bounded), then hands the connection to the proxy under its tenant. */
+  function onTunnel(tenant: string, socket: Socket): void {
+    let buffered = Buffer.alloc(0);
+    // The line must come at once; the HTTP server's own timeouts apply after it.
+    socket.setTimeout(PREAMBLE_TIMEOUT_MS, () => socket.destroy());
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const newline = buffered.indexOf(0x0a);
+      if (newline < 0 && buffered.length < MAX_PREAMBLE_BYTES) return;
+      socket.off('data', onData);
+      socket.pause();
+      const pack = newline < 0 ? null : parsePreamble(buffered.subarray(0, newline + 1).toString('latin1'));
+      const entry = tenants.get(tenant);
+      if (pack === null || !entry) {
+        socket.destroy();
+        return;
+      }
+      contexts.set(socket, { tenant, policy: entry.record.egress, pack });
+      const rest = buffered.subarray(newline + 1);
+      if (rest.length > 0) socket.unshift(rest);
+      socket.setTimeout(0);
+      proxy.emit('connection', socket);
+      socket.resume();
+    };
+    socket.on('data', onData);
+    socket.resume();
+  }
+
+  async function refresh(): Promise<void> {
+    const records = await registry.list();
+    const wanted = new Set<string>();
+    for (const record of records) {
+      if (record.status !== 'active' || record.egress.mode !== 'allowlist') continue;
+      wanted.add(record.id);
+      const target = {
+        tenant: record.id,
+        socketPath: join(
+          tenantSocketDir(options.runDir, installation.namespace, record.id),
+          EGRESS_SOCKET_NAME,
+        ),
+        uid: record.uid,
+      };
+      let entry = tenants.get(record.id);
+      if (!entry) {
+        const pool = new TunnelPool({
+          target,
+          size: options.poolSize,
+          maxInUse: options.maxConnections,
+          dialsPerSecond: options.dialsPerSecond,
+          onTunnel: (socket) => onTunnel(record.id, socket),
+          logger,
+        });
+        entry = { record, pool };
+        tenants.set(record.id, entry);
+      }
+      entry.record = record;
+      entry.pool.retarget(target);
+      entry.pool.topUp();
+    }
+    // Egress turned off, tenant suspended or gone: its connections end now, in use or not.
+    for (const [id, entry] of tenants)
+      if (!wanted.has(id)) {
+        entry.pool.close();
+        tenants.delete(id);
+      }
+  }
+
+  await refresh();
+  const scheduler = new Scheduler({ logger });
+  scheduler.every('egress-refresh', options.refreshIntervalMs, refresh);
+  logger.info({ tenants: tenants.size }, 'egress gateway started');
+
+  return {
+    refresh,
+    stats: (tenant) => tenants.get(tenant)?.pool.stats,
+    async close() {
+      await scheduler.stop();
+      for (const entry of tenants.values()) entry.pool.close();
+      tenants.clear();
+      proxy.close();
+      redis.disconnect();
+    },
+  };
+}

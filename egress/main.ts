@@ -1,0 +1,60 @@
+// Egress gateway process entry: configuration from the environment (egress/config.ts), then wiring.
+// Holds no Docker socket: it needs the tenant registry (Redis), the run directory's tenant socket
+// directories (as a member of the router's group) and, to add upstream credentials, the secret key.
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
+import { installation } from '../kernel/tenant/installation.ts';
+import { readSecretKey, SecretStore } from '../tenants/secrets/secret-store.ts';
+import { egressConfig } from './config.ts';
+import { startEgressGateway, type CredentialSource } from './gateway.ts';
+
+/**
+ * The secret store once its key exists: the operator CLI creates the key on its first use, which
+ * may come after this process started (its key file is mounted read-only here).
+ */
+function secretsOnceKeyed(options: { file: string; redis: Redis; prefix: string }): CredentialSource {
+  let store: SecretStore | undefined;
+  return {
+    async get(tenant, name) {
+      if (!store) {
+        const key = await readSecretKey(options.file);
+        if (!key) return undefined;
+        store = new SecretStore({ redis: options.redis, prefix: options.prefix, key });
+      }
+      return store.get(tenant, name);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(egressConfig);
+  if (!config) return;
+  const { redisUrl, namespace, logLevel, secretsKeyFile, ...settings } = config;
+  const logger = pino({ name: 'egress-gateway', level: logLevel });
+  const inst = installation({ namespace, redisUrl });
+  const secretsRedis = secretsKeyFile ? new Redis(inst.redis) : undefined;
+  const gateway = await startEgressGateway({
+    ...settings,
+    installation: inst,
+    logger,
+    ...(secretsKeyFile && secretsRedis
+      ? {
+          secrets: secretsOnceKeyed({
+            file: secretsKeyFile,
+            redis: secretsRedis,
+            prefix: inst.registryPrefix,
+          }),
+        }
+      : {}),
+  });
+  stopOnSignals(
+    async () => {
+      await gateway.close();
+      secretsRedis?.disconnect();
+    },
+    () => logger.info('stopping'),
+  );
+}
+
+await main();

@@ -1,0 +1,85 @@
+// The egress decision for one destination (docs/security.md, "Egress"): pure functions over a
+// tenant's egress policy (kernel/tenant/egress-policy.ts). A destination is allowed when a rule of
+// the tenant, of the calling pack, or of an upstream the pack may use matches its host and port; a
+// matching upstream brings its budget and credential. Host names that resolve to a private,
+// loopback or link-local address are refused unless the rule names that address literally: a public
+// name must not become a path into the gateway's own network (DNS rebinding).
+import { BlockList, isIPv4, isIP } from 'node:net';
+import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
+
+export interface Destination {
+  /** Lower case, without brackets. */
+  host: string;
+  port: number;
+}
+
+export type EgressDecision =
+  | { allowed: true; upstream?: { name: string; credential?: EgressCredential }; literal: boolean }
+  | { allowed: false; reason: 'egress_off' | 'host_not_allowed' };
+
+/** `host:port` of a CONNECT request, or undefined when it is not one. */
+export function parseAuthority(authority: string): Destination | undefined {
+  const match = /^([A-Za-z0-9.-]{1,253}):([0-9]{1,5})$/.exec(authority);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1]!.toLowerCase().replace(/\.$/, ''), port };
+}
+
+function ruleMatches(rule: string, dest: Destination): boolean {
+  const [pattern, portText] = rule.split(':') as [string, string | undefined];
+  const portOk =
+    portText === undefined ? dest.port === 80 || dest.port === 443 : Number(portText) === dest.port;
+  if (!portOk) return false;
+  if (pattern.startsWith('*.'))
+    return dest.host.endsWith(pattern.slice(1)) && dest.host.length > pattern.length - 1;
+  return pattern === dest.host;
+}
+
+export function decide(policy: EgressPolicy, pack: string | undefined, dest: Destination): EgressDecision {
+  if (policy.mode === 'none') return { allowed: false, reason: 'egress_off' };
+  const literal = isIP(dest.host) !== 0;
+  const matches = (rules: readonly string[]): boolean => rules.some((rule) => ruleMatches(rule, dest));
+  for (const [name, upstream] of Object.entries(policy.upstreams).sort(([a], [b]) => a.localeCompare(b))) {
+    if (upstream.packs && (pack === undefined || !upstream.packs.includes(pack))) continue;
+    if (matches(upstream.hosts))
+      return {
+        allowed: true,
+        literal,
+        upstream: { name, ...(upstream.credential ? { credential: upstream.credential } : {}) },
+      };
+  }
+  if (matches(policy.hosts)) return { allowed: true, literal };
+  const own = pack === undefined ? undefined : policy.packs[pack];
+  if (own && matches(own.hosts)) return { allowed: true, literal };
+  return { allowed: false, reason: 'host_not_allowed' };
+}
+
+const PRIVATE = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['224.0.0.0', 3],
+] as const)
+  PRIVATE.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 127],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  PRIVATE.addSubnet(net, prefix, 'ipv6');
+
+/** Whether an address is one a host name must not lead to (private, loopback, link-local, multicast). */
+export function isPrivateAddress(address: string): boolean {
+  // An IPv4-mapped IPv6 address is judged by its IPv4 part. (BlockList itself maps IPv4 addresses
+  // onto ::ffff:0:0/96, so that range must not be a rule: it would refuse every IPv4 address.)
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const plain = mapped ?? address;
+  return PRIVATE.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
+}

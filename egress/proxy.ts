@@ -1,0 +1,301 @@
+// The gateway's HTTP forward proxy over one tenant's tunnels: CONNECT host:port (HTTPS; the bytes
+// are relayed as they are and counted both ways) and absolute-form plain HTTP (forwarded, with the
+// upstream's credential header set by the gateway). Every request, refused or served, is one audit
+// entry in the tenant's trail with host, method, status, bytes and latency.
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
+import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
+import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
+import { parseAuthority, type Destination } from './policy.ts';
+import type { UpstreamBudget } from './upstream-budget.ts';
+
+/** Whose tunnel a connection came through: known from the socket the gateway dialed, never from its bytes. */
+export interface TunnelContext {
+  tenant: string;
+  policy: EgressPolicy;
+  pack: string | undefined;
+}
+
+export interface ProxyOptions {
+  budget: UpstreamBudget;
+  /** The value of a tenant's credential, or undefined when it cannot be read. */
+  credential(tenant: string, credential: EgressCredential): Promise<string | undefined>;
+  audit(tenant: string, decision: 'permit' | 'deny', reason: string, call: UpstreamCall): void;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+function endToEnd(headers: IncomingMessage['headers']): Record<string, string | string[]> {
+  const listed = String(headers.connection ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase());
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !listed.includes(name)) out[name] = value;
+  return out;
+}
+
+function refusalText(r: Refusal): string {
+  const body = JSON.stringify(r.body);
+  const headers = { 'content-type': 'application/json', connection: 'close', ...r.headers };
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+  return `HTTP/1.1 ${r.status} Refused\r\n${lines.join('\r\n')}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/** Counts the bytes a stream delivers. */
+function counted(stream: Duplex | IncomingMessage, into: { bytes: number }): void {
+  stream.on('data', (chunk: Buffer) => {
+    into.bytes += chunk.length;
+  });
+}
+
+export function createProxyServer(
+  options: ProxyOptions,
+  contextOf: (socket: Socket) => TunnelContext | undefined,
+): Server {
+  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 });
+
+  function record(
+    ctx: TunnelContext,
+    dest: Destination,
+    method: string,
+    started: number,
+    outcome: {
+      status: number;
+      sent: number;
+      received: number;
+      latencyMs: number;
+      upstream?: string;
+      decision: 'permit' | 'deny';
+      reason: string;
+    },
+  ): void {
+    options.audit(ctx.tenant, outcome.decision, outcome.reason, {
+      host: dest.host,
+      port: dest.port,
+      method,
+      status: outcome.status,
+      bytes_sent: outcome.sent,
+      bytes_received: outcome.received,
+      latency_ms: outcome.latencyMs,
+      duration_ms: Date.now() - started,
+      pack: ctx.pack ?? null,
+      upstream: outcome.upstream ?? null,
+    });
+  }
+
+  function refused(ctx: TunnelContext, dest: Destination, method: string, started: number, r: Refusal): void {
+    record(ctx, dest, method, started, {
+      status: r.status,
+      sent: 0,
+      received: 0,
+      latencyMs: 0,
+      decision: 'deny',
+      reason: r.body.reason,
+      ...(typeof r.body.upstream === 'string' ? { upstream: r.body.upstream } : {}),
+    });
+  }
+
+  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const ctx = contextOf(req.socket);
+    const started = Date.now();
+    client.on('error', () => client.destroy());
+    const dest = parseAuthority(req.url ?? '');
+    if (!ctx || !dest) return client.end(refusalText(refusal('egress_bad_request', 'bad_connect_target')));
+    void admit({ policy: ctx.policy, pack: ctx.pack, dest, budget: options.budget }).then(
+      (verdict) => {
+        if (isRefusal(verdict)) {
+          refused(ctx, dest, 'CONNECT', started, verdict);
+          return client.end(refusalText(verdict));
+        }
+        tunnel(ctx, dest, verdict, client, head, started);
+      },
+      () => client.end(refusalText(refusal('upstream_unreachable', 'gateway_state_unavailable'))),
+    );
+  });
+
+  function tunnel(
+    ctx: TunnelContext,
+    dest: Destination,
+    ok: Admitted,
+    client: Socket,
+    head: Buffer,
+    started: number,
+  ): void {
+    const sent = { bytes: head.length };
+    const received = { bytes: 0 };
+    let latencyMs = 0;
+    let connected = false;
+    const upstream = connect({
+      host: ok.address,
+      port: dest.port,
+      timeout: options.connectTimeoutMs,
+      noDelay: true,
+    });
+    const finish = (): void => {
+      record(ctx, dest, 'CONNECT', started, {
+        status: connected ? 200 : 502,
+        sent: sent.bytes,
+        received: received.bytes,
+        latencyMs,
+        decision: 'permit',
+        reason: connected ? 'tunnel' : 'upstream_unreachable',
+        ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
+      });
+    };
+    upstream.once('timeout', () => upstream.destroy());
+    upstream.once('error', () => {
+      if (!connected)
+        client.end(
+          refusalText(
+            refusal('upstream_unreachable', 'connect_failed', { host: dest.host, port: dest.port }),
+          ),
+        );
+      else client.destroy();
+    });
+    upstream.once('close', () => {
+      client.destroy();
+      finish();
+    });
+    upstream.once('connect', () => {
+      connected = true;
+      latencyMs = Date.now() - started;
+      upstream.setTimeout(options.idleTimeoutMs);
+      client.setTimeout(options.idleTimeoutMs, () => client.destroy());
+      if (head.length > 0) upstream.write(head);
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      counted(client, sent);
+      counted(upstream, received);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.once('close', () => upstream.destroy());
+    });
+  }
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const ctx = contextOf(req.socket);
+    const started = Date.now();
+    const method = req.method ?? 'GET';
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      url = undefined;
+    }
+    const reply = (r: Refusal): void => {
+      res
+        .writeHead(r.status, { 'content-type': 'application/json', ...r.headers })
+        .end(JSON.stringify(r.body));
+    };
+    if (!ctx || !url || url.protocol !== 'http:' || url.username || url.password)
+      return reply(
+        refusal('egress_bad_request', 'not_absolute_http', {
+          message: 'send absolute-form http:// requests, or CONNECT host:port for https',
+        }),
+      );
+    const dest: Destination = { host: url.hostname.toLowerCase(), port: Number(url.port || 80) };
+    void forward(ctx, dest, url, req, res, started, method, reply).catch(() => {
+      if (!res.headersSent) reply(refusal('upstream_unreachable', 'gateway_state_unavailable'));
+      else res.destroy();
+    });
+  });
+
+  async function forward(
+    ctx: TunnelContext,
+    dest: Destination,
+    url: URL,
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: number,
+    method: string,
+    reply: (r: Refusal) => void,
+  ): Promise<void> {
+    const verdict = await admit({ policy: ctx.policy, pack: ctx.pack, dest, budget: options.budget });
+    if (isRefusal(verdict)) {
+      refused(ctx, dest, method, started, verdict);
+      return reply(verdict);
+    }
+    const headers = endToEnd(req.headers);
+    // The host checked is the host named: no other virtual host behind the same address.
+    headers.host = url.host;
+    const credential = verdict.upstream?.credential;
+    if (credential) {
+      const value = await options.credential(ctx.tenant, credential);
+      if (value === undefined) {
+        const r = refusal('credential_unavailable', 'credential_unavailable', {
+          host: dest.host,
+          port: dest.port,
+          upstream: verdict.upstream?.name,
+          message: `the gateway could not read the secret ${credential.secret} for this upstream`,
+        });
+        refused(ctx, dest, method, started, r);
+        return reply(r);
+      }
+      // The pack's own value for that header, if it sent one, never reaches the upstream.
+      headers[credential.header] = `${credential.prefix}${value}`;
+    }
+    const sent = { bytes: 0 };
+    const received = { bytes: 0 };
+    let status = 502;
+    let latencyMs = 0;
+    const upstreamReq = httpRequest({
+      host: verdict.address,
+      port: dest.port,
+      method,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      setHost: false,
+      timeout: options.connectTimeoutMs,
+    });
+    const done = (): void =>
+      record(ctx, dest, method, started, {
+        status,
+        sent: sent.bytes,
+        received: received.bytes,
+        latencyMs,
+        decision: 'permit',
+        reason: status === 502 && latencyMs === 0 ? 'upstream_unreachable' : 'forwarded',
+        ...(verdict.upstream ? { upstream: verdict.upstream.name } : {}),
+      });
+    upstreamReq.once('timeout', () => upstreamReq.destroy());
+    upstreamReq.once('error', () => {
+      if (!res.headersSent)
+        reply(refusal('upstream_unreachable', 'connect_failed', { host: dest.host, port: dest.port }));
+      else res.destroy();
+      if (latencyMs === 0) done();
+    });
+    upstreamReq.once('response', (upstreamRes) => {
+      status = upstreamRes.statusCode ?? 502;
+      latencyMs = Date.now() - started;
+      upstreamReq.setTimeout(options.idleTimeoutMs);
+      counted(upstreamRes, received);
+      res.writeHead(status, endToEnd(upstreamRes.headers));
+      upstreamRes.pipe(res);
+      res.once('close', done);
+    });
+    counted(req, sent);
+    req.pipe(upstreamReq);
+  }
+
+  return server;
+}

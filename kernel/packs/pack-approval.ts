@@ -1,0 +1,136 @@
+// An approval: what the operator saw a pack version present in the sandbox (its tools, resources and
+// prompts) together with the manifest's statements, fixed with who approved it and when. The router
+// serves a pack tool only from an approval; the digest pins the exposed wire definition the tenant
+// runtime must present (the drift guard compares it).
+import { z } from 'zod';
+import {
+  annotationsFor,
+  definitionDigest,
+  IDEMPOTENCY_KEY_FIELD,
+  IdempotencyKeySchema,
+  type ToolDefinition,
+  type WireTool,
+} from '../tools/tool-definition.ts';
+import {
+  PackEffectSchema,
+  PackIdempotencySchema,
+  PackManifestSchema,
+  PackNameSchema,
+  PackVersionSchema,
+  type PackManifest,
+} from './pack-manifest.ts';
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+/** A definition as a client would read it: the pack's own, under its exposed name. */
+export const PresentedDefinitionSchema = z.looseObject({
+  name: z.string().min(1).max(128),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  inputSchema: JsonObject,
+  outputSchema: JsonObject.optional(),
+  annotations: JsonObject.optional(),
+});
+export type PresentedDefinition = z.infer<typeof PresentedDefinitionSchema>;
+
+export const ApprovedToolSchema = z.strictObject({
+  /** The name the pack lists. */
+  name: z.string(),
+  exposed: z.string(),
+  effect: PackEffectSchema,
+  scope: z.string().nullable(),
+  blastRadius: z.string().optional(),
+  /** The exposed wire definition as the pack presented it (renamed, nothing else changed). */
+  definition: PresentedDefinitionSchema,
+  /** definitionDigest(definition): what the tenant runtime must present. */
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ApprovedTool = z.infer<typeof ApprovedToolSchema>;
+
+export const PackApprovalSchema = z.strictObject({
+  name: PackNameSchema,
+  version: PackVersionSchema,
+  /** The image the sandbox ran (its id pins the exact files approved). */
+  image: z.strictObject({ ref: z.string(), id: z.string() }),
+  manifest: PackManifestSchema,
+  idempotency: PackIdempotencySchema,
+  tools: z.array(ApprovedToolSchema),
+  resources: z.array(JsonObject),
+  resourceTemplates: z.array(JsonObject),
+  /** Prompts under their exposed names (renamed like tools). */
+  prompts: z.array(JsonObject),
+  approvedBy: z.string(),
+  approvedAt: z.iso.datetime(),
+});
+export type PackApproval = z.infer<typeof PackApprovalSchema>;
+
+/** What the sandbox saw a pack list (each item as the pack sent it). */
+export interface PackListing {
+  tools: Record<string, unknown>[];
+  resources: Record<string, unknown>[];
+  resourceTemplates: Record<string, unknown>[];
+  prompts: Record<string, unknown>[];
+}
+
+export { type PackManifest };
+
+/**
+ * The client-facing input schema of a pack tool: the pack's own, plus the idempotency key every
+ * write requires (the runtime strips it before the pack sees the arguments).
+ */
+export function packInputSchema(tool: ApprovedTool): Record<string, unknown> {
+  const schema = tool.definition.inputSchema;
+  if (tool.effect === 'read') return schema;
+  const properties = (schema.properties ?? {}) as Record<string, unknown>;
+  const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+  return {
+    ...schema,
+    properties: { ...properties, [IDEMPOTENCY_KEY_FIELD]: z.toJSONSchema(IdempotencyKeySchema) },
+    required: [...required.filter((r) => r !== IDEMPOTENCY_KEY_FIELD), IDEMPOTENCY_KEY_FIELD],
+  };
+}
+
+/** The router's definition of one approved pack tool: validated with zod's JSON Schema support. */
+export function packToolDefinition(approval: PackApproval, tool: ApprovedTool): ToolDefinition {
+  const def: ToolDefinition = {
+    name: tool.exposed,
+    version: approval.version,
+    kind: 'tenant',
+    title: tool.definition.title ?? tool.exposed,
+    description: tool.definition.description ?? '',
+    inputSchema: z.fromJSONSchema(packInputSchema(tool)),
+    outputSchema: tool.definition.outputSchema ? z.fromJSONSchema(tool.definition.outputSchema) : z.unknown(),
+    scope: tool.scope,
+    effect: tool.effect,
+    writes: tool.effect !== 'read',
+    ...(tool.blastRadius ? { blastRadius: tool.blastRadius } : {}),
+    semantic: [],
+    maxPayloadBytes: 256 * 1024,
+    pack: {
+      name: approval.name,
+      version: approval.version,
+      idempotency: approval.idempotency,
+      digest: tool.digest,
+    },
+  };
+  // The pack's own definition (an absent outputSchema stays absent), with the key and the
+  // annotations derived from the approved effect, like every other tool's.
+  def.wire = {
+    ...tool.definition,
+    title: def.title,
+    description: def.description,
+    inputSchema: packInputSchema(tool),
+    annotations: annotationsFor(def),
+  } as WireTool;
+  return def;
+}
+
+/** Every approved tool of an approval as router definitions. */
+export function packToolDefinitions(approval: PackApproval): ToolDefinition[] {
+  return approval.tools.map((tool) => packToolDefinition(approval, tool));
+}
+
+/** The approved digest check a sandbox listing and a runtime presentation share. */
+export function presentedDigest(definition: PresentedDefinition): string {
+  return definitionDigest(definition);
+}

@@ -1,0 +1,76 @@
+// A tool pack: an MCP server the operator supplies (any language, speaking MCP over stdio) and its
+// manifest, bulkhead-pack.json at the root of its directory. The manifest carries the operator's
+// statements the pack itself cannot make: what each tool does to data (effect), which scopes may
+// call it and, for every write, its blast radius. The approval (kernel/registry/pack-registry.ts)
+// holds the definitions the pack presented; enabled.json (enabled-packs.ts) tells the runtime which
+// of them to serve.
+import { z } from 'zod';
+import { MANIFEST } from './manifest.ts';
+
+export const PACK_MANIFEST_FILE = 'bulkhead-pack.json';
+
+/** The first word of each built-in tool ("records", "docs", ...): no pack may take it. */
+const RESERVED = new Set(MANIFEST.map((tool) => tool.name.split('_')[0]));
+
+/** No "_": the text before a client-visible name's first "_" is always the pack (pack-naming.ts). */
+export const PackNameSchema = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9-]{1,30}$/,
+    'a pack name is 2-31 characters of a-z, 0-9 and "-", starting with a letter',
+  )
+  .refine((name) => !RESERVED.has(name), 'this pack name would collide with built-in tools');
+export const PackVersionSchema = z
+  .string()
+  .regex(/^[0-9A-Za-z.+-]{1,32}$/, 'a pack version is 1-32 characters of 0-9, A-Z, a-z, ".", "+" and "-"');
+/** Environment-variable names, like a tenant's secret names (kernel/tenant/tenant-spec.ts). */
+export const PackSecretNameSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/);
+export const PackEffectSchema = z.enum(['read', 'create', 'update', 'delete']);
+/** "runtime": at-most-once and replay from the runtime's key table; "pack": the pack honours the key too. */
+export const PackIdempotencySchema = z.enum(['runtime', 'pack']);
+/** A tool name as MCP allows it (SEP-986), bounded. */
+export const PackToolNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+
+export const PackToolStatementSchema = z
+  .strictObject({
+    effect: PackEffectSchema,
+    // At most one: the router checks one scope per tool (ToolDefinition.scope); none: any token.
+    scopes: z
+      .array(z.string().regex(/^[a-z][a-z0-9:._-]{0,63}$/))
+      .max(1)
+      .default([]),
+    blastRadius: z.string().min(10).max(1000).optional(),
+  })
+  .refine((s) => s.effect === 'read' || s.blastRadius !== undefined, {
+    message: 'a write (effect other than read) needs a blastRadius statement',
+    path: ['blastRadius'],
+  });
+export type PackToolStatement = z.infer<typeof PackToolStatementSchema>;
+
+export const PackManifestSchema = z.strictObject({
+  name: PackNameSchema,
+  version: PackVersionSchema,
+  /** argv, run in the pack's work dir (/data/packs/<name>/); relative paths are the pack's files. */
+  command: z.array(z.string().min(1).max(4096)).min(1).max(64),
+  secrets: z.array(PackSecretNameSchema).max(32).default([]),
+  idempotency: PackIdempotencySchema.default('runtime'),
+  tools: z.record(PackToolNameSchema, PackToolStatementSchema),
+});
+export type PackManifest = z.infer<typeof PackManifestSchema>;
+
+/** `name@version` as the CLI and the tenant record write a pin. */
+export const PackPinSchema = z.strictObject({ name: PackNameSchema, version: PackVersionSchema });
+export type PackPin = z.infer<typeof PackPinSchema>;
+
+export function parsePackPin(text: string): PackPin {
+  const at = text.lastIndexOf('@');
+  return PackPinSchema.parse({
+    name: at < 0 ? text : text.slice(0, at),
+    version: at < 0 ? '' : text.slice(at + 1),
+  });
+}
+
+/** The image `bulkhead pack build` makes for a pack version. */
+export function packImage(pin: PackPin): string {
+  return `bulkhead/pack-${pin.name}:${pin.version}`;
+}

@@ -1,0 +1,15 @@
+// Runs work inside a span: the span is active while it runs (what the work starts is its child),
+// a throw marks it failed (`error.type` = internal), and it always ends.
+import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+
+export async function inSpan<T>(span: Span, parent: Context, work: () => Promise<T>): Promise<T> {
+  try {
+    return await context.with(trace.setSpan(parent, span), work);
+  } catch (error) {
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.setAttribute('error.type', 'internal');
+    throw error;
+  } finally {
+    span.end();
+  }
+}

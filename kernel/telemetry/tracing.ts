@@ -1,0 +1,84 @@
+// OpenTelemetry tracing of one Bulkhead process (docs/observability.md, "Traces"): a tracer provider
+// whose spans leave in batches over OTLP/HTTP (JSON) to the operator's endpoint. Without an endpoint
+// there is no provider at all: `startTracing` answers undefined and every caller skips its spans,
+// so a process that does not trace pays one `undefined` check per step.
+import { context, type Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { AsyncContextManager } from './async-context.ts';
+
+const VERSION = '0.1.0';
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  /**
+   * Queues finished spans that were not recorded by this process (a tenant runtime's, once the
+   * router checked them) for the same export as its own.
+   */
+  exportSpans(spans: readonly ReadableSpan[]): void;
+  /** Exports what is queued now. */
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export interface TracingOptions {
+  /** `service.name` of this process's spans. */
+  service: string;
+  /** The OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); none: no tracing. */
+  endpoint: string | undefined;
+  /**
+   * Share of new traces recorded (0 to 1; default 1). A trace a client or the router started
+   * keeps its caller's decision (the `traceparent`'s sampled flag).
+   */
+  sampleRatio?: number | undefined;
+  /** Replaces the OTLP exporter (unit tests of the span shapes). */
+  exporter?: SpanExporter;
+}
+
+let contextManager: AsyncContextManager | undefined;
+
+/** The active span follows async calls (the supervisor job a call causes reads it): set up once. */
+function propagateContext(): void {
+  if (contextManager) return;
+  contextManager = new AsyncContextManager();
+  context.setGlobalContextManager(contextManager);
+}
+
+export function serviceResource(service: string, attributes: Record<string, string> = {}): Resource {
+  return resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: service,
+    [ATTR_SERVICE_VERSION]: VERSION,
+    ...attributes,
+  });
+}
+
+export function startTracing(options: TracingOptions): Tracing | undefined {
+  if (options.endpoint === undefined && options.exporter === undefined) return undefined;
+  propagateContext();
+  const exporter = options.exporter ?? new OTLPTraceExporter({ url: options.endpoint });
+  // Bounded queue: when the collector is slow or gone, spans are dropped, never the process's memory.
+  const processor = new BatchSpanProcessor({ exporter, maxQueueSize: 4096, scheduledDelayMillis: 1000 });
+  const provider = new TracerProvider({
+    resource: serviceResource(options.service),
+    spanProcessors: [processor],
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),
+  });
+  const tracer = provider.getTracer(options.service, VERSION);
+  return {
+    tracer,
+    exportSpans(spans) {
+      for (const span of spans) processor.onEnd(span);
+    },
+    flush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}

@@ -1,0 +1,154 @@
+// The egress bridge (docs/security.md, "Egress"): the container has no network interface but `lo`,
+// so a pack reaches a downstream API through an HTTP proxy on loopback that this bridge serves and
+// relays to the egress gateway outside the container. The gateway dials in: it keeps a few idle
+// connections to the bridge's unix socket in the tenant's socket directory (kernel/wire/egress-tunnel.ts),
+// because a gVisor sandbox may create host sockets there but not connect to them. Each proxy client
+// takes one idle connection, which starts with a line naming the pack whose port the client used.
+//
+// One loopback port per pack (the tenant-wide port, then one per enabled pack in order) lets the
+// gateway apply per-pack allowlists. The packs of a tenant run as the tenant's one UID, so any of
+// them can open any of these ports: per-pack entries are least privilege, not a boundary; the
+// tenant's allowlist, budgets and audit are held outside, by the gateway.
+import { createServer, type Server, type Socket } from 'node:net';
+import { formatPreamble } from '../../kernel/wire/egress-tunnel.ts';
+
+export interface EgressBridgeLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface EgressBridgeOptions {
+  /** The unix socket the gateway dials (in the tenant's socket directory). */
+  socketPath: string;
+  /** The tenant-wide loopback port; pack i (0-based, in `packs` order) gets `port + 1 + i`. */
+  port: number;
+  packs: readonly string[];
+  /** How long a proxy client waits for an idle gateway connection before a 503. */
+  waitMs: number;
+  /** Idle gateway connections kept at most; more are closed (the gateway keeps its own pool small). */
+  maxIdle: number;
+  logger: EgressBridgeLogger;
+}
+
+export interface EgressBridge {
+  /** Loopback port per pack name; the tenant-wide port under the key `''`. */
+  ports: ReadonlyMap<string, number>;
+  close(): Promise<void>;
+}
+
+/** The port pack `pack` (or the tenant-wide port for undefined) gets, or undefined for an unknown pack. */
+export function egressPort(
+  options: Pick<EgressBridgeOptions, 'port' | 'packs'>,
+  pack?: string,
+): number | undefined {
+  if (pack === undefined) return options.port;
+  const index = options.packs.indexOf(pack);
+  return index < 0 ? undefined : options.port + 1 + index;
+}
+
+/** The proxy variables ordinary HTTP clients read, for a process that uses `port`. */
+export function egressProxyEnv(port: number): Record<string, string> {
+  const url = `http://127.0.0.1:${port}`;
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url };
+}
+
+const UNAVAILABLE_BODY = JSON.stringify({
+  error: 'egress_unavailable',
+  reason: 'no egress gateway connection: egress is off for this tenant, or the gateway is not running',
+});
+const UNAVAILABLE =
+  'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n' +
+  `content-length: ${Buffer.byteLength(UNAVAILABLE_BODY)}\r\n\r\n${UNAVAILABLE_BODY}`;
+
+function listen(server: Server, target: { path: string } | { port: number; host: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(target, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function startEgressBridge(options: EgressBridgeOptions): Promise<EgressBridge> {
+  const idle: Socket[] = [];
+  const waiting: ((socket: Socket | undefined) => void)[] = [];
+
+  const gatewaySide = createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    const waiter = waiting.shift();
+    if (waiter) return waiter(socket);
+    if (idle.length >= options.maxIdle) return socket.destroy();
+    idle.push(socket);
+    socket.once('close', () => {
+      const at = idle.indexOf(socket);
+      if (at >= 0) idle.splice(at, 1);
+    });
+  });
+
+  /** An idle gateway connection, waiting up to waitMs for one. */
+  function take(): Promise<Socket | undefined> {
+    const socket = idle.shift();
+    if (socket) return Promise.resolve(socket);
+    return new Promise((resolve) => {
+      const done = (s: Socket | undefined): void => {
+        clearTimeout(timer);
+        const at = waiting.indexOf(done);
+        if (at >= 0) waiting.splice(at, 1);
+        resolve(s);
+      };
+      const timer = setTimeout(() => done(undefined), options.waitMs);
+      waiting.push(done);
+    });
+  }
+
+  const relaying = new Set<Socket>();
+
+  function relay(client: Socket, pack: string | undefined): void {
+    relaying.add(client);
+    client.once('close', () => relaying.delete(client));
+    client.pause();
+    client.on('error', () => client.destroy());
+    take().then(
+      (tunnel) => {
+        if (client.destroyed) return tunnel?.destroy();
+        if (!tunnel) return client.end(UNAVAILABLE);
+        tunnel.write(formatPreamble(pack));
+        tunnel.on('close', () => client.destroy());
+        client.on('close', () => tunnel.destroy());
+        client.pipe(tunnel);
+        tunnel.pipe(client);
+        client.resume();
+      },
+      () => client.destroy(),
+    );
+  }
+
+  // The gateway side first: a client must never find a port whose bridge cannot reach the gateway.
+  await listen(gatewaySide, { path: options.socketPath });
+  const ports = new Map<string, number>();
+  const clientSides: Server[] = [];
+  for (const pack of [undefined, ...options.packs]) {
+    const port = egressPort(options, pack)!;
+    // No Nagle delay on loopback: a proxied answer may arrive in several small writes.
+    const server = createServer({ noDelay: true }, (client) => relay(client, pack));
+    await listen(server, { port, host: '127.0.0.1' });
+    clientSides.push(server);
+    ports.set(pack ?? '', port);
+  }
+  options.logger.info(
+    { socket: options.socketPath, ports: Object.fromEntries(ports) },
+    'egress bridge listening',
+  );
+
+  return {
+    ports,
+    async close() {
+      for (const socket of idle.splice(0)) socket.destroy();
+      for (const waiter of waiting.splice(0)) waiter(undefined);
+      // Connections in use end too: closing waits for none of them.
+      for (const client of relaying) client.destroy();
+      await Promise.all([gatewaySide, ...clientSides].map((s) => new Promise((resolve) => s.close(resolve))));
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// What the control plane asks the supervisor about tool packs: build an image, list a pack in the
+// approval sandbox. Jobs on their own queue, so a slow build never delays a tenant's runtime job.
+import { Queue, QueueEvents } from 'bullmq';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { RedisConnection } from '../../kernel/redis/connection.ts';
+import {
+  PACK_JOBS,
+  PACK_QUEUE,
+  packJobOutcome,
+  type PackJobData,
+  type PackJobName,
+  type PackJobValue,
+} from './pack-jobs.ts';
+
+export class PackClient {
+  private readonly queue: Queue;
+  private readonly events: QueueEvents;
+  private readonly timeoutMs: number;
+
+  constructor(options: { redis: RedisConnection; prefix: string; timeoutMs?: number }) {
+    const connection = { ...options.redis, maxRetriesPerRequest: null };
+    this.queue = new Queue(PACK_QUEUE, {
+      connection,
+      prefix: options.prefix,
+      defaultJobOptions: { removeOnComplete: { age: 300 }, removeOnFail: { age: 3600 } },
+    });
+    this.events = new QueueEvents(PACK_QUEUE, { connection, prefix: options.prefix });
+    this.timeoutMs = options.timeoutMs ?? 600_000;
+    this.queue.on('error', () => undefined);
+    this.events.on('error', () => undefined);
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+  }
+
+  build(dir: string): Promise<PackJobValue<'build'>> {
+    return this.run('build', { dir });
+  }
+
+  list(ref: string): Promise<PackJobValue<'list'>> {
+    return this.run('list', { ref });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.queue.close(), this.events.close()]);
+  }
+
+  private async run<N extends PackJobName>(name: N, data: PackJobData<N>): Promise<PackJobValue<N>> {
+    const job = await this.queue.add(name, data);
+    let returned: unknown;
+    try {
+      returned = await job.waitUntilFinished(this.events, this.timeoutMs);
+    } catch (error) {
+      throw new BulkheadError(
+        'pack_rejected',
+        `the supervisor's ${name} job failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const outcome = packJobOutcome(PACK_JOBS[name].value).parse(returned);
+    if (!outcome.ok) throw new BulkheadError('pack_rejected', outcome.error.message);
+    return outcome.value as PackJobValue<N>;
+  }
+}

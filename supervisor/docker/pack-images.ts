@@ -1,0 +1,244 @@
+// Tool pack images on this engine (only the supervisor holds the Docker socket): building a pack's
+// versioned image offline, and starting a pack once in the approval sandbox to read what it lists.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
+import { Client } from '@modelcontextprotocol/client';
+import type Docker from 'dockerode';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { PackListing } from '../../kernel/packs/pack-approval.ts';
+import {
+  PACK_MANIFEST_FILE,
+  packImage,
+  PackManifestSchema,
+  type PackManifest,
+} from '../../kernel/packs/pack-manifest.ts';
+import type { PackJobValue } from '../client/pack-jobs.ts';
+import { PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
+import { buildPackSandboxSpec } from './container-spec.ts';
+import { LineTransport } from './stdio-transport.ts';
+
+/** The manifest travels with the image as a label, so an approval reads exactly what was built. */
+export const PACK_MANIFEST_LABEL = 'io.bulkhead.pack.manifest';
+const BASE_LABEL = 'org.opencontainers.image.base.name';
+
+function rejected(message: string, cause?: unknown): BulkheadError<'pack_rejected'> {
+  return new BulkheadError('pack_rejected', message, cause === undefined ? {} : { cause });
+}
+
+/** The base of the runtime image (the label runtime-image/Dockerfile sets): what packs build on. */
+export async function packBaseImage(docker: Docker, runtimeImage: string): Promise<string> {
+  const info = await docker.getImage(runtimeImage).inspect();
+  const base = info.Config.Labels?.[BASE_LABEL];
+  if (!base) throw rejected(`the runtime image ${runtimeImage} does not name its base (label ${BASE_LABEL})`);
+  return base;
+}
+
+function dockerfile(manifest: PackManifest): string {
+  const target = `${PACKS_DIR}/${manifest.name}`;
+  return [
+    'ARG BASE',
+    'FROM ${BASE}',
+    `COPY pack/ ${target}/`,
+    // Root-owned, readable by every UID (a tenant's), writable by none of them.
+    `RUN chown -R 0:0 ${target} && chmod -R u=rwX,go=rX ${target}`,
+    'USER 65532:65532',
+    '',
+  ].join('\n');
+}
+
+/** Reads the engine's build stream; a failed step is an error with the builder's message. */
+async function followBuild(docker: Docker, stream: NodeJS.ReadableStream, progress: (line: string) => void) {
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null, output: { error?: string }[]) => {
+        const failed = error?.message ?? output.find((o) => o.error)?.error;
+        if (failed) reject(rejected(`docker build failed: ${failed}`));
+        else resolve();
+      },
+      (event: { stream?: string }) => {
+        const line = event.stream?.trim();
+        if (line) progress(line);
+      },
+    );
+  });
+}
+
+/** `docker build --network none` of a pack on the runtime's base: the pack's files and nothing fetched. */
+export async function buildPackImage(
+  docker: Docker,
+  options: { dir: string; base: string; progress: (line: string) => void },
+): Promise<{ ref: string; id: string; manifest: PackManifest }> {
+  const context = await mkdtemp(join(tmpdir(), 'bulkhead-pack-'));
+  try {
+    await cp(options.dir, join(context, 'pack'), { recursive: true, dereference: false });
+    const manifest = PackManifestSchema.parse(
+      JSON.parse(await readFile(join(context, 'pack', PACK_MANIFEST_FILE), 'utf8')),
+    );
+    await writeFile(join(context, 'Dockerfile'), dockerfile(manifest));
+    const ref = packImage(manifest);
+    const stream = await docker.buildImage(
+      { context, src: ['Dockerfile', 'pack'] },
+      {
+        t: ref,
+        networkmode: 'none',
+        forcerm: true,
+        buildargs: { BASE: options.base },
+        labels: {
+          'io.bulkhead.pack.name': manifest.name,
+          'io.bulkhead.pack.version': manifest.version,
+          [PACK_MANIFEST_LABEL]: JSON.stringify(manifest),
+        },
+      },
+    );
+    await followBuild(docker, stream, options.progress);
+    const id = (await docker.getImage(ref).inspect()).Id;
+    return { ref, id, manifest };
+  } finally {
+    await rm(context, { recursive: true, force: true });
+  }
+}
+
+export interface SandboxListing {
+  image: { ref: string; id: string };
+  manifest: PackManifest;
+  listing: PackListing;
+}
+
+async function listAll<T>(
+  page: (cursor: string | undefined) => Promise<{ items: T[]; next?: string | undefined }>,
+) {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 50; pages += 1) {
+    const { items: got, next } = await page(cursor);
+    items.push(...got);
+    if (!next) return items;
+    cursor = next;
+  }
+  throw rejected('the pack paginates its lists without end');
+}
+
+/**
+ * Starts the pack once in the sandbox (buildPackSandboxSpec), speaks MCP over its stdio and returns
+ * what it lists; the container is removed whatever happens. Its stderr comes back in a failure's
+ * message (the last lines), so an operator sees why a pack did not start.
+ */
+export async function listInSandbox(
+  docker: Docker,
+  options: { ref: string; namespace: string; timeoutMs: number; maxMessageBytes: number },
+): Promise<SandboxListing> {
+  const imageInfo = await docker.getImage(options.ref).inspect();
+  const raw = imageInfo.Config.Labels?.[PACK_MANIFEST_LABEL];
+  if (!raw) throw rejected(`${options.ref} is not a pack image (no ${PACK_MANIFEST_LABEL} label)`);
+  const manifest = PackManifestSchema.parse(JSON.parse(raw));
+  const container = await docker.createContainer(
+    buildPackSandboxSpec({
+      image: imageInfo.Id,
+      pack: manifest.name,
+      command: manifest.command,
+      name: `bulkhead-${options.namespace}-pack-sandbox-${manifest.name}-${Date.now().toString(36)}`,
+      namespace: options.namespace,
+    }),
+  );
+  const stderr: string[] = [];
+  const client = new Client({ name: 'bulkhead-pack-approval', version: '1.0.0' });
+  try {
+    const stream = await container.attach({
+      stream: true,
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      hijack: true,
+    });
+    const out = new PassThrough();
+    const err = new PassThrough();
+    docker.modem.demuxStream(stream, out, err);
+    err.setEncoding('utf8');
+    err.on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean).slice(-20)));
+    await container.start();
+    const transport = new LineTransport({
+      input: out,
+      output: stream as unknown as Writable,
+      maxLineBytes: options.maxMessageBytes,
+    });
+    const timeout = { timeout: options.timeoutMs };
+    await client.connect(transport, timeout);
+    const caps = client.getServerCapabilities() ?? {};
+    const tools = await listAll(async (cursor) => {
+      const r = await client.listTools(cursor ? { cursor } : {}, timeout);
+      return { items: r.tools, next: r.nextCursor };
+    });
+    const resources = caps.resources
+      ? await listAll(async (cursor) => {
+          const r = await client.listResources(cursor ? { cursor } : {}, timeout);
+          return { items: r.resources, next: r.nextCursor };
+        })
+      : [];
+    const resourceTemplates = caps.resources
+      ? await listAll(async (cursor) => {
+          const r = await client.listResourceTemplates(cursor ? { cursor } : {}, timeout);
+          return { items: r.resourceTemplates, next: r.nextCursor };
+        })
+      : [];
+    const prompts = caps.prompts
+      ? await listAll(async (cursor) => {
+          const r = await client.listPrompts(cursor ? { cursor } : {}, timeout);
+          return { items: r.prompts, next: r.nextCursor };
+        })
+      : [];
+    return {
+      image: { ref: options.ref, id: imageInfo.Id },
+      manifest,
+      listing: { tools, resources, resourceTemplates, prompts },
+    };
+  } catch (error) {
+    const tail = stderr.slice(-10).join('\n');
+    throw rejected(
+      `the pack did not answer MCP in the sandbox: ${(error as Error).message}${tail ? `\n  its stderr:\n${tail}` : ''}`,
+      error,
+    );
+  } finally {
+    await client.close().catch(() => undefined);
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** The pack jobs' engine side (supervisor/jobs/pack-worker.ts), on one engine and runtime image. */
+export class PackImages {
+  private readonly options: {
+    docker: Docker;
+    runtimeImage: string;
+    namespace: string;
+    sandboxTimeoutMs: number;
+  };
+
+  constructor(options: {
+    docker: Docker;
+    runtimeImage: string;
+    namespace: string;
+    sandboxTimeoutMs?: number;
+  }) {
+    this.options = { sandboxTimeoutMs: 20_000, ...options };
+  }
+
+  async build(dir: string): Promise<PackJobValue<'build'>> {
+    const { docker, runtimeImage } = this.options;
+    const base = await packBaseImage(docker, runtimeImage);
+    const log: string[] = [];
+    const built = await buildPackImage(docker, { dir, base, progress: (line) => log.push(line) });
+    const steps = log.filter((line) => line.startsWith('Step ') || line.startsWith('Successfully'));
+    return { ...built, base, log: steps };
+  }
+
+  list(ref: string): Promise<PackJobValue<'list'>> {
+    return listInSandbox(this.options.docker, {
+      ref,
+      namespace: this.options.namespace,
+      timeoutMs: this.options.sandboxTimeoutMs,
+      maxMessageBytes: 4 * 1024 * 1024,
+    });
+  }
+}

@@ -1,0 +1,127 @@
+// Per-tenant image composition: a tenant that enables packs runs an image FROM the runtime image
+// with each enabled pack's approved files copied in from its pack image and
+// /opt/bulkhead/packs/enabled.json (the approved set the runtime serves). Built offline
+// (`--network none`, nothing fetched), tagged by a hash of what goes in, so an unchanged set of pins
+// reuses the image and a changed one (or a re-approval) gets a new tag and so a new spec hash.
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
+import {
+  ENABLED_PACKS_FILE,
+  EnabledPacksSchema,
+  PACKS_DIR,
+  type EnabledPacks,
+} from '../../kernel/packs/enabled-packs.ts';
+import type { PackPin } from '../../kernel/packs/pack-manifest.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { canonicalJson } from '../../kernel/tools/tool-definition.ts';
+
+export const TENANT_IMAGE_REPO = 'bulkhead/tenant-image';
+
+/** enabled.json for a set of approvals (kernel/packs/pack-manifest.ts, EnabledPacksSchema). */
+export function enabledPacks(approvals: readonly PackApproval[]): EnabledPacks {
+  return EnabledPacksSchema.parse({
+    packs: approvals.map((a) => ({
+      name: a.name,
+      version: a.version,
+      command: a.manifest.command,
+      secrets: a.manifest.secrets,
+      idempotency: a.idempotency,
+      tools: a.tools.map((t) => ({ name: t.name, exposed: t.exposed, effect: t.effect, digest: t.digest })),
+    })),
+  });
+}
+
+export class TenantImages {
+  private readonly docker: Docker;
+  private readonly runtimeImage: string;
+  private readonly approvals: { require(pin: PackPin): Promise<PackApproval> };
+  /** tenant -> the pins it was prepared for and the image they make. */
+  private readonly prepared = new Map<string, { pins: string; ref: string }>();
+
+  constructor(options: {
+    docker: Docker;
+    runtimeImage: string;
+    approvals: { require(pin: PackPin): Promise<PackApproval> };
+  }) {
+    this.docker = options.docker;
+    this.runtimeImage = options.runtimeImage;
+    this.approvals = options.approvals;
+  }
+
+  /** The composed image of a prepared tenant; undefined: the plain runtime image (no packs, or not prepared). */
+  imageFor(tenant: TenantRecord): string | undefined {
+    const entry = this.prepared.get(tenant.id);
+    return entry && entry.pins === canonicalJson(tenant.packs) ? entry.ref : undefined;
+  }
+
+  /** Builds (or finds) the tenant's image for its current pins; refuses an unapproved or rebuilt pack. */
+  async prepare(tenant: TenantRecord): Promise<void> {
+    if (tenant.packs.length === 0) {
+      this.prepared.delete(tenant.id);
+      return;
+    }
+    const approvals = await Promise.all(tenant.packs.map((pin) => this.approvals.require(pin)));
+    for (const approval of approvals) {
+      const id = await this.docker
+        .getImage(approval.image.ref)
+        .inspect()
+        .then(
+          (info) => info.Id,
+          () => undefined,
+        );
+      if (id !== approval.image.id)
+        throw new BulkheadError(
+          'pack_not_approved',
+          `${approval.image.ref} is ${id ? 'not the image that was approved' : 'missing on this engine'}: rebuild and approve ${approval.name}@${approval.version} again`,
+        );
+    }
+    const enabled = enabledPacks(approvals);
+    const base = (await this.docker.getImage(this.runtimeImage).inspect()).Id;
+    const hash = createHash('sha256')
+      .update(canonicalJson({ base, enabled, images: approvals.map((a) => a.image.id) }))
+      .digest('hex')
+      .slice(0, 16);
+    const ref = `${TENANT_IMAGE_REPO}:${hash}`;
+    const exists = await this.docker
+      .getImage(ref)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
+    if (!exists) await this.build(ref, base, approvals, enabled);
+    this.prepared.set(tenant.id, { pins: canonicalJson(tenant.packs), ref });
+  }
+
+  private async build(ref: string, base: string, approvals: readonly PackApproval[], enabled: EnabledPacks) {
+    const context = await mkdtemp(join(tmpdir(), 'bulkhead-tenant-image-'));
+    try {
+      await writeFile(join(context, 'enabled.json'), JSON.stringify(enabled, null, 2));
+      const lines = [
+        `FROM ${base}`,
+        ...approvals.map((a) => `COPY --from=${a.image.ref} ${PACKS_DIR}/${a.name}/ ${PACKS_DIR}/${a.name}/`),
+        `COPY enabled.json ${PACKS_DIR}/${ENABLED_PACKS_FILE}`,
+        '',
+      ];
+      await writeFile(join(context, 'Dockerfile'), lines.join('\n'));
+      const stream = await this.docker.buildImage(
+        { context, src: ['Dockerfile', 'enabled.json'] },
+        { t: ref, networkmode: 'none', forcerm: true, labels: { 'io.bulkhead.tenant-image': 'true' } },
+      );
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (error: Error | null, output: { error?: string }[]) => {
+          const failed = error?.message ?? output.find((o) => o.error)?.error;
+          if (failed) reject(new BulkheadError('runtime_failed', `composing ${ref} failed: ${failed}`));
+          else resolve();
+        });
+      });
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+  }
+}

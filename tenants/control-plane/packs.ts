@@ -1,0 +1,212 @@
+// Tool packs from the operator's directory to an approval: `buildPack` validates the manifest,
+// installs npm dependencies on this host (the image build fetches nothing) and has the supervisor
+// build the image; `reviewPack` starts the built pack once in the supervisor's sandbox and checks
+// what it lists against the manifest's statements; `approvePack` stores what the operator saw.
+import { execFile } from 'node:child_process';
+import { access, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import {
+  packToolDefinition,
+  PresentedDefinitionSchema,
+  type ApprovedTool,
+  type PackApproval,
+} from '../../kernel/packs/pack-approval.ts';
+import {
+  PACK_MANIFEST_FILE,
+  packImage,
+  PackManifestSchema,
+  type PackManifest,
+  type PackPin,
+} from '../../kernel/packs/pack-manifest.ts';
+import { exposedName, exposedNames } from '../../kernel/packs/pack-naming.ts';
+import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
+import type { ControlPlane, Progress } from './context.ts';
+
+const run = promisify(execFile);
+
+function rejected(message: string): BulkheadError<'pack_rejected'> {
+  return new BulkheadError('pack_rejected', message);
+}
+
+/** Reads and validates bulkhead-pack.json; every problem named with its path. */
+export async function readPackManifest(dir: string): Promise<PackManifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, PACK_MANIFEST_FILE), 'utf8');
+  } catch {
+    throw rejected(`${dir} has no ${PACK_MANIFEST_FILE}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw rejected(`${PACK_MANIFEST_FILE}: not JSON: ${(error as Error).message}`);
+  }
+  const parsed = PackManifestSchema.safeParse(json);
+  if (!parsed.success) throw rejected(`${PACK_MANIFEST_FILE}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * `npm ci --omit=dev --ignore-scripts`: exactly the lockfile's versions, no development
+ * dependencies, and no install scripts run on this host. A package.json without a lockfile is
+ * refused: what goes into the image must be reproducible.
+ */
+async function installNpmDependencies(dir: string, progress: Progress): Promise<void> {
+  if (!(await exists(join(dir, 'package.json')))) return;
+  if (!(await exists(join(dir, 'package-lock.json'))))
+    throw rejected(
+      `${dir} has a package.json but no package-lock.json: run "npm install" there once and keep the lockfile`,
+    );
+  progress('npm ci --omit=dev --ignore-scripts (on this host; the image build fetches nothing)');
+  try {
+    await run(
+      'npm',
+      ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'],
+      {
+        cwd: dir,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
+    throw rejected(`npm ci failed in ${dir}:\n${stderr.trim().split('\n').slice(-10).join('\n')}`);
+  }
+}
+
+export interface BuiltPack {
+  manifest: PackManifest;
+  image: { ref: string; id: string };
+  base: string;
+  log: string[];
+}
+
+export async function buildPack(
+  cp: Pick<ControlPlane, 'packs'>,
+  directory: string,
+  progress: Progress,
+): Promise<BuiltPack> {
+  const dir = resolve(directory);
+  const manifest = await readPackManifest(dir);
+  progress(
+    `manifest ${manifest.name}@${manifest.version}: ${Object.keys(manifest.tools).length} tool statement(s)`,
+  );
+  await installNpmDependencies(dir, progress);
+  progress(`docker build --network none -> ${packImage(manifest)} (by the supervisor)`);
+  const built = await cp.packs.build(dir);
+  return {
+    manifest: built.manifest,
+    image: { ref: built.ref, id: built.id },
+    base: built.base,
+    log: built.log,
+  };
+}
+
+/** What the operator reviews before approving; `problems` non-empty means it cannot be approved. */
+export interface PackReview {
+  approval: Omit<PackApproval, 'approvedBy' | 'approvedAt'>;
+  problems: string[];
+}
+
+function reviewTools(
+  manifest: PackManifest,
+  listed: Record<string, unknown>[],
+  problems: string[],
+): ApprovedTool[] {
+  const names = listed.map((tool) => String(tool.name));
+  try {
+    exposedNames(manifest.name, names);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  for (const stated of Object.keys(manifest.tools))
+    if (!names.includes(stated))
+      problems.push(`the manifest states "${stated}" but the pack does not list it`);
+  return listed.flatMap((tool) => {
+    const name = String(tool.name);
+    const statement = manifest.tools[name];
+    if (!statement) {
+      problems.push(
+        `the pack lists "${name}" but the manifest has no statement for it (effect, scopes, blastRadius)`,
+      );
+      return [];
+    }
+    const presented = PresentedDefinitionSchema.safeParse({
+      ...tool,
+      name: exposedName(manifest.name, name),
+    });
+    if (!presented.success) {
+      problems.push(`"${name}": not a valid tool definition: ${z.prettifyError(presented.error)}`);
+      return [];
+    }
+    return [
+      {
+        name,
+        exposed: presented.data.name,
+        effect: statement.effect,
+        scope: statement.scopes[0] ?? null,
+        ...(statement.blastRadius ? { blastRadius: statement.blastRadius } : {}),
+        definition: presented.data,
+        digest: definitionDigest(presented.data),
+      },
+    ];
+  });
+}
+
+/** Starts the built pack once in the sandbox and checks what it lists against the manifest. */
+export async function reviewPack(cp: Pick<ControlPlane, 'packs'>, pin: PackPin): Promise<PackReview> {
+  const listed = await cp.packs.list(packImage(pin));
+  const { manifest, listing } = listed;
+  const problems: string[] = [];
+  if (manifest.name !== pin.name || manifest.version !== pin.version)
+    problems.push(`the image holds ${manifest.name}@${manifest.version}, not ${pin.name}@${pin.version}`);
+  const tools = reviewTools(manifest, listing.tools, problems);
+  const approval = {
+    name: manifest.name,
+    version: manifest.version,
+    image: listed.image,
+    manifest,
+    idempotency: manifest.idempotency,
+    tools,
+    resources: listing.resources,
+    resourceTemplates: listing.resourceTemplates,
+    prompts: listing.prompts.map((prompt) => ({
+      ...prompt,
+      name: exposedName(manifest.name, String(prompt.name)),
+    })),
+  };
+  // The router validates arguments with the approved JSON Schema: one it cannot read is refused now.
+  for (const tool of tools) {
+    try {
+      packToolDefinition({ ...approval, approvedBy: '', approvedAt: new Date().toISOString() }, tool);
+    } catch (error) {
+      problems.push(`"${tool.name}": its inputSchema cannot be enforced: ${(error as Error).message}`);
+    }
+  }
+  return { approval, problems };
+}
+
+/** Stores a reviewed pack's approval (refused while the review has problems). */
+export async function approvePack(
+  cp: Pick<ControlPlane, 'packRegistry' | 'actor'>,
+  review: PackReview,
+): Promise<PackApproval> {
+  if (review.problems.length > 0)
+    throw rejected(
+      `${review.approval.name}@${review.approval.version} cannot be approved:\n- ${review.problems.join('\n- ')}`,
+    );
+  return cp.packRegistry.approve({
+    ...review.approval,
+    approvedBy: cp.actor,
+    approvedAt: new Date().toISOString(),
+  });
+}

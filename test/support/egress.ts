@@ -1,0 +1,202 @@
+// Helpers of the egress tests: loopback upstreams that record what reaches them, and proxy clients
+// run inside a tenant's container as its UID (`docker exec` runs as the container's user).
+import { chownSync, mkdirSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type RequestOptions, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { startEgressGateway, type RunningEgressGateway } from '../../egress/gateway.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
+import { PLANS, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { DEFAULT_EGRESS_PORT, EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
+import { tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
+import { startEgressBridge } from '../../runtime-image/src/egress-bridge.ts';
+import { execIn, testNamespace, type TestNamespace } from './namespace.ts';
+import { freePort } from './stack.ts';
+
+export interface Upstream {
+  port: number;
+  seen: { method: string; url: string; headers: IncomingHttpHeaders }[];
+  close(): Promise<void>;
+}
+
+/** An HTTP server on 127.0.0.1 that answers `hello from <name>` and records each request. */
+export async function startUpstream(name: string): Promise<Upstream> {
+  const seen: Upstream['seen'] = [];
+  const server: Server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(`hello from ${name}`));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface ProxyAnswer {
+  /** The proxy's status for the CONNECT (or the plain request). */
+  status: number;
+  /** Its body when it refused; for an opened tunnel, the upstream's whole answer through it. */
+  body: string;
+}
+
+/**
+ * Inside the container: CONNECT to `target` through the loopback proxy, then one plain GET through
+ * the tunnel (the upstreams speak HTTP; the tunnel carries bytes as they are, as for TLS).
+ */
+const CONNECT_SCRIPT = `
+const net = require('net');
+const [port, target] = process.argv.slice(1);
+const s = net.connect(Number(port), '127.0.0.1', () => s.write('CONNECT ' + target + ' HTTP/1.1\\r\\nHost: ' + target + '\\r\\n\\r\\n'));
+let raw = Buffer.alloc(0); let status = 0; let at = -1;
+s.on('data', (d) => {
+  raw = Buffer.concat([raw, d]);
+  if (status === 0 && (at = raw.indexOf('\\r\\n\\r\\n')) >= 0) {
+    status = Number(raw.toString('latin1').split(' ')[1]);
+    if (status === 200) { raw = raw.subarray(at + 4); s.write('GET /through-tunnel HTTP/1.1\\r\\nHost: ' + target + '\\r\\nConnection: close\\r\\n\\r\\n'); }
+    else raw = raw.subarray(at + 4);
+  }
+});
+s.on('error', (e) => { console.log(JSON.stringify({ status: -1, body: String(e) })); process.exit(0); });
+s.on('close', () => { console.log(JSON.stringify({ status, body: raw.toString() })); process.exit(0); });
+setTimeout(() => { console.log(JSON.stringify({ status: -2, body: 'timeout' })); process.exit(0); }, 10000);
+`;
+
+/**
+ * An ordinary client: Node's http module honouring HTTP_PROXY (NODE_USE_ENV_PROXY), as a pack's
+ * would; for an http:// URL it sends the absolute-form request a proxy can add credentials to.
+ */
+const GET_SCRIPT = `
+const req = require('http').get(process.argv[1], { headers: { authorization: 'Bearer pack-made-this-up' } }, (r) => {
+  let body = ''; r.setEncoding('utf8'); r.on('data', (d) => (body += d));
+  r.on('end', () => console.log(JSON.stringify({ status: r.statusCode, body })));
+});
+req.on('error', (e) => console.log(JSON.stringify({ status: -1, body: String(e) })));
+`;
+
+function parse(output: string): ProxyAnswer {
+  const line = output.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as ProxyAnswer;
+  } catch {
+    return { status: -3, body: output };
+  }
+}
+
+export async function connectThrough(
+  docker: Docker,
+  containerId: string,
+  target: string,
+  port = DEFAULT_EGRESS_PORT,
+): Promise<ProxyAnswer> {
+  const result = await execIn(docker, containerId, ['node', '-e', CONNECT_SCRIPT, String(port), target]);
+  return parse(result.output);
+}
+
+export async function getThrough(
+  docker: Docker,
+  containerId: string,
+  url: string,
+  port = DEFAULT_EGRESS_PORT,
+): Promise<ProxyAnswer> {
+  const proxy = `http://127.0.0.1:${port}`;
+  const result = await execIn(docker, containerId, [
+    'env',
+    'NODE_USE_ENV_PROXY=1',
+    `HTTP_PROXY=${proxy}`,
+    `HTTPS_PROXY=${proxy}`,
+    'node',
+    '-e',
+    GET_SCRIPT,
+    url,
+  ]);
+  return parse(result.output);
+}
+
+export interface LocalEgress {
+  ns: TestNamespace;
+  redis: Redis;
+  tenant: TenantRecord;
+  gateway: RunningEgressGateway;
+  /** The bridge's tenant-wide loopback port. */
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The egress path without a container: the bridge runs in this process, its socket handed to the
+ * tenant's UID as a container's would be (the caller runs as root), and the gateway dials it like
+ * any tenant's, on real Redis under a namespace of its own.
+ */
+export async function startLocalEgress(options: {
+  label: string;
+  egress: EgressPolicy;
+  poolSize?: number;
+  dialsPerSecond?: number;
+}): Promise<LocalEgress> {
+  const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const ns = await testNamespace(options.label);
+  const redis = new Redis(ns.installation.redis);
+  const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+  const tenant = await registry.create({
+    id: 'local',
+    plan: PLANS.small,
+    isolation: 'runc',
+    egress: options.egress,
+  });
+  const dir = tenantSocketDir(ns.runDir, ns.namespace, tenant.id);
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const socketPath = join(dir, EGRESS_SOCKET_NAME);
+  const bridge = await startEgressBridge({
+    socketPath,
+    port,
+    packs: [],
+    waitMs: 2_000,
+    maxIdle: 16,
+    logger: silent,
+  });
+  chownSync(socketPath, tenant.uid, tenant.uid);
+  const gateway = await startEgressGateway({
+    installation: ns.installation,
+    runDir: ns.runDir,
+    logger: silent,
+    poolSize: options.poolSize ?? 4,
+    maxConnections: 64,
+    dialsPerSecond: options.dialsPerSecond ?? 100,
+    refreshIntervalMs: 60_000,
+    connectTimeoutMs: 5_000,
+    idleTimeoutMs: 30_000,
+  });
+  return {
+    ns,
+    redis,
+    tenant,
+    gateway,
+    port,
+    async close() {
+      await gateway.close();
+      await bridge.close();
+      redis.disconnect();
+      await ns.cleanup();
+    },
+  };
+}
+
+/** One GET on a new connection; resolves with the status. */
+export function getOnce(options: RequestOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ ...options, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

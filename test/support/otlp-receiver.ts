@@ -1,0 +1,140 @@
+// A real OTLP/HTTP traces endpoint for tests: it accepts what the OpenTelemetry exporters send
+// (POST /v1/traces, OTLP JSON) and decodes every span with its resource, so a test can follow one
+// trace across processes. Listens on loopback, port 0.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+
+type AnyValue = {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: string | number;
+  doubleValue?: number;
+};
+type KeyValue = { key: string; value: AnyValue };
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: KeyValue[];
+  events?: { name: string }[];
+}
+interface OtlpRequest {
+  resourceSpans?: {
+    resource?: { attributes?: KeyValue[] };
+    scopeSpans?: { scope?: { name?: string }; spans?: OtlpSpan[] }[];
+  }[];
+}
+
+/** One received span, its attributes and its resource's flattened. */
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+  name: string;
+  kind: number;
+  attributes: Record<string, string | number | boolean>;
+  resource: Record<string, string | number | boolean>;
+  events: string[];
+}
+
+export interface OtlpReceiver {
+  /** The traces URL to configure (BULKHEAD_OTLP_TRACES_ENDPOINT). */
+  url: string;
+  spans: ReceivedSpan[];
+  /** Export requests received, and those that were not OTLP JSON. */
+  requests: number;
+  rejected: number;
+  close(): Promise<void>;
+}
+
+function flatten(list: KeyValue[] | undefined): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const { key, value } of list ?? []) {
+    const v =
+      value.stringValue ??
+      value.boolValue ??
+      value.doubleValue ??
+      (value.intValue === undefined ? undefined : Number(value.intValue));
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const receiver: Omit<OtlpReceiver, 'close' | 'url'> = { spans: [], requests: 0, rejected: 0 };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (req.method === 'GET' && req.url === '/stats') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ spans: receiver.spans.length, requests: receiver.requests }));
+        return;
+      }
+      receiver.requests += 1;
+      const json = /application\/json/.test(req.headers['content-type'] ?? '');
+      if (req.method !== 'POST' || req.url !== '/v1/traces' || !json) {
+        receiver.rejected += 1;
+        res.writeHead(415).end();
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest;
+      for (const resourceSpans of body.resourceSpans ?? []) {
+        const resource = flatten(resourceSpans.resource?.attributes);
+        for (const scope of resourceSpans.scopeSpans ?? []) {
+          for (const span of scope.spans ?? []) {
+            receiver.spans.push({
+              traceId: span.traceId,
+              spanId: span.spanId,
+              parentSpanId: span.parentSpanId || undefined,
+              name: span.name,
+              kind: span.kind,
+              attributes: flatten(span.attributes),
+              resource,
+              events: (span.events ?? []).map((e) => e.name),
+            });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(receiver, {
+    url: `http://127.0.0.1:${port}/v1/traces`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
+
+/** The receiver in a child process (benchmarks: its decoding does not share their CPU). */
+export async function startReceiverProcess(): Promise<{
+  url: string;
+  spans(): Promise<number>;
+  close(): void;
+}> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { startOtlpReceiver } = await import(${JSON.stringify(import.meta.url)});
+       const receiver = await startOtlpReceiver();
+       process.stdout.write(receiver.url + '\\n');
+       process.on('SIGTERM', () => process.exit(0));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const url = line.toString().trim();
+  return {
+    url,
+    spans: async () => ((await (await fetch(new URL('/stats', url))).json()) as { spans: number }).spans,
+    close: () => child.kill('SIGTERM'),
+  };
+}

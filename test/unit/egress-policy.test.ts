@@ -1,0 +1,160 @@
+// The egress decision (egress/policy.ts) over a tenant's policy (kernel/tenant/egress-policy.ts), and
+// the bridge's preamble line (kernel/wire/egress-tunnel.ts): which destinations a tenant and each of
+// its packs may reach, which upstream (budget, credential) a destination belongs to, what a host
+// name may not resolve to, and what the gateway accepts as a pack name from a tunnel.
+import { describe, expect, it } from 'vitest';
+import { decide, isPrivateAddress, parseAuthority } from '../../egress/policy.ts';
+import { EgressPolicySchema, type EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
+import { formatPreamble, MAX_PREAMBLE_BYTES, parsePreamble } from '../../kernel/wire/egress-tunnel.ts';
+import { egressPort } from '../../runtime-image/src/egress-bridge.ts';
+
+const policy: EgressPolicy = EgressPolicySchema.parse({
+  mode: 'allowlist',
+  hosts: ['api.example.com', '*.cdn.example.net:8443'],
+  packs: { files: { hosts: ['storage.example.org'] } },
+  upstreams: {
+    crm: {
+      hosts: ['crm.example.com'],
+      packs: ['crm'],
+      credential: { header: 'authorization', secret: 'CRM_TOKEN', prefix: 'Bearer ' },
+    },
+    weather: { hosts: ['10.0.0.5:8080'] },
+  },
+});
+const at = (host: string, port = 443) => ({ host, port });
+
+describe('the egress decision', () => {
+  it('allows the tenant-wide hosts to every pack and to the tenant-wide port, on 80 and 443 only', () => {
+    for (const pack of [undefined, 'files', 'crm']) {
+      expect(decide(policy, pack, at('api.example.com'))).toMatchObject({ allowed: true });
+      expect(decide(policy, pack, at('api.example.com', 80))).toMatchObject({ allowed: true });
+      expect(decide(policy, pack, at('api.example.com', 22))).toEqual({
+        allowed: false,
+        reason: 'host_not_allowed',
+      });
+    }
+  });
+
+  it('matches a wildcard on sub-domains only, on its own port', () => {
+    expect(decide(policy, undefined, at('img.cdn.example.net', 8443)).allowed).toBe(true);
+    expect(decide(policy, undefined, at('cdn.example.net', 8443)).allowed).toBe(false);
+    expect(decide(policy, undefined, at('evilcdn.example.net', 8443)).allowed).toBe(false);
+    expect(decide(policy, undefined, at('img.cdn.example.net', 443)).allowed).toBe(false);
+  });
+
+  it("gives a pack's own hosts to that pack only", () => {
+    expect(decide(policy, 'files', at('storage.example.org')).allowed).toBe(true);
+    expect(decide(policy, 'crm', at('storage.example.org')).allowed).toBe(false);
+    expect(decide(policy, undefined, at('storage.example.org')).allowed).toBe(false);
+  });
+
+  it('names the upstream (with its credential) for the packs it lists, and refuses the others', () => {
+    expect(decide(policy, 'crm', at('crm.example.com'))).toEqual({
+      allowed: true,
+      literal: false,
+      upstream: {
+        name: 'crm',
+        credential: { header: 'authorization', secret: 'CRM_TOKEN', prefix: 'Bearer ' },
+      },
+    });
+    expect(decide(policy, 'files', at('crm.example.com')).allowed).toBe(false);
+    expect(decide(policy, undefined, at('crm.example.com')).allowed).toBe(false);
+    expect(decide(policy, 'files', at('10.0.0.5', 8080))).toEqual({
+      allowed: true,
+      literal: true,
+      upstream: { name: 'weather' },
+    });
+  });
+
+  it('opens nothing when egress is off', () => {
+    expect(decide({ mode: 'none' }, undefined, at('api.example.com'))).toEqual({
+      allowed: false,
+      reason: 'egress_off',
+    });
+  });
+});
+
+describe('a policy', () => {
+  it('defaults to none, and refuses rules that are not bare hosts', () => {
+    expect(EgressPolicySchema.parse({ mode: 'none' })).toEqual({ mode: 'none' });
+    for (const rule of [
+      'https://api.example.com',
+      'API.example.com',
+      'a.example.com/path',
+      'user@a.example.com',
+      '*',
+    ])
+      expect(EgressPolicySchema.safeParse({ mode: 'allowlist', hosts: [rule] }).success, rule).toBe(false);
+  });
+
+  it('refuses a credential header the gateway must not set, and a secret value in place of a name', () => {
+    const upstream = (credential: object) => ({
+      mode: 'allowlist',
+      upstreams: { crm: { hosts: ['crm.example.com'], credential } },
+    });
+    expect(EgressPolicySchema.safeParse(upstream({ header: 'host', secret: 'CRM_TOKEN' })).success).toBe(
+      false,
+    );
+    expect(
+      EgressPolicySchema.safeParse(upstream({ header: 'x-api-key', secret: 'sk-live-1234' })).success,
+    ).toBe(false);
+    expect(EgressPolicySchema.safeParse(upstream({ header: 'x-api-key', secret: 'CRM_TOKEN' })).success).toBe(
+      true,
+    );
+  });
+});
+
+describe('destinations', () => {
+  it('parses CONNECT authorities and nothing else', () => {
+    expect(parseAuthority('API.Example.com:443')).toEqual({ host: 'api.example.com', port: 443 });
+    for (const bad of [
+      'api.example.com',
+      'api.example.com:0',
+      'api.example.com:70000',
+      'a b:443',
+      'http://x:1',
+    ])
+      expect(parseAuthority(bad), bad).toBeUndefined();
+  });
+
+  it('knows the addresses a host name must not lead to', () => {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+    ])
+      expect(isPrivateAddress(address), address).toBe(true);
+    for (const address of ['93.184.216.34', '::ffff:93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'])
+      expect(isPrivateAddress(address), address).toBe(false);
+  });
+});
+
+describe('the tunnel preamble', () => {
+  it('round-trips a pack name and the tenant-wide port, and rejects anything else', () => {
+    expect(parsePreamble(formatPreamble('files'))).toBe('files');
+    expect(parsePreamble(formatPreamble(undefined))).toBeUndefined();
+    expect(formatPreamble('a'.repeat(31)).length).toBeLessThanOrEqual(MAX_PREAMBLE_BYTES);
+    for (const bad of [
+      'bulkhead-egress/1 pack=Files\n',
+      'bulkhead-egress/1 pack=a_b\n',
+      'CONNECT x:1 HTTP/1.1\n',
+      '',
+    ])
+      expect(parsePreamble(bad), bad).toBeNull();
+  });
+
+  it('gives each enabled pack its own port after the tenant-wide one', () => {
+    const bridge = { port: 3128, packs: ['files', 'crm'] };
+    expect([undefined, 'files', 'crm', 'other'].map((p) => egressPort(bridge, p))).toEqual([
+      3128,
+      3129,
+      3130,
+      undefined,
+    ]);
+  });
+});

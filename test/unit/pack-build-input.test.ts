@@ -1,0 +1,64 @@
+// What `bulkhead pack build` refuses before anything reaches the supervisor: a directory without a
+// manifest, a manifest that is not JSON or breaks the schema (each problem named with its path), and
+// a package.json without a lockfile (npm ci needs one: what goes into the image is reproducible).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { buildPack, readPackManifest } from '../../tenants/control-plane/packs.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bulkhead-pack-input-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const manifest = {
+  name: 'notes',
+  version: '1.0.0',
+  command: ['python3', '/opt/bulkhead/packs/notes/server.py'],
+  tools: { add: { effect: 'create', blastRadius: 'Appends one note and nothing else.' } },
+};
+
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => expect.fail('expected a refusal'),
+    (e: unknown) => e,
+  );
+  expect(isBulkheadError(error, 'pack_rejected')).toBe(true);
+  return (error as Error).message;
+}
+
+describe('pack build input', () => {
+  it('names a missing manifest, one that is not JSON, and each schema problem with its path', async () => {
+    expect(await refusal(readPackManifest(dir))).toMatch(/has no bulkhead-pack\.json/);
+    await writeFile(join(dir, 'bulkhead-pack.json'), '{ "name": ');
+    expect(await refusal(readPackManifest(dir))).toMatch(/not JSON/);
+    await writeFile(
+      join(dir, 'bulkhead-pack.json'),
+      JSON.stringify({ ...manifest, name: 'my_notes', tools: { add: { effect: 'delete' } } }),
+    );
+    const message = await refusal(readPackManifest(dir));
+    expect(message).toMatch(/name/);
+    expect(message).toMatch(/tools\.add\.blastRadius/);
+    await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
+    expect((await readPackManifest(dir)).idempotency).toBe('runtime');
+  });
+
+  it('refuses a package.json without a lockfile before asking the supervisor to build', async () => {
+    await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0' }));
+    let asked = false;
+    const packs = {
+      build: () => {
+        asked = true;
+        return Promise.reject(new Error('not reached'));
+      },
+    } as unknown as Parameters<typeof buildPack>[0]['packs'];
+    expect(await refusal(buildPack({ packs }, dir, () => undefined))).toMatch(/no package-lock\.json/);
+    expect(asked).toBe(false);
+  });
+});

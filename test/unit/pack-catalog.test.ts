@@ -1,0 +1,95 @@
+// The router's catalog of approved pack tools with the drift guard: a tenant is served only the
+// approved tools of the pack versions it pins; a runtime presenting a different definition (or none)
+// has the tool withheld for that tenant only; the exact approved definition serves it again.
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
+import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
+import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
+import { DriftGuard } from '../../router/tools/drift-guard.ts';
+import { PackCatalog } from '../../router/tools/pack-catalog.ts';
+import { tenantRecord } from '../support/tenant.ts';
+
+const presented = {
+  name: 'notes_add',
+  description: 'Store one note.',
+  inputSchema: {
+    type: 'object',
+    properties: { text: { type: 'string', minLength: 1, maxLength: 20 } },
+    required: ['text'],
+    additionalProperties: false,
+  },
+};
+
+const approval: PackApproval = {
+  name: 'notes',
+  version: '1.0.0',
+  image: { ref: 'bulkhead/pack-notes:1.0.0', id: 'sha256:0' },
+  manifest: {
+    name: 'notes',
+    version: '1.0.0',
+    command: ['python3', '/opt/bulkhead/packs/notes/server.py'],
+    secrets: [],
+    idempotency: 'runtime',
+    tools: { add: { effect: 'create', scopes: [], blastRadius: 'Appends one note and nothing else.' } },
+  },
+  idempotency: 'runtime',
+  tools: [
+    {
+      name: 'add',
+      exposed: 'notes_add',
+      effect: 'create',
+      scope: null,
+      blastRadius: 'Appends one note and nothing else.',
+      definition: presented,
+      digest: definitionDigest(presented),
+    },
+  ],
+  resources: [],
+  resourceTemplates: [],
+  prompts: [],
+  approvedBy: 'test',
+  approvedAt: '2026-01-01T00:00:00.000Z',
+};
+
+async function setup() {
+  const catalog = new PackCatalog({ source: { list: () => Promise.resolve([approval]) } });
+  const alpha = tenantRecord('alpha', { packs: [{ name: 'notes', version: '1.0.0', agentsAlone: false }] });
+  const bravo = tenantRecord('bravo', { packs: [{ name: 'notes', version: '2.0.0', agentsAlone: false }] });
+  await catalog.refresh([alpha, bravo]);
+  const guard = new DriftGuard({
+    approved: [],
+    packDigests: (tenant) => catalog.digestsFor(tenant),
+    logger: pino({ level: 'silent' }),
+  });
+  return { catalog, guard, alpha, bravo };
+}
+
+describe('pack catalog and drift guard', () => {
+  it('serves the approved tools of a pinned, approved version only', async () => {
+    const { catalog, alpha, bravo } = await setup();
+    expect(catalog.toolsFor(alpha.packs).map((d) => d.name)).toEqual(['notes_add']);
+    expect(catalog.toolsFor(bravo.packs)).toEqual([]); // 2.0.0 has no approval
+  });
+
+  it("validates a write's arguments against the approved schema plus the idempotency key", async () => {
+    const [def] = (await setup()).catalog.toolsFor([{ name: 'notes', version: '1.0.0', agentsAlone: false }]);
+    expect(validateToolArguments(def!, { text: 'hi', idempotency_key: 'key-0001' }).ok).toBe(true);
+    expect(validateToolArguments(def!, { text: 'hi' }).ok).toBe(false);
+    expect(validateToolArguments(def!, { text: 'x'.repeat(21), idempotency_key: 'key-0001' }).ok).toBe(false);
+    expect(validateToolArguments(def!, { text: 'hi', idempotency_key: 'key-0001', extra: 1 }).ok).toBe(false);
+  });
+
+  it('withholds a drifted or missing pack tool for that tenant only, and serves it again on a match', async () => {
+    const { guard } = await setup();
+    guard.check('alpha', [presented]);
+    expect(guard.isWithheld('alpha', 'notes_add')).toBe(false);
+    guard.check('alpha', [{ ...presented, description: 'Store one note. Also mail it to someone.' }]);
+    expect(guard.isWithheld('alpha', 'notes_add')).toBe(true);
+    expect(guard.isWithheld('bravo', 'notes_add')).toBe(false);
+    guard.check('alpha', []);
+    expect(guard.isWithheld('alpha', 'notes_add')).toBe(true);
+    guard.check('alpha', [presented]);
+    expect(guard.isWithheld('alpha', 'notes_add')).toBe(false);
+  });
+});
