@@ -67,7 +67,8 @@ async function smokeTest(mcpUrl: string, accessToken: string, userAccessToken?: 
 }
 
 export const up: Command = {
-  summary: 'start the development stack (IdP, supervisor, egress gateway, router, console) with a demo tenant',
+  summary:
+    'start the development stack (IdP, supervisor, egress gateway, router, console) with a demo tenant',
   usage:
     'bulkhead up [--port 8080] [--idp-port 9400] [--console-port 8090] [--tenant demo] [--users alice=editor,bob=viewer] [--console-users olivia=operator,aldo=auditor] [--smoke]',
   async run(args) {
