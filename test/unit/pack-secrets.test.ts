@@ -1,13 +1,13 @@
 // Which values a tenant's packs are handed: only the names each pack declares, read from the store
 // at the moment of the start; missing values and a missing key are logged by name, never by value.
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { packSecretSource, type DeclaredSecrets } from '../../supervisor/secrets/pack-secrets.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const tenant = tenantRecord('acme');
 
-function recordingLogger(): { logger: ReturnType<typeof pino>; lines: string[] } {
+function recordingLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
   return { logger, lines };
