@@ -43,8 +43,15 @@ export class RuntimeSession {
     this.client = new Client(
       { name: 'bulkhead-router', version: '0.1.0' },
       // Manual multi-round-trip mode: an `input_required` answer of the runtime goes back to the
-      // client that must answer it, never to handlers of the router's own.
-      { versionNegotiation: { mode: { pin: MODERN } }, inputRequired: { autoFulfill: false } },
+      // client that must answer it, never to handlers of the router's own. The router declares
+      // elicitation and sampling because it carries those questions to the caller (sealed for a
+      // 2026-07-28 client, asked on the call's stream of a 2025 session: router/mcp/input-rounds.ts);
+      // without them the runtime refuses to ask (-32021) and a pack's question fails the call.
+      {
+        capabilities: { elicitation: {}, sampling: {} },
+        versionNegotiation: { mode: { pin: MODERN } },
+        inputRequired: { autoFulfill: false },
+      },
     );
     this.reads = new BoundedReads(options.bounds, options.timeoutMs);
     this.transport = new StreamableHTTPClientTransport(route.url, {
