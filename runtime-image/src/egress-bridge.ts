@@ -49,7 +49,8 @@ export function egressPort(
 /** The proxy variables ordinary HTTP clients read, for a process that uses `port`. */
 export function egressProxyEnv(port: number): Record<string, string> {
   const url = `http://127.0.0.1:${port}`;
-  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url };
+  // NODE_USE_ENV_PROXY: Node's own fetch and http follow these variables only when told to.
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NODE_USE_ENV_PROXY: '1' };
 }
 
 const UNAVAILABLE_BODY = JSON.stringify({
