@@ -142,11 +142,20 @@ describe("a pack's downstream calls", () => {
     expect(JSON.parse(denied.body)).toMatchObject({ error: 'egress_denied', port: refused.port });
     expect(refused.seen).toEqual([]);
     const trail = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
-    const upstream = (await trail.entries(TENANT)).filter((e) => e.tool === 'egress');
-    expect(upstream.map((e) => [e.decision, e.upstream?.port, e.upstream?.pack])).toEqual([
-      ['permit', allowed.port, 'fetcher'],
-      ['deny', refused.port, 'fetcher'],
-    ]);
+    // The gateway appends to the trail after it answers (egress/gateway.ts): poll, bounded.
+    const egressEntries = async () => (await trail.entries(TENANT)).filter((e) => e.tool === 'egress');
+    await expect
+      .poll(
+        async () => (await egressEntries()).map((e) => [e.decision, e.upstream?.port, e.upstream?.pack]),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toEqual([
+        ['permit', allowed.port, 'fetcher'],
+        ['deny', refused.port, 'fetcher'],
+      ]);
+    const upstream = await egressEntries();
     expect(upstream[0]?.upstream).toMatchObject({ method: 'GET', status: 200 });
     const id = await containerId(stack, TENANT);
     const net = await execIn(stack.ns.docker, id!, ['ls', '/sys/class/net']);

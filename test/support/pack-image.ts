@@ -148,6 +148,7 @@ export async function runtimeClient(options: {
 export const PROXY_VARIABLES = [
   'HTTPS_PROXY',
   'HTTP_PROXY',
+  'NODE_OPTIONS',
   'NODE_USE_ENV_PROXY',
   'http_proxy',
   'https_proxy',
