@@ -5,7 +5,7 @@
 // `transient` error instead of a second attempt: at most once, never twice. A tampered socket
 // (supervisor/client/runtime-socket.ts) was never connected to either, but it is a security event,
 // not a missing runtime: the runtime is replaced, and nothing is retried on it.
-import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { SOCKET_TAMPERED } from '../../supervisor/client/runtime-socket.ts';
 import { ReadBoundError } from './bounded-fetch.ts';
@@ -38,6 +38,9 @@ function codesOf(error: unknown): string[] {
 
 export function classifyCallFailure(error: unknown): CallFailure {
   if (error instanceof ReadBoundError) return 'bound_exceeded';
+  // The runtime answered with a JSON-RPC error: the connection is fine, and the message may be a
+  // pack's own text (a pack's "fetch failed" is not the runtime's socket failing).
+  if (error instanceof ProtocolError) return 'other';
   if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) return 'timed_out';
   if (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed) return 'interrupted';
   const codes = codesOf(error);

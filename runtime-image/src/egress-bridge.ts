@@ -46,10 +46,28 @@ export function egressPort(
   return index < 0 ? undefined : options.port + 1 + index;
 }
 
+// Node's fetch behind NODE_USE_ENV_PROXY tunnels even an http:// URL through CONNECT, so the
+// gateway would see neither its method nor its status, and a refusal would reach the pack as an
+// opaque "fetch failed" instead of the gateway's 403. Preloaded into every node process of a pack:
+// the same env-proxy dispatcher, asked to send http:// requests in absolute form (https:// still
+// tunnels). A pack may undo it; it changes only how its own requests are framed, not what the
+// gateway allows.
+const NODE_PROXY_PRELOAD =
+  'const k=Symbol.for("undici.globalDispatcher.1");const d=globalThis[k];' +
+  'if(d?.constructor?.name==="EnvHttpProxyAgent")globalThis[k]=new d.constructor({proxyTunnel:false});';
+
 /** The proxy variables ordinary HTTP clients read, for a process that uses `port`. */
 export function egressProxyEnv(port: number): Record<string, string> {
   const url = `http://127.0.0.1:${port}`;
-  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url };
+  return {
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    http_proxy: url,
+    https_proxy: url,
+    // Node's own fetch and http follow these variables only when told to.
+    NODE_USE_ENV_PROXY: '1',
+    NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(NODE_PROXY_PRELOAD)}`,
+  };
 }
 
 const UNAVAILABLE_BODY = JSON.stringify({

@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   const packs = await startPacks(
     {
       packsDir: config.packsDir,
+      egressPort: config.egressPort,
       secretsFile: config.packSecretsFile,
       dataDir: config.dataDir,
       callTimeoutMs: config.packCallTimeoutMs,

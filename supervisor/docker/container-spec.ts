@@ -1,6 +1,7 @@
 // Every security default of a tenant container lives in this one pure function (docs/architecture.md
 // "Tenant containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
 // default is a failing test, not a review comment.
+import { PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
 import type Docker from 'dockerode';
 import {
   CONTAINER_DATA_DIR,
@@ -186,7 +187,9 @@ export function buildPackSandboxSpec(options: {
     ...tenant,
     Entrypoint: [...options.command],
     Cmd: [],
-    WorkingDir: workDir,
+    // The pack's own files: a relative path in its command names one of them, as in the runtime
+    // (runtime-image/src/packs/pack-process.ts resolves those against the same directory).
+    WorkingDir: `${PACKS_DIR}/${options.pack}`,
     Env: [
       'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       `HOME=${workDir}`,

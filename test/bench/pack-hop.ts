@@ -84,6 +84,7 @@ async function hostHop(): Promise<void> {
     );
     const host = new PackHost({
       packsDir: join(dir, 'packs'),
+      egressPort: 3128,
       secretsFile: join(dir, 'none.json'),
       dataDir: join(dir, 'data'),
       callTimeoutMs: 10_000,

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackHost } from '../../runtime-image/src/packs/pack-host.ts';
 import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
-import { approvePack, FIXTURE_PACKS } from '../support/pack-image.ts';
+import { approvePack, FIXTURE_PACKS, PROXY_VARIABLES } from '../support/pack-image.ts';
 
 let dir: string;
 let host: PackHost;
@@ -31,6 +31,7 @@ beforeAll(async () => {
   );
   host = new PackHost({
     packsDir: join(dir, 'packs'),
+    egressPort: 3128,
     secretsFile: secretsFile(),
     dataDir: join(dir, 'data'),
     callTimeoutMs: 5_000,
@@ -61,7 +62,7 @@ describe('pack host processes', () => {
   it('gives a pack only its own declared secrets, and nothing of the runtime environment', async () => {
     const seen = await whoami('notes');
     expect(seen.token).toBe('s3cret');
-    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'NOTES_TOKEN', 'PATH']);
+    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'NOTES_TOKEN', 'PATH', ...PROXY_VARIABLES].sort());
     expect(seen.home).toBe(join(dir, 'data', 'packs', 'notes'));
   });
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnabledPack } from '../../kernel/packs/enabled-packs.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import { execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
-import { approvePack, buildPackImage, removeImage } from '../support/pack-image.ts';
+import { approvePack, buildPackImage, PROXY_VARIABLES, removeImage } from '../support/pack-image.ts';
 import { packTenants, type PackTenants } from '../support/pack-tenants.ts';
 
 let ns: TestNamespace;
@@ -53,7 +53,9 @@ describe('packs in the tenant runtime', () => {
   it("runs the pack as the tenant's UID in its own 0700 directory with only its own environment", async () => {
     const seen = structured(await client.callTool({ name: 'notes_whoami', arguments: {} }));
     expect(seen).toMatchObject({ uid: UID, home: '/data/packs/notes', pack: 'notes', token: null });
-    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'PATH']);
+    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'PATH', ...PROXY_VARIABLES].sort());
+    // Its own port of the egress bridge: the tenant-wide port is 3128, the first pack's the next.
+    expect(seen.proxy).toBe('http://127.0.0.1:3129');
     const { driver } = tenants;
     const info = await driver.inspect(TENANT);
     const mode = await execIn(ns.docker, info!.runtimeId, ['stat', '-c', '%a %u', '/data/packs/notes']);

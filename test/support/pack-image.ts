@@ -143,3 +143,13 @@ export async function runtimeClient(options: {
   await client.connect(transport);
   return client;
 }
+
+/** The proxy variables a pack process gets (runtime-image/src/egress-bridge.ts), in sorted order. */
+export const PROXY_VARIABLES = [
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NODE_OPTIONS',
+  'NODE_USE_ENV_PROXY',
+  'http_proxy',
+  'https_proxy',
+];

@@ -1,3 +1,4 @@
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
 import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
@@ -97,6 +98,11 @@ describe('classifyCallFailure', () => {
     expect(classifyCallFailure(withCause('ECONNRESET'))).toBe('interrupted');
     expect(classifyCallFailure(withCause('UND_ERR_SOCKET'))).toBe('interrupted');
     expect(classifyCallFailure(new Error('validation went wrong'))).toBe('other');
+  });
+
+  it("takes a JSON-RPC error answer for an answer, whatever its text (a pack's own words)", () => {
+    const answer = new ProtocolError(ProtocolErrorCode.InternalError, 'fetch failed');
+    expect(classifyCallFailure(answer)).toBe('other');
   });
 });
 

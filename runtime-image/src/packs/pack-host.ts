@@ -18,10 +18,13 @@ import {
 } from '../../../kernel/packs/enabled-packs.ts';
 import { exposedName } from '../../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
+import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
 import { PackProcess, type PackListing } from './pack-process.ts';
 
 export interface PackHostOptions {
   packsDir: string;
+  /** The egress bridge's tenant-wide port; pack i of enabled.json gets the port after it plus i. */
+  egressPort: number;
   secretsFile: string;
   dataDir: string;
   callTimeoutMs: number;
@@ -66,7 +69,10 @@ export class PackHost {
   constructor(options: PackHostOptions) {
     this.log = options.log;
     const secrets = takeSecrets(options.secretsFile);
-    for (const pack of readEnabledPacks(options.packsDir)) {
+    const enabled = readEnabledPacks(options.packsDir);
+    // The same order the egress bridge gives the packs their ports in (server.ts).
+    const names = enabled.map((pack) => pack.name);
+    for (const pack of enabled) {
       const workDir = join(options.dataDir, PACK_WORK_SUBDIR, pack.name);
       mkdirSync(workDir, { recursive: true, mode: 0o700 });
       chmodSync(workDir, 0o700);
@@ -77,6 +83,7 @@ export class PackHost {
           packDir: join(options.packsDir, pack.name),
           workDir,
           secrets: secrets[pack.name] ?? {},
+          proxyEnv: egressProxyEnv(egressPort({ port: options.egressPort, packs: names }, pack.name)!),
           callTimeoutMs: options.callTimeoutMs,
           maxMessageBytes: options.maxMessageBytes,
           crashThreshold: options.crashThreshold,

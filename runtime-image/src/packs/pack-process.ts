@@ -24,6 +24,8 @@ export interface PackProcessOptions {
   /** Its own directory on the tenant's volume: working directory and HOME. */
   workDir: string;
   secrets: Record<string, string>;
+  /** HTTP(S)_PROXY naming the pack's own egress bridge port (runtime-image/src/egress-bridge.ts). */
+  proxyEnv: Record<string, string>;
   callTimeoutMs: number;
   maxMessageBytes: number;
   /** Failures within CRASH_WINDOW_MS that open the circuit. */
@@ -108,7 +110,13 @@ export class PackProcess {
 
   private environment(): Record<string, string> {
     const { pack, workDir, secrets } = this.options;
-    const env: Record<string, string> = { PATH, HOME: workDir, BULKHEAD_PACK: pack.name };
+    const env: Record<string, string> = {
+      PATH,
+      HOME: workDir,
+      BULKHEAD_PACK: pack.name,
+      // The pack's own port of the egress bridge: ordinary HTTP clients go through the gateway.
+      ...this.options.proxyEnv,
+    };
     for (const name of pack.secrets) {
       const value = secrets[name];
       if (value !== undefined) env[name] = value;
