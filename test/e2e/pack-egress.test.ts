@@ -16,7 +16,7 @@ import { packImage } from '../../kernel/packs/pack-manifest.ts';
 import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
 import { updateTenant } from '../../tenants/control-plane/update.ts';
-import { SecretStore } from '../../tenants/secrets/secret-store.ts';
+import { SecretStore } from '../../kernel/secrets/secret-store.ts';
 import { startUpstream, type Upstream } from '../support/egress.ts';
 import { agentClient, containerId } from '../support/mcp-client.ts';
 import { execIn, REDIS_URL } from '../support/namespace.ts';
