@@ -87,6 +87,11 @@ export const routerConfig = defineConfig(
       schema: int().min(1).default(VERIFIER_DEFAULTS.maxTokenAgeSeconds),
       doc: "upper bound on a token's age (iat)",
     },
+    tokenCacheSeconds: {
+      env: 'BULKHEAD_TOKEN_CACHE_SECONDS',
+      schema: int().min(0).max(600).default(VERIFIER_DEFAULTS.cacheSeconds),
+      doc: "longest a verified token's signature check is remembered (never past its expiry; 0: off)",
+    },
     extraIssuers: {
       env: 'BULKHEAD_TRUSTED_ISSUERS',
       schema: z.union([z.array(TrustedIssuerSchema), jsonListEnv(TrustedIssuerSchema)]),

@@ -190,6 +190,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       clockToleranceSeconds: config.clockToleranceSeconds,
       jwksCooldownSeconds: config.jwksCooldownSeconds,
       maxTokenAgeSeconds: config.maxTokenAgeSeconds,
+      cacheSeconds: config.tokenCacheSeconds,
       tenants,
     }),
     dispatcher,

@@ -9,7 +9,8 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
 import type { AuthFailureReason } from '../metrics/router-metrics.ts';
 import type { Principal } from '../identity/principal.ts';
-import { bindingFor, issuerKeySets, type TrustedIssuerInput } from './trusted-issuers.ts';
+import { bindingFor, issuerKeySets, type IssuerKeys, type TrustedIssuerInput } from './trusted-issuers.ts';
+import { createVerifiedTokenCache } from './verified-token-cache.ts';
 
 export interface TokenVerifierOptions {
   /** Trusted issuers; the first is the installation's default (for tenants that bind none). */
@@ -21,11 +22,19 @@ export interface TokenVerifierOptions {
   jwksCooldownSeconds?: number;
   /** Upper bound on a token's age (`iat`); also makes an `iat` in the future a failure. */
   maxTokenAgeSeconds?: number;
+  /** Longest a verified token's signature check is remembered (default VERIFIER_DEFAULTS; 0: never). */
+  cacheSeconds?: number;
   tenants: TenantLookup;
 }
 
 /** Defaults of the optional knobs (router/config.ts declares them with these). */
-export const VERIFIER_DEFAULTS = { jwksCooldownSeconds: 30, maxTokenAgeSeconds: 24 * 60 * 60 } as const;
+export const VERIFIER_DEFAULTS = {
+  jwksCooldownSeconds: 30,
+  maxTokenAgeSeconds: 24 * 60 * 60,
+  /** How long a verified token is remembered at most (verified-token-cache.ts); 0: never. */
+  cacheSeconds: 60,
+  cacheEntries: 10_000,
+} as const;
 
 /** The token is refused (RFC 6750 `invalid_token`): the caller gets 401 with a challenge. */
 export class InvalidTokenError extends BulkheadError<'invalid_token'> {
@@ -129,29 +138,39 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   });
   const defaultIssuer = [...keySets.keys()][0]!;
 
-  return async (token) => {
+  const maxTokenAgeSeconds = options.maxTokenAgeSeconds ?? VERIFIER_DEFAULTS.maxTokenAgeSeconds;
+  const cache = createVerifiedTokenCache({
+    maxAgeMs: (options.cacheSeconds ?? VERIFIER_DEFAULTS.cacheSeconds) * 1000,
+    maxEntries: VERIFIER_DEFAULTS.cacheEntries,
+  });
+
+  /** Signature and claims (cached per token until it expires: verified-token-cache.ts). */
+  async function verifiedClaims(token: string): Promise<{ trusted: IssuerKeys; payload: JWTPayload }> {
+    const hit = cache.get(token);
+    const known = hit && keySets.get(hit.issuer);
+    if (hit && known) return { trusted: known, payload: hit.payload };
     const trusted = keySets.get(unverifiedIssuer(token));
     if (!trusted) throw new InvalidTokenError('token issuer is not trusted', 'untrusted_issuer');
     const types = trusted.config.accessTokenTypes.map(normalizeTyp);
-    let payload: JWTPayload;
     try {
-      let header;
-      ({ payload, protectedHeader: header } = await jwtVerify(token, trusted.keys, {
+      const { payload, protectedHeader: header } = await jwtVerify(token, trusted.keys, {
         issuer: trusted.config.issuer,
         audience: options.audience,
         algorithms: options.algorithms,
         // One accepted type: jose checks it. Several (configured per issuer): checked just below.
         ...(types.length === 1 ? { typ: types[0] } : {}),
         clockTolerance: options.clockToleranceSeconds,
-        maxTokenAge: options.maxTokenAgeSeconds ?? VERIFIER_DEFAULTS.maxTokenAgeSeconds,
+        maxTokenAge: maxTokenAgeSeconds,
         requiredClaims: ['exp', 'iat'],
-      }));
+      });
       if (typeof header.typ !== 'string' || !types.includes(normalizeTyp(header.typ))) {
         throw new InvalidTokenError(
           `token type ${JSON.stringify(header.typ ?? null)} is not accepted`,
           'rejected',
         );
       }
+      cache.remember(token, { issuer: trusted.config.issuer, payload }, maxTokenAgeSeconds);
+      return { trusted, payload };
     } catch (error) {
       if (error instanceof errors.JOSEError)
         throw new InvalidTokenError(
@@ -160,6 +179,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         );
       throw error;
     }
+  }
+
+  return async (token) => {
+    const { trusted, payload } = await verifiedClaims(token);
     const tenantId = stringClaim(payload, trusted.config.tenantClaim);
     // `appid`: Entra's v1 access tokens name the client there.
     const agent =

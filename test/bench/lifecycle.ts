@@ -3,7 +3,7 @@
 // overhead against calling the container's socket directly), a burst of cold tenants, and idle
 // memory of one tenant container and of a supervisor process with N tenants running. Asserts
 // nothing; every loop is bounded; everything it creates lives in its own namespace and is removed.
-//   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100]
+//   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100] [--isolation runc|gvisor]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -27,8 +27,11 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '10' },
     burst: { type: 'string', default: '50' },
     fleet: { type: 'string', default: '100' },
+    isolation: { type: 'string', default: 'runc' },
   },
 });
+if (values.isolation !== 'runc' && values.isolation !== 'gvisor') throw new Error('--isolation runc|gvisor');
+const ISOLATION: 'runc' | 'gvisor' = values.isolation;
 const ROUNDS = Math.min(50, Number(values.rounds));
 const BURST = Math.min(100, Number(values.burst));
 const FLEET = Math.min(150, Number(values.fleet));
@@ -44,7 +47,7 @@ async function register(stack: TestStack, id: string): Promise<void> {
   await stack.registry.create({
     id,
     plan: planByName('small'),
-    isolation: 'runc',
+    isolation: ISOLATION,
     tools: openToAgentsAlone('all'),
   });
 }
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
     supervisor: { healthIntervalMs: 3_600_000, createLimit: 4 },
   });
   console.log(
-    `lifecycle benchmark: runc, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}, ` +
+    `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}, ` +
       `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
   );
   try {
@@ -204,6 +207,13 @@ async function main(): Promise<void> {
       `  success ${ok.length}/${BURST} (${((100 * ok.length) / BURST).toFixed(0)}%), wall ${(wall / 1000).toFixed(1)} s, ` +
         `max creates in flight ${stack.supervisor.createLimiter.maxInFlight}`,
     );
+    const failures = new Map<string, number>();
+    for (const o of outcomes.filter((o) => !o.ok)) {
+      const code = o.error?.code ?? 'unknown';
+      failures.set(code, (failures.get(code) ?? 0) + 1);
+    }
+    if (failures.size > 0)
+      console.log(`  failed: ${[...failures].map(([code, n]) => `${n} x ${code}`).join(', ')}`);
     await Promise.all(burstClients.map((c) => c.close()));
 
     // 4. Idle memory: one tenant container, and a supervisor process adopting a fleet.

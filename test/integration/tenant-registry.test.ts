@@ -178,6 +178,31 @@ describe('audit trail', () => {
     for (const t of trails) (t as unknown as { redis: Redis }).redis.disconnect();
   });
 
+  it('chains one writer after another, each remembering a head the other has moved on', async () => {
+    const writers = [1, 2].map(
+      () =>
+        new AuditTrail({ redis: new Redis(ns.installation.redis), prefix: ns.installation.registryPrefix }),
+    );
+    // a, a, b, a, b, b, ...: every switch finds the writer's remembered head stale.
+    for (const i of [0, 0, 1, 0, 1, 1, 0, 1, 0, 0]) {
+      await writers[i]!.append({
+        tenant: 'turns',
+        user: null,
+        agent: `w${i}`,
+        tool: 'records_get',
+        decision: 'permit',
+        reason: 'ok',
+      });
+    }
+    const trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
+    const entries = await trail.entries('turns');
+    expect(entries.map((e) => [e.seq, e.agent])).toEqual(
+      [0, 0, 1, 0, 1, 1, 0, 1, 0, 0].map((w, i) => [i + 1, `w${w}`]),
+    );
+    expect(await trail.verify('turns')).toMatchObject({ ok: true, entries: 10 });
+    for (const w of writers) (w as unknown as { redis: Redis }).redis.disconnect();
+  });
+
   it('detects an entry changed in Redis and an entry removed from the end', async () => {
     const trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
     const stream = `${ns.installation.registryPrefix}:audit:echo`;

@@ -89,8 +89,11 @@ export interface TestStack {
     policy?: Partial<Pick<OnboardRequest, 'tools' | 'roles' | 'issuers' | 'isolation' | 'quotas'>>,
   ): Promise<OnboardResult>;
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
-  /** Another router process of the same installation (same Redis, keys and issuer), on its own port. */
-  replica(): Promise<RunningRouter>;
+  /**
+   * Another router of the same installation (same Redis, keys and issuer), on its own port;
+   * `overrides`: settings of its own (a benchmark's variant).
+   */
+  replica(overrides?: Partial<RouterOptions>): Promise<RunningRouter>;
   /** A user's access token through the authorization code flow with PKCE (scripted login). */
   userToken(login: string, options: { tenant: string; scope?: string }): Promise<string>;
   close(): Promise<void>;
@@ -188,7 +191,8 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     runtimes,
     registry,
     mcpUrl,
-    replica: async () => startRouter({ ...routerOptions, port: await freePort() }),
+    replica: async (overrides = {}) =>
+      startRouter({ ...routerOptions, ...overrides, port: await freePort() }),
     // Most tests call as agents acting alone (client credentials): unless a test sets its own
     // policy, the records tools are opened to them (the registry's own default opens only whoami).
     // Their loops would spend the small plan's call quotas: a test that is not about rate limits

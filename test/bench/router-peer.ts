@@ -1,0 +1,218 @@
+// Benchmark (not a test): the router beside its peer, the bare SDK v2 server (`createMcpHandler`,
+// stateless, no authentication) answering the same shared tool, started here in the same process
+// as the router. One 2026-07-28 `tools/call whoami` request is captured from a real SDK client and
+// replayed over HTTP keep-alive connections: with N connections (calls/s, and the router's rate over the peer's) and
+// with one connection (p50, the router's added latency). Both servers answer in this process and
+// under the same load generator, so the ratio holds on a busy machine; absolute figures do not.
+// Asserts nothing.
+//   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
+import { printFigures } from './figures.ts';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, Server } from '@modelcontextprotocol/server';
+import { Pool } from 'undici';
+import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
+import { wireTool } from '../../kernel/tools/tool-definition.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { whoami } from '../../router/tools/shared/whoami.ts';
+import type { Principal } from '../../router/identity/principal.ts';
+import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '50' },
+    sequential: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+const ROUNDS = Math.min(Math.max(Number(values.rounds), 1), 10);
+const SECONDS = Math.min(Math.max(Number(values.seconds), 1), 60);
+const CONNECTIONS = Math.min(Math.max(Number(values.connections), 1), 200);
+const SEQUENTIAL = Math.min(Math.max(Number(values.sequential), 50), 20_000);
+
+interface Captured {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The bare peer: the SDK's own handler, a fresh server per request, the same tool and schema. */
+async function startPeer(principal: Principal): Promise<{ url: string; close(): Promise<void> }> {
+  const definition = SHARED_TOOLS.find((def) => def.name === 'whoami');
+  if (!definition) throw new Error('whoami is not in the manifest');
+  const wire = wireTool(definition);
+  const mcp = createMcpHandler(() => {
+    const server = new Server({ name: 'peer', version: '1.0.0' }, { capabilities: { tools: {} } });
+    server.setRequestHandler('tools/list', () => ({ tools: [wire] }));
+    server.setRequestHandler('tools/call', () =>
+      whoami(
+        principal,
+        {},
+        { tenant: undefined, tools: [], idempotencyWindowMs: 0, rateLimits: () => Promise.resolve([]) },
+      ),
+    );
+    return server;
+  });
+  const handle = toNodeHandler(mcp);
+  const http: HttpServer = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const address = http.address();
+  if (typeof address !== 'object' || !address) throw new Error('peer did not bind');
+  return {
+    url: `http://127.0.0.1:${address.port}/mcp`,
+    async close() {
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+      await mcp.close();
+    },
+  };
+}
+
+/** One real SDK client call, its request captured (headers and body) to replay byte for byte. */
+async function capture(url: string, token: string | undefined): Promise<Captured> {
+  const seen: Captured[] = [];
+  const recording: typeof fetch = async (input, init) => {
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, key) => (headers[key] = value));
+    if (typeof init?.body === 'string') seen.push({ headers, body: init.body });
+    return fetch(input, init);
+  };
+  const client = new Client(
+    { name: 'bench', version: '1' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      ...(token ? { authProvider: { token: () => Promise.resolve(token) } } : {}),
+      fetch: recording,
+    }),
+  );
+  const result = await client.callTool({ name: 'whoami', arguments: {} });
+  await client.close();
+  if (result.isError) throw new Error(`whoami failed on ${url}`);
+  const call = seen.findLast((c) => c.body.includes('"tools/call"'));
+  if (!call) throw new Error('no tools/call captured');
+  return call;
+}
+
+/** Calls answered with a tool error (e.g. `state_unavailable` when Redis is slower than its deadline). */
+const toolErrors = new Map<string, number>();
+
+/** One call; false when it was answered with a tool error (counted, not timed as a success). */
+async function once(pool: Pool, path: string, request: Captured): Promise<boolean> {
+  const res = await pool.request({ path, method: 'POST', headers: request.headers, body: request.body });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`call answered ${res.statusCode}: ${text.slice(0, 200)}`);
+  if (text.includes('"acting_alone"') && !text.includes('"isError":true')) return true;
+  const code = /"code":"([a-z_]+)"/.exec(text)?.[1] ?? text.slice(0, 80);
+  toolErrors.set(code, (toolErrors.get(code) ?? 0) + 1);
+  return false;
+}
+
+/** `connections` callers, each sending its next request as soon as the last is answered. */
+async function throughput(url: string, request: Captured, connections: number): Promise<number> {
+  const { origin, pathname } = new URL(url);
+  const pool = new Pool(origin, { connections, pipelining: 1 });
+  let done = 0;
+  for (let i = 0; i < connections * 4; i++) await once(pool, pathname, request); // warm-up
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < deadline) {
+        if (await once(pool, pathname, request)) done += 1;
+      }
+    }),
+  );
+  const rate = (done * 1000) / (performance.now() - started);
+  await pool.close();
+  return rate;
+}
+
+async function latency(label: string, url: string, request: Captured): Promise<number> {
+  const { origin, pathname } = new URL(url);
+  const pool = new Pool(origin, { connections: 1 });
+  for (let i = 0; i < 100; i++) await once(pool, pathname, request);
+  const samples: number[] = [];
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    const t0 = performance.now();
+    await once(pool, pathname, request);
+    samples.push(performance.now() - t0);
+  }
+  await pool.close();
+  return printFigures(label, samples, { digits: 3, labelWidth: 44 });
+}
+
+async function main(): Promise<void> {
+  const stack = await startTestStack('bench-peer');
+  await stack.registry.create({
+    id: 'alpha',
+    plan: planByName('small'),
+    isolation: 'runc',
+    quotas: TEST_QUOTAS,
+  });
+  const token = await stack.agentToken('alpha');
+  const router = await capture(stack.mcpUrl, token);
+  const principal: Principal = {
+    tenant: 'alpha',
+    user: null,
+    agent: 'bench',
+    actors: [],
+    scopes: ['records:read'],
+    roles: [],
+    issuer: 'bench',
+    tokenId: undefined,
+    expiresAt: 0,
+  };
+  const peer = await startPeer(principal);
+  // The same router with every token verified in full (the verification cache off): the "before".
+  const uncached = await stack.replica({ tokenCacheSeconds: 0 });
+  const uncachedUrl = new URL('/mcp', uncached.url).href;
+  try {
+    const bare = await capture(peer.url, undefined);
+    console.log(
+      `router-peer benchmark: whoami (2026-07-28), Node ${process.version}, ${CONNECTIONS} connections for ` +
+        `${SECONDS} s each, ${SEQUENTIAL} sequential calls; router = authenticated, audited, rate limited`,
+    );
+    // Alternate the two, twice, so a burst of load from elsewhere on the machine hits both.
+    const rates = { router: [] as number[], uncached: [] as number[], peer: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      rates.peer.push(await throughput(peer.url, bare, CONNECTIONS));
+      rates.router.push(await throughput(stack.mcpUrl, router, CONNECTIONS));
+      rates.uncached.push(await throughput(uncachedUrl, router, CONNECTIONS));
+    }
+    const best = (xs: number[]): number => Math.max(...xs);
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const all = (xs: number[]): string => xs.map((r) => r.toFixed(0)).join('/');
+    const peerRate = best(rates.peer);
+    for (const [label, xs] of [
+      ['router', rates.router],
+      ['router, token cache off', rates.uncached],
+    ] as const) {
+      console.log(
+        `${CONNECTIONS} connections: ${label} ${best(xs).toFixed(0)} calls/s, bare SDK ${peerRate.toFixed(0)} ` +
+          `calls/s, ratio ${(best(xs) / peerRate).toFixed(2)} (best of ${ROUNDS} rounds; median ratio ` +
+          `${(median(xs) / median(rates.peer)).toFixed(2)}; ${all(xs)} vs ${all(rates.peer)})`,
+      );
+    }
+    const pPeer = await latency('1 connection, bare SDK', peer.url, bare);
+    const pRouter = await latency('1 connection, router', stack.mcpUrl, router);
+    const pUncached = await latency('1 connection, router, token cache off', uncachedUrl, router);
+    console.log(
+      `1 connection: the router adds ${(pRouter - pPeer).toFixed(3)} ms p50 ` +
+        `(${(pUncached - pPeer).toFixed(3)} ms with the token cache off)`,
+    );
+    if (toolErrors.size > 0)
+      console.log(
+        `calls answered with a tool error (not counted): ${[...toolErrors].map(([c, n]) => `${n} x ${c}`).join(', ')}`,
+      );
+  } finally {
+    await uncached.close();
+    await peer.close();
+    await stack.close();
+  }
+}
+
+await main();
