@@ -18,7 +18,7 @@ import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.t
 import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
 import { updateTenant } from '../../tenants/control-plane/update.ts';
-import { bearerClient } from '../support/mcp-client.ts';
+import { bearerClient, containerId } from '../support/mcp-client.ts';
 import { REDIS_URL } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -66,8 +66,10 @@ async function client(tenant: string, era: 'modern' | 'legacy' = 'modern'): Prom
   return bearerClient(stack.mcpUrl, await stack.agentToken(tenant), era);
 }
 
-const text = (result: { content?: unknown }) =>
-  ((result.content ?? []) as { type: string; text?: string }[]).map((c) => c.text ?? '').join('\n');
+const text = (result: object) =>
+  (((result as { content?: unknown }).content ?? []) as { type: string; text?: string }[])
+    .map((c) => c.text ?? '')
+    .join('\n');
 
 async function untilListed(tenant: string, name: string): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -100,7 +102,12 @@ beforeAll(async () => {
   await enable('alpha', ['files', 'everything']);
   await enable('bravo', ['files']);
   // The pins recycle both runtimes; the router serves the packs once it has seen the new pins.
-  for (const tenant of ['alpha', 'bravo']) await untilListed(tenant, 'files_write_file');
+  for (const tenant of ['alpha', 'bravo']) {
+    await untilListed(tenant, 'files_write_file');
+    // The tenant's composed image (its packs' files and enabled.json), removed after the run.
+    const id = await containerId(stack, tenant);
+    images.push((await stack.ns.docker.getContainer(id!).inspect()).Config.Image);
+  }
 }, 600_000);
 
 afterAll(async () => {
