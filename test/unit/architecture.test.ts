@@ -11,7 +11,17 @@ const execFileAsync = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const DEPCRUISE = join(ROOT, 'node_modules/.bin/depcruise');
 const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
-const ROOMS = ['kernel', 'router', 'supervisor', 'tenants', 'console', 'egress', 'dev', 'runtime-image/src', 'test'];
+const ROOMS = [
+  'kernel',
+  'router',
+  'supervisor',
+  'tenants',
+  'console',
+  'egress',
+  'dev',
+  'runtime-image/src',
+  'test',
+];
 
 async function depcruise(cwd: string, args: string[]): Promise<{ code: number; output: string }> {
   try {
