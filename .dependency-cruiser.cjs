@@ -35,19 +35,13 @@ module.exports = {
       'runtime-image-over-kernel-only',
       'the tenant runtime bundles the tool contracts, never Redis state',
       { path: '^runtime-image/' },
-      { path: '^(router|supervisor|tenants|dev|egress|test)/|^kernel/(registry|audit|redis)/' },
+      { path: '^(router|supervisor|tenants|dev|egress|test)/|^kernel/(registry|audit|redis|secrets)/' },
     ),
     rule(
       'control-plane-below-cli',
-      'use cases: kernel, tenant secrets, supervisor client',
-      { path: '^tenants/(control-plane|secrets)/' },
-      { path: '^(router|console|dev|test|runtime-image|egress)/|^supervisor/(?!client/)|^tenants/cli/' },
-    ),
-    rule(
-      'secrets-below-control-plane',
-      'the secret store is state the use cases use',
-      { path: '^tenants/secrets/' },
+      'use cases: kernel (the secret store included), supervisor client',
       { path: '^tenants/control-plane/' },
+      { path: '^(router|console|dev|test|runtime-image|egress)/|^supervisor/(?!client/)|^tenants/cli/' },
     ),
     rule(
       'cli-thin',
@@ -129,6 +123,12 @@ module.exports = {
       'the rate-limit decision builds on tenant quotas, tools and Redis; nothing else in the kernel needs it',
       { path: '^kernel/', pathNot: '^kernel/ratelimit/' },
       { path: '^kernel/ratelimit/' },
+    ),
+    rule(
+      'kernel-secrets-over-redis',
+      'the secret store: sealing, its key file and its Redis hash; nothing else of the kernel',
+      { path: '^kernel/secrets/' },
+      { path: '^kernel/', pathNot: '^kernel/(errors|redis|secrets)/' },
     ),
     rule(
       'kernel-tenant-below-stores',

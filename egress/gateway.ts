@@ -43,7 +43,7 @@ export interface RunningEgressGateway {
   close(): Promise<void>;
 }
 
-/** A tenant's secret values by name (the secret store, tenants/secrets/secret-store.ts). */
+/** A tenant's secret values by name (the secret store, kernel/secrets/secret-store.ts). */
 export interface CredentialSource {
   get(tenant: string, name: string): Promise<string | undefined>;
 }

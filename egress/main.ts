@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
 import { installation } from '../kernel/tenant/installation.ts';
-import { readSecretKey, SecretStore } from '../tenants/secrets/secret-store.ts';
+import { secretStoreOnceKeyed } from '../kernel/secrets/secret-store.ts';
 import { egressConfig } from './config.ts';
 import { startEgressGateway, type CredentialSource } from './gateway.ts';
 
@@ -14,15 +14,10 @@ import { startEgressGateway, type CredentialSource } from './gateway.ts';
  * may come after this process started (its key file is mounted read-only here).
  */
 function secretsOnceKeyed(options: { file: string; redis: Redis; prefix: string }): CredentialSource {
-  let store: SecretStore | undefined;
+  const store = secretStoreOnceKeyed(options);
   return {
     async get(tenant, name) {
-      if (!store) {
-        const key = await readSecretKey(options.file);
-        if (!key) return undefined;
-        store = new SecretStore({ redis: options.redis, prefix: options.prefix, key });
-      }
-      return store.get(tenant, name);
+      return (await store())?.get(tenant, name);
     },
   };
 }

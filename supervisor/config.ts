@@ -32,6 +32,12 @@ const fields = {
     schema: z.coerce.number().int().min(0).default(0),
     doc: 'group allowed into socket directories',
   },
+  secretsKeyFile: {
+    env: 'BULKHEAD_SECRETS_KEY_FILE',
+    schema: z.string().min(1).optional(),
+    doc: "AES-256 key of the secret store (the CLI's file): the values of the secrets a tenant's packs declare are read with it; unset: packs start without secrets",
+    defaultText: 'none',
+  },
   createLimit: {
     env: 'BULKHEAD_CREATE_LIMIT',
     schema: z.coerce.number().int().min(1).max(64).default(4),

@@ -14,6 +14,8 @@ import { startPackWorker } from './jobs/pack-worker.ts';
 import { PackImages } from './docker/pack-images.ts';
 import { TenantImages } from './docker/tenant-images.ts';
 import { PackRegistry } from '../kernel/registry/pack-registry.ts';
+import { secretStoreOnceKeyed } from '../kernel/secrets/secret-store.ts';
+import { packSecretSource } from './secrets/pack-secrets.ts';
 import { RuntimeController } from './lifecycle/runtime-controller.ts';
 import { IsolationVerifier } from './verify/isolation-verifier.ts';
 import Docker from 'dockerode';
@@ -86,6 +88,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   const trail = new AuditTrail({ redis, prefix: installation.registryPrefix });
   const tamper = new SocketTamperLog({ redis, prefix: installation.registryPrefix, audit: trail, logger });
   const metrics = new SupervisorMetrics();
+  const images = new TenantImages({
+    docker,
+    runtimeImage: settings.image,
+    approvals: new PackRegistry({ redis, prefix: installation.registryPrefix }),
+  });
   const manager = new RuntimeController({
     driver,
     image: settings.image,
@@ -98,10 +105,13 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
       metrics.observeReady(ready);
       annotateStart(ready);
     },
-    images: new TenantImages({
-      docker,
-      runtimeImage: settings.image,
-      approvals: new PackRegistry({ redis, prefix: installation.registryPrefix }),
+    images,
+    packSecrets: packSecretSource({
+      declared: (tenant) => images.declaredSecrets(tenant),
+      store: settings.secretsKeyFile
+        ? secretStoreOnceKeyed({ file: settings.secretsKeyFile, redis, prefix: installation.registryPrefix })
+        : () => undefined,
+      logger,
     }),
   });
   // Observers see the driver read-only and leave every change to the controller.

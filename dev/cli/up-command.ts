@@ -130,6 +130,7 @@ export const up: Command = {
         BULKHEAD_IDP_USERS: JSON.stringify([...users, ...consoleUsers]),
       });
       await waitForHttp(`${issuer}/.well-known/openid-configuration`, 20_000);
+      const secretsKeyFile = settings.secretsKeyFile ?? join(settings.devDir, 'secrets.key');
       step('starting the supervisor (the only process with the Docker socket)');
       children.start('supervisor', join(ROOT, 'supervisor/main.ts'), {
         ...common,
@@ -138,11 +139,12 @@ export const up: Command = {
         BULKHEAD_AUDIT_SIGNING_KEY_FILE: auditKeys.signingKeyFile,
         BULKHEAD_AUDIT_DIR: auditDir,
         BULKHEAD_AUDIT_SEAL_INTERVAL_MS: '60000',
+        BULKHEAD_SECRETS_KEY_FILE: secretsKeyFile,
       });
       step("starting the egress gateway (no Docker socket: it dials egress-enabled tenants' bridges)");
       children.start('egress', join(ROOT, 'egress/main.ts'), {
         ...common,
-        BULKHEAD_SECRETS_KEY_FILE: settings.secretsKeyFile ?? join(settings.devDir, 'secrets.key'),
+        BULKHEAD_SECRETS_KEY_FILE: secretsKeyFile,
       });
       step(`starting the router at ${routerUrl}`);
       children.start('router', join(ROOT, 'router/main.ts'), {

@@ -71,7 +71,7 @@ export function evidenceKey(prefix: string, tenant: string): string {
   return `${prefix}:evidence:${tenant}`;
 }
 
-/** Hash: one tenant's sealed secret values, a field per secret name (tenants/secrets). */
+/** Hash: one tenant's sealed secret values, a field per secret name (kernel/secrets/secret-store.ts). */
 export function secretsKey(prefix: string, tenant: string): string {
   return `${prefix}:secrets:${tenant}`;
 }

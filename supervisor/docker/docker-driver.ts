@@ -2,8 +2,8 @@
 // the engine itself refuses a second one (a name conflict) and a restart can adopt what is ours.
 // A plain adapter: it makes, starts, stops and removes what the lifecycle controller tells it to,
 // and decides nothing (reuse or replace, drain time, the create cap are the controller's).
-import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, mkdir, open, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CONTAINER_SOCKET_NAME, tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
@@ -24,6 +24,7 @@ import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
 import { LABELS } from './labels.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { PACK_SECRETS_FILE, type PackSecrets } from '../../kernel/packs/enabled-packs.ts';
 
 export interface DockerDriverOptions {
   docker?: Docker;
@@ -90,7 +91,7 @@ export class DockerDriver implements RuntimeDriver {
           'runtime_failed',
           `tenant ${spec.tenantId} has a runtime of another spec: remove it before ensuring this one`,
         );
-      return this.startNow(existing);
+      return this.startNow(existing, spec, options);
     }
     const placement = this.placement(spec.tenantId, options.generation);
     await this.prepareSocketDir(placement.socketDir, spec.uid);
@@ -107,12 +108,14 @@ export class DockerDriver implements RuntimeDriver {
         'runtime_failed',
         `container for tenant ${spec.tenantId} vanished after create`,
       );
-    return this.startNow(created);
+    return this.startNow(created, spec, options);
   }
 
   async stop(tenantId: string, options: StopOptions): Promise<void> {
     const info = await this.inspectRaw(tenantId);
     if (info) await this.stopContainer(info, options.graceSeconds);
+    // A runtime that died before reading its secrets leaves them behind: not while it is stopped.
+    await rm(this.secretsFile(tenantId), { force: true });
   }
 
   /** A paused process cannot take SIGTERM: unpause first, then stop with the grace given. */
@@ -170,19 +173,47 @@ export class DockerDriver implements RuntimeDriver {
     }
   }
 
-  private async startNow(info: Docker.ContainerInspectInfo): Promise<RuntimeInfo> {
+  private async startNow(
+    info: Docker.ContainerInspectInfo,
+    spec: RuntimeSpec,
+    options: EnsureOptions,
+  ): Promise<RuntimeInfo> {
     const container = this.docker.getContainer(info.Id);
     if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
     else if (!info.State.Running) {
       // A crash leaves the old sockets behind (the runtime's and its egress bridge's); under gVisor
       // the runtime may not unlink a host socket.
-      const tenantId = info.Config.Labels[LABELS.tenant];
-      if (tenantId)
-        for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
-          await rm(join(this.placement(tenantId, 0).socketDir, name), { force: true });
+      const socketDir = this.placement(spec.tenantId, 0).socketDir;
+      for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
+        await rm(join(socketDir, name), { force: true });
+      await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
       await this.ignoreStatus(container.start(), 304);
     }
     return this.toInfo(await container.inspect());
+  }
+
+  private secretsFile(tenantId: string): string {
+    return join(this.placement(tenantId, 0).socketDir, basename(PACK_SECRETS_FILE));
+  }
+
+  /**
+   * The packs' secrets for the process about to start, in the socket directory it mounts at
+   * /run/mcp: 0400, the tenant's UID, read once and removed by the runtime. Whatever is there
+   * first (a file left over, or a symlink a compromised runtime planted) is removed without being
+   * followed, and the new file is created exclusively, so the write cannot land anywhere else.
+   */
+  private async deliverSecrets(spec: RuntimeSpec, secrets: PackSecrets): Promise<void> {
+    const file = this.secretsFile(spec.tenantId);
+    await rm(file, { force: true });
+    if (Object.values(secrets).every((values) => Object.keys(values).length === 0)) return;
+    const handle = await open(file, 'wx', 0o400);
+    try {
+      await handle.chown(spec.uid, spec.uid);
+      await handle.chmod(0o400);
+      await handle.writeFile(JSON.stringify(secrets));
+    } finally {
+      await handle.close();
+    }
   }
 
   async listOwned(): Promise<OwnedRuntime[]> {

@@ -59,6 +59,12 @@ export class TenantImages {
     return entry && entry.pins === canonicalJson(tenant.packs) ? entry.ref : undefined;
   }
 
+  /** The secret names each of the tenant's pinned packs declares in its approved manifest. */
+  async declaredSecrets(tenant: TenantRecord): Promise<{ pack: string; names: string[] }[]> {
+    const approvals = await Promise.all(tenant.packs.map((pin) => this.approvals.require(pin)));
+    return approvals.map((a) => ({ pack: a.name, names: a.manifest.secrets }));
+  }
+
   /** Builds (or finds) the tenant's image for its current pins; refuses an unapproved or rebuilt pack. */
   async prepare(tenant: TenantRecord): Promise<void> {
     if (tenant.packs.length === 0) {

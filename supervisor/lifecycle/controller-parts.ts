@@ -6,6 +6,7 @@ import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisRuntimeEpochs } from '../client/runtime-epochs.ts';
 import type { TamperRecorder } from '../client/socket-tamper.ts';
 import type { HealthProbe } from '../runtime/health-probe.ts';
+import type { PackSecrets } from '../../kernel/packs/enabled-packs.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 import type { CrashBreaker } from './crash-breaker.ts';
@@ -55,6 +56,11 @@ export interface RuntimeControllerOptions {
     prepare(tenant: TenantRecord): Promise<void>;
     imageFor(tenant: TenantRecord): string | undefined;
   };
+  /**
+   * The values of the secrets the tenant's packs declare (supervisor/secrets/pack-secrets.ts), read
+   * at every create and wake from stopped; without it packs start with none.
+   */
+  packSecrets?: (tenant: TenantRecord) => Promise<PackSecrets>;
   /** Told of every runtime brought up for an ensure (the supervisor's latency histograms). */
   onReady?: (ready: RuntimeReady) => void;
 }

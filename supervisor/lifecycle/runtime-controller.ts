@@ -243,8 +243,9 @@ export class RuntimeController {
       const wake = state === 'stopped' && !options.fresh;
       if (!wake && state !== 'absent') await this.replace(id, before, reason, { ...options, drain: true });
       const generation = (before?.generation ?? 0) + (wake ? 0 : 1);
+      const secrets = async () => (await this.options.packSecrets?.(tenant)) ?? {};
       const up = await this.apply(id, wake ? 'wake' : 'create', reason, wake ? before : undefined, () =>
-        this.createLimiter.run(() => this.driver.ensure(spec, { generation })),
+        this.createLimiter.run(() => this.driver.ensure(spec, { generation, secrets })),
       );
       await this.waitUntilHealthy(up);
       await this.apply(id, 'ready', reason, up, noop);

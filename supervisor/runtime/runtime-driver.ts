@@ -3,6 +3,7 @@
 // endpoint instead of a socket, and nothing above this port would change.
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationTier, Plan } from '../../kernel/tenant/tenant-spec.ts';
+import type { PackSecrets } from '../../kernel/packs/enabled-packs.ts';
 
 /** Everything that decides what a tenant's runtime looks like; its hash is the reuse key. */
 export interface RuntimeSpec {
@@ -71,6 +72,11 @@ export interface RuntimeUsage {
 export interface EnsureOptions {
   /** The generation label of a container this call creates (the controller counts replacements). */
   generation: number;
+  /**
+   * The secrets of the tenant's packs, asked for only when a process is about to start (create, or
+   * wake from stopped) and handed to that process alone: never part of the spec, its hash or labels.
+   */
+  secrets?: () => Promise<PackSecrets>;
 }
 
 export interface RemoveOptions {

@@ -9,7 +9,7 @@ import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { PackRegistry } from '../../kernel/registry/pack-registry.ts';
 import { PackClient } from '../../supervisor/client/pack-client.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
-import { loadSecretKey, SecretStore } from '../secrets/secret-store.ts';
+import { loadSecretKey, SecretStore } from '../../kernel/secrets/secret-store.ts';
 import { EvidenceStore } from './evidence.ts';
 
 export interface ControlPlane {

@@ -28,7 +28,8 @@ async function cli(...args: string[]): Promise<string> {
 beforeAll(async () => {
   ns = await testNamespace('token');
   devDir = await mkdtemp(join(tmpdir(), 'bulkhead-token-'));
-  const [port, idpPort] = [await freePort(), await freePort()];
+  // Every port its own: other tests run `up` at the same time (the console's default is fixed).
+  const [port, idpPort, consolePort] = [await freePort(), await freePort(), await freePort()];
   mcpUrl = `http://127.0.0.1:${port}/mcp`;
   env = {
     ...process.env,
@@ -45,6 +46,8 @@ beforeAll(async () => {
       String(port),
       '--idp-port',
       String(idpPort),
+      '--console-port',
+      String(consolePort),
       '--users',
       'alice=editor,vic=viewer',
     ],

@@ -14,7 +14,7 @@ import { AuditTrail, type AuditEntry } from '../../kernel/audit/audit-trail.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
 import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 import { setUpstreamBudget } from '../../kernel/ratelimit/upstream-budgets.ts';
-import { SecretStore } from '../../tenants/secrets/secret-store.ts';
+import { SecretStore } from '../../kernel/secrets/secret-store.ts';
 import { connectThrough, getThrough, startUpstream, type Upstream } from '../support/egress.ts';
 import { containerId } from '../support/mcp-client.ts';
 import { execIn } from '../support/namespace.ts';

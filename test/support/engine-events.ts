@@ -43,3 +43,16 @@ export async function watchCreates(docker: Docker, namespace: string): Promise<C
   });
   return { creates, maxInFlight: () => max, stop: () => stream.destroy() };
 }
+
+/** Every event the engine reports about this namespace's containers, as the engine wrote it. */
+export async function recordEvents(
+  docker: Docker,
+  namespace: string,
+): Promise<{ text(): string; stop(): void }> {
+  const stream = (await docker.getEvents({
+    filters: { type: ['container'], label: [`io.bulkhead.namespace=${namespace}`] },
+  })) as NodeJS.ReadableStream & { destroy(): void };
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { text: () => text, stop: () => stream.destroy() };
+}

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import { createCallSigner, type CallSigner } from '../../router/dispatch/call-signer.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import type { RuntimeControllerOptions } from '../../supervisor/lifecycle/controller-parts.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { lifecycleSettings } from './lifecycle-settings.ts';
 import type { TestNamespace } from './namespace.ts';
@@ -20,11 +21,16 @@ export interface PackTenants {
     tenant: string,
     options?: { era?: 'modern' | 'legacy'; agent?: string; manualInput?: boolean },
   ): Promise<Client>;
+  /** Recycles the tenant's runtime through its controller (a fresh container); returns its socket. */
+  recycle(tenant: string, uid: number, image: string): Promise<string>;
   driver: DockerDriver;
   sign: CallSigner;
 }
 
-export async function packTenants(ns: TestNamespace): Promise<PackTenants> {
+export async function packTenants(
+  ns: TestNamespace,
+  options: Pick<RuntimeControllerOptions, 'packSecrets'> = {},
+): Promise<PackTenants> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519', {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
@@ -38,25 +44,34 @@ export async function packTenants(ns: TestNamespace): Promise<PackTenants> {
   });
   const controllers = new Map<string, RuntimeController>();
   const sockets = new Map<string, string>();
+  const controllerFor = (image: string): RuntimeController => {
+    let controller = controllers.get(image);
+    if (!controller) {
+      controller = new RuntimeController({
+        driver,
+        image,
+        routerPublicKey: publicKey,
+        logger: pino({ level: 'silent' }),
+        settings: lifecycleSettings(),
+        ...options,
+      });
+      controllers.set(image, controller);
+    }
+    return controller;
+  };
+  const start = async (tenant: string, uid: number, image: string): Promise<string> => {
+    const endpoint = await controllerFor(image).ensure(tenantRecord(tenant, { uid }));
+    if (endpoint.kind !== 'unix') throw new Error('expected a unix endpoint');
+    sockets.set(tenant, endpoint.socketPath);
+    return endpoint.socketPath;
+  };
   return {
     driver,
     sign,
-    async start(tenant, uid, image) {
-      let controller = controllers.get(image);
-      if (!controller) {
-        controller = new RuntimeController({
-          driver,
-          image,
-          routerPublicKey: publicKey,
-          logger: pino({ level: 'silent' }),
-          settings: lifecycleSettings(),
-        });
-        controllers.set(image, controller);
-      }
-      const endpoint = await controller.ensure(tenantRecord(tenant, { uid }));
-      if (endpoint.kind !== 'unix') throw new Error('expected a unix endpoint');
-      sockets.set(tenant, endpoint.socketPath);
-      return endpoint.socketPath;
+    start,
+    async recycle(tenant, uid, image) {
+      await controllerFor(image).recycle(tenantRecord(tenant, { uid }), 'test');
+      return start(tenant, uid, image);
     },
     client(tenant, options = {}) {
       const socketPath = sockets.get(tenant);

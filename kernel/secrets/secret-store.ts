@@ -1,10 +1,13 @@
-// Values of tenants' downstream credentials. The registry holds only references
-// (`secret://<tenant>/<NAME>`); the values live here, encrypted at rest in Redis with AES-256-GCM
-// under a key from a root-only key file, and are destroyed at offboarding.
+// Values of tenants' credentials (downstream tokens, pack secrets). The registry holds only
+// references (`secret://<tenant>/<NAME>`); the values live here, encrypted at rest in Redis with
+// AES-256-GCM under a key from a root-only key file, and are destroyed at offboarding. In the kernel
+// because three processes open it: the control plane writes, the egress gateway and the supervisor
+// (delivering pack secrets) read.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Redis } from 'ioredis';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { secretsKey } from '../../kernel/redis/keys.ts';
 
 const KEY_BYTES = 32;
@@ -19,7 +22,8 @@ export async function readSecretKey(file: string): Promise<Buffer | undefined> {
     throw error;
   }
   const key = Buffer.from(text.trim(), 'base64');
-  if (key.length !== KEY_BYTES) throw new Error(`secret key file ${file} does not hold a 256-bit key`);
+  if (key.length !== KEY_BYTES)
+    throw new BulkheadError('invalid_config', `secret key file ${file} does not hold a 256-bit key`);
   return key;
 }
 
@@ -33,6 +37,24 @@ export async function loadSecretKey(file: string): Promise<Buffer> {
   return key;
 }
 
+/**
+ * The store once its key exists, for a reader that may start before the operator CLI creates the
+ * key on its first use (the egress gateway, the supervisor).
+ */
+export function secretStoreOnceKeyed(options: {
+  file: string;
+  redis: Redis;
+  prefix: string;
+}): () => Promise<SecretStore | undefined> {
+  let store: SecretStore | undefined;
+  return async () => {
+    if (store) return store;
+    const key = await readSecretKey(options.file);
+    if (key) store = new SecretStore({ redis: options.redis, prefix: options.prefix, key });
+    return store;
+  };
+}
+
 export function secretRef(tenant: string, name: string): string {
   return `secret://${tenant}/${name}`;
 }
@@ -43,7 +65,8 @@ export class SecretStore {
   private readonly key: Buffer;
 
   constructor(options: { redis: Redis; prefix: string; key: Buffer }) {
-    if (options.key.length !== KEY_BYTES) throw new Error('SecretStore needs a 256-bit key');
+    if (options.key.length !== KEY_BYTES)
+      throw new BulkheadError('invalid_config', 'SecretStore needs a 256-bit key');
     this.redis = options.redis;
     this.prefix = options.prefix;
     this.key = options.key;
