@@ -144,7 +144,13 @@ export async function listInSandbox(
     }),
   );
   const stderr: string[] = [];
-  const client = new Client({ name: 'bulkhead-pack-approval', version: '1.0.0' });
+  // The capabilities the tenant runtime's client declares (runtime-image/src/packs/pack-process.ts):
+  // a server may list tools only to clients that can answer sampling or elicitation, and the
+  // operator must approve the listing the runtime will see.
+  const client = new Client(
+    { name: 'bulkhead-pack-approval', version: '1.0.0' },
+    { capabilities: { sampling: {}, elicitation: {} } },
+  );
   try {
     const stream = await container.attach({
       stream: true,

@@ -1,0 +1,308 @@
+// Two unmodified servers from the npm registry as packs, used through the router by real clients:
+// @modelcontextprotocol/server-filesystem confined to the tenant's own directory, and
+// @modelcontextprotocol/server-everything (progress, resources, prompts). Both are built from
+// examples/packs/ (npm ci on the host, docker build --network none), approved in the sandbox and
+// enabled through the control plane's use cases; then the SDK v2 client in both protocol eras, the
+// SDK v1 client and the MCP Inspector CLI call them with agents' tokens. Tenant bravo enables the
+// filesystem pack too and sees only its own directory.
+import { execFile } from 'node:child_process';
+import { cp as copy, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Client } from '@modelcontextprotocol/client';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.ts';
+import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
+import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
+import { updateTenant } from '../../tenants/control-plane/update.ts';
+import { bearerClient, containerId } from '../support/mcp-client.ts';
+import { REDIS_URL } from '../support/namespace.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+const run = promisify(execFile);
+let stack: TestStack;
+let cp: OpenedControlPlane;
+let work: string;
+const images: string[] = [];
+const versionOf = () => `2026.8.31-${stack.ns.namespace.slice(-6)}`;
+
+/** Builds and approves one example pack under this run's version (image tags are global). */
+async function buildAndApprove(pack: 'files' | 'everything'): Promise<string[]> {
+  const dir = join(work, pack);
+  await copy(`examples/packs/${pack}`, dir, { recursive: true, filter: (s) => !s.includes('node_modules') });
+  const path = join(dir, 'bulkhead-pack.json');
+  const manifest = JSON.parse(await readFile(path, 'utf8')) as PackManifest;
+  manifest.version = versionOf();
+  // The test IdP grants agents the records scopes only: the pack's tools take any valid token.
+  for (const statement of Object.values(manifest.tools)) statement.scopes = [];
+  await writeFile(path, JSON.stringify(manifest));
+  images.push(packImage({ name: pack, version: manifest.version }));
+  await buildPack(cp, dir, () => undefined);
+  const review = await reviewPack(cp, { name: pack, version: manifest.version });
+  expect(review.problems).toEqual([]);
+  await approvePack(cp, review);
+  return review.approval.tools.map((t) => t.exposed);
+}
+
+async function enable(tenant: string, packs: string[]): Promise<void> {
+  await updateTenant(
+    cp,
+    tenant,
+    { addPacks: packs.map((name) => ({ name, version: versionOf() })) },
+    { progress: () => undefined },
+  );
+  const record = await stack.registry.require(tenant);
+  await stack.registry.update(tenant, {
+    expectedGeneration: record.generation,
+    changes: { packs: record.packs.map((p) => ({ ...p, agentsAlone: true })) },
+    author: { actor: 'test' },
+  });
+}
+
+async function client(tenant: string, era: 'modern' | 'legacy' = 'modern'): Promise<Client> {
+  return bearerClient(stack.mcpUrl, await stack.agentToken(tenant), era);
+}
+
+const text = (result: object) =>
+  (((result as { content?: unknown }).content ?? []) as { type: string; text?: string }[])
+    .map((c) => c.text ?? '')
+    .join('\n');
+
+async function untilListed(tenant: string, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const c = await client(tenant);
+    try {
+      if ((await c.listTools()).tools.some((t) => t.name === name)) return;
+    } finally {
+      await c.close();
+    }
+    if (Date.now() > deadline) throw new Error(`${tenant} never listed ${name}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+let exposed: { files: string[]; everything: string[] };
+
+beforeAll(async () => {
+  stack = await startTestStack('thirdparty', { router: { pinWatchIntervalMs: 100 } });
+  work = await mkdtemp(join(tmpdir(), 'bulkhead-thirdparty-'));
+  cp = await openControlPlane({
+    redisUrl: REDIS_URL,
+    namespace: stack.ns.namespace,
+    secretsKeyFile: join(stack.ns.runDir, 'secrets.key'),
+    actor: 'test:thirdparty',
+  });
+  await stack.onboard('alpha');
+  await stack.onboard('bravo');
+  exposed = { files: await buildAndApprove('files'), everything: await buildAndApprove('everything') };
+  await enable('alpha', ['files', 'everything']);
+  await enable('bravo', ['files']);
+  // The pins recycle both runtimes; the router serves the packs once it has seen the new pins.
+  for (const tenant of ['alpha', 'bravo']) {
+    await untilListed(tenant, 'files_write_file');
+    // The tenant's composed image (its packs' files and enabled.json), removed after the run.
+    const id = await containerId(stack, tenant);
+    images.push((await stack.ns.docker.getContainer(id!).inspect()).Config.Image);
+  }
+}, 600_000);
+
+afterAll(async () => {
+  await cp?.close();
+  await stack?.close();
+  for (const image of images)
+    await stack?.ns.docker
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => undefined);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('third-party packs from the npm registry', () => {
+  it('approves every tool each server lists, writes with their blast radius', () => {
+    expect(exposed.files).toEqual(expect.arrayContaining(['files_write_file', 'files_read_text_file']));
+    expect(exposed.files).toHaveLength(14);
+    // The tools the server lists only to a client that can answer sampling or elicitation are in
+    // the approval too: the sandbox declares what the runtime declares.
+    expect(exposed.everything).toEqual(
+      expect.arrayContaining([
+        'everything_trigger-long-running-operation',
+        'everything_trigger-sampling-request',
+      ]),
+    );
+  });
+
+  for (const era of ['modern', 'legacy'] as const) {
+    it(`writes once per key, reads, and stays inside the tenant's directory (SDK v2, ${era})`, async () => {
+      const c = await client('alpha', era);
+      try {
+        const tool = (await c.listTools()).tools.find((t) => t.name === 'files_write_file');
+        expect(tool?.inputSchema.required).toEqual(
+          expect.arrayContaining(['path', 'content', 'idempotency_key']),
+        );
+        const path = `/data/packs/files/${era}.txt`;
+        const key = `tp-${era}-1`;
+        const missingKey = await c.callTool({ name: 'files_write_file', arguments: { path, content: 'x' } });
+        expect(missingKey.isError).toBe(true);
+        const first = await c.callTool({
+          name: 'files_write_file',
+          arguments: { path, content: 'first', idempotency_key: key },
+        });
+        expect(first.isError ?? false).toBe(false);
+        await c.callTool({
+          name: 'files_write_file',
+          arguments: { path, content: 'second', idempotency_key: `${key}-b` },
+        });
+        // The replay of the first key answers its stored result and writes nothing.
+        const replay = await c.callTool({
+          name: 'files_write_file',
+          arguments: { path, content: 'first', idempotency_key: key },
+        });
+        expect(replay.content).toEqual(first.content);
+        const read = await c.callTool({ name: 'files_read_text_file', arguments: { path } });
+        expect(text(read)).toBe('second');
+        for (const outside of ['/etc/passwd', '/data/packs/everything', '/data/records.db']) {
+          const refused = await c.callTool({ name: 'files_read_text_file', arguments: { path: outside } });
+          expect(refused.isError).toBe(true);
+          expect(text(refused)).toMatch(/outside allowed directories/);
+        }
+      } finally {
+        await c.close();
+      }
+    }, 60_000);
+  }
+
+  it("keeps tenant bravo to its own directory and away from alpha's packs", async () => {
+    const b = await client('bravo');
+    try {
+      const names = (await b.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('files_list_directory');
+      expect(names.some((n) => n.startsWith('everything_'))).toBe(false);
+      const listing = await b.callTool({
+        name: 'files_list_directory',
+        arguments: { path: '/data/packs/files' },
+      });
+      expect(listing.isError ?? false).toBe(false);
+      expect(text(listing)).not.toMatch(/modern\.txt|legacy\.txt/);
+      const read = await b.callTool({
+        name: 'files_read_text_file',
+        arguments: { path: '/data/packs/files/modern.txt' },
+      });
+      expect(read.isError).toBe(true);
+      await expect(b.callTool({ name: 'everything_echo', arguments: { message: 'hi' } })).rejects.toThrow(
+        /Unknown tool/,
+      );
+      await expect(
+        b.readResource({ uri: 'demo://resource/static/document/architecture.md' }),
+      ).rejects.toThrow();
+      await expect(b.getPrompt({ name: 'everything_simple-prompt' })).rejects.toThrow();
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+
+  it('relays progress, a resource and a prompt of server-everything (SDK v2)', async () => {
+    const c = await client('alpha');
+    try {
+      const progress: number[] = [];
+      const result = await c.callTool(
+        { name: 'everything_trigger-long-running-operation', arguments: { duration: 1, steps: 3 } },
+        { onprogress: (p) => progress.push(p.progress) },
+      );
+      expect(result.isError ?? false).toBe(false);
+      expect(progress).toEqual([1, 2, 3]);
+      const resource = await c.readResource({ uri: 'demo://resource/dynamic/text/7' });
+      expect(resource.contents[0]).toMatchObject({ uri: 'demo://resource/dynamic/text/7' });
+      const prompt = await c.getPrompt({ name: 'everything_args-prompt', arguments: { city: 'Lyon' } });
+      expect(JSON.stringify(prompt.messages)).toContain('Lyon');
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
+  it('serves both packs to the SDK v1 client (2025-11-25)', async () => {
+    const token = await stack.agentToken('alpha');
+    const transport = new V1Transport(new URL(stack.mcpUrl), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
+    const c = new V1Client({ name: 'e2e-v1', version: '1.0.0' });
+    await c.connect(transport);
+    try {
+      const args = { path: '/data/packs/files/v1.txt', content: 'from v1', idempotency_key: 'tp-v1-key-1' };
+      const written = await c.callTool({ name: 'files_write_file', arguments: args });
+      expect(written.isError ? text(written) : '').toBe('');
+      const read = await c.callTool({ name: 'files_read_text_file', arguments: { path: args.path } });
+      expect(text(read)).toBe('from v1');
+      const progress: number[] = [];
+      await c.callTool(
+        { name: 'everything_trigger-long-running-operation', arguments: { duration: 1, steps: 2 } },
+        undefined,
+        { onprogress: (p) => progress.push(p.progress) },
+      );
+      expect(progress).toEqual([1, 2]);
+      const resource = await c.readResource({ uri: 'demo://resource/static/document/architecture.md' });
+      expect(resource.contents[0]?.mimeType).toBe('text/markdown');
+      const prompt = await c.getPrompt({ name: 'everything_simple-prompt' });
+      expect(prompt.messages.length).toBeGreaterThan(0);
+    } finally {
+      await transport.terminateSession().catch(() => undefined);
+      await c.close();
+    }
+  }, 60_000);
+
+  it('serves both packs to the MCP Inspector CLI', async () => {
+    const token = await stack.agentToken('alpha');
+    const home = await mkdtemp(join(tmpdir(), 'bulkhead-inspector-'));
+    const inspector = async (...args: string[]): Promise<Record<string, unknown>> => {
+      const { stdout } = await run(
+        process.execPath,
+        [
+          'node_modules/.bin/mcp-inspector',
+          '--cli',
+          stack.mcpUrl,
+          '--transport',
+          'http',
+          '--header',
+          `Authorization: Bearer ${token}`,
+          ...args,
+        ],
+        { env: { ...process.env, HOME: home }, timeout: 60_000 },
+      );
+      return JSON.parse(stdout) as Record<string, unknown>;
+    };
+    try {
+      const call = (tool: string, ...args: string[]) =>
+        inspector('--method', 'tools/call', '--tool-name', tool, ...args.flatMap((a) => ['--tool-arg', a]));
+      const written = await call(
+        'files_write_file',
+        'path=/data/packs/files/inspector.txt',
+        'content=from-inspector',
+        'idempotency_key=tp-inspector-1',
+      );
+      expect(written.isError ?? false).toBe(false);
+      const read = await call('files_read_text_file', 'path=/data/packs/files/inspector.txt');
+      expect(text(read)).toBe('from-inspector');
+      const resource = await inspector(
+        '--method',
+        'resources/read',
+        '--uri',
+        'demo://resource/dynamic/text/3',
+      );
+      expect(JSON.stringify(resource)).toContain('demo://resource/dynamic/text/3');
+      const prompt = await inspector(
+        '--method',
+        'prompts/get',
+        '--prompt-name',
+        'everything_args-prompt',
+        '--prompt-args',
+        'city=Oslo',
+      );
+      expect(JSON.stringify(prompt)).toContain('Oslo');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
