@@ -11,6 +11,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { packOfExposed } from '../../kernel/packs/pack-naming.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { ForwardedMethod } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
@@ -36,17 +37,11 @@ export interface RelayDeps {
   sessions?: SessionStore | undefined;
 }
 
-/** The pack of a client-visible tool or prompt name: the text before its first "_". */
-export function packOfName(name: string): string | undefined {
-  const at = name.indexOf('_');
-  return at > 0 ? name.slice(0, at) : undefined;
-}
-
 /** The packs a caller may reach: those of the tenant tools it may call. */
 export function packsOf(context: RequestContext): string[] {
   const packs = new Set<string>();
   for (const { definition } of context.visible()) {
-    const pack = definition.kind === 'tenant' ? packOfName(definition.name) : undefined;
+    const pack = definition.kind === 'tenant' ? packOfExposed(definition.name) : undefined;
     if (pack) packs.add(pack);
   }
   return [...packs].sort();
@@ -67,7 +62,7 @@ type Item = { name?: unknown; _meta?: Record<string, unknown> };
 
 function fromPacks<T extends Item>(items: T[] | undefined, packs: string[], byName: boolean): T[] {
   return (items ?? []).filter((item) => {
-    const pack = byName ? packOfName(String(item.name)) : item._meta?.[PACK_META_KEY];
+    const pack = byName ? packOfExposed(String(item.name)) : item._meta?.[PACK_META_KEY];
     return typeof pack === 'string' && packs.includes(pack);
   });
 }
@@ -157,7 +152,7 @@ export function registerRelayHandlers(
   });
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const { name } = request.params;
-    const pack = packOfName(name);
+    const pack = packOfExposed(name);
     if (!pack || !packs().includes(pack))
       throw protocolErrorFor(new BulkheadError('unknown_prompt', `Unknown prompt: ${name}`));
     return (await forward('prompts/get', request.params, ctx, name)) as never;
@@ -166,7 +161,7 @@ export function registerRelayHandlers(
     const { ref } = request.params;
     const target = ref.type === 'ref/prompt' ? ref.name : ref.uri;
     if (ref.type === 'ref/prompt') {
-      const pack = packOfName(ref.name);
+      const pack = packOfExposed(ref.name);
       if (!pack || !packs().includes(pack))
         throw protocolErrorFor(new BulkheadError('unknown_prompt', `Unknown prompt: ${ref.name}`));
     } else if (packs().length === 0) {

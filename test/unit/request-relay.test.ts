@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { ClientRequests, isClientAnswer } from '../../router/mcp/client-requests.ts';
 import { answerInputRounds, openedState } from '../../router/mcp/input-rounds.ts';
-import { logLevelPasses, packOfName } from '../../router/mcp/relay-handlers.ts';
+import { packOfExposed } from '../../kernel/packs/pack-naming.ts';
+import { logLevelPasses } from '../../router/mcp/relay-handlers.ts';
 import { createRequestStateSeal } from '../../router/mcp/request-state.ts';
 
 const alice = { tenant: 'acme', user: 'alice', agent: 'agent-1' };
@@ -114,9 +115,9 @@ describe('questions to 2025 clients', () => {
 
 describe('packs and log levels', () => {
   it('names the pack before the first "_"', () => {
-    expect(packOfName('files_write_file')).toBe('files');
-    expect(packOfName('whoami')).toBeUndefined();
-    expect(packOfName('_x')).toBeUndefined();
+    expect(packOfExposed('files_write_file')).toBe('files');
+    expect(packOfExposed('whoami')).toBeUndefined();
+    expect(packOfExposed('_x')).toBeUndefined();
   });
   it('passes a log message at or above the level the client asked for', () => {
     expect(logLevelPasses('info', undefined)).toBe(true);
