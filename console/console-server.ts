@@ -56,7 +56,23 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   if (options.metricsTargets.length > 0)
     scheduler.every('console-metrics-scrape', options.scrapeIntervalMs, () => metrics.scrape());
 
-  const server: Server = createServer();
+  // The handler is attached before the server listens: a request accepted while the IdP is still
+  // being discovered gets a 503 (health checks retry), never a connection no listener answers.
+  const ready: { routes?: { auth: AuthRoutes; api: ApiRoutes } } = {};
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const { routes } = ready;
+    if (routes === undefined) {
+      secure(res);
+      res.writeHead(503, { 'retry-after': '1' }).end('starting');
+      return;
+    }
+    handle(routes, req, res).catch((error: unknown) => {
+      if (!(error instanceof Error && 'code' in error))
+        logger.error({ err: error }, 'console request failed');
+      if (!res.headersSent) sendError(res, error);
+      else res.end();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -89,7 +105,11 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     metrics,
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(
+    { auth, api }: { auth: AuthRoutes; api: ApiRoutes },
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     secure(res);
     const url = new URL(req.url ?? '/', origin);
     const get = req.method === 'GET' || req.method === 'HEAD';
@@ -106,14 +126,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     else sendHtml(res, 404, '<!doctype html><html lang="en"><title>Not found</title><p>Not found</p></html>');
   }
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!(error instanceof Error && 'code' in error))
-        logger.error({ err: error }, 'console request failed');
-      if (!res.headersSent) sendError(res, error);
-      else res.end();
-    });
-  });
+  ready.routes = { auth, api };
   logger.info({ url: bound, origin, issuer: options.issuer }, 'console listening');
 
   return {

@@ -69,7 +69,8 @@ export async function waitForHttp(url: string, timeoutMs: number): Promise<void>
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const response = await fetch(url);
+      // Each try is bounded: a server that accepts and never answers must not stall the wait.
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (response.ok) return;
     } catch {
       // not listening yet
