@@ -58,16 +58,22 @@ function query(filters: Filters): string {
 }
 
 function AuditTrail({ id }: { id: string }) {
-  const [filters, setFilters] = useState<Filters>({ decision: '', tool: '', who: '', text: '' });
+  const none: Filters = { decision: '', tool: '', who: '', text: '' };
+  // What the fields show (every keystroke) and what the trail is filtered by (on change): a render
+  // between the two, say when a response arrives, must not put back a field's older value.
+  const [drafts, setDrafts] = useState<Filters>(none);
+  const [filters, setFilters] = useState<Filters>(none);
   const base = `/api/tenants/${encodeURIComponent(id)}`;
   const { data, error, reload } = useResource<AuditView>(`${base}/audit${query(filters)}`);
+  const value = (e: Event): string => (e.target as HTMLInputElement).value;
   const field = (key: keyof Filters, label: string) =>
     html`<label
       >${label}
       <input
         name=${key}
-        value=${filters[key]}
-        onChange=${(e: Event) => setFilters({ ...filters, [key]: (e.target as HTMLInputElement).value })}
+        value=${drafts[key]}
+        onInput=${(e: Event) => setDrafts((d) => ({ ...d, [key]: value(e) }))}
+        onChange=${(e: Event) => setFilters((f) => ({ ...f, [key]: value(e) }))}
       />
     </label>`;
   return html`<${Problem} error=${error} />
@@ -90,7 +96,7 @@ function AuditTrail({ id }: { id: string }) {
         <select
           name="decision"
           value=${filters.decision}
-          onChange=${(e: Event) => setFilters({ ...filters, decision: (e.target as HTMLSelectElement).value })}
+          onChange=${(e: Event) => setFilters((f) => ({ ...f, decision: value(e) }))}
         >
           <option value="">any</option>
           <option value="permit">permit</option>
