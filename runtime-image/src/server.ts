@@ -2,6 +2,7 @@
 // MCP request must carry the router's call assertion; the health probe carries no tenant data.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
@@ -135,7 +136,11 @@ async function main(): Promise<void> {
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
   );
 
+  let draining = false;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Draining: this answer is the connection's last, so the router opens a new one (to whichever
+    // runtime then listens) for its next request instead of reusing this one.
+    if (draining) res.setHeader('connection', 'close');
     if (req.method === 'GET' && req.url === '/healthz') {
       // MCP-level: a JSON-RPC ping through the same MCP handler the tools use, and a read of the
       // tenant's store. A wedged event loop, handler or database fails it; no tenant data leaves.
@@ -256,13 +261,22 @@ async function main(): Promise<void> {
   });
 
   const shutdown = (): void => {
+    if (draining) return;
+    draining = true;
     log.info('shutting down');
     void bridge?.close();
-    server.close(() => {
+    // Stops listening and waits for every connection to end. Not http.Server.close(): that also
+    // cuts idle keep-alive connections at once, and the router may be writing its next request on
+    // one right then (a session's tools/call after its initialize), which would fail a call that
+    // never ran. An idle connection ends at its keep-alive timeout, which the router's pool
+    // anticipates; a busy one after its answer (Connection: close above).
+    NetServer.prototype.close.call(server, () => {
       store.close();
       void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
     });
-    setTimeout(() => process.exit(0), 5_000).unref();
+    // Past the keep-alive timeout every connection has ended unless a call still runs; the
+    // supervisor's drain grace (SIGKILL) bounds that.
+    setTimeout(() => process.exit(0), server.keepAliveTimeout + 10_000).unref();
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
