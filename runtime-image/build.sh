@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one entry point for the tenant runtime image: bash runtime-image/build.sh (any cwd, as root
 # or a docker-group user; building the offline base needs root).
-#   1. bundle src/server.ts into dist/server.mjs on the host (esbuild), so the image build needs
-#      no network and no npm;
+#   1. bundle src/server.ts into dist/runtime.cjs, its entry and the code cache training on the host
+#      (esbuild), so the image build needs no network and no npm;
 #   2. pick the base: $BULKHEAD_NODE_BASE, else the official node:24-bookworm-slim when present or
 #      pullable, else bulkhead/node-base built from Debian + npm by base-offline.sh;
 #   3. tag the image with a hash of what goes into it, and skip the build when that tag exists.
@@ -38,14 +38,22 @@ flock 9
 # (a) Bundle. Always rebuilt (tens of ms) from a clean dist/, so a stale file never ships.
 t=$(now)
 rm -rf "$HERE/dist"
+# Three files: the runtime itself as one CommonJS script (dist/runtime.cjs), which the entry
+# (dist/server.mjs, src/code-cache-entry.ts) compiles with the V8 code cache the image build records
+# by running dist/train-code-cache.mjs once (src/code-cache-training.ts; removed after the training).
 # The banner gives CommonJS dependencies bundled into ESM the require() they expect. esbuild
 # writes source paths relative to its cwd into the bundle: run it from the repository root so the
 # bundle, and so the image hash, do not depend on where this script was called from.
-(cd "$ROOT" && "$ESBUILD" runtime-image/src/server.ts --bundle --platform=node --format=esm \
-  --target=node22 --outfile=runtime-image/dist/server.mjs --log-level=warning \
-  "--define:process.env.BULKHEAD_FAULTS_BUILD=\"$FAULTS\"" \
-  "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);")
-log "bundled src/server.ts -> dist/server.mjs ($(du -k "$HERE/dist/server.mjs" | cut -f1) KB) in $(secs "$t")"
+bundle() {
+  (cd "$ROOT" && "$ESBUILD" "$@" --bundle --platform=node --target=node22 --log-level=warning)
+}
+ESM_REQUIRE="--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
+bundle runtime-image/src/server.ts --format=cjs --outfile=runtime-image/dist/runtime.cjs \
+  "--define:process.env.BULKHEAD_FAULTS_BUILD=\"$FAULTS\""
+bundle runtime-image/src/code-cache-entry.ts --format=esm --outfile=runtime-image/dist/server.mjs
+bundle runtime-image/src/code-cache-training.ts --format=esm --outfile=runtime-image/dist/train-code-cache.mjs \
+  "$ESM_REQUIRE"
+log "bundled src/server.ts -> dist/runtime.cjs ($(du -k "$HERE/dist/runtime.cjs" | cut -f1) KB) in $(secs "$t")"
 
 # (b) Base image. A local offline base wins over a pull attempt: the pull cannot succeed where it
 #     was needed, and a blackholed registry would cost every re-run the full timeout.

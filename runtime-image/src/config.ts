@@ -81,6 +81,13 @@ export const runtimeConfig = defineConfig(
         .default(4 * 1024 * 1024),
       doc: 'the largest message a pack may write on its stdout; a longer one kills the pack',
     },
+    codeCache: {
+      env: 'BULKHEAD_CODE_CACHE',
+      schema: z.enum(['on', 'off', 'write']).default('on'),
+      doc:
+        "the image's V8 code cache, read by the entry before this configuration (runtime-image/src/code-cache-entry.ts): " +
+        'off compiles the bundle as if there were none (a benchmark baseline); write is for the image build',
+    },
     packCrashThreshold: {
       env: 'BULKHEAD_PACK_CRASH_THRESHOLD',
       schema: z.coerce.number().int().min(1).default(3),

@@ -3,13 +3,18 @@
 // overhead against calling the container's socket directly), a burst of cold tenants, and idle
 // memory of one tenant container and of a supervisor process with N tenants running. Asserts
 // nothing; every loop is bounded; everything it creates lives in its own namespace and is removed.
+// With --baseline-image a second stack runs that image, and the lifecycle rounds alternate between
+// the two stacks, so each start figure is printed beside its baseline from the same minutes; each
+// start is also shown as the supervisor logged it ('runtime ready'), the rest of a call's time
+// being the router's (authentication, the ensure's round trip through BullMQ, the call itself).
 //   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100] [--isolation runc|gvisor]
+//     [--baseline-image bulkhead/runtime:latest]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { Agent } from 'undici';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
@@ -28,6 +33,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '50' },
     fleet: { type: 'string', default: '100' },
     isolation: { type: 'string', default: 'runc' },
+    'baseline-image': { type: 'string' },
   },
 });
 if (values.isolation !== 'runc' && values.isolation !== 'gvisor') throw new Error('--isolation runc|gvisor');
@@ -37,7 +43,7 @@ const BURST = Math.min(100, Number(values.burst));
 const FLEET = Math.min(150, Number(values.fleet));
 
 function stats(label: string, samples: number[], extra = ''): number {
-  return printFigures(label, samples, { digits: 2, labelWidth: 48, extra });
+  return printFigures(label, samples, { digits: 2, labelWidth: 62, extra });
 }
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,38 +65,94 @@ async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'):
   await sleep(600); // longer than the router's route freshness, as the reaper's idle time would be
 }
 
-async function main(): Promise<void> {
-  const stack = await startTestStack('bench-life', {
+/** The supervisor's own measure of each start: its 'runtime ready' log line (ms). */
+function readyLog(): { logger: Logger; taken: () => number | undefined } {
+  const ready: number[] = [];
+  const logger = pino(
+    { level: 'info' },
+    {
+      write(line: string) {
+        if (line.includes('"runtime ready"')) ready.push((JSON.parse(line) as { ms: number }).ms);
+      },
+    },
+  );
+  return { logger, taken: () => ready.pop() };
+}
+
+interface Lane {
+  name: string;
+  stack: TestStack;
+  taken: () => number | undefined;
+  figures: Record<
+    'coldFirst' | 'coldKept' | 'fromStopped' | 'fromPaused',
+    { call: number[]; ready: number[] }
+  >;
+}
+
+async function lane(name: string, image: string): Promise<Lane> {
+  const { logger, taken } = readyLog();
+  const stack = await startTestStack(`bench-${name}`, {
+    image,
+    logger,
     supervisor: { healthIntervalMs: 3_600_000, createLimit: 4 },
   });
+  const figure = () => ({ call: [], ready: [] });
+  return {
+    name,
+    stack,
+    taken,
+    figures: { coldFirst: figure(), coldKept: figure(), fromStopped: figure(), fromPaused: figure() },
+  };
+}
+
+/** One round of the lifecycle on one stack: first start, cold start, wake from stopped and paused. */
+async function lifecycleRound(l: Lane, i: number): Promise<void> {
+  const { stack, figures } = l;
+  const id = `life-${i}`;
+  await register(stack, id);
+  const client = await agentClient(stack, id);
+  const measure = async (into: { call: number[]; ready: number[] }, title: string): Promise<void> => {
+    l.taken();
+    into.call.push((await write(client, title)).ms);
+    into.ready.push(l.taken() ?? NaN);
+  };
+  await measure(figures.coldFirst, 'first');
+  await stack.supervisor.manager.remove(id, false);
+  await sleep(600);
+  await measure(figures.coldKept, 'cold');
+  await toTier(stack, id, 'stop');
+  await measure(figures.fromStopped, 'from-stopped');
+  await toTier(stack, id, 'pause');
+  await measure(figures.fromPaused, 'from-paused');
+  await client.close();
+}
+
+async function main(): Promise<void> {
+  const lanes = [await lane('life', RUNTIME_IMAGE)];
+  const baselineImage = values['baseline-image'];
+  if (baselineImage) lanes.push(await lane('base', baselineImage));
+  const stack = lanes[0]!.stack;
   console.log(
-    `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}, ` +
+    `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}` +
+      `${baselineImage ? ` (baseline ${baselineImage}, rounds alternating)` : ''}, ` +
       `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
   );
   try {
     // 1. Cold start: registered tenant, no container (volume created too), then volume kept.
-    const coldFirst: number[] = [];
-    const coldKept: number[] = [];
-    const fromStopped: number[] = [];
-    const fromPaused: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      const id = `life-${i}`;
-      await register(stack, id);
-      const client = await agentClient(stack, id);
-      coldFirst.push((await write(client, 'first')).ms);
-      await stack.supervisor.manager.remove(id, false);
-      await sleep(600);
-      coldKept.push((await write(client, 'cold')).ms);
-      await toTier(stack, id, 'stop');
-      fromStopped.push((await write(client, 'from-stopped')).ms);
-      await toTier(stack, id, 'pause');
-      fromPaused.push((await write(client, 'from-paused')).ms);
-      await client.close();
-    }
-    stats('cold start: first write ever (volume + container)', coldFirst);
-    stats('cold start: volume kept, no container', coldKept);
-    stats('wake from stopped', fromStopped);
-    stats('wake from paused', fromPaused);
+    for (let i = 0; i < ROUNDS; i++)
+      for (const l of i % 2 === 0 ? lanes : [...lanes].reverse()) await lifecycleRound(l, i);
+    const rows = [
+      ['coldFirst', 'cold start: first write ever (volume + container)'],
+      ['coldKept', 'cold start: volume kept, no container'],
+      ['fromStopped', 'wake from stopped'],
+      ['fromPaused', 'wake from paused'],
+    ] as const;
+    for (const [key, label] of rows)
+      for (const l of lanes) {
+        const tag = lanes.length > 1 ? ` [${l.name === 'life' ? 'new' : 'baseline'}]` : '';
+        stats(`${label}${tag}`, l.figures[key].call);
+        stats(`  of which the supervisor's start${tag}`, l.figures[key].ready);
+      }
 
     // 2. Warm calls: full stack (MCP client -> router -> socket), the router's dispatcher alone,
     //    and the container's socket directly (the same signed request, replayed raw).
@@ -254,7 +316,7 @@ async function main(): Promise<void> {
       child.kill('SIGTERM');
     }
   } finally {
-    await stack.close();
+    for (const l of lanes) await l.stack.close();
   }
 }
 

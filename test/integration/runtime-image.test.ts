@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import { pino } from 'pino';
+import Docker from 'dockerode';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
@@ -157,5 +158,28 @@ describe('tenant runtime image', () => {
     await dispatcher.close();
     const health = JSON.parse(await get('/healthz')) as Record<string, unknown>;
     expect(health).toEqual({ ok: true, mcp: 200, refused: 5, calls: 2, invalid_calls: 0 });
+  });
+
+  it('starts from the V8 code cache its build recorded, and says so when a cache does not fit', async () => {
+    // Recorded at build time (runtime-image/Dockerfile), root-owned and read-only; the training gone.
+    const cache = await container.exec(['stat', '-c', '%u %a %s', '/app/runtime.cjs.cache']);
+    const [owner, mode, size] = cache.output.trim().split(' ');
+    expect([owner, mode]).toEqual(['0', '444']);
+    expect(Number(size)).toBeGreaterThan(100_000);
+    expect((await container.exec(['ls', '/app'])).output.split(/\s+/)).not.toContain('train-code-cache.mjs');
+    // V8 accepted it for this container's start: the entry logs a rejected cache.
+    const logs = await new Docker().getContainer(container.getId()).logs({ stdout: true, stderr: true });
+    expect(logs.toString()).toContain('listening');
+    expect(logs.toString()).not.toContain('code cache rejected');
+    // The same entry with a cache made for nothing: compiled as usual, and reported.
+    const copy = await container.exec([
+      'sh',
+      '-c',
+      'cp /app/server.mjs /app/runtime.cjs /tmp/ && head -c 4096 /dev/urandom > /tmp/runtime.cjs.cache && ' +
+        'node /tmp/server.mjs --help',
+    ]);
+    expect(copy.exitCode).toBe(0);
+    expect(copy.output).toContain('code cache rejected');
+    expect(copy.output).toContain('node /app/server.mjs');
   });
 });

@@ -1,0 +1,150 @@
+// Benchmark (not a test): where one cold start's time goes, phase by phase, on the real engine, for
+// the supervisor's Docker adapter alone (no router, no BullMQ). Per round the tenant's container is
+// removed (volume kept) and ensured again; the phases are timed from the supervisor's side:
+//   create   the engine's container create (the adapter's inspect and socket directory included)
+//   start    the engine's start until it returns
+//   listen   from the start's return until the runtime's socket exists (Node start-up, module
+//            loading, the runtime's own init)
+//   healthy  from the socket until the first 200 from /healthz (its first MCP ping)
+// Variants alternate round by round, so each figure has its baseline from the same minutes:
+//   --variants cache,nocache   the image's V8 code cache used, or not (BULKHEAD_CODE_CACHE=off;
+//                              runtime-image/src/code-cache-entry.ts)
+// Everything it creates lives in its own namespace and is removed.
+//   node test/bench/start-phases.ts [--rounds 10] [--isolation runc|gvisor] [--variants cache,nocache]
+import { generateKeyPairSync } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import Docker from 'dockerode';
+import { pino } from 'pino';
+import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
+import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { printFigures } from './figures.ts';
+import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '10' },
+    isolation: { type: 'string', default: 'runc' },
+    variants: { type: 'string', default: 'cache,nocache' },
+  },
+});
+if (values.isolation !== 'runc' && values.isolation !== 'gvisor') throw new Error('--isolation runc|gvisor');
+const ISOLATION: 'runc' | 'gvisor' = values.isolation;
+const ROUNDS = Math.min(50, Number(values.rounds));
+const VARIANT_ENV: Record<string, Record<string, string>> = {
+  cache: {},
+  nocache: { BULKHEAD_CODE_CACHE: 'off' },
+};
+const VARIANTS = values.variants.split(',').filter((v) => v in VARIANT_ENV);
+if (VARIANTS.length === 0) throw new Error('--variants: any of cache, nocache');
+
+const PHASES = ['create', 'start', 'listen', 'healthy', 'total'] as const;
+type Phase = (typeof PHASES)[number];
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The engine client with its create and start calls timed (the adapter's own code unchanged). */
+class TimedDocker extends Docker {
+  lastCreateMs = 0;
+  lastStartMs = 0;
+  lastStartEnd = 0;
+
+  override async createContainer(options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+    const t0 = performance.now();
+    try {
+      return await super.createContainer(options);
+    } finally {
+      this.lastCreateMs = performance.now() - t0;
+    }
+  }
+
+  override getContainer(id: string): Docker.Container {
+    const container = super.getContainer(id);
+    const start = container.start.bind(container) as () => Promise<unknown>;
+    container.start = (async () => {
+      const t0 = performance.now();
+      try {
+        return await start();
+      } finally {
+        this.lastStartEnd = performance.now();
+        this.lastStartMs = this.lastStartEnd - t0;
+      }
+    }) as typeof container.start;
+    return container;
+  }
+}
+
+async function main(): Promise<void> {
+  const ns = await testNamespace('bench-phases');
+  const docker = new TimedDocker();
+  const driver = new DockerDriver({
+    docker,
+    namespace: ns.namespace,
+    runDir: ns.runDir,
+    routerGid: 0,
+    logger: pino({ level: 'silent' }),
+  });
+  const { publicKey } = generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const specOf = (variant: string): RuntimeSpec => ({
+    tenantId: 'phases',
+    uid: 100_700,
+    image: RUNTIME_IMAGE,
+    isolation: ISOLATION,
+    plan: planByName('small'),
+    env: { BULKHEAD_ROUTER_PUBLIC_KEY: publicKey, ...VARIANT_ENV[variant] },
+  });
+  console.log(
+    `start phases: ${ISOLATION}, plan small, image ${RUNTIME_IMAGE}, rounds ${ROUNDS}, variants ${VARIANTS.join(' / ')} (alternating)`,
+  );
+  const samples = new Map<string, Record<Phase, number[]>>(
+    VARIANTS.map((v) => [v, { create: [], start: [], listen: [], healthy: [], total: [] }]),
+  );
+  try {
+    // One unmeasured start creates the volume (and warms the engine's image cache).
+    await driver.ensure(specOf(VARIANTS[0]!), { generation: 1 });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const variant of VARIANTS) {
+        await driver.remove('phases', { purgeData: false });
+        await sleep(200);
+        const t0 = performance.now();
+        const info = await driver.ensure(specOf(variant), { generation: 1 });
+        const socketPath = (info.endpoint as { socketPath: string }).socketPath;
+        const startEnd = docker.lastStartEnd;
+        for (let i = 0; ; i++) {
+          if (
+            await stat(socketPath).then(
+              () => true,
+              () => false,
+            )
+          )
+            break;
+          if (i > 10_000) throw new Error('the runtime never listened');
+          await sleep(2);
+        }
+        const listening = performance.now();
+        for (let i = 0; !(await probeHealth(info.endpoint)); i++) {
+          if (i > 2_000) throw new Error('the runtime never answered healthy');
+          await sleep(2);
+        }
+        const healthy = performance.now();
+        const s = samples.get(variant)!;
+        s.create.push(docker.lastCreateMs);
+        s.start.push(docker.lastStartMs);
+        s.listen.push(listening - startEnd);
+        s.healthy.push(healthy - listening);
+        s.total.push(healthy - t0);
+      }
+    }
+    for (const phase of PHASES)
+      for (const variant of VARIANTS)
+        printFigures(`${phase.padEnd(8)} ${variant}`, samples.get(variant)![phase], { labelWidth: 20 });
+  } finally {
+    await ns.cleanup();
+  }
+}
+
+await main();
