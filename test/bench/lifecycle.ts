@@ -127,6 +127,33 @@ async function lifecycleRound(l: Lane, i: number): Promise<void> {
   await client.close();
 }
 
+/** All first calls of BURST cold tenants at once, through the full stack of one lane. */
+async function burst(l: Lane, thenRemove: boolean): Promise<void> {
+  const { stack } = l;
+  const burstIds = Array.from({ length: BURST }, (_, i) => `burst-${i}`);
+  for (const id of burstIds) await register(stack, id);
+  const burstClients = await Promise.all(burstIds.map((id) => agentClient(stack, id)));
+  const burstStart = performance.now();
+  const outcomes = await Promise.all(burstClients.map((c, i) => write(c, `burst-${i}`)));
+  const wall = performance.now() - burstStart;
+  const ok = outcomes.filter((o) => o.ok);
+  stats(
+    `burst of ${BURST} cold tenants (first write)${thenRemove ? ` [${l.name === 'life' ? 'new' : 'baseline'}]` : ''}`,
+    ok.map((o) => o.ms),
+    `  success ${ok.length}/${BURST} (${((100 * ok.length) / BURST).toFixed(0)}%), wall ${(wall / 1000).toFixed(1)} s, ` +
+      `max creates in flight ${stack.supervisor.createLimiter.maxInFlight}`,
+  );
+  const failures = new Map<string, number>();
+  for (const o of outcomes.filter((o) => !o.ok)) {
+    const code = o.error?.code ?? 'unknown';
+    failures.set(code, (failures.get(code) ?? 0) + 1);
+  }
+  if (failures.size > 0)
+    console.log(`  failed: ${[...failures].map(([code, n]) => `${n} x ${code}`).join(', ')}`);
+  await Promise.all(burstClients.map((c) => c.close()));
+  if (thenRemove) for (const id of burstIds) await stack.supervisor.manager.remove(id, false);
+}
+
 async function main(): Promise<void> {
   const lanes = [await lane('life', RUNTIME_IMAGE)];
   const baselineImage = values['baseline-image'];
@@ -255,28 +282,9 @@ async function main(): Promise<void> {
         `synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms p50; signing ${pSign.toFixed(2)} ms p50`,
     );
 
-    // 3. A burst of cold tenants, all first calls at once through the full stack.
-    const burstIds = Array.from({ length: BURST }, (_, i) => `burst-${i}`);
-    for (const id of burstIds) await register(stack, id);
-    const burstClients = await Promise.all(burstIds.map((id) => agentClient(stack, id)));
-    const burstStart = performance.now();
-    const outcomes = await Promise.all(burstClients.map((c, i) => write(c, `burst-${i}`)));
-    const wall = performance.now() - burstStart;
-    const ok = outcomes.filter((o) => o.ok);
-    stats(
-      `burst of ${BURST} cold tenants (first write)`,
-      ok.map((o) => o.ms),
-      `  success ${ok.length}/${BURST} (${((100 * ok.length) / BURST).toFixed(0)}%), wall ${(wall / 1000).toFixed(1)} s, ` +
-        `max creates in flight ${stack.supervisor.createLimiter.maxInFlight}`,
-    );
-    const failures = new Map<string, number>();
-    for (const o of outcomes.filter((o) => !o.ok)) {
-      const code = o.error?.code ?? 'unknown';
-      failures.set(code, (failures.get(code) ?? 0) + 1);
-    }
-    if (failures.size > 0)
-      console.log(`  failed: ${[...failures].map(([code, n]) => `${n} x ${code}`).join(', ')}`);
-    await Promise.all(burstClients.map((c) => c.close()));
+    // 3. A burst of cold tenants, all first calls at once through the full stack; with a baseline
+    //    lane, one burst per lane, each removed before the next so that both meet the same engine.
+    for (const l of lanes) await burst(l, lanes.length > 1);
 
     // 4. Idle memory: one tenant container, and a supervisor process adopting a fleet.
     const fleetIds = Array.from({ length: Math.max(0, FLEET - BURST - ROUNDS) }, (_, i) => `fleet-${i}`);
