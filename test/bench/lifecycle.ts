@@ -284,7 +284,7 @@ async function main(): Promise<void> {
 
     // 3. A burst of cold tenants, all first calls at once through the full stack; with a baseline
     //    lane, one burst per lane, each removed before the next so that both meet the same engine.
-    for (const l of lanes) await burst(l, lanes.length > 1);
+    if (BURST > 0) for (const l of lanes) await burst(l, lanes.length > 1);
 
     // 4. Idle memory: one tenant container, and a supervisor process adopting a fleet.
     const fleetIds = Array.from({ length: Math.max(0, FLEET - BURST - ROUNDS) }, (_, i) => `fleet-${i}`);
