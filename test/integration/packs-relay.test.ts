@@ -161,7 +161,7 @@ describe('packs in the tenant runtime', () => {
     await expect(call).rejects.toThrow();
     // The pack saw notifications/cancelled and recorded it in its own directory.
     let listed: string[] = [];
-    for (let i = 0; i < 20 && !listed.includes('cancelled.txt'); i++) {
+    for (let i = 0; i < 100 && !listed.includes('cancelled.txt'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       listed = structured(await client.callTool({ name: 'notes_list', arguments: {} })).notes as string[];
     }
@@ -179,7 +179,7 @@ describe('packs in the tenant runtime', () => {
     await dropping.close();
     await call.catch(() => undefined);
     let after = before;
-    for (let i = 0; i < 30 && after === before; i++) {
+    for (let i = 0; i < 100 && after === before; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       after = await cancelled();
     }
