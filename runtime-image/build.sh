@@ -48,12 +48,19 @@ bundle() {
   (cd "$ROOT" && "$ESBUILD" "$@" --bundle --platform=node --target=node22 --log-level=warning)
 }
 ESM_REQUIRE="--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
+# CommonJS has no import.meta: its url is the bundle's own file URL (the entry passes __filename), so
+# that a file found beside the source (pack-confine.py) is found beside the bundle.
 bundle runtime-image/src/server.ts --format=cjs --outfile=runtime-image/dist/runtime.cjs \
-  "--define:process.env.BULKHEAD_FAULTS_BUILD=\"$FAULTS\""
+  "--define:process.env.BULKHEAD_FAULTS_BUILD=\"$FAULTS\"" \
+  --define:import.meta.url=__bundle_url \
+  "--banner:js=const __bundle_url = require('node:url').pathToFileURL(__filename).href;"
 bundle runtime-image/src/code-cache-entry.ts --format=esm --outfile=runtime-image/dist/server.mjs
 bundle runtime-image/src/code-cache-training.ts --format=esm --outfile=runtime-image/dist/train-code-cache.mjs \
   "$ESM_REQUIRE"
 log "bundled src/server.ts -> dist/runtime.cjs ($(du -k "$HERE/dist/runtime.cjs" | cut -f1) KB) in $(secs "$t")"
+# The packs' launcher (Landlock) is Python, not bundled: it sits beside the bundle, where
+# runtime-image/src/packs/pack-confinement.ts looks for it.
+cp "$HERE/src/packs/pack-confine.py" "$HERE/dist/pack-confine.py"
 
 # (b) Base image. A local offline base wins over a pull attempt: the pull cannot succeed where it
 #     was needed, and a blackholed registry would cost every re-run the full timeout.
