@@ -111,6 +111,39 @@ describe('packs in the tenant runtime', () => {
     expect({ progress, logs }).toEqual({ progress: [1, 2, 3], logs: ['step 1', 'step 2', 'step 3'] });
   });
 
+  it("relays a log message only to the one call in flight: with two, neither gets the other's", async () => {
+    const second = await tenants.client(TENANT);
+    const logsA: unknown[] = [];
+    const logsB: unknown[] = [];
+    client.setNotificationHandler('notifications/message', (n) => void logsA.push(n.params.data));
+    second.setNotificationHandler('notifications/message', (n) => void logsB.push(n.params.data));
+    let started: Promise<CallToolResult> | undefined;
+    const progressB: number[] = [];
+    const a = await client.callTool(
+      { name: 'notes_slow', arguments: { n: 12, stepMs: 150 } },
+      {
+        // At A's second step, B makes a short call: both of B's steps fall inside A's.
+        onprogress: (p) => {
+          if (p.progress === 2)
+            started = second.callTool(
+              { name: 'notes_slow', arguments: { n: 2, stepMs: 10 } },
+              { onprogress: (q) => void progressB.push(q.progress) },
+            );
+        },
+      },
+    );
+    expect(structured(a)).toEqual({ done: 12 });
+    expect(structured(await started!)).toEqual({ done: 2 });
+    await second.close();
+    // Progress is routed by its token, so B still gets its own; B's log messages went to no caller.
+    expect(progressB).toEqual([1, 2]);
+    expect(logsB).toEqual([]);
+    // A got its own steps from when it was alone (first and last), none twice, none of B's.
+    expect(logsA).toContain('step 1');
+    expect(logsA).toContain('step 12');
+    expect(new Set(logsA).size).toBe(logsA.length);
+  });
+
   it("a client's cancel reaches the pack", async () => {
     const abort = new AbortController();
     const call = client.callTool(

@@ -192,8 +192,10 @@ export class PackHost {
   }
 
   /**
-   * Over stdio a pack's log message or request names no request of ours: it goes to the calls in
-   * flight to that pack (all of this tenant). A request to the client needs exactly one such call.
+   * Over stdio a pack's log message or request names no request of ours: it reaches a caller only
+   * when exactly one call to that pack is in flight. With several (maybe different users' calls),
+   * which one it belongs to is unknown: a log message then stays in the runtime's log, a request
+   * to the client fails.
    */
   private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
 
@@ -221,7 +223,13 @@ export class PackHost {
       this.progress.get(String(progressToken))?.(rest);
     });
     client.setNotificationHandler('notifications/message', (notification) => {
-      for (const relay of this.inflight.get(pack) ?? []) relay.notify(notification);
+      const relays = [...(this.inflight.get(pack) ?? [])];
+      if (relays.length === 1) return relays[0]!.notify(notification);
+      const { level, logger } = notification.params;
+      this.log.info(
+        { pack, level, logger, calls: relays.length },
+        'pack log message with no single call in flight: not relayed to a caller',
+      );
     });
     const forward =
       (method: 'elicitation/create' | 'sampling/createMessage') => (request: { params: unknown }) => {

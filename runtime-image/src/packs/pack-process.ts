@@ -15,6 +15,7 @@ import {
 } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
+import { PACK_CLIENT_CAPABILITIES } from '../../../kernel/packs/pack-manifest.ts';
 import { PackTransport } from './pack-transport.ts';
 
 export interface PackProcessOptions {
@@ -148,7 +149,7 @@ export class PackProcess {
     });
     const client = new Client(
       { name: 'bulkhead-tenant-runtime', version: '1.0.0' },
-      { capabilities: { sampling: {}, elicitation: {} } },
+      { capabilities: PACK_CLIENT_CAPABILITIES },
     );
     client.onerror = (error) => log.warn({ pack: this.name, err: error.message }, 'pack transport error');
     this.options.wire(client);
