@@ -1,9 +1,9 @@
-// One forwarded request to a tenant runtime, sent as one JSON-RPC POST over the route's undici agent
-// without an SDK client: a client per call cost more than the request itself (connect, the known
-// server/discover answer replayed, close), and one client shared by a route's calls would mix
+// One forwarded request to a tenant runtime, sent as one JSON-RPC POST over the route's undici
+// agent without an SDK client: a client per call cost more than the request itself (connect, the
+// known server/discover answer replayed, close), and one client shared by a route's calls would mix
 // their notifications. Here everything belongs to the one exchange: the body is signed with the
-// call's own context (signingFetch), every read is bounded (bounded-fetch.ts), the answer is the
-// response with this request's id on this request's own stream, and only that stream's
+// call's own context (runtime-session.ts), every read is bounded (bounded-fetch.ts), the answer is
+// the response with this request's id on this request's own stream, and only that stream's
 // notifications reach the call's relay (progress only under the token this request sent). The
 // answer is decoded as the SDK client decodes a 2026-07-28 result (resultType, the method's result
 // schema, a JSON-RPC error as ProtocolError), so callers see what they saw through the client.

@@ -1,6 +1,6 @@
 // One call's exchange with a tenant runtime: every request it sends is signed with the call's own
-// context over the exact body sent (signingFetch), every read is bounded (bounded-fetch.ts) and the
-// call has its deadline. The forwarded request itself is one JSON-RPC POST on the route's agent
+// context over the exact body sent (`post` and signingFetch), every read is bounded
+// (bounded-fetch.ts) and the call has its deadline. The forwarded request itself is one JSON-RPC POST on the route's agent
 // (runtime-request.ts). An SDK client is built only for what a new route needs first (its
 // server/discover answer, kept on the route, and the check of its tool definitions) and for the
 // periodic definition check; a warm call builds none.
