@@ -53,13 +53,19 @@ describe('packs in the tenant runtime', () => {
   it("runs the pack as the tenant's UID in its own 0700 directory with only its own environment", async () => {
     const seen = structured(await client.callTool({ name: 'notes_whoami', arguments: {} }));
     expect(seen).toMatchObject({ uid: UID, home: '/data/packs/notes', pack: 'notes', token: null });
-    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'PATH', ...PROXY_VARIABLES].sort());
+    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'PATH', 'TMPDIR', ...PROXY_VARIABLES].sort());
     // Its own port of the egress bridge: the tenant-wide port is 3128, the first pack's the next.
     expect(seen.proxy).toBe('http://127.0.0.1:3129');
     const { driver } = tenants;
     const info = await driver.inspect(TENANT);
-    const mode = await execIn(ns.docker, info!.runtimeId, ['stat', '-c', '%a %u', '/data/packs/notes']);
-    expect(mode.output.trim()).toBe(`700 ${UID}`);
+    const mode = await execIn(ns.docker, info!.runtimeId, [
+      'stat',
+      '-c',
+      '%a %u',
+      '/data/packs/notes',
+      '/tmp/packs/notes',
+    ]);
+    expect(mode.output.trim().split('\n')).toEqual([`700 ${UID}`, `700 ${UID}`]);
   });
 
   it('keys pack writes: replay of the stored result, conflict on other arguments, key required; units pass through', async () => {
