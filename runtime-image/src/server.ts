@@ -248,6 +248,7 @@ async function main(): Promise<void> {
       waitMs: config.egressWaitMs,
       maxIdle: 16,
       logger: log,
+      ...(packs ? { linkOf: (pack: string) => packs.host.soleCallTraceparent(pack) } : {}),
     }).then(
       (started) => {
         process.umask(umask);

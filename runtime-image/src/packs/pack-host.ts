@@ -35,6 +35,8 @@ export interface PackHostOptions {
 
 /** A call in flight to a pack: where the pack's log messages and its requests to the client go. */
 export interface CallRelay {
+  /** The `traceparent` of the call's pack span, when the call is traced. */
+  readonly traceparent?: string | undefined;
   notify(notification: ServerNotification): void;
   request(method: 'elicitation/create' | 'sampling/createMessage', params: unknown): Promise<unknown>;
 }
@@ -139,9 +141,14 @@ export class PackHost {
     this.log.error({ pack, tool: exposed }, 'pack tool definition differs from the approved one; withheld');
   }
 
-  /** The pack process of an approved tool, served or not. */
-  approvedOwner(exposed: string): PackProcess | undefined {
-    return this.packs.find((p) => this.enabled.get(p.name)!.tools.some((t) => t.exposed === exposed));
+  /** An approved tool with its pack and process, served or not. */
+  approvedTool(exposed: string): ServedTool | undefined {
+    for (const process of this.packs) {
+      const pack = this.enabled.get(process.name)!;
+      const approved = pack.tools.find((t) => t.exposed === exposed);
+      if (approved) return { process, pack, approved };
+    }
+    return undefined;
   }
 
   servedTool(exposed: string): ServedTool | undefined {
@@ -189,6 +196,18 @@ export class PackHost {
     } finally {
       set.delete(relay);
     }
+  }
+
+  /**
+   * The `traceparent` of the pack's call in flight when it has exactly one, and that one is traced:
+   * what the egress bridge names as a link of a connection the pack opens (egress-bridge.ts). With
+   * two calls in flight nobody can tell which one a connection serves, so none is named.
+   */
+  soleCallTraceparent(pack: string): string | undefined {
+    const relays = this.inflight.get(pack);
+    if (relays?.size !== 1) return undefined;
+    const [relay] = relays;
+    return relay?.traceparent;
   }
 
   /**
