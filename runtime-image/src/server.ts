@@ -130,7 +130,7 @@ async function main(): Promise<void> {
         counters,
         ...(afterCommit ? { afterCommit } : {}),
         ...(trace ? { trace } : {}),
-        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal) } : {}),
+        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal, trace) } : {}),
       });
     },
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },

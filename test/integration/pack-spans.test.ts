@@ -2,8 +2,9 @@
 // engine: a traced call to a pack tool returns, with its answer, the runtime's call span, the tool's
 // `execute_tool` span and under it the relay to the pack, naming the pack, its version and the tool,
 // with `error.type` for each way a pack fails (a crash, a timeout, a JSON-RPC error, its own error
-// result) and nothing of the arguments.
+// result) and nothing of the arguments; a resource read relayed to a pack gets its own pack span.
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Client } from '@modelcontextprotocol/client';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRuntimeSpans, RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
@@ -23,7 +24,7 @@ beforeAll(async () => {
   ns = await testNamespace('pack-spans');
   image = await buildPackImage({
     tag: `${ns.namespace}-faulty`,
-    packs: [await approvePack('faulty')],
+    packs: [await approvePack('faulty'), await approvePack('notes')],
     env: { BULKHEAD_PACK_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS), BULKHEAD_PACK_CRASH_THRESHOLD: '50' },
   });
   tenants = await packTenants(ns);
@@ -36,9 +37,16 @@ afterAll(async () => {
 });
 
 /** One traced tools/call: the spans the runtime returned with its answers, and what the call got. */
-async function traced(
+function traced(
   name: string,
   args: Record<string, unknown> = {},
+): Promise<{ spans: ReadableSpan[]; outcome: unknown; traceId: string }> {
+  return tracedRequest((client) => client.callTool({ name, arguments: args }));
+}
+
+/** One traced request of `send`: the spans the runtime returned with its answers, and what it got. */
+async function tracedRequest(
+  send: (client: Client) => Promise<unknown>,
 ): Promise<{ spans: ReadableSpan[]; outcome: unknown; traceId: string }> {
   const traceId = randomBytes(16).toString('hex');
   const spans: ReadableSpan[] = [];
@@ -59,9 +67,7 @@ async function traced(
     },
   });
   try {
-    const outcome = await client
-      .callTool({ name, arguments: args })
-      .catch((error: unknown) => ({ thrown: error }));
+    const outcome = await send(client).catch((error: unknown) => ({ thrown: error }));
     return { spans, outcome, traceId };
   } finally {
     await client.close();
@@ -115,4 +121,33 @@ describe('the pack span', () => {
     expect(span.attributes['error.type']).toBe('-32602');
     expect(span.status.code).toBe(2); // ERROR
   }, 60_000);
+
+  it("relays a resource read in a span of its own under the runtime's call span, without the URI", async () => {
+    const { spans, outcome } = await tracedRequest((client) =>
+      client.readResource({ uri: 'notes://readme' }),
+    );
+    expect(outcome).toMatchObject({ contents: [{ text: 'notes pack' }] });
+    const call = named(spans, 'runtime resources/read');
+    const read = named(spans, 'pack resources/read');
+    expect(read.parentSpanContext?.spanId).toBe(call.spanContext().spanId);
+    expect(read.attributes).toEqual({
+      'mcp.method.name': 'resources/read',
+      'bulkhead.pack.name': 'notes',
+      'bulkhead.pack.version': '1.0.0',
+    });
+  }, 30_000);
+
+  it('ends the span of a round that asks the client a question; the retry gets its own', async () => {
+    const { spans, outcome } = await tracedRequest((client) => {
+      // The SDK's own driver: it answers the question and retries with the answer (same trace).
+      client.setRequestHandler('elicitation/create', () =>
+        Promise.resolve({ action: 'accept' as const, content: { name: 'Ada' } }),
+      );
+      return client.callTool({ name: 'notes_ask', arguments: {} });
+    });
+    expect(outcome).toMatchObject({ structuredContent: { action: 'accept', content: { name: 'Ada' } } });
+    const rounds = spans.filter((s) => s.name === 'pack tools/call notes_ask');
+    expect(rounds.map((s) => s.attributes['bulkhead.pack.asked'])).toEqual(['elicitation/create', undefined]);
+    expect(rounds.map((s) => s.attributes['error.type'])).toEqual([undefined, undefined]);
+  }, 30_000);
 });

@@ -141,6 +141,11 @@ export class PackHost {
     this.log.error({ pack, tool: exposed }, 'pack tool definition differs from the approved one; withheld');
   }
 
+  /** The enabled pack of a process's name. */
+  enabledPack(name: string): EnabledPack {
+    return this.enabled.get(name)!;
+  }
+
   /** An approved tool with its pack and process, served or not. */
   approvedTool(exposed: string): ServedTool | undefined {
     for (const process of this.packs) {
@@ -198,14 +203,30 @@ export class PackHost {
     }
   }
 
+  /** Requests to a pack in flight that are not tool calls (a resource read, a prompt, a completion). */
+  private readonly others = new Map<string, number>();
+
+  /** Runs `work`, a request to `pack` other than a tool call, counted while it is in flight. */
+  async counting<T>(pack: string, work: () => Promise<T>): Promise<T> {
+    this.others.set(pack, (this.others.get(pack) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      const left = (this.others.get(pack) ?? 1) - 1;
+      if (left > 0) this.others.set(pack, left);
+      else this.others.delete(pack);
+    }
+  }
+
   /**
    * The `traceparent` of the pack's call in flight when it has exactly one, and that one is traced:
    * what the egress bridge names as a link of a connection the pack opens (egress-bridge.ts). With
-   * two calls in flight nobody can tell which one a connection serves, so none is named.
+   * two calls in flight, or a call and another request (a resource read), nobody can tell which one
+   * a connection serves, so none is named.
    */
   soleCallTraceparent(pack: string): string | undefined {
     const relays = this.inflight.get(pack);
-    if (relays?.size !== 1) return undefined;
+    if (relays?.size !== 1 || (this.others.get(pack) ?? 0) > 0) return undefined;
     const [relay] = relays;
     return relay?.traceparent;
   }

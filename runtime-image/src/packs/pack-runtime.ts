@@ -9,6 +9,7 @@ import { InputExchanges } from './pack-exchanges.ts';
 import { PackHost, type PackHostOptions } from './pack-host.ts';
 import { PackKeys } from './pack-keys.ts';
 import { installPackSurface, PACK_CAPABILITIES } from './pack-surface.ts';
+import type { CallTrace } from '../tracing/call-tracer.ts';
 import { inPackSpan, startPackSpan } from '../tracing/pack-span.ts';
 
 export interface PackRuntimeOptions extends Omit<PackHostOptions, 'log'> {
@@ -17,8 +18,11 @@ export interface PackRuntimeOptions extends Omit<PackHostOptions, 'log'> {
 
 export interface PackRuntime {
   host: PackHost;
-  /** What one request's MCP server serves from the packs; `connection` aborts when the caller goes. */
-  forRequest(connection: AbortSignal): ExtraTools;
+  /**
+   * What one request's MCP server serves from the packs; `connection` aborts when the caller goes,
+   * `trace` is the request's when the router traces it.
+   */
+  forRequest(connection: AbortSignal, trace?: CallTrace): ExtraTools;
   stop(): Promise<void>;
 }
 
@@ -33,7 +37,7 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
   const exchanges = new InputExchanges();
   return {
     host,
-    forRequest: (connection) => ({
+    forRequest: (connection, requestTrace) => ({
       capabilities: PACK_CAPABILITIES,
       tools: () => host.servedTools().map((tool) => tool.wire),
       call: (name, params, ctx, trace) => {
@@ -43,8 +47,8 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
         const span = startPackSpan(trace, {
           pack: pack.name,
           version: pack.version,
-          tool: approved.approved.name,
-          exposed: name,
+          method: 'tools/call',
+          tool: { name: approved.approved.name, exposed: name },
         });
         return inPackSpan(span, async () => {
           // A pack that is down (or never came up) lists nothing: start it before judging its tools.
@@ -71,7 +75,13 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
           });
         });
       },
-      install: (server) => installPackSurface(server, { host, callTimeoutMs, connection }),
+      install: (server) =>
+        installPackSurface(server, {
+          host,
+          callTimeoutMs,
+          connection,
+          ...(requestTrace ? { trace: requestTrace } : {}),
+        }),
     }),
     async stop() {
       await host.stop();

@@ -1,7 +1,8 @@
-// The span of one relay of a tool call to a pack's process (docs/observability.md, "Traces"): a
-// CLIENT span, child of the tool's `execute_tool` span, from the runtime taking the call for the
-// pack (starting the pack first when it is down, the idempotency key table for a write) to the
-// pack's answer or failure. It names the pack, its version and the tool; never the arguments or
+// The span of one relay of a request to a pack's process (docs/observability.md, "The pack span"):
+// a CLIENT span. For a tool call, child of the tool's `execute_tool` span, from the runtime taking
+// the call for the pack (starting the pack first when it is down, the idempotency key table for a
+// write) to the pack's answer or failure; a resource read, a prompt or a completion, child of the
+// runtime's call span. It names the pack, its version and the tool; never the arguments, a URI or
 // the result. Its `traceparent` is what the
 // egress bridge may name as a link while it is the pack's only call in flight (egress-bridge.ts).
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
@@ -45,24 +46,30 @@ function failureOf(result: unknown): ErrorCode | 'tool_error' | undefined {
 export interface PackSpanTarget {
   pack: string;
   version: string;
-  /** The pack's own name of the tool, and the client-visible one. */
-  tool: string;
-  exposed: string;
+  /** What the runtime asks the pack: a tool call (with the tool), or another request it relays. */
+  method: 'tools/call' | 'resources/read' | 'prompts/get' | 'completion/complete';
+  /** A tool call's tool: the pack's own name and the client-visible one. */
+  tool?: { name: string; exposed: string };
 }
 
 export function startPackSpan(call: CallTrace | undefined, target: PackSpanTarget): PackCallSpan | undefined {
   if (!call) return undefined;
+  const { tool } = target;
   const span: Span = call.tracer.startSpan(
-    `pack tools/call ${target.exposed}`,
+    tool ? `pack ${target.method} ${tool.exposed}` : `pack ${target.method}`,
     {
       kind: SpanKind.CLIENT,
       attributes: {
-        'mcp.method.name': 'tools/call',
-        'gen_ai.operation.name': 'execute_tool',
-        'gen_ai.tool.name': target.exposed,
+        'mcp.method.name': target.method,
+        ...(tool
+          ? {
+              'gen_ai.operation.name': 'execute_tool',
+              'gen_ai.tool.name': tool.exposed,
+              'bulkhead.pack.tool': tool.name,
+            }
+          : {}),
         'bulkhead.pack.name': target.pack,
         'bulkhead.pack.version': target.version,
-        'bulkhead.pack.tool': target.tool,
       },
     },
     call.context,
