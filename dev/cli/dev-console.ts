@@ -29,6 +29,33 @@ export async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
+/**
+ * Refuses, before anything starts, a port that is not a port or that something already listens on
+ * (say a console left running by an earlier `up`): the stack would otherwise come up half, or talk
+ * to the other process.
+ */
+export async function assertPortsFree(ports: { flag: string; value: string }[]): Promise<void> {
+  for (const { flag, value } of ports) {
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 1 || port > 65_535)
+      throw new UsageError(`${flag} ${value} is not a port (1-65535)`);
+    const server = createServer();
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      server.once('error', resolve);
+      server.listen(port, '127.0.0.1', () => resolve(undefined));
+    });
+    if (error === undefined) {
+      await new Promise((resolve) => server.close(resolve));
+      continue;
+    }
+    throw new UsageError(
+      error.code === 'EADDRINUSE'
+        ? `port ${port} (${flag}) is in use on 127.0.0.1: stop what listens there, or choose another with ${flag}`
+        : `cannot listen on port ${port} (${flag}): ${error.message}`,
+    );
+  }
+}
+
 export interface DevConsoleOptions {
   children: ChildGroup;
   root: string;

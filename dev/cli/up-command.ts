@@ -16,7 +16,7 @@ import { cliSettings } from '../../tenants/cli/config.ts';
 import { writeDevStack, type DevStack } from './dev-stack-state.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
 import { agentToken, userToken } from './token-command.ts';
-import { freeLoopbackPort, parseConsoleUsers, startDevConsole } from './dev-console.ts';
+import { assertPortsFree, freeLoopbackPort, parseConsoleUsers, startDevConsole } from './dev-console.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const step = (message: string): void => console.log(`[up] ${message}`);
@@ -91,6 +91,11 @@ export const up: Command = {
     const issuer = `http://127.0.0.1:${values['idp-port']}`;
     const users = parseUsers(values.users, values.tenant);
     const consoleUsers = parseConsoleUsers(values['console-users']);
+    await assertPortsFree([
+      { flag: '--port', value: values.port },
+      { flag: '--idp-port', value: values['idp-port'] },
+      { flag: '--console-port', value: values['console-port'] },
+    ]);
     const [routerMetricsPort, supervisorMetricsPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
     const logDir = join(settings.devDir, 'logs');
     await mkdir(logDir, { recursive: true });

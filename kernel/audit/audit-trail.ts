@@ -106,11 +106,21 @@ export interface StoredEntry {
   entry: AuditEntry;
 }
 
+/** At most this many entries in one append script (one batch of a group commit). */
+const MAX_BATCH = 128;
+
+interface Waiting {
+  event: AuditEvent;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 export class AuditTrail implements AuditSink {
   private readonly redis: Redis;
   private readonly scripts: RedisScripts;
   private readonly prefix: string;
-  private readonly queues = new Map<string, Promise<void>>();
+  /** Appends waiting for their tenant's writer (drain), per tenant: present while one runs. */
+  private readonly waiting = new Map<string, Waiting[]>();
   /** The head this process last wrote per tenant: the next append tries it without reading first. */
   private readonly heads = new Map<string, Head>();
 
@@ -124,16 +134,43 @@ export class AuditTrail implements AuditSink {
     return [auditStreamKey(this.prefix, tenant), auditHeadKey(this.prefix, tenant)];
   }
 
-  /** Appends of one process are queued per tenant, so races are only between processes. */
+  /**
+   * Group commit: appends of one process are written per tenant in order, and every append that
+   * arrives while a batch is being written goes into the next batch, one Redis round trip for all of
+   * them. Each caller's promise settles only when its own entry is in Redis (or its batch failed),
+   * so an answered call is an audited call; races are only between processes.
+   */
   append(event: AuditEvent): Promise<void> {
-    const previous = this.queues.get(event.tenant) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.appendOnce(event));
-    this.queues.set(event.tenant, next);
-    const forget = (): void => {
-      if (this.queues.get(event.tenant) === next) this.queues.delete(event.tenant);
-    };
-    next.then(forget, forget);
-    return next;
+    return new Promise<void>((resolve, reject) => {
+      // An invalid event throws here, which rejects this append alone.
+      const parsed = AuditEventSchema.parse(event);
+      const waiting = { event: parsed, resolve, reject };
+      const queue = this.waiting.get(parsed.tenant);
+      // A writer is running for this tenant: it takes this entry in its next batch.
+      if (queue) return void queue.push(waiting);
+      this.waiting.set(parsed.tenant, [waiting]);
+      void this.drain(parsed.tenant);
+    });
+  }
+
+  private async drain(tenant: string): Promise<void> {
+    const queue = this.waiting.get(tenant) ?? [];
+    for (;;) {
+      const batch = queue.splice(0, MAX_BATCH);
+      if (batch.length === 0) {
+        this.waiting.delete(tenant);
+        return;
+      }
+      try {
+        await this.appendBatch(
+          tenant,
+          batch.map((w) => w.event),
+        );
+        for (const w of batch) w.resolve();
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
   }
 
   private async readHead(tenant: string): Promise<Head> {
@@ -142,35 +179,40 @@ export class AuditTrail implements AuditSink {
     return parseHead((state?.[0]?.[1] as string | null) ?? null, Number(state?.[1]?.[1] ?? 0));
   }
 
-  private async appendOnce(event: AuditEvent): Promise<void> {
-    const [stream, headKey] = this.keys(event.tenant);
-    const parsed = AuditEventSchema.parse(event);
+  private async appendBatch(tenant: string, events: AuditEvent[]): Promise<void> {
+    const [stream, headKey] = this.keys(tenant);
     // One round trip when this process wrote the head last (the usual case with one router); a lost
     // race means another process appended first: re-read the head and chain on (bounded retries).
-    let head = this.heads.get(event.tenant) ?? (await this.readHead(event.tenant));
+    let head = this.heads.get(tenant) ?? (await this.readHead(tenant));
     for (let attempt = 0; attempt < 50; attempt++) {
-      const body = { ...parsed, seq: head.seq + 1, at: new Date().toISOString(), prev: head.hash };
-      const entry: AuditEntry = { ...body, hash: entryHash(body) };
-      const next: Head = { raw: `${entry.seq}:${entry.hash}`, seq: entry.seq, hash: entry.hash };
+      const at = new Date().toISOString();
+      const entries: string[] = [];
+      let next = head;
+      for (const event of events) {
+        const body = { ...event, seq: next.seq + 1, at, prev: next.hash };
+        const entry: AuditEntry = { ...body, hash: entryHash(body) };
+        entries.push(JSON.stringify(entry));
+        next = { raw: `${entry.seq}:${entry.hash}`, seq: entry.seq, hash: entry.hash };
+      }
       // kernel/redis/lua/audit-append.lua: appends only if the head is still the one read here.
       const written = await this.scripts.auditAppend(
         { stream, head: headKey },
         {
           expectedHead: head.raw,
           newHead: next.raw,
-          entry: JSON.stringify(entry),
+          entries: JSON.stringify(entries),
           emptyHead: EMPTY_HEAD.raw,
         },
       );
       if (written === 1) {
-        this.heads.set(event.tenant, next);
+        this.heads.set(tenant, next);
         return;
       }
-      this.heads.delete(event.tenant);
+      this.heads.delete(tenant);
       if (attempt > 0) await sleep(Math.random() * 5 * attempt);
-      head = await this.readHead(event.tenant);
+      head = await this.readHead(tenant);
     }
-    throw new BulkheadError('state_unavailable', `audit append for tenant ${event.tenant} kept losing races`);
+    throw new BulkheadError('state_unavailable', `audit append for tenant ${tenant} kept losing races`);
   }
 
   /** The entries still in Redis (those not yet sealed), oldest first, at most `count` when given. */

@@ -9,6 +9,13 @@ import { MANIFEST } from './manifest.ts';
 
 export const PACK_MANIFEST_FILE = 'bulkhead-pack.json';
 
+/**
+ * What a pack's MCP client declares, in the tenant runtime and in the approval sandbox alike: a
+ * server may list tools only to clients that can answer sampling or elicitation, and the listing
+ * the operator approves must be the one the runtime will see.
+ */
+export const PACK_CLIENT_CAPABILITIES = { sampling: {}, elicitation: {} };
+
 /** The first word of each built-in tool ("records", "docs", ...): no pack may take it. */
 const RESERVED = new Set(MANIFEST.map((tool) => tool.name.split('_')[0]));
 

@@ -37,7 +37,7 @@ export const SCRIPTS = {
   auditAppend: spec(
     'audit-append.lua',
     ['stream', 'head'],
-    ['expectedHead', 'newHead', 'entry', 'emptyHead'],
+    ['expectedHead', 'newHead', 'entries', 'emptyHead'],
   ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),

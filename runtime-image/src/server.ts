@@ -2,7 +2,7 @@
 // MCP request must carry the router's call assertion; the health probe carries no tenant data.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Server as NetServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
@@ -13,6 +13,7 @@ import { loadConfig } from '../../kernel/process/process-entry.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
+import { ConnectionDrain } from './connection-drain.ts';
 import { startEgressBridge, type EgressBridge } from './egress-bridge.ts';
 import { RecordsStore } from './records-store.ts';
 import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
@@ -77,6 +78,9 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 }
 
+/** How long a connection must have been idle, once draining, before it is ended. */
+const IDLE_GRACE_MS = 1_000;
+
 async function main(): Promise<void> {
   const config = loadConfig(runtimeConfig);
   if (!config) return;
@@ -96,6 +100,8 @@ async function main(): Promise<void> {
       egressPort: config.egressPort,
       secretsFile: config.packSecretsFile,
       dataDir: config.dataDir,
+      tmpDir: join(tmpdir(), 'packs'),
+      confinement: config.packConfinement,
       callTimeoutMs: config.packCallTimeoutMs,
       maxMessageBytes: config.packMaxMessageBytes,
       crashThreshold: config.packCrashThreshold,
@@ -136,11 +142,10 @@ async function main(): Promise<void> {
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
   );
 
-  let draining = false;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Draining: this answer is the connection's last, so the router opens a new one (to whichever
     // runtime then listens) for its next request instead of reusing this one.
-    if (draining) res.setHeader('connection', 'close');
+    if (drain.active) res.setHeader('connection', 'close');
     if (req.method === 'GET' && req.url === '/healthz') {
       // MCP-level: a JSON-RPC ping through the same MCP handler the tools use, and a read of the
       // tenant's store. A wedged event loop, handler or database fails it; no tenant data leaves.
@@ -234,6 +239,7 @@ async function main(): Promise<void> {
       else res.destroy();
     });
   });
+  const drain = new ConnectionDrain(server);
   // The socket directory (owner: this tenant, group: the router) is the access boundary; the socket
   // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the
   // socket is created on the host through the gofer (--host-uds=create), where chmod is refused.
@@ -261,23 +267,19 @@ async function main(): Promise<void> {
     );
   });
 
+  let stopping = false;
   const shutdown = (): void => {
-    if (draining) return;
-    draining = true;
+    if (stopping) return;
+    stopping = true;
     log.info('shutting down');
     void bridge?.close();
-    // Stops listening and waits for every connection to end. Not http.Server.close(): that also
-    // cuts idle keep-alive connections at once, and the router may be writing its next request on
-    // one right then (a session's tools/call after its initialize), which would fail a call that
-    // never ran. An idle connection ends at its keep-alive timeout, which the router's pool
-    // anticipates; a busy one after its answer (Connection: close above).
-    NetServer.prototype.close.call(server, () => {
+    // connection-drain.ts says why not http.Server.close().
+    void drain.close({ idleGraceMs: IDLE_GRACE_MS }).then(() => {
       store.close();
       void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
     });
-    // Past the keep-alive timeout every connection has ended unless a call still runs; the
-    // supervisor's drain grace (SIGKILL) bounds that.
-    setTimeout(() => process.exit(0), server.keepAliveTimeout + 10_000).unref();
+    // A call still running this long is cut; the supervisor's drain grace (SIGKILL) bounds it too.
+    setTimeout(() => process.exit(0), 10_000).unref();
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

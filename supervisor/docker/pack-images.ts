@@ -9,6 +9,7 @@ import type Docker from 'dockerode';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { PackListing } from '../../kernel/packs/pack-approval.ts';
 import {
+  PACK_CLIENT_CAPABILITIES,
   PACK_MANIFEST_FILE,
   packImage,
   PackManifestSchema,
@@ -144,12 +145,10 @@ export async function listInSandbox(
     }),
   );
   const stderr: string[] = [];
-  // The capabilities the tenant runtime's client declares (runtime-image/src/packs/pack-process.ts):
-  // a server may list tools only to clients that can answer sampling or elicitation, and the
-  // operator must approve the listing the runtime will see.
+  // The capabilities the tenant runtime's client declares (PACK_CLIENT_CAPABILITIES says why).
   const client = new Client(
     { name: 'bulkhead-pack-approval', version: '1.0.0' },
-    { capabilities: { sampling: {}, elicitation: {} } },
+    { capabilities: PACK_CLIENT_CAPABILITIES },
   );
   try {
     const stream = await container.attach({

@@ -4,6 +4,7 @@
 // then sealed and verifies offline.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -83,6 +84,35 @@ describe('bulkhead up', () => {
       .split('\n')
       .map((line) => JSON.parse(line) as { tool: string; status?: string });
     expect(records).toContainEqual(expect.objectContaining({ tool: 'records_create', status: 'ok' }));
+  });
+
+  it('refuses a port something already listens on, naming it and the flag, and starts nothing', async () => {
+    const [port, idpPort, consolePort] = [await freePort(), await freePort(), await freePort()];
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(consolePort, '127.0.0.1', resolve));
+    try {
+      const args = ['dev/cli/main.ts', 'up', '--port', String(port), '--idp-port', String(idpPort)];
+      const refused = await run(process.execPath, [...args, '--console-port', String(consolePort)], {
+        timeout: 30_000,
+      }).catch((error: unknown) => error as { code: number; stdout: string; stderr: string });
+      expect(refused).toMatchObject({ code: 2 });
+      expect((refused as { stderr: string }).stderr).toContain(
+        `port ${consolePort} (--console-port) is in use on 127.0.0.1`,
+      );
+      // Nothing was started: the router's port is still free.
+      const probe = createServer();
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen(port, '127.0.0.1', resolve);
+      });
+      await new Promise((resolve) => probe.close(resolve));
+      await expect(run(process.execPath, [...args, '--console-port', 'eighty'])).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('--console-port eighty is not a port'),
+      });
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   it('prints usage for --help and refuses an unknown command', async () => {

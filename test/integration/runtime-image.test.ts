@@ -2,10 +2,11 @@
 // MCP on its socket only to callers that carry the router's proof of origin.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
+import Docker from 'dockerode';
 import { pino } from 'pino';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,5 +158,38 @@ describe('tenant runtime image', () => {
     await dispatcher.close();
     const health = JSON.parse(await get('/healthz')) as Record<string, unknown>;
     expect(health).toEqual({ ok: true, mcp: 200, refused: 5, calls: 2, invalid_calls: 0 });
+  });
+
+  // Last: it stops the container.
+  it('drains on SIGTERM without cutting an idle keep-alive connection: its next request is answered, as its last', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const healthz = (): Promise<{ status: number; connection?: string; reused: boolean }> =>
+      new Promise((resolve, reject) => {
+        const req = request({ socketPath, path: '/healthz', agent }, (res) => {
+          res.resume();
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              connection: res.headers.connection,
+              reused: req.reusedSocket,
+            }),
+          );
+        });
+        req.on('error', reject).end();
+      });
+    expect(await healthz()).toMatchObject({ status: 200, connection: 'keep-alive' });
+    // The signal, then the runtime's own word that it is draining: the connection is idle meanwhile.
+    const logs = await container.logs();
+    const draining = new Promise<void>((resolve) =>
+      logs.on('data', (line: Buffer | string) => {
+        if (line.toString().includes('shutting down')) resolve();
+      }),
+    );
+    await new Docker().getContainer(container.getId()).kill({ signal: 'SIGTERM' });
+    await draining;
+    logs.destroy();
+    // The same connection still serves, and says it is the last answer on it.
+    expect(await healthz()).toEqual({ status: 200, connection: 'close', reused: true });
+    agent.destroy();
   });
 });

@@ -178,6 +178,41 @@ describe('audit trail', () => {
     for (const t of trails) (t as unknown as { redis: Redis }).redis.disconnect();
   });
 
+  it('writes a burst from one writer as group commits: in order, fewer scripts than entries, a bad one refused alone', async () => {
+    const writerRedis = new Redis(ns.installation.redis);
+    // Counts the append scripts this writer sends (ioredis sends a defined command through here).
+    let scripts = 0;
+    const send = writerRedis.sendCommand.bind(writerRedis);
+    writerRedis.sendCommand = (command: { name: string }) => {
+      if (/^eval/i.test(command.name)) scripts += 1;
+      return send(command as Parameters<typeof send>[0]);
+    };
+    const writer = new AuditTrail({ redis: writerRedis, prefix: ns.installation.registryPrefix });
+    const event = (i: number) => ({
+      tenant: 'burst',
+      user: null,
+      agent: `a${i}`,
+      tool: 'records_get',
+      decision: 'permit' as const,
+      reason: 'ok',
+    });
+    const appends = Array.from({ length: 200 }, (_, i) =>
+      i === 57 ? writer.append({ ...event(i), decision: 'maybe' as 'permit' }) : writer.append(event(i)),
+    );
+    const settled = await Promise.allSettled(appends);
+    expect(settled.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(settled[57]!.status).toBe('rejected');
+    const entries = await writer.entries('burst');
+    // Every accepted entry, in the order appended, as one verifiable chain.
+    expect(entries.map((e) => e.agent)).toEqual(
+      Array.from({ length: 200 }, (_, i) => `a${i}`).filter((a) => a !== 'a57'),
+    );
+    expect(await writer.verify('burst')).toMatchObject({ ok: true, entries: 199 });
+    expect(scripts).toBeGreaterThan(0);
+    expect(scripts).toBeLessThan(199);
+    writerRedis.disconnect();
+  });
+
   it('chains one writer after another, each remembering a head the other has moved on', async () => {
     const writers = [1, 2].map(
       () =>
