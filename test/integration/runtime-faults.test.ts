@@ -83,8 +83,10 @@ describe('runtime faults', () => {
   });
 
   it('a crash-looping runtime opens its circuit: callers get retry_after_ms at once, no new container', async () => {
+    // A namespace of its own: in the stack's, its reconciler (every 30 s) would remove this unregistered
+    // tenant's container as an orphan while the test inspects it.
     const driver = new DockerDriver({
-      namespace: stack.ns.namespace,
+      namespace: `${stack.ns.namespace}-loop`,
       runDir: `${stack.ns.runDir}/loop`,
       routerGid: 0,
       logger: pino({ level: 'silent' }),
@@ -99,17 +101,21 @@ describe('runtime faults', () => {
       breaker: new CrashBreaker({ threshold: 3, baseBackoffMs: 5_000 }),
     });
     const tenant = tenantRecord('looper', { uid: 100_777 });
-    for (let i = 0; i < 3; i++) await expect(manager.ensure(tenant)).rejects.toThrow(/exited during start/);
-    const lastContainer = (await driver.inspect('looper'))?.runtimeId;
-    const started = performance.now();
-    const error = await manager.ensure(tenant).catch((e: unknown) => e);
-    // Refused without trying: far sooner than the 10 s health timeout a start attempt would wait for.
-    expect(performance.now() - started).toBeLessThan(2_000);
-    expect(error).toBeInstanceOf(CircuitOpenError);
-    expect((error as CircuitOpenError).retryAfterMs).toBeGreaterThan(1_000);
-    const info = await driver.inspect('looper');
-    expect(info?.state).toBe('stopped');
-    // The open circuit made no new container.
-    expect(info?.runtimeId).toBe(lastContainer);
+    try {
+      for (let i = 0; i < 3; i++) await expect(manager.ensure(tenant)).rejects.toThrow(/exited during start/);
+      const lastContainer = (await driver.inspect('looper'))?.runtimeId;
+      const started = performance.now();
+      const error = await manager.ensure(tenant).catch((e: unknown) => e);
+      // Refused without trying: far sooner than the 10 s health timeout a start attempt would wait for.
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(error).toBeInstanceOf(CircuitOpenError);
+      expect((error as CircuitOpenError).retryAfterMs).toBeGreaterThan(1_000);
+      const info = await driver.inspect('looper');
+      expect(info?.state).toBe('stopped');
+      // The open circuit made no new container.
+      expect(info?.runtimeId).toBe(lastContainer);
+    } finally {
+      await driver.remove('looper', { purgeData: true });
+    }
   });
 });
