@@ -27,29 +27,34 @@ export function resourceMetadataUrl(resource: string): string {
 }
 
 /**
- * The scopes the resource advertises now, or none when its metadata cannot be read (the resource is
- * not up yet, say) or does not describe exactly this resource (RFC 9728 section 3.3).
+ * The scopes the resource advertises now; throws when its metadata cannot be read or does not
+ * describe exactly this resource (RFC 9728 section 3.3). The development CLI asks for these.
  */
-export async function readAdvertisedScopes(resource: string, logger: pino.Logger): Promise<string[]> {
+export async function fetchAdvertisedScopes(resource: string): Promise<string[]> {
   const url = resourceMetadataUrl(resource);
   const Metadata = z.looseObject({
     resource: z.literal(resource),
     scopes_supported: z.array(ScopeSchema).max(MAX_SCOPES).default([]),
   });
+  const response = await fetch(url, {
+    headers: { accept: 'application/json' },
+    redirect: 'error',
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+  const text = await response.text();
+  if (!response.ok || text.length > MAX_DOCUMENT_BYTES) {
+    throw new Error(`${url}: HTTP ${response.status}, ${text.length} characters`);
+  }
+  const metadata = Metadata.parse(JSON.parse(text));
+  return metadata.scopes_supported.filter((scope) => !RESERVED.has(scope));
+}
+
+/** fetchAdvertisedScopes, or none when they cannot be read (the resource is not up yet, say). */
+export async function readAdvertisedScopes(resource: string, logger: pino.Logger): Promise<string[]> {
   try {
-    const response = await fetch(url, {
-      headers: { accept: 'application/json' },
-      redirect: 'error',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    const text = await response.text();
-    if (!response.ok || text.length > MAX_DOCUMENT_BYTES) {
-      throw new Error(`HTTP ${response.status}, ${text.length} characters`);
-    }
-    const metadata = Metadata.parse(JSON.parse(text));
-    return metadata.scopes_supported.filter((scope) => !RESERVED.has(scope));
+    return await fetchAdvertisedScopes(resource);
   } catch (error) {
-    logger.debug({ err: error, url }, 'dev IdP: resource metadata not read; configured scopes only');
+    logger.debug({ err: error, resource }, 'dev IdP: resource metadata not read; configured scopes only');
     return [];
   }
 }

@@ -14,13 +14,18 @@
 // MAX_ADVERTISED_SCOPES the scopes of the newest approvals are left out and logged (their tools
 // still work for a token that carries them).
 import type { Logger } from 'pino';
-import type { PackCatalog } from '../tools/pack-catalog.ts';
 
 export const MAX_ADVERTISED_SCOPES = 64;
 
+/** The approved pack tools' scopes, oldest approval first (router/tools/pack-catalog.ts). */
+export interface PackScopeSource {
+  /** The same array until they change. */
+  scopes(): readonly string[];
+}
+
 export class AdvertisedScopes {
   private readonly own: readonly string[];
-  private readonly packs: Pick<PackCatalog, 'scopes'> | undefined;
+  private readonly packs: PackScopeSource | undefined;
   private readonly logger: Logger | undefined;
   private seen: readonly string[] | undefined;
   private current: readonly string[];
@@ -28,7 +33,7 @@ export class AdvertisedScopes {
   constructor(options: {
     /** The router's own: the built-in tools' and the shared tools' scopes, in this order. */
     own: readonly string[];
-    packs?: Pick<PackCatalog, 'scopes'>;
+    packs?: PackScopeSource;
     logger?: Logger;
   }) {
     this.own = [...new Set(options.own)].slice(0, MAX_ADVERTISED_SCOPES);
