@@ -53,7 +53,7 @@ export class AdvertisedScopes {
     const left = extra.slice(room);
     if (left.length > 0)
       this.logger?.warn(
-        { advertised: MAX_ADVERTISED_SCOPES, left: left },
+        { advertised: MAX_ADVERTISED_SCOPES, left },
         'approved packs name more scopes than the router advertises; the newest approvals are left out',
       );
     this.current = [...this.own, ...extra.slice(0, room).sort()];
