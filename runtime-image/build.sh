@@ -46,6 +46,9 @@ rm -rf "$HERE/dist"
   "--define:process.env.BULKHEAD_FAULTS_BUILD=\"$FAULTS\"" \
   "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);")
 log "bundled src/server.ts -> dist/server.mjs ($(du -k "$HERE/dist/server.mjs" | cut -f1) KB) in $(secs "$t")"
+# The packs' launcher (Landlock) is Python, not bundled: it sits beside the bundle, where
+# runtime-image/src/packs/pack-confinement.ts looks for it.
+cp "$HERE/src/packs/pack-confine.py" "$HERE/dist/pack-confine.py"
 
 # (b) Base image. A local offline base wins over a pull attempt: the pull cannot succeed where it
 #     was needed, and a blackholed registry would cost every re-run the full timeout.

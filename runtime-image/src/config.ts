@@ -11,6 +11,7 @@ import {
   CONTAINER_SOCKET_NAME,
 } from '../../kernel/wire/runtime-endpoint.ts';
 import { DEFAULT_EGRESS_PORT, EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
+import { PACK_CONFINEMENTS } from './packs/pack-confinement.ts';
 
 export const runtimeConfig = defineConfig(
   {
@@ -61,6 +62,11 @@ export const runtimeConfig = defineConfig(
       env: 'BULKHEAD_PACKS_DIR',
       schema: z.string().min(1).default(PACKS_DIR),
       doc: "the operator's packs in the image, with enabled.json (absent: no packs); its order gives each pack its egress port",
+    },
+    packConfinement: {
+      env: 'BULKHEAD_PACK_CONFINEMENT',
+      schema: z.enum(PACK_CONFINEMENTS).default('landlock'),
+      doc: "landlock: a pack starts only confined by Landlock to its own directories and egress port; sandbox: confined where the kernel offers Landlock, else the sandbox (gVisor) is the pack's boundary",
     },
     packSecretsFile: {
       env: 'BULKHEAD_PACK_SECRETS_FILE',

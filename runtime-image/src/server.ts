@@ -2,6 +2,7 @@
 // MCP request must carry the router's call assertion; the health probe carries no tenant data.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
@@ -99,6 +100,8 @@ async function main(): Promise<void> {
       egressPort: config.egressPort,
       secretsFile: config.packSecretsFile,
       dataDir: config.dataDir,
+      tmpDir: join(tmpdir(), 'packs'),
+      confinement: config.packConfinement,
       callTimeoutMs: config.packCallTimeoutMs,
       maxMessageBytes: config.packMaxMessageBytes,
       crashThreshold: config.packCrashThreshold,

@@ -51,6 +51,9 @@ export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Doc
     BULKHEAD_TENANT_ID: spec.tenantId,
     BULKHEAD_SOCKET_PATH: `${CONTAINER_SOCKET_DIR}/${CONTAINER_SOCKET_NAME}`,
     BULKHEAD_DATA_DIR: CONTAINER_DATA_DIR,
+    // runtime-image/src/packs/pack-confinement.ts: gVisor implements no Landlock, so there the
+    // sandbox is a pack's boundary; under runc a pack starts only confined.
+    BULKHEAD_PACK_CONFINEMENT: spec.isolation === 'gvisor' ? 'sandbox' : 'landlock',
   };
   return {
     name: placement.containerName,

@@ -87,6 +87,8 @@ async function hostHop(): Promise<void> {
       egressPort: 3128,
       secretsFile: join(dir, 'none.json'),
       dataDir: join(dir, 'data'),
+      tmpDir: join(dir, 'tmp'),
+      confinement: 'landlock',
       callTimeoutMs: 10_000,
       maxMessageBytes: 1024 * 1024,
       crashThreshold: 3,

@@ -73,7 +73,7 @@ async function untilDialed(tenant: string): Promise<void> {
 /** Egress entries of a tenant's trail, waiting (bounded) until `count` are there. */
 async function egressEntries(tenant: string, count: number): Promise<AuditEntry[]> {
   let entries: AuditEntry[] = [];
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 100; i++) {
     entries = (await audit.entries(tenant)).filter((e) => e.tool === 'egress');
     if (entries.length >= count) return entries;
     await new Promise((resolve) => setTimeout(resolve, 100));

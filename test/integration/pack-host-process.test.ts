@@ -2,7 +2,7 @@
 // declaring pack only, the exact environment of a pack process, and the key table's at-most-once
 // states.
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -34,6 +34,8 @@ beforeAll(async () => {
     egressPort: 3128,
     secretsFile: secretsFile(),
     dataDir: join(dir, 'data'),
+    tmpDir: join(dir, 'tmp'),
+    confinement: 'landlock',
     callTimeoutMs: 5_000,
     maxMessageBytes: 1024 * 1024,
     crashThreshold: 3,
@@ -62,8 +64,34 @@ describe('pack host processes', () => {
   it('gives a pack only its own declared secrets, and nothing of the runtime environment', async () => {
     const seen = await whoami('notes');
     expect(seen.token).toBe('s3cret');
-    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'NOTES_TOKEN', 'PATH', ...PROXY_VARIABLES].sort());
+    expect(seen.env).toEqual(
+      ['BULKHEAD_PACK', 'HOME', 'NOTES_TOKEN', 'PATH', 'TMPDIR', ...PROXY_VARIABLES].sort(),
+    );
     expect(seen.home).toBe(join(dir, 'data', 'packs', 'notes'));
+  });
+
+  it("confines a pack (Landlock) to its own directories and egress port, whatever the UID's file modes allow", async () => {
+    // The runtime's database is on the same volume, writable by the same UID (here even root).
+    const records = join(dir, 'data', 'records.db');
+    await writeFile(records, 'the runtime data');
+    const client = await host.packs.find((p) => p.name === 'faulty')!.ready();
+    if ('code' in client) throw new Error(client.message);
+    const call = async (name: string) =>
+      (await client.callTool({ name, arguments: {} })).structuredContent as Record<string, unknown>;
+    expect(await call('escape')).toMatchObject({
+      own: 'ok',
+      ownTmp: 'ok',
+      records: 'EACCES',
+      readRecords: 'EACCES',
+      otherPack: 'EACCES',
+      tmp: 'EACCES',
+      root: 'EACCES',
+      signalRuntime: 'EPERM',
+    });
+    expect(await readFile(records, 'utf8')).toBe('the runtime data');
+    expect(existsSync(join(dir, 'data', 'packs', 'intruder'))).toBe(false);
+    // Another loopback port than its own: refused before any connection is tried.
+    expect(await call('ports')).toEqual({ other: 'EACCES' });
   });
 
   it('serves only tools whose live digest is the approved one', () => {

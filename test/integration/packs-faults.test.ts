@@ -109,11 +109,27 @@ describe('pack faults', () => {
     await recovered();
   });
 
-  it('a pack has no network and cannot write outside its directory', async () => {
+  it('a pack has no network, and reaches nothing of the volume, /tmp, the runtime or the egress ports but its own', async () => {
     const network = await call(faulty, 'faulty_network');
     expect(network.structured.network).not.toBe('connected');
     const escape = await call(faulty, 'faulty_escape');
-    expect(escape.structured).toEqual({ root: 'EROFS', app: 'EROFS', packs: 'EROFS', own: 'ok' });
+    // The read-only root refuses first; on the tenant's own volume, which the pack's UID owns,
+    // Landlock (runtime-image/src/packs/pack-confine.py) does.
+    expect(escape.structured).toEqual({
+      root: 'EROFS',
+      app: 'EROFS',
+      packs: 'EROFS',
+      own: 'ok',
+      records: 'EACCES',
+      readRecords: 'EACCES',
+      otherPack: 'EACCES',
+      tmp: 'EACCES',
+      ownTmp: 'ok',
+      signalRuntime: 'EPERM',
+    });
+    // The port before its own is the tenant-wide proxy's (or another pack's), listening: refused.
+    expect((await call(faulty, 'faulty_ports')).structured).toEqual({ other: 'EACCES' });
+    expect((await call(faulty, 'records_list', {})).result.isError).toBeFalsy();
   });
 
   it('a crash-looping pack opens its circuit: a clear error with retry_after_ms, the runtime answers', async () => {

@@ -53,13 +53,19 @@ describe('packs in the tenant runtime', () => {
   it("runs the pack as the tenant's UID in its own 0700 directory with only its own environment", async () => {
     const seen = structured(await client.callTool({ name: 'notes_whoami', arguments: {} }));
     expect(seen).toMatchObject({ uid: UID, home: '/data/packs/notes', pack: 'notes', token: null });
-    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'PATH', ...PROXY_VARIABLES].sort());
+    expect(seen.env).toEqual(['BULKHEAD_PACK', 'HOME', 'PATH', 'TMPDIR', ...PROXY_VARIABLES].sort());
     // Its own port of the egress bridge: the tenant-wide port is 3128, the first pack's the next.
     expect(seen.proxy).toBe('http://127.0.0.1:3129');
     const { driver } = tenants;
     const info = await driver.inspect(TENANT);
-    const mode = await execIn(ns.docker, info!.runtimeId, ['stat', '-c', '%a %u', '/data/packs/notes']);
-    expect(mode.output.trim()).toBe(`700 ${UID}`);
+    const mode = await execIn(ns.docker, info!.runtimeId, [
+      'stat',
+      '-c',
+      '%a %u',
+      '/data/packs/notes',
+      '/tmp/packs/notes',
+    ]);
+    expect(mode.output.trim().split('\n')).toEqual([`700 ${UID}`, `700 ${UID}`]);
   });
 
   it('keys pack writes: replay of the stored result, conflict on other arguments, key required; units pass through', async () => {
@@ -111,6 +117,39 @@ describe('packs in the tenant runtime', () => {
     expect({ progress, logs }).toEqual({ progress: [1, 2, 3], logs: ['step 1', 'step 2', 'step 3'] });
   });
 
+  it("relays a log message only to the one call in flight: with two, neither gets the other's", async () => {
+    const second = await tenants.client(TENANT);
+    const logsA: unknown[] = [];
+    const logsB: unknown[] = [];
+    client.setNotificationHandler('notifications/message', (n) => void logsA.push(n.params.data));
+    second.setNotificationHandler('notifications/message', (n) => void logsB.push(n.params.data));
+    let started: Promise<CallToolResult> | undefined;
+    const progressB: number[] = [];
+    const a = await client.callTool(
+      { name: 'notes_slow', arguments: { n: 12, stepMs: 150 } },
+      {
+        // At A's second step, B makes a short call: both of B's steps fall inside A's.
+        onprogress: (p) => {
+          if (p.progress === 2)
+            started = second.callTool(
+              { name: 'notes_slow', arguments: { n: 2, stepMs: 10 } },
+              { onprogress: (q) => void progressB.push(q.progress) },
+            );
+        },
+      },
+    );
+    expect(structured(a)).toEqual({ done: 12 });
+    expect(structured(await started!)).toEqual({ done: 2 });
+    await second.close();
+    // Progress is routed by its token, so B still gets its own; B's log messages went to no caller.
+    expect(progressB).toEqual([1, 2]);
+    expect(logsB).toEqual([]);
+    // A got its own steps from when it was alone (first and last), none twice, none of B's.
+    expect(logsA).toContain('step 1');
+    expect(logsA).toContain('step 12');
+    expect(new Set(logsA).size).toBe(logsA.length);
+  });
+
   it("a client's cancel reaches the pack", async () => {
     const abort = new AbortController();
     const call = client.callTool(
@@ -122,7 +161,7 @@ describe('packs in the tenant runtime', () => {
     await expect(call).rejects.toThrow();
     // The pack saw notifications/cancelled and recorded it in its own directory.
     let listed: string[] = [];
-    for (let i = 0; i < 20 && !listed.includes('cancelled.txt'); i++) {
+    for (let i = 0; i < 100 && !listed.includes('cancelled.txt'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       listed = structured(await client.callTool({ name: 'notes_list', arguments: {} })).notes as string[];
     }
@@ -140,7 +179,7 @@ describe('packs in the tenant runtime', () => {
     await dropping.close();
     await call.catch(() => undefined);
     let after = before;
-    for (let i = 0; i < 30 && after === before; i++) {
+    for (let i = 0; i < 100 && after === before; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       after = await cancelled();
     }

@@ -183,10 +183,10 @@ describe('audit trail', () => {
     // Counts the append scripts this writer sends (ioredis sends a defined command through here).
     let scripts = 0;
     const send = writerRedis.sendCommand.bind(writerRedis);
-    writerRedis.sendCommand = ((command: { name: string }) => {
+    writerRedis.sendCommand = (command: { name: string }) => {
       if (/^eval/i.test(command.name)) scripts += 1;
       return send(command as Parameters<typeof send>[0]);
-    });
+    };
     const writer = new AuditTrail({ redis: writerRedis, prefix: ns.installation.registryPrefix });
     const event = (i: number) => ({
       tenant: 'burst',

@@ -33,6 +33,7 @@ describe('buildContainerSpec', () => {
       User: '100007:100007',
       Env: [
         'BULKHEAD_DATA_DIR=/data',
+        'BULKHEAD_PACK_CONFINEMENT=landlock',
         'BULKHEAD_ROUTER_PUBLIC_KEY=PEM',
         'BULKHEAD_SOCKET_PATH=/run/mcp/mcp.sock',
         'BULKHEAD_TENANT_ID=acme',
@@ -82,6 +83,8 @@ describe('buildContainerSpec', () => {
     const runc = buildContainerSpec(spec, placement);
     const gvisor = buildContainerSpec({ ...spec, isolation: 'gvisor' }, placement);
     expect(gvisor.HostConfig?.Runtime).toBe('runsc');
+    // gVisor implements no Landlock: its packs are bounded by the sandbox alone.
+    expect(gvisor.Env).toContain('BULKHEAD_PACK_CONFINEMENT=sandbox');
     // The only other difference: PIDs headroom for the sandbox's own threads.
     expect(gvisor.HostConfig?.PidsLimit).toBe(64 + GVISOR_PIDS_HEADROOM);
     expect({ ...gvisor.HostConfig, Runtime: 'runc', PidsLimit: 64 }).toEqual(runc.HostConfig);

@@ -4,7 +4,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Badge, Problem, time, useResource } from './format.ts';
+import { Badge, Problem, Table, time, useResource } from './format.ts';
 import type { AuditEntry, AuditView, IsolationReport } from './types.ts';
 
 function Report({ report }: { report: IsolationReport | null }) {
@@ -14,19 +14,7 @@ function Report({ report }: { report: IsolationReport | null }) {
       <${Badge} ok=${report.pass} yes="pass" no="FAIL" />
       ${` ${passed} of ${report.checks.length} checks pass; checked ${time(report.checkedAt)} on ${report.isolation} (${report.runtimeId?.slice(0, 12) ?? 'no runtime'}).`}
     </p>
-    <table>
-      <caption>
-        Controls
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Control</th>
-          <th scope="col">Seen from</th>
-          <th scope="col">Result</th>
-          <th scope="col">Why</th>
-        </tr>
-      </thead>
-      <tbody>
+    <${Table} caption="Controls" columns=${['Control', 'Seen from', 'Result', 'Why']}>
         ${report.checks.map(
           (c) =>
             html`<tr>
@@ -36,8 +24,7 @@ function Report({ report }: { report: IsolationReport | null }) {
               <td>${c.why}</td>
             </tr>`,
         )}
-      </tbody>
-    </table>`;
+      </${Table}>`;
 }
 
 /** A call's result as the record states it (records of other kinds have none). */
@@ -111,23 +98,7 @@ function AuditTrail({ id }: { id: string }) {
     ${
       data === undefined
         ? null
-        : html`<table data-testid="audit-table">
-            <caption>
-              ${data.entries.length} of ${data.total} entries
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">When</th>
-                <th scope="col">User</th>
-                <th scope="col">Agent</th>
-                <th scope="col">Tool</th>
-                <th scope="col">Decision</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
-            <tbody>
+        : html`<${Table} caption=${`${data.entries.length} of ${data.total} entries`} testid="audit-table" columns=${['#', 'When', 'User', 'Agent', 'Tool', 'Decision', 'Outcome', 'Reason']}>
               ${data.entries
                 .slice(-200)
                 .reverse()
@@ -144,8 +115,7 @@ function AuditTrail({ id }: { id: string }) {
                       <td>${e.reason}</td>
                     </tr>`,
                 )}
-            </tbody>
-          </table>`
+            </${Table}>`
     }`;
 }
 

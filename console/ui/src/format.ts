@@ -58,3 +58,29 @@ export function layerText(u: Usage): string {
   const kind = u.layer.startsWith('tenant_') ? 'tenant' : u.layer;
   return `${kind}${who ? ` ${who}` : ''}, calls ${per}`;
 }
+
+/** A data table: its caption (if any), a header row naming the columns, and the rows given. */
+export function Table(props: {
+  caption?: string;
+  testid?: string;
+  columns: readonly string[];
+  children?: unknown;
+}) {
+  return html`<table data-testid=${props.testid}>
+    ${
+      props.caption === undefined
+        ? null
+        : html`<caption>
+            ${props.caption}
+          </caption>`
+    }
+    <thead>
+      <tr>
+        ${props.columns.map((column) => html`<th scope="col">${column}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${props.children}
+    </tbody>
+  </table>`;
+}

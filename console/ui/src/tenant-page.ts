@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Badge, layerText, Problem, time, useResource, usageText } from './format.ts';
+import { Badge, layerText, Problem, Table, time, usageText, useResource } from './format.ts';
 import type { TenantDetail } from './types.ts';
 
 export function TenantPage({ me, id }: { me: Me; id: string }) {
@@ -48,15 +48,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
             </section>
             <section aria-labelledby="quotas">
               <h2 id="quotas">Quotas and live use</h2>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Budget</th>
-                    <th scope="col">In use / limit</th>
-                    <th scope="col">Resets in</th>
-                  </tr>
-                </thead>
-                <tbody>
+              <${Table} columns=${['Budget', 'In use / limit', 'Resets in']}>
                   ${t.quotaLayers.map(
                     (u) =>
                       html`<tr>
@@ -65,8 +57,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                         <td>${Math.ceil(u.reset_ms / 1000)} s</td>
                       </tr>`,
                   )}
-                </tbody>
-              </table>
+                </${Table}>
               <p>
                 Per agent: ${t.quotas.agentCallsPerMinute ?? Math.ceil(t.quotas.callsPerMinute / 2)} calls per
                 minute; per user: ${t.quotas.userCallsPerMinute ?? Math.ceil(t.quotas.callsPerMinute / 2)}.
@@ -74,15 +65,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
             </section>
             <section aria-labelledby="tools">
               <h2 id="tools">Pinned tools</h2>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Tool</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">Agents acting alone</th>
-                  </tr>
-                </thead>
-                <tbody>
+              <${Table} columns=${['Tool', 'Version', 'Agents acting alone']}>
                   ${t.tools.map(
                     (pin) =>
                       html`<tr>
@@ -91,24 +74,14 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                         <td>${pin.agentsAlone ? 'yes' : 'no'}</td>
                       </tr>`,
                   )}
-                </tbody>
-              </table>
+                </${Table}>
             </section>
             <section aria-labelledby="errors">
               <h2 id="errors">Recent errors and refusals</h2>
               ${
                 t.recentErrors.length === 0
                   ? html`<p>None in the audit trail.</p>`
-                  : html`<table>
-                      <thead>
-                        <tr>
-                          <th scope="col">When</th>
-                          <th scope="col">Who</th>
-                          <th scope="col">Tool</th>
-                          <th scope="col">Why</th>
-                        </tr>
-                      </thead>
-                      <tbody>
+                  : html`<${Table} columns=${['When', 'Who', 'Tool', 'Why']}>
                         ${t.recentErrors.map(
                           (e) =>
                             html`<tr>
@@ -118,8 +91,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                               <td>${e.error_code ? `${e.error_code}: ` : ''}${e.reason}</td>
                             </tr>`,
                         )}
-                      </tbody>
-                    </table>`
+                      </${Table}>`
               }
             </section>
             <section aria-labelledby="operations">

@@ -1,6 +1,6 @@
 // All tenants at a glance: plan, isolation tier, state, generation, tools and today's use.
 import { html } from 'htm/preact';
-import { Badge, Problem, useResource, usageText } from './format.ts';
+import { Badge, Problem, Table, usageText, useResource } from './format.ts';
 import type { TenantSummary } from './types.ts';
 
 export function TenantsPage() {
@@ -11,24 +11,7 @@ export function TenantsPage() {
     ${
       data === undefined
         ? html`<p>Loading…</p>`
-        : html`<table>
-            <caption>
-              ${data.length} tenants
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Plan</th>
-                <th scope="col">Isolation</th>
-                <th scope="col">Status</th>
-                <th scope="col">Runtime</th>
-                <th scope="col">Generation</th>
-                <th scope="col">Pinned tools</th>
-                <th scope="col">Minute quota in use</th>
-                <th scope="col">Day quota in use</th>
-              </tr>
-            </thead>
-            <tbody>
+        : html`<${Table} caption=${`${data.length} tenants`} columns=${['Tenant', 'Plan', 'Isolation', 'Status', 'Runtime', 'Generation', 'Pinned tools', 'Minute quota in use', 'Day quota in use']}>
               ${data.map(
                 (t) =>
                   html`<tr>
@@ -43,8 +26,7 @@ export function TenantsPage() {
                     <td>${usageText(t.usage.find((u) => u.layer === 'tenant_day'))}</td>
                   </tr>`,
               )}
-            </tbody>
-          </table>`
+            </${Table}>`
     }
   </main>`;
 }

@@ -19,6 +19,7 @@ import {
 import { exposedName } from '../../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
 import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
+import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts';
 import { PackProcess, type PackListing } from './pack-process.ts';
 
 export interface PackHostOptions {
@@ -27,6 +28,10 @@ export interface PackHostOptions {
   egressPort: number;
   secretsFile: string;
   dataDir: string;
+  /** Each pack gets a directory of its own in here (its TMPDIR). */
+  tmpDir: string;
+  /** pack-confinement.ts: required Landlock, or the sandbox where the kernel offers none. */
+  confinement: PackConfinementMode;
   callTimeoutMs: number;
   maxMessageBytes: number;
   crashThreshold: number;
@@ -74,16 +79,23 @@ export class PackHost {
     const names = enabled.map((pack) => pack.name);
     for (const pack of enabled) {
       const workDir = join(options.dataDir, PACK_WORK_SUBDIR, pack.name);
-      mkdirSync(workDir, { recursive: true, mode: 0o700 });
-      chmodSync(workDir, 0o700);
+      const tmpDir = join(options.tmpDir, pack.name);
+      for (const dir of [workDir, tmpDir]) {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        chmodSync(dir, 0o700);
+      }
+      const port = egressPort({ port: options.egressPort, packs: names }, pack.name)!;
       this.enabled.set(pack.name, pack);
       this.packs.push(
         new PackProcess({
           pack,
           packDir: join(options.packsDir, pack.name),
           workDir,
+          tmpDir,
+          egressPort: port,
+          confinement: { mode: options.confinement, script: CONFINE_SCRIPT },
           secrets: secrets[pack.name] ?? {},
-          proxyEnv: egressProxyEnv(egressPort({ port: options.egressPort, packs: names }, pack.name)!),
+          proxyEnv: egressProxyEnv(port),
           callTimeoutMs: options.callTimeoutMs,
           maxMessageBytes: options.maxMessageBytes,
           crashThreshold: options.crashThreshold,
@@ -192,8 +204,10 @@ export class PackHost {
   }
 
   /**
-   * Over stdio a pack's log message or request names no request of ours: it goes to the calls in
-   * flight to that pack (all of this tenant). A request to the client needs exactly one such call.
+   * Over stdio a pack's log message or request names no request of ours: it reaches a caller only
+   * when exactly one call to that pack is in flight. With several (maybe different users' calls),
+   * which one it belongs to is unknown: a log message then stays in the runtime's log, a request
+   * to the client fails.
    */
   private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
 
@@ -221,7 +235,13 @@ export class PackHost {
       this.progress.get(String(progressToken))?.(rest);
     });
     client.setNotificationHandler('notifications/message', (notification) => {
-      for (const relay of this.inflight.get(pack) ?? []) relay.notify(notification);
+      const relays = [...(this.inflight.get(pack) ?? [])];
+      if (relays.length === 1) return relays[0]!.notify(notification);
+      const { level, logger } = notification.params;
+      this.log.info(
+        { pack, level, logger, calls: relays.length },
+        'pack log message with no single call in flight: not relayed to a caller',
+      );
     });
     const forward =
       (method: 'elicitation/create' | 'sampling/createMessage') => (request: { params: unknown }) => {

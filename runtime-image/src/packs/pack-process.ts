@@ -16,6 +16,7 @@ import {
 import type { Logger } from 'pino';
 import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
 import { PACK_CLIENT_CAPABILITIES } from '../../../kernel/packs/pack-manifest.ts';
+import { confinedArgv, type PackConfinement } from './pack-confinement.ts';
 import { PackTransport } from './pack-transport.ts';
 
 export interface PackProcessOptions {
@@ -24,6 +25,11 @@ export interface PackProcessOptions {
   packDir: string;
   /** Its own directory on the tenant's volume: working directory and HOME. */
   workDir: string;
+  /** Its own temporary directory (TMPDIR). */
+  tmpDir: string;
+  /** Its own port of the egress bridge, the only TCP port it may connect to. */
+  egressPort: number;
+  confinement: PackConfinement;
   secrets: Record<string, string>;
   /** HTTP(S)_PROXY naming the pack's own egress bridge port (runtime-image/src/egress-bridge.ts). */
   proxyEnv: Record<string, string>;
@@ -114,6 +120,7 @@ export class PackProcess {
     const env: Record<string, string> = {
       PATH,
       HOME: workDir,
+      TMPDIR: this.options.tmpDir,
       BULKHEAD_PACK: pack.name,
       // The pack's own port of the egress bridge: ordinary HTTP clients go through the gateway.
       ...this.options.proxyEnv,
@@ -125,12 +132,16 @@ export class PackProcess {
     return env;
   }
 
-  /** argv with relative paths that name a file of the pack resolved against the pack's directory. */
+  /**
+   * The confined launcher, then the pack's command with relative paths that name a file of the
+   * pack resolved against the pack's directory.
+   */
   private argv(): string[] {
-    const { pack, packDir } = this.options;
-    return pack.command.map((arg) =>
+    const { pack, packDir, workDir, tmpDir, egressPort, confinement } = this.options;
+    const command = pack.command.map((arg) =>
       !isAbsolute(arg) && !arg.startsWith('-') && existsSync(join(packDir, arg)) ? join(packDir, arg) : arg,
     );
+    return confinedArgv(confinement, { packDir, workDir, tmpDir, egressPort }, command);
   }
 
   private async start(): Promise<Client> {
