@@ -1,6 +1,6 @@
 // Everything the egress gateway (egress/main.ts) can be configured with, declared once.
 import { z } from 'zod';
-import { logLevel, namespace, redisUrl, runDir } from '../kernel/config/common.ts';
+import { logLevel, namespace, otlpTracesEndpoint, redisUrl, runDir } from '../kernel/config/common.ts';
 import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
@@ -43,6 +43,7 @@ const fields = {
     schema: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
     doc: 'a proxy connection with no traffic either way for this long is closed',
   },
+  otlpTracesEndpoint,
   logLevel,
 };
 

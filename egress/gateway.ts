@@ -2,7 +2,8 @@
 // Docker socket. On each pass it reads the tenant registry and keeps a few idle connections into
 // the egress bridge of every active tenant whose policy is an allowlist (egress/tunnel-pool.ts); a
 // connection the bridge starts to use carries one preamble line naming the pack, then an HTTP proxy
-// request that egress/proxy.ts serves under that tenant's policy.
+// request that egress/proxy.ts serves under that tenant's policy. Each request is audited and, when
+// the gateway traces, a span (egress/egress-spans.ts).
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import type { Installation } from '../kernel/tenant/installation.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import { EGRESS_SOCKET_NAME, MAX_PREAMBLE_BYTES, parsePreamble } from '../kernel/wire/egress-tunnel.ts';
 import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
+import type { Tracing } from '../kernel/telemetry/tracing.ts';
+import { recordEgressSpan } from './egress-spans.ts';
 import { createProxyServer, type TunnelContext } from './proxy.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
 import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
@@ -28,6 +31,8 @@ export interface EgressGatewayOptions {
   secrets?: CredentialSource;
   /** Replaces the Redis budget (unit tests). */
   budget?: UpstreamBudget;
+  /** Where the gateway's spans go (kernel/telemetry/tracing.ts); none: no spans. */
+  tracing?: Tracing | undefined;
   poolSize: number;
   maxConnections: number;
   dialsPerSecond: number;
@@ -78,11 +83,14 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       credential,
       connectTimeoutMs: options.connectTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
-      audit(tenant, decision, reason, call) {
+      observe(event) {
+        const { ctx, decision, reason, call } = event;
+        const { tenant } = ctx;
         logger.info({ tenant, decision, reason, ...call }, 'upstream call');
         trail
           .append({ tenant, user: null, agent: null, tool: 'egress', decision, reason, upstream: call })
           .catch((error: unknown) => logger.error({ err: error, tenant }, 'egress audit append failed'));
+        if (options.tracing) recordEgressSpan(options.tracing.tracer, event);
       },
     },
     // The policy in force now, not when the connection opened: a keep-alive connection's next
@@ -90,7 +98,12 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
     (socket) => {
       const context = contexts.get(socket);
       const entry = context && tenants.get(context.tenant);
-      return context && entry ? { ...context, policy: entry.record.egress } : undefined;
+      if (!context || !entry) return undefined;
+      // The bridge's link names the call in flight when the connection opened: the connection's
+      // first request only; a kept-alive connection's later requests may serve another call.
+      const link = context.link;
+      if (link !== undefined) contexts.set(socket, { ...context, link: undefined });
+      return { ...context, policy: entry.record.egress, link };
     },
   );
 
@@ -105,13 +118,14 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       if (newline < 0 && buffered.length < MAX_PREAMBLE_BYTES) return;
       socket.off('data', onData);
       socket.pause();
-      const pack = newline < 0 ? null : parsePreamble(buffered.subarray(0, newline + 1).toString('latin1'));
+      const preamble =
+        newline < 0 ? null : parsePreamble(buffered.subarray(0, newline + 1).toString('latin1'));
       const entry = tenants.get(tenant);
-      if (pack === null || !entry) {
+      if (preamble === null || !entry) {
         socket.destroy();
         return;
       }
-      contexts.set(socket, { tenant, policy: entry.record.egress, pack });
+      contexts.set(socket, { tenant, policy: entry.record.egress, ...preamble });
       const rest = buffered.subarray(newline + 1);
       if (rest.length > 0) socket.unshift(rest);
       socket.setTimeout(0);

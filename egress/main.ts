@@ -4,6 +4,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
+import { startTracing } from '../kernel/telemetry/tracing.ts';
 import { installation } from '../kernel/tenant/installation.ts';
 import { secretStoreOnceKeyed } from '../kernel/secrets/secret-store.ts';
 import { egressConfig } from './config.ts';
@@ -25,14 +26,16 @@ function secretsOnceKeyed(options: { file: string; redis: Redis; prefix: string 
 async function main(): Promise<void> {
   const config = loadConfig(egressConfig);
   if (!config) return;
-  const { redisUrl, namespace, logLevel, secretsKeyFile, ...settings } = config;
+  const { redisUrl, namespace, logLevel, secretsKeyFile, otlpTracesEndpoint, ...settings } = config;
   const logger = pino({ name: 'egress-gateway', level: logLevel });
+  const tracing = startTracing({ service: 'bulkhead-egress', endpoint: otlpTracesEndpoint });
   const inst = installation({ namespace, redisUrl });
   const secretsRedis = secretsKeyFile ? new Redis(inst.redis) : undefined;
   const gateway = await startEgressGateway({
     ...settings,
     installation: inst,
     logger,
+    tracing,
     ...(secretsKeyFile && secretsRedis
       ? {
           secrets: secretsOnceKeyed({
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
     async () => {
       await gateway.close();
       secretsRedis?.disconnect();
+      await tracing?.shutdown();
     },
     () => logger.info('stopping'),
   );

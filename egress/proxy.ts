@@ -1,7 +1,8 @@
 // The gateway's HTTP forward proxy over one tenant's tunnels: CONNECT host:port (HTTPS; the bytes
 // are relayed as they are and counted both ways) and absolute-form plain HTTP (forwarded, with the
 // upstream's credential header set by the gateway). Every request, refused or served, is one audit
-// entry in the tenant's trail with host, method, status, bytes and latency.
+// entry in the tenant's trail with host, method, status, bytes and latency, and one span when the
+// gateway traces (egress/egress-spans.ts).
 import {
   createServer,
   request as httpRequest,
@@ -22,13 +23,28 @@ export interface TunnelContext {
   tenant: string;
   policy: EgressPolicy;
   pack: string | undefined;
+  /** The bridge's trace link for this request (the connection's first only): a claim, for a span link. */
+  link?: string | undefined;
+}
+
+/** One upstream request or tunnel the proxy handled, refused or served: audited and traced. */
+export interface UpstreamEvent {
+  ctx: TunnelContext;
+  decision: 'permit' | 'deny';
+  reason: string;
+  /** Why it failed, for a span's `error.type`: a refusal's code, unreachable, an HTTP error status. */
+  errorType: string | undefined;
+  call: UpstreamCall;
+  /** When the request reached the gateway (epoch ms). */
+  started: number;
 }
 
 export interface ProxyOptions {
   budget: UpstreamBudget;
   /** The value of a tenant's credential, or undefined when it cannot be read. */
   credential(tenant: string, credential: EgressCredential): Promise<string | undefined>;
-  audit(tenant: string, decision: 'permit' | 'deny', reason: string, call: UpstreamCall): void;
+  /** Every upstream request or tunnel, once it ended. */
+  observe(event: UpstreamEvent): void;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
 }
@@ -88,19 +104,28 @@ export function createProxyServer(
       upstream?: string;
       decision: 'permit' | 'deny';
       reason: string;
+      errorType?: string;
     },
   ): void {
-    options.audit(ctx.tenant, outcome.decision, outcome.reason, {
-      host: dest.host,
-      port: dest.port,
-      method,
-      status: outcome.status,
-      bytes_sent: outcome.sent,
-      bytes_received: outcome.received,
-      latency_ms: outcome.latencyMs,
-      duration_ms: Date.now() - started,
-      pack: ctx.pack ?? null,
-      upstream: outcome.upstream ?? null,
+    const { decision, reason, errorType } = outcome;
+    options.observe({
+      ctx,
+      decision,
+      reason,
+      errorType,
+      started,
+      call: {
+        host: dest.host,
+        port: dest.port,
+        method,
+        status: outcome.status,
+        bytes_sent: outcome.sent,
+        bytes_received: outcome.received,
+        latency_ms: outcome.latencyMs,
+        duration_ms: Date.now() - started,
+        pack: ctx.pack ?? null,
+        upstream: outcome.upstream ?? null,
+      },
     });
   }
 
@@ -112,6 +137,7 @@ export function createProxyServer(
       latencyMs: 0,
       decision: 'deny',
       reason: r.body.reason,
+      errorType: r.body.error,
       ...(typeof r.body.upstream === 'string' ? { upstream: r.body.upstream } : {}),
     });
   }
@@ -160,6 +186,7 @@ export function createProxyServer(
         latencyMs,
         decision: 'permit',
         reason: connected ? 'tunnel' : 'upstream_unreachable',
+        ...(connected ? {} : { errorType: 'upstream_unreachable' }),
         ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
       });
     };
@@ -267,16 +294,24 @@ export function createProxyServer(
       setHost: false,
       timeout: options.connectTimeoutMs,
     });
-    const done = (): void =>
+    const done = (): void => {
+      const unreachable = status === 502 && latencyMs === 0;
       record(ctx, dest, method, started, {
         status,
         sent: sent.bytes,
         received: received.bytes,
         latencyMs,
         decision: 'permit',
-        reason: status === 502 && latencyMs === 0 ? 'upstream_unreachable' : 'forwarded',
+        reason: unreachable ? 'upstream_unreachable' : 'forwarded',
+        // An upstream's error status is its answer's, as an HTTP client span names it.
+        ...(unreachable
+          ? { errorType: 'upstream_unreachable' }
+          : status >= 400
+            ? { errorType: `${status}` }
+            : {}),
         ...(verdict.upstream ? { upstream: verdict.upstream.name } : {}),
       });
+    };
     upstreamReq.once('timeout', () => upstreamReq.destroy());
     upstreamReq.once('error', () => {
       if (!res.headersSent)

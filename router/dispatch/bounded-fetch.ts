@@ -4,7 +4,7 @@
 // deadline) and the breach is reported as a `ReadBoundError`, so the caller fails the call as
 // `transient` and treats the breach as a security event instead of reading on.
 import { SdkError, SdkErrorCode, type FetchLike } from '@modelcontextprotocol/client';
-import type { Agent } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
 export interface RuntimeReadBounds {
@@ -149,6 +149,20 @@ class LineJoiner {
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
+/** Where a bounded body's chunks come from: a web stream's reader, or undici's Node stream. */
+interface ChunkSource {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** An answer read with undici's request API: status, content type and the bounded body. */
+export interface BoundedAnswer {
+  status: number;
+  contentType: string;
+  /** Null for a status that has no body (its bytes, if any, were dropped). */
+  body: ReadableStream<Uint8Array> | null;
+}
+
 /**
  * The bounds of one call (or one tool-definition check): every response read through `fetch` is
  * counted, and `run` ends the work at the first breach or at the deadline, whichever comes first.
@@ -211,7 +225,7 @@ export class BoundedReads {
       }
       if (!response.body || NULL_BODY_STATUS.has(response.status)) return response;
       const sse = /text\/event-stream/i.test(response.headers.get('content-type') ?? '');
-      return new Response(this.bounded(response.body, sse), {
+      return new Response(this.bounded(response.body.getReader(), sse), {
         status: response.status,
         statusText: response.statusText,
         headers: response.headers,
@@ -219,8 +233,40 @@ export class BoundedReads {
     };
   }
 
-  private bounded(body: ReadableStream<Uint8Array>, sse: boolean): ReadableStream<Uint8Array> {
-    const reader = body.getReader();
+  /**
+   * Sends with undici's request API (lighter than its fetch): bound errors become breaches, and the
+   * body is counted as `fetch` counts it.
+   */
+  async request(send: () => Promise<Dispatcher.ResponseData>): Promise<BoundedAnswer> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await send();
+    } catch (error) {
+      const kind = undiciBreach(error);
+      throw kind ? this.fail(kind, `the runtime's answer broke a bound: ${kind}`) : error;
+    }
+    const { statusCode: status, headers, body } = response;
+    const type = headers['content-type'];
+    const contentType = (Array.isArray(type) ? type[0] : type) ?? '';
+    if (NULL_BODY_STATUS.has(status)) {
+      body.destroy();
+      return { status, contentType, body: null };
+    }
+    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    const source: ChunkSource = {
+      read: async () => {
+        const next = await chunks.next();
+        return next.done ? { done: true } : { done: false, value: next.value };
+      },
+      cancel: () => {
+        body.destroy();
+        return Promise.resolve();
+      },
+    };
+    return { status, contentType, body: this.bounded(source, /text\/event-stream/i.test(contentType)) };
+  }
+
+  private bounded(reader: ChunkSource, sse: boolean): ReadableStream<Uint8Array> {
     const counter = sse ? new EventCounter() : undefined;
     const lines = sse ? new LineJoiner() : undefined;
     const { maxResponseBytes, maxStreamMessages } = this.bounds;
@@ -244,7 +290,7 @@ export class BoundedReads {
       {
         pull: async (controller) => {
           for (;;) {
-            let chunk: Awaited<ReturnType<typeof reader.read>>;
+            let chunk: Awaited<ReturnType<ChunkSource['read']>>;
             try {
               chunk = await reader.read();
             } catch (error) {

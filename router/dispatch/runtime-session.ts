@@ -1,7 +1,9 @@
-// One exchange with a tenant runtime: a fresh SDK client on the tenant's route whose fetch signs the
-// router's assertion over the exact body it sends, with every read bounded (bounded-fetch.ts) and
-// the call's deadline. The runtime's server/discover answer is kept on the route, so a warm call is
-// one request on the socket; a new route's tool definitions are checked before its first call.
+// One call's exchange with a tenant runtime: every request it sends is signed with the call's own
+// context over the exact body sent (`post` and signingFetch), every read is bounded
+// (bounded-fetch.ts) and the call has its deadline. The forwarded request itself is one JSON-RPC POST on the route's agent
+// (runtime-request.ts). An SDK client is built only for what a new route needs first (its
+// server/discover answer, kept on the route, and the check of its tool definitions) and for the
+// periodic definition check; a warm call builds none.
 import {
   Client,
   StreamableHTTPClientTransport,
@@ -9,18 +11,23 @@ import {
   type Result,
   type Tool,
 } from '@modelcontextprotocol/client';
-import { fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+import { fetch as undiciFetch, request, type RequestInit as UndiciRequestInit } from 'undici';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
 import type { ToolGuard } from '../tools/drift-guard.ts';
-import { paramsWithInput, progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
+import { paramsWithInput, type CallRelay, type ForwardedMethod } from './call-relay.ts';
 import { BoundedReads, type RuntimeReadBounds } from './bounded-fetch.ts';
 import type { CallSigner } from './call-signer.ts';
 import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import type { RuntimeSpanSink } from './runtime-spans.ts';
 import type { TenantRoute, TenantRoutes } from './tenant-routes.ts';
-
-const MODERN = '2026-07-28';
+import {
+  ROUTER_CAPABILITIES,
+  ROUTER_CLIENT_INFO,
+  RUNTIME_PROTOCOL,
+  sendRuntimeRequest,
+  type RuntimePost,
+} from './runtime-request.ts';
 
 export interface SessionOptions {
   sign: CallSigner;
@@ -32,52 +39,62 @@ export interface SessionOptions {
 
 export class RuntimeSession {
   readonly reads: BoundedReads;
-  private readonly client: Client;
-  private readonly transport: StreamableHTTPClientTransport;
+  private readonly fetch: FetchLike;
+  private readonly post: RuntimePost;
   private readonly route: TenantRoute;
   private readonly timeout: number;
+  private client: Client | undefined;
+  /** The forwarded request's exchange while it is open: closing the session ends it. */
+  private open: AbortController | undefined;
 
   constructor(route: TenantRoute, context: CallContext, options: SessionOptions) {
     this.route = route;
     this.timeout = options.timeoutMs;
-    this.client = new Client(
-      { name: 'bulkhead-router', version: '0.1.0' },
-      // Manual multi-round-trip mode: an `input_required` answer of the runtime goes back to the
-      // client that must answer it, never to handlers of the router's own. The router declares
-      // elicitation and sampling because it carries those questions to the caller (sealed for a
-      // 2026-07-28 client, asked on the call's stream of a 2025 session: router/mcp/input-rounds.ts);
-      // without them the runtime refuses to ask (-32021) and a pack's question fails the call.
-      {
-        capabilities: { elicitation: {}, sampling: {} },
-        versionNegotiation: { mode: { pin: MODERN } },
-        inputRequired: { autoFulfill: false },
-      },
-    );
     this.reads = new BoundedReads(options.bounds, options.timeoutMs);
-    this.transport = new StreamableHTTPClientTransport(route.url, {
-      fetch: this.reads.fetch(signingFetch(route, context, options)),
-    });
-    this.client.onerror = (error) => this.reads.noteError(error);
+    this.fetch = this.reads.fetch(signingFetch(route, context, options));
+    this.post = (body, headers, signal) =>
+      this.reads.request(async () => {
+        const response = await request(route.url, {
+          method: 'POST',
+          headers: { ...headers, [CALL_ASSERTION_HEADER]: await options.sign(context, body) },
+          body,
+          signal,
+          dispatcher: route.agent,
+        });
+        noteSpans(context, options, response.headers[RUNTIME_SPANS_HEADER]);
+        return response;
+      });
   }
 
-  /** Connects, skipping server/discover when the runtime's answer is known. */
-  async connect(): Promise<void> {
+  /** An SDK client on the route, connected; server/discover is skipped when its answer is known. */
+  private async connected(): Promise<Client> {
+    if (this.client) return this.client;
+    const client = new Client(ROUTER_CLIENT_INFO, {
+      // Manual multi-round-trip mode: an `input_required` answer of the runtime goes back to the
+      // client that must answer it, never to handlers of the router's own.
+      capabilities: ROUTER_CAPABILITIES,
+      versionNegotiation: { mode: { pin: RUNTIME_PROTOCOL } },
+      inputRequired: { autoFulfill: false },
+    });
+    client.onerror = (error) => this.reads.noteError(error);
+    this.client = client;
     const { discover } = this.route;
     const timeout = this.timeout;
-    await this.client.connect(
-      this.transport,
+    await client.connect(
+      new StreamableHTTPClientTransport(this.route.url, { fetch: this.fetch }),
       discover ? { prior: { kind: 'modern', discover }, timeout } : { timeout },
     );
+    return client;
   }
 
   async listTools(): Promise<Tool[]> {
-    return (await this.client.listTools(undefined, { timeout: this.timeout })).tools;
+    return (await (await this.connected()).listTools(undefined, { timeout: this.timeout })).tools;
   }
 
   /**
-   * One request forwarded as it is: a tools/call after server/discover and (on a new route) the
-   * tool definition check; every other method after server/discover. The runtime's notifications
-   * about it (progress, log messages) go to the relay; an `input_required` answer is returned.
+   * One request forwarded as it is: on a new route, after server/discover and (for a tools/call)
+   * the tool definition check. The runtime's notifications about it (progress, log messages) go
+   * to the relay; an `input_required` answer is returned.
    */
   async forward(
     request: { tenant: string; method: ForwardedMethod; params: Record<string, unknown> },
@@ -86,8 +103,10 @@ export class RuntimeSession {
     relay: CallRelay = {},
   ): Promise<Result> {
     const { route } = this;
-    await this.connect();
-    if (!route.discover) routes.noteDiscover(request.tenant, route, this.client.getDiscoverResult());
+    if (!route.discover) {
+      const client = await this.connected();
+      routes.noteDiscover(request.tenant, route, client.getDiscoverResult());
+    }
     if (request.method === 'tools/call') {
       const name = String(request.params.name);
       if (guard && !route.toolsChecked) {
@@ -101,33 +120,25 @@ export class RuntimeSession {
         );
       }
     }
-    const { notify, progressToken } = relay;
-    if (notify) {
-      this.client.setNotificationHandler('notifications/message', (n) => notify(n));
+    const params = paramsWithInput(request.params, relay);
+    const exchange = new AbortController();
+    this.open = exchange;
+    try {
+      return await sendRuntimeRequest(this.post, { method: request.method, params }, relay, exchange);
+    } finally {
+      this.open = undefined;
     }
-    return await this.client.request(
-      { method: request.method, params: paramsWithInput(request.params, relay) } as never,
-      {
-        timeout: this.timeout,
-        allowInputRequired: true,
-        ...(relay.signal ? { signal: relay.signal } : {}),
-        ...(notify && progressToken !== undefined
-          ? {
-              onprogress: (progress) => void notify(progressNotification(progressToken, progress)),
-              resetTimeoutOnProgress: false,
-            }
-          : {}),
-      },
-    );
   }
 
+  /** Ends what is still open: a request past its deadline or cut off at a broken bound. */
   async close(): Promise<void> {
-    await this.client.close().catch(() => undefined);
+    this.open?.abort();
+    await this.client?.close().catch(() => undefined);
   }
 }
 
 function signingFetch(route: TenantRoute, context: CallContext, options: SessionOptions): FetchLike {
-  const { sign, onSpans } = options;
+  const { sign } = options;
   return async (url, init) => {
     const body = typeof init?.body === 'string' ? init.body : '';
     const headers = new Headers(init?.headers);
@@ -137,8 +148,17 @@ function signingFetch(route: TenantRoute, context: CallContext, options: Session
       headers: Object.fromEntries(headers),
       dispatcher: route.agent,
     });
-    const spans = context.trace === undefined ? null : response.headers.get(RUNTIME_SPANS_HEADER);
-    if (spans !== null) onSpans?.(context, spans);
+    noteSpans(context, options, response.headers.get(RUNTIME_SPANS_HEADER) ?? undefined);
     return response;
   };
+}
+
+/** Hands the spans a runtime returned with a traced call to the sink. */
+function noteSpans(
+  context: CallContext,
+  options: SessionOptions,
+  header: string | string[] | undefined,
+): void {
+  if (context.trace === undefined || typeof header !== 'string') return;
+  options.onSpans?.(context, header);
 }

@@ -1,5 +1,5 @@
 // Sends a tenant tool call to that tenant's own runtime, and only there, over the tenant's route
-// (tenant-routes.ts) in a fresh signed, bounded session (runtime-session.ts). This file is the
+// (tenant-routes.ts) in a signed, bounded session of its own (runtime-session.ts). This file is the
 // retry policy: a call is retried only when it provably never reached the container; a broken
 // read bound or a tampered socket is reported as the security event it is.
 import type { Result } from '@modelcontextprotocol/client';
@@ -229,10 +229,7 @@ export class TenantDispatcher {
       const context = routerContext(tenant);
       const session = this.session(route, context);
       try {
-        await session.reads.run(async () => {
-          await session.connect();
-          guard.check(tenant, await session.listTools());
-        });
+        await session.reads.run(async () => guard.check(tenant, await session.listTools()));
       } catch (error) {
         const failure = classifyCallFailure(error);
         if (failure === 'tampered' || failure === 'bound_exceeded')

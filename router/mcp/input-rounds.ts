@@ -7,6 +7,7 @@
 //   retries the runtime with the answers, round after round, up to a bound.
 import type { InputRequiredResult, Result, Server } from '@modelcontextprotocol/server';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { UNANSWERED } from '../../kernel/wire/input-answers.ts';
 import { isInputRequired } from '../dispatch/call-relay.ts';
 import type { ClientRequests } from './client-requests.ts';
 import type { RequestStateSeal, StateBinding } from './request-state.ts';
@@ -59,15 +60,24 @@ export async function answerInputRounds(first: Result, options: InputRoundsOptio
       );
     }
     const responses: Record<string, unknown> = {};
-    for (const [key, request] of Object.entries(answer.inputRequests ?? {})) {
-      responses[key] = await push.questions.ask({
-        server: push.server,
-        session: push.session,
-        relatedRequestId: push.relatedRequestId,
-        request: request,
-        timeoutMs: CLIENT_ANSWER_TIMEOUT_MS,
-        signal: push.signal,
-      });
+    const questions = Object.entries(answer.inputRequests ?? {});
+    for (const [at, [key, request]] of questions.entries()) {
+      try {
+        responses[key] = await push.questions.ask({
+          server: push.server,
+          session: push.session,
+          relatedRequestId: push.relatedRequestId,
+          request: request,
+          timeoutMs: CLIENT_ANSWER_TIMEOUT_MS,
+          signal: push.signal,
+        });
+      } catch (error) {
+        // The pack waits on these questions: tell it no answer will come, so its call ends now
+        // rather than when the runtime stops waiting. Best effort; the caller gets this error.
+        for (const [rest] of questions.slice(at)) responses[rest] = UNANSWERED;
+        await options.retry(responses, answer.requestState).catch(() => undefined);
+        throw error;
+      }
     }
     answer = await options.retry(responses, answer.requestState);
   }

@@ -28,6 +28,11 @@ export interface EgressBridgeOptions {
   /** Idle gateway connections kept at most; more are closed (the gateway keeps its own pool small). */
   maxIdle: number;
   logger: EgressBridgeLogger;
+  /**
+   * The `traceparent` of the pack's only call in flight, if it has exactly one and it is traced
+   * (packs/pack-host.ts): named in the preamble of a connection the pack opens now, as a link.
+   */
+  linkOf?: (pack: string) => string | undefined;
 }
 
 export interface EgressBridge {
@@ -123,6 +128,8 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
   const relaying = new Set<Socket>();
 
   function relay(client: Socket, pack: string | undefined): void {
+    // Decided when the connection opens: the call in flight then is the one that may have opened it.
+    const link = pack === undefined ? undefined : options.linkOf?.(pack);
     relaying.add(client);
     client.once('close', () => relaying.delete(client));
     client.pause();
@@ -131,7 +138,7 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
       (tunnel) => {
         if (client.destroyed) return tunnel?.destroy();
         if (!tunnel) return client.end(UNAVAILABLE);
-        tunnel.write(formatPreamble(pack));
+        tunnel.write(formatPreamble({ pack, link }));
         tunnel.on('close', () => client.destroy());
         client.on('close', () => tunnel.destroy());
         client.pipe(tunnel);

@@ -50,6 +50,8 @@ export interface ExtraTools {
     name: string,
     params: { arguments?: Record<string, unknown> },
     ctx: ServerContext,
+    /** The call's trace, its tool's span the parent (tracing/call-tracer.ts). */
+    trace?: CallTrace,
   ): Promise<CallToolResult | InputRequiredResult> | undefined;
   install(server: Server): void;
 }
@@ -157,16 +159,17 @@ export function createRecordsServer(options: RecordsServerOptions): Server {
       traceToolCall(
         options.trace,
         { name: request.params.name, pack: request.params.name.split('_')[0] },
-        () => callTool(request, ctx),
+        (toolTrace) => callTool(request, ctx, toolTrace),
       ) as Promise<CallToolResult>, // or input_required (2026-07-28), which tools/call may answer
   );
 
   function callTool(
     request: { params: { name: string; arguments?: Record<string, unknown> | undefined } },
     ctx: ServerContext,
+    toolTrace: CallTrace | undefined,
   ): Promise<CallToolResult | InputRequiredResult> {
     counters.calls += 1;
-    const packCall = packs?.call(request.params.name, request.params, ctx);
+    const packCall = packs?.call(request.params.name, request.params, ctx, toolTrace);
     if (packCall) return packCall;
     const def = DEFINITIONS.get(request.params.name);
     const handlerFor = HANDLERS[request.params.name];

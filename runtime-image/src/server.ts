@@ -136,7 +136,7 @@ async function main(): Promise<void> {
         counters,
         ...(afterCommit ? { afterCommit } : {}),
         ...(trace ? { trace } : {}),
-        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal) } : {}),
+        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal, trace) } : {}),
       });
     },
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
@@ -254,6 +254,7 @@ async function main(): Promise<void> {
       waitMs: config.egressWaitMs,
       maxIdle: 16,
       logger: log,
+      ...(packs ? { linkOf: (pack: string) => packs.host.soleCallTraceparent(pack) } : {}),
     }).then(
       (started) => {
         process.umask(umask);

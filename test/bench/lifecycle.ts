@@ -3,11 +3,13 @@
 // overhead against calling the container's socket directly), a burst of cold tenants, and idle
 // memory of one tenant container and of a supervisor process with N tenants running. Asserts
 // nothing; every loop is bounded; everything it creates lives in its own namespace and is removed.
-//   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100] [--isolation runc|gvisor]
+// `--before DIR` adds the dispatcher of another checkout (e.g. main), its warm calls taking turns
+// with this tree's dispatcher's, as the baseline of the same run.
+//   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100] [--isolation runc|gvisor] [--before DIR]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { request } from 'undici';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '50' },
     fleet: { type: 'string', default: '100' },
     isolation: { type: 'string', default: 'runc' },
+    before: { type: 'string' },
   },
 });
 if (values.isolation !== 'runc' && values.isolation !== 'gvisor') throw new Error('--isolation runc|gvisor');
@@ -103,31 +106,39 @@ async function main(): Promise<void> {
 
     const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
     const sign = await createCallSigner(await readFile(keys.privateKeyFile, 'utf8'));
-    const dispatcher = new TenantDispatcher({
-      runtimes: stack.runtimes,
-      sign,
-      logger: pino({ level: 'silent' }),
-    });
+    const dispatcherOptions = { runtimes: stack.runtimes, sign, logger: pino({ level: 'silent' }) };
+    const dispatcher = new TenantDispatcher(dispatcherOptions);
+    const Before = values.before
+      ? (
+          (await import(resolve(values.before, 'router/dispatch/tenant-dispatcher.ts'))) as {
+            TenantDispatcher: typeof TenantDispatcher;
+          }
+        ).TenantDispatcher
+      : undefined;
+    const before = Before ? new Before(dispatcherOptions) : undefined;
     const context: CallContext = {
       tenant: warmId,
       user: null,
       agent: 'bench',
       scopes: ['records:write', 'records:read'],
     };
-    for (let i = 0; i < 20; i++)
-      await dispatcher.callTool(context, 'records_create', {
-        title: `dw-${i}`,
-        idempotency_key: `dw-key-${i}-${Date.now()}`,
-      });
+    const createVia = (via: Pick<TenantDispatcher, 'callTool'>, key: string) =>
+      via.callTool(context, 'records_create', { title: key, idempotency_key: `${key}-${Date.now()}` });
+    for (let i = 0; i < 20; i++) {
+      await createVia(dispatcher, `dw-${i}`);
+      if (before) await createVia(before, `bw-${i}`);
+    }
     const viaDispatcher: number[] = [];
+    const viaBefore: number[] = [];
     const signOnly: number[] = [];
     for (let i = 0; i < 200; i++) {
       const t0 = performance.now();
-      await dispatcher.callTool(context, 'records_create', {
-        title: `d-${i}`,
-        idempotency_key: `d-key-${i}-${Date.now()}`,
-      });
+      await createVia(dispatcher, `d-${i}`);
       viaDispatcher.push(performance.now() - t0);
+      if (!before) continue;
+      const t1 = performance.now();
+      await createVia(before, `b-${i}`);
+      viaBefore.push(performance.now() - t1);
     }
     for (let i = 0; i < 200; i++) {
       const t0 = performance.now();
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
       signOnly.push(performance.now() - t0);
     }
     await dispatcher.close();
+    await before?.close();
 
     // Capture one request the dispatcher sends, then replay it raw over the socket (fresh signature).
     const socketPath = (await stack.runtimes.ensure(warmId)) as { socketPath: string };
@@ -184,6 +196,7 @@ async function main(): Promise<void> {
     await agent.close();
     const pFull = stats('warm write, full stack (MCP client -> router)', fullStack);
     const pDispatch = stats('warm write, router dispatcher -> socket', viaDispatcher);
+    const pBefore = before ? stats(`  dispatcher of ${values.before} (same run)`, viaBefore) : NaN;
     const pDirect = stats('warm write, socket directly (signed, raw)', directWrite);
     const pRead = stats('warm read, socket directly (signed, raw)', directRead);
     const pSign = stats('  of which: signing the call assertion', signOnly);
@@ -192,6 +205,10 @@ async function main(): Promise<void> {
         `full stack ${(pFull - pDirect).toFixed(2)} ms p50; write - read in the container (SQLite WAL, ` +
         `synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms p50; signing ${pSign.toFixed(2)} ms p50`,
     );
+    if (before)
+      console.log(
+        `  dispatcher of ${values.before} over the socket: ${(pBefore - pDirect).toFixed(2)} ms p50`,
+      );
 
     // 3. A burst of cold tenants, all first calls at once through the full stack.
     const burstIds = Array.from({ length: BURST }, (_, i) => `burst-${i}`);

@@ -4,114 +4,30 @@
 // for that pack, and an agent calls the pack's tool through the router. The allowed upstream
 // answers; another host is refused with the gateway's error; each upstream call is in the tenant's
 // audit trail under the pack's name; the container still has only `lo`.
-import { cp as copy, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEgressGateway, type RunningEgressGateway } from '../../egress/gateway.ts';
+import type { RunningEgressGateway } from '../../egress/gateway.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
-import { packImage } from '../../kernel/packs/pack-manifest.ts';
-import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
-import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
-import { updateTenant } from '../../tenants/control-plane/update.ts';
-import { SecretStore } from '../../kernel/secrets/secret-store.ts';
-import { startUpstream, type Upstream } from '../support/egress.ts';
+import type { Upstream } from '../support/egress.ts';
+import { startFetcherStack, type FetcherStack } from '../support/fetcher-tenant.ts';
 import { agentClient, containerId } from '../support/mcp-client.ts';
-import { execIn, REDIS_URL } from '../support/namespace.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { execIn } from '../support/namespace.ts';
+import type { TestStack } from '../support/stack.ts';
 
 const TENANT = 'pack-egress';
 let stack: TestStack;
-let cp: OpenedControlPlane;
 let gateway: RunningEgressGateway;
 let redis: Redis;
 let allowed: Upstream;
 let refused: Upstream;
-let work: string;
-let image: string;
+let fetcher: FetcherStack;
 
 beforeAll(async () => {
-  stack = await startTestStack('packegress', { router: { pinWatchIntervalMs: 100 } });
-  [allowed, refused] = await Promise.all([startUpstream('allowed'), startUpstream('refused')]);
-  work = await mkdtemp(join(tmpdir(), 'bulkhead-pack-egress-'));
-  cp = await openControlPlane({
-    redisUrl: REDIS_URL,
-    namespace: stack.ns.namespace,
-    secretsKeyFile: join(stack.ns.runDir, 'secrets.key'),
-    actor: 'test:pack-egress',
-  });
-  await stack.onboard(TENANT);
-  // The pack directory, whole: its stdio loop copied next to it.
-  const dir = join(work, 'fetcher');
-  await copy('test/support/fixtures/packs/fetcher', dir, { recursive: true });
-  await copy('test/support/fixtures/packs/stdio-server.mjs', join(dir, 'stdio-server.mjs'));
-  const version = `0.0.0-${stack.ns.namespace.slice(-6)}`;
-  const { writeFile, readFile } = await import('node:fs/promises');
-  const manifest = JSON.parse(await readFile(join(dir, 'bulkhead-pack.json'), 'utf8')) as { version: string };
-  manifest.version = version;
-  await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
-  image = packImage({ name: 'fetcher', version });
-  await buildPack(cp, dir, () => undefined);
-  await approvePack(cp, await reviewPack(cp, { name: 'fetcher', version }));
-  await updateTenant(cp, TENANT, { addPacks: [{ name: 'fetcher', version }] }, { progress: () => undefined });
-  const record = await stack.registry.require(TENANT);
-  await stack.registry.update(TENANT, {
-    expectedGeneration: record.generation,
-    changes: {
-      packs: record.packs.map((p) => ({ ...p, agentsAlone: true })),
-      // Only the fetcher pack may reach the allowed upstream; nothing else is allowed.
-      egress: {
-        mode: 'allowlist',
-        hosts: [],
-        packs: { fetcher: { hosts: [`127.0.0.1:${allowed.port}`] } },
-        upstreams: {},
-      },
-    },
-    author: { actor: 'test:pack-egress' },
-  });
-  // Each change above recycles the runtime (a new image, a new policy): wait (bounded) until the
-  // same container has served for a while, so no call lands on one being replaced.
-  let last: string | undefined;
-  for (let steady = 0, i = 0; steady < 3 && i < 60; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const id = await containerId(stack, TENANT);
-    steady = id !== undefined && id === last ? steady + 1 : 0;
-    last = id;
-  }
-  redis = new Redis(stack.ns.installation.redis);
-  gateway = await startEgressGateway({
-    installation: stack.ns.installation,
-    runDir: join(stack.ns.runDir, 'run'),
-    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-    secrets: new SecretStore({
-      redis,
-      prefix: stack.ns.installation.registryPrefix,
-      key: Buffer.alloc(32, 7),
-    }),
-    poolSize: 2,
-    maxConnections: 16,
-    dialsPerSecond: 100,
-    refreshIntervalMs: 60_000,
-    connectTimeoutMs: 5_000,
-    idleTimeoutMs: 30_000,
-  });
+  fetcher = await startFetcherStack({ label: 'packegress', tenant: TENANT });
+  ({ stack, gateway, redis, allowed, refused } = fetcher);
 }, 240_000);
 
-afterAll(async () => {
-  await gateway?.close();
-  redis?.disconnect();
-  await Promise.all([allowed, refused].map((u) => u?.close()));
-  await cp?.close();
-  await stack?.close();
-  if (image)
-    await stack?.ns.docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => undefined);
-  if (work) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => fetcher?.close());
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   const client = await agentClient(stack, TENANT);

@@ -3,13 +3,19 @@
 // start (through the BullMQ job) -> the tenant runtime's spans (returned with the answer through the
 // router, the container has no network) -> the tool's span. And a hostile runtime's forged spans:
 // another trace's are dropped, its own trace's get the router's resource (the tenant forced).
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { containerName } from '../support/mcp-client.ts';
 import { FOREIGN_TRACE_ID, startHostileAnswer } from '../support/hostile-runtime.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
+import {
+  expectColdStartAndCall,
+  newTraceparent,
+  one,
+  tracedClient as tracedClientOf,
+  traceWith as traceWithIn,
+} from '../support/trace-assertions.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 const TENANT = 'traced';
@@ -17,43 +23,10 @@ const SECRET_TITLE = `title-${randomUUID()}`;
 let stack: TestStack;
 let receiver: OtlpReceiver;
 
-async function tracedClient(token: string, headers: Record<string, string> = {}): Promise<Client> {
-  const client = new Client(
-    { name: 'test', version: '1.0.0' },
-    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
-  );
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
-      authProvider: { token: () => Promise.resolve(token) },
-      requestInit: { headers },
-    }),
-  );
-  return client;
-}
-
-function newTraceparent(): { traceparent: string; traceId: string; spanId: string } {
-  const traceId = randomBytes(16).toString('hex');
-  const spanId = randomBytes(8).toString('hex');
-  return { traceparent: `00-${traceId}-${spanId}-01`, traceId, spanId };
-}
-
-/** The spans of a trace once `names` have all arrived (the exporters send in batches). */
-async function traceWith(traceId: string, names: string[]): Promise<ReceivedSpan[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    await stack.router.flushTraces();
-    const spans = receiver.spans.filter((s) => s.traceId === traceId);
-    if (names.every((n) => spans.some((s) => s.name === n))) return spans;
-    if (Date.now() > deadline) throw new Error(`missing spans; got ${spans.map((s) => s.name).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-function one(spans: ReceivedSpan[], name: string): ReceivedSpan {
-  const found = spans.filter((s) => s.name === name);
-  expect(found, name).toHaveLength(1);
-  return found[0]!;
-}
+const traceWith = (traceId: string, names: string[]) =>
+  traceWithIn(receiver, () => stack.router.flushTraces(), traceId, names);
+const tracedClient = (token: string, headers: Record<string, string> = {}) =>
+  tracedClientOf(stack.mcpUrl, token, headers);
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
@@ -111,21 +84,7 @@ describe('traces', () => {
       stepOf(step, request.spanId);
     const dispatch = stepOf('dispatch', stepOf('idempotency', request.spanId).spanId);
 
-    const ensure = one(spans, 'runtime ensure');
-    expect(ensure.parentSpanId).toBe(dispatch.spanId);
-    expect(ensure.resource['service.name']).toBe('bulkhead-supervisor');
-    expect(ensure.attributes).toMatchObject({
-      'bulkhead.tenant': TENANT,
-      'bulkhead.runtime.start': 'create',
-    });
-    expect(ensure.events).toContain('cold start');
-
-    const runtimeCall = one(spans, 'runtime tools/call');
-    expect(runtimeCall.parentSpanId).toBe(dispatch.spanId);
-    expect(runtimeCall.resource).toMatchObject({
-      'service.name': 'bulkhead-runtime',
-      'bulkhead.tenant': TENANT,
-    });
+    const runtimeCall = expectColdStartAndCall(spans, dispatch, TENANT);
     const tool = one(spans, 'execute_tool records_create');
     expect(tool.parentSpanId).toBe(runtimeCall.spanId);
     expect(tool.attributes).toMatchObject({

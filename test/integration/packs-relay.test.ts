@@ -6,6 +6,7 @@ import type { CallToolResult, Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnabledPack } from '../../kernel/packs/enabled-packs.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
+import { UNANSWERED } from '../../kernel/wire/input-answers.ts';
 import { execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, PROXY_VARIABLES, removeImage } from '../support/pack-image.ts';
 import { packTenants, type PackTenants } from '../support/pack-tenants.ts';
@@ -251,7 +252,21 @@ describe('packs in the tenant runtime', () => {
     await other.close();
     expect(structured(stolen)).toMatchObject({ error: { code: 'request_state_invalid' } });
     const done: CallToolResult = await manual.request(retry, { allowInputRequired: true });
-    await manual.close();
     expect(structured(done)).toEqual({ action: 'accept', content: { name: 'Grace' } });
+    // When the router could not ask its client, it says so: the pack's request fails at once and
+    // its call ends, instead of waiting for an answer until the runtime gives up on it.
+    const again = (await manual.request(call, { allowInputRequired: true })) as unknown as typeof asked;
+    const [key] = Object.keys(again.inputRequests) as [string];
+    const unanswered: CallToolResult = await manual.request(
+      {
+        ...call,
+        params: { ...call.params, inputResponses: { [key]: UNANSWERED }, requestState: again.requestState },
+      },
+      { allowInputRequired: true },
+    );
+    await manual.close();
+    expect(structured(unanswered)).toEqual({
+      refused: 'elicitation/create: the client could not be asked; no answer will come',
+    });
   });
 });

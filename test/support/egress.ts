@@ -1,14 +1,17 @@
 // Helpers of the egress tests: loopback upstreams that record what reaches them, and proxy clients
 // run inside a tenant's container as its UID (`docker exec` runs as the container's user).
+import { execFile } from 'node:child_process';
 import { chownSync, mkdirSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type RequestOptions, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startEgressGateway, type RunningEgressGateway } from '../../egress/gateway.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
 import { PLANS, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { DEFAULT_EGRESS_PORT, EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
@@ -16,6 +19,8 @@ import { tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
 import { startEgressBridge } from '../../runtime-image/src/egress-bridge.ts';
 import { execIn, testNamespace, type TestNamespace } from './namespace.ts';
 import { freePort } from './stack.ts';
+
+const run = promisify(execFile);
 
 export interface Upstream {
   port: number;
@@ -99,6 +104,12 @@ export async function connectThrough(
   return parse(result.output);
 }
 
+/** The same CONNECT from this host, to a bridge running in this process (startLocalEgress). */
+export async function connectThroughLocal(port: number, target: string): Promise<ProxyAnswer> {
+  const { stdout } = await run(process.execPath, ['-e', CONNECT_SCRIPT, String(port), target]);
+  return parse(stdout);
+}
+
 export async function getThrough(
   docker: Docker,
   containerId: string,
@@ -139,6 +150,10 @@ export async function startLocalEgress(options: {
   egress: EgressPolicy;
   poolSize?: number;
   dialsPerSecond?: number;
+  /** The bridge's packs (their ports follow the tenant-wide one) and its trace links. */
+  packs?: string[];
+  linkOf?: (pack: string) => string | undefined;
+  tracing?: Tracing;
 }): Promise<LocalEgress> {
   const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const ns = await testNamespace(options.label);
@@ -157,10 +172,11 @@ export async function startLocalEgress(options: {
   const bridge = await startEgressBridge({
     socketPath,
     port,
-    packs: [],
+    packs: options.packs ?? [],
     waitMs: 2_000,
     maxIdle: 16,
     logger: silent,
+    ...(options.linkOf ? { linkOf: options.linkOf } : {}),
   });
   chownSync(socketPath, tenant.uid, tenant.uid);
   const gateway = await startEgressGateway({
@@ -173,6 +189,7 @@ export async function startLocalEgress(options: {
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,
+    tracing: options.tracing,
   });
   return {
     ns,

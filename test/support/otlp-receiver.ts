@@ -21,6 +21,7 @@ interface OtlpSpan {
   kind: number;
   attributes?: KeyValue[];
   events?: { name: string }[];
+  links?: { traceId: string; spanId: string; attributes?: KeyValue[] }[];
 }
 interface OtlpRequest {
   resourceSpans?: {
@@ -39,6 +40,7 @@ export interface ReceivedSpan {
   attributes: Record<string, string | number | boolean>;
   resource: Record<string, string | number | boolean>;
   events: string[];
+  links: { traceId: string; spanId: string; attributes: Record<string, string | number | boolean> }[];
 }
 
 export interface OtlpReceiver {
@@ -96,6 +98,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               attributes: flatten(span.attributes),
               resource,
               events: (span.events ?? []).map((e) => e.name),
+              links: (span.links ?? []).map((l) => ({
+                traceId: l.traceId,
+                spanId: l.spanId,
+                attributes: flatten(l.attributes),
+              })),
             });
           }
         }

@@ -118,6 +118,8 @@ export async function runtimeClient(options: {
   era?: 'modern' | 'legacy';
   /** Hand `input_required` answers back instead of fulfilling them (as the router does). */
   manualInput?: boolean;
+  /** Sees each response's headers (the runtime's spans header of a traced call). */
+  onResponse?: (headers: Headers) => void;
 }): Promise<Client> {
   const agent = new Agent({ connect: { socketPath: options.socketPath } });
   const client = new Client(
@@ -133,11 +135,13 @@ export async function runtimeClient(options: {
       const body = typeof init?.body === 'string' ? init.body : '';
       const headers = new Headers(init?.headers);
       headers.set(CALL_ASSERTION_HEADER, await options.sign(options.context, body));
-      return undiciFetch(url, {
+      const response = await undiciFetch(url, {
         ...(init as UndiciRequestInit),
         headers: Object.fromEntries(headers),
         dispatcher: agent,
       });
+      options.onResponse?.(response.headers);
+      return response;
     },
   });
   await client.connect(transport);

@@ -135,13 +135,18 @@ describe('destinations', () => {
 });
 
 describe('the tunnel preamble', () => {
-  it('round-trips a pack name and the tenant-wide port, and rejects anything else', () => {
-    expect(parsePreamble(formatPreamble('files'))).toBe('files');
-    expect(parsePreamble(formatPreamble(undefined))).toBeUndefined();
-    expect(formatPreamble('a'.repeat(31)).length).toBeLessThanOrEqual(MAX_PREAMBLE_BYTES);
+  it('round-trips a pack name, the tenant-wide port and a link, and rejects anything else', () => {
+    const link = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
+    expect(parsePreamble(formatPreamble({ pack: 'files' }))).toEqual({ pack: 'files' });
+    expect(parsePreamble(formatPreamble({ pack: undefined }))).toEqual({ pack: undefined });
+    expect(parsePreamble(formatPreamble({ pack: 'files', link }))).toEqual({ pack: 'files', link });
+    expect(formatPreamble({ pack: 'a'.repeat(31), link }).length).toBeLessThanOrEqual(MAX_PREAMBLE_BYTES);
     for (const bad of [
       'bulkhead-egress/1 pack=Files\n',
       'bulkhead-egress/1 pack=a_b\n',
+      `bulkhead-egress/1 pack=files link=${link.toUpperCase()}\n`,
+      `bulkhead-egress/1 pack=files link=${link} more\n`,
+      'bulkhead-egress/1 pack=files link=\n',
       'CONNECT x:1 HTTP/1.1\n',
       '',
     ])

@@ -6,6 +6,7 @@ import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { ClientRequests, isClientAnswer } from '../../router/mcp/client-requests.ts';
 import { answerInputRounds, openedState } from '../../router/mcp/input-rounds.ts';
 import { packOfExposed } from '../../kernel/packs/pack-naming.ts';
+import { isUnanswered, UNANSWERED } from '../../kernel/wire/input-answers.ts';
 import { logLevelPasses } from '../../router/mcp/relay-handlers.ts';
 import { createRequestStateSeal } from '../../router/mcp/request-state.ts';
 
@@ -105,6 +106,37 @@ describe('questions to 2025 clients', () => {
     });
     abort.abort();
     await expect(asked).rejects.toThrow(/cancelled/);
+  });
+  it('tells the runtime no answer will come when a 2025 client cannot be asked, then fails the call', async () => {
+    const questions = new ClientRequests();
+    const cancel = new AbortController();
+    const retried: { responses: Record<string, unknown>; state: string | undefined }[] = [];
+    const asking = answerInputRounds(
+      {
+        resultType: 'input_required' as const,
+        inputRequests: {
+          q1: { method: 'elicitation/create', params: {} },
+          q2: { method: 'sampling/createMessage', params: {} },
+        },
+        requestState: 'pending-9',
+      },
+      {
+        seal: createRequestStateSeal(randomBytes(32)),
+        binding,
+        push: { questions, server: fakeServer([]), session: 's', relatedRequestId: 4, signal: cancel.signal },
+        retry: (responses, state) => {
+          retried.push({ responses, state });
+          return Promise.resolve({ content: [] });
+        },
+      },
+    );
+    // The first question is never answered: the caller cancels the call.
+    await Promise.resolve();
+    cancel.abort();
+    await expect(asking).rejects.toThrow(/cancelled/);
+    expect(retried).toEqual([{ responses: { q1: UNANSWERED, q2: UNANSWERED }, state: 'pending-9' }]);
+    expect(isUnanswered(retried[0]!.responses.q1)).toBe(true);
+    expect(isUnanswered({ action: 'cancel' })).toBe(false);
   });
   it('tells an answer from a request', () => {
     expect(isClientAnswer({ jsonrpc: '2.0', id: 'x', result: {} })).toBe(true);

@@ -16,6 +16,7 @@ import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { CallRelay, PackHost, ServedTool } from './pack-host.ts';
 import type { PackKeys } from './pack-keys.ts';
 import { isConnectionLoss, isTimeout, type PackRefusal } from './pack-process.ts';
+import type { PackCallSpan } from '../tracing/pack-span.ts';
 
 export const UNITS_META_KEY = 'io.bulkhead/units';
 export const PACK_KEY_META_KEY = 'io.bulkhead/idempotency_key';
@@ -28,6 +29,8 @@ export interface PackCallOptions {
   connection: AbortSignal;
   /** Calls waiting for their client's answer to a pack's question (pack-exchanges.ts). */
   exchanges: InputExchanges;
+  /** The call's pack span, when the router traces the call (tracing/pack-span.ts). */
+  span?: PackCallSpan;
 }
 
 /** Keeps a pack's reported units only when they are a non-negative number. */
@@ -50,7 +53,11 @@ export function refusalResult(refusal: PackRefusal): CallToolResult {
  * What a pack sends during one call, relayed in order; `flushed()` settles once all of it has been
  * handed to the caller's stream, so the result never overtakes a notification sent before it.
  */
-function relayFor(exchange: InputExchange, log: PackHost['log']): CallRelay & { flushed(): Promise<void> } {
+function relayFor(
+  exchange: InputExchange,
+  log: PackHost['log'],
+  span: PackCallSpan | undefined,
+): CallRelay & { flushed(): Promise<void> } {
   let chain = Promise.resolve();
   const notify = (notification: ServerNotification): void => {
     chain = chain
@@ -63,10 +70,14 @@ function relayFor(exchange: InputExchange, log: PackHost['log']): CallRelay & { 
       );
   };
   return {
+    traceparent: span?.traceparent,
     notify,
     flushed: () => chain,
     // The question goes to the client with this request's answer; its answer comes with the next.
-    request: (method, params) => exchange.ask(method, params),
+    request: (method, params) => {
+      span?.asked(method);
+      return exchange.ask(method, params);
+    },
   };
 }
 
@@ -85,13 +96,15 @@ async function dispatch(
   options: PackCallOptions,
 ): Promise<Dispatched> {
   const { process } = served;
+  const { span } = options;
+  if (process.pid === undefined) span?.started();
   const client = await process.ready();
   if ('code' in client) return { result: refusalResult(client), reached: false, answered: false };
   // Aborted when the caller of the request in progress goes away, or a question goes unanswered.
   const signal = exchange.abort.signal;
   const progressToken = exchange.ctx.mcpReq._meta?.progressToken;
   try {
-    const relay = relayFor(exchange, options.host.log);
+    const relay = relayFor(exchange, options.host.log, span);
     const { host } = options;
     const forward = () =>
       host.relaying(process.name, relay, () =>
@@ -120,11 +133,14 @@ async function dispatch(
             forward,
           );
     await relay.flushed();
+    // The pack's own error result: its codes are its own, never copied into the span.
+    if (result.isError === true) span?.fail('tool_error');
     return { result: withUnits(result), reached: true, answered: true };
   } catch (error) {
     if (error instanceof ProtocolError) throw error;
     const name = served.approved.exposed;
     if (signal.aborted) {
+      span?.fail('cancelled');
       return {
         result: toolError('pack_unavailable', `${name} was cancelled`),
         reached: true,
@@ -142,7 +158,9 @@ async function dispatch(
         answered: false,
       };
     }
-    const why = isConnectionLoss(error) ? 'the pack exited during the call' : (error as Error).message;
+    const exited = isConnectionLoss(error);
+    if (exited) span?.fail('pack_exited');
+    const why = exited ? 'the pack exited during the call' : (error as Error).message;
     return {
       result: toolError(
         'pack_unavailable',

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CallToolResult, InputRequiredResult, ServerContext } from '@modelcontextprotocol/server';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
+import { isUnanswered } from '../../../kernel/wire/input-answers.ts';
 
 /** How long a question may wait for its answer before the call is given up. */
 export const INPUT_WAIT_MS = 10 * 60_000;
@@ -18,6 +19,8 @@ interface Question {
   key: string;
   request: { method: string; params: Record<string, unknown> };
   answer(result: unknown): void;
+  /** No answer will come (kernel/wire/input-answers.ts): the pack's request fails. */
+  fail(error: Error): void;
 }
 
 export type PackAnswer = CallToolResult | InputRequiredResult;
@@ -59,11 +62,12 @@ export class InputExchange {
   ask(method: string, params: unknown): Promise<unknown> {
     if (this.question) return Promise.reject(new Error('the pack asked twice without waiting'));
     if (this.exchanges.full) return Promise.reject(new Error('too many questions are waiting for answers'));
-    return new Promise((answer) => {
+    return new Promise((answer, fail) => {
       this.question = {
         key: randomUUID(),
         request: { method, params: (params ?? {}) as Record<string, unknown> },
         answer,
+        fail,
       };
       this.asked?.();
     });
@@ -109,7 +113,12 @@ export class InputExchange {
     const question = this.question;
     if (question && responses && question.key in responses) {
       this.question = undefined;
-      question.answer(responses[question.key]);
+      const response = responses[question.key];
+      if (isUnanswered(response))
+        question.fail(
+          new Error(`${question.request.method}: the client could not be asked; no answer will come`),
+        );
+      else question.answer(response);
     }
     return true;
   }

@@ -40,6 +40,8 @@ export interface PackHostOptions {
 
 /** A call in flight to a pack: where the pack's log messages and its requests to the client go. */
 export interface CallRelay {
+  /** The `traceparent` of the call's pack span, when the call is traced. */
+  readonly traceparent?: string | undefined;
   notify(notification: ServerNotification): void;
   request(method: 'elicitation/create' | 'sampling/createMessage', params: unknown): Promise<unknown>;
 }
@@ -151,9 +153,19 @@ export class PackHost {
     this.log.error({ pack, tool: exposed }, 'pack tool definition differs from the approved one; withheld');
   }
 
-  /** The pack process of an approved tool, served or not. */
-  approvedOwner(exposed: string): PackProcess | undefined {
-    return this.packs.find((p) => this.enabled.get(p.name)!.tools.some((t) => t.exposed === exposed));
+  /** The enabled pack of a process's name. */
+  enabledPack(name: string): EnabledPack {
+    return this.enabled.get(name)!;
+  }
+
+  /** An approved tool with its pack and process, served or not. */
+  approvedTool(exposed: string): ServedTool | undefined {
+    for (const process of this.packs) {
+      const pack = this.enabled.get(process.name)!;
+      const approved = pack.tools.find((t) => t.exposed === exposed);
+      if (approved) return { process, pack, approved };
+    }
+    return undefined;
   }
 
   servedTool(exposed: string): ServedTool | undefined {
@@ -201,6 +213,34 @@ export class PackHost {
     } finally {
       set.delete(relay);
     }
+  }
+
+  /** Requests to a pack in flight that are not tool calls (a resource read, a prompt, a completion). */
+  private readonly others = new Map<string, number>();
+
+  /** Runs `work`, a request to `pack` other than a tool call, counted while it is in flight. */
+  async counting<T>(pack: string, work: () => Promise<T>): Promise<T> {
+    this.others.set(pack, (this.others.get(pack) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      const left = (this.others.get(pack) ?? 1) - 1;
+      if (left > 0) this.others.set(pack, left);
+      else this.others.delete(pack);
+    }
+  }
+
+  /**
+   * The `traceparent` of the pack's call in flight when it has exactly one, and that one is traced:
+   * what the egress bridge names as a link of a connection the pack opens (egress-bridge.ts). With
+   * two calls in flight, or a call and another request (a resource read), nobody can tell which one
+   * a connection serves, so none is named.
+   */
+  soleCallTraceparent(pack: string): string | undefined {
+    const relays = this.inflight.get(pack);
+    if (relays?.size !== 1 || (this.others.get(pack) ?? 0) > 0) return undefined;
+    const [relay] = relays;
+    return relay?.traceparent;
   }
 
   /**

@@ -9,6 +9,8 @@ import { InputExchanges } from './pack-exchanges.ts';
 import { PackHost, type PackHostOptions } from './pack-host.ts';
 import { PackKeys } from './pack-keys.ts';
 import { installPackSurface, PACK_CAPABILITIES } from './pack-surface.ts';
+import type { CallTrace } from '../tracing/call-tracer.ts';
+import { inPackSpan, startPackSpan } from '../tracing/pack-span.ts';
 
 export interface PackRuntimeOptions extends Omit<PackHostOptions, 'log'> {
   idempotencyWindowMs: number;
@@ -16,8 +18,11 @@ export interface PackRuntimeOptions extends Omit<PackHostOptions, 'log'> {
 
 export interface PackRuntime {
   host: PackHost;
-  /** What one request's MCP server serves from the packs; `connection` aborts when the caller goes. */
-  forRequest(connection: AbortSignal): ExtraTools;
+  /**
+   * What one request's MCP server serves from the packs; `connection` aborts when the caller goes,
+   * `trace` is the request's when the router traces it.
+   */
+  forRequest(connection: AbortSignal, trace?: CallTrace): ExtraTools;
   stop(): Promise<void>;
 }
 
@@ -32,17 +37,25 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
   const exchanges = new InputExchanges();
   return {
     host,
-    forRequest: (connection) => ({
+    forRequest: (connection, requestTrace) => ({
       capabilities: PACK_CAPABILITIES,
       tools: () => host.servedTools().map((tool) => tool.wire),
-      call: (name, params, ctx) => {
-        const approved = host.approvedOwner(name);
+      call: (name, params, ctx, trace) => {
+        const approved = host.approvedTool(name);
         if (!approved) return undefined;
-        return (async () => {
+        const { process, pack } = approved;
+        const span = startPackSpan(trace, {
+          pack: pack.name,
+          version: pack.version,
+          method: 'tools/call',
+          tool: { name: approved.approved.name, exposed: name },
+        });
+        return inPackSpan(span, async () => {
           // A pack that is down (or never came up) lists nothing: start it before judging its tools.
           let served = host.servedTool(name);
           if (!served) {
-            const ready = await approved.ready();
+            if (process.pid === undefined) span?.started();
+            const ready = await process.ready();
             if ('code' in ready) return refusalResult(ready);
             served = host.servedTool(name);
           }
@@ -52,10 +65,23 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
               `${name} is withheld: its definition in the pack is not the approved one`,
             );
           }
-          return callPackTool(served, params, ctx, { host, keys, callTimeoutMs, connection, exchanges });
-        })();
+          return callPackTool(served, params, ctx, {
+            host,
+            keys,
+            callTimeoutMs,
+            connection,
+            exchanges,
+            ...(span ? { span } : {}),
+          });
+        });
       },
-      install: (server) => installPackSurface(server, { host, callTimeoutMs, connection }),
+      install: (server) =>
+        installPackSurface(server, {
+          host,
+          callTimeoutMs,
+          connection,
+          ...(requestTrace ? { trace: requestTrace } : {}),
+        }),
     }),
     async stop() {
       await host.stop();

@@ -1,12 +1,16 @@
 // What the runtime's MCP server serves from its packs besides tools: resources (list, read,
 // templates) routed to the pack that listed them, prompts under exposed names, and completion for
-// either. Requests to a pack are bounded by the call timeout and cancelled with the caller's.
+// either. Requests to a pack are bounded by the call timeout and cancelled with the caller's, and
+// traced when the router traces the request (tracing/pack-span.ts).
 import {
   ProtocolError,
   ProtocolErrorCode,
   type Server,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import type { Client } from '@modelcontextprotocol/client';
+import type { CallTrace } from '../tracing/call-tracer.ts';
+import { inPackSpan, startPackSpan } from '../tracing/pack-span.ts';
 import type { PackHost } from './pack-host.ts';
 import type { PackProcess } from './pack-process.ts';
 
@@ -14,6 +18,8 @@ export interface PackSurfaceOptions {
   host: PackHost;
   callTimeoutMs: number;
   connection: AbortSignal;
+  /** The request's trace, when the router traces it: each relay to a pack gets a span. */
+  trace?: CallTrace;
 }
 
 /** The capabilities the runtime adds when it hosts packs. */
@@ -29,12 +35,25 @@ async function clientOf(process: PackProcess) {
   return client;
 }
 
+type RelayedMethod = 'resources/read' | 'prompts/get' | 'completion/complete';
+
 export function installPackSurface(server: Server, options: PackSurfaceOptions): void {
   const { host } = options;
   const bounded = (ctx: ServerContext) => ({
     signal: AbortSignal.any([ctx.mcpReq.signal, options.connection]),
     timeout: options.callTimeoutMs,
   });
+  /** A request to the pack: in its span, and counted among the pack's requests in flight. */
+  const relayed = <T>(process: PackProcess, method: RelayedMethod, work: (client: Client) => Promise<T>) => {
+    const pack = host.enabledPack(process.name);
+    const span = startPackSpan(options.trace, { pack: pack.name, version: pack.version, method });
+    return host.counting(process.name, () =>
+      inPackSpan(span, async () => {
+        if (process.pid === undefined) span?.started();
+        return work(await clientOf(process));
+      }),
+    );
+  };
 
   server.setRequestHandler('resources/list', () =>
     Promise.resolve({ resources: host.packs.flatMap((p) => p.listing.resources) }),
@@ -45,26 +64,30 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
   server.setRequestHandler('resources/read', async (request, ctx) => {
     const owner = host.resourceOwner(request.params.uri);
     if (!owner) throw notFound(`resource ${request.params.uri}`);
-    return (await clientOf(owner)).readResource({ uri: request.params.uri }, bounded(ctx));
+    return relayed(owner, 'resources/read', (client) =>
+      client.readResource({ uri: request.params.uri }, bounded(ctx)),
+    );
   });
   server.setRequestHandler('prompts/list', () => Promise.resolve({ prompts: host.prompts() }));
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const owner = host.promptOwner(request.params.name);
     if (!owner) throw notFound(`prompt ${request.params.name}`);
-    const client = await clientOf(owner.process);
-    return client.getPrompt({ ...request.params, name: owner.name }, bounded(ctx));
+    return relayed(owner.process, 'prompts/get', (client) =>
+      client.getPrompt({ ...request.params, name: owner.name }, bounded(ctx)),
+    );
   });
   server.setRequestHandler('completion/complete', async (request, ctx) => {
     const { ref } = request.params;
     if (ref.type === 'ref/prompt') {
       const owner = host.promptOwner(ref.name);
       if (!owner) throw notFound(`prompt ${ref.name}`);
-      const client = await clientOf(owner.process);
-      return client.complete({ ...request.params, ref: { ...ref, name: owner.name } }, bounded(ctx));
+      return relayed(owner.process, 'completion/complete', (client) =>
+        client.complete({ ...request.params, ref: { ...ref, name: owner.name } }, bounded(ctx)),
+      );
     }
     const owner = host.templateOwner(ref.uri);
     if (!owner) throw notFound(`resource template ${ref.uri}`);
-    return (await clientOf(owner)).complete(request.params, bounded(ctx));
+    return relayed(owner, 'completion/complete', (client) => client.complete(request.params, bounded(ctx)));
   });
   server.setRequestHandler('logging/setLevel', () => Promise.resolve({}));
 }

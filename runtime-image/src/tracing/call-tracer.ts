@@ -85,15 +85,15 @@ function errorClassOf(result: unknown): string | undefined {
 
 /**
  * Runs one tool's handler in a span of the call (the records tools today, a pack's tools through the
- * same wrapper): `gen_ai.tool.name`, the pack, and the result's error class as `error.type`. Without
- * a trace it is the handler alone.
+ * same wrapper): `gen_ai.tool.name`, the pack, and the result's error class as `error.type`. The
+ * handler gets the call's trace with the tool's span as parent. Without a trace it is the handler alone.
  */
 export async function traceToolCall<T>(
   call: CallTrace | undefined,
   tool: { name: string; pack?: string },
-  handler: () => Promise<T>,
+  handler: (toolTrace: CallTrace | undefined) => Promise<T>,
 ): Promise<T> {
-  if (!call) return handler();
+  if (!call) return handler(undefined);
   const span = call.tracer.startSpan(
     `execute_tool ${tool.name}`,
     {
@@ -106,8 +106,10 @@ export async function traceToolCall<T>(
     },
     call.context,
   );
+  // What the handler starts (a pack's relay) is a child of the tool's span.
+  const toolTrace: CallTrace = { ...call, context: trace.setSpan(call.context, span) };
   try {
-    const result = await handler();
+    const result = await handler(toolTrace);
     const errorType = errorClassOf(result);
     if (errorType) {
       span.setAttribute('error.type', errorType);

@@ -1,0 +1,267 @@
+// One forwarded request to a tenant runtime, sent as one JSON-RPC POST over the route's undici
+// agent without an SDK client: a client per call cost more than the request itself (connect, the
+// known server/discover answer replayed, close), and one client shared by a route's calls would mix
+// their notifications. Here everything belongs to the one exchange: the body is signed with the
+// call's own context (runtime-session.ts), every read is bounded (bounded-fetch.ts), the answer is
+// the response with this request's id on this request's own stream, and only that stream's
+// notifications reach the call's relay (progress only under the token this request sent). The
+// answer is decoded as the SDK client decodes a 2026-07-28 result (resultType, the method's result
+// schema, a JSON-RPC error as ProtocolError), so callers see what they saw through the client.
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCResultResponse,
+  isSpecType,
+  parseJSONRPCMessage,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  specTypeSchemas,
+  type JSONRPCMessage,
+  type Result,
+} from '@modelcontextprotocol/client';
+import { ReadBoundError, type BoundedAnswer } from './bounded-fetch.ts';
+import { progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
+import { parseEventStream } from './event-stream.ts';
+
+/** The protocol revision the router speaks to its runtimes. */
+export const RUNTIME_PROTOCOL = '2026-07-28';
+export const ROUTER_CLIENT_INFO = { name: 'bulkhead-router', version: '0.1.0' } as const;
+/**
+ * The router declares elicitation and sampling because it carries those questions to the caller
+ * (sealed for a 2026-07-28 client, asked on the call's stream of a 2025 session:
+ * router/mcp/input-rounds.ts); without them the runtime refuses to ask (-32021) and a pack's
+ * question fails the call.
+ */
+export const ROUTER_CAPABILITIES = { elicitation: {}, sampling: {} } as const;
+
+/** The `_meta` envelope every 2026-07-28 request carries (what the SDK client attaches). */
+const ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': RUNTIME_PROTOCOL,
+  'io.modelcontextprotocol/clientInfo': ROUTER_CLIENT_INFO,
+  'io.modelcontextprotocol/clientCapabilities': ROUTER_CAPABILITIES,
+};
+
+/** The body field the `mcp-name` header mirrors, per method (the runtime checks they agree). */
+const NAME_FIELDS: Partial<Record<ForwardedMethod, string>> = {
+  'tools/call': 'name',
+  'prompts/get': 'name',
+  'resources/read': 'uri',
+};
+
+function mcpHeaders(method: ForwardedMethod, params: Record<string, unknown>): Record<string, string> {
+  const field = NAME_FIELDS[method];
+  const name = field === undefined ? undefined : params[field];
+  return {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': RUNTIME_PROTOCOL,
+    'mcp-method': method,
+    ...(typeof name === 'string' ? { 'mcp-name': headerValue(name) } : {}),
+  };
+}
+
+/** A header value as the SDK encodes it: plain printable ASCII as is, anything else as base64. */
+function headerValue(value: string): string {
+  const plain =
+    value.length > 0 &&
+    value === value.trim() &&
+    !(value.startsWith('=?base64?') && value.endsWith('?=')) &&
+    /^[\t\x20-\x7e]*$/.test(value);
+  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+/** The spec result schema each forwarded method's answer must match (the SDK client's check). */
+const RESULT_SCHEMAS: Record<ForwardedMethod, keyof typeof specTypeSchemas> = {
+  'tools/call': 'CallToolResult',
+  'resources/list': 'ListResourcesResult',
+  'resources/templates/list': 'ListResourceTemplatesResult',
+  'resources/read': 'ReadResourceResult',
+  'prompts/list': 'ListPromptsResult',
+  'prompts/get': 'GetPromptResult',
+  'completion/complete': 'CompleteResult',
+};
+
+let lastId = 0;
+
+export interface RuntimeRequest {
+  method: ForwardedMethod;
+  params: Record<string, unknown>;
+}
+
+/** Posts a body with these headers on the call's route: signed, its answer bounded. */
+export type RuntimePost = (
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+) => Promise<BoundedAnswer>;
+
+/**
+ * Sends the request with `post` and resolves to the runtime's result; rejects as the SDK client
+ * would: ProtocolError for a JSON-RPC error, SdkError for a cancelled call or an invalid result,
+ * the connection's own error for a failed connection.
+ */
+export async function sendRuntimeRequest(
+  post: RuntimePost,
+  request: RuntimeRequest,
+  relay: CallRelay,
+  exchange: AbortController,
+): Promise<Result> {
+  const { signal, notify, progressToken } = relay;
+  const cancelled = (): SdkError =>
+    signal?.reason instanceof SdkError
+      ? signal.reason
+      : new SdkError(SdkErrorCode.RequestTimeout, String(signal?.reason));
+  if (signal?.aborted) throw cancelled();
+  const id = ++lastId;
+  const relayProgress = notify !== undefined && progressToken !== undefined;
+  const clientMeta = request.params._meta as Record<string, unknown> | undefined;
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: request.method,
+    params: {
+      ...request.params,
+      _meta: { ...ENVELOPE, ...clientMeta, ...(relayProgress ? { progressToken: id } : {}) },
+    },
+  });
+  // `exchange` is aborted when the caller cancels (the runtime sees its request's stream close)
+  // and when the exchange fails or its session ends, so that nothing is read on after the call.
+  let onCancel: (() => void) | undefined;
+  const cancellation = new Promise<never>((_resolve, reject) => {
+    onCancel = () => {
+      exchange.abort();
+      reject(cancelled());
+    };
+    signal?.addEventListener('abort', onCancel, { once: true });
+  });
+  cancellation.catch(() => undefined);
+  const deliver = (message: JSONRPCMessage): Result | undefined => {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      if (message.id !== id) throw malformed(`an answer to request ${String(message.id)}, not to ${id}`);
+      if (isJSONRPCErrorResponse(message))
+        throw ProtocolError.fromError(message.error.code, message.error.message, message.error.data);
+      return decodeResult(request.method, message.result);
+    }
+    if (!notify || !isJSONRPCNotification(message)) return undefined;
+    const params = message.params;
+    if (message.method === 'notifications/message') {
+      if (isSpecType.LoggingMessageNotification(message))
+        void notify({ method: message.method, ...(params ? { params } : {}) }).catch(() => undefined);
+    } else if (message.method === 'notifications/progress' && relayProgress && params?.progressToken === id) {
+      const { progressToken: _own, ...progress } = params;
+      if (typeof progress.progress === 'number')
+        void notify(progressNotification(progressToken, progress as { progress: number })).catch(
+          () => undefined,
+        );
+    }
+    return undefined;
+  };
+  let answered = false;
+  try {
+    const answer = await Promise.race([
+      (async () => {
+        const answer = await post(body, mcpHeaders(request.method, request.params), exchange.signal);
+        return await readAnswer(answer, id, deliver);
+      })(),
+      cancellation,
+    ]);
+    answered = true;
+    return answer;
+  } finally {
+    if (onCancel) signal?.removeEventListener('abort', onCancel);
+    // An answered exchange was read to its end (or its stream cancelled); aborting costs an error.
+    if (!answered) exchange.abort();
+  }
+}
+
+/** The answer on the response: a JSON body, or an event stream whose messages go to `deliver`. */
+async function readAnswer(
+  response: BoundedAnswer,
+  id: number,
+  deliver: (message: JSONRPCMessage) => Result | undefined,
+): Promise<Result> {
+  const { status, body } = response;
+  const type = response.contentType.split(';')[0]?.trim().toLowerCase();
+  if (status < 200 || status > 299) {
+    const text = body ? await textOf(body).catch(() => null) : null;
+    // A 2026-07-28 runtime refuses a request with its JSON-RPC error as a 400 body.
+    if (status === 400 && text !== null) {
+      const answer = jsonOrUndefined(text);
+      if (isJSONRPCErrorResponse(answer) && answer.id === id) deliver(answer);
+    }
+    throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, {
+      status,
+      statusText: '',
+      text,
+    });
+  }
+  if (body && type === 'application/json') {
+    const answer = deliver(parseJSONRPCMessage(JSON.parse(await textOf(body))));
+    if (answer === undefined) throw malformed('a JSON body that is not an answer');
+    return answer;
+  }
+  if (!body || type !== 'text/event-stream') {
+    await body?.cancel().catch(() => undefined);
+    throw new SdkError(SdkErrorCode.ClientHttpUnexpectedContent, `Unexpected content type: ${type}`);
+  }
+  for await (const data of parseEventStream(body)) {
+    if (data === '') continue; // an event without data, as the SDK client skips it
+    const answer = deliver(parseJSONRPCMessage(JSON.parse(data)));
+    if (answer !== undefined) return answer;
+  }
+  // The stream ended without an answer: the runtime may have started the work (never retried).
+  throw new SdkError(SdkErrorCode.ConnectionClosed, 'the runtime closed its answer stream without an answer');
+}
+
+async function textOf(body: ReadableStream<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function malformed(what: string): ReadBoundError {
+  return new ReadBoundError('malformed_response', `the runtime answered with a malformed message: ${what}`);
+}
+
+/** A 2026-07-28 result as the SDK client decodes it with `allowInputRequired`. */
+function decodeResult(method: ForwardedMethod, raw: unknown): Result {
+  const invalid = (why: string): SdkError =>
+    new SdkError(SdkErrorCode.InvalidResult, `Invalid result for ${method}: ${why}`, { method });
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('not an object');
+  const { resultType, ...result } = raw as Record<string, unknown>;
+  if (typeof resultType !== 'string') throw invalid('missing or non-string resultType');
+  if (resultType === 'input_required') {
+    const { inputRequests, requestState, _meta } = result;
+    const requests = isPlainObject(inputRequests) ? inputRequests : {};
+    if (Object.keys(requests).length === 0 && typeof requestState !== 'string')
+      throw invalid('input_required carries neither inputRequests nor requestState');
+    return {
+      resultType,
+      inputRequests: requests,
+      ...(typeof requestState === 'string' ? { requestState } : {}),
+      ...(isPlainObject(_meta) ? { _meta } : {}),
+    };
+  }
+  if (resultType !== 'complete')
+    throw new SdkError(
+      SdkErrorCode.UnsupportedResultType,
+      `Unsupported result type '${resultType}' for ${method}`,
+    );
+  const outcome = specTypeSchemas[RESULT_SCHEMAS[method]]['~standard'].validate(result);
+  if (outcome.issues) throw invalid(outcome.issues.map((issue) => issue.message).join('; '));
+  return outcome.value as Result;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
