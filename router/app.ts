@@ -26,7 +26,8 @@ export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
   /** This server's resource URL (RFC 8707 audience), e.g. https://mcp.example.com/mcp. */
   resourceUrl: string;
   authorizationServers: string[];
-  scopesSupported: string[];
+  /** The scopes advertised now (router/auth/advertised-scopes.ts): they grow as packs are approved. */
+  scopesSupported: () => readonly string[];
   verify: TokenVerifier;
   /** The served tool surface (pins, shared tools, drift guard) each request's context reads. */
   surface: ToolSurface;
@@ -76,15 +77,15 @@ export function createApp(deps: AppDeps): Express {
 
   // Not the SDK's buildOAuthProtectedResourceMetadata: it names one authorization server, and
   // Bulkhead lists every trusted issuer (tenants bind to any of them).
-  const metadata = {
+  const metadata = () => ({
     resource: deps.resourceUrl,
     authorization_servers: deps.authorizationServers,
-    scopes_supported: deps.scopesSupported,
+    scopes_supported: deps.scopesSupported(),
     bearer_methods_supported: ['header'],
     resource_name: 'Bulkhead',
-  };
+  });
   app.get(['/.well-known/oauth-protected-resource', new URL(resourceMetadataUrl).pathname], (_req, res) => {
-    res.json(metadata);
+    res.json(metadata());
   });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });

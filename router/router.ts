@@ -35,6 +35,7 @@ import { PinWatcher } from './tools/pin-watcher.ts';
 import { PackCatalog } from './tools/pack-catalog.ts';
 import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
+import { AdvertisedScopes } from './auth/advertised-scopes.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { builtInSharedTools, loadSharedTools } from './tools/shared-registry.ts';
 import { ToolSurface } from './tools/tool-surface.ts';
@@ -163,6 +164,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     builtIns: builtInSharedTools({ docsDir: config.docsDir }),
     modulePaths: config.sharedToolModules,
   });
+  const scopes = new AdvertisedScopes({
+    own: [...ALL_SCOPES, ...shared.flatMap((m) => (m.definition.scope === null ? [] : [m.definition.scope]))],
+    packs,
+    logger,
+  });
   const issuers: TrustedIssuerInput[] = [
     {
       issuer: config.issuer,
@@ -182,7 +188,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       : {}),
     resourceUrl: config.resourceUrl,
     authorizationServers: issuers.map((i) => i.issuer),
-    scopesSupported: [...ALL_SCOPES],
+    scopesSupported: () => scopes.list(),
     verify: createTokenVerifier({
       issuers,
       audience: config.resourceUrl,

@@ -1,5 +1,4 @@
 // Agent tokens for `verify --router`, from the development stack's IdP (what `up` left behind).
-import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import type { RouterProbeSource } from '../../tenants/control-plane/verify.ts';
 import { readDevStack } from './dev-stack-state.ts';
 import { agentToken } from './token-command.ts';
@@ -8,6 +7,6 @@ export const devRouterProbe: RouterProbeSource = async (devDir) => {
   const stack = await readDevStack(devDir);
   return {
     resourceUrl: stack.resourceUrl,
-    agentToken: (tenant) => agentToken(devDir, stack, tenant, ALL_SCOPES.join(' ')),
+    agentToken: (tenant) => agentToken(devDir, stack, tenant),
   };
 };

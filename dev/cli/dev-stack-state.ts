@@ -10,7 +10,11 @@ const DevStackSchema = z.object({
   routerUrl: z.string(),
   resourceUrl: z.string(),
   initialAccessToken: z.string(),
-  agents: z.record(z.string(), z.object({ clientId: z.string(), clientSecret: z.string() })),
+  /** Per tenant, its agent and the scopes it was registered for (the router's, at the time). */
+  agents: z.record(
+    z.string(),
+    z.object({ clientId: z.string(), clientSecret: z.string(), scopes: z.array(z.string()).default([]) }),
+  ),
   /** The development IdP's accounts (what `bulkhead up --users` configured). */
   users: z.array(z.object({ id: z.string(), tenant: z.string(), roles: z.array(z.string()) })).default([]),
   /** Per tenant, the public PKCE client the CLI signs users in through. */

@@ -7,7 +7,7 @@
 import { mintClientCredentialsToken, registerAgentClient } from '../idp/dev-client.ts';
 import { authorizeUser, registerUserClient } from '../idp/dev-user-login.ts';
 import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
-import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
+import { fetchAdvertisedScopes } from '../idp/advertised-scopes.ts';
 import { parse, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
 import { cliSettings } from '../../tenants/cli/config.ts';
 import { readDevStack, writeDevStack, type DevStack } from './dev-stack-state.ts';
@@ -15,31 +15,44 @@ import { readDevStack, writeDevStack, type DevStack } from './dev-stack-state.ts
 /** Never contacted: the scripted login stops as soon as the IdP redirects here with the code. */
 const CLI_REDIRECT_URI = 'http://127.0.0.1:1/bulkhead-cli/callback';
 
+/**
+ * An agent's token; `scope` defaults to every scope the router advertises (its built-in ones and
+ * every approved pack tool's). The agent is registered for the advertised scopes, and registered
+ * again once the router advertises one it was not registered for (a pack approved since).
+ */
 export async function agentToken(
   devDir: string,
   stack: DevStack,
   tenant: string,
-  scope: string,
+  scope?: string,
 ): Promise<string> {
+  const advertised = await fetchAdvertisedScopes(stack.resourceUrl);
   let agent = stack.agents[tenant];
-  if (!agent) {
-    agent = await registerAgentClient({
+  if (!agent || advertised.some((s) => !agent?.scopes.includes(s))) {
+    const registered = await registerAgentClient({
       issuer: stack.issuer,
       initialAccessToken: stack.initialAccessToken,
       tenant,
-      scopes: [...ALL_SCOPES],
+      scopes: advertised,
       clientName: `${tenant} demo agent`,
     });
+    agent = { ...registered, scopes: advertised };
     stack.agents[tenant] = agent;
     await writeDevStack(devDir, stack);
   }
-  return mintClientCredentialsToken({ issuer: stack.issuer, ...agent, resource: stack.resourceUrl, scope });
+  return mintClientCredentialsToken({
+    issuer: stack.issuer,
+    clientId: agent.clientId,
+    clientSecret: agent.clientSecret,
+    resource: stack.resourceUrl,
+    scope: scope ?? advertised.join(' '),
+  });
 }
 
 export async function userToken(
   devDir: string,
   stack: DevStack,
-  options: { user: string; tenant?: string; scope: string },
+  options: { user: string; tenant?: string; scope?: string },
 ): Promise<string> {
   const account = stack.users.find((u) => u.id === options.user);
   if (!account) {
@@ -69,7 +82,7 @@ export async function userToken(
     clientId: app.clientId,
     redirectUri: CLI_REDIRECT_URI,
     resource: stack.resourceUrl,
-    scope: options.scope,
+    scope: options.scope ?? (await fetchAdvertisedScopes(stack.resourceUrl)).join(' '),
     login: account.id,
   });
   return tokens.accessToken;
@@ -78,7 +91,7 @@ export async function userToken(
 export const token: Command = {
   summary: "mint an access token for a tenant's agent, or for a tenant user, from the development IdP",
   usage:
-    'bulkhead token --tenant <tenant-id> [--scope "records:read records:write"]\n' +
+    'bulkhead token --tenant <tenant-id> [--scope "records:read records:write"]   (default: every scope the router advertises)\n' +
     '       bulkhead token --user <user-id> [--tenant <tenant-id>] [--scope "…"]   (authorization code + PKCE)',
   async run(args) {
     const { values } = parse(
@@ -86,7 +99,7 @@ export const token: Command = {
       {
         tenant: { type: 'string' },
         user: { type: 'string' },
-        scope: { type: 'string', default: ALL_SCOPES.join(' ') },
+        scope: { type: 'string' },
       },
       { positionals: false },
     );
@@ -97,7 +110,7 @@ export const token: Command = {
       console.log(
         await userToken(devDir, stack, {
           user: values.user,
-          scope: values.scope,
+          ...(values.scope === undefined ? {} : { scope: values.scope }),
           ...(tenant ? { tenant } : {}),
         }),
       );

@@ -5,7 +5,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
@@ -228,7 +227,7 @@ ${JSON.stringify({ mcpServers: { bulkhead: { type: 'http', url: resourceUrl } } 
         const firstUser = users[0];
         await smokeTest(
           resourceUrl,
-          await agentToken(settings.devDir, stack, values.tenant, ALL_SCOPES.join(' ')),
+          await agentToken(settings.devDir, stack, values.tenant),
           firstUser
             ? await userToken(settings.devDir, stack, { user: firstUser.id, scope: 'records:read' })
             : undefined,

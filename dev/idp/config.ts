@@ -51,6 +51,13 @@ export const devIdpConfig = defineConfig(
         .transform((value) => value.split(/\s+/).filter(Boolean)),
       doc: 'space-separated scopes of that resource',
     },
+    readResourceMetadata: {
+      env: 'BULKHEAD_IDP_READ_RESOURCE_METADATA',
+      schema: z
+        .preprocess((value) => (typeof value === 'string' ? value === 'true' : value), z.boolean())
+        .default(true),
+      doc: "also grant the scopes the resource advertises in its protected resource metadata ('true'): a Bulkhead router's include every approved pack's",
+    },
     accessTokenTtlSeconds: {
       env: 'BULKHEAD_ACCESS_TOKEN_TTL_SECONDS',
       schema: z.coerce

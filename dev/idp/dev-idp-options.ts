@@ -13,7 +13,7 @@ export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 5 * 60;
 export const TENANT_CLIENT_METADATA = 'bulkhead_tenant';
 
 /** Scope values travel space-separated, so a scope may not contain a space (RFC 6749 section 3.3). */
-const ScopeSchema = z
+export const ScopeSchema = z
   .string()
   .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is one or more printable non-space characters');
 
@@ -21,6 +21,12 @@ const ResourceSchema = z.strictObject({
   /** The resource indicator (RFC 8707): the MCP server's canonical URL, also the token's `aud`. */
   url: z.url({ protocol: /^https?$/ }).refine((url) => !url.includes('#'), 'a resource URL has no fragment'),
   scopes: z.array(ScopeSchema).min(1),
+  /**
+   * Also grant the scopes the resource advertises in its protected resource metadata (RFC 9728),
+   * read when a client registers or asks for a token (dev/idp/advertised-scopes.ts): a Bulkhead
+   * router's scopes grow as packs are approved.
+   */
+  readMetadata: z.boolean().default(false),
   accessTokenTtlSeconds: z
     .number()
     .int()

@@ -2,8 +2,8 @@
 // as the authorization server of Bulkhead's MCP endpoint, for the one-command demo, tests and the
 // token-minting CLI. Production deployments bring their own IdP (docs/architecture.md, "Processes").
 //
-// Storage is oidc-provider's built-in in-memory adapter: development only. Clients, grants and
-// tokens vanish on restart and are not shared between processes.
+// Storage is in memory (dev/idp/memory-store.ts): development only. Clients, grants and tokens
+// vanish on restart and are not shared between processes.
 //
 // Token shape (observed with oidc-provider 9.13.3, see test/integration/dev-idp.test.ts): access
 // tokens are ES256 JWTs with header `typ: at+jwt` and claims iss, aud (the resource URL), exp, iat,
@@ -16,6 +16,7 @@
 // JWT access tokens cannot be introspected or revoked here: oidc-provider answers both endpoints
 // with `unsupported_token_type` for them. Those endpoints serve refresh tokens; an access token's
 // short lifetime is its revocation.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +29,8 @@ import type { DevIdpOptions } from './dev-idp-options.ts';
 import { TENANT_CLIENT_METADATA, parseDevIdpOptions } from './dev-idp-options.ts';
 import { ROUTES, buildProviderConfiguration } from './provider-configuration.ts';
 import { generateSigningJwk } from './signing-key.ts';
+import { readAdvertisedScopes } from './advertised-scopes.ts';
+import { memoryStore } from './memory-store.ts';
 
 export type { DevIdpOptions, DevIdpResource, DevIdpUser } from './dev-idp-options.ts';
 export { DEFAULT_ACCESS_TOKEN_TTL_SECONDS, TENANT_CLIENT_METADATA } from './dev-idp-options.ts';
@@ -56,21 +59,57 @@ export type StartDevIdpOptions = Omit<DevIdpOptions, 'issuer'> & {
   port: number;
 };
 
+/** The routes where a client registers or asks for scopes: each reads the resources' scopes first. */
+const SCOPED_ROUTES = [ROUTES.registration, ROUTES.authorization, ROUTES.token];
+
 export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const parsed = parseDevIdpOptions(options);
-  const signingJwk = await generateSigningJwk();
-  const provider = new Provider(parsed.issuer, buildProviderConfiguration({ options: parsed, signingJwk }));
-  logProviderEvents(provider, parsed.logger);
-  const { issuer } = parsed;
-  const callback = provider.callback();
+  const { issuer, logger } = parsed;
+  // oidc-provider takes its scopes once, when a Provider is built: the ones a registration may
+  // name, and those a client registered without are refused (invalid_scope). When a resource's
+  // advertised scopes change, the IdP builds a new Provider with the same keys and storage.
+  const keys = {
+    signingJwk: await generateSigningJwk(),
+    cookieKeys: [randomBytes(32).toString('base64url')],
+    adapter: memoryStore(),
+  };
+  const build = (resourceScopes: Map<string, string[]>) => {
+    const provider = new Provider(
+      issuer,
+      buildProviderConfiguration({ options: parsed, resourceScopes, ...keys }),
+    );
+    logProviderEvents(provider, logger);
+    return { scopes: JSON.stringify([...resourceScopes]), callback: provider.callback() };
+  };
+  const configured = () => new Map(parsed.resources.map((r) => [r.url, r.scopes]));
+  let active = build(configured());
+  const read = parsed.resources.filter((r) => r.readMetadata);
+  async function refresh(): Promise<void> {
+    const scopes = configured();
+    const advertised = await Promise.all(read.map((r) => readAdvertisedScopes(r.url, logger)));
+    read.forEach((r, i) => scopes.set(r.url, [...new Set([...r.scopes, ...(advertised[i] ?? [])])]));
+    if (JSON.stringify([...scopes]) === active.scopes) return;
+    active = build(scopes);
+    logger.info({ scopes: Object.fromEntries(scopes) }, 'dev IdP: the resources advertise other scopes');
+  }
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', issuer).pathname;
+    if (read.length > 0 && SCOPED_ROUTES.some((route) => path === route || path.startsWith(`${route}/`)))
+      await refresh();
+    await active.callback(req, res);
+  }
   return {
     issuer,
     jwksUri: `${issuer}${ROUTES.jwks}`,
     tokenEndpoint: `${issuer}${ROUTES.token}`,
     registrationEndpoint: `${issuer}${ROUTES.registration}`,
-    // Koa's request handler settles every request itself (errors become responses), so its promise
-    // has nothing left to report.
-    handler: (req, res) => void callback(req, res),
+    // Koa's request handler settles every request itself (errors become responses); a failure to
+    // build a Provider is the one thing left, answered 500 and logged.
+    handler: (req, res) =>
+      void handle(req, res).catch((error: unknown) => {
+        logger.error({ err: error }, 'dev IdP internal error');
+        if (!res.headersSent) res.writeHead(500).end();
+      }),
     // The provider holds no sockets or timers of its own; the server that mounts the handler does.
     close: () => Promise.resolve(),
   };

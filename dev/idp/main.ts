@@ -15,7 +15,9 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
     ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
-    resources: [{ url: config.resourceUrl, scopes: config.resourceScopes }],
+    resources: [
+      { url: config.resourceUrl, scopes: config.resourceScopes, readMetadata: config.readResourceMetadata },
+    ],
     initialAccessToken: config.initialAccessToken,
     users: config.users,
     defaultAccessTokenTtlSeconds: config.accessTokenTtlSeconds,

@@ -1,11 +1,10 @@
 // The oidc-provider configuration of the development IdP. Everything the router later relies on
 // (audience, `typ: at+jwt`, ES256, `tenant` and `roles` claims, short lifetimes) is decided here, by
 // oidc-provider's own hooks: this module never signs a token itself.
-import { randomBytes } from 'node:crypto';
-
 import type {
   AccessToken,
   Account,
+  AdapterFactory,
   Client,
   ClientCredentials,
   ClientMetadata,
@@ -47,13 +46,26 @@ const GRANT_TTL_SECONDS = 24 * 60 * 60;
 export interface ProviderConfigurationOptions {
   options: ParsedDevIdpOptions;
   signingJwk: JWK;
+  /** Each resource's scopes now: configured, plus advertised where it is read (dev-idp.ts). */
+  resourceScopes: ReadonlyMap<string, readonly string[]>;
+  /** Kept by the IdP across the Provider instances it builds, like the signing key and storage. */
+  cookieKeys: string[];
+  adapter: AdapterFactory;
 }
 
 export function buildProviderConfiguration({
   options,
   signingJwk,
+  resourceScopes: scopesOf,
+  cookieKeys,
+  adapter,
 }: ProviderConfigurationOptions): Configuration {
-  const resourcesByUrl = new Map(options.resources.map((resource) => [resource.url, resource]));
+  const resourcesByUrl = new Map(
+    options.resources.map((resource) => [
+      resource.url,
+      { ...resource, scopes: [...(scopesOf.get(resource.url) ?? resource.scopes)] },
+    ]),
+  );
   const usersById = new Map(options.users.map((user) => [user.id, user]));
   const onlyResource = options.resources.length === 1 ? options.resources[0] : undefined;
   const defaultTtl = options.defaultAccessTokenTtlSeconds;
@@ -61,7 +73,7 @@ export function buildProviderConfiguration({
   // The resources' scopes are declared as provider scopes too: only then does oidc-provider accept
   // them in a client's registered `scope` and refuse (`invalid_scope`) a token request for a scope
   // the client was not registered with. Resource-only scopes would be silently granted instead.
-  const resourceScopes = options.resources.flatMap((resource) => resource.scopes);
+  const resourceScopes = [...resourcesByUrl.values()].flatMap((resource) => resource.scopes);
   const scopes = [...new Set(['openid', 'offline_access', ROLES_SCOPE, ...resourceScopes])];
 
   function getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string): ResourceServer {
@@ -155,7 +167,8 @@ export function buildProviderConfiguration({
     // token request that produces one (seen with oidc-provider 9).
     clientDefaults: { id_token_signed_response_alg: SIGNING_ALG },
     // Cookie signing keys for the interaction pages; per process, like the signing key.
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    cookies: { keys: cookieKeys },
+    adapter,
     routes: ROUTES,
     scopes,
     // The `roles` scope puts the user's roles into the ID token: a web front end that signs people

@@ -38,14 +38,25 @@ export const PackIdempotencySchema = z.enum(['runtime', 'pack']);
 /** A tool name as MCP allows it (SEP-986), bounded. */
 export const PackToolNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
 
+/**
+ * An OAuth scope a pack tool needs, `<area>:<action>` (`notes:read`): always with a ":", so that no
+ * pack scope can be a name an OpenID provider gives a meaning of its own (`openid`, `offline_access`).
+ */
+export const PackScopeSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9:._-]{0,63}$/, 'a scope is 1-64 characters of a-z, 0-9, ":", ".", "_" and "-"')
+  .refine((scope) => scope.includes(':'), 'a pack scope has the form <area>:<action>, e.g. notes:read');
+/**
+ * Distinct scopes one pack may name: the router advertises every approved pack's scopes (its
+ * resource metadata and challenges, router/tools/pack-catalog.ts), so one pack cannot flood them.
+ */
+export const MAX_PACK_SCOPES = 8;
+
 export const PackToolStatementSchema = z
   .strictObject({
     effect: PackEffectSchema,
     // At most one: the router checks one scope per tool (ToolDefinition.scope); none: any token.
-    scopes: z
-      .array(z.string().regex(/^[a-z][a-z0-9:._-]{0,63}$/))
-      .max(1)
-      .default([]),
+    scopes: z.array(PackScopeSchema).max(1).default([]),
     blastRadius: z.string().min(10).max(1000).optional(),
   })
   .refine((s) => s.effect === 'read' || s.blastRadius !== undefined, {
@@ -61,7 +72,12 @@ export const PackManifestSchema = z.strictObject({
   command: z.array(z.string().min(1).max(4096)).min(1).max(64),
   secrets: z.array(PackSecretNameSchema).max(32).default([]),
   idempotency: PackIdempotencySchema.default('runtime'),
-  tools: z.record(PackToolNameSchema, PackToolStatementSchema),
+  tools: z
+    .record(PackToolNameSchema, PackToolStatementSchema)
+    .refine(
+      (tools) => new Set(Object.values(tools).flatMap((s) => s.scopes)).size <= MAX_PACK_SCOPES,
+      `a pack names at most ${MAX_PACK_SCOPES} distinct scopes`,
+    ),
 });
 export type PackManifest = z.infer<typeof PackManifestSchema>;
 

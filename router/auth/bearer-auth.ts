@@ -19,7 +19,8 @@ import type { RouterMetrics } from '../metrics/router-metrics.ts';
 export interface BearerAuthOptions {
   verify: TokenVerifier;
   resourceMetadataUrl: string;
-  scopesSupported: string[];
+  /** The scopes a challenge names: every scope the router advertises now (advertised-scopes.ts). */
+  scopesSupported: () => readonly string[];
   logger: Logger;
   /** Refusals are counted by reason (router/metrics/). */
   metrics?: RouterMetrics | undefined;
@@ -45,15 +46,15 @@ async function send(res: Response, answer: globalThis.Response): Promise<void> {
 }
 
 export function bearerAuth(options: BearerAuthOptions) {
-  const challengeOptions = {
-    requiredScopes: options.scopesSupported,
-    resourceMetadataUrl: options.resourceMetadataUrl,
-  };
   const refuse = (description: string): globalThis.Response =>
-    bearerAuthChallengeResponse(new OAuthError(OAuthErrorCode.InvalidToken, description), challengeOptions);
+    bearerAuthChallengeResponse(new OAuthError(OAuthErrorCode.InvalidToken, description), {
+      requiredScopes: [...options.scopesSupported()],
+      resourceMetadataUrl: options.resourceMetadataUrl,
+    });
   // A request without credentials gets a challenge without an error code (RFC 6750 section 3.1);
   // the SDK's helper always names one, so this header is ours.
-  const noTokenChallenge = `Bearer resource_metadata="${options.resourceMetadataUrl}", scope="${options.scopesSupported.join(' ')}"`;
+  const noTokenChallenge = () =>
+    `Bearer resource_metadata="${options.resourceMetadataUrl}", scope="${options.scopesSupported().join(' ')}"`;
 
   return async (req: AuthenticatedRequest, res: Response, next: NextFunction): Promise<void> => {
     const header = req.headers.authorization;
@@ -61,7 +62,7 @@ export function bearerAuth(options: BearerAuthOptions) {
     if (!match?.[1]) {
       options.metrics?.authFailed(header ? 'malformed' : 'missing');
       const answer = refuse('a bearer access token is required');
-      answer.headers.set('WWW-Authenticate', noTokenChallenge);
+      answer.headers.set('WWW-Authenticate', noTokenChallenge());
       await send(res, answer);
       return;
     }

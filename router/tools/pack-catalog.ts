@@ -1,8 +1,10 @@
 // The approved pack tools this router may serve, read from the pack registry (Redis) on the pin
 // watcher's loop and kept in memory, so that building a tenant's tool list stays synchronous. Only
-// an approval's tools exist here: a tool a pack lists but nobody approved is never served.
+// an approval's tools exist here: a tool a pack lists but nobody approved is never served. Their
+// scopes are what the router advertises beyond its own (router/auth/advertised-scopes.ts).
 import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
 import { packToolDefinitions } from '../../kernel/packs/pack-approval.ts';
+import { PackScopeSchema } from '../../kernel/packs/pack-manifest.ts';
 import type { TenantPackPin, TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 
@@ -16,6 +18,8 @@ export class PackCatalog {
   private byPin = new Map<string, { approvedAt: string; tools: ToolDefinition[] }>();
   /** Each tenant's pack pins as of the last refresh (for the drift guard, which has only an id). */
   private pinsOf = new Map<string, readonly TenantPackPin[]>();
+  /** The approved tools' scopes, oldest approval first; the same array while they do not change. */
+  private approvedScopes: readonly string[] = [];
 
   constructor(options: { source: PackApprovalSource }) {
     this.source = options.source;
@@ -36,6 +40,17 @@ export class PackCatalog {
       );
     }
     this.byPin = next;
+    const scopes = scopesByAge(next);
+    if (scopes.join(' ') !== this.approvedScopes.join(' ')) this.approvedScopes = scopes;
+  }
+
+  /**
+   * Every scope an approved pack tool needs, deduplicated, in the order of the approval that first
+   * names it (oldest first, then by pin): a newer approval never displaces an older one's scopes
+   * from a bounded list. The same array until an approval changes them.
+   */
+  scopes(): readonly string[] {
+    return this.approvedScopes;
   }
 
   /** The approved tools of the pinned pack versions (none for a version without an approval). */
@@ -53,4 +68,16 @@ export class PackCatalog {
   approvedAtOf(pin: TenantPackPin): string | undefined {
     return this.byPin.get(`${pin.name}@${pin.version}`)?.approvedAt;
   }
+}
+
+function scopesByAge(byPin: Map<string, { approvedAt: string; tools: ToolDefinition[] }>): string[] {
+  const approvals = [...byPin].sort(([pinA, a], [pinB, b]) =>
+    a.approvedAt === b.approvedAt ? (pinA < pinB ? -1 : 1) : a.approvedAt < b.approvedAt ? -1 : 1,
+  );
+  const scopes = new Set<string>();
+  for (const [, { tools }] of approvals)
+    for (const { scope } of tools)
+      // Checked again as the manifest checks it: a registry entry is data read from Redis.
+      if (scope !== null && PackScopeSchema.safeParse(scope).success) scopes.add(scope);
+  return [...scopes];
 }

@@ -29,8 +29,6 @@ async function examplePack(version: string, edit: (m: PackManifest) => void = ()
   await copy('examples/packs/notes', dir, { recursive: true });
   const manifest = JSON.parse(await readFile(join(dir, 'bulkhead-pack.json'), 'utf8')) as PackManifest;
   manifest.version = version;
-  // The test IdP grants agents the records scopes only: the pack's tools take any valid token.
-  for (const statement of Object.values(manifest.tools)) statement.scopes = [];
   edit(manifest);
   await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
   images.push(packImage({ name: manifest.name, version }));

@@ -2,15 +2,25 @@
 // @modelcontextprotocol/server-filesystem confined to the tenant's own directory, and
 // @modelcontextprotocol/server-everything (progress, resources, prompts). Both are built from
 // examples/packs/ (npm ci on the host, docker build --network none), approved in the sandbox and
-// enabled through the control plane's use cases; then the SDK v2 client in both protocol eras, the
-// SDK v1 client and the MCP Inspector CLI call them with agents' tokens. Tenant bravo enables the
-// filesystem pack too and sees only its own directory.
+// enabled through the control plane's use cases with the manifests' own scopes; then the SDK v2
+// client in both protocol eras, the SDK v1 client and the MCP Inspector CLI call them as agents. The
+// SDK clients get their tokens as they would anywhere: the router's 401 and protected resource
+// metadata name the scopes (the packs' too), and their client-credentials providers ask the IdP for
+// them (v2 from the challenge, v1 as configured from the metadata); the Inspector CLI takes a token
+// minted for the advertised scopes. Tenant bravo enables the
+// filesystem pack too and sees only its own directory. A token without a pack tool's scope is
+// refused that tool with a step-up challenge naming the scope.
 import { execFile } from 'node:child_process';
 import { cp as copy, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Client } from '@modelcontextprotocol/client';
+import {
+  Client,
+  ClientCredentialsProvider,
+  StreamableHTTPClientTransport,
+} from '@modelcontextprotocol/client';
+import { ClientCredentialsProvider as V1ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +28,7 @@ import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.t
 import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
 import { updateTenant } from '../../tenants/control-plane/update.ts';
+import { mcpPost } from '../support/auth-harness.ts';
 import { bearerClient, containerId } from '../support/mcp-client.ts';
 import { REDIS_URL } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -36,8 +47,6 @@ async function buildAndApprove(pack: 'files' | 'everything'): Promise<string[]> 
   const path = join(dir, 'bulkhead-pack.json');
   const manifest = JSON.parse(await readFile(path, 'utf8')) as PackManifest;
   manifest.version = versionOf();
-  // The test IdP grants agents the records scopes only: the pack's tools take any valid token.
-  for (const statement of Object.values(manifest.tools)) statement.scopes = [];
   await writeFile(path, JSON.stringify(manifest));
   images.push(packImage({ name: pack, version: manifest.version }));
   await buildPack(cp, dir, () => undefined);
@@ -62,8 +71,18 @@ async function enable(tenant: string, packs: string[]): Promise<void> {
   });
 }
 
+/** The tenant's agent with the SDK's own client-credentials provider: no scope given to it. */
 async function client(tenant: string, era: 'modern' | 'legacy' = 'modern'): Promise<Client> {
-  return bearerClient(stack.mcpUrl, await stack.agentToken(tenant), era);
+  const provider = new ClientCredentialsProvider({
+    ...(await stack.agentCredentials(tenant)),
+    expectedIssuer: stack.idp.issuer,
+  });
+  const c = new Client(
+    { name: 'e2e-thirdparty', version: '1.0.0' },
+    era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+  );
+  await c.connect(new StreamableHTTPClientTransport(new URL(stack.mcpUrl), { authProvider: provider }));
+  return c;
 }
 
 const text = (result: object) =>
@@ -104,7 +123,9 @@ beforeAll(async () => {
   // The pins recycle both runtimes; the router serves the packs once it has seen the new pins.
   for (const tenant of ['alpha', 'bravo']) {
     await untilListed(tenant, 'files_write_file');
-    // The tenant's composed image (its packs' files and enabled.json), removed after the run.
+    // The tenant's composed image (its packs' files and enabled.json), removed after the run; read
+    // from a running container (a health pass on a loaded machine may be replacing it right now).
+    await stack.runtimes.ensure(tenant);
     const id = await containerId(stack, tenant);
     images.push((await stack.ns.docker.getContainer(id!).inspect()).Config.Image);
   }
@@ -134,6 +155,47 @@ describe('third-party packs from the npm registry', () => {
       ]),
     );
   });
+
+  it("advertises the packs' scopes; a token without a pack tool's scope is refused that tool, naming it", async () => {
+    const packScopes = ['everything:read', 'everything:write', 'files:read', 'files:write'];
+    expect(await stack.scopes()).toEqual(['records:read', 'records:write', ...packScopes]);
+    const unauthenticated = await mcpPost(stack.mcpUrl, undefined);
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.challenge).toContain(`scope="records:read records:write ${packScopes.join(' ')}"`);
+
+    const narrow = await stack.agentToken('alpha', { scope: 'records:read everything:read' });
+    const read = { path: '/data/packs/files' };
+    const refused = await mcpPost(stack.mcpUrl, narrow, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'files_list_directory', arguments: read },
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.challenge).toMatch(/^Bearer error="insufficient_scope", scope="files:read", /);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'insufficient_scope', scope: 'files:read' });
+    const c = await bearerClient(stack.mcpUrl, narrow);
+    try {
+      const names = (await c.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('everything_echo');
+      expect(names).not.toContain('files_list_directory');
+      const echoed = await c.callTool({ name: 'everything_echo', arguments: { message: 'scoped' } });
+      expect(text(echoed)).toContain('scoped');
+    } finally {
+      await c.close();
+    }
+
+    const withScope = await bearerClient(
+      stack.mcpUrl,
+      await stack.agentToken('alpha', { scope: 'files:read' }),
+    );
+    try {
+      const listed = await withScope.callTool({ name: 'files_list_directory', arguments: read });
+      expect(listed.isError ?? false).toBe(false);
+    } finally {
+      await withScope.close();
+    }
+  }, 60_000);
 
   for (const era of ['modern', 'legacy'] as const) {
     it(`writes once per key, reads, and stays inside the tenant's directory (SDK v2, ${era})`, async () => {
@@ -224,10 +286,14 @@ describe('third-party packs from the npm registry', () => {
   }, 60_000);
 
   it('serves both packs to the SDK v1 client (2025-11-25)', async () => {
-    const token = await stack.agentToken('alpha');
-    const transport = new V1Transport(new URL(stack.mcpUrl), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    // v1's client-credentials provider asks for the scope it is configured with (not the
+    // challenge's): configured, as an application would, from the router's resource metadata.
+    const provider = new V1ClientCredentialsProvider({
+      ...(await stack.agentCredentials('alpha')),
+      scope: (await stack.scopes()).join(' '),
+      expectedIssuer: stack.idp.issuer,
     });
+    const transport = new V1Transport(new URL(stack.mcpUrl), { authProvider: provider });
     const c = new V1Client({ name: 'e2e-v1', version: '1.0.0' });
     await c.connect(transport);
     try {

@@ -113,6 +113,10 @@ describe('bulkhead token', () => {
     const agent = await cli('token', '--tenant', 'demo');
     const claims = decodeJwt(agent);
     expect(claims.sub).toBe(claims['client_id']);
+    // Without --scope: every scope the router advertises in its protected resource metadata.
+    const metadata = await fetch(`${new URL(mcpUrl).origin}/.well-known/oauth-protected-resource/mcp`);
+    const { scopes_supported: advertised } = (await metadata.json()) as { scopes_supported: string[] };
+    expect(claims['scope']).toBe(advertised.join(' '));
     const agentTools = await mcpPost(mcpUrl, agent);
     expect(agentTools.body).toContain('records_create');
     expect(agentTools.body).not.toContain('records_delete');

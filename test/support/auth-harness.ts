@@ -141,7 +141,7 @@ export async function startAuthRouter(
     limiter: new RateLimiter({ redis, prefix }),
     resourceUrl,
     authorizationServers: options.issuers.map((i) => i.issuer),
-    scopesSupported: [...ALL_SCOPES],
+    scopesSupported: () => ALL_SCOPES,
     verify: createTokenVerifier({
       issuers: options.issuers,
       audience: resourceUrl,

@@ -88,13 +88,21 @@ export interface TestStack {
     id: string,
     policy?: Partial<Pick<OnboardRequest, 'tools' | 'roles' | 'issuers' | 'isolation' | 'quotas'>>,
   ): Promise<OnboardResult>;
+  /** The scopes the router advertises now (`scopes_supported` of its protected resource metadata). */
+  scopes(): Promise<string[]>;
+  /**
+   * The tenant's agent, registered by the operator at the IdP for the scopes the router advertises
+   * (registered again when they change, as an operator would once a pack is approved).
+   */
+  agentCredentials(tenant: string): Promise<{ clientId: string; clientSecret: string }>;
+  /** An agent's token; `scope` defaults to every scope the router advertises. */
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
   /**
    * Another router of the same installation (same Redis, keys and issuer), on its own port;
    * `overrides`: settings of its own (a benchmark's variant).
    */
   replica(overrides?: Partial<RouterOptions>): Promise<RunningRouter>;
-  /** A user's access token through the authorization code flow with PKCE (scripted login). */
+  /** A user's token (authorization code flow, PKCE, scripted login); `scope`: every advertised one. */
   userToken(login: string, options: { tenant: string; scope?: string }): Promise<string>;
   close(): Promise<void>;
 }
@@ -134,7 +142,8 @@ export async function startTestStack(label: string, options: TestStackOptions = 
   const idp = await startDevIdp({
     port: 0,
     resources: [
-      { url: mcpUrl, scopes: [...ALL_SCOPES] },
+      // Also what the router advertises (its built-in scopes and every approved pack tool's).
+      { url: mcpUrl, scopes: [...ALL_SCOPES], readMetadata: true },
       { url: OTHER_RESOURCE, scopes: [...ALL_SCOPES] },
     ],
     initialAccessToken: INITIAL_ACCESS_TOKEN,
@@ -175,6 +184,28 @@ export async function startTestStack(label: string, options: TestStackOptions = 
   redis.on('error', () => undefined);
   const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
   const agents = new Map<string, { clientId: string; clientSecret: string }>();
+  const metadataUrl = `${router.url}/.well-known/oauth-protected-resource/mcp`;
+  const scopes = async (): Promise<string[]> => {
+    const response = await fetch(metadataUrl);
+    if (!response.ok) throw new Error(`${metadataUrl}: HTTP ${response.status}`);
+    return ((await response.json()) as { scopes_supported: string[] }).scopes_supported;
+  };
+  const agentCredentials = async (tenant: string) => {
+    const advertised = await scopes();
+    const key = `${tenant} ${advertised.join(' ')}`;
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = await registerAgentClient({
+        issuer: idp.issuer,
+        initialAccessToken: INITIAL_ACCESS_TOKEN,
+        tenant,
+        scopes: advertised,
+        clientName: `${tenant} test agent`,
+      });
+      agents.set(key, agent);
+    }
+    return agent;
+  };
 
   return {
     ns,
@@ -210,26 +241,17 @@ export async function startTestStack(label: string, options: TestStackOptions = 
         },
         () => undefined,
       ),
+    scopes,
+    agentCredentials,
     async agentToken(tenant, options = {}) {
-      let agent = agents.get(tenant);
-      if (!agent) {
-        agent = await registerAgentClient({
-          issuer: idp.issuer,
-          initialAccessToken: INITIAL_ACCESS_TOKEN,
-          tenant,
-          scopes: [...ALL_SCOPES],
-          clientName: `${tenant} test agent`,
-        });
-        agents.set(tenant, agent);
-      }
       return mintClientCredentialsToken({
         issuer: idp.issuer,
-        ...agent,
+        ...(await agentCredentials(tenant)),
         resource: options.resource ?? mcpUrl,
-        scope: options.scope ?? ALL_SCOPES.join(' '),
+        scope: options.scope ?? (await scopes()).join(' '),
       });
     },
-    async userToken(login, { tenant, scope = ALL_SCOPES.join(' ') }) {
+    async userToken(login, { tenant, scope }) {
       const { clientId } = await registerUserClient({
         issuer: idp.issuer,
         initialAccessToken: INITIAL_ACCESS_TOKEN,
@@ -242,7 +264,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
         clientId,
         redirectUri: USER_REDIRECT_URI,
         resource: mcpUrl,
-        scope,
+        scope: scope ?? (await scopes()).join(' '),
         login,
       });
       return tokens.accessToken;

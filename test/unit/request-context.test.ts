@@ -91,7 +91,7 @@ beforeAll(async () => {
   const app = createApp({
     resourceUrl: 'http://127.0.0.1/mcp',
     authorizationServers: [issuer.issuer],
-    scopesSupported: [...ALL_SCOPES],
+    scopesSupported: () => ALL_SCOPES,
     // The audience is set once the port is known (below): the verifier reads it per call.
     verify: (raw) => verify(raw),
     surface,
