@@ -6,54 +6,30 @@
 // (test/conformance/expected-failures.yaml) explains each entry. Exit 0 means: no failure outside
 // the baseline and no baseline entry that now passes.
 import { execFile } from 'node:child_process';
-import { cp as copy, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.ts';
-import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
-import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
-import { updateTenant } from '../../tenants/control-plane/update.ts';
-import { agentClient, containerId } from '../support/mcp-client.ts';
-import { REDIS_URL } from '../support/namespace.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { agentClient } from '../support/mcp-client.ts';
+import { openPackLab, type PackLab } from '../support/pack-lab.ts';
+import type { TestStack } from '../support/stack.ts';
 
 const run = promisify(execFile);
+let lab: PackLab;
 let stack: TestStack;
-let cp: OpenedControlPlane;
 let scratch: string;
-const images: string[] = [];
 
 /** Builds, approves and pins the conformance pack for `tenant`, under a version of this run. */
 async function enableConformancePack(tenant: string): Promise<void> {
-  const dir = join(scratch, 'pack');
-  await copy('test/support/fixtures/packs/conformance', dir, { recursive: true });
-  const manifest = JSON.parse(await readFile(join(dir, 'bulkhead-pack.json'), 'utf8')) as PackManifest;
-  // Image tags are global on the engine: one version per run.
-  manifest.version = `0.0.0-conformance-${stack.ns.namespace.slice(-6)}`;
-  await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
-  images.push(packImage({ name: manifest.name, version: manifest.version }));
-  await buildPack(cp, dir, () => undefined);
-  const review = await reviewPack(cp, { name: manifest.name, version: manifest.version });
-  expect(review.problems).toEqual([]);
-  await approvePack(cp, review);
-  await updateTenant(
-    cp,
-    tenant,
-    { addPacks: [{ name: manifest.name, version: manifest.version }] },
-    { progress: () => undefined },
+  const { dir, manifest } = await lab.copyPack(
+    'test/support/fixtures/packs/conformance',
+    `0.0.0-conformance-${stack.ns.namespace.slice(-6)}`,
   );
+  await lab.buildAndApprove(dir, manifest);
   // Opened to agents acting alone (the suite's caller), as an operator would choose to. The pack's
   // tools declare no scope, so any valid agent token of the tenant may call them.
-  const record = await stack.registry.require(tenant);
-  await stack.registry.update(tenant, {
-    expectedGeneration: record.generation,
-    changes: { packs: record.packs.map((p) => ({ ...p, agentsAlone: true })) },
-    author: { actor: 'test' },
-  });
-  const id = await containerId(stack, tenant);
-  images.push((await stack.ns.docker.getContainer(id!).inspect()).Config.Image);
+  await lab.enable(tenant, [{ name: manifest.name, version: manifest.version }]);
+  await lab.noteTenantImage(tenant);
   const listed = async () => {
     const client = await agentClient(stack, tenant);
     try {
@@ -70,27 +46,14 @@ async function enableConformancePack(tenant: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack('conformance', { router: { pinWatchIntervalMs: 100 } });
-  scratch = await mkdtemp(join(tmpdir(), 'bulkhead-conformance-'));
-  cp = await openControlPlane({
-    redisUrl: REDIS_URL,
-    namespace: stack.ns.namespace,
-    secretsKeyFile: join(stack.ns.runDir, 'secrets.key'),
-    actor: 'test:conformance',
-  });
+  lab = await openPackLab('conformance');
+  ({ stack, work: scratch } = lab);
   await stack.onboard('alpha');
   await enableConformancePack('alpha');
 }, 300_000);
 
 afterAll(async () => {
-  await cp?.close();
-  await stack?.close();
-  for (const image of images)
-    await stack?.ns.docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => undefined);
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await lab?.close();
 });
 
 /** The suite's failed checks (results/<scenario>/checks.json), so a failing run says why. */

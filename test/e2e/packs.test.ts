@@ -3,36 +3,26 @@
 // approval sandbox where it lists its tools over stdio, approved with history, enabled for one
 // tenant, and listed through the router for that tenant only. A pack whose listing lacks a
 // statement cannot be approved, and a pin without an approval serves nothing.
-import { cp as copy, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { ENABLED_PACKS_FILE, PACKS_DIR, type EnabledPacks } from '../../kernel/packs/enabled-packs.ts';
-import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.ts';
-import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
+import type { PackManifest } from '../../kernel/packs/pack-manifest.ts';
+import type { OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
 import { updateTenant } from '../../tenants/control-plane/update.ts';
 import { agentClient, containerId } from '../support/mcp-client.ts';
 import { PACK_GUARANTEES, renderPackReference } from '../../dev/docs/tool-reference.ts';
-import { execIn, REDIS_URL, RUNTIME_IMAGE } from '../support/namespace.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { execIn, RUNTIME_IMAGE } from '../support/namespace.ts';
+import { openPackLab, type PackLab } from '../support/pack-lab.ts';
+import type { TestStack } from '../support/stack.ts';
 
+let lab: PackLab;
 let stack: TestStack;
 let cp: OpenedControlPlane;
-let work: string;
-const images: string[] = [];
 
 /** The example pack under a version of this run (image tags are global on the engine). */
 async function examplePack(version: string, edit: (m: PackManifest) => void = () => undefined) {
-  const dir = join(work, version);
-  await copy('examples/packs/notes', dir, { recursive: true });
-  const manifest = JSON.parse(await readFile(join(dir, 'bulkhead-pack.json'), 'utf8')) as PackManifest;
-  manifest.version = version;
-  edit(manifest);
-  await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
-  images.push(packImage({ name: manifest.name, version }));
-  return dir;
+  return (await lab.copyPack('examples/packs/notes', version, edit)).dir;
 }
 
 async function listedNames(tenant: string): Promise<string[]> {
@@ -47,27 +37,14 @@ async function listedNames(tenant: string): Promise<string[]> {
 const version = (suffix: string) => `0.0.0-${suffix}-${stack.ns.namespace.slice(-6)}`;
 
 beforeAll(async () => {
-  stack = await startTestStack('packs', { router: { pinWatchIntervalMs: 100 } });
-  work = await mkdtemp(join(tmpdir(), 'bulkhead-packs-'));
-  cp = await openControlPlane({
-    redisUrl: REDIS_URL,
-    namespace: stack.ns.namespace,
-    secretsKeyFile: join(stack.ns.runDir, 'secrets.key'),
-    actor: 'test:packs',
-  });
+  lab = await openPackLab('packs');
+  ({ stack, cp } = lab);
   await stack.onboard('alpha');
   await stack.onboard('bravo');
 }, 120_000);
 
 afterAll(async () => {
-  await cp?.close();
-  await stack?.close();
-  for (const image of images)
-    await stack?.ns.docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => undefined);
-  if (work) await rm(work, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe('tool packs', () => {
@@ -106,24 +83,12 @@ describe('tool packs', () => {
   }, 180_000);
 
   it("lists an enabled pack's approved tools through the router for that tenant only", async () => {
-    await updateTenant(
-      cp,
-      'alpha',
-      { addPacks: [{ name: 'notes', version: version('ok') }] },
-      { progress: () => undefined },
-    );
     // Opened to agents acting alone (the test's callers), as an operator would choose to.
-    const alpha = await stack.registry.require('alpha');
-    await stack.registry.update('alpha', {
-      expectedGeneration: alpha.generation,
-      changes: { packs: alpha.packs.map((p) => ({ ...p, agentsAlone: true })) },
-      author: { actor: 'test' },
-    });
+    await lab.enable('alpha', [{ name: 'notes', version: version('ok') }]);
     expect((await stack.registry.require('alpha')).roles.admin).toContain('notes_add');
     // Pinning recycled alpha's runtime onto its composed image: the pack's files and enabled.json.
     const id = await containerId(stack, 'alpha');
-    const image = (await stack.ns.docker.getContainer(id!).inspect()).Config.Image;
-    images.push(image);
+    const image = await lab.noteTenantImage('alpha');
     expect(image).toMatch(/^bulkhead\/tenant-image:[0-9a-f]{16}$/);
     const enabled = JSON.parse(
       (await execIn(stack.ns.docker, id!, ['cat', `${PACKS_DIR}/${ENABLED_PACKS_FILE}`])).output,

@@ -11,9 +11,9 @@
 // filesystem pack too and sees only its own directory. A token without a pack tool's scope is
 // refused that tool with a step-up challenge naming the scope.
 import { execFile } from 'node:child_process';
-import { cp as copy, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import {
   Client,
@@ -24,51 +24,27 @@ import { ClientCredentialsProvider as V1ClientCredentialsProvider } from '@model
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packImage, type PackManifest } from '../../kernel/packs/pack-manifest.ts';
-import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
-import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
-import { updateTenant } from '../../tenants/control-plane/update.ts';
 import { mcpPost } from '../support/auth-harness.ts';
-import { bearerClient, containerId } from '../support/mcp-client.ts';
-import { REDIS_URL } from '../support/namespace.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { bearerClient } from '../support/mcp-client.ts';
+import { openPackLab, type PackLab } from '../support/pack-lab.ts';
+import type { TestStack } from '../support/stack.ts';
 
 const run = promisify(execFile);
 let stack: TestStack;
-let cp: OpenedControlPlane;
-let work: string;
-const images: string[] = [];
+let lab: PackLab;
 const versionOf = () => `2026.8.31-${stack.ns.namespace.slice(-6)}`;
 
 /** Builds and approves one example pack under this run's version (image tags are global). */
 async function buildAndApprove(pack: 'files' | 'everything'): Promise<string[]> {
-  const dir = join(work, pack);
-  await copy(`examples/packs/${pack}`, dir, { recursive: true, filter: (s) => !s.includes('node_modules') });
-  const path = join(dir, 'bulkhead-pack.json');
-  const manifest = JSON.parse(await readFile(path, 'utf8')) as PackManifest;
-  manifest.version = versionOf();
-  await writeFile(path, JSON.stringify(manifest));
-  images.push(packImage({ name: pack, version: manifest.version }));
-  await buildPack(cp, dir, () => undefined);
-  const review = await reviewPack(cp, { name: pack, version: manifest.version });
-  expect(review.problems).toEqual([]);
-  await approvePack(cp, review);
-  return review.approval.tools.map((t) => t.exposed);
+  const { dir, manifest } = await lab.copyPack(`examples/packs/${pack}`, versionOf());
+  return lab.buildAndApprove(dir, manifest);
 }
 
 async function enable(tenant: string, packs: string[]): Promise<void> {
-  await updateTenant(
-    cp,
+  await lab.enable(
     tenant,
-    { addPacks: packs.map((name) => ({ name, version: versionOf() })) },
-    { progress: () => undefined },
+    packs.map((name) => ({ name, version: versionOf() })),
   );
-  const record = await stack.registry.require(tenant);
-  await stack.registry.update(tenant, {
-    expectedGeneration: record.generation,
-    changes: { packs: record.packs.map((p) => ({ ...p, agentsAlone: true })) },
-    author: { actor: 'test' },
-  });
 }
 
 /** The tenant's agent with the SDK's own client-credentials provider: no scope given to it. */
@@ -107,14 +83,8 @@ async function untilListed(tenant: string, name: string): Promise<void> {
 let exposed: { files: string[]; everything: string[] };
 
 beforeAll(async () => {
-  stack = await startTestStack('thirdparty', { router: { pinWatchIntervalMs: 100 } });
-  work = await mkdtemp(join(tmpdir(), 'bulkhead-thirdparty-'));
-  cp = await openControlPlane({
-    redisUrl: REDIS_URL,
-    namespace: stack.ns.namespace,
-    secretsKeyFile: join(stack.ns.runDir, 'secrets.key'),
-    actor: 'test:thirdparty',
-  });
+  lab = await openPackLab('thirdparty');
+  ({ stack } = lab);
   await stack.onboard('alpha');
   await stack.onboard('bravo');
   exposed = { files: await buildAndApprove('files'), everything: await buildAndApprove('everything') };
@@ -126,20 +96,12 @@ beforeAll(async () => {
     // The tenant's composed image (its packs' files and enabled.json), removed after the run; read
     // from a running container (a health pass on a loaded machine may be replacing it right now).
     await stack.runtimes.ensure(tenant);
-    const id = await containerId(stack, tenant);
-    images.push((await stack.ns.docker.getContainer(id!).inspect()).Config.Image);
+    await lab.noteTenantImage(tenant);
   }
 }, 600_000);
 
 afterAll(async () => {
-  await cp?.close();
-  await stack?.close();
-  for (const image of images)
-    await stack?.ns.docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => undefined);
-  if (work) await rm(work, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe('third-party packs from the npm registry', () => {
