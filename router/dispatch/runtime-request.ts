@@ -50,7 +50,8 @@ const NAME_FIELDS: Partial<Record<ForwardedMethod, string>> = {
   'resources/read': 'uri',
 };
 
-function mcpHeaders(method: ForwardedMethod, params: Record<string, unknown>): Record<string, string> {
+/** The headers of a request to a runtime, but its call assertion (the benchmarks send them raw too). */
+export function mcpHeaders(method: ForwardedMethod, params: Record<string, unknown>): Record<string, string> {
   const field = NAME_FIELDS[method];
   const name = field === undefined ? undefined : params[field];
   return {

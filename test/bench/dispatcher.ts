@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
+import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { printFigures } from './figures.ts';
@@ -113,11 +114,7 @@ async function main(): Promise<void> {
         method: 'POST',
         dispatcher: agent,
         headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'records_list',
+          ...mcpHeaders('tools/call', { name: 'records_list' }),
           [CALL_ASSERTION_HEADER]: await sign(context, body),
         },
         body,

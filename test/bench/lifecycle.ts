@@ -20,6 +20,7 @@ import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { Agent } from 'undici';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
+import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
@@ -259,16 +260,12 @@ async function main(): Promise<void> {
     const agent = new Agent({ connect: { socketPath: socketPath.socketPath } });
     const raw = async (body: string): Promise<number> => {
       const t0 = performance.now();
-      const parsed = JSON.parse(body) as { method: string; params: { name: string } };
+      const parsed = JSON.parse(body) as { params: { name: string } };
       const res = await request('http://tenant/mcp', {
         method: 'POST',
         dispatcher: agent,
         headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': parsed.method,
-          'mcp-name': parsed.params.name,
+          ...mcpHeaders('tools/call', parsed.params),
           [CALL_ASSERTION_HEADER]: await sign(context, body),
         },
         body,
