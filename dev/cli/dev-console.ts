@@ -19,14 +19,25 @@ export function parseConsoleUsers(value: string): { id: string; roles: string[] 
     });
 }
 
-/** A loopback port free right now (for the metrics listeners, which only the console reads). */
-export async function freeLoopbackPort(): Promise<number> {
+/** Listens on the loopback port (0: any) and closes again: the port bound, or why it could not be. */
+async function probeLoopbackPort(port: number): Promise<number | NodeJS.ErrnoException> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    server.once('error', resolve);
+    server.listen(port, '127.0.0.1', () => resolve(undefined));
+  });
+  if (error) return error;
   const address = server.address();
   await new Promise((resolve) => server.close(resolve));
   if (address === null || typeof address === 'string') throw new Error('no loopback port');
   return address.port;
+}
+
+/** A loopback port free right now (for the metrics listeners, which only the console reads). */
+export async function freeLoopbackPort(): Promise<number> {
+  const bound = await probeLoopbackPort(0);
+  if (typeof bound !== 'number') throw bound;
+  return bound;
 }
 
 /**
@@ -39,15 +50,8 @@ export async function assertPortsFree(ports: { flag: string; value: string }[]):
     const port = Number(value);
     if (!Number.isInteger(port) || port < 1 || port > 65_535)
       throw new UsageError(`${flag} ${value} is not a port (1-65535)`);
-    const server = createServer();
-    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-      server.once('error', resolve);
-      server.listen(port, '127.0.0.1', () => resolve(undefined));
-    });
-    if (error === undefined) {
-      await new Promise((resolve) => server.close(resolve));
-      continue;
-    }
+    const error = await probeLoopbackPort(port);
+    if (typeof error === 'number') continue;
     throw new UsageError(
       error.code === 'EADDRINUSE'
         ? `port ${port} (${flag}) is in use on 127.0.0.1: stop what listens there, or choose another with ${flag}`
