@@ -71,19 +71,18 @@ async function tracedCall(url: string, names: string[]) {
 
 /** The gateway's span of the upstream `port`, once it has arrived. */
 async function egressSpan(port: number, method: string): Promise<ReceivedSpan> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    await flush();
-    const found = receiver.spans.filter(
-      (s) => s.name === `egress ${method}` && s.attributes['server.port'] === port,
-    );
-    if (found.length > 0) {
-      expect(found).toHaveLength(1);
-      return found[0]!;
-    }
-    if (Date.now() > deadline) throw new Error(`no egress span for port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  await flush();
+  const found = await receiver.waitFor(
+    (spans) => {
+      const matching = spans.filter(
+        (s) => s.name === `egress ${method}` && s.attributes['server.port'] === port,
+      );
+      return matching.length > 0 ? matching : undefined;
+    },
+    () => `no egress span for port ${port}`,
+  );
+  expect(found).toHaveLength(1);
+  return found[0]!;
 }
 
 describe('traces into a pack and out through the egress gateway', () => {

@@ -1,7 +1,7 @@
 // A real OTLP/HTTP traces endpoint for tests: it accepts what the OpenTelemetry exporters send
 // (POST /v1/traces, OTLP JSON) and decodes every span with its resource, so a test can follow one
 // trace across processes. Listens on loopback, port 0.
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
@@ -50,6 +50,15 @@ export interface OtlpReceiver {
   /** Export requests received, and those that were not OTLP JSON. */
   requests: number;
   rejected: number;
+  /**
+   * What `find` finds in the spans received, checked now and again on every export that arrives;
+   * rejects with `missing()` after `timeoutMs` (a bound, not a poll).
+   */
+  waitFor<T>(
+    find: (spans: ReceivedSpan[]) => T | undefined,
+    missing: () => string,
+    timeoutMs?: number,
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -67,7 +76,8 @@ function flatten(list: KeyValue[] | undefined): Record<string, string | number |
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const receiver: Omit<OtlpReceiver, 'close' | 'url'> = { spans: [], requests: 0, rejected: 0 };
+  const receiver: Omit<OtlpReceiver, 'close' | 'url' | 'waitFor'> = { spans: [], requests: 0, rejected: 0 };
+  const arrivals = new EventEmitter();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -108,12 +118,34 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         }
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      arrivals.emit('spans');
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  const waitFor = <T>(
+    find: (spans: ReceivedSpan[]) => T | undefined,
+    missing: () => string,
+    timeoutMs = 20_000,
+  ): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const check = (): void => {
+        const found = find(receiver.spans);
+        if (found === undefined) return;
+        clearTimeout(timer);
+        arrivals.off('spans', check);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        arrivals.off('spans', check);
+        reject(new Error(missing()));
+      }, timeoutMs);
+      arrivals.on('spans', check);
+      check();
+    });
   return Object.assign(receiver, {
+    waitFor,
     url: `http://127.0.0.1:${port}/v1/traces`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });

@@ -36,14 +36,18 @@ export async function traceWith(
   traceId: string,
   names: string[],
 ): Promise<ReceivedSpan[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    await flush();
-    const spans = receiver.spans.filter((s) => s.traceId === traceId);
-    if (names.every((n) => spans.some((s) => s.name === n))) return spans;
-    if (Date.now() > deadline) throw new Error(`missing spans; got ${spans.map((s) => s.name).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  await flush();
+  const ofTrace = (spans: ReceivedSpan[]) => spans.filter((s) => s.traceId === traceId);
+  return receiver.waitFor(
+    (spans) => {
+      const trace = ofTrace(spans);
+      return names.every((n) => trace.some((s) => s.name === n)) ? trace : undefined;
+    },
+    () =>
+      `missing spans; got ${ofTrace(receiver.spans)
+        .map((s) => s.name)
+        .join(', ')}`,
+  );
 }
 
 /** The one span of that name. */
