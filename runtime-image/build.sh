@@ -2,7 +2,8 @@
 # The one entry point for the tenant runtime image: bash runtime-image/build.sh (any cwd, as root
 # or a docker-group user; building the offline base needs root).
 #   1. bundle src/server.ts into dist/runtime.cjs, its entry and the code cache training on the host
-#      (esbuild), so the image build needs no network and no npm;
+#      (esbuild), and the reference pack (src/records-pack/) into dist/records-pack/, so the image
+#      build needs no network and no npm;
 #   2. pick the base: $BULKHEAD_NODE_BASE, else the official node:24-bookworm-slim when present or
 #      pullable, else bulkhead/node-base built from Debian + npm by base-offline.sh;
 #   3. tag the image with a hash of what goes into it, and skip the build when that tag exists.
@@ -57,7 +58,15 @@ bundle runtime-image/src/server.ts --format=cjs --outfile=runtime-image/dist/run
 bundle runtime-image/src/code-cache-entry.ts --format=esm --outfile=runtime-image/dist/server.mjs
 bundle runtime-image/src/code-cache-training.ts --format=esm --outfile=runtime-image/dist/train-code-cache.mjs \
   "$ESM_REQUIRE"
-log "bundled src/server.ts -> dist/runtime.cjs ($(du -k "$HERE/dist/runtime.cjs" | cut -f1) KB) in $(secs "$t")"
+# The reference pack (the records tools, src/records-pack/): its own bundle, loaded by a copy of
+# the same entry with a code cache of its own, its manifest beside them; the Dockerfile moves the
+# directory to /opt/bulkhead/packs/records/ and trains the cache (src/records-pack/training.ts).
+bundle runtime-image/src/records-pack/server.ts --format=cjs --outfile=runtime-image/dist/records-pack/runtime.cjs
+cp "$HERE/dist/server.mjs" "$HERE/dist/records-pack/server.mjs"
+cp "$HERE/src/records-pack/bulkhead-pack.json" "$HERE/dist/records-pack/bulkhead-pack.json"
+bundle runtime-image/src/records-pack/training.ts --format=esm --outfile=runtime-image/dist/train-records-pack.mjs \
+  "$ESM_REQUIRE"
+log "bundled src/server.ts -> dist/runtime.cjs ($(du -k "$HERE/dist/runtime.cjs" | cut -f1) KB), src/records-pack -> dist/records-pack ($(du -k "$HERE/dist/records-pack/runtime.cjs" | cut -f1) KB) in $(secs "$t")"
 # The packs' launcher (Landlock) is Python, not bundled: it sits beside the bundle, where
 # runtime-image/src/packs/pack-confinement.ts looks for it.
 cp "$HERE/src/packs/pack-confine.py" "$HERE/dist/pack-confine.py"

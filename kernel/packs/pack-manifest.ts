@@ -19,6 +19,12 @@ export const PACK_CLIENT_CAPABILITIES = { sampling: {}, elicitation: {} };
 /** The first word of each built-in tool ("records", "docs", ...): no pack may take it. */
 const RESERVED = new Set(MANIFEST.map((tool) => tool.name.split('_')[0]));
 
+/**
+ * The reference pack: the records tools, shipped in the runtime image and enabled for every tenant
+ * (docs/pack-runtime.md). Its name is reserved, so no operator pack can shadow it.
+ */
+export const REFERENCE_PACK = 'records';
+
 /** No "_": the text before a client-visible name's first "_" is always the pack (pack-naming.ts). */
 export const PackNameSchema = z
   .string()
@@ -80,6 +86,9 @@ export const PackManifestSchema = z.strictObject({
     ),
 });
 export type PackManifest = z.infer<typeof PackManifestSchema>;
+
+/** The reference pack's manifest: the pack format, under the one reserved name it may carry. */
+export const ReferencePackManifestSchema = PackManifestSchema.safeExtend({ name: z.literal(REFERENCE_PACK) });
 
 /** `name@version` as the CLI and the tenant record write a pin. */
 export const PackPinSchema = z.strictObject({ name: PackNameSchema, version: PackVersionSchema });

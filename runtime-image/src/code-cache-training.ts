@@ -42,6 +42,8 @@ const child = spawn(process.execPath, [ENTRY], {
     BULKHEAD_DATA_DIR: join(dir, 'data'),
     BULKHEAD_PACKS_DIR: join(dir, 'no-packs'),
     BULKHEAD_PACK_SECRETS_FILE: join(dir, 'secrets.json'),
+    // The records pack is confined where the build's kernel offers Landlock; a build is no tenant.
+    BULKHEAD_PACK_CONFINEMENT: 'sandbox',
   },
 });
 const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

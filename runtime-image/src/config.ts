@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { idempotencyWindowMs } from '../../kernel/config/common.ts';
 import { defineConfig } from '../../kernel/config/define-config.ts';
 import { PACK_SECRETS_FILE, PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
+import { REFERENCE_PACK } from '../../kernel/packs/pack-manifest.ts';
 import {
   CONTAINER_DATA_DIR,
   CONTAINER_SOCKET_DIR,
@@ -40,7 +41,7 @@ export const runtimeConfig = defineConfig(
     dataDir: {
       env: 'BULKHEAD_DATA_DIR',
       schema: z.string().min(1).default(CONTAINER_DATA_DIR),
-      doc: "the tenant's volume: its records database",
+      doc: "the tenant's volume: each pack's directory (packs/<name>/, the records database in packs/records/) and the runtime's key table",
     },
     idempotencyWindowMs,
     egressSocketPath: {
@@ -62,6 +63,11 @@ export const runtimeConfig = defineConfig(
       env: 'BULKHEAD_PACKS_DIR',
       schema: z.string().min(1).default(PACKS_DIR),
       doc: "the operator's packs in the image, with enabled.json (absent: no packs); its order gives each pack its egress port",
+    },
+    recordsPackDir: {
+      env: 'BULKHEAD_RECORDS_PACK_DIR',
+      schema: z.string().min(1).default(`${PACKS_DIR}/${REFERENCE_PACK}`),
+      doc: 'the reference pack (the records tools) in the image, with its manifest: started for every tenant',
     },
     packConfinement: {
       env: 'BULKHEAD_PACK_CONFINEMENT',

@@ -15,10 +15,10 @@ import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './ass
 import { runtimeConfig } from './config.ts';
 import { ConnectionDrain } from './connection-drain.ts';
 import { startEgressBridge, type EgressBridge } from './egress-bridge.ts';
-import { RecordsStore } from './records-store.ts';
-import { createRecordsServer, type RuntimeCounters } from './records-tools.ts';
+import { actorOf, createToolServer, type RuntimeCounters } from './tool-server.ts';
 import { readEnabledPacks } from './packs/pack-host.ts';
 import { startPacks } from './packs/pack-runtime.ts';
+import { moveLegacyRecords, readReferencePack } from './packs/reference-pack.ts';
 import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
 
@@ -90,10 +90,13 @@ async function main(): Promise<void> {
     routerKey: await loadRouterKey(config.routerPublicKey),
   });
   mkdirSync(config.dataDir, { recursive: true });
-  const store = new RecordsStore(join(config.dataDir, 'records.db'), {
+  const reference = readReferencePack(config.recordsPackDir, {
     idempotencyWindowMs: config.idempotencyWindowMs,
   });
-  // The operator's packs start before the socket listens: the first call finds their tools listed.
+  if (moveLegacyRecords(config.dataDir, reference.pack.name))
+    log.info('moved the records database into the records pack directory');
+  // Every pack, the reference pack among them, starts (in parallel) before the socket listens: the
+  // first call finds their tools listed.
   const packs = await startPacks(
     {
       packsDir: config.packsDir,
@@ -106,9 +109,20 @@ async function main(): Promise<void> {
       maxMessageBytes: config.packMaxMessageBytes,
       crashThreshold: config.packCrashThreshold,
       idempotencyWindowMs: config.idempotencyWindowMs,
+      reference,
     },
     log,
   );
+  const records = packs?.host.packs.find((pack) => pack.name === reference.pack.name);
+  /** The records pack answers a ping (started first when it is down or was never up). */
+  async function pingPack(): Promise<boolean> {
+    const client = await records?.ready();
+    if (!client || 'code' in client) return false;
+    return client.ping({ timeout: config!.packCallTimeoutMs }).then(
+      () => true,
+      () => false,
+    );
+  }
   let refused = 0;
   const counters: RuntimeCounters = { calls: 0, invalid_calls: 0 };
   // Test builds: a marker file on the tenant's own volume makes the next committed write kill this
@@ -130,13 +144,18 @@ async function main(): Promise<void> {
       if (!context) throw new Error('no verified call context');
       const connection = ctx.authInfo?.extra?.connection as AbortSignal | undefined;
       const trace = ctx.authInfo?.extra?.callTrace as CallTrace | undefined;
-      return createRecordsServer({
-        store,
-        context: context as Parameters<typeof createRecordsServer>[0]['context'],
+      const callContext = context as Parameters<typeof createToolServer>[0]['context'];
+      const request = {
+        connection: connection ?? new AbortController().signal,
+        trace,
+        actor: actorOf(callContext),
+      };
+      return createToolServer({
+        context: callContext,
         counters,
         ...(afterCommit ? { afterCommit } : {}),
         ...(trace ? { trace } : {}),
-        ...(packs ? { packs: packs.forRequest(connection ?? new AbortController().signal, trace) } : {}),
+        ...(packs ? { packs: packs.forRequest(request) } : {}),
       });
     },
     { onerror: (error) => log.warn({ err: error }, 'mcp handler error') },
@@ -147,8 +166,9 @@ async function main(): Promise<void> {
     // runtime then listens) for its next request instead of reusing this one.
     if (drain.active) res.setHeader('connection', 'close');
     if (req.method === 'GET' && req.url === '/healthz') {
-      // MCP-level: a JSON-RPC ping through the same MCP handler the tools use, and a read of the
-      // tenant's store. A wedged event loop, handler or database fails it; no tenant data leaves.
+      // MCP-level: a JSON-RPC ping through the same MCP handler the tools use, and one to the
+      // records pack (started again if it is down). A wedged event loop, handler or pack fails it;
+      // no tenant data leaves.
       const ping = await mcp.fetch(
         new Request('http://tenant/mcp', {
           method: 'POST',
@@ -170,7 +190,7 @@ async function main(): Promise<void> {
       const text = await ping.text();
       if (ping.status !== 200)
         log.warn({ status: ping.status, body: text.slice(0, 300) }, 'health ping failed');
-      const ok = ping.status === 200 && text.includes('"result"') && store.ping();
+      const ok = ping.status === 200 && text.includes('"result"') && (await pingPack());
       return sendJson(res, ok ? 200 : 503, { ok, mcp: ping.status, refused, ...counters });
     }
     if (req.url !== '/mcp') return sendJson(res, 404, { error: 'not found' });
@@ -275,7 +295,6 @@ async function main(): Promise<void> {
     void bridge?.close();
     // connection-drain.ts says why not http.Server.close().
     void drain.close({ idleGraceMs: IDLE_GRACE_MS }).then(() => {
-      store.close();
       void (packs?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
     });
     // A call still running this long is cut; the supervisor's drain grace (SIGKILL) bounds it too.

@@ -101,7 +101,14 @@ async function hostHop(): Promise<void> {
     const ctx = {
       mcpReq: { signal: idle, notify: () => Promise.resolve(), requestState: () => undefined },
     } as unknown as ServerContext;
-    const options = { host, keys, callTimeoutMs: 10_000, connection: idle, exchanges: new InputExchanges() };
+    const options = {
+      host,
+      keys,
+      callTimeoutMs: 10_000,
+      connection: idle,
+      exchanges: new InputExchanges(),
+      actor: 'bench',
+    };
     const viaRuntime: number[] = [];
     const bare: number[] = [];
     for (let round = 0; round < 5; round++) {

@@ -15,6 +15,7 @@ import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/to
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { CallRelay, PackHost, ServedTool } from './pack-host.ts';
 import type { PackKeys } from './pack-keys.ts';
+import { ACTOR_META_KEY } from './reference-meta.ts';
 import { isConnectionLoss, isTimeout, type PackRefusal } from './pack-process.ts';
 import type { PackCallSpan } from '../tracing/pack-span.ts';
 
@@ -31,6 +32,8 @@ export interface PackCallOptions {
   exchanges: InputExchanges;
   /** The call's pack span, when the router traces the call (tracing/pack-span.ts). */
   span?: PackCallSpan;
+  /** Who calls (the user, else `agent:<id>`): told to the reference pack alone. */
+  actor: string;
 }
 
 /** Keeps a pack's reported units only when they are a non-negative number. */
@@ -201,6 +204,13 @@ async function runPackCall(
   exchange: InputExchange,
   options: PackCallOptions,
 ): Promise<CallToolResult> {
+  // The reference pack commits a write's key in the write's own transaction, so it is never
+  // ambiguous whether a keyed write happened: it gets the key in its arguments and the caller's
+  // name, and a retry always reaches it (a concurrent one waits for the first, as before).
+  if (served.reference) {
+    const meta = { [ACTOR_META_KEY]: options.actor };
+    return (await dispatch(served, params.arguments ?? {}, meta, exchange, options)).result;
+  }
   const { [IDEMPOTENCY_KEY_FIELD]: key, ...args } = params.arguments ?? {};
   const name = served.approved.exposed;
   if (served.approved.effect === 'read') return (await dispatch(served, args, {}, exchange, options)).result;

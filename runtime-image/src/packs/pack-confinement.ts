@@ -28,7 +28,8 @@ export interface PackConfinement {
 /** The argv that starts `argv` confined to the pack's own directories and egress port. */
 export function confinedArgv(
   confinement: PackConfinement,
-  pack: { packDir: string; workDir: string; tmpDir: string; egressPort: number },
+  /** No egress port: the pack may connect to no TCP port at all (the reference pack). */
+  pack: { packDir: string; workDir: string; tmpDir: string; egressPort: number | undefined },
   argv: string[],
 ): string[] {
   return [
@@ -46,8 +47,7 @@ export function confinedArgv(
     pack.workDir,
     '--write',
     pack.tmpDir,
-    '--connect-port',
-    String(pack.egressPort),
+    ...(pack.egressPort === undefined ? [] : ['--connect-port', String(pack.egressPort)]),
     ...(confinement.mode === 'landlock' ? ['--require'] : []),
     '--',
     ...argv,

@@ -16,11 +16,13 @@ import {
   type EnabledPackTool,
   type PackSecrets,
 } from '../../../kernel/packs/enabled-packs.ts';
+import { PackNameSchema } from '../../../kernel/packs/pack-manifest.ts';
 import { exposedName } from '../../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
 import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
 import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts';
 import { PackProcess, type PackListing } from './pack-process.ts';
+import type { ReferencePack } from './reference-pack.ts';
 
 export interface PackHostOptions {
   packsDir: string;
@@ -36,6 +38,8 @@ export interface PackHostOptions {
   maxMessageBytes: number;
   crashThreshold: number;
   log: Logger;
+  /** The reference pack (reference-pack.ts): served first, with no egress port, its keys its own. */
+  reference?: ReferencePack | undefined;
 }
 
 /** A call in flight to a pack: where the pack's log messages and its requests to the client go. */
@@ -50,13 +54,20 @@ export interface ServedTool {
   process: PackProcess;
   pack: EnabledPack;
   approved: EnabledPackTool;
+  /** A tool of the reference pack, which honours idempotency keys in its own transaction. */
+  reference: boolean;
 }
 
-/** Reads the enabled packs; none when the image has no enabled.json. */
+/**
+ * Reads the enabled packs; none when the image has no enabled.json. A pack under a reserved name
+ * (a built-in tool's first word, the reference pack's) is left out: approvals refuse such names, and
+ * an enabled.json that names one anyway must not shadow the records tools.
+ */
 export function readEnabledPacks(packsDir: string): EnabledPack[] {
   const file = join(packsDir, ENABLED_PACKS_FILE);
   if (!existsSync(file)) return [];
-  return EnabledPacksSchema.parse(JSON.parse(readFileSync(file, 'utf8'))).packs;
+  const { packs } = EnabledPacksSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  return packs.filter((pack) => PackNameSchema.safeParse(pack.name).success);
 }
 
 /** Reads the delivered secrets once and removes the file: no later reader finds them. */
@@ -72,6 +83,8 @@ export class PackHost {
   private readonly enabled = new Map<string, EnabledPack>();
   private readonly inflight = new Map<string, Set<CallRelay>>();
   readonly log: Logger;
+  /** The reference pack's name, when this host runs it. */
+  readonly reference: string | undefined;
 
   constructor(options: PackHostOptions) {
     this.log = options.log;
@@ -79,25 +92,31 @@ export class PackHost {
     const enabled = readEnabledPacks(options.packsDir);
     // The same order the egress bridge gives the packs their ports in (server.ts).
     const names = enabled.map((pack) => pack.name);
-    for (const pack of enabled) {
+    this.reference = options.reference?.pack.name;
+    const hosted = [
+      ...(options.reference ? [{ ...options.reference, reference: true }] : []),
+      ...enabled.map((pack) => ({ pack, packDir: join(options.packsDir, pack.name), reference: false })),
+    ];
+    for (const { pack, packDir, reference } of hosted) {
       const workDir = join(options.dataDir, PACK_WORK_SUBDIR, pack.name);
       const tmpDir = join(options.tmpDir, pack.name);
       for (const dir of [workDir, tmpDir]) {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         chmodSync(dir, 0o700);
       }
-      const port = egressPort({ port: options.egressPort, packs: names }, pack.name)!;
+      // The reference pack reaches nothing outside the container: no egress port, no proxy.
+      const port = reference ? undefined : egressPort({ port: options.egressPort, packs: names }, pack.name)!;
       this.enabled.set(pack.name, pack);
       this.packs.push(
         new PackProcess({
           pack,
-          packDir: join(options.packsDir, pack.name),
+          packDir,
           workDir,
           tmpDir,
           egressPort: port,
           confinement: { mode: options.confinement, script: CONFINE_SCRIPT },
           secrets: secrets[pack.name] ?? {},
-          proxyEnv: egressProxyEnv(port),
+          proxyEnv: port === undefined ? {} : egressProxyEnv(port),
           callTimeoutMs: options.callTimeoutMs,
           maxMessageBytes: options.maxMessageBytes,
           crashThreshold: options.crashThreshold,
@@ -140,7 +159,7 @@ export class PackHost {
         this.noteDrift(pack.name, approved.exposed);
         continue;
       }
-      out.push({ wire, served: { process, pack, approved } });
+      out.push({ wire, served: { process, pack, approved, reference: pack.name === this.reference } });
     }
     this.judgements.set(process.listing, out);
     return out;
@@ -163,7 +182,7 @@ export class PackHost {
     for (const process of this.packs) {
       const pack = this.enabled.get(process.name)!;
       const approved = pack.tools.find((t) => t.exposed === exposed);
-      if (approved) return { process, pack, approved };
+      if (approved) return { process, pack, approved, reference: pack.name === this.reference };
     }
     return undefined;
   }

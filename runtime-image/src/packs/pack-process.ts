@@ -27,8 +27,8 @@ export interface PackProcessOptions {
   workDir: string;
   /** Its own temporary directory (TMPDIR). */
   tmpDir: string;
-  /** Its own port of the egress bridge, the only TCP port it may connect to. */
-  egressPort: number;
+  /** Its own port of the egress bridge, the only TCP port it may connect to; none: no TCP at all. */
+  egressPort: number | undefined;
   confinement: PackConfinement;
   secrets: Record<string, string>;
   /** HTTP(S)_PROXY naming the pack's own egress bridge port (runtime-image/src/egress-bridge.ts). */

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
-import type { ExtraTools } from '../records-tools.ts';
+import type { ExtraTools } from '../tool-server.ts';
 import { callPackTool, refusalResult } from './pack-calls.ts';
 import { InputExchanges } from './pack-exchanges.ts';
 import { PackHost, type PackHostOptions } from './pack-host.ts';
@@ -16,13 +16,19 @@ export interface PackRuntimeOptions extends Omit<PackHostOptions, 'log'> {
   idempotencyWindowMs: number;
 }
 
+export interface PackRequest {
+  /** Aborts when the caller goes. */
+  connection: AbortSignal;
+  /** The request's trace, when the router traces it. */
+  trace?: CallTrace | undefined;
+  /** The caller's name for the reference pack (pack-calls.ts). */
+  actor: string;
+}
+
 export interface PackRuntime {
   host: PackHost;
-  /**
-   * What one request's MCP server serves from the packs; `connection` aborts when the caller goes,
-   * `trace` is the request's when the router traces it.
-   */
-  forRequest(connection: AbortSignal, trace?: CallTrace): ExtraTools;
+  /** What one request's MCP server serves from the packs. */
+  forRequest(request: PackRequest): ExtraTools;
   stop(): Promise<void>;
 }
 
@@ -35,10 +41,12 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
   await host.start();
   const { callTimeoutMs } = options;
   const exchanges = new InputExchanges();
+  const operatorPacks = host.packs.some((pack) => pack.name !== host.reference);
   return {
     host,
-    forRequest: (connection, requestTrace) => ({
-      capabilities: PACK_CAPABILITIES,
+    forRequest: ({ connection, trace: requestTrace, actor }) => ({
+      // Resources, prompts and the rest come from operator packs; the reference pack lists tools only.
+      capabilities: operatorPacks ? PACK_CAPABILITIES : {},
       tools: () => host.servedTools().map((tool) => tool.wire),
       call: (name, params, ctx, trace) => {
         const approved = host.approvedTool(name);
@@ -71,17 +79,20 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
             callTimeoutMs,
             connection,
             exchanges,
+            actor,
             ...(span ? { span } : {}),
           });
         });
       },
-      install: (server) =>
+      install: (server) => {
+        if (!operatorPacks) return;
         installPackSurface(server, {
           host,
           callTimeoutMs,
           connection,
           ...(requestTrace ? { trace: requestTrace } : {}),
-        }),
+        });
+      },
     }),
     async stop() {
       await host.stop();

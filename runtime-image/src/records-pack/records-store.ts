@@ -4,8 +4,8 @@
 // commit and before the response is answered from the key table on retry, never written twice.
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import type { RecordRow } from '../../kernel/packs/manifest.ts';
+import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
+import type { RecordRow } from '../../../kernel/packs/manifest.ts';
 
 interface RowShape {
   id: string;

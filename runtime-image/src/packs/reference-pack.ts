@@ -1,0 +1,75 @@
+// The reference pack (the records tools) as the runtime hosts it: shipped in the runtime image at
+// /opt/bulkhead/packs/records/ with its manifest, enabled for every tenant, its approvals made in
+// code: each tool's approved digest is that of the router's own definition in
+// kernel/packs/records.ts, so the drift guard holds it exactly like an operator pack's tool.
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
+import { PACK_WORK_SUBDIR, type EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
+import { PACK_MANIFEST_FILE, ReferencePackManifestSchema } from '../../../kernel/packs/pack-manifest.ts';
+import { exposedName } from '../../../kernel/packs/pack-naming.ts';
+import { RECORDS_TOOLS } from '../../../kernel/packs/records.ts';
+import { definitionDigest, wireTool } from '../../../kernel/tools/tool-definition.ts';
+import { RECORDS_DB } from './reference-meta.ts';
+
+export interface ReferencePack {
+  pack: EnabledPack;
+  /** Its files in the image. */
+  packDir: string;
+}
+
+/**
+ * The reference pack's enabled entry from its manifest. A manifest whose statements differ from
+ * the router's definitions (a tool more or less, another effect or scope) is refused: the router
+ * authorizes records calls by its own definitions, so the two must say the same.
+ */
+export function readReferencePack(packDir: string, options: { idempotencyWindowMs: number }): ReferencePack {
+  const file = join(packDir, PACK_MANIFEST_FILE);
+  const manifest = ReferencePackManifestSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const stated = Object.keys(manifest.tools).sort();
+  const defined = RECORDS_TOOLS.map((def) => def.name).sort();
+  const differs = RECORDS_TOOLS.some((def) => {
+    const statement = manifest.tools[def.name];
+    return (
+      statement?.effect !== def.effect ||
+      statement.scopes.join() !== (def.scope ?? '') ||
+      statement.blastRadius !== def.blastRadius
+    );
+  });
+  if (differs || stated.join() !== defined.join())
+    throw new BulkheadError('invalid_input', `${file} does not state the router's records tools`);
+  return {
+    packDir,
+    pack: {
+      name: manifest.name,
+      version: manifest.version,
+      command: [...manifest.command, `--idempotency-window-ms=${options.idempotencyWindowMs}`],
+      secrets: [],
+      idempotency: manifest.idempotency,
+      tools: RECORDS_TOOLS.map((def) => ({
+        name: def.name,
+        exposed: exposedName(manifest.name, def.name),
+        effect: def.effect,
+        digest: definitionDigest(wireTool(def)),
+      })),
+    },
+  };
+}
+
+/**
+ * Moves a records database left at the volume's root by a runtime from before the reference pack
+ * (<dataDir>/records.db, with its WAL and shared-memory files) into the pack's own directory, where
+ * the pack may reach it and no other pack may. The WAL goes first and the database last, so a
+ * move cut short is finished by the next start; a database already in place is never overwritten.
+ */
+export function moveLegacyRecords(dataDir: string, packName: string): boolean {
+  const from = join(dataDir, RECORDS_DB);
+  const dir = join(dataDir, PACK_WORK_SUBDIR, packName);
+  const to = join(dir, RECORDS_DB);
+  if (!existsSync(from) || existsSync(to)) return false;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const suffix of ['-wal', '-shm', '']) {
+    if (existsSync(from + suffix)) renameSync(from + suffix, to + suffix);
+  }
+  return true;
+}

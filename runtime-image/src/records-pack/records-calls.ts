@@ -1,0 +1,123 @@
+// The records tools' calls inside the reference pack's own process (server.ts). Every call is
+// validated with the router's own procedure (kernel/tools/tool-validation.ts) before it touches the
+// store; writes run through keyedWrite, so the idempotency key commits in the write's own
+// transaction: the pack's guarantee, stronger than the runtime's key table (docs/pack-runtime.md).
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { RECORDS_TOOLS, type RecordRow } from '../../../kernel/packs/manifest.ts';
+import {
+  argumentsDigest,
+  IDEMPOTENCY_KEY_FIELD,
+  wireTool,
+  type ToolDefinition,
+} from '../../../kernel/tools/tool-definition.ts';
+import { toolError, toolErrorFor } from '../../../kernel/tools/tool-errors.ts';
+import { validateToolArguments } from '../../../kernel/tools/tool-validation.ts';
+import { DuplicateRefError, type RecordInput, type RecordPatch, type RecordsStore } from './records-store.ts';
+
+type Handler = (args: Record<string, unknown>, actor: string) => Record<string, unknown> | CallToolResult;
+
+function ok(value: Record<string, unknown>): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value };
+}
+
+function notFound(id: unknown): CallToolResult {
+  return toolError('unknown_id', `no record with id ${String(id)} in this tenant`);
+}
+
+function createItems(store: RecordsStore, items: RecordInput[], actor: string): Record<string, unknown> {
+  const results = items.map((item, index) => {
+    try {
+      return { index, status: 'created' as const, record: store.savepoint(() => store.create(item, actor)) };
+    } catch (error) {
+      if (!(error instanceof DuplicateRefError)) throw error;
+      return {
+        index,
+        status: 'failed' as const,
+        error: { error_class: error.errorClass, code: error.code, message: error.message },
+      };
+    }
+  });
+  const succeeded = results.filter((r) => r.status === 'created').length;
+  const failed = results.length - succeeded;
+  const status = failed === 0 ? 'ok' : succeeded === 0 ? 'failed' : 'partial';
+  return { status, total: results.length, succeeded, failed, results };
+}
+
+function update(
+  store: RecordsStore,
+  args: Record<string, unknown>,
+): Record<string, unknown> | CallToolResult {
+  const { id, ...patch } = args as { id: string } & RecordPatch;
+  const current = store.get(id);
+  if (!current) return notFound(id);
+  const next: RecordRow = { ...current, ...patch };
+  // The router checked the pair when both came in the call; a single date meets the stored one here.
+  if (next.start_date && next.due_date && next.start_date > next.due_date) {
+    return toolError('date_order', `start_date ${next.start_date} would be after due_date ${next.due_date}`);
+  }
+  try {
+    return { record: store.update(id, next) };
+  } catch (error) {
+    if (!(error instanceof DuplicateRefError)) throw error;
+    return toolErrorFor(error);
+  }
+}
+
+const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
+  records_create: (store) => (args, actor) => {
+    try {
+      return { record: store.create(args as unknown as RecordInput, actor) };
+    } catch (error) {
+      if (!(error instanceof DuplicateRefError)) throw error;
+      return toolErrorFor(error);
+    }
+  },
+  records_bulk_create: (store) => (args, actor) => createItems(store, args.items as RecordInput[], actor),
+  records_update: (store) => (args) => update(store, args),
+  records_delete: (store) => (args) =>
+    store.delete(args.id as string) ? { deleted: args.id } : notFound(args.id),
+  records_get: (store) => (args) => {
+    const record = store.get(args.id as string);
+    return record ? { record } : notFound(args.id);
+  },
+  records_list: (store) => (args) => ({
+    records: store.list(
+      args.limit as number,
+      args.after as string | undefined,
+      args.due_before as string | undefined,
+      args.order === 'newest_first',
+    ),
+  }),
+};
+
+function asResult(value: Record<string, unknown> | CallToolResult): CallToolResult {
+  return 'isError' in value || 'content' in value ? (value as CallToolResult) : ok(value);
+}
+
+const DEFINITIONS = new Map<string, ToolDefinition>(RECORDS_TOOLS.map((def) => [def.name, def]));
+/** What the pack lists: exactly the approved wire definitions (their digests are pinned in code). */
+export const RECORDS_WIRE = RECORDS_TOOLS.map(wireTool);
+
+/** One records tool call by `actor` (the caller the runtime names, never the arguments). */
+export function callRecordsTool(
+  store: RecordsStore,
+  name: string,
+  input: Record<string, unknown>,
+  actor: string,
+): CallToolResult {
+  const def = DEFINITIONS.get(name);
+  const handlerFor = HANDLERS[name];
+  if (!def || !handlerFor) return toolError('unknown_tool', `no tool ${name}`);
+  const checked = validateToolArguments(def, input);
+  if (!checked.ok) return checked.error;
+  const handler = handlerFor(store);
+  if (!def.writes) return asResult(handler(checked.args, actor));
+  const { [IDEMPOTENCY_KEY_FIELD]: key, ...args } = checked.args;
+  const outcome = store.keyedWrite(def.name, key as string, argumentsDigest(args), () =>
+    asResult(handler(args, actor)),
+  );
+  if (outcome.kind === 'conflict') {
+    return toolError('idempotency_key_reused', 'this idempotency key was used with other arguments');
+  }
+  return JSON.parse(outcome.resultJson) as CallToolResult;
+}
