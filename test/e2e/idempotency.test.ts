@@ -37,7 +37,7 @@ async function volumePath(): Promise<string> {
 }
 
 async function rows(title: string): Promise<{ id: string }[]> {
-  const db = new DatabaseSync(`${await volumePath()}/records.db`, { readOnly: true });
+  const db = new DatabaseSync(`${await volumePath()}/packs/records/records.db`, { readOnly: true });
   try {
     return db.prepare('SELECT id FROM records WHERE title = ?').all(title) as { id: string }[];
   } finally {

@@ -188,7 +188,7 @@ describe('third-party packs from the npm registry', () => {
         expect(replay.content).toEqual(first.content);
         const read = await c.callTool({ name: 'files_read_text_file', arguments: { path } });
         expect(text(read)).toBe('second');
-        for (const outside of ['/etc/passwd', '/data/packs/everything', '/data/records.db']) {
+        for (const outside of ['/etc/passwd', '/data/packs/everything', '/data/packs/records/records.db']) {
           const refused = await c.callTool({ name: 'files_read_text_file', arguments: { path: outside } });
           expect(refused.isError).toBe(true);
           expect(text(refused)).toMatch(/outside allowed directories/);

@@ -18,7 +18,7 @@ function connect(token: string, era: 'legacy' | 'modern' = 'modern'): Promise<Cl
 
 async function volumeRows(tenant: string): Promise<{ title: string }[]> {
   const volume = await stack.ns.docker.getVolume(`bulkhead-${stack.ns.namespace}-${tenant}-data`).inspect();
-  const db = new DatabaseSync(`${volume.Mountpoint}/records.db`, { readOnly: true });
+  const db = new DatabaseSync(`${volume.Mountpoint}/packs/records/records.db`, { readOnly: true });
   try {
     return db.prepare('SELECT title FROM records').all() as { title: string }[];
   } finally {

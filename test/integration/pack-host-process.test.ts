@@ -71,9 +71,10 @@ describe('pack host processes', () => {
   });
 
   it("confines a pack (Landlock) to its own directories and egress port, whatever the UID's file modes allow", async () => {
-    // The runtime's database is on the same volume, writable by the same UID (here even root).
-    const records = join(dir, 'data', 'records.db');
-    await writeFile(records, 'the runtime data');
+    // The records pack's database is on the same volume, writable by the same UID (here even root).
+    await mkdir(join(dir, 'data', 'packs', 'records'), { recursive: true });
+    const records = join(dir, 'data', 'packs', 'records', 'records.db');
+    await writeFile(records, 'the records data');
     const client = await host.packs.find((p) => p.name === 'faulty')!.ready();
     if ('code' in client) throw new Error(client.message);
     const call = async (name: string) =>
@@ -88,7 +89,7 @@ describe('pack host processes', () => {
       root: 'EACCES',
       signalRuntime: 'EPERM',
     });
-    expect(await readFile(records, 'utf8')).toBe('the runtime data');
+    expect(await readFile(records, 'utf8')).toBe('the records data');
     expect(existsSync(join(dir, 'data', 'packs', 'intruder'))).toBe(false);
     // Another loopback port than its own: refused before any connection is tried.
     expect(await call('ports')).toEqual({ other: 'EACCES' });

@@ -58,7 +58,7 @@ export async function containerId(stack: TestStack, tenant: string): Promise<str
 /** Titles in the tenant's volume, read from the host (the volume survives its containers). */
 export async function volumeTitles(stack: TestStack, tenant: string): Promise<string[]> {
   const volume = await stack.ns.docker.getVolume(`bulkhead-${stack.ns.namespace}-${tenant}-data`).inspect();
-  const db = new DatabaseSync(`${volume.Mountpoint}/records.db`, { readOnly: true });
+  const db = new DatabaseSync(`${volume.Mountpoint}/packs/records/records.db`, { readOnly: true });
   try {
     return (db.prepare('SELECT title FROM records').all() as { title: string }[]).map((r) => r.title);
   } finally {
