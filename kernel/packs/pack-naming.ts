@@ -3,13 +3,13 @@
 // "_" of an exposed name is always its pack: names of different packs never collide, and a router
 // or runtime can tell the pack of any exposed name without a table.
 import { BulkheadError } from '../errors/bulkhead-error.ts';
-import { PackNameSchema, REFERENCE_PACK } from './pack-manifest.ts';
+import { PackNameSchema } from './pack-manifest.ts';
 
 /** The shape of a pack name (pack-manifest.ts's PackNameSchema also refuses built-in words). */
 export const PACK_NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
 
 export function exposedName(pack: string, tool: string): string {
-  if (pack !== REFERENCE_PACK) PackNameSchema.parse(pack);
+  PackNameSchema.parse(pack);
   return tool.startsWith(`${pack}_`) ? tool : `${pack}_${tool}`;
 }
 

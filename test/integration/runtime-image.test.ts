@@ -1,7 +1,7 @@
 // The tenant runtime image, started with testcontainers from the locally built image: it serves
 // MCP on its socket only to callers that carry the router's proof of origin.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { CALL_ASSERTION_HEADER, bodyDigest, type CallContext } from '../../kernel/wire/call-assertion.ts';
+import { RecordsStore } from '../../runtime-image/src/records-pack/records-store.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 
 const UID = 100_301;
@@ -78,6 +79,26 @@ async function assertion(options: {
     .sign(await importPKCS8(options.key ?? router.privateKey, 'EdDSA'));
 }
 
+/** The legacy record's id: written where runtimes before the records pack kept the database. */
+let legacyId: string;
+
+/**
+ * A records database at the volume's root, as a runtime before the reference pack left it when it
+ * was killed: its last write only in the write-ahead log (copied while the store is open).
+ */
+async function legacyRecordsDb(dataDir: string): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'bulkhead-legacy-'));
+  const store = new RecordsStore(join(scratch, 'records.db'), { idempotencyWindowMs: 60_000 });
+  legacyId = store.create({ title: 'from before the pack', body: '', tags: [] }, 'bob').id;
+  for (const file of await readdir(scratch)) {
+    await copyFile(join(scratch, file), join(dataDir, file));
+    await chown(join(dataDir, file), UID, UID);
+  }
+  expect(await readdir(dataDir)).toContain('records.db-wal');
+  store.close();
+  await rm(scratch, { recursive: true, force: true });
+}
+
 const listBody = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
 
 beforeAll(async () => {
@@ -88,6 +109,7 @@ beforeAll(async () => {
     await chmod(join(dir, sub), 0o700);
   }
   socketPath = join(dir, 'run', 'mcp.sock');
+  await legacyRecordsDb(join(dir, 'data'));
   container = await new GenericContainer(RUNTIME_IMAGE)
     .withNetworkMode('none')
     .withUser(`${UID}:${UID}`)
@@ -160,6 +182,22 @@ describe('tenant runtime image', () => {
     expect(health).toEqual({ ok: true, mcp: 200, refused: 5, calls: 2, invalid_calls: 0 });
   });
 
+  it("moves a records database left at the volume's root into the records pack's directory, with its WAL", async () => {
+    const dispatcher = new TenantDispatcher({
+      runtimes: { ensure: () => Promise.resolve({ kind: 'unix', socketPath, uid: UID }) },
+      sign: await createCallSigner(router.privateKey),
+      logger: pino({ level: 'silent' }),
+    });
+    const fetched = await dispatcher.callTool(context, 'records_get', { id: legacyId });
+    await dispatcher.close();
+    expect(fetched.structuredContent).toMatchObject({
+      record: { id: legacyId, title: 'from before the pack', createdBy: 'bob' },
+    });
+    const data = await readdir(join(dir, 'data'));
+    expect(data.filter((file) => file.startsWith('records.db'))).toEqual([]);
+    expect(await readdir(join(dir, 'data', 'packs', 'records'))).toContain('records.db');
+  });
+
   it('starts from the V8 code cache its build recorded, and says so when a cache does not fit', async () => {
     // Recorded at build time (runtime-image/Dockerfile), root-owned and read-only; the training gone.
     const cache = await container.exec(['stat', '-c', '%u %a %s', '/app/runtime.cjs.cache']);
@@ -167,6 +205,17 @@ describe('tenant runtime image', () => {
     expect([owner, mode]).toEqual(['0', '444']);
     expect(Number(size)).toBeGreaterThan(100_000);
     expect((await container.exec(['ls', '/app'])).output.split(/\s+/)).not.toContain('train-code-cache.mjs');
+    // The records pack's own, recorded by its own training; the pack logs a rejected cache on its
+    // stderr, which the runtime's log carries (checked below).
+    const packCache = await container.exec([
+      'stat',
+      '-c',
+      '%u %a %s',
+      '/opt/bulkhead/packs/records/runtime.cjs.cache',
+    ]);
+    const [packOwner, packMode, packSize] = packCache.output.trim().split(' ');
+    expect([packOwner, packMode]).toEqual(['0', '444']);
+    expect(Number(packSize)).toBeGreaterThan(100_000);
     // V8 accepted it for this container's start: the entry logs a rejected cache.
     const logs = await new Docker().getContainer(container.getId()).logs({ stdout: true, stderr: true });
     expect(logs.toString()).toContain('listening');

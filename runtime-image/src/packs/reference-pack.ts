@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
 import { PACK_WORK_SUBDIR, type EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
 import { PACK_MANIFEST_FILE, ReferencePackManifestSchema } from '../../../kernel/packs/pack-manifest.ts';
-import { exposedName } from '../../../kernel/packs/pack-naming.ts';
 import { RECORDS_TOOLS } from '../../../kernel/packs/records.ts';
 import { definitionDigest, wireTool } from '../../../kernel/tools/tool-definition.ts';
 import { RECORDS_DB } from './reference-meta.ts';
@@ -48,7 +47,8 @@ export function readReferencePack(packDir: string, options: { idempotencyWindowM
       idempotency: manifest.idempotency,
       tools: RECORDS_TOOLS.map((def) => ({
         name: def.name,
-        exposed: exposedName(manifest.name, def.name),
+        // Already "records_<tool>", the naming rule's form; the router's names, served unchanged.
+        exposed: def.name,
         effect: def.effect,
         digest: definitionDigest(wireTool(def)),
       })),
