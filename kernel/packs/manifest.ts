@@ -1,7 +1,7 @@
 // The approved tool manifest: the single source of truth for the tools Bulkhead serves. The router
 // lists tools from here (never from what a container claims) and the runtime image implements the
 // tenant tools against the same definitions, so the two cannot drift apart silently. Definitions
-// and their derivations live in tool-definition.ts; the records pack in records-pack.ts.
+// and their derivations live in tool-definition.ts; the records tools (the reference pack's) in records.ts.
 import { z } from 'zod';
 import { safeSegment } from '../tools/semantic-rules.ts';
 import type { ToolDefinition } from '../tools/tool-definition.ts';

@@ -9,8 +9,10 @@
 // Variants alternate round by round, so each figure has its baseline from the same minutes:
 //   --variants cache,nocache   the image's V8 code cache used, or not (BULKHEAD_CODE_CACHE=off;
 //                              runtime-image/src/code-cache-entry.ts)
+//   --images a,b               each variant on each of these runtime images (default
+//                              BULKHEAD_RUNTIME_IMAGE): a change's image beside main's
 // Everything it creates lives in its own namespace and is removed.
-//   node test/bench/start-phases.ts [--rounds 10] [--isolation runc|gvisor] [--variants cache,nocache]
+//   node test/bench/start-phases.ts [--rounds 10] [--isolation runc|gvisor] [--variants cache,nocache] [--images a,b]
 import { generateKeyPairSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '10' },
     isolation: { type: 'string', default: 'runc' },
     variants: { type: 'string', default: 'cache,nocache' },
+    images: { type: 'string', default: RUNTIME_IMAGE },
   },
 });
 if (values.isolation !== 'runc' && values.isolation !== 'gvisor') throw new Error('--isolation runc|gvisor');
@@ -37,7 +40,13 @@ const VARIANT_ENV: Record<string, Record<string, string>> = {
   cache: {},
   nocache: { BULKHEAD_CODE_CACHE: 'off' },
 };
-const VARIANTS = values.variants.split(',').filter((v) => v in VARIANT_ENV);
+const IMAGES = values.images.split(',').filter(Boolean);
+const VARIANTS = IMAGES.flatMap((image) =>
+  values.variants
+    .split(',')
+    .filter((v) => v in VARIANT_ENV)
+    .map((env) => ({ image, env, label: IMAGES.length > 1 ? `${image.split(':').at(-1)} ${env}` : env })),
+);
 if (VARIANTS.length === 0) throw new Error('--variants: any of cache, nocache');
 
 const PHASES = ['create', 'start', 'listen', 'healthy', 'total'] as const;
@@ -89,19 +98,19 @@ async function main(): Promise<void> {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  const specOf = (variant: string): RuntimeSpec => ({
+  const specOf = (variant: (typeof VARIANTS)[number]): RuntimeSpec => ({
     tenantId: 'phases',
     uid: 100_700,
-    image: RUNTIME_IMAGE,
+    image: variant.image,
     isolation: ISOLATION,
     plan: planByName('small'),
-    env: { BULKHEAD_ROUTER_PUBLIC_KEY: publicKey, ...VARIANT_ENV[variant] },
+    env: { BULKHEAD_ROUTER_PUBLIC_KEY: publicKey, ...VARIANT_ENV[variant.env] },
   });
   console.log(
-    `start phases: ${ISOLATION}, plan small, image ${RUNTIME_IMAGE}, rounds ${ROUNDS}, variants ${VARIANTS.join(' / ')} (alternating)`,
+    `start phases: ${ISOLATION}, plan small, images ${IMAGES.join(' / ')}, rounds ${ROUNDS}, variants ${VARIANTS.map((v) => v.label).join(' / ')} (alternating)`,
   );
   const samples = new Map<string, Record<Phase, number[]>>(
-    VARIANTS.map((v) => [v, { create: [], start: [], listen: [], healthy: [], total: [] }]),
+    VARIANTS.map((v) => [v.label, { create: [], start: [], listen: [], healthy: [], total: [] }]),
   );
   try {
     // One unmeasured start creates the volume (and warms the engine's image cache).
@@ -131,7 +140,7 @@ async function main(): Promise<void> {
           await sleep(2);
         }
         const healthy = performance.now();
-        const s = samples.get(variant)!;
+        const s = samples.get(variant.label)!;
         s.create.push(docker.lastCreateMs);
         s.start.push(docker.lastStartMs);
         s.listen.push(listening - startEnd);
@@ -141,7 +150,9 @@ async function main(): Promise<void> {
     }
     for (const phase of PHASES)
       for (const variant of VARIANTS)
-        printFigures(`${phase.padEnd(8)} ${variant}`, samples.get(variant)![phase], { labelWidth: 20 });
+        printFigures(`${phase.padEnd(8)} ${variant.label}`, samples.get(variant.label)![phase], {
+          labelWidth: 32,
+        });
   } finally {
     await ns.cleanup();
   }

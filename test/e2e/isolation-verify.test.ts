@@ -2,11 +2,14 @@
 // inside it. It passes on a correctly onboarded tenant and fails, naming the control, when the
 // tenant's container is replaced by one started with a weakened setting. `--router` seeds a canary
 // record in the target and shows another tenant's agent refused it; with nothing to probe it fails.
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTools, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
+import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
+import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 import { runCli } from '../support/cli.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
 import { writeDevStack } from '../../dev/cli/dev-stack-state.ts';
@@ -57,6 +60,14 @@ async function replaceWithWeakened(
   );
   const container = await stack.ns.docker.createContainer(spec);
   await container.start();
+  // Verified once it serves, as the supervisor's own start would wait for: a check of a runtime
+  // still starting (its packs before its socket) would fail for that, not for the weakened control.
+  const socketPath = join(stack.supervisor.driver.placement(id, 1).socketDir, CONTAINER_SOCKET_NAME);
+  const endpoint = { kind: 'unix' as const, socketPath, uid: tenant.uid };
+  for (let i = 0; !(await probeHealth(endpoint).catch(() => false)); i++) {
+    if (i > 300) throw new Error(`the weakened runtime of ${id} never answered healthy`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 beforeAll(async () => {
