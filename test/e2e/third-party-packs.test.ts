@@ -85,7 +85,9 @@ let exposed: { files: string[]; everything: string[] };
 beforeAll(async () => {
   lab = await openPackLab('thirdparty');
   ({ stack } = lab);
-  await stack.onboard('alpha');
+  // Two Node packs beside the runtime and its records pack (four Node processes) outgrow the small
+  // plan's 128 MiB (docs/pack-runtime.md, "The reference pack"): alpha runs on the standard plan.
+  await stack.onboard('alpha', { plan: 'standard' });
   await stack.onboard('bravo');
   exposed = { files: await buildAndApprove('files'), everything: await buildAndApprove('everything') };
   await enable('alpha', ['files', 'everything']);

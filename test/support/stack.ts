@@ -86,7 +86,7 @@ export interface TestStack {
   /** Onboards with the records tools open to agents alone unless `policy` sets tools, roles, issuers or isolation. */
   onboard(
     id: string,
-    policy?: Partial<Pick<OnboardRequest, 'tools' | 'roles' | 'issuers' | 'isolation' | 'quotas'>>,
+    policy?: Partial<Pick<OnboardRequest, 'plan' | 'tools' | 'roles' | 'issuers' | 'isolation' | 'quotas'>>,
   ): Promise<OnboardResult>;
   /** The scopes the router advertises now (`scopes_supported` of its protected resource metadata). */
   scopes(): Promise<string[]>;
