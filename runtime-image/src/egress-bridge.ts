@@ -145,6 +145,7 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
   const waiting: ((socket: Socket | undefined) => void)[] = [];
   const proving = new Set<Socket>();
   let refused = 0;
+  let closed = false;
   /** When each reason was last logged: one reason's flood (a pack's loop) hides no other. */
   const lastLogged = new Map<string, number>();
 
@@ -179,6 +180,7 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
       timeoutMs: options.proofTimeoutMs ?? PROOF_TIMEOUT_MS,
     }).then((line) => {
       proving.delete(socket);
+      if (closed) return;
       const failure = proofFailure(options, nonce, line);
       if (failure !== undefined) return refuse(socket, failure);
       if (!socket.destroyed) accept(socket);
@@ -262,6 +264,7 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
     ports,
     refused: () => refused,
     async close() {
+      closed = true;
       for (const socket of [...idle.splice(0), ...proving]) socket.destroy();
       for (const waiter of waiting.splice(0)) waiter(undefined);
       // Connections in use end too: closing waits for none of them.
