@@ -97,6 +97,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     driver,
     image: settings.image,
     routerPublicKey: await readFile(settings.routerPublicKeyFile, 'utf8'),
+    ...(settings.egressPublicKeyFile
+      ? { egressPublicKey: await readFile(settings.egressPublicKeyFile, 'utf8') }
+      : {}),
     logger,
     settings,
     epochs,
