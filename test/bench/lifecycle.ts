@@ -7,10 +7,13 @@
 // the two stacks, so each start figure is printed beside its baseline from the same minutes; each
 // start is also shown as the supervisor logged it ('runtime ready'), the rest of a call's time
 // being the router's (authentication, the ensure's round trip through BullMQ, the call itself).
+// `--baseline-nanocpus` makes that second stack (the same image unless --baseline-image names
+// another) create containers with the plan's CPU share at the engine's default 100 ms period, as
+// before supervisor/docker/container-spec.ts's CPU_PERIOD_US.
 // `--before DIR` adds the dispatcher of another checkout (e.g. main), its warm calls taking turns
 // with this tree's dispatcher's, as the baseline of the same run.
 //   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100] [--isolation runc|gvisor]
-//     [--baseline-image bulkhead/runtime:latest] [--before DIR]
+//     [--baseline-image bulkhead/runtime:latest] [--baseline-nanocpus] [--before DIR]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -29,6 +32,7 @@ import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { agentClient, write } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { NanoCpusDocker } from './nanocpus-docker.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +41,7 @@ const { values } = parseArgs({
     fleet: { type: 'string', default: '100' },
     isolation: { type: 'string', default: 'runc' },
     'baseline-image': { type: 'string' },
+    'baseline-nanocpus': { type: 'boolean', default: false },
     before: { type: 'string' },
   },
 });
@@ -93,12 +98,12 @@ interface Lane {
   >;
 }
 
-async function lane(name: string, image: string): Promise<Lane> {
+async function lane(name: string, image: string, docker?: NanoCpusDocker): Promise<Lane> {
   const { logger, taken } = readyLog();
   const stack = await startTestStack(`bench-${name}`, {
     image,
     logger,
-    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4 },
+    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4, docker },
   });
   const figure = () => ({ call: [], ready: [] });
   return {
@@ -160,12 +165,14 @@ async function burst(l: Lane, thenRemove: boolean): Promise<void> {
 
 async function main(): Promise<void> {
   const lanes = [await lane('life', RUNTIME_IMAGE)];
-  const baselineImage = values['baseline-image'];
-  if (baselineImage) lanes.push(await lane('base', baselineImage));
+  const nanoCpus = values['baseline-nanocpus'];
+  const baselineImage = values['baseline-image'] ?? (nanoCpus ? RUNTIME_IMAGE : undefined);
+  if (baselineImage)
+    lanes.push(await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined));
   const stack = lanes[0]!.stack;
   console.log(
     `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}` +
-      `${baselineImage ? ` (baseline ${baselineImage}, rounds alternating)` : ''}, ` +
+      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}, rounds alternating)` : ''}, ` +
       `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
   );
   try {
