@@ -33,6 +33,11 @@ export function containerChecks(
   const pidsNote =
     pids === tenant.plan.pids ? '' : ` (plan ${tenant.plan.pids} + the ${runtime} sandbox's own threads)`;
   const cpu = cpuLimitFor(tenant.plan);
+  // A container made before the 1 s period holds the same share as NanoCpus (the engine's 100 ms
+  // period): the plan's limit all the same, until it is replaced.
+  const cpuLimited =
+    (host.CpuQuota === cpu.CpuQuota && host.CpuPeriod === cpu.CpuPeriod && !host.NanoCpus) ||
+    (host.NanoCpus === Math.round(tenant.plan.cpus * 1e9) && !host.CpuQuota);
   const cpuSet = `CpuQuota ${String(host.CpuQuota)} per CpuPeriod ${String(host.CpuPeriod)} µs, NanoCpus ${String(host.NanoCpus)}`;
   const tmpfs = host.Tmpfs?.['/tmp'] ?? '';
   const hostNs = (['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const).filter(
@@ -123,7 +128,7 @@ export function containerChecks(
     check(
       'limits.cpu',
       'CPU limit',
-      host.CpuQuota === cpu.CpuQuota && host.CpuPeriod === cpu.CpuPeriod && !host.NanoCpus,
+      cpuLimited,
       cpuSet,
       `${cpuSet}, expected CpuQuota ${cpu.CpuQuota} per CpuPeriod ${cpu.CpuPeriod} µs`,
     ),
