@@ -47,10 +47,10 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
  * (Node loading the runtime, CPU-bound for a few hundred ms) runs unthrottled instead of being
  * stopped every 100 ms. What a noisy neighbour gains: within one period it may spend its whole
  * quota at once (plan small: 0.5 CPU-s in a burst, then throttled for the rest of the second)
- * instead of in 50 ms slices. The quota caps it; it does not raise its weight: while it runs, the
- * kernel still divides a busy core fairly between it and every other runnable process, so its
- * neighbours are slowed no more than by any equal-weight process, and never for more than its
- * quota per second. docs/performance.md has the measurement.
+ * instead of 50 ms in every 100 ms. It gets no more CPU per second, and no priority: where others
+ * are runnable, the kernel divides a busy core by equal weights; its neighbours may meet up to half
+ * a second of its fair-share contention, then the rest of the second with it throttled.
+ * docs/performance.md ("The CPU period") has the measurement.
  */
 export const CPU_PERIOD_US = 1_000_000;
 
