@@ -9,18 +9,21 @@
 // Variants alternate round by round, so each figure has its baseline from the same minutes:
 //   --variants cache,nocache   the image's V8 code cache used, or not (BULKHEAD_CODE_CACHE=off;
 //                              runtime-image/src/code-cache-entry.ts)
+//   period100                  the code cache, the plan's CPU share as NanoCpus (the engine's
+//                              default 100 ms period, as before CPU_PERIOD_US): --variants cache,period100
 // Everything it creates lives in its own namespace and is removed.
 //   node test/bench/start-phases.ts [--rounds 10] [--isolation runc|gvisor] [--variants cache,nocache]
 import { generateKeyPairSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { pino } from 'pino';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
 import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { printFigures } from './figures.ts';
+import { NanoCpusDocker } from './nanocpus-docker.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
 
 const { values } = parseArgs({
@@ -36,19 +39,21 @@ const ROUNDS = Math.min(50, Number(values.rounds));
 const VARIANT_ENV: Record<string, Record<string, string>> = {
   cache: {},
   nocache: { BULKHEAD_CODE_CACHE: 'off' },
+  period100: {},
 };
 const VARIANTS = values.variants.split(',').filter((v) => v in VARIANT_ENV);
-if (VARIANTS.length === 0) throw new Error('--variants: any of cache, nocache');
+if (VARIANTS.length === 0) throw new Error('--variants: any of cache, nocache, period100');
 
 const PHASES = ['create', 'start', 'listen', 'healthy', 'total'] as const;
 type Phase = (typeof PHASES)[number];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The engine client with its create and start calls timed (the adapter's own code unchanged). */
-class TimedDocker extends Docker {
+class TimedDocker extends NanoCpusDocker {
   lastCreateMs = 0;
   lastStartMs = 0;
   lastStartEnd = 0;
+  override nanoCpus = false;
 
   override async createContainer(options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
     const t0 = performance.now();
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
       for (const variant of VARIANTS) {
         await driver.remove('phases', { purgeData: false });
         await sleep(200);
+        docker.nanoCpus = variant === 'period100';
         const t0 = performance.now();
         const info = await driver.ensure(specOf(variant), { generation: 1 });
         const socketPath = (info.endpoint as { socketPath: string }).socketPath;
