@@ -156,7 +156,8 @@ export class AuditTrail implements AuditSink {
   /**
    * Group commit: appends of one process are written per tenant in order, and every append that
    * arrives while a batch is being written goes into the next batch, one Redis round trip for all of
-   * them. Each caller's promise settles only when its own entry is in Redis (or its batch failed),
+   * them. The first batch starts once the event loop has run the I/O callbacks at hand
+   * (setImmediate), so calls answered in the same turn share it. Each caller's promise settles only when its own entry is in Redis (or its batch failed),
    * so an answered call is an audited call; races are only between processes.
    */
   append(event: AuditEvent): Promise<void> {
@@ -168,7 +169,9 @@ export class AuditTrail implements AuditSink {
       // A writer is running for this tenant: it takes this entry in its next batch.
       if (queue) return void queue.push(waiting);
       this.waiting.set(parsed.tenant, [waiting]);
-      void this.drain(parsed.tenant);
+      // With 8 concurrent callers (test/bench/observability-overhead.ts, a loaded machine): about
+      // 3.4 entries per round trip, against 2.2 when the writer started at once.
+      setImmediate(() => void this.drain(parsed.tenant));
     });
   }
 
