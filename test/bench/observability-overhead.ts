@@ -172,32 +172,39 @@ try {
   // Warm every router (JWKS, JIT) before measuring.
   for (const [i, { router }] of runs.entries()) await measure(router.mcpUrl, tokens[i]!, 1);
   const results = runs.map(() => ({ rate: [] as number[], cpuUs: [] as number[] }));
-  // Round-robin: a burst of load from elsewhere on the machine falls on every configuration alike.
+  // Round-robin, each round starting one router further on: a burst of load from elsewhere on the
+  // machine falls on every setting alike, and none always runs right after another.
   for (let round = 0; round < rounds; round += 1) {
-    for (const [i, { router }] of runs.entries()) {
-      const { rate, cpuUs } = await measure(router.mcpUrl, tokens[i]!, seconds);
+    for (let k = 0; k < runs.length; k += 1) {
+      const i = (k + round) % runs.length;
+      const { rate, cpuUs } = await measure(runs[i]!.router.mcpUrl, tokens[i]!, seconds);
       results[i]!.rate.push(rate);
       results[i]!.cpuUs.push(cpuUs);
     }
   }
   for (const checkout of checkouts) for (const tracing of checkout.tracings) await tracing.flush();
-  const change = (value: number, base: number): string =>
-    `${(((value - base) / base) * 100).toFixed(1).padStart(6)} %`;
+  // Each round's value against its own round's "all off" (measured within seconds of it), then the
+  // median of those changes: slow drifts in the machine's other load cancel out.
+  const change = (values: number[], base: number[]): string => {
+    const median_ = median(values.map((value, round) => (value - base[round]!) / base[round]!));
+    return `${(median_ * 100).toFixed(1).padStart(6)} %`;
+  };
   console.log(
-    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each (medians)`,
+    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each` +
+      ' (medians; changes: median of each round against its own all off)',
   );
   for (const [c, checkout] of checkouts.entries()) {
     const at = c * CONFIGS.length;
-    const off = median(results[at]!.rate);
-    const offCpu = median(results[at]!.cpuUs);
+    const off = results[at]!;
     if (checkouts.length > 1) console.log(` ${checkout.label}`);
     for (const [i, config] of CONFIGS.entries()) {
-      const rate = median(results[at + i]!.rate);
-      const cpu = median(results[at + i]!.cpuUs);
+      const { rate, cpuUs } = results[at + i]!;
+      const rounds = rate.length <= 6 ? `  [${rate.map((v) => v.toFixed(0)).join(', ')} calls/s]` : '';
       console.log(
-        `  ${config.padEnd(10)} ${rate.toFixed(0).padStart(6)} calls/s${i === 0 ? '         ' : change(rate, off)}` +
-          `  ${cpu.toFixed(0).padStart(6)} µs CPU/call${i === 0 ? '' : change(cpu, offCpu)}` +
-          `  [${results[at + i]!.rate.map((v) => v.toFixed(0)).join(', ')} calls/s]`,
+        `  ${config.padEnd(10)} ${median(rate).toFixed(0).padStart(6)} calls/s` +
+          `${i === 0 ? '         ' : change(rate, off.rate)}` +
+          `  ${median(cpuUs).toFixed(0).padStart(6)} µs CPU/call${i === 0 ? '         ' : change(cpuUs, off.cpuUs)}` +
+          rounds,
       );
     }
   }
