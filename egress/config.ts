@@ -7,6 +7,11 @@ const fields = {
   redisUrl,
   namespace,
   runDir,
+  keyFile: {
+    env: 'BULKHEAD_EGRESS_KEY_FILE',
+    schema: z.string().min(1),
+    doc: "the gateway's Ed25519 private key (PKCS#8 PEM, `bulkhead keygen`): it signs each tenant bridge's challenge; the supervisor hands the public key to tenant containers",
+  },
   secretsKeyFile: {
     env: 'BULKHEAD_SECRETS_KEY_FILE',
     schema: z.string().min(1).optional(),

@@ -4,6 +4,7 @@
 // connection the bridge starts to use carries one preamble line naming the pack, then an HTTP proxy
 // request that egress/proxy.ts serves under that tenant's policy. Each request is audited and, when
 // the gateway traces, a span (egress/egress-spans.ts).
+import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +16,12 @@ import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import type { EgressCredential } from '../kernel/tenant/egress-policy.ts';
 import type { Installation } from '../kernel/tenant/installation.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
-import { EGRESS_SOCKET_NAME, MAX_PREAMBLE_BYTES, parsePreamble } from '../kernel/wire/egress-tunnel.ts';
+import {
+  EGRESS_SOCKET_NAME,
+  MAX_PREAMBLE_BYTES,
+  parsePreamble,
+  readLine,
+} from '../kernel/wire/egress-tunnel.ts';
 import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
 import type { Tracing } from '../kernel/telemetry/tracing.ts';
 import { recordEgressSpan } from './egress-spans.ts';
@@ -27,6 +33,8 @@ export interface EgressGatewayOptions {
   installation: Installation;
   runDir: string;
   logger: Logger;
+  /** The gateway's Ed25519 private key: how it proves itself to each bridge (egress/tunnel-pool.ts). */
+  signingKey: KeyObject;
   /** Where upstream credentials come from; without it an upstream that declares one is refused. */
   secrets?: CredentialSource;
   /** Replaces the Redis budget (unit tests). */
@@ -109,31 +117,18 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
 
   /** Reads the preamble line (bounded), then hands the connection to the proxy under its tenant. */
   function onTunnel(tenant: string, socket: Socket): void {
-    let buffered = Buffer.alloc(0);
     // The line must come at once; the HTTP server's own timeouts apply after it.
-    socket.setTimeout(PREAMBLE_TIMEOUT_MS, () => socket.destroy());
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const newline = buffered.indexOf(0x0a);
-      if (newline < 0 && buffered.length < MAX_PREAMBLE_BYTES) return;
-      socket.off('data', onData);
-      socket.pause();
-      const preamble =
-        newline < 0 ? null : parsePreamble(buffered.subarray(0, newline + 1).toString('latin1'));
+    void readLine(socket, { maxBytes: MAX_PREAMBLE_BYTES, timeoutMs: PREAMBLE_TIMEOUT_MS }).then((line) => {
+      const preamble = line === null ? null : parsePreamble(line);
       const entry = tenants.get(tenant);
       if (preamble === null || !entry) {
         socket.destroy();
         return;
       }
       contexts.set(socket, { tenant, policy: entry.record.egress, ...preamble });
-      const rest = buffered.subarray(newline + 1);
-      if (rest.length > 0) socket.unshift(rest);
-      socket.setTimeout(0);
       proxy.emit('connection', socket);
       socket.resume();
-    };
-    socket.on('data', onData);
-    socket.resume();
+    });
   }
 
   async function refresh(): Promise<void> {
@@ -157,6 +152,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
           size: options.poolSize,
           maxInUse: options.maxConnections,
           dialsPerSecond: options.dialsPerSecond,
+          signingKey: options.signingKey,
           onTunnel: (socket) => onTunnel(record.id, socket),
           logger,
         });

@@ -1,6 +1,9 @@
 // Egress gateway process entry: configuration from the environment (egress/config.ts), then wiring.
 // Holds no Docker socket: it needs the tenant registry (Redis), the run directory's tenant socket
-// directories (as a member of the router's group) and, to add upstream credentials, the secret key.
+// directories (as a member of the router's group), its own signing key (how it proves itself to each
+// tenant's bridge) and, to add upstream credentials, the secret key.
+import { createPrivateKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
@@ -26,7 +29,8 @@ function secretsOnceKeyed(options: { file: string; redis: Redis; prefix: string 
 async function main(): Promise<void> {
   const config = loadConfig(egressConfig);
   if (!config) return;
-  const { redisUrl, namespace, logLevel, secretsKeyFile, otlpTracesEndpoint, ...settings } = config;
+  const { redisUrl, namespace, logLevel, secretsKeyFile, otlpTracesEndpoint, keyFile, ...settings } = config;
+  const signingKey = createPrivateKey(await readFile(keyFile, 'utf8'));
   const logger = pino({ name: 'egress-gateway', level: logLevel });
   const tracing = startTracing({ service: 'bulkhead-egress', endpoint: otlpTracesEndpoint });
   const inst = installation({ namespace, redisUrl });
@@ -35,6 +39,7 @@ async function main(): Promise<void> {
     ...settings,
     installation: inst,
     logger,
+    signingKey,
     tracing,
     ...(secretsKeyFile && secretsRedis
       ? {

@@ -6,7 +6,18 @@
 // Bounded: at most `size` idle or dialing connections and `maxInUse` in use; dials happen on the
 // gateway's refresh pass and when an idle connection is taken, never in a loop of their own, and
 // at most `dialsPerSecond` a second.
+// Every process of the tenant's UID can connect to the bridge's socket as well, so the bridge uses a
+// connection only after it proved to be the gateway's: the bridge's first line is a challenge, the
+// pool answers with its signature over the nonce and the tenant (kernel/wire/egress-tunnel.ts).
+import { sign, type KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
+import {
+  MAX_HANDSHAKE_BYTES,
+  formatProof,
+  parseChallenge,
+  proofMessage,
+  readLine,
+} from '../kernel/wire/egress-tunnel.ts';
 import { connectRuntimeSocket, RuntimeSocketTamperedError } from '../supervisor/client/runtime-socket.ts';
 
 /** After an idle connection closed: soon enough for a client waiting on a fresh container's bridge,
@@ -14,6 +25,8 @@ import { connectRuntimeSocket, RuntimeSocketTamperedError } from '../supervisor/
  * to a socket path that is not there yet fails at once and costs a failed open. */
 const REDIAL_DELAY_MS = 500;
 const REDIAL_ATTEMPTS = 120;
+/** A bridge sends its challenge as it accepts; one that has not after this is no bridge of ours. */
+const CHALLENGE_TIMEOUT_MS = 10_000;
 
 export interface TunnelTarget {
   tenant: string;
@@ -22,12 +35,17 @@ export interface TunnelTarget {
 }
 
 export interface PoolStats {
+  /** Idle or still dialing and proving. */
   idle: number;
+  /** Idle connections that proved themselves to the bridge: ready for a client. */
+  ready: number;
   inUse: number;
   /** Dials refused because the path was not the tenant's own socket (a link, a file, another UID). */
   tampered: number;
   /** Tunnels taken into use since the pool started. */
   used: number;
+  /** Connections closed because the bridge sent no challenge (an older runtime, or not a bridge). */
+  unchallenged: number;
 }
 
 export interface PoolLogger {
@@ -41,6 +59,8 @@ export interface TunnelPoolOptions {
   /** New connections per second at most: a bridge that uses (or spoils) every connection at once
    * cannot make the gateway dial in a tight loop. */
   dialsPerSecond: number;
+  /** The gateway's Ed25519 private key: it signs each bridge's challenge. */
+  signingKey: KeyObject;
   /** A tunnel the bridge started to use: its first bytes are unread (the preamble line first). */
   onTunnel: (socket: Socket) => void;
   logger: PoolLogger;
@@ -54,6 +74,7 @@ export class TunnelPool {
   readonly #connected = new WeakSet<Socket>();
   #tampered = 0;
   #used = 0;
+  #unchallenged = 0;
   #closed = false;
   #lastTamper = '';
   #retry: NodeJS.Timeout | undefined;
@@ -67,7 +88,14 @@ export class TunnelPool {
   }
 
   get stats(): PoolStats {
-    return { idle: this.#idle.size, inUse: this.#inUse.size, tampered: this.#tampered, used: this.#used };
+    return {
+      idle: this.#idle.size,
+      ready: this.#ready(),
+      inUse: this.#inUse.size,
+      tampered: this.#tampered,
+      used: this.#used,
+      unchallenged: this.#unchallenged,
+    };
   }
 
   /** The tenant's UID can change only with a new record; its connections go with the old one. */
@@ -123,14 +151,34 @@ export class TunnelPool {
     }
     this.#idle.add(socket);
     socket.on('error', () => socket.destroy());
-    socket.once('connect', () => this.#connected.add(socket));
+    socket.once('connect', () => void this.#prove(socket, tenant));
     socket.once('close', () => {
       // An idle connection that was up closed: the container stopped or was replaced (a fresh
-      // bridge is dialed soon, not only at the next pass). One that never connected (a stopped
-      // container's stale socket) waits for the next pass.
+      // bridge is dialed soon, not only at the next pass). One that never proved itself (a stopped
+      // container's stale socket, a bridge of another version) waits for the next pass.
       if (this.#idle.delete(socket) && this.#connected.has(socket)) this.#topUpSoon();
       this.#inUse.delete(socket);
     });
+    return true;
+  }
+
+  /** Answers the bridge's challenge; the connection is idle, ready for a client, after that. */
+  async #prove(socket: Socket, tenant: string): Promise<void> {
+    const line = await readLine(socket, { maxBytes: MAX_HANDSHAKE_BYTES, timeoutMs: CHALLENGE_TIMEOUT_MS });
+    if (socket.destroyed) return;
+    const nonce = line === null ? null : parseChallenge(line);
+    if (!nonce) {
+      this.#unchallenged += 1;
+      const message =
+        'egress bridge sent no challenge: a runtime older than this gateway, or not a bridge; refused';
+      if (message !== this.#lastTamper)
+        this.#options.logger.warn({ tenant, got: line?.slice(0, 40) ?? null }, message);
+      this.#lastTamper = message;
+      socket.destroy();
+      return;
+    }
+    socket.write(formatProof(sign(null, proofMessage(tenant, nonce), this.#options.signingKey)));
+    this.#connected.add(socket);
     socket.once('data', (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
@@ -140,7 +188,11 @@ export class TunnelPool {
       this.#options.onTunnel(socket);
       this.topUp();
     });
-    return true;
+    socket.resume();
+  }
+
+  #ready(): number {
+    return [...this.#idle].filter((socket) => this.#connected.has(socket)).length;
   }
 
   #topUpAfterWindow(delayMs: number): void {
@@ -160,8 +212,7 @@ export class TunnelPool {
       this.topUp();
       // Dials still under way count for the bound but not as served: a dial into a socket that is
       // not there yet (a container being replaced) fails after this check.
-      const up = [...this.#idle].filter((socket) => this.#connected.has(socket)).length;
-      if (up < this.#options.size && attempts > 1) this.#topUpSoon(attempts - 1);
+      if (this.#ready() < this.#options.size && attempts > 1) this.#topUpSoon(attempts - 1);
     }, REDIAL_DELAY_MS);
     this.#retry.unref();
   }

@@ -27,6 +27,12 @@ const fields = {
     schema: z.string().min(1),
     doc: 'router call-assertion public key, SPKI PEM',
   },
+  egressPublicKeyFile: {
+    env: 'BULKHEAD_EGRESS_PUBLIC_KEY_FILE',
+    schema: z.string().min(1).optional(),
+    doc: "the egress gateway's public key, SPKI PEM (`bulkhead keygen`): each tenant's bridge uses a connection to its socket only with the gateway's signature; unset: tenants' egress answers 503",
+    defaultText: 'none',
+  },
   routerGid: {
     env: 'BULKHEAD_ROUTER_GID',
     schema: z.coerce.number().int().min(0).default(0),

@@ -46,6 +46,8 @@ export type SupervisorOptions = Partial<Omit<SupervisorSettings, EnvOnly>> &
     logger: Logger;
     /** Idle tiers; unset: runtimes stay running until recycled or removed. */
     idleTiers?: IdleTiers | undefined;
+    /** The engine client; unset: the local engine (a benchmark passes one that changes a create). */
+    docker?: Docker | undefined;
   };
 
 export interface RunningSupervisor {
@@ -68,7 +70,7 @@ export interface RunningSupervisor {
 }
 
 export async function startSupervisor(options: SupervisorOptions): Promise<RunningSupervisor> {
-  const { installation, logger, idleTiers, ...given } = options;
+  const { installation, logger, idleTiers, docker = new Docker(), ...given } = options;
   const settings = supervisorConfig.resolve(given);
   const redis = new Redis({ ...installation.redis, lazyConnect: true });
   // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
@@ -76,7 +78,6 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   await redis.connect();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
   const tracing = startTracing({ service: 'bulkhead-supervisor', endpoint: settings.otlpTracesEndpoint });
-  const docker = new Docker();
   const driver = new DockerDriver({
     docker,
     namespace: installation.namespace,
@@ -97,6 +98,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     driver,
     image: settings.image,
     routerPublicKey: await readFile(settings.routerPublicKeyFile, 'utf8'),
+    ...(settings.egressPublicKeyFile
+      ? { egressPublicKey: await readFile(settings.egressPublicKeyFile, 'utf8') }
+      : {}),
     logger,
     settings,
     epochs,

@@ -99,7 +99,9 @@ export const up: Command = {
     const logDir = join(settings.devDir, 'logs');
     await mkdir(logDir, { recursive: true });
     const keys = await ensureCallKeys(join(settings.devDir, 'keys'));
-    step(`call-assertion keys: ${keys.created ? 'created' : 'reused'} in ${join(settings.devDir, 'keys')}`);
+    step(
+      `call-assertion and egress gateway keys: ${keys.created ? 'created' : 'reused'} in ${join(settings.devDir, 'keys')}`,
+    );
     // The audit keys and directory of the development stack: segments are sealed under the dev dir.
     const auditKeys = await ensureAuditKeys(join(settings.devDir, 'keys'));
     const auditDir = join(settings.devDir, 'audit');
@@ -139,6 +141,7 @@ export const up: Command = {
       children.start('supervisor', join(ROOT, 'supervisor/main.ts'), {
         ...common,
         BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
+        BULKHEAD_EGRESS_PUBLIC_KEY_FILE: keys.egress.publicKeyFile,
         BULKHEAD_METRICS_PORT: String(supervisorMetricsPort),
         BULKHEAD_AUDIT_SIGNING_KEY_FILE: auditKeys.signingKeyFile,
         BULKHEAD_AUDIT_DIR: auditDir,
@@ -149,6 +152,7 @@ export const up: Command = {
       children.start('egress', join(ROOT, 'egress/main.ts'), {
         ...common,
         BULKHEAD_SECRETS_KEY_FILE: secretsKeyFile,
+        BULKHEAD_EGRESS_KEY_FILE: keys.egress.privateKeyFile,
       });
       step(`starting the router at ${routerUrl}`);
       children.start('router', join(ROOT, 'router/main.ts'), {

@@ -74,7 +74,6 @@ export const ERROR_CODES = {
   auth_flood: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.
   idempotency_key_reused: { class: 'conflict' },
-  idempotency_in_progress: { class: 'conflict' },
   duplicate_ref: { class: 'conflict' },
   // A pack write whose key reached the pack without an answer: not dispatched again (at most once).
   pack_outcome_unknown: { class: 'conflict' },
@@ -87,6 +86,9 @@ export const ERROR_CODES = {
   // An upstream's shared call budget is spent (egress/upstream-budget.ts).
   upstream_budget_exceeded: { class: 'rate_limit', http: 429 },
   // transient: retry later (after retry_after_ms where given).
+  // The first call with this idempotency key is still running: the same call again, later, gets
+  // its stored result, so an agent must be told it may retry (a conflict class would say it may not).
+  idempotency_in_progress: { class: 'transient' },
   runtime_unavailable: { class: 'transient' },
   // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).
   state_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },

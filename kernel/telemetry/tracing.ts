@@ -66,7 +66,14 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   propagateContext();
   const exporter = options.exporter ?? new OTLPTraceExporter({ url: options.endpoint });
   // Bounded queue: when the collector is slow or gone, spans are dropped, never the process's memory.
-  const processor = new BatchSpanProcessor({ exporter, maxQueueSize: 4096, scheduledDelayMillis: 1000 });
+  // Exports of up to 2048 spans (the SDK's default is 512): each export is an HTTP request on this
+  // process's event loop, so a busy router sends a quarter as many.
+  const processor = new BatchSpanProcessor({
+    exporter,
+    maxQueueSize: 4096,
+    maxExportBatchSize: 2048,
+    scheduledDelayMillis: 1000,
+  });
   const provider = new TracerProvider({
     resource: serviceResource(options.service),
     spanProcessors: [processor],

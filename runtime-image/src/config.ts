@@ -49,6 +49,12 @@ export const runtimeConfig = defineConfig(
       schema: z.string().min(1).default(`${CONTAINER_SOCKET_DIR}/${EGRESS_SOCKET_NAME}`),
       doc: "the egress bridge's unix socket, which the egress gateway dials (runtime-image/src/egress-bridge.ts)",
     },
+    egressPublicKey: {
+      env: 'BULKHEAD_EGRESS_PUBLIC_KEY',
+      schema: z.string().min(1).optional(),
+      doc: "the egress gateway's Ed25519 public key (SPKI PEM): a connection to the bridge's socket is the gateway's only with a signature it verifies; unset: egress answers 503",
+      defaultText: 'none',
+    },
     egressPort: {
       env: 'BULKHEAD_EGRESS_PORT',
       schema: z.coerce.number().int().min(1).max(65000).default(DEFAULT_EGRESS_PORT),

@@ -4,13 +4,25 @@
 // connections to the bridge's unix socket in the tenant's socket directory (kernel/wire/egress-tunnel.ts),
 // because a gVisor sandbox may create host sockets there but not connect to them. Each proxy client
 // takes one idle connection, which starts with a line naming the pack whose port the client used.
+// Every process of the tenant's UID can connect to that socket too, a pack included: a connection
+// counts as the gateway's only once it answered this bridge's fresh challenge with the gateway's
+// signature (kernel/wire/egress-tunnel.ts); until then it is never handed to a client.
 //
 // One loopback port per pack (the tenant-wide port, then one per enabled pack in order) lets the
 // gateway apply per-pack allowlists. The packs of a tenant run as the tenant's one UID, so any of
 // them can open any of these ports: per-pack entries are least privilege, not a boundary; the
 // tenant's allowlist, budgets and audit are held outside, by the gateway.
+import { randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { formatPreamble } from '../../kernel/wire/egress-tunnel.ts';
+import {
+  MAX_HANDSHAKE_BYTES,
+  NONCE_BYTES,
+  formatChallenge,
+  formatPreamble,
+  parseProof,
+  proofMessage,
+  readLine,
+} from '../../kernel/wire/egress-tunnel.ts';
 
 export interface EgressBridgeLogger {
   info(fields: object, message: string): void;
@@ -20,13 +32,25 @@ export interface EgressBridgeLogger {
 export interface EgressBridgeOptions {
   /** The unix socket the gateway dials (in the tenant's socket directory). */
   socketPath: string;
+  /** The tenant this runtime serves: what the gateway's proof must name. */
+  tenantId: string;
+  /**
+   * The egress gateway's Ed25519 public key (BULKHEAD_EGRESS_PUBLIC_KEY); without it no connection
+   * can prove itself, so none is used and every proxy client gets the 503.
+   */
+  gatewayKey: KeyObject | undefined;
   /** The tenant-wide loopback port; pack i (0-based, in `packs` order) gets `port + 1 + i`. */
   port: number;
   packs: readonly string[];
   /** How long a proxy client waits for an idle gateway connection before a 503. */
   waitMs: number;
-  /** Idle gateway connections kept at most; more are closed (the gateway keeps its own pool small). */
+  /**
+   * Idle gateway connections kept at most; more are closed (the gateway keeps its own pool small).
+   * Connections still to prove themselves are bounded by the same number.
+   */
   maxIdle: number;
+  /** How long a new connection has to answer the challenge. */
+  proofTimeoutMs?: number;
   logger: EgressBridgeLogger;
   /**
    * The `traceparent` of the pack's only call in flight, if it has exactly one and it is traced
@@ -38,6 +62,8 @@ export interface EgressBridgeOptions {
 export interface EgressBridge {
   /** Loopback port per pack name; the tenant-wide port under the key `''`. */
   ports: ReadonlyMap<string, number>;
+  /** Connections to the gateway's socket closed because they did not prove themselves. */
+  refused(): number;
   close(): Promise<void>;
 }
 
@@ -93,21 +119,89 @@ function listen(server: Server, target: { path: string } | { port: number; host:
   });
 }
 
+const PROOF_TIMEOUT_MS = 5_000;
+/** A refusal is logged at most this often for each reason (a pack may open connections in a loop). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/** Why a connection's answer is no proof, or undefined when it is the gateway's. */
+function proofFailure(options: EgressBridgeOptions, nonce: Buffer, line: string | null): string | undefined {
+  if (line === null) return 'no answer to the challenge';
+  const signature = parseProof(line);
+  if (!signature)
+    return line.startsWith('bulkhead-egress/2 ')
+      ? 'a malformed proof'
+      : 'not a proof: a gateway of another version, or not the gateway';
+  if (!options.gatewayKey) return 'no gateway key configured (BULKHEAD_EGRESS_PUBLIC_KEY)';
+  try {
+    if (verify(null, proofMessage(options.tenantId, nonce), options.gatewayKey, signature)) return undefined;
+  } catch {
+    // A key of another type: no proof either.
+  }
+  return 'a signature that does not verify with the gateway key';
+}
+
 export async function startEgressBridge(options: EgressBridgeOptions): Promise<EgressBridge> {
   const idle: Socket[] = [];
   const waiting: ((socket: Socket | undefined) => void)[] = [];
+  const proving = new Set<Socket>();
+  let refused = 0;
+  let closed = false;
+  /** When each reason was last logged: one reason's flood (a pack's loop) hides no other. */
+  const lastLogged = new Map<string, number>();
 
-  const gatewaySide = createServer((socket) => {
+  if (!options.gatewayKey)
+    options.logger.warn(
+      { socket: options.socketPath },
+      'no egress gateway key (BULKHEAD_EGRESS_PUBLIC_KEY): no gateway connection can prove itself, egress answers 503',
+    );
+
+  function refuse(socket: Socket, reason: string): void {
+    socket.destroy();
+    refused += 1;
+    const now = Date.now();
+    if (now - (lastLogged.get(reason) ?? -Infinity) < REFUSAL_LOG_INTERVAL_MS) return;
+    lastLogged.set(reason, now);
+    options.logger.warn(
+      { reason, refused },
+      'egress socket connection refused: it did not prove to be the gateway',
+    );
+  }
+
+  /** The challenge, then the proof; only a connection that proved itself is used. */
+  function challenge(socket: Socket): void {
     socket.on('error', () => socket.destroy());
+    if (proving.size >= options.maxIdle)
+      return refuse(socket, 'too many connections still to prove themselves');
+    proving.add(socket);
+    const nonce = randomBytes(NONCE_BYTES);
+    socket.write(formatChallenge(nonce));
+    void readLine(socket, {
+      maxBytes: MAX_HANDSHAKE_BYTES,
+      timeoutMs: options.proofTimeoutMs ?? PROOF_TIMEOUT_MS,
+    }).then((line) => {
+      proving.delete(socket);
+      if (closed) return;
+      const failure = proofFailure(options, nonce, line);
+      if (failure !== undefined) return refuse(socket, failure);
+      if (!socket.destroyed) accept(socket);
+    });
+  }
+
+  function accept(socket: Socket): void {
     const waiter = waiting.shift();
     if (waiter) return waiter(socket);
-    if (idle.length >= options.maxIdle) return socket.destroy();
+    if (idle.length >= options.maxIdle) {
+      socket.destroy();
+      return;
+    }
     idle.push(socket);
     socket.once('close', () => {
       const at = idle.indexOf(socket);
       if (at >= 0) idle.splice(at, 1);
     });
-  });
+  }
+
+  const gatewaySide = createServer(challenge);
 
   /** An idle gateway connection, waiting up to waitMs for one. */
   function take(): Promise<Socket | undefined> {
@@ -168,8 +262,10 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
 
   return {
     ports,
+    refused: () => refused,
     async close() {
-      for (const socket of idle.splice(0)) socket.destroy();
+      closed = true;
+      for (const socket of [...idle.splice(0), ...proving]) socket.destroy();
       for (const waiter of waiting.splice(0)) waiter(undefined);
       // Connections in use end too: closing waits for none of them.
       for (const client of relaying) client.destroy();

@@ -1,5 +1,6 @@
 // The tenant runtime: an MCP server on a unix socket in the tenant's own socket directory. Every
 // MCP request must carry the router's call assertion; the health probe carries no tenant data.
+import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
     tenantId: config.tenantId,
     routerKey: await loadRouterKey(config.routerPublicKey),
   });
+  // Refused at start if it is no key: a runtime that could never use egress must say so at once.
+  const gatewayKey =
+    config.egressPublicKey === undefined ? undefined : createPublicKey(config.egressPublicKey);
   mkdirSync(config.dataDir, { recursive: true });
   const reference = readReferencePack(config.recordsPackDir, {
     idempotencyWindowMs: config.idempotencyWindowMs,
@@ -269,6 +273,8 @@ async function main(): Promise<void> {
     log.info({ socket: config.socketPath }, 'listening');
     startEgressBridge({
       socketPath: config.egressSocketPath,
+      tenantId: config.tenantId,
+      gatewayKey,
       port: config.egressPort,
       packs: readEnabledPacks(config.packsDir).map((pack) => pack.name),
       waitMs: config.egressWaitMs,

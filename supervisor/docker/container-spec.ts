@@ -40,6 +40,25 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
   return isolation === 'gvisor' ? plan.pids + GVISOR_PIDS_HEADROOM : plan.pids;
 }
 
+/**
+ * The CFS period of every plan's CPU quota: 1 s (the kernel's longest) instead of the engine's
+ * default 100 ms. The quota is the plan's share of that period, so a plan's average CPU is what it
+ * was; what changes is how long a tenant may run at full speed before it is throttled: a start
+ * (Node loading the runtime, CPU-bound for a few hundred ms) runs unthrottled instead of being
+ * stopped every 100 ms. What a noisy neighbour gains: within one period it may spend its whole
+ * quota at once (plan small: 0.5 CPU-s in a burst, then throttled for the rest of the second)
+ * instead of 50 ms in every 100 ms. It gets no more CPU per second, and no priority: where others
+ * are runnable, the kernel divides a busy core by equal weights; its neighbours may meet up to half
+ * a second of its fair-share contention, then the rest of the second with it throttled.
+ * docs/performance.md ("The CPU period") has the measurement.
+ */
+export const CPU_PERIOD_US = 1_000_000;
+
+/** The engine's CPU quota for a plan: the one value the spec sets and `verify` expects. */
+export function cpuLimitFor(plan: { cpus: number }): { CpuPeriod: number; CpuQuota: number } {
+  return { CpuPeriod: CPU_PERIOD_US, CpuQuota: Math.round(plan.cpus * CPU_PERIOD_US) };
+}
+
 export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
   return isolation === 'gvisor' ? 'runsc' : 'runc';
 }
@@ -85,7 +104,8 @@ export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Doc
       Memory: plan.memoryMb * MiB,
       // Equal to Memory: no swap, so the memory limit is a real limit.
       MemorySwap: plan.memoryMb * MiB,
-      NanoCpus: Math.round(plan.cpus * 1e9),
+      // The plan's share as a quota per period (not NanoCpus, which fixes the period at 100 ms).
+      ...cpuLimitFor(plan),
       PidsLimit: pidsLimitFor(plan, spec.isolation),
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${plan.tmpMb}m` },
       Mounts: [

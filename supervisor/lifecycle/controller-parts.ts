@@ -40,6 +40,11 @@ export interface RuntimeControllerOptions {
   image: string;
   /** Public key the runtime verifies router call assertions with (SPKI PEM or JWK JSON). */
   routerPublicKey: string;
+  /**
+   * The egress gateway's public key (SPKI PEM): a tenant's bridge uses only connections that proved
+   * themselves with it; unset, none can, and the tenant's egress answers 503.
+   */
+  egressPublicKey?: string;
   logger: Logger;
   settings: LifecycleSettings;
   probe?: HealthProbe;
@@ -93,7 +98,10 @@ export class TenantSuspendedError extends BulkheadError<'tenant_suspended'> {
 /** What a tenant's runtime is made from; the idempotency window reaches the runtime explicitly. */
 export function runtimeSpec(
   tenant: TenantRecord,
-  options: Pick<RuntimeControllerOptions, 'image' | 'routerPublicKey' | 'settings' | 'images'>,
+  options: Pick<
+    RuntimeControllerOptions,
+    'image' | 'routerPublicKey' | 'egressPublicKey' | 'settings' | 'images'
+  >,
 ): RuntimeSpec {
   return {
     tenantId: tenant.id,
@@ -104,6 +112,7 @@ export function runtimeSpec(
     env: {
       BULKHEAD_ROUTER_PUBLIC_KEY: options.routerPublicKey,
       BULKHEAD_IDEMPOTENCY_WINDOW_MS: String(options.settings.idempotencyWindowMs),
+      ...(options.egressPublicKey ? { BULKHEAD_EGRESS_PUBLIC_KEY: options.egressPublicKey } : {}),
     },
   };
 }

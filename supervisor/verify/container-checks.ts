@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
-import { pidsLimitFor, runtimeName, type Placement } from '../docker/container-spec.ts';
+import { cpuLimitFor, pidsLimitFor, runtimeName, type Placement } from '../docker/container-spec.ts';
 import { LABELS } from '../docker/labels.ts';
 
 const MiB = 1024 * 1024;
@@ -32,6 +32,13 @@ export function containerChecks(
   const pids = pidsLimitFor(tenant.plan, tenant.isolation);
   const pidsNote =
     pids === tenant.plan.pids ? '' : ` (plan ${tenant.plan.pids} + the ${runtime} sandbox's own threads)`;
+  const cpu = cpuLimitFor(tenant.plan);
+  // A container made before the 1 s period holds the same share as NanoCpus (the engine's 100 ms
+  // period): the plan's limit all the same, until it is replaced.
+  const cpuLimited =
+    (host.CpuQuota === cpu.CpuQuota && host.CpuPeriod === cpu.CpuPeriod && !host.NanoCpus) ||
+    (host.NanoCpus === Math.round(tenant.plan.cpus * 1e9) && !host.CpuQuota);
+  const cpuSet = `CpuQuota ${String(host.CpuQuota)} per CpuPeriod ${String(host.CpuPeriod)} µs, NanoCpus ${String(host.NanoCpus)}`;
   const tmpfs = host.Tmpfs?.['/tmp'] ?? '';
   const hostNs = (['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const).filter(
     (key) => (host as Record<string, unknown>)[key] === 'host',
@@ -121,9 +128,9 @@ export function containerChecks(
     check(
       'limits.cpu',
       'CPU limit',
-      host.NanoCpus === Math.round(tenant.plan.cpus * 1e9),
-      `NanoCpus ${String(host.NanoCpus)}`,
-      `NanoCpus ${String(host.NanoCpus)}, expected ${Math.round(tenant.plan.cpus * 1e9)}`,
+      cpuLimited,
+      cpuSet,
+      `${cpuSet}, expected CpuQuota ${cpu.CpuQuota} per CpuPeriod ${cpu.CpuPeriod} µs`,
     ),
     check(
       'limits.pids',

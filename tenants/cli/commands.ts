@@ -112,14 +112,15 @@ export const offboard: Command = {
 };
 
 export const keygen: Command = {
-  summary: "create the router's call-assertion key pair (Ed25519) if missing",
+  summary: "create the router's call-assertion key pair and the egress gateway's (Ed25519) if missing",
   usage: 'bulkhead keygen --out <dir>',
   async run(args) {
     const { values } = parse(args, { out: { type: 'string' } });
     if (!values.out) throw new UsageError('keygen needs --out <dir>');
     const keys = await ensureCallKeys(values.out);
     console.log(
-      `${keys.created ? 'created' : 'kept existing'} ${keys.privateKeyFile} and ${keys.publicKeyFile}`,
+      `${keys.created ? 'created missing' : 'kept existing'} keys: ${keys.privateKeyFile}, ${keys.publicKeyFile}, ` +
+        `${keys.egress.privateKeyFile}, ${keys.egress.publicKeyFile}`,
     );
   },
 };

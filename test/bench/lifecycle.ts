@@ -7,10 +7,15 @@
 // the two stacks, so each start figure is printed beside its baseline from the same minutes; each
 // start is also shown as the supervisor logged it ('runtime ready'), the rest of a call's time
 // being the router's (authentication, the ensure's round trip through BullMQ, the call itself).
+// `--baseline-nanocpus` makes that second stack (the same image unless --baseline-image names
+// another) create containers with the plan's CPU share at the engine's default 100 ms period, as
+// before supervisor/docker/container-spec.ts's CPU_PERIOD_US.
 // `--before DIR` adds the dispatcher of another checkout (e.g. main), its warm calls taking turns
 // with this tree's dispatcher's, as the baseline of the same run.
-//   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--fleet 100] [--isolation runc|gvisor]
-//     [--baseline-image bulkhead/runtime:latest] [--before DIR]
+// `--burst-rounds N` runs the burst N times per stack, the stacks' order alternating (ABBA...), with
+// tenants new to each burst.
+//   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--burst-rounds 1] [--fleet 100] [--isolation runc|gvisor]
+//     [--baseline-image bulkhead/runtime:latest] [--baseline-nanocpus] [--before DIR]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -26,17 +31,20 @@ import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
-import { agentClient, write } from '../support/mcp-client.ts';
+import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { NanoCpusDocker } from './nanocpus-docker.ts';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '10' },
     burst: { type: 'string', default: '50' },
+    'burst-rounds': { type: 'string', default: '1' },
     fleet: { type: 'string', default: '100' },
     isolation: { type: 'string', default: 'runc' },
     'baseline-image': { type: 'string' },
+    'baseline-nanocpus': { type: 'boolean', default: false },
     before: { type: 'string' },
   },
 });
@@ -44,6 +52,7 @@ if (values.isolation !== 'runc' && values.isolation !== 'gvisor') throw new Erro
 const ISOLATION: 'runc' | 'gvisor' = values.isolation;
 const ROUNDS = Math.min(50, Number(values.rounds));
 const BURST = Math.min(100, Number(values.burst));
+const BURST_ROUNDS = Math.min(6, Number(values['burst-rounds']));
 const FLEET = Math.min(150, Number(values.fleet));
 
 function stats(label: string, samples: number[], extra = ''): number {
@@ -93,12 +102,12 @@ interface Lane {
   >;
 }
 
-async function lane(name: string, image: string): Promise<Lane> {
+async function lane(name: string, image: string, docker?: NanoCpusDocker): Promise<Lane> {
   const { logger, taken } = readyLog();
   const stack = await startTestStack(`bench-${name}`, {
     image,
     logger,
-    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4 },
+    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4, docker },
   });
   const figure = () => ({ call: [], ready: [] });
   return {
@@ -132,17 +141,30 @@ async function lifecycleRound(l: Lane, i: number): Promise<void> {
 }
 
 /** All first calls of BURST cold tenants at once, through the full stack of one lane. */
-async function burst(l: Lane, thenRemove: boolean): Promise<void> {
+async function burst(l: Lane, round: number, thenRemove: boolean): Promise<void> {
   const { stack } = l;
-  const burstIds = Array.from({ length: BURST }, (_, i) => `burst-${i}`);
+  const burstIds = Array.from({ length: BURST }, (_, i) => `burst-${round}-${i}`);
   for (const id of burstIds) await register(stack, id);
   const burstClients = await Promise.all(burstIds.map((id) => agentClient(stack, id)));
   const burstStart = performance.now();
-  const outcomes = await Promise.all(burstClients.map((c, i) => write(c, `burst-${i}`)));
+  // A client that gives up (the SDK's own request timeout) is a failed first call, not the end of the run.
+  const outcomes = await Promise.all(
+    burstClients.map((c, i) =>
+      write(c, `burst-${i}`).catch((error: unknown): WriteOutcome => ({
+        ok: false,
+        error: {
+          error_class: 'client',
+          code: (error as { code?: string }).code ?? 'client_error',
+          retryable: true,
+        },
+        ms: performance.now() - burstStart,
+      })),
+    ),
+  );
   const wall = performance.now() - burstStart;
   const ok = outcomes.filter((o) => o.ok);
   stats(
-    `burst of ${BURST} cold tenants (first write)${thenRemove ? ` [${l.name === 'life' ? 'new' : 'baseline'}]` : ''}`,
+    `burst of ${BURST} cold tenants (first write)${thenRemove ? ` [${l.name === 'life' ? 'new' : 'baseline'}, round ${round + 1}]` : ''}`,
     ok.map((o) => o.ms),
     `  success ${ok.length}/${BURST} (${((100 * ok.length) / BURST).toFixed(0)}%), wall ${(wall / 1000).toFixed(1)} s, ` +
       `max creates in flight ${stack.supervisor.createLimiter.maxInFlight}`,
@@ -160,12 +182,14 @@ async function burst(l: Lane, thenRemove: boolean): Promise<void> {
 
 async function main(): Promise<void> {
   const lanes = [await lane('life', RUNTIME_IMAGE)];
-  const baselineImage = values['baseline-image'];
-  if (baselineImage) lanes.push(await lane('base', baselineImage));
+  const nanoCpus = values['baseline-nanocpus'];
+  const baselineImage = values['baseline-image'] ?? (nanoCpus ? RUNTIME_IMAGE : undefined);
+  if (baselineImage)
+    lanes.push(await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined));
   const stack = lanes[0]!.stack;
   console.log(
     `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}` +
-      `${baselineImage ? ` (baseline ${baselineImage}, rounds alternating)` : ''}, ` +
+      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}, rounds alternating)` : ''}, ` +
       `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
   );
   try {
@@ -297,8 +321,11 @@ async function main(): Promise<void> {
       );
 
     // 3. A burst of cold tenants, all first calls at once through the full stack; with a baseline
-    //    lane, one burst per lane, each removed before the next so that both meet the same engine.
-    if (BURST > 0) for (const l of lanes) await burst(l, lanes.length > 1);
+    //    lane, one burst per lane and round, each removed before the next so that all meet the same
+    //    engine.
+    const many = lanes.length > 1 || BURST_ROUNDS > 1;
+    for (let r = 0; BURST > 0 && r < BURST_ROUNDS; r++)
+      for (const l of r % 2 === 0 ? lanes : [...lanes].reverse()) await burst(l, r, many);
 
     // 4. Idle memory: one tenant container, and a supervisor process adopting a fleet.
     const fleetIds = Array.from({ length: Math.max(0, FLEET - BURST - ROUNDS) }, (_, i) => `fleet-${i}`);

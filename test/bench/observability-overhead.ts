@@ -1,21 +1,32 @@
 // Benchmark (not a test): what tracing, metrics and audit cost on the shared-tool hot path. Router
 // apps in this process as production wires them (real token verifier, Redis rate limits): one with
 // all three off, one with each alone, one with all three on: OTLP spans to a real OTLP/HTTP receiver
-// (a process of its own), the Prometheus registry, the hash-chained audit trail in Redis.
-// Concurrent tools/call whoami for a fixed time, the configurations in turn, calls per second
-// printed side by side. Asserts nothing.
+// (a process of its own), the Prometheus registry, the hash-chained audit trail in Redis with the
+// keyed argument digests. Concurrent tools/call whoami for a fixed time, the settings in turn, calls
+// per second printed side by side. Asserts nothing.
 //   node test/bench/observability-overhead.ts [--seconds 2] [--rounds 5] [--concurrency 8]
+//     [--only tracing]     one setting alone (for a CPU profile of it: node --cpu-prof ...)
+//     [--before DIR]       also the routers of another checkout (e.g. main's), in the same rounds
+// A sixth setting, "all on 10%", samples one new trace in ten (BULKHEAD_TRACE_SAMPLE_RATIO=0.1):
+// shown beside the others, but the overhead target is judged on "all on" (every call traced).
+// With --before, every round runs each setting of both checkouts in turn, so the machine's other
+// load falls on before and after alike; each table's changes are against its own "all off".
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { startDevIdp } from '../../dev/idp/dev-idp.ts';
-import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
-import { startTracing } from '../../kernel/telemetry/tracing.ts';
-import { RouterMetrics } from '../../router/metrics/router-metrics.ts';
-import { mcpPost, MemoryTenants, startAuthRouter } from '../support/auth-harness.ts';
+import type * as AuditTrailModule from '../../kernel/audit/audit-trail.ts';
+import type * as AuditRecordModule from '../../kernel/audit/audit-record.ts';
+import type * as TracingModule from '../../kernel/telemetry/tracing.ts';
+import type * as MetricsModule from '../../router/metrics/router-metrics.ts';
+import type * as HarnessModule from '../support/auth-harness.ts';
+import type { Tracing } from '../../kernel/telemetry/tracing.ts';
+import { mcpPost } from '../support/auth-harness.ts';
 import { startReceiverProcess } from '../support/otlp-receiver.ts';
 import type { AppDeps } from '../../router/app.ts';
 import { freePort, TEST_QUOTAS } from '../support/stack.ts';
@@ -26,6 +37,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8' },
+    only: { type: 'string' },
+    before: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -35,9 +48,25 @@ const logger = pino({ level: 'silent' });
 const INITIAL = 'bench-initial-access-token-0123456789';
 const WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
 
-const CONFIGS = ['all off', 'tracing', 'metrics', 'audit', 'all on'] as const;
-type Config = (typeof CONFIGS)[number];
-const ports = await Promise.all(CONFIGS.map(() => freePort()));
+const SETTINGS = ['all off', 'tracing', 'metrics', 'audit', 'all on', 'all on 10%'] as const;
+const SAMPLED = 0.1;
+type Setting = (typeof SETTINGS)[number];
+if (values.only !== undefined && !SETTINGS.includes(values.only as Setting))
+  throw new Error(`--only takes one of: ${SETTINGS.join(', ')}`);
+const CONFIGS: readonly Setting[] = values.only === undefined ? SETTINGS : [values.only as Setting];
+
+/** One checkout's routers (this one, or --before's), built from that checkout's own modules. */
+interface Checkout {
+  label: string;
+  tracings: Tracing[];
+  routers: { mcpUrl: string; close(): Promise<void> }[];
+}
+
+type Observability = Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
+
+const here = resolve(import.meta.dirname, '../..');
+const dirs = [here, ...(values.before === undefined ? [] : [resolve(values.before)])];
+const ports = await Promise.all(dirs.flatMap(() => CONFIGS.map(() => freePort())));
 const idp = await startDevIdp({
   port: 0,
   resources: ports.map((port) => ({ url: `http://127.0.0.1:${port}/mcp`, scopes: ['records:read'] })),
@@ -47,35 +76,53 @@ const idp = await startDevIdp({
 // The OTLP endpoint in a process of its own, as a collector would be: decoding the exports does
 // not share this process's CPU with the routers.
 const receiver = await startReceiverProcess();
-const tracing = startTracing({ service: 'bulkhead-router', endpoint: receiver.url })!;
-const prefix = `bulkhead:t-bench-obs-${randomBytes(3).toString('hex')}`;
+const run = `bulkhead:t-bench-obs-${randomBytes(3).toString('hex')}`;
 const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
 // Quotas the loops never reach: the rate limits are taken (a Redis round trip) but never refuse.
 const base = tenantRecord('bench', { tools: openToAgentsAlone('all') });
-const tenants = new MemoryTenants([{ ...base, quotas: { ...base.quotas, ...TEST_QUOTAS } }]);
+const record = { ...base, quotas: { ...base.quotas, ...TEST_QUOTAS } };
 const issuers = [{ issuer: idp.issuer }];
-const metrics = new RouterMetrics({ tenantLabel: false });
-const audit = new AuditTrail({ redis, prefix });
-function observability(config: Config): Pick<AppDeps, 'audit' | 'metrics' | 'tracing'> {
-  const all = config === 'all on';
-  return {
-    ...(all || config === 'tracing' ? { tracing: { tracing, identities: false } } : {}),
-    ...(all || config === 'metrics' ? { metrics } : {}),
-    ...(all || config === 'audit' ? { audit } : {}),
+
+async function startCheckout(dir: string, at: number): Promise<Checkout> {
+  // Each checkout's own keys: two audit writers never contend for one chain here.
+  const prefix = `${run}-${at}`;
+  const load = <M>(path: string): Promise<M> => import(pathToFileURL(resolve(dir, path)).href) as Promise<M>;
+  const { AuditTrail } = await load<typeof AuditTrailModule>('kernel/audit/audit-trail.ts');
+  const { ArgsDigester } = await load<typeof AuditRecordModule>('kernel/audit/audit-record.ts');
+  const { startTracing } = await load<typeof TracingModule>('kernel/telemetry/tracing.ts');
+  const { RouterMetrics } = await load<typeof MetricsModule>('router/metrics/router-metrics.ts');
+  const harness = await load<typeof HarnessModule>('test/support/auth-harness.ts');
+  const tracing = startTracing({ service: 'bulkhead-router', endpoint: receiver.url })!;
+  const sampled = startTracing({ service: 'bulkhead-router', endpoint: receiver.url, sampleRatio: SAMPLED })!;
+  const metrics = new RouterMetrics({ tenantLabel: false });
+  const audit = { audit: new AuditTrail({ redis, prefix }), digester: new ArgsDigester('bench-secret') };
+  const observability = (setting: Setting): Observability => {
+    if (setting === 'all on 10%')
+      return { tracing: { tracing: sampled, identities: false }, metrics, ...audit };
+    const all = setting === 'all on';
+    return {
+      ...(all || setting === 'tracing' ? { tracing: { tracing, identities: false } } : {}),
+      ...(all || setting === 'metrics' ? { metrics } : {}),
+      ...(all || setting === 'audit' ? audit : {}),
+    };
   };
+  const routers = await Promise.all(
+    CONFIGS.map((setting, i) =>
+      harness.startAuthRouter({
+        port: ports[at + i]!,
+        issuers,
+        tenants: new harness.MemoryTenants([record]),
+        logger,
+        prefix,
+        observability: observability(setting),
+      }),
+    ),
+  );
+  return { label: dir === here ? 'this checkout' : `before: ${dir}`, tracings: [tracing, sampled], routers };
 }
-const routers = await Promise.all(
-  CONFIGS.map((config, i) =>
-    startAuthRouter({
-      port: ports[i]!,
-      issuers,
-      tenants,
-      logger,
-      prefix,
-      observability: observability(config),
-    }),
-  ),
-);
+
+const checkouts: Checkout[] = [];
+for (const [i, dir] of dirs.entries()) checkouts.push(await startCheckout(dir, i * CONFIGS.length));
 const agent = await registerAgentClient({
   issuer: idp.issuer,
   initialAccessToken: INITIAL,
@@ -85,6 +132,9 @@ const agent = await registerAgentClient({
 });
 const tokenFor = (resource: string): Promise<string> =>
   mintClientCredentialsToken({ issuer: idp.issuer, ...agent, resource, scope: 'records:read' });
+
+/** Every call answered in this run, warm-up included (a profile's time per call divides by it). */
+let answered = 0;
 
 /**
  * `concurrency` clients calling one after another for `seconds`: calls answered per second, and this
@@ -103,6 +153,7 @@ async function measure(
       const answer = await mcpPost(url, token, WHOAMI);
       if (answer.status !== 200 || !answer.body.includes('bench')) throw new Error(`whoami: ${answer.body}`);
       calls += 1;
+      answered += 1;
     }
   };
   const started = performance.now();
@@ -116,39 +167,54 @@ const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 try {
-  const tokens = await Promise.all(routers.map((router) => tokenFor(router.mcpUrl)));
+  const runs = checkouts.flatMap((checkout) => checkout.routers.map((router) => ({ checkout, router })));
+  const tokens = await Promise.all(runs.map(({ router }) => tokenFor(router.mcpUrl)));
   // Warm every router (JWKS, JIT) before measuring.
-  for (const [i, router] of routers.entries()) await measure(router.mcpUrl, tokens[i]!, 1);
-  const results = CONFIGS.map(() => ({ rate: [] as number[], cpuUs: [] as number[] }));
-  // Round-robin: a burst of load from elsewhere on the machine falls on every configuration alike.
+  for (const [i, { router }] of runs.entries()) await measure(router.mcpUrl, tokens[i]!, 1);
+  const results = runs.map(() => ({ rate: [] as number[], cpuUs: [] as number[] }));
+  // Round-robin, each round starting one router further on: a burst of load from elsewhere on the
+  // machine falls on every setting alike, and none always runs right after another.
   for (let round = 0; round < rounds; round += 1) {
-    for (const [i, router] of routers.entries()) {
-      const { rate, cpuUs } = await measure(router.mcpUrl, tokens[i]!, seconds);
+    for (let k = 0; k < runs.length; k += 1) {
+      const i = (k + round) % runs.length;
+      const { rate, cpuUs } = await measure(runs[i]!.router.mcpUrl, tokens[i]!, seconds);
       results[i]!.rate.push(rate);
       results[i]!.cpuUs.push(cpuUs);
     }
   }
-  await tracing.flush();
-  const off = median(results[0]!.rate);
-  const offCpu = median(results[0]!.cpuUs);
-  const change = (value: number, base: number): string =>
-    `${(((value - base) / base) * 100).toFixed(1).padStart(6)} %`;
+  for (const checkout of checkouts) for (const tracing of checkout.tracings) await tracing.flush();
+  // Each round's value against its own round's "all off" (measured within seconds of it), then the
+  // median of those changes: slow drifts in the machine's other load cancel out.
+  const change = (values: number[], base: number[]): string => {
+    const median_ = median(values.map((value, round) => (value - base[round]!) / base[round]!));
+    return `${(median_ * 100).toFixed(1).padStart(6)} %`;
+  };
   console.log(
-    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each (medians)`,
+    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each` +
+      ' (medians; changes: median of each round against its own all off)',
   );
-  for (const [i, config] of CONFIGS.entries()) {
-    const rate = median(results[i]!.rate);
-    const cpu = median(results[i]!.cpuUs);
-    console.log(
-      `  ${config.padEnd(8)} ${rate.toFixed(0).padStart(6)} calls/s${i === 0 ? '         ' : change(rate, off)}` +
-        `  ${cpu.toFixed(0).padStart(6)} µs CPU/call${i === 0 ? '' : change(cpu, offCpu)}` +
-        `  [${results[i]!.rate.map((v) => v.toFixed(0)).join(', ')} calls/s]`,
-    );
+  for (const [c, checkout] of checkouts.entries()) {
+    const at = c * CONFIGS.length;
+    const off = results[at]!;
+    if (checkouts.length > 1) console.log(` ${checkout.label}`);
+    for (const [i, config] of CONFIGS.entries()) {
+      const { rate, cpuUs } = results[at + i]!;
+      const rounds = rate.length <= 6 ? `  [${rate.map((v) => v.toFixed(0)).join(', ')} calls/s]` : '';
+      console.log(
+        `  ${config.padEnd(10)} ${median(rate).toFixed(0).padStart(6)} calls/s` +
+          `${i === 0 ? '         ' : change(rate, off.rate)}` +
+          `  ${median(cpuUs).toFixed(0).padStart(6)} µs CPU/call${i === 0 ? '         ' : change(cpuUs, off.cpuUs)}` +
+          rounds,
+      );
+    }
   }
   console.log(`  spans received by the OTLP endpoint: ${await receiver.spans()}`);
+  console.log(`  calls answered, warm-up included: ${answered}`);
 } finally {
-  for (const router of routers) await router.close();
-  await tracing.shutdown();
+  for (const checkout of checkouts) {
+    for (const router of checkout.routers) await router.close();
+    for (const tracing of checkout.tracings) await tracing.shutdown();
+  }
   receiver.close();
   await idp.close();
   redis.disconnect();

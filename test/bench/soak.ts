@@ -127,7 +127,10 @@ async function agent(client: Client, tenant: string, until: number, tally: Tally
         tally.reads += 1;
       }
     } catch (error) {
-      tally.unintended.push(`exception: ${(error as Error).message.slice(0, 120)}`);
+      // fetch's own message is only "fetch failed": the cause (a code such as ECONNRESET) says why.
+      const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+      const why = cause ? ` (${cause.code ?? cause.message?.slice(0, 60) ?? '?'})` : '';
+      tally.unintended.push(`exception: ${(error as Error).message.slice(0, 120)}${why}`);
     }
   }
 }

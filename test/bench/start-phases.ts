@@ -9,6 +9,8 @@
 // Variants alternate round by round, so each figure has its baseline from the same minutes:
 //   --variants cache,nocache   the image's V8 code cache used, or not (BULKHEAD_CODE_CACHE=off;
 //                              runtime-image/src/code-cache-entry.ts)
+//   period100                  the code cache, the plan's CPU share as NanoCpus (the engine's
+//                              default 100 ms period, as before CPU_PERIOD_US): --variants cache,period100
 //   --images a,b               each variant on each of these runtime images (default
 //                              BULKHEAD_RUNTIME_IMAGE): a change's image beside main's
 // Everything it creates lives in its own namespace and is removed.
@@ -16,13 +18,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { pino } from 'pino';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
 import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { printFigures } from './figures.ts';
+import { NanoCpusDocker } from './nanocpus-docker.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
 
 const { values } = parseArgs({
@@ -39,6 +42,7 @@ const ROUNDS = Math.min(50, Number(values.rounds));
 const VARIANT_ENV: Record<string, Record<string, string>> = {
   cache: {},
   nocache: { BULKHEAD_CODE_CACHE: 'off' },
+  period100: {},
 };
 const IMAGES = values.images.split(',').filter(Boolean);
 const VARIANTS = IMAGES.flatMap((image) =>
@@ -47,17 +51,18 @@ const VARIANTS = IMAGES.flatMap((image) =>
     .filter((v) => v in VARIANT_ENV)
     .map((env) => ({ image, env, label: IMAGES.length > 1 ? `${image.split(':').at(-1)} ${env}` : env })),
 );
-if (VARIANTS.length === 0) throw new Error('--variants: any of cache, nocache');
+if (VARIANTS.length === 0) throw new Error('--variants: any of cache, nocache, period100');
 
 const PHASES = ['create', 'start', 'listen', 'healthy', 'total'] as const;
 type Phase = (typeof PHASES)[number];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The engine client with its create and start calls timed (the adapter's own code unchanged). */
-class TimedDocker extends Docker {
+class TimedDocker extends NanoCpusDocker {
   lastCreateMs = 0;
   lastStartMs = 0;
   lastStartEnd = 0;
+  override nanoCpus = false;
 
   override async createContainer(options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
     const t0 = performance.now();
@@ -119,6 +124,7 @@ async function main(): Promise<void> {
       for (const variant of VARIANTS) {
         await driver.remove('phases', { purgeData: false });
         await sleep(200);
+        docker.nanoCpus = variant.env === 'period100';
         const t0 = performance.now();
         const info = await driver.ensure(specOf(variant), { generation: 1 });
         const socketPath = (info.endpoint as { socketPath: string }).socketPath;

@@ -91,10 +91,12 @@ beforeAll(async () => {
     timeout: 600_000,
     maxBuffer: 16 * 1024 * 1024,
   });
-  // The key pair as the file's instructions make it: the router's group may read the private key.
+  // The key pairs as the file's instructions make them: the router's group may read the router's
+  // private key, the egress gateway's UID owns its own.
   await execFileAsync(process.execPath, [join(ROOT, 'tenants/cli/main.ts'), 'keygen', '--out', keysDir]);
   await execFileAsync('chgrp', ['10001', join(keysDir, 'call-assertion.key')]);
   await chmod(join(keysDir, 'call-assertion.key'), 0o640);
+  await execFileAsync('chown', ['10002', join(keysDir, 'egress-gateway.key')]);
   const [routerPort, idpPort] = [await freePort(), await freePort()];
   mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
   issuer = `http://127.0.0.1:${idpPort}`;

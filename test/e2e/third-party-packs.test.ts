@@ -1,6 +1,6 @@
 // Two unmodified servers from the npm registry as packs, used through the router by real clients:
 // @modelcontextprotocol/server-filesystem confined to the tenant's own directory, and
-// @modelcontextprotocol/server-everything (progress, resources, prompts). Both are built from
+// @modelcontextprotocol/server-everything (progress, log messages, resources, prompts). Both are built from
 // examples/packs/ (npm ci on the host, docker build --network none), approved in the sandbox and
 // enabled through the control plane's use cases with the manifests' own scopes; then the SDK v2
 // client in both protocol eras, the SDK v1 client and the MCP Inspector CLI call them as agents. The
@@ -25,7 +25,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpPost } from '../support/auth-harness.ts';
-import { bearerClient } from '../support/mcp-client.ts';
+import { bearerClient, containerId } from '../support/mcp-client.ts';
 import { openPackLab, type PackLab } from '../support/pack-lab.ts';
 import type { TestStack } from '../support/stack.ts';
 
@@ -78,6 +78,17 @@ async function untilListed(tenant: string, name: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${tenant} never listed ${name}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** The runtime's log lines of server-everything's log messages that reached no caller. */
+async function unrelayedLogLines(tenant: string): Promise<string[]> {
+  const id = await containerId(stack, tenant);
+  if (!id) return [];
+  const raw = await stack.ns.docker.getContainer(id).logs({ stdout: true, stderr: true });
+  return raw
+    .toString('latin1')
+    .split('\n')
+    .filter((line) => line.includes('"pack":"everything"') && line.includes('not relayed to a caller'));
 }
 
 let exposed: { files: string[]; everything: string[] };
@@ -246,6 +257,52 @@ describe('third-party packs from the npm registry', () => {
       expect(JSON.stringify(prompt.messages)).toContain('Lyon');
     } finally {
       await c.close();
+    }
+  }, 60_000);
+
+  it("relays server-everything's log messages to the call they are emitted during, and to nobody else", async () => {
+    // Its toggle-simulated-logging tool sends a message at once (during that call), then one every
+    // 5 s from a timer, during whatever call is in flight or during none. Every client here asked
+    // for every level (logging/setLevel) on its session.
+    const [caller, watcher, bravo] = await Promise.all([
+      client('alpha', 'legacy'),
+      client('alpha', 'legacy'),
+      client('bravo', 'legacy'),
+    ]);
+    const seen = new Map<Client, unknown[]>([caller, watcher, bravo].map((c) => [c, []]));
+    for (const [c, logs] of seen) {
+      await c.setLoggingLevel('debug');
+      c.setNotificationHandler('notifications/message', (n) => void logs.push(n.params.data));
+    }
+    const logsOf = (c: Client) => seen.get(c)!;
+    const toggle = (key: string) =>
+      caller.callTool({ name: 'everything_toggle-simulated-logging', arguments: { idempotency_key: key } });
+    try {
+      expect((await toggle('tp-logging-on')).isError ?? false).toBe(false);
+      expect(logsOf(caller)).toEqual([expect.stringMatching(/level[- ]message/)]);
+      // A call longer than the timer's pace: its tick falls during this call and reaches it.
+      const progress: number[] = [];
+      const long = await caller.callTool(
+        { name: 'everything_trigger-long-running-operation', arguments: { duration: 6, steps: 3 } },
+        { onprogress: (p) => void progress.push(p.progress) },
+      );
+      expect(long.isError ?? false).toBe(false);
+      expect(progress).toEqual([1, 2, 3]);
+      expect(logsOf(caller).length).toBeGreaterThanOrEqual(2);
+      // Between calls the next tick reaches no client: it is in the runtime's log, with its data.
+      const relayed = logsOf(caller).length;
+      const before = (await unrelayedLogLines('alpha')).length;
+      await expect
+        .poll(async () => (await unrelayedLogLines('alpha')).length, { timeout: 15_000, interval: 500 })
+        .toBeGreaterThan(before);
+      expect((await unrelayedLogLines('alpha')).at(-1)).toMatch(/level[- ]message/);
+      expect(logsOf(caller)).toHaveLength(relayed);
+      // Another session of the tenant and another tenant saw none of it.
+      expect(logsOf(watcher)).toEqual([]);
+      expect(logsOf(bravo)).toEqual([]);
+    } finally {
+      await toggle('tp-logging-off');
+      await Promise.all([caller, watcher, bravo].map((c) => c.close()));
     }
   }, 60_000);
 

@@ -135,10 +135,13 @@ function expectKeysSplit(config: ComposeConfig): void {
   const supervisor = service(config, 'supervisor');
   expect(secretNames(router)).toEqual(['call_assertion_key']);
   expect(router.environment?.BULKHEAD_ROUTER_PRIVATE_KEY_FILE).toBe('/run/secrets/call_assertion_key');
-  expect(secretNames(supervisor)).toEqual(['call_assertion_pub']);
+  expect(secretNames(supervisor)).toEqual(['call_assertion_pub', 'egress_gateway_pub']);
   expect(supervisor.environment?.BULKHEAD_ROUTER_PUBLIC_KEY_FILE).toBe('/run/secrets/call_assertion_pub');
+  expect(supervisor.environment?.BULKHEAD_EGRESS_PUBLIC_KEY_FILE).toBe('/run/secrets/egress_gateway_pub');
+  expect(config.secrets?.egress_gateway_key?.file).toBe(resolve(ROOT, '.bulkhead/keys/egress-gateway.key'));
   for (const [name, svc] of Object.entries(config.services)) {
     if (name !== 'router') expect(secretNames(svc)).not.toContain('call_assertion_key');
+    if (name !== 'egress') expect(secretNames(svc)).not.toContain('egress_gateway_key');
   }
 }
 
@@ -207,7 +210,10 @@ function expectCliConfined(config: ComposeConfig): void {
   expect(mounts(cli).map((m) => m.target)).toEqual([cli.environment?.BULKHEAD_DEV_DIR]);
 }
 
-/** The egress gateway: non-root, read-only, no capabilities, no Docker, no keys; tenant sockets read-only. */
+/**
+ * The egress gateway: non-root, read-only, no capabilities, no Docker, no key but its own signing
+ * key; tenant sockets read-only.
+ */
 function expectEgressConfined(config: ComposeConfig): void {
   const egress = service(config, 'egress');
   const [uid = '', gid = ''] = (egress.user ?? '').split(':');
@@ -219,7 +225,8 @@ function expectEgressConfined(config: ComposeConfig): void {
   expect(egress.cap_add ?? []).toEqual([]);
   expect(egress.security_opt).toContain('no-new-privileges:true');
   expect(egress.ports ?? []).toEqual([]);
-  expect(secretNames(egress)).toEqual([]);
+  expect(secretNames(egress)).toEqual(['egress_gateway_key']);
+  expect(egress.environment?.BULKHEAD_EGRESS_KEY_FILE).toBe('/run/secrets/egress_gateway_key');
   expect(egress.environment?.BULKHEAD_RUN_DIR).toBe(RUN_DIR);
   expect(mounts(egress)).toContainEqual({ source: RUN_DIR, target: RUN_DIR, readOnly: true });
   expect(mounts(egress).every((m) => m.readOnly)).toBe(true);
@@ -237,7 +244,7 @@ const CHECKS = {
   'every image is built on this host, none pulled': expectImagesBuiltLocally,
   'development code runs only in the dev profile, from its own image': expectDevImageOnlyInDevProfile,
   'the CLI runs non-root and read-only, next to Redis only, without Docker or keys': expectCliConfined,
-  'the egress gateway runs non-root and read-only, without Docker, keys or capabilities':
+  'the egress gateway runs non-root and read-only, without Docker, capabilities or keys but its own':
     expectEgressConfined,
 } satisfies Record<string, (config: ComposeConfig) => void>;
 

@@ -80,7 +80,10 @@ describe('DockerDriver on the real engine', () => {
     expect(host.NetworkMode).toBe('none');
     expect(host.Memory).toBe(128 * 1024 * 1024);
     expect(host.MemorySwap).toBe(128 * 1024 * 1024);
-    expect(host.NanoCpus).toBe(500_000_000);
+    // Plan small's 0.5 CPU: half of each 1 s period, and no NanoCpus (which would fix 100 ms).
+    expect(host.CpuPeriod).toBe(1_000_000);
+    expect(host.CpuQuota).toBe(500_000);
+    expect(host.NanoCpus ?? 0).toBe(0);
     expect(host.PidsLimit).toBe(64);
     expect(host.Runtime).toBe('runc');
     expect(host.PidMode).toBe('');
@@ -103,6 +106,14 @@ describe('DockerDriver on the real engine', () => {
     expect(caps).toMatch(/CapEff:\s+0000000000000000/);
     const nnp = (await execIn(ns.docker, id!, ['grep', 'NoNewPrivs', '/proc/self/status'])).output;
     expect(nnp).toMatch(/NoNewPrivs:\s+1/);
+    // The CPU share as the kernel enforces it (cgroup v1, the container's own cgroup namespace):
+    // 0.5 CPU-s per 1 s period, plan small's half CPU.
+    const cfs = await execIn(ns.docker, id!, [
+      'cat',
+      '/sys/fs/cgroup/cpu/cpu.cfs_quota_us',
+      '/sys/fs/cgroup/cpu/cpu.cfs_period_us',
+    ]);
+    expect(cfs.output.split('\n').filter(Boolean)).toEqual(['500000', '1000000']);
   });
 
   it("gives each tenant its own UID, volume and socket directory, and shows no other tenant's", async () => {

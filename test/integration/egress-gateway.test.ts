@@ -124,6 +124,7 @@ beforeAll(async () => {
     installation: stack.ns.installation,
     runDir: join(stack.ns.runDir, 'run'),
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+    signingKey: stack.egressKey,
     secrets,
     poolSize: 2,
     maxConnections: 16,

@@ -1,7 +1,9 @@
 // A compromised runtime answers the gateway's connections itself: on real Redis, with its bridge
-// socket (owned by the tenant's UID, as a container's would be) served by this test. It spoils each
-// connection at once (a line that is no preamble, then an HTTP request without one); the gateway
-// drops each, reaches no upstream, and re-dials at most its dials-per-second bound, not in a loop.
+// socket (owned by the tenant's UID, as a container's would be) served by this test. It challenges
+// each connection as a bridge must, takes the gateway's proof, then spoils it (a line that is no
+// preamble, then an HTTP request without one); the gateway drops each, reaches no upstream, and
+// re-dials at most its dials-per-second bound, not in a loop.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEgressGateway, type RunningEgressGateway } from '../../egress/gateway.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
-import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
+import { EGRESS_SOCKET_NAME, formatChallenge } from '../../kernel/wire/egress-tunnel.ts';
 import { tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
 import { startUpstream, type Upstream } from '../support/egress.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
@@ -48,8 +50,10 @@ beforeAll(async () => {
   bridge = createServer((socket) => {
     accepted += 1;
     socket.on('error', () => socket.destroy());
-    // Every other connection: not a preamble at all; the rest a request with no preamble line.
-    socket.end(accepted % 2 === 0 ? 'not a preamble line\n' : request);
+    socket.write(formatChallenge(randomBytes(32)));
+    // Once the proof came: every other connection not a preamble at all; the rest a request with
+    // no preamble line.
+    socket.once('data', () => socket.end(accepted % 2 === 0 ? 'not a preamble line\n' : request));
   });
   const socketPath = join(dir, EGRESS_SOCKET_NAME);
   await new Promise<void>((resolve) => bridge.listen(socketPath, resolve));
@@ -58,6 +62,7 @@ beforeAll(async () => {
     installation: ns.installation,
     runDir: ns.runDir,
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+    signingKey: generateKeyPairSync('ed25519').privateKey,
     poolSize: 4,
     maxConnections: 16,
     dialsPerSecond: DIALS_PER_SECOND,

@@ -62,6 +62,28 @@ describe('IdempotencyStore (real Redis)', () => {
     expect(c.runs).toBe(1);
   });
 
+  it('tells a duplicate that outwaits the first call to retry, and the retry gets the stored result', async () => {
+    const s = new IdempotencyStore({ redis, prefix: `bulkhead:${ns.namespace}`, pollMs: 10, waitMs: 100 });
+    let finish: () => void = () => undefined;
+    const first = s.run(scope('k-slow'), async () => {
+      await new Promise<void>((resolve) => (finish = resolve));
+      return { content: [{ type: 'text', text: 'slow done' }] };
+    });
+    const early = await s.run(scope('k-slow'), () => Promise.reject(new Error('must not run twice')));
+    expect(early.structuredContent).toMatchObject({
+      error: {
+        code: 'idempotency_in_progress',
+        error_class: 'transient',
+        retryable: true,
+        retry_after_ms: 1_000,
+      },
+    });
+    finish();
+    await first;
+    const retried = await s.run(scope('k-slow'), () => Promise.reject(new Error('must not run twice')));
+    expect(retried.content).toEqual([{ type: 'text', text: 'slow done' }]);
+  });
+
   it('runs 20 concurrent duplicates once; each tenant and tool has its own key space', async () => {
     const s = store();
     const c = counter();

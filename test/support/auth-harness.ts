@@ -119,8 +119,11 @@ export interface HarnessOptions {
   jwksCooldownSeconds?: number;
   /** The pre-authentication limit per source address (router/auth/auth-flood-guard.ts); none: off. */
   authFlood?: AuthFloodGuard;
-  /** Observability, each off unless given: the audit trail, Prometheus metrics, request spans. */
-  observability?: Pick<AppDeps, 'audit' | 'metrics' | 'tracing'>;
+  /**
+   * Observability, each off unless given: the audit trail (and its argument digests), Prometheus
+   * metrics, request spans.
+   */
+  observability?: Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
   /** Redis key prefix (default: a random one); keys under it are deleted on close. */
   prefix?: string;
 }

@@ -1,6 +1,7 @@
 // Helpers of the egress tests: loopback upstreams that record what reaches them, and proxy clients
 // run inside a tenant's container as its UID (`docker exec` runs as the container's user).
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { chownSync, mkdirSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type RequestOptions, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -169,8 +170,11 @@ export async function startLocalEgress(options: {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const socketPath = join(dir, EGRESS_SOCKET_NAME);
+  const keys = generateKeyPairSync('ed25519');
   const bridge = await startEgressBridge({
     socketPath,
+    tenantId: tenant.id,
+    gatewayKey: keys.publicKey,
     port,
     packs: options.packs ?? [],
     waitMs: 2_000,
@@ -183,6 +187,7 @@ export async function startLocalEgress(options: {
     installation: ns.installation,
     runDir: ns.runDir,
     logger: silent,
+    signingKey: keys.privateKey,
     poolSize: options.poolSize ?? 4,
     maxConnections: 64,
     dialsPerSecond: options.dialsPerSecond ?? 100,

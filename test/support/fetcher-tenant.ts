@@ -80,6 +80,7 @@ export function stackGateway(
     installation: stack.ns.installation,
     runDir: join(stack.ns.runDir, 'run'),
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+    signingKey: stack.egressKey,
     secrets: new SecretStore({
       redis,
       prefix: stack.ns.installation.registryPrefix,

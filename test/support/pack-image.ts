@@ -35,9 +35,14 @@ async function listOnHost(dir: string, manifest: PackManifest): Promise<{ name: 
   const [command, ...args] = manifest.command;
   const client = new Client({ name: 'pack-approval', version: '1.0.0' });
   const cwd = await mkdtemp(join(tmpdir(), 'pack-approval-'));
+  // Laid out as in the image: the stdio loop next to the pack and in its directory.
+  const packDir = join(cwd, 'pack');
+  await cp(dir, packDir, { recursive: true });
+  for (const at of [cwd, packDir])
+    await cp(join(FIXTURE_PACKS, 'stdio-server.mjs'), join(at, 'stdio-server.mjs'));
   const transport = new StdioClientTransport({
     command: command!,
-    args: args.map((arg) => (arg.endsWith('.mjs') ? join(dir, arg) : arg)),
+    args: args.map((arg) => (arg.endsWith('.mjs') ? join(packDir, arg) : arg)),
     cwd,
     stderr: 'ignore',
   });
@@ -86,6 +91,11 @@ export async function buildPackImage(options: {
     await cp(join(FIXTURE_PACKS, 'stdio-server.mjs'), join(context, 'packs', 'stdio-server.mjs'));
     for (const pack of options.packs) {
       await cp(join(FIXTURE_PACKS, pack.name), join(context, 'packs', pack.name), { recursive: true });
+      // Next to the pack as well, for a pack that is whole in its own directory (the fetcher).
+      await cp(
+        join(FIXTURE_PACKS, 'stdio-server.mjs'),
+        join(context, 'packs', pack.name, 'stdio-server.mjs'),
+      );
     }
     await writeFile(
       join(context, 'packs', 'enabled.json'),

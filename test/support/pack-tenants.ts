@@ -29,7 +29,7 @@ export interface PackTenants {
 
 export async function packTenants(
   ns: TestNamespace,
-  options: Pick<RuntimeControllerOptions, 'packSecrets'> = {},
+  options: Pick<RuntimeControllerOptions, 'packSecrets' | 'egressPublicKey'> = {},
 ): Promise<PackTenants> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519', {
     publicKeyEncoding: { type: 'spki', format: 'pem' },

@@ -1,5 +1,6 @@
 // The whole stack in one test process, each part wired as in production: the embedded IdP, the
 // supervisor on the real Docker engine, the router on loopback, Redis, and a namespace of its own.
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -78,6 +79,8 @@ export interface TestStack {
   idp: StartedDevIdp;
   router: RunningRouter;
   readonly supervisor: RunningSupervisor;
+  /** The egress gateway's signing key: the supervisor hands its public half to every container. */
+  egressKey: KeyObject;
   /** Stops the supervisor process's parts and starts a new one on the same installation. */
   restartSupervisor(): Promise<RunningSupervisor>;
   runtimes: RuntimeClient;
@@ -156,6 +159,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     runDir: join(ns.runDir, 'run'),
     image: options.image ?? RUNTIME_IMAGE,
     routerPublicKeyFile: keys.publicKeyFile,
+    egressPublicKeyFile: keys.egress.publicKeyFile,
     routerGid: 0,
     logger,
     ...options.supervisor,
@@ -211,6 +215,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     ns,
     idp,
     router,
+    egressKey: createPrivateKey(await readFile(keys.egress.privateKeyFile, 'utf8')),
     get supervisor() {
       return supervisor;
     },

@@ -58,7 +58,9 @@ describe('buildContainerSpec', () => {
         Runtime: 'runc',
         Memory: 128 * 1024 * 1024,
         MemorySwap: 128 * 1024 * 1024,
-        NanoCpus: 500_000_000,
+        // Plan small's 0.5 CPU as half of a 1 s period: the same share, a start may burst.
+        CpuPeriod: 1_000_000,
+        CpuQuota: 500_000,
         PidsLimit: 64,
         Tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=16m' },
         Mounts: [

@@ -82,13 +82,20 @@ describe('containerChecks', () => {
     ['namespaces.private', withHost({ PidMode: 'host' })],
     ['user.tenant-uid', { ...hardened, User: '0:0' }],
     ['limits.memory', withHost({ MemorySwap: -1 })],
-    ['limits.cpu', withHost({ NanoCpus: 0 })],
+    ['limits.cpu', withHost({ CpuQuota: -1 })],
+    ['limits.cpu', withHost({ CpuQuota: 1_000_000 })],
+    ['limits.cpu', withHost({ CpuQuota: 0, CpuPeriod: 0, NanoCpus: 1_000_000_000 })],
     ['limits.pids', withHost({ PidsLimit: 0 })],
     ['init', withHost({ Init: false })],
     ['runtime.tier', withHost({ Runtime: 'runsc' })],
     ['logs.capped', withHost({ LogConfig: { Type: 'json-file', Config: {} } })],
   ] as [string, Create][])('fails exactly %s when that control is weakened', (control, weakened) => {
     expect(failing(weakened)).toEqual([control]);
+  });
+
+  it("accepts the plan's share as NanoCpus, as containers made before the 1 s period hold it", () => {
+    const legacy = withHost({ CpuQuota: 0, CpuPeriod: 0, NanoCpus: 500_000_000 });
+    expect(failing(legacy)).toEqual([]);
   });
 
   it('names both the Docker socket and the foreign mount when the socket is mounted in', () => {

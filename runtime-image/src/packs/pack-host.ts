@@ -24,6 +24,9 @@ import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts'
 import { PackProcess, type PackListing } from './pack-process.ts';
 import type { ReferencePack } from './reference-pack.ts';
 
+/** The most of an unrelayed log message's data (as JSON) the runtime's log keeps. */
+const LOG_DATA_LIMIT = 2048;
+
 export interface PackHostOptions {
   packsDir: string;
   /** The egress bridge's tenant-wide port; pack i of enabled.json gets the port after it plus i. */
@@ -264,9 +267,10 @@ export class PackHost {
 
   /**
    * Over stdio a pack's log message or request names no request of ours: it reaches a caller only
-   * when exactly one call to that pack is in flight. With several (maybe different users' calls),
-   * which one it belongs to is unknown: a log message then stays in the runtime's log, a request
-   * to the client fails.
+   * when exactly one call to that pack is in flight, the only call it can have been emitted during.
+   * With several (maybe different users' calls), which one it belongs to is unknown; with none
+   * (a timer's message between calls) there is no caller: a log message then stays in the runtime's
+   * log, a request to the client fails.
    */
   private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
 
@@ -296,9 +300,17 @@ export class PackHost {
     client.setNotificationHandler('notifications/message', (notification) => {
       const relays = [...(this.inflight.get(pack) ?? [])];
       if (relays.length === 1) return relays[0]!.notify(notification);
-      const { level, logger } = notification.params;
+      // Kept where a pack's stderr goes, truncated alike: the operator's record of what the pack
+      // said to nobody (a timer's message between calls, say).
+      const { level, logger, data } = notification.params;
       this.log.info(
-        { pack, level, logger, calls: relays.length },
+        {
+          pack,
+          level,
+          logger,
+          calls: relays.length,
+          data: (JSON.stringify(data) ?? '').slice(0, LOG_DATA_LIMIT),
+        },
         'pack log message with no single call in flight: not relayed to a caller',
       );
     });
