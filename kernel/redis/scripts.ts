@@ -41,6 +41,7 @@ export const SCRIPTS = {
   ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
+  idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),
   rateLimit: spec(
     'rate-limit.lua',
     [

@@ -26,7 +26,11 @@ export interface IdempotencyOptions {
   windowMs?: number;
   /** Failed attempts of one key before the next is refused (router/config.ts holds the default). */
   maxFailures?: number;
-  /** How long a claim lives without a result: longer than a tool call may take. */
+  /**
+   * How long a claim lives without being renewed (default 15 s). Its call renews it every third of
+   * that while it runs, so a claim whose router died, or whose answer Redis took too long to
+   * store, holds a retry back for at most this long, while a live call of any length keeps it.
+   */
   claimTtlMs?: number;
   /** How long a concurrent duplicate waits for the first call before it gets `conflict`. */
   waitMs?: number;
@@ -49,6 +53,8 @@ interface Entry {
 }
 
 export const DEFAULT_IDEMPOTENCY_WINDOW_MS = idempotencyWindowMs.schema.parse(undefined);
+/** How long an unrenewed claim lives (IdempotencyOptions.claimTtlMs). */
+export const DEFAULT_CLAIM_TTL_MS = 15_000;
 /** The longest `retry_after_ms` the doubling gives a failing key. */
 export const MAX_RETRY_AFTER_MS = 60_000;
 
@@ -61,6 +67,7 @@ function isTransient(result: CallToolResult): boolean {
 
 export class IdempotencyStore {
   readonly windowMs: number;
+  private readonly claimTtlMs: number;
   private readonly options: IdempotencyOptions;
   private readonly scripts: RedisScripts;
 
@@ -68,6 +75,7 @@ export class IdempotencyStore {
     this.options = options;
     this.scripts = redisScripts(options.redis);
     this.windowMs = options.windowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
+    this.claimTtlMs = options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
   }
 
   private keys(scope: IdempotencyScope): { result: string; failures: string } {
@@ -89,7 +97,7 @@ export class IdempotencyStore {
       // The claim and the key's failure count in one round trip: the count costs a write nothing.
       const [[, claimed], [, counted]] = (await this.options.redis
         .multi()
-        .set(redisKey, claim, 'PX', this.options.claimTtlMs ?? 90_000, 'NX')
+        .set(redisKey, claim, 'PX', this.claimTtlMs, 'NX')
         .get(keys.failures)
         .exec()) as [[Error | null, string | null], [Error | null, string | null]];
       if (claimed === 'OK') {
@@ -123,6 +131,20 @@ export class IdempotencyStore {
     }
   }
 
+  /**
+   * Keeps our own claim alive while its call runs (kernel/redis/lua/idempotency-renew.lua). A renewal
+   * Redis does not answer in time is skipped: two more chances come before the claim would expire.
+   */
+  private renewWhileRunning(redisKey: string, claim: string): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      this.scripts
+        .idempotencyRenew({ claim: redisKey }, { value: claim, ttlMs: this.claimTtlMs })
+        .catch(() => undefined);
+    }, this.claimTtlMs / 3);
+    timer.unref();
+    return timer;
+  }
+
   /** Drops our own claim (kernel/redis/lua/idempotency-release.lua), never one another call took over. */
   private async release(redisKey: string, claim: string): Promise<void> {
     await this.scripts.idempotencyRelease({ claim: redisKey }, { value: claim });
@@ -151,13 +173,16 @@ export class IdempotencyStore {
   ): Promise<ToolAnswer> {
     const redisKey = keys.result;
     let result: ToolAnswer;
+    const renewal = this.renewWhileRunning(redisKey, claim);
     try {
       result = await execute();
     } catch (error) {
+      clearInterval(renewal);
       await this.release(redisKey, claim);
       await this.failed(keys.failures);
       throw error;
     }
+    clearInterval(renewal);
     // Not an answer yet: the client answers the runtime's input requests and retries this round with
     // the same key, which must find the key free again.
     if (isInputRequired(result)) {

@@ -84,6 +84,42 @@ describe('IdempotencyStore (real Redis)', () => {
     expect(retried.content).toEqual([{ type: 'text', text: 'slow done' }]);
   });
 
+  it("renews a running call's claim past its time to live, so a duplicate waits instead of running twice", async () => {
+    const s = new IdempotencyStore({
+      redis,
+      prefix: `bulkhead:${ns.namespace}`,
+      pollMs: 10,
+      claimTtlMs: 300,
+    });
+    let runs = 0;
+    const slow = async (): Promise<CallToolResult> => {
+      runs += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      return { content: [{ type: 'text', text: `slow run ${runs}` }] };
+    };
+    const first = s.run(scope('k-renew'), slow);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // twice the time to live
+    const duplicate = await s.run(scope('k-renew'), slow);
+    expect(runs).toBe(1);
+    expect(duplicate.content).toEqual([{ type: 'text', text: 'slow run 1' }]);
+    expect((await first).content).toEqual([{ type: 'text', text: 'slow run 1' }]);
+  });
+
+  it("lets a retry through once a claim's router is gone and stops renewing it", async () => {
+    const gone = new Redis(ns.installation.redis);
+    const dead = new IdempotencyStore({ redis: gone, prefix: `bulkhead:${ns.namespace}`, claimTtlMs: 300 });
+    // The claim is taken, then the router's connection to Redis is lost mid-call.
+    void dead
+      .run(scope('k-orphan'), () => new Promise<CallToolResult>(() => undefined))
+      .catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gone.disconnect();
+    const c = counter();
+    const retried = await store().run(scope('k-orphan'), c.execute);
+    expect(c.runs).toBe(1);
+    expect(retried.content).toEqual([{ type: 'text', text: 'run 1' }]);
+  });
+
   it('runs 20 concurrent duplicates once; each tenant and tool has its own key space', async () => {
     const s = store();
     const c = counter();
