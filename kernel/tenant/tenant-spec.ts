@@ -24,8 +24,11 @@ export const PlanSchema = z.strictObject({
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
+// small holds two Node processes, the runtime and the records pack (docs/pack-runtime.md, "The
+// reference pack"): at 128 MiB the cgroup's OOM killer ended the runtime while it relayed a full
+// page of large records (about 2 MB of answer; test/integration/hostile-answers.test.ts).
 export const PLANS = {
-  small: { name: 'small', memoryMb: 128, cpus: 0.5, pids: 64, tmpMb: 16 },
+  small: { name: 'small', memoryMb: 192, cpus: 0.5, pids: 64, tmpMb: 16 },
   standard: { name: 'standard', memoryMb: 256, cpus: 1, pids: 128, tmpMb: 32 },
 } as const satisfies Record<string, Plan>;
 export type PlanName = keyof typeof PLANS;

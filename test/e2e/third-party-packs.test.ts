@@ -97,7 +97,7 @@ beforeAll(async () => {
   lab = await openPackLab('thirdparty');
   ({ stack } = lab);
   // Two Node packs beside the runtime and its records pack (four Node processes) outgrow the small
-  // plan's 128 MiB (docs/pack-runtime.md, "The reference pack"): alpha runs on the standard plan.
+  // plan (docs/pack-runtime.md, "The reference pack"): alpha runs on the standard plan.
   await stack.onboard('alpha', { plan: 'standard' });
   await stack.onboard('bravo');
   exposed = { files: await buildAndApprove('files'), everything: await buildAndApprove('everything') };
