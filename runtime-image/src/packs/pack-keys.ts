@@ -3,7 +3,8 @@
 // is dispatched and completed with the result after: a retry of a completed key replays the stored
 // result; a key whose call reached the pack but got no answer is never dispatched again (at most
 // once); a key whose call never reached the pack is released.
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { openDurableDatabase } from '../durable-sqlite.ts';
 
 export type KeyClaim =
   { kind: 'fresh' } | { kind: 'replay'; resultJson: string } | { kind: 'conflict' } | { kind: 'pending' };
@@ -14,11 +15,8 @@ export class PackKeys {
 
   constructor(path: string, options: { idempotencyWindowMs: number }) {
     this.windowMs = options.idempotencyWindowMs;
-    this.db = new DatabaseSync(path);
+    this.db = openDurableDatabase(path);
     this.db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = FULL;
-      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS pack_keys (
         tool TEXT NOT NULL,
         key TEXT NOT NULL,

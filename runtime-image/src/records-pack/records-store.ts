@@ -3,7 +3,8 @@
 // together with its idempotency key: either both are committed or neither, so a crash after the
 // commit and before the response is answered from the key table on retry, never written twice.
 import { randomUUID } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { openDurableDatabase } from '../durable-sqlite.ts';
 import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
 import type { RecordRow } from '../../../kernel/packs/manifest.ts';
 
@@ -67,11 +68,8 @@ export class RecordsStore {
   /** `idempotencyWindowMs`: how long a committed key answers a retried write (runtime-image/src/config.ts). */
   constructor(path: string, options: { idempotencyWindowMs: number }) {
     this.keyWindowMs = options.idempotencyWindowMs;
-    this.db = new DatabaseSync(path);
+    this.db = openDurableDatabase(path);
     this.db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = FULL;
-      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS records (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
