@@ -56,12 +56,30 @@ function fieldOrder(fields: string[]): string[] {
   return order;
 }
 
-export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
+/** An entry's fields (all but its hash) as JSON, keys in canonical order: what its hash covers. */
+function canonicalEntry(entry: Omit<AuditEntry, 'hash'>): string {
   const fields = entry as Record<string, unknown>;
   const sorted: Record<string, unknown> = {};
   for (const name of fieldOrder(Object.keys(fields))) sorted[name] = fields[name];
-  const canonical = JSON.stringify(sorted);
-  return createHash('sha256').update(entry.prev).update('\n').update(canonical).digest('hex');
+  return JSON.stringify(sorted);
+}
+
+function hashOf(prev: string, canonical: string): string {
+  return createHash('sha256').update(prev).update('\n').update(canonical).digest('hex');
+}
+
+export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
+  return hashOf(entry.prev, canonicalEntry(entry));
+}
+
+/**
+ * The stored JSON of an entry: its canonical JSON with the hash added as the last field (readers
+ * parse it; the order of fields in the text is not part of the chain), the JSON made once.
+ */
+function sealed(body: Omit<AuditEntry, 'hash'>): { hash: string; json: string } {
+  const canonical = canonicalEntry(body);
+  const hash = hashOf(body.prev, canonical);
+  return { hash, json: `${canonical.slice(0, -1)},"hash":${JSON.stringify(hash)}}` };
 }
 
 /** Where a run of entries starts: the hash its first entry links to and that entry's seq. */
@@ -212,9 +230,9 @@ export class AuditTrail implements AuditSink {
       let next = head;
       for (const event of events) {
         const body = { ...event, seq: next.seq + 1, at, prev: next.hash };
-        const entry: AuditEntry = { ...body, hash: entryHash(body) };
-        entries.push(JSON.stringify(entry));
-        next = { raw: `${entry.seq}:${entry.hash}`, seq: entry.seq, hash: entry.hash };
+        const { hash, json } = sealed(body);
+        entries.push(json);
+        next = { raw: `${body.seq}:${hash}`, seq: body.seq, hash };
       }
       // kernel/redis/lua/audit-append.lua: appends only if the head is still the one read here.
       const written = await this.scripts.auditAppend(

@@ -6,10 +6,15 @@ export async function inSpan<T>(span: Span, parent: Context, work: () => Promise
   try {
     return await context.with(trace.setSpan(parent, span), work);
   } catch (error) {
-    span.setStatus({ code: SpanStatusCode.ERROR });
-    span.setAttribute('error.type', 'internal');
+    failSpan(span);
     throw error;
   } finally {
     span.end();
   }
+}
+
+/** The work in `span` threw: the span is failed with `error.type` = internal. */
+export function failSpan(span: Span): void {
+  span.setStatus({ code: SpanStatusCode.ERROR });
+  span.setAttribute('error.type', 'internal');
 }

@@ -77,8 +77,11 @@ export function createRouterServer(
       const { name, arguments: args } = request.params;
       const record = callRecord(context, { name, args, code, latencyMs, meta }, deps);
       // Answered state_unavailable: Redis is not answering, the record would only delay the answer.
-      await traced(context.trace, 'audit', () =>
-        writeAudit(context, deps, record, code !== 'state_unavailable'),
+      await traced(
+        context.trace,
+        'audit',
+        () => writeAudit(context, deps, record, code !== 'state_unavailable'),
+        { leaf: true },
       );
     };
     let result;

@@ -244,7 +244,7 @@ export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promi
         }),
         state,
       );
-    decision = await traced(call.trace, 'rate_limit', take);
+    decision = await traced(call.trace, 'rate_limit', take, { leaf: true });
   } catch (error) {
     call.log.warn({ tool: call.tool.definition.name, err: error }, 'rate limits unavailable');
     if (!failsOpen(call.tool.definition, state)) return toolErrorFor(stateUnavailable());

@@ -21,7 +21,7 @@ import {
 } from '@opentelemetry/api';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import { contextFromTraceparent } from '../../kernel/telemetry/trace-context.ts';
-import { inSpan } from '../../kernel/telemetry/spans.ts';
+import { failSpan, inSpan } from '../../kernel/telemetry/spans.ts';
 import type { Principal } from '../identity/principal.ts';
 
 export interface RequestTracing {
@@ -53,6 +53,12 @@ function requestId(id: unknown): string | undefined {
   return typeof id === 'string' && id.length <= 128 ? id : undefined;
 }
 
+export interface StepOptions {
+  attributes?: Attributes;
+  /** The step starts no spans beneath it: its span is not made active. */
+  leaf?: boolean;
+}
+
 export class RequestTrace {
   private readonly options: RequestTracing;
   private readonly headers: TracedHeaders;
@@ -60,6 +66,7 @@ export class RequestTrace {
   private authenticatedAt: number | undefined;
   private span: Span | undefined;
   private root: Context | undefined;
+  private recording = false;
   private errorType: string | undefined;
   private done = false;
 
@@ -122,6 +129,10 @@ export class RequestTrace {
       parent,
     );
     this.root = trace.setSpan(parent, this.span);
+    // A trace not sampled records nothing beneath its request span: the steps only carry its context
+    // on (to the runtime, which then records nothing either), at no cost per step.
+    this.recording = this.span.isRecording();
+    if (!this.recording) return this.span.spanContext().traceId;
     const auth = tracer.startSpan('authentication', { startTime: this.arrived }, this.root);
     if (this.authenticatedAt === undefined) {
       auth.setStatus({ code: SpanStatusCode.ERROR });
@@ -139,16 +150,35 @@ export class RequestTrace {
     return trace.getSpanContext(active)?.traceId === this.traceId ? active : root;
   }
 
-  /** Runs one step of the request in a child span (active while it runs, for what it starts). */
-  async step<T>(name: string, fn: () => Promise<T>, attributes?: Attributes): Promise<T> {
+  /**
+   * Runs one step of the request in a child span. A step that starts spans of its own (dispatch,
+   * idempotency: the runtime's, a supervisor job's) makes its span active while it runs; a `leaf`
+   * step (rate_limit, audit) starts none, so its span is only timed: no context is made and carried
+   * through its awaits.
+   */
+  async step<T>(name: string, fn: () => Promise<T>, options: StepOptions = {}): Promise<T> {
+    if (!this.recording) return this.root && !options.leaf ? otelContext.with(this.root, fn) : fn();
     const parent = this.parentOfStep();
     if (!parent) return fn();
-    const span = this.options.tracing.tracer.startSpan(name, { attributes: attributes ?? {} }, parent);
-    return inSpan(span, parent, fn);
+    const span = this.options.tracing.tracer.startSpan(
+      name,
+      { attributes: options.attributes ?? {} },
+      parent,
+    );
+    if (!options.leaf) return inSpan(span, parent, fn);
+    try {
+      return await fn();
+    } catch (error) {
+      failSpan(span);
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** A step that does not wait (validation): its span is its duration. */
   stepSync<T>(name: string, fn: () => T): T {
+    if (!this.recording) return fn();
     const parent = this.parentOfStep();
     if (!parent) return fn();
     const span = this.options.tracing.tracer.startSpan(name, {}, parent);
@@ -185,7 +215,7 @@ export function traced<T>(
   trace: RequestTrace | undefined,
   name: string,
   fn: () => Promise<T>,
-  attributes?: Attributes,
+  options?: StepOptions,
 ): Promise<T> {
-  return trace ? trace.step(name, fn, attributes) : fn();
+  return trace ? trace.step(name, fn, options) : fn();
 }

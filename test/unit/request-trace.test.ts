@@ -5,6 +5,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTracing, type Tracing } from '../../kernel/telemetry/tracing.ts';
 import type { Principal } from '../../router/identity/principal.ts';
+import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 import { RequestTrace } from '../../router/request/request-trace.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -100,5 +101,34 @@ describe('request trace', () => {
     continued.begin({ body: call(), principal, tool: 'records_get' });
     continued.finish(200);
     expect((await finished()).map((s) => s.spanContext().traceId)).toEqual([TRACE, TRACE]);
+  });
+
+  it('a leaf step is timed but not made active: what runs in it is a child of the request', async () => {
+    const trace = new RequestTrace({ tracing: setUp(), identities: false }, {});
+    trace.authenticated();
+    trace.begin({ body: call(), principal, tool: 'records_get' });
+    await trace.step('audit', () => trace.step('inner', () => Promise.resolve()), { leaf: true });
+    await expect(
+      trace.step('rate_limit', () => Promise.reject(new Error('down')), { leaf: true }),
+    ).rejects.toThrow('down');
+    trace.finish(200);
+    const spans = await finished();
+    const request = spans.find((s) => s.name === 'tools/call records_get')!;
+    for (const name of ['audit', 'inner', 'rate_limit'])
+      expect(spans.find((s) => s.name === name)!.parentSpanContext?.spanId).toBe(
+        request.spanContext().spanId,
+      );
+    expect(spans.find((s) => s.name === 'rate_limit')!.attributes['error.type']).toBe('internal');
+  });
+
+  it('a trace not sampled records no step, but its context still reaches what a step calls', async () => {
+    const trace = new RequestTrace({ tracing: setUp(0), identities: false }, {});
+    trace.authenticated();
+    const traceId = trace.begin({ body: call(), principal, tool: 'records_get' });
+    const seen = await trace.step('dispatch', () => Promise.resolve(traceparentOf()));
+    expect(trace.stepSync('validation', () => 'checked')).toBe('checked');
+    trace.finish(200);
+    expect(seen).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+    expect(await finished()).toHaveLength(0);
   });
 });
