@@ -13,12 +13,14 @@
 // `--before DIR` adds the dispatcher of another checkout (e.g. main), its warm calls taking turns
 // with this tree's dispatcher's, as the baseline of the same run.
 // `--burst-rounds N` runs the burst N times per stack, the stacks' order alternating (ABBA...), with
-// tenants new to each burst.
+// tenants new to each burst. After each burst, the CPU time its containers used and what that alone
+// takes on this machine's cores: a floor under the burst's wall time.
 //   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--burst-rounds 1] [--fleet 100] [--isolation runc|gvisor]
 //     [--baseline-image bulkhead/runtime:latest] [--baseline-nanocpus] [--before DIR]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
@@ -31,7 +33,7 @@ import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
-import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
+import { agentClient, tenantContainers, write, type WriteOutcome } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
@@ -140,6 +142,31 @@ async function lifecycleRound(l: Lane, i: number): Promise<void> {
   await client.close();
 }
 
+/**
+ * The CPU time the burst's containers used (their cgroups' total, read from the engine once every
+ * first write is answered: start-up and one write each), and what that alone takes on this
+ * machine's cores: a floor under the burst's wall time whatever the scheduling.
+ */
+async function printBurstCpu(stack: TestStack, tenants: Set<string>): Promise<void> {
+  const ours = (await tenantContainers(stack)).filter((c) => tenants.has(c.tenant) && c.state === 'running');
+  const used = await Promise.all(
+    ours.map(async (c) => {
+      const stats = await stack.ns.docker.getContainer(c.name).stats({ stream: false });
+      return stats.cpu_stats.cpu_usage.total_usage / 1e6;
+    }),
+  );
+  if (used.length === 0) return;
+  const total = used.reduce((a, b) => a + b, 0);
+  const cores = availableParallelism();
+  console.log(
+    `  CPU of the ${used.length} containers: ${(total / 1000).toFixed(1)} s in all, p50 ` +
+      `${quantile(
+        [...used].sort((a, b) => a - b),
+        0.5,
+      ).toFixed(0)} ms each; on ${cores} cores that alone takes ${(total / 1000 / cores).toFixed(1)} s`,
+  );
+}
+
 /** All first calls of BURST cold tenants at once, through the full stack of one lane. */
 async function burst(l: Lane, round: number, thenRemove: boolean): Promise<void> {
   const { stack } = l;
@@ -176,6 +203,7 @@ async function burst(l: Lane, round: number, thenRemove: boolean): Promise<void>
   }
   if (failures.size > 0)
     console.log(`  failed: ${[...failures].map(([code, n]) => `${n} x ${code}`).join(', ')}`);
+  await printBurstCpu(stack, new Set(burstIds));
   await Promise.all(burstClients.map((c) => c.close()));
   if (thenRemove) for (const id of burstIds) await stack.supervisor.manager.remove(id, false);
 }
