@@ -50,15 +50,6 @@ export class RouterMetrics {
   private readonly refusals: Counter;
   private readonly drift: Counter;
   private readonly ensure: Histogram;
-  /**
-   * The per-call series of each label set, kept: prom-client hashes a label object on every
-   * observation otherwise. As many as the series themselves (tools of the served surface, outcomes
-   * from the error table, tenants only with the tenant label).
-   */
-  private readonly perCall = new Map<
-    string,
-    { calls: Counter.Internal; latency: Histogram.Internal<string> }
-  >();
 
   constructor(options: RouterMetricsOptions = {}) {
     const registers = [this.registry];
@@ -123,19 +114,9 @@ export class RouterMetrics {
 
   /** One answered tools/call: its error code (undefined: it succeeded) and how long it took. */
   callAnswered(call: CallLabels, code: string | undefined, seconds: number): void {
-    const outcome = code ?? 'ok';
-    const key = `${this.tenantLabel ? call.tenant : ''}\0${call.tool}\0${outcome}`;
-    let series = this.perCall.get(key);
-    if (!series) {
-      const errorClass = code === undefined ? 'none' : errorClassOf(code);
-      series = {
-        calls: this.calls.labels({ ...this.labels(call), outcome, error_class: errorClass }),
-        latency: this.latency.labels(this.labels(call)),
-      };
-      this.perCall.set(key, series);
-    }
-    series.calls.inc();
-    series.latency.observe(seconds);
+    const errorClass = code === undefined ? 'none' : errorClassOf(code);
+    this.calls.inc({ ...this.labels(call), outcome: code ?? 'ok', error_class: errorClass });
+    this.latency.observe(this.labels(call), seconds);
   }
 
   validationFailed(call: CallLabels): void {
