@@ -100,15 +100,6 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
-  // Every call's rate-limit script on a connection of its own with auto-pipelining: the scripts of
-  // the calls that reach it in one turn of the event loop go out in one socket write (one write per
-  // call was the router's largest self-time item at 50 connections, docs/performance.md). Same
-  // script, same atomic decision per call. Its own connection, because a pipelined command waits for
-  // the pipeline before it, and only the take is always awaited under the state deadline
-  // (call-pipeline.ts); the other commands keep the plain client's per-command bound.
-  const limits = redis.duplicate({ enableAutoPipelining: true, lazyConnect: true });
-  limits.on('error', (error) => logger.warn({ err: error }, 'redis connection error (rate limits)'));
-  await limits.connect();
   const runtimes = new RuntimeClient({
     redis: installation.redis,
     prefix: installation.jobsPrefix,
@@ -232,7 +223,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       windowMs: config.idempotencyWindowMs,
       maxFailures: config.idempotencyMaxFailures,
     }),
-    limiter: new RateLimiter({ redis: limits, prefix: installation.registryPrefix }),
+    limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     state,
     gate: new ConcurrencyGate({
       maxInFlight: config.tenantMaxInFlight,
@@ -271,7 +262,6 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await dispatcher.close();
       await runtimes.close();
       await tracing?.shutdown();
-      limits.disconnect();
       redis.disconnect();
     },
   };

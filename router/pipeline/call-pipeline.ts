@@ -135,9 +135,23 @@ async function execute(
       tenant: call.tenant,
       tools: call.visible.map((t) => t.definition),
       idempotencyWindowMs: deps.idempotency.windowMs,
-      // Under the state deadline like the take: the limiter's connection is pipelined (router.ts),
-      // where a command waits for the unanswered pipeline before it.
-      rateLimits: () => withinDeadline(peekAll(call, deps), deps.state ?? DEFAULT_STATE_POLICY),
+      rateLimits: async () => {
+        const scope = { principal: call.principal, quotas: call.tenant?.quotas };
+        const base = await deps.limiter.peek(scope);
+        const limited = call.visible.filter((t) => layerApplies(call, t.definition));
+        const tools = await Promise.all(
+          limited.map((t) => deps.limiter.peek({ ...scope, tool: t.definition })),
+        );
+        const used = [...new Set(call.visible.flatMap((t) => t.definition.upstreams ?? []))];
+        const upstreams = await Promise.all(
+          used.map((name) => deps.limiter.takeUpstreams([name], { peek: true })),
+        );
+        return [
+          ...base.layers,
+          ...tools.flatMap((d, i) => toolLayer(d, limited[i]?.definition.name)),
+          ...upstreams.flatMap((d) => d.layers),
+        ];
+      },
     });
   }
   // A slot before the idempotency claim: a call waiting or refused here holds no claim and spends
@@ -192,21 +206,6 @@ async function executeTenantTool(
   if (!executed && !isInputRequired(result) && !result.isError)
     deps.metrics?.idempotencyReplayed(labelsOf(call));
   return result;
-}
-
-/** Every layer quota_status reports: the caller's, each limited tool's and each upstream's. */
-async function peekAll(call: ToolCall, deps: CallPipelineDeps): Promise<RateLimitLayer[]> {
-  const scope = { principal: call.principal, quotas: call.tenant?.quotas };
-  const base = await deps.limiter.peek(scope);
-  const limited = call.visible.filter((t) => layerApplies(call, t.definition));
-  const tools = await Promise.all(limited.map((t) => deps.limiter.peek({ ...scope, tool: t.definition })));
-  const used = [...new Set(call.visible.flatMap((t) => t.definition.upstreams ?? []))];
-  const upstreams = await Promise.all(used.map((name) => deps.limiter.takeUpstreams([name], { peek: true })));
-  return [
-    ...base.layers,
-    ...tools.flatMap((d, i) => toolLayer(d, limited[i]?.definition.name)),
-    ...upstreams.flatMap((d) => d.layers),
-  ];
 }
 
 function labelsOf(call: ToolCall): { tenant: string; tool: string } {
