@@ -41,8 +41,13 @@ export interface VerifiedTokenCache {
   readonly size: number;
 }
 
-// The one-shot `hash` (no Hash object per call): about a third of `createHash`'s cost for a token.
-const digest = (token: string): string => hash('sha256', token, 'base64url');
+/**
+ * SHA-256 of a bearer token, base64url: how the router's token maps key a token without holding it
+ * (also auth-flood-guard.ts). The one-shot `hash`: no Hash object per request, about a third of
+ * `createHash`'s cost for a token-sized input.
+ */
+export const tokenDigest = (token: string): string => hash('sha256', token, 'base64url');
+const digest = tokenDigest;
 
 export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions): VerifiedTokenCache {
   const now = options.now ?? Date.now;
