@@ -5,7 +5,7 @@
 // except tokens this router verified before (kept until they expire), so an agent behind the same
 // address as an attacker keeps its service. Per router process on purpose: verification CPU is
 // per process. Tenant budgets are a different matter and never key on addresses.
-import { createHash } from 'node:crypto';
+import { tokenDigest } from './verified-token-cache.ts';
 
 export interface AuthFloodGuardOptions {
   /** Refused tokens a source may send at once. */
@@ -26,9 +26,7 @@ interface Bucket {
 
 const DEFAULT_MAX_ENTRIES = 10_000;
 
-function digest(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
-}
+const digest = tokenDigest;
 
 /** A Map used as an LRU: re-inserting moves a key to the end; the first key is the oldest. */
 function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {

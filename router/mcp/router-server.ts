@@ -145,7 +145,7 @@ export function createRouterServer(
           principal,
           tenant,
           tool,
-          visible: context.visible(),
+          visible: () => context.visible(),
           rawArgs,
           log,
           relay: { ...relay, inputResponses, requestState },

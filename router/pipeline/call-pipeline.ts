@@ -57,8 +57,8 @@ export interface ToolCall {
   principal: Principal;
   tenant: TenantRecord | undefined;
   tool: ServedTool;
-  /** Everything this principal may call (quota_status reports it). */
-  visible: readonly ServedTool[];
+  /** Everything this principal may call (quota_status reports it), decided on first use. */
+  visible(): readonly ServedTool[];
   rawArgs: unknown;
   log: Logger;
   /** Cancellation, notifications and multi-round-trip input between the client and the runtime. */
@@ -133,16 +133,19 @@ async function execute(
     if (!handler) throw new Error(`shared tool ${def.name} has no handler`);
     return handler(call.principal, args, {
       tenant: call.tenant,
-      tools: call.visible.map((t) => t.definition),
+      // Decided only for a handler that reads it (quota_status): not per call of every shared tool.
+      get tools() {
+        return call.visible().map((t) => t.definition);
+      },
       idempotencyWindowMs: deps.idempotency.windowMs,
       rateLimits: async () => {
         const scope = { principal: call.principal, quotas: call.tenant?.quotas };
         const base = await deps.limiter.peek(scope);
-        const limited = call.visible.filter((t) => layerApplies(call, t.definition));
+        const limited = call.visible().filter((t) => layerApplies(call, t.definition));
         const tools = await Promise.all(
           limited.map((t) => deps.limiter.peek({ ...scope, tool: t.definition })),
         );
-        const used = [...new Set(call.visible.flatMap((t) => t.definition.upstreams ?? []))];
+        const used = [...new Set(call.visible().flatMap((t) => t.definition.upstreams ?? []))];
         const upstreams = await Promise.all(
           used.map((name) => deps.limiter.takeUpstreams([name], { peek: true })),
         );

@@ -17,6 +17,8 @@ export interface PresentedTool {
 export interface ToolGuard {
   check(tenant: string, presented: readonly PresentedTool[]): void;
   isWithheld(tenant: string, tool: string): boolean;
+  /** Changes whenever a tool is withheld or served again; a guard without it is asked every time. */
+  readonly revision?: number;
 }
 
 interface Withheld {
@@ -28,6 +30,7 @@ interface Withheld {
 export class DriftGuard implements ToolGuard {
   private readonly approved: Map<string, string>;
   private readonly withheld = new Map<string, Map<string, Withheld>>();
+  #revision = 0;
   private readonly logger: Logger;
 
   private readonly onChange: () => void;
@@ -85,7 +88,15 @@ export class DriftGuard implements ToolGuard {
     }
     if (current.size > 0) this.withheld.set(tenant, current);
     else this.withheld.delete(tenant);
-    if ([...current.keys()].sort().join(',') !== before) this.onChange();
+    if ([...current.keys()].sort().join(',') !== before) {
+      this.#revision += 1;
+      this.onChange();
+    }
+  }
+
+  /** Bumped whenever some tenant's withheld tools change (tool-surface.ts keeps lists until then). */
+  get revision(): number {
+    return this.#revision;
   }
 
   isWithheld(tenant: string, tool: string): boolean {

@@ -20,6 +20,7 @@ export class PackCatalog {
   private pinsOf = new Map<string, readonly TenantPackPin[]>();
   /** The approved tools' scopes, oldest approval first; the same array while they do not change. */
   private approvedScopes: readonly string[] = [];
+  #revision = 0;
 
   constructor(options: { source: PackApprovalSource }) {
     this.source = options.source;
@@ -40,6 +41,7 @@ export class PackCatalog {
       );
     }
     this.byPin = next;
+    this.#revision += 1;
     const scopes = scopesByAge(next);
     if (scopes.join(' ') !== this.approvedScopes.join(' ')) this.approvedScopes = scopes;
   }
@@ -51,6 +53,11 @@ export class PackCatalog {
    */
   scopes(): readonly string[] {
     return this.approvedScopes;
+  }
+
+  /** Bumped by every refresh: what `toolsFor` answers may have changed (tool-surface.ts). */
+  get revision(): number {
+    return this.#revision;
   }
 
   /** The approved tools of the pinned pack versions (none for a version without an approval). */

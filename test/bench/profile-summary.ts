@@ -3,6 +3,8 @@
 // Used for docs/performance.md's hot-path summary; asserts nothing.
 //   node --cpu-prof --cpu-prof-dir=DIR test/bench/router-peer.ts
 //   node test/bench/profile-summary.ts DIR/*.cpuprofile [--top 20]
+//   node test/bench/router-peer.ts --profile DIR, then
+//   node test/bench/profile-summary.ts DIR/router.cpuprofile --calls N   (also µs per call)
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
@@ -17,11 +19,12 @@ interface Profile {
 }
 
 const { values, positionals } = parseArgs({
-  options: { top: { type: 'string', default: '20' } },
+  options: { top: { type: 'string', default: '20' }, calls: { type: 'string' } },
   allowPositionals: true,
 });
 const file = positionals[0];
-if (!file) throw new Error('usage: profile-summary.ts FILE.cpuprofile [--top N]');
+if (!file) throw new Error('usage: profile-summary.ts FILE.cpuprofile [--top N] [--calls N]');
+const calls = values.calls === undefined ? undefined : Number(values.calls);
 const profile = JSON.parse(await readFile(file, 'utf8')) as Profile;
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -57,8 +60,12 @@ for (let i = 0; i < profile.samples.length; i++) {
   areas.set(areaOf(place), (areas.get(areaOf(place)) ?? 0) + dt);
 }
 
-const pct = (us: number): string => `${((100 * us) / total).toFixed(1).padStart(5)} %`;
-console.log(`busy samples: ${(total / 1000).toFixed(0)} ms (idle and (program) left out)`);
+const perCall = (us: number): string => (calls ? `${(us / calls).toFixed(1).padStart(7)} µs/call  ` : '');
+const pct = (us: number): string => `${perCall(us)}${((100 * us) / total).toFixed(1).padStart(5)} %`;
+console.log(
+  `busy samples: ${(total / 1000).toFixed(0)} ms (idle and (program) left out)` +
+    (calls ? `, ${calls} calls: ${(total / calls).toFixed(1)} µs of busy CPU per call` : ''),
+);
 console.log('by area:');
 for (const [area, us] of [...areas].sort((a, b) => b[1] - a[1]).slice(0, 12))
   console.log(`  ${pct(us)}  ${area}`);

@@ -6,9 +6,17 @@
 // under the same load generator, so the ratio holds on a busy machine; absolute figures do not.
 // Asserts nothing.
 //   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
+//     [--before DIR]    also the router of another checkout (e.g. /work/main), in the same rounds
+//     [--profile DIR]   CPU profiles of the last round's peer and router phases alone
+//                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, each with the calls it answered:
+//                       `node test/bench/profile-summary.ts DIR/router.cpuprofile --calls N` gives µs per call)
 import { printFigures } from './figures.ts';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { writeFile, mkdir } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, Server } from '@modelcontextprotocol/server';
@@ -19,6 +27,7 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { whoami } from '../../router/tools/shared/whoami.ts';
 import type { Principal } from '../../router/identity/principal.ts';
 import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
+import type { startRouter } from '../../router/router.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +35,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     sequential: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
+    profile: { type: 'string' },
+    before: { type: 'string' },
   },
 });
 const ROUNDS = Math.min(Math.max(Number(values.rounds), 1), 10);
@@ -36,6 +47,12 @@ const SEQUENTIAL = Math.min(Math.max(Number(values.sequential), 50), 20_000);
 interface Captured {
   headers: Record<string, string>;
   body: string;
+}
+
+/** `startRouter` from another checkout's own modules (--before). */
+async function startRouterOf(dir: string): Promise<typeof startRouter> {
+  const url = pathToFileURL(resolve(dir, 'router/router.ts')).href;
+  return ((await import(url)) as { startRouter: typeof startRouter }).startRouter;
 }
 
 /** The bare peer: the SDK's own handler, a fresh server per request, the same tool and schema. */
@@ -111,6 +128,28 @@ async function once(pool: Pool, path: string, request: Captured): Promise<boolea
   return false;
 }
 
+/** `run`, its CPU profiled (this process: server and load generator alike) into DIR/NAME.cpuprofile. */
+async function profiled<T extends number>(
+  name: string,
+  dir: string | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  if (dir === undefined) return run();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  const calls = await run();
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}/${name}.cpuprofile`, JSON.stringify(profile));
+  console.log(
+    `profile: ${dir}/${name}.cpuprofile, ${Math.round(calls * SECONDS) + CONNECTIONS * 4} calls with the warm-up (--calls for profile-summary.ts)`,
+  );
+  return calls;
+}
+
 /** `connections` callers, each sending its next request as soon as the last is answered. */
 async function throughput(url: string, request: Captured, connections: number): Promise<number> {
   const { origin, pathname } = new URL(url);
@@ -167,48 +206,56 @@ async function main(): Promise<void> {
     expiresAt: 0,
   };
   const peer = await startPeer(principal);
-  // The same router with every token verified in full (the verification cache off): the "before".
+  // The same router with every token verified in full (the verification cache off).
   const uncached = await stack.replica({ tokenCacheSeconds: 0 });
-  const uncachedUrl = new URL('/mcp', uncached.url).href;
+  // --before: another checkout's router (e.g. main's), its own modules, on the same stack.
+  const before =
+    values.before === undefined ? undefined : await stack.replica({}, await startRouterOf(values.before));
+  const variants = [
+    { label: 'router', url: stack.mcpUrl },
+    { label: 'router, token cache off', url: new URL('/mcp', uncached.url).href },
+    ...(before ? [{ label: `before (${values.before})`, url: new URL('/mcp', before.url).href }] : []),
+  ];
   try {
     const bare = await capture(peer.url, undefined);
     console.log(
       `router-peer benchmark: whoami (2026-07-28), Node ${process.version}, ${CONNECTIONS} connections for ` +
         `${SECONDS} s each, ${SEQUENTIAL} sequential calls; router = authenticated, audited, rate limited`,
     );
-    // Alternate the two, twice, so a burst of load from elsewhere on the machine hits both.
-    const rates = { router: [] as number[], uncached: [] as number[], peer: [] as number[] };
+    // Every variant in every round, so a burst of load from elsewhere on the machine hits all.
+    const peerRates: number[] = [];
+    const rates = variants.map(() => [] as number[]);
     for (let round = 0; round < ROUNDS; round++) {
-      rates.peer.push(await throughput(peer.url, bare, CONNECTIONS));
-      rates.router.push(await throughput(stack.mcpUrl, router, CONNECTIONS));
-      rates.uncached.push(await throughput(uncachedUrl, router, CONNECTIONS));
+      const dir = round === ROUNDS - 1 ? values.profile : undefined;
+      peerRates.push(await profiled('peer', dir, () => throughput(peer.url, bare, CONNECTIONS)));
+      for (const [i, variant] of variants.entries()) {
+        const run = () => throughput(variant.url, router, CONNECTIONS);
+        rates[i]!.push(await (i === 0 ? profiled('router', dir, run) : run()));
+      }
     }
     const best = (xs: number[]): number => Math.max(...xs);
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     const all = (xs: number[]): string => xs.map((r) => r.toFixed(0)).join('/');
-    const peerRate = best(rates.peer);
-    for (const [label, xs] of [
-      ['router', rates.router],
-      ['router, token cache off', rates.uncached],
-    ] as const) {
+    const peerRate = best(peerRates);
+    for (const [i, { label }] of variants.entries()) {
+      const xs = rates[i]!;
       console.log(
         `${CONNECTIONS} connections: ${label} ${best(xs).toFixed(0)} calls/s, bare SDK ${peerRate.toFixed(0)} ` +
           `calls/s, ratio ${(best(xs) / peerRate).toFixed(2)} (best of ${ROUNDS} rounds; median ratio ` +
-          `${(median(xs) / median(rates.peer)).toFixed(2)}; ${all(xs)} vs ${all(rates.peer)})`,
+          `${(median(xs) / median(peerRates)).toFixed(2)}; ${all(xs)} vs ${all(peerRates)})`,
       );
     }
     const pPeer = await latency('1 connection, bare SDK', peer.url, bare);
-    const pRouter = await latency('1 connection, router', stack.mcpUrl, router);
-    const pUncached = await latency('1 connection, router, token cache off', uncachedUrl, router);
-    console.log(
-      `1 connection: the router adds ${(pRouter - pPeer).toFixed(3)} ms p50 ` +
-        `(${(pUncached - pPeer).toFixed(3)} ms with the token cache off)`,
-    );
+    for (const { label, url } of variants) {
+      const p50 = await latency(`1 connection, ${label}`, url, router);
+      console.log(`1 connection: ${label} adds ${(p50 - pPeer).toFixed(3)} ms p50`);
+    }
     if (toolErrors.size > 0)
       console.log(
         `calls answered with a tool error (not counted): ${[...toolErrors].map(([c, n]) => `${n} x ${c}`).join(', ')}`,
       );
   } finally {
+    await before?.close();
     await uncached.close();
     await peer.close();
     await stack.close();

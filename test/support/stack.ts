@@ -102,9 +102,10 @@ export interface TestStack {
   agentToken(tenant: string, options?: { scope?: string; resource?: string }): Promise<string>;
   /**
    * Another router of the same installation (same Redis, keys and issuer), on its own port;
-   * `overrides`: settings of its own (a benchmark's variant).
+   * `overrides`: settings of its own (a benchmark's variant); `start`: another checkout's
+   * `startRouter` (a benchmark's before).
    */
-  replica(overrides?: Partial<RouterOptions>): Promise<RunningRouter>;
+  replica(overrides?: Partial<RouterOptions>, start?: typeof startRouter): Promise<RunningRouter>;
   /** A user's token (authorization code flow, PKCE, scripted login); `scope`: every advertised one. */
   userToken(login: string, options: { tenant: string; scope?: string }): Promise<string>;
   close(): Promise<void>;
@@ -227,8 +228,8 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     runtimes,
     registry,
     mcpUrl,
-    replica: async (overrides = {}) =>
-      startRouter({ ...routerOptions, ...overrides, port: await freePort() }),
+    replica: async (overrides = {}, start = startRouter) =>
+      start({ ...routerOptions, ...overrides, port: await freePort() }),
     // Most tests call as agents acting alone (client credentials): unless a test sets its own
     // policy, the records tools are opened to them (the registry's own default opens only whoami).
     // Their loops would spend the small plan's call quotas: a test that is not about rate limits

@@ -3,11 +3,10 @@
 // has the tool withheld for that tenant only; the exact approved definition serves it again.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
-import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
 import { DriftGuard } from '../../router/tools/drift-guard.ts';
 import { PackCatalog } from '../../router/tools/pack-catalog.ts';
+import { notesApproval } from '../support/pack-approval.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const presented = {
@@ -21,36 +20,7 @@ const presented = {
   },
 };
 
-const approval: PackApproval = {
-  name: 'notes',
-  version: '1.0.0',
-  image: { ref: 'bulkhead/pack-notes:1.0.0', id: 'sha256:0' },
-  manifest: {
-    name: 'notes',
-    version: '1.0.0',
-    command: ['python3', '/opt/bulkhead/packs/notes/server.py'],
-    secrets: [],
-    idempotency: 'runtime',
-    tools: { add: { effect: 'create', scopes: [], blastRadius: 'Appends one note and nothing else.' } },
-  },
-  idempotency: 'runtime',
-  tools: [
-    {
-      name: 'add',
-      exposed: 'notes_add',
-      effect: 'create',
-      scope: null,
-      blastRadius: 'Appends one note and nothing else.',
-      definition: presented,
-      digest: definitionDigest(presented),
-    },
-  ],
-  resources: [],
-  resourceTemplates: [],
-  prompts: [],
-  approvedBy: 'test',
-  approvedAt: '2026-01-01T00:00:00.000Z',
-};
+const approval = notesApproval(presented);
 
 async function setup() {
   const catalog = new PackCatalog({ source: { list: () => Promise.resolve([approval]) } });

@@ -37,7 +37,7 @@ class CountingTenants implements TenantLookup {
 
 class CountingSurface extends ToolSurface {
   computed = 0;
-  override forTenant(tenant: TenantRecord | undefined): ServedTool[] {
+  override forTenant(tenant: TenantRecord | undefined): readonly ServedTool[] {
     this.computed += 1;
     return super.forTenant(tenant);
   }
