@@ -46,6 +46,25 @@ export interface TenantRoutesOptions {
   onEnsured?: ((outcome: 'ok' | 'error', seconds: number) => void) | undefined;
 }
 
+/**
+ * The touch (a Redis round trip) failed or timed out. Nothing was sent to the runtime, so the
+ * caller answers `state_unavailable` (nothing ran, a retry is safe: router/pipeline/call-pipeline.ts),
+ * not a runtime that failed during the call.
+ */
+export class StateViewUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('the runtime state view (Redis) did not answer; nothing was sent', { cause });
+  }
+}
+
+async function touch(view: RuntimeStateView, tenantId: string): Promise<number> {
+  try {
+    return await view.touch(tenantId);
+  } catch (error) {
+    throw new StateViewUnavailableError(error);
+  }
+}
+
 export class TenantRoutes {
   private readonly routes = new Map<string, Promise<TenantRoute>>();
   /** The runtime's server/discover answer per tenant, kept across route renewals (wake, recycle). */
@@ -87,7 +106,7 @@ export class TenantRoutes {
     if (cached) {
       const route = await cached.catch(() => undefined);
       if (route && touchedAt - route.verifiedAt < this.options.freshnessMs) return route;
-      const epoch = await view.touch(tenantId);
+      const epoch = await touch(view, tenantId);
       if (route && route.epoch === epoch) {
         route.verifiedAt = touchedAt;
         return route;
@@ -95,7 +114,7 @@ export class TenantRoutes {
       if (this.routes.get(tenantId) === cached) void this.forget(tenantId);
     } else {
       // Record the activity before the ensure, so that no idle tier acts on the tenant meanwhile.
-      await view.touch(tenantId);
+      await touch(view, tenantId);
     }
     // Fresh only as of the touch: activity was recorded then, not when the (maybe slow) ensure ended.
     return this.route(tenantId, touchedAt);
