@@ -1,6 +1,14 @@
 // Loaded into each soak process (node --import): answers the soak's "memory" message with
-// process.memoryUsage(), so that the soak can print V8's heap in use beside the process's RSS.
+// process.memoryUsage() and the event loop's delay since the last answer (p99 and max, ms), so that
+// the soak can print V8's heap beside the RSS, and how late the process's own timers ran.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const delay = monitorEventLoopDelay({ resolution: 20 });
+delay.enable();
 process.channel?.unref();
 process.on('message', (message) => {
-  if (message === 'memory') process.send?.(process.memoryUsage());
+  if (message !== 'memory') return;
+  const lag = { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 };
+  delay.reset();
+  process.send?.({ ...process.memoryUsage(), lag });
 });

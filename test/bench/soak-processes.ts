@@ -123,19 +123,25 @@ export async function stop(process: SoakProcess): Promise<void> {
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)}`;
 
 /**
- * A process's memory as `RSS (V8 heap used/heap size)` in MiB, asked of its probe (soak-probe.ts);
- * this process's own without one; `gone` once it has exited.
+ * A process's memory as `RSS (V8 heap used/heap size)` in MiB and its event loop's delay since the
+ * last sample, asked of its probe (soak-probe.ts); this process's own memory without one; `gone`
+ * once it has exited.
  */
 export async function memoryOf(process: SoakProcess | undefined): Promise<string> {
   const usage = process ? await probe(process) : globalThis.process.memoryUsage();
   if (!usage) return 'gone';
-  return `${mib(usage.rss)} (${mib(usage.heapUsed)}/${mib(usage.heapTotal)}) MiB`;
+  const memory = `${mib(usage.rss)} (${mib(usage.heapUsed)}/${mib(usage.heapTotal)}) MiB`;
+  return 'lag' in usage ? `${memory} lag p99/max ${ms(usage.lag.p99)}/${ms(usage.lag.max)}` : memory;
 }
 
-async function probe(process: SoakProcess): Promise<NodeJS.MemoryUsage | undefined> {
+type Probed = NodeJS.MemoryUsage & { lag: { p99: number; max: number } };
+
+const ms = (n: number): string => `${n.toFixed(0)} ms`;
+
+async function probe(process: SoakProcess): Promise<Probed | undefined> {
   const { child } = process;
   if (!child.connected) return undefined;
-  const answer = once(child, 'message') as Promise<[NodeJS.MemoryUsage]>;
+  const answer = once(child, 'message') as Promise<[Probed]>;
   child.send('memory');
   const timeout = sleep(10_000).then(() => undefined);
   return (await Promise.race([answer, timeout]))?.[0];
