@@ -128,10 +128,13 @@ const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)}`;
  * once it has exited.
  */
 export async function memoryOf(process: SoakProcess | undefined): Promise<string> {
-  const usage = process ? await probe(process) : globalThis.process.memoryUsage();
+  const usage: Partial<Probed> | undefined = process
+    ? await probe(process)
+    : globalThis.process.memoryUsage();
   if (!usage) return 'gone';
-  const memory = `${mib(usage.rss)} (${mib(usage.heapUsed)}/${mib(usage.heapTotal)}) MiB`;
-  return 'lag' in usage ? `${memory} lag p99/max ${ms(usage.lag.p99)}/${ms(usage.lag.max)}` : memory;
+  const memory = `${mib(usage.rss ?? 0)} (${mib(usage.heapUsed ?? 0)}/${mib(usage.heapTotal ?? 0)}) MiB`;
+  const { lag } = usage;
+  return lag ? `${memory} lag p99/max ${ms(lag.p99)}/${ms(lag.max)}` : memory;
 }
 
 type Probed = NodeJS.MemoryUsage & { lag: { p99: number; max: number } };
