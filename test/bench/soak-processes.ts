@@ -34,7 +34,7 @@ function start(
 ): SoakProcess {
   const { heapDir, logDir } = options;
   const flags = heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : [];
-  const child = spawn(process.execPath, [...flags, '--import', PROBE, entry], {
+  const child = spawn(process.execPath, [...flags, '--expose-gc', '--import', PROBE, entry], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', logDir ? 'pipe' : 'ignore', 'inherit', 'ipc'],
   });
@@ -124,12 +124,15 @@ const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)}`;
 
 /**
  * A process's memory as `RSS (V8 heap used/heap size)` in MiB and its event loop's delay since the
- * last sample, asked of its probe (soak-probe.ts); this process's own memory without one; `gone`
- * once it has exited.
+ * last sample, asked of its probe (soak-probe.ts; `gc`: after a full garbage collection); this
+ * process's own memory without one; `gone` once it has exited.
  */
-export async function memoryOf(process: SoakProcess | undefined): Promise<string> {
+export async function memoryOf(
+  process: SoakProcess | undefined,
+  ask: 'memory' | 'gc' = 'memory',
+): Promise<string> {
   const usage: Partial<Probed> | undefined = process
-    ? await probe(process)
+    ? await probe(process, ask)
     : globalThis.process.memoryUsage();
   if (!usage) return 'gone';
   const memory = `${mib(usage.rss ?? 0)} (${mib(usage.heapUsed ?? 0)}/${mib(usage.heapTotal ?? 0)}) MiB`;
@@ -141,11 +144,11 @@ type Probed = NodeJS.MemoryUsage & { lag: { p99: number; max: number } };
 
 const ms = (n: number): string => `${n.toFixed(0)} ms`;
 
-async function probe(process: SoakProcess): Promise<Probed | undefined> {
+async function probe(process: SoakProcess, ask: 'memory' | 'gc'): Promise<Probed | undefined> {
   const { child } = process;
   if (!child.connected) return undefined;
   const answer = once(child, 'message') as Promise<[Probed]>;
-  child.send('memory');
+  child.send(ask);
   const timeout = sleep(10_000).then(() => undefined);
   return (await Promise.race([answer, timeout]))?.[0];
 }

@@ -149,14 +149,16 @@ async function main(): Promise<void> {
       latencies: [],
       acknowledged: new Map(),
     };
-    const memory = async (label: string): Promise<void> => {
+    const memory = async (label: string, ask: 'memory' | 'gc' = 'memory'): Promise<void> => {
       if (DIAGNOSIS.heapDir) for (const r of routers) r.child.kill('SIGUSR2');
-      const each = await Promise.all(routers.map(memoryOf));
+      const each = await Promise.all(routers.map((r) => memoryOf(r, ask)));
       console.log(
         `${label.padEnd(8)} calls ${String(tally.reads + tally.writes).padStart(6)}  routers ` +
-          `${each.join(', ')}  supervisor ${await memoryOf(supervisor)}  IdP+load ${await memoryOf(undefined)}`,
+          `${each.join(', ')}  supervisor ${await memoryOf(supervisor, ask)}  IdP+load ${await memoryOf(undefined)}`,
       );
     };
+    // The heap in use with no garbage, before and after the load: what a leak would grow.
+    await memory('t=0 s, after a full GC', 'gc');
     await memory('t=0 s');
     const started = performance.now();
     const until = started + SECONDS * 1000;
@@ -168,6 +170,7 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const wall = (performance.now() - started) / 1000;
     await memory(`end`);
+    await memory('end, after a full GC', 'gc');
     printFigures('call latency (all calls, retries counted apart)', tally.latencies, { digits: 1 });
     console.log(
       `calls: ${tally.reads} reads, ${tally.writes} writes in ${wall.toFixed(0)} s ` +
