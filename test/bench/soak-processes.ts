@@ -123,7 +123,7 @@ export async function stop(process: SoakProcess): Promise<void> {
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)}`;
 
 /**
- * A process's memory as `RSS (V8 heap used/heap size)` in MiB and its event loop's delay since the
+ * A process's memory as `RSS (V8 heap used/heap size, external)` in MiB and its event loop's delay since the
  * last sample, asked of its probe (soak-probe.ts; `gc`: after a full garbage collection); this
  * process's own memory without one; `gone` once it has exited.
  */
@@ -135,7 +135,8 @@ export async function memoryOf(
     ? await probe(process, ask)
     : globalThis.process.memoryUsage();
   if (!usage) return 'gone';
-  const memory = `${mib(usage.rss ?? 0)} (${mib(usage.heapUsed ?? 0)}/${mib(usage.heapTotal ?? 0)}) MiB`;
+  const heap = `${mib(usage.heapUsed ?? 0)}/${mib(usage.heapTotal ?? 0)}`;
+  const memory = `${mib(usage.rss ?? 0)} (${heap}, ext ${mib(usage.external ?? 0)}) MiB`;
   const { lag } = usage;
   return lag ? `${memory} lag p99/max ${ms(lag.p99)}/${ms(lag.max)}` : memory;
 }

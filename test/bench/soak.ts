@@ -4,7 +4,7 @@
 // idempotency key each), a retryable refusal retried with the same key after its `retry_after_ms`
 // as a well-behaved agent does. At the end every acknowledged write must be in its tenant's store
 // exactly once. The router processes' and the supervisor process's memory (and this process's: IdP
-// and load generator) is printed every --sample-seconds as RSS (V8 heap used/heap size). Prints figures; asserts nothing; stops by
+// and load generator) is printed every --sample-seconds as RSS (V8 heap used/heap size, external memory). Prints figures; asserts nothing; stops by
 // itself.
 //   node test/bench/soak.ts [--tenants 100] [--agents 10] [--seconds 60] [--routers 2]
 //                           [--writes 0.2] [--sample-seconds 60] [--health-seconds 10]
