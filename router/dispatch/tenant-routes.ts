@@ -4,6 +4,7 @@
 // when a call finds it broken.
 import type { DiscoverResult } from '@modelcontextprotocol/client';
 import { Agent } from 'undici';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { runtimeSocketConnector } from '../../supervisor/client/runtime-socket.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import { boundedAgentOptions, type RuntimeReadBounds } from './bounded-fetch.ts';
@@ -51,9 +52,12 @@ export interface TenantRoutesOptions {
  * caller answers `state_unavailable` (nothing ran, a retry is safe: router/pipeline/call-pipeline.ts),
  * not a runtime that failed during the call.
  */
-export class StateViewUnavailableError extends Error {
+export class StateViewUnavailableError extends BulkheadError<'state_unavailable'> {
   constructor(cause: unknown) {
-    super('the runtime state view (Redis) did not answer; nothing was sent', { cause });
+    super('state_unavailable', 'the runtime state view (Redis) did not answer; nothing was sent', {
+      retryAfterMs: 1_000,
+      cause,
+    });
   }
 }
 
