@@ -1,4 +1,5 @@
 // Wires one router process: token verifier, tenant directory, runtime client, dispatcher, app.
+import { KEEP_ALIVE } from '../kernel/wire/keep-alive.ts';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -241,6 +242,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   loops.every('tool pins', config.pinWatchIntervalMs, () => watcher.poll());
   loops.every('tool recheck', config.toolCheckIntervalMs, () => dispatcher.recheckTools());
   const server: Server = app.listen(config.port, config.host);
+  // Agents' clients, not the router, end idle connections (kernel/wire/keep-alive.ts).
+  server.keepAliveTimeout = KEEP_ALIVE.listenerIdleMs;
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host}:${port}`;

@@ -113,6 +113,10 @@ const fields = {
     schema: z.number().int().positive().default(15_000),
     doc: 'how long a starting runtime may take to answer its health check',
   },
+  liveProbeMs: {
+    schema: z.number().int().positive().default(10_000),
+    doc: 'how long one health probe of a running runtime may take to answer (it waits behind the calls the runtime is serving; each probe of a starting runtime gets 2 s)',
+  },
   drainSeconds: {
     schema: z.number().int().min(0).default(10),
     doc: 'seconds a recycled container gets to drain in-flight calls before it is killed',

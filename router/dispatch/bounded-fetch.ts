@@ -3,6 +3,7 @@
 // garbage. Each read is cut off at a bound (body bytes, header bytes, stream messages, the call's
 // deadline) and the breach is reported as a `ReadBoundError`, so the caller fails the call as
 // `transient` and treats the breach as a security event instead of reading on.
+import { KEEP_ALIVE } from '../../kernel/wire/keep-alive.ts';
 import { SdkError, SdkErrorCode, type FetchLike } from '@modelcontextprotocol/client';
 import type { Agent, Dispatcher } from 'undici';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -55,6 +56,9 @@ export function boundedAgentOptions(bounds: RuntimeReadBounds): Agent.Options {
     maxHeaderSize: bounds.maxHeaderBytes,
     headersTimeout: bounds.firstByteMs,
     bodyTimeout: bounds.firstByteMs,
+    // This side ends idle connections, whatever the runtime's hint (kernel/wire/keep-alive.ts).
+    keepAliveTimeout: KEEP_ALIVE.routerIdleMs,
+    keepAliveMaxTimeout: KEEP_ALIVE.routerIdleMs,
   };
 }
 

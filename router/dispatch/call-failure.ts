@@ -9,6 +9,7 @@ import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/cli
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { SOCKET_TAMPERED } from '../../supervisor/client/runtime-socket.ts';
 import { ReadBoundError } from './bounded-fetch.ts';
+import { StateViewUnavailableError } from './tenant-routes.ts';
 
 /** `bound_exceeded`: the runtime's answer broke a read bound (bounded-fetch.ts), a security event. */
 export type CallFailure =
@@ -38,6 +39,9 @@ function codesOf(error: unknown): string[] {
 
 export function classifyCallFailure(error: unknown): CallFailure {
   if (error instanceof ReadBoundError) return 'bound_exceeded';
+  // Redis failed before anything was sent: its own error codes (a reset Redis connection) say
+  // nothing about the runtime.
+  if (error instanceof StateViewUnavailableError) return 'other';
   // The runtime answered with a JSON-RPC error: the connection is fine, and the message may be a
   // pack's own text (a pack's "fetch failed" is not the runtime's socket failing).
   if (error instanceof ProtocolError) return 'other';

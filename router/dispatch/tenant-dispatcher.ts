@@ -127,7 +127,10 @@ export class TenantDispatcher {
       if (failure !== 'not_delivered') {
         // The request reached the container (it crashed, was killed or froze mid-call): the tool
         // may have run, so retrying here could run a write twice. Report, never retry.
-        this.options.logger.warn({ tenant: context.tenant, failure }, 'runtime failed during a call');
+        this.options.logger.warn(
+          { tenant: context.tenant, failure, err: error },
+          'runtime failed during a call',
+        );
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} failed during the call`, {
           // After a breach the runtime is being replaced: a retry needs the new container.
           retryAfterMs: failure === 'bound_exceeded' ? 2_000 : 500,

@@ -4,6 +4,7 @@
 // when a call finds it broken.
 import type { DiscoverResult } from '@modelcontextprotocol/client';
 import { Agent } from 'undici';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { runtimeSocketConnector } from '../../supervisor/client/runtime-socket.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import { boundedAgentOptions, type RuntimeReadBounds } from './bounded-fetch.ts';
@@ -44,6 +45,28 @@ export interface TenantRoutesOptions {
   bounds: RuntimeReadBounds;
   /** Told how long each ensure took as the router saw it (a cold start or wake included). */
   onEnsured?: ((outcome: 'ok' | 'error', seconds: number) => void) | undefined;
+}
+
+/**
+ * The touch (a Redis round trip) failed or timed out. Nothing was sent to the runtime, so the
+ * caller answers `state_unavailable` (nothing ran, a retry is safe: router/pipeline/call-pipeline.ts),
+ * not a runtime that failed during the call.
+ */
+export class StateViewUnavailableError extends BulkheadError<'state_unavailable'> {
+  constructor(cause: unknown) {
+    super('state_unavailable', 'the runtime state view (Redis) did not answer; nothing was sent', {
+      retryAfterMs: 1_000,
+      cause,
+    });
+  }
+}
+
+async function touch(view: RuntimeStateView, tenantId: string): Promise<number> {
+  try {
+    return await view.touch(tenantId);
+  } catch (error) {
+    throw new StateViewUnavailableError(error);
+  }
 }
 
 export class TenantRoutes {
@@ -87,7 +110,7 @@ export class TenantRoutes {
     if (cached) {
       const route = await cached.catch(() => undefined);
       if (route && touchedAt - route.verifiedAt < this.options.freshnessMs) return route;
-      const epoch = await view.touch(tenantId);
+      const epoch = await touch(view, tenantId);
       if (route && route.epoch === epoch) {
         route.verifiedAt = touchedAt;
         return route;
@@ -95,7 +118,7 @@ export class TenantRoutes {
       if (this.routes.get(tenantId) === cached) void this.forget(tenantId);
     } else {
       // Record the activity before the ensure, so that no idle tier acts on the tenant meanwhile.
-      await view.touch(tenantId);
+      await touch(view, tenantId);
     }
     // Fresh only as of the touch: activity was recorded then, not when the (maybe slow) ensure ended.
     return this.route(tenantId, touchedAt);

@@ -14,6 +14,7 @@ import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-err
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
+import { StateViewUnavailableError } from '../dispatch/tenant-routes.ts';
 import { isInputRequired, type CallRelay, type ToolAnswer } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
@@ -72,6 +73,8 @@ export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
 /** The BulkheadError a failed runtime call stands for, or undefined for an unexpected failure. */
 export function runtimeFailure(error: unknown): BulkheadError | undefined {
   if (error instanceof RuntimeUnavailableError) return error;
+  // Redis did not answer before anything was sent (dispatch/tenant-routes.ts): nothing ran.
+  if (error instanceof StateViewUnavailableError) return stateUnavailable(error);
   if (!(error instanceof RuntimeRequestError)) return undefined;
   if (error.code === 'runtime_backoff') {
     return new BulkheadError('runtime_backoff', 'the tenant runtime is crash-looping; backing off', {

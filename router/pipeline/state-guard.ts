@@ -33,11 +33,12 @@ export function stateClientOptions(policy: Pick<StatePolicy, 'deadlineMs'>): Red
   return { enableOfflineQueue: false, commandTimeout: policy.deadlineMs, maxRetriesPerRequest: 1 };
 }
 
-export function stateUnavailable(): BulkheadError<'state_unavailable'> {
+/** `cause`: what Redis answered instead, kept for the log. */
+export function stateUnavailable(cause?: unknown): BulkheadError<'state_unavailable'> {
   return new BulkheadError(
     'state_unavailable',
     "the router's shared state (Redis) did not answer; nothing was run, retry with the same idempotency key",
-    { retryAfterMs: 1_000 },
+    { retryAfterMs: 1_000, ...(cause === undefined ? {} : { cause }) },
   );
 }
 

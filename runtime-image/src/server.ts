@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { ERROR_CODES } from '../../kernel/errors/error-codes.ts';
 import { loadConfig } from '../../kernel/process/process-entry.ts';
+import { KEEP_ALIVE } from '../../kernel/wire/keep-alive.ts';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
 import { AssertionRejected, createAssertionVerifier, loadRouterKey } from './assertion-verifier.ts';
 import { runtimeConfig } from './config.ts';
@@ -263,6 +264,9 @@ async function main(): Promise<void> {
       else res.destroy();
     });
   });
+  // Far longer than the router's own idle timeout: the router ends idle connections, never this
+  // side (kernel/wire/keep-alive.ts).
+  server.keepAliveTimeout = KEEP_ALIVE.runtimeIdleMs;
   const drain = new ConnectionDrain(server);
   // The socket directory (owner: this tenant, group: the router) is the access boundary; the socket
   // itself must be connectable by the router's group. A umask rather than chmod: under gVisor the

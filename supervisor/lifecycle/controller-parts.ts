@@ -20,6 +20,8 @@ export interface LifecycleSettings {
   createLimit: number;
   /** How long a starting runtime may take to answer its health check. */
   healthTimeoutMs: number;
+  /** How long one health probe of a running runtime may take to answer. */
+  liveProbeMs: number;
   /** Seconds a replaced container gets to finish in-flight calls before it is killed. */
   drainSeconds: number;
   /** Seconds between SIGTERM and SIGKILL when an idle runtime is stopped. */

@@ -55,6 +55,7 @@ export class RuntimeController {
       probe: options.probe,
       tamper: options.tamper,
       healthTimeoutMs: options.settings.healthTimeoutMs,
+      liveProbeMs: options.settings.liveProbeMs,
     });
   }
 

@@ -5,7 +5,7 @@
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { RuntimeSocketTamperedError } from '../client/runtime-socket.ts';
 import type { TamperRecorder, TamperWitness } from '../client/socket-tamper.ts';
-import { probeHealth, type HealthProbe } from '../runtime/health-probe.ts';
+import { probeHealth, START_PROBE_MS, type HealthProbe } from '../runtime/health-probe.ts';
 import type { RuntimeInfo, RuntimeView } from '../runtime/runtime-driver.ts';
 import type { Health } from './observation-policy.ts';
 
@@ -15,6 +15,8 @@ export interface RuntimeHealthOptions {
   tamper?: TamperRecorder | undefined;
   /** How long a starting runtime may take to answer. */
   healthTimeoutMs: number;
+  /** How long one probe of a running runtime may take to answer (supervisor/config.ts). */
+  liveProbeMs: number;
 }
 
 /**
@@ -38,9 +40,19 @@ export class RuntimeHealth {
     this.options = options;
   }
 
-  async check(info: RuntimeInfo, witness: TamperWitness): Promise<Health> {
+  /**
+   * One probe. A running runtime (the health pass, an ensure finding it up) gets `liveProbeMs` to
+   * answer: its probe waits behind the calls it is serving, and replacing a runtime that is slow
+   * only because it is busy kills those calls and adds a start to the load that made it slow.
+   */
+  async check(
+    info: RuntimeInfo,
+    witness: TamperWitness,
+    deadlineMs = this.options.liveProbeMs,
+  ): Promise<Health> {
     try {
-      return (await (this.options.probe ?? probeHealth)(info.endpoint)) ? 'healthy' : 'unhealthy';
+      const probe = this.options.probe ?? probeHealth;
+      return (await probe(info.endpoint, deadlineMs)) ? 'healthy' : 'unhealthy';
     } catch (error) {
       if (!(error instanceof RuntimeSocketTamperedError)) throw error;
       if (witness === 'supervisor-start' && beingCreated(error)) return 'unhealthy';
@@ -58,7 +70,8 @@ export class RuntimeHealth {
     const deadline = Date.now() + healthTimeoutMs;
     let lastInspect = Date.now();
     for (;;) {
-      const health = await this.check(info, 'supervisor-start');
+      // A starting runtime is probed again and again: each probe is short.
+      const health = await this.check(info, 'supervisor-start', START_PROBE_MS);
       if (health === 'healthy') return;
       if (health === 'tampered')
         throw new BulkheadError(

@@ -3,18 +3,25 @@
 // to, and the probe rejects with RuntimeSocketTamperedError so that the caller treats it as the
 // security event it is, not as a slow start. The answer comes from tenant code, so the read is
 // bounded: headers at most 16 KiB, the status line is all that is read (the body is discarded
-// unread), and the whole probe ends within 2 s.
+// unread), and the whole probe ends within its deadline: 2 s while a runtime starts (the start
+// wait probes again and again), longer for a runtime already serving (supervisor/config.ts
+// `liveProbeMs`), because the probe queues behind the calls it is busy with: a busy runtime
+// answers late, a frozen or wedged one never does.
 import { request } from 'node:http';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import { runtimeRequestOptions, tamperedSocketIn } from '../client/runtime-socket.ts';
 
-/** Resolves whether the runtime answered healthy; rejects only when its socket was tampered with. */
-export type HealthProbe = (endpoint: RuntimeEndpoint) => Promise<boolean>;
+/**
+ * Resolves whether the runtime answered healthy within `deadlineMs` (default START_PROBE_MS);
+ * rejects only when its socket was tampered with.
+ */
+export type HealthProbe = (endpoint: RuntimeEndpoint, deadlineMs?: number) => Promise<boolean>;
 
 const PROBE_MAX_HEADER_BYTES = 16 * 1024;
-const PROBE_DEADLINE_MS = 2_000;
+/** Each probe of the start wait (which probes again until the start's own deadline). */
+export const START_PROBE_MS = 2_000;
 
-export const probeHealth: HealthProbe = (endpoint) =>
+export const probeHealth: HealthProbe = (endpoint, deadlineMs = START_PROBE_MS) =>
   new Promise((resolve, reject) => {
     const target =
       endpoint.kind === 'unix'
@@ -26,7 +33,7 @@ export const probeHealth: HealthProbe = (endpoint) =>
       {
         ...target,
         method: 'GET',
-        signal: AbortSignal.timeout(PROBE_DEADLINE_MS),
+        signal: AbortSignal.timeout(deadlineMs),
         maxHeaderSize: PROBE_MAX_HEADER_BYTES,
       },
       (res) => {

@@ -3,21 +3,20 @@
 // until the deadline: reads (`records_list`) and writes (`records_create`, a unique title and
 // idempotency key each), a retryable refusal retried with the same key after its `retry_after_ms`
 // as a well-behaved agent does. At the end every acknowledged write must be in its tenant's store
-// exactly once. Router processes' and this process's (supervisor, IdP, load generator) memory is
-// printed every --sample-seconds. Prints figures; asserts nothing; stops by itself.
+// exactly once. The router processes' and the supervisor process's memory (and this process's: IdP
+// and load generator) is printed every --sample-seconds as RSS (V8 heap used/heap size, external memory). Prints figures; asserts nothing; stops by
+// itself.
 //   node test/bench/soak.ts [--tenants 100] [--agents 10] [--seconds 60] [--routers 2]
-//                           [--writes 0.2] [--sample-seconds 60]
-import { spawn, type ChildProcess } from 'node:child_process';
+//                           [--writes 0.2] [--sample-seconds 60] [--health-seconds 10]
+//                           [--log-dir DIR] [--heap-dir DIR]
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
-import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { bearerClient, volumeTitles } from '../support/mcp-client.ts';
-import { REDIS_URL } from '../support/namespace.ts';
-import { freePort, startTestStack, type TestStack } from '../support/stack.ts';
+import { startTestStack } from '../support/stack.ts';
 import { printFigures } from './figures.ts';
+import { memoryOf, spawnRouter, spawnSupervisor, stop, type SoakProcess } from './soak-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +26,12 @@ const { values } = parseArgs({
     routers: { type: 'string', default: '2' },
     writes: { type: 'string', default: '0.2' },
     'sample-seconds': { type: 'string', default: '60' },
+    // The supervisor's health pass interval (its default is 10 s; 0: no health pass in the run).
+    'health-seconds': { type: 'string', default: '10' },
+    // Each process's log (level warn) into this directory.
+    'log-dir': { type: 'string' },
+    // Diagnosis: each router process writes a heap snapshot into this directory at every sample.
+    'heap-dir': { type: 'string' },
   },
 });
 const TENANTS = Math.min(Math.max(Number(values.tenants), 1), 150);
@@ -35,46 +40,10 @@ const SECONDS = Math.min(Math.max(Number(values.seconds), 5), 600);
 const ROUTERS = Math.min(Math.max(Number(values.routers), 1), 4);
 const WRITES = Math.min(Math.max(Number(values.writes), 0), 1);
 const SAMPLE_MS = Math.max(Number(values['sample-seconds']), 5) * 1000;
+const HEALTH_MS = Number(values['health-seconds']) > 0 ? Number(values['health-seconds']) * 1000 : 3_600_000;
+const DIAGNOSIS = { logDir: values['log-dir'], heapDir: values['heap-dir'] };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const mib = (kb: number): string => `${(kb / 1024).toFixed(0)} MiB`;
-
-async function rssKb(pid: number | undefined): Promise<number> {
-  const status = await readFile(`/proc/${pid ?? 'self'}/status`, 'utf8').catch(() => '');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-}
-
-/** A router process of the stack's installation on its own port (the audience stays the stack's). */
-async function spawnRouter(stack: TestStack): Promise<{ url: string; child: ChildProcess }> {
-  const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
-  const port = await freePort();
-  const child = spawn(process.execPath, ['router/main.ts'], {
-    env: {
-      ...process.env,
-      BULKHEAD_NAMESPACE: stack.ns.namespace,
-      BULKHEAD_REDIS_URL: REDIS_URL,
-      BULKHEAD_ISSUER: stack.idp.issuer,
-      BULKHEAD_RESOURCE_URL: stack.mcpUrl,
-      BULKHEAD_ROUTER_PRIVATE_KEY_FILE: keys.privateKeyFile,
-      BULKHEAD_ROUTER_PORT: String(port),
-      BULKHEAD_TOKEN_ALGORITHMS: 'ES256',
-      BULKHEAD_TENANT_CLAIM: 'tenant',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}/mcp`;
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(url, { method: 'POST' }).then(
-      () => true,
-      () => false,
-    );
-    if (up) return { url, child };
-    await sleep(200);
-  }
-  child.kill('SIGTERM');
-  throw new Error('router process did not start');
-}
 
 interface Tally {
   reads: number;
@@ -136,11 +105,14 @@ async function agent(client: Client, tenant: string, until: number, tally: Tally
 }
 
 async function main(): Promise<void> {
-  const stack = await startTestStack('soak', { supervisor: { healthIntervalMs: 3_600_000, createLimit: 4 } });
-  const routers: { url: string; child: ChildProcess }[] = [];
+  for (const dir of [DIAGNOSIS.logDir, DIAGNOSIS.heapDir]) if (dir) await mkdir(dir, { recursive: true });
+  const stack = await startTestStack('soak');
+  const routers: (SoakProcess & { url: string })[] = [];
+  let supervisor: SoakProcess | undefined;
   const clients: Client[] = [];
   try {
-    for (let i = 0; i < ROUTERS; i++) routers.push(await spawnRouter(stack));
+    supervisor = await spawnSupervisor(stack, { healthIntervalMs: HEALTH_MS, createLimit: 4 }, DIAGNOSIS);
+    for (let i = 0; i < ROUTERS; i++) routers.push(await spawnRouter(stack, `router-${i}`, DIAGNOSIS));
     const tenants = Array.from({ length: TENANTS }, (_, i) => `soak-${i}`);
     const warmStart = performance.now();
     // Onboard and start the containers a few at a time (the engine's create cap is 4).
@@ -154,7 +126,8 @@ async function main(): Promise<void> {
     }
     console.log(
       `soak: ${TENANTS} tenants x ${AGENTS} agents = ${TENANTS * AGENTS} agents, ${ROUTERS} router processes, ` +
-        `${Math.round(WRITES * 100)} % writes, ${SECONDS} s; ${TENANTS} containers started in ` +
+        `${Math.round(WRITES * 100)} % writes, ${SECONDS} s, health pass every ` +
+        `${HEALTH_MS >= 3_600_000 ? 'hour' : `${HEALTH_MS / 1000} s`}; ${TENANTS} containers started in ` +
         `${((performance.now() - warmStart) / 1000).toFixed(0)} s; Node ${process.version}`,
     );
     const agents: { client: Client; tenant: string }[] = [];
@@ -176,13 +149,16 @@ async function main(): Promise<void> {
       latencies: [],
       acknowledged: new Map(),
     };
-    const memory = async (label: string): Promise<void> => {
-      const each = await Promise.all(routers.map((r) => rssKb(r.child.pid)));
+    const memory = async (label: string, ask: 'memory' | 'gc' = 'memory'): Promise<void> => {
+      if (DIAGNOSIS.heapDir) for (const r of routers) r.child.kill('SIGUSR2');
+      const each = await Promise.all(routers.map((r) => memoryOf(r, ask)));
       console.log(
-        `${label.padEnd(10)} calls ${String(tally.reads + tally.writes).padStart(7)}  router RSS ` +
-          `${each.map(mib).join(' / ')}  supervisor+IdP+load process RSS ${mib(await rssKb(undefined))}`,
+        `${label.padEnd(8)} calls ${String(tally.reads + tally.writes).padStart(6)}  routers ` +
+          `${each.join(', ')}  supervisor ${await memoryOf(supervisor, ask)}  IdP+load ${await memoryOf(undefined)}`,
       );
     };
+    // The heap in use with no garbage, before and after the load: what a leak would grow.
+    await memory('t=0 s, after a full GC', 'gc');
     await memory('t=0 s');
     const started = performance.now();
     const until = started + SECONDS * 1000;
@@ -194,6 +170,7 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const wall = (performance.now() - started) / 1000;
     await memory(`end`);
+    await memory('end, after a full GC', 'gc');
     printFigures('call latency (all calls, retries counted apart)', tally.latencies, { digits: 1 });
     console.log(
       `calls: ${tally.reads} reads, ${tally.writes} writes in ${wall.toFixed(0)} s ` +
@@ -222,7 +199,8 @@ async function main(): Promise<void> {
     console.log(`writes acknowledged ${acknowledged}: lost ${lost}, duplicated ${duplicated}`);
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    for (const r of routers) r.child.kill('SIGTERM');
+    await Promise.all(routers.map(stop));
+    if (supervisor) await stop(supervisor);
     await stack.close();
   }
 }

@@ -17,6 +17,7 @@ function healthWith(found: SocketInspection): { health: RuntimeHealth; recorded:
     probe: () => Promise.reject(new RuntimeSocketTamperedError(endpoint, found)),
     tamper: { record: (_tenant, _error, witness) => Promise.resolve(void recorded.push(witness)) },
     healthTimeoutMs: 50,
+    liveProbeMs: 50,
   });
   return { health, recorded };
 }
