@@ -55,14 +55,16 @@ bundle runtime-image/src/server.ts --format=cjs --outfile=runtime-image/dist/run
   "--define:process.env.BULKHEAD_FAULTS_BUILD=\"$FAULTS\"" \
   --define:import.meta.url=__bundle_url \
   "--banner:js=const __bundle_url = require('node:url').pathToFileURL(__filename).href;"
-bundle runtime-image/src/code-cache-entry.ts --format=esm --outfile=runtime-image/dist/server.mjs
+# The runtime's entry starts the reference pack first (src/packs/reference-prestart.ts), then loads
+# the bundle (src/code-cache-entry.ts); the pack's own entry is the second step alone.
+bundle runtime-image/src/runtime-entry.ts --format=esm --outfile=runtime-image/dist/server.mjs
 bundle runtime-image/src/code-cache-training.ts --format=esm --outfile=runtime-image/dist/train-code-cache.mjs \
   "$ESM_REQUIRE"
 # The reference pack (the records tools, src/records-pack/): its own bundle, loaded by a copy of
-# the same entry with a code cache of its own, its manifest beside them; the Dockerfile moves the
+# the runtime's entry without its early pack start, with a code cache of its own, its manifest beside them; the Dockerfile moves the
 # directory to /opt/bulkhead/packs/records/ and trains the cache (src/records-pack/training.ts).
 bundle runtime-image/src/records-pack/server.ts --format=cjs --outfile=runtime-image/dist/records-pack/runtime.cjs
-cp "$HERE/dist/server.mjs" "$HERE/dist/records-pack/server.mjs"
+bundle runtime-image/src/code-cache-entry.ts --format=esm --outfile=runtime-image/dist/records-pack/server.mjs
 cp "$HERE/src/records-pack/bulkhead-pack.json" "$HERE/dist/records-pack/bulkhead-pack.json"
 bundle runtime-image/src/records-pack/training.ts --format=esm --outfile=runtime-image/dist/train-records-pack.mjs \
   "$ESM_REQUIRE"

@@ -2,6 +2,7 @@
 // reads into its own defineConfig() declaration.
 import { z } from 'zod';
 import type { ConfigField } from './define-config.ts';
+import { IDEMPOTENCY_WINDOW_DEFAULT_MS, IDEMPOTENCY_WINDOW_MIN_MS } from './idempotency-window.ts';
 
 export const redisUrl = {
   env: 'BULKHEAD_REDIS_URL',
@@ -29,11 +30,7 @@ export const logLevel = {
 /** How long a write's result is kept for replay: the router and each tenant runtime use the same. */
 export const idempotencyWindowMs = {
   env: 'BULKHEAD_IDEMPOTENCY_WINDOW_MS',
-  schema: z.coerce
-    .number()
-    .int()
-    .min(60_000)
-    .default(24 * 3600 * 1000),
+  schema: z.coerce.number().int().min(IDEMPOTENCY_WINDOW_MIN_MS).default(IDEMPOTENCY_WINDOW_DEFAULT_MS),
   doc: 'how long write results are kept for replay, in the router and in every tenant runtime',
 } satisfies ConfigField;
 

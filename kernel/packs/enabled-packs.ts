@@ -5,11 +5,7 @@
 import { z } from 'zod';
 import { PACK_NAME_PATTERN } from './pack-naming.ts';
 
-export const PACKS_DIR = '/opt/bulkhead/packs';
-export const ENABLED_PACKS_FILE = 'enabled.json';
-export const PACK_SECRETS_FILE = '/run/mcp/.secrets.json';
-/** Where each pack's own work directory lives on the tenant's volume: /data/packs/<name>. */
-export const PACK_WORK_SUBDIR = 'packs';
+export { ENABLED_PACKS_FILE, PACK_SECRETS_FILE, PACK_WORK_SUBDIR, PACKS_DIR } from './pack-paths.ts';
 
 /** `runtime`: the runtime's key table gives at-most-once + replay; `pack`: the pack honours the key too. */
 export const PACK_IDEMPOTENCY = ['runtime', 'pack'] as const;

@@ -6,8 +6,9 @@
 // of them to serve.
 import { z } from 'zod';
 import { MANIFEST } from './manifest.ts';
+import { REFERENCE_PACK } from './pack-paths.ts';
 
-export const PACK_MANIFEST_FILE = 'bulkhead-pack.json';
+export { PACK_MANIFEST_FILE, REFERENCE_PACK } from './pack-paths.ts';
 
 /**
  * What a pack's MCP client declares, in the tenant runtime and in the approval sandbox alike: a
@@ -18,12 +19,6 @@ export const PACK_CLIENT_CAPABILITIES = { sampling: {}, elicitation: {} };
 
 /** The first word of each built-in tool ("records", "docs", ...): no pack may take it. */
 const RESERVED = new Set(MANIFEST.map((tool) => tool.name.split('_')[0]));
-
-/**
- * The reference pack: the records tools, shipped in the runtime image and enabled for every tenant
- * (docs/pack-runtime.md). Its name is reserved, so no operator pack can shadow it.
- */
-export const REFERENCE_PACK = 'records';
 
 /** No "_": the text before a client-visible name's first "_" is always the pack (pack-naming.ts). */
 export const PackNameSchema = z

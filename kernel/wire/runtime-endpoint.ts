@@ -12,9 +12,7 @@ export const RuntimeEndpointSchema = z.discriminatedUnion('kind', [
 export type RuntimeEndpoint = z.infer<typeof RuntimeEndpointSchema>;
 
 /** Where a tenant container listens, inside the container. */
-export const CONTAINER_SOCKET_DIR = '/run/mcp';
-export const CONTAINER_SOCKET_NAME = 'mcp.sock';
-export const CONTAINER_DATA_DIR = '/data';
+export { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR, CONTAINER_SOCKET_NAME } from './container-paths.ts';
 
 /** The host directory of a tenant's sockets, bind-mounted at CONTAINER_SOCKET_DIR in its container only. */
 export function tenantSocketDir(runDir: string, namespace: string, tenantId: string): string {

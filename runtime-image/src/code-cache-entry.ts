@@ -1,7 +1,8 @@
-// The runtime image's entry point (/app/server.mjs): loads the runtime's bundle (/app/runtime.cjs)
-// with the V8 code cache the image build recorded beside it (/app/runtime.cjs.cache), so that a cold
-// start does not compile the ~2 MB bundle, nor the functions its start-up and first health answer
-// run, again. Node's own compile cache (NODE_COMPILE_CACHE) cannot do this here: it keys its
+// The second half of the runtime image's entry point (/app/server.mjs, runtime-entry.ts), and the
+// records pack's whole entry (/opt/bulkhead/packs/records/server.mjs): loads the runtime's bundle
+// (/app/runtime.cjs) with the V8 code cache the image build recorded beside it
+// (/app/runtime.cjs.cache), so that a cold start does not compile the ~2 MB bundle, nor the
+// functions its start-up and first health answer run, again. Node's own compile cache (NODE_COMPILE_CACHE) cannot do this here: it keys its
 // directory by the process's UID, and every tenant runs under a UID of its own.
 //
 // The cache is data, never code that is trusted on its own: V8 accepts it only for this exact

@@ -20,7 +20,9 @@ import { startEgressBridge, type EgressBridge } from './egress-bridge.ts';
 import { actorOf, createToolServer, type RuntimeCounters } from './tool-server.ts';
 import { readEnabledPacks } from './packs/pack-host.ts';
 import { startPacks } from './packs/pack-runtime.ts';
-import { moveLegacyRecords, readReferencePack } from './packs/reference-pack.ts';
+import { moveLegacyRecords } from './packs/legacy-records.ts';
+import { prestartMovedLegacyRecords } from './packs/prestarted.ts';
+import { readReferencePack } from './packs/reference-pack.ts';
 import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
 
@@ -98,13 +100,18 @@ async function main(): Promise<void> {
   const reference = readReferencePack(config.recordsPackDir, {
     idempotencyWindowMs: config.idempotencyWindowMs,
   });
-  if (moveLegacyRecords(config.dataDir, reference.pack.name))
+  // The image's entry moved it already when it started the pack early (packs/reference-prestart.ts).
+  if (prestartMovedLegacyRecords() || moveLegacyRecords(config.dataDir, reference.pack.name))
     log.info('moved the records database into the records pack directory');
+  // Read once: the pack host and the egress bridge (each pack's port) get the same list.
+  const enabled = readEnabledPacks(config.packsDir);
   // Every pack, the reference pack among them, starts (in parallel) before the socket listens: the
-  // first call finds their tools listed.
+  // first call finds their tools listed. The reference pack's process usually runs already: the
+  // image's entry started it before loading this bundle, and the pack host adopts it.
   const packs = await startPacks(
     {
       packsDir: config.packsDir,
+      enabled,
       egressPort: config.egressPort,
       secretsFile: config.packSecretsFile,
       dataDir: config.dataDir,
@@ -280,7 +287,7 @@ async function main(): Promise<void> {
       tenantId: config.tenantId,
       gatewayKey,
       port: config.egressPort,
-      packs: readEnabledPacks(config.packsDir).map((pack) => pack.name),
+      packs: enabled.map((pack) => pack.name),
       waitMs: config.egressWaitMs,
       maxIdle: 16,
       logger: log,

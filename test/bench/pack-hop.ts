@@ -16,7 +16,7 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { InputExchanges } from '../../runtime-image/src/packs/pack-exchanges.ts';
 import { callPackTool } from '../../runtime-image/src/packs/pack-calls.ts';
-import { PackHost } from '../../runtime-image/src/packs/pack-host.ts';
+import { PackHost, readEnabledPacks } from '../../runtime-image/src/packs/pack-host.ts';
 import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
 import { execIn, RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, FIXTURE_PACKS, removeImage } from '../support/pack-image.ts';
@@ -84,6 +84,7 @@ async function hostHop(): Promise<void> {
     );
     const host = new PackHost({
       packsDir: join(dir, 'packs'),
+      enabled: readEnabledPacks(join(dir, 'packs')),
       egressPort: 3128,
       secretsFile: join(dir, 'none.json'),
       dataDir: join(dir, 'data'),

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PackHost } from '../../runtime-image/src/packs/pack-host.ts';
+import { PackHost, readEnabledPacks } from '../../runtime-image/src/packs/pack-host.ts';
 import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
 import { approvePack, FIXTURE_PACKS, PROXY_VARIABLES } from '../support/pack-image.ts';
 
@@ -31,6 +31,7 @@ beforeAll(async () => {
   );
   host = new PackHost({
     packsDir: join(dir, 'packs'),
+    enabled: readEnabledPacks(join(dir, 'packs')),
     egressPort: 3128,
     secretsFile: secretsFile(),
     dataDir: join(dir, 'data'),

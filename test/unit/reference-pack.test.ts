@@ -15,7 +15,8 @@ import {
 import { RECORDS_TOOLS } from '../../kernel/packs/records.ts';
 import { definitionDigest, wireTool } from '../../kernel/tools/tool-definition.ts';
 import { readEnabledPacks } from '../../runtime-image/src/packs/pack-host.ts';
-import { moveLegacyRecords, readReferencePack } from '../../runtime-image/src/packs/reference-pack.ts';
+import { moveLegacyRecords } from '../../runtime-image/src/packs/legacy-records.ts';
+import { readReferencePack } from '../../runtime-image/src/packs/reference-pack.ts';
 
 const SHIPPED = join(import.meta.dirname, '../../runtime-image/src/records-pack');
 

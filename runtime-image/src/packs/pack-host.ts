@@ -3,14 +3,13 @@
 // approved tools whose live definition digest equals the approved one (a drifted tool is withheld
 // and logged), the resources by the pack that listed them, and the prompts under exposed names.
 // Log messages and server-to-client requests from a pack reach the calls in flight to that pack.
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, Prompt, ServerNotification, Tool } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import {
   ENABLED_PACKS_FILE,
   EnabledPacksSchema,
-  PACK_WORK_SUBDIR,
   PackSecretsSchema,
   type EnabledPack,
   type EnabledPackTool,
@@ -21,7 +20,9 @@ import { exposedName } from '../../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
 import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
 import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts';
+import { makePackDirs, packDirs } from './pack-launch.ts';
 import { PackProcess, type PackListing } from './pack-process.ts';
+import { discardPrestarted } from './prestarted.ts';
 import type { ReferencePack } from './reference-pack.ts';
 
 /** The most of an unrelayed log message's data (as JSON) the runtime's log keeps. */
@@ -29,6 +30,8 @@ const LOG_DATA_LIMIT = 2048;
 
 export interface PackHostOptions {
   packsDir: string;
+  /** The operator's packs, read once at start (readEnabledPacks): the egress bridge gets the same. */
+  enabled: EnabledPack[];
   /** The egress bridge's tenant-wide port; pack i of enabled.json gets the port after it plus i. */
   egressPort: number;
   secretsFile: string;
@@ -92,7 +95,7 @@ export class PackHost {
   constructor(options: PackHostOptions) {
     this.log = options.log;
     const secrets = takeSecrets(options.secretsFile);
-    const enabled = readEnabledPacks(options.packsDir);
+    const { enabled } = options;
     // The same order the egress bridge gives the packs their ports in (server.ts).
     const names = enabled.map((pack) => pack.name);
     this.reference = options.reference?.pack.name;
@@ -101,12 +104,8 @@ export class PackHost {
       ...enabled.map((pack) => ({ pack, packDir: join(options.packsDir, pack.name), reference: false })),
     ];
     for (const { pack, packDir, reference } of hosted) {
-      const workDir = join(options.dataDir, PACK_WORK_SUBDIR, pack.name);
-      const tmpDir = join(options.tmpDir, pack.name);
-      for (const dir of [workDir, tmpDir]) {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        chmodSync(dir, 0o700);
-      }
+      const { workDir, tmpDir } = packDirs(options.dataDir, options.tmpDir, pack.name);
+      makePackDirs({ workDir, tmpDir });
       // The reference pack reaches nothing outside the container: no egress port, no proxy.
       const port = reference ? undefined : egressPort({ port: options.egressPort, packs: names }, pack.name)!;
       this.enabled.set(pack.name, pack);
@@ -138,6 +137,9 @@ export class PackHost {
         if ('code' in client) this.log.error({ pack: pack.name, reason: client.message }, 'pack not started');
       }),
     );
+    // A process the image's entry started early but launched otherwise than the host did (so not
+    // adopted) is not a pack of this runtime: it goes.
+    if (discardPrestarted() > 0) this.log.warn('an early-started pack process was not adopted: killed');
     this.servedTools();
   }
 

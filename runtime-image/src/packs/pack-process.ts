@@ -2,8 +2,6 @@
 // stdio, what it lists, and the circuit that stops restarting a pack that keeps failing. Every
 // request to the pack is bounded by the call timeout; a pack that does not answer in time is killed
 // with every process it forked.
-import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import {
   Client,
   SdkError,
@@ -16,23 +14,11 @@ import {
 import type { Logger } from 'pino';
 import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
 import { PACK_CLIENT_CAPABILITIES } from '../../../kernel/packs/pack-manifest.ts';
-import { confinedArgv, type PackConfinement } from './pack-confinement.ts';
+import { packLaunch, type PackLaunchOptions } from './pack-launch.ts';
 import { PackTransport } from './pack-transport.ts';
 
-export interface PackProcessOptions {
+export interface PackProcessOptions extends PackLaunchOptions {
   pack: EnabledPack;
-  /** The pack's files in the image: relative paths of its command resolve here. */
-  packDir: string;
-  /** Its own directory on the tenant's volume: working directory and HOME. */
-  workDir: string;
-  /** Its own temporary directory (TMPDIR). */
-  tmpDir: string;
-  /** Its own port of the egress bridge, the only TCP port it may connect to; none: no TCP at all. */
-  egressPort: number | undefined;
-  confinement: PackConfinement;
-  secrets: Record<string, string>;
-  /** HTTP(S)_PROXY naming the pack's own egress bridge port (runtime-image/src/egress-bridge.ts). */
-  proxyEnv: Record<string, string>;
   callTimeoutMs: number;
   maxMessageBytes: number;
   /** Failures within CRASH_WINDOW_MS that open the circuit. */
@@ -57,7 +43,6 @@ export type PackRefusal =
 const CRASH_WINDOW_MS = 60_000;
 const BASE_BACKOFF_MS = 10_000;
 const MAX_BACKOFF_MS = 300_000;
-const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** A failed request to the pack that the caller maps to a tool error. */
 export function isTimeout(error: unknown): boolean {
@@ -115,43 +100,10 @@ export class PackProcess {
     }
   }
 
-  private environment(): Record<string, string> {
-    const { pack, workDir, secrets } = this.options;
-    const env: Record<string, string> = {
-      PATH,
-      HOME: workDir,
-      TMPDIR: this.options.tmpDir,
-      BULKHEAD_PACK: pack.name,
-      // The pack's own port of the egress bridge: ordinary HTTP clients go through the gateway.
-      ...this.options.proxyEnv,
-    };
-    for (const name of pack.secrets) {
-      const value = secrets[name];
-      if (value !== undefined) env[name] = value;
-    }
-    return env;
-  }
-
-  /**
-   * The confined launcher, then the pack's command with relative paths that name a file of the
-   * pack resolved against the pack's directory.
-   */
-  private argv(): string[] {
-    const { pack, packDir, workDir, tmpDir, egressPort, confinement } = this.options;
-    const command = pack.command.map((arg) =>
-      !isAbsolute(arg) && !arg.startsWith('-') && existsSync(join(packDir, arg)) ? join(packDir, arg) : arg,
-    );
-    return confinedArgv(confinement, { packDir, workDir, tmpDir, egressPort }, command);
-  }
-
   private async start(): Promise<Client> {
-    const { log, maxMessageBytes, callTimeoutMs, workDir } = this.options;
-    const [command, ...args] = this.argv();
+    const { log, maxMessageBytes, callTimeoutMs } = this.options;
     const transport = new PackTransport({
-      command: command!,
-      args,
-      env: this.environment(),
-      cwd: workDir,
+      ...packLaunch(this.options),
       maxMessageBytes,
       onOutput: (kind, line) =>
         kind === 'garbage'
@@ -174,7 +126,10 @@ export class PackProcess {
       this.noteFailure();
       throw error;
     }
-    log.info({ pack: this.name, pid: transport.pid, tools: this.listing.tools.length }, 'pack started');
+    log.info(
+      { pack: this.name, pid: transport.pid, tools: this.listing.tools.length, early: transport.adopted },
+      'pack started',
+    );
     this.client = client;
     return client;
   }

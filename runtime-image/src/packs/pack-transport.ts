@@ -5,8 +5,10 @@
 // kills the pack instead of buffering without end. A line that is not JSON-RPC is counted and
 // dropped (a pack writing garbage to stdout); the stderr of a pack goes to the runtime's log,
 // bounded.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams as ChildProcess } from 'node:child_process';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
+import { spawnPack } from './pack-launch.ts';
+import { takePrestarted } from './prestarted.ts';
 
 export interface PackTransportOptions {
   command: string;
@@ -26,6 +28,8 @@ export class PackTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private child: ChildProcess | undefined;
+  /** The process was started by the image's entry and adopted (prestarted.ts), not spawned here. */
+  adopted = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closed = false;
@@ -42,16 +46,24 @@ export class PackTransport implements Transport {
   start(): Promise<void> {
     const { command, args, env, cwd } = this.options;
     return new Promise((resolve, reject) => {
-      // detached: the pack leads a process group of its own, so kill() reaches its descendants.
-      const child = spawn(command, args, { env, cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      // Started already by the image's entry, launched exactly like this (prestarted.ts), or now.
+      const launch = { command, args, env, cwd };
+      const adopted = takePrestarted(launch);
+      const child = adopted?.child ?? spawnPack(launch);
+      this.adopted = adopted !== undefined;
       this.child = child;
-      child.once('error', (error) => {
+      const failed = (error: Error): void => {
         reject(error);
         this.onerror?.(error);
         this.finish();
-      });
-      child.once('spawn', () => resolve());
+      };
+      child.once('error', failed);
       child.once('exit', () => this.finish());
+      if (adopted?.error) failed(adopted.error);
+      else if (adopted?.spawned) resolve();
+      else child.once('spawn', () => resolve());
+      // Exited before adoption: its output still buffered is read first, then it is finished.
+      if (adopted?.exited) setImmediate(() => this.finish());
       child.stdin.on('error', (error) => this.onerror?.(error));
       child.stdout.on('data', (chunk: Buffer) => this.read(chunk));
       child.stderr.on('data', (chunk: Buffer) => {

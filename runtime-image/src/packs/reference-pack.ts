@@ -2,14 +2,13 @@
 // /opt/bulkhead/packs/records/ with its manifest, enabled for every tenant, its approvals made in
 // code: each tool's approved digest is that of the router's own definition in
 // kernel/packs/records.ts, so the drift guard holds it exactly like an operator pack's tool.
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
-import { PACK_WORK_SUBDIR, type EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
+import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
 import { PACK_MANIFEST_FILE, ReferencePackManifestSchema } from '../../../kernel/packs/pack-manifest.ts';
 import { RECORDS_TOOLS } from '../../../kernel/packs/records.ts';
 import { definitionDigest, wireTool } from '../../../kernel/tools/tool-definition.ts';
-import { RECORDS_DB } from './reference-meta.ts';
 
 export interface ReferencePack {
   pack: EnabledPack;
@@ -54,22 +53,4 @@ export function readReferencePack(packDir: string, options: { idempotencyWindowM
       })),
     },
   };
-}
-
-/**
- * Moves a records database left at the volume's root by a runtime from before the reference pack
- * (<dataDir>/records.db, with its WAL and shared-memory files) into the pack's own directory, where
- * the pack may reach it and no other pack may. The WAL goes first and the database last, so a
- * move cut short is finished by the next start; a database already in place is never overwritten.
- */
-export function moveLegacyRecords(dataDir: string, packName: string): boolean {
-  const from = join(dataDir, RECORDS_DB);
-  const dir = join(dataDir, PACK_WORK_SUBDIR, packName);
-  const to = join(dir, RECORDS_DB);
-  if (!existsSync(from) || existsSync(to)) return false;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const suffix of ['-wal', '-shm', '']) {
-    if (existsSync(from + suffix)) renameSync(from + suffix, to + suffix);
-  }
-  return true;
 }
