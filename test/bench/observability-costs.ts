@@ -13,6 +13,8 @@ import { ArgsDigester, AuditEventSchema } from '../../kernel/audit/audit-record.
 import { entryHash, GENESIS_HASH } from '../../kernel/audit/audit-trail.ts';
 import { startTracing } from '../../kernel/telemetry/tracing.ts';
 import { RouterMetrics } from '../../router/metrics/router-metrics.ts';
+import type { Principal } from '../../router/identity/principal.ts';
+import { RequestTrace } from '../../router/request/request-trace.ts';
 
 const { values } = parseArgs({
   options: { calls: { type: 'string', default: '20000' }, runs: { type: 'string', default: '5' } },
@@ -66,6 +68,24 @@ function traceOneCall(): void {
   span.end();
 }
 
+// The router's own request trace (router/request/request-trace.ts) with one new trace in ten
+// recorded, as BULKHEAD_TRACE_SAMPLE_RATIO=0.1: a trace not sampled starts no step spans.
+const tenth = startTracing({
+  service: 'bulkhead-router',
+  endpoint: undefined,
+  sampleRatio: 0.1,
+  exporter: { export: (_spans, done) => done({ code: 0 }), shutdown: () => Promise.resolve() },
+})!;
+const WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
+const principal = { tenant: 'bench', user: null, agent: 'bench-agent', scopes: [] } as unknown as Principal;
+function requestTraceOneCall(): void {
+  const request = new RequestTrace({ tracing: tenth, identities: false }, {});
+  request.authenticated();
+  request.begin({ body: WHOAMI, principal, tool: 'whoami' });
+  for (const step of STEPS.slice(1)) request.stepSync(step, () => undefined);
+  request.finish(200);
+}
+
 const digester = new ArgsDigester('bench-secret');
 function auditOneCall(seq: number): void {
   const event = AuditEventSchema.parse({
@@ -96,6 +116,7 @@ const encoding =
 const rows: [string, number][] = [
   [`spans: ${STEPS.length + 1} per call, started and ended (SDK, batch processor)`, spans],
   ['OTLP JSON encoding of those spans', encoding],
+  ['the request trace (RequestTrace), one new trace in ten recorded', cpuPerCall(requestTraceOneCall)],
   ['audit record: digest, schema check, chained hash, JSON', cpuPerCall(auditOneCall)],
   [
     'metrics: call counter and latency histogram',
@@ -107,3 +128,4 @@ console.log(
 );
 for (const [name, us] of rows) console.log(`  ${us.toFixed(1).padStart(6)} µs  ${name}`);
 await tracing.shutdown();
+await tenth.shutdown();
