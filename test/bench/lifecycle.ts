@@ -20,7 +20,6 @@
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
@@ -33,7 +32,8 @@ import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
-import { agentClient, tenantContainers, write, type WriteOutcome } from '../support/mcp-client.ts';
+import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
+import { printBurstCpu, throttledMs } from './container-cpu.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
@@ -100,7 +100,7 @@ interface Lane {
   taken: () => number | undefined;
   figures: Record<
     'coldFirst' | 'coldKept' | 'fromStopped' | 'fromPaused',
-    { call: number[]; ready: number[] }
+    { call: number[]; ready: number[]; throttled: number[] }
   >;
 }
 
@@ -111,7 +111,7 @@ async function lane(name: string, image: string, docker?: NanoCpusDocker): Promi
     logger,
     supervisor: { healthIntervalMs: 3_600_000, createLimit: 4, docker },
   });
-  const figure = () => ({ call: [], ready: [] });
+  const figure = () => ({ call: [], ready: [], throttled: [] });
   return {
     name,
     stack,
@@ -126,10 +126,12 @@ async function lifecycleRound(l: Lane, i: number): Promise<void> {
   const id = `life-${i}`;
   await register(stack, id);
   const client = await agentClient(stack, id);
-  const measure = async (into: { call: number[]; ready: number[] }, title: string): Promise<void> => {
+  const measure = async (into: Lane['figures']['coldFirst'], title: string): Promise<void> => {
     l.taken();
+    const before = await throttledMs(stack, id);
     into.call.push((await write(client, title)).ms);
     into.ready.push(l.taken() ?? NaN);
+    into.throttled.push((await throttledMs(stack, id)) - before);
   };
   await measure(figures.coldFirst, 'first');
   await stack.supervisor.manager.remove(id, false);
@@ -140,31 +142,6 @@ async function lifecycleRound(l: Lane, i: number): Promise<void> {
   await toTier(stack, id, 'pause');
   await measure(figures.fromPaused, 'from-paused');
   await client.close();
-}
-
-/**
- * The CPU time the burst's containers used (their cgroups' total, read from the engine once every
- * first write is answered: start-up and one write each), and what that alone takes on this
- * machine's cores: a floor under the burst's wall time whatever the scheduling.
- */
-async function printBurstCpu(stack: TestStack, tenants: Set<string>): Promise<void> {
-  const ours = (await tenantContainers(stack)).filter((c) => tenants.has(c.tenant) && c.state === 'running');
-  const used = await Promise.all(
-    ours.map(async (c) => {
-      const stats = await stack.ns.docker.getContainer(c.name).stats({ stream: false });
-      return stats.cpu_stats.cpu_usage.total_usage / 1e6;
-    }),
-  );
-  if (used.length === 0) return;
-  const total = used.reduce((a, b) => a + b, 0);
-  const cores = availableParallelism();
-  console.log(
-    `  CPU of the ${used.length} containers: ${(total / 1000).toFixed(1)} s in all, p50 ` +
-      `${quantile(
-        [...used].sort((a, b) => a - b),
-        0.5,
-      ).toFixed(0)} ms each; on ${cores} cores that alone takes ${(total / 1000 / cores).toFixed(1)} s`,
-  );
 }
 
 /** All first calls of BURST cold tenants at once, through the full stack of one lane. */
@@ -235,6 +212,7 @@ async function main(): Promise<void> {
         const tag = lanes.length > 1 ? ` [${l.name === 'life' ? 'new' : 'baseline'}]` : '';
         stats(`${label}${tag}`, l.figures[key].call);
         stats(`  of which the supervisor's start${tag}`, l.figures[key].ready);
+        stats(`  container throttled by its CPU quota${tag}`, l.figures[key].throttled);
       }
 
     // 2. Warm calls: full stack (MCP client -> router -> socket), the router's dispatcher alone,
