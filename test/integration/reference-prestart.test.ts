@@ -3,17 +3,13 @@
 // the runtime refuses (a manifest that does not state the router's records tools) still ends the
 // runtime as before, with the early pack process gone before it.
 import { generateKeyPairSync } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import Docker from 'dockerode';
-import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { Wait, type GenericContainer, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABELS } from '../../supervisor/docker/labels.ts';
-import { RUNTIME_IMAGE } from '../support/namespace.ts';
+import { hardenedRuntime, runtimeDirs } from '../support/runtime-container.ts';
 
 const UID = 100_302;
-const LABEL = { [LABELS.namespace]: 'test-reference-prestart' };
 const routerKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const environment = { BULKHEAD_TENANT_ID: 'prestart', BULKHEAD_ROUTER_PUBLIC_KEY: routerKey };
 const docker = new Docker();
@@ -21,28 +17,11 @@ const docker = new Docker();
 let dir: string;
 let container: StartedTestContainer | undefined;
 
-function runtime(): GenericContainer {
-  return new GenericContainer(RUNTIME_IMAGE)
-    .withNetworkMode('none')
-    .withUser(`${UID}:${UID}`)
-    .withDroppedCapabilities('ALL')
-    .withSecurityOpt('no-new-privileges:true')
-    .withTmpFs({ '/tmp': 'rw,size=16m' })
-    .withLabels(LABEL)
-    .withBindMounts([
-      { source: join(dir, 'run'), target: '/run/mcp' },
-      { source: join(dir, 'data'), target: '/data' },
-    ])
-    .withEnvironment(environment);
-}
+const runtime = (): GenericContainer =>
+  hardenedRuntime({ uid: UID, dir, namespace: 'test-reference-prestart', environment });
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bulkhead-prestart-'));
-  for (const sub of ['run', 'data']) {
-    await mkdir(join(dir, sub));
-    await chown(join(dir, sub), UID, UID);
-    await chmod(join(dir, sub), 0o700);
-  }
+  dir = await runtimeDirs('bulkhead-prestart-', UID);
 });
 
 afterAll(async () => {

@@ -1,21 +1,20 @@
 // The tenant runtime image, started with testcontainers from the locally built image: it serves
 // MCP on its socket only to callers that carry the router's proof of origin.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chown, copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import Docker from 'dockerode';
 import { pino } from 'pino';
-import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { Wait, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
-import { LABELS } from '../../supervisor/docker/labels.ts';
 import { CALL_ASSERTION_HEADER, bodyDigest, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { RecordsStore } from '../../runtime-image/src/records-pack/records-store.ts';
-import { RUNTIME_IMAGE } from '../support/namespace.ts';
+import { hardenedRuntime, runtimeDirs } from '../support/runtime-container.ts';
 
 const UID = 100_301;
 const TENANT = 'imagecheck';
@@ -102,26 +101,15 @@ async function legacyRecordsDb(dataDir: string): Promise<void> {
 const listBody = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bulkhead-image-'));
-  for (const sub of ['run', 'data']) {
-    await mkdir(join(dir, sub));
-    await chown(join(dir, sub), UID, UID);
-    await chmod(join(dir, sub), 0o700);
-  }
+  dir = await runtimeDirs('bulkhead-image-', UID);
   socketPath = join(dir, 'run', 'mcp.sock');
   await legacyRecordsDb(join(dir, 'data'));
-  container = await new GenericContainer(RUNTIME_IMAGE)
-    .withNetworkMode('none')
-    .withUser(`${UID}:${UID}`)
-    .withDroppedCapabilities('ALL')
-    .withSecurityOpt('no-new-privileges:true')
-    .withTmpFs({ '/tmp': 'rw,size=16m' })
-    .withLabels({ [LABELS.namespace]: 'test-runtime-image' })
-    .withBindMounts([
-      { source: join(dir, 'run'), target: '/run/mcp' },
-      { source: join(dir, 'data'), target: '/data' },
-    ])
-    .withEnvironment({ BULKHEAD_TENANT_ID: TENANT, BULKHEAD_ROUTER_PUBLIC_KEY: router.publicKey })
+  container = await hardenedRuntime({
+    uid: UID,
+    dir,
+    namespace: 'test-runtime-image',
+    environment: { BULKHEAD_TENANT_ID: TENANT, BULKHEAD_ROUTER_PUBLIC_KEY: router.publicKey },
+  })
     .withWaitStrategy(Wait.forLogMessage(/listening/))
     .start();
 });
