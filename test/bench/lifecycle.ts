@@ -21,7 +21,6 @@ import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { Agent } from 'undici';
@@ -37,8 +36,9 @@ import { printBurstCpu, throttledMs } from './container-cpu.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: {
     rounds: { type: 'string', default: '10' },
     burst: { type: 'string', default: '50' },
