@@ -4,6 +4,10 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { RUNTIME_QUEUE } from '../../supervisor/client/runtime-jobs.ts';
+import type { Client } from '@modelcontextprotocol/client';
+import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { agentClient } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import type { NanoCpusDocker } from './nanocpus-docker.ts';
 import { completionTimes, type Phase } from './start-path.ts';
@@ -63,4 +67,14 @@ export async function lane(
     taken,
     figures: { coldFirst: figure(), coldKept: figure(), fromStopped: figure(), fromPaused: figure() },
   };
+}
+
+/** A plan-small tenant whose records tools are open to an agent acting alone, and that agent's client. */
+export async function benchTenant(
+  stack: TestStack,
+  id: string,
+  isolation: 'runc' | 'gvisor' = 'runc',
+): Promise<Client> {
+  await stack.registry.create({ id, plan: planByName('small'), isolation, tools: openToAgentsAlone('all') });
+  return agentClient(stack, id);
 }
