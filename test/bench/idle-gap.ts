@@ -4,13 +4,13 @@
 // shorter and longer than the route's freshness (500 ms: the longer gap adds the epoch's touch),
 // the gaps' order repeated. Asserts nothing; everything it creates lives in its own namespace.
 //   node test/bench/idle-gap.ts [--calls 12]
-import { parseArgs } from 'node:util';
 import { write } from '../support/mcp-client.ts';
 import { benchTenant } from './lifecycle-lane.ts';
 import { startTestStack } from '../support/stack.ts';
 import { printFigures } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '12' } } });
+const { values } = benchArgs(import.meta.filename, { options: { calls: { type: 'string', default: '12' } } });
 const CALLS = Math.min(100, Number(values.calls));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,13 +5,13 @@
 // own cost, so the figures are for the split, not the totals (lifecycle.ts has those). Asserts
 // nothing; everything it creates lives in its own namespace.
 //   node test/bench/start-trace.ts [--warm 3]
-import { parseArgs } from 'node:util';
 import { write } from '../support/mcp-client.ts';
 import { benchTenant } from './lifecycle-lane.ts';
 import { startOtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { startTestStack } from '../support/stack.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { warm: { type: 'string', default: '3' } } });
+const { values } = benchArgs(import.meta.filename, { options: { warm: { type: 'string', default: '3' } } });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const receiver = await startOtlpReceiver();
 const stack = await startTestStack('bench-start-trace', {
