@@ -10,8 +10,10 @@
 // `--baseline-nanocpus` makes that second stack (the same image unless --baseline-image names
 // another) create containers with the plan's CPU share at the engine's default 100 ms period, as
 // before supervisor/docker/container-spec.ts's CPU_PERIOD_US.
-// `--before DIR` adds the dispatcher of another checkout (e.g. main), its warm calls taking turns
-// with this tree's dispatcher's, as the baseline of the same run.
+// `--before DIR` adds another checkout's (e.g. main's) whole stack as a lane of the lifecycle
+// rounds (same image), and its dispatcher, its warm calls taking turns with this tree's dispatcher's,
+// as the baseline of the same run. Each start row is followed by the path around the start, phase
+// by phase (start-path.ts).
 // `--burst-rounds N` runs the burst N times per stack, the stacks' order alternating (ABBA...), with
 // tenants new to each burst. After each burst, the CPU time its containers used and what that alone
 // takes on this machine's cores: a floor under the burst's wall time.
@@ -21,7 +23,7 @@ import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { request } from 'undici';
 import { Agent } from 'undici';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
@@ -34,8 +36,11 @@ import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
 import { printBurstCpu, throttledMs } from './container-cpu.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import type { startTestStack } from '../support/stack.ts';
+import { type TestStack } from '../support/stack.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
+import { lane, type Lane } from './lifecycle-lane.ts';
+import { printPhases, StartPath } from './start-path.ts';
 import { benchArgs } from './bench-args.ts';
 
 const { values } = benchArgs(import.meta.filename, {
@@ -80,45 +85,7 @@ async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'):
   await sleep(600); // longer than the router's route freshness, as the reaper's idle time would be
 }
 
-/** The supervisor's own measure of each start: its 'runtime ready' log line (ms). */
-function readyLog(): { logger: Logger; taken: () => number | undefined } {
-  const ready: number[] = [];
-  const logger = pino(
-    { level: 'info' },
-    {
-      write(line: string) {
-        if (line.includes('"runtime ready"')) ready.push((JSON.parse(line) as { ms: number }).ms);
-      },
-    },
-  );
-  return { logger, taken: () => ready.pop() };
-}
-
-interface Lane {
-  name: string;
-  stack: TestStack;
-  taken: () => number | undefined;
-  figures: Record<
-    'coldFirst' | 'coldKept' | 'fromStopped' | 'fromPaused',
-    { call: number[]; ready: number[]; throttled: number[] }
-  >;
-}
-
-async function lane(name: string, image: string, docker?: NanoCpusDocker): Promise<Lane> {
-  const { logger, taken } = readyLog();
-  const stack = await startTestStack(`bench-${name}`, {
-    image,
-    logger,
-    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4, docker },
-  });
-  const figure = () => ({ call: [], ready: [], throttled: [] });
-  return {
-    name,
-    stack,
-    taken,
-    figures: { coldFirst: figure(), coldKept: figure(), fromStopped: figure(), fromPaused: figure() },
-  };
-}
+const path = new StartPath();
 
 /** One round of the lifecycle on one stack: first start, cold start, wake from stopped and paused. */
 async function lifecycleRound(l: Lane, i: number): Promise<void> {
@@ -129,7 +96,9 @@ async function lifecycleRound(l: Lane, i: number): Promise<void> {
   const measure = async (into: Lane['figures']['coldFirst'], title: string): Promise<void> => {
     l.taken();
     const before = await throttledMs(stack, id);
+    path.begin();
     into.call.push((await write(client, title)).ms);
+    into.phases.push(await path.phases(l.jobs, l.completed, id));
     into.ready.push(l.taken() ?? NaN);
     into.throttled.push((await throttledMs(stack, id)) - before);
   };
@@ -191,10 +160,17 @@ async function main(): Promise<void> {
   const baselineImage = values['baseline-image'] ?? (nanoCpus ? RUNTIME_IMAGE : undefined);
   if (baselineImage)
     lanes.push(await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined));
+  else if (values.before) {
+    const other = (await import(resolve(values.before, 'test/support/stack.ts'))) as {
+      startTestStack: typeof startTestStack;
+    };
+    lanes.push(await lane('base', RUNTIME_IMAGE, undefined, other.startTestStack));
+  }
   const stack = lanes[0]!.stack;
   console.log(
     `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}` +
-      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}, rounds alternating)` : ''}, ` +
+      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}, rounds alternating)` : ''}` +
+      `${!baselineImage && values.before ? ` (baseline: the stack of ${values.before}, rounds alternating)` : ''}, ` +
       `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
   );
   try {
@@ -213,6 +189,7 @@ async function main(): Promise<void> {
         stats(`${label}${tag}`, l.figures[key].call);
         stats(`  of which the supervisor's start${tag}`, l.figures[key].ready);
         stats(`  container throttled by its CPU quota${tag}`, l.figures[key].throttled);
+        printPhases(l.figures[key].phases, tag);
       }
 
     // 2. Warm calls: full stack (MCP client -> router -> socket), the router's dispatcher alone,
@@ -375,6 +352,7 @@ async function main(): Promise<void> {
       child.kill('SIGTERM');
     }
   } finally {
+    for (const l of lanes) await Promise.all([l.jobs.close(), l.events.close()]);
     for (const l of lanes) await l.stack.close();
   }
 }
