@@ -10,15 +10,19 @@
 // `--baseline-nanocpus` makes that second stack (the same image unless --baseline-image names
 // another) create containers with the plan's CPU share at the engine's default 100 ms period, as
 // before supervisor/docker/container-spec.ts's CPU_PERIOD_US.
+// `--baseline-no-boost` makes that second stack (the same image unless --baseline-image names another)
+// create and start containers without the start-time CPU boost (docs/cpu-boost.md): the plan's quota
+// from the start.
 // `--before DIR` adds the dispatcher of another checkout (e.g. main), its warm calls taking turns
 // with this tree's dispatcher's, as the baseline of the same run.
 // `--burst-rounds N` runs the burst N times per stack, the stacks' order alternating (ABBA...), with
 // tenants new to each burst. After each burst, the CPU time its containers used and what that alone
 // takes on this machine's cores: a floor under the burst's wall time.
 //   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--burst-rounds 1] [--fleet 100] [--isolation runc|gvisor]
-//     [--baseline-image bulkhead/runtime:latest] [--baseline-nanocpus] [--before DIR]
+//     [--baseline-image bulkhead/runtime:latest] [--baseline-nanocpus] [--baseline-no-boost] [--before DIR]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +51,7 @@ const { values } = parseArgs({
     isolation: { type: 'string', default: 'runc' },
     'baseline-image': { type: 'string' },
     'baseline-nanocpus': { type: 'boolean', default: false },
+    'baseline-no-boost': { type: 'boolean', default: false },
     before: { type: 'string' },
   },
 });
@@ -61,6 +66,10 @@ function stats(label: string, samples: number[], extra = ''): number {
   return printFigures(label, samples, { digits: 2, labelWidth: 62, extra });
 }
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const load = (): string =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function register(stack: TestStack, id: string): Promise<void> {
@@ -104,12 +113,21 @@ interface Lane {
   >;
 }
 
-async function lane(name: string, image: string, docker?: NanoCpusDocker): Promise<Lane> {
+async function lane(
+  name: string,
+  image: string,
+  options: { docker?: NanoCpusDocker | undefined; noBoost?: boolean } = {},
+): Promise<Lane> {
   const { logger, taken } = readyLog();
   const stack = await startTestStack(`bench-${name}`, {
     image,
     logger,
-    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4, docker },
+    supervisor: {
+      healthIntervalMs: 3_600_000,
+      createLimit: 4,
+      docker: options.docker,
+      ...(options.noBoost ? { startCpuBoost: 0 } : {}),
+    },
   });
   const figure = () => ({ call: [], ready: [], throttled: [] });
   return {
@@ -181,6 +199,7 @@ async function burst(l: Lane, round: number, thenRemove: boolean): Promise<void>
   if (failures.size > 0)
     console.log(`  failed: ${[...failures].map(([code, n]) => `${n} x ${code}`).join(', ')}`);
   await printBurstCpu(stack, new Set(burstIds));
+  console.log(`  ${load()}`);
   await Promise.all(burstClients.map((c) => c.close()));
   if (thenRemove) for (const id of burstIds) await stack.supervisor.manager.remove(id, false);
 }
@@ -188,14 +207,20 @@ async function burst(l: Lane, round: number, thenRemove: boolean): Promise<void>
 async function main(): Promise<void> {
   const lanes = [await lane('life', RUNTIME_IMAGE)];
   const nanoCpus = values['baseline-nanocpus'];
-  const baselineImage = values['baseline-image'] ?? (nanoCpus ? RUNTIME_IMAGE : undefined);
+  const noBoost = values['baseline-no-boost'];
+  const baselineImage = values['baseline-image'] ?? (nanoCpus || noBoost ? RUNTIME_IMAGE : undefined);
   if (baselineImage)
-    lanes.push(await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined));
+    lanes.push(
+      await lane('base', baselineImage, {
+        docker: nanoCpus ? new NanoCpusDocker() : undefined,
+        noBoost,
+      }),
+    );
   const stack = lanes[0]!.stack;
   console.log(
     `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}` +
-      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}, rounds alternating)` : ''}, ` +
-      `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
+      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}${noBoost ? ' without the start-time CPU boost' : ''}, rounds alternating)` : ''}, ` +
+      `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}; ${load()}`,
   );
   try {
     // 1. Cold start: registered tenant, no container (volume created too), then volume kept.
@@ -207,6 +232,7 @@ async function main(): Promise<void> {
       ['fromStopped', 'wake from stopped'],
       ['fromPaused', 'wake from paused'],
     ] as const;
+    console.log(`after the lifecycle rounds: ${load()}`);
     for (const [key, label] of rows)
       for (const l of lanes) {
         const tag = lanes.length > 1 ? ` [${l.name === 'life' ? 'new' : 'baseline'}]` : '';
