@@ -26,7 +26,7 @@ import { loadavg } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { request } from 'undici';
 import { Agent } from 'undici';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
@@ -39,7 +39,8 @@ import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
 import { printBurstCpu, throttledMs } from './container-cpu.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import type { TestStack } from '../support/stack.ts';
+import { lane, type Lane } from './lifecycle-lanes.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
 
 const { values } = parseArgs({
@@ -87,55 +88,6 @@ async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'):
   if (!(await stack.supervisor.manager.idle(tenant, { event: tier })))
     throw new Error(`${tenant} could not ${tier}`);
   await sleep(600); // longer than the router's route freshness, as the reaper's idle time would be
-}
-
-/** The supervisor's own measure of each start: its 'runtime ready' log line (ms). */
-function readyLog(): { logger: Logger; taken: () => number | undefined } {
-  const ready: number[] = [];
-  const logger = pino(
-    { level: 'info' },
-    {
-      write(line: string) {
-        if (line.includes('"runtime ready"')) ready.push((JSON.parse(line) as { ms: number }).ms);
-      },
-    },
-  );
-  return { logger, taken: () => ready.pop() };
-}
-
-interface Lane {
-  name: string;
-  stack: TestStack;
-  taken: () => number | undefined;
-  figures: Record<
-    'coldFirst' | 'coldKept' | 'fromStopped' | 'fromPaused',
-    { call: number[]; ready: number[]; throttled: number[] }
-  >;
-}
-
-async function lane(
-  name: string,
-  image: string,
-  options: { docker?: NanoCpusDocker | undefined; noBoost?: boolean } = {},
-): Promise<Lane> {
-  const { logger, taken } = readyLog();
-  const stack = await startTestStack(`bench-${name}`, {
-    image,
-    logger,
-    supervisor: {
-      healthIntervalMs: 3_600_000,
-      createLimit: 4,
-      docker: options.docker,
-      ...(options.noBoost ? { startCpuBoost: 0 } : {}),
-    },
-  });
-  const figure = () => ({ call: [], ready: [], throttled: [] });
-  return {
-    name,
-    stack,
-    taken,
-    figures: { coldFirst: figure(), coldKept: figure(), fromStopped: figure(), fromPaused: figure() },
-  };
 }
 
 /** One round of the lifecycle on one stack: first start, cold start, wake from stopped and paused. */
