@@ -192,15 +192,21 @@ export class DockerDriver implements RuntimeDriver {
       // A crash leaves the old sockets behind (the runtime's and its egress bridge's); under gVisor
       // the runtime may not unlink a host socket.
       const socketDir = this.placement(spec.tenantId, 0).socketDir;
-      for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
-        await rm(join(socketDir, name), { force: true });
-      await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
+      const prepare = async (): Promise<void> => {
+        for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
+          await rm(join(socketDir, name), { force: true });
+        await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
+      };
       // This start's quota: its boost, else the plan's (a boost left by a supervisor that died is
       // not started with again). A container created with it has it already; one made with
       // NanoCpus (before the 1 s period) keeps that share: the engine refuses a period beside it.
+      // The engine's update runs beside the host-side preparation, both before the start.
       const quota = options.startCpuQuota ?? cpuLimitFor(spec.plan).CpuQuota;
-      if (info.HostConfig.CpuQuota !== quota && !info.HostConfig.NanoCpus)
-        await container.update({ CpuPeriod: CPU_PERIOD_US, CpuQuota: quota });
+      const update =
+        info.HostConfig.CpuQuota !== quota && !info.HostConfig.NanoCpus
+          ? container.update({ CpuPeriod: CPU_PERIOD_US, CpuQuota: quota })
+          : undefined;
+      await Promise.all([prepare(), update]);
       await this.ignoreStatus(container.start(), 304);
     }
     return this.toInfo(await container.inspect());
