@@ -122,6 +122,10 @@ const fields = {
     schema: z.number().int().min(100).max(30_000).default(3_000),
     doc: "the start-time CPU boost's hard deadline from the container's start, whether or not the runtime has answered",
   },
+  startCpuBoostIntervalMs: {
+    schema: z.number().int().min(0).max(86_400_000).default(60_000),
+    doc: 'a tenant gets a start-time CPU boost only if its last one began at least this long ago: a runtime that exits and is started again and again cannot keep a boost by it',
+  },
   liveProbeMs: {
     schema: z.number().int().positive().default(10_000),
     doc: 'how long one health probe of a running runtime may take to answer (it waits behind the calls the runtime is serving; each probe of a starting runtime gets 2 s)',

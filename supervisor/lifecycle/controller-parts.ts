@@ -37,6 +37,8 @@ export interface LifecycleSettings {
   startCpuBoost: number;
   /** The boost's hard deadline, from the engine's start. */
   startCpuBoostMs: number;
+  /** The least time between the beginnings of two boosts of one tenant. */
+  startCpuBoostIntervalMs: number;
   /** How long the runtime keeps write results for replay (it reaches the runtime in its env). */
   idempotencyWindowMs: number;
 }

@@ -2,8 +2,9 @@
 // side by side) uses more CPU before its first answer than plan small's quota gives in one period,
 // and then waits for the next period. So a runtime starts with a larger quota, and the plan's is put
 // back once it has answered, and in any case at a hard deadline from its start, whether it answered,
-// hangs, crashed or is being replaced: one bounded boost per start. Each start's boost is given
-// anew (the driver starts a process with the plan's quota unless given one). The deadline is a
+// hangs, crashed or is being replaced: one bounded boost per start, and none for a tenant whose
+// last boost began less than an interval ago. Each start's boost is given anew (the driver starts a
+// process with the plan's quota unless given one). The deadline is a
 // timer of this process; a boost that a supervisor which died left behind is ended by the next
 // supervisor's health pass (`endLeftover`).
 import type { Logger } from 'pino';
@@ -17,6 +18,12 @@ export interface CpuBoostOptions {
   cpus: number;
   /** The hard deadline, from just before the engine starts the process. */
   deadlineMs: number;
+  /**
+   * The least time between the beginnings of two boosts of one tenant. A runtime that ends itself
+   * (exit 0 is no crash, so the crash circuit does not slow it) is started again on the next call:
+   * without this, such a loop would hold the boost most of the time.
+   */
+  intervalMs: number;
   logger: Logger;
 }
 
@@ -41,6 +48,8 @@ export class CpuBoosts {
   private readonly held = new Map<string, Held>();
   /** The restores under way per tenant, chained: they reach the engine in the order asked. */
   private readonly restoring = new Map<string, Promise<void>>();
+  /** When each tenant's last boost began (entries older than the interval are dropped). */
+  private readonly lastBegun = new Map<string, number>();
 
   constructor(options: CpuBoostOptions) {
     this.options = options;
@@ -52,7 +61,7 @@ export class CpuBoosts {
    */
   begin(spec: RuntimeSpec): StartBoost | undefined {
     const limit = startCpuLimitFor(spec.plan, spec.isolation, this.options.cpus);
-    if (!limit) return undefined;
+    if (!limit || !this.mayBegin(spec.tenantId)) return undefined;
     const previous = this.held.get(spec.tenantId);
     if (previous) {
       // Its process is gone (stopped or removed before this start): only its timer is left.
@@ -72,6 +81,18 @@ export class CpuBoosts {
     timer.unref();
     this.held.set(spec.tenantId, { boost, timer, over, release });
     return boost;
+  }
+
+  /** Whether the tenant's last boost began at least the interval ago; if so, one begins now. */
+  private mayBegin(tenantId: string): boolean {
+    const now = Date.now();
+    const last = this.lastBegun.get(tenantId);
+    if (last !== undefined && now - last < this.options.intervalMs) return false;
+    if (this.lastBegun.size >= 10_000)
+      for (const [id, at] of this.lastBegun)
+        if (now - at >= this.options.intervalMs) this.lastBegun.delete(id);
+    this.lastBegun.set(tenantId, now);
+    return true;
   }
 
   /**

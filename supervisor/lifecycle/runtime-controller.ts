@@ -56,6 +56,7 @@ export class RuntimeController {
       driver: options.driver,
       cpus: options.settings.startCpuBoost,
       deadlineMs: options.settings.startCpuBoostMs,
+      intervalMs: options.settings.startCpuBoostIntervalMs,
       logger: options.logger,
     });
     this.health = new RuntimeHealth({

@@ -80,7 +80,8 @@ afterAll(async () => {
 });
 
 describe('the start-time CPU boost on the real engine', () => {
-  const manager = () => controller({});
+  // Every start of this tenant gets a boost: the wake follows the create within seconds.
+  const manager = () => controller({ startCpuBoostIntervalMs: 0 });
   let lifecycle: RuntimeController;
   const tenant: TenantRecord = tenantRecord('boosted', { uid: 100_301 });
 
@@ -103,6 +104,7 @@ describe('the start-time CPU boost on the real engine', () => {
     release();
     await lifecycle.cpuBoostSettled('boosted');
     expect(await liveQuota('boosted')).toBe(PLAN);
+    expect(await engineQuota('boosted')).toBe(Number(PLAN));
   });
 
   it('ends the boost at its deadline when the runtime never answers, before the start gives up', async () => {
@@ -119,6 +121,7 @@ describe('the start-time CPU boost on the real engine', () => {
     await never.cpuBoostSettled('hanging');
     expect(startOver).toBe(false);
     expect(await liveQuota('hanging')).toBe(PLAN);
+    expect(await engineQuota('hanging')).toBe(Number(PLAN));
     await expect(start).rejects.toThrow(/did not become healthy/);
   });
 

@@ -91,7 +91,7 @@ describe('the start-time CPU boost in the lifecycle controller', () => {
   });
 
   it('boosts each start once: a wake from stopped again, a wake from paused not (no start)', async () => {
-    const { driver, controller } = controllerWith({});
+    const { driver, controller } = controllerWith({ settings: { startCpuBoostIntervalMs: 0 } });
     const given = startQuotas(driver);
     const tenant = tenantRecord('alpha');
     await controller.ensure(tenant);
@@ -101,6 +101,19 @@ describe('the start-time CPU boost in the lifecycle controller', () => {
     await controller.ensure(tenant);
     await controller.cpuBoostSettled('alpha');
     expect(given).toEqual([BOOST_QUOTA, BOOST_QUOTA]);
+    expect(driver.runtimes.get('alpha')?.cpuQuota).toBe(PLAN_QUOTA);
+  });
+
+  it('gives a runtime that ends itself and is started again no new boost within the interval', async () => {
+    const { driver, controller } = controllerWith({});
+    const given = startQuotas(driver);
+    const tenant = tenantRecord('alpha');
+    await controller.ensure(tenant);
+    // Exit 0 is no crash: the crash circuit does not slow such a loop; the next call wakes it.
+    driver.crash('alpha', 0);
+    await controller.ensure(tenant);
+    await controller.cpuBoostSettled('alpha');
+    expect(given).toEqual([BOOST_QUOTA, undefined]);
     expect(driver.runtimes.get('alpha')?.cpuQuota).toBe(PLAN_QUOTA);
   });
 
