@@ -28,7 +28,7 @@ function controllerWith(options: {
     image: 'bulkhead/runtime:test',
     routerPublicKey: 'PEM',
     logger: pino({ level: 'silent' }),
-    settings: lifecycleSettings({ routeSettleMs: 0, drainSeconds: 0, ...options.settings }),
+    settings: lifecycleSettings({ routeSettleMs: 0, drainSeconds: 0, startCpuBoost: 2, ...options.settings }),
     probe: () => Promise.resolve(options.healthy?.() ?? true),
   });
   return { driver, controller };
