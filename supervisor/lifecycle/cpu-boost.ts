@@ -50,6 +50,8 @@ export class CpuBoosts {
   private readonly restoring = new Map<string, Promise<void>>();
   /** When each tenant's last boost began (entries older than the interval are dropped). */
   private readonly lastBegun = new Map<string, number>();
+  /** Starts under way in this process, boosted or not, from before the create cap to the answer. */
+  private underWay = 0;
 
   constructor(options: CpuBoostOptions) {
     this.options = options;
@@ -61,7 +63,9 @@ export class CpuBoosts {
    */
   begin(spec: RuntimeSpec): StartBoost | undefined {
     const limit = startCpuLimitFor(spec.plan, spec.isolation, this.options.cpus);
-    if (!limit || !this.mayBegin(spec.tenantId)) return undefined;
+    // Only a start alone: the boost is for cores no one uses. With other starts under way (a burst)
+    // there are none, and boosted starts only took more CPU each (docs/cpu-boost.md, "Measured").
+    if (!limit || this.underWay > 1 || !this.mayBegin(spec.tenantId)) return undefined;
     const previous = this.held.get(spec.tenantId);
     if (previous) {
       // Its process is gone (stopped or removed before this start): only its timer is left.
@@ -81,6 +85,16 @@ export class CpuBoosts {
     timer.unref();
     this.held.set(spec.tenantId, { boost, timer, over, release });
     return boost;
+  }
+
+  /** Counts `work` (a start, to its first answer or its failure) as a start under way. */
+  async whileStarting<T>(work: () => Promise<T>): Promise<T> {
+    this.underWay += 1;
+    try {
+      return await work();
+    } finally {
+      this.underWay -= 1;
+    }
   }
 
   /** Whether the tenant's last boost began at least the interval ago; if so, one begins now. */

@@ -269,10 +269,17 @@ export class RuntimeController {
       if (!wake && state !== 'absent') await this.replace(id, before, reason, { ...options, drain: true });
       const generation = (before?.generation ?? 0) + (wake ? 0 : 1);
       const secrets = async () => (await this.options.packSecrets?.(tenant)) ?? {};
-      const up = await this.apply(id, wake ? 'wake' : 'create', reason, wake ? before : undefined, () =>
-        this.createLimiter.run(() => this.startBoosted(spec, { generation, secrets })),
-      );
-      await this.waitUntilHealthy(up);
+      const up = await this.boosts.whileStarting(async () => {
+        const started = await this.apply(
+          id,
+          wake ? 'wake' : 'create',
+          reason,
+          wake ? before : undefined,
+          () => this.createLimiter.run(() => this.startBoosted(spec, { generation, secrets })),
+        );
+        await this.waitUntilHealthy(started);
+        return started;
+      });
       // Off the caller's path: its first call may still run boosted, for one engine update at most
       // (and never past the boost's deadline).
       void this.boosts.end(id, 'ready');

@@ -117,6 +117,19 @@ describe('the start-time CPU boost in the lifecycle controller', () => {
     expect(driver.runtimes.get('alpha')?.cpuQuota).toBe(PLAN_QUOTA);
   });
 
+  it('boosts only a start alone: of starts under way together, only the first', async () => {
+    const { driver, controller } = controllerWith({});
+    const given = startQuotas(driver);
+    await Promise.all(['alpha', 'bravo', 'charlie'].map((id) => controller.ensure(tenantRecord(id))));
+    await Promise.all(['alpha', 'bravo', 'charlie'].map((id) => controller.cpuBoostSettled(id)));
+    expect(given).toEqual([BOOST_QUOTA, undefined, undefined]);
+    expect([...driver.runtimes.values()].map((r) => r.cpuQuota)).toEqual([
+      PLAN_QUOTA,
+      PLAN_QUOTA,
+      PLAN_QUOTA,
+    ]);
+  });
+
   it('gives none when it is off, or to a gVisor tenant', async () => {
     const off = controllerWith({ settings: { startCpuBoost: 0 } });
     const offGiven = startQuotas(off.driver);
