@@ -52,7 +52,7 @@ const fields = {
   startCpuBoost: {
     env: 'BULKHEAD_START_CPU_BOOST',
     schema: z.coerce.number().min(0).max(64).default(2),
-    doc: "CPUs a runtime may use per 1 s period while it starts (create, or wake from stopped), until its first health answer and never longer than `startCpuBoostMs` (an option, 3 s by default); then the plan's quota is put back. 0: off. Not for gVisor (runsc cannot change a running sandbox's quota) nor a plan already at this size (docs/cpu-boost.md)",
+    doc: "CPUs a runtime may use per 1 s period while it starts (create, or wake from stopped; only a start alone, not in a burst), until its first health answer and never longer than `startCpuBoostMs` (an option, 3 s by default); then the plan's quota is put back. 0: off. Not for gVisor (runsc cannot change a running sandbox's quota) nor a plan already at this size (docs/cpu-boost.md)",
   },
   // At least 2 s: routers re-check a route's epoch every 500 ms (see supervisor/client/runtime-epochs.ts).
   idlePauseMs: {
