@@ -2,11 +2,11 @@
 // side by side) uses more CPU before its first answer than plan small's quota gives in one period,
 // and then waits for the next period. So a runtime starts with a larger quota, and the plan's is put
 // back once it has answered, and in any case at a hard deadline from its start, whether it answered,
-// hangs, crashed or is being replaced: one bounded boost per start, and none for a tenant whose
-// last boost began less than an interval ago. Each start's boost is given anew (the driver starts a
-// process with the plan's quota unless given one). The deadline is a
-// timer of this process; a boost that a supervisor which died left behind is ended by the next
-// supervisor's health pass (`endLeftover`).
+// hangs, crashed or is being replaced: one bounded boost per start, none for a start beside others
+// (a burst), and none for a tenant whose last boost began less than an interval ago. Each start's
+// boost is given anew (the driver starts a process with the plan's quota unless given one). The
+// deadline is a timer of this process; a boost that a supervisor which died left behind is ended by
+// the next supervisor's health pass (`endLeftover`).
 import type { Logger } from 'pino';
 import type { Plan } from '../../kernel/tenant/tenant-spec.ts';
 import { cpuLimitFor, startCpuLimitFor } from '../runtime/runtime-cpu.ts';
