@@ -12,7 +12,13 @@ import { PLAN_QUOTAS, type Quotas } from '../tenant/tenant-spec.ts';
 import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
 import { toolError, type ToolErrorResult } from '../tools/tool-errors.ts';
 import { rateLimitKey, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
-import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
+import {
+  redisScripts,
+  type RedisScripts,
+  type ScriptItem,
+  type RateLimitArgs,
+  type RateLimitKeys,
+} from '../redis/scripts.ts';
 
 /** The layers, in the script's order (`upstream` has MAX_TOOL_UPSTREAMS slots). */
 export const RATE_LAYERS = ['tenant_minute', 'tenant_day', 'agent', 'user', 'tool', 'upstream'] as const;
@@ -146,6 +152,8 @@ export interface RateLimiterOptions {
 export class RateLimiter {
   readonly #scripts: RedisScripts;
   readonly #prefix: string;
+  /** Decisions waiting for this turn's script call. */
+  #waiting: Waiting[] = [];
 
   constructor(options: RateLimiterOptions) {
     this.#scripts = redisScripts(options.redis);
@@ -172,48 +180,98 @@ export class RateLimiter {
     return this.#run([...tenantLayers, ...upstreamPlans(this.#prefix, names)], options.peek === true);
   }
 
-  async #run(plans: LayerPlan[], peek: boolean): Promise<RateDecision> {
-    const [p0, p1, p2, p3, p4, u1, u2, u3] = plans as [
-      LayerPlan,
-      LayerPlan,
-      LayerPlan,
-      LayerPlan,
-      LayerPlan,
-      LayerPlan,
-      LayerPlan,
-      LayerPlan,
-    ];
-    const reply = await this.#scripts.rateLimit(
-      {
-        tenantMinute: p0.key,
-        tenantDay: p1.key,
-        agent: p2.key,
-        user: p3.key,
-        tool: p4.key,
-        upstream1: u1.key,
-        upstream2: u2.key,
-        upstream3: u3.key,
-        upstreamBudgets: upstreamBudgetsKey(this.#prefix),
-      },
-      {
-        tenantMinuteLimit: p0.limit,
-        tenantDayLimit: p1.limit,
-        agentLimit: p2.limit,
-        userLimit: p3.limit,
-        toolLimit: p4.limit,
-        tenantMinutePeriod: p0.periodMs,
-        tenantDayPeriod: p1.periodMs,
-        agentPeriod: p2.periodMs,
-        userPeriod: p3.periodMs,
-        toolPeriod: p4.periodMs,
-        peek: peek ? 1 : 0,
-        upstream1Name: u1.upstream ?? '',
-        upstream2Name: u2.upstream ?? '',
-        upstream3Name: u3.upstream ?? '',
-      },
-    );
-    return decisionOf(plans, reply);
+  /**
+   * Group commit: the decisions asked for in one turn of the event loop go to Redis in one script
+   * call once the turn's I/O callbacks have run (setImmediate), each still decided alone, in order
+   * (kernel/redis/lua/rate-limit.lua). Each caller's promise settles with its own decision, or with
+   * its batch's error: a batch that fails refuses every call in it (the caller fails closed).
+   */
+  #run(plans: LayerPlan[], peek: boolean): Promise<RateDecision> {
+    return new Promise<RateDecision>((resolve, reject) => {
+      this.#waiting.push({ plans, peek, resolve, reject });
+      if (this.#waiting.length === 1) setImmediate(() => this.#flush());
+    });
   }
+
+  #flush(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (let at = 0; at < waiting.length; at += MAX_BATCH) void this.#send(waiting.slice(at, at + MAX_BATCH));
+  }
+
+  async #send(batch: readonly Waiting[]): Promise<void> {
+    try {
+      const reply = await this.#scripts.rateLimit(
+        batch.map(({ plans, peek }) => scriptItem(this.#prefix, plans, peek)),
+      );
+      if (reply.length !== batch.length * REPLY_PER_CALL)
+        throw new Error(`rate-limit script answered ${reply.length} integers for ${batch.length} calls`);
+      batch.forEach((waiting, i) =>
+        waiting.resolve(decisionOf(waiting.plans, reply.slice(i * REPLY_PER_CALL, (i + 1) * REPLY_PER_CALL))),
+      );
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
+    }
+  }
+}
+
+/** At most this many decisions in one script call. */
+const MAX_BATCH = 64;
+/** Integers per decision in the script's reply: admitted, the deciding layer, four per layer. */
+const REPLY_PER_CALL = 2 + 4 * (5 + MAX_TOOL_UPSTREAMS);
+
+interface Waiting {
+  plans: LayerPlan[];
+  peek: boolean;
+  resolve: (decision: RateDecision) => void;
+  reject: (error: unknown) => void;
+}
+
+/** One decision's keys and arguments, as the script reads them. */
+function scriptItem(
+  prefix: string,
+  plans: LayerPlan[],
+  peek: boolean,
+): ScriptItem<RateLimitKeys, RateLimitArgs> {
+  const [p0, p1, p2, p3, p4, u1, u2, u3] = plans as [
+    LayerPlan,
+    LayerPlan,
+    LayerPlan,
+    LayerPlan,
+    LayerPlan,
+    LayerPlan,
+    LayerPlan,
+    LayerPlan,
+  ];
+  return {
+    keys: {
+      tenantMinute: p0.key,
+      tenantDay: p1.key,
+      agent: p2.key,
+      user: p3.key,
+      tool: p4.key,
+      upstream1: u1.key,
+      upstream2: u2.key,
+      upstream3: u3.key,
+      upstreamBudgets: upstreamBudgetsKey(prefix),
+    },
+    args: {
+      tenantMinuteLimit: p0.limit,
+      tenantDayLimit: p1.limit,
+      agentLimit: p2.limit,
+      userLimit: p3.limit,
+      toolLimit: p4.limit,
+      tenantMinutePeriod: p0.periodMs,
+      tenantDayPeriod: p1.periodMs,
+      agentPeriod: p2.periodMs,
+      userPeriod: p3.periodMs,
+      toolPeriod: p4.periodMs,
+      peek: peek ? 1 : 0,
+      upstream1Name: u1.upstream ?? '',
+      upstream2Name: u2.upstream ?? '',
+      upstream3Name: u3.upstream ?? '',
+    },
+  };
 }
 
 function decisionOf(plans: LayerPlan[], reply: number[]): RateDecision {

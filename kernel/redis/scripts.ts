@@ -16,6 +16,11 @@ interface ScriptSpec<K extends string, A extends string, R extends ScriptReturn 
   keys: readonly K[];
   /** ARGV[1..n], in order. */
   args: readonly A[];
+  /**
+   * The script takes one or more calls in one invocation, the keys and arguments of each in blocks
+   * one after another, and returns the results of each in turn (its typed function takes a list).
+   */
+  batched?: boolean;
 }
 
 type ScriptReturn = 'integer' | 'integers';
@@ -27,6 +32,14 @@ function spec<const K extends string, const A extends string, const R extends Sc
   returns: R = 'integer' as R,
 ): ScriptSpec<K, A, R> {
   return { file, keys, args, returns };
+}
+
+function batchSpec<const K extends string, const A extends string>(
+  file: string,
+  keys: readonly K[],
+  args: readonly A[],
+): ScriptSpec<K, A, 'integers'> & { batched: true } {
+  return { ...spec(file, keys, args, 'integers'), batched: true };
 }
 
 /** Every script, by the name ioredis registers it under. Each returns an integer. */
@@ -42,7 +55,7 @@ export const SCRIPTS = {
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),
-  rateLimit: spec(
+  rateLimit: batchSpec(
     'rate-limit.lua',
     [
       'tenantMinute',
@@ -71,18 +84,31 @@ export const SCRIPTS = {
       'upstream2Name',
       'upstream3Name',
     ],
-    'integers',
   ),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
 
+type KeysOf<S> = S extends ScriptSpec<infer K, string, ScriptReturn> ? K : never;
+type ArgsOf<S> = S extends ScriptSpec<string, infer A, ScriptReturn> ? A : never;
+/** The rate-limit script's key and argument names (kernel/ratelimit/rate-limiter.ts builds its batches). */
+export type RateLimitKeys = KeysOf<(typeof SCRIPTS)['rateLimit']>;
+export type RateLimitArgs = ArgsOf<(typeof SCRIPTS)['rateLimit']>;
+
+/** One call of a batched script: its keys and arguments. */
+export interface ScriptItem<K extends string, A extends string> {
+  keys: Record<K, string>;
+  args: Record<A, string | number>;
+}
+
 type ScriptCall<S> =
   S extends ScriptSpec<infer K, infer A, infer R>
-    ? (
-        keys: Record<K, string>,
-        args: Record<A, string | number>,
-      ) => Promise<R extends 'integers' ? number[] : number>
+    ? S extends { batched: true }
+      ? (items: readonly ScriptItem<K, A>[]) => Promise<number[]>
+      : (
+          keys: Record<K, string>,
+          args: Record<A, string | number>,
+        ) => Promise<R extends 'integers' ? number[] : number>
     : never;
 
 /** The typed scripts of one client. */
@@ -101,17 +127,11 @@ const bound = new WeakMap<Redis, RedisScripts>();
 
 function bind(redis: Redis): RedisScripts {
   const entries = NAMES.map((name) => {
-    const { keys, args, returns } = SCRIPTS[name] as ScriptSpec<string, string, ScriptReturn>;
-    redis.defineCommand(name, { numberOfKeys: keys.length, lua: LUA_SOURCES[name] });
+    const { keys, args, returns, batched } = SCRIPTS[name] as ScriptSpec<string, string, ScriptReturn>;
+    // A batched script's key count varies with the batch: ioredis then takes it as the first argument.
+    redis.defineCommand(name, { ...(batched ? {} : { numberOfKeys: keys.length }), lua: LUA_SOURCES[name] });
     const invoke = (redis as unknown as Record<ScriptName, Invoke>)[name].bind(redis);
-    const call = async (
-      keyValues: Record<string, string>,
-      argValues: Record<string, string | number>,
-    ): Promise<number | number[]> => {
-      const result = await invoke(
-        ...keys.map((k) => keyValues[k] as string),
-        ...args.map((a) => String(argValues[a])),
-      );
+    const checked = (result: unknown): number | number[] => {
       const ok =
         returns === 'integer'
           ? typeof result === 'number'
@@ -119,6 +139,21 @@ function bind(redis: Redis): RedisScripts {
       if (!ok) throw new Error(`Lua script ${name} returned ${typeof result}`);
       return result as number | number[];
     };
+    const keysOf = (values: Record<string, string>): string[] => keys.map((k) => values[k] as string);
+    const argsOf = (values: Record<string, string | number>): string[] => args.map((a) => String(values[a]));
+    const call = batched
+      ? async (items: readonly ScriptItem<string, string>[]): Promise<number | number[]> =>
+          checked(
+            await invoke(
+              String(items.length * keys.length),
+              ...items.flatMap((item) => keysOf(item.keys)),
+              ...items.flatMap((item) => argsOf(item.args)),
+            ),
+          )
+      : async (
+          keyValues: Record<string, string>,
+          argValues: Record<string, string | number>,
+        ): Promise<number | number[]> => checked(await invoke(...keysOf(keyValues), ...argsOf(argValues)));
     return [name, call] as const;
   });
   return Object.fromEntries(entries) as unknown as RedisScripts;

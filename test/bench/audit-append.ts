@@ -6,7 +6,6 @@
 //   node test/bench/audit-append.ts [--calls 5000]
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ArgsDigester } from '../../kernel/audit/audit-record.ts';
@@ -16,8 +15,11 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
 import { testNamespace } from '../support/namespace.ts';
 import { printFigures, timed } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '5000' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { calls: { type: 'string', default: '5000' } },
+});
 const calls = Number(values.calls);
 
 const ns = await testNamespace('bench-audit');

@@ -4,7 +4,6 @@
 // unknown-kid flood caused. Asserts nothing.
 //   node test/bench/auth-cost.ts [--requests 2000]
 import { printFigures, timed } from './figures.ts';
-import { parseArgs } from 'node:util';
 import { SignJWT, decodeJwt, generateKeyPair } from 'jose';
 import { pino } from 'pino';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
@@ -14,8 +13,11 @@ import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { countingProxy, mcpPost, MemoryTenants, startAuthRouter } from '../support/auth-harness.ts';
 import { freePort } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { requests: { type: 'string', default: '2000' } },
+});
 const requests = Number(values.requests);
 const logger = pino({ level: 'silent' });
 const INITIAL = 'bench-initial-access-token-0123456789';

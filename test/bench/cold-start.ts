@@ -2,15 +2,17 @@
 // no container to the answer, against a warm call. Prints figures; asserts nothing.
 //   node test/bench/cold-start.ts [--tenants 10]
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { startTestStack } from '../support/stack.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { printFigures } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { tenants: { type: 'string', default: '10' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { tenants: { type: 'string', default: '10' } },
+});
 const count = Number(values.tenants);
 
 async function timedWrite(client: Client, title: string): Promise<number> {

@@ -11,7 +11,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
@@ -19,8 +18,9 @@ import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { printFigures } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: {
     calls: { type: 'string', default: '300' },
     rounds: { type: 'string', default: '3' },

@@ -6,12 +6,14 @@
 // (a metered upstream: allowlist, the limiter's upstream layer, audit append), and a CONNECT tunnel opened per call.
 //   node test/bench/egress.ts [--calls 500]
 import { connect } from 'node:net';
-import { parseArgs } from 'node:util';
 import { setUpstreamBudget } from '../../kernel/ratelimit/upstream-budgets.ts';
 import { getOnce, startLocalEgress, startUpstream } from '../support/egress.ts';
 import { printFigures, timed } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '500' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { calls: { type: 'string', default: '500' } },
+});
 const calls = Number(values.calls);
 
 const upstream = await startUpstream('bench');

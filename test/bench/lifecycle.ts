@@ -25,7 +25,6 @@ import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { Agent } from 'undici';
@@ -42,8 +41,9 @@ import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import type { TestStack } from '../support/stack.ts';
 import { lane, type Lane } from './lifecycle-lanes.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: {
     rounds: { type: 'string', default: '10' },
     burst: { type: 'string', default: '50' },

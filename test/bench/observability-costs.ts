@@ -5,7 +5,6 @@
 // call, the median of several runs: steadier than observability-overhead.ts's calls per second on a
 // loaded machine, but it leaves out what only the whole path shows (Redis writes, GC, HTTP).
 //   node test/bench/observability-costs.ts [--calls 20000] [--runs 5]
-import { parseArgs } from 'node:util';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -15,8 +14,9 @@ import { startTracing } from '../../kernel/telemetry/tracing.ts';
 import { RouterMetrics } from '../../router/metrics/router-metrics.ts';
 import type { Principal } from '../../router/identity/principal.ts';
 import { RequestTrace } from '../../router/request/request-trace.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: { calls: { type: 'string', default: '20000' }, runs: { type: 'string', default: '5' } },
 });
 const calls = Number(values.calls);

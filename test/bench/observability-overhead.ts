@@ -14,7 +14,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
@@ -31,8 +30,9 @@ import { startReceiverProcess } from '../support/otlp-receiver.ts';
 import type { AppDeps } from '../../router/app.ts';
 import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: {
     seconds: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
@@ -60,6 +60,8 @@ interface Checkout {
   label: string;
   tracings: Tracing[];
   routers: { mcpUrl: string; close(): Promise<void> }[];
+  /** Per router: exports the spans its setting queued (none for a setting without tracing). */
+  flushes: (() => Promise<void>)[];
 }
 
 type Observability = Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
@@ -118,7 +120,16 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
       }),
     ),
   );
-  return { label: dir === here ? 'this checkout' : `before: ${dir}`, tracings: [tracing, sampled], routers };
+  const flushOf = (setting: Setting): (() => Promise<void>) => {
+    const traced = observability(setting).tracing?.tracing;
+    return traced ? () => traced.flush() : () => Promise.resolve();
+  };
+  return {
+    label: dir === here ? 'this checkout' : `before: ${dir}`,
+    tracings: [tracing, sampled],
+    routers,
+    flushes: CONFIGS.map(flushOf),
+  };
 }
 
 const checkouts: Checkout[] = [];
@@ -145,7 +156,8 @@ async function measure(
   url: string,
   token: string,
   seconds: number,
-): Promise<{ rate: number; cpuUs: number }> {
+  flush: () => Promise<void>,
+): Promise<{ rate: number; cpuUs: number; loopUs: number }> {
   const until = performance.now() + seconds * 1000;
   let calls = 0;
   const client = async (): Promise<void> => {
@@ -158,28 +170,45 @@ async function measure(
   };
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const loop = process.threadCpuUsage();
   await Promise.all(Array.from({ length: concurrency }, client));
+  // The spans of these calls leave now, inside this setting's time and CPU: left to the batch
+  // processor's timer, their export would fall in the next setting's round.
+  await flush();
   const used = process.cpuUsage(cpu);
-  return { rate: calls / ((performance.now() - started) / 1000), cpuUs: (used.user + used.system) / calls };
+  const looped = process.threadCpuUsage(loop);
+  return {
+    rate: calls / ((performance.now() - started) / 1000),
+    cpuUs: (used.user + used.system) / calls,
+    loopUs: (looped.user + looped.system) / calls,
+  };
 }
 
 const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 try {
-  const runs = checkouts.flatMap((checkout) => checkout.routers.map((router) => ({ checkout, router })));
+  const runs = checkouts.flatMap((checkout) =>
+    checkout.routers.map((router, i) => ({ checkout, router, flush: checkout.flushes[i]! })),
+  );
   const tokens = await Promise.all(runs.map(({ router }) => tokenFor(router.mcpUrl)));
   // Warm every router (JWKS, JIT) before measuring.
-  for (const [i, { router }] of runs.entries()) await measure(router.mcpUrl, tokens[i]!, 1);
-  const results = runs.map(() => ({ rate: [] as number[], cpuUs: [] as number[] }));
+  for (const [i, { router, flush }] of runs.entries()) await measure(router.mcpUrl, tokens[i]!, 1, flush);
+  const results = runs.map(() => ({ rate: [] as number[], cpuUs: [] as number[], loopUs: [] as number[] }));
   // Round-robin, each round starting one router further on: a burst of load from elsewhere on the
   // machine falls on every setting alike, and none always runs right after another.
   for (let round = 0; round < rounds; round += 1) {
     for (let k = 0; k < runs.length; k += 1) {
       const i = (k + round) % runs.length;
-      const { rate, cpuUs } = await measure(runs[i]!.router.mcpUrl, tokens[i]!, seconds);
+      const { rate, cpuUs, loopUs } = await measure(
+        runs[i]!.router.mcpUrl,
+        tokens[i]!,
+        seconds,
+        runs[i]!.flush,
+      );
       results[i]!.rate.push(rate);
       results[i]!.cpuUs.push(cpuUs);
+      results[i]!.loopUs.push(loopUs);
     }
   }
   for (const checkout of checkouts) for (const tracing of checkout.tracings) await tracing.flush();
@@ -198,12 +227,13 @@ try {
     const off = results[at]!;
     if (checkouts.length > 1) console.log(` ${checkout.label}`);
     for (const [i, config] of CONFIGS.entries()) {
-      const { rate, cpuUs } = results[at + i]!;
+      const { rate, cpuUs, loopUs } = results[at + i]!;
       const rounds = rate.length <= 6 ? `  [${rate.map((v) => v.toFixed(0)).join(', ')} calls/s]` : '';
       console.log(
         `  ${config.padEnd(10)} ${median(rate).toFixed(0).padStart(6)} calls/s` +
           `${i === 0 ? '         ' : change(rate, off.rate)}` +
           `  ${median(cpuUs).toFixed(0).padStart(6)} µs CPU/call${i === 0 ? '         ' : change(cpuUs, off.cpuUs)}` +
+          `  ${median(loopUs).toFixed(0).padStart(6)} µs loop/call${i === 0 ? '         ' : change(loopUs, off.loopUs)}` +
           rounds,
       );
     }

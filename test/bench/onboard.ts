@@ -4,12 +4,12 @@
 //   node test/bench/onboard.ts [--tenants 5] [--isolation runc|gvisor]
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { printFigures } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: { tenants: { type: 'string', default: '5' }, isolation: { type: 'string', default: 'runc' } },
 });
 const count = Number(values.tenants);

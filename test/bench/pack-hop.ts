@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import type { ServerContext } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { InputExchanges } from '../../runtime-image/src/packs/pack-exchanges.ts';
@@ -22,8 +22,9 @@ import { execIn, RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, FIXTURE_PACKS, removeImage } from '../support/pack-image.ts';
 import { packTenants } from '../support/pack-tenants.ts';
 import { printFigures, timed } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: { calls: { type: 'string', default: '300' }, rounds: { type: 'string', default: '3' } },
 });
 const CALLS = Math.min(2000, Number(values.calls));

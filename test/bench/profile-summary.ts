@@ -6,7 +6,7 @@
 //   node test/bench/router-peer.ts --profile DIR, then
 //   node test/bench/profile-summary.ts DIR/router.cpuprofile --calls N   (also µs per call)
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './bench-args.ts';
 
 interface ProfileNode {
   id: number;
@@ -18,7 +18,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({
+const { values, positionals } = benchArgs(import.meta.filename, {
   options: { top: { type: 'string', default: '20' }, calls: { type: 'string' } },
   allowPositionals: true,
 });

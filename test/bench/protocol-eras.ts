@@ -4,12 +4,14 @@
 // figures are the router's protocol and auth overhead. Prints figures; asserts nothing.
 //   node test/bench/protocol-eras.ts [--calls 300]
 import { printFigures } from './figures.ts';
-import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { startTestStack } from '../support/stack.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { calls: { type: 'string', default: '300' } },
+});
 const calls = Math.min(Math.max(Number(values.calls), 10), 5_000);
 
 async function measure(label: string, client: Client): Promise<void> {

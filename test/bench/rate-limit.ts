@@ -5,14 +5,16 @@
 // with budgets the run cannot spend, so every call is admitted and charged. Keys are namespaced and
 // removed. Asserts nothing.
 //   node test/bench/rate-limit.ts [--calls 5000]
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { setUpstreamBudget } from '../../kernel/ratelimit/upstream-budgets.ts';
 import { testNamespace } from '../support/namespace.ts';
 import { printFigures, timed } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '5000' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { calls: { type: 'string', default: '5000' } },
+});
 const calls = Number(values.calls);
 
 const ns = await testNamespace('bench-ratelimit');

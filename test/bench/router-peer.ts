@@ -12,7 +12,6 @@
 //                       `node test/bench/profile-summary.ts DIR/router.cpuprofile --calls N` gives µs per call)
 import { printFigures } from './figures.ts';
 import { createServer, type Server as HttpServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFile, mkdir } from 'node:fs/promises';
@@ -28,8 +27,9 @@ import { whoami } from '../../router/tools/shared/whoami.ts';
 import type { Principal } from '../../router/identity/principal.ts';
 import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
 import type { startRouter } from '../../router/router.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: {
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },

@@ -11,14 +11,14 @@
 //                           [--log-dir DIR] [--heap-dir DIR]
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
 import { bearerClient, volumeTitles } from '../support/mcp-client.ts';
 import { startTestStack } from '../support/stack.ts';
 import { printFigures } from './figures.ts';
 import { memoryOf, spawnRouter, spawnSupervisor, stop, type SoakProcess } from './soak-processes.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: {
     tenants: { type: 'string', default: '100' },
     agents: { type: 'string', default: '10' },

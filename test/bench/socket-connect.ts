@@ -6,11 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { connectRuntimeSocket } from '../../supervisor/client/runtime-socket.ts';
 import { printFigures } from './figures.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { connects: { type: 'string', default: '5000' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { connects: { type: 'string', default: '5000' } },
+});
 const count = Number(values.connects);
 
 const dir = mkdtempSync(join(tmpdir(), 'bulkhead-bench-socket-'));

@@ -17,7 +17,6 @@
 //   node test/bench/start-phases.ts [--rounds 10] [--isolation runc|gvisor] [--variants cache,nocache] [--images a,b]
 import { generateKeyPairSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type Docker from 'dockerode';
 import { pino } from 'pino';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
@@ -27,8 +26,9 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { printFigures } from './figures.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.filename, {
   options: {
     rounds: { type: 'string', default: '10' },
     isolation: { type: 'string', default: 'runc' },

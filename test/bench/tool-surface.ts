@@ -3,14 +3,16 @@
 // Prints per-call figures for validation (schema + semantic rules) and for the idempotency store
 // (first call, replay). A benchmark prints; it asserts nothing.
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { argumentsDigest } from '../../kernel/tools/tool-definition.ts';
 import { MANIFEST } from '../../kernel/packs/manifest.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
+import { benchArgs } from './bench-args.ts';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '20000' } } });
+const { values } = benchArgs(import.meta.filename, {
+  options: { calls: { type: 'string', default: '20000' } },
+});
 const calls = Number(values.calls);
 const create = MANIFEST.find((d) => d.name === 'records_create')!;
 const bulk = MANIFEST.find((d) => d.name === 'records_bulk_create')!;

@@ -1,11 +1,14 @@
 // The rate limiter on real Redis (kernel/ratelimit/rate-limiter.ts, kernel/redis/lua/rate-limit.lua):
 // exact under concurrency from separate connections, an agent's share keeps another agent of the
 // same tenant served, a tool's own limit, and all-or-none (a layer that refuses leaves the others
-// uncharged).
+// uncharged). Its group commit: the decisions asked for in one turn of the event loop reach Redis as
+// one script call, each decided as if alone and in order (tenants, upstreams and looks mixed in one
+// batch), and a batch whose script call fails fails every call in it (the callers fail closed).
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Quotas } from '../../kernel/tenant/tenant-spec.ts';
 import { RateLimiter, rateLimitError, type RateScope } from '../../kernel/ratelimit/rate-limiter.ts';
+import { setUpstreamBudget } from '../../kernel/ratelimit/upstream-budgets.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
@@ -13,12 +16,13 @@ let redisA: Redis;
 let redisB: Redis;
 let limiterA: RateLimiter;
 let limiterB: RateLimiter;
+let prefix: string;
 
 beforeAll(async () => {
   ns = await testNamespace('ratelimit');
   redisA = new Redis(ns.installation.redis);
   redisB = new Redis(ns.installation.redis);
-  const prefix = ns.installation.registryPrefix;
+  prefix = ns.installation.registryPrefix;
   limiterA = new RateLimiter({ redis: redisA, prefix });
   limiterB = new RateLimiter({ redis: redisB, prefix });
 });
@@ -115,5 +119,92 @@ describe('RateLimiter (real Redis)', () => {
     expect(wait).toBeLessThanOrEqual(100);
     await new Promise((resolve) => setTimeout(resolve, wait + 5));
     expect((await limiterB.take(quick)).admitted).toBe(true);
+  });
+});
+
+const ONE: Quotas = { callsPerMinute: 1, callsPerDay: 1000, agentCallsPerMinute: 10 };
+const MANY: Quotas = { callsPerMinute: 100, callsPerDay: 100, agentCallsPerMinute: 100 };
+
+/** The script calls Redis receives on our keys while `work` runs (MONITOR, on a connection of its own). */
+async function scriptCalls(work: () => Promise<unknown>): Promise<number> {
+  const watcher = new Redis(ns.installation.redis);
+  const monitor = await watcher.monitor();
+  let calls = 0;
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const command = args[0]?.toLowerCase();
+    if ((command === 'evalsha' || command === 'eval') && args.some((arg) => arg.startsWith(prefix)))
+      calls += 1;
+  });
+  try {
+    await work();
+    // MONITOR's lines may trail the replies: wait for this connection's own PING to be echoed.
+    await redisA.ping();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    monitor.disconnect();
+    watcher.disconnect();
+  }
+  return calls;
+}
+
+describe('RateLimiter group commit (real Redis)', () => {
+  it('sends the decisions of one turn as one script call, each decided alone and in order', async () => {
+    await setUpstreamBudget({ redis: redisA, prefix, upstream: 'crm', callsPerMinute: 1 });
+    let decisions: Awaited<ReturnType<RateLimiter['take']>>[] = [];
+    const calls = await scriptCalls(async () => {
+      decisions = await Promise.all([
+        limiterA.take(scope('batch-a', 'agent', ONE)),
+        limiterA.take(scope('batch-a', 'agent', ONE)),
+        limiterA.peek(scope('batch-b', 'agent', MANY)),
+        limiterA.take(scope('batch-b', 'agent', MANY, { name: 'sync', upstreams: ['crm'] })),
+        limiterA.take(scope('batch-c', 'agent', MANY, { name: 'sync', upstreams: ['crm'] })),
+        limiterA.take(scope('batch-b', 'agent', MANY)),
+      ]);
+    });
+    expect(calls).toBe(1);
+    const [a1, a2, lookB, b1, c1, b2] = decisions;
+    // Tenant a's budget of one: the first call of the batch has it, the second is refused.
+    expect(a1?.admitted).toBe(true);
+    expect(a2).toMatchObject({ admitted: false, refusedBy: { layer: 'tenant_minute' } });
+    // The look charges nothing: b's first call still sees its whole minute.
+    expect(lookB?.layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(100);
+    expect(b1?.admitted).toBe(true);
+    // The upstream's budget of one, shared by every tenant, was spent by b's call just before.
+    expect(c1).toMatchObject({ admitted: false, refusedBy: { layer: 'upstream', upstream: 'crm' } });
+    // c's refusal charged nothing of b's, and b's own minute counts its two calls in order.
+    expect(b2?.layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(98);
+  });
+
+  it('takes the calls of later turns in script calls of their own', async () => {
+    const calls = await scriptCalls(async () => {
+      await limiterA.take(scope('turns', 'agent', MANY));
+      await limiterA.take(scope('turns', 'agent', MANY));
+      await limiterA.take(scope('turns', 'agent', MANY));
+    });
+    expect(calls).toBe(3);
+  });
+
+  it('fails every call of a batch whose script call fails, and decides the next batch again', async () => {
+    const broken = new Redis(ns.installation.redis);
+    const brokenLimiter = new RateLimiter({ redis: broken, prefix });
+    try {
+      // A connection that is gone: the batch's one script call fails, and with it every call in it.
+      await broken.ping();
+      broken.disconnect();
+      const settled = await Promise.allSettled([
+        brokenLimiter.take(scope('broken', 'agent', MANY)),
+        brokenLimiter.take(scope('broken', 'agent', MANY)),
+        brokenLimiter.take(scope('broken', 'agent', MANY)),
+      ]);
+      expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      // The limiter keeps nothing of the failed batch: a working connection's calls are decided.
+      const fresh = await Promise.all([
+        limiterA.take(scope('broken', 'agent', MANY)),
+        limiterA.take(scope('broken', 'agent', MANY)),
+      ]);
+      expect(fresh.map((d) => d.admitted)).toEqual([true, true]);
+    } finally {
+      broken.disconnect();
+    }
   });
 });

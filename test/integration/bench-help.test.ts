@@ -1,0 +1,54 @@
+// Every benchmark script that takes options answers `--help` with its header comment (its usage)
+// and a wrong option with one line and exit code 2 (test/bench/bench-args.ts), without starting
+// anything: the script is run as an operator would run it.
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { usageOf } from '../bench/bench-args.ts';
+
+const run = promisify(execFile);
+const benchDir = resolve(import.meta.dirname, '../bench');
+const scripts = readdirSync(benchDir)
+  .filter((name) => name.endsWith('.ts'))
+  .filter((name) => readFileSync(join(benchDir, name), 'utf8').includes('benchArgs(import.meta.filename'));
+
+async function node(script: string, arg: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(benchDir, script), arg], {
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('benchmark scripts', () => {
+  it('every script that parses options does it through benchArgs', () => {
+    const raw = readdirSync(benchDir).filter(
+      (name) => name.endsWith('.ts') && /\bparseArgs\(/.test(readFileSync(join(benchDir, name), 'utf8')),
+    );
+    expect(raw).toEqual(['bench-args.ts']);
+    expect(scripts.length).toBeGreaterThan(15);
+  });
+
+  it(
+    'answer --help with their header and a wrong option with exit code 2',
+    { timeout: 240_000 },
+    async () => {
+      for (const script of scripts) {
+        const help = await node(script, '--help');
+        expect({ script, code: help.code }).toEqual({ script, code: 0 });
+        const usage = usageOf(join(benchDir, script));
+        expect(usage.length).toBeGreaterThan(40);
+        expect(help.stdout.trim()).toBe(usage.trim());
+        const wrong = await node(script, '--no-such-option');
+        expect({ script, code: wrong.code }).toEqual({ script, code: 2 });
+        expect(wrong.stderr).toContain("Unknown option '--no-such-option'");
+      }
+    },
+  );
+});
