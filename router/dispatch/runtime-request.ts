@@ -44,14 +44,20 @@ const ENVELOPE = {
 };
 
 /** The body field the `mcp-name` header mirrors, per method (the runtime checks they agree). */
-const NAME_FIELDS: Partial<Record<ForwardedMethod, string>> = {
+const NAME_FIELDS: Partial<Record<RuntimeMethod, string>> = {
   'tools/call': 'name',
   'prompts/get': 'name',
   'resources/read': 'uri',
 };
 
+/**
+ * What the router sends a runtime: the requests it forwards, and its own `tools/list` (the check of a
+ * route's tool definitions, tenant-dispatcher.ts).
+ */
+export type RuntimeMethod = ForwardedMethod | 'tools/list';
+
 /** The headers of a request to a runtime, but its call assertion (the benchmarks send them raw too). */
-export function mcpHeaders(method: ForwardedMethod, params: Record<string, unknown>): Record<string, string> {
+export function mcpHeaders(method: RuntimeMethod, params: Record<string, unknown>): Record<string, string> {
   const field = NAME_FIELDS[method];
   const name = field === undefined ? undefined : params[field];
   return {
@@ -74,8 +80,9 @@ function headerValue(value: string): string {
 }
 
 /** The spec result schema each forwarded method's answer must match (the SDK client's check). */
-const RESULT_SCHEMAS: Record<ForwardedMethod, keyof typeof specTypeSchemas> = {
+const RESULT_SCHEMAS: Record<RuntimeMethod, keyof typeof specTypeSchemas> = {
   'tools/call': 'CallToolResult',
+  'tools/list': 'ListToolsResult',
   'resources/list': 'ListResourcesResult',
   'resources/templates/list': 'ListResourceTemplatesResult',
   'resources/read': 'ReadResourceResult',
@@ -87,7 +94,7 @@ const RESULT_SCHEMAS: Record<ForwardedMethod, keyof typeof specTypeSchemas> = {
 let lastId = 0;
 
 export interface RuntimeRequest {
-  method: ForwardedMethod;
+  method: RuntimeMethod;
   params: Record<string, unknown>;
 }
 
@@ -235,7 +242,7 @@ function malformed(what: string): ReadBoundError {
 }
 
 /** A 2026-07-28 result as the SDK client decodes it with `allowInputRequired`. */
-function decodeResult(method: ForwardedMethod, raw: unknown): Result {
+function decodeResult(method: RuntimeMethod, raw: unknown): Result {
   const invalid = (why: string): SdkError =>
     new SdkError(SdkErrorCode.InvalidResult, `Invalid result for ${method}: ${why}`, { method });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('not an object');

@@ -198,7 +198,7 @@ export class TenantDispatcher {
         session.forward({ tenant: context.tenant, method, params }, this.routes, this.options.guard, relay),
       );
     } finally {
-      await session.close();
+      session.close();
     }
   }
 
@@ -239,7 +239,7 @@ export class TenantDispatcher {
           await this.report(error, failure, context, 'tools/list', await this.routes.forget(tenant));
         else this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
       } finally {
-        await session.close();
+        session.close();
       }
     }
   }

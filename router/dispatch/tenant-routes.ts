@@ -1,8 +1,6 @@
 // Where each tenant's runtime is, as far as the router knows: one route per tenant (endpoint,
-// bounded HTTP agent, the runtime's server/discover answer, whether its tool definitions were
-// checked), renewed when the tenant's runtime epoch moved (paused, stopped, recycled) and dropped
+// bounded HTTP agent, whether its tool definitions were checked), renewed when the tenant's runtime epoch moved (paused, stopped, recycled) and dropped
 // when a call finds it broken.
-import type { DiscoverResult } from '@modelcontextprotocol/client';
 import { Agent } from 'undici';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { runtimeSocketConnector } from '../../supervisor/client/runtime-socket.ts';
@@ -29,7 +27,6 @@ export interface TenantRoute {
   endpoint: RuntimeEndpoint;
   agent: Agent;
   url: URL;
-  discover?: DiscoverResult;
   epoch: number | undefined;
   verifiedAt: number;
   toolsChecked?: boolean;
@@ -71,8 +68,6 @@ async function touch(view: RuntimeStateView, tenantId: string): Promise<number> 
 
 export class TenantRoutes {
   private readonly routes = new Map<string, Promise<TenantRoute>>();
-  /** The runtime's server/discover answer per tenant, kept across route renewals (wake, recycle). */
-  private readonly discovered = new Map<string, DiscoverResult>();
   /**
    * The runtime whose tool definitions were last checked per tenant. A route renewed onto the same
    * runtime (a wake from paused or stopped: same container, same image) needs no new check before
@@ -83,12 +78,6 @@ export class TenantRoutes {
 
   constructor(options: TenantRoutesOptions) {
     this.options = options;
-  }
-
-  /** Keeps the runtime's server/discover answer on the route and for the tenant's next routes. */
-  noteDiscover(tenantId: string, route: TenantRoute, discover: DiscoverResult | undefined): void {
-    route.discover = discover;
-    if (discover) this.discovered.set(tenantId, discover);
   }
 
   /** The route's tool definitions were checked: a renewal onto the same runtime needs no new check. */
@@ -139,7 +128,6 @@ export class TenantRoutes {
       ensured.then(timed('ok'), timed('error'));
       route = ensured.then(({ endpoint, epoch, runtimeId }): TenantRoute => {
         const verifiedAt = touchedAt ?? performance.now();
-        const discover = this.discovered.get(tenantId);
         const toolsChecked = runtimeId !== undefined && this.checkedRuntimes.get(tenantId) === runtimeId;
         const common = { endpoint, epoch, verifiedAt, runtimeId, toolsChecked };
         if (endpoint.kind !== 'unix')
@@ -154,7 +142,6 @@ export class TenantRoutes {
           // very inode: a swapped path is refused before a byte is sent.
           agent: new Agent({ ...boundedAgentOptions(bounds), connect: runtimeSocketConnector(endpoint) }),
           url: new URL('http://tenant/mcp'),
-          ...(discover ? { discover } : {}),
         };
       });
       route.catch(() => this.routes.delete(tenantId));

@@ -11,10 +11,12 @@
 // another) create containers with the plan's CPU share at the engine's default 100 ms period, as
 // before supervisor/docker/container-spec.ts's CPU_PERIOD_US.
 // `--baseline-no-boost` makes that second stack (the same image unless --baseline-image names another)
-// create and start containers without the start-time CPU boost (docs/cpu-boost.md): the plan's quota
-// from the start.
-// `--before DIR` adds the dispatcher of another checkout (e.g. main), its warm calls taking turns
-// with this tree's dispatcher's, as the baseline of the same run.
+// create and start containers without the start-time CPU boost (docs/cpu-boost.md); this tree's
+// stack boosts every start (not only a tenant's first in a minute), each row being a start.
+// `--before DIR` adds another checkout's (e.g. main's) whole stack as a lane of the lifecycle
+// rounds (same image), and its dispatcher, its warm calls taking turns with this tree's dispatcher's,
+// as the baseline of the same run. Each start row is followed by the path around the start, phase
+// by phase (start-path.ts).
 // `--burst-rounds N` runs the burst N times per stack, the stacks' order alternating (ABBA...), with
 // tenants new to each burst. After each burst, the CPU time its containers used and what that alone
 // takes on this machine's cores: a floor under the burst's wall time.
@@ -38,9 +40,11 @@ import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
 import { printBurstCpu, throttledMs } from './container-cpu.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
-import type { TestStack } from '../support/stack.ts';
-import { lane, type Lane } from './lifecycle-lanes.ts';
+import type { startTestStack } from '../support/stack.ts';
+import { type TestStack } from '../support/stack.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
+import { lane, type Lane } from './lifecycle-lane.ts';
+import { printPhases, StartPath } from './start-path.ts';
 import { benchArgs } from './bench-args.ts';
 
 const { values } = benchArgs(import.meta.filename, {
@@ -90,6 +94,8 @@ async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'):
   await sleep(600); // longer than the router's route freshness, as the reaper's idle time would be
 }
 
+const path = new StartPath();
+
 /** One round of the lifecycle on one stack: first start, cold start, wake from stopped and paused. */
 async function lifecycleRound(l: Lane, i: number): Promise<void> {
   const { stack, figures } = l;
@@ -99,7 +105,9 @@ async function lifecycleRound(l: Lane, i: number): Promise<void> {
   const measure = async (into: Lane['figures']['coldFirst'], title: string): Promise<void> => {
     l.taken();
     const before = await throttledMs(stack, id);
+    path.begin();
     into.call.push((await write(client, title)).ms);
+    into.phases.push(await path.phases(l.jobs, l.completed, id));
     into.ready.push(l.taken() ?? NaN);
     into.throttled.push((await throttledMs(stack, id)) - before);
   };
@@ -157,21 +165,27 @@ async function burst(l: Lane, round: number, thenRemove: boolean): Promise<void>
 }
 
 async function main(): Promise<void> {
-  const lanes = [await lane('life', RUNTIME_IMAGE)];
+  const lanes = [await lane('life', RUNTIME_IMAGE, undefined, undefined, { startCpuBoostIntervalMs: 0 })];
   const nanoCpus = values['baseline-nanocpus'];
   const noBoost = values['baseline-no-boost'];
   const baselineImage = values['baseline-image'] ?? (nanoCpus || noBoost ? RUNTIME_IMAGE : undefined);
   if (baselineImage)
     lanes.push(
-      await lane('base', baselineImage, {
-        docker: nanoCpus ? new NanoCpusDocker() : undefined,
-        noBoost,
+      await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined, undefined, {
+        ...(noBoost ? { startCpuBoost: 0 } : {}),
       }),
     );
+  else if (values.before) {
+    const other = (await import(resolve(values.before, 'test/support/stack.ts'))) as {
+      startTestStack: typeof startTestStack;
+    };
+    lanes.push(await lane('base', RUNTIME_IMAGE, undefined, other.startTestStack));
+  }
   const stack = lanes[0]!.stack;
   console.log(
     `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}` +
-      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}${noBoost ? ' without the start-time CPU boost' : ''}, rounds alternating)` : ''}, ` +
+      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}${noBoost ? ' without the start-time CPU boost' : ''}, rounds alternating)` : ''}` +
+      `${!baselineImage && values.before ? ` (baseline: the stack of ${values.before}, rounds alternating)` : ''}, ` +
       `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}; ${load()}`,
   );
   try {
@@ -191,6 +205,7 @@ async function main(): Promise<void> {
         stats(`${label}${tag}`, l.figures[key].call);
         stats(`  of which the supervisor's start${tag}`, l.figures[key].ready);
         stats(`  container throttled by its CPU quota${tag}`, l.figures[key].throttled);
+        printPhases(l.figures[key].phases, tag);
       }
 
     // 2. Warm calls: full stack (MCP client -> router -> socket), the router's dispatcher alone,
@@ -353,6 +368,7 @@ async function main(): Promise<void> {
       child.kill('SIGTERM');
     }
   } finally {
+    for (const l of lanes) await Promise.all([l.jobs.close(), l.events.close()]);
     for (const l of lanes) await l.stack.close();
   }
 }

@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import type { RelayedNotification } from '../../router/dispatch/call-relay.ts';
 import { TenantDispatcher, type ReadBreach } from '../../router/dispatch/tenant-dispatcher.ts';
+import { DriftGuard, type ToolGuard } from '../../router/tools/drift-guard.ts';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
+import { wireTool } from '../../kernel/tools/tool-definition.ts';
 import {
   CALL_ASSERTION_HEADER,
   bodyDigest,
@@ -45,13 +48,6 @@ const result = (id: number, text: string) => ({
   result: { resultType: 'complete', content: [{ type: 'text', text }] },
 });
 
-const DISCOVER = {
-  resultType: 'complete',
-  supportedVersions: ['2026-07-28'],
-  capabilities: { tools: { listChanged: false } },
-  _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'scripted', version: '1.0.0' } },
-};
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bulkhead-exchange-'));
   const keys = generateKeyPairSync('ed25519');
@@ -67,11 +63,8 @@ beforeAll(async () => {
         method: string;
         params: { _meta?: { progressToken?: unknown } };
       };
-      // A new route's first exchange (the SDK client's): answered, not part of what a test sees.
-      if (message.method === 'server/discover') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return void res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: DISCOVER }));
-      }
+      // Every request reaches the test's script, a new route's first ones included: the router
+      // sends no server/discover, so each test's count of what arrived shows that too.
       const cut = new Promise<void>((resolve) => res.on('close', () => !res.writableFinished && resolve()));
       const entry: Seen = {
         body,
@@ -93,9 +86,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function dispatcher(breaches: ReadBreach[] = []): TenantDispatcher {
+function dispatcher(breaches: ReadBreach[] = [], guard?: ToolGuard): TenantDispatcher {
   const endpoint = { kind: 'unix' as const, socketPath: join(dir, 'mcp.sock'), uid: process.getuid?.() ?? 0 };
   return new TenantDispatcher({
+    ...(guard ? { guard } : {}),
     runtimes: { ensure: () => Promise.resolve(endpoint) },
     sign,
     logger: pino({ level: 'silent' }),
@@ -254,5 +248,49 @@ describe('a forwarded request without an SDK client per call', () => {
     });
     await d.close();
     expect(seen).toHaveLength(1);
+  });
+
+  it("checks a new route's tool definitions with one signed tools/list, then calls; no server/discover", async () => {
+    seen = [];
+    script = (entry, res) => {
+      const { method } = JSON.parse(entry.body) as { method: string };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const tools = RECORDS_TOOLS.map(wireTool);
+      const answer = { jsonrpc: '2.0', id: entry.id, result: { resultType: 'complete', tools } };
+      res.end(JSON.stringify(method === 'tools/list' ? answer : result(entry.id, 'ok')));
+    };
+    const guard = new DriftGuard({ approved: RECORDS_TOOLS, logger: pino({ level: 'silent' }) });
+    const d = dispatcher([], guard);
+    await d.callTool(context('u1'), 'records_list', {});
+    await d.callTool(context('u2'), 'records_list', {});
+    await d.close();
+    const methods = seen.map((entry) => (JSON.parse(entry.body) as { method: string }).method);
+    // The check runs once per route, before its first call; the second call finds it done.
+    expect(methods).toEqual(['tools/list', 'tools/call', 'tools/call']);
+    const { payload } = await jwtVerify(seen[0]!.assertion, publicKey, {
+      audience: callAssertionAudience('acme'),
+    });
+    expect(payload.bh).toBe(bodyDigest(seen[0]!.body));
+    expect(payload.user).toBe('u1');
+    expect(guard.isWithheld('acme', 'records_list')).toBe(false);
+  });
+
+  it('a tools/list answered with anything but a complete tool list fails the call; the call is never sent', async () => {
+    seen = [];
+    // A valid answer of another kind: a multi-round-trip request for input instead of the tools.
+    script = (entry, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const inputRequired = { resultType: 'input_required', requestState: 'x' };
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: entry.id, result: inputRequired }));
+    };
+    const guard = new DriftGuard({ approved: RECORDS_TOOLS, logger: pino({ level: 'silent' }) });
+    const d = dispatcher([], guard);
+    await expect(d.callTool(context('u1'), 'records_list', {})).rejects.toMatchObject({
+      code: 'INVALID_RESULT',
+    });
+    await d.close();
+    expect(seen.map((entry) => (JSON.parse(entry.body) as { method: string }).method)).toEqual([
+      'tools/list',
+    ]);
   });
 });

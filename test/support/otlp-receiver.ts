@@ -19,6 +19,8 @@ interface OtlpSpan {
   parentSpanId?: string;
   name: string;
   kind: number;
+  startTimeUnixNano?: string | number;
+  endTimeUnixNano?: string | number;
   attributes?: KeyValue[];
   events?: { name: string }[];
   links?: { traceId: string; spanId: string; attributes?: KeyValue[] }[];
@@ -37,6 +39,9 @@ export interface ReceivedSpan {
   parentSpanId: string | undefined;
   name: string;
   kind: number;
+  /** When the span started and ended, ms since the epoch (OTLP's nanoseconds, as a float). */
+  startMs: number;
+  endMs: number;
   attributes: Record<string, string | number | boolean>;
   resource: Record<string, string | number | boolean>;
   events: string[];
@@ -113,6 +118,8 @@ export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promi
               parentSpanId: span.parentSpanId || undefined,
               name: span.name,
               kind: span.kind,
+              startMs: Number(span.startTimeUnixNano ?? NaN) / 1e6,
+              endMs: Number(span.endTimeUnixNano ?? NaN) / 1e6,
               attributes: flatten(span.attributes),
               resource,
               events: (span.events ?? []).map((e) => e.name),
