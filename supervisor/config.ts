@@ -49,6 +49,11 @@ const fields = {
     schema: z.coerce.number().int().min(1).max(64).default(4),
     doc: 'concurrent container creates and starts; bursts queue (waking from paused is not limited)',
   },
+  startCpuBoost: {
+    env: 'BULKHEAD_START_CPU_BOOST',
+    schema: z.coerce.number().min(0).max(64).default(2),
+    doc: "CPUs a runtime may use per 1 s period while it starts (create, or wake from stopped; only a start alone, not in a burst), until its first health answer and never longer than `startCpuBoostMs` (an option, 3 s by default); then the plan's quota is put back. 0: off. Not for gVisor (runsc cannot change a running sandbox's quota) nor a plan already at this size (docs/cpu-boost.md)",
+  },
   // At least 2 s: routers re-check a route's epoch every 500 ms (see supervisor/client/runtime-epochs.ts).
   idlePauseMs: {
     env: 'BULKHEAD_IDLE_PAUSE_MS',
@@ -112,6 +117,14 @@ const fields = {
   healthTimeoutMs: {
     schema: z.number().int().positive().default(15_000),
     doc: 'how long a starting runtime may take to answer its health check',
+  },
+  startCpuBoostMs: {
+    schema: z.number().int().min(100).max(30_000).default(3_000),
+    doc: "the start-time CPU boost's hard deadline from the container's start, whether or not the runtime has answered",
+  },
+  startCpuBoostIntervalMs: {
+    schema: z.number().int().min(0).max(86_400_000).default(60_000),
+    doc: 'a tenant gets a start-time CPU boost only if its last one began at least this long ago: a runtime that exits and is started again and again cannot keep a boost by it',
   },
   liveProbeMs: {
     schema: z.number().int().positive().default(10_000),

@@ -165,7 +165,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     registry,
     logger,
     tracing,
-    verifier: new IsolationVerifier({ docker, driver }),
+    verifier: new IsolationVerifier({
+      docker,
+      driver,
+      cpuBoostSettled: (tenantId) => manager.cpuBoostSettled(tenantId),
+    }),
   });
   const packWorker = startPackWorker({
     redis: installation.redis,
@@ -195,6 +199,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
         .catch((error: unknown) => logger.error({ err: error }, 'final audit seal failed'));
       await metricsServer?.close();
       await Promise.all([worker.close(), packWorker.close()]);
+      await manager.close();
       await tracing?.shutdown();
       redis.disconnect();
     },

@@ -8,6 +8,7 @@ import {
   CONTAINER_SOCKET_DIR,
   CONTAINER_SOCKET_NAME,
 } from '../../kernel/wire/runtime-endpoint.ts';
+import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { LABELS } from './labels.ts';
@@ -40,31 +41,24 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
   return isolation === 'gvisor' ? plan.pids + GVISOR_PIDS_HEADROOM : plan.pids;
 }
 
-/**
- * The CFS period of every plan's CPU quota: 1 s (the kernel's longest) instead of the engine's
- * default 100 ms. The quota is the plan's share of that period, so a plan's average CPU is what it
- * was; what changes is how long a tenant may run at full speed before it is throttled: a start
- * (Node loading the runtime, CPU-bound for a few hundred ms) runs unthrottled instead of being
- * stopped every 100 ms. What a noisy neighbour gains: within one period it may spend its whole
- * quota at once (plan small: 0.5 CPU-s in a burst, then throttled for the rest of the second)
- * instead of 50 ms in every 100 ms. It gets no more CPU per second, and no priority: where others
- * are runnable, the kernel divides a busy core by equal weights; its neighbours may meet up to half
- * a second of its fair-share contention, then the rest of the second with it throttled.
- * docs/performance.md ("The CPU period") has the measurement.
- */
-export const CPU_PERIOD_US = 1_000_000;
-
-/** The engine's CPU quota for a plan: the one value the spec sets and `verify` expects. */
-export function cpuLimitFor(plan: { cpus: number }): { CpuPeriod: number; CpuQuota: number } {
-  return { CpuPeriod: CPU_PERIOD_US, CpuQuota: Math.round(plan.cpus * CPU_PERIOD_US) };
-}
+// The plan's CPU as a quota per period, and the start-time boost: the lifecycle decides with them too.
+export { CPU_PERIOD_US, cpuLimitFor, startCpuLimitFor } from '../runtime/runtime-cpu.ts';
 
 export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
   return isolation === 'gvisor' ? 'runsc' : 'runc';
 }
 
-export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Docker.ContainerCreateOptions {
+/**
+ * `startCpuQuota`: the quota the container is created with instead of the plan's (a start-time
+ * boost, `startCpuLimitFor`); the caller puts the plan's back once the runtime has started.
+ */
+export function buildContainerSpec(
+  spec: RuntimeSpec,
+  placement: Placement,
+  options: { startCpuQuota?: number | undefined } = {},
+): Docker.ContainerCreateOptions {
   const { plan } = spec;
+  const cpu = cpuLimitFor(plan);
   const env = {
     ...spec.env,
     BULKHEAD_TENANT_ID: spec.tenantId,
@@ -105,7 +99,8 @@ export function buildContainerSpec(spec: RuntimeSpec, placement: Placement): Doc
       // Equal to Memory: no swap, so the memory limit is a real limit.
       MemorySwap: plan.memoryMb * MiB,
       // The plan's share as a quota per period (not NanoCpus, which fixes the period at 100 ms).
-      ...cpuLimitFor(plan),
+      CpuPeriod: cpu.CpuPeriod,
+      CpuQuota: options.startCpuQuota ?? cpu.CpuQuota,
       PidsLimit: pidsLimitFor(plan, spec.isolation),
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${plan.tmpMb}m` },
       Mounts: [

@@ -21,7 +21,14 @@ import type {
 } from '../runtime/runtime-driver.ts';
 import { readPidsCgroup } from './cgroup-pids.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
-import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
+import {
+  buildContainerSpec,
+  buildVolumeInitSpec,
+  CPU_PERIOD_US,
+  cpuLimitFor,
+  type Placement,
+} from './container-spec.ts';
+import type { Plan } from '../../kernel/tenant/tenant-spec.ts';
 import { LABELS } from './labels.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { PACK_SECRETS_FILE, type PackSecrets } from '../../kernel/packs/enabled-packs.ts';
@@ -97,7 +104,8 @@ export class DockerDriver implements RuntimeDriver {
     await this.prepareSocketDir(placement.socketDir, spec.uid);
     await this.ensureVolume(spec, placement);
     try {
-      await this.docker.createContainer(buildContainerSpec(spec, placement));
+      const start = { startCpuQuota: options.startCpuQuota };
+      await this.docker.createContainer(buildContainerSpec(spec, placement, start));
     } catch (error) {
       // 409: another supervisor replica created it first; the engine keeps names unique.
       if (statusOf(error) !== 409) throw error;
@@ -184,9 +192,21 @@ export class DockerDriver implements RuntimeDriver {
       // A crash leaves the old sockets behind (the runtime's and its egress bridge's); under gVisor
       // the runtime may not unlink a host socket.
       const socketDir = this.placement(spec.tenantId, 0).socketDir;
-      for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
-        await rm(join(socketDir, name), { force: true });
-      await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
+      const prepare = async (): Promise<void> => {
+        for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
+          await rm(join(socketDir, name), { force: true });
+        await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
+      };
+      // This start's quota: its boost, else the plan's (a boost left by a supervisor that died is
+      // not started with again). A container created with it has it already; one made with
+      // NanoCpus (before the 1 s period) keeps that share: the engine refuses a period beside it.
+      // The engine's update runs beside the host-side preparation, both before the start.
+      const quota = options.startCpuQuota ?? cpuLimitFor(spec.plan).CpuQuota;
+      const update =
+        info.HostConfig.CpuQuota !== quota && !info.HostConfig.NanoCpus
+          ? container.update({ CpuPeriod: CPU_PERIOD_US, CpuQuota: quota })
+          : undefined;
+      await Promise.all([prepare(), update]);
       await this.ignoreStatus(container.start(), 304);
     }
     return this.toInfo(await container.inspect());
@@ -247,6 +267,13 @@ export class DockerDriver implements RuntimeDriver {
     await this.ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
   }
 
+  async restoreCpu(tenantId: string, plan: Plan): Promise<void> {
+    const name = this.placement(tenantId, 0).containerName;
+    // By name: a boost's end may reach a newer container of the tenant, which only ends its boost
+    // early. 404: no container (removed meanwhile), nothing to restore.
+    await this.ignoreStatus(this.docker.getContainer(name).update(cpuLimitFor(plan)), 404);
+  }
+
   async socketDirExists(tenantId: string): Promise<boolean> {
     try {
       return (await stat(this.placement(tenantId, 0).socketDir)).isDirectory();
@@ -298,6 +325,7 @@ export class DockerDriver implements RuntimeDriver {
       image: info.Config.Image,
       createdAt: info.Created,
       oomKilled: info.State.OOMKilled,
+      cpuQuota: info.HostConfig.CpuQuota ?? 0,
       ...(info.State.Running
         ? {}
         : {

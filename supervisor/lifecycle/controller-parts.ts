@@ -33,6 +33,12 @@ export interface LifecycleSettings {
   routeSettleMs: number;
   /** Failed health probes in a row before a runtime is recycled. */
   failuresBeforeRecycle: number;
+  /** CPUs per period a starting runtime may use until it answers (0: none; supervisor/config.ts). */
+  startCpuBoost: number;
+  /** The boost's hard deadline, from the engine's start. */
+  startCpuBoostMs: number;
+  /** The least time between the beginnings of two boosts of one tenant. */
+  startCpuBoostIntervalMs: number;
   /** How long the runtime keeps write results for replay (it reaches the runtime in its env). */
   idempotencyWindowMs: number;
 }

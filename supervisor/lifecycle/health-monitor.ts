@@ -16,7 +16,7 @@ export { PIDS_SATURATION, pidsLimitReached } from './observation-policy.ts';
 
 export interface HealthMonitorOptions {
   view: Pick<RuntimeView, 'list' | 'usage'>;
-  controller: Pick<RuntimeController, 'observe' | 'check' | 'specFor'>;
+  controller: Pick<RuntimeController, 'observe' | 'check' | 'specFor' | 'endLeftoverBoost'>;
   tenants: { get(id: string): Promise<TenantRecord | undefined> };
   /** Recycle a runtime older than this (default: no maximum age). */
   maxAgeMs?: number | undefined;
@@ -52,6 +52,9 @@ export class HealthMonitor {
   ): Promise<RuntimeObservation | undefined> {
     const { controller } = this.options;
     if (isCrash(info)) return { kind: 'crashed', info };
+    // A start-time CPU boost outliving its start (its supervisor died): the plan's quota again.
+    if (tenant && (info.state === 'running' || info.state === 'paused'))
+      await controller.endLeftoverBoost(info, tenant);
     if (info.state !== 'running') return undefined;
     // A process inside hit the memory limit and was killed: the survivor may be damaged.
     if (info.oomKilled) return { kind: 'limit', info, reason: 'out of memory' };

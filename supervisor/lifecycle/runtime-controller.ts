@@ -9,8 +9,9 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TamperWitness } from '../client/socket-tamper.ts';
-import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
+import type { EnsureOptions, RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
+import { CpuBoosts } from './cpu-boost.ts';
 import { CrashBreaker } from './crash-breaker.ts';
 import { CreateLimiter } from './create-limiter.ts';
 import { KeyedLock } from './keyed-lock.ts';
@@ -36,6 +37,7 @@ export class RuntimeController {
   private readonly states = new TenantStates();
   private readonly ledger: FailureLedger;
   private readonly health: RuntimeHealth;
+  private readonly boosts: CpuBoosts;
   readonly breaker: CrashBreaker;
   readonly createLimiter: CreateLimiter;
   /** Every state change made, with its reason (bounded; `total` counts all). */
@@ -50,6 +52,13 @@ export class RuntimeController {
     this.breaker = options.breaker ?? new CrashBreaker();
     this.ledger = new FailureLedger(this.breaker, options.logger);
     this.createLimiter = new CreateLimiter(options.settings.createLimit);
+    this.boosts = new CpuBoosts({
+      driver: options.driver,
+      cpus: options.settings.startCpuBoost,
+      deadlineMs: options.settings.startCpuBoostMs,
+      intervalMs: options.settings.startCpuBoostIntervalMs,
+      logger: options.logger,
+    });
     this.health = new RuntimeHealth({
       view: options.driver,
       probe: options.probe,
@@ -165,6 +174,21 @@ export class RuntimeController {
     return this.health.check(info, witness);
   }
 
+  /** Resolves once no start-time CPU boost is in force for the tenant (at most its deadline). */
+  async cpuBoostSettled(tenantId: string): Promise<void> {
+    await this.boosts.settled(tenantId);
+  }
+
+  /** The health pass found a runtime's quota above its plan's: a boost left over is ended. */
+  async endLeftoverBoost(info: RuntimeInfo, tenant: TenantRecord): Promise<void> {
+    await this.boosts.endLeftover(info, tenant.plan);
+  }
+
+  /** At shutdown: no boost outlives this process's deadline timers. */
+  async close(): Promise<void> {
+    await this.boosts.close();
+  }
+
   /** Suspend (`purgeData` false: container reaped, volume kept) or offboard (everything destroyed). */
   async remove(tenantId: string, purgeData: boolean): Promise<void> {
     await this.locks.run(tenantId, async () => {
@@ -245,14 +269,25 @@ export class RuntimeController {
       if (!wake && state !== 'absent') await this.replace(id, before, reason, { ...options, drain: true });
       const generation = (before?.generation ?? 0) + (wake ? 0 : 1);
       const secrets = async () => (await this.options.packSecrets?.(tenant)) ?? {};
-      const up = await this.apply(id, wake ? 'wake' : 'create', reason, wake ? before : undefined, () =>
-        this.createLimiter.run(() => this.driver.ensure(spec, { generation, secrets })),
-      );
-      await this.waitUntilHealthy(up);
+      const up = await this.boosts.whileStarting(async () => {
+        const started = await this.apply(
+          id,
+          wake ? 'wake' : 'create',
+          reason,
+          wake ? before : undefined,
+          () => this.createLimiter.run(() => this.startBoosted(spec, { generation, secrets })),
+        );
+        await this.waitUntilHealthy(started);
+        return started;
+      });
+      // Off the caller's path: its first call may still run boosted, for one engine update at most
+      // (and never past the boost's deadline).
+      void this.boosts.end(id, 'ready');
       await this.apply(id, 'ready', reason, up, noop);
       this.breaker.success(id);
       return up;
     } catch (error) {
+      void this.boosts.end(id, 'start failed');
       const backoff = this.breaker.failure(id);
       this.options.logger.warn({ tenant: id, err: error, backoffMs: backoff }, 'runtime failed to start');
       const now = await this.driver.inspect(id).catch(() => undefined);
@@ -260,6 +295,14 @@ export class RuntimeController {
         await this.apply(id, 'fail', 'start failed', now, noop);
       throw error;
     }
+  }
+
+  /** The engine's create or start, with this start's CPU boost (if any) and its deadline armed. */
+  private async startBoosted(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo> {
+    const boost = this.boosts.begin(spec);
+    const up = await this.driver.ensure(spec, { ...options, startCpuQuota: boost?.quota });
+    if (boost) this.boosts.started(boost);
+    return up;
   }
 
   /** fail? -> recycle (drain and remove the old container) -> drained: the tenant is absent. */

@@ -39,6 +39,11 @@ export interface RuntimeInfo {
   createdAt?: string;
   /** The kernel's OOM killer struck inside it (some process hit the memory limit), running or not. */
   oomKilled?: boolean;
+  /**
+   * Its CPU quota per period now (µs), where the driver knows it: above the plan's only while a
+   * start-time boost is in force (docs/cpu-boost.md).
+   */
+  cpuQuota?: number;
 }
 
 /** Every container carrying this installation's labels, tenant runtimes or helpers, by id. */
@@ -77,6 +82,11 @@ export interface EnsureOptions {
    * wake from stopped) and handed to that process alone: never part of the spec, its hash or labels.
    */
   secrets?: () => Promise<PackSecrets>;
+  /**
+   * A start-time CPU boost: a process this call starts runs with this CPU quota per period instead
+   * of the plan's, until the caller puts the plan's back (`restoreCpu`). Unset: the plan's quota.
+   */
+  startCpuQuota?: number | undefined;
 }
 
 export interface RemoveOptions {
@@ -116,6 +126,11 @@ export interface RuntimeDriver {
   removeById(runtimeId: string): Promise<void>;
   /** Whether the tenant's socket directory exists on the host. */
   socketDirExists(tenantId: string): Promise<boolean>;
+  /**
+   * Puts the plan's CPU quota back on the tenant's container (the end of a start-time boost),
+   * whatever its state; nothing when it has no container.
+   */
+  restoreCpu(tenantId: string, plan: Plan): Promise<void>;
   /** Memory, CPU and PIDs of a running runtime, for metrics and limit checks. */
   usage(tenantId: string): Promise<RuntimeUsage | undefined>;
 }
@@ -124,4 +139,5 @@ export interface RuntimeDriver {
 export type RuntimeView = Pick<RuntimeDriver, 'inspect' | 'list' | 'listOwned' | 'usage' | 'socketDirExists'>;
 
 /** The driver calls that change something: each one is the act of one lifecycle transition. */
+// (`restoreCpu` is none: it changes no lifecycle state, and only ever lowers a quota to the plan's.)
 export const MUTATING_OPS = ['ensure', 'stop', 'pause', 'resume', 'remove', 'removeById'] as const;

@@ -17,6 +17,11 @@ export interface IsolationVerifierOptions {
   docker: Docker;
   driver: Pick<DockerDriver, 'placement'>;
   probeTimeoutMs?: number;
+  /**
+   * Resolves once the tenant's start-time CPU boost is over (at most its deadline): the evidence is
+   * taken after it, so that the live CPU limit it checks is the one the runtime keeps.
+   */
+  cpuBoostSettled?: (tenantId: string) => Promise<void>;
 }
 
 const PROBE_MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -81,6 +86,7 @@ export class IsolationVerifier {
   }
 
   async verify(tenant: TenantRecord, others: string[]): Promise<IsolationReport> {
+    await this.options.cpuBoostSettled?.(tenant.id);
     const placement = this.options.driver.placement(tenant.id, 0);
     const container = this.options.docker.getContainer(placement.containerName);
     let info: Docker.ContainerInspectInfo | undefined;

@@ -19,6 +19,8 @@ export interface ProbeObservation {
   gid: number;
   memoryLimit: string | null;
   pidsLimit: string | null;
+  /** The CPU cgroup's quota and period in µs ("500000 1000000"; "max ..." when unlimited). */
+  cpuMax: string | null;
   othersVisible: { volume: string; socketDir: string }[];
   othersReadable: string[];
   socketDir: string[] | null;
@@ -33,6 +35,10 @@ export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): Isola
   const ifaces = [...new Set([...seen.interfaces, ...(seen.sysNet ?? [])])];
   const memory = tenant.plan.memoryMb * 1024 * 1024;
   const pids = pidsLimitFor(tenant.plan, tenant.isolation);
+  const cpu = cpuShare(seen.cpuMax);
+  // The plan's share, whatever the period: a container made before the 1 s period has 100 ms.
+  const cpuOk = cpu !== undefined && Math.round(cpu * 1e6) === Math.round(tenant.plan.cpus * 1e6);
+  const seenLimits = `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}, cpu ${seen.cpuMax ?? '?'}`;
   return [
     check(
       'probe.interfaces',
@@ -81,17 +87,23 @@ export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): Isola
     tenant.isolation === 'gvisor' && seen.memoryLimit === null && seen.pidsLimit === null
       ? check(
           'probe.limits',
-          'memory and PIDs limits in force',
+          'memory, PIDs and CPU limits in force',
           true,
-          "gVisor's sandbox exposes no host cgroup files inside; the limits are evidenced by the engine (limits.memory, limits.pids)",
+          "gVisor's sandbox exposes no host cgroup files inside; the limits are evidenced by the engine (limits.memory, limits.pids, limits.cpu)",
           '',
         )
       : check(
           'probe.limits',
-          'memory and PIDs limits in force',
-          seen.memoryLimit === String(memory) && seen.pidsLimit === String(pids),
-          `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}`,
-          `cgroup memory ${seen.memoryLimit ?? '?'} (expected ${memory}), pids ${seen.pidsLimit ?? '?'} (expected ${pids})`,
+          'memory, PIDs and CPU limits in force',
+          seen.memoryLimit === String(memory) && seen.pidsLimit === String(pids) && cpuOk,
+          seenLimits,
+          `${seenLimits}; expected memory ${memory}, pids ${pids}, cpu ${tenant.plan.cpus} CPU per period`,
         ),
   ];
+}
+
+/** CPUs per period from a cgroup's quota and period ("max": unlimited, undefined). */
+function cpuShare(cpuMax: string | null): number | undefined {
+  const [quota, period] = (cpuMax ?? '').split(' ').map(Number);
+  return quota !== undefined && period && quota > 0 ? quota / period : undefined;
 }

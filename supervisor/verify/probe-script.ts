@@ -19,6 +19,8 @@ out.uid = process.getuid(); out.gid = process.getgid();
 const read = (p) => { const r = attempt(() => fs.readFileSync(p, 'utf8').trim()); return r.ok ? r.value : null; };
 out.memoryLimit = read('/sys/fs/cgroup/memory/memory.limit_in_bytes') || read('/sys/fs/cgroup/memory.max');
 out.pidsLimit = read('/sys/fs/cgroup/pids/pids.max') || read('/sys/fs/cgroup/pids.max');
+const cfs = [read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'), read('/sys/fs/cgroup/cpu/cpu.cfs_period_us')];
+out.cpuMax = cfs[0] && cfs[1] ? cfs.join(' ') : read('/sys/fs/cgroup/cpu.max');
 const mountinfo = read('/proc/self/mountinfo') || '';
 const others = JSON.parse(process.env.PROBE_OTHERS || '[]');
 out.othersVisible = others.filter((o) => mountinfo.includes(o.volume) || mountinfo.includes(o.socketDir));

@@ -45,12 +45,14 @@ export async function lane(
   image: string,
   docker?: NanoCpusDocker,
   start: typeof startTestStack = startTestStack,
+  /** The start-time CPU boost's settings for this lane's supervisor (docs/cpu-boost.md). */
+  boost: { startCpuBoost?: number; startCpuBoostIntervalMs?: number } = {},
 ): Promise<Lane> {
   const { logger, taken } = readyLog();
   const stack = await start(`bench-${name}`, {
     image,
     logger,
-    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4, docker },
+    supervisor: { healthIntervalMs: 3_600_000, createLimit: 4, docker, ...boost },
   });
   const { redis, jobsPrefix } = stack.ns.installation;
   const connection = { connection: { ...redis, maxRetriesPerRequest: null }, prefix: jobsPrefix };

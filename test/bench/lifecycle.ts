@@ -10,6 +10,9 @@
 // `--baseline-nanocpus` makes that second stack (the same image unless --baseline-image names
 // another) create containers with the plan's CPU share at the engine's default 100 ms period, as
 // before supervisor/docker/container-spec.ts's CPU_PERIOD_US.
+// `--baseline-no-boost` makes that second stack (the same image unless --baseline-image names another)
+// create and start containers without the start-time CPU boost (docs/cpu-boost.md); this tree's
+// stack boosts every start (not only a tenant's first in a minute), each row being a start.
 // `--before DIR` adds another checkout's (e.g. main's) whole stack as a lane of the lifecycle
 // rounds (same image), and its dispatcher, its warm calls taking turns with this tree's dispatcher's,
 // as the baseline of the same run. Each start row is followed by the path around the start, phase
@@ -18,9 +21,10 @@
 // tenants new to each burst. After each burst, the CPU time its containers used and what that alone
 // takes on this machine's cores: a floor under the burst's wall time.
 //   node test/bench/lifecycle.ts [--rounds 10] [--burst 50] [--burst-rounds 1] [--fleet 100] [--isolation runc|gvisor]
-//     [--baseline-image bulkhead/runtime:latest] [--baseline-nanocpus] [--before DIR]
+//     [--baseline-image bulkhead/runtime:latest] [--baseline-nanocpus] [--baseline-no-boost] [--before DIR]
 import { printFigures, quantile } from './figures.ts';
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -52,6 +56,7 @@ const { values } = benchArgs(import.meta.filename, {
     isolation: { type: 'string', default: 'runc' },
     'baseline-image': { type: 'string' },
     'baseline-nanocpus': { type: 'boolean', default: false },
+    'baseline-no-boost': { type: 'boolean', default: false },
     before: { type: 'string' },
   },
 });
@@ -66,6 +71,10 @@ function stats(label: string, samples: number[], extra = ''): number {
   return printFigures(label, samples, { digits: 2, labelWidth: 62, extra });
 }
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const load = (): string =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function register(stack: TestStack, id: string): Promise<void> {
@@ -150,16 +159,22 @@ async function burst(l: Lane, round: number, thenRemove: boolean): Promise<void>
   if (failures.size > 0)
     console.log(`  failed: ${[...failures].map(([code, n]) => `${n} x ${code}`).join(', ')}`);
   await printBurstCpu(stack, new Set(burstIds));
+  console.log(`  ${load()}`);
   await Promise.all(burstClients.map((c) => c.close()));
   if (thenRemove) for (const id of burstIds) await stack.supervisor.manager.remove(id, false);
 }
 
 async function main(): Promise<void> {
-  const lanes = [await lane('life', RUNTIME_IMAGE)];
+  const lanes = [await lane('life', RUNTIME_IMAGE, undefined, undefined, { startCpuBoostIntervalMs: 0 })];
   const nanoCpus = values['baseline-nanocpus'];
-  const baselineImage = values['baseline-image'] ?? (nanoCpus ? RUNTIME_IMAGE : undefined);
+  const noBoost = values['baseline-no-boost'];
+  const baselineImage = values['baseline-image'] ?? (nanoCpus || noBoost ? RUNTIME_IMAGE : undefined);
   if (baselineImage)
-    lanes.push(await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined));
+    lanes.push(
+      await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined, undefined, {
+        ...(noBoost ? { startCpuBoost: 0 } : {}),
+      }),
+    );
   else if (values.before) {
     const other = (await import(resolve(values.before, 'test/support/stack.ts'))) as {
       startTestStack: typeof startTestStack;
@@ -169,9 +184,9 @@ async function main(): Promise<void> {
   const stack = lanes[0]!.stack;
   console.log(
     `lifecycle benchmark: ${ISOLATION}, plan small, Node ${process.version}, create cap 4, image ${RUNTIME_IMAGE}` +
-      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}, rounds alternating)` : ''}` +
+      `${baselineImage ? ` (baseline ${baselineImage}${nanoCpus ? ' at NanoCpus' : ''}${noBoost ? ' without the start-time CPU boost' : ''}, rounds alternating)` : ''}` +
       `${!baselineImage && values.before ? ` (baseline: the stack of ${values.before}, rounds alternating)` : ''}, ` +
-      `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}`,
+      `rounds ${ROUNDS}, burst ${BURST}, fleet ${FLEET}; ${load()}`,
   );
   try {
     // 1. Cold start: registered tenant, no container (volume created too), then volume kept.
@@ -183,6 +198,7 @@ async function main(): Promise<void> {
       ['fromStopped', 'wake from stopped'],
       ['fromPaused', 'wake from paused'],
     ] as const;
+    console.log(`after the lifecycle rounds: ${load()}`);
     for (const [key, label] of rows)
       for (const l of lanes) {
         const tag = lanes.length > 1 ? ` [${l.name === 'life' ? 'new' : 'baseline'}]` : '';

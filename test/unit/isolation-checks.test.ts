@@ -93,6 +93,11 @@ describe('containerChecks', () => {
     expect(failing(weakened)).toEqual([control]);
   });
 
+  it('fails limits.cpu for a container created with a start-time boost still in force', () => {
+    const boosted = buildContainerSpec(spec, placement, { startCpuQuota: 2_000_000 });
+    expect(failing(boosted)).toEqual(['limits.cpu']);
+  });
+
   it("accepts the plan's share as NanoCpus, as containers made before the 1 s period hold it", () => {
     const legacy = withHost({ CpuQuota: 0, CpuPeriod: 0, NanoCpus: 500_000_000 });
     expect(failing(legacy)).toEqual([]);

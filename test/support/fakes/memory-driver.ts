@@ -13,6 +13,8 @@ import type {
   StopOptions,
 } from '../../../supervisor/runtime/runtime-driver.ts';
 import { specHash } from '../../../supervisor/runtime/runtime-spec.ts';
+import { cpuLimitFor } from '../../../supervisor/docker/container-spec.ts';
+import type { Plan } from '../../../kernel/tenant/tenant-spec.ts';
 
 export class MemoryDriver implements RuntimeDriver {
   readonly runtimes = new Map<string, RuntimeInfo>();
@@ -37,6 +39,9 @@ export class MemoryDriver implements RuntimeDriver {
     if (existing) {
       if (existing.specHash !== hash)
         throw new BulkheadError('runtime_failed', `tenant ${spec.tenantId} has a runtime of another spec`);
+      // A start (of a stopped one) takes the boost given; a running or paused one keeps its quota.
+      if (existing.state === 'stopped')
+        existing.cpuQuota = options.startCpuQuota ?? cpuLimitFor(spec.plan).CpuQuota;
       existing.state = 'running';
       delete existing.exit;
       return { ...existing };
@@ -50,6 +55,7 @@ export class MemoryDriver implements RuntimeDriver {
       createdAt: new Date().toISOString(),
       endpoint: { kind: 'unix', socketPath: `/memory/${spec.tenantId}/mcp.sock`, uid: spec.uid },
       image: spec.image,
+      cpuQuota: options.startCpuQuota ?? cpuLimitFor(spec.plan).CpuQuota,
     };
     this.runtimes.set(spec.tenantId, info);
     return { ...info };
@@ -107,6 +113,12 @@ export class MemoryDriver implements RuntimeDriver {
     const owner = [...this.runtimes.values()].find((info) => info.runtimeId === runtimeId);
     await this.tick('removeById', owner?.tenantId ?? runtimeId);
     if (owner) this.runtimes.delete(owner.tenantId);
+  }
+
+  async restoreCpu(tenantId: string, plan: Plan): Promise<void> {
+    await this.tick('restoreCpu', tenantId);
+    const info = this.runtimes.get(tenantId);
+    if (info) info.cpuQuota = cpuLimitFor(plan).CpuQuota;
   }
 
   socketDirExists(tenantId: string): Promise<boolean> {
