@@ -8,7 +8,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { agentClient } from '../support/mcp-client.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { startTestStack, TEST_QUOTAS, type TestStack } from '../support/stack.ts';
 import type { NanoCpusDocker } from './nanocpus-docker.ts';
 import { completionTimes, type Phase } from './start-path.ts';
 
@@ -77,6 +77,14 @@ export async function benchTenant(
   id: string,
   isolation: 'runc' | 'gvisor' = 'runc',
 ): Promise<Client> {
-  await stack.registry.create({ id, plan: planByName('small'), isolation, tools: openToAgentsAlone('all') });
+  // The small plan's resources, with call budgets the benchmark cannot reach: its loops are not about
+  // rate limits, and a refused call (answered by the router alone) would be timed as a fast one.
+  await stack.registry.create({
+    id,
+    plan: planByName('small'),
+    isolation,
+    tools: openToAgentsAlone('all'),
+    quotas: TEST_QUOTAS,
+  });
   return agentClient(stack, id);
 }
