@@ -4,7 +4,7 @@
 // deadline) and the breach is reported as a `ReadBoundError`, so the caller fails the call as
 // `transient` and treats the breach as a security event instead of reading on.
 import { KEEP_ALIVE } from '../../kernel/wire/keep-alive.ts';
-import { SdkError, SdkErrorCode, type FetchLike } from '@modelcontextprotocol/client';
+import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { Agent, Dispatcher } from 'undici';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
@@ -168,7 +168,7 @@ export interface BoundedAnswer {
 }
 
 /**
- * The bounds of one call (or one tool-definition check): every response read through `fetch` is
+ * The bounds of one call (or one tool-definition check): every response read through `request` is
  * counted, and `run` ends the work at the first breach or at the deadline, whichever comes first.
  */
 export class BoundedReads {
@@ -203,8 +203,8 @@ export class BoundedReads {
     }
   }
 
-  /** For the SDK client's `onerror` and its failures: an answer that is not JSON-RPC is a breach. */
-  noteError(error: unknown): void {
+  /** A failure of the work: an answer that is not JSON-RPC (a parse or schema error) is a breach. */
+  private noteError(error: unknown): void {
     // The SDK may wrap the parse error (as the `cause` of a negotiation failure, for one).
     let current: unknown = error;
     for (let depth = 0; current instanceof Error && depth < 6; depth++) {
@@ -217,29 +217,9 @@ export class BoundedReads {
     }
   }
 
-  /** Wraps a fetch: its responses are bounded and its bound errors become breaches. */
-  fetch(inner: FetchLike): FetchLike {
-    return async (url, init) => {
-      let response: Response;
-      try {
-        response = await inner(url, init);
-      } catch (error) {
-        const kind = undiciBreach(error);
-        throw kind ? this.fail(kind, `the runtime's answer broke a bound: ${kind}`) : error;
-      }
-      if (!response.body || NULL_BODY_STATUS.has(response.status)) return response;
-      const sse = /text\/event-stream/i.test(response.headers.get('content-type') ?? '');
-      return new Response(this.bounded(response.body.getReader(), sse), {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-      });
-    };
-  }
-
   /**
-   * Sends with undici's request API (lighter than its fetch): bound errors become breaches, and the
-   * body is counted as `fetch` counts it.
+   * Sends with undici's request API: bound errors become breaches, and the body is counted as it
+   * arrives.
    */
   async request(send: () => Promise<Dispatcher.ResponseData>): Promise<BoundedAnswer> {
     let response: Dispatcher.ResponseData;

@@ -26,15 +26,15 @@ import { progressNotification, type CallRelay, type ForwardedMethod } from './ca
 import { parseEventStream } from './event-stream.ts';
 
 /** The protocol revision the router speaks to its runtimes. */
-export const RUNTIME_PROTOCOL = '2026-07-28';
-export const ROUTER_CLIENT_INFO = { name: 'bulkhead-router', version: '0.1.0' } as const;
+const RUNTIME_PROTOCOL = '2026-07-28';
+const ROUTER_CLIENT_INFO = { name: 'bulkhead-router', version: '0.1.0' } as const;
 /**
  * The router declares elicitation and sampling because it carries those questions to the caller
  * (sealed for a 2026-07-28 client, asked on the call's stream of a 2025 session:
  * router/mcp/input-rounds.ts); without them the runtime refuses to ask (-32021) and a pack's
  * question fails the call.
  */
-export const ROUTER_CAPABILITIES = { elicitation: {}, sampling: {} } as const;
+const ROUTER_CAPABILITIES = { elicitation: {}, sampling: {} } as const;
 
 /** The `_meta` envelope every 2026-07-28 request carries (what the SDK client attaches). */
 const ENVELOPE = {

@@ -1,6 +1,6 @@
 // Where each tenant's runtime is, as far as the router knows: one route per tenant (endpoint,
-// bounded HTTP agent, whether its tool definitions were checked), renewed when the tenant's runtime epoch moved (paused, stopped, recycled) and dropped
-// when a call finds it broken.
+// bounded HTTP agent, whether its tool definitions were checked), renewed when the tenant's runtime
+// epoch moved (paused, stopped, recycled) and dropped when a call finds it broken.
 import { Agent } from 'undici';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { runtimeSocketConnector } from '../../supervisor/client/runtime-socket.ts';
