@@ -41,9 +41,6 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
   return isolation === 'gvisor' ? plan.pids + GVISOR_PIDS_HEADROOM : plan.pids;
 }
 
-// The plan's CPU as a quota per period, and the start-time boost: the lifecycle decides with them too.
-export { CPU_PERIOD_US, cpuLimitFor, startCpuLimitFor } from '../runtime/runtime-cpu.ts';
-
 export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
   return isolation === 'gvisor' ? 'runsc' : 'runc';
 }

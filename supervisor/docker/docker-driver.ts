@@ -21,13 +21,8 @@ import type {
 } from '../runtime/runtime-driver.ts';
 import { readPidsCgroup } from './cgroup-pids.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
-import {
-  buildContainerSpec,
-  buildVolumeInitSpec,
-  CPU_PERIOD_US,
-  cpuLimitFor,
-  type Placement,
-} from './container-spec.ts';
+import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
+import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import type { Plan } from '../../kernel/tenant/tenant-spec.ts';
 import { LABELS } from './labels.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -201,10 +196,11 @@ export class DockerDriver implements RuntimeDriver {
       // not started with again). A container created with it has it already; one made with
       // NanoCpus (before the 1 s period) keeps that share: the engine refuses a period beside it.
       // The engine's update runs beside the host-side preparation, both before the start.
-      const quota = options.startCpuQuota ?? cpuLimitFor(spec.plan).CpuQuota;
+      const plan = cpuLimitFor(spec.plan);
+      const quota = options.startCpuQuota ?? plan.CpuQuota;
       const update =
         info.HostConfig.CpuQuota !== quota && !info.HostConfig.NanoCpus
-          ? container.update({ CpuPeriod: CPU_PERIOD_US, CpuQuota: quota })
+          ? container.update({ ...plan, CpuQuota: quota })
           : undefined;
       await Promise.all([prepare(), update]);
       await this.ignoreStatus(container.start(), 304);

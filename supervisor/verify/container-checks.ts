@@ -5,7 +5,8 @@ import type Docker from 'dockerode';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
-import { cpuLimitFor, pidsLimitFor, runtimeName, type Placement } from '../docker/container-spec.ts';
+import { pidsLimitFor, runtimeName, type Placement } from '../docker/container-spec.ts';
+import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from '../docker/labels.ts';
 
 const MiB = 1024 * 1024;

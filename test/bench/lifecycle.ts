@@ -9,7 +9,7 @@
 // being the router's (authentication, the ensure's round trip through BullMQ, the call itself).
 // `--baseline-nanocpus` makes that second stack (the same image unless --baseline-image names
 // another) create containers with the plan's CPU share at the engine's default 100 ms period, as
-// before supervisor/docker/container-spec.ts's CPU_PERIOD_US.
+// before supervisor/runtime/runtime-cpu.ts's CPU_PERIOD_US.
 // `--baseline-no-boost` makes that second stack (the same image unless --baseline-image names another)
 // create and start containers without the start-time CPU boost (docs/cpu-boost.md); this tree's
 // stack boosts every start (not only a tenant's first in a minute), each row being a start.

@@ -1,4 +1,4 @@
-// The baseline of the CPU period (supervisor/docker/container-spec.ts, CPU_PERIOD_US): an engine
+// The baseline of the CPU period (supervisor/runtime/runtime-cpu.ts, CPU_PERIOD_US): an engine
 // client that creates tenant containers with the same CPU share as NanoCpus, which the engine turns
 // into a quota per its default 100 ms period, as containers were made before. Benchmarks only: the
 // two periods take turns in one run, so each figure has its baseline from the same minutes.

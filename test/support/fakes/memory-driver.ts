@@ -13,7 +13,7 @@ import type {
   StopOptions,
 } from '../../../supervisor/runtime/runtime-driver.ts';
 import { specHash } from '../../../supervisor/runtime/runtime-spec.ts';
-import { cpuLimitFor } from '../../../supervisor/docker/container-spec.ts';
+import { cpuLimitFor } from '../../../supervisor/runtime/runtime-cpu.ts';
 import type { Plan } from '../../../kernel/tenant/tenant-spec.ts';
 
 export class MemoryDriver implements RuntimeDriver {
