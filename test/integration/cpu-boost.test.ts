@@ -85,8 +85,8 @@ describe('the start-time CPU boost on the real engine', () => {
   let lifecycle: RuntimeController;
   const tenant: TenantRecord = tenantRecord('boosted', { uid: 100_301 });
 
-  it("starts boosted, and the plan's quota is the live limit once the runtime has answered", async () => {
-    lifecycle = manager();
+  /** The tenant's next start runs boosted; once it has answered, the plan's quota is the live limit. */
+  async function startsBoostedThenPlan(): Promise<void> {
     const release = driver.hold();
     await lifecycle.ensure(tenant);
     expect(await liveQuota('boosted')).toBe(BOOST);
@@ -94,17 +94,16 @@ describe('the start-time CPU boost on the real engine', () => {
     await lifecycle.cpuBoostSettled('boosted');
     expect(await liveQuota('boosted')).toBe(PLAN);
     expect(await engineQuota('boosted')).toBe(Number(PLAN));
+  }
+
+  it("starts boosted, and the plan's quota is the live limit once the runtime has answered", async () => {
+    lifecycle = manager();
+    await startsBoostedThenPlan();
   });
 
   it("wakes from stopped boosted, and the plan's quota is the live limit after", async () => {
     expect(await lifecycle.idle('boosted', { event: 'stop' })).toBe(true);
-    const release = driver.hold();
-    await lifecycle.ensure(tenant);
-    expect(await liveQuota('boosted')).toBe(BOOST);
-    release();
-    await lifecycle.cpuBoostSettled('boosted');
-    expect(await liveQuota('boosted')).toBe(PLAN);
-    expect(await engineQuota('boosted')).toBe(Number(PLAN));
+    await startsBoostedThenPlan();
   });
 
   it('ends the boost at its deadline when the runtime never answers, before the start gives up', async () => {
