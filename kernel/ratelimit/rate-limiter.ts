@@ -184,7 +184,8 @@ export class RateLimiter {
    * Group commit: the decisions asked for in one turn of the event loop go to Redis in one script
    * call once the turn's I/O callbacks have run (setImmediate), each still decided alone, in order
    * (kernel/redis/lua/rate-limit.lua). Each caller's promise settles with its own decision, or with
-   * its batch's error: a batch that fails refuses every call in it (the caller fails closed).
+   * its batch's error: a failed script call fails every call in it (each caller then handles it as
+   * Redis not answering).
    */
   #run(plans: LayerPlan[], peek: boolean): Promise<RateDecision> {
     return new Promise<RateDecision>((resolve, reject) => {
