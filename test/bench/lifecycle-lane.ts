@@ -71,12 +71,12 @@ export async function lane(
   };
 }
 
-/** A plan-small tenant whose records tools are open to an agent acting alone, and that agent's client. */
-export async function benchTenant(
+/** A plan-small tenant whose records tools are open to an agent acting alone. */
+export async function registerBenchTenant(
   stack: TestStack,
   id: string,
   isolation: 'runc' | 'gvisor' = 'runc',
-): Promise<Client> {
+): Promise<void> {
   // The small plan's resources, with call budgets the benchmark cannot reach: its loops are not about
   // rate limits, and a refused call (answered by the router alone) would be timed as a fast one.
   await stack.registry.create({
@@ -86,5 +86,14 @@ export async function benchTenant(
     tools: openToAgentsAlone('all'),
     quotas: TEST_QUOTAS,
   });
+}
+
+/** A bench tenant (registerBenchTenant) and its agent's client. */
+export async function benchTenant(
+  stack: TestStack,
+  id: string,
+  isolation: 'runc' | 'gvisor' = 'runc',
+): Promise<Client> {
+  await registerBenchTenant(stack, id, isolation);
   return agentClient(stack, id);
 }

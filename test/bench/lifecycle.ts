@@ -35,15 +35,13 @@ import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
-import { planByName } from '../../kernel/tenant/tenant-spec.ts';
-import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
 import { printBurstCpu, throttledMs } from './container-cpu.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import type { startTestStack } from '../support/stack.ts';
-import { TEST_QUOTAS, type TestStack } from '../support/stack.ts';
+import { type TestStack } from '../support/stack.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
-import { lane, type Lane } from './lifecycle-lane.ts';
+import { lane, registerBenchTenant, type Lane } from './lifecycle-lane.ts';
 import { printPhases, StartPath } from './start-path.ts';
 import { benchArgs } from './bench-args.ts';
 
@@ -77,18 +75,7 @@ const load = (): string =>
     .join(' ')}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function register(stack: TestStack, id: string): Promise<void> {
-  // The benchmark calls as an agent acting alone: open the records tools to it. Call budgets it
-  // cannot reach: the small plan's agent share (30 a minute) refused most of the warm writes, which
-  // the router answers alone and were timed as fast full-stack writes.
-  await stack.registry.create({
-    id,
-    plan: planByName('small'),
-    isolation: ISOLATION,
-    tools: openToAgentsAlone('all'),
-    quotas: TEST_QUOTAS,
-  });
-}
+const register = (stack: TestStack, id: string): Promise<void> => registerBenchTenant(stack, id, ISOLATION);
 
 /** Tier changes exactly as the idle reaper makes them: epoch first, then the engine. */
 async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'): Promise<void> {
