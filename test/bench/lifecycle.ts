@@ -1,7 +1,8 @@
 // Benchmark (not a test): the tenant runtime lifecycle through the full stack on the real engine.
 // Prints p50/p95 for cold start, wake from stopped, wake from paused and warm calls (with the warm
 // overhead against calling the container's socket directly), a burst of cold tenants, and idle
-// memory of one tenant container and of a supervisor process with N tenants running. Asserts
+// memory of one tenant container and of a supervisor process with N tenants running (a second
+// supervisor that adopts them: it prints how many it recycled, 0 when its spec matches). Asserts
 // nothing; every loop is bounded; everything it creates lives in its own namespace and is removed.
 // With --baseline-image a second stack runs that image, and the lifecycle rounds alternate between
 // the two stacks, so each start figure is printed beside its baseline from the same minutes; each
@@ -362,12 +363,18 @@ async function main(): Promise<void> {
         BULKHEAD_RUN_DIR: join(stack.ns.runDir, 'run'),
         BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE,
         BULKHEAD_ROUTER_PUBLIC_KEY_FILE: keys.publicKeyFile,
+        // The same runtime spec as the stack's supervisor (the egress key is in it): it adopts the
+        // fleet instead of recycling every container as "spec changed".
+        BULKHEAD_EGRESS_PUBLIC_KEY_FILE: keys.egress.publicKeyFile,
         BULKHEAD_IDLE_PAUSE_MS: '0',
         BULKHEAD_HEALTH_INTERVAL_MS: '2000',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    let childLog = '';
+    child.stdout.on('data', (chunk: Buffer) => (childLog += chunk.toString()));
     try {
       await sleep(8_000); // reconcile + several health passes over the whole fleet
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
@@ -377,7 +384,15 @@ async function main(): Promise<void> {
       );
     } finally {
       child.kill('SIGTERM');
+      // Its work ends before the namespace's cleanup starts: nothing it starts outlives the bench.
+      await exited;
     }
+    // What it did besides holding memory: adopting a fleet recycles nothing.
+    const recycles = childLog.split('\n').filter((line) => line.includes('"msg":"recycling runtime"'));
+    const reasons = [...new Set(recycles.map((line) => (JSON.parse(line) as { reason: string }).reason))];
+    console.log(
+      `  runtimes that supervisor recycled: ${recycles.length}${reasons.length ? ` (${reasons.join(', ')})` : ''}`,
+    );
   } finally {
     for (const l of lanes) await Promise.all([l.jobs.close(), l.events.close()]);
     for (const l of lanes) await l.stack.close();
