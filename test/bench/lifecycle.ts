@@ -28,16 +28,10 @@ import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
-import { request } from 'undici';
-import { Agent } from 'undici';
-import { createCallSigner } from '../../router/dispatch/call-signer.ts';
-import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
-import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
-import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { agentClient, write, type WriteOutcome } from '../support/mcp-client.ts';
 import { printBurstCpu, throttledMs } from './container-cpu.ts';
+import { measureWarmWrites, succeeded } from './warm-writes.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import type { startTestStack } from '../support/stack.ts';
 import { type TestStack } from '../support/stack.ts';
@@ -86,12 +80,6 @@ async function toTier(stack: TestStack, tenant: string, tier: 'pause' | 'stop'):
 }
 
 const path = new StartPath();
-
-/** A timed write's outcome, or a stop: a refused write would be timed as a (fast) write. */
-function succeeded(outcome: WriteOutcome): WriteOutcome {
-  if (!outcome.ok) throw new Error(`a measured write was refused: ${JSON.stringify(outcome.error)}`);
-  return outcome;
-}
 
 /** One round of the lifecycle on one stack: first start, cold start, wake from stopped and paused. */
 async function lifecycleRound(l: Lane, i: number): Promise<void> {
@@ -205,135 +193,8 @@ async function main(): Promise<void> {
         printPhases(l.figures[key].phases, tag);
       }
 
-    // 2. Warm calls: full stack (MCP client -> router -> socket), the router's dispatcher alone,
-    //    and the container's socket directly (the same signed request, replayed raw), taking turns
-    //    call by call: the container's CPU quota (plan small: 500 ms per 1 s period) is spent by
-    //    all of them alike, so a period it runs out in slows every row, not only the one measured then.
-    const warmId = 'life-0';
-    const client = await agentClient(stack, warmId);
-    const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
-    const sign = await createCallSigner(await readFile(keys.privateKeyFile, 'utf8'));
-    const dispatcherOptions = { runtimes: stack.runtimes, sign, logger: pino({ level: 'silent' }) };
-    const dispatcher = new TenantDispatcher(dispatcherOptions);
-    const Before = values.before
-      ? (
-          (await import(resolve(values.before, 'router/dispatch/tenant-dispatcher.ts'))) as {
-            TenantDispatcher: typeof TenantDispatcher;
-          }
-        ).TenantDispatcher
-      : undefined;
-    const before = Before ? new Before(dispatcherOptions) : undefined;
-    const context: CallContext = {
-      tenant: warmId,
-      user: null,
-      agent: 'bench',
-      scopes: ['records:write', 'records:read'],
-    };
-    const createVia = (via: Pick<TenantDispatcher, 'callTool'>, key: string) =>
-      via.callTool(context, 'records_create', { title: key, idempotency_key: `${key}-${Date.now()}` });
-
-    // Capture one request the dispatcher sends, then replay it raw over the socket (fresh signature).
-    const socketPath = (await stack.runtimes.ensure(warmId)) as { socketPath: string };
-    const captured: { headers: Record<string, string>; body: string }[] = [];
-    const capture = new TenantDispatcher({
-      runtimes: stack.runtimes,
-      sign: async (ctx, body) => {
-        captured.push({ headers: {}, body: typeof body === 'string' ? body : Buffer.from(body).toString() });
-        return sign(ctx, body);
-      },
-      logger: pino({ level: 'silent' }),
-    });
-    await capture.callTool(context, 'records_create', {
-      title: 'capture',
-      idempotency_key: `capture-${Date.now()}`,
-    });
-    await capture.callTool(context, 'records_get', { id: '00000000-0000-0000-0000-000000000000' });
-    await capture.close();
-    const createBody = captured.at(-2)?.body ?? '';
-    // A write of its own each time: a new idempotency key, as the other rows send. The captured body
-    // replayed as is would be a replay, which the runtime answers from its key table without the pack.
-    const freshWrite = (key: string): string => {
-      const body = JSON.parse(createBody) as { params: { arguments: Record<string, unknown> } };
-      body.params.arguments.idempotency_key = `${key}-${Date.now()}`;
-      return JSON.stringify(body);
-    };
-    const getBody = captured.at(-1)?.body ?? '';
-    const agent = new Agent({ connect: { socketPath: socketPath.socketPath } });
-    const raw = async (body: string): Promise<number> => {
-      const t0 = performance.now();
-      const parsed = JSON.parse(body) as { params: { name: string } };
-      const res = await request('http://tenant/mcp', {
-        method: 'POST',
-        dispatcher: agent,
-        headers: {
-          ...mcpHeaders('tools/call', parsed.params),
-          [CALL_ASSERTION_HEADER]: await sign(context, body),
-        },
-        body,
-      });
-      await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`direct call answered ${res.statusCode}`);
-      return performance.now() - t0;
-    };
-    const timed = async (call: () => Promise<unknown>): Promise<number> => {
-      const t0 = performance.now();
-      await call();
-      return performance.now() - t0;
-    };
-    for (let i = 0; i < 20; i++) {
-      await write(client, `warmup-${i}`);
-      await createVia(dispatcher, `dw-${i}`);
-      if (before) await createVia(before, `bw-${i}`);
-      await raw(freshWrite(`rw-${i}`));
-    }
-    const fullStack: number[] = [];
-    const viaDispatcher: number[] = [];
-    const viaBefore: number[] = [];
-    const directWrite: number[] = [];
-    const throttledBefore = await throttledMs(stack, warmId);
-    // Each round starts one path further on: a write's commit can wait on the one just before it
-    // (the volume's journal), so no path always follows the same one.
-    const paths: (() => Promise<void>)[] = [
-      async () => void fullStack.push(succeeded(await write(client, `warm-${fullStack.length}`)).ms),
-      async () =>
-        void viaDispatcher.push(await timed(() => createVia(dispatcher, `d-${viaDispatcher.length}`))),
-      ...(before
-        ? [async () => void viaBefore.push(await timed(() => createVia(before, `b-${viaBefore.length}`)))]
-        : []),
-      async () => void directWrite.push(await raw(freshWrite(`r-${directWrite.length}`))),
-    ];
-    for (let i = 0; i < 200; i++) {
-      for (let k = 0; k < paths.length; k++) await paths[(i + k) % paths.length]!();
-    }
-    const throttledWarm = (await throttledMs(stack, warmId)) - throttledBefore;
-    const directRead: number[] = [];
-    for (let i = 0; i < 200; i++) directRead.push(await raw(getBody));
-    const signOnly: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const t0 = performance.now();
-      await sign(context, `{"n":${i}}`);
-      signOnly.push(performance.now() - t0);
-    }
-    await client.close();
-    await dispatcher.close();
-    await before?.close();
-    await agent.close();
-    const pFull = stats('warm write, full stack (MCP client -> router)', fullStack);
-    const pDispatch = stats('warm write, router dispatcher -> socket', viaDispatcher);
-    const pBefore = before ? stats(`  dispatcher of ${values.before} (same run)`, viaBefore) : NaN;
-    const pDirect = stats('warm write, socket directly (signed, raw)', directWrite);
-    const pRead = stats('warm read, socket directly (signed, raw)', directRead);
-    const pSign = stats('  of which: signing the call assertion', signOnly);
-    console.log(
-      `warm write overhead vs socket directly: dispatcher ${(pDispatch - pDirect).toFixed(2)} ms p50, ` +
-        `full stack ${(pFull - pDirect).toFixed(2)} ms p50; write - read in the container (SQLite WAL, ` +
-        `synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms p50; signing ${pSign.toFixed(2)} ms p50; ` +
-        `the container throttled by its CPU quota ${throttledWarm.toFixed(0)} ms in all while the writes took turns`,
-    );
-    if (before)
-      console.log(
-        `  dispatcher of ${values.before} over the socket: ${(pBefore - pDirect).toFixed(2)} ms p50`,
-      );
+    // 2. Warm writes, layer by layer (warm-writes.ts).
+    await measureWarmWrites({ stack, tenant: 'life-0', before: values.before });
 
     // 3. A burst of cold tenants, all first calls at once through the full stack; with a baseline
     //    lane, one burst per lane and round, each removed before the next so that all meet the same
@@ -356,6 +217,7 @@ async function main(): Promise<void> {
       `idle tenant container memory (working set, ${sorted.length} containers): p50 ${mib(quantile(sorted, 0.5))}, ` +
         `p95 ${mib(quantile(sorted, 0.95))}, max ${mib(sorted.at(-1) ?? 0)}`,
     );
+    const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
     const child = spawn(process.execPath, ['supervisor/main.ts'], {
       env: {
         ...process.env,

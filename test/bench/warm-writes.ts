@@ -1,0 +1,227 @@
+// The warm write of the lifecycle benchmark (lifecycle.ts), layer by layer, taking turns call by
+// call: the container's socket directly (a signed request, raw), the router's dispatcher over that
+// socket, the whole router over HTTP with a raw client (the stock SDK client's request, captured once
+// and sent again with a fresh idempotency key), and the whole router through the stock SDK client;
+// beside them the router answering alone (`whoami`, raw): its own cost per call, without a container.
+// Raw against raw is what Bulkhead adds; the SDK client row adds what the client library costs.
+// Taking turns matters: the container's CPU quota (plan small: 500 ms per 1 s period) is spent by
+// every row alike, so a period it runs out in slows every row, not only the one measured then.
+import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { pino } from 'pino';
+import { Agent, Pool, request } from 'undici';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createCallSigner } from '../../router/dispatch/call-signer.ts';
+import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
+import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
+import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
+import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
+import { bearerClient, write, type WriteOutcome } from '../support/mcp-client.ts';
+import type { TestStack } from '../support/stack.ts';
+import { throttledMs } from './container-cpu.ts';
+import { printFigures } from './figures.ts';
+
+const ROUNDS = 200;
+
+function stats(label: string, samples: number[]): number {
+  return printFigures(label, samples, { digits: 2, labelWidth: 62 });
+}
+
+/** A timed write's outcome, or a stop: a refused write would be timed as a (fast) write. */
+export function succeeded(outcome: WriteOutcome): WriteOutcome {
+  if (!outcome.ok) throw new Error(`a measured write was refused: ${JSON.stringify(outcome.error)}`);
+  return outcome;
+}
+
+/** A body whose idempotency key is new: a replayed one is answered from the key table, not written. */
+function withFreshKey(body: string, key: string): string {
+  const parsed = JSON.parse(body) as { params: { arguments: Record<string, unknown> } };
+  parsed.params.arguments.idempotency_key = `${key}-${Date.now()}-${Math.random()}`;
+  return JSON.stringify(parsed);
+}
+
+interface Captured {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The stock SDK client's records_create and whoami requests to the router, captured as sent. */
+async function captureRouterRequests(
+  mcpUrl: string,
+  token: string,
+): Promise<{ write: Captured; whoami: Captured }> {
+  const seen: Captured[] = [];
+  const recording: typeof fetch = async (input, init) => {
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, key) => (headers[key] = value));
+    if (typeof init?.body === 'string') seen.push({ headers, body: init.body });
+    return fetch(input, init);
+  };
+  const client = new Client(
+    { name: 'bench', version: '1' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
+    authProvider: { token: () => Promise.resolve(token) },
+    fetch: recording,
+  });
+  await client.connect(transport);
+  succeeded(await write(client, 'capture'));
+  if ((await client.callTool({ name: 'whoami', arguments: {} })).isError) throw new Error('whoami failed');
+  await client.close();
+  const writeCall = seen.findLast((c) => c.body.includes('"records_create"'));
+  const whoamiCall = seen.findLast((c) => c.body.includes('"whoami"'));
+  if (!writeCall || !whoamiCall) throw new Error('the records_create and whoami requests were not captured');
+  return { write: writeCall, whoami: whoamiCall };
+}
+
+export interface WarmWriteOptions {
+  stack: TestStack;
+  /** A tenant of the stack whose runtime is running, with budgets the loops cannot reach. */
+  tenant: string;
+  /** Another checkout (`--before DIR`): its dispatcher takes turns with this tree's. */
+  before?: string | undefined;
+}
+
+/** Measures and prints the rows; every measured write is a write of its own (a fresh key). */
+export async function measureWarmWrites(options: WarmWriteOptions): Promise<void> {
+  const { stack, tenant } = options;
+  const token = await stack.agentToken(tenant);
+  const sdkClient = await bearerClient(stack.mcpUrl, token);
+  const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
+  const sign = await createCallSigner(await readFile(keys.privateKeyFile, 'utf8'));
+  const dispatcherOptions = { runtimes: stack.runtimes, sign, logger: pino({ level: 'silent' }) };
+  const dispatcher = new TenantDispatcher(dispatcherOptions);
+  const Before = options.before
+    ? (
+        (await import(resolve(options.before, 'router/dispatch/tenant-dispatcher.ts'))) as {
+          TenantDispatcher: typeof TenantDispatcher;
+        }
+      ).TenantDispatcher
+    : undefined;
+  const before = Before ? new Before(dispatcherOptions) : undefined;
+  const context: CallContext = {
+    tenant,
+    user: null,
+    agent: 'bench',
+    scopes: ['records:write', 'records:read'],
+  };
+  const createVia = (via: Pick<TenantDispatcher, 'callTool'>, key: string) =>
+    via.callTool(context, 'records_create', { title: key, idempotency_key: `${key}-${Date.now()}` });
+
+  // One request the dispatcher sends, captured, then sent raw over the socket (fresh signature).
+  const socket = (await stack.runtimes.ensure(tenant)) as { socketPath: string };
+  const captured: string[] = [];
+  const capture = new TenantDispatcher({
+    runtimes: stack.runtimes,
+    sign: async (ctx, body) => {
+      captured.push(typeof body === 'string' ? body : Buffer.from(body).toString());
+      return sign(ctx, body);
+    },
+    logger: pino({ level: 'silent' }),
+  });
+  await capture.callTool(context, 'records_create', {
+    title: 'capture',
+    idempotency_key: `capture-${Date.now()}`,
+  });
+  await capture.callTool(context, 'records_get', { id: '00000000-0000-0000-0000-000000000000' });
+  await capture.close();
+  const [createBody = '', getBody = ''] = captured.slice(-2);
+  const socketAgent = new Agent({ connect: { socketPath: socket.socketPath } });
+  const direct = async (body: string): Promise<number> => {
+    const t0 = performance.now();
+    const parsed = JSON.parse(body) as { params: { name: string } };
+    const res = await request('http://tenant/mcp', {
+      method: 'POST',
+      dispatcher: socketAgent,
+      headers: {
+        ...mcpHeaders('tools/call', parsed.params),
+        [CALL_ASSERTION_HEADER]: await sign(context, body),
+      },
+      body,
+    });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`direct call answered ${res.statusCode}`);
+    return performance.now() - t0;
+  };
+
+  // The router over HTTP, raw: one kept-alive connection, as the SDK client's fetch keeps one.
+  const routerCalls = await captureRouterRequests(stack.mcpUrl, token);
+  const routerUrl = new URL(stack.mcpUrl);
+  const pool = new Pool(routerUrl.origin, { connections: 1 });
+  /** One request to the router, raw; a write gets a fresh idempotency key. */
+  const viaRouter = async (call: Captured, key?: string): Promise<number> => {
+    const t0 = performance.now();
+    const res = await pool.request({
+      path: routerUrl.pathname,
+      method: 'POST',
+      headers: call.headers,
+      body: key === undefined ? call.body : withFreshKey(call.body, key),
+    });
+    const text = await res.body.text();
+    const ms = performance.now() - t0;
+    if (res.statusCode !== 200 || text.includes('"isError":true'))
+      throw new Error(`a measured call was refused: ${res.statusCode} ${text.slice(0, 300)}`);
+    return ms;
+  };
+  const timed = async (call: () => Promise<unknown>): Promise<number> => {
+    const t0 = performance.now();
+    await call();
+    return performance.now() - t0;
+  };
+  const rows = {
+    sdk: [] as number[],
+    router: [] as number[],
+    whoami: [] as number[],
+    dispatcher: [] as number[],
+    before: [] as number[],
+    direct: [] as number[],
+  };
+  const paths: ((i: number) => Promise<void>)[] = [
+    async (i) => void rows.sdk.push(succeeded(await write(sdkClient, `warm-${i}`)).ms),
+    async (i) => void rows.router.push(await viaRouter(routerCalls.write, `h-${i}`)),
+    async () => void rows.whoami.push(await viaRouter(routerCalls.whoami)),
+    async (i) => void rows.dispatcher.push(await timed(() => createVia(dispatcher, `d-${i}`))),
+    ...(before
+      ? [async (i: number) => void rows.before.push(await timed(() => createVia(before, `b-${i}`)))]
+      : []),
+    async (i) => void rows.direct.push(await direct(withFreshKey(createBody, `r-${i}`))),
+  ];
+  // Warm-up, unmeasured: every path's connection and code is hot before the first timed write.
+  for (let i = 0; i < 20; i++) for (const run of paths) await run(i);
+  for (const list of Object.values(rows)) list.length = 0;
+  const throttledBefore = await throttledMs(stack, tenant);
+  // Each round starts one path further on: a write's commit can wait on the one just before it
+  // (the volume's journal), so no path always follows the same one.
+  for (let i = 0; i < ROUNDS; i++)
+    for (let k = 0; k < paths.length; k++) await paths[(i + k) % paths.length]!(i);
+  const throttled = (await throttledMs(stack, tenant)) - throttledBefore;
+  const directRead: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) directRead.push(await direct(getBody));
+  const signOnly: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) signOnly.push(await timed(() => sign(context, `{"n":${i}}`)));
+  await Promise.all([
+    sdkClient.close(),
+    dispatcher.close(),
+    before?.close(),
+    socketAgent.close(),
+    pool.close(),
+  ]);
+
+  const pSdk = stats('warm write, full stack (stock MCP client -> router)', rows.sdk);
+  const pRouter = stats('warm write, full stack (raw HTTP -> router)', rows.router);
+  const pWhoami = stats('  the router alone: whoami (raw HTTP, no container)', rows.whoami);
+  const pDispatch = stats('warm write, router dispatcher -> socket', rows.dispatcher);
+  const pBefore = before ? stats(`  dispatcher of ${options.before} (same run)`, rows.before) : NaN;
+  const pDirect = stats('warm write, socket directly (signed, raw)', rows.direct);
+  const pRead = stats('warm read, socket directly (signed, raw)', directRead);
+  const pSign = stats('  of which: signing the call assertion', signOnly);
+  const over = (p: number): string => `${(p - pDirect).toFixed(2)} ms`;
+  console.log(
+    `warm write overhead vs socket directly, p50: full stack ${over(pRouter)} (raw client), ` +
+      `${over(pSdk)} (stock MCP client); the router's own whoami ${pWhoami.toFixed(2)} ms; dispatcher ${over(pDispatch)}` +
+      `${before ? `, dispatcher of ${options.before} ${over(pBefore)}` : ''}; write - read in the container ` +
+      `(SQLite WAL, synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms; signing ${pSign.toFixed(2)} ms; ` +
+      `the container throttled by its CPU quota ${throttled.toFixed(0)} ms in all while the writes took turns`,
+  );
+}
