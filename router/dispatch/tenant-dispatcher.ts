@@ -224,11 +224,27 @@ export class TenantDispatcher {
     });
   }
 
-  /** Re-checks the tool definitions of every tenant with an established route (periodic check). */
+  /**
+   * Re-checks the tool definitions of every tenant with an established route (periodic check). A
+   * route whose runtime was paused, stopped or replaced since it was made is dropped unchecked: a
+   * paused container's socket accepts the request and never answers (the pass would wait out the
+   * call deadline, tenant after tenant), a stopped one is gone, and the next call renews the route
+   * (a new runtime's definitions are checked before that call). The check records no activity, so it
+   * never keeps an idle tenant awake.
+   */
   async recheckTools(): Promise<void> {
     const guard = this.options.guard;
     if (!guard) return;
     for await (const [tenant, route] of this.routes.established()) {
+      const current = await this.routes.current(tenant, route).catch((error: unknown) => {
+        // Redis did not answer: check as before (a paused runtime costs one call deadline).
+        this.options.logger.warn({ tenant, err: error }, 'runtime epoch not read for the tool check');
+        return true;
+      });
+      if (!current) {
+        await this.routes.forgetRoute(tenant, route);
+        continue;
+      }
       const context = routerContext(tenant);
       const session = this.session(route, context);
       try {

@@ -21,6 +21,8 @@ export interface RuntimeLocator {
  */
 export interface RuntimeStateView {
   touch(tenantId: string): Promise<number>;
+  /** The tenant's current runtime epoch, read without recording activity (the router's own checks). */
+  epoch?(tenantId: string): Promise<number>;
 }
 
 export interface TenantRoute {
@@ -157,6 +159,23 @@ export class TenantRoutes {
     const settled = await route?.catch(() => undefined);
     void settled?.agent.close().catch(() => undefined);
     return settled?.runtimeId;
+  }
+
+  /**
+   * Whether the route still leads to the tenant's current runtime, read without recording activity:
+   * false once the supervisor paused, stopped or replaced it (its epoch moved). True when that cannot
+   * be known (no state view, or a route handed out without an epoch).
+   */
+  async current(tenantId: string, route: TenantRoute): Promise<boolean> {
+    const view = this.options.stateView;
+    if (!view?.epoch || route.epoch === undefined) return true;
+    return (await view.epoch(tenantId)) === route.epoch;
+  }
+
+  /** Drops the tenant's route if it is still this one (a call may have renewed it meanwhile). */
+  async forgetRoute(tenantId: string, route: TenantRoute): Promise<void> {
+    const pending = this.routes.get(tenantId);
+    if (pending && (await pending.catch(() => undefined)) === route) await this.forget(tenantId);
   }
 
   /** Every tenant with an established route (the periodic tool definition check walks them). */

@@ -85,4 +85,9 @@ export class RouterRuntimeView {
     if (get?.[0]) throw get[0];
     return Number((get?.[1] as string | null) ?? 0);
   }
+
+  /** The epoch alone, recording no activity: the router's own checks must not keep a tenant awake. */
+  async epoch(tenantId: string): Promise<number> {
+    return Number((await this.redis.get(epochKey(this.prefix, tenantId))) ?? 0);
+  }
 }
