@@ -3,7 +3,10 @@
 // all three off, one with each alone, one with all three on: OTLP spans to a real OTLP/HTTP receiver
 // (a process of its own), the Prometheus registry, the hash-chained audit trail in Redis with the
 // keyed argument digests. Concurrent tools/call whoami for a fixed time, the settings in turn, calls
-// per second printed side by side. Asserts nothing.
+// per second printed side by side, and CPU per call: this process's, its event loop thread's, and
+// (`all/call`) that of every process a call keeps busy, this one, Redis and the OTLP receiver,
+// which on two cores is what bounds the rate and moves less with the machine's other load than
+// the rate does. Asserts nothing.
 //   node test/bench/observability-overhead.ts [--seconds 2] [--rounds 5] [--concurrency 8]
 //     [--only tracing]     one setting alone (for a CPU profile of it: node --cpu-prof ...)
 //     [--before DIR]       also the routers of another checkout (e.g. main's), in the same rounds
@@ -12,6 +15,9 @@
 // With --before, every round runs each setting of both checkouts in turn, so the machine's other
 // load falls on before and after alike; each table's changes are against its own "all off".
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
@@ -147,6 +153,34 @@ const tokenFor = (resource: string): Promise<string> =>
 /** Every call answered in this run, warm-up included (a profile's time per call divides by it). */
 let answered = 0;
 
+// A full garbage collection before each round, outside its time: the garbage one setting leaves (a
+// traced round's spans and their encoding) would otherwise be collected in whichever setting runs
+// next, always the same one in the rotation. Each round still collects its own garbage as it goes.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** Linux's clock ticks per second, the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on x86). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time used so far, in µs, by the processes every call keeps busy: this one (routers and
+ * clients), Redis (rate limits, audit) and the OTLP receiver (decoding the exports). On a machine
+ * of two cores their sum per call is what bounds the rate, and it is steadier than the rate itself:
+ * time spent waiting for a core is not in it.
+ */
+async function machineCpuUs(): Promise<number> {
+  const own = process.cpuUsage();
+  const info = await redis.info('cpu');
+  const redisSeconds = ['used_cpu_sys', 'used_cpu_user']
+    .map((field) => Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0))
+    .reduce((a, b) => a + b, 0);
+  // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the command's closing paren.
+  const stat = await readFile(`/proc/${receiver.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const receiverTicks = Number(fields[11]) + Number(fields[12]);
+  return own.user + own.system + redisSeconds * 1e6 + (receiverTicks / CLOCK_TICKS) * 1e6;
+}
+
 /**
  * `concurrency` clients calling one after another for `seconds`: calls answered per second, and this
  * process's CPU time per call (routers and clients; less sensitive than the rate to other load on
@@ -157,7 +191,8 @@ async function measure(
   token: string,
   seconds: number,
   flush: () => Promise<void>,
-): Promise<{ rate: number; cpuUs: number; loopUs: number }> {
+): Promise<{ rate: number; cpuUs: number; loopUs: number; machineUs: number }> {
+  collectGarbage();
   const until = performance.now() + seconds * 1000;
   let calls = 0;
   const client = async (): Promise<void> => {
@@ -169,6 +204,7 @@ async function measure(
     }
   };
   const started = performance.now();
+  const machine = await machineCpuUs();
   const cpu = process.cpuUsage();
   const loop = process.threadCpuUsage();
   await Promise.all(Array.from({ length: concurrency }, client));
@@ -177,7 +213,9 @@ async function measure(
   await flush();
   const used = process.cpuUsage(cpu);
   const looped = process.threadCpuUsage(loop);
+  const machineUs = ((await machineCpuUs()) - machine) / calls;
   return {
+    machineUs,
     rate: calls / ((performance.now() - started) / 1000),
     cpuUs: (used.user + used.system) / calls,
     loopUs: (looped.user + looped.system) / calls,
@@ -194,13 +232,18 @@ try {
   const tokens = await Promise.all(runs.map(({ router }) => tokenFor(router.mcpUrl)));
   // Warm every router (JWKS, JIT) before measuring.
   for (const [i, { router, flush }] of runs.entries()) await measure(router.mcpUrl, tokens[i]!, 1, flush);
-  const results = runs.map(() => ({ rate: [] as number[], cpuUs: [] as number[], loopUs: [] as number[] }));
+  const results = runs.map(() => ({
+    rate: [] as number[],
+    cpuUs: [] as number[],
+    loopUs: [] as number[],
+    machineUs: [] as number[],
+  }));
   // Round-robin, each round starting one router further on: a burst of load from elsewhere on the
   // machine falls on every setting alike, and none always runs right after another.
   for (let round = 0; round < rounds; round += 1) {
     for (let k = 0; k < runs.length; k += 1) {
       const i = (k + round) % runs.length;
-      const { rate, cpuUs, loopUs } = await measure(
+      const { rate, cpuUs, loopUs, machineUs } = await measure(
         runs[i]!.router.mcpUrl,
         tokens[i]!,
         seconds,
@@ -209,6 +252,7 @@ try {
       results[i]!.rate.push(rate);
       results[i]!.cpuUs.push(cpuUs);
       results[i]!.loopUs.push(loopUs);
+      results[i]!.machineUs.push(machineUs);
     }
   }
   for (const checkout of checkouts) for (const tracing of checkout.tracings) await tracing.flush();
@@ -227,13 +271,14 @@ try {
     const off = results[at]!;
     if (checkouts.length > 1) console.log(` ${checkout.label}`);
     for (const [i, config] of CONFIGS.entries()) {
-      const { rate, cpuUs, loopUs } = results[at + i]!;
+      const { rate, cpuUs, loopUs, machineUs } = results[at + i]!;
       const rounds = rate.length <= 6 ? `  [${rate.map((v) => v.toFixed(0)).join(', ')} calls/s]` : '';
       console.log(
         `  ${config.padEnd(10)} ${median(rate).toFixed(0).padStart(6)} calls/s` +
           `${i === 0 ? '         ' : change(rate, off.rate)}` +
           `  ${median(cpuUs).toFixed(0).padStart(6)} µs CPU/call${i === 0 ? '         ' : change(cpuUs, off.cpuUs)}` +
           `  ${median(loopUs).toFixed(0).padStart(6)} µs loop/call${i === 0 ? '         ' : change(loopUs, off.loopUs)}` +
+          `  ${median(machineUs).toFixed(0).padStart(6)} µs all/call${i === 0 ? '         ' : change(machineUs, off.machineUs)}` +
           rounds,
       );
     }

@@ -173,6 +173,8 @@ export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promi
  */
 export async function startReceiverProcess(): Promise<{
   url: string;
+  /** The receiver process's id (a benchmark reads its CPU time from /proc). */
+  pid: number;
   spans(): Promise<number>;
   close(): void;
 }> {
@@ -192,6 +194,7 @@ export async function startReceiverProcess(): Promise<{
   const url = line.toString().trim();
   return {
     url,
+    pid: child.pid!,
     spans: async () => ((await (await fetch(new URL('/stats', url))).json()) as { spans: number }).spans,
     close: () => child.kill('SIGTERM'),
   };
