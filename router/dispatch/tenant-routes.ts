@@ -175,7 +175,9 @@ export class TenantRoutes {
   /** Drops the tenant's route if it is still this one (a call may have renewed it meanwhile). */
   async forgetRoute(tenantId: string, route: TenantRoute): Promise<void> {
     const pending = this.routes.get(tenantId);
-    if (pending && (await pending.catch(() => undefined)) === route) await this.forget(tenantId);
+    if (!pending || (await pending.catch(() => undefined)) !== route) return;
+    // Still the map's entry after that wait: a call renewing the route meanwhile keeps its own.
+    if (this.routes.get(tenantId) === pending) await this.forget(tenantId);
   }
 
   /** Every tenant with an established route (the periodic tool definition check walks them). */
