@@ -16,7 +16,6 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, Server } from '@modelcontextprotocol/server';
 import { Pool } from 'undici';
@@ -26,6 +25,7 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { whoami } from '../../router/tools/shared/whoami.ts';
 import type { Principal } from '../../router/identity/principal.ts';
 import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
+import { captureRequests, type CapturedRequest } from '../support/mcp-client.ts';
 import type { startRouter } from '../../router/router.ts';
 import { benchArgs } from './bench-args.ts';
 
@@ -43,11 +43,6 @@ const ROUNDS = Math.min(Math.max(Number(values.rounds), 1), 10);
 const SECONDS = Math.min(Math.max(Number(values.seconds), 1), 60);
 const CONNECTIONS = Math.min(Math.max(Number(values.connections), 1), 200);
 const SEQUENTIAL = Math.min(Math.max(Number(values.sequential), 50), 20_000);
-
-interface Captured {
-  headers: Record<string, string>;
-  body: string;
-}
 
 /** `startRouter` from another checkout's own modules (--before). */
 async function startRouterOf(dir: string): Promise<typeof startRouter> {
@@ -88,27 +83,11 @@ async function startPeer(principal: Principal): Promise<{ url: string; close(): 
 }
 
 /** One real SDK client call, its request captured (headers and body) to replay byte for byte. */
-async function capture(url: string, token: string | undefined): Promise<Captured> {
-  const seen: Captured[] = [];
-  const recording: typeof fetch = async (input, init) => {
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((value, key) => (headers[key] = value));
-    if (typeof init?.body === 'string') seen.push({ headers, body: init.body });
-    return fetch(input, init);
-  };
-  const client = new Client(
-    { name: 'bench', version: '1' },
-    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
-  );
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), {
-      ...(token ? { authProvider: { token: () => Promise.resolve(token) } } : {}),
-      fetch: recording,
-    }),
-  );
-  const result = await client.callTool({ name: 'whoami', arguments: {} });
-  await client.close();
-  if (result.isError) throw new Error(`whoami failed on ${url}`);
+async function capture(url: string, token: string | undefined): Promise<CapturedRequest> {
+  const seen = await captureRequests(url, token, async (client) => {
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    if (result.isError) throw new Error(`whoami failed on ${url}`);
+  });
   const call = seen.findLast((c) => c.body.includes('"tools/call"'));
   if (!call) throw new Error('no tools/call captured');
   return call;
@@ -118,7 +97,7 @@ async function capture(url: string, token: string | undefined): Promise<Captured
 const toolErrors = new Map<string, number>();
 
 /** One call; false when it was answered with a tool error (counted, not timed as a success). */
-async function once(pool: Pool, path: string, request: Captured): Promise<boolean> {
+async function once(pool: Pool, path: string, request: CapturedRequest): Promise<boolean> {
   const res = await pool.request({ path, method: 'POST', headers: request.headers, body: request.body });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`call answered ${res.statusCode}: ${text.slice(0, 200)}`);
@@ -151,7 +130,7 @@ async function profiled<T extends number>(
 }
 
 /** `connections` callers, each sending its next request as soon as the last is answered. */
-async function throughput(url: string, request: Captured, connections: number): Promise<number> {
+async function throughput(url: string, request: CapturedRequest, connections: number): Promise<number> {
   const { origin, pathname } = new URL(url);
   const pool = new Pool(origin, { connections, pipelining: 1 });
   let done = 0;
@@ -170,7 +149,7 @@ async function throughput(url: string, request: Captured, connections: number): 
   return rate;
 }
 
-async function latency(label: string, url: string, request: Captured): Promise<number> {
+async function latency(label: string, url: string, request: CapturedRequest): Promise<number> {
   const { origin, pathname } = new URL(url);
   const pool = new Pool(origin, { connections: 1 });
   for (let i = 0; i < 100; i++) await once(pool, pathname, request);

@@ -10,13 +10,18 @@ import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { Agent, Pool, request } from 'undici';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
-import { bearerClient, write, type WriteOutcome } from '../support/mcp-client.ts';
+import {
+  bearerClient,
+  captureRequests,
+  write,
+  type CapturedRequest,
+  type WriteOutcome,
+} from '../support/mcp-client.ts';
 import type { TestStack } from '../support/stack.ts';
 import { throttledMs } from './container-cpu.ts';
 import { printFigures } from './figures.ts';
@@ -40,35 +45,15 @@ function withFreshKey(body: string, key: string): string {
   return JSON.stringify(parsed);
 }
 
-interface Captured {
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** The stock SDK client's records_create and whoami requests to the router, captured as sent. */
 async function captureRouterRequests(
   mcpUrl: string,
   token: string,
-): Promise<{ write: Captured; whoami: Captured }> {
-  const seen: Captured[] = [];
-  const recording: typeof fetch = async (input, init) => {
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((value, key) => (headers[key] = value));
-    if (typeof init?.body === 'string') seen.push({ headers, body: init.body });
-    return fetch(input, init);
-  };
-  const client = new Client(
-    { name: 'bench', version: '1' },
-    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
-  );
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
-    authProvider: { token: () => Promise.resolve(token) },
-    fetch: recording,
+): Promise<{ write: CapturedRequest; whoami: CapturedRequest }> {
+  const seen = await captureRequests(mcpUrl, token, async (client) => {
+    succeeded(await write(client, 'capture'));
+    if ((await client.callTool({ name: 'whoami', arguments: {} })).isError) throw new Error('whoami failed');
   });
-  await client.connect(transport);
-  succeeded(await write(client, 'capture'));
-  if ((await client.callTool({ name: 'whoami', arguments: {} })).isError) throw new Error('whoami failed');
-  await client.close();
   const writeCall = seen.findLast((c) => c.body.includes('"records_create"'));
   const whoamiCall = seen.findLast((c) => c.body.includes('"whoami"'));
   if (!writeCall || !whoamiCall) throw new Error('the records_create and whoami requests were not captured');
@@ -150,7 +135,7 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   const routerUrl = new URL(stack.mcpUrl);
   const pool = new Pool(routerUrl.origin, { connections: 1 });
   /** One request to the router, raw; a write gets a fresh idempotency key. */
-  const viaRouter = async (call: Captured, key?: string): Promise<number> => {
+  const viaRouter = async (call: CapturedRequest, key?: string): Promise<number> => {
     const t0 = performance.now();
     const res = await pool.request({
       path: routerUrl.pathname,

@@ -22,6 +22,46 @@ export async function bearerClient(
   return client;
 }
 
+/** A request a client sent, as sent (headers and body): a benchmark replays it raw. */
+export interface CapturedRequest {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Runs `calls` on a stock SDK v2 client (2026-07-28 era) at `url`, with a bearer token when given,
+ * and returns every request with a body it sent, in order.
+ */
+export async function captureRequests(
+  url: string,
+  token: string | undefined,
+  calls: (client: Client) => Promise<void>,
+): Promise<CapturedRequest[]> {
+  const seen: CapturedRequest[] = [];
+  const recording: typeof fetch = async (input, init) => {
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, key) => (headers[key] = value));
+    if (typeof init?.body === 'string') seen.push({ headers, body: init.body });
+    return fetch(input, init);
+  };
+  const client = new Client(
+    { name: 'bench', version: '1' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      ...(token ? { authProvider: { token: () => Promise.resolve(token) } } : {}),
+      fetch: recording,
+    }),
+  );
+  try {
+    await calls(client);
+  } finally {
+    await client.close();
+  }
+  return seen;
+}
+
 export async function agentClient(stack: TestStack, tenant: string): Promise<Client> {
   return bearerClient(stack.mcpUrl, await stack.agentToken(tenant));
 }
