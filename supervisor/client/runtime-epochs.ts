@@ -12,6 +12,11 @@ import type { Redis } from 'ioredis';
 import { activityKey, epochKey } from '../../kernel/redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
 
+/** A tenant's runtime epoch as stored (0 before the first bump); reading it records no activity. */
+async function readEpoch(redis: Redis, prefix: string, tenantId: string): Promise<number> {
+  return Number((await redis.get(epochKey(prefix, tenantId))) ?? 0);
+}
+
 export interface RuntimeEpochs {
   current(tenantId: string): Promise<number>;
   bump(tenantId: string): Promise<number>;
@@ -29,7 +34,7 @@ export class RedisRuntimeEpochs implements RuntimeEpochs {
   }
 
   async current(tenantId: string): Promise<number> {
-    return Number((await this.redis.get(epochKey(this.prefix, tenantId))) ?? 0);
+    return readEpoch(this.redis, this.prefix, tenantId);
   }
 
   async bump(tenantId: string): Promise<number> {
@@ -88,6 +93,6 @@ export class RouterRuntimeView {
 
   /** The epoch alone, recording no activity: the router's own checks must not keep a tenant awake. */
   async epoch(tenantId: string): Promise<number> {
-    return Number((await this.redis.get(epochKey(this.prefix, tenantId))) ?? 0);
+    return readEpoch(this.redis, this.prefix, tenantId);
   }
 }
