@@ -68,6 +68,16 @@ bundle runtime-image/src/code-cache-entry.ts --format=esm --outfile=runtime-imag
 cp "$HERE/src/records-pack/bulkhead-pack.json" "$HERE/dist/records-pack/bulkhead-pack.json"
 bundle runtime-image/src/records-pack/training.ts --format=esm --outfile=runtime-image/dist/train-records-pack.mjs \
   "$ESM_REQUIRE"
+# The reference pack's output validators, compiled here once instead of in every new runtime
+# (src/packs/reference-validators.ts; the runtime loads dist/reference-validators.cjs beside its
+# bundle, src/packs/output-validators.ts). The generator runs bundled, as plain JavaScript; its
+# output requires Ajv's runtime helpers, so it is bundled in turn.
+command -v node >/dev/null 2>&1 || die "node is missing: run .ci/setup.sh (it installs Node 24)."
+mkdir -p "$HERE/dist/.validators"
+bundle runtime-image/src/packs/reference-validators-cli.ts --format=cjs --outfile=runtime-image/dist/.validators/cli.cjs
+node "$HERE/dist/.validators/cli.cjs" "$HERE/dist/.validators/source.cjs"
+bundle runtime-image/dist/.validators/source.cjs --format=cjs --outfile=runtime-image/dist/reference-validators.cjs
+rm -rf "$HERE/dist/.validators"
 log "bundled src/server.ts -> dist/runtime.cjs ($(du -k "$HERE/dist/runtime.cjs" | cut -f1) KB), src/records-pack -> dist/records-pack ($(du -k "$HERE/dist/records-pack/runtime.cjs" | cut -f1) KB) in $(secs "$t")"
 # The packs' launcher (Landlock) is Python, not bundled: it sits beside the bundle, where
 # runtime-image/src/packs/pack-confinement.ts looks for it.

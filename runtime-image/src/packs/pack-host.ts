@@ -21,6 +21,7 @@ import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
 import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
 import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts';
 import { makePackDirs, packDirs } from './pack-launch.ts';
+import { OutputValidators } from './output-validators.ts';
 import { PackProcess, type PackListing } from './pack-process.ts';
 import { discardPrestarted } from './prestarted.ts';
 import type { ReferencePack } from './reference-pack.ts';
@@ -91,6 +92,8 @@ export class PackHost {
   readonly log: Logger;
   /** The reference pack's name, when this host runs it. */
   readonly reference: string | undefined;
+  /** Every pack client's output schema validators (output-validators.ts). */
+  private readonly validators = new OutputValidators();
 
   constructor(options: PackHostOptions) {
     this.log = options.log;
@@ -124,6 +127,7 @@ export class PackHost {
           crashThreshold: options.crashThreshold,
           log: options.log,
           wire: (client) => this.wire(pack.name, client),
+          validators: this.validators,
         }),
       );
     }

@@ -14,6 +14,7 @@ import {
 import type { Logger } from 'pino';
 import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
 import { PACK_CLIENT_CAPABILITIES } from '../../../kernel/packs/pack-manifest.ts';
+import type { OutputValidators } from './output-validators.ts';
 import { packLaunch, type PackLaunchOptions } from './pack-launch.ts';
 import { PackTransport } from './pack-transport.ts';
 
@@ -26,6 +27,8 @@ export interface PackProcessOptions extends PackLaunchOptions {
   log: Logger;
   /** Installs the relays (logging, server-to-client requests) on a freshly made client. */
   wire: (client: Client) => void;
+  /** The client's output schema validators, shared by the runtime's packs (output-validators.ts). */
+  validators: OutputValidators;
 }
 
 export interface PackListing {
@@ -112,7 +115,7 @@ export class PackProcess {
     });
     const client = new Client(
       { name: 'bulkhead-tenant-runtime', version: '1.0.0' },
-      { capabilities: PACK_CLIENT_CAPABILITIES },
+      { capabilities: PACK_CLIENT_CAPABILITIES, jsonSchemaValidator: this.options.validators },
     );
     client.onerror = (error) => log.warn({ pack: this.name, err: error.message }, 'pack transport error');
     this.options.wire(client);
