@@ -3,7 +3,10 @@
 // bystander tenant on the same engine is unaffected.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
+import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, removeImage } from '../support/pack-image.ts';
 import { packTenants, type PackTenants } from '../support/pack-tenants.ts';
@@ -130,6 +133,41 @@ describe('pack faults', () => {
     // The port before its own is the tenant-wide proxy's (or another pack's), listening: refused.
     expect((await call(faulty, 'faulty_ports')).structured).toEqual({ other: 'EACCES' });
     expect((await call(faulty, 'records_list', {})).result.isError).toBeFalsy();
+  });
+
+  it("a result that breaks its tool's output schema is refused by the runtime, not passed on", async () => {
+    // Raw, as the router sends it: a client library of the test's own would check the schema too.
+    const socketPath = await tenants.start('faulty-a', 100_441, images[0]!);
+    const params = {
+      name: 'faulty_mistyped',
+      arguments: {},
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'test-router', version: '1.0.0' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    };
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params });
+    const context = { tenant: 'faulty-a', user: 'alice', agent: 'agent-1', scopes: [] };
+    const agent = new Agent({ connect: { socketPath } });
+    try {
+      const answer = await request('http://tenant/mcp', {
+        method: 'POST',
+        dispatcher: agent,
+        headers: {
+          ...mcpHeaders('tools/call', params),
+          [CALL_ASSERTION_HEADER]: await tenants.sign(context, body),
+        },
+        body,
+      });
+      const text = await answer.body.text();
+      expect(answer.statusCode).toBe(200);
+      expect(text).not.toContain('many');
+      expect(JSON.stringify(JSON.parse(text))).toMatch(/output schema|structured content/i);
+    } finally {
+      await agent.close();
+    }
+    await recovered();
   });
 
   it('a crash-looping pack opens its circuit: a clear error with retry_after_ms, the runtime answers', async () => {
