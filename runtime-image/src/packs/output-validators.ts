@@ -3,14 +3,16 @@
 // the listed tools on its first tools/call after each listing (so that a tool whose schema does not
 // compile is refused before it is called). With the SDK's own Ajv provider, the records tools' took
 // about 30 ms of a new runtime's first call: an Ajv compile generates code, which the image's V8
-// code cache cannot hold. This provider hands out, for a schema whose JSON text is exactly one the
+// code cache cannot hold. This provider hands out, for a schema equal to one the
 // reference pack lists, the validator the image build compiled (reference-validators.ts, beside the
 // bundle as reference-validators.cjs), and compiles any other schema with the SDK's provider as
-// before. Either way the same checks run, with the same options and the same error text.
+// before. Either way the same checks run, with the same options. Schemas are compared by their
+// canonical JSON (keys sorted): the client's parse of a listing puts some keys in another order.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/client';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
+import { canonicalJson } from '../../../kernel/tools/tool-definition.ts';
 
 /** An Ajv validate function, as Ajv's standalone code exports it. */
 interface CompiledValidate {
@@ -19,7 +21,7 @@ interface CompiledValidate {
 }
 
 interface PrecompiledModule {
-  /** Export name -> the JSON text of the schema that validator was compiled from. */
+  /** Export name -> the canonical JSON of the schema that validator was compiled from. */
   schemas: Record<string, string>;
   [name: string]: CompiledValidate | Record<string, string>;
 }
@@ -28,7 +30,7 @@ interface PrecompiledModule {
 const PRECOMPILED_FILE = 'reference-validators.cjs';
 
 /**
- * The precompiled validators by schema JSON text; none when the file is not there (the runtime run
+ * The precompiled validators by the schema's canonical JSON; none when the file is not there (the runtime run
  * from its sources, in tests). A file that is there but does not load fails the runtime's start.
  */
 export function loadPrecompiled(
@@ -77,7 +79,7 @@ export class OutputValidators implements jsonSchemaValidator {
   }
 
   getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
-    const key = JSON.stringify(schema);
+    const key = canonicalJson(schema);
     let validator = this.#kept.get(key);
     if (!validator) {
       this.#precompiled ??= this.#load();
