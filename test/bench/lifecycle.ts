@@ -12,8 +12,9 @@
 // another) create containers with the plan's CPU share at the engine's default 100 ms period, as
 // before supervisor/runtime/runtime-cpu.ts's CPU_PERIOD_US.
 // `--baseline-no-boost` makes that second stack (the same image unless --baseline-image names another)
-// create and start containers without the start-time CPU boost (docs/cpu-boost.md); this tree's
-// stack boosts every start (not only a tenant's first in a minute), each row being a start.
+// create and start containers without the start-time CPU boost (docs/cpu-boost.md); otherwise both
+// stacks boost every start (not only a tenant's first in a minute, the supervisor's default), each
+// row being a start.
 // `--before DIR` adds another checkout's (e.g. main's) whole stack as a lane of the lifecycle
 // rounds (same image), and its dispatcher, its warm calls taking turns with this tree's dispatcher's,
 // as the baseline of the same run. Each start row is followed by the path around the start, phase
@@ -156,8 +157,11 @@ async function main(): Promise<void> {
   const baselineImage = values['baseline-image'] ?? (nanoCpus || noBoost ? RUNTIME_IMAGE : undefined);
   if (baselineImage)
     lanes.push(
+      // Boosted like this tree's lane (every start), unless the boost is what is compared: with the
+      // supervisor's default only a tenant's first start in a minute is boosted, and the rounds'
+      // second and third starts of a tenant would wait for their CPU quota in this lane alone.
       await lane('base', baselineImage, nanoCpus ? new NanoCpusDocker() : undefined, undefined, {
-        ...(noBoost ? { startCpuBoost: 0 } : {}),
+        ...(noBoost ? { startCpuBoost: 0 } : { startCpuBoostIntervalMs: 0 }),
       }),
     );
   else if (values.before) {
