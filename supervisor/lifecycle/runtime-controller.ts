@@ -100,21 +100,35 @@ export class RuntimeController {
     reason: string,
     options: { unlessCreatedAfterMs?: number; failed?: boolean } = {},
   ): Promise<void> {
+    await this.recycleIfCurrent(tenant, reason, options);
+  }
+
+  /** The recycle; false when it found nothing to do (`runtimeId`: only that container is recycled). */
+  private async recycleIfCurrent(
+    tenant: TenantRecord,
+    reason: string,
+    options: { unlessCreatedAfterMs?: number; failed?: boolean; runtimeId?: string },
+  ): Promise<boolean> {
     if (tenant.status === 'active') await this.options.images?.prepare(tenant);
-    await this.locks.run(tenant.id, async () => {
+    return this.locks.run(tenant.id, async () => {
       const info = await this.driver.inspect(tenant.id);
       // Already replaced since the request (another report of the same event): nothing to do.
       if (options.unlessCreatedAfterMs !== undefined)
-        if (!info || Date.parse(info.createdAt ?? '') > options.unlessCreatedAfterMs) return;
+        if (!info || Date.parse(info.createdAt ?? '') > options.unlessCreatedAfterMs) return false;
+      // The container an observation was about is gone or replaced since (removed, reaped, or
+      // recycled by another path while this waited for the lock): acting on it would bring up a
+      // runtime nobody asked for. The next call starts one if it is wanted.
+      if (options.runtimeId !== undefined && info?.runtimeId !== options.runtimeId) return false;
       const active = tenant.status === 'active';
       if (active) this.breaker.check(tenant.id);
       this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
       await this.tellRouters(tenant.id);
       if (!active) {
         await this.replace(tenant.id, info, reason, { failed: false, drain: false });
-        return;
+        return true;
       }
       await this.bringUp(tenant, info, reason, { fresh: true, failed: options.failed ?? false });
+      return true;
     });
   }
 
@@ -130,9 +144,13 @@ export class RuntimeController {
       this.options.logger.warn({ tenant: tenantId, reason }, 'not recycling: crash circuit open');
       return { acted: false, why: 'crash circuit open' };
     }
-    await this.recycle(tenant, reason, { failed }).catch((error: unknown) =>
-      this.options.logger.warn({ tenant: tenantId, err: error }, 'recycle failed'),
+    const acted = await this.recycleIfCurrent(tenant, reason, { failed, runtimeId: o.info.runtimeId }).catch(
+      (error: unknown) => {
+        this.options.logger.warn({ tenant: tenantId, err: error }, 'recycle failed');
+        return true;
+      },
     );
+    if (!acted) return { acted: false, why: 'runtime gone or replaced since it was observed' };
     return { acted: true, event: 'recycle', reason };
   }
 

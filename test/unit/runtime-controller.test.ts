@@ -90,6 +90,35 @@ describe('RuntimeController', () => {
     ]);
   });
 
+  it('does not bring back a runtime removed while an observation of it waited to act', async () => {
+    const driver = new MemoryDriver(20);
+    const runtimes = manager(driver);
+    const acme = tenant('acme');
+    await runtimes.ensure(acme);
+    const observed = (await driver.inspect('acme'))!;
+    // The reconciler saw its socket directory gone (the removal under way) and acts once it gets the
+    // tenant's lock, after the removal.
+    const removal = runtimes.remove('acme', false);
+    const decision = await runtimes.observe({ kind: 'socket-dir-missing', info: observed }, acme);
+    await removal;
+    expect(decision).toMatchObject({ acted: false });
+    expect(driver.runtimes.has('acme')).toBe(false);
+    expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(1);
+  });
+
+  it('recycles the runtime it observed when that one is still the tenant’s', async () => {
+    const driver = new MemoryDriver();
+    const runtimes = manager(driver);
+    const acme = tenant('acme');
+    await runtimes.ensure(acme);
+    const observed = (await driver.inspect('acme'))!;
+    const decision = await runtimes.observe({ kind: 'socket-dir-missing', info: observed }, acme);
+    expect(decision).toMatchObject({ acted: true, event: 'recycle' });
+    const now = await driver.inspect('acme');
+    expect(now?.runtimeId).toBeDefined();
+    expect(now?.runtimeId).not.toBe(observed.runtimeId);
+  });
+
   it('hands the idempotency window to the runtime explicitly, in its environment', () => {
     const runtimes = new RuntimeController({
       driver: new MemoryDriver(),
