@@ -30,7 +30,11 @@ export interface RuntimeLifecycle {
   ): Promise<{ endpoint: RuntimeEndpoint; epoch: number; info: { runtimeId: string } }>;
   remove(tenantId: string, purgeData: boolean): Promise<void>;
   inspect(tenantId: string): Promise<RuntimeStatus | undefined>;
-  recycle(tenant: TenantRecord, reason: string, options: { unlessCreatedAfterMs?: number }): Promise<void>;
+  recycle(
+    tenant: TenantRecord,
+    reason: string,
+    options: { unlessCreatedAfterMs?: number; runtimeId?: string },
+  ): Promise<void>;
 }
 
 export interface RuntimeWorkerOptions {
@@ -79,14 +83,12 @@ function handlers(options: RuntimeWorkerOptions): {
     },
     async recycle(data) {
       const { tenantId, reason, runtimeId, requestedAtMs } = RUNTIME_JOBS.recycle.data.parse(data);
-      const tenant = await tenantOf(tenantId);
-      // Already replaced (another router reported the same event, or it crashed meanwhile).
-      if (runtimeId && (await manager.inspect(tenantId))?.runtimeId !== runtimeId) return {};
-      await manager.recycle(
-        tenant,
-        reason,
-        requestedAtMs === undefined ? {} : { unlessCreatedAfterMs: requestedAtMs },
-      );
+      // Already replaced (another router reported the same event, or it crashed meanwhile): the
+      // controller checks that under the tenant's lock.
+      await manager.recycle(await tenantOf(tenantId), reason, {
+        ...(runtimeId ? { runtimeId } : {}),
+        ...(requestedAtMs === undefined ? {} : { unlessCreatedAfterMs: requestedAtMs }),
+      });
       return {};
     },
     async verify(data) {

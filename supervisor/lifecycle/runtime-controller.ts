@@ -29,6 +29,12 @@ import {
 
 export { TenantSuspendedError } from './controller-parts.ts';
 
+interface RecycleOptions {
+  unlessCreatedAfterMs?: number;
+  failed?: boolean;
+  runtimeId?: string;
+}
+
 export class RuntimeController {
   private readonly inFlight = new Map<string, Promise<EnsuredRuntime>>();
   private readonly options: RuntimeControllerOptions;
@@ -94,20 +100,18 @@ export class RuntimeController {
    * Replaces the tenant's container with a fresh one: routers are told first (epoch), the old
    * container drains its in-flight calls, then a new one starts if the tenant is still active.
    * `failed`: the runtime is broken (marked so before the recycle), not merely out of date.
+   * `runtimeId`: only that container, if it still serves the tenant; `unlessCreatedAfterMs`: only a
+   * container created before then (either: another report of the same event came first).
    */
-  async recycle(
-    tenant: TenantRecord,
-    reason: string,
-    options: { unlessCreatedAfterMs?: number; failed?: boolean } = {},
-  ): Promise<void> {
+  async recycle(tenant: TenantRecord, reason: string, options: RecycleOptions = {}): Promise<void> {
     await this.recycleIfCurrent(tenant, reason, options);
   }
 
-  /** The recycle; false when it found nothing to do (`runtimeId`: only that container is recycled). */
+  /** The recycle; false when it found nothing to do. */
   private async recycleIfCurrent(
     tenant: TenantRecord,
     reason: string,
-    options: { unlessCreatedAfterMs?: number; failed?: boolean; runtimeId?: string },
+    options: RecycleOptions,
   ): Promise<boolean> {
     if (tenant.status === 'active') await this.options.images?.prepare(tenant);
     return this.locks.run(tenant.id, async () => {
@@ -115,9 +119,9 @@ export class RuntimeController {
       // Already replaced since the request (another report of the same event): nothing to do.
       if (options.unlessCreatedAfterMs !== undefined)
         if (!info || Date.parse(info.createdAt ?? '') > options.unlessCreatedAfterMs) return false;
-      // The container an observation was about is gone or replaced since (removed, reaped, or
-      // recycled by another path while this waited for the lock): acting on it would bring up a
-      // runtime nobody asked for. The next call starts one if it is wanted.
+      // The container an observation or a report was about is gone or replaced since (removed,
+      // reaped, or recycled by another path while this waited for the lock): acting on it would
+      // bring up a runtime nobody asked for. The next call starts one if it is wanted.
       if (options.runtimeId !== undefined && info?.runtimeId !== options.runtimeId) return false;
       const active = tenant.status === 'active';
       if (active) this.breaker.check(tenant.id);
