@@ -37,7 +37,7 @@ const ROUTER_CLIENT_INFO = { name: 'bulkhead-router', version: '0.1.0' } as cons
 const ROUTER_CAPABILITIES = { elicitation: {}, sampling: {} } as const;
 
 /** The `_meta` envelope every 2026-07-28 request carries (what the SDK client attaches). */
-const ENVELOPE = {
+export const RUNTIME_ENVELOPE = {
   'io.modelcontextprotocol/protocolVersion': RUNTIME_PROTOCOL,
   'io.modelcontextprotocol/clientInfo': ROUTER_CLIENT_INFO,
   'io.modelcontextprotocol/clientCapabilities': ROUTER_CAPABILITIES,
@@ -131,7 +131,7 @@ export async function sendRuntimeRequest(
     method: request.method,
     params: {
       ...request.params,
-      _meta: { ...ENVELOPE, ...clientMeta, ...(relayProgress ? { progressToken: id } : {}) },
+      _meta: { ...RUNTIME_ENVELOPE, ...clientMeta, ...(relayProgress ? { progressToken: id } : {}) },
     },
   });
   // `exchange` is aborted when the caller cancels (the runtime sees its request's stream close)

@@ -6,7 +6,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALL_ASSERTION_HEADER } from '../../kernel/wire/call-assertion.ts';
-import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
+import { mcpHeaders, RUNTIME_ENVELOPE } from '../../router/dispatch/runtime-request.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, removeImage } from '../support/pack-image.ts';
 import { packTenants, type PackTenants } from '../support/pack-tenants.ts';
@@ -141,11 +141,7 @@ describe('pack faults', () => {
     const params = {
       name: 'faulty_mistyped',
       arguments: {},
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientInfo': { name: 'test-router', version: '1.0.0' },
-        'io.modelcontextprotocol/clientCapabilities': {},
-      },
+      _meta: RUNTIME_ENVELOPE,
     };
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params });
     const context = { tenant: 'faulty-a', user: 'alice', agent: 'agent-1', scopes: [] };
