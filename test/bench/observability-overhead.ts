@@ -10,6 +10,9 @@
 //   node test/bench/observability-overhead.ts [--seconds 2] [--rounds 5] [--concurrency 8]
 //     [--only tracing]     one setting alone (for a CPU profile of it: node --cpu-prof ...)
 //     [--before DIR]       also the routers of another checkout (e.g. main's), in the same rounds
+//     [--processes]        each router in a process of its own (test/bench/observability-router.ts),
+//                          one setting per process as deployed; CPU/call and loop/call are then
+//                          the router process's alone, all/call adds this process (the clients)
 // A sixth setting, "all on 10%", samples one new trace in ten (BULKHEAD_TRACE_SAMPLE_RATIO=0.1):
 // shown beside the others, but the overhead target is judged on "all on" (every call traced).
 // With --before, every round runs each setting of both checkouts in turn, so the machine's other
@@ -37,6 +40,7 @@ import type { AppDeps } from '../../router/app.ts';
 import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { benchArgs } from './bench-args.ts';
+import { forkRouter, type RouterProcess } from './observability-processes.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -45,11 +49,13 @@ const { values } = benchArgs(import.meta.filename, {
     concurrency: { type: 'string', default: '8' },
     only: { type: 'string' },
     before: { type: 'string' },
+    processes: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
+const processes = values.processes;
 const logger = pino({ level: 'silent' });
 const INITIAL = 'bench-initial-access-token-0123456789';
 const WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
@@ -68,6 +74,8 @@ interface Checkout {
   routers: { mcpUrl: string; close(): Promise<void> }[];
   /** Per router: exports the spans its setting queued (none for a setting without tracing). */
   flushes: (() => Promise<void>)[];
+  /** Per router in a process of its own (--processes): its garbage collection and CPU times. */
+  processes?: RouterProcess[];
 }
 
 type Observability = Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
@@ -91,7 +99,39 @@ const base = tenantRecord('bench', { tools: openToAgentsAlone('all') });
 const record = { ...base, quotas: { ...base.quotas, ...TEST_QUOTAS } };
 const issuers = [{ issuer: idp.issuer }];
 
+/** The in-process routers' connections, closed at the end. */
+const connections: Redis[] = [];
+
+async function startProcesses(dir: string, at: number): Promise<Checkout> {
+  const started = await Promise.all(
+    CONFIGS.map((setting, i) =>
+      forkRouter({
+        dir,
+        setting,
+        port: String(ports[at + i]!),
+        issuer: idp.issuer,
+        receiver: receiver.url,
+        // Each router's own keys: no two audit writers share a chain.
+        prefix: `${run}-${at + i}`,
+        'sample-ratio': String(SAMPLED),
+      }),
+    ),
+  );
+  return {
+    label: dir === here ? 'this checkout' : `before: ${dir}`,
+    tracings: [],
+    routers: started.map(({ url, process: child }) => ({ mcpUrl: url, close: () => child.close() })),
+    flushes: started.map(
+      ({ process: child }) =>
+        async () =>
+          void (await child.ask('flush')),
+    ),
+    processes: started.map(({ process: child }) => child),
+  };
+}
+
 async function startCheckout(dir: string, at: number): Promise<Checkout> {
+  if (processes) return startProcesses(dir, at);
   // Each checkout's own keys: two audit writers never contend for one chain here.
   const prefix = `${run}-${at}`;
   const load = <M>(path: string): Promise<M> => import(pathToFileURL(resolve(dir, path)).href) as Promise<M>;
@@ -103,7 +143,12 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
   const tracing = startTracing({ service: 'bulkhead-router', endpoint: receiver.url })!;
   const sampled = startTracing({ service: 'bulkhead-router', endpoint: receiver.url, sampleRatio: SAMPLED })!;
   const metrics = new RouterMetrics({ tenantLabel: false });
-  const audit = { audit: new AuditTrail({ redis, prefix }), digester: new ArgsDigester('bench-secret') };
+  const checkoutRedis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  connections.push(checkoutRedis);
+  const audit = {
+    audit: new AuditTrail({ redis: checkoutRedis, prefix }),
+    digester: new ArgsDigester('bench-secret'),
+  };
   const observability = (setting: Setting): Observability => {
     if (setting === 'all on 10%')
       return { tracing: { tracing: sampled, identities: false }, metrics, ...audit };
@@ -123,6 +168,8 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
         logger,
         prefix,
         observability: observability(setting),
+        // One connection for the stores and the audit trail, as router/router.ts wires them.
+        redis: checkoutRedis,
       }),
     ),
   );
@@ -181,18 +228,38 @@ async function machineCpuUs(): Promise<number> {
   return own.user + own.system + redisSeconds * 1e6 + (receiverTicks / CLOCK_TICKS) * 1e6;
 }
 
+/** CPU times in µs: the routers' process and its event loop thread. */
+interface RouterCpu {
+  processUs: number;
+  loopUs: number;
+}
+
+/** The routers' CPU so far: this process's (in-process routers) or the router process's. */
+async function routerCpu(child: RouterProcess | undefined): Promise<RouterCpu> {
+  if (child) {
+    const { processUs, loopUs } = await child.ask('cpu');
+    return { processUs: processUs!, loopUs: loopUs! };
+  }
+  const own = process.cpuUsage();
+  const loop = process.threadCpuUsage();
+  return { processUs: own.user + own.system, loopUs: loop.user + loop.system };
+}
+
 /**
- * `concurrency` clients calling one after another for `seconds`: calls answered per second, and this
- * process's CPU time per call (routers and clients; less sensitive than the rate to other load on
- * the machine, since time spent waiting for the CPU is not counted).
+ * `concurrency` clients calling one after another for `seconds`: calls answered per second, and the
+ * routers' CPU time per call (in-process: routers and clients; with --processes: the router's
+ * process alone; less sensitive than the rate to other load on the machine, since time spent
+ * waiting for the CPU is not counted).
  */
 async function measure(
   url: string,
   token: string,
   seconds: number,
   flush: () => Promise<void>,
+  child?: RouterProcess,
 ): Promise<{ rate: number; cpuUs: number; loopUs: number; machineUs: number }> {
   collectGarbage();
+  if (child) await child.ask('gc');
   const until = performance.now() + seconds * 1000;
   let calls = 0;
   const client = async (): Promise<void> => {
@@ -205,20 +272,21 @@ async function measure(
   };
   const started = performance.now();
   const machine = await machineCpuUs();
-  const cpu = process.cpuUsage();
-  const loop = process.threadCpuUsage();
+  const before = await routerCpu(child);
   await Promise.all(Array.from({ length: concurrency }, client));
   // The spans of these calls leave now, inside this setting's time and CPU: left to the batch
   // processor's timer, their export would fall in the next setting's round.
   await flush();
-  const used = process.cpuUsage(cpu);
-  const looped = process.threadCpuUsage(loop);
-  const machineUs = ((await machineCpuUs()) - machine) / calls;
+  const after = await routerCpu(child);
+  const elapsed = (performance.now() - started) / 1000;
+  // With a router process, the machine's CPU adds that process's to this one's (the clients').
+  const childUs = child ? after.processUs - before.processUs : 0;
+  const machineUs = ((await machineCpuUs()) - machine + childUs) / calls;
   return {
     machineUs,
-    rate: calls / ((performance.now() - started) / 1000),
-    cpuUs: (used.user + used.system) / calls,
-    loopUs: (looped.user + looped.system) / calls,
+    rate: calls / elapsed,
+    cpuUs: (after.processUs - before.processUs) / calls,
+    loopUs: (after.loopUs - before.loopUs) / calls,
   };
 }
 
@@ -227,11 +295,17 @@ const median = (values: number[]): number =>
 
 try {
   const runs = checkouts.flatMap((checkout) =>
-    checkout.routers.map((router, i) => ({ checkout, router, flush: checkout.flushes[i]! })),
+    checkout.routers.map((router, i) => ({
+      checkout,
+      router,
+      flush: checkout.flushes[i]!,
+      child: checkout.processes?.[i],
+    })),
   );
   const tokens = await Promise.all(runs.map(({ router }) => tokenFor(router.mcpUrl)));
   // Warm every router (JWKS, JIT) before measuring.
-  for (const [i, { router, flush }] of runs.entries()) await measure(router.mcpUrl, tokens[i]!, 1, flush);
+  for (const [i, { router, flush, child }] of runs.entries())
+    await measure(router.mcpUrl, tokens[i]!, 1, flush, child);
   const results = runs.map(() => ({
     rate: [] as number[],
     cpuUs: [] as number[],
@@ -248,6 +322,7 @@ try {
         tokens[i]!,
         seconds,
         runs[i]!.flush,
+        runs[i]!.child,
       );
       results[i]!.rate.push(rate);
       results[i]!.cpuUs.push(cpuUs);
@@ -263,7 +338,8 @@ try {
     return `${(median_ * 100).toFixed(1).padStart(6)} %`;
   };
   console.log(
-    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each` +
+    `tools/call whoami, ${concurrency} concurrent clients, ${rounds} rounds of ${seconds} s each, ` +
+      (processes ? 'each router in a process of its own' : 'routers and clients in one process') +
       ' (medians; changes: median of each round against its own all off)',
   );
   for (const [c, checkout] of checkouts.entries()) {
@@ -293,4 +369,5 @@ try {
   receiver.close();
   await idp.close();
   redis.disconnect();
+  for (const connection of connections) connection.disconnect();
 }

@@ -126,6 +126,11 @@ export interface HarnessOptions {
   observability?: Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
   /** Redis key prefix (default: a random one); keys under it are deleted on close. */
   prefix?: string;
+  /**
+   * The connection the router's stores use (default: one of its own, closed with it). A caller that
+   * builds an audit trail passes the same one, as router/router.ts wires a single connection.
+   */
+  redis?: Redis;
 }
 
 /** The router's HTTP app as production wires it, minus the tenant runtimes (never reached here). */
@@ -133,7 +138,7 @@ export async function startAuthRouter(
   options: HarnessOptions,
 ): Promise<{ mcpUrl: string; close(): Promise<void> }> {
   const resourceUrl = `http://127.0.0.1:${options.port}/mcp`;
-  const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redis = options.redis ?? new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = options.prefix ?? `bulkhead:t-auth-${randomBytes(3).toString('hex')}`;
   const shared = builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR });
   const app = createApp({
@@ -170,7 +175,7 @@ export async function startAuthRouter(
       await closeServer(server);
       const keys = await redis.keys(`${prefix}:*`);
       if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
+      if (!options.redis) redis.disconnect();
     },
   };
 }
