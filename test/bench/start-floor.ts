@@ -1,23 +1,29 @@
 // Benchmark (not a test): the floor under a tenant runtime's start on this machine and engine. A
 // container made by the supervisor's own spec (supervisor/docker/container-spec.ts: the runtime
 // image, the tenant's UID, no network, read-only root, the plan's limits, the socket directory and
-// the volume, the start-time CPU boost where the tier has one) runs, instead of the runtime, one of:
-//   engine  a shell that creates a file in the socket directory and sleeps: the engine's own part
-//   node    a bare Node HTTP server on the tenant socket: the engine and a Node start-up, no Bulkhead
-// Each is timed as the lifecycle benchmark times the runtime (test/bench/lifecycle.ts): a cold start
-// with the volume kept (create and start), a wake from stopped (start) and from paused (unpause),
-// each until the file appears (engine) or the server answers on the socket (node). The variants
-// take turns round by round. Everything is namespaced and removed. Asserts nothing.
+// the volume, the start-time CPU boost where the tier has one) runs one of:
+//   engine   a shell that creates a file in the socket directory and sleeps: the engine's own part
+//   node     a bare Node HTTP server on the tenant socket: the engine and a Node start-up, no Bulkhead
+//   runtime  the image's own entry, the tenant runtime with its reference pack: Bulkhead's start
+// Each is timed as the supervisor's start is ('runtime ready', test/bench/lifecycle.ts): a cold
+// start with the volume kept (create and start), a wake from stopped (start) and from paused
+// (unpause), each until the file appears (engine), the server answers on the socket (node) or the
+// runtime's health probe passes (runtime: supervisor/runtime/health-probe.ts, polled every 2 ms
+// instead of the supervisor's 10). The variants take turns round by round. Everything is
+// namespaced and removed. Asserts nothing.
 //   node test/bench/start-floor.ts [--rounds 8] [--isolation runc|gvisor]
+import { generateKeyPairSync } from 'node:crypto';
 import { chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
-import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
+import { buildContainerSpec, buildVolumeInitSpec } from '../../supervisor/docker/container-spec.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { startCpuLimitFor } from '../../supervisor/runtime/runtime-cpu.ts';
+import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
+import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
 import { printFigures } from './figures.ts';
 import { benchArgs } from './bench-args.ts';
@@ -29,7 +35,7 @@ const { values } = benchArgs(import.meta.filename, {
   },
 });
 const rounds = Number(values.rounds);
-const isolation = values.isolation === 'gvisor' ? 'gvisor' : 'runc';
+const isolation: RuntimeSpec['isolation'] = values.isolation === 'gvisor' ? 'gvisor' : 'runc';
 if (values.isolation !== isolation) throw new Error('--isolation: runc or gvisor');
 
 const UID = 100_950;
@@ -41,18 +47,33 @@ const NODE_SERVER = [
   "const p = process.env.BULKHEAD_SOCKET_PATH; require('node:fs').rmSync(p, { force: true });",
   "process.umask(0); require('node:http').createServer((q, r) => r.end('ok')).listen(p);",
 ].join(' ');
+/** What each variant runs instead of the image's entry (none: the entry itself, the runtime). */
 const VARIANTS = {
   engine: ['/bin/sh', '-c', 'touch "$BULKHEAD_SOCKET_PATH" && exec sleep 3600'],
   node: ['node', '-e', NODE_SERVER],
+  runtime: undefined,
 } as const;
 type Variant = keyof typeof VARIANTS;
 
 const ns = await testNamespace('bench-floor');
 const { docker } = ns;
 
-/** Until the variant is up: the file exists (engine), or the server answers on the socket (node). */
+/** The runtime refuses to start without the router's key; the benchmark never calls it. */
+const ROUTER_KEY = generateKeyPairSync('ed25519')
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
+
+/** Until the variant is up: the file exists, the server answers, or the health probe passes. */
 async function ready(variant: Variant, socketPath: string): Promise<void> {
   const deadline = performance.now() + READY_TIMEOUT_MS;
+  if (variant === 'runtime') {
+    const endpoint = { kind: 'unix' as const, socketPath, uid: UID };
+    while (!(await probeHealth(endpoint))) {
+      if (performance.now() > deadline) throw new Error(`runtime: not up after ${READY_TIMEOUT_MS} ms`);
+      await sleep(2);
+    }
+    return;
+  }
   const agent = variant === 'node' ? new Agent({ connect: { socketPath } }) : undefined;
   try {
     for (;;) {
@@ -79,22 +100,43 @@ async function ready(variant: Variant, socketPath: string): Promise<void> {
   }
 }
 
+const runtimeSpec = (variant: Variant): RuntimeSpec => ({
+  tenantId: `floor-${variant}`,
+  uid: UID,
+  image: RUNTIME_IMAGE,
+  isolation,
+  plan,
+  env: { BULKHEAD_ROUTER_PUBLIC_KEY: ROUTER_KEY },
+});
+const placement = (variant: Variant) => ({
+  namespace: ns.namespace,
+  socketDir: join(ns.runDir, variant),
+  volumeName: `${ns.namespace}-floor`,
+  containerName: `${ns.namespace}-${variant}`,
+  generation: 1,
+});
+
 const figures: Record<string, number[]> = {};
 const record = (name: string, ms: number): void => void (figures[name] ??= []).push(ms);
 
 try {
-  const volumeName = `${ns.namespace}-floor`;
-  await docker.createVolume({ Name: volumeName, Labels: { [LABELS.namespace]: ns.namespace } });
-  const places = Object.fromEntries(
-    await Promise.all(
-      (Object.keys(VARIANTS) as Variant[]).map(async (variant) => {
-        const socketDir = join(ns.runDir, variant);
-        await mkdir(socketDir);
-        await chown(socketDir, UID, UID);
-        return [variant, socketDir] as const;
-      }),
-    ),
-  ) as Record<Variant, string>;
+  // One volume for all, its root handed to the tenant's UID as the supervisor does (the runtime's
+  // reference pack keeps its store there).
+  await docker.createVolume({
+    Name: placement('runtime').volumeName,
+    Labels: { [LABELS.namespace]: ns.namespace },
+  });
+  const init = await docker.createContainer(
+    buildVolumeInitSpec(runtimeSpec('runtime'), placement('runtime')),
+  );
+  await init.start();
+  await init.wait();
+  await init.remove({ force: true });
+  for (const variant of Object.keys(VARIANTS) as Variant[]) {
+    const { socketDir } = placement(variant);
+    await mkdir(socketDir);
+    await chown(socketDir, UID, UID);
+  }
   console.log(
     `start floor: ${isolation}, plan small, image ${RUNTIME_IMAGE}, ${rounds} rounds, variants taking turns;` +
       ` CPU quota at start ${boost ? `${boost.CpuQuota / boost.CpuPeriod} CPUs (the boost)` : 'the plan'}`,
@@ -102,18 +144,10 @@ try {
   for (let round = 0; round < rounds; round += 1) {
     const order = (Object.keys(VARIANTS) as Variant[])[round % 2 ? 'reverse' : 'slice']();
     for (const variant of order) {
-      const socketPath = join(places[variant], CONTAINER_SOCKET_NAME);
-      const spec = buildContainerSpec(
-        { tenantId: `floor-${variant}`, uid: UID, image: RUNTIME_IMAGE, isolation, plan, env: {} },
-        {
-          namespace: ns.namespace,
-          socketDir: places[variant],
-          volumeName,
-          containerName: `${ns.namespace}-${variant}`,
-          generation: 1,
-        },
-        { startCpuQuota: boost?.CpuQuota },
-      );
+      const socketPath = join(placement(variant).socketDir, CONTAINER_SOCKET_NAME);
+      const spec = buildContainerSpec(runtimeSpec(variant), placement(variant), {
+        startCpuQuota: boost?.CpuQuota,
+      });
       const name = spec.name!;
       await docker
         .getContainer(name)
@@ -121,11 +155,10 @@ try {
         .catch(() => undefined);
       await rm(socketPath, { force: true });
       let t0 = performance.now();
-      const container = await docker.createContainer({
-        ...spec,
-        Entrypoint: [...VARIANTS[variant]],
-        Cmd: [],
-      });
+      const entry = VARIANTS[variant];
+      const container = await docker.createContainer(
+        entry ? { ...spec, Entrypoint: [...entry], Cmd: [] } : spec,
+      );
       await container.start();
       await ready(variant, socketPath);
       record(`${variant}: cold start, volume kept`, performance.now() - t0);
