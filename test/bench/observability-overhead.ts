@@ -36,11 +36,11 @@ import type * as HarnessModule from '../support/auth-harness.ts';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import { mcpPost } from '../support/auth-harness.ts';
 import { startReceiverProcess } from '../support/otlp-receiver.ts';
-import type { AppDeps } from '../../router/app.ts';
 import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { benchArgs } from './bench-args.ts';
 import { forkRouter, type RouterProcess } from './observability-processes.ts';
+import { isSetting, observabilityFor, SAMPLED, SETTINGS, type Setting } from './observability-settings.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -60,12 +60,9 @@ const logger = pino({ level: 'silent' });
 const INITIAL = 'bench-initial-access-token-0123456789';
 const WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
 
-const SETTINGS = ['all off', 'tracing', 'metrics', 'audit', 'all on', 'all on 10%'] as const;
-const SAMPLED = 0.1;
-type Setting = (typeof SETTINGS)[number];
-if (values.only !== undefined && !SETTINGS.includes(values.only as Setting))
+if (values.only !== undefined && !isSetting(values.only))
   throw new Error(`--only takes one of: ${SETTINGS.join(', ')}`);
-const CONFIGS: readonly Setting[] = values.only === undefined ? SETTINGS : [values.only as Setting];
+const CONFIGS: readonly Setting[] = isSetting(values.only) ? [values.only] : SETTINGS;
 
 /** One checkout's routers (this one, or --before's), built from that checkout's own modules. */
 interface Checkout {
@@ -77,8 +74,6 @@ interface Checkout {
   /** Per router in a process of its own (--processes): its garbage collection and CPU times. */
   processes?: RouterProcess[];
 }
-
-type Observability = Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
 
 const here = resolve(import.meta.dirname, '../..');
 const dirs = [here, ...(values.before === undefined ? [] : [resolve(values.before)])];
@@ -113,7 +108,7 @@ async function startProcesses(dir: string, at: number): Promise<Checkout> {
         receiver: receiver.url,
         // Each router's own keys: no two audit writers share a chain.
         prefix: `${run}-${at + i}`,
-        'sample-ratio': String(SAMPLED),
+        tenant: JSON.stringify(record),
       }),
     ),
   );
@@ -149,39 +144,37 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
     audit: new AuditTrail({ redis: checkoutRedis, prefix }),
     digester: new ArgsDigester('bench-secret'),
   };
-  const observability = (setting: Setting): Observability => {
-    if (setting === 'all on 10%')
-      return { tracing: { tracing: sampled, identities: false }, metrics, ...audit };
-    const all = setting === 'all on';
-    return {
-      ...(all || setting === 'tracing' ? { tracing: { tracing, identities: false } } : {}),
-      ...(all || setting === 'metrics' ? { metrics } : {}),
-      ...(all || setting === 'audit' ? audit : {}),
-    };
-  };
+  const chosen = CONFIGS.map((setting) =>
+    observabilityFor(setting, {
+      tracing: (ratio) => (ratio === 1 ? tracing : sampled),
+      metrics: () => metrics,
+      audit: () => audit,
+    }),
+  );
   const routers = await Promise.all(
-    CONFIGS.map((setting, i) =>
+    CONFIGS.map((_, i) =>
       harness.startAuthRouter({
         port: ports[at + i]!,
         issuers,
         tenants: new harness.MemoryTenants([record]),
         logger,
         prefix,
-        observability: observability(setting),
+        observability: chosen[i]!,
         // One connection for the stores and the audit trail, as router/router.ts wires them.
         redis: checkoutRedis,
       }),
     ),
   );
-  const flushOf = (setting: Setting): (() => Promise<void>) => {
-    const traced = observability(setting).tracing?.tracing;
-    return traced ? () => traced.flush() : () => Promise.resolve();
-  };
   return {
     label: dir === here ? 'this checkout' : `before: ${dir}`,
     tracings: [tracing, sampled],
     routers,
-    flushes: CONFIGS.map(flushOf),
+    // Each router exports the spans its setting queued (none for a setting without tracing).
+    flushes: chosen.map(
+      ({ tracing: traced }) =>
+        () =>
+          traced?.tracing.flush() ?? Promise.resolve(),
+    ),
   };
 }
 
