@@ -40,6 +40,7 @@ if (values.isolation !== isolation) throw new Error('--isolation: runc or gvisor
 
 const UID = 100_950;
 const READY_TIMEOUT_MS = 30_000;
+const NO = (): boolean => false;
 const plan = planByName('small');
 // The supervisor's default boost (docs/cpu-boost.md): 2 CPUs until the first answer; none on gVisor.
 const boost = startCpuLimitFor(plan, isolation, 2);
@@ -66,34 +67,20 @@ const ROUTER_KEY = generateKeyPairSync('ed25519')
 /** Until the variant is up: the file exists, the server answers, or the health probe passes. */
 async function ready(variant: Variant, socketPath: string): Promise<void> {
   const deadline = performance.now() + READY_TIMEOUT_MS;
-  if (variant === 'runtime') {
-    const endpoint = { kind: 'unix' as const, socketPath, uid: UID };
-    while (!(await probeHealth(endpoint))) {
-      if (performance.now() > deadline) throw new Error(`runtime: not up after ${READY_TIMEOUT_MS} ms`);
-      await sleep(2);
-    }
-    return;
-  }
   const agent = variant === 'node' ? new Agent({ connect: { socketPath } }) : undefined;
+  const up = (): Promise<boolean> => {
+    if (variant === 'runtime') return probeHealth({ kind: 'unix', socketPath, uid: UID });
+    if (!agent) return stat(socketPath).then(() => true, NO);
+    return request('http://floor/', { dispatcher: agent }).then(
+      async (res) => (await res.body.text()) === 'ok',
+      NO,
+    );
+  };
   try {
-    for (;;) {
+    while (!(await up())) {
       if (performance.now() > deadline) throw new Error(`${variant}: not up after ${READY_TIMEOUT_MS} ms`);
-      if (!agent) {
-        if (
-          await stat(socketPath).then(
-            () => true,
-            () => false,
-          )
-        )
-          return;
-      } else {
-        const answered = await request('http://floor/', { dispatcher: agent }).then(
-          async (res) => (await res.body.text()) === 'ok',
-          () => false,
-        );
-        if (answered) return;
-      }
-      await sleep(1);
+      // The health probe is a whole MCP ping: polled less often than a file or a bare server.
+      await sleep(variant === 'runtime' ? 2 : 1);
     }
   } finally {
     await agent?.close();
