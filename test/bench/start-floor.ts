@@ -5,6 +5,10 @@
 //   engine   a shell that creates a file in the socket directory and sleeps: the engine's own part
 //   node     a bare Node HTTP server on the tenant socket: the engine and a Node start-up, no Bulkhead
 //   runtime  the image's own entry, the tenant runtime with its reference pack: Bulkhead's start
+//   supervisor  the same runtime brought up by the supervisor's own lifecycle controller and Docker
+//            adapter (supervisor/lifecycle/runtime-controller.ts: its lookups, socket directory,
+//            volume check, create cap, boost and its end, health wait polled every 10 ms): what the
+//            supervisor adds to the runtime's start, in the same rounds
 // Each is timed as the supervisor's start is ('runtime ready', test/bench/lifecycle.ts): a cold
 // start with the volume kept (create and start), a wake from stopped (start) and from paused
 // (unpause), each until the file appears (engine), the server answers on the socket (node) or the
@@ -16,15 +20,20 @@ import { generateKeyPairSync } from 'node:crypto';
 import { chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 import { buildContainerSpec, buildVolumeInitSpec } from '../../supervisor/docker/container-spec.ts';
+import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
+import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { startCpuLimitFor } from '../../supervisor/runtime/runtime-cpu.ts';
 import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
 import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
+import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
+import { tenantRecord } from '../support/tenant.ts';
 import { printFigures } from './figures.ts';
 import { benchArgs } from './bench-args.ts';
 
@@ -53,6 +62,7 @@ const VARIANTS = {
   engine: ['/bin/sh', '-c', 'touch "$BULKHEAD_SOCKET_PATH" && exec sleep 3600'],
   node: ['node', '-e', NODE_SERVER],
   runtime: undefined,
+  supervisor: undefined,
 } as const;
 type Variant = keyof typeof VARIANTS;
 
@@ -106,6 +116,73 @@ const placement = (variant: Variant) => ({
 const figures: Record<string, number[]> = {};
 const record = (name: string, ms: number): void => void (figures[name] ??= []).push(ms);
 
+// The supervisor's own controller and adapter, as supervisor/supervisor.ts builds them, with a tenant
+// of this plan and tier; every start boosted (no interval between a tenant's boosts), as at the engine.
+const tenant = tenantRecord('floor-supervisor', { uid: UID, plan, isolation });
+const controller = new RuntimeController({
+  driver: new DockerDriver({
+    docker,
+    namespace: ns.namespace,
+    runDir: ns.runDir,
+    routerGid: 0,
+    logger: pino({ level: 'silent' }),
+  }),
+  image: RUNTIME_IMAGE,
+  routerPublicKey: ROUTER_KEY,
+  logger: pino({ level: 'silent' }),
+  settings: lifecycleSettings({ startCpuBoostIntervalMs: 0 }),
+});
+
+/** One round of a variant run at the engine directly: each start timed from its create or start. */
+async function atEngine(variant: Exclude<Variant, 'supervisor'>): Promise<void> {
+  const socketPath = join(placement(variant).socketDir, CONTAINER_SOCKET_NAME);
+  const spec = buildContainerSpec(runtimeSpec(variant), placement(variant), {
+    startCpuQuota: boost?.CpuQuota,
+  });
+  const name = spec.name!;
+  await docker
+    .getContainer(name)
+    .remove({ force: true })
+    .catch(() => undefined);
+  await rm(socketPath, { force: true });
+  let t0 = performance.now();
+  const entry = VARIANTS[variant];
+  const container = await docker.createContainer(entry ? { ...spec, Entrypoint: [...entry], Cmd: [] } : spec);
+  await container.start();
+  await ready(variant, socketPath);
+  record(`${variant}: cold start, volume kept`, performance.now() - t0);
+
+  await container.stop({ t: 5 });
+  await rm(socketPath, { force: true });
+  t0 = performance.now();
+  await container.start();
+  await ready(variant, socketPath);
+  record(`${variant}: wake from stopped`, performance.now() - t0);
+
+  await container.pause();
+  t0 = performance.now();
+  await container.unpause();
+  await ready(variant, socketPath);
+  record(`${variant}: wake from paused`, performance.now() - t0);
+}
+
+/** One round through the lifecycle controller: removed (volume kept), stopped, paused, each ensured. */
+async function viaSupervisor(): Promise<void> {
+  const timedEnsure = async (name: string): Promise<void> => {
+    const t0 = performance.now();
+    await controller.ensureRuntime(tenant);
+    record(`supervisor: ${name}`, performance.now() - t0);
+    // Its boost ended (the supervisor does that after the answer) before anything else starts.
+    await controller.cpuBoostSettled(tenant.id);
+  };
+  await controller.remove(tenant.id, false);
+  await timedEnsure('cold start, volume kept');
+  if (!(await controller.idle(tenant.id, { event: 'stop' }))) throw new Error('supervisor: not stopped');
+  await timedEnsure('wake from stopped');
+  if (!(await controller.idle(tenant.id, { event: 'pause' }))) throw new Error('supervisor: not paused');
+  await timedEnsure('wake from paused');
+}
+
 try {
   // One volume for all, its root handed to the tenant's UID as the supervisor does (the runtime's
   // reference pack keeps its store there).
@@ -119,7 +196,7 @@ try {
   await init.start();
   await init.wait();
   await init.remove({ force: true });
-  for (const variant of Object.keys(VARIANTS) as Variant[]) {
+  for (const variant of ['engine', 'node', 'runtime'] as const) {
     const { socketDir } = placement(variant);
     await mkdir(socketDir);
     await chown(socketDir, UID, UID);
@@ -128,43 +205,14 @@ try {
     `start floor: ${isolation}, plan small, image ${RUNTIME_IMAGE}, ${rounds} rounds, variants taking turns;` +
       ` CPU quota at start ${boost ? `${boost.CpuQuota / boost.CpuPeriod} CPUs (the boost)` : 'the plan'}`,
   );
+  await controller.ensureRuntime(tenant); // first ever: its volume, unmeasured
+  await controller.cpuBoostSettled(tenant.id);
   for (let round = 0; round < rounds; round += 1) {
     const order = (Object.keys(VARIANTS) as Variant[])[round % 2 ? 'reverse' : 'slice']();
-    for (const variant of order) {
-      const socketPath = join(placement(variant).socketDir, CONTAINER_SOCKET_NAME);
-      const spec = buildContainerSpec(runtimeSpec(variant), placement(variant), {
-        startCpuQuota: boost?.CpuQuota,
-      });
-      const name = spec.name!;
-      await docker
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => undefined);
-      await rm(socketPath, { force: true });
-      let t0 = performance.now();
-      const entry = VARIANTS[variant];
-      const container = await docker.createContainer(
-        entry ? { ...spec, Entrypoint: [...entry], Cmd: [] } : spec,
-      );
-      await container.start();
-      await ready(variant, socketPath);
-      record(`${variant}: cold start, volume kept`, performance.now() - t0);
-
-      await container.stop({ t: 5 });
-      await rm(socketPath, { force: true });
-      t0 = performance.now();
-      await container.start();
-      await ready(variant, socketPath);
-      record(`${variant}: wake from stopped`, performance.now() - t0);
-
-      await container.pause();
-      t0 = performance.now();
-      await container.unpause();
-      await ready(variant, socketPath);
-      record(`${variant}: wake from paused`, performance.now() - t0);
-    }
+    for (const variant of order) await (variant === 'supervisor' ? viaSupervisor() : atEngine(variant));
   }
   for (const [name, samples] of Object.entries(figures)) printFigures(name, samples);
 } finally {
+  await controller.close();
   await ns.cleanup();
 }
