@@ -60,6 +60,16 @@ async function captureRouterRequests(
   return { write: writeCall, whoami: whoamiCall };
 }
 
+/** 0 .. n-1 in a random order (Fisher-Yates). */
+function shuffled(n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
 export interface WarmWriteOptions {
   stack: TestStack;
   /** A tenant of the stack whose runtime is running, with budgets the loops cannot reach. */
@@ -176,10 +186,10 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   for (let i = 0; i < 20; i++) for (const run of paths) await run(i);
   for (const list of Object.values(rows)) list.length = 0;
   const throttledBefore = await throttledMs(stack, tenant);
-  // Each round starts one path further on: a write's commit can wait on the one just before it
-  // (the volume's journal), so no path always follows the same one.
-  for (let i = 0; i < ROUNDS; i++)
-    for (let k = 0; k < paths.length; k++) await paths[(i + k) % paths.length]!(i);
+  // Each round in an order of its own: a write's commit can wait on the one just before it (the
+  // volume's journal), so no path may always follow the same one. (Starting each round one path
+  // further on did not do that: each path followed the same one in every round it was not first.)
+  for (let i = 0; i < ROUNDS; i++) for (const k of shuffled(paths.length)) await paths[k]!(i);
   const throttled = (await throttledMs(stack, tenant)) - throttledBefore;
   const directRead: number[] = [];
   for (let i = 0; i < ROUNDS; i++) directRead.push(await direct(getBody));
