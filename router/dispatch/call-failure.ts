@@ -15,12 +15,23 @@ import { StateViewUnavailableError } from './tenant-routes.ts';
 export type CallFailure =
   'not_delivered' | 'tampered' | 'interrupted' | 'timed_out' | 'bound_exceeded' | 'other';
 
-const NOT_DELIVERED = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'EACCES']);
+// UND_ERR_CLOSED, UND_ERR_DESTROYED: undici refuses a request on an agent being closed, or closed
+// (its close ends in a destroy), before queueing anything (dispatcher-base.js). A route's agent is
+// only ever closed, which lets the requests already sent finish first, never destroyed with them
+// in flight. A call that took its route just before another call dropped it (the epoch moved,
+// tenant-routes.ts) meets one of these: nothing was sent.
+const NOT_DELIVERED = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'ENOTSOCK',
+  'EACCES',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
 const INTERRUPTED = new Set([
   'ECONNRESET',
   'EPIPE',
   'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
   'UND_ERR_ABORTED',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',

@@ -115,14 +115,20 @@ export class TenantDispatcher {
     relay: CallRelay = {},
   ): Promise<Result> {
     const name = method === 'tools/call' ? String(params.name) : method;
-    const once = (): Promise<Result> => this.forwardOnce(context, method, params, relay);
+    /** The route the last attempt used, once it had one. */
+    let used: TenantRoute | undefined;
+    const once = async (): Promise<Result> => {
+      used = undefined;
+      used = await this.routes.fresh(context.tenant);
+      return this.forwardOn(used, context, method, params, relay);
+    };
     try {
       return await once();
     } catch (error) {
       const failure = classifyCallFailure(error);
       if (failure === 'other') throw error;
-      // Whatever happened, the cached route is suspect: the next call asks the supervisor again.
-      await this.report(error, failure, context, name, await this.routes.forget(context.tenant));
+      // Whatever happened, the route this call used is suspect: the next call asks the supervisor again.
+      await this.report(error, failure, context, name, await this.dropRoute(context.tenant, used));
       if (failure === 'tampered') throw beingReplaced(context.tenant);
       if (failure !== 'not_delivered') {
         // The request reached the container (it crashed, was killed or froze mid-call): the tool
@@ -149,7 +155,13 @@ export class TenantDispatcher {
       } catch (retryError) {
         const retryFailure = classifyCallFailure(retryError);
         if (retryFailure === 'other') throw retryError;
-        await this.report(retryError, retryFailure, context, name, await this.routes.forget(context.tenant));
+        await this.report(
+          retryError,
+          retryFailure,
+          context,
+          name,
+          await this.dropRoute(context.tenant, used),
+        );
         if (retryFailure === 'tampered') throw beingReplaced(context.tenant);
         throw new RuntimeUnavailableError(`the runtime for ${context.tenant} is unreachable`, {
           retryAfterMs: 1_000,
@@ -185,13 +197,24 @@ export class TenantDispatcher {
     );
   }
 
-  private async forwardOnce(
+  /**
+   * Drops the route a failed attempt used, only if no call renewed it since: a newer route (another
+   * call found the epoch moved) is the one calls are waiting on. The failed route's runtime is
+   * returned for the report. Without a route (the attempt failed before it had one), the tenant's.
+   */
+  private async dropRoute(tenant: string, used: TenantRoute | undefined): Promise<string | undefined> {
+    if (!used) return this.routes.forget(tenant);
+    await this.routes.forgetRoute(tenant, used);
+    return used.runtimeId;
+  }
+
+  private async forwardOn(
+    route: TenantRoute,
     context: CallContext,
     method: ForwardedMethod,
     params: Record<string, unknown>,
     relay: CallRelay,
   ): Promise<Result> {
-    const route = await this.routes.fresh(context.tenant);
     const session = this.session(route, context);
     try {
       return await session.reads.run(() =>

@@ -70,6 +70,8 @@ async function touch(view: RuntimeStateView, tenantId: string): Promise<number> 
 
 export class TenantRoutes {
   private readonly routes = new Map<string, Promise<TenantRoute>>();
+  /** What each route promise resolved to, once it has: a newer, still pending route is not it. */
+  private readonly resolved = new WeakMap<Promise<TenantRoute>, TenantRoute>();
   /**
    * The runtime whose tool definitions were last checked per tenant. A route renewed onto the same
    * runtime (a wake from paused or stopped: same container, same image) needs no new check before
@@ -146,8 +148,12 @@ export class TenantRoutes {
           url: new URL('http://tenant/mcp'),
         };
       });
-      route.catch(() => this.routes.delete(tenantId));
-      this.routes.set(tenantId, route);
+      const pending = route;
+      pending.then(
+        (settled) => this.resolved.set(pending, settled),
+        () => this.routes.delete(tenantId),
+      );
+      this.routes.set(tenantId, pending);
     }
     return route;
   }
@@ -172,12 +178,15 @@ export class TenantRoutes {
     return (await view.epoch(tenantId)) === route.epoch;
   }
 
-  /** Drops the tenant's route if it is still this one (a call may have renewed it meanwhile). */
+  /**
+   * Drops the tenant's route if it is still this one. A call may have renewed it meanwhile (the
+   * epoch moved, or another call found this one broken first): the newer route, settled or still
+   * being ensured, is kept, and not waited for. Dropping it would close the agent that the calls
+   * waiting on it are about to use.
+   */
   async forgetRoute(tenantId: string, route: TenantRoute): Promise<void> {
     const pending = this.routes.get(tenantId);
-    if (!pending || (await pending.catch(() => undefined)) !== route) return;
-    // Still the map's entry after that wait: a call renewing the route meanwhile keeps its own.
-    if (this.routes.get(tenantId) === pending) await this.forget(tenantId);
+    if (pending && this.resolved.get(pending) === route) await this.forget(tenantId);
   }
 
   /** Every tenant with an established route (the periodic tool definition check walks them). */

@@ -1,3 +1,4 @@
+import { Agent, request } from 'undici';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
 import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
@@ -98,6 +99,20 @@ describe('classifyCallFailure', () => {
     expect(classifyCallFailure(withCause('ECONNRESET'))).toBe('interrupted');
     expect(classifyCallFailure(withCause('UND_ERR_SOCKET'))).toBe('interrupted');
     expect(classifyCallFailure(new Error('validation went wrong'))).toBe('other');
+  });
+
+  it('takes a request refused by a closed or closing agent for one never sent', async () => {
+    // undici's own errors: a route's agent closed by a call that renewed the route.
+    const closing = new Agent();
+    const closed = new Agent();
+    void closing.close();
+    await closed.close();
+    for (const agent of [closing, closed]) {
+      const error: unknown = await request('http://127.0.0.1:9/', { dispatcher: agent }).catch(
+        (e: unknown) => e,
+      );
+      expect(classifyCallFailure(error)).toBe('not_delivered');
+    }
   });
 
   it("takes a JSON-RPC error answer for an answer, whatever its text (a pack's own words)", () => {

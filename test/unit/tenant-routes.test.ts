@@ -77,6 +77,43 @@ describe('tenant routes', () => {
     await routes.close();
   });
 
+  it('keeps a renewed route still being ensured, without waiting for it, when the old one is dropped', async () => {
+    const view = stateView();
+    let ensured = 0;
+    let finish = (): void => undefined;
+    let asked = (): void => undefined;
+    const renewalAsked = new Promise<void>((resolve) => (asked = resolve));
+    const routes = new TenantRoutes({
+      runtimes: {
+        ensure: () => Promise.reject(new Error('the routes ask for ensureRuntime')),
+        ensureRuntime: async (tenant) => {
+          ensured++;
+          // The renewal waits, as an ensure does while the supervisor replaces the runtime.
+          if (ensured === 2) {
+            asked();
+            await new Promise<void>((resolve) => (finish = resolve));
+          }
+          const socketPath = `/nonexistent/${tenant}-${ensured}.sock`;
+          return { endpoint: { kind: 'unix', socketPath, uid: 1 }, epoch: view.epochs.get(tenant) ?? 0 };
+        },
+      },
+      stateView: view,
+      freshnessMs: 0,
+      bounds: DEFAULT_READ_BOUNDS,
+    });
+    const old = await routes.fresh('acme');
+    view.epochs.set('acme', 1);
+    const renewing = routes.fresh('acme');
+    await renewalAsked;
+    // A call that held the old route fails and drops it: this returns while the renewal is pending.
+    await routes.forgetRoute('acme', old);
+    finish();
+    const renewed = await renewing;
+    expect(await routes.fresh('acme')).toBe(renewed);
+    expect(ensured).toBe(2);
+    await routes.close();
+  });
+
   it('counts a route as current when its epoch cannot be known', async () => {
     const view = stateView();
     const { routes } = routesWith(view);
