@@ -275,7 +275,7 @@ export class TenantDispatcher {
       } catch (error) {
         const failure = classifyCallFailure(error);
         if (failure === 'tampered' || failure === 'bound_exceeded')
-          await this.report(error, failure, context, 'tools/list', await this.routes.forget(tenant));
+          await this.report(error, failure, context, 'tools/list', await this.dropRoute(tenant, route));
         else this.options.logger.warn({ tenant, err: error }, 'tool definition check failed');
       } finally {
         session.close();
