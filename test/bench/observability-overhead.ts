@@ -19,20 +19,12 @@
 // load falls on before and after alike; each table's changes are against its own "all off".
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { startDevIdp } from '../../dev/idp/dev-idp.ts';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
-import type * as AuditTrailModule from '../../kernel/audit/audit-trail.ts';
-import type * as AuditRecordModule from '../../kernel/audit/audit-record.ts';
-import type * as TracingModule from '../../kernel/telemetry/tracing.ts';
-import type * as MetricsModule from '../../router/metrics/router-metrics.ts';
-import type * as HarnessModule from '../support/auth-harness.ts';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import { mcpPost } from '../support/auth-harness.ts';
 import { startReceiverProcess } from '../support/otlp-receiver.ts';
@@ -40,7 +32,15 @@ import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { benchArgs } from './bench-args.ts';
 import { forkRouter, type RouterProcess } from './observability-processes.ts';
-import { isSetting, observabilityFor, SAMPLED, SETTINGS, type Setting } from './observability-settings.ts';
+import {
+  exposedGc,
+  isSetting,
+  loadCheckout,
+  observabilityFor,
+  SAMPLED,
+  SETTINGS,
+  type Setting,
+} from './observability-settings.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -129,12 +129,7 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
   if (processes) return startProcesses(dir, at);
   // Each checkout's own keys: two audit writers never contend for one chain here.
   const prefix = `${run}-${at}`;
-  const load = <M>(path: string): Promise<M> => import(pathToFileURL(resolve(dir, path)).href) as Promise<M>;
-  const { AuditTrail } = await load<typeof AuditTrailModule>('kernel/audit/audit-trail.ts');
-  const { ArgsDigester } = await load<typeof AuditRecordModule>('kernel/audit/audit-record.ts');
-  const { startTracing } = await load<typeof TracingModule>('kernel/telemetry/tracing.ts');
-  const { RouterMetrics } = await load<typeof MetricsModule>('router/metrics/router-metrics.ts');
-  const harness = await load<typeof HarnessModule>('test/support/auth-harness.ts');
+  const { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness } = await loadCheckout(dir);
   const tracing = startTracing({ service: 'bulkhead-router', endpoint: receiver.url })!;
   const sampled = startTracing({ service: 'bulkhead-router', endpoint: receiver.url, sampleRatio: SAMPLED })!;
   const metrics = new RouterMetrics({ tenantLabel: false });
@@ -196,8 +191,7 @@ let answered = 0;
 // A full garbage collection before each round, outside its time: the garbage one setting leaves (a
 // traced round's spans and their encoding) would otherwise be collected in whichever setting runs
 // next, always the same one in the rotation. Each round still collects its own garbage as it goes.
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+const collectGarbage = exposedGc();
 
 /** Linux's clock ticks per second, the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on x86). */
 const CLOCK_TICKS = 100;

@@ -7,20 +7,12 @@
 //   node test/bench/observability-router.ts --dir DIR --setting SETTING --port N --issuer URL
 //     --receiver URL --prefix P --tenant JSON   (the tenant record the router serves)
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type * as AuditTrailModule from '../../kernel/audit/audit-trail.ts';
-import type * as AuditRecordModule from '../../kernel/audit/audit-record.ts';
-import type * as TracingModule from '../../kernel/telemetry/tracing.ts';
-import type * as MetricsModule from '../../router/metrics/router-metrics.ts';
-import type * as HarnessModule from '../support/auth-harness.ts';
 import { TenantRecordSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { benchArgs } from './bench-args.ts';
 import type { RouterAnswer, RouterMessage } from './observability-processes.ts';
-import { isSetting, observabilityFor, SETTINGS } from './observability-settings.ts';
+import { exposedGc, isSetting, loadCheckout, observabilityFor, SETTINGS } from './observability-settings.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -40,13 +32,9 @@ if (!isSetting(setting)) throw new Error(`--setting takes one of: ${SETTINGS.joi
 if (!process.send) throw new Error('observability-router.ts is started by observability-overhead.ts (fork)');
 const send = process.send.bind(process);
 
-const dir = resolve(values.dir!);
-const load = <M>(path: string): Promise<M> => import(pathToFileURL(resolve(dir, path)).href) as Promise<M>;
-const { AuditTrail } = await load<typeof AuditTrailModule>('kernel/audit/audit-trail.ts');
-const { ArgsDigester } = await load<typeof AuditRecordModule>('kernel/audit/audit-record.ts');
-const { startTracing } = await load<typeof TracingModule>('kernel/telemetry/tracing.ts');
-const { RouterMetrics } = await load<typeof MetricsModule>('router/metrics/router-metrics.ts');
-const harness = await load<typeof HarnessModule>('test/support/auth-harness.ts');
+const { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness } = await loadCheckout(
+  resolve(values.dir!),
+);
 
 const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
 const observability = observabilityFor(setting, {
@@ -70,8 +58,7 @@ const router = await harness.startAuthRouter({
   redis,
 });
 
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+const collectGarbage = exposedGc();
 
 process.on('message', (asked: RouterMessage) => {
   void (async () => {

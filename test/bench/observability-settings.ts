@@ -1,7 +1,16 @@
 // The settings test/bench/observability-overhead.ts compares and what each one turns on, shared by
 // its in-process routers and by those in processes of their own (observability-router.ts).
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type * as AuditTrailModule from '../../kernel/audit/audit-trail.ts';
+import type * as AuditRecordModule from '../../kernel/audit/audit-record.ts';
+import type * as TracingModule from '../../kernel/telemetry/tracing.ts';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
+import type * as MetricsModule from '../../router/metrics/router-metrics.ts';
 import type { AppDeps } from '../../router/app.ts';
+import type * as HarnessModule from '../support/auth-harness.ts';
 
 export const SETTINGS = ['all off', 'tracing', 'metrics', 'audit', 'all on', 'all on 10%'] as const;
 export type Setting = (typeof SETTINGS)[number];
@@ -31,4 +40,23 @@ export function observabilityFor(setting: Setting, parts: ObservabilityParts): O
     ...(all || setting === 'metrics' ? { metrics: parts.metrics() } : {}),
     ...(all || setting === 'audit' ? parts.audit() : {}),
   };
+}
+
+/** What a router of the benchmark is built from, loaded from a checkout (this one, or --before's). */
+export async function loadCheckout(dir: string) {
+  const load = <M>(path: string): Promise<M> => import(pathToFileURL(resolve(dir, path)).href) as Promise<M>;
+  const [{ AuditTrail }, { ArgsDigester }, { startTracing }, { RouterMetrics }, harness] = await Promise.all([
+    load<typeof AuditTrailModule>('kernel/audit/audit-trail.ts'),
+    load<typeof AuditRecordModule>('kernel/audit/audit-record.ts'),
+    load<typeof TracingModule>('kernel/telemetry/tracing.ts'),
+    load<typeof MetricsModule>('router/metrics/router-metrics.ts'),
+    load<typeof HarnessModule>('test/support/auth-harness.ts'),
+  ]);
+  return { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness };
+}
+
+/** A full garbage collection on demand: run between rounds, outside their measured time. */
+export function exposedGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }
