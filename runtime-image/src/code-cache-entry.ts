@@ -12,6 +12,8 @@
 //   BULKHEAD_CODE_CACHE=write  record the cache when the process exits (the image build's training
 //                              run, runtime-image/src/code-cache-training.ts; never at run time:
 //                              /app is read-only there)
+// First, before the bundle builds any zod schema: zod-jitless.ts says why.
+import './zod-jitless.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
