@@ -3,10 +3,7 @@
 // socket (it verifies nothing and answers what each test tells it, hostile answers included); the
 // real dispatcher, signer and bounds. The only stand-in is the RuntimeLocator port.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
 import { jwtVerify } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,12 +13,13 @@ import { TenantDispatcher, type ReadBreach } from '../../router/dispatch/tenant-
 import { DriftGuard, type ToolGuard } from '../../router/tools/drift-guard.ts';
 import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
+import { bodyDigest, callAssertionAudience, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import {
-  CALL_ASSERTION_HEADER,
-  bodyDigest,
-  callAssertionAudience,
-  type CallContext,
-} from '../../kernel/wire/call-assertion.ts';
+  sse,
+  startScriptedRuntime,
+  textResult as result,
+  type ScriptedRuntime,
+} from '../support/scripted-runtime.ts';
 
 interface Seen {
   body: string;
@@ -33,61 +31,32 @@ interface Seen {
 }
 type Script = (seen: Seen, res: ServerResponse, all: Seen[]) => void | Promise<void>;
 
-let dir: string;
-let http: Server;
+let runtime: ScriptedRuntime;
 let script: Script = () => undefined;
 let seen: Seen[] = [];
 let publicKey: KeyObject;
 let sign: Awaited<ReturnType<typeof createCallSigner>>;
 
-const sse = (res: ServerResponse, message: unknown): boolean =>
-  res.write(`data: ${JSON.stringify(message)}\n\n`);
-const result = (id: number, text: string) => ({
-  jsonrpc: '2.0',
-  id,
-  result: { resultType: 'complete', content: [{ type: 'text', text }] },
-});
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bulkhead-exchange-'));
   const keys = generateKeyPairSync('ed25519');
   publicKey = keys.publicKey;
   sign = await createCallSigner(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-  http = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
-      const message = JSON.parse(body) as {
-        id: number;
-        method: string;
-        params: { _meta?: { progressToken?: unknown } };
-      };
-      // Every request reaches the test's script, a new route's first ones included: the router
-      // sends no server/discover, so each test's count of what arrived shows that too.
-      const cut = new Promise<void>((resolve) => res.on('close', () => !res.writableFinished && resolve()));
-      const entry: Seen = {
-        body,
-        id: message.id,
-        token: message.params._meta?.progressToken,
-        assertion: String(req.headers[CALL_ASSERTION_HEADER]),
-        cut,
-      };
-      seen.push(entry);
-      void script(entry, res, seen);
-    });
+  runtime = await startScriptedRuntime(({ body, message, assertion, cut }, res) => {
+    // Every request reaches the test's script, a new route's first ones included: the router
+    // sends no server/discover, so each test's count of what arrived shows that too.
+    const meta = message.params._meta as { progressToken?: unknown } | undefined;
+    const entry: Seen = { body, id: message.id, token: meta?.progressToken, assertion, cut };
+    seen.push(entry);
+    void script(entry, res, seen);
   });
-  await new Promise<void>((resolve) => http.listen(join(dir, 'mcp.sock'), resolve));
 });
 
 afterAll(async () => {
-  http.closeAllConnections();
-  await new Promise((resolve) => http.close(resolve));
-  await rm(dir, { recursive: true, force: true });
+  await runtime.close();
 });
 
 function dispatcher(breaches: ReadBreach[] = [], guard?: ToolGuard): TenantDispatcher {
-  const endpoint = { kind: 'unix' as const, socketPath: join(dir, 'mcp.sock'), uid: process.getuid?.() ?? 0 };
+  const { endpoint } = runtime;
   return new TenantDispatcher({
     ...(guard ? { guard } : {}),
     runtimes: { ensure: () => Promise.resolve(endpoint) },

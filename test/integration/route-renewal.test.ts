@@ -6,51 +6,28 @@
 // unix socket, the real dispatcher and signer; stand-ins only at our own ports (the RuntimeLocator
 // and the RuntimeStateView, whose epoch the test moves).
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
+import { startScriptedRuntime, textResult, type ScriptedRuntime } from '../support/scripted-runtime.ts';
 
-let dir: string;
-let http: Server;
+let runtime: ScriptedRuntime;
 /** The `who` of every tools/call the runtime received, in order. */
 const received: string[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bulkhead-renewal-'));
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const message = JSON.parse(Buffer.concat(chunks).toString()) as {
-        id: number;
-        params: { arguments: { who: string } };
-      };
-      received.push(message.params.arguments.who);
-      const answer = {
-        jsonrpc: '2.0',
-        id: message.id,
-        result: {
-          resultType: 'complete',
-          content: [{ type: 'text', text: `ran ${message.params.arguments.who}` }],
-        },
-      };
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(`data: ${JSON.stringify(answer)}\n\n`);
-    });
+  runtime = await startScriptedRuntime(({ message }, res) => {
+    const { who } = message.params.arguments as { who: string };
+    received.push(who);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`data: ${JSON.stringify(textResult(message.id, `ran ${who}`))}\n\n`);
   });
-  await new Promise<void>((resolve) => http.listen(join(dir, 'mcp.sock'), resolve));
 });
 
 afterAll(async () => {
-  http.closeAllConnections();
-  await new Promise((resolve) => http.close(resolve));
-  await rm(dir, { recursive: true, force: true });
+  await runtime.close();
 });
 
 describe('a route renewed while a call holds the old one', () => {
@@ -59,11 +36,7 @@ describe('a route renewed while a call holds the old one', () => {
     const realSign = await createCallSigner(
       keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     );
-    const endpoint = {
-      kind: 'unix' as const,
-      socketPath: join(dir, 'mcp.sock'),
-      uid: process.getuid?.() ?? 0,
-    };
+    const { endpoint } = runtime;
     let epoch = 0;
     let ensured = 0;
     // The signer runs after the call took its route and before it is sent: holding it there is
