@@ -125,16 +125,9 @@ describe('a real Prometheus server', () => {
   }, 120_000);
 
   it('loads and evaluates the shipped alerting rules without error', async () => {
-    const deadline = Date.now() + 30_000;
-    let rules: { name: string; health: string; lastError?: string }[] = [];
-    while (Date.now() < deadline) {
-      const data = (await prometheus.api('/api/v1/rules')) as {
-        groups: { rules: { name: string; health: string; lastError?: string }[] }[];
-      };
-      rules = data.groups.flatMap((g) => g.rules);
-      if (rules.length > 0 && rules.every((r) => r.health === 'ok')) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    const rules = await prometheus.settledRules(
+      (all) => all.length > 0 && all.every((r) => r.health === 'ok'),
+    );
     expect(rules.length).toBeGreaterThan(0);
     expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
   }, 60_000);

@@ -13,12 +13,26 @@ export interface PromSample {
   value: number;
 }
 
+export interface PromRule {
+  name: string;
+  health: string;
+  lastError?: string;
+}
+
 export interface PrometheusServer {
   url: string;
   /** An instant query; each series of the vector with its value. */
   query(promql: string): Promise<PromSample[]>;
-  /** Waits (bounded) until `check` holds for the value of `promql`'s single series. */
-  waitFor(promql: string, check: (value: number | undefined) => boolean, timeoutMs?: number): Promise<number>;
+  /**
+   * Waits until `check` holds for the value of `promql`'s single series; fails once every target has
+   * been scraped `scrapes` more times (default 30) without it.
+   */
+  waitFor(promql: string, check: (value: number | undefined) => boolean, scrapes?: number): Promise<number>;
+  /**
+   * The loaded alerting and recording rules once `check` holds for them, or as they are after every
+   * rule group has been evaluated `evaluations` more times (default 30), for the caller to assert on.
+   */
+  settledRules(check: (rules: PromRule[]) => boolean, evaluations?: number): Promise<PromRule[]>;
   /** GET of an API path (e.g. /api/v1/targets), its `data`. */
   api(path: string): Promise<unknown>;
   logTail(): string;
@@ -82,6 +96,40 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
   }
 
+  // The waits below are bounded by Prometheus's own progress (scrapes, rule evaluations), not by a
+  // clock: a loaded machine makes them slower to come, not the wait shorter. A Prometheus that
+  // exits (stop() included) ends them.
+  /** The time of the newest scrape of the target scraped longest ago. */
+  async function oldestScrape(): Promise<string> {
+    const data = (await api('/api/v1/targets?state=active')) as { activeTargets: { lastScrape: string }[] };
+    return data.activeTargets.map((t) => t.lastScrape).sort()[0] ?? '';
+  }
+
+  /** The time of the newest evaluation of the rule group evaluated longest ago. */
+  async function oldestEvaluation(): Promise<string> {
+    const data = (await api('/api/v1/rules')) as { groups: { lastEvaluation: string }[] };
+    return data.groups.map((g) => g.lastEvaluation).sort()[0] ?? '';
+  }
+
+  /**
+   * Counts the rounds in which `mark` moved: `within(n)` is false once it moved n times, and at once
+   * when nothing was configured that could move it (`configured`: no target, or no rule file).
+   */
+  function rounds(mark: () => Promise<string>, configured: boolean): { within(n: number): Promise<boolean> } {
+    let seen: string | undefined;
+    let moved = 0;
+    return {
+      async within(n) {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`prometheus exited: ${tail}`);
+        const now = await mark();
+        if (seen !== undefined && now !== seen) moved += 1;
+        seen = now;
+        return configured && moved < n;
+      },
+    };
+  }
+
   async function stop(): Promise<void> {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -110,16 +158,30 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     url,
     query,
     api,
-    async waitFor(promql, check, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
+    async waitFor(promql, check, scrapes = 30) {
+      const progress = rounds(
+        oldestScrape,
+        Object.values(options.jobs).some((targets) => targets.length > 0),
+      );
       let last: number | undefined;
-      while (Date.now() < deadline) {
+      while (await progress.within(scrapes)) {
         const result = await query(promql);
         last = result.length === 1 ? result[0]?.value : undefined;
         if (check(last)) return last as number;
-        await delay(500);
+        await delay(250);
       }
-      throw new Error(`${promql} = ${last} after ${timeoutMs} ms`);
+      throw new Error(`${promql} = ${last} after ${scrapes} scrapes of every target`);
+    },
+    async settledRules(check, evaluations = 30) {
+      const progress = rounds(oldestEvaluation, (options.ruleFiles ?? []).length > 0);
+      let rules: PromRule[] = [];
+      while (await progress.within(evaluations)) {
+        const data = (await api('/api/v1/rules')) as { groups: { rules: PromRule[] }[] };
+        rules = data.groups.flatMap((g) => g.rules);
+        if (check(rules)) break;
+        await delay(250);
+      }
+      return rules;
     },
     logTail: () => tail,
     stop,
