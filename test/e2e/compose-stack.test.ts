@@ -39,24 +39,60 @@ async function cli(...args: string[]): Promise<ComposeResult> {
   return composeRun(['-p', project, 'run', '--rm', '-T', 'cli', ...args], env);
 }
 
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+/** Restarts of a service's container (its `restart: unless-stopped`) a wait puts up with. */
+const MAX_RESTARTS = 3;
+
+/**
+ * Waits until `probe` holds, for as long as the service's container is still trying: the wait fails
+ * once the container has stopped for good, restarted more than MAX_RESTARTS times or been found
+ * unhealthy by its own healthcheck. Docker's own verdicts, not a clock: a loaded machine makes them
+ * slower to come, never early. (A container that hangs without a verdict is stopped by `down` in
+ * afterAll, which ends the wait too.)
+ */
+async function waitFor(what: string, service: string, probe: () => Promise<boolean>): Promise<void> {
+  for (;;) {
     if (await probe().catch(() => false)) return;
+    const state = await containerState(service);
+    const gaveUp =
+      !state ||
+      (!state.running && !state.restarting) ||
+      state.restarts > MAX_RESTARTS ||
+      state.health === 'unhealthy';
+    if (gaveUp) throw new Error(`${what} not ready: the ${service} container is ${JSON.stringify(state)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`${what} not ready within ${timeoutMs} ms`);
 }
 
 const byLabel = (label: string): { label: string[] } => ({ label: [label] });
 
-/** Docker's view of a service's own healthcheck (docker-compose.yml's `healthcheck:`). */
-async function health(service: string): Promise<string | undefined> {
+interface ContainerState {
+  running: boolean;
+  restarting: boolean;
+  restarts: number;
+  /** Its own healthcheck's verdict (docker-compose.yml's `healthcheck:`), where it has one. */
+  health: string | undefined;
+}
+
+/** Docker's view of a service's container, running or not; undefined when there is none. */
+async function containerState(service: string): Promise<ContainerState | undefined> {
   const [container] = await ns.docker.listContainers({
+    all: true,
     filters: { label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] },
   });
   if (!container) return undefined;
-  return (await ns.docker.getContainer(container.Id).inspect()).State.Health?.Status;
+  const { State, RestartCount } = await ns.docker.getContainer(container.Id).inspect();
+  return {
+    running: State.Running,
+    restarting: State.Restarting,
+    restarts: RestartCount,
+    health: State.Health?.Status,
+  };
+}
+
+/** A running service's healthcheck verdict (undefined when it is not running). */
+async function health(service: string): Promise<string | undefined> {
+  const state = await containerState(service);
+  return state?.running ? state.health : undefined;
 }
 
 /** What is left on the engine of this stack: by compose project, and by the tenant namespace. */
@@ -135,8 +171,12 @@ describe('docker-compose.yml on a host without a registry', () => {
     const up = await compose('up', '-d');
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).not.toMatch(/Pulling/);
-    await waitFor('the router', async () => (await fetch(mcpUrl.replace(/\/mcp$/, '/healthz'))).ok);
-    await waitFor('the IdP', async () => (await fetch(`${issuer}/.well-known/openid-configuration`)).ok);
+    await waitFor('the router', 'router', async () => (await fetch(mcpUrl.replace(/\/mcp$/, '/healthz'))).ok);
+    await waitFor(
+      'the IdP',
+      'dev-idp',
+      async () => (await fetch(`${issuer}/.well-known/openid-configuration`)).ok,
+    );
     const ps = await compose('ps', '--services', '--filter', 'status=running');
     expect(ps.stdout.split('\n').filter(Boolean).sort()).toEqual([
       'dev-idp',
@@ -175,7 +215,7 @@ describe('docker-compose.yml on a host without a registry', () => {
 
   it("serves real MCP calls with a token from the stack's IdP", async () => {
     // The file's own healthchecks pass (the router's first check runs 10 s after its start).
-    await waitFor('a healthy router', async () => (await health('router')) === 'healthy', 30_000);
+    await waitFor('a healthy router', 'router', async () => (await health('router')) === 'healthy');
     expect(await health('redis')).toBe('healthy');
     expect((await fetch(mcpUrl, { method: 'POST', body: '{}' })).status).toBe(401);
     const agent = await registerAgentClient({
