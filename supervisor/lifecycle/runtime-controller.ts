@@ -234,6 +234,10 @@ export class RuntimeController {
   private async ensureLocked(tenant: TenantRecord): Promise<EnsuredRuntime> {
     const started = performance.now();
     this.breaker.check(tenant.id);
+    // Read alongside the bring-up: every epoch bump (an idle tier, a recycle, a removal) happens
+    // under this tenant's lock, which this ensure holds, so the value cannot move meanwhile.
+    const epoch = this.currentEpoch(tenant.id);
+    epoch.catch(() => undefined); // awaited below; a bring-up that throws first leaves it unread
     const before = await this.driver.inspect(tenant.id);
     if (isCrash(before)) {
       // A crashed process comes back in a fresh container, never restarted in place.
@@ -245,7 +249,7 @@ export class RuntimeController {
     // Already up, current and answering: hand it out. Up but not answering, or its socket
     // tampered with: replace it.
     if (state === 'running' && current && (await this.check(before, 'supervisor-start')) === 'healthy')
-      return { endpoint: before.endpoint, epoch: await this.currentEpoch(tenant.id), info: before };
+      return { endpoint: before.endpoint, epoch: await epoch, info: before };
     const crashed = isCrash(before);
     const broken = crashed || (state === 'running' && current);
     const reason = crashed ? 'crashed' : !current && before ? 'spec changed' : broken ? 'unhealthy' : 'call';
@@ -263,7 +267,7 @@ export class RuntimeController {
       { tenant: tenant.id, runtime: info.runtimeId.slice(0, 12), from, ms },
       'runtime ready',
     );
-    return { endpoint: info.endpoint, epoch: await this.currentEpoch(tenant.id), info };
+    return { endpoint: info.endpoint, epoch: await epoch, info };
   }
 
   /**
@@ -283,7 +287,7 @@ export class RuntimeController {
       if (state === 'paused' && !options.fresh) {
         // The hot wake path: unpause what was just inspected, nothing else, outside the create cap.
         const woken = await this.apply(id, 'wake', reason, before, () => this.driver.resume(before!));
-        await this.waitUntilHealthy(woken);
+        await this.health.waitUntilResumed(woken, (ended) => this.ledger.countedAlready(ended));
         this.breaker.success(id);
         return woken;
       }

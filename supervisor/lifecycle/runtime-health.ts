@@ -5,13 +5,21 @@
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { RuntimeSocketTamperedError } from '../client/runtime-socket.ts';
 import type { TamperRecorder, TamperWitness } from '../client/socket-tamper.ts';
-import { probeHealth, START_PROBE_MS, type HealthProbe } from '../runtime/health-probe.ts';
+import {
+  probeHealth,
+  socketListening,
+  START_PROBE_MS,
+  type HealthProbe,
+  type ListeningCheck,
+} from '../runtime/health-probe.ts';
 import type { RuntimeInfo, RuntimeView } from '../runtime/runtime-driver.ts';
 import type { Health } from './observation-policy.ts';
 
 export interface RuntimeHealthOptions {
   view: Pick<RuntimeView, 'inspect'>;
   probe?: HealthProbe | undefined;
+  /** Whether the socket of a runtime woken from paused is listening (default: a connection to it). */
+  listening?: ListeningCheck | undefined;
   tamper?: TamperRecorder | undefined;
   /** How long a starting runtime may take to answer. */
   healthTimeoutMs: number;
@@ -59,6 +67,27 @@ export class RuntimeHealth {
       await this.options.tamper?.record(info.tenantId, error, witness);
       return 'tampered';
     }
+  }
+
+  /**
+   * A runtime woken from paused is the process that was frozen, resumed where it stopped: it needs
+   * no new start-up wait, only the check that its socket is still the tenant's and listening (a
+   * connection to the checked inode, nothing sent). That is a few hundred microseconds where the
+   * health endpoint's MCP ping and pack ping take several milliseconds on a process just thawed.
+   * Whether it still answers is the health pass's question, as for any running runtime, and each
+   * call's own deadline. Tampering fails the wake as it fails a start; nothing listening (the
+   * process ended while frozen) falls back to the start wait, which sees the exit.
+   */
+  async waitUntilResumed(info: RuntimeInfo, onExit: (ended: RuntimeInfo) => void): Promise<void> {
+    const listening = this.options.listening ?? socketListening;
+    try {
+      if (await listening(info.endpoint)) return;
+    } catch (error) {
+      if (!(error instanceof RuntimeSocketTamperedError)) throw error;
+      await this.options.tamper?.record(info.tenantId, error, 'supervisor-start');
+      throw new BulkheadError('runtime_failed', `runtime for ${info.tenantId} tampered with its socket`);
+    }
+    await this.waitUntilHealthy(info, onExit);
   }
 
   /**

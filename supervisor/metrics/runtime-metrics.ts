@@ -129,7 +129,7 @@ export class SupervisorMetrics {
     });
     this.wake = new Histogram({
       name: 'bulkhead_runtime_wake_seconds',
-      help: 'From ensure to a healthy runtime when a paused or stopped container was woken.',
+      help: 'From ensure to a woken runtime handed out: from paused once its socket passed its check, from stopped once healthy.',
       labelNames: ['from'],
       buckets: START_BUCKETS,
       registers,

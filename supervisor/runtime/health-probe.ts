@@ -8,8 +8,9 @@
 // `liveProbeMs`), because the probe queues behind the calls it is busy with: a busy runtime
 // answers late, a frozen or wedged one never does.
 import { request } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
-import { runtimeRequestOptions, tamperedSocketIn } from '../client/runtime-socket.ts';
+import { connectRuntimeSocket, runtimeRequestOptions, tamperedSocketIn } from '../client/runtime-socket.ts';
 
 /**
  * Resolves whether the runtime answered healthy within `deadlineMs` (default START_PROBE_MS);
@@ -50,4 +51,31 @@ export const probeHealth: HealthProbe = (endpoint, deadlineMs = START_PROBE_MS) 
       resolve(false);
     });
     req.end();
+  });
+
+/**
+ * Resolves whether something listens on the runtime's socket: a connection to the checked inode
+ * (client/runtime-socket.ts) is accepted within `deadlineMs`, and closed at once; nothing is sent.
+ * Rejects only when the socket was tampered with. A TCP endpoint resolves false (no such check).
+ */
+export type ListeningCheck = (endpoint: RuntimeEndpoint, deadlineMs?: number) => Promise<boolean>;
+
+export const socketListening: ListeningCheck = (endpoint, deadlineMs = START_PROBE_MS) =>
+  new Promise((resolve, reject) => {
+    if (endpoint.kind !== 'unix') return resolve(false);
+    let socket: Socket;
+    try {
+      socket = connectRuntimeSocket(endpoint);
+    } catch (error) {
+      const tampered = tamperedSocketIn(error);
+      return tampered ? reject(tampered) : resolve(false);
+    }
+    const done = (listening: boolean) => (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(listening);
+    };
+    const timer = setTimeout(done(false), deadlineMs);
+    socket.once('connect', done(true));
+    socket.once('error', done(false));
   });

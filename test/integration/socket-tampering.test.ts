@@ -21,6 +21,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { inspectRuntimeSocket, runtimeRequestOptions } from '../../supervisor/client/runtime-socket.ts';
 import { socketTamperKey } from '../../kernel/redis/keys.ts';
+import { DISPATCH_DEFAULTS } from '../../router/dispatch/tenant-dispatcher.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { request } from 'node:http';
@@ -299,4 +300,36 @@ describe.each([
       rmSync(host.path, { force: true });
     },
   );
+
+  // A wake from paused hands the runtime out after a check of its socket alone (no health probe):
+  // a path planted before the freeze is refused there, before anyone connects to it.
+  if (tier === 'runc')
+    it('a path planted before a pause is refused at the wake: nothing sent, recorded, replaced', async () => {
+      const host = await listen(join(stack.ns.runDir, `paused-${tier}.sock`));
+      const before = await containerId(stack, tenantId);
+      const auditBefore = (await audit.entries(tenantId)).length;
+      await tamper(tenant, `ln -s ${host.path} /run/mcp/mcp.sock`);
+      expect(await stack.supervisor.manager.idle(tenantId, { event: 'pause' })).toBe(true);
+      // Past the route's freshness: the call reads the new epoch and asks for a wake.
+      await new Promise((resolve) => setTimeout(resolve, DISPATCH_DEFAULTS.routeFreshnessMs + 100));
+
+      const outcome = await write(client, `${tier}-woken-tampered`);
+      expect(outcome.ok).toBe(false);
+      expect(host.connections).toBe(0);
+      expect((await audit.entries(tenantId)).slice(auditBefore)).toContainEqual(
+        expect.objectContaining({ agent: 'supervisor-start', tool: 'runtime-socket', decision: 'deny' }),
+      );
+
+      let recovered = await write(client, `${tier}-after-woken-tampered`);
+      for (let i = 0; i < 60 && !recovered.ok; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        recovered = await write(client, `${tier}-after-woken-tampered`);
+      }
+      expect(recovered).toMatchObject({ ok: true });
+      expect(await containerId(stack, tenantId)).not.toBe(before);
+      expect(inspectRuntimeSocket(socketPath(tenantId))).toMatchObject({ kind: 'socket', uid: tenant.uid });
+      expect(host.connections).toBe(0);
+      await close(host);
+      rmSync(host.path, { force: true });
+    });
 });

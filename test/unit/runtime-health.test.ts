@@ -50,3 +50,44 @@ describe("RuntimeHealth and a socket found not to be the tenant's", () => {
     }
   });
 });
+
+describe('RuntimeHealth and a runtime woken from paused', () => {
+  function woken(listening: () => Promise<boolean>): {
+    health: RuntimeHealth;
+    probes: number[];
+    recorded: TamperWitness[];
+  } {
+    const probes: number[] = [];
+    const recorded: TamperWitness[] = [];
+    const health = new RuntimeHealth({
+      view: { inspect: () => Promise.resolve(info) },
+      probe: () => Promise.resolve(probes.push(1) > 0),
+      listening,
+      tamper: { record: (_tenant, _error, witness) => Promise.resolve(void recorded.push(witness)) },
+      healthTimeoutMs: 50,
+      liveProbeMs: 50,
+    });
+    return { health, probes, recorded };
+  }
+
+  it('hands it out once its socket listens, without the start wait', async () => {
+    const { health, probes } = woken(() => Promise.resolve(true));
+    await health.waitUntilResumed(info, () => undefined);
+    expect(probes).toEqual([]);
+  });
+
+  it('fails the wake on a socket that is not the tenant’s, recording it, probing nothing', async () => {
+    const { health, probes, recorded } = woken(() =>
+      Promise.reject(new RuntimeSocketTamperedError(endpoint, { kind: 'symlink', uid: 100_123, gid: 0 })),
+    );
+    await expect(health.waitUntilResumed(info, () => undefined)).rejects.toThrow(/tampered with its socket/);
+    expect(recorded).toEqual(['supervisor-start']);
+    expect(probes).toEqual([]);
+  });
+
+  it('falls back to the start wait when nothing listens', async () => {
+    const { health, probes } = woken(() => Promise.resolve(false));
+    await health.waitUntilResumed(info, () => undefined);
+    expect(probes).toEqual([1]);
+  });
+});

@@ -24,7 +24,7 @@ import {
   tamperedSocketIn,
   type UnixEndpoint,
 } from '../../supervisor/client/runtime-socket.ts';
-import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
+import { probeHealth, socketListening } from '../../supervisor/runtime/health-probe.ts';
 import { socketChecks } from '../../supervisor/verify/socket-checks.ts';
 
 const ME = process.getuid?.() ?? 0;
@@ -33,6 +33,7 @@ const OTHER_UID = 4_242;
 interface CountingServer {
   path: string;
   connections: number;
+  requests: number;
   server: Server;
 }
 
@@ -40,7 +41,11 @@ async function listen(path: string): Promise<CountingServer> {
   const counting: CountingServer = {
     path,
     connections: 0,
-    server: createHttpServer((_req, res) => res.writeHead(200).end('{"ok":true}')),
+    requests: 0,
+    server: createHttpServer((_req, res) => {
+      counting.requests += 1;
+      res.writeHead(200).end('{"ok":true}');
+    }),
   };
   counting.server.on('connection', () => (counting.connections += 1));
   await new Promise<void>((resolve) => counting.server.listen(path, resolve));
@@ -86,6 +91,7 @@ beforeAll(async () => {
 afterEach(() => {
   rmSync(join(dir, 'mcp.sock'), { force: true });
   tenant.connections = 0;
+  tenant.requests = 0;
   host.connections = 0;
 });
 
@@ -160,6 +166,26 @@ describe('runtime socket connector', () => {
   it('a missing socket is a plain ENOENT: not delivered, not tampering', async () => {
     expect(() => connectRuntimeSocket(endpoint())).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(await probeHealth(endpoint())).toBe(false);
+    expect(await socketListening(endpoint())).toBe(false);
+  });
+
+  it("the wake's check connects to the tenant's own socket and sends nothing", async () => {
+    renameSync(tenant.path, join(dir, 'mcp.sock'));
+    try {
+      expect(await socketListening(endpoint())).toBe(true);
+      // A request after it: once it is answered, the server has accepted both connections (in order).
+      expect(await probeHealth(endpoint())).toBe(true);
+    } finally {
+      renameSync(join(dir, 'mcp.sock'), tenant.path);
+    }
+    expect(tenant.connections).toBe(2);
+    expect(tenant.requests).toBe(1);
+  });
+
+  it("the wake's check refuses a planted path without connecting to it", async () => {
+    symlinkSync(host.path, join(dir, 'mcp.sock'));
+    await expect(socketListening(endpoint())).rejects.toBeInstanceOf(RuntimeSocketTamperedError);
+    expect(host.connections).toBe(0);
   });
 
   it('through undici: the request fails as tampered and the other end sees no connection', async () => {
