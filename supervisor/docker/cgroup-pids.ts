@@ -5,6 +5,7 @@
 // Readable where the supervisor shares the host's PID namespace and cgroup tree (a process on the
 // host); elsewhere the reads fail and the caller gets undefined.
 import { readFile } from 'node:fs/promises';
+import { CGROUP_ROOT, hostCgroup } from './host-cgroup.ts';
 
 export interface PidsCgroup {
   current: number;
@@ -16,22 +17,13 @@ export interface PidsCgroup {
   peak: number | undefined;
 }
 
-/** The pids cgroup directory of host process `pid`: the v1 `pids` hierarchy, else the v2 tree. */
-async function pidsCgroupDir(pid: number, root: string): Promise<string | undefined> {
-  const entries = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').map((line) => line.split(':'));
-  const v1 = entries.find(([, controllers]) => controllers?.split(',').includes('pids'));
-  if (v1?.[2] !== undefined) return `${root}/pids${v1[2]}`;
-  const v2 = entries.find(([id, controllers]) => id === '0' && controllers === '');
-  return v2?.[2] !== undefined ? `${root}${v2[2]}` : undefined;
-}
-
 const count = (text: string | undefined): number | undefined =>
   text === undefined || !/^\d+$/.test(text) ? undefined : Number(text);
 
 /** The pids cgroup of the container whose process `pid` (on the host) is given, or undefined. */
-export async function readPidsCgroup(pid: number, root = '/sys/fs/cgroup'): Promise<PidsCgroup | undefined> {
+export async function readPidsCgroup(pid: number, root = CGROUP_ROOT): Promise<PidsCgroup | undefined> {
   try {
-    const dir = await pidsCgroupDir(pid, root);
+    const dir = (await hostCgroup(pid, 'pids', root))?.dir;
     if (!dir) return undefined;
     const read = (name: string) =>
       readFile(`${dir}/${name}`, 'utf8').then(

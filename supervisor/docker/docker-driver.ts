@@ -20,6 +20,7 @@ import type {
   StopOptions,
 } from '../runtime/runtime-driver.ts';
 import { readPidsCgroup } from './cgroup-pids.ts';
+import { boostSandboxCpu, isSandbox, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
@@ -99,7 +100,8 @@ export class DockerDriver implements RuntimeDriver {
     await this.prepareSocketDir(placement.socketDir, spec.uid);
     await this.ensureVolume(spec, placement);
     try {
-      const start = { startCpuQuota: options.startCpuQuota };
+      // A gVisor container is made with its plan's quota: its boost goes to the cgroup (sandbox-cpu.ts).
+      const start = { startCpuQuota: spec.isolation === 'gvisor' ? undefined : options.startCpuQuota };
       await this.docker.createContainer(buildContainerSpec(spec, placement, start));
     } catch (error) {
       // 409: another supervisor replica created it first; the engine keeps names unique.
@@ -151,7 +153,13 @@ export class DockerDriver implements RuntimeDriver {
       },
     });
     const infos = await Promise.all(containers.map((c) => this.docker.getContainer(c.Id).inspect()));
-    return infos.map((info) => this.toInfo(info));
+    // A sandbox's quota as the kernel enforces it: a boost lives in its cgroup alone (sandbox-cpu.ts).
+    return Promise.all(
+      infos.map(async (info) => {
+        const live = isSandbox(info) ? await liveSandboxQuota(info) : undefined;
+        return live === undefined ? this.toInfo(info) : { ...this.toInfo(info), cpuQuota: live };
+      }),
+    );
   }
 
   async remove(tenantId: string, options: RemoveOptions): Promise<void> {
@@ -197,13 +205,17 @@ export class DockerDriver implements RuntimeDriver {
       // NanoCpus (before the 1 s period) keeps that share: the engine refuses a period beside it.
       // The engine's update runs beside the host-side preparation, both before the start.
       const plan = cpuLimitFor(spec.plan);
-      const quota = options.startCpuQuota ?? plan.CpuQuota;
+      const quota = isSandbox(info) ? plan.CpuQuota : (options.startCpuQuota ?? plan.CpuQuota);
       const update =
         info.HostConfig.CpuQuota !== quota && !info.HostConfig.NanoCpus
           ? container.update({ ...plan, CpuQuota: quota })
           : undefined;
       await Promise.all([prepare(), update]);
       await this.ignoreStatus(container.start(), 304);
+      const started = await container.inspect();
+      if (isSandbox(started) && options.startCpuQuota !== undefined)
+        await boostSandboxCpu(started, options.startCpuQuota, this.options.logger);
+      return this.toInfo(started);
     }
     return this.toInfo(await container.inspect());
   }
@@ -264,10 +276,12 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async restoreCpu(tenantId: string, plan: Plan): Promise<void> {
-    const name = this.placement(tenantId, 0).containerName;
     // By name: a boost's end may reach a newer container of the tenant, which only ends its boost
-    // early. 404: no container (removed meanwhile), nothing to restore.
-    await this.ignoreStatus(this.docker.getContainer(name).update(cpuLimitFor(plan)), 404);
+    // early. No container (removed meanwhile): nothing to restore.
+    const info = await this.inspectRaw(tenantId);
+    if (!info) return;
+    if (isSandbox(info)) return restoreSandboxCpu(info, cpuLimitFor(plan).CpuQuota);
+    await this.ignoreStatus(this.docker.getContainer(info.Id).update(cpuLimitFor(plan)), 404);
   }
 
   async socketDirExists(tenantId: string): Promise<boolean> {

@@ -62,7 +62,7 @@ export class CpuBoosts {
    * Called under the tenant's lock, after any earlier process of the tenant was stopped or removed.
    */
   begin(spec: RuntimeSpec): StartBoost | undefined {
-    const limit = startCpuLimitFor(spec.plan, spec.isolation, this.options.cpus);
+    const limit = startCpuLimitFor(spec.plan, this.options.cpus);
     // Only a start alone: the boost is for cores no one uses. With other starts under way (a burst)
     // there are none, and boosted starts only took more CPU each (docs/cpu-boost.md, "Measured").
     if (!limit || this.underWay > 1 || !this.mayBegin(spec.tenantId)) return undefined;

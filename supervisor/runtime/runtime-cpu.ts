@@ -1,7 +1,6 @@
 // A plan's CPU as the kernel's CFS scheduler enforces it: a quota per period, and the larger quota
 // a runtime may start with (the start-time boost, docs/cpu-boost.md). Beside the port because both
 // the Docker adapter (what a container is made with) and the lifecycle (when a boost ends) use it.
-import type { RuntimeSpec } from './runtime-driver.ts';
 
 /**
  * The CFS period of every plan's CPU quota: 1 s (the kernel's longest) instead of the engine's
@@ -26,14 +25,14 @@ export function cpuLimitFor(plan: { cpus: number }): { CpuPeriod: number; CpuQuo
  * The CPU quota a runtime starts with when the supervisor gives it a start-time boost
  * (docs/cpu-boost.md): `boostCpus` per period instead of the plan's share, until the supervisor puts
  * the plan's quota back (the runtime's first health answer, or the boost's deadline). Undefined where
- * there is none: the boost is off, the plan already has as much, or the tier is gVisor, whose runtime
- * (runsc) implements no update: a boost given there could not be taken back.
+ * there is none: the boost is off, or the plan already has as much. Under gVisor the engine cannot
+ * change a running sandbox's quota: the Docker adapter writes it to the sandbox's host cgroup
+ * (supervisor/docker/sandbox-cpu.ts).
  */
 export function startCpuLimitFor(
   plan: { cpus: number },
-  isolation: RuntimeSpec['isolation'],
   boostCpus: number,
 ): { CpuPeriod: number; CpuQuota: number } | undefined {
-  if (isolation === 'gvisor' || boostCpus <= plan.cpus) return undefined;
+  if (boostCpus <= plan.cpus) return undefined;
   return cpuLimitFor({ cpus: boostCpus });
 }

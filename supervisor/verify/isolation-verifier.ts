@@ -7,6 +7,7 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck, IsolationReport } from '../client/isolation-report.ts';
 import type { DockerDriver } from '../docker/docker-driver.ts';
 import { containerChecks } from './container-checks.ts';
+import { isSandbox, liveSandboxQuota } from '../docker/sandbox-cpu.ts';
 import { probeChecks, type ProbeObservation } from './probe-checks.ts';
 import { PROBE_SCRIPT } from './probe-script.ts';
 import { socketChecks } from './socket-checks.ts';
@@ -108,7 +109,8 @@ export class IsolationVerifier {
       });
     } else {
       checks.push(...containerChecks(info, tenant, placement));
-      checks.push(...(await this.probe(container, tenant, others)));
+      const sandboxCpu = isSandbox(info) ? await liveSandboxQuota(info) : undefined;
+      checks.push(...(await this.probe(container, tenant, others, sandboxCpu)));
       const socketPath = join(placement.socketDir, CONTAINER_SOCKET_NAME);
       checks.push(
         ...(await socketChecks(
@@ -131,6 +133,7 @@ export class IsolationVerifier {
     container: Docker.Container,
     tenant: TenantRecord,
     others: string[],
+    sandboxCpuQuota: number | undefined,
   ): Promise<IsolationCheck[]> {
     const otherPlaces = others.map((id) => {
       const p = this.options.driver.placement(id, 0);
@@ -144,7 +147,7 @@ export class IsolationVerifier {
       );
       if (result.exitCode !== 0)
         throw new Error(`probe exited ${result.exitCode}: ${result.stderr.slice(0, 300)}`);
-      return probeChecks(JSON.parse(result.stdout) as ProbeObservation, tenant);
+      return probeChecks(JSON.parse(result.stdout) as ProbeObservation, tenant, sandboxCpuQuota);
     } catch (error) {
       return [
         {

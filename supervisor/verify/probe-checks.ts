@@ -3,6 +3,7 @@
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
 import { pidsLimitFor } from '../docker/container-spec.ts';
+import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 
@@ -31,7 +32,16 @@ function check(id: string, control: string, pass: boolean, ok: string, bad: stri
   return { id, control, source: 'probe', pass, why: pass ? ok : bad };
 }
 
-export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): IsolationCheck[] {
+/**
+ * `sandboxCpuQuota`: under gVisor, the CPU quota the kernel enforces on the sandbox's host cgroup
+ * (read by the supervisor; undefined where it cannot see that cgroup, and so could not boost it).
+ */
+export function probeChecks(
+  seen: ProbeObservation,
+  tenant: TenantRecord,
+  sandboxCpuQuota?: number,
+): IsolationCheck[] {
+  const planQuota = cpuLimitFor(tenant.plan).CpuQuota;
   const ifaces = [...new Set([...seen.interfaces, ...(seen.sysNet ?? [])])];
   const memory = tenant.plan.memoryMb * 1024 * 1024;
   const pids = pidsLimitFor(tenant.plan, tenant.isolation);
@@ -88,9 +98,12 @@ export function probeChecks(seen: ProbeObservation, tenant: TenantRecord): Isola
       ? check(
           'probe.limits',
           'memory, PIDs and CPU limits in force',
-          true,
-          "gVisor's sandbox exposes no host cgroup files inside; the limits are evidenced by the engine (limits.memory, limits.pids, limits.cpu)",
-          '',
+          sandboxCpuQuota === undefined || sandboxCpuQuota === planQuota,
+          "gVisor's sandbox exposes no host cgroup files inside; the limits are evidenced by the engine (limits.memory, limits.pids, limits.cpu)" +
+            (sandboxCpuQuota === undefined
+              ? ''
+              : `, and the sandbox's host cgroup enforces CpuQuota ${sandboxCpuQuota}`),
+          `the sandbox's host cgroup enforces CpuQuota ${sandboxCpuQuota}, expected ${planQuota} (a start-time boost in force)`,
         )
       : check(
           'probe.limits',

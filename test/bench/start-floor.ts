@@ -51,8 +51,9 @@ const UID = 100_950;
 const READY_TIMEOUT_MS = 30_000;
 const NO = (): boolean => false;
 const plan = planByName('small');
-// The supervisor's default boost (docs/cpu-boost.md): 2 CPUs until the first answer; none on gVisor.
-const boost = startCpuLimitFor(plan, isolation, 2);
+// The supervisor's default boost (docs/cpu-boost.md): 2 CPUs until the first answer (at the engine
+// directly, a container is created with it on either tier; the supervisor boosts gVisor in its cgroup).
+const boost = startCpuLimitFor(plan, 2);
 const NODE_SERVER = [
   "const p = process.env.BULKHEAD_SOCKET_PATH; require('node:fs').rmSync(p, { force: true });",
   "process.umask(0); require('node:http').createServer((q, r) => r.end('ok')).listen(p);",

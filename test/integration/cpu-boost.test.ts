@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan, TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { readCpuQuota, writeCpuQuota } from '../../supervisor/docker/host-cgroup.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { LifecycleSettings } from '../../supervisor/lifecycle/controller-parts.ts';
@@ -79,6 +80,17 @@ afterAll(async () => {
   await ns.cleanup();
 });
 
+/** One health pass over the namespace's containers, `tenant` the only one it knows; its boosts settled. */
+async function healthPass(lifecycle: RuntimeController, tenant: TenantRecord): Promise<void> {
+  const health = new HealthMonitor({
+    view: driver,
+    controller: lifecycle,
+    tenants: { get: (id) => Promise.resolve(id === tenant.id ? tenant : undefined) },
+  });
+  await health.runOnce();
+  await lifecycle.cpuBoostSettled(tenant.id);
+}
+
 describe('the start-time CPU boost on the real engine', () => {
   // Every start of this tenant gets a boost: the wake follows the create within seconds.
   const manager = () => controller({ startCpuBoostIntervalMs: 0 });
@@ -136,14 +148,56 @@ describe('the start-time CPU boost on the real engine', () => {
     const failing = async () =>
       (await verifier.verify(tenant, [])).checks.filter((c) => !c.pass).map((c) => c.id);
     expect(await failing()).toEqual(['limits.cpu', 'probe.limits']);
-    const health = new HealthMonitor({
-      view: driver,
-      controller: lifecycle,
-      tenants: { get: (id) => Promise.resolve(id === 'boosted' ? tenant : undefined) },
-    });
-    await health.runOnce();
-    await lifecycle.cpuBoostSettled('boosted');
+    await healthPass(lifecycle, tenant);
     expect(await liveQuota('boosted')).toBe(PLAN);
+    expect(await failing()).toEqual([]);
+  });
+});
+
+// gVisor: the engine cannot change a running sandbox's quota, so the boost is written to the host
+// cgroup that holds the sandbox's processes, and the engine's record stays the plan's throughout.
+describe("the start-time CPU boost of a gVisor tenant, in its sandbox's host cgroup", () => {
+  const tenant: TenantRecord = tenantRecord('gboosted', { uid: 100_303, isolation: 'gvisor' });
+  let lifecycle: RuntimeController;
+
+  async function sandboxQuota(): Promise<number | undefined> {
+    const name = driver.placement('gboosted', 0).containerName;
+    const { Id, State } = await ns.docker.getContainer(name).inspect();
+    return readCpuQuota(State.Pid, Id);
+  }
+
+  const verifier = () =>
+    new IsolationVerifier({
+      docker: ns.docker,
+      driver,
+      cpuBoostSettled: (id) => lifecycle.cpuBoostSettled(id),
+    });
+  const failing = async () =>
+    (await verifier().verify(tenant, [])).checks.filter((c) => !c.pass).map((c) => c.id);
+
+  it("starts boosted in its cgroup, and the plan's quota is the live limit once it has answered", async () => {
+    lifecycle = controller({ startCpuBoostIntervalMs: 0 });
+    const release = driver.hold();
+    await lifecycle.ensure(tenant);
+    expect(await sandboxQuota()).toBe(Number(BOOST));
+    expect(await engineQuota('gboosted')).toBe(Number(PLAN));
+    release();
+    await lifecycle.cpuBoostSettled('gboosted');
+    expect(await sandboxQuota()).toBe(Number(PLAN));
+    expect(await engineQuota('gboosted')).toBe(Number(PLAN));
+    expect(await failing()).toEqual([]);
+  });
+
+  it('fails the isolation evidence while a boost outlives its start, until the health pass ends it', async () => {
+    // What a supervisor that died during a start leaves: the boost in the cgroup, no deadline timer.
+    const name = driver.placement('gboosted', 0).containerName;
+    const { Id, State } = await ns.docker.getContainer(name).inspect();
+    const boost = { pid: State.Pid, containerId: Id, quotaUs: Number(BOOST), periodUs: 1_000_000 };
+    expect(await writeCpuQuota(boost)).toBe(true);
+    expect((await driver.list()).find((r) => r.tenantId === 'gboosted')?.cpuQuota).toBe(Number(BOOST));
+    expect(await failing()).toEqual(['probe.limits']);
+    await healthPass(lifecycle, tenant);
+    expect(await sandboxQuota()).toBe(Number(PLAN));
     expect(await failing()).toEqual([]);
   });
 });

@@ -1,0 +1,45 @@
+// A gVisor container's CPU quota while it starts (docs/cpu-boost.md). The engine cannot change a
+// running sandbox's quota (`runsc` implements no update), so a gVisor container is created and
+// recorded with its plan's quota, and the start-time boost is written to the host cgroup that
+// holds the sandbox's processes, right after the engine's start, and taken back there. The
+// engine's record stays the plan's throughout; `list()` reports the cgroup's live quota for a
+// sandbox, so that the health pass finds a boost a supervisor that died left behind.
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { CPU_PERIOD_US } from '../runtime/runtime-cpu.ts';
+import { readCpuQuota, writeCpuQuota } from './host-cgroup.ts';
+
+/** Whether the container runs under gVisor: its quota lives in the host cgroup alone. */
+export function isSandbox(info: Docker.ContainerInspectInfo): boolean {
+  return info.HostConfig.Runtime === 'runsc';
+}
+
+/** Gives a sandbox just started its boost; logged and left at the plan's when the cgroup is out of reach. */
+export async function boostSandboxCpu(
+  info: Docker.ContainerInspectInfo,
+  quotaUs: number,
+  logger: Logger,
+): Promise<void> {
+  if (await writeSandboxQuota(info, quotaUs)) return;
+  logger.warn(
+    { container: info.Name },
+    "gVisor start-time CPU boost not given: the sandbox's cgroup is out of reach",
+  );
+}
+
+/** Puts the plan's quota back on a running sandbox (nothing to do when it no longer runs). */
+export async function restoreSandboxCpu(info: Docker.ContainerInspectInfo, quotaUs: number): Promise<void> {
+  if (!(info.State.Pid > 0)) return;
+  if (!(await writeSandboxQuota(info, quotaUs)))
+    throw new Error(`the CPU cgroup of ${info.Name} could not be written`);
+}
+
+/** The quota the kernel enforces on a running sandbox; undefined when it cannot be read. */
+export async function liveSandboxQuota(info: Docker.ContainerInspectInfo): Promise<number | undefined> {
+  return info.State.Running && info.State.Pid > 0 ? readCpuQuota(info.State.Pid, info.Id) : undefined;
+}
+
+function writeSandboxQuota(info: Docker.ContainerInspectInfo, quotaUs: number): Promise<boolean> {
+  if (!(info.State.Pid > 0)) return Promise.resolve(false);
+  return writeCpuQuota({ pid: info.State.Pid, containerId: info.Id, quotaUs, periodUs: CPU_PERIOD_US });
+}
