@@ -14,22 +14,34 @@ export function isSandbox(info: Docker.ContainerInspectInfo): boolean {
   return info.HostConfig.Runtime === 'runsc';
 }
 
-/** Gives a sandbox just started its boost; logged and left at the plan's when the cgroup is out of reach. */
+/** Whether this process already said that it cannot reach sandbox cgroups (it says so once). */
+let unreachableSaid = false;
+
+/**
+ * Gives a sandbox just started its boost. A supervisor that cannot see the host's cgroups (in a
+ * container of its own) gives none, says so once, and the start runs at the plan's quota.
+ */
 export async function boostSandboxCpu(
   info: Docker.ContainerInspectInfo,
   quotaUs: number,
   logger: Logger,
 ): Promise<void> {
   if (await writeSandboxQuota(info, quotaUs)) return;
+  if (unreachableSaid) return;
+  unreachableSaid = true;
   logger.warn(
     { container: info.Name },
-    "gVisor start-time CPU boost not given: the sandbox's cgroup is out of reach",
+    "a gVisor start got no CPU boost: its sandbox's host cgroup could not be written (out of reach of a supervisor in a container of its own); said once",
   );
 }
 
-/** Puts the plan's quota back on a running sandbox (nothing to do when it no longer runs). */
+/**
+ * Puts the plan's quota back on a running sandbox: nothing to do when it no longer runs, already has
+ * it, or its cgroup cannot be read (then no boost could have been written either).
+ */
 export async function restoreSandboxCpu(info: Docker.ContainerInspectInfo, quotaUs: number): Promise<void> {
-  if (!(info.State.Pid > 0)) return;
+  const live = await liveSandboxQuota(info);
+  if (live === undefined || live === quotaUs) return;
   if (!(await writeSandboxQuota(info, quotaUs)))
     throw new Error(`the CPU cgroup of ${info.Name} could not be written`);
 }

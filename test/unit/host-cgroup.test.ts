@@ -6,7 +6,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type Docker from 'dockerode';
+import { pino } from 'pino';
 import { hostCgroup, readCpuQuota, writeCpuQuota } from '../../supervisor/docker/host-cgroup.ts';
+import { boostSandboxCpu, restoreSandboxCpu } from '../../supervisor/docker/sandbox-cpu.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'bulkhead-cgroup-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,5 +34,26 @@ describe('host cgroups of a process', () => {
 
   it('finds nothing for a process that does not exist', async () => {
     expect(await hostCgroup(2 ** 22 + 1, 'cpu', root)).toBeUndefined();
+  });
+});
+
+describe('a sandbox whose cgroup is out of reach', () => {
+  // This process is no container: its cgroup path names none, as for a supervisor that cannot see
+  // the host's cgroups. The real write and restore are in test/integration/cpu-boost.test.ts.
+  const info = {
+    Id: 'e'.repeat(64),
+    Name: '/bulkhead-t-unreachable',
+    State: { Pid: process.pid, Running: true },
+    HostConfig: { Runtime: 'runsc' },
+  } as unknown as Docker.ContainerInspectInfo;
+
+  it('gets no boost, said once however many starts; its restore has nothing to do', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    await boostSandboxCpu(info, 2_000_000, logger);
+    await boostSandboxCpu(info, 2_000_000, logger);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('got no CPU boost');
+    await expect(restoreSandboxCpu(info, 500_000)).resolves.toBeUndefined();
   });
 });
