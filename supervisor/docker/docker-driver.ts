@@ -154,12 +154,8 @@ export class DockerDriver implements RuntimeDriver {
     });
     const infos = await Promise.all(containers.map((c) => this.docker.getContainer(c.Id).inspect()));
     // A sandbox's quota as the kernel enforces it: a boost lives in its cgroup alone (sandbox-cpu.ts).
-    return Promise.all(
-      infos.map(async (info) => {
-        const live = isSandbox(info) ? await liveSandboxQuota(info) : undefined;
-        return live === undefined ? this.toInfo(info) : { ...this.toInfo(info), cpuQuota: live };
-      }),
-    );
+    const live = await Promise.all(infos.map((info) => liveSandboxQuota(info)));
+    return infos.map((info, i) => ({ ...this.toInfo(info), ...(live[i] ? { cpuQuota: live[i] } : {}) }));
   }
 
   async remove(tenantId: string, options: RemoveOptions): Promise<void> {
@@ -200,10 +196,9 @@ export class DockerDriver implements RuntimeDriver {
           await rm(join(socketDir, name), { force: true });
         await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
       };
-      // This start's quota: its boost, else the plan's (a boost left by a supervisor that died is
-      // not started with again). A container created with it has it already; one made with
+      // This start's quota: its boost (a gVisor sandbox's goes to its cgroup after the start), else
+      // the plan's (a boost a dead supervisor left is not started with). A container made with
       // NanoCpus (before the 1 s period) keeps that share: the engine refuses a period beside it.
-      // The engine's update runs beside the host-side preparation, both before the start.
       const plan = cpuLimitFor(spec.plan);
       const quota = isSandbox(info) ? plan.CpuQuota : (options.startCpuQuota ?? plan.CpuQuota);
       const update =
@@ -277,11 +272,16 @@ export class DockerDriver implements RuntimeDriver {
 
   async restoreCpu(tenantId: string, plan: Plan): Promise<void> {
     // By name: a boost's end may reach a newer container of the tenant, which only ends its boost
-    // early. No container (removed meanwhile): nothing to restore.
-    const info = await this.inspectRaw(tenantId);
-    if (!info) return;
-    if (isSandbox(info)) return restoreSandboxCpu(info, cpuLimitFor(plan).CpuQuota);
-    await this.ignoreStatus(this.docker.getContainer(info.Id).update(cpuLimitFor(plan)), 404);
+    // early (404: none, nothing to restore). The update goes at once, beside the inspect that tells
+    // a gVisor sandbox: the engine refuses its update, its boost is in its cgroup (sandbox-cpu.ts).
+    const container = this.docker.getContainer(this.placement(tenantId, 0).containerName);
+    const [updated, info] = await Promise.allSettled([
+      this.ignoreStatus(container.update(cpuLimitFor(plan)), 404),
+      this.inspectRaw(tenantId),
+    ]);
+    if (info.status === 'fulfilled' && info.value && isSandbox(info.value))
+      return restoreSandboxCpu(info.value, cpuLimitFor(plan).CpuQuota);
+    if (updated.status === 'rejected') throw updated.reason;
   }
 
   async socketDirExists(tenantId: string): Promise<boolean> {

@@ -46,9 +46,10 @@ export async function restoreSandboxCpu(info: Docker.ContainerInspectInfo, quota
     throw new Error(`the CPU cgroup of ${info.Name} could not be written`);
 }
 
-/** The quota the kernel enforces on a running sandbox; undefined when it cannot be read. */
+/** The quota the kernel enforces on a running sandbox; undefined for a runc container, or unreadable. */
 export async function liveSandboxQuota(info: Docker.ContainerInspectInfo): Promise<number | undefined> {
-  return info.State.Running && info.State.Pid > 0 ? readCpuQuota(info.State.Pid, info.Id) : undefined;
+  if (!isSandbox(info) || !info.State.Running || !(info.State.Pid > 0)) return undefined;
+  return readCpuQuota(info.State.Pid, info.Id);
 }
 
 function writeSandboxQuota(info: Docker.ContainerInspectInfo, quotaUs: number): Promise<boolean> {

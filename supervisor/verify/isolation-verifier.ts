@@ -7,7 +7,7 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck, IsolationReport } from '../client/isolation-report.ts';
 import type { DockerDriver } from '../docker/docker-driver.ts';
 import { containerChecks } from './container-checks.ts';
-import { isSandbox, liveSandboxQuota } from '../docker/sandbox-cpu.ts';
+import { liveSandboxQuota } from '../docker/sandbox-cpu.ts';
 import { probeChecks, type ProbeObservation } from './probe-checks.ts';
 import { PROBE_SCRIPT } from './probe-script.ts';
 import { socketChecks } from './socket-checks.ts';
@@ -109,7 +109,7 @@ export class IsolationVerifier {
       });
     } else {
       checks.push(...containerChecks(info, tenant, placement));
-      const sandboxCpu = isSandbox(info) ? await liveSandboxQuota(info) : undefined;
+      const sandboxCpu = await liveSandboxQuota(info);
       checks.push(...(await this.probe(container, tenant, others, sandboxCpu)));
       const socketPath = join(placement.socketDir, CONTAINER_SOCKET_NAME);
       checks.push(

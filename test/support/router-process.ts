@@ -23,10 +23,12 @@ export interface RouterProcess {
 export async function startRouterProcess(
   stack: TestStack,
   env: Record<string, string> = {},
+  /** Node's (and V8's) own flags for the process, before the router's entry. */
+  options: { nodeFlags?: string[] } = {},
 ): Promise<RouterProcess> {
   const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), MAIN], {
     env: {
       PATH: process.env.PATH ?? '',
       BULKHEAD_ISSUER: stack.idp.issuer,
