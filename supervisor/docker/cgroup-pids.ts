@@ -5,7 +5,7 @@
 // Readable where the supervisor shares the host's PID namespace and cgroup tree (a process on the
 // host); elsewhere the reads fail and the caller gets undefined.
 import { readFile } from 'node:fs/promises';
-import { CGROUP_ROOT, hostCgroup } from './host-cgroup.ts';
+import { CGROUP_ROOT, containerCgroup } from './host-cgroup.ts';
 
 export interface PidsCgroup {
   current: number;
@@ -20,10 +20,17 @@ export interface PidsCgroup {
 const count = (text: string | undefined): number | undefined =>
   text === undefined || !/^\d+$/.test(text) ? undefined : Number(text);
 
-/** The pids cgroup of the container whose process `pid` (on the host) is given, or undefined. */
-export async function readPidsCgroup(pid: number, root = CGROUP_ROOT): Promise<PidsCgroup | undefined> {
+/**
+ * The pids cgroup of container `containerId`, found from its process `pid` on the host; undefined
+ * when it cannot be read, or when the PID's cgroup is not that container's (the PID was reused).
+ */
+export async function readPidsCgroup(
+  pid: number,
+  containerId: string,
+  root = CGROUP_ROOT,
+): Promise<PidsCgroup | undefined> {
   try {
-    const dir = (await hostCgroup(pid, 'pids', root))?.dir;
+    const dir = (await containerCgroup(pid, containerId, 'pids', root))?.dir;
     if (!dir) return undefined;
     const read = (name: string) =>
       readFile(`${dir}/${name}`, 'utf8').then(

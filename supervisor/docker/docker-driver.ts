@@ -312,7 +312,7 @@ export class DockerDriver implements RuntimeDriver {
       cpuSeconds: (stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9,
       pids: stats.pids_stats?.current ?? 0,
       pidsLimit: stats.pids_stats?.limit ?? info.HostConfig.PidsLimit ?? 0,
-      pidsRefused: info.State.Pid > 0 ? (await readPidsCgroup(info.State.Pid))?.refused : undefined,
+      pidsRefused: info.State.Pid > 0 ? (await readPidsCgroup(info.State.Pid, info.Id))?.refused : undefined,
     };
   }
 

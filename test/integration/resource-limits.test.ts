@@ -40,7 +40,7 @@ describe('resource limits', () => {
   it('stops a fork bomb at the PIDs limit; the bystander is unaffected; the victim is recycled', async () => {
     const victim = (await containerId(stack, 'bomber'))!;
     const { State } = await stack.ns.docker.getContainer(victim).inspect();
-    const before = await readPidsCgroup(State.Pid);
+    const before = await readPidsCgroup(State.Pid, victim);
     expect(before, 'the pids cgroup of the container, read from the host').toBeDefined();
     expect(before).toMatchObject({ max: PLANS.small.pids, refused: 0 });
     const bomb = (async () => {
@@ -55,7 +55,7 @@ describe('resource limits', () => {
       let seen = before!;
       while (seen.refused === 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        seen = (await readPidsCgroup(State.Pid)) ?? seen;
+        seen = (await readPidsCgroup(State.Pid, victim)) ?? seen;
         expect(seen.current).toBeLessThanOrEqual(PLANS.small.pids);
       }
       // The supervisor reads the same counter; its health pass runs once the limit has bitten

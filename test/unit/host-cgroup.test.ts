@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import { pino } from 'pino';
+import { readPidsCgroup } from '../../supervisor/docker/cgroup-pids.ts';
 import { hostCgroup, readCpuQuota, writeCpuQuota } from '../../supervisor/docker/host-cgroup.ts';
 import { boostSandboxCpu, restoreSandboxCpu } from '../../supervisor/docker/sandbox-cpu.ts';
 
@@ -29,6 +30,12 @@ describe('host cgroups of a process', () => {
     const target = { pid: process.pid, containerId, quotaUs: 2_000_000, periodUs: 1_000_000 };
     expect(await writeCpuQuota(target, root)).toBe(false);
     expect(await readCpuQuota(process.pid, containerId, root)).toBeUndefined();
+    // The pids accounting too: a fork count read elsewhere would be charged to this container.
+    const pids = (await hostCgroup(process.pid, 'pids', root))!;
+    mkdirSync(pids.dir, { recursive: true });
+    writeFileSync(join(pids.dir, 'pids.current'), '3');
+    writeFileSync(join(pids.dir, 'pids.events'), 'max 7');
+    expect(await readPidsCgroup(process.pid, containerId, root)).toBeUndefined();
     expect(readFileSync(file, 'utf8')).toBe(found.version === 1 ? '500000' : '500000 1000000');
   });
 
