@@ -20,11 +20,10 @@ import type {
   StopOptions,
 } from '../runtime/runtime-driver.ts';
 import { readPidsCgroup } from './cgroup-pids.ts';
-import { boostSandboxCpu, isSandbox, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
+import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
-import type { Plan } from '../../kernel/tenant/tenant-spec.ts';
 import { LABELS } from './labels.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { PACK_SECRETS_FILE, type PackSecrets } from '../../kernel/packs/enabled-packs.ts';
@@ -100,8 +99,7 @@ export class DockerDriver implements RuntimeDriver {
     await this.prepareSocketDir(placement.socketDir, spec.uid);
     await this.ensureVolume(spec, placement);
     try {
-      // A gVisor container is made with its plan's quota: its boost goes to the cgroup (sandbox-cpu.ts).
-      const start = { startCpuQuota: spec.isolation === 'gvisor' ? undefined : options.startCpuQuota };
+      const start = { startCpuQuota: engineStartQuota(spec.isolation, options.startCpuQuota) };
       await this.docker.createContainer(buildContainerSpec(spec, placement, start));
     } catch (error) {
       // 409: another supervisor replica created it first; the engine keeps names unique.
@@ -186,8 +184,9 @@ export class DockerDriver implements RuntimeDriver {
     options: EnsureOptions,
   ): Promise<RuntimeInfo> {
     const container = this.docker.getContainer(info.Id);
+    const starts = !info.State.Paused && !info.State.Running;
     if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
-    else if (!info.State.Running) {
+    else if (starts) {
       // A crash leaves the old sockets behind (the runtime's and its egress bridge's); under gVisor
       // the runtime may not unlink a host socket.
       const socketDir = this.placement(spec.tenantId, 0).socketDir;
@@ -200,19 +199,18 @@ export class DockerDriver implements RuntimeDriver {
       // the plan's (a boost a dead supervisor left is not started with). A container made with
       // NanoCpus (before the 1 s period) keeps that share: the engine refuses a period beside it.
       const plan = cpuLimitFor(spec.plan);
-      const quota = isSandbox(info) ? plan.CpuQuota : (options.startCpuQuota ?? plan.CpuQuota);
+      const quota = engineStartQuota(spec.isolation, options.startCpuQuota) ?? plan.CpuQuota;
       const update =
         info.HostConfig.CpuQuota !== quota && !info.HostConfig.NanoCpus
           ? container.update({ ...plan, CpuQuota: quota })
           : undefined;
       await Promise.all([prepare(), update]);
       await this.ignoreStatus(container.start(), 304);
-      const started = await container.inspect();
-      if (isSandbox(started) && options.startCpuQuota !== undefined)
-        await boostSandboxCpu(started, options.startCpuQuota, this.options.logger);
-      return this.toInfo(started);
     }
-    return this.toInfo(await container.inspect());
+    const now = await container.inspect();
+    if (starts && spec.isolation === 'gvisor' && options.startCpuQuota !== undefined)
+      await boostSandboxCpu(now, options.startCpuQuota, this.options.logger);
+    return this.toInfo(now);
   }
 
   private secretsFile(tenantId: string): string {
@@ -270,18 +268,17 @@ export class DockerDriver implements RuntimeDriver {
     await this.ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
   }
 
-  async restoreCpu(tenantId: string, plan: Plan): Promise<void> {
+  async restoreCpu(tenantId: string, limits: Pick<RuntimeSpec, 'plan' | 'isolation'>): Promise<void> {
+    const plan = cpuLimitFor(limits.plan);
+    // A gVisor boost is in the sandbox's cgroup, which the engine cannot update (sandbox-cpu.ts).
+    if (limits.isolation === 'gvisor') {
+      const info = await this.inspectRaw(tenantId);
+      return info ? restoreSandboxCpu(info, plan.CpuQuota) : undefined;
+    }
     // By name: a boost's end may reach a newer container of the tenant, which only ends its boost
-    // early (404: none, nothing to restore). The update goes at once, beside the inspect that tells
-    // a gVisor sandbox: the engine refuses its update, its boost is in its cgroup (sandbox-cpu.ts).
-    const container = this.docker.getContainer(this.placement(tenantId, 0).containerName);
-    const [updated, info] = await Promise.allSettled([
-      this.ignoreStatus(container.update(cpuLimitFor(plan)), 404),
-      this.inspectRaw(tenantId),
-    ]);
-    if (info.status === 'fulfilled' && info.value && isSandbox(info.value))
-      return restoreSandboxCpu(info.value, cpuLimitFor(plan).CpuQuota);
-    if (updated.status === 'rejected') throw updated.reason;
+    // early. 404: no container (removed meanwhile), nothing to restore.
+    const name = this.placement(tenantId, 0).containerName;
+    await this.ignoreStatus(this.docker.getContainer(name).update(plan), 404);
   }
 
   async socketDirExists(tenantId: string): Promise<boolean> {

@@ -48,6 +48,10 @@ export async function containerCgroup(
   return cgroup && containerId.length >= 12 && cgroup.dir.includes(containerId) ? cgroup : undefined;
 }
 
+/** Where a cgroup keeps its CPU quota: v1 the quota alone, v2 "<quota> <period>". */
+const quotaFile = (cgroup: HostCgroup): string =>
+  `${cgroup.dir}/${cgroup.version === 1 ? 'cpu.cfs_quota_us' : 'cpu.max'}`;
+
 /** The CPU quota the kernel enforces on the container's cgroup (µs per period); undefined: none, or unknown. */
 export async function readCpuQuota(
   pid: number,
@@ -57,11 +61,7 @@ export async function readCpuQuota(
   const cgroup = await containerCgroup(pid, containerId, 'cpu', root);
   if (!cgroup) return undefined;
   try {
-    const text =
-      cgroup.version === 1
-        ? await readFile(`${cgroup.dir}/cpu.cfs_quota_us`, 'utf8')
-        : (await readFile(`${cgroup.dir}/cpu.max`, 'utf8')).split(' ')[0]!;
-    const quota = Number(text.trim());
+    const quota = Number((await readFile(quotaFile(cgroup), 'utf8')).trim().split(' ')[0]);
     return Number.isInteger(quota) && quota > 0 ? quota : undefined;
   } catch {
     return undefined;
@@ -77,8 +77,7 @@ export async function writeCpuQuota(
   const cgroup = await containerCgroup(pid, containerId, 'cpu', root);
   if (!cgroup) return false;
   try {
-    if (cgroup.version === 1) await writeFile(`${cgroup.dir}/cpu.cfs_quota_us`, String(quotaUs));
-    else await writeFile(`${cgroup.dir}/cpu.max`, `${quotaUs} ${periodUs}`);
+    await writeFile(quotaFile(cgroup), cgroup.version === 1 ? String(quotaUs) : `${quotaUs} ${periodUs}`);
     return true;
   } catch {
     return false;

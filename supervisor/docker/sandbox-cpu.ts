@@ -7,11 +7,20 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CPU_PERIOD_US } from '../runtime/runtime-cpu.ts';
+import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { readCpuQuota, writeCpuQuota } from './host-cgroup.ts';
 
 /** Whether the container runs under gVisor: its quota lives in the host cgroup alone. */
-export function isSandbox(info: Docker.ContainerInspectInfo): boolean {
+function isSandbox(info: Docker.ContainerInspectInfo): boolean {
   return info.HostConfig.Runtime === 'runsc';
+}
+
+/** The boost the engine itself starts a process with: none under gVisor (it goes to the cgroup). */
+export function engineStartQuota(
+  isolation: RuntimeSpec['isolation'],
+  startCpuQuota: number | undefined,
+): number | undefined {
+  return isolation === 'gvisor' ? undefined : startCpuQuota;
 }
 
 /** Whether this process already said that it cannot reach sandbox cgroups (it says so once). */

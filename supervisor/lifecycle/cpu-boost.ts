@@ -8,7 +8,6 @@
 // deadline is a timer of this process; a boost that a supervisor which died left behind is ended by
 // the next supervisor's health pass (`endLeftover`).
 import type { Logger } from 'pino';
-import type { Plan } from '../../kernel/tenant/tenant-spec.ts';
 import { cpuLimitFor, startCpuLimitFor } from '../runtime/runtime-cpu.ts';
 import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 
@@ -30,7 +29,8 @@ export interface CpuBoostOptions {
 /** One start's boost: the quota the process starts with, and when it must have ended. */
 export interface StartBoost {
   tenantId: string;
-  plan: Plan;
+  /** The plan and tier of the start: what the restore puts back, and where. */
+  limits: Pick<RuntimeSpec, 'plan' | 'isolation'>;
   quota: number;
   deadline: number;
 }
@@ -74,7 +74,7 @@ export class CpuBoosts {
     }
     const boost = {
       tenantId: spec.tenantId,
-      plan: spec.plan,
+      limits: { plan: spec.plan, isolation: spec.isolation },
       quota: limit.CpuQuota,
       deadline: Date.now() + this.options.deadlineMs,
     };
@@ -115,7 +115,7 @@ export class CpuBoosts {
    */
   started(boost: StartBoost): void {
     if (Date.now() >= boost.deadline)
-      void this.restore(boost.tenantId, boost.plan, 'deadline passed during the start');
+      void this.restore(boost.tenantId, boost.limits, 'deadline passed during the start');
   }
 
   /** Ends the tenant's boost now (ready, failed, deadline): the plan's quota is put back. */
@@ -124,7 +124,7 @@ export class CpuBoosts {
     if (!held) return this.restoring.get(tenantId) ?? Promise.resolve();
     clearTimeout(held.timer);
     this.held.delete(tenantId);
-    const done = this.restore(tenantId, held.boost.plan, why);
+    const done = this.restore(tenantId, held.boost.limits, why);
     void done.then(held.release);
     return done;
   }
@@ -147,14 +147,14 @@ export class CpuBoosts {
    * The health pass's look at a runtime's live quota: above the plan's with no boost of this
    * process in force (a supervisor that died during a start left it), it is put back.
    */
-  async endLeftover(info: RuntimeInfo, plan: Plan): Promise<void> {
+  async endLeftover(info: RuntimeInfo, limits: StartBoost['limits']): Promise<void> {
     if (this.held.has(info.tenantId) || info.cpuQuota === undefined) return;
-    if (info.cpuQuota <= cpuLimitFor(plan).CpuQuota) return;
+    if (info.cpuQuota <= cpuLimitFor(limits.plan).CpuQuota) return;
     this.options.logger.warn(
       { tenant: info.tenantId, cpuQuota: info.cpuQuota },
       'a start-time CPU boost outlived its start: the plan quota is put back',
     );
-    await this.restore(info.tenantId, plan, 'left over');
+    await this.restore(info.tenantId, limits, 'left over');
   }
 
   /** At shutdown: every boost in force ends now rather than outliving this process. */
@@ -162,10 +162,10 @@ export class CpuBoosts {
     await Promise.allSettled([...this.held.keys()].map((tenantId) => this.end(tenantId, 'shutdown')));
   }
 
-  private restore(tenantId: string, plan: Plan, why: string): Promise<void> {
+  private restore(tenantId: string, limits: StartBoost['limits'], why: string): Promise<void> {
     const previous = this.restoring.get(tenantId) ?? Promise.resolve();
     const next = previous
-      .then(() => this.options.driver.restoreCpu(tenantId, plan))
+      .then(() => this.options.driver.restoreCpu(tenantId, limits))
       .catch((error: unknown) =>
         // The health pass tries again (`endLeftover`); until then verify fails this runtime.
         this.options.logger.warn({ tenant: tenantId, err: error, why }, 'CPU boost not ended'),

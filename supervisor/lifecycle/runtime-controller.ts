@@ -203,7 +203,7 @@ export class RuntimeController {
 
   /** The health pass found a runtime's quota above its plan's: a boost left over is ended. */
   async endLeftoverBoost(info: RuntimeInfo, tenant: TenantRecord): Promise<void> {
-    await this.boosts.endLeftover(info, tenant.plan);
+    await this.boosts.endLeftover(info, tenant);
   }
 
   /** At shutdown: no boost outlives this process's deadline timers. */

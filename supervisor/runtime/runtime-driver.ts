@@ -128,9 +128,9 @@ export interface RuntimeDriver {
   socketDirExists(tenantId: string): Promise<boolean>;
   /**
    * Puts the plan's CPU quota back on the tenant's container (the end of a start-time boost),
-   * whatever its state; nothing when it has no container.
+   * whatever its state; nothing when it has no container. The tier says where the boost is.
    */
-  restoreCpu(tenantId: string, plan: Plan): Promise<void>;
+  restoreCpu(tenantId: string, limits: Pick<RuntimeSpec, 'plan' | 'isolation'>): Promise<void>;
   /** Memory, CPU and PIDs of a running runtime, for metrics and limit checks. */
   usage(tenantId: string): Promise<RuntimeUsage | undefined>;
 }

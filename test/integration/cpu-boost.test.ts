@@ -6,7 +6,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Plan, TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { readCpuQuota, writeCpuQuota } from '../../supervisor/docker/host-cgroup.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
@@ -29,9 +30,12 @@ class GatedDriver extends DockerDriver {
     this.gate = new Promise((resolve) => (release = resolve));
     return release;
   }
-  override async restoreCpu(tenantId: string, plan: Plan): Promise<void> {
+  override async restoreCpu(
+    tenantId: string,
+    limits: Pick<RuntimeSpec, 'plan' | 'isolation'>,
+  ): Promise<void> {
     await this.gate;
-    return super.restoreCpu(tenantId, plan);
+    return super.restoreCpu(tenantId, limits);
   }
 }
 

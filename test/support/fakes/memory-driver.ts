@@ -14,7 +14,6 @@ import type {
 } from '../../../supervisor/runtime/runtime-driver.ts';
 import { specHash } from '../../../supervisor/runtime/runtime-spec.ts';
 import { cpuLimitFor } from '../../../supervisor/runtime/runtime-cpu.ts';
-import type { Plan } from '../../../kernel/tenant/tenant-spec.ts';
 
 export class MemoryDriver implements RuntimeDriver {
   readonly runtimes = new Map<string, RuntimeInfo>();
@@ -115,10 +114,10 @@ export class MemoryDriver implements RuntimeDriver {
     if (owner) this.runtimes.delete(owner.tenantId);
   }
 
-  async restoreCpu(tenantId: string, plan: Plan): Promise<void> {
+  async restoreCpu(tenantId: string, limits: Pick<RuntimeSpec, 'plan'>): Promise<void> {
     await this.tick('restoreCpu', tenantId);
     const info = this.runtimes.get(tenantId);
-    if (info) info.cpuQuota = cpuLimitFor(plan).CpuQuota;
+    if (info) info.cpuQuota = cpuLimitFor(limits.plan).CpuQuota;
   }
 
   socketDirExists(tenantId: string): Promise<boolean> {
