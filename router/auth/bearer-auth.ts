@@ -38,6 +38,18 @@ export interface AuthenticatedRequest extends Request {
   };
 }
 
+/**
+ * Takes the verified token off the request: the SDK's Node adapter copies every header into the web
+ * Request its handlers see (and converting a token of a kilobyte or more costs a few µs per call), and
+ * no handler past this point needs it. Both forms go: the parsed headers and the raw pairs.
+ */
+function withoutAuthorization(req: Request): void {
+  delete req.headers.authorization;
+  const raw = req.rawHeaders;
+  for (let at = raw.length - 2; at >= 0; at -= 2)
+    if (raw[at]?.toLowerCase() === 'authorization') raw.splice(at, 2);
+}
+
 /** Writes a web Response (the SDK helpers' answers) to Express. */
 async function send(res: Response, answer: globalThis.Response): Promise<void> {
   res.status(answer.status);
@@ -82,6 +94,7 @@ export function bearerAuth(options: BearerAuthOptions) {
       const { principal, tenant } = await options.verify(match[1]);
       options.floodGuard?.verified(match[1], principal.expiresAt);
       // The raw token stays here: nothing downstream (and no container) ever receives it.
+      withoutAuthorization(req);
       req.auth = {
         token: '',
         clientId: principal.agent,
