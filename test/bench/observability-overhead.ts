@@ -129,14 +129,14 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
   if (processes) return startProcesses(dir, at);
   // Each checkout's own keys: two audit writers never contend for one chain here.
   const prefix = `${run}-${at}`;
-  const { auditSink, ArgsDigester, startTracing, RouterMetrics, harness } = await loadCheckout(dir);
+  const { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness } = await loadCheckout(dir);
   const tracing = startTracing({ service: 'bulkhead-router', endpoint: receiver.url })!;
   const sampled = startTracing({ service: 'bulkhead-router', endpoint: receiver.url, sampleRatio: SAMPLED })!;
   const metrics = new RouterMetrics({ tenantLabel: false });
   const checkoutRedis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
   connections.push(checkoutRedis);
   const audit = {
-    audit: auditSink(checkoutRedis, prefix),
+    audit: new AuditTrail({ redis: checkoutRedis, prefix }),
     digester: new ArgsDigester('bench-secret'),
   };
   const chosen = CONFIGS.map((setting) =>
@@ -155,7 +155,7 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
         logger,
         prefix,
         observability: chosen[i]!,
-        // One connection for the stores (and the audit trail where it has no thread), as router/router.ts wires them.
+        // One connection for the stores and the audit trail, as router/router.ts wires them.
         redis: checkoutRedis,
       }),
     ),

@@ -32,7 +32,7 @@ if (!isSetting(setting)) throw new Error(`--setting takes one of: ${SETTINGS.joi
 if (!process.send) throw new Error('observability-router.ts is started by observability-overhead.ts (fork)');
 const send = process.send.bind(process);
 
-const { auditSink, ArgsDigester, startTracing, RouterMetrics, harness } = await loadCheckout(
+const { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness } = await loadCheckout(
   resolve(values.dir!),
 );
 
@@ -42,7 +42,7 @@ const observability = observabilityFor(setting, {
     startTracing({ service: 'bulkhead-router', endpoint: values.receiver!, sampleRatio })!,
   metrics: () => new RouterMetrics({ tenantLabel: false }),
   audit: () => ({
-    audit: auditSink(redis, values.prefix!),
+    audit: new AuditTrail({ redis, prefix: values.prefix! }),
     digester: new ArgsDigester('bench-secret'),
   }),
 });
@@ -54,7 +54,7 @@ const router = await harness.startAuthRouter({
   logger: pino({ level: 'silent' }),
   prefix: values.prefix!,
   observability,
-  // One connection for the stores (and the audit trail where it has no thread), as router/router.ts wires them.
+  // One connection for the stores and the audit trail, as router/router.ts wires them.
   redis,
 });
 

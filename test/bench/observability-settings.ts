@@ -1,16 +1,10 @@
 // The settings test/bench/observability-overhead.ts compares and what each one turns on, shared by
 // its in-process routers and by those in processes of their own (observability-router.ts).
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Redis } from 'ioredis';
-import type * as AuditThreadModule from '../../kernel/audit/audit-thread.ts';
 import type * as AuditTrailModule from '../../kernel/audit/audit-trail.ts';
-import type { AuditSink } from '../../kernel/audit/audit-trail.ts';
-import { parseRedisUrl } from '../../kernel/redis/connection.ts';
-import { DEFAULT_STATE_POLICY, stateClientOptions } from '../../router/pipeline/state-guard.ts';
 import type * as AuditRecordModule from '../../kernel/audit/audit-record.ts';
 import type * as TracingModule from '../../kernel/telemetry/tracing.ts';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
@@ -58,22 +52,7 @@ export async function loadCheckout(dir: string) {
     load<typeof MetricsModule>('router/metrics/router-metrics.ts'),
     load<typeof HarnessModule>('test/support/auth-harness.ts'),
   ]);
-  // The audit sink as that checkout's router/router.ts wires it: the trail in a worker thread where
-  // the checkout has one (kernel/audit/audit-thread.ts), else the trail on the router's connection.
-  const threaded = existsSync(resolve(dir, 'kernel/audit/audit-thread.ts'))
-    ? await load<typeof AuditThreadModule>('kernel/audit/audit-thread.ts')
-    : undefined;
-  const auditSink = (redis: Redis, prefix: string): AuditSink =>
-    threaded
-      ? new threaded.AuditThread({
-          redis: {
-            ...parseRedisUrl(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379'),
-            ...stateClientOptions(DEFAULT_STATE_POLICY),
-          },
-          prefix,
-        })
-      : new AuditTrail({ redis, prefix });
-  return { auditSink, ArgsDigester, startTracing, RouterMetrics, harness };
+  return { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness };
 }
 
 /** A full garbage collection on demand: run between rounds, outside their measured time. */
