@@ -12,7 +12,7 @@ import { SocketTamperLog } from '../supervisor/client/socket-tamper.ts';
 import type { Installation } from '../kernel/tenant/installation.ts';
 import { ALL_SCOPES, RECORDS_TOOLS } from '../kernel/packs/manifest.ts';
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
-import { AuditThread } from '../kernel/audit/audit-thread.ts';
+import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { ArgsDigester } from '../kernel/audit/audit-record.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { createApp } from './app.ts';
@@ -129,12 +129,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     onDrift: (tool, event) => metrics.driftEvent(tool, event),
     onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
   });
-  // Appended off the event loop that serves calls, on a connection of its own (kernel/audit/audit-thread.ts).
-  const audit = new AuditThread({
-    redis: { ...installation.redis, ...stateClientOptions(state) },
-    prefix: installation.registryPrefix,
-    onProblem: (message, error) => logger.warn({ err: error }, message),
-  });
+  const audit = new AuditTrail({ redis, prefix: installation.registryPrefix });
   const bounds = {
     maxResponseBytes: config.runtimeMaxResponseBytes,
     maxHeaderBytes: config.runtimeMaxHeaderBytes,
@@ -270,7 +265,6 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await dispatcher.close();
       await runtimes.close();
       await tracing?.shutdown();
-      await audit.close();
       redis.disconnect();
     },
   };
