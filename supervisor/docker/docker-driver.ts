@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { CONTAINER_SOCKET_NAME, tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
 import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 import type {
+  CpuLimits,
   EnsureOptions,
   OwnedRuntime,
   RemoveOptions,
@@ -268,7 +269,7 @@ export class DockerDriver implements RuntimeDriver {
     await this.ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
   }
 
-  async restoreCpu(tenantId: string, limits: Pick<RuntimeSpec, 'plan' | 'isolation'>): Promise<void> {
+  async restoreCpu(tenantId: string, limits: CpuLimits): Promise<void> {
     const plan = cpuLimitFor(limits.plan);
     // A gVisor boost is in the sandbox's cgroup, which the engine cannot update (sandbox-cpu.ts).
     if (limits.isolation === 'gvisor') {

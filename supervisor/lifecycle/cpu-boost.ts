@@ -9,7 +9,7 @@
 // the next supervisor's health pass (`endLeftover`).
 import type { Logger } from 'pino';
 import { cpuLimitFor, startCpuLimitFor } from '../runtime/runtime-cpu.ts';
-import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
+import type { CpuLimits, RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 
 export interface CpuBoostOptions {
   driver: Pick<RuntimeDriver, 'restoreCpu'>;
@@ -30,7 +30,7 @@ export interface CpuBoostOptions {
 export interface StartBoost {
   tenantId: string;
   /** The plan and tier of the start: what the restore puts back, and where. */
-  limits: Pick<RuntimeSpec, 'plan' | 'isolation'>;
+  limits: CpuLimits;
   quota: number;
   deadline: number;
 }
@@ -147,7 +147,7 @@ export class CpuBoosts {
    * The health pass's look at a runtime's live quota: above the plan's with no boost of this
    * process in force (a supervisor that died during a start left it), it is put back.
    */
-  async endLeftover(info: RuntimeInfo, limits: StartBoost['limits']): Promise<void> {
+  async endLeftover(info: RuntimeInfo, limits: CpuLimits): Promise<void> {
     if (this.held.has(info.tenantId) || info.cpuQuota === undefined) return;
     if (info.cpuQuota <= cpuLimitFor(limits.plan).CpuQuota) return;
     this.options.logger.warn(
@@ -162,7 +162,7 @@ export class CpuBoosts {
     await Promise.allSettled([...this.held.keys()].map((tenantId) => this.end(tenantId, 'shutdown')));
   }
 
-  private restore(tenantId: string, limits: StartBoost['limits'], why: string): Promise<void> {
+  private restore(tenantId: string, limits: CpuLimits, why: string): Promise<void> {
     const previous = this.restoring.get(tenantId) ?? Promise.resolve();
     const next = previous
       .then(() => this.options.driver.restoreCpu(tenantId, limits))

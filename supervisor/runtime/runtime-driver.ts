@@ -17,6 +17,9 @@ export interface RuntimeSpec {
 }
 
 export const RUNTIME_STATES = ['running', 'paused', 'stopped', 'starting', 'unknown'] as const;
+/** What a start-time CPU boost's end needs: the plan's quota, and the tier that says where it lives. */
+export type CpuLimits = Pick<RuntimeSpec, 'plan' | 'isolation'>;
+
 export type RuntimeState = (typeof RUNTIME_STATES)[number];
 
 export interface RuntimeExit {
@@ -130,7 +133,7 @@ export interface RuntimeDriver {
    * Puts the plan's CPU quota back on the tenant's container (the end of a start-time boost),
    * whatever its state; nothing when it has no container. The tier says where the boost is.
    */
-  restoreCpu(tenantId: string, limits: Pick<RuntimeSpec, 'plan' | 'isolation'>): Promise<void>;
+  restoreCpu(tenantId: string, limits: CpuLimits): Promise<void>;
   /** Memory, CPU and PIDs of a running runtime, for metrics and limit checks. */
   usage(tenantId: string): Promise<RuntimeUsage | undefined>;
 }

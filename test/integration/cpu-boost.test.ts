@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
+import type { CpuLimits } from '../../supervisor/runtime/runtime-driver.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { readCpuQuota, writeCpuQuota } from '../../supervisor/docker/host-cgroup.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
@@ -30,10 +30,7 @@ class GatedDriver extends DockerDriver {
     this.gate = new Promise((resolve) => (release = resolve));
     return release;
   }
-  override async restoreCpu(
-    tenantId: string,
-    limits: Pick<RuntimeSpec, 'plan' | 'isolation'>,
-  ): Promise<void> {
+  override async restoreCpu(tenantId: string, limits: CpuLimits): Promise<void> {
     await this.gate;
     return super.restoreCpu(tenantId, limits);
   }

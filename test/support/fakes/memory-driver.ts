@@ -3,6 +3,7 @@
 // of another spec as the real one does, and records every call (with the tenant it concerned).
 import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
 import type {
+  CpuLimits,
   EnsureOptions,
   OwnedRuntime,
   RemoveOptions,
@@ -114,7 +115,7 @@ export class MemoryDriver implements RuntimeDriver {
     if (owner) this.runtimes.delete(owner.tenantId);
   }
 
-  async restoreCpu(tenantId: string, limits: Pick<RuntimeSpec, 'plan'>): Promise<void> {
+  async restoreCpu(tenantId: string, limits: CpuLimits): Promise<void> {
     await this.tick('restoreCpu', tenantId);
     const info = this.runtimes.get(tenantId);
     if (info) info.cpuQuota = cpuLimitFor(limits.plan).CpuQuota;
