@@ -12,6 +12,7 @@ import { PLAN_QUOTAS, type Quotas } from '../tenant/tenant-spec.ts';
 import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
 import { toolError, type ToolErrorResult } from '../tools/tool-errors.ts';
 import { rateLimitKey, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
+import { FlushTiming } from '../redis/flush-timing.ts';
 import {
   redisScripts,
   type RedisScripts,
@@ -152,8 +153,9 @@ export interface RateLimiterOptions {
 export class RateLimiter {
   readonly #scripts: RedisScripts;
   readonly #prefix: string;
-  /** Decisions waiting for this turn's script call. */
+  /** Decisions waiting for the next script call. */
   #waiting: Waiting[] = [];
+  readonly #timing = new FlushTiming();
 
   constructor(options: RateLimiterOptions) {
     this.#scripts = redisScripts(options.redis);
@@ -182,7 +184,8 @@ export class RateLimiter {
 
   /**
    * Group commit: the decisions asked for in one turn of the event loop go to Redis in one script
-   * call once the turn's I/O callbacks have run (setImmediate), each still decided alone, in order
+   * call once the turn's I/O callbacks have run, or at once for a caller that comes alone
+   * (kernel/redis/flush-timing.ts); each is still decided alone, in order
    * (kernel/redis/lua/rate-limit.lua). Each caller's promise settles with its own decision, or with
    * its batch's error: a failed script call fails every call in it (each caller then handles it as
    * Redis not answering).
@@ -190,7 +193,7 @@ export class RateLimiter {
   #run(plans: LayerPlan[], peek: boolean): Promise<RateDecision> {
     return new Promise<RateDecision>((resolve, reject) => {
       this.#waiting.push({ plans, peek, resolve, reject });
-      if (this.#waiting.length === 1) setImmediate(() => this.#flush());
+      if (this.#waiting.length === 1) this.#timing.schedule(() => this.#flush());
     });
   }
 
@@ -201,6 +204,7 @@ export class RateLimiter {
   }
 
   async #send(batch: readonly Waiting[]): Promise<void> {
+    const settled = this.#timing.sent(batch.length);
     try {
       const reply = await this.#scripts.rateLimit(
         batch.map(({ plans, peek }) => scriptItem(this.#prefix, plans, peek)),
@@ -212,6 +216,8 @@ export class RateLimiter {
       );
     } catch (error) {
       for (const waiting of batch) waiting.reject(error);
+    } finally {
+      settled();
     }
   }
 }
