@@ -11,6 +11,7 @@ import { decideTool, type ToolDecision } from '../authz/tool-policy.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ServedTool, ToolSurface } from '../tools/tool-surface.ts';
 import type { RequestTrace } from './request-trace.ts';
+import { AnswerHold } from './answer-hold.ts';
 
 /** The tools/call of this request: the tool asked for (if this tenant is served one) and the decision. */
 export interface ToolCallRequest {
@@ -35,6 +36,8 @@ export interface RequestContext {
   readonly trace?: RequestTrace | undefined;
   /** The id of the request's trace, when traced: the audit record carries it. */
   readonly traceId?: string | undefined;
+  /** What the answer waits for before it leaves: the request's audit records (answer-hold.ts). */
+  readonly answer: AnswerHold;
 }
 
 export interface RequestContextInput {
@@ -104,5 +107,6 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
     log,
     trace,
     traceId,
+    answer: new AnswerHold(),
   };
 }
