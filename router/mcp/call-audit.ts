@@ -87,7 +87,7 @@ export async function writeAudit(
   wait = true,
 ): Promise<void> {
   if (!deps.audit) return;
-  const appending = deps.audit.append(event);
+  const appending = deps.audit.append(event, { alone: context.alone() });
   const lost = (error: unknown): void =>
     context.log.error(
       { err: error, audit: event },

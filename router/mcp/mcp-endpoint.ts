@@ -243,41 +243,56 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     });
   }
 
+  // Requests in this endpoint's hands, from their arrival until their answer is handed back (an SSE
+  // answer's stream then runs on without counting): one alone sends its Redis steps at once.
+  let inProgress = 0;
+  const alone = (): boolean => inProgress === 1;
+
+  async function serve(request: Request, requestOptions: McpHandlerRequestOptions): Promise<Response> {
+    const { authInfo } = requestOptions;
+    const { principal, tenant, trace } = extraOf(authInfo);
+    if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
+    const parsed = await parsedBodyOf(request);
+    if (parsed instanceof Response) return parsed;
+    const { body } = parsed;
+    const context = buildRequestContext({
+      principal,
+      tenant,
+      body,
+      surface: options.surface,
+      logger,
+      trace,
+      alone,
+    });
+    const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
+    if (stepUp) return stepUp;
+    const forward: McpHandlerRequestOptions = {
+      ...requestOptions,
+      authInfo: { ...authInfo, extra: { ...authInfo.extra, context } },
+      ...(body === undefined ? {} : { parsedBody: body }),
+    };
+    // The handlers start the request's audit records; the answer leaves once they are written.
+    if (await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes })) {
+      return context.answer.hold(await serveLegacy(request, context, forward));
+    }
+    const admission = options.admit?.(context);
+    const response = await modern.fetch(
+      request,
+      admission
+        ? { ...forward, authInfo: { ...authInfo, extra: { ...authInfo.extra, context, admission } } }
+        : forward,
+    );
+    return context.answer.hold(response);
+  }
+
   return {
     async fetch(request, requestOptions = {}) {
-      const { authInfo } = requestOptions;
-      const { principal, tenant, trace } = extraOf(authInfo);
-      if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
-      const parsed = await parsedBodyOf(request);
-      if (parsed instanceof Response) return parsed;
-      const { body } = parsed;
-      const context = buildRequestContext({
-        principal,
-        tenant,
-        body,
-        surface: options.surface,
-        logger,
-        trace,
-      });
-      const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
-      if (stepUp) return stepUp;
-      const forward: McpHandlerRequestOptions = {
-        ...requestOptions,
-        authInfo: { ...authInfo, extra: { ...authInfo.extra, context } },
-        ...(body === undefined ? {} : { parsedBody: body }),
-      };
-      // The handlers start the request's audit records; the answer leaves once they are written.
-      if (await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes })) {
-        return context.answer.hold(await serveLegacy(request, context, forward));
+      inProgress += 1;
+      try {
+        return await serve(request, requestOptions);
+      } finally {
+        inProgress -= 1;
       }
-      const admission = options.admit?.(context);
-      const response = await modern.fetch(
-        request,
-        admission
-          ? { ...forward, authInfo: { ...authInfo, extra: { ...authInfo.extra, context, admission } } }
-          : forward,
-      );
-      return context.answer.hold(response);
     },
     close: () => modern.close(),
     notify: modern.notify,

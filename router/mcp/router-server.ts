@@ -47,7 +47,10 @@ export function admitEarly(context: RequestContext, deps: RouterServerDeps): Pro
   const params = (context.body as { params?: { requestState?: unknown; arguments?: unknown } }).params;
   if (params?.requestState !== undefined) return undefined;
   const rawArgs = params?.arguments ?? {};
-  const started = admitCall({ principal, tenant, tool: call.tool, rawArgs, log, trace }, deps);
+  const started = admitCall(
+    { principal, tenant, tool: call.tool, rawArgs, log, trace, alone: context.alone },
+    deps,
+  );
   // Consumed by the handler; should the SDK refuse the request before its handler runs, an
   // unexpected failure must not surface as an unhandled rejection.
   started.catch(() => undefined);
@@ -185,6 +188,7 @@ export function createRouterServer(
           log,
           relay: { ...relay, inputResponses, requestState },
           trace,
+          alone: context.alone,
         },
         deps,
         admitted,

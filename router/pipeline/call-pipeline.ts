@@ -66,6 +66,8 @@ export interface ToolCall {
   relay?: CallRelay | undefined;
   /** The request's span: each step below gets a child span (none when not traced). */
   trace?: RequestTrace | undefined;
+  /** Whether the call's is the router's only request in progress (request/request-context.ts). */
+  alone?: (() => boolean) | undefined;
 }
 
 export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
@@ -233,7 +235,10 @@ export type Admission =
   | { admitted: true; args: Record<string, unknown>; decision: RateDecision | undefined };
 
 /** What admission reads of a call: not the relay, which only its execution uses. */
-export type AdmissionInput = Pick<ToolCall, 'principal' | 'tenant' | 'tool' | 'rawArgs' | 'log' | 'trace'>;
+export type AdmissionInput = Pick<
+  ToolCall,
+  'principal' | 'tenant' | 'tool' | 'rawArgs' | 'log' | 'trace' | 'alone'
+>;
 
 /**
  * Validates the call and takes it from the rate limits. Validation runs and the take is asked for
@@ -256,11 +261,10 @@ export async function admitCall(call: AdmissionInput, deps: CallPipelineDeps): P
   try {
     const take = () =>
       withinDeadline(
-        deps.limiter.take({
-          principal: call.principal,
-          quotas: call.tenant?.quotas,
-          tool: call.tool.definition,
-        }),
+        deps.limiter.take(
+          { principal: call.principal, quotas: call.tenant?.quotas, tool: call.tool.definition },
+          { alone: call.alone?.() },
+        ),
         state,
       );
     decision = await traced(call.trace, 'rate_limit', take, { leaf: true });

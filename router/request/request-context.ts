@@ -38,6 +38,11 @@ export interface RequestContext {
   readonly traceId?: string | undefined;
   /** What the answer waits for before it leaves: the request's audit records (answer-hold.ts). */
   readonly answer: AnswerHold;
+  /**
+   * Whether this is the router's only request in progress right now: its Redis steps then need not
+   * wait for others to share a batch (kernel/redis/flush-timing.ts).
+   */
+  readonly alone: () => boolean;
 }
 
 export interface RequestContextInput {
@@ -47,6 +52,8 @@ export interface RequestContextInput {
   surface: ToolSurface;
   logger: Logger;
   trace?: RequestTrace | undefined;
+  /** The endpoint's count of requests in progress says whether this one is alone; none: never. */
+  alone?: (() => boolean) | undefined;
 }
 
 /** The tool name of a `tools/call` message, or undefined for any other body. */
@@ -108,5 +115,6 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
     trace,
     traceId,
     answer: new AnswerHold(),
+    alone: input.alone ?? (() => false),
   };
 }
