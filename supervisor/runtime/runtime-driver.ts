@@ -16,10 +16,10 @@ export interface RuntimeSpec {
   env: Record<string, string>;
 }
 
-export const RUNTIME_STATES = ['running', 'paused', 'stopped', 'starting', 'unknown'] as const;
 /** What a start-time CPU boost's end needs: the plan's quota, and the tier that says where it lives. */
 export type CpuLimits = Pick<RuntimeSpec, 'plan' | 'isolation'>;
 
+export const RUNTIME_STATES = ['running', 'paused', 'stopped', 'starting', 'unknown'] as const;
 export type RuntimeState = (typeof RUNTIME_STATES)[number];
 
 export interface RuntimeExit {
