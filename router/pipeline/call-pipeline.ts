@@ -136,10 +136,11 @@ async function execute(
     if (!handler) throw new Error(`shared tool ${def.name} has no handler`);
     return handler(call.principal, args, {
       tenant: call.tenant,
-      // Decided only for a handler that reads it (quota_status): not per call of every shared tool.
-      get tools() {
-        return call.visible().map((t) => t.definition);
-      },
+      // Decided only for a handler that asks (quota_status): not per call of every shared tool. A
+      // function, not a getter: V8 keeps a getter's closure until a full collection, and with it
+      // every object of this call (docs/performance-router.md, "Per-call objects kept until a full
+      // collection").
+      tools: () => call.visible().map((t) => t.definition),
       idempotencyWindowMs: deps.idempotency.windowMs,
       rateLimits: async () => {
         const scope = { principal: call.principal, quotas: call.tenant?.quotas };

@@ -62,7 +62,7 @@ async function startPeer(principal: Principal): Promise<{ url: string; close(): 
       whoami(
         principal,
         {},
-        { tenant: undefined, tools: [], idempotencyWindowMs: 0, rateLimits: () => Promise.resolve([]) },
+        { tenant: undefined, tools: () => [], idempotencyWindowMs: 0, rateLimits: () => Promise.resolve([]) },
       ),
     );
     return server;

@@ -10,7 +10,7 @@ export const quotaStatus: SharedToolHandler = async (principal, _args, context) 
   return structured({
     tenant: principal.tenant,
     plan: plan ? { name: plan.name, memoryMb: plan.memoryMb, cpus: plan.cpus, pids: plan.pids } : null,
-    tools: context.tools.map((def) => ({
+    tools: context.tools().map((def) => ({
       name: def.name,
       version: def.version,
       writes: def.writes,

@@ -8,7 +8,7 @@ import type { RateLimitLayer } from '../../../kernel/ratelimit/rate-limiter.ts';
 export interface SharedToolContext {
   tenant: TenantRecord | undefined;
   /** The tools this principal may call right now. */
-  tools: readonly ToolDefinition[];
+  tools(): readonly ToolDefinition[];
   idempotencyWindowMs: number;
   /** Each rate-limit layer's live state for this caller, charging nothing (quota_status). */
   rateLimits(): Promise<readonly RateLimitLayer[]>;
