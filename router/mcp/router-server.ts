@@ -10,7 +10,7 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import type { RequestContext } from '../request/request-context.ts';
-import type { CallRelay } from '../dispatch/call-relay.ts';
+import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
 import { answerInputRounds, openedState } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import { logLevelPasses, registerRelayHandlers, type RelayDeps } from './relay-handlers.ts';
@@ -25,6 +25,27 @@ export interface RouterServerDeps extends CallPipelineDeps, CallAuditDeps, Relay
 export interface ServerRequestInfo {
   era: 'legacy' | 'modern';
   logLevel?: string | undefined;
+}
+
+/** Every method this module and relay-handlers.ts answer with a handler of the request's own. */
+const ROUTER_METHODS = ['tools/list', 'logging/setLevel', ...FORWARDED_METHODS] as const;
+
+/**
+ * The server's `onclose`: it forgets this request's handlers once the exchange is closed. Why: the
+ * SDK's `connect` assigns closures that hold the server to the transport, and V8 allocates a closure
+ * assigned to a property straight into its old generation. Such a closure lives until a full
+ * collection, and so does the server: without this, everything its handlers hold (the request's
+ * context, principal, logger and tool surface) would survive each young-generation collection and be
+ * copied out of it, for every request (docs/performance-router.md, "Per-call objects kept until a full
+ * collection"). Returned from a function, not written as a literal in an assignment, so that this
+ * closure is an ordinary young one.
+ */
+function forgettingHandlers(server: Server): () => void {
+  const previous = server.onclose;
+  return () => {
+    for (const method of ROUTER_METHODS) server.removeRequestHandler(method);
+    previous?.();
+  };
 }
 
 function unknownTool(name: string): Error {
@@ -182,5 +203,6 @@ export function createRouterServer(
       throw error;
     }
   }
+  server.onclose = forgettingHandlers(server);
   return server;
 }
