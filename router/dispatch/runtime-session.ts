@@ -41,18 +41,7 @@ export class RuntimeSession {
   constructor(route: TenantRoute, context: CallContext, options: SessionOptions) {
     this.route = route;
     this.reads = new BoundedReads(options.bounds, options.timeoutMs);
-    this.post = (body, headers, signal) =>
-      this.reads.request(async () => {
-        const response = await request(route.url, {
-          method: 'POST',
-          headers: { ...headers, [CALL_ASSERTION_HEADER]: await options.sign(context, body) },
-          body,
-          signal,
-          dispatcher: route.agent,
-        });
-        noteSpans(context, options, response.headers[RUNTIME_SPANS_HEADER]);
-        return response;
-      });
+    this.post = signedPost(route, context, options, this.reads);
   }
 
   /** The tools the runtime presents (one page, as the SDK client's `listTools()` asks for). */
@@ -108,6 +97,32 @@ export class RuntimeSession {
   close(): void {
     this.open?.abort();
   }
+}
+
+/**
+ * The session's POST: the call assertion signed over the exact body sent. Made here and returned,
+ * not written as a function literal assigned to a property, which V8 allocates in its old generation,
+ * keeping the session and its call's objects alive until a full collection (docs/performance-router.md,
+ * "Per-call objects kept until a full collection"): a session lives for one call.
+ */
+function signedPost(
+  route: TenantRoute,
+  context: CallContext,
+  options: SessionOptions,
+  reads: BoundedReads,
+): RuntimePost {
+  return (body, headers, signal) =>
+    reads.request(async () => {
+      const response = await request(route.url, {
+        method: 'POST',
+        headers: { ...headers, [CALL_ASSERTION_HEADER]: await options.sign(context, body) },
+        body,
+        signal,
+        dispatcher: route.agent,
+      });
+      noteSpans(context, options, response.headers[RUNTIME_SPANS_HEADER]);
+      return response;
+    });
 }
 
 /** Hands the spans a runtime returned with a traced call to the sink. */
