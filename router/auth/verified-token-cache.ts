@@ -76,6 +76,7 @@ export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions): Ve
       }
       entries.set(digest(token), { ...verified, until });
     },
+    // eslint-disable-next-line no-restricted-syntax -- made once per cache, not per call
     get size() {
       return entries.size;
     },
