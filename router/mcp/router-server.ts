@@ -41,10 +41,9 @@ const ROUTER_METHODS = ['tools/list', 'logging/setLevel', ...FORWARDED_METHODS] 
  * closure is an ordinary young one.
  */
 function forgettingHandlers(server: Server): () => void {
-  const previous = server.onclose;
+  // The server is new here: no onclose to chain. The SDK's per-request handler chains its own to this.
   return () => {
     for (const method of ROUTER_METHODS) server.removeRequestHandler(method);
-    previous?.();
   };
 }
 
