@@ -15,6 +15,11 @@ import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
 import { tenantChangesKey, tenantKey, tenantSetKey, uidSequenceKey } from '../redis/keys.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 
+/** A record's stored text, checked against the schema (TenantRegistry.text). */
+export function parseTenantRecord(text: string): TenantRecord {
+  return TenantRecordSchema.parse(JSON.parse(text));
+}
+
 /** Tenant UIDs start high, far from any system or image account. */
 const FIRST_TENANT_UID = 100_000;
 
@@ -258,8 +263,13 @@ export class TenantRegistry {
   }
 
   async get(id: string): Promise<TenantRecord | undefined> {
-    const raw = await this.redis.get(this.key(id));
-    return raw ? TenantRecordSchema.parse(JSON.parse(raw)) : undefined;
+    const raw = await this.text(id);
+    return raw ? parseTenantRecord(raw) : undefined;
+  }
+
+  /** A tenant's record as stored (null: no such tenant), for a reader that keeps what it parsed. */
+  async text(id: string): Promise<string | null> {
+    return this.redis.get(this.key(id));
   }
 
   async require(id: string): Promise<TenantRecord> {
