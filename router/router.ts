@@ -223,6 +223,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       prefix: installation.registryPrefix,
       windowMs: config.idempotencyWindowMs,
       maxFailures: config.idempotencyMaxFailures,
+      onUnrecorded: ({ tenant, tool }, error) =>
+        logger.warn({ tenant, tool, err: error }, 'write answered, its result not stored for replays'),
     }),
     limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     state,

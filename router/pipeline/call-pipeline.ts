@@ -203,9 +203,10 @@ async function executeTenantTool(
       }),
     );
   } catch (error) {
-    // dispatch() answers every failure of its own: what is thrown is the claim or the stored result
-    // in Redis. Without the claim the write was never dispatched (fail closed); with it, a retry
-    // with the same key is answered by the runtime's own key table and does not write twice.
+    // dispatch() answers every failure of its own: what is thrown is a Redis step of the key (the
+    // claim, or its release and failure count after a transient answer). Without the claim the
+    // write was never dispatched (fail closed); with it, a retry with the same key is answered by
+    // the runtime's own key table and does not write twice.
     call.log.warn({ tool: def.name, executed, err: error }, 'idempotency state unavailable');
     return toolErrorFor(stateUnavailable());
   }

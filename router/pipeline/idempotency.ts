@@ -35,6 +35,8 @@ export interface IdempotencyOptions {
   /** How long a concurrent duplicate waits for the first call before it gets `conflict`. */
   waitMs?: number;
   pollMs?: number;
+  /** A write's result could not be stored for replays (its answer was not held for it). */
+  onUnrecorded?: (scope: IdempotencyScope, error: unknown) => void;
 }
 
 export interface IdempotencyScope {
@@ -197,7 +199,14 @@ export class IdempotencyStore {
     }
     const text = JSON.stringify(result);
     const done = JSON.stringify({ state: 'done', digest: scope.digest, result: text } satisfies Entry);
-    await this.options.redis.set(redisKey, done, 'PX', this.windowMs);
+    // Sent, not waited for: the answer waits for its audit record instead, which goes out after it
+    // on the same connection, so Redis has applied this first (docs/performance-router.md). Should it
+    // fail, the committed write is still answered as done, and the claim, no longer renewed,
+    // expires: a retry of the key then runs again and the runtime answers it from its own key table,
+    // as after a router that died here.
+    this.options.redis
+      .set(redisKey, done, 'PX', this.windowMs)
+      .catch((error: unknown) => this.options.onUnrecorded?.(scope, error));
     return JSON.parse(text) as CallToolResult;
   }
 }

@@ -1,11 +1,14 @@
 // The router's idempotency store on real Redis: replay of the stored text, conflict on other
 // arguments, concurrent duplicates run once, transient failures release the key (each one doubling
-// the caller's wait, and a bounded number of them), the window ends.
+// the caller's wait, and a bounded number of them), the window ends; a result is stored without the
+// answer waiting for it, and one that could not be stored leaves the key to its claim's expiry.
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { idempotencyKey } from '../../kernel/redis/keys.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
@@ -118,6 +121,48 @@ describe('IdempotencyStore (real Redis)', () => {
     const retried = await store().run(scope('k-orphan'), c.execute);
     expect(c.runs).toBe(1);
     expect(retried.content).toEqual([{ type: 'text', text: 'run 1' }]);
+  });
+
+  it('has the result stored before the next command on its connection, without waiting for it', async () => {
+    const s = store();
+    const c = counter();
+    const answered = await s.run(scope('k-ordered'), c.execute);
+    // The router's audit append is such a command, and the answer waits for it: a replay that
+    // follows the answer finds the result, never the running claim.
+    const keyHash = createHash('sha256').update('k-ordered').digest('base64url');
+    const key = idempotencyKey(`bulkhead:${ns.namespace}`, {
+      tenant: 'acme',
+      tool: 'records_create',
+      keyHash,
+    });
+    const raw = await redis.get(key);
+    expect(JSON.parse(raw ?? '{}')).toMatchObject({ state: 'done', digest: 'd1' });
+    expect(await s.run(scope('k-ordered'), c.execute)).toEqual(answered);
+    expect(c.runs).toBe(1);
+  });
+
+  it('answers a committed write whose result could not be stored; its key frees when the claim expires', async () => {
+    const lost = new Redis(ns.installation.redis);
+    const unrecorded: string[] = [];
+    const s = new IdempotencyStore({
+      redis: lost,
+      prefix: `bulkhead:${ns.namespace}`,
+      claimTtlMs: 300,
+      onUnrecorded: (failed) => unrecorded.push(failed.key),
+    });
+    // The connection is lost while the write runs: its result cannot be stored.
+    const answered = await s.run(scope('k-unstored'), () => {
+      lost.disconnect();
+      return Promise.resolve<CallToolResult>({ content: [{ type: 'text', text: 'committed' }] });
+    });
+    expect(answered.content).toEqual([{ type: 'text', text: 'committed' }]);
+    await expect.poll(() => unrecorded).toEqual(['k-unstored']);
+    // The claim is no longer renewed; once it expires a retry runs (the runtime answers it from its
+    // own key table), where before it waited.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const c = counter();
+    await store().run(scope('k-unstored'), c.execute);
+    expect(c.runs).toBe(1);
   });
 
   it('runs 20 concurrent duplicates once; each tenant and tool has its own key space', async () => {
