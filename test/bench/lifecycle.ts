@@ -16,9 +16,9 @@
 // stacks boost every start (not only a tenant's first in a minute, the supervisor's default), each
 // row being a start.
 // `--before DIR` adds another checkout's (e.g. main's) whole stack as a lane of the lifecycle
-// rounds (same image), and its dispatcher, its warm calls taking turns with this tree's dispatcher's,
-// as the baseline of the same run. Each start row is followed by the path around the start, phase
-// by phase (start-path.ts).
+// rounds (same image), and its dispatcher and its whole stack (raw HTTP to its router), their warm
+// writes taking turns with this tree's, as the baseline of the same run. Each start row is followed
+// by the path around the start, phase by phase (start-path.ts).
 // `--burst-rounds N` runs the burst N times per stack, the stacks' order alternating (ABBA...), with
 // tenants new to each burst. After each burst, the CPU time its containers used and what that alone
 // takes on this machine's cores: a floor under the burst's wall time.
@@ -198,8 +198,10 @@ async function main(): Promise<void> {
       }
 
     // 2. Warm writes, layer by layer (warm-writes.ts), to the first round's tenant.
-    if (ROUNDS > 0) await measureWarmWrites({ stack, tenant: 'life-0', before: values.before });
-    else console.log('warm writes: not measured (--rounds 0 starts no tenant to write to)');
+    if (ROUNDS > 0) {
+      const beforeStack = values.before && !baselineImage ? lanes[1]?.stack : undefined;
+      await measureWarmWrites({ stack, tenant: 'life-0', before: values.before, beforeStack });
+    } else console.log('warm writes: not measured (--rounds 0 starts no tenant to write to)');
 
     // 3. A burst of cold tenants, all first calls at once through the full stack; with a baseline
     //    lane, one burst per lane and round, each removed before the next so that all meet the same

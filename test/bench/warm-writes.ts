@@ -70,12 +70,45 @@ function shuffled(n: number): number[] {
   return order;
 }
 
+interface RawRouter {
+  /** One request to the router, raw; a write gets a fresh idempotency key. */
+  call(which: 'write' | 'whoami', key?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A router's write and whoami as the stock SDK client sends them, sent again raw on one connection. */
+async function rawRouter(mcpUrl: string, token: string): Promise<RawRouter> {
+  const calls = await captureRouterRequests(mcpUrl, token);
+  const url = new URL(mcpUrl);
+  const pool = new Pool(url.origin, { connections: 1 });
+  return {
+    async call(which, key) {
+      const captured = calls[which];
+      const t0 = performance.now();
+      const res = await pool.request({
+        path: url.pathname,
+        method: 'POST',
+        headers: captured.headers,
+        body: key === undefined ? captured.body : withFreshKey(captured.body, key),
+      });
+      const text = await res.body.text();
+      const ms = performance.now() - t0;
+      if (res.statusCode !== 200 || text.includes('"isError":true'))
+        throw new Error(`a measured call was refused: ${res.statusCode} ${text.slice(0, 300)}`);
+      return ms;
+    },
+    close: () => pool.close(),
+  };
+}
+
 export interface WarmWriteOptions {
   stack: TestStack;
   /** A tenant of the stack whose runtime is running, with budgets the loops cannot reach. */
   tenant: string;
   /** Another checkout (`--before DIR`): its dispatcher takes turns with this tree's. */
   before?: string | undefined;
+  /** That checkout's whole stack, with a running `tenant` of its own: its router takes turns too. */
+  beforeStack?: TestStack | undefined;
 }
 
 /** Measures and prints the rows; every measured write is a write of its own (a fresh key). */
@@ -141,24 +174,11 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   };
 
   // The router over HTTP, raw: one kept-alive connection, as the SDK client's fetch keeps one.
-  const routerCalls = await captureRouterRequests(stack.mcpUrl, token);
-  const routerUrl = new URL(stack.mcpUrl);
-  const pool = new Pool(routerUrl.origin, { connections: 1 });
-  /** One request to the router, raw; a write gets a fresh idempotency key. */
-  const viaRouter = async (call: CapturedRequest, key?: string): Promise<number> => {
-    const t0 = performance.now();
-    const res = await pool.request({
-      path: routerUrl.pathname,
-      method: 'POST',
-      headers: call.headers,
-      body: key === undefined ? call.body : withFreshKey(call.body, key),
-    });
-    const text = await res.body.text();
-    const ms = performance.now() - t0;
-    if (res.statusCode !== 200 || text.includes('"isError":true'))
-      throw new Error(`a measured call was refused: ${res.statusCode} ${text.slice(0, 300)}`);
-    return ms;
-  };
+  const router = await rawRouter(stack.mcpUrl, token);
+  // The other checkout's whole stack (`--before`), its router written to the same way.
+  const beforeRouter = options.beforeStack
+    ? await rawRouter(options.beforeStack.mcpUrl, await options.beforeStack.agentToken(tenant))
+    : undefined;
   const timed = async (call: () => Promise<unknown>): Promise<number> => {
     const t0 = performance.now();
     await call();
@@ -174,8 +194,8 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   };
   const paths: ((i: number) => Promise<void>)[] = [
     async (i) => void rows.sdk.push(succeeded(await write(sdkClient, `warm-${i}`)).ms),
-    async (i) => void rows.router.push(await viaRouter(routerCalls.write, `h-${i}`)),
-    async () => void rows.whoami.push(await viaRouter(routerCalls.whoami)),
+    async (i) => void rows.router.push(await router.call('write', `h-${i}`)),
+    async () => void rows.whoami.push(await router.call('whoami')),
     async (i) => void rows.dispatcher.push(await timed(() => createVia(dispatcher, `d-${i}`))),
     ...(before
       ? [async (i: number) => void rows.before.push(await timed(() => createVia(before, `b-${i}`)))]
@@ -195,12 +215,27 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   for (let i = 0; i < ROUNDS; i++) directRead.push(await direct(getBody));
   const signOnly: number[] = [];
   for (let i = 0; i < ROUNDS; i++) signOnly.push(await timed(() => sign(context, `{"n":${i}}`)));
+  // The two whole stacks, apart from the rows above: each container then takes one write per round,
+  // where among the rows above this tree's takes five. A container written to less often answers
+  // slower (idle gaps, docs/start-path.md): 1.1 ms at p50 when the other stack's router took its
+  // turn among the rows above (two runs, the two checkouts' roles swapped).
+  const ab = { here: [] as number[], before: [] as number[] };
+  if (beforeRouter) {
+    const turns = [
+      async (i: number) => void ab.here.push(await router.call('write', `ah-${i}`)),
+      async (i: number) => void ab.before.push(await beforeRouter.call('write', `ab-${i}`)),
+    ];
+    for (let i = 0; i < 20; i++) for (const run of turns) await run(i);
+    ab.here.length = ab.before.length = 0;
+    for (let i = 0; i < ROUNDS; i++) for (const k of shuffled(turns.length)) await turns[k]!(i);
+  }
   await Promise.all([
     sdkClient.close(),
     dispatcher.close(),
     before?.close(),
     socketAgent.close(),
-    pool.close(),
+    router.close(),
+    beforeRouter?.close(),
   ]);
 
   const pSdk = stats('warm write, full stack (stock MCP client -> router)', rows.sdk);
@@ -218,5 +253,11 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
       `${before ? `, dispatcher of ${options.before} ${over(pBefore)}` : ''}; write - read in the container ` +
       `(SQLite WAL, synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms; signing ${pSign.toFixed(2)} ms; ` +
       `the container throttled by its CPU quota ${throttled.toFixed(0)} ms in all while the writes took turns`,
+  );
+  if (!beforeRouter) return;
+  const pHere = stats('warm write, full stack (raw HTTP), taking turns with the other stack', ab.here);
+  const pThere = stats(`  the same, the whole stack of ${options.before}`, ab.before);
+  console.log(
+    `warm write, this tree's full stack against ${options.before}'s, p50: ${(pHere - pThere).toFixed(2)} ms`,
   );
 }
