@@ -1,7 +1,7 @@
 // The registry and the audit trail on real Redis: generations with optimistic concurrency (one of
 // two concurrent updates wins, the other gets a conflict, nothing is lost), a change log naming who
-// made each change, manifest rules that change nothing when they refuse, and a hash chain that a
-// tampered entry breaks.
+// made each change, manifest rules that change nothing when they refuse, a record read again that
+// is parsed only when its stored text changed, and a hash chain that a tampered entry breaks.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
@@ -89,6 +89,31 @@ describe('tenant registry', () => {
     const log = await registry.history('echo');
     expect(log.map((e) => e.generation)).toEqual([1, 2, 3]);
     expect(new Set(log.slice(1).map((e) => e.actor))).toEqual(new Set(['alice', 'bob']));
+  });
+
+  it('reads the record on every get, parsing it again only when the stored text changed', async () => {
+    await registry.create({ id: 'parsed', plan: planByName('small'), isolation: 'runc' });
+    const first = await registry.get('parsed');
+    // The record parsed before, shared: frozen, so that no reader can change it for the others.
+    expect(await registry.get('parsed')).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first?.plan) && Object.isFrozen(first?.tools)).toBe(
+      true,
+    );
+    expect(() => {
+      (first as { status: string }).status = 'suspended';
+    }).toThrow(TypeError);
+    // Another process (a second registry) changes it: the next get reads the new text.
+    const other = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+    await other.update('parsed', {
+      expectedGeneration: 1,
+      changes: { status: 'suspended' },
+      author: { actor: 'ops' },
+    });
+    const changed = await registry.get('parsed');
+    expect(changed).not.toBe(first);
+    expect(changed).toMatchObject({ status: 'suspended', generation: 2 });
+    await other.delete('parsed');
+    expect(await registry.get('parsed')).toBeUndefined();
   });
 
   it('refuses a stale generation even when nothing else is running', async () => {
