@@ -215,10 +215,10 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   for (let i = 0; i < ROUNDS; i++) directRead.push(await direct(getBody));
   const signOnly: number[] = [];
   for (let i = 0; i < ROUNDS; i++) signOnly.push(await timed(() => sign(context, `{"n":${i}}`)));
-  // The two whole stacks, apart from the rows above: each container then takes one write per round,
-  // where among the rows above this tree's takes five. A container written to less often answers
-  // slower (idle gaps, docs/start-path.md): 1.1 ms at p50 when the other stack's router took its
-  // turn among the rows above (two runs, the two checkouts' roles swapped).
+  // The two whole stacks, apart from the rows above, so that each container takes one write per
+  // round (among the rows above this tree's takes five). Even so the stack started first answered
+  // faster, whichever checkout it ran: 0.6 to 0.7 ms at p50 (docs/performance-router.md). Compare
+  // two checkouts with their roles swapped, a run from each.
   const ab = { here: [] as number[], before: [] as number[] };
   if (beforeRouter) {
     const turns = [
