@@ -201,7 +201,7 @@ export class IdempotencyStore {
     const done = JSON.stringify({ state: 'done', digest: scope.digest, result: text } satisfies Entry);
     // Sent, not waited for: the answer waits for its audit record instead, which goes out after it
     // on the same connection, so Redis has applied this first (docs/performance-router.md). Should it
-    // fail, the committed write is still answered as done, and the claim, no longer renewed,
+    // fail, the committed write is still answered with its result, and the claim, no longer renewed,
     // expires: a retry of the key then runs again and the runtime answers it from its own key table,
     // as after a router that died here.
     this.options.redis

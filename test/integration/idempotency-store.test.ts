@@ -157,8 +157,8 @@ describe('IdempotencyStore (real Redis)', () => {
     });
     expect(answered.content).toEqual([{ type: 'text', text: 'committed' }]);
     await expect.poll(() => unrecorded).toEqual(['k-unstored']);
-    // The claim is no longer renewed; once it expires a retry runs (the runtime answers it from its
-    // own key table), where before it waited.
+    // The claim is no longer renewed: until it expires a retry waits, as for a running duplicate;
+    // after, the retry runs (the runtime answers it from its own key table).
     await new Promise((resolve) => setTimeout(resolve, 400));
     const c = counter();
     await store().run(scope('k-unstored'), c.execute);
