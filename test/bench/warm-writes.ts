@@ -215,16 +215,18 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   for (let i = 0; i < ROUNDS; i++) directRead.push(await direct(getBody));
   const signOnly: number[] = [];
   for (let i = 0; i < ROUNDS; i++) signOnly.push(await timed(() => sign(context, `{"n":${i}}`)));
-  // The two whole stacks, apart from the rows above, so that each container takes one write per
-  // round (among the rows above this tree's takes five). Even so the stack started first answered
-  // faster, whichever checkout it ran: 0.6 to 0.7 ms at p50 (docs/performance-router.md). Compare
-  // two checkouts with their roles swapped, a run from each.
+  // The two whole stacks, apart from the rows above, each container taking one write per round,
+  // the other stack's first written to as often as this one's was in the rows above: a container's
+  // Node processes answer faster once warm (their code optimized). Without that, this stack was
+  // 0.6 to 1.1 ms faster at p50 whichever checkout it ran; with it, against itself, 0.03 ms
+  // (docs/performance-router.md).
   const ab = { here: [] as number[], before: [] as number[] };
   if (beforeRouter) {
     const turns = [
       async (i: number) => void ab.here.push(await router.call('write', `ah-${i}`)),
       async (i: number) => void ab.before.push(await beforeRouter.call('write', `ab-${i}`)),
     ];
+    for (let i = 0; i < (20 + ROUNDS) * paths.length; i++) await beforeRouter.call('write', `w-${i}`);
     for (let i = 0; i < 20; i++) for (const run of turns) await run(i);
     ab.here.length = ab.before.length = 0;
     for (let i = 0; i < ROUNDS; i++) for (const k of shuffled(turns.length)) await turns[k]!(i);
