@@ -217,9 +217,9 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   for (let i = 0; i < ROUNDS; i++) signOnly.push(await timed(() => sign(context, `{"n":${i}}`)));
   // The two whole stacks, apart from the rows above, each container taking one write per round,
   // the other stack's first written to as often as this one's was in the rows above: a container's
-  // Node processes answer faster once warm (their code optimized). Without that, this stack was
-  // 0.6 to 1.1 ms faster at p50 whichever checkout it ran; with it, against itself, 0.03 ms
-  // (docs/performance-router.md).
+  // Node processes answer faster once warm (most likely V8's optimized code; not measured). Without
+  // that, this stack was 0.6 to 1.1 ms faster at p50 whichever checkout it ran; with it, against
+  // itself, 0.03 ms (docs/performance-router.md).
   const ab = { here: [] as number[], before: [] as number[] };
   if (beforeRouter) {
     const turns = [
