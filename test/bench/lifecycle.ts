@@ -164,11 +164,15 @@ async function main(): Promise<void> {
         ...(noBoost ? { startCpuBoost: 0 } : { startCpuBoostIntervalMs: 0 }),
       }),
     );
-  else if (values.before) {
+  // The other checkout's whole stack (`--before`): its warm writes take turns with this tree's too.
+  let beforeStack: TestStack | undefined;
+  if (!baselineImage && values.before) {
     const other = (await import(resolve(values.before, 'test/support/stack.ts'))) as {
       startTestStack: typeof startTestStack;
     };
-    lanes.push(await lane('base', RUNTIME_IMAGE, undefined, other.startTestStack));
+    const beforeLane = await lane('base', RUNTIME_IMAGE, undefined, other.startTestStack);
+    lanes.push(beforeLane);
+    beforeStack = beforeLane.stack;
   }
   const stack = lanes[0]!.stack;
   console.log(
@@ -198,10 +202,8 @@ async function main(): Promise<void> {
       }
 
     // 2. Warm writes, layer by layer (warm-writes.ts), to the first round's tenant.
-    if (ROUNDS > 0) {
-      const beforeStack = values.before && !baselineImage ? lanes[1]?.stack : undefined;
-      await measureWarmWrites({ stack, tenant: 'life-0', before: values.before, beforeStack });
-    } else console.log('warm writes: not measured (--rounds 0 starts no tenant to write to)');
+    if (ROUNDS > 0) await measureWarmWrites({ stack, tenant: 'life-0', before: values.before, beforeStack });
+    else console.log('warm writes: not measured (--rounds 0 starts no tenant to write to)');
 
     // 3. A burst of cold tenants, all first calls at once through the full stack; with a baseline
     //    lane, one burst per lane and round, each removed before the next so that all meet the same

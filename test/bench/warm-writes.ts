@@ -227,8 +227,6 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
       async (i: number) => void ab.before.push(await beforeRouter.call('write', `ab-${i}`)),
     ];
     for (let i = 0; i < (20 + ROUNDS) * paths.length; i++) await beforeRouter.call('write', `w-${i}`);
-    for (let i = 0; i < 20; i++) for (const run of turns) await run(i);
-    ab.here.length = ab.before.length = 0;
     for (let i = 0; i < ROUNDS; i++) for (const k of shuffled(turns.length)) await turns[k]!(i);
   }
   await Promise.all([
