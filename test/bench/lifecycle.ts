@@ -170,7 +170,10 @@ async function main(): Promise<void> {
     const other = (await import(resolve(values.before, 'test/support/stack.ts'))) as {
       startTestStack: typeof startTestStack;
     };
-    const beforeLane = await lane('base', RUNTIME_IMAGE, undefined, other.startTestStack);
+    // Every start boosted, as in this tree's lane (above).
+    const beforeLane = await lane('base', RUNTIME_IMAGE, undefined, other.startTestStack, {
+      startCpuBoostIntervalMs: 0,
+    });
     lanes.push(beforeLane);
     beforeStack = beforeLane.stack;
   }
