@@ -14,13 +14,15 @@ import type {
   OwnedRuntime,
   RemoveOptions,
   RuntimeDriver,
+  PausedBy,
   RuntimeInfo,
   RuntimeSpec,
   RuntimeState,
   RuntimeUsage,
   StopOptions,
 } from '../runtime/runtime-driver.ts';
-import { readPidsCgroup } from './cgroup-pids.ts';
+import { containerUsage } from './container-usage.ts';
+import { RuntimeFreezer } from './runtime-freezer.ts';
 import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
@@ -48,8 +50,8 @@ function statusOf(error: unknown): number | undefined {
   return (error as DockerError | undefined)?.statusCode;
 }
 
-function stateOf(inspect: Docker.ContainerInspectInfo): RuntimeState {
-  if (inspect.State.Paused) return 'paused';
+function stateOf(inspect: Docker.ContainerInspectInfo, pausedBy: PausedBy | undefined): RuntimeState {
+  if (pausedBy) return 'paused';
   if (inspect.State.Running) return 'running';
   if (
     inspect.State.Status === 'exited' ||
@@ -63,6 +65,7 @@ function stateOf(inspect: Docker.ContainerInspectInfo): RuntimeState {
 export class DockerDriver implements RuntimeDriver {
   private readonly docker: Docker;
   private readonly options: DockerDriverOptions;
+  private readonly freezer = new RuntimeFreezer();
 
   constructor(options: DockerDriverOptions) {
     if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(options.namespace)) {
@@ -122,26 +125,41 @@ export class DockerDriver implements RuntimeDriver {
     await rm(this.secretsFile(tenantId), { force: true });
   }
 
-  /** A paused process cannot take SIGTERM: unpause first, then stop with the grace given. */
+  /** A frozen process cannot take SIGTERM: thaw first, then stop with the grace given. */
   private async stopContainer(info: Docker.ContainerInspectInfo, graceSeconds: number): Promise<void> {
-    const container = this.docker.getContainer(info.Id);
-    if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
-    if (info.State.Running) await this.ignoreStatus(container.stop({ t: graceSeconds }), 304);
+    await this.thawIfFrozen(info);
+    if (info.State.Running)
+      await this.ignoreStatus(this.docker.getContainer(info.Id).stop({ t: graceSeconds }), 304);
   }
 
+  /** Freezes the running process (`runtime-freezer.ts`: in its host cgroup where reachable). */
   async pause(tenantId: string): Promise<void> {
     const info = await this.inspectRaw(tenantId);
-    if (info?.State.Running && !info.State.Paused) await this.docker.getContainer(info.Id).pause();
+    if (info?.State.Running && !(await this.freezer.pausedBy(info)))
+      await this.freezer.freeze(this.docker.getContainer(info.Id), info);
   }
 
   async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
-    await this.ignoreStatus(this.docker.getContainer(info.runtimeId).unpause(), 304);
-    return { ...info, state: 'running' };
+    if (info.pausedBy === 'host') await this.freezer.thaw(info.runtimeId);
+    else await this.ignoreStatus(this.docker.getContainer(info.runtimeId).unpause(), 304);
+    const { pausedBy: _thawed, ...rest } = info;
+    return { ...rest, state: 'running' };
+  }
+
+  /** Who keeps the container frozen (`runtime-freezer.ts`), or undefined. */
+  pausedBy(info: Docker.ContainerInspectInfo): Promise<PausedBy | undefined> {
+    return this.freezer.pausedBy(info);
+  }
+
+  private async thawIfFrozen(info: Docker.ContainerInspectInfo): Promise<void> {
+    const by = await this.pausedBy(info);
+    if (by === 'host') await this.freezer.thaw(info.Id);
+    else if (by === 'engine') await this.ignoreStatus(this.docker.getContainer(info.Id).unpause(), 304);
   }
 
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
     const info = await this.inspectRaw(tenantId);
-    return info ? this.toInfo(info) : undefined;
+    return info ? await this.toInfo(info) : undefined;
   }
 
   async list(): Promise<RuntimeInfo[]> {
@@ -152,9 +170,14 @@ export class DockerDriver implements RuntimeDriver {
       },
     });
     const infos = await Promise.all(containers.map((c) => this.docker.getContainer(c.Id).inspect()));
-    // A sandbox's quota as the kernel enforces it: a boost lives in its cgroup alone (sandbox-cpu.ts).
-    const live = await Promise.all(infos.map((info) => liveSandboxQuota(info)));
-    return infos.map((info, i) => ({ ...this.toInfo(info), ...(live[i] ? { cpuQuota: live[i] } : {}) }));
+    this.freezer.keepOnly(infos.map((info) => info.Id));
+    return Promise.all(
+      infos.map(async (info) => {
+        // A sandbox's quota as the kernel enforces it: a boost lives in its cgroup alone (sandbox-cpu.ts).
+        const live = await liveSandboxQuota(info);
+        return { ...(await this.toInfo(info)), ...(live ? { cpuQuota: live } : {}) };
+      }),
+    );
   }
 
   async remove(tenantId: string, options: RemoveOptions): Promise<void> {
@@ -163,6 +186,7 @@ export class DockerDriver implements RuntimeDriver {
       // Drain: SIGTERM lets the runtime stop accepting and finish the calls in flight.
       if (options.drainSeconds !== undefined) await this.stopContainer(info, options.drainSeconds);
       await this.ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
+      this.freezer.forget(info.Id);
     }
     if (!options.purgeData) return;
     const placement = this.placement(tenantId, 0);
@@ -185,9 +209,9 @@ export class DockerDriver implements RuntimeDriver {
     options: EnsureOptions,
   ): Promise<RuntimeInfo> {
     const container = this.docker.getContainer(info.Id);
-    const starts = !info.State.Paused && !info.State.Running;
-    if (info.State.Paused) await this.ignoreStatus(container.unpause(), 304);
-    else if (starts) {
+    const starts = !info.State.Running;
+    if (!starts) await this.thawIfFrozen(info);
+    else {
       // A crash leaves the old sockets behind (the runtime's and its egress bridge's); under gVisor
       // the runtime may not unlink a host socket.
       const socketDir = this.placement(spec.tenantId, 0).socketDir;
@@ -211,7 +235,7 @@ export class DockerDriver implements RuntimeDriver {
     const now = await container.inspect();
     if (starts && spec.isolation === 'gvisor' && options.startCpuQuota !== undefined)
       await boostSandboxCpu(now, options.startCpuQuota, this.options.logger);
-    return this.toInfo(now);
+    return await this.toInfo(now);
   }
 
   private secretsFile(tenantId: string): string {
@@ -251,14 +275,6 @@ export class DockerDriver implements RuntimeDriver {
         name,
         tenantId,
         role: c.Labels[LABELS.role],
-        state:
-          c.State === 'running'
-            ? 'running'
-            : c.State === 'paused'
-              ? 'paused'
-              : c.State === 'exited' || c.State === 'created' || c.State === 'dead'
-                ? 'stopped'
-                : 'unknown',
         canonical: tenantId !== undefined && name === this.placement(tenantId, 0).containerName,
         createdAtMs: c.Created * 1000,
       };
@@ -267,6 +283,7 @@ export class DockerDriver implements RuntimeDriver {
 
   async removeById(runtimeId: string): Promise<void> {
     await this.ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
+    this.freezer.forget(runtimeId);
   }
 
   async restoreCpu(tenantId: string, limits: CpuLimits): Promise<void> {
@@ -292,35 +309,18 @@ export class DockerDriver implements RuntimeDriver {
 
   async usage(tenantId: string): Promise<RuntimeUsage | undefined> {
     const info = await this.inspectRaw(tenantId);
-    if (!info?.State.Running) return undefined;
-    // one-shot (API 1.41): one sample, no 1-second wait for a second one.
-    const stats = (await this.docker
-      .getContainer(info.Id)
-      .stats({ stream: false, 'one-shot': true } as { stream: false })) as unknown as {
-      memory_stats?: { usage?: number; max_usage?: number; limit?: number; stats?: { cache?: number } };
-      cpu_stats?: { cpu_usage?: { total_usage?: number } };
-      pids_stats?: { current?: number; limit?: number };
-    };
-    const memory = stats.memory_stats;
-    return {
-      // cgroup v1 counts page cache in usage; the working set is what the limit bites on.
-      memoryBytes: Math.max(0, (memory?.usage ?? 0) - (memory?.stats?.cache ?? 0)),
-      memoryLimitBytes: memory?.limit ?? info.HostConfig.Memory ?? 0,
-      memoryPeakBytes: memory?.max_usage ?? 0,
-      cpuSeconds: (stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9,
-      pids: stats.pids_stats?.current ?? 0,
-      pidsLimit: stats.pids_stats?.limit ?? info.HostConfig.PidsLimit ?? 0,
-      pidsRefused: info.State.Pid > 0 ? (await readPidsCgroup(info.State.Pid, info.Id))?.refused : undefined,
-    };
+    return info?.State.Running ? containerUsage(this.docker.getContainer(info.Id), info) : undefined;
   }
 
-  private toInfo(info: Docker.ContainerInspectInfo): RuntimeInfo {
+  private async toInfo(info: Docker.ContainerInspectInfo): Promise<RuntimeInfo> {
     const labels = info.Config.Labels;
     const tenantId = labels[LABELS.tenant] ?? '';
+    const pausedBy = await this.freezer.pausedBy(info);
     return {
       tenantId,
       runtimeId: info.Id,
-      state: stateOf(info),
+      state: stateOf(info, pausedBy),
+      ...(pausedBy ? { pausedBy } : {}),
       specHash: labels[LABELS.specHash] ?? '',
       generation: Number(labels[LABELS.generation] ?? '0'),
       endpoint: {

@@ -22,6 +22,9 @@ export type CpuLimits = Pick<RuntimeSpec, 'plan' | 'isolation'>;
 export const RUNTIME_STATES = ['running', 'paused', 'stopped', 'starting', 'unknown'] as const;
 export type RuntimeState = (typeof RUNTIME_STATES)[number];
 
+/** Who keeps a paused runtime frozen: the engine, or the supervisor in the runtime's host cgroup. */
+export type PausedBy = 'engine' | 'host';
+
 export interface RuntimeExit {
   code: number;
   oomKilled: boolean;
@@ -47,6 +50,8 @@ export interface RuntimeInfo {
    * start-time boost is in force (docs/cpu-boost.md).
    */
   cpuQuota?: number;
+  /** Of a paused runtime, where the driver pauses in more than one way: what `resume` thaws it with. */
+  pausedBy?: PausedBy;
 }
 
 /** Every container carrying this installation's labels, tenant runtimes or helpers, by id. */
@@ -55,7 +60,6 @@ export interface OwnedRuntime {
   name: string;
   tenantId: string | undefined;
   role: string | undefined;
-  state: RuntimeState;
   /** Whether the name is the canonical one for its tenant (a second container is a duplicate). */
   canonical: boolean;
   /** Creation time, ms since the epoch: a helper is removed only once it is clearly abandoned. */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 
 export interface IsolationVerifierOptions {
   docker: Docker;
-  driver: Pick<DockerDriver, 'placement'>;
+  driver: Pick<DockerDriver, 'placement' | 'pausedBy'>;
   probeTimeoutMs?: number;
   /**
    * Resolves once the tenant's start-time CPU boost is over (at most its deadline): the evidence is
@@ -97,15 +97,20 @@ export class IsolationVerifier {
       if ((error as { statusCode?: number }).statusCode !== 404) throw error;
     }
     const checks: IsolationCheck[] = [];
-    if (!info || !info.State.Running) {
+    // A frozen container runs no probe: the engine refuses to exec in one it paused, and one the
+    // supervisor froze in its host cgroup would hold the probe until its deadline.
+    const paused = info?.State.Running && (await this.options.driver.pausedBy(info));
+    if (!info || !info.State.Running || paused) {
       checks.push({
         id: 'runtime.running',
         control: 'a live container to check',
         source: 'docker',
         pass: false,
-        why: info
-          ? `the container is ${info.State.Status}`
-          : 'the tenant has no container (it starts on the first call)',
+        why: !info
+          ? 'the tenant has no container (it starts on the first call)'
+          : paused
+            ? 'the container is paused (it wakes on the next call)'
+            : `the container is ${info.State.Status}`,
       });
     } else {
       checks.push(...containerChecks(info, tenant, placement));

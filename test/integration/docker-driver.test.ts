@@ -1,15 +1,13 @@
 // The dockerode driver against the real engine: hardening as the engine reports it, probes from
 // inside the container, one container per tenant under concurrency, and tenant separation.
-import { generateKeyPairSync } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
-import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
+import type { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
-import { lifecycleSettings } from '../support/lifecycle-settings.ts';
-import { execIn, RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { driverHarness } from '../support/driver-harness.ts';
+import { execIn, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
 let driver: DockerDriver;
@@ -20,24 +18,7 @@ function tenant(id: string, uid: number): TenantRecord {
 }
 
 beforeAll(async () => {
-  ns = await testNamespace('driver');
-  const { publicKey } = generateKeyPairSync('ed25519', {
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  driver = new DockerDriver({
-    namespace: ns.namespace,
-    runDir: ns.runDir,
-    routerGid: 0,
-    logger: pino({ level: 'silent' }),
-  });
-  manager = new RuntimeController({
-    driver,
-    image: RUNTIME_IMAGE,
-    routerPublicKey: publicKey,
-    logger: pino({ level: 'silent' }),
-    settings: lifecycleSettings(),
-  });
+  ({ ns, driver, manager } = await driverHarness('driver'));
 });
 
 afterAll(async () => {

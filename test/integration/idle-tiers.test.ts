@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentClient, containerId, containerName, volumeTitles, write } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { containerState } from '../support/frozen.ts';
 
 let stack: TestStack;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -26,14 +27,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function engineState(): Promise<string> {
-  try {
-    const info = await stack.ns.docker.getContainer(containerName(stack, 'sleepy')).inspect();
-    return info.State.Paused ? 'paused' : info.State.Status;
-  } catch {
-    return 'absent';
-  }
-}
+const engineState = () => containerState(stack.ns.docker, containerName(stack, 'sleepy'));
 
 /**
  * Waits `ms` (so the router's route has gone stale and it checks the epoch, as it would after any

@@ -18,6 +18,7 @@ import { RouterRuntimeView } from '../../supervisor/client/runtime-epochs.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { containerName } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { containerState } from '../support/frozen.ts';
 
 let stack: TestStack;
 let redis: Redis;
@@ -35,10 +36,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function engineState(tenant: string): Promise<string> {
-  const info = await stack.ns.docker.getContainer(containerName(stack, tenant)).inspect();
-  return info.State.Paused ? 'paused' : info.State.Status;
-}
+const engineState = (tenant: string) => containerState(stack.ns.docker, containerName(stack, tenant));
 
 describe('periodic tool-definition check', () => {
   it('does not send the check to a runtime paused since its route was made, and the next call wakes it', async () => {

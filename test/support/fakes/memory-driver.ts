@@ -103,7 +103,6 @@ export class MemoryDriver implements RuntimeDriver {
       name: r.tenantId,
       tenantId: r.tenantId,
       role: undefined,
-      state: r.state,
       canonical: true,
       createdAtMs: Date.now(),
     }));

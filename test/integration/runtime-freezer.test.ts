@@ -1,0 +1,123 @@
+// Pausing a runtime in its host cgroup's freezer (supervisor/docker/runtime-freezer.ts), against the
+// real engine and kernel: the engine reports it running while no process of it runs, the driver
+// reports it paused and thaws it; one the engine paused is thawed by the engine; a frozen runtime
+// still stops gracefully and is reported paused by the isolation evidence; the tenant cannot reach
+// its own freezer; and a supervisor that cannot reach the host's cgroups pauses through the engine.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
+import { IsolationVerifier } from '../../supervisor/verify/isolation-verifier.ts';
+import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
+import type { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
+import { tenantRecord } from '../support/tenant.ts';
+import { driverHarness } from '../support/driver-harness.ts';
+import { kernelFreezer } from '../support/frozen.ts';
+import { execIn, type TestNamespace } from '../support/namespace.ts';
+
+let ns: TestNamespace;
+let driver: DockerDriver;
+let manager: RuntimeController;
+
+beforeAll(async () => {
+  ({ ns, driver, manager } = await driverHarness('freezer'));
+});
+
+afterAll(async () => {
+  await ns.cleanup();
+});
+
+const engineState = async (runtimeId: string) => (await ns.docker.getContainer(runtimeId).inspect()).State;
+
+describe('a runtime paused in its host cgroup', () => {
+  it('runs nothing while frozen, though the engine reports it running; the driver reports it paused and thaws it', async () => {
+    const { info: up } = await manager.ensureRuntime(tenantRecord('icy', { uid: 100_231 }));
+    expect(await probeHealth(up.endpoint)).toBe(true);
+
+    await driver.pause('icy');
+    const paused = await driver.inspect('icy');
+    expect(paused).toMatchObject({ state: 'paused', pausedBy: 'host', runtimeId: up.runtimeId });
+    expect(await kernelFreezer(ns.docker, up.runtimeId)).toBe('FROZEN');
+    expect(await engineState(up.runtimeId)).toMatchObject({ Running: true, Paused: false });
+    // Its socket accepts the connection (the kernel does), its server never answers.
+    expect(await probeHealth(up.endpoint, 500)).toBe(false);
+
+    const woken = await driver.resume(paused!);
+    expect(woken.state).toBe('running');
+    expect(woken.pausedBy).toBeUndefined();
+    expect(await kernelFreezer(ns.docker, up.runtimeId)).toBe('THAWED');
+    expect(await probeHealth(up.endpoint)).toBe(true);
+    expect((await driver.inspect('icy'))?.state).toBe('running');
+  });
+
+  it('leaves a runtime the engine paused to the engine, which then reports it running again', async () => {
+    const { runtimeId } = (await driver.inspect('icy'))!;
+    await ns.docker.getContainer(runtimeId).pause();
+    const paused = await driver.inspect('icy');
+    expect(paused).toMatchObject({ state: 'paused', pausedBy: 'engine' });
+    await driver.pause('icy'); // already paused: nothing more
+    await driver.resume(paused!);
+    expect(await engineState(runtimeId)).toMatchObject({ Running: true, Paused: false });
+    expect(await kernelFreezer(ns.docker, runtimeId)).toBe('THAWED');
+    expect(await probeHealth(paused!.endpoint)).toBe(true);
+  });
+
+  it('is out of reach of the tenant: its own processes can neither freeze nor thaw it', async () => {
+    const { runtimeId } = (await driver.inspect('icy'))!;
+    for (const [file, value] of [
+      ['/sys/fs/cgroup/freezer/freezer.state', 'FROZEN'],
+      ['/sys/fs/cgroup/freezer/freezer.state', 'THAWED'],
+      ['/sys/fs/cgroup/cgroup.freeze', '1'],
+    ]) {
+      const attempt = await execIn(ns.docker, runtimeId, ['/bin/sh', '-c', `echo ${value} > ${file}`]);
+      expect(attempt.exitCode).not.toBe(0);
+    }
+    expect(await kernelFreezer(ns.docker, runtimeId)).toBe('THAWED');
+  });
+
+  it('its isolation evidence says it is paused, at once, and probes nothing inside it', async () => {
+    const verifier = new IsolationVerifier({ docker: ns.docker, driver, probeTimeoutMs: 20_000 });
+    await driver.pause('icy');
+    const started = Date.now();
+    const report = await verifier.verify(tenantRecord('icy', { uid: 100_231 }), []);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(report.pass).toBe(false);
+    expect(report.checks).toEqual([
+      expect.objectContaining({ id: 'runtime.running', pass: false, why: expect.stringContaining('paused') }),
+    ]);
+    await driver.resume((await driver.inspect('icy'))!);
+  });
+
+  it('a frozen runtime still stops gracefully: thawed first, its server takes SIGTERM within the grace', async () => {
+    const { runtimeId } = (await driver.inspect('icy'))!;
+    await driver.pause('icy');
+    expect(await kernelFreezer(ns.docker, runtimeId)).toBe('FROZEN');
+    const started = Date.now();
+    await driver.stop('icy', { graceSeconds: 10 });
+    const state = await engineState(runtimeId);
+    expect(state.Running).toBe(false);
+    // SIGKILL after the grace would be 137; a thawed server ends on SIGTERM well before it.
+    expect(state.ExitCode).not.toBe(137);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((await driver.inspect('icy'))?.state).toBe('stopped');
+    await driver.remove('icy', { purgeData: true });
+  });
+
+  it('pauses through the engine where the host cgroups are out of reach', async () => {
+    const { info: up } = await manager.ensureRuntime(tenantRecord('far', { uid: 100_232 }));
+    const empty = await mkdtemp(join(tmpdir(), 'bulkhead-no-cgroups-'));
+    try {
+      const freezer = new RuntimeFreezer({ root: empty });
+      const container = ns.docker.getContainer(up.runtimeId);
+      await freezer.freeze(container, await container.inspect());
+      expect(await engineState(up.runtimeId)).toMatchObject({ Paused: true });
+      expect(await freezer.pausedBy(await container.inspect())).toBe('engine');
+      await container.unpause();
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+    await driver.remove('far', { purgeData: true });
+  });
+});
