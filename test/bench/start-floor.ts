@@ -11,7 +11,8 @@
 //            supervisor adds to the runtime's start, in the same rounds
 // Each is timed as the supervisor's start is ('runtime ready', test/bench/lifecycle.ts): a cold
 // start with the volume kept (create and start), a wake from stopped (start) and from paused
-// (unpause), each until the file appears (engine), the server answers on the socket (node) or the
+// (the engine's unpause, then a thaw in the host cgroup, the supervisor's way: runtime-freezer.ts),
+// each until the file appears (engine), the server answers on the socket (node) or the
 // runtime's health probe passes (runtime: supervisor/runtime/health-probe.ts, polled every 2 ms
 // instead of the supervisor's 10). The variants take turns round by round. Everything is
 // namespaced and removed. Asserts nothing.
@@ -27,6 +28,7 @@ import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 import { buildContainerSpec, buildVolumeInitSpec } from '../../supervisor/docker/container-spec.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
+import { RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { startCpuLimitFor } from '../../supervisor/runtime/runtime-cpu.ts';
 import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
@@ -69,6 +71,7 @@ type Variant = keyof typeof VARIANTS;
 
 const ns = await testNamespace('bench-floor');
 const { docker } = ns;
+const freezer = new RuntimeFreezer();
 
 /** The runtime refuses to start without the router's key; the benchmark never calls it. */
 const ROUTER_KEY = generateKeyPairSync('ed25519')
@@ -165,6 +168,14 @@ async function atEngine(variant: Exclude<Variant, 'supervisor'>): Promise<void> 
   await container.unpause();
   await ready(variant, socketPath);
   record(`${variant}: wake from paused`, performance.now() - t0);
+
+  // The same, frozen and thawed in its host cgroup as the supervisor does (runtime-freezer.ts).
+  await freezer.freeze(container, await container.inspect());
+  t0 = performance.now();
+  await freezer.thaw(container.id);
+  await ready(variant, socketPath);
+  record(`${variant}: wake from paused, host cgroup`, performance.now() - t0);
+  freezer.forget(container.id);
 }
 
 /** One round through the lifecycle controller: removed (volume kept), stopped, paused, each ensured. */
