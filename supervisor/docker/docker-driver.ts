@@ -140,8 +140,7 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
-    if (info.pausedBy === 'host') await this.freezer.thaw(info.runtimeId);
-    else await this.ignoreStatus(this.docker.getContainer(info.runtimeId).unpause(), 304);
+    await this.freezer.thaw(this.docker.getContainer(info.runtimeId), info.pausedBy ?? 'engine');
     const { pausedBy: _thawed, ...rest } = info;
     return { ...rest, state: 'running' };
   }
@@ -153,8 +152,7 @@ export class DockerDriver implements RuntimeDriver {
 
   private async thawIfFrozen(info: Docker.ContainerInspectInfo): Promise<void> {
     const by = await this.pausedBy(info);
-    if (by === 'host') await this.freezer.thaw(info.Id);
-    else if (by === 'engine') await this.ignoreStatus(this.docker.getContainer(info.Id).unpause(), 304);
+    if (by) await this.freezer.thaw(this.docker.getContainer(info.Id), by);
   }
 
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {

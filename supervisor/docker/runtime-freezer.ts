@@ -76,13 +76,24 @@ export class RuntimeFreezer {
   }
 
   /**
-   * Thaws a container frozen in its host cgroup (by this supervisor, whose lookup found the cgroup).
-   * Resolves once the kernel has been told: its processes are runnable from then on.
+   * Thaws a container frozen by `by`. Resolves once the engine, or the kernel, has been told: its
+   * processes are runnable from then on. The host cgroup is the one found when the container was
+   * seen frozen, else (forgotten meanwhile) looked up again.
    */
-  async thaw(runtimeId: string): Promise<void> {
-    const cgroup = this.cgroups.get(runtimeId);
+  async thaw(container: Docker.Container, by: PausedBy): Promise<void> {
+    if (by === 'engine') {
+      // 304: not paused (any more): nothing to do.
+      await container.unpause().catch((error: { statusCode?: number }) => {
+        if (error?.statusCode !== 304) throw error;
+      });
+      return;
+    }
+    const cgroup = this.cgroups.get(container.id) ?? (await this.cgroupOf(await container.inspect()));
     if (!cgroup)
-      throw new BulkheadError('runtime_failed', `container ${runtimeId} has no known freezer to thaw`);
+      throw new BulkheadError(
+        'runtime_failed',
+        `container ${container.id} has no freezer within reach to thaw`,
+      );
     await writeFile(controlFile(cgroup), THAW[cgroup.version]);
   }
 

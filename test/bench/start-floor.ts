@@ -172,7 +172,7 @@ async function atEngine(variant: Exclude<Variant, 'supervisor'>): Promise<void> 
   // The same, frozen and thawed in its host cgroup as the supervisor does (runtime-freezer.ts).
   await freezer.freeze(container, await container.inspect());
   t0 = performance.now();
-  await freezer.thaw(container.id);
+  await freezer.thaw(container, 'host');
   await ready(variant, socketPath);
   record(`${variant}: wake from paused, host cgroup`, performance.now() - t0);
   freezer.forget(container.id);

@@ -1,13 +1,15 @@
 // Pausing a runtime in its host cgroup's freezer (supervisor/docker/runtime-freezer.ts), against the
 // real engine and kernel: the engine reports it running while no process of it runs, the driver
-// reports it paused and thaws it; one the engine paused is thawed by the engine; a frozen runtime
-// still stops gracefully and is reported paused by the isolation evidence; the tenant cannot reach
-// its own freezer; and a supervisor that cannot reach the host's cgroups pauses through the engine.
+// reports it paused and thaws it, as does a supervisor started anew; one the engine paused is thawed
+// by the engine; a frozen runtime still stops gracefully and is reported paused by the isolation
+// evidence; the tenant cannot reach its own freezer; and a supervisor that cannot reach the host's
+// cgroups pauses through the engine.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { pino } from 'pino';
+import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
 import { IsolationVerifier } from '../../supervisor/verify/isolation-verifier.ts';
 import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
@@ -50,6 +52,24 @@ describe('a runtime paused in its host cgroup', () => {
     expect(await kernelFreezer(ns.docker, up.runtimeId)).toBe('THAWED');
     expect(await probeHealth(up.endpoint)).toBe(true);
     expect((await driver.inspect('icy'))?.state).toBe('running');
+  });
+
+  it('a supervisor started anew finds a runtime its predecessor froze, reports it paused and thaws it', async () => {
+    await driver.pause('icy');
+    const successor = new DockerDriver({
+      namespace: ns.namespace,
+      runDir: ns.runDir,
+      routerGid: 0,
+      logger: pino({ level: 'silent' }),
+    });
+    const found = await successor.inspect('icy');
+    expect(found).toMatchObject({ state: 'paused', pausedBy: 'host' });
+    // And with nothing known of it at all: the thaw looks its cgroup up again.
+    const container = ns.docker.getContainer(found!.runtimeId);
+    await new RuntimeFreezer().thaw(container, 'host');
+    expect(await kernelFreezer(ns.docker, found!.runtimeId)).toBe('THAWED');
+    expect(await probeHealth(found!.endpoint)).toBe(true);
+    expect((await successor.inspect('icy'))?.state).toBe('running');
   });
 
   it('leaves a runtime the engine paused to the engine, which then reports it running again', async () => {
@@ -103,6 +123,20 @@ describe('a runtime paused in its host cgroup', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect((await driver.inspect('icy'))?.state).toBe('stopped');
     await driver.remove('icy', { purgeData: true });
+  });
+
+  it('freezes a gVisor sandbox whole in its host cgroup, and thaws it', async () => {
+    const { info: up } = await manager.ensureRuntime(
+      tenantRecord('sandboxed', { uid: 100_233, isolation: 'gvisor' }),
+    );
+    await driver.pause('sandboxed');
+    const paused = await driver.inspect('sandboxed');
+    expect(paused).toMatchObject({ state: 'paused', pausedBy: 'host' });
+    expect(await kernelFreezer(ns.docker, up.runtimeId)).toBe('FROZEN');
+    expect(await probeHealth(up.endpoint, 500)).toBe(false);
+    await driver.resume(paused!);
+    expect(await probeHealth(up.endpoint)).toBe(true);
+    await driver.remove('sandboxed', { purgeData: true });
   });
 
   it('pauses through the engine where the host cgroups are out of reach', async () => {
