@@ -52,7 +52,7 @@ const fields = {
   startCpuBoost: {
     env: 'BULKHEAD_START_CPU_BOOST',
     schema: z.coerce.number().min(0).max(64).default(2),
-    doc: "CPUs a runtime may use per 1 s period while it starts (create, or wake from stopped; only a start alone, not in a burst), until its first health answer and never longer than `startCpuBoostMs` (an option, 3 s by default); then the plan's quota is put back. 0: off. Not for gVisor (runsc cannot change a running sandbox's quota) nor a plan already at this size (docs/cpu-boost.md)",
+    doc: "CPUs a runtime may use per 1 s period while it starts (create, or wake from stopped; only a start alone, not in a burst), until its first health answer and never longer than `startCpuBoostMs` (an option, 3 s by default); then the plan's quota is put back. 0: off. Under gVisor it is written to the sandbox's host cgroup (runsc cannot change a running sandbox's quota; a supervisor that cannot reach that cgroup gives none). Not for a plan already at this size (docs/cpu-boost.md)",
   },
   // At least 2 s: routers re-check a route's epoch every 500 ms (see supervisor/client/runtime-epochs.ts).
   idlePauseMs: {
@@ -62,7 +62,7 @@ const fields = {
       .int()
       .refine((v) => v === 0 || v >= 2_000, 'use 0 (off) or at least 2000')
       .default(300_000),
-    doc: 'idle time before a runtime is paused (0: no idle tiers)',
+    doc: 'idle time before a runtime is paused (0: no idle tiers): frozen by the supervisor in its host cgroup where it can write that (else by the engine), and then `docker ps` shows it Up while `list` and `show` say paused (docs/lifecycle.md)',
   },
   idleStopMs: {
     env: 'BULKHEAD_IDLE_STOP_MS',
