@@ -33,16 +33,26 @@ async function frozenNow(cgroup: HostCgroup): Promise<boolean> {
   return /^frozen 1$/m.test(await readFile(`${cgroup.dir}/cgroup.events`, 'utf8'));
 }
 
-/** How long a freeze may take before it is undone: a process in an uninterruptible wait delays it. */
-const FREEZE_DEADLINE_MS = 2_000;
+export interface RuntimeFreezerOptions {
+  /** Where the host's cgroup tree is mounted (default /sys/fs/cgroup). */
+  root?: string;
+  /** How a container's freezer cgroup is found (default: from its process, `host-cgroup.ts`). */
+  locate?: (pid: number, containerId: string, root: string) => Promise<HostCgroup | undefined>;
+  /** How long a freeze may take before it is undone: a process in an uninterruptible wait delays it. */
+  deadlineMs?: number;
+}
 
 export class RuntimeFreezer {
   /** Each container's freezer, by container ID: its cgroup's path is fixed for the container's life. */
   private readonly cgroups = new Map<string, HostCgroup>();
   private readonly root: string;
+  private readonly locate: NonNullable<RuntimeFreezerOptions['locate']>;
+  private readonly deadlineMs: number;
 
-  constructor(options: { root?: string } = {}) {
+  constructor(options: RuntimeFreezerOptions = {}) {
     this.root = options.root ?? CGROUP_ROOT;
+    this.locate = options.locate ?? ((pid, id, root) => containerCgroup(pid, id, 'freezer', root));
+    this.deadlineMs = options.deadlineMs ?? 2_000;
   }
 
   /** Who keeps the container frozen, or undefined when it is not (or does not run). */
@@ -60,7 +70,7 @@ export class RuntimeFreezer {
       await container.pause();
       return;
     }
-    const deadline = Date.now() + FREEZE_DEADLINE_MS;
+    const deadline = Date.now() + this.deadlineMs;
     // As runc does: the request is written again until every process is stopped.
     for (;;) {
       await writeFile(controlFile(cgroup), FREEZE[cgroup.version]);
@@ -71,7 +81,7 @@ export class RuntimeFreezer {
     await writeFile(controlFile(cgroup), THAW[cgroup.version]);
     throw new BulkheadError(
       'runtime_failed',
-      `container ${info.Name} was not frozen within ${FREEZE_DEADLINE_MS} ms: thawed again`,
+      `container ${info.Name} was not frozen within ${this.deadlineMs} ms: thawed again`,
     );
   }
 
@@ -112,7 +122,7 @@ export class RuntimeFreezer {
     const known = this.cgroups.get(info.Id);
     if (known) return known;
     if (!(info.State.Pid > 0)) return undefined;
-    const cgroup = await containerCgroup(info.State.Pid, info.Id, 'freezer', this.root);
+    const cgroup = await this.locate(info.State.Pid, info.Id, this.root);
     if (!cgroup) return undefined;
     // No control file (the v2 root, a v1 tree without the freezer) or a read-only one: out of reach.
     const reachable = await access(controlFile(cgroup), constants.W_OK).then(

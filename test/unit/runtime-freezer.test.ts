@@ -1,0 +1,107 @@
+// The runtime freezer's own logic on both cgroup versions, over a scratch cgroup tree (this host has
+// cgroup v1 only, so v2 is shown here; test/integration/runtime-freezer.test.ts freezes real
+// containers): what it reads as frozen, what it writes to freeze and thaw, a freeze undone when the
+// kernel does not complete it in time, and the engine asked where no cgroup is within reach.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { HostCgroup } from '../../supervisor/docker/host-cgroup.ts';
+import { RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'bulkhead-freezer-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const info = (id: string): Docker.ContainerInspectInfo =>
+  ({
+    Id: id,
+    Name: `/${id}`,
+    State: { Running: true, Paused: false, Pid: 4242 },
+  }) as Docker.ContainerInspectInfo;
+
+/** A container whose only engine call allowed is the one named; every other throws. */
+function engine(id: string, allowed?: 'pause' | 'unpause'): Docker.Container & { calls: string[] } {
+  const calls: string[] = [];
+  const call = (name: 'pause' | 'unpause') => () => {
+    calls.push(name);
+    return name === allowed
+      ? Promise.resolve()
+      : Promise.reject(new Error(`the engine was asked to ${name}`));
+  };
+  return { id, calls, pause: call('pause'), unpause: call('unpause') } as unknown as Docker.Container & {
+    calls: string[];
+  };
+}
+
+function cgroupDir(version: 1 | 2, id: string, files: Record<string, string>): HostCgroup {
+  const dir = join(root, `v${version}`, id);
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { dir, version };
+}
+
+describe('the runtime freezer', () => {
+  it('on cgroup v2: reads cgroup.freeze, freezes once cgroup.events says frozen, thaws with 0', async () => {
+    const cgroup = cgroupDir(2, 'a'.repeat(64), {
+      'cgroup.freeze': '0\n',
+      'cgroup.events': 'populated 1\nfrozen 0\n',
+    });
+    const freezer = new RuntimeFreezer({ root, locate: () => Promise.resolve(cgroup) });
+    const container = engine('a'.repeat(64));
+    expect(await freezer.pausedBy(info(container.id))).toBeUndefined();
+    // The kernel's part: the events file reports the freeze complete.
+    writeFileSync(join(cgroup.dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
+    await freezer.freeze(container, info(container.id));
+    expect(readFileSync(join(cgroup.dir, 'cgroup.freeze'), 'utf8')).toBe('1');
+    expect(await freezer.pausedBy(info(container.id))).toBe('host');
+    await freezer.thaw(container, 'host');
+    expect(readFileSync(join(cgroup.dir, 'cgroup.freeze'), 'utf8')).toBe('0');
+    expect(container.calls).toEqual([]);
+  });
+
+  it('on cgroup v1: FREEZING counts as frozen (a wake must thaw it), FROZEN completes a freeze', async () => {
+    const cgroup = cgroupDir(1, 'b'.repeat(64), { 'freezer.state': 'FREEZING\n' });
+    const freezer = new RuntimeFreezer({ root, locate: () => Promise.resolve(cgroup) });
+    const container = engine('b'.repeat(64));
+    expect(await freezer.pausedBy(info(container.id))).toBe('host');
+    await freezer.thaw(container, 'host');
+    expect(readFileSync(join(cgroup.dir, 'freezer.state'), 'utf8')).toBe('THAWED');
+    expect(await freezer.pausedBy(info(container.id))).toBeUndefined();
+    // Written FROZEN, read back FROZEN (the scratch file holds what was written): complete.
+    await freezer.freeze(container, info(container.id));
+    expect(readFileSync(join(cgroup.dir, 'freezer.state'), 'utf8')).toBe('FROZEN');
+  });
+
+  it('undoes a freeze the kernel does not complete within the deadline, and says so', async () => {
+    const cgroup = cgroupDir(2, 'c'.repeat(64), { 'cgroup.freeze': '0', 'cgroup.events': 'frozen 0\n' });
+    const freezer = new RuntimeFreezer({ root, locate: () => Promise.resolve(cgroup), deadlineMs: 50 });
+    const container = engine('c'.repeat(64));
+    await expect(freezer.freeze(container, info(container.id))).rejects.toMatchObject({
+      code: 'runtime_failed',
+      message: expect.stringContaining('not frozen within 50 ms'),
+    });
+    expect(readFileSync(join(cgroup.dir, 'cgroup.freeze'), 'utf8')).toBe('0');
+    expect(await freezer.pausedBy(info(container.id))).toBeUndefined();
+  });
+
+  it('asks the engine where no cgroup is within reach, and leaves what the engine paused to it', async () => {
+    const freezer = new RuntimeFreezer({ root, locate: () => Promise.resolve(undefined) });
+    const paused = engine('d'.repeat(64), 'pause');
+    await freezer.freeze(paused, info(paused.id));
+    expect(paused.calls).toEqual(['pause']);
+    const byEngine = { ...info(paused.id), State: { Running: true, Paused: true, Pid: 4242 } };
+    expect(await freezer.pausedBy(byEngine as Docker.ContainerInspectInfo)).toBe('engine');
+    const unpaused = engine('d'.repeat(64), 'unpause');
+    await freezer.thaw(unpaused, 'engine');
+    expect(unpaused.calls).toEqual(['unpause']);
+  });
+
+  it('refuses to thaw in a cgroup it cannot find', async () => {
+    const freezer = new RuntimeFreezer({ root, locate: () => Promise.resolve(undefined) });
+    const container = Object.assign(engine('e'.repeat(64)), {
+      inspect: () => Promise.resolve(info('e'.repeat(64))),
+    });
+    await expect(freezer.thaw(container, 'host')).rejects.toMatchObject({ code: 'runtime_failed' });
+  });
+});
