@@ -1,8 +1,8 @@
 // Pausing a runtime in its host cgroup's freezer (supervisor/docker/runtime-freezer.ts), against the
 // real engine and kernel: the engine reports it running while no process of it runs, the driver
 // reports it paused and thaws it, as does a supervisor started anew; one the engine paused is thawed
-// by the engine; a frozen runtime still stops gracefully and is reported paused by the isolation
-// evidence; the tenant cannot reach its own freezer; and a supervisor that cannot reach the host's
+// by the engine; a frozen runtime still stops gracefully, is removed at once without a drain and
+// is reported paused by the isolation evidence; the tenant cannot reach its own freezer; and a supervisor that cannot reach the host's
 // cgroups pauses through the engine.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -137,6 +137,16 @@ describe('a runtime paused in its host cgroup', () => {
     await driver.resume(paused!);
     expect(await probeHealth(up.endpoint)).toBe(true);
     await driver.remove('sandboxed', { purgeData: true });
+  });
+
+  it('a frozen runtime is removed at once, without a drain (the engine kills it frozen)', async () => {
+    const { info: up } = await manager.ensureRuntime(tenantRecord('gone', { uid: 100_234 }));
+    await driver.pause('gone');
+    expect(await kernelFreezer(ns.docker, up.runtimeId)).toBe('FROZEN');
+    const started = Date.now();
+    await driver.remove('gone', { purgeData: true });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await driver.inspect('gone')).toBeUndefined();
   });
 
   it('pauses through the engine where the host cgroups are out of reach', async () => {
