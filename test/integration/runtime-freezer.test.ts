@@ -2,8 +2,8 @@
 // real engine and kernel: the engine reports it running while no process of it runs, the driver
 // reports it paused and thaws it, as does a supervisor started anew; one the engine paused is thawed
 // by the engine; a frozen runtime still stops gracefully, is removed at once without a drain and
-// is reported paused by the isolation evidence; the tenant cannot reach its own freezer; and a supervisor that cannot reach the host's
-// cgroups pauses through the engine.
+// is reported paused by the isolation evidence; the tenant cannot reach its own freezer; and a
+// supervisor that cannot reach the host's cgroups pauses through the engine.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
