@@ -165,6 +165,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     registry,
     logger,
     tracing,
+    activity: epochs,
     verifier: new IsolationVerifier({
       docker,
       driver,

@@ -61,8 +61,9 @@ export class RedisRuntimeEpochs implements RuntimeEpochs {
     return result;
   }
 
+  /** Records activity at `at`, unless a later one is recorded already (GT: it never moves back). */
   async touch(tenantId: string, at = Date.now()): Promise<void> {
-    await this.redis.zadd(activityKey(this.prefix), at, tenantId);
+    await this.redis.zadd(activityKey(this.prefix), 'GT', at, tenantId);
   }
 }
 

@@ -46,6 +46,12 @@ export interface RuntimeWorkerOptions {
   concurrency?: number;
   /** Spans of ensure jobs that carry a call's trace context; none: the supervisor does not trace. */
   tracing?: Tracing | undefined;
+  /**
+   * Where an ensure records the tenant's activity: the idle tiers count from it. A router recorded
+   * its call already; an ensure of the control plane (onboard, resume, update) had not, and the next
+   * idle pass would pause or stop a long-idle tenant's runtime right after starting it.
+   */
+  activity?: { touch(tenantId: string): Promise<void> };
   /** Isolation evidence for `verify` jobs; absent in supervisors without a Docker engine. */
   verifier?: { verify(tenant: TenantRecord, otherTenantIds: string[]): Promise<IsolationReport> };
 }
@@ -65,7 +71,10 @@ function handlers(options: RuntimeWorkerOptions): {
     async ensure(data) {
       const { tenantId, traceparent } = RUNTIME_JOBS.ensure.data.parse(data);
       return traceJob(options.tracing, traceparent, tenantId, async () => {
+        // Beside the bring-up, off its path; a failure only leaves the older time.
+        const touched = options.activity?.touch(tenantId).catch(() => undefined);
         const { endpoint, epoch, info } = await manager.ensureRuntime(await tenantOf(tenantId));
+        await touched;
         return { endpoint, epoch, runtimeId: info.runtimeId };
       });
     },

@@ -76,6 +76,23 @@ describe('idle tiers', () => {
     await client.close();
   }, 60_000);
 
+  it('counts an ensure of the control plane as use: a runtime it starts is not idled at once', async () => {
+    const client = await agentClient(stack, 'sleepy');
+    expect((await write(client, 'before-resume')).ok).toBe(true);
+    const last = (await stack.supervisor.epochs.activity()).get('sleepy')!;
+    await stack.supervisor.idle!.runOnce(last + 2_600);
+    expect(await engineState()).toBe('exited');
+    await sleep(150);
+    // As `bulkhead resume` and `onboard` do: through a runtime job, with no call through a router.
+    const asked = Date.now();
+    await stack.runtimes.ensure('sleepy');
+    expect(await engineState()).toBe('running');
+    // 900 ms after the ensure was asked for: under the 1 s pause tier, though its last call was longer ago.
+    await stack.supervisor.idle!.runOnce(asked + 900);
+    expect(await engineState()).toBe('running');
+    await client.close();
+  });
+
   it('does not pause a tenant that is being called', async () => {
     const client = await agentClient(stack, 'sleepy');
     const before = stack.supervisor.idle!.actions.total;
