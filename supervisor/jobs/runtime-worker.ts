@@ -71,9 +71,10 @@ function handlers(options: RuntimeWorkerOptions): {
     async ensure(data) {
       const { tenantId, traceparent } = RUNTIME_JOBS.ensure.data.parse(data);
       return traceJob(options.tracing, traceparent, tenantId, async () => {
+        const tenant = await tenantOf(tenantId);
         // Beside the bring-up, off its path; a failure only leaves the older time.
         const touched = options.activity?.touch(tenantId).catch(() => undefined);
-        const { endpoint, epoch, info } = await manager.ensureRuntime(await tenantOf(tenantId));
+        const { endpoint, epoch, info } = await manager.ensureRuntime(tenant);
         await touched;
         return { endpoint, epoch, runtimeId: info.runtimeId };
       });
