@@ -22,6 +22,7 @@ import type {
   StopOptions,
 } from '../runtime/runtime-driver.ts';
 import { containerUsage } from './container-usage.ts';
+import { ignoreStatus, statusOf } from './engine-status.ts';
 import { RuntimeFreezer } from './runtime-freezer.ts';
 import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
@@ -40,14 +41,6 @@ export interface DockerDriverOptions {
   /** Group that may enter socket directories: the router's group (0 when the router runs as root). */
   routerGid: number;
   logger: Logger;
-}
-
-interface DockerError {
-  statusCode?: number;
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as DockerError | undefined)?.statusCode;
 }
 
 function stateOf(inspect: Docker.ContainerInspectInfo, pausedBy: PausedBy | undefined): RuntimeState {
@@ -129,7 +122,7 @@ export class DockerDriver implements RuntimeDriver {
   private async stopContainer(info: Docker.ContainerInspectInfo, graceSeconds: number): Promise<void> {
     await this.thawIfFrozen(info);
     if (info.State.Running)
-      await this.ignoreStatus(this.docker.getContainer(info.Id).stop({ t: graceSeconds }), 304);
+      await ignoreStatus(this.docker.getContainer(info.Id).stop({ t: graceSeconds }), 304);
   }
 
   /** Freezes the running process (`runtime-freezer.ts`: in its host cgroup where reachable). */
@@ -183,12 +176,12 @@ export class DockerDriver implements RuntimeDriver {
     if (info) {
       // Drain: SIGTERM lets the runtime stop accepting and finish the calls in flight.
       if (options.drainSeconds !== undefined) await this.stopContainer(info, options.drainSeconds);
-      await this.ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
+      await ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
       this.freezer.forget(info.Id);
     }
     if (!options.purgeData) return;
     const placement = this.placement(tenantId, 0);
-    await this.ignoreStatus(this.docker.getVolume(placement.volumeName).remove(), 404);
+    await ignoreStatus(this.docker.getVolume(placement.volumeName).remove(), 404);
     await rm(placement.socketDir, { recursive: true, force: true });
   }
 
@@ -228,7 +221,7 @@ export class DockerDriver implements RuntimeDriver {
           ? container.update({ ...plan, CpuQuota: quota })
           : undefined;
       await Promise.all([prepare(), update]);
-      await this.ignoreStatus(container.start(), 304);
+      await ignoreStatus(container.start(), 304);
     }
     const now = await container.inspect();
     if (starts && spec.isolation === 'gvisor' && options.startCpuQuota !== undefined)
@@ -280,7 +273,7 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async removeById(runtimeId: string): Promise<void> {
-    await this.ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
+    await ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
     this.freezer.forget(runtimeId);
   }
 
@@ -294,7 +287,7 @@ export class DockerDriver implements RuntimeDriver {
     // By name: a boost's end may reach a newer container of the tenant, which only ends its boost
     // early. 404: no container (removed meanwhile), nothing to restore.
     const name = this.placement(tenantId, 0).containerName;
-    await this.ignoreStatus(this.docker.getContainer(name).update(plan), 404);
+    await ignoreStatus(this.docker.getContainer(name).update(plan), 404);
   }
 
   async socketDirExists(tenantId: string): Promise<boolean> {
@@ -381,16 +374,7 @@ export class DockerDriver implements RuntimeDriver {
           `volume init for ${spec.tenantId} exited ${result.StatusCode}`,
         );
     } finally {
-      await this.ignoreStatus(this.ignoreStatus(init.remove({ force: true }), 404), 409);
-    }
-  }
-
-  private async ignoreStatus<T>(promise: Promise<T>, status: number): Promise<T | undefined> {
-    try {
-      return await promise;
-    } catch (error) {
-      if (statusOf(error) === status) return undefined;
-      throw error;
+      await ignoreStatus(ignoreStatus(init.remove({ force: true }), 404), 409);
     }
   }
 }

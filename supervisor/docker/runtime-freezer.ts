@@ -12,6 +12,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { PausedBy } from '../runtime/runtime-driver.ts';
+import { ignoreStatus } from './engine-status.ts';
 import { CGROUP_ROOT, containerCgroup, type HostCgroup } from './host-cgroup.ts';
 
 /** The file that freezes and thaws a cgroup: v1 `freezer.state`, v2 `cgroup.freeze`. */
@@ -92,10 +93,7 @@ export class RuntimeFreezer {
    */
   async thaw(container: Docker.Container, by: PausedBy): Promise<void> {
     if (by === 'engine') {
-      // 304: not paused (any more): nothing to do.
-      await container.unpause().catch((error: { statusCode?: number }) => {
-        if (error?.statusCode !== 304) throw error;
-      });
+      await ignoreStatus(container.unpause(), 304);
       return;
     }
     const cgroup = this.cgroups.get(container.id) ?? (await this.cgroupOf(await container.inspect()));

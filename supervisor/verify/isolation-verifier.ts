@@ -8,6 +8,7 @@ import type { IsolationCheck, IsolationReport } from '../client/isolation-report
 import type { DockerDriver } from '../docker/docker-driver.ts';
 import { containerChecks } from './container-checks.ts';
 import { liveSandboxQuota } from '../docker/sandbox-cpu.ts';
+import { ignoreStatus } from '../docker/engine-status.ts';
 import { probeChecks, type ProbeObservation } from './probe-checks.ts';
 import { PROBE_SCRIPT } from './probe-script.ts';
 import { socketChecks } from './socket-checks.ts';
@@ -90,12 +91,7 @@ export class IsolationVerifier {
     await this.options.cpuBoostSettled?.(tenant.id);
     const placement = this.options.driver.placement(tenant.id, 0);
     const container = this.options.docker.getContainer(placement.containerName);
-    let info: Docker.ContainerInspectInfo | undefined;
-    try {
-      info = await container.inspect();
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
-    }
+    const info = await ignoreStatus(container.inspect(), 404);
     const checks: IsolationCheck[] = [];
     // A frozen container runs no probe: the engine refuses to exec in one it paused, and one the
     // supervisor froze in its host cgroup would hold the probe until its deadline.

@@ -1,0 +1,17 @@
+// The engine's HTTP status on a failed call (dockerode puts it on the error), and a call whose one
+// expected refusal means "nothing to do": 304 not modified (already started, stopped, unpaused),
+// 404 gone, 409 conflict.
+
+export function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** `promise`'s value, or undefined when the engine refused it with `status`; any other error throws. */
+export async function ignoreStatus<T>(promise: Promise<T>, status: number): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (statusOf(error) === status) return undefined;
+    throw error;
+  }
+}
