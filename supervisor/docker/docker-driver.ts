@@ -177,7 +177,6 @@ export class DockerDriver implements RuntimeDriver {
       // Drain: SIGTERM lets the runtime stop accepting and finish the calls in flight.
       if (options.drainSeconds !== undefined) await this.stopContainer(info, options.drainSeconds);
       await ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
-      this.freezer.forget(info.Id);
     }
     if (!options.purgeData) return;
     const placement = this.placement(tenantId, 0);
@@ -274,7 +273,6 @@ export class DockerDriver implements RuntimeDriver {
 
   async removeById(runtimeId: string): Promise<void> {
     await ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
-    this.freezer.forget(runtimeId);
   }
 
   async restoreCpu(tenantId: string, limits: CpuLimits): Promise<void> {

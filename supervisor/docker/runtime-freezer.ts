@@ -105,14 +105,13 @@ export class RuntimeFreezer {
     await writeFile(controlFile(cgroup), THAW[cgroup.version]);
   }
 
-  /** Forgets containers no longer there (by the IDs still there), so the lookups kept stay bounded. */
+  /**
+   * Forgets containers no longer there (by the IDs still there), so the lookups kept stay bounded:
+   * the driver's every listing (the health and idle passes) calls it.
+   */
   keepOnly(runtimeIds: Iterable<string>): void {
     const kept = new Set(runtimeIds);
     for (const id of this.cgroups.keys()) if (!kept.has(id)) this.cgroups.delete(id);
-  }
-
-  forget(runtimeId: string): void {
-    this.cgroups.delete(runtimeId);
   }
 
   /** The container's freezer cgroup, found from its process on the host once; undefined: out of reach. */

@@ -95,7 +95,7 @@ export class IsolationVerifier {
     const checks: IsolationCheck[] = [];
     // A frozen container runs no probe: the engine refuses to exec in one it paused, and one the
     // supervisor froze in its host cgroup would hold the probe until its deadline.
-    const paused = info?.State.Running && (await this.options.driver.pausedBy(info));
+    const paused = info && (await this.options.driver.pausedBy(info));
     if (!info || !info.State.Running || paused) {
       checks.push({
         id: 'runtime.running',

@@ -175,7 +175,6 @@ async function atEngine(variant: Exclude<Variant, 'supervisor'>): Promise<void> 
   await freezer.thaw(container, 'host');
   await ready(variant, socketPath);
   record(`${variant}: wake from paused, host cgroup`, performance.now() - t0);
-  freezer.forget(container.id);
 }
 
 /** One round through the lifecycle controller: removed (volume kept), stopped, paused, each ensured. */
