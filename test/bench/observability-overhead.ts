@@ -14,7 +14,9 @@
 //                          one setting per process as deployed; CPU/call and loop/call are then
 //                          the router process's alone, all/call adds this process (the clients)
 // A sixth setting, "all on 10%", samples one new trace in ten (BULKHEAD_TRACE_SAMPLE_RATIO=0.1):
-// shown beside the others, but the overhead target is judged on "all on" (every call traced).
+// shown beside the others, but the overhead target is judged on "all on" (every call traced). A
+// seventh, "audit floor", keeps no trail: each answer waits for an empty Redis round trip, grouped
+// as the trail groups its appends (redis-floor.ts), the least that waiting for a record can cost.
 // With --before, every round runs each setting of both checkouts in turn, so the machine's other
 // load falls on before and after alike; each table's changes are against its own "all off".
 import { randomBytes } from 'node:crypto';
@@ -31,6 +33,7 @@ import { startReceiverProcess } from '../support/otlp-receiver.ts';
 import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { benchArgs } from './bench-args.ts';
+import { groupedRoundTrip } from './redis-floor.ts';
 import { forkRouter, type RouterProcess } from './observability-processes.ts';
 import {
   exposedGc,
@@ -139,11 +142,13 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
     audit: new AuditTrail({ redis: checkoutRedis, prefix }),
     digester: new ArgsDigester('bench-secret'),
   };
+  const roundTrip = await groupedRoundTrip(checkoutRedis);
   const chosen = CONFIGS.map((setting) =>
     observabilityFor(setting, {
       tracing: (ratio) => (ratio === 1 ? tracing : sampled),
       metrics: () => metrics,
       audit: () => audit,
+      roundTrip: () => roundTrip,
     }),
   );
   const routers = await Promise.all(

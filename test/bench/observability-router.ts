@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { TenantRecordSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { benchArgs } from './bench-args.ts';
+import { groupedRoundTrip } from './redis-floor.ts';
 import type { RouterAnswer, RouterMessage } from './observability-processes.ts';
 import { exposedGc, isSetting, loadCheckout, observabilityFor, SETTINGS } from './observability-settings.ts';
 
@@ -37,6 +38,7 @@ const { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness } = await
 );
 
 const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const roundTrip = await groupedRoundTrip(redis);
 const observability = observabilityFor(setting, {
   tracing: (sampleRatio) =>
     startTracing({ service: 'bulkhead-router', endpoint: values.receiver!, sampleRatio })!,
@@ -45,6 +47,7 @@ const observability = observabilityFor(setting, {
     audit: new AuditTrail({ redis, prefix: values.prefix! }),
     digester: new ArgsDigester('bench-secret'),
   }),
+  roundTrip: () => roundTrip,
 });
 const tracing = observability.tracing?.tracing;
 const router = await harness.startAuthRouter({

@@ -11,10 +11,24 @@ import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import type * as MetricsModule from '../../router/metrics/router-metrics.ts';
 import type { AppDeps } from '../../router/app.ts';
 import type * as HarnessModule from '../support/auth-harness.ts';
+import type { RoundTrip } from './redis-floor.ts';
 
-export const SETTINGS = ['all off', 'tracing', 'metrics', 'audit', 'all on', 'all on 10%'] as const;
+export const SETTINGS = [
+  'all off',
+  'tracing',
+  'metrics',
+  'audit',
+  'audit floor',
+  'all on',
+  'all on 10%',
+] as const;
 export type Setting = (typeof SETTINGS)[number];
-/** "all on 10%" records one new trace in ten (BULKHEAD_TRACE_SAMPLE_RATIO=0.1). */
+/**
+ * "all on 10%" records one new trace in ten (BULKHEAD_TRACE_SAMPLE_RATIO=0.1). "audit floor" keeps
+ * no trail: the router builds each call's record as with the audit on, and its answer waits for a
+ * Redis round trip of an empty script instead of the record's append, grouped as the trail groups
+ * its appends (redis-floor.ts): no digest, no check, no hash, nothing stored.
+ */
 export const SAMPLED = 0.1;
 
 export type Observability = Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
@@ -28,6 +42,8 @@ export interface ObservabilityParts {
   tracing(sampleRatio: number): Tracing;
   metrics(): NonNullable<Observability['metrics']>;
   audit(): Pick<Observability, 'audit' | 'digester'>;
+  /** The audit floor's round trip. */
+  roundTrip(): RoundTrip;
 }
 
 export function observabilityFor(setting: Setting, parts: ObservabilityParts): Observability {
@@ -39,6 +55,7 @@ export function observabilityFor(setting: Setting, parts: ObservabilityParts): O
       : {}),
     ...(all || setting === 'metrics' ? { metrics: parts.metrics() } : {}),
     ...(all || setting === 'audit' ? parts.audit() : {}),
+    ...(setting === 'audit floor' ? { audit: { append: parts.roundTrip() } } : {}),
   };
 }
 

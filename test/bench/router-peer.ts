@@ -4,6 +4,12 @@
 // replayed over HTTP keep-alive connections: with N connections (calls/s, and the router's rate over the peer's) and
 // with one connection (p50, the router's added latency). Both servers answer in this process and
 // under the same load generator, so the ratio holds on a busy machine; absolute figures do not.
+// With one connection, beside them a floor: the same bare server, its tools/call awaiting two Redis
+// round trips (an empty script before the tool, another after it: redis-floor.ts), as the router
+// awaits its rate-limit take and its audit record. One call at a time, a router that waits for both
+// controls in Redis cannot answer sooner than that floor. (Not at 50 connections: there the floor
+// answered more calls per second than the bare SDK, 1.14 to 1.16 times, since the calls waiting on
+// Redis are answered together; it bounds nothing.)
 // Asserts nothing.
 //   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
 //     [--before DIR]    also the router of another checkout (e.g. /work/main), in the same rounds
@@ -18,6 +24,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, Server } from '@modelcontextprotocol/server';
+import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
@@ -26,6 +33,8 @@ import { whoami } from '../../router/tools/shared/whoami.ts';
 import type { Principal } from '../../router/identity/principal.ts';
 import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
 import { captureRequests, type CapturedRequest } from '../support/mcp-client.ts';
+import { REDIS_URL } from '../support/namespace.ts';
+import { groupedRoundTrip, type RoundTrip } from './redis-floor.ts';
 import type { startRouter } from '../../router/router.ts';
 import { benchArgs } from './bench-args.ts';
 
@@ -50,20 +59,46 @@ async function startRouterOf(dir: string): Promise<typeof startRouter> {
   return ((await import(url)) as { startRouter: typeof startRouter }).startRouter;
 }
 
-/** The bare peer: the SDK's own handler, a fresh server per request, the same tool and schema. */
-async function startPeer(principal: Principal): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * Two Redis round trips awaited one after the other around the tool, the least the router's controls
+ * could cost (test/bench/redis-floor.ts): one where the router takes the call's rate-limit budgets,
+ * one where it appends the audit record.
+ */
+interface RoundTrips {
+  before: RoundTrip;
+  after: RoundTrip;
+}
+
+/**
+ * The bare peer: the SDK's own handler, a fresh server per request, the same tool and schema; with
+ * `roundTrips`, the floor: the same, its tool call awaiting them.
+ */
+async function startPeer(
+  principal: Principal,
+  roundTrips?: RoundTrips,
+): Promise<{ url: string; close(): Promise<void> }> {
   const definition = SHARED_TOOLS.find((def) => def.name === 'whoami');
   if (!definition) throw new Error('whoami is not in the manifest');
   const wire = wireTool(definition);
   const mcp = createMcpHandler(() => {
     const server = new Server({ name: 'peer', version: '1.0.0' }, { capabilities: { tools: {} } });
     server.setRequestHandler('tools/list', () => ({ tools: [wire] }));
-    server.setRequestHandler('tools/call', () =>
+    const answer = () =>
       whoami(
         principal,
         {},
         { tenant: undefined, tools: () => [], idempotencyWindowMs: 0, rateLimits: () => Promise.resolve([]) },
-      ),
+      );
+    server.setRequestHandler(
+      'tools/call',
+      roundTrips
+        ? async () => {
+            await roundTrips.before();
+            const result = await answer();
+            await roundTrips.after();
+            return result;
+          }
+        : answer,
     );
     return server;
   });
@@ -81,6 +116,8 @@ async function startPeer(principal: Principal): Promise<{ url: string; close(): 
     },
   };
 }
+
+const FLOOR = 'floor (bare SDK, 2 Redis round trips)';
 
 /** One real SDK client call, its request captured (headers and body) to replay byte for byte. */
 async function capture(url: string, token: string | undefined): Promise<CapturedRequest> {
@@ -160,7 +197,7 @@ async function latency(label: string, url: string, request: CapturedRequest): Pr
     samples.push(performance.now() - t0);
   }
   await pool.close();
-  return printFigures(label, samples, { digits: 3, labelWidth: 44 });
+  return printFigures(label, samples, { digits: 3, labelWidth: 52 });
 }
 
 async function main(): Promise<void> {
@@ -185,6 +222,11 @@ async function main(): Promise<void> {
     expiresAt: 0,
   };
   const peer = await startPeer(principal);
+  const floorRedis = new Redis(REDIS_URL);
+  const floor = await startPeer(principal, {
+    before: await groupedRoundTrip(floorRedis),
+    after: await groupedRoundTrip(floorRedis),
+  });
   // The same router with every token verified in full (the verification cache off).
   const uncached = await stack.replica({ tokenCacheSeconds: 0 });
   // --before: another checkout's router (e.g. main's), its own modules, on the same stack.
@@ -197,6 +239,7 @@ async function main(): Promise<void> {
   ];
   try {
     const bare = await capture(peer.url, undefined);
+    const floorCall = await capture(floor.url, undefined);
     console.log(
       `router-peer benchmark: whoami (2026-07-28), Node ${process.version}, ${CONNECTIONS} connections for ` +
         `${SECONDS} s each, ${SEQUENTIAL} sequential calls; router = authenticated, audited, rate limited`,
@@ -225,9 +268,13 @@ async function main(): Promise<void> {
       );
     }
     const pPeer = await latency('1 connection, bare SDK', peer.url, bare);
+    const pFloor = await latency(`1 connection, ${FLOOR}`, floor.url, floorCall);
+    console.log(`1 connection: ${FLOOR} adds ${(pFloor - pPeer).toFixed(3)} ms p50`);
     for (const { label, url } of variants) {
       const p50 = await latency(`1 connection, ${label}`, url, router);
-      console.log(`1 connection: ${label} adds ${(p50 - pPeer).toFixed(3)} ms p50`);
+      console.log(
+        `1 connection: ${label} adds ${(p50 - pPeer).toFixed(3)} ms p50 (${(p50 - pFloor).toFixed(3)} ms over the floor)`,
+      );
     }
     if (toolErrors.size > 0)
       console.log(
@@ -237,6 +284,8 @@ async function main(): Promise<void> {
     await before?.close();
     await uncached.close();
     await peer.close();
+    await floor.close();
+    floorRedis.disconnect();
     await stack.close();
   }
 }
