@@ -12,6 +12,9 @@
 // Redis are answered together; it bounds nothing.)
 // Asserts nothing.
 //   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
+//     [--pause-ms N]    a pause between the sequential calls (default none: back to back). Back to
+//                       back the bare server's process never idles; a server waiting on Redis idles
+//                       within every call. With a pause every server idles between calls.
 //     [--before DIR]    also the router of another checkout (e.g. /work/main), in the same rounds
 //     [--profile DIR]   CPU profiles of the last round's peer and router phases alone
 //                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, each with the calls it answered:
@@ -24,6 +27,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, Server } from '@modelcontextprotocol/server';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
@@ -44,6 +48,7 @@ const { values } = benchArgs(import.meta.filename, {
     connections: { type: 'string', default: '50' },
     sequential: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
+    'pause-ms': { type: 'string', default: '0' },
     profile: { type: 'string' },
     before: { type: 'string' },
   },
@@ -52,6 +57,7 @@ const ROUNDS = Math.min(Math.max(Number(values.rounds), 1), 10);
 const SECONDS = Math.min(Math.max(Number(values.seconds), 1), 60);
 const CONNECTIONS = Math.min(Math.max(Number(values.connections), 1), 200);
 const SEQUENTIAL = Math.min(Math.max(Number(values.sequential), 50), 20_000);
+const PAUSE_MS = Math.min(Math.max(Number(values['pause-ms']), 0), 1_000);
 
 /** `startRouter` from another checkout's own modules (--before). */
 async function startRouterOf(dir: string): Promise<typeof startRouter> {
@@ -195,6 +201,7 @@ async function latency(label: string, url: string, request: CapturedRequest): Pr
     const t0 = performance.now();
     await once(pool, pathname, request);
     samples.push(performance.now() - t0);
+    if (PAUSE_MS > 0) await sleep(PAUSE_MS);
   }
   await pool.close();
   return printFigures(label, samples, { digits: 3, labelWidth: 52 });
