@@ -13,7 +13,7 @@
 // Asserts nothing.
 //   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
 //     [--pause-ms N]    a pause between the sequential calls (default none: back to back). Back to
-//                       back the bare server's process never idles; a server waiting on Redis idles
+//                       back the bare server's process hardly idles; a server waiting on Redis idles
 //                       within every call. With a pause every server idles between calls.
 //     [--before DIR]    also the router of another checkout (e.g. /work/main), in the same rounds
 //     [--profile DIR]   CPU profiles of the last round's peer and router phases alone
