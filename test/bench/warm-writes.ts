@@ -2,13 +2,16 @@
 // call: the container's socket directly (a signed request, raw), the router's dispatcher over that
 // socket, the whole router over HTTP with a raw client (the stock SDK client's request, captured once
 // and sent again with a fresh idempotency key), and the whole router through the stock SDK client;
-// beside them the router answering alone (`whoami`, raw): its own cost per call, without a container.
+// beside them the router answering alone (`whoami`, raw): its own cost per call, without a container;
+// and a floor (write-floor.ts): the bare SDK server handing the router's raw write to the same
+// dispatcher while waiting on Redis as often as the router does, none of the controls' work done.
 // Raw against raw is what Bulkhead adds; the SDK client row adds what the client library costs.
 // Taking turns matters: the container's CPU quota (plan small: 500 ms per 1 s period) is spent by
 // every row alike, so a period it runs out in slows every row, not only the one measured then.
 import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
+import { Redis } from 'ioredis';
 import { Agent, Pool, request } from 'undici';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { mcpHeaders } from '../../router/dispatch/runtime-request.ts';
@@ -24,6 +27,7 @@ import {
 } from '../support/mcp-client.ts';
 import type { TestStack } from '../support/stack.ts';
 import { throttledMs } from './container-cpu.ts';
+import { startWriteFloor } from './write-floor.ts';
 import { printFigures } from './figures.ts';
 
 const ROUNDS = 200;
@@ -78,7 +82,11 @@ interface RawRouter {
 
 /** A router's write and whoami as the stock SDK client sends them, sent again raw on one connection. */
 async function rawRouter(mcpUrl: string, token: string): Promise<RawRouter> {
-  const calls = await captureRouterRequests(mcpUrl, token);
+  return rawClient(mcpUrl, await captureRouterRequests(mcpUrl, token));
+}
+
+/** The given requests (captured from a router), sent raw to `mcpUrl` on one kept-alive connection. */
+function rawClient(mcpUrl: string, calls: { write: CapturedRequest; whoami: CapturedRequest }): RawRouter {
   const url = new URL(mcpUrl);
   const pool = new Pool(url.origin, { connections: 1 });
   return {
@@ -174,7 +182,14 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   };
 
   // The router over HTTP, raw: one kept-alive connection, as the SDK client's fetch keeps one.
-  const router = await rawRouter(stack.mcpUrl, token);
+  const routerCalls = await captureRouterRequests(stack.mcpUrl, token);
+  const router = rawClient(stack.mcpUrl, routerCalls);
+  // The floor (write-floor.ts): the bare SDK, the same dispatcher, three waits on Redis; sent the
+  // router's own request.
+  const floorDispatcher = new TenantDispatcher(dispatcherOptions);
+  const floorRedis = new Redis(stack.ns.installation.redis);
+  const floorServer = await startWriteFloor({ dispatcher: floorDispatcher, context, redis: floorRedis });
+  const floor = rawClient(floorServer.url, routerCalls);
   // The other checkout's whole stack (`--before`), its router written to the same way.
   const beforeRouter = options.beforeStack
     ? await rawRouter(options.beforeStack.mcpUrl, await options.beforeStack.agentToken(tenant))
@@ -188,6 +203,7 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
     sdk: [] as number[],
     router: [] as number[],
     whoami: [] as number[],
+    floor: [] as number[],
     dispatcher: [] as number[],
     before: [] as number[],
     direct: [] as number[],
@@ -196,6 +212,7 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
     async (i) => void rows.sdk.push(succeeded(await write(sdkClient, `warm-${i}`)).ms),
     async (i) => void rows.router.push(await router.call('write', `h-${i}`)),
     async () => void rows.whoami.push(await router.call('whoami')),
+    async (i) => void rows.floor.push(await floor.call('write', `f-${i}`)),
     async (i) => void rows.dispatcher.push(await timed(() => createVia(dispatcher, `d-${i}`))),
     ...(before
       ? [async (i: number) => void rows.before.push(await timed(() => createVia(before, `b-${i}`)))]
@@ -236,11 +253,16 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
     socketAgent.close(),
     router.close(),
     beforeRouter?.close(),
+    floor.close(),
+    floorServer.close(),
+    floorDispatcher.close(),
   ]);
+  floorRedis.disconnect();
 
   const pSdk = stats('warm write, full stack (stock MCP client -> router)', rows.sdk);
   const pRouter = stats('warm write, full stack (raw HTTP -> router)', rows.router);
   const pWhoami = stats('  the router alone: whoami (raw HTTP, no container)', rows.whoami);
+  const pFloor = stats('warm write, floor (bare SDK, dispatcher, 3 Redis round trips)', rows.floor);
   const pDispatch = stats('warm write, router dispatcher -> socket', rows.dispatcher);
   const pBefore = before ? stats(`  dispatcher of ${options.before} (same run)`, rows.before) : NaN;
   const pDirect = stats('warm write, socket directly (signed, raw)', rows.direct);
@@ -249,7 +271,7 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   const over = (p: number): string => `${(p - pDirect).toFixed(2)} ms`;
   console.log(
     `warm write overhead vs socket directly, p50: full stack ${over(pRouter)} (raw client), ` +
-      `${over(pSdk)} (stock MCP client); the router's own whoami ${pWhoami.toFixed(2)} ms; dispatcher ${over(pDispatch)}` +
+      `${over(pSdk)} (stock MCP client); its floor ${over(pFloor)}; the router's own whoami ${pWhoami.toFixed(2)} ms; dispatcher ${over(pDispatch)}` +
       `${before ? `, dispatcher of ${options.before} ${over(pBefore)}` : ''}; write - read in the container ` +
       `(SQLite WAL, synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms; signing ${pSign.toFixed(2)} ms; ` +
       `the container throttled by its CPU quota ${throttled.toFixed(0)} ms in all while the writes took turns`,
