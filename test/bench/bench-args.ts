@@ -14,6 +14,12 @@ export function usageOf(file: string): string {
   return header.join('\n');
 }
 
+/** A value the options parsed but the script refuses: one line and exit code 2, as a wrong option. */
+export function badArgument(message: string): never {
+  process.stderr.write(`${message}\nRun with --help for the usage.\n`);
+  process.exit(2);
+}
+
 /** `parseArgs(config)` for the script at `file` (its `import.meta.filename`). */
 export function benchArgs<T extends ParseArgsConfig>(
   file: string,
@@ -27,7 +33,6 @@ export function benchArgs<T extends ParseArgsConfig>(
   try {
     return parseArgs(config);
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\nRun with --help for the usage.\n`);
-    process.exit(2);
+    badArgument((error as Error).message);
   }
 }

@@ -32,7 +32,7 @@ import { mcpPost } from '../support/auth-harness.ts';
 import { startReceiverProcess } from '../support/otlp-receiver.ts';
 import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
-import { benchArgs } from './bench-args.ts';
+import { badArgument, benchArgs } from './bench-args.ts';
 import { groupedRoundTrip } from './redis-floor.ts';
 import { forkRouter, type RouterProcess } from './observability-processes.ts';
 import {
@@ -64,7 +64,7 @@ const INITIAL = 'bench-initial-access-token-0123456789';
 const WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
 
 if (values.only !== undefined && !isSetting(values.only))
-  throw new Error(`--only takes one of: ${SETTINGS.join(', ')}`);
+  badArgument(`--only takes one of: ${SETTINGS.join(', ')}`);
 const CONFIGS: readonly Setting[] = isSetting(values.only) ? [values.only] : SETTINGS;
 
 /** One checkout's routers (this one, or --before's), built from that checkout's own modules. */

@@ -14,9 +14,12 @@ const scripts = readdirSync(benchDir)
   .filter((name) => name.endsWith('.ts'))
   .filter((name) => readFileSync(join(benchDir, name), 'utf8').includes('benchArgs(import.meta.filename'));
 
-async function node(script: string, arg: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function node(
+  script: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(benchDir, script), arg], {
+    const { stdout, stderr } = await run(process.execPath, [join(benchDir, script), ...args], {
       timeout: 30_000,
     });
     return { code: 0, stdout, stderr };
@@ -51,4 +54,16 @@ describe('benchmark scripts', () => {
       }
     },
   );
+
+  it('answer a value they refuse in one line with exit code 2, before starting anything', async () => {
+    for (const [script, args, message] of [
+      ['observability-overhead.ts', ['--only', 'nope'], '--only takes one of: all off, tracing'],
+      ['lifecycle.ts', ['--isolation', 'kata'], '--isolation takes runc or gvisor'],
+    ] as const) {
+      const refused = await node(script, ...args);
+      expect({ script, code: refused.code }).toEqual({ script, code: 2 });
+      expect(refused.stderr).toContain(message);
+      expect(refused.stderr).not.toContain('    at ');
+    }
+  });
 });
