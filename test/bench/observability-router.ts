@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { TenantRecordSchema } from '../../kernel/tenant/tenant-spec.ts';
-import { benchArgs } from './bench-args.ts';
+import { badArgument, benchArgs } from './bench-args.ts';
 import { groupedRoundTrip } from './redis-floor.ts';
 import type { RouterAnswer, RouterMessage } from './observability-processes.ts';
 import { exposedGc, isSetting, loadCheckout, observabilityFor, SETTINGS } from './observability-settings.ts';
@@ -27,10 +27,10 @@ const { values } = benchArgs(import.meta.filename, {
   },
 });
 for (const name of ['dir', 'setting', 'port', 'issuer', 'receiver', 'prefix', 'tenant'] as const)
-  if (values[name] === undefined) throw new Error(`--${name} is required`);
+  if (values[name] === undefined) badArgument(`--${name} is required`);
 const setting = values.setting;
-if (!isSetting(setting)) throw new Error(`--setting takes one of: ${SETTINGS.join(', ')}`);
-if (!process.send) throw new Error('observability-router.ts is started by observability-overhead.ts (fork)');
+if (!isSetting(setting)) badArgument(`--setting takes one of: ${SETTINGS.join(', ')}`);
+if (!process.send) badArgument('observability-router.ts is started by observability-overhead.ts (fork)');
 const send = process.send.bind(process);
 
 const { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness } = await loadCheckout(

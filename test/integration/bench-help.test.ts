@@ -59,6 +59,7 @@ describe('benchmark scripts', () => {
     for (const [script, args, message] of [
       ['observability-overhead.ts', ['--only', 'nope'], '--only takes one of: all off, tracing'],
       ['lifecycle.ts', ['--isolation', 'kata'], '--isolation takes runc or gvisor'],
+      ['observability-router.ts', ['--dir', '.'], '--setting is required'],
     ] as const) {
       const refused = await node(script, ...args);
       expect({ script, code: refused.code }).toEqual({ script, code: 2 });
