@@ -20,13 +20,10 @@
 //                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, each with the calls it answered:
 //                       `node test/bench/profile-summary.ts DIR/router.cpuprofile --calls N` gives µs per call)
 import { printFigures } from './figures.ts';
-import { createServer, type Server as HttpServer } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, Server } from '@modelcontextprotocol/server';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
@@ -39,6 +36,7 @@ import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
 import { captureRequests, type CapturedRequest } from '../support/mcp-client.ts';
 import { REDIS_URL } from '../support/namespace.ts';
 import { groupedRoundTrip, type RoundTrip } from './redis-floor.ts';
+import { serveBareSdk, type BareSdkServer } from './bare-sdk-server.ts';
 import type { startRouter } from '../../router/router.ts';
 import { benchArgs } from './bench-args.ts';
 
@@ -79,22 +77,18 @@ interface RoundTrips {
  * The bare peer: the SDK's own handler, a fresh server per request, the same tool and schema; with
  * `roundTrips`, the floor: the same, its tool call awaiting them.
  */
-async function startPeer(
-  principal: Principal,
-  roundTrips?: RoundTrips,
-): Promise<{ url: string; close(): Promise<void> }> {
+async function startPeer(principal: Principal, roundTrips?: RoundTrips): Promise<BareSdkServer> {
   const definition = SHARED_TOOLS.find((def) => def.name === 'whoami');
   if (!definition) throw new Error('whoami is not in the manifest');
   const wire = wireTool(definition);
-  const mcp = createMcpHandler(() => {
-    const server = new Server({ name: 'peer', version: '1.0.0' }, { capabilities: { tools: {} } });
+  const answer = () =>
+    whoami(
+      principal,
+      {},
+      { tenant: undefined, tools: () => [], idempotencyWindowMs: 0, rateLimits: () => Promise.resolve([]) },
+    );
+  return serveBareSdk('peer', (server) => {
     server.setRequestHandler('tools/list', () => ({ tools: [wire] }));
-    const answer = () =>
-      whoami(
-        principal,
-        {},
-        { tenant: undefined, tools: () => [], idempotencyWindowMs: 0, rateLimits: () => Promise.resolve([]) },
-      );
     server.setRequestHandler(
       'tools/call',
       roundTrips
@@ -106,21 +100,7 @@ async function startPeer(
           }
         : answer,
     );
-    return server;
   });
-  const handle = toNodeHandler(mcp);
-  const http: HttpServer = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const address = http.address();
-  if (typeof address !== 'object' || !address) throw new Error('peer did not bind');
-  return {
-    url: `http://127.0.0.1:${address.port}/mcp`,
-    async close() {
-      http.closeAllConnections();
-      await new Promise((resolve) => http.close(resolve));
-      await mcp.close();
-    },
-  };
 }
 
 const FLOOR = 'floor (bare SDK, 2 Redis round trips)';

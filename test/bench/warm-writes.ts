@@ -80,12 +80,10 @@ interface RawRouter {
   close(): Promise<void>;
 }
 
-/** A router's write and whoami as the stock SDK client sends them, sent again raw on one connection. */
-async function rawRouter(mcpUrl: string, token: string): Promise<RawRouter> {
-  return rawClient(mcpUrl, await captureRouterRequests(mcpUrl, token));
-}
-
-/** The given requests (captured from a router), sent raw to `mcpUrl` on one kept-alive connection. */
+/**
+ * A router's write and whoami as the stock SDK client sent them (captureRouterRequests), sent again
+ * raw to `mcpUrl` on one kept-alive connection.
+ */
 function rawClient(mcpUrl: string, calls: { write: CapturedRequest; whoami: CapturedRequest }): RawRouter {
   const url = new URL(mcpUrl);
   const pool = new Pool(url.origin, { connections: 1 });
@@ -192,7 +190,10 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   const floor = rawClient(floorServer.url, routerCalls);
   // The other checkout's whole stack (`--before`), its router written to the same way.
   const beforeRouter = options.beforeStack
-    ? await rawRouter(options.beforeStack.mcpUrl, await options.beforeStack.agentToken(tenant))
+    ? rawClient(
+        options.beforeStack.mcpUrl,
+        await captureRouterRequests(options.beforeStack.mcpUrl, await options.beforeStack.agentToken(tenant)),
+      )
     : undefined;
   const timed = async (call: () => Promise<unknown>): Promise<number> => {
     const t0 = performance.now();

@@ -5,13 +5,11 @@
 // record). Each wait is a round trip of an empty script, grouped as redis-floor.ts groups them; none
 // of the controls' own work. A write through the router, which does all of that and its controls'
 // work besides, cannot be faster than this floor.
-import { createServer, type Server as HttpServer } from 'node:http';
-import { toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, Server } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import type { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import { groupedRoundTrip } from './redis-floor.ts';
+import { serveBareSdk, type BareSdkServer } from './bare-sdk-server.ts';
 
 export interface WriteFloorOptions {
   dispatcher: Pick<TenantDispatcher, 'callTool'>;
@@ -20,17 +18,14 @@ export interface WriteFloorOptions {
   redis: Redis;
 }
 
-export async function startWriteFloor(
-  options: WriteFloorOptions,
-): Promise<{ url: string; close(): Promise<void> }> {
+export async function startWriteFloor(options: WriteFloorOptions): Promise<BareSdkServer> {
   const { dispatcher, context, redis } = options;
   const [take, claim, audit] = await Promise.all([
     groupedRoundTrip(redis),
     groupedRoundTrip(redis),
     groupedRoundTrip(redis),
   ]);
-  const mcp = createMcpHandler(() => {
-    const server = new Server({ name: 'write-floor', version: '1.0.0' }, { capabilities: { tools: {} } });
+  return serveBareSdk('write-floor', (server) => {
     server.setRequestHandler('tools/call', async (request) => {
       await take();
       await claim();
@@ -38,19 +33,5 @@ export async function startWriteFloor(
       await audit();
       return answer;
     });
-    return server;
   });
-  const handle = toNodeHandler(mcp);
-  const http: HttpServer = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const address = http.address();
-  if (typeof address !== 'object' || !address) throw new Error('the write floor did not bind');
-  return {
-    url: `http://127.0.0.1:${address.port}/mcp`,
-    async close() {
-      http.closeAllConnections();
-      await new Promise((resolve) => http.close(resolve));
-      await mcp.close();
-    },
-  };
 }
