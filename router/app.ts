@@ -10,7 +10,7 @@ import { routerConfig } from './config.ts';
 import { defaultOriginPolicy, originGuard, type OriginPolicy } from './http/origin.ts';
 import { hasJsonRpcAnswer, jsonRpcAnswer } from './mcp/json-rpc.ts';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
-import { createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
+import { admitEarly, createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
 import type { SessionStore } from './mcp/sessions.ts';
 import type { ToolSurface } from './tools/tool-surface.ts';
 import { RequestTrace, type RequestTracing } from './request/request-trace.ts';
@@ -98,6 +98,7 @@ export function createApp(deps: AppDeps): Express {
   };
   const mcp = createMcpEndpoint({
     serverFor: (context, info) => createRouterServer(context, serverDeps, info),
+    admit: (context) => admitEarly(context, serverDeps),
     questions: serverDeps.questions,
     sessions: deps.sessions,
     surface: deps.surface,

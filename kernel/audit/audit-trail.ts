@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { auditHeadKey, auditStreamKey } from '../redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
+import { scheduleFlush, type FlushRequest } from '../redis/flush-timing.ts';
 import { AuditEventSchema, type AuditEvent } from './audit-record.ts';
 
 export { AuditEventSchema, type AuditEvent };
@@ -25,9 +26,12 @@ export const AuditEntrySchema = AuditEventSchema.extend({
 });
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 
-/** What the router needs: one append per decision. */
+/**
+ * What the router needs: one append per decision. `alone`: the caller's is the only request in
+ * progress, so its record need not wait for others to share a write (kernel/redis/flush-timing.ts).
+ */
 export interface AuditSink {
-  append(event: AuditEvent): Promise<void>;
+  append(event: AuditEvent, request?: FlushRequest): Promise<void>;
 }
 
 export interface ChainCheck {
@@ -174,11 +178,13 @@ export class AuditTrail implements AuditSink {
   /**
    * Group commit: appends of one process are written per tenant in order, and every append that
    * arrives while a batch is being written goes into the next batch, one Redis round trip for all of
-   * them. The first batch starts once the event loop has run the I/O callbacks at hand
-   * (setImmediate), so calls answered in the same turn share it. Each caller's promise settles only when its own entry is in Redis (or its batch failed),
-   * so an answered call is an audited call; races are only between processes.
+   * them. The first batch starts once the event loop has run the I/O callbacks at hand, so calls
+   * answered in the same turn share it, or at once for the append of a caller that is alone
+   * (kernel/redis/flush-timing.ts). Each caller's promise settles only when its own entry is in
+   * Redis (or its batch failed), so an answered call is an audited call; races are only between
+   * processes.
    */
-  append(event: AuditEvent): Promise<void> {
+  append(event: AuditEvent, request?: FlushRequest): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       // An invalid event throws here, which rejects this append alone.
       const parsed = AuditEventSchema.parse(event);
@@ -188,8 +194,9 @@ export class AuditTrail implements AuditSink {
       if (queue) return void queue.push(waiting);
       this.waiting.set(parsed.tenant, [waiting]);
       // With 8 concurrent callers (test/bench/observability-overhead.ts, a loaded machine): about
-      // 3.4 entries per round trip, against 2.2 when the writer started at once.
-      setImmediate(() => void this.drain(parsed.tenant));
+      // 3.4 entries per round trip at the turn's end, against 2.2 when the writer always started
+      // at once; so at once only for a caller that is alone.
+      scheduleFlush(() => void this.drain(parsed.tenant), request);
     });
   }
 

@@ -12,6 +12,7 @@ import { PLAN_QUOTAS, type Quotas } from '../tenant/tenant-spec.ts';
 import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
 import { toolError, type ToolErrorResult } from '../tools/tool-errors.ts';
 import { rateLimitKey, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
+import { scheduleFlush, type FlushRequest } from '../redis/flush-timing.ts';
 import {
   redisScripts,
   type RedisScripts,
@@ -152,7 +153,7 @@ export interface RateLimiterOptions {
 export class RateLimiter {
   readonly #scripts: RedisScripts;
   readonly #prefix: string;
-  /** Decisions waiting for this turn's script call. */
+  /** Decisions waiting for the next script call. */
   #waiting: Waiting[] = [];
 
   constructor(options: RateLimiterOptions) {
@@ -160,9 +161,13 @@ export class RateLimiter {
     this.#prefix = options.prefix;
   }
 
-  /** Decides one call: admitted and charged to every layer, or refused and charged to none. */
-  take(scope: RateScope): Promise<RateDecision> {
-    return this.#run(layerPlans(this.#prefix, scope), false);
+  /**
+   * Decides one call: admitted and charged to every layer, or refused and charged to none. `alone`:
+   * the caller's is the only request in progress, so its decision need not wait for others to share
+   * a script call (kernel/redis/flush-timing.ts).
+   */
+  take(scope: RateScope, request?: FlushRequest): Promise<RateDecision> {
+    return this.#run(layerPlans(this.#prefix, scope), false, request);
   }
 
   /** Each layer's live state, charging nothing (quota_status). */
@@ -182,15 +187,16 @@ export class RateLimiter {
 
   /**
    * Group commit: the decisions asked for in one turn of the event loop go to Redis in one script
-   * call once the turn's I/O callbacks have run (setImmediate), each still decided alone, in order
+   * call once the turn's I/O callbacks have run, or at once for a caller that is alone
+   * (kernel/redis/flush-timing.ts); each is still decided alone, in order
    * (kernel/redis/lua/rate-limit.lua). Each caller's promise settles with its own decision, or with
    * its batch's error: a failed script call fails every call in it (each caller then handles it as
    * Redis not answering).
    */
-  #run(plans: LayerPlan[], peek: boolean): Promise<RateDecision> {
+  #run(plans: LayerPlan[], peek: boolean, request?: FlushRequest): Promise<RateDecision> {
     return new Promise<RateDecision>((resolve, reject) => {
       this.#waiting.push({ plans, peek, resolve, reject });
-      if (this.#waiting.length === 1) setImmediate(() => this.#flush());
+      if (this.#waiting.length === 1) scheduleFlush(() => this.#flush(), request);
     });
   }
 

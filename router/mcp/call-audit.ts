@@ -2,7 +2,8 @@
 // outcome is known: a tools/call record with the decision, the outcome (status, error code and
 // class, latency), the keyed digest of the arguments, the units a pack reported and the trace id;
 // a tools/list record with the tools listed to the caller and those withheld from it. One append
-// per request, after the answer is computed. Whether the call may run without Redis is decided
+// per request, started once the answer is computed; the answer leaves once it is written
+// (router/request/answer-hold.ts). Whether the call may run without Redis is decided
 // before (the rate limits and the idempotency claim fail closed, router/pipeline/state-guard.ts);
 // a record that cannot be written is logged whole at error level instead, so it is not lost.
 import type { AuditEvent, AuditSink } from '../../kernel/audit/audit-trail.ts';
@@ -86,7 +87,7 @@ export async function writeAudit(
   wait = true,
 ): Promise<void> {
   if (!deps.audit) return;
-  const appending = deps.audit.append(event);
+  const appending = deps.audit.append(event, { alone: context.alone() });
   const lost = (error: unknown): void =>
     context.log.error(
       { err: error, audit: event },

@@ -42,11 +42,14 @@ import { stateUnavailable } from '../pipeline/state-guard.ts';
 import { jsonRpcErrorResponse } from './json-rpc.ts';
 import { isClientAnswer, type ClientRequests } from './client-requests.ts';
 import type { ServerRequestInfo } from './router-server.ts';
+import type { Admission } from '../pipeline/call-pipeline.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 
 export interface McpEndpointOptions {
   /** Builds the MCP server that answers one request, from that request's context. */
   serverFor(context: RequestContext, info: ServerRequestInfo): Server;
+  /** Starts the admission of the tools/call a request carries, if it will run (router-server.ts). */
+  admit?(context: RequestContext): Promise<Admission> | undefined;
   /** Open questions to 2025 clients: a POSTed answer is handed to the one it answers. */
   questions: ClientRequests;
   sessions: SessionStore;
@@ -75,6 +78,8 @@ interface AuthExtra {
   trace?: RequestTrace;
   /** A 2025 session's logging/setLevel, read with the session record. */
   logLevel?: string;
+  /** The tools/call's admission, started as the request is handed to the SDK (router-server.ts). */
+  admission?: Promise<Admission>;
 }
 
 function extraOf(authInfo: AuthInfo | undefined): AuthExtra {
@@ -142,6 +147,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     options.serverFor(contextOf(authInfo), {
       era: era === 'legacy' ? 'legacy' : 'modern',
       logLevel: extraOf(authInfo).logLevel,
+      admission: extraOf(authInfo).admission,
     });
   const modern = createMcpHandler(factory, {
     legacy: 'reject',
@@ -227,40 +233,66 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       return new Response(null, { status: 202 });
     }
     const { authInfo } = requestOptions;
-    if (record.logLevel === undefined || !authInfo) return legacy(request, requestOptions);
+    if (!authInfo) return legacy(request, requestOptions);
+    // After the session check: a call on a session that is gone is refused without being charged.
+    const admission = options.admit?.(context);
+    if (record.logLevel === undefined && !admission) return legacy(request, requestOptions);
     return legacy(request, {
       ...requestOptions,
-      authInfo: { ...authInfo, extra: { ...authInfo.extra, logLevel: record.logLevel } },
+      authInfo: { ...authInfo, extra: { ...authInfo.extra, logLevel: record.logLevel, admission } },
     });
+  }
+
+  // Requests in this endpoint's hands, from their arrival until their answer is handed back (an SSE
+  // answer's stream then runs on without counting): one alone sends its Redis steps at once.
+  let inProgress = 0;
+  const alone = (): boolean => inProgress === 1;
+
+  async function serve(request: Request, requestOptions: McpHandlerRequestOptions): Promise<Response> {
+    const { authInfo } = requestOptions;
+    const { principal, tenant, trace } = extraOf(authInfo);
+    if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
+    const parsed = await parsedBodyOf(request);
+    if (parsed instanceof Response) return parsed;
+    const { body } = parsed;
+    const context = buildRequestContext({
+      principal,
+      tenant,
+      body,
+      surface: options.surface,
+      logger,
+      trace,
+      alone,
+    });
+    const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
+    if (stepUp) return stepUp;
+    const forward: McpHandlerRequestOptions = {
+      ...requestOptions,
+      authInfo: { ...authInfo, extra: { ...authInfo.extra, context } },
+      ...(body === undefined ? {} : { parsedBody: body }),
+    };
+    // The handlers start the request's audit records; the answer leaves once they are written.
+    if (await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes })) {
+      return context.answer.hold(await serveLegacy(request, context, forward));
+    }
+    const admission = options.admit?.(context);
+    const response = await modern.fetch(
+      request,
+      admission
+        ? { ...forward, authInfo: { ...authInfo, extra: { ...authInfo.extra, context, admission } } }
+        : forward,
+    );
+    return context.answer.hold(response);
   }
 
   return {
     async fetch(request, requestOptions = {}) {
-      const { authInfo } = requestOptions;
-      const { principal, tenant, trace } = extraOf(authInfo);
-      if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
-      const parsed = await parsedBodyOf(request);
-      if (parsed instanceof Response) return parsed;
-      const { body } = parsed;
-      const context = buildRequestContext({
-        principal,
-        tenant,
-        body,
-        surface: options.surface,
-        logger,
-        trace,
-      });
-      const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
-      if (stepUp) return stepUp;
-      const forward: McpHandlerRequestOptions = {
-        ...requestOptions,
-        authInfo: { ...authInfo, extra: { ...authInfo.extra, context } },
-        ...(body === undefined ? {} : { parsedBody: body }),
-      };
-      if (await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes })) {
-        return serveLegacy(request, context, forward);
+      inProgress += 1;
+      try {
+        return await serve(request, requestOptions);
+      } finally {
+        inProgress -= 1;
       }
-      return modern.fetch(request, forward);
     },
     close: () => modern.close(),
     notify: modern.notify,

@@ -7,7 +7,7 @@ import { ProtocolError, Server, type CallToolResult, type ServerContext } from '
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
-import { runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
+import { admitCall, runToolCall, type Admission, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
@@ -21,10 +21,40 @@ export interface RouterServerDeps extends CallPipelineDeps, CallAuditDeps, Relay
   dispatcher: TenantDispatcher;
 }
 
-/** What the endpoint knows of the request beyond its context: the era, and a 2025 session's log level. */
+/**
+ * What the endpoint knows of the request beyond its context: the era, a 2025 session's log level,
+ * and the tools/call's admission when the endpoint started it (admitEarly).
+ */
 export interface ServerRequestInfo {
   era: 'legacy' | 'modern';
   logLevel?: string | undefined;
+  admission?: Promise<Admission> | undefined;
+}
+
+/**
+ * Starts the admission (validation, then the rate-limit take: router/pipeline/call-pipeline.ts) of
+ * the tools/call a request carries, as the endpoint hands the request to the SDK: the take travels
+ * to Redis while the SDK builds this request's server and dispatches it to the tools/call handler,
+ * which waits for it. Only for a call the handler will run (answerCall answers a suspended tenant,
+ * a step-up and a tool the caller may not use without running anything), and not for the retry of
+ * a multi-round call, whose sealed requestState is checked before it runs. A request the SDK then
+ * refuses before its handler runs (a header or `_meta` a stock client does not send wrong) has been
+ * charged: docs/rate-limits.md.
+ */
+export function admitEarly(context: RequestContext, deps: RouterServerDeps): Promise<Admission> | undefined {
+  const { call, tenant, principal, log, trace } = context;
+  if (!call?.tool || !call.decision.permit || tenant?.status === 'suspended') return undefined;
+  const params = (context.body as { params?: { requestState?: unknown; arguments?: unknown } }).params;
+  if (params?.requestState !== undefined) return undefined;
+  const rawArgs = params?.arguments ?? {};
+  const started = admitCall(
+    { principal, tenant, tool: call.tool, rawArgs, log, trace, alone: context.alone },
+    deps,
+  );
+  // Consumed by the handler; should the SDK refuse the request before its handler runs, an
+  // unexpected failure must not surface as an unhandled rejection.
+  started.catch(() => undefined);
+  return started;
 }
 
 /** Every method this module and relay-handlers.ts answer with a handler of the request's own. */
@@ -72,17 +102,18 @@ export function createRouterServer(
   );
   const { principal, tenant, log, trace } = context;
   registerRelayHandlers(server, context, deps, info.era);
+  // The call's admission, started by the endpoint before the SDK's handler (admitEarly): used by the
+  // first run below.
+  let admission = info.admission;
 
-  server.setRequestHandler('tools/list', async () => {
+  server.setRequestHandler('tools/list', () => {
     const tools = context.visible().map((t) => t.wire);
-    await writeAudit(
+    // Written while the SDK sends the list, which leaves once it is (request/answer-hold.ts).
+    const record = listRecord(
       context,
-      deps,
-      listRecord(
-        context,
-        tools.map((t) => t.name),
-      ),
+      tools.map((t) => t.name),
     );
+    context.answer.add(writeAudit(context, deps, record));
     return { tools };
   });
 
@@ -90,18 +121,21 @@ export function createRouterServer(
     const started = performance.now();
     // The tool label: a name the caller may use (from the served surface), never the request's.
     const labels = { tenant: principal.tenant, tool: context.call?.tool?.definition.name ?? UNKNOWN_TOOL };
-    const answered = async (code: string | undefined, meta?: Record<string, unknown>): Promise<void> => {
+    const answered = (code: string | undefined, meta?: Record<string, unknown>): void => {
       const latencyMs = performance.now() - started;
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
       if (code !== undefined) context.trace?.failed(errorClassOf(code));
       const { name, arguments: args } = request.params;
       const record = callRecord(context, { name, args, code, latencyMs, meta }, deps);
+      // Written while the SDK builds the answer, which leaves once it is (request/answer-hold.ts).
       // Answered state_unavailable: Redis is not answering, the record would only delay the answer.
-      await traced(
-        context.trace,
-        'audit',
-        () => writeAudit(context, deps, record, code !== 'state_unavailable'),
-        { leaf: true },
+      context.answer.add(
+        traced(
+          context.trace,
+          'audit',
+          () => writeAudit(context, deps, record, code !== 'state_unavailable'),
+          { leaf: true },
+        ),
       );
     };
     let result;
@@ -109,10 +143,10 @@ export function createRouterServer(
       result = await answerCall(request.params, ctx);
     } catch (error) {
       // A refusal answered as a JSON-RPC error carries its structured error (json-rpc.ts).
-      await answered(error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal');
+      answered(error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal');
       throw error;
     }
-    await answered(resultCode(result), result._meta as Record<string, unknown> | undefined);
+    answered(resultCode(result), result._meta as Record<string, unknown> | undefined);
     return result;
   });
 
@@ -159,8 +193,12 @@ export function createRouterServer(
     const binding = { principal, request: `tools/call:${name}` };
     const session = ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
     const relay = relayFor(params, ctx);
-    const run = (inputResponses?: Record<string, unknown>, requestState?: string) =>
-      runToolCall(
+    const run = (inputResponses?: Record<string, unknown>, requestState?: string) => {
+      // The first run of this request uses the admission started with the server; a later round
+      // (answered input requests) is admitted again, as a call of its own.
+      const admitted = admission;
+      admission = undefined;
+      return runToolCall(
         {
           principal,
           tenant,
@@ -170,9 +208,12 @@ export function createRouterServer(
           log,
           relay: { ...relay, inputResponses, requestState },
           trace,
+          alone: context.alone,
         },
         deps,
+        admitted,
       );
+    };
     let runtimeState: string | undefined;
     try {
       runtimeState = openedState(deps.seal, binding, ctx.mcpReq.requestState());

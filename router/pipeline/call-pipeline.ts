@@ -66,6 +66,8 @@ export interface ToolCall {
   relay?: CallRelay | undefined;
   /** The request's span: each step below gets a child span (none when not traced). */
   trace?: RequestTrace | undefined;
+  /** Whether the call's is the router's only request in progress (request/request-context.ts). */
+  alone?: (() => boolean) | undefined;
 }
 
 export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
@@ -228,13 +230,29 @@ function toolLayer(decision: RateDecision, name: string | undefined): RateLimitL
   return decision.layers.filter((l) => l.layer === 'tool').map((l) => ({ ...l, tool: name }));
 }
 
-export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promise<ToolAnswer> {
+/** What admission decided: the call's refusal, or its checked arguments and its rate decision. */
+export type Admission =
+  | { admitted: false; answer: ToolAnswer; refusal: 'invalid' | 'unavailable' }
+  | { admitted: false; answer: ToolAnswer; refusal: 'rate_limited'; layer: string }
+  | { admitted: true; args: Record<string, unknown>; decision: RateDecision | undefined };
+
+/** What admission reads of a call: not the relay, which only its execution uses. */
+export type AdmissionInput = Pick<
+  ToolCall,
+  'principal' | 'tenant' | 'tool' | 'rawArgs' | 'log' | 'trace' | 'alone'
+>;
+
+/**
+ * Validates the call and takes it from the rate limits. Validation runs and the take is asked for
+ * before this returns (an async function runs up to its first await), so a caller can start
+ * admission early and let the take travel to Redis while the request's other work goes on
+ * (router/mcp/router-server.ts). Never rejects: Redis not answering is a refusal (or, for a shared
+ * read the operator lets go on without a budget, an admission without a decision).
+ */
+export async function admitCall(call: AdmissionInput, deps: CallPipelineDeps): Promise<Admission> {
   const validate = () => validateCall(call.tool.definition, call.rawArgs, call.log);
   const checked = call.trace ? call.trace.stepSync('validation', validate) : validate();
-  if (!checked.ok) {
-    deps.metrics?.validationFailed(labelsOf(call));
-    return checked.error;
-  }
+  if (!checked.ok) return { admitted: false, answer: checked.error, refusal: 'invalid' };
   // The rate limits sit here: after authorization, because the layers are keyed on the verified
   // principal and a refused or unknown tool must not spend anyone's budget; after validation,
   // because a malformed call is refused in-process at no cost to anything downstream; before
@@ -245,24 +263,44 @@ export async function runToolCall(call: ToolCall, deps: CallPipelineDeps): Promi
   try {
     const take = () =>
       withinDeadline(
-        deps.limiter.take({
-          principal: call.principal,
-          quotas: call.tenant?.quotas,
-          tool: call.tool.definition,
-        }),
+        deps.limiter.take(
+          { principal: call.principal, quotas: call.tenant?.quotas, tool: call.tool.definition },
+          { alone: call.alone?.() },
+        ),
         state,
       );
     decision = await traced(call.trace, 'rate_limit', take, { leaf: true });
   } catch (error) {
     call.log.warn({ tool: call.tool.definition.name, err: error }, 'rate limits unavailable');
-    if (!failsOpen(call.tool.definition, state)) return toolErrorFor(stateUnavailable());
+    if (!failsOpen(call.tool.definition, state))
+      return { admitted: false, answer: toolErrorFor(stateUnavailable()), refusal: 'unavailable' };
   }
   if (decision && !decision.admitted) {
     call.log.info({ tool: call.tool.definition.name, layer: decision.refusedBy?.layer }, 'rate limited');
-    deps.metrics?.rateLimited(labelsOf(call), decision.refusedBy?.layer ?? 'unknown');
-    return rateLimitError(decision);
+    const layer = decision.refusedBy?.layer ?? 'unknown';
+    return { admitted: false, answer: rateLimitError(decision), refusal: 'rate_limited', layer };
   }
-  const result = await execute(call, checked.args, deps);
+  return { admitted: true, args: checked.args, decision };
+}
+
+/**
+ * Runs one tools/call: admission (`admitCall`, unless the caller started it already), then the
+ * shared tool in-process or the tenant tool through idempotency and dispatch.
+ */
+export async function runToolCall(
+  call: ToolCall,
+  deps: CallPipelineDeps,
+  admission: Promise<Admission> = admitCall(call, deps),
+): Promise<ToolAnswer> {
+  const admitted = await admission;
+  if (!admitted.admitted) {
+    // Counted here, where the call is answered, not where admission started.
+    if (admitted.refusal === 'invalid') deps.metrics?.validationFailed(labelsOf(call));
+    if (admitted.refusal === 'rate_limited') deps.metrics?.rateLimited(labelsOf(call), admitted.layer);
+    return admitted.answer;
+  }
+  const { args, decision } = admitted;
+  const result = await execute(call, args, deps);
   const deprecated = call.tool.definition.deprecated;
   return {
     ...result,

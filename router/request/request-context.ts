@@ -11,6 +11,7 @@ import { decideTool, type ToolDecision } from '../authz/tool-policy.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ServedTool, ToolSurface } from '../tools/tool-surface.ts';
 import type { RequestTrace } from './request-trace.ts';
+import { AnswerHold } from './answer-hold.ts';
 
 /** The tools/call of this request: the tool asked for (if this tenant is served one) and the decision. */
 export interface ToolCallRequest {
@@ -35,6 +36,13 @@ export interface RequestContext {
   readonly trace?: RequestTrace | undefined;
   /** The id of the request's trace, when traced: the audit record carries it. */
   readonly traceId?: string | undefined;
+  /** What the answer waits for before it leaves: the request's audit records (answer-hold.ts). */
+  readonly answer: AnswerHold;
+  /**
+   * Whether this is the router's only request in progress right now: its Redis steps then need not
+   * wait for others to share a batch (kernel/redis/flush-timing.ts).
+   */
+  readonly alone: () => boolean;
 }
 
 export interface RequestContextInput {
@@ -44,6 +52,8 @@ export interface RequestContextInput {
   surface: ToolSurface;
   logger: Logger;
   trace?: RequestTrace | undefined;
+  /** The endpoint's count of requests in progress says whether this one is alone; none: never. */
+  alone?: (() => boolean) | undefined;
 }
 
 /** The tool name of a `tools/call` message, or undefined for any other body. */
@@ -104,5 +114,7 @@ export function buildRequestContext(input: RequestContextInput): RequestContext 
     log,
     trace,
     traceId,
+    answer: new AnswerHold(),
+    alone: input.alone ?? (() => false),
   };
 }

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createRouterServer, type RouterServerDeps } from '../../router/mcp/router-server.ts';
 import type { RequestContext } from '../../router/request/request-context.ts';
+import { AnswerHold } from '../../router/request/answer-hold.ts';
 
 /** Every request method of the MCP specification a server can answer (both protocol eras). */
 const SPEC_METHODS = [
@@ -69,6 +70,8 @@ function requestContext(): RequestContext {
     visible: () => [],
     call: undefined,
     log: pino({ level: 'silent' }),
+    answer: new AnswerHold(),
+    alone: () => false,
   };
 }
 
