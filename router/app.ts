@@ -8,6 +8,7 @@ import { bearerAuth } from './auth/bearer-auth.ts';
 import type { TokenVerifier } from './auth/token-verifier.ts';
 import { routerConfig } from './config.ts';
 import { defaultOriginPolicy, originGuard, type OriginPolicy } from './http/origin.ts';
+import { ConnectionActivity } from './http/connection-activity.ts';
 import { hasJsonRpcAnswer, jsonRpcAnswer } from './mcp/json-rpc.ts';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
 import { admitEarly, createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
@@ -44,6 +45,8 @@ export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
   toolChanges?: { subscribe(listener: () => void): void };
   /** Request spans over OTLP (router/request/request-trace.ts); none: the router does not trace. */
   tracing?: RequestTracing | undefined;
+  /** How long another connection's request makes a request one among others (http/connection-activity.ts). */
+  connectionQuietMs?: number | undefined;
 }
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
@@ -67,6 +70,19 @@ function traceMiddleware(tracing: RequestTracing | undefined): { before: Middlew
     next();
   };
   return { before: [before], after: [after] };
+}
+
+/**
+ * After authentication: notes which connection the request came on, and hands the endpoint the
+ * question whether its client is the only one the router hears from (http/connection-activity.ts).
+ */
+function connectionNoted(activity: ConnectionActivity): Middleware {
+  return (req: AuthenticatedRequest, _res, next) => {
+    activity.arrived(req.socket);
+    if (req.auth)
+      req.auth.extra = { ...req.auth.extra, alone: activity.signalFor(req.socket) } as typeof req.auth.extra;
+    next();
+  };
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -128,6 +144,7 @@ export function createApp(deps: AppDeps): Express {
       floodGuard: deps.authFlood,
     }),
     ...traced.after,
+    connectionNoted(new ConnectionActivity({ quietMs: deps.connectionQuietMs })),
     (req: Request, res: Response) => handleMcp(req, res),
   );
 

@@ -27,8 +27,8 @@ export const AuditEntrySchema = AuditEventSchema.extend({
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 
 /**
- * What the router needs: one append per decision. `alone`: the caller's is the only request in
- * progress, so its record need not wait for others to share a write (kernel/redis/flush-timing.ts).
+ * What the router needs: one append per decision. `alone`: no other request is likely to share
+ * this record's write, so it need not wait for the turn's end (kernel/redis/flush-timing.ts).
  */
 export interface AuditSink {
   append(event: AuditEvent, request?: FlushRequest): Promise<void>;

@@ -163,8 +163,8 @@ export class RateLimiter {
 
   /**
    * Decides one call: admitted and charged to every layer, or refused and charged to none. `alone`:
-   * the caller's is the only request in progress, so its decision need not wait for others to share
-   * a script call (kernel/redis/flush-timing.ts).
+   * no other request is likely to share its script call, so its decision need not wait for the
+   * turn's end (kernel/redis/flush-timing.ts).
    */
   take(scope: RateScope, request?: FlushRequest): Promise<RateDecision> {
     return this.#run(layerPlans(this.#prefix, scope), false, request);

@@ -78,7 +78,8 @@ export function listRecord(context: RequestContext, listed: readonly string[]): 
 
 /**
  * Appends `event`, waiting at most the state deadline; `wait: false` (the call was answered
- * state_unavailable: Redis is not answering) does not hold the answer back for it.
+ * state_unavailable: Redis is not answering) does not hold the answer back for it. Never rejects:
+ * a record not confirmed written is logged whole instead.
  */
 export async function writeAudit(
   context: RequestContext,
@@ -87,12 +88,19 @@ export async function writeAudit(
   wait = true,
 ): Promise<void> {
   if (!deps.audit) return;
-  const appending = deps.audit.append(event, { alone: context.alone() });
   const lost = (error: unknown): void =>
     context.log.error(
       { err: error, audit: event },
       'audit record not confirmed written: logged here in full',
     );
+  let appending: Promise<void>;
+  try {
+    appending = deps.audit.append(event, { alone: context.alone() });
+  } catch (error) {
+    // A sink that throws instead of rejecting: still logged, and the answer not held for ever.
+    lost(error);
+    return;
+  }
   if (!wait) {
     appending.catch(lost);
     return;

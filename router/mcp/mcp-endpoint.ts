@@ -78,6 +78,11 @@ interface AuthExtra {
   trace?: RequestTrace;
   /** A 2025 session's logging/setLevel, read with the session record. */
   logLevel?: string;
+  /**
+   * Whether the request's client is the only one the router hears from right now, put here by the
+   * app (router/http/connection-activity.ts): its Redis steps then go at once. None: never.
+   */
+  alone?: () => boolean;
   /** The tools/call's admission, started as the request is handed to the SDK (router-server.ts). */
   admission?: Promise<Admission>;
 }
@@ -243,14 +248,9 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     });
   }
 
-  // Requests in this endpoint's hands, from their arrival until their answer is handed back (an SSE
-  // answer's stream then runs on without counting): one alone sends its Redis steps at once.
-  let inProgress = 0;
-  const alone = (): boolean => inProgress === 1;
-
-  async function serve(request: Request, requestOptions: McpHandlerRequestOptions): Promise<Response> {
+  async function serve(request: Request, requestOptions: McpHandlerRequestOptions = {}): Promise<Response> {
     const { authInfo } = requestOptions;
-    const { principal, tenant, trace } = extraOf(authInfo);
+    const { principal, tenant, trace, alone } = extraOf(authInfo);
     if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
     const parsed = await parsedBodyOf(request);
     if (parsed instanceof Response) return parsed;
@@ -286,14 +286,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   }
 
   return {
-    async fetch(request, requestOptions = {}) {
-      inProgress += 1;
-      try {
-        return await serve(request, requestOptions);
-      } finally {
-        inProgress -= 1;
-      }
-    },
+    fetch: serve,
     close: () => modern.close(),
     notify: modern.notify,
   };

@@ -66,7 +66,7 @@ export interface ToolCall {
   relay?: CallRelay | undefined;
   /** The request's span: each step below gets a child span (none when not traced). */
   trace?: RequestTrace | undefined;
-  /** Whether the call's is the router's only request in progress (request/request-context.ts). */
+  /** Whether the call's client is the only one the router hears from (request/request-context.ts). */
   alone?: (() => boolean) | undefined;
 }
 

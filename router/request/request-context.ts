@@ -39,8 +39,8 @@ export interface RequestContext {
   /** What the answer waits for before it leaves: the request's audit records (answer-hold.ts). */
   readonly answer: AnswerHold;
   /**
-   * Whether this is the router's only request in progress right now: its Redis steps then need not
-   * wait for others to share a batch (kernel/redis/flush-timing.ts).
+   * Whether this request's client is the only one the router hears from right now: its Redis steps
+   * then need not wait for others to share a batch (kernel/redis/flush-timing.ts).
    */
   readonly alone: () => boolean;
 }
@@ -52,7 +52,7 @@ export interface RequestContextInput {
   surface: ToolSurface;
   logger: Logger;
   trace?: RequestTrace | undefined;
-  /** The endpoint's count of requests in progress says whether this one is alone; none: never. */
+  /** Says whether this request is alone (router/http/connection-activity.ts); none: never. */
   alone?: (() => boolean) | undefined;
 }
 

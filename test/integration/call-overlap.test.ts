@@ -4,6 +4,8 @@
 //   the request to the SDK (router/mcp/router-server.ts, admitEarly): each call is charged once, and
 //   a call the router refuses before running anything (a 2025 session that is gone, a tool the
 //   caller may not use, arguments that fail validation) is charged nothing.
+// - A request whose client is the only one the router hears from sends its Redis steps at once
+//   (router/http/connection-activity.ts); one after another connection's request does not.
 // - An answered call is an audited call: an answer does not reach the client before the audit
 //   record of what it answers is settled (router/request/answer-hold.ts), in both protocol eras (a
 //   2026-07-28 JSON answer, and a 2025 session's SSE answer, which the SDK hands over before the
@@ -11,6 +13,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditSink } from '../../kernel/audit/audit-trail.ts';
+import type { FlushRequest } from '../../kernel/redis/flush-timing.ts';
+import { Agent } from 'undici';
 import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { Quotas } from '../../kernel/tenant/tenant-spec.ts';
 import { defaultRoles, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
@@ -28,10 +32,13 @@ import { tenantRecord } from '../support/tenant.ts';
 /** While `holding`, appends wait until `release()`; `appended` holds what was asked for, in order. */
 class HeldAudit implements AuditSink {
   readonly appended: AuditEvent[] = [];
+  /** Each append's `alone` (kernel/redis/flush-timing.ts), in the same order. */
+  readonly alone: (boolean | undefined)[] = [];
   holding = false;
   #waiting: (() => void)[] = [];
-  append(event: AuditEvent): Promise<void> {
+  append(event: AuditEvent, request?: FlushRequest): Promise<void> {
     this.appended.push(event);
+    this.alone.push(request?.alone);
     if (!this.holding) return Promise.resolve();
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
@@ -73,6 +80,8 @@ beforeAll(async () => {
     tenants,
     logger: pino({ level: 'silent' }),
     observability: { audit },
+    // Long enough that "another connection's request came just before" holds on a loaded machine.
+    connectionQuietMs: 600_000,
   });
 });
 
@@ -85,6 +94,8 @@ afterAll(async () => {
 
 const token = (tenant = 'hold') =>
   keyholder.sign(agentClaims({ issuer: keyholder.issuer, audience: mcpUrl, agent: 'overlap-agent', tenant }));
+
+const WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
 
 /** Whether `answer` settles within `ms`: it must not while its record is held. */
 async function settlesWithin(answer: Promise<unknown>, ms: number): Promise<boolean> {
@@ -100,6 +111,24 @@ async function untilAppended(count: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   expect(audit.appended).toHaveLength(count);
 }
+
+describe('a request whose client is the only one the router hears from', () => {
+  it('sends its Redis steps at once; once another connection has sent a request, neither does', async () => {
+    // This file's first requests, on a connection of their own: no other connection has been heard.
+    audit.holding = false;
+    const [a, b] = [new Agent({ connections: 1 }), new Agent({ connections: 1 })];
+    try {
+      const from = audit.alone.length;
+      await mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
+      await mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
+      await mcpPost(mcpUrl, await token(), WHOAMI, { connection: b });
+      await mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
+      expect(audit.alone.slice(from)).toEqual([true, true, false, false]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
 
 describe('the answer waits for its audit record', () => {
   it('holds a 2026-07-28 tools/call and tools/list answer until its record is settled', async () => {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { fetch as undiciFetch, type Agent } from 'undici';
 import type { Logger } from 'pino';
 import { createApp, type AppDeps } from '../../router/app.ts';
 import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
@@ -124,6 +125,8 @@ export interface HarnessOptions {
    * metrics, request spans.
    */
   observability?: Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
+  /** How long another connection's request makes a request one among others (router/http/connection-activity.ts). */
+  connectionQuietMs?: number;
   /** Redis key prefix (default: a random one); keys under it are deleted on close. */
   prefix?: string;
   /**
@@ -165,6 +168,7 @@ export async function startAuthRouter(
     }),
     logger: options.logger,
     ...(options.authFlood ? { authFlood: options.authFlood } : {}),
+    connectionQuietMs: options.connectionQuietMs,
     ...options.observability,
   });
   const server = app.listen(options.port, '127.0.0.1');
@@ -190,6 +194,8 @@ export async function mcpPost(
   mcpUrl: string,
   token: string | undefined,
   message: Record<string, unknown> = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+  /** `connection`: an undici Agent of one connection, to send on a connection the test chooses. */
+  options: { connection?: Agent } = {},
 ): Promise<{ status: number; challenge: string; body: string }> {
   const params = (message.params ?? {}) as Record<string, unknown>;
   const envelope = {
@@ -204,7 +210,7 @@ export async function mcpPost(
       },
     },
   };
-  const response = await fetch(mcpUrl, {
+  const init = {
     method: 'POST',
     headers: {
       ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
@@ -215,7 +221,10 @@ export async function mcpPost(
       ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}),
     },
     body: JSON.stringify(envelope),
-  });
+  };
+  const response = options.connection
+    ? await undiciFetch(mcpUrl, { ...init, dispatcher: options.connection })
+    : await fetch(mcpUrl, init);
   return {
     status: response.status,
     challenge: response.headers.get('www-authenticate') ?? '',

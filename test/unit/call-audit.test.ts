@@ -103,4 +103,16 @@ describe('call audit records', () => {
     await writeAudit(ctx, { audit: failing, state: { deadlineMs: 100, failOpenSharedReads: false } }, record);
     expect(lines.at(-1)).toMatchObject({ level: 50, audit: { kind: 'list', trace_id: TRACE } });
   });
+
+  it('log a record whole when the sink throws instead of rejecting, and settle', async () => {
+    const throwing: AuditSink = {
+      append: (_event: AuditEvent) => {
+        throw new Error('sink broke');
+      },
+    };
+    const ctx = context(call('whoami', {}));
+    const record = listRecord(ctx, []);
+    await expect(writeAudit(ctx, { audit: throwing }, record)).resolves.toBeUndefined();
+    expect(lines.at(-1)).toMatchObject({ level: 50, audit: { kind: 'list', trace_id: TRACE } });
+  });
 });
