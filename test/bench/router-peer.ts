@@ -6,10 +6,11 @@
 // under the same load generator, so the ratio holds on a busy machine; absolute figures do not.
 // With one connection, beside them a floor: the same bare server, its tools/call awaiting two Redis
 // round trips (an empty script before the tool, another after it: redis-floor.ts), as the router
-// awaits its rate-limit take and its audit record. One call at a time, a router that waits for both
-// controls in Redis cannot answer sooner than that floor. (Not at 50 connections: there the floor
-// answered more calls per second than the bare SDK, 1.14 to 1.16 times, since the calls waiting on
-// Redis are answered together; it bounds nothing.)
+// awaits its rate-limit take and its audit record. One call at a time, a server that waits for each
+// control before going on cannot answer sooner than that floor; the router, its client alone,
+// overlaps both waits with the SDK's work (docs/performance-router.md). (Not at 50 connections:
+// there the floor answered more calls per second than the bare SDK, 1.14 to 1.16 times, since the
+// calls waiting on Redis are answered together; it bounds nothing.)
 // Asserts nothing.
 //   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
 //     [--pause-ms N]    a pause between the sequential calls (default none: back to back). Back to
