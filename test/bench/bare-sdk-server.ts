@@ -11,13 +11,23 @@ export interface BareSdkServer {
   close(): Promise<void>;
 }
 
-export async function serveBareSdk(name: string, setUp: (server: Server) => void): Promise<BareSdkServer> {
-  const mcp = createMcpHandler(() => {
+/** Around each request's answer: `answer()` hands the request to the SDK and resolves with its Response. */
+export type AroundAnswer = (request: Request, answer: () => Promise<Response>) => Promise<Response>;
+
+/** `setUp` gets the request its server answers; `around` (default: none) wraps each answer. */
+export async function serveBareSdk(
+  name: string,
+  setUp: (server: Server, request: Request | undefined) => void,
+  around?: AroundAnswer,
+): Promise<BareSdkServer> {
+  const mcp = createMcpHandler(({ requestInfo }) => {
     const server = new Server({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
-    setUp(server);
+    setUp(server, requestInfo);
     return server;
   });
-  const handle = toNodeHandler(mcp);
+  const handle = toNodeHandler(
+    around ? { fetch: (request, options) => around(request, () => mcp.fetch(request, options)) } : mcp,
+  );
   const http: HttpServer = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();

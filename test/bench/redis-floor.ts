@@ -8,7 +8,11 @@ import type { Redis } from 'ioredis';
 
 export type RoundTrip = () => Promise<void>;
 
-export async function groupedRoundTrip(redis: Redis): Promise<RoundTrip> {
+/**
+ * `atOnce`: the first caller's round trip goes once the current microtasks have run, not at the
+ * turn's end, as the router sends a lone client's (kernel/redis/flush-timing.ts).
+ */
+export async function groupedRoundTrip(redis: Redis, options: { atOnce?: boolean } = {}): Promise<RoundTrip> {
   const sha = (await redis.script('LOAD', 'return 1')) as string;
   let waiting: { resolve(): void; reject(error: unknown): void }[] | undefined;
   const drain = async (): Promise<void> => {
@@ -28,6 +32,7 @@ export async function groupedRoundTrip(redis: Redis): Promise<RoundTrip> {
     new Promise<void>((resolve, reject) => {
       if (waiting) return void waiting.push({ resolve, reject });
       waiting = [{ resolve, reject }];
-      setImmediate(() => void drain());
+      if (options.atOnce) queueMicrotask(() => void drain());
+      else setImmediate(() => void drain());
     });
 }
