@@ -80,25 +80,37 @@ export function argsDigest(key: Uint8Array | KeyObject, args: unknown): string {
   return createHmac('sha256', key).update(canonicalJson(value)).digest('hex');
 }
 
+/** Whether `args` digest as no arguments at all: none, or nothing but an idempotency key. */
+function noArguments(args: unknown): boolean {
+  if (args === null || args === undefined) return true;
+  if (typeof args !== 'object' || Array.isArray(args)) return false;
+  for (const name in args) if (Object.hasOwn(args, name) && name !== IDEMPOTENCY_KEY_FIELD) return false;
+  return true;
+}
+
 /**
  * Per-tenant digest keys of one process, derived once per tenant and kept as key objects: an HMAC
  * keyed with raw bytes imports them anew on every call (about 15 µs, seven times the HMAC itself).
+ * A call without arguments (whoami, quota_status, most listings) has the same digest every time, so
+ * it is computed once per tenant: in the router's CPU profile with one connection an HMAC took
+ * about 25 µs per call in place (its context's set-up 16), against 1.2 µs in a loop of its own.
  */
 export class ArgsDigester {
   private readonly secret: Uint8Array | string;
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly tenants = new Map<string, { key: KeyObject; none: string }>();
 
   constructor(secret: Uint8Array | string) {
     this.secret = secret;
   }
 
   digest(tenant: string, args: unknown): string {
-    let key = this.keys.get(tenant);
-    if (!key) {
-      key = createSecretKey(argsDigestKey(this.secret, tenant));
-      this.keys.set(tenant, key);
+    let known = this.tenants.get(tenant);
+    if (!known) {
+      const key = createSecretKey(argsDigestKey(this.secret, tenant));
+      known = { key, none: argsDigest(key, {}) };
+      this.tenants.set(tenant, known);
     }
-    return argsDigest(key, args);
+    return noArguments(args) ? known.none : argsDigest(known.key, args);
   }
 }
 

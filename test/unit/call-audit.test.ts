@@ -89,6 +89,20 @@ describe('call audit records', () => {
     ).toBe('internal');
   });
 
+  it('digest no arguments as the HMAC of {} under the tenant key, and any argument anew', () => {
+    const key = argsDigestKey('secret', 'acme');
+    const none = argsDigest(key, {});
+    for (const args of [{}, undefined, null, { idempotency_key: 'k1' }, { idempotency_key: 'k2' }])
+      expect(digester.digest('acme', args)).toBe(none);
+    expect(digester.digest('other', {})).toBe(argsDigest(argsDigestKey('secret', 'other'), {}));
+    expect(digester.digest('other', {})).not.toBe(none);
+    for (const args of [{ a: 1 }, { a: 2 }, [], { idempotency_key: 'k1', a: 1 }])
+      expect(digester.digest('acme', args)).toBe(argsDigest(key, args));
+    expect(digester.digest('acme', { a: 1 })).not.toBe(none);
+    // An inherited property is no argument (canonicalJson reads own properties only).
+    expect(digester.digest('acme', Object.create({ a: 1 }) as object)).toBe(none);
+  });
+
   it('list what was listed and what was withheld, with the trace id', () => {
     const ctx = context({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
     const record = listRecord(ctx, ['whoami']);
