@@ -8,7 +8,9 @@
 // (docs/performance-router.md). Other connections keep sending under load, so a request that another
 // connection's request came within QUIET_MS of is taken as one among others. One client calling back
 // to back, or requests further apart than that, go at once. A wrong answer costs either a round trip
-// not shared or a turn's wait, never correctness.
+// not shared or a turn's wait, never correctness. Behind a proxy the signal holds too: the router
+// speaks HTTP/1.1, one request at a time per connection, so requests in flight together come on
+// connections of their own.
 
 /**
  * How long after another connection's request a request is still taken as one among others. Not
