@@ -108,7 +108,7 @@ export function createRouterServer(
 
   server.setRequestHandler('tools/list', () => {
     const tools = context.visible().map((t) => t.wire);
-    // Written while the SDK sends the list, which leaves once it is (request/answer-hold.ts).
+    // Started before the SDK sends the list, which leaves once it is written (request/answer-hold.ts).
     const record = listRecord(
       context,
       tools.map((t) => t.name),
@@ -127,7 +127,7 @@ export function createRouterServer(
       if (code !== undefined) context.trace?.failed(errorClassOf(code));
       const { name, arguments: args } = request.params;
       const record = callRecord(context, { name, args, code, latencyMs, meta }, deps);
-      // Written while the SDK builds the answer, which leaves once it is (request/answer-hold.ts).
+      // Started before the SDK builds the answer, which leaves once it is written (request/answer-hold.ts).
       // Answered state_unavailable: Redis is not answering, the record would only delay the answer.
       context.answer.add(
         traced(

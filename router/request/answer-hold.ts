@@ -1,9 +1,10 @@
 // What a request's answer waits for before it leaves the router: the audit records of what it
 // answers (router/mcp/call-audit.ts). A handler starts its record's append and returns, so the SDK
-// builds and serializes the answer while the record is on its way to Redis; the endpoint then holds
-// the answer's bytes until every record started before them is settled (written, or logged whole
-// when it could not be). So an answered call is still an audited call, and the append's round trip
-// overlaps the SDK's own work instead of following it.
+// builds and serializes the answer meanwhile; the endpoint then holds the answer's bytes until every
+// record started before them is settled (written, or logged whole when it could not be). So an
+// answered call is still an audited call, and for a request whose client is alone (its append sent
+// at once: kernel/redis/flush-timing.ts) the append's round trip overlaps the SDK's own work instead
+// of following it.
 //
 // A JSON answer is complete when the SDK hands it over: it waits once. An SSE answer (a 2025 session,
 // or a 2026-07-28 call that sent notifications first) is handed over before its handler ends: each of
