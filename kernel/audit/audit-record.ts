@@ -73,20 +73,24 @@ export function argsDigestKey(secret: Uint8Array | string, tenant: string): Buff
  * carried (as in the idempotency store's own digest, kernel/tools/tool-definition.ts).
  */
 export function argsDigest(key: Uint8Array | KeyObject, args: unknown): string {
+  return hmacHex(key, digestedText(args));
+}
+
+/** What an argument digest covers: the canonical JSON of the arguments without the idempotency key. */
+function digestedText(args: unknown): string {
   const value =
     args !== null && typeof args === 'object' && !Array.isArray(args)
       ? Object.fromEntries(Object.entries(args).filter(([name]) => name !== IDEMPOTENCY_KEY_FIELD))
       : (args ?? {});
-  return createHmac('sha256', key).update(canonicalJson(value)).digest('hex');
+  return canonicalJson(value);
 }
 
-/** Whether `args` digest as no arguments at all: none, or nothing but an idempotency key. */
-function noArguments(args: unknown): boolean {
-  if (args === null || args === undefined) return true;
-  if (typeof args !== 'object' || Array.isArray(args)) return false;
-  for (const name in args) if (Object.hasOwn(args, name) && name !== IDEMPOTENCY_KEY_FIELD) return false;
-  return true;
+function hmacHex(key: Uint8Array | KeyObject, text: string): string {
+  return createHmac('sha256', key).update(text).digest('hex');
 }
+
+/** The digested text of no arguments (none, or nothing but an idempotency key). */
+const NO_ARGUMENTS = digestedText({});
 
 /**
  * Per-tenant digest keys of one process, derived once per tenant and kept as key objects: an HMAC
@@ -107,10 +111,11 @@ export class ArgsDigester {
     let known = this.tenants.get(tenant);
     if (!known) {
       const key = createSecretKey(argsDigestKey(this.secret, tenant));
-      known = { key, none: argsDigest(key, {}) };
+      known = { key, none: hmacHex(key, NO_ARGUMENTS) };
       this.tenants.set(tenant, known);
     }
-    return noArguments(args) ? known.none : argsDigest(known.key, args);
+    const text = digestedText(args);
+    return text === NO_ARGUMENTS ? known.none : hmacHex(known.key, text);
   }
 }
 
