@@ -248,45 +248,39 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     });
   }
 
-  async function serve(request: Request, requestOptions: McpHandlerRequestOptions = {}): Promise<Response> {
-    const { authInfo } = requestOptions;
-    const { principal, tenant, trace, alone } = extraOf(authInfo);
-    if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
-    const parsed = await parsedBodyOf(request);
-    if (parsed instanceof Response) return parsed;
-    const { body } = parsed;
-    const context = buildRequestContext({
-      principal,
-      tenant,
-      body,
-      surface: options.surface,
-      logger,
-      trace,
-      alone,
-    });
-    const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
-    if (stepUp) return stepUp;
-    const forward: McpHandlerRequestOptions = {
-      ...requestOptions,
-      authInfo: { ...authInfo, extra: { ...authInfo.extra, context } },
-      ...(body === undefined ? {} : { parsedBody: body }),
-    };
-    // The handlers start the request's audit records; the answer leaves once they are written.
-    if (await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes })) {
-      return context.answer.hold(await serveLegacy(request, context, forward));
-    }
-    const admission = options.admit?.(context);
-    const response = await modern.fetch(
-      request,
-      admission
-        ? { ...forward, authInfo: { ...authInfo, extra: { ...authInfo.extra, context, admission } } }
-        : forward,
-    );
-    return context.answer.hold(response);
-  }
-
   return {
-    fetch: serve,
+    async fetch(request, requestOptions = {}) {
+      const { authInfo } = requestOptions;
+      const { principal, tenant, trace, alone } = extraOf(authInfo);
+      if (!authInfo || !principal) throw new Error('unauthenticated request reached the MCP endpoint');
+      const parsed = await parsedBodyOf(request);
+      if (parsed instanceof Response) return parsed;
+      const { body } = parsed;
+      const context = buildRequestContext({
+        principal,
+        tenant,
+        body,
+        surface: options.surface,
+        logger,
+        trace,
+        alone,
+      });
+      const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
+      if (stepUp) return stepUp;
+      const legacyEra = await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes });
+      // A 2025 session's call is admitted after its session check, in serveLegacy.
+      const admission = legacyEra ? undefined : options.admit?.(context);
+      const forward: McpHandlerRequestOptions = {
+        ...requestOptions,
+        authInfo: { ...authInfo, extra: { ...authInfo.extra, context, admission } },
+        ...(body === undefined ? {} : { parsedBody: body }),
+      };
+      // The handlers start the request's audit records; the answer leaves once they are written.
+      const response = legacyEra
+        ? await serveLegacy(request, context, forward)
+        : await modern.fetch(request, forward);
+      return context.answer.hold(response);
+    },
     close: () => modern.close(),
     notify: modern.notify,
   };
