@@ -39,6 +39,7 @@ import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
 import { captureRequests, type CapturedRequest } from '../support/mcp-client.ts';
 import { REDIS_URL } from '../support/namespace.ts';
 import { groupedRoundTrip, type RoundTrip } from './redis-floor.ts';
+import { AnswerHold } from '../../router/request/answer-hold.ts';
 import { serveBareSdk, type BareSdkServer } from './bare-sdk-server.ts';
 import type { startRouter } from '../../router/router.ts';
 import { benchArgs } from './bench-args.ts';
@@ -119,7 +120,8 @@ async function startPeer(principal: Principal, roundTrips?: RoundTrips): Promise
  */
 async function startOverlappedFloor(principal: Principal, roundTrips: RoundTrips): Promise<BareSdkServer> {
   const { wire, answer } = whoamiTool(principal);
-  const waits = new WeakMap<Request, { before: Promise<void>; after?: Promise<void> }>();
+  // Per request: its first round trip, and its answer held as the router holds one (AnswerHold).
+  const waits = new WeakMap<Request, { before: Promise<void>; answer: AnswerHold }>();
   return serveBareSdk(
     'overlapped floor',
     (server, request) => {
@@ -128,16 +130,14 @@ async function startOverlappedFloor(principal: Principal, roundTrips: RoundTrips
       server.setRequestHandler('tools/call', async () => {
         await wait?.before;
         const result = await answer();
-        if (wait) wait.after = roundTrips.after();
+        wait?.answer.add(roundTrips.after());
         return result;
       });
     },
     async (request, respond) => {
-      const wait: { before: Promise<void>; after?: Promise<void> } = { before: roundTrips.before() };
+      const wait = { before: roundTrips.before(), answer: new AnswerHold() };
       waits.set(request, wait);
-      const response = await respond();
-      await wait.after;
-      return response;
+      return wait.answer.hold(await respond());
     },
   );
 }
