@@ -77,8 +77,9 @@ function traceMiddleware(tracing: RequestTracing | undefined): { before: Middlew
  * question whether its client is the only one the router hears from (http/connection-activity.ts).
  */
 function connectionNoted(activity: ConnectionActivity): Middleware {
-  return (req: AuthenticatedRequest, _res, next) => {
-    activity.arrived(req.socket);
+  return (req: AuthenticatedRequest, res, next) => {
+    // 'close' comes once the answer is written, or when the client went away before it.
+    res.once('close', activity.arrived(req.socket));
     if (req.auth)
       req.auth.extra = { ...req.auth.extra, alone: activity.signalFor(req.socket) } as typeof req.auth.extra;
     next();

@@ -5,7 +5,8 @@
 //   a call the router refuses before running anything (a 2025 session that is gone, a tool the
 //   caller may not use, arguments that fail validation) is charged nothing.
 // - A request whose client is the only one the router hears from sends its Redis steps at once
-//   (router/http/connection-activity.ts); one after another connection's request does not.
+//   (router/http/connection-activity.ts): requests one at a time, on one connection or several; one
+//   while another connection's is in progress does not, nor one soon after.
 // - An answered call is an audited call: an answer does not reach the client before the audit
 //   record of what it answers is settled (router/request/answer-hold.ts), in both protocol eras (a
 //   2026-07-28 JSON answer, and a 2025 session's SSE answer, which the SDK hands over before the
@@ -113,18 +114,34 @@ async function untilAppended(count: number): Promise<void> {
 }
 
 describe('a request whose client is the only one the router hears from', () => {
-  it('sends its Redis steps at once; once another connection has sent a request, neither does', async () => {
-    // This file's first requests, on a connection of their own: no other connection has been heard.
+  it('sends its Redis steps at once, one request at a time on any connection; not while another is in progress, nor after', async () => {
+    // This file's first requests: none was in progress with another yet.
     audit.holding = false;
     const [a, b] = [new Agent({ connections: 1 }), new Agent({ connections: 1 })];
+    const appended = async (count: number) => {
+      for (let i = 0; i < 200 && audit.alone.length < count; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    };
     try {
       const from = audit.alone.length;
       await mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
       await mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
       await mcpPost(mcpUrl, await token(), WHOAMI, { connection: b });
+      // a's call held in progress (its record not written), b's comes meanwhile.
+      audit.holding = true;
+      const held = mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
+      await appended(from + 4);
+      const meanwhile = mcpPost(mcpUrl, await token(), WHOAMI, { connection: b });
+      await appended(from + 5);
+      audit.holding = false;
+      audit.release();
+      await Promise.all([held, meanwhile]);
+      // Both answered; two were in progress together within the window (600 s here).
       await mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
-      expect(audit.alone.slice(from)).toEqual([true, true, false, false]);
+      expect(audit.alone.slice(from)).toEqual([true, true, true, true, false, false]);
     } finally {
+      audit.holding = false;
+      audit.release();
       await Promise.all([a.close(), b.close()]);
     }
   });
