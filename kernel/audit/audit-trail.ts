@@ -4,7 +4,7 @@
 // moves only together with an append (a Lua compare-and-set), so concurrent appenders from several
 // routers stay one chain. The supervisor's sealer (supervisor/audit/audit-sealer.ts) moves entries
 // into signed segment files and trims only those from the stream; the chain continues across them.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -68,8 +68,12 @@ function canonicalEntry(entry: Omit<AuditEntry, 'hash'>): string {
   return JSON.stringify(sorted);
 }
 
+/**
+ * SHA-256 of the previous hash, a newline and the entry's canonical JSON, hex. The one-shot `hash`
+ * over the joined text (the same bytes as three updates of a Hash): no Hash object per entry.
+ */
 function hashOf(prev: string, canonical: string): string {
-  return createHash('sha256').update(prev).update('\n').update(canonical).digest('hex');
+  return hash('sha256', `${prev}\n${canonical}`, 'hex');
 }
 
 export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
