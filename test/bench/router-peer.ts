@@ -18,9 +18,13 @@
 //     [--pause-ms N]    a pause between the sequential calls (default none: back to back). Back to
 //                       back the bare server's process hardly idles; a server waiting on Redis idles
 //                       within every call. With a pause every server idles between calls.
+//     [--connection-per-call]  the sequential calls each on a new connection (`Connection: close`),
+//                       as a client that keeps none alive
 //     [--before DIR]    also the router of another checkout (e.g. /work/main), in the same rounds
-//     [--profile DIR]   CPU profiles of the last round's peer and router phases alone
-//                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, each with the calls it answered:
+//     [--profile DIR]   CPU profiles of the last round's peer and router phases alone, and of the
+//                       overlapped floor's and the router's calls on one connection
+//                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, DIR/overlapped-1.cpuprofile,
+//                       DIR/router-1.cpuprofile, each with the calls it answered:
 //                       `node test/bench/profile-summary.ts DIR/router.cpuprofile --calls N` gives µs per call)
 import { printFigures } from './figures.ts';
 import { resolve } from 'node:path';
@@ -53,6 +57,7 @@ const { values } = benchArgs(import.meta.filename, {
     'pause-ms': { type: 'string', default: '0' },
     profile: { type: 'string' },
     before: { type: 'string' },
+    'connection-per-call': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Math.min(Math.max(Number(values.rounds), 1), 10);
@@ -60,6 +65,8 @@ const SECONDS = Math.min(Math.max(Number(values.seconds), 1), 60);
 const CONNECTIONS = Math.min(Math.max(Number(values.connections), 1), 200);
 const SEQUENTIAL = Math.min(Math.max(Number(values.sequential), 50), 20_000);
 const PAUSE_MS = Math.min(Math.max(Number(values['pause-ms']), 0), 1_000);
+/** The one-at-a-time calls each on a connection of its own, as a client that keeps none alive. */
+const RESET = values['connection-per-call'];
 
 /** `startRouter` from another checkout's own modules (--before). */
 async function startRouterOf(dir: string): Promise<typeof startRouter> {
@@ -160,8 +167,9 @@ async function capture(url: string, token: string | undefined): Promise<Captured
 const toolErrors = new Map<string, number>();
 
 /** One call; false when it was answered with a tool error (counted, not timed as a success). */
-async function once(pool: Pool, path: string, request: CapturedRequest): Promise<boolean> {
-  const res = await pool.request({ path, method: 'POST', headers: request.headers, body: request.body });
+async function once(pool: Pool, path: string, request: CapturedRequest, reset = false): Promise<boolean> {
+  const { headers, body } = request;
+  const res = await pool.request({ path, method: 'POST', headers, body, reset });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`call answered ${res.statusCode}: ${text.slice(0, 200)}`);
   if (text.includes('"acting_alone"') && !text.includes('"isError":true')) return true;
@@ -175,6 +183,8 @@ async function profiled<T extends number>(
   name: string,
   dir: string | undefined,
   run: () => Promise<T>,
+  /** The calls the profile covers, when `run` returns them and not calls per second. */
+  callsOf: number = 0,
 ): Promise<T> {
   if (dir === undefined) return run();
   const session = new Session();
@@ -187,7 +197,11 @@ async function profiled<T extends number>(
   await mkdir(dir, { recursive: true });
   await writeFile(`${dir}/${name}.cpuprofile`, JSON.stringify(profile));
   console.log(
-    `profile: ${dir}/${name}.cpuprofile, ${Math.round(calls * SECONDS) + CONNECTIONS * 4} calls with the warm-up (--calls for profile-summary.ts)`,
+    `profile: ${dir}/${name}.cpuprofile, ` +
+      (callsOf > 0
+        ? `${callsOf} calls`
+        : `${Math.round(calls * SECONDS) + CONNECTIONS * 4} calls with the warm-up`) +
+      ' (--calls for profile-summary.ts)',
   );
   return calls;
 }
@@ -212,17 +226,27 @@ async function throughput(url: string, request: CapturedRequest, connections: nu
   return rate;
 }
 
-async function latency(label: string, url: string, request: CapturedRequest): Promise<number> {
+/** One connection's calls, one at a time; with `profile`, CPU-profiled as DIR/NAME.cpuprofile. */
+async function latency(
+  label: string,
+  url: string,
+  request: CapturedRequest,
+  profile?: { name: string; dir: string | undefined },
+): Promise<number> {
   const { origin, pathname } = new URL(url);
   const pool = new Pool(origin, { connections: 1 });
   for (let i = 0; i < 100; i++) await once(pool, pathname, request);
   const samples: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) {
-    const t0 = performance.now();
-    await once(pool, pathname, request);
-    samples.push(performance.now() - t0);
-    if (PAUSE_MS > 0) await sleep(PAUSE_MS);
-  }
+  const calls = async (): Promise<number> => {
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const t0 = performance.now();
+      await once(pool, pathname, request, RESET);
+      samples.push(performance.now() - t0);
+      if (PAUSE_MS > 0) await sleep(PAUSE_MS);
+    }
+    return SEQUENTIAL;
+  };
+  await (profile ? profiled(profile.name, profile.dir, calls, SEQUENTIAL) : calls());
   await pool.close();
   return printFigures(label, samples, { digits: 3, labelWidth: 52 });
 }
@@ -274,7 +298,8 @@ async function main(): Promise<void> {
     const overlappedCall = await capture(overlapped.url, undefined);
     console.log(
       `router-peer benchmark: whoami (2026-07-28), Node ${process.version}, ${CONNECTIONS} connections for ` +
-        `${SECONDS} s each, ${SEQUENTIAL} sequential calls; router = authenticated, audited, rate limited`,
+        `${SECONDS} s each, ${SEQUENTIAL} sequential calls${RESET ? ', each on a new connection' : ''}; ` +
+        'router = authenticated, audited, rate limited',
     );
     // Every variant in every round, so a burst of load from elsewhere on the machine hits all.
     const peerRates: number[] = [];
@@ -302,10 +327,14 @@ async function main(): Promise<void> {
     const pPeer = await latency('1 connection, bare SDK', peer.url, bare);
     const pFloor = await latency(`1 connection, ${FLOOR}`, floor.url, floorCall);
     console.log(`1 connection: ${FLOOR} adds ${(pFloor - pPeer).toFixed(3)} ms p50`);
-    const pOverlapped = await latency(`1 connection, ${OVERLAPPED}`, overlapped.url, overlappedCall);
+    const pOverlapped = await latency(`1 connection, ${OVERLAPPED}`, overlapped.url, overlappedCall, {
+      name: 'overlapped-1',
+      dir: values.profile,
+    });
     console.log(`1 connection: ${OVERLAPPED} adds ${(pOverlapped - pPeer).toFixed(3)} ms p50`);
-    for (const { label, url } of variants) {
-      const p50 = await latency(`1 connection, ${label}`, url, router);
+    for (const [i, { label, url }] of variants.entries()) {
+      const profile = i === 0 ? { name: 'router-1', dir: values.profile } : undefined;
+      const p50 = await latency(`1 connection, ${label}`, url, router, profile);
       console.log(
         `1 connection: ${label} adds ${(p50 - pPeer).toFixed(3)} ms p50 (${(p50 - pFloor).toFixed(3)} ms over the ` +
           `floor, ${(p50 - pOverlapped).toFixed(3)} over the overlapped one)`,
