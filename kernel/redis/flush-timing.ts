@@ -6,7 +6,7 @@
 // instead, without waiting for the turn's end: so the rate limit taken as a request reaches the SDK
 // is on its way to Redis while the SDK's work for that request runs in the same turn, instead of
 // after it (router/mcp/router-server.ts, admitEarly). Measured with test/bench/router-peer.ts and
-// test/bench/observability-overhead.ts: docs/performance-router.md.
+// test/bench/observability-overhead.ts: docs/performance-one-connection.md.
 
 /** How a caller of a group commit asks: `alone` when no other caller is likely to share its batch. */
 export interface FlushRequest {

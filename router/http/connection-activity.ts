@@ -5,7 +5,7 @@
 // What counts is requests in progress together, not how many connections there are. The router's
 // count of requests in progress alone was tried as that signal: under load a request was often the
 // only one parsed while others waited in their sockets' buffers; a third of the batches went alone,
-// and the router answered fewer calls per second (docs/performance-router.md). So a request is one
+// and the router answered fewer calls per second (docs/performance-one-connection.md). So a request is one
 // among others while another connection's request is in progress, and for QUIET_MS after the router
 // last saw two in progress together: under load that happens on nearly every request. Requests one at
 // a time are alone whichever connections they come on: one client back to back, a client that opens
@@ -22,7 +22,7 @@
  * event loop stalls for several milliseconds at a time (a collection, a turn of many requests), and
  * with a 5 ms window the first requests after a stall went alone, about 3 % of them in
  * test/bench/router-peer.ts's 50 connections, which then answered fewer calls per second
- * (docs/performance-router.md); with 50 ms, 5 in 35,000.
+ * (docs/performance-one-connection.md); with 50 ms, 5 in 35,000.
  */
 export const QUIET_MS = 50;
 

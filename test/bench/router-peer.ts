@@ -8,7 +8,7 @@
 // round trips (an empty script before the tool, another after it: redis-floor.ts), as the router
 // awaits its rate-limit take and its audit record. One call at a time, a server that waits for each
 // control before going on cannot answer sooner than that floor; the router, its client alone,
-// overlaps both waits with the SDK's work (docs/performance-router.md), so beside it a second floor
+// overlaps both waits with the SDK's work (docs/performance-one-connection.md), so beside it a second floor
 // overlaps them the same way: the first starts as the request reaches the SDK, the answer waits for
 // the second while the SDK builds it, both sent at once. (Not at 50 connections: there the floor
 // answered more calls per second than the bare SDK, 1.14 to 1.16 times, since the calls waiting on
@@ -120,7 +120,7 @@ async function startPeer(principal: Principal, roundTrips?: RoundTrips): Promise
 }
 
 /**
- * The floor overlapped as the router overlaps its controls for a lone client (docs/performance-router.md):
+ * The floor overlapped as the router overlaps its controls for a lone client (docs/performance-one-connection.md):
  * the first round trip starts as the request is handed to the SDK and the tool waits for it; the
  * second starts as the tool answers, and the response waits for it while the SDK builds it. Both go
  * at once, not at the turn's end.

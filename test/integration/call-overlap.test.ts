@@ -1,5 +1,5 @@
 // How a call's Redis steps overlap the SDK's own work, through the router's real app and real Redis
-// (docs/performance-router.md):
+// (docs/performance-one-connection.md):
 // - The tools/call's admission (validation, then the rate-limit take) starts as the endpoint hands
 //   the request to the SDK (router/mcp/router-server.ts, admitEarly): each call is charged once, and
 //   a call the router refuses before running anything (a 2025 session that is gone, a tool the
@@ -81,7 +81,7 @@ beforeAll(async () => {
     tenants,
     logger: pino({ level: 'silent' }),
     observability: { audit },
-    // Long enough that "another connection's request came just before" holds on a loaded machine.
+    // Long enough that "two requests were in progress together" still holds for the later requests.
     connectionQuietMs: 600_000,
   });
 });
