@@ -301,15 +301,25 @@ async function main(): Promise<void> {
         `${SECONDS} s each, ${SEQUENTIAL} sequential calls${RESET ? ', each on a new connection' : ''}; ` +
         'router = authenticated, audited, rate limited',
     );
-    // Every variant in every round, so a burst of load from elsewhere on the machine hits all.
+    // Every variant in every round, so a burst of load from elsewhere on the machine hits all, each
+    // round starting one lane further on: in a fixed order, of two routers compared, the one measured
+    // later in each round had the higher median in five runs of five, whichever checkout it was
+    // (docs/performance-one-connection.md).
     const peerRates: number[] = [];
     const rates = variants.map(() => [] as number[]);
+    const lanes = [
+      (dir: string | undefined) => profiled('peer', dir, () => throughput(peer.url, bare, CONNECTIONS)),
+      ...variants.map((variant, i) => (dir: string | undefined) => {
+        const run = () => throughput(variant.url, router, CONNECTIONS);
+        return i === 0 ? profiled('router', dir, run) : run();
+      }),
+    ];
     for (let round = 0; round < ROUNDS; round++) {
       const dir = round === ROUNDS - 1 ? values.profile : undefined;
-      peerRates.push(await profiled('peer', dir, () => throughput(peer.url, bare, CONNECTIONS)));
-      for (const [i, variant] of variants.entries()) {
-        const run = () => throughput(variant.url, router, CONNECTIONS);
-        rates[i]!.push(await (i === 0 ? profiled('router', dir, run) : run()));
+      for (let k = 0; k < lanes.length; k++) {
+        const lane = (round + k) % lanes.length;
+        const rate = await lanes[lane]!(dir);
+        (lane === 0 ? peerRates : rates[lane - 1]!).push(rate);
       }
     }
     const best = (xs: number[]): number => Math.max(...xs);
