@@ -45,7 +45,7 @@ export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
   toolChanges?: { subscribe(listener: () => void): void };
   /** Request spans over OTLP (router/request/request-trace.ts); none: the router does not trace. */
   tracing?: RequestTracing | undefined;
-  /** How long requests seen in progress together make a request one among others (http/connection-activity.ts). */
+  /** How long two requests seen in progress together make others not alone (http/connection-activity.ts). */
   connectionQuietMs?: number | undefined;
 }
 

@@ -5,16 +5,17 @@
 // What counts is requests in progress together, not how many connections there are. The router's
 // count of requests in progress alone was tried as that signal: under load a request was often the
 // only one parsed while others waited in their sockets' buffers; a third of the batches went alone,
-// and the router answered fewer calls per second (docs/performance-one-connection.md). So a request is one
-// among others while another connection's request is in progress, and for QUIET_MS after the router
-// last saw two in progress together: under load that happens on nearly every request. Requests one at
-// a time are alone whichever connections they come on: one client back to back, a client that opens
-// a connection per request, or two that take turns (the warm-write benchmark's paths,
-// test/bench/warm-writes.ts). A request in progress for longer than QUIET_MS (a stream that stays
-// open, `subscriptions/listen`) no longer counts, or one client's open stream would make its own
-// calls one among others for good. A wrong answer costs either a round trip not shared or a turn's
-// wait, never correctness. Behind a proxy the signal holds too: the router speaks HTTP/1.1, one
-// request at a time per connection, so requests in flight together come on connections of their own.
+// and the router answered fewer calls per second (docs/performance-one-connection.md). So a request
+// is one among others while another connection's request is in progress, and for QUIET_MS after the
+// router last saw two in progress together: under load that happens on nearly every request.
+// Requests one at a time are alone whichever connections they come on: one client back to back, a
+// client that opens a connection per request, or two that take turns (the warm-write benchmark's
+// paths, test/bench/warm-writes.ts). A request in progress for longer than QUIET_MS (a stream that
+// stays open, `subscriptions/listen`) no longer counts, or one client's open stream would make its
+// own calls one among others for good. A wrong answer costs either a round trip not shared or a
+// turn's wait, never correctness. Behind a proxy the signal holds too: the router speaks HTTP/1.1,
+// one request at a time per connection, so requests in flight together come on connections of their
+// own.
 
 /**
  * How long after two requests were last seen in progress together a request is still taken as one

@@ -1,19 +1,19 @@
 // Benchmark (not a test): the router beside its peer, the bare SDK v2 server (`createMcpHandler`,
-// stateless, no authentication) answering the same shared tool, started here in the same process
-// as the router. One 2026-07-28 `tools/call whoami` request is captured from a real SDK client and
-// replayed over HTTP keep-alive connections: with N connections (calls/s, and the router's rate over the peer's) and
-// with one connection (p50, the router's added latency). Both servers answer in this process and
-// under the same load generator, so the ratio holds on a busy machine; absolute figures do not.
-// With one connection, beside them a floor: the same bare server, its tools/call awaiting two Redis
-// round trips (an empty script before the tool, another after it: redis-floor.ts), as the router
-// awaits its rate-limit take and its audit record. One call at a time, a server that waits for each
-// control before going on cannot answer sooner than that floor; the router, its client alone,
-// overlaps both waits with the SDK's work (docs/performance-one-connection.md), so beside it a second floor
-// overlaps them the same way: the first starts as the request reaches the SDK, the answer waits for
-// the second while the SDK builds it, both sent at once. (Not at 50 connections: there the floor
-// answered more calls per second than the bare SDK, 1.14 to 1.16 times, since the calls waiting on
-// Redis are answered together; it bounds nothing.)
-// Asserts nothing.
+// stateless, no authentication) answering the same shared tool, started here in the same process as
+// the router. One 2026-07-28 `tools/call whoami` request is captured from a real SDK client and
+// replayed over HTTP keep-alive connections: with N connections (calls/s, and the router's rate
+// over the peer's) and with one connection (p50, the router's added latency). Both servers answer
+// in this process and under the same load generator, so the ratio holds on a busy machine; absolute
+// figures do not. With one connection, beside them a floor: the same bare server, its tools/call
+// awaiting two Redis round trips (an empty script before the tool, another after it:
+// redis-floor.ts), as the router awaits its rate-limit take and its audit record. One call at a
+// time, a server that waits for each control before going on cannot answer sooner than that floor;
+// the router, its client alone, overlaps both waits with the SDK's work
+// (docs/performance-one-connection.md), so beside it a second floor overlaps them the same way: the
+// first starts as the request reaches the SDK, the answer waits for the second while the SDK builds
+// it, both sent at once. (Not at 50 connections: there the floor answered more calls per second
+// than the bare SDK, 1.14 to 1.16 times, since the calls waiting on Redis are answered together; it
+// bounds nothing.) Asserts nothing.
 //   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
 //     [--pause-ms N]    a pause between the sequential calls (default none: back to back). Back to
 //                       back the bare server's process hardly idles; a server waiting on Redis idles
@@ -120,7 +120,8 @@ async function startPeer(principal: Principal, roundTrips?: RoundTrips): Promise
 }
 
 /**
- * The floor overlapped as the router overlaps its controls for a lone client (docs/performance-one-connection.md):
+ * The floor overlapped as the router overlaps its controls for a lone client
+ * (docs/performance-one-connection.md):
  * the first round trip starts as the request is handed to the SDK and the tool waits for it; the
  * second starts as the tool answers, and the response waits for it while the SDK builds it. Both go
  * at once, not at the turn's end.

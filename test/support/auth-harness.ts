@@ -125,7 +125,7 @@ export interface HarnessOptions {
    * metrics, request spans.
    */
   observability?: Pick<AppDeps, 'audit' | 'digester' | 'metrics' | 'tracing'>;
-  /** How long requests seen in progress together make a request one among others (router/http/connection-activity.ts). */
+  /** How long two requests seen in progress together make others not alone (router/http/connection-activity.ts). */
   connectionQuietMs?: number;
   /** Redis key prefix (default: a random one); keys under it are deleted on close. */
   prefix?: string;
