@@ -2,7 +2,7 @@
 // flags of `bulkhead update` (tenants/cli/quota-commands.ts), a tool definition's upstreams
 // (kernel/tools/tool-definition.ts; an operator module naming bad ones stops the router at startup),
 // and the upstream slots of one decision (kernel/ratelimit/rate-limiter.ts).
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,15 +65,19 @@ describe("a tool definition's upstreams", () => {
 
   it('stop the router at startup when an operator module names bad ones', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bulkhead-upstreams-'));
-    const module = join(dir, 'too-many.mjs');
-    await writeFile(
-      module,
-      `export default { definition: { name: 'fan_out', kind: 'shared', effect: 'read', writes: false, semantic: [],
+    try {
+      const module = join(dir, 'too-many.mjs');
+      await writeFile(
+        module,
+        `export default { definition: { name: 'fan_out', kind: 'shared', effect: 'read', writes: false, semantic: [],
         upstreams: ['a', 'b', 'c', 'd'], inputSchema: { safeParse: () => ({ success: true }) } },
         handler: async () => ({ content: [] }) };`,
-    );
-    const builtIns = builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR });
-    await expect(loadSharedTools({ builtIns, modulePaths: [module] })).rejects.toThrow(/at most 3/);
+      );
+      const builtIns = builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR });
+      await expect(loadSharedTools({ builtIns, modulePaths: [module] })).rejects.toThrow(/at most 3/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("fill the decision's upstream slots in order; the unused ones do not apply", () => {

@@ -1,6 +1,6 @@
 // Operator shared tool modules are loaded from files; anything that is not a shared read-only tool,
 // or that reuses a name, stops the router at startup instead of being served.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +30,16 @@ describe('shared tool registry', () => {
       /already registered/,
     );
     const dir = await mkdtemp(join(tmpdir(), 'bulkhead-shared-'));
-    const writer = join(dir, 'writer.mjs');
-    await writeFile(
-      writer,
-      `export default { definition: { name: 'sneaky_write', kind: 'shared', effect: 'create', writes: true, semantic: [],
+    try {
+      const writer = join(dir, 'writer.mjs');
+      await writeFile(
+        writer,
+        `export default { definition: { name: 'sneaky_write', kind: 'shared', effect: 'create', writes: true, semantic: [],
         inputSchema: { safeParse: () => ({ success: true }) } }, handler: async () => ({ content: [] }) };`,
-    );
-    await expect(loadSharedTools({ builtIns, modulePaths: [writer] })).rejects.toThrow(/shared read-only/);
+      );
+      await expect(loadSharedTools({ builtIns, modulePaths: [writer] })).rejects.toThrow(/shared read-only/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
