@@ -5,14 +5,15 @@
 // whoever arrives while a round trip is out goes in the next one. Only the wait: none of the
 // control's own work (no record, no hash, no budgets), so the router's control cannot cost less.
 import type { Redis } from 'ioredis';
+import { scheduleFlush, type FlushRequest } from '../../kernel/redis/flush-timing.ts';
 
 export type RoundTrip = () => Promise<void>;
 
 /**
- * `atOnce`: the first caller's round trip goes once the current microtasks have run, not at the
- * turn's end, as the router sends a lone client's (kernel/redis/flush-timing.ts).
+ * `request.alone`: the first caller's round trip goes once the current microtasks have run, not at
+ * the turn's end, as the router sends a lone client's (kernel/redis/flush-timing.ts).
  */
-export async function groupedRoundTrip(redis: Redis, options: { atOnce?: boolean } = {}): Promise<RoundTrip> {
+export async function groupedRoundTrip(redis: Redis, request: FlushRequest = {}): Promise<RoundTrip> {
   const sha = (await redis.script('LOAD', 'return 1')) as string;
   let waiting: { resolve(): void; reject(error: unknown): void }[] | undefined;
   const drain = async (): Promise<void> => {
@@ -32,7 +33,6 @@ export async function groupedRoundTrip(redis: Redis, options: { atOnce?: boolean
     new Promise<void>((resolve, reject) => {
       if (waiting) return void waiting.push({ resolve, reject });
       waiting = [{ resolve, reject }];
-      if (options.atOnce) queueMicrotask(() => void drain());
-      else setImmediate(() => void drain());
+      scheduleFlush(() => void drain(), request);
     });
 }
