@@ -179,33 +179,33 @@ async function once(pool: Pool, path: string, request: CapturedRequest, reset = 
   return false;
 }
 
-/** `run`, its CPU profiled (this process: server and load generator alike) into DIR/NAME.cpuprofile. */
-async function profiled<T extends number>(
+/**
+ * `run`, its CPU profiled (this process: server and load generator alike) into DIR/NAME.cpuprofile;
+ * `covered` says how many calls the profile holds, from what `run` returned.
+ */
+async function profiled<T>(
   name: string,
   dir: string | undefined,
   run: () => Promise<T>,
-  /** The calls the profile covers, when `run` returns them and not calls per second. */
-  callsOf: number = 0,
+  covered: (result: T) => string,
 ): Promise<T> {
   if (dir === undefined) return run();
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
-  const calls = await run();
+  const result = await run();
   const { profile } = await session.post('Profiler.stop');
   session.disconnect();
   await mkdir(dir, { recursive: true });
   await writeFile(`${dir}/${name}.cpuprofile`, JSON.stringify(profile));
-  console.log(
-    `profile: ${dir}/${name}.cpuprofile, ` +
-      (callsOf > 0
-        ? `${callsOf} calls`
-        : `${Math.round(calls * SECONDS) + CONNECTIONS * 4} calls with the warm-up`) +
-      ' (--calls for profile-summary.ts)',
-  );
-  return calls;
+  console.log(`profile: ${dir}/${name}.cpuprofile, ${covered(result)} (--calls for profile-summary.ts)`);
+  return result;
 }
+
+/** The calls a throughput phase's profile holds, from its calls per second: its warm-up included. */
+const throughputCalls = (rate: number): string =>
+  `${Math.round(rate * SECONDS) + CONNECTIONS * 4} calls with the warm-up`;
 
 /** `connections` callers, each sending its next request as soon as the last is answered. */
 async function throughput(url: string, request: CapturedRequest, connections: number): Promise<number> {
@@ -238,16 +238,15 @@ async function latency(
   const pool = new Pool(origin, { connections: 1 });
   for (let i = 0; i < 100; i++) await once(pool, pathname, request);
   const samples: number[] = [];
-  const calls = async (): Promise<number> => {
+  const calls = async (): Promise<void> => {
     for (let i = 0; i < SEQUENTIAL; i++) {
       const t0 = performance.now();
       await once(pool, pathname, request, RESET);
       samples.push(performance.now() - t0);
       if (PAUSE_MS > 0) await sleep(PAUSE_MS);
     }
-    return SEQUENTIAL;
   };
-  await (profile ? profiled(profile.name, profile.dir, calls, SEQUENTIAL) : calls());
+  await (profile ? profiled(profile.name, profile.dir, calls, () => `${SEQUENTIAL} calls`) : calls());
   await pool.close();
   return printFigures(label, samples, { digits: 3, labelWidth: 52 });
 }
@@ -280,8 +279,8 @@ async function main(): Promise<void> {
     after: await groupedRoundTrip(floorRedis),
   });
   const overlapped = await startOverlappedFloor(principal, {
-    before: await groupedRoundTrip(floorRedis, { atOnce: true }),
-    after: await groupedRoundTrip(floorRedis, { atOnce: true }),
+    before: await groupedRoundTrip(floorRedis, { alone: true }),
+    after: await groupedRoundTrip(floorRedis, { alone: true }),
   });
   // The same router with every token verified in full (the verification cache off).
   const uncached = await stack.replica({ tokenCacheSeconds: 0 });
@@ -309,10 +308,11 @@ async function main(): Promise<void> {
     const peerRates: number[] = [];
     const rates = variants.map(() => [] as number[]);
     const lanes = [
-      (dir: string | undefined) => profiled('peer', dir, () => throughput(peer.url, bare, CONNECTIONS)),
+      (dir: string | undefined) =>
+        profiled('peer', dir, () => throughput(peer.url, bare, CONNECTIONS), throughputCalls),
       ...variants.map((variant, i) => (dir: string | undefined) => {
         const run = () => throughput(variant.url, router, CONNECTIONS);
-        return i === 0 ? profiled('router', dir, run) : run();
+        return i === 0 ? profiled('router', dir, run, throughputCalls) : run();
       }),
     ];
     for (let round = 0; round < ROUNDS; round++) {
