@@ -118,10 +118,6 @@ describe('a request whose client is the only one the router hears from', () => {
     // This file's first requests: none was in progress with another yet.
     audit.holding = false;
     const [a, b] = [new Agent({ connections: 1 }), new Agent({ connections: 1 })];
-    const appended = async (count: number) => {
-      for (let i = 0; i < 200 && audit.alone.length < count; i++)
-        await new Promise((resolve) => setTimeout(resolve, 10));
-    };
     try {
       const from = audit.alone.length;
       await mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
@@ -130,9 +126,9 @@ describe('a request whose client is the only one the router hears from', () => {
       // a's call held in progress (its record not written), b's comes meanwhile.
       audit.holding = true;
       const held = mcpPost(mcpUrl, await token(), WHOAMI, { connection: a });
-      await appended(from + 4);
+      await untilAppended(from + 4);
       const meanwhile = mcpPost(mcpUrl, await token(), WHOAMI, { connection: b });
-      await appended(from + 5);
+      await untilAppended(from + 5);
       audit.holding = false;
       audit.release();
       await Promise.all([held, meanwhile]);
