@@ -47,18 +47,29 @@ export class ConcurrencyGate {
     return { inFlight: lane?.inFlight ?? 0, queued: lane?.queue.length ?? 0 };
   }
 
-  /** A slot for one call of `tenant`; throws `concurrency_limit` when none comes in time. */
-  async acquire(tenant: string): Promise<Release> {
+  private lane(tenant: string): Lane {
     let lane = this.lanes.get(tenant);
     if (!lane) {
       lane = { inFlight: 0, queue: [] };
       this.lanes.set(tenant, lane);
     }
+    return lane;
+  }
+
+  /** A slot for one call of `tenant` if one is free now, without waiting; else undefined. */
+  tryAcquire(tenant: string): Release | undefined {
+    const lane = this.lane(tenant);
+    if (lane.inFlight >= this.options.maxInFlight) return undefined;
+    lane.inFlight++;
+    return this.releaser(tenant, lane);
+  }
+
+  /** A slot for one call of `tenant`; throws `concurrency_limit` when none comes in time. */
+  async acquire(tenant: string): Promise<Release> {
+    const free = this.tryAcquire(tenant);
+    if (free) return free;
+    const lane = this.lane(tenant);
     const release = this.releaser(tenant, lane);
-    if (lane.inFlight < this.options.maxInFlight) {
-      lane.inFlight++;
-      return release;
-    }
     if (lane.queue.length >= this.options.maxQueued) throw this.refusal('its wait queue is full');
     const queue = lane.queue;
     await new Promise<void>((resolve, reject) => {

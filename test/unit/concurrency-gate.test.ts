@@ -53,6 +53,20 @@ describe('ConcurrencyGate', () => {
     expect(gate.load('a')).toEqual({ inFlight: 0, queued: 0 });
   });
 
+  it('takes a free slot without waiting, and none when the tenant has no slot free', async () => {
+    const gate = new ConcurrencyGate({ maxInFlight: 1, maxQueued: 2, maxWaitMs: 10_000 });
+    const first = gate.tryAcquire('a');
+    expect(first).toBeDefined();
+    expect(gate.tryAcquire('a')).toBeUndefined();
+    expect(gate.load('a')).toEqual({ inFlight: 1, queued: 0 });
+    // A call already waiting keeps its place: the slot passes to it, not to a later tryAcquire.
+    const waiting = gate.acquire('a');
+    first!();
+    expect(gate.tryAcquire('a')).toBeUndefined();
+    (await waiting)();
+    expect(gate.load('a')).toEqual({ inFlight: 0, queued: 0 });
+  });
+
   it("never makes one tenant's calls wait for another's", async () => {
     const gate = new ConcurrencyGate({ maxInFlight: 1, maxQueued: 0, maxWaitMs: 10_000 });
     await gate.acquire('a');
