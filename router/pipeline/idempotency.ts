@@ -54,6 +54,24 @@ interface Entry {
   result?: string;
 }
 
+interface ClaimKeys {
+  result: string;
+  failures: string;
+}
+
+/** A claim on its way to Redis: its keys, its value (with the owner) and Redis's answer. */
+interface SentClaim {
+  keys: ClaimKeys;
+  claim: string;
+  reply: Promise<readonly [claimed: string | null, failures: string | null]>;
+}
+
+/** A key's claim sent ahead of its run (IdempotencyStore.claimAhead). */
+export interface ClaimAhead {
+  readonly scope: IdempotencyScope;
+  readonly sent: SentClaim;
+}
+
 export const DEFAULT_IDEMPOTENCY_WINDOW_MS = idempotencyWindowMs.schema.parse(undefined);
 /** How long an unrenewed claim lives (IdempotencyOptions.claimTtlMs). */
 export const DEFAULT_CLAIM_TTL_MS = 15_000;
@@ -80,7 +98,7 @@ export class IdempotencyStore {
     this.claimTtlMs = options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
   }
 
-  private keys(scope: IdempotencyScope): { result: string; failures: string } {
+  private keys(scope: IdempotencyScope): ClaimKeys {
     const keyHash = createHash('sha256').update(scope.key).digest('base64url');
     const named = { tenant: scope.tenant, tool: scope.tool, keyHash };
     return {
@@ -89,19 +107,62 @@ export class IdempotencyStore {
     };
   }
 
-  async run(scope: IdempotencyScope, execute: () => Promise<ToolAnswer>): Promise<ToolAnswer> {
-    const keys = this.keys(scope);
+  /**
+   * Sends the key's claim now, ahead of its run: a write's admission sends it with its rate-limit
+   * take (router/pipeline/call-pipeline.ts), so that the two round trips overlap. Hand it to `run`,
+   * or to `abandon` when the call is not run; the claim is what `run` would have sent first.
+   */
+  claimAhead(scope: IdempotencyScope): ClaimAhead {
+    const sent = this.sendClaim(this.keys(scope), scope);
+    // Read by run() or abandon(); a failure is theirs to handle, never an unhandled rejection.
+    sent.reply.catch(() => undefined);
+    return { scope, sent };
+  }
+
+  /** Gives back a claim sent ahead for a call that will not run (refused, or never handled). */
+  abandon(ahead: ClaimAhead): void {
+    const { keys, claim, reply } = ahead.sent;
+    reply
+      .then(([claimed]) => (claimed === 'OK' ? this.release(keys.result, claim) : undefined))
+      .catch(() => undefined); // not released: the claim, never renewed, expires (claimTtlMs)
+  }
+
+  /** The claim and the key's failure count, in one round trip: the count costs a write nothing. */
+  private sendClaim(keys: ClaimKeys, scope: IdempotencyScope): SentClaim {
+    const owner = randomUUID();
+    const claim = JSON.stringify({ state: 'pending', digest: scope.digest, owner } satisfies Entry);
+    const reply = this.options.redis
+      .multi()
+      .set(keys.result, claim, 'PX', this.claimTtlMs, 'NX')
+      .get(keys.failures)
+      .exec()
+      .then((replies) => {
+        const [[, claimed], [, counted]] = replies as [
+          [Error | null, string | null],
+          [Error | null, string | null],
+        ];
+        return [claimed, counted] as const;
+      });
+    return { keys, claim, reply };
+  }
+
+  /**
+   * Runs `execute` once per key: claims the key (or takes `ahead`, the claim sent with the call's
+   * admission, for the first attempt), or answers from what an earlier call with the key left.
+   */
+  async run(
+    scope: IdempotencyScope,
+    execute: () => Promise<ToolAnswer>,
+    ahead?: ClaimAhead,
+  ): Promise<ToolAnswer> {
+    const keys = ahead?.sent.keys ?? this.keys(scope);
     const redisKey = keys.result;
     const deadline = Date.now() + (this.options.waitMs ?? 30_000);
+    let sent = ahead?.sent;
     for (;;) {
-      const owner = randomUUID();
-      const claim = JSON.stringify({ state: 'pending', digest: scope.digest, owner } satisfies Entry);
-      // The claim and the key's failure count in one round trip: the count costs a write nothing.
-      const [[, claimed], [, counted]] = (await this.options.redis
-        .multi()
-        .set(redisKey, claim, 'PX', this.claimTtlMs, 'NX')
-        .get(keys.failures)
-        .exec()) as [[Error | null, string | null], [Error | null, string | null]];
+      const { claim, reply } = sent ?? this.sendClaim(keys, scope);
+      sent = undefined;
+      const [claimed, counted] = await reply;
       if (claimed === 'OK') {
         const failures = Number(counted ?? 0);
         if (this.options.maxFailures === undefined || failures < this.options.maxFailures) {
@@ -168,7 +229,7 @@ export class IdempotencyStore {
   }
 
   private async execute(
-    keys: { result: string; failures: string },
+    keys: ClaimKeys,
     claim: string,
     scope: IdempotencyScope,
     execute: () => Promise<ToolAnswer>,
