@@ -115,7 +115,7 @@ export function createApp(deps: AppDeps): Express {
   };
   const mcp = createMcpEndpoint({
     serverFor: (context, info) => createRouterServer(context, serverDeps, info),
-    admit: (context) => admitEarly(context, serverDeps),
+    admit: (context, options) => admitEarly(context, serverDeps, options),
     questions: serverDeps.questions,
     sessions: deps.sessions,
     surface: deps.surface,

@@ -42,14 +42,17 @@ import { stateUnavailable } from '../pipeline/state-guard.ts';
 import { jsonRpcErrorResponse } from './json-rpc.ts';
 import { isClientAnswer, type ClientRequests } from './client-requests.ts';
 import type { ServerRequestInfo } from './router-server.ts';
-import type { Admission } from '../pipeline/call-pipeline.ts';
+import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 
 export interface McpEndpointOptions {
   /** Builds the MCP server that answers one request, from that request's context. */
   serverFor(context: RequestContext, info: ServerRequestInfo): Server;
-  /** Starts the admission of the tools/call a request carries, if it will run (router-server.ts). */
-  admit?(context: RequestContext): Promise<Admission> | undefined;
+  /**
+   * Starts the admission of the tools/call a request carries, if it will run (router-server.ts);
+   * `holdAhead` where the endpoint settles it once the SDK has answered.
+   */
+  admit?(context: RequestContext, options: { holdAhead: boolean }): EarlyAdmission | undefined;
   /** Open questions to 2025 clients: a POSTed answer is handed to the one it answers. */
   questions: ClientRequests;
   sessions: SessionStore;
@@ -84,7 +87,7 @@ interface AuthExtra {
    */
   alone?: () => boolean;
   /** The tools/call's admission, started as the request is handed to the SDK (router-server.ts). */
-  admission?: Promise<Admission>;
+  admission?: EarlyAdmission;
 }
 
 function extraOf(authInfo: AuthInfo | undefined): AuthExtra {
@@ -240,7 +243,8 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     const { authInfo } = requestOptions;
     if (!authInfo) return legacy(request, requestOptions);
     // After the session check: a call on a session that is gone is refused without being charged.
-    const admission = options.admit?.(context);
+    // Nothing held ahead: the SSE answer of a 2025 session leaves before its handler runs.
+    const admission = options.admit?.(context, { holdAhead: false });
     if (record.logLevel === undefined && !admission) return legacy(request, requestOptions);
     return legacy(request, {
       ...requestOptions,
@@ -269,7 +273,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       if (stepUp) return stepUp;
       const legacyEra = await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes });
       // A 2025 session's call is admitted after its session check, in serveLegacy.
-      const admission = legacyEra ? undefined : options.admit?.(context);
+      const admission = legacyEra ? undefined : options.admit?.(context, { holdAhead: true });
       const forward: McpHandlerRequestOptions = {
         ...requestOptions,
         authInfo: { ...authInfo, extra: { ...authInfo.extra, context, admission } },
@@ -279,6 +283,8 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       const response = legacyEra
         ? await serveLegacy(request, context, forward)
         : await modern.fetch(request, forward);
+      // The handler took the admission by now, or never will (router-server.ts, admitEarly).
+      admission?.settle();
       return context.answer.hold(response);
     },
     close: () => modern.close(),

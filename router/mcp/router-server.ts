@@ -7,7 +7,7 @@ import { ProtocolError, Server, type CallToolResult, type ServerContext } from '
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
-import { admitCall, runToolCall, type Admission, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
+import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
@@ -28,7 +28,7 @@ export interface RouterServerDeps extends CallPipelineDeps, CallAuditDeps, Relay
 export interface ServerRequestInfo {
   era: 'legacy' | 'modern';
   logLevel?: string | undefined;
-  admission?: Promise<Admission> | undefined;
+  admission?: EarlyAdmission | undefined;
 }
 
 /**
@@ -39,9 +39,15 @@ export interface ServerRequestInfo {
  * a step-up and a tool the caller may not use without running anything), and not for the retry of
  * a multi-round call, whose sealed requestState is checked before it runs. A request the SDK then
  * refuses before its handler runs (a header or `_meta` a stock client does not send wrong) has been
- * charged: docs/rate-limits.md.
+ * charged: docs/rate-limits.md. `holdAhead` (held-ahead.ts): only where the endpoint settles the
+ * admission once the SDK has answered, and the SDK answers only after the handler took it or never
+ * will (the 2026-07-28 era; a 2025 session's SSE answer is handed over before its handler runs).
  */
-export function admitEarly(context: RequestContext, deps: RouterServerDeps): Promise<Admission> | undefined {
+export function admitEarly(
+  context: RequestContext,
+  deps: RouterServerDeps,
+  options: { holdAhead: boolean },
+): EarlyAdmission | undefined {
   const { call, tenant, principal, log, trace } = context;
   if (!call?.tool || !call.decision.permit || tenant?.status === 'suspended') return undefined;
   const params = (context.body as { params?: { requestState?: unknown; arguments?: unknown } }).params;
@@ -50,11 +56,9 @@ export function admitEarly(context: RequestContext, deps: RouterServerDeps): Pro
   const started = admitCall(
     { principal, tenant, tool: call.tool, rawArgs, log, trace, alone: context.alone },
     deps,
+    options,
   );
-  // Consumed by the handler; should the SDK refuse the request before its handler runs, an
-  // unexpected failure must not surface as an unhandled rejection.
-  started.catch(() => undefined);
-  return started;
+  return new EarlyAdmission(started, deps.idempotency);
 }
 
 /** Every method this module and relay-handlers.ts answer with a handler of the request's own. */
@@ -196,7 +200,7 @@ export function createRouterServer(
     const run = (inputResponses?: Record<string, unknown>, requestState?: string) => {
       // The first run of this request uses the admission started with the server; a later round
       // (answered input requests) is admitted again, as a call of its own.
-      const admitted = admission;
+      const admitted = admission?.take();
       admission = undefined;
       return runToolCall(
         {

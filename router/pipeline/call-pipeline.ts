@@ -5,11 +5,7 @@
 import type { Logger } from 'pino';
 import { RuntimeRequestError } from '../../supervisor/client/runtime-client.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import {
-  argumentsDigest,
-  IDEMPOTENCY_KEY_FIELD,
-  type ToolDefinition,
-} from '../../kernel/tools/tool-definition.ts';
+import type { ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -19,7 +15,8 @@ import { isInputRequired, type CallRelay, type ToolAnswer } from '../dispatch/ca
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
-import type { IdempotencyStore } from './idempotency.ts';
+import type { ClaimAhead, IdempotencyStore } from './idempotency.ts';
+import { giveBack, holdAhead, idempotencyScope, type HeldAhead } from './held-ahead.ts';
 import {
   BUDGET_META_KEY,
   budgetMeta,
@@ -131,6 +128,7 @@ async function execute(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
+  held: HeldAhead | undefined,
 ): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (def.kind === 'shared') {
@@ -164,10 +162,10 @@ async function execute(
     });
   }
   // A slot before the idempotency claim: a call waiting or refused here holds no claim and spends
-  // none of its key's retries.
-  let release: Release | undefined;
+  // none of its key's retries. A call whose admission took both ahead (held-ahead.ts) has them.
+  let release: Release | undefined = held?.slot;
   try {
-    release = await deps.gate?.acquire(call.principal.tenant);
+    if (!held) release = await deps.gate?.acquire(call.principal.tenant);
   } catch (error) {
     if (isBulkheadError(error, 'concurrency_limit')) {
       deps.metrics?.rateLimited(labelsOf(call), 'concurrency');
@@ -176,7 +174,7 @@ async function execute(
     throw error;
   }
   try {
-    return await executeTenantTool(call, args, deps);
+    return await executeTenantTool(call, args, deps, held?.claim);
   } finally {
     release?.();
   }
@@ -186,23 +184,23 @@ async function executeTenantTool(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
+  ahead: ClaimAhead | undefined,
 ): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (!def.writes) return dispatch(call, args, deps);
-  const scope = {
-    tenant: call.principal.tenant,
-    tool: def.name,
-    key: args[IDEMPOTENCY_KEY_FIELD] as string,
-    digest: argumentsDigest(args),
-  };
+  const scope = ahead?.scope ?? idempotencyScope(call.principal.tenant, def.name, args);
   let executed = false;
   let result: ToolAnswer;
   try {
     result = await traced(call.trace, 'idempotency', () =>
-      deps.idempotency.run(scope, () => {
-        executed = true;
-        return dispatch(call, args, deps);
-      }),
+      deps.idempotency.run(
+        scope,
+        () => {
+          executed = true;
+          return dispatch(call, args, deps);
+        },
+        ahead,
+      ),
     );
   } catch (error) {
     // dispatch() answers every failure of its own: what is thrown is a Redis step of the key (the
@@ -234,7 +232,13 @@ function toolLayer(decision: RateDecision, name: string | undefined): RateLimitL
 export type Admission =
   | { admitted: false; answer: ToolAnswer; refusal: 'invalid' | 'unavailable' }
   | { admitted: false; answer: ToolAnswer; refusal: 'rate_limited'; layer: string }
-  | { admitted: true; args: Record<string, unknown>; decision: RateDecision | undefined };
+  | {
+      admitted: true;
+      args: Record<string, unknown>;
+      decision: RateDecision | undefined;
+      /** The gate's slot and the key's claim, taken as the take was sent (held-ahead.ts). */
+      held?: HeldAhead | undefined;
+    };
 
 /** What admission reads of a call: not the relay, which only its execution uses. */
 export type AdmissionInput = Pick<
@@ -247,9 +251,15 @@ export type AdmissionInput = Pick<
  * before this returns (an async function runs up to its first await), so a caller can start
  * admission early and let the take travel to Redis while the request's other work goes on
  * (router/mcp/router-server.ts). Never rejects: Redis not answering is a refusal (or, for a shared
- * read the operator lets go on without a budget, an admission without a decision).
+ * read the operator lets go on without a budget, an admission without a decision). `holdAhead`:
+ * a tenant write whose client is alone takes its slot and sends its key's claim with the take
+ * (held-ahead.ts); only for an admission that is run or given back (`EarlyAdmission`).
  */
-export async function admitCall(call: AdmissionInput, deps: CallPipelineDeps): Promise<Admission> {
+export async function admitCall(
+  call: AdmissionInput,
+  deps: CallPipelineDeps,
+  options: { holdAhead: boolean } = { holdAhead: true },
+): Promise<Admission> {
   const validate = () => validateCall(call.tool.definition, call.rawArgs, call.log);
   const checked = call.trace ? call.trace.stepSync('validation', validate) : validate();
   if (!checked.ok) return { admitted: false, answer: checked.error, refusal: 'invalid' };
@@ -257,30 +267,84 @@ export async function admitCall(call: AdmissionInput, deps: CallPipelineDeps): P
   // principal and a refused or unknown tool must not spend anyone's budget; after validation,
   // because a malformed call is refused in-process at no cost to anything downstream; before
   // idempotency and dispatch, because a replay is still a call (a retry storm on one key is what
-  // the limits are for) and a refused call must not take an idempotency claim it never uses.
+  // the limits are for) and a refused call must keep no idempotency claim (one sent ahead with the
+  // take goes back: held-ahead.ts).
   const state = deps.state ?? DEFAULT_STATE_POLICY;
+  const alone = call.alone?.();
+  const take = () =>
+    withinDeadline(
+      deps.limiter.take(
+        { principal: call.principal, quotas: call.tenant?.quotas, tool: call.tool.definition },
+        { alone },
+      ),
+      state,
+    );
+  // Asked for now (the take is requested before traced() first waits), the claim right after it.
+  const taking = traced(call.trace, 'rate_limit', take, { leaf: true });
+  const held = options.holdAhead
+    ? holdAhead({
+        tenant: call.principal.tenant,
+        tool: call.tool.definition,
+        args: checked.args,
+        alone,
+        gate: deps.gate,
+        idempotency: deps.idempotency,
+      })
+    : undefined;
   let decision: RateDecision | undefined;
   try {
-    const take = () =>
-      withinDeadline(
-        deps.limiter.take(
-          { principal: call.principal, quotas: call.tenant?.quotas, tool: call.tool.definition },
-          { alone: call.alone?.() },
-        ),
-        state,
-      );
-    decision = await traced(call.trace, 'rate_limit', take, { leaf: true });
+    decision = await taking;
   } catch (error) {
     call.log.warn({ tool: call.tool.definition.name, err: error }, 'rate limits unavailable');
-    if (!failsOpen(call.tool.definition, state))
+    if (!failsOpen(call.tool.definition, state)) {
+      giveBack(held, deps.idempotency);
       return { admitted: false, answer: toolErrorFor(stateUnavailable()), refusal: 'unavailable' };
+    }
   }
   if (decision && !decision.admitted) {
+    giveBack(held, deps.idempotency);
     call.log.info({ tool: call.tool.definition.name, layer: decision.refusedBy?.layer }, 'rate limited');
     const layer = decision.refusedBy?.layer ?? 'unknown';
     return { admitted: false, answer: rateLimitError(decision), refusal: 'rate_limited', layer };
   }
-  return { admitted: true, args: checked.args, decision };
+  return { admitted: true, args: checked.args, decision, held };
+}
+
+/**
+ * An admission started before the SDK's handler (router/mcp/router-server.ts, admitEarly). The
+ * handler takes it to run the call; once the SDK has answered, `settle` gives back what the
+ * admission holds ahead (held-ahead.ts) if the handler has not taken it: the SDK refused the request
+ * before its handler ran. Whichever comes first decides: a handler that takes the admission after
+ * that gets it without what went back, and its run takes its slot and claims its key itself.
+ */
+export class EarlyAdmission {
+  readonly #admission: Promise<Admission>;
+  readonly #idempotency: IdempotencyStore;
+  #outcome: 'taken' | 'given back' | undefined;
+
+  constructor(admission: Promise<Admission>, idempotency: IdempotencyStore) {
+    this.#admission = admission;
+    this.#idempotency = idempotency;
+    // Taken by the handler or settled; an unexpected failure must not surface as an unhandled rejection.
+    admission.catch(() => undefined);
+  }
+
+  /** The admission, now the call's: its run hands on or gives back what it holds. */
+  take(): Promise<Admission> {
+    if (this.#outcome === 'given back')
+      return this.#admission.then((a) => (a.admitted ? { ...a, held: undefined } : a));
+    this.#outcome = 'taken';
+    return this.#admission;
+  }
+
+  /** The SDK answered: what the admission holds goes back unless the handler took it. */
+  settle(): void {
+    if (this.#outcome !== undefined) return;
+    this.#outcome = 'given back';
+    this.#admission
+      .then((admission) => admission.admitted && giveBack(admission.held, this.#idempotency))
+      .catch(() => undefined);
+  }
 }
 
 /**
@@ -299,8 +363,8 @@ export async function runToolCall(
     if (admitted.refusal === 'rate_limited') deps.metrics?.rateLimited(labelsOf(call), admitted.layer);
     return admitted.answer;
   }
-  const { args, decision } = admitted;
-  const result = await execute(call, args, deps);
+  const { args, decision, held } = admitted;
+  const result = await execute(call, args, deps, held);
   const deprecated = call.tool.definition.deprecated;
   return {
     ...result,

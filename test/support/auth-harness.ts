@@ -194,8 +194,11 @@ export async function mcpPost(
   mcpUrl: string,
   token: string | undefined,
   message: Record<string, unknown> = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
-  /** `connection`: an undici Agent of one connection, to send on a connection the test chooses. */
-  options: { connection?: Agent } = {},
+  /**
+   * `connection`: an undici Agent of one connection, to send on a connection the test chooses;
+   * `headers`: in place of those sent by default (a header a stock client would not send wrong).
+   */
+  options: { connection?: Agent; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; challenge: string; body: string }> {
   const params = (message.params ?? {}) as Record<string, unknown>;
   const envelope = {
@@ -219,6 +222,7 @@ export async function mcpPost(
       'mcp-protocol-version': MODERN,
       'mcp-method': String(message.method),
       ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}),
+      ...options.headers,
     },
     body: JSON.stringify(envelope),
   };

@@ -1,0 +1,52 @@
+// What a write's admission takes for it ahead of its run when its client is alone
+// (docs/performance-one-connection.md): a slot at the concurrency gate and its idempotency key's
+// claim, the claim sent as the rate-limit take is, so that the two round trips overlap instead of
+// following each other. Nothing is taken for a call that would wait at the gate (a waiting call
+// holds no claim, whose 15 s could run out while it waits), nor under load: there a refused call's
+// claim would cost two more commands in Redis per refusal, and a retry storm is what the limits are
+// for. What is taken goes to the call's run, or back when the call is refused or never handled.
+import {
+  argumentsDigest,
+  IDEMPOTENCY_KEY_FIELD,
+  type ToolDefinition,
+} from '../../kernel/tools/tool-definition.ts';
+import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
+import type { ClaimAhead, IdempotencyScope, IdempotencyStore } from './idempotency.ts';
+
+export interface HeldAhead {
+  /** The slot at the gate (none without a gate). */
+  slot: Release | undefined;
+  claim: ClaimAhead;
+}
+
+/** The scope of a write's idempotency key: tenant, tool, key and the other arguments' digest. */
+export function idempotencyScope(
+  tenant: string,
+  tool: string,
+  args: Record<string, unknown>,
+): IdempotencyScope {
+  return { tenant, tool, key: args[IDEMPOTENCY_KEY_FIELD] as string, digest: argumentsDigest(args) };
+}
+
+/** Takes the slot and sends the claim of a tenant write whose client is alone; else nothing. */
+export function holdAhead(options: {
+  tenant: string;
+  tool: ToolDefinition;
+  args: Record<string, unknown>;
+  alone: boolean | undefined;
+  gate: ConcurrencyGate | undefined;
+  idempotency: IdempotencyStore;
+}): HeldAhead | undefined {
+  const { tenant, tool, gate } = options;
+  if (!options.alone || tool.kind === 'shared' || !tool.writes) return undefined;
+  const slot = gate?.tryAcquire(tenant);
+  if (gate && !slot) return undefined;
+  return { slot, claim: options.idempotency.claimAhead(idempotencyScope(tenant, tool.name, options.args)) };
+}
+
+/** Gives back what was taken ahead for a call that will not run. */
+export function giveBack(held: HeldAhead | undefined, idempotency: IdempotencyStore): void {
+  if (!held) return;
+  held.slot?.();
+  idempotency.abandon(held.claim);
+}
