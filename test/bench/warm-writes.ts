@@ -263,7 +263,7 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   const pSdk = stats('warm write, full stack (stock MCP client -> router)', rows.sdk);
   const pRouter = stats('warm write, full stack (raw HTTP -> router)', rows.router);
   const pWhoami = stats('  the router alone: whoami (raw HTTP, no container)', rows.whoami);
-  const pFloor = stats('warm write, floor (bare SDK, dispatcher, 3 Redis round trips)', rows.floor);
+  const pFloor = stats('warm write, floor (bare SDK, dispatcher, 2+1 Redis round trips)', rows.floor);
   const pDispatch = stats('warm write, router dispatcher -> socket', rows.dispatcher);
   const pBefore = before ? stats(`  dispatcher of ${options.before} (same run)`, rows.before) : NaN;
   const pDirect = stats('warm write, socket directly (signed, raw)', rows.direct);
