@@ -5,7 +5,9 @@
 // beside them the router answering alone (`whoami`, raw): its own cost per call, without a container;
 // and a floor (write-floor.ts): the bare SDK server handing the router's raw write to the same
 // dispatcher while waiting on Redis as often as the router does, none of the controls' work done.
-// Raw against raw is what Bulkhead adds; the SDK client row adds what the client library costs.
+// Raw against raw is what Bulkhead adds; the SDK client row adds what the client library costs. Then
+// writes per second through the router with 1 and 10 connections (write-rate.ts), and through the
+// other checkout's router too with `--before`.
 // Taking turns matters: the container's CPU quota (plan small: 500 ms per 1 s period) is spent by
 // every row alike, so a period it runs out in slows every row, not only the one measured then.
 import { join, resolve } from 'node:path';
@@ -28,9 +30,12 @@ import {
 import type { TestStack } from '../support/stack.ts';
 import { throttledMs } from './container-cpu.ts';
 import { startWriteFloor } from './write-floor.ts';
+import { withFreshKey, writeRate } from './write-rate.ts';
 import { printFigures } from './figures.ts';
 
 const ROUNDS = 200;
+/** How long each write-rate phase runs (write-rate.ts). */
+const RATE_SECONDS = 5;
 
 function stats(label: string, samples: number[]): number {
   return printFigures(label, samples, { digits: 2, labelWidth: 62 });
@@ -40,13 +45,6 @@ function stats(label: string, samples: number[]): number {
 export function succeeded(outcome: WriteOutcome): WriteOutcome {
   if (!outcome.ok) throw new Error(`a measured write was refused: ${JSON.stringify(outcome.error)}`);
   return outcome;
-}
-
-/** A body whose idempotency key is new: a replayed one is answered from the key table, not written. */
-function withFreshKey(body: string, key: string): string {
-  const parsed = JSON.parse(body) as { params: { arguments: Record<string, unknown> } };
-  parsed.params.arguments.idempotency_key = `${key}-${Date.now()}-${Math.random()}`;
-  return JSON.stringify(parsed);
 }
 
 /** The stock SDK client's records_create and whoami requests to the router, captured as sent. */
@@ -182,19 +180,18 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
   // The router over HTTP, raw: one kept-alive connection, as the SDK client's fetch keeps one.
   const routerCalls = await captureRouterRequests(stack.mcpUrl, token);
   const router = rawClient(stack.mcpUrl, routerCalls);
-  // The floor (write-floor.ts): the bare SDK, the same dispatcher, three waits on Redis; sent the
+  // The floor (write-floor.ts): the bare SDK, the same dispatcher, its waits on Redis; sent the
   // router's own request.
   const floorDispatcher = new TenantDispatcher(dispatcherOptions);
   const floorRedis = new Redis(stack.ns.installation.redis);
   const floorServer = await startWriteFloor({ dispatcher: floorDispatcher, context, redis: floorRedis });
   const floor = rawClient(floorServer.url, routerCalls);
   // The other checkout's whole stack (`--before`), its router written to the same way.
-  const beforeRouter = options.beforeStack
-    ? rawClient(
-        options.beforeStack.mcpUrl,
-        await captureRouterRequests(options.beforeStack.mcpUrl, await options.beforeStack.agentToken(tenant)),
-      )
+  const beforeCalls = options.beforeStack
+    ? await captureRouterRequests(options.beforeStack.mcpUrl, await options.beforeStack.agentToken(tenant))
     : undefined;
+  const beforeRouter =
+    options.beforeStack && beforeCalls ? rawClient(options.beforeStack.mcpUrl, beforeCalls) : undefined;
   const timed = async (call: () => Promise<unknown>): Promise<number> => {
     const t0 = performance.now();
     await call();
@@ -247,6 +244,27 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
     for (let i = 0; i < (20 + ROUNDS) * paths.length; i++) await beforeRouter.call('write', `w-${i}`);
     for (let i = 0; i < ROUNDS; i++) for (const k of shuffled(turns.length)) await turns[k]!(i);
   }
+  // Writes per second with 1 and 10 connections, each stack's in turn (the order alternating).
+  const rates: string[] = [];
+  for (const [round, connections] of [1, 10].entries()) {
+    const lanes = [
+      { label: 'this tree', url: stack.mcpUrl, write: routerCalls.write },
+      ...(options.beforeStack && beforeCalls
+        ? [{ label: String(options.before), url: options.beforeStack.mcpUrl, write: beforeCalls.write }]
+        : []),
+    ];
+    for (const lane of round % 2 === 0 ? lanes : lanes.reverse()) {
+      const rate = await writeRate(lane.url, lane.write, {
+        connections,
+        seconds: RATE_SECONDS,
+        keyPrefix: 'rate',
+      });
+      rates.push(
+        `${lane.label}, ${connections} connection${connections > 1 ? 's' : ''}: ${rate.rate.toFixed(0)}/s` +
+          (rate.refused > 0 ? ` (${rate.refused} refused)` : ''),
+      );
+    }
+  }
   await Promise.all([
     sdkClient.close(),
     dispatcher.close(),
@@ -277,6 +295,7 @@ export async function measureWarmWrites(options: WarmWriteOptions): Promise<void
       `(SQLite WAL, synchronous FULL commit) ${(pDirect - pRead).toFixed(2)} ms; signing ${pSign.toFixed(2)} ms; ` +
       `the container throttled by its CPU quota ${throttled.toFixed(0)} ms in all while the writes took turns`,
   );
+  console.log(`writes through the router for one tenant, ${RATE_SECONDS} s each: ${rates.join('; ')}`);
   if (!beforeRouter) return;
   const pHere = stats('warm write, full stack (raw HTTP), taking turns with the other stack', ab.here);
   const pThere = stats(`  the same, the whole stack of ${options.before}`, ab.before);
