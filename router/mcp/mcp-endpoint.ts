@@ -280,11 +280,16 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
         ...(body === undefined ? {} : { parsedBody: body }),
       };
       // The handlers start the request's audit records; the answer leaves once they are written.
-      const response = legacyEra
-        ? await serveLegacy(request, context, forward)
-        : await modern.fetch(request, forward);
-      // The handler took the admission by now, or never will (router-server.ts, admitEarly).
-      admission?.settle();
+      let response: Response;
+      try {
+        response = legacyEra
+          ? await serveLegacy(request, context, forward)
+          : await modern.fetch(request, forward);
+      } finally {
+        // The handler took the admission by now, or never will (router-server.ts, admitEarly); what
+        // it holds goes back even when the SDK threw (a gate slot kept would be lost for good).
+        admission?.settle();
+      }
       return context.answer.hold(response);
     },
     close: () => modern.close(),
