@@ -1,10 +1,12 @@
-// What a write's admission takes for it ahead of its run when its client is alone
-// (docs/performance-one-connection.md): a slot at the concurrency gate and its idempotency key's
-// claim, the claim sent as the rate-limit take is, so that the two round trips overlap instead of
-// following each other. Nothing is taken for a call that would wait at the gate (a waiting call
-// holds no claim, whose 15 s could run out while it waits), nor under load: there a refused call's
-// claim would cost two more commands in Redis per refusal, and a retry storm is what the limits are
-// for. What is taken goes to the call's run, or back when the call is refused or never handled.
+// What a write's admission takes for it ahead of its run when its client is alone (the client
+// connections: router/http/connection-activity.ts): a slot at the concurrency gate and its
+// idempotency key's claim, the claim sent as the rate-limit take is, so that the two round trips
+// overlap instead of following each other (docs/performance-router.md, "A write's claim sent with
+// its take"). Nothing is taken for a call that would wait at the gate (a waiting call holds no
+// claim, whose 15 s could run out while it waits), nor under load: a refused call's claim costs two
+// more Redis commands (the claim and its release), which a client alone pays one call at a time but
+// a retry storm would pay on every refusal. What is taken goes to the call's run, or back when the
+// call is refused or never handled.
 import {
   argumentsDigest,
   IDEMPOTENCY_KEY_FIELD,
