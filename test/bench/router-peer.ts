@@ -15,6 +15,7 @@
 // than the bare SDK, 1.14 to 1.16 times, since the calls waiting on Redis are answered together; it
 // bounds nothing.) Asserts nothing.
 //   node test/bench/router-peer.ts [--seconds 5] [--connections 50] [--sequential 1000] [--rounds 3]
+//     (the rounds rounded up to a multiple of the lanes measured, so that each starts as many)
 //     [--pause-ms N]    a pause between the sequential calls (default none: back to back). Back to
 //                       back the bare server's process hardly idles; a server waiting on Redis idles
 //                       within every call. With a pause every server idles between calls.
@@ -315,8 +316,12 @@ async function main(): Promise<void> {
         return i === 0 ? profiled('router', dir, run, throughputCalls) : run();
       }),
     ];
-    for (let round = 0; round < ROUNDS; round++) {
-      const dir = round === ROUNDS - 1 ? values.profile : undefined;
+    // Each lane first as often as each other: the rounds are a multiple of the lanes (--before adds one).
+    const rounds = Math.ceil(ROUNDS / lanes.length) * lanes.length;
+    if (rounds !== ROUNDS)
+      console.log(`${rounds} rounds, so that each of the ${lanes.length} lanes starts as many`);
+    for (let round = 0; round < rounds; round++) {
+      const dir = round === rounds - 1 ? values.profile : undefined;
       for (let k = 0; k < lanes.length; k++) {
         const lane = (round + k) % lanes.length;
         const rate = await lanes[lane]!(dir);
@@ -331,7 +336,7 @@ async function main(): Promise<void> {
       const xs = rates[i]!;
       console.log(
         `${CONNECTIONS} connections: ${label} ${best(xs).toFixed(0)} calls/s, bare SDK ${peerRate.toFixed(0)} ` +
-          `calls/s, ratio ${(best(xs) / peerRate).toFixed(2)} (best of ${ROUNDS} rounds; median ratio ` +
+          `calls/s, ratio ${(best(xs) / peerRate).toFixed(2)} (best of ${rounds} rounds; median ratio ` +
           `${(median(xs) / median(peerRates)).toFixed(2)}; ${all(xs)} vs ${all(peerRates)})`,
       );
     }
