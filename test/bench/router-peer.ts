@@ -228,7 +228,6 @@ async function throughput(url: string, request: CapturedRequest, connections: nu
   return rate;
 }
 
-/** One connection's calls, one at a time; with `profile`, CPU-profiled as DIR/NAME.cpuprofile. */
 /** `n` calls on one connection, one at a time; with `profile`, CPU-profiled as DIR/NAME.cpuprofile. */
 async function latencySamples(
   url: string,
@@ -367,10 +366,10 @@ async function main(): Promise<void> {
     // was (docs/performance-one-connection.md). The router's profile covers its first half.
     const halves = variants.map(() => [] as number[]);
     const order = variants.map((_, i) => i);
+    const half = Math.ceil(SEQUENTIAL / 2);
     for (const [pass, indices] of [order, [...order].reverse()].entries()) {
       for (const i of indices) {
         const profile = pass === 0 && i === 0 ? { name: 'router-1', dir: values.profile } : undefined;
-        const half = Math.ceil(SEQUENTIAL / 2);
         halves[i]!.push(...(await latencySamples(variants[i]!.url, router, half, profile)));
       }
     }
