@@ -41,6 +41,7 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { whoami } from '../../router/tools/shared/whoami.ts';
 import type { Principal } from '../../router/identity/principal.ts';
 import { startTestStack, TEST_QUOTAS } from '../support/stack.ts';
+import { agentPrincipal } from '../support/tenant.ts';
 import { captureRequests, type CapturedRequest } from '../support/mcp-client.ts';
 import { REDIS_URL } from '../support/namespace.ts';
 import { groupedRoundTrip, type RoundTrip } from './redis-floor.ts';
@@ -275,17 +276,7 @@ async function main(): Promise<void> {
   });
   const token = await stack.agentToken('alpha');
   const router = await capture(stack.mcpUrl, token);
-  const principal: Principal = {
-    tenant: 'alpha',
-    user: null,
-    agent: 'bench',
-    actors: [],
-    scopes: ['records:read'],
-    roles: [],
-    issuer: 'bench',
-    tokenId: undefined,
-    expiresAt: 0,
-  };
+  const principal = agentPrincipal('alpha', { agent: 'bench', scopes: ['records:read'], issuer: 'bench' });
   const peer = await startPeer(principal);
   const floorRedis = new Redis(REDIS_URL);
   const floor = await startPeer(principal, {

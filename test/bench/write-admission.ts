@@ -23,7 +23,7 @@ import { ConcurrencyGate } from '../../router/pipeline/concurrency-gate.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { testNamespace } from '../support/namespace.ts';
 import { TEST_QUOTAS } from '../support/stack.ts';
-import { tenantRecord } from '../support/tenant.ts';
+import { agentPrincipal, tenantRecord } from '../support/tenant.ts';
 import { benchArgs } from './bench-args.ts';
 import { printFigures } from './figures.ts';
 
@@ -58,19 +58,10 @@ try {
   const create = RECORDS_TOOLS.find((d) => d.name === 'records_create')!;
   const tool = { definition: create, wire: wireTool(create) };
   const tenant = tenantRecord('bench', { quotas: TEST_QUOTAS });
+  const principal = agentPrincipal('bench', { scopes: ['records:write'], issuer: 'bench' });
   let n = 0;
   const write = (): ToolCall => ({
-    principal: {
-      tenant: 'bench',
-      user: null,
-      agent: 'agent-1',
-      actors: [],
-      scopes: ['records:write'],
-      roles: [],
-      issuer: 'bench',
-      tokenId: undefined,
-      expiresAt: 0,
-    },
+    principal,
     tenant,
     tool,
     visible: () => [tool],

@@ -19,7 +19,6 @@ import { wireTool } from '../../kernel/tools/tool-definition.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { ToolAnswer } from '../../router/dispatch/call-relay.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
-import type { Principal } from '../../router/identity/principal.ts';
 import {
   admitCall,
   EarlyAdmission,
@@ -40,7 +39,7 @@ import {
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { freePort } from '../support/stack.ts';
 import { TEST_QUOTAS } from '../support/stack.ts';
-import { tenantRecord } from '../support/tenant.ts';
+import { agentPrincipal, tenantRecord } from '../support/tenant.ts';
 
 /** While `holding`, takes wait until `release()`; `asked` counts the takes asked for. */
 class HeldLimiter extends RateLimiter {
@@ -76,17 +75,6 @@ class CountingDispatcher extends TenantDispatcher {
 }
 
 const CREATE = RECORDS_TOOLS.find((d) => d.name === 'records_create')!;
-const principalOf = (tenant: string): Principal => ({
-  tenant,
-  user: null,
-  agent: 'agent-1',
-  actors: [],
-  scopes: ['records:write'],
-  roles: [],
-  issuer: 'test',
-  tokenId: undefined,
-  expiresAt: 0,
-});
 
 let ns: TestNamespace;
 let redis: Redis;
@@ -120,7 +108,7 @@ function write(key: string, alone: boolean, options: { tenant?: string; quotas?:
   const tool = { definition: CREATE, wire: wireTool(CREATE) };
   const tenant = options.tenant ?? 'acme';
   return {
-    principal: principalOf(tenant),
+    principal: agentPrincipal(tenant, { scopes: ['records:write'] }),
     tenant: tenantRecord(tenant, { quotas: options.quotas ?? TEST_QUOTAS }),
     tool,
     visible: () => [tool],
