@@ -12,7 +12,7 @@
  * instead of 50 ms in every 100 ms. It gets no more CPU per second, and no priority: where others
  * are runnable, the kernel divides a busy core by equal weights; its neighbours may meet up to half
  * a second of its fair-share contention, then the rest of the second with it throttled.
- * docs/performance.md ("The CPU period") has the measurement.
+ * docs/performance-starts.md ("The CPU period") has the measurement.
  */
 export const CPU_PERIOD_US = 1_000_000;
 
