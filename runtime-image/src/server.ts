@@ -45,7 +45,7 @@ function sendRefusal(res: ServerResponse, error: BodyTooLarge | AssertionRejecte
   sendJson(res, ERROR_CODES[error.code].http, { error: error.code, reason: error.message });
 }
 
-async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -56,14 +56,24 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-/** The JSON-RPC method of a body, for the call's span name (only read when the call is traced). */
-function methodOf(body: Uint8Array): string | undefined {
+/**
+ * The body as JSON, parsed once, from the bytes the router's assertion covers: the MCP handler is
+ * handed it (`parsedBody`) instead of reading and parsing them again, which also spares it a clone
+ * of the request to keep a copy of the body. Undefined when they are not JSON: the handler then
+ * reads them itself and answers as it does for any body it cannot parse.
+ */
+function parsedJson(body: Buffer): unknown {
   try {
-    const method = (JSON.parse(Buffer.from(body).toString('utf8')) as { method?: unknown }).method;
-    return typeof method === 'string' && method.length <= 64 ? method : undefined;
+    return JSON.parse(body.toString('utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** The JSON-RPC method of a body, for the call's span name (only read when the call is traced). */
+function methodOf(parsed: unknown): string | undefined {
+  const method = (parsed as { method?: unknown } | null | undefined)?.method;
+  return typeof method === 'string' && method.length <= 64 ? method : undefined;
 }
 
 /**
@@ -206,7 +216,7 @@ async function main(): Promise<void> {
       return sendJson(res, ok ? 200 : 503, { ok, mcp: ping.status, refused, ...counters });
     }
     if (req.url !== '/mcp') return sendJson(res, 404, { error: 'not found' });
-    let body: Uint8Array;
+    let body: Buffer;
     try {
       body = await readBody(req);
     } catch (error) {
@@ -227,10 +237,12 @@ async function main(): Promise<void> {
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === 'string') headers.set(name, value);
     }
+    const parsedBody = req.method === 'POST' ? parsedJson(body) : undefined;
     const request = new Request(`http://tenant${req.url}`, {
       method: req.method ?? 'POST',
       headers,
-      body: req.method === 'POST' ? Buffer.from(body) : null,
+      // A parsed body is all the handler reads; the bytes go along only when it must read them.
+      body: req.method === 'POST' && parsedBody === undefined ? body : null,
     });
     // The caller going away (a dropped connection) cancels what the request started, down to a pack.
     const connection = new AbortController();
@@ -238,9 +250,10 @@ async function main(): Promise<void> {
       if (!res.writableFinished) connection.abort();
     });
     const callTrace = callContext.trace
-      ? tracer.begin(callContext.trace, { tenant: callContext.tenant, method: methodOf(body) })
+      ? tracer.begin(callContext.trace, { tenant: callContext.tenant, method: methodOf(parsedBody) })
       : undefined;
     const response = await mcp.fetch(request, {
+      ...(parsedBody === undefined ? {} : { parsedBody }),
       authInfo: {
         token: '',
         clientId: callContext.agent,

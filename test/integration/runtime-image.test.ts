@@ -142,6 +142,15 @@ describe('tenant runtime image', () => {
     expect((await post(listBody, await assertion({ body: other }))).status).toBe(401);
   });
 
+  it('answers a body that is not JSON with a JSON-RPC parse error once its assertion checks out', async () => {
+    // The runtime parses the body once and hands the MCP handler the result; bytes that do not parse
+    // go to the handler as they came, which answers them itself.
+    const body = '{"jsonrpc": "2.0", "method": ';
+    const { status, text } = await post(body, await assertion({ body }));
+    expect(status).toBe(400);
+    expect(JSON.parse(text)).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
+  });
+
   it('refuses an expired assertion', async () => {
     const now = Math.floor(Date.now() / 1000);
     const stale = await assertion({ body: listBody, iat: now - 120, exp: now - 60 });
