@@ -2,7 +2,8 @@
 // effect cannot share a transaction with the table, so a key is claimed (committed) before the call
 // is dispatched and completed with the result after: a retry of a completed key replays the stored
 // result; a key whose call reached the pack but got no answer is never dispatched again (at most
-// once); a key whose call never reached the pack is released.
+// once); a key whose call never reached the pack is released. Each claim drops the keys past the
+// window, through the index on their creation time.
 import type { DatabaseSync } from 'node:sqlite';
 import { openDurableDatabase } from '../durable-sqlite.ts';
 
@@ -24,7 +25,8 @@ export class PackKeys {
         result TEXT,
         created_at INTEGER NOT NULL,
         PRIMARY KEY (tool, key)
-      );`);
+      );
+      CREATE INDEX IF NOT EXISTS pack_keys_created ON pack_keys(created_at);`);
   }
 
   /** Claims (tool, key) for a dispatch, or tells what an earlier claim of it became. */

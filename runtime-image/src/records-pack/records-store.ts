@@ -96,6 +96,9 @@ export class RecordsStore {
       if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE records ADD COLUMN ${column}`);
     }
     this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS records_ref ON records(ref) WHERE ref IS NOT NULL');
+    // Every write drops the keys past the window: without this index that was a scan of the whole
+    // table, whose every write of the window (a day by default) is a row.
+    this.db.exec('CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created_at)');
   }
 
   /**
