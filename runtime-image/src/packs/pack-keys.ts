@@ -4,8 +4,8 @@
 // result; a key whose call reached the pack but got no answer is never dispatched again (at most
 // once); a key whose call never reached the pack is released. Each claim drops the keys past the
 // window, through the index on their creation time.
-import type { DatabaseSync } from 'node:sqlite';
-import { openDurableDatabase } from '../durable-sqlite.ts';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { openDurableDatabase, statementCache } from '../durable-sqlite.ts';
 
 export type KeyClaim =
   { kind: 'fresh' } | { kind: 'replay'; resultJson: string } | { kind: 'conflict' } | { kind: 'pending' };
@@ -13,10 +13,12 @@ export type KeyClaim =
 export class PackKeys {
   private readonly db: DatabaseSync;
   private readonly windowMs: number;
+  private readonly statement: (sql: string) => StatementSync;
 
   constructor(path: string, options: { idempotencyWindowMs: number }) {
     this.windowMs = options.idempotencyWindowMs;
     this.db = openDurableDatabase(path);
+    this.statement = statementCache(this.db);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS pack_keys (
         tool TEXT NOT NULL,
@@ -34,17 +36,16 @@ export class PackKeys {
     this.db.exec('BEGIN IMMEDIATE');
     try {
       const now = Date.now();
-      this.db.prepare('DELETE FROM pack_keys WHERE created_at <= ?').run(now - this.windowMs);
-      const seen = this.db
-        .prepare('SELECT args_digest, result FROM pack_keys WHERE tool = ? AND key = ?')
-        .get(tool, key) as { args_digest: string; result: string | null } | undefined;
+      this.statement('DELETE FROM pack_keys WHERE created_at <= ?').run(now - this.windowMs);
+      const seen = this.statement('SELECT args_digest, result FROM pack_keys WHERE tool = ? AND key = ?').get(
+        tool,
+        key,
+      ) as { args_digest: string; result: string | null } | undefined;
       let claim: KeyClaim;
       if (!seen) {
-        this.db
-          .prepare(
-            'INSERT INTO pack_keys (tool, key, args_digest, result, created_at) VALUES (?, ?, ?, NULL, ?)',
-          )
-          .run(tool, key, digest, now);
+        this.statement(
+          'INSERT INTO pack_keys (tool, key, args_digest, result, created_at) VALUES (?, ?, ?, NULL, ?)',
+        ).run(tool, key, digest, now);
         claim = { kind: 'fresh' };
       } else if (seen.args_digest !== digest) claim = { kind: 'conflict' };
       else if (seen.result === null) claim = { kind: 'pending' };
@@ -58,14 +59,16 @@ export class PackKeys {
   }
 
   complete(tool: string, key: string, result: unknown): void {
-    this.db
-      .prepare('UPDATE pack_keys SET result = ? WHERE tool = ? AND key = ?')
-      .run(JSON.stringify(result), tool, key);
+    this.statement('UPDATE pack_keys SET result = ? WHERE tool = ? AND key = ?').run(
+      JSON.stringify(result),
+      tool,
+      key,
+    );
   }
 
   /** The call never reached the pack (or the pack honours keys itself): a retry may dispatch again. */
   release(tool: string, key: string): void {
-    this.db.prepare('DELETE FROM pack_keys WHERE tool = ? AND key = ? AND result IS NULL').run(tool, key);
+    this.statement('DELETE FROM pack_keys WHERE tool = ? AND key = ? AND result IS NULL').run(tool, key);
   }
 
   close(): void {

@@ -3,8 +3,8 @@
 // together with its idempotency key: either both are committed or neither, so a crash after the
 // commit and before the response is answered from the key table on retry, never written twice.
 import { randomUUID } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
-import { openDurableDatabase } from '../durable-sqlite.ts';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { openDurableDatabase, statementCache } from '../durable-sqlite.ts';
 import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
 import type { RecordRow } from '../../../kernel/packs/manifest.ts';
 
@@ -64,11 +64,13 @@ const ADDED_COLUMNS = ['ref TEXT', 'quantity INTEGER', 'start_date TEXT', 'due_d
 export class RecordsStore {
   private readonly db: DatabaseSync;
   private readonly keyWindowMs: number;
+  private readonly statement: (sql: string) => StatementSync;
 
   /** `idempotencyWindowMs`: how long a committed key answers a retried write (runtime-image/src/config.ts). */
   constructor(path: string, options: { idempotencyWindowMs: number }) {
     this.keyWindowMs = options.idempotencyWindowMs;
     this.db = openDurableDatabase(path);
+    this.statement = statementCache(this.db);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS records (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -108,11 +110,9 @@ export class RecordsStore {
   keyedWrite(tool: string, key: string, digest: string, write: () => unknown): KeyedOutcome {
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      const seen = this.db
-        .prepare(
-          'SELECT args_digest, result FROM idempotency_keys WHERE tool = ? AND key = ? AND created_at > ?',
-        )
-        .get(tool, key, Date.now() - this.keyWindowMs) as { args_digest: string; result: string } | undefined;
+      const seen = this.statement(
+        'SELECT args_digest, result FROM idempotency_keys WHERE tool = ? AND key = ? AND created_at > ?',
+      ).get(tool, key, Date.now() - this.keyWindowMs) as { args_digest: string; result: string } | undefined;
       if (seen) {
         this.db.exec('COMMIT');
         return seen.args_digest === digest
@@ -120,14 +120,10 @@ export class RecordsStore {
           : { kind: 'conflict' };
       }
       const resultJson = JSON.stringify(write());
-      this.db
-        .prepare('DELETE FROM idempotency_keys WHERE created_at <= ?')
-        .run(Date.now() - this.keyWindowMs);
-      this.db
-        .prepare(
-          'INSERT OR REPLACE INTO idempotency_keys (tool, key, args_digest, result, created_at) VALUES (?, ?, ?, ?, ?)',
-        )
-        .run(tool, key, digest, resultJson, Date.now());
+      this.statement('DELETE FROM idempotency_keys WHERE created_at <= ?').run(Date.now() - this.keyWindowMs);
+      this.statement(
+        'INSERT OR REPLACE INTO idempotency_keys (tool, key, args_digest, result, created_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(tool, key, digest, resultJson, Date.now());
       this.db.exec('COMMIT');
       return { kind: 'fresh', resultJson };
     } catch (error) {
@@ -154,24 +150,22 @@ export class RecordsStore {
     const now = new Date().toISOString();
     const id = randomUUID();
     try {
-      this.db
-        .prepare(
-          `INSERT INTO records (id, title, body, tags, ref, quantity, start_date, due_date, created_at, updated_at, created_by)
+      this.statement(
+        `INSERT INTO records (id, title, body, tags, ref, quantity, start_date, due_date, created_at, updated_at, created_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          id,
-          input.title,
-          input.body,
-          JSON.stringify(input.tags),
-          input.ref ?? null,
-          input.quantity ?? null,
-          input.start_date ?? null,
-          input.due_date ?? null,
-          now,
-          now,
-          createdBy,
-        );
+      ).run(
+        id,
+        input.title,
+        input.body,
+        JSON.stringify(input.tags),
+        input.ref ?? null,
+        input.quantity ?? null,
+        input.start_date ?? null,
+        input.due_date ?? null,
+        now,
+        now,
+        createdBy,
+      );
     } catch (error) {
       if (input.ref !== undefined && /UNIQUE constraint failed: records\.ref/.test(String(error)))
         throw new DuplicateRefError(`ref ${input.ref} is already taken`);
@@ -181,27 +175,25 @@ export class RecordsStore {
   }
 
   get(id: string): RecordRow | undefined {
-    const row = this.db.prepare('SELECT * FROM records WHERE id = ?').get(id) as RowShape | undefined;
+    const row = this.statement('SELECT * FROM records WHERE id = ?').get(id) as RowShape | undefined;
     return row ? toRecord(row) : undefined;
   }
 
   update(id: string, next: RecordRow): RecordRow {
     try {
-      this.db
-        .prepare(
-          'UPDATE records SET title = ?, body = ?, tags = ?, ref = ?, quantity = ?, start_date = ?, due_date = ?, updated_at = ? WHERE id = ?',
-        )
-        .run(
-          next.title,
-          next.body,
-          JSON.stringify(next.tags),
-          next.ref,
-          next.quantity,
-          next.start_date,
-          next.due_date,
-          new Date().toISOString(),
-          id,
-        );
+      this.statement(
+        'UPDATE records SET title = ?, body = ?, tags = ?, ref = ?, quantity = ?, start_date = ?, due_date = ?, updated_at = ? WHERE id = ?',
+      ).run(
+        next.title,
+        next.body,
+        JSON.stringify(next.tags),
+        next.ref,
+        next.quantity,
+        next.start_date,
+        next.due_date,
+        new Date().toISOString(),
+        id,
+      );
     } catch (error) {
       if (/UNIQUE constraint failed: records\.ref/.test(String(error)))
         throw new DuplicateRefError(`ref ${next.ref} is already taken`);
@@ -211,7 +203,7 @@ export class RecordsStore {
   }
 
   delete(id: string): boolean {
-    return this.db.prepare('DELETE FROM records WHERE id = ?').run(id).changes > 0;
+    return this.statement('DELETE FROM records WHERE id = ?').run(id).changes > 0;
   }
 
   list(limit: number, after?: string, dueBefore?: string, newestFirst = false): RecordRow[] {
@@ -226,13 +218,13 @@ export class RecordsStore {
       params.push(dueBefore);
     }
     const sql = `SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, limit) as unknown as RowShape[];
+    const rows = this.statement(sql).all(...params, limit) as unknown as RowShape[];
     return rows.map(toRecord);
   }
 
   /** Health: the database answers a read. */
   ping(): boolean {
-    return (this.db.prepare('SELECT 1 AS one').get() as { one: number } | undefined)?.one === 1;
+    return (this.statement('SELECT 1 AS one').get() as { one: number } | undefined)?.one === 1;
   }
 
   close(): void {
