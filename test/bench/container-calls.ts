@@ -2,11 +2,11 @@
 // processes (the runtime and the reference pack) and in all (its cgroup), on the real engine. Each
 // image gets a container of its own through the supervisor's Docker adapter (no router, no BullMQ);
 // calls go straight to its socket, signed as the router signs them, one at a time. After a warm-up
-// (V8 optimises a runtime's code over its first few hundred calls, which take about twice the CPU),
-// rounds alternate between the images, a batch of writes (records_create, a new key each) then one
-// of reads (records_get) per image, so every figure has its baseline from the same minutes. Each
-// figure is the median of the rounds' batches; the process figures come from /proc (10 ms ticks),
-// the cgroup's from the engine.
+// (V8 optimises a runtime's code over its first few hundred calls, which take more CPU than later
+// ones), rounds alternate between the images, a batch of writes (records_create, a new key each)
+// then one of reads (records_get) per image, so every figure has its baseline from the same
+// minutes. Each figure is the median of the rounds' batches; the process figures come from /proc
+// (10 ms ticks), the cgroup's from the engine.
 //   node test/bench/container-calls.ts [--images a,b] [--rounds 6] [--calls 300] [--warm 800]
 //     [--isolation runc|gvisor]
 // Asserts nothing; every loop is bounded; its containers live in their own namespace and are removed.
