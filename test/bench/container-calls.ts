@@ -6,7 +6,7 @@
 // ones), rounds alternate between the images, a batch of writes (records_create, a new key each)
 // then one of reads (records_get) per image, so every figure has its baseline from the same
 // minutes. Each figure is the median of the rounds' batches; the process figures come from /proc
-// (10 ms ticks), the cgroup's from the engine.
+// (10 ms ticks; none under gVisor, whose processes are the sandbox's), the cgroup's from the engine.
 //   node test/bench/container-calls.ts [--images a,b] [--rounds 6] [--calls 300] [--warm 800]
 //     [--isolation runc|gvisor]
 // Asserts nothing; every loop is bounded; its containers live in their own namespace and are removed.
@@ -54,8 +54,8 @@ interface Target {
   context: CallContext;
   socket: Agent;
   container: Docker.Container;
-  /** The runtime's and the pack's host PIDs. */
-  pids: { runtime: number; pack: number };
+  /** The runtime's and the pack's host PIDs (none under gVisor: its processes are the sandbox's). */
+  pids: { runtime: number; pack: number } | undefined;
   /** The id of a record, for the reads. */
   recordId: string;
 }
@@ -67,7 +67,8 @@ interface Batch {
   packMs: number;
 }
 
-async function ticksMs(pid: number): Promise<number> {
+async function ticksMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
@@ -110,8 +111,8 @@ async function batch(target: Target, sign: CallSigner, kind: Kind): Promise<Batc
   const run = callOf(kind, target, sign);
   const [cg0, rt0, pk0] = await Promise.all([
     cgroupMs(target.container),
-    ticksMs(target.pids.runtime),
-    ticksMs(target.pids.pack),
+    ticksMs(target.pids?.runtime),
+    ticksMs(target.pids?.pack),
   ]);
   const latencies: number[] = [];
   for (let i = 0; i < CALLS; i++) {
@@ -121,8 +122,8 @@ async function batch(target: Target, sign: CallSigner, kind: Kind): Promise<Batc
   }
   const [cg1, rt1, pk1] = await Promise.all([
     cgroupMs(target.container),
-    ticksMs(target.pids.runtime),
-    ticksMs(target.pids.pack),
+    ticksMs(target.pids?.runtime),
+    ticksMs(target.pids?.pack),
   ]);
   latencies.sort((a, b) => a - b);
   return {
@@ -133,8 +134,9 @@ async function batch(target: Target, sign: CallSigner, kind: Kind): Promise<Batc
   };
 }
 
-/** The runtime's and the reference pack's PIDs on the host (`docker top`). */
-async function processesOf(container: Docker.Container): Promise<{ runtime: number; pack: number }> {
+/** The runtime's and the reference pack's PIDs on the host (`docker top`); none under gVisor. */
+async function processesOf(container: Docker.Container): Promise<Target['pids']> {
+  if (ISOLATION === 'gvisor') return undefined;
   const top = (await container.top({ ps_args: '-o pid,args' })) as { Processes: string[][] };
   const pidOf = (pattern: RegExp): number => {
     const row = top.Processes.find(([, args]) => pattern.test(String(args)));
@@ -221,7 +223,10 @@ async function main(): Promise<void> {
     for (const kind of KINDS) {
       for (const target of targets) {
         const batches = results.get(target.image)![kind];
-        const ms = (pick: (b: Batch) => number): string => median(batches.map(pick)).toFixed(2);
+        const ms = (pick: (b: Batch) => number): string => {
+          const value = median(batches.map(pick));
+          return Number.isNaN(value) ? 'n/a' : value.toFixed(2);
+        };
         console.log(
           `${kind.padEnd(5)} ${target.image.padEnd(36)} p50 ${ms((b) => b.latencyMs)} ms; CPU per call: ` +
             `container ${ms((b) => b.cgroupMs)} ms (runtime ${ms((b) => b.runtimeMs)}, pack ${ms((b) => b.packMs)}); ` +
