@@ -74,7 +74,9 @@ async function ticksMs(pid: number | undefined): Promise<number> {
 }
 
 async function cgroupMs(container: Docker.Container): Promise<number> {
-  return (await container.stats({ stream: false })).cpu_stats.cpu_usage.total_usage / 1e6;
+  // one-shot: the sample now, not a second one a second later (supervisor/docker/container-usage.ts).
+  const stats = await container.stats({ stream: false, 'one-shot': true } as { stream: false });
+  return stats.cpu_stats.cpu_usage.total_usage / 1e6;
 }
 
 /** One tools/call straight to the runtime's socket, as the router's dispatcher sends it. */
