@@ -13,7 +13,7 @@ export async function containerUsage(
     stream: false;
   })) as unknown as {
     memory_stats?: { usage?: number; max_usage?: number; limit?: number; stats?: { cache?: number } };
-    cpu_stats?: { cpu_usage?: { total_usage?: number } };
+    cpu_stats?: { cpu_usage?: { total_usage?: number }; throttling_data?: { throttled_time?: number } };
     pids_stats?: { current?: number; limit?: number };
   };
   const memory = stats.memory_stats;
@@ -23,6 +23,7 @@ export async function containerUsage(
     memoryLimitBytes: memory?.limit ?? info.HostConfig.Memory ?? 0,
     memoryPeakBytes: memory?.max_usage ?? 0,
     cpuSeconds: (stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9,
+    cpuThrottledSeconds: (stats.cpu_stats?.throttling_data?.throttled_time ?? 0) / 1e9,
     pids: stats.pids_stats?.current ?? 0,
     pidsLimit: stats.pids_stats?.limit ?? info.HostConfig.PidsLimit ?? 0,
     pidsRefused: info.State.Pid > 0 ? (await readPidsCgroup(info.State.Pid, info.Id))?.refused : undefined,

@@ -31,6 +31,7 @@ export async function collectRuntimeMetrics(driver: RuntimeDriver): Promise<Runt
         memoryLimitBytes: usage?.memoryLimitBytes ?? 0,
         memoryPeakBytes: usage?.memoryPeakBytes ?? 0,
         cpuSeconds: usage?.cpuSeconds ?? 0,
+        cpuThrottledSeconds: usage?.cpuThrottledSeconds ?? 0,
         pids: usage?.pids ?? 0,
         pidsLimit: usage?.pidsLimit ?? 0,
       };
@@ -61,6 +62,7 @@ export class SupervisorMetrics {
   private readonly runtimes: Gauge;
   private readonly perTenant: { gauge: Gauge; value: (s: RuntimeSample) => number }[];
   private readonly cpu: Counter;
+  private readonly cpuThrottled: Counter;
   private readonly tampering: Counter;
   private readonly creates: { gauge: Gauge; value: (l: CreateLimiter) => number }[];
   private readonly coldStart: Histogram;
@@ -95,6 +97,12 @@ export class SupervisorMetrics {
     this.cpu = new Counter({
       name: 'bulkhead_runtime_cpu_seconds_total',
       help: 'CPU time used by the tenant container (since it was created).',
+      labelNames: ['tenant', 'state'],
+      registers,
+    });
+    this.cpuThrottled = new Counter({
+      name: 'bulkhead_runtime_cpu_throttled_seconds_total',
+      help: "Time the tenant container's processes waited past its plan's CPU quota (since it was created).",
       labelNames: ['tenant', 'state'],
       registers,
     });
@@ -153,7 +161,11 @@ export class SupervisorMetrics {
     }
     // Counted elsewhere (the engine, Redis): the counters take the source's running total.
     this.cpu.reset();
-    for (const s of samples) this.cpu.inc({ tenant: s.tenantId, state: s.state }, s.cpuSeconds);
+    this.cpuThrottled.reset();
+    for (const s of samples) {
+      this.cpu.inc({ tenant: s.tenantId, state: s.state }, s.cpuSeconds);
+      this.cpuThrottled.inc({ tenant: s.tenantId, state: s.state }, s.cpuThrottledSeconds);
+    }
     this.tampering.reset();
     for (const [tenant, count] of Object.entries(tampering)) this.tampering.inc({ tenant }, count);
     for (const { gauge, value } of this.creates) gauge.set(value(limiter));

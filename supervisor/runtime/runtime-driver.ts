@@ -72,6 +72,11 @@ export interface RuntimeUsage {
   /** Highest memory use since the container started: at the limit means the OOM killer ran. */
   memoryPeakBytes: number;
   cpuSeconds: number;
+  /**
+   * How long its processes waited past the plan's CPU quota since the container started (the
+   * cgroup's throttled time): calls slowed by the tenant's own plan, not by the machine.
+   */
+  cpuThrottledSeconds: number;
   pids: number;
   pidsLimit: number;
   /**

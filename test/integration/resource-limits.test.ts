@@ -2,18 +2,23 @@
 // stopped by the memory limit, inside the victim's container. Another tenant's calls keep
 // succeeding throughout, and the supervisor's health pass recycles the victim. Both limits are
 // shown by the kernel's own counters (forks refused, memory high-water mark), never by a sample.
+// A CPU hog is held to its plan's quota: the kernel's throttled time grows, and the supervisor's
+// metrics show it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentClient, containerId, write } from '../support/mcp-client.ts';
 import { execIn } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import { readPidsCgroup } from '../../supervisor/docker/cgroup-pids.ts';
+import { scrape, total } from '../support/prometheus-text.ts';
 
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack('limits', { supervisor: { healthIntervalMs: 3_600_000, drainSeconds: 1 } });
-  await Promise.all([stack.onboard('bomber'), stack.onboard('hog'), stack.onboard('bystander')]);
+  stack = await startTestStack('limits', {
+    supervisor: { healthIntervalMs: 3_600_000, drainSeconds: 1, metricsPort: 0 },
+  });
+  await Promise.all(['bomber', 'hog', 'spinner', 'bystander'].map((tenant) => stack.onboard(tenant)));
 });
 
 afterAll(async () => {
@@ -106,5 +111,39 @@ describe('resource limits', () => {
     const client = await agentClient(stack, 'hog');
     expect((await write(client, 'after-hog')).ok).toBe(true);
     await client.close();
+  }, 60_000);
+
+  it("holds a CPU hog to its plan's quota: the kernel's throttled time grows and the supervisor shows it", async () => {
+    const victim = (await containerId(stack, 'spinner'))!;
+    const throttled = async (): Promise<number> =>
+      (await stack.supervisor.driver.usage('spinner'))?.cpuThrottledSeconds ?? 0;
+    const before = await throttled();
+    // Three threads spinning for up to 20 s want three CPUs; the plan grants half of one per second.
+    let spinOver = false;
+    void execIn(stack.ns.docker, victim, [
+      'node',
+      '-e',
+      `const { Worker } = require('node:worker_threads');
+       const spin = 'const end = Date.now() + 20000; while (Date.now() < end) {}';
+       for (let i = 0; i < 2; i++) new Worker(spin, { eval: true });
+       eval(spin);`,
+    ])
+      .catch(() => undefined)
+      .finally(() => (spinOver = true));
+    // The kernel's counter only grows: waiting for a second of it ends with the hog at the latest
+    // (held to half a CPU, it waits about half of every second).
+    let now = before;
+    while (now < before + 1 && !spinOver) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      now = await throttled();
+    }
+    expect(now).toBeGreaterThanOrEqual(before + 1);
+    const metrics = await scrape(stack.supervisor.metricsUrl!);
+    expect(
+      total(metrics, 'bulkhead_runtime_cpu_throttled_seconds_total', { tenant: 'spinner' }),
+    ).toBeGreaterThanOrEqual(now);
+    expect(
+      total(metrics, 'bulkhead_runtime_cpu_throttled_seconds_total', { tenant: 'bystander' }),
+    ).toBeLessThan(now);
   }, 60_000);
 });

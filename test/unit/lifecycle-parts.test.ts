@@ -135,7 +135,14 @@ describe('RecentLog', () => {
 });
 
 describe('pidsLimitReached', () => {
-  const usage = { memoryBytes: 0, memoryLimitBytes: 0, memoryPeakBytes: 0, cpuSeconds: 0, pidsLimit: 64 };
+  const usage = {
+    memoryBytes: 0,
+    memoryLimitBytes: 0,
+    memoryPeakBytes: 0,
+    cpuSeconds: 0,
+    cpuThrottledSeconds: 0,
+    pidsLimit: 64,
+  };
   it.each([
     [{ pids: 12, pidsRefused: 1 }, true], // a refused fork, whatever the count is now
     [{ pids: 12, pidsRefused: 0 }, false],

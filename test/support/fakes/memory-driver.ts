@@ -132,6 +132,7 @@ export class MemoryDriver implements RuntimeDriver {
       memoryLimitBytes: 0,
       memoryPeakBytes: 0,
       cpuSeconds: 0,
+      cpuThrottledSeconds: 0,
       pids: 1,
       pidsLimit: 64,
     });
