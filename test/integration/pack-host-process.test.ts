@@ -6,7 +6,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { PackHost, readEnabledPacks } from '../../runtime-image/src/packs/pack-host.ts';
 import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
 import { approvePack, FIXTURE_PACKS, PROXY_VARIABLES } from '../support/pack-image.ts';
@@ -105,9 +105,9 @@ describe('pack host processes', () => {
 
 describe('pack key table', () => {
   it('claims once, then replays a completed key, refuses other arguments, and keeps an unanswered key', async () => {
-    const keys = new PackKeys(join(await mkdtemp(join(tmpdir(), 'pack-keys-')), 'k.db'), {
-      idempotencyWindowMs: 60_000,
-    });
+    const dir = await mkdtemp(join(tmpdir(), 'bulkhead-pack-keys-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const keys = new PackKeys(join(dir, 'k.db'), { idempotencyWindowMs: 60_000 });
     expect(keys.claim('t', 'k1', 'd1')).toEqual({ kind: 'fresh' });
     expect(keys.claim('t', 'k1', 'd1')).toEqual({ kind: 'pending' });
     expect(keys.claim('t', 'k1', 'd2')).toEqual({ kind: 'conflict' });

@@ -3,10 +3,10 @@
 // name (neither at approval nor in an enabled.json), and a records database at the volume's root
 // moves into its directory once, never over one already there.
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   PackManifestSchema,
   REFERENCE_PACK,
@@ -20,9 +20,17 @@ import { readReferencePack } from '../../runtime-image/src/packs/reference-pack.
 
 const SHIPPED = join(import.meta.dirname, '../../runtime-image/src/records-pack');
 
+const scratchDirs: string[] = [];
+
 async function scratch(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'reference-pack-'));
+  const dir = await mkdtemp(join(tmpdir(), 'bulkhead-reference-pack-'));
+  scratchDirs.push(dir);
+  return dir;
 }
+
+afterAll(async () => {
+  await Promise.all(scratchDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
 
 describe('the reference pack', () => {
   it("ships a manifest that states the router's records tools, approved with the router's digests", () => {
