@@ -58,7 +58,7 @@ export function admitEarly(
     deps,
     options,
   );
-  return new EarlyAdmission(started, deps.idempotency);
+  return new EarlyAdmission(started);
 }
 
 /** Every method this module and relay-handlers.ts answer with a handler of the request's own. */

@@ -16,7 +16,7 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
 import type { ClaimAhead, IdempotencyStore } from './idempotency.ts';
-import { giveBack, holdAhead, idempotencyScope, type HeldAhead } from './held-ahead.ts';
+import { holdAhead, idempotencyScope, type HeldAhead } from './held-ahead.ts';
 import {
   BUDGET_META_KEY,
   budgetMeta,
@@ -297,12 +297,12 @@ export async function admitCall(
   } catch (error) {
     call.log.warn({ tool: call.tool.definition.name, err: error }, 'rate limits unavailable');
     if (!failsOpen(call.tool.definition, state)) {
-      giveBack(held, deps.idempotency);
+      held?.giveBack();
       return { admitted: false, answer: toolErrorFor(stateUnavailable()), refusal: 'unavailable' };
     }
   }
   if (decision && !decision.admitted) {
-    giveBack(held, deps.idempotency);
+    held?.giveBack();
     call.log.info({ tool: call.tool.definition.name, layer: decision.refusedBy?.layer }, 'rate limited');
     const layer = decision.refusedBy?.layer ?? 'unknown';
     return { admitted: false, answer: rateLimitError(decision), refusal: 'rate_limited', layer };
@@ -319,12 +319,10 @@ export async function admitCall(
  */
 export class EarlyAdmission {
   readonly #admission: Promise<Admission>;
-  readonly #idempotency: IdempotencyStore;
   #outcome: 'taken' | 'given back' | undefined;
 
-  constructor(admission: Promise<Admission>, idempotency: IdempotencyStore) {
+  constructor(admission: Promise<Admission>) {
     this.#admission = admission;
-    this.#idempotency = idempotency;
     // Taken by the handler or settled; an unexpected failure must not surface as an unhandled rejection.
     admission.catch(() => undefined);
   }
@@ -342,7 +340,7 @@ export class EarlyAdmission {
     if (this.#outcome !== undefined) return;
     this.#outcome = 'given back';
     this.#admission
-      .then((admission) => admission.admitted && giveBack(admission.held, this.#idempotency))
+      .then((admission) => admission.admitted && admission.held?.giveBack())
       .catch(() => undefined);
   }
 }

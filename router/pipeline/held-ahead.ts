@@ -15,10 +15,24 @@ import {
 import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
 import type { ClaimAhead, IdempotencyScope, IdempotencyStore } from './idempotency.ts';
 
-export interface HeldAhead {
+/** A write's slot and claim taken ahead: handed to its run, or given back. */
+export class HeldAhead {
   /** The slot at the gate (none without a gate). */
-  slot: Release | undefined;
-  claim: ClaimAhead;
+  readonly slot: Release | undefined;
+  readonly claim: ClaimAhead;
+  readonly #idempotency: IdempotencyStore;
+
+  constructor(slot: Release | undefined, claim: ClaimAhead, idempotency: IdempotencyStore) {
+    this.slot = slot;
+    this.claim = claim;
+    this.#idempotency = idempotency;
+  }
+
+  /** Gives back what was taken ahead for a call that will not run. */
+  giveBack(): void {
+    this.slot?.();
+    this.#idempotency.abandon(this.claim);
+  }
 }
 
 /** The scope of a write's idempotency key: tenant, tool, key and the other arguments' digest. */
@@ -39,16 +53,13 @@ export function holdAhead(options: {
   gate: ConcurrencyGate | undefined;
   idempotency: IdempotencyStore;
 }): HeldAhead | undefined {
-  const { tenant, tool, gate } = options;
+  const { tenant, tool, gate, idempotency } = options;
   if (!options.alone || tool.kind === 'shared' || !tool.writes) return undefined;
   const slot = gate?.tryAcquire(tenant);
   if (gate && !slot) return undefined;
-  return { slot, claim: options.idempotency.claimAhead(idempotencyScope(tenant, tool.name, options.args)) };
-}
-
-/** Gives back what was taken ahead for a call that will not run. */
-export function giveBack(held: HeldAhead | undefined, idempotency: IdempotencyStore): void {
-  if (!held) return;
-  held.slot?.();
-  idempotency.abandon(held.claim);
+  return new HeldAhead(
+    slot,
+    idempotency.claimAhead(idempotencyScope(tenant, tool.name, options.args)),
+    idempotency,
+  );
 }

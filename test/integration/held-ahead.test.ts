@@ -202,7 +202,7 @@ describe('a tenant write whose client is alone', () => {
   it('gives back what an early admission holds when the handler never took it; taken later, it claims again', async () => {
     const { gate, dispatcher, deps } = pipeline();
     const call = write('k-untaken', true);
-    const early = new EarlyAdmission(admitCall(call, deps, { holdAhead: true }), deps.idempotency);
+    const early = new EarlyAdmission(admitCall(call, deps, { holdAhead: true }));
     await until(async () => (await claimState('k-untaken')) === 'pending', 'the claim sent ahead');
     expect(gate.load('acme').inFlight).toBe(1);
     early.settle();
@@ -219,7 +219,7 @@ describe('a tenant write whose client is alone', () => {
     const { limiter, gate, dispatcher, deps } = pipeline();
     limiter.holding = true;
     const call = write('k-taken', true);
-    const early = new EarlyAdmission(admitCall(call, deps, { holdAhead: true }), deps.idempotency);
+    const early = new EarlyAdmission(admitCall(call, deps, { holdAhead: true }));
     const answer = runToolCall(call, deps, early.take());
     early.settle();
     await until(() => limiter.asked === 1, 'the take');
