@@ -23,7 +23,7 @@ import { createCallSigner, type CallSigner } from '../../router/dispatch/call-si
 import { mcpHeaders, RUNTIME_ENVELOPE } from '../../router/dispatch/runtime-request.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
 import { badArgument, benchArgs } from './bench-args.ts';
-import { quantile } from './figures.ts';
+import { median, quantile } from './figures.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -147,12 +147,6 @@ async function processesOf(container: Docker.Container): Promise<Target['pids']>
   };
   return { runtime: pidOf(/^node \/app\/server\.mjs/), pack: pidOf(/packs\/records\/server\.mjs/) };
 }
-
-const median = (list: number[]): number =>
-  quantile(
-    [...list].sort((a, b) => a - b),
-    0.5,
-  );
 
 async function main(): Promise<void> {
   const ns = await testNamespace('bench-calls');

@@ -3,6 +3,14 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
+/** The median of values in any order (the upper one of an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
 export interface FigureOptions {
   /** Decimal places of the millisecond figures (default 1). */
   digits?: number;

@@ -34,6 +34,7 @@ import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { badArgument, benchArgs } from './bench-args.ts';
 import { groupedRoundTrip } from './redis-floor.ts';
+import { median } from './figures.ts';
 import { forkRouter, type RouterProcess } from './observability-processes.ts';
 import {
   exposedGc,
@@ -281,9 +282,6 @@ async function measure(
     loopUs: (after.loopUs - before.loopUs) / calls,
   };
 }
-
-const median = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 try {
   const runs = checkouts.flatMap((checkout) =>

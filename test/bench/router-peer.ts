@@ -27,7 +27,7 @@
 //                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, DIR/overlapped-1.cpuprofile,
 //                       DIR/router-1.cpuprofile, each with the calls it answered:
 //                       `node test/bench/profile-summary.ts DIR/router.cpuprofile --calls N` gives µs per call)
-import { printFigures } from './figures.ts';
+import { median, printFigures } from './figures.ts';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFile, mkdir } from 'node:fs/promises';
@@ -333,7 +333,6 @@ async function main(): Promise<void> {
       }
     }
     const best = (xs: number[]): number => Math.max(...xs);
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     const all = (xs: number[]): string => xs.map((r) => r.toFixed(0)).join('/');
     const peerRate = best(peerRates);
     for (const [i, { label }] of variants.entries()) {
