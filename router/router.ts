@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
 import { RouterRuntimeView } from '../supervisor/client/runtime-epochs.ts';
@@ -30,7 +29,7 @@ import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
-import { stateClientOptions } from './pipeline/state-guard.ts';
+import { StateRedis } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
 import { PackCatalog } from './tools/pack-catalog.ts';
@@ -97,7 +96,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const state = { deadlineMs: config.stateDeadlineMs, failOpenSharedReads: config.failOpenSharedReads };
   // Bounded commands, so that a call is answered within its deadline when Redis is gone (the
   // options and why: router/pipeline/state-guard.ts).
-  const redis = new Redis({ ...installation.redis, ...stateClientOptions(state), lazyConnect: true });
+  const redis = new StateRedis({ ...installation.redis, lazyConnect: true }, state);
   // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();

@@ -5,28 +5,22 @@
 // A redis-server of the test's own, frozen (SIGSTOP: connections open, no answers), with the
 // router's own Redis options (router/pipeline/state-guard.ts).
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallSigner } from '../../router/dispatch/call-signer.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { runtimeFailure } from '../../router/pipeline/call-pipeline.ts';
-import { stateClientOptions } from '../../router/pipeline/state-guard.ts';
+import { StateRedis } from '../../router/pipeline/state-guard.ts';
 import { RouterRuntimeView } from '../../supervisor/client/runtime-epochs.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
 
 const PASSWORD = `pw-${randomUUID()}`;
 let redis: PrivateRedis;
-let client: Redis;
+let client: StateRedis;
 
 beforeAll(async () => {
   redis = await startPrivateRedis({ password: PASSWORD });
-  client = new Redis({
-    port: redis.port,
-    password: PASSWORD,
-    ...stateClientOptions({ deadlineMs: 300 }),
-    lazyConnect: true,
-  });
+  client = new StateRedis({ port: redis.port, password: PASSWORD, lazyConnect: true }, { deadlineMs: 300 });
   client.on('error', () => undefined);
   await client.connect();
 });

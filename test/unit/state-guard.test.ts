@@ -1,11 +1,12 @@
 // The policy for Redis not answering (router/pipeline/state-guard.ts): a state step that fails or
 // does not settle within the deadline becomes `state_unavailable` (transient); only read-only
-// shared tools may fail open, and only when configured to; the ioredis options that bound a command.
+// shared tools may fail open, and only when configured to. The Redis client's own deadline, and both
+// after an event-loop stall: test/integration/state-client.test.ts.
 import { describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { errorRow } from '../../kernel/errors/error-codes.ts';
 import { RECORDS_TOOLS, SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
-import { failsOpen, stateClientOptions, withinDeadline } from '../../router/pipeline/state-guard.ts';
+import { failsOpen, withinDeadline } from '../../router/pipeline/state-guard.ts';
 
 async function refusal(work: Promise<unknown>, deadlineMs: number): Promise<unknown> {
   return withinDeadline(work, { deadlineMs }).then(
@@ -49,15 +50,5 @@ describe('failsOpen', () => {
     expect(failsOpen(whoami, off)).toBe(false);
     expect(failsOpen(whoami, on)).toBe(true);
     expect(failsOpen({ ...whoami, writes: true }, on)).toBe(false);
-  });
-});
-
-describe('stateClientOptions', () => {
-  it('bounds every command: no offline queue, a command timeout of the deadline, one retry', () => {
-    expect(stateClientOptions({ deadlineMs: 750 })).toEqual({
-      enableOfflineQueue: false,
-      commandTimeout: 750,
-      maxRetriesPerRequest: 1,
-    });
   });
 });
