@@ -233,7 +233,8 @@ export class AuditTrail implements AuditSink {
   private async appendBatch(tenant: string, events: AuditEvent[]): Promise<void> {
     const [stream, headKey] = this.keys(tenant);
     // One round trip when this process wrote the head last (the usual case with one router); a lost
-    // race means another process appended first: re-read the head and chain on (bounded retries).
+    // race means another process appended first: chain on from the head the script answered with
+    // (bounded retries), one more round trip.
     let head = this.heads.get(tenant) ?? (await this.readHead(tenant));
     for (let attempt = 0; attempt < 50; attempt++) {
       const at = new Date().toISOString();
@@ -255,13 +256,15 @@ export class AuditTrail implements AuditSink {
           emptyHead: EMPTY_HEAD.raw,
         },
       );
-      if (written === 1) {
+      const [appended, headNow, streamLength] = written;
+      if (appended === 1) {
         this.heads.set(tenant, next);
         return;
       }
+      // Another process appended first: the script answered with the head it found, to chain on.
       this.heads.delete(tenant);
       if (attempt > 0) await sleep(Math.random() * 5 * attempt);
-      head = await this.readHead(tenant);
+      head = parseHead(typeof headNow === 'string' ? headNow : null, Number(streamLength ?? 0));
     }
     throw new BulkheadError('state_unavailable', `audit append for tenant ${tenant} kept losing races`);
   }

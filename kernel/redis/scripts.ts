@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 interface ScriptSpec<K extends string, A extends string, R extends ScriptReturn = 'integer'> {
   /** File name under ./lua. */
   file: string;
-  /** What the script returns: one integer, or an array of integers. */
+  /** What the script returns: one integer, an array of integers, or an array of integers and texts. */
   returns: R;
   /** KEYS[1..n], in order. */
   keys: readonly K[];
@@ -23,7 +23,7 @@ interface ScriptSpec<K extends string, A extends string, R extends ScriptReturn 
   batched?: boolean;
 }
 
-type ScriptReturn = 'integer' | 'integers';
+type ScriptReturn = 'integer' | 'integers' | 'values';
 
 function spec<const K extends string, const A extends string, const R extends ScriptReturn = 'integer'>(
   file: string,
@@ -42,7 +42,7 @@ function batchSpec<const K extends string, const A extends string>(
   return { ...spec(file, keys, args, 'integers'), batched: true };
 }
 
-/** Every script, by the name ioredis registers it under. Each returns an integer. */
+/** Every script, by the name ioredis registers it under, with what it returns. */
 export const SCRIPTS = {
   registryCreate: spec('registry-create.lua', ['record', 'tenants', 'changes'], ['id', 'record', 'log']),
   registryUpdate: spec('registry-update.lua', ['record', 'changes'], ['expectedGeneration', 'record', 'log']),
@@ -51,6 +51,7 @@ export const SCRIPTS = {
     'audit-append.lua',
     ['stream', 'head'],
     ['expectedHead', 'newHead', 'entries', 'emptyHead'],
+    'values',
   ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
@@ -101,14 +102,18 @@ export interface ScriptItem<K extends string, A extends string> {
   args: Record<A, string | number>;
 }
 
+/** What a script's typed function resolves to, by its spec's `returns`. */
+type ReturnOf<R extends ScriptReturn> = R extends 'integers'
+  ? number[]
+  : R extends 'values'
+    ? (number | string)[]
+    : number;
+
 type ScriptCall<S> =
   S extends ScriptSpec<infer K, infer A, infer R>
     ? S extends { batched: true }
       ? (items: readonly ScriptItem<K, A>[]) => Promise<number[]>
-      : (
-          keys: Record<K, string>,
-          args: Record<A, string | number>,
-        ) => Promise<R extends 'integers' ? number[] : number>
+      : (keys: Record<K, string>, args: Record<A, string | number>) => Promise<ReturnOf<R>>
     : never;
 
 /** The typed scripts of one client. */
@@ -131,18 +136,21 @@ function bind(redis: Redis): RedisScripts {
     // A batched script's key count varies with the batch: ioredis then takes it as the first argument.
     redis.defineCommand(name, { ...(batched ? {} : { numberOfKeys: keys.length }), lua: LUA_SOURCES[name] });
     const invoke = (redis as unknown as Record<ScriptName, Invoke>)[name].bind(redis);
-    const checked = (result: unknown): number | number[] => {
+    const checked = (result: unknown): ReturnOf<ScriptReturn> => {
       const ok =
         returns === 'integer'
           ? typeof result === 'number'
-          : Array.isArray(result) && result.every((item) => typeof item === 'number');
+          : Array.isArray(result) &&
+            result.every(
+              (item) => typeof item === 'number' || (returns === 'values' && typeof item === 'string'),
+            );
       if (!ok) throw new Error(`Lua script ${name} returned ${typeof result}`);
-      return result as number | number[];
+      return result as ReturnOf<ScriptReturn>;
     };
     const keysOf = (values: Record<string, string>): string[] => keys.map((k) => values[k] as string);
     const argsOf = (values: Record<string, string | number>): string[] => args.map((a) => String(values[a]));
     const call = batched
-      ? async (items: readonly ScriptItem<string, string>[]): Promise<number | number[]> =>
+      ? async (items: readonly ScriptItem<string, string>[]): Promise<ReturnOf<ScriptReturn>> =>
           checked(
             await invoke(
               String(items.length * keys.length),
@@ -153,7 +161,8 @@ function bind(redis: Redis): RedisScripts {
       : async (
           keyValues: Record<string, string>,
           argValues: Record<string, string | number>,
-        ): Promise<number | number[]> => checked(await invoke(...keysOf(keyValues), ...argsOf(argValues)));
+        ): Promise<ReturnOf<ScriptReturn>> =>
+          checked(await invoke(...keysOf(keyValues), ...argsOf(argValues)));
     return [name, call] as const;
   });
   return Object.fromEntries(entries) as unknown as RedisScripts;

@@ -1,7 +1,7 @@
 // Benchmark (not a test): what one audit record costs a call, Redis round trip included, beside a
 // plain Redis round trip (PING) measured in the same run on the same connection: an append by the
 // process that wrote the head last (one script call), and an append after another process moved
-// the head (a re-read, then the script). Then how long sealing those entries into signed segments
+// the head (the script's lost try, then a try from the head it answered with). Then how long sealing those entries into signed segments
 // takes per entry. Keys and files are namespaced and removed. Asserts nothing.
 //   node test/bench/audit-append.ts [--calls 5000]
 import { generateKeyPairSync } from 'node:crypto';

@@ -2,11 +2,12 @@
 // runs them (a separate process, offline: no Redis in their environment): entries move out of Redis
 // into signed segments and only those are trimmed, the chain runs on across segments and concurrent
 // appenders, tampering with the files is named precisely, and retention removes only whole segments
-// past it, recorded so that verify tells it from a removal.
+// past it, recorded so that verify tells it from a removal. Two processes taking turns on one
+// trail: an append that lost its race chains on from the head the script answered with.
 import { createPrivateKey } from 'node:crypto';
 import { copyFile, cp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type Command } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
@@ -245,5 +246,39 @@ describe('retention', () => {
     expect(broken.code).toBe(5);
     expect(broken.stderr).toContain('segment 3 missing');
     now = undefined;
+  });
+});
+
+/** The real client, with a list of the commands it sent (each script call is an `evalsha`). */
+class CountingRedis extends Redis {
+  readonly sent: string[] = [];
+
+  override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
+    this.sent.push(command.name);
+    return super.sendCommand(command, stream);
+  }
+}
+
+describe('two processes appending to one trail in turns', () => {
+  it('chain on from the head the lost try was answered with, without reading it', async () => {
+    const tenant = 'turns';
+    const clients = [new CountingRedis(ns.installation.redis), new CountingRedis(ns.installation.redis)];
+    const [one, two] = clients.map(
+      (client) => new AuditTrail({ redis: client, prefix: ns.installation.registryPrefix }),
+    );
+    const append = (writer: AuditTrail | undefined, tool: string) =>
+      writer!.append({ ...event(tool), tenant });
+    await append(one, 'one-1');
+    await append(two, 'two-1');
+    // `one` last wrote seq 1; `two` has moved the head to seq 2 since: `one`'s first try loses.
+    clients[0]!.sent.length = 0;
+    await append(one, 'one-2');
+    expect(clients[0]!.sent).toEqual(['evalsha', 'evalsha']);
+    for (let i = 0; i < 6; i += 1) await append(i % 2 ? one : two, `turn-${i}`);
+    const entries = await trail.entries(tenant);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(entries.map((e) => e.tool).slice(0, 3)).toEqual(['one-1', 'two-1', 'one-2']);
+    expect(await trail.verify(tenant)).toMatchObject({ ok: true, entries: 9 });
+    for (const client of clients) client.disconnect();
   });
 });

@@ -5,11 +5,12 @@
 -- entries are trimmed.
 -- KEYS: stream, head. ARGV: expected head, new head (the last entry's), a JSON array of the entries'
 -- JSON texts in chain order, the head of an empty trail.
--- Returns 1 when appended, 0 when another append landed first.
+-- Returns {1} when appended. When another append landed first, {0, the head now, the stream's
+-- length}: the appender chains on from there in its next try without a round trip to read them.
 local head = redis.call('GET', KEYS[2]) or ARGV[4]
-if head ~= ARGV[1] then return 0 end
+if head ~= ARGV[1] then return {0, head, redis.call('XLEN', KEYS[1])} end
 for _, entry in ipairs(cjson.decode(ARGV[3])) do
   redis.call('XADD', KEYS[1], '*', 'entry', entry)
 end
 redis.call('SET', KEYS[2], ARGV[2])
-return 1
+return {1}
