@@ -41,6 +41,18 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
   return isolation === 'gvisor' ? plan.pids + GVISOR_PIDS_HEADROOM : plan.pids;
 }
 
+/**
+ * The cgroup every tenant container is created under, apart from the control plane's. The kernel
+ * divides a busy CPU between sibling cgroups by their weights, and every container the engine makes
+ * is by default a sibling of every other: a router, supervisor or Redis in a container weighed as
+ * much as one tenant, so a hundred busy tenants left it about a hundredth of a contended core, their
+ * plans' quotas notwithstanding (each caps a tenant, not their sum). Under one parent, the tenants
+ * together weigh as one sibling of the control plane. A `.slice` name, because the engine's systemd
+ * cgroup driver takes only a slice; its cgroupfs driver makes the same name a directory at the top
+ * of each hierarchy (docs/architecture.md, "Tenant containers").
+ */
+export const TENANT_CGROUP_PARENT = 'bulkhead-tenants.slice';
+
 export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
   return isolation === 'gvisor' ? 'runsc' : 'runc';
 }
@@ -92,6 +104,7 @@ export function buildContainerSpec(
       Privileged: false,
       Init: true,
       Runtime: runtimeName(spec.isolation),
+      CgroupParent: TENANT_CGROUP_PARENT,
       Memory: plan.memoryMb * MiB,
       // Equal to Memory: no swap, so the memory limit is a real limit.
       MemorySwap: plan.memoryMb * MiB,
@@ -149,6 +162,7 @@ export function buildVolumeInitSpec(spec: RuntimeSpec, placement: Placement): Do
       CapDrop: ['ALL'],
       CapAdd: ['CHOWN'],
       SecurityOpt: ['no-new-privileges:true'],
+      CgroupParent: TENANT_CGROUP_PARENT,
       Mounts: [
         {
           Type: 'volume',

@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
-import { pidsLimitFor, runtimeName, type Placement } from '../docker/container-spec.ts';
+import { pidsLimitFor, runtimeName, TENANT_CGROUP_PARENT, type Placement } from '../docker/container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from '../docker/labels.ts';
 
@@ -139,6 +139,13 @@ export function containerChecks(
       host.PidsLimit === pids,
       `PidsLimit ${String(host.PidsLimit)}${pidsNote}`,
       `PidsLimit ${String(host.PidsLimit)}, expected ${pids}${pidsNote}`,
+    ),
+    check(
+      'cgroup.tenants',
+      "in the tenants' cgroup, apart from the control plane",
+      host.CgroupParent === TENANT_CGROUP_PARENT,
+      `CgroupParent ${TENANT_CGROUP_PARENT}`,
+      `CgroupParent "${String(host.CgroupParent ?? '')}", expected ${TENANT_CGROUP_PARENT}: busy, it weighs as much as the router`,
     ),
     check('init', 'Init process', host.Init === true, 'Init is true', 'no init process'),
     check(

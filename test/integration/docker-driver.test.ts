@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
+import { TENANT_CGROUP_PARENT } from '../../supervisor/docker/container-spec.ts';
+import { hostCgroup } from '../../supervisor/docker/host-cgroup.ts';
 import type { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
@@ -78,6 +80,13 @@ describe('DockerDriver on the real engine', () => {
     expect(JSON.stringify(info.Mounts)).not.toContain('docker.sock');
     expect(info.Config.Labels[LABELS.tenant]).toBe('hardened');
     expect(info.Config.Labels[LABELS.specHash]).toMatch(/^[0-9a-f]{16}$/);
+    // Under the tenants' own parent cgroup, as the host kernel keeps it: a sibling of the control
+    // plane's containers, not one more among them.
+    expect(host.CgroupParent).toBe(TENANT_CGROUP_PARENT);
+    const cgroup = await hostCgroup(info.State.Pid, 'cpu');
+    // cgroupfs: <parent>/<id>; the systemd driver: <parent>/docker-<id>.scope.
+    expect(cgroup?.dir).toContain(`/${TENANT_CGROUP_PARENT}/`);
+    expect(cgroup?.dir).toContain(id!);
   });
 
   it('is confined when probed from inside', async () => {

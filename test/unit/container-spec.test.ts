@@ -56,6 +56,8 @@ describe('buildContainerSpec', () => {
         Privileged: false,
         Init: true,
         Runtime: 'runc',
+        // Every tenant under one parent cgroup, apart from the control plane's containers.
+        CgroupParent: 'bulkhead-tenants.slice',
         Memory: 128 * 1024 * 1024,
         MemorySwap: 128 * 1024 * 1024,
         // Plan small's 0.5 CPU as half of a 1 s period: the same share, a start may burst.
@@ -135,6 +137,7 @@ describe('buildVolumeInitSpec', () => {
       CapDrop: ['ALL'],
       CapAdd: ['CHOWN'],
       SecurityOpt: ['no-new-privileges:true'],
+      CgroupParent: 'bulkhead-tenants.slice',
     });
   });
 });

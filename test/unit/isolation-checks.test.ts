@@ -86,6 +86,8 @@ describe('containerChecks', () => {
     ['limits.cpu', withHost({ CpuQuota: 1_000_000 })],
     ['limits.cpu', withHost({ CpuQuota: 0, CpuPeriod: 0, NanoCpus: 1_000_000_000 })],
     ['limits.pids', withHost({ PidsLimit: 0 })],
+    ['cgroup.tenants', withHost({ CgroupParent: '' })],
+    ['cgroup.tenants', withHost({ CgroupParent: '/docker' })],
     ['init', withHost({ Init: false })],
     ['runtime.tier', withHost({ Runtime: 'runsc' })],
     ['logs.capped', withHost({ LogConfig: { Type: 'json-file', Config: {} } })],
