@@ -53,6 +53,19 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
  */
 export const TENANT_CGROUP_PARENT = 'bulkhead-tenants.slice';
 
+/**
+ * Added to the OOM killer's score of every process in a tenant container (the engine's range is -1000
+ * to 1000): when the host runs out of memory, a tenant's process goes before the router, the
+ * supervisor or Redis, whose scores come from their size alone. Each tenant is held to its plan's
+ * memory, but their sum may pass the host's, and the router's process is larger than a tenant's
+ * (hundreds of MiB under load, against plan small's 192 MiB for a whole container), so on size alone
+ * it would be the first killed. What it does not stop: a tenant's own process may lower its score to
+ * 0, the control plane's default, and no further (below takes CAP_SYS_RESOURCE, which it lacks); a
+ * control plane started with a score below 0 (systemd's OOMScoreAdjust, compose's oom_score_adj,
+ * where the host's root may set one) stays out of its reach (docs/architecture.md).
+ */
+export const TENANT_OOM_SCORE_ADJ = 500;
+
 export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runsc' {
   return isolation === 'gvisor' ? 'runsc' : 'runc';
 }
@@ -105,6 +118,7 @@ export function buildContainerSpec(
       Init: true,
       Runtime: runtimeName(spec.isolation),
       CgroupParent: TENANT_CGROUP_PARENT,
+      OomScoreAdj: TENANT_OOM_SCORE_ADJ,
       Memory: plan.memoryMb * MiB,
       // Equal to Memory: no swap, so the memory limit is a real limit.
       MemorySwap: plan.memoryMb * MiB,

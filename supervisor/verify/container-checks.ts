@@ -5,7 +5,13 @@ import type Docker from 'dockerode';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_DIR } from '../../kernel/wire/runtime-endpoint.ts';
 import type { IsolationCheck } from '../client/isolation-report.ts';
-import { pidsLimitFor, runtimeName, TENANT_CGROUP_PARENT, type Placement } from '../docker/container-spec.ts';
+import {
+  pidsLimitFor,
+  runtimeName,
+  TENANT_CGROUP_PARENT,
+  TENANT_OOM_SCORE_ADJ,
+  type Placement,
+} from '../docker/container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from '../docker/labels.ts';
 
@@ -146,6 +152,13 @@ export function containerChecks(
       host.CgroupParent === TENANT_CGROUP_PARENT,
       `CgroupParent ${TENANT_CGROUP_PARENT}`,
       `CgroupParent "${String(host.CgroupParent ?? '')}", expected ${TENANT_CGROUP_PARENT}: busy, it weighs as much as the router`,
+    ),
+    check(
+      'oom.tenant-first',
+      "the OOM killer's first choice before the control plane",
+      host.OomScoreAdj === TENANT_OOM_SCORE_ADJ,
+      `OomScoreAdj ${TENANT_OOM_SCORE_ADJ}`,
+      `OomScoreAdj ${String(host.OomScoreAdj)}, expected ${TENANT_OOM_SCORE_ADJ}`,
     ),
     check('init', 'Init process', host.Init === true, 'Init is true', 'no init process'),
     check(

@@ -107,6 +107,17 @@ describe('DockerDriver on the real engine', () => {
       '/sys/fs/cgroup/cpu/cpu.cfs_period_us',
     ]);
     expect(cfs.output.split('\n').filter(Boolean)).toEqual(['500000', '1000000']);
+    // The OOM killer's first choice: +500. The tenant may lower its own score to 0, the control
+    // plane's default, and no further (below that takes CAP_SYS_RESOURCE).
+    expect((await execIn(ns.docker, id!, ['cat', '/proc/1/oom_score_adj'])).output.trim()).toBe('500');
+    const lowered = await execIn(ns.docker, id!, ['sh', '-c', 'echo -1 > /proc/self/oom_score_adj']);
+    expect(lowered.exitCode).not.toBe(0);
+    const floor = await execIn(ns.docker, id!, [
+      'sh',
+      '-c',
+      'echo 0 > /proc/self/oom_score_adj && echo -500 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj',
+    ]);
+    expect(floor.output.trim().split('\n').at(-1)).toBe('0');
   });
 
   it("gives each tenant its own UID, volume and socket directory, and shows no other tenant's", async () => {

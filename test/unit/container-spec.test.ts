@@ -58,6 +58,8 @@ describe('buildContainerSpec', () => {
         Runtime: 'runc',
         // Every tenant under one parent cgroup, apart from the control plane's containers.
         CgroupParent: 'bulkhead-tenants.slice',
+        // Under host memory pressure a tenant's process is killed before the control plane's.
+        OomScoreAdj: 500,
         Memory: 128 * 1024 * 1024,
         MemorySwap: 128 * 1024 * 1024,
         // Plan small's 0.5 CPU as half of a 1 s period: the same share, a start may burst.

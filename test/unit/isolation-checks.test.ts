@@ -88,6 +88,8 @@ describe('containerChecks', () => {
     ['limits.pids', withHost({ PidsLimit: 0 })],
     ['cgroup.tenants', withHost({ CgroupParent: '' })],
     ['cgroup.tenants', withHost({ CgroupParent: '/docker' })],
+    ['oom.tenant-first', withHost({ OomScoreAdj: 0 })],
+    ['oom.tenant-first', withHost({ OomScoreAdj: -500 })],
     ['init', withHost({ Init: false })],
     ['runtime.tier', withHost({ Runtime: 'runsc' })],
     ['logs.capped', withHost({ LogConfig: { Type: 'json-file', Config: {} } })],
