@@ -2,8 +2,8 @@
 // A real MCP server (test/support/rogue-runtime.ts: the official SDK's handler on a unix socket) runs
 // in a child process; this process calls it three ways, taking turns call by call: the same signed
 // request replayed raw with undici (the socket's own cost), this tree's `TenantDispatcher`, and,
-// with `--before DIR`, the `TenantDispatcher` of another checkout (e.g. main) as the baseline of the
-// same run. Prints p50/p95 of each path, the dispatcher's overhead over the raw socket, and calls/s
+// with `--before DIR`, the `TenantDispatcher` and call signer of another checkout (e.g. main) as the
+// baseline of the same run. Prints p50/p95 of each path, the dispatcher's overhead over the raw socket, and calls/s
 // with `--concurrency` calls in flight. Asserts nothing; everything it creates is removed.
 //   node test/bench/dispatcher.ts [--calls 300] [--rounds 3] [--concurrency 16] [--before /work/main]
 import { spawn } from 'node:child_process';
@@ -76,8 +76,8 @@ async function main(): Promise<void> {
     logger: pino({ level: 'silent' }),
   };
   const paths: { label: string; call: () => Promise<unknown>; close(): Promise<void> }[] = [];
-  const dispatcherPath = (label: string, Class: DispatcherClass): void => {
-    const dispatcher = new Class(options);
+  const dispatcherPath = (label: string, Class: DispatcherClass, signer = sign): void => {
+    const dispatcher = new Class({ ...options, sign: signer });
     paths.push({
       label,
       call: () => dispatcher.callTool(context, 'records_list', {}),
@@ -87,7 +87,14 @@ async function main(): Promise<void> {
   if (values.before) {
     const file = resolve(values.before, 'router/dispatch/tenant-dispatcher.ts');
     const before = (await import(file)) as { TenantDispatcher: DispatcherClass };
-    dispatcherPath(`dispatcher before (${values.before})`, before.TenantDispatcher);
+    // Its own call signer too: how an assertion is signed is part of what a dispatched call costs.
+    const signer = (await import(resolve(values.before, 'router/dispatch/call-signer.ts'))) as {
+      createCallSigner: typeof createCallSigner;
+    };
+    const beforeSign = await signer.createCallSigner(
+      privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    );
+    dispatcherPath(`dispatcher before (${values.before})`, before.TenantDispatcher, beforeSign);
   }
   dispatcherPath('dispatcher (this tree)', TenantDispatcher);
 
