@@ -11,6 +11,7 @@ import { reportedUnits, type ArgsDigester } from '../../kernel/audit/audit-recor
 import { isErrorCode, errorRow } from '../../kernel/errors/error-codes.ts';
 import { DEFAULT_STATE_POLICY, withinDeadline, type StatePolicy } from '../pipeline/state-guard.ts';
 import type { RequestContext } from '../request/request-context.ts';
+import type { RouterMetrics } from '../metrics/router-metrics.ts';
 
 export interface CallAuditDeps {
   /** Tamper-evident trail: one record per tools/call and per tools/list (kernel/audit). */
@@ -18,6 +19,8 @@ export interface CallAuditDeps {
   /** Keys the argument digests per tenant; without it (tests only) records carry no digest. */
   digester?: ArgsDigester | undefined;
   state?: StatePolicy | undefined;
+  /** Counts the records logged in full because Redis did not confirm them. */
+  metrics?: RouterMetrics | undefined;
 }
 
 /** What the request's authorization said about the called tool. */
@@ -88,11 +91,13 @@ export async function writeAudit(
   wait = true,
 ): Promise<void> {
   if (!deps.audit) return;
-  const lost = (error: unknown): void =>
+  const lost = (error: unknown): void => {
+    deps.metrics?.auditUnconfirmed();
     context.log.error(
       { err: error, audit: event },
       'audit record not confirmed written: logged here in full',
     );
+  };
   let appending: Promise<void>;
   try {
     appending = deps.audit.append(event, { alone: context.alone() });

@@ -50,6 +50,7 @@ export class RouterMetrics {
   private readonly refusals: Counter;
   private readonly drift: Counter;
   private readonly ensure: Histogram;
+  private readonly unconfirmed: Counter;
 
   constructor(options: RouterMetricsOptions = {}) {
     const registers = [this.registry];
@@ -105,6 +106,13 @@ export class RouterMetrics {
       buckets: CALL_BUCKETS,
       registers,
     });
+    this.unconfirmed = new Counter({
+      name: 'bulkhead_audit_unconfirmed_total',
+      help:
+        'Audit records Redis did not confirm within the state deadline, or refused: each is logged whole ' +
+        'at error level instead (one that was late still lands in the trail).',
+      registers,
+    });
     for (const reason of AUTH_FAILURE_REASONS) this.auth.inc({ reason }, 0);
   }
 
@@ -117,6 +125,11 @@ export class RouterMetrics {
     const errorClass = code === undefined ? 'none' : errorClassOf(code);
     this.calls.inc({ ...this.labels(call), outcome: code ?? 'ok', error_class: errorClass });
     this.latency.observe(this.labels(call), seconds);
+  }
+
+  /** An audit record logged in full because Redis did not confirm it (router/mcp/call-audit.ts). */
+  auditUnconfirmed(): void {
+    this.unconfirmed.inc();
   }
 
   validationFailed(call: CallLabels): void {

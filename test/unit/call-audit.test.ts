@@ -1,12 +1,14 @@
 // The router's audit records (router/mcp/call-audit.ts), from a real request context: the trace id
 // the context carries goes into the call and list records, the error class comes from the error
-// table, units only when a result reports them; a record that cannot be written is logged in full.
+// table, units only when a result reports them; a record that cannot be written is logged in full,
+// and counted (bulkhead_audit_unconfirmed_total).
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ArgsDigester, argsDigest, argsDigestKey } from '../../kernel/audit/audit-record.ts';
 import type { AuditEvent, AuditSink } from '../../kernel/audit/audit-trail.ts';
 import { DEFAULT_DOCS_DIR } from '../../router/config.ts';
 import { callRecord, listRecord, writeAudit } from '../../router/mcp/call-audit.ts';
+import { RouterMetrics } from '../../router/metrics/router-metrics.ts';
 import { buildRequestContext, type RequestContext } from '../../router/request/request-context.ts';
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
 import { ToolSurface } from '../../router/tools/tool-surface.ts';
@@ -110,12 +112,23 @@ describe('call audit records', () => {
     expect(record.withheld).toEqual(ctx.served.map((t) => t.definition.name).filter((n) => n !== 'whoami'));
   });
 
-  it('log a record whole when the trail does not take it', async () => {
+  it('log a record whole when the trail does not take it, or not in time, and count it', async () => {
+    const metrics = new RouterMetrics();
+    const unconfirmed = async () =>
+      (await metrics.registry.getSingleMetric('bulkhead_audit_unconfirmed_total')?.get())?.values[0]?.value;
+    const state = { deadlineMs: 50, failOpenSharedReads: false };
     const failing: AuditSink = { append: (_event: AuditEvent) => Promise.reject(new Error('redis down')) };
     const ctx = context(call('whoami', {}));
     const record = listRecord(ctx, []);
-    await writeAudit(ctx, { audit: failing, state: { deadlineMs: 100, failOpenSharedReads: false } }, record);
+    await writeAudit(ctx, { audit: failing, state, metrics }, record);
     expect(lines.at(-1)).toMatchObject({ level: 50, audit: { kind: 'list', trace_id: TRACE } });
+    expect(await unconfirmed()).toBe(1);
+    const silent: AuditSink = { append: (_event: AuditEvent) => new Promise<void>(() => undefined) };
+    await writeAudit(ctx, { audit: silent, state, metrics }, record);
+    expect(await unconfirmed()).toBe(2);
+    const taken: AuditSink = { append: (_event: AuditEvent) => Promise.resolve() };
+    await writeAudit(ctx, { audit: taken, state, metrics }, record);
+    expect(await unconfirmed()).toBe(2);
   });
 
   it('log a record whole when the sink throws instead of rejecting, and settle', async () => {
