@@ -48,9 +48,10 @@ export async function spawnRouter(
   stack: TestStack,
   name: string,
   options: SoakProcessOptions,
-): Promise<SoakProcess & { url: string }> {
+): Promise<SoakProcess & { url: string; metricsUrl: string }> {
   const keys = await ensureCallKeys(join(stack.ns.runDir, 'keys'));
   const port = await freePort();
+  const metricsPort = await freePort();
   const router = start(
     name,
     'router/main.ts',
@@ -61,6 +62,7 @@ export async function spawnRouter(
       BULKHEAD_RESOURCE_URL: stack.mcpUrl,
       BULKHEAD_ROUTER_PRIVATE_KEY_FILE: keys.privateKeyFile,
       BULKHEAD_ROUTER_PORT: String(port),
+      BULKHEAD_ROUTER_METRICS_PORT: String(metricsPort),
       BULKHEAD_TOKEN_ALGORITHMS: 'ES256',
       BULKHEAD_TENANT_CLAIM: 'tenant',
     },
@@ -72,7 +74,7 @@ export async function spawnRouter(
       () => true,
       () => false,
     );
-    if (up) return { ...router, url };
+    if (up) return { ...router, url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
     await sleep(200);
   }
   router.child.kill('SIGTERM');
@@ -152,4 +154,10 @@ async function probe(process: SoakProcess, ask: 'memory' | 'gc'): Promise<Probed
   child.send(ask);
   const timeout = sleep(10_000).then(() => undefined);
   return (await Promise.race([answer, timeout]))?.[0];
+}
+
+/** A router's `bulkhead_audit_unconfirmed_total` (audit records logged in full), read from its /metrics. */
+export async function auditUnconfirmed(router: { metricsUrl: string }): Promise<number> {
+  const text = await (await fetch(router.metricsUrl)).text();
+  return Number(/^bulkhead_audit_unconfirmed_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
 }

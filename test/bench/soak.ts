@@ -3,9 +3,10 @@
 // until the deadline: reads (`records_list`) and writes (`records_create`, a unique title and
 // idempotency key each), a retryable refusal retried with the same key after its `retry_after_ms`
 // as a well-behaved agent does. At the end every acknowledged write must be in its tenant's store
-// exactly once. The router processes' and the supervisor process's memory (and this process's: IdP
-// and load generator) is printed every --sample-seconds as RSS (V8 heap used/heap size, external memory). Prints figures; asserts nothing; stops by
-// itself.
+// exactly once, and the routers' count of audit records Redis did not confirm in time is printed.
+// The router processes' and the supervisor process's memory (and this process's: IdP and load
+// generator) is printed every --sample-seconds as RSS (V8 heap used/heap size, external memory).
+// Prints figures; asserts nothing; stops by itself.
 //   node test/bench/soak.ts [--tenants 100] [--agents 10] [--seconds 60] [--routers 2]
 //                           [--writes 0.2] [--sample-seconds 60] [--health-seconds 10]
 //                           [--log-dir DIR] [--heap-dir DIR]
@@ -15,7 +16,14 @@ import type { Client } from '@modelcontextprotocol/client';
 import { bearerClient, volumeTitles } from '../support/mcp-client.ts';
 import { startTestStack } from '../support/stack.ts';
 import { printFigures } from './figures.ts';
-import { memoryOf, spawnRouter, spawnSupervisor, stop, type SoakProcess } from './soak-processes.ts';
+import {
+  auditUnconfirmed,
+  memoryOf,
+  spawnRouter,
+  spawnSupervisor,
+  stop,
+  type SoakProcess,
+} from './soak-processes.ts';
 import { benchArgs } from './bench-args.ts';
 
 const { values } = benchArgs(import.meta.filename, {
@@ -107,7 +115,7 @@ async function agent(client: Client, tenant: string, until: number, tally: Tally
 async function main(): Promise<void> {
   for (const dir of [DIAGNOSIS.logDir, DIAGNOSIS.heapDir]) if (dir) await mkdir(dir, { recursive: true });
   const stack = await startTestStack('soak');
-  const routers: (SoakProcess & { url: string })[] = [];
+  const routers: (SoakProcess & { url: string; metricsUrl: string })[] = [];
   let supervisor: SoakProcess | undefined;
   const clients: Client[] = [];
   try {
@@ -181,6 +189,12 @@ async function main(): Promise<void> {
     const kinds = new Map<string, number>();
     for (const u of tally.unintended) kinds.set(u, (kinds.get(u) ?? 0) + 1);
     for (const [kind, n] of [...kinds].slice(0, 10)) console.log(`  ${n} x ${kind}`);
+    // Each logged in full by its router (it may still land in the trail): docs/audit.md.
+    const unconfirmed = await Promise.all(routers.map(auditUnconfirmed));
+    console.log(
+      `audit records not confirmed in Redis within the state deadline: ${unconfirmed.reduce((a, b) => a + b, 0)} ` +
+        `(${unconfirmed.join(', ')} by router)`,
+    );
 
     // Every acknowledged write exactly once in its tenant's store.
     let lost = 0;
