@@ -48,8 +48,8 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
  * much as one tenant, so a hundred busy tenants left it about a hundredth of a contended core, their
  * plans' quotas notwithstanding (each caps a tenant, not their sum). Under one parent, the tenants
  * together weigh as one sibling of the control plane. A `.slice` name, because the engine's systemd
- * cgroup driver takes only a slice; its cgroupfs driver makes the same name a directory at the top
- * of each hierarchy (docs/architecture.md, "Tenant containers").
+ * cgroup driver takes only a slice (not tried here); its cgroupfs driver makes the same name a
+ * directory at the top of each hierarchy (docs/architecture.md, "Tenant containers").
  */
 export const TENANT_CGROUP_PARENT = 'bulkhead-tenants.slice';
 
