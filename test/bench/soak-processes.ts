@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { REDIS_URL, RUNTIME_IMAGE } from '../support/namespace.ts';
+import { scrape, total } from '../support/prometheus-text.ts';
 import { freePort, type TestStack } from '../support/stack.ts';
 
 export interface SoakProcessOptions {
@@ -158,6 +159,5 @@ async function probe(process: SoakProcess, ask: 'memory' | 'gc'): Promise<Probed
 
 /** A router's `bulkhead_audit_unconfirmed_total` (audit records logged in full), read from its /metrics. */
 export async function auditUnconfirmed(router: { metricsUrl: string }): Promise<number> {
-  const text = await (await fetch(router.metricsUrl)).text();
-  return Number(/^bulkhead_audit_unconfirmed_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+  return total(await scrape(router.metricsUrl), 'bulkhead_audit_unconfirmed_total');
 }
