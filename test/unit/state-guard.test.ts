@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { errorRow } from '../../kernel/errors/error-codes.ts';
 import { RECORDS_TOOLS, SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
-import { failsOpen, withinDeadline } from '../../router/pipeline/state-guard.ts';
+import { failsOpen, StateRedis, withinDeadline } from '../../router/pipeline/state-guard.ts';
 
 async function refusal(work: Promise<unknown>, deadlineMs: number): Promise<unknown> {
   return withinDeadline(work, { deadlineMs }).then(
@@ -50,5 +50,17 @@ describe('failsOpen', () => {
     expect(failsOpen(whoami, off)).toBe(false);
     expect(failsOpen(whoami, on)).toBe(true);
     expect(failsOpen({ ...whoami, writes: true }, on)).toBe(false);
+  });
+});
+
+describe('StateRedis', () => {
+  it("bounds every command: no offline queue, one retry, its own deadline in place of ioredis's", () => {
+    const client = new StateRedis(
+      { lazyConnect: true, enableOfflineQueue: true, commandTimeout: 60_000 },
+      { deadlineMs: 750 },
+    );
+    expect(client.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    expect(client.options.commandTimeout).toBeUndefined();
+    client.disconnect();
   });
 });
