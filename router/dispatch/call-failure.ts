@@ -20,7 +20,13 @@ export type CallFailure =
 // only ever closed, which lets the requests already sent finish first, never destroyed with them
 // in flight. A call that took its route just before another call dropped it (the epoch moved,
 // tenant-routes.ts) meets one of these: nothing was sent.
+// EPIPE: the socket refused the request's write because the runtime had already closed its end of
+// the connection, so none of the request's bytes were written, and a runtime reads no partial
+// request as a call (every tenant endpoint is a unix socket, where a closed peer refuses the write
+// itself). The session sends such a request once more on a new connection (runtime-session.ts);
+// refused again, it is not delivered.
 const NOT_DELIVERED = new Set([
+  'EPIPE',
   'ECONNREFUSED',
   'ENOENT',
   'ENOTSOCK',
@@ -30,7 +36,6 @@ const NOT_DELIVERED = new Set([
 ]);
 const INTERRUPTED = new Set([
   'ECONNRESET',
-  'EPIPE',
   'UND_ERR_SOCKET',
   'UND_ERR_ABORTED',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -46,6 +51,11 @@ function codesOf(error: unknown): string[] {
     current = (current as { cause?: unknown }).cause;
   }
   return codes;
+}
+
+/** The request's write was refused by a connection the runtime had closed: nothing was sent. */
+export function writeRefused(error: unknown): boolean {
+  return codesOf(error).includes('EPIPE');
 }
 
 export function classifyCallFailure(error: unknown): CallFailure {

@@ -11,12 +11,13 @@ import {
   type Result,
   type Tool,
 } from '@modelcontextprotocol/client';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
 import type { ToolGuard } from '../tools/drift-guard.ts';
 import { paramsWithInput, type CallRelay, type ForwardedMethod } from './call-relay.ts';
 import { BoundedReads, type RuntimeReadBounds } from './bounded-fetch.ts';
+import { writeRefused } from './call-failure.ts';
 import type { CallSigner } from './call-signer.ts';
 import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import type { RuntimeSpanSink } from './runtime-spans.ts';
@@ -113,16 +114,33 @@ function signedPost(
 ): RuntimePost {
   return (body, headers, signal) =>
     reads.request(async () => {
-      const response = await request(route.url, {
-        method: 'POST',
-        headers: { ...headers, [CALL_ASSERTION_HEADER]: await options.sign(context, body) },
-        body,
-        signal,
-        dispatcher: route.agent,
-      });
+      const signed = { ...headers, [CALL_ASSERTION_HEADER]: await options.sign(context, body) };
+      const response = await postOnRoute(route, body, signed, signal);
       noteSpans(context, options, response.headers[RUNTIME_SPANS_HEADER]);
       return response;
     });
+}
+
+/**
+ * Posts on the route's agent. A kept-alive connection the runtime ended (its idle timeout, a
+ * restart) just before this request was written on it refuses the write (call-failure.ts,
+ * `writeRefused`): none of it reached the runtime, so it goes once more, the same bytes on a new
+ * connection of the same route. Any other failure may come after the runtime read the request, and
+ * is left to the caller (at most once).
+ */
+async function postOnRoute(
+  route: TenantRoute,
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<Dispatcher.ResponseData> {
+  const options = { method: 'POST', headers, body, signal, dispatcher: route.agent } as const;
+  try {
+    return await request(route.url, options);
+  } catch (error) {
+    if (signal.aborted || !writeRefused(error)) throw error;
+    return request(route.url, options);
+  }
 }
 
 /** Hands the spans a runtime returned with a traced call to the sink. */

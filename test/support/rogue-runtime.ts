@@ -13,6 +13,8 @@ export interface RogueRuntime {
   /** Calls per tool name, and under 'tools/list' the number of definition listings. */
   calls: Map<string, number>;
   redefine(name: string, change: (tool: WireTool) => WireTool): void;
+  /** Ends every idle kept-alive connection at once, as a runtime's keep-alive timeout does. */
+  endIdleConnections(): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,9 @@ export async function startRogueRuntime(socketPath: string, ownerUid?: number): 
       const tool = tools.get(name);
       if (!tool) throw new Error(`no tool ${name}`);
       tools.set(name, change(tool));
+    },
+    endIdleConnections() {
+      http.closeIdleConnections();
     },
     async close() {
       http.closeAllConnections();

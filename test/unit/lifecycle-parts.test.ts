@@ -96,6 +96,8 @@ describe('classifyCallFailure', () => {
   it('retries only what never reached the container', () => {
     expect(classifyCallFailure(withCause('ECONNREFUSED'))).toBe('not_delivered');
     expect(classifyCallFailure(withCause('ENOENT'))).toBe('not_delivered');
+    // A write refused by a connection the runtime had closed: none of it was sent.
+    expect(classifyCallFailure(withCause('EPIPE'))).toBe('not_delivered');
     expect(classifyCallFailure(withCause('ECONNRESET'))).toBe('interrupted');
     expect(classifyCallFailure(withCause('UND_ERR_SOCKET'))).toBe('interrupted');
     expect(classifyCallFailure(new Error('validation went wrong'))).toBe('other');

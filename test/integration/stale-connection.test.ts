@@ -1,0 +1,66 @@
+// A runtime ends idle kept-alive connections on its own (its keep-alive timeout, a restart). A call
+// the router writes on such a connection before it has read the close is refused by the socket
+// (`write EPIPE`): nothing reached the runtime, so the router sends it again, once, on a new
+// connection of the same route, and the tool runs exactly once. A real MCP server on a real unix
+// socket; the real dispatcher and signer; the only stand-in is the RuntimeLocator port.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCallSigner } from '../../router/dispatch/call-signer.ts';
+import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
+import { DriftGuard } from '../../router/tools/drift-guard.ts';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
+import { startRogueRuntime, type RogueRuntime } from '../support/rogue-runtime.ts';
+
+let dir: string;
+let runtime: RogueRuntime;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bulkhead-stale-connection-'));
+  runtime = await startRogueRuntime(join(dir, 'mcp.sock'));
+});
+
+afterAll(async () => {
+  await runtime.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('a kept-alive connection the runtime has ended', () => {
+  it('a call written on it is sent again on a new connection, once, and runs once', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    let ensured = 0;
+    const dispatcher = new TenantDispatcher({
+      runtimes: {
+        ensure: () => {
+          ensured++;
+          return Promise.resolve({ kind: 'unix', socketPath: join(dir, 'mcp.sock'), uid: process.getuid!() });
+        },
+      },
+      sign: await createCallSigner(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+      logger: pino({ level: 'silent' }),
+      guard: new DriftGuard({ approved: RECORDS_TOOLS, logger: pino({ level: 'silent' }) }),
+    });
+    const context = { tenant: 'initech', user: 'u-1', agent: 'agent-1', scopes: ['records:read'] };
+    try {
+      for (let round = 1; round <= 5; round++) {
+        // Ended in the same turn as the call that follows: the router has not read the close.
+        runtime.endIdleConnections();
+        const answer = await dispatcher.callTool(context, 'records_list', {});
+        expect(answer.isError).toBeFalsy();
+        expect(runtime.calls.get('records_list')).toBe(round);
+      }
+      // The route was kept: a refused write says nothing against the runtime.
+      expect(ensured).toBe(1);
+      // And the definition check on a route's kept-alive connection is resent the same way.
+      runtime.endIdleConnections();
+      await dispatcher.recheckTools();
+      expect(runtime.calls.get('tools/list')).toBe(2);
+      expect(ensured).toBe(1);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+});
