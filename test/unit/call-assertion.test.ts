@@ -1,4 +1,4 @@
-// The router's call assertion as signed (router/dispatch/call-signer.ts) and as every
+// The router's call assertion as signed (router/dispatch/call-signer.ts, node:crypto) and as every
 // tenant runtime checks it (runtime-image/src/assertion-verifier.ts, jose): what one signs the other
 // accepts, with the claims the verifier reads; anything else of it is refused.
 import { generateKeyPairSync } from 'node:crypto';
@@ -66,6 +66,6 @@ describe('the call assertion', () => {
       AssertionRejected,
     );
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    await expect(createCallSigner(pem(ec.privateKey, 'pkcs8'))).rejects.toThrow();
+    await expect(createCallSigner(pem(ec.privateKey, 'pkcs8'))).rejects.toThrow(/must be Ed25519/);
   });
 });
