@@ -1,7 +1,9 @@
 // Every security default of a tenant container lives in this one pure function (docs/architecture.md
 // "Tenant containers", CIS Docker Benchmark section 5). It is tested by exact expectations: a weakened
 // default is a failing test, not a review comment.
+import { createHash } from 'node:crypto';
 import { PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
+import { canonicalJson } from '../../kernel/tools/tool-definition.ts';
 import type Docker from 'dockerode';
 import {
   CONTAINER_DATA_DIR,
@@ -72,12 +74,60 @@ export function runtimeName(isolation: RuntimeSpec['isolation']): 'runc' | 'runs
 
 /**
  * `startCpuQuota`: the quota the container is created with instead of the plan's (a start-time
- * boost, `startCpuLimitFor`); the caller puts the plan's back once the runtime has started.
+ * boost, `startCpuLimitFor`); the caller puts the plan's back once the runtime has started. Labelled
+ * with the hash of the defaults it was built with (`containerDefaultsHash`).
  */
 export function buildContainerSpec(
   spec: RuntimeSpec,
   placement: Placement,
   options: { startCpuQuota?: number | undefined } = {},
+): Docker.ContainerCreateOptions {
+  const built = containerFrom(spec, placement, options);
+  return { ...built, Labels: { ...built.Labels, [LABELS.defaults]: containerDefaultsHash(spec.isolation) } };
+}
+
+const defaultsHashes = new Map<RuntimeSpec['isolation'], string>();
+
+/**
+ * A hash of how this code builds a tenant container on a tier, whatever the tenant: what it builds
+ * for one fixed spec and placement. The spec hash covers what a tenant's spec says, not the
+ * defaults a supervisor adds to it, so without this a container made by a supervisor with other
+ * defaults (one from before a hardening was added) would be reused as current until its maximum
+ * age. Taken from the builder's own output, so changing a default changes it without anyone
+ * having to remember to; the driver reports a container with another one as of another spec, which
+ * the lifecycle replaces (docker-driver.ts).
+ */
+export function containerDefaultsHash(isolation: RuntimeSpec['isolation']): string {
+  let hash = defaultsHashes.get(isolation);
+  if (hash === undefined) {
+    const reference = containerFrom(
+      {
+        tenantId: 'reference',
+        uid: 1,
+        image: 'reference',
+        isolation,
+        plan: { name: 'reference', memoryMb: 1, cpus: 1, pids: 1, tmpMb: 1 },
+        env: {},
+      },
+      {
+        namespace: 'reference',
+        socketDir: '/reference',
+        volumeName: 'reference',
+        containerName: 'reference',
+        generation: 0,
+      },
+      {},
+    );
+    hash = createHash('sha256').update(canonicalJson(reference)).digest('hex').slice(0, 16);
+    defaultsHashes.set(isolation, hash);
+  }
+  return hash;
+}
+
+function containerFrom(
+  spec: RuntimeSpec,
+  placement: Placement,
+  options: { startCpuQuota?: number | undefined },
 ): Docker.ContainerCreateOptions {
   const { plan } = spec;
   const cpu = cpuLimitFor(plan);

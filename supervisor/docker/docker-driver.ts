@@ -26,7 +26,13 @@ import { ignoreStatus, statusOf } from './engine-status.ts';
 import { RuntimeFreezer } from './runtime-freezer.ts';
 import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
-import { buildContainerSpec, buildVolumeInitSpec, type Placement } from './container-spec.ts';
+import {
+  buildContainerSpec,
+  buildVolumeInitSpec,
+  containerDefaultsHash,
+  runtimeName,
+  type Placement,
+} from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from './labels.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -53,6 +59,17 @@ function stateOf(inspect: Docker.ContainerInspectInfo, pausedBy: PausedBy | unde
   )
     return 'stopped';
   return 'unknown';
+}
+
+/**
+ * The container's spec hash as the lifecycle compares it with its tenant's spec: none for a
+ * container built with other defaults than this code's (an older supervisor's), so it is taken for
+ * one of another spec and replaced, never reused.
+ */
+function currentSpecHash(inspect: Docker.ContainerInspectInfo): string {
+  const labels = inspect.Config.Labels;
+  const isolation = inspect.HostConfig.Runtime === runtimeName('gvisor') ? 'gvisor' : 'runc';
+  return labels[LABELS.defaults] === containerDefaultsHash(isolation) ? (labels[LABELS.specHash] ?? '') : '';
 }
 
 export class DockerDriver implements RuntimeDriver {
@@ -85,7 +102,7 @@ export class DockerDriver implements RuntimeDriver {
   async ensure(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo> {
     const existing = await this.inspectRaw(spec.tenantId);
     if (existing) {
-      if (existing.Config.Labels[LABELS.specHash] !== specHash(spec))
+      if (currentSpecHash(existing) !== specHash(spec))
         throw new BulkheadError(
           'runtime_failed',
           `tenant ${spec.tenantId} has a runtime of another spec: remove it before ensuring this one`,
@@ -310,7 +327,7 @@ export class DockerDriver implements RuntimeDriver {
       runtimeId: info.Id,
       state: stateOf(info, pausedBy),
       ...(pausedBy ? { pausedBy } : {}),
-      specHash: labels[LABELS.specHash] ?? '',
+      specHash: currentSpecHash(info),
       generation: Number(labels[LABELS.generation] ?? '0'),
       endpoint: {
         kind: 'unix',

@@ -4,6 +4,8 @@ export const LABELS = {
   namespace: 'io.bulkhead.namespace',
   tenant: 'io.bulkhead.tenant',
   specHash: 'io.bulkhead.spec-hash',
+  /** The container defaults it was built with (container-spec.ts, `containerDefaultsHash`). */
+  defaults: 'io.bulkhead.defaults',
   generation: 'io.bulkhead.generation',
   role: 'io.bulkhead.role',
 } as const;

@@ -3,7 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
-import { TENANT_CGROUP_PARENT } from '../../supervisor/docker/container-spec.ts';
+import {
+  TENANT_CGROUP_PARENT,
+  buildContainerSpec,
+  containerDefaultsHash,
+} from '../../supervisor/docker/container-spec.ts';
+import { specHash } from '../../supervisor/runtime/runtime-spec.ts';
 import { hostCgroup } from '../../supervisor/docker/host-cgroup.ts';
 import type { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -149,6 +154,30 @@ describe('DockerDriver on the real engine', () => {
     expect(after?.runtimeId).not.toBe(before?.runtimeId);
     expect(after?.generation).toBe((before?.generation ?? 0) + 1);
     expect(await containersOf('hardened')).toHaveLength(1);
+  });
+
+  it('replaces a container an older supervisor built with other defaults, never reuses it', async () => {
+    // As a supervisor from before the tenants' parent cgroup and OOM score built it: the same
+    // tenant spec (its spec hash matches), neither of those, and no defaults label.
+    const record = tenant('legacy', 100_205);
+    const spec = manager.specFor(record);
+    const placement = driver.placement('legacy', 1);
+    await manager.ensure(record);
+    await manager.remove('legacy', false);
+    const current = buildContainerSpec(spec, placement);
+    const { [LABELS.defaults]: _defaults, ...labels } = current.Labels!;
+    const { CgroupParent: _parent, OomScoreAdj: _score, ...host } = current.HostConfig!;
+    const old = await ns.docker.createContainer({ ...current, Labels: labels, HostConfig: host });
+    await old.start();
+    expect((await driver.inspect('legacy'))?.specHash).toBe('');
+
+    await manager.ensure(record);
+    const [id] = await containersOf('legacy');
+    expect(id).not.toBe(old.id);
+    const info = await ns.docker.getContainer(id!).inspect();
+    expect(info.HostConfig.CgroupParent).toBe(TENANT_CGROUP_PARENT);
+    expect(info.Config.Labels[LABELS.defaults]).toBe(containerDefaultsHash('runc'));
+    expect((await driver.inspect('legacy'))?.specHash).toBe(specHash(spec));
   });
 
   it('removes the container, and with purge also the volume and socket directory', async () => {

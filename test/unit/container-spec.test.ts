@@ -4,6 +4,7 @@ import {
   GVISOR_PIDS_HEADROOM,
   buildContainerSpec,
   buildVolumeInitSpec,
+  containerDefaultsHash,
   type Placement,
 } from '../../supervisor/docker/container-spec.ts';
 import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
@@ -44,6 +45,8 @@ describe('buildContainerSpec', () => {
         'io.bulkhead.tenant': 'acme',
         'io.bulkhead.spec-hash': specHash(spec),
         'io.bulkhead.generation': '3',
+        // How this code builds a container, whatever the tenant: another one is replaced.
+        'io.bulkhead.defaults': containerDefaultsHash('runc'),
       },
       NetworkDisabled: true,
       StopTimeout: 10,
@@ -126,6 +129,24 @@ describe('specHash', () => {
     expect(specHash({ ...spec, isolation: 'gvisor' })).not.toBe(base);
     expect(specHash({ ...spec, plan: { ...spec.plan, memoryMb: 256 } })).not.toBe(base);
     expect(specHash({ ...spec, env: { BULKHEAD_ROUTER_PUBLIC_KEY: 'OTHER' } })).not.toBe(base);
+  });
+});
+
+describe('containerDefaultsHash', () => {
+  it("is the same whatever the tenant's spec, and another on each tier", () => {
+    const other: RuntimeSpec = {
+      ...spec,
+      tenantId: 'initech',
+      uid: 100_008,
+      plan: { name: 'large', memoryMb: 512, cpus: 2, pids: 256, tmpMb: 64 },
+      env: {},
+    };
+    const label = (built: RuntimeSpec): string | undefined =>
+      buildContainerSpec(built, placement).Labels?.['io.bulkhead.defaults'];
+    expect(label(other)).toBe(label(spec));
+    expect(label({ ...spec, isolation: 'gvisor' })).toBe(containerDefaultsHash('gvisor'));
+    expect(containerDefaultsHash('gvisor')).not.toBe(containerDefaultsHash('runc'));
+    expect(containerDefaultsHash('runc')).toMatch(/^[0-9a-f]{16}$/);
   });
 });
 
