@@ -81,6 +81,25 @@ function forgettingHandlers(server: Server): () => void {
   };
 }
 
+/**
+ * The server of one request. Closing its exchange makes the SDK build its "Connection closed" error
+ * (`Protocol._onclose`) whether or not anything waits on it, and a stack trace with it: 6 µs in a
+ * loop here, 15 µs of every request's CPU in the router's profile. Built here without the trace,
+ * which would show only the SDK's own close: what it aborts (a handler still running when its
+ * client went away) gets the same error, with its code and message.
+ */
+class RequestServer extends Server {
+  protected override _onclose(): void {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super._onclose();
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+}
+
 function unknownTool(name: string): Error {
   // Same structured data as a tool error: a tool the caller may not use does not exist for it.
   const error = new BulkheadError('unknown_tool', `no tool named ${name} is available to this caller`);
@@ -92,7 +111,7 @@ export function createRouterServer(
   deps: RouterServerDeps,
   info: ServerRequestInfo = { era: 'modern' },
 ): Server {
-  const server = new Server(
+  const server = new RequestServer(
     { name: 'bulkhead', version: '0.1.0' },
     {
       capabilities: {

@@ -1,7 +1,7 @@
 // The per-request MCP server lets go of its request once the exchange is closed: the SDK keeps a
 // closed server reachable until a full garbage collection (router/mcp/router-server.ts), so it must
 // no longer hold the handlers that hold the request's context.
-import { InMemoryTransport, Server } from '@modelcontextprotocol/server';
+import { InMemoryTransport, SdkError, SdkErrorCode, Server } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createRouterServer, type RouterServerDeps } from '../../router/mcp/router-server.ts';
@@ -100,5 +100,20 @@ describe('the per-request router server', () => {
     expect(left).toEqual(expect.arrayContaining(['initialize', 'ping']));
     for (const method of left) expect(bare).toContain(method);
     expect(left).not.toContain('tools/call');
+  });
+
+  it('fails what waits on a closed exchange with the SDK’s error, and leaves stack traces as they were', async () => {
+    const server = createRouterServer(requestContext(), {} as RouterServerDeps);
+    const [serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    // A request of the server's own to its client, never answered: the close fails it.
+    const pending = server.ping().catch((error: unknown) => error);
+    const limit = Error.stackTraceLimit;
+    await server.close();
+    const error = await pending;
+    expect(error).toBeInstanceOf(SdkError);
+    expect(error).toMatchObject({ code: SdkErrorCode.ConnectionClosed, message: 'Connection closed' });
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error('after').stack).toContain('router-server.test.ts');
   });
 });
