@@ -79,6 +79,11 @@ const fields = {
     schema: z.coerce.number().int().min(500).default(10_000),
     doc: 'health pass interval',
   },
+  replacementsPerPass: {
+    env: 'BULKHEAD_REPLACEMENTS_PER_PASS',
+    schema: z.coerce.number().int().min(1).max(1_000).default(4),
+    doc: 'runtimes a health pass replaces at most for a spec change (a new image, plan or container default) or their maximum age, the oldest first; the others keep serving until a later pass, so an upgrade rolls through the fleet. A failed runtime is never held back',
+  },
   reconcileIntervalMs: {
     env: 'BULKHEAD_RECONCILE_INTERVAL_MS',
     schema: z.coerce.number().int().min(1_000).default(30_000),

@@ -135,6 +135,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     controller: manager,
     tenants: registry,
     maxAgeMs: settings.maxAgeMs,
+    replacementsPerPass: settings.replacementsPerPass,
   });
   const publishMetrics = async (): Promise<void> =>
     publishRuntimeMetrics(redis, installation.registryPrefix, await collectRuntimeMetrics(driver));

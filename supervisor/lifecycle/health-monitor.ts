@@ -20,7 +20,17 @@ export interface HealthMonitorOptions {
   tenants: { get(id: string): Promise<TenantRecord | undefined> };
   /** Recycle a runtime older than this (default: no maximum age). */
   maxAgeMs?: number | undefined;
+  /**
+   * At most this many runtimes replaced in one pass for a spec change or their age, the oldest
+   * first (default: no limit). The others keep serving from their container until a later pass:
+   * an upgrade that changes every tenant's spec rolls through the fleet instead of holding every
+   * tenant's calls at once while the creates queue behind the create cap. A runtime that failed
+   * (crashed, hit a limit, failed its probes, its socket tampered with) is never held back.
+   */
+  replacementsPerPass?: number | undefined;
 }
+
+type Replacement = Extract<RuntimeObservation['kind'], 'spec-changed' | 'max-age'>;
 
 export class HealthMonitor {
   private readonly options: HealthMonitorOptions;
@@ -33,10 +43,12 @@ export class HealthMonitor {
 
   async runOnce(): Promise<void> {
     const runtimes = await this.options.view.list();
+    const tenants = await Promise.all(runtimes.map((info) => this.options.tenants.get(info.tenantId)));
+    const replaceable = this.replaceable(runtimes, tenants);
     await Promise.all(
-      runtimes.map(async (info) => {
-        const tenant = await this.options.tenants.get(info.tenantId);
-        const observation = await this.look(info, tenant);
+      runtimes.map(async (info, at) => {
+        const tenant = tenants[at];
+        const observation = await this.look(info, tenant, replaceable.has(info.runtimeId));
         if (!observation) return;
         const decision = await this.options.controller.observe(observation, tenant);
         if (decision.acted && decision.event === 'recycle')
@@ -45,10 +57,32 @@ export class HealthMonitor {
     );
   }
 
-  /** The facts about one runtime, cheapest first: the probe runs only when nothing else is wrong. */
+  /** The running runtimes this pass may replace for a spec change or their age: the oldest first. */
+  private replaceable(runtimes: RuntimeInfo[], tenants: (TenantRecord | undefined)[]): Set<string> {
+    const due = runtimes.filter(
+      (info, at) => info.state === 'running' && !info.oomKilled && this.replacement(info, tenants[at]),
+    );
+    due.sort((a, b) => Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? ''));
+    return new Set(
+      due.slice(0, this.options.replacementsPerPass ?? due.length).map((info) => info.runtimeId),
+    );
+  }
+
+  /** Why a runtime that works is due to be replaced, if it is. */
+  private replacement(info: RuntimeInfo, tenant: TenantRecord | undefined): Replacement | undefined {
+    if (tenant && specHash(this.options.controller.specFor(tenant)) !== info.specHash) return 'spec-changed';
+    if (overAge(info.createdAt, this.options.maxAgeMs, Date.now())) return 'max-age';
+    return undefined;
+  }
+
+  /**
+   * The facts about one runtime, cheapest first: the probe runs only when nothing else is wrong. A
+   * runtime due to be replaced but not `replaceable` this pass is looked at as any other.
+   */
   private async look(
     info: RuntimeInfo,
     tenant: TenantRecord | undefined,
+    replaceable: boolean,
   ): Promise<RuntimeObservation | undefined> {
     const { controller } = this.options;
     if (isCrash(info)) return { kind: 'crashed', info };
@@ -58,9 +92,8 @@ export class HealthMonitor {
     if (info.state !== 'running') return undefined;
     // A process inside hit the memory limit and was killed: the survivor may be damaged.
     if (info.oomKilled) return { kind: 'limit', info, reason: 'out of memory' };
-    if (tenant && specHash(controller.specFor(tenant)) !== info.specHash)
-      return { kind: 'spec-changed', info };
-    if (overAge(info.createdAt, this.options.maxAgeMs, Date.now())) return { kind: 'max-age', info };
+    const replacement = replaceable ? this.replacement(info, tenant) : undefined;
+    if (replacement) return { kind: replacement, info };
     const usage = await this.options.view.usage(info.tenantId).catch(() => undefined);
     const limit = usage && limitReached(usage);
     if (limit) return { kind: 'limit', info, reason: limit };
