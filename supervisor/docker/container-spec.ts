@@ -49,7 +49,8 @@ export function pidsLimitFor(plan: { pids: number }, isolation: RuntimeSpec['iso
  * is by default a sibling of every other: a router, supervisor or Redis in a container weighed as
  * much as one tenant, so a hundred busy tenants left it about a hundredth of a contended core, their
  * plans' quotas notwithstanding (each caps a tenant, not their sum). Under one parent, the tenants
- * together weigh as one sibling of the control plane. A `.slice` name, because the engine's systemd
+ * together weigh as one sibling of the engine's own parent, which holds the control plane's
+ * containers: a busy control plane keeps half of a contended CPU. A `.slice` name, because the engine's systemd
  * cgroup driver takes only a slice (not tried here); its cgroupfs driver makes the same name a
  * directory at the top of each hierarchy (docs/architecture.md, "Tenant containers").
  */
