@@ -136,6 +136,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     tenants: registry,
     maxAgeMs: settings.maxAgeMs,
     replacementsPerPass: settings.replacementsPerPass,
+    logger,
   });
   const publishMetrics = async (): Promise<void> =>
     publishRuntimeMetrics(redis, installation.registryPrefix, await collectRuntimeMetrics(driver));

@@ -4,6 +4,7 @@
 // the lifecycle controller, which decides: a crash, a limit hit (out of memory, a fork refused at
 // the PIDs limit), a tampered socket, `failuresBeforeRecycle` failed probes in a row, a spec change
 // or the maximum age recycle the runtime, unless the tenant's crash circuit is open.
+import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { RuntimeInfo, RuntimeView } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
@@ -28,6 +29,8 @@ export interface HealthMonitorOptions {
    * (crashed, hit a limit, failed its probes, its socket tampered with) is never held back.
    */
   replacementsPerPass?: number | undefined;
+  /** Told of a pass that holds replacements back (an upgrade rolling through the fleet). */
+  logger?: Pick<Logger, 'info'> | undefined;
 }
 
 type Replacement = Extract<RuntimeObservation['kind'], 'spec-changed' | 'max-age'>;
@@ -63,9 +66,13 @@ export class HealthMonitor {
       (info, at) => info.state === 'running' && !info.oomKilled && this.replacement(info, tenants[at]),
     );
     due.sort((a, b) => Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? ''));
-    return new Set(
-      due.slice(0, this.options.replacementsPerPass ?? due.length).map((info) => info.runtimeId),
-    );
+    const now = due.slice(0, this.options.replacementsPerPass ?? due.length);
+    if (now.length < due.length)
+      this.options.logger?.info(
+        { due: due.length, now: now.length, tenants: now.map((info) => info.tenantId) },
+        'replacing runtimes of an older spec or past their age, the rest in later passes',
+      );
+    return new Set(now.map((info) => info.runtimeId));
   }
 
   /** Why a runtime that works is due to be replaced, if it is. */
