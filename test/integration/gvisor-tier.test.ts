@@ -3,7 +3,8 @@
 // evidence (`onboard` ends with it; `verify` repeats it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
-import { pidsLimitFor } from '../../supervisor/docker/container-spec.ts';
+import { containerDefaultsHash, pidsLimitFor } from '../../supervisor/docker/container-spec.ts';
+import { LABELS } from '../../supervisor/docker/labels.ts';
 import { IsolationTierSchema, PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import { runCli } from '../support/cli.ts';
 import { agentClient, containerName, volumeTitles, write } from '../support/mcp-client.ts';
@@ -50,6 +51,10 @@ describe.each(TIERS)('isolation tier $runtime', ({ tenant, runtime, isolation })
     expect((await write(client, `${tenant}-second`)).ok).toBe(true);
     expect(await volumeTitles(stack, tenant)).toEqual([`${tenant}-note`, `${tenant}-second`]);
     await client.close();
+    // The container onboarding made served the calls: its defaults, labelled per tier, are this
+    // code's, so it was taken as current, not replaced.
+    expect(info.Config.Labels[LABELS.defaults]).toBe(containerDefaultsHash(isolation));
+    expect((await stack.ns.docker.getContainer(containerName(stack, tenant)).inspect()).Id).toBe(info.Id);
   });
 
   it('passes every control of its own isolation evidence (verify)', async () => {
