@@ -86,7 +86,9 @@ function forgettingHandlers(server: Server): () => void {
  * (`Protocol._onclose`) whether or not anything waits on it, and a stack trace with it: 6 µs in a
  * loop here, 15 µs of every request's CPU in the router's profile. Built here without the trace,
  * which would show only the SDK's own close: what it aborts (a handler still running when its
- * client went away) gets the same error, with its code and message.
+ * client went away) gets the same error, with its code and message. Errors the abort's listeners
+ * make at once (a forwarded call's request cut) have no stack trace either; their messages say what
+ * was cut.
  */
 class RequestServer extends Server {
   protected override _onclose(): void {
