@@ -137,6 +137,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     maxAgeMs: settings.maxAgeMs,
     replacementsPerPass: settings.replacementsPerPass,
     logger,
+    onPass: metrics.observePass,
   });
   const publishMetrics = async (): Promise<void> =>
     publishRuntimeMetrics(redis, installation.registryPrefix, await collectRuntimeMetrics(driver));

@@ -31,6 +31,8 @@ export interface HealthMonitorOptions {
   replacementsPerPass?: number | undefined;
   /** Told of a pass that holds replacements back (an upgrade rolling through the fleet). */
   logger?: Pick<Logger, 'info'> | undefined;
+  /** Told after each pass's look how many runtimes were due to be replaced (a metric). */
+  onPass?: ((pass: { due: number }) => void) | undefined;
 }
 
 type Replacement = Extract<RuntimeObservation['kind'], 'spec-changed' | 'max-age'>;
@@ -47,7 +49,15 @@ export class HealthMonitor {
   async runOnce(): Promise<void> {
     const runtimes = await this.options.view.list();
     const tenants = await Promise.all(runtimes.map((info) => this.options.tenants.get(info.tenantId)));
-    const replaceable = this.replaceable(runtimes, tenants);
+    const due = this.due(runtimes, tenants);
+    this.options.onPass?.({ due: due.length });
+    const now = due.slice(0, this.options.replacementsPerPass ?? due.length);
+    if (now.length < due.length)
+      this.options.logger?.info(
+        { due: due.length, now: now.length, tenants: now.map((info) => info.tenantId) },
+        'replacing runtimes of an older spec or past their age, the rest in later passes',
+      );
+    const replaceable = new Set(now.map((info) => info.runtimeId));
     await Promise.all(
       runtimes.map(async (info, at) => {
         const tenant = tenants[at];
@@ -60,19 +70,12 @@ export class HealthMonitor {
     );
   }
 
-  /** The running runtimes this pass may replace for a spec change or their age: the oldest first. */
-  private replaceable(runtimes: RuntimeInfo[], tenants: (TenantRecord | undefined)[]): Set<string> {
+  /** The running runtimes due to be replaced for a spec change or their age, the oldest first. */
+  private due(runtimes: RuntimeInfo[], tenants: (TenantRecord | undefined)[]): RuntimeInfo[] {
     const due = runtimes.filter(
       (info, at) => info.state === 'running' && !info.oomKilled && this.replacement(info, tenants[at]),
     );
-    due.sort((a, b) => Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? ''));
-    const now = due.slice(0, this.options.replacementsPerPass ?? due.length);
-    if (now.length < due.length)
-      this.options.logger?.info(
-        { due: due.length, now: now.length, tenants: now.map((info) => info.tenantId) },
-        'replacing runtimes of an older spec or past their age, the rest in later passes',
-      );
-    return new Set(now.map((info) => info.runtimeId));
+    return due.sort((a, b) => Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? ''));
   }
 
   /** Why a runtime that works is due to be replaced, if it is. */

@@ -67,6 +67,7 @@ export class SupervisorMetrics {
   private readonly creates: { gauge: Gauge; value: (l: CreateLimiter) => number }[];
   private readonly coldStart: Histogram;
   private readonly wake: Histogram;
+  private readonly replacementDue: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -135,6 +136,11 @@ export class SupervisorMetrics {
       buckets: START_BUCKETS,
       registers,
     });
+    this.replacementDue = new Gauge({
+      name: 'bulkhead_runtimes_replacement_due',
+      help: 'Running tenant runtimes of an older spec or past their maximum age at the last health pass, which replaces a few a pass.',
+      registers,
+    });
     this.wake = new Histogram({
       name: 'bulkhead_runtime_wake_seconds',
       help: 'From ensure to a woken runtime handed out: from paused once its socket passed its check, from stopped once healthy.',
@@ -148,6 +154,11 @@ export class SupervisorMetrics {
   readonly observeReady = (ready: RuntimeReady): void => {
     if (ready.kind === 'create') this.coldStart.observe(ready.seconds);
     else this.wake.observe({ from: ready.from }, ready.seconds);
+  };
+
+  /** The health pass's count of runtimes due to be replaced (HealthMonitorOptions.onPass). */
+  readonly observePass = (pass: { due: number }): void => {
+    this.replacementDue.set(pass.due);
   };
 
   /** Sets the sampled series from one collection: containers gone since drop out. */
