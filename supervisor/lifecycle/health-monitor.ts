@@ -54,14 +54,14 @@ export class HealthMonitor {
     const now = due.slice(0, this.options.replacementsPerPass ?? due.length);
     if (now.length < due.length)
       this.options.logger?.info(
-        { due: due.length, now: now.length, tenants: now.map((info) => info.tenantId) },
+        { due: due.length, now: now.length, tenants: now.map(({ info }) => info.tenantId) },
         'replacing runtimes of an older spec or past their age, the rest in later passes',
       );
-    const replaceable = new Set(now.map((info) => info.runtimeId));
+    const replacing = new Map(now.map(({ info, kind }) => [info.runtimeId, kind]));
     await Promise.all(
       runtimes.map(async (info, at) => {
         const tenant = tenants[at];
-        const observation = await this.look(info, tenant, replaceable.has(info.runtimeId));
+        const observation = await this.look(info, tenant, replacing.get(info.runtimeId));
         if (!observation) return;
         const decision = await this.options.controller.observe(observation, tenant);
         if (decision.acted && decision.event === 'recycle')
@@ -70,12 +70,17 @@ export class HealthMonitor {
     );
   }
 
-  /** The running runtimes due to be replaced for a spec change or their age, the oldest first. */
-  private due(runtimes: RuntimeInfo[], tenants: (TenantRecord | undefined)[]): RuntimeInfo[] {
-    const due = runtimes.filter(
-      (info, at) => info.state === 'running' && !info.oomKilled && this.replacement(info, tenants[at]),
-    );
-    return due.sort((a, b) => Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? ''));
+  /** The running runtimes due to be replaced for a spec change or their age, and why, the oldest first. */
+  private due(
+    runtimes: RuntimeInfo[],
+    tenants: (TenantRecord | undefined)[],
+  ): { info: RuntimeInfo; kind: Replacement }[] {
+    const due = runtimes.flatMap((info, at) => {
+      const kind =
+        info.state === 'running' && !info.oomKilled ? this.replacement(info, tenants[at]) : undefined;
+      return kind ? [{ info, kind }] : [];
+    });
+    return due.sort((a, b) => Date.parse(a.info.createdAt ?? '') - Date.parse(b.info.createdAt ?? ''));
   }
 
   /** Why a runtime that works is due to be replaced, if it is. */
@@ -86,13 +91,14 @@ export class HealthMonitor {
   }
 
   /**
-   * The facts about one runtime, cheapest first: the probe runs only when nothing else is wrong. A
-   * runtime due to be replaced but not `replaceable` this pass is looked at as any other.
+   * The facts about one runtime, cheapest first: the probe runs only when nothing else is wrong.
+   * `replacement`: why this pass replaces it, when it is one of the few it replaces; one due but
+   * left for a later pass is looked at as any other.
    */
   private async look(
     info: RuntimeInfo,
     tenant: TenantRecord | undefined,
-    replaceable: boolean,
+    replacement: Replacement | undefined,
   ): Promise<RuntimeObservation | undefined> {
     const { controller } = this.options;
     if (isCrash(info)) return { kind: 'crashed', info };
@@ -102,7 +108,6 @@ export class HealthMonitor {
     if (info.state !== 'running') return undefined;
     // A process inside hit the memory limit and was killed: the survivor may be damaged.
     if (info.oomKilled) return { kind: 'limit', info, reason: 'out of memory' };
-    const replacement = replaceable ? this.replacement(info, tenant) : undefined;
     if (replacement) return { kind: replacement, info };
     const usage = await this.options.view.usage(info.tenantId).catch(() => undefined);
     const limit = usage && limitReached(usage);
