@@ -5,13 +5,12 @@
 // Each tenant is a container of the supervisor's own spec (plan small: half a CPU-second a second)
 // whose process only spins, as hostile tenant code may; the probe is a container of the engine's
 // default parent, with no quota, that spins too: what it gets is what a busy router would get. The
-// two arrangements alternate within each round; CPU is read from each container's cgroup on the host.
+// two arrangements alternate within each round; CPU is each container's cgroup total, from the engine.
 //   node test/bench/control-plane-cpu.ts [--tenants 8] [--seconds 4] [--rounds 3]
 // Asserts nothing; every loop is bounded; its containers live in their own namespace and are removed.
-import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { buildContainerSpec, TENANT_CGROUP_PARENT } from '../../supervisor/docker/container-spec.ts';
-import { hostCgroup } from '../../supervisor/docker/host-cgroup.ts';
+import { containerUsage } from '../../supervisor/docker/container-usage.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
@@ -73,14 +72,9 @@ function tenantSpec(index: number, arrangement: Arrangement): Docker.ContainerCr
   };
 }
 
-/** CPU-seconds the container's cgroup has used, read from the host's cgroup tree (this runs as root). */
+/** CPU-seconds the container's cgroup has used, as the supervisor's metrics read it. */
 async function cpuSeconds(container: Docker.Container): Promise<number> {
-  const pid = (await container.inspect()).State.Pid;
-  const cgroup = await hostCgroup(pid, 'cpuacct');
-  if (!cgroup) throw new Error(`no cgroup found for process ${pid}`);
-  if (cgroup.version === 1) return Number(await readFile(`${cgroup.dir}/cpuacct.usage`, 'utf8')) / 1e9;
-  const usec = /usage_usec (\d+)/.exec(await readFile(`${cgroup.dir}/cpu.stat`, 'utf8'))?.[1];
-  return Number(usec) / 1e6;
+  return (await containerUsage(container, await container.inspect())).cpuSeconds;
 }
 
 /** One arrangement: the tenants spin, then the probe's and the tenants' CPU over SECONDS. */
