@@ -81,12 +81,9 @@ describe("the router's Redis client after an event-loop stall", () => {
 describe('withinDeadline after an event-loop stall', () => {
   it('passes through an answer that arrived while the loop was held past the deadline', async () => {
     // The plain client sets no timeout of its own: only withinDeadline's deadline is under test.
-    const answer = withinDeadline(plain.ping(), { deadlineMs: DEADLINE_MS }).then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    );
+    const answer = settled(withinDeadline(plain.ping(), { deadlineMs: DEADLINE_MS }));
     stall(DEADLINE_MS * 3);
-    expect(await answer).toEqual({ value: 'PONG' });
+    expect(await answer).toEqual({ answer: 'PONG' });
   });
 
   it('answers state_unavailable when Redis does not answer', async () => {
@@ -94,12 +91,9 @@ describe('withinDeadline after an event-loop stall', () => {
     never.on('error', () => undefined);
     await never.connect();
     silent.freeze();
-    const outcome = await withinDeadline(never.ping(), { deadlineMs: DEADLINE_MS }).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const { error } = await settled(withinDeadline(never.ping(), { deadlineMs: DEADLINE_MS }));
     silent.thaw();
     never.disconnect();
-    expect(isBulkheadError(outcome) && outcome.code).toBe('state_unavailable');
+    expect(isBulkheadError(error) && error.code).toBe('state_unavailable');
   });
 });
