@@ -82,7 +82,7 @@ const fields = {
   replacementsPerPass: {
     env: 'BULKHEAD_REPLACEMENTS_PER_PASS',
     schema: z.coerce.number().int().min(1).max(1_000).default(4),
-    doc: 'runtimes a health pass replaces at most for a spec change (a new image, plan or container default) or their maximum age, the oldest first; the others keep serving until a later pass, so an upgrade rolls through the fleet. A failed runtime is never held back',
+    doc: 'runtimes a health pass replaces at most for a spec change (a new image, plan or container default) or their maximum age, the oldest first; the others keep serving until a later pass, so an upgrade rolls through the fleet. A failed runtime is never held back; a replacement that did not come up takes the place of one until it answers, so a broken rollout halts',
   },
   reconcileIntervalMs: {
     env: 'BULKHEAD_RECONCILE_INTERVAL_MS',

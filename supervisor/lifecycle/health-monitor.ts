@@ -29,10 +29,18 @@ export interface HealthMonitorOptions {
    * (crashed, hit a limit, failed its probes, its socket tampered with) is never held back.
    */
   replacementsPerPass?: number | undefined;
-  /** Told of a pass that holds replacements back (an upgrade rolling through the fleet). */
-  logger?: Pick<Logger, 'info'> | undefined;
-  /** Told after each pass's look how many runtimes were due to be replaced (a metric). */
-  onPass?: ((pass: { due: number }) => void) | undefined;
+  /** Told of a pass that holds replacements back (an upgrade rolling, or halted by failures). */
+  logger?: Pick<Logger, 'info' | 'warn'> | undefined;
+  /** Told after each pass how many runtimes were due to be replaced and how many replacements failed (metrics). */
+  onPass?: ((pass: RolloutPass) => void) | undefined;
+}
+
+/** One health pass's rollout figures. */
+export interface RolloutPass {
+  /** Running runtimes due to be replaced for a spec change or their age. */
+  due: number;
+  /** Replacements this monitor started whose new runtime did not come up, not settled since. */
+  failed: number;
 }
 
 type Replacement = Extract<RuntimeObservation['kind'], 'spec-changed' | 'max-age'>;
@@ -41,6 +49,15 @@ export class HealthMonitor {
   private readonly options: HealthMonitorOptions;
   /** The last recycles started, with their reason (bounded; `total` counts all). */
   readonly recycled = new RecentLog<{ tenantId: string; reason: string }>();
+  /**
+   * Tenants whose replacement (a spec change or age) this monitor started and whose new runtime
+   * did not come up, with the spec hash it failed on. Each holds one of a pass's replacements back,
+   * so a broken image or default halts a rollout after `replacementsPerPass` failures instead of
+   * replacing the whole fleet's working runtimes with failing ones. One is settled by a healthy
+   * probe of its runtime on that spec, by another spec for the tenant (a fix rolled out) or by the
+   * tenant's end. In memory: a restarted supervisor starts the rollout's count afresh.
+   */
+  private readonly failedReplacements = new Map<string, string>();
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -49,25 +66,68 @@ export class HealthMonitor {
   async runOnce(): Promise<void> {
     const runtimes = await this.options.view.list();
     const tenants = await Promise.all(runtimes.map((info) => this.options.tenants.get(info.tenantId)));
+    await this.settleSuperseded();
     const due = this.due(runtimes, tenants);
-    this.options.onPass?.({ due: due.length });
-    const now = due.slice(0, this.options.replacementsPerPass ?? due.length);
-    if (now.length < due.length)
-      this.options.logger?.info(
-        { due: due.length, now: now.length, tenants: now.map(({ info }) => info.tenantId) },
-        'replacing runtimes of an older spec or past their age, the rest in later passes',
-      );
+    const now = due.slice(0, this.budget(due.length));
+    this.tellHeldBack(due.length, now);
     const replacing = new Map(now.map(({ info, kind }) => [info.runtimeId, kind]));
     await Promise.all(
       runtimes.map(async (info, at) => {
         const tenant = tenants[at];
         const observation = await this.look(info, tenant, replacing.get(info.runtimeId));
         if (!observation) return;
+        this.settleIfHealthy(observation);
         const decision = await this.options.controller.observe(observation, tenant);
-        if (decision.acted && decision.event === 'recycle')
-          this.recycled.push({ tenantId: info.tenantId, reason: decision.reason });
+        if (!decision.acted || decision.event !== 'recycle') return;
+        this.recycled.push({ tenantId: info.tenantId, reason: decision.reason });
+        if (decision.error !== undefined && tenant && replacing.has(info.runtimeId))
+          this.failedReplacements.set(info.tenantId, specHash(this.options.controller.specFor(tenant)));
       }),
     );
+    this.options.onPass?.({ due: due.length, failed: this.failedReplacements.size });
+  }
+
+  /** How many of the due replacements this pass starts: the failed ones not settled take their place. */
+  private budget(due: number): number {
+    const perPass = this.options.replacementsPerPass;
+    return perPass === undefined ? due : Math.max(0, perPass - this.failedReplacements.size);
+  }
+
+  private tellHeldBack(due: number, now: { info: RuntimeInfo }[]): void {
+    if (now.length === due) return;
+    const fields = { due, now: now.length, tenants: now.map(({ info }) => info.tenantId) };
+    if (this.failedReplacements.size === 0) {
+      this.options.logger?.info(
+        fields,
+        'replacing runtimes of an older spec or past their age, the rest in later passes',
+      );
+      return;
+    }
+    this.options.logger?.warn(
+      { ...fields, failed: [...this.failedReplacements.keys()] },
+      'rollout held back: replacements that did not come up take the place of new ones until they run healthy',
+    );
+  }
+
+  /** A failed replacement whose tenant is gone, no longer active, or given another spec since. */
+  private async settleSuperseded(): Promise<void> {
+    for (const [tenantId, failedHash] of this.failedReplacements) {
+      const tenant = await this.options.tenants.get(tenantId);
+      if (
+        !tenant ||
+        tenant.status !== 'active' ||
+        specHash(this.options.controller.specFor(tenant)) !== failedHash
+      )
+        this.failedReplacements.delete(tenantId);
+    }
+  }
+
+  /** A failed replacement whose tenant's runtime now answers on the spec it failed on. */
+  private settleIfHealthy(observation: RuntimeObservation): void {
+    const { info } = observation;
+    if (observation.kind === 'probe' && observation.health === 'healthy')
+      if (this.failedReplacements.get(info.tenantId) === info.specHash)
+        this.failedReplacements.delete(info.tenantId);
   }
 
   /** The running runtimes due to be replaced for a spec change or their age, and why, the oldest first. */

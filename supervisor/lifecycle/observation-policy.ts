@@ -22,9 +22,12 @@ export type Observation =
 
 export type RuntimeObservation = Exclude<Observation, { kind: 'stray' }>;
 
-/** What the controller did about an observation. */
+/**
+ * What the controller did about an observation. `error`: the act was started and threw (a
+ * replacement that did not come up); it is logged where it happened.
+ */
 export type Decision =
-  { acted: false; why?: string } | { acted: true; event: LifecycleEvent; reason: string };
+  { acted: false; why?: string } | { acted: true; event: LifecycleEvent; reason: string; error?: unknown };
 
 /** What an observation calls for: a recycle (after marking the runtime failed, or not) or nothing. */
 export interface Verdict {

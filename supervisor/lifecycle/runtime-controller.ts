@@ -148,14 +148,14 @@ export class RuntimeController {
       this.options.logger.warn({ tenant: tenantId, reason }, 'not recycling: crash circuit open');
       return { acted: false, why: 'crash circuit open' };
     }
-    const acted = await this.recycleIfCurrent(tenant, reason, { failed, runtimeId: o.info.runtimeId }).catch(
-      (error: unknown) => {
-        this.options.logger.warn({ tenant: tenantId, err: error }, 'recycle failed');
-        return true;
-      },
-    );
-    if (!acted) return { acted: false, why: 'runtime gone or replaced since it was observed' };
-    return { acted: true, event: 'recycle', reason };
+    try {
+      const acted = await this.recycleIfCurrent(tenant, reason, { failed, runtimeId: o.info.runtimeId });
+      if (!acted) return { acted: false, why: 'runtime gone or replaced since it was observed' };
+      return { acted: true, event: 'recycle', reason };
+    } catch (error) {
+      this.options.logger.warn({ tenant: tenantId, err: error }, 'recycle failed');
+      return { acted: true, event: 'recycle', reason, error };
+    }
   }
 
   /**

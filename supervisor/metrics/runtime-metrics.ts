@@ -9,6 +9,7 @@ import { metricsKey } from '../../kernel/redis/keys.ts';
 import { RUNTIME_STATES, type RuntimeDriver, type RuntimeUsage } from '../runtime/runtime-driver.ts';
 import type { CreateLimiter } from '../lifecycle/create-limiter.ts';
 import type { RuntimeReady } from '../lifecycle/controller-parts.ts';
+import type { RolloutPass } from '../lifecycle/health-monitor.ts';
 
 export interface RuntimeSample extends RuntimeUsage {
   tenantId: string;
@@ -68,6 +69,7 @@ export class SupervisorMetrics {
   private readonly coldStart: Histogram;
   private readonly wake: Histogram;
   private readonly replacementDue: Gauge;
+  private readonly replacementFailed: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -141,6 +143,11 @@ export class SupervisorMetrics {
       help: 'Running tenant runtimes of an older spec or past their maximum age at the last health pass, which replaces a few a pass.',
       registers,
     });
+    this.replacementFailed = new Gauge({
+      name: 'bulkhead_runtimes_replacement_failed',
+      help: "Replacements for a spec change or age whose new runtime did not come up and has not run healthy since; each holds one of a pass's replacements back.",
+      registers,
+    });
     this.wake = new Histogram({
       name: 'bulkhead_runtime_wake_seconds',
       help: 'From ensure to a woken runtime handed out: from paused once its socket passed its check, from stopped once healthy.',
@@ -157,8 +164,9 @@ export class SupervisorMetrics {
   };
 
   /** The health pass's count of runtimes due to be replaced (HealthMonitorOptions.onPass). */
-  readonly observePass = (pass: { due: number }): void => {
+  readonly observePass = (pass: RolloutPass): void => {
     this.replacementDue.set(pass.due);
+    this.replacementFailed.set(pass.failed);
   };
 
   /** Sets the sampled series from one collection: containers gone since drop out. */

@@ -1,7 +1,9 @@
 // A spec change of the whole fleet (a new image, plan or container default) rolls: each health pass
 // replaces at most `replacementsPerPass` runtimes, the oldest first, and says so; the others keep
 // serving and are probed as usual, so a runtime that fails meanwhile is recycled for that at once;
-// the supervisor's gauge shows how many were due at each pass.
+// the supervisor's gauges show how many were due at each pass and how many replacements failed.
+// A replacement whose new runtime does not come up takes the place of one in every later pass until
+// it runs healthy, or its tenant's spec changes again: a broken rollout halts.
 // The real controller and health pass over the in-memory driver.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -13,62 +15,149 @@ import { MemoryDriver } from '../support/fakes/memory-driver.ts';
 import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
+const FIRST_UID = 100_500;
+
+/**
+ * `count` tenants with a runtime each, created apart in time (a pass orders them by creation), then
+ * every tenant's spec changed (a uid `uidStep` higher). `answers` decides which runtimes' probes
+ * succeed, by tenant and uid.
+ */
+async function fleet(options: {
+  count: number;
+  perPass: number;
+  answers: (tenantId: string, uid: number) => boolean;
+}) {
+  const driver = new MemoryDriver(1);
+  const controller = new RuntimeController({
+    driver,
+    image: 'bulkhead/runtime:test',
+    routerPublicKey: 'PEM',
+    logger: pino({ level: 'silent' }),
+    settings: lifecycleSettings({ healthTimeoutMs: 30, routeSettleMs: 0, drainSeconds: 0 }),
+    probe: (endpoint) =>
+      Promise.resolve(
+        endpoint.kind === 'unix' && options.answers(endpoint.socketPath.split('/')[2]!, endpoint.uid),
+      ),
+  });
+  const tenants = new Map<string, TenantRecord>();
+  const told: { level: string; fields: unknown }[] = [];
+  const passes: { due: number; failed: number }[] = [];
+  const metrics = new SupervisorMetrics();
+  const health = new HealthMonitor({
+    view: driver,
+    controller,
+    tenants: { get: (id) => Promise.resolve(tenants.get(id)) },
+    replacementsPerPass: options.perPass,
+    logger: {
+      info: (fields: unknown) => told.push({ level: 'info', fields }),
+      warn: (fields: unknown) => told.push({ level: 'warn', fields }),
+    },
+    onPass: (pass) => {
+      passes.push(pass);
+      metrics.observePass(pass);
+    },
+  });
+  const ids = Array.from({ length: options.count }, (_, at) => `ten-${at + 1}`);
+  for (const [at, id] of ids.entries()) {
+    const record = tenantRecord(id, { uid: FIRST_UID + at });
+    await controller.ensureRuntime(record);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    tenants.set(id, { ...record, uid: record.uid + 100 });
+  }
+  const gauge = async (name: string) =>
+    (await metrics.registry.getSingleMetric(name)!.get()).values[0]?.value;
+  /** Each tenant's spec changed once more (a fix rolled out): a uid `step` above the first. */
+  const respec = (step: number) => {
+    for (const [id, record] of tenants)
+      tenants.set(id, { ...record, uid: FIRST_UID + Number(id.slice(4)) - 1 + step });
+  };
+  const runtimeIds = () => ids.map((id) => driver.runtimes.get(id)?.runtimeId);
+  const recycled = () => health.recycled.entries.map((e) => `${e.tenantId}: ${e.reason}`);
+  return { health, told, passes, gauge, respec, runtimeIds, recycled };
+}
+
 describe('replacements per health pass', () => {
   it('replaces a few a pass, the oldest first; a runtime that fails is not held back', async () => {
-    const driver = new MemoryDriver(1);
     const failing = new Set<string>();
-    const controller = new RuntimeController({
-      driver,
-      image: 'bulkhead/runtime:test',
-      routerPublicKey: 'PEM',
-      logger: pino({ level: 'silent' }),
-      settings: lifecycleSettings({ healthTimeoutMs: 30, routeSettleMs: 0, drainSeconds: 0 }),
-      probe: (endpoint) =>
-        Promise.resolve(endpoint.kind === 'unix' && !failing.has(endpoint.socketPath.split('/')[2]!)),
-    });
-    const tenants = new Map<string, TenantRecord>();
-    const told: unknown[] = [];
-    const passes: number[] = [];
-    const metrics = new SupervisorMetrics();
-    const dueGauge = async () =>
-      (await metrics.registry.getSingleMetric('bulkhead_runtimes_replacement_due')!.get()).values[0]?.value;
-    const health = new HealthMonitor({
-      view: driver,
-      controller,
-      tenants: { get: (id) => Promise.resolve(tenants.get(id)) },
-      replacementsPerPass: 2,
-      logger: { info: (fields: unknown) => told.push(fields) },
-      onPass: (pass) => {
-        passes.push(pass.due);
-        metrics.observePass(pass);
-      },
-    });
-    const ids = ['ten-1', 'ten-2', 'ten-3', 'ten-4', 'ten-5'];
-    for (const [at, id] of ids.entries()) {
-      const record = tenantRecord(id, { uid: 100_500 + at });
-      await controller.ensureRuntime(record);
-      // Apart in time: the pass orders them by their containers' creation.
-      await new Promise((resolve) => setTimeout(resolve, 2));
-      tenants.set(id, { ...record, uid: record.uid + 100 });
-    }
+    const f = await fleet({ count: 5, perPass: 2, answers: (tenantId) => !failing.has(tenantId) });
     // The newest one's runtime fails its probes meanwhile.
     failing.add('ten-5');
 
-    await health.runOnce();
-    expect(health.recycled.entries.map((e) => e.tenantId)).toEqual(['ten-1', 'ten-2']);
-    expect(told).toEqual([{ due: 5, now: 2, tenants: ['ten-1', 'ten-2'] }]);
-    expect(await dueGauge()).toBe(5);
-    await health.runOnce();
-    expect(health.recycled.entries.map((e) => `${e.tenantId}: ${e.reason}`)).toEqual([
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual(['ten-1: spec changed', 'ten-2: spec changed']);
+    expect(f.told).toEqual([{ level: 'info', fields: { due: 5, now: 2, tenants: ['ten-1', 'ten-2'] } }]);
+    expect(await f.gauge('bulkhead_runtimes_replacement_due')).toBe(5);
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual([
       ...['ten-1', 'ten-2', 'ten-3', 'ten-4'].map((id) => `${id}: spec changed`),
       'ten-5: failed 2 health checks',
     ]);
     // Nothing is due any more: the pass says nothing.
-    await health.runOnce();
-    expect(told).toHaveLength(2);
-    expect(health.recycled.total).toBe(5);
-    // What the supervisor's bulkhead_runtimes_replacement_due shows after each pass.
-    expect(passes).toEqual([5, 3, 0]);
-    expect(await dueGauge()).toBe(0);
+    await f.health.runOnce();
+    expect(f.told).toHaveLength(2);
+    expect(f.health.recycled.total).toBe(5);
+    // What the supervisor's gauges show after each pass.
+    expect(f.passes).toEqual([
+      { due: 5, failed: 0 },
+      { due: 3, failed: 0 },
+      { due: 0, failed: 0 },
+    ]);
+    expect(await f.gauge('bulkhead_runtimes_replacement_due')).toBe(0);
+    expect(await f.gauge('bulkhead_runtimes_replacement_failed')).toBe(0);
+  });
+
+  it('halts a rollout whose replacements do not come up, and goes on once they run healthy', async () => {
+    let broken = true;
+    // The new spec's runtimes (a uid of 100_600 and up) do not answer while it is broken.
+    const f = await fleet({ count: 4, perPass: 2, answers: (_, uid) => uid < FIRST_UID + 100 || !broken });
+    const before = f.runtimeIds();
+
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual(['ten-1: spec changed', 'ten-2: spec changed']);
+    expect(await f.gauge('bulkhead_runtimes_replacement_failed')).toBe(2);
+    // Two failures in the place of two replacements: the working runtimes keep serving.
+    await f.health.runOnce();
+    expect(f.runtimeIds().slice(2)).toEqual(before.slice(2));
+    expect(f.told.at(-1)).toEqual({
+      level: 'warn',
+      fields: { due: 2, now: 0, tenants: [], failed: ['ten-1', 'ten-2'] },
+    });
+
+    // The image is fixed: the failed replacements answer at the next pass, which settles them, and
+    // the pass after goes on with the rollout.
+    broken = false;
+    await f.health.runOnce();
+    expect(f.runtimeIds().slice(2)).toEqual(before.slice(2));
+    expect(f.passes.at(-1)).toEqual({ due: 2, failed: 0 });
+    await f.health.runOnce();
+    expect(f.recycled().slice(-2)).toEqual(['ten-3: spec changed', 'ten-4: spec changed']);
+    expect(f.runtimeIds().slice(2)).not.toContain(before[2]);
+    expect(f.passes.at(-1)).toEqual({ due: 2, failed: 0 });
+    await f.health.runOnce();
+    expect(f.passes.at(-1)).toEqual({ due: 0, failed: 0 });
+  });
+
+  it('goes on with a rollout once the tenants of its failed replacements are given another spec', async () => {
+    // Only the first spec answers: every replacement fails until the tenants' spec changes again.
+    const f = await fleet({
+      count: 3,
+      perPass: 1,
+      answers: (_, uid) => uid < FIRST_UID + 100 || uid >= FIRST_UID + 200,
+    });
+    const before = f.runtimeIds();
+    await f.health.runOnce();
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual(['ten-1: spec changed']);
+    expect(f.runtimeIds().slice(1)).toEqual(before.slice(1));
+    expect(f.passes.at(-1)).toEqual({ due: 2, failed: 1 });
+
+    // A fix rolled out: every tenant's spec changes once more, which settles the failed one.
+    f.respec(200);
+    await f.health.runOnce();
+    expect(f.passes.at(-1)).toEqual({ due: 3, failed: 0 });
+    // The oldest due (ten-1's replacement was made later); ten-1's, still failing, reaches its
+    // second failed probe and is recycled for that, onto the new spec.
+    expect(f.recycled().slice(-2).sort()).toEqual(['ten-1: failed 2 health checks', 'ten-2: spec changed']);
+    expect(f.runtimeIds()[1]).not.toBe(before[1]);
   });
 });
