@@ -7,7 +7,7 @@ import { IDEMPOTENCY_WINDOW_DEFAULT_MS, IDEMPOTENCY_WINDOW_MIN_MS } from './idem
 export const redisUrl = {
   env: 'BULKHEAD_REDIS_URL',
   schema: z.string().default('redis://127.0.0.1:6379'),
-  doc: 'Redis URL: redis:// or rediss:// (TLS), with user, password and database as the URL gives them',
+  doc: 'Redis URL: redis://, rediss:// (TLS) or unix:///path/to/redis.sock[?db=N] (docs/operations.md), with user, password and database as the URL gives them',
 } satisfies ConfigField;
 
 /** A namespace separates installations (and test runs) that share one Docker engine and one Redis. */

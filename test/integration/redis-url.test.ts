@@ -30,6 +30,7 @@ beforeAll(async () => {
     password: PASSWORD,
     users: [['bulkhead-user', 'on', `>${USER_PASSWORD}`, '~*', '&*', '+@all']],
     tls: true,
+    unixSocket: true,
   });
   ca = await readFile(server.caFile!, 'utf8');
   devDir = await mkdtemp(join(tmpdir(), 'bulkhead-redis-url-'));
@@ -187,7 +188,38 @@ describe('Redis URLs with password, user, database and TLS', () => {
     expect(cli.stdout + cli.stderr).not.toContain(wrong);
   });
 
+  it('runs the registry, the audit trail and a BullMQ job over the unix socket (unix:) as an ACL user', async () => {
+    const url = `unix://bulkhead-user:${encoded(USER_PASSWORD)}@localhost${server.socketPath!}?db=8`;
+    const inst = installation({ namespace: 'url-unix', redisUrl: url });
+    expect(inst.redis).toStrictEqual({
+      path: server.socketPath,
+      username: 'bulkhead-user',
+      password: USER_PASSWORD,
+      db: 8,
+    });
+    const redis = client(inst);
+    try {
+      await registryRoundTrip(redis, inst);
+      // Redis flags a client on its unix socket `U`.
+      expect(await redis.call('CLIENT', 'INFO')).toMatch(/ flags=\w*U/);
+    } finally {
+      redis.disconnect();
+    }
+    expect(await bullmqRoundTrip(inst)).toEqual({ echoed: 42 });
+    expect(await keysIn(8, 'bulkhead:url-unix:audit:*')).toEqual([
+      'bulkhead:url-unix:audit:acme',
+      'bulkhead:url-unix:audit:acme:head',
+    ]);
+    expect((await keysIn(8, 'bulkhead:url-unix:jobs:url-check:*')).length).toBeGreaterThan(0);
+    const wrong = installation({
+      namespace: 'url-unix-bad',
+      redisUrl: `unix://:wrong-pass@localhost${server.socketPath!}`,
+    });
+    expect((await connectError(wrong)).message).toMatch(/WRONGPASS|invalid password/);
+  });
+
   describe('over TLS (rediss:)', () => {
+    const tlsOf = (inst: Installation) => ('tls' in inst.redis ? inst.redis.tls : undefined);
     const tlsUrl = (namespace: string, db: number): Installation =>
       installation({
         namespace,
@@ -196,13 +228,13 @@ describe('Redis URLs with password, user, database and TLS', () => {
 
     it('verifies the server certificate: without the CA the connection is refused', async () => {
       const inst = tlsUrl('url-tls-untrusted', 5);
-      expect(inst.redis.tls).toEqual({ servername: 'localhost' });
+      expect(tlsOf(inst)).toEqual({ servername: 'localhost' });
       expect((await connectError(inst)).message).toMatch(/certificate/);
     });
 
     it('runs the registry and a BullMQ job once the CA is trusted', async () => {
       const inst = tlsUrl('url-tls', 5);
-      const trust = { tls: { ...inst.redis.tls, ca } };
+      const trust = { tls: { ...tlsOf(inst), ca } };
       const redis = client(inst, trust);
       try {
         await registryRoundTrip(redis, inst);
@@ -218,7 +250,7 @@ describe('Redis URLs with password, user, database and TLS', () => {
 
     it('serves the CLI (registry and supervisor client) from the URL alone, the CA from NODE_EXTRA_CA_CERTS', async () => {
       const inst = tlsUrl('url-tls-cli', 7);
-      const redis = client(inst, { tls: { ...inst.redis.tls, ca } });
+      const redis = client(inst, { tls: { ...tlsOf(inst), ca } });
       try {
         await new TenantRegistry({ redis, prefix: inst.registryPrefix }).create({
           id: 'seen-over-tls',
@@ -231,7 +263,7 @@ describe('Redis URLs with password, user, database and TLS', () => {
       // The CLI's `list` also asks the supervisor for each runtime; no supervisor runs here, so a
       // BullMQ worker on the same TLS connection answers that no runtime exists.
       const worker = new Worker('runtime', () => Promise.resolve({ ok: true, value: { status: null } }), {
-        connection: { ...inst.redis, tls: { ...inst.redis.tls, ca }, maxRetriesPerRequest: null },
+        connection: { ...inst.redis, tls: { ...tlsOf(inst), ca }, maxRetriesPerRequest: null },
         prefix: inst.jobsPrefix,
       });
       try {

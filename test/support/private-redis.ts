@@ -17,11 +17,15 @@ export interface PrivateRedisOptions {
   tls?: boolean;
   /** Keep the data across `halt`/`resume` (an append-only file, synced on every write). */
   persistent?: boolean;
+  /** Also listen on a unix socket in the server's directory (`socketPath`), for its owner only. */
+  unixSocket?: boolean;
 }
 
 export interface PrivateRedis {
   port: number;
   tlsPort?: number;
+  /** The unix socket's path (with `unixSocket`). */
+  socketPath?: string;
   /** PEM of the CA that signed the server certificate (with `tls`). */
   caFile?: string;
   /** Stops the server and removes its data. */
@@ -128,6 +132,8 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
     args.push('--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no');
   }
   if (options.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  const socketPath = options.unixSocket ? join(dir, 'redis.sock') : undefined;
+  if (socketPath) args.push('--unixsocket', socketPath, '--unixsocketperm', '700');
   const launch = async (): Promise<ChildProcess> => {
     const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
@@ -154,6 +160,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
   return {
     port,
     ...tls,
+    ...(socketPath ? { socketPath } : {}),
     halt,
     freeze: () => void child.kill('SIGSTOP'),
     thaw: () => void child.kill('SIGCONT'),

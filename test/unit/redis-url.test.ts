@@ -34,6 +34,12 @@ const PARSED: [string, RedisConnection][] = [
   ],
   ['rediss://127.0.0.1', { host: '127.0.0.1', port: 6379, db: 0, tls: {} }],
   ['rediss://[::1]:6390', { host: '::1', port: 6390, db: 0, tls: {} }],
+  ['unix:///run/redis/redis.sock', { path: '/run/redis/redis.sock', db: 0 }],
+  ['unix:///run/redis/redis.sock?db=5', { path: '/run/redis/redis.sock', db: 5 }],
+  [
+    'unix://bulkhead:p%40ss@localhost/var/run/redis%20x.sock?db=2',
+    { path: '/var/run/redis x.sock', username: 'bulkhead', password: 'p@ss', db: 2 },
+  ],
 ];
 
 const REFUSED: [string, RegExp][] = [
@@ -47,6 +53,13 @@ const REFUSED: [string, RegExp][] = [
   ['redis://:%E0%A4%A@redis', /password is not valid percent-encoding/],
   ['redis://:hunter2@redis:99999', /does not parse/],
   ['not a url hunter2', /does not parse/],
+  ['unix://:hunter2@redis/run/redis.sock', /"redis" is not localhost/],
+  ['unix://:hunter2@localhost:6379/run/redis.sock', /has no port/],
+  ['unix://', /no socket path/],
+  ['unix:///run/redis/', /no socket path/],
+  ['unix:///run/redis.sock?db=x', /only query parameter .* is db=N/],
+  ['unix:///run/redis.sock?db=1&password=hunter2', /only query parameter/],
+  ['unix:///run/redis.sock#x', /fragments/],
 ];
 
 describe('Redis URL', () => {
@@ -73,6 +86,9 @@ describe('Redis URL', () => {
     expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
     expect(redactRedisUrl('redis://bulkhead@redis')).toBe('redis://bulkhead@redis');
     expect(redactRedisUrl('hunter2 is no url')).not.toContain('hunter2');
+    expect(redactRedisUrl('unix://u:hunter2@localhost/r.sock?db=1&password=hunter2')).toBe(
+      'unix://u:***@localhost/r.sock?db=1&password=***',
+    );
   });
 
   it('gives the installation its connection and key prefixes', () => {
