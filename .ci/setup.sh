@@ -161,9 +161,11 @@ ensure_docker() {
 ensure_redis() {
   local port="${BULKHEAD_REDIS_PORT:-6379}"
   if command -v redis-cli >/dev/null 2>&1 && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return; fi
-  step "starting redis-server on 127.0.0.1:$port (append-only persistence)"
+  step "starting redis-server on 127.0.0.1:$port and $BULKHEAD_STATE_DIR/redis/redis.sock (append-only persistence)"
   mkdir -p "$BULKHEAD_STATE_DIR/redis"
+  # Also on a unix socket, root's alone: benchmarks compare the router's Redis over it and over TCP.
   redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --appendonly yes \
+    --unixsocket "$BULKHEAD_STATE_DIR/redis/redis.sock" --unixsocketperm 700 \
     --dir "$BULKHEAD_STATE_DIR/redis" --logfile "$BULKHEAD_STATE_DIR/redis/redis.log"
   for _ in $(seq 1 40); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.25; done
   redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || die "redis-server did not come up"

@@ -22,6 +22,8 @@
 //     [--connection-per-call]  the sequential calls each on a new connection (`Connection: close`),
 //                       as a client that keeps none alive
 //     [--before DIR]    also the router of another checkout (e.g. /work/main), in the same rounds
+//     [--redis-socket PATH]  also the same router on the same Redis over its unix socket (PATH,
+//                       e.g. the one .ci/setup.sh starts: $BULKHEAD_STATE_DIR/redis/redis.sock)
 //     [--profile DIR]   CPU profiles of the last round's peer and router phases alone, and of the
 //                       overlapped floor's and the router's calls on one connection
 //                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, DIR/overlapped-1.cpuprofile,
@@ -59,6 +61,7 @@ const { values } = benchArgs(import.meta.filename, {
     'pause-ms': { type: 'string', default: '0' },
     profile: { type: 'string' },
     before: { type: 'string' },
+    'redis-socket': { type: 'string' },
     'connection-per-call': { type: 'boolean', default: false },
   },
 });
@@ -292,10 +295,17 @@ async function main(): Promise<void> {
   // --before: another checkout's router (e.g. main's), its own modules, on the same stack.
   const before =
     values.before === undefined ? undefined : await stack.replica({}, await startRouterOf(values.before));
+  // --redis-socket: the same router on the stack's Redis (its database) over the unix socket.
+  const socket = values['redis-socket'];
+  const { installation } = stack.ns;
+  const overSocket = { ...installation, redis: { path: socket ?? '', db: installation.redis.db } };
+  const onSocket = socket === undefined ? undefined : await stack.replica({ installation: overSocket });
+  const mcpOf = (running: { url: string }): string => new URL('/mcp', running.url).href;
   const variants = [
     { label: 'router', url: stack.mcpUrl },
-    { label: 'router, token cache off', url: new URL('/mcp', uncached.url).href },
-    ...(before ? [{ label: `before (${values.before})`, url: new URL('/mcp', before.url).href }] : []),
+    { label: 'router, token cache off', url: mcpOf(uncached) },
+    ...(before ? [{ label: `before (${values.before})`, url: mcpOf(before) }] : []),
+    ...(onSocket ? [{ label: 'router, Redis on its unix socket', url: mcpOf(onSocket) }] : []),
   ];
   try {
     const bare = await capture(peer.url, undefined);
@@ -376,6 +386,7 @@ async function main(): Promise<void> {
       );
   } finally {
     await before?.close();
+    await onSocket?.close();
     await uncached.close();
     await peer.close();
     await floor.close();
