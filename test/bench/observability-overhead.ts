@@ -23,6 +23,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { parseRedisUrl } from '../../kernel/redis/connection.ts';
+import { REDIS_URL } from '../support/namespace.ts';
 import { pino } from 'pino';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { startDevIdp } from '../../dev/idp/dev-idp.ts';
@@ -92,7 +94,7 @@ const idp = await startDevIdp({
 // not share this process's CPU with the routers.
 const receiver = await startReceiverProcess();
 const run = `bulkhead:t-bench-obs-${randomBytes(3).toString('hex')}`;
-const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redis = new Redis(parseRedisUrl(REDIS_URL));
 // Quotas the loops never reach: the rate limits are taken (a Redis round trip) but never refuse.
 const base = tenantRecord('bench', { tools: openToAgentsAlone('all') });
 const record = { ...base, quotas: { ...base.quotas, ...TEST_QUOTAS } };
@@ -137,7 +139,7 @@ async function startCheckout(dir: string, at: number): Promise<Checkout> {
   const tracing = startTracing({ service: 'bulkhead-router', endpoint: receiver.url })!;
   const sampled = startTracing({ service: 'bulkhead-router', endpoint: receiver.url, sampleRatio: SAMPLED })!;
   const metrics = new RouterMetrics({ tenantLabel: false });
-  const checkoutRedis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const checkoutRedis = new Redis(parseRedisUrl(REDIS_URL));
   connections.push(checkoutRedis);
   const audit = {
     audit: new AuditTrail({ redis: checkoutRedis, prefix }),

@@ -8,6 +8,8 @@
 //     --receiver URL --prefix P --tenant JSON   (the tenant record the router serves)
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { parseRedisUrl } from '../../kernel/redis/connection.ts';
+import { REDIS_URL } from '../support/namespace.ts';
 import { pino } from 'pino';
 import { TenantRecordSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { badArgument, benchArgs } from './bench-args.ts';
@@ -37,7 +39,7 @@ const { AuditTrail, ArgsDigester, startTracing, RouterMetrics, harness } = await
   resolve(values.dir!),
 );
 
-const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redis = new Redis(parseRedisUrl(REDIS_URL));
 const roundTrip = await groupedRoundTrip(redis);
 const observability = observabilityFor(setting, {
   tracing: (sampleRatio) =>

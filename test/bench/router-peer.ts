@@ -36,6 +36,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { parseRedisUrl } from '../../kernel/redis/connection.ts';
 import { Pool } from 'undici';
 import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
@@ -281,7 +282,7 @@ async function main(): Promise<void> {
   const router = await capture(stack.mcpUrl, token);
   const principal = agentPrincipal('alpha', { agent: 'bench', scopes: ['records:read'], issuer: 'bench' });
   const peer = await startPeer(principal);
-  const floorRedis = new Redis(REDIS_URL);
+  const floorRedis = new Redis(parseRedisUrl(REDIS_URL));
   const floor = await startPeer(principal, {
     before: await groupedRoundTrip(floorRedis),
     after: await groupedRoundTrip(floorRedis),

@@ -4,6 +4,8 @@
 // (first call, replay). A benchmark prints; it asserts nothing.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { parseRedisUrl } from '../../kernel/redis/connection.ts';
+import { REDIS_URL } from '../support/namespace.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { argumentsDigest } from '../../kernel/tools/tool-definition.ts';
 import { MANIFEST } from '../../kernel/packs/manifest.ts';
@@ -49,7 +51,7 @@ time('validate records_bulk_create (50 items)', Math.ceil(calls / 20), () =>
 );
 time('argumentsDigest records_create', calls, () => argumentsDigest(args));
 
-const redis = new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redis = new Redis(parseRedisUrl(REDIS_URL));
 const prefix = `bulkhead:bench-${randomUUID().slice(0, 8)}`;
 const store = new IdempotencyStore({ redis, prefix, windowMs: 60_000 });
 const result = { content: [{ type: 'text' as const, text: '{}' }], structuredContent: {} };

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { parseRedisUrl } from '../../kernel/redis/connection.ts';
+import { REDIS_URL } from './namespace.ts';
 import { fetch as undiciFetch, type Agent } from 'undici';
 import type { Logger } from 'pino';
 import { createApp, type AppDeps } from '../../router/app.ts';
@@ -141,7 +143,7 @@ export async function startAuthRouter(
   options: HarnessOptions,
 ): Promise<{ mcpUrl: string; close(): Promise<void> }> {
   const resourceUrl = `http://127.0.0.1:${options.port}/mcp`;
-  const redis = options.redis ?? new Redis(process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redis = options.redis ?? new Redis(parseRedisUrl(REDIS_URL));
   const prefix = options.prefix ?? `bulkhead:t-auth-${randomBytes(3).toString('hex')}`;
   const shared = builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR });
   const app = createApp({
