@@ -1,9 +1,12 @@
 // Faults on the real engine: a container killed in the middle of a write call, a runtime that
-// freezes (fails its MCP-level health check) and one that crash-loops (the circuit opens).
+// freezes (fails its MCP-level health check), one that crash-loops (the circuit opens), and a
+// rollout whose new runtimes cannot start (it halts; the runtimes it has not reached keep serving).
+import { generateKeyPairSync } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
+import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { agentClient, containerId, containerName, volumeTitles, write } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE, execIn } from '../support/namespace.ts';
@@ -116,6 +119,58 @@ describe('runtime faults', () => {
       expect(info?.runtimeId).toBe(lastContainer);
     } finally {
       await driver.remove('looper', { purgeData: true });
+    }
+  });
+
+  it('a rollout whose new runtimes cannot start halts: the runtimes it has not reached keep serving', async () => {
+    // A namespace of its own, as above: these tenants are in no registry.
+    const driver = new DockerDriver({
+      namespace: `${stack.ns.namespace}-roll`,
+      runDir: `${stack.ns.runDir}/roll`,
+      routerGid: 0,
+      logger: pino({ level: 'silent' }),
+    });
+    const controller = (routerPublicKey: string) =>
+      new RuntimeController({
+        driver,
+        image: RUNTIME_IMAGE,
+        routerPublicKey,
+        logger: pino({ level: 'silent' }),
+        settings: lifecycleSettings({ healthTimeoutMs: 10_000 }),
+      });
+    const key = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const tenants = ['roll-1', 'roll-2', 'roll-3'].map((id, at) => tenantRecord(id, { uid: 100_780 + at }));
+    // The fleet runs; then a new version of the supervisor whose runtimes exit at start (the router
+    // key it hands them is garbage, and the key is part of every runtime's spec).
+    const current = controller(key);
+    for (const tenant of tenants) await current.ensure(tenant);
+    const running = await Promise.all(tenants.map(async (t) => (await driver.inspect(t.id))?.runtimeId));
+    const passes: { due: number; failed: number }[] = [];
+    const health = new HealthMonitor({
+      view: driver,
+      controller: controller('not a key'),
+      tenants: { get: (id) => Promise.resolve(tenants.find((t) => t.id === id)) },
+      replacementsPerPass: 1,
+      onPass: (pass) => passes.push(pass),
+    });
+    try {
+      await health.runOnce();
+      await health.runOnce();
+      // The oldest was replaced and its new runtime did not come up (then recycled for its crash,
+      // never held back); the failure took the place of the next replacement.
+      expect(health.recycled.entries[0]).toEqual({ tenantId: 'roll-1', reason: 'spec changed' });
+      expect(passes).toEqual([
+        { due: 3, failed: 1 },
+        { due: 2, failed: 1 },
+      ]);
+      for (const [at, tenant] of tenants.entries())
+        if (at > 0) {
+          const info = await driver.inspect(tenant.id);
+          expect(info?.runtimeId).toBe(running[at]);
+          expect(await current.check(info!, 'supervisor-health')).toBe('healthy');
+        }
+    } finally {
+      await Promise.all(tenants.map((t) => driver.remove(t.id, { purgeData: true })));
     }
   });
 });
