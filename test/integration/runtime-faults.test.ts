@@ -30,6 +30,19 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/**
+ * A driver in a namespace of its own, for tenants in no registry: in the stack's, its reconciler
+ * (every 30 s) would remove their containers as orphans while a test inspects them.
+ */
+function driverOfItsOwn(name: string): DockerDriver {
+  return new DockerDriver({
+    namespace: `${stack.ns.namespace}-${name}`,
+    runDir: `${stack.ns.runDir}/${name}`,
+    routerGid: 0,
+    logger: pino({ level: 'silent' }),
+  });
+}
+
 describe('runtime faults', () => {
   it('a container killed mid-write: transient error in time, next call on a fresh container, written at most once', async () => {
     const client = await agentClient(stack, 'crashy');
@@ -86,14 +99,7 @@ describe('runtime faults', () => {
   });
 
   it('a crash-looping runtime opens its circuit: callers get retry_after_ms at once, no new container', async () => {
-    // A namespace of its own: in the stack's, its reconciler (every 30 s) would remove this unregistered
-    // tenant's container as an orphan while the test inspects it.
-    const driver = new DockerDriver({
-      namespace: `${stack.ns.namespace}-loop`,
-      runDir: `${stack.ns.runDir}/loop`,
-      routerGid: 0,
-      logger: pino({ level: 'silent' }),
-    });
+    const driver = driverOfItsOwn('loop');
     // A runtime that cannot start: the router key is garbage, so the process exits at once.
     const manager = new RuntimeController({
       driver,
@@ -123,13 +129,7 @@ describe('runtime faults', () => {
   });
 
   it('a rollout whose new runtimes cannot start halts: the runtimes it has not reached keep serving', async () => {
-    // A namespace of its own, as above: these tenants are in no registry.
-    const driver = new DockerDriver({
-      namespace: `${stack.ns.namespace}-roll`,
-      runDir: `${stack.ns.runDir}/roll`,
-      routerGid: 0,
-      logger: pino({ level: 'silent' }),
-    });
+    const driver = driverOfItsOwn('roll');
     const controller = (routerPublicKey: string) =>
       new RuntimeController({
         driver,
