@@ -24,6 +24,7 @@ import { SocketTamperLog } from './client/socket-tamper.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { AuditSealer, type AuditSealerOptions } from './audit/audit-sealer.ts';
 import type { CreateLimiter } from './lifecycle/create-limiter.ts';
+import { RedisRolloutLedger } from './lifecycle/rollout-ledger.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
@@ -138,6 +139,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     replacementsPerPass: settings.replacementsPerPass,
     logger,
     onPass: metrics.observePass,
+    ledger: new RedisRolloutLedger({ redis, prefix: installation.registryPrefix }),
   });
   const publishMetrics = async (): Promise<void> =>
     publishRuntimeMetrics(redis, installation.registryPrefix, await collectRuntimeMetrics(driver));

@@ -109,6 +109,14 @@ export function activityKey(prefix: string): string {
   return `${prefix}:runtime:activity`;
 }
 
+/**
+ * Hash: the health pass's replacements whose new runtime did not come up, a field per tenant: the
+ * spec hash it failed on (supervisor/lifecycle/rollout-ledger.ts).
+ */
+export function rolloutFailuresKey(prefix: string): string {
+  return `${prefix}:runtime:rollout-failures`;
+}
+
 /** Hash: the supervisor's runtime metrics snapshot, a field per tenant (JSON). */
 export function metricsKey(prefix: string): string {
   return `${prefix}:metrics:runtimes`;

@@ -10,6 +10,7 @@ import type { RuntimeInfo, RuntimeView } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { isCrash, limitReached, overAge, type RuntimeObservation } from './observation-policy.ts';
 import { RecentLog } from './recent-log.ts';
+import type { RolloutLedger } from './rollout-ledger.ts';
 import type { RuntimeController } from './runtime-controller.ts';
 
 // Where docs and tests have always found them.
@@ -33,6 +34,8 @@ export interface HealthMonitorOptions {
   logger?: Pick<Logger, 'info' | 'warn'> | undefined;
   /** Told after each pass how many runtimes were due to be replaced and how many replacements failed (metrics). */
   onPass?: ((pass: RolloutPass) => void) | undefined;
+  /** Keeps the failed replacements across restarts (default: this process's memory alone). */
+  ledger?: RolloutLedger | undefined;
 }
 
 /** One health pass's rollout figures. */
@@ -55,9 +58,11 @@ export class HealthMonitor {
    * so a broken image or default halts a rollout after `replacementsPerPass` failures instead of
    * replacing the whole fleet's working runtimes with failing ones. One is settled by a healthy
    * probe of its runtime on that spec, by another spec for the tenant (a fix rolled out) or by the
-   * tenant's end. In memory: a restarted supervisor starts the rollout's count afresh.
+   * tenant's end. Kept in the ledger too, read at the first pass: a restarted supervisor holds back
+   * as the one before it did.
    */
   private readonly failedReplacements = new Map<string, string>();
+  private ledgerRead = false;
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -66,6 +71,7 @@ export class HealthMonitor {
   async runOnce(): Promise<void> {
     const runtimes = await this.options.view.list();
     const tenants = await Promise.all(runtimes.map((info) => this.options.tenants.get(info.tenantId)));
+    await this.readLedger();
     await this.settleSuperseded();
     const due = this.due(runtimes, tenants);
     const now = due.slice(0, this.budget(due.length));
@@ -76,12 +82,15 @@ export class HealthMonitor {
         const tenant = tenants[at];
         const observation = await this.look(info, tenant, replacing.get(info.runtimeId));
         if (!observation) return;
-        this.settleIfHealthy(observation);
+        await this.settleIfHealthy(observation);
         const decision = await this.options.controller.observe(observation, tenant);
         if (!decision.acted || decision.event !== 'recycle') return;
         this.recycled.push({ tenantId: info.tenantId, reason: decision.reason });
-        if (decision.error !== undefined && tenant && replacing.has(info.runtimeId))
-          this.failedReplacements.set(info.tenantId, specHash(this.options.controller.specFor(tenant)));
+        if (decision.error !== undefined && tenant && replacing.has(info.runtimeId)) {
+          const failedHash = specHash(this.options.controller.specFor(tenant));
+          this.failedReplacements.set(info.tenantId, failedHash);
+          await this.options.ledger?.set(info.tenantId, failedHash);
+        }
       }),
     );
     this.options.onPass?.({ due: due.length, failed: this.failedReplacements.size });
@@ -109,6 +118,19 @@ export class HealthMonitor {
     );
   }
 
+  /** The failed replacements a supervisor before this one kept, once. */
+  private async readLedger(): Promise<void> {
+    if (this.ledgerRead || !this.options.ledger) return;
+    for (const [tenantId, failedHash] of await this.options.ledger.load())
+      this.failedReplacements.set(tenantId, failedHash);
+    this.ledgerRead = true;
+  }
+
+  private async settle(tenantId: string): Promise<void> {
+    this.failedReplacements.delete(tenantId);
+    await this.options.ledger?.delete(tenantId);
+  }
+
   /** A failed replacement whose tenant is gone, no longer active, or given another spec since. */
   private async settleSuperseded(): Promise<void> {
     for (const [tenantId, failedHash] of this.failedReplacements) {
@@ -118,16 +140,15 @@ export class HealthMonitor {
         tenant.status !== 'active' ||
         specHash(this.options.controller.specFor(tenant)) !== failedHash
       )
-        this.failedReplacements.delete(tenantId);
+        await this.settle(tenantId);
     }
   }
 
   /** A failed replacement whose tenant's runtime now answers on the spec it failed on. */
-  private settleIfHealthy(observation: RuntimeObservation): void {
+  private async settleIfHealthy(observation: RuntimeObservation): Promise<void> {
     const { info } = observation;
     if (observation.kind === 'probe' && observation.health === 'healthy')
-      if (this.failedReplacements.get(info.tenantId) === info.specHash)
-        this.failedReplacements.delete(info.tenantId);
+      if (this.failedReplacements.get(info.tenantId) === info.specHash) await this.settle(info.tenantId);
   }
 
   /** The running runtimes due to be replaced for a spec change or their age, and why, the oldest first. */

@@ -1,12 +1,15 @@
 // Faults on the real engine: a container killed in the middle of a write call, a runtime that
 // freezes (fails its MCP-level health check), one that crash-loops (the circuit opens), and a
-// rollout whose new runtimes cannot start (it halts; the runtimes it has not reached keep serving).
+// rollout whose new runtimes cannot start (it halts, and stays halted across a supervisor's restart;
+// the runtimes it has not reached keep serving).
 import { generateKeyPairSync } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
+import { RedisRolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { agentClient, containerId, containerName, volumeTitles, write } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE, execIn } from '../support/namespace.ts';
@@ -128,7 +131,7 @@ describe('runtime faults', () => {
     }
   });
 
-  it('a rollout whose new runtimes cannot start halts: the runtimes it has not reached keep serving', async () => {
+  it('a rollout whose new runtimes cannot start halts, after a restart too: the runtimes it has not reached keep serving', async () => {
     const driver = driverOfItsOwn('roll');
     const controller = (routerPublicKey: string) =>
       new RuntimeController({
@@ -146,21 +149,29 @@ describe('runtime faults', () => {
     for (const tenant of tenants) await current.ensure(tenant);
     const running = await Promise.all(tenants.map(async (t) => (await driver.inspect(t.id))?.runtimeId));
     const passes: { due: number; failed: number }[] = [];
-    const health = new HealthMonitor({
-      view: driver,
-      controller: controller('not a key'),
-      tenants: { get: (id) => Promise.resolve(tenants.find((t) => t.id === id)) },
-      replacementsPerPass: 1,
-      onPass: (pass) => passes.push(pass),
-    });
+    const redis = new Redis(stack.ns.installation.redis);
+    const broken = controller('not a key');
+    // A supervisor's health pass; a second one is a restarted supervisor's (the same Redis ledger).
+    const monitor = () =>
+      new HealthMonitor({
+        view: driver,
+        controller: broken,
+        tenants: { get: (id) => Promise.resolve(tenants.find((t) => t.id === id)) },
+        replacementsPerPass: 1,
+        onPass: (pass) => passes.push(pass),
+        ledger: new RedisRolloutLedger({ redis, prefix: `${stack.ns.installation.registryPrefix}:roll` }),
+      });
     try {
+      const health = monitor();
       await health.runOnce();
       await health.runOnce();
+      await monitor().runOnce();
       // The oldest was replaced and its new runtime did not come up (then recycled for its crash,
-      // never held back); the failure took the place of the next replacement.
+      // never held back); the failure took the place of the next replacement, after the restart too.
       expect(health.recycled.entries[0]).toEqual({ tenantId: 'roll-1', reason: 'spec changed' });
       expect(passes).toEqual([
         { due: 3, failed: 1 },
+        { due: 2, failed: 1 },
         { due: 2, failed: 1 },
       ]);
       for (const [at, tenant] of tenants.entries())
@@ -170,6 +181,7 @@ describe('runtime faults', () => {
           expect(await current.check(info!, 'supervisor-health')).toBe('healthy');
         }
     } finally {
+      redis.disconnect();
       await Promise.all(tenants.map((t) => driver.remove(t.id, { purgeData: true })));
     }
   });

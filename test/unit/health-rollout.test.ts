@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
+import type { RolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 import { MemoryDriver } from '../support/fakes/memory-driver.ts';
@@ -26,6 +27,7 @@ async function fleet(options: {
   count: number;
   perPass: number;
   answers: (tenantId: string, uid: number) => boolean;
+  ledger?: RolloutLedger;
 }) {
   const driver = new MemoryDriver(1);
   const controller = new RuntimeController({
@@ -43,20 +45,24 @@ async function fleet(options: {
   const told: { level: string; fields: unknown }[] = [];
   const passes: { due: number; failed: number }[] = [];
   const metrics = new SupervisorMetrics();
-  const health = new HealthMonitor({
-    view: driver,
-    controller,
-    tenants: { get: (id) => Promise.resolve(tenants.get(id)) },
-    replacementsPerPass: options.perPass,
-    logger: {
-      info: (fields: unknown) => told.push({ level: 'info', fields }),
-      warn: (fields: unknown) => told.push({ level: 'warn', fields }),
-    },
-    onPass: (pass) => {
-      passes.push(pass);
-      metrics.observePass(pass);
-    },
-  });
+  /** A health pass of its own (a new one: a restarted supervisor's, with the same ledger). */
+  const monitor = () =>
+    new HealthMonitor({
+      view: driver,
+      controller,
+      tenants: { get: (id) => Promise.resolve(tenants.get(id)) },
+      replacementsPerPass: options.perPass,
+      logger: {
+        info: (fields: unknown) => told.push({ level: 'info', fields }),
+        warn: (fields: unknown) => told.push({ level: 'warn', fields }),
+      },
+      onPass: (pass) => {
+        passes.push(pass);
+        metrics.observePass(pass);
+      },
+      ledger: options.ledger,
+    });
+  const health = monitor();
   const ids = Array.from({ length: options.count }, (_, at) => `ten-${at + 1}`);
   for (const [at, id] of ids.entries()) {
     const record = tenantRecord(id, { uid: FIRST_UID + at });
@@ -73,7 +79,7 @@ async function fleet(options: {
   };
   const runtimeIds = () => ids.map((id) => driver.runtimes.get(id)?.runtimeId);
   const recycled = () => health.recycled.entries.map((e) => `${e.tenantId}: ${e.reason}`);
-  return { health, told, passes, gauge, respec, runtimeIds, recycled };
+  return { health, monitor, told, passes, gauge, respec, runtimeIds, recycled };
 }
 
 describe('replacements per health pass', () => {
@@ -159,5 +165,35 @@ describe('replacements per health pass', () => {
     // second failed probe and is recycled for that, onto the new spec.
     expect(f.recycled().slice(-2).sort()).toEqual(['ten-1: failed 2 health checks', 'ten-2: spec changed']);
     expect(f.runtimeIds()[1]).not.toBe(before[1]);
+  });
+
+  it('holds a broken rollout back after a restart, from the ledger the supervisor before it kept', async () => {
+    const kept = new Map<string, string>();
+    const ledger: RolloutLedger = {
+      load: () => Promise.resolve(new Map(kept)),
+      set: (tenantId, specHash) => Promise.resolve(void kept.set(tenantId, specHash)),
+      delete: (tenantId) => Promise.resolve(void kept.delete(tenantId)),
+    };
+    const f = await fleet({
+      count: 3,
+      perPass: 1,
+      ledger,
+      answers: (_, uid) => uid < FIRST_UID + 100 || uid >= FIRST_UID + 200,
+    });
+    const before = f.runtimeIds();
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual(['ten-1: spec changed']);
+    expect([...kept.keys()]).toEqual(['ten-1']);
+    // The supervisor restarts: its first pass replaces nothing more for the new spec (ten-1's
+    // failing runtime may be recycled for its failed probes: that is never held back).
+    const restarted = f.monitor();
+    await restarted.runOnce();
+    expect(restarted.recycled.entries.filter((e) => e.reason === 'spec changed')).toEqual([]);
+    expect(f.runtimeIds().slice(1)).toEqual(before.slice(1));
+    expect(f.passes.at(-1)).toEqual({ due: 2, failed: 1 });
+    // A fix rolled out settles it, in the ledger too.
+    f.respec(200);
+    await restarted.runOnce();
+    expect(kept.size).toBe(0);
   });
 });
