@@ -72,7 +72,7 @@ export class HealthMonitor {
     const runtimes = await this.options.view.list();
     const tenants = await Promise.all(runtimes.map((info) => this.options.tenants.get(info.tenantId)));
     await this.readLedger();
-    await this.settleSuperseded();
+    await this.settleSuperseded(new Map(runtimes.map((info, at) => [info.tenantId, tenants[at]])));
     const due = this.due(runtimes, tenants);
     const now = due.slice(0, this.budget(due.length));
     this.tellHeldBack(due.length, now);
@@ -131,10 +131,11 @@ export class HealthMonitor {
     await this.options.ledger?.delete(tenantId);
   }
 
-  /** A failed replacement whose tenant is gone, no longer active, or given another spec since. */
-  private async settleSuperseded(): Promise<void> {
+  /** A failed replacement whose tenant is gone, no longer active, or given another spec since (`read`: the records this pass read). */
+  private async settleSuperseded(read: Map<string, TenantRecord | undefined>): Promise<void> {
     for (const [tenantId, failedHash] of this.failedReplacements) {
-      const tenant = await this.options.tenants.get(tenantId);
+      // This pass read the records of the tenants it lists; only one without a runtime is read here.
+      const tenant = read.has(tenantId) ? read.get(tenantId) : await this.options.tenants.get(tenantId);
       if (
         !tenant ||
         tenant.status !== 'active' ||
