@@ -82,7 +82,12 @@ const fields = {
   replacementsPerPass: {
     env: 'BULKHEAD_REPLACEMENTS_PER_PASS',
     schema: z.coerce.number().int().min(1).max(1_000).default(4),
-    doc: 'runtimes a health pass replaces at most for a spec change (a new image, plan or container default) or their maximum age, the oldest first; the others keep serving until a later pass, so an upgrade rolls through the fleet. A failed runtime is never held back; a replacement that did not come up takes the place of one until it answers, so a broken rollout halts',
+    doc: 'runtimes a health pass replaces at most for a spec change (a new image, plan or container default) or their maximum age, the oldest first; the others keep serving until a later pass, so an upgrade rolls through the fleet. A failed runtime is never held back; a replacement that failed (did not come up, or failed within `BULKHEAD_REPLACEMENT_PROBATION_MS`) takes the place of one until it runs healthy, so a broken rollout halts',
+  },
+  replacementProbationMs: {
+    env: 'BULKHEAD_REPLACEMENT_PROBATION_MS',
+    schema: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+    doc: 'how long a replacement that came up is watched: one that crashes, hits a limit or fails its probes within it counts as a failed replacement (as one that does not come up), holding the rollout back; a failed one is settled once a runtime on its spec has answered after running this long (0: only coming up counts)',
   },
   reconcileIntervalMs: {
     env: 'BULKHEAD_RECONCILE_INTERVAL_MS',

@@ -137,6 +137,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     tenants: registry,
     maxAgeMs: settings.maxAgeMs,
     replacementsPerPass: settings.replacementsPerPass,
+    probationMs: settings.replacementProbationMs,
     logger,
     onPass: metrics.observePass,
     ledger: new RedisRolloutLedger({ redis, prefix: installation.registryPrefix }),

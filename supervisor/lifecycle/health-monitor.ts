@@ -10,6 +10,7 @@ import type { RuntimeInfo, RuntimeView } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { isCrash, limitReached, overAge, type RuntimeObservation } from './observation-policy.ts';
 import { RecentLog } from './recent-log.ts';
+import { RolloutGuard } from './rollout-guard.ts';
 import type { RolloutLedger } from './rollout-ledger.ts';
 import type { RuntimeController } from './runtime-controller.ts';
 
@@ -36,13 +37,18 @@ export interface HealthMonitorOptions {
   onPass?: ((pass: RolloutPass) => void) | undefined;
   /** Keeps the failed replacements across restarts (default: this process's memory alone). */
   ledger?: RolloutLedger | undefined;
+  /**
+   * How long a replacement that came up is watched: failing within it (a crash, a limit, failed
+   * probes) counts as a failed replacement, as not coming up does (default 0: only coming up).
+   */
+  probationMs?: number | undefined;
 }
 
 /** One health pass's rollout figures. */
 export interface RolloutPass {
   /** Running runtimes due to be replaced for a spec change or their age. */
   due: number;
-  /** Replacements this monitor started whose new runtime did not come up, not settled since. */
+  /** Replacements this monitor started that failed (rollout-guard.ts), not settled since. */
   failed: number;
 }
 
@@ -52,29 +58,28 @@ export class HealthMonitor {
   private readonly options: HealthMonitorOptions;
   /** The last recycles started, with their reason (bounded; `total` counts all). */
   readonly recycled = new RecentLog<{ tenantId: string; reason: string }>();
-  /**
-   * Tenants whose replacement (a spec change or age) this monitor started and whose new runtime
-   * did not come up, with the spec hash it failed on. Each holds one of a pass's replacements back,
-   * so a broken image or default halts a rollout after `replacementsPerPass` failures instead of
-   * replacing the whole fleet's working runtimes with failing ones. One is settled by a healthy
-   * probe of its runtime on that spec, by another spec for the tenant (a fix rolled out) or by the
-   * tenant's end. Kept in the ledger too, read at the first pass: a restarted supervisor holds back
-   * as the one before it did.
-   */
-  private readonly failedReplacements = new Map<string, string>();
-  private ledgerRead = false;
+  /** The replacements that failed, each holding one of a pass's replacements back. */
+  private readonly rollout: RolloutGuard;
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
+    this.rollout = new RolloutGuard({
+      ledger: options.ledger,
+      probationMs: options.probationMs,
+      specHashOf: (tenant) => specHash(options.controller.specFor(tenant)),
+    });
   }
 
   async runOnce(): Promise<void> {
     const runtimes = await this.options.view.list();
     const tenants = await Promise.all(runtimes.map((info) => this.options.tenants.get(info.tenantId)));
-    await this.readLedger();
-    await this.settleSuperseded(new Map(runtimes.map((info, at) => [info.tenantId, tenants[at]])));
+    await this.rollout.beginPass(
+      runtimes,
+      new Map(runtimes.map((info, at) => [info.tenantId, tenants[at]])),
+      (id) => this.options.tenants.get(id),
+    );
     const due = this.due(runtimes, tenants);
-    const now = due.slice(0, this.budget(due.length));
+    const now = due.slice(0, this.rollout.budget(this.options.replacementsPerPass, due.length));
     this.tellHeldBack(due.length, now);
     const replacing = new Map(now.map(({ info, kind }) => [info.runtimeId, kind]));
     await Promise.all(
@@ -82,30 +87,30 @@ export class HealthMonitor {
         const tenant = tenants[at];
         const observation = await this.look(info, tenant, replacing.get(info.runtimeId));
         if (!observation) return;
-        await this.settleIfHealthy(observation);
         const decision = await this.options.controller.observe(observation, tenant);
-        if (!decision.acted || decision.event !== 'recycle') return;
-        this.recycled.push({ tenantId: info.tenantId, reason: decision.reason });
-        if (decision.error !== undefined && tenant && replacing.has(info.runtimeId)) {
-          const failedHash = specHash(this.options.controller.specFor(tenant));
-          this.failedReplacements.set(info.tenantId, failedHash);
-          await this.options.ledger?.set(info.tenantId, failedHash);
+        const recycled = decision.acted && decision.event === 'recycle';
+        if (recycled) this.recycled.push({ tenantId: info.tenantId, reason: decision.reason });
+        if (tenant && replacing.has(info.runtimeId)) {
+          if (!recycled) return;
+          if (decision.error === undefined) this.rollout.cameUp(tenant, info);
+          else await this.rollout.failedToComeUp(tenant);
+          return;
         }
+        const probed = observation.kind === 'probe' ? observation.health : undefined;
+        await this.rollout.looked(info, {
+          // Recycled as failed, or broken and left (its tenant's crash circuit open).
+          broken: recycled || probed === 'tampered' || probed === undefined,
+          healthy: probed === 'healthy',
+        });
       }),
     );
-    this.options.onPass?.({ due: due.length, failed: this.failedReplacements.size });
-  }
-
-  /** How many of the due replacements this pass starts: the failed ones not settled take their place. */
-  private budget(due: number): number {
-    const perPass = this.options.replacementsPerPass;
-    return perPass === undefined ? due : Math.max(0, perPass - this.failedReplacements.size);
+    this.options.onPass?.({ due: due.length, failed: this.rollout.failedCount });
   }
 
   private tellHeldBack(due: number, now: { info: RuntimeInfo }[]): void {
     if (now.length === due) return;
     const fields = { due, now: now.length, tenants: now.map(({ info }) => info.tenantId) };
-    if (this.failedReplacements.size === 0) {
+    if (this.rollout.failedCount === 0) {
       this.options.logger?.info(
         fields,
         'replacing runtimes of an older spec or past their age, the rest in later passes',
@@ -113,43 +118,9 @@ export class HealthMonitor {
       return;
     }
     this.options.logger?.warn(
-      { ...fields, failed: [...this.failedReplacements.keys()] },
-      'rollout held back: replacements that did not come up take the place of new ones until they run healthy',
+      { ...fields, failed: this.rollout.failedTenants },
+      'rollout held back: replacements that failed take the place of new ones until they run healthy',
     );
-  }
-
-  /** The failed replacements a supervisor before this one kept, once. */
-  private async readLedger(): Promise<void> {
-    if (this.ledgerRead || !this.options.ledger) return;
-    for (const [tenantId, failedHash] of await this.options.ledger.load())
-      this.failedReplacements.set(tenantId, failedHash);
-    this.ledgerRead = true;
-  }
-
-  private async settle(tenantId: string): Promise<void> {
-    this.failedReplacements.delete(tenantId);
-    await this.options.ledger?.delete(tenantId);
-  }
-
-  /** A failed replacement whose tenant is gone, no longer active, or given another spec since (`read`: the records this pass read). */
-  private async settleSuperseded(read: Map<string, TenantRecord | undefined>): Promise<void> {
-    for (const [tenantId, failedHash] of this.failedReplacements) {
-      // This pass read the records of the tenants it lists; only one without a runtime is read here.
-      const tenant = read.has(tenantId) ? read.get(tenantId) : await this.options.tenants.get(tenantId);
-      if (
-        !tenant ||
-        tenant.status !== 'active' ||
-        specHash(this.options.controller.specFor(tenant)) !== failedHash
-      )
-        await this.settle(tenantId);
-    }
-  }
-
-  /** A failed replacement whose tenant's runtime now answers on the spec it failed on. */
-  private async settleIfHealthy(observation: RuntimeObservation): Promise<void> {
-    const { info } = observation;
-    if (observation.kind === 'probe' && observation.health === 'healthy')
-      if (this.failedReplacements.get(info.tenantId) === info.specHash) await this.settle(info.tenantId);
   }
 
   /** The running runtimes due to be replaced for a spec change or their age, and why, the oldest first. */

@@ -1,7 +1,7 @@
-// Where the health pass keeps the replacements whose new runtime did not come up (health-monitor.ts),
-// so that a restarted supervisor goes on holding a broken rollout back instead of replacing
-// `replacementsPerPass` more working runtimes before it learns again. One Redis hash per
-// installation, a field per tenant: the spec hash its replacement failed on.
+// Where the health pass keeps the replacements that failed (rollout-guard.ts: did not come up, or
+// failed within the probation window), so that a restarted supervisor goes on holding a broken
+// rollout back instead of replacing `replacementsPerPass` more working runtimes before it learns
+// again. One Redis hash per installation, a field per tenant: the spec hash its replacement failed on.
 import type { Redis } from 'ioredis';
 import { rolloutFailuresKey } from '../../kernel/redis/keys.ts';
 

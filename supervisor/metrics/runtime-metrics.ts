@@ -145,7 +145,7 @@ export class SupervisorMetrics {
     });
     this.replacementFailed = new Gauge({
       name: 'bulkhead_runtimes_replacement_failed',
-      help: "Replacements for a spec change or age whose new runtime did not come up and has not run healthy since; each holds one of a pass's replacements back.",
+      help: "Replacements for a spec change or age whose new runtime did not come up, or failed within the probation window, not settled since; each holds one of a pass's replacements back.",
       registers,
     });
     this.wake = new Histogram({

@@ -1,7 +1,8 @@
 // Faults on the real engine: a container killed in the middle of a write call, a runtime that
 // freezes (fails its MCP-level health check), one that crash-loops (the circuit opens), and a
-// rollout whose new runtimes cannot start (it halts, and stays halted across a supervisor's restart;
-// the runtimes it has not reached keep serving).
+// rollout whose new runtimes cannot start, or start and then crash within the probation window (it
+// halts, and stays halted across a supervisor's restart; the runtimes it has not reached keep
+// serving).
 import { generateKeyPairSync } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -132,57 +133,111 @@ describe('runtime faults', () => {
   });
 
   it('a rollout whose new runtimes cannot start halts, after a restart too: the runtimes it has not reached keep serving', async () => {
-    const driver = driverOfItsOwn('roll');
-    const controller = (routerPublicKey: string) =>
-      new RuntimeController({
-        driver,
-        image: RUNTIME_IMAGE,
-        routerPublicKey,
-        logger: pino({ level: 'silent' }),
-        settings: lifecycleSettings({ healthTimeoutMs: 10_000 }),
-      });
-    const key = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const tenants = ['roll-1', 'roll-2', 'roll-3'].map((id, at) => tenantRecord(id, { uid: 100_780 + at }));
-    // The fleet runs; then a new version of the supervisor whose runtimes exit at start (the router
-    // key it hands them is garbage, and the key is part of every runtime's spec).
-    const current = controller(key);
-    for (const tenant of tenants) await current.ensure(tenant);
-    const running = await Promise.all(tenants.map(async (t) => (await driver.inspect(t.id))?.runtimeId));
-    const passes: { due: number; failed: number }[] = [];
-    const redis = new Redis(stack.ns.installation.redis);
-    const broken = controller('not a key');
-    // A supervisor's health pass; a second one is a restarted supervisor's (the same Redis ledger).
-    const monitor = () =>
-      new HealthMonitor({
-        view: driver,
-        controller: broken,
-        tenants: { get: (id) => Promise.resolve(tenants.find((t) => t.id === id)) },
-        replacementsPerPass: 1,
-        onPass: (pass) => passes.push(pass),
-        ledger: new RedisRolloutLedger({ redis, prefix: `${stack.ns.installation.registryPrefix}:roll` }),
-      });
+    // A new version of the supervisor whose runtimes exit at start (the router key it hands them
+    // is garbage, and the key is part of every runtime's spec).
+    const r = await rollout('roll', 100_780, { to: 'not a key' });
     try {
-      const health = monitor();
+      const health = r.monitor();
       await health.runOnce();
       await health.runOnce();
-      await monitor().runOnce();
+      await r.monitor().runOnce();
       // The oldest was replaced and its new runtime did not come up (then recycled for its crash,
       // never held back); the failure took the place of the next replacement, after the restart too.
       expect(health.recycled.entries[0]).toEqual({ tenantId: 'roll-1', reason: 'spec changed' });
-      expect(passes).toEqual([
+      expect(r.passes).toEqual([
         { due: 3, failed: 1 },
         { due: 2, failed: 1 },
         { due: 2, failed: 1 },
       ]);
+      await r.othersServe();
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a rollout whose new runtime comes up and then crashes within the probation window halts, after a restart too', async () => {
+    const r = await rollout('late', 100_790, { to: ed25519PublicKey(), probationMs: 60_000 });
+    try {
+      const health = r.monitor();
+      await health.runOnce();
+      expect(health.recycled.entries).toEqual([{ tenantId: 'late-1', reason: 'spec changed' }]);
+      const replaced = await r.driver.inspect('late-1');
+      expect(await r.controller.check(replaced!, 'supervisor-health')).toBe('healthy');
+      // It came up and answered; now its process is killed (an image that fails a while in).
+      await stack.ns.docker.getContainer(replaced!.runtimeId).kill();
+      await health.runOnce();
+      // Recycled at once for the crash, and counted as a failed replacement before the pass set its
+      // budget: nothing more replaced, then or after a restart, though the recycled one answers.
+      expect(health.recycled.entries.map((e) => e.reason)).toEqual(['spec changed', 'crashed (exit 137)']);
+      await r.monitor().runOnce();
+      expect(r.passes).toEqual([
+        { due: 3, failed: 0 },
+        { due: 2, failed: 1 },
+        { due: 2, failed: 1 },
+      ]);
+      const recycled = await r.driver.inspect('late-1');
+      expect(recycled?.runtimeId).not.toBe(replaced!.runtimeId);
+      expect(await r.controller.check(recycled!, 'supervisor-health')).toBe('healthy');
+      await r.othersServe();
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+function ed25519PublicKey(): string {
+  return generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/**
+ * Three tenants `<name>-1..3` up on the current version, in a driver of their own, then a health
+ * pass (`monitor()`, one a pass; a second one is a restarted supervisor's, on the same Redis
+ * ledger) whose controller hands runtimes another router key (`to`): every tenant's spec changes.
+ */
+async function rollout(name: string, uid: number, options: { to: string; probationMs?: number }) {
+  const driver = driverOfItsOwn(name);
+  const controllerWith = (routerPublicKey: string) =>
+    new RuntimeController({
+      driver,
+      image: RUNTIME_IMAGE,
+      routerPublicKey,
+      logger: pino({ level: 'silent' }),
+      settings: lifecycleSettings({ healthTimeoutMs: 10_000 }),
+    });
+  const tenants = [1, 2, 3].map((n) => tenantRecord(`${name}-${n}`, { uid: uid + n - 1 }));
+  const current = controllerWith(ed25519PublicKey());
+  for (const tenant of tenants) await current.ensure(tenant);
+  const running = await Promise.all(tenants.map(async (t) => (await driver.inspect(t.id))?.runtimeId));
+  const passes: { due: number; failed: number }[] = [];
+  const redis = new Redis(stack.ns.installation.redis);
+  const controller = controllerWith(options.to);
+  const monitor = () =>
+    new HealthMonitor({
+      view: driver,
+      controller,
+      tenants: { get: (id) => Promise.resolve(tenants.find((t) => t.id === id)) },
+      replacementsPerPass: 1,
+      probationMs: options.probationMs,
+      onPass: (pass) => passes.push(pass),
+      ledger: new RedisRolloutLedger({ redis, prefix: `${stack.ns.installation.registryPrefix}:${name}` }),
+    });
+  return {
+    driver,
+    controller,
+    monitor,
+    passes,
+    /** The tenants the rollout did not reach keep their containers, answering their probes. */
+    othersServe: async () => {
       for (const [at, tenant] of tenants.entries())
         if (at > 0) {
           const info = await driver.inspect(tenant.id);
           expect(info?.runtimeId).toBe(running[at]);
           expect(await current.check(info!, 'supervisor-health')).toBe('healthy');
         }
-    } finally {
+    },
+    close: async () => {
       redis.disconnect();
       await Promise.all(tenants.map((t) => driver.remove(t.id, { purgeData: true })));
-    }
-  });
-});
+    },
+  };
+}

@@ -2,8 +2,9 @@
 // replaces at most `replacementsPerPass` runtimes, the oldest first, and says so; the others keep
 // serving and are probed as usual, so a runtime that fails meanwhile is recycled for that at once;
 // the supervisor's gauges show how many were due at each pass and how many replacements failed.
-// A replacement whose new runtime does not come up takes the place of one in every later pass until
-// it runs healthy, or its tenant's spec changes again: a broken rollout halts.
+// A replacement whose new runtime does not come up, or comes up and fails within the probation
+// window, takes the place of one in every later pass until it runs healthy, or its tenant's spec
+// changes again: a broken rollout halts.
 // The real controller and health pass over the in-memory driver.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ async function fleet(options: {
   perPass: number;
   answers: (tenantId: string, uid: number) => boolean;
   ledger?: RolloutLedger;
+  probationMs?: number;
 }) {
   const driver = new MemoryDriver(1);
   const controller = new RuntimeController({
@@ -61,6 +63,7 @@ async function fleet(options: {
         metrics.observePass(pass);
       },
       ledger: options.ledger,
+      probationMs: options.probationMs,
     });
   const health = monitor();
   const ids = Array.from({ length: options.count }, (_, at) => `ten-${at + 1}`);
@@ -79,7 +82,7 @@ async function fleet(options: {
   };
   const runtimeIds = () => ids.map((id) => driver.runtimes.get(id)?.runtimeId);
   const recycled = () => health.recycled.entries.map((e) => `${e.tenantId}: ${e.reason}`);
-  return { health, monitor, told, passes, gauge, respec, runtimeIds, recycled };
+  return { health, monitor, told, passes, gauge, respec, runtimeIds, recycled, driver, controller, tenants };
 }
 
 describe('replacements per health pass', () => {
@@ -195,5 +198,59 @@ describe('replacements per health pass', () => {
     f.respec(200);
     await restarted.runOnce();
     expect(kept.size).toBe(0);
+  });
+
+  it('halts a rollout whose replacements come up and crash within the probation window', async () => {
+    const probationMs = 300;
+    const f = await fleet({ count: 6, perPass: 2, probationMs, answers: () => true });
+    const before = f.runtimeIds();
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual(['ten-1: spec changed', 'ten-2: spec changed']);
+    // Both came up; a while later both crash (an image that fails a minute in).
+    f.driver.crash('ten-1');
+    f.driver.crash('ten-2');
+    // The next pass finds both crashed: recycled at once, and counted as failed replacements before
+    // it replaces any more.
+    await f.health.runOnce();
+    expect(f.recycled().slice(2).sort()).toEqual(['ten-1: crashed (exit 137)', 'ten-2: crashed (exit 137)']);
+    expect(f.passes.at(-1)).toEqual({ due: 4, failed: 2 });
+    expect(f.told.at(-1)).toEqual({
+      level: 'warn',
+      fields: { due: 4, now: 0, tenants: [], failed: ['ten-1', 'ten-2'] },
+    });
+    // Halted: the runtimes it has not reached keep serving, though the recycled ones answer now,
+    // until they have run for the probation window.
+    await f.health.runOnce();
+    expect(f.passes.at(-1)).toEqual({ due: 4, failed: 2 });
+    expect(f.runtimeIds().slice(2)).toEqual(before.slice(2));
+    await new Promise((resolve) => setTimeout(resolve, probationMs + 50));
+    await f.health.runOnce();
+    expect(f.passes.at(-1)).toEqual({ due: 4, failed: 0 });
+    await f.health.runOnce();
+    expect(f.recycled().slice(-2)).toEqual(['ten-3: spec changed', 'ten-4: spec changed']);
+  });
+
+  it('counts a replacement recreated by a call within the probation window (it crashed first) as failed', async () => {
+    const f = await fleet({ count: 3, perPass: 1, probationMs: 60_000, answers: () => true });
+    const before = f.runtimeIds();
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual(['ten-1: spec changed']);
+    // Its new runtime crashes and a call brings it up again before the health pass sees the crash.
+    f.driver.crash('ten-1');
+    await f.controller.ensureRuntime(f.tenants.get('ten-1')!);
+    await f.health.runOnce();
+    expect(f.passes.at(-1)).toEqual({ due: 2, failed: 1 });
+    expect(f.runtimeIds().slice(1)).toEqual(before.slice(1));
+    expect(f.recycled()).toEqual(['ten-1: spec changed']);
+  });
+
+  it('does not count a replacement that fails after the probation window', async () => {
+    const f = await fleet({ count: 3, perPass: 1, probationMs: 100, answers: () => true });
+    await f.health.runOnce();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    f.driver.crash('ten-1');
+    await f.health.runOnce();
+    expect(f.recycled()).toEqual(['ten-1: spec changed', 'ten-1: crashed (exit 137)', 'ten-2: spec changed']);
+    expect(f.passes.at(-1)).toEqual({ due: 2, failed: 0 });
   });
 });

@@ -1,0 +1,151 @@
+// What keeps a rollout (runtimes replaced a few a health pass for a spec change or their age) from
+// replacing the fleet's working runtimes with failing ones: the replacements that failed, each
+// holding one of a pass's replacements back, so a broken image or default halts the rollout after
+// as many failures as a pass replaces (health-monitor.ts uses it).
+//
+// A replacement fails when its new runtime does not come up, or when it comes up and then fails
+// within the probation window: it crashes, hits a limit, fails its probes or is replaced again on
+// the same spec (a call found it crashed first). A failed one is settled by its runtime answering a
+// probe on the spec it failed on once it has run for the probation window (an image fixed under
+// the same name), by another spec for its tenant (a fix rolled out) or by its tenant's end. The
+// failures are kept in the ledger too, read once: a restarted supervisor holds back as the one
+// before it did. Replacements on probation are this process's alone: a restart forgets them.
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { RuntimeInfo } from '../runtime/runtime-driver.ts';
+import { isCrash } from './observation-policy.ts';
+import type { RolloutLedger } from './rollout-ledger.ts';
+
+export interface RolloutGuardOptions {
+  /** Keeps the failed replacements across restarts (default: this process's memory alone). */
+  ledger?: RolloutLedger | undefined;
+  /** How long a replacement that came up is watched for a failure (0: only its coming up). */
+  probationMs?: number | undefined;
+  /** A tenant's current spec hash. */
+  specHashOf: (tenant: TenantRecord) => string;
+}
+
+interface OnProbation {
+  specHash: string;
+  generation: number;
+  until: number;
+}
+
+export class RolloutGuard {
+  private readonly options: RolloutGuardOptions;
+  /** Tenant to the spec hash its replacement failed on. */
+  private readonly failed = new Map<string, string>();
+  private readonly onProbation = new Map<string, OnProbation>();
+  private ledgerRead = false;
+
+  constructor(options: RolloutGuardOptions) {
+    this.options = options;
+  }
+
+  /** Replacements that failed, not settled since. */
+  get failedCount(): number {
+    return this.failed.size;
+  }
+
+  get failedTenants(): string[] {
+    return [...this.failed.keys()];
+  }
+
+  /** How many of `perPass` replacements a pass may start: the failed ones not settled take their place. */
+  budget(perPass: number | undefined, due: number): number {
+    return perPass === undefined ? due : Math.max(0, perPass - this.failed.size);
+  }
+
+  /**
+   * The start of a pass, before its budget is set: the failures a supervisor before this one kept
+   * (once); the probations past their window or whose tenant is gone, not active or given another
+   * spec since; the replacements on probation the listing shows crashed or made again since (a
+   * call found it crashed first); then the failures whose tenant is gone, not active or given
+   * another spec since (`read`: the records the pass read, by tenant).
+   */
+  async beginPass(
+    runtimes: RuntimeInfo[],
+    read: Map<string, TenantRecord | undefined>,
+    get: Getter,
+  ): Promise<void> {
+    if (!this.ledgerRead && this.options.ledger) {
+      for (const [tenantId, hash] of await this.options.ledger.load()) this.failed.set(tenantId, hash);
+      this.ledgerRead = true;
+    }
+    const now = Date.now();
+    for (const [tenantId, watched] of this.onProbation)
+      if (now > watched.until || !(await this.stillOn(tenantId, watched.specHash, read, get)))
+        this.onProbation.delete(tenantId);
+    for (const info of runtimes) await this.failedOnProbation(info, isCrash(info));
+    for (const [tenantId, hash] of this.failed)
+      if (!(await this.stillOn(tenantId, hash, read, get))) await this.settle(tenantId);
+  }
+
+  /** A replacement this pass started (of runtime `replaced`) came up: it is watched for the probation window. */
+  cameUp(tenant: TenantRecord, replaced: RuntimeInfo): void {
+    const probationMs = this.options.probationMs ?? 0;
+    if (probationMs <= 0) return;
+    this.onProbation.set(tenant.id, {
+      specHash: this.options.specHashOf(tenant),
+      // A replacement is the next generation of the runtime it replaces (RuntimeController.bringUp).
+      generation: replaced.generation + 1,
+      until: Date.now() + probationMs,
+    });
+  }
+
+  /** A replacement this pass started did not come up, on the tenant's current spec. */
+  async failedToComeUp(tenant: TenantRecord): Promise<void> {
+    await this.fail(tenant.id, this.options.specHashOf(tenant));
+  }
+
+  /**
+   * What a pass saw of a runtime it did not replace: `broken` when it crashed, hit a limit, had
+   * its socket tampered with or failed its probes; `healthy` when it answered a probe.
+   */
+  async looked(info: RuntimeInfo, seen: { broken: boolean; healthy: boolean }): Promise<void> {
+    if (seen.broken && (await this.failedOnProbation(info))) return;
+    const age = Date.now() - Date.parse(info.createdAt ?? '');
+    if (
+      seen.healthy &&
+      this.failed.get(info.tenantId) === info.specHash &&
+      age >= (this.options.probationMs ?? 0)
+    )
+      await this.settle(info.tenantId);
+  }
+
+  /**
+   * A replacement on probation failed: `info` (its runtime, on the spec it was replaced onto) is
+   * broken, or is a later generation than the replacement made.
+   */
+  private async failedOnProbation(info: RuntimeInfo, broken = true): Promise<boolean> {
+    const watched = this.onProbation.get(info.tenantId);
+    if (!watched || info.specHash !== watched.specHash) return false;
+    if (!broken && info.generation <= watched.generation) return false;
+    this.onProbation.delete(info.tenantId);
+    await this.fail(info.tenantId, watched.specHash);
+    return true;
+  }
+
+  private async fail(tenantId: string, specHash: string): Promise<void> {
+    this.failed.set(tenantId, specHash);
+    await this.options.ledger?.set(tenantId, specHash);
+  }
+
+  private async settle(tenantId: string): Promise<void> {
+    this.failed.delete(tenantId);
+    await this.options.ledger?.delete(tenantId);
+  }
+
+  /** Whether the tenant is active with this spec hash (read from the pass's records when it listed one). */
+  private async stillOn(
+    tenantId: string,
+    hash: string,
+    read: Map<string, TenantRecord | undefined>,
+    get: Getter,
+  ): Promise<boolean> {
+    // The pass read the records of the tenants it lists; only one without a runtime is read here.
+    const tenant = read.has(tenantId) ? read.get(tenantId) : await get(tenantId);
+    return tenant?.status === 'active' && this.options.specHashOf(tenant) === hash;
+  }
+}
+
+type Getter = (tenantId: string) => Promise<TenantRecord | undefined>;
