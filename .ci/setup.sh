@@ -163,13 +163,23 @@ ensure_redis() {
   if command -v redis-cli >/dev/null 2>&1 && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return; fi
   step "starting redis-server on 127.0.0.1:$port and $BULKHEAD_STATE_DIR/redis/redis.sock (append-only persistence)"
   mkdir -p "$BULKHEAD_STATE_DIR/redis"
-  # Also on a unix socket, root's alone: benchmarks compare the router's Redis over it and over TCP.
+  # Also on a unix socket, root's alone: the stack's way in (redis_url_of_stack, below); TCP for
+  # benchmarks that compare the two and for redis-cli.
   redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --appendonly yes \
     --unixsocket "$BULKHEAD_STATE_DIR/redis/redis.sock" --unixsocketperm 700 \
     --dir "$BULKHEAD_STATE_DIR/redis" --logfile "$BULKHEAD_STATE_DIR/redis/redis.log"
   for _ in $(seq 1 40); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.25; done
   redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || die "redis-server did not come up"
   done_step
+}
+
+# The stack's processes, the tests and the benchmarks reach this Redis over its unix socket: no TCP
+# stack on either side, less CPU per round trip (docs/operations.md, "Redis on the same host"). The
+# same rule as REDIS_URL in test/support/namespace.ts. A BULKHEAD_REDIS_URL already set is kept; a
+# Redis started before without the socket keeps TCP (the configuration's default).
+redis_url_of_stack() {
+  local socket="$BULKHEAD_STATE_DIR/redis/redis.sock"
+  if [ -z "${BULKHEAD_REDIS_URL:-}" ] && [ -S "$socket" ]; then export BULKHEAD_REDIS_URL="unix://$socket"; fi
 }
 
 ensure_runtime_image() {
@@ -187,4 +197,5 @@ ensure_npm_deps
 ensure_packages
 ensure_docker
 ensure_redis
+redis_url_of_stack
 ensure_runtime_image

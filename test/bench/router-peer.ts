@@ -22,8 +22,9 @@
 //     [--connection-per-call]  the sequential calls each on a new connection (`Connection: close`),
 //                       as a client that keeps none alive
 //     [--before DIR]    also the router of another checkout (e.g. /work/main), in the same rounds
-//     [--redis-socket PATH]  also the same router on the same Redis over its unix socket (PATH,
-//                       e.g. the one .ci/setup.sh starts: $BULKHEAD_STATE_DIR/redis/redis.sock)
+//     [--redis-url URL]  also the same router on the same Redis reached another way: the stack's
+//                       is BULKHEAD_REDIS_URL, by default the unix socket of the Redis .ci/setup.sh
+//                       starts, so redis://127.0.0.1:6379 adds the same router over loopback TCP
 //     [--profile DIR]   CPU profiles of the last round's peer and router phases alone, and of the
 //                       overlapped floor's and the router's calls on one connection
 //                       (DIR/peer.cpuprofile, DIR/router.cpuprofile, DIR/overlapped-1.cpuprofile,
@@ -36,7 +37,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { parseRedisUrl } from '../../kernel/redis/connection.ts';
+import { parseRedisUrl, redactRedisUrl } from '../../kernel/redis/connection.ts';
 import { Pool } from 'undici';
 import { SHARED_TOOLS } from '../../kernel/packs/manifest.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
@@ -62,7 +63,7 @@ const { values } = benchArgs(import.meta.filename, {
     'pause-ms': { type: 'string', default: '0' },
     profile: { type: 'string' },
     before: { type: 'string' },
-    'redis-socket': { type: 'string' },
+    'redis-url': { type: 'string' },
     'connection-per-call': { type: 'boolean', default: false },
   },
 });
@@ -296,17 +297,19 @@ async function main(): Promise<void> {
   // --before: another checkout's router (e.g. main's), its own modules, on the same stack.
   const before =
     values.before === undefined ? undefined : await stack.replica({}, await startRouterOf(values.before));
-  // --redis-socket: the same router on the stack's Redis (its database) over the unix socket.
-  const socket = values['redis-socket'];
+  // --redis-url: the same router on the stack's Redis (its database) reached another way.
+  const otherUrl = values['redis-url'];
   const { installation } = stack.ns;
-  const overSocket = { ...installation, redis: { path: socket ?? '', db: installation.redis.db } };
-  const onSocket = socket === undefined ? undefined : await stack.replica({ installation: overSocket });
+  const otherRedis =
+    otherUrl === undefined ? undefined : { ...parseRedisUrl(otherUrl), db: installation.redis.db };
+  const onOther =
+    otherRedis && (await stack.replica({ installation: { ...installation, redis: otherRedis } }));
   const mcpOf = (running: { url: string }): string => new URL('/mcp', running.url).href;
   const variants = [
     { label: 'router', url: stack.mcpUrl },
     { label: 'router, token cache off', url: mcpOf(uncached) },
     ...(before ? [{ label: `before (${values.before})`, url: mcpOf(before) }] : []),
-    ...(onSocket ? [{ label: 'router, Redis on its unix socket', url: mcpOf(onSocket) }] : []),
+    ...(onOther ? [{ label: `router, Redis at ${redactRedisUrl(otherUrl!)}`, url: mcpOf(onOther) }] : []),
   ];
   try {
     const bare = await capture(peer.url, undefined);
@@ -315,7 +318,7 @@ async function main(): Promise<void> {
     console.log(
       `router-peer benchmark: whoami (2026-07-28), Node ${process.version}, ${CONNECTIONS} connections for ` +
         `${SECONDS} s each, ${SEQUENTIAL} sequential calls${RESET ? ', each on a new connection' : ''}; ` +
-        'router = authenticated, audited, rate limited',
+        `router = authenticated, audited, rate limited, Redis at ${redactRedisUrl(REDIS_URL)}`,
     );
     // Every variant in every round, so a burst of load from elsewhere on the machine hits all, each
     // round starting one lane further on: in a fixed order, of two routers compared, the one measured
@@ -386,12 +389,8 @@ async function main(): Promise<void> {
         `calls answered with a tool error (not counted): ${[...toolErrors].map(([c, n]) => `${n} x ${c}`).join(', ')}`,
       );
   } finally {
-    await before?.close();
-    await onSocket?.close();
-    await uncached.close();
-    await peer.close();
-    await floor.close();
-    await overlapped.close();
+    await Promise.all([before?.close(), onOther?.close(), uncached.close()]);
+    await Promise.all([peer.close(), floor.close(), overlapped.close()]);
     floorRedis.disconnect();
     await stack.close();
   }

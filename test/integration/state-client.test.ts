@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { parseRedisUrl } from '../../kernel/redis/connection.ts';
 import { StateRedis, withinDeadline } from '../../router/pipeline/state-guard.ts';
+import { REDIS_URL } from '../support/namespace.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
 
-const REDIS_URL = process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DEADLINE_MS = 100;
 const PASSWORD = `pw-${randomUUID()}`;
 
@@ -36,7 +36,7 @@ let frozen: StateRedis;
 
 beforeAll(async () => {
   state = new StateRedis({ ...parseRedisUrl(REDIS_URL), lazyConnect: true }, { deadlineMs: DEADLINE_MS });
-  plain = new Redis(REDIS_URL, { lazyConnect: true });
+  plain = new Redis({ ...parseRedisUrl(REDIS_URL), lazyConnect: true });
   silent = await startPrivateRedis({ password: PASSWORD });
   frozen = new StateRedis(
     { port: silent.port, password: PASSWORD, lazyConnect: true },

@@ -1,6 +1,7 @@
 // Every test run gets its own namespace: container names, labels, volumes, socket directories and
 // Redis keys all carry it, so parallel files and helper sessions on one engine never collide.
 import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,16 @@ import { Redis } from 'ioredis';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { installation, type Installation } from '../../kernel/tenant/installation.ts';
 
-export const REDIS_URL = process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The development stack's Redis: BULKHEAD_REDIS_URL, else the unix socket of the Redis .ci/setup.sh
+ * starts (the rule setup.sh's redis_url_of_stack exports for the stack), else loopback TCP.
+ */
+export const REDIS_URL = process.env.BULKHEAD_REDIS_URL ?? developmentRedisUrl();
+
+function developmentRedisUrl(): string {
+  const socket = join(process.env.BULKHEAD_STATE_DIR ?? '/var/lib/bulkhead', 'redis', 'redis.sock');
+  return existsSync(socket) && statSync(socket).isSocket() ? `unix://${socket}` : 'redis://127.0.0.1:6379';
+}
 export const RUNTIME_IMAGE = process.env.BULKHEAD_RUNTIME_IMAGE ?? 'bulkhead/runtime:latest';
 
 export interface TestNamespace {
