@@ -1,5 +1,5 @@
 // The one /mcp endpoint, both protocol eras, composed from the SDK's own pieces (the
-// `isLegacyRequest` pattern of `createMcpHandler`'s documentation):
+// `isLegacyRequest` pattern of `createMcpHandler`'s documentation, protocol-era.ts):
 //
 // - 2026-07-28 (requests carrying the per-request `_meta` envelope): the SDK's strict modern handler,
 //   stateless, `server/discover`, `Mcp-Method`/`Mcp-Name` checked against the body (-32020).
@@ -22,7 +22,6 @@ import {
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   isInitializeRequest,
   isJsonContentType,
-  isLegacyRequest,
   legacyStatelessFallback,
   SUPPORTED_PROTOCOL_VERSIONS,
   type AuthInfo,
@@ -40,6 +39,7 @@ import { stepUpResponse } from '../request/step-up.ts';
 import type { ToolSurface } from '../tools/tool-surface.ts';
 import { stateUnavailable } from '../pipeline/state-guard.ts';
 import { jsonRpcErrorResponse } from './json-rpc.ts';
+import { servedAsLegacy } from './protocol-era.ts';
 import { isClientAnswer, type ClientRequests } from './client-requests.ts';
 import type { ServerRequestInfo } from './router-server.ts';
 import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
@@ -271,7 +271,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       });
       const stepUp = stepUpResponse(context, options.resourceMetadataUrl);
       if (stepUp) return stepUp;
-      const legacyEra = await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes });
+      const legacyEra = await servedAsLegacy(request, body, maxBodyBytes);
       // A 2025 session's call is admitted after its session check, in serveLegacy.
       const admission = legacyEra ? undefined : options.admit?.(context, { holdAhead: true });
       const forward: McpHandlerRequestOptions = {
