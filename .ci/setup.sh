@@ -4,7 +4,8 @@
 # registry when the system one is older), npm dependencies, the Debian packages in
 # REQUIRED_PACKAGES below, the Docker engine (with gVisor's runsc registered), Redis, and the
 # tenant runtime image.
-# Source it (`. .ci/setup.sh`) so the provisioned Node lands on PATH for the caller.
+# Source it (`. .ci/setup.sh`) so the provisioned Node lands on PATH for the caller, and
+# BULKHEAD_REDIS_URL names its Redis's unix socket when the caller has not set one.
 set -euo pipefail
 
 BULKHEAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
