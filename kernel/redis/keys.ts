@@ -110,11 +110,17 @@ export function activityKey(prefix: string): string {
 }
 
 /**
- * Hash: the health pass's replacements whose new runtime did not come up, a field per tenant: the
- * spec hash it failed on (supervisor/lifecycle/rollout-ledger.ts).
+ * Hash: the health pass's replacements that failed (did not come up, or failed within their
+ * probation window), a field per tenant: the spec hash it failed on
+ * (supervisor/lifecycle/rollout-ledger.ts).
  */
 export function rolloutFailuresKey(prefix: string): string {
   return `${prefix}:runtime:rollout-failures`;
+}
+
+/** Hash: the replacements a rollout watches for their probation window, a field per tenant (JSON). */
+export function rolloutProbationKey(prefix: string): string {
+  return `${prefix}:runtime:rollout-probation`;
 }
 
 /** Hash: the supervisor's runtime metrics snapshot, a field per tenant (JSON). */

@@ -8,15 +8,15 @@
 // the same spec (a call found it crashed first). A failed one is settled by its runtime answering a
 // probe on the spec it failed on once it has run for the probation window (an image fixed under
 // the same name), by another spec for its tenant (a fix rolled out) or by its tenant's end. The
-// failures are kept in the ledger too, read once: a restarted supervisor holds back as the one
-// before it did. Replacements on probation are this process's alone: a restart forgets them.
+// failures and the probations are kept in the ledger too, read once: a restarted supervisor holds
+// back and watches as the one before it did.
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { RuntimeInfo } from '../runtime/runtime-driver.ts';
 import { isCrash } from './observation-policy.ts';
-import type { RolloutLedger } from './rollout-ledger.ts';
+import type { Probation, RolloutLedger } from './rollout-ledger.ts';
 
 export interface RolloutGuardOptions {
-  /** Keeps the failed replacements across restarts (default: this process's memory alone). */
+  /** Keeps the failed replacements and those on probation across restarts (default: memory alone). */
   ledger?: RolloutLedger | undefined;
   /** How long a replacement that came up is watched for a failure (0: only its coming up). */
   probationMs?: number | undefined;
@@ -24,17 +24,11 @@ export interface RolloutGuardOptions {
   specHashOf: (tenant: TenantRecord) => string;
 }
 
-interface OnProbation {
-  specHash: string;
-  generation: number;
-  until: number;
-}
-
 export class RolloutGuard {
   private readonly options: RolloutGuardOptions;
   /** Tenant to the spec hash its replacement failed on. */
   private readonly failed = new Map<string, string>();
-  private readonly onProbation = new Map<string, OnProbation>();
+  private readonly onProbation = new Map<string, Probation>();
   private ledgerRead = false;
 
   constructor(options: RolloutGuardOptions) {
@@ -68,28 +62,32 @@ export class RolloutGuard {
     get: Getter,
   ): Promise<void> {
     if (!this.ledgerRead && this.options.ledger) {
-      for (const [tenantId, hash] of await this.options.ledger.load()) this.failed.set(tenantId, hash);
+      const kept = await this.options.ledger.load();
+      for (const [tenantId, hash] of kept.failed) this.failed.set(tenantId, hash);
+      for (const [tenantId, watched] of kept.probation) this.onProbation.set(tenantId, watched);
       this.ledgerRead = true;
     }
     const now = Date.now();
     for (const [tenantId, watched] of this.onProbation)
       if (now > watched.until || !(await this.stillOn(tenantId, watched.specHash, read, get)))
-        this.onProbation.delete(tenantId);
+        await this.endProbation(tenantId);
     for (const info of runtimes) await this.failedOnProbation(info, isCrash(info));
     for (const [tenantId, hash] of this.failed)
       if (!(await this.stillOn(tenantId, hash, read, get))) await this.settle(tenantId);
   }
 
   /** A replacement this pass started (of runtime `replaced`) came up: it is watched for the probation window. */
-  cameUp(tenant: TenantRecord, replaced: RuntimeInfo): void {
+  async cameUp(tenant: TenantRecord, replaced: RuntimeInfo): Promise<void> {
     const probationMs = this.options.probationMs ?? 0;
     if (probationMs <= 0) return;
-    this.onProbation.set(tenant.id, {
+    const watched: Probation = {
       specHash: this.options.specHashOf(tenant),
       // A replacement is the next generation of the runtime it replaces (RuntimeController.bringUp).
       generation: replaced.generation + 1,
       until: Date.now() + probationMs,
-    });
+    };
+    this.onProbation.set(tenant.id, watched);
+    await this.options.ledger?.setProbation(tenant.id, watched);
   }
 
   /** A replacement this pass started did not come up, on the tenant's current spec. */
@@ -120,19 +118,24 @@ export class RolloutGuard {
     const watched = this.onProbation.get(info.tenantId);
     if (!watched || info.specHash !== watched.specHash) return false;
     if (!broken && info.generation <= watched.generation) return false;
-    this.onProbation.delete(info.tenantId);
+    await this.endProbation(info.tenantId);
     await this.fail(info.tenantId, watched.specHash);
     return true;
   }
 
+  private async endProbation(tenantId: string): Promise<void> {
+    this.onProbation.delete(tenantId);
+    await this.options.ledger?.deleteProbation(tenantId);
+  }
+
   private async fail(tenantId: string, specHash: string): Promise<void> {
     this.failed.set(tenantId, specHash);
-    await this.options.ledger?.set(tenantId, specHash);
+    await this.options.ledger?.setFailed(tenantId, specHash);
   }
 
   private async settle(tenantId: string): Promise<void> {
     this.failed.delete(tenantId);
-    await this.options.ledger?.delete(tenantId);
+    await this.options.ledger?.deleteFailed(tenantId);
   }
 
   /** Whether the tenant is active with this spec hash (read from the pass's records when it listed one). */

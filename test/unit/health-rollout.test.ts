@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
-import type { RolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
+import type { Probation, RolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 import { MemoryDriver } from '../support/fakes/memory-driver.ts';
@@ -18,6 +18,20 @@ import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const FIRST_UID = 100_500;
+
+/** A ledger in this process's memory, as a restarted supervisor would find the Redis one. */
+function memoryLedger() {
+  const kept = new Map<string, string>();
+  const watched = new Map<string, Probation>();
+  const ledger: RolloutLedger = {
+    load: () => Promise.resolve({ failed: new Map(kept), probation: new Map(watched) }),
+    setFailed: (tenantId, specHash) => Promise.resolve(void kept.set(tenantId, specHash)),
+    deleteFailed: (tenantId) => Promise.resolve(void kept.delete(tenantId)),
+    setProbation: (tenantId, probation) => Promise.resolve(void watched.set(tenantId, probation)),
+    deleteProbation: (tenantId) => Promise.resolve(void watched.delete(tenantId)),
+  };
+  return { ledger, kept, watched };
+}
 
 /**
  * `count` tenants with a runtime each, created apart in time (a pass orders them by creation), then
@@ -171,12 +185,7 @@ describe('replacements per health pass', () => {
   });
 
   it('holds a broken rollout back after a restart, from the ledger the supervisor before it kept', async () => {
-    const kept = new Map<string, string>();
-    const ledger: RolloutLedger = {
-      load: () => Promise.resolve(new Map(kept)),
-      set: (tenantId, specHash) => Promise.resolve(void kept.set(tenantId, specHash)),
-      delete: (tenantId) => Promise.resolve(void kept.delete(tenantId)),
-    };
+    const { ledger, kept } = memoryLedger();
     const f = await fleet({
       count: 3,
       perPass: 1,
@@ -242,6 +251,21 @@ describe('replacements per health pass', () => {
     expect(f.passes.at(-1)).toEqual({ due: 2, failed: 1 });
     expect(f.runtimeIds().slice(1)).toEqual(before.slice(1));
     expect(f.recycled()).toEqual(['ten-1: spec changed']);
+  });
+
+  it('watches a replacement on probation after a restart, from the ledger', async () => {
+    const { ledger, watched } = memoryLedger();
+    const f = await fleet({ count: 3, perPass: 1, probationMs: 60_000, ledger, answers: () => true });
+    const before = f.runtimeIds();
+    await f.health.runOnce();
+    expect([...watched.keys()]).toEqual(['ten-1']);
+    // The supervisor restarts; then the replacement crashes: the new supervisor counts it.
+    const restarted = f.monitor();
+    f.driver.crash('ten-1');
+    await restarted.runOnce();
+    expect(f.passes.at(-1)).toEqual({ due: 2, failed: 1 });
+    expect(f.runtimeIds().slice(1)).toEqual(before.slice(1));
+    expect(watched.size).toBe(0);
   });
 
   it('does not count a replacement that fails after the probation window', async () => {
