@@ -21,6 +21,7 @@ import {
   type JSONRPCMessage,
   type Result,
 } from '@modelcontextprotocol/client';
+import { jsonOrUndefined } from '../../kernel/wire/json-text.ts';
 import { ReadBoundError, type BoundedAnswer } from './bounded-fetch.ts';
 import { progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
 import { parseEventStream } from './event-stream.ts';
@@ -227,14 +228,6 @@ async function textOf(body: ReadableStream<Uint8Array>): Promise<string> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function jsonOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 function malformed(what: string): ReadBoundError {

@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { rolloutFailuresKey, rolloutProbationKey } from '../../kernel/redis/keys.ts';
+import { jsonOrUndefined } from '../../kernel/wire/json-text.ts';
 
 /** A replacement that came up, watched until `until` (ms since the epoch). */
 export const ProbationSchema = z.strictObject({
@@ -50,7 +51,7 @@ export class RedisRolloutLedger implements RolloutLedger {
     const watched = new Map<string, Probation>();
     // A field that does not parse (written by another version) is dropped, not trusted.
     for (const [tenantId, json] of Object.entries(probation)) {
-      const parsed = ProbationSchema.safeParse(parseJson(json));
+      const parsed = ProbationSchema.safeParse(jsonOrUndefined(json));
       if (parsed.success) watched.set(tenantId, parsed.data);
     }
     return { failed: new Map(Object.entries(failed)), probation: watched };
@@ -70,13 +71,5 @@ export class RedisRolloutLedger implements RolloutLedger {
 
   async deleteProbation(tenantId: string): Promise<void> {
     await this.redis.hdel(this.probationKey, tenantId);
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
   }
 }
