@@ -35,7 +35,7 @@ export interface HealthMonitorOptions {
   logger?: Pick<Logger, 'info' | 'warn'> | undefined;
   /** Told after each pass how many runtimes were due to be replaced and how many replacements failed (metrics). */
   onPass?: ((pass: RolloutPass) => void) | undefined;
-  /** Keeps the failed replacements and those on probation across restarts (default: this process's memory alone). */
+  /** Keeps the failed replacements and those on probation across restarts (default: memory alone). */
   ledger?: RolloutLedger | undefined;
   /**
    * How long a replacement that came up is watched: failing within it (a crash, a limit, failed

@@ -101,12 +101,9 @@ export class RolloutGuard {
    */
   async looked(info: RuntimeInfo, seen: { broken: boolean; healthy: boolean }): Promise<void> {
     if (seen.broken && (await this.failedOnProbation(info))) return;
-    const age = Date.now() - Date.parse(info.createdAt ?? '');
-    if (
-      seen.healthy &&
-      this.failed.get(info.tenantId) === info.specHash &&
-      age >= (this.options.probationMs ?? 0)
-    )
+    if (!seen.healthy || this.failed.get(info.tenantId) !== info.specHash) return;
+    // Healthy on the spec it failed on, and for the whole window (a crash-looper answers between crashes).
+    if (Date.now() - Date.parse(info.createdAt ?? '') >= (this.options.probationMs ?? 0))
       await this.settle(info.tenantId);
   }
 

@@ -1,7 +1,7 @@
 // Every test run gets its own namespace: container names, labels, volumes, socket directories and
 // Redis keys all carry it, so parallel files and helper sessions on one engine never collide.
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,9 @@ export const REDIS_URL = process.env.BULKHEAD_REDIS_URL ?? developmentRedisUrl()
 
 function developmentRedisUrl(): string {
   const socket = join(process.env.BULKHEAD_STATE_DIR ?? '/var/lib/bulkhead', 'redis', 'redis.sock');
-  return existsSync(socket) && statSync(socket).isSocket() ? `unix://${socket}` : 'redis://127.0.0.1:6379';
+  return statSync(socket, { throwIfNoEntry: false })?.isSocket()
+    ? `unix://${socket}`
+    : 'redis://127.0.0.1:6379';
 }
 export const RUNTIME_IMAGE = process.env.BULKHEAD_RUNTIME_IMAGE ?? 'bulkhead/runtime:latest';
 
