@@ -14,21 +14,23 @@ LABEL org.opencontainers.image.title="bulkhead-redis" \
 
 COPY debs/ /tmp/debs/
 # policy-rc.d 101: the package's maintainer script would start the service during the build.
-# /data belongs to the redis user the package creates; a fresh named volume copies that ownership.
+# /data and /run/redis (the socket's directory) belong to the redis user the package creates; a
+# fresh named volume copies that ownership. Clients in other containers must enter /run/redis (0755);
+# the socket's own mode and group decide who may connect.
 RUN printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d \
   && chmod 0755 /usr/sbin/policy-rc.d \
   && dpkg -i /tmp/debs/*.deb \
   && rm -f /usr/sbin/policy-rc.d \
   && rm -rf /tmp/debs \
-  && mkdir -p /data \
-  && chown redis:redis /data \
+  && mkdir -p /data /run/redis \
+  && chown redis:redis /data /run/redis \
   && chmod 0750 /data \
+  && chmod 0755 /run/redis \
   && redis-server --version
 
 USER redis
 WORKDIR /data
-EXPOSE 6379
-# No config file: the compiled-in defaults plus these flags. Protected mode refuses every client
-# from another container when no password is set; docker-compose.yml keeps Redis on an internal
-# network that only the control plane joins, which is the protection here.
-CMD ["redis-server", "--dir", "/data", "--protected-mode", "no"]
+# No config file: the compiled-in defaults plus these flags. No TCP port: only the unix socket,
+# which docker-compose.yml shares with the control plane on a volume of its own; the socket's mode
+# and group decide who connects (protected mode, on by default, lets socket clients in).
+CMD ["redis-server", "--dir", "/data", "--port", "0", "--unixsocket", "/run/redis/redis.sock", "--unixsocketperm", "660"]

@@ -22,6 +22,10 @@ import { freePort } from '../support/stack.ts';
 const execFileAsync = promisify(execFile);
 const TENANT = 'acme';
 const TOOLS = 'whoami,records_create,records_get,records_list';
+/** Where docker-compose.yml puts Redis's socket, and the socket's group (its default). */
+const REDIS_SOCKET = '/run/redis/redis.sock';
+const REDIS_CLI = `redis-cli -s ${REDIS_SOCKET}`;
+const REDIS_GID = '10003';
 
 let ns: TestNamespace;
 let project: string;
@@ -194,8 +198,65 @@ describe('docker-compose.yml on a host without a registry', () => {
       expect((await compose('exec', '-T', 'dev-idp', 'node', '-e', has(path))).stdout, path).toBe('true');
     }
     // Redis from Debian's package, as the package's user, durable as the file asks.
-    const redis = await compose('exec', '-T', 'redis', 'sh', '-c', 'id -un; redis-cli config get appendonly');
+    const redis = await compose(
+      'exec',
+      '-T',
+      'redis',
+      'sh',
+      '-c',
+      `id -un; ${REDIS_CLI} config get appendonly`,
+    );
     expect(redis.stdout.split('\n').filter(Boolean)).toEqual(['redis', 'appendonly', 'yes']);
+  });
+
+  it("reaches Redis over its socket alone: no network, no TCP, only the socket's group", async () => {
+    // No network namespace but its own loopback, and nothing listening on TCP even there.
+    const [redisContainer] = await ns.docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${project}`, 'com.docker.compose.service=redis'] },
+    });
+    const inspected = await ns.docker.getContainer(redisContainer?.Id ?? '').inspect();
+    expect(inspected.HostConfig.NetworkMode).toBe('none');
+    const tcp = await compose('exec', '-T', 'redis', 'redis-cli', '-h', '127.0.0.1', '-p', '6379', 'ping');
+    expect(tcp.stdout + tcp.stderr).toMatch(/Connection refused/);
+    // Every client the supervisor, the router and the egress gateway opened is on the socket.
+    const clients = await compose('exec', '-T', 'redis', 'sh', '-c', `${REDIS_CLI} client list`);
+    const addresses = clients.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => /\baddr=(\S+)/.exec(line)?.[1]);
+    expect(addresses.length).toBeGreaterThan(3);
+    for (const address of addresses) expect(address).toBe(`${REDIS_SOCKET}:0`);
+    // The socket's volume mounted into a container of the router's UID without the socket's group
+    // (a compromised service would need both): refused. With the group, as the file gives it: in.
+    const connect = (groups: string[]): Promise<ComposeResult> =>
+      execFileAsync('docker', [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--read-only',
+        '-u',
+        '10001:10001',
+        ...groups.flatMap((group) => ['--group-add', group]),
+        '-v',
+        `${project}_redis-socket:/run/redis:ro`,
+        '--entrypoint',
+        'node',
+        `bulkhead/control-plane:${ns.namespace}`,
+        '-e',
+        `require('node:net').connect(${JSON.stringify(REDIS_SOCKET)})` +
+          ".on('connect', () => { console.log('connected'); process.exit(0); })" +
+          ".on('error', (error) => { console.log(error.code); process.exit(3); })",
+      ]).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code?: number; stdout?: string; stderr?: string }) => ({
+          code: error.code ?? -1,
+          stdout: error.stdout ?? '',
+          stderr: error.stderr ?? '',
+        }),
+      );
+    expect((await connect([])).stdout.trim()).toBe('EACCES');
+    expect((await connect([REDIS_GID])).stdout.trim()).toBe('connected');
   });
 
   it('onboards a tenant through the CLI inside the stack, onto the host engine', async () => {
@@ -267,7 +328,11 @@ describe('docker-compose.yml on a host without a registry', () => {
         .map((name) => services.find((s) => new RegExp(`[-_]${s}[-_]\\d+$`).test(name)))
         .sort(),
     ).toEqual(services);
-    expect(before.volumes.sort()).toEqual([`${project}_cli-state`, `${project}_redis-data`]);
+    expect(before.volumes.sort()).toEqual([
+      `${project}_cli-state`,
+      `${project}_redis-data`,
+      `${project}_redis-socket`,
+    ]);
     const down = await compose('down', '-v', '-t', '5');
     expect(down.code, down.stderr).toBe(0);
     expect(await leftovers()).toEqual({ containers: [], volumes: [], networks: [] });

@@ -1,90 +1,33 @@
 // The trust boundaries that docker-compose.yml encodes, read from what docker-compose itself makes of
 // the file (`docker-compose config`: interpolated, merged, normalised), not from the YAML text. The
 // checks are also run against weakened copies of that configuration, so each one is known to fail.
-import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 import { composeSync, ROOT } from '../support/compose.ts';
+import {
+  groupsOf,
+  holdsDockerAccess,
+  loadConfig as loadComposeConfig,
+  mounts,
+  secretNames,
+  service,
+  type ComposeConfig,
+} from '../support/compose-config.ts';
 
 const ISSUER = 'https://idp.example.test/';
 const RUN_DIR = '/var/lib/bulkhead/run';
 const DOCKER_SOCKET = '/var/run/docker.sock';
-
-type VolumeEntry = string | { type?: string; source?: string; target?: string; read_only?: boolean };
-
-interface Service {
-  image?: string;
-  build?: unknown;
-  command?: string[] | string;
-  user?: string;
-  environment?: Record<string, string | null>;
-  volumes?: VolumeEntry[];
-  secrets?: (string | { source: string })[];
-  ports?: unknown[];
-  networks?: Record<string, unknown>;
-  profiles?: string[];
-  depends_on?: Record<string, unknown>;
-  healthcheck?: { test?: string[] | string };
-  read_only?: boolean;
-  cap_drop?: string[];
-  cap_add?: string[];
-  security_opt?: string[];
-  tmpfs?: string[] | string;
-  privileged?: boolean;
-  network_mode?: string;
-  pid?: string;
-}
-
-interface ComposeConfig {
-  services: Record<string, Service>;
-  secrets?: Record<string, { file?: string }>;
-  volumes?: Record<string, unknown>;
-  networks?: Record<string, { internal?: boolean } | null>;
-}
+const REDIS_SOCKET_DIR = '/run/redis';
+const REDIS_URL = `unix://${REDIS_SOCKET_DIR}/redis.sock`;
 
 /** docker-compose with no BULKHEAD_* or COMPOSE_* from the caller: the file's defaults. */
 function compose(args: string[], extraEnv: Record<string, string> = { BULKHEAD_ISSUER: ISSUER }): string {
   return composeSync(args, extraEnv);
 }
 
-/** docker-compose 1.29 prints YAML only; PyYAML is there wherever it is (python3-yaml is its dependency). */
 function loadConfig(profileArgs: string[] = []): ComposeConfig {
-  const yaml = compose([...profileArgs, 'config']);
-  const json = execFileSync(
-    'python3',
-    ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'],
-    { input: yaml, encoding: 'utf8' },
-  );
-  return JSON.parse(json) as ComposeConfig;
-}
-
-function service(config: ComposeConfig, name: string): Service {
-  const found = config.services[name];
-  if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
-  return found;
-}
-
-/** Volumes as { source, target, readOnly }, from either syntax. */
-function mounts(svc: Service): { source: string; target: string; readOnly: boolean }[] {
-  return (svc.volumes ?? []).map((entry) => {
-    if (typeof entry !== 'string') {
-      return { source: entry.source ?? '', target: entry.target ?? '', readOnly: entry.read_only === true };
-    }
-    const [source = '', target = '', mode = ''] = entry.split(':');
-    return { source, target, readOnly: mode.split(',').includes('ro') };
-  });
-}
-
-function secretNames(svc: Service): string[] {
-  return (svc.secrets ?? []).map((s) => (typeof s === 'string' ? s : s.source));
-}
-
-function holdsDockerAccess(svc: Service): boolean {
-  const socket = mounts(svc).some(
-    (m) => m.source.endsWith('docker.sock') || m.target.endsWith('docker.sock'),
-  );
-  return socket || svc.environment?.DOCKER_HOST != null || svc.privileged === true;
+  return loadComposeConfig({ BULKHEAD_ISSUER: ISSUER }, profileArgs);
 }
 
 // The checks, shared by the real configuration and by its weakened copies.
@@ -97,8 +40,9 @@ function expectOnlySupervisorHoldsDocker(config: ComposeConfig): void {
     target: DOCKER_SOCKET,
     readOnly: false,
   });
+  // No host network, nor another container's: a service's own networks, or none at all.
   for (const svc of Object.values(config.services)) {
-    expect(svc.network_mode).toBeUndefined();
+    expect([undefined, 'none']).toContain(svc.network_mode);
     expect(svc.pid).toBeUndefined();
   }
 }
@@ -149,17 +93,43 @@ function expectRedisDurableAndInternal(config: ComposeConfig): void {
   const redis = service(config, 'redis');
   const command = [redis.command ?? []].flat().join(' ');
   expect(command).toMatch(/--appendonly yes(\s|$)/);
+  // No network and no TCP listener: its unix socket, mode 0660, is the one way in.
+  expect(command).toMatch(/--port 0(\s|$)/);
+  expect(command).toContain(`--unixsocket ${REDIS_SOCKET_DIR}/redis.sock`);
+  expect(command).toMatch(/--unixsocketperm 660(\s|$)/);
+  expect(redis.network_mode).toBe('none');
+  expect(redis.networks).toBeUndefined();
   expect(redis.ports ?? []).toEqual([]);
   expect(redis.read_only).toBe(true);
   expect(redis.cap_drop).toEqual(['ALL']);
   const data = mounts(redis).find((m) => m.target === '/data');
   expect(Object.keys(config.volumes ?? {})).toContain(data?.source);
-  expect([redis.healthcheck?.test ?? []].flat().join(' ')).toContain('redis-cli ping');
-  const networks = Object.keys(redis.networks ?? {});
-  expect(networks.length).toBeGreaterThan(0);
-  for (const network of networks) expect(config.networks?.[network]?.internal).toBe(true);
-  for (const name of ['supervisor', 'router']) {
-    expect(service(config, name).depends_on?.redis).toEqual({ condition: 'service_healthy' });
+  expect([redis.healthcheck?.test ?? []].flat().join(' ')).toContain(
+    `redis-cli -s ${REDIS_SOCKET_DIR}/redis.sock ping`,
+  );
+  const socketVolume = mounts(redis).find((m) => m.target === REDIS_SOCKET_DIR)?.source ?? '';
+  expect(Object.keys(config.volumes ?? {})).toContain(socketVolume);
+  // Redis's group owns the socket: exactly the services that talk to Redis are in it, and mount the
+  // socket's volume read-only (enough to connect); no other service mounts it.
+  const [socketGroup] = groupsOf(redis);
+  expect(socketGroup).toMatch(/^[1-9]\d*$/);
+  for (const [name, svc] of Object.entries(config.services)) {
+    if (name === 'redis') continue;
+    const mounted = mounts(svc).filter((m) => m.source === socketVolume);
+    if (svc.environment?.BULKHEAD_REDIS_URL === undefined) {
+      expect(mounted, `the socket's volume in ${name}`).toEqual([]);
+      expect(groupsOf(svc), `groups of ${name}`).not.toContain(socketGroup);
+      continue;
+    }
+    expect(svc.environment.BULKHEAD_REDIS_URL, name).toBe(REDIS_URL);
+    expect(mounted, `the socket's volume in ${name}`).toEqual([
+      { source: socketVolume, target: REDIS_SOCKET_DIR, readOnly: true },
+    ]);
+    expect(groupsOf(svc), `groups of ${name}`).toContain(socketGroup);
+    expect(svc.depends_on?.redis, name).toEqual({ condition: 'service_healthy' });
+  }
+  for (const name of ['supervisor', 'router', 'egress', 'cli']) {
+    expect(service(config, name).environment?.BULKHEAD_REDIS_URL, name).toBe(REDIS_URL);
   }
 }
 
@@ -194,7 +164,7 @@ function expectImagesBuiltLocally(config: ComposeConfig): void {
   expect(service(config, 'supervisor').environment?.BULKHEAD_RUNTIME_IMAGE).toBe('bulkhead/runtime:latest');
 }
 
-/** The CLI: non-root, read-only, Redis's network only, no Docker and none of the router's keys. */
+/** The CLI: non-root, read-only, no network (Redis's socket only), no Docker, none of the router's keys. */
 function expectCliConfined(config: ComposeConfig): void {
   const cli = service(config, 'cli');
   const [uid = ''] = (cli.user ?? '').split(':');
@@ -206,8 +176,9 @@ function expectCliConfined(config: ComposeConfig): void {
   expect(cli.security_opt).toContain('no-new-privileges:true');
   expect(cli.ports ?? []).toEqual([]);
   expect(secretNames(cli)).toEqual([]);
-  expect(Object.keys(cli.networks ?? {})).toEqual(Object.keys(service(config, 'redis').networks ?? {}));
-  expect(mounts(cli).map((m) => m.target)).toEqual([cli.environment?.BULKHEAD_DEV_DIR]);
+  expect(cli.network_mode).toBe('none');
+  expect(cli.networks).toBeUndefined();
+  expect(mounts(cli).map((m) => m.target)).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR]);
 }
 
 /**
@@ -239,11 +210,12 @@ const CHECKS = {
   'the run directory has the same path on the host, in the supervisor and in the router':
     expectRunDirSharedAtSamePath,
   'the router alone holds the private call-assertion key, the supervisor the public one': expectKeysSplit,
-  'redis is append-only, on a volume, healthy-gated, internal only': expectRedisDurableAndInternal,
+  'redis is append-only, on a volume, healthy-gated, on its socket alone, no network':
+    expectRedisDurableAndInternal,
   'the dev IdP exists only under the dev profile, the CLI only under its own': expectDevIdpOnlyInDevProfile,
   'every image is built on this host, none pulled': expectImagesBuiltLocally,
   'development code runs only in the dev profile, from its own image': expectDevImageOnlyInDevProfile,
-  'the CLI runs non-root and read-only, next to Redis only, without Docker or keys': expectCliConfined,
+  'the CLI runs non-root and read-only, without a network, Docker or keys': expectCliConfined,
   'the egress gateway runs non-root and read-only, without Docker, capabilities or keys but its own':
     expectEgressConfined,
 } satisfies Record<string, (config: ComposeConfig) => void>;
@@ -310,6 +282,52 @@ describe('the checks catch a weakened docker-compose.yml', () => {
       expectRedisDurableAndInternal,
     ],
     ['redis published', (c) => (service(c, 'redis').ports = ['6379:6379']), expectRedisDurableAndInternal],
+    [
+      'redis on a network',
+      (c) => {
+        delete service(c, 'redis').network_mode;
+        service(c, 'redis').networks = { edge: null };
+      },
+      expectRedisDurableAndInternal,
+    ],
+    [
+      'redis listening on TCP too',
+      (c) => {
+        const redis = service(c, 'redis');
+        redis.command = [redis.command ?? []]
+          .flat()
+          .filter((arg, i, all) => arg !== '--port' && all[i - 1] !== '--port');
+      },
+      expectRedisDurableAndInternal,
+    ],
+    [
+      "redis's socket open to everyone",
+      (c) => {
+        const redis = service(c, 'redis');
+        redis.command = [redis.command ?? []].flat().map((arg) => (arg === '660' ? '666' : arg));
+      },
+      expectRedisDurableAndInternal,
+    ],
+    [
+      "redis's socket mounted into the dev IdP",
+      (c) => (service(c, 'dev-idp').volumes ??= []).push(`redis-socket:${REDIS_SOCKET_DIR}:ro`),
+      expectRedisDurableAndInternal,
+    ],
+    [
+      "redis's socket writable by the router",
+      (c) => {
+        const router = service(c, 'router');
+        router.volumes = (router.volumes ?? []).map((v) =>
+          typeof v === 'string' ? v.replace(`:${REDIS_SOCKET_DIR}:ro`, `:${REDIS_SOCKET_DIR}:rw`) : v,
+        );
+      },
+      expectRedisDurableAndInternal,
+    ],
+    [
+      'router on the host network',
+      (c) => (service(c, 'router').network_mode = 'host'),
+      expectOnlySupervisorHoldsDocker,
+    ],
     ['dev IdP always on', (c) => delete service(c, 'dev-idp').profiles, expectDevIdpOnlyInDevProfile],
     ['CLI started by up', (c) => delete service(c, 'cli').profiles, expectDevIdpOnlyInDevProfile],
     [
@@ -326,7 +344,10 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     ['CLI as root', (c) => (service(c, 'cli').user = '0:0'), expectCliConfined],
     [
       'CLI on the edge network',
-      (c) => (service(c, 'cli').networks = { backend: null, edge: null }),
+      (c) => {
+        delete service(c, 'cli').network_mode;
+        service(c, 'cli').networks = { edge: null };
+      },
       expectCliConfined,
     ],
     [
