@@ -147,9 +147,11 @@ export async function sendRuntimeRequest(
   });
   cancellation.catch(() => undefined);
   const deliver = (message: JSONRPCMessage): Result | undefined => {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+    // Each guard is a schema check, and a failed one builds its issues: a result is checked once.
+    const result = isJSONRPCResultResponse(message);
+    if (result || isJSONRPCErrorResponse(message)) {
       if (message.id !== id) throw malformed(`an answer to request ${String(message.id)}, not to ${id}`);
-      if (isJSONRPCErrorResponse(message))
+      if (!result)
         throw ProtocolError.fromError(message.error.code, message.error.message, message.error.data);
       return decodeResult(request.method, message.result);
     }
