@@ -3,11 +3,6 @@
 // client-credentials providers (the operator registered the agent); the MCP Inspector CLI with a
 // bearer header; and one 2025-11-25 session served by two router processes. Users signing in through
 // unmodified clients: test/e2e/stock-clients.test.ts and test/e2e/inspector-web.test.ts.
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   Client,
   ClientCredentialsProvider,
@@ -22,8 +17,8 @@ import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
+import { inspectorCli } from '../support/inspector-cli.ts';
 
-const run = promisify(execFile);
 let stack: TestStack;
 
 type Era = 'legacy' | 'modern';
@@ -116,28 +111,11 @@ describe('MCP SDK v1 client (2025-11-25)', () => {
 describe('MCP Inspector CLI', () => {
   it('lists and calls tools with a bearer header', async () => {
     const token = await stack.agentToken('alpha');
-    const home = await mkdtemp(join(tmpdir(), 'bulkhead-inspector-'));
-    const inspector = async (...args: string[]): Promise<unknown> => {
-      const { stdout } = await run(
-        process.execPath,
-        [
-          'node_modules/.bin/mcp-inspector',
-          '--cli',
-          stack.mcpUrl,
-          '--transport',
-          'http',
-          '--header',
-          `Authorization: Bearer ${token}`,
-          ...args,
-        ],
-        { env: { ...process.env, HOME: home }, timeout: 60_000 },
-      );
-      return JSON.parse(stdout) as unknown;
-    };
+    const cli = await inspectorCli({ mcpUrl: stack.mcpUrl, token });
     try {
-      const listed = (await inspector('--method', 'tools/list')) as { tools: { name: string }[] };
+      const listed = (await cli.run('--method', 'tools/list')) as { tools: { name: string }[] };
       expect(listed.tools.map((t) => t.name)).toEqual(expect.arrayContaining(['whoami', 'records_create']));
-      const called = await inspector(
+      const called = await cli.run(
         '--method',
         'tools/call',
         '--tool-name',
@@ -149,7 +127,7 @@ describe('MCP Inspector CLI', () => {
       );
       expect(called).toMatchObject({ structuredContent: { record: { title: 'from-inspector' } } });
     } finally {
-      await rm(home, { recursive: true, force: true });
+      await cli.close();
     }
   });
 });

@@ -10,11 +10,6 @@
 // minted for the advertised scopes. Tenant bravo enables the
 // filesystem pack too and sees only its own directory. A token without a pack tool's scope is
 // refused that tool with a step-up challenge naming the scope.
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { promisify } from 'node:util';
 import {
   Client,
   ClientCredentialsProvider,
@@ -28,8 +23,8 @@ import { mcpPost } from '../support/auth-harness.ts';
 import { bearerClient, containerId } from '../support/mcp-client.ts';
 import { openPackLab, type PackLab } from '../support/pack-lab.ts';
 import type { TestStack } from '../support/stack.ts';
+import { inspectorCli } from '../support/inspector-cli.ts';
 
-const run = promisify(execFile);
 let stack: TestStack;
 let lab: PackLab;
 const versionOf = () => `2026.8.31-${stack.ns.namespace.slice(-6)}`;
@@ -342,27 +337,10 @@ describe('third-party packs from the npm registry', () => {
 
   it('serves both packs to the MCP Inspector CLI', async () => {
     const token = await stack.agentToken('alpha');
-    const home = await mkdtemp(join(tmpdir(), 'bulkhead-inspector-'));
-    const inspector = async (...args: string[]): Promise<Record<string, unknown>> => {
-      const { stdout } = await run(
-        process.execPath,
-        [
-          'node_modules/.bin/mcp-inspector',
-          '--cli',
-          stack.mcpUrl,
-          '--transport',
-          'http',
-          '--header',
-          `Authorization: Bearer ${token}`,
-          ...args,
-        ],
-        { env: { ...process.env, HOME: home }, timeout: 60_000 },
-      );
-      return JSON.parse(stdout) as Record<string, unknown>;
-    };
+    const cli = await inspectorCli({ mcpUrl: stack.mcpUrl, token });
     try {
       const call = (tool: string, ...args: string[]) =>
-        inspector('--method', 'tools/call', '--tool-name', tool, ...args.flatMap((a) => ['--tool-arg', a]));
+        cli.run('--method', 'tools/call', '--tool-name', tool, ...args.flatMap((a) => ['--tool-arg', a]));
       const written = await call(
         'files_write_file',
         'path=/data/packs/files/inspector.txt',
@@ -372,14 +350,9 @@ describe('third-party packs from the npm registry', () => {
       expect(written.isError ?? false).toBe(false);
       const read = await call('files_read_text_file', 'path=/data/packs/files/inspector.txt');
       expect(text(read)).toBe('from-inspector');
-      const resource = await inspector(
-        '--method',
-        'resources/read',
-        '--uri',
-        'demo://resource/dynamic/text/3',
-      );
+      const resource = await cli.run('--method', 'resources/read', '--uri', 'demo://resource/dynamic/text/3');
       expect(JSON.stringify(resource)).toContain('demo://resource/dynamic/text/3');
-      const prompt = await inspector(
+      const prompt = await cli.run(
         '--method',
         'prompts/get',
         '--prompt-name',
@@ -389,7 +362,7 @@ describe('third-party packs from the npm registry', () => {
       );
       expect(JSON.stringify(prompt)).toContain('Oslo');
     } finally {
-      await rm(home, { recursive: true, force: true });
+      await cli.close();
     }
   }, 120_000);
 });
