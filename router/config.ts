@@ -9,6 +9,7 @@ import {
   idempotencyWindowMs,
   logLevel,
   namespace,
+  metricsHost,
   otlpTracesEndpoint,
   redisUrl,
 } from '../kernel/config/common.ts';
@@ -210,9 +211,10 @@ export const routerConfig = defineConfig(
     metricsPort: {
       env: 'BULKHEAD_ROUTER_METRICS_PORT',
       schema: int().min(0).max(65535).optional(),
-      doc: 'loopback port for Prometheus /metrics, apart from the /mcp listener (0: any free port)',
+      doc: 'port for Prometheus /metrics, on its own listener apart from /mcp (0: any free port)',
       defaultText: 'none',
     },
+    metricsHost: metricsHost('BULKHEAD_ROUTER_METRICS_HOST'),
     otlpTracesEndpoint,
     traceSampleRatio: {
       env: 'BULKHEAD_TRACE_SAMPLE_RATIO',

@@ -248,11 +248,15 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
-  // Its own loopback listener: /metrics is never served on the public /mcp one.
+  // Its own listener (loopback unless configured): /metrics is never served on the public /mcp one.
   const metricsServer =
     config.metricsPort === undefined
       ? undefined
-      : await serveMetrics({ host: '127.0.0.1', port: config.metricsPort, registry: metrics.registry });
+      : await serveMetrics({
+          host: config.metricsHost,
+          port: config.metricsPort,
+          registry: metrics.registry,
+        });
   logger.info({ url, resource: config.resourceUrl, metrics: metricsServer?.url }, 'router listening');
   return {
     url,

@@ -7,6 +7,7 @@ import {
   idempotencyWindowMs,
   logLevel,
   namespace,
+  metricsHost,
   otlpTracesEndpoint,
   redisUrl,
   runDir,
@@ -98,9 +99,10 @@ const fields = {
   metricsPort: {
     env: 'BULKHEAD_METRICS_PORT',
     schema: z.coerce.number().int().min(0).max(65535).optional(),
-    doc: 'loopback port for Prometheus /metrics (0: any free port)',
+    doc: 'port for Prometheus /metrics (0: any free port)',
     defaultText: 'none',
   },
+  metricsHost: metricsHost('BULKHEAD_METRICS_HOST'),
   auditDir,
   auditSigningKeyFile: {
     env: 'BULKHEAD_AUDIT_SIGNING_KEY_FILE',

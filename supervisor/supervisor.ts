@@ -148,7 +148,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     settings.metricsPort === undefined
       ? undefined
       : await serveMetrics({
-          host: '127.0.0.1',
+          host: settings.metricsHost,
           port: settings.metricsPort,
           registry: metrics.registry,
           refresh: async () =>

@@ -49,6 +49,18 @@ export const otlpTracesEndpoint = {
   defaultText: 'none',
 } satisfies ConfigField;
 
+/**
+ * The address a process's /metrics listener binds (docs/observability.md): loopback by default; a
+ * container's own address (0.0.0.0) where only a Prometheus shares its network (docker-compose.yml).
+ */
+export function metricsHost(env: string) {
+  return {
+    env,
+    schema: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+    doc: "address the /metrics listener binds, an IP literal: loopback unless a network that only Prometheus joins is this process's (0.0.0.0 in docker-compose.yml)",
+  } satisfies ConfigField;
+}
+
 /** Where sealed audit segments live: the supervisor writes them, the CLI exports and verifies them. */
 export const auditDir = {
   env: 'BULKHEAD_AUDIT_DIR',
