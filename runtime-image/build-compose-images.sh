@@ -5,9 +5,11 @@
 #   bulkhead/dev-idp        the control plane plus the development IdP, for the dev profile only
 #                           (dev-idp.Dockerfile)
 #   bulkhead/redis          Debian bookworm's redis-server (redis.Dockerfile)
+#   bulkhead/prometheus     Debian bookworm's prometheus, for the observability profile
+#                           (prometheus.Dockerfile)
 # The others build on the base the runtime image was built on (build.sh picks it: the official
 # node:24-bookworm-slim when present or pullable, else the one base-offline.sh assembles), with
-# `docker build --network none`: nothing is fetched inside a build. Redis comes from .deb files that
+# `docker build --network none`: nothing is fetched inside a build. Redis and Prometheus come from .deb files that
 # apt-get downloads on the host from its own Debian mirror (cached under
 # ${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}/cache/debs), so the host must run Debian bookworm with
 # its package lists present (apt-get update).
@@ -32,7 +34,7 @@ CACHE_DIR="${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}/cache"
 # shellcheck disable=SC1091
 host_os=$(. /etc/os-release && printf '%s %s' "${VERSION_CODENAME:-unknown}" "${PRETTY_NAME:-}")
 [ "${host_os%% *}" = bookworm ] \
-  || die "Redis is installed from this host's Debian packages, which must match the bookworm base; this host runs ${host_os#* }."
+  || die "Redis and Prometheus are installed from this host's Debian packages, which must match the bookworm base; this host runs ${host_os#* }."
 command -v apt-get >/dev/null 2>&1 || die "apt-get is missing: this script needs a Debian host."
 [ -f "$ROOT/node_modules/.package-lock.json" ] || die "no npm-installed node_modules in $ROOT: run npm ci first."
 # The build context holds node_modules; docker build sends a symbolic link as a link, not its target.
@@ -112,45 +114,58 @@ HASH=$(
 build bulkhead/dev-idp "$HERE/dev-idp.Dockerfile" "$ROOT" "$HASH" \
   --build-arg "CONTROL_PLANE=bulkhead/control-plane:$CONTROL_PLANE_HASH"
 
-# 3. Redis. apt simulates the install against the base's own package database, so the list is
-#    exactly what that base lacks; each file is downloaded once and checked against its SHA-256.
+# 3. Images of Debian packages (Redis; Prometheus for the observability profile). apt simulates the
+#    install against the base's own package database, so each list is exactly what that base lacks;
+#    each file is downloaded once and checked against its SHA-256.
 t=$(now)
 cid=$(docker create "$BASE")
 docker cp "$cid:/var/lib/dpkg/status" "$WORK/status" >/dev/null
 docker rm "$cid" >/dev/null
 cid=""
-mapfile -t PACKAGES < <(
-  apt-get -s --no-install-recommends -o Dir::State::status="$WORK/status" install redis-server \
-    | awk '$1 == "Inst" { gsub(/[()]/, "", $3); print $2 "=" $3 }'
-)
-[ "${#PACKAGES[@]}" -gt 0 ] || die "apt found nothing to install for redis-server (are the package lists there? apt-get update)"
-mkdir -p "$WORK/redis/debs"
-cp "$HERE/redis.Dockerfile" "$WORK/redis/Dockerfile"
-apt-get download --print-uris "${PACKAGES[@]}" >"$WORK/uris" \
-  || die "apt-get cannot locate ${PACKAGES[*]}: refresh the package lists (apt-get update)"
 cached() { [ -f "$CACHE_DIR/debs/$1" ] && [ "$(sha256sum <"$CACHE_DIR/debs/$1" | cut -d' ' -f1)" = "${2#SHA256:}" ]; }
 all_cached() {
   local _uri file _size sum
-  while read -r _uri file _size sum; do cached "$file" "$sum" || return 1; done <"$WORK/uris"
+  while read -r _uri file _size sum; do cached "$file" "$sum" || return 1; done <"$1"
 }
-if ! all_cached; then
-  log "  apt-get download ${PACKAGES[*]}"
-  mkdir "$WORK/download"
-  (cd "$WORK/download" && apt-get download -q -o APT::Sandbox::User=root "${PACKAGES[@]}" >/dev/null) \
-    || die "apt-get download failed: refresh the package lists (apt-get update) and re-run"
-  mv "$WORK"/download/*.deb "$CACHE_DIR/debs/"
-fi
-while read -r _uri file _size sum; do
-  cached "$file" "$sum" || die "$file does not match its SHA-256 in the package lists"
-  cp "$CACHE_DIR/debs/$file" "$WORK/redis/debs/"
-done <"$WORK/uris"
-log "redis packages ready in $(secs "$t"): ${PACKAGES[*]}"
-HASH=$(
-  {
-    printf 'base %s\n' "$BASE_ID"
-    cd "$WORK/redis" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
-  } | sha256sum | cut -c1-12
-)
-build bulkhead/redis "$WORK/redis/Dockerfile" "$WORK/redis" "$HASH"
+
+# Builds image $1 from Dockerfile $2 (in this directory) with Debian package $3 and what it needs
+# from the archive put next to it as debs/.
+deb_image() {
+  local repo="$1" dockerfile="$2" package="$3" name t dir packages hash _uri file _size sum
+  name=${repo#*/}
+  t=$(now)
+  dir="$WORK/$name"
+  mapfile -t packages < <(
+    apt-get -s --no-install-recommends -o Dir::State::status="$WORK/status" install "$package" \
+      | awk '$1 == "Inst" { gsub(/[()]/, "", $3); print $2 "=" $3 }'
+  )
+  [ "${#packages[@]}" -gt 0 ] || die "apt found nothing to install for $package (are the package lists there? apt-get update)"
+  mkdir -p "$dir/debs"
+  cp "$HERE/$dockerfile" "$dir/Dockerfile"
+  apt-get download --print-uris "${packages[@]}" >"$dir.uris" \
+    || die "apt-get cannot locate ${packages[*]}: refresh the package lists (apt-get update)"
+  if ! all_cached "$dir.uris"; then
+    log "  apt-get download ${packages[*]}"
+    rm -rf "$WORK/download" && mkdir "$WORK/download"
+    (cd "$WORK/download" && apt-get download -q -o APT::Sandbox::User=root "${packages[@]}" >/dev/null) \
+      || die "apt-get download failed: refresh the package lists (apt-get update) and re-run"
+    mv "$WORK"/download/*.deb "$CACHE_DIR/debs/"
+  fi
+  while read -r _uri file _size sum; do
+    cached "$file" "$sum" || die "$file does not match its SHA-256 in the package lists"
+    cp "$CACHE_DIR/debs/$file" "$dir/debs/"
+  done <"$dir.uris"
+  log "$name packages ready in $(secs "$t"): ${packages[*]}"
+  hash=$(
+    {
+      printf 'base %s\n' "$BASE_ID"
+      cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    } | sha256sum | cut -c1-12
+  )
+  build "$repo" "$dir/Dockerfile" "$dir" "$hash"
+}
+log "the base's package list read in $(secs "$t")"
+deb_image bulkhead/redis redis.Dockerfile redis-server
+deb_image bulkhead/prometheus prometheus.Dockerfile prometheus
 
 log "images for docker-compose.yml (tag $VERSION) ready in $(secs "$T0")"

@@ -1,16 +1,18 @@
-// docker-compose.yml run as its own instructions say, with no registry: the control-plane and Redis
-// images built on this host by runtime-image/build-compose-images.sh (next to the tenant runtime
-// image every test uses, which setup builds), the dev profile brought up under a project name,
-// namespace, ports and run directory of its own, a tenant onboarded by the CLI inside the stack, a
-// token from the stack's IdP through a real client-credentials grant, real MCP calls through the
-// stack's router into the tenant container its supervisor started, and `down -v` leaving nothing.
+// docker-compose.yml run as its own instructions say, with no registry: the control-plane, Redis and
+// Prometheus images built on this host by runtime-image/build-compose-images.sh (next to the tenant
+// runtime image every test uses, which setup builds), the dev and observability profiles brought up
+// under a project name, namespace, ports and run directory of its own, a tenant onboarded by the CLI
+// inside the stack, a token from the stack's IdP through a real client-credentials grant, real MCP
+// calls through the stack's router into the tenant container its supervisor started, those calls
+// found by the stack's Prometheus, and `down -v` leaving nothing.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
@@ -32,10 +34,11 @@ let project: string;
 let env: Record<string, string>;
 let mcpUrl: string;
 let issuer: string;
+let prometheusUrl: string;
 let client: Client | undefined;
 
 function compose(...args: string[]): Promise<ComposeResult> {
-  return composeRun(['-p', project, '--profile', 'dev', ...args], env);
+  return composeRun(['-p', project, '--profile', 'dev', '--profile', 'observability', ...args], env);
 }
 
 /** `docker-compose run` of the CLI service: the control-plane image's CLI, inside the stack. */
@@ -137,7 +140,8 @@ beforeAll(async () => {
   await execFileAsync('chgrp', ['10001', join(keysDir, 'call-assertion.key')]);
   await chmod(join(keysDir, 'call-assertion.key'), 0o640);
   await execFileAsync('chown', ['10002', join(keysDir, 'egress-gateway.key')]);
-  const [routerPort, idpPort] = [await freePort(), await freePort()];
+  const [routerPort, idpPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
+  prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
   mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
   issuer = `http://127.0.0.1:${idpPort}`;
   env = {
@@ -148,6 +152,7 @@ beforeAll(async () => {
     BULKHEAD_KEYS_DIR: keysDir,
     BULKHEAD_ROUTER_PUBLISHED_PORT: String(routerPort),
     BULKHEAD_IDP_PUBLISHED_PORT: String(idpPort),
+    BULKHEAD_PROMETHEUS_PUBLISHED_PORT: String(prometheusPort),
     BULKHEAD_ISSUER: issuer,
     BULKHEAD_JWKS_URI: 'http://dev-idp:9400/jwks',
     BULKHEAD_RESOURCE_URL: mcpUrl,
@@ -167,6 +172,7 @@ afterAll(async () => {
     `bulkhead/control-plane:${ns.namespace}`,
     `bulkhead/dev-idp:${ns.namespace}`,
     `bulkhead/redis:${ns.namespace}`,
+    `bulkhead/prometheus:${ns.namespace}`,
   ]).catch(() => undefined);
 }, 120_000);
 
@@ -185,6 +191,7 @@ describe('docker-compose.yml on a host without a registry', () => {
     expect(ps.stdout.split('\n').filter(Boolean).sort()).toEqual([
       'dev-idp',
       'egress',
+      'prometheus',
       'redis',
       'router',
       'supervisor',
@@ -314,6 +321,40 @@ describe('docker-compose.yml on a host without a registry', () => {
     ]);
   });
 
+  it("is scraped by the stack's Prometheus: the calls above, both processes, the shipped rules", async () => {
+    /** A PromQL query's first value over the published API, undefined when it has none. */
+    const query = async (promql: string): Promise<number | undefined> => {
+      const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await response.json()) as { data: { result: { value: [number, string] }[] } };
+      const value = body.data.result[0]?.value[1];
+      return value === undefined ? undefined : Number(value);
+    };
+    // Each process scraped every 15 s (deploy/prometheus/prometheus.yml), each on its own clock:
+    // wait for a scrape of each after the calls, as long as Prometheus runs.
+    const calls = 'sum(bulkhead_tool_calls_total{tool=~"records_.*"})';
+    const running = 'bulkhead_runtimes{state="running"}';
+    await waitFor(
+      'the calls and the running tenant in Prometheus',
+      'prometheus',
+      async () => (await query(calls)) === 4 && (await query(running)) === 1,
+    );
+    expect(await query('up{job="bulkhead-router"}')).toBe(1);
+    expect(await query('up{job="bulkhead-supervisor"}')).toBe(1);
+    expect(await query('bulkhead_idempotency_replays_total')).toBe(1);
+    // The alerting rules the repository ships, every one of them loaded.
+    const shipped = parse(await readFile(join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8')) as {
+      groups: { rules: { alert: string }[] }[];
+    };
+    const rules = (await (await fetch(`${prometheusUrl}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; health: string }[] }[] };
+    };
+    const loaded = rules.data.groups.flatMap((g) => g.rules);
+    expect(loaded.map((r) => r.name).sort()).toEqual(
+      shipped.groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(),
+    );
+    for (const rule of loaded) expect(rule.health, rule.name).not.toBe('err');
+  });
+
   it('offboards through the CLI, and `down -v` leaves no container, volume or network', async () => {
     await client?.close();
     client = undefined;
@@ -322,7 +363,7 @@ describe('docker-compose.yml on a host without a registry', () => {
     expect(offboard.stdout).toContain(`Destroyed for ${TENANT}: container, data volume`);
     const before = await leftovers();
     // The stack's long-running services, and no tenant container left after the offboarding.
-    const services = ['dev-idp', 'egress', 'redis', 'router', 'supervisor'];
+    const services = ['dev-idp', 'egress', 'prometheus', 'redis', 'router', 'supervisor'];
     expect(
       before.containers
         .map((name) => services.find((s) => new RegExp(`[-_]${s}[-_]\\d+$`).test(name)))
@@ -330,6 +371,7 @@ describe('docker-compose.yml on a host without a registry', () => {
     ).toEqual(services);
     expect(before.volumes.sort()).toEqual([
       `${project}_cli-state`,
+      `${project}_prometheus-data`,
       `${project}_redis-data`,
       `${project}_redis-socket`,
     ]);

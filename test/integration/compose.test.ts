@@ -1,25 +1,26 @@
 // The trust boundaries that docker-compose.yml encodes, read from what docker-compose itself makes of
 // the file (`docker-compose config`: interpolated, merged, normalised), not from the YAML text. The
 // checks are also run against weakened copies of that configuration, so each one is known to fail.
-import { resolve } from 'node:path';
-
 import { describe, expect, it } from 'vitest';
-import { composeSync, ROOT } from '../support/compose.ts';
+import { composeSync } from '../support/compose.ts';
+import { loadConfig as loadComposeConfig, service, type ComposeConfig } from '../support/compose-config.ts';
 import {
-  groupsOf,
-  holdsDockerAccess,
-  loadConfig as loadComposeConfig,
-  mounts,
-  secretNames,
-  service,
-  type ComposeConfig,
-} from '../support/compose-config.ts';
+  CHECKS,
+  DOCKER_SOCKET,
+  REDIS_SOCKET_DIR,
+  RUN_DIR,
+  expectCliConfined,
+  expectDevIdpOnlyInDevProfile,
+  expectImagesBuiltLocally,
+  expectKeysSplit,
+  expectMetricsReachPrometheusAlone,
+  expectOnlySupervisorHoldsDocker,
+  expectRedisDurableAndInternal,
+  expectRouterHardened,
+  expectRunDirSharedAtSamePath,
+} from '../support/compose-checks.ts';
 
 const ISSUER = 'https://idp.example.test/';
-const RUN_DIR = '/var/lib/bulkhead/run';
-const DOCKER_SOCKET = '/var/run/docker.sock';
-const REDIS_SOCKET_DIR = '/run/redis';
-const REDIS_URL = `unix://${REDIS_SOCKET_DIR}/redis.sock`;
 
 /** docker-compose with no BULKHEAD_* or COMPOSE_* from the caller: the file's defaults. */
 function compose(args: string[], extraEnv: Record<string, string> = { BULKHEAD_ISSUER: ISSUER }): string {
@@ -29,196 +30,6 @@ function compose(args: string[], extraEnv: Record<string, string> = { BULKHEAD_I
 function loadConfig(profileArgs: string[] = []): ComposeConfig {
   return loadComposeConfig({ BULKHEAD_ISSUER: ISSUER }, profileArgs);
 }
-
-// The checks, shared by the real configuration and by its weakened copies.
-
-function expectOnlySupervisorHoldsDocker(config: ComposeConfig): void {
-  const holders = Object.entries(config.services).filter(([, svc]) => holdsDockerAccess(svc));
-  expect(holders.map(([name]) => name)).toEqual(['supervisor']);
-  expect(mounts(service(config, 'supervisor'))).toContainEqual({
-    source: DOCKER_SOCKET,
-    target: DOCKER_SOCKET,
-    readOnly: false,
-  });
-  // No host network, nor another container's: a service's own networks, or none at all.
-  for (const svc of Object.values(config.services)) {
-    expect([undefined, 'none']).toContain(svc.network_mode);
-    expect(svc.pid).toBeUndefined();
-  }
-}
-
-function expectRouterHardened(config: ComposeConfig): void {
-  const router = service(config, 'router');
-  expect(holdsDockerAccess(router)).toBe(false);
-  expect(router.read_only).toBe(true);
-  expect(router.cap_drop).toEqual(['ALL']);
-  expect(router.cap_add ?? []).toEqual([]);
-  expect(router.security_opt).toContain('no-new-privileges:true');
-  expect([router.tmpfs ?? []].flat().some((t) => t.split(':')[0] === '/tmp')).toBe(true);
-  // Non-root, in the group the supervisor lets into tenant socket directories.
-  const [uid = '', gid = ''] = (router.user ?? '').split(':');
-  expect(uid).toMatch(/^[1-9]\d*$/);
-  expect(gid).toBe(service(config, 'supervisor').environment?.BULKHEAD_ROUTER_GID);
-}
-
-function expectRunDirSharedAtSamePath(config: ComposeConfig): void {
-  const supervisor = service(config, 'supervisor');
-  expect(supervisor.environment?.BULKHEAD_RUN_DIR).toBe(RUN_DIR);
-  expect(mounts(supervisor)).toContainEqual({ source: RUN_DIR, target: RUN_DIR, readOnly: false });
-  expect(mounts(service(config, 'router'))).toContainEqual({
-    source: RUN_DIR,
-    target: RUN_DIR,
-    readOnly: true,
-  });
-}
-
-function expectKeysSplit(config: ComposeConfig): void {
-  expect(config.secrets?.call_assertion_key?.file).toBe(resolve(ROOT, '.bulkhead/keys/call-assertion.key'));
-  expect(config.secrets?.call_assertion_pub?.file).toBe(resolve(ROOT, '.bulkhead/keys/call-assertion.pub'));
-  const router = service(config, 'router');
-  const supervisor = service(config, 'supervisor');
-  expect(secretNames(router)).toEqual(['call_assertion_key']);
-  expect(router.environment?.BULKHEAD_ROUTER_PRIVATE_KEY_FILE).toBe('/run/secrets/call_assertion_key');
-  expect(secretNames(supervisor)).toEqual(['call_assertion_pub', 'egress_gateway_pub']);
-  expect(supervisor.environment?.BULKHEAD_ROUTER_PUBLIC_KEY_FILE).toBe('/run/secrets/call_assertion_pub');
-  expect(supervisor.environment?.BULKHEAD_EGRESS_PUBLIC_KEY_FILE).toBe('/run/secrets/egress_gateway_pub');
-  expect(config.secrets?.egress_gateway_key?.file).toBe(resolve(ROOT, '.bulkhead/keys/egress-gateway.key'));
-  for (const [name, svc] of Object.entries(config.services)) {
-    if (name !== 'router') expect(secretNames(svc)).not.toContain('call_assertion_key');
-    if (name !== 'egress') expect(secretNames(svc)).not.toContain('egress_gateway_key');
-  }
-}
-
-function expectRedisDurableAndInternal(config: ComposeConfig): void {
-  const redis = service(config, 'redis');
-  const command = [redis.command ?? []].flat().join(' ');
-  expect(command).toMatch(/--appendonly yes(\s|$)/);
-  // No network and no TCP listener: its unix socket, mode 0660, is the one way in.
-  expect(command).toMatch(/--port 0(\s|$)/);
-  expect(command).toContain(`--unixsocket ${REDIS_SOCKET_DIR}/redis.sock`);
-  expect(command).toMatch(/--unixsocketperm 660(\s|$)/);
-  expect(redis.network_mode).toBe('none');
-  expect(redis.networks).toBeUndefined();
-  expect(redis.ports ?? []).toEqual([]);
-  expect(redis.read_only).toBe(true);
-  expect(redis.cap_drop).toEqual(['ALL']);
-  const data = mounts(redis).find((m) => m.target === '/data');
-  expect(Object.keys(config.volumes ?? {})).toContain(data?.source);
-  expect([redis.healthcheck?.test ?? []].flat().join(' ')).toContain(
-    `redis-cli -s ${REDIS_SOCKET_DIR}/redis.sock ping`,
-  );
-  const socketVolume = mounts(redis).find((m) => m.target === REDIS_SOCKET_DIR)?.source ?? '';
-  expect(Object.keys(config.volumes ?? {})).toContain(socketVolume);
-  // Redis's group owns the socket: exactly the services that talk to Redis are in it, and mount the
-  // socket's volume read-only (enough to connect); no other service mounts it.
-  const [socketGroup] = groupsOf(redis);
-  expect(socketGroup).toMatch(/^[1-9]\d*$/);
-  for (const [name, svc] of Object.entries(config.services)) {
-    if (name === 'redis') continue;
-    const mounted = mounts(svc).filter((m) => m.source === socketVolume);
-    if (svc.environment?.BULKHEAD_REDIS_URL === undefined) {
-      expect(mounted, `the socket's volume in ${name}`).toEqual([]);
-      expect(groupsOf(svc), `groups of ${name}`).not.toContain(socketGroup);
-      continue;
-    }
-    expect(svc.environment.BULKHEAD_REDIS_URL, name).toBe(REDIS_URL);
-    expect(mounted, `the socket's volume in ${name}`).toEqual([
-      { source: socketVolume, target: REDIS_SOCKET_DIR, readOnly: true },
-    ]);
-    expect(groupsOf(svc), `groups of ${name}`).toContain(socketGroup);
-    expect(svc.depends_on?.redis, name).toEqual({ condition: 'service_healthy' });
-  }
-  for (const name of ['supervisor', 'router', 'egress', 'cli']) {
-    expect(service(config, name).environment?.BULKHEAD_REDIS_URL, name).toBe(REDIS_URL);
-  }
-}
-
-/** Profiles: the dev IdP only in `dev`, the CLI only in `cli` (never started by `up`). */
-const PROFILED: Record<string, string[]> = { 'dev-idp': ['dev'], cli: ['cli'] };
-
-function expectDevIdpOnlyInDevProfile(config: ComposeConfig): void {
-  for (const [name, svc] of Object.entries(config.services)) {
-    expect(svc.profiles ?? [], `profiles of ${name}`).toEqual(PROFILED[name] ?? []);
-    expect(Object.keys(svc.depends_on ?? {})).not.toContain('dev-idp');
-  }
-}
-
-/** Development code runs from its own image, and only the dev profile's IdP runs it. */
-function expectDevImageOnlyInDevProfile(config: ComposeConfig): void {
-  for (const [name, svc] of Object.entries(config.services)) {
-    expect(svc.image === 'bulkhead/dev-idp:dev', `image of ${name}`).toBe(name === 'dev-idp');
-    expect(
-      mounts(svc).filter((m) => m.target.startsWith('/app')),
-      `mounts into /app of ${name}`,
-    ).toEqual([]);
-  }
-}
-
-/** No registry: every image is one runtime-image/build-compose-images.sh builds, and only it. */
-function expectImagesBuiltLocally(config: ComposeConfig): void {
-  for (const [name, svc] of Object.entries(config.services)) {
-    expect(svc.image, `image of ${name}`).toMatch(/^bulkhead\/(control-plane|dev-idp|redis):dev$/);
-    expect(svc.build, `build of ${name}`).toBeUndefined();
-  }
-  expect(service(config, 'redis').image).toBe('bulkhead/redis:dev');
-  expect(service(config, 'supervisor').environment?.BULKHEAD_RUNTIME_IMAGE).toBe('bulkhead/runtime:latest');
-}
-
-/** The CLI: non-root, read-only, no network (Redis's socket only), no Docker, none of the router's keys. */
-function expectCliConfined(config: ComposeConfig): void {
-  const cli = service(config, 'cli');
-  const [uid = ''] = (cli.user ?? '').split(':');
-  expect(uid).toMatch(/^[1-9]\d*$/);
-  expect(uid).not.toBe((service(config, 'router').user ?? '').split(':')[0]);
-  expect(cli.read_only).toBe(true);
-  expect(cli.cap_drop).toEqual(['ALL']);
-  expect(cli.cap_add ?? []).toEqual([]);
-  expect(cli.security_opt).toContain('no-new-privileges:true');
-  expect(cli.ports ?? []).toEqual([]);
-  expect(secretNames(cli)).toEqual([]);
-  expect(cli.network_mode).toBe('none');
-  expect(cli.networks).toBeUndefined();
-  expect(mounts(cli).map((m) => m.target)).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR]);
-}
-
-/**
- * The egress gateway: non-root, read-only, no capabilities, no Docker, no key but its own signing
- * key; tenant sockets read-only.
- */
-function expectEgressConfined(config: ComposeConfig): void {
-  const egress = service(config, 'egress');
-  const [uid = '', gid = ''] = (egress.user ?? '').split(':');
-  expect(uid).toMatch(/^[1-9]\d*$/);
-  // The router's group: the one that may enter tenant socket directories.
-  expect(gid).toBe((service(config, 'router').user ?? '').split(':')[1]);
-  expect(egress.read_only).toBe(true);
-  expect(egress.cap_drop).toEqual(['ALL']);
-  expect(egress.cap_add ?? []).toEqual([]);
-  expect(egress.security_opt).toContain('no-new-privileges:true');
-  expect(egress.ports ?? []).toEqual([]);
-  expect(secretNames(egress)).toEqual(['egress_gateway_key']);
-  expect(egress.environment?.BULKHEAD_EGRESS_KEY_FILE).toBe('/run/secrets/egress_gateway_key');
-  expect(egress.environment?.BULKHEAD_RUN_DIR).toBe(RUN_DIR);
-  expect(mounts(egress)).toContainEqual({ source: RUN_DIR, target: RUN_DIR, readOnly: true });
-  expect(mounts(egress).every((m) => m.readOnly)).toBe(true);
-  expect(egress.depends_on?.redis).toEqual({ condition: 'service_healthy' });
-}
-
-const CHECKS = {
-  'only the supervisor holds the Docker socket': expectOnlySupervisorHoldsDocker,
-  'the router runs non-root, read-only, without capabilities or new privileges': expectRouterHardened,
-  'the run directory has the same path on the host, in the supervisor and in the router':
-    expectRunDirSharedAtSamePath,
-  'the router alone holds the private call-assertion key, the supervisor the public one': expectKeysSplit,
-  'redis is append-only, on a volume, healthy-gated, on its socket alone, no network':
-    expectRedisDurableAndInternal,
-  'the dev IdP exists only under the dev profile, the CLI only under its own': expectDevIdpOnlyInDevProfile,
-  'every image is built on this host, none pulled': expectImagesBuiltLocally,
-  'development code runs only in the dev profile, from its own image': expectDevImageOnlyInDevProfile,
-  'the CLI runs non-root and read-only, without a network, Docker or keys': expectCliConfined,
-  'the egress gateway runs non-root and read-only, without Docker, capabilities or keys but its own':
-    expectEgressConfined,
-} satisfies Record<string, (config: ComposeConfig) => void>;
 
 describe('docker-compose.yml', () => {
   const config = loadConfig();
@@ -231,12 +42,17 @@ describe('docker-compose.yml', () => {
       'cli',
       'dev-idp',
       'egress',
+      'prometheus',
       'redis',
       'router',
       'supervisor',
     ]);
     for (const check of Object.values(CHECKS)) check(dev);
-    expect(compose(['config', '--profiles']).split('\n').filter(Boolean)).toEqual(['cli', 'dev']);
+    expect(compose(['config', '--profiles']).split('\n').filter(Boolean)).toEqual([
+      'cli',
+      'dev',
+      'observability',
+    ]);
   });
 
   it('refuses to start a router without an explicit token issuer', () => {
@@ -323,6 +139,33 @@ describe('the checks catch a weakened docker-compose.yml', () => {
       },
       expectRedisDurableAndInternal,
     ],
+    [
+      'supervisor on the edge network',
+      (c) => (service(c, 'supervisor').networks = { 'supervisor-metrics': null, edge: null }),
+      expectMetricsReachPrometheusAlone,
+    ],
+    [
+      'router on the supervisor-metrics network',
+      (c) =>
+        (service(c, 'router').networks = { edge: null, 'router-metrics': null, 'supervisor-metrics': null }),
+      expectMetricsReachPrometheusAlone,
+    ],
+    [
+      'a metrics network with a route out',
+      (c) => (c.networks = { ...c.networks, 'router-metrics': { internal: false } }),
+      expectMetricsReachPrometheusAlone,
+    ],
+    [
+      'Prometheus published on every interface',
+      (c) => (service(c, 'prometheus').ports = ['9090:9090']),
+      expectMetricsReachPrometheusAlone,
+    ],
+    [
+      'Prometheus with the Docker socket',
+      (c) => (service(c, 'prometheus').volumes ??= []).push(`${DOCKER_SOCKET}:${DOCKER_SOCKET}:ro`),
+      expectMetricsReachPrometheusAlone,
+    ],
+    ['Prometheus as root', (c) => (service(c, 'prometheus').user = '0:0'), expectMetricsReachPrometheusAlone],
     [
       'router on the host network',
       (c) => (service(c, 'router').network_mode = 'host'),
