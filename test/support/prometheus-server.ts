@@ -19,8 +19,8 @@ export interface PromRule {
   lastError?: string;
 }
 
-export interface PrometheusServer {
-  url: string;
+/** A running Prometheus's HTTP API, as tests use it. */
+export interface PrometheusClient {
   /** An instant query; each series of the vector with its value. */
   query(promql: string): Promise<PromSample[]>;
   /**
@@ -35,6 +35,10 @@ export interface PrometheusServer {
   settledRules(check: (rules: PromRule[]) => boolean, evaluations?: number): Promise<PromRule[]>;
   /** GET of an API path (e.g. /api/v1/targets), its `data`. */
   api(path: string): Promise<unknown>;
+}
+
+export interface PrometheusServer extends PrometheusClient {
+  url: string;
   logTail(): string;
   stop(): Promise<void>;
 }
@@ -80,56 +84,6 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
 
-  async function api(path: string): Promise<unknown> {
-    const response = await fetch(`${url}${path}`);
-    const body = (await response.json()) as { status: string; data?: unknown; error?: string };
-    if (body.status !== 'success') throw new Error(`${path}: ${body.error ?? response.status}`);
-    return body.data;
-  }
-
-  async function query(promql: string): Promise<PromSample[]> {
-    const data = (await api(`/api/v1/query?query=${encodeURIComponent(promql)}`)) as {
-      resultType: string;
-      result: { metric: Record<string, string>; value: [number, string] }[];
-    };
-    if (data.resultType !== 'vector') throw new Error(`${promql}: a ${data.resultType}, not a vector`);
-    return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
-  }
-
-  // The waits below are bounded by Prometheus's own progress (scrapes, rule evaluations), not by a
-  // clock: a loaded machine makes them slower to come, not the wait shorter. A Prometheus that
-  // exits (stop() included) ends them.
-  /** The time of the newest scrape of the target scraped longest ago. */
-  async function oldestScrape(): Promise<string> {
-    const data = (await api('/api/v1/targets?state=active')) as { activeTargets: { lastScrape: string }[] };
-    return data.activeTargets.map((t) => t.lastScrape).sort()[0] ?? '';
-  }
-
-  /** The time of the newest evaluation of the rule group evaluated longest ago. */
-  async function oldestEvaluation(): Promise<string> {
-    const data = (await api('/api/v1/rules')) as { groups: { lastEvaluation: string }[] };
-    return data.groups.map((g) => g.lastEvaluation).sort()[0] ?? '';
-  }
-
-  /**
-   * Counts the rounds in which `mark` moved: `within(n)` is false once it moved n times, and at once
-   * when nothing was configured that could move it (`configured`: no target, or no rule file).
-   */
-  function rounds(mark: () => Promise<string>, configured: boolean): { within(n: number): Promise<boolean> } {
-    let seen: string | undefined;
-    let moved = 0;
-    return {
-      async within(n) {
-        if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`prometheus exited: ${tail}`);
-        const now = await mark();
-        if (seen !== undefined && now !== seen) moved += 1;
-        seen = now;
-        return configured && moved < n;
-      },
-    };
-  }
-
   async function stop(): Promise<void> {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -156,13 +110,85 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
 
   return {
     url,
+    ...prometheusAt(url, {
+      scraping: Object.values(options.jobs).some((targets) => targets.length > 0),
+      evaluating: (options.ruleFiles ?? []).length > 0,
+      exited: () => (child.exitCode !== null || child.signalCode !== null ? tail : undefined),
+    }),
+    logTail: () => tail,
+    stop,
+  };
+}
+
+export interface PrometheusAtOptions {
+  /** Whether it has targets to scrape (else a wait for a scrape ends at once). */
+  scraping: boolean;
+  /** Whether it has rules to evaluate (else a wait for an evaluation ends at once). */
+  evaluating: boolean;
+  /** Its log tail once it has exited, undefined while it runs (a Prometheus this process started). */
+  exited?: () => string | undefined;
+}
+
+/**
+ * The API of the Prometheus at `url`: one a test started (startPrometheus) or one a stack runs
+ * (docker-compose.yml's observability profile).
+ */
+export function prometheusAt(url: string, options: PrometheusAtOptions): PrometheusClient {
+  async function api(path: string): Promise<unknown> {
+    const response = await fetch(`${url}${path}`);
+    const body = (await response.json()) as { status: string; data?: unknown; error?: string };
+    if (body.status !== 'success') throw new Error(`${path}: ${body.error ?? response.status}`);
+    return body.data;
+  }
+
+  async function query(promql: string): Promise<PromSample[]> {
+    const data = (await api(`/api/v1/query?query=${encodeURIComponent(promql)}`)) as {
+      resultType: string;
+      result: { metric: Record<string, string>; value: [number, string] }[];
+    };
+    if (data.resultType !== 'vector') throw new Error(`${promql}: a ${data.resultType}, not a vector`);
+    return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+  }
+
+  // The waits below are bounded by Prometheus's own progress (scrapes, rule evaluations), not by a
+  // clock: a loaded machine makes them slower to come, not the wait shorter. A Prometheus that
+  // exits (stop() included) or stops answering ends them.
+  /** The time of the newest scrape of the target scraped longest ago. */
+  async function oldestScrape(): Promise<string> {
+    const data = (await api('/api/v1/targets?state=active')) as { activeTargets: { lastScrape: string }[] };
+    return data.activeTargets.map((t) => t.lastScrape).sort()[0] ?? '';
+  }
+
+  /** The time of the newest evaluation of the rule group evaluated longest ago. */
+  async function oldestEvaluation(): Promise<string> {
+    const data = (await api('/api/v1/rules')) as { groups: { lastEvaluation: string }[] };
+    return data.groups.map((g) => g.lastEvaluation).sort()[0] ?? '';
+  }
+
+  /**
+   * Counts the rounds in which `mark` moved: `within(n)` is false once it moved n times, and at once
+   * when nothing was configured that could move it (`configured`: no target, or no rule file).
+   */
+  function rounds(mark: () => Promise<string>, configured: boolean): { within(n: number): Promise<boolean> } {
+    let seen: string | undefined;
+    let moved = 0;
+    return {
+      async within(n) {
+        const tail = options.exited?.();
+        if (tail !== undefined) throw new Error(`prometheus exited: ${tail}`);
+        const now = await mark();
+        if (seen !== undefined && now !== seen) moved += 1;
+        seen = now;
+        return configured && moved < n;
+      },
+    };
+  }
+
+  return {
     query,
     api,
     async waitFor(promql, check, scrapes = 30) {
-      const progress = rounds(
-        oldestScrape,
-        Object.values(options.jobs).some((targets) => targets.length > 0),
-      );
+      const progress = rounds(oldestScrape, options.scraping);
       let last: number | undefined;
       while (await progress.within(scrapes)) {
         const result = await query(promql);
@@ -173,7 +199,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       throw new Error(`${promql} = ${last} after ${scrapes} scrapes of every target`);
     },
     async settledRules(check, evaluations = 30) {
-      const progress = rounds(oldestEvaluation, (options.ruleFiles ?? []).length > 0);
+      const progress = rounds(oldestEvaluation, options.evaluating);
       let rules: PromRule[] = [];
       while (await progress.within(evaluations)) {
         const data = (await api('/api/v1/rules')) as { groups: { rules: PromRule[] }[] };
@@ -183,7 +209,5 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       }
       return rules;
     },
-    logTail: () => tail,
-    stop,
   };
 }
