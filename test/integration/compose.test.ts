@@ -15,7 +15,7 @@ import {
   expectKeysSplit,
   expectMetricsReachPrometheusAlone,
   expectOnlySupervisorHoldsDocker,
-  expectRedisDurableAndInternal,
+  expectRedisDurableOnItsSocket,
   expectRouterHardened,
   expectRunDirSharedAtSamePath,
 } from '../support/compose-checks.ts';
@@ -36,7 +36,7 @@ describe('docker-compose.yml', () => {
 
   for (const [title, check] of Object.entries(CHECKS)) it(title, () => check(config));
 
-  it('validates with the dev profile too, and lists the dev IdP and the CLI only in theirs', () => {
+  it('validates with the dev profile too, and lists the dev IdP, Prometheus and the CLI only in theirs', () => {
     const dev = loadConfig(['--profile', 'dev']);
     expect(Object.keys(dev.services).sort()).toEqual([
       'cli',
@@ -95,16 +95,16 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     [
       'redis without append-only',
       (c) => (service(c, 'redis').command = ['redis-server', '--appendonly', 'no']),
-      expectRedisDurableAndInternal,
+      expectRedisDurableOnItsSocket,
     ],
-    ['redis published', (c) => (service(c, 'redis').ports = ['6379:6379']), expectRedisDurableAndInternal],
+    ['redis published', (c) => (service(c, 'redis').ports = ['6379:6379']), expectRedisDurableOnItsSocket],
     [
       'redis on a network',
       (c) => {
         delete service(c, 'redis').network_mode;
         service(c, 'redis').networks = { edge: null };
       },
-      expectRedisDurableAndInternal,
+      expectRedisDurableOnItsSocket,
     ],
     [
       'redis listening on TCP too',
@@ -114,7 +114,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
           .flat()
           .filter((arg, i, all) => arg !== '--port' && all[i - 1] !== '--port');
       },
-      expectRedisDurableAndInternal,
+      expectRedisDurableOnItsSocket,
     ],
     [
       "redis's socket open to everyone",
@@ -122,12 +122,12 @@ describe('the checks catch a weakened docker-compose.yml', () => {
         const redis = service(c, 'redis');
         redis.command = [redis.command ?? []].flat().map((arg) => (arg === '660' ? '666' : arg));
       },
-      expectRedisDurableAndInternal,
+      expectRedisDurableOnItsSocket,
     ],
     [
       "redis's socket mounted into the dev IdP",
       (c) => (service(c, 'dev-idp').volumes ??= []).push(`redis-socket:${REDIS_SOCKET_DIR}:ro`),
-      expectRedisDurableAndInternal,
+      expectRedisDurableOnItsSocket,
     ],
     [
       "redis's socket writable by the router",
@@ -137,7 +137,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
           typeof v === 'string' ? v.replace(`:${REDIS_SOCKET_DIR}:ro`, `:${REDIS_SOCKET_DIR}:rw`) : v,
         );
       },
-      expectRedisDurableAndInternal,
+      expectRedisDurableOnItsSocket,
     ],
     [
       'supervisor on the edge network',
@@ -183,7 +183,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
       (c) => (service(c, 'router').build = { context: '.' }),
       expectImagesBuiltLocally,
     ],
-    ['redis writable root', (c) => delete service(c, 'redis').read_only, expectRedisDurableAndInternal],
+    ['redis writable root', (c) => delete service(c, 'redis').read_only, expectRedisDurableOnItsSocket],
     ['CLI as root', (c) => (service(c, 'cli').user = '0:0'), expectCliConfined],
     [
       'CLI on the edge network',

@@ -11,14 +11,24 @@ import {
   secretNames,
   service,
   type ComposeConfig,
+  type Service,
 } from './compose-config.ts';
 
 export const RUN_DIR = '/var/lib/bulkhead/run';
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 export const REDIS_SOCKET_DIR = '/run/redis';
-const REDIS_URL = `unix://${REDIS_SOCKET_DIR}/redis.sock`;
+const REDIS_SOCKET = `${REDIS_SOCKET_DIR}/redis.sock`;
+const REDIS_URL = `unix://${REDIS_SOCKET}`;
 
 // The checks, shared by the real configuration and by its weakened copies.
+
+/** A service confined as every one but the supervisor is: read-only root, no capabilities, no new privileges. */
+function expectConfined(svc: Service): void {
+  expect(svc.read_only).toBe(true);
+  expect(svc.cap_drop).toEqual(['ALL']);
+  expect(svc.cap_add ?? []).toEqual([]);
+  expect(svc.security_opt).toContain('no-new-privileges:true');
+}
 
 export function expectOnlySupervisorHoldsDocker(config: ComposeConfig): void {
   const holders = Object.entries(config.services).filter(([, svc]) => holdsDockerAccess(svc));
@@ -38,10 +48,7 @@ export function expectOnlySupervisorHoldsDocker(config: ComposeConfig): void {
 export function expectRouterHardened(config: ComposeConfig): void {
   const router = service(config, 'router');
   expect(holdsDockerAccess(router)).toBe(false);
-  expect(router.read_only).toBe(true);
-  expect(router.cap_drop).toEqual(['ALL']);
-  expect(router.cap_add ?? []).toEqual([]);
-  expect(router.security_opt).toContain('no-new-privileges:true');
+  expectConfined(router);
   expect([router.tmpfs ?? []].flat().some((t) => t.split(':')[0] === '/tmp')).toBe(true);
   // Non-root, in the group the supervisor lets into tenant socket directories.
   const [uid = '', gid = ''] = (router.user ?? '').split(':');
@@ -77,13 +84,13 @@ export function expectKeysSplit(config: ComposeConfig): void {
   }
 }
 
-export function expectRedisDurableAndInternal(config: ComposeConfig): void {
+export function expectRedisDurableOnItsSocket(config: ComposeConfig): void {
   const redis = service(config, 'redis');
   const command = [redis.command ?? []].flat().join(' ');
   expect(command).toMatch(/--appendonly yes(\s|$)/);
   // No network and no TCP listener: its unix socket, mode 0660, is the one way in.
   expect(command).toMatch(/--port 0(\s|$)/);
-  expect(command).toContain(`--unixsocket ${REDIS_SOCKET_DIR}/redis.sock`);
+  expect(command).toContain(`--unixsocket ${REDIS_SOCKET}`);
   expect(command).toMatch(/--unixsocketperm 660(\s|$)/);
   expect(redis.network_mode).toBe('none');
   expect(redis.networks).toBeUndefined();
@@ -92,9 +99,7 @@ export function expectRedisDurableAndInternal(config: ComposeConfig): void {
   expect(redis.cap_drop).toEqual(['ALL']);
   const data = mounts(redis).find((m) => m.target === '/data');
   expect(Object.keys(config.volumes ?? {})).toContain(data?.source);
-  expect([redis.healthcheck?.test ?? []].flat().join(' ')).toContain(
-    `redis-cli -s ${REDIS_SOCKET_DIR}/redis.sock ping`,
-  );
+  expect([redis.healthcheck?.test ?? []].flat().join(' ')).toContain(`redis-cli -s ${REDIS_SOCKET} ping`);
   const socketVolume = mounts(redis).find((m) => m.target === REDIS_SOCKET_DIR)?.source ?? '';
   expect(Object.keys(config.volumes ?? {})).toContain(socketVolume);
   // Redis's group owns the socket: exactly the services that talk to Redis are in it, and mount the
@@ -121,7 +126,7 @@ export function expectRedisDurableAndInternal(config: ComposeConfig): void {
   }
 }
 
-/** Profiles: the dev IdP only in `dev`, the CLI only in `cli` (never started by `up`). */
+/** Profiles: the dev IdP only in `dev`, Prometheus only in `observability`, the CLI only in `cli` (never started by `up`). */
 const PROFILED: Record<string, string[]> = {
   'dev-idp': ['dev'],
   cli: ['cli'],
@@ -162,10 +167,7 @@ export function expectCliConfined(config: ComposeConfig): void {
   const [uid = ''] = (cli.user ?? '').split(':');
   expect(uid).toMatch(/^[1-9]\d*$/);
   expect(uid).not.toBe((service(config, 'router').user ?? '').split(':')[0]);
-  expect(cli.read_only).toBe(true);
-  expect(cli.cap_drop).toEqual(['ALL']);
-  expect(cli.cap_add ?? []).toEqual([]);
-  expect(cli.security_opt).toContain('no-new-privileges:true');
+  expectConfined(cli);
   expect(cli.ports ?? []).toEqual([]);
   expect(secretNames(cli)).toEqual([]);
   expect(cli.network_mode).toBe('none');
@@ -183,10 +185,7 @@ export function expectEgressConfined(config: ComposeConfig): void {
   expect(uid).toMatch(/^[1-9]\d*$/);
   // The router's group: the one that may enter tenant socket directories.
   expect(gid).toBe((service(config, 'router').user ?? '').split(':')[1]);
-  expect(egress.read_only).toBe(true);
-  expect(egress.cap_drop).toEqual(['ALL']);
-  expect(egress.cap_add ?? []).toEqual([]);
-  expect(egress.security_opt).toContain('no-new-privileges:true');
+  expectConfined(egress);
   expect(egress.ports ?? []).toEqual([]);
   expect(secretNames(egress)).toEqual(['egress_gateway_key']);
   expect(egress.environment?.BULKHEAD_EGRESS_KEY_FILE).toBe('/run/secrets/egress_gateway_key');
@@ -227,10 +226,7 @@ export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
   expect((prometheus.ports ?? []).length).toBe(1);
   for (const port of prometheus.ports ?? []) expect(String(port)).toMatch(/^127\.0\.0\.1:/);
   expect(prometheus.user ?? '').not.toMatch(/^(0|root)(:|$)/);
-  expect(prometheus.read_only).toBe(true);
-  expect(prometheus.cap_drop).toEqual(['ALL']);
-  expect(prometheus.cap_add ?? []).toEqual([]);
-  expect(prometheus.security_opt).toContain('no-new-privileges:true');
+  expectConfined(prometheus);
   expect(holdsDockerAccess(prometheus)).toBe(false);
   expect(secretNames(prometheus)).toEqual([]);
   expect(prometheus.environment ?? {}).toEqual({});
@@ -251,8 +247,9 @@ export const CHECKS = {
     expectRunDirSharedAtSamePath,
   'the router alone holds the private call-assertion key, the supervisor the public one': expectKeysSplit,
   'redis is append-only, on a volume, healthy-gated, on its socket alone, no network':
-    expectRedisDurableAndInternal,
-  'the dev IdP exists only under the dev profile, the CLI only under its own': expectDevIdpOnlyInDevProfile,
+    expectRedisDurableOnItsSocket,
+  'the dev IdP exists only under the dev profile, Prometheus and the CLI only under their own':
+    expectDevIdpOnlyInDevProfile,
   'every image is built on this host, none pulled': expectImagesBuiltLocally,
   'development code runs only in the dev profile, from its own image': expectDevImageOnlyInDevProfile,
   'the CLI runs non-root and read-only, without a network, Docker or keys': expectCliConfined,
