@@ -9,10 +9,12 @@ import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { installation, type Installation } from '../../kernel/tenant/installation.ts';
+import { redisUrl } from '../../kernel/config/common.ts';
 
 /**
  * The development stack's Redis: BULKHEAD_REDIS_URL, else the unix socket of the Redis .ci/setup.sh
- * starts (the rule setup.sh's redis_url_of_stack exports for the stack), else loopback TCP.
+ * starts (the rule setup.sh's redis_url_of_stack exports for the stack), else the configuration's
+ * default (loopback TCP).
  */
 export const REDIS_URL = process.env.BULKHEAD_REDIS_URL ?? developmentRedisUrl();
 
@@ -20,7 +22,7 @@ function developmentRedisUrl(): string {
   const socket = join(process.env.BULKHEAD_STATE_DIR ?? '/var/lib/bulkhead', 'redis', 'redis.sock');
   return statSync(socket, { throwIfNoEntry: false })?.isSocket()
     ? `unix://${socket}`
-    : 'redis://127.0.0.1:6379';
+    : redisUrl.schema.parse(undefined);
 }
 export const RUNTIME_IMAGE = process.env.BULKHEAD_RUNTIME_IMAGE ?? 'bulkhead/runtime:latest';
 
