@@ -4,10 +4,11 @@
 // under a project name, namespace, ports and run directory of its own, a tenant onboarded by the CLI
 // inside the stack, a token from the stack's IdP through a real client-credentials grant, real MCP
 // calls through the stack's router into the tenant container its supervisor started, those calls
-// found by the stack's Prometheus, and `down -v` leaving nothing.
+// found by the stack's Prometheus and traced into its collector (deploy/compose/tracing.yml, with
+// the test's OTLP receiver as the collector), and `down -v` leaving nothing.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
@@ -17,10 +18,12 @@ import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/d
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
-import { bearerClient } from '../support/mcp-client.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { spansAt, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { prometheusAt } from '../support/prometheus-server.ts';
 import { freePort } from '../support/stack.ts';
+import { composeStackView, type ComposeStackView } from '../support/compose-stack.ts';
+import { newTraceparent, one, tracedClient } from '../support/trace-assertions.ts';
 
 const execFileAsync = promisify(execFile);
 const TENANT = 'acme';
@@ -36,10 +39,20 @@ let env: Record<string, string>;
 let mcpUrl: string;
 let issuer: string;
 let prometheusUrl: string;
+/** The test's OTLP receiver, the stack's collector: where its GET /spans is published. */
+let collectorUrl: string;
+/** The files after docker-compose.yml: the tracing override, and the test's collector on top of it. */
+let overrides: string[];
 let client: Client | undefined;
+let stack: ComposeStackView;
+/** The traceparent the test's MCP client sends with every request. */
+const parent = newTraceparent();
 
 function compose(...args: string[]): Promise<ComposeResult> {
-  return composeRun(['-p', project, '--profile', 'dev', '--profile', 'observability', ...args], env);
+  return composeRun(
+    ['-p', project, ...overrides, '--profile', 'dev', '--profile', 'observability', ...args],
+    env,
+  );
 }
 
 /** `docker-compose run` of the CLI service: the control-plane image's CLI, inside the stack. */
@@ -47,81 +60,10 @@ async function cli(...args: string[]): Promise<ComposeResult> {
   return composeRun(['-p', project, 'run', '--rm', '-T', 'cli', ...args], env);
 }
 
-/** Restarts of a service's container (its `restart: unless-stopped`) a wait puts up with. */
-const MAX_RESTARTS = 3;
-
-/**
- * Waits until `probe` holds, for as long as the service's container is still trying: the wait fails
- * once the container has stopped for good, restarted more than MAX_RESTARTS times or been found
- * unhealthy by its own healthcheck. Docker's own verdicts, not a clock: a loaded machine makes them
- * slower to come, never early. (A container that hangs without a verdict is stopped by `down` in
- * afterAll, which ends the wait too.)
- */
-async function waitFor(what: string, service: string, probe: () => Promise<boolean>): Promise<void> {
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    const state = await containerState(service);
-    const gaveUp =
-      !state ||
-      (!state.running && !state.restarting) ||
-      state.restarts > MAX_RESTARTS ||
-      state.health === 'unhealthy';
-    if (gaveUp) throw new Error(`${what} not ready: the ${service} container is ${JSON.stringify(state)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-const byLabel = (label: string): { label: string[] } => ({ label: [label] });
-
-interface ContainerState {
-  running: boolean;
-  restarting: boolean;
-  restarts: number;
-  /** Its own healthcheck's verdict (docker-compose.yml's `healthcheck:`), where it has one. */
-  health: string | undefined;
-}
-
-/** Docker's view of a service's container, running or not; undefined when there is none. */
-async function containerState(service: string): Promise<ContainerState | undefined> {
-  const [container] = await ns.docker.listContainers({
-    all: true,
-    filters: { label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] },
-  });
-  if (!container) return undefined;
-  const { State, RestartCount } = await ns.docker.getContainer(container.Id).inspect();
-  return {
-    running: State.Running,
-    restarting: State.Restarting,
-    restarts: RestartCount,
-    health: State.Health?.Status,
-  };
-}
-
-/** A running service's healthcheck verdict (undefined when it is not running). */
-async function health(service: string): Promise<string | undefined> {
-  const state = await containerState(service);
-  return state?.running ? state.health : undefined;
-}
-
-/** What is left on the engine of this stack: by compose project, and by the tenant namespace. */
-async function leftovers(): Promise<{ containers: string[]; volumes: string[]; networks: string[] }> {
-  const projectLabel = `com.docker.compose.project=${project}`;
-  const namespaceLabel = `${LABELS.namespace}=${ns.namespace}`;
-  const containers = [
-    ...(await ns.docker.listContainers({ all: true, filters: byLabel(projectLabel) })),
-    ...(await ns.docker.listContainers({ all: true, filters: byLabel(namespaceLabel) })),
-  ].map((c) => c.Names.join(','));
-  const volumes = [
-    ...((await ns.docker.listVolumes({ filters: byLabel(projectLabel) })).Volumes ?? []),
-    ...((await ns.docker.listVolumes({ filters: byLabel(namespaceLabel) })).Volumes ?? []),
-  ].map((v) => v.Name);
-  const networks = (await ns.docker.listNetworks({ filters: byLabel(projectLabel) })).map((n) => n.Name);
-  return { containers, volumes, networks };
-}
-
 beforeAll(async () => {
   ns = await testNamespace('compose');
   project = `bulkhead-${ns.namespace}`;
+  stack = composeStackView({ docker: ns.docker, project, namespace: ns.namespace });
   // Socket directories must be reachable by the router's group through this directory.
   await chmod(ns.runDir, 0o755);
   const runDir = join(ns.runDir, 'run');
@@ -143,6 +85,27 @@ beforeAll(async () => {
   await execFileAsync('chown', ['10002', join(keysDir, 'egress-gateway.key')]);
   const [routerPort, idpPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
   prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+  // The collector: the test's OTLP receiver in the control-plane image (which has Node), run from
+  // this checkout, its port published on loopback for the test to read what it received.
+  const collectorPort = await freePort();
+  collectorUrl = `http://127.0.0.1:${collectorPort}`;
+  const collectorConfig = join(ns.runDir, 'collector.yaml');
+  await writeFile(collectorConfig, '# The test receiver takes no configuration.\n');
+  const testCollector = join(ns.runDir, 'test-collector.yml');
+  await writeFile(
+    testCollector,
+    [
+      'services:',
+      '  otlp-collector:',
+      "    entrypoint: ['node', '/receiver/otlp-receiver-main.ts']",
+      '    volumes:',
+      `      - ${join(ROOT, 'test/support')}:/receiver:ro`,
+      '    ports:',
+      `      - '127.0.0.1:${collectorPort}:4318'`,
+      '',
+    ].join('\n'),
+  );
+  overrides = ['-f', join(ROOT, 'deploy/compose/tracing.yml'), '-f', testCollector];
   mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
   issuer = `http://127.0.0.1:${idpPort}`;
   env = {
@@ -159,6 +122,8 @@ beforeAll(async () => {
     BULKHEAD_RESOURCE_URL: mcpUrl,
     BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: randomBytes(24).toString('hex'),
     BULKHEAD_ACTOR: 'compose-test',
+    BULKHEAD_OTLP_COLLECTOR_IMAGE: `bulkhead/control-plane:${tag}`,
+    BULKHEAD_OTLP_COLLECTOR_CONFIG: collectorConfig,
   };
 }, 660_000);
 
@@ -182,8 +147,12 @@ describe('docker-compose.yml on a host without a registry', () => {
     const up = await compose('up', '-d');
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).not.toMatch(/Pulling/);
-    await waitFor('the router', 'router', async () => (await fetch(mcpUrl.replace(/\/mcp$/, '/healthz'))).ok);
-    await waitFor(
+    await stack.waitFor(
+      'the router',
+      'router',
+      async () => (await fetch(mcpUrl.replace(/\/mcp$/, '/healthz'))).ok,
+    );
+    await stack.waitFor(
       'the IdP',
       'dev-idp',
       async () => (await fetch(`${issuer}/.well-known/openid-configuration`)).ok,
@@ -192,6 +161,7 @@ describe('docker-compose.yml on a host without a registry', () => {
     expect(ps.stdout.split('\n').filter(Boolean).sort()).toEqual([
       'dev-idp',
       'egress',
+      'otlp-collector',
       'prometheus',
       'redis',
       'router',
@@ -281,8 +251,12 @@ describe('docker-compose.yml on a host without a registry', () => {
 
   it("serves real MCP calls with a token from the stack's IdP", async () => {
     // The file's own healthchecks pass (the router's first check runs 10 s after its start).
-    await waitFor('a healthy router', 'router', async () => (await health('router')) === 'healthy');
-    expect(await health('redis')).toBe('healthy');
+    await stack.waitFor(
+      'a healthy router',
+      'router',
+      async () => (await stack.health('router')) === 'healthy',
+    );
+    expect(await stack.health('redis')).toBe('healthy');
     expect((await fetch(mcpUrl, { method: 'POST', body: '{}' })).status).toBe(401);
     const agent = await registerAgentClient({
       issuer,
@@ -297,7 +271,8 @@ describe('docker-compose.yml on a host without a registry', () => {
       resource: mcpUrl,
       scope: ALL_SCOPES.join(' '),
     });
-    const mcp = await bearerClient(mcpUrl, token);
+    // A stock client that sends a W3C traceparent with every request (its transport's headers).
+    const mcp = await tracedClient(mcpUrl, token, { traceparent: parent.traceparent });
     client = mcp;
     const { tools } = await mcp.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(TOOLS.split(',').sort());
@@ -342,15 +317,52 @@ describe('docker-compose.yml on a host without a registry', () => {
     expect(loaded.filter((r) => r.health !== 'ok')).toEqual([]);
   }, 120_000);
 
+  it("traces the calls into the stack's collector: the client's trace, the supervisor, the runtime", async () => {
+    const names = [
+      'tools/call records_create',
+      'runtime ensure',
+      'runtime tools/call',
+      'execute_tool records_create',
+    ];
+    // The exporters send every second: a bounded wait for the spans this trace must have.
+    let spans: ReceivedSpan[] = [];
+    for (let attempt = 0; attempt < 120; attempt++) {
+      spans = (await spansAt(collectorUrl).catch(() => [])).filter((s) => s.traceId === parent.traceId);
+      if (names.every((name) => spans.some((s) => s.name === name))) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(spans.map((s) => s.name)).toEqual(expect.arrayContaining(names));
+    // Two records_create calls (the second a replay): the first of them, the one that ran.
+    const creates = spans.filter((s) => s.name === 'tools/call records_create');
+    expect(creates).toHaveLength(2);
+    for (const request of creates) {
+      expect(request.parentSpanId).toBe(parent.spanId);
+      expect(request.resource['service.name']).toBe('bulkhead-router');
+      expect(request.attributes).toMatchObject({
+        'gen_ai.tool.name': 'records_create',
+        'bulkhead.tenant': TENANT,
+      });
+    }
+    // The runtime's first ensure by this router is a supervisor job, traced as part of the call.
+    const ensure = one(spans, 'runtime ensure');
+    expect(ensure.resource['service.name']).toBe('bulkhead-supervisor');
+    // The runtime's spans came back through the router (the container has no network).
+    const tool = spans.find((s) => s.name === 'execute_tool records_create');
+    const runtimeCall = spans.find((s) => s.spanId === tool?.parentSpanId);
+    expect(runtimeCall?.name).toBe('runtime tools/call');
+    // Nothing of the arguments in any attribute.
+    expect(JSON.stringify(spans)).not.toContain('from compose');
+  }, 60_000);
+
   it('offboards through the CLI, and `down -v` leaves no container, volume or network', async () => {
     await client?.close();
     client = undefined;
     const offboard = await cli('offboard', TENANT, '--yes');
     expect(offboard.code, offboard.stderr).toBe(0);
     expect(offboard.stdout).toContain(`Destroyed for ${TENANT}: container, data volume`);
-    const before = await leftovers();
+    const before = await stack.leftovers();
     // The stack's long-running services, and no tenant container left after the offboarding.
-    const services = ['dev-idp', 'egress', 'prometheus', 'redis', 'router', 'supervisor'];
+    const services = ['dev-idp', 'egress', 'otlp-collector', 'prometheus', 'redis', 'router', 'supervisor'];
     expect(
       before.containers
         .map((name) => services.find((s) => new RegExp(`[-_]${s}[-_]\\d+$`).test(name)))
@@ -364,6 +376,6 @@ describe('docker-compose.yml on a host without a registry', () => {
     ]);
     const down = await compose('down', '-v', '-t', '5');
     expect(down.code, down.stderr).toBe(0);
-    expect(await leftovers()).toEqual({ containers: [], volumes: [], networks: [] });
+    expect(await stack.leftovers()).toEqual({ containers: [], volumes: [], networks: [] });
   });
 });

@@ -2,10 +2,12 @@
 // the file (`docker-compose config`: interpolated, merged, normalised), not from the YAML text. The
 // checks are also run against weakened copies of that configuration, so each one is known to fail.
 import { describe, expect, it } from 'vitest';
-import { composeSync } from '../support/compose.ts';
+import { join } from 'node:path';
+import { composeSync, ROOT } from '../support/compose.ts';
 import { loadConfig as loadComposeConfig, service, type ComposeConfig } from '../support/compose-config.ts';
 import {
   CHECKS,
+  COLLECTOR,
   DOCKER_SOCKET,
   REDIS_SOCKET_DIR,
   RUN_DIR,
@@ -18,6 +20,7 @@ import {
   expectRedisDurableOnItsSocket,
   expectRouterHardened,
   expectRunDirSharedAtSamePath,
+  expectTracesReachCollectorAlone,
 } from '../support/compose-checks.ts';
 
 const ISSUER = 'https://idp.example.test/';
@@ -141,18 +144,22 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     ],
     [
       'supervisor on the edge network',
-      (c) => (service(c, 'supervisor').networks = { 'supervisor-metrics': null, edge: null }),
+      (c) => (service(c, 'supervisor').networks = { 'supervisor-telemetry': null, edge: null }),
       expectMetricsReachPrometheusAlone,
     ],
     [
-      'router on the supervisor-metrics network',
+      'router on the supervisor-telemetry network',
       (c) =>
-        (service(c, 'router').networks = { edge: null, 'router-metrics': null, 'supervisor-metrics': null }),
+        (service(c, 'router').networks = {
+          edge: null,
+          'router-telemetry': null,
+          'supervisor-telemetry': null,
+        }),
       expectMetricsReachPrometheusAlone,
     ],
     [
       'a metrics network with a route out',
-      (c) => (c.networks = { ...c.networks, 'router-metrics': { internal: false } }),
+      (c) => (c.networks = { ...c.networks, 'router-telemetry': { internal: false } }),
       expectMetricsReachPrometheusAlone,
     ],
     [
@@ -207,4 +214,78 @@ describe('the checks catch a weakened docker-compose.yml', () => {
       expect(() => check(copy)).toThrow();
     });
   }
+});
+
+describe('deploy/compose/tracing.yml over docker-compose.yml', () => {
+  const TRACING = ['-f', join(ROOT, 'deploy/compose/tracing.yml')];
+  const collectorEnv = {
+    BULKHEAD_OTLP_COLLECTOR_IMAGE: 'otelcol.example.test/collector:1',
+    BULKHEAD_OTLP_COLLECTOR_CONFIG: '/etc/example/collector.yaml',
+  };
+  const traced = loadComposeConfig({ BULKHEAD_ISSUER: ISSUER, ...collectorEnv }, TRACING);
+
+  it("keeps every boundary of docker-compose.yml, and confines the collector to the exporters' networks", () => {
+    for (const check of Object.values(CHECKS)) if (check !== expectImagesBuiltLocally) check(traced);
+    // Every image but the collector's (the operator's own) is still built on this host.
+    const ours = structuredClone(traced);
+    delete ours.services[COLLECTOR];
+    expectImagesBuiltLocally(ours);
+    expectTracesReachCollectorAlone(traced);
+  });
+
+  it("refuses to start without the collector's image and configuration", () => {
+    const { BULKHEAD_OTLP_COLLECTOR_CONFIG: config, BULKHEAD_OTLP_COLLECTOR_IMAGE: image } = collectorEnv;
+    const without = (env: Record<string, string>) => () =>
+      compose([...TRACING, 'config', '-q'], { BULKHEAD_ISSUER: ISSUER, ...env });
+    expect(without({ BULKHEAD_OTLP_COLLECTOR_CONFIG: config })).toThrow(/BULKHEAD_OTLP_COLLECTOR_IMAGE/);
+    expect(without({ BULKHEAD_OTLP_COLLECTOR_IMAGE: image })).toThrow(/BULKHEAD_OTLP_COLLECTOR_CONFIG/);
+  });
+
+  const weakened: [string, (c: ComposeConfig) => void][] = [
+    [
+      'the collector on the edge network',
+      (c) => Object.assign(service(c, COLLECTOR).networks ?? {}, { edge: null }),
+    ],
+    [
+      'the supervisor on the router-telemetry network',
+      (c) => Object.assign(service(c, 'supervisor').networks ?? {}, { 'router-telemetry': null }),
+    ],
+    ['a route out from egress-telemetry', (c) => (c.networks = { ...c.networks, 'egress-telemetry': {} })],
+    [
+      'another service on collector-out',
+      (c) => Object.assign(service(c, 'egress').networks ?? {}, { 'collector-out': null }),
+    ],
+    ['the collector published', (c) => (service(c, COLLECTOR).ports = ['4318:4318'])],
+    ['the collector as root', (c) => (service(c, COLLECTOR).user = '0:0')],
+    ['the collector with a writable root', (c) => delete service(c, COLLECTOR).read_only],
+    [
+      'the collector with the Docker socket',
+      (c) => service(c, COLLECTOR).volumes?.push(`${DOCKER_SOCKET}:${DOCKER_SOCKET}:ro`),
+    ],
+    [
+      "the collector's configuration writable",
+      (c) => (service(c, COLLECTOR).volumes = ['/etc/example/collector.yaml:/etc/bulkhead/collector.yaml']),
+    ],
+    ['the collector with a key', (c) => (service(c, COLLECTOR).secrets = ['egress_gateway_key'])],
+    [
+      'the router exporting elsewhere',
+      (c) =>
+        Object.assign(service(c, 'router').environment ?? {}, {
+          BULKHEAD_OTLP_TRACES_ENDPOINT: 'http://traces.example.test/v1/traces',
+        }),
+    ],
+  ];
+  for (const [title, weaken] of weakened) {
+    it(`catches ${title}`, () => {
+      const copy = structuredClone(traced);
+      weaken(copy);
+      expect(() => expectTracesReachCollectorAlone(copy)).toThrow();
+    });
+  }
+
+  it("catches Redis's socket in the collector", () => {
+    const copy = structuredClone(traced);
+    service(copy, COLLECTOR).volumes?.push(`redis-socket:${REDIS_SOCKET_DIR}:ro`);
+    expect(() => expectRedisDurableOnItsSocket(copy)).toThrow();
+  });
 });

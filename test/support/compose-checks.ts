@@ -172,7 +172,12 @@ export function expectCliConfined(config: ComposeConfig): void {
   expect(secretNames(cli)).toEqual([]);
   expect(cli.network_mode).toBe('none');
   expect(cli.networks).toBeUndefined();
-  expect(mounts(cli).map((m) => m.target)).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR]);
+  // As a set: docker-compose orders a service's volumes differently once an override is merged.
+  expect(
+    mounts(cli)
+      .map((m) => m.target)
+      .sort(),
+  ).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR].sort());
 }
 
 /**
@@ -205,7 +210,7 @@ function membersOf(config: ComposeConfig, network: string): string[] {
 
 /**
  * Metrics: the router and the supervisor each serve /metrics on an internal network that Prometheus
- * alone shares with it (the supervisor has no other network); Prometheus runs non-root, read-only,
+ * alone (and the traces' collector) shares with it (the supervisor has no other network); Prometheus runs non-root, read-only,
  * without Docker, Redis or keys, its own port on the host's loopback only, its configuration the
  * repository's, mounted read-only.
  */
@@ -216,11 +221,13 @@ export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
   expect(router.environment?.BULKHEAD_ROUTER_METRICS_PORT).toBe('9464');
   expect(supervisor.environment?.BULKHEAD_METRICS_PORT).toBe('9465');
   const scraped = Object.keys(prometheus.networks ?? {}).filter((n) => n !== 'prometheus-ui');
-  expect(scraped.sort()).toEqual(['router-metrics', 'supervisor-metrics']);
+  expect(scraped.sort()).toEqual(['router-telemetry', 'supervisor-telemetry']);
   for (const network of scraped) expect(config.networks?.[network]?.internal, network).toBe(true);
-  expect(membersOf(config, 'router-metrics')).toEqual(['prometheus', 'router']);
-  expect(membersOf(config, 'supervisor-metrics')).toEqual(['prometheus', 'supervisor']);
-  expect(Object.keys(supervisor.networks ?? {})).toEqual(['supervisor-metrics']);
+  // The traces' collector, where deploy/compose/tracing.yml adds it: expectTracesReachCollectorAlone.
+  const scrapers = (network: string): string[] => membersOf(config, network).filter((m) => m !== COLLECTOR);
+  expect(scrapers('router-telemetry')).toEqual(['prometheus', 'router']);
+  expect(scrapers('supervisor-telemetry')).toEqual(['prometheus', 'supervisor']);
+  expect(Object.keys(supervisor.networks ?? {})).toEqual(['supervisor-telemetry']);
   expect(supervisor.network_mode).toBeUndefined();
   expect(membersOf(config, 'prometheus-ui')).toEqual(['prometheus']);
   expect((prometheus.ports ?? []).length).toBe(1);
@@ -231,13 +238,54 @@ export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
   expect(secretNames(prometheus)).toEqual([]);
   expect(prometheus.environment ?? {}).toEqual({});
   const files = mounts(prometheus).filter((m) => m.target.startsWith('/etc/bulkhead/'));
-  expect(files).toEqual(
-    ['prometheus.yml', 'alerts.yml'].map((file) => ({
+  const byTarget = (a: { target: string }, b: { target: string }): number => a.target.localeCompare(b.target);
+  expect(files.sort(byTarget)).toEqual(
+    ['alerts.yml', 'prometheus.yml'].map((file) => ({
       source: resolve(ROOT, 'deploy/prometheus', file),
       target: `/etc/bulkhead/${file}`,
       readOnly: true,
     })),
   );
+}
+
+/** The collector deploy/compose/tracing.yml adds, and the URL the processes export to. */
+export const COLLECTOR = 'otlp-collector';
+const COLLECTOR_URL = `http://${COLLECTOR}:4318/v1/traces`;
+/** Each process that exports spans, and the internal network it shares with the collector. */
+const EXPORTERS = {
+  router: 'router-telemetry',
+  supervisor: 'supervisor-telemetry',
+  egress: 'egress-telemetry',
+};
+
+/**
+ * Traces (deploy/compose/tracing.yml): the router, the supervisor and the egress gateway export to the
+ * collector, each over an internal network it shares with nothing else but the collector (and
+ * Prometheus, for the first two), so no two of them share a network through it. The collector is
+ * confined as the other services are: non-root, no Docker, Redis, keys or published port, its
+ * configuration mounted read-only; its one route out is a network no other service joins.
+ */
+export function expectTracesReachCollectorAlone(config: ComposeConfig): void {
+  const collector = service(config, COLLECTOR);
+  for (const [name, network] of Object.entries(EXPORTERS)) {
+    expect(service(config, name).environment?.BULKHEAD_OTLP_TRACES_ENDPOINT, name).toBe(COLLECTOR_URL);
+    expect(config.networks?.[network]?.internal, network).toBe(true);
+    const scraped = name === 'egress' ? [] : ['prometheus'];
+    expect(membersOf(config, network), network).toEqual([name, COLLECTOR, ...scraped].sort());
+  }
+  const out = Object.keys(collector.networks ?? {}).filter((n) => !Object.values(EXPORTERS).includes(n));
+  expect(out).toEqual(['collector-out']);
+  expect(membersOf(config, 'collector-out')).toEqual([COLLECTOR]);
+  expect(config.networks?.['collector-out']?.internal ?? false).toBe(false);
+  expect(collector.network_mode).toBeUndefined();
+  expect(collector.user ?? '').toMatch(/^[1-9]\d*:[1-9]\d*$/);
+  expectConfined(collector);
+  expect(holdsDockerAccess(collector)).toBe(false);
+  expect(secretNames(collector)).toEqual([]);
+  expect(collector.ports ?? []).toEqual([]);
+  expect(mounts(collector).map(({ target, readOnly }) => ({ target, readOnly }))).toEqual([
+    { target: '/etc/bulkhead/collector.yaml', readOnly: true },
+  ]);
 }
 
 export const CHECKS = {

@@ -1,6 +1,6 @@
 // A real OTLP/HTTP traces endpoint for tests: it accepts what the OpenTelemetry exporters send
 // (POST /v1/traces, OTLP JSON) and decodes every span with its resource, so a test can follow one
-// trace across processes. Listens on loopback, port 0.
+// trace across processes. Listens on loopback, port 0, unless told otherwise.
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,7 +85,9 @@ function flatten(list: KeyValue[] | undefined): Record<string, string | number |
  * benchmark's receiver does not grow, and its garbage collection does not take more and more of
  * the machine's CPU as the run goes on.
  */
-export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(
+  options: { keep?: boolean; host?: string; port?: number } = {},
+): Promise<OtlpReceiver> {
   const keep = options.keep ?? true;
   const receiver: Omit<OtlpReceiver, 'close' | 'url' | 'waitFor'> = { spans: [], requests: 0, rejected: 0 };
   let received = 0;
@@ -97,6 +99,12 @@ export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promi
       if (req.method === 'GET' && req.url === '/stats') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ spans: received, requests: receiver.requests }));
+        return;
+      }
+      // What a receiver in a container (test/support/otlp-receiver-main.ts) kept, for the test outside.
+      if (req.method === 'GET' && req.url === '/spans') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(receiver.spans));
         return;
       }
       receiver.requests += 1;
@@ -137,7 +145,7 @@ export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promi
       arrivals.emit('spans');
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const waitFor = <T>(
@@ -198,4 +206,11 @@ export async function startReceiverProcess(): Promise<{
     spans: async () => ((await (await fetch(new URL('/stats', url))).json()) as { spans: number }).spans,
     close: () => child.kill('SIGTERM'),
   };
+}
+
+/** The spans a receiver elsewhere (another process or container) has kept: its GET /spans. */
+export async function spansAt(baseUrl: string): Promise<ReceivedSpan[]> {
+  const response = await fetch(new URL('/spans', baseUrl));
+  if (!response.ok) throw new Error(`GET /spans: ${response.status}`);
+  return (await response.json()) as ReceivedSpan[];
 }
