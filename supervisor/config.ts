@@ -110,6 +110,12 @@ const fields = {
     doc: 'Ed25519 key (PKCS#8 PEM) that signs sealed audit segments; unset: entries stay in Redis, unsealed',
     defaultText: 'none',
   },
+  auditReaderGid: {
+    env: 'BULKHEAD_AUDIT_READER_GID',
+    schema: z.coerce.number().int().min(1).max(4_294_967_294).optional(),
+    doc: "group given read access (never write) to the sealed audit segments, e.g. the auditors' CLI; unset: the supervisor alone",
+    defaultText: 'none',
+  },
   auditSealIntervalMs: {
     env: 'BULKHEAD_AUDIT_SEAL_INTERVAL_MS',
     schema: z.coerce.number().int().min(1_000).default(300_000),

@@ -227,5 +227,6 @@ async function auditSealer(
     dir: settings.auditDir,
     privateKey: createPrivateKey(await readFile(settings.auditSigningKeyFile, 'utf8')),
     maxEntries: settings.auditSegmentMaxEntries,
+    readerGid: settings.auditReaderGid,
   });
 }

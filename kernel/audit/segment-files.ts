@@ -3,7 +3,7 @@
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, link, unlink, rename, mkdir, chmod } from 'node:fs/promises';
+import { open, readdir, readFile, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
@@ -11,6 +11,16 @@ import { parseSegment, segmentFileName, segmentNumberOf, type SegmentLink } from
 import { chainStart, PruneMarkerSchema, type PruneMarker, type SegmentFile } from './segment-chain.ts';
 
 export const PRUNE_MARKER_FILE = 'pruned.json';
+
+/**
+ * Who besides the writer may read what it writes: `readerGid`, a group given read access to the
+ * tenant's directory (0750) and to each file (0440), e.g. the auditors' CLI in docker-compose.yml;
+ * without it, the writer alone (0700, 0440). Never write access: a segment is only ever written by
+ * the sealer.
+ */
+export interface SegmentWriteOptions {
+  readerGid?: number | undefined;
+}
 
 /** The directory of one tenant's segments under the installation's audit directory. */
 export function tenantSegmentDir(root: string, tenant: string): string {
@@ -86,13 +96,25 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-async function writeTemp(dir: string, text: string): Promise<string> {
+/**
+ * A synced temporary file in `dir` holding `text`, read-only (0440), in the readers' group when there
+ * is one. The directory is made (or, made before a readers' group was set, brought) to 0750 in that
+ * group, else 0700: -1 keeps each owner as it is.
+ */
+async function writeTemp(dir: string, text: string, options: SegmentWriteOptions): Promise<string> {
+  const { readerGid } = options;
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (readerGid !== undefined) {
+    await chown(dir, -1, readerGid);
+    await chmod(dir, 0o750);
+  }
   const temp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.writeFile(text);
     await handle.sync();
+    if (readerGid !== undefined) await handle.chown(-1, readerGid);
+    await handle.chmod(0o440);
   } finally {
     await handle.close();
   }
@@ -100,11 +122,15 @@ async function writeTemp(dir: string, text: string): Promise<string> {
 }
 
 /** Writes segment `n` once; a generation_conflict error if that segment already exists. */
-export async function writeSegmentFile(dir: string, n: number, text: string): Promise<string> {
-  const temp = await writeTemp(dir, text);
+export async function writeSegmentFile(
+  dir: string,
+  n: number,
+  text: string,
+  options: SegmentWriteOptions = {},
+): Promise<string> {
+  const temp = await writeTemp(dir, text, options);
   const file = join(dir, segmentFileName(n));
   try {
-    await chmod(temp, 0o440);
     await link(temp, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST')
@@ -118,9 +144,12 @@ export async function writeSegmentFile(dir: string, n: number, text: string): Pr
 }
 
 /** Replaces the pruning marker atomically. */
-export async function writeMarker(dir: string, marker: PruneMarker): Promise<void> {
-  const temp = await writeTemp(dir, `${JSON.stringify(marker)}\n`);
-  await chmod(temp, 0o440);
+export async function writeMarker(
+  dir: string,
+  marker: PruneMarker,
+  options: SegmentWriteOptions = {},
+): Promise<void> {
+  const temp = await writeTemp(dir, `${JSON.stringify(marker)}\n`, options);
   await rename(temp, join(dir, PRUNE_MARKER_FILE));
   await syncDir(dir);
 }

@@ -31,6 +31,8 @@ export interface AuditSealerOptions {
   privateKey: KeyObject;
   /** Entries per segment at most. */
   maxEntries: number;
+  /** The group that may read the segments (auditors); none: the supervisor alone (segment-files.ts). */
+  readerGid?: number | undefined;
   logger: Logger;
   now?: () => Date;
 }
@@ -100,7 +102,7 @@ export class AuditSealer {
         privateKey,
         sealedAt: this.now(),
       });
-      await writeSegmentFile(dir, link.segment, built.text);
+      await writeSegmentFile(dir, link.segment, built.text, { readerGid: this.options.readerGid });
       await trail.trim(
         tenant,
         fresh.map((s) => s.id),
@@ -151,6 +153,7 @@ export class AuditSealer {
         },
         this.options.privateKey,
       ),
+      { readerGid: this.options.readerGid },
     );
     for (const file of gone) await removeSegmentFile(dir, file.name);
     this.options.logger.info(
