@@ -1,14 +1,14 @@
-// docker-compose.yml run as its own instructions say, with no registry: the control-plane, Redis and
+// docker-compose.yml run as docs/compose.md says, with no registry: the control-plane, Redis and
 // Prometheus images built on this host by runtime-image/build-compose-images.sh (next to the tenant
 // runtime image every test uses, which setup builds), the dev and observability profiles brought up
 // under a project name, namespace, ports and run directory of its own, a tenant onboarded by the CLI
 // inside the stack, a token from the stack's IdP through a real client-credentials grant, real MCP
 // calls through the stack's router into the tenant container its supervisor started, those calls
-// found by the stack's Prometheus and traced into its collector (deploy/compose/tracing.yml, with
-// the test's OTLP receiver as the collector), and `down -v` leaving nothing.
+// found by the stack's Prometheus, traced into its collector (deploy/compose/tracing.yml, with the
+// test's OTLP receiver as the collector) and sealed into signed audit segments the CLI verifies, and
+// `down -v` leaving nothing.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
@@ -21,8 +21,7 @@ import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { spansAt, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { prometheusAt } from '../support/prometheus-server.ts';
-import { freePort } from '../support/stack.ts';
-import { composeStackView, type ComposeStackView } from '../support/compose-stack.ts';
+import { composeStackView, prepareComposeStack, type ComposeStackView } from '../support/compose-stack.ts';
 import { newTraceparent, tracedClient } from '../support/trace-assertions.ts';
 
 const execFileAsync = promisify(execFile);
@@ -64,67 +63,7 @@ beforeAll(async () => {
   ns = await testNamespace('compose');
   project = `bulkhead-${ns.namespace}`;
   stack = composeStackView({ docker: ns.docker, project, namespace: ns.namespace });
-  // Socket directories must be reachable by the router's group through this directory.
-  await chmod(ns.runDir, 0o755);
-  const runDir = join(ns.runDir, 'run');
-  const keysDir = join(ns.runDir, 'keys');
-  await mkdir(runDir, { mode: 0o755 });
-  // The image tag of this run alone: compose names images by it; removed afterwards.
-  const tag = ns.namespace;
-  // The runtime image is the one every test uses (setup builds it); the script builds the others.
-  await execFileAsync('bash', [join(ROOT, 'runtime-image/build-compose-images.sh')], {
-    env: { ...process.env, BULKHEAD_VERSION: tag, BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE },
-    timeout: 600_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  // The key pairs as the file's instructions make them: the router's group may read the router's
-  // private key, the egress gateway's UID owns its own.
-  await execFileAsync(process.execPath, [join(ROOT, 'tenants/cli/main.ts'), 'keygen', '--out', keysDir]);
-  await execFileAsync('chgrp', ['10001', join(keysDir, 'call-assertion.key')]);
-  await chmod(join(keysDir, 'call-assertion.key'), 0o640);
-  await execFileAsync('chown', ['10002', join(keysDir, 'egress-gateway.key')]);
-  const [routerPort, idpPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
-  prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-  // The collector: the test's OTLP receiver in the control-plane image (which has Node), run from
-  // this checkout, its port published on loopback for the test to read what it received.
-  const collectorPort = await freePort();
-  collectorUrl = `http://127.0.0.1:${collectorPort}`;
-  const collectorConfig = join(ns.runDir, 'collector.yaml');
-  await writeFile(collectorConfig, '# The test receiver takes no configuration.\n');
-  const testCollector = join(ns.runDir, 'test-collector.yml');
-  await writeFile(
-    testCollector,
-    [
-      'services:',
-      '  otlp-collector:',
-      "    entrypoint: ['node', '/receiver/otlp-receiver-main.ts']",
-      '    volumes:',
-      `      - ${join(ROOT, 'test/support')}:/receiver:ro`,
-      '    ports:',
-      `      - '127.0.0.1:${collectorPort}:4318'`,
-      '',
-    ].join('\n'),
-  );
-  overrides = ['-f', join(ROOT, 'deploy/compose/tracing.yml'), '-f', testCollector];
-  mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
-  issuer = `http://127.0.0.1:${idpPort}`;
-  env = {
-    BULKHEAD_VERSION: tag,
-    BULKHEAD_NAMESPACE: ns.namespace,
-    BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE,
-    BULKHEAD_RUN_DIR: runDir,
-    BULKHEAD_KEYS_DIR: keysDir,
-    BULKHEAD_ROUTER_PUBLISHED_PORT: String(routerPort),
-    BULKHEAD_IDP_PUBLISHED_PORT: String(idpPort),
-    BULKHEAD_PROMETHEUS_PUBLISHED_PORT: String(prometheusPort),
-    BULKHEAD_ISSUER: issuer,
-    BULKHEAD_JWKS_URI: 'http://dev-idp:9400/jwks',
-    BULKHEAD_RESOURCE_URL: mcpUrl,
-    BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: randomBytes(24).toString('hex'),
-    BULKHEAD_ACTOR: 'compose-test',
-    BULKHEAD_OTLP_COLLECTOR_IMAGE: `bulkhead/control-plane:${tag}`,
-    BULKHEAD_OTLP_COLLECTOR_CONFIG: collectorConfig,
-  };
+  ({ env, overrides, mcpUrl, issuer, prometheusUrl, collectorUrl } = await prepareComposeStack(ns));
 }, 660_000);
 
 afterAll(async () => {
@@ -355,6 +294,49 @@ describe('docker-compose.yml on a host without a registry', () => {
     expect(JSON.stringify(spans)).not.toContain('from compose');
   }, 60_000);
 
+  it("seals the calls' audit records into signed segments that the CLI verifies and exports", async () => {
+    // The supervisor seals every 2 s: a bounded wait until the sealed trail holds the records calls.
+    let records: { tool?: string; status?: string; segment?: number }[] = [];
+    for (let attempt = 0; attempt < 30 && records.length < 4; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const exported = await cli('audit', 'export', TENANT, '--format', 'jsonl');
+      if (exported.code !== 0) continue;
+      records = exported.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { tool?: string; status?: string; segment?: number })
+        .filter((record) => record.tool?.startsWith('records_'));
+    }
+    // records_create, its replay, records_get and records_list, each in a signed segment.
+    expect(records.map((r) => r.tool).sort()).toEqual([
+      'records_create',
+      'records_create',
+      'records_get',
+      'records_list',
+    ]);
+    for (const record of records) expect(record.segment).toBeGreaterThan(0);
+    const verified = await cli('audit', 'verify', TENANT);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/intact: segments 1-\d+, \d+ entries/);
+    // The CLI reads the segments and can change none of them (the volume is read-only to it).
+    const write = await composeRun(
+      [
+        '-p',
+        project,
+        'run',
+        '--rm',
+        '-T',
+        '--entrypoint',
+        'node',
+        'cli',
+        '-e',
+        `try { require('node:fs').writeFileSync('/var/lib/bulkhead/audit/${TENANT}/forged.jsonl', '{}'); console.log('written'); } catch (e) { console.log(e.code); }`,
+      ],
+      env,
+    );
+    expect(write.stdout.trim()).toBe('EROFS');
+  }, 120_000);
+
   it('offboards through the CLI, and `down -v` leaves no container, volume or network', async () => {
     await client?.close();
     client = undefined;
@@ -370,6 +352,7 @@ describe('docker-compose.yml on a host without a registry', () => {
         .sort(),
     ).toEqual(services);
     expect(before.volumes.sort()).toEqual([
+      `${project}_audit-segments`,
       `${project}_cli-state`,
       `${project}_prometheus-data`,
       `${project}_redis-data`,

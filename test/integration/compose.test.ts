@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import { composeSync, ROOT } from '../support/compose.ts';
 import { loadConfig as loadComposeConfig, service, type ComposeConfig } from '../support/compose-config.ts';
 import {
+  AUDIT_DIR,
   CHECKS,
   COLLECTOR,
   DOCKER_SOCKET,
   REDIS_SOCKET_DIR,
   RUN_DIR,
+  expectAuditSealedBySupervisorAlone,
   expectCliConfined,
   expectDevIdpOnlyInDevProfile,
   expectImagesBuiltLocally,
@@ -204,6 +206,34 @@ describe('the checks catch a weakened docker-compose.yml', () => {
       'CLI with the private key',
       (c) => (service(c, 'cli').secrets = ['call_assertion_key']),
       expectCliConfined,
+    ],
+    [
+      'audit signing key in the router',
+      (c) => (service(c, 'router').secrets ??= []).push('audit_signing_key'),
+      expectKeysSplit,
+    ],
+    [
+      'audit segments writable by the CLI',
+      (c) =>
+        (service(c, 'cli').volumes = (service(c, 'cli').volumes ?? []).map((v) =>
+          typeof v === 'string' ? v.replace(`:${AUDIT_DIR}:ro`, `:${AUDIT_DIR}`) : v,
+        )),
+      expectAuditSealedBySupervisorAlone,
+    ],
+    [
+      'audit segments mounted into the router',
+      (c) => (service(c, 'router').volumes ??= []).push(`audit-segments:${AUDIT_DIR}:ro`),
+      expectAuditSealedBySupervisorAlone,
+    ],
+    [
+      "the egress gateway in the audit readers' group",
+      (c) => (service(c, 'egress').group_add ??= []).push('10005'),
+      expectAuditSealedBySupervisorAlone,
+    ],
+    [
+      'the supervisor without its signing key (entries never sealed)',
+      (c) => delete service(c, 'supervisor').environment?.BULKHEAD_AUDIT_SIGNING_KEY_FILE,
+      expectAuditSealedBySupervisorAlone,
     ],
   ];
 

@@ -74,13 +74,56 @@ export function expectKeysSplit(config: ComposeConfig): void {
   const supervisor = service(config, 'supervisor');
   expect(secretNames(router)).toEqual(['call_assertion_key']);
   expect(router.environment?.BULKHEAD_ROUTER_PRIVATE_KEY_FILE).toBe('/run/secrets/call_assertion_key');
-  expect(secretNames(supervisor)).toEqual(['call_assertion_pub', 'egress_gateway_pub']);
+  expect(secretNames(supervisor).sort()).toEqual([
+    'audit_signing_key',
+    'call_assertion_pub',
+    'egress_gateway_pub',
+  ]);
   expect(supervisor.environment?.BULKHEAD_ROUTER_PUBLIC_KEY_FILE).toBe('/run/secrets/call_assertion_pub');
   expect(supervisor.environment?.BULKHEAD_EGRESS_PUBLIC_KEY_FILE).toBe('/run/secrets/egress_gateway_pub');
   expect(config.secrets?.egress_gateway_key?.file).toBe(resolve(ROOT, '.bulkhead/keys/egress-gateway.key'));
+  expect(config.secrets?.audit_signing_key?.file).toBe(resolve(ROOT, '.bulkhead/keys/audit-signing.key'));
+  expect(config.secrets?.audit_signing_pub?.file).toBe(resolve(ROOT, '.bulkhead/keys/audit-signing.pub'));
   for (const [name, svc] of Object.entries(config.services)) {
     if (name !== 'router') expect(secretNames(svc)).not.toContain('call_assertion_key');
     if (name !== 'egress') expect(secretNames(svc)).not.toContain('egress_gateway_key');
+    if (name !== 'supervisor') expect(secretNames(svc), name).not.toContain('audit_signing_key');
+  }
+}
+
+/** Where docker-compose.yml keeps sealed audit segments (the configuration's default directory). */
+export const AUDIT_DIR = '/var/lib/bulkhead/audit';
+
+/**
+ * The audit trail's sealed segments: the supervisor alone signs them (its secret, the private key)
+ * and writes them, on a volume of their own; the CLI mounts that volume read-only, holds the public
+ * key and is in the group the supervisor gives read access (never write); nothing else mounts it or
+ * is in that group.
+ */
+export function expectAuditSealedBySupervisorAlone(config: ComposeConfig): void {
+  const supervisor = service(config, 'supervisor');
+  const cli = service(config, 'cli');
+  expect(supervisor.environment?.BULKHEAD_AUDIT_SIGNING_KEY_FILE).toBe('/run/secrets/audit_signing_key');
+  expect(supervisor.environment?.BULKHEAD_AUDIT_DIR ?? AUDIT_DIR).toBe(AUDIT_DIR);
+  const written = mounts(supervisor).find((m) => m.target === AUDIT_DIR);
+  expect(written?.readOnly).toBe(false);
+  const volume = written?.source ?? '';
+  expect(Object.keys(config.volumes ?? {})).toContain(volume);
+  expect(cli.environment?.BULKHEAD_AUDIT_DIR ?? AUDIT_DIR).toBe(AUDIT_DIR);
+  expect(cli.environment?.BULKHEAD_AUDIT_PUBLIC_KEY_FILE).toBe('/run/secrets/audit_signing_pub');
+  expect(secretNames(cli)).toEqual(['audit_signing_pub']);
+  const readers = supervisor.environment?.BULKHEAD_AUDIT_READER_GID ?? '';
+  expect(readers).toMatch(/^[1-9]\d*$/);
+  for (const [name, svc] of Object.entries(config.services)) {
+    const mounted = mounts(svc).filter((m) => m.source === volume);
+    if (name === 'supervisor') continue;
+    if (name === 'cli') {
+      expect(mounted).toEqual([{ source: volume, target: AUDIT_DIR, readOnly: true }]);
+      expect(groupsOf(svc)).toContain(readers);
+    } else {
+      expect(mounted, `the audit volume in ${name}`).toEqual([]);
+      expect(groupsOf(svc), `groups of ${name}`).not.toContain(readers);
+    }
   }
 }
 
@@ -169,7 +212,8 @@ export function expectCliConfined(config: ComposeConfig): void {
   expect(uid).not.toBe((service(config, 'router').user ?? '').split(':')[0]);
   expectConfined(cli);
   expect(cli.ports ?? []).toEqual([]);
-  expect(secretNames(cli)).toEqual([]);
+  // The audit-signing public key alone (expectAuditSealedBySupervisorAlone).
+  expect(secretNames(cli)).toEqual(['audit_signing_pub']);
   expect(cli.network_mode).toBe('none');
   expect(cli.networks).toBeUndefined();
   // As a set: docker-compose orders a service's volumes differently once an override is merged.
@@ -177,7 +221,7 @@ export function expectCliConfined(config: ComposeConfig): void {
     mounts(cli)
       .map((m) => m.target)
       .sort(),
-  ).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR].sort());
+  ).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR, AUDIT_DIR].sort());
 }
 
 /**
@@ -305,4 +349,6 @@ export const CHECKS = {
     expectEgressConfined,
   'metrics reach Prometheus alone, on internal networks; Prometheus confined, on loopback':
     expectMetricsReachPrometheusAlone,
+  'the supervisor alone signs and writes sealed audit segments; the CLI reads and verifies them':
+    expectAuditSealedBySupervisorAlone,
 } satisfies Record<string, (config: ComposeConfig) => void>;

@@ -1,7 +1,110 @@
-// The containers of a docker-compose stack a test brought up, as Docker sees them: waits bounded by
-// the service containers' own verdicts, their healthchecks', and what the stack left on the engine.
+// A docker-compose stack for test/e2e/compose-stack.test.ts: made ready as docs/compose.md says
+// (images, keys), under a namespace, ports and run directory of its own; and its containers as Docker
+// sees them: waits bounded by the service containers' own verdicts, their healthchecks', and what the
+// stack left on the engine.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { LABELS } from '../../supervisor/docker/labels.ts';
+import { ROOT } from './compose.ts';
+import { RUNTIME_IMAGE, type TestNamespace } from './namespace.ts';
+import { freePort } from './stack.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** What the test needs to drive a prepared stack. */
+export interface PreparedStack {
+  /** The environment every docker-compose command of the stack runs with. */
+  env: Record<string, string>;
+  /** The files after docker-compose.yml: the tracing override, and the test's collector on top of it. */
+  overrides: string[];
+  mcpUrl: string;
+  issuer: string;
+  prometheusUrl: string;
+  /** The test's OTLP receiver, the stack's collector: where its GET /spans is published. */
+  collectorUrl: string;
+}
+
+/**
+ * Builds the images (tagged with the namespace: removed by the test), makes the keys, picks free host
+ * ports and writes the test's collector override, all under the namespace's run directory.
+ */
+export async function prepareComposeStack(ns: TestNamespace): Promise<PreparedStack> {
+  // Socket directories must be reachable by the router's group through this directory.
+  await chmod(ns.runDir, 0o755);
+  const runDir = join(ns.runDir, 'run');
+  const keysDir = join(ns.runDir, 'keys');
+  await mkdir(runDir, { mode: 0o755 });
+  // The image tag of this run alone: compose names images by it; removed afterwards.
+  const tag = ns.namespace;
+  // The runtime image is the one every test uses (setup builds it); the script builds the others.
+  await execFileAsync('bash', [join(ROOT, 'runtime-image/build-compose-images.sh')], {
+    env: { ...process.env, BULKHEAD_VERSION: tag, BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE },
+    timeout: 600_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  // The key pairs as docs/compose.md makes them: the router's group may read the router's
+  // private key, the egress gateway's UID owns its own.
+  await execFileAsync(process.execPath, [join(ROOT, 'tenants/cli/main.ts'), 'keygen', '--out', keysDir]);
+  await execFileAsync(process.execPath, [
+    join(ROOT, 'tenants/cli/main.ts'),
+    'audit',
+    'keygen',
+    '--out',
+    keysDir,
+  ]);
+  await execFileAsync('chgrp', ['10001', join(keysDir, 'call-assertion.key')]);
+  await chmod(join(keysDir, 'call-assertion.key'), 0o640);
+  await execFileAsync('chown', ['10002', join(keysDir, 'egress-gateway.key')]);
+  const [routerPort, idpPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
+  const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+  // The collector: the test's OTLP receiver in the control-plane image (which has Node), run from
+  // this checkout, its port published on loopback for the test to read what it received.
+  const collectorPort = await freePort();
+  const collectorUrl = `http://127.0.0.1:${collectorPort}`;
+  const collectorConfig = join(ns.runDir, 'collector.yaml');
+  await writeFile(collectorConfig, '# The test receiver takes no configuration.\n');
+  const testCollector = join(ns.runDir, 'test-collector.yml');
+  await writeFile(
+    testCollector,
+    [
+      'services:',
+      '  otlp-collector:',
+      "    entrypoint: ['node', '/receiver/otlp-receiver-main.ts']",
+      '    volumes:',
+      `      - ${join(ROOT, 'test/support')}:/receiver:ro`,
+      '    ports:',
+      `      - '127.0.0.1:${collectorPort}:4318'`,
+      '',
+    ].join('\n'),
+  );
+  const overrides = ['-f', join(ROOT, 'deploy/compose/tracing.yml'), '-f', testCollector];
+  const mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
+  const issuer = `http://127.0.0.1:${idpPort}`;
+  const env = {
+    BULKHEAD_VERSION: tag,
+    BULKHEAD_NAMESPACE: ns.namespace,
+    BULKHEAD_RUNTIME_IMAGE: RUNTIME_IMAGE,
+    BULKHEAD_RUN_DIR: runDir,
+    BULKHEAD_KEYS_DIR: keysDir,
+    BULKHEAD_ROUTER_PUBLISHED_PORT: String(routerPort),
+    BULKHEAD_IDP_PUBLISHED_PORT: String(idpPort),
+    BULKHEAD_PROMETHEUS_PUBLISHED_PORT: String(prometheusPort),
+    BULKHEAD_ISSUER: issuer,
+    BULKHEAD_JWKS_URI: 'http://dev-idp:9400/jwks',
+    BULKHEAD_RESOURCE_URL: mcpUrl,
+    BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: randomBytes(24).toString('hex'),
+    BULKHEAD_ACTOR: 'compose-test',
+    BULKHEAD_OTLP_COLLECTOR_IMAGE: `bulkhead/control-plane:${tag}`,
+    BULKHEAD_OTLP_COLLECTOR_CONFIG: collectorConfig,
+    // Seal every 2 s instead of every 5 minutes, so that the test sees the calls sealed.
+    BULKHEAD_AUDIT_SEAL_INTERVAL_MS: '2000',
+  };
+  return { env, overrides, mcpUrl, issuer, prometheusUrl, collectorUrl };
+}
 
 /** Restarts of a service's container (its `restart: unless-stopped`) a wait puts up with. */
 const MAX_RESTARTS = 3;
