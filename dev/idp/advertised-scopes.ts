@@ -29,9 +29,10 @@ export function resourceMetadataUrl(resource: string): string {
 /**
  * The scopes the resource advertises now; throws when its metadata cannot be read or does not
  * describe exactly this resource (RFC 9728 section 3.3). The development CLI asks for these.
+ * `metadataUrl`: where to read it instead of the resource's own well-known URL.
  */
-export async function fetchAdvertisedScopes(resource: string): Promise<string[]> {
-  const url = resourceMetadataUrl(resource);
+export async function fetchAdvertisedScopes(resource: string, metadataUrl?: string): Promise<string[]> {
+  const url = metadataUrl ?? resourceMetadataUrl(resource);
   const Metadata = z.looseObject({
     resource: z.literal(resource),
     scopes_supported: z.array(ScopeSchema).max(MAX_SCOPES).default([]),
@@ -50,9 +51,13 @@ export async function fetchAdvertisedScopes(resource: string): Promise<string[]>
 }
 
 /** fetchAdvertisedScopes, or none when they cannot be read (the resource is not up yet, say). */
-export async function readAdvertisedScopes(resource: string, logger: pino.Logger): Promise<string[]> {
+export async function readAdvertisedScopes(
+  resource: string,
+  logger: pino.Logger,
+  metadataUrl?: string,
+): Promise<string[]> {
   try {
-    return await fetchAdvertisedScopes(resource);
+    return await fetchAdvertisedScopes(resource, metadataUrl);
   } catch (error) {
     logger.debug({ err: error, resource }, 'dev IdP: resource metadata not read; configured scopes only');
     return [];

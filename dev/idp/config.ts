@@ -51,6 +51,12 @@ export const devIdpConfig = defineConfig(
         .transform((value) => value.split(/\s+/).filter(Boolean)),
       doc: 'space-separated scopes of that resource',
     },
+    resourceMetadataUrl: {
+      env: 'BULKHEAD_IDP_RESOURCE_METADATA_URL',
+      schema: HttpUrl.optional(),
+      doc: "where to read the resource's metadata when its own URL does not reach it from the IdP (docker-compose.yml: the router by its service name); the document must still name BULKHEAD_RESOURCE_URL",
+      defaultText: "the resource URL's well-known metadata URL",
+    },
     readResourceMetadata: {
       env: 'BULKHEAD_IDP_READ_RESOURCE_METADATA',
       schema: z

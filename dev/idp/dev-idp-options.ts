@@ -27,6 +27,13 @@ const ResourceSchema = z.strictObject({
    * router's scopes grow as packs are approved.
    */
   readMetadata: z.boolean().default(false),
+  /**
+   * Where that metadata is read, when the resource's own URL does not reach it from this process (in
+   * docker-compose.yml the resource URL names the host's port, the IdP reaches the router by its
+   * service name). The document must still name `url` as its resource. Default: `url`'s well-known
+   * metadata URL.
+   */
+  metadataUrl: z.url({ protocol: /^https?$/ }).optional(),
   accessTokenTtlSeconds: z
     .number()
     .int()

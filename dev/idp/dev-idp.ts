@@ -86,7 +86,7 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const read = parsed.resources.filter((r) => r.readMetadata);
   async function refresh(): Promise<void> {
     const scopes = configured();
-    const advertised = await Promise.all(read.map((r) => readAdvertisedScopes(r.url, logger)));
+    const advertised = await Promise.all(read.map((r) => readAdvertisedScopes(r.url, logger, r.metadataUrl)));
     read.forEach((r, i) => scopes.set(r.url, [...new Set([...r.scopes, ...(advertised[i] ?? [])])]));
     if (JSON.stringify([...scopes]) === active.scopes) return;
     active = build(scopes);

@@ -16,7 +16,12 @@ async function main(): Promise<void> {
     port: config.port,
     ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
     resources: [
-      { url: config.resourceUrl, scopes: config.resourceScopes, readMetadata: config.readResourceMetadata },
+      {
+        url: config.resourceUrl,
+        scopes: config.resourceScopes,
+        readMetadata: config.readResourceMetadata,
+        ...(config.resourceMetadataUrl === undefined ? {} : { metadataUrl: config.resourceMetadataUrl }),
+      },
     ],
     initialAccessToken: config.initialAccessToken,
     users: config.users,

@@ -1,7 +1,8 @@
 // The development IdP grants, for a resource it is told to read, the scopes that resource advertises
 // in its protected resource metadata: a scope appears (a pack approved at the router) and a client
 // may register with it and get tokens carrying it; a client registered without it is refused it; a
-// scope no longer advertised is refused again; metadata describing another resource is ignored.
+// scope no longer advertised is refused again; metadata describing another resource is ignored; the
+// metadata is read from where the IdP is told when the resource's own URL does not reach it.
 // The resource here is a real HTTP server serving an RFC 9728 document, changed by the test.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -127,5 +128,46 @@ describe('dev IdP: the scopes a resource advertises', () => {
       login: 'alice',
     });
     expect(decodeJwt(tokens.accessToken)).toMatchObject({ scope: 'records:read notes:read', sub: 'alice' });
+  });
+
+  it('reads the metadata where it is told to when the resource URL does not reach it (compose)', async () => {
+    // The resource URL names a port nothing listens on from here, as the host's published port does
+    // from inside the compose IdP; the document, read from the metadata URL, names that resource.
+    const elsewhere = 'http://127.0.0.1:9/mcp';
+    const served = `${new URL(resourceUrl).origin}/.well-known/oauth-protected-resource/mcp`;
+    const start = (metadataUrl?: string) =>
+      startDevIdp({
+        port: 0,
+        resources: [{ url: elsewhere, scopes: ['records:read'], readMetadata: true, metadataUrl }],
+        initialAccessToken,
+        logger: pino({ level: 'silent' }),
+      });
+    advertised.resource = elsewhere;
+    advertised.scopes = ['records:read', 'notes:read'];
+    const [told, untold] = [await start(served), await start()];
+    try {
+      const agentOf = (at: StartedDevIdp) =>
+        registerAgentClient({
+          issuer: at.issuer,
+          initialAccessToken,
+          tenant: 'acme',
+          scopes: ['notes:read'],
+          clientName: 'agent',
+        });
+      const agent = await agentOf(told);
+      const token = await mintClientCredentialsToken({
+        issuer: told.issuer,
+        ...agent,
+        resource: elsewhere,
+        scope: 'notes:read',
+      });
+      expect(decodeJwt(token)['scope']).toBe('notes:read');
+      // Without it, the IdP reads the resource's own URL, finds nothing and grants the configured scopes only.
+      expect(await refusal(agentOf(untold))).toBe('invalid_client_metadata');
+    } finally {
+      advertised.resource = resourceUrl;
+      await told.close();
+      await untold.close();
+    }
   });
 });
