@@ -78,6 +78,11 @@ async function installNpmDependencies(dir: string, progress: Progress): Promise<
       },
     );
   } catch (error) {
+    // The compose CLI's image has no npm (docs/compose.md, "Tool packs").
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw rejected(
+        `${dir} has a package.json, and npm is not installed here: build this pack where npm and the registry are`,
+      );
     const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
     throw rejected(`npm ci failed in ${dir}:\n${stderr.trim().split('\n').slice(-10).join('\n')}`);
   }

@@ -1,6 +1,7 @@
 // What `bulkhead pack build` refuses before anything reaches the supervisor: a directory without a
 // manifest, a manifest that is not JSON or breaks the schema (each problem named with its path), and
-// a package.json without a lockfile (npm ci needs one: what goes into the image is reproducible).
+// a package.json without a lockfile (npm ci needs one: what goes into the image is reproducible), and
+// one where npm is not installed.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,28 @@ describe('pack build input', () => {
       },
     } as unknown as Parameters<typeof buildPack>[0]['packs'];
     expect(await refusal(buildPack({ packs }, dir, () => undefined))).toMatch(/no package-lock\.json/);
+    expect(asked).toBe(false);
+  });
+
+  it('says so when npm is not installed (the compose CLI), before asking the supervisor to build', async () => {
+    await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0' }));
+    await writeFile(join(dir, 'package-lock.json'), JSON.stringify({ name: 'notes', lockfileVersion: 3 }));
+    let asked = false;
+    const packs = {
+      build: () => {
+        asked = true;
+        return Promise.reject(new Error('not reached'));
+      },
+    } as unknown as Parameters<typeof buildPack>[0]['packs'];
+    // A PATH with no npm on it: the directory holds nothing else.
+    const path = process.env.PATH;
+    process.env.PATH = dir;
+    try {
+      expect(await refusal(buildPack({ packs }, dir, () => undefined))).toMatch(/npm is not installed here/);
+    } finally {
+      process.env.PATH = path;
+    }
     expect(asked).toBe(false);
   });
 });
