@@ -8,12 +8,12 @@
 // test's OTLP receiver as the collector) and sealed into signed audit segments the CLI verifies, and
 // `down -v` leaving nothing.
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
@@ -21,7 +21,12 @@ import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { spansAt, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { prometheusAt } from '../support/prometheus-server.ts';
-import { composeStackView, prepareComposeStack, type ComposeStackView } from '../support/compose-stack.ts';
+import {
+  composeStackView,
+  connectToRedisSocket,
+  prepareComposeStack,
+  type ComposeStackView,
+} from '../support/compose-stack.ts';
 import { newTraceparent, tracedClient } from '../support/trace-assertions.ts';
 
 const execFileAsync = promisify(execFile);
@@ -43,6 +48,9 @@ let collectorUrl: string;
 /** The files after docker-compose.yml: the tracing override, and the test's collector on top of it. */
 let overrides: string[];
 let client: Client | undefined;
+/** The host's packs directory, and the version of the notes pack in it (this run's). */
+let packsDir: string;
+let packVersion: string;
 let stack: ComposeStackView;
 /** The traceparent the test's MCP client sends with every request. */
 const parent = newTraceparent();
@@ -63,7 +71,8 @@ beforeAll(async () => {
   ns = await testNamespace('compose');
   project = `bulkhead-${ns.namespace}`;
   stack = composeStackView({ docker: ns.docker, project, namespace: ns.namespace });
-  ({ env, overrides, mcpUrl, issuer, prometheusUrl, collectorUrl } = await prepareComposeStack(ns));
+  ({ env, overrides, mcpUrl, issuer, prometheusUrl, collectorUrl, packsDir, packVersion } =
+    await prepareComposeStack(ns));
 }, 660_000);
 
 afterAll(async () => {
@@ -78,6 +87,7 @@ afterAll(async () => {
     `bulkhead/dev-idp:${ns.namespace}`,
     `bulkhead/redis:${ns.namespace}`,
     `bulkhead/prometheus:${ns.namespace}`,
+    `bulkhead/pack-notes:${packVersion}`,
   ]).catch(() => undefined);
 }, 120_000);
 
@@ -145,30 +155,12 @@ describe('docker-compose.yml on a host without a registry', () => {
     for (const address of addresses) expect(address).toBe(`${REDIS_SOCKET}:0`);
     // The socket's volume mounted into a container of the router's UID without the socket's group
     // (a compromised service would need both): refused. With the group, as the file gives it: in.
-    /** What a process in such a container says: `connected`, or its connection error's code. */
     const connect = (groups: string[]): Promise<string> =>
-      execFileAsync('docker', [
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '--read-only',
-        '-u',
-        '10001:10001',
-        ...groups.flatMap((group) => ['--group-add', group]),
-        '-v',
-        `${project}_redis-socket:/run/redis:ro`,
-        '--entrypoint',
-        'node',
-        `bulkhead/control-plane:${ns.namespace}`,
-        '-e',
-        `require('node:net').connect(${JSON.stringify(REDIS_SOCKET)})` +
-          ".on('connect', () => { console.log('connected'); process.exit(0); })" +
-          ".on('error', (error) => { console.log(error.code); process.exit(3); })",
-      ]).then(
-        ({ stdout }) => stdout.trim(),
-        (error: { stdout?: string }) => (error.stdout ?? '').trim(),
-      );
+      connectToRedisSocket({
+        volume: `${project}_redis-socket`,
+        image: `bulkhead/control-plane:${ns.namespace}`,
+        groups,
+      });
     expect(await connect([])).toBe('EACCES');
     expect(await connect([REDIS_GID])).toBe('connected');
   });
@@ -336,6 +328,46 @@ describe('docker-compose.yml on a host without a registry', () => {
     );
     expect(write.stdout.trim()).toBe('EROFS');
   }, 120_000);
+
+  it("builds, approves and serves the operator's own pack, all through the CLI inside the stack", async () => {
+    const pin = `notes@${packVersion}`;
+    const built = await cli('pack', 'build', '/var/lib/bulkhead/packs/notes');
+    expect(built.code, built.stderr).toBe(0);
+    const approved = await cli('pack', 'approve', pin, '--yes');
+    expect(approved.code, approved.stderr).toBe(0);
+    // Enabled for agents acting alone: the tenant's YAML, exported, given the pin and applied back
+    // from the one host directory the CLI reads.
+    const exported = await cli('export', TENANT);
+    const file = parse(exported.stdout) as { tenants: Record<string, unknown>[] };
+    file.tenants[0]!.packs = [{ name: 'notes', version: packVersion, agentsAlone: true }];
+    await writeFile(join(packsDir, `${TENANT}.yaml`), stringify(file));
+    const applied = await cli('apply', '-f', `/var/lib/bulkhead/packs/${TENANT}.yaml`, '--yes');
+    expect(applied.code, applied.stderr).toBe(0);
+    // The IdP grants the pack's scopes: it reads them from the router's metadata.
+    const agent = await registerAgentClient({
+      issuer,
+      initialAccessToken: env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN ?? '',
+      tenant: TENANT,
+      scopes: [...ALL_SCOPES, 'notes:read', 'notes:write'],
+      clientName: 'compose pack agent',
+    });
+    const scope = [...ALL_SCOPES, 'notes:read', 'notes:write'].join(' ');
+    const token = await mintClientCredentialsToken({ issuer, ...agent, resource: mcpUrl, scope });
+    const mcp = await tracedClient(mcpUrl, token, {});
+    try {
+      const { tools } = await mcp.listTools();
+      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['notes_add', 'notes_list']));
+      const added = await mcp.callTool({
+        name: 'notes_add',
+        arguments: { text: 'from compose', idempotency_key: 'compose-note-1' },
+      });
+      expect(added.isError, JSON.stringify(added.content)).toBeFalsy();
+      const listed = await mcp.callTool({ name: 'notes_list', arguments: {} });
+      expect(JSON.stringify(listed.content)).toContain('from compose');
+    } finally {
+      await mcp.close();
+    }
+  }, 180_000);
 
   it('offboards through the CLI, and `down -v` leaves no container, volume or network', async () => {
     await client?.close();

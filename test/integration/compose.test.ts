@@ -8,6 +8,7 @@ import { loadConfig as loadComposeConfig, service, type ComposeConfig } from '..
 import {
   AUDIT_DIR,
   CHECKS,
+  PACKS_DIR,
   COLLECTOR,
   DOCKER_SOCKET,
   REDIS_SOCKET_DIR,
@@ -19,6 +20,7 @@ import {
   expectKeysSplit,
   expectMetricsReachPrometheusAlone,
   expectOnlySupervisorHoldsDocker,
+  expectPacksReadOnlyInCliAndSupervisor,
   expectRedisDurableOnItsSocket,
   expectRouterHardened,
   expectRunDirSharedAtSamePath,
@@ -206,6 +208,19 @@ describe('the checks catch a weakened docker-compose.yml', () => {
       'CLI with the private key',
       (c) => (service(c, 'cli').secrets = ['call_assertion_key']),
       expectCliConfined,
+    ],
+    [
+      'the packs directory writable by the supervisor',
+      (c) =>
+        (service(c, 'supervisor').volumes = (service(c, 'supervisor').volumes ?? []).map((v) =>
+          typeof v === 'string' ? v.replace(`:${PACKS_DIR}:ro`, `:${PACKS_DIR}`) : v,
+        )),
+      expectPacksReadOnlyInCliAndSupervisor,
+    ],
+    [
+      'the packs directory in the router',
+      (c) => (service(c, 'router').volumes ??= []).push(`./packs:${PACKS_DIR}:ro`),
+      expectPacksReadOnlyInCliAndSupervisor,
     ],
     [
       'audit signing key in the router',

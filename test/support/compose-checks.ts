@@ -91,6 +91,28 @@ export function expectKeysSplit(config: ComposeConfig): void {
   }
 }
 
+/** Where the operator's tool packs are, in the CLI and the supervisor alike (docs/compose.md). */
+export const PACKS_DIR = '/var/lib/bulkhead/packs';
+
+/**
+ * Tool packs: the operator's directory, mounted read-only at the same path into the CLI (which
+ * validates a pack and names its directory) and the supervisor (which reads it to build the image),
+ * and into nothing else.
+ */
+export function expectPacksReadOnlyInCliAndSupervisor(config: ComposeConfig): void {
+  const [source] = mounts(service(config, 'supervisor'))
+    .filter((m) => m.target === PACKS_DIR)
+    .map((m) => m.source);
+  expect(source).toBeDefined();
+  for (const [name, svc] of Object.entries(config.services)) {
+    const mounted = mounts(svc).filter((m) => m.source === source || m.target === PACKS_DIR);
+    const expected = ['supervisor', 'cli'].includes(name)
+      ? [{ source, target: PACKS_DIR, readOnly: true }]
+      : [];
+    expect(mounted, `the packs directory in ${name}`).toEqual(expected);
+  }
+}
+
 /** Where docker-compose.yml keeps sealed audit segments (the configuration's default directory). */
 export const AUDIT_DIR = '/var/lib/bulkhead/audit';
 
@@ -221,7 +243,7 @@ export function expectCliConfined(config: ComposeConfig): void {
     mounts(cli)
       .map((m) => m.target)
       .sort(),
-  ).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR, AUDIT_DIR].sort());
+  ).toEqual([cli.environment?.BULKHEAD_DEV_DIR, REDIS_SOCKET_DIR, AUDIT_DIR, PACKS_DIR].sort());
 }
 
 /**
@@ -351,4 +373,6 @@ export const CHECKS = {
     expectMetricsReachPrometheusAlone,
   'the supervisor alone signs and writes sealed audit segments; the CLI reads and verifies them':
     expectAuditSealedBySupervisorAlone,
+  "the operator's packs are read-only in the CLI and the supervisor, and nowhere else":
+    expectPacksReadOnlyInCliAndSupervisor,
 } satisfies Record<string, (config: ComposeConfig) => void>;

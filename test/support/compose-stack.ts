@@ -4,7 +4,7 @@
 // stack left on the engine.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
@@ -26,6 +26,10 @@ export interface PreparedStack {
   prometheusUrl: string;
   /** The test's OTLP receiver, the stack's collector: where its GET /spans is published. */
   collectorUrl: string;
+  /** The host's packs directory (BULKHEAD_PACKS_DIR), holding examples/packs/notes as `notes`. */
+  packsDir: string;
+  /** The notes pack's version there: this run's own (pack image tags are the engine's, global). */
+  packVersion: string;
 }
 
 /**
@@ -84,6 +88,13 @@ export async function prepareComposeStack(ns: TestNamespace): Promise<PreparedSt
   const overrides = ['-f', join(ROOT, 'deploy/compose/tracing.yml'), '-f', testCollector];
   const mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
   const issuer = `http://127.0.0.1:${idpPort}`;
+  // The operator's packs: the example Python pack, under a version of this run's own.
+  const packsDir = join(ns.runDir, 'packs');
+  const packVersion = `1.0.0-${ns.namespace.split('-').at(-1) ?? 'compose'}`;
+  await cp(join(ROOT, 'examples/packs/notes'), join(packsDir, 'notes'), { recursive: true });
+  const manifestFile = join(packsDir, 'notes', 'bulkhead-pack.json');
+  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
+  await writeFile(manifestFile, JSON.stringify({ ...manifest, version: packVersion }, null, 2));
   const env = {
     BULKHEAD_VERSION: tag,
     BULKHEAD_NAMESPACE: ns.namespace,
@@ -102,8 +113,9 @@ export async function prepareComposeStack(ns: TestNamespace): Promise<PreparedSt
     BULKHEAD_OTLP_COLLECTOR_CONFIG: collectorConfig,
     // Seal every 2 s instead of every 5 minutes, so that the test sees the calls sealed.
     BULKHEAD_AUDIT_SEAL_INTERVAL_MS: '2000',
+    BULKHEAD_PACKS_DIR: packsDir,
   };
-  return { env, overrides, mcpUrl, issuer, prometheusUrl, collectorUrl };
+  return { env, overrides, mcpUrl, issuer, prometheusUrl, collectorUrl, packsDir, packVersion };
 }
 
 /** Restarts of a service's container (its `restart: unless-stopped`) a wait puts up with. */
@@ -194,4 +206,39 @@ export function composeStackView(options: {
       return { containers, volumes, networks };
     },
   };
+}
+
+/**
+ * What a process of the router's UID says when it connects to Redis's socket from a container of
+ * `image` that mounts the socket's `volume` (no network, read-only root), in `groups` besides its
+ * own: `connected`, or its connection error's code.
+ */
+export function connectToRedisSocket(options: {
+  volume: string;
+  image: string;
+  groups: string[];
+}): Promise<string> {
+  const socket = '/run/redis/redis.sock';
+  return execFileAsync('docker', [
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--read-only',
+    '-u',
+    '10001:10001',
+    ...options.groups.flatMap((group) => ['--group-add', group]),
+    '-v',
+    `${options.volume}:/run/redis:ro`,
+    '--entrypoint',
+    'node',
+    options.image,
+    '-e',
+    `require('node:net').connect(${JSON.stringify(socket)})` +
+      ".on('connect', () => { console.log('connected'); process.exit(0); })" +
+      ".on('error', (error) => { console.log(error.code); process.exit(3); })",
+  ]).then(
+    ({ stdout }) => stdout.trim(),
+    (error: { stdout?: string }) => (error.stdout ?? '').trim(),
+  );
 }
