@@ -33,6 +33,20 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   return (error as Error).message;
 }
 
+/** The supervisor's side of a build, which these refusals must never reach. */
+function unaskedSupervisor(): Parameters<typeof buildPack>[0] & { asked: boolean } {
+  const supervisor = {
+    asked: false,
+    packs: {
+      build: () => {
+        supervisor.asked = true;
+        return Promise.reject(new Error('not reached'));
+      },
+    } as unknown as Parameters<typeof buildPack>[0]['packs'],
+  };
+  return supervisor;
+}
+
 describe('pack build input', () => {
   it('names a missing manifest, one that is not JSON, and each schema problem with its path', async () => {
     expect(await refusal(readPackManifest(dir))).toMatch(/has no bulkhead-pack\.json/);
@@ -52,36 +66,24 @@ describe('pack build input', () => {
   it('refuses a package.json without a lockfile before asking the supervisor to build', async () => {
     await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0' }));
-    let asked = false;
-    const packs = {
-      build: () => {
-        asked = true;
-        return Promise.reject(new Error('not reached'));
-      },
-    } as unknown as Parameters<typeof buildPack>[0]['packs'];
-    expect(await refusal(buildPack({ packs }, dir, () => undefined))).toMatch(/no package-lock\.json/);
-    expect(asked).toBe(false);
+    const supervisor = unaskedSupervisor();
+    expect(await refusal(buildPack(supervisor, dir, () => undefined))).toMatch(/no package-lock\.json/);
+    expect(supervisor.asked).toBe(false);
   });
 
   it('says so when npm is not installed (the compose CLI), before asking the supervisor to build', async () => {
     await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0' }));
     await writeFile(join(dir, 'package-lock.json'), JSON.stringify({ name: 'notes', lockfileVersion: 3 }));
-    let asked = false;
-    const packs = {
-      build: () => {
-        asked = true;
-        return Promise.reject(new Error('not reached'));
-      },
-    } as unknown as Parameters<typeof buildPack>[0]['packs'];
+    const supervisor = unaskedSupervisor();
     // A PATH with no npm on it: the directory holds nothing else.
     const path = process.env.PATH;
     process.env.PATH = dir;
     try {
-      expect(await refusal(buildPack({ packs }, dir, () => undefined))).toMatch(/npm is not installed here/);
+      expect(await refusal(buildPack(supervisor, dir, () => undefined))).toMatch(/npm is not installed here/);
     } finally {
       process.env.PATH = path;
     }
-    expect(asked).toBe(false);
+    expect(supervisor.asked).toBe(false);
   });
 });
