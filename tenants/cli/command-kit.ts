@@ -14,6 +14,8 @@ export interface Command {
   summary: string;
   usage: string;
   run(args: string[]): Promise<void>;
+  /** A command of subcommands (`pack build`): `<command> <sub> --help` answers with the sub's usage. */
+  subcommands?: Record<string, Command>;
 }
 
 /** The command line itself is wrong: the program prints the message and the command's usage. */

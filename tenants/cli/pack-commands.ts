@@ -105,6 +105,7 @@ const history: Command = {
 const SUBCOMMANDS: Record<string, Command> = { build, approve, list, history };
 
 export const pack: Command = {
+  subcommands: SUBCOMMANDS,
   summary: 'tool packs: build, approve, list, history',
   usage: `bulkhead pack ${Object.keys(SUBCOMMANDS).join('|')} …  (bulkhead pack <sub> --help)`,
   async run(args) {

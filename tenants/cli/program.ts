@@ -58,7 +58,9 @@ export async function runProgram(commands: Record<string, Command>, argv: string
     return exitCodeOf(new BulkheadError('usage', `unknown command "${name}"`));
   }
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(`Usage: ${command.usage}\n\n${command.summary}`);
+    const sub = args[0] === undefined ? undefined : command.subcommands?.[args[0]];
+    const described = sub ?? command;
+    console.log(`Usage: ${described.usage}\n\n${described.summary}`);
     return 0;
   }
   try {

@@ -60,6 +60,29 @@ describe('CLI exit codes', () => {
     expect(await runProgram(failing(new Error('never')), ['fail', '--help'])).toBe(0);
     expect(out).toEqual(['Usage: bulkhead fail <x>\n\nfails']);
   });
+
+  it("answers a subcommand's --help with that subcommand's usage, and its command's otherwise", async () => {
+    const never = (): Promise<void> => Promise.reject(new Error('never'));
+    const build: Command = {
+      summary: 'builds',
+      usage: 'bulkhead pack build <dir> [--installed]',
+      run: never,
+    };
+    const pack: Command = {
+      summary: 'packs',
+      usage: 'bulkhead pack build|list',
+      run: never,
+      subcommands: { build },
+    };
+    expect(await runProgram({ pack }, ['pack', 'build', '--help'])).toBe(0);
+    expect(await runProgram({ pack }, ['pack', '--help'])).toBe(0);
+    expect(await runProgram({ pack }, ['pack', 'frob', '--help'])).toBe(0);
+    expect(out).toEqual([
+      'Usage: bulkhead pack build <dir> [--installed]\n\nbuilds',
+      'Usage: bulkhead pack build|list\n\npacks',
+      'Usage: bulkhead pack build|list\n\npacks',
+    ]);
+  });
 });
 
 describe('CLI help', () => {
