@@ -37,12 +37,13 @@ function printReview({ approval, problems }: PackReview): void {
 
 const build: Command = {
   summary: "build a pack's image offline from its directory (bulkhead-pack.json at its root)",
-  usage: 'bulkhead pack build <dir>',
+  usage:
+    'bulkhead pack build <dir> [--installed]  (--installed: you ran "npm ci --omit=dev --ignore-scripts" there; checked against the lockfile, not run here)',
   async run(args) {
-    const { positionals } = parse(args, {});
+    const { values, positionals } = parse(args, { installed: { type: 'boolean', default: false } });
     const [dir] = positionals;
     if (!dir || positionals.length > 1) throw new UsageError('pack build takes exactly one directory');
-    const built = await withContext((ctx) => buildPack(ctx, dir, progress));
+    const built = await withContext((ctx) => buildPack(ctx, dir, progress, { installed: values.installed }));
     for (const line of built.log) console.log(`    ${line}`);
     console.log(`Built ${built.image.ref} (${built.image.id.slice(7, 19)}) on ${built.base}`);
     console.log(`Next: bulkhead pack approve ${built.manifest.name}@${built.manifest.version}`);

@@ -1,11 +1,9 @@
 // Tool packs from the operator's directory to an approval: `buildPack` validates the manifest,
-// installs npm dependencies on this host (the image build fetches nothing) and has the supervisor
+// installs or checks npm dependencies on this host (pack-dependencies.ts) and has the supervisor
 // build the image; `reviewPack` starts the built pack once in the supervisor's sandbox and checks
 // what it lists against the manifest's statements; `approvePack` stores what the operator saw.
-import { execFile } from 'node:child_process';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { z } from 'zod';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import {
@@ -24,8 +22,7 @@ import {
 import { exposedName, exposedNames } from '../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import type { ControlPlane, Progress } from './context.ts';
-
-const run = promisify(execFile);
+import { checkInstalledDependencies, installNpmDependencies } from './pack-dependencies.ts';
 
 function rejected(message: string): BulkheadError<'pack_rejected'> {
   return new BulkheadError('pack_rejected', message);
@@ -50,44 +47,6 @@ export async function readPackManifest(dir: string): Promise<PackManifest> {
   return parsed.data;
 }
 
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
-
-/**
- * `npm ci --omit=dev --ignore-scripts`: exactly the lockfile's versions, no development
- * dependencies, and no install scripts run on this host. A package.json without a lockfile is
- * refused: what goes into the image must be reproducible.
- */
-async function installNpmDependencies(dir: string, progress: Progress): Promise<void> {
-  if (!(await exists(join(dir, 'package.json')))) return;
-  if (!(await exists(join(dir, 'package-lock.json'))))
-    throw rejected(
-      `${dir} has a package.json but no package-lock.json: run "npm install" there once and keep the lockfile`,
-    );
-  progress('npm ci --omit=dev --ignore-scripts (on this host; the image build fetches nothing)');
-  try {
-    await run(
-      'npm',
-      ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'],
-      {
-        cwd: dir,
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
-  } catch (error) {
-    // The compose CLI's image has no npm (docs/compose.md, "Tool packs").
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw rejected(
-        `${dir} has a package.json, and npm is not installed here: build this pack where npm and the registry are`,
-      );
-    const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
-    throw rejected(`npm ci failed in ${dir}:\n${stderr.trim().split('\n').slice(-10).join('\n')}`);
-  }
-}
-
 export interface BuiltPack {
   manifest: PackManifest;
   image: { ref: string; id: string };
@@ -95,17 +54,23 @@ export interface BuiltPack {
   log: string[];
 }
 
+/**
+ * `installed`: the directory's npm dependencies were installed by the operator (where npm and the
+ * registry are); they are checked against the lockfile instead of installed here.
+ */
 export async function buildPack(
   cp: Pick<ControlPlane, 'packs'>,
   directory: string,
   progress: Progress,
+  options: { installed?: boolean } = {},
 ): Promise<BuiltPack> {
   const dir = resolve(directory);
   const manifest = await readPackManifest(dir);
   progress(
     `manifest ${manifest.name}@${manifest.version}: ${Object.keys(manifest.tools).length} tool statement(s)`,
   );
-  await installNpmDependencies(dir, progress);
+  if (options.installed) await checkInstalledDependencies(dir, progress);
+  else await installNpmDependencies(dir, progress);
   progress(`docker build --network none -> ${packImage(manifest)} (by the supervisor)`);
   const built = await cp.packs.build(dir);
   return {

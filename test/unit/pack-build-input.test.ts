@@ -1,8 +1,9 @@
 // What `bulkhead pack build` refuses before anything reaches the supervisor: a directory without a
 // manifest, a manifest that is not JSON or breaks the schema (each problem named with its path), and
-// a package.json without a lockfile (npm ci needs one: what goes into the image is reproducible), and
-// one where npm is not installed.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// a package.json without a lockfile (npm ci needs one: what goes into the image is reproducible),
+// one where npm is not installed, and, with --installed, dependencies that are not exactly what
+// `npm ci --omit=dev` installs from the lockfile.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,5 +86,74 @@ describe('pack build input', () => {
       process.env.PATH = path;
     }
     expect(supervisor.asked).toBe(false);
+  });
+
+  describe('--installed: dependencies the operator installed, checked against the lockfile', () => {
+    const a = { version: '1.0.0', integrity: 'sha512-a' };
+    const lockfile = {
+      name: 'notes',
+      lockfileVersion: 3,
+      packages: {
+        '': { name: 'notes', version: '1.0.0' },
+        'node_modules/a': a,
+        'node_modules/d': { version: '2.0.0', integrity: 'sha512-d', dev: true },
+        'node_modules/o': { version: '3.0.0', integrity: 'sha512-o', optional: true },
+      },
+    };
+    /** The pack, with npm's record of what it installed: `installed`, or none. */
+    async function pack(installed?: Record<string, unknown>): Promise<void> {
+      await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
+      await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0' }));
+      await writeFile(join(dir, 'package-lock.json'), JSON.stringify(lockfile));
+      if (!installed) return;
+      await mkdir(join(dir, 'node_modules'));
+      await writeFile(
+        join(dir, 'node_modules', '.package-lock.json'),
+        JSON.stringify({ name: 'notes', lockfileVersion: 3, packages: installed }),
+      );
+    }
+    const build = (supervisor: Parameters<typeof buildPack>[0]) =>
+      buildPack(supervisor, dir, () => undefined, { installed: true });
+
+    it('builds what npm ci --omit=dev installed, without running npm (none on the PATH)', async () => {
+      await pack({ 'node_modules/a': a });
+      const supervisor = unaskedSupervisor();
+      const path = process.env.PATH;
+      process.env.PATH = dir;
+      try {
+        await expect(build(supervisor)).rejects.toThrow('not reached');
+      } finally {
+        process.env.PATH = path;
+      }
+      expect(supervisor.asked).toBe(true);
+    });
+
+    it('refuses another version, a development package, a missing one, or nothing installed', async () => {
+      const cases: [Record<string, unknown> | undefined, RegExp][] = [
+        [
+          { 'node_modules/a': { ...a, version: '1.0.1' } },
+          /node_modules\/a is 1\.0\.1, package-lock\.json says 1\.0\.0/,
+        ],
+        [{ 'node_modules/a': { ...a, integrity: 'sha512-other' } }, /node_modules\/a is 1\.0\.0/],
+        [
+          { 'node_modules/a': a, 'node_modules/d': lockfile.packages['node_modules/d'] },
+          /node_modules\/d is a development dependency/,
+        ],
+        [
+          { 'node_modules/a': a, 'node_modules/x': a },
+          /node_modules\/x is installed but not in package-lock\.json/,
+        ],
+        [{}, /node_modules\/a is missing/],
+        [undefined, /nothing was installed there .*npm ci --omit=dev --ignore-scripts/],
+      ];
+      for (const [installed, problem] of cases) {
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir);
+        await pack(installed);
+        const supervisor = unaskedSupervisor();
+        expect(await refusal(build(supervisor))).toMatch(problem);
+        expect(supervisor.asked).toBe(false);
+      }
+    });
   });
 });

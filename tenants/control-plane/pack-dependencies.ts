@@ -1,0 +1,134 @@
+// A pack's npm dependencies, on this host, before the supervisor builds its image (which fetches
+// nothing): installed here with `npm ci --omit=dev --ignore-scripts`, or, where npm or the registry
+// is not at hand (the compose CLI has neither: docs/compose.md, "Tool packs"), installed by the
+// operator beforehand and checked here against the lockfile.
+import { execFile } from 'node:child_process';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { Progress } from './context.ts';
+
+const run = promisify(execFile);
+
+function rejected(message: string): BulkheadError<'pack_rejected'> {
+  return new BulkheadError('pack_rejected', message);
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** The install command, named in messages as the operator would type it. */
+export const NPM_CI = 'npm ci --omit=dev --ignore-scripts';
+
+/** A package-lock.json, or npm's record of what it installed (node_modules/.package-lock.json). */
+const LockfileSchema = z.looseObject({
+  packages: z.record(
+    z.string(),
+    z.looseObject({
+      version: z.string().optional(),
+      integrity: z.string().optional(),
+      dev: z.boolean().optional(),
+      optional: z.boolean().optional(),
+      devOptional: z.boolean().optional(),
+    }),
+  ),
+});
+type Lockfile = z.infer<typeof LockfileSchema>;
+
+/** `missing`: the refusal when the file cannot be read. */
+async function readLockfile(file: string, missing: string): Promise<Lockfile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw rejected(missing);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = LockfileSchema.safeParse(json);
+  if (!parsed.success) throw rejected(`${file}: not an npm lockfile (lockfileVersion 2 or 3)`);
+  return parsed.data;
+}
+
+/** A package.json needs its lockfile: what goes into the image must be reproducible. */
+async function needsDependencies(dir: string): Promise<boolean> {
+  if (!(await exists(join(dir, 'package.json')))) return false;
+  if (!(await exists(join(dir, 'package-lock.json'))))
+    throw rejected(
+      `${dir} has a package.json but no package-lock.json: run "npm install" there once and keep the lockfile`,
+    );
+  return true;
+}
+
+/**
+ * `npm ci --omit=dev --ignore-scripts`: exactly the lockfile's versions, no development
+ * dependencies, and no install scripts run on this host.
+ */
+export async function installNpmDependencies(dir: string, progress: Progress): Promise<void> {
+  if (!(await needsDependencies(dir))) return;
+  progress(`${NPM_CI} (on this host; the image build fetches nothing)`);
+  try {
+    await run(
+      'npm',
+      ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'],
+      {
+        cwd: dir,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+  } catch (error) {
+    // The compose CLI's image has no npm (docs/compose.md, "Tool packs").
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw rejected(
+        `${dir} has a package.json, and npm is not installed here: run "${NPM_CI}" there where npm is, then build with --installed`,
+      );
+    const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
+    throw rejected(`npm ci failed in ${dir}:\n${stderr.trim().split('\n').slice(-10).join('\n')}`);
+  }
+}
+
+/**
+ * `--installed`: the operator ran `npm ci --omit=dev --ignore-scripts` in the directory already.
+ * Checked offline from npm's own record of what it installed: every package installed is the
+ * lockfile's, at its version and integrity, and none is a development one; every package the
+ * lockfile needs in production (neither dev nor optional) is there. It checks what npm recorded,
+ * not the files' bytes: a pack's directory is the operator's own.
+ */
+export async function checkInstalledDependencies(dir: string, progress: Progress): Promise<void> {
+  if (!(await needsDependencies(dir))) return;
+  const locked = await readLockfile(join(dir, 'package-lock.json'), `${dir}: package-lock.json unreadable`);
+  const installed = await readLockfile(
+    join(dir, 'node_modules', '.package-lock.json'),
+    `${dir}: --installed, but nothing was installed there (no node_modules/.package-lock.json): run "${NPM_CI}" there first`,
+  );
+  const problems: string[] = [];
+  for (const [path, entry] of Object.entries(installed.packages)) {
+    const lock = locked.packages[path];
+    if (!lock) problems.push(`${path} is installed but not in package-lock.json`);
+    else if (lock.dev === true)
+      problems.push(`${path} is a development dependency (${NPM_CI} leaves it out)`);
+    else if (lock.version !== entry.version || lock.integrity !== entry.integrity)
+      problems.push(`${path} is ${entry.version ?? '?'}, package-lock.json says ${lock.version ?? '?'}`);
+  }
+  for (const [path, lock] of Object.entries(locked.packages)) {
+    const needed = path.startsWith('node_modules/') || path.includes('/node_modules/');
+    if (needed && !lock.dev && !lock.optional && !lock.devOptional && !installed.packages[path])
+      problems.push(`${path} is missing`);
+  }
+  if (problems.length > 0)
+    throw rejected(
+      `${dir}: node_modules is not what "${NPM_CI}" installs from package-lock.json:\n  ${problems.slice(0, 10).join('\n  ')}${problems.length > 10 ? `\n  … ${problems.length - 10} more` : ''}`,
+    );
+  progress(
+    `node_modules checked against package-lock.json (${Object.keys(installed.packages).length} packages)`,
+  );
+}
