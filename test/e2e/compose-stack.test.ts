@@ -19,11 +19,12 @@ import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
-import { spansAt, type ReceivedSpan } from '../support/otlp-receiver.ts';
+import { traceAt } from '../support/otlp-receiver.ts';
 import { prometheusAt } from '../support/prometheus-server.ts';
 import {
   composeStackView,
   connectToRedisSocket,
+  PACKS,
   prepareComposeStack,
   type ComposeStackView,
 } from '../support/compose-stack.ts';
@@ -36,19 +37,19 @@ const TOOLS = 'whoami,records_create,records_get,records_list';
 const REDIS_SOCKET = '/run/redis/redis.sock';
 const REDIS_CLI = `redis-cli -s ${REDIS_SOCKET}`;
 const REDIS_GID = '10003';
+/** The scopes the example packs' tools ask for. */
+const PACK_SCOPES = ['notes:read', 'notes:write', 'files:read', 'files:write'];
 
 let ns: TestNamespace;
 let project: string;
+// What prepareComposeStack made ready (its PreparedStack says what each is).
 let env: Record<string, string>;
 let mcpUrl: string;
 let issuer: string;
 let prometheusUrl: string;
-/** The test's OTLP receiver, the stack's collector: where its GET /spans is published. */
 let collectorUrl: string;
-/** The files after docker-compose.yml: the tracing override, and the test's collector on top of it. */
 let overrides: string[];
 let client: Client | undefined;
-/** The host's packs directory, and the version of the notes pack in it (this run's). */
 let packsDir: string;
 let packVersion: string;
 let stack: ComposeStackView;
@@ -87,7 +88,7 @@ afterAll(async () => {
     `bulkhead/dev-idp:${ns.namespace}`,
     `bulkhead/redis:${ns.namespace}`,
     `bulkhead/prometheus:${ns.namespace}`,
-    `bulkhead/pack-notes:${packVersion}`,
+    ...PACKS.map((name) => `bulkhead/pack-${name}:${packVersion}`),
   ]).catch(() => undefined);
 }, 120_000);
 
@@ -255,13 +256,7 @@ describe('docker-compose.yml on a host without a registry', () => {
       'runtime tools/call',
       'execute_tool records_create',
     ];
-    // The exporters send every second: a bounded wait for the spans this trace must have.
-    let spans: ReceivedSpan[] = [];
-    for (let attempt = 0; attempt < 120; attempt++) {
-      spans = (await spansAt(collectorUrl).catch(() => [])).filter((s) => s.traceId === parent.traceId);
-      if (names.every((name) => spans.some((s) => s.name === name))) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const spans = await traceAt(collectorUrl, parent.traceId, names);
     expect(spans.map((s) => s.name)).toEqual(expect.arrayContaining(names));
     // Two records_create calls (the second a replay of the first): each a request span of its own.
     const creates = spans.filter((s) => s.name === 'tools/call records_create');
@@ -329,17 +324,22 @@ describe('docker-compose.yml on a host without a registry', () => {
     expect(write.stdout.trim()).toBe('EROFS');
   }, 120_000);
 
-  it("builds, approves and serves the operator's own pack, all through the CLI inside the stack", async () => {
-    const pin = `notes@${packVersion}`;
-    const built = await cli('pack', 'build', '/var/lib/bulkhead/packs/notes');
-    expect(built.code, built.stderr).toBe(0);
-    const approved = await cli('pack', 'approve', pin, '--yes');
-    expect(approved.code, approved.stderr).toBe(0);
-    // Enabled for agents acting alone: the tenant's YAML, exported, given the pin and applied back
+  it("builds, approves and serves the operator's own packs, all through the CLI inside the stack", async () => {
+    // The npm pack's dependencies were installed on the host (the CLI has no npm): checked, not run
+    // (`--installed`; the Python pack has none to check).
+    const npm = await cli('pack', 'build', '/var/lib/bulkhead/packs/files');
+    expect(npm.stderr).toMatch(/npm is not installed here: .* then build with --installed/);
+    for (const name of PACKS) {
+      const built = await cli('pack', 'build', `/var/lib/bulkhead/packs/${name}`, '--installed');
+      expect(built.code, built.stderr).toBe(0);
+      const approved = await cli('pack', 'approve', `${name}@${packVersion}`, '--yes');
+      expect(approved.code, approved.stderr).toBe(0);
+    }
+    // Enabled for agents acting alone: the tenant's YAML, exported, given the pins and applied back
     // from the one host directory the CLI reads.
     const exported = await cli('export', TENANT);
     const file = parse(exported.stdout) as { tenants: Record<string, unknown>[] };
-    file.tenants[0]!.packs = [{ name: 'notes', version: packVersion, agentsAlone: true }];
+    file.tenants[0]!.packs = PACKS.map((name) => ({ name, version: packVersion, agentsAlone: true }));
     await writeFile(join(packsDir, `${TENANT}.yaml`), stringify(file));
     const applied = await cli('apply', '-f', `/var/lib/bulkhead/packs/${TENANT}.yaml`, '--yes');
     expect(applied.code, applied.stderr).toBe(0);
@@ -348,10 +348,10 @@ describe('docker-compose.yml on a host without a registry', () => {
       issuer,
       initialAccessToken: env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN ?? '',
       tenant: TENANT,
-      scopes: [...ALL_SCOPES, 'notes:read', 'notes:write'],
+      scopes: [...ALL_SCOPES, ...PACK_SCOPES],
       clientName: 'compose pack agent',
     });
-    const scope = [...ALL_SCOPES, 'notes:read', 'notes:write'].join(' ');
+    const scope = [...ALL_SCOPES, ...PACK_SCOPES].join(' ');
     const token = await mintClientCredentialsToken({ issuer, ...agent, resource: mcpUrl, scope });
     const mcp = await tracedClient(mcpUrl, token, {});
     try {
@@ -364,6 +364,8 @@ describe('docker-compose.yml on a host without a registry', () => {
       expect(added.isError, JSON.stringify(added.content)).toBeFalsy();
       const listed = await mcp.callTool({ name: 'notes_list', arguments: {} });
       expect(JSON.stringify(listed.content)).toContain('from compose');
+      const allowed = await mcp.callTool({ name: 'files_list_allowed_directories', arguments: {} });
+      expect(JSON.stringify(allowed.content)).toContain('/data/packs/files');
     } finally {
       await mcp.close();
     }

@@ -15,6 +15,9 @@ import { freePort } from './stack.ts';
 
 const execFileAsync = promisify(execFile);
 
+/** The example packs a prepared stack's packs directory holds: one in Python, one from npm. */
+export const PACKS = ['notes', 'files'] as const;
+
 /** What the test needs to drive a prepared stack. */
 export interface PreparedStack {
   /** The environment every docker-compose command of the stack runs with. */
@@ -26,9 +29,9 @@ export interface PreparedStack {
   prometheusUrl: string;
   /** The test's OTLP receiver, the stack's collector: where its GET /spans is published. */
   collectorUrl: string;
-  /** The host's packs directory (BULKHEAD_PACKS_DIR), holding examples/packs/notes as `notes`. */
+  /** The host's packs directory (BULKHEAD_PACKS_DIR), holding PACKS from examples/packs/. */
   packsDir: string;
-  /** The notes pack's version there: this run's own (pack image tags are the engine's, global). */
+  /** The packs' version there: this run's own (pack image tags are the engine's, global). */
   packVersion: string;
 }
 
@@ -88,13 +91,21 @@ export async function prepareComposeStack(ns: TestNamespace): Promise<PreparedSt
   const overrides = ['-f', join(ROOT, 'deploy/compose/tracing.yml'), '-f', testCollector];
   const mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
   const issuer = `http://127.0.0.1:${idpPort}`;
-  // The operator's packs: the example Python pack, under a version of this run's own.
+  // The operator's packs: the example Python pack, and the filesystem server from the npm registry,
+  // its dependencies installed on this host as docs/compose.md says; each under a version of this
+  // run's own.
   const packsDir = join(ns.runDir, 'packs');
   const packVersion = `1.0.0-${ns.namespace.split('-').at(-1) ?? 'compose'}`;
-  await cp(join(ROOT, 'examples/packs/notes'), join(packsDir, 'notes'), { recursive: true });
-  const manifestFile = join(packsDir, 'notes', 'bulkhead-pack.json');
-  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
-  await writeFile(manifestFile, JSON.stringify({ ...manifest, version: packVersion }, null, 2));
+  for (const name of PACKS) {
+    await cp(join(ROOT, 'examples/packs', name), join(packsDir, name), { recursive: true });
+    const manifestFile = join(packsDir, name, 'bulkhead-pack.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(manifestFile, JSON.stringify({ ...manifest, version: packVersion }, null, 2));
+  }
+  await execFileAsync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: join(packsDir, 'files'),
+    timeout: 300_000,
+  });
   const env = {
     BULKHEAD_VERSION: tag,
     BULKHEAD_NAMESPACE: ns.namespace,
