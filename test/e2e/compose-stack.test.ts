@@ -5,12 +5,11 @@
 // inside the stack, a token from the stack's IdP through a real client-credentials grant, real MCP
 // calls through the stack's router into the tenant container its supervisor started, those calls
 // found by the stack's Prometheus, traced into its collector (deploy/compose/tracing.yml, with the
-// test's OTLP receiver as the collector) and sealed into signed audit segments the CLI verifies, and
-// `down -v` leaving nothing.
-import { execFile } from 'node:child_process';
+// test's OTLP receiver as the collector) and sealed into signed audit segments the CLI verifies; the
+// operator's packs (Python, npm, and one that calls out through the egress gateway) built, approved
+// and called; and `down -v` leaving nothing.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -24,13 +23,14 @@ import { prometheusAt } from '../support/prometheus-server.ts';
 import {
   composeStackView,
   connectToRedisSocket,
+  fetcherGet,
   PACKS,
   prepareComposeStack,
+  removeStackImages,
   type ComposeStackView,
 } from '../support/compose-stack.ts';
 import { newTraceparent, tracedClient } from '../support/trace-assertions.ts';
 
-const execFileAsync = promisify(execFile);
 const TENANT = 'acme';
 const TOOLS = 'whoami,records_create,records_get,records_list';
 /** Where docker-compose.yml puts Redis's socket, and the socket's group (its default). */
@@ -63,6 +63,22 @@ function compose(...args: string[]): Promise<ComposeResult> {
   );
 }
 
+/**
+ * A token of an agent acting alone for the tenant, with `scopes`: a client registered at the stack's
+ * IdP with BULKHEAD_IDP_INITIAL_ACCESS_TOKEN, then a client-credentials grant for the router.
+ */
+async function agentToken(scopes: string[]): Promise<string> {
+  const initialAccessToken = env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN ?? '';
+  const agent = await registerAgentClient({
+    issuer,
+    initialAccessToken,
+    tenant: TENANT,
+    scopes,
+    clientName: 'agent',
+  });
+  return mintClientCredentialsToken({ issuer, ...agent, resource: mcpUrl, scope: scopes.join(' ') });
+}
+
 /** `docker-compose run` of the CLI service: the control-plane image's CLI, inside the stack. */
 async function cli(...args: string[]): Promise<ComposeResult> {
   return composeRun(['-p', project, 'run', '--rm', '-T', 'cli', ...args], env);
@@ -81,15 +97,7 @@ afterAll(async () => {
   if (!ns) return;
   if (env) await compose('down', '-v', '--remove-orphans', '-t', '2');
   await ns.cleanup();
-  // Only this run's tags; the content-hash tags stay for the next run.
-  await execFileAsync('docker', [
-    'rmi',
-    `bulkhead/control-plane:${ns.namespace}`,
-    `bulkhead/dev-idp:${ns.namespace}`,
-    `bulkhead/redis:${ns.namespace}`,
-    `bulkhead/prometheus:${ns.namespace}`,
-    ...PACKS.map((name) => `bulkhead/pack-${name}:${packVersion}`),
-  ]).catch(() => undefined);
+  await removeStackImages(ns.namespace, packVersion);
 }, 120_000);
 
 describe('docker-compose.yml on a host without a registry', () => {
@@ -190,19 +198,7 @@ describe('docker-compose.yml on a host without a registry', () => {
     );
     expect(await stack.health('redis')).toBe('healthy');
     expect((await fetch(mcpUrl, { method: 'POST', body: '{}' })).status).toBe(401);
-    const agent = await registerAgentClient({
-      issuer,
-      initialAccessToken: env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN ?? '',
-      tenant: TENANT,
-      scopes: [...ALL_SCOPES],
-      clientName: 'compose test agent',
-    });
-    const token = await mintClientCredentialsToken({
-      issuer,
-      ...agent,
-      resource: mcpUrl,
-      scope: ALL_SCOPES.join(' '),
-    });
+    const token = await agentToken([...ALL_SCOPES]);
     // A stock client that sends a W3C traceparent with every request (its transport's headers).
     const mcp = await tracedClient(mcpUrl, token, { traceparent: parent.traceparent });
     client = mcp;
@@ -340,19 +336,15 @@ describe('docker-compose.yml on a host without a registry', () => {
     const exported = await cli('export', TENANT);
     const file = parse(exported.stdout) as { tenants: Record<string, unknown>[] };
     file.tenants[0]!.packs = PACKS.map((name) => ({ name, version: packVersion, agentsAlone: true }));
+    // The fetcher may reach the dev IdP (by address: names must not resolve to private ones), only.
+    const [idp, router] = [await stack.addressOf('dev-idp', 'edge'), await stack.addressOf('router', 'edge')];
+    const hosts = [`${idp}:9400`];
+    file.tenants[0]!.egress = { mode: 'allowlist', hosts: [], packs: { fetcher: { hosts } }, upstreams: {} };
     await writeFile(join(packsDir, `${TENANT}.yaml`), stringify(file));
     const applied = await cli('apply', '-f', `/var/lib/bulkhead/packs/${TENANT}.yaml`, '--yes');
     expect(applied.code, applied.stderr).toBe(0);
     // The IdP grants the pack's scopes: it reads them from the router's metadata.
-    const agent = await registerAgentClient({
-      issuer,
-      initialAccessToken: env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN ?? '',
-      tenant: TENANT,
-      scopes: [...ALL_SCOPES, ...PACK_SCOPES],
-      clientName: 'compose pack agent',
-    });
-    const scope = [...ALL_SCOPES, ...PACK_SCOPES].join(' ');
-    const token = await mintClientCredentialsToken({ issuer, ...agent, resource: mcpUrl, scope });
+    const token = await agentToken([...ALL_SCOPES, ...PACK_SCOPES]);
     const mcp = await tracedClient(mcpUrl, token, {});
     try {
       const { tools } = await mcp.listTools();
@@ -366,6 +358,12 @@ describe('docker-compose.yml on a host without a registry', () => {
       expect(JSON.stringify(listed.content)).toContain('from compose');
       const allowed = await mcp.callTool({ name: 'files_list_allowed_directories', arguments: {} });
       expect(JSON.stringify(allowed.content)).toContain('/data/packs/files');
+      // Out through the egress gateway's container, once it has dialed the new runtime's bridge.
+      const fetched = await fetcherGet(mcp, `http://${idp}:9400/.well-known/openid-configuration`, 200);
+      expect(JSON.parse(fetched.body ?? '{}')).toMatchObject({ issuer });
+      const denied = await fetcherGet(mcp, `http://${router}:8080/healthz`);
+      expect(denied.status).toBe(403);
+      expect(JSON.parse(denied.body ?? '{}')).toMatchObject({ error: 'egress_denied' });
     } finally {
       await mcp.close();
     }

@@ -7,16 +7,21 @@ import { randomBytes } from 'node:crypto';
 import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Client } from '@modelcontextprotocol/client';
 import type Docker from 'dockerode';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ROOT } from './compose.ts';
 import { RUNTIME_IMAGE, type TestNamespace } from './namespace.ts';
+import { FIXTURE_PACKS } from './pack-image.ts';
 import { freePort } from './stack.ts';
 
 const execFileAsync = promisify(execFile);
 
-/** The example packs a prepared stack's packs directory holds: one in Python, one from npm. */
-export const PACKS = ['notes', 'files'] as const;
+/**
+ * The packs a prepared stack's packs directory holds: the examples in Python and from npm, and the
+ * test's fetcher (test/support/fixtures/packs/), which calls out through the egress gateway.
+ */
+export const PACKS = ['notes', 'files', 'fetcher'] as const;
 
 /** What the test needs to drive a prepared stack. */
 export interface PreparedStack {
@@ -29,7 +34,7 @@ export interface PreparedStack {
   prometheusUrl: string;
   /** The test's OTLP receiver, the stack's collector: where its GET /spans is published. */
   collectorUrl: string;
-  /** The host's packs directory (BULKHEAD_PACKS_DIR), holding PACKS from examples/packs/. */
+  /** The host's packs directory (BULKHEAD_PACKS_DIR), holding PACKS. */
   packsDir: string;
   /** The packs' version there: this run's own (pack image tags are the engine's, global). */
   packVersion: string;
@@ -91,17 +96,19 @@ export async function prepareComposeStack(ns: TestNamespace): Promise<PreparedSt
   const overrides = ['-f', join(ROOT, 'deploy/compose/tracing.yml'), '-f', testCollector];
   const mcpUrl = `http://127.0.0.1:${routerPort}/mcp`;
   const issuer = `http://127.0.0.1:${idpPort}`;
-  // The operator's packs: the example Python pack, and the filesystem server from the npm registry,
-  // its dependencies installed on this host as docs/compose.md says; each under a version of this
-  // run's own.
+  // The operator's packs (PACKS), the filesystem server's dependencies installed on this host as
+  // docs/compose.md says; each under a version of this run's own.
   const packsDir = join(ns.runDir, 'packs');
   const packVersion = `1.0.0-${ns.namespace.split('-').at(-1) ?? 'compose'}`;
   for (const name of PACKS) {
-    await cp(join(ROOT, 'examples/packs', name), join(packsDir, name), { recursive: true });
+    const source = name === 'fetcher' ? join(FIXTURE_PACKS, name) : join(ROOT, 'examples/packs', name);
+    await cp(source, join(packsDir, name), { recursive: true });
     const manifestFile = join(packsDir, name, 'bulkhead-pack.json');
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
     await writeFile(manifestFile, JSON.stringify({ ...manifest, version: packVersion }, null, 2));
   }
+  // The fetcher's stdio loop, next to it: the pack directory is whole.
+  await cp(join(FIXTURE_PACKS, 'stdio-server.mjs'), join(packsDir, 'fetcher', 'stdio-server.mjs'));
   await execFileAsync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
     cwd: join(packsDir, 'files'),
     timeout: 300_000,
@@ -155,6 +162,8 @@ export interface ComposeStackView {
   health(service: string): Promise<string | undefined>;
   /** What is left on the engine of this stack: by compose project, and by the tenant namespace. */
   leftovers(): Promise<{ containers: string[]; volumes: string[]; networks: string[] }>;
+  /** A running service's address on one of the stack's networks (its name in the file). */
+  addressOf(service: string, network: string): Promise<string>;
 }
 
 /** `project`: the compose project's name; `namespace`: the installation's (its tenant containers). */
@@ -195,6 +204,17 @@ export function composeStackView(options: {
           throw new Error(`${what} not ready: the ${service} container is ${JSON.stringify(state)}`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
+    },
+
+    async addressOf(service, network) {
+      const [container] = await docker.listContainers({
+        filters: {
+          label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`],
+        },
+      });
+      const address = container?.NetworkSettings.Networks[`${project}_${network}`]?.IPAddress;
+      if (!address) throw new Error(`${service} has no address on ${network}`);
+      return address;
     },
 
     async health(service) {
@@ -252,4 +272,39 @@ export function connectToRedisSocket(options: {
     ({ stdout }) => stdout.trim(),
     (error: { stdout?: string }) => (error.stdout ?? '').trim(),
   );
+}
+
+/**
+ * What the fetcher pack's `get` answered for `url` (the upstream's status and body). With `until`,
+ * asked again every second, 30 times at most, until that status: the egress gateway reaches a new
+ * runtime once its next pass has dialed the runtime's bridge.
+ */
+export async function fetcherGet(
+  mcp: Client,
+  url: string,
+  until?: number,
+): Promise<{ status?: number; body?: string }> {
+  const get = async () =>
+    (await mcp.callTool({ name: 'fetcher_get', arguments: { url } })).structuredContent as {
+      status?: number;
+      body?: string;
+    };
+  let answer = await get();
+  for (let i = 0; until !== undefined && answer.status !== until && i < 30; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    answer = await get();
+  }
+  return answer;
+}
+
+/**
+ * Removes the images of this run alone: the compose images tagged with its namespace and the packs
+ * built under its version. The content-hash tags stay for the next run.
+ */
+export async function removeStackImages(namespace: string, packVersion: string | undefined): Promise<void> {
+  const images = ['control-plane', 'dev-idp', 'redis', 'prometheus'].map(
+    (name) => `bulkhead/${name}:${namespace}`,
+  );
+  if (packVersion) images.push(...PACKS.map((name) => `bulkhead/pack-${name}:${packVersion}`));
+  await execFileAsync('docker', ['rmi', ...images]).catch(() => undefined);
 }
