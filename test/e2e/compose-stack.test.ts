@@ -1,8 +1,8 @@
 // docker-compose.yml run as docs/compose.md says, with no registry: the control-plane, Redis and
 // Prometheus images built on this host by runtime-image/build-compose-images.sh (next to the tenant
 // runtime image every test uses, which setup builds), the dev and observability profiles brought up
-// under a project name, namespace, ports and run directory of its own, a tenant onboarded by the CLI
-// inside the stack, a token from the stack's IdP through a real client-credentials grant, real MCP
+// under a project name, namespace, ports and run directory of its own, tenants onboarded by the CLI
+// inside the stack (runc and gVisor), a token from the stack's IdP through a real client-credentials grant, real MCP
 // calls through the stack's router into the tenant container its supervisor started, those calls
 // found by the stack's Prometheus, traced into its collector (deploy/compose/tracing.yml, with the
 // test's OTLP receiver as the collector) and sealed into signed audit segments the CLI verifies; the
@@ -32,6 +32,8 @@ import {
 import { newTraceparent, tracedClient } from '../support/trace-assertions.ts';
 
 const TENANT = 'acme';
+/** A second tenant, on the gVisor tier (the engine's runsc, which setup registers). */
+const GVISOR_TENANT = 'beta';
 const TOOLS = 'whoami,records_create,records_get,records_list';
 /** Where docker-compose.yml puts Redis's socket, and the socket's group (its default). */
 const REDIS_SOCKET = '/run/redis/redis.sock';
@@ -134,14 +136,8 @@ describe('docker-compose.yml on a host without a registry', () => {
       expect((await compose('exec', '-T', 'dev-idp', 'node', '-e', has(path))).stdout, path).toBe('true');
     }
     // Redis from Debian's package, as the package's user, durable as the file asks.
-    const redis = await compose(
-      'exec',
-      '-T',
-      'redis',
-      'sh',
-      '-c',
-      `id -un; ${REDIS_CLI} config get appendonly`,
-    );
+    const durable = `id -un; ${REDIS_CLI} config get appendonly`;
+    const redis = await compose('exec', '-T', 'redis', 'sh', '-c', durable);
     expect(redis.stdout.split('\n').filter(Boolean)).toEqual(['redis', 'appendonly', 'yes']);
   });
 
@@ -164,26 +160,28 @@ describe('docker-compose.yml on a host without a registry', () => {
     for (const address of addresses) expect(address).toBe(`${REDIS_SOCKET}:0`);
     // The socket's volume mounted into a container of the router's UID without the socket's group
     // (a compromised service would need both): refused. With the group, as the file gives it: in.
-    const connect = (groups: string[]): Promise<string> =>
-      connectToRedisSocket({
-        volume: `${project}_redis-socket`,
-        image: `bulkhead/control-plane:${ns.namespace}`,
-        groups,
-      });
-    expect(await connect([])).toBe('EACCES');
-    expect(await connect([REDIS_GID])).toBe('connected');
+    const image = `bulkhead/control-plane:${ns.namespace}`;
+    const volume = `${project}_redis-socket`;
+    expect(await connectToRedisSocket({ volume, image, groups: [] })).toBe('EACCES');
+    expect(await connectToRedisSocket({ volume, image, groups: [REDIS_GID] })).toBe('connected');
   });
 
-  it('onboards a tenant through the CLI inside the stack, onto the host engine', async () => {
-    const onboard = await cli('onboard', TENANT);
-    expect(onboard.code, onboard.stderr).toBe(0);
-    expect(onboard.stdout).toMatch(new RegExp(`Tenant ${TENANT} is ready in \\d+ ms`));
-    expect(onboard.stdout).toMatch(/isolation evidence: (\d+)\/\1 checks pass/);
-    const tenants = await ns.docker.listContainers({
-      filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.tenant}=${TENANT}`] },
-    });
-    expect(tenants.map((c) => c.Names[0])).toEqual([`/bulkhead-${ns.namespace}-${TENANT}`]);
-    expect(tenants[0]?.Image).toBe(RUNTIME_IMAGE);
+  it('onboards tenants through the CLI inside the stack, onto the host engine, runc and gVisor', async () => {
+    for (const [tenant, runtime] of [
+      [TENANT, 'runc'],
+      [GVISOR_TENANT, 'runsc'],
+    ] as const) {
+      const onboard = await cli('onboard', tenant, '--isolation', runtime === 'runsc' ? 'gvisor' : 'runc');
+      expect(onboard.code, onboard.stderr).toBe(0);
+      expect(onboard.stdout).toMatch(new RegExp(`Tenant ${tenant} is ready in \\d+ ms`));
+      expect(onboard.stdout).toMatch(/isolation evidence: (\d+)\/\1 checks pass/);
+      const tenants = await ns.docker.listContainers({
+        filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.tenant}=${tenant}`] },
+      });
+      expect(tenants.map((c) => c.Names[0])).toEqual([`/bulkhead-${ns.namespace}-${tenant}`]);
+      expect(tenants[0]?.Image).toBe(RUNTIME_IMAGE);
+      expect((await ns.docker.getContainer(tenants[0]!.Id).inspect()).HostConfig.Runtime).toBe(runtime);
+    }
     const update = await cli('update', TENANT, '--tools', TOOLS);
     expect(update.code, update.stderr).toBe(0);
     expect(update.stdout).toContain(`Updated ${TENANT}: generation 1 -> 2`);
@@ -228,7 +226,7 @@ describe('docker-compose.yml on a host without a registry', () => {
       (await prometheus.query(promql))[0]?.value;
     // Each process scraped every 15 s (deploy/prometheus/prometheus.yml), each on its own clock.
     await prometheus.waitFor('sum(bulkhead_tool_calls_total{tool=~"records_.*"})', (calls) => calls === 4);
-    await prometheus.waitFor('bulkhead_runtimes{state="running"}', (running) => running === 1);
+    await prometheus.waitFor('bulkhead_runtimes{state="running"}', (running) => running === 2);
     expect(await value('up{job="bulkhead-router"}')).toBe(1);
     expect(await value('up{job="bulkhead-supervisor"}')).toBe(1);
     expect(await value('bulkhead_idempotency_replays_total')).toBe(1);
@@ -372,9 +370,11 @@ describe('docker-compose.yml on a host without a registry', () => {
   it('offboards through the CLI, and `down -v` leaves no container, volume or network', async () => {
     await client?.close();
     client = undefined;
-    const offboard = await cli('offboard', TENANT, '--yes');
-    expect(offboard.code, offboard.stderr).toBe(0);
-    expect(offboard.stdout).toContain(`Destroyed for ${TENANT}: container, data volume`);
+    for (const tenant of [TENANT, GVISOR_TENANT]) {
+      const offboard = await cli('offboard', tenant, '--yes');
+      expect(offboard.code, offboard.stderr).toBe(0);
+      expect(offboard.stdout).toContain(`Destroyed for ${tenant}: container, data volume`);
+    }
     const before = await stack.leftovers();
     // The stack's long-running services, and no tenant container left after the offboarding.
     const services = ['dev-idp', 'egress', 'otlp-collector', 'prometheus', 'redis', 'router', 'supervisor'];
