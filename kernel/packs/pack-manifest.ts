@@ -5,6 +5,7 @@
 // holds the definitions the pack presented; enabled.json (enabled-packs.ts) tells the runtime which
 // of them to serve.
 import { z } from 'zod';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { MANIFEST } from './manifest.ts';
 import { REFERENCE_PACK } from './pack-paths.ts';
 
@@ -100,4 +101,9 @@ export function parsePackPin(text: string): PackPin {
 /** The image `bulkhead pack build` makes for a pack version. */
 export function packImage(pin: PackPin): string {
   return `bulkhead/pack-${pin.name}:${pin.version}`;
+}
+
+/** A pack refused (its manifest, directory, dependencies or image): the one error of every such refusal. */
+export function packRejected(message: string, cause?: unknown): BulkheadError<'pack_rejected'> {
+  return new BulkheadError('pack_rejected', message, cause === undefined ? {} : { cause });
 }

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/client';
 import type Docker from 'dockerode';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { PackListing } from '../../kernel/packs/pack-approval.ts';
 import {
   PACK_CLIENT_CAPABILITIES,
@@ -14,6 +13,7 @@ import {
   packImage,
   PackManifestSchema,
   type PackManifest,
+  packRejected,
 } from '../../kernel/packs/pack-manifest.ts';
 import type { PackJobValue } from '../client/pack-jobs.ts';
 import { PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
@@ -24,15 +24,12 @@ import { LineTransport } from './stdio-transport.ts';
 export const PACK_MANIFEST_LABEL = 'io.bulkhead.pack.manifest';
 const BASE_LABEL = 'org.opencontainers.image.base.name';
 
-function rejected(message: string, cause?: unknown): BulkheadError<'pack_rejected'> {
-  return new BulkheadError('pack_rejected', message, cause === undefined ? {} : { cause });
-}
-
 /** The base of the runtime image (the label runtime-image/Dockerfile sets): what packs build on. */
 export async function packBaseImage(docker: Docker, runtimeImage: string): Promise<string> {
   const info = await docker.getImage(runtimeImage).inspect();
   const base = info.Config.Labels?.[BASE_LABEL];
-  if (!base) throw rejected(`the runtime image ${runtimeImage} does not name its base (label ${BASE_LABEL})`);
+  if (!base)
+    throw packRejected(`the runtime image ${runtimeImage} does not name its base (label ${BASE_LABEL})`);
   return base;
 }
 
@@ -56,7 +53,7 @@ async function followBuild(docker: Docker, stream: NodeJS.ReadableStream, progre
       stream,
       (error: Error | null, output: { error?: string }[]) => {
         const failed = error?.message ?? output.find((o) => o.error)?.error;
-        if (failed) reject(rejected(`docker build failed: ${failed}`));
+        if (failed) reject(packRejected(`docker build failed: ${failed}`));
         else resolve();
       },
       (event: { stream?: string }) => {
@@ -119,7 +116,7 @@ async function listAll<T>(
     if (!next) return items;
     cursor = next;
   }
-  throw rejected('the pack paginates its lists without end');
+  throw packRejected('the pack paginates its lists without end');
 }
 
 /**
@@ -133,7 +130,7 @@ export async function listInSandbox(
 ): Promise<SandboxListing> {
   const imageInfo = await docker.getImage(options.ref).inspect();
   const raw = imageInfo.Config.Labels?.[PACK_MANIFEST_LABEL];
-  if (!raw) throw rejected(`${options.ref} is not a pack image (no ${PACK_MANIFEST_LABEL} label)`);
+  if (!raw) throw packRejected(`${options.ref} is not a pack image (no ${PACK_MANIFEST_LABEL} label)`);
   const manifest = PackManifestSchema.parse(JSON.parse(raw));
   const container = await docker.createContainer(
     buildPackSandboxSpec({
@@ -201,7 +198,7 @@ export async function listInSandbox(
     };
   } catch (error) {
     const tail = stderr.slice(-10).join('\n');
-    throw rejected(
+    throw packRejected(
       `the pack did not answer MCP in the sandbox: ${(error as Error).message}${tail ? `\n  its stderr:\n${tail}` : ''}`,
       error,
     );

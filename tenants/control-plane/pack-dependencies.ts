@@ -7,14 +7,11 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { packRejected } from '../../kernel/packs/pack-manifest.ts';
+import { jsonOrUndefined } from '../../kernel/wire/json-text.ts';
 import type { Progress } from './context.ts';
 
 const run = promisify(execFile);
-
-function rejected(message: string): BulkheadError<'pack_rejected'> {
-  return new BulkheadError('pack_rejected', message);
-}
 
 const exists = (path: string) =>
   access(path).then(
@@ -46,16 +43,10 @@ async function readLockfile(file: string, missing: string): Promise<Lockfile> {
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw rejected(missing);
+    throw packRejected(missing);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const parsed = LockfileSchema.safeParse(json);
-  if (!parsed.success) throw rejected(`${file}: not an npm lockfile (lockfileVersion 2 or 3)`);
+  const parsed = LockfileSchema.safeParse(jsonOrUndefined(text));
+  if (!parsed.success) throw packRejected(`${file}: not an npm lockfile (lockfileVersion 2 or 3)`);
   return parsed.data;
 }
 
@@ -63,7 +54,7 @@ async function readLockfile(file: string, missing: string): Promise<Lockfile> {
 async function needsDependencies(dir: string): Promise<boolean> {
   if (!(await exists(join(dir, 'package.json')))) return false;
   if (!(await exists(join(dir, 'package-lock.json'))))
-    throw rejected(
+    throw packRejected(
       `${dir} has a package.json but no package-lock.json: run "npm install" there once and keep the lockfile`,
     );
   return true;
@@ -88,11 +79,11 @@ export async function installNpmDependencies(dir: string, progress: Progress): P
   } catch (error) {
     // The compose CLI's image has no npm (docs/compose.md, "Tool packs").
     if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw rejected(
+      throw packRejected(
         `${dir} has a package.json, and npm is not installed here: run "${NPM_CI}" there where npm is, then build with --installed`,
       );
     const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
-    throw rejected(`npm ci failed in ${dir}:\n${stderr.trim().split('\n').slice(-10).join('\n')}`);
+    throw packRejected(`npm ci failed in ${dir}:\n${stderr.trim().split('\n').slice(-10).join('\n')}`);
   }
 }
 
@@ -125,7 +116,7 @@ export async function checkInstalledDependencies(dir: string, progress: Progress
       problems.push(`${path} is missing`);
   }
   if (problems.length > 0)
-    throw rejected(
+    throw packRejected(
       `${dir}: node_modules is not what "${NPM_CI}" installs from package-lock.json:\n  ${problems.slice(0, 10).join('\n  ')}${problems.length > 10 ? `\n  … ${problems.length - 10} more` : ''}`,
     );
   progress(

@@ -5,7 +5,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import {
   packToolDefinition,
   PresentedDefinitionSchema,
@@ -18,15 +17,12 @@ import {
   PackManifestSchema,
   type PackManifest,
   type PackPin,
+  packRejected,
 } from '../../kernel/packs/pack-manifest.ts';
 import { exposedName, exposedNames } from '../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import type { ControlPlane, Progress } from './context.ts';
 import { checkInstalledDependencies, installNpmDependencies } from './pack-dependencies.ts';
-
-function rejected(message: string): BulkheadError<'pack_rejected'> {
-  return new BulkheadError('pack_rejected', message);
-}
 
 /** Reads and validates bulkhead-pack.json; every problem named with its path. */
 export async function readPackManifest(dir: string): Promise<PackManifest> {
@@ -34,16 +30,16 @@ export async function readPackManifest(dir: string): Promise<PackManifest> {
   try {
     text = await readFile(join(dir, PACK_MANIFEST_FILE), 'utf8');
   } catch {
-    throw rejected(`${dir} has no ${PACK_MANIFEST_FILE}`);
+    throw packRejected(`${dir} has no ${PACK_MANIFEST_FILE}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw rejected(`${PACK_MANIFEST_FILE}: not JSON: ${(error as Error).message}`);
+    throw packRejected(`${PACK_MANIFEST_FILE}: not JSON: ${(error as Error).message}`);
   }
   const parsed = PackManifestSchema.safeParse(json);
-  if (!parsed.success) throw rejected(`${PACK_MANIFEST_FILE}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw packRejected(`${PACK_MANIFEST_FILE}: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
@@ -171,7 +167,7 @@ export async function approvePack(
   review: PackReview,
 ): Promise<PackApproval> {
   if (review.problems.length > 0)
-    throw rejected(
+    throw packRejected(
       `${review.approval.name}@${review.approval.version} cannot be approved:\n- ${review.problems.join('\n- ')}`,
     );
   return cp.packRegistry.approve({
