@@ -27,5 +27,5 @@ RUN printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d \
 
 USER prometheus
 WORKDIR /prometheus
-# The configuration is docker-compose.yml's to mount (deploy/prometheus/compose-scrape.yml).
+# The configuration is docker-compose.yml's to mount (deploy/prometheus/prometheus.yml).
 CMD ["prometheus", "--config.file=/etc/bulkhead/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.listen-address=0.0.0.0:9090"]
