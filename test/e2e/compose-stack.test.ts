@@ -17,6 +17,7 @@ import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/d
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
+import { AUDIT_DIR, PACKS_DIR, REDIS_SOCKET } from '../support/compose-checks.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { traceAt } from '../support/otlp-receiver.ts';
 import { prometheusAt } from '../support/prometheus-server.ts';
@@ -35,8 +36,7 @@ const TENANT = 'acme';
 /** A second tenant, on the gVisor tier (the engine's runsc, which setup registers). */
 const GVISOR_TENANT = 'beta';
 const TOOLS = 'whoami,records_create,records_get,records_list';
-/** Where docker-compose.yml puts Redis's socket, and the socket's group (its default). */
-const REDIS_SOCKET = '/run/redis/redis.sock';
+/** Redis's command line on the socket docker-compose.yml gives it, and the socket's group (its default). */
 const REDIS_CLI = `redis-cli -s ${REDIS_SOCKET}`;
 const REDIS_GID = '10003';
 /** The scopes the example packs' tools ask for. */
@@ -81,10 +81,13 @@ async function agentToken(scopes: string[]): Promise<string> {
   return mintClientCredentialsToken({ issuer, ...agent, resource: mcpUrl, scope: scopes.join(' ') });
 }
 
-/** `docker-compose run` of the CLI service: the control-plane image's CLI, inside the stack. */
-async function cli(...args: string[]): Promise<ComposeResult> {
-  return composeRun(['-p', project, 'run', '--rm', '-T', 'cli', ...args], env);
+/** `docker-compose run` of the CLI service (with `runOptions`, e.g. another entrypoint), inside the stack. */
+function runCli(runOptions: string[], args: string[]): Promise<ComposeResult> {
+  return composeRun(['-p', project, 'run', '--rm', '-T', ...runOptions, 'cli', ...args], env);
 }
+
+/** The control-plane image's CLI, inside the stack. */
+const cli = (...args: string[]): Promise<ComposeResult> => runCli([], args);
 
 beforeAll(async () => {
   ns = await testNamespace('compose');
@@ -276,44 +279,35 @@ describe('docker-compose.yml on a host without a registry', () => {
   }, 60_000);
 
   it("seals the calls' audit records into signed segments that the CLI verifies and exports", async () => {
-    // The supervisor seals every 2 s: a bounded wait until the sealed trail holds the records calls.
-    let records: { tool?: string; status?: string; segment?: number }[] = [];
-    for (let attempt = 0; attempt < 30 && records.length < 4; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+    /** The records calls in the sealed trail, as `audit export` gives them, and whether each is in a segment. */
+    const sealedCalls = async () => {
       const exported = await cli('audit', 'export', TENANT, '--format', 'jsonl');
-      if (exported.code !== 0) continue;
-      records = exported.stdout
+      return exported.stdout
         .split('\n')
         .filter(Boolean)
-        .map((line) => JSON.parse(line) as { tool?: string; status?: string; segment?: number })
-        .filter((record) => record.tool?.startsWith('records_'));
-    }
-    // records_create, its replay, records_get and records_list, each in a signed segment.
-    expect(records.map((r) => r.tool).sort()).toEqual([
-      'records_create',
-      'records_create',
-      'records_get',
-      'records_list',
-    ]);
-    for (const record of records) expect(record.segment).toBeGreaterThan(0);
+        .map((line) => JSON.parse(line) as { tool?: string; segment?: number })
+        .filter((record) => record.tool?.startsWith('records_'))
+        .map((record) => ({ tool: record.tool, inSegment: (record.segment ?? 0) > 0 }))
+        .sort((a, b) => String(a.tool).localeCompare(String(b.tool)));
+    };
+    // The supervisor seals every 2 s: records_create, its replay, records_get and records_list.
+    await expect.poll(sealedCalls, { timeout: 60_000, interval: 1_000 }).toEqual(
+      ['records_create', 'records_create', 'records_get', 'records_list'].map((tool) => ({
+        tool,
+        inSegment: true,
+      })),
+    );
     const verified = await cli('audit', 'verify', TENANT);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/intact: segments 1-\d+, \d+ entries/);
     // The CLI reads the segments and can change none of them (the volume is read-only to it).
-    const write = await composeRun(
+    const forged = JSON.stringify(`${AUDIT_DIR}/${TENANT}/forged.jsonl`);
+    const write = await runCli(
+      ['--entrypoint', 'node'],
       [
-        '-p',
-        project,
-        'run',
-        '--rm',
-        '-T',
-        '--entrypoint',
-        'node',
-        'cli',
         '-e',
-        `try { require('node:fs').writeFileSync('/var/lib/bulkhead/audit/${TENANT}/forged.jsonl', '{}'); console.log('written'); } catch (e) { console.log(e.code); }`,
+        `try { require('node:fs').writeFileSync(${forged}, '{}'); console.log('written'); } catch (e) { console.log(e.code); }`,
       ],
-      env,
     );
     expect(write.stdout.trim()).toBe('EROFS');
   }, 120_000);
@@ -321,10 +315,10 @@ describe('docker-compose.yml on a host without a registry', () => {
   it("builds, approves and serves the operator's own packs, all through the CLI inside the stack", async () => {
     // The npm pack's dependencies were installed on the host (the CLI has no npm): checked, not run
     // (`--installed`; the Python pack has none to check).
-    const npm = await cli('pack', 'build', '/var/lib/bulkhead/packs/files');
+    const npm = await cli('pack', 'build', `${PACKS_DIR}/files`);
     expect(npm.stderr).toMatch(/npm is not installed here: .* then build with --installed/);
     for (const name of PACKS) {
-      const built = await cli('pack', 'build', `/var/lib/bulkhead/packs/${name}`, '--installed');
+      const built = await cli('pack', 'build', `${PACKS_DIR}/${name}`, '--installed');
       expect(built.code, built.stderr).toBe(0);
       const approved = await cli('pack', 'approve', `${name}@${packVersion}`, '--yes');
       expect(approved.code, approved.stderr).toBe(0);
@@ -339,7 +333,7 @@ describe('docker-compose.yml on a host without a registry', () => {
     const hosts = [`${idp}:9400`];
     file.tenants[0]!.egress = { mode: 'allowlist', hosts: [], packs: { fetcher: { hosts } }, upstreams: {} };
     await writeFile(join(packsDir, `${TENANT}.yaml`), stringify(file));
-    const applied = await cli('apply', '-f', `/var/lib/bulkhead/packs/${TENANT}.yaml`, '--yes');
+    const applied = await cli('apply', '-f', `${PACKS_DIR}/${TENANT}.yaml`, '--yes');
     expect(applied.code, applied.stderr).toBe(0);
     // The IdP grants the pack's scopes: it reads them from the router's metadata.
     const token = await agentToken([...ALL_SCOPES, ...PACK_SCOPES]);
@@ -356,9 +350,15 @@ describe('docker-compose.yml on a host without a registry', () => {
       expect(JSON.stringify(listed.content)).toContain('from compose');
       const allowed = await mcp.callTool({ name: 'files_list_allowed_directories', arguments: {} });
       expect(JSON.stringify(allowed.content)).toContain('/data/packs/files');
-      // Out through the egress gateway's container, once it has dialed the new runtime's bridge.
-      const fetched = await fetcherGet(mcp, `http://${idp}:9400/.well-known/openid-configuration`, 200);
-      expect(JSON.parse(fetched.body ?? '{}')).toMatchObject({ issuer });
+      // Out through the egress gateway's container: asked again (bounded) until the gateway's pass
+      // has dialed the new runtime's bridge.
+      const discovery = `http://${idp}:9400/.well-known/openid-configuration`;
+      await expect
+        .poll(async () => JSON.parse((await fetcherGet(mcp, discovery)).body ?? '{}') as unknown, {
+          timeout: 30_000,
+          interval: 1_000,
+        })
+        .toMatchObject({ issuer });
       const denied = await fetcherGet(mcp, `http://${router}:8080/healthz`);
       expect(denied.status).toBe(403);
       expect(JSON.parse(denied.body ?? '{}')).toMatchObject({ error: 'egress_denied' });

@@ -68,6 +68,21 @@ describe('docker-compose.yml', () => {
   });
 });
 
+/** A weakening: the service off `network_mode: none`, on the edge network. */
+function onEdge(config: ComposeConfig, name: string): void {
+  const svc = service(config, name);
+  delete svc.network_mode;
+  svc.networks = { edge: null };
+}
+
+/** A weakening: the service's read-only mount at `target` made writable. */
+function writable(config: ComposeConfig, name: string, target: string): void {
+  const svc = service(config, name);
+  svc.volumes = (svc.volumes ?? []).map((v) =>
+    typeof v === 'string' ? v.replace(`:${target}:ro`, `:${target}`) : v,
+  );
+}
+
 describe('the checks catch a weakened docker-compose.yml', () => {
   const base = loadConfig();
   const weakened: [string, (c: ComposeConfig) => void, (c: ComposeConfig) => void][] = [
@@ -105,14 +120,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
       expectRedisDurableOnItsSocket,
     ],
     ['redis published', (c) => (service(c, 'redis').ports = ['6379:6379']), expectRedisDurableOnItsSocket],
-    [
-      'redis on a network',
-      (c) => {
-        delete service(c, 'redis').network_mode;
-        service(c, 'redis').networks = { edge: null };
-      },
-      expectRedisDurableOnItsSocket,
-    ],
+    ['redis on a network', (c) => onEdge(c, 'redis'), expectRedisDurableOnItsSocket],
     [
       'redis listening on TCP too',
       (c) => {
@@ -138,12 +146,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     ],
     [
       "redis's socket writable by the router",
-      (c) => {
-        const router = service(c, 'router');
-        router.volumes = (router.volumes ?? []).map((v) =>
-          typeof v === 'string' ? v.replace(`:${REDIS_SOCKET_DIR}:ro`, `:${REDIS_SOCKET_DIR}:rw`) : v,
-        );
-      },
+      (c) => writable(c, 'router', REDIS_SOCKET_DIR),
       expectRedisDurableOnItsSocket,
     ],
     [
@@ -196,14 +199,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     ],
     ['redis writable root', (c) => delete service(c, 'redis').read_only, expectRedisDurableOnItsSocket],
     ['CLI as root', (c) => (service(c, 'cli').user = '0:0'), expectCliConfined],
-    [
-      'CLI on the edge network',
-      (c) => {
-        delete service(c, 'cli').network_mode;
-        service(c, 'cli').networks = { edge: null };
-      },
-      expectCliConfined,
-    ],
+    ['CLI on the edge network', (c) => onEdge(c, 'cli'), expectCliConfined],
     [
       'CLI with the private key',
       (c) => (service(c, 'cli').secrets = ['call_assertion_key']),
@@ -211,10 +207,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     ],
     [
       'the packs directory writable by the supervisor',
-      (c) =>
-        (service(c, 'supervisor').volumes = (service(c, 'supervisor').volumes ?? []).map((v) =>
-          typeof v === 'string' ? v.replace(`:${PACKS_DIR}:ro`, `:${PACKS_DIR}`) : v,
-        )),
+      (c) => writable(c, 'supervisor', PACKS_DIR),
       expectPacksReadOnlyInCliAndSupervisor,
     ],
     [
@@ -229,10 +222,7 @@ describe('the checks catch a weakened docker-compose.yml', () => {
     ],
     [
       'audit segments writable by the CLI',
-      (c) =>
-        (service(c, 'cli').volumes = (service(c, 'cli').volumes ?? []).map((v) =>
-          typeof v === 'string' ? v.replace(`:${AUDIT_DIR}:ro`, `:${AUDIT_DIR}`) : v,
-        )),
+      (c) => writable(c, 'cli', AUDIT_DIR),
       expectAuditSealedBySupervisorAlone,
     ],
     [

@@ -3,6 +3,7 @@
 // the real file and against weakened copies, each of which some check must refuse.
 import { resolve } from 'node:path';
 import { expect } from 'vitest';
+import { auditDir } from '../../kernel/config/common.ts';
 import { ROOT } from './compose.ts';
 import {
   groupsOf,
@@ -17,7 +18,7 @@ import {
 export const RUN_DIR = '/var/lib/bulkhead/run';
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 export const REDIS_SOCKET_DIR = '/run/redis';
-const REDIS_SOCKET = `${REDIS_SOCKET_DIR}/redis.sock`;
+export const REDIS_SOCKET = `${REDIS_SOCKET_DIR}/redis.sock`;
 const REDIS_URL = `unix://${REDIS_SOCKET}`;
 
 // The checks, shared by the real configuration and by its weakened copies.
@@ -114,7 +115,7 @@ export function expectPacksReadOnlyInCliAndSupervisor(config: ComposeConfig): vo
 }
 
 /** Where docker-compose.yml keeps sealed audit segments (the configuration's default directory). */
-export const AUDIT_DIR = '/var/lib/bulkhead/audit';
+export const AUDIT_DIR = auditDir.schema.parse(undefined);
 
 /**
  * The audit trail's sealed segments: the supervisor alone signs them (its secret, the private key)

@@ -11,6 +11,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import type Docker from 'dockerode';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ROOT } from './compose.ts';
+import { REDIS_SOCKET, REDIS_SOCKET_DIR } from './compose-checks.ts';
 import { RUNTIME_IMAGE, type TestNamespace } from './namespace.ts';
 import { FIXTURE_PACKS } from './pack-image.ts';
 import { freePort } from './stack.ts';
@@ -249,7 +250,6 @@ export function connectToRedisSocket(options: {
   image: string;
   groups: string[];
 }): Promise<string> {
-  const socket = '/run/redis/redis.sock';
   return execFileAsync('docker', [
     'run',
     '--rm',
@@ -260,12 +260,12 @@ export function connectToRedisSocket(options: {
     '10001:10001',
     ...options.groups.flatMap((group) => ['--group-add', group]),
     '-v',
-    `${options.volume}:/run/redis:ro`,
+    `${options.volume}:${REDIS_SOCKET_DIR}:ro`,
     '--entrypoint',
     'node',
     options.image,
     '-e',
-    `require('node:net').connect(${JSON.stringify(socket)})` +
+    `require('node:net').connect(${JSON.stringify(REDIS_SOCKET)})` +
       ".on('connect', () => { console.log('connected'); process.exit(0); })" +
       ".on('error', (error) => { console.log(error.code); process.exit(3); })",
   ]).then(
@@ -274,27 +274,10 @@ export function connectToRedisSocket(options: {
   );
 }
 
-/**
- * What the fetcher pack's `get` answered for `url` (the upstream's status and body). With `until`,
- * asked again every second, 30 times at most, until that status: the egress gateway reaches a new
- * runtime once its next pass has dialed the runtime's bridge.
- */
-export async function fetcherGet(
-  mcp: Client,
-  url: string,
-  until?: number,
-): Promise<{ status?: number; body?: string }> {
-  const get = async () =>
-    (await mcp.callTool({ name: 'fetcher_get', arguments: { url } })).structuredContent as {
-      status?: number;
-      body?: string;
-    };
-  let answer = await get();
-  for (let i = 0; until !== undefined && answer.status !== until && i < 30; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    answer = await get();
-  }
-  return answer;
+/** What the fetcher pack's `get` answered for `url`: the upstream's status and body. */
+export async function fetcherGet(mcp: Client, url: string): Promise<{ status?: number; body?: string }> {
+  const answer = await mcp.callTool({ name: 'fetcher_get', arguments: { url } });
+  return answer.structuredContent as { status?: number; body?: string };
 }
 
 /**
