@@ -19,7 +19,7 @@ import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
 import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
 import { AUDIT_DIR, PACKS_DIR, REDIS_SOCKET } from '../support/compose-checks.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
-import { traceAt } from '../support/otlp-receiver.ts';
+import { spansAt } from '../support/otlp-receiver.ts';
 import { prometheusAt } from '../support/prometheus-server.ts';
 import {
   composeStackView,
@@ -247,16 +247,16 @@ describe('docker-compose.yml on a host without a registry', () => {
   }, 120_000);
 
   it("traces the calls into the stack's collector: the client's trace, the supervisor, the runtime", async () => {
-    const names = [
-      'tools/call records_create',
-      'runtime ensure',
-      'runtime tools/call',
-      'execute_tool records_create',
-    ];
-    const spans = await traceAt(collectorUrl, parent.traceId, names);
-    expect(spans.map((s) => s.name)).toEqual(expect.arrayContaining(names));
+    const call = 'tools/call records_create';
+    const names = [call, 'runtime ensure', 'runtime tools/call', 'execute_tool records_create'];
+    const trace = async () => (await spansAt(collectorUrl)).filter((s) => s.traceId === parent.traceId);
+    // The exporters send every second: a bounded wait until the trace holds these spans.
+    await expect
+      .poll(async () => (await trace()).map((s) => s.name), { timeout: 30_000 })
+      .toEqual(expect.arrayContaining(names));
+    const spans = await trace();
     // Two records_create calls (the second a replay of the first): each a request span of its own.
-    const creates = spans.filter((s) => s.name === 'tools/call records_create');
+    const creates = spans.filter((s) => s.name === call);
     expect(creates).toHaveLength(2);
     for (const request of creates) {
       expect(request.parentSpanId).toBe(parent.spanId);

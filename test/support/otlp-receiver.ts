@@ -214,17 +214,3 @@ export async function spansAt(baseUrl: string): Promise<ReceivedSpan[]> {
   if (!response.ok) throw new Error(`GET /spans: ${response.status}`);
   return (await response.json()) as ReceivedSpan[];
 }
-
-/**
- * The spans of one trace at a receiver elsewhere, once those named have all arrived: the exporters
- * send every second, so a bounded wait (30 s); then whatever is there, for the caller to assert on.
- */
-export async function traceAt(baseUrl: string, traceId: string, names: string[]): Promise<ReceivedSpan[]> {
-  let spans: ReceivedSpan[] = [];
-  for (let attempt = 0; attempt < 120; attempt++) {
-    spans = (await spansAt(baseUrl).catch(() => [])).filter((s) => s.traceId === traceId);
-    if (names.every((name) => spans.some((s) => s.name === name))) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return spans;
-}
