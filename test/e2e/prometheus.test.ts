@@ -4,8 +4,11 @@
 // the quantile as computed from the buckets the router exposes, bounded by the slowest call the
 // client saw), the error rate by class, schema-validation failures, rate-limit refusals by layer,
 // and the supervisor's running runtime. The shipped alerting rules (deploy/prometheus/alerts.yml)
-// load and evaluate without error.
+// load and evaluate without error (what they fire on: test/integration/alert-rules.test.ts), and
+// every query of the shipped Grafana dashboard (deploy/grafana/bulkhead.json) evaluates, with data
+// unless it reads series only events this test does not cause would make.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +19,14 @@ import { startTestStack, TEST_QUOTAS, type TestStack } from '../support/stack.ts
 
 const TENANT = 'promscraped';
 const RULES = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));
+const DASHBOARD = fileURLToPath(new URL('../../deploy/grafana/bulkhead.json', import.meta.url));
+/** Series made only by events this test does not cause: a replay, drift, a wake, a tampered socket. */
+const EVENT_ONLY = new Set([
+  'bulkhead_idempotency_replays_total',
+  'bulkhead_tool_drift_events_total',
+  'bulkhead_runtime_wake_seconds_bucket',
+  'bulkhead_runtime_socket_tampering_total',
+]);
 let stack: TestStack;
 let prometheus: PrometheusServer;
 let client: Client;
@@ -130,5 +141,40 @@ describe('a real Prometheus server', () => {
     );
     expect(rules.length).toBeGreaterThan(0);
     expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
+  }, 60_000);
+
+  it('evaluates every query of the shipped Grafana dashboard', async () => {
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    // The series this Prometheus holds, by name (a histogram's as _bucket, _count and _sum).
+    const present = new Set(
+      (await prometheus.query('count by (__name__) ({__name__=~"bulkhead_.+"})')).map(
+        (s) => s.metric.__name__,
+      ),
+    );
+    expect(present.has('bulkhead_tool_calls_total')).toBe(true);
+    // Until every series has two samples in a rate's window, as a dashboard open for a while sees.
+    for (const name of present)
+      await prometheus.waitFor(
+        `count(count_over_time(${name}[1m]) > 1) == count(${name})`,
+        (v) => v !== undefined,
+      );
+    for (const panel of dashboard.panels) {
+      for (const { expr } of panel.targets) {
+        // Grafana's rate window: at least four scrapes (every second here).
+        const promql = expr.replaceAll('$__rate_interval', '1m');
+        expect(promql, `${panel.title}: a variable this test does not fill`).not.toContain('$');
+        const result = await prometheus.query(promql);
+        const missing = [...promql.matchAll(/\bbulkhead_[a-z0-9_]+/g)]
+          .map(([name]) => name)
+          .filter((name) => !present.has(name));
+        expect(
+          missing.filter((name) => !EVENT_ONLY.has(name)),
+          panel.title,
+        ).toEqual([]);
+        if (missing.length === 0) expect(result.length, `${panel.title}: ${promql}`).toBeGreaterThan(0);
+      }
+    }
   }, 60_000);
 });
