@@ -116,6 +116,12 @@ const fields = {
     doc: "group given read access (never write) to the sealed audit segments, e.g. the auditors' CLI; unset: the supervisor alone",
     defaultText: 'none',
   },
+  auditOtlpLogsEndpoint: {
+    env: 'BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT',
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    doc: "OTLP/HTTP logs URL (a SIEM's collector, e.g. http://127.0.0.1:4318/v1/logs) that each sealed audit segment is shipped to, one log record per entry; needs BULKHEAD_AUDIT_SIGNING_KEY_FILE; unset: segments stay on disk only",
+    defaultText: 'none',
+  },
   auditSealIntervalMs: {
     env: 'BULKHEAD_AUDIT_SEAL_INTERVAL_MS',
     schema: z.coerce.number().int().min(1_000).default(300_000),

@@ -1,11 +1,13 @@
 // Wires one supervisor: registry, Docker driver, the lifecycle controller with its observers (health
 // pass, idle tiers, reconciliation) on one scheduler, and the BullMQ worker. Every setting not given
 // takes its default from the declaration in supervisor/config.ts.
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Installation } from '../kernel/tenant/installation.ts';
+import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { DockerDriver } from './docker/docker-driver.ts';
@@ -23,6 +25,7 @@ import { RedisRuntimeEpochs } from './client/runtime-epochs.ts';
 import { SocketTamperLog } from './client/socket-tamper.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { AuditSealer, type AuditSealerOptions } from './audit/audit-sealer.ts';
+import { AuditShipper, type ShipperMetrics } from './audit/audit-shipper.ts';
 import type { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { RedisRolloutLedger } from './lifecycle/rollout-ledger.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
@@ -73,6 +76,12 @@ export interface RunningSupervisor {
 export async function startSupervisor(options: SupervisorOptions): Promise<RunningSupervisor> {
   const { installation, logger, idleTiers, docker = new Docker(), ...given } = options;
   const settings = supervisorConfig.resolve(given);
+  // Before anything starts: an endpoint without a key would never ship anything (nothing is sealed).
+  if (settings.auditOtlpLogsEndpoint !== undefined && settings.auditSigningKeyFile === undefined)
+    throw new BulkheadError(
+      'invalid_config',
+      'BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT ships sealed audit segments: set BULKHEAD_AUDIT_SIGNING_KEY_FILE too',
+    );
   const redis = new Redis({ ...installation.redis, lazyConnect: true });
   // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
@@ -162,7 +171,12 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   scheduler.every('metrics', settings.metricsIntervalMs, publishMetrics);
   scheduler.every('reconcile', settings.reconcileIntervalMs, runReconcile);
   scheduler.every('health', settings.healthIntervalMs, () => health.runOnce());
-  const sealer = await auditSealer(settings, { trail, tenants: registry, logger });
+  const sealer = await auditSealer(settings, {
+    trail,
+    tenants: registry,
+    logger,
+    shipping: metrics.auditShipping,
+  });
   if (sealer) scheduler.every('audit seal', settings.auditSealIntervalMs, () => sealer.runOnce());
   const worker = startRuntimeWorker({
     redis: installation.redis,
@@ -213,20 +227,37 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   };
 }
 
-/** The audit sealer, when a signing key is configured (without one, entries stay in Redis). */
+/**
+ * The audit sealer, when a signing key is configured (without one, entries stay in Redis), with its
+ * shipper when a logs endpoint is too (an endpoint without a key is refused by startSupervisor).
+ */
 async function auditSealer(
   settings: SupervisorSettings,
-  deps: Pick<AuditSealerOptions, 'trail' | 'tenants' | 'logger'>,
+  deps: Pick<AuditSealerOptions, 'trail' | 'tenants' | 'logger'> & { shipping: ShipperMetrics },
 ): Promise<AuditSealer | undefined> {
+  const { shipping, ...sealerDeps } = deps;
   if (settings.auditSigningKeyFile === undefined) {
     deps.logger.warn('BULKHEAD_AUDIT_SIGNING_KEY_FILE unset: audit entries are not sealed out of Redis');
     return undefined;
   }
+  const privateKey = createPrivateKey(await readFile(settings.auditSigningKeyFile, 'utf8'));
+  const shipper =
+    settings.auditOtlpLogsEndpoint === undefined
+      ? undefined
+      : new AuditShipper({
+          dir: settings.auditDir,
+          publicKey: createPublicKey(privateKey),
+          exporter: new OTLPLogExporter({ url: settings.auditOtlpLogsEndpoint }),
+          readerGid: settings.auditReaderGid,
+          logger: deps.logger,
+          metrics: shipping,
+        });
   return new AuditSealer({
-    ...deps,
+    ...sealerDeps,
     dir: settings.auditDir,
-    privateKey: createPrivateKey(await readFile(settings.auditSigningKeyFile, 'utf8')),
+    privateKey,
     maxEntries: settings.auditSegmentMaxEntries,
     readerGid: settings.auditReaderGid,
+    shipper,
   });
 }

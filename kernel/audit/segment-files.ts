@@ -143,15 +143,25 @@ export async function writeSegmentFile(
   return file;
 }
 
+/** Replaces the file `name` in `dir` with `text` atomically (a synced temporary file, renamed). */
+export async function replaceFile(
+  dir: string,
+  name: string,
+  text: string,
+  options: SegmentWriteOptions = {},
+): Promise<void> {
+  const temp = await writeTemp(dir, text, options);
+  await rename(temp, join(dir, name));
+  await syncDir(dir);
+}
+
 /** Replaces the pruning marker atomically. */
 export async function writeMarker(
   dir: string,
   marker: PruneMarker,
   options: SegmentWriteOptions = {},
 ): Promise<void> {
-  const temp = await writeTemp(dir, `${JSON.stringify(marker)}\n`, options);
-  await rename(temp, join(dir, PRUNE_MARKER_FILE));
-  await syncDir(dir);
+  await replaceFile(dir, PRUNE_MARKER_FILE, `${JSON.stringify(marker)}\n`, options);
 }
 
 export async function removeSegmentFile(dir: string, name: string): Promise<void> {

@@ -3,7 +3,9 @@
 // segments. It runs in the supervisor, on its scheduler: one long-lived process per installation
 // (routers are many and face the network), and the only one that holds the signing key. A sealer
 // that crashes between writing a segment and trimming Redis trims those entries on its next pass
-// (their seq is at or below the newest segment's).
+// (their seq is at or below the newest segment's). With a shipper (audit-shipper.ts), each pass
+// ships the new segments to the SIEM's collector between sealing and pruning, and retention removes
+// only segments already shipped.
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +23,7 @@ import {
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { AuditShipper } from './audit-shipper.ts';
 
 export interface AuditSealerOptions {
   trail: AuditTrail;
@@ -34,6 +37,8 @@ export interface AuditSealerOptions {
   /** The group that may read the segments (auditors); none: the supervisor alone (segment-files.ts). */
   readerGid?: number | undefined;
   logger: Logger;
+  /** Ships sealed segments to a collector (BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT); none: they stay on disk. */
+  shipper?: AuditShipper | undefined;
   now?: () => Date;
 }
 
@@ -51,16 +56,27 @@ export class AuditSealer {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** One pass over every tenant: seal, then prune. A failure for one tenant does not stop the others. */
+  /**
+   * One pass over every tenant: seal, ship, then prune (no further than what was shipped). A failure
+   * for one tenant does not stop the others; a tenant whose shipping failed is not pruned this pass.
+   */
   async runOnce(): Promise<void> {
+    const { shipper } = this.options;
+    let behind = 0;
     for (const tenant of await this.options.tenants.list()) {
       try {
         await this.seal(tenant.id);
-        await this.prune(tenant.id, tenant.retention.auditDays);
+        let through = Infinity;
+        if (shipper) {
+          behind += (await shipper.ship(tenant.id)).behind;
+          through = await shipper.shippedThrough(tenant.id);
+        }
+        await this.prune(tenant.id, tenant.retention.auditDays, through);
       } catch (error) {
         this.options.logger.error({ tenant: tenant.id, err: error }, 'audit sealing failed');
       }
     }
+    shipper?.passDone(behind);
   }
 
   /** Seals every entry of `tenant` still in Redis, `maxEntries` per segment. */
@@ -116,9 +132,10 @@ export class AuditSealer {
 
   /**
    * Removes the oldest segments entirely past `days` of retention: first a signed marker naming the
-   * last one removed (so verify tells pruning from tampering), then the files. Returns how many.
+   * last one removed (so verify tells pruning from tampering), then the files; none past segment
+   * `through` (the last one shipped, when shipping is on). Returns how many.
    */
-  async prune(tenant: string, days: number): Promise<number> {
+  async prune(tenant: string, days: number, through = Infinity): Promise<number> {
     const dir = tenantSegmentDir(this.options.dir, tenant);
     const pruned = (await readMarker(dir))?.through_segment ?? 0;
     const all = await listSegments(dir);
@@ -133,7 +150,7 @@ export class AuditSealer {
       described.push({ ...file, lastAt: parsed.header.last_at, parsed });
       if (!(Date.parse(parsed.header.last_at) < cutoff.getTime())) break;
     }
-    const gone = prunable(described, cutoff);
+    const gone = prunable(described, cutoff).filter((file) => file.number <= through);
     const last = gone.at(-1);
     if (!last) return 0;
     const { header, footer } = last.parsed;

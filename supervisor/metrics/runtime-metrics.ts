@@ -157,6 +157,30 @@ export class SupervisorMetrics {
     });
   }
 
+  /** The audit shipper's reports (supervisor/audit/audit-shipper.ts ShipperMetrics). */
+  readonly auditShipping = ((registers: Registry[]) => {
+    const shipped = new Counter({
+      name: 'bulkhead_audit_records_shipped_total',
+      help: 'Sealed audit records the SIEM collector accepted (BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT).',
+      registers,
+    });
+    const failures = new Counter({
+      name: 'bulkhead_audit_ship_failures_total',
+      help: "Times shipping a tenant's sealed audit segments stopped short: the collector did not accept them, or a segment did not verify.",
+      registers,
+    });
+    const unshipped = new Gauge({
+      name: 'bulkhead_audit_segments_unshipped',
+      help: 'Sealed audit segments the SIEM collector had not accepted at the end of the last sealing pass.',
+      registers,
+    });
+    return {
+      shipped: (records: number) => shipped.inc(records),
+      failed: () => failures.inc(),
+      unshipped: (segments: number) => unshipped.set(segments),
+    };
+  })([this.registry]);
+
   /** The lifecycle controller's report of a runtime it brought up (RuntimeControllerOptions.onReady). */
   readonly observeReady = (ready: RuntimeReady): void => {
     if (ready.kind === 'create') this.coldStart.observe(ready.seconds);

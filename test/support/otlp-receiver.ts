@@ -1,6 +1,7 @@
-// A real OTLP/HTTP traces endpoint for tests: it accepts what the OpenTelemetry exporters send
-// (POST /v1/traces, OTLP JSON) and decodes every span with its resource, so a test can follow one
-// trace across processes. Listens on loopback, port 0, unless told otherwise.
+// A real OTLP/HTTP endpoint for tests: it accepts what the OpenTelemetry exporters send (POST
+// /v1/traces and /v1/logs, OTLP JSON) and decodes every span and log record with its resource, so a
+// test can follow one trace across processes, or see what a SIEM's collector would receive. Listens
+// on loopback, port 0, unless told otherwise.
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,8 @@ type AnyValue = {
   boolValue?: boolean;
   intValue?: string | number;
   doubleValue?: number;
+  arrayValue?: { values?: AnyValue[] };
+  kvlistValue?: { values?: KeyValue[] };
 };
 type KeyValue = { key: string; value: AnyValue };
 interface OtlpSpan {
@@ -32,6 +35,38 @@ interface OtlpRequest {
   }[];
 }
 
+interface OtlpLogsRequest {
+  resourceLogs?: {
+    resource?: { attributes?: KeyValue[] };
+    scopeLogs?: {
+      scope?: { name?: string };
+      logRecords?: {
+        timeUnixNano?: string | number;
+        severityNumber?: number;
+        severityText?: string;
+        eventName?: string;
+        body?: AnyValue;
+        attributes?: KeyValue[];
+        traceId?: string;
+        spanId?: string;
+      }[];
+    }[];
+  }[];
+}
+
+/** One received log record: its body decoded to plain JSON, its attributes and resource flattened. */
+export interface ReceivedLog {
+  timeMs: number;
+  severityNumber: number | undefined;
+  severityText: string | undefined;
+  eventName: string | undefined;
+  scope: string | undefined;
+  body: unknown;
+  attributes: Record<string, string | number | boolean>;
+  resource: Record<string, string | number | boolean>;
+  traceId: string | undefined;
+}
+
 /** One received span, its attributes and its resource's flattened. */
 export interface ReceivedSpan {
   traceId: string;
@@ -51,7 +86,12 @@ export interface ReceivedSpan {
 export interface OtlpReceiver {
   /** The traces URL to configure (BULKHEAD_OTLP_TRACES_ENDPOINT). */
   url: string;
+  /** The logs URL to configure (BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT). */
+  logsUrl: string;
   spans: ReceivedSpan[];
+  logs: ReceivedLog[];
+  /** While set, exports are refused with this HTTP status (a collector that does not accept them). */
+  refuse: number | undefined;
   /** Export requests received, and those that were not OTLP JSON. */
   requests: number;
   rejected: number;
@@ -65,6 +105,18 @@ export interface OtlpReceiver {
     timeoutMs?: number,
   ): Promise<T>;
   close(): Promise<void>;
+}
+
+/** An OTLP AnyValue as plain JSON (an empty value, such as a null sent, as null). */
+function decodeValue(value: AnyValue | undefined): unknown {
+  if (value === undefined) return null;
+  if (value.kvlistValue)
+    return Object.fromEntries(
+      (value.kvlistValue.values ?? []).map(({ key, value: v }) => [key, decodeValue(v)]),
+    );
+  if (value.arrayValue) return (value.arrayValue.values ?? []).map(decodeValue);
+  if (value.intValue !== undefined) return Number(value.intValue);
+  return value.stringValue ?? value.boolValue ?? value.doubleValue ?? null;
 }
 
 function flatten(list: KeyValue[] | undefined): Record<string, string | number | boolean> {
@@ -89,9 +141,36 @@ export async function startOtlpReceiver(
   options: { keep?: boolean; host?: string; port?: number } = {},
 ): Promise<OtlpReceiver> {
   const keep = options.keep ?? true;
-  const receiver: Omit<OtlpReceiver, 'close' | 'url' | 'waitFor'> = { spans: [], requests: 0, rejected: 0 };
+  const receiver: Omit<OtlpReceiver, 'close' | 'url' | 'logsUrl' | 'waitFor'> = {
+    spans: [],
+    logs: [],
+    refuse: undefined,
+    requests: 0,
+    rejected: 0,
+  };
   let received = 0;
   const arrivals = new EventEmitter();
+  const receiveLogs = (body: OtlpLogsRequest): void => {
+    for (const resourceLogs of body.resourceLogs ?? []) {
+      const resource = flatten(resourceLogs.resource?.attributes);
+      for (const scope of resourceLogs.scopeLogs ?? []) {
+        for (const record of scope.logRecords ?? []) {
+          if (!keep) continue;
+          receiver.logs.push({
+            timeMs: Number(record.timeUnixNano ?? NaN) / 1e6,
+            severityNumber: record.severityNumber,
+            severityText: record.severityText,
+            eventName: record.eventName,
+            scope: scope.scope?.name,
+            body: decodeValue(record.body),
+            attributes: flatten(record.attributes),
+            resource,
+            traceId: record.traceId || undefined,
+          });
+        }
+      }
+    }
+  };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -107,11 +186,23 @@ export async function startOtlpReceiver(
         res.end(JSON.stringify(receiver.spans));
         return;
       }
+      if (req.method === 'GET' && req.url === '/logs') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(receiver.logs));
+        return;
+      }
       receiver.requests += 1;
       const json = /application\/json/.test(req.headers['content-type'] ?? '');
-      if (req.method !== 'POST' || req.url !== '/v1/traces' || !json) {
+      const known = req.url === '/v1/traces' || req.url === '/v1/logs';
+      if (req.method !== 'POST' || !known || !json || receiver.refuse !== undefined) {
         receiver.rejected += 1;
-        res.writeHead(415).end();
+        res.writeHead(receiver.refuse ?? 415).end();
+        return;
+      }
+      if (req.url === '/v1/logs') {
+        receiveLogs(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpLogsRequest);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        arrivals.emit('spans');
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest;
@@ -171,6 +262,7 @@ export async function startOtlpReceiver(
   return Object.assign(receiver, {
     waitFor,
     url: `http://127.0.0.1:${port}/v1/traces`,
+    logsUrl: `http://127.0.0.1:${port}/v1/logs`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
 }

@@ -1,0 +1,247 @@
+// Ships each tenant's sealed audit segments to the security team's collector (a SIEM's OpenTelemetry
+// endpoint) as OTLP logs, one log record per audit entry, carrying every field of the entry as
+// `bulkhead audit export` writes it. Segments go in order, each only once it verifies as the next
+// link of the chain already shipped (signature, digest, the previous segment's digest, the entries'
+// hash chain), so the collector never receives an edited, reordered or foreign segment. A cursor
+// per tenant (<tenant>/shipped.json, beside the segments) moves only once the collector has accepted
+// a whole segment. Delivery is at least once: a supervisor stopped between the collector's answer
+// and the cursor's write sends that segment again on its next pass, and each record carries its seq
+// and hash for the receiver to drop the copy. Retention removes only shipped segments while
+// shipping is configured (audit-sealer.ts), so nothing sealed is pruned before it reached the SIEM.
+import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SeverityNumber } from '@opentelemetry/api';
+import { ExportResultCode, millisToHrTime } from '@opentelemetry/core';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  checkSegment,
+  parseSegment,
+  type ParsedSegment,
+  type SegmentLink,
+} from '../../kernel/audit/audit-segment.ts';
+import { chainStart } from '../../kernel/audit/segment-chain.ts';
+import {
+  listSegments,
+  readMarker,
+  replaceFile,
+  tenantSegmentDir,
+  type SegmentWriteOptions,
+} from '../../kernel/audit/segment-files.ts';
+import { serviceResource } from '../../kernel/telemetry/tracing.ts';
+
+export const SHIP_CURSOR_FILE = 'shipped.json';
+
+/** The last segment the collector accepted: what the next one must continue. */
+const ShipCursorSchema = z.strictObject({
+  segment: z.number().int().min(1),
+  digest: z.string().length(64),
+  last_seq: z.number().int().min(0),
+  last_hash: z.string().length(64),
+});
+type ShipCursor = z.infer<typeof ShipCursorSchema>;
+
+/** At most this many records in one export request (a segment may hold more). */
+const MAX_RECORDS_PER_EXPORT = 512;
+
+const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
+
+export interface ShipperMetrics {
+  /** Records the collector accepted. */
+  shipped(records: number): void;
+  /** A pass that stopped short for a tenant (collector refused, or a segment did not verify). */
+  failed(): void;
+  /** Sealed segments of every tenant not shipped at the end of a pass. */
+  unshipped(segments: number): void;
+}
+
+export interface AuditShipperOptions extends SegmentWriteOptions {
+  /** The installation's audit directory (the sealer's). */
+  dir: string;
+  /** Checks each segment before it leaves: the public half of the sealer's signing key. */
+  publicKey: KeyObject;
+  /** Where the records go: an OTLPLogExporter pointed at the collector's /v1/logs. */
+  exporter: LogRecordExporter;
+  logger: Logger;
+  metrics?: ShipperMetrics | undefined;
+  now?: () => Date;
+}
+
+export interface ShipReport {
+  segments: number;
+  records: number;
+  /** Sealed segments still not shipped after this pass. */
+  behind: number;
+}
+
+export class AuditShipper {
+  private readonly options: AuditShipperOptions;
+  private readonly now: () => Date;
+  private readonly resource = serviceResource('bulkhead-supervisor');
+  /**
+   * The collector did not accept an export in this pass: the other tenants wait for the next pass
+   * (an unreachable collector costs the exporter's retries, seconds, once a pass, not once a tenant).
+   */
+  private collectorFailed = false;
+
+  constructor(options: AuditShipperOptions) {
+    this.options = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** The end of a pass over every tenant: how many sealed segments are still not shipped. */
+  passDone(behind: number): void {
+    this.collectorFailed = false;
+    this.options.metrics?.unshipped(behind);
+  }
+
+  /** The newest segment of `tenant` the collector accepted, 0 when none. */
+  async shippedThrough(tenant: string): Promise<number> {
+    return (await this.cursor(tenantSegmentDir(this.options.dir, tenant)))?.segment ?? 0;
+  }
+
+  /**
+   * Ships every sealed segment of `tenant` past its cursor, in order. Stops at the first segment
+   * that does not verify or that the collector does not accept: it is tried again on the next pass.
+   */
+  async ship(tenant: string): Promise<ShipReport> {
+    const dir = tenantSegmentDir(this.options.dir, tenant);
+    const { logger } = this.options;
+    let link = await this.start(dir, tenant);
+    const pending = (await listSegments(dir)).filter((file) => file.number >= link.segment);
+    const report: ShipReport = { segments: 0, records: 0, behind: pending.length };
+    if (this.collectorFailed) return report;
+    for (const file of pending) {
+      const checked = await this.verified(dir, file, link, tenant);
+      if (typeof checked === 'string') {
+        logger.error(
+          { tenant, segment: file.name, problem: checked },
+          'audit segment not shipped: it does not verify',
+        );
+        this.options.metrics?.failed();
+        return report;
+      }
+      const { header, footer, entries } = checked;
+      try {
+        await this.export(this.records(checked));
+      } catch (error) {
+        this.collectorFailed = true;
+        logger.warn(
+          { tenant, segment: header.segment, err: error },
+          'audit segment not shipped: the collector did not accept it',
+        );
+        this.options.metrics?.failed();
+        return report;
+      }
+      const cursor: ShipCursor = {
+        segment: header.segment,
+        digest: footer.digest,
+        last_seq: header.last_seq,
+        last_hash: footer.last_hash,
+      };
+      await replaceFile(dir, SHIP_CURSOR_FILE, `${JSON.stringify(cursor)}\n`, this.options);
+      this.options.metrics?.shipped(entries.length);
+      report.segments += 1;
+      report.records += entries.length;
+      report.behind -= 1;
+      link = nextAfter(cursor);
+    }
+    if (report.segments > 0) logger.info({ tenant, ...report }, 'audit segments shipped');
+    return report;
+  }
+
+  /** The segment parsed, if it is the next link of the chain shipped so far; else what is wrong. */
+  private async verified(
+    dir: string,
+    file: { name: string; number: number },
+    link: SegmentLink,
+    tenant: string,
+  ): Promise<ParsedSegment | string> {
+    if (file.number !== link.segment) return `segment ${link.segment} missing`;
+    let parsed: ParsedSegment;
+    try {
+      parsed = parseSegment(await readFile(join(dir, file.name), 'utf8'));
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return checkSegment(parsed, { ...link, tenant }, this.options.publicKey) ?? parsed;
+  }
+
+  private async cursor(dir: string): Promise<ShipCursor | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(dir, SHIP_CURSOR_FILE), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    return ShipCursorSchema.parse(JSON.parse(text));
+  }
+
+  /** Where shipping continues: after the cursor, or where the trail on disk starts. */
+  private async start(dir: string, tenant: string): Promise<SegmentLink> {
+    const [cursor, marker] = [await this.cursor(dir), await readMarker(dir)];
+    if (cursor && !(marker && cursor.segment < marker.through_segment)) return nextAfter(cursor);
+    // Segments pruned before they were shipped: shipping was configured after retention removed them.
+    if (marker && (cursor?.segment ?? 0) < marker.through_segment)
+      this.options.logger.warn(
+        { tenant, shipped: cursor?.segment ?? 0, prunedThrough: marker.through_segment },
+        'audit segments were pruned before shipping was configured: shipping starts after them',
+      );
+    return chainStart(marker);
+  }
+
+  /**
+   * One log record per entry: the entry and its segment as the body (every field, as `bulkhead audit
+   * export` writes them), its trace as the record's; a refusal or a failed call at WARN, else INFO.
+   */
+  private records({ header, footer, entries }: ParsedSegment): ReadableLogRecord[] {
+    const observed = millisToHrTime(this.now().getTime());
+    return entries.map((entry) => {
+      const refused = entry.decision === 'deny' || entry.status === 'error';
+      const body = { ...entry, segment: header.segment, segment_digest: footer.digest };
+      const traceId =
+        entry.trace_id !== undefined && TRACE_ID.test(entry.trace_id) ? entry.trace_id : undefined;
+      return {
+        hrTime: millisToHrTime(Date.parse(entry.at)),
+        hrTimeObserved: observed,
+        severityNumber: refused ? SeverityNumber.WARN : SeverityNumber.INFO,
+        severityText: refused ? 'WARN' : 'INFO',
+        eventName: 'bulkhead.audit.record',
+        body,
+        attributes: {
+          'bulkhead.tenant': entry.tenant,
+          'bulkhead.audit.seq': entry.seq,
+          'bulkhead.audit.hash': entry.hash,
+        },
+        ...(traceId ? { spanContext: { traceId, spanId: '', traceFlags: 0 } } : {}),
+        resource: this.resource,
+        instrumentationScope: { name: 'bulkhead.audit' },
+        droppedAttributesCount: 0,
+      };
+    });
+  }
+
+  private async export(records: ReadableLogRecord[]): Promise<void> {
+    for (let at = 0; at < records.length; at += MAX_RECORDS_PER_EXPORT) {
+      const chunk = records.slice(at, at + MAX_RECORDS_PER_EXPORT);
+      await new Promise<void>((resolve, reject) =>
+        this.options.exporter.export(chunk, (result) =>
+          result.code === ExportResultCode.SUCCESS
+            ? resolve()
+            : reject(result.error ?? new Error('the collector refused the export')),
+        ),
+      );
+    }
+  }
+}
+
+function nextAfter(cursor: ShipCursor): SegmentLink {
+  return {
+    segment: cursor.segment + 1,
+    prevSegmentDigest: cursor.digest,
+    chain: { prev: cursor.last_hash, seq: cursor.last_seq + 1 },
+  };
+}

@@ -1,0 +1,218 @@
+// Sealed audit segments shipped to a SIEM's collector as OTLP logs: the supervisor's sealer with its
+// shipper (the real OTLPLogExporter) against the real Redis, real files and a real OTLP/HTTP
+// receiver that decodes what arrives. Every entry arrives once, in order, with every field `bulkhead
+// audit export` writes and its trace id as the record's; a collector that refuses keeps the cursor
+// where it was and retention from pruning what it has not accepted; a tampered segment is not
+// shipped, nor anything after it; the supervisor's metrics count all of it.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
+import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import { AuditShipper, SHIP_CURSOR_FILE } from '../../supervisor/audit/audit-shipper.ts';
+import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
+import { startSupervisor } from '../../supervisor/supervisor.ts';
+import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
+import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedLog } from '../support/otlp-receiver.ts';
+import { parseExposition, total } from '../support/prometheus-text.ts';
+
+const TENANT = 'shipped';
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+let ns: TestNamespace;
+let redis: Redis;
+let trail: AuditTrail;
+let registry: TenantRegistry;
+let receiver: OtlpReceiver;
+let metrics: SupervisorMetrics;
+let sealer: AuditSealer;
+let auditDir: string;
+let now: Date | undefined;
+
+const call = (n: number, extra: Partial<AuditEvent> = {}): AuditEvent => ({
+  tenant: TENANT,
+  user: n % 2 ? 'u1' : null,
+  agent: 'agent-1',
+  tool: 'records_create',
+  decision: 'permit',
+  reason: 'ok',
+  kind: 'call',
+  args_digest: 'a'.repeat(64),
+  status: 'ok',
+  latency_ms: 1.25 + n,
+  units: n,
+  trace_id: TRACE,
+  ...extra,
+});
+
+const OTHER = 'shipped-other';
+const seqs = (logs: ReceivedLog[], tenant = TENANT) =>
+  logs
+    .filter((log) => log.attributes['bulkhead.tenant'] === tenant)
+    .map((log) => log.attributes['bulkhead.audit.seq']);
+const tenantDir = () => join(auditDir, TENANT);
+const metric = async (name: string) => total(parseExposition(await metrics.registry.metrics()), name);
+
+beforeAll(async () => {
+  ns = await testNamespace('audit-ship');
+  redis = new Redis(ns.installation.redis);
+  trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
+  registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+  await registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
+  receiver = await startOtlpReceiver();
+  metrics = new SupervisorMetrics();
+  auditDir = join(ns.runDir, 'audit');
+  const keys = await ensureAuditKeys(join(ns.runDir, 'keys'));
+  const privateKey = createPrivateKey(await readFile(keys.signingKeyFile, 'utf8'));
+  const logger = pino({ level: 'silent' });
+  sealer = new AuditSealer({
+    trail,
+    tenants: registry,
+    dir: auditDir,
+    privateKey,
+    maxEntries: 3,
+    logger,
+    now: () => now ?? new Date(),
+    shipper: new AuditShipper({
+      dir: auditDir,
+      publicKey: createPublicKey(privateKey),
+      exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
+      logger,
+      metrics: metrics.auditShipping,
+    }),
+  });
+});
+
+afterAll(async () => {
+  await receiver?.close();
+  redis?.disconnect();
+  await ns?.cleanup();
+});
+
+describe('audit shipping', () => {
+  it('ships every sealed entry once, in order, with every field and its trace', async () => {
+    for (let n = 1; n <= 4; n++) await trail.append(call(n));
+    await trail.append(
+      call(5, { decision: 'deny', reason: 'tool_not_allowed', status: 'error', trace_id: undefined }),
+    );
+    await sealer.runOnce();
+    expect(await readdir(tenantDir())).toEqual(
+      expect.arrayContaining([segmentFileName(1), segmentFileName(2), SHIP_CURSOR_FILE]),
+    );
+    expect(seqs(receiver.logs)).toEqual([1, 2, 3, 4, 5]);
+    // Each record's body is the line `bulkhead audit export` writes for it.
+    const segments = await Promise.all(
+      [1, 2].map(async (n) => (await readFile(join(tenantDir(), segmentFileName(n)), 'utf8')).split('\n')),
+    );
+    const digests = segments.map((lines) => (JSON.parse(lines.at(-2)!) as { digest: string }).digest);
+    const [first, , , , denied] = receiver.logs;
+    const entry = JSON.parse(segments[0]![1]!) as Record<string, unknown>;
+    expect(first!.body).toEqual({ ...entry, segment: 1, segment_digest: digests[0] });
+    expect(first!.body).toMatchObject({
+      tenant: TENANT,
+      user: 'u1',
+      agent: 'agent-1',
+      units: 1,
+      latency_ms: 2.25,
+    });
+    expect(receiver.logs[1]!.body).toMatchObject({ user: null, segment: 1 });
+    expect(denied!.body).toMatchObject({
+      decision: 'deny',
+      status: 'error',
+      segment: 2,
+      segment_digest: digests[1],
+    });
+    expect(first).toMatchObject({
+      traceId: TRACE,
+      severityText: 'INFO',
+      eventName: 'bulkhead.audit.record',
+      scope: 'bulkhead.audit',
+      resource: { 'service.name': 'bulkhead-supervisor' },
+      attributes: { 'bulkhead.tenant': TENANT, 'bulkhead.audit.hash': entry.hash },
+    });
+    // The entry's time, to OTLP's nanoseconds and back.
+    expect(first!.timeMs).toBeCloseTo(Date.parse(entry.at as string), 3);
+    expect(denied).toMatchObject({ traceId: undefined, severityText: 'WARN' });
+    // Nothing new: nothing sent again.
+    await sealer.runOnce();
+    expect(seqs(receiver.logs)).toEqual([1, 2, 3, 4, 5]);
+    expect(await metric('bulkhead_audit_records_shipped_total')).toBe(5);
+    expect(await metric('bulkhead_audit_segments_unshipped')).toBe(0);
+  });
+
+  it('keeps what a refusing collector did not accept, and retention from pruning it', async () => {
+    await registry.create({ id: OTHER, plan: planByName('small'), isolation: 'runc' });
+    receiver.refuse = 400;
+    for (let n = 6; n <= 8; n++) await trail.append(call(n));
+    for (let n = 1; n <= 2; n++) await trail.append(call(n, { tenant: OTHER }));
+    const tried = receiver.rejected;
+    await sealer.runOnce();
+    expect(await readdir(tenantDir())).toContain(segmentFileName(3));
+    expect(seqs(receiver.logs)).toEqual([1, 2, 3, 4, 5]);
+    // One refused export in the pass: the other tenant's segment waits for the next pass.
+    expect(receiver.rejected - tried).toBe(1);
+    expect(await metric('bulkhead_audit_ship_failures_total')).toBe(1);
+    expect(await metric('bulkhead_audit_segments_unshipped')).toBe(2);
+    // A year on, everything is past the tenant's retention: only the shipped segments go.
+    now = new Date(Date.now() + 366 * 86_400_000);
+    await sealer.runOnce();
+    const files = await readdir(tenantDir());
+    expect(files).not.toContain(segmentFileName(1));
+    expect(files).not.toContain(segmentFileName(2));
+    expect(files).toContain(segmentFileName(3));
+    // The collector accepts again: segment 3 arrives, then retention takes it too.
+    receiver.refuse = undefined;
+    await sealer.runOnce();
+    expect(seqs(receiver.logs)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(seqs(receiver.logs, OTHER)).toEqual([1, 2]);
+    expect(await metric('bulkhead_audit_segments_unshipped')).toBe(0);
+    await sealer.runOnce();
+    expect(await readdir(tenantDir())).not.toContain(segmentFileName(3));
+    now = undefined;
+  });
+
+  it('ships no tampered segment, nor any after it', async () => {
+    for (let n = 9; n <= 14; n++) await trail.append(call(n));
+    receiver.refuse = 400;
+    await sealer.runOnce();
+    receiver.refuse = undefined;
+    // Segment 4 (entries 9 to 11) edited on disk before it was shipped: latency 0 in entry 9.
+    const file = join(tenantDir(), segmentFileName(4));
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    lines[1] = lines[1]!.replace(/"latency_ms":[0-9.]+/, '"latency_ms":0');
+    await writeFile(file, lines.join('\n'), { mode: 0o600 });
+    const failures = await metric('bulkhead_audit_ship_failures_total');
+    await sealer.runOnce();
+    expect(seqs(receiver.logs)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await metric('bulkhead_audit_ship_failures_total')).toBe(failures + 1);
+    expect(await metric('bulkhead_audit_segments_unshipped')).toBe(2);
+    expect(JSON.parse(await readFile(join(tenantDir(), SHIP_CURSOR_FILE), 'utf8'))).toMatchObject({
+      segment: 3,
+      last_seq: 8,
+    });
+  });
+
+  it('a supervisor given a logs endpoint and no signing key refuses to start', async () => {
+    await expect(
+      startSupervisor({
+        installation: ns.installation,
+        runDir: join(ns.runDir, 'run'),
+        image: RUNTIME_IMAGE,
+        routerPublicKeyFile: join(ns.runDir, 'keys', 'none.pub'),
+        routerGid: 0,
+        logger: pino({ level: 'silent' }),
+        auditOtlpLogsEndpoint: receiver.logsUrl,
+      }),
+    ).rejects.toMatchObject({
+      code: 'invalid_config',
+      message: expect.stringContaining('set BULKHEAD_AUDIT_SIGNING_KEY_FILE too'),
+    });
+  });
+});
