@@ -2,12 +2,12 @@
 // Prometheus images built on this host by runtime-image/build-compose-images.sh (next to the tenant
 // runtime image every test uses, which setup builds), the dev and observability profiles brought up
 // under a project name, namespace, ports and run directory of its own, tenants onboarded by the CLI
-// inside the stack (runc and gVisor), a token from the stack's IdP through a real client-credentials grant, real MCP
-// calls through the stack's router into the tenant container its supervisor started, those calls
-// found by the stack's Prometheus, traced into its collector (deploy/compose/tracing.yml, with the
-// test's OTLP receiver as the collector) and sealed into signed audit segments the CLI verifies; the
-// operator's packs (Python, npm, and one that calls out through the egress gateway) built, approved
-// and called; and `down -v` leaving nothing.
+// inside the stack (runc and gVisor), a token from the stack's IdP through a client-credentials grant,
+// real MCP calls through the stack's router into the tenant container its supervisor started, those
+// calls found by the stack's Prometheus, traced into its collector (deploy/compose/tracing.yml, the
+// test's OTLP receiver as the collector), sealed into signed audit segments the CLI verifies and
+// shipped to the collector; the operator's packs (Python, npm, and one that calls out through the
+// egress gateway) built, approved and called; and `down -v` leaving nothing.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
@@ -28,6 +28,7 @@ import {
   PACKS,
   prepareComposeStack,
   removeStackImages,
+  shippedTools,
   type ComposeStackView,
 } from '../support/compose-stack.ts';
 import { newTraceparent, tracedClient } from '../support/trace-assertions.ts';
@@ -297,6 +298,10 @@ describe('docker-compose.yml on a host without a registry', () => {
         inSegment: true,
       })),
     );
+    // And shipped to the collector as OTLP logs for the SIEM, each record's body as export gives it.
+    await expect
+      .poll(() => shippedTools(collectorUrl, TENANT), { timeout: 30_000, interval: 1_000 })
+      .toEqual(['records_create', 'records_create', 'records_get', 'records_list']);
     const verified = await cli('audit', 'verify', TENANT);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/intact: segments 1-\d+, \d+ entries/);

@@ -309,6 +309,13 @@ describe('deploy/compose/tracing.yml over docker-compose.yml', () => {
           BULKHEAD_OTLP_TRACES_ENDPOINT: 'http://traces.example.test/v1/traces',
         }),
     ],
+    [
+      'the audit feed sent elsewhere',
+      (c) =>
+        Object.assign(service(c, 'supervisor').environment ?? {}, {
+          BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT: 'http://siem.example.test/v1/logs',
+        }),
+    ],
   ];
   for (const [title, weaken] of weakened) {
     it(`catches ${title}`, () => {

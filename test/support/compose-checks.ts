@@ -318,6 +318,7 @@ export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
 /** The collector deploy/compose/tracing.yml adds, and the URL the processes export to. */
 export const COLLECTOR = 'otlp-collector';
 const COLLECTOR_URL = `http://${COLLECTOR}:4318/v1/traces`;
+const COLLECTOR_LOGS_URL = `http://${COLLECTOR}:4318/v1/logs`;
 /** Each process that exports spans, and the internal network it shares with the collector. */
 const EXPORTERS = {
   router: 'router-telemetry',
@@ -327,7 +328,7 @@ const EXPORTERS = {
 
 /**
  * Traces (deploy/compose/tracing.yml): the router, the supervisor and the egress gateway export to the
- * collector, each over an internal network it shares with nothing else but the collector (and
+ * collector (and the supervisor its sealed audit segments, as logs), each over an internal network it shares with nothing else but the collector (and
  * Prometheus, for the first two), so no two of them share a network through it. The collector is
  * confined as the other services are: non-root, no Docker, Redis, keys or published port, its
  * configuration mounted read-only; its one route out is a network no other service joins.
@@ -336,6 +337,9 @@ export function expectTracesReachCollectorAlone(config: ComposeConfig): void {
   const collector = service(config, COLLECTOR);
   for (const [name, network] of Object.entries(EXPORTERS)) {
     expect(service(config, name).environment?.BULKHEAD_OTLP_TRACES_ENDPOINT, name).toBe(COLLECTOR_URL);
+    // The sealed audit feed for the SIEM: the supervisor's, through the same collector.
+    const logs = service(config, name).environment?.BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT;
+    expect(logs, name).toBe(name === 'supervisor' ? COLLECTOR_LOGS_URL : undefined);
     expect(config.networks?.[network]?.internal, network).toBe(true);
     const scraped = name === 'egress' ? [] : ['prometheus'];
     expect(membersOf(config, network), network).toEqual([name, COLLECTOR, ...scraped].sort());

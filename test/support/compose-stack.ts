@@ -13,6 +13,7 @@ import { LABELS } from '../../supervisor/docker/labels.ts';
 import { ROOT } from './compose.ts';
 import { REDIS_SOCKET, REDIS_SOCKET_DIR } from './compose-checks.ts';
 import { RUNTIME_IMAGE, type TestNamespace } from './namespace.ts';
+import { logsAt } from './otlp-receiver.ts';
 import { FIXTURE_PACKS } from './pack-image.ts';
 import { freePort } from './stack.ts';
 
@@ -278,6 +279,18 @@ export function connectToRedisSocket(options: {
 export async function fetcherGet(mcp: Client, url: string): Promise<{ status?: number; body?: string }> {
   const answer = await mcp.callTool({ name: 'fetcher_get', arguments: { url } });
   return answer.structuredContent as { status?: number; body?: string };
+}
+
+/**
+ * The tools named by `tenant`'s records calls among the audit records the collector received as OTLP
+ * logs (deploy/compose/tracing.yml), each from a sealed segment, sorted.
+ */
+export async function shippedTools(collectorUrl: string, tenant: string): Promise<string[]> {
+  return (await logsAt(collectorUrl))
+    .map((log) => log.body as { tenant: string; tool: string; segment: number })
+    .filter((body) => body.tenant === tenant && body.tool.startsWith('records_') && body.segment > 0)
+    .map((body) => body.tool)
+    .sort();
 }
 
 /**

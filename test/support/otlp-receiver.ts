@@ -300,9 +300,12 @@ export async function startReceiverProcess(): Promise<{
   };
 }
 
-/** The spans a receiver elsewhere (another process or container) has kept: its GET /spans. */
-export async function spansAt(baseUrl: string): Promise<ReceivedSpan[]> {
-  const response = await fetch(new URL('/spans', baseUrl));
-  if (!response.ok) throw new Error(`GET /spans: ${response.status}`);
-  return (await response.json()) as ReceivedSpan[];
+/** What a receiver elsewhere (another process or container) has kept: its GET /spans or /logs. */
+async function keptAt<T>(baseUrl: string, path: '/spans' | '/logs'): Promise<T[]> {
+  const response = await fetch(new URL(path, baseUrl));
+  if (!response.ok) throw new Error(`GET ${path}: ${response.status}`);
+  return (await response.json()) as T[];
 }
+
+export const spansAt = (baseUrl: string) => keptAt<ReceivedSpan>(baseUrl, '/spans');
+export const logsAt = (baseUrl: string) => keptAt<ReceivedLog>(baseUrl, '/logs');
