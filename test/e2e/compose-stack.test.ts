@@ -292,16 +292,12 @@ describe('docker-compose.yml on a host without a registry', () => {
         .sort((a, b) => String(a.tool).localeCompare(String(b.tool)));
     };
     // The supervisor seals every 2 s: records_create, its replay, records_get and records_list.
-    await expect.poll(sealedCalls, { timeout: 60_000, interval: 1_000 }).toEqual(
-      ['records_create', 'records_create', 'records_get', 'records_list'].map((tool) => ({
-        tool,
-        inSegment: true,
-      })),
-    );
+    const calls = ['records_create', 'records_create', 'records_get', 'records_list'];
+    const inSegments = calls.map((tool) => ({ tool, inSegment: true }));
+    await expect.poll(sealedCalls, { timeout: 60_000, interval: 1_000 }).toEqual(inSegments);
     // And shipped to the collector as OTLP logs for the SIEM, each record's body as export gives it.
-    await expect
-      .poll(() => shippedTools(collectorUrl, TENANT), { timeout: 30_000, interval: 1_000 })
-      .toEqual(['records_create', 'records_create', 'records_get', 'records_list']);
+    const shipped = () => shippedTools(collectorUrl, TENANT);
+    await expect.poll(shipped, { timeout: 30_000, interval: 1_000 }).toEqual(calls);
     const verified = await cli('audit', 'verify', TENANT);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/intact: segments 1-\d+, \d+ entries/);
