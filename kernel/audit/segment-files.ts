@@ -1,16 +1,28 @@
 // A tenant's sealed audit segments on disk: <dir>/<tenant>/segment-NNNNNNNN.jsonl plus pruned.json
-// when retention removed the oldest. A segment is written once (a temporary file, synced, made
+// when retention removed the oldest, and shipped.json when they are shipped to a SIEM
+// (supervisor/audit/audit-shipper.ts). A segment is written once (a temporary file, synced, made
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import { parseSegment, segmentFileName, segmentNumberOf, type SegmentLink } from './audit-segment.ts';
 import { chainStart, PruneMarkerSchema, type PruneMarker, type SegmentFile } from './segment-chain.ts';
 
 export const PRUNE_MARKER_FILE = 'pruned.json';
+export const SHIP_CURSOR_FILE = 'shipped.json';
+
+/** The last segment a SIEM's collector accepted: what the next one shipped must continue. */
+export const ShipCursorSchema = z.strictObject({
+  segment: z.number().int().min(1),
+  digest: z.string().length(64),
+  last_seq: z.number().int().min(0),
+  last_hash: z.string().length(64),
+});
+export type ShipCursor = z.infer<typeof ShipCursorSchema>;
 
 /**
  * Who besides the writer may read what it writes: `readerGid`, a group given read access to the
@@ -59,6 +71,16 @@ export async function readSegmentFiles(dir: string): Promise<SegmentFile[]> {
 export async function readMarkerText(dir: string): Promise<string | undefined> {
   try {
     return await readFile(join(dir, PRUNE_MARKER_FILE), 'utf8');
+  } catch (error) {
+    if (missing(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The shipping cursor, undefined when nothing was shipped (or shipping is not configured). */
+export async function readShipCursor(dir: string): Promise<ShipCursor | undefined> {
+  try {
+    return ShipCursorSchema.parse(JSON.parse(await readFile(join(dir, SHIP_CURSOR_FILE), 'utf8')));
   } catch (error) {
     if (missing(error)) return undefined;
     throw error;

@@ -15,7 +15,6 @@ import { SeverityNumber } from '@opentelemetry/api';
 import { ExportResultCode, millisToHrTime } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import {
   checkSegment,
   parseSegment,
@@ -26,22 +25,14 @@ import { chainStart } from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
   readMarker,
+  readShipCursor,
   replaceFile,
+  SHIP_CURSOR_FILE,
   tenantSegmentDir,
   type SegmentWriteOptions,
+  type ShipCursor,
 } from '../../kernel/audit/segment-files.ts';
 import { serviceResource } from '../../kernel/telemetry/tracing.ts';
-
-export const SHIP_CURSOR_FILE = 'shipped.json';
-
-/** The last segment the collector accepted: what the next one must continue. */
-const ShipCursorSchema = z.strictObject({
-  segment: z.number().int().min(1),
-  digest: z.string().length(64),
-  last_seq: z.number().int().min(0),
-  last_hash: z.string().length(64),
-});
-type ShipCursor = z.infer<typeof ShipCursorSchema>;
 
 /** At most this many records in one export request (a segment may hold more). */
 const MAX_RECORDS_PER_EXPORT = 512;
@@ -99,7 +90,7 @@ export class AuditShipper {
 
   /** The newest segment of `tenant` the collector accepted, 0 when none. */
   async shippedThrough(tenant: string): Promise<number> {
-    return (await this.cursor(tenantSegmentDir(this.options.dir, tenant)))?.segment ?? 0;
+    return (await readShipCursor(tenantSegmentDir(this.options.dir, tenant)))?.segment ?? 0;
   }
 
   /**
@@ -141,7 +132,9 @@ export class AuditShipper {
         last_seq: header.last_seq,
         last_hash: footer.last_hash,
       };
-      await replaceFile(dir, SHIP_CURSOR_FILE, `${JSON.stringify(cursor)}\n`, this.options);
+      await replaceFile(dir, SHIP_CURSOR_FILE, `${JSON.stringify(cursor)}\n`, {
+        readerGid: this.options.readerGid,
+      });
       this.options.metrics?.shipped(entries.length);
       report.segments += 1;
       report.records += entries.length;
@@ -169,20 +162,9 @@ export class AuditShipper {
     return checkSegment(parsed, { ...link, tenant }, this.options.publicKey) ?? parsed;
   }
 
-  private async cursor(dir: string): Promise<ShipCursor | undefined> {
-    let text: string;
-    try {
-      text = await readFile(join(dir, SHIP_CURSOR_FILE), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    return ShipCursorSchema.parse(JSON.parse(text));
-  }
-
   /** Where shipping continues: after the cursor, or where the trail on disk starts. */
   private async start(dir: string, tenant: string): Promise<SegmentLink> {
-    const [cursor, marker] = [await this.cursor(dir), await readMarker(dir)];
+    const [cursor, marker] = [await readShipCursor(dir), await readMarker(dir)];
     if (cursor && !(marker && cursor.segment < marker.through_segment)) return nextAfter(cursor);
     // Segments pruned before they were shipped: shipping was configured after retention removed them.
     if (marker && (cursor?.segment ?? 0) < marker.through_segment)

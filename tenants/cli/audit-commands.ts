@@ -47,8 +47,12 @@ async function verify(args: string[]): Promise<void> {
     throw new BulkheadError('audit_verification_failed', `${report.dir}: BROKEN: ${report.problem ?? ''}`);
   const range =
     report.segments === 0 ? 'no segments' : `segments ${report.firstSegment}-${report.lastSegment}`;
+  const shipped =
+    report.shippedThrough === undefined
+      ? ''
+      : `; shipped to the SIEM through segment ${report.shippedThrough}`;
   console.log(
-    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}`,
+    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}`,
   );
 }
 

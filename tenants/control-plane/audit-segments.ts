@@ -8,7 +8,12 @@ import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseSegment } from '../../kernel/audit/audit-segment.ts';
 import { checkSegments, type SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
-import { readMarkerText, readSegmentFiles, tenantSegmentDir } from '../../kernel/audit/segment-files.ts';
+import {
+  readMarkerText,
+  readSegmentFiles,
+  readShipCursor,
+  tenantSegmentDir,
+} from '../../kernel/audit/segment-files.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { writeEd25519Pair } from './call-keys.ts';
 
@@ -36,6 +41,8 @@ export async function readPublicKey(file: string | undefined): Promise<KeyObject
 
 export interface VerifyReport extends SegmentsCheck {
   dir: string;
+  /** The newest segment the supervisor shipped to the SIEM (its cursor), when shipping is on. */
+  shippedThrough?: number;
 }
 
 /** Checks every segment of the source offline; `ok: false` with the first problem when it does not hold. */
@@ -48,7 +55,8 @@ export async function verifySegments(source: SegmentSource, publicKey: KeyObject
     publicKey,
     tenant: 'tenant' in source ? source.tenant : undefined,
   });
-  return { ...check, dir };
+  const shipped = await readShipCursor(dir);
+  return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
 }
 
 export interface ExportOptions {

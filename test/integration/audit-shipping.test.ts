@@ -15,11 +15,13 @@ import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
 import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { SHIP_CURSOR_FILE } from '../../kernel/audit/segment-files.ts';
 import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
-import { AuditShipper, SHIP_CURSOR_FILE } from '../../supervisor/audit/audit-shipper.ts';
+import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 import { startSupervisor } from '../../supervisor/supervisor.ts';
 import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
+import { runCli } from '../support/cli.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedLog } from '../support/otlp-receiver.ts';
 import { parseExposition, total } from '../support/prometheus-text.ts';
@@ -35,6 +37,7 @@ let metrics: SupervisorMetrics;
 let sealer: AuditSealer;
 let auditDir: string;
 let now: Date | undefined;
+let publicKeyFile: string;
 
 const call = (n: number, extra: Partial<AuditEvent> = {}): AuditEvent => ({
   tenant: TENANT,
@@ -70,6 +73,7 @@ beforeAll(async () => {
   metrics = new SupervisorMetrics();
   auditDir = join(ns.runDir, 'audit');
   const keys = await ensureAuditKeys(join(ns.runDir, 'keys'));
+  publicKeyFile = keys.publicKeyFile;
   const privateKey = createPrivateKey(await readFile(keys.signingKeyFile, 'utf8'));
   const logger = pino({ level: 'silent' });
   sealer = new AuditSealer({
@@ -197,6 +201,23 @@ describe('audit shipping', () => {
       segment: 3,
       last_seq: 8,
     });
+    // The auditor's verify names the tampering, and says how far the SIEM's copy goes.
+    const verify = (tenant: string) =>
+      runCli(
+        {
+          namespace: ns.namespace,
+          devDir: join(ns.runDir, 'dev'),
+          extra: { BULKHEAD_AUDIT_DIR: auditDir, BULKHEAD_AUDIT_PUBLIC_KEY_FILE: publicKeyFile },
+        },
+        ['audit', 'verify', tenant],
+      );
+    const broken = await verify(TENANT);
+    expect(broken.code).toBe(5);
+    expect(broken.stderr).toContain(`${segmentFileName(4)}: entry 9: content changed`);
+    const other = await verify(OTHER);
+    expect(other.stdout).toMatch(
+      /segments 1-1 pruned by retention; .* shipped to the SIEM through segment 1$/m,
+    );
   });
 
   it('a supervisor given a logs endpoint and no signing key refuses to start', async () => {
