@@ -4,42 +4,29 @@
 // appenders, tampering with the files is named precisely, and retention removes only whole segments
 // past it, recorded so that verify tells it from a removal. Two processes taking turns on one
 // trail: an append that lost its race chains on from the head the script answered with.
-import { createPrivateKey } from 'node:crypto';
 import { copyFile, cp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis, type Command } from 'ioredis';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
 import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
-import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
-import { planByName } from '../../kernel/tenant/tenant-spec.ts';
-import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
-import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
+import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import type { AuditKeyFiles } from '../../tenants/control-plane/audit-segments.ts';
+import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
 import { runCli } from '../support/cli.ts';
-import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+import type { TestNamespace } from '../support/namespace.ts';
 
 const TENANT = 'acme';
 let ns: TestNamespace;
 let redis: Redis;
 let trail: AuditTrail;
 let auditDir: string;
-let keys: Awaited<ReturnType<typeof ensureAuditKeys>>;
-let now: Date | undefined;
+let keys: AuditKeyFiles;
+let harness: AuditHarness;
 let sealer: AuditSealer;
 let verifiedHead = '';
 
-const event = (tool: string): AuditEvent => ({
-  tenant: TENANT,
-  user: 'u1',
-  agent: 'agent-1',
-  tool,
-  decision: 'permit',
-  reason: 'ok',
-  kind: 'call',
-  status: 'ok',
-  latency_ms: 1.5,
-});
+const event = (tool: string): AuditEvent => callEvent(TENANT, tool, { latency_ms: 1.5 });
 
 /** The CLI offline: a Redis URL nobody listens on, so any use of Redis would fail the command. */
 const cli = (...args: string[]) =>
@@ -72,27 +59,13 @@ async function editLine(file: string, line: number, edit: (value: Record<string,
 }
 
 beforeAll(async () => {
-  ns = await testNamespace('audit-seal');
-  redis = new Redis(ns.installation.redis);
-  trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
-  auditDir = join(ns.runDir, 'audit');
-  keys = await ensureAuditKeys(join(ns.runDir, 'keys'));
-  const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
-  await registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
-  sealer = new AuditSealer({
-    trail,
-    tenants: registry,
-    dir: auditDir,
-    privateKey: createPrivateKey(await readFile(keys.signingKeyFile, 'utf8')),
-    maxEntries: 4,
-    logger: pino({ level: 'silent' }),
-    now: () => now ?? new Date(),
-  });
+  harness = await auditHarness('audit-seal', [TENANT]);
+  ({ ns, redis, trail, auditDir, keys } = harness);
+  sealer = harness.sealer({ maxEntries: 4 });
 });
 
 afterAll(async () => {
-  redis?.disconnect();
-  await ns?.cleanup();
+  await harness?.close();
 });
 
 describe('sealing', () => {
@@ -222,14 +195,14 @@ describe('retention', () => {
       };
     const before = await readdir(dir);
     // Within retention (1 day after the newest entry, for a 30-day tenant): nothing goes.
-    now = new Date(Date.parse((await headerOf(5)).last_at) + 86_400_000);
+    harness.clock.at = new Date(Date.parse((await headerOf(5)).last_at) + 86_400_000);
     expect(await sealer.prune(TENANT, 30)).toBe(0);
     expect(await readdir(dir)).toEqual(before);
     // Just past segment 2's last entry plus one day: segments 1 and 2 go, 3 stays if it is newer.
     const last2 = Date.parse((await headerOf(2)).last_at);
     const last3 = Date.parse((await headerOf(3)).last_at);
     expect(last3).toBeGreaterThan(last2);
-    now = new Date(last2 + 86_400_000 + 1);
+    harness.clock.at = new Date(last2 + 86_400_000 + 1);
     expect(await sealer.prune(TENANT, 1)).toBe(2);
     expect(await readdir(dir)).toEqual(
       ['pruned.json', 3, 4, 5].map((n) => (typeof n === 'number' ? segmentFileName(n) : n)),
@@ -245,7 +218,7 @@ describe('retention', () => {
     const broken = await cli('audit', 'verify', '--dir', copy);
     expect(broken.code).toBe(5);
     expect(broken.stderr).toContain('segment 3 missing');
-    now = undefined;
+    harness.clock.at = undefined;
   });
 });
 

@@ -4,40 +4,33 @@
 // audit export` writes and its trace id as the record's; a collector that refuses keeps the cursor
 // where it was and retention from pruning what it has not accepted; a tampered segment is not
 // shipped, nor anything after it; the supervisor's metrics count all of it.
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
+import type { AuditEvent, AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
-import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
-import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { SHIP_CURSOR_FILE } from '../../kernel/audit/segment-files.ts';
-import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
 import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 import { startSupervisor } from '../../supervisor/supervisor.ts';
-import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
+import { auditHarness, type AuditHarness } from '../support/audit-harness.ts';
 import { runCli } from '../support/cli.ts';
-import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedLog } from '../support/otlp-receiver.ts';
 import { parseExposition, total } from '../support/prometheus-text.ts';
 
 const TENANT = 'shipped';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
-let ns: TestNamespace;
-let redis: Redis;
+let audit: AuditHarness;
 let trail: AuditTrail;
-let registry: TenantRegistry;
 let receiver: OtlpReceiver;
 let metrics: SupervisorMetrics;
 let sealer: AuditSealer;
-let auditDir: string;
-let now: Date | undefined;
-let publicKeyFile: string;
 
 const call = (n: number, extra: Partial<AuditEvent> = {}): AuditEvent => ({
   tenant: TENANT,
@@ -60,35 +53,21 @@ const seqs = (logs: ReceivedLog[], tenant = TENANT) =>
   logs
     .filter((log) => log.attributes['bulkhead.tenant'] === tenant)
     .map((log) => log.attributes['bulkhead.audit.seq']);
-const tenantDir = () => join(auditDir, TENANT);
+const tenantDir = () => join(audit.auditDir, TENANT);
 const metric = async (name: string) => total(parseExposition(await metrics.registry.metrics()), name);
 
 beforeAll(async () => {
-  ns = await testNamespace('audit-ship');
-  redis = new Redis(ns.installation.redis);
-  trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
-  registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
-  await registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
+  audit = await auditHarness('audit-ship', [TENANT]);
+  trail = audit.trail;
   receiver = await startOtlpReceiver();
   metrics = new SupervisorMetrics();
-  auditDir = join(ns.runDir, 'audit');
-  const keys = await ensureAuditKeys(join(ns.runDir, 'keys'));
-  publicKeyFile = keys.publicKeyFile;
-  const privateKey = createPrivateKey(await readFile(keys.signingKeyFile, 'utf8'));
-  const logger = pino({ level: 'silent' });
-  sealer = new AuditSealer({
-    trail,
-    tenants: registry,
-    dir: auditDir,
-    privateKey,
+  sealer = audit.sealer({
     maxEntries: 3,
-    logger,
-    now: () => now ?? new Date(),
     shipper: new AuditShipper({
-      dir: auditDir,
-      publicKey: createPublicKey(privateKey),
+      dir: audit.auditDir,
+      publicKey: createPublicKey(audit.privateKey),
       exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
-      logger,
+      logger: pino({ level: 'silent' }),
       metrics: metrics.auditShipping,
     }),
   });
@@ -96,8 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await receiver?.close();
-  redis?.disconnect();
-  await ns?.cleanup();
+  await audit?.close();
 });
 
 describe('audit shipping', () => {
@@ -152,7 +130,7 @@ describe('audit shipping', () => {
   });
 
   it('keeps what a refusing collector did not accept, and retention from pruning it', async () => {
-    await registry.create({ id: OTHER, plan: planByName('small'), isolation: 'runc' });
+    await audit.registry.create({ id: OTHER, plan: planByName('small'), isolation: 'runc' });
     receiver.refuse = 400;
     for (let n = 6; n <= 8; n++) await trail.append(call(n));
     for (let n = 1; n <= 2; n++) await trail.append(call(n, { tenant: OTHER }));
@@ -165,7 +143,7 @@ describe('audit shipping', () => {
     expect(await metric('bulkhead_audit_ship_failures_total')).toBe(1);
     expect(await metric('bulkhead_audit_segments_unshipped')).toBe(2);
     // A year on, everything is past the tenant's retention: only the shipped segments go.
-    now = new Date(Date.now() + 366 * 86_400_000);
+    audit.clock.at = new Date(Date.now() + 366 * 86_400_000);
     await sealer.runOnce();
     const files = await readdir(tenantDir());
     expect(files).not.toContain(segmentFileName(1));
@@ -179,7 +157,7 @@ describe('audit shipping', () => {
     expect(await metric('bulkhead_audit_segments_unshipped')).toBe(0);
     await sealer.runOnce();
     expect(await readdir(tenantDir())).not.toContain(segmentFileName(3));
-    now = undefined;
+    audit.clock.at = undefined;
   });
 
   it('ships no tampered segment, nor any after it', async () => {
@@ -205,9 +183,12 @@ describe('audit shipping', () => {
     const verify = (tenant: string) =>
       runCli(
         {
-          namespace: ns.namespace,
-          devDir: join(ns.runDir, 'dev'),
-          extra: { BULKHEAD_AUDIT_DIR: auditDir, BULKHEAD_AUDIT_PUBLIC_KEY_FILE: publicKeyFile },
+          namespace: audit.ns.namespace,
+          devDir: join(audit.ns.runDir, 'dev'),
+          extra: {
+            BULKHEAD_AUDIT_DIR: audit.auditDir,
+            BULKHEAD_AUDIT_PUBLIC_KEY_FILE: audit.keys.publicKeyFile,
+          },
         },
         ['audit', 'verify', tenant],
       );
@@ -223,10 +204,10 @@ describe('audit shipping', () => {
   it('a supervisor given a logs endpoint and no signing key refuses to start', async () => {
     await expect(
       startSupervisor({
-        installation: ns.installation,
-        runDir: join(ns.runDir, 'run'),
+        installation: audit.ns.installation,
+        runDir: join(audit.ns.runDir, 'run'),
         image: RUNTIME_IMAGE,
-        routerPublicKeyFile: join(ns.runDir, 'keys', 'none.pub'),
+        routerPublicKeyFile: join(audit.ns.runDir, 'keys', 'none.pub'),
         routerGid: 0,
         logger: pino({ level: 'silent' }),
         auditOtlpLogsEndpoint: receiver.logsUrl,

@@ -1,0 +1,81 @@
+// What the audit tests share: a namespace with its Redis trail and registry, the tenants registered,
+// an installation's audit keys and directory, and the supervisor's sealer over them with a clock the
+// test can move (retention).
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
+import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { AuditSealer, type AuditSealerOptions } from '../../supervisor/audit/audit-sealer.ts';
+import { ensureAuditKeys, type AuditKeyFiles } from '../../tenants/control-plane/audit-segments.ts';
+import { testNamespace, type TestNamespace } from './namespace.ts';
+
+/** A permitted, successful tools/call record of `tenant`'s agent-1 for user u1. */
+export function callEvent(tenant: string, tool: string, extra: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    tenant,
+    user: 'u1',
+    agent: 'agent-1',
+    tool,
+    decision: 'permit',
+    reason: 'ok',
+    kind: 'call',
+    status: 'ok',
+    ...extra,
+  };
+}
+
+export interface AuditHarness {
+  ns: TestNamespace;
+  redis: Redis;
+  trail: AuditTrail;
+  registry: TenantRegistry;
+  keys: AuditKeyFiles;
+  privateKey: KeyObject;
+  /** The installation's audit directory: one sub-directory of segments per tenant. */
+  auditDir: string;
+  /** The sealer's clock: now, unless a test sets `at` (undefined again: now). */
+  clock: { at: Date | undefined };
+  /** The supervisor's sealer over this trail and directory. */
+  sealer(options: Pick<AuditSealerOptions, 'maxEntries'> & Partial<AuditSealerOptions>): AuditSealer;
+  close(): Promise<void>;
+}
+
+export async function auditHarness(name: string, tenants: string[]): Promise<AuditHarness> {
+  const ns = await testNamespace(name);
+  const redis = new Redis(ns.installation.redis);
+  const trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
+  const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+  for (const id of tenants) await registry.create({ id, plan: planByName('small'), isolation: 'runc' });
+  const keys = await ensureAuditKeys(join(ns.runDir, 'keys'));
+  const privateKey = createPrivateKey(await readFile(keys.signingKeyFile, 'utf8'));
+  const auditDir = join(ns.runDir, 'audit');
+  const clock: { at: Date | undefined } = { at: undefined };
+  return {
+    ns,
+    redis,
+    trail,
+    registry,
+    keys,
+    privateKey,
+    auditDir,
+    clock,
+    sealer: (options) =>
+      new AuditSealer({
+        trail,
+        tenants: registry,
+        dir: auditDir,
+        privateKey,
+        logger: pino({ level: 'silent' }),
+        now: () => clock.at ?? new Date(),
+        ...options,
+      }),
+    async close() {
+      redis.disconnect();
+      await ns.cleanup();
+    },
+  };
+}
