@@ -2,7 +2,8 @@
 // recycle, verify) is for operators only, decided here on the server whatever the page shows, and
 // every attempt, allowed or refused, lands in the tenant's audit trail with who and why.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditEntry, AuditTrail } from '../kernel/audit/audit-trail.ts';
+import type { AuditEntry } from '../kernel/audit/audit-trail.ts';
+import { readTrail, type SealedSource } from '../tenants/control-plane/audit-history.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../kernel/tenant/tenant-spec.ts';
 import type { EvidenceStore } from '../tenants/control-plane/evidence.ts';
@@ -25,6 +26,8 @@ export interface ApiOptions {
   cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
   evidence: EvidenceStore;
   metrics: MetricsRing;
+  /** The sealed segments and their key: the whole trail is shown, not only what Redis holds. */
+  sealed?: SealedSource | undefined;
 }
 
 /** Who acts, as the audit trail and the change log record them. */
@@ -33,7 +36,7 @@ export function actorOf(session: Session): string {
 }
 
 /** The audit trail's filters: each a substring (case-insensitive) or an exact decision. */
-export function filterEntries(entries: AuditEntry[], query: URLSearchParams): AuditEntry[] {
+export function filterEntries<T extends AuditEntry>(entries: T[], query: URLSearchParams): T[] {
   const decision = query.get('decision');
   const has = (value: string | null, wanted: string | null): boolean =>
     !wanted || (value ?? '').toLowerCase().includes(wanted.toLowerCase());
@@ -46,9 +49,9 @@ export function filterEntries(entries: AuditEntry[], query: URLSearchParams): Au
   );
 }
 
-async function auditView(audit: AuditTrail, tenant: string, query: URLSearchParams) {
-  const entries = await audit.entries(tenant);
-  return { entries: filterEntries(entries, query), total: entries.length, chain: await audit.verify(tenant) };
+async function auditView(o: ApiOptions, tenant: string, query: URLSearchParams) {
+  const { entries, chain } = await readTrail({ trail: o.cp.audit, tenant, sealed: o.sealed });
+  return { entries: filterEntries(entries, query), total: entries.length, chain };
 }
 
 const TENANT_PATH = /^\/api\/tenants\/([^/]+)(?:\/(evidence|audit|audit\.jsonl|actions\/([a-z]+)))?$/;
@@ -82,7 +85,7 @@ export class ApiRoutes {
       return sendJson(res, 200, { report: await this.#o.evidence.latest(tenant) });
     }
     if (method === 'GET' && view === 'audit')
-      return sendJson(res, 200, await auditView(this.#o.cp.audit, tenant, url.searchParams));
+      return sendJson(res, 200, await auditView(this.#o, tenant, url.searchParams));
     if (method === 'GET' && view === 'audit.jsonl') return this.#export(res, tenant, url.searchParams);
     const action = match[3];
     if (method === 'POST' && action !== undefined) return this.#act(req, res, session, tenant, action);
@@ -91,7 +94,7 @@ export class ApiRoutes {
 
   async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
     await this.#o.cp.registry.require(tenant);
-    const { entries, chain } = await auditView(this.#o.cp.audit, tenant, query);
+    const { entries, chain } = await auditView(this.#o, tenant, query);
     res.writeHead(200, {
       'content-type': 'application/x-ndjson; charset=utf-8',
       'content-disposition': `attachment; filename="${tenant}-audit.jsonl"`,

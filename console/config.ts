@@ -1,7 +1,7 @@
 // What the console reads from its environment (`node console/main.ts`): its --help and its section
 // of the configuration reference come from this declaration.
 import { z } from 'zod';
-import { INSTALLATION_FIELDS, logLevel } from '../kernel/config/common.ts';
+import { auditDir, INSTALLATION_FIELDS, logLevel } from '../kernel/config/common.ts';
 import { defineConfig } from '../kernel/config/define-config.ts';
 
 const HttpUrl = z.url({ protocol: /^https?$/ });
@@ -93,6 +93,13 @@ export const consoleConfig = defineConfig(
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',
       schema: int().min(1_000).default(120_000),
       doc: 'how long an action waits for the supervisor (suspend, resume, recycle, verify)',
+    },
+    auditDir,
+    auditPublicKeyFile: {
+      env: 'BULKHEAD_AUDIT_PUBLIC_KEY_FILE',
+      schema: z.string().min(1).optional(),
+      doc: "Ed25519 public key (SPKI PEM) the console checks the sealed audit segments under BULKHEAD_AUDIT_DIR with, to show each tenant's whole trail; unset: only the entries still in Redis",
+      defaultText: 'none',
     },
     logLevel,
   },

@@ -20,6 +20,7 @@ import type { consoleConfig } from './config.ts';
 import { secure, sendError, sendHtml } from './http/http-kit.ts';
 import { MetricsRing } from './metrics/metrics-ring.ts';
 import { TenantViews } from './tenant-views.ts';
+import { readPublicKey } from '../tenants/control-plane/audit-segments.ts';
 import { bundleAssets, INDEX_HTML } from './ui/assets.ts';
 
 export type ConsoleOptions = Omit<
@@ -51,6 +52,11 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const registry = new TenantRegistry({ redis, prefix: inst.registryPrefix });
   const audit = new AuditTrail({ redis, prefix: inst.registryPrefix });
   const evidence = new EvidenceStore({ redis, prefix: inst.registryPrefix });
+  // With the audit public key, each tenant's trail is its sealed segments and what Redis still holds.
+  const sealed =
+    options.auditPublicKeyFile === undefined
+      ? undefined
+      : { root: options.auditDir, publicKey: await readPublicKey(options.auditPublicKeyFile) };
   const metrics = new MetricsRing({ targets: options.metricsTargets, samplesKept: options.samplesKept });
   const scheduler = new Scheduler({ logger });
   if (options.metricsTargets.length > 0)
@@ -99,8 +105,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   });
   const api = new ApiRoutes({
     auth,
-    views: new TenantViews({ cp: { registry, runtimes, audit }, redis, prefix: inst.registryPrefix }),
+    views: new TenantViews({ cp: { registry, runtimes, audit }, redis, prefix: inst.registryPrefix, sealed }),
     cp: { registry, runtimes, audit },
+    sealed,
     evidence,
     metrics,
   });

@@ -1,7 +1,8 @@
 // What the console shows of a tenant, assembled from the registry, the supervisor (runtime state),
 // the rate limiter's live counters and the audit trail. Read-only: nothing here changes a tenant.
 import type { Redis } from 'ioredis';
-import type { AuditEntry, ChainCheck } from '../kernel/audit/audit-trail.ts';
+import type { AuditEntry } from '../kernel/audit/audit-trail.ts';
+import { readTrail, type SealedSource, type TrailCheck } from '../tenants/control-plane/audit-history.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import type { ControlPlane } from '../tenants/control-plane/context.ts';
@@ -31,20 +32,24 @@ export interface TenantDetail extends TenantSummary {
   roles: TenantRecord['roles'];
   /** The latest refusals and failed calls in its audit trail, newest first. */
   recentErrors: AuditEntry[];
-  chain: ChainCheck;
+  chain: TrailCheck;
 }
 
 export class TenantViews {
   readonly #cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
   readonly #rates: RateState;
   readonly #limiter: RateLimiter;
+  readonly #sealed: SealedSource | undefined;
 
   constructor(options: {
     cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
     redis: Redis;
     prefix: string;
+    /** The sealed segments and their key: the whole trail, not only what Redis holds. */
+    sealed?: SealedSource | undefined;
   }) {
     this.#cp = options.cp;
+    this.#sealed = options.sealed;
     this.#rates = { redis: options.redis, prefix: options.prefix };
     this.#limiter = new RateLimiter(this.#rates);
   }
@@ -57,7 +62,11 @@ export class TenantViews {
   async detail(id: string): Promise<TenantDetail> {
     const tenant = await requireTenant(this.#cp, id);
     const runtime = await this.#cp.runtimes.inspect(tenant.id);
-    const entries = await this.#cp.audit.entries(tenant.id);
+    const { entries, chain } = await readTrail({
+      trail: this.#cp.audit,
+      tenant: tenant.id,
+      sealed: this.#sealed,
+    });
     return {
       ...(await this.#summary(tenant, runtime)),
       roles: tenant.roles,
@@ -66,7 +75,7 @@ export class TenantViews {
         .filter((e) => e.decision === 'deny' || e.status === 'error')
         .slice(-RECENT_ERRORS)
         .reverse(),
-      chain: await this.#cp.audit.verify(tenant.id),
+      chain,
     };
   }
 

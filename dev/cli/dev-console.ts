@@ -69,6 +69,8 @@ export interface DevConsoleOptions {
   /** BULKHEAD_REDIS_URL and BULKHEAD_NAMESPACE of the stack. */
   common: Record<string, string>;
   metricsTargets: string[];
+  /** The stack's sealed audit segments and the key they are checked with. */
+  audit: { dir: string; publicKeyFile: string };
 }
 
 /** Registers the console's client (authorization code, client secret) and starts the console. */
@@ -93,6 +95,8 @@ export async function startDevConsole(options: DevConsoleOptions): Promise<strin
     BULKHEAD_CONSOLE_CLIENT_ID: String(client['client_id']),
     BULKHEAD_CONSOLE_CLIENT_SECRET: String(client['client_secret']),
     BULKHEAD_CONSOLE_METRICS_TARGETS: options.metricsTargets.join(' '),
+    BULKHEAD_AUDIT_DIR: options.audit.dir,
+    BULKHEAD_AUDIT_PUBLIC_KEY_FILE: options.audit.publicKeyFile,
   });
   await waitForHttp(`${url}/healthz`, 30_000);
   return url;

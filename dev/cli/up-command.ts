@@ -176,6 +176,8 @@ export const up: Command = {
         metricsTargets: [routerMetricsPort, supervisorMetricsPort].map(
           (p) => `http://127.0.0.1:${p}/metrics`,
         ),
+        // The sealed segments too, so that the console shows each tenant's whole trail.
+        audit: { dir: auditDir, publicKeyFile: auditKeys.publicKeyFile },
       });
 
       await withContext(async (ctx) => {

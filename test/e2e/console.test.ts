@@ -2,6 +2,9 @@
 // and a supervisor), the console signing people in through the IdP's own pages in Debian's chromium
 // (playwright-core), a real MCP client as the tenant's agent. Each page is checked with axe-core and
 // photographed for docs/console.md; the browser must report no Content-Security-Policy violation.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/client';
 import type { Browser } from 'playwright-core';
@@ -12,6 +15,10 @@ import { verifyTenant } from '../../tenants/control-plane/verify.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { PLAN_QUOTAS } from '../../kernel/tenant/tenant-spec.ts';
 import { Redis } from 'ioredis';
+import pino from 'pino';
+import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
+import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
 import { agentClient, write } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import {
@@ -31,6 +38,9 @@ let browser: Browser;
 let agent: Client;
 let redis: Redis;
 let audit: AuditTrail;
+let sealed: SealedSource;
+/** The tenant's whole trail, its sealed segments and what Redis still holds, as the console reads it. */
+const wholeTrail = () => readTrail({ trail: audit, tenant: TENANT, sealed });
 
 /** No serious or critical axe violations on the page as shown now. */
 async function expectAccessible(user: BrowserUser): Promise<void> {
@@ -55,9 +65,13 @@ beforeAll(async () => {
   audit = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
   const evidence = new EvidenceStore({ redis, prefix: stack.ns.installation.registryPrefix });
   await verifyTenant({ registry: stack.registry, runtimes: stack.runtimes, evidence }, TENANT);
+  const keys = await ensureAuditKeys(join(stack.ns.runDir, 'audit-keys'));
+  const auditDir = join(stack.ns.runDir, 'audit');
+  sealed = { root: auditDir, publicKey: createPublicKey(await readFile(keys.publicKeyFile, 'utf8')) };
   consoleApp = await startTestConsole(stack, {
     metricsTargets: [stack.router.metricsUrl!, stack.supervisor.metricsUrl!],
     scrapeIntervalMs: 3_600_000,
+    audit: { dir: auditDir, publicKeyFile: keys.publicKeyFile },
   });
   agent = await agentClient(stack, TENANT);
   // Traffic for the charts and the audit trail, between scrapes: writes, reads, a failing read.
@@ -72,6 +86,15 @@ beforeAll(async () => {
     expect(missing.isError).toBe(true);
     await consoleApp.scrape();
   }
+  // The supervisor's sealer moves what the trail holds so far into signed segments, four entries each.
+  await new AuditSealer({
+    trail: audit,
+    tenants: stack.registry,
+    dir: auditDir,
+    privateKey: createPrivateKey(await readFile(keys.signingKeyFile, 'utf8')),
+    maxEntries: 4,
+    logger: pino({ level: 'silent' }),
+  }).seal(TENANT);
   browser = await launchChromium();
 }, 240_000);
 
@@ -132,9 +155,18 @@ describe('console', () => {
       ).toMatch(/pass/);
       const chain = aldo.page.getByTestId('chain-status');
       await chain.getByText('intact').waitFor();
-      const check = await audit.verify(TENANT);
-      expect(await chain.textContent()).toContain(`${check.entries} entries`);
-      expect(await aldo.page.getByTestId('audit-table').getByRole('row').count()).toBe(check.entries + 1);
+      const { chain: check } = await wholeTrail();
+      const { entries, segments } = check.sealed!;
+      expect(segments).toBeGreaterThan(1);
+      expect(await chain.textContent()).toContain(
+        `${check.entries} entries (${entries} sealed in ${segments} signed segments, the rest still in Redis)`,
+      );
+      const table = aldo.page.getByTestId('audit-table');
+      expect(await table.getByRole('row').count()).toBe(check.entries + 1);
+      expect(await table.getByRole('cell', { name: 'segment 1', exact: true }).count()).toBe(4);
+      expect(await table.getByRole('cell', { name: 'Redis', exact: true }).count()).toBe(
+        check.entries - entries,
+      );
       await expectAccessible(aldo);
       await aldo.page.screenshot({ path: IMG('console-evidence') });
     });
@@ -155,7 +187,8 @@ describe('console', () => {
         .split('\n')
         .map((line) => JSON.parse(line) as { decision: string; tool: string; hash: string });
       expect(lines.map((e) => [e.tool, e.decision])).toEqual(new Array(5).fill(['records_create', 'permit']));
-      const stored = (await audit.entries(TENANT)).filter((e) => e.tool === 'records_create');
+      const stored = (await wholeTrail()).entries.filter((e) => e.tool === 'records_create');
+      expect(stored.some((e) => e.segment !== undefined)).toBe(true);
       expect(lines.map((e) => e.hash)).toEqual(stored.map((e) => e.hash));
       expect(exported.chain).toMatch(/^intact; \d+ entries; head [0-9a-f]{64}$/);
     });

@@ -15,7 +15,12 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export async function startTestConsole(
   stack: TestStack,
-  options: { metricsTargets?: string[]; scrapeIntervalMs?: number } = {},
+  options: {
+    metricsTargets?: string[];
+    scrapeIntervalMs?: number;
+    /** The sealed audit segments and their public key: the console shows each whole trail. */
+    audit?: { dir: string; publicKeyFile: string };
+  } = {},
 ): Promise<RunningConsole & { origin: string }> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
@@ -39,6 +44,7 @@ export async function startTestConsole(
       clientSecret: client['client_secret'] as string,
       metricsTargets: options.metricsTargets ?? [],
       ...(options.scrapeIntervalMs === undefined ? {} : { scrapeIntervalMs: options.scrapeIntervalMs }),
+      ...(options.audit && { auditDir: options.audit.dir, auditPublicKeyFile: options.audit.publicKeyFile }),
     }),
     installation: stack.ns.installation,
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),

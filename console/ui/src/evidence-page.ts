@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
 import { Badge, Problem, Table, time, useResource } from './format.ts';
-import type { AuditEntry, AuditView, IsolationReport } from './types.ts';
+import type { AuditEntry, AuditView, ChainCheck, IsolationReport } from './types.ts';
 
 function Report({ report }: { report: IsolationReport | null }) {
   if (report === null) return html`<p>No verify report yet for this tenant.</p>`;
@@ -32,6 +32,14 @@ function outcome(e: AuditEntry): string {
   if (e.status === undefined) return '';
   const latency = e.latency_ms === undefined ? '' : ` in ${Math.round(e.latency_ms)} ms`;
   return `${e.status === 'ok' ? 'ok' : (e.error_code ?? 'error')}${latency}`;
+}
+
+/** How much of a checked trail is sealed in signed segments, when the console reads them. */
+function sealedPart(chain: ChainCheck): string {
+  const sealed = chain.sealed;
+  if (!sealed) return ' (those still in Redis)';
+  const pruned = sealed.prunedThrough ? `; segments 1-${sealed.prunedThrough} pruned by retention` : '';
+  return ` (${sealed.entries} sealed in ${sealed.segments} signed segments, the rest still in Redis${pruned})`;
 }
 
 const FILTERS = ['decision', 'tool', 'who', 'text'] as const;
@@ -71,7 +79,7 @@ function AuditTrail({ id }: { id: string }) {
           ? 'checking…'
           : html`<${Badge} ok=${data.chain.ok} yes="intact" no="BROKEN" /> ${
                 data.chain.ok
-                  ? `${data.chain.entries} entries, every hash and link recomputed; head ${data.chain.head.slice(0, 16)}…`
+                  ? `${data.chain.entries} entries${sealedPart(data.chain)}, every hash and link recomputed; head ${data.chain.head.slice(0, 16)}…`
                   : data.chain.problem
               }`
       }
@@ -98,7 +106,7 @@ function AuditTrail({ id }: { id: string }) {
     ${
       data === undefined
         ? null
-        : html`<${Table} caption=${`${data.entries.length} of ${data.total} entries`} testid="audit-table" columns=${['#', 'When', 'User', 'Agent', 'Tool', 'Decision', 'Outcome', 'Reason']}>
+        : html`<${Table} caption=${`${data.entries.length} of ${data.total} entries`} testid="audit-table" columns=${['#', 'When', 'User', 'Agent', 'Tool', 'Decision', 'Outcome', 'Reason', 'Kept in']}>
               ${data.entries
                 .slice(-200)
                 .reverse()
@@ -113,6 +121,7 @@ function AuditTrail({ id }: { id: string }) {
                       <td><${Badge} ok=${e.decision === 'permit'} yes="permit" no="deny" /></td>
                       <td>${outcome(e)}</td>
                       <td>${e.reason}</td>
+                      <td>${e.segment === undefined ? 'Redis' : `segment ${e.segment}`}</td>
                     </tr>`,
                 )}
             </${Table}>`

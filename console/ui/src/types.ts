@@ -48,6 +48,8 @@ export interface AuditEntry {
   error_code?: string;
   latency_ms?: number;
   hash: string;
+  /** The sealed segment that holds it; absent while it is still in Redis. */
+  segment?: number;
 }
 
 export interface ChainCheck {
@@ -55,6 +57,8 @@ export interface ChainCheck {
   entries: number;
   head: string;
   problem?: string;
+  /** What of the trail is sealed in signed segments (absent when the console reads none). */
+  sealed?: { segments: number; entries: number; prunedThrough?: number };
 }
 
 export interface TenantDetail extends TenantSummary {

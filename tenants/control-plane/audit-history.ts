@@ -1,0 +1,75 @@
+// A tenant's whole audit trail as a reviewer reads it: the entries the supervisor sealed into signed
+// segments (verified with the installation's audit public key, as `bulkhead audit verify` does) and
+// those still in Redis after them, with one chain check over both, including the link between the
+// newest segment and the first entry still in Redis. Without a public key (or a segment directory)
+// it is the entries still in Redis alone, as before sealing existed.
+import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { parseSegment } from '../../kernel/audit/audit-segment.ts';
+import type { AuditEntry, AuditTrail, ChainCheck } from '../../kernel/audit/audit-trail.ts';
+import { readSegmentFiles, tenantSegmentDir } from '../../kernel/audit/segment-files.ts';
+import { verifySegments } from './audit-segments.ts';
+
+/** An entry of the trail; `segment` names the sealed segment that holds it, absent while in Redis. */
+export type TrailEntry = AuditEntry & { segment?: number };
+
+export interface TrailCheck extends ChainCheck {
+  /** What of the trail is sealed (absent when segments are not read). */
+  sealed?: { segments: number; entries: number; prunedThrough?: number };
+}
+
+export interface TrailView {
+  /** Oldest first: the sealed entries, then those still in Redis. */
+  entries: TrailEntry[];
+  chain: TrailCheck;
+}
+
+export interface SealedSource {
+  /** The installation's audit directory (BULKHEAD_AUDIT_DIR). */
+  root: string;
+  publicKey: KeyObject;
+}
+
+export async function readTrail(options: {
+  trail: AuditTrail;
+  tenant: string;
+  sealed?: SealedSource | undefined;
+}): Promise<TrailView> {
+  const { trail, tenant, sealed } = options;
+  const unsealed = await trail.entries(tenant);
+  const redisCheck = await trail.verify(tenant);
+  const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
+  if (!sealed || !dir || !existsSync(dir)) return { entries: unsealed, chain: redisCheck };
+  const segments = await verifySegments({ root: sealed.root, tenant }, sealed.publicKey);
+  const summary = {
+    segments: segments.segments,
+    entries: segments.entries,
+    ...(segments.prunedThrough === undefined ? {} : { prunedThrough: segments.prunedThrough }),
+  };
+  const broken = (problem: string): TrailView => ({
+    entries: unsealed,
+    chain: { ok: false, entries: unsealed.length, head: redisCheck.head, problem, sealed: summary },
+  });
+  if (!segments.ok) return broken(`sealed segments: ${segments.problem ?? 'do not verify'}`);
+  const entries: TrailEntry[] = [];
+  for (const file of await readSegmentFiles(dir)) {
+    if (file.number <= (segments.prunedThrough ?? 0)) continue;
+    const { header, entries: inSegment } = parseSegment(file.text);
+    for (const entry of inSegment) entries.push({ ...entry, segment: header.segment });
+  }
+  // The entries still in Redis continue where the newest segment ended (or the trail is all sealed).
+  const first = unsealed[0];
+  const nextSeq = (segments.lastSeq ?? 0) + 1;
+  if (first && (first.prev !== segments.head || first.seq !== nextSeq))
+    return broken(
+      `entry ${first.seq} in Redis does not follow the sealed segments (they end at seq ${nextSeq - 1})`,
+    );
+  if (!first && redisCheck.head !== segments.head && segments.segments > 0)
+    return broken('the head in Redis is not where the sealed segments end (entries missing)');
+  if (!redisCheck.ok) return broken(redisCheck.problem ?? 'the entries in Redis do not verify');
+  entries.push(...unsealed);
+  return {
+    entries,
+    chain: { ok: true, entries: entries.length, head: redisCheck.head, sealed: summary },
+  };
+}

@@ -1,0 +1,114 @@
+// A tenant's whole audit trail as the console reads it (tenants/control-plane/audit-history.ts): the
+// sealed segments, verified with the public key, then the entries still in Redis, one chain check
+// over both. Real Redis, real files, the supervisor's sealer. A trail whose segments were edited, or
+// whose Redis part does not continue them, reads as broken and names where.
+import { createPublicKey } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
+import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
+import { auditStreamKey } from '../../kernel/redis/keys.ts';
+import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
+import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
+
+let audit: AuditHarness;
+let trail: AuditTrail;
+let sealer: AuditSealer;
+let sealed: SealedSource;
+
+async function appendAll(tenant: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await trail.append(callEvent(tenant, `t${i}`));
+}
+
+beforeAll(async () => {
+  audit = await auditHarness('audit-history', ['whole', 'edited', 'forked', 'pruned']);
+  trail = audit.trail;
+  sealer = audit.sealer({ maxEntries: 2 });
+  sealed = { root: audit.auditDir, publicKey: createPublicKey(audit.privateKey) };
+});
+
+afterAll(async () => {
+  await audit?.close();
+});
+
+describe('the whole audit trail', () => {
+  it('is the sealed segments, then what Redis still holds, checked as one chain', async () => {
+    await appendAll('whole', 5);
+    await sealer.seal('whole');
+    await appendAll('whole', 2);
+    const view = await readTrail({ trail, tenant: 'whole', sealed });
+    expect(view.entries.map((e) => [e.seq, e.segment])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 2],
+      [4, 2],
+      [5, 3],
+      [6, undefined],
+      [7, undefined],
+    ]);
+    expect(view.chain).toMatchObject({ ok: true, entries: 7, sealed: { segments: 3, entries: 5 } });
+    // Without the key it is what Redis holds, as before sealing.
+    const redisOnly = await readTrail({ trail, tenant: 'whole' });
+    expect(redisOnly.entries.map((e) => e.seq)).toEqual([6, 7]);
+    expect(redisOnly.chain.sealed).toBeUndefined();
+    // All of it sealed: still one intact chain, ending where Redis's head is.
+    await sealer.seal('whole');
+    const allSealed = await readTrail({ trail, tenant: 'whole', sealed });
+    expect(allSealed.chain).toMatchObject({ ok: true, entries: 7, sealed: { segments: 4, entries: 7 } });
+  });
+
+  it('reads as broken when a sealed segment was edited, naming it', async () => {
+    await appendAll('edited', 4);
+    await sealer.seal('edited');
+    const file = join(sealed.root, 'edited', segmentFileName(2));
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    lines[1] = lines[1]!.replace('"tool":"t2"', '"tool":"tX"');
+    await writeFile(file, lines.join('\n'));
+    const view = await readTrail({ trail, tenant: 'edited', sealed });
+    expect(view.chain.ok).toBe(false);
+    expect(view.chain.problem).toBe(
+      `sealed segments: ${segmentFileName(2)}: entry 3: content changed (content does not match the signed digest)`,
+    );
+  });
+
+  it('reads as broken when what Redis holds does not continue the segments', async () => {
+    await appendAll('forked', 3);
+    await sealer.seal('forked');
+    // An entry that claims to come next but links elsewhere (Redis lost its data, or was written to).
+    const forged = {
+      ...callEvent('forked', 'forged'),
+      seq: 4,
+      at: new Date().toISOString(),
+      prev: '1'.repeat(64),
+    };
+    await audit.redis.xadd(
+      auditStreamKey(audit.ns.installation.registryPrefix, 'forked'),
+      '*',
+      'entry',
+      JSON.stringify({ ...forged, hash: '2'.repeat(64) }),
+    );
+    const view = await readTrail({ trail, tenant: 'forked', sealed });
+    expect(view.chain).toMatchObject({
+      ok: false,
+      problem: 'entry 4 in Redis does not follow the sealed segments (they end at seq 3)',
+    });
+  });
+
+  it('leaves out what retention pruned, and says so', async () => {
+    await appendAll('pruned', 5);
+    await sealer.seal('pruned');
+    audit.clock.at = new Date(Date.now() + 2 * 86_400_000);
+    expect(await sealer.prune('pruned', 1)).toBe(3);
+    audit.clock.at = undefined;
+    await appendAll('pruned', 1);
+    const view = await readTrail({ trail, tenant: 'pruned', sealed });
+    expect(view.entries.map((e) => e.seq)).toEqual([6]);
+    expect(view.chain).toMatchObject({
+      ok: true,
+      entries: 1,
+      sealed: { segments: 0, entries: 0, prunedThrough: 3 },
+    });
+  });
+});
