@@ -14,8 +14,11 @@ import { verifySegments } from './audit-segments.ts';
 export type TrailEntry = AuditEntry & { segment?: number };
 
 export interface TrailCheck extends ChainCheck {
-  /** What of the trail is sealed (absent when segments are not read). */
-  sealed?: { segments: number; entries: number; prunedThrough?: number };
+  /**
+   * What of the trail is sealed (absent when segments are not read), and the newest segment the
+   * supervisor shipped to the SIEM (absent when it ships none).
+   */
+  sealed?: { segments: number; entries: number; prunedThrough?: number; shippedThrough?: number };
 }
 
 export interface TrailView {
@@ -45,6 +48,7 @@ export async function readTrail(options: {
     segments: segments.segments,
     entries: segments.entries,
     ...(segments.prunedThrough === undefined ? {} : { prunedThrough: segments.prunedThrough }),
+    ...(segments.shippedThrough === undefined ? {} : { shippedThrough: segments.shippedThrough }),
   };
   const broken = (problem: string): TrailView => ({
     entries: unsealed,

@@ -16,6 +16,7 @@ import { SHIP_CURSOR_FILE } from '../../kernel/audit/segment-files.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
 import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
+import { readTrail } from '../../tenants/control-plane/audit-history.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 import { startSupervisor } from '../../supervisor/supervisor.ts';
 import { auditHarness, type AuditHarness } from '../support/audit-harness.ts';
@@ -195,6 +196,10 @@ describe('audit shipping', () => {
     const broken = await verify(TENANT);
     expect(broken.code).toBe(5);
     expect(broken.stderr).toContain(`${segmentFileName(4)}: entry 9: content changed`);
+    // The console's whole trail says it too.
+    const sealed = { root: audit.auditDir, publicKey: createPublicKey(audit.privateKey) };
+    const view = await readTrail({ trail, tenant: OTHER, sealed });
+    expect(view.chain).toMatchObject({ ok: true, sealed: { prunedThrough: 1, shippedThrough: 1 } });
     const other = await verify(OTHER);
     expect(other.stdout).toMatch(
       /segments 1-1 pruned by retention; .* shipped to the SIEM through segment 1$/m,

@@ -39,7 +39,10 @@ function sealedPart(chain: ChainCheck): string {
   const sealed = chain.sealed;
   if (!sealed) return ' (those still in Redis)';
   const pruned = sealed.prunedThrough ? `; segments 1-${sealed.prunedThrough} pruned by retention` : '';
-  return ` (${sealed.entries} sealed in ${sealed.segments} signed segments, the rest still in Redis${pruned})`;
+  const shipped = sealed.shippedThrough
+    ? `; shipped to the SIEM through segment ${sealed.shippedThrough}`
+    : '';
+  return ` (${sealed.entries} sealed in ${sealed.segments} signed segments, the rest still in Redis${pruned}${shipped})`;
 }
 
 const FILTERS = ['decision', 'tool', 'who', 'text'] as const;

@@ -58,7 +58,7 @@ export interface ChainCheck {
   head: string;
   problem?: string;
   /** What of the trail is sealed in signed segments (absent when the console reads none). */
-  sealed?: { segments: number; entries: number; prunedThrough?: number };
+  sealed?: { segments: number; entries: number; prunedThrough?: number; shippedThrough?: number };
 }
 
 export interface TenantDetail extends TenantSummary {
