@@ -57,6 +57,30 @@ export async function publishRuntimeMetrics(
 /** Start latencies: a create is seconds, a wake from paused tens of milliseconds. */
 const START_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
 
+/** The audit shipper's counters and gauge, and the three reports it makes to them. */
+function auditShippingMetrics(registers: Registry[]) {
+  const shipped = new Counter({
+    name: 'bulkhead_audit_records_shipped_total',
+    help: 'Sealed audit records the SIEM collector accepted (BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT).',
+    registers,
+  });
+  const failures = new Counter({
+    name: 'bulkhead_audit_ship_failures_total',
+    help: "Times shipping a tenant's sealed audit segments stopped short: the collector did not accept them, or a segment did not verify.",
+    registers,
+  });
+  const unshipped = new Gauge({
+    name: 'bulkhead_audit_segments_unshipped',
+    help: 'Sealed audit segments the SIEM collector had not accepted at the end of the last sealing pass.',
+    registers,
+  });
+  return {
+    shipped: (records: number) => shipped.inc(records),
+    failed: () => failures.inc(),
+    unshipped: (segments: number) => unshipped.set(segments),
+  };
+}
+
 /** The supervisor's registry: one per process (tests run several supervisors in one process). */
 export class SupervisorMetrics {
   readonly registry = new Registry();
@@ -158,28 +182,7 @@ export class SupervisorMetrics {
   }
 
   /** The audit shipper's reports (supervisor/audit/audit-shipper.ts ShipperMetrics). */
-  readonly auditShipping = ((registers: Registry[]) => {
-    const shipped = new Counter({
-      name: 'bulkhead_audit_records_shipped_total',
-      help: 'Sealed audit records the SIEM collector accepted (BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT).',
-      registers,
-    });
-    const failures = new Counter({
-      name: 'bulkhead_audit_ship_failures_total',
-      help: "Times shipping a tenant's sealed audit segments stopped short: the collector did not accept them, or a segment did not verify.",
-      registers,
-    });
-    const unshipped = new Gauge({
-      name: 'bulkhead_audit_segments_unshipped',
-      help: 'Sealed audit segments the SIEM collector had not accepted at the end of the last sealing pass.',
-      registers,
-    });
-    return {
-      shipped: (records: number) => shipped.inc(records),
-      failed: () => failures.inc(),
-      unshipped: (segments: number) => unshipped.set(segments),
-    };
-  })([this.registry]);
+  readonly auditShipping = auditShippingMetrics([this.registry]);
 
   /** The lifecycle controller's report of a runtime it brought up (RuntimeControllerOptions.onReady). */
   readonly observeReady = (ready: RuntimeReady): void => {
