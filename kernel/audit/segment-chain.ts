@@ -12,6 +12,7 @@ import {
   keyId,
   parseSegment,
   SEGMENT_FORMAT,
+  type ParsedSegment,
   type SegmentLink,
 } from './audit-segment.ts';
 
@@ -89,6 +90,8 @@ export interface CheckSegmentsInput {
   publicKey: KeyObject;
   /** The tenant every segment must belong to (undefined: the first segment's). */
   tenant?: string | undefined;
+  /** Called with each segment once it verified, in order (a reader's entries without a second parse). */
+  onVerified?: ((parsed: ParsedSegment) => void) | undefined;
 }
 
 function readMarker(text: string, publicKey: KeyObject): PruneMarker | string {
@@ -142,6 +145,7 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
     }
     const problem = checkSegment(parsed, { ...link, tenant }, input.publicKey);
     if (problem) return fail(`${file.name}: ${problem}`);
+    input.onVerified?.(parsed);
     tenant ??= parsed.header.tenant;
     check.segments += 1;
     check.entries += parsed.entries.length;

@@ -5,10 +5,14 @@
 // it is the entries still in Redis alone, as before sealing existed.
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { parseSegment } from '../../kernel/audit/audit-segment.ts';
 import type { AuditEntry, AuditTrail, ChainCheck } from '../../kernel/audit/audit-trail.ts';
-import { readSegmentFiles, tenantSegmentDir } from '../../kernel/audit/segment-files.ts';
-import { verifySegments } from './audit-segments.ts';
+import { checkSegments } from '../../kernel/audit/segment-chain.ts';
+import {
+  readMarkerText,
+  readSegmentFiles,
+  readShipCursor,
+  tenantSegmentDir,
+} from '../../kernel/audit/segment-files.ts';
 
 /** An entry of the trail; `segment` names the sealed segment that holds it, absent while in Redis. */
 export type TrailEntry = AuditEntry & { segment?: number };
@@ -43,24 +47,30 @@ export async function readTrail(options: {
   const redisCheck = await trail.verify(tenant);
   const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
   if (!sealed || !dir || !existsSync(dir)) return { entries: unsealed, chain: redisCheck };
-  const segments = await verifySegments({ root: sealed.root, tenant }, sealed.publicKey);
+  // One pass: each segment is parsed once, checked as `bulkhead audit verify` checks it, and its
+  // entries kept once it verified.
+  const entries: TrailEntry[] = [];
+  const segments = checkSegments({
+    files: await readSegmentFiles(dir),
+    marker: await readMarkerText(dir),
+    publicKey: sealed.publicKey,
+    tenant,
+    onVerified: ({ header, entries: inSegment }) => {
+      for (const entry of inSegment) entries.push({ ...entry, segment: header.segment });
+    },
+  });
+  const shippedThrough = (await readShipCursor(dir))?.segment;
   const summary = {
     segments: segments.segments,
     entries: segments.entries,
     ...(segments.prunedThrough === undefined ? {} : { prunedThrough: segments.prunedThrough }),
-    ...(segments.shippedThrough === undefined ? {} : { shippedThrough: segments.shippedThrough }),
+    ...(shippedThrough === undefined ? {} : { shippedThrough }),
   };
   const broken = (problem: string): TrailView => ({
     entries: unsealed,
     chain: { ok: false, entries: unsealed.length, head: redisCheck.head, problem, sealed: summary },
   });
   if (!segments.ok) return broken(`sealed segments: ${segments.problem ?? 'do not verify'}`);
-  const entries: TrailEntry[] = [];
-  for (const file of await readSegmentFiles(dir)) {
-    if (file.number <= (segments.prunedThrough ?? 0)) continue;
-    const { header, entries: inSegment } = parseSegment(file.text);
-    for (const entry of inSegment) entries.push({ ...entry, segment: header.segment });
-  }
   // The entries still in Redis continue where the newest segment ended (or the trail is all sealed).
   const first = unsealed[0];
   const nextSeq = (segments.lastSeq ?? 0) + 1;
