@@ -206,6 +206,28 @@ describe('audit shipping', () => {
     );
   });
 
+  it("sends the headers the OpenTelemetry exporter's own variables name, e.g. a SIEM's key", async () => {
+    const other = await startOtlpReceiver();
+    process.env.OTEL_EXPORTER_OTLP_LOGS_HEADERS = 'authorization=Bearer%20siem-key';
+    try {
+      // The exporter reads its variables when it is made, as the supervisor's is at its start.
+      const exporter = new OTLPLogExporter({ url: other.logsUrl });
+      const shipper = new AuditShipper({
+        dir: audit.auditDir,
+        publicKey: createPublicKey(audit.privateKey),
+        exporter,
+        logger: pino({ level: 'silent' }),
+      });
+      await trail.append(call(1, { tenant: OTHER }));
+      await audit.sealer({ maxEntries: 3 }).seal(OTHER);
+      expect(await shipper.ship(OTHER)).toMatchObject({ segments: 1, records: 1, behind: 0 });
+      expect(other.logsAuthorization).toEqual(['Bearer siem-key']);
+    } finally {
+      delete process.env.OTEL_EXPORTER_OTLP_LOGS_HEADERS;
+      await other.close();
+    }
+  });
+
   it('a supervisor given a logs endpoint and no signing key refuses to start', async () => {
     await expect(
       startSupervisor({

@@ -92,6 +92,8 @@ export interface OtlpReceiver {
   logs: ReceivedLog[];
   /** While set, exports are refused with this HTTP status (a collector that does not accept them). */
   refuse: number | undefined;
+  /** The `authorization` header of each logs export accepted (undefined: none sent). */
+  logsAuthorization: (string | undefined)[];
   /** Export requests received, and those that were not OTLP JSON. */
   requests: number;
   rejected: number;
@@ -145,6 +147,7 @@ export async function startOtlpReceiver(
     spans: [],
     logs: [],
     refuse: undefined,
+    logsAuthorization: [],
     requests: 0,
     rejected: 0,
   };
@@ -201,6 +204,7 @@ export async function startOtlpReceiver(
       }
       if (req.url === '/v1/logs') {
         receiveLogs(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpLogsRequest);
+        receiver.logsAuthorization.push(req.headers.authorization);
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         arrivals.emit('spans');
         return;
