@@ -5,7 +5,7 @@
 // where it was and retention from pruning what it has not accepted; a tampered segment is not
 // shipped, nor anything after it; the supervisor's metrics count all of it.
 import { createPublicKey } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import pino from 'pino';
@@ -204,6 +204,20 @@ describe('audit shipping', () => {
     expect(other.stdout).toMatch(
       /segments 1-1 pruned by retention; .* shipped to the SIEM through segment 1$/m,
     );
+  });
+
+  it('sends a segment again when its cursor was not written, with the same seq and hash to drop the copy', async () => {
+    const AGAIN = 'shipped-again';
+    await audit.registry.create({ id: AGAIN, plan: planByName('small'), isolation: 'runc' });
+    for (let n = 1; n <= 2; n++) await trail.append(call(n, { tenant: AGAIN }));
+    await sealer.runOnce();
+    // A supervisor stopped after the collector's answer and before the cursor's write.
+    await rm(join(audit.auditDir, AGAIN, SHIP_CURSOR_FILE));
+    await sealer.runOnce();
+    const again = receiver.logs.filter((log) => log.attributes['bulkhead.tenant'] === AGAIN);
+    expect(seqs(again, AGAIN)).toEqual([1, 2, 1, 2]);
+    expect(again[2]!.attributes['bulkhead.audit.hash']).toBe(again[0]!.attributes['bulkhead.audit.hash']);
+    expect(again[2]!.body).toEqual(again[0]!.body);
   });
 
   it("sends the headers the OpenTelemetry exporter's own variables name, e.g. a SIEM's key", async () => {
