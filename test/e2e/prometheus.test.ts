@@ -127,12 +127,12 @@ describe('a real Prometheus server', () => {
       expect(p95[tool], tool).toBeGreaterThan(0);
     }
 
-    const running = await prometheus.query(
-      'sum(bulkhead_runtimes{job="bulkhead-supervisor",state="running"})',
-    );
-    expect(running[0]?.value).toBe(1);
-    const memory = await prometheus.query(`bulkhead_runtime_memory_bytes{tenant="${TENANT}"}`);
-    expect(memory[0]?.value).toBeGreaterThan(0);
+    // Waited for, not read once: under load a supervisor scrape (the engine's statistics of every
+    // container) can outlast the 1 s interval, and its series are stale until the next one.
+    const running = 'sum(bulkhead_runtimes{job="bulkhead-supervisor",state="running"})';
+    expect(await prometheus.waitFor(running, (v) => v === 1)).toBe(1);
+    const memory = `bulkhead_runtime_memory_bytes{tenant="${TENANT}"}`;
+    expect(await prometheus.waitFor(memory, (v) => (v ?? 0) > 0)).toBeGreaterThan(0);
   }, 120_000);
 
   it('loads and evaluates the shipped alerting rules without error', async () => {
