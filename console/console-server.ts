@@ -21,6 +21,7 @@ import { secure, sendError, sendHtml } from './http/http-kit.ts';
 import { MetricsRing } from './metrics/metrics-ring.ts';
 import { TenantViews } from './tenant-views.ts';
 import { readPublicKey } from '../tenants/control-plane/audit-segments.ts';
+import { VerifiedSegments } from '../kernel/audit/segment-chain.ts';
 import { bundleAssets, INDEX_HTML } from './ui/assets.ts';
 
 export type ConsoleOptions = Omit<
@@ -56,7 +57,12 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const sealed =
     options.auditPublicKeyFile === undefined
       ? undefined
-      : { root: options.auditDir, publicKey: await readPublicKey(options.auditPublicKeyFile) };
+      : {
+          root: options.auditDir,
+          publicKey: await readPublicKey(options.auditPublicKeyFile),
+          // Sealed segments never change: each view checks their bytes, not all their entries again.
+          verified: new VerifiedSegments(),
+        };
   const metrics = new MetricsRing({ targets: options.metricsTargets, samplesKept: options.samplesKept });
   const scheduler = new Scheduler({ logger });
   if (options.metricsTargets.length > 0)

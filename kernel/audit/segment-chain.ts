@@ -2,7 +2,7 @@
 // removed the oldest segments) says where the chain starts, then every segment must be the next one
 // (number, previous-segment digest, entry seq and hash), signed by the installation's key. Pure: the
 // caller reads the files (segment-files.ts).
-import { sign, verify, type KeyObject } from 'node:crypto';
+import { hash, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../tools/tool-definition.ts';
 import { GENESIS_HASH } from './audit-trail.ts';
@@ -82,6 +82,51 @@ export interface SegmentsCheck {
   problem?: string;
 }
 
+/**
+ * Segments already verified, by their exact bytes and the link they had to continue: a reader that
+ * checks the same trail again and again (the console, on every view) skips the parse and the checks
+ * of a segment whose bytes and expected place are those verified before. A changed byte, a segment
+ * moved, another key or tenant: another key, so it is checked again. Bounded by the entries held.
+ */
+export class VerifiedSegments {
+  readonly #maxEntries: number;
+  readonly #byKey = new Map<string, ParsedSegment>();
+  #entries = 0;
+
+  constructor(options: { maxEntries?: number } = {}) {
+    this.#maxEntries = options.maxEntries ?? 100_000;
+  }
+
+  key(text: string, link: SegmentLink, tenant: string | undefined, publicKey: KeyObject): string {
+    const place = `${link.segment}:${link.prevSegmentDigest}:${link.chain.prev}:${link.chain.seq}`;
+    return `${hash('sha256', text, 'hex')}|${place}|${tenant ?? ''}|${keyId(publicKey)}`;
+  }
+
+  /** Segments held, and how many checks were skipped so far. */
+  get size(): number {
+    return this.#byKey.size;
+  }
+  hits = 0;
+
+  get(key: string): ParsedSegment | undefined {
+    const parsed = this.#byKey.get(key);
+    if (parsed) this.hits += 1;
+    return parsed;
+  }
+
+  set(key: string, parsed: ParsedSegment): void {
+    if (parsed.entries.length > this.#maxEntries || this.#byKey.has(key)) return;
+    this.#byKey.set(key, parsed);
+    this.#entries += parsed.entries.length;
+    // The oldest out first (a Map iterates in insertion order).
+    for (const [old, segment] of this.#byKey) {
+      if (this.#entries <= this.#maxEntries) break;
+      this.#byKey.delete(old);
+      this.#entries -= segment.entries.length;
+    }
+  }
+}
+
 export interface CheckSegmentsInput {
   /** The segment files, in any order. */
   files: readonly SegmentFile[];
@@ -92,6 +137,8 @@ export interface CheckSegmentsInput {
   tenant?: string | undefined;
   /** Called with each segment once it verified, in order (a reader's entries without a second parse). */
   onVerified?: ((parsed: ParsedSegment) => void) | undefined;
+  /** Segments verified before, skipped when their bytes and place are the same. */
+  verified?: VerifiedSegments | undefined;
 }
 
 function readMarker(text: string, publicKey: KeyObject): PruneMarker | string {
@@ -137,14 +184,18 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
     if (file.number < link.segment) return fail(`${file.name}: duplicate segment number`);
     if (file.number > link.segment)
       return fail(`segment ${link.segment} missing: ${file.name} follows ${describeBefore(link, marker)}`);
-    let parsed;
-    try {
-      parsed = parseSegment(file.text);
-    } catch (error) {
-      return fail(`${file.name}: ${(error as Error).message}`);
+    const key = input.verified?.key(file.text, link, tenant, input.publicKey);
+    let parsed = key === undefined ? undefined : input.verified?.get(key);
+    if (!parsed) {
+      try {
+        parsed = parseSegment(file.text);
+      } catch (error) {
+        return fail(`${file.name}: ${(error as Error).message}`);
+      }
+      const problem = checkSegment(parsed, { ...link, tenant }, input.publicKey);
+      if (problem) return fail(`${file.name}: ${problem}`);
+      if (key !== undefined) input.verified?.set(key, parsed);
     }
-    const problem = checkSegment(parsed, { ...link, tenant }, input.publicKey);
-    if (problem) return fail(`${file.name}: ${problem}`);
     input.onVerified?.(parsed);
     tenant ??= parsed.header.tenant;
     check.segments += 1;

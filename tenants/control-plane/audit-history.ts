@@ -6,7 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AuditEntry, AuditTrail, ChainCheck } from '../../kernel/audit/audit-trail.ts';
-import { checkSegments } from '../../kernel/audit/segment-chain.ts';
+import { checkSegments, type VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
 import {
   readMarkerText,
   readSegmentFiles,
@@ -35,6 +35,8 @@ export interface SealedSource {
   /** The installation's audit directory (BULKHEAD_AUDIT_DIR). */
   root: string;
   publicKey: KeyObject;
+  /** Segments verified by earlier reads: unchanged ones are not parsed and checked again. */
+  verified?: VerifiedSegments | undefined;
 }
 
 export async function readTrail(options: {
@@ -47,14 +49,15 @@ export async function readTrail(options: {
   const redisCheck = await trail.verify(tenant);
   const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
   if (!sealed || !dir || !existsSync(dir)) return { entries: unsealed, chain: redisCheck };
-  // One pass: each segment is parsed once, checked as `bulkhead audit verify` checks it, and its
-  // entries kept once it verified.
+  // One pass: each segment is parsed once, checked as `bulkhead audit verify` checks it (unless its
+  // very bytes were verified in that place before), and its entries kept once it verified.
   const entries: TrailEntry[] = [];
   const segments = checkSegments({
     files: await readSegmentFiles(dir),
     marker: await readMarkerText(dir),
     publicKey: sealed.publicKey,
     tenant,
+    verified: sealed.verified,
     onVerified: ({ header, entries: inSegment }) => {
       for (const entry of inSegment) entries.push({ ...entry, segment: header.segment });
     },

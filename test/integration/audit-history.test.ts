@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
+import { VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
 import { auditStreamKey } from '../../kernel/redis/keys.ts';
 import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
 import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
@@ -62,15 +63,22 @@ describe('the whole audit trail', () => {
   it('reads as broken when a sealed segment was edited, naming it', async () => {
     await appendAll('edited', 4);
     await sealer.seal('edited');
+    // Read once as the console does, with its cache of verified segments: intact.
+    const cached = { ...sealed, verified: new VerifiedSegments() };
+    expect((await readTrail({ trail, tenant: 'edited', sealed: cached })).chain.ok).toBe(true);
     const file = join(sealed.root, 'edited', segmentFileName(2));
     const lines = (await readFile(file, 'utf8')).split('\n');
     lines[1] = lines[1]!.replace('"tool":"t2"', '"tool":"tX"');
     await writeFile(file, lines.join('\n'));
-    const view = await readTrail({ trail, tenant: 'edited', sealed });
-    expect(view.chain.ok).toBe(false);
-    expect(view.chain.problem).toBe(
-      `sealed segments: ${segmentFileName(2)}: entry 3: content changed (content does not match the signed digest)`,
-    );
+    // Read again, with and without the cache: the edit is caught either way.
+    for (const source of [sealed, cached]) {
+      const view = await readTrail({ trail, tenant: 'edited', sealed: source });
+      expect(view.chain.ok).toBe(false);
+      expect(view.chain.problem).toBe(
+        `sealed segments: ${segmentFileName(2)}: entry 3: content changed (content does not match the signed digest)`,
+      );
+    }
+    expect(cached.verified.hits).toBe(1);
   });
 
   it('reads as broken when what Redis holds does not continue the segments', async () => {

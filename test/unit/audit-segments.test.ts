@@ -15,6 +15,7 @@ import {
   checkSegments,
   prunable,
   signPruneMarker,
+  VerifiedSegments,
   type SegmentFile,
 } from '../../kernel/audit/segment-chain.ts';
 
@@ -103,6 +104,30 @@ describe('sealed audit segments', () => {
       ok: false,
       problem: `${segmentFileName(2)}: entry 5: content changed (content does not match the signed digest)`,
     });
+  });
+
+  it('skip the checks of segments verified before, and still catch one edited since', () => {
+    const verified = new VerifiedSegments();
+    const run = (list: SegmentFile[], publicKey: KeyObject = keys.publicKey) =>
+      checkSegments({ files: list, publicKey, tenant: 'acme', verified });
+    const first = run(files);
+    expect(first).toMatchObject({ ok: true, segments: 4, entries: 10 });
+    expect([verified.size, verified.hits]).toEqual([4, 0]);
+    expect(run(files)).toEqual(first);
+    expect(verified.hits).toBe(4);
+    // A byte changed since: another key, checked again, and caught.
+    const tampered = editLine(files[1]!, 2, (e) => (e.decision = 'deny'));
+    expect(run([files[0]!, tampered, files[2]!, files[3]!])).toMatchObject({
+      ok: false,
+      problem: `${segmentFileName(2)}: entry 5: content changed (content does not match the signed digest)`,
+    });
+    // Another key, or a segment out of its place: not taken from what was verified.
+    expect(run(files, other.publicKey).ok).toBe(false);
+    expect(run([files[0]!, { ...files[2]!, number: 2 }, files[3]!]).ok).toBe(false);
+    // Bounded by the entries it holds: the oldest go first.
+    const small = new VerifiedSegments({ maxEntries: 6 });
+    checkSegments({ files, publicKey: keys.publicKey, tenant: 'acme', verified: small });
+    expect(small.size).toBe(2);
   });
 
   it('name an edited header', () => {

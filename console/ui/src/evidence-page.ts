@@ -82,7 +82,7 @@ function AuditTrail({ id }: { id: string }) {
           ? 'checking…'
           : html`<${Badge} ok=${data.chain.ok} yes="intact" no="BROKEN" /> ${
                 data.chain.ok
-                  ? `${data.chain.entries} entries${sealedPart(data.chain)}, every hash and link recomputed; head ${data.chain.head.slice(0, 16)}…`
+                  ? `${data.chain.entries} entries${sealedPart(data.chain)}, every hash and link checked; head ${data.chain.head.slice(0, 16)}…`
                   : data.chain.problem
               }`
       }
