@@ -39,16 +39,29 @@ export interface SealedSource {
   verified?: VerifiedSegments | undefined;
 }
 
-export async function readTrail(options: {
+export interface ReadTrailOptions {
   trail: AuditTrail;
   tenant: string;
   sealed?: SealedSource | undefined;
-}): Promise<TrailView> {
+}
+
+/**
+ * The whole trail. Redis is read before the segments, so a seal in between can only make the two
+ * overlap, never leave a gap; what Redis and the segments then disagree on is read once more before
+ * it is called broken (the supervisor seals every few minutes, a tampering stays).
+ */
+export async function readTrail(options: ReadTrailOptions): Promise<TrailView> {
+  const { view, settled } = await readOnce(options);
+  return settled ? view : (await readOnce(options)).view;
+}
+
+async function readOnce(options: ReadTrailOptions): Promise<{ view: TrailView; settled: boolean }> {
   const { trail, tenant, sealed } = options;
   const unsealed = await trail.entries(tenant);
   const redisCheck = await trail.verify(tenant);
   const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
-  if (!sealed || !dir || !existsSync(dir)) return { entries: unsealed, chain: redisCheck };
+  if (!sealed || !dir || !existsSync(dir))
+    return { view: { entries: unsealed, chain: redisCheck }, settled: true };
   // One pass: each segment is parsed once, checked as `bulkhead audit verify` checks it (unless its
   // very bytes were verified in that place before), and its entries kept once it verified.
   const entries: TrailEntry[] = [];
@@ -69,24 +82,34 @@ export async function readTrail(options: {
     ...(segments.prunedThrough === undefined ? {} : { prunedThrough: segments.prunedThrough }),
     ...(shippedThrough === undefined ? {} : { shippedThrough }),
   };
-  const broken = (problem: string): TrailView => ({
-    entries: unsealed,
-    chain: { ok: false, entries: unsealed.length, head: redisCheck.head, problem, sealed: summary },
+  const broken = (problem: string, settled = false) => ({
+    view: {
+      entries: unsealed,
+      chain: { ok: false, entries: unsealed.length, head: redisCheck.head, problem, sealed: summary },
+    },
+    settled,
   });
-  if (!segments.ok) return broken(`sealed segments: ${segments.problem ?? 'do not verify'}`);
-  // The entries still in Redis continue where the newest segment ended (or the trail is all sealed).
-  const first = unsealed[0];
-  const nextSeq = (segments.lastSeq ?? 0) + 1;
-  if (first && (first.prev !== segments.head || first.seq !== nextSeq))
+  // The segments alone: a problem there is no race with the sealer (it never rewrites a segment).
+  if (!segments.ok) return broken(`sealed segments: ${segments.problem ?? 'do not verify'}`, true);
+  // Entries in Redis already sealed (a seal between the two reads, or a pass that stopped before its
+  // trim) are the sealed ones exactly, or the trail is broken; the rest continue where the newest
+  // segment ended (or the trail is all sealed).
+  const lastSeq = segments.lastSeq ?? 0;
+  const sealedHashes = new Map(entries.map((e) => [e.seq, e.hash]));
+  const differs = unsealed.find((e) => e.seq <= lastSeq && sealedHashes.get(e.seq) !== e.hash);
+  if (differs) return broken(`entry ${differs.seq} in Redis is not the sealed one`);
+  const rest = unsealed.filter((e) => e.seq > lastSeq);
+  const first = rest[0];
+  if (first && (first.prev !== segments.head || first.seq !== lastSeq + 1))
     return broken(
-      `entry ${first.seq} in Redis does not follow the sealed segments (they end at seq ${nextSeq - 1})`,
+      `entry ${first.seq} in Redis does not follow the sealed segments (they end at seq ${lastSeq})`,
     );
   if (!first && redisCheck.head !== segments.head && segments.segments > 0)
     return broken('the head in Redis is not where the sealed segments end (entries missing)');
   if (!redisCheck.ok) return broken(redisCheck.problem ?? 'the entries in Redis do not verify');
-  entries.push(...unsealed);
+  entries.push(...rest);
   return {
-    entries,
-    chain: { ok: true, entries: entries.length, head: redisCheck.head, sealed: summary },
+    view: { entries, chain: { ok: true, entries: entries.length, head: redisCheck.head, sealed: summary } },
+    settled: true,
   };
 }

@@ -60,6 +60,27 @@ describe('the whole audit trail', () => {
     expect(allSealed.chain).toMatchObject({ ok: true, entries: 7, sealed: { segments: 4, entries: 7 } });
   });
 
+  it('counts once an entry both sealed and still in Redis (a pass stopped before its trim)', async () => {
+    const [stored] = await trail.stored('whole');
+    expect(stored).toBeUndefined();
+    await trail.append(callEvent('whole', 'late'));
+    const [late] = await trail.stored('whole');
+    await sealer.seal('whole');
+    // Put the sealed entry back as if the trim had never happened.
+    await audit.redis.xadd(
+      auditStreamKey(audit.ns.installation.registryPrefix, 'whole'),
+      '*',
+      'entry',
+      JSON.stringify(late!.entry),
+    );
+    const view = await readTrail({ trail, tenant: 'whole', sealed });
+    expect(view.chain).toMatchObject({ ok: true, entries: 8 });
+    expect(view.entries.filter((e) => e.seq === 8)).toEqual([{ ...late!.entry, segment: 5 }]);
+    // The next pass trims it.
+    await sealer.seal('whole');
+    expect(await trail.stored('whole')).toEqual([]);
+  });
+
   it('reads as broken when a sealed segment was edited, naming it', async () => {
     await appendAll('edited', 4);
     await sealer.seal('edited');
