@@ -151,6 +151,11 @@ export interface StoredEntry {
   entry: AuditEntry;
 }
 
+/** Stream rows (id, [field, value]) as entries: the value is the entry's JSON. */
+function storedEntries(rows: [string, string[]][]): StoredEntry[] {
+  return rows.map(([id, fields]) => ({ id, entry: AuditEntrySchema.parse(JSON.parse(fields[1] ?? '{}')) }));
+}
+
 /** At most this many entries in one append script (one batch of a group commit). */
 const MAX_BATCH = 128;
 
@@ -276,7 +281,7 @@ export class AuditTrail implements AuditSink {
       count === undefined
         ? await this.redis.xrange(stream, '-', '+')
         : await this.redis.xrange(stream, '-', '+', 'COUNT', count);
-    return rows.map(([id, fields]) => ({ id, entry: AuditEntrySchema.parse(JSON.parse(fields[1] ?? '{}')) }));
+    return storedEntries(rows);
   }
 
   async entries(tenant: string): Promise<AuditEntry[]> {
@@ -295,11 +300,22 @@ export class AuditTrail implements AuditSink {
    * `bulkhead audit verify`, covers the link between the last segment and this remainder).
    */
   async verify(tenant: string): Promise<ChainCheck> {
-    const entries = await this.entries(tenant);
-    const head = await this.readHead(tenant);
+    return (await this.read(tenant)).check;
+  }
+
+  /**
+   * The entries still in Redis and their check (verify's), read together in one MULTI: the entries
+   * and the head checked are the same moment's, and the stream is read once.
+   */
+  async read(tenant: string): Promise<{ entries: AuditEntry[]; check: ChainCheck }> {
+    const [stream, headKey] = this.keys(tenant);
+    const state = await this.redis.multi().xrange(stream, '-', '+').get(headKey).xlen(stream).exec();
+    const rows = (state?.[0]?.[1] ?? []) as [string, string[]][];
+    const entries = storedEntries(rows).map((s) => s.entry);
+    const head = parseHead((state?.[1]?.[1] as string | null) ?? null, Number(state?.[2]?.[1] ?? 0));
     const first = entries[0];
     const start = first ? { prev: first.prev, seq: first.seq } : { prev: head.hash, seq: head.seq + 1 };
-    return verifyChain(entries, head.hash, start);
+    return { entries, check: verifyChain(entries, head.hash, start) };
   }
 
   /** Keep the trail for its retention period after the tenant is gone, then let Redis drop it. */

@@ -11,8 +11,7 @@ export interface AuditExport {
 
 export async function exportAuditTrail(trail: AuditTrail, tenant: string, dir: string): Promise<AuditExport> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const entries = await trail.entries(tenant);
-  const check = await trail.verify(tenant);
+  const { entries, check } = await trail.read(tenant);
   const file = join(dir, `${tenant}-audit.jsonl`);
   const checkFile = join(dir, `${tenant}-audit-check.json`);
   await writeFile(file, entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length ? '\n' : ''), {

@@ -46,22 +46,15 @@ export interface ReadTrailOptions {
 }
 
 /**
- * The whole trail. Redis is read before the segments, so a seal in between can only make the two
- * overlap, never leave a gap; what Redis and the segments then disagree on is read once more before
- * it is called broken (the supervisor seals every few minutes, a tampering stays).
+ * The whole trail. Redis (its entries and head, one MULTI) is read before the segments, so a seal in
+ * between can only make the two overlap, never leave a gap: an overlap is counted once, and anything
+ * else the two disagree on is a broken trail.
  */
 export async function readTrail(options: ReadTrailOptions): Promise<TrailView> {
-  const { view, settled } = await readOnce(options);
-  return settled ? view : (await readOnce(options)).view;
-}
-
-async function readOnce(options: ReadTrailOptions): Promise<{ view: TrailView; settled: boolean }> {
   const { trail, tenant, sealed } = options;
-  const unsealed = await trail.entries(tenant);
-  const redisCheck = await trail.verify(tenant);
+  const { entries: unsealed, check: redisCheck } = await trail.read(tenant);
   const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
-  if (!sealed || !dir || !existsSync(dir))
-    return { view: { entries: unsealed, chain: redisCheck }, settled: true };
+  if (!sealed || !dir || !existsSync(dir)) return { entries: unsealed, chain: redisCheck };
   // One pass: each segment is parsed once, checked as `bulkhead audit verify` checks it (unless its
   // very bytes were verified in that place before), and its entries kept once it verified.
   const entries: TrailEntry[] = [];
@@ -82,15 +75,11 @@ async function readOnce(options: ReadTrailOptions): Promise<{ view: TrailView; s
     ...(segments.prunedThrough === undefined ? {} : { prunedThrough: segments.prunedThrough }),
     ...(shippedThrough === undefined ? {} : { shippedThrough }),
   };
-  const broken = (problem: string, settled = false) => ({
-    view: {
-      entries: unsealed,
-      chain: { ok: false, entries: unsealed.length, head: redisCheck.head, problem, sealed: summary },
-    },
-    settled,
+  const broken = (problem: string): TrailView => ({
+    entries: unsealed,
+    chain: { ok: false, entries: unsealed.length, head: redisCheck.head, problem, sealed: summary },
   });
-  // The segments alone: a problem there is no race with the sealer (it never rewrites a segment).
-  if (!segments.ok) return broken(`sealed segments: ${segments.problem ?? 'do not verify'}`, true);
+  if (!segments.ok) return broken(`sealed segments: ${segments.problem ?? 'do not verify'}`);
   // Entries in Redis already sealed (a seal between the two reads, or a pass that stopped before its
   // trim) are the sealed ones exactly, or the trail is broken; the rest continue where the newest
   // segment ended (or the trail is all sealed).
@@ -108,8 +97,5 @@ async function readOnce(options: ReadTrailOptions): Promise<{ view: TrailView; s
     return broken('the head in Redis is not where the sealed segments end (entries missing)');
   if (!redisCheck.ok) return broken(redisCheck.problem ?? 'the entries in Redis do not verify');
   entries.push(...rest);
-  return {
-    view: { entries, chain: { ok: true, entries: entries.length, head: redisCheck.head, sealed: summary } },
-    settled: true,
-  };
+  return { entries, chain: { ok: true, entries: entries.length, head: redisCheck.head, sealed: summary } };
 }
