@@ -135,6 +135,11 @@ export interface CheckSegmentsInput {
   publicKey: KeyObject;
   /** The tenant every segment must belong to (undefined: the first segment's). */
   tenant?: string | undefined;
+  /**
+   * Where the files must start, instead of the trail's start (or the marker's): a reader that has
+   * checked the chain up to there before (the audit shipper, from its cursor).
+   */
+  from?: SegmentLink | undefined;
   /** Called with each segment once it verified, in order (a reader's entries without a second parse). */
   onVerified?: ((parsed: ParsedSegment) => void) | undefined;
   /** Segments verified before, skipped when their bytes and place are the same. */
@@ -167,7 +172,7 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
     marker = read;
   }
   let tenant = input.tenant ?? marker?.tenant;
-  let link = chainStart(marker);
+  let link = input.from ?? chainStart(marker);
   const check: SegmentsCheck = {
     ok: true,
     segments: 0,
@@ -175,6 +180,7 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
     head: link.chain.prev,
     lastDigest: link.prevSegmentDigest,
     ...(marker ? { prunedThrough: marker.through_segment, lastSeq: marker.last_seq } : {}),
+    ...(input.from ? { lastSeq: input.from.chain.seq - 1 } : {}),
   };
   const fail = (problem: string): SegmentsCheck => ({ ...check, ok: false, problem });
   if (marker && tenant !== marker.tenant) return fail(`pruning marker belongs to tenant "${marker.tenant}"`);

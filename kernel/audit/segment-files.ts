@@ -62,8 +62,9 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
     .sort((a, b) => a.number - b.number);
 }
 
-export async function readSegmentFiles(dir: string): Promise<SegmentFile[]> {
-  const listed = await listSegments(dir);
+/** The segment files in `dir` with their text, oldest first; from segment `from` on when given. */
+export async function readSegmentFiles(dir: string, from = 1): Promise<SegmentFile[]> {
+  const listed = (await listSegments(dir)).filter((s) => s.number >= from);
   return Promise.all(listed.map(async (s) => ({ ...s, text: await readFile(join(dir, s.name), 'utf8') })));
 }
 

@@ -68,8 +68,9 @@ export class AuditSealer {
         await this.seal(tenant.id);
         let through = Infinity;
         if (shipper) {
-          behind += (await shipper.ship(tenant.id)).behind;
-          through = await shipper.shippedThrough(tenant.id);
+          const shipped = await shipper.ship(tenant.id);
+          behind += shipped.behind;
+          through = shipped.through;
         }
         await this.prune(tenant.id, tenant.retention.auditDays, through);
       } catch (error) {

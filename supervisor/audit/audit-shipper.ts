@@ -9,22 +9,15 @@
 // and hash for the receiver to drop the copy. Retention removes only shipped segments while
 // shipping is configured (audit-sealer.ts), so nothing sealed is pruned before it reached the SIEM.
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { SeverityNumber } from '@opentelemetry/api';
 import { ExportResultCode, millisToHrTime } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger } from 'pino';
+import type { ParsedSegment, SegmentLink } from '../../kernel/audit/audit-segment.ts';
+import { chainStart, checkSegments } from '../../kernel/audit/segment-chain.ts';
 import {
-  checkSegment,
-  parseSegment,
-  type ParsedSegment,
-  type SegmentLink,
-} from '../../kernel/audit/audit-segment.ts';
-import { chainStart } from '../../kernel/audit/segment-chain.ts';
-import {
-  listSegments,
   readMarker,
+  readSegmentFiles,
   readShipCursor,
   replaceFile,
   SHIP_CURSOR_FILE,
@@ -65,6 +58,8 @@ export interface ShipReport {
   records: number;
   /** Sealed segments still not shipped after this pass. */
   behind: number;
+  /** The newest segment the collector has accepted (its cursor), 0 when none. */
+  through: number;
 }
 
 export class AuditShipper {
@@ -88,11 +83,6 @@ export class AuditShipper {
     this.options.metrics?.unshipped(behind);
   }
 
-  /** The newest segment of `tenant` the collector accepted, 0 when none. */
-  async shippedThrough(tenant: string): Promise<number> {
-    return (await readShipCursor(tenantSegmentDir(this.options.dir, tenant)))?.segment ?? 0;
-  }
-
   /**
    * Ships every sealed segment of `tenant` past its cursor, in order. Stops at the first segment
    * that does not verify or that the collector does not accept: it is tried again on the next pass.
@@ -100,23 +90,23 @@ export class AuditShipper {
   async ship(tenant: string): Promise<ShipReport> {
     const dir = tenantSegmentDir(this.options.dir, tenant);
     const { logger } = this.options;
-    let link = await this.start(dir, tenant);
-    const pending = (await listSegments(dir)).filter((file) => file.number >= link.segment);
-    const report: ShipReport = { segments: 0, records: 0, behind: pending.length };
+    const { link, through } = await this.start(dir, tenant);
+    const files = await readSegmentFiles(dir, link.segment);
+    const report: ShipReport = { segments: 0, records: 0, behind: files.length, through };
     if (this.collectorFailed) return report;
-    for (const file of pending) {
-      const checked = await this.verified(dir, file, link, tenant);
-      if (typeof checked === 'string') {
-        logger.error(
-          { tenant, segment: file.name, problem: checked },
-          'audit segment not shipped: it does not verify',
-        );
-        this.options.metrics?.failed();
-        return report;
-      }
-      const { header, footer, entries } = checked;
+    // Checked as the next links of the chain already shipped, as `bulkhead audit verify` checks them.
+    const verified: ParsedSegment[] = [];
+    const check = checkSegments({
+      files,
+      from: link,
+      publicKey: this.options.publicKey,
+      tenant,
+      onVerified: (parsed) => verified.push(parsed),
+    });
+    for (const segment of verified) {
+      const { header, footer, entries } = segment;
       try {
-        await this.export(this.records(checked));
+        await this.export(this.records(segment));
       } catch (error) {
         this.collectorFailed = true;
         logger.warn(
@@ -139,40 +129,32 @@ export class AuditShipper {
       report.segments += 1;
       report.records += entries.length;
       report.behind -= 1;
-      link = nextAfter(cursor);
+      report.through = header.segment;
+    }
+    if (!check.ok) {
+      logger.error({ tenant, problem: check.problem }, 'audit segment not shipped: it does not verify');
+      this.options.metrics?.failed();
     }
     if (report.segments > 0) logger.info({ tenant, ...report }, 'audit segments shipped');
     return report;
   }
 
-  /** The segment parsed, if it is the next link of the chain shipped so far; else what is wrong. */
-  private async verified(
-    dir: string,
-    file: { name: string; number: number },
-    link: SegmentLink,
-    tenant: string,
-  ): Promise<ParsedSegment | string> {
-    if (file.number !== link.segment) return `segment ${link.segment} missing`;
-    let parsed: ParsedSegment;
-    try {
-      parsed = parseSegment(await readFile(join(dir, file.name), 'utf8'));
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return checkSegment(parsed, { ...link, tenant }, this.options.publicKey) ?? parsed;
-  }
-
-  /** Where shipping continues: after the cursor, or where the trail on disk starts. */
-  private async start(dir: string, tenant: string): Promise<SegmentLink> {
+  /**
+   * Where shipping continues (after the cursor, or where the trail on disk starts), and the newest
+   * segment shipped so far.
+   */
+  private async start(dir: string, tenant: string): Promise<{ link: SegmentLink; through: number }> {
     const [cursor, marker] = [await readShipCursor(dir), await readMarker(dir)];
-    if (cursor && !(marker && cursor.segment < marker.through_segment)) return nextAfter(cursor);
+    const through = cursor?.segment ?? 0;
+    if (cursor && !(marker && cursor.segment < marker.through_segment))
+      return { link: nextAfter(cursor), through };
     // Segments pruned before they were shipped: shipping was configured after retention removed them.
     if (marker && (cursor?.segment ?? 0) < marker.through_segment)
       this.options.logger.warn(
         { tenant, shipped: cursor?.segment ?? 0, prunedThrough: marker.through_segment },
         'audit segments were pruned before shipping was configured: shipping starts after them',
       );
-    return chainStart(marker);
+    return { link: chainStart(marker), through };
   }
 
   /**
