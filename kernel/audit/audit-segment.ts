@@ -54,6 +54,17 @@ export interface ParsedSegment {
   computedDigest: string;
 }
 
+/**
+ * A sealed entry as it leaves for a SIEM (`bulkhead audit export`'s lines, the shipper's log bodies):
+ * every field of the entry, and the segment that holds it with that segment's digest.
+ */
+export function exportedEntry(
+  entry: AuditEntry,
+  { header, footer }: Pick<ParsedSegment, 'header' | 'footer'>,
+): AuditEntry & { segment: number; segment_digest: string } {
+  return { ...entry, segment: header.segment, segment_digest: footer.digest };
+}
+
 /** The file name of segment `n`: zero-padded, so names sort in segment order. */
 export function segmentFileName(n: number): string {
   return `segment-${String(n).padStart(8, '0')}.jsonl`;

@@ -13,7 +13,7 @@ import { SeverityNumber } from '@opentelemetry/api';
 import { ExportResultCode, millisToHrTime } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger } from 'pino';
-import type { ParsedSegment, SegmentLink } from '../../kernel/audit/audit-segment.ts';
+import { exportedEntry, type ParsedSegment, type SegmentLink } from '../../kernel/audit/audit-segment.ts';
 import { chainStart, checkSegments } from '../../kernel/audit/segment-chain.ts';
 import {
   readMarker,
@@ -161,11 +161,11 @@ export class AuditShipper {
    * One log record per entry: the entry and its segment as the body (every field, as `bulkhead audit
    * export` writes them), its trace as the record's; a refusal or a failed call at WARN, else INFO.
    */
-  private records({ header, footer, entries }: ParsedSegment): ReadableLogRecord[] {
+  private records(segment: ParsedSegment): ReadableLogRecord[] {
     const observed = millisToHrTime(this.now().getTime());
-    return entries.map((entry) => {
+    return segment.entries.map((entry) => {
       const refused = entry.decision === 'deny' || entry.status === 'error';
-      const body = { ...entry, segment: header.segment, segment_digest: footer.digest };
+      const body = exportedEntry(entry, segment);
       const traceId =
         entry.trace_id !== undefined && TRACE_ID.test(entry.trace_id) ? entry.trace_id : undefined;
       return {

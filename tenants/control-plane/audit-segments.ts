@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { parseSegment } from '../../kernel/audit/audit-segment.ts';
+import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts';
 import { checkSegments, type SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
   readMarkerText,
@@ -84,15 +84,13 @@ export async function exportSegments(
     );
   const pruned = check.prunedThrough ?? 0;
   let records = 0;
-  for (const file of await readSegmentFiles(check.dir)) {
-    if (file.number <= pruned) continue;
-    const { header, entries, footer } = parseSegment(file.text);
-    for (const entry of entries) {
+  for (const file of await readSegmentFiles(check.dir, pruned + 1)) {
+    const segment = parseSegment(file.text);
+    for (const entry of segment.entries) {
       const at = Date.parse(entry.at);
       if (options.from && at < options.from.getTime()) continue;
       if (options.to && at >= options.to.getTime()) continue;
-      const line = { ...entry, segment: header.segment, segment_digest: footer.digest };
-      if (!options.out.write(`${JSON.stringify(line)}\n`))
+      if (!options.out.write(`${JSON.stringify(exportedEntry(entry, segment))}\n`))
         await new Promise((resolve) => options.out.once('drain', resolve));
       records += 1;
     }
