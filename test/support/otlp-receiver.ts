@@ -154,11 +154,11 @@ export async function startOtlpReceiver(
   let received = 0;
   const arrivals = new EventEmitter();
   const receiveLogs = (body: OtlpLogsRequest): void => {
+    if (!keep) return;
     for (const resourceLogs of body.resourceLogs ?? []) {
       const resource = flatten(resourceLogs.resource?.attributes);
       for (const scope of resourceLogs.scopeLogs ?? []) {
         for (const record of scope.logRecords ?? []) {
-          if (!keep) continue;
           receiver.logs.push({
             timeMs: Number(record.timeUnixNano ?? NaN) / 1e6,
             severityNumber: record.severityNumber,
