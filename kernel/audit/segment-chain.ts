@@ -76,6 +76,10 @@ export interface SegmentsCheck {
   head: string;
   /** The digest of the last segment checked: what the next one must name. */
   lastDigest: string;
+  /** Where the next segment must continue (a reader checking one file at a time passes it as `from`). */
+  next: SegmentLink;
+  /** The tenant the segments belong to, once known (the marker's or the first segment's). */
+  tenant?: string | undefined;
   /** Segments up to this one were removed by retention (a signed marker says so). */
   prunedThrough?: number;
   /** The first problem found, naming the file, when not ok. */
@@ -167,7 +171,14 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
   let marker: PruneMarker | undefined;
   if (input.marker !== undefined) {
     const read = readMarker(input.marker, input.publicKey);
-    const empty = { ok: false, segments: 0, entries: 0, head: GENESIS_HASH, lastDigest: FIRST_SEGMENT_PREV };
+    const empty = {
+      ok: false,
+      segments: 0,
+      entries: 0,
+      head: GENESIS_HASH,
+      lastDigest: FIRST_SEGMENT_PREV,
+      next: chainStart(undefined),
+    };
     if (typeof read === 'string') return { ...empty, problem: read };
     marker = read;
   }
@@ -179,10 +190,12 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
     entries: 0,
     head: link.chain.prev,
     lastDigest: link.prevSegmentDigest,
+    next: link,
+    tenant,
     ...(marker ? { prunedThrough: marker.through_segment, lastSeq: marker.last_seq } : {}),
     ...(input.from ? { lastSeq: input.from.chain.seq - 1 } : {}),
   };
-  const fail = (problem: string): SegmentsCheck => ({ ...check, ok: false, problem });
+  const fail = (problem: string): SegmentsCheck => ({ ...check, ok: false, problem, next: link, tenant });
   if (marker && tenant !== marker.tenant) return fail(`pruning marker belongs to tenant "${marker.tenant}"`);
   for (const file of files) {
     // Left by a pruning pass that wrote its marker and stopped before removing them: already pruned.
@@ -217,7 +230,7 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
       chain: { prev: parsed.footer.last_hash, seq: parsed.header.last_seq + 1 },
     };
   }
-  return check;
+  return { ...check, next: link, tenant };
 }
 
 function describeBefore(link: SegmentLink, marker: PruneMarker | undefined): string {

@@ -62,10 +62,15 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
     .sort((a, b) => a.number - b.number);
 }
 
+/** One segment file's text. */
+export function readSegmentText(dir: string, name: string): Promise<string> {
+  return readFile(join(dir, name), 'utf8');
+}
+
 /** The segment files in `dir` with their text, oldest first; from segment `from` on when given. */
 export async function readSegmentFiles(dir: string, from = 1): Promise<SegmentFile[]> {
   const listed = (await listSegments(dir)).filter((s) => s.number >= from);
-  return Promise.all(listed.map(async (s) => ({ ...s, text: await readFile(join(dir, s.name), 'utf8') })));
+  return Promise.all(listed.map(async (s) => ({ ...s, text: await readSegmentText(dir, s.name) })));
 }
 
 /** The pruning marker's text, undefined when there is none. */

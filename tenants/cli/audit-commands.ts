@@ -1,6 +1,7 @@
 // `bulkhead audit export|verify|keygen`: offline, on the sealed segment files (no Redis). Parsing
 // and printing only; the work is in tenants/control-plane/audit-segments.ts.
 import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import {
@@ -69,14 +70,25 @@ async function exportRecords(args: string[]): Promise<void> {
   const from = source(positionals, values.dir, 'export');
   const range = { from: time(values.from, '--from'), to: time(values.to, '--to') };
   const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
-  const out = values.out === undefined ? process.stdout : createWriteStream(values.out, { mode: 0o600 });
-  const { records } = await exportSegments(from, key, { ...range, out });
-  if (values.out !== undefined) {
-    out.end();
-    await finished(out);
+  // --out FILE appears only once the export is whole: written beside it, renamed over it at the end.
+  const partial = values.out === undefined ? undefined : `${values.out}.partial-${process.pid}`;
+  const out = partial === undefined ? process.stdout : createWriteStream(partial, { mode: 0o600 });
+  try {
+    const { records } = await exportSegments(from, key, { ...range, out });
+    if (partial !== undefined) {
+      out.end();
+      await finished(out);
+      await rename(partial, values.out!);
+    }
     // Stdout carries the records when there is no --out: the count goes to stderr either way.
+    console.error(`exported ${records} records${values.out === undefined ? '' : ` to ${values.out}`}`);
+  } catch (error) {
+    if (partial !== undefined) {
+      out.destroy();
+      await rm(partial, { force: true });
+    }
+    throw error;
   }
-  console.error(`exported ${records} records${values.out === undefined ? '' : ` to ${values.out}`}`);
 }
 
 async function keygen(args: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 // The operator's and auditor's use cases on the sealed audit segments, offline (no Redis): verify a
 // tenant's chain of segments, export its records as JSON lines for a SIEM, and create the audit
 // keys of an installation.
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -9,8 +9,9 @@ import type { Writable } from 'node:stream';
 import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts';
 import { checkSegments, type SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
+  listSegments,
   readMarkerText,
-  readSegmentFiles,
+  readSegmentText,
   readShipCursor,
   tenantSegmentDir,
 } from '../../kernel/audit/segment-files.ts';
@@ -45,16 +46,55 @@ export interface VerifyReport extends SegmentsCheck {
   shippedThrough?: number;
 }
 
+/**
+ * Checks the segments of `dir` one file at a time, oldest first, so that a trail of any length needs
+ * one segment's text in memory at once: each file is checked (checkSegments) from where the ones
+ * before it left the chain, which finds what a check of them all together finds. `onVerified` gets
+ * each segment that verified with the SHA-256 of the bytes that did.
+ */
+async function walkSegments(
+  dir: string,
+  publicKey: KeyObject,
+  tenant: string | undefined,
+  onVerified?: (segment: { name: string; number: number; sha256: string }) => void,
+): Promise<SegmentsCheck> {
+  const marker = await readMarkerText(dir);
+  let check: SegmentsCheck | undefined;
+  for (const listed of await listSegments(dir)) {
+    const text = await readSegmentText(dir, listed.name);
+    const step = checkSegments({
+      files: [{ ...listed, text }],
+      marker,
+      publicKey,
+      tenant: check?.tenant ?? tenant,
+      from: check?.next,
+    });
+    check = check ? joined(check, step) : step;
+    if (!check.ok) return check;
+    // A file the pruning marker covers (left by a pass that stopped before removing it) is skipped.
+    if (step.segments === 1) onVerified?.({ ...listed, sha256: hash('sha256', text, 'hex') });
+  }
+  return check ?? checkSegments({ files: [], marker, publicKey, tenant });
+}
+
+/** The check of the files before, then one more file's (`step`, checked from where `before` ended). */
+function joined(before: SegmentsCheck, step: SegmentsCheck): SegmentsCheck {
+  return {
+    ...step,
+    segments: before.segments + step.segments,
+    entries: before.entries + step.entries,
+    ...(before.firstSegment === undefined ? {} : { firstSegment: before.firstSegment }),
+    ...(step.lastSegment === undefined && before.lastSegment !== undefined
+      ? { lastSegment: before.lastSegment }
+      : {}),
+  };
+}
+
 /** Checks every segment of the source offline; `ok: false` with the first problem when it does not hold. */
 export async function verifySegments(source: SegmentSource, publicKey: KeyObject): Promise<VerifyReport> {
   const dir = segmentDir(source);
   if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
-  const check = checkSegments({
-    files: await readSegmentFiles(dir),
-    marker: await readMarkerText(dir),
-    publicKey,
-    tenant: 'tenant' in source ? source.tenant : undefined,
-  });
+  const check = await walkSegments(dir, publicKey, 'tenant' in source ? source.tenant : undefined);
   const shipped = await readShipCursor(dir);
   return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
 }
@@ -69,23 +109,33 @@ export interface ExportOptions {
 /**
  * Verifies the segments, then writes one JSON object per record (every field of the entry, plus
  * `segment` and `segment_digest`) to `out`. A chain that does not verify is not exported: an
- * audit_verification_failed error names the problem.
+ * audit_verification_failed error names the problem, and nothing was written. Both passes read one
+ * segment at a time; the second writes a segment only if its bytes are the ones the first verified
+ * (their SHA-256): a file changed between the two is refused with the same error, after the records
+ * of the segments before it (the CLI's --out then leaves no file).
  */
 export async function exportSegments(
   source: SegmentSource,
   publicKey: KeyObject,
   options: ExportOptions,
 ): Promise<{ records: number; check: VerifyReport }> {
-  const check = await verifySegments(source, publicKey);
+  const dir = segmentDir(source);
+  if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
+  const verified: { name: string; sha256: string }[] = [];
+  const check = await walkSegments(dir, publicKey, 'tenant' in source ? source.tenant : undefined, (s) =>
+    verified.push(s),
+  );
   if (!check.ok)
-    throw new BulkheadError(
-      'audit_verification_failed',
-      `${check.dir}: ${check.problem ?? 'does not verify'}`,
-    );
-  const pruned = check.prunedThrough ?? 0;
+    throw new BulkheadError('audit_verification_failed', `${dir}: ${check.problem ?? 'does not verify'}`);
   let records = 0;
-  for (const file of await readSegmentFiles(check.dir, pruned + 1)) {
-    const segment = parseSegment(file.text);
+  for (const { name, sha256 } of verified) {
+    const text = await readSegmentText(dir, name);
+    if (hash('sha256', text, 'hex') !== sha256)
+      throw new BulkheadError(
+        'audit_verification_failed',
+        `${dir}: ${name} changed after it was verified; exported ${records} records before it, none of it`,
+      );
+    const segment = parseSegment(text);
     for (const entry of segment.entries) {
       const at = Date.parse(entry.at);
       if (options.from && at < options.from.getTime()) continue;
@@ -95,7 +145,7 @@ export async function exportSegments(
       records += 1;
     }
   }
-  return { records, check };
+  return { records, check: { ...check, dir } };
 }
 
 export interface AuditKeyFiles {

@@ -5,13 +5,19 @@
 // past it, recorded so that verify tells it from a removal. Two processes taking turns on one
 // trail: an append that lost its race chains on from the head the script answered with.
 import { copyFile, cp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Redis, type Command } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
 import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
-import type { AuditKeyFiles } from '../../tenants/control-plane/audit-segments.ts';
+import {
+  exportSegments,
+  readPublicKey,
+  type AuditKeyFiles,
+} from '../../tenants/control-plane/audit-segments.ts';
 import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
 import { runCli } from '../support/cli.ts';
 import type { TestNamespace } from '../support/namespace.ts';
@@ -183,6 +189,54 @@ describe('bulkhead audit verify, offline, names what was done to the files', () 
     );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--public-key');
+  });
+});
+
+describe('bulkhead audit export, offline, writes only what verified', () => {
+  it('exports nothing from a chain that does not verify, and leaves no --out file', async () => {
+    const dir = await copyOf('export-broken');
+    await editLine(join(dir, segmentFileName(3)), 1, (e) => (e.tool = 'forged'));
+    const out = join(ns.runDir, 'broken.jsonl');
+    const result = await cli('audit', 'export', '--dir', dir, '--out', out);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(`${segmentFileName(3)}: entry`);
+    expect(existsSync(out)).toBe(false);
+    expect((await readdir(ns.runDir)).filter((name) => name.startsWith('broken.jsonl'))).toEqual([]);
+    const toStdout = await cli('audit', 'export', '--dir', dir);
+    expect(toStdout.code).toBe(5);
+    expect(toStdout.stdout).toBe('');
+  });
+
+  it('refuses a segment changed after the chain verified, having written only the ones before it', async () => {
+    const dir = await copyOf('export-raced');
+    const key = await readPublicKey(keys.publicKeyFile);
+    const lines: string[] = [];
+    let tampered = false;
+    // At the first record written, segment 1 is being exported and segment 2 not yet read again: it
+    // is edited then, synchronously, before the export reads on.
+    const second = join(dir, segmentFileName(2));
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        if (!tampered) {
+          tampered = true;
+          writeFileSync(
+            second,
+            readFileSync(second, 'utf8').replace('"decision":"permit"', '"decision":"deny"'),
+          );
+        }
+        done();
+      },
+    });
+    const exported = exportSegments({ dir }, key, { out });
+    await expect(exported).rejects.toMatchObject({
+      code: 'audit_verification_failed',
+      message: expect.stringContaining(`${segmentFileName(2)} changed after it was verified`),
+    });
+    const first = (await readFile(join(dir, segmentFileName(1)), 'utf8')).trim().split('\n').length - 2;
+    expect(lines.map((line) => (JSON.parse(line) as { segment: number }).segment)).toEqual(
+      Array.from({ length: first }, () => 1),
+    );
   });
 });
 
