@@ -21,13 +21,16 @@ export const SETTINGS = [
   'audit floor',
   'all on',
   'all on 10%',
+  'all off again',
 ] as const;
 export type Setting = (typeof SETTINGS)[number];
 /**
  * "all on 10%" records one new trace in ten (BULKHEAD_TRACE_SAMPLE_RATIO=0.1). "audit floor" keeps
  * no trail: the router builds each call's record as with the audit on, and its answer waits for a
  * Redis round trip of an empty script instead of the record's append, grouped as the trail groups
- * its appends (redis-floor.ts): no digest, no check, no hash, nothing stored.
+ * its appends (redis-floor.ts): no digest, no check, no hash, nothing stored. "all off again" is
+ * "all off" in a router of its own: its change against "all off" is what two routers running the
+ * same thing differ by in that run, the method's own spread, printed beside the settings' changes.
  */
 export const SAMPLED = 0.1;
 
