@@ -1,5 +1,6 @@
 // `bulkhead audit export|verify|keygen`: offline, on the sealed segment files (no Redis). Parsing
 // and printing only; the work is in tenants/control-plane/audit-segments.ts.
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
@@ -73,6 +74,10 @@ async function exportRecords(args: string[]): Promise<void> {
   // --out FILE appears only once the export is whole: written beside it, renamed over it at the end.
   const partial = values.out === undefined ? undefined : `${values.out}.partial-${process.pid}`;
   const out = partial === undefined ? process.stdout : createWriteStream(partial, { mode: 0o600 });
+  if (partial !== undefined)
+    await once(out, 'open').catch((error: NodeJS.ErrnoException) => {
+      throw new BulkheadError('invalid_input', `--out ${values.out}: cannot write there (${error.code})`);
+    });
   try {
     const { records } = await exportSegments(from, key, { ...range, out });
     if (partial !== undefined) {

@@ -205,6 +205,9 @@ describe('bulkhead audit export, offline, writes only what verified', () => {
     const toStdout = await cli('audit', 'export', '--dir', dir);
     expect(toStdout.code).toBe(5);
     expect(toStdout.stdout).toBe('');
+    const nowhere = await cli('audit', 'export', TENANT, '--out', join(ns.runDir, 'no-such-dir', 'a.jsonl'));
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.stderr).toContain('no-such-dir/a.jsonl: cannot write there (ENOENT)');
   });
 
   it('refuses a segment changed after the chain verified, having written only the ones before it', async () => {
