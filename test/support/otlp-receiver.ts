@@ -94,6 +94,12 @@ export interface OtlpReceiver {
   refuse: number | undefined;
   /** The `authorization` header of each logs export accepted (undefined: none sent). */
   logsAuthorization: (string | undefined)[];
+  /**
+   * While set, awaited when a logs export has arrived and its records are kept, before it is
+   * answered: a test stops the exporting process there (the collector has the records; its sender
+   * never hears so).
+   */
+  onLogs: (() => Promise<void>) | undefined;
   /** Export requests received, and those that were not OTLP JSON. */
   requests: number;
   rejected: number;
@@ -148,6 +154,7 @@ export async function startOtlpReceiver(
     logs: [],
     refuse: undefined,
     logsAuthorization: [],
+    onLogs: undefined,
     requests: 0,
     rejected: 0,
   };
@@ -205,8 +212,12 @@ export async function startOtlpReceiver(
       if (req.url === '/v1/logs') {
         receiveLogs(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpLogsRequest);
         receiver.logsAuthorization.push(req.headers.authorization);
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        arrivals.emit('spans');
+        const answer = () => {
+          if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          arrivals.emit('spans');
+        };
+        if (receiver.onLogs) void receiver.onLogs().then(answer, answer);
+        else answer();
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest;
