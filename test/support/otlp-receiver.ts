@@ -3,7 +3,9 @@
 // test can follow one trace across processes, or see what a SIEM's collector would receive. Listens
 // on loopback, port 0, unless told otherwise.
 import { EventEmitter, once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 
@@ -145,9 +147,18 @@ function flatten(list: KeyValue[] | undefined): Record<string, string | number |
  * benchmark's receiver does not grow, and its garbage collection does not take more and more of
  * the machine's CPU as the run goes on.
  */
-export async function startOtlpReceiver(
-  options: { keep?: boolean; host?: string; port?: number } = {},
-): Promise<OtlpReceiver> {
+export interface OtlpReceiverOptions {
+  keep?: boolean;
+  host?: string;
+  port?: number;
+  /**
+   * HTTPS with this certificate and key (PEM files); with `clientCa`, a client must present a
+   * certificate that CA signed (mutual TLS), or the handshake fails.
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
+}
+
+export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const keep = options.keep ?? true;
   const receiver: Omit<OtlpReceiver, 'close' | 'url' | 'logsUrl' | 'waitFor'> = {
     spans: [],
@@ -181,7 +192,7 @@ export async function startOtlpReceiver(
       }
     }
   };
-  const server: Server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -250,7 +261,20 @@ export async function startOtlpReceiver(
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       arrivals.emit('spans');
     });
-  });
+  };
+  const { tls } = options;
+  const server: Server = tls
+    ? createHttpsServer(
+        {
+          cert: readFileSync(tls.cert),
+          key: readFileSync(tls.key),
+          ...(tls.clientCa
+            ? { ca: readFileSync(tls.clientCa), requestCert: true, rejectUnauthorized: true }
+            : {}),
+        },
+        handle,
+      )
+    : createServer(handle);
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -276,8 +300,8 @@ export async function startOtlpReceiver(
     });
   return Object.assign(receiver, {
     waitFor,
-    url: `http://127.0.0.1:${port}/v1/traces`,
-    logsUrl: `http://127.0.0.1:${port}/v1/logs`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/v1/traces`,
+    logsUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/v1/logs`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
 }

@@ -1,12 +1,12 @@
 // A redis-server of the test's own, on free ports, for what the shared Redis must not be used for:
 // a password, ACL users, TLS, SCRIPT FLUSH. Its data lives in a temporary directory and goes with it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTestPki } from './test-pki.ts';
 
 export interface PrivateRedisOptions {
   /** The default user's password (`requirepass`). */
@@ -48,47 +48,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const path = (name: string): string => join(dir, name);
-  const openssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { stdio: 'ignore' });
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    path('ca.key'),
-    '-out',
-    path('ca.crt'),
-    '-days',
-    '1',
-    '-subj',
-    '/CN=test-ca',
-  );
-  openssl('req', ...ec, '-keyout', path('server.key'), '-out', path('server.csr'), '-subj', '/CN=localhost');
-  writeFileSync(path('ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    path('server.csr'),
-    '-CA',
-    path('ca.crt'),
-    '-CAkey',
-    path('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    path('server.crt'),
-    '-days',
-    '1',
-    '-extfile',
-    path('ext'),
-  );
-  return { ca: path('ca.crt'), cert: path('server.crt'), key: path('server.key') };
-}
-
 async function ready(child: ChildProcess): Promise<void> {
   let output = '';
   await new Promise<void>((resolve, reject) => {
@@ -126,7 +85,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
   for (const user of options.users ?? []) args.push('--user', ...user);
   let tls: { tlsPort: number; caFile: string } | undefined;
   if (options.tls) {
-    const files = makeCertificates(dir);
+    const files = makeTestPki(dir);
     tls = { tlsPort: await freePort(), caFile: files.ca };
     args.push('--tls-port', String(tls.tlsPort), '--tls-cert-file', files.cert, '--tls-key-file', files.key);
     args.push('--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no');
