@@ -4,8 +4,10 @@
 // does not receive the trail) and the cursor stays; the CA that OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE
 // names is trusted; a collector that asks for a client certificate gets the one
 // OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE and _CLIENT_KEY name, and refuses the shipper without it.
-// A real OTLP/HTTP receiver behind TLS with a CA of the test's own (openssl), real files and Redis.
-import { createPublicKey } from 'node:crypto';
+// Spans go the same way (the router's, the supervisor's and the gateway's exporter is the same
+// library's, reading OTEL_EXPORTER_OTLP_TRACES_*). A real OTLP/HTTP receiver behind TLS with a CA of
+// the test's own (openssl), real files and Redis.
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHIP_CURSOR_FILE } from '../../kernel/audit/segment-files.ts';
+import { startTracing } from '../../kernel/telemetry/tracing.ts';
 import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
 import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
@@ -23,6 +26,7 @@ const VARIABLES = [
   'OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE',
   'OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE',
   'OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY',
+  'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE',
 ] as const;
 let audit: AuditHarness;
 let pki: TestPki;
@@ -30,12 +34,20 @@ let collector: OtlpReceiver;
 let mutual: OtlpReceiver;
 
 /** Ships the tenant's sealed segments with an exporter made under these variables. */
-async function shipWith(
-  url: string,
-  variables: Partial<Record<(typeof VARIABLES)[number], string>>,
-): Promise<{ segments: number; records: number }> {
+type Variables = Partial<Record<(typeof VARIABLES)[number], string>>;
+
+/** `make()` with these variables set (the exporters read theirs when they are made), then without. */
+async function withVariables<T>(variables: Variables, make: () => Promise<T>): Promise<T> {
   Object.assign(process.env, variables);
   try {
+    return await make();
+  } finally {
+    for (const name of VARIABLES) delete process.env[name];
+  }
+}
+
+async function shipWith(url: string, variables: Variables): Promise<{ segments: number; records: number }> {
+  return withVariables(variables, () => {
     const shipper = new AuditShipper({
       dir: audit.auditDir,
       publicKey: createPublicKey(audit.privateKey),
@@ -43,10 +55,8 @@ async function shipWith(
       exporter: new OTLPLogExporter({ url, timeoutMillis: 1_500 }),
       logger: pino({ level: 'silent' }),
     });
-    return await shipper.ship(TENANT);
-  } finally {
-    for (const name of VARIABLES) delete process.env[name];
-  }
+    return shipper.ship(TENANT);
+  });
 }
 
 const received = (receiver: OtlpReceiver) =>
@@ -103,5 +113,24 @@ describe('audit shipping over HTTPS', () => {
     });
     expect(shipped).toMatchObject({ segments: 1, records: 1 });
     expect(received(mutual)).toBe(1);
+  });
+});
+
+describe('traces over HTTPS', () => {
+  /** One span of a process tracing to `url`, exported now; whether the collector received it. */
+  const traced = (url: string, variables: Variables) =>
+    withVariables(variables, async () => {
+      const tracing = startTracing({ service: 'bulkhead-router', endpoint: url })!;
+      const name = `tls-check-${randomUUID()}`;
+      tracing.tracer.startSpan(name).end();
+      // An export the collector's certificate stops fails the flush: the span is not there.
+      await tracing.flush().catch(() => undefined);
+      await tracing.shutdown().catch(() => undefined);
+      return collector.spans.some((span) => span.name === name);
+    });
+
+  it('export only to a collector whose CA is trusted: the one OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE names', async () => {
+    expect(await traced(collector.url, {})).toBe(false);
+    expect(await traced(collector.url, { OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: pki.ca })).toBe(true);
   });
 });
