@@ -358,7 +358,7 @@ try {
   }
   // Round by round: how far apart the rounds of one setting are, and so how far its median can be
   // trusted (against "all off again", which runs the same thing as "all off").
-  console.log("  calls/s change in each round, against that round's all off:");
+  if (CONFIGS.length > 1) console.log("  calls/s change in each round, against that round's all off:");
   for (const [c, checkout] of checkouts.entries()) {
     const at = c * CONFIGS.length;
     const off = results[at]!.rate;

@@ -142,13 +142,14 @@ function flatten(list: KeyValue[] | undefined): Record<string, string | number |
   return out;
 }
 
-/**
- * `keep: false` decodes every span as a collector would but keeps none (only counts them): a
- * benchmark's receiver does not grow, and its garbage collection does not take more and more of
- * the machine's CPU as the run goes on.
- */
 export interface OtlpReceiverOptions {
+  /**
+   * `false`: decodes every span as a collector would but keeps none (only counts them): a
+   * benchmark's receiver does not grow, and its garbage collection does not take more and more of
+   * the machine's CPU as the run goes on.
+   */
   keep?: boolean;
+  /** Loopback and a free port unless given. */
   host?: string;
   port?: number;
   /**
