@@ -16,8 +16,9 @@ import type { Logger } from 'pino';
 import { exportedEntry, type ParsedSegment, type SegmentLink } from '../../kernel/audit/audit-segment.ts';
 import { chainStart, checkSegments } from '../../kernel/audit/segment-chain.ts';
 import {
+  listSegments,
   readMarker,
-  readSegmentFiles,
+  readSegmentText,
   readShipCursor,
   replaceFile,
   SHIP_CURSOR_FILE,
@@ -90,20 +91,28 @@ export class AuditShipper {
   async ship(tenant: string): Promise<ShipReport> {
     const dir = tenantSegmentDir(this.options.dir, tenant);
     const { logger } = this.options;
-    const { link, through } = await this.start(dir, tenant);
-    const files = await readSegmentFiles(dir, link.segment);
-    const report: ShipReport = { segments: 0, records: 0, behind: files.length, through };
+    const start = await this.start(dir, tenant);
+    let link = start.link;
+    const unshipped = (await listSegments(dir)).filter((s) => s.number >= link.segment);
+    const report: ShipReport = { segments: 0, records: 0, behind: unshipped.length, through: start.through };
     if (this.collectorFailed) return report;
-    // Checked as the next links of the chain already shipped, as `bulkhead audit verify` checks them.
-    const verified: ParsedSegment[] = [];
-    const check = checkSegments({
-      files,
-      from: link,
-      publicKey: this.options.publicKey,
-      tenant,
-      onVerified: (parsed) => verified.push(parsed),
-    });
-    for (const segment of verified) {
+    // One segment at a time, read, checked and sent: a backlog (a collector down for days) is never
+    // in memory whole. Each is checked as the next link of the chain already shipped, as `bulkhead
+    // audit verify` checks it.
+    for (const listed of unshipped) {
+      let segment: ParsedSegment | undefined;
+      const check = checkSegments({
+        files: [{ ...listed, text: await readSegmentText(dir, listed.name) }],
+        from: link,
+        publicKey: this.options.publicKey,
+        tenant,
+        onVerified: (parsed) => (segment = parsed),
+      });
+      if (!check.ok || !segment) {
+        logger.error({ tenant, problem: check.problem }, 'audit segment not shipped: it does not verify');
+        this.options.metrics?.failed();
+        break;
+      }
       const { header, footer, entries } = segment;
       try {
         await this.export(this.records(segment));
@@ -130,10 +139,7 @@ export class AuditShipper {
       report.records += entries.length;
       report.behind -= 1;
       report.through = header.segment;
-    }
-    if (!check.ok) {
-      logger.error({ tenant, problem: check.problem }, 'audit segment not shipped: it does not verify');
-      this.options.metrics?.failed();
+      link = nextAfter(cursor);
     }
     if (report.segments > 0) logger.info({ tenant, ...report }, 'audit segments shipped');
     return report;
