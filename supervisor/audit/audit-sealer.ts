@@ -146,15 +146,17 @@ export class AuditSealer {
     const described = [];
     // Headers are read only as far as the oldest segment still within retention.
     const cutoff = new Date(this.now().getTime() - days * 86_400_000);
+    // Only each segment's header and footer are kept: a retention shortened by months makes many
+    // segments prunable at once, and their entries are not held together.
     for (const file of files) {
-      const parsed = parseSegment(await readFile(join(dir, file.name), 'utf8'));
-      described.push({ ...file, lastAt: parsed.header.last_at, parsed });
-      if (!(Date.parse(parsed.header.last_at) < cutoff.getTime())) break;
+      const { header, footer } = parseSegment(await readFile(join(dir, file.name), 'utf8'));
+      described.push({ ...file, lastAt: header.last_at, header, footer });
+      if (!(Date.parse(header.last_at) < cutoff.getTime())) break;
     }
     const gone = prunable(described, cutoff).filter((file) => file.number <= through);
     const last = gone.at(-1);
     if (!last) return 0;
-    const { header, footer } = last.parsed;
+    const { header, footer } = last;
     await writeMarker(
       dir,
       signPruneMarker(
