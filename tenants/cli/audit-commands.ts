@@ -12,7 +12,7 @@ import {
   verifySegments,
   type SegmentSource,
 } from '../control-plane/audit-segments.ts';
-import { parse, UsageError, type Command } from './command-kit.ts';
+import { countProgress, parse, UsageError, type Command } from './command-kit.ts';
 import { cliSettings } from './config.ts';
 
 const USAGE = [
@@ -31,6 +31,16 @@ function source(positionals: string[], dir: string | undefined, sub: string): Se
   return { root: cliSettings().auditDir, tenant };
 }
 
+/**
+ * Progress lines on stderr while a long trail is checked or exported, for a person watching (a
+ * terminal) only: stdout may carry the records, and a script reads the result, not the progress.
+ */
+function segmentProgress(verb: string) {
+  return process.stderr.isTTY
+    ? countProgress({ verb, noun: 'segments', write: (line) => process.stderr.write(line) })
+    : undefined;
+}
+
 function time(value: string | undefined, flag: string): Date | undefined {
   if (value === undefined) return undefined;
   const at = new Date(value);
@@ -42,7 +52,7 @@ async function verify(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { dir: { type: 'string' }, 'public-key': { type: 'string' } });
   const from = source(positionals, values.dir, 'verify');
   const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
-  const report = await verifySegments(from, key);
+  const report = await verifySegments(from, key, { progress: segmentProgress('verified') });
   const pruned =
     report.prunedThrough === undefined ? '' : `, segments 1-${report.prunedThrough} pruned by retention`;
   if (!report.ok)
@@ -79,7 +89,12 @@ async function exportRecords(args: string[]): Promise<void> {
       throw new BulkheadError('invalid_input', `--out ${values.out}: cannot write there (${error.code})`);
     });
   try {
-    const { records } = await exportSegments(from, key, { ...range, out });
+    const { records } = await exportSegments(from, key, {
+      ...range,
+      out,
+      verifying: segmentProgress('verified'),
+      exporting: segmentProgress('exported'),
+    });
     if (partial !== undefined) {
       out.end();
       await finished(out);

@@ -27,6 +27,35 @@ export class UsageError extends BulkheadError<'usage'> {
 
 export const progress = (message: string): void => console.log(`  … ${message}`);
 
+export interface CountProgressOptions {
+  /** What is counted, in a line: `verified 12 of 60 segments`. */
+  verb: string;
+  noun: string;
+  write: (line: string) => void;
+  /** At most one line per this many ms (the last count is always written once any line was). */
+  intervalMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Progress of a count towards a total for work that can take long (a whole audit trail), written
+ * at most once a second: short work prints nothing, long work a line now and then and its end.
+ */
+export function countProgress(options: CountProgressOptions): (done: number, total: number) => void {
+  const { verb, noun, write } = options;
+  const intervalMs = options.intervalMs ?? 1_000;
+  const now = options.now ?? Date.now;
+  const started = now();
+  let last: number | undefined;
+  return (done, total) => {
+    const at = now();
+    const finished = done === total;
+    if (last === undefined ? at - started < intervalMs : at - last < intervalMs && !finished) return;
+    last = at;
+    write(`  … ${verb} ${done} of ${total} ${noun}\n`);
+  };
+}
+
 type Options = Record<
   string,
   { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean | string[] }

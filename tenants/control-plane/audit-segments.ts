@@ -46,24 +46,35 @@ export interface VerifyReport extends SegmentsCheck {
   shippedThrough?: number;
 }
 
+/** How the segments of one directory are walked (walkSegments). */
+interface Walk {
+  dir: string;
+  publicKey: KeyObject;
+  /** The tenant every segment must belong to (undefined: the first segment's, or the marker's). */
+  tenant: string | undefined;
+  /** Each segment that verified, with the SHA-256 of the bytes that did. */
+  onVerified?: ((segment: { name: string; number: number; sha256: string }) => void) | undefined;
+  /** Segments checked so far, of how many (a long trail takes a while). */
+  progress?: Progress | undefined;
+}
+
+/** Work done so far, of how much: called after each segment. */
+export type Progress = (done: number, total: number) => void;
+
 /**
  * Checks the segments of `dir` one file at a time, oldest first, so that a trail of any length needs
  * one segment's text in memory at once: each file is checked (checkSegments) from where the ones
- * before it left the chain, which finds what a check of them all together finds. `onVerified` gets
- * each segment that verified with the SHA-256 of the bytes that did.
+ * before it left the chain, which finds what a check of them all together finds.
  */
-async function walkSegments(
-  dir: string,
-  publicKey: KeyObject,
-  tenant: string | undefined,
-  onVerified?: (segment: { name: string; number: number; sha256: string }) => void,
-): Promise<SegmentsCheck> {
+async function walkSegments(walk: Walk): Promise<SegmentsCheck> {
+  const { dir, publicKey, tenant, onVerified, progress } = walk;
   const marker = await readMarkerText(dir);
+  const listed = await listSegments(dir);
   let check: SegmentsCheck | undefined;
-  for (const listed of await listSegments(dir)) {
-    const text = await readSegmentText(dir, listed.name);
+  for (const [i, file] of listed.entries()) {
+    const text = await readSegmentText(dir, file.name);
     const step = checkSegments({
-      files: [{ ...listed, text }],
+      files: [{ ...file, text }],
       marker,
       publicKey,
       tenant: check?.tenant ?? tenant,
@@ -72,7 +83,8 @@ async function walkSegments(
     check = check ? joined(check, step) : step;
     if (!check.ok) return check;
     // A file the pruning marker covers (left by a pass that stopped before removing it) is skipped.
-    if (step.segments === 1) onVerified?.({ ...listed, sha256: hash('sha256', text, 'hex') });
+    if (step.segments === 1) onVerified?.({ ...file, sha256: hash('sha256', text, 'hex') });
+    progress?.(i + 1, listed.length);
   }
   return check ?? checkSegments({ files: [], marker, publicKey, tenant });
 }
@@ -91,10 +103,15 @@ function joined(before: SegmentsCheck, step: SegmentsCheck): SegmentsCheck {
 }
 
 /** Checks every segment of the source offline; `ok: false` with the first problem when it does not hold. */
-export async function verifySegments(source: SegmentSource, publicKey: KeyObject): Promise<VerifyReport> {
+export async function verifySegments(
+  source: SegmentSource,
+  publicKey: KeyObject,
+  options: { progress?: Progress | undefined } = {},
+): Promise<VerifyReport> {
   const dir = segmentDir(source);
   if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
-  const check = await walkSegments(dir, publicKey, 'tenant' in source ? source.tenant : undefined);
+  const tenant = 'tenant' in source ? source.tenant : undefined;
+  const check = await walkSegments({ dir, publicKey, tenant, progress: options.progress });
   const shipped = await readShipCursor(dir);
   return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
 }
@@ -104,6 +121,9 @@ export interface ExportOptions {
   from?: Date | undefined;
   to?: Date | undefined;
   out: Writable;
+  /** Segments verified, then exported, so far (two passes over the same segments). */
+  verifying?: Progress | undefined;
+  exporting?: Progress | undefined;
 }
 
 /**
@@ -122,13 +142,17 @@ export async function exportSegments(
   const dir = segmentDir(source);
   if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
   const verified: { name: string; sha256: string }[] = [];
-  const check = await walkSegments(dir, publicKey, 'tenant' in source ? source.tenant : undefined, (s) =>
-    verified.push(s),
-  );
+  const check = await walkSegments({
+    dir,
+    publicKey,
+    tenant: 'tenant' in source ? source.tenant : undefined,
+    onVerified: (s) => verified.push(s),
+    progress: options.verifying,
+  });
   if (!check.ok)
     throw new BulkheadError('audit_verification_failed', `${dir}: ${check.problem ?? 'does not verify'}`);
   let records = 0;
-  for (const { name, sha256 } of verified) {
+  for (const [i, { name, sha256 }] of verified.entries()) {
     const text = await readSegmentText(dir, name);
     if (hash('sha256', text, 'hex') !== sha256)
       throw new BulkheadError(
@@ -144,6 +168,7 @@ export async function exportSegments(
         await new Promise((resolve) => options.out.once('drain', resolve));
       records += 1;
     }
+    options.exporting?.(i + 1, verified.length);
   }
   return { records, check: { ...check, dir } };
 }
