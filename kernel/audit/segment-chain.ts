@@ -76,10 +76,6 @@ export interface SegmentsCheck {
   head: string;
   /** The digest of the last segment checked: what the next one must name. */
   lastDigest: string;
-  /** Where the next segment must continue (a reader checking one file at a time passes it as `from`). */
-  next: SegmentLink;
-  /** The tenant the segments belong to, once known (the marker's or the first segment's). */
-  tenant?: string | undefined;
   /** Segments up to this one were removed by retention (a signed marker says so). */
   prunedThrough?: number;
   /** The first problem found, naming the file, when not ok. */
@@ -166,57 +162,86 @@ function readMarker(text: string, publicKey: KeyObject): PruneMarker | string {
   return marker.data;
 }
 
-export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
-  const files = [...input.files].sort((a, b) => a.number - b.number);
-  let marker: PruneMarker | undefined;
-  if (input.marker !== undefined) {
-    const read = readMarker(input.marker, input.publicKey);
-    const empty = {
-      ok: false,
+/**
+ * A chain of segments checked one file at a time, in number order: what a reader that holds one
+ * segment at a time uses (`bulkhead audit verify|export`, the audit shipper), and what
+ * checkSegments runs over the files it is given. `result` is the check so far; once it is not ok,
+ * every further file is ignored.
+ */
+export class SegmentChainCheck {
+  readonly #input: Omit<CheckSegmentsInput, 'files' | 'onVerified'>;
+  readonly #marker: PruneMarker | undefined;
+  #tenant: string | undefined;
+  #link: SegmentLink;
+  #check: SegmentsCheck;
+
+  constructor(input: Omit<CheckSegmentsInput, 'files' | 'onVerified'>) {
+    this.#input = input;
+    const read = input.marker === undefined ? undefined : readMarker(input.marker, input.publicKey);
+    this.#marker = typeof read === 'string' ? undefined : read;
+    this.#tenant = input.tenant ?? this.#marker?.tenant;
+    this.#link = input.from ?? chainStart(this.#marker);
+    const marker = this.#marker;
+    this.#check = {
+      ok: true,
       segments: 0,
       entries: 0,
-      head: GENESIS_HASH,
-      lastDigest: FIRST_SEGMENT_PREV,
-      next: chainStart(undefined),
+      head: this.#link.chain.prev,
+      lastDigest: this.#link.prevSegmentDigest,
+      ...(marker ? { prunedThrough: marker.through_segment, lastSeq: marker.last_seq } : {}),
+      ...(input.from ? { lastSeq: input.from.chain.seq - 1 } : {}),
     };
-    if (typeof read === 'string') return { ...empty, problem: read };
-    marker = read;
+    if (typeof read === 'string')
+      this.#check = {
+        ok: false,
+        segments: 0,
+        entries: 0,
+        head: GENESIS_HASH,
+        lastDigest: FIRST_SEGMENT_PREV,
+        problem: read,
+      };
+    else if (marker && this.#tenant !== marker.tenant)
+      this.#fail(`pruning marker belongs to tenant "${marker.tenant}"`);
   }
-  let tenant = input.tenant ?? marker?.tenant;
-  let link = input.from ?? chainStart(marker);
-  const check: SegmentsCheck = {
-    ok: true,
-    segments: 0,
-    entries: 0,
-    head: link.chain.prev,
-    lastDigest: link.prevSegmentDigest,
-    next: link,
-    tenant,
-    ...(marker ? { prunedThrough: marker.through_segment, lastSeq: marker.last_seq } : {}),
-    ...(input.from ? { lastSeq: input.from.chain.seq - 1 } : {}),
-  };
-  const fail = (problem: string): SegmentsCheck => ({ ...check, ok: false, problem, next: link, tenant });
-  if (marker && tenant !== marker.tenant) return fail(`pruning marker belongs to tenant "${marker.tenant}"`);
-  for (const file of files) {
-    // Left by a pruning pass that wrote its marker and stopped before removing them: already pruned.
-    if (marker && file.number <= marker.through_segment) continue;
-    if (file.number < link.segment) return fail(`${file.name}: duplicate segment number`);
+
+  get result(): SegmentsCheck {
+    return this.#check;
+  }
+
+  #fail(problem: string): undefined {
+    this.#check = { ...this.#check, ok: false, problem };
+    return undefined;
+  }
+
+  /**
+   * Checks the next file: its parsed segment when it verified; undefined when the pruning marker
+   * covers it (left by a pruning pass that stopped before removing it) or the chain is broken.
+   */
+  next(file: SegmentFile): ParsedSegment | undefined {
+    const marker = this.#marker;
+    const link = this.#link;
+    const { publicKey, verified } = this.#input;
+    if (!this.#check.ok) return undefined;
+    if (marker && file.number <= marker.through_segment) return undefined;
+    if (file.number < link.segment) return this.#fail(`${file.name}: duplicate segment number`);
     if (file.number > link.segment)
-      return fail(`segment ${link.segment} missing: ${file.name} follows ${describeBefore(link, marker)}`);
-    const key = input.verified?.key(file.text, link, tenant, input.publicKey);
-    let parsed = key === undefined ? undefined : input.verified?.get(key);
+      return this.#fail(
+        `segment ${link.segment} missing: ${file.name} follows ${describeBefore(link, marker)}`,
+      );
+    const key = verified?.key(file.text, link, this.#tenant, publicKey);
+    let parsed = key === undefined ? undefined : verified?.get(key);
     if (!parsed) {
       try {
         parsed = parseSegment(file.text);
       } catch (error) {
-        return fail(`${file.name}: ${(error as Error).message}`);
+        return this.#fail(`${file.name}: ${(error as Error).message}`);
       }
-      const problem = checkSegment(parsed, { ...link, tenant }, input.publicKey);
-      if (problem) return fail(`${file.name}: ${problem}`);
-      if (key !== undefined) input.verified?.set(key, parsed);
+      const problem = checkSegment(parsed, { ...link, tenant: this.#tenant }, publicKey);
+      if (problem) return this.#fail(`${file.name}: ${problem}`);
+      if (key !== undefined) verified?.set(key, parsed);
     }
-    input.onVerified?.(parsed);
-    tenant ??= parsed.header.tenant;
+    this.#tenant ??= parsed.header.tenant;
+    const check = this.#check;
     check.segments += 1;
     check.entries += parsed.entries.length;
     check.firstSegment ??= parsed.header.segment;
@@ -224,13 +249,23 @@ export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
     check.lastSeq = parsed.header.last_seq;
     check.head = parsed.footer.last_hash;
     check.lastDigest = parsed.footer.digest;
-    link = {
+    this.#link = {
       segment: link.segment + 1,
       prevSegmentDigest: parsed.footer.digest,
       chain: { prev: parsed.footer.last_hash, seq: parsed.header.last_seq + 1 },
     };
+    return parsed;
   }
-  return { ...check, next: link, tenant };
+}
+
+export function checkSegments(input: CheckSegmentsInput): SegmentsCheck {
+  const chain = new SegmentChainCheck(input);
+  for (const file of [...input.files].sort((a, b) => a.number - b.number)) {
+    const parsed = chain.next(file);
+    if (!chain.result.ok) break;
+    if (parsed) input.onVerified?.(parsed);
+  }
+  return chain.result;
 }
 
 function describeBefore(link: SegmentLink, marker: PruneMarker | undefined): string {

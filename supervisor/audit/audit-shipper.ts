@@ -14,7 +14,7 @@ import { ExportResultCode, millisToHrTime } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger } from 'pino';
 import { exportedEntry, type ParsedSegment, type SegmentLink } from '../../kernel/audit/audit-segment.ts';
-import { chainStart, checkSegments } from '../../kernel/audit/segment-chain.ts';
+import { chainStart, SegmentChainCheck } from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
   readMarker,
@@ -91,25 +91,21 @@ export class AuditShipper {
   async ship(tenant: string): Promise<ShipReport> {
     const dir = tenantSegmentDir(this.options.dir, tenant);
     const { logger } = this.options;
-    const start = await this.start(dir, tenant);
-    let link = start.link;
+    const { link, through } = await this.start(dir, tenant);
     const unshipped = (await listSegments(dir)).filter((s) => s.number >= link.segment);
-    const report: ShipReport = { segments: 0, records: 0, behind: unshipped.length, through: start.through };
+    const report: ShipReport = { segments: 0, records: 0, behind: unshipped.length, through };
     if (this.collectorFailed) return report;
     // One segment at a time, read, checked and sent: a backlog (a collector down for days) is never
     // in memory whole. Each is checked as the next link of the chain already shipped, as `bulkhead
     // audit verify` checks it.
+    const chain = new SegmentChainCheck({ from: link, publicKey: this.options.publicKey, tenant });
     for (const listed of unshipped) {
-      let segment: ParsedSegment | undefined;
-      const check = checkSegments({
-        files: [{ ...listed, text: await readSegmentText(dir, listed.name) }],
-        from: link,
-        publicKey: this.options.publicKey,
-        tenant,
-        onVerified: (parsed) => (segment = parsed),
-      });
-      if (!check.ok || !segment) {
-        logger.error({ tenant, problem: check.problem }, 'audit segment not shipped: it does not verify');
+      const segment = chain.next({ ...listed, text: await readSegmentText(dir, listed.name) });
+      if (!segment) {
+        logger.error(
+          { tenant, problem: chain.result.problem },
+          'audit segment not shipped: it does not verify',
+        );
         this.options.metrics?.failed();
         break;
       }
@@ -139,7 +135,6 @@ export class AuditShipper {
       report.records += entries.length;
       report.behind -= 1;
       report.through = header.segment;
-      link = nextAfter(cursor);
     }
     if (report.segments > 0) logger.info({ tenant, ...report }, 'audit segments shipped');
     return report;

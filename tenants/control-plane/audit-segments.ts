@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts';
-import { checkSegments, type SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
+import { SegmentChainCheck, type SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
   readMarkerText,
@@ -23,6 +23,13 @@ export type SegmentSource = { root: string; tenant: string } | { dir: string };
 
 export function segmentDir(source: SegmentSource): string {
   return 'dir' in source ? source.dir : tenantSegmentDir(source.root, source.tenant);
+}
+
+/** The source's directory, which must exist, and the tenant its segments must belong to. */
+function existingSource(source: SegmentSource): { dir: string; tenant: string | undefined } {
+  const dir = segmentDir(source);
+  if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
+  return { dir, tenant: 'tenant' in source ? source.tenant : undefined };
 }
 
 export async function readPublicKey(file: string | undefined): Promise<KeyObject> {
@@ -62,44 +69,20 @@ interface Walk {
 export type Progress = (done: number, total: number) => void;
 
 /**
- * Checks the segments of `dir` one file at a time, oldest first, so that a trail of any length needs
- * one segment's text in memory at once: each file is checked (checkSegments) from where the ones
- * before it left the chain, which finds what a check of them all together finds.
+ * Checks the segments of `dir` one file at a time, oldest first (SegmentChainCheck), so that a trail
+ * of any length needs one segment's text in memory at once.
  */
 async function walkSegments(walk: Walk): Promise<SegmentsCheck> {
   const { dir, publicKey, tenant, onVerified, progress } = walk;
-  const marker = await readMarkerText(dir);
+  const chain = new SegmentChainCheck({ marker: await readMarkerText(dir), publicKey, tenant });
   const listed = await listSegments(dir);
-  let check: SegmentsCheck | undefined;
   for (const [i, file] of listed.entries()) {
+    if (!chain.result.ok) break;
     const text = await readSegmentText(dir, file.name);
-    const step = checkSegments({
-      files: [{ ...file, text }],
-      marker,
-      publicKey,
-      tenant: check?.tenant ?? tenant,
-      from: check?.next,
-    });
-    check = check ? joined(check, step) : step;
-    if (!check.ok) return check;
-    // A file the pruning marker covers (left by a pass that stopped before removing it) is skipped.
-    if (step.segments === 1) onVerified?.({ ...file, sha256: hash('sha256', text, 'hex') });
+    if (chain.next({ ...file, text })) onVerified?.({ ...file, sha256: hash('sha256', text, 'hex') });
     progress?.(i + 1, listed.length);
   }
-  return check ?? checkSegments({ files: [], marker, publicKey, tenant });
-}
-
-/** The check of the files before, then one more file's (`step`, checked from where `before` ended). */
-function joined(before: SegmentsCheck, step: SegmentsCheck): SegmentsCheck {
-  return {
-    ...step,
-    segments: before.segments + step.segments,
-    entries: before.entries + step.entries,
-    ...(before.firstSegment === undefined ? {} : { firstSegment: before.firstSegment }),
-    ...(step.lastSegment === undefined && before.lastSegment !== undefined
-      ? { lastSegment: before.lastSegment }
-      : {}),
-  };
+  return chain.result;
 }
 
 /** Checks every segment of the source offline; `ok: false` with the first problem when it does not hold. */
@@ -108,9 +91,7 @@ export async function verifySegments(
   publicKey: KeyObject,
   options: { progress?: Progress | undefined } = {},
 ): Promise<VerifyReport> {
-  const dir = segmentDir(source);
-  if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
-  const tenant = 'tenant' in source ? source.tenant : undefined;
+  const { dir, tenant } = existingSource(source);
   const check = await walkSegments({ dir, publicKey, tenant, progress: options.progress });
   const shipped = await readShipCursor(dir);
   return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
@@ -139,13 +120,12 @@ export async function exportSegments(
   publicKey: KeyObject,
   options: ExportOptions,
 ): Promise<{ records: number; check: VerifyReport }> {
-  const dir = segmentDir(source);
-  if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
+  const { dir, tenant } = existingSource(source);
   const verified: { name: string; sha256: string }[] = [];
   const check = await walkSegments({
     dir,
     publicKey,
-    tenant: 'tenant' in source ? source.tenant : undefined,
+    tenant,
     onVerified: (s) => verified.push(s),
     progress: options.verifying,
   });
