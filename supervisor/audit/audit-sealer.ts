@@ -7,14 +7,13 @@
 // ships the new segments to the SIEM's collector between sealing and pruning, and retention removes
 // only segments already shipped.
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { verifyChain, type AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { buildSegment, parseSegment } from '../../kernel/audit/audit-segment.ts';
 import { prunable, signPruneMarker } from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
+  readSegmentText,
   nextLink,
   readMarker,
   removeSegmentFile,
@@ -149,7 +148,7 @@ export class AuditSealer {
     // Only each segment's header and footer are kept: a retention shortened by months makes many
     // segments prunable at once, and their entries are not held together.
     for (const file of files) {
-      const { header, footer } = parseSegment(await readFile(join(dir, file.name), 'utf8'));
+      const { header, footer } = parseSegment(await readSegmentText(dir, file.name));
       described.push({ ...file, lastAt: header.last_at, header, footer });
       if (!(Date.parse(header.last_at) < cutoff.getTime())) break;
     }
