@@ -49,8 +49,9 @@ export function countProgress(options: CountProgressOptions): (done: number, tot
   let last: number | undefined;
   return (done, total) => {
     const at = now();
-    const finished = done === total;
-    if (last === undefined ? at - started < intervalMs : at - last < intervalMs && !finished) return;
+    // The first line only after a whole interval; after it, the end even within one.
+    const due = at - (last ?? started) >= intervalMs || (last !== undefined && done === total);
+    if (!due) return;
     last = at;
     write(`  … ${verb} ${done} of ${total} ${noun}\n`);
   };

@@ -8,8 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import { readShipCursor, SHIP_CURSOR_FILE } from '../../kernel/audit/segment-files.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
@@ -52,19 +51,6 @@ async function supervisorProcess(): Promise<ChildProcess> {
 const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, 'exit');
 
-/** What `find` returns, asked every 100 ms for at most `ms`; the error names `what`. */
-async function within<T>(
-  ms: number,
-  what: string,
-  find: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
-    const found = await find();
-    if (found !== undefined) return found;
-  }
-  throw new Error(`not within ${ms} ms: ${what}`);
-}
-
 const shipped = () => receiver.logs.filter((log) => log.attributes['bulkhead.tenant'] === TENANT);
 const dir = () => join(audit.auditDir, TENANT);
 
@@ -91,9 +77,8 @@ describe('a supervisor killed between the collector taking a segment and its cur
       killed = first.kill('SIGKILL');
       await exited(first);
     };
-    await within(20_000, 'the first supervisor killed at its first export', () =>
-      killed && first.signalCode === 'SIGKILL' ? true : undefined,
-    );
+    // Bounded: the first export comes within a seal interval or two of the start.
+    await vi.waitUntil(() => killed && first.signalCode === 'SIGKILL', { timeout: 20_000, interval: 100 });
     receiver.onLogs = undefined;
     // The collector holds the records; the supervisor never heard so: the segment is sealed (and
     // gone from Redis), its cursor not written.
@@ -103,9 +88,7 @@ describe('a supervisor killed between the collector taking a segment and its cur
     expect(await audit.trail.entries(TENANT)).toEqual([]);
 
     const second = await supervisorProcess();
-    const cursor = await within(20_000, 'the second supervisor writing its cursor', () =>
-      readShipCursor(dir()),
-    );
+    const cursor = await vi.waitUntil(() => readShipCursor(dir()), { timeout: 20_000, interval: 100 });
     expect(cursor.segment).toBe(1);
     second.kill('SIGTERM');
     await exited(second);
