@@ -44,8 +44,21 @@ export const consoleConfig = defineConfig(
     },
     clientSecret: {
       env: 'BULKHEAD_CONSOLE_CLIENT_SECRET',
-      schema: z.string().min(16, 'must be at least 16 characters'),
-      doc: "the console's client secret (kept in the process; never sent to a browser)",
+      schema: z.string().min(16, 'must be at least 16 characters').optional(),
+      doc: "the console's client secret (kept in the process; never sent to a browser); this or BULKHEAD_CONSOLE_CLIENT_SECRET_FILE is required",
+      defaultText: 'none',
+    },
+    clientSecretFile: {
+      env: 'BULKHEAD_CONSOLE_CLIENT_SECRET_FILE',
+      schema: z.string().min(1).optional(),
+      doc: 'a file holding the client secret instead (a container secret), read at start; one trailing newline is ignored',
+      defaultText: 'none',
+    },
+    providerUrl: {
+      env: 'BULKHEAD_CONSOLE_PROVIDER_URL',
+      schema: HttpUrl.optional(),
+      doc: "where this process reaches the OpenID provider when that differs from the issuer URL browsers use (a container network): its discovery, token and JWKS requests to the issuer's origin go to this origin; the issuer checked stays BULKHEAD_CONSOLE_ISSUER",
+      defaultText: 'the issuer URL',
     },
     rolesClaim: {
       env: 'BULKHEAD_CONSOLE_ROLES_CLAIM',
@@ -88,6 +101,12 @@ export const consoleConfig = defineConfig(
       env: 'BULKHEAD_CONSOLE_SAMPLES_KEPT',
       schema: int().min(2).max(10_000).default(240),
       doc: 'scrapes kept in memory for the charts (240 at 15 s: one hour)',
+    },
+    assetsDir: {
+      env: 'BULKHEAD_CONSOLE_ASSETS_DIR',
+      schema: z.string().min(1).optional(),
+      doc: 'the front end built ahead by `node console/ui/build-assets.ts DIR` (the control-plane image sets it); unset: bundled from console/ui/src with esbuild at start',
+      defaultText: 'none',
     },
     runtimeTimeoutMs: {
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',

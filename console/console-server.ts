@@ -14,7 +14,7 @@ import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
 import { EvidenceStore } from '../tenants/control-plane/evidence.ts';
 import { ApiRoutes } from './api-routes.ts';
 import { AuthRoutes } from './auth/auth-routes.ts';
-import { discoverOidcClient } from './auth/oidc-client.ts';
+import { discoverOidcClient, readClientSecret } from './auth/oidc-client.ts';
 import { SessionStore } from './auth/sessions.ts';
 import type { consoleConfig } from './config.ts';
 import { secure, sendError, sendHtml } from './http/http-kit.ts';
@@ -22,7 +22,7 @@ import { MetricsRing } from './metrics/metrics-ring.ts';
 import { TenantViews } from './tenant-views.ts';
 import { readPublicKey } from '../tenants/control-plane/audit-segments.ts';
 import { VerifiedSegments } from '../kernel/audit/segment-chain.ts';
-import { bundleAssets, INDEX_HTML } from './ui/assets.ts';
+import { INDEX_HTML, loadAssets } from './ui/assets.ts';
 
 export type ConsoleOptions = Omit<
   ConfigOf<(typeof consoleConfig)['fields']>,
@@ -41,7 +41,9 @@ export interface RunningConsole {
 
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const { installation: inst, logger } = options;
-  const assets = await bundleAssets();
+  // Configuration read before anything connects: a missing secret or asset fails the start at once.
+  const clientSecret = await readClientSecret(options);
+  const assets = await loadAssets(options.assetsDir);
   const redis = new Redis({ ...inst.redis, maxRetriesPerRequest: 1 });
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis'));
   const runtimes = new RuntimeClient({
@@ -94,8 +96,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const auth = new AuthRoutes({
     oidc: await discoverOidcClient({
       issuer: options.issuer,
+      providerUrl: options.providerUrl,
       clientId: options.clientId,
-      clientSecret: options.clientSecret,
+      clientSecret,
       redirectUri: `${origin}/auth/callback`,
       scope: options.scope,
       rolesClaim: options.rolesClaim,

@@ -94,7 +94,7 @@ HASH=$(
   {
     printf 'base %s\n' "$BASE_ID"
     find runtime-image/control-plane.Dockerfile .dockerignore package.json package-lock.json \
-      node_modules/.package-lock.json kernel router supervisor tenants egress -type f -print0 \
+      node_modules/.package-lock.json kernel router supervisor tenants egress console -type f -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-12
 )

@@ -1,4 +1,4 @@
-# Control plane: router, supervisor and operator CLI, one image (docker-compose.yml picks the
+# Control plane: router, supervisor, egress gateway, console and operator CLI, one image (docker-compose.yml picks the
 # process with `command:`). Development code (dev/: the development IdP, `up`, `token`) is never
 # copied in; docker-compose.yml's dev profile mounts it from the checkout. Node 24 runs the TypeScript sources as
 # they are (type stripping): no compile step, and the stack traces point at the files in this
@@ -49,6 +49,11 @@ RUN node -e ' \
   } \
   console.log("production dependencies: " + kept + " top-level packages"); \
   '
+# The console's front end, built here where esbuild and the UI's libraries (development dependencies,
+# left out of the image) are installed; the console serves the result (BULKHEAD_CONSOLE_ASSETS_DIR).
+COPY kernel/ kernel/
+COPY console/ console/
+RUN node console/ui/build-assets.ts /prod/console-assets
 
 FROM ${NODE_BASE}
 
@@ -75,13 +80,17 @@ COPY tenants/ tenants/
 COPY supervisor/ supervisor/
 COPY router/ router/
 COPY egress/ egress/
+COPY console/ console/
+COPY --from=production-deps /prod/console-assets/ console/ui/dist/
+ENV BULKHEAD_CONSOLE_ASSETS_DIR=/app/console/ui/dist
 
 # Fail the build, not the deployment: every entry point loads its whole import graph (a dependency
 # pruned by mistake, a file not copied) before printing its usage.
 RUN node router/main.ts --help >/dev/null \
   && node supervisor/main.ts --help >/dev/null \
   && node tenants/cli/main.ts --help >/dev/null \
-  && node egress/main.ts --help >/dev/null
+  && node egress/main.ts --help >/dev/null \
+  && node console/main.ts --help >/dev/null
 
 # The router's identity, with no passwd entry; docker-compose.yml sets it explicitly (its group is
 # the supervisor's BULKHEAD_ROUTER_GID) and runs the supervisor as root instead.

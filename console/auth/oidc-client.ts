@@ -3,6 +3,7 @@
 // The ID token is verified here (issuer, audience, lifetime, nonce, an asymmetric algorithm from the
 // provider's JWKS); the roles come from its claims only.
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -22,6 +23,12 @@ const MetadataSchema = z.looseObject({
 
 export interface OidcClientOptions {
   issuer: string;
+  /**
+   * Where this process reaches the provider, when not at the issuer's origin (a container network
+   * where the browser's issuer URL names the host's loopback): requests to the issuer's origin go
+   * to this origin instead. Only the transport changes: the issuer checked is still `issuer`.
+   */
+  providerUrl?: string | undefined;
   clientId: string;
   clientSecret: string;
   redirectUri: string;
@@ -49,8 +56,62 @@ export interface OidcClient {
 
 const token = (): string => randomBytes(32).toString('base64url');
 
+/**
+ * The client secret from BULKHEAD_CONSOLE_CLIENT_SECRET or the file BULKHEAD_CONSOLE_CLIENT_SECRET_FILE
+ * names: exactly one of the two, at least 16 characters.
+ */
+export async function readClientSecret(options: {
+  clientSecret?: string | undefined;
+  clientSecretFile?: string | undefined;
+}): Promise<string> {
+  const { clientSecret, clientSecretFile } = options;
+  if (clientSecret !== undefined && clientSecretFile !== undefined)
+    throw new BulkheadError(
+      'invalid_config',
+      'set BULKHEAD_CONSOLE_CLIENT_SECRET or BULKHEAD_CONSOLE_CLIENT_SECRET_FILE, not both',
+    );
+  if (clientSecret !== undefined) return clientSecret;
+  if (clientSecretFile === undefined)
+    throw new BulkheadError(
+      'invalid_config',
+      "the console's client secret is missing: set BULKHEAD_CONSOLE_CLIENT_SECRET_FILE (or BULKHEAD_CONSOLE_CLIENT_SECRET)",
+    );
+  const text = await readFile(clientSecretFile, 'utf8').catch((cause: NodeJS.ErrnoException) => {
+    throw new BulkheadError(
+      'invalid_config',
+      `BULKHEAD_CONSOLE_CLIENT_SECRET_FILE: cannot read ${clientSecretFile} (${cause.code ?? cause.message})`,
+      { cause },
+    );
+  });
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret.length < 16)
+    throw new BulkheadError(
+      'invalid_config',
+      `BULKHEAD_CONSOLE_CLIENT_SECRET_FILE: the secret in ${clientSecretFile} must be at least 16 characters`,
+    );
+  return secret;
+}
+
+/** `url` with origin `from` replaced by `to`'s (a URL at another origin stays as it is). */
+export function swapOrigin(url: string, from: string, to: string | undefined): string {
+  if (to === undefined) return url;
+  const target = new URL(url);
+  if (target.origin !== new URL(from).origin) return url;
+  const via = new URL(to);
+  target.protocol = via.protocol;
+  target.host = via.host;
+  return target.href;
+}
+
 export async function discoverOidcClient(options: OidcClientOptions): Promise<OidcClient> {
-  const url = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const { issuer, providerUrl } = options;
+  // This process's own requests (discovery, the code exchange, the keys) go through the provider URL;
+  // the browser's (the authorization endpoint) to the issuer's origin, which a provider that builds
+  // its URLs from the request's host (oidc-provider, Keycloak) would otherwise name as the provider URL.
+  const via = (url: string): string => swapOrigin(url, issuer, providerUrl);
+  const browser = (url: string): string =>
+    providerUrl === undefined ? url : swapOrigin(url, providerUrl, issuer);
+  const url = via(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
   const response = await fetch(url, { headers: { accept: 'application/json' } });
   if (!response.ok)
     throw new BulkheadError(
@@ -63,12 +124,14 @@ export async function discoverOidcClient(options: OidcClientOptions): Promise<Oi
       'invalid_config',
       `the provider calls itself ${metadata.issuer}, not ${options.issuer}`,
     );
-  const keys: JWTVerifyGetKey = createRemoteJWKSet(new URL(metadata.jwks_uri));
+  const keys: JWTVerifyGetKey = createRemoteJWKSet(new URL(via(metadata.jwks_uri)));
+  const tokenEndpoint = via(metadata.token_endpoint);
+  const authorizationEndpoint = browser(metadata.authorization_endpoint);
 
   return {
     begin() {
       const pending = { state: token(), nonce: token(), verifier: token() };
-      const authorize = new URL(metadata.authorization_endpoint);
+      const authorize = new URL(authorizationEndpoint);
       authorize.search = new URLSearchParams({
         client_id: options.clientId,
         redirect_uri: options.redirectUri,
@@ -95,7 +158,7 @@ export async function discoverOidcClient(options: OidcClientOptions): Promise<Oi
       const basic = Buffer.from(
         `${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`,
       ).toString('base64');
-      const answer = await fetch(metadata.token_endpoint, {
+      const answer = await fetch(tokenEndpoint, {
         method: 'POST',
         headers: {
           authorization: `Basic ${basic}`,
