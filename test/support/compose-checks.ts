@@ -6,13 +6,13 @@ import { expect } from 'vitest';
 import { auditDir } from '../../kernel/config/common.ts';
 import { ROOT } from './compose.ts';
 import {
+  expectConfined,
   groupsOf,
   holdsDockerAccess,
   mounts,
   secretNames,
   service,
   type ComposeConfig,
-  type Service,
 } from './compose-config.ts';
 
 export const RUN_DIR = '/var/lib/bulkhead/run';
@@ -22,14 +22,6 @@ export const REDIS_SOCKET = `${REDIS_SOCKET_DIR}/redis.sock`;
 const REDIS_URL = `unix://${REDIS_SOCKET}`;
 
 // The checks, shared by the real configuration and by its weakened copies.
-
-/** A service confined as every one but the supervisor is: read-only root, no capabilities, no new privileges. */
-function expectConfined(svc: Service): void {
-  expect(svc.read_only).toBe(true);
-  expect(svc.cap_drop).toEqual(['ALL']);
-  expect(svc.cap_add ?? []).toEqual([]);
-  expect(svc.security_opt).toContain('no-new-privileges:true');
-}
 
 export function expectOnlySupervisorHoldsDocker(config: ComposeConfig): void {
   const holders = Object.entries(config.services).filter(([, svc]) => holdsDockerAccess(svc));
@@ -119,9 +111,9 @@ export const AUDIT_DIR = auditDir.schema.parse(undefined);
 
 /**
  * The audit trail's sealed segments: the supervisor alone signs them (its secret, the private key)
- * and writes them, on a volume of their own; the CLI mounts that volume read-only, holds the public
- * key and is in the group the supervisor gives read access (never write); nothing else mounts it or
- * is in that group.
+ * and writes them, on a volume of their own; the CLI (and the console of deploy/compose/console.yml)
+ * mount that volume read-only, hold the public key and are in the group the supervisor gives read access (never write); nothing
+ * else mounts it or is in that group.
  */
 export function expectAuditSealedBySupervisorAlone(config: ComposeConfig): void {
   const supervisor = service(config, 'supervisor');
@@ -140,7 +132,7 @@ export function expectAuditSealedBySupervisorAlone(config: ComposeConfig): void 
   for (const [name, svc] of Object.entries(config.services)) {
     const mounted = mounts(svc).filter((m) => m.source === volume);
     if (name === 'supervisor') continue;
-    if (name === 'cli') {
+    if (name === 'cli' || name === 'console') {
       expect(mounted).toEqual([{ source: volume, target: AUDIT_DIR, readOnly: true }]);
       expect(groupsOf(svc)).toContain(readers);
     } else {
@@ -292,8 +284,10 @@ export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
   for (const network of scraped) expect(config.networks?.[network]?.internal, network).toBe(true);
   // The traces' collector, where deploy/compose/tracing.yml adds it: expectTracesReachCollectorAlone.
   const scrapers = (network: string): string[] => membersOf(config, network).filter((m) => m !== COLLECTOR);
-  expect(scrapers('router-telemetry')).toEqual(['prometheus', 'router']);
-  expect(scrapers('supervisor-telemetry')).toEqual(['prometheus', 'supervisor']);
+  // With deploy/compose/console.yml, the console scrapes the same two for its charts.
+  const consoleScraper = 'console' in config.services ? ['console'] : [];
+  expect(scrapers('router-telemetry')).toEqual([...consoleScraper, 'prometheus', 'router']);
+  expect(scrapers('supervisor-telemetry')).toEqual([...consoleScraper, 'prometheus', 'supervisor']);
   expect(Object.keys(supervisor.networks ?? {})).toEqual(['supervisor-telemetry']);
   expect(supervisor.network_mode).toBeUndefined();
   expect(membersOf(config, 'prometheus-ui')).toEqual(['prometheus']);
@@ -328,8 +322,9 @@ const EXPORTERS = {
 
 /**
  * Traces (deploy/compose/tracing.yml): the router, the supervisor and the egress gateway export to the
- * collector (and the supervisor its sealed audit segments, as logs), each over an internal network it shares with nothing else but the collector (and
- * Prometheus, for the first two), so no two of them share a network through it. The collector is
+ * collector (and the supervisor its sealed audit segments, as logs), each over an internal network it
+ * shares with nothing else but the collector (and the scrapers of the first two:
+ * Prometheus, and the console where deploy/compose/console.yml adds it), so no two of them share a network through it. The collector is
  * confined as the other services are: non-root, no Docker, Redis, keys or published port, its
  * configuration mounted read-only; its one route out is a network no other service joins.
  */
@@ -341,7 +336,8 @@ export function expectTracesReachCollectorAlone(config: ComposeConfig): void {
     const logs = service(config, name).environment?.BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT;
     expect(logs, name).toBe(name === 'supervisor' ? COLLECTOR_LOGS_URL : undefined);
     expect(config.networks?.[network]?.internal, network).toBe(true);
-    const scraped = name === 'egress' ? [] : ['prometheus'];
+    const scraped =
+      name === 'egress' ? [] : [...('console' in config.services ? ['console'] : []), 'prometheus'];
     expect(membersOf(config, network), network).toEqual([name, COLLECTOR, ...scraped].sort());
   }
   const out = Object.keys(collector.networks ?? {}).filter((n) => !Object.values(EXPORTERS).includes(n));
@@ -374,9 +370,9 @@ export const CHECKS = {
   'the CLI runs non-root and read-only, without a network, Docker or keys': expectCliConfined,
   'the egress gateway runs non-root and read-only, without Docker, capabilities or keys but its own':
     expectEgressConfined,
-  'metrics reach Prometheus alone, on internal networks; Prometheus confined, on loopback':
+  'metrics reach Prometheus (and the console) alone, on internal networks; Prometheus confined, on loopback':
     expectMetricsReachPrometheusAlone,
-  'the supervisor alone signs and writes sealed audit segments; the CLI reads and verifies them':
+  'the supervisor alone signs and writes sealed audit segments; the CLI (and the console) read them':
     expectAuditSealedBySupervisorAlone,
   "the operator's packs are read-only in the CLI and the supervisor, and nowhere else":
     expectPacksReadOnlyInCliAndSupervisor,

@@ -1,6 +1,7 @@
 // docker-compose.yml as docker-compose itself makes of it (`docker-compose config`: interpolated,
 // merged, normalised), for the tests that check the trust boundaries it encodes.
 import { execFileSync } from 'node:child_process';
+import { expect } from 'vitest';
 import { composeSync } from './compose.ts';
 
 export type VolumeEntry = string | { type?: string; source?: string; target?: string; read_only?: boolean };
@@ -79,4 +80,12 @@ export function holdsDockerAccess(svc: Service): boolean {
 export function groupsOf(svc: Service): string[] {
   const [, gid] = (svc.user ?? '').split(':');
   return [...(gid ? [gid] : []), ...(svc.group_add ?? []).map(String)];
+}
+
+/** A service confined as every one but the supervisor is: read-only root, no capabilities, no new privileges. */
+export function expectConfined(svc: Service): void {
+  expect(svc.read_only).toBe(true);
+  expect(svc.cap_drop).toEqual(['ALL']);
+  expect(svc.cap_add ?? []).toEqual([]);
+  expect(svc.security_opt).toContain('no-new-privileges:true');
 }
