@@ -1,6 +1,7 @@
-# Control plane: router, supervisor, egress gateway, console and operator CLI, one image (docker-compose.yml picks the
-# process with `command:`). Development code (dev/: the development IdP, `up`, `token`) is never
-# copied in; docker-compose.yml's dev profile mounts it from the checkout. Node 24 runs the TypeScript sources as
+# Control plane: router, supervisor, egress gateway, console and operator CLI, one image
+# (docker-compose.yml and deploy/compose/console.yml pick the process with `command:`). Development
+# code (dev/: the development IdP, `up`, `token`) is never copied in; the dev profile's IdP runs
+# from an image of its own (runtime-image/dev-idp.Dockerfile). Node 24 runs the TypeScript sources as
 # they are (type stripping): no compile step, and the stack traces point at the files in this
 # repository.
 #
