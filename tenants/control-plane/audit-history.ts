@@ -6,10 +6,11 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AuditEntry, AuditTrail, ChainCheck } from '../../kernel/audit/audit-trail.ts';
-import { checkSegments, type VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
+import { SegmentChainCheck, type VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
 import {
+  listSegments,
   readMarkerText,
-  readSegmentFiles,
+  readSegmentText,
   readShipCursor,
   tenantSegmentDir,
 } from '../../kernel/audit/segment-files.ts';
@@ -45,29 +46,65 @@ export interface ReadTrailOptions {
   sealed?: SealedSource | undefined;
 }
 
+/** What a scan of the trail hands its reader besides the entries it visited. */
+export interface TrailScan {
+  chain: TrailCheck;
+  /**
+   * The entries still in Redis, all of them (few: the supervisor seals them every few minutes):
+   * where the chain is broken, what a reader shows instead of the sealed entries it visited.
+   */
+  unsealed: AuditEntry[];
+}
+
+export interface ScanTrailOptions extends ReadTrailOptions {
+  /**
+   * Called with each entry of the trail, oldest first: a sealed segment's entries once that segment
+   * verified, then (only when the whole trail verified) those still in Redis after the segments.
+   * A promise it returns is awaited before the next entry (a reader writing to a slow client).
+   */
+  visit: (entry: TrailEntry) => void | Promise<void>;
+}
+
 /**
- * The whole trail. Redis (its entries and head, one MULTI) is read before the segments, so a seal in
- * between can only make the two overlap, never leave a gap: an overlap is counted once, and anything
- * else the two disagree on is a broken trail.
+ * The whole trail, one sealed segment at a time: memory for one segment's text and entries (and the
+ * reader's own), whatever the trail's length. Redis (its entries and head, one MULTI) is read before
+ * the segments, so a seal in between can only make the two overlap, never leave a gap: an overlap
+ * is counted once, and anything else the two disagree on is a broken trail.
  */
-export async function readTrail(options: ReadTrailOptions): Promise<TrailView> {
-  const { trail, tenant, sealed } = options;
+export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
+  const { trail, tenant, sealed, visit } = options;
   const { entries: unsealed, check: redisCheck } = await trail.read(tenant);
   const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
-  if (!sealed || !dir || !existsSync(dir)) return { entries: unsealed, chain: redisCheck };
-  // One pass: each segment is parsed once, checked as `bulkhead audit verify` checks it (unless its
-  // very bytes were verified in that place before), and its entries kept once it verified.
-  const entries: TrailEntry[] = [];
-  const segments = checkSegments({
-    files: await readSegmentFiles(dir),
+  if (!sealed || !dir || !existsSync(dir)) {
+    if (redisCheck.ok)
+      for (const entry of unsealed) {
+        const waited = visit(entry);
+        if (waited) await waited;
+      }
+    return { chain: redisCheck, unsealed };
+  }
+  // Each segment read, checked as `bulkhead audit verify` checks it (unless its very bytes were
+  // verified in that place before), and its entries visited once it verified, in number order.
+  const chain = new SegmentChainCheck({
     marker: await readMarkerText(dir),
     publicKey: sealed.publicKey,
     tenant,
     verified: sealed.verified,
-    onVerified: ({ header, entries: inSegment }) => {
-      for (const entry of inSegment) entries.push({ ...entry, segment: header.segment });
-    },
   });
+  // The sealed entries' hashes by seq, kept only for those Redis still holds (the overlap below).
+  const stillInRedis = new Map(unsealed.map((e) => [e.seq, e.hash]));
+  const overlap = new Map<number, string>();
+  for (const { name, number } of await listSegments(dir)) {
+    const parsed = chain.next({ name, number, text: await readSegmentText(dir, name) });
+    if (!chain.result.ok) break;
+    if (!parsed) continue;
+    for (const entry of parsed.entries) {
+      if (stillInRedis.has(entry.seq)) overlap.set(entry.seq, entry.hash);
+      const waited = visit({ ...entry, segment: parsed.header.segment });
+      if (waited) await waited;
+    }
+  }
+  const segments = chain.result;
   const shippedThrough = (await readShipCursor(dir))?.segment;
   const summary = {
     segments: segments.segments,
@@ -75,17 +112,16 @@ export async function readTrail(options: ReadTrailOptions): Promise<TrailView> {
     ...(segments.prunedThrough === undefined ? {} : { prunedThrough: segments.prunedThrough }),
     ...(shippedThrough === undefined ? {} : { shippedThrough }),
   };
-  const broken = (problem: string): TrailView => ({
-    entries: unsealed,
+  const broken = (problem: string): TrailScan => ({
     chain: { ok: false, entries: unsealed.length, head: redisCheck.head, problem, sealed: summary },
+    unsealed,
   });
   if (!segments.ok) return broken(`sealed segments: ${segments.problem ?? 'do not verify'}`);
   // Entries in Redis already sealed (a seal between the two reads, or a pass that stopped before its
   // trim) are the sealed ones exactly, or the trail is broken; the rest continue where the newest
   // segment ended (or the trail is all sealed).
   const lastSeq = segments.lastSeq ?? 0;
-  const sealedHashes = new Map(entries.map((e) => [e.seq, e.hash]));
-  const differs = unsealed.find((e) => e.seq <= lastSeq && sealedHashes.get(e.seq) !== e.hash);
+  const differs = unsealed.find((e) => e.seq <= lastSeq && overlap.get(e.seq) !== e.hash);
   if (differs) return broken(`entry ${differs.seq} in Redis is not the sealed one`);
   const rest = unsealed.filter((e) => e.seq > lastSeq);
   const first = rest[0];
@@ -96,6 +132,20 @@ export async function readTrail(options: ReadTrailOptions): Promise<TrailView> {
   if (!first && redisCheck.head !== segments.head && segments.segments > 0)
     return broken('the head in Redis is not where the sealed segments end (entries missing)');
   if (!redisCheck.ok) return broken(redisCheck.problem ?? 'the entries in Redis do not verify');
-  entries.push(...rest);
-  return { entries, chain: { ok: true, entries: entries.length, head: redisCheck.head, sealed: summary } };
+  for (const entry of rest) {
+    const waited = visit(entry);
+    if (waited) await waited;
+  }
+  const entries = segments.entries + rest.length;
+  return { chain: { ok: true, entries, head: redisCheck.head, sealed: summary }, unsealed };
+}
+
+/**
+ * The whole trail in memory (the CLI's and the tests' reads; the console keeps only what it shows,
+ * through scanTrail): on a broken chain, the entries still in Redis with the problem.
+ */
+export async function readTrail(options: ReadTrailOptions): Promise<TrailView> {
+  const entries: TrailEntry[] = [];
+  const { chain, unsealed } = await scanTrail({ ...options, visit: (entry) => void entries.push(entry) });
+  return { entries: chain.ok ? entries : unsealed, chain };
 }
