@@ -2,8 +2,7 @@
 // recycle, verify) is for operators only, decided here on the server whatever the page shows, and
 // every attempt, allowed or refused, lands in the tenant's audit trail with who and why.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditEntry } from '../kernel/audit/audit-trail.ts';
-import { readTrail, type SealedSource } from '../tenants/control-plane/audit-history.ts';
+import type { SealedSource } from '../tenants/control-plane/audit-history.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../kernel/tenant/tenant-spec.ts';
 import type { EvidenceStore } from '../tenants/control-plane/evidence.ts';
@@ -14,6 +13,7 @@ import {
   type OperatorAction,
 } from '../tenants/control-plane/operator-actions.ts';
 import type { ControlPlane } from '../tenants/control-plane/context.ts';
+import { auditPage, exportTrail, type AuditSource } from './audit-views.ts';
 import type { AuthRoutes } from './auth/auth-routes.ts';
 import type { Session } from './auth/sessions.ts';
 import { readJson, sendJson } from './http/http-kit.ts';
@@ -33,25 +33,6 @@ export interface ApiOptions {
 /** Who acts, as the audit trail and the change log record them. */
 export function actorOf(session: Session): string {
   return `console:${session.sub}`;
-}
-
-/** The audit trail's filters: each a substring (case-insensitive) or an exact decision. */
-export function filterEntries<T extends AuditEntry>(entries: T[], query: URLSearchParams): T[] {
-  const decision = query.get('decision');
-  const has = (value: string | null, wanted: string | null): boolean =>
-    !wanted || (value ?? '').toLowerCase().includes(wanted.toLowerCase());
-  return entries.filter(
-    (e) =>
-      (!decision || e.decision === decision) &&
-      has(e.tool, query.get('tool')) &&
-      has(`${e.user ?? ''} ${e.agent ?? ''}`, query.get('who')) &&
-      has(e.reason, query.get('text')),
-  );
-}
-
-async function auditView(o: ApiOptions, tenant: string, query: URLSearchParams) {
-  const { entries, chain } = await readTrail({ trail: o.cp.audit, tenant, sealed: o.sealed });
-  return { entries: filterEntries(entries, query), total: entries.length, chain };
 }
 
 const TENANT_PATH = /^\/api\/tenants\/([^/]+)(?:\/(evidence|audit|audit\.jsonl|actions\/([a-z]+)))?$/;
@@ -85,7 +66,7 @@ export class ApiRoutes {
       return sendJson(res, 200, { report: await this.#o.evidence.latest(tenant) });
     }
     if (method === 'GET' && view === 'audit')
-      return sendJson(res, 200, await auditView(this.#o, tenant, url.searchParams));
+      return sendJson(res, 200, await auditPage(this.#source(tenant), url.searchParams));
     if (method === 'GET' && view === 'audit.jsonl') return this.#export(res, tenant, url.searchParams);
     const action = match[3];
     if (method === 'POST' && action !== undefined) return this.#act(req, res, session, tenant, action);
@@ -94,18 +75,11 @@ export class ApiRoutes {
 
   async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
     await this.#o.cp.registry.require(tenant);
-    const { entries, chain } = await auditView(this.#o, tenant, query);
-    res.writeHead(200, {
-      'content-type': 'application/x-ndjson; charset=utf-8',
-      'content-disposition': `attachment; filename="${tenant}-audit.jsonl"`,
-      'cache-control': 'no-store',
-      // The chain check of the whole trail, so an export of a filtered part still says whether the
-      // trail it came from was intact.
-      'x-audit-chain': chain.ok
-        ? `intact; ${chain.entries} entries; head ${chain.head}`
-        : `broken; ${chain.problem ?? ''}`,
-    });
-    res.end(entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length ? '\n' : ''));
+    await exportTrail(this.#source(tenant), query, res);
+  }
+
+  #source(tenant: string): AuditSource {
+    return { trail: this.#o.cp.audit, tenant, sealed: this.#o.sealed };
   }
 
   async #act(

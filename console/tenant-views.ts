@@ -2,7 +2,8 @@
 // the rate limiter's live counters and the audit trail. Read-only: nothing here changes a tenant.
 import type { Redis } from 'ioredis';
 import type { AuditEntry } from '../kernel/audit/audit-trail.ts';
-import { readTrail, type SealedSource, type TrailCheck } from '../tenants/control-plane/audit-history.ts';
+import type { SealedSource, TrailCheck } from '../tenants/control-plane/audit-history.ts';
+import { recentErrors } from './audit-views.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import type { ControlPlane } from '../tenants/control-plane/context.ts';
@@ -62,20 +63,16 @@ export class TenantViews {
   async detail(id: string): Promise<TenantDetail> {
     const tenant = await requireTenant(this.#cp, id);
     const runtime = await this.#cp.runtimes.inspect(tenant.id);
-    const { entries, chain } = await readTrail({
-      trail: this.#cp.audit,
-      tenant: tenant.id,
-      sealed: this.#sealed,
-    });
+    const errors = await recentErrors(
+      { trail: this.#cp.audit, tenant: tenant.id, sealed: this.#sealed },
+      RECENT_ERRORS,
+    );
     return {
       ...(await this.#summary(tenant, runtime)),
       roles: tenant.roles,
       quotaLayers: (await quotaReport(this.#cp, this.#rates, tenant.id)).layers,
-      recentErrors: entries
-        .filter((e) => e.decision === 'deny' || e.status === 'error')
-        .slice(-RECENT_ERRORS)
-        .reverse(),
-      chain,
+      recentErrors: errors.entries,
+      chain: errors.chain,
     };
   }
 

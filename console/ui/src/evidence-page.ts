@@ -55,6 +55,14 @@ function query(filters: Filters): string {
   return text ? `?${text}` : '';
 }
 
+/** Entries of the trail shown at most, the newest that match. */
+const SHOWN = 200;
+
+function caption(view: AuditView): string {
+  const more = view.matched > view.entries.length ? `, the newest ${view.entries.length} shown` : '';
+  return `${view.matched} of ${view.total} entries${more}`;
+}
+
 function AuditTrail({ id }: { id: string }) {
   const none: Filters = { decision: '', tool: '', who: '', text: '' };
   // What the fields show (every keystroke) and what the trail is filtered by (on change): a render
@@ -62,7 +70,9 @@ function AuditTrail({ id }: { id: string }) {
   const [drafts, setDrafts] = useState<Filters>(none);
   const [filters, setFilters] = useState<Filters>(none);
   const base = `/api/tenants/${encodeURIComponent(id)}`;
-  const { data, error, reload } = useResource<AuditView>(`${base}/audit${query(filters)}`);
+  // The newest SHOWN matches: the server keeps no more than that of the trail, however long it is.
+  const shown = query(filters) ? `${query(filters)}&limit=${SHOWN}` : `?limit=${SHOWN}`;
+  const { data, error, reload } = useResource<AuditView>(`${base}/audit${shown}`);
   const value = (e: Event): string => (e.target as HTMLInputElement).value;
   const field = (key: keyof Filters, label: string) =>
     html`<label
@@ -109,9 +119,9 @@ function AuditTrail({ id }: { id: string }) {
     ${
       data === undefined
         ? null
-        : html`<${Table} caption=${`${data.entries.length} of ${data.total} entries`} testid="audit-table" columns=${['#', 'When', 'User', 'Agent', 'Tool', 'Decision', 'Outcome', 'Reason', 'Kept in']}>
+        : html`<${Table} caption=${caption(data)} testid="audit-table" columns=${['#', 'When', 'User', 'Agent', 'Tool', 'Decision', 'Outcome', 'Reason', 'Kept in']}>
               ${data.entries
-                .slice(-200)
+                .slice()
                 .reverse()
                 .map(
                   (e) =>

@@ -77,8 +77,12 @@ export interface IsolationReport {
 }
 
 export interface AuditView {
+  /** The newest `limit` entries that match the filters, oldest first. */
   entries: AuditEntry[];
+  /** Entries in the trail shown, and how many of them match. */
   total: number;
+  matched: number;
+  limit: number;
   chain: ChainCheck;
 }
 

@@ -1,0 +1,170 @@
+// The console's reads of a tenant's audit trail, each through scanTrail (one sealed segment at a
+// time), keeping only what it answers with: a page of the newest matching entries, the latest
+// errors, or an export written as the entries verify. A trail of any length costs the console one
+// segment's memory and the page it shows, never the whole trail.
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { AuditEntry, AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import {
+  scanTrail,
+  type SealedSource,
+  type TrailCheck,
+  type TrailEntry,
+} from '../tenants/control-plane/audit-history.ts';
+
+/** Entries in one audit view unless the page asks for fewer or more (`limit`, up to the maximum). */
+export const AUDIT_PAGE_DEFAULT = 500;
+export const AUDIT_PAGE_MAX = 5_000;
+
+export interface AuditSource {
+  trail: AuditTrail;
+  tenant: string;
+  sealed?: SealedSource | undefined;
+}
+
+/** The newest `limit` items pushed, oldest first: a ring, so memory is the limit whatever is pushed. */
+export class Newest<T> {
+  readonly #limit: number;
+  readonly #ring: T[] = [];
+  #next = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  push(item: T): void {
+    if (this.#ring.length < this.#limit) this.#ring.push(item);
+    else this.#ring[this.#next] = item;
+    this.#next = (this.#next + 1) % this.#limit;
+  }
+
+  get items(): T[] {
+    if (this.#ring.length < this.#limit) return [...this.#ring];
+    return [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
+  }
+}
+
+/** The audit trail's filters: each a substring (case-insensitive) or an exact decision. */
+export function entryMatcher(query: URLSearchParams): (entry: AuditEntry) => boolean {
+  const decision = query.get('decision');
+  const has = (value: string | null, wanted: string | null): boolean =>
+    !wanted || (value ?? '').toLowerCase().includes(wanted.toLowerCase());
+  const tool = query.get('tool');
+  const who = query.get('who');
+  const text = query.get('text');
+  return (e) =>
+    (!decision || e.decision === decision) &&
+    has(e.tool, tool) &&
+    has(`${e.user ?? ''} ${e.agent ?? ''}`, who) &&
+    has(e.reason, text);
+}
+
+function pageLimit(query: URLSearchParams): number {
+  const raw = query.get('limit');
+  if (raw === null) return AUDIT_PAGE_DEFAULT;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_PAGE_MAX)
+    throw new BulkheadError('invalid_input', `limit must be a whole number from 1 to ${AUDIT_PAGE_MAX}`);
+  return limit;
+}
+
+export interface AuditPage {
+  /** The newest `limit` entries that match the filters, oldest first. */
+  entries: TrailEntry[];
+  /** Entries in the trail shown (where the chain is broken: those still in Redis). */
+  total: number;
+  /** Of those, how many match the filters (more than `entries` when the page is full). */
+  matched: number;
+  limit: number;
+  chain: TrailCheck;
+}
+
+/** What the newest entries passing `keep` are, the trail's check, and the counts. */
+async function newestOf(
+  source: AuditSource,
+  keep: (e: AuditEntry) => boolean,
+  limit: number,
+): Promise<AuditPage> {
+  const page = new Newest<TrailEntry>(limit);
+  let total = 0;
+  let matched = 0;
+  const { chain, unsealed } = await scanTrail({
+    ...source,
+    visit: (entry) => {
+      total += 1;
+      if (!keep(entry)) return;
+      matched += 1;
+      page.push(entry);
+    },
+  });
+  if (chain.ok) return { entries: page.items, total, matched, limit, chain };
+  // A broken trail: what Redis still holds, as the whole-trail read shows it (audit-history.ts).
+  const kept = unsealed.filter(keep);
+  return { entries: kept.slice(-limit), total: unsealed.length, matched: kept.length, limit, chain };
+}
+
+export async function auditPage(source: AuditSource, query: URLSearchParams): Promise<AuditPage> {
+  return newestOf(source, entryMatcher(query), pageLimit(query));
+}
+
+/** The latest refusals and failed calls, newest first. */
+export async function recentErrors(
+  source: AuditSource,
+  count: number,
+): Promise<{ entries: TrailEntry[]; chain: TrailCheck }> {
+  const page = await newestOf(source, (e) => e.decision === 'deny' || e.status === 'error', count);
+  return { entries: page.entries.reverse(), chain: page.chain };
+}
+
+/**
+ * The matching entries as JSON lines, with the whole trail's check in a header. Two passes: the
+ * first checks the trail (for the header) and holds nothing; the second checks it again and writes
+ * each entry as its segment verifies, up to the first pass's head, waiting for the client when it
+ * reads slower. A trail that changed between the passes other than by growing (a segment edited,
+ * pruned or gone) ends the answer without its last chunk, so the download fails rather than
+ * looking whole.
+ */
+export async function exportTrail(
+  source: AuditSource,
+  query: URLSearchParams,
+  res: ServerResponse,
+): Promise<void> {
+  const keep = entryMatcher(query);
+  let lastSeq = 0;
+  const first = await scanTrail({ ...source, visit: (entry) => void (lastSeq = entry.seq) });
+  res.writeHead(200, {
+    'content-type': 'application/x-ndjson; charset=utf-8',
+    'content-disposition': `attachment; filename="${source.tenant}-audit.jsonl"`,
+    'cache-control': 'no-store',
+    // The chain check of the whole trail, so an export of a filtered part still says whether the
+    // trail it came from was intact.
+    'x-audit-chain': first.chain.ok
+      ? `intact; ${first.chain.entries} entries; head ${first.chain.head}`
+      : `broken; ${first.chain.problem ?? ''}`,
+  });
+  if (!first.chain.ok) {
+    res.end(
+      first.unsealed
+        .filter(keep)
+        .map((e) => `${JSON.stringify(e)}\n`)
+        .join(''),
+    );
+    return;
+  }
+  let head: string | undefined;
+  const second = await scanTrail({
+    ...source,
+    visit: async (entry) => {
+      if (entry.seq > lastSeq) return;
+      if (entry.seq === lastSeq) head = entry.hash;
+      if (keep(entry) && !res.write(`${JSON.stringify(entry)}\n`)) await once(res, 'drain');
+    },
+  });
+  const sealedAlike = second.chain.sealed?.prunedThrough === first.chain.sealed?.prunedThrough;
+  if (!second.chain.ok || !sealedAlike || (lastSeq > 0 && head !== first.chain.head)) {
+    res.destroy(new Error(`the audit trail of ${source.tenant} changed during its export`));
+    return;
+  }
+  res.end();
+}

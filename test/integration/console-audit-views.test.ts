@@ -1,0 +1,146 @@
+// The console's reads of a long audit trail (console/audit-views.ts): a page of the newest matching
+// entries and the latest errors, counted over the whole trail but holding only what they answer
+// with; the export written as each segment verifies again, up to the head its header names, and cut
+// short when the trail changes between its two passes. Real Redis, real files, the supervisor's
+// sealer, a real HTTP server and client for the export.
+import { createPublicKey } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
+import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
+import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
+import { auditPage, exportTrail, Newest, recentErrors, type AuditSource } from '../../console/audit-views.ts';
+import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
+
+let audit: AuditHarness;
+let trail: AuditTrail;
+let sealed: SealedSource;
+let server: Server;
+let url: string;
+/** Runs between the export's two passes (the test's edits). */
+let betweenPasses: (() => Promise<void>) | undefined;
+
+const source = (tenant: string): AuditSource => ({ trail, tenant, sealed });
+
+beforeAll(async () => {
+  audit = await auditHarness('console-audit', ['long', 'changed']);
+  trail = audit.trail;
+  sealed = { root: audit.auditDir, publicKey: createPublicKey(audit.privateKey) };
+  const sealer = audit.sealer({ maxEntries: 10 });
+  for (const tenant of ['long', 'changed']) {
+    // 45 entries: every third a refusal; 40 sealed into four segments, 5 still in Redis.
+    for (let i = 1; i <= 45; i++)
+      await trail.append(
+        callEvent(tenant, `tool${i % 3}`, i % 3 === 0 ? { decision: 'deny', reason: `r${i}` } : {}),
+      );
+    await sealer.seal(tenant);
+  }
+  for (let i = 46; i <= 48; i++) await trail.append(callEvent('long', 'tool1'));
+  server = createServer((req, res) => {
+    const target = new URL(req.url ?? '/', 'http://x');
+    // The trail as the export reads it, the test's hook run as its second pass starts (each pass
+    // begins with the entries in Redis): the edits land between the passes, every time.
+    let passes = 0;
+    const read = trail.read.bind(trail);
+    const between = Object.create(trail, {
+      read: {
+        value: async (tenant: string) => {
+          passes += 1;
+          if (passes === 2) await betweenPasses?.();
+          return read(tenant);
+        },
+      },
+    }) as AuditTrail;
+    void exportTrail(
+      { trail: between, tenant: target.pathname.slice(1), sealed },
+      target.searchParams,
+      res,
+    ).finally(() => (betweenPasses = undefined));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server?.close();
+  await audit?.close();
+});
+
+describe('a page of the trail', () => {
+  it('is the newest matching entries, counted over the whole trail, sealed and in Redis', async () => {
+    const whole = (await readTrail({ trail, tenant: 'long', sealed })).entries;
+    expect(whole).toHaveLength(48);
+    const page = await auditPage(source('long'), new URLSearchParams({ decision: 'deny', limit: '4' }));
+    const denied = whole.filter((e) => e.decision === 'deny');
+    expect(page).toMatchObject({
+      total: 48,
+      matched: denied.length,
+      limit: 4,
+      chain: { ok: true, entries: 48 },
+    });
+    expect(page.entries.map((e) => e.seq)).toEqual(denied.slice(-4).map((e) => e.seq));
+    const all = await auditPage(source('long'), new URLSearchParams());
+    expect(all.entries.map((e) => e.hash)).toEqual(whole.map((e) => e.hash));
+  });
+
+  it('refuses a limit it does not serve', async () => {
+    for (const limit of ['0', '5001', 'ten', '2.5'])
+      await expect(auditPage(source('long'), new URLSearchParams({ limit }))).rejects.toThrow(
+        /limit must be/,
+      );
+  });
+
+  it('shows the latest errors newest first', async () => {
+    const { entries } = await recentErrors(source('long'), 3);
+    expect(entries.map((e) => e.seq)).toEqual([45, 42, 39]);
+  });
+});
+
+describe('the newest of a stream', () => {
+  it('keeps the last items pushed, oldest first, whatever their number', () => {
+    const ring = new Newest<number>(3);
+    for (let i = 1; i <= 2; i++) ring.push(i);
+    expect(ring.items).toEqual([1, 2]);
+    for (let i = 3; i <= 10; i++) ring.push(i);
+    expect(ring.items).toEqual([8, 9, 10]);
+  });
+});
+
+describe('the export', () => {
+  it('writes every matching entry of the intact trail, the header naming its head', async () => {
+    const response = await fetch(`${url}/long?tool=tool2`);
+    const lines = (await response.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; tool: string });
+    const whole = (await readTrail({ trail, tenant: 'long', sealed })).entries;
+    expect(lines.map((e) => e.seq)).toEqual(whole.filter((e) => e.tool === 'tool2').map((e) => e.seq));
+    expect(response.headers.get('x-audit-chain')).toBe(`intact; 48 entries; head ${whole.at(-1)!.hash}`);
+  });
+
+  it('stops at the head its header names when the trail grows between its passes', async () => {
+    const head = (await readTrail({ trail, tenant: 'long', sealed })).entries.at(-1)!;
+    betweenPasses = async () => {
+      await trail.append(callEvent('long', 'tool1'));
+    };
+    const response = await fetch(`${url}/long`);
+    const seqs = (await response.text())
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { seq: number }).seq);
+    expect(seqs.at(-1)).toBe(head.seq);
+    expect(response.headers.get('x-audit-chain')).toContain(`head ${head.hash}`);
+  });
+
+  it('fails the download when a segment is edited between its passes', async () => {
+    const file = join(audit.auditDir, 'changed', segmentFileName(2));
+    const text = await readFile(file, 'utf8');
+    betweenPasses = () => writeFile(file, text.replace('tool1', 'toolX'));
+    const response = await fetch(`${url}/changed`);
+    expect(response.headers.get('x-audit-chain')).toMatch(/^intact; 45 entries/);
+    await expect(response.text()).rejects.toThrow();
+  });
+});
