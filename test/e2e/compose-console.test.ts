@@ -1,9 +1,12 @@
-// The console of deploy/compose/console.yml over docker-compose.yml, as docs/compose.md sets it up: the images
-// built here, the console's confidential client registered at the stack's development IdP, its
-// secret a file the console's UID reads, and an auditor signing in with Debian's chromium. The
-// browser reaches the IdP at the issuer URL (the host's loopback, the published port) while the
-// console reaches it as dev-idp:9400 (BULKHEAD_CONSOLE_PROVIDER_URL), and the image, which holds no
-// esbuild, serves the front end built into it.
+// The console of deploy/compose/console.yml over docker-compose.yml, as docs/compose.md sets it up:
+// the images built here, the whole stack with the dev profile, the console's confidential client
+// registered at the stack's development IdP and its secret a file the console's UID reads, a
+// tenant onboarded by the CLI inside the stack. People sign in with Debian's chromium: the browser
+// reaches the IdP at the issuer URL (the host's loopback, the published port) while the console
+// reaches it as dev-idp:9400 (BULKHEAD_CONSOLE_PROVIDER_URL). The image, which holds no esbuild,
+// serves the front end built into it; the console scrapes the router and the supervisor over their
+// telemetry networks, acts through the supervisor's queue and reads the sealed audit segments from
+// their volume.
 import { execFile } from 'node:child_process';
 import { chmod, chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,14 +21,15 @@ import {
   removeStackImages,
   type ComposeStackView,
 } from '../support/compose-stack.ts';
-import { launchChromium, signIn } from '../support/console-harness.ts';
+import { launchChromium, signIn, type BrowserUser } from '../support/console-harness.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { freePort } from '../support/stack.ts';
 
 const execFileAsync = promisify(execFile);
 
-/** The console's UID in docker-compose.yml: its secret file must be readable by it alone. */
+/** The console's UID in deploy/compose/console.yml: its secret file must be readable by it alone. */
 const CONSOLE_UID = 10006;
+const TENANT = 'acme';
 
 let ns: TestNamespace;
 let project: string;
@@ -35,6 +39,7 @@ let consoleUrl: string;
 let packVersion: string;
 let stack: ComposeStackView;
 let browser: Browser | undefined;
+let onboarded = false;
 
 function compose(...args: string[]): Promise<ComposeResult> {
   return composeRun(
@@ -42,6 +47,13 @@ function compose(...args: string[]): Promise<ComposeResult> {
     env,
   );
 }
+
+/** The operator CLI inside the stack. */
+const cli = (...args: string[]): Promise<ComposeResult> => compose('run', '--rm', '-T', 'cli', ...args);
+
+/** GET a console API path as the signed-in user. */
+const api = <T>(user: BrowserUser, path: string): Promise<T> =>
+  user.page.evaluate(async (p) => (await (await fetch(p)).json()) as T, path);
 
 beforeAll(async () => {
   ns = await testNamespace('compose-console');
@@ -56,9 +68,10 @@ beforeAll(async () => {
     BULKHEAD_CONSOLE_PUBLISHED_PORT: String(consolePort),
     BULKHEAD_CONSOLE_URL: consoleUrl,
     BULKHEAD_CONSOLE_PROVIDER_URL: 'http://dev-idp:9400',
+    BULKHEAD_CONSOLE_SCRAPE_INTERVAL_MS: '2000',
     BULKHEAD_IDP_USERS: JSON.stringify([
+      { id: 'olivia', roles: ['operator'] },
       { id: 'aldo', roles: ['auditor'] },
-      { id: 'alice', tenant: 'acme', roles: ['editor'] },
     ]),
   };
   // The IdP first: the console's client is registered there before the console starts.
@@ -86,19 +99,21 @@ beforeAll(async () => {
   await chown(secretFile, CONSOLE_UID, CONSOLE_UID);
   await chmod(secretFile, 0o400);
   env.BULKHEAD_CONSOLE_CLIENT_ID = String(client['client_id']);
+  browser = await launchChromium();
 }, 660_000);
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
   if (!ns) return;
+  if (onboarded) await cli('offboard', TENANT, '--yes');
   if (env) await compose('down', '-v', '--remove-orphans', '-t', '2');
   await ns.cleanup();
   await removeStackImages(ns.namespace, packVersion);
-}, 120_000);
+}, 180_000);
 
 describe('the console in the compose stack', () => {
   it('comes up healthy from the control-plane image, which holds no esbuild', async () => {
-    const up = await compose('up', '-d', 'console');
+    const up = await compose('up', '-d');
     expect(up.code, up.stderr).toBe(0);
     await stack.waitFor('the console', 'console', async () => (await fetch(`${consoleUrl}/healthz`)).ok);
     const image = `bulkhead/control-plane:${ns.namespace}`;
@@ -121,17 +136,63 @@ describe('the console in the compose stack', () => {
     expect(script.status).toBe(200);
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect((await script.text()).length).toBeGreaterThan(10_000);
+    const onboard = await cli('onboard', TENANT);
+    expect(onboard.code, onboard.stderr).toBe(0);
+    onboarded = true;
   });
 
-  it('signs an auditor in through the IdP at the issuer URL, the code exchanged through dev-idp:9400', async () => {
-    browser = await launchChromium();
-    const aldo = await signIn(browser, consoleUrl, 'aldo');
+  it('signs an operator in through the IdP at the issuer URL, the code exchanged through dev-idp:9400, and acts', async () => {
+    const olivia = await signIn(browser!, consoleUrl, 'olivia');
+    expect(olivia.page.url()).toBe(`${consoleUrl}/`);
+    const tenants = await api<{ id: string; status: string }[]>(olivia, '/api/tenants');
+    expect(tenants.map((t) => [t.id, t.status])).toEqual([[TENANT, 'active']]);
+    // Through the supervisor's queue, as the CLI acts: the suspension reaches the registry.
+    const act = (action: string) =>
+      olivia.page.evaluate(
+        async ([tenant, name]) => {
+          const me = (await (await fetch('/api/me')).json()) as { csrf: string };
+          const response = await fetch(`/api/tenants/${tenant}/actions/${name}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrf },
+            body: JSON.stringify({ reason: 'compose console test' }),
+          });
+          return response.status;
+        },
+        [TENANT, action] as const,
+      );
+    expect(await act('suspend')).toBe(200);
+    expect((await api<{ status: string }>(olivia, `/api/tenants/${TENANT}`)).status).toBe('suspended');
+    expect(await act('resume')).toBe(200);
+    expect((await api<{ status: string }>(olivia, `/api/tenants/${TENANT}`)).status).toBe('active');
+    expect(olivia.problems).toEqual([]);
+    await olivia.context.close();
+  });
+
+  it("shows an auditor the router's and the supervisor's metrics and the sealed trail, with those actions", async () => {
+    const aldo = await signIn(browser!, consoleUrl, 'aldo');
     await aldo.page.getByText('auditor').first().waitFor();
-    expect(aldo.page.url()).toBe(`${consoleUrl}/`);
+    // Scraped every 2 s over the two telemetry networks.
+    await stack.waitFor('both metrics targets scraped', 'console', async () => {
+      const { targets } = await api<{ targets: { url: string; ok: boolean }[] }>(aldo, '/api/metrics');
+      return targets.length === 2 && targets.every((t) => t.ok);
+    });
+    // The supervisor seals every 2 s (BULKHEAD_AUDIT_SEAL_INTERVAL_MS): the console reads the
+    // segments from their volume, in the readers' group, and checks them with the public key.
+    type View = {
+      entries: { user: string; tool: string; segment?: number }[];
+      chain: { ok: boolean; sealed?: { segments: number } };
+    };
+    let view: View | undefined;
+    await stack.waitFor('the actions sealed', 'supervisor', async () => {
+      view = await api<View>(aldo, `/api/tenants/${TENANT}/audit?who=olivia`);
+      return view.entries.length === 2 && view.entries.every((e) => e.segment !== undefined);
+    });
+    expect(view!.chain).toMatchObject({ ok: true, sealed: { segments: expect.any(Number) } });
+    expect(view!.entries.map((e) => [e.user, e.tool])).toEqual([
+      ['console:olivia', 'operator/suspend'],
+      ['console:olivia', 'operator/resume'],
+    ]);
     expect(aldo.problems).toEqual([]);
-    // The console's own API answers for the session: Redis through its socket, read-only.
-    const tenants = await aldo.page.evaluate(async () => (await fetch('/api/tenants')).status);
-    expect(tenants).toBe(200);
     await aldo.context.close();
   });
 
