@@ -73,27 +73,46 @@ export interface DevConsoleOptions {
   audit: { dir: string; publicKeyFile: string };
 }
 
-/** Registers the console's client (authorization code, client secret) and starts the console. */
-export async function startDevConsole(options: DevConsoleOptions): Promise<string> {
-  const url = `http://127.0.0.1:${options.port}`;
+/**
+ * Registers a console's confidential client at the development IdP: the authorization code grant,
+ * client_secret_basic, `openid roles`, the redirect URI of the console at `consoleUrl`.
+ */
+export async function registerConsoleClient(options: {
+  issuer: string;
+  initialAccessToken: string;
+  consoleUrl: string;
+  clientName: string;
+}): Promise<{ clientId: string; clientSecret: string }> {
   const client = await registerClient({
     issuer: options.issuer,
     initialAccessToken: options.initialAccessToken,
     metadata: {
-      client_name: 'Bulkhead console (development)',
-      redirect_uris: [`${url}/auth/callback`],
+      client_name: options.clientName,
+      redirect_uris: [`${options.consoleUrl.replace(/\/$/, '')}/auth/callback`],
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       scope: 'openid roles',
     },
   });
+  return { clientId: String(client['client_id']), clientSecret: String(client['client_secret']) };
+}
+
+/** Registers the console's client (authorization code, client secret) and starts the console. */
+export async function startDevConsole(options: DevConsoleOptions): Promise<string> {
+  const url = `http://127.0.0.1:${options.port}`;
+  const client = await registerConsoleClient({
+    issuer: options.issuer,
+    initialAccessToken: options.initialAccessToken,
+    consoleUrl: url,
+    clientName: 'Bulkhead console (development)',
+  });
   options.children.start('console', join(options.root, 'console/main.ts'), {
     ...options.common,
     BULKHEAD_CONSOLE_PORT: options.port,
     BULKHEAD_CONSOLE_ISSUER: options.issuer,
-    BULKHEAD_CONSOLE_CLIENT_ID: String(client['client_id']),
-    BULKHEAD_CONSOLE_CLIENT_SECRET: String(client['client_secret']),
+    BULKHEAD_CONSOLE_CLIENT_ID: client.clientId,
+    BULKHEAD_CONSOLE_CLIENT_SECRET: client.clientSecret,
     BULKHEAD_CONSOLE_METRICS_TARGETS: options.metricsTargets.join(' '),
     BULKHEAD_AUDIT_DIR: options.audit.dir,
     BULKHEAD_AUDIT_PUBLIC_KEY_FILE: options.audit.publicKeyFile,

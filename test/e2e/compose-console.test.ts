@@ -1,19 +1,17 @@
 // The console of deploy/compose/console.yml over docker-compose.yml, as docs/compose.md sets it up:
 // the images built here, the whole stack with the dev profile, the console's confidential client
-// registered at the stack's development IdP and its secret a file the console's UID reads, a
-// tenant onboarded by the CLI inside the stack. People sign in with Debian's chromium: the browser
+// registered at the stack's development IdP by `bulkhead console-client`, its secret a file the
+// console's UID reads, a tenant onboarded by the CLI inside the stack. People sign in with Debian's chromium: the browser
 // reaches the IdP at the issuer URL (the host's loopback, the published port) while the console
 // reaches it as dev-idp:9400 (BULKHEAD_CONSOLE_PROVIDER_URL). The image, which holds no esbuild,
 // serves the front end built into it; the console scrapes the router and the supervisor over their
 // telemetry networks, acts through the supervisor's queue and reads the sealed audit segments from
 // their volume.
 import { execFile } from 'node:child_process';
-import { chmod, chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerClient } from '../../dev/idp/dev-client.ts';
 import { composeRun, ROOT, type ComposeResult } from '../support/compose.ts';
 import {
   composeStackView,
@@ -27,8 +25,6 @@ import { freePort } from '../support/stack.ts';
 
 const execFileAsync = promisify(execFile);
 
-/** The console's UID in deploy/compose/console.yml: its secret file must be readable by it alone. */
-const CONSOLE_UID = 10006;
 const TENANT = 'acme';
 
 let ns: TestNamespace;
@@ -82,23 +78,28 @@ beforeAll(async () => {
     'dev-idp',
     async () => (await fetch(`${issuer}/.well-known/openid-configuration`)).ok,
   );
-  const client = await registerClient({
-    issuer,
-    initialAccessToken: env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN!,
-    metadata: {
-      client_name: 'Bulkhead console (compose test)',
-      redirect_uris: [`${consoleUrl}/auth/callback`],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-      scope: 'openid roles',
+  // The client registered and its secret file written as docs/compose.md says: the dev CLI, on the host.
+  const registered = await execFileAsync(
+    process.execPath,
+    [
+      join(ROOT, 'dev/cli/main.ts'),
+      'console-client',
+      '--secret-file',
+      join(keysDir, 'console-client.secret'),
+      '--console-url',
+      consoleUrl,
+    ],
+    {
+      env: {
+        ...process.env,
+        BULKHEAD_ISSUER: issuer,
+        BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: env.BULKHEAD_IDP_INITIAL_ACCESS_TOKEN,
+      },
     },
-  });
-  const secretFile = join(keysDir, 'console-client.secret');
-  await writeFile(secretFile, `${String(client['client_secret'])}\n`, { mode: 0o400 });
-  await chown(secretFile, CONSOLE_UID, CONSOLE_UID);
-  await chmod(secretFile, 0o400);
-  env.BULKHEAD_CONSOLE_CLIENT_ID = String(client['client_id']);
+  );
+  const line = /^BULKHEAD_CONSOLE_CLIENT_ID=(\S+)$/m.exec(registered.stdout);
+  expect(line, registered.stderr).not.toBeNull();
+  env.BULKHEAD_CONSOLE_CLIENT_ID = line![1]!;
   browser = await launchChromium();
 }, 660_000);
 

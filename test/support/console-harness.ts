@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { registerClient } from '../../dev/idp/dev-client.ts';
+import { registerConsoleClient } from '../../dev/cli/dev-console.ts';
 import { consoleConfig } from '../../console/config.ts';
 import { startConsole, type RunningConsole } from '../../console/console-server.ts';
 import { freePort, INITIAL_ACCESS_TOKEN, type TestStack } from './stack.ts';
@@ -24,24 +24,18 @@ export async function startTestConsole(
 ): Promise<RunningConsole & { origin: string }> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const client = await registerClient({
+  const client = await registerConsoleClient({
     issuer: stack.idp.issuer,
     initialAccessToken: INITIAL_ACCESS_TOKEN,
-    metadata: {
-      client_name: 'Bulkhead console (test)',
-      redirect_uris: [`${origin}/auth/callback`],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-      scope: 'openid roles',
-    },
+    consoleUrl: origin,
+    clientName: 'Bulkhead console (test)',
   });
   const running = await startConsole({
     ...consoleConfig.resolve({
       port,
       issuer: stack.idp.issuer,
-      clientId: client['client_id'] as string,
-      clientSecret: client['client_secret'] as string,
+      clientId: client.clientId,
+      clientSecret: client.clientSecret,
       metricsTargets: options.metricsTargets ?? [],
       ...(options.scrapeIntervalMs === undefined ? {} : { scrapeIntervalMs: options.scrapeIntervalMs }),
       ...(options.audit && { auditDir: options.audit.dir, auditPublicKeyFile: options.audit.publicKeyFile }),
