@@ -117,6 +117,22 @@ export async function recentErrors(
   return { entries: page.entries.reverse(), chain: page.chain };
 }
 
+/** Until the response drains or closes, whichever comes first; the other listener removed. */
+async function drainOrClose(res: ServerResponse): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([
+      once(res, 'drain', { signal: done.signal }),
+      once(res, 'close', { signal: done.signal }),
+    ]);
+  } finally {
+    done.abort();
+  }
+}
+
+/** Thrown out of an export's scan when its client went away: nothing more to read or write. */
+const CLIENT_GONE = new Error('the client of the export went away');
+
 /**
  * The matching entries as JSON lines, with the whole trail's check in a header. Two passes: the
  * first checks the trail (for the header) and holds nothing; the second checks it again and writes
@@ -153,14 +169,23 @@ export async function exportTrail(
     return;
   }
   let head: string | undefined;
-  const second = await scanTrail({
-    ...source,
-    visit: async (entry) => {
-      if (entry.seq > lastSeq) return;
-      if (entry.seq === lastSeq) head = entry.hash;
-      if (keep(entry) && !res.write(`${JSON.stringify(entry)}\n`)) await once(res, 'drain');
-    },
-  });
+  let second: Awaited<ReturnType<typeof scanTrail>>;
+  try {
+    second = await scanTrail({
+      ...source,
+      visit: async (entry) => {
+        if (entry.seq > lastSeq) return;
+        if (entry.seq === lastSeq) head = entry.hash;
+        if (!keep(entry) || res.write(`${JSON.stringify(entry)}\n`)) return;
+        // Wait for a slow client, or stop for one that left (no 'drain' ever comes then).
+        if (!res.destroyed) await drainOrClose(res);
+        if (res.destroyed) throw CLIENT_GONE;
+      },
+    });
+  } catch (error) {
+    if (error === CLIENT_GONE) return;
+    throw error;
+  }
   const sealedAlike = second.chain.sealed?.prunedThrough === first.chain.sealed?.prunedThrough;
   if (!second.chain.ok || !sealedAlike || (lastSeq > 0 && head !== first.chain.head)) {
     res.destroy(new Error(`the audit trail of ${source.tenant} changed during its export`));

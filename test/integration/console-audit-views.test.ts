@@ -5,7 +5,7 @@
 // sealer, a real HTTP server and client for the export.
 import { createPublicKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,13 +20,25 @@ let trail: AuditTrail;
 let sealed: SealedSource;
 let server: Server;
 let url: string;
+/** The export the server is running (the newest). */
+let exported: Promise<void> | undefined;
 /** Runs between the export's two passes (the test's edits). */
 let betweenPasses: (() => Promise<void>) | undefined;
 
 const source = (tenant: string): AuditSource => ({ trail, tenant, sealed });
 
+/** `promise`, or a rejection after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms).unref(),
+    ),
+  ]);
+}
+
 beforeAll(async () => {
-  audit = await auditHarness('console-audit', ['long', 'changed']);
+  audit = await auditHarness('console-audit', ['long', 'changed', 'wide']);
   trail = audit.trail;
   sealed = { root: audit.auditDir, publicKey: createPublicKey(audit.privateKey) };
   const sealer = audit.sealer({ maxEntries: 10 });
@@ -39,6 +51,14 @@ beforeAll(async () => {
     await sealer.seal(tenant);
   }
   for (let i = 46; i <= 48; i++) await trail.append(callEvent('long', 'tool1'));
+  // 'wide': an export of about 20 MB (8,000 entries of 2.5 KB), more than the sockets between a
+  // server and a client that stops reading hold, in two segments and Redis.
+  const reason = 'x'.repeat(2_500);
+  for (let batch = 0; batch < 16; batch++)
+    await Promise.all(
+      Array.from({ length: 500 }, () => trail.append(callEvent('wide', 'tool1', { reason }))),
+    );
+  await audit.sealer({ maxEntries: 4_000 }).seal('wide');
   server = createServer((req, res) => {
     const target = new URL(req.url ?? '/', 'http://x');
     // The trail as the export reads it, the test's hook run as its second pass starts (each pass
@@ -54,7 +74,7 @@ beforeAll(async () => {
         },
       },
     }) as AuditTrail;
-    void exportTrail(
+    exported = exportTrail(
       { trail: between, tenant: target.pathname.slice(1), sealed },
       target.searchParams,
       res,
@@ -133,6 +153,36 @@ describe('the export', () => {
       .map((l) => (JSON.parse(l) as { seq: number }).seq);
     expect(seqs.at(-1)).toBe(head.seq);
     expect(response.headers.get('x-audit-chain')).toContain(`head ${head.hash}`);
+  });
+
+  it('waits for a client that reads slowly, and writes it everything', async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      get(`${url}/wide`, (response) => {
+        const chunks: Buffer[] = [];
+        response.pause();
+        // Reads nothing for half a second: the server's writes fill the sockets and wait.
+        setTimeout(() => response.resume(), 500);
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        response.on('error', reject);
+      }).on('error', reject);
+    });
+    expect(body.trim().split('\n')).toHaveLength(8_000);
+  });
+
+  it('stops, holding nothing, when its client leaves in the middle', async () => {
+    await new Promise<void>((resolve, reject) => {
+      get(`${url}/wide`, (response) => {
+        response.pause();
+        // Gone once the server has had the time to fill the sockets and wait for them.
+        setTimeout(() => {
+          response.destroy();
+          resolve();
+        }, 500);
+      }).on('error', reject);
+    });
+    // The export's scan ends (it would wait for a 'drain' that never comes without the check).
+    await expect(withTimeout(exported!, 10_000)).resolves.toBeUndefined();
   });
 
   it('fails the download when a segment is edited between its passes', async () => {
