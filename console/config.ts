@@ -108,6 +108,11 @@ export const consoleConfig = defineConfig(
       doc: 'the front end built ahead by `node console/ui/build-assets.ts DIR` (the control-plane image sets it); unset: bundled from console/ui/src with esbuild at start',
       defaultText: 'none',
     },
+    verifiedEntries: {
+      env: 'BULKHEAD_CONSOLE_VERIFIED_ENTRIES',
+      schema: int().min(0).default(100_000),
+      doc: 'audit entries of verified segments kept in memory, so that views skip checking them again (about 350 bytes each)',
+    },
     runtimeTimeoutMs: {
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',
       schema: int().min(1_000).default(120_000),

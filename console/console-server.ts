@@ -63,7 +63,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
           root: options.auditDir,
           publicKey: await readPublicKey(options.auditPublicKeyFile),
           // Sealed segments never change: each view checks their bytes, not all their entries again.
-          verified: new VerifiedSegments(),
+          verified: new VerifiedSegments({ maxEntries: options.verifiedEntries }),
         };
   const metrics = new MetricsRing({ targets: options.metricsTargets, samplesKept: options.samplesKept });
   const scheduler = new Scheduler({ logger });

@@ -87,14 +87,23 @@ export interface SegmentsCheck {
  * checks the same trail again and again (the console, on every view) skips the parse and the checks
  * of a segment whose bytes and expected place are those verified before. A changed byte, a segment
  * moved, another key or tenant: another key, so it is checked again. Bounded by the entries held.
+ *
+ * Readers go through a trail in segment order, so a trail larger than the bound would evict, segment
+ * by segment, exactly what the next read needs first (none would ever be found). So when it is full
+ * a segment is admitted only in place of segments no read has found for `staleMs` (a pruned
+ * segment, a tenant nobody looks at); otherwise it is not kept, and what is held keeps being found.
  */
 export class VerifiedSegments {
   readonly #maxEntries: number;
-  readonly #byKey = new Map<string, ParsedSegment>();
+  readonly #staleMs: number;
+  readonly #now: () => number;
+  readonly #byKey = new Map<string, { parsed: ParsedSegment; usedAt: number }>();
   #entries = 0;
 
-  constructor(options: { maxEntries?: number } = {}) {
+  constructor(options: { maxEntries?: number; staleMs?: number; now?: () => number } = {}) {
     this.#maxEntries = options.maxEntries ?? 100_000;
+    this.#staleMs = options.staleMs ?? 10 * 60_000;
+    this.#now = options.now ?? Date.now;
   }
 
   key(text: string, link: SegmentLink, tenant: string | undefined, publicKey: KeyObject): string {
@@ -109,21 +118,26 @@ export class VerifiedSegments {
   hits = 0;
 
   get(key: string): ParsedSegment | undefined {
-    const parsed = this.#byKey.get(key);
-    if (parsed) this.hits += 1;
-    return parsed;
+    const held = this.#byKey.get(key);
+    if (!held) return undefined;
+    held.usedAt = this.#now();
+    this.hits += 1;
+    return held.parsed;
   }
 
   set(key: string, parsed: ParsedSegment): void {
-    if (parsed.entries.length > this.#maxEntries || this.#byKey.has(key)) return;
-    this.#byKey.set(key, parsed);
-    this.#entries += parsed.entries.length;
-    // The oldest out first (a Map iterates in insertion order).
-    for (const [old, segment] of this.#byKey) {
-      if (this.#entries <= this.#maxEntries) break;
+    const size = parsed.entries.length;
+    if (size > this.#maxEntries || this.#byKey.has(key)) return;
+    const staleBefore = this.#now() - this.#staleMs;
+    for (const [old, held] of this.#byKey) {
+      if (this.#entries + size <= this.#maxEntries) break;
+      if (held.usedAt >= staleBefore) continue;
       this.#byKey.delete(old);
-      this.#entries -= segment.entries.length;
+      this.#entries -= held.parsed.entries.length;
     }
+    if (this.#entries + size > this.#maxEntries) return;
+    this.#byKey.set(key, { parsed, usedAt: this.#now() });
+    this.#entries += size;
   }
 }
 

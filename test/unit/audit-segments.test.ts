@@ -124,10 +124,37 @@ describe('sealed audit segments', () => {
     // Another key, or a segment out of its place: not taken from what was verified.
     expect(run(files, other.publicKey).ok).toBe(false);
     expect(run([files[0]!, { ...files[2]!, number: 2 }, files[3]!]).ok).toBe(false);
-    // Bounded by the entries it holds: the oldest go first.
+    // Bounded by the entries it holds.
     const small = new VerifiedSegments({ maxEntries: 6 });
     checkSegments({ files, publicKey: keys.publicKey, tenant: 'acme', verified: small });
     expect(small.size).toBe(2);
+  });
+
+  it('keep finding what they hold when a trail is larger than their bound, and let go of what is no longer read', () => {
+    let now = 0;
+    // The four segments hold 3, 3, 3 and 1 entries: room for the first two.
+    const verified = new VerifiedSegments({ maxEntries: 6, staleMs: 1_000, now: () => now });
+    const run = (list: SegmentFile[] = files) =>
+      checkSegments({ files: list, publicKey: keys.publicKey, tenant: 'acme', verified });
+    expect(run().ok).toBe(true);
+    expect([verified.size, verified.hits]).toEqual([2, 0]);
+    // Read after read, in segment order: the first two are found every time (evicting the oldest
+    // to admit the next would leave nothing to find).
+    now = 500;
+    run();
+    run();
+    expect([verified.size, verified.hits]).toEqual([2, 4]);
+    // Segments no read found for staleMs make room: another trail, read after the first went unread.
+    const later = seal(chain(6, Date.parse('2026-02-01T00:00:00Z')), 3);
+    const readLater = () =>
+      checkSegments({ files: later, publicKey: keys.publicKey, tenant: 'acme', verified });
+    now = 1_200;
+    readLater();
+    expect([verified.size, verified.hits]).toEqual([2, 4]);
+    now = 2_000;
+    readLater();
+    readLater();
+    expect([verified.size, verified.hits]).toEqual([2, 6]);
   });
 
   it('name an edited header', () => {
