@@ -70,42 +70,70 @@ function pageLimit(query: URLSearchParams): number {
 }
 
 export interface AuditPage {
-  /** The newest `limit` entries that match the filters, oldest first. */
+  /** The newest `limit` entries that match the filters (below `before`, when given), oldest first. */
   entries: TrailEntry[];
   /** Entries in the trail shown (where the chain is broken: those still in Redis). */
   total: number;
-  /** Of those, how many match the filters (more than `entries` when the page is full). */
+  /** Of those, how many match the filters, before or not. */
   matched: number;
+  /** Matching entries older than the oldest in `entries`: the next page's, with `before` its seq. */
+  older: number;
   limit: number;
   chain: TrailCheck;
 }
 
-/** What the newest entries passing `keep` are, the trail's check, and the counts. */
+/** What the newest entries passing `keep` below `before` are, the trail's check, and the counts. */
 async function newestOf(
   source: AuditSource,
   keep: (e: AuditEntry) => boolean,
-  limit: number,
+  page: { limit: number; before?: number | undefined },
 ): Promise<AuditPage> {
-  const page = new Newest<TrailEntry>(limit);
+  const { limit, before = Number.POSITIVE_INFINITY } = page;
+  const newest = new Newest<TrailEntry>(limit);
   let total = 0;
   let matched = 0;
+  let below = 0;
   const { chain, unsealed } = await scanTrail({
     ...source,
     visit: (entry) => {
       total += 1;
       if (!keep(entry)) return;
       matched += 1;
-      page.push(entry);
+      if (entry.seq >= before) return;
+      below += 1;
+      newest.push(entry);
     },
   });
-  if (chain.ok) return { entries: page.items, total, matched, limit, chain };
+  if (chain.ok) {
+    const entries = newest.items;
+    return { entries, total, matched, older: below - entries.length, limit, chain };
+  }
   // A broken trail: what Redis still holds, as the whole-trail read shows it (audit-history.ts).
   const kept = unsealed.filter(keep);
-  return { entries: kept.slice(-limit), total: unsealed.length, matched: kept.length, limit, chain };
+  const inRange = kept.filter((e) => e.seq < before);
+  const entries = inRange.slice(-limit);
+  return {
+    entries,
+    total: unsealed.length,
+    matched: kept.length,
+    older: inRange.length - entries.length,
+    limit,
+    chain,
+  };
+}
+
+/** `before`: a seq; only entries older than it (the next page of an audit view). */
+function pageBefore(query: URLSearchParams): number | undefined {
+  const raw = query.get('before');
+  if (raw === null) return undefined;
+  const before = Number(raw);
+  if (!Number.isSafeInteger(before) || before < 1)
+    throw new BulkheadError('invalid_input', 'before must be an entry seq (a whole number from 1)');
+  return before;
 }
 
 export async function auditPage(source: AuditSource, query: URLSearchParams): Promise<AuditPage> {
-  return newestOf(source, entryMatcher(query), pageLimit(query));
+  return newestOf(source, entryMatcher(query), { limit: pageLimit(query), before: pageBefore(query) });
 }
 
 /** The latest refusals and failed calls, newest first. */
@@ -113,7 +141,9 @@ export async function recentErrors(
   source: AuditSource,
   count: number,
 ): Promise<{ entries: TrailEntry[]; chain: TrailCheck }> {
-  const page = await newestOf(source, (e) => e.decision === 'deny' || e.status === 'error', count);
+  const page = await newestOf(source, (e) => e.decision === 'deny' || e.status === 'error', {
+    limit: count,
+  });
   return { entries: page.entries.reverse(), chain: page.chain };
 }
 

@@ -19,6 +19,7 @@ import pino from 'pino';
 import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
 import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
 import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
+import { callEvent } from '../support/audit-harness.ts';
 import { agentClient, write } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import {
@@ -361,6 +362,22 @@ describe('console', () => {
         ['console:olivia', 'operator/verify', 'quarterly review'],
       ]);
       expect((await audit.verify(TENANT)).ok).toBe(true);
+      expect(olivia.problems).toEqual([]);
+    });
+
+    it('pages a long audit trail back from the newest entries it shows', async () => {
+      await Promise.all(Array.from({ length: 205 }, () => audit.append(callEvent(TENANT, 'paging_probe'))));
+      await olivia.page.goto(`${consoleApp.url}/#/tenants/${TENANT}/evidence`);
+      await olivia.page.getByLabel('Tool').fill('paging_probe');
+      await olivia.page.getByLabel('Tool').press('Tab');
+      const table = olivia.page.getByTestId('audit-table');
+      await olivia.page.getByText(/^205 of \d+ entries, 200 shown \(#\d+ to #\d+\)$/).waitFor();
+      await olivia.page.getByRole('button', { name: 'Older entries (5)' }).click();
+      await olivia.page.getByText(/^205 of \d+ entries, 5 shown \(#\d+ to #\d+\)$/).waitFor();
+      expect(await table.getByRole('row').count()).toBe(6);
+      await expectAccessible(olivia);
+      await olivia.page.getByRole('button', { name: 'Newest entries' }).click();
+      await olivia.page.getByText(/, 200 shown /).waitFor();
       expect(olivia.problems).toEqual([]);
     });
   });

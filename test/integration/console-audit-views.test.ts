@@ -106,6 +106,23 @@ describe('a page of the trail', () => {
     expect(all.entries.map((e) => e.hash)).toEqual(whole.map((e) => e.hash));
   });
 
+  it('pages back from the newest: the entries older than a seq, and how many older remain', async () => {
+    const denied = (await readTrail({ trail, tenant: 'long', sealed })).entries.filter(
+      (e) => e.decision === 'deny',
+    );
+    const first = await auditPage(source('long'), new URLSearchParams({ decision: 'deny', limit: '4' }));
+    expect(first.older).toBe(denied.length - 4);
+    const next = await auditPage(
+      source('long'),
+      new URLSearchParams({ decision: 'deny', limit: '4', before: String(first.entries[0]!.seq) }),
+    );
+    expect(next.entries.map((e) => e.seq)).toEqual(denied.slice(-8, -4).map((e) => e.seq));
+    expect([next.matched, next.older]).toEqual([denied.length, denied.length - 8]);
+    await expect(auditPage(source('long'), new URLSearchParams({ before: '0' }))).rejects.toThrow(
+      /before must be/,
+    );
+  });
+
   it('refuses a limit it does not serve', async () => {
     for (const limit of ['0', '5001', 'ten', '2.5'])
       await expect(auditPage(source('long'), new URLSearchParams({ limit }))).rejects.toThrow(

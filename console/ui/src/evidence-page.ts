@@ -59,8 +59,10 @@ function query(filters: Filters): string {
 const SHOWN = 200;
 
 function caption(view: AuditView): string {
-  const more = view.matched > view.entries.length ? `, the newest ${view.entries.length} shown` : '';
-  return `${view.matched} of ${view.total} entries${more}`;
+  const [first, last] = [view.entries[0], view.entries.at(-1)];
+  const range = first && last ? ` (#${first.seq} to #${last.seq})` : '';
+  const shown = view.matched > view.entries.length ? `, ${view.entries.length} shown${range}` : '';
+  return `${view.matched} of ${view.total} entries${shown}`;
 }
 
 function AuditTrail({ id }: { id: string }) {
@@ -68,10 +70,17 @@ function AuditTrail({ id }: { id: string }) {
   // What the fields show (every keystroke) and what the trail is filtered by (on change): a render
   // between the two, say when a response arrives, must not put back a field's older value.
   const [drafts, setDrafts] = useState<Filters>(none);
-  const [filters, setFilters] = useState<Filters>(none);
+  const [filters, setFiltersOnly] = useState<Filters>(none);
+  // The page shown: the newest SHOWN matches, or those older than a seq (the "Older" button).
+  const [before, setBefore] = useState<number | undefined>(undefined);
+  const setFilters = (change: (f: Filters) => Filters): void => {
+    setBefore(undefined);
+    setFiltersOnly(change);
+  };
   const base = `/api/tenants/${encodeURIComponent(id)}`;
-  // The newest SHOWN matches: the server keeps no more than that of the trail, however long it is.
-  const shown = query(filters) ? `${query(filters)}&limit=${SHOWN}` : `?limit=${SHOWN}`;
+  // The server keeps no more than SHOWN entries of the trail, however long it is.
+  const paging = `limit=${SHOWN}${before === undefined ? '' : `&before=${before}`}`;
+  const shown = query(filters) ? `${query(filters)}&${paging}` : `?${paging}`;
   const { data, error, reload } = useResource<AuditView>(`${base}/audit${shown}`);
   const value = (e: Event): string => (e.target as HTMLInputElement).value;
   const field = (key: keyof Filters, label: string) =>
@@ -137,7 +146,21 @@ function AuditTrail({ id }: { id: string }) {
                       <td>${e.segment === undefined ? 'Redis' : `segment ${e.segment}`}</td>
                     </tr>`,
                 )}
-            </${Table}>`
+            </${Table}>
+            <p class="pages">
+              ${
+                data.older > 0
+                  ? html`<button type="button" onClick=${() => setBefore(data.entries[0]?.seq)}>
+                      Older entries (${data.older})
+                    </button>`
+                  : null
+              }
+              ${
+                before === undefined
+                  ? null
+                  : html`<button type="button" onClick=${() => setBefore(undefined)}>Newest entries</button>`
+              }
+            </p>`
     }`;
 }
 

@@ -79,9 +79,10 @@ export interface IsolationReport {
 export interface AuditView {
   /** The newest `limit` entries that match the filters, oldest first. */
   entries: AuditEntry[];
-  /** Entries in the trail shown, and how many of them match. */
+  /** Entries in the trail shown, how many of them match, and how many matches are older than these. */
   total: number;
   matched: number;
+  older: number;
   limit: number;
   chain: ChainCheck;
 }
