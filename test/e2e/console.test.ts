@@ -371,9 +371,9 @@ describe('console', () => {
       await olivia.page.getByLabel('Tool').fill('paging_probe');
       await olivia.page.getByLabel('Tool').press('Tab');
       const table = olivia.page.getByTestId('audit-table');
-      await olivia.page.getByText(/^205 of \d+ entries, 200 shown \(#\d+ to #\d+\)$/).waitFor();
+      await olivia.page.getByText(/^205 of \d+ entries, 200 shown \(seq \d+ to \d+\)$/).waitFor();
       await olivia.page.getByRole('button', { name: 'Older entries (5)' }).click();
-      await olivia.page.getByText(/^205 of \d+ entries, 5 shown \(#\d+ to #\d+\)$/).waitFor();
+      await olivia.page.getByText(/^205 of \d+ entries, 5 shown \(seq \d+ to \d+\)$/).waitFor();
       expect(await table.getByRole('row').count()).toBe(6);
       await expectAccessible(olivia);
       await olivia.page.getByRole('button', { name: 'Newest entries' }).click();

@@ -60,7 +60,7 @@ const SHOWN = 200;
 
 function caption(view: AuditView): string {
   const [first, last] = [view.entries[0], view.entries.at(-1)];
-  const range = first && last ? ` (#${first.seq} to #${last.seq})` : '';
+  const range = first && last ? ` (seq ${first.seq} to ${last.seq})` : '';
   const shown = view.matched > view.entries.length ? `, ${view.entries.length} shown${range}` : '';
   return `${view.matched} of ${view.total} entries${shown}`;
 }
