@@ -3,14 +3,28 @@
 // (supervisor/audit/audit-shipper.ts). A segment is written once (a temporary file, synced, made
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { open, readdir, readFile, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
-import { parseSegment, segmentFileName, segmentNumberOf, type SegmentLink } from './audit-segment.ts';
-import { chainStart, PruneMarkerSchema, type PruneMarker, type SegmentFile } from './segment-chain.ts';
+import {
+  parseSegment,
+  segmentFileName,
+  segmentNumberOf,
+  type ParsedSegment,
+  type SegmentLink,
+} from './audit-segment.ts';
+import {
+  chainStart,
+  PruneMarkerSchema,
+  SegmentChainCheck,
+  type PruneMarker,
+  type SegmentFile,
+  type SegmentsCheck,
+  type VerifiedSegments,
+} from './segment-chain.ts';
 
 export const PRUNE_MARKER_FILE = 'pruned.json';
 export const SHIP_CURSOR_FILE = 'shipped.json';
@@ -67,10 +81,37 @@ export function readSegmentText(dir: string, name: string): Promise<string> {
   return readFile(join(dir, name), 'utf8');
 }
 
-/** The segment files in `dir` with their text, oldest first; from segment `from` on when given. */
-export async function readSegmentFiles(dir: string, from = 1): Promise<SegmentFile[]> {
-  const listed = (await listSegments(dir)).filter((s) => s.number >= from);
-  return Promise.all(listed.map(async (s) => ({ ...s, text: await readSegmentText(dir, s.name) })));
+/** How walkSegmentFiles checks a directory's segments, and what it hands its reader. */
+export interface SegmentWalk {
+  dir: string;
+  publicKey: KeyObject;
+  /** The tenant every segment must belong to (undefined: the first segment's, or the marker's). */
+  tenant: string | undefined;
+  /** Segments verified before, skipped when their bytes and place are the same. */
+  verified?: VerifiedSegments | undefined;
+  /** Each segment that verified, with its text, before the next file is read (a promise is awaited). */
+  onVerified?: ((segment: SegmentFile & { parsed: ParsedSegment }) => void | Promise<void>) | undefined;
+  /** Segments checked so far, of how many: called after each. */
+  progress?: ((done: number, total: number) => void) | undefined;
+}
+
+/**
+ * Checks the segments of `dir` one file at a time, oldest first, as one chain from the pruning
+ * marker (SegmentChainCheck), so that a trail of any length needs one segment's text in memory at
+ * once; stops at the first that does not verify, which the result names.
+ */
+export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck> {
+  const { dir, publicKey, tenant, verified, onVerified, progress } = walk;
+  const chain = new SegmentChainCheck({ marker: await readMarkerText(dir), publicKey, tenant, verified });
+  const listed = await listSegments(dir);
+  for (const [i, file] of listed.entries()) {
+    if (!chain.result.ok) break;
+    const text = await readSegmentText(dir, file.name);
+    const parsed = chain.next({ ...file, text });
+    if (parsed) await onVerified?.({ ...file, text, parsed });
+    progress?.(i + 1, listed.length);
+  }
+  return chain.result;
 }
 
 /** The pruning marker's text, undefined when there is none. */

@@ -6,14 +6,8 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AuditEntry, AuditTrail, ChainCheck } from '../../kernel/audit/audit-trail.ts';
-import { SegmentChainCheck, type VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
-import {
-  listSegments,
-  readMarkerText,
-  readSegmentText,
-  readShipCursor,
-  tenantSegmentDir,
-} from '../../kernel/audit/segment-files.ts';
+import type { VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
+import { readShipCursor, tenantSegmentDir, walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
 
 /** An entry of the trail; `segment` names the sealed segment that holds it, absent while in Redis. */
 export type TrailEntry = AuditEntry & { segment?: number };
@@ -85,26 +79,22 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
   }
   // Each segment read, checked as `bulkhead audit verify` checks it (unless its very bytes were
   // verified in that place before), and its entries visited once it verified, in number order.
-  const chain = new SegmentChainCheck({
-    marker: await readMarkerText(dir),
-    publicKey: sealed.publicKey,
-    tenant,
-    verified: sealed.verified,
-  });
   // The sealed entries' hashes by seq, kept only for those Redis still holds (the overlap below).
   const stillInRedis = new Map(unsealed.map((e) => [e.seq, e.hash]));
   const overlap = new Map<number, string>();
-  for (const { name, number } of await listSegments(dir)) {
-    const parsed = chain.next({ name, number, text: await readSegmentText(dir, name) });
-    if (!chain.result.ok) break;
-    if (!parsed) continue;
-    for (const entry of parsed.entries) {
-      if (stillInRedis.has(entry.seq)) overlap.set(entry.seq, entry.hash);
-      const waited = visit({ ...entry, segment: parsed.header.segment });
-      if (waited) await waited;
-    }
-  }
-  const segments = chain.result;
+  const segments = await walkSegmentFiles({
+    dir,
+    publicKey: sealed.publicKey,
+    tenant,
+    verified: sealed.verified,
+    onVerified: async ({ parsed }) => {
+      for (const entry of parsed.entries) {
+        if (stillInRedis.has(entry.seq)) overlap.set(entry.seq, entry.hash);
+        const waited = visit({ ...entry, segment: parsed.header.segment });
+        if (waited) await waited;
+      }
+    },
+  });
   const shippedThrough = (await readShipCursor(dir))?.segment;
   const summary = {
     segments: segments.segments,

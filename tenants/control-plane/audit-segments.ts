@@ -7,13 +7,12 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts';
-import { SegmentChainCheck, type SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
+import type { SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
-  listSegments,
-  readMarkerText,
   readSegmentText,
   readShipCursor,
   tenantSegmentDir,
+  walkSegmentFiles,
 } from '../../kernel/audit/segment-files.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { writeEd25519Pair } from './call-keys.ts';
@@ -53,37 +52,8 @@ export interface VerifyReport extends SegmentsCheck {
   shippedThrough?: number;
 }
 
-/** How the segments of one directory are walked (walkSegments). */
-interface Walk {
-  dir: string;
-  publicKey: KeyObject;
-  /** The tenant every segment must belong to (undefined: the first segment's, or the marker's). */
-  tenant: string | undefined;
-  /** Each segment that verified, with the SHA-256 of the bytes that did. */
-  onVerified?: ((segment: { name: string; number: number; sha256: string }) => void) | undefined;
-  /** Segments checked so far, of how many (a long trail takes a while). */
-  progress?: Progress | undefined;
-}
-
 /** Work done so far, of how much: called after each segment. */
 export type Progress = (done: number, total: number) => void;
-
-/**
- * Checks the segments of `dir` one file at a time, oldest first (SegmentChainCheck), so that a trail
- * of any length needs one segment's text in memory at once.
- */
-async function walkSegments(walk: Walk): Promise<SegmentsCheck> {
-  const { dir, publicKey, tenant, onVerified, progress } = walk;
-  const chain = new SegmentChainCheck({ marker: await readMarkerText(dir), publicKey, tenant });
-  const listed = await listSegments(dir);
-  for (const [i, file] of listed.entries()) {
-    if (!chain.result.ok) break;
-    const text = await readSegmentText(dir, file.name);
-    if (chain.next({ ...file, text })) onVerified?.({ ...file, sha256: hash('sha256', text, 'hex') });
-    progress?.(i + 1, listed.length);
-  }
-  return chain.result;
-}
 
 /** Checks every segment of the source offline; `ok: false` with the first problem when it does not hold. */
 export async function verifySegments(
@@ -92,7 +62,7 @@ export async function verifySegments(
   options: { progress?: Progress | undefined } = {},
 ): Promise<VerifyReport> {
   const { dir, tenant } = existingSource(source);
-  const check = await walkSegments({ dir, publicKey, tenant, progress: options.progress });
+  const check = await walkSegmentFiles({ dir, publicKey, tenant, progress: options.progress });
   const shipped = await readShipCursor(dir);
   return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
 }
@@ -122,11 +92,11 @@ export async function exportSegments(
 ): Promise<{ records: number; check: VerifyReport }> {
   const { dir, tenant } = existingSource(source);
   const verified: { name: string; sha256: string }[] = [];
-  const check = await walkSegments({
+  const check = await walkSegmentFiles({
     dir,
     publicKey,
     tenant,
-    onVerified: (s) => verified.push(s),
+    onVerified: ({ name, text }) => void verified.push({ name, sha256: hash('sha256', text, 'hex') }),
     progress: options.verifying,
   });
   if (!check.ok)
