@@ -9,12 +9,13 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverOidcClient } from '../../console/auth/oidc-client.ts';
-import { registerClient } from '../../dev/idp/dev-client.ts';
+import { registerConsoleClient } from '../../dev/cli/dev-console.ts';
 import { startDevIdp, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
 import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
 import { freePort } from '../support/stack.ts';
 
-const REDIRECT_URI = 'http://127.0.0.1:5998/auth/callback';
+const CONSOLE_URL = 'http://127.0.0.1:5998';
+const REDIRECT_URI = `${CONSOLE_URL}/auth/callback`;
 const initialAccessToken = randomBytes(24).toString('base64url');
 
 let idp: StartedDevIdp;
@@ -59,21 +60,14 @@ beforeAll(async () => {
     ],
     logger: pino({ level: 'silent' }),
   });
-  const registered = await throughPublishedPort(() =>
-    registerClient({
+  client = await throughPublishedPort(() =>
+    registerConsoleClient({
       issuer,
       initialAccessToken,
-      metadata: {
-        client_name: 'Bulkhead console (provider URL test)',
-        redirect_uris: [REDIRECT_URI],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
-        scope: 'openid roles',
-      },
+      consoleUrl: CONSOLE_URL,
+      clientName: 'Bulkhead console (provider URL test)',
     }),
   );
-  client = { clientId: String(registered['client_id']), clientSecret: String(registered['client_secret']) };
 });
 
 afterAll(async () => {
