@@ -110,7 +110,7 @@ export const routerConfig = defineConfig(
     auditSecretFile: {
       env: 'BULKHEAD_AUDIT_SECRET_FILE',
       schema: z.string().min(1).optional(),
-      doc: 'installation secret the per-tenant keys of audit argument digests are derived from (HKDF, docs/audit.md); every router must read the same',
+      doc: 'installation secret the per-tenant keys of audit argument digests and of sealed idempotency records are derived from (HKDF, docs/audit.md, docs/tools.md); every router must read the same',
       defaultText: 'the call-assertion key file',
     },
     allowedOrigins: {

@@ -29,6 +29,7 @@ import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
+import { RecordSealer } from './pipeline/record-sealing.ts';
 import { StateRedis } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
@@ -87,9 +88,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const { installation, logger } = options;
   const config = routerConfig.resolve(options);
   const privateKey = await callAssertionKey(options, config.privateKeyFile);
-  // Argument digests are keyed per tenant from one installation secret (kernel/audit/audit-record.ts):
-  // its own file, or else the call-assertion key every router of the installation already holds
-  // (HKDF with its own label, so the derived keys say nothing about the signing key).
+  // Argument digests and the sealing of idempotency records are keyed per tenant from one
+  // installation secret (kernel/audit/audit-record.ts, router/pipeline/record-sealing.ts): its own
+  // file, or else the call-assertion key every router of the installation already holds (HKDF with
+  // a label of each use's own, so the derived keys say nothing about the signing key or each other).
   const auditSecret =
     options.auditSecret ??
     (config.auditSecretFile === undefined ? privateKey : await readFile(config.auditSecretFile, 'utf8'));
@@ -220,10 +222,16 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     idempotency: new IdempotencyStore({
       redis,
       prefix: installation.registryPrefix,
+      sealer: new RecordSealer(auditSecret),
       windowMs: config.idempotencyWindowMs,
       maxFailures: config.idempotencyMaxFailures,
       onUnrecorded: ({ tenant, tool }, error) =>
         logger.warn({ tenant, tool, err: error }, 'write answered, its result not stored for replays'),
+      onUnreadable: ({ tenant, tool }) =>
+        logger.error(
+          { tenant, tool, event: 'idempotency_record_unreadable' },
+          'an idempotency record in Redis did not open (changed, moved, or sealed under another secret): given back, not replayed',
+        ),
     }),
     limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     state,

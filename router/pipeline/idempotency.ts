@@ -5,6 +5,8 @@
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
 // never runs the tool. The tenant runtime keeps its own key table in the write's transaction, which
 // covers the case this layer cannot: a crash after the commit and before the result reached Redis.
+// Every record is sealed for its tenant and its Redis key before it is stored (record-sealing.ts);
+// one that does not open is given back and never replayed, and the write runs again into that table.
 // Retries are bounded here, at the server, because the callers are agents that retry in loops: each
 // failed attempt of a key is counted for the key's window, its `retry_after_ms` doubles with every
 // failure (to at most a minute), and once `maxFailures` attempts have failed the next one is refused
@@ -17,11 +19,17 @@ import { isInputRequired, type ToolAnswer } from '../dispatch/call-relay.ts';
 import { idempotencyWindowMs } from '../../kernel/config/common.ts';
 import { idempotencyFailuresKey, idempotencyKey } from '../../kernel/redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
+import type { RecordSealer } from './record-sealing.ts';
 
 export interface IdempotencyOptions {
   redis: Redis;
   /** Redis key prefix, per installation. */
   prefix: string;
+  /**
+   * Seals every record for its tenant and place before it is stored, and opens it when read
+   * (router/pipeline/record-sealing.ts): Redis never holds a result or an argument digest in clear.
+   */
+  sealer: RecordSealer;
   /** How long a result is kept for replay (default: the BULKHEAD_IDEMPOTENCY_WINDOW_MS default). */
   windowMs?: number;
   /** Failed attempts of one key before the next is refused (router/config.ts holds the default). */
@@ -37,6 +45,11 @@ export interface IdempotencyOptions {
   pollMs?: number;
   /** A write's result could not be stored for replays (its answer was not held for it). */
   onUnrecorded?: (scope: IdempotencyScope, error: unknown) => void;
+  /**
+   * A key's record did not open (changed in Redis, sealed for another tenant, tool or key, or under
+   * another installation secret): it was given back unused, never replayed.
+   */
+  onUnreadable?: (scope: IdempotencyScope) => void;
 }
 
 export interface IdempotencyScope {
@@ -130,7 +143,9 @@ export class IdempotencyStore {
   /** The claim and the key's failure count, in one round trip: the count costs a write nothing. */
   private sendClaim(keys: ClaimKeys, scope: IdempotencyScope): SentClaim {
     const owner = randomUUID();
-    const claim = JSON.stringify({ state: 'pending', digest: scope.digest, owner } satisfies Entry);
+    const entry = { state: 'pending', digest: scope.digest, owner } satisfies Entry;
+    // Sealed once: the renewals and the release compare this exact text with the stored one.
+    const claim = this.options.sealer.seal(scope.tenant, keys.result, JSON.stringify(entry));
     const reply = this.options.redis
       .multi()
       .set(keys.result, claim, 'PX', this.claimTtlMs, 'NX')
@@ -159,6 +174,7 @@ export class IdempotencyStore {
     const redisKey = keys.result;
     const deadline = Date.now() + (this.options.waitMs ?? 30_000);
     let sent = ahead?.sent;
+    let unreadable = 0;
     for (;;) {
       const { claim, reply } = sent ?? this.sendClaim(keys, scope);
       sent = undefined;
@@ -177,13 +193,20 @@ export class IdempotencyStore {
       }
       const raw = await this.options.redis.get(redisKey);
       if (raw === null) continue; // expired or released between the two commands: claim again
-      const entry = JSON.parse(raw) as Entry;
-      if (entry.digest !== scope.digest) {
+      const entry = this.opened(scope, redisKey, raw);
+      if (entry === undefined) {
+        // Never replayed, nor waited on: given back (only if it is still what was read) and claimed
+        // anew. A write it recorded is answered by the tenant runtime's own key table when it runs
+        // again, as after a result Redis never stored. Once per call: a record that keeps coming
+        // back unreadable is waited out like a running one.
+        this.options.onUnreadable?.(scope);
+        await this.release(redisKey, raw);
+        if (unreadable++ === 0) continue;
+      } else if (entry.digest !== scope.digest) {
         return toolError('idempotency_key_reused', 'this idempotency key was used with other arguments', {
           details: { tool: scope.tool },
         });
-      }
-      if (entry.state === 'done' && entry.result !== undefined)
+      } else if (entry.state === 'done' && entry.result !== undefined)
         return JSON.parse(entry.result) as CallToolResult;
       if (Date.now() >= deadline) {
         return toolError('idempotency_in_progress', 'a call with this idempotency key is still running', {
@@ -192,6 +215,12 @@ export class IdempotencyStore {
       }
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 50));
     }
+  }
+
+  /** The record stored at `redisKey` for this scope's tenant, opened; undefined if it does not open. */
+  private opened(scope: IdempotencyScope, redisKey: string, raw: string): Entry | undefined {
+    const text = this.options.sealer.open(scope.tenant, redisKey, raw);
+    return text === undefined ? undefined : (JSON.parse(text) as Entry);
   }
 
   /**
@@ -259,7 +288,8 @@ export class IdempotencyStore {
       return (await this.failed(keys.failures, result)) ?? result;
     }
     const text = JSON.stringify(result);
-    const done = JSON.stringify({ state: 'done', digest: scope.digest, result: text } satisfies Entry);
+    const entry = { state: 'done', digest: scope.digest, result: text } satisfies Entry;
+    const done = this.options.sealer.seal(scope.tenant, redisKey, JSON.stringify(entry));
     // Sent, not waited for: the answer waits for its audit record instead, which goes out after it
     // on the same connection, so Redis has applied this first (docs/performance-router.md). Should it
     // fail, the committed write is still answered with its result, and the claim, no longer renewed,

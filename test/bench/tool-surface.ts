@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { parseRedisUrl } from '../../kernel/redis/connection.ts';
 import { REDIS_URL } from '../support/namespace.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { argumentsDigest } from '../../kernel/tools/tool-definition.ts';
 import { MANIFEST } from '../../kernel/packs/manifest.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
@@ -53,7 +54,12 @@ time('argumentsDigest records_create', calls, () => argumentsDigest(args));
 
 const redis = new Redis(parseRedisUrl(REDIS_URL));
 const prefix = `bulkhead:bench-${randomUUID().slice(0, 8)}`;
-const store = new IdempotencyStore({ redis, prefix, windowMs: 60_000 });
+const store = new IdempotencyStore({
+  redis,
+  prefix,
+  sealer: new RecordSealer('tool surface bench secret'),
+  windowMs: 60_000,
+});
 const result = { content: [{ type: 'text' as const, text: '{}' }], structuredContent: {} };
 const n = Math.min(calls, 2000);
 const keys = Array.from({ length: n }, () => randomUUID());

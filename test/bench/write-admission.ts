@@ -21,6 +21,7 @@ import {
 } from '../../router/pipeline/call-pipeline.ts';
 import { ConcurrencyGate } from '../../router/pipeline/concurrency-gate.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { testNamespace } from '../support/namespace.ts';
 import { TEST_QUOTAS } from '../support/stack.ts';
 import { agentPrincipal, tenantRecord } from '../support/tenant.ts';
@@ -51,7 +52,11 @@ try {
       logger,
     }),
     sharedHandlers: new Map(),
-    idempotency: new IdempotencyStore({ redis, prefix }),
+    idempotency: new IdempotencyStore({
+      redis,
+      prefix,
+      sealer: new RecordSealer('write admission bench secret'),
+    }),
     limiter: new RateLimiter({ redis, prefix }),
     gate: new ConcurrencyGate(),
   };

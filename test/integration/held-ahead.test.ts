@@ -28,6 +28,7 @@ import {
 } from '../../router/pipeline/call-pipeline.ts';
 import { ConcurrencyGate } from '../../router/pipeline/concurrency-gate.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { defaultRoles, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import {
   agentClaims,
@@ -75,6 +76,7 @@ class CountingDispatcher extends TenantDispatcher {
 }
 
 const CREATE = RECORDS_TOOLS.find((d) => d.name === 'records_create')!;
+const sealer = new RecordSealer('held-ahead test secret');
 
 let ns: TestNamespace;
 let redis: Redis;
@@ -99,7 +101,7 @@ function pipeline(options: { maxInFlight?: number } = {}) {
     sign: () => Promise.reject(new Error('no runtime in this test')),
     logger: pino({ level: 'silent' }),
   });
-  const idempotency = new IdempotencyStore({ redis, prefix, pollMs: 10 });
+  const idempotency = new IdempotencyStore({ redis, prefix, sealer, pollMs: 10 });
   const deps: CallPipelineDeps = { dispatcher, sharedHandlers: new Map(), idempotency, limiter, gate };
   return { limiter, gate, dispatcher, deps };
 }
@@ -121,8 +123,11 @@ function write(key: string, alone: boolean, options: { tenant?: string; quotas?:
 /** The stored state of the claim or result of `write(key)` (`pending`, `done`), undefined without one. */
 async function claimState(key: string, tenant = 'acme'): Promise<string | undefined> {
   const keyHash = createHash('sha256').update(`key-${key}`).digest('base64url');
-  const raw = await redis.get(idempotencyKey(prefix, { tenant, tool: CREATE.name, keyHash }));
-  return raw === null ? undefined : (JSON.parse(raw) as { state: string }).state;
+  const place = idempotencyKey(prefix, { tenant, tool: CREATE.name, keyHash });
+  const raw = await redis.get(place);
+  return raw === null
+    ? undefined
+    : (JSON.parse(sealer.open(tenant, place, raw) ?? '{}') as { state: string }).state;
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {

@@ -7,17 +7,20 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
 import { idempotencyKey } from '../../kernel/redis/keys.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
 let redis: Redis;
+const sealer = new RecordSealer('idempotency store test secret');
 
 function store(windowMs?: number): IdempotencyStore {
   return new IdempotencyStore({
     redis,
     prefix: `bulkhead:${ns.namespace}`,
+    sealer,
     pollMs: 10,
     ...(windowMs ? { windowMs } : {}),
   });
@@ -66,7 +69,13 @@ describe('IdempotencyStore (real Redis)', () => {
   });
 
   it('tells a duplicate that outwaits the first call to retry, and the retry gets the stored result', async () => {
-    const s = new IdempotencyStore({ redis, prefix: `bulkhead:${ns.namespace}`, pollMs: 10, waitMs: 100 });
+    const s = new IdempotencyStore({
+      redis,
+      prefix: `bulkhead:${ns.namespace}`,
+      sealer,
+      pollMs: 10,
+      waitMs: 100,
+    });
     let finish: () => void = () => undefined;
     const first = s.run(scope('k-slow'), async () => {
       await new Promise<void>((resolve) => (finish = resolve));
@@ -91,6 +100,7 @@ describe('IdempotencyStore (real Redis)', () => {
     const s = new IdempotencyStore({
       redis,
       prefix: `bulkhead:${ns.namespace}`,
+      sealer,
       pollMs: 10,
       claimTtlMs: 300,
     });
@@ -110,7 +120,12 @@ describe('IdempotencyStore (real Redis)', () => {
 
   it("lets a retry through once a claim's router is gone and stops renewing it", async () => {
     const gone = new Redis(ns.installation.redis);
-    const dead = new IdempotencyStore({ redis: gone, prefix: `bulkhead:${ns.namespace}`, claimTtlMs: 300 });
+    const dead = new IdempotencyStore({
+      redis: gone,
+      prefix: `bulkhead:${ns.namespace}`,
+      sealer,
+      claimTtlMs: 300,
+    });
     // The claim is taken, then the router's connection to Redis is lost mid-call.
     void dead
       .run(scope('k-orphan'), () => new Promise<CallToolResult>(() => undefined))
@@ -136,7 +151,10 @@ describe('IdempotencyStore (real Redis)', () => {
       keyHash,
     });
     const raw = await redis.get(key);
-    expect(JSON.parse(raw ?? '{}')).toMatchObject({ state: 'done', digest: 'd1' });
+    expect(JSON.parse(sealer.open('acme', key, raw ?? '') ?? '{}')).toMatchObject({
+      state: 'done',
+      digest: 'd1',
+    });
     expect(await s.run(scope('k-ordered'), c.execute)).toEqual(answered);
     expect(c.runs).toBe(1);
   });
@@ -147,6 +165,7 @@ describe('IdempotencyStore (real Redis)', () => {
     const s = new IdempotencyStore({
       redis: lost,
       prefix: `bulkhead:${ns.namespace}`,
+      sealer,
       claimTtlMs: 300,
       onUnrecorded: (failed) => unrecorded.push(failed.key),
     });
@@ -193,7 +212,13 @@ describe('IdempotencyStore (real Redis)', () => {
   });
 
   it('doubles retry_after_ms with each failure of a key, then refuses it as permanent', async () => {
-    const s = new IdempotencyStore({ redis, prefix: `bulkhead:${ns.namespace}`, pollMs: 10, maxFailures: 3 });
+    const s = new IdempotencyStore({
+      redis,
+      prefix: `bulkhead:${ns.namespace}`,
+      sealer,
+      pollMs: 10,
+      maxFailures: 3,
+    });
     let runs = 0;
     const failing = (): Promise<CallToolResult> => {
       runs += 1;

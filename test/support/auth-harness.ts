@@ -17,6 +17,7 @@ import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { DEFAULT_DOCS_DIR } from '../../router/router.ts';
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
@@ -150,7 +151,7 @@ export async function startAuthRouter(
     sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
     surface: new ToolSurface({ shared: shared.map((m) => m.definition) }),
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
-    idempotency: new IdempotencyStore({ redis, prefix }),
+    idempotency: new IdempotencyStore({ redis, prefix, sealer: new RecordSealer('auth harness secret') }),
     limiter: new RateLimiter({ redis, prefix }),
     resourceUrl,
     authorizationServers: options.issuers.map((i) => i.issuer),

@@ -18,6 +18,7 @@ import { DEFAULT_DOCS_DIR } from '../../router/config.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { buildRequestContext } from '../../router/request/request-context.ts';
 import type { TenantLookup } from '../../router/tenancy/tenant-directory.ts';
@@ -96,7 +97,11 @@ beforeAll(async () => {
     verify: (raw) => verify(raw),
     surface,
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
-    idempotency: new IdempotencyStore({ redis, prefix }),
+    idempotency: new IdempotencyStore({
+      redis,
+      prefix,
+      sealer: new RecordSealer('request context test secret'),
+    }),
     limiter: new RateLimiter({ redis, prefix }),
     sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
     dispatcher: new TenantDispatcher({
