@@ -3,12 +3,13 @@
 // AES-256-GCM under a key from a root-only key file, and are destroyed at offboarding. In the kernel
 // because three processes open it: the control plane writes, the egress gateway and the supervisor
 // (delivering pack secrets) read.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Redis } from 'ioredis';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { secretsKey } from '../../kernel/redis/keys.ts';
+import { openText, sealText } from './aead.ts';
 
 const KEY_BYTES = 32;
 
@@ -77,11 +78,8 @@ export class SecretStore {
   }
 
   async put(tenant: string, name: string, value: string): Promise<string> {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     // The tenant and name are authenticated data: a value cannot be moved to another slot unnoticed.
-    cipher.setAAD(Buffer.from(`${tenant}/${name}`));
-    const sealed = Buffer.concat([iv, cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    const sealed = sealText(this.key, `${tenant}/${name}`, value);
     await this.redis.hset(this.hashKey(tenant), name, sealed.toString('base64'));
     return secretRef(tenant, name);
   }
@@ -89,14 +87,7 @@ export class SecretStore {
   async get(tenant: string, name: string): Promise<string | undefined> {
     const stored = await this.redis.hget(this.hashKey(tenant), name);
     if (!stored) return undefined;
-    const sealed = Buffer.from(stored, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
-    decipher.setAAD(Buffer.from(`${tenant}/${name}`));
-    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-    return Buffer.concat([
-      decipher.update(sealed.subarray(12, sealed.length - 16)),
-      decipher.final(),
-    ]).toString('utf8');
+    return openText(this.key, `${tenant}/${name}`, Buffer.from(stored, 'base64'));
   }
 
   async names(tenant: string): Promise<string[]> {

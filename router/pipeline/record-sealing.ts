@@ -5,19 +5,11 @@
 // tenant's writes answered, and the digests of their arguments (which, unkeyed, could be reversed by
 // trying small values), are not readable there without the secret. A record moved to another
 // tenant's, tool's or key's place, or changed by a byte, does not open.
-import {
-  createCipheriv,
-  createDecipheriv,
-  createSecretKey,
-  hkdfSync,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
+import { createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { openText, sealText } from '../../kernel/secrets/aead.ts';
 
 /** What a sealed record starts with: the format's version (another version does not open). */
 const SEALED_PREFIX = 'v1.';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 const KEY_SALT = 'bulkhead-idempotency';
 const KEY_INFO = 'bulkhead idempotency records v1';
 
@@ -49,13 +41,9 @@ export class RecordSealer {
     return key;
   }
 
-  /** `text` sealed for `tenant` at `place` (the record's Redis key): "v1." and base64url of IV, text, tag. */
+  /** `text` sealed for `tenant` at `place` (the record's Redis key): "v1." and base64url of the sealed bytes. */
   seal(tenant: string, place: string, text: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#key(tenant), iv);
-    cipher.setAAD(Buffer.from(place, 'utf8'));
-    const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-    return SEALED_PREFIX + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+    return SEALED_PREFIX + sealText(this.#key(tenant), place, text).toString('base64url');
   }
 
   /**
@@ -64,14 +52,8 @@ export class RecordSealer {
    */
   open(tenant: string, place: string, sealed: string): string | undefined {
     if (!sealed.startsWith(SEALED_PREFIX)) return undefined;
-    const bytes = Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64url');
-    if (bytes.length < IV_BYTES + TAG_BYTES) return undefined;
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.#key(tenant), bytes.subarray(0, IV_BYTES));
-      decipher.setAAD(Buffer.from(place, 'utf8'));
-      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-      const body = bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES);
-      return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+      return openText(this.#key(tenant), place, Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64url'));
     } catch {
       return undefined;
     }
