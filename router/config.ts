@@ -180,7 +180,7 @@ export const routerConfig = defineConfig(
     },
     pinWatchIntervalMs: {
       schema: int().min(10).default(5_000),
-      doc: 'how often tenant pins are polled for changes (tools/list_changed)',
+      doc: 'how often tenant pins (tools/list_changed) and the tools other routers withhold (router/tools/shared-withheld.ts) are polled',
     },
     routeFreshnessMs: {
       schema: int().min(0).default(DISPATCH_DEFAULTS.routeFreshnessMs),

@@ -27,6 +27,7 @@ import { TenantDirectory } from './tenancy/tenant-directory.ts';
 import { defaultOriginPolicy } from './http/origin.ts';
 import { SessionStore } from './mcp/sessions.ts';
 import { DriftGuard } from './tools/drift-guard.ts';
+import { SharedWithheld } from './tools/shared-withheld.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { RecordSealer } from './pipeline/record-sealing.ts';
@@ -123,12 +124,21 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     endpoint: config.otlpTracesEndpoint,
     sampleRatio: config.traceSampleRatio,
   });
+  // What this router's checks withhold, the others withhold too, and the other way round.
+  const sharedWithheld = new SharedWithheld({
+    redis,
+    prefix: installation.registryPrefix,
+    logger,
+    maxAgeMs: 3 * config.toolCheckIntervalMs,
+  });
   const guard = new DriftGuard({
     approved: RECORDS_TOOLS,
     packDigests: (tenant) => packs.digestsFor(tenant),
     logger,
     onDrift: (tool, event) => metrics.driftEvent(tool, event),
     onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
+    onWithheld: (tenant, tool, withheld) => sharedWithheld.publish(tenant, tool, withheld),
+    onRestored: (tenant, tool) => sharedWithheld.unpublish(tenant, tool),
   });
   const audit = new AuditTrail({ redis, prefix: installation.registryPrefix });
   const bounds = {
@@ -244,11 +254,15 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     metrics,
     tracing: tracing && { tracing, identities: config.traceIdentities },
   });
-  // The router's loops on one scheduler (kernel/process/scheduler.ts): the pin watcher (its first
-  // pass now, to know what each tenant is served before anyone asks) and the rug-pull re-check.
+  // The router's loops on one scheduler (kernel/process/scheduler.ts): the pin watcher and the
+  // tools other routers withhold (each with its first pass now, to know what each tenant is served
+  // before anyone asks) and the rug-pull re-check.
+  const shareWithheld = async () => guard.share(await sharedWithheld.read());
   await watcher.poll();
+  await shareWithheld();
   const loops = new Scheduler({ logger });
   loops.every('tool pins', config.pinWatchIntervalMs, () => watcher.poll());
+  loops.every('withheld tools', config.pinWatchIntervalMs, shareWithheld);
   loops.every('tool recheck', config.toolCheckIntervalMs, () => dispatcher.recheckTools());
   const server: Server = app.listen(config.port, config.host);
   // Agents' clients, not the router, end idle connections (kernel/wire/keep-alive.ts).

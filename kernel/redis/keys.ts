@@ -97,6 +97,16 @@ export function mcpSessionKey(prefix: string, sessionId: string): string {
   return `${prefix}:mcp-session:${sessionId}`;
 }
 
+// Rug-pull protection shared by the routers (router/tools/shared-withheld.ts).
+
+/**
+ * Hash: the tenant tools each router's drift checks withhold, a field per tenant, tool and router
+ * ("<tenant>\n<tool>\n<router id>"), the value the reason, digests and when it was last found.
+ */
+export function withheldToolsKey(prefix: string): string {
+  return `${prefix}:withheld-tools`;
+}
+
 // Runtime state shared by the supervisor and the routers (supervisor/client/runtime-epochs.ts).
 
 /** Counter: a tenant runtime's epoch, bumped before the supervisor pauses, stops or replaces it. */

@@ -2,7 +2,10 @@
 // every approved tenant tool definition and compares what each tenant container presents, when a
 // route to it is established and periodically after. A tool whose definition drifted, or that went
 // missing, is withheld for that tenant (not listed, not called) and the event is logged; a later
-// check that matches again (for example after the container was recycled) serves it again.
+// check that matches again (for example after the container was recycled) serves it again. What one
+// router withholds, the others of the installation withhold too, from their next poll of the shared
+// set (router/tools/shared-withheld.ts, `share`), for as long as that router's checks keep finding it
+// drifted, whatever their own checks find.
 import type { Logger } from 'pino';
 import { definitionDigest, wireTool, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 
@@ -21,7 +24,8 @@ export interface ToolGuard {
   readonly revision?: number;
 }
 
-interface Withheld {
+/** Why a tool is withheld: the approved digest and the one presented (null: missing). */
+export interface Withheld {
   reason: 'definition_changed' | 'missing';
   expected: string;
   actual: string | null;
@@ -29,7 +33,10 @@ interface Withheld {
 
 export class DriftGuard implements ToolGuard {
   private readonly approved: Map<string, string>;
+  /** What this router's own checks withhold, per tenant. */
   private readonly withheld = new Map<string, Map<string, Withheld>>();
+  /** What the other routers' checks withhold (`share`), per tenant. */
+  private shared: ReadonlyMap<string, ReadonlyMap<string, Withheld>> = new Map();
   #revision = 0;
   private readonly logger: Logger;
 
@@ -37,6 +44,8 @@ export class DriftGuard implements ToolGuard {
   private readonly onDrift: (tool: string, event: 'withheld' | 'restored') => void;
 
   private readonly packDigests: (tenant: string) => ReadonlyMap<string, string>;
+  private readonly onWithheld: (tenant: string, tool: string, withheld: Withheld) => void;
+  private readonly onRestored: (tenant: string, tool: string) => void;
 
   constructor(options: {
     approved: readonly ToolDefinition[];
@@ -46,10 +55,16 @@ export class DriftGuard implements ToolGuard {
     onChange?: () => void;
     /** Each approved tool newly withheld or served again (the drift metric). */
     onDrift?: (tool: string, event: 'withheld' | 'restored') => void;
+    /** A check of this router found the tool drifted (each check that still does, too). */
+    onWithheld?: (tenant: string, tool: string, withheld: Withheld) => void;
+    /** A check of this router found the approved definition of a tool it withheld. */
+    onRestored?: (tenant: string, tool: string) => void;
   }) {
     this.onChange = options.onChange ?? (() => undefined);
     this.packDigests = options.packDigests ?? (() => new Map());
     this.onDrift = options.onDrift ?? (() => undefined);
+    this.onWithheld = options.onWithheld ?? (() => undefined);
+    this.onRestored = options.onRestored ?? (() => undefined);
     this.approved = new Map(options.approved.map((def) => [def.name, definitionDigest(wireTool(def))]));
     this.logger = options.logger;
   }
@@ -65,6 +80,7 @@ export class DriftGuard implements ToolGuard {
         if (current.delete(name)) {
           this.logger.warn({ tenant, tool: name, event: 'tool_definition_restored' }, 'tool served again');
           this.onDrift(name, 'restored');
+          this.onRestored(tenant, name);
         }
         continue;
       }
@@ -77,7 +93,9 @@ export class DriftGuard implements ToolGuard {
           'tenant runtime presents a tool definition that is not the approved one: tool withheld',
         );
       }
-      current.set(name, { reason, expected, actual });
+      const withheld: Withheld = { reason, expected, actual };
+      current.set(name, withheld);
+      this.onWithheld(tenant, name, withheld);
     }
     for (const name of byName.keys()) {
       if (!approved.has(name))
@@ -94,12 +112,46 @@ export class DriftGuard implements ToolGuard {
     }
   }
 
+  /**
+   * What the other routers of the installation withhold now (router/tools/shared-withheld.ts), in
+   * place of what they withheld before: each such tool is withheld here too, whatever this router's
+   * own checks find, for as long as another router's checks keep finding it drifted.
+   */
+  share(others: ReadonlyMap<string, ReadonlyMap<string, Withheld>>): void {
+    let changed = false;
+    for (const [tenant, tools] of others) {
+      for (const [tool, withheld] of tools) {
+        if (this.shared.get(tenant)?.has(tool)) continue;
+        changed = true;
+        this.logger.error(
+          { tenant, tool, event: 'tool_definition_drift', source: 'another router', ...withheld },
+          'another router found a tool definition that is not the approved one: tool withheld',
+        );
+      }
+    }
+    for (const [tenant, tools] of this.shared) {
+      for (const tool of tools.keys()) {
+        if (others.get(tenant)?.has(tool)) continue;
+        changed = true;
+        this.logger.warn(
+          { tenant, tool, event: 'tool_definition_restored', source: 'another router' },
+          'no other router withholds the tool any more',
+        );
+      }
+    }
+    this.shared = others;
+    if (changed) {
+      this.#revision += 1;
+      this.onChange();
+    }
+  }
+
   /** Bumped whenever some tenant's withheld tools change (tool-surface.ts keeps lists until then). */
   get revision(): number {
     return this.#revision;
   }
 
   isWithheld(tenant: string, tool: string): boolean {
-    return this.withheld.get(tenant)?.has(tool) ?? false;
+    return (this.withheld.get(tenant)?.has(tool) ?? false) || (this.shared.get(tenant)?.has(tool) ?? false);
   }
 }

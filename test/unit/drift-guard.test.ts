@@ -1,5 +1,6 @@
 // The drift guard on its own: approved definitions pass; a changed description, a loosened schema
-// or a missing tool is withheld for that tenant only and logged once; a match serves it again.
+// or a missing tool is withheld for that tenant only and logged once; a match serves it again. What
+// the other routers withhold (`share`) is withheld too, whatever this router's own checks find.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,8 @@ import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
 
 function guard() {
-  const lines: { event?: string; tool?: string; tenant?: string }[] = [];
+  const lines: { event?: string; tool?: string; tenant?: string; source?: string }[] = [];
+  const published: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, done) {
       lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
@@ -16,8 +18,14 @@ function guard() {
     },
   });
   let changes = 0;
-  const g = new DriftGuard({ approved: RECORDS_TOOLS, logger: pino(sink), onChange: () => (changes += 1) });
-  return { g, lines, changes: () => changes };
+  const g = new DriftGuard({
+    approved: RECORDS_TOOLS,
+    logger: pino(sink),
+    onChange: () => (changes += 1),
+    onWithheld: (tenant, tool, withheld) => published.push(`+${tenant}/${tool}/${withheld.reason}`),
+    onRestored: (tenant, tool) => published.push(`-${tenant}/${tool}`),
+  });
+  return { g, lines, published, changes: () => changes };
 }
 
 const approved = () => RECORDS_TOOLS.map(wireTool);
@@ -60,5 +68,46 @@ describe('DriftGuard', () => {
     g.check('a', approved());
     expect(g.isWithheld('a', 'records_get')).toBe(false);
     expect(changes()).toBe(2);
+  });
+
+  it('tells the shared set what its checks withhold, on every check that still finds it, and what they serve again', () => {
+    const { g, published } = guard();
+    const missing = approved().filter((t) => t.name !== 'records_get');
+    g.check('a', missing);
+    g.check('a', missing);
+    g.check('a', approved());
+    g.check('a', approved());
+    expect(published).toEqual(['+a/records_get/missing', '+a/records_get/missing', '-a/records_get']);
+  });
+
+  it("withholds what another router withholds, for its tenant only, until that router's entry is gone", () => {
+    const { g, lines, published, changes } = guard();
+    g.check('a', approved());
+    const drifted = {
+      reason: 'definition_changed' as const,
+      expected: 'e'.repeat(64),
+      actual: 'f'.repeat(64),
+    };
+    g.share(new Map([['a', new Map([['records_update', drifted]])]]));
+    expect(g.isWithheld('a', 'records_update')).toBe(true);
+    expect(g.isWithheld('b', 'records_update')).toBe(false);
+    expect(changes()).toBe(1);
+    expect(lines.filter((l) => l.event === 'tool_definition_drift')).toEqual([
+      expect.objectContaining({ tenant: 'a', tool: 'records_update', source: 'another router' }),
+    ]);
+    // This router's own check finds the approved definition (a runtime that answers each router
+    // differently): still withheld, and nothing of its own to take back from the shared set.
+    g.check('a', approved());
+    expect(g.isWithheld('a', 'records_update')).toBe(true);
+    expect(published).toEqual([]);
+    // The same set again changes nothing; once the other router's entry is gone, it is served.
+    g.share(new Map([['a', new Map([['records_update', drifted]])]]));
+    expect(changes()).toBe(1);
+    g.share(new Map());
+    expect(g.isWithheld('a', 'records_update')).toBe(false);
+    expect(changes()).toBe(2);
+    expect(lines.filter((l) => l.event === 'tool_definition_restored')).toEqual([
+      expect.objectContaining({ tenant: 'a', tool: 'records_update', source: 'another router' }),
+    ]);
   });
 });
