@@ -31,6 +31,7 @@ import { SharedWithheld } from './tools/shared-withheld.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { RecordSealer } from './pipeline/record-sealing.ts';
+import { unreadableRecordRecorder } from './pipeline/record-tampering.ts';
 import { StateRedis } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
@@ -237,11 +238,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       maxFailures: config.idempotencyMaxFailures,
       onUnrecorded: ({ tenant, tool }, error) =>
         logger.warn({ tenant, tool, err: error }, 'write answered, its result not stored for replays'),
-      onUnreadable: ({ tenant, tool }) =>
-        logger.error(
-          { tenant, tool, event: 'idempotency_record_unreadable' },
-          'an idempotency record in Redis did not open (changed, moved, or sealed under another secret): given back, not replayed',
-        ),
+      onUnreadable: unreadableRecordRecorder({ logger, audit, redis, prefix: installation.registryPrefix }),
     }),
     limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     state,

@@ -147,6 +147,11 @@ export function securityCountersKey(prefix: string): string {
   return `${prefix}:security:read-bounds`;
 }
 
+/** Hash: idempotency records that did not open in Redis (router/pipeline/record-tampering.ts), per tenant. */
+export function unreadableRecordsKey(prefix: string): string {
+  return `${prefix}:security:idempotency-records`;
+}
+
 /** Hash: tampered runtime sockets found, a field per tenant (supervisor/client/socket-tamper.ts). */
 export function socketTamperKey(prefix: string): string {
   return `${prefix}:metrics:socket-tampering`;

@@ -2,14 +2,18 @@
 // its SQLite volume. The container runs the -faults test build of the runtime image, whose only
 // difference is a hook that kills the runtime right after a write commits (production bundles
 // have it compiled out), to prove a retry after that crash writes nothing twice.
+import { createHash } from 'node:crypto';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
 import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
+import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
+import { idempotencyKey, unreadableRecordsKey } from '../../kernel/redis/keys.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -173,6 +177,43 @@ describe('idempotent writes', () => {
     expect(replayText(agentRetry)).toBe(replayText(result!));
     expect(await rows('crash-once')).toHaveLength(1);
     await client.close();
+  });
+
+  it("never replays a record changed in Redis: the runtime answers the retry, and the tenant's audit trail shows it", async () => {
+    const client = await connect();
+    const first = await create(client, 'tampered', 'tamper-key-0001');
+    expect(first.isError).toBeFalsy();
+    const redis = new Redis(stack.ns.installation.redis);
+    try {
+      const prefix = stack.ns.installation.registryPrefix;
+      const keyHash = createHash('sha256').update('tamper-key-0001').digest('base64url');
+      const place = idempotencyKey(prefix, { tenant: TENANT, tool: 'records_create', keyHash });
+      const raw = (await redis.get(place)) ?? '';
+      expect(raw).toMatch(/^v1\./);
+      expect(raw).not.toContain('tampered');
+      // Someone with Redis's write access changes one byte of the sealed result.
+      const bytes = Buffer.from(raw.slice(3), 'base64url');
+      bytes[40] = bytes[40]! ^ 1;
+      await redis.set(place, `v1.${bytes.toString('base64url')}`, 'KEEPTTL');
+      const retried = await create(client, 'tampered', 'tamper-key-0001');
+      // The router did not replay it: the write ran again and the records pack answered from its
+      // key table, the same record, still one row.
+      expect(retried.isError).toBeFalsy();
+      expect(replayText(retried)).toBe(replayText(first));
+      expect(await rows('tampered')).toHaveLength(1);
+      const trail = await new AuditTrail({ redis, prefix }).entries(TENANT);
+      expect(trail.filter((e) => e.kind === 'security')).toEqual([
+        expect.objectContaining({
+          tool: 'records_create',
+          decision: 'deny',
+          reason: 'idempotency_record_unreadable',
+        }),
+      ]);
+      expect(await redis.hget(unreadableRecordsKey(prefix), TENANT)).toBe('1');
+    } finally {
+      redis.disconnect();
+      await client.close();
+    }
   });
 
   it('reports a bulk write with partial success explicitly: which items failed and why', async () => {
