@@ -1,5 +1,6 @@
 // What the console shows of a tenant, assembled from the registry, the supervisor (runtime state),
-// the rate limiter's live counters and the audit trail. Read-only: nothing here changes a tenant.
+// the rate limiter's live counters, the tools the routers withhold for drift and the audit trail.
+// Read-only: nothing here changes a tenant.
 import type { Redis } from 'ioredis';
 import type { AuditEntry } from '../kernel/audit/audit-trail.ts';
 import type { SealedSource, TrailCheck } from '../tenants/control-plane/audit-history.ts';
@@ -10,6 +11,7 @@ import type { ControlPlane } from '../tenants/control-plane/context.ts';
 import { listTenants, requireTenant } from '../tenants/control-plane/queries.ts';
 import { quotaReport, type QuotaRow, type RateState } from '../tenants/control-plane/quota.ts';
 import type { RuntimeStatus } from '../supervisor/client/runtime-jobs.ts';
+import { readWithheld } from '../kernel/registry/withheld-tools.ts';
 
 const RECENT_ERRORS = 10;
 
@@ -33,7 +35,19 @@ export interface TenantDetail extends TenantSummary {
   roles: TenantRecord['roles'];
   /** The latest refusals and failed calls in its audit trail, newest first. */
   recentErrors: AuditEntry[];
+  /**
+   * Its tools the routers' drift checks withhold now (router/tools/drift-guard.ts), by tool: why,
+   * how many routers' checks found it, and when one last did.
+   */
+  withheld: WithheldTool[];
   chain: TrailCheck;
+}
+
+export interface WithheldTool {
+  tool: string;
+  reason: 'definition_changed' | 'missing';
+  routers: number;
+  lastFound: string;
 }
 
 export class TenantViews {
@@ -72,8 +86,34 @@ export class TenantViews {
       roles: tenant.roles,
       quotaLayers: (await quotaReport(this.#cp, this.#rates, tenant.id)).layers,
       recentErrors: errors.entries,
+      withheld: await this.#withheld(tenant.id),
       chain: errors.chain,
     };
+  }
+
+  /**
+   * The routers' entries for the tenant, as they are: the routers remove the ones no check renewed,
+   * so the console only looks (each shows when it was last found).
+   */
+  async #withheld(tenant: string): Promise<WithheldTool[]> {
+    const entries = await readWithheld({
+      ...this.#rates,
+      maxAgeMs: Number.POSITIVE_INFINITY,
+      now: Date.now(),
+      prune: false,
+    });
+    const byTool = new Map<string, WithheldTool>();
+    for (const entry of entries.filter((e) => e.tenant === tenant)) {
+      const known = byTool.get(entry.tool);
+      const at = new Date(entry.at).toISOString();
+      if (!known)
+        byTool.set(entry.tool, { tool: entry.tool, reason: entry.reason, routers: 1, lastFound: at });
+      else {
+        known.routers += 1;
+        if (at > known.lastFound) Object.assign(known, { lastFound: at, reason: entry.reason });
+      }
+    }
+    return [...byTool.values()].sort((a, b) => a.tool.localeCompare(b.tool));
   }
 
   async #summary(tenant: TenantRecord, runtime: RuntimeStatus | null): Promise<TenantSummary> {

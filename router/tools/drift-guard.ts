@@ -7,6 +7,7 @@
 // set (router/tools/shared-withheld.ts, `share`), for as long as that router's checks keep finding it
 // drifted, whatever their own checks find.
 import type { Logger } from 'pino';
+import type { Withheld } from '../../kernel/registry/withheld-tools.ts';
 import { definitionDigest, wireTool, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 
 export interface PresentedTool {
@@ -22,13 +23,6 @@ export interface ToolGuard {
   isWithheld(tenant: string, tool: string): boolean;
   /** Changes whenever a tool is withheld or served again; a guard without it is asked every time. */
   readonly revision?: number;
-}
-
-/** Why a tool is withheld: the approved digest and the one presented (null: missing). */
-export interface Withheld {
-  reason: 'definition_changed' | 'missing';
-  expected: string;
-  actual: string | null;
 }
 
 export class DriftGuard implements ToolGuard {

@@ -1,26 +1,23 @@
 // The tools the drift guard withholds, shared by the routers of one installation through Redis
-// (docs/tools.md, "Rug-pull protection"). Each router checks the tenant containers it has routes
-// to, on its own schedule; a container that presents a drifted definition to one router (a rug
-// pull, or code that answers each connection differently) would otherwise stay served by the
-// others until their own next check. Each router publishes what its own checks withhold, under an id
-// of its own, again on every check that still finds it, and takes it back when its check finds the
-// approved definition; every router polls the set and withholds what any other router's entry
-// names. An entry no check has renewed within `maxAgeMs` (its router gone, or its route dropped) is
-// left out and removed, so a dead router withholds nothing for long.
+// (docs/tools.md, "Rug-pull protection"; the format: kernel/registry/withheld-tools.ts). Each router
+// checks the tenant containers it has routes to, on its own schedule; a container that presents a
+// drifted definition to one router (a rug pull, or code that answers each connection differently)
+// would otherwise stay served by the others until their own next check. Each router publishes what
+// its own checks withhold, under an id of its own, again on every check that still finds it, and
+// takes it back when its check finds the approved definition; every router polls the set and
+// withholds what any other router's entry names. An entry no check has renewed within `maxAgeMs`
+// (its router gone, or its route dropped) is left out and removed, so a dead router withholds
+// nothing for long.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { withheldToolsKey } from '../../kernel/redis/keys.ts';
-import type { Withheld } from './drift-guard.ts';
-
-const EntrySchema = z.object({
-  reason: z.enum(['definition_changed', 'missing']),
-  expected: z.string().max(128),
-  actual: z.string().max(128).nullable(),
-  /** When the publishing router's check last found it, ms since the epoch. */
-  at: z.number(),
-});
+import {
+  readWithheld,
+  withheldField,
+  withheldValue,
+  type Withheld,
+} from '../../kernel/registry/withheld-tools.ts';
 
 export interface SharedWithheldOptions {
   redis: Redis;
@@ -49,14 +46,13 @@ export class SharedWithheld {
   }
 
   #field(tenant: string, tool: string): string {
-    return `${tenant}\n${tool}\n${this.routerId}`;
+    return withheldField({ tenant, tool, router: this.routerId });
   }
 
   /** This router's check withholds the tool (sent, not awaited: the check does not wait on Redis). */
   publish(tenant: string, tool: string, withheld: Withheld): void {
-    const entry = JSON.stringify({ ...withheld, at: this.#now() } satisfies z.infer<typeof EntrySchema>);
     this.#options.redis
-      .hset(this.#key, this.#field(tenant, tool), entry)
+      .hset(this.#key, this.#field(tenant, tool), withheldValue(withheld, this.#now()))
       .catch((error: unknown) =>
         this.#options.logger.warn({ err: error, tenant, tool }, 'withheld tool not shared'),
       );
@@ -74,37 +70,21 @@ export class SharedWithheld {
       );
   }
 
-  /**
-   * What the other routers withhold now, per tenant; entries past their age, or that do not parse
-   * (not written by a router), are removed.
-   */
+  /** What the other routers withhold now, per tenant (this router's own entries left out). */
   async read(): Promise<Map<string, Map<string, Withheld>>> {
-    const fields = await this.#options.redis.hgetall(this.#key);
+    const entries = await readWithheld({
+      redis: this.#options.redis,
+      prefix: this.#options.prefix,
+      maxAgeMs: this.#options.maxAgeMs,
+      now: this.#now(),
+    });
     const others = new Map<string, Map<string, Withheld>>();
-    const dropped: string[] = [];
-    const oldest = this.#now() - this.#options.maxAgeMs;
-    for (const [field, value] of Object.entries(fields)) {
-      const [tenant, tool, router, ...rest] = field.split('\n');
-      const entry = parsed(value);
-      if (!tenant || !tool || !router || rest.length > 0 || !entry || entry.at < oldest) {
-        dropped.push(field);
-        continue;
-      }
+    for (const { tenant, tool, router, reason, expected, actual } of entries) {
       if (router === this.routerId) continue;
       const tools = others.get(tenant) ?? new Map<string, Withheld>();
-      tools.set(tool, { reason: entry.reason, expected: entry.expected, actual: entry.actual });
+      tools.set(tool, { reason, expected, actual });
       others.set(tenant, tools);
     }
-    if (dropped.length > 0) await this.#options.redis.hdel(this.#key, ...dropped);
     return others;
-  }
-}
-
-function parsed(value: string): z.infer<typeof EntrySchema> | undefined {
-  try {
-    const entry = EntrySchema.safeParse(JSON.parse(value));
-    return entry.success ? entry.data : undefined;
-  } catch {
-    return undefined;
   }
 }

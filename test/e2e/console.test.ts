@@ -27,6 +27,7 @@ import {
   launchChromium,
   signIn,
   startTestConsole,
+  withholdTool,
   type BrowserUser,
 } from '../support/console-harness.ts';
 
@@ -280,6 +281,17 @@ describe('console', () => {
       expect(detail.quotaLayers.map((l) => l.layer)).toEqual(
         expect.arrayContaining(['tenant_minute', 'tenant_day', 'agent']),
       );
+      // A router's drift check withholds one of its tools (its entry in the routers' shared set).
+      const undo = await withholdTool(
+        redis,
+        stack.ns.installation.registryPrefix,
+        'globex',
+        'records_update',
+      );
+      await olivia.page.goto(`${consoleApp.url}/#/tenants/globex`);
+      const withheld = olivia.page.getByRole('region', { name: 'Withheld for drift' });
+      expect(await withheld.getByRole('row', { name: /records_update/ }).textContent()).toContain('changed');
+      await undo();
     });
 
     it('sees the charts drawn from the scraped metrics', async () => {

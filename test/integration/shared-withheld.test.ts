@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 import { withheldToolsKey } from '../../kernel/redis/keys.ts';
+import { readWithheld } from '../../kernel/registry/withheld-tools.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
 import { DriftGuard } from '../../router/tools/drift-guard.ts';
 import { SharedWithheld } from '../../router/tools/shared-withheld.ts';
@@ -102,6 +103,18 @@ describe('tools withheld, shared by the routers (real Redis)', () => {
     expect(two.guard.isWithheld('acme', 'records_get')).toBe(false);
     expect(two.guard.isWithheld('acme', 'records_list')).toBe(false);
     expect(await redis.hkeys(key)).toEqual([`acme\nrecords_update\n${one.shared.routerId}`]);
+    // A reader that only looks (the console) leaves what it would not count where it is.
+    await redis.hset(key, 'acme\nrecords_get\nintruder', 'not json');
+    const looked = await readWithheld({
+      redis,
+      prefix: `bulkhead:${ns.namespace}`,
+      maxAgeMs: 0,
+      now: clock + 1,
+      prune: false,
+    });
+    expect(looked).toEqual([]);
+    expect(await redis.hlen(key)).toBe(2);
+    await redis.hdel(key, 'acme\nrecords_get\nintruder');
     // The first router stops checking (gone): past the age its entry is left out and removed.
     clock += 60_001;
     await two.read();

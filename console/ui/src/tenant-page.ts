@@ -76,6 +76,26 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                   )}
                 </${Table}>
             </section>
+            <section aria-labelledby="withheld">
+              <h2 id="withheld">Withheld for drift</h2>
+              ${
+                t.withheld.length === 0
+                  ? html`<p>None: no router's check withholds a tool of this tenant.</p>`
+                  : html`<${Table} columns=${['Tool', 'Why', 'Routers', 'Last found']}>
+                        ${t.withheld.map(
+                          (w) =>
+                            html`<tr>
+                              <th scope="row">${w.tool}</th>
+                              <td>
+                                ${w.reason === 'missing' ? 'missing from the runtime' : 'definition changed'}
+                              </td>
+                              <td>${w.routers}</td>
+                              <td>${time(w.lastFound)}</td>
+                            </tr>`,
+                        )}
+                      </${Table}>`
+              }
+            </section>
             <section aria-labelledby="errors">
               <h2 id="errors">Recent errors and refusals</h2>
               ${

@@ -61,9 +61,18 @@ export interface ChainCheck {
   sealed?: { segments: number; entries: number; prunedThrough?: number; shippedThrough?: number };
 }
 
+/** A tool the routers' drift checks withhold for the tenant (console/tenant-views.ts). */
+export interface WithheldTool {
+  tool: string;
+  reason: 'definition_changed' | 'missing';
+  routers: number;
+  lastFound: string;
+}
+
 export interface TenantDetail extends TenantSummary {
   quotaLayers: Usage[];
   recentErrors: AuditEntry[];
+  withheld: WithheldTool[];
   chain: ChainCheck;
 }
 
