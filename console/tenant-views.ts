@@ -11,7 +11,7 @@ import type { ControlPlane } from '../tenants/control-plane/context.ts';
 import { listTenants, requireTenant } from '../tenants/control-plane/queries.ts';
 import { quotaReport, type QuotaRow, type RateState } from '../tenants/control-plane/quota.ts';
 import type { RuntimeStatus } from '../supervisor/client/runtime-jobs.ts';
-import { readWithheld } from '../kernel/registry/withheld-tools.ts';
+import { tenantWithheld, type WithheldTool } from '../kernel/registry/withheld-tools.ts';
 
 const RECENT_ERRORS = 10;
 
@@ -41,13 +41,6 @@ export interface TenantDetail extends TenantSummary {
    */
   withheld: WithheldTool[];
   chain: TrailCheck;
-}
-
-export interface WithheldTool {
-  tool: string;
-  reason: 'definition_changed' | 'missing';
-  routers: number;
-  lastFound: string;
 }
 
 export class TenantViews {
@@ -86,34 +79,9 @@ export class TenantViews {
       roles: tenant.roles,
       quotaLayers: (await quotaReport(this.#cp, this.#rates, tenant.id)).layers,
       recentErrors: errors.entries,
-      withheld: await this.#withheld(tenant.id),
+      withheld: await tenantWithheld(this.#rates, tenant.id),
       chain: errors.chain,
     };
-  }
-
-  /**
-   * The routers' entries for the tenant, as they are: the routers remove the ones no check renewed,
-   * so the console only looks (each shows when it was last found).
-   */
-  async #withheld(tenant: string): Promise<WithheldTool[]> {
-    const entries = await readWithheld({
-      ...this.#rates,
-      maxAgeMs: Number.POSITIVE_INFINITY,
-      now: Date.now(),
-      prune: false,
-    });
-    const byTool = new Map<string, WithheldTool>();
-    for (const entry of entries.filter((e) => e.tenant === tenant)) {
-      const known = byTool.get(entry.tool);
-      const at = new Date(entry.at).toISOString();
-      if (!known)
-        byTool.set(entry.tool, { tool: entry.tool, reason: entry.reason, routers: 1, lastFound: at });
-      else {
-        known.routers += 1;
-        if (at > known.lastFound) Object.assign(known, { lastFound: at, reason: entry.reason });
-      }
-    }
-    return [...byTool.values()].sort((a, b) => a.tool.localeCompare(b.tool));
   }
 
   async #summary(tenant: TenantRecord, runtime: RuntimeStatus | null): Promise<TenantSummary> {

@@ -1,7 +1,7 @@
 // The tools the routers' drift checks withhold, as Redis holds them (`withheldToolsKey`): a hash
 // field per tenant, tool and router ("<tenant>\n<tool>\n<router id>"), its value why and when that
 // router's check last found it. The routers write and read it (router/tools/shared-withheld.ts);
-// the console shows a tenant's (console/tenant-views.ts). An entry no check renewed within the
+// the console and `bulkhead show` show a tenant's (`tenantWithheld`). An entry no check renewed within the
 // reader's age bound counts for nothing, and a reader removes it, as it removes one that does not
 // parse (not written by a router).
 import type { Redis } from 'ioredis';
@@ -64,6 +64,42 @@ export async function readWithheld(options: {
   }
   if (dropped.length > 0 && options.prune !== false) await options.redis.hdel(key, ...dropped);
   return entries;
+}
+
+/** A tool withheld for a tenant, as an operator sees it: why, by how many routers, when last found. */
+export interface WithheldTool {
+  tool: string;
+  reason: Withheld['reason'];
+  routers: number;
+  /** ISO time a router's check last found it. */
+  lastFound: string;
+}
+
+/**
+ * The tenant's entries, one line per tool, as they are (the routers remove the ones no check
+ * renewed; a reader that shows them only looks).
+ */
+export async function tenantWithheld(
+  state: { redis: Redis; prefix: string },
+  tenant: string,
+): Promise<WithheldTool[]> {
+  const entries = await readWithheld({
+    ...state,
+    maxAgeMs: Number.POSITIVE_INFINITY,
+    now: Date.now(),
+    prune: false,
+  });
+  const byTool = new Map<string, WithheldTool>();
+  for (const entry of entries.filter((e) => e.tenant === tenant)) {
+    const known = byTool.get(entry.tool);
+    const at = new Date(entry.at).toISOString();
+    if (!known) byTool.set(entry.tool, { tool: entry.tool, reason: entry.reason, routers: 1, lastFound: at });
+    else {
+      known.routers += 1;
+      if (at > known.lastFound) Object.assign(known, { lastFound: at, reason: entry.reason });
+    }
+  }
+  return [...byTool.values()].sort((a, b) => a.tool.localeCompare(b.tool));
 }
 
 function parsed(value: string): z.infer<typeof EntrySchema> | undefined {

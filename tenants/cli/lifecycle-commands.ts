@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { configOf } from '../../kernel/tenant/tenant-config.ts';
 import { formatChanges } from '../../kernel/registry/config-diff.ts';
 import { describeTenant, tenantHistory } from '../control-plane/queries.ts';
+import type { WithheldTool } from '../../kernel/registry/withheld-tools.ts';
 import { isSecretName, SECRET_NAME_RULE, setSecret } from '../control-plane/secrets.ts';
 import { setStatus } from '../control-plane/status.ts';
 import { updateTenant, type UpdateRequest } from '../control-plane/update.ts';
@@ -22,14 +23,14 @@ import { claimMapping, formatReport } from './report-format.ts';
 import { QUOTA_FLAGS, QUOTA_USAGE, quotaChanges } from './quota-commands.ts';
 
 export const show: Command = {
-  summary: 'show a tenant: its record (YAML), runtime state and generation',
+  summary: 'show a tenant: its record (YAML), runtime state and generation, the tools withheld for drift',
   usage: 'bulkhead show <tenant-id> [--json]',
   async run(args) {
     const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
     const id = oneId(positionals, 'show');
-    const { tenant, runtime, storedSecrets } = await withContext((ctx) => describeTenant(ctx, id));
+    const { tenant, runtime, storedSecrets, withheld } = await withContext((ctx) => describeTenant(ctx, id));
     if (values.json) {
-      console.log(JSON.stringify({ tenant, runtime, storedSecrets }, null, 2));
+      console.log(JSON.stringify({ tenant, runtime, storedSecrets, withheld }, null, 2));
       return;
     }
     console.log(
@@ -38,9 +39,22 @@ export const show: Command = {
     console.log(`# runtime: ${runtime ? `${runtime.state} (${runtime.runtimeId.slice(0, 12)})` : 'absent'}`);
     console.log(`# claim mapping: ${claimMapping(tenant)}`);
     console.log(`# stored secret values: ${storedSecrets.join(', ') || 'none'}`);
+    console.log(`# withheld for drift: ${withheldText(withheld)}`);
     process.stdout.write(stringify(configOf(tenant)));
   },
 };
+
+/** The tools the routers' drift checks withhold, one clause each. */
+function withheldText(withheld: readonly WithheldTool[]): string {
+  if (withheld.length === 0) return 'none';
+  return withheld
+    .map(
+      (w) =>
+        `${w.tool} (${w.reason === 'missing' ? 'missing from the runtime' : 'definition changed'}, ` +
+        `${w.routers} router${w.routers === 1 ? '' : 's'}, last found ${w.lastFound})`,
+    )
+    .join('; ');
+}
 
 export const update: Command = {
   summary: 'change a tenant (a new generation; refused if someone else changed it first)',

@@ -1,5 +1,7 @@
 // Read-only views of tenants: the list with each runtime's state, one tenant in full, the change log.
+import type { Redis } from 'ioredis';
 import type { ChangeLogEntry } from '../../kernel/registry/tenant-registry.ts';
+import { tenantWithheld, type WithheldTool } from '../../kernel/registry/withheld-tools.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { RuntimeStatus } from '../../supervisor/client/runtime-jobs.ts';
 import type { ControlPlane } from './context.ts';
@@ -17,14 +19,22 @@ export async function listTenants(cp: Pick<ControlPlane, 'registry' | 'runtimes'
   return views;
 }
 
-/** One tenant, its runtime and the names of its stored secret values (never the values). */
+/**
+ * One tenant, its runtime, the names of its stored secret values (never the values) and the tools
+ * the routers' drift checks withhold for it.
+ */
 export async function describeTenant(
-  cp: ControlPlane,
+  cp: ControlPlane & { rates: { redis: Redis; prefix: string } },
   id: string,
-): Promise<TenantView & { storedSecrets: string[] }> {
+): Promise<TenantView & { storedSecrets: string[]; withheld: WithheldTool[] }> {
   const tenant = await cp.registry.require(id);
   const runtime = await cp.runtimes.inspect(id);
-  return { tenant, runtime, storedSecrets: await cp.secrets.names(id) };
+  return {
+    tenant,
+    runtime,
+    storedSecrets: await cp.secrets.names(id),
+    withheld: await tenantWithheld(cp.rates, id),
+  };
 }
 
 /** The change log of one tenant, or of all when `id` is absent. */

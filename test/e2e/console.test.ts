@@ -27,9 +27,9 @@ import {
   launchChromium,
   signIn,
   startTestConsole,
-  withholdTool,
   type BrowserUser,
 } from '../support/console-harness.ts';
+import { withholdTool } from '../support/withheld-tools.ts';
 
 const TENANT = 'acme';
 const IMG = (name: string): string => fileURLToPath(new URL(`../../docs/img/${name}.png`, import.meta.url));

@@ -3,7 +3,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { withholdTool } from '../support/withheld-tools.ts';
 
 const execFileAsync = promisify(execFile);
 let stack: TestStack;
@@ -67,6 +69,23 @@ describe('tenants CLI', () => {
     expect(result.stderr).toContain('tenant "acme" already exists');
     expect(await stack.registry.get('acme')).toEqual(before);
     expect(await containers('acme')).toBe(1);
+  });
+
+  it('shows a tenant with the tools the routers withhold for drift', async () => {
+    expect((await cli('show', 'acme')).stdout).toContain('# withheld for drift: none');
+    const redis = new Redis(stack.ns.installation.redis);
+    const undo = await withholdTool(redis, stack.ns.installation.registryPrefix, 'acme', 'records_update');
+    try {
+      const shown = await cli('show', 'acme');
+      expect(shown.stdout).toMatch(
+        /^# withheld for drift: records_update \(definition changed, 1 router, last found \d{4}-\d\d-\d\dT[\d:.]+Z\)$/m,
+      );
+      const json = JSON.parse((await cli('show', 'acme', '--json')).stdout) as { withheld: unknown[] };
+      expect(json.withheld).toEqual([expect.objectContaining({ tool: 'records_update', routers: 1 })]);
+    } finally {
+      await undo();
+      redis.disconnect();
+    }
   });
 
   it('lists tenants with the state of their runtime', async () => {

@@ -3,14 +3,11 @@
 // Debian's chromium driven by playwright-core, signing people in on the IdP's own pages.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { registerConsoleClient } from '../../dev/cli/dev-console.ts';
 import { consoleConfig } from '../../console/config.ts';
 import { startConsole, type RunningConsole } from '../../console/console-server.ts';
-import { withheldToolsKey } from '../../kernel/redis/keys.ts';
-import { withheldField, withheldValue } from '../../kernel/registry/withheld-tools.ts';
 import { freePort, INITIAL_ACCESS_TOKEN, type TestStack } from './stack.ts';
 
 /** Debian's package (setup installs it); CHROMIUM_PATH overrides. */
@@ -107,20 +104,4 @@ export async function axeViolations(page: Page): Promise<{ id: string; impact: s
 
 interface AxeResults {
   violations: { id: string; impact?: string | null; nodes: { html: string }[] }[];
-}
-
-/**
- * Puts an entry in the routers' shared set of tools withheld for drift (kernel/registry/withheld-tools.ts),
- * as a router whose check found `tool` changed would; the answer takes it out again.
- */
-export async function withholdTool(
-  redis: Redis,
-  prefix: string,
-  tenant: string,
-  tool: string,
-): Promise<() => Promise<void>> {
-  const field = withheldField({ tenant, tool, router: 'test-router' });
-  const drift = { reason: 'definition_changed', expected: 'a'.repeat(64), actual: 'b'.repeat(64) } as const;
-  await redis.hset(withheldToolsKey(prefix), field, withheldValue(drift, Date.now()));
-  return async () => void (await redis.hdel(withheldToolsKey(prefix), field));
 }
