@@ -1,9 +1,9 @@
 // The tools the routers' drift checks withhold, as Redis holds them (`withheldToolsKey`): a hash
 // field per tenant, tool and router ("<tenant>\n<tool>\n<router id>"), its value why and when that
-// router's check last found it. The routers write and read it (router/tools/shared-withheld.ts);
-// the console and `bulkhead show` show a tenant's (`tenantWithheld`). An entry no check renewed within the
-// reader's age bound counts for nothing, and a reader removes it, as it removes one that does not
-// parse (not written by a router).
+// router's check last found it. The routers write and read it (router/tools/shared-withheld.ts); the
+// console and `bulkhead show` show a tenant's (`tenantWithheld`). An entry no check renewed within
+// the reader's age bound counts for nothing, and a router removes it, as it removes one that does
+// not parse (not written by a router); the console and the CLI only look.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { withheldToolsKey } from '../redis/keys.ts';
