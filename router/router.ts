@@ -173,6 +173,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await runtimes.requestRecycle(tenant, 'socket tampered with');
     },
   });
+  const recordUnreadable = unreadableRecordRecorder({
+    logger,
+    audit,
+    redis,
+    prefix: installation.registryPrefix,
+  });
   const shared = await loadSharedTools({
     builtIns: builtInSharedTools({ docsDir: config.docsDir }),
     modulePaths: config.sharedToolModules,
@@ -238,7 +244,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       maxFailures: config.idempotencyMaxFailures,
       onUnrecorded: ({ tenant, tool }, error) =>
         logger.warn({ tenant, tool, err: error }, 'write answered, its result not stored for replays'),
-      onUnreadable: unreadableRecordRecorder({ logger, audit, redis, prefix: installation.registryPrefix }),
+      onUnreadable: (scope) => {
+        metrics.idempotencyRecordUnreadable(scope);
+        recordUnreadable(scope);
+      },
     }),
     limiter: new RateLimiter({ redis, prefix: installation.registryPrefix }),
     state,

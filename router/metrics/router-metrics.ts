@@ -49,6 +49,7 @@ export class RouterMetrics {
   private readonly replays: Counter;
   private readonly refusals: Counter;
   private readonly drift: Counter;
+  private readonly unreadable: Counter;
   private readonly ensure: Histogram;
   private readonly unconfirmed: Counter;
 
@@ -97,6 +98,12 @@ export class RouterMetrics {
       name: 'bulkhead_tool_drift_events_total',
       help: 'Tenant tool definitions withheld for drift or restored, by tool and event.',
       labelNames: ['tool', 'event'],
+      registers,
+    });
+    this.unreadable = new Counter({
+      name: 'bulkhead_idempotency_records_unreadable_total',
+      help: 'Idempotency records in Redis that did not open (changed, moved, written in clear, or sealed under another secret), by tool: given back, never replayed.',
+      labelNames: this.tenantLabel ? ['tenant', 'tool'] : ['tool'],
       registers,
     });
     this.ensure = new Histogram({
@@ -152,6 +159,11 @@ export class RouterMetrics {
   /** `tool` is an approved manifest name (the drift guard compares only those). */
   driftEvent(tool: string, event: 'withheld' | 'restored'): void {
     this.drift.inc({ tool, event });
+  }
+
+  /** `tool` is the served tool the write named (validated before its key was claimed). */
+  idempotencyRecordUnreadable(scope: { tenant: string; tool: string }): void {
+    this.unreadable.inc(this.tenantLabel ? { tenant: scope.tenant, tool: scope.tool } : { tool: scope.tool });
   }
 
   ensured(outcome: 'ok' | 'error', seconds: number): void {

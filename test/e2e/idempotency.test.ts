@@ -82,6 +82,7 @@ beforeAll(async () => {
   stack = await startTestStack('idem', {
     image: `${RUNTIME_IMAGE}-faults`,
     logger: pino({ level: 'info' }, sink),
+    router: { metricsPort: 0 },
   });
   // These calls come from agents acting alone (client credentials): open the tools to them.
   await stack.onboard(TENANT, { tools: openToAgentsAlone('all') });
@@ -210,6 +211,8 @@ describe('idempotent writes', () => {
         }),
       ]);
       expect(await redis.hget(unreadableRecordsKey(prefix), TENANT)).toBe('1');
+      const metrics = await (await fetch(stack.router.metricsUrl!)).text();
+      expect(metrics).toMatch(/^bulkhead_idempotency_records_unreadable_total\{tool="records_create"\} 1$/m);
     } finally {
       redis.disconnect();
       await client.close();
