@@ -11,6 +11,7 @@ import {
   FIRST_SEGMENT_PREV,
   keyId,
   parseSegment,
+  parseVerifiedSegment,
   SEGMENT_FORMAT,
   type ParsedSegment,
   type SegmentLink,
@@ -92,17 +93,27 @@ export interface SegmentsCheck {
  * by segment, exactly what the next read needs first (none would ever be found). So when it is full
  * a segment is admitted only in place of segments no read has found for `staleMs` (a pruned
  * segment, a tenant nobody looks at); otherwise it is not kept, and what is held keeps being found.
+ *
+ * Beyond the entries it holds, it remembers the keys of up to `maxVerdicts` segments that verified
+ * (a few hundred bytes each): such a segment, met again, is read without its checks
+ * (parseVerifiedSegment), which a trail longer than the entries bound needs on every view.
  */
 export class VerifiedSegments {
   readonly #maxEntries: number;
   readonly #staleMs: number;
+  readonly #maxVerdicts: number;
   readonly #now: () => number;
   readonly #byKey = new Map<string, { parsed: ParsedSegment; usedAt: number }>();
+  /** Keys of segments that verified, oldest first (a Set keeps insertion order). */
+  readonly #verdicts = new Set<string>();
   #entries = 0;
 
-  constructor(options: { maxEntries?: number; staleMs?: number; now?: () => number } = {}) {
+  constructor(
+    options: { maxEntries?: number; staleMs?: number; maxVerdicts?: number; now?: () => number } = {},
+  ) {
     this.#maxEntries = options.maxEntries ?? 100_000;
     this.#staleMs = options.staleMs ?? 10 * 60_000;
+    this.#maxVerdicts = options.maxVerdicts ?? 10_000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -111,11 +122,12 @@ export class VerifiedSegments {
     return `${hash('sha256', text, 'hex')}|${place}|${tenant ?? ''}|${keyId(publicKey)}`;
   }
 
-  /** Segments held, and how many checks were skipped so far. */
+  /** Segments held; how many reads found a segment's entries, and how many only its verdict. */
   get size(): number {
     return this.#byKey.size;
   }
   hits = 0;
+  readAgain = 0;
 
   get(key: string): ParsedSegment | undefined {
     const held = this.#byKey.get(key);
@@ -125,7 +137,18 @@ export class VerifiedSegments {
     return held.parsed;
   }
 
+  /** Whether the segment of this key verified before, its entries held or not. */
+  verifiedBefore(key: string): boolean {
+    if (!this.#verdicts.has(key)) return false;
+    this.readAgain += 1;
+    return true;
+  }
+
+  /** The segment of this key verified: its verdict is kept, and its entries if they fit. */
   set(key: string, parsed: ParsedSegment): void {
+    this.#verdicts.delete(key);
+    this.#verdicts.add(key);
+    if (this.#verdicts.size > this.#maxVerdicts) this.#verdicts.delete(this.#verdicts.values().next().value!);
     const size = parsed.entries.length;
     if (size > this.#maxEntries || this.#byKey.has(key)) return;
     const staleBefore = this.#now() - this.#staleMs;
@@ -244,6 +267,12 @@ export class SegmentChainCheck {
       );
     const key = verified?.key(file.text, link, this.#tenant, publicKey);
     let parsed = key === undefined ? undefined : verified?.get(key);
+    // These very bytes verified in this place before: read again without the checks, and offered
+    // to the entries held (room may have been made since).
+    if (!parsed && key !== undefined && verified?.verifiedBefore(key)) {
+      parsed = parseVerifiedSegment(file.text);
+      verified.set(key, parsed);
+    }
     if (!parsed) {
       try {
         parsed = parseSegment(file.text);

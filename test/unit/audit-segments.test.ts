@@ -157,6 +157,40 @@ describe('sealed audit segments', () => {
     expect([verified.size, verified.hits]).toEqual([2, 6]);
   });
 
+  it('read a segment that verified before without its checks, and still check one changed since', () => {
+    // Room for the first segment's entries only: the others are remembered by their verdicts.
+    const verified = new VerifiedSegments({ maxEntries: 3, maxVerdicts: 3 });
+    const run = (list: SegmentFile[] = files) =>
+      checkSegments({ files: list, publicKey: keys.publicKey, tenant: 'acme', verified });
+    const first = run();
+    expect([verified.size, verified.hits, verified.readAgain]).toEqual([1, 0, 0]);
+    const entriesOf = (list: SegmentFile[]) => {
+      const seen: number[] = [];
+      checkSegments({
+        files: list,
+        publicKey: keys.publicKey,
+        tenant: 'acme',
+        verified,
+        onVerified: (p) => seen.push(...p.entries.map((e) => e.seq)),
+      });
+      return seen;
+    };
+    // The verdicts hold the last three (the bound): all four are found again, by entries or verdict.
+    expect(run()).toEqual(first);
+    expect([verified.hits, verified.readAgain]).toEqual([1, 3]);
+    expect(entriesOf(files)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // A byte changed since is another key: checked in full, and caught.
+    const tampered = editLine(files[2]!, 1, (e) => (e.tool = 'records_delete'));
+    expect(run([files[0]!, files[1]!, tampered, files[3]!])).toMatchObject({ ok: false });
+    // A verdict is for its place only: a verified segment moved elsewhere is checked, and refused.
+    expect(run([files[0]!, { ...files[2]!, number: 2 }, files[3]!]).ok).toBe(false);
+    // Nothing remembered: every segment checked in full again.
+    const none = new VerifiedSegments({ maxEntries: 0, maxVerdicts: 0 });
+    checkSegments({ files, publicKey: keys.publicKey, tenant: 'acme', verified: none });
+    checkSegments({ files, publicKey: keys.publicKey, tenant: 'acme', verified: none });
+    expect([none.hits, none.readAgain]).toEqual([0, 0]);
+  });
+
   it('name an edited header', () => {
     const tampered = editLine(files[0]!, 0, (h) => (h.sealed_at = '2020-01-01T00:00:00.000Z'));
     expect(check([tampered, ...files.slice(1)]).problem).toBe(
