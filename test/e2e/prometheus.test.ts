@@ -20,12 +20,16 @@ import { startTestStack, TEST_QUOTAS, type TestStack } from '../support/stack.ts
 const TENANT = 'promscraped';
 const RULES = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));
 const DASHBOARD = fileURLToPath(new URL('../../deploy/grafana/bulkhead.json', import.meta.url));
-/** Series made only by events this test does not cause: a replay, drift, a wake, a tampered socket. */
+/**
+ * Series made only by events this test does not cause: a replay, drift, a wake, a tampered socket,
+ * an idempotency record that did not open.
+ */
 const EVENT_ONLY = new Set([
   'bulkhead_idempotency_replays_total',
   'bulkhead_tool_drift_events_total',
   'bulkhead_runtime_wake_seconds_bucket',
   'bulkhead_runtime_socket_tampering_total',
+  'bulkhead_idempotency_records_unreadable_total',
 ]);
 let stack: TestStack;
 let prometheus: PrometheusServer;
