@@ -1,6 +1,8 @@
 // One way to record a security event, whoever finds it (a router meeting a runtime that broke a read
-// bound, a router or supervisor meeting a tampered socket): logged, appended to the tenant's audit
-// trail as a denial, and counted in a Redis hash the metrics read.
+// bound or an idempotency record that does not open, a router or supervisor meeting a tampered
+// socket): logged, appended to the tenant's audit trail as a denial, and counted per tenant in a
+// Redis hash of its kind (the supervisor exports the socket-tampering one as a metric; the router
+// counts unreadable records in a metric of its own).
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditEvent, AuditSink } from './audit-trail.ts';
