@@ -126,7 +126,7 @@ module.exports = {
     ),
     rule(
       'kernel-secrets-over-redis',
-      'the secret store: sealing, its key file and its Redis hash; nothing else of the kernel',
+      'secrets: sealing, tenant keys from the installation secret, the store with its key file and Redis hash; nothing else of the kernel',
       { path: '^kernel/secrets/' },
       { path: '^kernel/', pathNot: '^kernel/(errors|redis|secrets)/' },
     ),

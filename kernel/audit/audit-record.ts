@@ -4,10 +4,11 @@
 // and the trace id; a tools/list record says which tools were listed and which withheld. Records
 // appended by other parts (a security event) carry the decision fields only, so every field past
 // `reason` is optional.
-import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ERROR_CLASSES } from '../errors/error-codes.ts';
 import { canonicalJson, IDEMPOTENCY_KEY_FIELD } from '../tools/tool-definition.ts';
+import { TenantKeys, tenantKey, type KeyLabel } from '../secrets/tenant-keys.ts';
 
 /** The `_meta` key under which a pack reports the units it consumed downstream. */
 export const UNITS_META_KEY = 'io.bulkhead/units';
@@ -54,17 +55,16 @@ export const AuditEventSchema = z.strictObject({
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
-/** The label the derivation binds, so that the same secret gives unrelated keys for other uses. */
-const ARGS_KEY_INFO = 'bulkhead audit arguments digest v1';
+/** The argument digests' label (kernel/secrets/tenant-keys.ts). */
+const ARGS_KEY_LABEL: KeyLabel = { salt: 'bulkhead-audit', info: 'bulkhead audit arguments digest v1' };
 
 /**
  * The tenant's key for argument digests: HKDF-SHA256(installation secret, salt = "bulkhead-audit",
- * info = "bulkhead audit arguments digest v1" NUL tenant), 32 bytes. One tenant's key says nothing
- * about another's, and none can be computed without the installation secret, so a digest of small
- * argument values cannot be reversed by trying values.
+ * info = "bulkhead audit arguments digest v1" NUL tenant), 32 bytes (tenantKey). Without the
+ * installation secret a digest of small argument values cannot be reversed by trying values.
  */
 export function argsDigestKey(secret: Uint8Array | string, tenant: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, 'bulkhead-audit', `${ARGS_KEY_INFO}\0${tenant}`, 32));
+  return tenantKey(secret, ARGS_KEY_LABEL, tenant);
 }
 
 /**
@@ -93,29 +93,30 @@ function hmacHex(key: Uint8Array | KeyObject, text: string): string {
 const NO_ARGUMENTS = digestedText({});
 
 /**
- * Per-tenant digest keys of one process, derived once per tenant and kept as key objects: an HMAC
- * keyed with raw bytes imports them anew on every call (about 15 µs, seven times the HMAC itself).
- * A call without arguments (whoami, quota_status, most listings) has the same digest every time, so
- * it is computed once per tenant: in the router's CPU profile with one connection an HMAC took
- * about 25 µs per call in place (its context's set-up 16), against 1.2 µs in a loop of its own.
+ * Per-tenant digest keys of one process, derived once per tenant and kept as key objects
+ * (TenantKeys). A call without arguments (whoami, quota_status, most listings) has the same digest
+ * every time, so it is computed once per tenant: in the router's CPU profile with one connection an
+ * HMAC took about 25 µs per call in place (its context's set-up 16), against 1.2 µs in a loop of
+ * its own.
  */
 export class ArgsDigester {
-  private readonly secret: Uint8Array | string;
-  private readonly tenants = new Map<string, { key: KeyObject; none: string }>();
+  private readonly keys: TenantKeys;
+  /** Each tenant's digest of no arguments. */
+  private readonly none = new Map<string, string>();
 
   constructor(secret: Uint8Array | string) {
-    this.secret = secret;
+    this.keys = new TenantKeys(secret, ARGS_KEY_LABEL);
   }
 
   digest(tenant: string, args: unknown): string {
-    let known = this.tenants.get(tenant);
-    if (!known) {
-      const key = createSecretKey(argsDigestKey(this.secret, tenant));
-      known = { key, none: hmacHex(key, NO_ARGUMENTS) };
-      this.tenants.set(tenant, known);
-    }
     const text = digestedText(args);
-    return text === NO_ARGUMENTS ? known.none : hmacHex(known.key, text);
+    if (text !== NO_ARGUMENTS) return hmacHex(this.keys.get(tenant), text);
+    let none = this.none.get(tenant);
+    if (none === undefined) {
+      none = hmacHex(this.keys.get(tenant), NO_ARGUMENTS);
+      this.none.set(tenant, none);
+    }
+    return none;
   }
 }
 

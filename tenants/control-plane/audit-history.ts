@@ -70,11 +70,7 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
   const { entries: unsealed, check: redisCheck } = await trail.read(tenant);
   const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
   if (!sealed || !dir || !existsSync(dir)) {
-    if (redisCheck.ok)
-      for (const entry of unsealed) {
-        const waited = visit(entry);
-        if (waited) await waited;
-      }
+    if (redisCheck.ok) await visitEach(unsealed, visit);
     return { chain: redisCheck, unsealed };
   }
   // Each segment read, checked as `bulkhead audit verify` checks it (unless its very bytes were
@@ -122,12 +118,17 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
   if (!first && redisCheck.head !== segments.head && segments.segments > 0)
     return broken('the head in Redis is not where the sealed segments end (entries missing)');
   if (!redisCheck.ok) return broken(redisCheck.problem ?? 'the entries in Redis do not verify');
-  for (const entry of rest) {
+  await visitEach(rest, visit);
+  const entries = segments.entries + rest.length;
+  return { chain: { ok: true, entries, head: redisCheck.head, sealed: summary }, unsealed };
+}
+
+/** Visits each entry in order, awaiting the visit when it answers a promise (a slow client). */
+async function visitEach(entries: readonly TrailEntry[], visit: ScanTrailOptions['visit']): Promise<void> {
+  for (const entry of entries) {
     const waited = visit(entry);
     if (waited) await waited;
   }
-  const entries = segments.entries + rest.length;
-  return { chain: { ok: true, entries, head: redisCheck.head, sealed: summary }, unsealed };
 }
 
 /**
