@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
+import { IdempotencyStore, type IdempotencyOptions } from '../../router/pipeline/idempotency.ts';
 import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
 import { idempotencyKey } from '../../kernel/redis/keys.ts';
@@ -16,14 +16,9 @@ let ns: TestNamespace;
 let redis: Redis;
 const sealer = new RecordSealer('idempotency store test secret');
 
-function store(windowMs?: number): IdempotencyStore {
-  return new IdempotencyStore({
-    redis,
-    prefix: `bulkhead:${ns.namespace}`,
-    sealer,
-    pollMs: 10,
-    ...(windowMs ? { windowMs } : {}),
-  });
+/** The store on this test's installation, polling every 10 ms; `options`: the test's own settings. */
+function store(options: Partial<IdempotencyOptions> = {}): IdempotencyStore {
+  return new IdempotencyStore({ redis, prefix: `bulkhead:${ns.namespace}`, sealer, pollMs: 10, ...options });
 }
 
 function counter(): { runs: number; execute: () => Promise<CallToolResult> } {
@@ -69,13 +64,7 @@ describe('IdempotencyStore (real Redis)', () => {
   });
 
   it('tells a duplicate that outwaits the first call to retry, and the retry gets the stored result', async () => {
-    const s = new IdempotencyStore({
-      redis,
-      prefix: `bulkhead:${ns.namespace}`,
-      sealer,
-      pollMs: 10,
-      waitMs: 100,
-    });
+    const s = store({ waitMs: 100 });
     let finish: () => void = () => undefined;
     const first = s.run(scope('k-slow'), async () => {
       await new Promise<void>((resolve) => (finish = resolve));
@@ -97,13 +86,7 @@ describe('IdempotencyStore (real Redis)', () => {
   });
 
   it("renews a running call's claim past its time to live, so a duplicate waits instead of running twice", async () => {
-    const s = new IdempotencyStore({
-      redis,
-      prefix: `bulkhead:${ns.namespace}`,
-      sealer,
-      pollMs: 10,
-      claimTtlMs: 300,
-    });
+    const s = store({ claimTtlMs: 300 });
     let runs = 0;
     const slow = async (): Promise<CallToolResult> => {
       runs += 1;
@@ -120,12 +103,7 @@ describe('IdempotencyStore (real Redis)', () => {
 
   it("lets a retry through once a claim's router is gone and stops renewing it", async () => {
     const gone = new Redis(ns.installation.redis);
-    const dead = new IdempotencyStore({
-      redis: gone,
-      prefix: `bulkhead:${ns.namespace}`,
-      sealer,
-      claimTtlMs: 300,
-    });
+    const dead = store({ redis: gone, claimTtlMs: 300 });
     // The claim is taken, then the router's connection to Redis is lost mid-call.
     void dead
       .run(scope('k-orphan'), () => new Promise<CallToolResult>(() => undefined))
@@ -162,13 +140,7 @@ describe('IdempotencyStore (real Redis)', () => {
   it('answers a committed write whose result could not be stored; its key frees when the claim expires', async () => {
     const lost = new Redis(ns.installation.redis);
     const unrecorded: string[] = [];
-    const s = new IdempotencyStore({
-      redis: lost,
-      prefix: `bulkhead:${ns.namespace}`,
-      sealer,
-      claimTtlMs: 300,
-      onUnrecorded: (failed) => unrecorded.push(failed.key),
-    });
+    const s = store({ redis: lost, claimTtlMs: 300, onUnrecorded: (failed) => unrecorded.push(failed.key) });
     // The connection is lost while the write runs: its result cannot be stored.
     const answered = await s.run(scope('k-unstored'), () => {
       lost.disconnect();
@@ -212,13 +184,7 @@ describe('IdempotencyStore (real Redis)', () => {
   });
 
   it('doubles retry_after_ms with each failure of a key, then refuses it as permanent', async () => {
-    const s = new IdempotencyStore({
-      redis,
-      prefix: `bulkhead:${ns.namespace}`,
-      sealer,
-      pollMs: 10,
-      maxFailures: 3,
-    });
+    const s = store({ maxFailures: 3 });
     let runs = 0;
     const failing = (): Promise<CallToolResult> => {
       runs += 1;
@@ -242,7 +208,7 @@ describe('IdempotencyStore (real Redis)', () => {
   });
 
   it('forgets results after the configured window', async () => {
-    const s = store(300);
+    const s = store({ windowMs: 300 });
     const c = counter();
     await s.run(scope('k-window'), c.execute);
     await new Promise((resolve) => setTimeout(resolve, 400));
