@@ -201,13 +201,19 @@ function containerFrom(
   };
 }
 
+/** The name of a tenant's volume-init helper: one at a time, the engine keeps names unique. */
+export function volumeInitName(placement: Placement): string {
+  return `${placement.containerName}-volinit`;
+}
+
 /**
  * A one-shot helper that hands a new volume's root to the tenant's UID. It runs once per volume,
- * with only CAP_CHOWN, no network and a read-only root.
+ * with only CAP_CHOWN, no network and a read-only root. Its create makes the volume, labelled as
+ * the tenant's (`tenant-volume.ts`: the helper marks a volume not yet initialised).
  */
 export function buildVolumeInitSpec(spec: RuntimeSpec, placement: Placement): Docker.ContainerCreateOptions {
   return {
-    name: `${placement.containerName}-volinit`,
+    name: volumeInitName(placement),
     Image: spec.image,
     User: '0:0',
     Entrypoint: [
@@ -234,7 +240,14 @@ export function buildVolumeInitSpec(spec: RuntimeSpec, placement: Placement): Do
           Source: placement.volumeName,
           Target: CONTAINER_DATA_DIR,
           ReadOnly: false,
-          VolumeOptions: NO_COPY,
+          VolumeOptions: {
+            ...NO_COPY,
+            Labels: {
+              [LABELS.managed]: 'true',
+              [LABELS.namespace]: placement.namespace,
+              [LABELS.tenant]: spec.tenantId,
+            },
+          },
         },
       ],
       RestartPolicy: { Name: 'no' },

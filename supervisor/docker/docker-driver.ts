@@ -28,13 +28,14 @@ import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu 
 import { specHash } from '../runtime/runtime-spec.ts';
 import {
   buildContainerSpec,
-  buildVolumeInitSpec,
   containerDefaultsHash,
   runtimeName,
+  volumeInitName,
   type Placement,
 } from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from './labels.ts';
+import { readyTenantVolume, removeLeftoverHelper } from './tenant-volume.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { PACK_SECRETS_FILE, type PackSecrets } from '../../kernel/packs/enabled-packs.ts';
 
@@ -111,7 +112,9 @@ export class DockerDriver implements RuntimeDriver {
     }
     const placement = this.placement(spec.tenantId, options.generation);
     await this.prepareSocketDir(placement.socketDir, spec.uid);
-    await this.ensureVolume(spec, placement);
+    // The volume first, initialised: a runtime container never exists beside a volume whose init
+    // has not finished (tenant-volume.ts).
+    const init = await readyTenantVolume({ docker: this.docker, spec, placement });
     try {
       const start = { startCpuQuota: engineStartQuota(spec.isolation, options.startCpuQuota) };
       await this.docker.createContainer(buildContainerSpec(spec, placement, start));
@@ -119,13 +122,22 @@ export class DockerDriver implements RuntimeDriver {
       // 409: another supervisor replica created it first; the engine keeps names unique.
       if (statusOf(error) !== 409) throw error;
     }
-    const created = await this.inspectRaw(spec.tenantId);
-    if (!created)
-      throw new BulkheadError(
-        'runtime_failed',
-        `container for tenant ${spec.tenantId} vanished after create`,
+    const removal = init
+      ?.removeHelper()
+      .catch((error: unknown) =>
+        this.options.logger.warn({ tenant: spec.tenantId, err: error }, 'volume init helper not removed'),
       );
-    return this.startNow(created, spec, options);
+    try {
+      const created = await this.inspectRaw(spec.tenantId);
+      if (!created)
+        throw new BulkheadError(
+          'runtime_failed',
+          `container for tenant ${spec.tenantId} vanished after create`,
+        );
+      return await this.startNow(created, spec, options);
+    } finally {
+      await removal;
+    }
   }
 
   async stop(tenantId: string, options: StopOptions): Promise<void> {
@@ -197,6 +209,8 @@ export class DockerDriver implements RuntimeDriver {
     }
     if (!options.purgeData) return;
     const placement = this.placement(tenantId, 0);
+    // A helper left behind would hold the volume.
+    await ignoreStatus(this.docker.getContainer(volumeInitName(placement)).remove({ force: true }), 404);
     await ignoreStatus(this.docker.getVolume(placement.volumeName).remove(), 404);
     await rm(placement.socketDir, { recursive: true, force: true });
   }
@@ -289,7 +303,16 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async removeById(runtimeId: string): Promise<void> {
-    await ignoreStatus(this.docker.getContainer(runtimeId).remove({ force: true }), 404);
+    const container = this.docker.getContainer(runtimeId);
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await container.inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) return;
+      throw error;
+    }
+    if (info.Config.Labels[LABELS.role] === 'volume-init') return removeLeftoverHelper(this.docker, info);
+    await ignoreStatus(container.remove({ force: true }), 404);
   }
 
   async restoreCpu(tenantId: string, limits: CpuLimits): Promise<void> {
@@ -362,34 +385,5 @@ export class DockerDriver implements RuntimeDriver {
     // Owned by the tenant's UID, entered by the router's group, invisible to everyone else.
     await chown(dir, uid, this.options.routerGid);
     await chmod(dir, 0o750);
-  }
-
-  private async ensureVolume(spec: RuntimeSpec, placement: Placement): Promise<void> {
-    try {
-      await this.docker.getVolume(placement.volumeName).inspect();
-      return;
-    } catch (error) {
-      if (statusOf(error) !== 404) throw error;
-    }
-    await this.docker.createVolume({
-      Name: placement.volumeName,
-      Labels: {
-        [LABELS.managed]: 'true',
-        [LABELS.namespace]: placement.namespace,
-        [LABELS.tenant]: spec.tenantId,
-      },
-    });
-    const init = await this.docker.createContainer(buildVolumeInitSpec(spec, placement));
-    try {
-      await init.start();
-      const result = (await init.wait()) as { StatusCode: number };
-      if (result.StatusCode !== 0)
-        throw new BulkheadError(
-          'runtime_failed',
-          `volume init for ${spec.tenantId} exited ${result.StatusCode}`,
-        );
-    } finally {
-      await ignoreStatus(ignoreStatus(init.remove({ force: true }), 404), 409);
-    }
   }
 }

@@ -6,6 +6,7 @@ import { LABELS } from '../../supervisor/docker/labels.ts';
 import {
   TENANT_CGROUP_PARENT,
   buildContainerSpec,
+  buildVolumeInitSpec,
   containerDefaultsHash,
 } from '../../supervisor/docker/container-spec.ts';
 import { specHash } from '../../supervisor/runtime/runtime-spec.ts';
@@ -38,6 +39,23 @@ async function containersOf(tenantId: string): Promise<string[]> {
     filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.tenant}=${tenantId}`] },
   });
   return list.map((c) => c.Id);
+}
+
+/** A tenant's containers, every volume-init helper of the namespace, and the tenant's volumes. */
+async function leftovers(tenantId: string) {
+  const helpers = await ns.docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.role}=volume-init`] },
+  });
+  const { Volumes } = await ns.docker.listVolumes({
+    filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.tenant}=${tenantId}`] },
+  });
+  return { containers: await containersOf(tenantId), helpers, volumes: Volumes ?? [] };
+}
+
+/** Owner and mode of the volume's root, as the runtime sees it. */
+async function dataRoot(runtimeId: string): Promise<string> {
+  return (await execIn(ns.docker, runtimeId, ['stat', '-c', '%u %a', '/data'])).output.trim();
 }
 
 describe('DockerDriver on the real engine', () => {
@@ -189,5 +207,53 @@ describe('DockerDriver on the real engine', () => {
       filters: { name: [`bulkhead-${ns.namespace}-other-data`] },
     });
     expect(Volumes ?? []).toEqual([]);
+  });
+
+  it('leaves no container, helper or volume after a failed volume init, so the next ensure starts clean', async () => {
+    const spec = manager.specFor(tenant('init-fails', 100_209));
+    // UID -1: the helper's chown refuses it.
+    await expect(driver.ensure({ ...spec, uid: -1 }, { generation: 0 })).rejects.toThrow(
+      /volume init for init-fails exited 1/,
+    );
+    expect(await leftovers('init-fails')).toEqual({ containers: [], helpers: [], volumes: [] });
+
+    const info = await driver.ensure(spec, { generation: 0 });
+    expect(info.state).toBe('running');
+    expect(await dataRoot(info.runtimeId)).toBe('100209 700');
+    // Removed by the time the ensure returned.
+    expect((await leftovers('init-fails')).helpers).toEqual([]);
+    await driver.remove('init-fails', { purgeData: true });
+  });
+
+  it('finishes a volume init that a crash interrupted before the runtime is created', async () => {
+    const spec = manager.specFor(tenant('init-crashed', 100_210));
+    // What a supervisor that died just after making the helper leaves: the volume, and the helper
+    // never started. The volume exists; only the helper says it is not the tenant's yet.
+    await ns.docker.createContainer(buildVolumeInitSpec(spec, driver.placement('init-crashed', 0)));
+    expect((await leftovers('init-crashed')).volumes).toHaveLength(1);
+
+    const info = await driver.ensure(spec, { generation: 0 });
+    expect(await dataRoot(info.runtimeId)).toBe('100210 700');
+    expect((await leftovers('init-crashed')).helpers).toEqual([]);
+    await driver.remove('init-crashed', { purgeData: true });
+    expect(await leftovers('init-crashed')).toEqual({ containers: [], helpers: [], volumes: [] });
+  });
+
+  it('removes a leftover helper with its volume unless its init finished', async () => {
+    const unfinished = await ns.docker.createContainer(
+      buildVolumeInitSpec(manager.specFor(tenant('init-stray', 100_211)), driver.placement('init-stray', 0)),
+    );
+    await driver.removeById(unfinished.id);
+    expect(await leftovers('init-stray')).toEqual({ containers: [], helpers: [], volumes: [] });
+
+    const finished = await ns.docker.createContainer(
+      buildVolumeInitSpec(manager.specFor(tenant('init-done', 100_212)), driver.placement('init-done', 0)),
+    );
+    await finished.start();
+    await finished.wait();
+    await driver.removeById(finished.id);
+    expect(await leftovers('init-done')).toMatchObject({ containers: [], helpers: [] });
+    expect((await leftovers('init-done')).volumes).toHaveLength(1);
+    await driver.remove('init-done', { purgeData: true });
   });
 });

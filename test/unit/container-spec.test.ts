@@ -163,4 +163,20 @@ describe('buildVolumeInitSpec', () => {
       CgroupParent: 'bulkhead-tenants.slice',
     });
   });
+
+  it("makes the volume with the tenant's labels, so that its create is the volume's", () => {
+    const [mount] = buildVolumeInitSpec(spec, placement).HostConfig?.Mounts ?? [];
+    expect(mount).toMatchObject({
+      Type: 'volume',
+      Source: placement.volumeName,
+      VolumeOptions: {
+        NoCopy: true,
+        Labels: {
+          'io.bulkhead.managed': 'true',
+          'io.bulkhead.namespace': placement.namespace,
+          'io.bulkhead.tenant': spec.tenantId,
+        },
+      },
+    });
+  });
 });
