@@ -186,6 +186,13 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     logger,
     tracing,
     activity: epochs,
+    // What an ensure readies before it creates (runtime-controller.ts), without the container.
+    preparer: {
+      prepare: async (tenant) => {
+        await images.prepare(tenant);
+        await driver.prepareVolume(manager.specFor(tenant));
+      },
+    },
     verifier: new IsolationVerifier({
       docker,
       driver,

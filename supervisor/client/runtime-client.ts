@@ -88,6 +88,15 @@ export class RuntimeClient {
     await this.queue.add('recycle', data);
   }
 
+  /**
+   * Asks the supervisor to ready a new tenant's image and volume, so that its first call only
+   * creates and starts its container; returns once the job is queued (nothing waits for it).
+   */
+  async requestPrepare(tenantId: string): Promise<void> {
+    const data: JobData<'prepare'> = { tenantId };
+    await this.queue.add('prepare', data);
+  }
+
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
     await this.run('remove', { tenantId, purgeData: options.purgeData }, RemoveOutcome);
   }

@@ -14,6 +14,8 @@ export const EnsureJob = z.strictObject({
 export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boolean() });
 export const InspectJob = z.strictObject({ tenantId: z.string() });
 export const VerifyJob = z.strictObject({ tenantId: z.string() });
+/** Ready what a tenant's first start needs, starting nothing: its image and its volume. */
+export const PrepareJob = z.strictObject({ tenantId: z.string() });
 /**
  * Replace a tenant's container for a security event (`reason` says which). Several reports of one
  * event recycle once: with `runtimeId`, only if that container still serves the tenant; with
@@ -83,6 +85,7 @@ export const RemoveOutcome = jobOutcome(Done);
 export const InspectOutcome = jobOutcome(InspectResult);
 export const VerifyOutcome = jobOutcome(VerifyResult);
 export const RecycleOutcome = jobOutcome(Done);
+export const PrepareOutcome = jobOutcome(Done);
 
 /** Every job the worker runs: its data and its outcome. */
 export const RUNTIME_JOBS = {
@@ -91,6 +94,7 @@ export const RUNTIME_JOBS = {
   inspect: { data: InspectJob, outcome: InspectOutcome },
   verify: { data: VerifyJob, outcome: VerifyOutcome },
   recycle: { data: RecycleJob, outcome: RecycleOutcome },
+  prepare: { data: PrepareJob, outcome: PrepareOutcome },
 } as const;
 export type RuntimeJobName = keyof typeof RUNTIME_JOBS;
 /** The data a job of `N` carries. */

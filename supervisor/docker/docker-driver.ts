@@ -140,6 +140,16 @@ export class DockerDriver implements RuntimeDriver {
     }
   }
 
+  /** The tenant's volume made and initialised, no container: what a first start would do first. */
+  async prepareVolume(spec: RuntimeSpec): Promise<void> {
+    const init = await readyTenantVolume({
+      docker: this.docker,
+      spec,
+      placement: this.placement(spec.tenantId, 0),
+    });
+    await init?.removeHelper();
+  }
+
   async stop(tenantId: string, options: StopOptions): Promise<void> {
     const info = await this.inspectRaw(tenantId);
     if (info) await this.stopContainer(info, options.graceSeconds);

@@ -52,6 +52,8 @@ export interface RuntimeWorkerOptions {
    * idle pass would pause or stop a long-idle tenant's runtime right after starting it.
    */
   activity?: { touch(tenantId: string): Promise<void> };
+  /** Readies a tenant's image and volume for `prepare` jobs; absent: they are refused. */
+  preparer?: { prepare(tenant: TenantRecord): Promise<void> };
   /** Isolation evidence for `verify` jobs; absent in supervisors without a Docker engine. */
   verifier?: { verify(tenant: TenantRecord, otherTenantIds: string[]): Promise<IsolationReport> };
 }
@@ -99,6 +101,15 @@ function handlers(options: RuntimeWorkerOptions): {
         ...(runtimeId ? { runtimeId } : {}),
         ...(requestedAtMs === undefined ? {} : { unlessCreatedAfterMs: requestedAtMs }),
       });
+      return {};
+    },
+    async prepare(data) {
+      const { tenantId } = RUNTIME_JOBS.prepare.data.parse(data);
+      const tenant = await tenantOf(tenantId);
+      // A suspended tenant is readied by the ensure that resumes it.
+      if (tenant.status !== 'active') return {};
+      if (!options.preparer) return refuse('runtime_failed', 'this supervisor cannot prepare');
+      await options.preparer.prepare(tenant);
       return {};
     },
     async verify(data) {

@@ -81,8 +81,11 @@ export async function applyPlan(
   for (const p of pendingOf(plan)) await assertPacksApproved(cp.packRegistry, p.config.packs);
   for (const p of pendingOf(plan)) {
     const { id, ...rest } = p.config;
-    if (!p.current) await cp.registry.create({ id, ...rest }, author);
-    else
+    if (!p.current) {
+      await cp.registry.create({ id, ...rest }, author);
+      // Its image and volume readied now, in the background: its first call only starts a container.
+      if (p.config.status === 'active') await cp.runtimes.requestPrepare(id);
+    } else
       await cp.registry.update(id, {
         expectedGeneration: p.current.generation,
         changes: rest,

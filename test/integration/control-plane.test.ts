@@ -22,7 +22,7 @@ import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
 import { UsageError } from '../../tenants/cli/command-kit.ts';
 import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
-import { REDIS_URL, RUNTIME_IMAGE, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { REDIS_URL, RUNTIME_IMAGE, execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
 let cp: OpenedControlPlane;
@@ -168,6 +168,33 @@ describe('export, plan and apply', () => {
     expect(await cp.registry.require('quebec')).toMatchObject({ displayName: 'Quebec', generation: 1 });
     const [last] = (await cp.registry.history('oscar')).slice(-1);
     expect(last).toMatchObject({ actor: 'test:control-plane', reason: 'apply edited.yaml' });
+  });
+
+  it("readies a new tenant's volume in the background, and starts no container for it", async () => {
+    const labelled = (...labels: string[]) => [`io.bulkhead.namespace=${ns.namespace}`, ...labels];
+    const volumes = async () =>
+      (await ns.docker.listVolumes({ filters: { label: labelled('io.bulkhead.tenant=quebec') } })).Volumes ??
+      [];
+    const helpers = () =>
+      ns.docker.listContainers({ all: true, filters: { label: labelled('io.bulkhead.role=volume-init') } });
+    // The supervisor takes the job applied above; its helper is gone once the volume is the tenant's.
+    const deadline = Date.now() + 30_000;
+    while ((await volumes()).length === 0 || (await helpers()).length > 0) {
+      if (Date.now() > deadline) expect.fail('no volume readied for quebec within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(
+      await ns.docker.listContainers({
+        all: true,
+        filters: { label: labelled('io.bulkhead.tenant=quebec') },
+      }),
+    ).toEqual([]);
+    // Its first start finds the volume made: the tenant's runtime writes to it.
+    const quebec = await cp.registry.require('quebec');
+    const { info } = await supervisor.manager.ensureRuntime(quebec);
+    const root = await execIn(ns.docker, info.runtimeId, ['stat', '-c', '%u %a', '/data']);
+    expect(root.output.trim()).toBe(`${quebec.uid} 700`);
+    await supervisor.manager.remove('quebec', true);
   });
 
   it('refuses to apply over a change made after the plan', async () => {

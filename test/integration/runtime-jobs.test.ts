@@ -144,6 +144,19 @@ describe('runtime jobs', () => {
     expect(error).toMatchObject({ code: 'runtime_failed', message: 'this supervisor cannot verify' });
   });
 
+  it('queues a prepare without waiting for it; a supervisor that cannot prepare refuses it', async () => {
+    await client.requestPrepare('alpha');
+    await expect
+      .poll(
+        async () =>
+          (await queue.getJobs(['completed']))
+            .filter((j) => j.name === 'prepare')
+            .map((j) => j.returnvalue as unknown),
+        { timeout: 5_000 },
+      )
+      .toEqual([{ ok: false, error: { code: 'runtime_failed', message: 'this supervisor cannot prepare' } }]);
+  });
+
   it('fails the job on an unexpected exception: the caller gets runtime_failed with its text', async () => {
     const before = (await queue.getJobCounts('failed')).failed ?? 0;
     const error = await refusalOf(client.ensure('broken'));
