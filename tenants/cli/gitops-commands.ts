@@ -59,7 +59,10 @@ export const apply: Command = {
       }
       await applyPlan(ctx, plan, {
         reason: `apply ${source}`,
-        applied: (id) => console.log(`applied ${id}`),
+        applied: (id, { prepared }) =>
+          console.log(
+            `applied ${id}${prepared ? ' (new: the supervisor readies its image and volume in the background)' : ''}`,
+          ),
       });
     });
   },

@@ -68,12 +68,13 @@ export const pendingOf = (plan: PlannedChange[]): PlannedChange[] => plan.filter
 
 /**
  * Writes every pending change of `plan`, in order, each guarded by the generation it was planned
- * against; `applied` hears of each tenant as it is written. Returns the ids written.
+ * against; `applied` hears of each tenant as it is written (and whether its image and volume are
+ * being readied). Returns the ids written.
  */
 export async function applyPlan(
   cp: Pick<ControlPlane, 'registry' | 'actor' | 'packRegistry' | 'runtimes'>,
   plan: PlannedChange[],
-  options: { reason: string; applied?: (id: string) => void },
+  options: { reason: string; applied?: (id: string, outcome: { prepared: boolean }) => void },
 ): Promise<string[]> {
   const author = { actor: cp.actor, reason: options.reason };
   const written: string[] = [];
@@ -81,18 +82,19 @@ export async function applyPlan(
   for (const p of pendingOf(plan)) await assertPacksApproved(cp.packRegistry, p.config.packs);
   for (const p of pendingOf(plan)) {
     const { id, ...rest } = p.config;
-    if (!p.current) {
-      await cp.registry.create({ id, ...rest }, author);
-      // Its image and volume readied now, in the background: its first call only starts a container.
-      if (p.config.status === 'active') await cp.runtimes.requestPrepare(id);
-    } else
+    // A new active tenant's image and volume are readied now, in the background: its first call
+    // only creates and starts its container.
+    const prepared = !p.current && p.config.status === 'active';
+    if (!p.current) await cp.registry.create({ id, ...rest }, author);
+    else
       await cp.registry.update(id, {
         expectedGeneration: p.current.generation,
         changes: rest,
         author,
       });
+    if (prepared) await cp.runtimes.requestPrepare(id);
     written.push(id);
-    options.applied?.(id);
+    options.applied?.(id, { prepared });
     // A changed pack pin changes the tenant's image: bring its runtime onto it now.
     const packsChanged = JSON.stringify(p.current?.packs ?? []) !== JSON.stringify(p.config.packs);
     if (p.current && packsChanged && p.config.status === 'active') await cp.runtimes.ensure(id);

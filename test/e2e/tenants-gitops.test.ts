@@ -76,6 +76,10 @@ describe('export and apply', () => {
     const result = await cli('apply', '-f', file, '--yes');
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain('+ lima: new tenant');
+    expect(result.stdout).toContain('applied kilo\n');
+    expect(result.stdout).toContain(
+      'applied lima (new: the supervisor readies its image and volume in the background)',
+    );
     expect(await registry.require('kilo')).toMatchObject({ displayName: 'Kilo GmbH', generation: 2 });
     expect(await registry.require('lima')).toMatchObject({ displayName: 'Lima', generation: 1 });
     const [last] = (await registry.history('kilo')).slice(-1);
