@@ -314,13 +314,8 @@ export class DockerDriver implements RuntimeDriver {
 
   async removeById(runtimeId: string): Promise<void> {
     const container = this.docker.getContainer(runtimeId);
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await container.inspect();
-    } catch (error) {
-      if (statusOf(error) === 404) return;
-      throw error;
-    }
+    const info = await ignoreStatus(container.inspect(), 404);
+    if (!info) return;
     if (info.Config.Labels[LABELS.role] === 'volume-init') return removeLeftoverHelper(this.docker, info);
     await ignoreStatus(container.remove({ force: true }), 404);
   }

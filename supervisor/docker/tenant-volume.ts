@@ -8,30 +8,11 @@ import type Docker from 'dockerode';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { buildVolumeInitSpec, volumeInitName, type Placement } from './container-spec.ts';
-import { ignoreStatus, statusOf } from './engine-status.ts';
+import { ignoreStatus } from './engine-status.ts';
 
 /** An init that ran in this ensure: its helper is left to remove, beside the runtime's start. */
 export interface VolumeInit {
   removeHelper(): Promise<void>;
-}
-
-async function inspectIfAny(container: Docker.Container): Promise<Docker.ContainerInspectInfo | undefined> {
-  try {
-    return await container.inspect();
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw error;
-  }
-}
-
-async function volumeExists(volume: Docker.Volume): Promise<boolean> {
-  try {
-    await volume.inspect();
-    return true;
-  } catch (error) {
-    if (statusOf(error) === 404) return false;
-    throw error;
-  }
 }
 
 function exitedZero(info: Docker.ContainerInspectInfo | undefined): boolean {
@@ -57,16 +38,13 @@ export async function readyTenantVolume(options: {
   const { docker, spec, placement } = options;
   const helper = docker.getContainer(volumeInitName(placement));
   const volume = docker.getVolume(placement.volumeName);
-  const [left, exists] = await Promise.all([inspectIfAny(helper), volumeExists(volume)]);
-  if (!left && exists) return undefined;
-  if (!left) {
-    try {
-      await docker.createContainer(buildVolumeInitSpec(spec, placement));
-    } catch (error) {
-      // 409: another ensure's helper, just made: waited for below like our own.
-      if (statusOf(error) !== 409) throw error;
-    }
-  }
+  const [left, found] = await Promise.all([
+    ignoreStatus(helper.inspect(), 404),
+    ignoreStatus(volume.inspect(), 404),
+  ]);
+  if (!left && found) return undefined;
+  // 409: another ensure's helper, just made: waited for below like our own.
+  if (!left) await ignoreStatus(docker.createContainer(buildVolumeInitSpec(spec, placement)), 409);
   if (!exitedZero(left)) {
     try {
       // 304: already running (another ensure's); an exited one starts again.

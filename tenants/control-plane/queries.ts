@@ -1,10 +1,9 @@
 // Read-only views of tenants: the list with each runtime's state, one tenant in full, the change log.
-import type { Redis } from 'ioredis';
 import type { ChangeLogEntry } from '../../kernel/registry/tenant-registry.ts';
 import { tenantWithheld, type WithheldTool } from '../../kernel/registry/withheld-tools.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { RuntimeStatus } from '../../supervisor/client/runtime-jobs.ts';
-import type { ControlPlane } from './context.ts';
+import type { ControlPlane, OpenedControlPlane } from './context.ts';
 
 export interface TenantView {
   tenant: TenantRecord;
@@ -24,7 +23,7 @@ export async function listTenants(cp: Pick<ControlPlane, 'registry' | 'runtimes'
  * the routers' drift checks withhold for it.
  */
 export async function describeTenant(
-  cp: ControlPlane & { rates: { redis: Redis; prefix: string } },
+  cp: Pick<OpenedControlPlane, 'registry' | 'runtimes' | 'secrets' | 'rates'>,
   id: string,
 ): Promise<TenantView & { storedSecrets: string[]; withheld: WithheldTool[] }> {
   const tenant = await cp.registry.require(id);
