@@ -115,6 +115,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     settings,
     epochs,
     tamper,
+    registry,
     onReady: (ready) => {
       metrics.observeReady(ready);
       annotateStart(ready);
@@ -186,13 +187,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     logger,
     tracing,
     activity: epochs,
-    // What an ensure readies before it creates (runtime-controller.ts), without the container.
-    preparer: {
-      prepare: async (tenant) => {
-        await images.prepare(tenant);
-        await driver.prepareVolume(manager.specFor(tenant));
-      },
-    },
+    preparer: manager,
     verifier: new IsolationVerifier({
       docker,
       driver,

@@ -8,6 +8,7 @@ import type { TamperRecorder } from '../client/socket-tamper.ts';
 import type { HealthProbe } from '../runtime/health-probe.ts';
 import type { PackSecrets } from '../../kernel/packs/enabled-packs.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 import type { CrashBreaker } from './crash-breaker.ts';
 import { verdictOf, type RuntimeObservation, type Verdict } from './observation-policy.ts';
@@ -74,6 +75,11 @@ export interface RuntimeControllerOptions {
    * at every create and wake from stopped; without it packs start with none.
    */
   packSecrets?: (tenant: TenantRecord) => Promise<PackSecrets>;
+  /**
+   * The registry, read again under the tenant's lock before a runtime or volume is made for it
+   * (tenant-gate.ts); without it, the record a request carries is taken at its word.
+   */
+  registry?: Pick<TenantRegistry, 'get'>;
   /** Told of every runtime brought up for an ensure (the supervisor's latency histograms). */
   onReady?: (ready: RuntimeReady) => void;
 }
@@ -86,6 +92,13 @@ export interface EnsuredRuntime {
   endpoint: RuntimeEndpoint;
   epoch: number;
   info: RuntimeInfo;
+}
+
+/** Which runtime a recycle is about (RuntimeController.recycle). */
+export interface RecycleOptions {
+  unlessCreatedAfterMs?: number;
+  failed?: boolean;
+  runtimeId?: string;
 }
 
 export interface Transition {

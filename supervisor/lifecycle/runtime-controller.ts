@@ -3,8 +3,7 @@
 // (lifecycle-state.ts: `transition` is the only way a state changes) and acts through the driver
 // port. Every driver call that changes something runs inside `apply`, under the tenant's lock, as
 // the act of exactly one recorded transition: a wake never races a pause, and the record says what
-// happened. Concurrent requests for one tenant share one in-flight ensure (single flight), so a
-// burst of first calls creates one container, not one per call.
+// happened. Concurrent ensures of one tenant share one (tenant-gate.ts).
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -14,32 +13,26 @@ import { specHash } from '../runtime/runtime-spec.ts';
 import { CpuBoosts } from './cpu-boost.ts';
 import { CrashBreaker } from './crash-breaker.ts';
 import { CreateLimiter } from './create-limiter.ts';
-import { KeyedLock } from './keyed-lock.ts';
 import { allowed, type LifecycleEvent } from './lifecycle-state.ts';
 import { isCrash, type Decision, type Health, type Observation } from './observation-policy.ts';
 import { RuntimeHealth } from './runtime-health.ts';
+import { TenantGate } from './tenant-gate.ts';
 import {
   FailureLedger,
   runtimeSpec,
   TenantStates,
   TenantSuspendedError,
   type EnsuredRuntime,
+  type RecycleOptions,
   type RuntimeControllerOptions,
 } from './controller-parts.ts';
 
 export { TenantSuspendedError } from './controller-parts.ts';
 
-interface RecycleOptions {
-  unlessCreatedAfterMs?: number;
-  failed?: boolean;
-  runtimeId?: string;
-}
-
 export class RuntimeController {
-  private readonly inFlight = new Map<string, Promise<EnsuredRuntime>>();
   private readonly options: RuntimeControllerOptions;
   private readonly driver: RuntimeDriver;
-  private readonly locks = new KeyedLock();
+  private readonly gate: TenantGate;
   private readonly states = new TenantStates();
   private readonly ledger: FailureLedger;
   private readonly health: RuntimeHealth;
@@ -54,6 +47,7 @@ export class RuntimeController {
     if (!options.routerPublicKey)
       throw new BulkheadError('invalid_config', 'the lifecycle needs the router public key');
     this.options = options;
+    this.gate = new TenantGate(options.registry);
     this.driver = options.driver;
     this.breaker = options.breaker ?? new CrashBreaker();
     this.ledger = new FailureLedger(this.breaker, options.logger);
@@ -86,14 +80,17 @@ export class RuntimeController {
     if (tenant.status !== 'active') throw new TenantSuspendedError(tenant.id, tenant.status);
     // The tenant's image for its pack pins exists before its spec is computed (a no-op without packs).
     await this.options.images?.prepare(tenant);
-    let pending = this.inFlight.get(tenant.id);
-    if (!pending) {
-      pending = this.locks
-        .run(tenant.id, () => this.ensureLocked(tenant))
-        .finally(() => this.inFlight.delete(tenant.id));
-      this.inFlight.set(tenant.id, pending);
-    }
-    return pending;
+    return this.gate.shared(tenant.id, () => this.ensureLocked(tenant));
+  }
+
+  /** What a first ensure readies before its create (the image, the volume), with no container. */
+  async prepare(tenant: TenantRecord): Promise<void> {
+    if (tenant.status !== 'active') throw new TenantSuspendedError(tenant.id, tenant.status);
+    await this.options.images?.prepare(tenant);
+    await this.gate.run(tenant.id, async () => {
+      await this.gate.requireActive(tenant.id);
+      await this.driver.prepareVolume(this.specFor(tenant));
+    });
   }
 
   /**
@@ -114,7 +111,7 @@ export class RuntimeController {
     options: RecycleOptions,
   ): Promise<boolean> {
     if (tenant.status === 'active') await this.options.images?.prepare(tenant);
-    return this.locks.run(tenant.id, async () => {
+    return this.gate.run(tenant.id, async () => {
       const info = await this.driver.inspect(tenant.id);
       // Already replaced since the request (another report of the same event): nothing to do.
       if (options.unlessCreatedAfterMs !== undefined)
@@ -123,7 +120,7 @@ export class RuntimeController {
       // reaped, or recycled by another path while this waited for the lock): acting on it would
       // bring up a runtime nobody asked for. The next call starts one if it is wanted.
       if (options.runtimeId !== undefined && info?.runtimeId !== options.runtimeId) return false;
-      const active = tenant.status === 'active';
+      const active = tenant.status === 'active' && (await this.gate.isActive(tenant.id));
       if (active) this.breaker.check(tenant.id);
       this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
       await this.tellRouters(tenant.id);
@@ -167,7 +164,7 @@ export class RuntimeController {
     tenantId: string,
     change: { event: 'pause' | 'stop' | 'reap'; runtimeId?: string; quietSinceMs?: number },
   ): Promise<boolean> {
-    return this.locks.run(tenantId, async () => {
+    return this.gate.run(tenantId, async () => {
       const current = await this.driver.inspect(tenantId);
       if (!current || (change.runtimeId !== undefined && current.runtimeId !== change.runtimeId))
         return false;
@@ -213,7 +210,7 @@ export class RuntimeController {
 
   /** Suspend (`purgeData` false: container reaped, volume kept) or offboard (everything destroyed). */
   async remove(tenantId: string, purgeData: boolean): Promise<void> {
-    await this.locks.run(tenantId, async () => {
+    await this.gate.run(tenantId, async () => {
       await this.options.epochs?.bump(tenantId);
       const info = await this.driver.inspect(tenantId);
       if (purgeData) {
@@ -238,7 +235,8 @@ export class RuntimeController {
     // under this tenant's lock, which this ensure holds, so the value cannot move meanwhile.
     const epoch = this.currentEpoch(tenant.id);
     epoch.catch(() => undefined); // awaited below; a bring-up that throws first leaves it unread
-    const before = await this.driver.inspect(tenant.id);
+    // The record this ensure was asked with may be older than an offboarding (tenant-gate.ts).
+    const [before] = await Promise.all([this.driver.inspect(tenant.id), this.gate.requireActive(tenant.id)]);
     if (isCrash(before)) {
       // A crashed process comes back in a fresh container, never restarted in place.
       this.ledger.noteCrash(before!);
@@ -354,7 +352,7 @@ export class RuntimeController {
     const tenantId = owned.tenantId;
     if (o.why === 'orphan' && tenantId && owned.canonical) {
       // The canonical container of a tenant that should have none: reaped (volume kept).
-      return this.locks.run(tenantId, async () => {
+      return this.gate.run(tenantId, async () => {
         const current = await this.driver.inspect(tenantId);
         if (current?.runtimeId !== owned.runtimeId) return { acted: false, why: 'replaced meanwhile' };
         await this.apply(tenantId, 'reap', 'orphan', current, () =>
@@ -363,7 +361,7 @@ export class RuntimeController {
         return { acted: true, event: 'reap', reason: 'orphan' };
       });
     }
-    await this.locks.run(tenantId ?? owned.runtimeId, () => this.driver.removeById(owned.runtimeId));
+    await this.gate.run(tenantId ?? owned.runtimeId, () => this.driver.removeById(owned.runtimeId));
     return { acted: false, why: `${o.why} removed: not a tenant's runtime` };
   }
 

@@ -126,6 +126,8 @@ export interface RuntimeDriver {
    * when a container with another spec exists: replacing is the controller's call (remove first).
    */
   ensure(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo>;
+  /** The tenant's data volume made and ready for its UID, with no container: what `ensure` does first. */
+  prepareVolume(spec: RuntimeSpec): Promise<void>;
   stop(tenantId: string, options: StopOptions): Promise<void>;
   pause(tenantId: string): Promise<void>;
   /** Unpauses a runtime known to be paused, without a fresh inspect (the fast wake path). */
@@ -151,5 +153,6 @@ export interface RuntimeDriver {
 export type RuntimeView = Pick<RuntimeDriver, 'inspect' | 'list' | 'listOwned' | 'usage' | 'socketDirExists'>;
 
 /** The driver calls that change something: each one is the act of one lifecycle transition. */
-// (`restoreCpu` is none: it changes no lifecycle state, and only ever lowers a quota to the plan's.)
+// (`restoreCpu` is none: it changes no lifecycle state, and only ever lowers a quota to the plan's;
+// nor is `prepareVolume`: the tenant stays absent, under its lock, tenant-gate.ts.)
 export const MUTATING_OPS = ['ensure', 'stop', 'pause', 'resume', 'remove', 'removeById'] as const;

@@ -18,6 +18,8 @@ import { cpuLimitFor } from '../../../supervisor/runtime/runtime-cpu.ts';
 
 export class MemoryDriver implements RuntimeDriver {
   readonly runtimes = new Map<string, RuntimeInfo>();
+  /** Tenants whose data volume exists: made by a first ensure or a prepare, destroyed by a purge. */
+  readonly volumes = new Set<string>();
   readonly calls: { op: string; tenantId: string }[] = [];
   private nextId = 1;
   private readonly latencyMs: number;
@@ -34,6 +36,7 @@ export class MemoryDriver implements RuntimeDriver {
 
   async ensure(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo> {
     await this.tick('ensure', spec.tenantId);
+    this.volumes.add(spec.tenantId);
     const hash = specHash(spec);
     const existing = this.runtimes.get(spec.tenantId);
     if (existing) {
@@ -59,6 +62,11 @@ export class MemoryDriver implements RuntimeDriver {
     };
     this.runtimes.set(spec.tenantId, info);
     return { ...info };
+  }
+
+  async prepareVolume(spec: RuntimeSpec): Promise<void> {
+    await this.tick('prepareVolume', spec.tenantId);
+    this.volumes.add(spec.tenantId);
   }
 
   async stop(tenantId: string, _options: StopOptions): Promise<void> {
@@ -91,9 +99,10 @@ export class MemoryDriver implements RuntimeDriver {
     return [...this.runtimes.values()].map((info) => ({ ...info }));
   }
 
-  async remove(tenantId: string, _options: RemoveOptions): Promise<void> {
+  async remove(tenantId: string, options: RemoveOptions): Promise<void> {
     await this.tick('remove', tenantId);
     this.runtimes.delete(tenantId);
+    if (options.purgeData) this.volumes.delete(tenantId);
   }
 
   async listOwned(): Promise<OwnedRuntime[]> {
