@@ -26,15 +26,10 @@ import { ignoreStatus, statusOf } from './engine-status.ts';
 import { RuntimeFreezer } from './runtime-freezer.ts';
 import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
-import {
-  buildContainerSpec,
-  containerDefaultsHash,
-  runtimeName,
-  volumeInitName,
-  type Placement,
-} from './container-spec.ts';
+import { buildContainerSpec, containerDefaultsHash, runtimeName, type Placement } from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from './labels.ts';
+import { purgeTenant } from './tenant-purge.ts';
 import { readyTenantVolume, removeLeftoverHelper } from './tenant-volume.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { PACK_SECRETS_FILE, type PackSecrets } from '../../kernel/packs/enabled-packs.ts';
@@ -217,12 +212,8 @@ export class DockerDriver implements RuntimeDriver {
       if (options.drainSeconds !== undefined) await this.stopContainer(info, options.drainSeconds);
       await ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
     }
-    if (!options.purgeData) return;
-    const placement = this.placement(tenantId, 0);
-    // A helper left behind would hold the volume.
-    await ignoreStatus(this.docker.getContainer(volumeInitName(placement)).remove({ force: true }), 404);
-    await ignoreStatus(this.docker.getVolume(placement.volumeName).remove(), 404);
-    await rm(placement.socketDir, { recursive: true, force: true });
+    if (options.purgeData)
+      await purgeTenant({ docker: this.docker, tenantId, placement: this.placement(tenantId, 0) });
   }
 
   private async inspectRaw(tenantId: string): Promise<Docker.ContainerInspectInfo | undefined> {

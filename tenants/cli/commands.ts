@@ -103,6 +103,7 @@ export const offboard: Command = {
       const receipt = await offboardTenant(ctx, id, { auditDir }, progress);
       console.log(`Receipt (${receipt.at}): tenant ${receipt.tenant}, uid ${receipt.uid}`);
       console.log(`Destroyed for ${id}: ${receipt.destroyed.join(', ')}`);
+      console.log(`Checked on the engine after the purge: ${receipt.checked}`);
       if (receipt.audit)
         console.log(
           `Audit trail exported: ${receipt.audit.file} (${receipt.audit.check.entries} entries, chain ${receipt.audit.check.ok ? 'intact' : 'BROKEN'}, head ${receipt.audit.check.head.slice(0, 16)}), check ${receipt.audit.checkFile}`,

@@ -14,6 +14,8 @@ export interface OffboardReceipt {
   uid: number;
   destroyed: string[];
   audit: AuditExport | null;
+  /** What the supervisor found absent after the purge (a purge that finds anything left fails). */
+  checked: string;
   at: string;
 }
 
@@ -43,7 +45,9 @@ export async function offboardTenant(
       `audit trail: ${audit.check.entries} entries, chain ${audit.check.ok ? 'intact' : `BROKEN (${audit.check.problem ?? ''})`}`,
     );
   }
-  progress('destroying the data volume and the socket directory');
+  // The supervisor's purge fails, naming what it found, unless a second look finds nothing left
+  // (supervisor/docker/tenant-purge.ts); the record stays, so offboarding can run again.
+  progress('destroying the data volume and the socket directory, then checking that nothing is left');
   await deps.runtimes.remove(tenant.id, { purgeData: true });
   progress('destroying secrets');
   const secrets = await deps.secrets.destroyAll(tenant.id);
@@ -61,6 +65,8 @@ export async function offboardTenant(
       'registry record',
     ],
     audit,
+    checked:
+      'no container labelled for the tenant or mounting its volume, no data volume, no socket directory',
     at: new Date().toISOString(),
   };
 }

@@ -150,6 +150,9 @@ describe('tenant lifecycle', () => {
     expect(result.stdout).toContain(
       'Destroyed for delta: container, data volume, socket directory, secrets (1: CRM_TOKEN), registry record',
     );
+    expect(result.stdout).toContain(
+      'Checked on the engine after the purge: no container labelled for the tenant or mounting its volume, no data volume, no socket directory',
+    );
     expect(result.stdout).toMatch(/Audit trail exported: .*delta-audit\.jsonl \(\d+ entries, chain intact/);
     expect(await containers('delta')).toBe(0);
     expect(await volumeExists('delta')).toBe(false);

@@ -1,5 +1,6 @@
 // The dockerode driver against the real engine: hardening as the engine reports it, probes from
 // inside the container, one container per tenant under concurrency, and tenant separation.
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
@@ -255,5 +256,47 @@ describe('DockerDriver on the real engine', () => {
     expect(await leftovers('init-done')).toMatchObject({ containers: [], helpers: [] });
     expect((await leftovers('init-done')).volumes).toHaveLength(1);
     await driver.remove('init-done', { purgeData: true });
+  });
+
+  it('purges every container of the tenant, a duplicate and a helper too, and finds nothing left', async () => {
+    const t = tenant('purge-all', 100_213);
+    await manager.ensure(t);
+    const placement = driver.placement('purge-all', 0);
+    const spec = manager.specFor(t);
+    // A second container labelled for the tenant, and a helper, each holding the volume as well.
+    await ns.docker.createContainer({
+      ...buildContainerSpec(spec, placement),
+      name: `${placement.containerName}-extra`,
+    });
+    await ns.docker.createContainer(buildVolumeInitSpec(spec, placement));
+    await manager.remove('purge-all', true);
+    expect(await leftovers('purge-all')).toEqual({ containers: [], helpers: [], volumes: [] });
+    expect(existsSync(placement.socketDir)).toBe(false);
+  });
+
+  it('fails a purge that cannot remove the volume, and names the container not ours that holds it', async () => {
+    const t = tenant('purge-held', 100_214);
+    await manager.ensure(t);
+    const placement = driver.placement('purge-held', 0);
+    const foreign = await ns.docker.createContainer({
+      name: `${ns.namespace}-foreign`,
+      Image: manager.specFor(t).image,
+      Entrypoint: ['true'],
+      HostConfig: {
+        NetworkMode: 'none',
+        Mounts: [{ Type: 'volume', Source: placement.volumeName, Target: '/held' }],
+      },
+    });
+    try {
+      await expect(manager.remove('purge-held', true)).rejects.toThrow(
+        `the purge of purge-held left container ${ns.namespace}-foreign (not ours), data volume ${placement.volumeName}`,
+      );
+      // Ours are gone all the same.
+      expect(await containersOf('purge-held')).toEqual([]);
+    } finally {
+      await foreign.remove({ force: true });
+    }
+    await manager.remove('purge-held', true);
+    expect(await leftovers('purge-held')).toEqual({ containers: [], helpers: [], volumes: [] });
   });
 });

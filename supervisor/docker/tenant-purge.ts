@@ -1,0 +1,79 @@
+// Offboarding's purge on the engine: every container of this installation that belongs to the
+// tenant (labelled for it, or mounting its data volume: its runtime, a duplicate, a volume-init
+// helper; any of them would hold the volume), the data volume and the socket directory. Then a
+// second look, which must find none of them: otherwise the purge fails and names what is left, and
+// offboarding keeps the tenant's record so that it can run again (docs/lifecycle.md, "Offboarding
+// checks what it destroyed"). A container of someone else's that mounts the volume is not ours to
+// remove: it is reported.
+import { rm, stat } from 'node:fs/promises';
+import type Docker from 'dockerode';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { Placement } from './container-spec.ts';
+import { ignoreStatus, statusOf } from './engine-status.ts';
+import { LABELS } from './labels.ts';
+
+interface PurgeTarget {
+  docker: Docker;
+  tenantId: string;
+  placement: Placement;
+}
+
+/** Containers that belong to the tenant: labelled for it in this installation, or mounting its volume. */
+async function tenantContainers(t: PurgeTarget): Promise<Docker.ContainerInfo[]> {
+  const { docker, placement } = t;
+  const [labelled, mounting] = await Promise.all([
+    docker.listContainers({
+      all: true,
+      filters: {
+        label: [
+          `${LABELS.managed}=true`,
+          `${LABELS.namespace}=${placement.namespace}`,
+          `${LABELS.tenant}=${t.tenantId}`,
+        ],
+      },
+    }),
+    docker.listContainers({ all: true, filters: { volume: [placement.volumeName] } }),
+  ]);
+  const byId = new Map([...labelled, ...mounting].map((c) => [c.Id, c]));
+  return [...byId.values()];
+}
+
+function ours(c: Docker.ContainerInfo, namespace: string): boolean {
+  return c.Labels[LABELS.managed] === 'true' && c.Labels[LABELS.namespace] === namespace;
+}
+
+function nameOf(c: Docker.ContainerInfo): string {
+  return (c.Names[0] ?? c.Id.slice(0, 12)).replace(/^\//, '');
+}
+
+/** What of the tenant is still on this host: none, after a purge that worked. */
+export async function tenantLeftovers(t: PurgeTarget): Promise<string[]> {
+  const { docker, placement } = t;
+  const [containers, volume, socketDir] = await Promise.all([
+    tenantContainers(t),
+    ignoreStatus(docker.getVolume(placement.volumeName).inspect(), 404),
+    stat(placement.socketDir).catch(() => undefined),
+  ]);
+  return [
+    ...containers.map((c) => `container ${nameOf(c)}${ours(c, placement.namespace) ? '' : ' (not ours)'}`),
+    ...(volume ? [`data volume ${placement.volumeName}`] : []),
+    ...(socketDir ? [`socket directory ${placement.socketDir}`] : []),
+  ];
+}
+
+export async function purgeTenant(t: PurgeTarget): Promise<void> {
+  const { docker, placement } = t;
+  for (const c of await tenantContainers(t))
+    if (ours(c, placement.namespace))
+      await ignoreStatus(docker.getContainer(c.Id).remove({ force: true }), 404);
+  try {
+    await docker.getVolume(placement.volumeName).remove();
+  } catch (error) {
+    // 404: gone already; 409: in use by a container not ours, which the second look names.
+    if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
+  }
+  await rm(placement.socketDir, { recursive: true, force: true });
+  const left = await tenantLeftovers(t);
+  if (left.length > 0)
+    throw new BulkheadError('runtime_failed', `the purge of ${t.tenantId} left ${left.join(', ')}`);
+}
