@@ -5,6 +5,12 @@
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { PackNameSchema } from './pack-manifest.ts';
 
+/**
+ * The `_meta` key naming the pack a listed resource or template comes from: set by the runtime
+ * (runtime-image/src/packs/pack-reach.ts), checked by the router against the caller's packs.
+ */
+export const PACK_META_KEY = 'io.bulkhead/pack';
+
 /** The shape of a pack name (pack-manifest.ts's PackNameSchema also refuses built-in words). */
 export const PACK_NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
 

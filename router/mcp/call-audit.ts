@@ -1,5 +1,5 @@
 // The audit records one request leaves in the tenant's trail (kernel/audit), written once the
-// outcome is known: a tools/call record with the decision, the outcome (status, error code and
+// outcome is known: a tools/call record (or a relayed request's: relay-admission.ts) with the decision, the outcome (status, error code and
 // class, latency), the keyed digest of the arguments, the units a pack reported and the trace id;
 // a tools/list record with the tools listed to the caller and those withheld from it. One append
 // per request, started once the answer is computed; the answer leaves once it is written
@@ -46,13 +46,22 @@ export interface CallOutcome {
   meta?: Record<string, unknown> | undefined;
 }
 
-export function callRecord(context: RequestContext, outcome: CallOutcome, deps: CallAuditDeps): AuditEvent {
+/**
+ * A call's record: a tools/call's, whose decision is its authorization's, or (`decision` given) a
+ * request relayed to the runtime (relay-admission.ts), under the method's name.
+ */
+export function callRecord(
+  context: RequestContext,
+  outcome: CallOutcome,
+  deps: CallAuditDeps,
+  decision: Pick<AuditEvent, 'decision' | 'reason'> = decisionOf(context),
+): AuditEvent {
   const units = reportedUnits({ _meta: outcome.meta });
   const { code } = outcome;
   return {
     ...who(context),
     tool: outcome.name,
-    ...decisionOf(context),
+    ...decision,
     kind: 'call',
     ...(deps.digester ? { args_digest: deps.digester.digest(context.principal.tenant, outcome.args) } : {}),
     status: code === undefined ? 'ok' : 'error',

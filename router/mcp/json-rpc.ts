@@ -5,7 +5,7 @@
 // same structured error a tool result carries.
 import { ProtocolError } from '@modelcontextprotocol/server';
 import type { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { ERROR_CODES, type ErrorCodeRow } from '../../kernel/errors/error-codes.ts';
+import { ERROR_CODES, JSON_RPC, type ErrorCodeRow } from '../../kernel/errors/error-codes.ts';
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 
 export interface JsonRpcErrorAnswer {
@@ -47,8 +47,11 @@ export function jsonRpcErrorResponse(error: BulkheadError, headers: Record<strin
 
 /**
  * A JSON-RPC error inside an MCP exchange (thrown from a request handler). `message` is what the
- * protocol error says (e.g. "Unknown tool: x"); the structured data carries the error's own.
+ * protocol error says (e.g. "Unknown tool: x"); the structured data carries the error's own. A code
+ * a tools/call answers as a tool result (a rate limit, the runtime unavailable) reaches a relayed
+ * request (relay-handlers.ts) as the server error, -32000, its structured error telling it apart.
  */
 export function protocolErrorFor(error: BulkheadError, message: string = error.message): ProtocolError {
-  return new ProtocolError(jsonRpcCodeOf(error), message, toolErrorFor(error).structuredContent.error);
+  const code = rowOf(error).jsonRpc ?? JSON_RPC.serverError;
+  return new ProtocolError(code, message, toolErrorFor(error).structuredContent.error);
 }

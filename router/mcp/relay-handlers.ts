@@ -1,8 +1,9 @@
 // The parts of MCP beyond tools that a tenant's packs serve (resources, resource templates, prompts,
 // completion, logging levels), answered by forwarding to the tenant's own runtime. Scoped and
 // authorized like tools: a caller reaches only the packs whose tools it may call (the signed call
-// context names them, and the runtime serves nothing else), and every listed item is checked again
-// here against the pack it came from, so a runtime cannot slip another pack's item to the caller.
+// context names them, and the runtime serves nothing else: runtime-image/src/packs/pack-reach.ts),
+// and every listed item is checked again here against the pack it came from, so a runtime cannot
+// slip another pack's item to the caller. Admitted and audited like tools too: relay-admission.ts.
 import {
   ProtocolError,
   type LoggingLevel,
@@ -11,7 +12,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { packOfExposed } from '../../kernel/packs/pack-naming.ts';
+import { PACK_META_KEY, packOfExposed } from '../../kernel/packs/pack-naming.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { ForwardedMethod } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
@@ -22,13 +23,11 @@ import { answerInputRounds, openedState } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import type { RequestStateSeal } from './request-state.ts';
 import type { SessionStore } from './sessions.ts';
+import { relayRequest, type RelayAdmissionDeps } from './relay-admission.ts';
 
 const METHOD_NOT_FOUND = -32601;
 
-/** The `_meta` key a runtime names a listed resource's pack with. */
-export const PACK_META_KEY = 'io.bulkhead/pack';
-
-export interface RelayDeps {
+export interface RelayDeps extends RelayAdmissionDeps {
   dispatcher: TenantDispatcher;
   /** Seals multi-round-trip state; router.ts derives it from the installation's key (request-state.ts). */
   seal: RequestStateSeal;
@@ -117,57 +116,81 @@ export function registerRelayHandlers(
     }
   }
 
-  /** A list from the runtime; one whose packs offer none of this kind answers "method not found". */
-  async function list(method: ForwardedMethod, params: unknown, ctx: ServerContext): Promise<Result> {
-    try {
-      return await forward(method, (params ?? {}) as Record<string, unknown>, ctx, '');
-    } catch (error) {
-      if (error instanceof ProtocolError && error.code === METHOD_NOT_FOUND) return {};
-      throw error;
-    }
+  /**
+   * One request relayed to the runtime, admitted and recorded (relay-admission.ts). `reach` refuses
+   * first what the caller cannot reach; `absent`: the answer when the runtime's packs offer nothing
+   * of this kind (it answers "method not found").
+   */
+  function relay(
+    method: ForwardedMethod,
+    params: unknown,
+    ctx: ServerContext,
+    options: { target?: string; reach?: () => void; absent?: Result } = {},
+  ): Promise<Result> {
+    const args = (params ?? {}) as Record<string, unknown>;
+    return relayRequest(context, deps, { method, params: args }, async (admitted) => {
+      options.reach?.();
+      try {
+        return await admitted(() => forward(method, args, ctx, options.target ?? ''));
+      } catch (error) {
+        if (options.absent && error instanceof ProtocolError && error.code === METHOD_NOT_FOUND)
+          return options.absent;
+        throw error;
+      }
+    });
   }
+
+  const refuse = (error: BulkheadError): never => {
+    throw protocolErrorFor(error);
+  };
+  const reachesPrompt = (name: string) => () => {
+    const pack = packOfExposed(name);
+    if (!pack || !packs().includes(pack))
+      refuse(new BulkheadError('unknown_prompt', `Unknown prompt: ${name}`));
+  };
 
   server.setRequestHandler('resources/list', async (request, ctx) => {
     if (packs().length === 0) return { resources: [] };
-    const result = (await list('resources/list', request.params, ctx)) as { resources?: Item[] };
+    const result = (await relay('resources/list', request.params, ctx, { absent: {} })) as {
+      resources?: Item[];
+    };
     return { ...result, resources: fromPacks(result.resources, packs(), false) } as never;
   });
   server.setRequestHandler('resources/templates/list', async (request, ctx) => {
     if (packs().length === 0) return { resourceTemplates: [] };
-    const result = (await list('resources/templates/list', request.params, ctx)) as {
+    const result = (await relay('resources/templates/list', request.params, ctx, { absent: {} })) as {
       resourceTemplates?: Item[];
     };
     return { ...result, resourceTemplates: fromPacks(result.resourceTemplates, packs(), false) } as never;
   });
   server.setRequestHandler('resources/read', async (request, ctx) => {
     const { uri } = request.params;
-    if (packs().length === 0)
-      throw protocolErrorFor(new BulkheadError('unknown_resource', `Resource not found: ${uri}`));
-    return (await forward('resources/read', request.params, ctx, uri)) as never;
+    const reach = () => {
+      if (packs().length === 0) refuse(new BulkheadError('unknown_resource', `Resource not found: ${uri}`));
+    };
+    return (await relay('resources/read', request.params, ctx, { target: uri, reach })) as never;
   });
   server.setRequestHandler('prompts/list', async (request, ctx) => {
     if (packs().length === 0) return { prompts: [] };
-    const result = (await list('prompts/list', request.params, ctx)) as { prompts?: Item[] };
+    const result = (await relay('prompts/list', request.params, ctx, { absent: {} })) as { prompts?: Item[] };
     return { ...result, prompts: fromPacks(result.prompts, packs(), true) } as never;
   });
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const { name } = request.params;
-    const pack = packOfExposed(name);
-    if (!pack || !packs().includes(pack))
-      throw protocolErrorFor(new BulkheadError('unknown_prompt', `Unknown prompt: ${name}`));
-    return (await forward('prompts/get', request.params, ctx, name)) as never;
+    return (await relay('prompts/get', request.params, ctx, {
+      target: name,
+      reach: reachesPrompt(name),
+    })) as never;
   });
   server.setRequestHandler('completion/complete', async (request, ctx) => {
     const { ref } = request.params;
+    if (ref.type !== 'ref/prompt' && packs().length === 0) return { completion: { values: [] } };
     const target = ref.type === 'ref/prompt' ? ref.name : ref.uri;
-    if (ref.type === 'ref/prompt') {
-      const pack = packOfExposed(ref.name);
-      if (!pack || !packs().includes(pack))
-        throw protocolErrorFor(new BulkheadError('unknown_prompt', `Unknown prompt: ${ref.name}`));
-    } else if (packs().length === 0) {
-      return { completion: { values: [] } };
-    }
-    return (await forward('completion/complete', request.params, ctx, target)) as never;
+    const reach = ref.type === 'ref/prompt' ? reachesPrompt(ref.name) : undefined;
+    return (await relay('completion/complete', request.params, ctx, {
+      target,
+      ...(reach ? { reach } : {}),
+    })) as never;
   });
   server.setRequestHandler('logging/setLevel', async (request, ctx) => {
     const session = ctx.http?.req?.headers.get('mcp-session-id');

@@ -57,7 +57,15 @@ export function createAssertionVerifier(options: {
       throw new AssertionRejected('call assertion names another tenant');
     if (claims.data.bh !== bodyDigest(body))
       throw new AssertionRejected('call assertion does not match the body');
-    const { tenant, user, agent, scopes, trace } = claims.data;
-    return trace === undefined ? { tenant, user, agent, scopes } : { tenant, user, agent, scopes, trace };
+    const { tenant, user, agent, scopes, packs, trace } = claims.data;
+    return {
+      tenant,
+      user,
+      agent,
+      scopes,
+      // The packs whose resources and prompts this caller may reach (packs/pack-reach.ts).
+      ...(packs === undefined ? {} : { packs }),
+      ...(trace === undefined ? {} : { trace }),
+    };
   };
 }

@@ -171,6 +171,7 @@ async function main(): Promise<void> {
         connection: connection ?? new AbortController().signal,
         trace,
         actor: actorOf(callContext),
+        packs: callContext.packs,
       };
       return createToolServer({
         context: callContext,

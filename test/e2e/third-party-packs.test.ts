@@ -24,6 +24,7 @@ import { bearerClient, containerId } from '../support/mcp-client.ts';
 import { openPackLab, type PackLab } from '../support/pack-lab.ts';
 import type { TestStack } from '../support/stack.ts';
 import { inspectorCli } from '../support/inspector-cli.ts';
+import { PACK_META_KEY } from '../../kernel/packs/pack-naming.ts';
 
 let stack: TestStack;
 let lab: PackLab;
@@ -246,6 +247,10 @@ describe('third-party packs from the npm registry', () => {
       );
       expect(result.isError ?? false).toBe(false);
       expect(progress).toEqual([1, 2, 3]);
+      // Listed through the router: each item names its pack (set by the runtime), checked again there.
+      const listed = await c.listResources();
+      expect(listed.resources.map((r) => r.uri)).toContain('demo://resource/static/document/architecture.md');
+      expect(new Set(listed.resources.map((r) => r._meta?.[PACK_META_KEY]))).toEqual(new Set(['everything']));
       const resource = await c.readResource({ uri: 'demo://resource/dynamic/text/7' });
       expect(resource.contents[0]).toMatchObject({ uri: 'demo://resource/dynamic/text/7' });
       const prompt = await c.getPrompt({ name: 'everything_args-prompt', arguments: { city: 'Lyon' } });

@@ -58,6 +58,7 @@ async function tracedRequest(
       user: 'alice',
       agent: 'agent-1',
       scopes: [],
+      packs: ['notes', 'faulty'],
       trace: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
     },
     onResponse(headers) {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { CallToolResult, Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnabledPack } from '../../kernel/packs/enabled-packs.ts';
+import { PACK_META_KEY } from '../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import { UNANSWERED } from '../../kernel/wire/input-answers.ts';
 import { execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
@@ -25,7 +26,7 @@ beforeAll(async () => {
   image = await buildPackImage({ tag: ns.namespace, packs: [notes] });
   tenants = await packTenants(ns);
   await tenants.start(TENANT, UID, image);
-  client = await tenants.client(TENANT);
+  client = await tenants.client(TENANT, { packs: ['notes'] });
 });
 
 afterAll(async () => {
@@ -119,7 +120,7 @@ describe('packs in the tenant runtime', () => {
   });
 
   it("relays a log message only to the one call in flight: with two, neither gets the other's", async () => {
-    const second = await tenants.client(TENANT);
+    const second = await tenants.client(TENANT, { packs: ['notes'] });
     const logsA: unknown[] = [];
     const logsB: unknown[] = [];
     client.setNotificationHandler('notifications/message', (n) => void logsA.push(n.params.data));
@@ -174,7 +175,7 @@ describe('packs in the tenant runtime', () => {
       ((await client.readResource({ uri: 'notes://note/cancelled' })).contents[0] as { text: string }).text;
     // The earlier test's cancel left its request id in cancelled.txt.
     const before = await cancelled();
-    const dropping = await tenants.client(TENANT);
+    const dropping = await tenants.client(TENANT, { packs: ['notes'] });
     const call = dropping.callTool({ name: 'notes_slow', arguments: { n: 200, stepMs: 50 } });
     await new Promise((resolve) => setTimeout(resolve, 500));
     await dropping.close();
@@ -214,6 +215,34 @@ describe('packs in the tenant runtime', () => {
     });
     expect(completion.completion.values).toEqual(['alpha']);
     await expect(client.readResource({ uri: 'other://x' })).rejects.toThrow(/no pack/);
+  });
+
+  it("serves a caller none of a pack's resources, templates or prompts unless the signed context names the pack", async () => {
+    // A caller the router lets reach only the records pack (a role granted records tools alone).
+    const recordsOnly = await tenants.client(TENANT, { packs: ['records'] });
+    try {
+      expect((await recordsOnly.listResources()).resources).toEqual([]);
+      expect((await recordsOnly.listResourceTemplates()).resourceTemplates).toEqual([]);
+      expect((await recordsOnly.listPrompts()).prompts).toEqual([]);
+      await expect(recordsOnly.readResource({ uri: 'notes://readme' })).rejects.toThrow(/no pack/);
+      await expect(recordsOnly.readResource({ uri: 'notes://note/one' })).rejects.toThrow(/no pack/);
+      await expect(
+        recordsOnly.getPrompt({ name: 'notes_summarize', arguments: { title: 'one' } }),
+      ).rejects.toThrow(/no pack/);
+      await expect(
+        recordsOnly.complete({
+          ref: { type: 'ref/resource', uri: 'notes://note/{title}' },
+          argument: { name: 'title', value: 'o' },
+        }),
+      ).rejects.toThrow(/no pack/);
+    } finally {
+      await recordsOnly.close();
+    }
+    // What is listed to a caller who may reach the pack names the pack, whatever the pack put in `_meta`.
+    const listed = await client.listResources();
+    expect(listed.resources.map((r) => r._meta?.[PACK_META_KEY])).toEqual(['notes']);
+    const templates = await client.listResourceTemplates();
+    expect(templates.resourceTemplates.map((t) => t._meta?.[PACK_META_KEY])).toEqual(['notes']);
   });
 
   it("a pack's elicitation reaches the caller as input_required, and the retry with the answer completes the call", async () => {

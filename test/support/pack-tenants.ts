@@ -19,7 +19,13 @@ export interface PackTenants {
   start(tenant: string, uid: number, image: string): Promise<string>;
   client(
     tenant: string,
-    options?: { era?: 'modern' | 'legacy'; agent?: string; manualInput?: boolean },
+    options?: {
+      era?: 'modern' | 'legacy';
+      agent?: string;
+      manualInput?: boolean;
+      /** The packs the signed context lets the caller reach (resources, prompts); none unless given. */
+      packs?: string[];
+    },
   ): Promise<Client>;
   /** Recycles the tenant's runtime through its controller (a fresh container); returns its socket. */
   recycle(tenant: string, uid: number, image: string): Promise<string>;
@@ -76,8 +82,8 @@ export async function packTenants(
     client(tenant, options = {}) {
       const socketPath = sockets.get(tenant);
       if (!socketPath) throw new Error(`tenant ${tenant} was not started`);
-      const { agent = 'agent-1', ...rest } = options;
-      const context: CallContext = { tenant, user: 'alice', agent, scopes: [] };
+      const { agent = 'agent-1', packs, ...rest } = options;
+      const context: CallContext = { tenant, user: 'alice', agent, scopes: [], ...(packs ? { packs } : {}) };
       return runtimeClient({ socketPath, sign, context, ...rest });
     },
   };

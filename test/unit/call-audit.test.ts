@@ -13,6 +13,7 @@ import { buildRequestContext, type RequestContext } from '../../router/request/r
 import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
 import { ToolSurface } from '../../router/tools/tool-surface.ts';
 import { tenantRecord } from '../support/tenant.ts';
+import { testPrincipal } from '../support/principal.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const lines: Record<string, unknown>[] = [];
@@ -26,17 +27,7 @@ function context(body: unknown): RequestContext {
     shared: builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR }).map((m) => m.definition),
   });
   const built = buildRequestContext({
-    principal: {
-      tenant: 'acme',
-      user: 'u1',
-      agent: 'agent-1',
-      actors: [],
-      scopes: [],
-      roles: [],
-      issuer: 'https://idp.example',
-      tokenId: undefined,
-      expiresAt: 0,
-    },
+    principal: testPrincipal({ user: 'u1', scopes: [], expiresAt: 0 }),
     tenant: tenantRecord('acme'),
     body,
     surface,

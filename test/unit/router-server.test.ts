@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createRouterServer, type RouterServerDeps } from '../../router/mcp/router-server.ts';
 import type { RequestContext } from '../../router/request/request-context.ts';
 import { AnswerHold } from '../../router/request/answer-hold.ts';
+import { testPrincipal } from '../support/principal.ts';
 
 /** Every request method of the MCP specification a server can answer (both protocol eras). */
 const SPEC_METHODS = [
@@ -53,17 +54,7 @@ function handled(server: Server): string[] {
 
 function requestContext(): RequestContext {
   return {
-    principal: {
-      tenant: 'acme',
-      user: 'alice',
-      agent: 'agent-1',
-      actors: [],
-      scopes: ['tools:read'],
-      roles: [],
-      issuer: 'https://idp.example',
-      tokenId: undefined,
-      expiresAt: Date.now() + 60_000,
-    },
+    principal: testPrincipal(),
     tenant: undefined,
     body: undefined,
     served: [],

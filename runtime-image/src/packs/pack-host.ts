@@ -5,7 +5,7 @@
 // Log messages and server-to-client requests from a pack reach the calls in flight to that pack.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client, Prompt, ServerNotification, Tool } from '@modelcontextprotocol/client';
+import type { Client, ServerNotification, Tool } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import {
   ENABLED_PACKS_FILE,
@@ -16,7 +16,6 @@ import {
   type PackSecrets,
 } from '../../../kernel/packs/enabled-packs.ts';
 import { PackNameSchema } from '../../../kernel/packs/pack-manifest.ts';
-import { exposedName } from '../../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
 import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
 import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts';
@@ -198,37 +197,6 @@ export class PackHost {
 
   servedTool(exposed: string): ServedTool | undefined {
     return this.servedTools().find((tool) => tool.wire.name === exposed)?.served;
-  }
-
-  prompts(): Prompt[] {
-    return this.packs.flatMap((p) =>
-      p.listing.prompts.map((prompt) => ({ ...prompt, name: exposedName(p.name, prompt.name) })),
-    );
-  }
-
-  promptOwner(exposed: string): { process: PackProcess; name: string } | undefined {
-    for (const process of this.packs) {
-      const prompt = process.listing.prompts.find((p) => exposedName(process.name, p.name) === exposed);
-      if (prompt) return { process, name: prompt.name };
-    }
-    return undefined;
-  }
-
-  /** The pack that listed a resource, else the one whose template's fixed prefix the URI starts with. */
-  resourceOwner(uri: string): PackProcess | undefined {
-    return (
-      this.packs.find((p) => p.listing.resources.some((r) => r.uri === uri)) ??
-      this.packs.find((p) =>
-        p.listing.templates.some((t) => {
-          const prefix = t.uriTemplate.split('{')[0]!;
-          return prefix.length > 0 && uri.startsWith(prefix);
-        }),
-      )
-    );
-  }
-
-  templateOwner(uriTemplate: string): PackProcess | undefined {
-    return this.packs.find((p) => p.listing.templates.some((t) => t.uriTemplate === uriTemplate));
   }
 
   /** Runs `work` with `relay` receiving what the pack sends that belongs to no request of ours. */

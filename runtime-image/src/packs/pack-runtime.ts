@@ -8,6 +8,7 @@ import { callPackTool, refusalResult } from './pack-calls.ts';
 import { InputExchanges } from './pack-exchanges.ts';
 import { PackHost, type PackHostOptions } from './pack-host.ts';
 import { PackKeys } from './pack-keys.ts';
+import { PackReach } from './pack-reach.ts';
 import { installPackSurface, PACK_CAPABILITIES } from './pack-surface.ts';
 import type { CallTrace } from '../tracing/call-tracer.ts';
 import { inPackSpan, startPackSpan } from '../tracing/pack-span.ts';
@@ -23,6 +24,8 @@ export interface PackRequest {
   trace?: CallTrace | undefined;
   /** The caller's name for the reference pack (pack-calls.ts). */
   actor: string;
+  /** The packs the router's signed call context says the caller may reach (pack-reach.ts). */
+  packs?: readonly string[] | undefined;
 }
 
 export interface PackRuntime {
@@ -44,7 +47,7 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
   const operatorPacks = host.packs.some((pack) => pack.name !== host.reference);
   return {
     host,
-    forRequest: ({ connection, trace: requestTrace, actor }) => ({
+    forRequest: ({ connection, trace: requestTrace, actor, packs }) => ({
       // Resources, prompts and the rest come from operator packs; the reference pack lists tools only.
       capabilities: operatorPacks ? PACK_CAPABILITIES : {},
       tools: () => host.servedTools().map((tool) => tool.wire),
@@ -88,6 +91,7 @@ export async function startPacks(options: PackRuntimeOptions, log: Logger): Prom
         if (!operatorPacks) return;
         installPackSurface(server, {
           host,
+          reach: new PackReach(host.packs, packs),
           callTimeoutMs,
           connection,
           ...(requestTrace ? { trace: requestTrace } : {}),

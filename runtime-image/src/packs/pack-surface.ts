@@ -13,6 +13,7 @@ import type { CallTrace } from '../tracing/call-tracer.ts';
 import { inPackSpan, startPackSpan } from '../tracing/pack-span.ts';
 import type { PackHost } from './pack-host.ts';
 import type { PackProcess } from './pack-process.ts';
+import type { PackReach } from './pack-reach.ts';
 
 export interface PackSurfaceOptions {
   host: PackHost;
@@ -20,11 +21,14 @@ export interface PackSurfaceOptions {
   connection: AbortSignal;
   /** The request's trace, when the router traces it: each relay to a pack gets a span. */
   trace?: CallTrace;
+  /** The packs this caller may reach (pack-reach.ts): nothing of another pack is listed or served. */
+  reach: PackReach;
 }
 
 /** The capabilities the runtime adds when it hosts packs. */
 export const PACK_CAPABILITIES = { resources: {}, prompts: {}, completions: {}, logging: {} } as const;
 
+/** Also what a caller gets for another pack's item: it cannot tell one that exists from one that does not. */
 function notFound(what: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.InvalidParams, `${what} is served by no pack of this tenant`);
 }
@@ -55,22 +59,21 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
     );
   };
 
-  server.setRequestHandler('resources/list', () =>
-    Promise.resolve({ resources: host.packs.flatMap((p) => p.listing.resources) }),
-  );
+  const { reach } = options;
+  server.setRequestHandler('resources/list', () => Promise.resolve({ resources: reach.resources() }));
   server.setRequestHandler('resources/templates/list', () =>
-    Promise.resolve({ resourceTemplates: host.packs.flatMap((p) => p.listing.templates) }),
+    Promise.resolve({ resourceTemplates: reach.templates() }),
   );
   server.setRequestHandler('resources/read', async (request, ctx) => {
-    const owner = host.resourceOwner(request.params.uri);
+    const owner = reach.resourceOwner(request.params.uri);
     if (!owner) throw notFound(`resource ${request.params.uri}`);
     return relayed(owner, 'resources/read', (client) =>
       client.readResource({ uri: request.params.uri }, bounded(ctx)),
     );
   });
-  server.setRequestHandler('prompts/list', () => Promise.resolve({ prompts: host.prompts() }));
+  server.setRequestHandler('prompts/list', () => Promise.resolve({ prompts: reach.prompts() }));
   server.setRequestHandler('prompts/get', async (request, ctx) => {
-    const owner = host.promptOwner(request.params.name);
+    const owner = reach.promptOwner(request.params.name);
     if (!owner) throw notFound(`prompt ${request.params.name}`);
     return relayed(owner.process, 'prompts/get', (client) =>
       client.getPrompt({ ...request.params, name: owner.name }, bounded(ctx)),
@@ -79,13 +82,13 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
   server.setRequestHandler('completion/complete', async (request, ctx) => {
     const { ref } = request.params;
     if (ref.type === 'ref/prompt') {
-      const owner = host.promptOwner(ref.name);
+      const owner = reach.promptOwner(ref.name);
       if (!owner) throw notFound(`prompt ${ref.name}`);
       return relayed(owner.process, 'completion/complete', (client) =>
         client.complete({ ...request.params, ref: { ...ref, name: owner.name } }, bounded(ctx)),
       );
     }
-    const owner = host.templateOwner(ref.uri);
+    const owner = reach.templateOwner(ref.uri);
     if (!owner) throw notFound(`resource template ${ref.uri}`);
     return relayed(owner, 'completion/complete', (client) => client.complete(request.params, bounded(ctx)));
   });

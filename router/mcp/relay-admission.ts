@@ -1,0 +1,121 @@
+// A request the router forwards to the tenant's runtime (resources, prompts, completion:
+// relay-handlers.ts) costs the tenant's container what a tools/call does, so it is admitted and
+// recorded like one: taken from the caller's rate limits (the tenant's minute and day, the agent's
+// and the user's shares; no tool layer, since it names no tool), given a slot at the tenant's
+// concurrency gate, and left in the tenant's audit trail with its outcome, under the method's name
+// and with a keyed digest of its parameters (a URI can name a patient; the digest does not). Before,
+// a loop of resources/read spent no budget, held no slot and left no record. The rate limits fail
+// closed when Redis does not answer, as a tenant tool's do (router/pipeline/state-guard.ts).
+import { ProtocolError } from '@modelcontextprotocol/server';
+import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { rateLimitError, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
+import { errorCodeIn } from '../metrics/router-metrics.ts';
+import type { ConcurrencyGate } from '../pipeline/concurrency-gate.ts';
+import {
+  DEFAULT_STATE_POLICY,
+  stateUnavailable,
+  withinDeadline,
+  type StatePolicy,
+} from '../pipeline/state-guard.ts';
+import type { RouterMetrics } from '../metrics/router-metrics.ts';
+import type { RequestContext } from '../request/request-context.ts';
+import { traced } from '../request/request-trace.ts';
+import { callRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
+import { protocolErrorFor } from './json-rpc.ts';
+
+export interface RelayAdmissionDeps extends CallAuditDeps {
+  limiter: RateLimiter;
+  gate?: ConcurrencyGate | undefined;
+  state?: StatePolicy | undefined;
+  metrics?: RouterMetrics | undefined;
+}
+
+/** Refusals that say the caller may not reach what it named: recorded as denied, not as failed. */
+const REACH_REFUSALS = new Set(['unknown_prompt', 'unknown_resource']);
+
+async function admit(
+  context: RequestContext,
+  deps: RelayAdmissionDeps,
+  method: string,
+): Promise<(() => void) | undefined> {
+  const { principal, tenant, log } = context;
+  const labels = { tenant: principal.tenant, tool: method };
+  const state = deps.state ?? DEFAULT_STATE_POLICY;
+  const take = () =>
+    withinDeadline(
+      deps.limiter.take({ principal, quotas: tenant?.quotas }, { alone: context.alone() }),
+      state,
+    );
+  let decision;
+  try {
+    decision = await traced(context.trace, 'rate_limit', take, { leaf: true });
+  } catch (error) {
+    log.warn({ method, err: error }, 'rate limits unavailable');
+    throw protocolErrorFor(stateUnavailable(error));
+  }
+  if (!decision.admitted) {
+    const layer = decision.refusedBy?.layer ?? 'unknown';
+    log.info({ method, layer }, 'rate limited');
+    deps.metrics?.rateLimited(labels, layer);
+    const { error } = rateLimitError(decision).structuredContent;
+    throw protocolErrorFor(
+      new BulkheadError('rate_limit_exceeded', error.message, {
+        retryAfterMs: error.retry_after_ms,
+        details: error.details,
+      }),
+    );
+  }
+  try {
+    return await deps.gate?.acquire(principal.tenant);
+  } catch (error) {
+    if (!isBulkheadError(error, 'concurrency_limit')) throw error;
+    deps.metrics?.rateLimited(labels, 'concurrency');
+    throw protocolErrorFor(error);
+  }
+}
+
+/** What the audit digests of a forwarded request: its parameters, without the protocol's `_meta`. */
+function digested(params: Record<string, unknown>): Record<string, unknown> {
+  const { _meta: _ignored, ...rest } = params;
+  return rest;
+}
+
+/**
+ * Runs one relayed request: `work` gets `forward`, which admits the request (rate limits, then a
+ * slot) and runs `send` in the slot. Whatever happens, one audit record says how it ended; a request
+ * refused before it was forwarded because the caller cannot reach what it named is recorded as
+ * denied.
+ */
+export async function relayRequest<T>(
+  context: RequestContext,
+  deps: RelayAdmissionDeps,
+  request: { method: string; params: Record<string, unknown> },
+  work: (forward: <R>(send: () => Promise<R>) => Promise<R>) => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  const forward = async <R>(send: () => Promise<R>): Promise<R> => {
+    const release = await admit(context, deps, request.method);
+    try {
+      return await send();
+    } finally {
+      release?.();
+    }
+  };
+  let code: string | undefined;
+  try {
+    return await work(forward);
+  } catch (error) {
+    code = error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal';
+    throw error;
+  } finally {
+    const denied = code !== undefined && REACH_REFUSALS.has(code);
+    const record = callRecord(
+      context,
+      { name: request.method, args: digested(request.params), code, latencyMs: performance.now() - started },
+      deps,
+      denied ? { decision: 'deny', reason: code! } : { decision: 'permit', reason: 'pack_reachable' },
+    );
+    // Started before the SDK sends the answer, which leaves once it is written (request/answer-hold.ts).
+    context.answer.add(writeAudit(context, deps, record, code !== 'state_unavailable'));
+  }
+}
