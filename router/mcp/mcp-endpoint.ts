@@ -44,6 +44,7 @@ import { isClientAnswer, type ClientRequests } from './client-requests.ts';
 import type { ServerRequestInfo } from './router-server.ts';
 import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
 
 export interface McpEndpointOptions {
   /** Builds the MCP server that answers one request, from that request's context. */
@@ -109,7 +110,12 @@ async function parsedBodyOf(request: Request): Promise<{ body: unknown } | Respo
   if (request.method.toUpperCase() !== 'POST' || !json) return { body: undefined };
   let body: unknown;
   try {
-    body = JSON.parse(await request.text()) as unknown;
+    const text = await request.text();
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH))
+      return jsonRpcErrorResponse(
+        new BulkheadError('parse_error', `Parse error: nested deeper than ${MAX_JSON_DEPTH} levels`),
+      );
+    body = JSON.parse(text) as unknown;
   } catch {
     return jsonRpcErrorResponse(new BulkheadError('parse_error', 'Parse error'));
   }

@@ -239,6 +239,43 @@ describe('header checks on 2025-era requests', () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: -32700 } });
   });
+
+  it('answers a body nested deeper than the router walks with a parse error, before anything runs', async () => {
+    // A modern call of whoami whose arguments nest `levels` arrays: three thousand is a few KB that
+    // JSON.parse takes, and that would exhaust the stack of the validation and of the audit record's
+    // digest (router/mcp/json-depth.ts).
+    const nested = (levels: number): Promise<Response> => {
+      const call = {
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: {
+          name: 'whoami',
+          arguments: { a: 'NESTED' },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+            'io.modelcontextprotocol/clientInfo': { name: 'wire', version: '1' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      };
+      const body = JSON.stringify(call).replace('"NESTED"', `${'['.repeat(levels)}${']'.repeat(levels)}`);
+      return post(body, {
+        'mcp-protocol-version': MODERN_VERSION,
+        'mcp-method': 'tools/call',
+        'mcp-name': 'whoami',
+      });
+    };
+    const deep = await nested(3000);
+    expect(deep.status).toBe(400);
+    expect(await deep.json()).toMatchObject({
+      error: { code: -32700, message: expect.stringMatching(/nested deeper than 64/) },
+    });
+    // Within the bound, the same call is answered (whoami refuses the argument it does not take).
+    const shallow = await nested(50);
+    expect(shallow.status).toBe(200);
+    await shallow.body?.cancel();
+  });
 });
 
 describe('refused before any tool runs', () => {
