@@ -90,6 +90,19 @@ export class TenantImages {
   }
 
   /**
+   * The ref the tenant's image for its current pins has, built or not (undefined: no packs), for
+   * the health pass's view of its spec: this memory is empty after a restart, and a spec computed
+   * without the composed image is not the spec of the runtime running on it. An image found built
+   * counts as prepared; none is built here (an upgrade of the runtime image would build every
+   * tenant's at once in one pass, where the rollout's recycles build a few per pass).
+   */
+  async resolve(tenant: TenantRecord): Promise<string | undefined> {
+    const composed = await this.compose(tenant);
+    if (composed && (await this.exists(composed.ref))) this.remember(tenant, composed.ref);
+    return composed?.ref;
+  }
+
+  /**
    * Two prepares of one tenant may overlap (an ensure on a record read before an update, and one
    * on the updated record): whichever ends last, what is kept is the later record's pins.
    */

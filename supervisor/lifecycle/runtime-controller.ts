@@ -19,6 +19,7 @@ import { RuntimeHealth } from './runtime-health.ts';
 import { TenantGate } from './tenant-gate.ts';
 import {
   FailureLedger,
+  currentSpecHash,
   runtimeSpec,
   TenantStates,
   TenantSuspendedError,
@@ -70,6 +71,11 @@ export class RuntimeController {
 
   specFor(tenant: TenantRecord): RuntimeSpec {
     return runtimeSpec(tenant, this.options);
+  }
+
+  /** The hash of the tenant's spec now, undefined while not known (controller-parts.ts). */
+  async specHashOf(tenant: TenantRecord): Promise<string | undefined> {
+    return currentSpecHash(tenant, this.options);
   }
 
   async ensure(tenant: TenantRecord): Promise<RuntimeEndpoint> {

@@ -5,16 +5,14 @@
 // flight on the earlier record (tenant-gate.ts). The per-tenant images are kept on the later
 // record's pins whichever of two overlapping prepares ends last (tenant-images.ts).
 import type Docker from 'dockerode';
-import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { PackPin } from '../../kernel/packs/pack-manifest.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { TENANT_IMAGE_REPO, TenantImages } from '../../supervisor/docker/tenant-images.ts';
-import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { specHash } from '../../supervisor/runtime/runtime-spec.ts';
 import { MemoryDriver } from '../support/fakes/memory-driver.ts';
 import { MemoryImages } from '../support/fakes/memory-images.ts';
-import { lifecycleSettings } from '../support/lifecycle-settings.ts';
+import { memoryController } from '../support/lifecycle-settings.ts';
 import { notesApproval } from '../support/pack-approval.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
@@ -37,16 +35,15 @@ function setup(record: TenantRecord) {
   const records = new Map([['acme', record]]);
   const images = new MemoryImages();
   let answering = Promise.resolve();
-  const runtimes = new RuntimeController({
-    driver,
-    image: 'bulkhead/runtime:test',
-    routerPublicKey: 'PEM',
-    logger: pino({ level: 'silent' }),
-    probe: () => answering.then(() => true),
-    settings: lifecycleSettings({ healthTimeoutMs: 5_000, routeSettleMs: 0, drainSeconds: 0 }),
-    registry: { get: (id) => Promise.resolve(records.get(id)) },
-    images,
-  });
+  const runtimes = memoryController(
+    {
+      driver,
+      probe: () => answering.then(() => true),
+      registry: { get: (id) => Promise.resolve(records.get(id)) },
+      images,
+    },
+    { healthTimeoutMs: 5_000 },
+  );
   /** The runtime of the tenant on the engine: its spec and image. */
   const running = () => driver.runtimes.get('acme');
   const holdProbes = (): (() => void) => {
