@@ -140,3 +140,17 @@ export const TenantRecordSchema = z.strictObject({
   generation: z.number().int().min(1),
 });
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
+
+/**
+ * Whether `a` is an earlier record of the tenant than `b`: an earlier incarnation (the same id
+ * onboarded again after an offboarding starts again at generation 1, created later), or an earlier
+ * generation of the same one. Records read at different moments (a request's, the registry's now)
+ * are ordered so.
+ */
+export function isEarlierRecord(
+  a: Pick<TenantRecord, 'createdAt' | 'generation'>,
+  b: Pick<TenantRecord, 'createdAt' | 'generation'>,
+): boolean {
+  const created = Date.parse(a.createdAt) - Date.parse(b.createdAt);
+  return created !== 0 ? created < 0 : a.generation < b.generation;
+}

@@ -17,7 +17,7 @@ import {
   type EnabledPacks,
 } from '../../kernel/packs/enabled-packs.ts';
 import type { PackPin } from '../../kernel/packs/pack-manifest.ts';
-import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { isEarlierRecord, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { canonicalJson } from '../../kernel/tools/tool-definition.ts';
 
 export const TENANT_IMAGE_REPO = 'bulkhead/tenant-image';
@@ -36,12 +36,26 @@ export function enabledPacks(approvals: readonly PackApproval[]): EnabledPacks {
   });
 }
 
+interface Prepared {
+  record: Pick<TenantRecord, 'createdAt' | 'generation'>;
+  pins: string;
+  /** undefined: no packs (the plain runtime image). */
+  ref: string | undefined;
+}
+
+interface Composition {
+  ref: string;
+  base: string;
+  approvals: readonly PackApproval[];
+  enabled: EnabledPacks;
+}
+
 export class TenantImages {
   private readonly docker: Docker;
   private readonly runtimeImage: string;
   private readonly approvals: { require(pin: PackPin): Promise<PackApproval> };
-  /** tenant -> the pins it was prepared for and the image they make. */
-  private readonly prepared = new Map<string, { pins: string; ref: string }>();
+  /** tenant -> the record (its order) and pins it was prepared for, and the image they make. */
+  private readonly prepared = new Map<string, Prepared>();
 
   constructor(options: {
     docker: Docker;
@@ -65,12 +79,43 @@ export class TenantImages {
     return approvals.map((a) => ({ pack: a.name, names: a.manifest.secrets }));
   }
 
-  /** Builds (or finds) the tenant's image for its current pins; refuses an unapproved or rebuilt pack. */
+  /**
+   * The tenant's image for its current pins, built if missing; refuses an unapproved or rebuilt
+   * pack. Without a build (the image exists) it costs the approvals' reads and engine inspects.
+   */
   async prepare(tenant: TenantRecord): Promise<void> {
-    if (tenant.packs.length === 0) {
-      this.prepared.delete(tenant.id);
-      return;
-    }
+    const composed = await this.compose(tenant);
+    if (composed && !(await this.exists(composed.ref))) await this.build(composed);
+    this.remember(tenant, composed?.ref);
+  }
+
+  /**
+   * The ref the tenant's image for its current pins has, built or not (undefined: no packs), for
+   * the health pass's view of its spec: this memory is empty after a restart, and a spec computed
+   * without the composed image is not the spec of the runtime running on it. An image found built
+   * counts as prepared; none is built here (an upgrade of the runtime image would build every
+   * tenant's at once in one pass, where the rollout's recycles build a few per pass).
+   */
+  async resolve(tenant: TenantRecord): Promise<string | undefined> {
+    const composed = await this.compose(tenant);
+    if (composed && (await this.exists(composed.ref))) this.remember(tenant, composed.ref);
+    return composed?.ref;
+  }
+
+  /**
+   * Two prepares of one tenant may overlap (an ensure on a record read before an update, and one
+   * on the updated record): whichever ends last, what is kept is the later record's pins.
+   */
+  private remember(tenant: TenantRecord, ref: string | undefined): void {
+    const entry = this.prepared.get(tenant.id);
+    if (entry && isEarlierRecord(tenant, entry.record)) return;
+    const record = { createdAt: tenant.createdAt, generation: tenant.generation };
+    this.prepared.set(tenant.id, { record, pins: canonicalJson(tenant.packs), ref });
+  }
+
+  /** What the tenant's image is made of and its ref (a hash of that); undefined without packs. */
+  private async compose(tenant: TenantRecord): Promise<Composition | undefined> {
+    if (tenant.packs.length === 0) return undefined;
     const approvals = await Promise.all(tenant.packs.map((pin) => this.approvals.require(pin)));
     for (const approval of approvals) {
       const id = await this.docker
@@ -92,19 +137,20 @@ export class TenantImages {
       .update(canonicalJson({ base, enabled, images: approvals.map((a) => a.image.id) }))
       .digest('hex')
       .slice(0, 16);
-    const ref = `${TENANT_IMAGE_REPO}:${hash}`;
-    const exists = await this.docker
+    return { ref: `${TENANT_IMAGE_REPO}:${hash}`, base, approvals, enabled };
+  }
+
+  private async exists(ref: string): Promise<boolean> {
+    return this.docker
       .getImage(ref)
       .inspect()
       .then(
         () => true,
         () => false,
       );
-    if (!exists) await this.build(ref, base, approvals, enabled);
-    this.prepared.set(tenant.id, { pins: canonicalJson(tenant.packs), ref });
   }
 
-  private async build(ref: string, base: string, approvals: readonly PackApproval[], enabled: EnabledPacks) {
+  private async build({ ref, base, approvals, enabled }: Composition): Promise<void> {
     const context = await mkdtemp(join(tmpdir(), 'bulkhead-tenant-image-'));
     try {
       await writeFile(join(context, 'enabled.json'), JSON.stringify(enabled, null, 2));

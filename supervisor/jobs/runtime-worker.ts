@@ -34,7 +34,7 @@ export interface RuntimeLifecycle {
     tenant: TenantRecord,
     reason: string,
     options: { unlessCreatedAfterMs?: number; runtimeId?: string },
-  ): Promise<void>;
+  ): Promise<unknown>; // whether it acted is not the worker's to know
 }
 
 export interface RuntimeWorkerOptions {

@@ -10,6 +10,7 @@ import type { PackSecrets } from '../../kernel/packs/enabled-packs.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
+import { specHash } from '../runtime/runtime-spec.ts';
 import type { CrashBreaker } from './crash-breaker.ts';
 import { verdictOf, type RuntimeObservation, type Verdict } from './observation-policy.ts';
 import { observedState, transition, type LifecycleEvent, type LifecycleState } from './lifecycle-state.ts';
@@ -64,11 +65,14 @@ export interface RuntimeControllerOptions {
   tamper?: TamperRecorder;
   /**
    * Per-tenant images for tenants that enable packs (supervisor/docker/tenant-images.ts): prepared
-   * before every ensure and recycle; without it every tenant runs `image`.
+   * before every ensure and recycle (and again under the tenant's lock for the registry's record,
+   * tenant-gate.ts), looked up unbuilt for the health pass (currentSpecHash); without it every
+   * tenant runs `image`.
    */
   images?: {
     prepare(tenant: TenantRecord): Promise<void>;
     imageFor(tenant: TenantRecord): string | undefined;
+    resolve(tenant: TenantRecord): Promise<string | undefined>;
   };
   /**
    * The values of the secrets the tenant's packs declare (supervisor/secrets/pack-secrets.ts), read
@@ -116,18 +120,26 @@ export class TenantSuspendedError extends BulkheadError<'tenant_suspended'> {
   }
 }
 
-/** What a tenant's runtime is made from; the idempotency window reaches the runtime explicitly. */
+type SpecOptions = Pick<
+  RuntimeControllerOptions,
+  'image' | 'routerPublicKey' | 'egressPublicKey' | 'settings' | 'images'
+>;
+
+/**
+ * What a tenant's runtime is made from; the idempotency window reaches the runtime explicitly. A
+ * tenant with packs runs its composed image, so its spec exists only once that is prepared: the
+ * plain runtime image in its place would be another spec (a runtime replaced for nothing, or
+ * made without the tenant's packs).
+ */
 export function runtimeSpec(
   tenant: TenantRecord,
-  options: Pick<
-    RuntimeControllerOptions,
-    'image' | 'routerPublicKey' | 'egressPublicKey' | 'settings' | 'images'
-  >,
+  options: SpecOptions,
+  image = imageOf(tenant, options),
 ): RuntimeSpec {
   return {
     tenantId: tenant.id,
     uid: tenant.uid,
-    image: options.images?.imageFor(tenant) ?? options.image,
+    image,
     isolation: tenant.isolation,
     plan: tenant.plan,
     env: {
@@ -136,6 +148,32 @@ export function runtimeSpec(
       ...(options.egressPublicKey ? { BULKHEAD_EGRESS_PUBLIC_KEY: options.egressPublicKey } : {}),
     },
   };
+}
+
+function imageOf(tenant: TenantRecord, options: SpecOptions): string {
+  if (!options.images || tenant.packs.length === 0) return options.image;
+  const image = options.images.imageFor(tenant);
+  if (image === undefined)
+    throw new BulkheadError('runtime_failed', `the image of tenant ${tenant.id}'s packs is not prepared`);
+  return image;
+}
+
+/**
+ * The hash of the spec the tenant's runtime would be made with now, for those that compare it with
+ * a running one (the health pass, the rollout guard). The image of a tenant with packs that this
+ * process has not prepared (a restarted supervisor has prepared none) is looked up without a build
+ * (TenantImages.resolve). undefined: not known now (a pack no longer approved, the engine not
+ * answering): nothing is decided on it, the runtime neither due nor a failure settled.
+ */
+export async function currentSpecHash(
+  tenant: TenantRecord,
+  options: SpecOptions,
+): Promise<string | undefined> {
+  const { images } = options;
+  if (!images || tenant.packs.length === 0 || images.imageFor(tenant) !== undefined)
+    return specHash(runtimeSpec(tenant, options));
+  const image = await images.resolve(tenant).catch(() => undefined);
+  return image === undefined ? undefined : specHash(runtimeSpec(tenant, options, image));
 }
 
 /** States only the controller can know (the engine shows a container, not why it is there). */

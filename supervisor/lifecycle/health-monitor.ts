@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { RuntimeInfo, RuntimeView } from '../runtime/runtime-driver.ts';
-import { specHash } from '../runtime/runtime-spec.ts';
 import { isCrash, limitReached, overAge, type RuntimeObservation } from './observation-policy.ts';
 import { RecentLog } from './recent-log.ts';
 import { RolloutGuard } from './rollout-guard.ts';
@@ -19,7 +18,7 @@ export { PIDS_SATURATION, pidsLimitReached } from './observation-policy.ts';
 
 export interface HealthMonitorOptions {
   view: Pick<RuntimeView, 'list' | 'usage'>;
-  controller: Pick<RuntimeController, 'observe' | 'check' | 'specFor' | 'endLeftoverBoost'>;
+  controller: Pick<RuntimeController, 'observe' | 'check' | 'specHashOf' | 'endLeftoverBoost'>;
   tenants: { get(id: string): Promise<TenantRecord | undefined> };
   /** Recycle a runtime older than this (default: no maximum age). */
   maxAgeMs?: number | undefined;
@@ -66,7 +65,7 @@ export class HealthMonitor {
     this.rollout = new RolloutGuard({
       ledger: options.ledger,
       probationMs: options.probationMs,
-      specHashOf: (tenant) => specHash(options.controller.specFor(tenant)),
+      specHashOf: (tenant) => options.controller.specHashOf(tenant),
     });
   }
 
@@ -78,7 +77,12 @@ export class HealthMonitor {
       new Map(runtimes.map((info, at) => [info.tenantId, tenants[at]])),
       (id) => this.options.tenants.get(id),
     );
-    const due = this.due(runtimes, tenants);
+    // Each tenant's spec now, undefined where not known (a pack tenant's image not found): such a
+    // runtime is not due for a spec change (controller-parts.ts, currentSpecHash).
+    const specs = await Promise.all(
+      tenants.map((t) => (t ? this.options.controller.specHashOf(t) : Promise.resolve(undefined))),
+    );
+    const due = this.due(runtimes, specs);
     const now = due.slice(0, this.rollout.budget(this.options.replacementsPerPass, due.length));
     this.tellHeldBack(due.length, now);
     const replacing = new Map(now.map(({ info, kind }) => [info.runtimeId, kind]));
@@ -126,19 +130,19 @@ export class HealthMonitor {
   /** The running runtimes due to be replaced for a spec change or their age, and why, the oldest first. */
   private due(
     runtimes: RuntimeInfo[],
-    tenants: (TenantRecord | undefined)[],
+    specs: (string | undefined)[],
   ): { info: RuntimeInfo; kind: Replacement }[] {
     const due = runtimes.flatMap((info, at) => {
       const kind =
-        info.state === 'running' && !info.oomKilled ? this.replacement(info, tenants[at]) : undefined;
+        info.state === 'running' && !info.oomKilled ? this.replacement(info, specs[at]) : undefined;
       return kind ? [{ info, kind }] : [];
     });
     return due.sort((a, b) => Date.parse(a.info.createdAt ?? '') - Date.parse(b.info.createdAt ?? ''));
   }
 
-  /** Why a runtime that works is due to be replaced, if it is. */
-  private replacement(info: RuntimeInfo, tenant: TenantRecord | undefined): Replacement | undefined {
-    if (tenant && specHash(this.options.controller.specFor(tenant)) !== info.specHash) return 'spec-changed';
+  /** Why a runtime that works is due to be replaced, if it is (`spec`: its tenant's spec hash now). */
+  private replacement(info: RuntimeInfo, spec: string | undefined): Replacement | undefined {
+    if (spec !== undefined && spec !== info.specHash) return 'spec-changed';
     if (overAge(info.createdAt, this.options.maxAgeMs, Date.now())) return 'max-age';
     return undefined;
   }

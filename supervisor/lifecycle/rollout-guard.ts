@@ -20,8 +20,8 @@ export interface RolloutGuardOptions {
   ledger?: RolloutLedger | undefined;
   /** How long a replacement that came up is watched for a failure (0: only its coming up). */
   probationMs?: number | undefined;
-  /** A tenant's current spec hash. */
-  specHashOf: (tenant: TenantRecord) => string;
+  /** A tenant's spec hash now; undefined: not known now (RuntimeController.specHashOf). */
+  specHashOf: (tenant: TenantRecord) => Promise<string | undefined>;
 }
 
 export class RolloutGuard {
@@ -79,9 +79,10 @@ export class RolloutGuard {
   /** A replacement this pass started (of runtime `replaced`) came up: it is watched for the probation window. */
   async cameUp(tenant: TenantRecord, replaced: RuntimeInfo): Promise<void> {
     const probationMs = this.options.probationMs ?? 0;
-    if (probationMs <= 0) return;
+    const specHash = await this.options.specHashOf(tenant);
+    if (probationMs <= 0 || specHash === undefined) return;
     const watched: Probation = {
-      specHash: this.options.specHashOf(tenant),
+      specHash,
       // A replacement is the next generation of the runtime it replaces (RuntimeController.bringUp).
       generation: replaced.generation + 1,
       until: Date.now() + probationMs,
@@ -92,7 +93,8 @@ export class RolloutGuard {
 
   /** A replacement this pass started did not come up, on the tenant's current spec. */
   async failedToComeUp(tenant: TenantRecord): Promise<void> {
-    await this.fail(tenant.id, this.options.specHashOf(tenant));
+    const specHash = await this.options.specHashOf(tenant);
+    if (specHash !== undefined) await this.fail(tenant.id, specHash);
   }
 
   /**
@@ -135,7 +137,11 @@ export class RolloutGuard {
     await this.options.ledger?.deleteFailed(tenantId);
   }
 
-  /** Whether the tenant is active with this spec hash (read from the pass's records when it listed one). */
+  /**
+   * Whether the tenant is active with this spec hash (read from the pass's records when it listed
+   * one). A spec not known now (a pack tenant's image not found) is taken for the same: a failure
+   * or a probation ends on a spec seen to change, never on one not seen.
+   */
   private async stillOn(
     tenantId: string,
     hash: string,
@@ -144,7 +150,9 @@ export class RolloutGuard {
   ): Promise<boolean> {
     // The pass read the records of the tenants it lists; only one without a runtime is read here.
     const tenant = read.has(tenantId) ? read.get(tenantId) : await get(tenantId);
-    return tenant?.status === 'active' && this.options.specHashOf(tenant) === hash;
+    if (tenant?.status !== 'active') return false;
+    const now = await this.options.specHashOf(tenant);
+    return now === undefined || now === hash;
   }
 }
 

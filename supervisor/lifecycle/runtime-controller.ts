@@ -19,6 +19,7 @@ import { RuntimeHealth } from './runtime-health.ts';
 import { TenantGate } from './tenant-gate.ts';
 import {
   FailureLedger,
+  currentSpecHash,
   runtimeSpec,
   TenantStates,
   TenantSuspendedError,
@@ -47,7 +48,7 @@ export class RuntimeController {
     if (!options.routerPublicKey)
       throw new BulkheadError('invalid_config', 'the lifecycle needs the router public key');
     this.options = options;
-    this.gate = new TenantGate(options.registry);
+    this.gate = new TenantGate(options.registry, options.images);
     this.driver = options.driver;
     this.breaker = options.breaker ?? new CrashBreaker();
     this.ledger = new FailureLedger(this.breaker, options.logger);
@@ -72,6 +73,11 @@ export class RuntimeController {
     return runtimeSpec(tenant, this.options);
   }
 
+  /** The hash of the tenant's spec now, undefined while not known (controller-parts.ts). */
+  async specHashOf(tenant: TenantRecord): Promise<string | undefined> {
+    return currentSpecHash(tenant, this.options);
+  }
+
   async ensure(tenant: TenantRecord): Promise<RuntimeEndpoint> {
     return (await this.ensureRuntime(tenant)).endpoint;
   }
@@ -80,7 +86,7 @@ export class RuntimeController {
     if (tenant.status !== 'active') throw new TenantSuspendedError(tenant.id, tenant.status);
     // The tenant's image for its pack pins exists before its spec is computed (a no-op without packs).
     await this.options.images?.prepare(tenant);
-    return this.gate.shared(tenant.id, () => this.ensureLocked(tenant));
+    return this.gate.shared(tenant, () => this.ensureLocked(tenant));
   }
 
   /** What a first ensure readies before its create (the image, the volume), with no container. */
@@ -88,8 +94,7 @@ export class RuntimeController {
     if (tenant.status !== 'active') throw new TenantSuspendedError(tenant.id, tenant.status);
     await this.options.images?.prepare(tenant);
     await this.gate.run(tenant.id, async () => {
-      await this.gate.requireActive(tenant.id);
-      await this.driver.prepareVolume(this.specFor(tenant));
+      await this.driver.prepareVolume(this.specFor(await this.gate.requireActive(tenant)));
     });
   }
 
@@ -98,18 +103,10 @@ export class RuntimeController {
    * container drains its in-flight calls, then a new one starts if the tenant is still active.
    * `failed`: the runtime is broken (marked so before the recycle), not merely out of date.
    * `runtimeId`: only that container, if it still serves the tenant; `unlessCreatedAfterMs`: only a
-   * container created before then (either: another report of the same event came first).
+   * container created before then (either: another report of the same event came first). false:
+   * it found nothing to do.
    */
-  async recycle(tenant: TenantRecord, reason: string, options: RecycleOptions = {}): Promise<void> {
-    await this.recycleIfCurrent(tenant, reason, options);
-  }
-
-  /** The recycle; false when it found nothing to do. */
-  private async recycleIfCurrent(
-    tenant: TenantRecord,
-    reason: string,
-    options: RecycleOptions,
-  ): Promise<boolean> {
+  async recycle(tenant: TenantRecord, reason: string, options: RecycleOptions = {}): Promise<boolean> {
     if (tenant.status === 'active') await this.options.images?.prepare(tenant);
     return this.gate.run(tenant.id, async () => {
       const info = await this.driver.inspect(tenant.id);
@@ -120,15 +117,13 @@ export class RuntimeController {
       // reaped, or recycled by another path while this waited for the lock): acting on it would
       // bring up a runtime nobody asked for. The next call starts one if it is wanted.
       if (options.runtimeId !== undefined && info?.runtimeId !== options.runtimeId) return false;
-      const active = tenant.status === 'active' && (await this.gate.isActive(tenant.id));
+      // The registry's record now: the one the recycle was asked with may be older (tenant-gate.ts).
+      const active = tenant.status === 'active' ? await this.gate.active(tenant) : undefined;
       if (active) this.breaker.check(tenant.id);
       this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
       await this.tellRouters(tenant.id);
-      if (!active) {
-        await this.replace(tenant.id, info, reason, { failed: false, drain: false });
-        return true;
-      }
-      await this.bringUp(tenant, info, reason, { fresh: true, failed: options.failed ?? false });
+      if (active) await this.bringUp(active, info, reason, { fresh: true, failed: options.failed ?? false });
+      else await this.replace(tenant.id, info, reason, { failed: false, drain: false });
       return true;
     });
   }
@@ -146,7 +141,7 @@ export class RuntimeController {
       return { acted: false, why: 'crash circuit open' };
     }
     try {
-      const acted = await this.recycleIfCurrent(tenant, reason, { failed, runtimeId: o.info.runtimeId });
+      const acted = await this.recycle(tenant, reason, { failed, runtimeId: o.info.runtimeId });
       if (!acted) return { acted: false, why: 'runtime gone or replaced since it was observed' };
       return { acted: true, event: 'recycle', reason };
     } catch (error) {
@@ -228,15 +223,19 @@ export class RuntimeController {
     this.options.logger.info({ tenant: tenantId, purgeData }, 'runtime removed');
   }
 
-  private async ensureLocked(tenant: TenantRecord): Promise<EnsuredRuntime> {
+  private async ensureLocked(asked: TenantRecord): Promise<EnsuredRuntime> {
     const started = performance.now();
-    this.breaker.check(tenant.id);
+    this.breaker.check(asked.id);
     // Read alongside the bring-up: every epoch bump (an idle tier, a recycle, a removal) happens
     // under this tenant's lock, which this ensure holds, so the value cannot move meanwhile.
-    const epoch = this.currentEpoch(tenant.id);
+    const epoch = this.currentEpoch(asked.id);
     epoch.catch(() => undefined); // awaited below; a bring-up that throws first leaves it unread
-    // The record this ensure was asked with may be older than an offboarding (tenant-gate.ts).
-    const [before] = await Promise.all([this.driver.inspect(tenant.id), this.gate.requireActive(tenant.id)]);
+    // The record this ensure was asked with may be older than an offboarding or an update: the
+    // runtime is made from the registry's (tenant-gate.ts).
+    const [before, tenant] = await Promise.all([
+      this.driver.inspect(asked.id),
+      this.gate.requireActive(asked),
+    ]);
     if (isCrash(before)) {
       // A crashed process comes back in a fresh container, never restarted in place.
       this.ledger.noteCrash(before!);

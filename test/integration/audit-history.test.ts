@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import { VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
-import { auditStreamKey } from '../../kernel/redis/keys.ts';
+import { auditHeadKey, auditStreamKey } from '../../kernel/redis/keys.ts';
 import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
 import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
 import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
@@ -24,7 +24,7 @@ async function appendAll(tenant: string, count: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  audit = await auditHarness('audit-history', ['whole', 'edited', 'forked', 'pruned']);
+  audit = await auditHarness('audit-history', ['whole', 'edited', 'forked', 'pruned', 'offboarded']);
   trail = audit.trail;
   sealer = audit.sealer({ maxEntries: 2 });
   sealed = { root: audit.auditDir, publicKey: createPublicKey(audit.privateKey) };
@@ -139,5 +139,19 @@ describe('the whole audit trail', () => {
       entries: 1,
       sealed: { segments: 0, entries: 0, prunedThrough: 3 },
     });
+  });
+});
+
+describe('the trail of an offboarded tenant', () => {
+  it('keeps its expiry through an append after offboarding set it (a router’s late entry)', async () => {
+    await appendAll('offboarded', 2);
+    await trail.expireAfter('offboarded', 1);
+    await appendAll('offboarded', 1);
+    const prefix = audit.ns.installation.registryPrefix;
+    // Without an expiry (TTL -1) the head, or the whole trail, would stay in Redis for good.
+    for (const key of [auditStreamKey(prefix, 'offboarded'), auditHeadKey(prefix, 'offboarded')]) {
+      const ttl = await audit.redis.ttl(key);
+      expect({ key, ttl: ttl > 0 && ttl <= 86_400 }).toEqual({ key, ttl: true });
+    }
   });
 });

@@ -10,28 +10,15 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
-import type { Probation, RolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
+import type { RolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 import { MemoryDriver } from '../support/fakes/memory-driver.ts';
+import { memoryLedger } from '../support/fakes/memory-rollout-ledger.ts';
 import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const FIRST_UID = 100_500;
-
-/** A ledger in this process's memory, as a restarted supervisor would find the Redis one. */
-function memoryLedger() {
-  const kept = new Map<string, string>();
-  const watched = new Map<string, Probation>();
-  const ledger: RolloutLedger = {
-    load: () => Promise.resolve({ failed: new Map(kept), probation: new Map(watched) }),
-    setFailed: (tenantId, specHash) => Promise.resolve(void kept.set(tenantId, specHash)),
-    deleteFailed: (tenantId) => Promise.resolve(void kept.delete(tenantId)),
-    setProbation: (tenantId, probation) => Promise.resolve(void watched.set(tenantId, probation)),
-    deleteProbation: (tenantId) => Promise.resolve(void watched.delete(tenantId)),
-  };
-  return { ledger, kept, watched };
-}
 
 /**
  * `count` tenants with a runtime each, created apart in time (a pass orders them by creation), then

@@ -27,7 +27,11 @@ function setup(): {
     probe: () => Promise.resolve(true),
     settings: lifecycleSettings({ healthTimeoutMs: 50, routeSettleMs: 0 }),
     registry: { get: (id) => Promise.resolve(records.get(id)) },
-    images: { prepare: () => imageReady, imageFor: () => undefined },
+    images: {
+      prepare: () => imageReady,
+      imageFor: () => undefined,
+      resolve: () => Promise.resolve(undefined),
+    },
   });
   const holdImages = (): (() => void) => {
     let release!: () => void;
