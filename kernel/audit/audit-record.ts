@@ -55,6 +55,20 @@ export const AuditEventSchema = z.strictObject({
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
+/** MCP's longest tool name (tool names are 1 to 128 characters): more is never a tool's name. */
+const MAX_RECORDED_NAME = 128;
+
+/**
+ * What a record or a decision log keeps of the tool name a caller sent: a name no tool can have is
+ * cut, its length said, so that a caller cannot put a megabyte into the trail (or its SIEM copy) with
+ * each refused call, which no budget charges.
+ */
+export function recordedToolName(name: string): string {
+  return name.length <= MAX_RECORDED_NAME
+    ? name
+    : `${name.slice(0, MAX_RECORDED_NAME)}...(${name.length} chars)`;
+}
+
 /** The argument digests' label (kernel/secrets/tenant-keys.ts). */
 const ARGS_KEY_LABEL: KeyLabel = { salt: 'bulkhead-audit', info: 'bulkhead audit arguments digest v1' };
 

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Principal } from '../identity/principal.ts';
 import type { ToolDecision } from './tool-policy.ts';
+import { recordedToolName } from '../../kernel/audit/audit-record.ts';
 
 export function logToolDecision(
   logger: Logger,
@@ -18,7 +19,7 @@ export function logToolDecision(
       agent: principal.agent,
       ...(principal.actors.length > 0 ? { actors: principal.actors } : {}),
       issuer: principal.issuer,
-      tool,
+      tool: recordedToolName(tool),
       decision: decision.permit ? 'permit' : 'deny',
       reason: decision.reason,
       ...(decision.permit || decision.answer !== 'step_up' ? {} : { required_scope: decision.scope }),

@@ -7,7 +7,7 @@
 // before (the rate limits and the idempotency claim fail closed, router/pipeline/state-guard.ts);
 // a record that cannot be written is logged whole at error level instead, so it is not lost.
 import type { AuditEvent, AuditSink } from '../../kernel/audit/audit-trail.ts';
-import { reportedUnits, type ArgsDigester } from '../../kernel/audit/audit-record.ts';
+import { recordedToolName, reportedUnits, type ArgsDigester } from '../../kernel/audit/audit-record.ts';
 import { isErrorCode, errorRow } from '../../kernel/errors/error-codes.ts';
 import { DEFAULT_STATE_POLICY, withinDeadline, type StatePolicy } from '../pipeline/state-guard.ts';
 import type { RequestContext } from '../request/request-context.ts';
@@ -60,7 +60,7 @@ export function callRecord(
   const { code } = outcome;
   return {
     ...who(context),
-    tool: outcome.name,
+    tool: recordedToolName(outcome.name),
     ...decision,
     kind: 'call',
     ...(deps.digester ? { args_digest: deps.digester.digest(context.principal.tenant, outcome.args) } : {}),

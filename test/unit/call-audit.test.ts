@@ -82,6 +82,22 @@ describe('call audit records', () => {
     ).toBe('internal');
   });
 
+  it('keep at most MCP’s longest tool name of a name the caller sent, in the record and the decision log', () => {
+    const probe = 'x'.repeat(1024 * 1024);
+    lines.length = 0;
+    const ctx = context(call(probe, {}));
+    const record = callRecord(
+      ctx,
+      { name: probe, args: {}, code: 'unknown_tool', latencyMs: 1 },
+      { digester },
+    );
+    expect(record.tool).toBe(`${'x'.repeat(128)}...(1048576 chars)`);
+    const decision = lines.find((line) => line.decision !== undefined);
+    expect(decision?.tool).toBe(record.tool);
+    const name = 'n'.repeat(128);
+    expect(callRecord(ctx, { name, args: {}, code: undefined, latencyMs: 1 }, {}).tool).toBe(name);
+  });
+
   it('digest no arguments as the HMAC of {} under the tenant key, and any argument anew', () => {
     const key = argsDigestKey('secret', 'acme');
     const none = argsDigest(key, {});
