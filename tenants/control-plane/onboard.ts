@@ -118,6 +118,14 @@ export async function onboardTenant(
     if (!created) throw error;
     // All or nothing: a tenant that could not get a runtime leaves no record, container or volume.
     progress(`failed (${(error as Error).message}): rolling back`);
+    // Suspended before the purge: an ensure still queued for it (this command gave up waiting)
+    // then finds the tenant not active once it holds the tenant's lock, and makes nothing after the
+    // purge (supervisor/lifecycle/tenant-gate.ts).
+    await deps.registry.update(id, {
+      expectedGeneration: tenant.generation,
+      changes: { status: 'suspended' },
+      author: { actor: author.actor, reason: 'onboard rolled back: suspend' },
+    });
     await deps.runtimes.remove(id, { purgeData: true });
     await deps.registry.delete(id, { actor: author.actor, reason: 'onboard rolled back' });
     progress('rolled back: no record, container or volume left');

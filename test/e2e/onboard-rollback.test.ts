@@ -60,9 +60,11 @@ describe('onboarding rollback', () => {
     expect(await registry.get('hotel')).toBeUndefined();
     expect(await registry.list()).toEqual([]);
     expect(await leftovers()).toEqual({ containers: 0, volumes: 0 });
-    // The attempt is in the change log: created, then removed by the rollback.
+    // The attempt is in the change log: created, then suspended (before the purge, so that an ensure
+    // still queued makes nothing after it) and removed by the rollback.
     expect((await registry.history('hotel')).map((e) => [e.action, e.reason])).toEqual([
       ['create', 'onboard'],
+      ['update', 'onboard rolled back: suspend'],
       ['delete', 'onboard rolled back'],
     ]);
   });
