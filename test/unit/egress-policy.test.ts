@@ -127,9 +127,25 @@ describe('destinations', () => {
       '::1',
       'fe80::1',
       'fd00::1',
+      '192.0.0.8',
+      '198.18.0.1',
+      '198.19.255.254',
+      // NAT64: the well-known prefix carries the IPv4 address it reaches, hex or dotted.
+      '64:ff9b::a00:1',
+      '64:ff9b::7f00:1',
+      '64:ff9b::10.0.0.1',
+      '64:ff9b::a9fe:a9fe',
+      '64:ff9b:1::5db8:d822',
     ])
       expect(isPrivateAddress(address), address).toBe(true);
-    for (const address of ['93.184.216.34', '::ffff:93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'])
+    for (const address of [
+      '93.184.216.34',
+      '::ffff:93.184.216.34',
+      '2606:2800:220:1:248:1893:25c8:1946',
+      '64:ff9b::5db8:d822',
+      '64:ff9b::93.184.216.34',
+      '198.20.0.1',
+    ])
       expect(isPrivateAddress(address), address).toBe(false);
   });
 });
