@@ -229,9 +229,13 @@ export function createProxyServer(
     } catch {
       url = undefined;
     }
+    // A refusal ends its connection: each refused request then costs the tenant a new connection
+    // into its bridge, which the gateway dials at a bounded rate (tunnel-pool.ts, dialsPerSecond).
+    // Kept alive, one connection could send refused requests, each audited, as fast as the gateway
+    // answers them.
     const reply = (r: Refusal): void => {
       res
-        .writeHead(r.status, { 'content-type': 'application/json', ...r.headers })
+        .writeHead(r.status, { 'content-type': 'application/json', connection: 'close', ...r.headers })
         .end(JSON.stringify(r.body));
     };
     if (!ctx || !url || url.protocol !== 'http:' || url.username || url.password)
