@@ -48,7 +48,8 @@ export async function recordRefusedAction(
     agent: null,
     tool: auditToolOf(request.action),
     decision: 'deny',
-    reason: `${why}; asked with reason: ${request.reason.slice(0, MAX_REASON)}`,
+    // The asked reason is whatever the refused actor typed: one line, as an allowed action's is.
+    reason: `${why}; asked with reason: ${request.reason.replace(/\p{Cc}/gu, ' ').slice(0, MAX_REASON)}`,
   });
 }
 
