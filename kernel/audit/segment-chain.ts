@@ -75,6 +75,8 @@ export interface SegmentsCheck {
   lastDigest: string;
   /** Segments up to this one were removed by retention (a signed marker says so). */
   prunedThrough?: number;
+  /** The tenant was offboarded then (its signed marker, which the trail ends where it says). */
+  offboardedAt?: string;
   /** The first problem found, naming the file, when not ok. */
   problem?: string;
 }
