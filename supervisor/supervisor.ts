@@ -187,6 +187,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     logger,
     tracing,
     activity: epochs,
+    audit: sealer,
     preparer: manager,
     verifier: new IsolationVerifier({
       docker,

@@ -318,6 +318,21 @@ export class AuditTrail implements AuditSink {
     return { entries, check: verifyChain(entries, head.hash, start) };
   }
 
+  /**
+   * Deletes the trail from Redis if every entry of it is sealed, the last one `sealed` (its seq and
+   * hash): offboarding, once the tenant's segments keep it (kernel/redis/lua/audit-close.lua).
+   * False when entries are left or one was appended meanwhile: the trail stays.
+   */
+  async close(tenant: string, sealed: { seq: number; hash: string }): Promise<boolean> {
+    const [stream, head] = this.keys(tenant);
+    this.heads.delete(tenant);
+    const closed = await this.scripts.auditClose(
+      { stream, head },
+      { sealedHead: `${sealed.seq}:${sealed.hash}` },
+    );
+    return closed === 1;
+  }
+
   /** Keep the trail for its retention period after the tenant is gone, then let Redis drop it. */
   async expireAfter(tenant: string, days: number): Promise<void> {
     for (const key of this.keys(tenant)) await this.redis.expire(key, days * 86_400);

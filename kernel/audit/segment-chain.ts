@@ -2,9 +2,8 @@
 // removed the oldest segments) says where the chain starts, then every segment must be the next one
 // (number, previous-segment digest, entry seq and hash), signed by the installation's key. Pure: the
 // caller reads the files (segment-files.ts).
-import { hash, sign, verify, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson } from '../tools/tool-definition.ts';
 import { GENESIS_HASH } from './audit-trail.ts';
 import {
   checkSegment,
@@ -16,6 +15,7 @@ import {
   type ParsedSegment,
   type SegmentLink,
 } from './audit-segment.ts';
+import { signMarker, verifiedMarker } from './signed-marker.ts';
 
 /**
  * Written when retention removes the oldest segments: "segments up to `through_segment` were removed
@@ -37,15 +37,11 @@ export const PruneMarkerSchema = z.strictObject({
 });
 export type PruneMarker = z.infer<typeof PruneMarkerSchema>;
 
-type Unsigned = Omit<PruneMarker, 'key_id' | 'signature'>;
-
-function markerMessage(marker: Unsigned): Buffer {
-  return Buffer.from(`${SEGMENT_FORMAT}\npruned\n${canonicalJson(marker)}`);
-}
-
-export function signPruneMarker(marker: Unsigned, privateKey: KeyObject): PruneMarker {
-  const signature = sign(null, markerMessage(marker), privateKey).toString('base64');
-  return { ...marker, key_id: keyId(privateKey), signature };
+export function signPruneMarker(
+  marker: Omit<PruneMarker, 'key_id' | 'signature'>,
+  privateKey: KeyObject,
+): PruneMarker {
+  return signMarker('pruned', marker, privateKey);
 }
 
 /** Where a tenant's chain of segments starts: after the pruned ones, or at the very beginning. */
@@ -79,6 +75,8 @@ export interface SegmentsCheck {
   lastDigest: string;
   /** Segments up to this one were removed by retention (a signed marker says so). */
   prunedThrough?: number;
+  /** The tenant was offboarded then (its signed marker, which the trail ends where it says). */
+  offboardedAt?: string;
   /** The first problem found, naming the file, when not ok. */
   problem?: string;
 }
@@ -184,19 +182,7 @@ export interface CheckSegmentsInput {
 }
 
 function readMarker(text: string, publicKey: KeyObject): PruneMarker | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text) as unknown;
-  } catch {
-    return 'pruning marker is not JSON';
-  }
-  const marker = PruneMarkerSchema.safeParse(parsed);
-  if (!marker.success) return 'pruning marker malformed';
-  const { key_id, signature, ...unsigned } = marker.data;
-  if (key_id !== keyId(publicKey)) return `pruning marker signed by another key (key id ${key_id})`;
-  if (!verify(null, markerMessage(unsigned), publicKey, Buffer.from(signature, 'base64')))
-    return 'pruning marker signature does not verify (edited)';
-  return marker.data;
+  return verifiedMarker('pruned', PruneMarkerSchema, text, publicKey, 'pruning marker');
 }
 
 /**

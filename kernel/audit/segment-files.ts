@@ -1,6 +1,7 @@
 // A tenant's sealed audit segments on disk: <dir>/<tenant>/segment-NNNNNNNN.jsonl plus pruned.json
 // when retention removed the oldest, and shipped.json when they are shipped to a SIEM
-// (supervisor/audit/audit-shipper.ts). A segment is written once (a temporary file, synced, made
+// (supervisor/audit/audit-shipper.ts); an offboarded tenant's, moved to
+// <dir>/<tenant>.offboarded-<time>/, hold offboarded.json too (offboard-marker.ts). A segment is written once (a temporary file, synced, made
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
 import { randomBytes, type KeyObject } from 'node:crypto';
@@ -10,12 +11,22 @@ import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
+  OFFBOARD_MARKER_FILE,
+  OFFBOARDED_DIR,
+  offboardEndProblem,
+  parseOffboardMarker,
+  verifiedOffboardMarker,
+  type OffboardMarker,
+} from './offboard-marker.ts';
+import {
+  FIRST_SEGMENT_PREV,
   parseSegment,
   segmentFileName,
   segmentNumberOf,
   type ParsedSegment,
   type SegmentLink,
 } from './audit-segment.ts';
+import { GENESIS_HASH } from './audit-trail.ts';
 import {
   chainStart,
   PruneMarkerSchema,
@@ -101,7 +112,13 @@ export interface SegmentWalk {
  * once; stops at the first that does not verify, which the result names.
  */
 export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck> {
-  const { dir, publicKey, tenant, verified, onVerified, progress } = walk;
+  const { dir, publicKey, verified, onVerified, progress } = walk;
+  // An offboarded tenant's directory: its segments must be the marker's tenant's and end where the
+  // marker says (checked once they are walked).
+  const offboardText = await readOptional(dir, OFFBOARD_MARKER_FILE);
+  const offboard = offboardText === undefined ? undefined : verifiedOffboardMarker(offboardText, publicKey);
+  if (typeof offboard === 'string') return { ...failed, problem: offboard };
+  const tenant = walk.tenant ?? offboard?.tenant;
   const chain = new SegmentChainCheck({ marker: await readMarkerText(dir), publicKey, tenant, verified });
   const listed = await listSegments(dir);
   for (const [i, file] of listed.entries()) {
@@ -111,15 +128,46 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
     if (parsed) await onVerified?.({ ...file, text, parsed });
     progress?.(i + 1, listed.length);
   }
-  return chain.result;
+  const problem =
+    offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk.tenant) : undefined;
+  if (problem !== undefined) return { ...chain.result, ok: false, problem };
+  return offboard ? { ...chain.result, offboardedAt: offboard.offboarded_at } : chain.result;
+}
+
+const failed: SegmentsCheck = {
+  ok: false,
+  segments: 0,
+  entries: 0,
+  head: GENESIS_HASH,
+  lastDigest: FIRST_SEGMENT_PREV,
+};
+
+async function readOptional(dir: string, name: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(dir, name), 'utf8');
+  } catch (error) {
+    if (missing(error)) return undefined;
+    throw error;
+  }
 }
 
 /** The pruning marker's text, undefined when there is none. */
-export async function readMarkerText(dir: string): Promise<string | undefined> {
+export function readMarkerText(dir: string): Promise<string | undefined> {
+  return readOptional(dir, PRUNE_MARKER_FILE);
+}
+
+/** The offboarding marker as written (its signature is verify's to check), undefined when none. */
+export async function readOffboardMarker(dir: string): Promise<OffboardMarker | undefined> {
+  const text = await readOptional(dir, OFFBOARD_MARKER_FILE);
+  return text === undefined ? undefined : parseOffboardMarker(text);
+}
+
+/** The directories of offboarded tenants under the installation's audit directory (their names). */
+export async function offboardedDirs(root: string): Promise<string[]> {
   try {
-    return await readFile(join(dir, PRUNE_MARKER_FILE), 'utf8');
+    return (await readdir(root)).filter((name) => OFFBOARDED_DIR.test(name)).sort();
   } catch (error) {
-    if (missing(error)) return undefined;
+    if (missing(error)) return [];
     throw error;
   }
 }

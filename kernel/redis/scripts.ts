@@ -53,6 +53,7 @@ export const SCRIPTS = {
     ['expectedHead', 'newHead', 'entries', 'emptyHead'],
     'values',
   ),
+  auditClose: spec('audit-close.lua', ['stream', 'head'], ['sealedHead']),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),

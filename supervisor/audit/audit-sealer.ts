@@ -5,14 +5,27 @@
 // that crashes between writing a segment and trimming Redis trims those entries on its next pass
 // (their seq is at or below the newest segment's). With a shipper (audit-shipper.ts), each pass
 // ships the new segments to the SIEM's collector between sealing and pruning, and retention removes
-// only segments already shipped.
+// only segments already shipped. Offboarding (the supervisor's purge job, while the tenant's record
+// still exists) seals what Redis still holds, signs an offboarding marker with the record's
+// retention, ends the Redis trail and moves the directory aside; every pass then ships and prunes
+// those directories by their marker, and removes each once its last segment is pruned.
 import type { KeyObject } from 'node:crypto';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { verifyChain, type AuditTrail } from '../../kernel/audit/audit-trail.ts';
-import { buildSegment, parseSegment } from '../../kernel/audit/audit-segment.ts';
+import { buildSegment, parseSegment, SEGMENT_FORMAT } from '../../kernel/audit/audit-segment.ts';
+import {
+  OFFBOARD_MARKER_FILE,
+  offboardedDirName,
+  signOffboardMarker,
+} from '../../kernel/audit/offboard-marker.ts';
 import { prunable, signPruneMarker } from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
+  offboardedDirs,
+  readOffboardMarker,
+  replaceFile,
   readSegmentText,
   nextLink,
   readMarker,
@@ -22,6 +35,7 @@ import {
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { KeyedLock } from '../lifecycle/keyed-lock.ts';
 import type { AuditShipper } from './audit-shipper.ts';
 
 export interface AuditSealerOptions {
@@ -49,6 +63,8 @@ export interface SealReport {
 export class AuditSealer {
   private readonly options: AuditSealerOptions;
   private readonly now: () => Date;
+  /** A pass and an offboarding of one tenant never seal at once (both would write its next segment). */
+  private readonly lock = new KeyedLock();
 
   constructor(options: AuditSealerOptions) {
     this.options = options;
@@ -64,23 +80,99 @@ export class AuditSealer {
     let behind = 0;
     for (const tenant of await this.options.tenants.list()) {
       try {
-        await this.seal(tenant.id);
-        let through = Infinity;
-        if (shipper) {
-          const shipped = await shipper.ship(tenant.id);
-          behind += shipped.behind;
-          through = shipped.through;
-        }
-        await this.prune(tenant.id, tenant.retention.auditDays, through);
+        // Under the tenant's lock: an offboarding moves the directory away between none of these.
+        await this.lock.run(tenant.id, async () => {
+          await this.sealLocked(tenant.id);
+          let through = Infinity;
+          if (shipper) {
+            const shipped = await shipper.ship(tenant.id);
+            behind += shipped.behind;
+            through = shipped.through;
+          }
+          await this.prune(tenant.id, tenant.retention.auditDays, through);
+        });
       } catch (error) {
         this.options.logger.error({ tenant: tenant.id, err: error }, 'audit sealing failed');
+      }
+    }
+    for (const name of await offboardedDirs(this.options.dir)) {
+      try {
+        behind += await this.retire(join(this.options.dir, name));
+      } catch (error) {
+        this.options.logger.error({ dir: name, err: error }, 'offboarded audit retention failed');
       }
     }
     shipper?.passDone(behind);
   }
 
+  /**
+   * An offboarded tenant's directory: shipped and pruned by its marker's retention as a live
+   * tenant's by its record's, then removed once no segment is left. Returns the segments unshipped.
+   */
+  private async retire(dir: string): Promise<number> {
+    const marker = await readOffboardMarker(dir);
+    // A directory moved aside by hand, not by offboarding: not the sealer's to remove.
+    if (!marker) return 0;
+    const shipped = await this.options.shipper?.ship(marker.tenant, dir);
+    await this.prune(marker.tenant, marker.audit_days, shipped?.through ?? Infinity, dir);
+    if ((await listSegments(dir)).length > 0) return shipped?.behind ?? 0;
+    await rm(dir, { recursive: true });
+    this.options.logger.info(
+      { tenant: marker.tenant, offboardedAt: marker.offboarded_at },
+      'offboarded audit trail past its retention: removed',
+    );
+    return 0;
+  }
+
+  /**
+   * At offboarding, before the tenant's record is deleted: seals what Redis still holds, then
+   * writes the signed marker (the record's retention, where the trail ends), ends the Redis trail
+   * and moves the directory to <tenant>.offboarded-<time>. Returns that directory; undefined when
+   * nothing was ever sealed (nothing to retain). Run again (an offboarding that failed later), it
+   * finds nothing left to seal and no directory, and does nothing.
+   */
+  async offboard(tenant: TenantRecord): Promise<string | undefined> {
+    return this.lock.run(tenant.id, async () => {
+      const { logger } = this.options;
+      const dir = tenantSegmentDir(this.options.dir, tenant.id);
+      await this.sealLocked(tenant.id);
+      const link = await nextLink(dir);
+      const last = { segment: link.segment - 1, seq: link.chain.seq - 1, hash: link.chain.prev };
+      if (last.segment === 0) return undefined;
+      const at = this.now();
+      const marker = signOffboardMarker(
+        {
+          type: 'offboarded',
+          format: SEGMENT_FORMAT,
+          tenant: tenant.id,
+          offboarded_at: at.toISOString(),
+          audit_days: tenant.retention.auditDays,
+          last_segment: last.segment,
+          last_seq: last.seq,
+          last_hash: last.hash,
+        },
+        this.options.privateKey,
+      );
+      await replaceFile(dir, OFFBOARD_MARKER_FILE, `${JSON.stringify(marker)}\n`, {
+        readerGid: this.options.readerGid,
+      });
+      // Left in Redis (a chain that does not continue the segments, or an entry appended since):
+      // it keeps the expiry offboarding gives it (AuditTrail.expireAfter).
+      if (!(await this.options.trail.close(tenant.id, last)))
+        logger.warn({ tenant: tenant.id }, 'offboarded tenant: entries left in its Redis audit trail');
+      const moved = join(this.options.dir, offboardedDirName(tenant.id, at));
+      await rename(dir, moved);
+      logger.info({ tenant: tenant.id, dir: moved, through: last.segment }, 'offboarded audit trail kept');
+      return moved;
+    });
+  }
+
   /** Seals every entry of `tenant` still in Redis, `maxEntries` per segment. */
-  async seal(tenant: string): Promise<SealReport> {
+  seal(tenant: string): Promise<SealReport> {
+    return this.lock.run(tenant, () => this.sealLocked(tenant));
+  }
+
+  private async sealLocked(tenant: string): Promise<SealReport> {
     const { trail, maxEntries, privateKey, logger } = this.options;
     const dir = tenantSegmentDir(this.options.dir, tenant);
     const report: SealReport = { segments: 0, entries: 0 };
@@ -135,8 +227,12 @@ export class AuditSealer {
    * last one removed (so verify tells pruning from tampering), then the files; none past segment
    * `through` (the last one shipped, when shipping is on). Returns how many.
    */
-  async prune(tenant: string, days: number, through = Infinity): Promise<number> {
-    const dir = tenantSegmentDir(this.options.dir, tenant);
+  async prune(
+    tenant: string,
+    days: number,
+    through = Infinity,
+    dir = tenantSegmentDir(this.options.dir, tenant),
+  ): Promise<number> {
     const pruned = (await readMarker(dir))?.through_segment ?? 0;
     const all = await listSegments(dir);
     // Left by a pass that wrote its marker and stopped before removing them.

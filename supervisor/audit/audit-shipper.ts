@@ -85,11 +85,11 @@ export class AuditShipper {
   }
 
   /**
-   * Ships every sealed segment of `tenant` past its cursor, in order. Stops at the first segment
+   * Ships every sealed segment of `tenant` past its cursor, in order (from `dir`: an offboarded
+   * tenant's, moved aside). Stops at the first segment
    * that does not verify or that the collector does not accept: it is tried again on the next pass.
    */
-  async ship(tenant: string): Promise<ShipReport> {
-    const dir = tenantSegmentDir(this.options.dir, tenant);
+  async ship(tenant: string, dir = tenantSegmentDir(this.options.dir, tenant)): Promise<ShipReport> {
     const { logger } = this.options;
     const { link, through } = await this.start(dir, tenant);
     const unshipped = (await listSegments(dir)).filter((s) => s.number >= link.segment);

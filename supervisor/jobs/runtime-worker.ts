@@ -54,6 +54,12 @@ export interface RuntimeWorkerOptions {
   activity?: { touch(tenantId: string): Promise<void> };
   /** Readies a tenant's image and volume for `prepare` jobs; absent: they are refused. */
   preparer?: { prepare(tenant: TenantRecord): Promise<void> };
+  /**
+   * Keeps an offboarded tenant's sealed audit trail under the retention of its record
+   * (AuditSealer.offboard), run by a `remove` job with `purgeData`, which offboarding sends while the
+   * record still exists; absent without a signing key (nothing is sealed).
+   */
+  audit?: { offboard(tenant: TenantRecord): Promise<unknown> } | undefined;
   /** Isolation evidence for `verify` jobs; absent in supervisors without a Docker engine. */
   verifier?: { verify(tenant: TenantRecord, otherTenantIds: string[]): Promise<IsolationReport> };
 }
@@ -83,6 +89,9 @@ function handlers(options: RuntimeWorkerOptions): {
     },
     async remove(data) {
       const { tenantId, purgeData } = RUNTIME_JOBS.remove.data.parse(data);
+      // Before the purge: one that fails keeps the record, and offboarding runs both again.
+      const tenant = purgeData && options.audit ? await registry.get(tenantId) : undefined;
+      if (tenant) await options.audit?.offboard(tenant);
       await manager.remove(tenantId, purgeData);
       return {};
     },

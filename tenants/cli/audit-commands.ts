@@ -63,8 +63,10 @@ async function verify(args: string[]): Promise<void> {
     report.shippedThrough === undefined
       ? ''
       : `; shipped to the SIEM through segment ${report.shippedThrough}`;
+  const offboarded =
+    report.offboardedAt === undefined ? '' : `; offboarded ${report.offboardedAt}, the trail ends there`;
   console.log(
-    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}`,
+    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}${offboarded}`,
   );
 }
 

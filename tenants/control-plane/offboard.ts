@@ -46,13 +46,17 @@ export async function offboardTenant(
     );
   }
   // The supervisor's purge fails, naming what it found, unless a second look finds nothing left
-  // (supervisor/docker/tenant-purge.ts); the record stays, so offboarding can run again.
+  // (supervisor/docker/tenant-purge.ts); the record stays, so offboarding can run again. Before it,
+  // the supervisor seals the trail and keeps its segments under this record's retention
+  // (AuditSealer.offboard): it needs the record, so this comes before the record's delete.
   progress('destroying the data volume and the socket directory, then checking that nothing is left');
   await deps.runtimes.remove(tenant.id, { purgeData: true });
   progress('destroying secrets');
   const secrets = await deps.secrets.destroyAll(tenant.id);
   progress('removing the registry record');
   await deps.registry.delete(tenant.id, { actor: deps.actor, reason: 'offboard' });
+  // What the supervisor could not seal (no signing key, or a chain that does not continue the
+  // segments) stays in Redis for the retention, then goes.
   await deps.audit.expireAfter(tenant.id, tenant.retention.auditDays);
   return {
     tenant: tenant.id,

@@ -23,6 +23,8 @@ let queue: Queue;
 /** What the lifecycle does for each tenant's ensure. */
 const ensureScript = new Map<string, () => Promise<never> | never>();
 let releaseStuck: () => void = () => undefined;
+/** The audit trail's offboarding and the lifecycle's removals, in the order the worker ran them. */
+const removals: string[] = [];
 
 const status: RuntimeStatus = {
   tenantId: 'alpha',
@@ -43,7 +45,10 @@ const lifecycle: RuntimeLifecycle = {
       info: { runtimeId: 'c0ffee' },
     };
   },
-  remove: () => Promise.resolve(),
+  remove: (tenantId, purgeData) => {
+    removals.push(`remove ${tenantId} purgeData=${purgeData}`);
+    return Promise.resolve();
+  },
   // More than the status, as the lifecycle's own record holds: the worker passes on the status only.
   inspect: (tenantId) =>
     Promise.resolve(
@@ -92,6 +97,12 @@ beforeAll(async () => {
     manager: lifecycle,
     registry,
     logger: pino({ level: 'silent' }),
+    audit: {
+      offboard: (tenant: TenantRecord) => {
+        removals.push(`audit offboard ${tenant.id} ${tenant.retention.auditDays}d`);
+        return Promise.resolve();
+      },
+    },
   });
   await worker.waitUntilReady();
   client = new RuntimeClient({ redis: connection, prefix, timeoutMs: 5_000 });
@@ -137,6 +148,17 @@ describe('runtime jobs', () => {
     expect(backoff).toMatchObject({ code: 'runtime_backoff', message: 'crash-looping', retryAfterMs: 1235 });
     const suspended = await refusalOf(client.ensure('paused'));
     expect(suspended).toMatchObject({ code: 'tenant_suspended', retryAfterMs: undefined });
+  });
+
+  it("hands the tenant's record to the audit trail's offboarding before a purge, and only then", async () => {
+    removals.length = 0;
+    await client.remove('alpha', { purgeData: false });
+    await client.remove('alpha', { purgeData: true });
+    expect(removals).toEqual([
+      'remove alpha purgeData=false',
+      'audit offboard alpha 365d',
+      'remove alpha purgeData=true',
+    ]);
   });
 
   it('refuses verify where the supervisor has no verifier', async () => {
