@@ -55,6 +55,9 @@ export async function offboardTenant(
   const secrets = await deps.secrets.destroyAll(tenant.id);
   progress('removing the registry record');
   await deps.registry.delete(tenant.id, { actor: deps.actor, reason: 'offboard' });
+  // A secret set while this ran (read the record before its delete, stored after destroyAll) is
+  // destroyed here; one stored after this fails its registry update and destroys itself (secrets.ts).
+  await deps.secrets.destroyAll(tenant.id);
   // What the supervisor could not seal (no signing key, or a chain that does not continue the
   // segments) stays in Redis for the retention, then goes.
   await deps.audit.expireAfter(tenant.id, tenant.retention.auditDays);

@@ -17,10 +17,18 @@ export async function setSecret(cp: ControlPlane, id: string, name: string, valu
   const tenant = await cp.registry.require(id);
   const ref = await cp.secrets.put(id, name, value);
   const secrets = [...tenant.secrets.filter((s) => s.name !== name), { name, ref }];
-  await cp.registry.update(id, {
-    expectedGeneration: tenant.generation,
-    changes: { secrets },
-    author: { actor: cp.actor, reason: `secret ${name} set` },
-  });
+  try {
+    await cp.registry.update(id, {
+      expectedGeneration: tenant.generation,
+      changes: { secrets },
+      author: { actor: cp.actor, reason: `secret ${name} set` },
+    });
+  } catch (error) {
+    // Offboarded since the record was read (its secrets destroyed before the value landed): the
+    // value would outlive the tenant, readable by the same id onboarded again. Offboarding destroys
+    // the secrets once more after the record's delete, for a value that lands before this update.
+    if (!(await cp.registry.get(id))) await cp.secrets.destroyAll(id);
+    throw error;
+  }
   return ref;
 }
