@@ -2,7 +2,7 @@
 // tenant's chain of segments, export its records as JSON lines for a SIEM, and create the audit
 // keys of an installation.
 import { createPublicKey, hash, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -24,10 +24,24 @@ export function segmentDir(source: SegmentSource): string {
   return 'dir' in source ? source.dir : tenantSegmentDir(source.root, source.tenant);
 }
 
-/** The source's directory, which must exist, and the tenant its segments must belong to. */
+/**
+ * The source's directory, which must exist, and the tenant its segments must belong to. An
+ * offboarded tenant's trail was moved aside (supervisor/audit/audit-sealer.ts): the refusal names
+ * where, for `--dir`.
+ */
 function existingSource(source: SegmentSource): { dir: string; tenant: string | undefined } {
   const dir = segmentDir(source);
-  if (!existsSync(dir)) throw new BulkheadError('invalid_input', `${dir}: no such audit directory`);
+  if (!existsSync(dir)) {
+    const moved =
+      'tenant' in source && existsSync(source.root)
+        ? readdirSync(source.root)
+            .filter((name) => name.startsWith(`${source.tenant}.offboarded-`))
+            .sort()
+            .map((name) => join(source.root, name))
+        : [];
+    const hint = moved.length ? `; an offboarded tenant's trail is in ${moved.join(', ')} (pass --dir)` : '';
+    throw new BulkheadError('invalid_input', `${dir}: no such audit directory${hint}`);
+  }
   return { dir, tenant: 'tenant' in source ? source.tenant : undefined };
 }
 
