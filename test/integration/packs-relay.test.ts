@@ -224,7 +224,12 @@ describe('packs in the tenant runtime', () => {
       expect((await recordsOnly.listResources()).resources).toEqual([]);
       expect((await recordsOnly.listResourceTemplates()).resourceTemplates).toEqual([]);
       expect((await recordsOnly.listPrompts()).prompts).toEqual([]);
-      await expect(recordsOnly.readResource({ uri: 'notes://readme' })).rejects.toThrow(/no pack/);
+      // The same refusal as the router's own, which the router records as a denial.
+      await expect(recordsOnly.readResource({ uri: 'notes://readme' })).rejects.toMatchObject({
+        code: -32602,
+        data: { code: 'unknown_resource' },
+        message: expect.stringMatching(/no pack/),
+      });
       await expect(recordsOnly.readResource({ uri: 'notes://note/one' })).rejects.toThrow(/no pack/);
       await expect(
         recordsOnly.getPrompt({ name: 'notes_summarize', arguments: { title: 'one' } }),

@@ -30,6 +30,7 @@ import { tenantRecord } from '../support/tenant.ts';
 import { testPrincipal } from '../support/principal.ts';
 
 const URI = 'records://patient/4711';
+const OTHER_PACK_URI = 'notes://readme';
 
 let ns: TestNamespace;
 let redis: Redis;
@@ -48,6 +49,15 @@ beforeAll(async () => {
     reached += 1;
     await hold;
     res.writeHead(200, { 'content-type': 'application/json' });
+    // What the runtime answers for another pack's item (runtime-image/src/packs/pack-surface.ts).
+    if (message.params.uri === OTHER_PACK_URI)
+      return void res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: message.id,
+          error: { code: -32602, message: 'served by no pack', data: { code: 'unknown_resource' } },
+        }),
+      );
     res.end(
       JSON.stringify({
         jsonrpc: '2.0',
@@ -160,6 +170,15 @@ describe('a request relayed to the tenant runtime', () => {
     expect(refusal(second)).toBe('concurrency_limit');
     expect(reached).toBe(0);
     hold = Promise.resolve();
+    await client.close();
+  });
+
+  it("is recorded as denied when the runtime refuses another pack's item", async () => {
+    const client = await clientOf(context('other-pack', { reachesPacks: true }));
+    const read = await client.readResource({ uri: OTHER_PACK_URI }).catch((error: unknown) => error);
+    expect(refusal(read)).toBe('unknown_resource');
+    const [entry] = await records('other-pack', 1);
+    expect(entry).toMatchObject({ tool: 'resources/read', decision: 'deny', reason: 'unknown_resource' });
     await client.close();
   });
 

@@ -9,6 +9,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import type { Client } from '@modelcontextprotocol/client';
+import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { CallTrace } from '../tracing/call-tracer.ts';
 import { inPackSpan, startPackSpan } from '../tracing/pack-span.ts';
 import type { PackHost } from './pack-host.ts';
@@ -28,9 +29,18 @@ export interface PackSurfaceOptions {
 /** The capabilities the runtime adds when it hosts packs. */
 export const PACK_CAPABILITIES = { resources: {}, prompts: {}, completions: {}, logging: {} } as const;
 
-/** Also what a caller gets for another pack's item: it cannot tell one that exists from one that does not. */
-function notFound(what: string): ProtocolError {
-  return new ProtocolError(ProtocolErrorCode.InvalidParams, `${what} is served by no pack of this tenant`);
+/**
+ * Also what a caller gets for another pack's item: it cannot tell one that exists from one that does
+ * not. Its data is the structured error the router's own refusals carry, so the router records it
+ * as the denial it is (router/mcp/relay-admission.ts).
+ */
+function notFound(what: string, code: 'unknown_resource' | 'unknown_prompt'): ProtocolError {
+  const message = `${what} is served by no pack of this tenant`;
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    message,
+    toolError(code, message).structuredContent.error,
+  );
 }
 
 async function clientOf(process: PackProcess) {
@@ -66,7 +76,7 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
   );
   server.setRequestHandler('resources/read', async (request, ctx) => {
     const owner = reach.resourceOwner(request.params.uri);
-    if (!owner) throw notFound(`resource ${request.params.uri}`);
+    if (!owner) throw notFound(`resource ${request.params.uri}`, 'unknown_resource');
     return relayed(owner, 'resources/read', (client) =>
       client.readResource({ uri: request.params.uri }, bounded(ctx)),
     );
@@ -74,7 +84,7 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
   server.setRequestHandler('prompts/list', () => Promise.resolve({ prompts: reach.prompts() }));
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const owner = reach.promptOwner(request.params.name);
-    if (!owner) throw notFound(`prompt ${request.params.name}`);
+    if (!owner) throw notFound(`prompt ${request.params.name}`, 'unknown_prompt');
     return relayed(owner.process, 'prompts/get', (client) =>
       client.getPrompt({ ...request.params, name: owner.name }, bounded(ctx)),
     );
@@ -83,13 +93,13 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
     const { ref } = request.params;
     if (ref.type === 'ref/prompt') {
       const owner = reach.promptOwner(ref.name);
-      if (!owner) throw notFound(`prompt ${ref.name}`);
+      if (!owner) throw notFound(`prompt ${ref.name}`, 'unknown_prompt');
       return relayed(owner.process, 'completion/complete', (client) =>
         client.complete({ ...request.params, ref: { ...ref, name: owner.name } }, bounded(ctx)),
       );
     }
     const owner = reach.templateOwner(ref.uri);
-    if (!owner) throw notFound(`resource template ${ref.uri}`);
+    if (!owner) throw notFound(`resource template ${ref.uri}`, 'unknown_resource');
     return relayed(owner, 'completion/complete', (client) => client.complete(request.params, bounded(ctx)));
   });
   server.setRequestHandler('logging/setLevel', () => Promise.resolve({}));
