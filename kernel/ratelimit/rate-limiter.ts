@@ -10,7 +10,8 @@
 import type { Redis } from 'ioredis';
 import { PLAN_QUOTAS, type Quotas } from '../tenant/tenant-spec.ts';
 import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
-import { toolError, type ToolErrorResult } from '../tools/tool-errors.ts';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { toolErrorFor, type ToolErrorResult } from '../tools/tool-errors.ts';
 import { rateLimitKey, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
 import { scheduleFlush, type FlushRequest } from '../redis/flush-timing.ts';
 import {
@@ -322,18 +323,18 @@ export function budgetMeta(decision: RateDecision): Record<string, Omit<LayerBud
   );
 }
 
-/** The structured `rate_limit` tool error of a refused decision: the layer, its limit and budget. */
-export function rateLimitError(decision: RateDecision): ToolErrorResult {
+/** The refusal of a refused decision: the layer to wait for, its limit and budget, and every layer's. */
+export function rateLimitRefusal(decision: RateDecision): BulkheadError<'rate_limit_exceeded'> {
   const layer = decision.refusedBy;
   if (!layer) throw new TypeError('an admitted call has no rate-limit error');
   const retryAfterMs = layer.retry_after_ms ?? 1;
   const per = layer.period_ms === DAY_MS ? 'day' : 'minute';
   const which = layer.upstream === undefined ? layer.layer : `upstream ${layer.upstream}`;
-  return toolError(
+  return new BulkheadError(
     'rate_limit_exceeded',
     `the ${which} rate limit of ${layer.limit} calls per ${per} is spent; retry after ${retryAfterMs} ms`,
     {
-      retry_after_ms: retryAfterMs,
+      retryAfterMs,
       details: {
         layer: layer.layer,
         ...(layer.upstream !== undefined ? { upstream: layer.upstream } : {}),
@@ -346,4 +347,9 @@ export function rateLimitError(decision: RateDecision): ToolErrorResult {
       },
     },
   );
+}
+
+/** The structured `rate_limit` tool error of a refused decision (rateLimitRefusal as a tool result). */
+export function rateLimitError(decision: RateDecision): ToolErrorResult {
+  return toolErrorFor(rateLimitRefusal(decision));
 }

@@ -7,8 +7,8 @@
 // a loop of resources/read spent no budget, held no slot and left no record. The rate limits fail
 // closed when Redis does not answer, as a tenant tool's do (router/pipeline/state-guard.ts).
 import { ProtocolError } from '@modelcontextprotocol/server';
-import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { rateLimitError, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
+import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { errorCodeIn } from '../metrics/router-metrics.ts';
 import type { ConcurrencyGate } from '../pipeline/concurrency-gate.ts';
 import {
@@ -57,13 +57,7 @@ async function admit(
     const layer = decision.refusedBy?.layer ?? 'unknown';
     log.info({ method, layer }, 'rate limited');
     deps.metrics?.rateLimited(labels, layer);
-    const { error } = rateLimitError(decision).structuredContent;
-    throw protocolErrorFor(
-      new BulkheadError('rate_limit_exceeded', error.message, {
-        retryAfterMs: error.retry_after_ms,
-        details: error.details,
-      }),
-    );
+    throw protocolErrorFor(rateLimitRefusal(decision));
   }
   try {
     return await deps.gate?.acquire(principal.tenant);
