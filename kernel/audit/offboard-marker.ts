@@ -6,6 +6,7 @@
 // offboarded trail is seen in the files alone. Pure: segment-files.ts reads and writes it.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { TENANT_ID_PATTERN } from '../tenant/tenant-spec.ts';
 import { SEGMENT_FORMAT } from './audit-segment.ts';
 import type { SegmentsCheck } from './segment-chain.ts';
 import { signMarker, verifiedMarker } from './signed-marker.ts';
@@ -69,4 +70,5 @@ export function offboardedDirName(tenant: string, at: Date): string {
   return `${tenant}.offboarded-${at.toISOString().replace(/[:.]/g, '-')}`;
 }
 
-export const OFFBOARDED_DIR = /^[a-z][a-z0-9-]{1,30}[a-z0-9]\.offboarded-[0-9TZ-]+$/;
+/** The names offboardedDirName gives: a tenant id, then the time it was offboarded. */
+export const OFFBOARDED_DIR = new RegExp(`^${TENANT_ID_PATTERN.source.slice(1, -1)}\\.offboarded-[0-9TZ-]+$`);

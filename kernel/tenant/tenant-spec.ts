@@ -4,10 +4,12 @@ import { PackNameSchema, PackVersionSchema } from '../packs/pack-manifest.ts';
 import { EgressPolicySchema } from './egress-policy.ts';
 
 /** Lower-case DNS-label-like ids: safe in container names, volume names, paths and Redis keys. */
+export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+
 export const TenantIdSchema = z
   .string()
   .regex(
-    /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/,
+    TENANT_ID_PATTERN,
     'tenant id must be 3-32 characters of a-z, 0-9 and "-", starting with a letter and not ending with "-"',
   );
 export type TenantId = z.infer<typeof TenantIdSchema>;

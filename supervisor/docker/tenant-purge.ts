@@ -47,7 +47,7 @@ function nameOf(c: Docker.ContainerInfo): string {
 }
 
 /** What of the tenant is still on this host: none, after a purge that worked. */
-export async function tenantLeftovers(t: PurgeTarget): Promise<string[]> {
+async function tenantLeftovers(t: PurgeTarget): Promise<string[]> {
   const { docker, placement } = t;
   const [containers, volume, socketDir] = await Promise.all([
     tenantContainers(t),

@@ -2,13 +2,14 @@
 // tenant's chain of segments, export its records as JSON lines for a SIEM, and create the audit
 // keys of an installation.
 import { createPublicKey, hash, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts';
 import type { SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
+  offboardedDirs,
   readSegmentText,
   readShipCursor,
   tenantSegmentDir,
@@ -29,14 +30,13 @@ export function segmentDir(source: SegmentSource): string {
  * offboarded tenant's trail was moved aside (supervisor/audit/audit-sealer.ts): the refusal names
  * where, for `--dir`.
  */
-function existingSource(source: SegmentSource): { dir: string; tenant: string | undefined } {
+async function existingSource(source: SegmentSource): Promise<{ dir: string; tenant: string | undefined }> {
   const dir = segmentDir(source);
   if (!existsSync(dir)) {
     const moved =
-      'tenant' in source && existsSync(source.root)
-        ? readdirSync(source.root)
+      'tenant' in source
+        ? (await offboardedDirs(source.root))
             .filter((name) => name.startsWith(`${source.tenant}.offboarded-`))
-            .sort()
             .map((name) => join(source.root, name))
         : [];
     const hint = moved.length ? `; an offboarded tenant's trail is in ${moved.join(', ')} (pass --dir)` : '';
@@ -75,7 +75,7 @@ export async function verifySegments(
   publicKey: KeyObject,
   options: { progress?: Progress | undefined } = {},
 ): Promise<VerifyReport> {
-  const { dir, tenant } = existingSource(source);
+  const { dir, tenant } = await existingSource(source);
   const check = await walkSegmentFiles({ dir, publicKey, tenant, progress: options.progress });
   const shipped = await readShipCursor(dir);
   return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
@@ -104,7 +104,7 @@ export async function exportSegments(
   publicKey: KeyObject,
   options: ExportOptions,
 ): Promise<{ records: number; check: VerifyReport }> {
-  const { dir, tenant } = existingSource(source);
+  const { dir, tenant } = await existingSource(source);
   const verified: { name: string; sha256: string }[] = [];
   const check = await walkSegmentFiles({
     dir,
