@@ -35,7 +35,7 @@ import {
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import { KeyedLock } from '../lifecycle/keyed-lock.ts';
+import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
 import type { AuditShipper } from './audit-shipper.ts';
 
 export interface AuditSealerOptions {

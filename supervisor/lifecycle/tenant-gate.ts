@@ -12,7 +12,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { isEarlierRecord, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { TenantSuspendedError, type RuntimeControllerOptions } from './controller-parts.ts';
-import { KeyedLock } from './keyed-lock.ts';
+import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
 
 export class TenantGate {
   private readonly locks = new KeyedLock();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
 import { CreateLimiter } from '../../supervisor/lifecycle/create-limiter.ts';
-import { KeyedLock } from '../../supervisor/lifecycle/keyed-lock.ts';
+import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
 import { RecentLog } from '../../supervisor/lifecycle/recent-log.ts';
 import { pidsLimitReached } from '../../supervisor/lifecycle/health-monitor.ts';
 import { idleEvent, verdictOf } from '../../supervisor/lifecycle/observation-policy.ts';

@@ -1,4 +1,5 @@
-// One-at-a-time per key: lifecycle changes of one tenant never interleave; other tenants proceed.
+// One-at-a-time per key, other keys proceeding: a tenant's lifecycle changes
+// (supervisor/lifecycle/tenant-gate.ts), its audit sealing and offboarding (supervisor/audit/audit-sealer.ts).
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
 
