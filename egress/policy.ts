@@ -56,7 +56,7 @@ export function decide(policy: EgressPolicy, pack: string | undefined, dest: Des
 }
 
 const PRIVATE = new BlockList();
-for (const [net, prefix] of [
+const PRIVATE_IPV4 = [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
   ['100.64.0.0', 10],
@@ -69,8 +69,13 @@ for (const [net, prefix] of [
   ['192.0.0.0', 24],
   ['198.18.0.0', 15],
   ['224.0.0.0', 3],
-] as const)
+] as const;
+for (const [net, prefix] of PRIVATE_IPV4) {
   PRIVATE.addSubnet(net, prefix, 'ipv4');
+  // The same network behind the well-known NAT64 prefix (64:ff9b::/96, RFC 6052), which a NAT64
+  // gateway on the host's network turns back into it.
+  PRIVATE.addSubnet(`64:ff9b::${net}`, 96 + prefix, 'ipv6');
+}
 for (const [net, prefix] of [
   ['::', 127],
   // NAT64 for local use (RFC 8215): what it translates to is the operator's to say, not a rule's.
@@ -81,36 +86,11 @@ for (const [net, prefix] of [
 ] as const)
   PRIVATE.addSubnet(net, prefix, 'ipv6');
 
-/** The eight 16-bit groups of an IPv6 address (its text as Node's resolver gives it). */
-function ipv6Groups(address: string): number[] {
-  const [head = '', tail] = address.toLowerCase().split('::');
-  const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16)));
-  const left = parse(head);
-  const right = tail === undefined ? [] : parse(tail);
-  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
-}
-
-/**
- * The IPv4 address an IPv6 one stands for: an IPv4-mapped address (::ffff:a.b.c.d), or one of the
- * well-known NAT64 prefix (64:ff9b::/96, RFC 6052), which a NAT64 gateway on the host's network
- * turns into that IPv4 address, private ones included.
- */
-function embeddedIPv4(address: string): string | undefined {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  if (mapped) return mapped;
-  if (!/^64:ff9b::/i.test(address)) return undefined;
-  const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(address)?.[1];
-  if (dotted) return dotted;
-  const groups = ipv6Groups(address);
-  if (groups.slice(2, 6).some((g) => g !== 0)) return undefined;
-  const [high = 0, low = 0] = groups.slice(6);
-  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
-}
-
 /** Whether an address is one a host name must not lead to (private, loopback, link-local, multicast). */
 export function isPrivateAddress(address: string): boolean {
-  // An address that stands for an IPv4 one is judged by that. (BlockList itself maps IPv4 addresses
+  // An IPv4-mapped IPv6 address is judged by its IPv4 part. (BlockList itself maps IPv4 addresses
   // onto ::ffff:0:0/96, so that range must not be a rule: it would refuse every IPv4 address.)
-  const plain = embeddedIPv4(address) ?? address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const plain = mapped ?? address;
   return PRIVATE.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
 }
