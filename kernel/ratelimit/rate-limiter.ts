@@ -77,6 +77,12 @@ export interface RateScope {
   quotas: Quotas | undefined;
   /** The tool called; absent for a look at the tenant, agent and user layers only. */
   tool?: Pick<ToolDefinition, 'name' | 'callsPerMinute' | 'upstreams'>;
+  /**
+   * A request refused before it ran (router/pipeline/refusal-charge.ts): only the caller's own
+   * shares apply (agent, user), not the tenant's minute and day its other agents share, nor a
+   * tool's or an upstream's budget, which pay for work that did not happen.
+   */
+  refused?: boolean;
 }
 
 interface LayerPlan {
@@ -100,11 +106,22 @@ export function layerPlans(prefix: string, scope: RateScope): LayerPlan[] {
   const quotas: Quotas = scope.quotas ?? PLAN_QUOTAS.small;
   const { tenant, agent, user } = scope.principal;
   const share = Math.ceil(quotas.callsPerMinute / 2);
-  const tool = scope.tool;
+  const refused = scope.refused === true;
+  const tool = refused ? undefined : scope.tool;
   const key = (layer: string): string => rateLimitKey(prefix, tenant, layer);
   return [
-    { layer: 'tenant_minute', key: key('tenant:minute'), limit: quotas.callsPerMinute, periodMs: MINUTE_MS },
-    { layer: 'tenant_day', key: key('tenant:day'), limit: quotas.callsPerDay, periodMs: DAY_MS },
+    {
+      layer: 'tenant_minute',
+      key: key('tenant:minute'),
+      limit: refused ? 0 : quotas.callsPerMinute,
+      periodMs: MINUTE_MS,
+    },
+    {
+      layer: 'tenant_day',
+      key: key('tenant:day'),
+      limit: refused ? 0 : quotas.callsPerDay,
+      periodMs: DAY_MS,
+    },
     {
       layer: 'agent',
       key: key(`agent:${agent}`),

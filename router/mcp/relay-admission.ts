@@ -20,6 +20,7 @@ import {
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { traced } from '../request/request-trace.ts';
+import { chargeRefusal } from '../pipeline/refusal-charge.ts';
 import { callRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 
@@ -68,6 +69,10 @@ async function admit(
   }
 }
 
+function codeOf(error: unknown): string {
+  return error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal';
+}
+
 /** What the audit digests of a forwarded request: its parameters, without the protocol's `_meta`. */
 function digested(params: Record<string, unknown>): Record<string, unknown> {
   const { _meta: _ignored, ...rest } = params;
@@ -75,18 +80,37 @@ function digested(params: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
+ * What to answer for a refusal of something the caller cannot reach (a relayed request's `reach`):
+ * the refusal, charged to the caller's own shares (router/pipeline/refusal-charge.ts), or the spent
+ * share once they are.
+ */
+async function answerUnreachable(
+  context: RequestContext,
+  deps: RelayAdmissionDeps,
+  method: string,
+  refusal: unknown,
+): Promise<unknown> {
+  const spent = await chargeRefusal(context, deps, method);
+  if (!spent) return refusal;
+  deps.metrics?.rateLimited({ tenant: context.principal.tenant, tool: method }, spent.layer);
+  return protocolErrorFor(spent.error);
+}
+
+/**
  * Runs one relayed request: `work` gets `forward`, which admits the request (rate limits, then a
  * slot) and runs `send` in the slot. Whatever happens, one audit record says how it ended; a request
- * refused before it was forwarded because the caller cannot reach what it named is recorded as
- * denied.
+ * refused before it was forwarded because the caller cannot reach what it named (`reach`) is
+ * recorded as denied.
  */
 export async function relayRequest<T>(
   context: RequestContext,
   deps: RelayAdmissionDeps,
-  request: { method: string; params: Record<string, unknown> },
+  request: { method: string; params: Record<string, unknown>; reach?: (() => void) | undefined },
   work: (forward: <R>(send: () => Promise<R>) => Promise<R>) => Promise<T>,
 ): Promise<T> {
   const started = performance.now();
+  /** Why the caller cannot reach what it named, when `reach` refused it. */
+  let unreachable: string | undefined;
   const forward = async <R>(send: () => Promise<R>): Promise<R> => {
     const release = await admit(context, deps, request.method);
     try {
@@ -97,17 +121,24 @@ export async function relayRequest<T>(
   };
   let code: string | undefined;
   try {
+    try {
+      request.reach?.();
+    } catch (refusal) {
+      unreachable = codeOf(refusal);
+      throw await answerUnreachable(context, deps, request.method, refusal);
+    }
     return await work(forward);
   } catch (error) {
-    code = error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal';
+    code = codeOf(error);
     throw error;
   } finally {
-    const denied = code !== undefined && REACH_REFUSALS.has(code);
+    // Refused here (`reach`) or by the runtime: what the caller cannot reach is a denial.
+    const reason = unreachable ?? (code !== undefined && REACH_REFUSALS.has(code) ? code : undefined);
     const record = callRecord(
       context,
       { name: request.method, args: digested(request.params), code, latencyMs: performance.now() - started },
       deps,
-      denied ? { decision: 'deny', reason: code! } : { decision: 'permit', reason: 'pack_reachable' },
+      reason ? { decision: 'deny', reason } : { decision: 'permit', reason: 'pack_reachable' },
     );
     // Started before the SDK sends the answer, which leaves once it is written (request/answer-hold.ts).
     context.answer.add(writeAudit(context, deps, record, code !== 'state_unavailable'));

@@ -128,8 +128,7 @@ export function registerRelayHandlers(
     options: { target?: string; reach?: () => void; absent?: Result } = {},
   ): Promise<Result> {
     const args = (params ?? {}) as Record<string, unknown>;
-    return relayRequest(context, deps, { method, params: args }, async (admitted) => {
-      options.reach?.();
+    return relayRequest(context, deps, { method, params: args, reach: options.reach }, async (admitted) => {
       try {
         return await admitted(() => forward(method, args, ctx, options.target ?? ''));
       } catch (error) {

@@ -8,6 +8,7 @@ import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-err
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
+import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
@@ -126,6 +127,13 @@ export function createRouterServer(
     },
   );
   const { principal, tenant, log, trace } = context;
+  // The tool label: a name the caller may use (from the served surface), never the request's.
+  const labels = { tenant: principal.tenant, tool: context.call?.tool?.definition.name ?? UNKNOWN_TOOL };
+  /** A refused call whose caller's share is spent (router/pipeline/refusal-charge.ts). */
+  const spentShare = (spent: SpentShare) => {
+    deps.metrics?.rateLimited(labels, spent.layer);
+    return toolErrorFor(spent.error);
+  };
   registerRelayHandlers(server, context, deps, info.era);
   // The call's admission, started by the endpoint before the SDK's handler (admitEarly): used by the
   // first run below.
@@ -144,8 +152,6 @@ export function createRouterServer(
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const started = performance.now();
-    // The tool label: a name the caller may use (from the served surface), never the request's.
-    const labels = { tenant: principal.tenant, tool: context.call?.tool?.definition.name ?? UNKNOWN_TOOL };
     const answered = (code: string | undefined, meta?: Record<string, unknown>): void => {
       const latencyMs = performance.now() - started;
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
@@ -206,15 +212,22 @@ export function createRouterServer(
     const call = context.call;
     // The SDK dispatches the very body the context was built from: the names agree.
     if (call?.name !== name) throw new Error('a tools/call reached the server without its decision');
-    if (tenant?.status === 'suspended')
+    if (tenant?.status === 'suspended') {
+      const spent = await chargeRefusal(context, deps, name);
+      if (spent) return spentShare(spent);
       return toolError('tenant_suspended', `tenant "${tenant.id}" is suspended`);
+    }
     const { decision, tool } = call;
     if (!decision.permit && decision.answer === 'step_up') {
       // Normally answered at the HTTP layer (403 insufficient_scope, request/step-up.ts) before this
       // handler runs; kept structured here for any path that bypasses it.
       return toolError('insufficient_scope', `this call needs the scope "${decision.scope}"`);
     }
-    if (!decision.permit || !tool) throw unknownTool(name);
+    if (!decision.permit || !tool) {
+      const spent = await chargeRefusal(context, deps, name);
+      if (spent) return spentShare(spent);
+      throw unknownTool(name);
+    }
     const binding = { principal, request: `tools/call:${name}` };
     const session = ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
     const relay = relayFor(params, ctx);

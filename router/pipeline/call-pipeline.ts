@@ -26,6 +26,7 @@ import {
   type RateLimitLayer,
 } from '../../kernel/ratelimit/rate-limiter.ts';
 import { validateCall } from './validate.ts';
+import { chargeRefusal } from './refusal-charge.ts';
 import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
 import {
   DEFAULT_STATE_POLICY,
@@ -231,7 +232,14 @@ function toolLayer(decision: RateDecision, name: string | undefined): RateLimitL
 /** What admission decided: the call's refusal, or its checked arguments and its rate decision. */
 export type Admission =
   | { admitted: false; answer: ToolAnswer; refusal: 'invalid' | 'unavailable' }
-  | { admitted: false; answer: ToolAnswer; refusal: 'rate_limited'; layer: string }
+  | {
+      admitted: false;
+      answer: ToolAnswer;
+      refusal: 'rate_limited';
+      layer: string;
+      /** Refused by validation first, then by the caller's spent share (refusal-charge.ts). */
+      invalid?: boolean;
+    }
   | {
       admitted: true;
       args: Record<string, unknown>;
@@ -262,10 +270,17 @@ export async function admitCall(
 ): Promise<Admission> {
   const validate = () => validateCall(call.tool.definition, call.rawArgs, call.log);
   const checked = call.trace ? call.trace.stepSync('validation', validate) : validate();
-  if (!checked.ok) return { admitted: false, answer: checked.error, refusal: 'invalid' };
+  if (!checked.ok) {
+    // Charged to the caller's own shares (refusal-charge.ts): a model retrying a malformed call.
+    const spent = await chargeRefusal(call, deps, call.tool.definition.name);
+    if (!spent) return { admitted: false, answer: checked.error, refusal: 'invalid' };
+    const answer = toolErrorFor(spent.error);
+    return { admitted: false, answer, refusal: 'rate_limited', layer: spent.layer, invalid: true };
+  }
   // The rate limits sit here: after authorization, because the layers are keyed on the verified
-  // principal and a refused or unknown tool must not spend anyone's budget; after validation,
-  // because a malformed call is refused in-process at no cost to anything downstream; before
+  // principal and a refused or unknown tool must not spend the tenant's budget (only its caller's
+  // share, above); after validation, because a malformed call is refused in-process at no cost to
+  // anything downstream; before
   // idempotency and dispatch, because a replay is still a call (a retry storm on one key is what
   // the limits are for) and a refused call must keep no idempotency claim (one sent ahead with the
   // take goes back: held-ahead.ts).
@@ -358,7 +373,10 @@ export async function runToolCall(
   if (!admitted.admitted) {
     // Counted here, where the call is answered, not where admission started.
     if (admitted.refusal === 'invalid') deps.metrics?.validationFailed(labelsOf(call));
-    if (admitted.refusal === 'rate_limited') deps.metrics?.rateLimited(labelsOf(call), admitted.layer);
+    if (admitted.refusal === 'rate_limited') {
+      if (admitted.invalid) deps.metrics?.validationFailed(labelsOf(call));
+      deps.metrics?.rateLimited(labelsOf(call), admitted.layer);
+    }
     return admitted.answer;
   }
   const { args, decision, held } = admitted;

@@ -4,7 +4,8 @@
 // result with the layer, the limit and `retry_after_ms`, and a refused call retried after its
 // `retry_after_ms` succeeds; SDK v2 in both eras and SDK v1 receive that error and
 // the budget `_meta` of a successful call; quota_status reports each layer's live usage; a looping
-// agent spends its own share and another agent of the same tenant keeps being served.
+// agent spends its own share and another agent of the same tenant keeps being served; refused calls
+// (an unknown tool, arguments the schema refuses) are charged to that share, not the tenant's.
 import type { Client } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -55,6 +56,10 @@ beforeAll(async () => {
   // The day's budget (100, one back every 14 min) is what the loop test reads: the minute's gives
   // one back every 600 ms, which a loaded machine can take between two calls.
   await stack.onboard('rl-agents', {
+    quotas: { callsPerMinute: 100, callsPerDay: 100, agentCallsPerMinute: 5 },
+  });
+  // The same for refused calls: the agent's share of 5, the day's 100 for what the tenant paid.
+  await stack.onboard('rl-refused', {
     quotas: { callsPerMinute: 100, callsPerDay: 100, agentCallsPerMinute: 5 },
   });
   // One whoami per second for the tenant (60 per minute): a refusal's retry_after_ms is at most 1 s.
@@ -134,24 +139,33 @@ describe('rate limits across two router processes', () => {
   }, 60_000);
 });
 
+/** A token of a second OAuth client of `tenant`: another agent, by its verified client id. */
+async function secondAgentToken(tenant: string): Promise<string> {
+  const other = await registerAgentClient({
+    issuer: stack.idp.issuer,
+    initialAccessToken: INITIAL_ACCESS_TOKEN,
+    tenant,
+    scopes: [...ALL_SCOPES],
+    clientName: `${tenant} second agent`,
+  });
+  return mintClientCredentialsToken({
+    issuer: stack.idp.issuer,
+    ...other,
+    resource: stack.mcpUrl,
+    scope: ALL_SCOPES.join(' '),
+  });
+}
+
+/** The structured error of a refused tools/call: a tool error's, or a JSON-RPC error's data. */
+function refusalOf(answer: unknown): RateError | undefined {
+  if (answer instanceof Error) return (answer as { data?: RateError }).data;
+  return errorOf(answer as CallResult);
+}
+
 describe('loop protection', () => {
   it('limits a looping agent to its share; another agent of the same tenant keeps being served', async () => {
-    // A second OAuth client of the same tenant: another agent, by its verified client id.
-    const other = await registerAgentClient({
-      issuer: stack.idp.issuer,
-      initialAccessToken: INITIAL_ACCESS_TOKEN,
-      tenant: 'rl-agents',
-      scopes: [...ALL_SCOPES],
-      clientName: 'rl-agents second agent',
-    });
-    const otherToken = await mintClientCredentialsToken({
-      issuer: stack.idp.issuer,
-      ...other,
-      resource: stack.mcpUrl,
-      scope: ALL_SCOPES.join(' '),
-    });
     const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('rl-agents'));
-    const steady = await bearerClient(second.mcpUrl, otherToken);
+    const steady = await bearerClient(second.mcpUrl, await secondAgentToken('rl-agents'));
     try {
       const loop: CallResult[] = [];
       for (let i = 0; i < 20; i++) loop.push(await looping.callTool({ name: 'whoami', arguments: {} }));
@@ -167,6 +181,48 @@ describe('loop protection', () => {
         // The tenant paid for the looper's 5 admitted calls and these, not for its refusals.
         expect(budget.tenant_day?.remaining).toBe(100 - 5 - (i + 1));
       }
+    } finally {
+      await Promise.all([looping.close(), steady.close()]);
+    }
+  }, 60_000);
+
+  it("charges a looping agent's refused calls to its own share, not to the tenant's budget", async () => {
+    const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('rl-refused'));
+    const steady = await bearerClient(second.mcpUrl, await secondAgentToken('rl-refused'));
+    const call = (name: string, args: Record<string, unknown>) =>
+      looping.callTool({ name, arguments: args }).catch((error: unknown) => error);
+    try {
+      // A tool that does not exist, and arguments the tool's schema refuses: nothing runs.
+      const refused = [];
+      for (let i = 0; i < 3; i++) refused.push(refusalOf(await call('no_such_tool', {})));
+      for (let i = 0; i < 2; i++) refused.push(refusalOf(await call('whoami', { unexpected: i })));
+      expect(refused.map((e) => e?.code)).toEqual([
+        'unknown_tool',
+        'unknown_tool',
+        'unknown_tool',
+        'invalid_arguments',
+        'invalid_arguments',
+      ]);
+      // Its share (5) is spent: the next call, refused or not, waits for it, as a tool error.
+      for (const [name, args] of [
+        ['no_such_tool', {}],
+        ['whoami', { unexpected: 0 }],
+        ['whoami', {}],
+      ] as const) {
+        const answer = await call(name, args);
+        expect(answer).not.toBeInstanceOf(Error);
+        expect(errorOf(answer as CallResult)).toMatchObject({
+          error_class: 'rate_limit',
+          code: 'rate_limit_exceeded',
+          details: { layer: 'agent', limit: 5, remaining: 0 },
+        });
+        expect(errorOf(answer as CallResult)?.retry_after_ms).toBeGreaterThan(0);
+      }
+      // The tenant paid only for the other agent's call.
+      const served = (await steady.callTool({ name: 'whoami', arguments: {} })) as CallResult;
+      expect(served.isError).toBeFalsy();
+      const budget = served._meta?.[BUDGET_META_KEY] as Record<string, { remaining: number }>;
+      expect(budget.tenant_day?.remaining).toBe(99);
     } finally {
       await Promise.all([looping.close(), steady.close()]);
     }

@@ -192,4 +192,34 @@ describe('a request relayed to the tenant runtime', () => {
     expect(entry).toMatchObject({ tool: 'resources/read', decision: 'deny', reason: 'unknown_resource' });
     await client.close();
   });
+
+  it("charges a caller who loops on what it cannot reach to its own share, not the tenant's", async () => {
+    const ctx = context('unreached-loop', { reachesPacks: false });
+    const client = await clientOf(ctx);
+    reached = 0;
+    const answers = [];
+    for (let i = 0; i < 4; i++)
+      answers.push(await client.readResource({ uri: URI }).catch((error: unknown) => error));
+    // The agent's share is 3: the fourth waits for it.
+    expect(answers.map(refusal)).toEqual([
+      'unknown_resource',
+      'unknown_resource',
+      'unknown_resource',
+      'rate_limit_exceeded',
+    ]);
+    expect((answers[3] as { data?: { details?: { layer?: string } } }).data?.details?.layer).toBe('agent');
+    expect(reached).toBe(0);
+    // Each is recorded as denied for what it named, the last one with the refusal it got.
+    const entries = await records('unreached-loop', 4);
+    expect(entries.map((e) => [e.decision, e.reason, e.error_code])).toEqual([
+      ['deny', 'unknown_resource', 'unknown_resource'],
+      ['deny', 'unknown_resource', 'unknown_resource'],
+      ['deny', 'unknown_resource', 'unknown_resource'],
+      ['deny', 'unknown_resource', 'rate_limit_exceeded'],
+    ]);
+    // The tenant's minute paid for none of them.
+    const { layers } = await deps.limiter.peek({ principal: ctx.principal, quotas: ctx.tenant?.quotas });
+    expect(layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(3);
+    await client.close();
+  });
 });

@@ -102,4 +102,25 @@ describe("a tool definition's upstreams", () => {
       ['p:rate-upstream:', undefined],
     ]);
   });
+
+  it("charge a refused request to the caller's shares only (agent, user), never a tool's or upstream's", () => {
+    const plans = layerPlans('p', {
+      principal: { tenant: 'acme', agent: 'a', user: 'u' },
+      quotas: {
+        callsPerMinute: 60,
+        callsPerDay: 600,
+        agentCallsPerMinute: 5,
+        userCallsPerMinute: 7,
+        tools: { geo: 2 },
+      },
+      tool: { name: 'geo', callsPerMinute: 3, upstreams: ['maps'] },
+      refused: true,
+    });
+    const applying = plans.filter((p) => p.limit > 0).map((p) => [p.layer, p.key, p.limit]);
+    expect(applying).toEqual([
+      ['agent', 'p:rate:acme:agent:a', 5],
+      ['user', 'p:rate:acme:user:u', 7],
+    ]);
+    expect(plans.every((p) => p.upstream === undefined)).toBe(true);
+  });
 });
