@@ -80,7 +80,7 @@ export const consoleConfig = defineConfig(
     maxSessions: {
       env: 'BULKHEAD_CONSOLE_MAX_SESSIONS',
       schema: int().min(1).default(1_000),
-      doc: 'sessions and sign-ins in progress kept at once; the oldest go first',
+      doc: 'signed-in sessions kept at once; the oldest go first (sign-ins in progress are kept in their browsers)',
     },
     metricsTargets: {
       env: 'BULKHEAD_CONSOLE_METRICS_TARGETS',

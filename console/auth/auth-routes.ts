@@ -5,15 +5,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { cookie, escapeHtml, readCookie, sendHtml, type CookieOptions } from '../http/http-kit.ts';
 import type { OidcClient } from './oidc-client.ts';
+import { PENDING_TTL_MS, type PendingSignIns } from './pending-sign-in.ts';
 import { csrfMatches, type Session, type SessionStore } from './sessions.ts';
 
 export const SESSION_COOKIE = 'bulkhead_console';
 const SIGN_IN_COOKIE = 'bulkhead_console_signin';
+/** The sign-in cookie goes back only to the callback, its one reader. */
+const SIGN_IN_PATH = '/auth/callback';
 export const CSRF_HEADER = 'x-csrf-token';
 
 export interface AuthRoutesOptions {
   oidc: OidcClient;
   sessions: SessionStore;
+  /** Seals each sign-in in progress into its browser's cookie (none is kept here). */
+  signIns: PendingSignIns;
   /** The console's origin as people open it. */
   origin: string;
   sessionTtlMs: number;
@@ -32,22 +37,27 @@ export class AuthRoutes {
     return cookie(name, value, { ...options, secure: this.#secure });
   }
 
-  /** GET /auth/login: to the provider, with this browser's sign-in kept server-side. */
+  /** GET /auth/login: to the provider, with this browser's sign-in sealed in its own cookie. */
   login(res: ServerResponse): void {
     const { pending, url } = this.#options.oidc.begin();
-    const id = this.#options.sessions.beginSignIn(pending);
     // Lax: the provider's redirect back is a cross-site top-level navigation in a real deployment.
     res.setHeader(
       'set-cookie',
-      this.#cookie(SIGN_IN_COOKIE, id, { path: '/auth', sameSite: 'Lax', maxAge: 600 }),
+      this.#cookie(SIGN_IN_COOKIE, this.#options.signIns.seal(pending), {
+        path: SIGN_IN_PATH,
+        sameSite: 'Lax',
+        maxAge: PENDING_TTL_MS / 1000,
+      }),
     );
     res.writeHead(302, { location: url, 'cache-control': 'no-store' }).end();
   }
 
   /** GET /auth/callback: completes the sign-in this browser started, then opens a session. */
   async callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const pending = this.#options.sessions.takeSignIn(readCookie(req, SIGN_IN_COOKIE));
-    const clear = this.#cookie(SIGN_IN_COOKIE, '', { path: '/auth', sameSite: 'Lax', maxAge: 0 });
+    // A forged, changed or expired cookie opens to nothing, like a missing one. Used or not, the
+    // cookie is cleared below; a copy presented again brings a code the provider has already spent.
+    const pending = this.#options.signIns.open(readCookie(req, SIGN_IN_COOKIE));
+    const clear = this.#cookie(SIGN_IN_COOKIE, '', { path: SIGN_IN_PATH, sameSite: 'Lax', maxAge: 0 });
     if (!pending) {
       res.setHeader('set-cookie', clear);
       return page(res, 400, 'Sign-in expired', 'This sign-in was not started here or took too long.');

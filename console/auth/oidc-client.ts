@@ -36,7 +36,7 @@ export interface OidcClientOptions {
   rolesClaim: string;
 }
 
-/** What the browser's sign-in must bring back: kept server-side, keyed by a cookie. */
+/** What the browser's sign-in must bring back: sealed in that browser's cookie (pending-sign-in.ts). */
 export interface PendingSignIn {
   state: string;
   nonce: string;

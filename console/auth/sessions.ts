@@ -1,16 +1,15 @@
 // Server-side sessions: the browser holds only a random id in an httpOnly cookie; who is signed in,
 // their role and the CSRF token live here, in memory (one console process; a restart signs people
-// out). Sign-ins in progress are kept the same way. Both are bounded: the oldest entries go first.
+// out), bounded: the oldest go first. Only a completed sign-in opens one. Sign-ins in progress are
+// not kept here: each is sealed in its own browser's cookie (pending-sign-in.ts).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { PendingSignIn, SignedInUser } from './oidc-client.ts';
+import type { SignedInUser } from './oidc-client.ts';
 
 export interface Session extends SignedInUser {
   /** The synchronizer token every action must carry (header `x-csrf-token`). */
   csrf: string;
   expiresAtMs: number;
 }
-
-const PENDING_TTL_MS = 10 * 60 * 1000;
 
 /** A Map that drops its oldest entries beyond `max` and entries past their expiry. */
 class BoundedStore<T extends { expiresAtMs: number }> {
@@ -41,12 +40,6 @@ class BoundedStore<T extends { expiresAtMs: number }> {
     return value;
   }
 
-  take(id: string | undefined): T | undefined {
-    const value = this.get(id);
-    if (id !== undefined) this.#entries.delete(id);
-    return value;
-  }
-
   delete(id: string | undefined): void {
     if (id !== undefined) this.#entries.delete(id);
   }
@@ -54,22 +47,11 @@ class BoundedStore<T extends { expiresAtMs: number }> {
 
 export class SessionStore {
   readonly #sessions: BoundedStore<Session>;
-  readonly #pending: BoundedStore<PendingSignIn & { expiresAtMs: number }>;
   readonly #ttlMs: number;
 
   constructor(options: { ttlMs: number; max: number }) {
     this.#ttlMs = options.ttlMs;
     this.#sessions = new BoundedStore(options.max);
-    this.#pending = new BoundedStore(options.max);
-  }
-
-  beginSignIn(pending: PendingSignIn): string {
-    return this.#pending.put({ ...pending, expiresAtMs: Date.now() + PENDING_TTL_MS });
-  }
-
-  /** A sign-in in progress is used once. */
-  takeSignIn(id: string | undefined): PendingSignIn | undefined {
-    return this.#pending.take(id);
   }
 
   open(user: SignedInUser): string {
