@@ -42,7 +42,10 @@ export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
   originPolicy?: OriginPolicy;
   /** Limits refused tokens per source address before verification; none: not limited. */
   authFlood?: AuthFloodGuard;
-  /** Told when served tool lists change (and whose): the app sends tools/list_changed to listening clients. */
+  /**
+   * Told when served tool lists change, and whose: the app sends tools/list_changed to the listening
+   * clients of those tenants only.
+   */
   toolChanges?: { subscribe(listener: (change: ToolChange) => void): void };
   /** Request spans over OTLP (router/request/request-trace.ts); none: the router does not trace. */
   tracing?: RequestTracing | undefined;
@@ -124,7 +127,7 @@ export function createApp(deps: AppDeps): Express {
     maxBodyBytes,
     logger: deps.logger,
   });
-  deps.toolChanges?.subscribe(() => mcp.notify.toolsChanged());
+  deps.toolChanges?.subscribe((change) => mcp.toolsChanged(change.tenants));
   // The adapter reads the body, and it is the one size check: a longer body is answered 413 with
   // JSON-RPC code -32000, the body_too_large row of the error table. The endpoint parses it once.
   const handleMcp = toNodeHandler(mcp, {

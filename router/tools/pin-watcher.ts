@@ -2,7 +2,8 @@
 // (an upgrade, a suspension), a pack it pins re-approved, or a tool withheld or restored by the drift
 // guard. The router's scheduler runs a poll of the registry on a bounded interval; clients that listen
 // (2026-07-28 subscriptions/listen) re-list and see their own tools. Each change names the tenants it
-// concerns: another tenant's clients must not learn when this one is upgraded or suspended.
+// concerns and reaches only their streams (router/mcp/tenant-listeners.ts): another tenant's clients
+// must not learn when this one is upgraded or suspended, nor all re-list on every tenant's change.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
