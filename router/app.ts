@@ -14,6 +14,7 @@ import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
 import { admitEarly, createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
 import type { SessionStore } from './mcp/sessions.ts';
 import type { ToolSurface } from './tools/tool-surface.ts';
+import type { ToolChange } from './tools/pin-watcher.ts';
 import { RequestTrace, type RequestTracing } from './request/request-trace.ts';
 import type { AuthenticatedRequest } from './auth/bearer-auth.ts';
 import type { Logger } from 'pino';
@@ -41,8 +42,11 @@ export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
   originPolicy?: OriginPolicy;
   /** Limits refused tokens per source address before verification; none: not limited. */
   authFlood?: AuthFloodGuard;
-  /** Told when served tool lists change: the app sends tools/list_changed to listening clients. */
-  toolChanges?: { subscribe(listener: () => void): void };
+  /**
+   * Told when served tool lists change, and whose: the app sends tools/list_changed to the listening
+   * clients of those tenants only.
+   */
+  toolChanges?: { subscribe(listener: (change: ToolChange) => void): void };
   /** Request spans over OTLP (router/request/request-trace.ts); none: the router does not trace. */
   tracing?: RequestTracing | undefined;
   /** How long two requests seen in progress together make others not alone (http/connection-activity.ts). */
@@ -123,7 +127,7 @@ export function createApp(deps: AppDeps): Express {
     maxBodyBytes,
     logger: deps.logger,
   });
-  deps.toolChanges?.subscribe(() => mcp.notify.toolsChanged());
+  deps.toolChanges?.subscribe((change) => mcp.toolsChanged(change.tenants));
   // The adapter reads the body, and it is the one size check: a longer body is answered 413 with
   // JSON-RPC code -32000, the body_too_large row of the error table. The endpoint parses it once.
   const handleMcp = toNodeHandler(mcp, {

@@ -137,7 +137,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     packDigests: (tenant) => packs.digestsFor(tenant),
     logger,
     onDrift: (tool, event) => metrics.driftEvent(tool, event),
-    onChange: () => watcher.notify('tenant tool definitions withheld or restored'),
+    onChange: (tenants) =>
+      watcher.notify({ tenants, reason: 'tenant tool definitions withheld or restored' }),
     onWithheld: (tenant, tool, withheld) => sharedWithheld.publish(tenant, tool, withheld),
     onRestored: (tenant, tool) => sharedWithheld.unpublish(tenant, tool),
   });

@@ -9,8 +9,10 @@
 //   stateless leg with a fresh server, so any replica can serve it. DELETE ends the session (404
 //   afterwards). GET is 405 (the spec allows it): a 2025 session gets no server-initiated messages.
 //   A tenant's tool list can change mid-session (an upgrade, a tool withheld by the drift guard);
-//   `tools/list_changed` reaches only 2026-07-28 `subscriptions/listen` streams
-//   (router/tools/pin-watcher.ts), and a 2025 client sees the change on its next `tools/list`.
+//   `tools/list_changed` reaches only 2026-07-28 `subscriptions/listen` streams, and of those only
+//   the streams of the tenants the change concerns (router/mcp/tenant-listeners.ts); a 2025 client
+//   (no stream to send it on: the legacy leg serves each request with a fresh server, and GET is
+//   405) sees the change on its next `tools/list`.
 //
 // In front of both: the body is read and parsed once (the Node adapter in app.ts bounds its size,
 // 413), JSON-RPC batches are refused (removed from the protocol in 2025-06-18), the request context
@@ -26,7 +28,6 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type AuthInfo,
   type McpHandlerRequestOptions,
-  type McpHttpHandler,
   type Server,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
@@ -45,6 +46,7 @@ import type { ServerRequestInfo } from './router-server.ts';
 import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
+import { TenantListeners } from './tenant-listeners.ts';
 
 export interface McpEndpointOptions {
   /** Builds the MCP server that answers one request, from that request's context. */
@@ -69,8 +71,8 @@ export interface McpEndpointOptions {
 export interface McpEndpoint {
   fetch(request: Request, options?: McpHandlerRequestOptions): Promise<Response>;
   close(): Promise<void>;
-  /** Change notifications for 2026-07-28 `subscriptions/listen` streams (tools/list_changed). */
-  notify: McpHttpHandler['notify'];
+  /** Sends tools/list_changed to the 2026-07-28 `subscriptions/listen` streams of these tenants only. */
+  toolsChanged(tenants: readonly string[]): void;
 }
 
 /** What the bearer middleware (router/auth/bearer-auth.ts) puts in `authInfo.extra`. */
@@ -163,7 +165,9 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       logLevel: extraOf(authInfo).logLevel,
       admission: extraOf(authInfo).admission,
     });
+  const listeners = new TenantListeners(onerror);
   const modern = createMcpHandler(factory, {
+    bus: listeners,
     legacy: 'reject',
     maxRequestBodySize: maxBodyBytes,
     onerror,
@@ -290,7 +294,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       try {
         response = legacyEra
           ? await serveLegacy(request, context, forward)
-          : await modern.fetch(request, forward);
+          : await listeners.serving(principal.tenant, () => modern.fetch(request, forward));
       } finally {
         // The handler took the admission by now, or never will (router-server.ts, admitEarly); what
         // it holds goes back even when the SDK threw (a gate slot kept would be lost for good).
@@ -299,6 +303,6 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       return context.answer.hold(response);
     },
     close: () => modern.close(),
-    notify: modern.notify,
+    toolsChanged: (tenants) => listeners.publishTo(tenants, { kind: 'tools_list_changed' }),
   };
 }

@@ -34,7 +34,7 @@ export class DriftGuard implements ToolGuard {
   #revision = 0;
   private readonly logger: Logger;
 
-  private readonly onChange: () => void;
+  private readonly onChange: (tenants: readonly string[]) => void;
   private readonly onDrift: (tool: string, event: 'withheld' | 'restored') => void;
 
   private readonly packDigests: (tenant: string) => ReadonlyMap<string, string>;
@@ -46,7 +46,12 @@ export class DriftGuard implements ToolGuard {
     /** The approved digests of the pack tools a tenant enables (exposed name -> digest). */
     packDigests?: (tenant: string) => ReadonlyMap<string, string>;
     logger: Logger;
-    onChange?: () => void;
+    /**
+     * The tenants whose withheld tools changed. Only theirs: a withheld tool is always one tenant's
+     * (its container presented it; shared tools run in the router and are never withheld), so a
+     * change here concerns no other tenant, and their clients are not told (router/tools/pin-watcher.ts).
+     */
+    onChange?: (tenants: readonly string[]) => void;
     /** Each approved tool newly withheld or served again (the drift metric). */
     onDrift?: (tool: string, event: 'withheld' | 'restored') => void;
     /** A check of this router found the tool drifted (each check that still does, too). */
@@ -102,7 +107,7 @@ export class DriftGuard implements ToolGuard {
     else this.withheld.delete(tenant);
     if ([...current.keys()].sort().join(',') !== before) {
       this.#revision += 1;
-      this.onChange();
+      this.onChange([tenant]);
     }
   }
 
@@ -112,11 +117,11 @@ export class DriftGuard implements ToolGuard {
    * own checks find, for as long as another router's checks keep finding it drifted.
    */
   share(others: ReadonlyMap<string, ReadonlyMap<string, Withheld>>): void {
-    let changed = false;
+    const changed = new Set<string>();
     for (const [tenant, tools] of others) {
       for (const [tool, withheld] of tools) {
         if (this.shared.get(tenant)?.has(tool)) continue;
-        changed = true;
+        changed.add(tenant);
         this.logger.error(
           { tenant, tool, event: 'tool_definition_drift', source: 'another router', ...withheld },
           'another router found a tool definition that is not the approved one: tool withheld',
@@ -126,7 +131,7 @@ export class DriftGuard implements ToolGuard {
     for (const [tenant, tools] of this.shared) {
       for (const tool of tools.keys()) {
         if (others.get(tenant)?.has(tool)) continue;
-        changed = true;
+        changed.add(tenant);
         this.logger.warn(
           { tenant, tool, event: 'tool_definition_restored', source: 'another router' },
           'no other router withholds the tool any more',
@@ -134,9 +139,9 @@ export class DriftGuard implements ToolGuard {
       }
     }
     this.shared = others;
-    if (changed) {
+    if (changed.size > 0) {
       this.#revision += 1;
-      this.onChange();
+      this.onChange([...changed]);
     }
   }
 

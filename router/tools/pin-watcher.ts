@@ -1,7 +1,9 @@
 // Sends tools/list_changed when what a tenant is served changes: its pins or status in the registry
-// (an upgrade), or a tool withheld or restored by the drift guard. The router's scheduler runs a
-// poll of the registry on a bounded interval; clients that listen (2026-07-28 subscriptions/listen)
-// re-list and see their own tools.
+// (an upgrade, a suspension), a pack it pins re-approved, or a tool withheld or restored by the drift
+// guard. The router's scheduler runs a poll of the registry on a bounded interval; clients that listen
+// (2026-07-28 subscriptions/listen) re-list and see their own tools. Each change names the tenants it
+// concerns and reaches only their streams (router/mcp/tenant-listeners.ts): another tenant's clients
+// must not learn when this one is upgraded or suspended, nor all re-list on every tenant's change.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -9,6 +11,12 @@ import type { PackCatalog } from './pack-catalog.ts';
 
 export interface TenantSource {
   list(): Promise<TenantRecord[]>;
+}
+
+/** A change of served tool lists: the tenants it concerns, and why. */
+export interface ToolChange {
+  tenants: readonly string[];
+  reason: string;
 }
 
 export interface PinWatcherOptions {
@@ -22,20 +30,21 @@ export interface PinWatcherOptions {
 
 export class PinWatcher {
   private readonly seen = new Map<string, string>();
-  private readonly listeners: (() => void)[] = [];
+  private readonly listeners: ((change: ToolChange) => void)[] = [];
   private readonly options: PinWatcherOptions;
 
   constructor(options: PinWatcherOptions) {
     this.options = options;
   }
 
-  subscribe(listener: () => void): void {
+  subscribe(listener: (change: ToolChange) => void): void {
     this.listeners.push(listener);
   }
 
-  notify(reason: string): void {
-    this.options.logger.info({ reason }, 'tools/list_changed');
-    for (const listener of this.listeners) listener();
+  notify(change: ToolChange): void {
+    if (change.tenants.length === 0) return;
+    this.options.logger.info({ tenants: change.tenants, reason: change.reason }, 'tools/list_changed');
+    for (const listener of this.listeners) listener(change);
   }
 
   /** One pass: compares every tenant's pins and status with the last pass. */
@@ -54,6 +63,6 @@ export class PinWatcher {
       this.seen.set(tenant.id, digest);
     }
     for (const id of changed) this.options.invalidate?.(id);
-    if (changed.length > 0) this.notify(`tool pins changed for ${changed.join(', ')}`);
+    this.notify({ tenants: changed, reason: 'tool pins, status or pack approvals changed' });
   }
 }

@@ -137,6 +137,8 @@ export interface HarnessOptions {
    * builds an audit trail passes the same one, as router/router.ts wires a single connection.
    */
   redis?: Redis;
+  /** Where served tool lists change (router/tools/pin-watcher.ts); none: no tools/list_changed. */
+  toolChanges?: AppDeps['toolChanges'];
 }
 
 /** The router's HTTP app as production wires it, minus the tenant runtimes (never reached here). */
@@ -172,6 +174,7 @@ export async function startAuthRouter(
     logger: options.logger,
     ...(options.authFlood ? { authFlood: options.authFlood } : {}),
     connectionQuietMs: options.connectionQuietMs,
+    toolChanges: options.toolChanges,
     ...options.observability,
   });
   const server = app.listen(options.port, '127.0.0.1');

@@ -1,6 +1,7 @@
 // The drift guard on its own: approved definitions pass; a changed description, a loosened schema
 // or a missing tool is withheld for that tenant only and logged once; a match serves it again. What
-// the other routers withhold (`share`) is withheld too, whatever this router's own checks find.
+// the other routers withhold (`share`) is withheld too, whatever this router's own checks find. Each
+// change names the tenant it concerns, whose clients alone are told.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -17,22 +18,23 @@ function guard() {
       done();
     },
   });
-  let changes = 0;
+  /** The tenants each change concerned: only theirs are told (router/tools/pin-watcher.ts). */
+  const changed: (readonly string[])[] = [];
   const g = new DriftGuard({
     approved: RECORDS_TOOLS,
     logger: pino(sink),
-    onChange: () => (changes += 1),
+    onChange: (tenants) => changed.push(tenants),
     onWithheld: (tenant, tool, withheld) => published.push(`+${tenant}/${tool}/${withheld.reason}`),
     onRestored: (tenant, tool) => published.push(`-${tenant}/${tool}`),
   });
-  return { g, lines, published, changes: () => changes };
+  return { g, lines, published, changed, changes: () => changed.length };
 }
 
 const approved = () => RECORDS_TOOLS.map(wireTool);
 
 describe('DriftGuard', () => {
   it('serves approved definitions and withholds changed or missing ones for that tenant only', () => {
-    const { g, lines, changes } = guard();
+    const { g, lines, changed, changes } = guard();
     g.check('a', approved());
     expect(RECORDS_TOOLS.some((d) => g.isWithheld('a', d.name))).toBe(false);
 
@@ -68,6 +70,7 @@ describe('DriftGuard', () => {
     g.check('a', approved());
     expect(g.isWithheld('a', 'records_get')).toBe(false);
     expect(changes()).toBe(2);
+    expect(changed).toEqual([['a'], ['a']]);
   });
 
   it('tells the shared set what its checks withhold, on every check that still finds it, and what they serve again', () => {
@@ -81,7 +84,7 @@ describe('DriftGuard', () => {
   });
 
   it("withholds what another router withholds, for its tenant only, until that router's entry is gone", () => {
-    const { g, lines, published, changes } = guard();
+    const { g, lines, published, changed, changes } = guard();
     g.check('a', approved());
     const drifted = {
       reason: 'definition_changed' as const,
@@ -106,6 +109,8 @@ describe('DriftGuard', () => {
     g.share(new Map());
     expect(g.isWithheld('a', 'records_update')).toBe(false);
     expect(changes()).toBe(2);
+    // Each change names the one tenant whose tool it was, never 'b'.
+    expect(changed).toEqual([['a'], ['a']]);
     expect(lines.filter((l) => l.event === 'tool_definition_restored')).toEqual([
       expect.objectContaining({ tenant: 'a', tool: 'records_update', source: 'another router' }),
     ]);
