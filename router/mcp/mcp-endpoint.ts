@@ -48,6 +48,9 @@ import { sameBinding, type SessionStore } from './sessions.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import { TenantListeners } from './tenant-listeners.ts';
 
+/** The 2026-07-28 request that opens a change stream (the only one the SDK subscribes from). */
+const LISTEN_METHOD = 'subscriptions/listen';
+
 export interface McpEndpointOptions {
   /** Builds the MCP server that answers one request, from that request's context. */
   serverFor(context: RequestContext, info: ServerRequestInfo): Server;
@@ -289,12 +292,16 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
         authInfo: { ...authInfo, extra: { ...authInfo.extra, context, admission } },
         ...(body === undefined ? {} : { parsedBody: body }),
       };
+      // A listen request opens a stream of this principal's tenant (tenant-listeners.ts); only that
+      // request needs the async context, which every other request would pay for.
+      const serve = () => modern.fetch(request, forward);
+      const listen = (body as { method?: unknown } | undefined)?.method === LISTEN_METHOD;
       // The handlers start the request's audit records; the answer leaves once they are written.
       let response: Response;
       try {
         response = legacyEra
           ? await serveLegacy(request, context, forward)
-          : await listeners.serving(principal.tenant, () => modern.fetch(request, forward));
+          : await (listen ? listeners.serving(principal.tenant, serve) : serve());
       } finally {
         // The handler took the admission by now, or never will (router-server.ts, admitEarly); what
         // it holds goes back even when the SDK threw (a gate slot kept would be lost for good).
