@@ -61,7 +61,7 @@ const MAX_RECORDED_NAME = 128;
 /**
  * What a record or a decision log keeps of the tool name a caller sent: a name no tool can have is
  * cut, its length said, so that a caller cannot put a megabyte into the trail (or its SIEM copy) with
- * each refused call, which no budget charges.
+ * each refused call, which costs only the caller's own share of its budget (router/pipeline/refusal-charge.ts).
  */
 export function recordedToolName(name: string): string {
   return name.length <= MAX_RECORDED_NAME

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
-import { auditHeadKey, auditStreamKey } from '../redis/keys.ts';
+import { auditAsideKey, auditHeadKey, auditStreamKey } from '../redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
 import { scheduleFlush, type FlushRequest } from '../redis/flush-timing.ts';
 import { AuditEventSchema, type AuditEvent } from './audit-record.ts';
@@ -331,6 +331,23 @@ export class AuditTrail implements AuditSink {
       { sealedHead: `${sealed.seq}:${sealed.hash}` },
     );
     return closed === 1;
+  }
+
+  /**
+   * Sets aside what an earlier tenant of this id left of its trail in Redis (offboarded without a
+   * signing key, or entries appended after its trail was closed), before the id is registered
+   * again: the new tenant's chain then starts at seq 1. Kept under the expiry it had, or `days` if
+   * it had none (kernel/redis/lua/audit-set-aside.lua). Undefined when nothing was left.
+   */
+  async setAside(tenant: string, days: number): Promise<{ entries: number; key: string } | undefined> {
+    const [stream, head] = this.keys(tenant);
+    const key = auditAsideKey(this.prefix, tenant, Date.now());
+    this.heads.delete(tenant);
+    const entries = await this.scripts.auditSetAside(
+      { stream, head, asideStream: key, asideHead: `${key}:head` },
+      { keepSeconds: days * 86_400 },
+    );
+    return entries < 0 ? undefined : { entries, key };
   }
 
   /** Keep the trail for its retention period after the tenant is gone, then let Redis drop it. */

@@ -64,6 +64,14 @@ export function auditHeadKey(prefix: string, tenant: string): string {
   return `${auditStreamKey(prefix, tenant)}:head`;
 }
 
+/**
+ * Stream: what an earlier tenant of the id left of its trail in Redis, set aside (`at`: when, in
+ * ms) as the id was registered again (kernel/redis/lua/audit-set-aside.lua); `:head` its head.
+ */
+export function auditAsideKey(prefix: string, tenant: string, at: number): string {
+  return `${prefix}:audit-aside:${tenant}:${at}`;
+}
+
 // Isolation evidence (tenants/control-plane/evidence.ts).
 
 /** String: the latest `verify` report of one tenant (JSON), whoever ran it. */

@@ -4,6 +4,9 @@ import { PackNameSchema, PackVersionSchema } from '../packs/pack-manifest.ts';
 import { EgressPolicySchema } from './egress-policy.ts';
 
 /** Lower-case DNS-label-like ids: safe in container names, volume names, paths and Redis keys. */
+/** How long a tenant's audit trail is kept unless its record says otherwise (`retention.auditDays`). */
+export const DEFAULT_AUDIT_DAYS = 365;
+
 export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 
 export const TenantIdSchema = z
@@ -136,7 +139,7 @@ export const TenantRecordSchema = z.strictObject({
       auditDays: z.number().int().min(1).max(3650),
       exportAuditOnOffboard: z.boolean().default(true),
     })
-    .default({ auditDays: 365, exportAuditOnOffboard: true }),
+    .default({ auditDays: DEFAULT_AUDIT_DAYS, exportAuditOnOffboard: true }),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime().optional(),
   generation: z.number().int().min(1),

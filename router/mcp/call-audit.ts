@@ -100,6 +100,13 @@ export async function writeAudit(
   wait = true,
 ): Promise<void> {
   if (!deps.audit) return;
+  if (!context.tenant) {
+    // The registry has no such tenant (offboarded, or never onboarded): it has no trail. Appended,
+    // a token naming it would start one in Redis with no retention, which the next tenant given the
+    // id would continue (docs/audit.md, "After offboarding"). The refusal is logged instead.
+    context.log.info({ audit: event }, 'no audit trail: the tenant has no record');
+    return;
+  }
   const lost = (error: unknown): void => {
     deps.metrics?.auditUnconfirmed();
     context.log.error(

@@ -59,6 +59,7 @@ export const apply: Command = {
       }
       await applyPlan(ctx, plan, {
         reason: `apply ${source}`,
+        said: (id, line) => console.log(`${id}: ${line}`),
         applied: (id, { prepared }) =>
           console.log(
             `applied ${id}${prepared ? ' (new: the supervisor readies its image and volume in the background)' : ''}`,

@@ -15,6 +15,7 @@ import {
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { ControlPlane } from './context.ts';
 import { assertPacksApproved } from './pack-pins.ts';
+import { setAsideEarlierTrail } from './earlier-trail.ts';
 
 /** The file itself is unusable: malformed YAML, a schema violation, a tenant listed twice. */
 export class ApplyInputError extends BulkheadError<'invalid_input'> {
@@ -72,9 +73,14 @@ export const pendingOf = (plan: PlannedChange[]): PlannedChange[] => plan.filter
  * being readied). Returns the ids written.
  */
 export async function applyPlan(
-  cp: Pick<ControlPlane, 'registry' | 'actor' | 'packRegistry' | 'runtimes'>,
+  cp: Pick<ControlPlane, 'registry' | 'actor' | 'packRegistry' | 'runtimes' | 'audit'>,
   plan: PlannedChange[],
-  options: { reason: string; applied?: (id: string, outcome: { prepared: boolean }) => void },
+  options: {
+    reason: string;
+    applied?: (id: string, outcome: { prepared: boolean }) => void;
+    /** A line to show the operator about one tenant, as it is written. */
+    said?: (id: string, line: string) => void;
+  },
 ): Promise<string[]> {
   const author = { actor: cp.actor, reason: options.reason };
   const written: string[] = [];
@@ -85,8 +91,10 @@ export async function applyPlan(
     // A new active tenant's image and volume are readied now, in the background: its first call
     // only creates and starts its container.
     const prepared = !p.current && p.config.status === 'active';
-    if (!p.current) await cp.registry.create({ id, ...rest }, author);
-    else
+    if (!p.current) {
+      await setAsideEarlierTrail(cp.audit, id, (line) => options.said?.(id, line));
+      await cp.registry.create({ id, ...rest }, author);
+    } else
       await cp.registry.update(id, {
         expectedGeneration: p.current.generation,
         changes: rest,

@@ -58,8 +58,14 @@ export async function offboardTenant(
   // A secret set while this ran (read the record before its delete, stored after destroyAll) is
   // destroyed here; one stored after this fails its registry update and destroys itself (secrets.ts).
   await deps.secrets.destroyAll(tenant.id);
+  // Routers serve the record they cached for a moment after its delete, and record the calls they
+  // refuse with it (tenant_suspended); after that, a tenant without a record gets no entry
+  // (router/mcp/call-audit.ts). Waited for, so that those late entries get the expiry below too.
+  progress("waiting for the routers' cached record to lapse");
+  await sleep(options.drainMs ?? DRAIN_MS);
   // What the supervisor could not seal (no signing key, or a chain that does not continue the
-  // segments) stays in Redis for the retention, then goes.
+  // segments) stays in Redis for the retention, then goes; the id registered again before that
+  // starts a trail of its own (earlier-trail.ts).
   await deps.audit.expireAfter(tenant.id, tenant.retention.auditDays);
   return {
     tenant: tenant.id,

@@ -14,6 +14,7 @@ import {
 } from '../../kernel/tenant/tenant-spec.ts';
 import { TenantExistsError } from '../../kernel/registry/tenant-registry.ts';
 import type { ControlPlane, Progress } from './context.ts';
+import { setAsideEarlierTrail } from './earlier-trail.ts';
 
 export interface OnboardRequest {
   id: string;
@@ -62,7 +63,7 @@ export function issuerBindings(issuers: readonly string[]): TenantRecord['issuer
 }
 
 export async function onboardTenant(
-  deps: Pick<ControlPlane, 'registry' | 'runtimes'>,
+  deps: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>,
   request: OnboardRequest,
   progress: Progress,
 ): Promise<OnboardResult> {
@@ -87,6 +88,7 @@ export async function onboardTenant(
     );
     tenant = existing;
   } else {
+    await setAsideEarlierTrail(deps.audit, id, progress);
     progress(`registering tenant "${id}" (plan ${plan.name}, isolation ${request.isolation})`);
     tenant = await deps.registry.create(
       {

@@ -3,9 +3,11 @@
 // active tenant's runtime onto a new plan and leaving a suspended one alone), export -> parse ->
 // plan -> apply of tenants YAML (a change made in between is a conflict), and secrets.
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { auditAsideKey, auditStreamKey } from '../../kernel/redis/keys.ts';
 import { PLAN_QUOTAS, planByName } from '../../kernel/tenant/tenant-spec.ts';
 import {
   ApplyInputError,
@@ -20,6 +22,7 @@ import { setSecret } from '../../tenants/control-plane/secrets.ts';
 import { updateTenant, type UpdateOutcome } from '../../tenants/control-plane/update.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
+import { offboardTenant } from '../../tenants/control-plane/offboard.ts';
 import { UsageError } from '../../tenants/cli/command-kit.ts';
 import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
 import { REDIS_URL, RUNTIME_IMAGE, execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
@@ -257,4 +260,46 @@ describe('secrets', () => {
     expect(isBulkheadError(outcome, 'tenant_not_found')).toBe(true);
     expect(await cp.secrets.names('secret-race')).toEqual([]);
   });
+});
+
+describe('a tenant id registered again after its offboarding', () => {
+  it("starts a trail of its own: the earlier tenant's entries left in Redis are set aside, under their expiry", async () => {
+    const id = 'reused';
+    const prefix = ns.installation.registryPrefix;
+    const redis = new Redis(ns.installation.redis);
+    const entry = (user: string) =>
+      cp.audit.append({ tenant: id, user, agent: null, tool: 'whoami', decision: 'permit', reason: 'test' });
+    try {
+      await onboardTenant(cp, { id, plan: 'small', isolation: 'runc', verify: false }, () => {});
+      await entry('old-alice');
+      await entry('old-bob');
+      // No signing key here: nothing is sealed, and the trail stays in Redis under its retention.
+      const auditDir = join(ns.runDir, 'offboard-exports');
+      await offboardTenant(cp, id, { auditDir, drainMs: 50 }, () => {});
+      expect(await redis.ttl(auditStreamKey(prefix, id))).toBeGreaterThan(0);
+
+      const said: string[] = [];
+      await onboardTenant(cp, { id, plan: 'small', isolation: 'runc', verify: false }, (line) =>
+        said.push(line),
+      );
+      expect(said.join('\n')).toMatch(/earlier tenant "reused" left 2 audit entries in Redis: kept apart/);
+      await entry('new-carol');
+      const { entries, check } = await cp.audit.read(id);
+      expect(entries.map((e) => [e.seq, e.user])).toEqual([[1, 'new-carol']]);
+      expect(check.ok).toBe(true);
+      // The new trail has no expiry; the earlier one keeps the retention its offboarding gave it.
+      expect(await redis.ttl(auditStreamKey(prefix, id))).toBe(-1);
+      const aside = await redis.keys(`${auditAsideKey(prefix, id, 0).replace(/:0$/, '')}:*`);
+      expect(aside).toHaveLength(2);
+      for (const key of aside) {
+        expect(await redis.ttl(key)).toBeGreaterThan(364 * 86_400);
+        expect(await redis.ttl(key)).toBeLessThanOrEqual(365 * 86_400);
+      }
+      const stream = aside.find((key) => !key.endsWith(':head'))!;
+      expect(await redis.xlen(stream)).toBe(2);
+    } finally {
+      await offboardTenant(cp, id, { auditDir: join(ns.runDir, 'offboard-exports'), drainMs: 50 }, () => {});
+      redis.disconnect();
+    }
+  }, 120_000);
 });

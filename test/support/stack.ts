@@ -24,6 +24,7 @@ import {
   type OnboardRequest,
   type OnboardResult,
 } from '../../tenants/control-plane/onboard.ts';
+import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { openToAgentsAlone, TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { RUNTIME_IMAGE, testNamespace, type TestNamespace } from './namespace.ts';
 
@@ -188,6 +189,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
   // A test may stop its own Redis (test/support/private-redis.ts): reconnect quietly meanwhile.
   redis.on('error', () => undefined);
   const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
+  const audit = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
   const agents = new Map<string, { clientId: string; clientSecret: string }>();
   const metadataUrl = `${router.url}/.well-known/oauth-protected-resource/mcp`;
   const scopes = async (): Promise<string[]> => {
@@ -236,7 +238,7 @@ export async function startTestStack(label: string, options: TestStackOptions = 
     // gets budgets it cannot reach (the rate-limit tests set their own).
     onboard: (id, policy = {}) =>
       onboardTenant(
-        { registry, runtimes },
+        { registry, runtimes, audit },
         {
           id,
           plan: 'small',

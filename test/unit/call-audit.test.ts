@@ -22,13 +22,13 @@ const logger = pino(
   { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
 );
 
-function context(body: unknown): RequestContext {
+function context(body: unknown, options: { registered: boolean } = { registered: true }): RequestContext {
   const surface = new ToolSurface({
     shared: builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR }).map((m) => m.definition),
   });
   const built = buildRequestContext({
     principal: testPrincipal({ user: 'u1', scopes: [], expiresAt: 0 }),
-    tenant: tenantRecord('acme'),
+    tenant: options.registered ? tenantRecord('acme') : undefined,
     body,
     surface,
     logger,
@@ -136,6 +136,29 @@ describe('call audit records', () => {
     const taken: AuditSink = { append: (_event: AuditEvent) => Promise.resolve() };
     await writeAudit(ctx, { audit: taken, state, metrics }, record);
     expect(await unconfirmed()).toBe(2);
+  });
+
+  it('start no trail for a tenant the registry does not have (offboarded, or never onboarded)', async () => {
+    const appended: AuditEvent[] = [];
+    const sink: AuditSink = {
+      append: (event: AuditEvent) => {
+        appended.push(event);
+        return Promise.resolve();
+      },
+    };
+    const gone = context(call('no_such_tool', {}), { registered: false });
+    const record = callRecord(
+      gone,
+      { name: 'no_such_tool', args: {}, code: 'unknown_tool', latencyMs: 1 },
+      {},
+    );
+    await writeAudit(gone, { audit: sink }, record);
+    expect(appended).toEqual([]);
+    // Logged instead, whole.
+    expect(lines.at(-1)).toMatchObject({ level: 30, audit: { tenant: 'acme', error_code: 'unknown_tool' } });
+    const live = context(call('no_such_tool', {}));
+    await writeAudit(live, { audit: sink }, record);
+    expect(appended).toEqual([record]);
   });
 
   it('log a record whole when the sink throws instead of rejecting, and settle', async () => {
