@@ -25,7 +25,7 @@ import {
 import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
 import type { Tracing } from '../kernel/telemetry/tracing.ts';
 import { recordEgressSpan } from './egress-spans.ts';
-import { NameResolver, type LookupAll } from './name-lookup.ts';
+import { NameResolver } from './name-lookup.ts';
 import { createProxyServer, type TunnelContext } from './proxy.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
 import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
@@ -40,8 +40,6 @@ export interface EgressGatewayOptions {
   secrets?: CredentialSource;
   /** Replaces the Redis budget (unit tests). */
   budget?: UpstreamBudget;
-  /** Replaces node's `dns.promises.lookup` (tests: a name whose resolution hangs). */
-  lookup?: LookupAll;
   /** Where the gateway's spans go (kernel/telemetry/tracing.ts); none: no spans. */
   tracing?: Tracing | undefined;
   poolSize: number;
@@ -91,8 +89,8 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   const proxy: Server = createProxyServer(
     {
       budget,
-      // One for every tenant: the threadpool its lookups share is the process's.
-      names: new NameResolver(options.lookup ? { lookup: options.lookup } : {}),
+      // One for every tenant: the threads its lookups share are the process's.
+      names: new NameResolver(),
       credential,
       connectTimeoutMs: options.connectTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,

@@ -1,14 +1,15 @@
 // Resolving an allowed host name for admission (egress/admission.ts), with a deadline and a bound
 // per tenant. The gateway resolves with node's `lookup`, getaddrinfo, so /etc/hosts and
 // nsswitch.conf apply as they do to everything else on the host (c-ares' `resolve` would skip both).
-// getaddrinfo runs on libuv's threadpool, which is the whole process's: 4 threads unless
-// UV_THREADPOOL_SIZE says otherwise, shared by every tenant this one gateway serves and by its fs and
-// crypto work, and it has no timeout of its own: a name whose resolver never answers holds a thread
-// for the resolver's timeouts times its attempts. Hence:
+// getaddrinfo runs on libuv's threadpool, which is the whole process's, and libuv runs at most half
+// the pool's threads, rounded up, on such slow I/O (2 of the default 4: libuv's src/threadpool.c),
+// keeping the rest for fs and crypto. getaddrinfo has no timeout of its own: a name whose resolver
+// never answers holds its thread for the resolver's timeouts times its attempts, and two of them
+// stall every other lookup of every tenant this one gateway serves. Hence:
 // - a deadline (LOOKUP_DEADLINE_MS): the request is answered then, whatever the resolver does;
-// - at most MAX_LOOKUPS_PER_TENANT lookups of one tenant in flight, below the pool's size, so one
-//   tenant's slow names cannot hold every thread. A slot comes back when its lookup settles, not at
-//   the deadline: a timed-out getaddrinfo still holds its thread until it returns.
+// - at most MAX_LOOKUPS_PER_TENANT lookup of one tenant in flight, so one tenant's slow names
+//   cannot hold every lookup thread. A slot comes back when its lookup settles, not at the
+//   deadline: a timed-out getaddrinfo still holds its thread until it returns.
 // Past the bound a request waits in a short queue rather than being refused at once: a pack's
 // ordinary burst (several requests started together, each lookup a few milliseconds) keeps working
 // as before. The deadline covers the wait and the lookup together; a full queue is refused.
@@ -21,8 +22,14 @@ export type LookupAll = (host: string, options: { all: true }) => Promise<readon
 
 /** How long a request waits for its name (a slot, then the lookup) before it is refused. */
 export const LOOKUP_DEADLINE_MS = 5_000;
-/** Lookups of one tenant in flight at once: below libuv's default pool of 4 threads. */
-export const MAX_LOOKUPS_PER_TENANT = 2;
+
+/**
+ * Lookups of one tenant in flight at once: one, below getaddrinfo's 2 threads (of the default pool
+ * of 4). Lookups answer in milliseconds, so a tenant's burst waits little in line; and it takes as
+ * many tenants as getaddrinfo has threads, all with hanging names, to hold them all, a number that
+ * grows with UV_THREADPOOL_SIZE (a bound of half the threads would leave it at two).
+ */
+export const MAX_LOOKUPS_PER_TENANT = 1;
 /** Requests of one tenant waiting for a lookup slot; past it a request is refused at once. */
 export const MAX_WAITING_LOOKUPS_PER_TENANT = 32;
 

@@ -11,7 +11,6 @@ import type Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startEgressGateway, type RunningEgressGateway } from '../../egress/gateway.ts';
-import type { LookupAll } from '../../egress/name-lookup.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
@@ -160,8 +159,6 @@ export async function startLocalEgress(options: {
   packs?: string[];
   linkOf?: (pack: string) => string | undefined;
   tracing?: Tracing;
-  /** Replaces the gateway's `dns.promises.lookup`. */
-  lookup?: LookupAll;
 }): Promise<LocalEgress> {
   const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const ns = await testNamespace(options.label);
@@ -207,7 +204,6 @@ export async function startLocalEgress(options: {
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,
     tracing: options.tracing,
-    ...(options.lookup ? { lookup: options.lookup } : {}),
   });
   return {
     ns,
