@@ -13,8 +13,10 @@
 // Past the bound a request waits in a short queue rather than being refused at once: a pack's
 // ordinary burst (several requests started together, each lookup a few milliseconds) keeps working
 // as before. The deadline covers the wait and the lookup together; a full queue is refused.
-// Per tenant, not per pack: a tenant's packs share its UID and may each use any pack's port on the
-// bridge (runtime-image/src/egress-bridge.ts), so the pack a request names is not a boundary.
+// Per tenant, not per pack: a slot per pack would let a tenant with two packs hold both lookup
+// threads, and the pack a request names is not always a boundary (under gVisor a tenant's packs may
+// use any pack's bridge port: runtime-image/src/egress-bridge.ts). So one pack's hanging names may
+// delay its sibling packs' lookups, never another tenant's.
 import { lookup as nodeLookup } from 'node:dns/promises';
 
 /** `dns.promises.lookup` with `all: true`, the port tests replace. */
