@@ -1,11 +1,12 @@
 // Whether one proxy request may go out, and where to: the tenant's and pack's allowlists
 // (egress/policy.ts), the upstream's shared budget (egress/upstream-budget.ts), then the address
-// the name resolves to. A refusal is an HTTP answer: 403 with a JSON body naming the host and the
-// reason, 429 with `retry_after_ms` when the upstream's budget is spent.
-import { lookup } from 'node:dns/promises';
+// the name resolves to (egress/name-lookup.ts: within a deadline, a few lookups per tenant at once).
+// A refusal is an HTTP answer: 403 with a JSON body naming the host and the reason, 429 with
+// `retry_after_ms` when the upstream's budget is spent, 502 when the name does not resolve in time.
 import { isIP } from 'node:net';
 import { errorRow, type ErrorCode } from '../kernel/errors/error-codes.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
+import type { NameResolver } from './name-lookup.ts';
 import { decide, isPrivateAddress, type Destination } from './policy.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
 
@@ -30,10 +31,13 @@ const REASONS = {
 } as const;
 
 export async function admit(options: {
+  /** The tenant whose tunnel the request came through: whose lookups it counts against. */
+  tenant: string;
   policy: EgressPolicy;
   pack: string | undefined;
   dest: Destination;
   budget: UpstreamBudget;
+  names: NameResolver;
 }): Promise<Admitted | Refusal> {
   const { dest } = options;
   const where = { host: dest.host, port: dest.port };
@@ -58,15 +62,10 @@ export async function admit(options: {
   }
   let address = dest.host;
   if (isIP(dest.host) === 0) {
-    let addresses: { address: string }[];
-    try {
-      addresses = await lookup(dest.host, { all: true });
-    } catch {
-      return refusal('upstream_unreachable', 'name_not_resolved', {
-        ...where,
-        message: 'the host name did not resolve',
-      });
-    }
+    const resolved = await options.names.resolve(options.tenant, dest.host);
+    if (!resolved.ok)
+      return refusal('upstream_unreachable', resolved.reason, { ...where, message: resolved.message });
+    const { addresses } = resolved;
     // Every address is checked, not just the one used: a name may not mix public and private ones.
     if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address)))
       return refusal('egress_denied', 'private_address', {

@@ -25,6 +25,7 @@ import {
 import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
 import type { Tracing } from '../kernel/telemetry/tracing.ts';
 import { recordEgressSpan } from './egress-spans.ts';
+import { NameResolver } from './name-lookup.ts';
 import { createProxyServer, type TunnelContext } from './proxy.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
 import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
@@ -88,6 +89,8 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   const proxy: Server = createProxyServer(
     {
       budget,
+      // One for every tenant: the threads its lookups share are the process's.
+      names: new NameResolver(),
       credential,
       connectTimeoutMs: options.connectTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,

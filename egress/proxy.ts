@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
 import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
+import type { NameResolver } from './name-lookup.ts';
 import { parseAuthority, type Destination } from './policy.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
 
@@ -41,6 +42,8 @@ export interface UpstreamEvent {
 
 export interface ProxyOptions {
   budget: UpstreamBudget;
+  /** Resolves host names, a few at a time per tenant: one for the whole gateway (egress/name-lookup.ts). */
+  names: NameResolver;
   /** The value of a tenant's credential, or undefined when it cannot be read. */
   credential(tenant: string, credential: EgressCredential): Promise<string | undefined>;
   /** Every upstream request or tunnel, once it ended. */
@@ -142,13 +145,19 @@ export function createProxyServer(
     });
   }
 
+  const admission = (
+    { tenant, policy, pack }: TunnelContext,
+    dest: Destination,
+  ): Promise<Admitted | Refusal> =>
+    admit({ tenant, policy, pack, dest, budget: options.budget, names: options.names });
+
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     const ctx = contextOf(req.socket);
     const started = Date.now();
     client.on('error', () => client.destroy());
     const dest = parseAuthority(req.url ?? '');
     if (!ctx || !dest) return client.end(refusalText(refusal('egress_bad_request', 'bad_connect_target')));
-    void admit({ policy: ctx.policy, pack: ctx.pack, dest, budget: options.budget }).then(
+    void admission(ctx, dest).then(
       (verdict) => {
         if (isRefusal(verdict)) {
           refused(ctx, dest, 'CONNECT', started, verdict);
@@ -261,7 +270,7 @@ export function createProxyServer(
     method: string,
     reply: (r: Refusal) => void,
   ): Promise<void> {
-    const verdict = await admit({ policy: ctx.policy, pack: ctx.pack, dest, budget: options.budget });
+    const verdict = await admission(ctx, dest);
     if (isRefusal(verdict)) {
       refused(ctx, dest, method, started, verdict);
       return reply(verdict);

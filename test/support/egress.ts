@@ -138,6 +138,8 @@ export interface LocalEgress {
   gateway: RunningEgressGateway;
   /** The bridge's tenant-wide loopback port. */
   port: number;
+  /** Each tenant's bridge's tenant-wide port: `tenant`'s and the `others`'. */
+  ports: Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -149,6 +151,8 @@ export interface LocalEgress {
 export async function startLocalEgress(options: {
   label: string;
   egress: EgressPolicy;
+  /** Further tenants by id, each with a bridge of its own, served by the same gateway. */
+  others?: Record<string, EgressPolicy>;
   poolSize?: number;
   dialsPerSecond?: number;
   /** The bridge's packs (their ports follow the tenant-wide one) and its trace links. */
@@ -160,29 +164,34 @@ export async function startLocalEgress(options: {
   const ns = await testNamespace(options.label);
   const redis = new Redis(ns.installation.redis);
   const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
-  const tenant = await registry.create({
-    id: 'local',
-    plan: PLANS.small,
-    isolation: 'runc',
-    egress: options.egress,
-  });
-  const dir = tenantSocketDir(ns.runDir, ns.namespace, tenant.id);
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const socketPath = join(dir, EGRESS_SOCKET_NAME);
   const keys = generateKeyPairSync('ed25519');
-  const bridge = await startEgressBridge({
-    socketPath,
-    tenantId: tenant.id,
-    gatewayKey: keys.publicKey,
-    port,
-    packs: options.packs ?? [],
-    waitMs: 2_000,
-    maxIdle: 16,
-    logger: silent,
-    ...(options.linkOf ? { linkOf: options.linkOf } : {}),
-  });
-  chownSync(socketPath, tenant.uid, tenant.uid);
+  const ports: Record<string, number> = {};
+  const bridges: { close(): Promise<void> }[] = [];
+  async function bridged(id: string, egress: EgressPolicy): Promise<TenantRecord> {
+    const tenant = await registry.create({ id, plan: PLANS.small, isolation: 'runc', egress });
+    const dir = tenantSocketDir(ns.runDir, ns.namespace, tenant.id);
+    mkdirSync(dir, { recursive: true });
+    const port = await freePort();
+    const socketPath = join(dir, EGRESS_SOCKET_NAME);
+    bridges.push(
+      await startEgressBridge({
+        socketPath,
+        tenantId: tenant.id,
+        gatewayKey: keys.publicKey,
+        port,
+        packs: options.packs ?? [],
+        waitMs: 2_000,
+        maxIdle: 16,
+        logger: silent,
+        ...(options.linkOf ? { linkOf: options.linkOf } : {}),
+      }),
+    );
+    chownSync(socketPath, tenant.uid, tenant.uid);
+    ports[tenant.id] = port;
+    return tenant;
+  }
+  const tenant = await bridged('local', options.egress);
+  for (const [id, egress] of Object.entries(options.others ?? {})) await bridged(id, egress);
   const gateway = await startEgressGateway({
     installation: ns.installation,
     runDir: ns.runDir,
@@ -201,10 +210,11 @@ export async function startLocalEgress(options: {
     redis,
     tenant,
     gateway,
-    port,
+    port: ports[tenant.id]!,
+    ports,
     async close() {
       await gateway.close();
-      await bridge.close();
+      for (const bridge of bridges) await bridge.close();
       redis.disconnect();
       await ns.cleanup();
     },

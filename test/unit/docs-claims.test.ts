@@ -8,6 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { GVISOR_PIDS_HEADROOM } from '../../supervisor/docker/container-spec.ts';
 import { PIDS_SATURATION } from '../../supervisor/lifecycle/health-monitor.ts';
 import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
+import {
+  LOOKUP_DEADLINE_MS,
+  MAX_LOOKUPS_PER_TENANT,
+  MAX_WAITING_LOOKUPS_PER_TENANT,
+} from '../../egress/name-lookup.ts';
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
   encoding: 'utf8',
@@ -71,5 +76,16 @@ describe('documented figures come from the code', () => {
     const plan = (p: typeof small | typeof standard) =>
       `\`${p.name}\` = ${p.memoryMb} MiB, ${p.cpus} CPU, ${p.pids} PIDs, ${p.tmpMb} MiB \`/tmp\``;
     expect(readme.replace(/\s+/g, ' ')).toContain(`${plan(small)}; ${plan(standard)}`);
+  });
+
+  it("the egress gateway's bounds on name resolution", () => {
+    const text = readme.replace(/\s+/g, ' ');
+    for (const stated of [
+      `resolve within ${LOOKUP_DEADLINE_MS / 1000} s (\`LOOKUP_DEADLINE_MS\`)`,
+      `at most ${MAX_LOOKUPS_PER_TENANT} lookup in flight at once (\`MAX_LOOKUPS_PER_TENANT\`)`,
+      `at most ${MAX_WAITING_LOOKUPS_PER_TENANT} of them (\`MAX_WAITING_LOOKUPS_PER_TENANT\``,
+      `holds ${MAX_LOOKUPS_PER_TENANT} lookup thread, not all of them`,
+    ])
+      expect(text).toContain(stated);
   });
 });
