@@ -153,6 +153,8 @@ export const up: Command = {
         ...common,
         BULKHEAD_SECRETS_KEY_FILE: secretsKeyFile,
         BULKHEAD_EGRESS_KEY_FILE: keys.egress.privateKeyFile,
+        // As docker-compose.yml: 8 host-name lookups at once (docs/security.md, "Name resolution").
+        UV_THREADPOOL_SIZE: '16',
       });
       step(`starting the router at ${routerUrl}`);
       children.start('router', join(ROOT, 'router/main.ts'), {
