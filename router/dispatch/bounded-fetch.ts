@@ -4,6 +4,7 @@
 // deadline) and the breach is reported as a `ReadBoundError`, so the caller fails the call as
 // `transient` and treats the breach as a security event instead of reading on.
 import { KEEP_ALIVE } from '../../kernel/wire/keep-alive.ts';
+import { MAX_RUNTIME_ANSWER_BYTES } from '../../kernel/wire/answer-bounds.ts';
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { Agent, Dispatcher } from 'undici';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -19,11 +20,8 @@ export interface RuntimeReadBounds {
   firstByteMs: number;
 }
 
-/**
- * Ceiling of the response cap: no manifest bound lets a runtime answer more than this. Chosen for
- * the router's memory (what a cut-off answer costs it), below the records tools' derived cap.
- */
-export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Ceiling of the response cap: no manifest bound lets a runtime answer more than this. */
+export const DEFAULT_MAX_RESPONSE_BYTES = MAX_RUNTIME_ANSWER_BYTES;
 
 export const DEFAULT_READ_BOUNDS: RuntimeReadBounds = {
   maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,

@@ -23,8 +23,8 @@ import { startPacks } from './packs/pack-runtime.ts';
 import { moveLegacyRecords } from './packs/legacy-records.ts';
 import { prestartMovedLegacyRecords } from './packs/prestarted.ts';
 import { readReferencePack } from './packs/reference-pack.ts';
-import { RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import { CallTracer, type CallTrace } from './tracing/call-tracer.ts';
+import { sendTraced } from './traced-answer.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 // Replaced at bundle time by build.sh ("0" in the production image, "1" only in the :<tag>-faults
@@ -74,18 +74,6 @@ function parsedJson(body: Buffer): unknown {
 function methodOf(parsed: unknown): string | undefined {
   const method = (parsed as { method?: unknown } | null | undefined)?.method;
   return typeof method === 'string' && method.length <= 64 ? method : undefined;
-}
-
-/**
- * A traced call's answer: whole, then its headers with the call's spans, which are finished only
- * once it is (its progress notifications arrive together with its result).
- */
-async function sendTraced(res: ServerResponse, response: Response, callTrace: CallTrace): Promise<void> {
-  const answer = Buffer.from(await response.arrayBuffer());
-  const spans = callTrace.finish();
-  const headers = Object.fromEntries(response.headers);
-  res.writeHead(response.status, spans ? { ...headers, [RUNTIME_SPANS_HEADER]: spans } : headers);
-  res.end(answer);
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
@@ -262,7 +250,10 @@ async function main(): Promise<void> {
         extra: { callContext, connection: connection.signal, callTrace },
       },
     });
-    if (callTrace) return sendTraced(res, response, callTrace);
+    if (callTrace) {
+      const requestId = (parsedBody as { id?: unknown } | undefined)?.id;
+      return sendTraced({ res, response, callTrace, requestId, cancel: () => connection.abort(), log });
+    }
     res.writeHead(response.status, Object.fromEntries(response.headers));
     // Streamed, not buffered: progress and log notifications reach the caller while the call runs.
     if (!response.body) return void res.end();

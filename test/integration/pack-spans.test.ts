@@ -123,6 +123,19 @@ describe('the pack span', () => {
     expect(span.status.code).toBe(2); // ERROR
   }, 60_000);
 
+  it('cancels a traced call whose answer passes the bound, and goes on serving with the same pack', async () => {
+    const pid = (await traced('faulty_ok')).outcome as { structuredContent?: { pid?: number } };
+    const { spans, outcome } = await traced('faulty_chatty');
+    // 64 log notifications of 256 KiB: held whole for its spans, the answer would be 16 MiB.
+    expect((outcome as { thrown?: { data?: unknown } }).thrown?.data).toMatchObject({
+      code: 'read_bound_exceeded',
+      error_class: 'transient',
+    });
+    expect(named(spans, 'runtime tools/call')).toBeDefined();
+    const after = (await traced('faulty_ok')).outcome as { structuredContent?: { pid?: number } };
+    expect(after.structuredContent?.pid).toBe(pid.structuredContent?.pid);
+  }, 60_000);
+
   it("relays a resource read in a span of its own under the runtime's call span, without the URI", async () => {
     const { spans, outcome } = await tracedRequest((client) =>
       client.readResource({ uri: 'notes://readme' }),
