@@ -16,6 +16,8 @@
 // answer them. A most-specific-match rule would not do: a hostile pack can always declare a longer
 // prefix or list the exact URI. Claims are counted over every pack of the tenant, not only the
 // caller's: a caller who reaches the hostile pack alone must not have it answer for the other.
+// Claims are read from live listings: a pack that has not listed yet (it failed to start) claims
+// nothing, and only pinning resources and templates at approval would close that gap.
 import type { Prompt } from '@modelcontextprotocol/client';
 import { exposedName, PACK_META_KEY } from '../../../kernel/packs/pack-naming.ts';
 import type { PackListing, PackProcess } from './pack-process.ts';
