@@ -109,6 +109,10 @@ export const ERROR_CODES = {
   client_input_failed: { class: 'transient' },
   // permanent: retrying the same call cannot help.
   tool_withheld: { class: 'permanent' },
+  // More than one of the tenant's packs claims a resource URI or template, or a pack answered a read
+  // with a URI another pack claims: refused until the operator changes the packs
+  // (runtime-image/src/packs/pack-reach.ts).
+  resource_conflict: { class: 'permanent', jsonRpc: JSON_RPC.invalidParams },
   illegal_transition: { class: 'permanent' },
   retry_limit_exceeded: { class: 'permanent' },
   // The sealed audit segments do not verify: edited, removed, reordered or unsigned (kernel/audit).

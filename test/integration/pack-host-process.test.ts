@@ -2,14 +2,14 @@
 // declaring pack only, the exact environment of a pack process, and the key table's at-most-once
 // states.
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { PackHost, readEnabledPacks } from '../../runtime-image/src/packs/pack-host.ts';
+import type { PackHost } from '../../runtime-image/src/packs/pack-host.ts';
 import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
-import { approvePack, FIXTURE_PACKS, PROXY_VARIABLES } from '../support/pack-image.ts';
+import { hostPacks } from '../support/pack-host.ts';
+import { approvePack, PROXY_VARIABLES } from '../support/pack-image.ts';
 
 let dir: string;
 let host: PackHost;
@@ -18,8 +18,6 @@ const secretsFile = () => join(dir, 'run', '.secrets.json');
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pack-host-'));
   const packs = [await approvePack('notes'), await approvePack('faulty')];
-  await cp(FIXTURE_PACKS, join(dir, 'packs'), { recursive: true });
-  await writeFile(join(dir, 'packs', 'enabled.json'), JSON.stringify({ packs }));
   await mkdir(join(dir, 'run'));
   await writeFile(
     secretsFile(),
@@ -29,19 +27,7 @@ beforeAll(async () => {
     }),
     { mode: 0o400 },
   );
-  host = new PackHost({
-    packsDir: join(dir, 'packs'),
-    enabled: readEnabledPacks(join(dir, 'packs')),
-    egressPort: 3128,
-    secretsFile: secretsFile(),
-    dataDir: join(dir, 'data'),
-    tmpDir: join(dir, 'tmp'),
-    confinement: 'landlock',
-    callTimeoutMs: 5_000,
-    maxMessageBytes: 1024 * 1024,
-    crashThreshold: 3,
-    log: pino({ level: 'silent' }),
-  });
+  host = await hostPacks(dir, packs, { secretsFile: secretsFile() });
   await host.start();
 });
 

@@ -1,6 +1,6 @@
 // What the runtime's MCP server serves from its packs besides tools: resources (list, read,
-// templates) routed to the pack that listed them, prompts under exposed names, and completion for
-// either. Requests to a pack are bounded by the call timeout and cancelled with the caller's, and
+// templates) routed to the one pack that claims them (pack-reach.ts: a URI two packs claim goes to
+// neither), prompts under exposed names, and completion for either. Requests to a pack are bounded by the call timeout and cancelled with the caller's, and
 // traced when the router traces the request (tracing/pack-span.ts).
 import {
   ProtocolError,
@@ -14,7 +14,7 @@ import type { CallTrace } from '../tracing/call-tracer.ts';
 import { inPackSpan, startPackSpan } from '../tracing/pack-span.ts';
 import type { PackHost } from './pack-host.ts';
 import type { PackProcess } from './pack-process.ts';
-import type { PackReach } from './pack-reach.ts';
+import type { PackReach, Route } from './pack-reach.ts';
 
 export interface PackSurfaceOptions {
   host: PackHost;
@@ -40,6 +40,31 @@ function notFound(what: string, code: 'unknown_resource' | 'unknown_prompt'): Pr
     ProtocolErrorCode.InvalidParams,
     message,
     toolError(code, message).structuredContent.error,
+  );
+}
+
+function conflictError(message: string, details?: unknown): ProtocolError {
+  const { error } = toolError('resource_conflict', message, details ? { details } : {}).structuredContent;
+  return new ProtocolError(ProtocolErrorCode.InvalidParams, message, error);
+}
+
+/**
+ * The pack a resource request goes to, else the refusal. A conflict names the claimants this caller
+ * reaches and only counts the others; the runtime's log names them all, for the operator.
+ */
+function routed(route: Route, what: string, host: PackHost): PackProcess {
+  if (!route) throw notFound(what, 'unknown_resource');
+  if (!('conflict' in route)) return route;
+  const { packs, reachable } = route.conflict;
+  host.log.warn({ resource: what, packs }, 'more than one pack claims a resource: refused');
+  const others = packs.length - reachable.length;
+  const named =
+    others > 0
+      ? `${reachable.join(', ')} and ${others} pack(s) this caller does not reach`
+      : packs.join(', ');
+  throw conflictError(
+    `${what} is claimed by more than one pack of this tenant (${named}): it is sent to none, so that no pack answers for another's; the operator must change the packs so that one alone lists it or has a template it matches`,
+    { packs: reachable, unreachable: others },
   );
 }
 
@@ -75,11 +100,23 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
     Promise.resolve({ resourceTemplates: reach.templates() }),
   );
   server.setRequestHandler('resources/read', async (request, ctx) => {
-    const owner = reach.resourceOwner(request.params.uri);
-    if (!owner) throw notFound(`resource ${request.params.uri}`, 'unknown_resource');
-    return relayed(owner, 'resources/read', (client) =>
-      client.readResource({ uri: request.params.uri }, bounded(ctx)),
+    const { uri } = request.params;
+    const owner = routed(reach.resourceOwner(uri), `resource ${uri}`, host);
+    const result = await relayed(owner, 'resources/read', (client) =>
+      client.readResource({ uri }, bounded(ctx)),
     );
+    // An answer may carry other URIs than the one read (a directory's entries): none another pack claims.
+    const forged = result.contents.find((content) => reach.claimedByAnother(content.uri, owner));
+    if (forged) {
+      host.log.warn(
+        { pack: owner.name, resource: uri, answered: forged.uri },
+        "pack answered with another pack's resource",
+      );
+      throw conflictError(
+        `pack ${owner.name} answered the read of ${uri} with ${forged.uri}, which another pack of this tenant claims: refused`,
+      );
+    }
+    return result;
   });
   server.setRequestHandler('prompts/list', () => Promise.resolve({ prompts: reach.prompts() }));
   server.setRequestHandler('prompts/get', async (request, ctx) => {
@@ -98,8 +135,7 @@ export function installPackSurface(server: Server, options: PackSurfaceOptions):
         client.complete({ ...request.params, ref: { ...ref, name: owner.name } }, bounded(ctx)),
       );
     }
-    const owner = reach.templateOwner(ref.uri);
-    if (!owner) throw notFound(`resource template ${ref.uri}`, 'unknown_resource');
+    const owner = routed(reach.templateOwner(ref.uri), `resource template ${ref.uri}`, host);
     return relayed(owner, 'completion/complete', (client) => client.complete(request.params, bounded(ctx)));
   });
   server.setRequestHandler('logging/setLevel', () => Promise.resolve({}));
