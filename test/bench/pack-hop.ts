@@ -8,7 +8,7 @@
 // Asserts nothing; every loop is bounded; everything lives in its own namespace and is removed.
 //   node test/bench/pack-hop.ts [--calls 300] [--rounds 3]
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,10 +16,9 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import { InputExchanges } from '../../runtime-image/src/packs/pack-exchanges.ts';
 import { callPackTool } from '../../runtime-image/src/packs/pack-calls.ts';
-import { PackHost, readEnabledPacks } from '../../runtime-image/src/packs/pack-host.ts';
 import { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
 import { execIn, RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
-import { approvePack, buildPackImage, FIXTURE_PACKS, removeImage } from '../support/pack-image.ts';
+import { approvePack, buildPackImage, hostPacks, removeImage } from '../support/pack-image.ts';
 import { packTenants } from '../support/pack-tenants.ts';
 import { printFigures, timed } from './figures.ts';
 import { benchArgs } from './bench-args.ts';
@@ -78,22 +77,8 @@ const ask = (id, method, params) => new Promise((resolve) => {
 async function hostHop(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'pack-hop-'));
   try {
-    await cp(FIXTURE_PACKS, join(dir, 'packs'), { recursive: true });
-    await writeFile(
-      join(dir, 'packs', 'enabled.json'),
-      JSON.stringify({ packs: [await approvePack('echo')] }),
-    );
-    const host = new PackHost({
-      packsDir: join(dir, 'packs'),
-      enabled: readEnabledPacks(join(dir, 'packs')),
-      egressPort: 3128,
-      secretsFile: join(dir, 'none.json'),
-      dataDir: join(dir, 'data'),
-      tmpDir: join(dir, 'tmp'),
-      confinement: 'landlock',
+    const host = await hostPacks(dir, [await approvePack('echo')], {
       callTimeoutMs: 10_000,
-      maxMessageBytes: 1024 * 1024,
-      crashThreshold: 3,
       log: pino({ level: 'silent' }),
     });
     await host.start();

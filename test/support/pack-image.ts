@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type { EnabledPack } from '../../kernel/packs/enabled-packs.ts';
 import { exposedName } from '../../kernel/packs/pack-naming.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { CallSigner } from '../../router/dispatch/call-signer.ts';
+import { PackHost, readEnabledPacks } from '../../runtime-image/src/packs/pack-host.ts';
 import { RUNTIME_IMAGE } from './namespace.ts';
 
 export const FIXTURE_PACKS = join(import.meta.dirname, 'fixtures', 'packs');
@@ -78,6 +80,33 @@ export async function approvePack(name: string, drift: string[] = []): Promise<E
       return { name: tool, exposed, effect: statement.effect, digest };
     }),
   };
+}
+
+/**
+ * A pack host on this machine, no container: the fixture packs copied into `dir`/packs with
+ * `packs` as their enabled.json, each pack's directories under `dir`, Landlock as in the image. Not
+ * started.
+ */
+export async function hostPacks(
+  dir: string,
+  packs: EnabledPack[],
+  options: { callTimeoutMs: number; log: Logger; crashThreshold?: number },
+): Promise<PackHost> {
+  await cp(FIXTURE_PACKS, join(dir, 'packs'), { recursive: true });
+  await writeFile(join(dir, 'packs', 'enabled.json'), JSON.stringify({ packs }));
+  return new PackHost({
+    packsDir: join(dir, 'packs'),
+    enabled: readEnabledPacks(join(dir, 'packs')),
+    egressPort: 3128,
+    secretsFile: join(dir, 'none.json'),
+    dataDir: join(dir, 'data'),
+    tmpDir: join(dir, 'tmp'),
+    confinement: 'landlock',
+    callTimeoutMs: options.callTimeoutMs,
+    maxMessageBytes: 1024 * 1024,
+    crashThreshold: options.crashThreshold ?? 3,
+    log: options.log,
+  });
 }
 
 /** Builds `bulkhead/runtime-packs:<tag>` FROM the runtime image with the given packs enabled. */
