@@ -2,6 +2,7 @@
 // container), on a short call timeout: a pack's question answered after longer than the timeout
 // completes the call, the pack untouched; a question never answered ends the call at the question's
 // own bound, the pack untouched; a pack that hangs with no question is still killed at the timeout.
+// And the key table after a JSON-RPC error: the answer is kept and replayed, the tool not run again.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,9 @@ const logged: string[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pack-waits-'));
   const [notes, faulty] = [await approvePack('notes'), await approvePack('faulty')];
+  // Writes here, whatever the fixture's manifest says: a JSON-RPC error and a refused result.
+  const writes = new Set(['refuse', 'mistyped']);
+  faulty.tools = faulty.tools.map((t) => (writes.has(t.name) ? { ...t, effect: 'create' } : t));
   const sink = new Writable({ write: (chunk, _encoding, done) => done(void logged.push(String(chunk))) });
   host = await hostPacks(dir, [notes, faulty], {
     callTimeoutMs: CALL_TIMEOUT_MS,
@@ -139,5 +143,38 @@ describe("a pack's question and the call timeout", () => {
     expect(JSON.stringify(hung)).toContain('the pack was stopped');
     expect(pid('faulty')).not.toBe(before);
     expect(kills().some((line) => line.includes('killing pack'))).toBe(true);
+  }, 30_000);
+});
+
+describe('the key of a write answered with a JSON-RPC error', () => {
+  const keyed = (key: string) => ({ idempotency_key: key });
+
+  it('keeps the answer: a retry with the key gets the same error, and the pack is not called again', async () => {
+    const first = call('faulty_refuse', request(), keyed('refused-1'));
+    await expect(first).rejects.toMatchObject({ code: -32602, message: expect.stringMatching(/\(\d+\)/) });
+    const message = ((await first.catch((error: Error) => error)) as Error).message;
+    // Not pack_outcome_unknown for the whole window, and not a second run (its number would grow).
+    await expect(call('faulty_refuse', request(), keyed('refused-1'))).rejects.toMatchObject({
+      code: -32602,
+      message,
+    });
+  }, 30_000);
+
+  it('keeps the runtime refusing a result that breaks its output schema: the tool ran, it does not run again', async () => {
+    const first = call('faulty_mistyped', request(), keyed('mistyped-1'));
+    await expect(first).rejects.toThrow(/output schema/);
+    const message = ((await first.catch((error: Error) => error)) as Error).message;
+    await expect(call('faulty_mistyped', request(), keyed('mistyped-1'))).rejects.toThrow(message);
+  }, 30_000);
+
+  it('releases the key of a pack that honours keys itself: the retry reaches the pack', async () => {
+    const served = host.servedTool('faulty_refuse')!;
+    const honouring = { ...served, pack: { ...served.pack, idempotency: 'pack' as const } };
+    const number = async (): Promise<number> => {
+      const error = (await call(honouring, request(), keyed('refused-2')).catch((e: Error) => e)) as Error;
+      return Number(/\((\d+)\)/.exec(error.message)![1]);
+    };
+    const first = await number();
+    expect(await number()).toBe(first + 1);
   }, 30_000);
 });

@@ -20,7 +20,7 @@ import {
 import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/tool-definition.ts';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { CallRelay, PackHost, ServedTool } from './pack-host.ts';
-import type { PackKeys } from './pack-keys.ts';
+import { replayed, type PackKeys } from './pack-keys.ts';
 import { ACTOR_META_KEY } from './reference-meta.ts';
 import { isConnectionLoss, isTimeout, type PackRefusal } from './pack-process.ts';
 import type { PackCallSpan } from '../tracing/pack-span.ts';
@@ -252,7 +252,7 @@ async function runPackCall(
     case 'conflict':
       return toolError('idempotency_key_reused', 'this idempotency key was used with other arguments');
     case 'replay':
-      return JSON.parse(claim.resultJson) as CallToolResult;
+      return replayed(claim.resultJson);
     case 'pending':
       return inFlightKeys.has(slot)
         ? toolError('idempotency_in_progress', 'a call with this idempotency key is still in flight')
@@ -266,13 +266,22 @@ async function runPackCall(
   const honoursKeys = served.pack.idempotency === 'pack';
   inFlightKeys.add(slot);
   try {
-    const outcome = await dispatch(
-      served,
-      args,
-      honoursKeys ? { [PACK_KEY_META_KEY]: key } : {},
-      exchange,
-      options,
-    );
+    const meta = honoursKeys ? { [PACK_KEY_META_KEY]: key } : {};
+    const outcome = await dispatch(served, args, meta, exchange, options).catch((error: unknown) => {
+      // A JSON-RPC error answered the call: the pack's own (invalid params, an internal error), or
+      // the runtime's client refusing the result the pack answered (one that breaks the tool's
+      // output schema: the same -32602 as "invalid params", after the tool ran). Either way the
+      // call was answered, and the key keeps that answer: a retry gets the same error and the
+      // tool does not run again. A refusal would refuse the retry as well (the key's digest makes
+      // its arguments the same), and an error that does not say whether the tool ran must not
+      // run it twice; releasing on a refusal's code would do that to a refused result. A pack
+      // that honours keys deduplicates a retry itself: released, as after no answer.
+      if (error instanceof ProtocolError) {
+        if (honoursKeys) options.keys.release(name, key);
+        else options.keys.completeWithError(name, key, error);
+      }
+      throw error;
+    });
     if (outcome.answered) options.keys.complete(name, key, outcome.result);
     // A pack that honours keys itself may safely see the key again; otherwise only an undelivered call.
     else if (!outcome.reached || honoursKeys) options.keys.release(name, key);
