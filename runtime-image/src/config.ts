@@ -88,7 +88,7 @@ export const runtimeConfig = defineConfig(
     packCallTimeoutMs: {
       env: 'BULKHEAD_PACK_CALL_TIMEOUT_MS',
       schema: z.coerce.number().int().min(100).default(60_000),
-      doc: 'how long a pack may take to answer one request before it is killed and restarted',
+      doc: "how long a pack may take to answer one request before it is killed and restarted; for a tool call, the pack's own time: a wait for the client's answer to the pack's question does not count",
     },
     packMaxMessageBytes: {
       env: 'BULKHEAD_PACK_MAX_MESSAGE_BYTES',

@@ -10,11 +10,17 @@ import {
   type ServerNotification,
 } from '@modelcontextprotocol/client';
 import type { ServerContext } from '@modelcontextprotocol/server';
-import type { InputExchange, InputExchanges, PackAnswer } from './pack-exchanges.ts';
+import { PackCallClock } from './pack-call-clock.ts';
+import {
+  CALL_INPUT_WAIT_MS,
+  type InputExchange,
+  type InputExchanges,
+  type PackAnswer,
+} from './pack-exchanges.ts';
 import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/tool-definition.ts';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { CallRelay, PackHost, ServedTool } from './pack-host.ts';
-import type { PackKeys } from './pack-keys.ts';
+import { replayed, type PackKeys } from './pack-keys.ts';
 import { ACTOR_META_KEY } from './reference-meta.ts';
 import { isConnectionLoss, isTimeout, type PackRefusal } from './pack-process.ts';
 import type { PackCallSpan } from '../tracing/pack-span.ts';
@@ -58,6 +64,7 @@ export function refusalResult(refusal: PackRefusal): CallToolResult {
  */
 function relayFor(
   exchange: InputExchange,
+  clock: PackCallClock,
   log: PackHost['log'],
   span: PackCallSpan | undefined,
 ): CallRelay & { flushed(): Promise<void> } {
@@ -77,9 +84,10 @@ function relayFor(
     notify,
     flushed: () => chain,
     // The question goes to the client with this request's answer; its answer comes with the next.
+    // The call timeout stops meanwhile: the wait is the client's, bounded by the exchange.
     request: (method, params) => {
       span?.asked(method);
-      return exchange.ask(method, params);
+      return clock.whileWaiting(() => exchange.ask(method, params));
     },
   };
 }
@@ -103,11 +111,16 @@ async function dispatch(
   if (process.pid === undefined) span?.started();
   const client = await process.ready();
   if ('code' in client) return { result: refusalResult(client), reached: false, answered: false };
-  // Aborted when the caller of the request in progress goes away, or a question goes unanswered.
-  const signal = exchange.abort.signal;
+  const name = served.approved.exposed;
+  const { callTimeoutMs } = options;
+  // The pack's own time, stopped while its question waits for an answer (pack-call-clock.ts).
+  const clock = new PackCallClock(callTimeoutMs);
+  // Aborted when the caller of the request in progress goes away, a question goes unanswered, or
+  // the pack's time runs out.
+  const signal = AbortSignal.any([exchange.abort.signal, clock.signal]);
   const progressToken = exchange.ctx.mcpReq._meta?.progressToken;
   try {
-    const relay = relayFor(exchange, options.host.log, span);
+    const relay = relayFor(exchange, clock, options.host.log, span);
     const { host } = options;
     const forward = () =>
       host.relaying(process.name, relay, () =>
@@ -119,7 +132,8 @@ async function dispatch(
               ? { _meta: { ...meta, ...(progressToken === undefined ? {} : { progressToken: ownToken }) } }
               : {}),
           },
-          { signal, timeout: options.callTimeoutMs },
+          // The SDK's timeout, which never stops, is only the bound on the whole call.
+          { signal, timeout: callTimeoutMs + CALL_INPUT_WAIT_MS },
         ),
       );
     const ownToken = `bulkhead-${randomUUID()}`;
@@ -141,21 +155,34 @@ async function dispatch(
     return { result: withUnits(result), reached: true, answered: true };
   } catch (error) {
     if (error instanceof ProtocolError) throw error;
-    const name = served.approved.exposed;
-    if (signal.aborted) {
+    if (exchange.abort.signal.aborted) {
       span?.fail('cancelled');
+      // Unanswered: the wait was the client's, not the pack's; the pack keeps running.
+      const why = exchange.unanswered
+        ? `its ${exchange.unanswered} got no answer in time; the call was cancelled, the pack not stopped`
+        : 'was cancelled';
+      const code = exchange.unanswered ? 'pack_timeout' : 'pack_unavailable';
+      return { result: toolError(code, `${name}: ${why}`), reached: true, answered: false };
+    }
+    // The pack's own time ran out with no question of it outstanding: it hangs.
+    if (clock.expired) {
+      process.kill(`no answer to ${name} within ${callTimeoutMs} ms`);
       return {
-        result: toolError('pack_unavailable', `${name} was cancelled`),
+        result: toolError(
+          'pack_timeout',
+          `${name} did not answer within ${callTimeoutMs} ms; the pack was stopped`,
+        ),
         reached: true,
         answered: false,
       };
     }
+    // The bound on the whole call, reached only by a call whose questions took long: not the pack's
+    // hang, so it is cancelled (the pack is told) and not killed.
     if (isTimeout(error)) {
-      process.kill(`no answer to ${name} within ${options.callTimeoutMs} ms`);
       return {
         result: toolError(
           'pack_timeout',
-          `${name} did not answer within ${options.callTimeoutMs} ms; the pack was stopped`,
+          `${name} took over ${callTimeoutMs + CALL_INPUT_WAIT_MS} ms in all, waiting for answers included; cancelled`,
         ),
         reached: true,
         answered: false,
@@ -175,6 +202,8 @@ async function dispatch(
       reached: true,
       answered: false,
     };
+  } finally {
+    clock.stop();
   }
 }
 
@@ -223,7 +252,7 @@ async function runPackCall(
     case 'conflict':
       return toolError('idempotency_key_reused', 'this idempotency key was used with other arguments');
     case 'replay':
-      return JSON.parse(claim.resultJson) as CallToolResult;
+      return replayed(claim.resultJson);
     case 'pending':
       return inFlightKeys.has(slot)
         ? toolError('idempotency_in_progress', 'a call with this idempotency key is still in flight')
@@ -237,13 +266,22 @@ async function runPackCall(
   const honoursKeys = served.pack.idempotency === 'pack';
   inFlightKeys.add(slot);
   try {
-    const outcome = await dispatch(
-      served,
-      args,
-      honoursKeys ? { [PACK_KEY_META_KEY]: key } : {},
-      exchange,
-      options,
-    );
+    const meta = honoursKeys ? { [PACK_KEY_META_KEY]: key } : {};
+    const outcome = await dispatch(served, args, meta, exchange, options).catch((error: unknown) => {
+      // A JSON-RPC error answered the call: the pack's own (invalid params, an internal error), or
+      // the runtime's client refusing the result the pack answered (one that breaks the tool's
+      // output schema: the same -32602 as "invalid params", after the tool ran). Either way the
+      // call was answered, and the key keeps that answer: a retry gets the same error and the
+      // tool does not run again. A refusal would refuse the retry as well (the key's digest makes
+      // its arguments the same), and an error that does not say whether the tool ran must not
+      // run it twice; releasing on a refusal's code would do that to a refused result. A pack
+      // that honours keys deduplicates a retry itself: released, as after no answer.
+      if (error instanceof ProtocolError) {
+        if (honoursKeys) options.keys.release(name, key);
+        else options.keys.completeWithError(name, key, error);
+      }
+      throw error;
+    });
     if (outcome.answered) options.keys.complete(name, key, outcome.result);
     // A pack that honours keys itself may safely see the key again; otherwise only an undelivered call.
     else if (!outcome.reached || honoursKeys) options.keys.release(name, key);

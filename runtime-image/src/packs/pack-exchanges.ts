@@ -4,7 +4,9 @@
 // result naming the question, and the retried request (carrying the answer and the `requestState`
 // this module minted) picks the same call up again. The router seals that state for the client and
 // opens it only for the same caller (router/mcp/request-state.ts); here an exchange is also bound to
-// the caller and the tool, and given up (the pack's call cancelled) when no answer comes in time.
+// the caller and the tool, and given up when no answer comes in time: the pack's question fails and
+// its call is cancelled, the pack left running (it did nothing wrong by waiting). While a question
+// waits, the call timeout stops (pack-call-clock.ts).
 import { randomUUID } from 'node:crypto';
 import type { CallToolResult, InputRequiredResult, ServerContext } from '@modelcontextprotocol/server';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
@@ -12,6 +14,11 @@ import { isUnanswered } from '../../../kernel/wire/input-answers.ts';
 
 /** How long a question may wait for its answer before the call is given up. */
 export const INPUT_WAIT_MS = 10 * 60_000;
+/**
+ * Beyond the call timeout (the pack's own time), how long one call may last in all, whatever its
+ * questions: a pack that asks again and again, each answer coming just in time, still ends.
+ */
+export const CALL_INPUT_WAIT_MS = 30 * 60_000;
 /** Exchanges waiting at once, per runtime: a client that never answers cannot pile them up. */
 export const MAX_OPEN_EXCHANGES = 64;
 
@@ -42,6 +49,8 @@ export class InputExchange {
   private timer: NodeJS.Timeout | undefined;
   private readonly owner: string;
   private readonly exchanges: InputExchanges;
+  /** The method of the question that went unanswered for the whole wait, when one did. */
+  unanswered: string | undefined;
 
   constructor(exchanges: InputExchanges, ctx: ServerContext, tool: string) {
     this.exchanges = exchanges;
@@ -92,10 +101,7 @@ export class InputExchange {
       }
       const { key, request } = this.question!;
       this.exchanges.keep(this);
-      this.timer = setTimeout(() => {
-        this.exchanges.close(this);
-        this.abort.abort();
-      }, INPUT_WAIT_MS).unref();
+      this.timer = setTimeout(() => this.expire(), this.exchanges.waitMs).unref();
       return {
         resultType: 'input_required',
         inputRequests: { [key]: request } as never,
@@ -105,6 +111,19 @@ export class InputExchange {
       for (const signal of signals) signal.removeEventListener('abort', cancel);
       this.asked = undefined;
     }
+  }
+
+  /**
+   * Nobody answered in time: the call is cancelled (the pack is told) and the question fails, so
+   * the pack's request to the client ends too rather than waiting for ever.
+   */
+  private expire(): void {
+    this.exchanges.close(this);
+    const question = this.question;
+    this.question = undefined;
+    this.unanswered = question?.request.method;
+    this.abort.abort();
+    question?.fail(new Error(`${question.request.method}: no answer within ${this.exchanges.waitMs} ms`));
   }
 
   /** A retried request's answers: the open question gets its own, if the request brought it. */
@@ -127,6 +146,12 @@ export class InputExchange {
 /** The open exchanges of this runtime, by the state their questions named. */
 export class InputExchanges {
   private readonly open = new Map<string, InputExchange>();
+  /** How long a question may wait for its answer (INPUT_WAIT_MS; shorter in tests). */
+  readonly waitMs: number;
+
+  constructor(options: { waitMs?: number } = {}) {
+    this.waitMs = options.waitMs ?? INPUT_WAIT_MS;
+  }
 
   start(ctx: ServerContext, tool: string): InputExchange {
     return new InputExchange(this, ctx, tool);

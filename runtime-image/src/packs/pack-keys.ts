@@ -2,13 +2,29 @@
 // effect cannot share a transaction with the table, so a key is claimed (committed) before the call
 // is dispatched and completed with the result after: a retry of a completed key replays the stored
 // result; a key whose call reached the pack but got no answer is never dispatched again (at most
-// once); a key whose call never reached the pack is released. Each claim drops the keys past the
+// once); a key whose call never reached the pack is released. A call answered with a JSON-RPC error
+// keeps that error as its answer (pack-calls.ts says why). Each claim drops the keys past the
 // window, through the index on their creation time.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { ProtocolError, type CallToolResult } from '@modelcontextprotocol/client';
 import { openDurableDatabase, statementCache } from '../durable-sqlite.ts';
 
 export type KeyClaim =
   { kind: 'fresh' } | { kind: 'replay'; resultJson: string } | { kind: 'conflict' } | { kind: 'pending' };
+
+/** Where a stored answer that was a JSON-RPC error keeps it (a result is stored as it is). */
+const ERROR_FIELD = 'io.bulkhead/jsonrpc_error';
+
+/** A completed key's answer again: its result, or its JSON-RPC error thrown as the first was. */
+export function replayed(resultJson: string): CallToolResult {
+  const stored = JSON.parse(resultJson) as CallToolResult;
+  // Alone in the stored object: a pack's result (which always has content) may not pose as one.
+  const error = stored[ERROR_FIELD] as { code: number; message: string; data?: unknown } | undefined;
+  if (error && Object.keys(stored).length === 1) {
+    throw ProtocolError.fromError(error.code, error.message, error.data);
+  }
+  return stored;
+}
 
 export class PackKeys {
   private readonly db: DatabaseSync;
@@ -64,6 +80,12 @@ export class PackKeys {
       tool,
       key,
     );
+  }
+
+  /** The call was answered with a JSON-RPC error: a retry gets the same error (replayed). */
+  completeWithError(tool: string, key: string, error: ProtocolError): void {
+    const { code, message, data } = error;
+    this.complete(tool, key, { [ERROR_FIELD]: { code, message, ...(data === undefined ? {} : { data }) } });
   }
 
   /** The call never reached the pack (or the pack honours keys itself): a retry may dispatch again. */

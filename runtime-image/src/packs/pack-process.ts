@@ -1,7 +1,8 @@
 // One pack: its child process (started on demand, restarted after a crash), the MCP client on its
 // stdio, what it lists, and the circuit that stops restarting a pack that keeps failing. Every
-// request to the pack is bounded by the call timeout; a pack that does not answer in time is killed
-// with every process it forked.
+// request to the pack is bounded by the call timeout (a tool call's counts the pack's own time, not
+// its question's wait for the client's answer: pack-call-clock.ts); a pack that does not answer in
+// time is killed with every process it forked.
 import {
   Client,
   SdkError,
