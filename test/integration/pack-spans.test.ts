@@ -9,6 +9,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRuntimeSpans, RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import { serviceResource } from '../../kernel/telemetry/tracing.ts';
+import { MAX_RELAYED_BYTES_PER_CALL } from '../../runtime-image/src/packs/pack-calls.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, removeImage, runtimeClient } from '../support/pack-image.ts';
 import { packTenants, type PackTenants } from '../support/pack-tenants.ts';
@@ -123,17 +124,21 @@ describe('the pack span', () => {
     expect(span.status.code).toBe(2); // ERROR
   }, 60_000);
 
-  it('cancels a traced call whose answer passes the bound, and goes on serving with the same pack', async () => {
-    const pid = (await traced('faulty_ok')).outcome as { structuredContent?: { pid?: number } };
-    const { spans, outcome } = await traced('faulty_chatty');
-    // 64 log notifications of 256 KiB: held whole for its spans, the answer would be 16 MiB.
-    expect((outcome as { thrown?: { data?: unknown } }).thrown?.data).toMatchObject({
-      code: 'read_bound_exceeded',
-      error_class: 'transient',
+  it("relays a call's notifications up to its budget, drops the rest, and answers with the same pack", async () => {
+    const before = (await traced('faulty_ok')).outcome as { structuredContent?: { pid?: number } };
+    let logged = 0;
+    const { spans, outcome } = await tracedRequest((client) => {
+      client.setNotificationHandler('notifications/message', () => void logged++);
+      return client.callTool({ name: 'faulty_chatty', arguments: {} });
     });
-    expect(named(spans, 'runtime tools/call')).toBeDefined();
+    // 24 log messages of a little over 256 KiB each (6 MiB, in a container of 128 MiB): the budget
+    // (1 MiB) relays the first 3.
+    expect(MAX_RELAYED_BYTES_PER_CALL).toBe(1024 * 1024);
+    expect(outcome).toMatchObject({ structuredContent: { ok: true, pid: before.structuredContent?.pid } });
+    expect(logged).toBe(3);
+    expect(named(spans, 'pack tools/call faulty_chatty').attributes['error.type']).toBeUndefined();
     const after = (await traced('faulty_ok')).outcome as { structuredContent?: { pid?: number } };
-    expect(after.structuredContent?.pid).toBe(pid.structuredContent?.pid);
+    expect(after.structuredContent?.pid).toBe(before.structuredContent?.pid);
   }, 60_000);
 
   it("relays a resource read in a span of its own under the runtime's call span, without the URI", async () => {

@@ -59,6 +59,16 @@ export function refusalResult(refusal: PackRefusal): CallToolResult {
 }
 
 /**
+ * The most of a pack's progress and log notifications one call relays, in bytes of their
+ * parameters: each is under the pack transport's per-message bound, but nothing bounded their sum,
+ * and the MCP handler queues every one whatever the pace of its reader (and a traced answer is held
+ * whole, runtime-image/src/traced-answer.ts). A pack sending them without end ran the tenant's
+ * container out of memory, every other call of the tenant with it. Past the budget they are
+ * dropped, and the call goes on.
+ */
+export const MAX_RELAYED_BYTES_PER_CALL = 1024 * 1024;
+
+/**
  * What a pack sends during one call, relayed in order; `flushed()` settles once all of it has been
  * handed to the caller's stream, so the result never overtakes a notification sent before it.
  */
@@ -69,7 +79,18 @@ function relayFor(
   span: PackCallSpan | undefined,
 ): CallRelay & { flushed(): Promise<void> } {
   let chain = Promise.resolve();
+  let relayed = 0;
+  let dropped = 0;
   const notify = (notification: ServerNotification): void => {
+    relayed += (JSON.stringify(notification.params) ?? '').length;
+    if (relayed > MAX_RELAYED_BYTES_PER_CALL) {
+      if (dropped++ === 0)
+        log.warn(
+          { method: notification.method, budget: MAX_RELAYED_BYTES_PER_CALL },
+          "a pack's notifications passed the call's budget: the rest of them are dropped",
+        );
+      return;
+    }
     chain = chain
       .then(() => exchange.ctx.mcpReq.notify(notification))
       .catch((error: unknown) =>
