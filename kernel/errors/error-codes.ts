@@ -83,6 +83,9 @@ export const ERROR_CODES = {
   rate_limit_exceeded: { class: 'rate_limit' },
   // Too many calls in flight to one tenant's container through one router (router/pipeline/concurrency-gate.ts).
   concurrency_limit: { class: 'rate_limit' },
+  // A tenant has as many 2026-07-28 subscriptions/listen streams open on this router as one tenant
+  // may (router/mcp/listen-limit.ts).
+  listen_limit: { class: 'rate_limit', jsonRpc: JSON_RPC.serverError },
   // An upstream's shared call budget is spent (egress/upstream-budget.ts).
   upstream_budget_exceeded: { class: 'rate_limit', http: 429 },
   // transient: retry later (after retry_after_ms where given).

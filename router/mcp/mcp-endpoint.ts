@@ -47,6 +47,7 @@ import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
 import { sameBinding, type SessionStore } from './sessions.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import { TenantListeners } from './tenant-listeners.ts';
+import { listenRefusal } from './listen-limit.ts';
 
 /** The 2026-07-28 request that opens a change stream (the only one the SDK subscribes from). */
 const LISTEN_METHOD = 'subscriptions/listen';
@@ -296,6 +297,10 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // request needs the async context, which every other request would pay for.
       const serve = () => modern.fetch(request, forward);
       const listen = (body as { method?: unknown } | undefined)?.method === LISTEN_METHOD;
+      if (listen && !legacyEra) {
+        const refused = listenRefusal(listeners, principal.tenant, (body as { id?: unknown }).id);
+        if (refused) return refused;
+      }
       // The handlers start the request's audit records; the answer leaves once they are written.
       let response: Response;
       try {

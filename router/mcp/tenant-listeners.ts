@@ -22,6 +22,11 @@ export class TenantListeners implements ServerEventBus {
     this.#onerror = onerror;
   }
 
+  /** How many streams of `tenant` are open. */
+  count(tenant: string): number {
+    return this.#streams.get(tenant)?.size ?? 0;
+  }
+
   /** Runs `serve` (one request of `tenant`'s principal): a stream it opens is that tenant's. */
   serving<T>(tenant: string, serve: () => T): T {
     return this.#serving.run(tenant, serve);

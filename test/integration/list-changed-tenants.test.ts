@@ -18,6 +18,7 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { TenantDirectory } from '../../router/tenancy/tenant-directory.ts';
 import { DriftGuard } from '../../router/tools/drift-guard.ts';
 import { PinWatcher } from '../../router/tools/pin-watcher.ts';
+import { MAX_LISTEN_STREAMS_PER_TENANT } from '../../router/mcp/listen-limit.ts';
 import { agentClaims, keyHoldingIssuer, startAuthRouter, type KeyHolder } from '../support/auth-harness.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
@@ -152,5 +153,28 @@ describe('tools/list_changed across tenants', () => {
     guard.share(new Map([[ALPHA, new Map([['records_update', drifted]])]]));
     await until("alpha's withheld tool", () => heard.alpha === 3);
     await onlyTheirOwn(3, 2);
+  });
+
+  it("holds a tenant to its share of listen streams, and another tenant's clients still listen", async () => {
+    const token = await issuer.sign(
+      agentClaims({ issuer: issuer.issuer, audience: router.mcpUrl, agent: 'alpha-many', tenant: ALPHA }),
+    );
+    const many = await bearerClient(router.mcpUrl, token);
+    clients.push(many);
+    // Alpha's first client holds one: the share's rest opens, and the next is refused before any
+    // acknowledgement, with the structured error.
+    for (let i = 1; i < MAX_LISTEN_STREAMS_PER_TENANT; i++) await many.listen({ toolsListChanged: true });
+    const refused = await many.listen({ toolsListChanged: true }).then(
+      () => undefined,
+      (error: unknown) => error as { code?: number; data?: unknown },
+    );
+    expect(refused?.code).toBe(-32000);
+    expect(refused?.data).toMatchObject({ code: 'listen_limit', error_class: 'rate_limit' });
+    // Bravo opens another, and its change reaches it.
+    let heardHere = 0;
+    await listening(BRAVO, 'modern', () => (heardHere += 1));
+    await changePin(BRAVO);
+    await watcher.poll();
+    await until("bravo's change on its new stream", () => heardHere === 1);
   });
 });
