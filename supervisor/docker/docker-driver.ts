@@ -2,7 +2,8 @@
 // the engine itself refuses a second one (a name conflict) and a restart can adopt what is ours.
 // A plain adapter: it makes, starts, stops and removes what the lifecycle controller tells it to,
 // and decides nothing (reuse or replace, drain time, the create cap are the controller's).
-import { chmod, chown, mkdir, open, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, stat } from 'node:fs/promises';
+import { removeEntry, removeTree } from './remove-tree.ts';
 import { basename, join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
@@ -149,7 +150,7 @@ export class DockerDriver implements RuntimeDriver {
     const info = await this.inspectRaw(tenantId);
     if (info) await this.stopContainer(info, options.graceSeconds);
     // A runtime that died before reading its secrets leaves them behind: not while it is stopped.
-    await rm(this.secretsFile(tenantId), { force: true });
+    await removeEntry(this.secretsFile(tenantId));
   }
 
   /** A frozen process cannot take SIGTERM: thaw first, then stop with the grace given. */
@@ -239,7 +240,7 @@ export class DockerDriver implements RuntimeDriver {
       const socketDir = this.placement(spec.tenantId, 0).socketDir;
       const prepare = async (): Promise<void> => {
         for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
-          await rm(join(socketDir, name), { force: true });
+          await removeEntry(join(socketDir, name));
         await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
       };
       // This start's quota: its boost (a gVisor sandbox's goes to its cgroup after the start), else
@@ -272,7 +273,7 @@ export class DockerDriver implements RuntimeDriver {
    */
   private async deliverSecrets(spec: RuntimeSpec, secrets: PackSecrets): Promise<void> {
     const file = this.secretsFile(spec.tenantId);
-    await rm(file, { force: true });
+    await removeEntry(file);
     if (Object.values(secrets).every((values) => Object.keys(values).length === 0)) return;
     const handle = await open(file, 'wx', 0o400);
     try {
@@ -374,9 +375,9 @@ export class DockerDriver implements RuntimeDriver {
   private async prepareSocketDir(dir: string, uid: number): Promise<void> {
     // Emptied for every new container: whatever a previous runtime left there (a stale socket, or
     // a symlink, file or FIFO planted by a compromised one) must not greet its successor. No
-    // process of the tenant runs now (the old container is removed first), and rm never follows
-    // a symlink.
-    await rm(dir, { recursive: true, force: true });
+    // process of the tenant runs now (the old container is removed first), and nothing here
+    // follows a symlink; however full the tenant made it (remove-tree.ts).
+    await removeTree(dir);
     await mkdir(dir, { recursive: true });
     // Owned by the tenant's UID, entered by the router's group, invisible to everyone else.
     await chown(dir, uid, this.options.routerGid);

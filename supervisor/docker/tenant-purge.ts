@@ -5,7 +5,8 @@
 // offboarding keeps the tenant's record so that it can run again (docs/lifecycle.md, "Offboarding
 // checks what it destroyed"). A container of someone else's that mounts the volume is not ours to
 // remove: it is reported.
-import { rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { removeTree } from './remove-tree.ts';
 import type Docker from 'dockerode';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { Placement } from './container-spec.ts';
@@ -72,7 +73,7 @@ export async function purgeTenant(t: PurgeTarget): Promise<void> {
     // 404: gone already; 409: in use by a container not ours, which the second look names.
     if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
   }
-  await rm(placement.socketDir, { recursive: true, force: true });
+  await removeTree(placement.socketDir);
   const left = await tenantLeftovers(t);
   if (left.length > 0)
     throw new BulkheadError('runtime_failed', `the purge of ${t.tenantId} left ${left.join(', ')}`);

@@ -54,12 +54,20 @@ export class IdleReaper {
       const last = activity.get(info.tenantId) ?? Date.parse(info.createdAt ?? new Date(now).toISOString());
       const event = idleEvent(observedState(info), now - last, tiers);
       if (!event) continue;
-      const changed = await controller.idle(info.tenantId, {
-        event,
-        runtimeId: info.runtimeId,
-        // The last word: only if no router recorded a call since the cutoff.
-        quietSinceMs: now - tiers.pauseAfterMs,
-      });
+      let changed: boolean;
+      try {
+        changed = await controller.idle(info.tenantId, {
+          event,
+          runtimeId: info.runtimeId,
+          // The last word: only if no router recorded a call since the cutoff.
+          quietSinceMs: now - tiers.pauseAfterMs,
+        });
+      } catch (error) {
+        // One tenant's failure (its own doing, even: a directory planted where its secrets file
+        // goes) is that tenant's: the tenants after it in the pass are still paused and stopped.
+        this.options.logger.warn({ tenant: info.tenantId, event, err: error }, 'idle tier failed');
+        continue;
+      }
       if (!changed) continue;
       this.actions.push({ tenantId: info.tenantId, event });
       this.options.logger.info({ tenant: info.tenantId, event, idleMs: now - last }, 'idle tier');

@@ -1,6 +1,7 @@
 // The dockerode driver against the real engine: hardening as the engine reports it, probes from
 // inside the container, one container per tenant under concurrency, and tenant separation.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
@@ -16,6 +17,7 @@ import type { RuntimeController } from '../../supervisor/lifecycle/runtime-contr
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { driverHarness } from '../support/driver-harness.ts';
+import { DEEP_TREE_SCRIPT } from '../support/deep-tree.ts';
 import { execIn, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
@@ -299,4 +301,22 @@ describe('DockerDriver on the real engine', () => {
     await manager.remove('purge-held', true);
     expect(await leftovers('purge-held')).toEqual({ containers: [], helpers: [], volumes: [] });
   });
+
+  it('stops and purges a tenant that filled its socket directory: a tree past the path limit, a directory where its secrets go', async () => {
+    const t = tenant('flooder', 100_215);
+    await manager.ensure(t);
+    const [id] = await containersOf('flooder');
+    // From inside, as the tenant, with relative paths: no path it uses passes the limit there.
+    await execIn(ns.docker, id!, ['mkdir', '/run/mcp/.secrets.json']);
+    const planted = await execIn(ns.docker, id!, ['node', '-e', DEEP_TREE_SCRIPT, '/run/mcp']);
+    expect(planted.output).toContain('planted');
+    const placement = driver.placement('flooder', 0);
+    // Stopping removes what is where its secrets go, a directory now.
+    await driver.stop('flooder', { graceSeconds: 1 });
+    expect(existsSync(join(placement.socketDir, '.secrets.json'))).toBe(false);
+    // 300 levels of 21 characters: 6,300, past the 4,096 a path may have.
+    await manager.remove('flooder', true);
+    expect(existsSync(placement.socketDir)).toBe(false);
+    expect(await leftovers('flooder')).toEqual({ containers: [], helpers: [], volumes: [] });
+  }, 60_000);
 });
