@@ -17,6 +17,7 @@ import {
 } from '../../kernel/packs/pack-manifest.ts';
 import type { PackJobValue } from '../client/pack-jobs.ts';
 import { PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
+import { StderrTail } from '../../kernel/packs/pack-stderr.ts';
 import { buildPackSandboxSpec } from './container-spec.ts';
 import { LineTransport } from './stdio-transport.ts';
 
@@ -119,10 +120,21 @@ async function listAll<T>(
   throw packRejected('the pack paginates its lists without end');
 }
 
+/** The lines of a pack's stderr an approval's failure shows, each cut at PACK_STDERR_LINE_LIMIT. */
+export const SANDBOX_STDERR_LINES = 10;
+
+function stderrSection(stderr: StderrTail): string {
+  const { tail, lines } = stderr;
+  if (tail.length === 0) return '';
+  const heading =
+    lines > tail.length ? `its stderr, the last ${tail.length} of ${lines} lines` : 'its stderr';
+  return `\n  ${heading}:\n${tail.join('\n')}`;
+}
+
 /**
  * Starts the pack once in the sandbox (buildPackSandboxSpec), speaks MCP over its stdio and returns
  * what it lists; the container is removed whatever happens. Its stderr comes back in a failure's
- * message (the last lines), so an operator sees why a pack did not start.
+ * message (the last lines, each cut), so an operator sees why a pack did not start.
  */
 export async function listInSandbox(
   docker: Docker,
@@ -141,7 +153,9 @@ export async function listInSandbox(
       namespace: options.namespace,
     }),
   );
-  const stderr: string[] = [];
+  // Only what a failure's message shows: the pack may write to stderr for as long as the listing
+  // lasts (a timeout per request, up to 50 pages of each list), into the supervisor's memory.
+  const stderr = new StderrTail(SANDBOX_STDERR_LINES);
   // The capabilities the tenant runtime's client declares (PACK_CLIENT_CAPABILITIES says why).
   const client = new Client(
     { name: 'bulkhead-pack-approval', version: '1.0.0' },
@@ -159,7 +173,7 @@ export async function listInSandbox(
     const err = new PassThrough();
     docker.modem.demuxStream(stream, out, err);
     err.setEncoding('utf8');
-    err.on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean).slice(-20)));
+    err.on('data', (chunk: string) => stderr.write(chunk));
     await container.start();
     const transport = new LineTransport({
       input: out,
@@ -197,9 +211,8 @@ export async function listInSandbox(
       listing: { tools, resources, resourceTemplates, prompts },
     };
   } catch (error) {
-    const tail = stderr.slice(-10).join('\n');
     throw packRejected(
-      `the pack did not answer MCP in the sandbox: ${(error as Error).message}${tail ? `\n  its stderr:\n${tail}` : ''}`,
+      `the pack did not answer MCP in the sandbox: ${(error as Error).message}${stderrSection(stderr)}`,
       error,
     );
   } finally {

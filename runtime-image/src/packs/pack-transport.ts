@@ -7,6 +7,7 @@
 // bounded.
 import type { ChildProcessWithoutNullStreams as ChildProcess } from 'node:child_process';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
+import { PACK_STDERR_LINE_LIMIT } from '../../../kernel/packs/pack-stderr.ts';
 import { spawnPack } from './pack-launch.ts';
 import { takePrestarted } from './prestarted.ts';
 
@@ -21,7 +22,6 @@ export interface PackTransportOptions {
 }
 
 const NEWLINE = 0x0a;
-const STDERR_LINE_LIMIT = 2048;
 
 export class PackTransport implements Transport {
   onclose?: () => void;
@@ -68,7 +68,7 @@ export class PackTransport implements Transport {
       child.stdout.on('data', (chunk: Buffer) => this.read(chunk));
       child.stderr.on('data', (chunk: Buffer) => {
         for (const line of chunk.toString('utf8').split('\n')) {
-          if (line.trim()) this.options.onOutput('stderr', line.slice(0, STDERR_LINE_LIMIT));
+          if (line.trim()) this.options.onOutput('stderr', line.slice(0, PACK_STDERR_LINE_LIMIT));
         }
       });
     });
