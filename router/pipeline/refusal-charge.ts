@@ -9,6 +9,7 @@
 // the answer is `rate_limit_exceeded` with `retry_after_ms`, which clients honour, instead of the
 // refusal. Redis not answering changes nothing: the refusal is answered as it is, since nothing runs.
 import type { Logger } from 'pino';
+import { recordedToolName } from '../../kernel/audit/audit-record.ts';
 import type { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -44,6 +45,8 @@ export async function chargeRefusal(
   deps: RefusalChargeDeps,
   what: string,
 ): Promise<SpentShare | undefined> {
+  // What the request named, cut as the audit cuts it: a caller's tool name can be a megabyte.
+  const named = recordedToolName(what);
   const scope = { principal: caller.principal, quotas: caller.tenant?.quotas, refused: true };
   const take = () =>
     withinDeadline(deps.limiter.take(scope, { alone: caller.alone?.() }), deps.state ?? DEFAULT_STATE_POLICY);
@@ -51,10 +54,10 @@ export async function chargeRefusal(
     const decision = await traced(caller.trace, 'rate_limit', take, { leaf: true });
     if (decision.admitted) return undefined;
     const layer = decision.refusedBy?.layer ?? 'unknown';
-    caller.log.info({ what, layer }, 'refused request rate limited');
+    caller.log.info({ what: named, layer }, 'refused request rate limited');
     return { error: rateLimitRefusal(decision), layer };
   } catch (error) {
-    caller.log.warn({ what, err: error }, 'rate limits unavailable for a refused request');
+    caller.log.warn({ what: named, err: error }, 'rate limits unavailable for a refused request');
     return undefined;
   }
 }
