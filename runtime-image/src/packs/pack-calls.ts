@@ -59,8 +59,8 @@ export function refusalResult(refusal: PackRefusal): CallToolResult {
 }
 
 /**
- * The most of a pack's progress and log notifications one call relays, in bytes of their
- * parameters: each is under the pack transport's per-message bound, but nothing bounded their sum,
+ * The most of a pack's progress and log notifications one call relays, in characters of their
+ * parameters' JSON (about their bytes): each is under the pack transport's per-message bound, but nothing bounded their sum,
  * and the MCP handler queues every one whatever the pace of its reader (and a traced answer is held
  * whole, runtime-image/src/traced-answer.ts). A pack sending them without end ran the tenant's
  * container out of memory, every other call of the tenant with it. Past the budget they are
