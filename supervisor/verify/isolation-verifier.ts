@@ -6,10 +6,12 @@ import type Docker from 'dockerode';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck, IsolationReport } from '../client/isolation-report.ts';
 import type { DockerDriver } from '../docker/docker-driver.ts';
+import type { Placement } from '../docker/container-spec.ts';
 import { containerChecks } from './container-checks.ts';
 import { liveSandboxQuota } from '../docker/sandbox-cpu.ts';
 import { ignoreStatus } from '../docker/engine-status.ts';
 import { probeChecks, type ProbeObservation } from './probe-checks.ts';
+import { probeRoots } from './other-tenants.ts';
 import { PROBE_SCRIPT } from './probe-script.ts';
 import { socketChecks } from './socket-checks.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
@@ -111,7 +113,7 @@ export class IsolationVerifier {
     } else {
       checks.push(...containerChecks(info, tenant, placement));
       const sandboxCpu = await liveSandboxQuota(info);
-      checks.push(...(await this.probe(container, tenant, others, sandboxCpu)));
+      checks.push(...(await this.probe(container, tenant, { others, sandboxCpu, placement })));
       const socketPath = join(placement.socketDir, CONTAINER_SOCKET_NAME);
       checks.push(
         ...(await socketChecks(
@@ -133,22 +135,24 @@ export class IsolationVerifier {
   private async probe(
     container: Docker.Container,
     tenant: TenantRecord,
-    others: string[],
-    sandboxCpuQuota: number | undefined,
+    at: { others: string[]; sandboxCpu: number | undefined; placement: Placement },
   ): Promise<IsolationCheck[]> {
-    const otherPlaces = others.map((id) => {
+    // The other tenants' places stay here: the probe gets only the roots they are under, which name
+    // no tenant, and reports what it sees there (other-tenants.ts).
+    const others = at.others.map((id) => {
       const p = this.options.driver.placement(id, 0);
       return { volume: p.volumeName, socketDir: p.socketDir };
     });
     try {
       const result = await execProbe(
         container,
-        [`PROBE_OTHERS=${JSON.stringify(otherPlaces)}`],
+        [`PROBE_ROOTS=${JSON.stringify(probeRoots(at.placement.socketDir))}`],
         this.options.probeTimeoutMs ?? 10_000,
       );
       if (result.exitCode !== 0)
         throw new Error(`probe exited ${result.exitCode}: ${result.stderr.slice(0, 300)}`);
-      return probeChecks(JSON.parse(result.stdout) as ProbeObservation, tenant, sandboxCpuQuota);
+      const seen = JSON.parse(result.stdout) as ProbeObservation;
+      return probeChecks(seen, tenant, { others, sandboxCpuQuota: at.sandboxCpu });
     } catch (error) {
       return [
         {

@@ -6,11 +6,12 @@ import { pidsLimitFor } from '../docker/container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
+import { othersSeen, type OtherPlace, type ProbedPlaces } from './other-tenants.ts';
 
 /** What a tenant's socket directory may hold: the runtime's socket and its egress bridge's. */
 const RUNTIME_SOCKETS: readonly string[] = [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME];
 
-export interface ProbeObservation {
+export interface ProbeObservation extends ProbedPlaces {
   interfaces: string[];
   sysNet: string[] | null;
   routes: string[];
@@ -22,8 +23,6 @@ export interface ProbeObservation {
   pidsLimit: string | null;
   /** The CPU cgroup's quota and period in µs ("500000 1000000"; "max ..." when unlimited). */
   cpuMax: string | null;
-  othersVisible: { volume: string; socketDir: string }[];
-  othersReadable: string[];
   socketDir: string[] | null;
   connect: string;
 }
@@ -32,14 +31,20 @@ function check(id: string, control: string, pass: boolean, ok: string, bad: stri
   return { id, control, source: 'probe', pass, why: pass ? ok : bad };
 }
 
-/**
- * `sandboxCpuQuota`: under gVisor, the CPU quota the kernel enforces on the sandbox's host cgroup
- * (read by the supervisor; undefined where it cannot see that cgroup, and so could not boost it).
- */
+export interface ProbeContext {
+  /** Every other tenant's places: the probe was given none of them. */
+  others?: readonly OtherPlace[];
+  /**
+   * Under gVisor, the CPU quota the kernel enforces on the sandbox's host cgroup (read by the
+   * supervisor; undefined where it cannot see that cgroup, and so could not boost it).
+   */
+  sandboxCpuQuota?: number | undefined;
+}
+
 export function probeChecks(
   seen: ProbeObservation,
   tenant: TenantRecord,
-  sandboxCpuQuota?: number,
+  { others = [], sandboxCpuQuota }: ProbeContext = {},
 ): IsolationCheck[] {
   const planQuota = cpuLimitFor(tenant.plan).CpuQuota;
   const ifaces = [...new Set([...seen.interfaces, ...(seen.sysNet ?? [])])];
@@ -48,6 +53,7 @@ export function probeChecks(
   const cpu = cpuShare(seen.cpuMax);
   // The plan's share, whatever the period: a container made before the 1 s period has 100 ms.
   const cpuOk = cpu !== undefined && Math.round(cpu * 1e6) === Math.round(tenant.plan.cpus * 1e6);
+  const foreign = othersSeen(seen, others);
   const seenLimits = `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}, cpu ${seen.cpuMax ?? '?'}`;
   return [
     check(
@@ -88,11 +94,13 @@ export function probeChecks(
     check(
       'probe.other-tenants',
       "cannot see or read another tenant's volume or socket",
-      seen.othersVisible.length === 0 &&
-        seen.othersReadable.length === 0 &&
+      foreign.visible.length === 0 &&
+        foreign.readable.length === 0 &&
+        foreign.unsure.length === 0 &&
         (seen.socketDir ?? []).every((f) => RUNTIME_SOCKETS.includes(f)),
-      `no other tenant's volume or socket directory is mounted or readable; /run/mcp holds ${JSON.stringify(seen.socketDir)}`,
-      `visible: ${JSON.stringify(seen.othersVisible)}, readable: ${JSON.stringify(seen.othersReadable)}, /run/mcp: ${JSON.stringify(seen.socketDir)}`,
+      `no other tenant's volume or socket directory is in its mount table, listed or readable; /run/mcp holds ${JSON.stringify(seen.socketDir)}`,
+      `visible: ${JSON.stringify(foreign.visible)}, readable: ${JSON.stringify(foreign.readable)}, /run/mcp: ${JSON.stringify(seen.socketDir)}` +
+        (foreign.unsure.length === 0 ? '' : `; not ruled out: ${foreign.unsure.join('; ')}`),
     ),
     tenant.isolation === 'gvisor' && seen.memoryLimit === null && seen.pidsLimit === null
       ? check(

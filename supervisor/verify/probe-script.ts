@@ -1,6 +1,11 @@
 // The probe program run inside a tenant container (as the container's own user, with `node -e`):
 // it tries what a compromised tenant would try and reports each attempt. Plain JavaScript in a
 // string because it runs in the runtime image, not in this process.
+/** The most of its own mount table the probe reports (a container's is a few KiB). */
+export const PROBE_MAX_MOUNTINFO_CHARS = 64 * 1024;
+/** The most entries of one root the probe lists: past them the check fails, as it cannot see all. */
+export const PROBE_MAX_ROOT_ENTRIES = 64;
+
 export const PROBE_SCRIPT = String.raw`
 const fs = require('node:fs');
 const os = require('node:os');
@@ -21,11 +26,23 @@ out.memoryLimit = read('/sys/fs/cgroup/memory/memory.limit_in_bytes') || read('/
 out.pidsLimit = read('/sys/fs/cgroup/pids/pids.max') || read('/sys/fs/cgroup/pids.max');
 const cfs = [read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'), read('/sys/fs/cgroup/cpu/cpu.cfs_period_us')];
 out.cpuMax = cfs[0] && cfs[1] ? cfs.join(' ') : read('/sys/fs/cgroup/cpu.max');
+// Given no tenant's name (any process of the tenant can read this one's environment and command
+// line): it reports its own mount table and what it can list and read under the roots it is given,
+// and the supervisor decides which of those are another tenant's. Each part is capped, so that the
+// whole stays under the supervisor's output bound.
 const mountinfo = read('/proc/self/mountinfo') || '';
-const others = JSON.parse(process.env.PROBE_OTHERS || '[]');
-out.othersVisible = others.filter((o) => mountinfo.includes(o.volume) || mountinfo.includes(o.socketDir));
-out.othersReadable = others.flatMap((o) => ['/var/lib/docker/volumes/' + o.volume + '/_data', o.socketDir])
-  .filter((p) => attempt(() => fs.readdirSync(p)).ok);
+out.mountinfo = mountinfo.slice(0, ${PROBE_MAX_MOUNTINFO_CHARS});
+out.mountinfoTruncated = mountinfo.length > ${PROBE_MAX_MOUNTINFO_CHARS};
+out.roots = JSON.parse(process.env.PROBE_ROOTS || '[]').map((root) => {
+  const at = attempt(() => fs.statSync(root).isDirectory());
+  if (!at.ok || !at.value) return { root, absent: at.ok ? 'ENOTDIR' : at.code };
+  const listed = attempt(() => fs.readdirSync(root).sort());
+  if (!listed.ok) return { root, unlisted: listed.code };
+  const entries = listed.value.slice(0, ${PROBE_MAX_ROOT_ENTRIES});
+  const readable = entries.flatMap((e) => [e, e + '/_data'])
+    .filter((p) => attempt(() => fs.readdirSync(root + '/' + p)).ok);
+  return { root, entries, truncated: listed.value.length > entries.length, readable };
+});
 out.socketDir = attempt(() => fs.readdirSync('/run/mcp')).value || null;
 const finish = () => { process.stdout.write(JSON.stringify(out)); process.exit(0); };
 if (out.routes.length > 0) { out.connect = 'skipped: a route exists'; finish(); }

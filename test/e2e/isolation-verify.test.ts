@@ -1,8 +1,10 @@
 // `verify` produces isolation evidence from the live container (engine view) and from probes run
 // inside it. It passes on a correctly onboarded tenant and fails, naming the control, when the
-// tenant's container is replaced by one started with a weakened setting. `--router` seeds a canary
-// record in the target and shows another tenant's agent refused it; with nothing to probe it fails.
-import { join } from 'node:path';
+// tenant's container is replaced by one started with a weakened setting (another tenant's volume,
+// the socket directories' root). A process of the tenant watching the probe inside its container
+// learns no other tenant's name from it. `--router` seeds a canary record in the target and shows
+// another tenant's agent refused it; with nothing to probe it fails.
+import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTools, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
@@ -12,10 +14,31 @@ import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 import { runCli } from '../support/cli.ts';
 import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
+import { execIn } from '../support/namespace.ts';
 import { writeDevStack } from '../../dev/cli/dev-stack-state.ts';
 import { CANARY_TITLE, routerCaller } from '../../tenants/control-plane/router-probe.ts';
 
 let stack: TestStack;
+
+/** Run as the tenant inside its container: prints the probe's command line and environment. */
+const PROBE_WATCHER = String.raw`
+const fs = require('node:fs');
+const deadline = Date.now() + 60_000;
+const look = () => {
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && p !== String(process.pid))) {
+    try {
+      const cmdline = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8');
+      if (!cmdline.includes('/bulkhead-probe')) continue;
+      const environ = fs.readFileSync('/proc/' + pid + '/environ', 'utf8');
+      process.stdout.write(JSON.stringify({ cmdline, environ }));
+      process.exit(0);
+    } catch {}
+  }
+  if (Date.now() > deadline) process.exit(3);
+  setTimeout(look, 2);
+};
+look();
+`;
 const cli = (...args: string[]) =>
   runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir, entry: 'dev/cli/main.ts' }, args);
 
@@ -69,6 +92,16 @@ async function replaceWithWeakened(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+type Mount = NonNullable<NonNullable<Docker.ContainerCreateOptions['HostConfig']>['Mounts']>[number];
+
+/** The hardened spec with one mount more, as a misconfigured supervisor could make it. */
+const withMount =
+  (mount: Mount) =>
+  (spec: Docker.ContainerCreateOptions): Docker.ContainerCreateOptions => ({
+    ...spec,
+    HostConfig: { ...spec.HostConfig, Mounts: [...(spec.HostConfig?.Mounts ?? []), mount] },
+  });
 
 beforeAll(async () => {
   stack = await startTestStack('verify');
@@ -126,6 +159,21 @@ describe('isolation evidence', () => {
       `uid ${tenant.uid}, gid ${tenant.uid}`,
     );
     expect(report.checks.find((c) => c.id === 'probe.no-route')?.why).toMatch(/failed with ENETUNREACH/);
+  });
+
+  it("tells the tenant's processes no other tenant's name through the probe's environment or command line", async () => {
+    const { runtimeId } = (await stack.supervisor.driver.inspect('india'))!;
+    // What hostile code of the tenant can do beside the probe: same UID, same PID namespace.
+    const watcher = execIn(stack.ns.docker, runtimeId, ['node', '-e', PROBE_WATCHER]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await verifyJson('india')).code).toBe(0);
+    const { exitCode, output } = await watcher;
+    expect(exitCode, output).toBe(0);
+    for (const id of ['juliet', 'kilo', 'lima']) {
+      const place = stack.supervisor.driver.placement(id, 0);
+      for (const name of [`"${id}"`, place.volumeName, place.socketDir]) expect(output).not.toContain(name);
+    }
+    expect(output).toContain('PROBE_ROOTS=');
   });
 
   it('seeds a canary in the target and shows the intruder refused (verify --router)', async () => {
@@ -206,18 +254,24 @@ describe('isolation evidence', () => {
 
   it("fails, naming the control, when the container can reach another tenant's volume", async () => {
     const other = stack.supervisor.driver.placement('juliet', 0);
-    await replaceWithWeakened('india', (spec) => ({
-      ...spec,
-      HostConfig: {
-        ...spec.HostConfig,
-        Mounts: [
-          ...(spec.HostConfig?.Mounts ?? []),
-          { Type: 'volume', Source: other.volumeName, Target: '/mnt/other', ReadOnly: true },
-        ],
-      },
-    }));
+    await replaceWithWeakened(
+      'india',
+      withMount({ Type: 'volume', Source: other.volumeName, Target: '/mnt/other', ReadOnly: true }),
+    );
     const { report } = await verifyJson('india');
     expect(failing(report)).toEqual(['mounts.own-only', 'probe.other-tenants']);
     expect(report.checks.find((c) => c.id === 'probe.other-tenants')?.why).toContain(other.volumeName);
+  });
+
+  it("fails, naming the control, when the container can list the other tenants' socket directories", async () => {
+    const other = stack.supervisor.driver.placement('juliet', 0);
+    const root = dirname(other.socketDir);
+    await replaceWithWeakened(
+      'india',
+      withMount({ Type: 'bind', Source: root, Target: root, ReadOnly: true }),
+    );
+    const { report } = await verifyJson('india');
+    expect(failing(report)).toEqual(['mounts.own-only', 'probe.other-tenants']);
+    expect(report.checks.find((c) => c.id === 'probe.other-tenants')?.why).toContain(other.socketDir);
   });
 });

@@ -9,7 +9,8 @@ import { buildContainerSpec, type Placement } from '../../supervisor/docker/cont
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { LifecycleSettings } from '../../supervisor/lifecycle/controller-parts.ts';
-import { probeChecks, type ProbeObservation } from '../../supervisor/verify/probe-checks.ts';
+import { probeChecks } from '../../supervisor/verify/probe-checks.ts';
+import { hardenedProbe } from '../support/probe-observation.ts';
 import { MemoryDriver } from '../support/fakes/memory-driver.ts';
 import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 import { tenantRecord } from '../support/tenant.ts';
@@ -200,22 +201,7 @@ describe('the start-time CPU boost in the lifecycle controller', () => {
 });
 
 describe("verify's probe of the live CPU limit", () => {
-  const seen: ProbeObservation = {
-    interfaces: ['lo'],
-    sysNet: ['lo'],
-    routes: [],
-    dockerSockets: [],
-    rootWrite: 'EROFS',
-    uid: 100_100,
-    gid: 100_100,
-    memoryLimit: String(128 * 1024 * 1024),
-    pidsLimit: '64',
-    cpuMax: '500000 1000000',
-    othersVisible: [],
-    othersReadable: [],
-    socketDir: ['mcp.sock'],
-    connect: 'ENETUNREACH',
-  };
+  const seen = hardenedProbe(100_100);
   const limits = (cpuMax: string | null) =>
     probeChecks({ ...seen, cpuMax }, tenantRecord('alpha')).find((c) => c.id === 'probe.limits');
 
