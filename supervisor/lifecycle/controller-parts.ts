@@ -12,7 +12,7 @@ import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import type { CrashBreaker } from './crash-breaker.ts';
-import { verdictOf, type RuntimeObservation, type Verdict } from './observation-policy.ts';
+import { isCrash, verdictOf, type RuntimeObservation, type Verdict } from './observation-policy.ts';
 import { observedState, transition, type LifecycleEvent, type LifecycleState } from './lifecycle-state.ts';
 import { RecentLog } from './recent-log.ts';
 
@@ -206,12 +206,29 @@ export class TenantStates {
   }
 }
 
+/** The events whose act stops or removes the runtime: idle stop and reap, recycle, offboarding. */
+const ASKED_ENDS: ReadonlySet<LifecycleEvent> = new Set<LifecycleEvent>([
+  'stop',
+  'reap',
+  'recycle',
+  'offboard',
+]);
+
 const crashKey = (info: RuntimeInfo): string => `${info.runtimeId}:${info.exit?.finishedAt ?? ''}`;
 
 /** What the controller counts per tenant: crashes (each once, into the breaker), failed probes. */
 export class FailureLedger {
   private readonly probes = new Map<string, number>();
   private readonly crashes = new Map<string, string>();
+  /**
+   * Per tenant, the runtime this process brought up (it answered) and has not asked to end since
+   * (idle stop or reap, recycle, removal: `asked`). The exit code cannot tell a stop we asked for
+   * from an end the tenant chose: its code picks its own, and exits 0 as a clean stop would. Only
+   * this record can. In memory: after a restart nothing is known of the runtimes found, and one
+   * found stopped is taken as a clean stop, as before (an idled tenant wakes, never backs off);
+   * the next runtime this process brings up is known again.
+   */
+  private readonly up = new Map<string, string>();
   private readonly breaker: CrashBreaker;
   private readonly logger: Logger;
 
@@ -221,11 +238,42 @@ export class FailureLedger {
   }
 
   /** Records a crash seen by anyone (health pass, ensure); returns the backoff in force. */
-  noteCrash(info: RuntimeInfo): number {
+  noteCrash(info: RuntimeInfo, why = 'runtime crashed'): number {
     if (this.crashes.get(info.tenantId) === crashKey(info)) return 0;
     this.crashes.set(info.tenantId, crashKey(info));
-    this.logger.warn({ tenant: info.tenantId, exit: info.exit }, 'runtime crashed');
-    return this.breaker.failure(info.tenantId);
+    this.logger.warn({ tenant: info.tenantId, exit: info.exit }, why);
+    return this.breaker.crash(info.tenantId);
+  }
+
+  /**
+   * The runtime answered after its start or wake: the breaker's failed starts are forgotten, and
+   * from now on an end the controller did not ask for is a crash.
+   */
+  cameUp(info: RuntimeInfo): void {
+    this.breaker.success(info.tenantId);
+    this.up.set(info.tenantId, info.runtimeId);
+  }
+
+  /** A transition recorded: one that stops or removes the runtime is an end the controller asked for. */
+  recorded(tenantId: string, event: LifecycleEvent): void {
+    if (ASKED_ENDS.has(event)) this.up.delete(tenantId);
+  }
+
+  /** Counts an end of the runtime found (a crash, or an end nobody asked for); true if it was one. */
+  noteEnded(info: RuntimeInfo | undefined): boolean {
+    if (isCrash(info)) this.noteCrash(info!);
+    else if (this.endedUnasked(info)) this.noteCrash(info!, 'runtime ended without being asked');
+    else return false;
+    return true;
+  }
+
+  /**
+   * Whether `info` is a runtime this process brought up that has stopped without being asked to,
+   * whatever its exit code: exit 0 or 143 from a runtime nobody stopped is the tenant's choice,
+   * and left uncounted, a runtime ending after each start would be started again on every call.
+   */
+  endedUnasked(info: RuntimeInfo | undefined): boolean {
+    return info?.state === 'stopped' && this.up.get(info.tenantId) === info.runtimeId;
   }
 
   /** A start that exited is counted once, by the start's failure path: inspection must not recount. */
@@ -249,6 +297,7 @@ export class FailureLedger {
   forget(tenantId: string): void {
     this.probes.delete(tenantId);
     this.crashes.delete(tenantId);
-    this.breaker.success(tenantId);
+    this.up.delete(tenantId);
+    this.breaker.forget(tenantId);
   }
 }

@@ -19,8 +19,8 @@ export interface CpuBoostOptions {
   deadlineMs: number;
   /**
    * The least time between the beginnings of two boosts of one tenant. A runtime that ends itself
-   * (exit 0 is no crash, so the crash circuit does not slow it) is started again on the next call:
-   * without this, such a loop would hold the boost most of the time.
+   * right after it answers is started again on the next call, and the crash circuit opens only at
+   * its third end in a minute: without this, such a loop would hold the boost much of the time.
    */
   intervalMs: number;
   logger: Logger;

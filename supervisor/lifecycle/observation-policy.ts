@@ -36,10 +36,14 @@ export interface Verdict {
   recycle?: { reason: string; failed: boolean };
 }
 
-/** A process end the supervisor did not ask for: killed, crashed or stopped by a limit. */
+/**
+ * A process end that no stop explains, judged from the exit alone: killed, crashed or stopped by a
+ * limit. 0 and 143 (SIGTERM) are how a stop we or the engine asked for ends, but a runtime can also
+ * end itself so: the controller, which knows which runtimes it asked to stop, counts those it did
+ * not as crashes too (FailureLedger.endedUnasked, controller-parts.ts).
+ */
 export function isCrash(info: RuntimeInfo | undefined): boolean {
   if (!info?.exit || info.state !== 'stopped') return false;
-  // 0 and 143 (SIGTERM) are the clean ends of a stop we or the engine asked for.
   return info.exit.oomKilled || (info.exit.code !== 0 && info.exit.code !== 143);
 }
 

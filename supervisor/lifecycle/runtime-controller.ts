@@ -236,17 +236,17 @@ export class RuntimeController {
       this.driver.inspect(asked.id),
       this.gate.requireActive(asked),
     ]);
-    if (isCrash(before)) {
-      // A crashed process comes back in a fresh container, never restarted in place.
-      this.ledger.noteCrash(before!);
-      this.breaker.check(tenant.id);
-    }
+    // A crash, or an end of a runtime we brought up that nobody asked for (whatever its exit code),
+    // counts for the breaker before anything is started again (FailureLedger.endedUnasked).
+    if (this.ledger.noteEnded(before)) this.breaker.check(tenant.id);
     const current = before?.specHash === specHash(this.specFor(tenant));
     const state = this.states.stateOf(tenant.id, before);
     // Already up, current and answering: hand it out. Up but not answering, or its socket
     // tampered with: replace it.
     if (state === 'running' && current && (await this.check(before, 'supervisor-start')) === 'healthy')
       return { endpoint: before.endpoint, epoch: await epoch, info: before };
+    // A crashed process comes back in a fresh container, never restarted in place; one that ended
+    // unasked with a clean exit is started again, as one the engine stopped (an engine restart).
     const crashed = isCrash(before);
     const broken = crashed || (state === 'running' && current);
     const reason = crashed ? 'crashed' : !current && before ? 'spec changed' : broken ? 'unhealthy' : 'call';
@@ -285,7 +285,7 @@ export class RuntimeController {
         // The hot wake path: unpause what was just inspected, nothing else, outside the create cap.
         const woken = await this.apply(id, 'wake', reason, before, () => this.driver.resume(before!));
         await this.health.waitUntilResumed(woken, (ended) => this.ledger.countedAlready(ended));
-        this.breaker.success(id);
+        this.ledger.cameUp(woken);
         return woken;
       }
       const wake = state === 'stopped' && !options.fresh;
@@ -307,7 +307,7 @@ export class RuntimeController {
       // (and never past the boost's deadline).
       void this.boosts.end(id, 'ready');
       await this.apply(id, 'ready', reason, up, noop);
-      this.breaker.success(id);
+      this.ledger.cameUp(up);
       return up;
     } catch (error) {
       void this.boosts.end(id, 'start failed');
@@ -373,6 +373,7 @@ export class RuntimeController {
     act: () => Promise<T>,
   ): Promise<T> {
     this.states.record(tenantId, event, reason, observed);
+    this.ledger.recorded(tenantId, event);
     return act();
   }
 

@@ -1,5 +1,6 @@
 // Faults on the real engine: a container killed in the middle of a write call, a runtime that
-// freezes (fails its MCP-level health check), one that crash-loops (the circuit opens), and a
+// freezes (fails its MCP-level health check), one that crash-loops (the circuit opens), one that
+// comes up and ends itself with exit 0 each time (the circuit opens too), and a
 // rollout whose new runtimes cannot start, or start and then crash within the probation window (it
 // halts, and stays halted across a supervisor's restart; the runtimes it has not reached keep
 // serving).
@@ -129,6 +130,46 @@ describe('runtime faults', () => {
       expect(info?.runtimeId).toBe(lastContainer);
     } finally {
       await driver.remove('looper', { purgeData: true });
+    }
+  });
+
+  it('a runtime that comes up and then ends itself with exit 0, again and again, backs off; one stopped idle wakes', async () => {
+    const driver = driverOfItsOwn('selfend');
+    const manager = new RuntimeController({
+      driver,
+      image: RUNTIME_IMAGE,
+      routerPublicKey: ed25519PublicKey(),
+      logger: pino({ level: 'silent' }),
+      settings: lifecycleSettings({ healthTimeoutMs: 10_000, stopGraceSeconds: 2 }),
+      breaker: new CrashBreaker({ threshold: 3, baseBackoffMs: 5_000 }),
+    });
+    const ender = tenantRecord('selfender', { uid: 100_800 });
+    const idler = tenantRecord('idler', { uid: 100_801 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const { info } = await manager.ensureRuntime(ender);
+        // Its own clean end, as a pack that signals the runtime (unconfined under gVisor) makes it:
+        // SIGTERM, the runtime's drain, exit 0. Nobody asked it to stop.
+        const container = stack.ns.docker.getContainer(info.runtimeId);
+        await container.kill({ signal: 'SIGTERM' });
+        expect(await container.wait()).toMatchObject({ StatusCode: 0 });
+      }
+      const error = await manager.ensure(ender).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CircuitOpenError);
+      expect((await driver.inspect('selfender'))?.state).toBe('stopped');
+      // Stopped by the idle tier as often, and ended with exit 0 too: woken each time, no backoff.
+      const first = (await manager.ensureRuntime(idler)).info.runtimeId;
+      for (let i = 0; i < 4; i++) {
+        expect(await manager.idle('idler', { event: 'stop' })).toBe(true);
+        expect((await driver.inspect('idler'))?.exit?.code).toBe(0);
+        // Started again in place, not replaced as a crash would be.
+        expect((await manager.ensureRuntime(idler)).info.runtimeId).toBe(first);
+      }
+    } finally {
+      await Promise.all([
+        driver.remove('selfender', { purgeData: true }),
+        driver.remove('idler', { purgeData: true }),
+      ]);
     }
   });
 

@@ -42,6 +42,36 @@ describe('CrashBreaker', () => {
     expect(() => breaker.check('a')).not.toThrow();
   });
 
+  it('keeps the crashes of runtimes that had come up across a start that comes up, not the failed starts', () => {
+    let now = 0;
+    const breaker = new CrashBreaker({
+      threshold: 3,
+      windowMs: 60_000,
+      baseBackoffMs: 1_000,
+      now: () => now,
+    });
+    breaker.failure('a');
+    breaker.failure('a');
+    breaker.success('a');
+    expect(breaker.failure('a')).toBe(0);
+    breaker.success('a');
+    breaker.crash('a');
+    breaker.success('a');
+    expect(breaker.crash('a')).toBe(0);
+    breaker.success('a');
+    // Three ends in the window, each after a start that came up: a crash loop.
+    expect(breaker.crash('a')).toBe(1_000);
+    expect(() => breaker.check('a')).toThrow(CircuitOpenError);
+    now += 1_000;
+    breaker.success('a');
+    expect(breaker.crash('a')).toBe(2_000);
+    // Out of the window, they are forgotten; offboarding forgets them at once.
+    now += 60_000;
+    expect(breaker.crash('a')).toBe(0);
+    breaker.forget('a');
+    expect(breaker.isOpen('a')).toBe(false);
+  });
+
   it('forgets failures outside the window', () => {
     let now = 0;
     const breaker = new CrashBreaker({ threshold: 2, windowMs: 1_000, now: () => now });

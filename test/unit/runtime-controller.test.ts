@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
 import type { TamperRecorder } from '../../supervisor/client/socket-tamper.ts';
 import { MemoryDriver } from '../support/fakes/memory-driver.ts';
+import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
 import { RuntimeController, TenantSuspendedError } from '../../supervisor/lifecycle/runtime-controller.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
-import { lifecycleSettings } from '../support/lifecycle-settings.ts';
+import { lifecycleSettings, memoryController } from '../support/lifecycle-settings.ts';
 
 function tenant(id: string, status: TenantRecord['status'] = 'active'): TenantRecord {
   return tenantRecord(id, { status });
@@ -117,6 +118,46 @@ describe('RuntimeController', () => {
     const now = await driver.inspect('acme');
     expect(now?.runtimeId).toBeDefined();
     expect(now?.runtimeId).not.toBe(observed.runtimeId);
+  });
+
+  // A runtime that answers its first probe and then ends, every time: each call would start it
+  // again (another tenant's engine work and create-cap slot) unless its ends count for the breaker.
+  for (const code of [0, 143, 1])
+    it(`backs off a runtime that comes up and then ends unasked, again and again (exit ${code})`, async () => {
+      const driver = new MemoryDriver(1);
+      // The default breaker: open at the third failure in 60 s.
+      const runtimes = memoryController({ driver });
+      for (let i = 0; i < 3; i++) {
+        await runtimes.ensure(tenant('acme'));
+        driver.crash('acme', code);
+      }
+      await expect(runtimes.ensure(tenant('acme'))).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(3);
+    });
+
+  it('wakes a runtime the idle tier stopped on every next call, never backing off', async () => {
+    const driver = new MemoryDriver(1);
+    const runtimes = memoryController({ driver });
+    for (let i = 0; i < 5; i++) {
+      await runtimes.ensure(tenant('acme'));
+      expect(await runtimes.idle('acme', { event: 'stop' })).toBe(true);
+      // As the engine shows a stop the supervisor asked for: exit 0, the runtime's own drain.
+      driver.crash('acme', 0);
+    }
+    const woken = await runtimes.ensureRuntime(tenant('acme'));
+    // Woken in place every time: the one container, started again.
+    expect(woken.info.runtimeId).toBe('mem-1');
+    expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(6);
+  });
+
+  it('takes a stopped runtime it did not bring up (a restarted supervisor) for a clean stop', async () => {
+    const driver = new MemoryDriver(1);
+    await manager(driver).ensure(tenant('acme'));
+    driver.crash('acme', 0);
+    // The next supervisor knows nothing of why it stopped: it wakes it, counting nothing.
+    const breaker = new CrashBreaker({ threshold: 1 });
+    await memoryController({ driver, breaker }).ensure(tenant('acme'));
+    expect(breaker.isOpen('acme')).toBe(false);
   });
 
   it('hands the idempotency window to the runtime explicitly, in its environment', () => {
