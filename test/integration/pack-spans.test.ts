@@ -131,8 +131,8 @@ describe('the pack span', () => {
       client.setNotificationHandler('notifications/message', () => void logged++);
       return client.callTool({ name: 'faulty_chatty', arguments: {} });
     });
-    // 24 log messages of a little over 256 KiB each (6 MiB, in a container of 128 MiB): the budget
-    // (1 MiB) relays the first 3.
+    // 12 log messages of a little over 256 KiB each (3 MiB, in a container of 128 MiB of which its
+    // four processes use about 97 at rest): the budget (1 MiB) relays the first 3.
     expect(MAX_RELAYED_BYTES_PER_CALL).toBe(1024 * 1024);
     expect(outcome).toMatchObject({ structuredContent: { ok: true, pid: before.structuredContent?.pid } });
     expect(logged).toBe(3);

@@ -69,6 +69,24 @@ export function refusalResult(refusal: PackRefusal): CallToolResult {
 export const MAX_RELAYED_BYTES_PER_CALL = 1024 * 1024;
 
 /**
+ * About the length of `value`'s JSON, without building it: a notification past the budget is
+ * dropped, and a copy of each only to measure it was garbage enough, in a burst, to run a small
+ * container out of memory before the collector caught up (an estimate, not an exact measure: a
+ * bound on memory, not a quota). Strings count their characters, other leaves a few; nesting past a depth counts as much as the budget (such a message is not relayed).
+ */
+export function approxJsonLength(value: unknown, depth = 0): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (value === null || typeof value !== 'object') return 8;
+  if (depth > 16) return MAX_RELAYED_BYTES_PER_CALL + 1;
+  let length = 2;
+  if (Array.isArray(value)) for (const item of value) length += 1 + approxJsonLength(item, depth + 1);
+  else
+    for (const [key, item] of Object.entries(value))
+      length += key.length + 4 + approxJsonLength(item, depth + 1);
+  return length;
+}
+
+/**
  * What a pack sends during one call, relayed in order; `flushed()` settles once all of it has been
  * handed to the caller's stream, so the result never overtakes a notification sent before it.
  */
@@ -82,7 +100,7 @@ function relayFor(
   let relayed = 0;
   let dropped = 0;
   const notify = (notification: ServerNotification): void => {
-    relayed += (JSON.stringify(notification.params) ?? '').length;
+    relayed += approxJsonLength(notification.params);
     if (relayed > MAX_RELAYED_BYTES_PER_CALL) {
       if (dropped++ === 0)
         log.warn(
