@@ -11,16 +11,11 @@ import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { errorCodeIn } from '../metrics/router-metrics.ts';
 import type { ConcurrencyGate } from '../pipeline/concurrency-gate.ts';
-import {
-  DEFAULT_STATE_POLICY,
-  stateUnavailable,
-  withinDeadline,
-  type StatePolicy,
-} from '../pipeline/state-guard.ts';
+import { stateUnavailable, type StatePolicy } from '../pipeline/state-guard.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import type { RequestContext } from '../request/request-context.ts';
-import { traced } from '../request/request-trace.ts';
 import { chargeRefusal } from '../pipeline/refusal-charge.ts';
+import { takeFromLimits } from '../pipeline/rate-take.ts';
 import { callRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 
@@ -41,15 +36,10 @@ async function admit(
 ): Promise<(() => void) | undefined> {
   const { principal, tenant, log } = context;
   const labels = { tenant: principal.tenant, tool: method };
-  const state = deps.state ?? DEFAULT_STATE_POLICY;
-  const take = () =>
-    withinDeadline(
-      deps.limiter.take({ principal, quotas: tenant?.quotas }, { alone: context.alone() }),
-      state,
-    );
   let decision;
   try {
-    decision = await traced(context.trace, 'rate_limit', take, { leaf: true });
+    const scope = { principal, quotas: tenant?.quotas };
+    decision = await takeFromLimits(deps, scope, { alone: context.alone(), trace: context.trace });
   } catch (error) {
     log.warn({ method, err: error }, 'rate limits unavailable');
     throw protocolErrorFor(stateUnavailable(error));

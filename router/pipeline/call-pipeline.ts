@@ -27,14 +27,9 @@ import {
 } from '../../kernel/ratelimit/rate-limiter.ts';
 import { validateCall } from './validate.ts';
 import { chargeRefusal } from './refusal-charge.ts';
+import { takeFromLimits } from './rate-take.ts';
 import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
-import {
-  DEFAULT_STATE_POLICY,
-  failsOpen,
-  stateUnavailable,
-  withinDeadline,
-  type StatePolicy,
-} from './state-guard.ts';
+import { DEFAULT_STATE_POLICY, failsOpen, stateUnavailable, type StatePolicy } from './state-guard.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import { traced, type RequestTrace } from '../request/request-trace.ts';
 import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
@@ -280,22 +275,14 @@ export async function admitCall(
   // The rate limits sit here: after authorization, because the layers are keyed on the verified
   // principal and a refused or unknown tool must not spend the tenant's budget (only its caller's
   // share, above); after validation, because a malformed call is refused in-process at no cost to
-  // anything downstream; before
-  // idempotency and dispatch, because a replay is still a call (a retry storm on one key is what
+  // anything downstream; before idempotency and dispatch, because a replay is still a call (a retry storm on one key is what
   // the limits are for) and a refused call must keep no idempotency claim (one sent ahead with the
   // take goes back: held-ahead.ts).
   const state = deps.state ?? DEFAULT_STATE_POLICY;
   const alone = call.alone?.();
-  const take = () =>
-    withinDeadline(
-      deps.limiter.take(
-        { principal: call.principal, quotas: call.tenant?.quotas, tool: call.tool.definition },
-        { alone },
-      ),
-      state,
-    );
-  // Asked for now (the take is requested before traced() first waits), the claim right after it.
-  const taking = traced(call.trace, 'rate_limit', take, { leaf: true });
+  const scope = { principal: call.principal, quotas: call.tenant?.quotas, tool: call.tool.definition };
+  // Asked for now (the take is requested before takeFromLimits returns), the claim right after it.
+  const taking = takeFromLimits(deps, scope, { alone, trace: call.trace });
   const held = options.holdAhead
     ? holdAhead({
         tenant: call.principal.tenant,

@@ -14,8 +14,9 @@ import type { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
-import { traced, type RequestTrace } from '../request/request-trace.ts';
-import { DEFAULT_STATE_POLICY, withinDeadline, type StatePolicy } from './state-guard.ts';
+import type { RequestTrace } from '../request/request-trace.ts';
+import { takeFromLimits } from './rate-take.ts';
+import type { StatePolicy } from './state-guard.ts';
 
 export interface RefusalCaller {
   principal: Principal;
@@ -48,10 +49,8 @@ export async function chargeRefusal(
   // What the request named, cut as the audit cuts it: a caller's tool name can be a megabyte.
   const named = recordedToolName(what);
   const scope = { principal: caller.principal, quotas: caller.tenant?.quotas, refused: true };
-  const take = () =>
-    withinDeadline(deps.limiter.take(scope, { alone: caller.alone?.() }), deps.state ?? DEFAULT_STATE_POLICY);
   try {
-    const decision = await traced(caller.trace, 'rate_limit', take, { leaf: true });
+    const decision = await takeFromLimits(deps, scope, { alone: caller.alone?.(), trace: caller.trace });
     if (decision.admitted) return undefined;
     const layer = decision.refusedBy?.layer ?? 'unknown';
     caller.log.info({ what: named, layer }, 'refused request rate limited');
