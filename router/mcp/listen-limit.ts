@@ -7,8 +7,7 @@
 // Two requests of one tenant checked at the same moment may both pass: the bound is a tenant's
 // share, not an exact count.
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { ERROR_CODES } from '../../kernel/errors/error-codes.ts';
-import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
+import { protocolErrorFor } from './json-rpc.ts';
 import type { TenantListeners } from './tenant-listeners.ts';
 
 /** A sixteenth of the SDK's limit: it takes sixteen tenants at their share to fill the router's. */
@@ -21,17 +20,12 @@ export function listenRefusal(
   requestId: unknown,
 ): Response | undefined {
   if (listeners.count(tenant) < MAX_LISTEN_STREAMS_PER_TENANT) return undefined;
-  const error = new BulkheadError(
-    'listen_limit',
-    `this tenant has ${MAX_LISTEN_STREAMS_PER_TENANT} subscriptions/listen streams open on this server: close one first`,
+  const refusal = protocolErrorFor(
+    new BulkheadError(
+      'listen_limit',
+      `this tenant has ${MAX_LISTEN_STREAMS_PER_TENANT} subscriptions/listen streams open on this server: close one first`,
+    ),
   );
-  return Response.json({
-    jsonrpc: '2.0',
-    id: requestId ?? null,
-    error: {
-      code: ERROR_CODES.listen_limit.jsonRpc,
-      message: error.message,
-      data: toolErrorFor(error).structuredContent.error,
-    },
-  });
+  const { code, message, data } = refusal;
+  return Response.json({ jsonrpc: '2.0', id: requestId ?? null, error: { code, message, data } });
 }

@@ -103,6 +103,17 @@ class RequestServer extends Server {
   }
 }
 
+/** A tools/call's metric labels: the tool by a name the caller may use (from the served surface), never the request's. */
+function callLabels(context: RequestContext): { tenant: string; tool: string } {
+  return { tenant: context.principal.tenant, tool: context.call?.tool?.definition.name ?? UNKNOWN_TOOL };
+}
+
+/** The answer to a refused call whose caller's share is spent (router/pipeline/refusal-charge.ts). */
+function spentShare(context: RequestContext, deps: RouterServerDeps, spent: SpentShare): CallToolResult {
+  deps.metrics?.rateLimited(callLabels(context), spent.layer);
+  return toolErrorFor(spent.error);
+}
+
 function unknownTool(name: string): Error {
   // Same structured data as a tool error: a tool the caller may not use does not exist for it.
   const error = new BulkheadError('unknown_tool', `no tool named ${name} is available to this caller`);
@@ -127,13 +138,6 @@ export function createRouterServer(
     },
   );
   const { principal, tenant, log, trace } = context;
-  // The tool label: a name the caller may use (from the served surface), never the request's.
-  const labels = { tenant: principal.tenant, tool: context.call?.tool?.definition.name ?? UNKNOWN_TOOL };
-  /** A refused call whose caller's share is spent (router/pipeline/refusal-charge.ts). */
-  const spentShare = (spent: SpentShare) => {
-    deps.metrics?.rateLimited(labels, spent.layer);
-    return toolErrorFor(spent.error);
-  };
   registerRelayHandlers(server, context, deps, info.era);
   // The call's admission, started by the endpoint before the SDK's handler (admitEarly): used by the
   // first run below.
@@ -152,6 +156,7 @@ export function createRouterServer(
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const started = performance.now();
+    const labels = callLabels(context);
     const answered = (code: string | undefined, meta?: Record<string, unknown>): void => {
       const latencyMs = performance.now() - started;
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
@@ -214,7 +219,7 @@ export function createRouterServer(
     if (call?.name !== name) throw new Error('a tools/call reached the server without its decision');
     if (tenant?.status === 'suspended') {
       const spent = await chargeRefusal(context, deps, name);
-      if (spent) return spentShare(spent);
+      if (spent) return spentShare(context, deps, spent);
       return toolError('tenant_suspended', `tenant "${tenant.id}" is suspended`);
     }
     const { decision, tool } = call;
@@ -225,7 +230,7 @@ export function createRouterServer(
     }
     if (!decision.permit || !tool) {
       const spent = await chargeRefusal(context, deps, name);
-      if (spent) return spentShare(spent);
+      if (spent) return spentShare(context, deps, spent);
       throw unknownTool(name);
     }
     const binding = { principal, request: `tools/call:${name}` };
