@@ -18,6 +18,7 @@
 // use any pack's bridge port: runtime-image/src/egress-bridge.ts). So one pack's hanging names may
 // delay its sibling packs' lookups, never another tenant's.
 import { lookup as nodeLookup } from 'node:dns/promises';
+import { ConcurrencyGate, type Release } from '../kernel/process/concurrency-gate.ts';
 
 /** `dns.promises.lookup` with `all: true`, the port tests replace. */
 export type LookupAll = (host: string, options: { all: true }) => Promise<readonly { address: string }[]>;
@@ -50,86 +51,74 @@ export interface NameResolverOptions {
   maxWaitingPerTenant?: number;
 }
 
-interface Lane {
-  inFlight: number;
-  /** Each waiting request's start, in arrival order: a freed slot passes to the first. */
-  waiting: (() => void)[];
-}
-
 export class NameResolver {
   readonly #lookup: LookupAll;
   readonly #deadlineMs: number;
   readonly #max: number;
   readonly #maxWaiting: number;
-  readonly #lanes = new Map<string, Lane>();
+  /** Each tenant's lookup slots and their waiting line (kernel/process/concurrency-gate.ts). */
+  readonly #gate: ConcurrencyGate;
 
   constructor(options: NameResolverOptions = {}) {
     this.#lookup = options.lookup ?? ((host, o) => nodeLookup(host, o));
     this.#deadlineMs = options.deadlineMs ?? LOOKUP_DEADLINE_MS;
     this.#max = options.maxPerTenant ?? MAX_LOOKUPS_PER_TENANT;
     this.#maxWaiting = options.maxWaitingPerTenant ?? MAX_WAITING_LOOKUPS_PER_TENANT;
+    // A request waits for a slot at most the whole deadline; its lookup gets what is left of it.
+    this.#gate = new ConcurrencyGate({
+      maxInFlight: this.#max,
+      maxQueued: this.#maxWaiting,
+      maxWaitMs: this.#deadlineMs,
+    });
   }
 
   /** Lookups of `tenant` in flight and requests waiting for one (tests, diagnostics). */
   load(tenant: string): { inFlight: number; waiting: number } {
-    const lane = this.#lanes.get(tenant);
-    return { inFlight: lane?.inFlight ?? 0, waiting: lane?.waiting.length ?? 0 };
+    const { inFlight, queued } = this.#gate.load(tenant);
+    return { inFlight, waiting: queued };
   }
 
   /** The addresses `host` resolves to for a request of `tenant`, or why there are none. */
-  resolve(tenant: string, host: string): Promise<Resolution> {
-    let lane = this.#lanes.get(tenant);
-    if (!lane) {
-      lane = { inFlight: 0, waiting: [] };
-      this.#lanes.set(tenant, lane);
+  async resolve(tenant: string, host: string): Promise<Resolution> {
+    const started = Date.now();
+    const { inFlight, waiting } = this.load(tenant);
+    if (inFlight >= this.#max && waiting >= this.#maxWaiting)
+      return {
+        ok: false,
+        reason: 'name_resolution_busy',
+        message: `this tenant already has ${this.#max} host names resolving and ${this.#maxWaiting} requests waiting for them; retry later`,
+      };
+    let release: Release;
+    try {
+      release = await this.#gate.acquire(tenant);
+    } catch {
+      return this.#timedOut();
     }
-    const held = lane;
-    return new Promise<Resolution>((settle) => {
-      let answered = false;
-      const answer = (resolution: Resolution): void => {
-        if (answered) return;
-        answered = true;
-        clearTimeout(timer);
-        settle(resolution);
-      };
-      const start = (): void => {
-        Promise.resolve()
-          .then(() => this.#lookup(host, { all: true }))
-          .then(
-            (addresses) => answer({ ok: true, addresses }),
-            () =>
-              answer({ ok: false, reason: 'name_not_resolved', message: 'the host name did not resolve' }),
-          )
-          .finally(() => this.#release(tenant, held));
-      };
-      const timer = setTimeout(() => {
-        // A request still waiting gives up its place; one whose lookup started keeps its slot.
-        const at = held.waiting.indexOf(start);
-        if (at >= 0) held.waiting.splice(at, 1);
-        answer({
-          ok: false,
-          reason: 'name_resolution_timeout',
-          message: `the host name did not resolve within ${this.#deadlineMs} ms`,
-        });
-      }, this.#deadlineMs);
-      if (held.inFlight < this.#max) {
-        held.inFlight++;
-        start();
-      } else if (held.waiting.length < this.#maxWaiting) held.waiting.push(start);
-      else
-        answer({
-          ok: false,
-          reason: 'name_resolution_busy',
-          message: `this tenant already has ${this.#max} host names resolving and ${this.#maxWaiting} requests waiting for them; retry later`,
-        });
+    // The slot comes back when the lookup settles, not at the deadline: a lookup past its deadline
+    // still holds its thread.
+    const looking = Promise.resolve()
+      .then(() => this.#lookup(host, { all: true }))
+      .finally(release);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, this.#deadlineMs - (Date.now() - started)));
     });
+    try {
+      const addresses = await Promise.race([looking, deadline]);
+      return addresses === undefined ? this.#timedOut() : { ok: true, addresses };
+    } catch {
+      return { ok: false, reason: 'name_not_resolved', message: 'the host name did not resolve' };
+    } finally {
+      clearTimeout(timer);
+      looking.catch(() => undefined);
+    }
   }
 
-  #release(tenant: string, lane: Lane): void {
-    // The slot passes straight to the first waiter: inFlight stays, nobody can overtake it.
-    const next = lane.waiting.shift();
-    if (next) return next();
-    lane.inFlight--;
-    if (lane.inFlight === 0) this.#lanes.delete(tenant);
+  #timedOut(): Resolution {
+    return {
+      ok: false,
+      reason: 'name_resolution_timeout',
+      message: `the host name did not resolve within ${this.#deadlineMs} ms`,
+    };
   }
 }

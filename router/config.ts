@@ -18,7 +18,7 @@ import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
 import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
 import { DISPATCH_DEFAULTS } from './dispatch/tenant-dispatcher.ts';
-import { CONCURRENCY_DEFAULTS } from './pipeline/concurrency-gate.ts';
+import { CONCURRENCY_DEFAULTS } from '../kernel/process/concurrency-gate.ts';
 
 /** The operator's published documentation that docs_search serves, shipped with the router. */
 export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));

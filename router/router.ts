@@ -33,7 +33,7 @@ import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { RecordSealer } from './pipeline/record-sealing.ts';
 import { unreadableRecordRecorder } from './pipeline/record-tampering.ts';
 import { StateRedis } from './pipeline/state-guard.ts';
-import { ConcurrencyGate } from './pipeline/concurrency-gate.ts';
+import { ConcurrencyGate } from '../kernel/process/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
 import { PackCatalog } from './tools/pack-catalog.ts';
 import { PackRegistry } from '../kernel/registry/pack-registry.ts';

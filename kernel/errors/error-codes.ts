@@ -81,7 +81,7 @@ export const ERROR_CODES = {
   generation_conflict: { class: 'conflict', exit: 4 },
   // rate_limit: a budget is spent; retry after retry_after_ms (kernel/ratelimit/rate-limiter.ts).
   rate_limit_exceeded: { class: 'rate_limit' },
-  // Too many calls in flight to one tenant's container through one router (router/pipeline/concurrency-gate.ts).
+  // Too many calls in flight to one tenant's container through one router (kernel/process/concurrency-gate.ts).
   concurrency_limit: { class: 'rate_limit' },
   // A tenant has as many 2026-07-28 subscriptions/listen streams open on this router as one tenant
   // may (router/mcp/listen-limit.ts).

@@ -10,7 +10,7 @@ import { ProtocolError } from '@modelcontextprotocol/server';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { errorCodeIn } from '../metrics/router-metrics.ts';
-import type { ConcurrencyGate } from '../pipeline/concurrency-gate.ts';
+import type { ConcurrencyGate } from '../../kernel/process/concurrency-gate.ts';
 import { stateUnavailable, type StatePolicy } from '../pipeline/state-guard.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import type { RequestContext } from '../request/request-context.ts';

@@ -28,7 +28,7 @@ import {
 import { validateCall } from './validate.ts';
 import { chargeRefusal } from './refusal-charge.ts';
 import { takeFromLimits } from './rate-take.ts';
-import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
+import type { ConcurrencyGate, Release } from '../../kernel/process/concurrency-gate.ts';
 import { DEFAULT_STATE_POLICY, failsOpen, stateUnavailable, type StatePolicy } from './state-guard.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import { traced, type RequestTrace } from '../request/request-trace.ts';
@@ -43,7 +43,7 @@ export interface CallPipelineDeps {
   metrics?: RouterMetrics | undefined;
   /** What a call does when Redis does not answer (state-guard.ts); fail closed by default. */
   state?: StatePolicy | undefined;
-  /** Calls in flight per tenant container (concurrency-gate.ts); none: unbounded. */
+  /** Calls in flight per tenant container (kernel/process/concurrency-gate.ts); none: unbounded. */
   gate?: ConcurrencyGate | undefined;
 }
 

@@ -12,7 +12,7 @@ import {
   IDEMPOTENCY_KEY_FIELD,
   type ToolDefinition,
 } from '../../kernel/tools/tool-definition.ts';
-import type { ConcurrencyGate, Release } from './concurrency-gate.ts';
+import type { ConcurrencyGate, Release } from '../../kernel/process/concurrency-gate.ts';
 import type { ClaimAhead, IdempotencyScope, IdempotencyStore } from './idempotency.ts';
 
 /** A write's slot and claim taken ahead: handed to its run, or given back. */

@@ -19,7 +19,7 @@ import {
   type CallPipelineDeps,
   type ToolCall,
 } from '../../router/pipeline/call-pipeline.ts';
-import { ConcurrencyGate } from '../../router/pipeline/concurrency-gate.ts';
+import { ConcurrencyGate } from '../../kernel/process/concurrency-gate.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { testNamespace } from '../support/namespace.ts';

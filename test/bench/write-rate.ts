@@ -2,7 +2,7 @@
 // kept-alive connections, each sending its next write as soon as the last is answered, for a fixed
 // time; the stock SDK client's records_create, captured once and sent raw with a fresh idempotency
 // key each time, so every write is a write. With 10 connections the router's concurrency gate lets 8
-// of them into the container at once (router/pipeline/concurrency-gate.ts) and queues the others.
+// of them into the container at once (kernel/process/concurrency-gate.ts) and queues the others.
 import { Pool } from 'undici';
 import type { CapturedRequest } from '../support/mcp-client.ts';
 

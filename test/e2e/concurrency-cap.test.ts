@@ -1,4 +1,4 @@
-// The cap on calls in flight per tenant container (router/pipeline/concurrency-gate.ts), through the
+// The cap on calls in flight per tenant container (kernel/process/concurrency-gate.ts), through the
 // whole stack with a real client: one slot and no queue, so that of a burst of concurrent calls of
 // one tenant those that find the slot taken are refused at once as `concurrency_limit` (rate_limit,
 // retry_after_ms), never an HTTP error; another tenant's calls during that burst are all served.

@@ -19,7 +19,7 @@ import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import { ClientRequests } from '../../router/mcp/client-requests.ts';
 import { createRequestStateSeal } from '../../router/mcp/request-state.ts';
 import { createRouterServer, type RouterServerDeps } from '../../router/mcp/router-server.ts';
-import { ConcurrencyGate } from '../../router/pipeline/concurrency-gate.ts';
+import { ConcurrencyGate } from '../../kernel/process/concurrency-gate.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { AnswerHold } from '../../router/request/answer-hold.ts';

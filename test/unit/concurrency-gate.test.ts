@@ -1,10 +1,10 @@
-// The per-tenant cap on calls in flight (router/pipeline/concurrency-gate.ts): `maxInFlight` slots,
+// The per-tenant cap on calls in flight (kernel/process/concurrency-gate.ts): `maxInFlight` slots,
 // then a queue of `maxQueued` served in order, a bounded wait, then `concurrency_limit` (rate_limit)
 // with retry_after_ms; tenants have separate lanes.
 import { describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { errorRow } from '../../kernel/errors/error-codes.ts';
-import { ConcurrencyGate } from '../../router/pipeline/concurrency-gate.ts';
+import { ConcurrencyGate } from '../../kernel/process/concurrency-gate.ts';
 
 async function refusal(work: Promise<unknown>): Promise<unknown> {
   return work.then(

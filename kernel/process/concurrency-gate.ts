@@ -4,7 +4,9 @@
 // `maxWaitMs`, then refuses with `concurrency_limit` (class rate_limit) and `retry_after_ms`.
 // Tenants never share a gate entry, so one tenant's burst does not slow another's calls. Per process,
 // not across replicas: what it protects is the container's CPU, and each replica's share is bounded.
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+// The egress gateway bounds each tenant's host-name lookups with one too (egress/name-lookup.ts):
+// the same lanes, the slot passed straight to the first waiter.
+import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 export interface ConcurrencyGateOptions {
   maxInFlight: number;
