@@ -47,7 +47,7 @@ export class PinWatcher {
     for (const listener of this.listeners) listener(change);
   }
 
-  /** One pass: compares every tenant's pins and status with the last pass. */
+  /** One pass: compares every tenant's pins and status with the last pass that listed it. */
   async poll(): Promise<void> {
     const changed: string[] = [];
     const tenants = await this.options.source.list();
@@ -61,6 +61,15 @@ export class PinWatcher {
       const before = this.seen.get(tenant.id);
       if (before !== undefined && before !== digest) changed.push(tenant.id);
       this.seen.set(tenant.id, digest);
+    }
+    // An offboarded tenant is forgotten (and its cached record dropped): a tenant later onboarded
+    // under the same id starts from its own first pass, and its clients are not told of a change
+    // between its record and the last one's.
+    const listed = new Set(tenants.map((tenant) => tenant.id));
+    for (const id of this.seen.keys()) {
+      if (listed.has(id)) continue;
+      this.seen.delete(id);
+      this.options.invalidate?.(id);
     }
     for (const id of changed) this.options.invalidate?.(id);
     this.notify({ tenants: changed, reason: 'tool pins, status or pack approvals changed' });
