@@ -19,6 +19,7 @@ import { RequestTrace, type RequestTracing } from './request/request-trace.ts';
 import type { AuthenticatedRequest } from './auth/bearer-auth.ts';
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
+import type { RequestDrain } from './http/request-drain.ts';
 import { ClientRequests } from './mcp/client-requests.ts';
 import { createRequestStateSeal, type RequestStateSeal } from './mcp/request-state.ts';
 
@@ -51,6 +52,8 @@ export interface AppDeps extends Omit<RouterServerDeps, 'seal' | 'questions'> {
   tracing?: RequestTracing | undefined;
   /** How long two requests seen in progress together make others not alone (http/connection-activity.ts). */
   connectionQuietMs?: number | undefined;
+  /** Counts /mcp requests in flight for the router's shutdown to wait for; none: not counted. */
+  drain?: RequestDrain;
 }
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
@@ -150,6 +153,7 @@ export function createApp(deps: AppDeps): Express {
     }),
     ...traced.after,
     connectionNoted(new ConnectionActivity({ quietMs: deps.connectionQuietMs })),
+    ...(deps.drain ? [deps.drain.track] : []),
     (req: Request, res: Response) => handleMcp(req, res),
   );
 

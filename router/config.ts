@@ -178,6 +178,12 @@ export const routerConfig = defineConfig(
       schema: int().min(100).default(DISPATCH_DEFAULTS.callTimeoutMs),
       doc: 'deadline of a call into a tenant runtime',
     },
+    shutdownDrainMs: {
+      env: 'BULKHEAD_SHUTDOWN_DRAIN_MS',
+      // Under the engine's default stop timeout (10 s), after which the process is killed.
+      schema: int().min(0).default(8_000),
+      doc: 'on SIGTERM, how long the router waits for /mcp requests in flight (not listen streams) before it closes every connection',
+    },
     pinWatchIntervalMs: {
       schema: int().min(10).default(5_000),
       doc: 'how often tenant pins (tools/list_changed) and the tools other routers withhold (router/tools/shared-withheld.ts) are polled',

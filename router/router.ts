@@ -35,6 +35,7 @@ import { unreadableRecordRecorder } from './pipeline/record-tampering.ts';
 import { StateRedis } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from '../kernel/process/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
+import { RequestDrain } from './http/request-drain.ts';
 import { PackCatalog } from './tools/pack-catalog.ts';
 import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
@@ -119,7 +120,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     logger,
     invalidate: (id) => tenants.invalidate(id),
   });
-  const metrics = new RouterMetrics({ tenantLabel: config.metricsTenantLabel });
+  const drain = new RequestDrain();
+  const metrics = new RouterMetrics({
+    tenantLabel: config.metricsTenantLabel,
+    inFlight: () => drain.inFlight,
+  });
   const tracing = startTracing({
     service: 'bulkhead-router',
     endpoint: config.otlpTracesEndpoint,
@@ -258,6 +263,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       maxWaitMs: config.tenantQueueWaitMs,
     }),
     toolChanges: watcher,
+    drain,
     metrics,
     tracing: tracing && { tracing, identities: config.traceIdentities },
   });
@@ -294,8 +300,14 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     async close() {
       await loops.stop();
       await metricsServer?.close();
+      // No new connections; the calls in flight finish, within the drain's deadline
+      // (router/http/request-drain.ts), before whatever is left is cut.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (!(await drain.settle(config.shutdownDrainMs)))
+        logger.warn({ in_flight: drain.inFlight }, 'shutdown cut requests still in flight');
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
       await dispatcher.close();
       await runtimes.close();
       await tracing?.shutdown();

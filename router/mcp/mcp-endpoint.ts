@@ -93,6 +93,11 @@ interface AuthExtra {
    * app (router/http/connection-activity.ts): its Redis steps then go at once. None: never.
    */
   alone?: () => boolean;
+  /**
+   * The request's hold on the router's shutdown, put here by the app (router/http/request-drain.ts):
+   * `streaming()` says shutdown need not wait for it.
+   */
+  drain?: { streaming(): void };
   /** The tools/call's admission, started as the request is handed to the SDK (router-server.ts). */
   admission?: EarlyAdmission;
 }
@@ -300,6 +305,8 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       if (listen && !legacyEra) {
         const refused = listenRefusal(listeners, principal.tenant, (body as { id?: unknown }).id);
         if (refused) return refused;
+        // Open until its client goes: the router's shutdown does not wait for it.
+        extraOf(authInfo).drain?.streaming();
       }
       // The handlers start the request's audit records; the answer leaves once they are written.
       let response: Response;

@@ -4,7 +4,7 @@
 // error codes from the closed table in kernel/errors/error-codes.ts; a tenant label exists only
 // when the operator enables it (BULKHEAD_ROUTER_METRICS_TENANT_LABEL).
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { errorRow, isErrorCode } from '../../kernel/errors/error-codes.ts';
 
 /** The tool label of a call whose name is not one the caller may use. */
@@ -30,6 +30,8 @@ const CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 export interface RouterMetricsOptions {
   /** Adds a tenant label to the per-call series (one series per tenant and tool). */
   tenantLabel?: boolean;
+  /** The /mcp requests in flight now, that a shutdown waits for (router/http/request-drain.ts). */
+  inFlight?: () => number;
 }
 
 /** Who the call was for and which tool it named, as labels. */
@@ -119,6 +121,15 @@ export class RouterMetrics {
         'Audit records Redis did not confirm within the state deadline, or refused: each is logged whole ' +
         'at error level instead (one that was late still lands in the trail).',
       registers,
+    });
+    const inFlight = options.inFlight ?? (() => 0);
+    new Gauge({
+      name: 'bulkhead_mcp_requests_in_flight',
+      help: '/mcp requests being answered now, subscriptions/listen streams not counted: what a shutdown waits for.',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
     });
     for (const reason of AUTH_FAILURE_REASONS) this.auth.inc({ reason }, 0);
   }
