@@ -1,7 +1,7 @@
 // A container's state as the kernel and the engine report it, read apart from the driver: the
 // supervisor freezes a paused runtime in its host cgroup (supervisor/docker/runtime-freezer.ts),
 // which the engine still reports as running.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { hostCgroup } from '../../supervisor/docker/host-cgroup.ts';
@@ -27,4 +27,16 @@ export async function containerState(docker: Docker, container: string): Promise
   if (info.State.Paused) return 'paused';
   if (info.State.Running && (await kernelFreezer(docker, container)) === 'FROZEN') return 'paused';
   return info.State.Status;
+}
+
+/**
+ * Freezes (or thaws) a container's processes in its host cgroup, behind the supervisor's back: the
+ * engine and the supervisor still take it for running, and a call sent to its socket waits.
+ */
+export async function setKernelFreezer(docker: Docker, container: string, frozen: boolean): Promise<void> {
+  const info = await docker.getContainer(container).inspect();
+  const cgroup = await hostCgroup(info.State.Pid, 'freezer');
+  if (!cgroup) throw new Error(`no freezer cgroup for ${container}`);
+  if (cgroup.version === 1) await writeFile(join(cgroup.dir, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
+  else await writeFile(join(cgroup.dir, 'cgroup.freeze'), frozen ? '1' : '0');
 }

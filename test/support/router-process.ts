@@ -17,6 +17,8 @@ export interface RouterProcess {
   rss(): Promise<number>;
   /** The process's last log lines (for failure messages). */
   logTail(): string;
+  /** Resolves with the exit code once the process has exited (null: ended by a signal). */
+  exited: Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -58,7 +60,7 @@ export async function startRouterProcess(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const mcpUrl = `http://127.0.0.1:${port}/mcp`;
   await started;
   const pid = child.pid ?? -1;
@@ -72,6 +74,7 @@ export async function startRouterProcess(
       return Number(kb) * 1024;
     },
     logTail: () => tail,
+    exited,
     async close() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
