@@ -72,7 +72,13 @@ export async function buildPackImage(
 ): Promise<{ ref: string; id: string; manifest: PackManifest }> {
   const context = await mkdtemp(join(tmpdir(), 'bulkhead-pack-'));
   try {
-    await cp(options.dir, join(context, 'pack'), { recursive: true, dereference: false });
+    // Links as they are: without verbatimSymlinks a relative link (npm's node_modules/.bin) is
+    // rewritten to the absolute path of its target on this host, which the image does not have.
+    await cp(options.dir, join(context, 'pack'), {
+      recursive: true,
+      dereference: false,
+      verbatimSymlinks: true,
+    });
     const manifest = PackManifestSchema.parse(
       JSON.parse(await readFile(join(context, 'pack', PACK_MANIFEST_FILE), 'utf8')),
     );
