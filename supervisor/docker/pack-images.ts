@@ -72,7 +72,13 @@ export async function buildPackImage(
 ): Promise<{ ref: string; id: string; manifest: PackManifest }> {
   const context = await mkdtemp(join(tmpdir(), 'bulkhead-pack-'));
   try {
-    await cp(options.dir, join(context, 'pack'), { recursive: true, dereference: false });
+    // Links as they are: without verbatimSymlinks a relative link (npm's node_modules/.bin) is
+    // rewritten to the absolute path of its target on this host, which the image does not have.
+    await cp(options.dir, join(context, 'pack'), {
+      recursive: true,
+      dereference: false,
+      verbatimSymlinks: true,
+    });
     const manifest = PackManifestSchema.parse(
       JSON.parse(await readFile(join(context, 'pack', PACK_MANIFEST_FILE), 'utf8')),
     );
@@ -106,13 +112,28 @@ export interface SandboxListing {
   listing: PackListing;
 }
 
+type ListMethod = 'tools/list' | 'resources/list' | 'resources/templates/list' | 'prompts/list';
+
+/** What is left of the bytes a sandbox listing may hold, its four lists and all their pages together. */
+interface ListingBudget {
+  left: number;
+  readonly limit: number;
+}
+
 async function listAll<T>(
+  budget: ListingBudget,
   page: (cursor: string | undefined) => Promise<{ items: T[]; next?: string | undefined }>,
 ) {
   const items: T[] = [];
   let cursor: string | undefined;
   for (let pages = 0; pages < 50; pages += 1) {
     const { items: got, next } = await page(cursor);
+    // Each page is bounded by the message size; what is kept of them all is bounded here, or 50
+    // pages of each of four lists would stay in the supervisor's memory and go on to Redis as the
+    // job's result.
+    budget.left -= Buffer.byteLength(JSON.stringify(got));
+    if (budget.left < 0)
+      throw packRejected(`the pack lists more than ${budget.limit} bytes (tools, resources and prompts)`);
     items.push(...got);
     if (!next) return items;
     cursor = next;
@@ -138,6 +159,7 @@ function stderrSection(stderr: StderrTail): string {
  */
 export async function listInSandbox(
   docker: Docker,
+  /** `maxMessageBytes`: the most of one message, and of the whole listing (its lists and pages). */
   options: { ref: string; namespace: string; timeoutMs: number; maxMessageBytes: number },
 ): Promise<SandboxListing> {
   const imageInfo = await docker.getImage(options.ref).inspect();
@@ -181,27 +203,34 @@ export async function listInSandbox(
       maxLineBytes: options.maxMessageBytes,
     });
     const timeout = { timeout: options.timeoutMs };
+    const budget = { left: options.maxMessageBytes, limit: options.maxMessageBytes };
     await client.connect(transport, timeout);
     const caps = client.getServerCapabilities() ?? {};
-    const tools = await listAll(async (cursor) => {
-      const r = await client.listTools(cursor ? { cursor } : {}, timeout);
-      return { items: r.tools, next: r.nextCursor };
-    });
+    // One page a request, walked by listAll: the client's own list methods, asked for a first page,
+    // walk up to 64 pages themselves and hold them all before listAll could count one.
+    const page = <M extends ListMethod>(method: M, cursor: string | undefined) =>
+      client.request({ method, params: cursor ? { cursor } : {} }, timeout);
+    const tools = caps.tools
+      ? await listAll(budget, async (cursor) => {
+          const r = await page('tools/list', cursor);
+          return { items: r.tools, next: r.nextCursor };
+        })
+      : [];
     const resources = caps.resources
-      ? await listAll(async (cursor) => {
-          const r = await client.listResources(cursor ? { cursor } : {}, timeout);
+      ? await listAll(budget, async (cursor) => {
+          const r = await page('resources/list', cursor);
           return { items: r.resources, next: r.nextCursor };
         })
       : [];
     const resourceTemplates = caps.resources
-      ? await listAll(async (cursor) => {
-          const r = await client.listResourceTemplates(cursor ? { cursor } : {}, timeout);
+      ? await listAll(budget, async (cursor) => {
+          const r = await page('resources/templates/list', cursor);
           return { items: r.resourceTemplates, next: r.nextCursor };
         })
       : [];
     const prompts = caps.prompts
-      ? await listAll(async (cursor) => {
-          const r = await client.listPrompts(cursor ? { cursor } : {}, timeout);
+      ? await listAll(budget, async (cursor) => {
+          const r = await page('prompts/list', cursor);
           return { items: r.prompts, next: r.nextCursor };
         })
       : [];

@@ -156,7 +156,9 @@ export class TenantImages {
       await writeFile(join(context, 'enabled.json'), JSON.stringify(enabled, null, 2));
       const lines = [
         `FROM ${base}`,
-        ...approvals.map((a) => `COPY --from=${a.image.ref} ${PACKS_DIR}/${a.name}/ ${PACKS_DIR}/${a.name}/`),
+        // From the approved image by its id, not its tag: a build of the same version may retag it
+        // between the check in compose() and this build, and would then be copied in unapproved.
+        ...approvals.map((a) => `COPY --from=${a.image.id} ${PACKS_DIR}/${a.name}/ ${PACKS_DIR}/${a.name}/`),
         `COPY enabled.json ${PACKS_DIR}/${ENABLED_PACKS_FILE}`,
         '',
       ];

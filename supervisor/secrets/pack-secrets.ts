@@ -1,7 +1,8 @@
 // The secrets a tenant's packs get at start: the names each enabled pack declares in its manifest,
 // the values from the tenant's encrypted store (kernel/secrets/secret-store.ts). Read afresh for
 // every start and held nowhere here, so a rotated value reaches the pack on its next recycle and an
-// offboarded tenant's destroyed values reach nothing.
+// offboarded tenant's destroyed values reach nothing. The names the egress gateway adds as an
+// upstream's credential are never delivered: those values stay outside the container.
 import type { Logger } from 'pino';
 import type { PackSecrets } from '../../kernel/packs/enabled-packs.ts';
 import type { SecretStore } from '../../kernel/secrets/secret-store.ts';
@@ -11,6 +12,13 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 export interface DeclaredSecrets {
   pack: string;
   names: readonly string[];
+}
+
+/** The secret names the egress gateway adds as an upstream's credential for this tenant. */
+function gatewayCredentials(tenant: TenantRecord): Set<string> {
+  const { egress } = tenant;
+  if (egress.mode !== 'allowlist') return new Set();
+  return new Set(Object.values(egress.upstreams).flatMap((u) => (u.credential ? [u.credential.secret] : [])));
 }
 
 /** The values a tenant's packs get at their next start, by pack. */
@@ -33,10 +41,20 @@ export function packSecretSource(options: {
       );
       return {};
     }
+    const gateway = gatewayCredentials(tenant);
     const secrets: PackSecrets = {};
     for (const { pack, names } of declared) {
       const values: Record<string, string> = {};
       for (const name of names) {
+        // A name the gateway adds to an upstream's requests never enters the container, whatever
+        // a pack declares (docs/security.md, "Egress"): a pack naming it is started without it.
+        if (gateway.has(name)) {
+          options.logger.warn(
+            { tenant: tenant.id, pack, secret: name },
+            'a pack declares a secret the egress gateway holds for an upstream: not delivered',
+          );
+          continue;
+        }
         const value = await store.get(tenant.id, name);
         // The pack starts without it and answers for itself; the operator sees the name, never a value.
         if (value === undefined)

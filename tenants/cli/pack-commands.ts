@@ -5,6 +5,7 @@ import type { PackReview } from '../control-plane/packs.ts';
 import { approvePack, buildPack, reviewPack } from '../control-plane/packs.ts';
 import { withContext } from './cli-context.ts';
 import { confirm, parse, progress, UsageError, type Command } from './command-kit.ts';
+import { terminalText } from './terminal-text.ts';
 
 export function packPinOption(text: string): PackPin {
   const pin = parsePackPin(text);
@@ -12,27 +13,40 @@ export function packPinOption(text: string): PackPin {
   return pin;
 }
 
-function printReview({ approval, problems }: PackReview): void {
-  console.log(`Pack ${approval.name}@${approval.version} (image ${approval.image.id.slice(7, 19)})`);
-  console.log(
-    `  command: ${JSON.stringify(approval.manifest.command)}; idempotency: ${approval.idempotency}`,
-  );
-  console.log(`  secrets: ${approval.manifest.secrets.join(', ') || 'none'}`);
+/**
+ * What the operator approves, every field of it: a definition is served to clients as the pack
+ * presented it (its title, output schema and any other field too), so none is left off the screen,
+ * and what the pack wrote is printed through terminalText.
+ */
+export function printReview({ approval, problems }: PackReview): void {
+  const line = (text: string) => console.log(terminalText(text));
+  line(`Pack ${approval.name}@${approval.version} (image ${approval.image.id.slice(7, 19)})`);
+  line(`  command: ${JSON.stringify(approval.manifest.command)}; idempotency: ${approval.idempotency}`);
+  line(`  secrets: ${approval.manifest.secrets.join(', ') || 'none'}`);
   for (const tool of approval.tools) {
-    const def = tool.definition;
-    console.log(
-      `  tool ${tool.exposed} (listed as ${tool.name}): ${tool.effect}, scope ${tool.scope ?? 'none'}`,
-    );
-    if (def.description) console.log(`    ${def.description}`);
-    if (tool.blastRadius) console.log(`    blast radius: ${tool.blastRadius}`);
-    console.log(`    annotations: ${JSON.stringify(def.annotations ?? {})}`);
-    console.log(`    input: ${JSON.stringify(def.inputSchema)}`);
-    console.log(`    digest: ${tool.digest}`);
+    const {
+      name: _name,
+      title,
+      description,
+      annotations,
+      inputSchema,
+      outputSchema,
+      ...other
+    } = tool.definition;
+    line(`  tool ${tool.exposed} (listed as ${tool.name}): ${tool.effect}, scope ${tool.scope ?? 'none'}`);
+    if (title !== undefined) line(`    title: ${title}`);
+    if (description) line(`    ${description}`);
+    if (tool.blastRadius) line(`    blast radius: ${tool.blastRadius}`);
+    line(`    annotations: ${JSON.stringify(annotations ?? {})}`);
+    line(`    input: ${JSON.stringify(inputSchema)}`);
+    if (outputSchema) line(`    output: ${JSON.stringify(outputSchema)}`);
+    if (Object.keys(other).length > 0) line(`    other fields: ${JSON.stringify(other)}`);
+    line(`    digest: ${tool.digest}`);
   }
-  for (const r of approval.resources) console.log(`  resource ${String(r.uri)} (${String(r.name)})`);
-  for (const r of approval.resourceTemplates) console.log(`  resource template ${String(r.uriTemplate)}`);
-  for (const p of approval.prompts) console.log(`  prompt ${String(p.name)}`);
-  for (const problem of problems) console.log(`  PROBLEM: ${problem}`);
+  for (const r of approval.resources) line(`  resource ${String(r.uri)} (${String(r.name)})`);
+  for (const r of approval.resourceTemplates) line(`  resource template ${String(r.uriTemplate)}`);
+  for (const p of approval.prompts) line(`  prompt ${String(p.name)}`);
+  for (const problem of problems) line(`  PROBLEM: ${problem}`);
 }
 
 const build: Command = {

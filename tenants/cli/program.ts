@@ -9,6 +9,7 @@ import type { Command } from './command-kit.ts';
 import { cliConfig } from './config.ts';
 import { apply, exportCommand } from './gitops-commands.ts';
 import { pack } from './pack-commands.ts';
+import { terminalText } from './terminal-text.ts';
 import { quota, upstream } from './quota-commands.ts';
 import { history, resume, secret, show, suspend, update, verifyCommand } from './lifecycle-commands.ts';
 
@@ -73,10 +74,10 @@ export async function runProgram(commands: Record<string, Command>, argv: string
       thrown instanceof ZodError
         ? new BulkheadError('invalid_input', z.prettifyError(thrown), { cause: thrown })
         : thrown;
+    // A refusal may quote what a pack wrote (its stderr in a failed approval): printed safely.
+    const message = terminalText((error as Error).message, { newlines: true });
     console.error(
-      isBulkheadError(error, 'usage')
-        ? `error: ${error.message}\nusage: ${command.usage}`
-        : `error: ${(error as Error).message}`,
+      isBulkheadError(error, 'usage') ? `error: ${message}\nusage: ${command.usage}` : `error: ${message}`,
     );
     return exitCodeOf(error);
   }

@@ -32,6 +32,8 @@ const LockfileSchema = z.looseObject({
       dev: z.boolean().optional(),
       optional: z.boolean().optional(),
       devOptional: z.boolean().optional(),
+      resolved: z.string().optional(),
+      link: z.boolean().optional(),
     }),
   ),
 });
@@ -61,11 +63,40 @@ async function needsDependencies(dir: string): Promise<boolean> {
 }
 
 /**
- * `npm ci --omit=dev --ignore-scripts`: exactly the lockfile's versions, no development
- * dependencies, and no install scripts run on this host.
+ * What npm would obey in the pack's own files beyond the lockfile's registry packages, refused
+ * before npm runs: the directory is the pack author's, and `--ignore-scripts` stops lifecycle
+ * scripts only. An `.npmrc` there is npm's project configuration: its `git` setting names the
+ * program npm runs to fetch a git dependency (the pack's own, say). A git dependency is cloned
+ * with this host's git and prepared by npm, and a local path or link reaches outside the
+ * directory: neither is a registry package the lockfile pins by integrity.
+ */
+async function refuseForeignSources(dir: string): Promise<void> {
+  if (await exists(join(dir, '.npmrc')))
+    throw packRejected(
+      `${dir} has an .npmrc: npm would take it as configuration on this host; remove it (settings of your own go in your user .npmrc)`,
+    );
+  const lock = await readLockfile(join(dir, 'package-lock.json'), `${dir}: package-lock.json unreadable`);
+  const foreign = Object.entries(lock.packages).filter(
+    ([path, entry]) =>
+      path !== '' &&
+      (entry.link === true || (entry.resolved !== undefined && !/^https?:\/\//.test(entry.resolved))),
+  );
+  if (foreign.length > 0)
+    throw packRejected(
+      `${dir}: package-lock.json installs from outside a registry (git, a local path or a link), which npm would fetch or link on this host: ${foreign
+        .slice(0, 5)
+        .map(([path, entry]) => `${path} (${entry.resolved ?? 'link'})`)
+        .join(', ')}`,
+    );
+}
+
+/**
+ * `npm ci --omit=dev --ignore-scripts`: exactly the lockfile's registry packages, no development
+ * dependencies, and nothing of the pack's run on this host (refuseForeignSources).
  */
 export async function installNpmDependencies(dir: string, progress: Progress): Promise<void> {
   if (!(await needsDependencies(dir))) return;
+  await refuseForeignSources(dir);
   progress(`${NPM_CI} (on this host; the image build fetches nothing)`);
   try {
     await run(

@@ -55,6 +55,14 @@ describe('CLI exit codes', () => {
     expect(err).toEqual(['error: bad.yaml: malformed YAML']);
   });
 
+  it('prints a refusal that quotes what a pack wrote with its lines, but no control character', async () => {
+    const stderr = 'closed\n  its stderr:\nok\u001b[2J\rdone\u009b';
+    await runProgram(failing(new Error(`the pack did not answer MCP in the sandbox: ${stderr}`)), ['fail']);
+    expect(err).toEqual([
+      'error: the pack did not answer MCP in the sandbox: closed\n  its stderr:\nok\\u001b[2J\\u000ddone\\u009b',
+    ]);
+  });
+
   it('refuses an unknown command with 2 and answers --help with 0', async () => {
     expect(await runProgram(failing(new Error('never')), ['frobnicate'])).toBe(2);
     expect(await runProgram(failing(new Error('never')), ['fail', '--help'])).toBe(0);

@@ -3,7 +3,7 @@
 // a package.json without a lockfile (npm ci needs one: what goes into the image is reproducible),
 // one where npm is not installed, and, with --installed, dependencies that are not exactly what
 // `npm ci --omit=dev` installs from the lockfile.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -75,7 +75,10 @@ describe('pack build input', () => {
   it('says so when npm is not installed (the compose CLI), before asking the supervisor to build', async () => {
     await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0' }));
-    await writeFile(join(dir, 'package-lock.json'), JSON.stringify({ name: 'notes', lockfileVersion: 3 }));
+    await writeFile(
+      join(dir, 'package-lock.json'),
+      JSON.stringify({ name: 'notes', lockfileVersion: 3, packages: {} }),
+    );
     const supervisor = unaskedSupervisor();
     // A PATH with no npm on it: the directory holds nothing else.
     const path = process.env.PATH;
@@ -86,6 +89,73 @@ describe('pack build input', () => {
       process.env.PATH = path;
     }
     expect(supervisor.asked).toBe(false);
+  });
+
+  describe('npm ci on this host runs nothing of the pack', () => {
+    const registry = { version: '1.0.0', integrity: 'sha512-a' };
+    /** A stand-in npm on the PATH that records its arguments: whether npm was run at all. */
+    async function withNpm(run: () => Promise<unknown>): Promise<{ ran: string | undefined }> {
+      const bin = await mkdtemp(join(tmpdir(), 'bulkhead-npm-'));
+      const path = process.env.PATH;
+      try {
+        await writeFile(join(bin, 'npm'), `#!/bin/sh\necho "$@" > ${join(bin, 'ran')}\n`);
+        await chmod(join(bin, 'npm'), 0o755);
+        process.env.PATH = `${bin}:${path}`;
+        await run();
+        return { ran: await readFile(join(bin, 'ran'), 'utf8').catch(() => undefined) };
+      } finally {
+        process.env.PATH = path;
+        await rm(bin, { recursive: true, force: true });
+      }
+    }
+    async function pack(packages: Record<string, unknown>, npmrc?: string): Promise<void> {
+      await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
+      await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0' }));
+      await writeFile(
+        join(dir, 'package-lock.json'),
+        JSON.stringify({ name: 'notes', lockfileVersion: 3, packages: { '': {}, ...packages } }),
+      );
+      if (npmrc !== undefined) await writeFile(join(dir, '.npmrc'), npmrc);
+    }
+
+    it('runs npm ci for registry packages, then asks the supervisor', async () => {
+      await pack({ 'node_modules/a': registry });
+      const supervisor = unaskedSupervisor();
+      const { ran } = await withNpm(() =>
+        expect(buildPack(supervisor, dir, () => undefined)).rejects.toThrow('not reached'),
+      );
+      expect(ran).toMatch(/^ci --omit=dev --ignore-scripts/);
+      expect(supervisor.asked).toBe(true);
+    });
+
+    it("refuses the pack's .npmrc and git, path or link dependencies without running npm", async () => {
+      const cases: [Record<string, unknown>, string | undefined, RegExp][] = [
+        // npm obeys a project .npmrc: `git=` names the program it runs for a git dependency.
+        [{ 'node_modules/a': registry }, 'git=./fetch.sh\n', /has an \.npmrc/],
+        [
+          { 'node_modules/dep': { version: '1.0.0', resolved: 'git+ssh://git@example.com/dep.git#abc' } },
+          undefined,
+          /node_modules\/dep \(git\+ssh/,
+        ],
+        [
+          { 'node_modules/dep': { version: '1.0.0', resolved: 'file:../../dep' } },
+          undefined,
+          /file:\.\.\/\.\.\/dep/,
+        ],
+        [{ 'node_modules/dep': { resolved: '../dep', link: true } }, undefined, /outside a registry/],
+      ];
+      for (const [packages, npmrc, problem] of cases) {
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir);
+        await pack(packages, npmrc);
+        const supervisor = unaskedSupervisor();
+        const { ran } = await withNpm(async () =>
+          expect(await refusal(buildPack(supervisor, dir, () => undefined))).toMatch(problem),
+        );
+        expect(ran).toBeUndefined();
+        expect(supervisor.asked).toBe(false);
+      }
+    });
   });
 
   describe('--installed: dependencies the operator installed, checked against the lockfile', () => {

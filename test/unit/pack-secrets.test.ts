@@ -69,6 +69,39 @@ describe('pack secret source', () => {
     expect(lines.join('')).not.toContain('present-value');
   });
 
+  it("never hands a pack a secret the egress gateway adds as an upstream's credential", async () => {
+    const { logger, lines } = recordingLogger();
+    const { store, asked } = storeOf({ 'acme/CRM_TOKEN': 'gateway-only', 'acme/MAIL_KEY': 'v2' });
+    // The credential is the gateway's, for the crm pack's upstream only: the mail pack declares
+    // its name to be handed the value itself, and the crm pack would hold what it must not.
+    const withUpstream = tenantRecord('acme', {
+      egress: {
+        mode: 'allowlist',
+        hosts: [],
+        packs: {},
+        upstreams: {
+          crm: {
+            hosts: ['crm.example.com'],
+            packs: ['crm'],
+            credential: { header: 'authorization', secret: 'CRM_TOKEN', prefix: 'Bearer ' },
+          },
+        },
+      },
+    });
+    const source = packSecretSource({
+      declared: () => [
+        { pack: 'crm', names: ['CRM_TOKEN'] },
+        { pack: 'mail', names: ['MAIL_KEY', 'CRM_TOKEN'] },
+      ],
+      store: () => store,
+      logger,
+    });
+    expect(await source(withUpstream)).toEqual({ crm: {}, mail: { MAIL_KEY: 'v2' } });
+    expect(asked).toEqual(['acme/MAIL_KEY']);
+    expect(lines.join('')).toContain('CRM_TOKEN');
+    expect(lines.join('')).not.toContain('gateway-only');
+  });
+
   it('without a key: no values, a warning, and no store asked when nothing is declared', async () => {
     const { logger, lines } = recordingLogger();
     let opened = 0;

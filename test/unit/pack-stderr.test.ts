@@ -3,18 +3,14 @@
 // hostile pack's streams), a pack that floods its stderr while the supervisor waits for its answer
 // leaves the supervisor's heap as it was, and the failure still shows the pack's last lines.
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { type PassThrough, Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { PACK_STDERR_LINE_LIMIT, StderrTail } from '../../kernel/packs/pack-stderr.ts';
-import {
-  listInSandbox,
-  PACK_MANIFEST_LABEL,
-  SANDBOX_STDERR_LINES,
-} from '../../supervisor/docker/pack-images.ts';
+import { listInSandbox, SANDBOX_STDERR_LINES } from '../../supervisor/docker/pack-images.ts';
+import { sandboxEngine } from '../support/sandbox-engine.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -61,7 +57,6 @@ describe('StderrTail', () => {
 
 /** An engine whose one container is a pack that, asked to initialize, floods stderr and exits. */
 function floodingEngine(measured: { retained?: number }): Docker {
-  const manifest = JSON.parse(readFileSync('examples/packs/notes/bulkhead-pack.json', 'utf8')) as object;
   let stdout!: PassThrough;
   let stderr!: PassThrough;
   let asked = false;
@@ -80,27 +75,14 @@ function floodingEngine(measured: { retained?: number }): Docker {
     measured.retained = heapUsed() - before;
     stdout.end();
   };
-  const container = {
-    attach: () => Promise.resolve(stdin),
-    start: () => Promise.resolve(),
-    remove: () => Promise.resolve(),
-  };
-  return {
-    getImage: () => ({
-      inspect: () =>
-        Promise.resolve({
-          Id: 'sha256:flood',
-          Config: { Labels: { [PACK_MANIFEST_LABEL]: JSON.stringify(manifest) } },
-        }),
-    }),
-    createContainer: () => Promise.resolve(container),
-    modem: {
-      demuxStream: (_stream: unknown, out: PassThrough, err: PassThrough) => {
-        stdout = out;
-        stderr = err;
-      },
+  return sandboxEngine({
+    id: 'sha256:flood',
+    stdin,
+    demux: (out, err) => {
+      stdout = out;
+      stderr = err;
     },
-  } as unknown as Docker;
+  });
 }
 
 describe('the approval sandbox', () => {
