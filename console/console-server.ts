@@ -103,6 +103,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       redirectUri: `${origin}/auth/callback`,
       scope: options.scope,
       rolesClaim: options.rolesClaim,
+      tenantClaim: options.tenantClaim,
     }).catch(async (error: unknown) => {
       server.close();
       await runtimes.close();

@@ -34,6 +34,12 @@ export interface OidcClientOptions {
   redirectUri: string;
   scope: string;
   rolesClaim: string;
+  /**
+   * The claim that names a user's tenant (the router's BULKHEAD_TENANT_CLAIM), `tenant` by default.
+   * An ID token carrying it is a tenant's user's, whatever its roles say: the console's roles are
+   * for the installation's own people, and a tenant may name its own roles `operator` or `auditor`.
+   */
+  tenantClaim?: string | undefined;
 }
 
 /** What the browser's sign-in must bring back: sealed in that browser's cookie (pending-sign-in.ts). */
@@ -193,6 +199,14 @@ export async function discoverOidcClient(options: OidcClientOptions): Promise<Oi
       });
       if (payload['nonce'] !== pending.nonce)
         throw new BulkheadError('sign_in_failed', 'the ID token does not carry this sign-in (nonce)');
+      // The same IdP signs tenants' users in, with their tenant's roles in the same claim: a tenant's
+      // role that happens to be called `auditor` must not open every tenant's trail.
+      const tenant = payload[options.tenantClaim ?? 'tenant'];
+      if (tenant !== undefined)
+        throw new BulkheadError(
+          'role_required',
+          `signed in as ${payload.sub ?? '?'}, a user of a tenant: the console is for the installation's operators and auditors`,
+        );
       const claimed = payload[options.rolesClaim];
       const roles = Array.isArray(claimed) ? claimed.filter((r): r is string => typeof r === 'string') : [];
       const role = CONSOLE_ROLES.find((r) => roles.includes(r));
