@@ -169,7 +169,7 @@ const CLIENT_GONE = new Error('the client of the export went away');
  * each entry as its segment verifies, up to the first pass's head, waiting for the client when it
  * reads slower. A trail that changed between the passes other than by growing (a segment edited,
  * pruned or gone) ends the answer without its last chunk, so the download fails rather than
- * looking whole.
+ * looking whole, and so does a read of the second pass that fails.
  */
 export async function exportTrail(
   source: AuditSource,
@@ -214,6 +214,9 @@ export async function exportTrail(
     });
   } catch (error) {
     if (error === CLIENT_GONE) return;
+    // The header is out: a read that fails now (Redis, a segment file gone) must not end the
+    // answer as if whole, whoever catches the error; the download fails instead.
+    res.destroy(error as Error);
     throw error;
   }
   const sealedAlike = second.chain.sealed?.prunedThrough === first.chain.sealed?.prunedThrough;

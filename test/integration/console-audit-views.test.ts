@@ -79,6 +79,8 @@ beforeAll(async () => {
       target.searchParams,
       res,
     ).finally(() => (betweenPasses = undefined));
+    // A failed export is the test's to assert (awaiting `exported`), not an unhandled rejection.
+    exported.catch(() => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -200,6 +202,14 @@ describe('the export', () => {
     });
     // The export's scan ends (it would wait for a 'drain' that never comes without the check).
     await expect(withTimeout(exported!, 10_000)).resolves.toBeUndefined();
+  });
+
+  it('fails the download when the trail cannot be read in its second pass', async () => {
+    betweenPasses = () => Promise.reject(new Error('Redis went away'));
+    // Cut, not ended (fetch's TypeError): ended, it would look whole, its header saying "intact".
+    const download = fetch(`${url}/long`).then((response) => response.text());
+    await expect(withTimeout(download, 10_000)).rejects.toThrow(TypeError);
+    await expect(exported).rejects.toThrow('Redis went away');
   });
 
   it('fails the download when a segment is edited between its passes', async () => {
