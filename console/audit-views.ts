@@ -160,6 +160,14 @@ async function drainOrClose(res: ServerResponse): Promise<void> {
   }
 }
 
+/**
+ * `text` as a header value: a broken trail's problem can quote what a changed file holds (a key
+ * id), and a line break or a character beyond Latin-1 would make Node refuse the whole answer.
+ */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** Thrown out of an export's scan when its client went away: nothing more to read or write. */
 const CLIENT_GONE = new Error('the client of the export went away');
 
@@ -187,7 +195,7 @@ export async function exportTrail(
     // trail it came from was intact.
     'x-audit-chain': first.chain.ok
       ? `intact; ${first.chain.entries} entries; head ${first.chain.head}`
-      : `broken; ${first.chain.problem ?? ''}`,
+      : `broken; ${headerSafe(first.chain.problem ?? '')}`,
   });
   if (!first.chain.ok) {
     res.end(
