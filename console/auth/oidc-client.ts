@@ -62,6 +62,9 @@ export interface OidcClient {
 
 const token = (): string => randomBytes(32).toString('base64url');
 
+/** What an OAuth error code looks like (RFC 6749's are lower case words joined by `_`). */
+const ERROR_CODE = /^[a-z_]{1,64}$/;
+
 /**
  * The client secret from BULKHEAD_CONSOLE_CLIENT_SECRET or the file BULKHEAD_CONSOLE_CLIENT_SECRET_FILE
  * names: exactly one of the two, at least 16 characters.
@@ -153,7 +156,13 @@ export async function discoverOidcClient(options: OidcClientOptions): Promise<Oi
 
     async complete(pending, callback) {
       const error = callback.get('error');
-      if (error) throw new BulkheadError('sign_in_failed', `the provider refused the sign-in: ${error}`);
+      // Named only when it is an error code (RFC 6749: access_denied, login_required...): anyone can
+      // send a browser here with any text as `error`, which the console's own page would show.
+      if (error)
+        throw new BulkheadError(
+          'sign_in_failed',
+          `the provider refused the sign-in${ERROR_CODE.test(error) ? `: ${error}` : ''}`,
+        );
       if (callback.get('state') !== pending.state)
         throw new BulkheadError('sign_in_failed', 'the sign-in answer does not match the request (state)');
       const iss = callback.get('iss');

@@ -1,7 +1,8 @@
 // Who the console's sign-in lets in, against the real development IdP, which signs the installation's
 // people and the tenants' users in alike and puts each one's roles in the same `roles` claim: a
 // tenant's user is refused whatever their tenant calls its roles (`auditor`, `operator`), and only
-// the installation's own people (no `tenant` claim) get a console role.
+// the installation's own people (no `tenant` claim) get a console role. And what its page of a
+// refused sign-in may quote of the callback's URL: an error code, nothing else.
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,5 +71,18 @@ describe("the console's sign-in", () => {
         code: 'role_required',
         message: expect.stringContaining('a user of a tenant') as unknown,
       });
+  });
+
+  it("names the provider's refusal by its error code only, never text a link can carry", async () => {
+    // Anyone can send a browser to /auth/callback?error=...: the console's own page would say it.
+    const { pending } = oidc.begin();
+    const refused = (error: string): Promise<unknown> =>
+      oidc.complete(pending, new URLSearchParams({ error, state: pending.state }));
+    await expect(refused('access_denied')).rejects.toThrow('the provider refused the sign-in: access_denied');
+    const phishing = 'Your account is locked. Call +1 555 0100 to unlock it';
+    await expect(refused(phishing)).rejects.toMatchObject({
+      code: 'sign_in_failed',
+      message: expect.not.stringContaining('Call') as unknown,
+    });
   });
 });
