@@ -221,6 +221,15 @@ describe('console', () => {
       expect(last).toMatchObject({ user: 'console:aldo', tool: 'operator/suspend', decision: 'deny' });
       expect(aldo.problems).toEqual([]);
     });
+
+    it('opens a link whose tenant is a malformed escape as a tenant page that says so', async () => {
+      // Anyone can send such a link: followed in the open page, then opened afresh.
+      await aldo.page.goto(`${consoleApp.url}/#/tenants/%E0%A4%A`);
+      await aldo.page.getByText('not a tenant id').waitFor();
+      await aldo.page.reload();
+      await aldo.page.getByText('not a tenant id').waitFor();
+      expect(aldo.problems).toEqual([]);
+    });
   });
 
   describe('an operator', () => {
