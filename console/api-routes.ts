@@ -56,7 +56,8 @@ export class ApiRoutes {
       return sendJson(res, 200, this.#o.metrics.charts());
     const match = TENANT_PATH.exec(url.pathname);
     if (!match) throw new BulkheadError('unknown_id', `no such console resource: ${url.pathname}`);
-    const parsed = TenantIdSchema.safeParse(decodeURIComponent(match[1] ?? ''));
+    // Taken as it is: a tenant id needs no percent-decoding, and a malformed escape is bad input.
+    const parsed = TenantIdSchema.safeParse(match[1]);
     if (!parsed.success) throw new BulkheadError('invalid_input', 'not a tenant id');
     const tenant = parsed.data;
     const view = match[2];

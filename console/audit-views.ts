@@ -160,6 +160,14 @@ async function drainOrClose(res: ServerResponse): Promise<void> {
   }
 }
 
+/**
+ * `text` as a header value: a broken trail's problem can quote what a changed file holds (a key
+ * id), and a line break or a character beyond Latin-1 would make Node refuse the whole answer.
+ */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** Thrown out of an export's scan when its client went away: nothing more to read or write. */
 const CLIENT_GONE = new Error('the client of the export went away');
 
@@ -169,7 +177,7 @@ const CLIENT_GONE = new Error('the client of the export went away');
  * each entry as its segment verifies, up to the first pass's head, waiting for the client when it
  * reads slower. A trail that changed between the passes other than by growing (a segment edited,
  * pruned or gone) ends the answer without its last chunk, so the download fails rather than
- * looking whole.
+ * looking whole, and so does a read of the second pass that fails.
  */
 export async function exportTrail(
   source: AuditSource,
@@ -187,7 +195,7 @@ export async function exportTrail(
     // trail it came from was intact.
     'x-audit-chain': first.chain.ok
       ? `intact; ${first.chain.entries} entries; head ${first.chain.head}`
-      : `broken; ${first.chain.problem ?? ''}`,
+      : `broken; ${headerSafe(first.chain.problem ?? '')}`,
   });
   if (!first.chain.ok) {
     res.end(
@@ -214,6 +222,9 @@ export async function exportTrail(
     });
   } catch (error) {
     if (error === CLIENT_GONE) return;
+    // The header is out: a read that fails now (Redis, a segment file gone) must not end the
+    // answer as if whole, whoever catches the error; the download fails instead.
+    res.destroy(error as Error);
     throw error;
   }
   const sealedAlike = second.chain.sealed?.prunedThrough === first.chain.sealed?.prunedThrough;

@@ -65,6 +65,11 @@ export const consoleConfig = defineConfig(
       schema: z.string().min(1).default('roles'),
       doc: "the ID token claim (a list) that holds 'operator' or 'auditor'",
     },
+    tenantClaim: {
+      env: 'BULKHEAD_TENANT_CLAIM',
+      schema: z.string().min(1).default('tenant'),
+      doc: "the claim naming a user's tenant, as the router reads it: an ID token that carries it is a tenant's user's and refused at sign-in, whatever its roles",
+    },
     scope: {
       env: 'BULKHEAD_CONSOLE_SCOPE',
       schema: z.string().min(1).default('openid roles'),

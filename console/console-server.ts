@@ -85,7 +85,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       if (!(error instanceof Error && 'code' in error))
         logger.error({ err: error }, 'console request failed');
       if (!res.headersSent) sendError(res, error);
-      else res.end();
+      // An answer that fails after its headers went out (an export) is cut, never ended as if whole.
+      else res.destroy();
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -103,6 +104,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       redirectUri: `${origin}/auth/callback`,
       scope: options.scope,
       rolesClaim: options.rolesClaim,
+      tenantClaim: options.tenantClaim,
     }).catch(async (error: unknown) => {
       server.close();
       await runtimes.close();

@@ -34,6 +34,12 @@ export interface OidcClientOptions {
   redirectUri: string;
   scope: string;
   rolesClaim: string;
+  /**
+   * The claim that names a user's tenant (the router's BULKHEAD_TENANT_CLAIM), `tenant` by default.
+   * An ID token carrying it is a tenant's user's, whatever its roles say: the console's roles are
+   * for the installation's own people, and a tenant may name its own roles `operator` or `auditor`.
+   */
+  tenantClaim?: string | undefined;
 }
 
 /** What the browser's sign-in must bring back: sealed in that browser's cookie (pending-sign-in.ts). */
@@ -55,6 +61,9 @@ export interface OidcClient {
 }
 
 const token = (): string => randomBytes(32).toString('base64url');
+
+/** What an OAuth error code looks like (RFC 6749's are lower case words joined by `_`). */
+const ERROR_CODE = /^[a-z_]{1,64}$/;
 
 /**
  * The client secret from BULKHEAD_CONSOLE_CLIENT_SECRET or the file BULKHEAD_CONSOLE_CLIENT_SECRET_FILE
@@ -147,7 +156,13 @@ export async function discoverOidcClient(options: OidcClientOptions): Promise<Oi
 
     async complete(pending, callback) {
       const error = callback.get('error');
-      if (error) throw new BulkheadError('sign_in_failed', `the provider refused the sign-in: ${error}`);
+      // Named only when it is an error code (RFC 6749: access_denied, login_required...): anyone can
+      // send a browser here with any text as `error`, which the console's own page would show.
+      if (error)
+        throw new BulkheadError(
+          'sign_in_failed',
+          `the provider refused the sign-in${ERROR_CODE.test(error) ? `: ${error}` : ''}`,
+        );
       if (callback.get('state') !== pending.state)
         throw new BulkheadError('sign_in_failed', 'the sign-in answer does not match the request (state)');
       const iss = callback.get('iss');
@@ -193,6 +208,14 @@ export async function discoverOidcClient(options: OidcClientOptions): Promise<Oi
       });
       if (payload['nonce'] !== pending.nonce)
         throw new BulkheadError('sign_in_failed', 'the ID token does not carry this sign-in (nonce)');
+      // The same IdP signs tenants' users in, with their tenant's roles in the same claim: a tenant's
+      // role that happens to be called `auditor` must not open every tenant's trail.
+      const tenant = payload[options.tenantClaim ?? 'tenant'];
+      if (tenant !== undefined)
+        throw new BulkheadError(
+          'role_required',
+          `signed in as ${payload.sub ?? '?'}, a user of a tenant: the console is for the installation's operators and auditors`,
+        );
       const claimed = payload[options.rolesClaim];
       const roles = Array.isArray(claimed) ? claimed.filter((r): r is string => typeof r === 'string') : [];
       const role = CONSOLE_ROLES.find((r) => roles.includes(r));

@@ -173,8 +173,17 @@ export function buildProviderConfiguration({
     scopes,
     // The `roles` scope puts the user's roles into the ID token: a web front end that signs people
     // in (the console) reads them there. With oidc-provider's default (conformIdTokenClaims) they
-    // would go to the userinfo endpoint only, whenever the access token is not for a resource.
-    claims: { acr: null, sid: null, auth_time: null, iss: null, openid: ['sub'], [ROLES_SCOPE]: ['roles'] },
+    // would go to the userinfo endpoint only, whenever the access token is not for a resource. A
+    // tenant's user's `tenant` comes with them: their tenant's roles share the claim, and the console
+    // refuses a user of a tenant whatever those roles are called.
+    claims: {
+      acr: null,
+      sid: null,
+      auth_time: null,
+      iss: null,
+      openid: ['sub'],
+      [ROLES_SCOPE]: ['roles', 'tenant'],
+    },
     conformIdTokenClaims: false,
     findAccount,
     extraTokenClaims,

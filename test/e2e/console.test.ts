@@ -195,7 +195,7 @@ describe('console', () => {
       expect(exported.chain).toMatch(/^intact; \d+ entries; head [0-9a-f]{64}$/);
     });
 
-    it('is offered no action, and a forged POST with a valid CSRF token is refused and audited', async () => {
+    it('is offered no action, a forged POST with a valid CSRF token is refused and audited, and a malformed link shown as such', async () => {
       await aldo.page.goto(`${consoleApp.url}/#/tenants/${TENANT}`);
       await aldo.page.getByTestId('read-only').waitFor();
       // The failing reads of the setup (a malformed id) are among the recent errors, with their code.
@@ -219,6 +219,10 @@ describe('console', () => {
       expect((await stack.registry.require(TENANT)).status).toBe('active');
       const last = (await audit.entries(TENANT)).at(-1);
       expect(last).toMatchObject({ user: 'console:aldo', tool: 'operator/suspend', decision: 'deny' });
+      // A link anyone can send, its tenant a malformed escape: followed, then opened afresh.
+      await aldo.page.goto(`${consoleApp.url}/#/tenants/%E0%A4%A`);
+      await aldo.page.reload();
+      await aldo.page.getByText('not a tenant id').waitFor();
       expect(aldo.problems).toEqual([]);
     });
   });

@@ -79,6 +79,8 @@ beforeAll(async () => {
       target.searchParams,
       res,
     ).finally(() => (betweenPasses = undefined));
+    // A failed export is the test's to assert (awaiting `exported`), not an unhandled rejection.
+    exported.catch(() => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -200,6 +202,36 @@ describe('the export', () => {
     });
     // The export's scan ends (it would wait for a 'drain' that never comes without the check).
     await expect(withTimeout(exported!, 10_000)).resolves.toBeUndefined();
+  });
+
+  it('fails the download when the trail cannot be read in its second pass', async () => {
+    betweenPasses = () => Promise.reject(new Error('Redis went away'));
+    // Cut, not ended (fetch's TypeError): ended, it would look whole, its header saying "intact".
+    const download = fetch(`${url}/long`).then((response) => response.text());
+    await expect(withTimeout(download, 10_000)).rejects.toThrow(TypeError);
+    await expect(exported).rejects.toThrow('Redis went away');
+  });
+
+  it("names a broken trail's problem in its header, whatever the broken segment holds", async () => {
+    // A footer's key id is read before its signature is checked: a changed one, with a line break
+    // and a character beyond Latin-1, is part of the problem the header names.
+    const file = join(audit.auditDir, 'long', segmentFileName(1));
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/"key_id":"[^"]*"/, '"key_id":"k\\r\\nX-Forged: 1 \u2713"'));
+    try {
+      const response = await withTimeout(fetch(`${url}/long`), 10_000);
+      expect(response.status).toBe(200);
+      const chain = response.headers.get('x-audit-chain') ?? '';
+      expect(chain).toMatch(/^broken; sealed segments: segment-00000001\.jsonl: signed by another key/);
+      expect(chain).toContain('key id k??X-Forged: 1 ?');
+      expect(response.headers.get('x-forged')).toBeNull();
+      // What a broken trail's export holds: the entries still in Redis.
+      const inRedis = (await trail.read('long')).entries.map((e) => e.seq);
+      const lines = (await response.text()).trim().split('\n');
+      expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(inRedis);
+    } finally {
+      await writeFile(file, text);
+    }
   });
 
   it('fails the download when a segment is edited between its passes', async () => {

@@ -12,8 +12,17 @@ import { TenantsPage } from './tenants-page.ts';
 
 type Route = { page: 'tenants' } | { page: 'tenant' | 'evidence'; id: string } | { page: 'charts' };
 
+/** A part of the hash, decoded; as written when it is no valid escape (anyone can write a link). */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function route(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decoded);
   if (parts[0] === 'charts') return { page: 'charts' };
   if (parts[0] === 'tenants' && parts[1])
     return { page: parts[2] === 'evidence' ? 'evidence' : 'tenant', id: parts[1] };
