@@ -31,7 +31,11 @@ export const PackNameSchema = z
   .refine((name) => !RESERVED.has(name), 'this pack name would collide with built-in tools');
 export const PackVersionSchema = z
   .string()
-  .regex(/^[0-9A-Za-z.+-]{1,32}$/, 'a pack version is 1-32 characters of 0-9, A-Z, a-z, ".", "+" and "-"');
+  // The image tag's own grammar, `+` aside (packImage): a tag starts with a letter, digit or `_`.
+  .regex(
+    /^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$/,
+    'a pack version is 1-32 characters of 0-9, A-Z, a-z, ".", "+" and "-", starting with a letter or digit',
+  );
 /** Environment-variable names, like a tenant's secret names (kernel/tenant/tenant-spec.ts). */
 export const PackSecretNameSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/);
 export const PackEffectSchema = z.enum(['read', 'create', 'update', 'delete']);
@@ -98,9 +102,12 @@ export function parsePackPin(text: string): PackPin {
   });
 }
 
-/** The image `bulkhead pack build` makes for a pack version. */
+/**
+ * The image `bulkhead pack build` makes for a pack version. A tag may not hold `+` (semver's build
+ * metadata, `1.0.0+build.7`): it becomes `_`, which a version may not hold, so no two versions share a tag.
+ */
 export function packImage(pin: PackPin): string {
-  return `bulkhead/pack-${pin.name}:${pin.version}`;
+  return `bulkhead/pack-${pin.name}:${pin.version.replaceAll('+', '_')}`;
 }
 
 /** A pack refused (its manifest, directory, dependencies or image): the one error of every such refusal. */
