@@ -228,16 +228,10 @@ export function createProxyServer(
     });
   }
 
+  /** Connections with a request in flight: the next may come only once it was answered. */
+  const busy = new WeakSet<Socket>();
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const ctx = contextOf(req.socket);
-    const started = Date.now();
-    const method = req.method ?? 'GET';
-    let url: URL | undefined;
-    try {
-      url = new URL(req.url ?? '');
-    } catch {
-      url = undefined;
-    }
     // A refusal ends its connection: each refused request then costs the tenant a new connection
     // into its bridge, which the gateway dials at a bounded rate (tunnel-pool.ts, dialsPerSecond).
     // Kept alive, one connection could send refused requests, each audited, as fast as the gateway
@@ -247,6 +241,28 @@ export function createProxyServer(
         .writeHead(r.status, { 'content-type': 'application/json', connection: 'close', ...r.headers })
         .end(JSON.stringify(r.body));
     };
+    // One request of a connection at a time. Node's server hands over pipelined requests as it
+    // parses them, before the first is answered: one write of many requests would start as many
+    // upstream requests (past BULKHEAD_EGRESS_MAX_CONNECTIONS, which counts connections) and audit
+    // entries (past the dial rate a refusal's closed connection costs). A pipelined request is
+    // refused before admission, unaudited, and its answer ends the connection.
+    if (busy.has(req.socket))
+      return reply(
+        refusal('egress_bad_request', 'pipelined', {
+          message: 'send the next request on this connection once the previous one was answered',
+        }),
+      );
+    busy.add(req.socket);
+    res.once('close', () => busy.delete(req.socket));
+    const ctx = contextOf(req.socket);
+    const started = Date.now();
+    const method = req.method ?? 'GET';
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      url = undefined;
+    }
     if (!ctx || !url || url.protocol !== 'http:' || url.username || url.password)
       return reply(
         refusal('egress_bad_request', 'not_absolute_http', {

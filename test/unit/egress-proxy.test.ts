@@ -1,0 +1,133 @@
+// The gateway's proxy (egress/proxy.ts) against a hostile client on one tunnel: what reaches an
+// upstream, and what it costs, must stay within what the tunnel pool bounds (one request at a time
+// per connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant). The proxy is driven
+// directly, one loopback connection standing for one tunnel; the upstream is a loopback server that
+// counts what reaches it.
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NameResolver } from '../../egress/name-lookup.ts';
+import { createProxyServer, type UpstreamEvent } from '../../egress/proxy.ts';
+import type { UpstreamBudget } from '../../egress/upstream-budget.ts';
+import { EgressPolicySchema } from '../../kernel/tenant/egress-policy.ts';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const step of cleanup.splice(0)) step();
+});
+
+function listening(server: Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
+}
+
+/** A loopback upstream: answers each HTTP request with `ok`, or holds it when `hold` is set. */
+async function upstream(options: { hold?: boolean } = {}) {
+  const sockets: Socket[] = [];
+  let requests = 0;
+  let onConnection: (() => void) | undefined;
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    onConnection?.();
+    socket.on('data', (chunk) => {
+      const count = chunk.toString('latin1').split('\r\n\r\n').length - 1;
+      requests += count;
+      if (!options.hold)
+        for (let i = 0; i < count; i++) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+  });
+  const port = await listening(server);
+  cleanup.push(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return {
+    port,
+    connections: () => sockets.length,
+    requests: () => requests,
+    connected: new Promise<void>((resolve) => (onConnection = resolve)),
+  };
+}
+
+/** The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may. */
+async function proxy(port: number, budget: UpstreamBudget = { take: () => Promise.resolve(undefined) }) {
+  const events: UpstreamEvent[] = [];
+  let onEvent: (() => void) | undefined;
+  const seen: Socket[] = [];
+  const server = createProxyServer(
+    {
+      budget,
+      names: new NameResolver(),
+      credential: () => Promise.resolve(undefined),
+      connectTimeoutMs: 10_000,
+      idleTimeoutMs: 3_600_000,
+      observe(event) {
+        events.push(event);
+        onEvent?.();
+      },
+    },
+    (socket) => {
+      seen.push(socket);
+      return {
+        tenant: 'acme',
+        pack: undefined,
+        policy: EgressPolicySchema.parse({
+          mode: 'allowlist',
+          upstreams: { local: { hosts: [`127.0.0.1:${port}`] } },
+        }),
+      };
+    },
+  );
+  // Handed over as the gateway hands each tunnel (egress/gateway.ts), on a socket that, like the
+  // tunnel pool's, ends when its peer ends.
+  const front = createServer((socket) => server.emit('connection', socket));
+  const proxyPort = await listening(front);
+  cleanup.push(() => {
+    server.closeAllConnections();
+    front.close();
+  });
+  return {
+    port: proxyPort,
+    events,
+    observed: new Promise<void>((resolve) => (onEvent = resolve)),
+    /** The proxy's side of the tunnel of the first request it saw. */
+    side: () => seen[0],
+  };
+}
+
+/** Writes `text` on a new connection to the proxy and resolves with all it answered until it closed. */
+function exchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
+}
+
+describe('the egress proxy against a hostile tunnel', () => {
+  it('forwards one request of a connection at a time: pipelined requests reach no upstream and no audit', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port);
+    const get = `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`;
+    const answer = await exchange(gateway.port, get.repeat(20));
+    // The first is served; the second, pipelined behind it, is refused and ends the connection.
+    expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(answer).toContain('"reason":"pipelined"');
+    expect(up.requests()).toBe(1);
+    expect(up.connections()).toBe(1);
+    expect(gateway.events).toHaveLength(1);
+  });
+
+  it('audits one refused request per connection, however many are pipelined behind it', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port);
+    const denied = 'GET http://elsewhere.example.test/ HTTP/1.1\r\nhost: elsewhere.example.test\r\n\r\n';
+    const answer = await exchange(gateway.port, denied.repeat(20));
+    // The refusal ends the connection; the requests behind it are answered by nothing.
+    expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 403']);
+    expect(gateway.events.map((e) => e.reason)).toEqual(['host_not_allowed']);
+  });
+});
