@@ -181,24 +181,39 @@ export function createProxyServer(
     const received = { bytes: 0 };
     let latencyMs = 0;
     let connected = false;
+    /** The client left before the tunnel opened. */
+    let left = false;
+    const finish = (): void => {
+      const reason = connected ? 'tunnel' : left ? 'client_gone' : 'upstream_unreachable';
+      record(ctx, dest, 'CONNECT', started, {
+        status: connected ? 200 : left ? 499 : 502,
+        sent: sent.bytes,
+        received: received.bytes,
+        latencyMs,
+        decision: 'permit',
+        reason,
+        ...(reason === 'upstream_unreachable' ? { errorType: reason } : {}),
+        ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
+      });
+    };
+    // A client that left while its request was admitted (its budget, then its name: seconds at
+    // most) gets no upstream connection. Dialed anyway, one whose client went with a reset stayed
+    // open until the idle timeout, counted in none of the tenant's bounds (the pool counts tunnels).
+    if (client.destroyed) {
+      left = true;
+      return finish();
+    }
     const upstream = connect({
       host: ok.address,
       port: dest.port,
       timeout: options.connectTimeoutMs,
       noDelay: true,
     });
-    const finish = (): void => {
-      record(ctx, dest, 'CONNECT', started, {
-        status: connected ? 200 : 502,
-        sent: sent.bytes,
-        received: received.bytes,
-        latencyMs,
-        decision: 'permit',
-        reason: connected ? 'tunnel' : 'upstream_unreachable',
-        ...(connected ? {} : { errorType: 'upstream_unreachable' }),
-        ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
-      });
-    };
+    // The client's end is the upstream's, while it connects as well as after.
+    client.once('close', () => {
+      left = !connected;
+      upstream.destroy();
+    });
     upstream.once('timeout', () => upstream.destroy());
     upstream.once('error', () => {
       if (!connected)
@@ -224,7 +239,6 @@ export function createProxyServer(
       counted(upstream, received);
       client.pipe(upstream);
       upstream.pipe(client);
-      client.once('close', () => upstream.destroy());
     });
   }
 

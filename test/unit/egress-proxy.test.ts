@@ -130,4 +130,39 @@ describe('the egress proxy against a hostile tunnel', () => {
     expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 403']);
     expect(gateway.events.map((e) => e.reason)).toEqual(['host_not_allowed']);
   });
+
+  it('opens no upstream connection for a CONNECT whose client left while it was admitted', async () => {
+    const up = await upstream({ hold: true });
+    let admit: (() => void) | undefined;
+    const budget: UpstreamBudget = {
+      take: () => new Promise((resolve) => (admit = () => resolve(undefined))),
+    };
+    const gateway = await proxy(up.port, budget);
+    const client = connect(gateway.port, '127.0.0.1', () =>
+      client.write(`CONNECT 127.0.0.1:${up.port} HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`),
+    );
+    // The client leaves, with a reset, while its request waits for admission (the budget, then the
+    // name); a reset, not an end, so that nothing the proxy pipes would end an upstream connection.
+    await expect.poll(() => gateway.side()).toBeDefined();
+    const side = gateway.side()!;
+    const closed = new Promise((resolve) => side.once('close', resolve));
+    client.resetAndDestroy();
+    await closed;
+    await expect.poll(() => admit).toBeDefined();
+    admit!();
+    // Either the upstream is dialed (nothing would end that connection but the idle timeout, and
+    // it counts in no bound of the tenant's), or the request is recorded as ended without it.
+    const first = await Promise.race([
+      up.connected.then(() => 'dialed'),
+      gateway.observed.then(() => 'recorded'),
+    ]);
+    expect(first).toBe('recorded');
+    expect(up.connections()).toBe(0);
+    expect(gateway.events[0]).toMatchObject({
+      decision: 'permit',
+      reason: 'client_gone',
+      errorType: undefined,
+      call: { status: 499, upstream: 'local' },
+    });
+  });
 });
