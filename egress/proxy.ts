@@ -300,6 +300,13 @@ export function createProxyServer(
     method: string,
     reply: (r: Refusal) => void,
   ): Promise<void> {
+    // The client's end is the upstream request's, whenever it comes before the whole answer was
+    // passed on: nothing would read the rest, and the upstream connection, counted in none of the
+    // tenant's bounds (the pool counts tunnels), would stay open until the idle timeout.
+    const left = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) left.abort();
+    });
     const verdict = await admission(ctx, dest);
     if (isRefusal(verdict)) {
       refused(ctx, dest, method, started, verdict);
@@ -328,6 +335,27 @@ export function createProxyServer(
     const received = { bytes: 0 };
     let status = 502;
     let latencyMs = 0;
+    let answered = false;
+    const done = (): void => {
+      const reason = answered ? 'forwarded' : left.signal.aborted ? 'client_gone' : 'upstream_unreachable';
+      record(ctx, dest, method, started, {
+        status: reason === 'client_gone' ? 499 : status,
+        sent: sent.bytes,
+        received: received.bytes,
+        latencyMs,
+        decision: 'permit',
+        reason,
+        // An upstream's error status is its answer's, as an HTTP client span names it.
+        ...(reason === 'upstream_unreachable'
+          ? { errorType: reason }
+          : answered && status >= 400
+            ? { errorType: `${status}` }
+            : {}),
+        ...(verdict.upstream ? { upstream: verdict.upstream.name } : {}),
+      });
+    };
+    // Gone while it was admitted: no upstream request at all.
+    if (left.signal.aborted) return done();
     const upstreamReq = httpRequest({
       host: verdict.address,
       port: dest.port,
@@ -336,33 +364,17 @@ export function createProxyServer(
       headers,
       setHost: false,
       timeout: options.connectTimeoutMs,
+      signal: left.signal,
     });
-    const done = (): void => {
-      const unreachable = status === 502 && latencyMs === 0;
-      record(ctx, dest, method, started, {
-        status,
-        sent: sent.bytes,
-        received: received.bytes,
-        latencyMs,
-        decision: 'permit',
-        reason: unreachable ? 'upstream_unreachable' : 'forwarded',
-        // An upstream's error status is its answer's, as an HTTP client span names it.
-        ...(unreachable
-          ? { errorType: 'upstream_unreachable' }
-          : status >= 400
-            ? { errorType: `${status}` }
-            : {}),
-        ...(verdict.upstream ? { upstream: verdict.upstream.name } : {}),
-      });
-    };
     upstreamReq.once('timeout', () => upstreamReq.destroy());
     upstreamReq.once('error', () => {
       if (!res.headersSent)
         reply(refusal('upstream_unreachable', 'connect_failed', { host: dest.host, port: dest.port }));
       else res.destroy();
-      if (latencyMs === 0) done();
+      if (!answered) done();
     });
     upstreamReq.once('response', (upstreamRes) => {
+      answered = true;
       status = upstreamRes.statusCode ?? 502;
       latencyMs = Date.now() - started;
       upstreamReq.setTimeout(options.idleTimeoutMs);

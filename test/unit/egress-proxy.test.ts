@@ -22,19 +22,26 @@ function listening(server: Server): Promise<number> {
   );
 }
 
-/** A loopback upstream: answers each HTTP request with `ok`, or holds it when `hold` is set. */
-async function upstream(options: { hold?: boolean } = {}) {
+/**
+ * A loopback upstream: answers each HTTP request with `ok` (`whole`), not at all (`none`), or with
+ * its headers and a first chunk, the rest never (`started`).
+ */
+async function upstream(answer: 'whole' | 'none' | 'started' = 'whole') {
   const sockets: Socket[] = [];
   let requests = 0;
   let onConnection: (() => void) | undefined;
+  let onClose: (() => void) | undefined;
   const server = createServer((socket) => {
     sockets.push(socket);
     onConnection?.();
+    socket.once('close', () => onClose?.());
     socket.on('data', (chunk) => {
       const count = chunk.toString('latin1').split('\r\n\r\n').length - 1;
       requests += count;
-      if (!options.hold)
-        for (let i = 0; i < count; i++) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      for (let i = 0; i < count; i++)
+        if (answer === 'whole') socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        else if (answer === 'started')
+          socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n');
     });
   });
   const port = await listening(server);
@@ -47,6 +54,8 @@ async function upstream(options: { hold?: boolean } = {}) {
     connections: () => sockets.length,
     requests: () => requests,
     connected: new Promise<void>((resolve) => (onConnection = resolve)),
+    /** The first upstream connection closed. */
+    closed: new Promise<void>((resolve) => (onClose = resolve)),
   };
 }
 
@@ -131,38 +140,61 @@ describe('the egress proxy against a hostile tunnel', () => {
     expect(gateway.events.map((e) => e.reason)).toEqual(['host_not_allowed']);
   });
 
-  it('opens no upstream connection for a CONNECT whose client left while it was admitted', async () => {
-    const up = await upstream({ hold: true });
-    let admit: (() => void) | undefined;
-    const budget: UpstreamBudget = {
-      take: () => new Promise((resolve) => (admit = () => resolve(undefined))),
-    };
-    const gateway = await proxy(up.port, budget);
+  it.each(['CONNECT', 'GET'])(
+    'opens no upstream connection for a %s whose client left while it was admitted',
+    async (method) => {
+      const up = await upstream('none');
+      let admit: (() => void) | undefined;
+      const budget: UpstreamBudget = {
+        take: () => new Promise((resolve) => (admit = () => resolve(undefined))),
+      };
+      const gateway = await proxy(up.port, budget);
+      const client = connect(gateway.port, '127.0.0.1', () =>
+        client.write(
+          method === 'CONNECT'
+            ? `CONNECT 127.0.0.1:${up.port} HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`
+            : `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`,
+        ),
+      );
+      // The client leaves, with a reset, while its request waits for admission (the budget, then the
+      // name); a reset, not an end, so that nothing the proxy pipes would end an upstream connection.
+      await expect.poll(() => gateway.side()).toBeDefined();
+      const side = gateway.side()!;
+      const closed = new Promise((resolve) => side.once('close', resolve));
+      client.resetAndDestroy();
+      await closed;
+      await expect.poll(() => admit).toBeDefined();
+      admit!();
+      // Either the upstream is dialed (nothing would end that connection but the idle timeout, and
+      // it counts in no bound of the tenant's), or the request is recorded as ended without it.
+      const first = await Promise.race([
+        up.connected.then(() => 'dialed'),
+        gateway.observed.then(() => 'recorded'),
+      ]);
+      expect(first).toBe('recorded');
+      expect(up.connections()).toBe(0);
+      expect(gateway.events[0]).toMatchObject({
+        decision: 'permit',
+        reason: 'client_gone',
+        errorType: undefined,
+        call: { method, status: 499, upstream: 'local' },
+      });
+    },
+  );
+
+  it('ends the upstream request when its client leaves in the middle of the answer', async () => {
+    const up = await upstream('started');
+    const gateway = await proxy(up.port);
     const client = connect(gateway.port, '127.0.0.1', () =>
-      client.write(`CONNECT 127.0.0.1:${up.port} HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`),
+      client.write(`GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`),
     );
-    // The client leaves, with a reset, while its request waits for admission (the budget, then the
-    // name); a reset, not an end, so that nothing the proxy pipes would end an upstream connection.
-    await expect.poll(() => gateway.side()).toBeDefined();
-    const side = gateway.side()!;
-    const closed = new Promise((resolve) => side.once('close', resolve));
-    client.resetAndDestroy();
-    await closed;
-    await expect.poll(() => admit).toBeDefined();
-    admit!();
-    // Either the upstream is dialed (nothing would end that connection but the idle timeout, and
-    // it counts in no bound of the tenant's), or the request is recorded as ended without it.
-    const first = await Promise.race([
-      up.connected.then(() => 'dialed'),
-      gateway.observed.then(() => 'recorded'),
+    // The client reads the start of the answer and leaves. Nothing reads the upstream's answer
+    // after that: left open, its connection would last until the idle timeout (an hour here).
+    await new Promise((resolve) => client.once('data', resolve));
+    client.destroy();
+    await up.closed;
+    expect(gateway.events).toMatchObject([
+      { decision: 'permit', reason: 'forwarded', call: { status: 200 } },
     ]);
-    expect(first).toBe('recorded');
-    expect(up.connections()).toBe(0);
-    expect(gateway.events[0]).toMatchObject({
-      decision: 'permit',
-      reason: 'client_gone',
-      errorType: undefined,
-      call: { status: 499, upstream: 'local' },
-    });
-  });
+  }, 10_000);
 });
