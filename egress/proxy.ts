@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
 import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
+import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
 import { parseAuthority, type Destination } from './policy.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
@@ -50,6 +51,8 @@ export interface ProxyOptions {
   observe(event: UpstreamEvent): void;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  /** How long a request's headers may take (egress/headers-deadline.ts); 30 s unless a test shortens it. */
+  headersTimeoutMs?: number;
 }
 
 const HOP_BY_HOP = new Set([
@@ -92,7 +95,8 @@ export function createProxyServer(
   options: ProxyOptions,
   contextOf: (socket: Socket) => TunnelContext | undefined,
 ): Server {
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 });
+  const server = createServer({ keepAliveTimeout: 5_000 });
+  enforceHeadersDeadline(server, options.headersTimeoutMs ?? 30_000);
 
   function record(
     ctx: TunnelContext,

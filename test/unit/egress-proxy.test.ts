@@ -60,7 +60,11 @@ async function upstream(answer: 'whole' | 'none' | 'started' = 'whole') {
 }
 
 /** The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may. */
-async function proxy(port: number, budget: UpstreamBudget = { take: () => Promise.resolve(undefined) }) {
+async function proxy(
+  port: number,
+  budget: UpstreamBudget = { take: () => Promise.resolve(undefined) },
+  headersTimeoutMs?: number,
+) {
   const events: UpstreamEvent[] = [];
   let onEvent: (() => void) | undefined;
   const seen: Socket[] = [];
@@ -71,6 +75,7 @@ async function proxy(port: number, budget: UpstreamBudget = { take: () => Promis
       credential: () => Promise.resolve(undefined),
       connectTimeoutMs: 10_000,
       idleTimeoutMs: 3_600_000,
+      ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),
       observe(event) {
         events.push(event);
         onEvent?.();
@@ -196,5 +201,15 @@ describe('the egress proxy against a hostile tunnel', () => {
     expect(gateway.events).toMatchObject([
       { decision: 'permit', reason: 'forwarded', call: { status: 200 } },
     ]);
+  }, 10_000);
+
+  it('ends a connection whose request headers do not come within the deadline', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port, undefined, 200);
+    // Headers begun and never finished: without a deadline the connection stays open for good.
+    const answer = await exchange(gateway.port, `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: x\r\n`);
+    expect(answer).toBe('');
+    expect(up.connections()).toBe(0);
+    expect(gateway.events).toHaveLength(0);
   }, 10_000);
 });
