@@ -304,9 +304,8 @@ export function createProxyServer(
     method: string,
     reply: (r: Refusal) => void,
   ): Promise<void> {
-    // The client's end is the upstream request's, whenever it comes before the whole answer was
-    // passed on: nothing would read the rest, and the upstream connection, counted in none of the
-    // tenant's bounds (the pool counts tunnels), would stay open until the idle timeout.
+    // The client's end, before the whole answer was passed on, is the upstream request's: unread,
+    // its connection (in no bound of the tenant's) would stay open until the idle timeout.
     const left = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) left.abort();
@@ -319,6 +318,10 @@ export function createProxyServer(
     const headers = endToEnd(req.headers);
     // The host checked is the host named: no other virtual host behind the same address.
     headers.host = url.host;
+    // A chunked body stays chunked (Node's parser takes no other). Node would send a GET's,
+    // DELETE's or OPTIONS' body unframed: a next request to the upstream, never checked or audited.
+    const encoding = req.headers['transfer-encoding'];
+    if (encoding !== undefined) headers['transfer-encoding'] = encoding;
     const credential = verdict.upstream?.credential;
     if (credential) {
       const value = await options.credential(ctx.tenant, credential);

@@ -3,6 +3,7 @@
 // per connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant). The proxy is driven
 // directly, one loopback connection standing for one tunnel; the upstream is a loopback server that
 // counts what reaches it.
+import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -212,4 +213,35 @@ describe('the egress proxy against a hostile tunnel', () => {
     expect(up.connections()).toBe(0);
     expect(gateway.events).toHaveLength(0);
   }, 10_000);
+
+  it.each(['GET', 'DELETE', 'OPTIONS'])(
+    'frames a %s body as it came: a chunked body is never a second request to the upstream',
+    async (method) => {
+      const seen: string[] = [];
+      const server = createHttpServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        req.on('end', () => {
+          seen.push(`${req.method} ${req.headers.host} ${req.url} ${JSON.stringify(body)}`);
+          res.end('ok');
+        });
+      });
+      const port = await listening(server);
+      cleanup.push(() => {
+        server.closeAllConnections();
+        server.close();
+      });
+      const gateway = await proxy(port);
+      // The body is a request of its own to another virtual host: sent unframed, the upstream
+      // would read it as the next request, its host and path unchecked, unaudited and uncharged.
+      const inner = 'GET /smuggled HTTP/1.1\r\nhost: elsewhere.example.test\r\n\r\n';
+      const answer = await exchange(
+        gateway.port,
+        `${method} http://127.0.0.1:${port}/ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+          `transfer-encoding: chunked\r\n\r\n${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+      expect(seen).toEqual([`${method} 127.0.0.1:${port} / ${JSON.stringify(inner)}`]);
+    },
+  );
 });
