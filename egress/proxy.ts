@@ -155,10 +155,15 @@ export function createProxyServer(
   ): Promise<Admitted | Refusal> =>
     admit({ tenant, policy, pack, dest, budget: options.budget, names: options.names });
 
+  /** Connections with a request in flight: the next may come only once it was answered. */
+  const busy = new WeakSet<Socket>();
+
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    client.on('error', () => client.destroy());
+    // Pipelined behind a request in flight, as on the 'request' side below: refused, unaudited.
+    if (busy.has(client)) return client.end(refusalText(refusal('egress_bad_request', 'pipelined')));
     const ctx = contextOf(req.socket);
     const started = Date.now();
-    client.on('error', () => client.destroy());
     const dest = parseAuthority(req.url ?? '');
     if (!ctx || !dest) return client.end(refusalText(refusal('egress_bad_request', 'bad_connect_target')));
     void admission(ctx, dest).then(
@@ -245,9 +250,6 @@ export function createProxyServer(
       upstream.pipe(client);
     });
   }
-
-  /** Connections with a request in flight: the next may come only once it was answered. */
-  const busy = new WeakSet<Socket>();
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // A refusal ends its connection: each refused request then costs the tenant a new connection

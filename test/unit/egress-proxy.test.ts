@@ -136,6 +136,19 @@ describe('the egress proxy against a hostile tunnel', () => {
     expect(gateway.events).toHaveLength(1);
   });
 
+  it('refuses a CONNECT pipelined behind a request in flight', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port);
+    const target = `127.0.0.1:${up.port}`;
+    const answer = await exchange(
+      gateway.port,
+      `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\n\r\nCONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`,
+    );
+    expect(answer).toContain('"reason":"pipelined"');
+    expect(answer).not.toContain('200 Connection Established');
+    expect(gateway.events.filter((e) => e.call.method === 'CONNECT')).toHaveLength(0);
+  }, 10_000);
+
   it('audits one refused request per connection, however many are pipelined behind it', async () => {
     const up = await upstream();
     const gateway = await proxy(up.port);
