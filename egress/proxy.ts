@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
 import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
+import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
 import { parseAuthority, type Destination } from './policy.ts';
@@ -53,28 +54,6 @@ export interface ProxyOptions {
   idleTimeoutMs: number;
   /** How long a request's headers may take (egress/headers-deadline.ts); 30 s unless a test shortens it. */
   headersTimeoutMs?: number;
-}
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authorization',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-function endToEnd(headers: IncomingMessage['headers']): Record<string, string | string[]> {
-  const listed = String(headers.connection ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase());
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers))
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !listed.includes(name)) out[name] = value;
-  return out;
 }
 
 function refusalText(r: Refusal): string {
@@ -317,13 +296,7 @@ export function createProxyServer(
       refused(ctx, dest, method, started, verdict);
       return reply(verdict);
     }
-    const headers = endToEnd(req.headers);
-    // The host checked is the host named: no other virtual host behind the same address.
-    headers.host = url.host;
-    // A chunked body stays chunked (Node's parser takes no other). Node would send a GET's,
-    // DELETE's or OPTIONS' body unframed: a next request to the upstream, never checked or audited.
-    const encoding = req.headers['transfer-encoding'];
-    if (encoding !== undefined) headers['transfer-encoding'] = encoding;
+    const headers = forwardedHeaders(req, url);
     const credential = verdict.upstream?.credential;
     if (credential) {
       const value = await options.credential(ctx.tenant, credential);
