@@ -13,6 +13,7 @@ import {
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
+import type { ErrorCode } from '../kernel/errors/error-codes.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
 import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
@@ -299,17 +300,26 @@ export function createProxyServer(
     const headers = forwardedHeaders(req, url);
     const credential = verdict.upstream?.credential;
     if (credential) {
-      const value = await options.credential(ctx.tenant, credential);
-      if (value === undefined) {
-        const r = refusal('credential_unavailable', 'credential_unavailable', {
-          host: dest.host,
-          port: dest.port,
-          upstream: verdict.upstream?.name,
-          message: `the gateway could not read the secret ${credential.secret} for this upstream`,
-        });
+      const deny = (code: ErrorCode, reason: string, message: string): void => {
+        const where = { host: dest.host, port: dest.port, upstream: verdict.upstream?.name };
+        const r = refusal(code, reason, { ...where, message });
         refused(ctx, dest, method, started, r);
-        return reply(r);
-      }
+        reply(r);
+      };
+      // TRACE asks the upstream to answer with the request as it got it: the credential with it.
+      if (method === 'TRACE')
+        return deny(
+          'egress_denied',
+          'credential_echo',
+          'no TRACE to an upstream the gateway adds a credential for',
+        );
+      const value = await options.credential(ctx.tenant, credential);
+      if (value === undefined)
+        return deny(
+          'credential_unavailable',
+          'credential_unavailable',
+          `the gateway could not read the secret ${credential.secret} for this upstream`,
+        );
       // The pack's own value for that header, if it sent one, never reaches the upstream.
       headers[credential.header] = `${credential.prefix}${value}`;
     }

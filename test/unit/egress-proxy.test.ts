@@ -60,12 +60,16 @@ async function upstream(answer: 'whole' | 'none' | 'started' = 'whole') {
   };
 }
 
-/** The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may. */
+/**
+ * The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may, as the
+ * upstream `local`; with `secret`, an upstream whose credential the gateway adds, of that value.
+ */
 async function proxy(
   port: number,
-  budget: UpstreamBudget = { take: () => Promise.resolve(undefined) },
-  headersTimeoutMs?: number,
+  options: { budget?: UpstreamBudget; headersTimeoutMs?: number; secret?: string } = {},
 ) {
+  const { budget = { take: () => Promise.resolve(undefined) }, headersTimeoutMs, secret } = options;
+  const credential = { header: 'authorization', secret: 'LOCAL_TOKEN', prefix: 'Bearer ' };
   const events: UpstreamEvent[] = [];
   let onEvent: (() => void) | undefined;
   const seen: Socket[] = [];
@@ -73,7 +77,7 @@ async function proxy(
     {
       budget,
       names: new NameResolver(),
-      credential: () => Promise.resolve(undefined),
+      credential: () => Promise.resolve(secret),
       connectTimeoutMs: 10_000,
       idleTimeoutMs: 3_600_000,
       ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),
@@ -89,7 +93,9 @@ async function proxy(
         pack: undefined,
         policy: EgressPolicySchema.parse({
           mode: 'allowlist',
-          upstreams: { local: { hosts: [`127.0.0.1:${port}`] } },
+          upstreams: {
+            local: { hosts: [`127.0.0.1:${port}`], ...(secret === undefined ? {} : { credential }) },
+          },
         }),
       };
     },
@@ -167,7 +173,7 @@ describe('the egress proxy against a hostile tunnel', () => {
       const budget: UpstreamBudget = {
         take: () => new Promise((resolve) => (admit = () => resolve(undefined))),
       };
-      const gateway = await proxy(up.port, budget);
+      const gateway = await proxy(up.port, { budget });
       const client = connect(gateway.port, '127.0.0.1', () =>
         client.write(
           method === 'CONNECT'
@@ -219,7 +225,7 @@ describe('the egress proxy against a hostile tunnel', () => {
 
   it('ends a connection whose request headers do not come within the deadline', async () => {
     const up = await upstream();
-    const gateway = await proxy(up.port, undefined, 200);
+    const gateway = await proxy(up.port, { headersTimeoutMs: 200 });
     // Headers begun and never finished: without a deadline the connection stays open for good.
     const answer = await exchange(gateway.port, `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: x\r\n`);
     expect(answer).toBe('');
@@ -257,4 +263,33 @@ describe('the egress proxy against a hostile tunnel', () => {
       expect(seen).toEqual([`${method} 127.0.0.1:${port} / ${JSON.stringify(inner)}`]);
     },
   );
+
+  it('sends no TRACE to an upstream whose credential it adds: the upstream would echo it back', async () => {
+    // An upstream that answers TRACE as HTTP says (Apache's default): the request it got, as its body.
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      if (req.method === 'TRACE') res.end(`${req.method} ${req.url}\r\n${JSON.stringify(req.headers)}`);
+      else res.end('ok');
+    });
+    const port = await listening(server);
+    cleanup.push(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const gateway = await proxy(port, { secret: 'the-upstream-secret' });
+    const target = `127.0.0.1:${port}`;
+    const answer = await exchange(
+      gateway.port,
+      `TRACE http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nconnection: close\r\n\r\n`,
+    );
+    expect(answer).not.toContain('the-upstream-secret');
+    expect(answer).toMatch(/^HTTP\/1\.1 403/);
+    expect(gateway.events).toMatchObject([{ decision: 'deny', reason: 'credential_echo' }]);
+    // Any other method still carries it.
+    const get = await exchange(
+      gateway.port,
+      `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nconnection: close\r\n\r\n`,
+    );
+    expect(get).toMatch(/^HTTP\/1\.1 200/);
+  });
 });
