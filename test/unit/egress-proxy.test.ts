@@ -1,8 +1,10 @@
 // The gateway's proxy (egress/proxy.ts) against a hostile client on one tunnel: what reaches an
-// upstream, and what it costs, must stay within what the tunnel pool bounds (one request at a time
-// per connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant). The proxy is driven
-// directly, one loopback connection standing for one tunnel; the upstream is a loopback server that
-// counts what reaches it.
+// upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time per
+// connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream connection
+// outlives its client, a connection sending no request ends, a forwarded body is never a request of
+// its own, and a credential the gateway adds is not echoed back. The proxy is driven directly, one
+// loopback connection standing for one tunnel; the upstreams are loopback servers that record what
+// reaches them.
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
