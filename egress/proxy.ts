@@ -13,8 +13,11 @@ import {
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
+import type { ErrorCode } from '../kernel/errors/error-codes.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
 import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
+import { endToEnd, forwardedHeaders } from './forward-headers.ts';
+import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
 import { parseAuthority, type Destination } from './policy.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
@@ -50,28 +53,8 @@ export interface ProxyOptions {
   observe(event: UpstreamEvent): void;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
-}
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authorization',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-function endToEnd(headers: IncomingMessage['headers']): Record<string, string | string[]> {
-  const listed = String(headers.connection ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase());
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers))
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !listed.includes(name)) out[name] = value;
-  return out;
+  /** How long a request's headers may take (egress/headers-deadline.ts); 30 s unless a test shortens it. */
+  headersTimeoutMs?: number;
 }
 
 function refusalText(r: Refusal): string {
@@ -92,7 +75,8 @@ export function createProxyServer(
   options: ProxyOptions,
   contextOf: (socket: Socket) => TunnelContext | undefined,
 ): Server {
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 });
+  const server = createServer({ keepAliveTimeout: 5_000 });
+  enforceHeadersDeadline(server, options.headersTimeoutMs ?? 30_000);
 
   function record(
     ctx: TunnelContext,
@@ -151,10 +135,15 @@ export function createProxyServer(
   ): Promise<Admitted | Refusal> =>
     admit({ tenant, policy, pack, dest, budget: options.budget, names: options.names });
 
+  /** Connections with a request in flight: the next may come only once it was answered. */
+  const busy = new WeakSet<Socket>();
+
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    client.on('error', () => client.destroy());
+    // Pipelined behind a request in flight, as on the 'request' side below: refused, unaudited.
+    if (busy.has(client)) return client.end(refusalText(refusal('egress_bad_request', 'pipelined')));
     const ctx = contextOf(req.socket);
     const started = Date.now();
-    client.on('error', () => client.destroy());
     const dest = parseAuthority(req.url ?? '');
     if (!ctx || !dest) return client.end(refusalText(refusal('egress_bad_request', 'bad_connect_target')));
     void admission(ctx, dest).then(
@@ -181,24 +170,39 @@ export function createProxyServer(
     const received = { bytes: 0 };
     let latencyMs = 0;
     let connected = false;
+    /** The client left before the tunnel opened. */
+    let left = false;
+    const finish = (): void => {
+      const reason = connected ? 'tunnel' : left ? 'client_gone' : 'upstream_unreachable';
+      record(ctx, dest, 'CONNECT', started, {
+        status: connected ? 200 : left ? 499 : 502,
+        sent: sent.bytes,
+        received: received.bytes,
+        latencyMs,
+        decision: 'permit',
+        reason,
+        ...(reason === 'upstream_unreachable' ? { errorType: reason } : {}),
+        ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
+      });
+    };
+    // A client that left while its request was admitted (its budget, then its name: seconds at
+    // most) gets no upstream connection. Dialed anyway, one whose client went with a reset stayed
+    // open until the idle timeout, counted in none of the tenant's bounds (the pool counts tunnels).
+    if (client.destroyed) {
+      left = true;
+      return finish();
+    }
     const upstream = connect({
       host: ok.address,
       port: dest.port,
       timeout: options.connectTimeoutMs,
       noDelay: true,
     });
-    const finish = (): void => {
-      record(ctx, dest, 'CONNECT', started, {
-        status: connected ? 200 : 502,
-        sent: sent.bytes,
-        received: received.bytes,
-        latencyMs,
-        decision: 'permit',
-        reason: connected ? 'tunnel' : 'upstream_unreachable',
-        ...(connected ? {} : { errorType: 'upstream_unreachable' }),
-        ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
-      });
-    };
+    // The client's end is the upstream's, while it connects as well as after.
+    client.once('close', () => {
+      left = !connected;
+      upstream.destroy();
+    });
     upstream.once('timeout', () => upstream.destroy());
     upstream.once('error', () => {
       if (!connected)
@@ -224,20 +228,10 @@ export function createProxyServer(
       counted(upstream, received);
       client.pipe(upstream);
       upstream.pipe(client);
-      client.once('close', () => upstream.destroy());
     });
   }
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const ctx = contextOf(req.socket);
-    const started = Date.now();
-    const method = req.method ?? 'GET';
-    let url: URL | undefined;
-    try {
-      url = new URL(req.url ?? '');
-    } catch {
-      url = undefined;
-    }
     // A refusal ends its connection: each refused request then costs the tenant a new connection
     // into its bridge, which the gateway dials at a bounded rate (tunnel-pool.ts, dialsPerSecond).
     // Kept alive, one connection could send refused requests, each audited, as fast as the gateway
@@ -247,6 +241,28 @@ export function createProxyServer(
         .writeHead(r.status, { 'content-type': 'application/json', connection: 'close', ...r.headers })
         .end(JSON.stringify(r.body));
     };
+    // One request of a connection at a time. Node's server hands over pipelined requests as it
+    // parses them, before the first is answered: one write of many requests would start as many
+    // upstream requests (past BULKHEAD_EGRESS_MAX_CONNECTIONS, which counts connections) and audit
+    // entries (past the dial rate a refusal's closed connection costs). A pipelined request is
+    // refused before admission, unaudited, and its answer ends the connection.
+    if (busy.has(req.socket))
+      return reply(
+        refusal('egress_bad_request', 'pipelined', {
+          message: 'send the next request on this connection once the previous one was answered',
+        }),
+      );
+    busy.add(req.socket);
+    res.once('close', () => busy.delete(req.socket));
+    const ctx = contextOf(req.socket);
+    const started = Date.now();
+    const method = req.method ?? 'GET';
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      url = undefined;
+    }
     if (!ctx || !url || url.protocol !== 'http:' || url.username || url.password)
       return reply(
         refusal('egress_bad_request', 'not_absolute_http', {
@@ -270,27 +286,40 @@ export function createProxyServer(
     method: string,
     reply: (r: Refusal) => void,
   ): Promise<void> {
+    // The client's end, before the whole answer was passed on, is the upstream request's: unread,
+    // its connection (in no bound of the tenant's) would stay open until the idle timeout.
+    const left = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) left.abort();
+    });
     const verdict = await admission(ctx, dest);
     if (isRefusal(verdict)) {
       refused(ctx, dest, method, started, verdict);
       return reply(verdict);
     }
-    const headers = endToEnd(req.headers);
-    // The host checked is the host named: no other virtual host behind the same address.
-    headers.host = url.host;
+    const headers = forwardedHeaders(req, url);
     const credential = verdict.upstream?.credential;
     if (credential) {
-      const value = await options.credential(ctx.tenant, credential);
-      if (value === undefined) {
-        const r = refusal('credential_unavailable', 'credential_unavailable', {
-          host: dest.host,
-          port: dest.port,
-          upstream: verdict.upstream?.name,
-          message: `the gateway could not read the secret ${credential.secret} for this upstream`,
-        });
+      const deny = (code: ErrorCode, reason: string, message: string): void => {
+        const where = { host: dest.host, port: dest.port, upstream: verdict.upstream?.name };
+        const r = refusal(code, reason, { ...where, message });
         refused(ctx, dest, method, started, r);
-        return reply(r);
-      }
+        reply(r);
+      };
+      // TRACE asks the upstream to answer with the request as it got it: the credential with it.
+      if (method === 'TRACE')
+        return deny(
+          'egress_denied',
+          'credential_echo',
+          'no TRACE to an upstream the gateway adds a credential for',
+        );
+      const value = await options.credential(ctx.tenant, credential);
+      if (value === undefined)
+        return deny(
+          'credential_unavailable',
+          'credential_unavailable',
+          `the gateway could not read the secret ${credential.secret} for this upstream`,
+        );
       // The pack's own value for that header, if it sent one, never reaches the upstream.
       headers[credential.header] = `${credential.prefix}${value}`;
     }
@@ -298,6 +327,27 @@ export function createProxyServer(
     const received = { bytes: 0 };
     let status = 502;
     let latencyMs = 0;
+    let answered = false;
+    const done = (): void => {
+      const reason = answered ? 'forwarded' : left.signal.aborted ? 'client_gone' : 'upstream_unreachable';
+      record(ctx, dest, method, started, {
+        status: reason === 'client_gone' ? 499 : status,
+        sent: sent.bytes,
+        received: received.bytes,
+        latencyMs,
+        decision: 'permit',
+        reason,
+        // An upstream's error status is its answer's, as an HTTP client span names it.
+        ...(reason === 'upstream_unreachable'
+          ? { errorType: reason }
+          : answered && status >= 400
+            ? { errorType: `${status}` }
+            : {}),
+        ...(verdict.upstream ? { upstream: verdict.upstream.name } : {}),
+      });
+    };
+    // Gone while it was admitted: no upstream request at all.
+    if (left.signal.aborted) return done();
     const upstreamReq = httpRequest({
       host: verdict.address,
       port: dest.port,
@@ -306,33 +356,17 @@ export function createProxyServer(
       headers,
       setHost: false,
       timeout: options.connectTimeoutMs,
+      signal: left.signal,
     });
-    const done = (): void => {
-      const unreachable = status === 502 && latencyMs === 0;
-      record(ctx, dest, method, started, {
-        status,
-        sent: sent.bytes,
-        received: received.bytes,
-        latencyMs,
-        decision: 'permit',
-        reason: unreachable ? 'upstream_unreachable' : 'forwarded',
-        // An upstream's error status is its answer's, as an HTTP client span names it.
-        ...(unreachable
-          ? { errorType: 'upstream_unreachable' }
-          : status >= 400
-            ? { errorType: `${status}` }
-            : {}),
-        ...(verdict.upstream ? { upstream: verdict.upstream.name } : {}),
-      });
-    };
     upstreamReq.once('timeout', () => upstreamReq.destroy());
     upstreamReq.once('error', () => {
       if (!res.headersSent)
         reply(refusal('upstream_unreachable', 'connect_failed', { host: dest.host, port: dest.port }));
       else res.destroy();
-      if (latencyMs === 0) done();
+      if (!answered) done();
     });
     upstreamReq.once('response', (upstreamRes) => {
+      answered = true;
       status = upstreamRes.statusCode ?? 502;
       latencyMs = Date.now() - started;
       upstreamReq.setTimeout(options.idleTimeoutMs);

@@ -1,0 +1,297 @@
+// The gateway's proxy (egress/proxy.ts) against a hostile client on one tunnel: what reaches an
+// upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time per
+// connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream connection
+// outlives its client, a connection sending no request ends, a forwarded body is never a request of
+// its own, and a credential the gateway adds is not echoed back. The proxy is driven directly, one
+// loopback connection standing for one tunnel; the upstreams are loopback servers that record what
+// reaches them.
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NameResolver } from '../../egress/name-lookup.ts';
+import { createProxyServer, type UpstreamEvent } from '../../egress/proxy.ts';
+import type { UpstreamBudget } from '../../egress/upstream-budget.ts';
+import { EgressPolicySchema } from '../../kernel/tenant/egress-policy.ts';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const step of cleanup.splice(0)) step();
+});
+
+function listening(server: Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
+}
+
+/**
+ * A loopback upstream: answers each HTTP request with `ok` (`whole`), not at all (`none`), or with
+ * its headers and a first chunk, the rest never (`started`).
+ */
+async function upstream(answer: 'whole' | 'none' | 'started' = 'whole') {
+  const sockets: Socket[] = [];
+  let requests = 0;
+  let onConnection: (() => void) | undefined;
+  let onClose: (() => void) | undefined;
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    onConnection?.();
+    socket.once('close', () => onClose?.());
+    socket.on('data', (chunk) => {
+      const count = chunk.toString('latin1').split('\r\n\r\n').length - 1;
+      requests += count;
+      for (let i = 0; i < count; i++)
+        if (answer === 'whole') socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        else if (answer === 'started')
+          socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n');
+    });
+  });
+  const port = await listening(server);
+  cleanup.push(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return {
+    port,
+    connections: () => sockets.length,
+    requests: () => requests,
+    connected: new Promise<void>((resolve) => (onConnection = resolve)),
+    /** The first upstream connection closed. */
+    closed: new Promise<void>((resolve) => (onClose = resolve)),
+  };
+}
+
+/**
+ * The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may, as the
+ * upstream `local`; with `secret`, an upstream whose credential the gateway adds, of that value.
+ */
+async function proxy(
+  port: number,
+  options: { budget?: UpstreamBudget; headersTimeoutMs?: number; secret?: string } = {},
+) {
+  const { budget = { take: () => Promise.resolve(undefined) }, headersTimeoutMs, secret } = options;
+  const credential = { header: 'authorization', secret: 'LOCAL_TOKEN', prefix: 'Bearer ' };
+  const events: UpstreamEvent[] = [];
+  let onEvent: (() => void) | undefined;
+  const seen: Socket[] = [];
+  const server = createProxyServer(
+    {
+      budget,
+      names: new NameResolver(),
+      credential: () => Promise.resolve(secret),
+      connectTimeoutMs: 10_000,
+      idleTimeoutMs: 3_600_000,
+      ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),
+      observe(event) {
+        events.push(event);
+        onEvent?.();
+      },
+    },
+    (socket) => {
+      seen.push(socket);
+      return {
+        tenant: 'acme',
+        pack: undefined,
+        policy: EgressPolicySchema.parse({
+          mode: 'allowlist',
+          upstreams: {
+            local: { hosts: [`127.0.0.1:${port}`], ...(secret === undefined ? {} : { credential }) },
+          },
+        }),
+      };
+    },
+  );
+  // Handed over as the gateway hands each tunnel (egress/gateway.ts), on a socket that, like the
+  // tunnel pool's, ends when its peer ends.
+  const front = createServer((socket) => server.emit('connection', socket));
+  const proxyPort = await listening(front);
+  cleanup.push(() => {
+    server.closeAllConnections();
+    front.close();
+  });
+  return {
+    port: proxyPort,
+    events,
+    observed: new Promise<void>((resolve) => (onEvent = resolve)),
+    /** The proxy's side of the tunnel of the first request it saw. */
+    side: () => seen[0],
+  };
+}
+
+/** Writes `text` on a new connection to the proxy and resolves with all it answered until it closed. */
+function exchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
+}
+
+describe('the egress proxy against a hostile tunnel', () => {
+  it('forwards one request of a connection at a time: pipelined requests reach no upstream and no audit', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port);
+    const get = `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`;
+    const answer = await exchange(gateway.port, get.repeat(20));
+    // The first is served; the second, pipelined behind it, is refused and ends the connection.
+    expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(answer).toContain('"reason":"pipelined"');
+    expect(up.requests()).toBe(1);
+    expect(up.connections()).toBe(1);
+    expect(gateway.events).toHaveLength(1);
+  });
+
+  it('refuses a CONNECT pipelined behind a request in flight', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port);
+    const target = `127.0.0.1:${up.port}`;
+    const answer = await exchange(
+      gateway.port,
+      `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\n\r\nCONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`,
+    );
+    expect(answer).toContain('"reason":"pipelined"');
+    expect(answer).not.toContain('200 Connection Established');
+    expect(gateway.events.filter((e) => e.call.method === 'CONNECT')).toHaveLength(0);
+  }, 10_000);
+
+  it('audits one refused request per connection, however many are pipelined behind it', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port);
+    const denied = 'GET http://elsewhere.example.test/ HTTP/1.1\r\nhost: elsewhere.example.test\r\n\r\n';
+    const answer = await exchange(gateway.port, denied.repeat(20));
+    // The refusal ends the connection; the requests behind it are answered by nothing.
+    expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 403']);
+    expect(gateway.events.map((e) => e.reason)).toEqual(['host_not_allowed']);
+  });
+
+  it.each(['CONNECT', 'GET'])(
+    'opens no upstream connection for a %s whose client left while it was admitted',
+    async (method) => {
+      const up = await upstream('none');
+      let admit: (() => void) | undefined;
+      const budget: UpstreamBudget = {
+        take: () => new Promise((resolve) => (admit = () => resolve(undefined))),
+      };
+      const gateway = await proxy(up.port, { budget });
+      const client = connect(gateway.port, '127.0.0.1', () =>
+        client.write(
+          method === 'CONNECT'
+            ? `CONNECT 127.0.0.1:${up.port} HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`
+            : `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`,
+        ),
+      );
+      // The client leaves, with a reset, while its request waits for admission (the budget, then the
+      // name); a reset, not an end, so that nothing the proxy pipes would end an upstream connection.
+      await expect.poll(() => gateway.side()).toBeDefined();
+      const side = gateway.side()!;
+      const closed = new Promise((resolve) => side.once('close', resolve));
+      client.resetAndDestroy();
+      await closed;
+      await expect.poll(() => admit).toBeDefined();
+      admit!();
+      // Either the upstream is dialed (nothing would end that connection but the idle timeout, and
+      // it counts in no bound of the tenant's), or the request is recorded as ended without it.
+      const first = await Promise.race([
+        up.connected.then(() => 'dialed'),
+        gateway.observed.then(() => 'recorded'),
+      ]);
+      expect(first).toBe('recorded');
+      expect(up.connections()).toBe(0);
+      expect(gateway.events[0]).toMatchObject({
+        decision: 'permit',
+        reason: 'client_gone',
+        errorType: undefined,
+        call: { method, status: 499, upstream: 'local' },
+      });
+    },
+  );
+
+  it('ends the upstream request when its client leaves in the middle of the answer', async () => {
+    const up = await upstream('started');
+    const gateway = await proxy(up.port);
+    const client = connect(gateway.port, '127.0.0.1', () =>
+      client.write(`GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\n\r\n`),
+    );
+    // The client reads the start of the answer and leaves. Nothing reads the upstream's answer
+    // after that: left open, its connection would last until the idle timeout (an hour here).
+    await new Promise((resolve) => client.once('data', resolve));
+    client.destroy();
+    await up.closed;
+    expect(gateway.events).toMatchObject([
+      { decision: 'permit', reason: 'forwarded', call: { status: 200 } },
+    ]);
+  }, 10_000);
+
+  it('ends a connection whose request headers do not come within the deadline', async () => {
+    const up = await upstream();
+    const gateway = await proxy(up.port, { headersTimeoutMs: 200 });
+    // Headers begun and never finished: without a deadline the connection stays open for good.
+    const answer = await exchange(gateway.port, `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nhost: x\r\n`);
+    expect(answer).toBe('');
+    expect(up.connections()).toBe(0);
+    expect(gateway.events).toHaveLength(0);
+  }, 10_000);
+
+  it.each(['GET', 'DELETE', 'OPTIONS'])(
+    'frames a %s body as it came: a chunked body is never a second request to the upstream',
+    async (method) => {
+      const seen: string[] = [];
+      const server = createHttpServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        req.on('end', () => {
+          seen.push(`${req.method} ${req.headers.host} ${req.url} ${JSON.stringify(body)}`);
+          res.end('ok');
+        });
+      });
+      const port = await listening(server);
+      cleanup.push(() => {
+        server.closeAllConnections();
+        server.close();
+      });
+      const gateway = await proxy(port);
+      // The body is a request of its own to another virtual host: sent unframed, the upstream
+      // would read it as the next request, its host and path unchecked, unaudited and uncharged.
+      const inner = 'GET /smuggled HTTP/1.1\r\nhost: elsewhere.example.test\r\n\r\n';
+      const answer = await exchange(
+        gateway.port,
+        `${method} http://127.0.0.1:${port}/ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+          `transfer-encoding: chunked\r\n\r\n${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+      expect(seen).toEqual([`${method} 127.0.0.1:${port} / ${JSON.stringify(inner)}`]);
+    },
+  );
+
+  it('sends no TRACE to an upstream whose credential it adds: the upstream would echo it back', async () => {
+    // An upstream that answers TRACE as HTTP says (Apache's default): the request it got, as its body.
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      if (req.method === 'TRACE') res.end(`${req.method} ${req.url}\r\n${JSON.stringify(req.headers)}`);
+      else res.end('ok');
+    });
+    const port = await listening(server);
+    cleanup.push(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const gateway = await proxy(port, { secret: 'the-upstream-secret' });
+    const target = `127.0.0.1:${port}`;
+    const answer = await exchange(
+      gateway.port,
+      `TRACE http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nconnection: close\r\n\r\n`,
+    );
+    expect(answer).not.toContain('the-upstream-secret');
+    expect(answer).toMatch(/^HTTP\/1\.1 403/);
+    expect(gateway.events).toMatchObject([{ decision: 'deny', reason: 'credential_echo' }]);
+    // Any other method still carries it.
+    const get = await exchange(
+      gateway.port,
+      `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nconnection: close\r\n\r\n`,
+    );
+    expect(get).toMatch(/^HTTP\/1\.1 200/);
+  });
+});
