@@ -14,7 +14,6 @@ import {
   OFFBOARD_MARKER_FILE,
   OFFBOARDED_DIR,
   offboardEndProblem,
-  parseOffboardMarker,
   verifiedOffboardMarker,
   type OffboardMarker,
 } from './offboard-marker.ts';
@@ -156,10 +155,13 @@ export function readMarkerText(dir: string): Promise<string | undefined> {
   return readOptional(dir, PRUNE_MARKER_FILE);
 }
 
-/** The offboarding marker as written (its signature is verify's to check), undefined when none. */
-export async function readOffboardMarker(dir: string): Promise<OffboardMarker | undefined> {
+/** The offboarding marker once its signature verifies, else the problem; undefined when none. */
+export async function readOffboardMarker(
+  dir: string,
+  publicKey: KeyObject,
+): Promise<OffboardMarker | string | undefined> {
   const text = await readOptional(dir, OFFBOARD_MARKER_FILE);
-  return text === undefined ? undefined : parseOffboardMarker(text);
+  return text === undefined ? undefined : verifiedOffboardMarker(text, publicKey);
 }
 
 /** The directories of offboarded tenants under the installation's audit directory (their names). */
