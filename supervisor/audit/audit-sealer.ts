@@ -146,6 +146,15 @@ export class AuditSealer {
       const link = await nextLink(dir);
       const last = { segment: link.segment - 1, seq: link.chain.seq - 1, hash: link.chain.prev };
       if (last.segment === 0) return undefined;
+      // The trail in Redis goes on from where the segments end (or began anew: Redis lost its data).
+      // A gap means sealed segments were removed from the directory, and the marker would sign the
+      // shorter trail as the whole of it, which verify then accepts.
+      const unsealed = await this.options.trail.firstUnsealed(tenant.id);
+      if (unsealed > last.seq + 1)
+        throw new BulkheadError(
+          'audit_verification_failed',
+          `${dir}: the segments end at seq ${last.seq}, the trail in Redis goes on from seq ${unsealed}: sealed segments are missing; not offboarded`,
+        );
       const at = this.now();
       const marker = signOffboardMarker(
         {

@@ -1,8 +1,9 @@
-// Retention against segment files changed at rest (no Redis: pruning reads only the files). The
-// sealer signs the pruning marker that makes a removal pass as retention, so what it reads back from
-// disk must verify first: a segment whose header was set back to look old, a pruning marker written
-// by hand, or an offboarding marker given a shorter retention must not get recent segments removed
-// under a marker `bulkhead audit verify` accepts.
+// Retention and offboarding against segment files changed at rest (no Redis: a stand-in says where
+// its trail goes on). The sealer signs the pruning and offboarding markers that make a removal pass
+// as retention or as the trail's end, so what it reads back from disk must verify first: a segment
+// whose header was set back to look old, a pruning marker written by hand, an offboarding marker
+// given a shorter retention, or the newest segments removed before offboarding must not end in a
+// marker `bulkhead audit verify` accepts.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { entryHash, GENESIS_HASH, type AuditEntry, type AuditTrail } from '../..
 import { signOffboardMarker } from '../../kernel/audit/offboard-marker.ts';
 import { walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
 import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import { tenantRecord } from '../support/tenant.ts';
 
 const keys = generateKeyPairSync('ed25519');
 const NOW = new Date('2026-03-01T00:00:00Z');
@@ -44,9 +46,23 @@ async function sealedTrail(dir: string): Promise<void> {
   }
 }
 
-function sealer(): AuditSealer {
+/**
+ * The trail in Redis as offboarding finds it: every entry sealed (nothing stored), its head at
+ * `unsealed - 1`.
+ */
+function redisTrail(unsealed: number): AuditTrail {
+  const trail = {
+    stored: () => Promise.resolve([]),
+    trim: () => Promise.resolve(0),
+    close: () => Promise.resolve(true),
+    firstUnsealed: () => Promise.resolve(unsealed),
+  };
+  return trail as unknown as AuditTrail;
+}
+
+function sealer(trail = redisTrail(7)): AuditSealer {
   return new AuditSealer({
-    trail: {} as AuditTrail,
+    trail,
     tenants: { list: () => Promise.resolve([]) },
     dir: root,
     privateKey: keys.privateKey,
@@ -111,5 +127,21 @@ describe('retention over files changed at rest', () => {
     await writeFile(join(dir, 'offboarded.json'), JSON.stringify({ ...marker, audit_days: 1 }));
     await sealer().runOnce();
     expect(await readdir(dir)).toEqual(['offboarded.json', ...[1, 2, 3].map(segmentFileName)]);
+  });
+
+  it('signs no offboarding marker over newest segments removed before it', async () => {
+    const dir = join(root, 'acme');
+    await sealedTrail(dir);
+    await rm(join(dir, segmentFileName(3)));
+    // Redis's trail goes on from seq 7: entries 5 and 6 were sealed into the removed segment.
+    await expect(sealer(redisTrail(7)).offboard(tenantRecord('acme'))).rejects.toMatchObject({
+      code: 'audit_verification_failed',
+      message: expect.stringContaining('the segments end at seq 4, the trail in Redis goes on from seq 7'),
+    });
+    expect(await readdir(root)).toEqual(['acme']);
+    // Whole, the same trail is offboarded: the marker ends at segment 3, where Redis goes on.
+    await sealedTrail(dir);
+    const moved = await sealer(redisTrail(7)).offboard(tenantRecord('acme'));
+    expect(await verify(moved!)).toMatchObject({ ok: true, lastSegment: 3, offboardedAt: NOW.toISOString() });
   });
 });
