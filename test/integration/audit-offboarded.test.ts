@@ -83,7 +83,9 @@ describe('an offboarded tenant', () => {
     expect(await redis.exists(auditStreamKey(prefix, 'gone'), auditHeadKey(prefix, 'gone'))).toBe(0);
     const marked = await verify(audit, '--dir', moved);
     expect(marked.code, marked.stderr).toBe(0);
-    expect(marked.stdout).toMatch(/intact: segments 1-3, 5 entries; last seq 5, .*; offboarded \S+Z/);
+    expect(marked.stdout).toMatch(
+      /intact: segments 1-3, 5 entries; last seq 5, .*; offboarded \S+Z.*; tenant gone$/m,
+    );
 
     // 29 days on: within its 30 days, nothing goes.
     audit.clock.at = new Date(Date.now() + 29 * DAY);
