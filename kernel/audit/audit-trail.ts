@@ -284,6 +284,23 @@ export class AuditTrail implements AuditSink {
     return storedEntries(rows);
   }
 
+  /**
+   * The seq the trail in Redis goes on from: its oldest entry's, or the next one's when it holds none
+   * (1 when it has no head), read in one MULTI so that an append in between cannot open a gap.
+   */
+  async firstUnsealed(tenant: string): Promise<number> {
+    const [stream, headKey] = this.keys(tenant);
+    const state = await this.redis
+      .multi()
+      .xrange(stream, '-', '+', 'COUNT', 1)
+      .get(headKey)
+      .xlen(stream)
+      .exec();
+    const [first] = storedEntries((state?.[0]?.[1] ?? []) as [string, string[]][]);
+    const head = parseHead((state?.[1]?.[1] as string | null) ?? null, Number(state?.[2]?.[1] ?? 0));
+    return first?.entry.seq ?? head.seq + 1;
+  }
+
   async entries(tenant: string): Promise<AuditEntry[]> {
     return (await this.stored(tenant)).map((s) => s.entry);
   }

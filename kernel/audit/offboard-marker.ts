@@ -36,11 +36,6 @@ export function signOffboardMarker(
   return signMarker('offboarded', marker, privateKey);
 }
 
-/** The marker as written, without its signature checked (the sealer reads its own file). */
-export function parseOffboardMarker(text: string): OffboardMarker {
-  return OffboardMarkerSchema.parse(JSON.parse(text));
-}
-
 /** The marker once its signature verifies, else the problem. */
 export function verifiedOffboardMarker(text: string, publicKey: KeyObject): OffboardMarker | string {
   return verifiedMarker('offboarded', OffboardMarkerSchema, text, publicKey, 'offboarding marker');

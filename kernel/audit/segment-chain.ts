@@ -75,6 +75,11 @@ export interface SegmentsCheck {
   lastDigest: string;
   /** Segments up to this one were removed by retention (a signed marker says so). */
   prunedThrough?: number;
+  /**
+   * The tenant the segments and markers checked belong to: what a directory given as is (`verify
+   * --dir`) holds, which may be another tenant's than its name says.
+   */
+  tenant?: string;
   /** The tenant was offboarded then (its signed marker, which the trail ends where it says). */
   offboardedAt?: string;
   /** The first problem found, naming the file, when not ok. */
@@ -213,6 +218,7 @@ export class SegmentChainCheck {
       lastDigest: this.#link.prevSegmentDigest,
       ...(marker ? { prunedThrough: marker.through_segment, lastSeq: marker.last_seq } : {}),
       ...(input.from ? { lastSeq: input.from.chain.seq - 1 } : {}),
+      ...(this.#tenant === undefined ? {} : { tenant: this.#tenant }),
     };
     if (typeof read === 'string')
       this.#check = {
@@ -271,6 +277,7 @@ export class SegmentChainCheck {
     }
     this.#tenant ??= parsed.header.tenant;
     const check = this.#check;
+    check.tenant = this.#tenant;
     check.segments += 1;
     check.entries += parsed.entries.length;
     check.firstSegment ??= parsed.header.segment;

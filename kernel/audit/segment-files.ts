@@ -5,7 +5,8 @@
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { open, readdir, readFile, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
@@ -14,7 +15,6 @@ import {
   OFFBOARD_MARKER_FILE,
   OFFBOARDED_DIR,
   offboardEndProblem,
-  parseOffboardMarker,
   verifiedOffboardMarker,
   type OffboardMarker,
 } from './offboard-marker.ts';
@@ -87,9 +87,30 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
     .sort((a, b) => a.number - b.number);
 }
 
+/**
+ * A file of a tenant's directory as text, only if it is a regular file there: a name planted in the
+ * directory as a FIFO, or as a symbolic link to one or to a device, would otherwise block its reader
+ * for good (the sealer's whole pass, silently) or fill its memory. Opened without following a link
+ * and without blocking, and refused as audit_verification_failed unless it is a regular file.
+ */
+async function readAuditFile(path: string): Promise<string> {
+  const refused = () => new BulkheadError('audit_verification_failed', `${path}: not a regular file`);
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    (error: NodeJS.ErrnoException) => {
+      throw error.code === 'ELOOP' ? refused() : error;
+    },
+  );
+  try {
+    if (!(await handle.stat()).isFile()) throw refused();
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** One segment file's text. */
 export function readSegmentText(dir: string, name: string): Promise<string> {
-  return readFile(join(dir, name), 'utf8');
+  return readAuditFile(join(dir, name));
 }
 
 /** How walkSegmentFiles checks a directory's segments, and what it hands its reader. */
@@ -144,7 +165,7 @@ const failed: SegmentsCheck = {
 
 async function readOptional(dir: string, name: string): Promise<string | undefined> {
   try {
-    return await readFile(join(dir, name), 'utf8');
+    return await readAuditFile(join(dir, name));
   } catch (error) {
     if (missing(error)) return undefined;
     throw error;
@@ -156,10 +177,13 @@ export function readMarkerText(dir: string): Promise<string | undefined> {
   return readOptional(dir, PRUNE_MARKER_FILE);
 }
 
-/** The offboarding marker as written (its signature is verify's to check), undefined when none. */
-export async function readOffboardMarker(dir: string): Promise<OffboardMarker | undefined> {
+/** The offboarding marker once its signature verifies, else the problem; undefined when none. */
+export async function readOffboardMarker(
+  dir: string,
+  publicKey: KeyObject,
+): Promise<OffboardMarker | string | undefined> {
   const text = await readOptional(dir, OFFBOARD_MARKER_FILE);
-  return text === undefined ? undefined : parseOffboardMarker(text);
+  return text === undefined ? undefined : verifiedOffboardMarker(text, publicKey);
 }
 
 /** The directories of offboarded tenants under the installation's audit directory (their names). */
@@ -174,12 +198,8 @@ export async function offboardedDirs(root: string): Promise<string[]> {
 
 /** The shipping cursor, undefined when nothing was shipped (or shipping is not configured). */
 export async function readShipCursor(dir: string): Promise<ShipCursor | undefined> {
-  try {
-    return ShipCursorSchema.parse(JSON.parse(await readFile(join(dir, SHIP_CURSOR_FILE), 'utf8')));
-  } catch (error) {
-    if (missing(error)) return undefined;
-    throw error;
-  }
+  const text = await readOptional(dir, SHIP_CURSOR_FILE);
+  return text === undefined ? undefined : ShipCursorSchema.parse(JSON.parse(text));
 }
 
 /** The pruning marker as written (its signature is verify's to check), undefined when none. */
@@ -196,7 +216,7 @@ export async function nextLink(dir: string): Promise<SegmentLink> {
   const newest = (await listSegments(dir)).at(-1);
   const marker = await readMarker(dir);
   if (!newest || (marker && newest.number <= marker.through_segment)) return chainStart(marker);
-  const { header, footer } = parseSegment(await readFile(join(dir, newest.name), 'utf8'));
+  const { header, footer } = parseSegment(await readSegmentText(dir, newest.name));
   return {
     segment: header.segment + 1,
     prevSegmentDigest: footer.digest,

@@ -9,18 +9,18 @@
 // still exists) seals what Redis still holds, signs an offboarding marker with the record's
 // retention, ends the Redis trail and moves the directory aside; every pass then ships and prunes
 // those directories by their marker, and removes each once its last segment is pruned.
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { verifyChain, type AuditTrail } from '../../kernel/audit/audit-trail.ts';
-import { buildSegment, parseSegment, SEGMENT_FORMAT } from '../../kernel/audit/audit-segment.ts';
+import { buildSegment, SEGMENT_FORMAT } from '../../kernel/audit/audit-segment.ts';
 import {
   OFFBOARD_MARKER_FILE,
   offboardedDirName,
   signOffboardMarker,
 } from '../../kernel/audit/offboard-marker.ts';
-import { prunable, signPruneMarker } from '../../kernel/audit/segment-chain.ts';
+import { prunable, SegmentChainCheck, signPruneMarker } from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
   offboardedDirs,
@@ -28,12 +28,13 @@ import {
   replaceFile,
   readSegmentText,
   nextLink,
-  readMarker,
+  readMarkerText,
   removeSegmentFile,
   tenantSegmentDir,
   writeMarker,
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
 import type { AuditShipper } from './audit-shipper.ts';
@@ -63,12 +64,15 @@ export interface SealReport {
 export class AuditSealer {
   private readonly options: AuditSealerOptions;
   private readonly now: () => Date;
+  /** What retention checks the files it prunes against: they are the sealer's only if they verify. */
+  private readonly publicKey: KeyObject;
   /** A pass and an offboarding of one tenant never seal at once (both would write its next segment). */
   private readonly lock = new KeyedLock();
 
   constructor(options: AuditSealerOptions) {
     this.options = options;
     this.now = options.now ?? (() => new Date());
+    this.publicKey = createPublicKey(options.privateKey);
   }
 
   /**
@@ -110,9 +114,12 @@ export class AuditSealer {
    * tenant's by its record's, then removed once no segment is left. Returns the segments unshipped.
    */
   private async retire(dir: string): Promise<number> {
-    const marker = await readOffboardMarker(dir);
+    // Its retention decides when the whole directory goes: a marker edited at rest (a shorter
+    // audit_days) must not get it removed early.
+    const marker = await readOffboardMarker(dir, this.publicKey);
     // A directory moved aside by hand, not by offboarding: not the sealer's to remove.
-    if (!marker) return 0;
+    if (marker === undefined) return 0;
+    if (typeof marker === 'string') throw new BulkheadError('audit_verification_failed', `${dir}: ${marker}`);
     const shipped = await this.options.shipper?.ship(marker.tenant, dir);
     await this.prune(marker.tenant, marker.audit_days, shipped?.through ?? Infinity, dir);
     if ((await listSegments(dir)).length > 0) return shipped?.behind ?? 0;
@@ -139,6 +146,15 @@ export class AuditSealer {
       const link = await nextLink(dir);
       const last = { segment: link.segment - 1, seq: link.chain.seq - 1, hash: link.chain.prev };
       if (last.segment === 0) return undefined;
+      // The trail in Redis goes on from where the segments end (or began anew: Redis lost its data).
+      // A gap means sealed segments were removed from the directory, and the marker would sign the
+      // shorter trail as the whole of it, which verify then accepts.
+      const unsealed = await this.options.trail.firstUnsealed(tenant.id);
+      if (unsealed > last.seq + 1)
+        throw new BulkheadError(
+          'audit_verification_failed',
+          `${dir}: the segments end at seq ${last.seq}, the trail in Redis goes on from seq ${unsealed}: sealed segments are missing; not offboarded`,
+        );
       const at = this.now();
       const marker = signOffboardMarker(
         {
@@ -233,7 +249,17 @@ export class AuditSealer {
     through = Infinity,
     dir = tenantSegmentDir(this.options.dir, tenant),
   ): Promise<number> {
-    const pruned = (await readMarker(dir))?.through_segment ?? 0;
+    // The files are checked as verify checks them before any is removed: the marker signed below
+    // makes their removal pass as retention, so a header set back to look old, or a pruning marker
+    // written by hand, must never be signed over (verify would then find nothing wrong).
+    const chain = new SegmentChainCheck({
+      marker: await readMarkerText(dir),
+      publicKey: this.publicKey,
+      tenant,
+    });
+    if (!chain.result.ok)
+      throw new BulkheadError('audit_verification_failed', `${dir}: ${chain.result.problem ?? ''}`);
+    const pruned = chain.result.prunedThrough ?? 0;
     const all = await listSegments(dir);
     // Left by a pass that wrote its marker and stopped before removing them.
     for (const file of all.filter((f) => f.number <= pruned)) await removeSegmentFile(dir, file.name);
@@ -244,7 +270,16 @@ export class AuditSealer {
     // Only each segment's header and footer are kept: a retention shortened by months makes many
     // segments prunable at once, and their entries are not held together.
     for (const file of files) {
-      const { header, footer } = parseSegment(await readSegmentText(dir, file.name));
+      const parsed = chain.next({ ...file, text: await readSegmentText(dir, file.name) });
+      if (!parsed) {
+        // It and every later segment stay, for verify to name.
+        this.options.logger.error(
+          { tenant, problem: chain.result.problem },
+          'audit segment not pruned: it does not verify',
+        );
+        break;
+      }
+      const { header, footer } = parsed;
       described.push({ ...file, lastAt: header.last_at, header, footer });
       if (!(Date.parse(header.last_at) < cutoff.getTime())) break;
     }

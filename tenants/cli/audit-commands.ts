@@ -65,8 +65,10 @@ async function verify(args: string[]): Promise<void> {
       : `; shipped to the SIEM through segment ${report.shippedThrough}`;
   const offboarded =
     report.offboardedAt === undefined ? '' : `; offboarded ${report.offboardedAt}, the trail ends there`;
+  // A directory given as is may hold another tenant's trail than its name says: name the one it holds.
+  const tenant = report.tenant === undefined ? '' : `; tenant ${report.tenant}`;
   console.log(
-    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}${offboarded}`,
+    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}${offboarded}${tenant}`,
   );
 }
 

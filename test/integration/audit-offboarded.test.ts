@@ -56,7 +56,7 @@ async function record(h: AuditHarness, id: string, auditDays: number): Promise<T
 }
 
 beforeAll(async () => {
-  audit = await auditHarness('audit-offboard', ['gone', 'again']);
+  audit = await auditHarness('audit-offboard', ['gone', 'again', 'cut']);
   sealer = audit.sealer({ maxEntries: 2 });
 });
 
@@ -83,7 +83,9 @@ describe('an offboarded tenant', () => {
     expect(await redis.exists(auditStreamKey(prefix, 'gone'), auditHeadKey(prefix, 'gone'))).toBe(0);
     const marked = await verify(audit, '--dir', moved);
     expect(marked.code, marked.stderr).toBe(0);
-    expect(marked.stdout).toMatch(/intact: segments 1-3, 5 entries; last seq 5, .*; offboarded \S+Z/);
+    expect(marked.stdout).toMatch(
+      /intact: segments 1-3, 5 entries; last seq 5, .*; offboarded \S+Z.*; tenant gone$/m,
+    );
 
     // 29 days on: within its 30 days, nothing goes.
     audit.clock.at = new Date(Date.now() + 29 * DAY);
@@ -115,6 +117,20 @@ describe('an offboarded tenant', () => {
     expect(existsSync(moved)).toBe(false);
     expect((await readdir(auditDir)).filter((name) => name.startsWith('gone'))).toEqual([]);
     audit.clock.at = undefined;
+  });
+
+  it('is not offboarded while its newest sealed segment is missing: the marker would sign the cut', async () => {
+    await sealCalls(audit, sealer, 'cut', 2);
+    await sealCalls(audit, sealer, 'cut', 2);
+    const dir = join(audit.auditDir, 'cut');
+    await unlink(join(dir, segmentFileName(2)));
+    // Appended since (a router still serving the tenant): the chain in Redis goes on from seq 5.
+    await audit.trail.append(callEvent('cut', 'records_delete'));
+    await expect(sealer.offboard(await record(audit, 'cut', 30))).rejects.toMatchObject({
+      code: 'audit_verification_failed',
+      message: expect.stringContaining('the segments end at seq 2, the trail in Redis goes on from seq 5'),
+    });
+    expect(await readdir(dir)).toEqual([segmentFileName(1)]);
   });
 
   it('onboarded again with the same id, seals into a directory of its own from seq 1', async () => {

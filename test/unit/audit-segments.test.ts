@@ -96,6 +96,9 @@ describe('sealed audit segments', () => {
       lastSeq: 10,
       head: entries[9]!.hash,
     });
+    // A directory given as is (verify --dir) is named by the tenant its segments belong to.
+    const asIs = checkSegments({ files, publicKey: keys.publicKey });
+    expect(asIs).toMatchObject({ ok: true, tenant: 'acme' });
   });
 
   it('name an edited entry by its seq', () => {

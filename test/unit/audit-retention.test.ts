@@ -1,0 +1,147 @@
+// Retention and offboarding against segment files changed at rest (no Redis: a stand-in says where
+// its trail goes on). The sealer signs the pruning and offboarding markers that make a removal pass
+// as retention or as the trail's end, so what it reads back from disk must verify first: a segment
+// whose header was set back to look old, a pruning marker written by hand, an offboarding marker
+// given a shorter retention, or the newest segments removed before offboarding must not end in a
+// marker `bulkhead audit verify` accepts.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildSegment, FIRST_SEGMENT_PREV, segmentFileName } from '../../kernel/audit/audit-segment.ts';
+import { entryHash, GENESIS_HASH, type AuditEntry, type AuditTrail } from '../../kernel/audit/audit-trail.ts';
+import { signOffboardMarker } from '../../kernel/audit/offboard-marker.ts';
+import { walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
+import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import { tenantRecord } from '../support/tenant.ts';
+
+const keys = generateKeyPairSync('ed25519');
+const NOW = new Date('2026-03-01T00:00:00Z');
+let root: string;
+
+/** Three segments of two entries each, the newest entry a day old: nothing is past 30 days. */
+async function sealedTrail(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  let prev = GENESIS_HASH;
+  let prevDigest = FIRST_SEGMENT_PREV;
+  for (let segment = 1; segment <= 3; segment++) {
+    const entries: AuditEntry[] = [];
+    for (let seq = segment * 2 - 1; seq <= segment * 2; seq++) {
+      const body = {
+        ...{ tenant: 'acme', user: 'u1', agent: 'a1', tool: 'records_get' },
+        ...{ decision: 'permit' as const, reason: 'ok', seq, prev },
+        at: new Date(NOW.getTime() - (8 - seq) * 86_400_000).toISOString(),
+      };
+      prev = entryHash(body);
+      entries.push({ ...body, hash: prev });
+    }
+    const built = buildSegment({
+      ...{ tenant: 'acme', segment, prevSegmentDigest: prevDigest, entries },
+      ...{ privateKey: keys.privateKey, sealedAt: NOW },
+    });
+    prevDigest = built.footer.digest;
+    await writeFile(join(dir, segmentFileName(segment)), built.text);
+  }
+}
+
+/**
+ * The trail in Redis as offboarding finds it: every entry sealed (nothing stored), its head at
+ * `unsealed - 1`.
+ */
+function redisTrail(unsealed: number): AuditTrail {
+  const trail = {
+    stored: () => Promise.resolve([]),
+    trim: () => Promise.resolve(0),
+    close: () => Promise.resolve(true),
+    firstUnsealed: () => Promise.resolve(unsealed),
+  };
+  return trail as unknown as AuditTrail;
+}
+
+function sealer(trail = redisTrail(7)): AuditSealer {
+  return new AuditSealer({
+    trail,
+    tenants: { list: () => Promise.resolve([]) },
+    dir: root,
+    privateKey: keys.privateKey,
+    maxEntries: 10,
+    logger: pino({ level: 'silent' }),
+    now: () => NOW,
+  });
+}
+
+const verify = (dir: string) => walkSegmentFiles({ dir, publicKey: keys.publicKey, tenant: undefined });
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'audit-retention-'));
+});
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('retention over files changed at rest', () => {
+  it('prunes no segment whose header was set back to look past retention', async () => {
+    const dir = join(root, 'acme');
+    await sealedTrail(dir);
+    // Segment 1's newest entry is 6 days old, segment 2's 4: with 5 days, only segment 1 is past.
+    const file = join(dir, segmentFileName(2));
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    lines[0] = lines[0]!.replace(/"last_at":"[^"]+"/, '"last_at":"2020-01-01T00:00:00.000Z"');
+    await writeFile(file, lines.join('\n'));
+    await expect(sealer().prune('acme', 5)).resolves.toBe(1);
+    expect(await readdir(dir)).toEqual(['pruned.json', ...[2, 3].map(segmentFileName)]);
+    expect(await verify(dir)).toMatchObject({
+      ok: false,
+      prunedThrough: 1,
+      problem: expect.stringContaining(`${segmentFileName(2)}: header edited`),
+    });
+  });
+
+  it('removes nothing a pruning marker without a valid signature claims was pruned', async () => {
+    const dir = join(root, 'acme');
+    await sealedTrail(dir);
+    const forged = {
+      ...{ type: 'pruned', format: 'bulkhead-audit-segment/1', tenant: 'acme', through_segment: 3 },
+      ...{ digest: 'a'.repeat(64), last_seq: 6, last_hash: 'b'.repeat(64) },
+      ...{ last_at: '2020-01-01T00:00:00.000Z', pruned_at: NOW.toISOString(), key_id: 'x', signature: '' },
+    };
+    await writeFile(join(dir, 'pruned.json'), JSON.stringify(forged));
+    await expect(sealer().prune('acme', 30)).rejects.toMatchObject({ code: 'audit_verification_failed' });
+    expect(await readdir(dir)).toEqual(['pruned.json', ...[1, 2, 3].map(segmentFileName)]);
+  });
+
+  it("keeps an offboarded trail whose marker's retention was edited", async () => {
+    const dir = join(root, 'acme.offboarded-2026-02-28T00-00-00-000Z');
+    await sealedTrail(dir);
+    const marker = signOffboardMarker(
+      {
+        ...{ type: 'offboarded', format: 'bulkhead-audit-segment/1', tenant: 'acme' },
+        ...{ offboarded_at: '2026-02-28T00:00:00.000Z', audit_days: 30, last_segment: 3, last_seq: 6 },
+        last_hash: (await verify(dir)).head,
+      },
+      keys.privateKey,
+    );
+    await writeFile(join(dir, 'offboarded.json'), JSON.stringify({ ...marker, audit_days: 1 }));
+    await sealer().runOnce();
+    expect(await readdir(dir)).toEqual(['offboarded.json', ...[1, 2, 3].map(segmentFileName)]);
+  });
+
+  it('signs no offboarding marker over newest segments removed before it', async () => {
+    const dir = join(root, 'acme');
+    await sealedTrail(dir);
+    await rm(join(dir, segmentFileName(3)));
+    // Redis's trail goes on from seq 7: entries 5 and 6 were sealed into the removed segment.
+    await expect(sealer(redisTrail(7)).offboard(tenantRecord('acme'))).rejects.toMatchObject({
+      code: 'audit_verification_failed',
+      message: expect.stringContaining('the segments end at seq 4, the trail in Redis goes on from seq 7'),
+    });
+    expect(await readdir(root)).toEqual(['acme']);
+    // Whole, the same trail is offboarded: the marker ends at segment 3, where Redis goes on.
+    await sealedTrail(dir);
+    const moved = await sealer(redisTrail(7)).offboard(tenantRecord('acme'));
+    expect(await verify(moved!)).toMatchObject({ ok: true, lastSegment: 3, offboardedAt: NOW.toISOString() });
+  });
+});
