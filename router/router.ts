@@ -299,15 +299,16 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     flushTraces: async () => tracing?.flush(),
     async close() {
       await loops.stop();
-      await metricsServer?.close();
       // No new connections; the calls in flight finish, within the drain's deadline
-      // (router/http/request-drain.ts), before whatever is left is cut.
+      // (router/http/request-drain.ts), before whatever is left is cut. /metrics still answers
+      // meanwhile: bulkhead_mcp_requests_in_flight shows the drain.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (!(await drain.settle(config.shutdownDrainMs)))
         logger.warn({ in_flight: drain.inFlight }, 'shutdown cut requests still in flight');
       server.closeAllConnections();
       await closed;
+      await metricsServer?.close();
       await dispatcher.close();
       await runtimes.close();
       await tracing?.shutdown();

@@ -2,8 +2,9 @@
 // flight finish before it closes its connections (router/http/request-drain.ts): a stock client's
 // write that was running when the signal came is answered, not cut. A subscriptions/listen stream,
 // open until its client goes, is not waited for: the process exits once the call is answered,
-// though its drain deadline is a minute. The call is held in flight by freezing the tenant's
-// container in its host cgroup, behind the supervisor's back, and thawed once the signal is sent.
+// though its drain deadline is a minute; its /metrics shows the call it waits for meanwhile. The
+// call is held in flight by freezing the tenant's container in its host cgroup, behind the
+// supervisor's back, and thawed once the signal is sent.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,8 @@ describe('a router process stopped by SIGTERM', () => {
     // would have cut it and exited by now.
     await new Promise((r) => setTimeout(r, 500));
     expect(exited).toBe(false);
+    // /metrics still answers while the router drains, and shows what it waits for.
+    expect(await inFlight()).toBe(1);
 
     await setKernelFreezer(stack.ns.docker, containerName(stack, TENANT), false);
     const answered = await call;
