@@ -5,7 +5,7 @@
 // the token names. Tenant, user, agent and roles come from the verified claims only.
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { TENANT_ID_PATTERN, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
 import type { AuthFailureReason } from '../metrics/router-metrics.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -212,6 +212,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       identityClaim(payload, 'client_id') ?? identityClaim(payload, 'azp') ?? identityClaim(payload, 'appid');
     if (!tenantId)
       throw new InvalidTokenError(`token has no "${trusted.config.tenantClaim}" claim`, 'claims');
+    // No tenant has another id: nothing else is looked up in the registry or kept in the directory.
+    if (!TENANT_ID_PATTERN.test(tenantId))
+      throw new InvalidTokenError(`token "${trusted.config.tenantClaim}" claim is no tenant id`, 'claims');
     if (!agent) throw new InvalidTokenError('token names no client (client_id, azp or appid)', 'claims');
     const sub = identityClaim(payload, 'sub');
     const actors = actorsOf(payload);

@@ -11,6 +11,15 @@ import { tenantRecord } from '../support/tenant.ts';
 const AUDIENCE = 'http://127.0.0.1:1/mcp';
 let issuer: KeyHolder;
 let verify: TokenVerifier;
+/** The tenant ids the verifier looked up. */
+const lookedUp: string[] = [];
+
+class CountingTenants extends MemoryTenants {
+  override get(id: string) {
+    lookedUp.push(id);
+    return super.get(id);
+  }
+}
 
 beforeAll(async () => {
   issuer = await keyHoldingIssuer();
@@ -19,7 +28,7 @@ beforeAll(async () => {
     audience: AUDIENCE,
     algorithms: ['ES256'],
     clockToleranceSeconds: 5,
-    tenants: new MemoryTenants([tenantRecord('acme')]),
+    tenants: new CountingTenants([tenantRecord('acme')]),
   });
 });
 
@@ -76,5 +85,18 @@ describe('token verifier, identity claims of the wrong type', () => {
       code: 'invalid_token',
       reason: 'claims',
     });
+  });
+
+  it.each([
+    ['upper case', 'ACME'],
+    ['a Cyrillic look-alike', '\u0430cme'],
+    ['10,000 characters', 'a'.repeat(10_000)],
+  ])('refuses a tenant claim in %s without looking it up', async (_label, tenant) => {
+    lookedUp.length = 0;
+    await expect(verify(await userToken({ tenant }))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'claims',
+    });
+    expect(lookedUp).toEqual([]);
   });
 });
