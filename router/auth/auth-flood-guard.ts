@@ -5,6 +5,10 @@
 // except tokens this router verified before (kept until they expire), so an agent behind the same
 // address as an attacker keeps its service. Per router process on purpose: verification CPU is
 // per process. Tenant budgets are a different matter and never key on addresses.
+//
+// A source is an IPv4 address, or an IPv6 address's /64: the 64 bits below it are the host's own to
+// choose (privacy addresses, any address of the /64 routed to it), so keyed by the whole address one
+// host would take a fresh bucket with every token.
 import { tokenDigest } from './verified-token-cache.ts';
 
 export interface AuthFloodGuardOptions {
@@ -27,6 +31,27 @@ interface Bucket {
 const DEFAULT_MAX_ENTRIES = 10_000;
 
 const digest = tokenDigest;
+
+const ADMITTED: FloodVerdict = { admitted: true };
+const MAPPED_IPV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+
+/** The source a peer address counts under: IPv4 as it is (also mapped), IPv6 by its /64. */
+export function floodSource(address: string): string {
+  if (!address.includes(':')) return address;
+  const ip = address.split('%')[0]!; // a link-local zone names the interface, not the host
+  const mapped = MAPPED_IPV4.exec(ip);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  // What `::` stands for: the zero groups the others leave of eight (a dotted IPv4 tail is two).
+  const zeros = 8 - left.length - right.length - (tail.includes('.') ? 1 : 0);
+  const groups = [...left, ...Array<string>(Math.max(0, zeros)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}
 
 /** A Map used as an LRU: re-inserting moves a key to the end; the first key is the oldest. */
 function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
@@ -56,18 +81,21 @@ export class AuthFloodGuard {
     return { units, at: now };
   }
 
-  /** Whether a token from `source` may be verified now. */
+  /** Whether a token from `source` (the peer's address) may be verified now. */
   admit(source: string, token: string): FloodVerdict {
-    const { units } = this.bucket(source);
-    if (units >= 1) return { admitted: true };
+    // No source has had a token refused: nothing to look up (the common case).
+    if (this.buckets.size === 0) return ADMITTED;
+    const { units } = this.bucket(floodSource(source));
+    if (units >= 1) return ADMITTED;
     // Only a source over its allowance pays for looking the token up.
     const goodUntil = this.good.get(digest(token));
-    if (goodUntil !== undefined && goodUntil > this.now()) return { admitted: true };
+    if (goodUntil !== undefined && goodUntil > this.now()) return ADMITTED;
     return { admitted: false, retryAfterMs: Math.ceil(((1 - units) / this.options.refillPerSecond) * 1000) };
   }
 
   /** A token from `source` was refused: it takes one unit. */
-  refused(source: string): void {
+  refused(address: string): void {
+    const source = floodSource(address);
     const bucket = this.bucket(source);
     remember(
       this.buckets,

@@ -5,7 +5,7 @@
 // the token names. Tenant, user, agent and roles come from the verified claims only.
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { TENANT_ID_PATTERN, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TenantLookup } from '../tenancy/tenant-directory.ts';
 import type { AuthFailureReason } from '../metrics/router-metrics.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -70,6 +70,17 @@ function stringClaim(payload: JWTPayload, name: string): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
+/**
+ * An identity claim (`sub`, the client's): absent, or a non-empty string. Any other value refuses the
+ * token: read as absent, a numeric `sub` made a user's token an agent acting alone (its roles
+ * dropped, the agents-alone tools opened) and a numeric `client_id` gave way to `azp`.
+ */
+function identityClaim(payload: JWTPayload, name: string): string | undefined {
+  const value = payload[name];
+  if (value === undefined || (typeof value === 'string' && value.length > 0)) return value;
+  throw new InvalidTokenError(`token "${name}" claim is not a non-empty string`, 'claims');
+}
+
 /** Roles as a JSON array of strings, or one space-separated string (both seen in the field). */
 function rolesOf(payload: JWTPayload, claim: string): string[] {
   const value = payload[claim];
@@ -78,14 +89,26 @@ function rolesOf(payload: JWTPayload, claim: string): string[] {
   return [];
 }
 
-/** RFC 8693 section 4.1: `act` nests the prior actors; the outermost is the current one. */
+/** Actors a delegation chain may name (deeper chains are refused). */
+const MAX_ACTORS = 8;
+
+/**
+ * RFC 8693 section 4.1: `act` nests the prior actors; the outermost is the current one. Each must be
+ * an object naming its actor in `sub`, and the chain at most MAX_ACTORS long: a chain the router
+ * could log only in part (an actor left out, the earliest cut off) refuses the token.
+ */
 function actorsOf(payload: JWTPayload): string[] {
   const actors: string[] = [];
   let act: unknown = payload['act'];
-  for (let depth = 0; depth < 8 && act !== null && typeof act === 'object'; depth += 1) {
-    const sub = (act as Record<string, unknown>)['sub'];
-    if (typeof sub === 'string') actors.push(sub);
-    act = (act as Record<string, unknown>)['act'];
+  while (act !== undefined) {
+    const actor = typeof act === 'object' && act !== null && !Array.isArray(act) ? act : {};
+    const sub = (actor as Record<string, unknown>)['sub'];
+    if (typeof sub !== 'string' || sub.length === 0)
+      throw new InvalidTokenError('token "act" claim names an actor without a "sub"', 'claims');
+    if (actors.length === MAX_ACTORS)
+      throw new InvalidTokenError(`token "act" claim nests more than ${MAX_ACTORS} actors`, 'claims');
+    actors.push(sub);
+    act = (actor as Record<string, unknown>)['act'];
   }
   return actors;
 }
@@ -186,10 +209,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const tenantId = stringClaim(payload, trusted.config.tenantClaim);
     // `appid`: Entra's v1 access tokens name the client there.
     const agent =
-      stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp') ?? stringClaim(payload, 'appid');
+      identityClaim(payload, 'client_id') ?? identityClaim(payload, 'azp') ?? identityClaim(payload, 'appid');
     if (!tenantId)
       throw new InvalidTokenError(`token has no "${trusted.config.tenantClaim}" claim`, 'claims');
+    // No tenant has another id: nothing else is looked up in the registry or kept in the directory.
+    if (!TENANT_ID_PATTERN.test(tenantId))
+      throw new InvalidTokenError(`token "${trusted.config.tenantClaim}" claim is no tenant id`, 'claims');
     if (!agent) throw new InvalidTokenError('token names no client (client_id, azp or appid)', 'claims');
+    const sub = identityClaim(payload, 'sub');
+    const actors = actorsOf(payload);
 
     // Which issuer may speak for which tenant is the tenant's business: a token of tenant A's issuer
     // that names tenant B is refused here, before any tool is considered.
@@ -204,13 +232,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       );
     }
 
-    const sub = stringClaim(payload, 'sub');
     const user = sub === undefined || isAgentAlone(payload, agent, sub) ? null : sub;
     const principal: Principal = {
       tenant: tenantId,
       user,
       agent,
-      actors: actorsOf(payload),
+      actors,
       scopes: scopesOf(payload),
       roles: user === null ? [] : rolesOf(payload, binding.rolesClaim),
       issuer: trusted.config.issuer,

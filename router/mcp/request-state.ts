@@ -1,9 +1,9 @@
 // The router's seal on a runtime's multi-round-trip `requestState` (2026-07-28). The state travels
 // through the client and back: the client is not trusted with it, and neither is the runtime that
-// minted it, so the router wraps it with who it was minted for (tenant, user, agent, the method and
-// its name) and an HMAC, and on the retry hands the runtime its state back only for the same caller
-// and the same request. Every router replica derives the same HMAC key from the installation's
-// call-assertion key, so a retry may reach any of them.
+// minted it, so the router wraps it with who it was minted for (issuer, tenant, user, agent, the
+// method and its name) and an HMAC, and on the retry hands the runtime its state back only for the
+// same caller and the same request. Every router replica derives the same HMAC key from the
+// installation's call-assertion key, so a retry may reach any of them.
 import { createHmac, createPrivateKey, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -13,13 +13,18 @@ export const REQUEST_STATE_TTL_MS = 10 * 60_000;
 
 /** What a state is bound to: the caller, and the request it belongs to. */
 export interface StateBinding {
-  principal: Pick<Principal, 'tenant' | 'user' | 'agent'>;
+  /**
+   * The issuer too, as a session's binding has it (sessions.ts): a tenant may bind several, and one
+   * issuer's `alice` through `app-1` is not another's.
+   */
+  principal: Pick<Principal, 'issuer' | 'tenant' | 'user' | 'agent'>;
   /** The method and its target (`tools/call:records_create`, `prompts/get:files_summary`). */
   request: string;
 }
 
 interface Sealed {
   s: string;
+  i: string;
   t: string;
   u: string | null;
   a: string;
@@ -47,6 +52,7 @@ export function createRequestStateSeal(key: Buffer, now: () => number = Date.now
     seal(inner, { principal, request }) {
       const body: Sealed = {
         s: inner,
+        i: principal.issuer,
         t: principal.tenant,
         u: principal.user,
         a: principal.agent,
@@ -65,7 +71,8 @@ export function createRequestStateSeal(key: Buffer, now: () => number = Date.now
         throw invalid('not a state this router issued');
       const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Sealed;
       if (body.exp < now()) throw invalid('expired');
-      if (body.t !== principal.tenant || body.u !== principal.user || body.a !== principal.agent)
+      const { issuer, tenant, user, agent } = principal;
+      if (body.i !== issuer || body.t !== tenant || body.u !== user || body.a !== agent)
         throw invalid('issued to another caller');
       if (body.r !== request) throw invalid('issued for another request');
       return body.s;

@@ -3,6 +3,8 @@
 // served for up to `staleIfErrorMs` past its expiry (so that a call gets as far as the pipeline,
 // which answers it `state_unavailable` or, for a fail-open shared read, serves it:
 // router/pipeline/state-guard.ts); a tenant not read within that time is refused the same way.
+// Bounded: the ids asked for come from verified tokens, and an issuer may sign any number of ids
+// that name no tenant; past `maxEntries` the oldest entry goes (it costs one read more).
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 
@@ -15,11 +17,23 @@ export class TenantDirectory implements TenantLookup {
   private readonly source: TenantLookup;
   private readonly ttlMs: number;
   private readonly staleIfErrorMs: number;
+  private readonly maxEntries: number;
 
-  constructor(options: { source: TenantLookup; ttlMs?: number; staleIfErrorMs?: number }) {
+  constructor(options: {
+    source: TenantLookup;
+    ttlMs?: number;
+    staleIfErrorMs?: number;
+    maxEntries?: number;
+  }) {
     this.source = options.source;
     this.ttlMs = options.ttlMs ?? 2_000;
     this.staleIfErrorMs = options.staleIfErrorMs ?? 60_000;
+    this.maxEntries = options.maxEntries ?? 10_000;
+  }
+
+  /** Tenants (and ids of none) remembered now. */
+  get size(): number {
+    return this.cache.size;
   }
 
   /** Drops a cached record, so that the next read sees a change already observed elsewhere. */
@@ -38,6 +52,10 @@ export class TenantDirectory implements TenantLookup {
       throw new BulkheadError('state_unavailable', 'the tenant registry (Redis) did not answer', {
         retryAfterMs: 1_000,
       });
+    }
+    if (!hit && this.cache.size >= this.maxEntries) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
     }
     this.cache.set(id, { record, until: Date.now() + this.ttlMs });
     return record;

@@ -44,6 +44,19 @@ describe('AuthFloodGuard', () => {
     expect(guard.admit('10.0.0.1', 'good-token').admitted).toBe(false);
   });
 
+  it('counts an IPv6 source by its /64, whose lower half its host chooses, and a mapped IPv4 as IPv4', () => {
+    const { guard } = guardAt();
+    // One host of a /64 takes a fresh address per refused token (any of 2^64 routes to it).
+    for (const host of ['1', 'abcd', 'fe:dc:ba:98']) guard.refused(`2001:db8:0:1::${host}`);
+    expect(guard.admit('2001:0db8:0000:0001:1111:2222:3333:4444', 'x').admitted).toBe(false);
+    expect(guard.admit('2001:db8:0:1::5%eth0', 'x').admitted).toBe(false);
+    expect(guard.admit('2001:db8::1:2:3:4:5', 'x').admitted).toBe(false);
+    expect(guard.admit('2001:db8:0:2::1', 'x')).toEqual({ admitted: true });
+    // A dual-stack listener sees an IPv4 peer as ::ffff:a.b.c.d.
+    for (let i = 0; i < 3; i++) guard.refused('::ffff:10.0.0.9');
+    expect(guard.admit('10.0.0.9', 'x').admitted).toBe(false);
+  });
+
   it('remembers at most maxEntries sources, forgetting the least recent', () => {
     const { guard } = guardAt();
     for (let i = 0; i < 3; i++) guard.refused('10.0.0.1');

@@ -10,7 +10,7 @@ import { isUnanswered, UNANSWERED } from '../../kernel/wire/input-answers.ts';
 import { logLevelPasses } from '../../router/mcp/relay-handlers.ts';
 import { createRequestStateSeal } from '../../router/mcp/request-state.ts';
 
-const alice = { tenant: 'acme', user: 'alice', agent: 'agent-1' };
+const alice = { issuer: 'https://idp-a.example/', tenant: 'acme', user: 'alice', agent: 'agent-1' };
 const binding = { principal: alice, request: 'tools/call:files_write' };
 
 function refusal(run: () => unknown): string {
@@ -43,6 +43,9 @@ describe('request state seal', () => {
     );
     const bob = { principal: { ...alice, user: 'bob' }, request: binding.request };
     expect(refusal(() => seal.open(sealed, bob))).toMatch(/another caller/);
+    // Another of the tenant's issuers, whose alice (and client agent-1) is somebody else.
+    const elsewhere = { principal: { ...alice, issuer: 'https://idp-b.example/' }, request: binding.request };
+    expect(refusal(() => seal.open(sealed, elsewhere))).toMatch(/another caller/);
     expect(refusal(() => seal.open(sealed, { ...binding, request: 'tools/call:files_delete' }))).toMatch(
       /another request/,
     );

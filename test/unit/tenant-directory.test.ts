@@ -72,4 +72,16 @@ describe('TenantDirectory', () => {
     vi.advanceTimersByTime(1);
     await expect(directory.get('acme')).rejects.toMatchObject({ code: 'state_unavailable' });
   });
+
+  it('stays within its bound however many ids that name no tenant it is asked for', async () => {
+    directory = new TenantDirectory({ source, ttlMs: 2_000, maxEntries: 100 });
+    source.stored = undefined;
+    for (let i = 0; i < 1_000; i++) await directory.get(`ghost-${i}`);
+    expect(directory.size).toBe(100);
+    // A tenant asked for after them is remembered like any other.
+    source.stored = RECORD;
+    await directory.get('acme');
+    await directory.get('acme');
+    expect(source.reads).toBe(1_001);
+  });
 });
