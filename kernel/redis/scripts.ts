@@ -54,7 +54,11 @@ export const SCRIPTS = {
     'values',
   ),
   auditClose: spec('audit-close.lua', ['stream', 'head'], ['sealedHead']),
-  auditSetAside: spec('audit-set-aside.lua', ['stream', 'head', 'asideStream', 'asideHead'], ['keepSeconds']),
+  auditSetAside: spec(
+    'audit-set-aside.lua',
+    ['stream', 'head', 'asideStream', 'asideHead', 'record'],
+    ['keepSeconds'],
+  ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),

@@ -1,7 +1,8 @@
 // The control-plane use cases called directly, without the CLI, on real Redis in a test namespace
 // with a real supervisor: update (guarded by generation, with the change log's lines, recycling an
 // active tenant's runtime onto a new plan and leaving a suspended one alone), export -> parse ->
-// plan -> apply of tenants YAML (a change made in between is a conflict), and secrets.
+// plan -> apply of tenants YAML (a change made in between is a conflict, a tenant registered in
+// between keeps its audit trail), and secrets.
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -263,6 +264,35 @@ describe('secrets', () => {
 });
 
 describe('a tenant id registered again after its offboarding', () => {
+  it('an apply that planned the id as new leaves the trail of a tenant registered since then alone', async () => {
+    const id = 'raced';
+    const yaml = `apiVersion: bulkhead/v1
+tenants:
+  - { id: ${id}, displayName: ${id}, plan: ${JSON.stringify(planByName('small'))}, isolation: runc, status: suspended }
+`;
+    const plan = await planApply(cp, parseTenantsYaml(yaml, 'raced.yaml'));
+    expect(plan[0]?.current).toBeUndefined();
+    // Another operator's onboarding lands between the plan and its apply, and its tenant is called.
+    await cp.registry.create({ id, plan: planByName('small'), isolation: 'runc' }, { actor: 'other' });
+    for (const user of ['alice', 'bob'])
+      await cp.audit.append({
+        tenant: id,
+        user,
+        agent: null,
+        tool: 'whoami',
+        decision: 'permit',
+        reason: 'test',
+      });
+    const outcome = await failure(applyPlan(cp, plan, { reason: 'apply raced.yaml' }));
+    expect(isBulkheadError(outcome, 'tenant_exists')).toBe(true);
+    const { entries, check } = await cp.audit.read(id);
+    expect(entries.map((e) => [e.seq, e.user])).toEqual([
+      [1, 'alice'],
+      [2, 'bob'],
+    ]);
+    expect(check.ok).toBe(true);
+  });
+
   it("starts a trail of its own: the earlier tenant's entries left in Redis are set aside, under their expiry", async () => {
     const id = 'reused';
     const prefix = ns.installation.registryPrefix;
