@@ -58,6 +58,9 @@ export async function offboardTenant(
   // A secret set while this ran (read the record before its delete, stored after destroyAll) is
   // destroyed here; one stored after this fails its registry update and destroys itself (secrets.ts).
   await deps.secrets.destroyAll(tenant.id);
+  // Its isolation evidence describes a container now gone: kept, the console would show it as the
+  // evidence of a tenant onboarded later under the same id, never checked itself.
+  await deps.evidence?.forget(tenant.id);
   // Routers serve the record they cached for a moment after its delete, and record the calls they
   // refuse with it (tenant_suspended); after that, a tenant without a record gets no entry
   // (router/mcp/call-audit.ts). Waited for, so that those late entries get the expiry below too.

@@ -303,6 +303,14 @@ tenants:
       await onboardTenant(cp, { id, plan: 'small', isolation: 'runc', verify: false }, () => {});
       await entry('old-alice');
       await entry('old-bob');
+      await cp.evidence!.save({
+        tenantId: id,
+        runtimeId: 'earlier',
+        isolation: 'runc',
+        checkedAt: new Date().toISOString(),
+        pass: true,
+        checks: [],
+      });
       // No signing key here: nothing is sealed, and the trail stays in Redis under its retention.
       const auditDir = join(ns.runDir, 'offboard-exports');
       await offboardTenant(cp, id, { auditDir, drainMs: 50 }, () => {});
@@ -313,6 +321,8 @@ tenants:
         said.push(line),
       );
       expect(said.join('\n')).toMatch(/earlier tenant "reused" left 2 audit entries in Redis: kept apart/);
+      // No evidence until the new tenant is verified: the earlier one's report went with it.
+      expect(await cp.evidence!.latest(id)).toBeNull();
       await entry('new-carol');
       const { entries, check } = await cp.audit.read(id);
       expect(entries.map((e) => [e.seq, e.user])).toEqual([[1, 'new-carol']]);
