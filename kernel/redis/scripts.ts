@@ -46,7 +46,11 @@ function batchSpec<const K extends string, const A extends string>(
 export const SCRIPTS = {
   registryCreate: spec('registry-create.lua', ['record', 'tenants', 'changes'], ['id', 'record', 'log']),
   registryUpdate: spec('registry-update.lua', ['record', 'changes'], ['expectedGeneration', 'record', 'log']),
-  registryDelete: spec('registry-delete.lua', ['record', 'tenants', 'changes'], ['id', 'log']),
+  registryDelete: spec(
+    'registry-delete.lua',
+    ['record', 'tenants', 'changes'],
+    ['id', 'expectedGeneration', 'log'],
+  ),
   auditAppend: spec(
     'audit-append.lua',
     ['stream', 'head'],

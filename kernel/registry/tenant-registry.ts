@@ -299,12 +299,21 @@ export class TenantRegistry {
     return records.filter((r): r is TenantRecord => r !== undefined);
   }
 
-  async delete(id: string, author: ChangeAuthor = { actor: 'unknown' }): Promise<boolean> {
+  /**
+   * Deletes the tenant's record; with `expectedGeneration`, only that generation (a change made
+   * since, such as a resume during an offboarding, is a conflict and keeps the record).
+   */
+  async delete(
+    id: string,
+    author: ChangeAuthor = { actor: 'unknown' },
+    options: { expectedGeneration?: number } = {},
+  ): Promise<boolean> {
     const current = await this.get(id);
     const removed = await this.scripts.registryDelete(
       { record: this.key(id), tenants: tenantSetKey(this.prefix), changes: this.changeLogKey },
       {
         id,
+        expectedGeneration: options.expectedGeneration ?? '',
         log: this.logFields({
           tenant: id,
           action: 'delete',
@@ -316,6 +325,10 @@ export class TenantRegistry {
         }),
       },
     );
+    if (removed < 0)
+      throw new TenantConflictError(
+        `tenant "${id}" changed: generation ${-removed}, expected ${options.expectedGeneration}; not deleted`,
+      );
     return removed === 1;
   }
 }

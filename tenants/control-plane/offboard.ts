@@ -27,13 +27,14 @@ export async function offboardTenant(
 ): Promise<OffboardReceipt> {
   const tenant = await deps.registry.require(TenantIdSchema.parse(id));
   progress(`draining: suspending "${tenant.id}" so that new calls are refused`);
-  if (tenant.status !== 'suspended') {
-    await deps.registry.update(tenant.id, {
-      expectedGeneration: tenant.generation,
-      changes: { status: 'suspended' },
-      author: { actor: deps.actor, reason: 'offboard: drain' },
-    });
-  }
+  const drained =
+    tenant.status === 'suspended'
+      ? tenant
+      : await deps.registry.update(tenant.id, {
+          expectedGeneration: tenant.generation,
+          changes: { status: 'suspended' },
+          author: { actor: deps.actor, reason: 'offboard: drain' },
+        });
   await sleep(options.drainMs ?? DRAIN_MS);
   progress('stopping and removing the container');
   await deps.runtimes.remove(tenant.id, { purgeData: false });
@@ -54,7 +55,14 @@ export async function offboardTenant(
   progress('destroying secrets');
   const secrets = await deps.secrets.destroyAll(tenant.id);
   progress('removing the registry record');
-  await deps.registry.delete(tenant.id, { actor: deps.actor, reason: 'offboard' });
+  // Only the suspended generation this drained: a resume or an apply since made the tenant active
+  // again, and its calls may have brought up a runtime and a volume after the purge, which a deleted
+  // record would leave to no one. A conflict keeps the record: offboarding runs again.
+  await deps.registry.delete(
+    tenant.id,
+    { actor: deps.actor, reason: 'offboard' },
+    { expectedGeneration: drained.generation },
+  );
   // A secret set while this ran (read the record before its delete, stored after destroyAll) is
   // destroyed here; one stored after this fails its registry update and destroys itself (secrets.ts).
   await deps.secrets.destroyAll(tenant.id);

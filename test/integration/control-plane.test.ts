@@ -2,7 +2,7 @@
 // with a real supervisor: update (guarded by generation, with the change log's lines, recycling an
 // active tenant's runtime onto a new plan and leaving a suspended one alone), export -> parse ->
 // plan -> apply of tenants YAML (a change made in between is a conflict, a tenant registered in
-// between keeps its audit trail), and secrets.
+// between keeps its audit trail), an offboarding overtaken by a resume, and secrets.
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -260,6 +260,34 @@ describe('secrets', () => {
     const outcome = await failure(setSecret(racing, 'secret-race', 'CRM_TOKEN', 'value-of-a-gone-tenant'));
     expect(isBulkheadError(outcome, 'tenant_not_found')).toBe(true);
     expect(await cp.secrets.names('secret-race')).toEqual([]);
+  });
+});
+
+describe('offboarding', () => {
+  it('keeps the record of a tenant made active again after its purge', async () => {
+    const id = 'resumed-late';
+    await cp.registry.create({ id, plan: planByName('small'), isolation: 'runc', status: 'suspended' });
+    // Another operator's resume (or an apply) lands between the purge and the record's delete: the
+    // tenant's calls would bring up a runtime and a volume that a deleted record leaves to no one.
+    const racing = {
+      ...cp,
+      runtimes: Object.assign(Object.create(cp.runtimes) as typeof cp.runtimes, {
+        remove: async (...args: Parameters<typeof cp.runtimes.remove>) => {
+          await cp.runtimes.remove(...args);
+          if (!args[1].purgeData) return;
+          const now = await cp.registry.require(id);
+          await cp.registry.update(id, {
+            expectedGeneration: now.generation,
+            changes: { status: 'active' },
+            author: { actor: 'other-operator', reason: 'resume' },
+          });
+        },
+      }),
+    };
+    const auditDir = join(ns.runDir, 'offboard-late');
+    const outcome = await failure(offboardTenant(racing, id, { auditDir, drainMs: 50 }, () => {}));
+    expect(isBulkheadError(outcome, 'generation_conflict')).toBe(true);
+    expect((await cp.registry.get(id))?.status).toBe('active');
   });
 });
 
