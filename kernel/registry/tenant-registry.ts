@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   TenantIdSchema,
   TenantRecordSchema,
+  VOLUME_INIT_SUFFIX,
   type IsolationTier,
   type Plan,
   type TenantRecord,
@@ -156,6 +157,11 @@ export class TenantRegistry {
 
   async create(input: NewTenant, author: ChangeAuthor = { actor: 'unknown' }): Promise<TenantRecord> {
     const id = TenantIdSchema.parse(input.id);
+    if (id.endsWith(VOLUME_INIT_SUFFIX))
+      throw new BulkheadError(
+        'invalid_input',
+        `tenant id "${id}" ends in "${VOLUME_INIT_SUFFIX}": the runtime of such a tenant would take the name of tenant "${id.slice(0, -VOLUME_INIT_SUFFIX.length)}"'s volume-init helper`,
+      );
     if (await this.redis.exists(this.key(id))) throw new TenantExistsError(`tenant "${id}" already exists`);
     const record = TenantRecordSchema.parse({
       id,
