@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
-import { auditAsideKey, auditHeadKey, auditStreamKey } from '../redis/keys.ts';
+import { auditAsideKey, auditHeadKey, auditStreamKey, tenantKey } from '../redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
 import { scheduleFlush, type FlushRequest } from '../redis/flush-timing.ts';
 import { AuditEventSchema, type AuditEvent } from './audit-record.ts';
@@ -354,16 +354,22 @@ export class AuditTrail implements AuditSink {
    * Sets aside what an earlier tenant of this id left of its trail in Redis (offboarded without a
    * signing key, or entries appended after its trail was closed), before the id is registered
    * again: the new tenant's chain then starts at seq 1. Kept under the expiry it had, or `days` if
-   * it had none (kernel/redis/lua/audit-set-aside.lua). Undefined when nothing was left.
+   * it had none (kernel/redis/lua/audit-set-aside.lua). Undefined when nothing was left; refused
+   * (`tenant_exists`) once the id has a record again: that tenant's trail is its own.
    */
   async setAside(tenant: string, days: number): Promise<{ entries: number; key: string } | undefined> {
     const [stream, head] = this.keys(tenant);
     const key = auditAsideKey(this.prefix, tenant, Date.now());
     this.heads.delete(tenant);
     const entries = await this.scripts.auditSetAside(
-      { stream, head, asideStream: key, asideHead: `${key}:head` },
+      { stream, head, asideStream: key, asideHead: `${key}:head`, record: tenantKey(this.prefix, tenant) },
       { keepSeconds: days * 86_400 },
     );
+    if (entries === -2)
+      throw new BulkheadError(
+        'tenant_exists',
+        `tenant "${tenant}" already exists: its audit trail is its own`,
+      );
     return entries < 0 ? undefined : { entries, key };
   }
 

@@ -46,7 +46,11 @@ function batchSpec<const K extends string, const A extends string>(
 export const SCRIPTS = {
   registryCreate: spec('registry-create.lua', ['record', 'tenants', 'changes'], ['id', 'record', 'log']),
   registryUpdate: spec('registry-update.lua', ['record', 'changes'], ['expectedGeneration', 'record', 'log']),
-  registryDelete: spec('registry-delete.lua', ['record', 'tenants', 'changes'], ['id', 'log']),
+  registryDelete: spec(
+    'registry-delete.lua',
+    ['record', 'tenants', 'changes'],
+    ['id', 'expectedGeneration', 'log'],
+  ),
   auditAppend: spec(
     'audit-append.lua',
     ['stream', 'head'],
@@ -54,7 +58,11 @@ export const SCRIPTS = {
     'values',
   ),
   auditClose: spec('audit-close.lua', ['stream', 'head'], ['sealedHead']),
-  auditSetAside: spec('audit-set-aside.lua', ['stream', 'head', 'asideStream', 'asideHead'], ['keepSeconds']),
+  auditSetAside: spec(
+    'audit-set-aside.lua',
+    ['stream', 'head', 'asideStream', 'asideHead', 'record'],
+    ['keepSeconds'],
+  ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),

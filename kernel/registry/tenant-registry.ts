@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   TenantIdSchema,
   TenantRecordSchema,
+  VOLUME_INIT_SUFFIX,
   type IsolationTier,
   type Plan,
   type TenantRecord,
@@ -156,6 +157,11 @@ export class TenantRegistry {
 
   async create(input: NewTenant, author: ChangeAuthor = { actor: 'unknown' }): Promise<TenantRecord> {
     const id = TenantIdSchema.parse(input.id);
+    if (id.endsWith(VOLUME_INIT_SUFFIX))
+      throw new BulkheadError(
+        'invalid_input',
+        `tenant id "${id}" ends in "${VOLUME_INIT_SUFFIX}": the runtime of such a tenant would take the name of tenant "${id.slice(0, -VOLUME_INIT_SUFFIX.length)}"'s volume-init helper`,
+      );
     if (await this.redis.exists(this.key(id))) throw new TenantExistsError(`tenant "${id}" already exists`);
     const record = TenantRecordSchema.parse({
       id,
@@ -299,12 +305,21 @@ export class TenantRegistry {
     return records.filter((r): r is TenantRecord => r !== undefined);
   }
 
-  async delete(id: string, author: ChangeAuthor = { actor: 'unknown' }): Promise<boolean> {
+  /**
+   * Deletes the tenant's record; with `expectedGeneration`, only that generation (a change made
+   * since, such as a resume during an offboarding, is a conflict and keeps the record).
+   */
+  async delete(
+    id: string,
+    author: ChangeAuthor = { actor: 'unknown' },
+    options: { expectedGeneration?: number } = {},
+  ): Promise<boolean> {
     const current = await this.get(id);
     const removed = await this.scripts.registryDelete(
       { record: this.key(id), tenants: tenantSetKey(this.prefix), changes: this.changeLogKey },
       {
         id,
+        expectedGeneration: options.expectedGeneration ?? '',
         log: this.logFields({
           tenant: id,
           action: 'delete',
@@ -316,6 +331,10 @@ export class TenantRegistry {
         }),
       },
     );
+    if (removed < 0)
+      throw new TenantConflictError(
+        `tenant "${id}" changed: generation ${-removed}, expected ${options.expectedGeneration}; not deleted`,
+      );
     return removed === 1;
   }
 }

@@ -17,6 +17,13 @@ export const TenantIdSchema = z
   );
 export type TenantId = z.infer<typeof TenantIdSchema>;
 
+/**
+ * The suffix of a tenant's volume-init helper's container name (`bulkhead-<namespace>-<tenant>`
+ * followed by it, supervisor/docker/container-spec.ts): a tenant id ending in it would name its
+ * runtime as another tenant's helper, so no tenant is registered with one (TenantRegistry.create).
+ */
+export const VOLUME_INIT_SUFFIX = '-volinit';
+
 export const IsolationTierSchema = z.enum(['runc', 'gvisor']);
 export type IsolationTier = z.infer<typeof IsolationTierSchema>;
 

@@ -14,6 +14,7 @@ import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
 import { LABELS } from './labels.ts';
+import { VOLUME_INIT_SUFFIX } from '../../kernel/tenant/tenant-spec.ts';
 
 export interface Placement {
   /** Separates installations (and test runs) sharing one engine; part of every name and label. */
@@ -203,7 +204,7 @@ function containerFrom(
 
 /** The name of a tenant's volume-init helper: one at a time, the engine keeps names unique. */
 export function volumeInitName(placement: Placement): string {
-  return `${placement.containerName}-volinit`;
+  return `${placement.containerName}${VOLUME_INIT_SUFFIX}`;
 }
 
 /**

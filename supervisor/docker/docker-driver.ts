@@ -30,6 +30,7 @@ import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, containerDefaultsHash, runtimeName, type Placement } from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from './labels.ts';
+import { assertOwned } from './engine-ownership.ts';
 import { purgeTenant } from './tenant-purge.ts';
 import { readyTenantVolume, removeLeftoverHelper } from './tenant-volume.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -217,13 +218,15 @@ export class DockerDriver implements RuntimeDriver {
       await purgeTenant({ docker: this.docker, tenantId, placement: this.placement(tenantId, 0) });
   }
 
+  /** The tenant's container, by its name; one of that name that is not ours is refused (engine-ownership.ts). */
   private async inspectRaw(tenantId: string): Promise<Docker.ContainerInspectInfo | undefined> {
-    try {
-      return await this.docker.getContainer(this.placement(tenantId, 0).containerName).inspect();
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
+    const name = this.placement(tenantId, 0).containerName;
+    const info = await ignoreStatus(this.docker.getContainer(name).inspect(), 404);
+    if (info) {
+      const owner = { namespace: this.options.namespace, tenantId };
+      assertOwned({ kind: 'container', name, labels: info.Config.Labels }, owner);
     }
+    return info;
   }
 
   private async startNow(

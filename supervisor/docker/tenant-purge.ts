@@ -12,6 +12,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { Placement } from './container-spec.ts';
 import { ignoreStatus, statusOf } from './engine-status.ts';
 import { LABELS } from './labels.ts';
+import { ownedBy } from './engine-ownership.ts';
 
 interface PurgeTarget {
   docker: Docker;
@@ -47,17 +48,24 @@ function nameOf(c: Docker.ContainerInfo): string {
   return (c.Names[0] ?? c.Id.slice(0, 12)).replace(/^\//, '');
 }
 
+/** The volume of the tenant's name, if there is one, and whether its labels say it is the tenant's. */
+async function tenantVolume(t: PurgeTarget): Promise<{ ours: boolean } | undefined> {
+  const volume = await ignoreStatus(t.docker.getVolume(t.placement.volumeName).inspect(), 404);
+  const owner = { namespace: t.placement.namespace, tenantId: t.tenantId };
+  return volume && { ours: ownedBy(volume.Labels, owner) };
+}
+
 /** What of the tenant is still on this host: none, after a purge that worked. */
 async function tenantLeftovers(t: PurgeTarget): Promise<string[]> {
-  const { docker, placement } = t;
+  const { placement } = t;
   const [containers, volume, socketDir] = await Promise.all([
     tenantContainers(t),
-    ignoreStatus(docker.getVolume(placement.volumeName).inspect(), 404),
+    tenantVolume(t),
     stat(placement.socketDir).catch(() => undefined),
   ]);
   return [
     ...containers.map((c) => `container ${nameOf(c)}${ours(c, placement.namespace) ? '' : ' (not ours)'}`),
-    ...(volume ? [`data volume ${placement.volumeName}`] : []),
+    ...(volume ? [`data volume ${placement.volumeName}${volume.ours ? '' : ' (not ours)'}`] : []),
     ...(socketDir ? [`socket directory ${placement.socketDir}`] : []),
   ];
 }
@@ -67,12 +75,15 @@ export async function purgeTenant(t: PurgeTarget): Promise<void> {
   for (const c of await tenantContainers(t))
     if (ours(c, placement.namespace))
       await ignoreStatus(docker.getContainer(c.Id).remove({ force: true }), 404);
-  try {
-    await docker.getVolume(placement.volumeName).remove();
-  } catch (error) {
-    // 404: gone already; 409: in use by a container not ours, which the second look names.
-    if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
-  }
+  // A volume of the tenant's name that another installation labelled is its tenant's data, not
+  // ours to destroy (engine-ownership.ts): the second look names it.
+  if ((await tenantVolume(t))?.ours)
+    try {
+      await docker.getVolume(placement.volumeName).remove();
+    } catch (error) {
+      // 404: gone already; 409: in use by a container not ours, which the second look names.
+      if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
+    }
   await removeTree(placement.socketDir);
   const left = await tenantLeftovers(t);
   if (left.length > 0)

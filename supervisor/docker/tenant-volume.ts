@@ -9,6 +9,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { buildVolumeInitSpec, volumeInitName, type Placement } from './container-spec.ts';
 import { ignoreStatus } from './engine-status.ts';
+import { assertOwned } from './engine-ownership.ts';
 
 /** An init that ran in this ensure: its helper is left to remove, beside the runtime's start. */
 export interface VolumeInit {
@@ -42,6 +43,13 @@ export async function readyTenantVolume(options: {
     ignoreStatus(helper.inspect(), 404),
     ignoreStatus(volume.inspect(), 404),
   ]);
+  // Another installation's helper or volume under this tenant's names is neither run nor mounted.
+  const owner = { namespace: placement.namespace, tenantId: spec.tenantId };
+  if (left) {
+    const name = volumeInitName(placement);
+    assertOwned({ kind: 'container', name, labels: left.Config.Labels, helper: true }, owner);
+  }
+  if (found) assertOwned({ kind: 'volume', name: placement.volumeName, labels: found.Labels }, owner);
   if (!left && found) return undefined;
   // 409: another ensure's helper, just made: waited for below like our own.
   if (!left) await ignoreStatus(docker.createContainer(buildVolumeInitSpec(spec, placement)), 409);

@@ -3,7 +3,8 @@
 // after its trail was closed, under the expiry offboarding gave them) is set aside first, before
 // the new record exists, so that no call of the new tenant is appended to the old chain: the new
 // tenant's trail starts at seq 1, and neither shows the other's entries nor is dropped with them
-// when their expiry comes (kernel/redis/lua/audit-set-aside.lua).
+// when their expiry comes (kernel/redis/lua/audit-set-aside.lua). Refused once the id has a record
+// again (another operator registered it since this command read it free): that trail is live.
 import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { DEFAULT_AUDIT_DAYS } from '../../kernel/tenant/tenant-spec.ts';
 

@@ -27,13 +27,14 @@ export async function offboardTenant(
 ): Promise<OffboardReceipt> {
   const tenant = await deps.registry.require(TenantIdSchema.parse(id));
   progress(`draining: suspending "${tenant.id}" so that new calls are refused`);
-  if (tenant.status !== 'suspended') {
-    await deps.registry.update(tenant.id, {
-      expectedGeneration: tenant.generation,
-      changes: { status: 'suspended' },
-      author: { actor: deps.actor, reason: 'offboard: drain' },
-    });
-  }
+  const drained =
+    tenant.status === 'suspended'
+      ? tenant
+      : await deps.registry.update(tenant.id, {
+          expectedGeneration: tenant.generation,
+          changes: { status: 'suspended' },
+          author: { actor: deps.actor, reason: 'offboard: drain' },
+        });
   await sleep(options.drainMs ?? DRAIN_MS);
   progress('stopping and removing the container');
   await deps.runtimes.remove(tenant.id, { purgeData: false });
@@ -54,10 +55,20 @@ export async function offboardTenant(
   progress('destroying secrets');
   const secrets = await deps.secrets.destroyAll(tenant.id);
   progress('removing the registry record');
-  await deps.registry.delete(tenant.id, { actor: deps.actor, reason: 'offboard' });
+  // Only the suspended generation this drained: a resume or an apply since made the tenant active
+  // again, and its calls may have brought up a runtime and a volume after the purge, which a deleted
+  // record would leave to no one. A conflict keeps the record: offboarding runs again.
+  await deps.registry.delete(
+    tenant.id,
+    { actor: deps.actor, reason: 'offboard' },
+    { expectedGeneration: drained.generation },
+  );
   // A secret set while this ran (read the record before its delete, stored after destroyAll) is
   // destroyed here; one stored after this fails its registry update and destroys itself (secrets.ts).
   await deps.secrets.destroyAll(tenant.id);
+  // Its isolation evidence describes a container now gone: kept, the console would show it as the
+  // evidence of a tenant onboarded later under the same id, never checked itself.
+  await deps.evidence?.forget(tenant.id);
   // Routers serve the record they cached for a moment after its delete, and record the calls they
   // refuse with it (tenant_suspended); after that, a tenant without a record gets no entry
   // (router/mcp/call-audit.ts). Waited for, so that those late entries get the expiry below too.

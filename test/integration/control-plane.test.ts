@@ -1,7 +1,8 @@
 // The control-plane use cases called directly, without the CLI, on real Redis in a test namespace
 // with a real supervisor: update (guarded by generation, with the change log's lines, recycling an
 // active tenant's runtime onto a new plan and leaving a suspended one alone), export -> parse ->
-// plan -> apply of tenants YAML (a change made in between is a conflict), and secrets.
+// plan -> apply of tenants YAML (a change made in between is a conflict, a tenant registered in
+// between keeps its audit trail), an offboarding overtaken by a resume, and secrets.
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -262,7 +263,64 @@ describe('secrets', () => {
   });
 });
 
+describe('offboarding', () => {
+  it('keeps the record of a tenant made active again after its purge', async () => {
+    const id = 'resumed-late';
+    await cp.registry.create({ id, plan: planByName('small'), isolation: 'runc', status: 'suspended' });
+    // Another operator's resume (or an apply) lands between the purge and the record's delete: the
+    // tenant's calls would bring up a runtime and a volume that a deleted record leaves to no one.
+    const racing = {
+      ...cp,
+      runtimes: Object.assign(Object.create(cp.runtimes) as typeof cp.runtimes, {
+        remove: async (...args: Parameters<typeof cp.runtimes.remove>) => {
+          await cp.runtimes.remove(...args);
+          if (!args[1].purgeData) return;
+          const now = await cp.registry.require(id);
+          await cp.registry.update(id, {
+            expectedGeneration: now.generation,
+            changes: { status: 'active' },
+            author: { actor: 'other-operator', reason: 'resume' },
+          });
+        },
+      }),
+    };
+    const auditDir = join(ns.runDir, 'offboard-late');
+    const outcome = await failure(offboardTenant(racing, id, { auditDir, drainMs: 50 }, () => {}));
+    expect(isBulkheadError(outcome, 'generation_conflict')).toBe(true);
+    expect((await cp.registry.get(id))?.status).toBe('active');
+  });
+});
+
 describe('a tenant id registered again after its offboarding', () => {
+  it('an apply that planned the id as new leaves the trail of a tenant registered since then alone', async () => {
+    const id = 'raced';
+    const yaml = `apiVersion: bulkhead/v1
+tenants:
+  - { id: ${id}, displayName: ${id}, plan: ${JSON.stringify(planByName('small'))}, isolation: runc, status: suspended }
+`;
+    const plan = await planApply(cp, parseTenantsYaml(yaml, 'raced.yaml'));
+    expect(plan[0]?.current).toBeUndefined();
+    // Another operator's onboarding lands between the plan and its apply, and its tenant is called.
+    await cp.registry.create({ id, plan: planByName('small'), isolation: 'runc' }, { actor: 'other' });
+    for (const user of ['alice', 'bob'])
+      await cp.audit.append({
+        tenant: id,
+        user,
+        agent: null,
+        tool: 'whoami',
+        decision: 'permit',
+        reason: 'test',
+      });
+    const outcome = await failure(applyPlan(cp, plan, { reason: 'apply raced.yaml' }));
+    expect(isBulkheadError(outcome, 'tenant_exists')).toBe(true);
+    const { entries, check } = await cp.audit.read(id);
+    expect(entries.map((e) => [e.seq, e.user])).toEqual([
+      [1, 'alice'],
+      [2, 'bob'],
+    ]);
+    expect(check.ok).toBe(true);
+  });
+
   it("starts a trail of its own: the earlier tenant's entries left in Redis are set aside, under their expiry", async () => {
     const id = 'reused';
     const prefix = ns.installation.registryPrefix;
@@ -273,6 +331,14 @@ describe('a tenant id registered again after its offboarding', () => {
       await onboardTenant(cp, { id, plan: 'small', isolation: 'runc', verify: false }, () => {});
       await entry('old-alice');
       await entry('old-bob');
+      await cp.evidence!.save({
+        tenantId: id,
+        runtimeId: 'earlier',
+        isolation: 'runc',
+        checkedAt: new Date().toISOString(),
+        pass: true,
+        checks: [],
+      });
       // No signing key here: nothing is sealed, and the trail stays in Redis under its retention.
       const auditDir = join(ns.runDir, 'offboard-exports');
       await offboardTenant(cp, id, { auditDir, drainMs: 50 }, () => {});
@@ -283,6 +349,8 @@ describe('a tenant id registered again after its offboarding', () => {
         said.push(line),
       );
       expect(said.join('\n')).toMatch(/earlier tenant "reused" left 2 audit entries in Redis: kept apart/);
+      // No evidence until the new tenant is verified: the earlier one's report went with it.
+      expect(await cp.evidence!.latest(id)).toBeNull();
       await entry('new-carol');
       const { entries, check } = await cp.audit.read(id);
       expect(entries.map((e) => [e.seq, e.user])).toEqual([[1, 'new-carol']]);

@@ -1,6 +1,7 @@
 // The registry and the audit trail on real Redis: generations with optimistic concurrency (one of
 // two concurrent updates wins, the other gets a conflict, nothing is lost), a change log naming who
-// made each change, manifest rules that change nothing when they refuse, a record read again that
+// made each change, manifest rules that change nothing when they refuse, an id that would name its
+// runtime as another tenant's volume-init helper refused, a record read again that
 // is parsed only when its stored text changed, and a hash chain that a tampered entry breaks.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,13 @@ afterAll(async () => {
 });
 
 describe('tenant registry', () => {
+  it("refuses a tenant id whose runtime would take another tenant's volume-init helper's name", async () => {
+    await registry.create({ id: 'delta', plan: planByName('small'), isolation: 'runc' });
+    const refused = registry.create({ id: 'delta-volinit', plan: planByName('small'), isolation: 'runc' });
+    await expect(refused).rejects.toThrow(/volume-init helper/);
+    expect(await registry.get('delta-volinit')).toBeUndefined();
+  });
+
   it('starts every tenant at generation 1 and logs who created it', async () => {
     const tenant = await registry.create(
       { id: 'echo', plan: planByName('small'), isolation: 'runc' },

@@ -1,10 +1,20 @@
 -- Deletes a tenant's record and set membership; logs the deletion only when there was a record.
--- KEYS: record, tenant set, change log. ARGV: id, log fields JSON.
--- Returns 1 when a record was removed, else 0.
+-- With an expected generation, only that generation is deleted: a change made since (a resume or
+-- an apply during an offboarding) keeps the record.
+-- KEYS: record, tenant set, change log. ARGV: id, expected generation ('' for any), log fields JSON.
+-- Returns 1 when a record was removed, 0 when there was none, -N when the stored generation is N
+-- and another was expected (nothing removed).
+if ARGV[2] ~= '' then
+  local raw = redis.call('GET', KEYS[1])
+  if raw then
+    local current = tonumber(cjson.decode(raw)['generation'])
+    if current ~= tonumber(ARGV[2]) then return -current end
+  end
+end
 local removed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 if removed == 1 then
-  local fields = cjson.decode(ARGV[2])
+  local fields = cjson.decode(ARGV[3])
   redis.call('XADD', KEYS[3], '*', unpack(fields))
 end
 return removed
