@@ -2,27 +2,35 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../../kernel/errors/error-codes.ts';
 import { RuntimeEndpointSchema } from '../../kernel/wire/runtime-endpoint.ts';
+import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { IsolationReportSchema } from './isolation-report.ts';
 
 export const RUNTIME_QUEUE = 'runtime';
 
+/**
+ * A job's tenant: a tenant id, checked again here, where the root supervisor takes it. Its paths
+ * (the socket directory it empties and removes as root), names and keys are built from it, so an id
+ * such as `..` from a producer that did not check would name the run directory itself.
+ */
+const JobTenant = TenantIdSchema;
+
 export const EnsureJob = z.strictObject({
-  tenantId: z.string(),
+  tenantId: JobTenant,
   /** W3C trace context of the call that asked (kernel/telemetry/trace-context.ts): the job's spans continue it. */
   traceparent: z.string().max(128).optional(),
 });
-export const RemoveJob = z.strictObject({ tenantId: z.string(), purgeData: z.boolean() });
-export const InspectJob = z.strictObject({ tenantId: z.string() });
-export const VerifyJob = z.strictObject({ tenantId: z.string() });
+export const RemoveJob = z.strictObject({ tenantId: JobTenant, purgeData: z.boolean() });
+export const InspectJob = z.strictObject({ tenantId: JobTenant });
+export const VerifyJob = z.strictObject({ tenantId: JobTenant });
 /** Ready what a tenant's first start needs, starting nothing: its image and its volume. */
-export const PrepareJob = z.strictObject({ tenantId: z.string() });
+export const PrepareJob = z.strictObject({ tenantId: JobTenant });
 /**
  * Replace a tenant's container for a security event (`reason` says which). Several reports of one
  * event recycle once: with `runtimeId`, only if that container still serves the tenant; with
  * `requestedAtMs`, only if the container serving it was created before the request.
  */
 export const RecycleJob = z.strictObject({
-  tenantId: z.string(),
+  tenantId: JobTenant,
   reason: z.string().min(1).max(200),
   runtimeId: z.string().optional(),
   requestedAtMs: z.number().optional(),
