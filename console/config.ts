@@ -1,7 +1,7 @@
 // What the console reads from its environment (`node console/main.ts`): its --help and its section
 // of the configuration reference come from this declaration.
 import { z } from 'zod';
-import { auditDir, INSTALLATION_FIELDS, logLevel } from '../kernel/config/common.ts';
+import { auditDir, INSTALLATION_FIELDS, logLevel, tenantClaim } from '../kernel/config/common.ts';
 import { defineConfig } from '../kernel/config/define-config.ts';
 
 const HttpUrl = z.url({ protocol: /^https?$/ });
@@ -65,11 +65,7 @@ export const consoleConfig = defineConfig(
       schema: z.string().min(1).default('roles'),
       doc: "the ID token claim (a list) that holds 'operator' or 'auditor'",
     },
-    tenantClaim: {
-      env: 'BULKHEAD_TENANT_CLAIM',
-      schema: z.string().min(1).default('tenant'),
-      doc: "the claim naming a user's tenant, as the router reads it: an ID token that carries it is a tenant's user's and refused at sign-in, whatever its roles",
-    },
+    tenantClaim,
     scope: {
       env: 'BULKHEAD_CONSOLE_SCOPE',
       schema: z.string().min(1).default('openid roles'),

@@ -12,6 +12,7 @@ import {
   metricsHost,
   otlpTracesEndpoint,
   redisUrl,
+  tenantClaim,
 } from '../kernel/config/common.ts';
 import { jsonListEnv } from '../kernel/process/process-entry.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
@@ -69,11 +70,7 @@ export const routerConfig = defineConfig(
       doc: 'comma-separated JWS algorithm allowlist',
       defaultText: 'ES256',
     },
-    tenantClaim: {
-      env: 'BULKHEAD_TENANT_CLAIM',
-      schema: z.string().default('tenant'),
-      doc: 'claim naming the tenant',
-    },
+    tenantClaim,
     clockToleranceSeconds: {
       env: 'BULKHEAD_CLOCK_TOLERANCE_SECONDS',
       schema: int().min(0).max(300).default(30),

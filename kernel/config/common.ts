@@ -21,6 +21,13 @@ export const namespace = {
   doc: 'installation namespace: Redis key prefix, container and label names',
 } satisfies ConfigField;
 
+/** The claim of a token naming its tenant: the router reads it; the console refuses an ID token that has it. */
+export const tenantClaim = {
+  env: 'BULKHEAD_TENANT_CLAIM',
+  schema: z.string().min(1).default('tenant'),
+  doc: "claim naming the tenant: the router's tenant of a token; an ID token that carries it is a tenant's user's, refused at console sign-in whatever its roles",
+} satisfies ConfigField;
+
 export const logLevel = {
   env: 'LOG_LEVEL',
   schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
