@@ -14,12 +14,16 @@ export interface Owner {
 
 type Labels = Record<string, string> | null | undefined;
 
+/** Whether labels say the object is this installation's (any of its tenants', or none's). */
+export function ofInstallation(labels: Labels, namespace: string): boolean {
+  return labels?.[LABELS.managed] === 'true' && labels[LABELS.namespace] === namespace;
+}
+
 /** Whether labels say this installation's tenant owns the object (a helper carries no tenant label). */
 export function ownedBy(labels: Labels, owner: Owner, options: { helper?: boolean } = {}): boolean {
   return (
-    labels?.[LABELS.managed] === 'true' &&
-    labels[LABELS.namespace] === owner.namespace &&
-    (options.helper ? labels[LABELS.role] === 'volume-init' : labels[LABELS.tenant] === owner.tenantId)
+    ofInstallation(labels, owner.namespace) &&
+    (options.helper ? labels?.[LABELS.role] === 'volume-init' : labels?.[LABELS.tenant] === owner.tenantId)
   );
 }
 

@@ -12,7 +12,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { Placement } from './container-spec.ts';
 import { ignoreStatus, statusOf } from './engine-status.ts';
 import { LABELS } from './labels.ts';
-import { ownedBy } from './engine-ownership.ts';
+import { ofInstallation, ownedBy } from './engine-ownership.ts';
 
 interface PurgeTarget {
   docker: Docker;
@@ -40,10 +40,6 @@ async function tenantContainers(t: PurgeTarget): Promise<Docker.ContainerInfo[]>
   return [...byId.values()];
 }
 
-function ours(c: Docker.ContainerInfo, namespace: string): boolean {
-  return c.Labels[LABELS.managed] === 'true' && c.Labels[LABELS.namespace] === namespace;
-}
-
 function nameOf(c: Docker.ContainerInfo): string {
   return (c.Names[0] ?? c.Id.slice(0, 12)).replace(/^\//, '');
 }
@@ -64,7 +60,9 @@ async function tenantLeftovers(t: PurgeTarget): Promise<string[]> {
     stat(placement.socketDir).catch(() => undefined),
   ]);
   return [
-    ...containers.map((c) => `container ${nameOf(c)}${ours(c, placement.namespace) ? '' : ' (not ours)'}`),
+    ...containers.map(
+      (c) => `container ${nameOf(c)}${ofInstallation(c.Labels, placement.namespace) ? '' : ' (not ours)'}`,
+    ),
     ...(volume ? [`data volume ${placement.volumeName}${volume.ours ? '' : ' (not ours)'}`] : []),
     ...(socketDir ? [`socket directory ${placement.socketDir}`] : []),
   ];
@@ -73,7 +71,7 @@ async function tenantLeftovers(t: PurgeTarget): Promise<string[]> {
 export async function purgeTenant(t: PurgeTarget): Promise<void> {
   const { docker, placement } = t;
   for (const c of await tenantContainers(t))
-    if (ours(c, placement.namespace))
+    if (ofInstallation(c.Labels, placement.namespace))
       await ignoreStatus(docker.getContainer(c.Id).remove({ force: true }), 404);
   // A volume of the tenant's name that another installation labelled is its tenant's data, not
   // ours to destroy (engine-ownership.ts): the second look names it.
