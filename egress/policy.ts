@@ -5,6 +5,7 @@
 // loopback or link-local address are refused unless the rule names that address literally: a public
 // name must not become a path into the gateway's own network (DNS rebinding).
 import { BlockList, isIPv4, isIP } from 'node:net';
+import { unmappedAddress } from '../kernel/wire/ip-address.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
 
 export interface Destination {
@@ -90,7 +91,6 @@ for (const [net, prefix] of [
 export function isPrivateAddress(address: string): boolean {
   // An IPv4-mapped IPv6 address is judged by its IPv4 part. (BlockList itself maps IPv4 addresses
   // onto ::ffff:0:0/96, so that range must not be a rule: it would refuse every IPv4 address.)
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  const plain = mapped ?? address;
+  const plain = unmappedAddress(address);
   return PRIVATE.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
 }

@@ -9,6 +9,7 @@
 // A source is an IPv4 address, or an IPv6 address's /64: the 64 bits below it are the host's own to
 // choose (privacy addresses, any address of the /64 routed to it), so keyed by the whole address one
 // host would take a fresh bucket with every token.
+import { unmappedAddress } from '../../kernel/wire/ip-address.ts';
 import { tokenDigest } from './verified-token-cache.ts';
 
 export interface AuthFloodGuardOptions {
@@ -33,14 +34,11 @@ const DEFAULT_MAX_ENTRIES = 10_000;
 const digest = tokenDigest;
 
 const ADMITTED: FloodVerdict = { admitted: true };
-const MAPPED_IPV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
 /** The source a peer address counts under: IPv4 as it is (also mapped), IPv6 by its /64. */
 export function floodSource(address: string): string {
-  if (!address.includes(':')) return address;
-  const ip = address.split('%')[0]!; // a link-local zone names the interface, not the host
-  const mapped = MAPPED_IPV4.exec(ip);
-  if (mapped) return mapped[1]!;
+  const ip = unmappedAddress(address.split('%')[0]!); // a link-local zone names the interface, not the host
+  if (!ip.includes(':')) return ip;
   const [head = '', tail = ''] = ip.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === '' ? [] : tail.split(':');
