@@ -111,8 +111,12 @@ export function createApp(deps: AppDeps): Express {
   app.get(['/.well-known/oauth-protected-resource', new URL(resourceMetadataUrl).pathname], (_req, res) => {
     res.json(metadata());
   });
+  // Readiness for a balancer: once shutdown has begun (router/http/request-drain.ts) it answers 503,
+  // while /mcp is still served through the notice period.
   app.get('/healthz', (_req, res) => {
-    res.json({ ok: true });
+    if (!deps.drain?.stopping) return void res.json({ ok: true });
+    res.setHeader('Connection', 'close');
+    res.status(503).json({ ok: false, stopping: true });
   });
 
   const serverDeps: RouterServerDeps = {

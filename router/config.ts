@@ -181,6 +181,14 @@ export const routerConfig = defineConfig(
       schema: int().min(0).default(8_000),
       doc: 'on SIGTERM, how long the router waits for /mcp requests in flight (not listen streams) before it closes every connection',
     },
+    shutdownNoticeMs: {
+      env: 'BULKHEAD_SHUTDOWN_NOTICE_MS',
+      // Off by default: the development stack has no balancer. With one, set it to what the
+      // balancer takes to notice a failing health check, keeping this plus the drain under the stop
+      // timeout.
+      schema: int().min(0).default(0),
+      doc: 'on SIGTERM, how long the router keeps serving with /healthz answering 503, before it stops listening and drains',
+    },
     pinWatchIntervalMs: {
       schema: int().min(10).default(5_000),
       doc: 'how often tenant pins (tools/list_changed) and the tools other routers withhold (router/tools/shared-withheld.ts) are polled',

@@ -1,6 +1,7 @@
 // Wires one router process: token verifier, tenant directory, runtime client, dispatcher, app.
 import { KEEP_ALIVE } from '../kernel/wire/keep-alive.ts';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -298,6 +299,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     metricsUrl: metricsServer?.url,
     flushTraces: async () => tracing?.flush(),
     async close() {
+      // Not ready from now on, still serving: a balancer that polls /healthz stops sending here
+      // before the listener closes (router/http/request-drain.ts).
+      drain.announce();
+      if (config.shutdownNoticeMs > 0) await delay(config.shutdownNoticeMs);
       await loops.stop();
       // No new connections; the calls in flight finish, within the drain's deadline
       // (router/http/request-drain.ts), before whatever is left is cut. /metrics still answers

@@ -4,6 +4,11 @@
 // tell its agent so. A `subscriptions/listen` stream is open until its client goes, so it is not
 // waited for: it is cut at the end, and its client listens again on another router.
 //
+// A balancer in front may keep sending new connections for a while after the signal: with a notice
+// period (`announce`, then BULKHEAD_SHUTDOWN_NOTICE_MS) the router keeps listening and serving, but
+// its /healthz answers 503 so that the balancer takes it out first, and every answer closes its
+// connection so that clients reconnect, to another router.
+//
 // Once the server stops listening, Node ends each keep-alive connection when its answer has gone. A
 // request that still arrives on one meanwhile is served, waited for within the same deadline, and
 // answered with `Connection: close`.
@@ -20,6 +25,16 @@ export class RequestDrain {
   #inFlight = 0;
   #draining = false;
   #wake: ((settled: boolean) => void) | undefined;
+
+  /** Shutdown has begun: /healthz answers 503 and every answer closes its connection. */
+  get stopping(): boolean {
+    return this.#draining;
+  }
+
+  /** Shutdown has begun (see `stopping`); requests are still served. */
+  announce(): void {
+    this.#draining = true;
+  }
 
   /** How many requests shutdown would wait for now. */
   get inFlight(): number {

@@ -4,7 +4,9 @@
 // open until its client goes, is not waited for: the process exits once the call is answered,
 // though its drain deadline is a minute; its /metrics shows the call it waits for meanwhile. The
 // call is held in flight by freezing the tenant's container in its host cgroup, behind the
-// supervisor's back, and thawed once the signal is sent.
+// supervisor's back, and thawed once the signal is sent. With a notice period, the router first
+// answers /healthz with 503 and goes on serving, so that a balancer takes it out before it stops
+// listening.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,5 +83,32 @@ describe('a router process stopped by SIGTERM', () => {
     expect(answered.structuredContent).toMatchObject({ record: { title: expect.stringMatching(/^drain /) } });
     // Well inside the minute of drain it was given: the listen stream still open was not waited for.
     expect(await router.exited).toBe(0);
+  }, 60_000);
+
+  it('with a notice period, keeps serving while /healthz answers 503, then exits 0', async () => {
+    const noticed = await startRouterProcess(stack, { BULKHEAD_SHUTDOWN_NOTICE_MS: '3000' });
+    const healthz = new URL('/healthz', noticed.mcpUrl).href;
+    try {
+      expect((await fetch(healthz)).status).toBe(200);
+      const started = Date.now();
+      process.kill(noticed.pid, 'SIGTERM');
+      // A balancer polling /healthz sees the router not ready...
+      let health = 0;
+      for (let i = 0; i < 40 && health !== 503; i++) {
+        health = (await fetch(healthz)).status;
+        if (health !== 503) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(health).toBe(503);
+      // ...while a client that still reaches it on a new connection is served, and told to go.
+      const late = await bearerClient(noticed.mcpUrl, await stack.agentToken(TENANT));
+      clients.push(late);
+      expect((await late.callTool({ name: 'records_create', arguments: create() })).isError).toBeFalsy();
+      const answer = await fetch(healthz);
+      expect(answer.headers.get('connection')).toBe('close');
+      expect(await noticed.exited).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+    } finally {
+      await noticed.close();
+    }
   }, 60_000);
 });
