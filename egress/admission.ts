@@ -71,7 +71,7 @@ export async function admit(options: {
       return refusal('egress_denied', 'private_address', {
         ...where,
         message:
-          'the host name resolves to a private, loopback or link-local address; allow that address literally instead',
+          'the host name resolves to a private, loopback, link-local or reserved address; allow that address literally instead',
       });
     address = addresses[0]!.address;
   }
