@@ -19,13 +19,21 @@ export type EgressDecision =
   | { allowed: true; upstream?: { name: string; credential?: EgressCredential }; literal: boolean }
   | { allowed: false; reason: 'egress_off' | 'host_not_allowed' };
 
+/**
+ * A request's host as rules name it: lower case, without one trailing dot. `name.` is the same
+ * name as `name` in DNS; both proxy forms go through here, so neither refuses what the other allows.
+ */
+export function ruleHost(host: string): string {
+  return host.toLowerCase().replace(/\.$/, '');
+}
+
 /** `host:port` of a CONNECT request, or undefined when it is not one. */
 export function parseAuthority(authority: string): Destination | undefined {
   const match = /^([A-Za-z0-9.-]{1,253}):([0-9]{1,5})$/.exec(authority);
   if (!match) return undefined;
   const port = Number(match[2]);
   if (port < 1 || port > 65535) return undefined;
-  return { host: match[1]!.toLowerCase().replace(/\.$/, ''), port };
+  return { host: ruleHost(match[1]!), port };
 }
 
 function ruleMatches(rule: string, dest: Destination): boolean {

@@ -19,7 +19,7 @@ import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admiss
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
-import { parseAuthority, type Destination } from './policy.ts';
+import { parseAuthority, ruleHost, type Destination } from './policy.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
 
 /** Whose tunnel a connection came through: known from the socket the gateway dialed, never from its bytes. */
@@ -269,7 +269,7 @@ export function createProxyServer(
           message: 'send absolute-form http:// requests, or CONNECT host:port for https',
         }),
       );
-    const dest: Destination = { host: url.hostname.toLowerCase(), port: Number(url.port || 80) };
+    const dest: Destination = { host: ruleHost(url.hostname), port: Number(url.port || 80) };
     void forward(ctx, dest, url, req, res, started, method, reply).catch(() => {
       if (!res.headersSent) reply(refusal('upstream_unreachable', 'gateway_state_unavailable'));
       else res.destroy();

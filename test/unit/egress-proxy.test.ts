@@ -2,9 +2,9 @@
 // upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time per
 // connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream connection
 // outlives its client, a connection sending no request ends, a forwarded body is never a request of
-// its own, and a credential the gateway adds is not echoed back. The proxy is driven directly, one
-// loopback connection standing for one tunnel; the upstreams are loopback servers that record what
-// reaches them.
+// its own, a credential the gateway adds is not echoed back, and `name.` is `name` in both proxy
+// forms. The proxy is driven directly, one loopback connection standing for one tunnel; the
+// upstreams are loopback servers that record what reaches them.
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -64,11 +64,18 @@ async function upstream(answer: 'whole' | 'none' | 'started' = 'whole') {
 
 /**
  * The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may, as the
- * upstream `local`; with `secret`, an upstream whose credential the gateway adds, of that value.
+ * upstream `local`, and `hosts` tenant-wide; with `secret`, an upstream whose credential the gateway
+ * adds, of that value.
  */
 async function proxy(
   port: number,
-  options: { budget?: UpstreamBudget; headersTimeoutMs?: number; secret?: string } = {},
+  options: {
+    budget?: UpstreamBudget;
+    headersTimeoutMs?: number;
+    secret?: string;
+    names?: NameResolver;
+    hosts?: string[];
+  } = {},
 ) {
   const { budget = { take: () => Promise.resolve(undefined) }, headersTimeoutMs, secret } = options;
   const credential = { header: 'authorization', secret: 'LOCAL_TOKEN', prefix: 'Bearer ' };
@@ -78,7 +85,7 @@ async function proxy(
   const server = createProxyServer(
     {
       budget,
-      names: new NameResolver(),
+      names: options.names ?? new NameResolver(),
       credential: () => Promise.resolve(secret),
       connectTimeoutMs: 10_000,
       idleTimeoutMs: 3_600_000,
@@ -95,6 +102,7 @@ async function proxy(
         pack: undefined,
         policy: EgressPolicySchema.parse({
           mode: 'allowlist',
+          hosts: options.hosts ?? [],
           upstreams: {
             local: { hosts: [`127.0.0.1:${port}`], ...(secret === undefined ? {} : { credential }) },
           },
@@ -165,6 +173,35 @@ describe('the egress proxy against a hostile tunnel', () => {
     // The refusal ends the connection; the requests behind it are answered by nothing.
     expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 403']);
     expect(gateway.events.map((e) => e.reason)).toEqual(['host_not_allowed']);
+  });
+
+  it('takes `name.` as `name` in both forms: allowed by its rule, looked up and audited without the dot', async () => {
+    const asked: string[] = [];
+    const names = new NameResolver({
+      lookup: (host) => {
+        asked.push(host);
+        return Promise.reject(new Error('ENOTFOUND'));
+      },
+    });
+    const gateway = await proxy(1, { names, hosts: ['api.example.test'] });
+    const host = 'API.example.test.';
+    const answers = [
+      await exchange(gateway.port, `CONNECT ${host}:443 HTTP/1.1\r\nhost: ${host}:443\r\n\r\n`),
+      await exchange(gateway.port, `GET http://${host}/ HTTP/1.1\r\nhost: ${host}\r\n\r\n`),
+    ];
+    // Past the allowlist in both: what stops them is this test's resolver, which knows no name.
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 502 .*"reason":"name_not_resolved"/s);
+    expect(asked).toEqual(['api.example.test', 'api.example.test']);
+    expect(gateway.events.map((e) => [e.call.method, e.call.host])).toEqual([
+      ['CONNECT', 'api.example.test'],
+      ['GET', 'api.example.test'],
+    ]);
+    // Only one dot: `name..` is no name the rule allows, in either form.
+    for (const request of [
+      'CONNECT api.example.test..:443 HTTP/1.1\r\nhost: x\r\n\r\n',
+      'GET http://api.example.test../ HTTP/1.1\r\nhost: x\r\n\r\n',
+    ])
+      expect(await exchange(gateway.port, request)).toMatch(/^HTTP\/1\.1 403 .*"reason":"host_not_allowed"/s);
   });
 
   it.each(['CONNECT', 'GET'])(
