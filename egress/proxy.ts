@@ -20,6 +20,7 @@ import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
 import { parseAuthority, ruleHost, type Destination } from './policy.ts';
+import type { UpstreamAgents } from './upstream-agents.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
 
 /** Whose tunnel a connection came through: known from the socket the gateway dialed, never from its bytes. */
@@ -49,6 +50,8 @@ export interface ProxyOptions {
   names: NameResolver;
   /** The value of a tenant's credential, or undefined when it cannot be read. */
   credential(tenant: string, credential: EgressCredential): Promise<string | undefined>;
+  /** Each tenant's keep-alive connections to upstreams (egress/upstream-agents.ts). */
+  agents: UpstreamAgents;
   /** Every upstream request or tunnel, once it ended. */
   observe(event: UpstreamEvent): void;
   connectTimeoutMs: number;
@@ -351,6 +354,8 @@ export function createProxyServer(
     const upstreamReq = httpRequest({
       host: verdict.address,
       port: dest.port,
+      // The tenant's own pool: a connection kept alive for one tenant never carries another's request.
+      agent: options.agents.of(ctx.tenant),
       method,
       path: `${url.pathname}${url.search}`,
       headers,
