@@ -188,7 +188,7 @@ export function createProxyServer(
         ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
       });
     };
-    // A client that left while its request was admitted (its budget, then its name: seconds at
+    // A client that left while its request was admitted (its name, then its budget: seconds at
     // most) gets no upstream connection. Dialed anyway, one whose client went with a reset stayed
     // open until the idle timeout, counted in none of the tenant's bounds (the pool counts tunnels).
     if (client.destroyed) {
