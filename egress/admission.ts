@@ -1,6 +1,10 @@
 // Whether one proxy request may go out, and where to: the tenant's and pack's allowlists
-// (egress/policy.ts), the upstream's shared budget (egress/upstream-budget.ts), then the address
-// the name resolves to (egress/name-lookup.ts: within a deadline, a few lookups per tenant at once).
+// (egress/policy.ts), the address the name resolves to (egress/name-lookup.ts: within a deadline, a
+// few lookups per tenant at once), then the upstream's shared budget (egress/upstream-budget.ts).
+// The budget is charged last: it counts the upstream's calls for every tenant, and a request the
+// gateway refuses for its name or its address never reaches the upstream. Charged first, a name
+// that did not resolve (a resolver outage, a tenant's names that hang) spent every tenant's budget
+// on calls the upstream never saw.
 // A refusal is an HTTP answer: 403 with a JSON body naming the host and the reason, 429 with
 // `retry_after_ms` when the upstream's budget is spent, 502 when the name does not resolve in time.
 import { isIP } from 'node:net';
@@ -44,6 +48,21 @@ export async function admit(options: {
   const decision = decide(options.policy, options.pack, dest);
   if (!decision.allowed)
     return refusal('egress_denied', decision.reason, { ...where, message: REASONS[decision.reason] });
+  let address = dest.host;
+  if (isIP(dest.host) === 0) {
+    const resolved = await options.names.resolve(options.tenant, dest.host);
+    if (!resolved.ok)
+      return refusal('upstream_unreachable', resolved.reason, { ...where, message: resolved.message });
+    const { addresses } = resolved;
+    // Every address is checked, not just the one used: a name may not mix public and private ones.
+    if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address)))
+      return refusal('egress_denied', 'private_address', {
+        ...where,
+        message:
+          'the host name resolves to a private, loopback, link-local or reserved address; allow that address literally instead',
+      });
+    address = addresses[0]!.address;
+  }
   const upstream = decision.upstream;
   if (upstream) {
     const taken = await options.budget.take(upstream.name);
@@ -59,21 +78,6 @@ export async function admit(options: {
       spent.headers['retry-after'] = String(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)));
       return spent;
     }
-  }
-  let address = dest.host;
-  if (isIP(dest.host) === 0) {
-    const resolved = await options.names.resolve(options.tenant, dest.host);
-    if (!resolved.ok)
-      return refusal('upstream_unreachable', resolved.reason, { ...where, message: resolved.message });
-    const { addresses } = resolved;
-    // Every address is checked, not just the one used: a name may not mix public and private ones.
-    if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address)))
-      return refusal('egress_denied', 'private_address', {
-        ...where,
-        message:
-          'the host name resolves to a private, loopback or link-local address; allow that address literally instead',
-      });
-    address = addresses[0]!.address;
   }
   return { address, ...(upstream ? { upstream } : {}) };
 }

@@ -28,6 +28,7 @@ import { recordEgressSpan } from './egress-spans.ts';
 import { NameResolver } from './name-lookup.ts';
 import { createProxyServer, type TunnelContext } from './proxy.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
+import { UpstreamAgents } from './upstream-agents.ts';
 import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
 
 export interface EgressGatewayOptions {
@@ -77,6 +78,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   const budget = options.budget ?? new RedisUpstreamBudget({ redis, prefix: installation.registryPrefix });
   const tenants = new Map<string, TenantEntry>();
   const contexts = new WeakMap<Socket, TunnelContext>();
+  const agents = new UpstreamAgents();
 
   async function credential(tenant: string, wanted: EgressCredential): Promise<string | undefined> {
     const record = tenants.get(tenant)?.record;
@@ -92,6 +94,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       // One for every tenant: the threads its lookups share are the process's.
       names: new NameResolver(),
       credential,
+      agents,
       connectTimeoutMs: options.connectTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
       observe(event) {
@@ -170,6 +173,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
     for (const [id, entry] of tenants)
       if (!wanted.has(id)) {
         entry.pool.close();
+        agents.drop(id);
         tenants.delete(id);
       }
   }
@@ -186,6 +190,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       await scheduler.stop();
       for (const entry of tenants.values()) entry.pool.close();
       tenants.clear();
+      agents.close();
       proxy.close();
       redis.disconnect();
     },

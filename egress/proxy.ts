@@ -19,7 +19,8 @@ import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admiss
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
-import { parseAuthority, type Destination } from './policy.ts';
+import { parseAuthority, ruleHost, type Destination } from './policy.ts';
+import type { UpstreamAgents } from './upstream-agents.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
 
 /** Whose tunnel a connection came through: known from the socket the gateway dialed, never from its bytes. */
@@ -49,6 +50,8 @@ export interface ProxyOptions {
   names: NameResolver;
   /** The value of a tenant's credential, or undefined when it cannot be read. */
   credential(tenant: string, credential: EgressCredential): Promise<string | undefined>;
+  /** Each tenant's keep-alive connections to upstreams (egress/upstream-agents.ts). */
+  agents: UpstreamAgents;
   /** Every upstream request or tunnel, once it ended. */
   observe(event: UpstreamEvent): void;
   connectTimeoutMs: number;
@@ -185,7 +188,7 @@ export function createProxyServer(
         ...(ok.upstream ? { upstream: ok.upstream.name } : {}),
       });
     };
-    // A client that left while its request was admitted (its budget, then its name: seconds at
+    // A client that left while its request was admitted (its name, then its budget: seconds at
     // most) gets no upstream connection. Dialed anyway, one whose client went with a reset stayed
     // open until the idle timeout, counted in none of the tenant's bounds (the pool counts tunnels).
     if (client.destroyed) {
@@ -269,7 +272,7 @@ export function createProxyServer(
           message: 'send absolute-form http:// requests, or CONNECT host:port for https',
         }),
       );
-    const dest: Destination = { host: url.hostname.toLowerCase(), port: Number(url.port || 80) };
+    const dest: Destination = { host: ruleHost(url.hostname), port: Number(url.port || 80) };
     void forward(ctx, dest, url, req, res, started, method, reply).catch(() => {
       if (!res.headersSent) reply(refusal('upstream_unreachable', 'gateway_state_unavailable'));
       else res.destroy();
@@ -351,6 +354,8 @@ export function createProxyServer(
     const upstreamReq = httpRequest({
       host: verdict.address,
       port: dest.port,
+      // The tenant's own pool: a connection kept alive for one tenant never carries another's request.
+      agent: options.agents.of(ctx.tenant),
       method,
       path: `${url.pathname}${url.search}`,
       headers,

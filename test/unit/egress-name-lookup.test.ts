@@ -4,7 +4,8 @@
 // settles. The resolver is a fake at the port (`lookup`) modelling libuv's threadpool as getaddrinfo
 // meets it: 2 lookups (half the default pool of 4) run at once, the rest wait for a thread, and a
 // hung one holds its thread until the test lets go. test/integration/egress-name-lookup.test.ts
-// has real getaddrinfo calls hang.
+// has real getaddrinfo calls hang. An upstream's budget is charged only once the name resolved to
+// an address the request may reach.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { admit } from '../../egress/admission.ts';
 import {
@@ -167,5 +168,44 @@ describe('resolving an allowed host name', () => {
     // The default is getaddrinfo, which reads /etc/hosts (no DNS server is reachable here).
     const resolved = await new NameResolver().resolve('acme', 'localhost');
     expect(resolved.ok && resolved.addresses.map((a) => a.address)).toContain('127.0.0.1');
+  });
+
+  it("charges an upstream's shared budget only for a name that resolved to an address it may reach", async () => {
+    const charged: string[] = [];
+    const counting: UpstreamBudget = {
+      take: (upstream) => {
+        charged.push(upstream);
+        return Promise.resolve(undefined);
+      },
+    };
+    const metered = EgressPolicySchema.parse({
+      mode: 'allowlist',
+      upstreams: { crm: { hosts: ['*.crm.example.test'] } },
+    });
+    const answers = new Map([
+      ['api.crm.example.test', PUBLIC],
+      ['inside.crm.example.test', '10.0.0.7'],
+    ]);
+    const names = new NameResolver({
+      deadlineMs: 50,
+      lookup: (host) => {
+        if (host === 'slow.crm.example.test') return new Promise(() => undefined);
+        const address = answers.get(host);
+        return address ? Promise.resolve([{ address }]) : Promise.reject(new Error('ENOTFOUND'));
+      },
+    });
+    const ask = (tenant: string, host: string) =>
+      admit({ tenant, policy: metered, pack: undefined, dest: { host, port: 443 }, budget: counting, names });
+    // None of these reaches the upstream: each is refused for its name or its address. (The name
+    // that hangs is globex's, so that its held lookup slot delays none of acme's.)
+    for (const [tenant, host, reason] of [
+      ['acme', 'gone.crm.example.test', 'name_not_resolved'],
+      ['acme', 'inside.crm.example.test', 'private_address'],
+      ['globex', 'slow.crm.example.test', 'name_resolution_timeout'],
+    ] as const)
+      expect(await ask(tenant, host), host).toMatchObject({ body: { reason } });
+    expect(charged).toEqual([]);
+    expect(await ask('acme', 'api.crm.example.test')).toEqual({ address: PUBLIC, upstream: { name: 'crm' } });
+    expect(charged).toEqual(['crm']);
   });
 });

@@ -117,36 +117,66 @@ describe('destinations', () => {
       expect(parseAuthority(bad), bad).toBeUndefined();
   });
 
-  it('knows the addresses a host name must not lead to', () => {
-    for (const address of [
-      '127.0.0.1',
-      '10.1.2.3',
-      '172.16.0.1',
-      '192.168.1.1',
-      '169.254.169.254',
-      '::1',
-      'fe80::1',
-      'fd00::1',
-      '192.0.0.8',
-      '198.18.0.1',
-      '198.19.255.254',
-      // NAT64: the well-known prefix carries the IPv4 address it reaches, hex or dotted.
-      '64:ff9b::a00:1',
-      '64:ff9b::7f00:1',
-      '64:ff9b::10.0.0.1',
-      '64:ff9b::a9fe:a9fe',
-      '64:ff9b:1::5db8:d822',
-    ])
-      expect(isPrivateAddress(address), address).toBe(true);
-    for (const address of [
-      '93.184.216.34',
-      '::ffff:93.184.216.34',
-      '2606:2800:220:1:248:1893:25c8:1946',
-      '64:ff9b::5db8:d822',
-      '64:ff9b::93.184.216.34',
-      '198.20.0.1',
-    ])
-      expect(isPrivateAddress(address), address).toBe(false);
+  // Each address with why it is refused (or allowed): one row per range of egress/policy.ts.
+  const refused: [string, string][] = [
+    ['0.1.2.3', 'this network, 0.0.0.0/8'],
+    ['0.0.0.0', 'this network: the host itself'],
+    ['127.0.0.1', 'loopback'],
+    ['10.1.2.3', 'private'],
+    ['172.16.0.1', 'private'],
+    ['192.168.1.1', 'private'],
+    ['100.64.0.1', 'carrier-grade NAT, 100.64.0.0/10'],
+    ['100.127.255.254', 'carrier-grade NAT, its last host'],
+    ['169.254.169.254', 'link-local (cloud metadata)'],
+    ['192.0.0.8', 'IETF protocol assignments, 192.0.0.0/24'],
+    ['198.18.0.1', 'benchmarking, 198.18.0.0/15'],
+    ['198.19.255.254', 'benchmarking, its last host'],
+    ['224.0.0.1', 'multicast'],
+    ['240.0.0.1', 'reserved, 240.0.0.0/4'],
+    ['255.255.255.255', 'limited broadcast'],
+    ['::1', 'IPv6 loopback'],
+    ['::', 'IPv6 unspecified'],
+    ['::10.0.0.1', 'IPv4-compatible, ::/96'],
+    ['::93.184.216.34', 'IPv4-compatible, even of a public address: deprecated, never routed'],
+    ['::ffff:10.0.0.1', 'IPv4-mapped private'],
+    ['::ffff:0:10.0.0.1', 'IPv4-translated private, ::ffff:0:0:0/96'],
+    ['fe80::1', 'link-local'],
+    ['fd00::1', 'unique local, fc00::/7'],
+    ['fec0::1', 'site-local, fec0::/10'],
+    ['feff:ffff::1', 'site-local, its end'],
+    ['ff02::1', 'multicast'],
+    ['100::1', 'discard-only, 100::/64'],
+    ['100::ffff:ffff:ffff:ffff', 'discard-only, its end'],
+    ['2002:a00:1::1', '6to4 of 10.0.0.1'],
+    ['2002:7f00:1::1', '6to4 of 127.0.0.1'],
+    ['2002:a9fe:a9fe::', '6to4 of 169.254.169.254'],
+    ['2002:c0a8:101:1::1', '6to4 of 192.168.1.1'],
+    ['64:ff9b::a00:1', 'NAT64 of 10.0.0.1, hex'],
+    ['64:ff9b::7f00:1', 'NAT64 of 127.0.0.1'],
+    ['64:ff9b::10.0.0.1', 'NAT64 of 10.0.0.1, dotted'],
+    ['64:ff9b::a9fe:a9fe', 'NAT64 of 169.254.169.254'],
+    ['64:ff9b::6440:1', 'NAT64 of 100.64.0.1'],
+    ['64:ff9b:1::5db8:d822', 'local-use NAT64, 64:ff9b:1::/48, whatever it embeds'],
+  ];
+  const allowed: [string, string][] = [
+    ['93.184.216.34', 'public IPv4'],
+    ['::ffff:93.184.216.34', 'IPv4-mapped public'],
+    ['::ffff:0:93.184.216.34', 'IPv4-translated public'],
+    ['2606:2800:220:1:248:1893:25c8:1946', 'public IPv6'],
+    ['64:ff9b::5db8:d822', 'NAT64 of a public address, hex'],
+    ['64:ff9b::93.184.216.34', 'NAT64 of a public address, dotted'],
+    ['2002:5db8:d822::1', '6to4 of a public address'],
+    ['198.20.0.1', 'past the benchmarking networks'],
+    ['100.128.0.1', 'past carrier-grade NAT'],
+    ['223.255.255.254', 'below multicast'],
+    ['100:0:0:1::1', 'past the discard prefix'],
+    ['fbff::1', 'below unique local'],
+  ];
+  it.each(refused)('refuses %s (%s) as where a host name may lead', (address) => {
+    expect(isPrivateAddress(address)).toBe(true);
+  });
+  it.each(allowed)('lets a host name lead to %s (%s)', (address) => {
+    expect(isPrivateAddress(address)).toBe(false);
   });
 });
 

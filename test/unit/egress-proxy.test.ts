@@ -2,15 +2,17 @@
 // upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time per
 // connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream connection
 // outlives its client, a connection sending no request ends, a forwarded body is never a request of
-// its own, and a credential the gateway adds is not echoed back. The proxy is driven directly, one
-// loopback connection standing for one tunnel; the upstreams are loopback servers that record what
-// reaches them.
-import { createServer as createHttpServer } from 'node:http';
+// its own, a credential the gateway adds is not echoed back, one tenant's kept-alive upstream
+// connection never serves another tenant, and `name.` is `name` in both proxy forms. The proxy is
+// driven directly, one loopback connection standing for one tunnel; the upstreams are loopback
+// servers that record what reaches them.
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NameResolver } from '../../egress/name-lookup.ts';
 import { createProxyServer, type UpstreamEvent } from '../../egress/proxy.ts';
+import { UpstreamAgents } from '../../egress/upstream-agents.ts';
 import type { UpstreamBudget } from '../../egress/upstream-budget.ts';
 import { EgressPolicySchema } from '../../kernel/tenant/egress-policy.ts';
 
@@ -23,6 +25,17 @@ function listening(server: Server): Promise<number> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
   );
+}
+
+/** A loopback HTTP upstream that answers with `handler`: its port. */
+async function httpUpstream(handler: RequestListener): Promise<number> {
+  const server = createHttpServer(handler);
+  const port = await listening(server);
+  cleanup.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return port;
 }
 
 /**
@@ -64,22 +77,32 @@ async function upstream(answer: 'whole' | 'none' | 'started' = 'whole') {
 
 /**
  * The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may, as the
- * upstream `local`; with `secret`, an upstream whose credential the gateway adds, of that value.
+ * upstream `local`, and `hosts` tenant-wide; with `secret`, an upstream whose credential the gateway
+ * adds, of that value. Tunnels come from tenant acme (`port`), or globex (`portOf`).
  */
 async function proxy(
   port: number,
-  options: { budget?: UpstreamBudget; headersTimeoutMs?: number; secret?: string } = {},
+  options: {
+    budget?: UpstreamBudget;
+    headersTimeoutMs?: number;
+    secret?: string;
+    names?: NameResolver;
+    hosts?: string[];
+  } = {},
 ) {
   const { budget = { take: () => Promise.resolve(undefined) }, headersTimeoutMs, secret } = options;
   const credential = { header: 'authorization', secret: 'LOCAL_TOKEN', prefix: 'Bearer ' };
   const events: UpstreamEvent[] = [];
   let onEvent: (() => void) | undefined;
   const seen: Socket[] = [];
+  const tenantOf = new WeakMap<Socket, string>();
+  const agents = new UpstreamAgents();
   const server = createProxyServer(
     {
       budget,
-      names: new NameResolver(),
+      names: options.names ?? new NameResolver(),
       credential: () => Promise.resolve(secret),
+      agents,
       connectTimeoutMs: 10_000,
       idleTimeoutMs: 3_600_000,
       ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),
@@ -91,10 +114,11 @@ async function proxy(
     (socket) => {
       seen.push(socket);
       return {
-        tenant: 'acme',
+        tenant: tenantOf.get(socket) ?? 'acme',
         pack: undefined,
         policy: EgressPolicySchema.parse({
           mode: 'allowlist',
+          hosts: options.hosts ?? [],
           upstreams: {
             local: { hosts: [`127.0.0.1:${port}`], ...(secret === undefined ? {} : { credential }) },
           },
@@ -103,15 +127,23 @@ async function proxy(
     },
   );
   // Handed over as the gateway hands each tunnel (egress/gateway.ts), on a socket that, like the
-  // tunnel pool's, ends when its peer ends.
-  const front = createServer((socket) => server.emit('connection', socket));
-  const proxyPort = await listening(front);
+  // tunnel pool's, ends when its peer ends; its tenant is the one whose listener it came through.
+  const ports = new Map<string, number>();
+  for (const tenant of ['acme', 'globex']) {
+    const front = createServer((socket) => {
+      tenantOf.set(socket, tenant);
+      server.emit('connection', socket);
+    });
+    ports.set(tenant, await listening(front));
+    cleanup.push(() => front.close());
+  }
   cleanup.push(() => {
     server.closeAllConnections();
-    front.close();
+    agents.close();
   });
   return {
-    port: proxyPort,
+    port: ports.get('acme')!,
+    portOf: (tenant: 'acme' | 'globex') => ports.get(tenant)!,
     events,
     observed: new Promise<void>((resolve) => (onEvent = resolve)),
     /** The proxy's side of the tunnel of the first request it saw. */
@@ -165,6 +197,57 @@ describe('the egress proxy against a hostile tunnel', () => {
     // The refusal ends the connection; the requests behind it are answered by nothing.
     expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 403']);
     expect(gateway.events.map((e) => e.reason)).toEqual(['host_not_allowed']);
+  });
+
+  it("never hands one tenant's kept-alive upstream connection to another tenant's request", async () => {
+    // The upstream records, per request, the tenant that sent it and the port of the connection it
+    // came on: one port, one connection.
+    const from: { tenant: string; port: number }[] = [];
+    const port = await httpUpstream((req, res) => {
+      from.push({ tenant: String(req.headers['x-tenant']), port: req.socket.remotePort! });
+      req.resume();
+      res.end('ok');
+    });
+    const gateway = await proxy(port);
+    const target = `127.0.0.1:${port}`;
+    for (const tenant of ['acme', 'globex', 'acme', 'globex'] as const) {
+      const get = `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nx-tenant: ${tenant}\r\nconnection: close\r\n\r\n`;
+      expect(await exchange(gateway.portOf(tenant), get)).toMatch(/^HTTP\/1\.1 200/);
+    }
+    const portsOf = (tenant: string) => new Set(from.filter((r) => r.tenant === tenant).map((r) => r.port));
+    const [acme, globex] = [portsOf('acme'), portsOf('globex')];
+    expect([...acme].filter((p) => globex.has(p))).toEqual([]);
+    // Still kept alive: each tenant's second request came on its first one's connection.
+    expect([acme.size, globex.size]).toEqual([1, 1]);
+  });
+
+  it('takes `name.` as `name` in both forms: allowed by its rule, looked up and audited without the dot', async () => {
+    const asked: string[] = [];
+    const names = new NameResolver({
+      lookup: (host) => {
+        asked.push(host);
+        return Promise.reject(new Error('ENOTFOUND'));
+      },
+    });
+    const gateway = await proxy(1, { names, hosts: ['api.example.test'] });
+    const host = 'API.example.test.';
+    const answers = [
+      await exchange(gateway.port, `CONNECT ${host}:443 HTTP/1.1\r\nhost: ${host}:443\r\n\r\n`),
+      await exchange(gateway.port, `GET http://${host}/ HTTP/1.1\r\nhost: ${host}\r\n\r\n`),
+    ];
+    // Past the allowlist in both: what stops them is this test's resolver, which knows no name.
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 502 .*"reason":"name_not_resolved"/s);
+    expect(asked).toEqual(['api.example.test', 'api.example.test']);
+    expect(gateway.events.map((e) => [e.call.method, e.call.host])).toEqual([
+      ['CONNECT', 'api.example.test'],
+      ['GET', 'api.example.test'],
+    ]);
+    // Only one dot: `name..` is no name the rule allows, in either form.
+    for (const request of [
+      'CONNECT api.example.test..:443 HTTP/1.1\r\nhost: x\r\n\r\n',
+      'GET http://api.example.test../ HTTP/1.1\r\nhost: x\r\n\r\n',
+    ])
+      expect(await exchange(gateway.port, request)).toMatch(/^HTTP\/1\.1 403 .*"reason":"host_not_allowed"/s);
   });
 
   it.each(['CONNECT', 'GET'])(
@@ -239,18 +322,13 @@ describe('the egress proxy against a hostile tunnel', () => {
     'frames a %s body as it came: a chunked body is never a second request to the upstream',
     async (method) => {
       const seen: string[] = [];
-      const server = createHttpServer((req, res) => {
+      const port = await httpUpstream((req, res) => {
         let body = '';
         req.on('data', (chunk: Buffer) => (body += chunk.toString()));
         req.on('end', () => {
           seen.push(`${req.method} ${req.headers.host} ${req.url} ${JSON.stringify(body)}`);
           res.end('ok');
         });
-      });
-      const port = await listening(server);
-      cleanup.push(() => {
-        server.closeAllConnections();
-        server.close();
       });
       const gateway = await proxy(port);
       // The body is a request of its own to another virtual host: sent unframed, the upstream
@@ -268,15 +346,10 @@ describe('the egress proxy against a hostile tunnel', () => {
 
   it('sends no TRACE to an upstream whose credential it adds: the upstream would echo it back', async () => {
     // An upstream that answers TRACE as HTTP says (Apache's default): the request it got, as its body.
-    const server = createHttpServer((req, res) => {
+    const port = await httpUpstream((req, res) => {
       req.resume();
       if (req.method === 'TRACE') res.end(`${req.method} ${req.url}\r\n${JSON.stringify(req.headers)}`);
       else res.end('ok');
-    });
-    const port = await listening(server);
-    cleanup.push(() => {
-      server.closeAllConnections();
-      server.close();
     });
     const gateway = await proxy(port, { secret: 'the-upstream-secret' });
     const target = `127.0.0.1:${port}`;
