@@ -1,4 +1,4 @@
-// The egress gateway (docs/security.md, "Egress"): a process outside every tenant container, with no
+// The egress gateway (docs/egress.md): a process outside every tenant container, with no
 // Docker socket. On each pass it reads the tenant registry and keeps a few idle connections into
 // the egress bridge of every active tenant whose policy is an allowlist (egress/tunnel-pool.ts); a
 // connection the bridge starts to use carries one preamble line naming the pack, then an HTTP proxy

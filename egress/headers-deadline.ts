@@ -1,4 +1,4 @@
-// The deadline for a proxy request's headers (docs/security.md, "Egress", "Bounds"). Node enforces
+// The deadline for a proxy request's headers (docs/egress.md, "Bounds"). Node enforces
 // a server's own headersTimeout only once the server listens (that starts its connection checker);
 // the gateway's proxy never listens, it is handed each tunnel (egress/gateway.ts), so the option
 // did nothing there. Here a request's headers must come within the deadline of the connection, or

@@ -1,4 +1,4 @@
-// The egress decision for one destination (docs/security.md, "Egress"): pure functions over a
+// The egress decision for one destination (docs/egress.md): pure functions over a
 // tenant's egress policy (kernel/tenant/egress-policy.ts). A destination is allowed when a rule of
 // the tenant, of the calling pack, or of an upstream the pack may use matches its host and port; a
 // matching upstream brings its budget and credential. Host names that resolve to an address that is

@@ -1,4 +1,4 @@
-// A tenant's egress policy (docs/security.md, "Egress"): what its container may reach through the
+// A tenant's egress policy (docs/egress.md): what its container may reach through the
 // egress gateway (egress/). `none` (the default) opens nothing. `allowlist` names the hosts every
 // pack of the tenant may reach, the hosts only one pack may reach, and named upstreams: hosts with
 // a shared call budget (the gateway's configuration holds each upstream's calls per minute) and,

@@ -1,6 +1,6 @@
 // The wire between the in-container egress bridge (runtime-image/src/egress-bridge.ts) and the egress
 // gateway (egress/): the bridge listens on a unix socket in the tenant's socket directory and the
-// gateway dials in (docs/security.md, "Egress"), keeping a few idle connections there. When a client
+// gateway dials in (docs/egress.md), keeping a few idle connections there. When a client
 // inside the container opens a proxy connection, the bridge takes one idle connection, writes one
 // preamble line naming the pack whose port the client used (and maybe a trace link), and then
 // relays bytes both ways; the gateway reads an HTTP proxy request (CONNECT or absolute-form) after
@@ -47,7 +47,7 @@ export function parsePreamble(line: string): Preamble | null {
   return match[2] === undefined ? { pack } : { pack, link: match[2] };
 }
 
-// The gateway's proof (docs/security.md, "Egress"): the bridge's socket is reachable by every
+// The gateway's proof (docs/egress.md): the bridge's socket is reachable by every
 // process of the tenant's UID, a pack included, so a connection to it is not the gateway's until it
 // proves it. On every connection the bridge first sends a challenge line with a fresh random nonce;
 // the gateway answers with one line, its Ed25519 signature over the nonce and the tenant it dialed

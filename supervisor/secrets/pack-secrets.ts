@@ -47,7 +47,7 @@ export function packSecretSource(options: {
       const values: Record<string, string> = {};
       for (const name of names) {
         // A name the gateway adds to an upstream's requests never enters the container, whatever
-        // a pack declares (docs/security.md, "Egress"): a pack naming it is started without it.
+        // a pack declares (docs/egress.md): a pack naming it is started without it.
         if (gateway.has(name)) {
           options.logger.warn(
             { tenant: tenant.id, pack, secret: name },
