@@ -199,7 +199,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // A stale Mcp-Session-Id on initialize is ignored: initialize always opens a new session.
       const response = await legacy(request, requestOptions);
       if (response.status !== 200) return response;
-      const id = await sessions.create(principal, negotiatedVersion(parsedBody));
+      const id = await sessions.create(principal, context.tenant, negotiatedVersion(parsedBody));
       logger.info(
         { tenant: principal.tenant, user: principal.user, agent: principal.agent },
         'mcp session opened',
@@ -221,7 +221,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     let touched: Awaited<ReturnType<SessionStore['touch']>>;
     try {
       // The binding is checked before the session's idle timer restarts (sessions.ts).
-      touched = await sessions.touch(sessionId, principal);
+      touched = await sessions.touch(sessionId, principal, context.tenant);
     } catch (error) {
       // Redis did not answer (its commands are bounded: router/pipeline/state-guard.ts).
       logger.warn({ err: error }, 'session store unavailable');
@@ -229,8 +229,8 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     }
     if (!touched?.bound) {
       if (touched) {
-        // Someone holds another principal's session id: refuse exactly as for an unknown session,
-        // so the answer does not confirm that the session exists.
+        // Someone holds another principal's session id (or one of an earlier tenant of this id):
+        // refuse exactly as for an unknown session, so the answer does not confirm that it exists.
         logger.warn(
           {
             tenant: principal.tenant,
