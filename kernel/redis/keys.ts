@@ -84,19 +84,26 @@ export function secretsKey(prefix: string, tenant: string): string {
   return `${prefix}:secrets:${tenant}`;
 }
 
-/** String: one idempotent write's claim or result; `keyHash` is the digest of the client's key. */
-export function idempotencyKey(
-  prefix: string,
-  scope: { tenant: string; tool: string; keyHash: string },
-): string {
-  return `${prefix}:idem:${scope.tenant}:${scope.tool}:${scope.keyHash}`;
+/**
+ * What names an idempotent write's records: the tenant and its record's `createdAt` (a tenant
+ * onboarded again under the id has records of its own), the tool, and `keyHash`, the digest of the
+ * client's key.
+ */
+export interface IdempotencyPlace {
+  tenant: string;
+  tenantCreatedAt: string;
+  tool: string;
+  keyHash: string;
+}
+
+/** String: one idempotent write's claim or result (the creation time in milliseconds since the epoch). */
+export function idempotencyKey(prefix: string, scope: IdempotencyPlace): string {
+  const created = Date.parse(scope.tenantCreatedAt);
+  return `${prefix}:idem:${scope.tenant}:${created}:${scope.tool}:${scope.keyHash}`;
 }
 
 /** String (a counter): failed attempts of one idempotent write, kept for the key's window. */
-export function idempotencyFailuresKey(
-  prefix: string,
-  scope: { tenant: string; tool: string; keyHash: string },
-): string {
+export function idempotencyFailuresKey(prefix: string, scope: IdempotencyPlace): string {
   return `${idempotencyKey(prefix, scope)}:failures`;
 }
 

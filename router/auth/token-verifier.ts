@@ -2,7 +2,8 @@
 // must be one the router trusts (checked before any key is fetched), signature by an allowlisted
 // algorithm from that issuer's JWKS, `typ: at+jwt`, audience equal to this server's resource URL
 // (RFC 8707), `exp`/`nbf`/`iat` with a small tolerance, and the issuer must be bound to the tenant
-// the token names. Tenant, user, agent and roles come from the verified claims only.
+// the token names, and the token issued after that tenant's record was created. Tenant, user, agent
+// and roles come from the verified claims only.
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { TENANT_ID_PATTERN, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -134,6 +135,18 @@ function isAgentAlone(payload: JWTPayload, agent: string, sub: string | undefine
   );
 }
 
+/**
+ * A token issued before the tenant's record was created was issued for an earlier tenant of the same
+ * id, since offboarded: its roles and scopes were that tenant's, and a tenant onboarded again under
+ * the id (binding the same issuer, whose users may bear the same names) does not inherit them for
+ * the token's lifetime. `iat` has whole seconds, and the issuer's clock may be behind the one that
+ * stamped `createdAt` by the clock tolerance, as for `exp` and `nbf`.
+ */
+function issuedBeforeTenant(payload: JWTPayload, tenant: TenantRecord, toleranceSeconds: number): boolean {
+  const createdSeconds = Math.floor(Date.parse(tenant.createdAt) / 1000);
+  return typeof payload.iat === 'number' && payload.iat < createdSeconds - toleranceSeconds;
+}
+
 function unverifiedIssuer(token: string): string {
   try {
     const header = decodeProtectedHeader(token);
@@ -231,6 +244,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         'tenant_binding',
       );
     }
+    if (issuedBeforeTenant(payload, tenant, options.clockToleranceSeconds))
+      throw new InvalidTokenError('token was issued before this tenant was created', 'tenant_binding');
 
     const user = sub === undefined || isAgentAlone(payload, agent, sub) ? null : sub;
     const principal: Principal = {

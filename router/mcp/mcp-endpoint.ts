@@ -44,7 +44,7 @@ import { servedAsLegacy } from './protocol-era.ts';
 import { isClientAnswer, type ClientRequests } from './client-requests.ts';
 import type { ServerRequestInfo } from './router-server.ts';
 import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
-import { sameBinding, type SessionStore } from './sessions.ts';
+import type { SessionStore } from './sessions.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import { TenantListeners } from './tenant-listeners.ts';
 import { listenRefusal } from './listen-limit.ts';
@@ -199,7 +199,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // A stale Mcp-Session-Id on initialize is ignored: initialize always opens a new session.
       const response = await legacy(request, requestOptions);
       if (response.status !== 200) return response;
-      const id = await sessions.create(principal, negotiatedVersion(parsedBody));
+      const id = await sessions.create(principal, context.tenant, negotiatedVersion(parsedBody));
       logger.info(
         { tenant: principal.tenant, user: principal.user, agent: principal.agent },
         'mcp session opened',
@@ -218,30 +218,32 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
         new BulkheadError('session_required', 'Bad Request: Mcp-Session-Id header is required'),
       );
     }
-    let record: Awaited<ReturnType<SessionStore['touch']>>;
+    let touched: Awaited<ReturnType<SessionStore['touch']>>;
     try {
-      record = await sessions.touch(sessionId);
+      // The binding is checked before the session's idle timer restarts (sessions.ts).
+      touched = await sessions.touch(sessionId, principal, context.tenant);
     } catch (error) {
       // Redis did not answer (its commands are bounded: router/pipeline/state-guard.ts).
       logger.warn({ err: error }, 'session store unavailable');
       return jsonRpcErrorResponse(stateUnavailable());
     }
-    if (!record || !sameBinding(record, principal)) {
-      if (record) {
-        // Someone holds another principal's session id: refuse exactly as for an unknown session,
-        // so the answer does not confirm that the session exists.
+    if (!touched?.bound) {
+      if (touched) {
+        // Someone holds another principal's session id (or one of an earlier tenant of this id):
+        // refuse exactly as for an unknown session, so the answer does not confirm that it exists.
         logger.warn(
           {
             tenant: principal.tenant,
             user: principal.user,
             agent: principal.agent,
-            owner_tenant: record.tenant,
+            owner_tenant: touched.record.tenant,
           },
           'refused a session id bound to another principal',
         );
       }
       return jsonRpcErrorResponse(new BulkheadError('session_not_found', 'Session not found'));
     }
+    const { record } = touched;
     if (method === 'DELETE') {
       await sessions.terminate(sessionId);
       logger.info(

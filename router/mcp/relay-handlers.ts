@@ -81,7 +81,7 @@ export function registerRelayHandlers(
     target: string,
   ): Promise<Result> {
     const reachable = packs();
-    const binding = { principal: context.principal, request: `${method}:${target}` };
+    const binding = { principal: context.principal, tenant: context.tenant, request: `${method}:${target}` };
     const session = ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
     const send = (inputResponses?: Record<string, unknown>, requestState?: string): Promise<Result> =>
       deps.dispatcher

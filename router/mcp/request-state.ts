@@ -1,11 +1,12 @@
 // The router's seal on a runtime's multi-round-trip `requestState` (2026-07-28). The state travels
 // through the client and back: the client is not trusted with it, and neither is the runtime that
 // minted it, so the router wraps it with who it was minted for (issuer, tenant, user, agent, the
-// method and its name) and an HMAC, and on the retry hands the runtime its state back only for the
+// tenant's creation time, the method and its name) and an HMAC, and on the retry hands the runtime its state back only for the
 // same caller and the same request. Every router replica derives the same HMAC key from the
 // installation's call-assertion key, so a retry may reach any of them.
 import { createHmac, createPrivateKey, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
 
 /** How long a sealed state may wait for the client's answers (a person may be filling in a form). */
@@ -18,6 +19,11 @@ export interface StateBinding {
    * issuer's `alice` through `app-1` is not another's.
    */
   principal: Pick<Principal, 'issuer' | 'tenant' | 'user' | 'agent'>;
+  /**
+   * The tenant's record as the request read it: its `createdAt` tells a tenant onboarded again
+   * under the same id from the earlier one, whose caller's state it must not open.
+   */
+  tenant: Pick<TenantRecord, 'createdAt'> | undefined;
   /** The method and its target (`tools/call:records_create`, `prompts/get:files_summary`). */
   request: string;
 }
@@ -28,6 +34,8 @@ interface Sealed {
   t: string;
   u: string | null;
   a: string;
+  /** The tenant's `createdAt` (null: no tenant record). */
+  c: string | null;
   r: string;
   exp: number;
 }
@@ -49,20 +57,21 @@ export function createRequestStateSeal(key: Buffer, now: () => number = Date.now
   const invalid = (why: string): BulkheadError =>
     new BulkheadError('request_state_invalid', `requestState refused: ${why}`);
   return {
-    seal(inner, { principal, request }) {
+    seal(inner, { principal, tenant, request }) {
       const body: Sealed = {
         s: inner,
         i: principal.issuer,
         t: principal.tenant,
         u: principal.user,
         a: principal.agent,
+        c: tenant?.createdAt ?? null,
         r: request,
         exp: now() + REQUEST_STATE_TTL_MS,
       };
       const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
       return `${payload}.${mac(payload).toString('base64url')}`;
     },
-    open(sealed, { principal, request }) {
+    open(sealed, { principal, tenant, request }) {
       const [payload, tag, extra] = sealed.split('.');
       if (!payload || !tag || extra !== undefined) throw invalid('not a state this router issued');
       const given = Buffer.from(tag, 'base64url');
@@ -71,9 +80,10 @@ export function createRequestStateSeal(key: Buffer, now: () => number = Date.now
         throw invalid('not a state this router issued');
       const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Sealed;
       if (body.exp < now()) throw invalid('expired');
-      const { issuer, tenant, user, agent } = principal;
-      if (body.i !== issuer || body.t !== tenant || body.u !== user || body.a !== agent)
+      const { issuer, user, agent } = principal;
+      if (body.i !== issuer || body.t !== principal.tenant || body.u !== user || body.a !== agent)
         throw invalid('issued to another caller');
+      if (body.c !== (tenant?.createdAt ?? null)) throw invalid('issued to an earlier tenant of this id');
       if (body.r !== request) throw invalid('issued for another request');
       return body.s;
     },

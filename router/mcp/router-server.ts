@@ -233,7 +233,7 @@ export function createRouterServer(
       if (spent) return spentShare(context, deps, spent);
       throw unknownTool(name);
     }
-    const binding = { principal, request: `tools/call:${name}` };
+    const binding = { principal, tenant, request: `tools/call:${name}` };
     const session = ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
     const relay = relayFor(params, ctx);
     const run = (inputResponses?: Record<string, unknown>, requestState?: string) => {

@@ -184,7 +184,9 @@ async function executeTenantTool(
 ): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (!def.writes) return dispatch(call, args, deps);
-  const scope = ahead?.scope ?? idempotencyScope(call.principal.tenant, def.name, args);
+  // A tenant tool is permitted only with its tenant's record (router/authz/tool-policy.ts).
+  if (!call.tenant) throw new Error(`a write of ${def.name} reached idempotency without its tenant record`);
+  const scope = ahead?.scope ?? idempotencyScope(call.tenant, def.name, args);
   let executed = false;
   let result: ToolAnswer;
   try {
@@ -285,7 +287,7 @@ export async function admitCall(
   const taking = takeFromLimits(deps, scope, { alone, trace: call.trace });
   const held = options.holdAhead
     ? holdAhead({
-        tenant: call.principal.tenant,
+        tenant: call.tenant,
         tool: call.tool.definition,
         args: checked.args,
         alone,

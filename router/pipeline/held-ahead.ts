@@ -13,6 +13,7 @@ import {
   type ToolDefinition,
 } from '../../kernel/tools/tool-definition.ts';
 import type { ConcurrencyGate, Release } from '../../kernel/process/concurrency-gate.ts';
+import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { ClaimAhead, IdempotencyScope, IdempotencyStore } from './idempotency.ts';
 
 /** A write's slot and claim taken ahead: handed to its run, or given back. */
@@ -35,18 +36,31 @@ export class HeldAhead {
   }
 }
 
-/** The scope of a write's idempotency key: tenant, tool, key and the other arguments' digest. */
+/** What a write's idempotency scope takes from its tenant's record. */
+export type WritingTenant = Pick<TenantRecord, 'id' | 'createdAt'>;
+
+/**
+ * The scope of a write's idempotency key: tenant (its id and record's `createdAt`), tool, key and
+ * the other arguments' digest.
+ */
 export function idempotencyScope(
-  tenant: string,
+  tenant: WritingTenant,
   tool: string,
   args: Record<string, unknown>,
 ): IdempotencyScope {
-  return { tenant, tool, key: args[IDEMPOTENCY_KEY_FIELD] as string, digest: argumentsDigest(args) };
+  return {
+    tenant: tenant.id,
+    tenantCreatedAt: tenant.createdAt,
+    tool,
+    key: args[IDEMPOTENCY_KEY_FIELD] as string,
+    digest: argumentsDigest(args),
+  };
 }
 
 /** Takes the slot and sends the claim of a tenant write whose client is alone; else nothing. */
 export function holdAhead(options: {
-  tenant: string;
+  /** None: nothing is taken ahead (a tenant tool is permitted only with its record). */
+  tenant: WritingTenant | undefined;
   tool: ToolDefinition;
   args: Record<string, unknown>;
   alone: boolean | undefined;
@@ -54,8 +68,8 @@ export function holdAhead(options: {
   idempotency: IdempotencyStore;
 }): HeldAhead | undefined {
   const { tenant, tool, gate, idempotency } = options;
-  if (!options.alone || tool.kind === 'shared' || !tool.writes) return undefined;
-  const slot = gate?.tryAcquire(tenant);
+  if (!tenant || !options.alone || tool.kind === 'shared' || !tool.writes) return undefined;
+  const slot = gate?.tryAcquire(tenant.id);
   if (gate && !slot) return undefined;
   return new HeldAhead(
     slot,

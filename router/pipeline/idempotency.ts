@@ -1,5 +1,7 @@
 // Idempotent writes at the router (docs/architecture.md, "One call's path", step 7). The scope is
-// tenant, tool and key. The first call claims the key in Redis (SET NX) and stores its result text; a
+// tenant, tool and key, the tenant by its id and its record's `createdAt`: a tenant offboarded and
+// onboarded again under the same id within the window is not answered with the earlier one's
+// results (its runtime, with an empty key table, runs the write). The first call claims the key in Redis (SET NX) and stores its result text; a
 // replay returns that text parsed, so its JSON is byte for byte the first response (the budget
 // `_meta` the rate limiter adds to each call aside, kernel/ratelimit/rate-limiter.ts); the same key
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
@@ -54,6 +56,8 @@ export interface IdempotencyOptions {
 
 export interface IdempotencyScope {
   tenant: string;
+  /** The tenant record's `createdAt`: which tenant of that id the records are of. */
+  tenantCreatedAt: string;
   tool: string;
   key: string;
   /** Digest of the arguments without the key (tool-definition.ts argumentsDigest). */
@@ -113,7 +117,7 @@ export class IdempotencyStore {
 
   private keys(scope: IdempotencyScope): ClaimKeys {
     const keyHash = createHash('sha256').update(scope.key).digest('base64url');
-    const named = { tenant: scope.tenant, tool: scope.tool, keyHash };
+    const named = { tenant: scope.tenant, tenantCreatedAt: scope.tenantCreatedAt, tool: scope.tool, keyHash };
     return {
       result: idempotencyKey(this.options.prefix, named),
       failures: idempotencyFailuresKey(this.options.prefix, named),

@@ -63,11 +63,13 @@ const store = new IdempotencyStore({
 const result = { content: [{ type: 'text' as const, text: '{}' }], structuredContent: {} };
 const n = Math.min(calls, 2000);
 const keys = Array.from({ length: n }, () => randomUUID());
+const created = new Date().toISOString();
 for (const phase of ['first call', 'replay'] as const) {
   const start = performance.now();
   for (const key of keys)
-    await store.run({ tenant: 'bench', tool: 'records_create', key, digest: 'd' }, () =>
-      Promise.resolve(result),
+    await store.run(
+      { tenant: 'bench', tenantCreatedAt: created, tool: 'records_create', key, digest: 'd' },
+      () => Promise.resolve(result),
     );
   console.log(
     `${`idempotency store, ${phase} (Redis)`.padEnd(44)} ${(((performance.now() - start) * 1000) / n).toFixed(1).padStart(8)} µs/call  (${n} calls)`,

@@ -188,7 +188,13 @@ describe('idempotent writes', () => {
     try {
       const prefix = stack.ns.installation.registryPrefix;
       const keyHash = createHash('sha256').update('tamper-key-0001').digest('base64url');
-      const place = idempotencyKey(prefix, { tenant: TENANT, tool: 'records_create', keyHash });
+      const { createdAt: tenantCreatedAt } = await stack.registry.require(TENANT);
+      const place = idempotencyKey(prefix, {
+        tenant: TENANT,
+        tenantCreatedAt,
+        tool: 'records_create',
+        keyHash,
+      });
       const raw = (await redis.get(place)) ?? '';
       expect(raw).toMatch(/^v1\./);
       expect(raw).not.toContain('tampered');

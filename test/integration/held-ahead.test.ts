@@ -106,12 +106,15 @@ function pipeline(options: { maxInFlight?: number } = {}) {
   return { limiter, gate, dispatcher, deps };
 }
 
+/** When every tenant of this test was created: a write's idempotency scope names it. */
+const CREATED_AT = new Date().toISOString();
+
 function write(key: string, alone: boolean, options: { tenant?: string; quotas?: Quotas } = {}): ToolCall {
   const tool = { definition: CREATE, wire: wireTool(CREATE) };
   const tenant = options.tenant ?? 'acme';
   return {
     principal: agentPrincipal(tenant, { scopes: ['records:write'] }),
-    tenant: tenantRecord(tenant, { quotas: options.quotas ?? TEST_QUOTAS }),
+    tenant: tenantRecord(tenant, { quotas: options.quotas ?? TEST_QUOTAS, createdAt: CREATED_AT }),
     tool,
     visible: () => [tool],
     rawArgs: { title: `record ${key}`, idempotency_key: `key-${key}` },
@@ -123,7 +126,7 @@ function write(key: string, alone: boolean, options: { tenant?: string; quotas?:
 /** The stored state of the claim or result of `write(key)` (`pending`, `done`), undefined without one. */
 async function claimState(key: string, tenant = 'acme'): Promise<string | undefined> {
   const keyHash = createHash('sha256').update(`key-${key}`).digest('base64url');
-  const place = idempotencyKey(prefix, { tenant, tool: CREATE.name, keyHash });
+  const place = idempotencyKey(prefix, { tenant, tenantCreatedAt: CREATED_AT, tool: CREATE.name, keyHash });
   const raw = await redis.get(place);
   return raw === null
     ? undefined

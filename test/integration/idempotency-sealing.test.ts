@@ -34,6 +34,7 @@ function store(secret = SECRET): { store: IdempotencyStore; unreadable: Idempote
 
 const scope = (tenant: string, key: string): IdempotencyScope => ({
   tenant,
+  tenantCreatedAt: '2026-12-01T10:00:00.000Z',
   tool: 'records_create',
   key,
   digest: DIGEST,
@@ -42,7 +43,7 @@ const scope = (tenant: string, key: string): IdempotencyScope => ({
 /** The Redis key of a scope's record. */
 function place(s: IdempotencyScope): string {
   const keyHash = createHash('sha256').update(s.key).digest('base64url');
-  return idempotencyKey(`bulkhead:${ns.namespace}`, { tenant: s.tenant, tool: s.tool, keyHash });
+  return idempotencyKey(`bulkhead:${ns.namespace}`, { ...s, keyHash });
 }
 
 function writer(text: string): { runs: number; execute: () => Promise<CallToolResult> } {

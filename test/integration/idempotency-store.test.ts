@@ -1,7 +1,8 @@
 // The router's idempotency store on real Redis: replay of the stored text, conflict on other
 // arguments, concurrent duplicates run once, transient failures release the key (each one doubling
 // the caller's wait, and a bounded number of them), the window ends; a result is stored without the
-// answer waiting for it, and one that could not be stored leaves the key to its claim's expiry.
+// answer waiting for it, and one that could not be stored leaves the key to its claim's expiry; a
+// tenant onboarded again under the same id has keys of its own.
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,7 +37,16 @@ function counter(): { runs: number; execute: () => Promise<CallToolResult> } {
   return state;
 }
 
-const scope = (key: string, digest = 'd1') => ({ tenant: 'acme', tool: 'records_create', key, digest });
+/** When acme's record was created: the scope's tenant is acme of that time. */
+const ACME_CREATED = '2026-12-01T10:00:00.000Z';
+
+const scope = (key: string, digest = 'd1', tenantCreatedAt = ACME_CREATED) => ({
+  tenant: 'acme',
+  tenantCreatedAt,
+  tool: 'records_create',
+  key,
+  digest,
+});
 
 beforeAll(async () => {
   ns = await testNamespace('idemstore');
@@ -49,6 +59,24 @@ afterAll(async () => {
 });
 
 describe('IdempotencyStore (real Redis)', () => {
+  it("never answers a tenant onboarded again under the same id with the earlier tenant's result", async () => {
+    const s = store();
+    const c = counter();
+    const earlier = await s.run(scope('k-again'), c.execute);
+    // Acme offboarded and onboarded again within the window: the same key, tool and arguments.
+    const again = await s.run(scope('k-again', 'd1', '2026-12-01T11:00:00.000Z'), c.execute);
+    expect(c.runs).toBe(2);
+    expect(again.structuredContent).toEqual({ run: 2 });
+    expect(earlier.structuredContent).toEqual({ run: 1 });
+    // Each tenant's own retry replays its own result.
+    expect(
+      (await s.run(scope('k-again', 'd1', '2026-12-01T11:00:00.000Z'), c.execute)).structuredContent,
+    ).toEqual({
+      run: 2,
+    });
+    expect(c.runs).toBe(2);
+  });
+
   it('replays the stored result text and answers other arguments with conflict', async () => {
     const s = store();
     const c = counter();
@@ -125,6 +153,7 @@ describe('IdempotencyStore (real Redis)', () => {
     const keyHash = createHash('sha256').update('k-ordered').digest('base64url');
     const key = idempotencyKey(`bulkhead:${ns.namespace}`, {
       tenant: 'acme',
+      tenantCreatedAt: ACME_CREATED,
       tool: 'records_create',
       keyHash,
     });

@@ -1,10 +1,10 @@
 // The Redis session store behind 2025-11-25 sessions, on real Redis: ids, principal binding, sliding
-// idle expiry and termination.
+// idle expiry (restarted only by the principal the session is bound to) and termination.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../router/identity/principal.ts';
-import { sameBinding, SessionStore } from '../../router/mcp/sessions.ts';
+import { SessionStore } from '../../router/mcp/sessions.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
@@ -21,6 +21,9 @@ const alice: Principal = {
   roles: [],
   actors: [],
 };
+
+/** Alpha's record as the requests read it: its creation time is part of a session's binding. */
+const alpha = { createdAt: '2026-12-01T10:00:00.000Z' };
 
 function store(idleTtlSeconds = 60): SessionStore {
   return new SessionStore({ redis, prefix: ns.installation.registryPrefix, idleTtlSeconds });
@@ -40,54 +43,91 @@ describe('session store', () => {
   it('creates unguessable visible-ASCII ids whose record names the principal', async () => {
     const sessions = store();
     const [a, b] = await Promise.all([
-      sessions.create(alice, '2025-11-25'),
-      sessions.create(alice, '2025-11-25'),
+      sessions.create(alice, alpha, '2025-11-25'),
+      sessions.create(alice, alpha, '2025-11-25'),
     ]);
     expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(a).not.toBe(b);
-    expect(await sessions.touch(a)).toMatchObject({
-      tenant: 'alpha',
-      user: 'alice',
-      agent: 'agent-1',
-      issuer: alice.issuer,
-      protocolVersion: '2025-11-25',
+    expect(await sessions.touch(a, alice, alpha)).toMatchObject({
+      bound: true,
+      record: {
+        tenant: 'alpha',
+        user: 'alice',
+        agent: 'agent-1',
+        issuer: alice.issuer,
+        protocolVersion: '2025-11-25',
+      },
     });
     expect(await redis.exists(`${ns.installation.registryPrefix}:mcp-session:${a}`)).toBe(1);
   });
 
-  it('binds to issuer, tenant, user and agent, but not to scopes or the token itself', () => {
-    const record = { ...alice, protocolVersion: '2025-11-25', createdAt: '' };
-    expect(sameBinding(record, { ...alice, scopes: ['records:write'], tokenId: 'jti-2' })).toBe(true);
-    expect(sameBinding(record, { ...alice, user: 'bob' })).toBe(false);
-    expect(sameBinding(record, { ...alice, user: null })).toBe(false);
-    expect(sameBinding(record, { ...alice, agent: 'agent-2' })).toBe(false);
-    expect(sameBinding(record, { ...alice, tenant: 'bravo' })).toBe(false);
-    expect(sameBinding(record, { ...alice, issuer: 'http://127.0.0.1:9401' })).toBe(false);
+  it('binds to issuer, tenant, user and agent, but not to scopes or the token itself', async () => {
+    const sessions = store();
+    const id = await sessions.create(alice, alpha, '2025-11-25');
+    const bound = async (principal: Principal, tenant = alpha) =>
+      (await sessions.touch(id, principal, tenant))?.bound;
+    expect(await bound({ ...alice, scopes: ['records:write'], tokenId: 'jti-2' })).toBe(true);
+    expect(await bound({ ...alice, user: 'bob' })).toBe(false);
+    expect(await bound({ ...alice, user: null })).toBe(false);
+    expect(await bound({ ...alice, agent: 'agent-2' })).toBe(false);
+    expect(await bound({ ...alice, tenant: 'bravo' })).toBe(false);
+    expect(await bound({ ...alice, issuer: 'http://127.0.0.1:9401' })).toBe(false);
+  });
+
+  it("binds to the tenant record: a tenant onboarded again under the id does not continue the earlier one's session", async () => {
+    const sessions = store();
+    const id = await sessions.create(alice, alpha, '2025-11-25');
+    const key = `${ns.installation.registryPrefix}:mcp-session:${id}`;
+    await redis.expire(key, 5);
+    // Same issuer, tenant id, user and agent; the tenant's record created later.
+    const again = { createdAt: '2026-12-02T09:00:00.000Z' };
+    expect(await sessions.touch(id, alice, again)).toMatchObject({ bound: false });
+    expect(await redis.ttl(key)).toBeLessThanOrEqual(5);
+    expect((await sessions.touch(id, alice, alpha))?.bound).toBe(true);
+  });
+
+  it("checks the binding before the idle timer: another principal's request does not keep the session alive", async () => {
+    const sessions = store(60);
+    const id = await sessions.create(alice, alpha, '2025-11-25');
+    const key = `${ns.installation.registryPrefix}:mcp-session:${id}`;
+    await redis.expire(key, 5);
+    for (const other of [
+      { ...alice, user: 'mallory' },
+      { ...alice, agent: 'agent-2' },
+      { ...alice, tenant: 'bravo' },
+      { ...alice, issuer: 'http://127.0.0.1:9401' },
+    ]) {
+      await sessions.touch(id, other, alpha);
+      expect(await redis.ttl(key)).toBeLessThanOrEqual(5);
+    }
+    // Its own principal's request restarts it.
+    expect((await sessions.touch(id, alice, alpha))?.bound).toBe(true);
+    expect(await redis.ttl(key)).toBeGreaterThan(5);
   });
 
   it('ends a session on terminate, for good', async () => {
     const sessions = store();
-    const id = await sessions.create(alice, '2025-11-25');
+    const id = await sessions.create(alice, alpha, '2025-11-25');
     expect(await sessions.terminate(id)).toBe(true);
-    expect(await sessions.touch(id)).toBeUndefined();
+    expect(await sessions.touch(id, alice, alpha)).toBeUndefined();
     expect(await sessions.terminate(id)).toBe(false);
   });
 
   it('expires an idle session, and every use restarts the idle timer', async () => {
     const sessions = store(2);
-    const idle = await sessions.create(alice, '2025-11-25');
-    const busy = await sessions.create(alice, '2025-11-25');
+    const idle = await sessions.create(alice, alpha, '2025-11-25');
+    const busy = await sessions.create(alice, alpha, '2025-11-25');
     await sleep(1_200);
-    expect(await sessions.touch(busy)).toBeDefined();
+    expect(await sessions.touch(busy, alice, alpha)).toBeDefined();
     await sleep(1_200);
-    expect(await sessions.touch(idle)).toBeUndefined();
-    expect(await sessions.touch(busy)).toBeDefined();
+    expect(await sessions.touch(idle, alice, alpha)).toBeUndefined();
+    expect(await sessions.touch(busy, alice, alpha)).toBeDefined();
   });
 
   it('refuses ids that are not of its own shape without asking Redis', async () => {
     const sessions = store();
     for (const id of ['', 'short', `${'a'.repeat(42)}*`, `../${'a'.repeat(40)}`, 'x'.repeat(44)]) {
-      expect(await sessions.touch(id)).toBeUndefined();
+      expect(await sessions.touch(id, alice, alpha)).toBeUndefined();
       expect(await sessions.terminate(id)).toBe(false);
     }
   });

@@ -11,7 +11,8 @@ import { logLevelPasses } from '../../router/mcp/relay-handlers.ts';
 import { createRequestStateSeal } from '../../router/mcp/request-state.ts';
 
 const alice = { issuer: 'https://idp-a.example/', tenant: 'acme', user: 'alice', agent: 'agent-1' };
-const binding = { principal: alice, request: 'tools/call:files_write' };
+const acme = { createdAt: '2026-12-01T10:00:00.000Z' };
+const binding = { principal: alice, tenant: acme, request: 'tools/call:files_write' };
 
 function refusal(run: () => unknown): string {
   try {
@@ -41,14 +42,17 @@ describe('request state seal', () => {
     expect(refusal(() => createRequestStateSeal(randomBytes(32)).open(sealed, binding))).toMatch(
       /not a state/,
     );
-    const bob = { principal: { ...alice, user: 'bob' }, request: binding.request };
+    const bob = { ...binding, principal: { ...alice, user: 'bob' } };
     expect(refusal(() => seal.open(sealed, bob))).toMatch(/another caller/);
     // Another of the tenant's issuers, whose alice (and client agent-1) is somebody else.
-    const elsewhere = { principal: { ...alice, issuer: 'https://idp-b.example/' }, request: binding.request };
+    const elsewhere = { ...binding, principal: { ...alice, issuer: 'https://idp-b.example/' } };
     expect(refusal(() => seal.open(sealed, elsewhere))).toMatch(/another caller/);
     expect(refusal(() => seal.open(sealed, { ...binding, request: 'tools/call:files_delete' }))).toMatch(
       /another request/,
     );
+    // The same caller's names at a tenant offboarded and onboarded again under the id since.
+    const again = { ...binding, tenant: { createdAt: '2026-12-01T10:05:00.000Z' } };
+    expect(refusal(() => seal.open(sealed, again))).toMatch(/earlier tenant/);
     now += 11 * 60_000;
     expect(refusal(() => seal.open(sealed, binding))).toMatch(/expired/);
     expect(refusal(() => openedState(seal, binding, 42))).toMatch(/not a string/);
