@@ -8,7 +8,6 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readdir, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
@@ -27,6 +26,7 @@ import {
   type SegmentLink,
 } from './audit-segment.ts';
 import { GENESIS_HASH } from './audit-trail.ts';
+import { verifiedShipCursor, type ShipCursorRead } from './ship-cursor.ts';
 import {
   chainStart,
   PruneMarkerSchema,
@@ -39,15 +39,6 @@ import {
 
 export const PRUNE_MARKER_FILE = 'pruned.json';
 export const SHIP_CURSOR_FILE = 'shipped.json';
-
-/** The last segment a SIEM's collector accepted: what the next one shipped must continue. */
-export const ShipCursorSchema = z.strictObject({
-  segment: z.number().int().min(1),
-  digest: z.string().length(64),
-  last_seq: z.number().int().min(0),
-  last_hash: z.string().length(64),
-});
-export type ShipCursor = z.infer<typeof ShipCursorSchema>;
 
 /**
  * Who besides the writer may read what it writes: `readerGid`, a group given read access to the
@@ -196,10 +187,17 @@ export async function offboardedDirs(root: string): Promise<string[]> {
   }
 }
 
-/** The shipping cursor, undefined when nothing was shipped (or shipping is not configured). */
-export async function readShipCursor(dir: string): Promise<ShipCursor | undefined> {
+/**
+ * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts); undefined when nothing was
+ * shipped (or shipping is not configured).
+ */
+export async function readShipCursor(
+  dir: string,
+  publicKey: KeyObject,
+  tenant: string,
+): Promise<ShipCursorRead | undefined> {
   const text = await readOptional(dir, SHIP_CURSOR_FILE);
-  return text === undefined ? undefined : ShipCursorSchema.parse(JSON.parse(text));
+  return text === undefined ? undefined : verifiedShipCursor(text, publicKey, tenant);
 }
 
 /** The pruning marker as written (its signature is verify's to check), undefined when none. */

@@ -29,7 +29,9 @@ import {
   readSegmentText,
   nextLink,
   readMarkerText,
+  readShipCursor,
   removeSegmentFile,
+  SHIP_CURSOR_FILE,
   tenantSegmentDir,
   writeMarker,
   writeSegmentFile,
@@ -87,13 +89,8 @@ export class AuditSealer {
         // Under the tenant's lock: an offboarding moves the directory away between none of these.
         await this.lock.run(tenant.id, async () => {
           await this.sealLocked(tenant.id);
-          let through = Infinity;
-          if (shipper) {
-            const shipped = await shipper.ship(tenant.id);
-            behind += shipped.behind;
-            through = shipped.through;
-          }
-          await this.prune(tenant.id, tenant.retention.auditDays, through);
+          if (shipper) behind += (await shipper.ship(tenant.id)).behind;
+          await this.prune(tenant.id, tenant.retention.auditDays);
         });
       } catch (error) {
         this.options.logger.error({ tenant: tenant.id, err: error }, 'audit sealing failed');
@@ -121,7 +118,7 @@ export class AuditSealer {
     if (marker === undefined) return 0;
     if (typeof marker === 'string') throw new BulkheadError('audit_verification_failed', `${dir}: ${marker}`);
     const shipped = await this.options.shipper?.ship(marker.tenant, dir);
-    await this.prune(marker.tenant, marker.audit_days, shipped?.through ?? Infinity, dir);
+    await this.prune(marker.tenant, marker.audit_days, dir);
     if ((await listSegments(dir)).length > 0) return shipped?.behind ?? 0;
     await rm(dir, { recursive: true });
     this.options.logger.info(
@@ -240,15 +237,15 @@ export class AuditSealer {
 
   /**
    * Removes the oldest segments entirely past `days` of retention: first a signed marker naming the
-   * last one removed (so verify tells pruning from tampering), then the files; none past segment
-   * `through` (the last one shipped, when shipping is on). Returns how many.
+   * last one removed (so verify tells pruning from tampering), then the files; when shipping is on,
+   * none past the last one the shipped record says the collector accepted. Returns how many.
    */
   async prune(
     tenant: string,
     days: number,
-    through = Infinity,
     dir = tenantSegmentDir(this.options.dir, tenant),
   ): Promise<number> {
+    const shipped = await this.shippedThrough(tenant, dir);
     // The files are checked as verify checks them before any is removed: the marker signed below
     // makes their removal pass as retention, so a header set back to look old, or a pruning marker
     // written by hand, must never be signed over (verify would then find nothing wrong).
@@ -283,7 +280,14 @@ export class AuditSealer {
       described.push({ ...file, lastAt: header.last_at, header, footer });
       if (!(Date.parse(header.last_at) < cutoff.getTime())) break;
     }
-    const gone = prunable(described, cutoff).filter((file) => file.number <= through);
+    const gone = prunable(described, cutoff).filter((file) => file.number <= shipped.segment);
+    // The record is bound to the chain as well as signed: the segment it names, when read here,
+    // must be the one it was written for (a record carried over from another directory is not).
+    const named = described.find((file) => file.number === shipped.segment);
+    if (named && named.footer.digest !== shipped.digest)
+      throw this.unshipped(tenant, dir, `it names segment ${shipped.segment} with another digest`);
+    if (shipped.segment !== Infinity && (all.at(-1)?.number ?? pruned) < shipped.segment)
+      throw this.unshipped(tenant, dir, `it names segment ${shipped.segment}, past the newest one`);
     const last = gone.at(-1);
     if (!last) return 0;
     const { header, footer } = last;
@@ -311,5 +315,26 @@ export class AuditSealer {
       'audit segments pruned',
     );
     return gone.length;
+  }
+
+  /**
+   * The newest segment retention may remove as far as shipping goes: any, without a shipper; else
+   * the one the signed shipped record names (none without a record). A record that does not verify
+   * stops the tenant's pruning: raised by hand, it would have segments the collector never got
+   * removed under a pruning marker that verify accepts.
+   */
+  private async shippedThrough(tenant: string, dir: string): Promise<{ segment: number; digest?: string }> {
+    if (!this.options.shipper) return { segment: Infinity };
+    const read = await readShipCursor(dir, this.publicKey, tenant);
+    if (read === undefined) return { segment: 0 };
+    if ('problem' in read) throw this.unshipped(tenant, dir, read.problem);
+    return read.cursor;
+  }
+
+  private unshipped(tenant: string, dir: string, problem: string): BulkheadError {
+    return new BulkheadError(
+      'audit_verification_failed',
+      `tenant ${tenant}: ${join(dir, SHIP_CURSOR_FILE)} does not verify (${problem}): no segment pruned`,
+    );
   }
 }

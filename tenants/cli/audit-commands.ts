@@ -61,7 +61,9 @@ async function verify(args: string[]): Promise<void> {
     report.segments === 0 ? 'no segments' : `segments ${report.firstSegment}-${report.lastSegment}`;
   const shipped =
     report.shippedThrough === undefined
-      ? ''
+      ? report.shippedProblem === undefined
+        ? ''
+        : `; ${report.shippedProblem}: the supervisor neither ships nor prunes by it`
       : `; shipped to the SIEM through segment ${report.shippedThrough}`;
   const offboarded =
     report.offboardedAt === undefined ? '' : `; offboarded ${report.offboardedAt}, the trail ends there`;

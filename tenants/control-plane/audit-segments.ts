@@ -62,8 +62,10 @@ export async function readPublicKey(file: string | undefined): Promise<KeyObject
 
 export interface VerifyReport extends SegmentsCheck {
   dir: string;
-  /** The newest segment the supervisor shipped to the SIEM (its cursor), when shipping is on. */
+  /** The newest segment the supervisor shipped to the SIEM (its signed record), when shipping is on. */
   shippedThrough?: number;
+  /** The shipped record does not verify: why (the supervisor neither ships nor prunes by it). */
+  shippedProblem?: string;
 }
 
 /** Work done so far, of how much: called after each segment. */
@@ -77,8 +79,14 @@ export async function verifySegments(
 ): Promise<VerifyReport> {
   const { dir, tenant } = await existingSource(source);
   const check = await walkSegmentFiles({ dir, publicKey, tenant, progress: options.progress });
-  const shipped = await readShipCursor(dir);
-  return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
+  const shipped = check.tenant === undefined ? undefined : await readShipCursor(dir, publicKey, check.tenant);
+  const ship =
+    shipped === undefined
+      ? {}
+      : 'cursor' in shipped
+        ? { shippedThrough: shipped.cursor.segment }
+        : { shippedProblem: shipped.problem };
+  return { ...check, dir, ...ship };
 }
 
 export interface ExportOptions {

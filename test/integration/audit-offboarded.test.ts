@@ -4,7 +4,6 @@
 // that retention, as a live tenant's, no further than what the SIEM's collector accepted, and remove
 // it once nothing is left within retention. `bulkhead audit verify` checks the directory, its marker
 // included, all along. The same id onboarded again seals into a directory of its own from seq 1.
-import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -176,7 +175,7 @@ describe('an offboarded tenant, with shipping', () => {
   it('keeps a segment the collector has not accepted past its retention, until it accepts it', async () => {
     const shipper = new AuditShipper({
       dir: shipping.auditDir,
-      publicKey: createPublicKey(shipping.privateKey),
+      privateKey: shipping.privateKey,
       exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
       logger: pino({ level: 'silent' }),
     });

@@ -66,7 +66,7 @@ beforeAll(async () => {
     maxEntries: 3,
     shipper: new AuditShipper({
       dir: audit.auditDir,
-      publicKey: createPublicKey(audit.privateKey),
+      privateKey: audit.privateKey,
       exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
       logger: pino({ level: 'silent' }),
       metrics: metrics.auditShipping,
@@ -228,7 +228,7 @@ describe('audit shipping', () => {
       const exporter = new OTLPLogExporter({ url: other.logsUrl });
       const shipper = new AuditShipper({
         dir: audit.auditDir,
-        publicKey: createPublicKey(audit.privateKey),
+        privateKey: audit.privateKey,
         exporter,
         logger: pino({ level: 'silent' }),
       });
