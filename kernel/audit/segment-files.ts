@@ -110,6 +110,11 @@ export interface SegmentWalk {
   publicKey: KeyObject;
   /** The tenant every segment must belong to (undefined: the first segment's, or the marker's). */
   tenant: string | undefined;
+  /**
+   * The createdAt of the tenant record the segments must be of (undefined: the offboarding marker's,
+   * or the first segment's that names one).
+   */
+  createdAt?: string | undefined;
   /** Segments verified before, skipped when their bytes and place are the same. */
   verified?: VerifiedSegments | undefined;
   /** Each segment that verified, with its text, before the next file is read (a promise is awaited). */
@@ -131,7 +136,11 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
   const offboard = offboardText === undefined ? undefined : verifiedOffboardMarker(offboardText, publicKey);
   if (typeof offboard === 'string') return { ...failed, problem: offboard };
   const tenant = walk.tenant ?? offboard?.tenant;
-  const chain = new SegmentChainCheck({ marker: await readMarkerText(dir), publicKey, tenant, verified });
+  const createdAt = walk.createdAt ?? offboard?.tenant_created_at;
+  const chain = new SegmentChainCheck({
+    marker: await readMarkerText(dir),
+    ...{ publicKey, tenant, createdAt, verified },
+  });
   const listed = await listSegments(dir);
   for (const [i, file] of listed.entries()) {
     if (!chain.result.ok) break;
@@ -140,8 +149,7 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
     if (parsed) await onVerified?.({ ...file, text, parsed });
     progress?.(i + 1, listed.length);
   }
-  const problem =
-    offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk.tenant) : undefined;
+  const problem = offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk) : undefined;
   if (problem !== undefined) return { ...chain.result, ok: false, problem };
   return offboard ? { ...chain.result, offboardedAt: offboard.offboarded_at } : chain.result;
 }
@@ -208,17 +216,20 @@ export async function readMarker(dir: string): Promise<PruneMarker | undefined> 
 
 /**
  * Where this installation's next segment continues: after the newest segment on disk, else after
- * the pruning marker, else at the start. Read from the sealer's own files (verify checks them).
+ * the pruning marker, else at the start; with the tenant's createdAt the newest of those names.
+ * Read from the sealer's own files (verify checks them).
  */
-export async function nextLink(dir: string): Promise<SegmentLink> {
+export async function nextLink(dir: string): Promise<SegmentLink & { createdAt?: string | undefined }> {
   const newest = (await listSegments(dir)).at(-1);
   const marker = await readMarker(dir);
-  if (!newest || (marker && newest.number <= marker.through_segment)) return chainStart(marker);
+  if (!newest || (marker && newest.number <= marker.through_segment))
+    return { ...chainStart(marker), createdAt: marker?.tenant_created_at };
   const { header, footer } = parseSegment(await readSegmentText(dir, newest.name));
   return {
     segment: header.segment + 1,
     prevSegmentDigest: footer.digest,
     chain: { prev: footer.last_hash, seq: header.last_seq + 1 },
+    createdAt: header.tenant_created_at,
   };
 }
 

@@ -13,6 +13,8 @@ export const ShipCursorSchema = z.strictObject({
   type: z.literal('shipped'),
   format: z.literal(SEGMENT_FORMAT),
   tenant: z.string().min(1),
+  /** The shipped segment's tenant_created_at: the incarnation of the id it is of, when it names one. */
+  tenant_created_at: z.string().optional(),
   segment: z.number().int().min(1),
   digest: z.string().length(64),
   last_seq: z.number().int().min(0),

@@ -135,6 +135,7 @@ export class AuditShipper {
       const cursor = signShipCursor(
         {
           tenant,
+          ...(header.tenant_created_at === undefined ? {} : { tenant_created_at: header.tenant_created_at }),
           segment: header.segment,
           digest: footer.digest,
           last_seq: header.last_seq,

@@ -75,10 +75,15 @@ export type Progress = (done: number, total: number) => void;
 export async function verifySegments(
   source: SegmentSource,
   publicKey: KeyObject,
-  options: { progress?: Progress | undefined } = {},
+  options: {
+    progress?: Progress | undefined;
+    /** The tenant record's createdAt the segments must be of (`--created-at`); none: as they say. */
+    createdAt?: string | undefined;
+  } = {},
 ): Promise<VerifyReport> {
   const { dir, tenant } = await existingSource(source);
-  const check = await walkSegmentFiles({ dir, publicKey, tenant, progress: options.progress });
+  const { progress, createdAt } = options;
+  const check = await walkSegmentFiles({ dir, publicKey, tenant, createdAt, progress });
   const shipped = check.tenant === undefined ? undefined : await readShipCursor(dir, publicKey, check.tenant);
   const ship =
     shipped === undefined
