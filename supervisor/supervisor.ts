@@ -1,7 +1,7 @@
 // Wires one supervisor: registry, Docker driver, the lifecycle controller with its observers (health
 // pass, idle tiers, reconciliation) on one scheduler, and the BullMQ worker. Every setting not given
 // takes its default from the declaration in supervisor/config.ts.
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { Redis } from 'ioredis';
@@ -249,7 +249,7 @@ async function auditSealer(
       ? undefined
       : new AuditShipper({
           dir: settings.auditDir,
-          publicKey: createPublicKey(privateKey),
+          privateKey,
           exporter: new OTLPLogExporter({ url: settings.auditOtlpLogsEndpoint }),
           readerGid: settings.auditReaderGid,
           logger: deps.logger,

@@ -25,6 +25,12 @@ export const SegmentHeaderSchema = z.strictObject({
   type: z.literal('header'),
   format: z.literal(SEGMENT_FORMAT),
   tenant: z.string().min(1),
+  /**
+   * The tenant record's createdAt: which incarnation of the id the segment's entries are of (the
+   * same id onboarded again after an offboarding is another tenant). Absent on segments sealed
+   * before segments named it.
+   */
+  tenant_created_at: z.string().optional(),
   segment: z.number().int().min(1),
   first_seq: z.number().int().min(1),
   last_seq: z.number().int().min(1),
@@ -89,6 +95,8 @@ function signedMessage(digest: string): Buffer {
 
 export interface SegmentInput {
   tenant: string;
+  /** The tenant record's createdAt (undefined: a segment of the form before, in tests). */
+  tenantCreatedAt?: string | undefined;
   segment: number;
   prevSegmentDigest: string;
   /** Consecutive chained entries (at least one). */
@@ -111,6 +119,7 @@ export function buildSegment(input: SegmentInput): BuiltSegment {
     type: 'header',
     format: SEGMENT_FORMAT,
     tenant: input.tenant,
+    ...(input.tenantCreatedAt === undefined ? {} : { tenant_created_at: input.tenantCreatedAt }),
     segment: input.segment,
     first_seq: first.seq,
     last_seq: last.seq,

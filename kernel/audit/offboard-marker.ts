@@ -17,6 +17,8 @@ export const OffboardMarkerSchema = z.strictObject({
   type: z.literal('offboarded'),
   format: z.literal(SEGMENT_FORMAT),
   tenant: z.string().min(1),
+  /** The offboarded tenant record's createdAt (absent on markers written before it was named). */
+  tenant_created_at: z.string().optional(),
   offboarded_at: z.string(),
   /** The tenant record's `retention.auditDays` when it was offboarded. */
   audit_days: z.number().int().min(1),
@@ -48,10 +50,13 @@ export function verifiedOffboardMarker(text: string, publicKey: KeyObject): Offb
 export function offboardEndProblem(
   marker: OffboardMarker,
   check: SegmentsCheck,
-  tenant: string | undefined,
+  expected: { tenant: string | undefined; createdAt?: string | undefined },
 ): string | undefined {
-  if (tenant !== undefined && tenant !== marker.tenant)
+  if (expected.tenant !== undefined && expected.tenant !== marker.tenant)
     return `offboarding marker belongs to tenant "${marker.tenant}"`;
+  const createdAt = marker.tenant_created_at;
+  if (expected.createdAt !== undefined && createdAt !== undefined && createdAt !== expected.createdAt)
+    return `offboarding marker: of the tenant created ${createdAt}, not of the one created ${expected.createdAt}`;
   const last = check.lastSegment ?? check.prunedThrough ?? 0;
   if (last === marker.last_segment && check.head === marker.last_hash) return undefined;
   return `the trail ends at segment ${last}, the offboarding marker at segment ${marker.last_segment} (seq ${marker.last_seq}): segments removed or added after offboarding`;

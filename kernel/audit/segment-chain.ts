@@ -26,6 +26,8 @@ export const PruneMarkerSchema = z.strictObject({
   type: z.literal('pruned'),
   format: z.literal(SEGMENT_FORMAT),
   tenant: z.string().min(1),
+  /** The pruned segments' tenant_created_at (absent when they named none). */
+  tenant_created_at: z.string().optional(),
   through_segment: z.number().int().min(1),
   digest: z.string().length(64),
   last_seq: z.number().int().min(1),
@@ -80,6 +82,13 @@ export interface SegmentsCheck {
    * --dir`) holds, which may be another tenant's than its name says.
    */
   tenant?: string;
+  /**
+   * The tenant record's createdAt the segments (or the pruning marker) name: which incarnation of the
+   * id they are of. Absent when none names it (sealed before segments did).
+   */
+  createdAt?: string;
+  /** Segments checked that name no createdAt (sealed before segments did): not bound to one. */
+  unbound?: number;
   /** The tenant was offboarded then (its signed marker, which the trail ends where it says). */
   offboardedAt?: string;
   /** The first problem found, naming the file, when not ok. */
@@ -176,6 +185,11 @@ export interface CheckSegmentsInput {
   /** The tenant every segment must belong to (undefined: the first segment's). */
   tenant?: string | undefined;
   /**
+   * The createdAt of the tenant record the segments must be of (its incarnation); undefined: the
+   * first that names one, which every later one must name too.
+   */
+  createdAt?: string | undefined;
+  /**
    * Where the files must start, instead of the trail's start (or the marker's): a reader that has
    * checked the chain up to there before (the audit shipper, from its cursor).
    */
@@ -231,6 +245,31 @@ export class SegmentChainCheck {
       };
     else if (marker && this.#tenant !== marker.tenant)
       this.#fail(`pruning marker belongs to tenant "${marker.tenant}"`);
+    else if (marker?.tenant_created_at !== undefined) this.#bind(marker.tenant_created_at, 'pruning marker');
+  }
+
+  /**
+   * Holds what a segment (or the pruning marker) says of its tenant's incarnation against the one
+   * expected or named before: segments swapped in from an earlier tenant of the same id (offboarded,
+   * then onboarded again) are signed by the same key and chain alike, and only this tells them apart.
+   * One that names none was sealed before segments did: counted, and none may follow one that names it.
+   */
+  #bind(createdAt: string | undefined, what: string): undefined {
+    const known = this.#check.createdAt ?? this.#input.createdAt;
+    if (createdAt === undefined) {
+      if (this.#check.createdAt !== undefined)
+        return this.#fail(
+          `${what}: names no tenant creation, after segments of the tenant created ${this.#check.createdAt}`,
+        );
+      this.#check.unbound = (this.#check.unbound ?? 0) + 1;
+      return undefined;
+    }
+    if (known !== undefined && createdAt !== known)
+      return this.#fail(
+        `${what}: of the tenant created ${createdAt}, not of the one created ${known} (another tenant of the same id, offboarded and onboarded again)`,
+      );
+    this.#check.createdAt = createdAt;
+    return undefined;
   }
 
   get result(): SegmentsCheck {
@@ -275,6 +314,8 @@ export class SegmentChainCheck {
       if (problem) return this.#fail(`${file.name}: ${problem}`);
       if (key !== undefined) verified?.set(key, parsed);
     }
+    this.#bind(parsed.header.tenant_created_at, file.name);
+    if (!this.#check.ok) return undefined;
     this.#tenant ??= parsed.header.tenant;
     const check = this.#check;
     check.tenant = this.#tenant;

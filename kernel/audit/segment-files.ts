@@ -8,7 +8,6 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readdir, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
@@ -27,6 +26,7 @@ import {
   type SegmentLink,
 } from './audit-segment.ts';
 import { GENESIS_HASH } from './audit-trail.ts';
+import { verifiedShipCursor, type ShipCursorRead } from './ship-cursor.ts';
 import {
   chainStart,
   PruneMarkerSchema,
@@ -39,15 +39,6 @@ import {
 
 export const PRUNE_MARKER_FILE = 'pruned.json';
 export const SHIP_CURSOR_FILE = 'shipped.json';
-
-/** The last segment a SIEM's collector accepted: what the next one shipped must continue. */
-export const ShipCursorSchema = z.strictObject({
-  segment: z.number().int().min(1),
-  digest: z.string().length(64),
-  last_seq: z.number().int().min(0),
-  last_hash: z.string().length(64),
-});
-export type ShipCursor = z.infer<typeof ShipCursorSchema>;
 
 /**
  * Who besides the writer may read what it writes: `readerGid`, a group given read access to the
@@ -119,6 +110,11 @@ export interface SegmentWalk {
   publicKey: KeyObject;
   /** The tenant every segment must belong to (undefined: the first segment's, or the marker's). */
   tenant: string | undefined;
+  /**
+   * The createdAt of the tenant record the segments must be of (undefined: the offboarding marker's,
+   * or the first segment's that names one).
+   */
+  createdAt?: string | undefined;
   /** Segments verified before, skipped when their bytes and place are the same. */
   verified?: VerifiedSegments | undefined;
   /** Each segment that verified, with its text, before the next file is read (a promise is awaited). */
@@ -140,7 +136,11 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
   const offboard = offboardText === undefined ? undefined : verifiedOffboardMarker(offboardText, publicKey);
   if (typeof offboard === 'string') return { ...failed, problem: offboard };
   const tenant = walk.tenant ?? offboard?.tenant;
-  const chain = new SegmentChainCheck({ marker: await readMarkerText(dir), publicKey, tenant, verified });
+  const createdAt = walk.createdAt ?? offboard?.tenant_created_at;
+  const chain = new SegmentChainCheck({
+    marker: await readMarkerText(dir),
+    ...{ publicKey, tenant, createdAt, verified },
+  });
   const listed = await listSegments(dir);
   for (const [i, file] of listed.entries()) {
     if (!chain.result.ok) break;
@@ -149,8 +149,7 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
     if (parsed) await onVerified?.({ ...file, text, parsed });
     progress?.(i + 1, listed.length);
   }
-  const problem =
-    offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk.tenant) : undefined;
+  const problem = offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk) : undefined;
   if (problem !== undefined) return { ...chain.result, ok: false, problem };
   return offboard ? { ...chain.result, offboardedAt: offboard.offboarded_at } : chain.result;
 }
@@ -196,10 +195,17 @@ export async function offboardedDirs(root: string): Promise<string[]> {
   }
 }
 
-/** The shipping cursor, undefined when nothing was shipped (or shipping is not configured). */
-export async function readShipCursor(dir: string): Promise<ShipCursor | undefined> {
+/**
+ * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts); undefined when nothing was
+ * shipped (or shipping is not configured).
+ */
+export async function readShipCursor(
+  dir: string,
+  publicKey: KeyObject,
+  tenant: string,
+): Promise<ShipCursorRead | undefined> {
   const text = await readOptional(dir, SHIP_CURSOR_FILE);
-  return text === undefined ? undefined : ShipCursorSchema.parse(JSON.parse(text));
+  return text === undefined ? undefined : verifiedShipCursor(text, publicKey, tenant);
 }
 
 /** The pruning marker as written (its signature is verify's to check), undefined when none. */
@@ -210,17 +216,20 @@ export async function readMarker(dir: string): Promise<PruneMarker | undefined> 
 
 /**
  * Where this installation's next segment continues: after the newest segment on disk, else after
- * the pruning marker, else at the start. Read from the sealer's own files (verify checks them).
+ * the pruning marker, else at the start; with the tenant's createdAt the newest of those names.
+ * Read from the sealer's own files (verify checks them).
  */
-export async function nextLink(dir: string): Promise<SegmentLink> {
+export async function nextLink(dir: string): Promise<SegmentLink & { createdAt?: string | undefined }> {
   const newest = (await listSegments(dir)).at(-1);
   const marker = await readMarker(dir);
-  if (!newest || (marker && newest.number <= marker.through_segment)) return chainStart(marker);
+  if (!newest || (marker && newest.number <= marker.through_segment))
+    return { ...chainStart(marker), createdAt: marker?.tenant_created_at };
   const { header, footer } = parseSegment(await readSegmentText(dir, newest.name));
   return {
     segment: header.segment + 1,
     prevSegmentDigest: footer.digest,
     chain: { prev: footer.last_hash, seq: header.last_seq + 1 },
+    createdAt: header.tenant_created_at,
   };
 }
 

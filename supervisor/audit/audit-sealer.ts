@@ -29,7 +29,9 @@ import {
   readSegmentText,
   nextLink,
   readMarkerText,
+  readShipCursor,
   removeSegmentFile,
+  SHIP_CURSOR_FILE,
   tenantSegmentDir,
   writeMarker,
   writeSegmentFile,
@@ -86,14 +88,9 @@ export class AuditSealer {
       try {
         // Under the tenant's lock: an offboarding moves the directory away between none of these.
         await this.lock.run(tenant.id, async () => {
-          await this.sealLocked(tenant.id);
-          let through = Infinity;
-          if (shipper) {
-            const shipped = await shipper.ship(tenant.id);
-            behind += shipped.behind;
-            through = shipped.through;
-          }
-          await this.prune(tenant.id, tenant.retention.auditDays, through);
+          await this.sealLocked(tenant);
+          if (shipper) behind += (await shipper.ship(tenant.id)).behind;
+          await this.prune(tenant.id, tenant.retention.auditDays, undefined, tenant.createdAt);
         });
       } catch (error) {
         this.options.logger.error({ tenant: tenant.id, err: error }, 'audit sealing failed');
@@ -121,7 +118,7 @@ export class AuditSealer {
     if (marker === undefined) return 0;
     if (typeof marker === 'string') throw new BulkheadError('audit_verification_failed', `${dir}: ${marker}`);
     const shipped = await this.options.shipper?.ship(marker.tenant, dir);
-    await this.prune(marker.tenant, marker.audit_days, shipped?.through ?? Infinity, dir);
+    await this.prune(marker.tenant, marker.audit_days, dir, marker.tenant_created_at);
     if ((await listSegments(dir)).length > 0) return shipped?.behind ?? 0;
     await rm(dir, { recursive: true });
     this.options.logger.info(
@@ -142,10 +139,16 @@ export class AuditSealer {
     return this.lock.run(tenant.id, async () => {
       const { logger } = this.options;
       const dir = tenantSegmentDir(this.options.dir, tenant.id);
-      await this.sealLocked(tenant.id);
+      await this.sealLocked(tenant);
       const link = await nextLink(dir);
       const last = { segment: link.segment - 1, seq: link.chain.seq - 1, hash: link.chain.prev };
       if (last.segment === 0) return undefined;
+      // Another tenant's of the same id in this one's place: the marker would sign them as its trail.
+      if (link.createdAt !== undefined && link.createdAt !== tenant.createdAt)
+        throw new BulkheadError(
+          'audit_verification_failed',
+          `${dir}: the segments are of the tenant created ${link.createdAt}, not of the one created ${tenant.createdAt}; not offboarded`,
+        );
       // The trail in Redis goes on from where the segments end (or began anew: Redis lost its data).
       // A gap means sealed segments were removed from the directory, and the marker would sign the
       // shorter trail as the whole of it, which verify then accepts.
@@ -161,6 +164,7 @@ export class AuditSealer {
           type: 'offboarded',
           format: SEGMENT_FORMAT,
           tenant: tenant.id,
+          tenant_created_at: tenant.createdAt,
           offboarded_at: at.toISOString(),
           audit_days: tenant.retention.auditDays,
           last_segment: last.segment,
@@ -183,17 +187,29 @@ export class AuditSealer {
     });
   }
 
-  /** Seals every entry of `tenant` still in Redis, `maxEntries` per segment. */
-  seal(tenant: string): Promise<SealReport> {
-    return this.lock.run(tenant, () => this.sealLocked(tenant));
+  /** Seals every entry of the registered tenant `id` still in Redis, `maxEntries` per segment. */
+  async seal(id: string): Promise<SealReport> {
+    const tenant = (await this.options.tenants.list()).find((record) => record.id === id);
+    if (!tenant) throw new BulkheadError('tenant_not_found', `tenant "${id}" is not registered: not sealed`);
+    return this.lock.run(id, () => this.sealLocked(tenant));
   }
 
-  private async sealLocked(tenant: string): Promise<SealReport> {
+  private async sealLocked(record: Pick<TenantRecord, 'id' | 'createdAt'>): Promise<SealReport> {
     const { trail, maxEntries, privateKey, logger } = this.options;
+    const tenant = record.id;
     const dir = tenantSegmentDir(this.options.dir, tenant);
     const report: SealReport = { segments: 0, entries: 0 };
     for (;;) {
       const link = await nextLink(dir);
+      // Segments of an earlier tenant of the same id put in this one's place: continuing them would
+      // sign its entries under the other's trail (its chain in Redis would not continue them anyway).
+      if (link.createdAt !== undefined && link.createdAt !== record.createdAt) {
+        logger.error(
+          { tenant, segmentsOf: link.createdAt, createdAt: record.createdAt },
+          'audit segments on disk are of another tenant of the same id: not sealed',
+        );
+        return report;
+      }
       const stored = await trail.stored(tenant, maxEntries);
       const done = stored.filter((s) => s.entry.seq < link.chain.seq);
       const fresh = stored.filter((s) => s.entry.seq >= link.chain.seq);
@@ -220,6 +236,7 @@ export class AuditSealer {
       }
       const built = buildSegment({
         tenant,
+        tenantCreatedAt: record.createdAt,
         segment: link.segment,
         prevSegmentDigest: link.prevSegmentDigest,
         entries,
@@ -240,15 +257,18 @@ export class AuditSealer {
 
   /**
    * Removes the oldest segments entirely past `days` of retention: first a signed marker naming the
-   * last one removed (so verify tells pruning from tampering), then the files; none past segment
-   * `through` (the last one shipped, when shipping is on). Returns how many.
+   * last one removed (so verify tells pruning from tampering), then the files; when shipping is on,
+   * none past the last one the shipped record says the collector accepted. Segments (or a record)
+   * of another tenant of the same id than the one created at `createdAt` are not pruned: an error.
+   * Returns how many.
    */
   async prune(
     tenant: string,
     days: number,
-    through = Infinity,
     dir = tenantSegmentDir(this.options.dir, tenant),
+    createdAt?: string,
   ): Promise<number> {
+    const shipped = await this.shippedThrough(tenant, dir);
     // The files are checked as verify checks them before any is removed: the marker signed below
     // makes their removal pass as retention, so a header set back to look old, or a pruning marker
     // written by hand, must never be signed over (verify would then find nothing wrong).
@@ -256,6 +276,7 @@ export class AuditSealer {
       marker: await readMarkerText(dir),
       publicKey: this.publicKey,
       tenant,
+      createdAt,
     });
     if (!chain.result.ok)
       throw new BulkheadError('audit_verification_failed', `${dir}: ${chain.result.problem ?? ''}`);
@@ -283,7 +304,17 @@ export class AuditSealer {
       described.push({ ...file, lastAt: header.last_at, header, footer });
       if (!(Date.parse(header.last_at) < cutoff.getTime())) break;
     }
-    const gone = prunable(described, cutoff).filter((file) => file.number <= through);
+    const gone = prunable(described, cutoff).filter((file) => file.number <= shipped.segment);
+    // The record is bound to the chain as well as signed: the segment it names, when read here,
+    // must be the one it was written for (a record carried over from another directory is not).
+    const named = described.find((file) => file.number === shipped.segment);
+    if (named && named.footer.digest !== shipped.digest)
+      throw this.unshipped(tenant, dir, `it names segment ${shipped.segment} with another digest`);
+    if (shipped.segment !== Infinity && (all.at(-1)?.number ?? pruned) < shipped.segment)
+      throw this.unshipped(tenant, dir, `it names segment ${shipped.segment}, past the newest one`);
+    const of = chain.result.createdAt ?? createdAt;
+    if (shipped.tenant_created_at !== undefined && of !== undefined && shipped.tenant_created_at !== of)
+      throw this.unshipped(tenant, dir, `it is of the tenant created ${shipped.tenant_created_at}`);
     const last = gone.at(-1);
     if (!last) return 0;
     const { header, footer } = last;
@@ -294,6 +325,7 @@ export class AuditSealer {
           type: 'pruned',
           format: header.format,
           tenant,
+          ...(header.tenant_created_at === undefined ? {} : { tenant_created_at: header.tenant_created_at }),
           through_segment: header.segment,
           digest: footer.digest,
           last_seq: header.last_seq,
@@ -311,5 +343,29 @@ export class AuditSealer {
       'audit segments pruned',
     );
     return gone.length;
+  }
+
+  /**
+   * The newest segment retention may remove as far as shipping goes: any, without a shipper; else
+   * the one the signed shipped record names (none without a record). A record that does not verify
+   * stops the tenant's pruning: raised by hand, it would have segments the collector never got
+   * removed under a pruning marker that verify accepts.
+   */
+  private async shippedThrough(
+    tenant: string,
+    dir: string,
+  ): Promise<{ segment: number; digest?: string; tenant_created_at?: string | undefined }> {
+    if (!this.options.shipper) return { segment: Infinity };
+    const read = await readShipCursor(dir, this.publicKey, tenant);
+    if (read === undefined) return { segment: 0 };
+    if ('problem' in read) throw this.unshipped(tenant, dir, read.problem);
+    return read.cursor;
+  }
+
+  private unshipped(tenant: string, dir: string, problem: string): BulkheadError {
+    return new BulkheadError(
+      'audit_verification_failed',
+      `tenant ${tenant}: ${join(dir, SHIP_CURSOR_FILE)} does not verify (${problem}): no segment pruned`,
+    );
   }
 }

@@ -3,12 +3,12 @@
 // `bulkhead audit export` writes it. Segments go in order, each only once it verifies as the next
 // link of the chain already shipped (signature, digest, the previous segment's digest, the entries'
 // hash chain), so the collector never receives an edited, reordered or foreign segment. A cursor
-// per tenant (<tenant>/shipped.json, beside the segments) moves only once the collector has accepted
-// a whole segment. Delivery is at least once: a supervisor stopped between the collector's answer
+// per tenant (<tenant>/shipped.json, beside the segments, signed with the sealer's key: retention
+// prunes by it) moves only once the collector has accepted a whole segment. Delivery is at least once: a supervisor stopped between the collector's answer
 // and the cursor's write sends that segment again on its next pass, and each record carries its seq
 // and hash for the receiver to drop the copy. Retention removes only shipped segments while
 // shipping is configured (audit-sealer.ts), so nothing sealed is pruned before it reached the SIEM.
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SeverityNumber } from '@opentelemetry/api';
 import { ExportResultCode, millisToHrTime } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
@@ -24,8 +24,8 @@ import {
   SHIP_CURSOR_FILE,
   tenantSegmentDir,
   type SegmentWriteOptions,
-  type ShipCursor,
 } from '../../kernel/audit/segment-files.ts';
+import { signShipCursor, type ShipCursor } from '../../kernel/audit/ship-cursor.ts';
 import { serviceResource } from '../../kernel/telemetry/tracing.ts';
 
 /** At most this many records in one export request (a segment may hold more). */
@@ -45,8 +45,11 @@ export interface ShipperMetrics {
 export interface AuditShipperOptions extends SegmentWriteOptions {
   /** The installation's audit directory (the sealer's). */
   dir: string;
-  /** Checks each segment before it leaves: the public half of the sealer's signing key. */
-  publicKey: KeyObject;
+  /**
+   * The sealer's signing key: its public half checks each segment before it leaves, and it signs the
+   * shipped record (retention trusts no other).
+   */
+  privateKey: KeyObject;
   /** Where the records go: an OTLPLogExporter pointed at the collector's /v1/logs. */
   exporter: LogRecordExporter;
   logger: Logger;
@@ -67,6 +70,7 @@ export class AuditShipper {
   private readonly options: AuditShipperOptions;
   private readonly now: () => Date;
   private readonly resource = serviceResource('bulkhead-supervisor');
+  private readonly publicKey: KeyObject;
   /**
    * The collector did not accept an export in this pass: the other tenants wait for the next pass
    * (an unreachable collector costs the exporter's retries, seconds, once a pass, not once a tenant).
@@ -76,6 +80,7 @@ export class AuditShipper {
   constructor(options: AuditShipperOptions) {
     this.options = options;
     this.now = options.now ?? (() => new Date());
+    this.publicKey = createPublicKey(options.privateKey);
   }
 
   /** The end of a pass over every tenant: how many sealed segments are still not shipped. */
@@ -91,14 +96,20 @@ export class AuditShipper {
    */
   async ship(tenant: string, dir = tenantSegmentDir(this.options.dir, tenant)): Promise<ShipReport> {
     const { logger } = this.options;
-    const { link, through } = await this.start(dir, tenant);
+    const start = await this.start(dir, tenant);
+    const link = start?.link ?? chainStart(undefined);
     const unshipped = (await listSegments(dir)).filter((s) => s.number >= link.segment);
-    const report: ShipReport = { segments: 0, records: 0, behind: unshipped.length, through };
-    if (this.collectorFailed) return report;
+    const report: ShipReport = {
+      segments: 0,
+      records: 0,
+      behind: unshipped.length,
+      through: start?.through ?? 0,
+    };
+    if (this.collectorFailed || !start) return report;
     // One segment at a time, read, checked and sent: a backlog (a collector down for days) is never
     // in memory whole. Each is checked as the next link of the chain already shipped, as `bulkhead
     // audit verify` checks it.
-    const chain = new SegmentChainCheck({ from: link, publicKey: this.options.publicKey, tenant });
+    const chain = new SegmentChainCheck({ from: link, publicKey: this.publicKey, tenant });
     for (const listed of unshipped) {
       const segment = chain.next({ ...listed, text: await readSegmentText(dir, listed.name) });
       if (!segment) {
@@ -121,12 +132,17 @@ export class AuditShipper {
         this.options.metrics?.failed();
         return report;
       }
-      const cursor: ShipCursor = {
-        segment: header.segment,
-        digest: footer.digest,
-        last_seq: header.last_seq,
-        last_hash: footer.last_hash,
-      };
+      const cursor = signShipCursor(
+        {
+          tenant,
+          ...(header.tenant_created_at === undefined ? {} : { tenant_created_at: header.tenant_created_at }),
+          segment: header.segment,
+          digest: footer.digest,
+          last_seq: header.last_seq,
+          last_hash: footer.last_hash,
+        },
+        this.options.privateKey,
+      );
       await replaceFile(dir, SHIP_CURSOR_FILE, `${JSON.stringify(cursor)}\n`, {
         readerGid: this.options.readerGid,
       });
@@ -142,10 +158,31 @@ export class AuditShipper {
 
   /**
    * Where shipping continues (after the cursor, or where the trail on disk starts), and the newest
-   * segment shipped so far.
+   * segment shipped so far; undefined when the shipped record does not verify. A record in the
+   * unsigned form of before (or written so by hand) is not trusted: the trail on disk is shipped
+   * again from its start, at least once as always, and the record written anew, signed. One that
+   * names another tenant, or whose signature does not verify, was changed: nothing is shipped (nor
+   * pruned: audit-sealer.ts) until an operator has seen what the collector holds and removed it.
    */
-  private async start(dir: string, tenant: string): Promise<{ link: SegmentLink; through: number }> {
-    const [cursor, marker] = [await readShipCursor(dir), await readMarker(dir)];
+  private async start(
+    dir: string,
+    tenant: string,
+  ): Promise<{ link: SegmentLink; through: number } | undefined> {
+    const read = await readShipCursor(dir, this.publicKey, tenant);
+    const marker = await readMarker(dir);
+    if (read && 'problem' in read) {
+      this.options.logger[read.unsigned ? 'warn' : 'error'](
+        { tenant, problem: read.problem },
+        read.unsigned
+          ? 'audit segments shipped again from the start of the trail on disk: the shipped record is not signed'
+          : 'audit segments not shipped: the shipped record does not verify',
+      );
+      if (!read.unsigned) {
+        this.options.metrics?.failed();
+        return undefined;
+      }
+    }
+    const cursor = read && 'cursor' in read ? read.cursor : undefined;
     const through = cursor?.segment ?? 0;
     if (cursor && !(marker && cursor.segment < marker.through_segment))
       return { link: nextAfter(cursor), through };

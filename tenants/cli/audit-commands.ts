@@ -16,7 +16,7 @@ import { countProgress, parse, UsageError, type Command } from './command-kit.ts
 import { cliSettings } from './config.ts';
 
 const USAGE = [
-  'bulkhead audit verify <tenant-id> | --dir DIR  [--public-key FILE]',
+  'bulkhead audit verify <tenant-id> | --dir DIR  [--created-at ISO-TIME] [--public-key FILE]',
   '       bulkhead audit export <tenant-id> | --dir DIR  [--from ISO-TIME] [--to ISO-TIME] [--format jsonl] [--out FILE] [--public-key FILE]',
   '       bulkhead audit keygen --out DIR',
 ].join('\n');
@@ -49,10 +49,17 @@ function time(value: string | undefined, flag: string): Date | undefined {
 }
 
 async function verify(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { dir: { type: 'string' }, 'public-key': { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    dir: { type: 'string' },
+    'created-at': { type: 'string' },
+    'public-key': { type: 'string' },
+  });
   const from = source(positionals, values.dir, 'verify');
+  // The tenant record's createdAt, as `bulkhead show` prints it: the segments must be of that
+  // incarnation of the id, not of an earlier tenant's offboarded and onboarded again under it.
+  const createdAt = time(values['created-at'], '--created-at')?.toISOString();
   const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
-  const report = await verifySegments(from, key, { progress: segmentProgress('verified') });
+  const report = await verifySegments(from, key, { progress: segmentProgress('verified'), createdAt });
   const pruned =
     report.prunedThrough === undefined ? '' : `, segments 1-${report.prunedThrough} pruned by retention`;
   if (!report.ok)
@@ -61,14 +68,22 @@ async function verify(args: string[]): Promise<void> {
     report.segments === 0 ? 'no segments' : `segments ${report.firstSegment}-${report.lastSegment}`;
   const shipped =
     report.shippedThrough === undefined
-      ? ''
+      ? report.shippedProblem === undefined
+        ? ''
+        : `; ${report.shippedProblem}: the supervisor neither ships nor prunes by it`
       : `; shipped to the SIEM through segment ${report.shippedThrough}`;
   const offboarded =
     report.offboardedAt === undefined ? '' : `; offboarded ${report.offboardedAt}, the trail ends there`;
   // A directory given as is may hold another tenant's trail than its name says: name the one it holds.
   const tenant = report.tenant === undefined ? '' : `; tenant ${report.tenant}`;
+  const created = report.createdAt === undefined ? '' : ` created ${report.createdAt}`;
+  // Sealed before segments named their tenant's creation: nothing ties them to one incarnation.
+  const unbound =
+    report.unbound === undefined
+      ? ''
+      : `; ${report.unbound} segments name no tenant creation (sealed before segments did): which tenant of the id they are of is not checked`;
   console.log(
-    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}${offboarded}${tenant}`,
+    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}${offboarded}${tenant}${created}${unbound}`,
   );
 }
 

@@ -91,7 +91,9 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
       }
     },
   });
-  const shippedThrough = (await readShipCursor(dir))?.segment;
+  // Shown only when the record verifies: the supervisor neither ships nor prunes by one that does not.
+  const shipped = await readShipCursor(dir, sealed.publicKey, tenant);
+  const shippedThrough = shipped && 'cursor' in shipped ? shipped.cursor.segment : undefined;
   const summary = {
     segments: segments.segments,
     entries: segments.entries,

@@ -62,8 +62,10 @@ export async function readPublicKey(file: string | undefined): Promise<KeyObject
 
 export interface VerifyReport extends SegmentsCheck {
   dir: string;
-  /** The newest segment the supervisor shipped to the SIEM (its cursor), when shipping is on. */
+  /** The newest segment the supervisor shipped to the SIEM (its signed record), when shipping is on. */
   shippedThrough?: number;
+  /** The shipped record does not verify: why (the supervisor neither ships nor prunes by it). */
+  shippedProblem?: string;
 }
 
 /** Work done so far, of how much: called after each segment. */
@@ -73,12 +75,23 @@ export type Progress = (done: number, total: number) => void;
 export async function verifySegments(
   source: SegmentSource,
   publicKey: KeyObject,
-  options: { progress?: Progress | undefined } = {},
+  options: {
+    progress?: Progress | undefined;
+    /** The tenant record's createdAt the segments must be of (`--created-at`); none: as they say. */
+    createdAt?: string | undefined;
+  } = {},
 ): Promise<VerifyReport> {
   const { dir, tenant } = await existingSource(source);
-  const check = await walkSegmentFiles({ dir, publicKey, tenant, progress: options.progress });
-  const shipped = await readShipCursor(dir);
-  return { ...check, dir, ...(shipped ? { shippedThrough: shipped.segment } : {}) };
+  const { progress, createdAt } = options;
+  const check = await walkSegmentFiles({ dir, publicKey, tenant, createdAt, progress });
+  const shipped = check.tenant === undefined ? undefined : await readShipCursor(dir, publicKey, check.tenant);
+  const ship =
+    shipped === undefined
+      ? {}
+      : 'cursor' in shipped
+        ? { shippedThrough: shipped.cursor.segment }
+        : { shippedProblem: shipped.problem };
+  return { ...check, dir, ...ship };
 }
 
 export interface ExportOptions {

@@ -4,9 +4,8 @@
 // that retention, as a live tenant's, no further than what the SIEM's collector accepted, and remove
 // it once nothing is left within retention. `bulkhead audit verify` checks the directory, its marker
 // included, all along. The same id onboarded again seals into a directory of its own from seq 1.
-import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, readdir, unlink } from 'node:fs/promises';
+import { cp, readdir, rm, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import pino from 'pino';
@@ -84,7 +83,7 @@ describe('an offboarded tenant', () => {
     const marked = await verify(audit, '--dir', moved);
     expect(marked.code, marked.stderr).toBe(0);
     expect(marked.stdout).toMatch(
-      /intact: segments 1-3, 5 entries; last seq 5, .*; offboarded \S+Z.*; tenant gone$/m,
+      /intact: segments 1-3, 5 entries; last seq 5, .*; offboarded \S+Z.*; tenant gone created \S+Z$/m,
     );
 
     // 29 days on: within its 30 days, nothing goes.
@@ -156,6 +155,16 @@ describe('an offboarded tenant', () => {
     const gone = await verify(audit, '--dir', old);
     expect(gone.code, gone.stderr).toBe(0);
     expect(gone.stdout).toMatch(/intact: segments 1-2, 3 entries; last seq 3, .*; offboarded /);
+    // The live directory swapped for the earlier tenant's segments: the same key signed them, and
+    // they chain from seq 1 as well, but they name the earlier tenant's creation, not the record's.
+    const { createdAt } = (await audit.registry.get('again'))!;
+    expect((await verify(audit, 'again', '--created-at', createdAt)).code).toBe(0);
+    await rm(join(auditDir, 'again'), { recursive: true });
+    await cp(old, join(auditDir, 'again'), { recursive: true });
+    await rm(join(auditDir, 'again', 'offboarded.json'));
+    const swapped = await verify(audit, 'again', '--created-at', createdAt);
+    expect(swapped.code).toBe(5);
+    expect(swapped.stderr).toContain(`not of the one created ${createdAt} (another tenant of the same id`);
   });
 });
 
@@ -176,7 +185,7 @@ describe('an offboarded tenant, with shipping', () => {
   it('keeps a segment the collector has not accepted past its retention, until it accepts it', async () => {
     const shipper = new AuditShipper({
       dir: shipping.auditDir,
-      publicKey: createPublicKey(shipping.privateKey),
+      privateKey: shipping.privateKey,
       exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
       logger: pino({ level: 'silent' }),
     });

@@ -5,6 +5,7 @@
 // configured from the environment as deployed), the real Redis and files, and the OTLP/HTTP receiver,
 // which stops the first supervisor itself once the records have arrived and before it answers.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,8 +89,14 @@ describe('a supervisor killed between the collector taking a segment and its cur
     expect(await audit.trail.entries(TENANT)).toEqual([]);
 
     const second = await supervisorProcess();
-    const cursor = await vi.waitUntil(() => readShipCursor(dir()), { timeout: 20_000, interval: 100 });
-    expect(cursor.segment).toBe(1);
+    const cursor = await vi.waitUntil(
+      () => readShipCursor(dir(), createPublicKey(audit.privateKey), TENANT),
+      {
+        timeout: 20_000,
+        interval: 100,
+      },
+    );
+    expect(cursor).toMatchObject({ cursor: { segment: 1 } });
     second.kill('SIGTERM');
     await exited(second);
     const logs = shipped();

@@ -66,7 +66,7 @@ beforeAll(async () => {
     maxEntries: 3,
     shipper: new AuditShipper({
       dir: audit.auditDir,
-      publicKey: createPublicKey(audit.privateKey),
+      privateKey: audit.privateKey,
       exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
       logger: pino({ level: 'silent' }),
       metrics: metrics.auditShipping,
@@ -202,7 +202,7 @@ describe('audit shipping', () => {
     expect(view.chain).toMatchObject({ ok: true, sealed: { prunedThrough: 1, shippedThrough: 1 } });
     const other = await verify(OTHER);
     expect(other.stdout).toMatch(
-      /segments 1-1 pruned by retention; .* shipped to the SIEM through segment 1; tenant shipped-other$/m,
+      /segments 1-1 pruned by retention; .* shipped to the SIEM through segment 1; tenant shipped-other created \S+Z$/m,
     );
   });
 
@@ -228,7 +228,7 @@ describe('audit shipping', () => {
       const exporter = new OTLPLogExporter({ url: other.logsUrl });
       const shipper = new AuditShipper({
         dir: audit.auditDir,
-        publicKey: createPublicKey(audit.privateKey),
+        privateKey: audit.privateKey,
         exporter,
         logger: pino({ level: 'silent' }),
       });

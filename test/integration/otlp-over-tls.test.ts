@@ -7,7 +7,7 @@
 // Spans go the same way (the router's, the supervisor's and the gateway's exporter is the same
 // library's, reading OTEL_EXPORTER_OTLP_TRACES_*). A real OTLP/HTTP receiver behind TLS with a CA of
 // the test's own (openssl), real files and Redis.
-import { createPublicKey, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,7 +50,7 @@ async function shipWith(url: string, variables: Variables): Promise<{ segments: 
   return withVariables(variables, () => {
     const shipper = new AuditShipper({
       dir: audit.auditDir,
-      publicKey: createPublicKey(audit.privateKey),
+      privateKey: audit.privateKey,
       // A short timeout: a refused handshake is retried by the exporter until it runs out.
       exporter: new OTLPLogExporter({ url, timeoutMillis: 1_500 }),
       logger: pino({ level: 'silent' }),

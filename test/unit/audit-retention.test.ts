@@ -9,12 +9,15 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildSegment, FIRST_SEGMENT_PREV, segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import { entryHash, GENESIS_HASH, type AuditEntry, type AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { signOffboardMarker } from '../../kernel/audit/offboard-marker.ts';
 import { walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
-import { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
+import { AuditSealer, type AuditSealerOptions } from '../../supervisor/audit/audit-sealer.ts';
+import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const keys = generateKeyPairSync('ed25519');
@@ -60,7 +63,7 @@ function redisTrail(unsealed: number): AuditTrail {
   return trail as unknown as AuditTrail;
 }
 
-function sealer(trail = redisTrail(7)): AuditSealer {
+function sealer(trail = redisTrail(7), extra: Partial<AuditSealerOptions> = {}): AuditSealer {
   return new AuditSealer({
     trail,
     tenants: { list: () => Promise.resolve([]) },
@@ -69,6 +72,7 @@ function sealer(trail = redisTrail(7)): AuditSealer {
     maxEntries: 10,
     logger: pino({ level: 'silent' }),
     now: () => NOW,
+    ...extra,
   });
 }
 
@@ -143,5 +147,92 @@ describe('retention over files changed at rest', () => {
     await sealedTrail(dir);
     const moved = await sealer(redisTrail(7)).offboard(tenantRecord('acme'));
     expect(await verify(moved!)).toMatchObject({ ok: true, lastSegment: 3, offboardedAt: NOW.toISOString() });
+  });
+});
+
+/**
+ * A collector that accepts what `accepts` says of each export (every record it accepted is kept),
+ * and the sealer over `root` that ships to it, then prunes acme's segments past a day.
+ */
+function shipping(accepts: () => boolean) {
+  const received: unknown[] = [];
+  const exporter: LogRecordExporter = {
+    export(logs, done) {
+      if (!accepts()) return done({ code: ExportResultCode.FAILED, error: new Error('refused') });
+      received.push(...logs.map((log) => log.body));
+      done({ code: ExportResultCode.SUCCESS });
+    },
+    shutdown: () => Promise.resolve(),
+    forceFlush: () => Promise.resolve(),
+  };
+  const logged: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
+  const shipper = new AuditShipper({
+    dir: root,
+    privateKey: keys.privateKey,
+    exporter,
+    logger,
+    now: () => NOW,
+  });
+  const acme = tenantRecord('acme', { retention: { auditDays: 1, exportAuditOnOffboard: true } });
+  const s = sealer(redisTrail(7), { shipper, logger, tenants: { list: () => Promise.resolve([acme]) } });
+  return { received, logged, sealer: s };
+}
+
+describe('retention by the shipped record', () => {
+  const segments = [1, 2, 3].map(segmentFileName);
+  const record = (dir: string) => readFile(join(dir, 'shipped.json'), 'utf8');
+  /** Where the trail ends (segment 3), as a shipper would record it had the collector accepted all. */
+  async function newestShipped(dir: string) {
+    await sealedTrail(dir);
+    const footer = (await readFile(join(dir, segmentFileName(3)), 'utf8')).trim().split('\n').at(-1)!;
+    const { digest, last_hash } = JSON.parse(footer) as { digest: string; last_hash: string };
+    return { segment: 3, digest, last_seq: 6, last_hash };
+  }
+
+  it('prunes only what the collector accepted, by the record the shipper signed', async () => {
+    const dir = join(root, 'acme');
+    await sealedTrail(dir);
+    let exports = 0;
+    const run = shipping(() => ++exports === 1);
+    await run.sealer.runOnce();
+    expect(run.received).toHaveLength(2);
+    expect(await readdir(dir)).toEqual(['pruned.json', ...segments.slice(1), 'shipped.json']);
+    expect(JSON.parse(await record(dir))).toMatchObject({ type: 'shipped', tenant: 'acme', segment: 1 });
+    expect(await verify(dir)).toMatchObject({ ok: true, prunedThrough: 1 });
+  });
+
+  it('prunes nothing by a signed record raised by hand, and says why', async () => {
+    const dir = join(root, 'acme');
+    const newest = await newestShipped(dir);
+    let exports = 0;
+    await shipping(() => ++exports === 1).sealer.runOnce();
+    const raised = { ...JSON.parse(await record(dir)), ...newest };
+    await writeFile(join(dir, 'shipped.json'), JSON.stringify(raised));
+    const run = shipping(() => true);
+    await run.sealer.runOnce();
+    expect(run.received).toEqual([]);
+    expect(await readdir(dir)).toEqual(['pruned.json', ...segments.slice(1), 'shipped.json']);
+    expect(run.logged.join('')).toContain('shipped record signature does not verify (edited)');
+    await expect(run.sealer.prune('acme', 1)).rejects.toMatchObject({
+      code: 'audit_verification_failed',
+      message: expect.stringMatching(/^tenant acme: .*shipped\.json does not verify .*: no segment pruned$/),
+    });
+  });
+
+  it('trusts no record in the unsigned form: what it names is shipped again before it is pruned', async () => {
+    const dir = join(root, 'acme');
+    // The form shippers wrote before, raised to the newest segment: the collector has none of it.
+    await writeFile(join(dir, 'shipped.json'), JSON.stringify(await newestShipped(dir)));
+    const down = shipping(() => false);
+    await down.sealer.runOnce();
+    expect(await readdir(dir)).toEqual([...segments, 'shipped.json']);
+    expect(down.logged.join('')).toContain('tenant acme: ');
+    expect(down.logged.join('')).toContain('shipped record is not signed');
+    // The collector back: all six records reach it, then retention removes their segments.
+    const up = shipping(() => true);
+    await up.sealer.runOnce();
+    expect(up.received).toHaveLength(6);
+    expect(await readdir(dir)).toEqual(['pruned.json', 'shipped.json']);
   });
 });
