@@ -41,8 +41,15 @@ export const PackSecretNameSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/);
 export const PackEffectSchema = z.enum(['read', 'create', 'update', 'delete']);
 /** "runtime": at-most-once and replay from the runtime's key table; "pack": the pack honours the key too. */
 export const PackIdempotencySchema = z.enum(['runtime', 'pack']);
-/** A tool name as MCP allows it (SEP-986), bounded. */
-export const PackToolNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+/**
+ * A tool name as MCP allows it (SEP-986), bounded. Not `__proto__`: as a key of the manifest's
+ * `tools` it would be dropped by the parse (zod skips it, as assigning it would replace the object's
+ * prototype), so the tool could never have a statement.
+ */
+export const PackToolNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tool name is 1-64 characters of A-Z, a-z, 0-9, "_", "." and "-"')
+  .refine((name) => name !== '__proto__', '"__proto__" cannot be a pack tool\'s name: rename the tool');
 
 /**
  * An OAuth scope a pack tool needs, `<area>:<action>` (`notes:read`): always with a ":", so that no
@@ -79,7 +86,13 @@ export const PackManifestSchema = z.strictObject({
   secrets: z.array(PackSecretNameSchema).max(32).default([]),
   idempotency: PackIdempotencySchema.default('runtime'),
   tools: z
-    .record(PackToolNameSchema, PackToolStatementSchema)
+    .unknown()
+    // Before the record's parse, which would drop a "__proto__" statement without a word.
+    .refine((tools) => typeof tools !== 'object' || tools === null || !Object.hasOwn(tools, '__proto__'), {
+      message: '"__proto__" cannot be a pack tool\'s name: rename the tool',
+      abort: true,
+    })
+    .pipe(z.record(PackToolNameSchema, PackToolStatementSchema))
     .refine(
       (tools) => new Set(Object.values(tools).flatMap((s) => s.scopes)).size <= MAX_PACK_SCOPES,
       `a pack names at most ${MAX_PACK_SCOPES} distinct scopes`,

@@ -15,6 +15,7 @@ import {
   PACK_MANIFEST_FILE,
   packImage,
   PackManifestSchema,
+  PackToolNameSchema,
   type PackManifest,
   type PackPin,
   packRejected,
@@ -99,7 +100,14 @@ function reviewTools(
       problems.push(`the manifest states "${stated}" but the pack does not list it`);
   return listed.flatMap((tool) => {
     const name = String(tool.name);
-    const statement = manifest.tools[name];
+    // A name the manifest could not state gets that reason rather than "no statement".
+    const named = PackToolNameSchema.safeParse(name);
+    if (!named.success) {
+      problems.push(`the pack lists "${name}": ${named.error.issues.map((i) => i.message).join('; ')}`);
+      return [];
+    }
+    // Own statements only: "constructor" or "toString" would otherwise find Object's own members.
+    const statement = Object.hasOwn(manifest.tools, name) ? manifest.tools[name] : undefined;
     if (!statement) {
       problems.push(
         `the pack lists "${name}" but the manifest has no statement for it (effect, scopes, blastRadius)`,

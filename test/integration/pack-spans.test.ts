@@ -9,7 +9,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRuntimeSpans, RUNTIME_SPANS_HEADER } from '../../kernel/telemetry/runtime-spans.ts';
 import { serviceResource } from '../../kernel/telemetry/tracing.ts';
-import { MAX_RELAYED_BYTES_PER_CALL } from '../../runtime-image/src/packs/pack-calls.ts';
+import { MAX_RELAYED_BYTES_PER_CALL } from '../../runtime-image/src/packs/pack-relay.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, removeImage, runtimeClient } from '../support/pack-image.ts';
 import { packTenants, type PackTenants } from '../support/pack-tenants.ts';

@@ -3,12 +3,7 @@
 // progress, cancellation and the pack's log messages and requests to the client relayed, and every
 // failure of the pack becomes a structured tool error.
 import { randomUUID } from 'node:crypto';
-import {
-  ProtocolError,
-  type CallToolResult,
-  type ProgressNotification,
-  type ServerNotification,
-} from '@modelcontextprotocol/client';
+import { ProtocolError, type CallToolResult, type ProgressNotification } from '@modelcontextprotocol/client';
 import type { ServerContext } from '@modelcontextprotocol/server';
 import { PackCallClock } from './pack-call-clock.ts';
 import {
@@ -19,7 +14,8 @@ import {
 } from './pack-exchanges.ts';
 import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/tool-definition.ts';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
-import type { CallRelay, PackHost, ServedTool } from './pack-host.ts';
+import type { PackHost, ServedTool } from './pack-host.ts';
+import { relayFor } from './pack-relay.ts';
 import { replayed, type PackKeys } from './pack-keys.ts';
 import { ACTOR_META_KEY } from './reference-meta.ts';
 import { isConnectionLoss, isTimeout, type PackRefusal } from './pack-process.ts';
@@ -56,79 +52,6 @@ function withUnits(result: CallToolResult): CallToolResult {
 export function refusalResult(refusal: PackRefusal): CallToolResult {
   const extra = refusal.code === 'pack_circuit_open' ? { retry_after_ms: refusal.retryAfterMs } : {};
   return toolError(refusal.code, refusal.message, extra);
-}
-
-/**
- * The most of a pack's progress and log notifications one call relays, in characters of their
- * parameters' JSON (about their bytes): each is under the pack transport's per-message bound, but nothing bounded their sum,
- * and the MCP handler queues every one whatever the pace of its reader (and a traced answer is held
- * whole, runtime-image/src/traced-answer.ts). A pack sending them without end ran the tenant's
- * container out of memory, every other call of the tenant with it. Past the budget they are
- * dropped, and the call goes on.
- */
-export const MAX_RELAYED_BYTES_PER_CALL = 1024 * 1024;
-
-/**
- * About the length of `value`'s JSON, without building it: a notification past the budget is
- * dropped, and a copy of each only to measure it was garbage enough, in a burst, to run a small
- * container out of memory before the collector caught up (an estimate, not an exact measure: a
- * bound on memory, not a quota). Strings count their characters, other leaves a few; nesting past a depth counts as much as the budget (such a message is not relayed).
- */
-export function approxJsonLength(value: unknown, depth = 0): number {
-  if (typeof value === 'string') return value.length + 2;
-  if (value === null || typeof value !== 'object') return 8;
-  if (depth > 16) return MAX_RELAYED_BYTES_PER_CALL + 1;
-  let length = 2;
-  if (Array.isArray(value)) for (const item of value) length += 1 + approxJsonLength(item, depth + 1);
-  else
-    for (const [key, item] of Object.entries(value))
-      length += key.length + 4 + approxJsonLength(item, depth + 1);
-  return length;
-}
-
-/**
- * What a pack sends during one call, relayed in order; `flushed()` settles once all of it has been
- * handed to the caller's stream, so the result never overtakes a notification sent before it.
- */
-function relayFor(
-  exchange: InputExchange,
-  clock: PackCallClock,
-  log: PackHost['log'],
-  span: PackCallSpan | undefined,
-): CallRelay & { flushed(): Promise<void> } {
-  let chain = Promise.resolve();
-  let relayed = 0;
-  let dropped = 0;
-  const notify = (notification: ServerNotification): void => {
-    relayed += approxJsonLength(notification.params);
-    if (relayed > MAX_RELAYED_BYTES_PER_CALL) {
-      if (dropped++ === 0)
-        log.warn(
-          { method: notification.method, budget: MAX_RELAYED_BYTES_PER_CALL },
-          "a pack's notifications passed the call's budget: the rest of them are dropped",
-        );
-      return;
-    }
-    chain = chain
-      .then(() => exchange.ctx.mcpReq.notify(notification))
-      .catch((error: unknown) =>
-        log.warn(
-          { method: notification.method, err: (error as Error).message },
-          'relaying a notification failed',
-        ),
-      );
-  };
-  return {
-    traceparent: span?.traceparent,
-    notify,
-    flushed: () => chain,
-    // The question goes to the client with this request's answer; its answer comes with the next.
-    // The call timeout stops meanwhile: the wait is the client's, bounded by the exchange.
-    request: (method, params) => {
-      span?.asked(method);
-      return clock.whileWaiting(() => exchange.ask(method, params));
-    },
-  };
 }
 
 /** Whether the call reached the pack (its effect may have happened) and what the caller gets. */

@@ -16,7 +16,7 @@ import {
   type PackSecrets,
 } from '../../../kernel/packs/enabled-packs.ts';
 import { PackNameSchema } from '../../../kernel/packs/pack-manifest.ts';
-import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
+import { matchesPin } from '../../../kernel/tools/tool-definition.ts';
 import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
 import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts';
 import { makePackDirs, packDirs } from './pack-launch.ts';
@@ -24,9 +24,7 @@ import { OutputValidators } from './output-validators.ts';
 import { PackProcess, type PackListing } from './pack-process.ts';
 import { discardPrestarted } from './prestarted.ts';
 import type { ReferencePack } from './reference-pack.ts';
-
-/** The most of an unrelayed log message's data (as JSON) the runtime's log keeps. */
-const LOG_DATA_LIMIT = 2048;
+import { UnrelayedLog } from './unrelayed-log.ts';
 
 export interface PackHostOptions {
   packsDir: string;
@@ -93,9 +91,12 @@ export class PackHost {
   readonly reference: string | undefined;
   /** Every pack client's output schema validators (output-validators.ts). */
   private readonly validators = new OutputValidators();
+  /** The log messages that reach no caller (unrelayed-log.ts). */
+  private readonly unrelayed: UnrelayedLog;
 
   constructor(options: PackHostOptions) {
     this.log = options.log;
+    this.unrelayed = new UnrelayedLog(options.log);
     const secrets = takeSecrets(options.secretsFile);
     const { enabled } = options;
     // The same order the egress bridge gives the packs their ports in (server.ts).
@@ -163,7 +164,7 @@ export class PackHost {
       const tool = live.get(approved.name);
       if (!tool) continue;
       const wire = { ...tool, name: approved.exposed };
-      if (definitionDigest(wire) !== approved.digest) {
+      if (!matchesPin(wire, approved.digest)) {
         this.noteDrift(pack.name, approved.exposed);
         continue;
       }
@@ -274,19 +275,9 @@ export class PackHost {
     client.setNotificationHandler('notifications/message', (notification) => {
       const relays = [...(this.inflight.get(pack) ?? [])];
       if (relays.length === 1) return relays[0]!.notify(notification);
-      // Kept where a pack's stderr goes, truncated alike: the operator's record of what the pack
-      // said to nobody (a timer's message between calls, say).
-      const { level, logger, data } = notification.params;
-      this.log.info(
-        {
-          pack,
-          level,
-          logger,
-          calls: relays.length,
-          data: (JSON.stringify(data) ?? '').slice(0, LOG_DATA_LIMIT),
-        },
-        'pack log message with no single call in flight: not relayed to a caller',
-      );
+      // Kept where a pack's stderr goes, truncated alike and bounded: the operator's record of what
+      // the pack said to nobody (a timer's message between calls, say).
+      this.unrelayed.note(pack, relays.length, notification.params);
     });
     const forward =
       (method: 'elicitation/create' | 'sampling/createMessage') => (request: { params: unknown }) => {
