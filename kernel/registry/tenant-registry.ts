@@ -13,7 +13,7 @@ import { RECORDS_TOOLS, SHARED_TOOLS } from '../packs/manifest.ts';
 import { assertAgainstManifest } from '../tenant/tenant-config.ts';
 import { diffValues, type FieldChange } from './config-diff.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
-import { tenantChangesKey, tenantKey, tenantSetKey, uidSequenceKey } from '../redis/keys.ts';
+import { secretsKey, tenantChangesKey, tenantKey, tenantSetKey, uidSequenceKey } from '../redis/keys.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 /** Freezes `value` and everything in it: a record shared by every reader cannot be changed by one. */
@@ -207,11 +207,18 @@ export class TenantRegistry {
 
   /**
    * Applies `changes` on top of generation `expectedGeneration` (the one the caller read) and
-   * returns the new record (generation + 1). A concurrent change in between is a conflict.
+   * returns the new record (generation + 1). A concurrent change in between is a conflict. With
+   * `secret`, that sealed value (kernel/secrets/secret-store.ts, `seal`) is stored in the tenant's
+   * secret hash by the same script, only if the record is written.
    */
   async update(
     id: string,
-    options: { expectedGeneration: number; changes: TenantChanges; author: ChangeAuthor },
+    options: {
+      expectedGeneration: number;
+      changes: TenantChanges;
+      author: ChangeAuthor;
+      secret?: { name: string; sealed: string };
+    },
   ): Promise<TenantRecord> {
     const current = await this.require(id);
     if (current.generation !== options.expectedGeneration)
@@ -231,9 +238,11 @@ export class TenantRegistry {
     const { updatedAt: _a, generation: _b, ...before } = current;
     const { updatedAt: _c, generation: _d, ...after } = next;
     const written = await this.scripts.registryUpdate(
-      { record: this.key(id), changes: this.changeLogKey },
+      { record: this.key(id), changes: this.changeLogKey, secrets: secretsKey(this.prefix, id) },
       {
         expectedGeneration: options.expectedGeneration,
+        secretName: options.secret?.name ?? '',
+        secretValue: options.secret?.sealed ?? '',
         record: JSON.stringify(next),
         log: this.logFields({
           tenant: id,
