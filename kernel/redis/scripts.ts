@@ -48,7 +48,7 @@ export const SCRIPTS = {
   registryUpdate: spec(
     'registry-update.lua',
     ['record', 'changes', 'secrets'],
-    ['expectedGeneration', 'record', 'log', 'secretName', 'secretValue'],
+    ['expectedGeneration', 'expectedUid', 'record', 'log', 'secretName', 'secretValue'],
   ),
   registryDelete: spec(
     'registry-delete.lua',

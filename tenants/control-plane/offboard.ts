@@ -32,6 +32,7 @@ export async function offboardTenant(
       ? tenant
       : await deps.registry.update(tenant.id, {
           expectedGeneration: tenant.generation,
+          expectedUid: tenant.uid,
           changes: { status: 'suspended' },
           author: { actor: deps.actor, reason: 'offboard: drain' },
         });

@@ -142,6 +142,7 @@ async function rollBack(
   // purge (supervisor/lifecycle/tenant-gate.ts).
   await deps.registry.update(tenant.id, {
     expectedGeneration: tenant.generation,
+    expectedUid: tenant.uid,
     changes: { status: 'suspended' },
     author: { actor, reason: 'onboard rolled back: suspend' },
   });

@@ -29,6 +29,7 @@ export async function setSecret(
   const ref = secretRef(id, name);
   await cp.registry.update(id, {
     expectedGeneration: tenant.generation,
+    expectedUid: tenant.uid,
     changes: { secrets: [...tenant.secrets.filter((s) => s.name !== name), { name, ref }] },
     author: { actor: cp.actor, reason: `secret ${name} set` },
     secret: { name, sealed: cp.secrets.seal(id, name, value) },
