@@ -45,7 +45,11 @@ function batchSpec<const K extends string, const A extends string>(
 /** Every script, by the name ioredis registers it under, with what it returns. */
 export const SCRIPTS = {
   registryCreate: spec('registry-create.lua', ['record', 'tenants', 'changes'], ['id', 'record', 'log']),
-  registryUpdate: spec('registry-update.lua', ['record', 'changes'], ['expectedGeneration', 'record', 'log']),
+  registryUpdate: spec(
+    'registry-update.lua',
+    ['record', 'changes', 'secrets'],
+    ['expectedGeneration', 'expectedUid', 'record', 'log', 'secretName', 'secretValue'],
+  ),
   registryDelete: spec(
     'registry-delete.lua',
     ['record', 'tenants', 'changes'],

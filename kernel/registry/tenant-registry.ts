@@ -13,7 +13,7 @@ import { RECORDS_TOOLS, SHARED_TOOLS } from '../packs/manifest.ts';
 import { assertAgainstManifest } from '../tenant/tenant-config.ts';
 import { diffValues, type FieldChange } from './config-diff.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
-import { tenantChangesKey, tenantKey, tenantSetKey, uidSequenceKey } from '../redis/keys.ts';
+import { secretsKey, tenantChangesKey, tenantKey, tenantSetKey, uidSequenceKey } from '../redis/keys.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 /** Freezes `value` and everything in it: a record shared by every reader cannot be changed by one. */
@@ -207,13 +207,27 @@ export class TenantRegistry {
 
   /**
    * Applies `changes` on top of generation `expectedGeneration` (the one the caller read) and
-   * returns the new record (generation + 1). A concurrent change in between is a conflict.
+   * returns the new record (generation + 1). A concurrent change in between is a conflict, and so
+   * is a record of another tenant under the same id (offboarded and onboarded again since the read:
+   * its generation may be the same): the one with UID `expectedUid` (default: the one read here). With
+   * `secret`, that sealed value (kernel/secrets/secret-store.ts, `seal`) is stored in the tenant's
+   * secret hash by the same script, only if the record is written.
    */
   async update(
     id: string,
-    options: { expectedGeneration: number; changes: TenantChanges; author: ChangeAuthor },
+    options: {
+      expectedGeneration: number;
+      expectedUid?: number;
+      changes: TenantChanges;
+      author: ChangeAuthor;
+      secret?: { name: string; sealed: string };
+    },
   ): Promise<TenantRecord> {
     const current = await this.require(id);
+    if (options.expectedUid !== undefined && current.uid !== options.expectedUid)
+      throw new TenantConflictError(
+        `tenant "${id}" is another tenant: uid ${current.uid}, expected ${options.expectedUid} (offboarded and onboarded again); re-read and retry`,
+      );
     if (current.generation !== options.expectedGeneration)
       throw new TenantConflictError(
         `tenant "${id}" changed: generation ${current.generation}, expected ${options.expectedGeneration}; re-read and retry`,
@@ -231,9 +245,13 @@ export class TenantRegistry {
     const { updatedAt: _a, generation: _b, ...before } = current;
     const { updatedAt: _c, generation: _d, ...after } = next;
     const written = await this.scripts.registryUpdate(
-      { record: this.key(id), changes: this.changeLogKey },
+      { record: this.key(id), changes: this.changeLogKey, secrets: secretsKey(this.prefix, id) },
       {
         expectedGeneration: options.expectedGeneration,
+        // The UID of the record `next` was made from: not written over another tenant's.
+        expectedUid: current.uid,
+        secretName: options.secret?.name ?? '',
+        secretValue: options.secret?.sealed ?? '',
         record: JSON.stringify(next),
         log: this.logFields({
           tenant: id,
@@ -249,7 +267,9 @@ export class TenantRegistry {
     if (written === 0) throw new TenantNotFoundError(`no tenant "${id}"`);
     if (written !== 1)
       throw new TenantConflictError(
-        `tenant "${id}" changed concurrently: generation ${-written}, expected ${options.expectedGeneration}; re-read and retry`,
+        -written === options.expectedGeneration
+          ? `tenant "${id}" was offboarded and onboarded again concurrently; re-read and retry`
+          : `tenant "${id}" changed concurrently: generation ${-written}, expected ${options.expectedGeneration}; re-read and retry`,
       );
     return next;
   }

@@ -77,10 +77,17 @@ export class SecretStore {
     return secretsKey(this.prefix, tenant);
   }
 
-  async put(tenant: string, name: string, value: string): Promise<string> {
+  /**
+   * `value` encrypted for the slot `name` of `tenant`, as stored: for a writer that stores it in the
+   * same script as the record's update (TenantRegistry.update, `secret`).
+   */
+  seal(tenant: string, name: string, value: string): string {
     // The tenant and name are authenticated data: a value cannot be moved to another slot unnoticed.
-    const sealed = sealText(this.key, `${tenant}/${name}`, value);
-    await this.redis.hset(this.hashKey(tenant), name, sealed.toString('base64'));
+    return sealText(this.key, `${tenant}/${name}`, value).toString('base64');
+  }
+
+  async put(tenant: string, name: string, value: string): Promise<string> {
+    await this.redis.hset(this.hashKey(tenant), name, this.seal(tenant, name, value));
     return secretRef(tenant, name);
   }
 

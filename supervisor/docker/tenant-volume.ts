@@ -39,20 +39,37 @@ export async function readyTenantVolume(options: {
   const { docker, spec, placement } = options;
   const helper = docker.getContainer(volumeInitName(placement));
   const volume = docker.getVolume(placement.volumeName);
-  const [left, found] = await Promise.all([
-    ignoreStatus(helper.inspect(), 404),
-    ignoreStatus(volume.inspect(), 404),
-  ]);
   // Another installation's helper or volume under this tenant's names is neither run nor mounted.
   const owner = { namespace: placement.namespace, tenantId: spec.tenantId };
-  if (left) {
-    const name = volumeInitName(placement);
-    assertOwned({ kind: 'container', name, labels: left.Config.Labels, helper: true }, owner);
-  }
-  if (found) assertOwned({ kind: 'volume', name: placement.volumeName, labels: found.Labels }, owner);
+  const look = async () => {
+    const [left, found] = await Promise.all([
+      ignoreStatus(helper.inspect(), 404),
+      ignoreStatus(volume.inspect(), 404),
+    ]);
+    if (left) {
+      const name = volumeInitName(placement);
+      assertOwned({ kind: 'container', name, labels: left.Config.Labels, helper: true }, owner);
+    }
+    if (found) assertOwned({ kind: 'volume', name: placement.volumeName, labels: found.Labels }, owner);
+    return { left, found };
+  };
+  const { left, found } = await look();
   if (!left && found) return undefined;
-  // 409: another ensure's helper, just made: waited for below like our own.
-  if (!left) await ignoreStatus(docker.createContainer(buildVolumeInitSpec(spec, placement)), 409);
+  if (!left) {
+    // 409: a helper made since the look above: another ensure's, waited for below like our own. Or
+    // another installation's whose names collide, making its tenant's first volume in the same
+    // moment (its helper, or its volume made between the look and this create, which then mounts
+    // it): looked at again, so that neither is run, chowned to this tenant's UID nor mounted.
+    const made = await ignoreStatus(docker.createContainer(buildVolumeInitSpec(spec, placement)), 409);
+    try {
+      await look();
+    } catch (error) {
+      // Ours, mounting the other's volume: removed alone, as a helper left for the reconciler would
+      // be removed with the volume it mounts (removeLeftoverHelper).
+      if (made) await ignoreStatus(made.remove({ force: true }), 404);
+      throw error;
+    }
+  }
   if (!exitedZero(left)) {
     try {
       // 304: already running (another ensure's); an exited one starts again.

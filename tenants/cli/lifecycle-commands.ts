@@ -34,7 +34,7 @@ export const show: Command = {
       return;
     }
     console.log(
-      `# tenant ${tenant.id}: uid ${tenant.uid}, generation ${tenant.generation}, created ${tenant.createdAt}`,
+      `# tenant ${tenant.id}: uid ${tenant.uid}, generation ${tenant.generation} (update --if-generation ${tenant.uid}:${tenant.generation}), created ${tenant.createdAt}`,
     );
     console.log(`# runtime: ${runtime ? `${runtime.state} (${runtime.runtimeId.slice(0, 12)})` : 'absent'}`);
     console.log(`# claim mapping: ${claimMapping(tenant)}`);
@@ -58,7 +58,7 @@ function withheldText(withheld: readonly WithheldTool[]): string {
 
 export const update: Command = {
   summary: 'change a tenant (a new generation; refused if someone else changed it first)',
-  usage: `bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] [--pack NAME@VERSION]... [--remove-pack NAME]... ${QUOTA_USAGE} [--if-generation N]`,
+  usage: `bulkhead update <tenant-id> [--plan NAME] [--isolation runc|gvisor] [--name "…"] [--issuer URL]... [--tools a,b,…] [--pack NAME@VERSION]... [--remove-pack NAME]... ${QUOTA_USAGE} [--if-generation UID:GENERATION]`,
   async run(args) {
     const { values, positionals } = parse(args, {
       plan: { type: 'string' },
@@ -87,21 +87,36 @@ export const update: Command = {
     const quotas = quotaChanges(values);
     if (quotas) request.quotas = quotas;
     if (Object.keys(request).length === 0) throw new UsageError('nothing to change');
-    if (values['if-generation']) {
-      request.ifGeneration = Number(values['if-generation']);
-      if (!Number.isInteger(request.ifGeneration)) throw new UsageError('--if-generation takes a number');
-    }
+    if (values['if-generation'] !== undefined)
+      request.ifGeneration = ifGenerationOption(values['if-generation']);
     await withContext((ctx) =>
       updateTenant(ctx, id, request, {
         progress,
         updated({ tenant, previousGeneration, changes }) {
-          console.log(`Updated ${id}: generation ${previousGeneration} -> ${tenant.generation}`);
+          console.log(
+            `Updated ${id}: generation ${previousGeneration} -> ${tenant.generation} (next --if-generation ${tenant.uid}:${tenant.generation})`,
+          );
           for (const line of formatChanges(changes)) console.log(line);
         },
       }),
     );
   },
 };
+
+/**
+ * `--if-generation UID:GENERATION`, as `show` prints it. The UID names the tenant: a generation alone
+ * would also match a tenant offboarded and onboarded again under the same id that has reached the
+ * same generation, and the update would land on a tenant its author never read.
+ */
+export function ifGenerationOption(value: string): { uid: number; generation: number } {
+  const match = /^(\d{1,15}):(\d{1,15})$/.exec(value);
+  if (!match)
+    throw new UsageError(
+      `--if-generation takes UID:GENERATION as "bulkhead show <tenant-id>" prints them (e.g. 100004:3), not "${value}": ` +
+        'a generation alone would also match a tenant offboarded and onboarded again under the same id',
+    );
+  return { uid: Number(match[1]), generation: Number(match[2]) };
+}
 
 function statusCommand(status: 'suspended' | 'active', name: string, summary: string): Command {
   return {

@@ -97,6 +97,7 @@ export async function applyPlan(
     } else
       await cp.registry.update(id, {
         expectedGeneration: p.current.generation,
+        expectedUid: p.current.uid,
         changes: rest,
         author,
       });

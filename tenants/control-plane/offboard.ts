@@ -32,6 +32,7 @@ export async function offboardTenant(
       ? tenant
       : await deps.registry.update(tenant.id, {
           expectedGeneration: tenant.generation,
+          expectedUid: tenant.uid,
           changes: { status: 'suspended' },
           author: { actor: deps.actor, reason: 'offboard: drain' },
         });
@@ -57,15 +58,14 @@ export async function offboardTenant(
   progress('removing the registry record');
   // Only the suspended generation this drained: a resume or an apply since made the tenant active
   // again, and its calls may have brought up a runtime and a volume after the purge, which a deleted
-  // record would leave to no one. A conflict keeps the record: offboarding runs again.
+  // record would leave to no one. A conflict keeps the record: offboarding runs again. A secret set
+  // meanwhile is such a change too (its value is stored only with a new generation, secrets.ts), so
+  // no value stored after destroyAll above outlives the record.
   await deps.registry.delete(
     tenant.id,
     { actor: deps.actor, reason: 'offboard' },
     { expectedGeneration: drained.generation },
   );
-  // A secret set while this ran (read the record before its delete, stored after destroyAll) is
-  // destroyed here; one stored after this fails its registry update and destroys itself (secrets.ts).
-  await deps.secrets.destroyAll(tenant.id);
   // Its isolation evidence describes a container now gone: kept, the console would show it as the
   // evidence of a tenant onboarded later under the same id, never checked itself.
   await deps.evidence?.forget(tenant.id);

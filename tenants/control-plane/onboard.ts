@@ -1,6 +1,7 @@
 // Onboarding as all-or-nothing steps with progress, shared by the CLI and the demo stack. Re-running
 // it for a tenant that exists with the same settings is a no-op that makes sure the runtime is up;
-// a failure part-way removes exactly what this run created (record, container, volume).
+// a failure part-way removes exactly what this run created (record, container, volume), and a
+// removal that fails too is reported with the failure that called for it.
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
 import type { RuntimeStatus } from '../../supervisor/client/runtime-jobs.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
@@ -12,6 +13,7 @@ import {
   type PlanName,
   type TenantRecord,
 } from '../../kernel/tenant/tenant-spec.ts';
+import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { TenantExistsError } from '../../kernel/registry/tenant-registry.ts';
 import type { ControlPlane, Progress } from './context.ts';
 import { setAsideEarlierTrail } from './earlier-trail.ts';
@@ -120,17 +122,54 @@ export async function onboardTenant(
     if (!created) throw error;
     // All or nothing: a tenant that could not get a runtime leaves no record, container or volume.
     progress(`failed (${(error as Error).message}): rolling back`);
-    // Suspended before the purge: an ensure still queued for it (this command gave up waiting)
-    // then finds the tenant not active once it holds the tenant's lock, and makes nothing after the
-    // purge (supervisor/lifecycle/tenant-gate.ts).
-    await deps.registry.update(id, {
-      expectedGeneration: tenant.generation,
-      changes: { status: 'suspended' },
-      author: { actor: author.actor, reason: 'onboard rolled back: suspend' },
-    });
-    await deps.runtimes.remove(id, { purgeData: true });
-    await deps.registry.delete(id, { actor: author.actor, reason: 'onboard rolled back' });
+    try {
+      await rollBack(deps, tenant, author.actor);
+    } catch (rollbackError) {
+      throw rollbackFailed(id, error, rollbackError);
+    }
     progress('rolled back: no record, container or volume left');
     throw error;
   }
+}
+
+async function rollBack(
+  deps: Pick<ControlPlane, 'registry' | 'runtimes'>,
+  tenant: TenantRecord,
+  actor: string,
+): Promise<void> {
+  // Suspended before the purge: an ensure still queued for it (this command gave up waiting)
+  // then finds the tenant not active once it holds the tenant's lock, and makes nothing after the
+  // purge (supervisor/lifecycle/tenant-gate.ts).
+  await deps.registry.update(tenant.id, {
+    expectedGeneration: tenant.generation,
+    expectedUid: tenant.uid,
+    changes: { status: 'suspended' },
+    author: { actor, reason: 'onboard rolled back: suspend' },
+  });
+  await deps.runtimes.remove(tenant.id, { purgeData: true });
+  await deps.registry.delete(tenant.id, { actor, reason: 'onboard rolled back' });
+}
+
+/**
+ * An onboarding that failed and whose rollback failed too (another operator changed the record
+ * meanwhile, the purge failed): the operator must learn why the onboarding failed, not only why its
+ * undoing did, and that something is left. The error keeps the first failure's code (and so the
+ * CLI's exit code), not its retry hint (a retry meets what is left), and names both failures; `cause` is the first failure and
+ * `details.rollback` the rollback's code and message.
+ */
+function rollbackFailed(id: string, failure: unknown, rollbackFailure: unknown): BulkheadError {
+  const rollback = {
+    code: isBulkheadError(rollbackFailure) ? rollbackFailure.code : undefined,
+    message: errorMessage(rollbackFailure),
+  };
+  return new BulkheadError(
+    isBulkheadError(failure) ? failure.code : 'runtime_failed',
+    `${errorMessage(failure)}; rolling the onboarding back failed too (${rollback.message}): ` +
+      `what it made of tenant "${id}" may be left ("bulkhead show ${id}"; "bulkhead offboard ${id}" removes it)`,
+    { cause: failure, details: { rollback } },
+  );
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -17,6 +17,7 @@ export async function setStatus(
     progress(`marking "${id}" ${status} (generation ${current.generation} -> ${current.generation + 1})`);
     tenant = await cp.registry.update(id, {
       expectedGeneration: current.generation,
+      expectedUid: current.uid,
       changes: { status },
       author: { actor: cp.actor, reason: changeReason(status === 'suspended' ? 'suspend' : 'resume', why) },
     });

@@ -38,8 +38,12 @@ export interface UpdateRequest {
    * replaces that quota; `tools` maps a tool to its calls per minute, or null to drop its override.
    */
   quotas?: QuotaChanges;
-  /** Refuse unless the tenant is still at this generation (default: the generation read now). */
-  ifGeneration?: number;
+  /**
+   * Refuse unless the tenant is still this one (its UID: never handed out again, so a tenant
+   * offboarded and onboarded again under the same id is another) at this generation (default: the
+   * tenant and generation read now).
+   */
+  ifGeneration?: { uid: number; generation: number };
 }
 
 export interface QuotaChanges extends Partial<Omit<Quotas, 'tools'>> {
@@ -120,7 +124,8 @@ export async function updateTenant(
   }
   if (Object.keys(changes).length === 0) throw new BulkheadError('invalid_input', 'nothing to change');
   const tenant = await cp.registry.update(id, {
-    expectedGeneration: request.ifGeneration ?? current.generation,
+    expectedGeneration: request.ifGeneration?.generation ?? current.generation,
+    expectedUid: request.ifGeneration?.uid ?? current.uid,
     changes,
     author: { actor: cp.actor, reason: 'update' },
   });

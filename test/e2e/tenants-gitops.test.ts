@@ -141,7 +141,8 @@ describe('update', () => {
     const plan = await cli('update', 'kilo', '--plan', 'gold');
     expect(plan.code).toBe(2);
     expect(plan.stderr).toContain('unknown plan "gold"');
-    const stale = await cli('update', 'kilo', '--name', 'Late', '--if-generation', '1');
+    const { uid } = await registry.require('kilo');
+    const stale = await cli('update', 'kilo', '--name', 'Late', '--if-generation', `${uid}:1`);
     expect(stale.code).toBe(4);
     expect(stale.stderr).toContain('changed: generation 2, expected 1');
     expect(await snapshot()).toBe(before);

@@ -1,11 +1,15 @@
 // Two installations on one engine whose names collide: namespace N with tenant `zz-acme` and
 // namespace `N-zz` with tenant `acme` both name their container `bulkhead-N-zz-acme` and their
 // volume `bulkhead-N-zz-acme-data`, and both installations hand out the same first UID. The second
-// installation must neither mount, nor stop, remove or destroy what the first one's tenant owns.
+// installation must neither mount, nor stop, remove or destroy what the first one's tenant owns,
+// also when both make their tenants' first volume in the same moment.
 import { generateKeyPairSync } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Docker from 'dockerode';
+import { buildVolumeInitSpec, volumeInitName } from '../../supervisor/docker/container-spec.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { readyTenantVolume } from '../../supervisor/docker/tenant-volume.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import type { RuntimeSpec } from '../../supervisor/runtime/runtime-driver.ts';
 import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
@@ -97,5 +101,35 @@ describe('names that two installations share', () => {
     const info = await ns.docker.getContainer(name).inspect();
     expect(info.Config.Labels[LABELS.namespace]).toBe(ns.namespace);
     expect(info.State.Running).toBe(true);
+  });
+
+  // Both installations make their colliding tenants' first volume within the same moment: the
+  // other's create lands between this one's look for a helper and a volume, and its own create.
+  function racedBy(other: () => Promise<unknown>): Docker {
+    return Object.assign(Object.create(ns.docker) as Docker, {
+      createContainer: async (options: Docker.ContainerCreateOptions) => {
+        await other();
+        return ns.docker.createContainer(options);
+      },
+    });
+  }
+
+  it("another installation's volume-init helper made in the same moment is not run", async () => {
+    const theirs = first.placement('zz-beta', 0);
+    const docker = racedBy(() => ns.docker.createContainer(buildVolumeInitSpec(spec('zz-beta'), theirs)));
+    const ready = readyTenantVolume({ docker, spec: spec('beta'), placement: second.placement('beta', 0) });
+    await expect(ready).rejects.toThrow(/container .*-volinit is not tenant beta's/);
+    expect((await ns.docker.getContainer(volumeInitName(theirs)).inspect()).State.Status).toBe('created');
+    expect(await secondsContainers()).toBe(0);
+  });
+
+  it("another installation's volume made in the same moment is neither initialised nor mounted", async () => {
+    const theirs = first.placement('zz-gamma', 0);
+    const docker = racedBy(() => first.prepareVolume(spec('zz-gamma')));
+    const ready = readyTenantVolume({ docker, spec: spec('gamma'), placement: second.placement('gamma', 0) });
+    await expect(ready).rejects.toThrow(/volume .* is not tenant gamma's/);
+    // This installation's helper, made mounting that volume, is removed, never started.
+    expect(await secondsContainers()).toBe(0);
+    expect(await volumeExists(theirs.volumeName)).toBe(true);
   });
 });

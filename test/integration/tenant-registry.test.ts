@@ -1,5 +1,6 @@
 // The registry and the audit trail on real Redis: generations with optimistic concurrency (one of
-// two concurrent updates wins, the other gets a conflict, nothing is lost), a change log naming who
+// two concurrent updates wins, the other gets a conflict, nothing is lost; an update made from a
+// tenant since offboarded and onboarded again is not written over the new one), a change log naming who
 // made each change, manifest rules that change nothing when they refuse, an id that would name its
 // runtime as another tenant's volume-init helper refused, a record read again that
 // is parsed only when its stored text changed, and a hash chain that a tampered entry breaks.
@@ -97,6 +98,30 @@ describe('tenant registry', () => {
     const log = await registry.history('echo');
     expect(log.map((e) => e.generation)).toEqual([1, 2, 3]);
     expect(new Set(log.slice(1).map((e) => e.actor))).toEqual(new Set(['alice', 'bob']));
+  });
+
+  it('writes no update made from a tenant that was offboarded and onboarded again, at the same generation, before it landed', async () => {
+    const small = planByName('small');
+    const first = await registry.create({ id: 'kilo', plan: small, isolation: 'runc' });
+    // Between the registry's read and its script, the tenant is offboarded and another one onboarded
+    // under the same id: the same generation, another UID.
+    const raced = Object.assign(Object.create(registry) as TenantRegistry, {
+      require: async (id: string) => {
+        const read = await registry.require(id);
+        await registry.delete(id, { actor: 'test', reason: 'offboard' });
+        await registry.create({ id, plan: small, isolation: 'runc' });
+        return read;
+      },
+    });
+    const update = raced.update('kilo', {
+      expectedGeneration: first.generation,
+      changes: { displayName: 'Kilo of the first tenant' },
+      author: { actor: 'alice' },
+    });
+    await expect(update).rejects.toThrow(/offboarded and onboarded again concurrently/);
+    const now = await registry.require('kilo');
+    expect(now.uid).not.toBe(first.uid);
+    expect(now.displayName).toBe('kilo');
   });
 
   it('reads the record on every get, parsing it again only when the stored text changed', async () => {

@@ -7,7 +7,7 @@ import { TenantConflictError, TenantNotFoundError } from '../../kernel/registry/
 import { ApplyInputError } from '../../tenants/control-plane/apply.ts';
 import { UsageError, type Command } from '../../tenants/cli/command-kit.ts';
 import { cliConfig } from '../../tenants/cli/config.ts';
-import { runProgram } from '../../tenants/cli/program.ts';
+import { operatorCommands, runProgram } from '../../tenants/cli/program.ts';
 
 let out: string[];
 let err: string[];
@@ -21,6 +21,7 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.unstubAllEnvs();
 });
 
 const failing = (error: Error): Record<string, Command> => ({
@@ -61,6 +62,23 @@ describe('CLI exit codes', () => {
     expect(err).toEqual([
       'error: the pack did not answer MCP in the sandbox: closed\n  its stderr:\nok\\u001b[2J\\u000ddone\\u009b',
     ]);
+  });
+
+  it('takes --if-generation as UID:GENERATION only, refusing a generation alone before it reads anything', async () => {
+    // Where nothing answers: an update that got past its options would fail to connect, not write.
+    vi.stubEnv('BULKHEAD_REDIS_URL', 'redis://127.0.0.1:1');
+    vi.stubEnv('BULKHEAD_NAMESPACE', 't-cli-none');
+    const commands = operatorCommands();
+    for (const value of ['3', '100004:', 'acme:3', '100004:3:1']) {
+      err = [];
+      expect(await runProgram(commands, ['update', 'acme', '--name', 'x', '--if-generation', value])).toBe(2);
+      expect(err.join('\n')).toContain(
+        `--if-generation takes UID:GENERATION as "bulkhead show <tenant-id>" prints them`,
+      );
+    }
+    out = [];
+    expect(await runProgram(commands, ['update', '--help'])).toBe(0);
+    expect(out.join('\n')).toContain('[--if-generation UID:GENERATION]');
   });
 
   it('refuses an unknown command with 2 and answers --help with 0', async () => {
