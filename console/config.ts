@@ -29,7 +29,7 @@ export const consoleConfig = defineConfig(
     publicUrl: {
       env: 'BULKHEAD_CONSOLE_URL',
       schema: HttpUrl.optional(),
-      doc: 'the origin people open (redirect URI base, the only Origin actions are accepted from); https: Secure cookies named with the __Host- and __Secure- prefixes',
+      doc: 'the origin people open (redirect URI base, the only Origin actions are accepted from); https: Secure cookies named with the __Host- and __Secure- prefixes, and Strict-Transport-Security',
       defaultText: 'http://<host>:<port>',
     },
     issuer: {

@@ -3,7 +3,8 @@
 // Debian's chromium signing an auditor in. The session cookie is `__Host-` prefixed (Secure,
 // Path=/, no Domain, or the browser refuses it), the sign-in cookie `__Secure-`, and the console
 // reads only those names: a cookie of the unprefixed name, which a sibling subdomain or a plain-http
-// answer could plant, opens nothing.
+// answer could plant, opens nothing. Every answer carries Strict-Transport-Security, although each
+// request reaches the console over plain http from the proxy.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -123,5 +124,20 @@ describe('the console served over https', () => {
         /^__Secure-bulkhead_console_signin=v1\.[\w-]+; Path=\/auth\/callback; HttpOnly; SameSite=Lax; Max-Age=600; Secure$/,
       ),
     ]);
+  });
+});
+
+describe('Strict-Transport-Security', () => {
+  it('is on every answer of a console whose URL is https, whichever way the request came', async () => {
+    const answers = await aldo.page.evaluate(async () =>
+      Promise.all(
+        ['/', '/api/me', '/healthz', '/no-such-page'].map(async (path) => (await fetch(path)).status),
+      ),
+    );
+    expect(answers).toEqual([200, 200, 200, 404]);
+    for (const path of ['/', '/api/me', '/healthz', '/no-such-page', '/auth/login']) {
+      const answer = await fetch(`${app.url}${path}`, { redirect: 'manual' });
+      expect(answer.headers.get('strict-transport-security')).toBe('max-age=31536000');
+    }
   });
 });
