@@ -73,10 +73,12 @@ export const consoleConfig = defineConfig(
     },
     sessionTtlMs: {
       env: 'BULKHEAD_CONSOLE_SESSION_TTL_MS',
+      // The role is the ID token's at sign-in, never asked again: this bounds how long a role the
+      // IdP has taken away still holds here (docs/console.md, "Signing in").
       schema: int()
         .min(60_000)
-        .default(8 * 3600 * 1000),
-      doc: 'how long a sign-in lasts (server-side session)',
+        .default(15 * 60 * 1000),
+      doc: 'how long a sign-in lasts (server-side session), and so how long the role the IdP gave at sign-in is trusted: a role the IdP revokes holds in the console until then, and signing in again asks the IdP',
     },
     maxSessions: {
       env: 'BULKHEAD_CONSOLE_MAX_SESSIONS',
