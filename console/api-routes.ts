@@ -29,6 +29,8 @@ export interface ApiOptions {
   metrics: MetricsRing;
   /** The sealed segments and their key: the whole trail is shown, not only what Redis holds. */
   sealed?: SealedSource | undefined;
+  /** How long an audit export may take before it is cut. */
+  exportTimeoutMs: number;
   /** Which refused actions reach the audit trail (a new bound of one a minute each by default). */
   refusals?: RefusedActionBound;
 }
@@ -81,7 +83,7 @@ export class ApiRoutes {
 
   async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
     await this.#o.cp.registry.require(tenant);
-    await exportTrail(this.#source(tenant), query, res);
+    await exportTrail(this.#source(tenant), query, res, this.#o.exportTimeoutMs);
   }
 
   #source(tenant: string): AuditSource {

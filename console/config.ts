@@ -116,6 +116,13 @@ export const consoleConfig = defineConfig(
       schema: int().min(0).default(100_000),
       doc: 'audit entries of verified segments kept in memory, so that views skip checking them again (about 350 bytes each)',
     },
+    exportTimeoutMs: {
+      env: 'BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS',
+      schema: int()
+        .min(1_000)
+        .default(10 * 60 * 1000),
+      doc: 'how long an audit export may take, a slow client included; past it the download is cut (it fails, never looks whole) and the console logs why',
+    },
     runtimeTimeoutMs: {
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',
       schema: int().min(1_000).default(120_000),

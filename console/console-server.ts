@@ -125,6 +125,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     sealed,
     evidence,
     metrics,
+    exportTimeoutMs: options.exportTimeoutMs,
   });
 
   async function handle(
