@@ -18,6 +18,7 @@ import type { AuthRoutes } from './auth/auth-routes.ts';
 import type { Session } from './auth/sessions.ts';
 import { readJson, sendJson } from './http/http-kit.ts';
 import type { MetricsRing } from './metrics/metrics-ring.ts';
+import { RefusedActionBound } from './refused-actions.ts';
 import type { TenantViews } from './tenant-views.ts';
 
 export interface ApiOptions {
@@ -28,6 +29,10 @@ export interface ApiOptions {
   metrics: MetricsRing;
   /** The sealed segments and their key: the whole trail is shown, not only what Redis holds. */
   sealed?: SealedSource | undefined;
+  /** How long an audit export may take before it is cut. */
+  exportTimeoutMs: number;
+  /** Which refused actions reach the audit trail (a new bound of one a minute each by default). */
+  refusals?: RefusedActionBound;
 }
 
 /** Who acts, as the audit trail and the change log record them. */
@@ -39,9 +44,11 @@ const TENANT_PATH = /^\/api\/tenants\/([^/]+)(?:\/(evidence|audit|audit\.jsonl|a
 
 export class ApiRoutes {
   readonly #o: ApiOptions;
+  readonly #refusals: RefusedActionBound;
 
   constructor(options: ApiOptions) {
     this.#o = options;
+    this.#refusals = options.refusals ?? new RefusedActionBound();
   }
 
   /** Answers a request under /api (the caller maps a thrown error to its answer). */
@@ -76,7 +83,7 @@ export class ApiRoutes {
 
   async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
     await this.#o.cp.registry.require(tenant);
-    await exportTrail(this.#source(tenant), query, res);
+    await exportTrail(this.#source(tenant), query, res, this.#o.exportTimeoutMs);
   }
 
   #source(tenant: string): AuditSource {
@@ -102,7 +109,8 @@ export class ApiRoutes {
     };
     if (session.role !== 'operator') {
       await this.#o.cp.registry.require(tenant);
-      await recordRefusedAction(this.#o.cp.audit, request, `refused: role ${session.role} may not act`);
+      if (this.#refusals.admit(request))
+        await recordRefusedAction(this.#o.cp.audit, request, `refused: role ${session.role} may not act`);
       throw new BulkheadError('role_required', `only operators may ${name} a tenant`);
     }
     const result = await runOperatorAction({ ...this.#o.cp, evidence: this.#o.evidence }, request);

@@ -147,15 +147,21 @@ export async function recentErrors(
   return { entries: page.entries.reverse(), chain: page.chain };
 }
 
-/** Until the response drains or closes, whichever comes first; the other listener removed. */
-async function drainOrClose(res: ServerResponse): Promise<void> {
+/**
+ * Until the response drains or closes (true), or `ms` pass first (false); the other listeners
+ * removed.
+ */
+async function drainOrClose(res: ServerResponse, ms: number): Promise<boolean> {
   const done = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      once(res, 'drain', { signal: done.signal }),
-      once(res, 'close', { signal: done.signal }),
+    return await Promise.race([
+      once(res, 'drain', { signal: done.signal }).then(() => true),
+      once(res, 'close', { signal: done.signal }).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms)))),
     ]);
   } finally {
+    clearTimeout(timer);
     done.abort();
   }
 }
@@ -183,7 +189,15 @@ export async function exportTrail(
   source: AuditSource,
   query: URLSearchParams,
   res: ServerResponse,
+  /** How long the export may take (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS). */
+  timeoutMs: number,
 ): Promise<void> {
+  // A client that stops reading (or reads a few bytes a minute) would hold the second pass, its
+  // segment in memory and the connection for as long as it likes: the export has a deadline.
+  const deadline = Date.now() + timeoutMs;
+  const expired = new Error(
+    `the audit export of ${source.tenant} ran past its ${timeoutMs / 1000} s (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS) and was cut`,
+  );
   const keep = entryMatcher(query);
   let lastSeq = 0;
   const first = await scanTrail({ ...source, visit: (entry) => void (lastSeq = entry.seq) });
@@ -212,18 +226,19 @@ export async function exportTrail(
     second = await scanTrail({
       ...source,
       visit: async (entry) => {
+        if (Date.now() >= deadline) throw expired;
         if (entry.seq > lastSeq) return;
         if (entry.seq === lastSeq) head = entry.hash;
         if (!keep(entry) || res.write(`${JSON.stringify(entry)}\n`)) return;
         // Wait for a slow client, or stop for one that left (no 'drain' ever comes then).
-        if (!res.destroyed) await drainOrClose(res);
+        if (!res.destroyed && !(await drainOrClose(res, deadline - Date.now()))) throw expired;
         if (res.destroyed) throw CLIENT_GONE;
       },
     });
   } catch (error) {
     if (error === CLIENT_GONE) return;
-    // The header is out: a read that fails now (Redis, a segment file gone) must not end the
-    // answer as if whole, whoever catches the error; the download fails instead.
+    // The header is out: a read that fails now (Redis, a segment file gone) or the deadline must
+    // not end the answer as if whole, whoever catches the error; the download fails instead.
     res.destroy(error as Error);
     throw error;
   }

@@ -29,7 +29,7 @@ export const consoleConfig = defineConfig(
     publicUrl: {
       env: 'BULKHEAD_CONSOLE_URL',
       schema: HttpUrl.optional(),
-      doc: 'the origin people open (redirect URI base, the only Origin actions are accepted from); https sets Secure cookies',
+      doc: 'the origin people open (redirect URI base, the only Origin actions are accepted from); https: Secure cookies named with the __Host- and __Secure- prefixes, and Strict-Transport-Security',
       defaultText: 'http://<host>:<port>',
     },
     issuer: {
@@ -73,10 +73,12 @@ export const consoleConfig = defineConfig(
     },
     sessionTtlMs: {
       env: 'BULKHEAD_CONSOLE_SESSION_TTL_MS',
+      // The role is the ID token's at sign-in, never asked again: this bounds how long a role the
+      // IdP has taken away still holds here (docs/console.md, "Signing in").
       schema: int()
         .min(60_000)
-        .default(8 * 3600 * 1000),
-      doc: 'how long a sign-in lasts (server-side session)',
+        .default(15 * 60 * 1000),
+      doc: 'how long a sign-in lasts (server-side session), and so how long the role the IdP gave at sign-in is trusted: a role the IdP revokes holds in the console until then, and signing in again asks the IdP',
     },
     maxSessions: {
       env: 'BULKHEAD_CONSOLE_MAX_SESSIONS',
@@ -113,6 +115,13 @@ export const consoleConfig = defineConfig(
       env: 'BULKHEAD_CONSOLE_VERIFIED_ENTRIES',
       schema: int().min(0).default(100_000),
       doc: 'audit entries of verified segments kept in memory, so that views skip checking them again (about 350 bytes each)',
+    },
+    exportTimeoutMs: {
+      env: 'BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS',
+      schema: int()
+        .min(1_000)
+        .default(10 * 60 * 1000),
+      doc: 'how long an audit export may take, a slow client included; past it the download is cut (it fails, never looks whole) and the console logs why',
     },
     runtimeTimeoutMs: {
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',

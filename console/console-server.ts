@@ -71,13 +71,15 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   if (options.metricsTargets.length > 0)
     scheduler.every('console-metrics-scrape', options.scrapeIntervalMs, () => metrics.scrape());
 
+  // Only a configured URL can be https: the fallback, the address bound, is always http.
+  const https = options.publicUrl !== undefined && new URL(options.publicUrl).protocol === 'https:';
   // The handler is attached before the server listens: a request accepted while the IdP is still
   // being discovered gets a 503 (health checks retry), never a connection no listener answers.
   const ready: { routes?: { auth: AuthRoutes; api: ApiRoutes } } = {};
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const { routes } = ready;
     if (routes === undefined) {
-      secure(res);
+      secure(res, https);
       res.writeHead(503, { 'retry-after': '1' }).end('starting');
       return;
     }
@@ -123,6 +125,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     sealed,
     evidence,
     metrics,
+    exportTimeoutMs: options.exportTimeoutMs,
   });
 
   async function handle(
@@ -130,7 +133,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
-    secure(res);
+    secure(res, https);
     const url = new URL(req.url ?? '/', origin);
     const get = req.method === 'GET' || req.method === 'HEAD';
     const asset = assets.get(url.pathname);

@@ -8,8 +8,20 @@ import type { OidcClient } from './oidc-client.ts';
 import { PENDING_TTL_MS, type PendingSignIns } from './pending-sign-in.ts';
 import { csrfMatches, type Session, type SessionStore } from './sessions.ts';
 
-export const SESSION_COOKIE = 'bulkhead_console';
-const SIGN_IN_COOKIE = 'bulkhead_console_signin';
+/**
+ * The cookies' names. Over https both carry a prefix the browser enforces: it takes a `__Host-`
+ * cookie only if Secure, with Path=/ and no Domain, and a `__Secure-` one only if Secure, so neither
+ * can be planted or overwritten from a sibling subdomain or a plain-http answer for the same host
+ * (cookie tossing: a session fixed by an attacker). The sign-in cookie goes to one path, which
+ * `__Host-` forbids. Over http (the development stack on loopback) neither prefix nor Secure:
+ * Chromium and Firefox take a Secure cookie from http://localhost, Safari drops it, and nobody could
+ * sign in there.
+ */
+export function cookieNames(secure: boolean): { session: string; signIn: string } {
+  return secure
+    ? { session: '__Host-bulkhead_console', signIn: '__Secure-bulkhead_console_signin' }
+    : { session: 'bulkhead_console', signIn: 'bulkhead_console_signin' };
+}
 /** The sign-in cookie goes back only to the callback, its one reader. */
 const SIGN_IN_PATH = '/auth/callback';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -27,10 +39,12 @@ export interface AuthRoutesOptions {
 export class AuthRoutes {
   readonly #options: AuthRoutesOptions;
   readonly #secure: boolean;
+  readonly #names: { session: string; signIn: string };
 
   constructor(options: AuthRoutesOptions) {
     this.#options = options;
     this.#secure = options.origin.startsWith('https:');
+    this.#names = cookieNames(this.#secure);
   }
 
   #cookie(name: string, value: string, options: Omit<CookieOptions, 'secure'>): string {
@@ -43,7 +57,7 @@ export class AuthRoutes {
     // Lax: the provider's redirect back is a cross-site top-level navigation in a real deployment.
     res.setHeader(
       'set-cookie',
-      this.#cookie(SIGN_IN_COOKIE, this.#options.signIns.seal(pending), {
+      this.#cookie(this.#names.signIn, this.#options.signIns.seal(pending), {
         path: SIGN_IN_PATH,
         sameSite: 'Lax',
         maxAge: PENDING_TTL_MS / 1000,
@@ -56,8 +70,8 @@ export class AuthRoutes {
   async callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     // A forged, changed or expired cookie opens to nothing, like a missing one. Used or not, the
     // cookie is cleared below; a copy presented again brings a code the provider has already spent.
-    const pending = this.#options.signIns.open(readCookie(req, SIGN_IN_COOKIE));
-    const clear = this.#cookie(SIGN_IN_COOKIE, '', { path: SIGN_IN_PATH, sameSite: 'Lax', maxAge: 0 });
+    const pending = this.#options.signIns.open(readCookie(req, this.#names.signIn));
+    const clear = this.#cookie(this.#names.signIn, '', { path: SIGN_IN_PATH, sameSite: 'Lax', maxAge: 0 });
     if (!pending) {
       res.setHeader('set-cookie', clear);
       return page(res, 400, 'Sign-in expired', 'This sign-in was not started here or took too long.');
@@ -67,7 +81,7 @@ export class AuthRoutes {
       const id = this.#options.sessions.open(user);
       res.setHeader('set-cookie', [
         clear,
-        this.#cookie(SESSION_COOKIE, id, {
+        this.#cookie(this.#names.session, id, {
           path: '/',
           sameSite: 'Strict',
           maxAge: Math.floor(this.#options.sessionTtlMs / 1000),
@@ -94,7 +108,7 @@ export class AuthRoutes {
 
   /** The signed-in session, or sign_in_required. */
   session(req: IncomingMessage): Session {
-    const session = this.#options.sessions.get(readCookie(req, SESSION_COOKIE));
+    const session = this.#options.sessions.get(readCookie(req, this.#names.session));
     if (!session) throw new BulkheadError('sign_in_required', 'sign in first: /auth/login');
     return session;
   }
@@ -112,10 +126,10 @@ export class AuthRoutes {
   logout(req: IncomingMessage, res: ServerResponse): void {
     const session = this.session(req);
     this.checkAction(req, session);
-    this.#options.sessions.close(readCookie(req, SESSION_COOKIE));
+    this.#options.sessions.close(readCookie(req, this.#names.session));
     res.setHeader(
       'set-cookie',
-      this.#cookie(SESSION_COOKIE, '', { path: '/', sameSite: 'Strict', maxAge: 0 }),
+      this.#cookie(this.#names.session, '', { path: '/', sameSite: 'Strict', maxAge: 0 }),
     );
     res.writeHead(204).end();
   }

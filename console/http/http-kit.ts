@@ -29,8 +29,19 @@ const SECURITY_HEADERS: Record<string, string> = {
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
 };
 
-export function secure(res: ServerResponse): void {
+/**
+ * HSTS for a console whose public URL is https: a year, without includeSubDomains, as the console's
+ * host speaks for itself, not for the other hosts of its domain.
+ */
+export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
+
+/**
+ * The headers of every answer. `https` is whether the console's configured public URL is https, not
+ * whether this request came over TLS: behind a TLS proxy every request arrives over plain http.
+ */
+export function secure(res: ServerResponse, https: boolean): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  if (https) res.setHeader('strict-transport-security', STRICT_TRANSPORT_SECURITY);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -5,7 +5,7 @@
 // sealer, a real HTTP server and client for the export.
 import { createPublicKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, get, type Server } from 'node:http';
+import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
 import { auditPage, exportTrail, Newest, recentErrors, type AuditSource } from '../../console/audit-views.ts';
+import { consoleConfig } from '../../console/config.ts';
 import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
 
 let audit: AuditHarness;
@@ -24,6 +25,8 @@ let url: string;
 let exported: Promise<void> | undefined;
 /** Runs between the export's two passes (the test's edits). */
 let betweenPasses: (() => Promise<void>) | undefined;
+/** How long the next export may take (the console's default otherwise). */
+let exportTimeoutMs: number | undefined;
 
 const source = (tenant: string): AuditSource => ({ trail, tenant, sealed });
 
@@ -78,7 +81,11 @@ beforeAll(async () => {
       { trail: between, tenant: target.pathname.slice(1), sealed },
       target.searchParams,
       res,
-    ).finally(() => (betweenPasses = undefined));
+      exportTimeoutMs ?? consoleConfig.fields.exportTimeoutMs.schema.parse(undefined),
+    ).finally(() => {
+      betweenPasses = undefined;
+      exportTimeoutMs = undefined;
+    });
     // A failed export is the test's to assert (awaiting `exported`), not an unhandled rejection.
     exported.catch(() => undefined);
   });
@@ -202,6 +209,26 @@ describe('the export', () => {
     });
     // The export's scan ends (it would wait for a 'drain' that never comes without the check).
     await expect(withTimeout(exported!, 10_000)).resolves.toBeUndefined();
+  });
+
+  it('cuts the download of a client that stops reading once its time is up, and says why', async () => {
+    exportTimeoutMs = 2_000;
+    exported = undefined;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      // Reads nothing: without the deadline the export would wait for this client for good.
+      get(`${url}/wide`, (answer) => resolve(answer.pause())).on('error', reject);
+    });
+    await expect.poll(() => exported !== undefined).toBe(true);
+    await expect(withTimeout(exported!, 10_000)).rejects.toThrow(
+      'the audit export of wide ran past its 2 s (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS) and was cut',
+    );
+    // What the client has, read now: a download that fails, not one that looks whole.
+    const ending = new Promise<string>((resolve) => {
+      response.on('end', () => resolve('ended as if whole'));
+      response.on('error', () => resolve('cut'));
+    });
+    response.resume();
+    await expect(withTimeout(ending, 10_000)).resolves.toBe('cut');
   });
 
   it('fails the download when the trail cannot be read in its second pass', async () => {

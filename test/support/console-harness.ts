@@ -59,8 +59,14 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** A fresh browser profile that signs `login` in through the console's "Sign in" and the IdP's pages. */
-export async function signIn(browser: Browser, consoleUrl: string, login: string): Promise<BrowserUser> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+export async function signIn(
+  browser: Browser,
+  consoleUrl: string,
+  login: string,
+  /** A console behind TLS with the test's own certificate authority, which chromium does not know. */
+  options: { ignoreHTTPSErrors?: boolean } = {},
+): Promise<BrowserUser> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options });
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (message) => {

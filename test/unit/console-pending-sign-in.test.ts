@@ -120,7 +120,7 @@ describe('the callback with an expired sign-in', () => {
       expect(answer.status).toBe(400);
       expect(await answer.text()).toContain('Sign-in expired');
       expect(answer.headers.getSetCookie()).toEqual([
-        'bulkhead_console_signin=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0; Secure',
+        '__Secure-bulkhead_console_signin=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0; Secure',
       ]);
       expect(completed).toBe(0);
     } finally {
