@@ -3,48 +3,21 @@
 // session, so a role the IdP revokes holds until the session ends. That is 15 minutes, not the 8
 // hours it was; after it the API is closed to the session, and only a new sign-in, where the IdP
 // decides the role again, opens it.
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { consoleConfig } from '../../console/config.ts';
-import { startConsole, type RunningConsole } from '../../console/console-server.ts';
-import { registerConsoleClient } from '../../dev/cli/dev-console.ts';
-import { startDevIdp, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
 import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
-import { testNamespace, type TestNamespace } from '../support/namespace.ts';
-import { freePort } from '../support/stack.ts';
+import { startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
 
 const BOUND_MS = 15 * 60 * 1000;
-const initialAccessToken = randomBytes(24).toString('base64url');
 
-let ns: TestNamespace;
-let idp: StartedDevIdp;
-let app: RunningConsole;
+let running: ConsoleAlone;
 let origin: string;
 
 beforeAll(async () => {
-  ns = await testNamespace('console-role-bound');
-  idp = await startDevIdp({
-    port: 0,
-    resources: [{ url: 'http://127.0.0.1:8080/mcp', scopes: ['records:read'] }],
-    initialAccessToken,
+  running = await startConsoleAlone({
+    name: 'console-role-bound',
     users: [{ id: 'aldo', roles: ['auditor'] }],
-    logger: pino({ level: 'silent' }),
   });
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  const client = await registerConsoleClient({
-    issuer: idp.issuer,
-    initialAccessToken,
-    consoleUrl: origin,
-    clientName: `Bulkhead console (${ns.namespace})`,
-  });
-  // Nothing about sessions configured: the default is what is tested.
-  app = await startConsole({
-    ...consoleConfig.resolve({ port, issuer: idp.issuer, ...client, metricsTargets: [] }),
-    installation: ns.installation,
-    logger: pino({ level: 'silent' }),
-  });
+  ({ origin } = running);
 });
 
 afterEach(() => {
@@ -52,9 +25,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  await app?.close();
-  await idp?.close();
-  await ns?.cleanup();
+  await running?.close();
 });
 
 /** A whole sign-in of `login` without a browser: the session cookie the console set. */

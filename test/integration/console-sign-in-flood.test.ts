@@ -2,58 +2,30 @@
 // development IdP: an operator's sign-in in progress survives more unauthenticated GET /auth/login
 // than the old in-memory bound (1,000 entries, which such a loop emptied of every other browser's),
 // and the cookie that carries it is refused when replayed, changed, missing or another browser's.
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consoleConfig } from '../../console/config.ts';
-import { startConsole, type RunningConsole } from '../../console/console-server.ts';
-import { registerConsoleClient } from '../../dev/cli/dev-console.ts';
-import { startDevIdp, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
 import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
-import { testNamespace, type TestNamespace } from '../support/namespace.ts';
-import { freePort } from '../support/stack.ts';
+import { startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
 
 /** More than the old store's bound (BULKHEAD_CONSOLE_MAX_SESSIONS, 1,000 by default). */
 const FLOOD = 1_200;
 const FLOOD_CONCURRENCY = 8;
-const initialAccessToken = randomBytes(24).toString('base64url');
 
-let ns: TestNamespace;
-let idp: StartedDevIdp;
-let app: RunningConsole;
+let running: ConsoleAlone;
 let origin: string;
 
 beforeAll(async () => {
-  ns = await testNamespace('console-flood');
-  idp = await startDevIdp({
-    port: 0,
-    resources: [{ url: 'http://127.0.0.1:8080/mcp', scopes: ['records:read'] }],
-    initialAccessToken,
+  running = await startConsoleAlone({
+    name: 'console-flood',
     users: [
       { id: 'olivia', roles: ['operator'] },
       { id: 'aldo', roles: ['auditor'] },
     ],
-    logger: pino({ level: 'silent' }),
   });
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  const client = await registerConsoleClient({
-    issuer: idp.issuer,
-    initialAccessToken,
-    consoleUrl: origin,
-    clientName: `Bulkhead console (${ns.namespace})`,
-  });
-  app = await startConsole({
-    ...consoleConfig.resolve({ port, issuer: idp.issuer, ...client, metricsTargets: [] }),
-    installation: ns.installation,
-    logger: pino({ level: 'silent' }),
-  });
+  ({ origin } = running);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await idp?.close();
-  await ns?.cleanup();
+  await running?.close();
 });
 
 /** GET /auth/login as a browser without cookies: the sign-in cookie it sets and where it sends it. */

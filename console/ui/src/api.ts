@@ -13,8 +13,15 @@ export function isApiError(error: unknown, status: number): error is ApiError {
   return error instanceof Error && (error as Partial<ApiError>).status === status;
 }
 
+/**
+ * Dispatched on the window when the API refuses the page's session (it ended, was signed out
+ * elsewhere, or the console restarted): the page shows the sign-in instead of each request's refusal.
+ */
+export const SESSION_ENDED = 'bulkhead:session-ended';
+
 async function answer<T>(response: Response): Promise<T> {
   const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
+  if (response.status === 401 && body.error === 'sign_in_required') dispatchEvent(new Event(SESSION_ENDED));
   if (!response.ok)
     throw Object.assign(new Error(body.message ?? response.statusText), {
       status: response.status,

@@ -3,8 +3,8 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { html, render } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
-import { get, isApiError, post, type Me } from './api.ts';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { get, isApiError, post, SESSION_ENDED, type Me } from './api.ts';
 import { ChartsPage } from './charts-page.ts';
 import { EvidencePage } from './evidence-page.ts';
 import { TenantPage } from './tenant-page.ts';
@@ -42,6 +42,8 @@ function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>();
   const [current, setCurrent] = useState<Route>(route(location.hash));
+  const signedIn = useRef(false);
+  signedIn.current = Boolean(me);
   useEffect(() => {
     get<Me>('/api/me').then(setMe, (error: unknown) => {
       setMe(null);
@@ -49,7 +51,20 @@ function App() {
     });
     const onHash = (): void => setCurrent(route(location.hash));
     addEventListener('hashchange', onHash);
-    return () => removeEventListener('hashchange', onHash);
+    // Sessions are short (they bound how long a role is trusted, docs/console.md): when one ends
+    // under an open page, the page offers the sign-in instead of failing request by request.
+    const onEnded = (): void => {
+      // Not signed in yet (the first /api/me): the sign-in shows without a word.
+      if (!signedIn.current) return;
+      signedIn.current = false;
+      setMe(null);
+      setProblem('Your session has ended. Sign in again to continue.');
+    };
+    addEventListener(SESSION_ENDED, onEnded);
+    return () => {
+      removeEventListener('hashchange', onHash);
+      removeEventListener(SESSION_ENDED, onEnded);
+    };
   }, []);
   useEffect(() => {
     document.querySelector<HTMLElement>('main h1')?.focus();
