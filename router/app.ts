@@ -134,7 +134,10 @@ export function createApp(deps: AppDeps): Express {
     maxBodyBytes,
     logger: deps.logger,
   });
-  deps.toolChanges?.subscribe((change) => mcp.toolsChanged(change.tenants));
+  deps.toolChanges?.subscribe((change) => {
+    if (change.gone?.length) mcp.tenantsGone(change.gone);
+    mcp.toolsChanged(change.tenants);
+  });
   // The adapter reads the body, and it is the one size check: a longer body is answered 413 with
   // JSON-RPC code -32000, the body_too_large row of the error table. The endpoint parses it once.
   const handleMcp = toNodeHandler(mcp, {

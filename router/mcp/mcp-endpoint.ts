@@ -38,6 +38,7 @@ import { buildRequestContext, type RequestContext } from '../request/request-con
 import type { RequestTrace } from '../request/request-trace.ts';
 import { stepUpResponse } from '../request/step-up.ts';
 import type { ToolSurface } from '../tools/tool-surface.ts';
+import type { TenantIncarnation } from '../tools/pin-watcher.ts';
 import { stateUnavailable } from '../pipeline/state-guard.ts';
 import { jsonRpcErrorResponse } from './json-rpc.ts';
 import { servedAsLegacy } from './protocol-era.ts';
@@ -77,6 +78,11 @@ export interface McpEndpoint {
   close(): Promise<void>;
   /** Sends tools/list_changed to the 2026-07-28 `subscriptions/listen` streams of these tenants only. */
   toolsChanged(tenants: readonly string[]): void;
+  /**
+   * These tenants are gone (offboarded, or onboarded again under the id since): the streams opened
+   * at them are told nothing more.
+   */
+  tenantsGone(gone: readonly TenantIncarnation[]): void;
 }
 
 /** What the bearer middleware (router/auth/bearer-auth.ts) puts in `authInfo.extra`. */
@@ -315,7 +321,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       try {
         response = legacyEra
           ? await serveLegacy(request, context, forward)
-          : await (listen ? listeners.serving(principal.tenant, serve) : serve());
+          : await (listen ? listeners.serving(principal.tenant, context.tenant?.createdAt, serve) : serve());
       } finally {
         // The handler took the admission by now, or never will (router-server.ts, admitEarly); what
         // it holds goes back even when the SDK threw (a gate slot kept would be lost for good).
@@ -325,5 +331,8 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     },
     close: () => modern.close(),
     toolsChanged: (tenants) => listeners.publishTo(tenants, { kind: 'tools_list_changed' }),
+    tenantsGone: (gone) => {
+      for (const { id, createdAt } of gone) listeners.forget(id, createdAt);
+    },
   };
 }

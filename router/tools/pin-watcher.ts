@@ -13,10 +13,21 @@ export interface TenantSource {
   list(): Promise<TenantRecord[]>;
 }
 
+/** One tenant of an id: a tenant onboarded again under an id is another, with a later `createdAt`. */
+export interface TenantIncarnation {
+  id: string;
+  createdAt: string;
+}
+
 /** A change of served tool lists: the tenants it concerns, and why. */
 export interface ToolChange {
   tenants: readonly string[];
   reason: string;
+  /**
+   * Tenants gone since the last pass (offboarded, or offboarded and onboarded again under the id):
+   * nothing more of that id is theirs.
+   */
+  gone?: readonly TenantIncarnation[];
 }
 
 export interface PinWatcherOptions {
@@ -29,7 +40,8 @@ export interface PinWatcherOptions {
 }
 
 export class PinWatcher {
-  private readonly seen = new Map<string, string>();
+  /** Each tenant's digest at the last pass that listed it, and its record's `createdAt` then. */
+  private readonly seen = new Map<string, { digest: string; createdAt: string }>();
   private readonly listeners: ((change: ToolChange) => void)[] = [];
   private readonly options: PinWatcherOptions;
 
@@ -42,14 +54,16 @@ export class PinWatcher {
   }
 
   notify(change: ToolChange): void {
-    if (change.tenants.length === 0) return;
-    this.options.logger.info({ tenants: change.tenants, reason: change.reason }, 'tools/list_changed');
+    if (change.tenants.length === 0 && !change.gone?.length) return;
+    if (change.tenants.length > 0)
+      this.options.logger.info({ tenants: change.tenants, reason: change.reason }, 'tools/list_changed');
     for (const listener of this.listeners) listener(change);
   }
 
   /** One pass: compares every tenant's pins and status with the last pass that listed it. */
   async poll(): Promise<void> {
     const changed: string[] = [];
+    const gone: TenantIncarnation[] = [];
     const tenants = await this.options.source.list();
     const packs = this.options.packs;
     await packs?.refresh(tenants);
@@ -59,19 +73,24 @@ export class PinWatcher {
         .update(JSON.stringify([tenant.status, tenant.tools, tenant.packs, approvals]))
         .digest('hex');
       const before = this.seen.get(tenant.id);
-      if (before !== undefined && before !== digest) changed.push(tenant.id);
-      this.seen.set(tenant.id, digest);
+      // Onboarded again under the id since the last pass: the earlier tenant is gone, and this one
+      // starts from its own first pass (its clients are told of no change between the two).
+      if (before !== undefined && before.createdAt !== tenant.createdAt) {
+        gone.push({ id: tenant.id, createdAt: before.createdAt });
+        this.options.invalidate?.(tenant.id);
+      } else if (before !== undefined && before.digest !== digest) changed.push(tenant.id);
+      this.seen.set(tenant.id, { digest, createdAt: tenant.createdAt });
     }
     // An offboarded tenant is forgotten (and its cached record dropped): a tenant later onboarded
-    // under the same id starts from its own first pass, and its clients are not told of a change
-    // between its record and the last one's.
+    // under the same id starts from its own first pass.
     const listed = new Set(tenants.map((tenant) => tenant.id));
-    for (const id of this.seen.keys()) {
+    for (const [id, before] of this.seen) {
       if (listed.has(id)) continue;
       this.seen.delete(id);
+      gone.push({ id, createdAt: before.createdAt });
       this.options.invalidate?.(id);
     }
     for (const id of changed) this.options.invalidate?.(id);
-    this.notify({ tenants: changed, reason: 'tool pins, status or pack approvals changed' });
+    this.notify({ tenants: changed, gone, reason: 'tool pins, status or pack approvals changed' });
   }
 }

@@ -3,6 +3,8 @@
 // well. One tenant's record changes in the registry (a pin, then a suspension) or its tool is
 // withheld by the drift guard: that tenant's client is told; the other tenant's clients hear nothing,
 // neither learning of the change (a side channel across the tenant boundary) nor re-listing for it.
+// A client of a tenant since offboarded, still listening, hears nothing of the tenant onboarded
+// again under its id.
 // Real Redis (the registry), the router app as production wires it (router/app.ts, real token
 // verifier), the real pin watcher and drift guard. The test runs the watcher's passes itself, so
 // each wait is bounded by events, not a sleep: the change reaching its own tenant's client, then
@@ -176,5 +178,23 @@ describe('tools/list_changed across tenants', () => {
     await changePin(BRAVO);
     await watcher.poll();
     await until("bravo's change on its new stream", () => heardHere === 1);
+  });
+
+  it('tells a client of an offboarded tenant nothing of the tenant onboarded again under its id', async () => {
+    const before = { ...heard };
+    // Offboarded and onboarded again between two passes of the watcher (a later createdAt).
+    await registry.delete(BRAVO, { actor: 'test' });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await registry.create({ id: BRAVO, plan: planByName('small'), isolation: 'runc', tools: defaultTools() });
+    let later = 0;
+    await listening(BRAVO, 'modern', () => (later += 1));
+    await watcher.poll();
+    await changePin(BRAVO);
+    await watcher.poll();
+    await until("the later bravo's change", () => later === 1);
+    await watcher.poll();
+    // The earlier bravo's clients, still connected, heard nothing of it.
+    expect(heard).toEqual(before);
+    expect(later).toBe(1);
   });
 });

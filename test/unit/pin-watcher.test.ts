@@ -1,6 +1,7 @@
 // The pin watcher's passes against a registry that this test writes (a fake of our own port,
 // TenantSource): a changed tenant is told, an unchanged one is not, and an id offboarded and then
-// onboarded again is a new tenant, not a change of the one before it.
+// onboarded again is a new tenant, not a change of the one before it: the earlier one is told gone,
+// whether the watcher saw the id unlisted in between or not.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -23,7 +24,7 @@ describe('PinWatcher', () => {
     const { watcher, listed, told } = watching();
     listed.push(tenantRecord('alpha'), tenantRecord('bravo'));
     await watcher.poll();
-    listed[0] = tenantRecord('alpha', { status: 'suspended' });
+    listed[0] = tenantRecord('alpha', { status: 'suspended', createdAt: listed[0]!.createdAt });
     await watcher.poll();
     expect(told.map((change) => change.tenants)).toEqual([['alpha']]);
   });
@@ -32,13 +33,38 @@ describe('PinWatcher', () => {
     const { watcher, listed, told } = watching();
     listed.push(tenantRecord('alpha', { status: 'suspended' }));
     await watcher.poll();
+    const earlier = listed[0]!.createdAt;
     listed.length = 0; // offboarded
     await watcher.poll();
-    listed.push(tenantRecord('alpha')); // a new tenant, the same id, another record
+    listed.push(tenantRecord('alpha', { createdAt: later(earlier) })); // a new tenant, the same id
     await watcher.poll();
-    expect(told).toEqual([]);
-    listed[0] = tenantRecord('alpha', { status: 'suspended' });
+    expect(told).toEqual([
+      { tenants: [], gone: [{ id: 'alpha', createdAt: earlier }], reason: expect.any(String) },
+    ]);
+    told.length = 0;
+    listed[0] = tenantRecord('alpha', { status: 'suspended', createdAt: listed[0]!.createdAt });
     await watcher.poll();
     expect(told.map((change) => change.tenants)).toEqual([['alpha']]);
   });
+
+  it('tells the earlier tenant gone when the id was offboarded and onboarded again between two passes', async () => {
+    const { watcher, listed, told } = watching();
+    listed.push(tenantRecord('alpha'), tenantRecord('bravo'));
+    await watcher.poll();
+    const earlier = listed[0]!.createdAt;
+    listed[0] = tenantRecord('alpha', { status: 'suspended', createdAt: later(earlier) });
+    await watcher.poll();
+    // Gone, and not a change of the later tenant's tools: its clients were told nothing of the earlier.
+    expect(told).toEqual([
+      { tenants: [], gone: [{ id: 'alpha', createdAt: earlier }], reason: expect.any(String) },
+    ]);
+    told.length = 0;
+    await watcher.poll();
+    expect(told).toEqual([]);
+  });
 });
+
+/** A creation time after `iso`. */
+function later(iso: string): string {
+  return new Date(Date.parse(iso) + 1_000).toISOString();
+}
