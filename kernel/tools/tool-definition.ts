@@ -159,28 +159,14 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** A tool definition as a server lists it: its name and whatever other fields it presents. */
-export interface ListedTool {
+/** The pinned identity of a definition as a container presents it: what a client would read. */
+export function definitionDigest(tool: {
   name: string;
-  [field: string]: unknown;
-}
-
-/**
- * The pinned identity of a definition as a container presents it: every field of it (its title,
- * icons, `_meta` and `execution` as much as its description, schemas and annotations), so a change
- * to any field a client could be served is drift. The text is tagged with the scheme, so no
- * definition's digest can equal a pin made by the older scheme (legacyDefinitionDigest).
- */
-export function definitionDigest(tool: ListedTool): string {
-  return sha256(`bulkhead tool definition v2\n${canonicalJson(tool)}`);
-}
-
-/**
- * The digest pins were made with before every field was pinned: the name, description, schemas
- * and annotations only. An approval made then holds such a pin, and is checked by it
- * (matchesPin) until it is approved again.
- */
-export function legacyDefinitionDigest(tool: ListedTool): string {
+  description?: string;
+  inputSchema: unknown;
+  outputSchema?: unknown;
+  annotations?: unknown;
+}): string {
   return sha256(
     canonicalJson({
       name: tool.name,
@@ -190,15 +176,6 @@ export function legacyDefinitionDigest(tool: ListedTool): string {
       annotations: tool.annotations ?? null,
     }),
   );
-}
-
-/**
- * Whether a presented definition is the one `pin` was made of, by the scheme the pin was made with:
- * the two schemes digest different texts (one tagged, one bare JSON), so a pin of either scheme is
- * matched only by a digest of its own.
- */
-export function matchesPin(tool: ListedTool, pin: string): boolean {
-  return definitionDigest(tool) === pin || legacyDefinitionDigest(tool) === pin;
 }
 
 /** Digest of a write's arguments without its idempotency key: same key + other digest = conflict. */

@@ -8,16 +8,15 @@
 // drifted, whatever their own checks find.
 import type { Logger } from 'pino';
 import type { Withheld } from '../../kernel/registry/withheld-tools.ts';
-import {
-  definitionDigest,
-  matchesPin,
-  wireTool,
-  type ListedTool,
-  type ToolDefinition,
-} from '../../kernel/tools/tool-definition.ts';
+import { definitionDigest, wireTool, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 
-/** A definition as the runtime presents it: every field counts (definitionDigest). */
-export type PresentedTool = ListedTool;
+export interface PresentedTool {
+  name: string;
+  description?: string | undefined;
+  inputSchema: unknown;
+  outputSchema?: unknown;
+  annotations?: unknown;
+}
 
 export interface ToolGuard {
   check(tenant: string, presented: readonly PresentedTool[]): void;
@@ -70,15 +69,12 @@ export class DriftGuard implements ToolGuard {
   }
 
   check(tenant: string, presented: readonly PresentedTool[]): void {
-    const byName = new Map(presented.map((tool) => [tool.name, tool]));
+    const byName = new Map(presented.map((tool) => [tool.name, definitionDigest(tool)]));
     const current = this.withheld.get(tenant) ?? new Map<string, Withheld>();
     const before = [...current.keys()].sort().join(',');
     const approved = new Map([...this.approved, ...this.packDigests(tenant)]);
     for (const [name, expected] of approved) {
-      const tool = byName.get(name);
-      // By the pin's own scheme: a pack approved before every field was pinned is held to its fields.
-      const actual =
-        tool === undefined ? null : matchesPin(tool, expected) ? expected : definitionDigest(tool);
+      const actual = byName.get(name) ?? null;
       if (actual === expected) {
         if (current.delete(name)) {
           this.logger.warn({ tenant, tool: name, event: 'tool_definition_restored' }, 'tool served again');
