@@ -53,7 +53,7 @@ export const SCRIPTS = {
   registryDelete: spec(
     'registry-delete.lua',
     ['record', 'tenants', 'changes'],
-    ['id', 'expectedGeneration', 'log'],
+    ['id', 'expectedGeneration', 'expectedUid', 'log'],
   ),
   auditAppend: spec(
     'audit-append.lua',

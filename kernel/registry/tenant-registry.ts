@@ -327,12 +327,13 @@ export class TenantRegistry {
 
   /**
    * Deletes the tenant's record; with `expectedGeneration`, only that generation (a change made
-   * since, such as a resume during an offboarding, is a conflict and keeps the record).
+   * since, such as a resume during an offboarding, is a conflict and keeps the record); with
+   * `expectedUid`, only that tenant's (one onboarded again under the id since keeps its record).
    */
   async delete(
     id: string,
     author: ChangeAuthor = { actor: 'unknown' },
-    options: { expectedGeneration?: number } = {},
+    options: { expectedGeneration?: number; expectedUid?: number } = {},
   ): Promise<boolean> {
     const current = await this.get(id);
     const removed = await this.scripts.registryDelete(
@@ -340,6 +341,7 @@ export class TenantRegistry {
       {
         id,
         expectedGeneration: options.expectedGeneration ?? '',
+        expectedUid: options.expectedUid ?? '',
         log: this.logFields({
           tenant: id,
           action: 'delete',
@@ -353,7 +355,7 @@ export class TenantRegistry {
     );
     if (removed < 0)
       throw new TenantConflictError(
-        `tenant "${id}" changed: generation ${-removed}, expected ${options.expectedGeneration}; not deleted`,
+        `tenant "${id}" changed: generation ${-removed}, expected ${options.expectedGeneration ?? 'any'} of uid ${options.expectedUid ?? 'any'}; not deleted`,
       );
     return removed === 1;
   }

@@ -64,7 +64,7 @@ export async function offboardTenant(
   await deps.registry.delete(
     tenant.id,
     { actor: deps.actor, reason: 'offboard' },
-    { expectedGeneration: drained.generation },
+    { expectedGeneration: drained.generation, expectedUid: drained.uid },
   );
   // Its isolation evidence describes a container now gone: kept, the console would show it as the
   // evidence of a tenant onboarded later under the same id, never checked itself.

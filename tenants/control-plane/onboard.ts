@@ -140,14 +140,19 @@ async function rollBack(
   // Suspended before the purge: an ensure still queued for it (this command gave up waiting)
   // then finds the tenant not active once it holds the tenant's lock, and makes nothing after the
   // purge (supervisor/lifecycle/tenant-gate.ts).
-  await deps.registry.update(tenant.id, {
+  const suspended = await deps.registry.update(tenant.id, {
     expectedGeneration: tenant.generation,
     expectedUid: tenant.uid,
     changes: { status: 'suspended' },
     author: { actor, reason: 'onboard rolled back: suspend' },
   });
   await deps.runtimes.remove(tenant.id, { purgeData: true });
-  await deps.registry.delete(tenant.id, { actor, reason: 'onboard rolled back' });
+  // Only the record this rolled back: a change since (a resume) keeps it, as for an offboarding.
+  await deps.registry.delete(
+    tenant.id,
+    { actor, reason: 'onboard rolled back' },
+    { expectedGeneration: suspended.generation, expectedUid: suspended.uid },
+  );
 }
 
 /**

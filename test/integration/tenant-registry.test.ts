@@ -1,6 +1,6 @@
 // The registry and the audit trail on real Redis: generations with optimistic concurrency (one of
 // two concurrent updates wins, the other gets a conflict, nothing is lost; an update made from a
-// tenant since offboarded and onboarded again is not written over the new one), a change log naming who
+// tenant since offboarded and onboarded again is not written over the new one, nor its record deleted), a change log naming who
 // made each change, manifest rules that change nothing when they refuse, an id that would name its
 // runtime as another tenant's volume-init helper refused, a record read again that
 // is parsed only when its stored text changed, and a hash chain that a tampered entry breaks.
@@ -122,6 +122,29 @@ describe('tenant registry', () => {
     const now = await registry.require('kilo');
     expect(now.uid).not.toBe(first.uid);
     expect(now.displayName).toBe('kilo');
+  });
+
+  it('deletes no record of a tenant onboarded again under the id, at the generation expected', async () => {
+    const small = planByName('small');
+    const first = await registry.create({ id: 'lima', plan: small, isolation: 'runc' });
+    // Offboarded and onboarded again since the first was read: the same generation, another UID.
+    await registry.delete('lima', { actor: 'test', reason: 'offboard' });
+    const second = await registry.create({ id: 'lima', plan: small, isolation: 'runc' });
+    expect(second.generation).toBe(first.generation);
+    const stale = registry.delete(
+      'lima',
+      { actor: 'test', reason: 'offboard of the first' },
+      { expectedGeneration: first.generation, expectedUid: first.uid },
+    );
+    await expect(stale).rejects.toBeInstanceOf(TenantConflictError);
+    expect((await registry.require('lima')).uid).toBe(second.uid);
+    expect(
+      await registry.delete(
+        'lima',
+        { actor: 'test' },
+        { expectedGeneration: second.generation, expectedUid: second.uid },
+      ),
+    ).toBe(true);
   });
 
   it('reads the record on every get, parsing it again only when the stored text changed', async () => {
