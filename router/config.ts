@@ -15,6 +15,7 @@ import {
   tenantClaim,
 } from '../kernel/config/common.ts';
 import { jsonListEnv } from '../kernel/process/process-entry.ts';
+import { MAX_RELAYED_NOTIFICATIONS_PER_CALL } from '../kernel/wire/answer-bounds.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
 import { VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
 import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
@@ -211,8 +212,12 @@ export const routerConfig = defineConfig(
     },
     runtimeMaxStreamMessages: {
       env: 'BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES',
-      schema: int().min(1).default(DEFAULT_READ_BOUNDS.maxStreamMessages),
-      doc: 'server-sent events in one runtime answer',
+      // Above what a runtime relays of a pack's notifications in one call, with the answer: a pack
+      // relaying its share must not have its runtime recycled for a broken read bound.
+      schema: int()
+        .min(MAX_RELAYED_NOTIFICATIONS_PER_CALL + 1)
+        .default(DEFAULT_READ_BOUNDS.maxStreamMessages),
+      doc: 'server-sent events in one runtime answer (more than the notifications a runtime relays in one call)',
     },
     runtimeFirstByteMs: {
       env: 'BULKHEAD_RUNTIME_FIRST_BYTE_MS',

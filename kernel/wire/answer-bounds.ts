@@ -3,3 +3,11 @@
 // no more than this of an answer it must send whole (runtime-image/src/traced-answer.ts). Chosen
 // for the router's memory (what a cut-off answer costs it), below the records tools' derived cap.
 export const MAX_RUNTIME_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The most notifications a runtime relays in one call's answer, however small each is
+ * (runtime-image/src/packs/pack-relay.ts): the router's bound on an answer's events
+ * (BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES, router/config.ts) may not be set at or below it, or a pack
+ * relaying its share would have its answer taken for a broken read bound and its runtime recycled.
+ */
+export const MAX_RELAYED_NOTIFICATIONS_PER_CALL = 500;

@@ -5,6 +5,7 @@
 // bound on the events of one answer.
 import type { ServerNotification } from '@modelcontextprotocol/client';
 import { describe, expect, it, vi } from 'vitest';
+import { routerConfig } from '../../router/config.ts';
 import {
   approxJsonLength,
   MAX_RELAYED_BYTES_PER_CALL,
@@ -77,5 +78,12 @@ describe("a call's relay of a pack's notifications", () => {
     relay.notify(message('small'));
     await relay.flushed();
     expect(sent).toHaveLength(3);
+  });
+
+  it("is below what the router's bound on an answer's events may be set to", () => {
+    const bound = routerConfig.fields.runtimeMaxStreamMessages.schema;
+    expect(bound.safeParse(String(MAX_RELAYED_NOTIFICATIONS_PER_CALL)).success).toBe(false);
+    expect(bound.safeParse(String(MAX_RELAYED_NOTIFICATIONS_PER_CALL + 1)).success).toBe(true);
+    expect(bound.parse(undefined)).toBeGreaterThan(MAX_RELAYED_NOTIFICATIONS_PER_CALL);
   });
 });
