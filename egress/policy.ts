@@ -110,6 +110,10 @@ for (const [net, prefix] of [
   ['64:ff9b:1::', 48],
   // Discard-only (RFC 6666).
   ['100::', 64],
+  // Teredo (RFC 4380): a relay unwraps it to the IPv4 address it carries, stored inverted, so no
+  // subnet per refused IPv4 range can tell a private one; no public service needs to be reached
+  // through it.
+  ['2001::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
   // Site-local (deprecated, RFC 3879): still the site's own network where it is in use.

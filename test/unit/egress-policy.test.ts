@@ -147,6 +147,8 @@ describe('destinations', () => {
     ['ff02::1', 'multicast'],
     ['100::1', 'discard-only, 100::/64'],
     ['100::ffff:ffff:ffff:ffff', 'discard-only, its end'],
+    ['2001:0:4136:e378:8000:63bf:f5ff:fffe', 'Teredo of 10.0.0.1 (its IPv4 inverted)'],
+    ['2001::1', 'Teredo, 2001::/32, whatever it carries'],
     ['2002:a00:1::1', '6to4 of 10.0.0.1'],
     ['2002:7f00:1::1', '6to4 of 127.0.0.1'],
     ['2002:a9fe:a9fe::', '6to4 of 169.254.169.254'],
@@ -171,6 +173,8 @@ describe('destinations', () => {
     ['223.255.255.254', 'below multicast'],
     ['100:0:0:1::1', 'past the discard prefix'],
     ['fbff::1', 'below unique local'],
+    ['2001:db9::1', 'past Teredo, in 2001::/16'],
+    ['2001:4860:4860::8888', 'a public address in 2001::/16'],
   ];
   it.each(refused)('refuses %s (%s) as where a host name may lead', (address) => {
     expect(isPrivateAddress(address)).toBe(true);
