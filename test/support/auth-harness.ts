@@ -14,7 +14,7 @@ import { fetch as undiciFetch, type Agent } from 'undici';
 import type { Logger } from 'pino';
 import { createApp, type AppDeps } from '../../router/app.ts';
 import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
-import { createTokenVerifier } from '../../router/auth/token-verifier.ts';
+import { createTokenVerifier, type TokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
 import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
@@ -102,6 +102,22 @@ export function agentClaims(
     jti: randomBytes(8).toString('hex'),
     ...overrides,
   };
+}
+
+/** A verifier of `issuer`'s ES256 tokens for `audience`, as the router makes one, for unit tests. */
+export function issuerVerifier(options: {
+  issuer: KeyHolder;
+  audience: string;
+  tenants: TenantLookup;
+  clockToleranceSeconds?: number;
+}): TokenVerifier {
+  return createTokenVerifier({
+    issuers: [{ issuer: options.issuer.issuer, jwksUri: `${options.issuer.issuer}/jwks` }],
+    audience: options.audience,
+    algorithms: ['ES256'],
+    clockToleranceSeconds: options.clockToleranceSeconds ?? 5,
+    tenants: options.tenants,
+  });
 }
 
 export class MemoryTenants implements TenantLookup {

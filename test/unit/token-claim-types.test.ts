@@ -4,8 +4,14 @@
 // agents-alone tools opened, no user in the audit), a non-string `client_id` gave way to `azp`, and
 // an actor with no `sub` vanished from the logged delegation chain. A real ES256 issuer on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier, type TokenVerifier } from '../../router/auth/token-verifier.ts';
-import { agentClaims, keyHoldingIssuer, MemoryTenants, type KeyHolder } from '../support/auth-harness.ts';
+import type { TokenVerifier } from '../../router/auth/token-verifier.ts';
+import {
+  agentClaims,
+  issuerVerifier,
+  keyHoldingIssuer,
+  MemoryTenants,
+  type KeyHolder,
+} from '../support/auth-harness.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const AUDIENCE = 'http://127.0.0.1:1/mcp';
@@ -23,11 +29,9 @@ class CountingTenants extends MemoryTenants {
 
 beforeAll(async () => {
   issuer = await keyHoldingIssuer();
-  verify = createTokenVerifier({
-    issuers: [{ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks` }],
+  verify = issuerVerifier({
+    issuer,
     audience: AUDIENCE,
-    algorithms: ['ES256'],
-    clockToleranceSeconds: 5,
     tenants: new CountingTenants([tenantRecord('acme')]),
   });
 });

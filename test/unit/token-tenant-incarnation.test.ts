@@ -4,8 +4,14 @@
 // (verified-token-cache.ts). Its roles and scopes were the earlier tenant's. A real ES256 issuer on
 // loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier, type TokenVerifier } from '../../router/auth/token-verifier.ts';
-import { agentClaims, keyHoldingIssuer, MemoryTenants, type KeyHolder } from '../support/auth-harness.ts';
+import type { TokenVerifier } from '../../router/auth/token-verifier.ts';
+import {
+  agentClaims,
+  issuerVerifier,
+  keyHoldingIssuer,
+  MemoryTenants,
+  type KeyHolder,
+} from '../support/auth-harness.ts';
 import { tenantRecord } from '../support/tenant.ts';
 
 const AUDIENCE = 'http://127.0.0.1:1/mcp';
@@ -16,12 +22,11 @@ const tenants = new MemoryTenants([]);
 
 beforeAll(async () => {
   issuer = await keyHoldingIssuer();
-  verify = createTokenVerifier({
-    issuers: [{ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks` }],
+  verify = issuerVerifier({
+    issuer,
     audience: AUDIENCE,
-    algorithms: ['ES256'],
+    tenants: tenants,
     clockToleranceSeconds: TOLERANCE_SECONDS,
-    tenants,
   });
 });
 
