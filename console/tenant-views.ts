@@ -103,7 +103,7 @@ export class TenantViews {
   async #usage(tenant: TenantRecord): Promise<QuotaRow[]> {
     const look = await this.#limiter.peek({
       principal: { tenant: tenant.id, agent: '', user: null },
-      quotas: tenant.quotas,
+      tenant,
     });
     return look.layers
       .filter((l) => l.layer === 'tenant_minute' || l.layer === 'tenant_day')

@@ -5,10 +5,11 @@
 // is charged to every layer or to none, exactly, across all router processes. Layers are keyed on
 // the verified principal (tenant, agent, user), the tool's name and the upstream's name, never on
 // an address: agents share addresses, and an address says nothing about whose budget a call
-// spends. It is in the kernel because more than the router decides or reads budgets (the CLI's
+// spends. A tenant's keys name its record's createdAt as well: a tenant onboarded again under an id
+// is another tenant, with budgets of its own. It is in the kernel because more than the router decides or reads budgets (the CLI's
 // quota view, the egress gateway's upstream charge).
 import type { Redis } from 'ioredis';
-import { PLAN_QUOTAS, type Quotas } from '../tenant/tenant-spec.ts';
+import { PLAN_QUOTAS, type Quotas, type TenantRecord } from '../tenant/tenant-spec.ts';
 import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { toolErrorFor, type ToolErrorResult } from '../tools/tool-errors.ts';
@@ -70,11 +71,19 @@ export interface RateDecision {
   refusedBy?: LayerBudget;
 }
 
+/** What a decision takes from the tenant's record. */
+export type RateTenant = Pick<TenantRecord, 'createdAt' | 'quotas'>;
+
 /** Who calls which tool, under which quotas: everything a decision depends on. */
 export interface RateScope {
   principal: RateCaller;
-  /** The tenant record's quotas; the smallest plan's when the tenant has no record. */
-  quotas: Quotas | undefined;
+  /**
+   * The tenant's record: its quotas, and its `createdAt`, which names the tenant's keys, so that a
+   * tenant offboarded and onboarded again under the id starts with its budgets full. None: the
+   * smallest plan's quotas, under keys of no record (no call reaches a budget without one: the token
+   * verifier refuses a tenant that has none).
+   */
+  tenant: RateTenant | undefined;
   /** The tool called; absent for a look at the tenant, agent and user layers only. */
   tool?: Pick<ToolDefinition, 'name' | 'callsPerMinute' | 'upstreams'>;
   /**
@@ -103,12 +112,13 @@ const NO_LAYER = (layer: RateLayer, key: string): LayerPlan => ({
 
 /** Each layer's key and limit for a scope, in the script's order. */
 export function layerPlans(prefix: string, scope: RateScope): LayerPlan[] {
-  const quotas: Quotas = scope.quotas ?? PLAN_QUOTAS.small;
+  const quotas: Quotas = scope.tenant?.quotas ?? PLAN_QUOTAS.small;
   const { tenant, agent, user } = scope.principal;
+  const place = { tenant, tenantCreatedAt: scope.tenant?.createdAt ?? null };
   const share = Math.ceil(quotas.callsPerMinute / 2);
   const refused = scope.refused === true;
   const tool = refused ? undefined : scope.tool;
-  const key = (layer: string): string => rateLimitKey(prefix, tenant, layer);
+  const key = (layer: string): string => rateLimitKey(prefix, place, layer);
   return [
     {
       layer: 'tenant_minute',

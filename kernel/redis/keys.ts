@@ -175,20 +175,32 @@ export function socketTamperKey(prefix: string): string {
 // Rate limits (kernel/ratelimit/rate-limiter.ts, kernel/redis/lua/rate-limit.lua).
 
 /**
- * String with a TTL: one rate-limit layer's theoretical arrival time (GCRA), for a tenant and a
- * layer: `tenant:minute`, `tenant:day`, `agent:<agent>`, `user:<user>` or `tool:<tool>` (the
- * identifiers come from verified claims and the tool manifest, never from the request's address).
+ * Whose budgets a tenant's rate-limit keys hold: the tenant's id and its record's `createdAt` (a
+ * tenant onboarded again under the id spends budgets of its own, not what the earlier one left);
+ * null for a caller without a record.
  */
-export function rateLimitKey(prefix: string, tenant: string, layer: string): string {
-  return `${prefix}:rate:${tenant}:${layer}`;
+export interface RateTenantPlace {
+  tenant: string;
+  tenantCreatedAt: string | null;
+}
+
+/**
+ * String with a TTL: one rate-limit layer's theoretical arrival time (GCRA), for a tenant (its id
+ * and its record's creation time in milliseconds since the epoch, or `none`) and a layer:
+ * `tenant:minute`, `tenant:day`, `agent:<agent>`, `user:<user>` or `tool:<tool>` (the identifiers
+ * come from verified claims and the tool manifest, never from the request's address).
+ */
+export function rateLimitKey(prefix: string, place: RateTenantPlace, layer: string): string {
+  const created = place.tenantCreatedAt === null ? 'none' : Date.parse(place.tenantCreatedAt);
+  return `${prefix}:rate:${place.tenant}:${created}:${layer}`;
 }
 
 /**
  * SCAN pattern of a tenant's rate-limit keys of one kind (`agent`, `user`, `tool`): the callers and
  * tools that spent some of a budget not yet replenished (`bulkhead quota`).
  */
-export function rateLimitPattern(prefix: string, tenant: string, kind: string): string {
-  return `${rateLimitKey(prefix, tenant, kind)}:*`;
+export function rateLimitPattern(prefix: string, place: RateTenantPlace, kind: string): string {
+  return `${rateLimitKey(prefix, place, kind)}:*`;
 }
 
 /**

@@ -38,7 +38,7 @@ async function admit(
   const labels = { tenant: principal.tenant, tool: method };
   let decision;
   try {
-    const scope = { principal, quotas: tenant?.quotas };
+    const scope = { principal, tenant };
     decision = await takeFromLimits(deps, scope, { alone: context.alone(), trace: context.trace });
   } catch (error) {
     log.warn({ method, err: error }, 'rate limits unavailable');

@@ -139,7 +139,7 @@ async function execute(
       tools: () => call.visible().map((t) => t.definition),
       idempotencyWindowMs: deps.idempotency.windowMs,
       rateLimits: async () => {
-        const scope = { principal: call.principal, quotas: call.tenant?.quotas };
+        const scope = { principal: call.principal, tenant: call.tenant };
         const base = await deps.limiter.peek(scope);
         const limited = call.visible().filter((t) => layerApplies(call, t.definition));
         const tools = await Promise.all(
@@ -282,7 +282,7 @@ export async function admitCall(
   // take goes back: held-ahead.ts).
   const state = deps.state ?? DEFAULT_STATE_POLICY;
   const alone = call.alone?.();
-  const scope = { principal: call.principal, quotas: call.tenant?.quotas, tool: call.tool.definition };
+  const scope = { principal: call.principal, tenant: call.tenant, tool: call.tool.definition };
   // Asked for now (the take is requested before takeFromLimits returns), the claim right after it.
   const taking = takeFromLimits(deps, scope, { alone, trace: call.trace });
   const held = options.holdAhead

@@ -48,7 +48,7 @@ export async function chargeRefusal(
 ): Promise<SpentShare | undefined> {
   // What the request named, cut as the audit cuts it: a caller's tool name can be a megabyte.
   const named = recordedToolName(what);
-  const scope = { principal: caller.principal, quotas: caller.tenant?.quotas, refused: true };
+  const scope = { principal: caller.principal, tenant: caller.tenant, refused: true };
   try {
     const decision = await takeFromLimits(deps, scope, { alone: caller.alone?.(), trace: caller.trace });
     if (decision.admitted) return undefined;

@@ -17,7 +17,7 @@ import { cliSettings } from './config.ts';
 
 const USAGE = [
   'bulkhead audit verify <tenant-id> | --dir DIR  [--created-at ISO-TIME] [--public-key FILE]',
-  '       bulkhead audit export <tenant-id> | --dir DIR  [--from ISO-TIME] [--to ISO-TIME] [--format jsonl] [--out FILE] [--public-key FILE]',
+  '       bulkhead audit export <tenant-id> | --dir DIR  [--created-at ISO-TIME] [--from ISO-TIME] [--to ISO-TIME] [--format jsonl] [--out FILE] [--public-key FILE]',
   '       bulkhead audit keygen --out DIR',
 ].join('\n');
 
@@ -48,6 +48,21 @@ function time(value: string | undefined, flag: string): Date | undefined {
   return at;
 }
 
+/**
+ * `--created-at`: the tenant record's createdAt, as `bulkhead show` prints it. The segments must be
+ * of that incarnation of the id, not of an earlier tenant's offboarded and onboarded again under it.
+ */
+function createdAtOption(value: string | undefined): string | undefined {
+  return time(value, '--created-at')?.toISOString();
+}
+
+/** Segments sealed before segments named their tenant's creation: nothing ties them to one incarnation. */
+function unboundNotice(unbound: number | undefined): string {
+  return unbound === undefined
+    ? ''
+    : `; ${unbound} segments name no tenant creation (sealed before segments did): which tenant of the id they are of is not checked`;
+}
+
 async function verify(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     dir: { type: 'string' },
@@ -55,9 +70,7 @@ async function verify(args: string[]): Promise<void> {
     'public-key': { type: 'string' },
   });
   const from = source(positionals, values.dir, 'verify');
-  // The tenant record's createdAt, as `bulkhead show` prints it: the segments must be of that
-  // incarnation of the id, not of an earlier tenant's offboarded and onboarded again under it.
-  const createdAt = time(values['created-at'], '--created-at')?.toISOString();
+  const createdAt = createdAtOption(values['created-at']);
   const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
   const report = await verifySegments(from, key, { progress: segmentProgress('verified'), createdAt });
   const pruned =
@@ -77,19 +90,15 @@ async function verify(args: string[]): Promise<void> {
   // A directory given as is may hold another tenant's trail than its name says: name the one it holds.
   const tenant = report.tenant === undefined ? '' : `; tenant ${report.tenant}`;
   const created = report.createdAt === undefined ? '' : ` created ${report.createdAt}`;
-  // Sealed before segments named their tenant's creation: nothing ties them to one incarnation.
-  const unbound =
-    report.unbound === undefined
-      ? ''
-      : `; ${report.unbound} segments name no tenant creation (sealed before segments did): which tenant of the id they are of is not checked`;
   console.log(
-    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}${offboarded}${tenant}${created}${unbound}`,
+    `${report.dir}: intact: ${range}, ${report.entries} entries${pruned}; last seq ${report.lastSeq ?? 0}, head ${report.head}, last segment digest ${report.lastDigest}${shipped}${offboarded}${tenant}${created}${unboundNotice(report.unbound)}`,
   );
 }
 
 async function exportRecords(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     dir: { type: 'string' },
+    'created-at': { type: 'string' },
     from: { type: 'string' },
     to: { type: 'string' },
     format: { type: 'string', default: 'jsonl' },
@@ -98,6 +107,7 @@ async function exportRecords(args: string[]): Promise<void> {
   });
   if (values.format !== 'jsonl') throw new UsageError(`--format ${values.format}: only jsonl is supported`);
   const from = source(positionals, values.dir, 'export');
+  const createdAt = createdAtOption(values['created-at']);
   const range = { from: time(values.from, '--from'), to: time(values.to, '--to') };
   const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
   // --out FILE appears only once the export is whole: written beside it, renamed over it at the end.
@@ -108,8 +118,9 @@ async function exportRecords(args: string[]): Promise<void> {
       throw new BulkheadError('invalid_input', `--out ${values.out}: cannot write there (${error.code})`);
     });
   try {
-    const { records } = await exportSegments(from, key, {
+    const { records, check } = await exportSegments(from, key, {
       ...range,
+      createdAt,
       out,
       verifying: segmentProgress('verified'),
       exporting: segmentProgress('exported'),
@@ -119,8 +130,11 @@ async function exportRecords(args: string[]): Promise<void> {
       await finished(out);
       await rename(partial, values.out!);
     }
-    // Stdout carries the records when there is no --out: the count goes to stderr either way.
-    console.error(`exported ${records} records${values.out === undefined ? '' : ` to ${values.out}`}`);
+    // Stdout carries the records when there is no --out: the count goes to stderr either way, and
+    // with --created-at, the segments it could not hold to it.
+    const to = values.out === undefined ? '' : ` to ${values.out}`;
+    const unbound = createdAt === undefined ? '' : unboundNotice(check.unbound);
+    console.error(`exported ${records} records${to}${unbound}`);
   } catch (error) {
     if (partial !== undefined) {
       out.destroy();

@@ -99,6 +99,8 @@ export interface ExportOptions {
   from?: Date | undefined;
   to?: Date | undefined;
   out: Writable;
+  /** The tenant record's createdAt the segments must be of (`--created-at`); none: as they say. */
+  createdAt?: string | undefined;
   /** Segments verified, then exported, so far (two passes over the same segments). */
   verifying?: Progress | undefined;
   exporting?: Progress | undefined;
@@ -106,7 +108,8 @@ export interface ExportOptions {
 
 /**
  * Verifies the segments, then writes one JSON object per record (every field of the entry, plus
- * `segment` and `segment_digest`) to `out`. A chain that does not verify is not exported: an
+ * `segment` and `segment_digest`) to `out`. A chain that does not verify, or (given `createdAt`) is
+ * of another tenant of the id, is not exported: an
  * audit_verification_failed error names the problem, and nothing was written. Both passes read one
  * segment at a time; the second writes a segment only if its bytes are the ones the first verified
  * (their SHA-256): a file changed between the two is refused with the same error, after the records
@@ -123,6 +126,7 @@ export async function exportSegments(
     dir,
     publicKey,
     tenant,
+    createdAt: options.createdAt,
     onVerified: ({ name, text }) => void verified.push({ name, sha256: hash('sha256', text, 'hex') }),
     progress: options.verifying,
   });

@@ -4,7 +4,7 @@
 // each tool with a limit (the tenant's override or the manifest's) or recently charged, and every
 // upstream the tenant's tools use or that has a budget. And the operator's upstream budgets.
 import { MANIFEST } from '../../kernel/packs/manifest.ts';
-import { rateLimitKey, rateLimitPattern } from '../../kernel/redis/keys.ts';
+import { rateLimitKey, rateLimitPattern, type RateTenantPlace } from '../../kernel/redis/keys.ts';
 import { RateLimiter, type RateLimitLayer } from '../../kernel/ratelimit/rate-limiter.ts';
 import {
   listUpstreamBudgets,
@@ -29,8 +29,11 @@ export interface QuotaReport {
   layers: QuotaRow[];
 }
 
-/** The ids after `<prefix>:rate:<tenant>:<kind>:` of the keys that exist now. */
-async function seen(rates: RateState, tenant: string, kind: string): Promise<string[]> {
+/**
+ * The ids after `<prefix>:rate:<tenant>:<created>:<kind>:` of the keys that exist now: this
+ * tenant's, not an earlier one's of the same id (kernel/redis/keys.ts).
+ */
+async function seen(rates: RateState, tenant: RateTenantPlace, kind: string): Promise<string[]> {
   const head = `${rateLimitKey(rates.prefix, tenant, kind)}:`;
   const found = new Set<string>();
   let cursor = '0';
@@ -61,13 +64,14 @@ export async function quotaReport(
   const limiter = new RateLimiter(rates);
   const quotas = tenant.quotas;
   const caller = { tenant: id, agent: '', user: null };
-  const base = await limiter.peek({ principal: caller, quotas });
+  const place = { tenant: id, tenantCreatedAt: tenant.createdAt };
+  const base = await limiter.peek({ principal: caller, tenant });
   const layers = rows(base.layers.filter((l) => l.layer === 'tenant_minute' || l.layer === 'tenant_day'));
   // Each agent and user with a key: its own layer, as a call of that caller would see it.
   for (const kind of ['agent', 'user'] as const) {
-    for (const subject of await seen(rates, id, kind)) {
+    for (const subject of await seen(rates, place, kind)) {
       const principal = kind === 'agent' ? { ...caller, agent: subject } : { ...caller, user: subject };
-      const look = await limiter.peek({ principal, quotas });
+      const look = await limiter.peek({ principal, tenant });
       layers.push(
         ...rows(
           look.layers.filter((l) => l.layer === kind),
@@ -82,11 +86,11 @@ export async function quotaReport(
     ...tenant.tools
       .map((pin) => pin.name)
       .filter((name) => definitions.get(name)?.callsPerMinute !== undefined),
-    ...(await seen(rates, id, 'tool')),
+    ...(await seen(rates, place, 'tool')),
   ]);
   for (const name of [...limited].sort()) {
     const tool = definitions.get(name) ?? { name };
-    const look = await limiter.peek({ principal: caller, quotas, tool: { ...tool, upstreams: [] } });
+    const look = await limiter.peek({ principal: caller, tenant, tool: { ...tool, upstreams: [] } });
     layers.push(
       ...rows(
         look.layers.filter((l) => l.layer === 'tool'),

@@ -23,12 +23,17 @@ try {
   const limiter = new RateLimiter({ redis, prefix: ns.installation.registryPrefix });
   const scope = {
     principal: { tenant: 'bench', agent: 'agent-1', user: 'user-1' },
-    quotas: {
-      callsPerMinute: 1_000_000,
-      callsPerDay: 1_000_000_000,
-      agentCallsPerMinute: 1_000_000,
-      userCallsPerMinute: 1_000_000,
-      tools: { whoami: 1_000_000 },
+    // The tenant's record as the router holds it on a call (its quotas and createdAt, read by the
+    // token verifier): what names the keys costs no Redis round trip of its own.
+    tenant: {
+      createdAt: new Date().toISOString(),
+      quotas: {
+        callsPerMinute: 1_000_000,
+        callsPerDay: 1_000_000_000,
+        agentCallsPerMinute: 1_000_000,
+        userCallsPerMinute: 1_000_000,
+        tools: { whoami: 1_000_000 },
+      },
     },
     tool: { name: 'whoami' },
   };

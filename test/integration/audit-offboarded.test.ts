@@ -5,12 +5,12 @@
 // it once nothing is left within retention. `bulkhead audit verify` checks the directory, its marker
 // included, all along. The same id onboarded again seals into a directory of its own from seq 1.
 import { existsSync } from 'node:fs';
-import { cp, readdir, rm, unlink } from 'node:fs/promises';
+import { cp, mkdir, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSegment, segmentFileName } from '../../kernel/audit/audit-segment.ts';
+import { buildSegment, parseSegment, segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import { readSegmentText } from '../../kernel/audit/segment-files.ts';
 import { auditHeadKey, auditStreamKey } from '../../kernel/redis/keys.ts';
 import { planByName, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
@@ -24,8 +24,8 @@ const DAY = 86_400_000;
 let audit: AuditHarness;
 let sealer: AuditSealer;
 
-/** `bulkhead audit verify`, offline (a Redis URL nobody listens on). */
-const verify = (h: AuditHarness, ...args: string[]) =>
+/** `bulkhead audit <args>`, offline (a Redis URL nobody listens on). */
+const auditCli = (h: AuditHarness, ...args: string[]) =>
   runCli(
     {
       namespace: h.ns.namespace,
@@ -36,8 +36,15 @@ const verify = (h: AuditHarness, ...args: string[]) =>
         BULKHEAD_AUDIT_PUBLIC_KEY_FILE: h.keys.publicKeyFile,
       },
     },
-    ['audit', 'verify', ...args],
+    ['audit', ...args],
   );
+const verify = (h: AuditHarness, ...args: string[]) => auditCli(h, 'verify', ...args);
+/** `bulkhead audit export`, to stdout: the tools of the records it wrote. */
+const exported = async (h: AuditHarness, ...args: string[]) => {
+  const run = await auditCli(h, 'export', ...args);
+  const lines = run.stdout.split('\n').filter(Boolean);
+  return { ...run, tools: lines.map((line) => (JSON.parse(line) as { tool: string }).tool) };
+};
 
 /** Appends `n` calls of `tenant` and seals them (segments of two), a few ms after what came before. */
 async function sealCalls(h: AuditHarness, s: AuditSealer, tenant: string, n: number): Promise<void> {
@@ -55,7 +62,7 @@ async function record(h: AuditHarness, id: string, auditDays: number): Promise<T
 }
 
 beforeAll(async () => {
-  audit = await auditHarness('audit-offboard', ['gone', 'again', 'cut']);
+  audit = await auditHarness('audit-offboard', ['gone', 'again', 'cut', 'twice']);
   sealer = audit.sealer({ maxEntries: 2 });
 });
 
@@ -165,6 +172,52 @@ describe('an offboarded tenant', () => {
     const swapped = await verify(audit, 'again', '--created-at', createdAt);
     expect(swapped.code).toBe(5);
     expect(swapped.stderr).toContain(`not of the one created ${createdAt} (another tenant of the same id`);
+  });
+});
+
+describe('an export of an id onboarded again', () => {
+  it("exports with --created-at one tenant's trail of the id, and refuses the other's", async () => {
+    await sealCalls(audit, sealer, 'twice', 3);
+    const earlier = await record(audit, 'twice', 30);
+    const old = (await sealer.offboard(earlier))!;
+    await audit.registry.delete('twice');
+    await audit.registry.create({ id: 'twice', plan: planByName('small'), isolation: 'runc' });
+    await audit.trail.append(callEvent('twice', 'whoami'));
+    await sealer.runOnce();
+    const { createdAt } = (await audit.registry.get('twice'))!;
+
+    const live = await exported(audit, 'twice', '--created-at', createdAt);
+    expect(live.code, live.stderr).toBe(0);
+    expect(live.tools).toEqual(['whoami']);
+    const gone = await exported(audit, '--dir', old, '--created-at', earlier.createdAt);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.tools).toEqual(['records_create', 'records_create', 'records_create']);
+    // The earlier tenant's trail, asked for as the later one's: refused, nothing written.
+    const other = await exported(audit, '--dir', old, '--created-at', createdAt);
+    expect(other.code).toBe(5);
+    expect(other.stderr).toContain(`not of the one created ${createdAt} (another tenant of the same id`);
+    expect(other.stdout).toBe('');
+    // A segment sealed before segments named their tenant's creation is exported, and counted.
+    const sealed = parseSegment(await readSegmentText(old, segmentFileName(1)));
+    const unbound = join(audit.ns.runDir, 'unbound', 'twice');
+    await mkdir(unbound, { recursive: true });
+    const { header, entries } = sealed;
+    const rebuilt = buildSegment({
+      ...{ tenant: 'twice', segment: 1, prevSegmentDigest: header.prev_segment_digest, entries },
+      ...{ privateKey: audit.privateKey, sealedAt: new Date(header.sealed_at) },
+    });
+    await writeFile(join(unbound, segmentFileName(1)), rebuilt.text);
+    const older = await exported(audit, '--dir', unbound, '--created-at', createdAt);
+    expect(older.code, older.stderr).toBe(0);
+    expect(older.tools).toEqual(['records_create', 'records_create']);
+    expect(older.stderr).toContain('exported 2 records; 1 segments name no tenant creation');
+    // Given as verify takes it, and refused as verify refuses it.
+    const [badExport, badVerify] = await Promise.all(
+      ['export', 'verify'].map((sub) => auditCli(audit, sub, 'twice', '--created-at', 'yesterday')),
+    );
+    expect(badExport?.code).toBe(2);
+    expect(badExport?.stderr).toContain('--created-at: not a date/time: yesterday');
+    expect([badExport?.code, badExport?.stderr]).toEqual([badVerify?.code, badVerify?.stderr]);
   });
 });
 

@@ -21,10 +21,9 @@ import { TenantDirectory } from '../../router/tenancy/tenant-directory.ts';
 import { DriftGuard } from '../../router/tools/drift-guard.ts';
 import { PinWatcher } from '../../router/tools/pin-watcher.ts';
 import { MAX_LISTEN_STREAMS_PER_TENANT } from '../../router/mcp/listen-limit.ts';
-import { agentClaims, keyHoldingIssuer, startAuthRouter, type KeyHolder } from '../support/auth-harness.ts';
+import { agentClaims, keyHoldingIssuer, startIssuerRouter, type KeyHolder } from '../support/auth-harness.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
-import { freePort } from '../support/stack.ts';
 
 const ALPHA = 'alpha';
 const BRAVO = 'bravo';
@@ -45,7 +44,7 @@ let redis: Redis;
 let issuer: KeyHolder;
 let registry: TenantRegistry;
 let watcher: PinWatcher;
-let router: Awaited<ReturnType<typeof startAuthRouter>>;
+let router: Awaited<ReturnType<typeof startIssuerRouter>>;
 const clients: Client[] = [];
 /** How many tools/list_changed notifications each client received. */
 const heard = { alpha: 0, bravo: 0, bravoLegacy: 0 };
@@ -106,9 +105,7 @@ beforeAll(async () => {
   const tenants = new TenantDirectory({ source: registry });
   watcher = new PinWatcher({ source: registry, logger, invalidate: (id) => tenants.invalidate(id) });
   await watcher.poll();
-  router = await startAuthRouter({
-    port: await freePort(),
-    issuers: [{ issuer: issuer.issuer }],
+  router = await startIssuerRouter(issuer, {
     tenants,
     logger,
     prefix: ns.installation.registryPrefix,

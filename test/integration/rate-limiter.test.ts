@@ -34,7 +34,8 @@ afterAll(async () => {
 });
 
 function scope(tenant: string, agent: string, quotas: Quotas, tool?: RateScope['tool']): RateScope {
-  return { principal: { tenant, agent, user: null }, quotas, ...(tool ? { tool } : {}) };
+  const record = { createdAt: '2026-12-01T00:00:00.000Z', quotas };
+  return { principal: { tenant, agent, user: null }, tenant: record, ...(tool ? { tool } : {}) };
 }
 
 const WHOAMI = { name: 'whoami' };

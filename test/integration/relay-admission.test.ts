@@ -218,7 +218,7 @@ describe('a request relayed to the tenant runtime', () => {
       ['deny', 'unknown_resource', 'rate_limit_exceeded'],
     ]);
     // The tenant's minute paid for none of them.
-    const { layers } = await deps.limiter.peek({ principal: ctx.principal, quotas: ctx.tenant?.quotas });
+    const { layers } = await deps.limiter.peek({ principal: ctx.principal, tenant: ctx.tenant });
     expect(layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(3);
     await client.close();
   });

@@ -39,11 +39,12 @@ afterAll(async () => {
 
 // The day's budget refills one call per 86 s: what a test reads of it does not move while it runs.
 const QUOTAS: Quotas = { callsPerMinute: 1000, callsPerDay: 1000, agentCallsPerMinute: 1000 };
+const CREATED_AT = '2026-12-01T00:00:00.000Z';
 
 function scope(tenant: string, upstreams: string[], quotas: Quotas = QUOTAS): RateScope {
   return {
     principal: { tenant, agent: 'agent', user: null },
-    quotas,
+    tenant: { createdAt: CREATED_AT, quotas },
     tool: { name: 'geo_lookup', upstreams },
   };
 }
@@ -72,7 +73,7 @@ describe('upstream budgets (real Redis)', () => {
     // The tenants' own budgets paid only for their admitted calls.
     const lookA = await limiterA.peek({
       principal: { tenant: 'tenant-a', agent: 'agent', user: null },
-      quotas: QUOTAS,
+      tenant: { createdAt: CREATED_AT, quotas: QUOTAS },
     });
     expect(lookA.layers.find((l) => l.layer === 'tenant_day')?.remaining).toBe(1000 - admittedBy(1));
   });
@@ -98,7 +99,7 @@ describe('upstream budgets (real Redis)', () => {
     expect(billing.layers[0]).toMatchObject({ upstream: 'billing', remaining: 49 });
     const lookD = await limiterB.peek({
       principal: { tenant: 'tenant-d', agent: 'agent', user: null },
-      quotas: QUOTAS,
+      tenant: { createdAt: CREATED_AT, quotas: QUOTAS },
     });
     expect(lookD.layers.find((l) => l.layer === 'tenant_day')?.remaining).toBe(1000);
   });

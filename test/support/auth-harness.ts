@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { parseRedisUrl } from '../../kernel/redis/connection.ts';
 import { REDIS_URL } from './namespace.ts';
+import { freePort } from './stack.ts';
 import { fetch as undiciFetch, type Agent } from 'undici';
 import type { Logger } from 'pino';
 import { createApp, type AppDeps } from '../../router/app.ts';
@@ -204,6 +205,17 @@ export async function startAuthRouter(
       if (!options.redis) redis.disconnect();
     },
   };
+}
+
+/**
+ * The router app on a free port, trusting one key-holding issuer alone: what the tests of tenants in
+ * a real registry start, on their namespace's Redis and key prefix.
+ */
+export async function startIssuerRouter(
+  issuer: KeyHolder,
+  options: Omit<HarnessOptions, 'port' | 'issuers'>,
+): ReturnType<typeof startAuthRouter> {
+  return startAuthRouter({ port: await freePort(), issuers: [{ issuer: issuer.issuer }], ...options });
 }
 
 const MODERN = '2026-07-28';

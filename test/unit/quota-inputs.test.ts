@@ -83,7 +83,7 @@ describe("a tool definition's upstreams", () => {
   it("fill the decision's upstream slots in order; the unused ones do not apply", () => {
     const plans = layerPlans('p', {
       principal: { tenant: 'acme', agent: 'a', user: null },
-      quotas: undefined,
+      tenant: undefined,
       tool: { name: 'geo', upstreams: ['maps', 'search'] },
     });
     expect(plans.map((p) => p.layer)).toEqual([
@@ -106,20 +106,23 @@ describe("a tool definition's upstreams", () => {
   it("charge a refused request to the caller's shares only (agent, user), never a tool's or upstream's", () => {
     const plans = layerPlans('p', {
       principal: { tenant: 'acme', agent: 'a', user: 'u' },
-      quotas: {
-        callsPerMinute: 60,
-        callsPerDay: 600,
-        agentCallsPerMinute: 5,
-        userCallsPerMinute: 7,
-        tools: { geo: 2 },
+      tenant: {
+        createdAt: '2026-12-01T00:00:00.000Z',
+        quotas: {
+          callsPerMinute: 60,
+          callsPerDay: 600,
+          agentCallsPerMinute: 5,
+          userCallsPerMinute: 7,
+          tools: { geo: 2 },
+        },
       },
       tool: { name: 'geo', callsPerMinute: 3, upstreams: ['maps'] },
       refused: true,
     });
     const applying = plans.filter((p) => p.limit > 0).map((p) => [p.layer, p.key, p.limit]);
     expect(applying).toEqual([
-      ['agent', 'p:rate:acme:agent:a', 5],
-      ['user', 'p:rate:acme:user:u', 7],
+      ['agent', 'p:rate:acme:1796083200000:agent:a', 5],
+      ['user', 'p:rate:acme:1796083200000:user:u', 7],
     ]);
     expect(plans.every((p) => p.upstream === undefined)).toBe(true);
   });
