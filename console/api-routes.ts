@@ -58,7 +58,7 @@ export class ApiRoutes {
     if (method === 'GET' && url.pathname === '/api/me')
       return sendJson(res, 200, { sub: session.sub, role: session.role, csrf: session.csrf });
     if (method === 'GET' && url.pathname === '/api/tenants')
-      return sendJson(res, 200, await this.#o.views.list());
+      return sendJson(res, 200, await this.#o.views.page(url.searchParams));
     if (method === 'GET' && url.pathname === '/api/metrics')
       return sendJson(res, 200, this.#o.metrics.charts());
     const match = TENANT_PATH.exec(url.pathname);

@@ -12,6 +12,7 @@ import {
   type TrailCheck,
   type TrailEntry,
 } from '../tenants/control-plane/audit-history.ts';
+import { queryLimit } from './http/http-kit.ts';
 
 /** Entries in one audit view unless the page asks for fewer or more (`limit`, up to the maximum). */
 export const AUDIT_PAGE_DEFAULT = 500;
@@ -58,15 +59,6 @@ export function entryMatcher(query: URLSearchParams): (entry: AuditEntry) => boo
     has(e.tool, tool) &&
     has(`${e.user ?? ''} ${e.agent ?? ''}`, who) &&
     has(e.reason, text);
-}
-
-function pageLimit(query: URLSearchParams): number {
-  const raw = query.get('limit');
-  if (raw === null) return AUDIT_PAGE_DEFAULT;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_PAGE_MAX)
-    throw new BulkheadError('invalid_input', `limit must be a whole number from 1 to ${AUDIT_PAGE_MAX}`);
-  return limit;
 }
 
 export interface AuditPage {
@@ -133,7 +125,10 @@ function pageBefore(query: URLSearchParams): number | undefined {
 }
 
 export async function auditPage(source: AuditSource, query: URLSearchParams): Promise<AuditPage> {
-  return newestOf(source, entryMatcher(query), { limit: pageLimit(query), before: pageBefore(query) });
+  return newestOf(source, entryMatcher(query), {
+    limit: queryLimit(query, { max: AUDIT_PAGE_MAX, fallback: AUDIT_PAGE_DEFAULT }),
+    before: pageBefore(query),
+  });
 }
 
 /** The latest refusals and failed calls, newest first. */

@@ -105,6 +105,11 @@ export const consoleConfig = defineConfig(
       schema: int().min(2).max(10_000).default(240),
       doc: 'scrapes kept in memory for the charts (240 at 15 s: one hour)',
     },
+    tenantsPageSize: {
+      env: 'BULKHEAD_CONSOLE_TENANTS_PAGE_SIZE',
+      schema: int().min(1).max(500).default(50),
+      doc: "tenants on a page of the console's list, and the most a request may ask for (`limit`): each costs a supervisor job inspecting its runtime per view",
+    },
     assetsDir: {
       env: 'BULKHEAD_CONSOLE_ASSETS_DIR',
       schema: z.string().min(1).optional(),

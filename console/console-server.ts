@@ -120,7 +120,13 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   });
   const api = new ApiRoutes({
     auth,
-    views: new TenantViews({ cp: { registry, runtimes, audit }, redis, prefix: inst.registryPrefix, sealed }),
+    views: new TenantViews({
+      cp: { registry, runtimes, audit },
+      redis,
+      prefix: inst.registryPrefix,
+      sealed,
+      pageSize: options.tenantsPageSize,
+    }),
     cp: { registry, runtimes, audit },
     sealed,
     evidence,
