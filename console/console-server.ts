@@ -20,6 +20,7 @@ import { SessionStore } from './auth/sessions.ts';
 import type { consoleConfig } from './config.ts';
 import { secure, sendError, sendHtml } from './http/http-kit.ts';
 import { MetricsRing } from './metrics/metrics-ring.ts';
+import { RefusedActionBound } from './refused-actions.ts';
 import { TenantViews } from './tenant-views.ts';
 import { readPublicKey } from '../tenants/control-plane/audit-segments.ts';
 import { VerifiedSegments } from '../kernel/audit/segment-chain.ts';
@@ -132,6 +133,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     evidence,
     metrics,
     exportTimeoutMs: options.exportTimeoutMs,
+    refusals: new RefusedActionBound({ redis, prefix: inst.registryPrefix }),
   });
 
   async function handle(

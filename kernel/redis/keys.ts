@@ -203,3 +203,13 @@ export function upstreamRateKey(prefix: string, upstream: string): string {
 export function upstreamBudgetsKey(prefix: string): string {
   return `${prefix}:upstream-budgets`;
 }
+
+// The console (console/refused-actions.ts).
+
+/**
+ * String with a TTL of one interval: an actor's refused action on a tenant is on record
+ * (`digest`: SHA-256 of the actor, tenant and action), shared by every console process.
+ */
+export function refusedActionKey(prefix: string, digest: string): string {
+  return `${prefix}:console:refused:${digest}`;
+}
