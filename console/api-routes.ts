@@ -80,8 +80,10 @@ export class ApiRoutes {
   }
 
   async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
-    await this.#o.cp.registry.require(tenant);
-    await exportTrail(this.#source(tenant), query, res, this.#o.exportTimeoutMs);
+    await exportTrail(this.#source(tenant), query, res, {
+      timeoutMs: this.#o.exportTimeoutMs,
+      admit: () => this.#o.cp.registry.require(tenant),
+    });
   }
 
   #source(tenant: string): AuditSource {

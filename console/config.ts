@@ -126,7 +126,7 @@ export const consoleConfig = defineConfig(
       schema: int()
         .min(1_000)
         .default(10 * 60 * 1000),
-      doc: 'how long an audit export may take, a slow client included; past it the download is cut (it fails, never looks whole) and the console logs why',
+      doc: 'how long an audit export may take from its first read, a slow client and a Redis that stops answering included; past it the download is cut (it fails, never looks whole) and the console logs why, or, before its header, it is answered state_unavailable (503)',
     },
     runtimeTimeoutMs: {
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',
