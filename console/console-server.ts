@@ -15,7 +15,7 @@ import { EvidenceStore } from '../tenants/control-plane/evidence.ts';
 import { ApiRoutes } from './api-routes.ts';
 import { AuthRoutes } from './auth/auth-routes.ts';
 import { discoverOidcClient, readClientSecret } from './auth/oidc-client.ts';
-import { PendingSignIns } from './auth/pending-sign-in.ts';
+import { PendingSignIns, sharedSignInKey } from './auth/pending-sign-in.ts';
 import { SessionStore } from './auth/sessions.ts';
 import type { consoleConfig } from './config.ts';
 import { secure, sendError, sendHtml } from './http/http-kit.ts';
@@ -115,7 +115,14 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       throw error;
     }),
     sessions: new SessionStore({ ttlMs: options.sessionTtlMs, max: options.maxSessions }),
-    signIns: new PendingSignIns(),
+    signIns: new PendingSignIns({
+      key: await sharedSignInKey({
+        redis,
+        prefix: inst.registryPrefix,
+        clientId: options.clientId,
+        clientSecret,
+      }),
+    }),
     origin,
     sessionTtlMs: options.sessionTtlMs,
   });

@@ -13,6 +13,8 @@ import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
 import { testNamespace, type TestNamespace } from './namespace.ts';
 import { freePort } from './stack.ts';
 
+type Client = Awaited<ReturnType<typeof registerConsoleClient>>;
+
 export interface ConsoleAlone {
   ns: TestNamespace;
   idp: StartedDevIdp;
@@ -21,6 +23,11 @@ export interface ConsoleAlone {
   origin: string;
   /** Another console process of the same installation, behind the same IdP (closed with this one). */
   another(): Promise<{ app: RunningConsole; origin: string }>;
+  /**
+   * Another process of this same console (its client, its public URL `origin`) on a port of its
+   * own, `url`: as two consoles behind one load balancer are.
+   */
+  replica(): Promise<RunningConsole>;
   close(): Promise<void>;
 }
 
@@ -38,7 +45,17 @@ export async function startConsoleAlone(options: {
     logger: pino({ level: 'silent' }),
   });
   const consoles: RunningConsole[] = [];
-  const start = async (): Promise<{ app: RunningConsole; origin: string }> => {
+  const run = async (settings: { port: number; publicUrl?: string } & Client): Promise<RunningConsole> => {
+    // Nothing about sessions configured: the console's defaults are what these tests see.
+    const app = await startConsole({
+      ...consoleConfig.resolve({ issuer: idp.issuer, metricsTargets: [], ...settings }),
+      installation: ns.installation,
+      logger: pino({ level: 'silent' }),
+    });
+    consoles.push(app);
+    return app;
+  };
+  const start = async (): Promise<{ app: RunningConsole; origin: string; client: Client }> => {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     const client = await registerConsoleClient({
@@ -47,22 +64,16 @@ export async function startConsoleAlone(options: {
       consoleUrl: origin,
       clientName: `Bulkhead console (${ns.namespace}:${port})`,
     });
-    // Nothing about sessions configured: the console's defaults are what these tests see.
-    const app = await startConsole({
-      ...consoleConfig.resolve({ port, issuer: idp.issuer, ...client, metricsTargets: [] }),
-      installation: ns.installation,
-      logger: pino({ level: 'silent' }),
-    });
-    consoles.push(app);
-    return { app, origin };
+    return { app: await run({ port, ...client }), origin, client };
   };
-  const { app, origin } = await start();
+  const { app, origin, client } = await start();
   return {
     ns,
     idp,
     app,
     origin,
     another: start,
+    replica: async () => run({ port: await freePort(), publicUrl: origin, ...client }),
     async close() {
       for (const running of consoles) await running.close();
       await idp.close();
