@@ -18,7 +18,7 @@ import type { AuthRoutes } from './auth/auth-routes.ts';
 import type { Session } from './auth/sessions.ts';
 import { readJson, sendJson } from './http/http-kit.ts';
 import type { MetricsRing } from './metrics/metrics-ring.ts';
-import { RefusedActionBound } from './refused-actions.ts';
+import type { RefusedActionBound } from './refused-actions.ts';
 import type { TenantViews } from './tenant-views.ts';
 
 export interface ApiOptions {
@@ -31,8 +31,8 @@ export interface ApiOptions {
   sealed?: SealedSource | undefined;
   /** How long an audit export may take before it is cut. */
   exportTimeoutMs: number;
-  /** Which refused actions reach the audit trail (a new bound of one a minute each by default). */
-  refusals?: RefusedActionBound;
+  /** Which refused actions reach the audit trail: one a minute of each actor, tenant and action. */
+  refusals: Pick<RefusedActionBound, 'admit'>;
 }
 
 /** Who acts, as the audit trail and the change log record them. */
@@ -44,11 +44,9 @@ const TENANT_PATH = /^\/api\/tenants\/([^/]+)(?:\/(evidence|audit|audit\.jsonl|a
 
 export class ApiRoutes {
   readonly #o: ApiOptions;
-  readonly #refusals: RefusedActionBound;
 
   constructor(options: ApiOptions) {
     this.#o = options;
-    this.#refusals = options.refusals ?? new RefusedActionBound();
   }
 
   /** Answers a request under /api (the caller maps a thrown error to its answer). */
@@ -58,7 +56,7 @@ export class ApiRoutes {
     if (method === 'GET' && url.pathname === '/api/me')
       return sendJson(res, 200, { sub: session.sub, role: session.role, csrf: session.csrf });
     if (method === 'GET' && url.pathname === '/api/tenants')
-      return sendJson(res, 200, await this.#o.views.list());
+      return sendJson(res, 200, await this.#o.views.page(url.searchParams));
     if (method === 'GET' && url.pathname === '/api/metrics')
       return sendJson(res, 200, this.#o.metrics.charts());
     const match = TENANT_PATH.exec(url.pathname);
@@ -82,8 +80,10 @@ export class ApiRoutes {
   }
 
   async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
-    await this.#o.cp.registry.require(tenant);
-    await exportTrail(this.#source(tenant), query, res, this.#o.exportTimeoutMs);
+    await exportTrail(this.#source(tenant), query, res, {
+      timeoutMs: this.#o.exportTimeoutMs,
+      admit: () => this.#o.cp.registry.require(tenant),
+    });
   }
 
   #source(tenant: string): AuditSource {
@@ -109,7 +109,7 @@ export class ApiRoutes {
     };
     if (session.role !== 'operator') {
       await this.#o.cp.registry.require(tenant);
-      if (this.#refusals.admit(request))
+      if (await this.#o.refusals.admit(request))
         await recordRefusedAction(this.#o.cp.audit, request, `refused: role ${session.role} may not act`);
       throw new BulkheadError('role_required', `only operators may ${name} a tenant`);
     }

@@ -12,6 +12,7 @@ import {
   type TrailCheck,
   type TrailEntry,
 } from '../tenants/control-plane/audit-history.ts';
+import { queryLimit } from './http/http-kit.ts';
 
 /** Entries in one audit view unless the page asks for fewer or more (`limit`, up to the maximum). */
 export const AUDIT_PAGE_DEFAULT = 500;
@@ -58,15 +59,6 @@ export function entryMatcher(query: URLSearchParams): (entry: AuditEntry) => boo
     has(e.tool, tool) &&
     has(`${e.user ?? ''} ${e.agent ?? ''}`, who) &&
     has(e.reason, text);
-}
-
-function pageLimit(query: URLSearchParams): number {
-  const raw = query.get('limit');
-  if (raw === null) return AUDIT_PAGE_DEFAULT;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_PAGE_MAX)
-    throw new BulkheadError('invalid_input', `limit must be a whole number from 1 to ${AUDIT_PAGE_MAX}`);
-  return limit;
 }
 
 export interface AuditPage {
@@ -133,7 +125,10 @@ function pageBefore(query: URLSearchParams): number | undefined {
 }
 
 export async function auditPage(source: AuditSource, query: URLSearchParams): Promise<AuditPage> {
-  return newestOf(source, entryMatcher(query), { limit: pageLimit(query), before: pageBefore(query) });
+  return newestOf(source, entryMatcher(query), {
+    limit: queryLimit(query, { max: AUDIT_PAGE_MAX, fallback: AUDIT_PAGE_DEFAULT }),
+    before: pageBefore(query),
+  });
 }
 
 /** The latest refusals and failed calls, newest first. */
@@ -177,6 +172,14 @@ function headerSafe(text: string): string {
 /** Thrown out of an export's scan when its client went away: nothing more to read or write. */
 const CLIENT_GONE = new Error('the client of the export went away');
 
+/** How long an export may take, and what must be read before it starts, under the same deadline. */
+export interface ExportLimits {
+  /** BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS. */
+  timeoutMs: number;
+  /** A read the export waits for first (the tenant's record): a Redis that hangs there is timed too. */
+  admit?: () => Promise<unknown>;
+}
+
 /**
  * The matching entries as JSON lines, with the whole trail's check in a header. Two passes: the
  * first checks the trail (for the header) and holds nothing; the second checks it again and writes
@@ -184,23 +187,56 @@ const CLIENT_GONE = new Error('the client of the export went away');
  * reads slower. A trail that changed between the passes other than by growing (a segment edited,
  * pruned or gone) ends the answer without its last chunk, so the download fails rather than
  * looking whole, and so does a read of the second pass that fails.
+ *
+ * The whole export is under its deadline, reads included: a Redis that stops answering (frozen,
+ * its connection still open, so no client error ever comes) would hold the request, and the second
+ * pass its segment in memory, for good. Past the deadline, an export whose header is not out is
+ * refused state_unavailable (HTTP 503); one whose header is out is cut, and the error is thrown for
+ * the console's log. A read that answers later finds the deadline passed and writes nothing.
  */
 export async function exportTrail(
   source: AuditSource,
   query: URLSearchParams,
   res: ServerResponse,
-  /** How long the export may take (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS). */
-  timeoutMs: number,
+  limits: ExportLimits,
 ): Promise<void> {
-  // A client that stops reading (or reads a few bytes a minute) would hold the second pass, its
-  // segment in memory and the connection for as long as it likes: the export has a deadline.
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + limits.timeoutMs;
   const expired = new Error(
-    `the audit export of ${source.tenant} ran past its ${timeoutMs / 1000} s (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS) and was cut`,
+    `the audit export of ${source.tenant} ran past its ${limits.timeoutMs / 1000} s (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS) and was cut`,
   );
+  const work = (async () => {
+    await limits.admit?.();
+    await writeExport(source, query, res, { deadline, expired });
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(expired), limits.timeoutMs);
+  });
+  try {
+    await Promise.race([work, timeUp]);
+  } catch (error) {
+    if (error !== expired) throw error;
+    // The work left behind (a read Redis has not answered) ends on its own: nothing waits for it.
+    work.catch(() => undefined);
+    if (!res.headersSent) throw new BulkheadError('state_unavailable', expired.message);
+    res.destroy(expired);
+    throw expired;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function writeExport(
+  source: AuditSource,
+  query: URLSearchParams,
+  res: ServerResponse,
+  { deadline, expired }: { deadline: number; expired: Error },
+): Promise<void> {
   const keep = entryMatcher(query);
   let lastSeq = 0;
   const first = await scanTrail({ ...source, visit: (entry) => void (lastSeq = entry.seq) });
+  // A first pass that answers after the deadline (the export already refused) writes nothing.
+  if (Date.now() >= deadline) throw expired;
   res.writeHead(200, {
     'content-type': 'application/x-ndjson; charset=utf-8',
     'content-disposition': `attachment; filename="${source.tenant}-audit.jsonl"`,
@@ -230,7 +266,8 @@ export async function exportTrail(
         if (entry.seq > lastSeq) return;
         if (entry.seq === lastSeq) head = entry.hash;
         if (!keep(entry) || res.write(`${JSON.stringify(entry)}\n`)) return;
-        // Wait for a slow client, or stop for one that left (no 'drain' ever comes then).
+        // Wait for a slow client, or stop for one that left (no 'drain' ever comes then); one that
+        // stops reading, or reads a few bytes a minute, is cut at the deadline.
         if (!res.destroyed && !(await drainOrClose(res, deadline - Date.now()))) throw expired;
         if (res.destroyed) throw CLIENT_GONE;
       },

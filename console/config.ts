@@ -105,6 +105,11 @@ export const consoleConfig = defineConfig(
       schema: int().min(2).max(10_000).default(240),
       doc: 'scrapes kept in memory for the charts (240 at 15 s: one hour)',
     },
+    tenantsPageSize: {
+      env: 'BULKHEAD_CONSOLE_TENANTS_PAGE_SIZE',
+      schema: int().min(1).max(500).default(50),
+      doc: "tenants on a page of the console's list, and the most a request may ask for (`limit`): each costs a supervisor job inspecting its runtime per view",
+    },
     assetsDir: {
       env: 'BULKHEAD_CONSOLE_ASSETS_DIR',
       schema: z.string().min(1).optional(),
@@ -121,7 +126,7 @@ export const consoleConfig = defineConfig(
       schema: int()
         .min(1_000)
         .default(10 * 60 * 1000),
-      doc: 'how long an audit export may take, a slow client included; past it the download is cut (it fails, never looks whole) and the console logs why',
+      doc: 'how long an audit export may take from its first read, a slow client and a Redis that stops answering included; past it the download is cut (it fails, never looks whole) and the console logs why, or, before its header, it is answered state_unavailable (503)',
     },
     runtimeTimeoutMs: {
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',

@@ -15,11 +15,12 @@ import { EvidenceStore } from '../tenants/control-plane/evidence.ts';
 import { ApiRoutes } from './api-routes.ts';
 import { AuthRoutes } from './auth/auth-routes.ts';
 import { discoverOidcClient, readClientSecret } from './auth/oidc-client.ts';
-import { PendingSignIns } from './auth/pending-sign-in.ts';
+import { PendingSignIns, sharedSignInKey } from './auth/pending-sign-in.ts';
 import { SessionStore } from './auth/sessions.ts';
 import type { consoleConfig } from './config.ts';
 import { secure, sendError, sendHtml } from './http/http-kit.ts';
 import { MetricsRing } from './metrics/metrics-ring.ts';
+import { RefusedActionBound } from './refused-actions.ts';
 import { TenantViews } from './tenant-views.ts';
 import { readPublicKey } from '../tenants/control-plane/audit-segments.ts';
 import { VerifiedSegments } from '../kernel/audit/segment-chain.ts';
@@ -114,18 +115,32 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       throw error;
     }),
     sessions: new SessionStore({ ttlMs: options.sessionTtlMs, max: options.maxSessions }),
-    signIns: new PendingSignIns(),
+    signIns: new PendingSignIns({
+      key: await sharedSignInKey({
+        redis,
+        prefix: inst.registryPrefix,
+        clientId: options.clientId,
+        clientSecret,
+      }),
+    }),
     origin,
     sessionTtlMs: options.sessionTtlMs,
   });
   const api = new ApiRoutes({
     auth,
-    views: new TenantViews({ cp: { registry, runtimes, audit }, redis, prefix: inst.registryPrefix, sealed }),
+    views: new TenantViews({
+      cp: { registry, runtimes, audit },
+      redis,
+      prefix: inst.registryPrefix,
+      sealed,
+      pageSize: options.tenantsPageSize,
+    }),
     cp: { registry, runtimes, audit },
     sealed,
     evidence,
     metrics,
     exportTimeoutMs: options.exportTimeoutMs,
+    refusals: new RefusedActionBound({ redis, prefix: inst.registryPrefix }),
   });
 
   async function handle(

@@ -8,10 +8,11 @@ import { recentErrors } from './audit-views.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import type { ControlPlane } from '../tenants/control-plane/context.ts';
-import { listTenants, requireTenant } from '../tenants/control-plane/queries.ts';
+import { requireTenant } from '../tenants/control-plane/queries.ts';
 import { quotaReport, type QuotaRow, type RateState } from '../tenants/control-plane/quota.ts';
 import type { RuntimeStatus } from '../supervisor/client/runtime-jobs.ts';
 import { tenantWithheld, type WithheldTool } from '../kernel/registry/withheld-tools.ts';
+import { tenantPage, type TenantPageIds } from './tenant-paging.ts';
 
 const RECENT_ERRORS = 10;
 
@@ -27,6 +28,11 @@ export interface TenantSummary {
   quotas: TenantRecord['quotas'];
   /** The tenant's minute and day budgets in use. */
   usage: QuotaRow[];
+}
+
+/** One page of the tenant list, and the cursors of the pages beside it (console/tenant-paging.ts). */
+export interface TenantPage extends Omit<TenantPageIds, 'ids'> {
+  tenants: TenantSummary[];
 }
 
 export interface TenantDetail extends TenantSummary {
@@ -48,6 +54,7 @@ export class TenantViews {
   readonly #rates: RateState;
   readonly #limiter: RateLimiter;
   readonly #sealed: SealedSource | undefined;
+  readonly #pageSize: number;
 
   constructor(options: {
     cp: Pick<ControlPlane, 'registry' | 'runtimes' | 'audit'>;
@@ -55,16 +62,29 @@ export class TenantViews {
     prefix: string;
     /** The sealed segments and their key: the whole trail, not only what Redis holds. */
     sealed?: SealedSource | undefined;
+    /** Tenants on a page of the list, and the most a request may ask for. */
+    pageSize: number;
   }) {
     this.#cp = options.cp;
+    this.#pageSize = options.pageSize;
     this.#sealed = options.sealed;
     this.#rates = { redis: options.redis, prefix: options.prefix };
     this.#limiter = new RateLimiter(this.#rates);
   }
 
-  async list(): Promise<TenantSummary[]> {
-    const views = await listTenants(this.#cp);
-    return Promise.all(views.map(({ tenant, runtime }) => this.#summary(tenant, runtime)));
+  /**
+   * The page of the tenant list `query` names (`cursor`, `limit`): only its tenants' records are
+   * read and only their runtimes inspected, whatever the number of tenants.
+   */
+  async page(query: URLSearchParams): Promise<TenantPage> {
+    const { ids, ...around } = tenantPage(await this.#cp.registry.ids(), query, this.#pageSize);
+    const records = await Promise.all(ids.map((id) => this.#cp.registry.get(id)));
+    // A tenant offboarded since its id was read is left out (its page is one shorter).
+    const present = records.filter((r): r is TenantRecord => r !== undefined);
+    const tenants = await Promise.all(
+      present.map(async (tenant) => this.#summary(tenant, await this.#cp.runtimes.inspect(tenant.id))),
+    );
+    return { ...around, tenants };
   }
 
   async detail(id: string): Promise<TenantDetail> {

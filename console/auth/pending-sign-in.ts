@@ -1,12 +1,17 @@
 // A sign-in in progress (state, nonce, PKCE verifier) travels in the cookie of the browser that
-// started it, sealed, instead of in the console's memory. Anyone who can reach the console may start
-// sign-ins; kept server-side in a bounded store, a loop of them evicted every other browser's, whose
-// callback then failed. Sealed in the browser, each waits in its own cookie, and no request, signed
-// in or not, can push out another's. AES-256-GCM (kernel/secrets/aead.ts) under a key this process
-// draws at start: no one else needs to open it, and a restart loses the sign-ins in progress, as it
-// did when they lived in memory. The additional data names the purpose, the plaintext its expiry.
-import { randomBytes } from 'node:crypto';
+// started it, sealed, instead of in the console's memory or in Redis. Anyone who can reach the
+// console may start sign-ins; kept server-side in a bounded store, a loop of them evicted every other
+// browser's, whose callback then failed, and kept in Redis unbounded, such a loop would fill the
+// Redis every part of the installation shares. Sealed in the browser, each waits in its own cookie,
+// and no request, signed in or not, can push out another's or store anything. AES-256-GCM
+// (kernel/secrets/aead.ts) under a key every console process of the installation signing in as the
+// same client derives alike (sharedSignInKey), so whichever console the provider's redirect reaches
+// completes it. The additional data names the purpose, the plaintext its expiry.
+import { hkdfSync, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { signInSeedKey } from '../../kernel/redis/keys.ts';
 import { openText, sealText } from '../../kernel/secrets/aead.ts';
 import type { PendingSignIn } from './oidc-client.ts';
 
@@ -23,6 +28,31 @@ const Sealed = z.strictObject({
   verifier: z.string().min(1),
   expiresAtMs: z.number().int(),
 });
+
+/**
+ * The sealing key of the installation's consoles that sign in as `clientId`: HKDF-SHA256 over a seed
+ * of 32 random bytes the first console to start keeps in Redis (SET NX, so every console reads the
+ * same) and the client secret, which Redis never holds. Redis read access alone opens no cookie, nor
+ * can a weak client secret be guessed from one without the seed; a sign-in begun as another client
+ * (whose code would not be exchanged as this one anyway) does not open.
+ */
+export async function sharedSignInKey(options: {
+  redis: Redis;
+  prefix: string;
+  clientId: string;
+  clientSecret: string;
+}): Promise<Buffer> {
+  const where = signInSeedKey(options.prefix);
+  await options.redis.set(where, randomBytes(32).toString('base64url'), 'NX');
+  const seed = Buffer.from((await options.redis.get(where)) ?? '', 'base64url');
+  if (seed.length !== 32)
+    throw new BulkheadError(
+      'invalid_config',
+      `${where} is not 32 bytes of base64url: delete it to draw another`,
+    );
+  const secret = Buffer.concat([seed, Buffer.from(options.clientSecret, 'utf8')]);
+  return Buffer.from(hkdfSync('sha256', secret, 'bulkhead-console', `${PURPOSE}\0${options.clientId}`, 32));
+}
 
 export class PendingSignIns {
   readonly #key: Buffer;
@@ -42,7 +72,7 @@ export class PendingSignIns {
   }
 
   /**
-   * The sign-in `value` holds; undefined when there is none, it was not sealed by this process for
+   * The sign-in `value` holds; undefined when there is none, it was not sealed under this key for
    * this purpose (another key, a changed or cut byte, another format) or its time is up.
    */
   open(value: string | undefined): PendingSignIn | undefined {

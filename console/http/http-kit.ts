@@ -44,6 +44,16 @@ export function secure(res: ServerResponse, https: boolean): void {
   if (https) res.setHeader('strict-transport-security', STRICT_TRANSPORT_SECURITY);
 }
 
+/** A page's `limit` from the query: a whole number from 1 to `max`, `fallback` when absent. */
+export function queryLimit(query: URLSearchParams, bounds: { max: number; fallback: number }): number {
+  const raw = query.get('limit');
+  if (raw === null) return bounds.fallback;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > bounds.max)
+    throw new BulkheadError('invalid_input', `limit must be a whole number from 1 to ${bounds.max}`);
+  return limit;
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));

@@ -215,3 +215,22 @@ export function upstreamRateKey(prefix: string, upstream: string): string {
 export function upstreamBudgetsKey(prefix: string): string {
   return `${prefix}:upstream-budgets`;
 }
+
+// The console (console/refused-actions.ts, console/auth/pending-sign-in.ts).
+
+/**
+ * String with a TTL of one interval: an actor's refused action on a tenant is on record
+ * (`digest`: SHA-256 of the actor, tenant and action), shared by every console process.
+ */
+export function refusedActionKey(prefix: string, digest: string): string {
+  return `${prefix}:console:refused:${digest}`;
+}
+
+/**
+ * String (32 random bytes, base64url): the Redis half of the key every console process of the
+ * installation seals sign-ins in progress with (console/auth/pending-sign-in.ts); the other half is
+ * the console's client secret, which Redis never holds.
+ */
+export function signInSeedKey(prefix: string): string {
+  return `${prefix}:console:sign-in-seed`;
+}

@@ -319,8 +319,13 @@ export class TenantRegistry {
     return record;
   }
 
+  /** Every tenant's id, sorted: no record is read. */
+  async ids(): Promise<string[]> {
+    return (await this.redis.smembers(tenantSetKey(this.prefix))).sort();
+  }
+
   async list(): Promise<TenantRecord[]> {
-    const ids = (await this.redis.smembers(tenantSetKey(this.prefix))).sort();
+    const ids = await this.ids();
     const records = await Promise.all(ids.map((id) => this.get(id)));
     return records.filter((r): r is TenantRecord => r !== undefined);
   }

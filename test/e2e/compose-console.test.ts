@@ -145,7 +145,7 @@ describe('the console in the compose stack', () => {
   it('signs an operator in through the IdP at the issuer URL, the code exchanged through dev-idp:9400, and acts', async () => {
     const olivia = await signIn(browser!, consoleUrl, 'olivia');
     expect(olivia.page.url()).toBe(`${consoleUrl}/`);
-    const tenants = await api<{ id: string; status: string }[]>(olivia, '/api/tenants');
+    const { tenants } = await api<{ tenants: { id: string; status: string }[] }>(olivia, '/api/tenants');
     expect(tenants.map((t) => [t.id, t.status])).toEqual([[TENANT, 'active']]);
     // Through the supervisor's queue, as the CLI acts: the suspension reaches the registry.
     const act = (action: string) =>

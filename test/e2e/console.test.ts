@@ -268,10 +268,9 @@ describe('console', () => {
       const globex = await agentClient(stack, 'globex');
       for (let i = 0; i < 5; i++) expect((await write(globex, `g${i}`)).ok).toBe(true);
       await globex.close();
-      const tenants = (await olivia.page.evaluate(async () => (await fetch('/api/tenants')).json())) as {
-        id: string;
-        usage: { layer: string; used: number; limit: number }[];
-      }[];
+      const { tenants } = (await olivia.page.evaluate(async () => (await fetch('/api/tenants')).json())) as {
+        tenants: { id: string; usage: { layer: string; used: number; limit: number }[] }[];
+      };
       const usage = tenants.find((t) => t.id === 'globex')?.usage;
       // Per day, a call takes 8.6 s to replenish (GCRA): all five are still in use.
       expect(usage?.find((u) => u.layer === 'tenant_day')).toMatchObject({ used: 5, limit: 10_000 });

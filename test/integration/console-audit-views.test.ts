@@ -14,7 +14,7 @@ import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
 import { auditPage, exportTrail, Newest, recentErrors, type AuditSource } from '../../console/audit-views.ts';
 import { consoleConfig } from '../../console/config.ts';
-import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
+import { auditHarness, callEvent, withTimeout, type AuditHarness } from '../support/audit-harness.ts';
 
 let audit: AuditHarness;
 let trail: AuditTrail;
@@ -29,16 +29,6 @@ let betweenPasses: (() => Promise<void>) | undefined;
 let exportTimeoutMs: number | undefined;
 
 const source = (tenant: string): AuditSource => ({ trail, tenant, sealed });
-
-/** `promise`, or a rejection after `ms`. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms).unref(),
-    ),
-  ]);
-}
 
 beforeAll(async () => {
   audit = await auditHarness('console-audit', ['long', 'changed', 'wide']);
@@ -81,7 +71,7 @@ beforeAll(async () => {
       { trail: between, tenant: target.pathname.slice(1), sealed },
       target.searchParams,
       res,
-      exportTimeoutMs ?? consoleConfig.fields.exportTimeoutMs.schema.parse(undefined),
+      { timeoutMs: exportTimeoutMs ?? consoleConfig.fields.exportTimeoutMs.schema.parse(undefined) },
     ).finally(() => {
       betweenPasses = undefined;
       exportTimeoutMs = undefined;

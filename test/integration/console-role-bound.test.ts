@@ -4,8 +4,7 @@
 // hours it was; after it the API is closed to the session, and only a new sign-in, where the IdP
 // decides the role again, opens it.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
-import { startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
+import { signInByFetch, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
 
 const BOUND_MS = 15 * 60 * 1000;
 
@@ -28,20 +27,7 @@ afterAll(async () => {
   await running?.close();
 });
 
-/** A whole sign-in of `login` without a browser: the session cookie the console set. */
-async function signIn(login: string): Promise<string> {
-  const start = await fetch(`${origin}/auth/login`, { redirect: 'manual' });
-  const pending = start.headers.getSetCookie()[0]!.split(';')[0]!;
-  const back = await signInAtAuthorizationUrl(new URL(start.headers.get('location')!), {
-    redirectUri: `${origin}/auth/callback`,
-    login,
-  });
-  const done = await fetch(back, { headers: { cookie: pending } });
-  expect(done.status).toBe(200);
-  const session = done.headers.getSetCookie().find((c) => c.startsWith('bulkhead_console='));
-  expect(session).toBeDefined();
-  return session!;
-}
+const signIn = (login: string): Promise<string> => signInByFetch(origin, login);
 
 async function me(session: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${origin}/api/me`, { headers: { cookie: session.split(';')[0]! } });

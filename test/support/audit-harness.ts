@@ -79,3 +79,13 @@ export async function auditHarness(name: string, tenants: string[]): Promise<Aud
     },
   };
 }
+
+/** `promise`, or a rejection after `ms`: an export that hangs fails its test instead of stalling it. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms).unref(),
+    ),
+  ]);
+}

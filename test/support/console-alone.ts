@@ -1,14 +1,19 @@
 // The console on its own with a development IdP of its own, for tests of the console's sign-in and
 // sessions that need no tenant stack: a namespace, the IdP with the given people, the console's
-// client registered there, and the console on a free port with the configuration given.
+// client registered there, and the console on a free port with the configuration given; more
+// consoles of the same installation behind the same IdP, and a sign-in without a browser.
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
+import { expect } from 'vitest';
 import { consoleConfig } from '../../console/config.ts';
 import { startConsole, type RunningConsole } from '../../console/console-server.ts';
 import { registerConsoleClient } from '../../dev/cli/dev-console.ts';
 import { startDevIdp, type StartedDevIdp } from '../../dev/idp/dev-idp.ts';
+import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
 import { testNamespace, type TestNamespace } from './namespace.ts';
 import { freePort } from './stack.ts';
+
+type Client = Awaited<ReturnType<typeof registerConsoleClient>>;
 
 export interface ConsoleAlone {
   ns: TestNamespace;
@@ -16,6 +21,13 @@ export interface ConsoleAlone {
   app: RunningConsole;
   /** Where people open the console. */
   origin: string;
+  /** Another console process of the same installation, behind the same IdP (closed with this one). */
+  another(): Promise<{ app: RunningConsole; origin: string }>;
+  /**
+   * Another process of this same console (its client, its public URL `origin`) on a port of its
+   * own, `url`: as two consoles behind one load balancer are.
+   */
+  replica(): Promise<RunningConsole>;
   close(): Promise<void>;
 }
 
@@ -32,29 +44,55 @@ export async function startConsoleAlone(options: {
     users: options.users,
     logger: pino({ level: 'silent' }),
   });
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const client = await registerConsoleClient({
-    issuer: idp.issuer,
-    initialAccessToken,
-    consoleUrl: origin,
-    clientName: `Bulkhead console (${ns.namespace})`,
-  });
-  // Nothing about sessions configured: the console's defaults are what these tests see.
-  const app = await startConsole({
-    ...consoleConfig.resolve({ port, issuer: idp.issuer, ...client, metricsTargets: [] }),
-    installation: ns.installation,
-    logger: pino({ level: 'silent' }),
-  });
+  const consoles: RunningConsole[] = [];
+  const run = async (settings: { port: number; publicUrl?: string } & Client): Promise<RunningConsole> => {
+    // Nothing about sessions configured: the console's defaults are what these tests see.
+    const app = await startConsole({
+      ...consoleConfig.resolve({ issuer: idp.issuer, metricsTargets: [], ...settings }),
+      installation: ns.installation,
+      logger: pino({ level: 'silent' }),
+    });
+    consoles.push(app);
+    return app;
+  };
+  const start = async (): Promise<{ app: RunningConsole; origin: string; client: Client }> => {
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const client = await registerConsoleClient({
+      issuer: idp.issuer,
+      initialAccessToken,
+      consoleUrl: origin,
+      clientName: `Bulkhead console (${ns.namespace}:${port})`,
+    });
+    return { app: await run({ port, ...client }), origin, client };
+  };
+  const { app, origin, client } = await start();
   return {
     ns,
     idp,
     app,
     origin,
+    another: start,
+    replica: async () => run({ port: await freePort(), publicUrl: origin, ...client }),
     async close() {
-      await app.close();
+      for (const running of consoles) await running.close();
       await idp.close();
       await ns.cleanup();
     },
   };
+}
+
+/** A whole sign-in of `login` at the console at `origin`, without a browser: its session's Set-Cookie. */
+export async function signInByFetch(origin: string, login: string): Promise<string> {
+  const start = await fetch(`${origin}/auth/login`, { redirect: 'manual' });
+  const pending = start.headers.getSetCookie()[0]!.split(';')[0]!;
+  const back = await signInAtAuthorizationUrl(new URL(start.headers.get('location')!), {
+    redirectUri: `${origin}/auth/callback`,
+    login,
+  });
+  const done = await fetch(back, { headers: { cookie: pending } });
+  expect(done.status).toBe(200);
+  const session = done.headers.getSetCookie().find((c) => c.startsWith('bulkhead_console='));
+  expect(session).toBeDefined();
+  return session!;
 }

@@ -20,6 +20,7 @@ export async function startTestConsole(
     scrapeIntervalMs?: number;
     /** The sealed audit segments and their public key: the console shows each whole trail. */
     audit?: { dir: string; publicKeyFile: string };
+    tenantsPageSize?: number;
   } = {},
 ): Promise<RunningConsole & { origin: string }> {
   const port = await freePort();
@@ -38,6 +39,7 @@ export async function startTestConsole(
       clientSecret: client.clientSecret,
       metricsTargets: options.metricsTargets ?? [],
       ...(options.scrapeIntervalMs === undefined ? {} : { scrapeIntervalMs: options.scrapeIntervalMs }),
+      ...(options.tenantsPageSize === undefined ? {} : { tenantsPageSize: options.tenantsPageSize }),
       ...(options.audit && { auditDir: options.audit.dir, auditPublicKeyFile: options.audit.publicKeyFile }),
     }),
     installation: stack.ns.installation,

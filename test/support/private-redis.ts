@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { makeTestPki } from './test-pki.ts';
 
 export interface PrivateRedisOptions {
+  /** Names its temporary directory (`bulkhead-<name>-…`), the test's namespace. */
+  name?: string;
   /** The default user's password (`requirepass`). */
   password: string;
   /** Extra ACL users, each a `user` directive's words: `['name', 'on', '>password', '~*', '+@all']`. */
@@ -67,7 +69,7 @@ async function ready(child: ChildProcess): Promise<void> {
 }
 
 export async function startPrivateRedis(options: PrivateRedisOptions): Promise<PrivateRedis> {
-  const dir = await mkdtemp(join(tmpdir(), 'bulkhead-private-redis-'));
+  const dir = await mkdtemp(join(tmpdir(), `bulkhead-${options.name ?? 'private-redis'}-`));
   const port = await freePort();
   const args = [
     '--port',
@@ -106,6 +108,8 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
   const halt = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
+    // A frozen server (`freeze`) would hold SIGTERM until it is continued.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     await exited;
   };

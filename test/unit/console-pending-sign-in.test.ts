@@ -1,5 +1,5 @@
 // A sign-in in progress sealed into its browser's cookie (console/auth/pending-sign-in.ts): it opens
-// as it was sealed, by the process that sealed it, before its time is up, and to nothing otherwise
+// as it was sealed, under the key it was sealed with, before its time is up, and to nothing otherwise
 // (a changed, cut, foreign, expired or other-purpose value). The whole flow with the real console
 // and IdP, a flood of unauthenticated sign-ins included: test/integration/console-sign-in-flood.test.ts.
 import { randomBytes } from 'node:crypto';
@@ -62,7 +62,7 @@ describe('PendingSignIns', () => {
       expect(signIns.open(value)).toBeUndefined();
   });
 
-  it("refuses another process's sign-in: each console draws its own key", () => {
+  it('refuses a sign-in sealed under another key (another client, another installation)', () => {
     const sealed = new PendingSignIns().seal(pending);
     expect(new PendingSignIns().open(sealed)).toBeUndefined();
   });

@@ -1,18 +1,29 @@
-// All tenants at a glance: plan, isolation tier, state, generation, tools and today's use.
+// The tenants at a glance, a page at a time: plan, isolation tier, state, generation, tools and
+// today's use. The server bounds a page (each tenant on it costs an inspection of its runtime) and
+// hands out the cursors of the pages beside it.
 import { html } from 'htm/preact';
+import { useState } from 'preact/hooks';
 import { Badge, Problem, Table, usageText, useResource } from './format.ts';
-import type { TenantSummary } from './types.ts';
+import type { TenantPage } from './types.ts';
+
+function caption(page: TenantPage): string {
+  if (page.tenants.length === 0) return `${page.total} tenants`;
+  return `Tenants ${page.from} to ${page.from + page.tenants.length - 1} of ${page.total}`;
+}
 
 export function TenantsPage() {
-  const { data, error } = useResource<TenantSummary[]>('/api/tenants');
+  const [cursor, setCursor] = useState<string | null>(null);
+  const { data, error } = useResource<TenantPage>(
+    cursor === null ? '/api/tenants' : `/api/tenants?cursor=${encodeURIComponent(cursor)}`,
+  );
   return html`<main id="main">
     <h1 tabindex="-1">Tenants</h1>
     <${Problem} error=${error} />
     ${
       data === undefined
         ? html`<p>Loading…</p>`
-        : html`<${Table} caption=${`${data.length} tenants`} columns=${['Tenant', 'Plan', 'Isolation', 'Status', 'Runtime', 'Generation', 'Pinned tools', 'Minute quota in use', 'Day quota in use']}>
-              ${data.map(
+        : html`<${Table} caption=${caption(data)} columns=${['Tenant', 'Plan', 'Isolation', 'Status', 'Runtime', 'Generation', 'Pinned tools', 'Minute quota in use', 'Day quota in use']}>
+              ${data.tenants.map(
                 (t) =>
                   html`<tr>
                     <th scope="row"><a href=${`#/tenants/${encodeURIComponent(t.id)}`}>${t.id}</a></th>
@@ -26,7 +37,21 @@ export function TenantsPage() {
                     <td>${usageText(t.usage.find((u) => u.layer === 'tenant_day'))}</td>
                   </tr>`,
               )}
-            </${Table}>`
+            </${Table}>
+            <p class="pages">
+              ${
+                data.previous === null
+                  ? null
+                  : html`<button type="button" onClick=${() => setCursor(data.previous)}>
+                      Previous tenants
+                    </button>`
+              }
+              ${
+                data.next === null
+                  ? null
+                  : html`<button type="button" onClick=${() => setCursor(data.next)}>Next tenants</button>`
+              }
+            </p>`
     }
   </main>`;
 }

@@ -35,6 +35,16 @@ export interface TenantSummary {
   usage: Usage[];
 }
 
+/** One page of the tenant list (console/tenant-paging.ts); the cursors are opaque. */
+export interface TenantPage {
+  tenants: TenantSummary[];
+  total: number;
+  /** The page's first tenant's position in the list, from 1. */
+  from: number;
+  next: string | null;
+  previous: string | null;
+}
+
 export interface AuditEntry {
   seq: number;
   at: string;
