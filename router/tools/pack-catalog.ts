@@ -18,6 +18,8 @@ interface Approved {
   tools: ToolDefinition[];
   /** Exposed name -> what the drift guard holds a runtime's presentation to (routerPin). */
   pins: Map<string, string>;
+  /** Exposed name -> the prompt as approved. */
+  prompts: Map<string, Record<string, unknown>>;
 }
 
 function approved(approval: PackApproval): Approved {
@@ -25,6 +27,7 @@ function approved(approval: PackApproval): Approved {
     approvedAt: approval.approvedAt,
     tools: packToolDefinitions(approval),
     pins: new Map(approval.tools.map((tool) => [tool.exposed, routerPin(tool.definition, tool.digest)])),
+    prompts: new Map(approval.prompts.map((prompt) => [String(prompt.name), prompt])),
   };
 }
 
@@ -83,6 +86,11 @@ export class PackCatalog {
   digestsFor(tenantId: string): Map<string, string> {
     const pins = this.pinsOf.get(tenantId) ?? [];
     return new Map(pins.flatMap((pin) => [...(this.byPin.get(`${pin.name}@${pin.version}`)?.pins ?? [])]));
+  }
+
+  /** Exposed name -> approved prompt of the pinned pack versions (none for a version without an approval). */
+  promptsFor(pins: readonly TenantPackPin[]): Map<string, Record<string, unknown>> {
+    return new Map(pins.flatMap((pin) => [...(this.byPin.get(`${pin.name}@${pin.version}`)?.prompts ?? [])]));
   }
 
   /** A fingerprint of what is approved, so the pin watcher notices a re-approval. */
