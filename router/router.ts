@@ -242,6 +242,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     },
     maxBodyBytes: config.maxBodyBytes,
     surface: new ToolSurface({ shared: shared.map((m) => m.definition), guard, packs }),
+    prompts: packs,
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({
       redis,

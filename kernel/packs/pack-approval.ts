@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   annotationsFor,
+  canonicalJson,
   definitionDigest,
   IDEMPOTENCY_KEY_FIELD,
   IdempotencyKeySchema,
@@ -133,4 +134,17 @@ export function packToolDefinitions(approval: PackApproval): ToolDefinition[] {
 /** The approved digest check a sandbox listing and a runtime presentation share. */
 export function presentedDigest(definition: PresentedDefinition): string {
   return definitionDigest(definition);
+}
+
+/** The fields of a prompt an approval pins: what a client reads of it before it gets the prompt. */
+const PINNED_PROMPT_FIELDS = ['name', 'title', 'description', 'arguments'] as const;
+
+/** Whether a prompt a runtime lists is the approved one: the same name, title, description and arguments. */
+export function isApprovedPrompt(
+  listed: Record<string, unknown>,
+  approved: Record<string, unknown>,
+): boolean {
+  return PINNED_PROMPT_FIELDS.every(
+    (field) => canonicalJson(listed[field]) === canonicalJson(approved[field]),
+  );
 }

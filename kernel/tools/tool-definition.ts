@@ -159,14 +159,28 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** The pinned identity of a definition as a container presents it: what a client would read. */
-export function definitionDigest(tool: {
+/** A tool definition as a server lists it: its name and whatever other fields it presents. */
+export interface ListedTool {
   name: string;
-  description?: string;
-  inputSchema: unknown;
-  outputSchema?: unknown;
-  annotations?: unknown;
-}): string {
+  [field: string]: unknown;
+}
+
+/**
+ * The pinned identity of a definition as a container presents it: every field of it (its title,
+ * icons, `_meta` and `execution` as much as its description, schemas and annotations), so a change
+ * to any field a client could be served is drift. The text is tagged with the scheme, so no
+ * definition's digest can equal a pin made by the older scheme (legacyDefinitionDigest).
+ */
+export function definitionDigest(tool: ListedTool): string {
+  return sha256(`bulkhead tool definition v2\n${canonicalJson(tool)}`);
+}
+
+/**
+ * The digest pins were made with before every field was pinned: the name, description, schemas
+ * and annotations only. An approval made then holds such a pin, and is checked by it
+ * (matchesPin) until it is approved again.
+ */
+export function legacyDefinitionDigest(tool: ListedTool): string {
   return sha256(
     canonicalJson({
       name: tool.name,
@@ -176,6 +190,41 @@ export function definitionDigest(tool: {
       annotations: tool.annotations ?? null,
     }),
   );
+}
+
+/**
+ * Whether a presented definition is the one `pin` was made of, by the scheme the pin was made with:
+ * the two schemes digest different texts (one tagged, one bare JSON), so a pin of either scheme is
+ * matched only by a digest of its own.
+ */
+export function matchesPin(tool: ListedTool, pin: string): boolean {
+  return definitionDigest(tool) === pin || legacyDefinitionDigest(tool) === pin;
+}
+
+/**
+ * The fields of a tool definition the 2026-07-28 revision deleted (tasks left the core protocol):
+ * the SDK's server leaves them out of a `tools/list` answer in that era (its deleted-fields rule),
+ * so a tenant runtime, which the router speaks 2026-07-28 to, can never present them to the router.
+ * A pack lists them to its runtime over the 2025 handshake, and the runtime checks them there
+ * (runtime-image/src/packs/pack-host.ts).
+ */
+const FIELDS_THE_RUNTIME_ERA_DELETED: readonly string[] = ['execution'];
+
+/** A definition as a tenant runtime can present it to the router: without the deleted fields. */
+export function asPresentedToRouter(tool: ListedTool): ListedTool {
+  return Object.fromEntries(
+    Object.entries(tool).filter(([field]) => !FIELDS_THE_RUNTIME_ERA_DELETED.includes(field)),
+  ) as ListedTool;
+}
+
+/**
+ * The pin the router holds a runtime's presentation of an approved definition to: for a pin of
+ * every field, the digest of what the runtime can present of it (asPresentedToRouter); a pin of
+ * the older scheme as it is (it covers none of the deleted fields). A pin that is no digest of its
+ * definition stays as it is, so nothing the runtime presents matches it.
+ */
+export function routerPin(definition: ListedTool, pin: string): string {
+  return pin === definitionDigest(definition) ? definitionDigest(asPresentedToRouter(definition)) : pin;
 }
 
 /** Digest of a write's arguments without its idempotency key: same key + other digest = conflict. */

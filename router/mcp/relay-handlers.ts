@@ -4,6 +4,10 @@
 // context names them, and the runtime serves nothing else: runtime-image/src/packs/pack-reach.ts),
 // and every listed item is checked again here against the pack it came from, so a runtime cannot
 // slip another pack's item to the caller. Admitted and audited like tools too: relay-admission.ts.
+// Prompts are pinned like tools: a listed prompt is served as the approval holds it, and only while
+// the runtime lists it with the approved name, title, description and arguments; a prompt no
+// approval of the tenant's pinned versions holds is neither listed nor got.
+import type { Logger } from 'pino';
 import {
   ProtocolError,
   type LoggingLevel,
@@ -12,10 +16,12 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { isApprovedPrompt } from '../../kernel/packs/pack-approval.ts';
 import { PACK_META_KEY, packOfExposed } from '../../kernel/packs/pack-naming.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { ForwardedMethod } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
+import type { PackCatalog } from '../tools/pack-catalog.ts';
 import { runtimeFailure } from '../pipeline/call-pipeline.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import type { ClientRequests } from './client-requests.ts';
@@ -34,6 +40,8 @@ export interface RelayDeps extends RelayAdmissionDeps {
   /** Open elicitation and sampling questions to 2025 clients (client-requests.ts). */
   questions: ClientRequests;
   sessions?: SessionStore | undefined;
+  /** The approved prompts of a tenant's pinned pack versions (router/tools/pack-catalog.ts). */
+  prompts: Pick<PackCatalog, 'promptsFor'>;
 }
 
 /** The packs a caller may reach: those of the tenant tools it may call. */
@@ -66,6 +74,24 @@ function fromPacks<T extends Item>(items: T[] | undefined, packs: string[], byNa
   });
 }
 
+/**
+ * The approved copy of each listed prompt whose listing is the approved one; the others are withheld
+ * and logged: a prompt no approval holds, and one whose pinned fields drifted since its approval.
+ */
+function approvedCopies(listed: Item[], approved: ReadonlyMap<string, Record<string, unknown>>, log: Logger) {
+  return listed.flatMap((item) => {
+    const prompt = String(item.name);
+    const copy = approved.get(prompt);
+    if (copy && isApprovedPrompt(item, copy)) return [copy];
+    const event = copy ? 'prompt_definition_drift' : 'prompt_not_approved';
+    log.error(
+      { prompt, event },
+      'tenant runtime lists a prompt that is not an approved one: prompt withheld',
+    );
+    return [];
+  });
+}
+
 export function registerRelayHandlers(
   server: Server,
   context: RequestContext,
@@ -73,6 +99,7 @@ export function registerRelayHandlers(
   era: 'legacy' | 'modern',
 ): void {
   const packs = (): string[] => packsOf(context);
+  const approvedPrompts = () => deps.prompts.promptsFor(context.tenant?.packs ?? []);
 
   async function forward(
     method: ForwardedMethod,
@@ -144,7 +171,7 @@ export function registerRelayHandlers(
   };
   const reachesPrompt = (name: string) => () => {
     const pack = packOfExposed(name);
-    if (!pack || !packs().includes(pack))
+    if (!pack || !packs().includes(pack) || !approvedPrompts().has(name))
       refuse(new BulkheadError('unknown_prompt', `Unknown prompt: ${name}`));
   };
 
@@ -172,7 +199,8 @@ export function registerRelayHandlers(
   server.setRequestHandler('prompts/list', async (request, ctx) => {
     if (packs().length === 0) return { prompts: [] };
     const result = (await relay('prompts/list', request.params, ctx, { absent: {} })) as { prompts?: Item[] };
-    return { ...result, prompts: fromPacks(result.prompts, packs(), true) } as never;
+    const listed = fromPacks(result.prompts, packs(), true);
+    return { ...result, prompts: approvedCopies(listed, approvedPrompts(), context.log) } as never;
   });
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const { name } = request.params;

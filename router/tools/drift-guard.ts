@@ -8,15 +8,20 @@
 // drifted, whatever their own checks find.
 import type { Logger } from 'pino';
 import type { Withheld } from '../../kernel/registry/withheld-tools.ts';
-import { definitionDigest, wireTool, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
+import {
+  asPresentedToRouter,
+  definitionDigest,
+  matchesPin,
+  wireTool,
+  type ListedTool,
+  type ToolDefinition,
+} from '../../kernel/tools/tool-definition.ts';
 
-export interface PresentedTool {
-  name: string;
-  description?: string | undefined;
-  inputSchema: unknown;
-  outputSchema?: unknown;
-  annotations?: unknown;
-}
+/**
+ * A definition as the runtime presents it: every field counts (definitionDigest) but those the
+ * 2026-07-28 revision deleted, which no runtime can present to the router (asPresentedToRouter).
+ */
+export type PresentedTool = ListedTool;
 
 export interface ToolGuard {
   check(tenant: string, presented: readonly PresentedTool[]): void;
@@ -43,7 +48,7 @@ export class DriftGuard implements ToolGuard {
 
   constructor(options: {
     approved: readonly ToolDefinition[];
-    /** The approved digests of the pack tools a tenant enables (exposed name -> digest). */
+    /** The pins of the pack tools a tenant enables (exposed name -> routerPin of the approved digest). */
     packDigests?: (tenant: string) => ReadonlyMap<string, string>;
     logger: Logger;
     /**
@@ -64,17 +69,22 @@ export class DriftGuard implements ToolGuard {
     this.onDrift = options.onDrift ?? (() => undefined);
     this.onWithheld = options.onWithheld ?? (() => undefined);
     this.onRestored = options.onRestored ?? (() => undefined);
-    this.approved = new Map(options.approved.map((def) => [def.name, definitionDigest(wireTool(def))]));
+    this.approved = new Map(
+      options.approved.map((def) => [def.name, definitionDigest(asPresentedToRouter(wireTool(def)))]),
+    );
     this.logger = options.logger;
   }
 
   check(tenant: string, presented: readonly PresentedTool[]): void {
-    const byName = new Map(presented.map((tool) => [tool.name, definitionDigest(tool)]));
+    const byName = new Map(presented.map((tool) => [tool.name, asPresentedToRouter(tool)]));
     const current = this.withheld.get(tenant) ?? new Map<string, Withheld>();
     const before = [...current.keys()].sort().join(',');
     const approved = new Map([...this.approved, ...this.packDigests(tenant)]);
     for (const [name, expected] of approved) {
-      const actual = byName.get(name) ?? null;
+      const tool = byName.get(name);
+      // By the pin's own scheme: a pack approved before every field was pinned is held to its fields.
+      const actual =
+        tool === undefined ? null : matchesPin(tool, expected) ? expected : definitionDigest(tool);
       if (actual === expected) {
         if (current.delete(name)) {
           this.logger.warn({ tenant, tool: name, event: 'tool_definition_restored' }, 'tool served again');

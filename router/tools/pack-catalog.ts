@@ -6,16 +6,35 @@ import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
 import { packToolDefinitions } from '../../kernel/packs/pack-approval.ts';
 import { PackScopeSchema } from '../../kernel/packs/pack-manifest.ts';
 import type { TenantPackPin, TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import type { ToolDefinition } from '../../kernel/tools/tool-definition.ts';
+import { routerPin, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 
 export interface PackApprovalSource {
   list(): Promise<PackApproval[]>;
 }
 
+/** One approval as the router holds it. */
+interface Approved {
+  approvedAt: string;
+  tools: ToolDefinition[];
+  /** Exposed name -> what the drift guard holds a runtime's presentation to (routerPin). */
+  pins: Map<string, string>;
+  /** Exposed name -> the prompt as approved. */
+  prompts: Map<string, Record<string, unknown>>;
+}
+
+function approved(approval: PackApproval): Approved {
+  return {
+    approvedAt: approval.approvedAt,
+    tools: packToolDefinitions(approval),
+    pins: new Map(approval.tools.map((tool) => [tool.exposed, routerPin(tool.definition, tool.digest)])),
+    prompts: new Map(approval.prompts.map((prompt) => [String(prompt.name), prompt])),
+  };
+}
+
 export class PackCatalog {
   private readonly source: PackApprovalSource;
-  /** `name@version` -> the approval's tool definitions. */
-  private byPin = new Map<string, { approvedAt: string; tools: ToolDefinition[] }>();
+  /** `name@version` -> the approval's tool definitions and pins. */
+  private byPin = new Map<string, Approved>();
   /** Each tenant's pack pins as of the last refresh (for the drift guard, which has only an id). */
   private pinsOf = new Map<string, readonly TenantPackPin[]>();
   /** The approved tools' scopes, oldest approval first; the same array while they do not change. */
@@ -29,16 +48,11 @@ export class PackCatalog {
   /** Reloads the approvals; definitions of an approval that did not change are kept as they are. */
   async refresh(tenants: readonly TenantRecord[]): Promise<void> {
     this.pinsOf = new Map(tenants.map((tenant) => [tenant.id, tenant.packs]));
-    const next = new Map<string, { approvedAt: string; tools: ToolDefinition[] }>();
+    const next = new Map<string, Approved>();
     for (const approval of await this.source.list()) {
       const pin = `${approval.name}@${approval.version}`;
       const known = this.byPin.get(pin);
-      next.set(
-        pin,
-        known?.approvedAt === approval.approvedAt
-          ? known
-          : { approvedAt: approval.approvedAt, tools: packToolDefinitions(approval) },
-      );
+      next.set(pin, known?.approvedAt === approval.approvedAt ? known : approved(approval));
     }
     this.byPin = next;
     this.#revision += 1;
@@ -65,10 +79,18 @@ export class PackCatalog {
     return pins.flatMap((pin) => this.byPin.get(`${pin.name}@${pin.version}`)?.tools ?? []);
   }
 
-  /** Exposed name -> approved digest of every pack tool the tenant enables: the drift guard's pins. */
+  /**
+   * Exposed name -> pin of every pack tool the tenant enables: the drift guard's pins, each the
+   * approved digest of what a runtime can present to the router (routerPin).
+   */
   digestsFor(tenantId: string): Map<string, string> {
-    const tools = this.toolsFor(this.pinsOf.get(tenantId) ?? []);
-    return new Map(tools.flatMap((def) => (def.pack ? [[def.name, def.pack.digest] as const] : [])));
+    const pins = this.pinsOf.get(tenantId) ?? [];
+    return new Map(pins.flatMap((pin) => [...(this.byPin.get(`${pin.name}@${pin.version}`)?.pins ?? [])]));
+  }
+
+  /** Exposed name -> approved prompt of the pinned pack versions (none for a version without an approval). */
+  promptsFor(pins: readonly TenantPackPin[]): Map<string, Record<string, unknown>> {
+    return new Map(pins.flatMap((pin) => [...(this.byPin.get(`${pin.name}@${pin.version}`)?.prompts ?? [])]));
   }
 
   /** A fingerprint of what is approved, so the pin watcher notices a re-approval. */
@@ -77,7 +99,7 @@ export class PackCatalog {
   }
 }
 
-function scopesByAge(byPin: Map<string, { approvedAt: string; tools: ToolDefinition[] }>): string[] {
+function scopesByAge(byPin: Map<string, Approved>): string[] {
   const approvals = [...byPin].sort(([pinA, a], [pinB, b]) =>
     a.approvedAt === b.approvedAt ? (pinA < pinB ? -1 : 1) : a.approvedAt < b.approvedAt ? -1 : 1,
   );

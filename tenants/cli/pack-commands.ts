@@ -1,6 +1,8 @@
 // `bulkhead pack build|approve|list|history`: tool packs from a directory to an approval. The work
 // is in tenants/control-plane/packs.ts; this file parses and prints.
+import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
 import { parsePackPin, type PackPin } from '../../kernel/packs/pack-manifest.ts';
+import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import type { PackReview } from '../control-plane/packs.ts';
 import { approvePack, buildPack, reviewPack } from '../control-plane/packs.ts';
 import { withContext } from './cli-context.ts';
@@ -47,6 +49,14 @@ export function printReview({ approval, problems }: PackReview): void {
   for (const r of approval.resourceTemplates) line(`  resource template ${String(r.uriTemplate)}`);
   for (const p of approval.prompts) line(`  prompt ${String(p.name)}`);
   for (const problem of problems) line(`  PROBLEM: ${problem}`);
+}
+
+/**
+ * An approval made before the digest covered every field (kernel/tools/tool-definition.ts): its
+ * pins hold the name, description, schemas and annotations only, until it is approved again.
+ */
+export function pinsFewerFields(approval: Pick<PackApproval, 'tools'>): boolean {
+  return approval.tools.some((tool) => tool.digest !== definitionDigest(tool.definition));
 }
 
 const build: Command = {
@@ -97,10 +107,12 @@ const list: Command = {
     parse(args, {});
     const approvals = await withContext((ctx) => ctx.packRegistry.list());
     if (approvals.length === 0) console.log('no approved packs');
-    for (const a of approvals)
+    for (const a of approvals) {
+      const older = pinsFewerFields(a);
       console.log(
-        `${`${a.name}@${a.version}`.padEnd(28)} tools=${a.tools.map((t) => t.exposed).join(',')} approved by ${a.approvedBy} at ${a.approvedAt}`,
+        `${`${a.name}@${a.version}`.padEnd(28)} tools=${a.tools.map((t) => t.exposed).join(',')} approved by ${a.approvedBy} at ${a.approvedAt}${older ? ' (pins name, description, schemas and annotations only: approve again to pin every field)' : ''}`,
       );
+    }
   },
 };
 

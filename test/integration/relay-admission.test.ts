@@ -85,6 +85,8 @@ beforeAll(async () => {
     digester: new ArgsDigester('relay test secret'),
     seal: createRequestStateSeal(Buffer.alloc(32, 7)),
     questions: new ClientRequests(),
+    // No pack of these tenants is approved: they have no prompts.
+    prompts: { promptsFor: () => new Map() },
   };
 });
 

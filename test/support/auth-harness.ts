@@ -169,6 +169,8 @@ export async function startAuthRouter(
   const app = createApp({
     sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
     surface: new ToolSurface({ shared: shared.map((m) => m.definition) }),
+    // No pack is approved here: no prompts either.
+    prompts: { promptsFor: () => new Map() },
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({ redis, prefix, sealer: new RecordSealer('auth harness secret') }),
     limiter: new RateLimiter({ redis, prefix }),

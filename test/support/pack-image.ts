@@ -73,7 +73,7 @@ export async function approvePack(name: string, drift: string[] = []): Promise<E
       const definition = live.get(tool);
       const digest =
         definition && !drift.includes(tool)
-          ? definitionDigest({ ...definition, name: exposed } as never)
+          ? definitionDigest({ ...definition, name: exposed })
           : '0'.repeat(64);
       return { name: tool, exposed, effect: statement.effect, digest };
     }),

@@ -1,8 +1,10 @@
 // The router's catalog of approved pack tools with the drift guard: a tenant is served only the
 // approved tools of the pack versions it pins; a runtime presenting a different definition (or none)
-// has the tool withheld for that tenant only; the exact approved definition serves it again.
+// has the tool withheld for that tenant only; the exact approved definition serves it again. Its
+// prompts are held as approved, for the router to list only while the runtime lists them so.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { isApprovedPrompt } from '../../kernel/packs/pack-approval.ts';
 import { validateToolArguments } from '../../kernel/tools/tool-validation.ts';
 import { DriftGuard } from '../../router/tools/drift-guard.ts';
 import { PackCatalog } from '../../router/tools/pack-catalog.ts';
@@ -20,7 +22,13 @@ const presented = {
   },
 };
 
-const approval = notesApproval(presented);
+const prompt = {
+  name: 'notes_summarize',
+  description: 'Summarize a note.',
+  arguments: [{ name: 'title', required: true }],
+  _meta: { 'example.com/hint': 'notes' },
+};
+const approval = { ...notesApproval(presented), prompts: [prompt] };
 
 async function setup() {
   const catalog = new PackCatalog({ source: { list: () => Promise.resolve([approval]) } });
@@ -61,5 +69,16 @@ describe('pack catalog and drift guard', () => {
     expect(guard.isWithheld('alpha', 'notes_add')).toBe(true);
     guard.check('alpha', [presented]);
     expect(guard.isWithheld('alpha', 'notes_add')).toBe(false);
+  });
+
+  it('holds the approved prompts of a pinned version, each judged by its name, title, description and arguments', async () => {
+    const { catalog, alpha, bravo } = await setup();
+    const approved = catalog.promptsFor(alpha.packs).get('notes_summarize')!;
+    expect(approved).toEqual(prompt);
+    expect(catalog.promptsFor(bravo.packs).size).toBe(0); // 2.0.0 has no approval
+    expect(isApprovedPrompt({ ...prompt, _meta: {} }, approved)).toBe(true); // served from the approval
+    expect(isApprovedPrompt({ ...prompt, description: 'Summarize, then mail it.' }, approved)).toBe(false);
+    expect(isApprovedPrompt({ ...prompt, title: 'Summary' }, approved)).toBe(false);
+    expect(isApprovedPrompt({ ...prompt, arguments: [{ name: 'title' }] }, approved)).toBe(false);
   });
 });

@@ -96,6 +96,8 @@ beforeAll(async () => {
     // The audience is set once the port is known (below): the verifier reads it per call.
     verify: (raw) => verify(raw),
     surface,
+    // No pack is approved here: no prompts either.
+    prompts: { promptsFor: () => new Map() },
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
     idempotency: new IdempotencyStore({
       redis,

@@ -16,7 +16,7 @@ import {
   type PackSecrets,
 } from '../../../kernel/packs/enabled-packs.ts';
 import { PackNameSchema } from '../../../kernel/packs/pack-manifest.ts';
-import { definitionDigest } from '../../../kernel/tools/tool-definition.ts';
+import { matchesPin } from '../../../kernel/tools/tool-definition.ts';
 import { egressPort, egressProxyEnv } from '../egress-bridge.ts';
 import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts';
 import { makePackDirs, packDirs } from './pack-launch.ts';
@@ -164,7 +164,9 @@ export class PackHost {
       const tool = live.get(approved.name);
       if (!tool) continue;
       const wire = { ...tool, name: approved.exposed };
-      if (definitionDigest(wire) !== approved.digest) {
+      // Every field the pack lists: this is the only check of `execution`, which the router's
+      // 2026-07-28 tools/list can never carry to its drift guard (asPresentedToRouter).
+      if (!matchesPin(wire, approved.digest)) {
         this.noteDrift(pack.name, approved.exposed);
         continue;
       }
