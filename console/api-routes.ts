@@ -71,8 +71,12 @@ export class ApiRoutes {
       await this.#o.cp.registry.require(tenant);
       return sendJson(res, 200, { report: await this.#o.evidence.latest(tenant) });
     }
-    if (method === 'GET' && view === 'audit')
-      return sendJson(res, 200, await auditPage(this.#source(tenant), url.searchParams));
+    if (method === 'GET' && view === 'audit') {
+      // The record's createdAt binds the sealed segments shown to this tenant of the id.
+      const record = await this.#o.cp.registry.get(tenant);
+      const source = { ...this.#source(tenant), createdAt: record?.createdAt };
+      return sendJson(res, 200, await auditPage(source, url.searchParams));
+    }
     if (method === 'GET' && view === 'audit.jsonl') return this.#export(res, tenant, url.searchParams);
     const action = match[3];
     if (method === 'POST' && action !== undefined) return this.#act(req, res, session, tenant, action);

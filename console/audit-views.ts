@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { AuditEntry, AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import {
   scanTrail,
   type SealedSource,
@@ -22,6 +23,8 @@ export interface AuditSource {
   trail: AuditTrail;
   tenant: string;
   sealed?: SealedSource | undefined;
+  /** The tenant record's createdAt its sealed segments must name (ReadTrailOptions). */
+  createdAt?: string | undefined;
 }
 
 /** The newest `limit` items pushed, oldest first: a ring, so memory is the limit whatever is pushed. */
@@ -176,8 +179,11 @@ const CLIENT_GONE = new Error('the client of the export went away');
 export interface ExportLimits {
   /** BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS. */
   timeoutMs: number;
-  /** A read the export waits for first (the tenant's record): a Redis that hangs there is timed too. */
-  admit?: () => Promise<unknown>;
+  /**
+   * A read the export waits for first, the tenant's record: a Redis that hangs there is timed too,
+   * and the segments exported must name the record's createdAt.
+   */
+  admit?: () => Promise<Pick<TenantRecord, 'createdAt'>>;
 }
 
 /**
@@ -205,8 +211,9 @@ export async function exportTrail(
     `the audit export of ${source.tenant} ran past its ${limits.timeoutMs / 1000} s (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS) and was cut`,
   );
   const work = (async () => {
-    await limits.admit?.();
-    await writeExport(source, query, res, { deadline, expired });
+    const record = await limits.admit?.();
+    const bound = record ? { ...source, createdAt: record.createdAt } : source;
+    await writeExport(bound, query, res, { deadline, expired });
   })();
   let timer: NodeJS.Timeout | undefined;
   const timeUp = new Promise<never>((_, reject) => {

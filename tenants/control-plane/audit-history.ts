@@ -38,6 +38,12 @@ export interface ReadTrailOptions {
   trail: AuditTrail;
   tenant: string;
   sealed?: SealedSource | undefined;
+  /**
+   * The tenant record's createdAt the sealed segments must name (undefined: whichever they name):
+   * a directory holding another tenant of the id's segments (offboarded, then put back) is then a
+   * broken trail, whatever Redis holds.
+   */
+  createdAt?: string | undefined;
 }
 
 /** What a scan of the trail hands its reader besides the entries it visited. */
@@ -82,6 +88,7 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
     dir,
     publicKey: sealed.publicKey,
     tenant,
+    createdAt: options.createdAt,
     verified: sealed.verified,
     onVerified: async ({ parsed }) => {
       for (const entry of parsed.entries) {

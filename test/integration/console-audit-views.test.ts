@@ -27,6 +27,8 @@ let exported: Promise<void> | undefined;
 let betweenPasses: (() => Promise<void>) | undefined;
 /** How long the next export may take (the console's default otherwise). */
 let exportTimeoutMs: number | undefined;
+/** The createdAt of the record the next export admits by (none: it reads no record). */
+let admittedAs: string | undefined;
 
 const source = (tenant: string): AuditSource => ({ trail, tenant, sealed });
 
@@ -71,10 +73,14 @@ beforeAll(async () => {
       { trail: between, tenant: target.pathname.slice(1), sealed },
       target.searchParams,
       res,
-      { timeoutMs: exportTimeoutMs ?? consoleConfig.fields.exportTimeoutMs.schema.parse(undefined) },
+      {
+        timeoutMs: exportTimeoutMs ?? consoleConfig.fields.exportTimeoutMs.schema.parse(undefined),
+        ...(admittedAs === undefined ? {} : { admit: () => Promise.resolve({ createdAt: admittedAs! }) }),
+      },
     ).finally(() => {
       betweenPasses = undefined;
       exportTimeoutMs = undefined;
+      admittedAs = undefined;
     });
     // A failed export is the test's to assert (awaiting `exported`), not an unhandled rejection.
     exported.catch(() => undefined);
@@ -258,5 +264,34 @@ describe('the export', () => {
     const response = await fetch(`${url}/changed`);
     expect(response.headers.get('x-audit-chain')).toMatch(/^intact; 45 entries/);
     await expect(response.text()).rejects.toThrow();
+  });
+});
+
+describe('segments of another tenant of the id', () => {
+  // What a directory holding an earlier tenant's segments (offboarded, then put back) looks like to
+  // the record of the tenant onboarded again: segments that name another creation.
+  const earlier = '2020-01-01T00:00:00.000Z';
+
+  it("shows a trail broken when its segments name another creation than the record's", async () => {
+    const { createdAt } = (await audit.registry.get('long'))!;
+    const own = await auditPage({ ...source('long'), createdAt }, new URLSearchParams());
+    expect(own.chain.ok).toBe(true);
+    const other = await auditPage({ ...source('long'), createdAt: earlier }, new URLSearchParams());
+    expect(other.chain.ok).toBe(false);
+    expect(other.chain.problem).toContain(`not of the one created ${earlier}`);
+  });
+
+  it("exports it with a broken header when the admitted record's creation is another", async () => {
+    admittedAs = (await audit.registry.get('long'))!.createdAt;
+    const own = await fetch(`${url}/long`);
+    expect(own.headers.get('x-audit-chain')).toMatch(/^intact; /);
+    await own.text();
+    admittedAs = earlier;
+    const other = await fetch(`${url}/long`);
+    expect(other.headers.get('x-audit-chain')).toContain(`not of the one created ${earlier}`);
+    // A broken trail's export holds the entries still in Redis only.
+    const inRedis = (await trail.read('long')).entries.map((e) => e.seq);
+    const lines = (await other.text()).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(inRedis);
   });
 });
