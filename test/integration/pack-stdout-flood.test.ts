@@ -17,9 +17,10 @@ import { hostCaller, hostPacks } from '../support/pack-host.ts';
 import { approvePack } from '../support/pack-image.ts';
 
 const CALL_TIMEOUT_MS = 60_000;
-/** The faulty pack's flood (test/support/fixtures/packs/faulty/server.mjs): about 6 MiB of these. */
+/** The faulty pack's flood (test/support/fixtures/packs/faulty/server.mjs): blocks of these, 6 MiB. */
 const FLOOD_LINE = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'f'.repeat(40) } })}\n`;
-const FLOOD_LINES = Math.ceil((6 * 1024 * 1024) / FLOOD_LINE.length);
+const PER_BLOCK = Math.floor(65_536 / FLOOD_LINE.length);
+const FLOOD_LINES = Math.ceil((6 * 1024 * 1024) / (PER_BLOCK * FLOOD_LINE.length)) * PER_BLOCK;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 // What the runtime reads from a pack's stdout, bounded before anything is parsed. Every line a pack
 // writes used to be decoded, JSON-parsed and handed to the MCP client, whose handling of one
 // notification (schema checks, promises, the handler) leaves far more for the collector than the
-// line: 6 MiB of small log messages during one call grew the runtime's process by up to 195 MiB
+// line: 6 MiB of small log messages during one call grew the runtime's process by up to 253 MiB
 // (test/bench/pack-flood.ts), although the relay budgets (pack-relay.ts, unrelayed-log.ts) dropped
 // all but a few hundred of them after that work. Here each pack gets a budget of lines per interval
 // that are not answers to the runtime's own requests (notifications, the pack's requests, lines
