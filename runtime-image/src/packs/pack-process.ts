@@ -122,7 +122,7 @@ export class PackProcess {
         if (first)
           log.warn(
             { pack: this.name, budget: lines, intervalMs, ...(dropped > 0 ? { dropped } : {}) },
-            "a pack wrote more lines on stdout than its budget: the rest of this interval's that are not answers are dropped unparsed",
+            "a pack wrote more lines on stdout than its budget: the rest of this interval's lines that are not answers are dropped, unparsed unless they may be answers",
           );
         else log.warn({ pack: this.name, dropped }, "a pack's stdout lines dropped past its budget");
       },
