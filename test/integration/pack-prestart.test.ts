@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnPack, type PackLaunch } from '../../runtime-image/src/packs/pack-launch.ts';
+import { PACK_LINE_BUDGET } from '../../runtime-image/src/packs/pack-stdout.ts';
 import { PackTransport } from '../../runtime-image/src/packs/pack-transport.ts';
 import {
   discardPrestarted,
@@ -42,7 +43,13 @@ async function gone(pid: number): Promise<boolean> {
 }
 
 function transport(of: PackLaunch): PackTransport {
-  return new PackTransport({ ...of, maxMessageBytes: 64 * 1024, onOutput: () => undefined });
+  return new PackTransport({
+    ...of,
+    maxMessageBytes: 64 * 1024,
+    onOutput: () => undefined,
+    budget: PACK_LINE_BUDGET,
+    onDropped: () => undefined,
+  });
 }
 
 beforeAll(async () => {

@@ -3,9 +3,13 @@
 // and the runtime's settings unless a test needs others.
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ServerContext } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import type { EnabledPack } from '../../kernel/packs/enabled-packs.ts';
+import { callPackTool } from '../../runtime-image/src/packs/pack-calls.ts';
+import { InputExchanges, type PackAnswer } from '../../runtime-image/src/packs/pack-exchanges.ts';
 import { PackHost, readEnabledPacks, type PackHostOptions } from '../../runtime-image/src/packs/pack-host.ts';
+import type { PackKeys } from '../../runtime-image/src/packs/pack-keys.ts';
 import { FIXTURE_PACKS } from './pack-image.ts';
 
 /** A pack host (not started) for `packs`; the secrets file, unless given, is one that is absent. */
@@ -30,4 +34,32 @@ export async function hostPacks(
     log: pino({ level: 'silent' }),
     ...options,
   });
+}
+
+/**
+ * The runtime's call path (callPackTool) to `host`'s served tools, as the runtime's server runs it
+ * for one caller who is never asked anything; `relayed` counts what reached the caller.
+ */
+export function hostCaller(
+  host: PackHost,
+  keys: PackKeys,
+  callTimeoutMs: number,
+): { call: (exposed: string) => Promise<PackAnswer>; relayed: () => number } {
+  const idle = new AbortController().signal;
+  let relayed = 0;
+  const ctx = {
+    mcpReq: { signal: idle, notify: () => Promise.resolve(void relayed++), requestState: () => undefined },
+  } as unknown as ServerContext;
+  const options = {
+    host,
+    keys,
+    callTimeoutMs,
+    connection: idle,
+    exchanges: new InputExchanges(),
+    actor: 'test',
+  };
+  return {
+    call: (exposed) => callPackTool(host.servedTool(exposed)!, { arguments: {} }, ctx, options),
+    relayed: () => relayed,
+  };
 }

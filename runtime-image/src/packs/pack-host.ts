@@ -22,6 +22,7 @@ import { CONFINE_SCRIPT, type PackConfinementMode } from './pack-confinement.ts'
 import { makePackDirs, packDirs } from './pack-launch.ts';
 import { OutputValidators } from './output-validators.ts';
 import { PackProcess, type PackListing } from './pack-process.ts';
+import { PACK_LINE_BUDGET, type LineBudget } from './pack-stdout.ts';
 import { discardPrestarted } from './prestarted.ts';
 import type { ReferencePack } from './reference-pack.ts';
 import { UnrelayedLog } from './unrelayed-log.ts';
@@ -40,6 +41,8 @@ export interface PackHostOptions {
   confinement: PackConfinementMode;
   callTimeoutMs: number;
   maxMessageBytes: number;
+  /** What of a pack's stdout is handed on per interval (pack-stdout.ts); PACK_LINE_BUDGET unless a test sets it. */
+  lineBudget?: LineBudget | undefined;
   crashThreshold: number;
   log: Logger;
   /** The reference pack (reference-pack.ts): served first, with no egress port, its keys its own. */
@@ -124,6 +127,7 @@ export class PackHost {
           proxyEnv: port === undefined ? {} : egressProxyEnv(port),
           callTimeoutMs: options.callTimeoutMs,
           maxMessageBytes: options.maxMessageBytes,
+          lineBudget: options.lineBudget ?? PACK_LINE_BUDGET,
           crashThreshold: options.crashThreshold,
           log: options.log,
           wire: (client) => this.wire(pack.name, client),

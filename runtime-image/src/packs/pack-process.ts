@@ -17,12 +17,15 @@ import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
 import { PACK_CLIENT_CAPABILITIES } from '../../../kernel/packs/pack-manifest.ts';
 import type { OutputValidators } from './output-validators.ts';
 import { packLaunch, type PackLaunchOptions } from './pack-launch.ts';
+import type { LineBudget } from './pack-stdout.ts';
 import { PackTransport } from './pack-transport.ts';
 
 export interface PackProcessOptions extends PackLaunchOptions {
   pack: EnabledPack;
   callTimeoutMs: number;
   maxMessageBytes: number;
+  /** What of its stdout is handed on per interval (pack-stdout.ts). */
+  lineBudget: LineBudget;
   /** Failures within CRASH_WINDOW_MS that open the circuit. */
   crashThreshold: number;
   log: Logger;
@@ -113,6 +116,16 @@ export class PackProcess {
         kind === 'garbage'
           ? log.warn({ pack: this.name, line }, 'pack wrote a line that is not JSON-RPC; dropped')
           : log.info({ pack: this.name, line }, 'pack stderr'),
+      budget: this.options.lineBudget,
+      onDropped: ({ dropped, first }) => {
+        const { lines, intervalMs } = this.options.lineBudget;
+        if (first)
+          log.warn(
+            { pack: this.name, budget: lines, intervalMs, ...(dropped > 0 ? { dropped } : {}) },
+            "a pack wrote more lines on stdout than its budget: the rest of this interval's lines that are not answers are dropped, unparsed unless they may be answers",
+          );
+        else log.warn({ pack: this.name, dropped }, "a pack's stdout lines dropped past its budget");
+      },
     });
     const client = new Client(
       { name: 'bulkhead-tenant-runtime', version: '1.0.0' },

@@ -2,13 +2,16 @@
 // pack needs what that one does not give: an environment of exactly the pack's own variables (no
 // inherited ones), a process group of its own so that a kill takes every process it forked, an
 // immediate SIGKILL (no grace period for a pack that hangs), and a bound on one message's size that
-// kills the pack instead of buffering without end. A line that is not JSON-RPC is counted and
-// dropped (a pack writing garbage to stdout); the stderr of a pack goes to the runtime's log,
-// bounded.
+// kills the pack instead of buffering without end. What it reads of the pack's stdout is bounded
+// before it is parsed (pack-stdout.ts): past a budget of lines per interval that are not answers to
+// the runtime's requests, they are dropped or reading pauses. A line that is not JSON-RPC is
+// dropped and reported (a pack writing garbage to stdout); the stderr of a pack goes to the
+// runtime's log, bounded.
 import type { ChildProcessWithoutNullStreams as ChildProcess } from 'node:child_process';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 import { PACK_STDERR_LINE_LIMIT } from '../../../kernel/packs/pack-stderr.ts';
 import { spawnPack } from './pack-launch.ts';
+import { PackStdout, type LineBudget, type LineOutcome } from './pack-stdout.ts';
 import { takePrestarted } from './prestarted.ts';
 
 export interface PackTransportOptions {
@@ -19,9 +22,20 @@ export interface PackTransportOptions {
   maxMessageBytes: number;
   /** A line the pack wrote to stderr (truncated) or a line of stdout that was not JSON-RPC. */
   onOutput: (kind: 'stderr' | 'garbage', line: string) => void;
+  /** Lines of stdout past the budget (pack-stdout.ts). */
+  budget: LineBudget;
+  /** Lines dropped past the budget since the last report; `first`: this interval's first drop. */
+  onDropped: (report: { dropped: number; first: boolean }) => void;
 }
 
-const NEWLINE = 0x0a;
+/**
+ * The key of a request's id as the SDK's client matches an answer to it (by `Number(id)`), so that
+ * an answer it would take is never taken for anything else here.
+ */
+function answerKey(id: unknown): string | undefined {
+  if (typeof id !== 'number' && typeof id !== 'string') return undefined;
+  return String(Number(id));
+}
 
 export class PackTransport implements Transport {
   onclose?: () => void;
@@ -30,8 +44,9 @@ export class PackTransport implements Transport {
   private child: ChildProcess | undefined;
   /** The process was started by the image's entry and adopted (prestarted.ts), not spawned here. */
   adopted = false;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private stdout: PackStdout | undefined;
+  /** Our requests to the pack that have no answer yet, by answerKey. */
+  private readonly asked = new Set<string>();
   private closed = false;
   private readonly options: PackTransportOptions;
 
@@ -65,7 +80,20 @@ export class PackTransport implements Transport {
       // Exited before adoption: its output still buffered is read first, then it is finished.
       if (adopted?.exited) setImmediate(() => this.finish());
       child.stdin.on('error', (error) => this.onerror?.(error));
-      child.stdout.on('data', (chunk: Buffer) => this.read(chunk));
+      const stdout = new PackStdout({
+        maxMessageBytes: this.options.maxMessageBytes,
+        budget: this.options.budget,
+        handle: (line, withinBudget) => this.handle(line, withinBudget),
+        pause: () => child.stdout.pause(),
+        resume: () => child.stdout.resume(),
+        tooLong: () => {
+          this.onerror?.(new Error(`a message over ${this.options.maxMessageBytes} bytes`));
+          this.kill();
+        },
+        dropping: this.options.onDropped,
+      });
+      this.stdout = stdout;
+      child.stdout.on('data', (chunk: Buffer) => stdout.read(chunk));
       child.stderr.on('data', (chunk: Buffer) => {
         for (const line of chunk.toString('utf8').split('\n')) {
           if (line.trim()) this.options.onOutput('stderr', line.slice(0, PACK_STDERR_LINE_LIMIT));
@@ -74,59 +102,49 @@ export class PackTransport implements Transport {
     });
   }
 
-  private read(chunk: Buffer): void {
-    let start = 0;
-    for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, start)) {
-      this.pending.push(chunk.subarray(start, at));
-      const line = Buffer.concat(this.pending).toString('utf8');
-      this.pending = [];
-      this.pendingBytes = 0;
-      start = at + 1;
-      this.deliver(line);
-      if (this.closed) return;
-    }
-    const rest = chunk.subarray(start);
-    this.pendingBytes += rest.length;
-    if (this.pendingBytes > this.options.maxMessageBytes) {
-      this.pending = [];
-      this.onerror?.(new Error(`a message over ${this.options.maxMessageBytes} bytes`));
-      this.kill();
-      return;
-    }
-    if (rest.length > 0) this.pending.push(rest);
-  }
-
-  private deliver(line: string): void {
-    if (!line.trim()) return;
-    if (Buffer.byteLength(line) > this.options.maxMessageBytes) {
-      this.onerror?.(new Error(`a message over ${this.options.maxMessageBytes} bytes`));
-      this.kill();
-      return;
-    }
+  /** Parses a line and hands it on: an answer to a request in flight always, the rest within budget. */
+  private handle(line: string, withinBudget: boolean): LineOutcome {
     let message: unknown;
     try {
       message = JSON.parse(line);
     } catch {
       message = undefined;
     }
-    if (
-      typeof message !== 'object' ||
-      message === null ||
-      (message as { jsonrpc?: unknown }).jsonrpc !== '2.0'
-    ) {
-      this.options.onOutput('garbage', line.slice(0, 200));
-      return;
+    const rpc = message as { jsonrpc?: unknown; id?: unknown; method?: unknown } | null | undefined;
+    const jsonRpc = typeof rpc === 'object' && rpc !== null && rpc.jsonrpc === '2.0';
+    const key = jsonRpc && rpc.method === undefined ? answerKey(rpc.id) : undefined;
+    const answer = key !== undefined && this.asked.delete(key);
+    if (!answer && !withinBudget) return 'refused';
+    if (!jsonRpc) {
+      if (line.trim()) this.options.onOutput('garbage', line.slice(0, 200));
+      return 'other';
     }
     this.onmessage?.(message as JSONRPCMessage);
+    return answer ? 'answer' : 'other';
   }
 
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     if (!stdin || this.closed) return Promise.reject(new Error('pack is not running'));
+    this.track(message);
     return new Promise((resolve) => {
       if (stdin.write(`${JSON.stringify(message)}\n`)) resolve();
       else stdin.once('drain', resolve);
     });
+  }
+
+  /** Our requests in flight: only their answers pass the budget (pack-stdout.ts). */
+  private track(message: JSONRPCMessage): void {
+    const sent = message as { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
+    if (typeof sent.method !== 'string') return;
+    if (sent.id !== undefined) {
+      const key = answerKey(sent.id);
+      if (key !== undefined) this.asked.add(key);
+    } else if (sent.method === 'notifications/cancelled') {
+      // Given up (a timeout, the caller's cancel): a late answer is one more line of the pack's.
+      const key = answerKey(sent.params?.requestId);
+      if (key !== undefined) this.asked.delete(key);
+    }
   }
 
   /** SIGKILL to the pack's whole process group: a hung or forking pack gets no grace period. */
@@ -149,6 +167,7 @@ export class PackTransport implements Transport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stdout?.stop();
     // Forked descendants can outlive the leader: the group is killed once more at the end.
     this.kill();
     this.child?.stdout?.destroy();
