@@ -2,7 +2,7 @@
 // pack needs what that one does not give: an environment of exactly the pack's own variables (no
 // inherited ones), a process group of its own so that a kill takes every process it forked, an
 // immediate SIGKILL (no grace period for a pack that hangs), and a bound on one message's size that
-// kills the pack instead of buffering without end. What it reads of the pack's stdout is bounded
+// kills the pack instead of buffering without end (and on what it leaves unread of its stdin). What it reads of the pack's stdout is bounded
 // before it is parsed (pack-stdout.ts): past a budget of lines per interval that are not answers to
 // the runtime's requests, they are dropped or reading pauses. A line that is not JSON-RPC is
 // dropped and reported (a pack writing garbage to stdout); the stderr of a pack goes to the
@@ -26,6 +26,15 @@ export interface PackTransportOptions {
   budget: LineBudget;
   /** Lines dropped past the budget since the last report; `first`: this interval's first drop. */
   onDropped: (report: { dropped: number; first: boolean }) => void;
+}
+
+/** How many messages' bounds a pack may leave unread on its stdin before it is killed. */
+export const STDIN_BACKLOG_MESSAGES = 4;
+
+/** A request of the runtime's to the pack (a method and an id), which waits for its answer. */
+function isRequest(message: JSONRPCMessage): boolean {
+  const sent = message as { id?: unknown; method?: unknown };
+  return typeof sent.method === 'string' && sent.id !== undefined;
 }
 
 /**
@@ -126,6 +135,23 @@ export class PackTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     if (!stdin || this.closed) return Promise.reject(new Error('pack is not running'));
+    // A pack that does not read its stdin would have everything sent to it held here without end:
+    // the answers to its own requests most of all, which it can ask for as fast as its line budget
+    // lets it. With more than a message's bound unread, what is not a request (an answer, a
+    // notification) is not written: a pack that reads nothing misses nothing it would have read.
+    // With more than STDIN_BACKLOG_MESSAGES such bounds unread (calls it never read), it is killed,
+    // as one that writes a message past the bound is; a burst of calls a reading pack has not yet
+    // caught up with stays well below that.
+    const unread = stdin.writableLength;
+    if (unread > this.options.maxMessageBytes * STDIN_BACKLOG_MESSAGES) {
+      const error = new Error(
+        `a pack that does not read its stdin: ${unread} bytes unread, over ${this.options.maxMessageBytes * STDIN_BACKLOG_MESSAGES}`,
+      );
+      this.onerror?.(error);
+      this.kill();
+      return Promise.reject(error);
+    }
+    if (unread > this.options.maxMessageBytes && !isRequest(message)) return Promise.resolve();
     this.track(message);
     return new Promise((resolve) => {
       if (stdin.write(`${JSON.stringify(message)}\n`)) resolve();
