@@ -1,6 +1,9 @@
 // The CLI program maps every failure to an exit code once, through the error table: bad usage and
 // invalid input 2 (a usage error also prints the command's usage), tenant exists / not found 3, a
 // concurrent change 4, anything else 1. Its help lists the environment cliConfig declares.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { TenantConflictError, TenantNotFoundError } from '../../kernel/registry/tenant-registry.ts';
@@ -79,6 +82,31 @@ describe('CLI exit codes', () => {
     out = [];
     expect(await runProgram(commands, ['update', '--help'])).toBe(0);
     expect(out.join('\n')).toContain('[--if-generation UID:GENERATION]');
+  });
+
+  it('refuses an argument a command does not take with 2, before it reads or writes anything', async () => {
+    // Where nothing answers: a command that got past its arguments would fail to connect (exit 1).
+    vi.stubEnv('BULKHEAD_REDIS_URL', 'redis://127.0.0.1:1');
+    vi.stubEnv('BULKHEAD_NAMESPACE', 't-cli-none');
+    const keys = await mkdtemp(join(tmpdir(), 'bulkhead-cli-program-'));
+    try {
+      const cases: [string[], string][] = [
+        [['list', 'acme'], "Unexpected argument 'acme'"],
+        [['pack', 'list', 'files'], "Unexpected argument 'files'"],
+        [['keygen', 'acme', '--out', keys], "Unexpected argument 'acme'"],
+        [['apply', '-f', 'a.yaml', 'b.yaml'], "Unexpected argument 'b.yaml'"],
+        [['history', 'acme', 'other'], 'history takes at most one tenant id'],
+        [['pack', 'history', 'files', 'other'], 'pack history takes at most one pack name'],
+      ];
+      for (const [argv, message] of cases) {
+        err = [];
+        expect({ argv, code: await runProgram(operatorCommands(), argv) }).toEqual({ argv, code: 2 });
+        expect(err.join('\n')).toContain(message);
+      }
+      expect(await readdir(keys)).toEqual([]);
+    } finally {
+      await rm(keys, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown command with 2 and answers --help with 0', async () => {
