@@ -11,6 +11,7 @@ import { ApplyInputError } from '../../tenants/control-plane/apply.ts';
 import { UsageError, type Command } from '../../tenants/cli/command-kit.ts';
 import { cliConfig } from '../../tenants/cli/config.ts';
 import { operatorCommands, runProgram } from '../../tenants/cli/program.ts';
+import { devCommands } from '../../dev/cli/dev-commands.ts';
 
 let out: string[];
 let err: string[];
@@ -156,5 +157,13 @@ describe('CLI help', () => {
     ]);
     for (const variable of variables) expect(help).toContain(`  ${variable} `);
     expect(help).toContain('  fail       fails');
+  });
+
+  it('names every command the development CLI adds to the operator commands', () => {
+    const operator = Object.keys(operatorCommands());
+    const added = Object.keys(devCommands()).filter((name) => !operator.includes(name));
+    expect(added).toContain('console-client');
+    const named = /adds the development commands ([^)]*)\)/.exec(cliConfig.usage())?.[1];
+    for (const name of added) expect({ name, named }).toEqual({ name, named: expect.stringContaining(name) });
   });
 });
