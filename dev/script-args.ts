@@ -31,9 +31,27 @@ export function scriptArgs<T extends ParseArgsConfig>(
     process.stdout.write(`${usageOf(file)}\n`);
     process.exit(0);
   }
+  let parsed: ReturnType<typeof parseArgs<T>>;
   try {
-    return parseArgs(config);
+    parsed = parseArgs(config);
   } catch (error) {
     badArgument((error as Error).message);
+  }
+  refuseNonNumbers(config, parsed.values);
+  return parsed;
+}
+
+const NUMBER = /^\d+(\.\d+)?$/;
+
+/**
+ * An option whose default is a number takes a number: anything else would become NaN, and a
+ * benchmark would run (a stack started, minutes spent) and print NaN figures instead of refusing.
+ */
+function refuseNonNumbers(config: ParseArgsConfig, values: Record<string, unknown>): void {
+  for (const [name, option] of Object.entries(config.options ?? {})) {
+    if (typeof option.default !== 'string' || !NUMBER.test(option.default)) continue;
+    const value = values[name];
+    if (typeof value === 'string' && !NUMBER.test(value))
+      badArgument(`--${name} takes a number (default ${option.default}), not "${value}"`);
   }
 }

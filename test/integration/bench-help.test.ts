@@ -60,6 +60,9 @@ describe('benchmark scripts', () => {
       ['observability-overhead.ts', ['--only', 'nope'], '--only takes one of: all off, tracing'],
       ['lifecycle.ts', ['--isolation', 'kata'], '--isolation takes runc or gvisor'],
       ['observability-router.ts', ['--dir', '.'], '--setting is required'],
+      ['tool-surface.ts', ['--calls', 'many'], '--calls takes a number (default 20000), not "many"'],
+      ['socket-connect.ts', ['--connects=1e3'], '--connects takes a number (default 5000), not "1e3"'],
+      ['soak.ts', ['--writes=-1'], '--writes takes a number (default 0.2), not "-1"'],
     ] as const) {
       const refused = await node(script, ...args);
       expect({ script, code: refused.code }).toEqual({ script, code: 2 });
