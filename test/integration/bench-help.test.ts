@@ -3,6 +3,8 @@
 // anything: the script is run as an operator would run it.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -63,11 +65,33 @@ describe('benchmark scripts', () => {
       ['tool-surface.ts', ['--calls', 'many'], '--calls takes a number (default 20000), not "many"'],
       ['socket-connect.ts', ['--connects=1e3'], '--connects takes a number (default 5000), not "1e3"'],
       ['soak.ts', ['--writes=-1'], '--writes takes a number (default 0.2), not "-1"'],
+      ['profile-summary.ts', [], 'give one or more FILE.cpuprofile'],
+      ['profile-summary.ts', ['x.cpuprofile', '--calls', 'all'], '--calls takes a whole number of calls'],
     ] as const) {
       const refused = await node(script, ...args);
       expect({ script, code: refused.code }).toEqual({ script, code: 2 });
       expect(refused.stderr).toContain(message);
       expect(refused.stderr).not.toContain('    at ');
+    }
+  });
+
+  it('summarise every profile given (DIR/*.cpuprofile), each under its name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bulkhead-bench-help-'));
+    try {
+      const profile = (fn: string) => ({
+        nodes: [{ id: 1, callFrame: { functionName: fn, url: 'file:///x/router/app.ts', lineNumber: 0 } }],
+        samples: [1, 1],
+        timeDeltas: [500, 500],
+      });
+      await writeFile(join(dir, 'a.cpuprofile'), JSON.stringify(profile('first')));
+      await writeFile(join(dir, 'b.cpuprofile'), JSON.stringify(profile('second')));
+      const summary = await node('profile-summary.ts', join(dir, 'a.cpuprofile'), join(dir, 'b.cpuprofile'));
+      expect(summary.code).toBe(0);
+      expect(summary.stdout).toContain(`== ${join(dir, 'a.cpuprofile')}`);
+      expect(summary.stdout).toContain(`== ${join(dir, 'b.cpuprofile')}`);
+      expect(summary.stdout).toMatch(/first {2}router\/app\.ts:1[^]*second {2}router\/app\.ts:1/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
