@@ -66,6 +66,11 @@ describe('benchmark scripts', () => {
       ['socket-connect.ts', ['--connects=1e3'], '--connects takes a number (default 5000), not "1e3"'],
       ['soak.ts', ['--writes=-1'], '--writes takes a number (default 0.2), not "-1"'],
       ['profile-summary.ts', [], 'give one or more FILE.cpuprofile'],
+      ['start-floor.ts', ['--isolation', 'kata'], '--isolation takes runc or gvisor, not "kata"'],
+      ['start-phases.ts', ['--isolation', 'kata'], '--isolation takes runc or gvisor, not "kata"'],
+      ['start-phases.ts', ['--variants', 'warm'], '--variants takes any of cache, nocache, period100'],
+      ['start-phases.ts', ['--variants', 'cache,warm'], '--variants takes any of cache, nocache, period100'],
+      ['onboard.ts', ['--isolation', 'kata'], '--isolation takes runc or gvisor, not "kata"'],
       ['profile-summary.ts', ['x.cpuprofile', '--calls', 'all'], '--calls takes a whole number of calls'],
     ] as const) {
       const refused = await node(script, ...args);
