@@ -43,7 +43,8 @@ export function renderConfigReference(): string {
 
 Every environment variable each process reads, with its default, generated from the declarations in
 the code by \`node dev/docs/config-reference.ts --write\` (each process prints the same with
-\`--help\`). An invalid value stops the process at start with the variable's name and exit code 2.
+\`--help\`; the processes other than the CLI take no other argument and refuse one with exit code 2).
+An invalid value stops the process at start with the variable's name and exit code 2.
 
 ${PROCESS_CONFIGS.map((config) => config.markdown()).join('\n')}`;
 }

@@ -1,34 +1,21 @@
 // Every benchmark script that takes options answers `--help` with its header comment (its usage)
 // and a wrong option with one line and exit code 2 (test/bench/bench-args.ts), without starting
 // anything: the script is run as an operator would run it.
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { usageOf } from '../bench/bench-args.ts';
+import { runCommand } from '../support/cli.ts';
 
-const run = promisify(execFile);
 const benchDir = resolve(import.meta.dirname, '../bench');
 const scripts = readdirSync(benchDir)
   .filter((name) => name.endsWith('.ts'))
   .filter((name) => readFileSync(join(benchDir, name), 'utf8').includes('benchArgs(import.meta.filename'));
 
-async function node(
-  script: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [join(benchDir, script), ...args], {
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+function node(script: string, ...args: string[]) {
+  return runCommand(process.execPath, [join(benchDir, script), ...args]);
 }
 
 describe('benchmark scripts', () => {

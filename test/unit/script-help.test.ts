@@ -3,14 +3,12 @@
 // is refused in one line with exit code 2 before it does anything. A shell script's header also
 // names every BULKHEAD_ variable the script reads. The engine is out of reach (DOCKER_HOST names no
 // socket), so a script that took `--help` for a build would stop at its engine check, not build.
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { usageOf } from '../../dev/script-args.ts';
+import { runCommand } from '../support/cli.ts';
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const env = { ...process.env, DOCKER_HOST: 'unix:///nonexistent/bulkhead-script-help.sock' };
 
@@ -21,15 +19,9 @@ const docsScripts = readdirSync(join(ROOT, 'dev/docs'))
   .filter((name) => name.endsWith('.ts'))
   .map((name) => join('dev/docs', name));
 
-async function script(file: string, ...args: string[]) {
+function script(file: string, ...args: string[]) {
   const [command, first] = file.endsWith('.sh') ? ['bash', file] : [process.execPath, file];
-  try {
-    const { stdout, stderr } = await run(command, [first, ...args], { cwd: ROOT, env, timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+  return runCommand(command, [first, ...args], { cwd: ROOT, env });
 }
 
 /** A shell script's header comment: the `#` lines after the shebang, without the marks. */
