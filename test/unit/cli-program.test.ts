@@ -110,6 +110,17 @@ describe('CLI exit codes', () => {
     }
   });
 
+  it('refuses a token command line that names no tenant and no user before it looks for a stack', async () => {
+    const devDir = await mkdtemp(join(tmpdir(), 'bulkhead-cli-program-'));
+    try {
+      vi.stubEnv('BULKHEAD_DEV_DIR', devDir);
+      expect(await runProgram(devCommands(), ['token', '--scope', 'records:read'])).toBe(2);
+      expect(err.join('\n')).toContain('token needs --tenant (an agent token) or --user (a user token)');
+    } finally {
+      await rm(devDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an unknown command with 2 and answers --help with 0', async () => {
     expect(await runProgram(failing(new Error('never')), ['frobnicate'])).toBe(2);
     expect(await runProgram(failing(new Error('never')), ['fail', '--help'])).toBe(0);
