@@ -18,7 +18,31 @@ function node(script: string, ...args: string[]) {
   return runCommand(process.execPath, [join(benchDir, script), ...args]);
 }
 
+/** The options a script's `benchArgs(import.meta.filename, {...})` call declares, read from its source. */
+function declaredOptions(source: string): string[] {
+  const start = source.indexOf('(', source.indexOf('benchArgs(import.meta.filename'));
+  let depth = 0;
+  let end = start;
+  for (; end < source.length; end++) {
+    if (source[end] === '(') depth++;
+    if (source[end] === ')' && --depth === 0) break;
+  }
+  return [...source.slice(start, end).matchAll(/'?([a-z][a-z0-9-]*)'?: \{ type: '(?:string|boolean)'/g)].map(
+    (match) => match[1]!,
+  );
+}
+
 describe('benchmark scripts', () => {
+  it('name every option they take in their header, which --help prints', () => {
+    for (const script of scripts) {
+      const header = usageOf(join(benchDir, script));
+      const options = declaredOptions(readFileSync(join(benchDir, script), 'utf8'));
+      expect(options.length, script).toBeGreaterThan(0);
+      const unnamed = options.filter((name) => !new RegExp(`--${name}(?![a-z-])`).test(header));
+      expect({ script, unnamed }).toEqual({ script, unnamed: [] });
+    }
+  });
+
   it('every script that parses options does it through benchArgs', () => {
     const raw = readdirSync(benchDir).filter(
       (name) => name.endsWith('.ts') && /\bparseArgs\(/.test(readFileSync(join(benchDir, name), 'utf8')),
