@@ -121,6 +121,12 @@ describe('CLI exit codes', () => {
     }
   });
 
+  it('refuses an up whose --tenant is no tenant id before it starts anything', async () => {
+    // --port 0 is refused too, by the port check: an up that checked the tenant after it says so.
+    expect(await runProgram(devCommands(), ['up', '--tenant', 'Demo!', '--port', '0'])).toBe(2);
+    expect(err.join('\n')).toMatch(/^error: --tenant Demo!: /);
+  });
+
   it('refuses an unknown command with 2 and answers --help with 0', async () => {
     expect(await runProgram(failing(new Error('never')), ['frobnicate'])).toBe(2);
     expect(await runProgram(failing(new Error('never')), ['fail', '--help'])).toBe(0);
