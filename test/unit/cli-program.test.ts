@@ -127,6 +127,13 @@ describe('CLI exit codes', () => {
     expect(err.join('\n')).toMatch(/^error: --tenant Demo!: /);
   });
 
+  it('refuses an up whose flags name one port twice before it starts anything', async () => {
+    // --console-port 0 is refused too, by the port check: an up that missed the repeat says so.
+    const argv = ['up', '--port', '18431', '--idp-port', '18431', '--console-port', '0'];
+    expect(await runProgram(devCommands(), argv)).toBe(2);
+    expect(err.join('\n')).toContain('error: --port and --idp-port name the same port 18431');
+  });
+
   it('refuses an unknown command with 2 and answers --help with 0', async () => {
     expect(await runProgram(failing(new Error('never')), ['frobnicate'])).toBe(2);
     expect(await runProgram(failing(new Error('never')), ['fail', '--help'])).toBe(0);
