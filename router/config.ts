@@ -151,7 +151,7 @@ export const routerConfig = defineConfig(
       env: 'BULKHEAD_SHARED_TOOL_MODULES',
       schema: commaList().default([]),
       doc: 'comma-separated files of operator shared tool modules',
-      defaultText: '',
+      defaultText: 'none',
     },
     docsDir: {
       env: 'BULKHEAD_DOCS_DIR',

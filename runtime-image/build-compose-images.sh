@@ -30,6 +30,7 @@ CACHE_DIR="${BULKHEAD_STATE_DIR:-/var/lib/bulkhead}/cache"
 
 # shellcheck source=runtime-image/script-kit.sh
 . "$HERE/script-kit.sh"
+script_args "$@"
 
 # shellcheck disable=SC1091
 host_os=$(. /etc/os-release && printf '%s %s' "${VERSION_CODENAME:-unknown}" "${PRETTY_NAME:-}")

@@ -8,6 +8,9 @@
 #      pullable, else bulkhead/node-base built from Debian + npm by base-offline.sh;
 #   3. tag the image with a hash of what goes into it, and skip the build when that tag exists.
 # Prints the image reference and size. Idempotent; a re-run with nothing changed takes ~1 s.
+# Environment: BULKHEAD_NODE_BASE; BULKHEAD_RUNTIME_TAG, the moving tag beside the content hash
+# (default latest); BULKHEAD_RUNTIME_FAULTS=1, the test-only variant (tag suffix -faults);
+# BULKHEAD_STATE_DIR, whose cache/ holds the build lock.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +27,7 @@ FAULTS="${BULKHEAD_RUNTIME_FAULTS:-0}"
 
 # shellcheck source=runtime-image/script-kit.sh
 . "$(dirname "${BASH_SOURCE[0]}")/script-kit.sh"
+script_args "$@"
 
 command -v docker >/dev/null 2>&1 || die "the docker CLI is missing: install the Debian package 'docker.io'."
 docker info >/dev/null 2>&1 || die "the Docker engine is not reachable (is dockerd running, may this user use it?)."

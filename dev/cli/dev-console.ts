@@ -41,11 +41,16 @@ export async function freeLoopbackPort(): Promise<number> {
 }
 
 /**
- * Refuses, before anything starts, a port that is not a port or that something already listens on
- * (say a console left running by an earlier `up`): the stack would otherwise come up half, or talk
- * to the other process.
+ * Refuses, before anything starts, a port that is not a port, that two flags name (each is free
+ * until the first process takes it), or that something already listens on (say a console left
+ * running by an earlier `up`): the stack would otherwise come up half, or talk to the other process.
  */
 export async function assertPortsFree(ports: { flag: string; value: string }[]): Promise<void> {
+  for (const [i, { flag, value }] of ports.entries()) {
+    const other = ports.slice(0, i).find((earlier) => Number(earlier.value) === Number(value));
+    if (other)
+      throw new UsageError(`${other.flag} and ${flag} name the same port ${value}: give each its own`);
+  }
   for (const { flag, value } of ports) {
     const port = Number(value);
     if (!Number.isInteger(port) || port < 1 || port > 65_535)

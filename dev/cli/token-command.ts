@@ -103,6 +103,9 @@ export const token: Command = {
       },
       { positionals: false },
     );
+    // What is asked for is checked before the stack is looked for: a wrong command line says so.
+    if (!values.tenant && !values.user)
+      throw new UsageError('token needs --tenant (an agent token) or --user (a user token)');
     const { devDir } = cliSettings();
     const stack = await readDevStack(devDir);
     if (values.user) {
@@ -116,8 +119,6 @@ export const token: Command = {
       );
       return;
     }
-    if (!values.tenant)
-      throw new UsageError('token needs --tenant (an agent token) or --user (a user token)');
-    console.log(await agentToken(devDir, stack, TenantIdSchema.parse(values.tenant), values.scope));
+    console.log(await agentToken(devDir, stack, TenantIdSchema.parse(values.tenant!), values.scope));
   },
 };

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
@@ -84,6 +85,13 @@ export const up: Command = {
       },
       { positionals: false },
     );
+    // Every value is checked before anything starts: a wrong tenant id would otherwise be refused
+    // only by the onboarding, once the IdP, the supervisor, the router and the console were up.
+    const tenant = TenantIdSchema.safeParse(values.tenant);
+    if (!tenant.success)
+      throw new UsageError(
+        `--tenant ${values.tenant}: ${tenant.error.issues[0]?.message ?? 'not a tenant id'}`,
+      );
     const settings = cliSettings();
     const routerUrl = `http://127.0.0.1:${values.port}`;
     const resourceUrl = `${routerUrl}/mcp`;

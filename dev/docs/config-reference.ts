@@ -14,6 +14,7 @@ import { runtimeConfig } from '../../runtime-image/src/config.ts';
 import { consoleConfig } from '../../console/config.ts';
 import { devIdpConfig } from '../idp/config.ts';
 import { defineConfig, type ProcessConfig, type ConfigFields } from '../../kernel/config/define-config.ts';
+import { scriptArgs } from '../script-args.ts';
 
 export const CONFIG_REFERENCE_PATH = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
 
@@ -42,13 +43,15 @@ export function renderConfigReference(): string {
 
 Every environment variable each process reads, with its default, generated from the declarations in
 the code by \`node dev/docs/config-reference.ts --write\` (each process prints the same with
-\`--help\`). An invalid value stops the process at start with the variable's name and exit code 2.
+\`--help\`; the processes other than the CLI take no other argument and refuse one with exit code 2).
+An invalid value stops the process at start with the variable's name and exit code 2.
 
 ${PROCESS_CONFIGS.map((config) => config.markdown()).join('\n')}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = scriptArgs(import.meta.filename, { options: { write: { type: 'boolean' } } });
   const text = renderConfigReference();
-  if (process.argv.includes('--write')) writeFileSync(CONFIG_REFERENCE_PATH, text);
+  if (values.write) writeFileSync(CONFIG_REFERENCE_PATH, text);
   else process.stdout.write(text);
 }

@@ -49,8 +49,9 @@ export function defaultOf(schema: z.ZodType): unknown {
   return undefined;
 }
 
+/** What --help and the reference say of a default; undefined (nothing said) for an empty one. */
 function defaultText(field: ConfigField): string | undefined {
-  if (field.defaultText !== undefined) return field.defaultText;
+  if (field.defaultText !== undefined) return field.defaultText === '' ? undefined : field.defaultText;
   const value = defaultOf(field.schema);
   if (value === undefined || value === '') return undefined;
   return typeof value === 'string' ? value : JSON.stringify(value);

@@ -7,12 +7,20 @@ import { isBulkheadError } from '../errors/bulkhead-error.ts';
 /**
  * The process's configuration from its declaration (kernel/config/define-config.ts), or undefined
  * when `--help` was asked for (the generated usage printed). An invalid environment prints what is
- * wrong and the usage, and exits with code 2.
+ * wrong and the usage, and exits with code 2; so does any other argument, which no process takes:
+ * `--port 9000` would otherwise start one on the port its environment names, saying nothing.
  */
 export function loadConfig<F extends ConfigFields>(config: ProcessConfig<F>): ConfigOf<F> | undefined {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
     console.log(config.usage());
     return undefined;
+  }
+  if (args.length > 0) {
+    console.error(
+      `${config.title}: takes no arguments, only its environment (--help lists it), not: ${args.join(' ')}`,
+    );
+    process.exit(2);
   }
   try {
     return config.fromEnv(process.env);

@@ -74,7 +74,7 @@ export const list: Command = {
   summary: 'list tenants and the state of their runtimes',
   usage: 'bulkhead list',
   async run(args) {
-    parse(args, {});
+    parse(args, {}, { positionals: false });
     const views = await withContext((ctx) => listTenants(ctx));
     if (views.length === 0) console.log('no tenants');
     for (const { tenant, runtime } of views) {
@@ -116,7 +116,7 @@ export const keygen: Command = {
   summary: "create the router's call-assertion key pair and the egress gateway's (Ed25519) if missing",
   usage: 'bulkhead keygen --out <dir>',
   async run(args) {
-    const { values } = parse(args, { out: { type: 'string' } });
+    const { values } = parse(args, { out: { type: 'string' } }, { positionals: false });
     if (!values.out) throw new UsageError('keygen needs --out <dir>');
     const keys = await ensureCallKeys(values.out);
     console.log(

@@ -10,7 +10,7 @@ export const cliConfig = defineConfig(
     title: 'Operator CLI',
     usage: 'bulkhead <command> [options]',
     summary:
-      'Operates tenants: their records in the registry (Redis) and their runtimes through the supervisor (node tenants/cli/main.ts; node dev/cli/main.ts adds the development commands up, token and verify --router).',
+      'Operates tenants: their records in the registry (Redis) and their runtimes through the supervisor (node tenants/cli/main.ts; node dev/cli/main.ts adds the development commands up, token, console-client and verify --router).',
   },
   {
     ...INSTALLATION_FIELDS,

@@ -22,12 +22,16 @@ export const exportCommand: Command = {
 
 export const apply: Command = {
   summary: 'apply tenants from a YAML file: shows the diff, writes only with --yes',
-  usage: 'bulkhead apply -f FILE [--yes]',
+  usage: 'bulkhead apply -f|--file FILE [--yes]',
   async run(args) {
-    const { values } = parse(args, {
-      file: { type: 'string', short: 'f' },
-      yes: { type: 'boolean', default: false },
-    });
+    const { values } = parse(
+      args,
+      {
+        file: { type: 'string', short: 'f' },
+        yes: { type: 'boolean', default: false },
+      },
+      { positionals: false },
+    );
     const source = values.file;
     if (!source) throw new UsageError('apply needs -f FILE');
     let text: string;

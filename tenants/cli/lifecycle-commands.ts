@@ -147,6 +147,7 @@ export const history: Command = {
   usage: 'bulkhead history [<tenant-id>]',
   async run(args) {
     const { positionals } = parse(args, {});
+    if (positionals.length > 1) throw new UsageError('history takes at most one tenant id');
     const entries = await withContext((ctx) => tenantHistory(ctx, positionals[0]));
     if (entries.length === 0) console.log('no changes recorded');
     for (const e of entries) {

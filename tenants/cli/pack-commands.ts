@@ -104,7 +104,7 @@ const list: Command = {
   summary: 'list approved pack versions',
   usage: 'bulkhead pack list',
   async run(args) {
-    parse(args, {});
+    parse(args, {}, { positionals: false });
     const approvals = await withContext((ctx) => ctx.packRegistry.list());
     if (approvals.length === 0) console.log('no approved packs');
     for (const a of approvals) {
@@ -121,6 +121,7 @@ const history: Command = {
   usage: 'bulkhead pack history [name]',
   async run(args) {
     const { positionals } = parse(args, {});
+    if (positionals.length > 1) throw new UsageError('pack history takes at most one pack name');
     const entries = await withContext((ctx) => ctx.packRegistry.history(positionals[0]));
     for (const e of entries)
       console.log(

@@ -1,38 +1,12 @@
-// The command line of every benchmark script: node:util's parseArgs, plus `--help` (or `-h`), which
-// prints the script's own header comment (its usage and what it measures), and a wrong option
-// answered in one line with exit code 2 instead of a stack trace.
-import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// The command line of every benchmark script: dev/script-args.ts's, under the name the scripts (and
+// test/integration/bench-help.test.ts, which finds them by it) call it, and the values several of
+// them take.
+import { badArgument } from '../../dev/script-args.ts';
 
-/** A script's header: its leading `//` lines, without the slashes. */
-export function usageOf(file: string): string {
-  const header: string[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.startsWith('//')) break;
-    header.push(line.replace(/^\/\/ ?/, ''));
-  }
-  return header.join('\n');
-}
+export { badArgument, scriptArgs as benchArgs, usageOf } from '../../dev/script-args.ts';
 
-/** A value the options parsed but the script refuses: one line and exit code 2, as a wrong option. */
-export function badArgument(message: string): never {
-  process.stderr.write(`${message}\nRun with --help for the usage.\n`);
-  process.exit(2);
-}
-
-/** `parseArgs(config)` for the script at `file` (its `import.meta.filename`). */
-export function benchArgs<T extends ParseArgsConfig>(
-  file: string,
-  config: T,
-): ReturnType<typeof parseArgs<T>> {
-  const help = process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h');
-  if (help) {
-    process.stdout.write(`${usageOf(file)}\n`);
-    process.exit(0);
-  }
-  try {
-    return parseArgs(config);
-  } catch (error) {
-    badArgument((error as Error).message);
-  }
+/** `--isolation`: the runtime tier a benchmark's tenants run on, refused in one line if neither. */
+export function isolationArg(value: string): 'runc' | 'gvisor' {
+  if (value !== 'runc' && value !== 'gvisor') badArgument(`--isolation takes runc or gvisor, not "${value}"`);
+  return value;
 }

@@ -22,7 +22,7 @@ import { CALL_ASSERTION_HEADER, type CallContext } from '../../kernel/wire/call-
 import { createCallSigner, type CallSigner } from '../../router/dispatch/call-signer.ts';
 import { mcpHeaders, RUNTIME_ENVELOPE } from '../../router/dispatch/runtime-request.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
-import { badArgument, benchArgs } from './bench-args.ts';
+import { badArgument, benchArgs, isolationArg } from './bench-args.ts';
 import { median, quantile } from './figures.ts';
 
 const { values } = benchArgs(import.meta.filename, {
@@ -34,9 +34,7 @@ const { values } = benchArgs(import.meta.filename, {
     isolation: { type: 'string', default: 'runc' },
   },
 });
-if (values.isolation !== 'runc' && values.isolation !== 'gvisor')
-  badArgument('--isolation takes runc or gvisor');
-const ISOLATION: 'runc' | 'gvisor' = values.isolation;
+const ISOLATION = isolationArg(values.isolation);
 const IMAGES = values.images.split(',').filter(Boolean);
 const ROUNDS = Math.min(50, Number(values.rounds));
 const CALLS = Math.min(5_000, Number(values.calls));

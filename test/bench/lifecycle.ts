@@ -39,7 +39,7 @@ import { type TestStack } from '../support/stack.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
 import { lane, registerBenchTenant, type Lane } from './lifecycle-lane.ts';
 import { printPhases, StartPath } from './start-path.ts';
-import { badArgument, benchArgs } from './bench-args.ts';
+import { benchArgs, isolationArg } from './bench-args.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -54,9 +54,7 @@ const { values } = benchArgs(import.meta.filename, {
     before: { type: 'string' },
   },
 });
-if (values.isolation !== 'runc' && values.isolation !== 'gvisor')
-  badArgument('--isolation takes runc or gvisor');
-const ISOLATION: 'runc' | 'gvisor' = values.isolation;
+const ISOLATION = isolationArg(values.isolation);
 const ROUNDS = Math.min(50, Number(values.rounds));
 const BURST = Math.min(100, Number(values.burst));
 const BURST_ROUNDS = Math.min(6, Number(values['burst-rounds']));

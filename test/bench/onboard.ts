@@ -7,12 +7,13 @@ import { spawn } from 'node:child_process';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { printFigures } from './figures.ts';
-import { benchArgs } from './bench-args.ts';
+import { benchArgs, isolationArg } from './bench-args.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: { tenants: { type: 'string', default: '5' }, isolation: { type: 'string', default: 'runc' } },
 });
 const count = Number(values.tenants);
+const isolation = isolationArg(values.isolation);
 
 function onboardCli(stack: TestStack, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   };
   try {
     console.log(
-      `onboard benchmark: ${count} tenants per variant, ${values.isolation}, plan small, Node ${process.version}`,
+      `onboard benchmark: ${count} tenants per variant, ${isolation}, plan small, Node ${process.version}`,
     );
     for (const withEvidence of [false, true]) {
       for (let i = 0; i < count; i++) {
@@ -67,12 +68,7 @@ async function main(): Promise<void> {
         // The user signs in before the clock starts: the IdP does not need the tenant to exist.
         const token = await stack.userToken(`user-${id}`, { tenant: id });
         const started = performance.now();
-        await onboardCli(stack, [
-          id,
-          '--isolation',
-          values.isolation,
-          ...(withEvidence ? [] : ['--no-verify']),
-        ]);
+        await onboardCli(stack, [id, '--isolation', isolation, ...(withEvidence ? [] : ['--no-verify'])]);
         const onboarded = performance.now();
         await firstCall(stack, token);
         const called = performance.now();

@@ -37,7 +37,7 @@ import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { printFigures } from './figures.ts';
-import { benchArgs } from './bench-args.ts';
+import { benchArgs, isolationArg } from './bench-args.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -46,8 +46,7 @@ const { values } = benchArgs(import.meta.filename, {
   },
 });
 const rounds = Number(values.rounds);
-const isolation: RuntimeSpec['isolation'] = values.isolation === 'gvisor' ? 'gvisor' : 'runc';
-if (values.isolation !== isolation) throw new Error('--isolation: runc or gvisor');
+const isolation: RuntimeSpec['isolation'] = isolationArg(values.isolation);
 
 const UID = 100_950;
 const READY_TIMEOUT_MS = 30_000;

@@ -26,7 +26,7 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { printFigures } from './figures.ts';
 import { NanoCpusDocker } from './nanocpus-docker.ts';
 import { RUNTIME_IMAGE, testNamespace } from '../support/namespace.ts';
-import { benchArgs } from './bench-args.ts';
+import { badArgument, benchArgs, isolationArg } from './bench-args.ts';
 
 const { values } = benchArgs(import.meta.filename, {
   options: {
@@ -36,8 +36,7 @@ const { values } = benchArgs(import.meta.filename, {
     images: { type: 'string', default: RUNTIME_IMAGE },
   },
 });
-if (values.isolation !== 'runc' && values.isolation !== 'gvisor') throw new Error('--isolation runc|gvisor');
-const ISOLATION: 'runc' | 'gvisor' = values.isolation;
+const ISOLATION = isolationArg(values.isolation);
 const ROUNDS = Math.min(50, Number(values.rounds));
 const VARIANT_ENV: Record<string, Record<string, string>> = {
   cache: {},
@@ -45,13 +44,16 @@ const VARIANT_ENV: Record<string, Record<string, string>> = {
   period100: {},
 };
 const IMAGES = values.images.split(',').filter(Boolean);
+const VARIANT_NAMES = values.variants.split(',').filter(Boolean);
+if (VARIANT_NAMES.length === 0 || VARIANT_NAMES.some((v) => !Object.hasOwn(VARIANT_ENV, v)))
+  badArgument(`--variants takes any of cache, nocache, period100, not "${values.variants}"`);
 const VARIANTS = IMAGES.flatMap((image) =>
-  values.variants
-    .split(',')
-    .filter((v) => v in VARIANT_ENV)
-    .map((env) => ({ image, env, label: IMAGES.length > 1 ? `${image.split(':').at(-1)} ${env}` : env })),
+  VARIANT_NAMES.map((env) => ({
+    image,
+    env,
+    label: IMAGES.length > 1 ? `${image.split(':').at(-1)} ${env}` : env,
+  })),
 );
-if (VARIANTS.length === 0) throw new Error('--variants: any of cache, nocache, period100');
 
 const PHASES = ['create', 'start', 'listen', 'healthy', 'total'] as const;
 type Phase = (typeof PHASES)[number];

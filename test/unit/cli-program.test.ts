@@ -1,6 +1,9 @@
 // The CLI program maps every failure to an exit code once, through the error table: bad usage and
 // invalid input 2 (a usage error also prints the command's usage), tenant exists / not found 3, a
 // concurrent change 4, anything else 1. Its help lists the environment cliConfig declares.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { TenantConflictError, TenantNotFoundError } from '../../kernel/registry/tenant-registry.ts';
@@ -8,6 +11,7 @@ import { ApplyInputError } from '../../tenants/control-plane/apply.ts';
 import { UsageError, type Command } from '../../tenants/cli/command-kit.ts';
 import { cliConfig } from '../../tenants/cli/config.ts';
 import { operatorCommands, runProgram } from '../../tenants/cli/program.ts';
+import { devCommands } from '../../dev/cli/dev-commands.ts';
 
 let out: string[];
 let err: string[];
@@ -81,6 +85,55 @@ describe('CLI exit codes', () => {
     expect(out.join('\n')).toContain('[--if-generation UID:GENERATION]');
   });
 
+  it('refuses an argument a command does not take with 2, before it reads or writes anything', async () => {
+    // Where nothing answers: a command that got past its arguments would fail to connect (exit 1).
+    vi.stubEnv('BULKHEAD_REDIS_URL', 'redis://127.0.0.1:1');
+    vi.stubEnv('BULKHEAD_NAMESPACE', 't-cli-none');
+    const keys = await mkdtemp(join(tmpdir(), 'bulkhead-cli-program-'));
+    try {
+      const cases: [string[], string][] = [
+        [['list', 'acme'], "Unexpected argument 'acme'"],
+        [['pack', 'list', 'files'], "Unexpected argument 'files'"],
+        [['keygen', 'acme', '--out', keys], "Unexpected argument 'acme'"],
+        [['apply', '-f', 'a.yaml', 'b.yaml'], "Unexpected argument 'b.yaml'"],
+        [['history', 'acme', 'other'], 'history takes at most one tenant id'],
+        [['pack', 'history', 'files', 'other'], 'pack history takes at most one pack name'],
+      ];
+      for (const [argv, message] of cases) {
+        err = [];
+        expect({ argv, code: await runProgram(operatorCommands(), argv) }).toEqual({ argv, code: 2 });
+        expect(err.join('\n')).toContain(message);
+      }
+      expect(await readdir(keys)).toEqual([]);
+    } finally {
+      await rm(keys, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a token command line that names no tenant and no user before it looks for a stack', async () => {
+    const devDir = await mkdtemp(join(tmpdir(), 'bulkhead-cli-program-'));
+    try {
+      vi.stubEnv('BULKHEAD_DEV_DIR', devDir);
+      expect(await runProgram(devCommands(), ['token', '--scope', 'records:read'])).toBe(2);
+      expect(err.join('\n')).toContain('token needs --tenant (an agent token) or --user (a user token)');
+    } finally {
+      await rm(devDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an up whose --tenant is no tenant id before it starts anything', async () => {
+    // --port 0 is refused too, by the port check: an up that checked the tenant after it says so.
+    expect(await runProgram(devCommands(), ['up', '--tenant', 'Demo!', '--port', '0'])).toBe(2);
+    expect(err.join('\n')).toMatch(/^error: --tenant Demo!: /);
+  });
+
+  it('refuses an up whose flags name one port twice before it starts anything', async () => {
+    // --console-port 0 is refused too, by the port check: an up that missed the repeat says so.
+    const argv = ['up', '--port', '18431', '--idp-port', '18431', '--console-port', '0'];
+    expect(await runProgram(devCommands(), argv)).toBe(2);
+    expect(err.join('\n')).toContain('error: --port and --idp-port name the same port 18431');
+  });
+
   it('refuses an unknown command with 2 and answers --help with 0', async () => {
     expect(await runProgram(failing(new Error('never')), ['frobnicate'])).toBe(2);
     expect(await runProgram(failing(new Error('never')), ['fail', '--help'])).toBe(0);
@@ -128,5 +181,13 @@ describe('CLI help', () => {
     ]);
     for (const variable of variables) expect(help).toContain(`  ${variable} `);
     expect(help).toContain('  fail       fails');
+  });
+
+  it('names every command the development CLI adds to the operator commands', () => {
+    const operator = Object.keys(operatorCommands());
+    const added = Object.keys(devCommands()).filter((name) => !operator.includes(name));
+    expect(added).toContain('console-client');
+    const named = /adds the development commands ([^)]*)\)/.exec(cliConfig.usage())?.[1];
+    for (const name of added) expect({ name, named }).toEqual({ name, named: expect.stringContaining(name) });
   });
 });

@@ -74,4 +74,15 @@ describe('defineConfig', () => {
       ),
     ).toBe('[]');
   });
+
+  it('says no default in --help and in the reference alike for an empty default text', () => {
+    const empty = defineConfig(
+      { title: 'Empty', summary: 'Has a field with an empty default text.' },
+      {
+        modules: { env: 'BULKHEAD_MODULES', schema: z.string().default(''), doc: 'modules', defaultText: '' },
+      },
+    );
+    expect(empty.usage()).toMatch(/BULKHEAD_MODULES +modules$/m);
+    expect(empty.markdown()).toContain('- `BULKHEAD_MODULES`: modules\n');
+  });
 });

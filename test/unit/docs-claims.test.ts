@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { GVISOR_PIDS_HEADROOM } from '../../supervisor/docker/container-spec.ts';
 import { PIDS_SATURATION } from '../../supervisor/lifecycle/health-monitor.ts';
 import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
+import { ERROR_CODES } from '../../kernel/errors/error-codes.ts';
 import {
   LOOKUP_DEADLINE_MS,
   MAX_LOOKUPS_PER_TENANT,
@@ -76,6 +77,21 @@ describe('documented figures come from the code', () => {
     const plan = (p: typeof small | typeof standard) =>
       `\`${p.name}\` = ${p.memoryMb} MiB, ${p.cpus} CPU, ${p.pids} PIDs, ${p.tmpMb} MiB \`/tmp\``;
     expect(readme.replace(/\s+/g, ' ')).toContain(`${plan(small)}; ${plan(standard)}`);
+  });
+
+  it("the CLI's exit codes: every one the error table gives, with the codes that give it", () => {
+    const line = /^Exit codes \(from `kernel\/errors\/error-codes.ts`\): ([^]*?\.)\n/m
+      .exec(readFileSync('docs/operations.md', 'utf8'))?.[1]
+      ?.replace(/\s+/g, ' ');
+    expect(line).toBeDefined();
+    const exits = new Map<number, string[]>();
+    for (const [code, row] of Object.entries(ERROR_CODES) as [string, { exit?: number }][])
+      if (row.exit !== undefined) exits.set(row.exit, [...(exits.get(row.exit) ?? []), code]);
+    for (const [exit, codes] of exits)
+      expect({ exit, codes, line }).toMatchObject({
+        line: expect.stringMatching(new RegExp(`(^|, )${exit} `)),
+      });
+    expect(line).toContain('a pack version not approved'); // pack_not_approved, exit 3
   });
 
   it("the egress gateway's bounds on name resolution", () => {
