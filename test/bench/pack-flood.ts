@@ -8,6 +8,7 @@
 //   masked_flood  each carrying an "id" member (not to be told from an answer without a parse)
 // Asserts nothing; every run is bounded by the call timeout; its directory is removed.
 //   node test/bench/pack-flood.ts [--runs 3]
+// (--child TOOL is how each run's fresh process is started: one call to TOOL, its figures printed.)
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
