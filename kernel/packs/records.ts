@@ -183,7 +183,7 @@ export const RECORDS_TOOLS: readonly ToolDefinition[] = [
     version: '1.1.0',
     title: 'List records',
     description:
-      'List records of the calling tenant, oldest or newest first, paginated by id (after: the last id of the previous page); optionally only those due before a day.',
+      'List records of the calling tenant, oldest or newest first, paginated by id (after: the last id of the previous page; a page of large records ends before limit, at about 1 MiB of them, so only an empty page ends the list); optionally only those due before a day.',
     inputSchema: RecordsListInput,
     outputSchema: z.object({ records: z.array(RecordSchema) }),
     scope: 'records:read',
@@ -198,7 +198,8 @@ export const RECORDS_TOOL_HISTORY: readonly ToolDefinition[] = [
     name: 'records_list',
     version: '1.0.0',
     title: 'List records',
-    description: 'List records of the calling tenant, oldest first, paginated by id.',
+    description:
+      'List records of the calling tenant, oldest first, paginated by id (a page of large records ends before limit, at about 1 MiB of them, so only an empty page ends the list).',
     inputSchema: RecordsListInputV1,
     outputSchema: z.object({ records: z.array(RecordSchema) }),
     scope: 'records:read',

@@ -2,6 +2,7 @@
 // validated with the router's own procedure (kernel/tools/tool-validation.ts) before it touches the
 // store; writes run through keyedWrite, so the idempotency key commits in the write's own
 // transaction: the pack's guarantee, stronger than the runtime's key table (docs/pack-runtime.md).
+import { Buffer } from 'node:buffer';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { RECORDS_TOOLS, type RecordRow } from '../../../kernel/packs/manifest.ts';
 import {
@@ -18,6 +19,29 @@ type Handler = (args: Record<string, unknown>, actor: string) => Record<string, 
 
 function ok(value: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value };
+}
+
+/**
+ * The JSON of the records one records_list page holds at most. A page goes out as JSON-RPC with
+ * each record twice, as text and as structured content, the text's quotes and backslashes escaped
+ * once more: at most about three times this, under the message bound a pack may write
+ * (BULKHEAD_PACK_MAX_MESSAGE_BYTES) and the cap the router reads a runtime's answer to (4 MiB
+ * each). Without it, 100 records whose bodies were 10,000 CJK characters made a 6 MiB answer, 12.7
+ * MiB with control characters: the runtime killed the pack for it, or the router took the runtime
+ * for a compromised one and recycled it, at every such list.
+ */
+export const RECORDS_PAGE_BYTES = 1024 * 1024;
+
+/** The first rows whose JSON fits RECORDS_PAGE_BYTES, and at least one (a record is far smaller). */
+function withinPageBytes(rows: RecordRow[]): RecordRow[] {
+  let bytes = 0;
+  const page: RecordRow[] = [];
+  for (const row of rows) {
+    bytes += Buffer.byteLength(JSON.stringify(row));
+    if (page.length > 0 && bytes > RECORDS_PAGE_BYTES) break;
+    page.push(row);
+  }
+  return page;
 }
 
 function notFound(id: unknown): CallToolResult {
@@ -81,11 +105,13 @@ const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
     return record ? { record } : notFound(args.id);
   },
   records_list: (store) => (args) => ({
-    records: store.list(
-      args.limit as number,
-      args.after as string | undefined,
-      args.due_before as string | undefined,
-      args.order === 'newest_first',
+    records: withinPageBytes(
+      store.list(
+        args.limit as number,
+        args.after as string | undefined,
+        args.due_before as string | undefined,
+        args.order === 'newest_first',
+      ),
     ),
   }),
 };
