@@ -90,8 +90,9 @@ export class TenantViews {
   async detail(id: string): Promise<TenantDetail> {
     const tenant = await requireTenant(this.#cp, id);
     const runtime = await this.#cp.runtimes.inspect(tenant.id);
+    // Its chain line, as the audit view's, holds the sealed segments to this tenant of the id.
     const errors = await recentErrors(
-      { trail: this.#cp.audit, tenant: tenant.id, sealed: this.#sealed },
+      { trail: this.#cp.audit, tenant: tenant.id, sealed: this.#sealed, createdAt: tenant.createdAt },
       RECENT_ERRORS,
     );
     return {

@@ -14,6 +14,8 @@ import type { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { readTrail, type SealedSource } from '../../tenants/control-plane/audit-history.ts';
 import { auditPage, exportTrail, Newest, recentErrors, type AuditSource } from '../../console/audit-views.ts';
 import { consoleConfig } from '../../console/config.ts';
+import { TenantViews } from '../../console/tenant-views.ts';
+import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { auditHarness, callEvent, withTimeout, type AuditHarness } from '../support/audit-harness.ts';
 
 let audit: AuditHarness;
@@ -293,5 +295,28 @@ describe('segments of another tenant of the id', () => {
     const inRedis = (await trail.read('long')).entries.map((e) => e.seq);
     const lines = (await other.text()).trim().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(inRedis);
+  });
+});
+
+describe("a tenant's detail view", () => {
+  it('shows its chain broken when the sealed segments are of an earlier tenant of the id', async () => {
+    await audit.registry.create({ id: 'again', plan: planByName('small'), isolation: 'runc' });
+    for (let i = 0; i < 3; i++) await trail.append(callEvent('again', 'tool1'));
+    await audit.sealer({ maxEntries: 10 }).seal('again');
+    const views = new TenantViews({
+      cp: { registry: audit.registry, audit: trail, runtimes: { inspect: () => Promise.resolve(null) } },
+      ...{ redis: audit.redis, prefix: audit.ns.installation.registryPrefix, sealed, pageSize: 50 },
+    } as unknown as ConstructorParameters<typeof TenantViews>[0]);
+    expect((await views.detail('again')).chain.ok).toBe(true);
+    // The record replaced under the id (offboarding is not what is tested: its directory stays).
+    await audit.registry.delete('again');
+    const { createdAt } = await audit.registry.create({
+      id: 'again',
+      plan: planByName('small'),
+      isolation: 'runc',
+    });
+    const chain = (await views.detail('again')).chain;
+    expect(chain.ok).toBe(false);
+    expect(chain.problem).toContain(`not of the one created ${createdAt}`);
   });
 });
