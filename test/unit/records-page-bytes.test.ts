@@ -28,6 +28,8 @@ function listPage(args: Record<string, unknown>): { ids: string[]; wireBytes: nu
   const result = callRecordsTool(store, 'records_list', args, 'agent');
   expect(result.isError, JSON.stringify(result).slice(0, 300)).toBeFalsy();
   const records = (result.structuredContent as { records: { id: string }[] }).records;
+  // The text is the structured content's JSON, as every records tool answers.
+  expect(result.content).toEqual([{ type: 'text', text: JSON.stringify(result.structuredContent) }]);
   const wire = JSON.stringify({ jsonrpc: '2.0', id: 1, result });
   return { ids: records.map((r) => r.id), wireBytes: Buffer.byteLength(wire) };
 }

@@ -32,16 +32,26 @@ function ok(value: Record<string, unknown>): CallToolResult {
  */
 export const RECORDS_PAGE_BYTES = 1024 * 1024;
 
-/** The first rows whose JSON fits RECORDS_PAGE_BYTES, and at least one (a record is far smaller). */
-function withinPageBytes(rows: RecordRow[]): RecordRow[] {
+/**
+ * A records_list page: the first rows whose JSON fits RECORDS_PAGE_BYTES, and at least one (a
+ * record is far smaller). The answer's text is made of the JSON measured, each row serialized once:
+ * the same text JSON.stringify({ records }) makes (ok).
+ */
+function listPage(rows: RecordRow[]): CallToolResult {
   let bytes = 0;
-  const page: RecordRow[] = [];
+  const records: RecordRow[] = [];
+  const texts: string[] = [];
   for (const row of rows) {
-    bytes += Buffer.byteLength(JSON.stringify(row));
-    if (page.length > 0 && bytes > RECORDS_PAGE_BYTES) break;
-    page.push(row);
+    const text = JSON.stringify(row);
+    bytes += Buffer.byteLength(text);
+    if (records.length > 0 && bytes > RECORDS_PAGE_BYTES) break;
+    records.push(row);
+    texts.push(text);
   }
-  return page;
+  return {
+    content: [{ type: 'text', text: `{"records":[${texts.join(',')}]}` }],
+    structuredContent: { records },
+  };
 }
 
 function notFound(id: unknown): CallToolResult {
@@ -104,8 +114,8 @@ const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
     const record = store.get(args.id as string);
     return record ? { record } : notFound(args.id);
   },
-  records_list: (store) => (args) => ({
-    records: withinPageBytes(
+  records_list: (store) => (args) =>
+    listPage(
       store.list(
         args.limit as number,
         args.after as string | undefined,
@@ -113,7 +123,6 @@ const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
         args.order === 'newest_first',
       ),
     ),
-  }),
 };
 
 function asResult(value: Record<string, unknown> | CallToolResult): CallToolResult {
