@@ -13,7 +13,7 @@ import { PLAN_QUOTAS, type Quotas, type TenantRecord } from '../tenant/tenant-sp
 import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { toolErrorFor, type ToolErrorResult } from '../tools/tool-errors.ts';
-import { rateLimitKey, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
+import { rateLimitKeys, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
 import { scheduleFlush, type FlushRequest } from '../redis/flush-timing.ts';
 import {
   redisScripts,
@@ -118,7 +118,7 @@ export function layerPlans(prefix: string, scope: RateScope): LayerPlan[] {
   const share = Math.ceil(quotas.callsPerMinute / 2);
   const refused = scope.refused === true;
   const tool = refused ? undefined : scope.tool;
-  const key = (layer: string): string => rateLimitKey(prefix, place, layer);
+  const key = rateLimitKeys(prefix, place);
   return [
     {
       layer: 'tenant_minute',

@@ -191,8 +191,14 @@ export interface RateTenantPlace {
  * come from verified claims and the tool manifest, never from the request's address).
  */
 export function rateLimitKey(prefix: string, place: RateTenantPlace, layer: string): string {
+  return rateLimitKeys(prefix, place)(layer);
+}
+
+/** rateLimitKey of each layer for one tenant, its creation time read once (a call takes several). */
+export function rateLimitKeys(prefix: string, place: RateTenantPlace): (layer: string) => string {
   const created = place.tenantCreatedAt === null ? 'none' : Date.parse(place.tenantCreatedAt);
-  return `${prefix}:rate:${place.tenant}:${created}:${layer}`;
+  const head = `${prefix}:rate:${place.tenant}:${created}`;
+  return (layer) => `${head}:${layer}`;
 }
 
 /**
