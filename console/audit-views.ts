@@ -4,12 +4,12 @@
 // segment's memory and the page it shows, never the whole trail.
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import type { AuditEntry, AuditTrail } from '../kernel/audit/audit-trail.ts';
+import type { AuditEntry } from '../kernel/audit/audit-trail.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import {
   scanTrail,
-  type SealedSource,
+  type ReadTrailOptions,
   type TrailCheck,
   type TrailEntry,
 } from '../tenants/control-plane/audit-history.ts';
@@ -19,13 +19,8 @@ import { queryLimit } from './http/http-kit.ts';
 export const AUDIT_PAGE_DEFAULT = 500;
 export const AUDIT_PAGE_MAX = 5_000;
 
-export interface AuditSource {
-  trail: AuditTrail;
-  tenant: string;
-  sealed?: SealedSource | undefined;
-  /** The tenant record's createdAt its sealed segments must name (ReadTrailOptions). */
-  createdAt?: string | undefined;
-}
+/** Whose trail a view reads, and how: what scanTrail reads it by. */
+export type AuditSource = ReadTrailOptions;
 
 /** The newest `limit` items pushed, oldest first: a ring, so memory is the limit whatever is pushed. */
 export class Newest<T> {
