@@ -6,10 +6,10 @@
 import type { ServerNotification } from '@modelcontextprotocol/client';
 import { describe, expect, it, vi } from 'vitest';
 import { routerConfig } from '../../router/config.ts';
+import { MAX_RELAYED_NOTIFICATIONS_PER_CALL } from '../../kernel/wire/answer-bounds.ts';
 import {
   approxJsonLength,
   MAX_RELAYED_BYTES_PER_CALL,
-  MAX_RELAYED_NOTIFICATIONS_PER_CALL,
   relayFor,
 } from '../../runtime-image/src/packs/pack-relay.ts';
 

@@ -20,16 +20,6 @@ import type { CallRelay, PackHost } from './pack-host.ts';
 export const MAX_RELAYED_BYTES_PER_CALL = 1024 * 1024;
 
 /**
- * The most notifications one call relays, however small (kernel/wire/answer-bounds.ts, shared with
- * the router's config): each costs far more than its parameters' length on its way out (a promise,
- * its event on the stream, the stream's queue entry), so 1 MiB of tiny ones was tens of thousands
- * of them; and the router refuses an answer of more than 1,000 events by default
- * (BULKHEAD_RUNTIME_MAX_STREAM_MESSAGES) as a broken read bound and recycles the runtime, every
- * call of the tenant with it. Half of that leaves room for the answer.
- */
-export { MAX_RELAYED_NOTIFICATIONS_PER_CALL };
-
-/**
  * About the length of `value`'s JSON, without building it: a notification past the budget is
  * dropped, and a copy of each only to measure it was garbage enough, in a burst, to run a small
  * container out of memory before the collector caught up (an estimate, not an exact measure: a

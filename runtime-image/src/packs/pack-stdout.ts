@@ -12,6 +12,7 @@
 // until the interval ends: the pipe fills and the pack's writes block (backpressure), the chunk
 // already read is held, nothing more.
 import { Buffer } from 'node:buffer';
+import { MAX_RELAYED_NOTIFICATIONS_PER_CALL } from '../../../kernel/wire/answer-bounds.ts';
 
 export interface LineBudget {
   /** Lines that are not answers to the runtime's requests, handed on per interval. */
@@ -26,7 +27,7 @@ export interface LineBudget {
  * 500 a second for a minute, the runtime's process grew by 115 MiB under a 192 MiB container's heap
  * limit (test/bench/pack-flood.ts, docs/pack-runtime.md).
  */
-export const PACK_LINE_BUDGET: LineBudget = { lines: 500, intervalMs: 10_000 };
+export const PACK_LINE_BUDGET: LineBudget = { lines: MAX_RELAYED_NOTIFICATIONS_PER_CALL, intervalMs: 10_000 };
 
 const NEWLINE = 0x0a;
 const ID_MEMBER = Buffer.from('"id"');
