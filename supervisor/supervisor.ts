@@ -28,6 +28,8 @@ import { AuditSealer, type AuditSealerOptions } from './audit/audit-sealer.ts';
 import { AuditShipper, type ShipperMetrics } from './audit/audit-shipper.ts';
 import type { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { RedisRolloutLedger } from './lifecycle/rollout-ledger.ts';
+import { CrashBreaker } from './lifecycle/crash-breaker.ts';
+import { RedisCircuitStore } from './lifecycle/circuit-store.ts';
 import { HealthMonitor } from './lifecycle/health-monitor.ts';
 import { IdleReaper, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { reconcile } from './lifecycle/reconciler.ts';
@@ -104,8 +106,15 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     runtimeImage: settings.image,
     approvals: new PackRegistry({ redis, prefix: installation.registryPrefix }),
   });
+  // The crash circuit goes on where the last supervisor left it (crash-breaker.ts), loaded before
+  // the reconciler or a job can act on a tenant.
+  const breaker = new CrashBreaker({
+    store: new RedisCircuitStore({ redis, prefix: installation.registryPrefix, logger }),
+  });
+  await breaker.load(await registry.list());
   const manager = new RuntimeController({
     driver,
+    breaker,
     image: settings.image,
     routerPublicKey: await readFile(settings.routerPublicKeyFile, 'utf8'),
     ...(settings.egressPublicKeyFile

@@ -148,6 +148,15 @@ export function rolloutProbationKey(prefix: string): string {
   return `${prefix}:runtime:rollout-probation`;
 }
 
+/**
+ * String with a TTL: a tenant's crash circuit, its failures and backoff (JSON,
+ * supervisor/lifecycle/circuit-store.ts), for the tenant's id and its record's creation time in
+ * milliseconds since the epoch (a tenant onboarded again under the id starts with none).
+ */
+export function crashCircuitKey(prefix: string, place: { tenant: string; tenantCreatedAt: string }): string {
+  return `${prefix}:runtime:circuit:${place.tenant}:${Date.parse(place.tenantCreatedAt)}`;
+}
+
 /** Hash: the supervisor's runtime metrics snapshot, a field per tenant (JSON). */
 export function metricsKey(prefix: string): string {
   return `${prefix}:metrics:runtimes`;

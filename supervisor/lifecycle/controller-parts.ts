@@ -11,7 +11,7 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
-import type { CrashBreaker } from './crash-breaker.ts';
+import type { CircuitTenant, CrashBreaker } from './crash-breaker.ts';
 import { isCrash, verdictOf, type RuntimeObservation, type Verdict } from './observation-policy.ts';
 import { observedState, transition, type LifecycleEvent, type LifecycleState } from './lifecycle-state.ts';
 import { RecentLog } from './recent-log.ts';
@@ -224,9 +224,11 @@ export class FailureLedger {
    * Per tenant, the runtime this process brought up (it answered) and has not asked to end since
    * (idle stop or reap, recycle, removal: `asked`). The exit code cannot tell a stop we asked for
    * from an end the tenant chose: its code picks its own, and exits 0 as a clean stop would. Only
-   * this record can. In memory: after a restart nothing is known of the runtimes found, and one
-   * found stopped is taken as a clean stop, as before (an idled tenant wakes, never backs off);
-   * the next runtime this process brings up is known again.
+   * this record can. In memory, unlike the breaker's counts: keeping it would write to Redis at
+   * every start and wake that comes up, on a call's path. After a restart nothing is known of the
+   * runtimes found, and one found stopped is taken as a clean stop (an idled tenant wakes, never
+   * backs off); the next runtime this process brings up is known again, so a tenant whose runtime
+   * ends itself gets one end uncounted per restart, while the breaker goes on from its counts.
    */
   private readonly up = new Map<string, string>();
   private readonly breaker: CrashBreaker;
@@ -237,21 +239,26 @@ export class FailureLedger {
     this.logger = logger;
   }
 
-  /** Records a crash seen by anyone (health pass, ensure); returns the backoff in force. */
-  noteCrash(info: RuntimeInfo, why = 'runtime crashed'): number {
-    if (this.crashes.get(info.tenantId) === crashKey(info)) return 0;
+  /** Records a crash seen by anyone (health pass, ensure) of the tenant's runtime `info`. */
+  async noteCrash(info: RuntimeInfo, tenant: CircuitTenant, why = 'runtime crashed'): Promise<void> {
+    if (this.crashes.get(info.tenantId) === crashKey(info)) return;
     this.crashes.set(info.tenantId, crashKey(info));
     this.logger.warn({ tenant: info.tenantId, exit: info.exit }, why);
-    return this.breaker.crash(info.tenantId);
+    await this.breaker.crash(tenant, crashKey(info));
+  }
+
+  /** A start (or wake) did not come up: counted, with its exit if it was seen; the backoff in force. */
+  async startFailed(tenant: CircuitTenant): Promise<number> {
+    return this.breaker.failure(tenant, this.crashes.get(tenant.id));
   }
 
   /**
    * The runtime answered after its start or wake: the breaker's failed starts are forgotten, and
    * from now on an end the controller did not ask for is a crash.
    */
-  cameUp(info: RuntimeInfo): void {
-    this.breaker.success(info.tenantId);
+  async cameUp(info: RuntimeInfo, tenant: CircuitTenant): Promise<void> {
     this.up.set(info.tenantId, info.runtimeId);
+    await this.breaker.success(tenant);
   }
 
   /** A transition recorded: one that stops or removes the runtime is an end the controller asked for. */
@@ -260,9 +267,10 @@ export class FailureLedger {
   }
 
   /** Counts an end of the runtime found (a crash, or an end nobody asked for); true if it was one. */
-  noteEnded(info: RuntimeInfo | undefined): boolean {
-    if (isCrash(info)) this.noteCrash(info!);
-    else if (this.endedUnasked(info)) this.noteCrash(info!, 'runtime ended without being asked');
+  async noteEnded(info: RuntimeInfo | undefined, tenant: CircuitTenant): Promise<boolean> {
+    if (isCrash(info)) await this.noteCrash(info!, tenant);
+    else if (this.endedUnasked(info))
+      await this.noteCrash(info!, tenant, 'runtime ended without being asked');
     else return false;
     return true;
   }
@@ -281,10 +289,14 @@ export class FailureLedger {
     this.crashes.set(info.tenantId, crashKey(info));
   }
 
-  /** The verdict on an observation, with the tenant's failed probes counted. */
-  verdict(o: RuntimeObservation, failuresBeforeRecycle: number): Verdict {
+  /** The verdict on an observation, with the tenant's failed probes (and a known tenant's crash) counted. */
+  async verdict(
+    o: RuntimeObservation,
+    failuresBeforeRecycle: number,
+    tenant: CircuitTenant | undefined,
+  ): Promise<Verdict> {
     const tenantId = o.info.tenantId;
-    if (o.kind === 'crashed') this.noteCrash(o.info);
+    if (o.kind === 'crashed' && tenant) await this.noteCrash(o.info, tenant);
     const counted = this.probes.get(tenantId) ?? 0;
     const verdict = verdictOf(o, counted, failuresBeforeRecycle);
     if (o.kind === 'probe' && o.health === 'unhealthy')
@@ -294,10 +306,10 @@ export class FailureLedger {
     return verdict;
   }
 
-  forget(tenantId: string): void {
+  async forget(tenantId: string): Promise<void> {
     this.probes.delete(tenantId);
     this.crashes.delete(tenantId);
     this.up.delete(tenantId);
-    this.breaker.forget(tenantId);
+    await this.breaker.forget(tenantId);
   }
 }

@@ -119,7 +119,7 @@ export class RuntimeController {
       if (options.runtimeId !== undefined && info?.runtimeId !== options.runtimeId) return false;
       // The registry's record now: the one the recycle was asked with may be older (tenant-gate.ts).
       const active = tenant.status === 'active' ? await this.gate.active(tenant) : undefined;
-      if (active) this.breaker.check(tenant.id);
+      if (active) this.breaker.check(active);
       this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
       await this.tellRouters(tenant.id);
       if (active) await this.bringUp(active, info, reason, { fresh: true, failed: options.failed ?? false });
@@ -132,11 +132,11 @@ export class RuntimeController {
   async observe(o: Observation, tenant: TenantRecord | undefined): Promise<Decision> {
     if (o.kind === 'stray') return this.removeStray(o);
     const tenantId = o.info.tenantId;
-    const verdict = this.ledger.verdict(o, this.options.settings.failuresBeforeRecycle);
+    const verdict = await this.ledger.verdict(o, this.options.settings.failuresBeforeRecycle, tenant);
     if (!verdict.recycle) return { acted: false };
     const { reason, failed } = verdict.recycle;
     if (!tenant) return { acted: false, why: 'no such tenant' };
-    if (this.breaker.isOpen(tenantId)) {
+    if (this.breaker.isOpen(tenant)) {
       this.options.logger.warn({ tenant: tenantId, reason }, 'not recycling: crash circuit open');
       return { acted: false, why: 'crash circuit open' };
     }
@@ -214,7 +214,7 @@ export class RuntimeController {
         );
         // `removed` ends this incarnation: the same id onboarded again starts from absent.
         this.states.forget(tenantId);
-        this.ledger.forget(tenantId);
+        await this.ledger.forget(tenantId);
       } else if (this.states.stateOf(tenantId, info) !== 'absent')
         await this.apply(tenantId, 'reap', 'removed', info, () =>
           this.driver.remove(tenantId, { purgeData }),
@@ -225,7 +225,7 @@ export class RuntimeController {
 
   private async ensureLocked(asked: TenantRecord): Promise<EnsuredRuntime> {
     const started = performance.now();
-    this.breaker.check(asked.id);
+    this.breaker.check(asked);
     // Read alongside the bring-up: every epoch bump (an idle tier, a recycle, a removal) happens
     // under this tenant's lock, which this ensure holds, so the value cannot move meanwhile.
     const epoch = this.currentEpoch(asked.id);
@@ -238,7 +238,7 @@ export class RuntimeController {
     ]);
     // A crash, or an end of a runtime we brought up that nobody asked for (whatever its exit code),
     // counts for the breaker before anything is started again (FailureLedger.endedUnasked).
-    if (this.ledger.noteEnded(before)) this.breaker.check(tenant.id);
+    if (await this.ledger.noteEnded(before, tenant)) this.breaker.check(tenant);
     const current = before?.specHash === specHash(this.specFor(tenant));
     const state = this.states.stateOf(tenant.id, before);
     // Already up, current and answering: hand it out. Up but not answering, or its socket
@@ -285,7 +285,7 @@ export class RuntimeController {
         // The hot wake path: unpause what was just inspected, nothing else, outside the create cap.
         const woken = await this.apply(id, 'wake', reason, before, () => this.driver.resume(before!));
         await this.health.waitUntilResumed(woken, (ended) => this.ledger.countedAlready(ended));
-        this.ledger.cameUp(woken);
+        await this.ledger.cameUp(woken, tenant);
         return woken;
       }
       const wake = state === 'stopped' && !options.fresh;
@@ -307,11 +307,11 @@ export class RuntimeController {
       // (and never past the boost's deadline).
       void this.boosts.end(id, 'ready');
       await this.apply(id, 'ready', reason, up, noop);
-      this.ledger.cameUp(up);
+      await this.ledger.cameUp(up, tenant);
       return up;
     } catch (error) {
       void this.boosts.end(id, 'start failed');
-      const backoff = this.breaker.failure(id);
+      const backoff = await this.ledger.startFailed(tenant);
       this.options.logger.warn({ tenant: id, err: error, backoffMs: backoff }, 'runtime failed to start');
       const now = await this.driver.inspect(id).catch(() => undefined);
       if (allowed(this.states.stateOf(id, now), 'fail'))

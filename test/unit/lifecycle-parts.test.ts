@@ -9,9 +9,15 @@ import { RecentLog } from '../../supervisor/lifecycle/recent-log.ts';
 import { pidsLimitReached } from '../../supervisor/lifecycle/health-monitor.ts';
 import { idleEvent, verdictOf } from '../../supervisor/lifecycle/observation-policy.ts';
 import type { RuntimeInfo } from '../../supervisor/runtime/runtime-driver.ts';
+import { tenantRecord } from '../support/tenant.ts';
 
 describe('CrashBreaker', () => {
-  it('opens after the threshold, doubles the backoff, and closes on success', () => {
+  const a = tenantRecord('tenant-a');
+  let ends = 0;
+  /** Each end a runtime of its own (container and exit time): counted once each. */
+  const nextEnd = (): string => `runtime-${++ends}:exit`;
+
+  it('opens after the threshold, doubles the backoff, and closes on success', async () => {
     let now = 0;
     const breaker = new CrashBreaker({
       threshold: 3,
@@ -19,30 +25,30 @@ describe('CrashBreaker', () => {
       maxBackoffMs: 4_000,
       now: () => now,
     });
-    expect(breaker.failure('a')).toBe(0);
-    expect(breaker.failure('a')).toBe(0);
-    expect(() => breaker.check('a')).not.toThrow();
-    expect(breaker.failure('a')).toBe(1_000);
-    expect(() => breaker.check('a')).toThrow(CircuitOpenError);
-    expect(breaker.failure('a')).toBe(2_000);
-    expect(breaker.failure('a')).toBe(4_000);
-    expect(breaker.failure('a')).toBe(4_000);
+    expect(await breaker.failure(a)).toBe(0);
+    expect(await breaker.failure(a)).toBe(0);
+    expect(() => breaker.check(a)).not.toThrow();
+    expect(await breaker.failure(a)).toBe(1_000);
+    expect(() => breaker.check(a)).toThrow(CircuitOpenError);
+    expect(await breaker.failure(a)).toBe(2_000);
+    expect(await breaker.failure(a)).toBe(4_000);
+    expect(await breaker.failure(a)).toBe(4_000);
     now += 3_000;
     const error = (() => {
       try {
-        breaker.check('a');
+        breaker.check(a);
       } catch (e) {
         return e as CircuitOpenError;
       }
       return undefined;
     })();
     expect(error?.retryAfterMs).toBe(1_000);
-    expect(breaker.isOpen('b')).toBe(false);
-    breaker.success('a');
-    expect(() => breaker.check('a')).not.toThrow();
+    expect(breaker.isOpen(tenantRecord('tenant-b'))).toBe(false);
+    await breaker.success(a);
+    expect(() => breaker.check(a)).not.toThrow();
   });
 
-  it('keeps the crashes of runtimes that had come up across a start that comes up, not the failed starts', () => {
+  it('keeps the crashes of runtimes that had come up across a start that comes up, not the failed starts', async () => {
     let now = 0;
     const breaker = new CrashBreaker({
       threshold: 3,
@@ -50,34 +56,34 @@ describe('CrashBreaker', () => {
       baseBackoffMs: 1_000,
       now: () => now,
     });
-    breaker.failure('a');
-    breaker.failure('a');
-    breaker.success('a');
-    expect(breaker.failure('a')).toBe(0);
-    breaker.success('a');
-    breaker.crash('a');
-    breaker.success('a');
-    expect(breaker.crash('a')).toBe(0);
-    breaker.success('a');
+    await breaker.failure(a);
+    await breaker.failure(a);
+    await breaker.success(a);
+    expect(await breaker.failure(a)).toBe(0);
+    await breaker.success(a);
+    await breaker.crash(a, nextEnd());
+    await breaker.success(a);
+    expect(await breaker.crash(a, nextEnd())).toBe(0);
+    await breaker.success(a);
     // Three ends in the window, each after a start that came up: a crash loop.
-    expect(breaker.crash('a')).toBe(1_000);
-    expect(() => breaker.check('a')).toThrow(CircuitOpenError);
+    expect(await breaker.crash(a, nextEnd())).toBe(1_000);
+    expect(() => breaker.check(a)).toThrow(CircuitOpenError);
     now += 1_000;
-    breaker.success('a');
-    expect(breaker.crash('a')).toBe(2_000);
+    await breaker.success(a);
+    expect(await breaker.crash(a, nextEnd())).toBe(2_000);
     // Out of the window, they are forgotten; offboarding forgets them at once.
     now += 60_000;
-    expect(breaker.crash('a')).toBe(0);
-    breaker.forget('a');
-    expect(breaker.isOpen('a')).toBe(false);
+    expect(await breaker.crash(a, nextEnd())).toBe(0);
+    await breaker.forget(a.id);
+    expect(breaker.isOpen(a)).toBe(false);
   });
 
-  it('forgets failures outside the window', () => {
+  it('forgets failures outside the window', async () => {
     let now = 0;
     const breaker = new CrashBreaker({ threshold: 2, windowMs: 1_000, now: () => now });
-    breaker.failure('a');
+    await breaker.failure(a);
     now += 2_000;
-    expect(breaker.failure('a')).toBe(0);
+    expect(await breaker.failure(a)).toBe(0);
   });
 });
 

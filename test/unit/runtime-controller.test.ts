@@ -127,11 +127,13 @@ describe('RuntimeController', () => {
       const driver = new MemoryDriver(1);
       // The default breaker: open at the third failure in 60 s.
       const runtimes = memoryController({ driver });
+      // One record: the circuit is the tenant's record's (its id and creation time).
+      const acme = tenant('acme');
       for (let i = 0; i < 3; i++) {
-        await runtimes.ensure(tenant('acme'));
+        await runtimes.ensure(acme);
         driver.crash('acme', code);
       }
-      await expect(runtimes.ensure(tenant('acme'))).rejects.toBeInstanceOf(CircuitOpenError);
+      await expect(runtimes.ensure(acme)).rejects.toBeInstanceOf(CircuitOpenError);
       expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(3);
     });
 
@@ -152,12 +154,13 @@ describe('RuntimeController', () => {
 
   it('takes a stopped runtime it did not bring up (a restarted supervisor) for a clean stop', async () => {
     const driver = new MemoryDriver(1);
-    await manager(driver).ensure(tenant('acme'));
+    const acme = tenant('acme');
+    await manager(driver).ensure(acme);
     driver.crash('acme', 0);
     // The next supervisor knows nothing of why it stopped: it wakes it, counting nothing.
     const breaker = new CrashBreaker({ threshold: 1 });
-    await memoryController({ driver, breaker }).ensure(tenant('acme'));
-    expect(breaker.isOpen('acme')).toBe(false);
+    await memoryController({ driver, breaker }).ensure(acme);
+    expect(breaker.isOpen(acme)).toBe(false);
   });
 
   it('hands the idempotency window to the runtime explicitly, in its environment', () => {
