@@ -289,16 +289,26 @@ export class FailureLedger {
     this.crashes.set(info.tenantId, crashKey(info));
   }
 
-  /** The verdict on an observation, with the tenant's failed probes (and a known tenant's crash) counted. */
+  /**
+   * The verdict on an observation, with the tenant's failed probes counted, and a known tenant's
+   * broken runtime (a crash, a limit reached, failed health checks, a tampered or missing socket)
+   * counted once for the breaker: a runtime that comes up and then breaks this way, again and
+   * again, is a crash loop too, and each recycle takes a create-cap slot and engine work.
+   */
   async verdict(
     o: RuntimeObservation,
     failuresBeforeRecycle: number,
     tenant: CircuitTenant | undefined,
   ): Promise<Verdict> {
     const tenantId = o.info.tenantId;
-    if (o.kind === 'crashed' && tenant) await this.noteCrash(o.info, tenant);
     const counted = this.probes.get(tenantId) ?? 0;
     const verdict = verdictOf(o, counted, failuresBeforeRecycle);
+    if (verdict.recycle?.failed && tenant)
+      await this.noteCrash(
+        o.info,
+        tenant,
+        o.kind === 'crashed' ? undefined : `runtime failed: ${verdict.recycle.reason}`,
+      );
     if (o.kind === 'probe' && o.health === 'unhealthy')
       this.logger.warn({ tenant: tenantId, failures: counted + 1 }, 'health check failed');
     if (verdict.failures > 0) this.probes.set(tenantId, verdict.failures);

@@ -100,8 +100,8 @@ export class RuntimeController {
 
   /**
    * Replaces the tenant's container with a fresh one: routers are told first (epoch), the old
-   * container drains its in-flight calls, then a new one starts if the tenant is still active.
-   * `failed`: the runtime is broken (marked so before the recycle), not merely out of date.
+   * container drains its in-flight calls, then a new one starts if the tenant is still active and
+   * its crash circuit closed. `failed`: the runtime is broken (marked so first), not out of date.
    * `runtimeId`: only that container, if it still serves the tenant; `unlessCreatedAfterMs`: only a
    * container created before then (either: another report of the same event came first). false:
    * it found nothing to do.
@@ -119,11 +119,15 @@ export class RuntimeController {
       if (options.runtimeId !== undefined && info?.runtimeId !== options.runtimeId) return false;
       // The registry's record now: the one the recycle was asked with may be older (tenant-gate.ts).
       const active = tenant.status === 'active' ? await this.gate.active(tenant) : undefined;
-      if (active) this.breaker.check(active);
-      this.options.logger.info({ tenant: tenant.id, reason }, 'recycling runtime');
+      const failed = options.failed ?? false;
+      if (active && !failed) this.breaker.check(active);
+      // A broken runtime is not left running while the circuit is open (a fork bomb at its PIDs
+      // limit, a runtime that stopped answering): removed, not replaced; calls get the backoff.
+      const replacement = active && !this.breaker.isOpen(active) ? active : undefined;
+      this.options.logger.info({ tenant: tenant.id, reason, replaced: !!replacement }, 'recycling runtime');
       await this.tellRouters(tenant.id);
-      if (active) await this.bringUp(active, info, reason, { fresh: true, failed: options.failed ?? false });
-      else await this.replace(tenant.id, info, reason, { failed: false, drain: false });
+      if (replacement) await this.bringUp(replacement, info, reason, { fresh: true, failed });
+      else await this.replace(tenant.id, info, reason, { failed, drain: false });
       return true;
     });
   }
@@ -131,13 +135,12 @@ export class RuntimeController {
   /** The one entry for observers: a fact about a runtime in, what was done about it out. */
   async observe(o: Observation, tenant: TenantRecord | undefined): Promise<Decision> {
     if (o.kind === 'stray') return this.removeStray(o);
-    const tenantId = o.info.tenantId;
     const verdict = await this.ledger.verdict(o, this.options.settings.failuresBeforeRecycle, tenant);
     if (!verdict.recycle) return { acted: false };
     const { reason, failed } = verdict.recycle;
     if (!tenant) return { acted: false, why: 'no such tenant' };
-    if (this.breaker.isOpen(tenant)) {
-      this.options.logger.warn({ tenant: tenantId, reason }, 'not recycling: crash circuit open');
+    if (this.breaker.isOpen(tenant) && !(failed && o.info.state !== 'stopped')) {
+      this.options.logger.warn({ tenant: tenant.id, reason }, 'not recycling: crash circuit open');
       return { acted: false, why: 'crash circuit open' };
     }
     try {
@@ -145,7 +148,7 @@ export class RuntimeController {
       if (!acted) return { acted: false, why: 'runtime gone or replaced since it was observed' };
       return { acted: true, event: 'recycle', reason };
     } catch (error) {
-      this.options.logger.warn({ tenant: tenantId, err: error }, 'recycle failed');
+      this.options.logger.warn({ tenant: tenant.id, err: error }, 'recycle failed');
       return { acted: true, event: 'recycle', reason, error };
     }
   }
@@ -300,7 +303,8 @@ export class RuntimeController {
           wake ? before : undefined,
           () => this.createLimiter.run(() => this.startBoosted(spec, { generation, secrets })),
         );
-        await this.waitUntilHealthy(started);
+        // A start that exits is counted once, by the failure path below: inspection must not recount.
+        await this.health.waitUntilHealthy(started, (ended) => this.ledger.countedAlready(ended));
         return started;
       });
       // Off the caller's path: its first call may still run boosted, for one engine update at most
@@ -383,11 +387,6 @@ export class RuntimeController {
     if (!epochs) return;
     await epochs.bump(tenantId);
     await new Promise((resolve) => setTimeout(resolve, settings.routeSettleMs));
-  }
-
-  private async waitUntilHealthy(info: RuntimeInfo): Promise<void> {
-    // A start that exits is counted once, by the caller's failure path: inspection must not recount.
-    await this.health.waitUntilHealthy(info, (ended) => this.ledger.countedAlready(ended));
   }
 
   private async currentEpoch(tenantId: string): Promise<number> {

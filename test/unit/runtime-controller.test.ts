@@ -137,6 +137,28 @@ describe('RuntimeController', () => {
       expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(3);
     });
 
+  // A runtime that comes up and then breaks while running (here a fork bomb at its PIDs limit,
+  // each time): every recycle would start another (engine work, a create-cap slot) unless the
+  // breaks count for the breaker, and once it opens the broken one must not be left running.
+  it('backs off a runtime that keeps reaching a limit, and removes the last one without a replacement', async () => {
+    const driver = new MemoryDriver(1);
+    const runtimes = memoryController({ driver });
+    const acme = tenant('acme');
+    await runtimes.ensure(acme);
+    const decisions = [];
+    for (let i = 0; i < 3; i++) {
+      const info = (await driver.inspect('acme'))!;
+      decisions.push(await runtimes.observe({ kind: 'limit', info, reason: 'PIDs limit reached' }, acme));
+    }
+    expect(decisions.map((d) => d.acted)).toEqual([true, true, true]);
+    expect(runtimes.breaker.isOpen(acme)).toBe(true);
+    // Two replacements, then the third broken runtime removed and none started in its place.
+    expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(3);
+    expect(driver.runtimes.has('acme')).toBe(false);
+    await expect(runtimes.ensure(acme)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(3);
+  });
+
   it('wakes a runtime the idle tier stopped on every next call, never backing off', async () => {
     const driver = new MemoryDriver(1);
     const runtimes = memoryController({ driver });
