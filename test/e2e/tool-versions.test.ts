@@ -1,7 +1,10 @@
 // Versioned tools and shared tools through the real router: a tenant pinned to a deprecated version
-// is served that version (narrower schema, "DEPRECATED" description, `_meta` on results); upgrading
-// its pin sends tools/list_changed to a listening 2026-07-28 client; quota_status and docs_search
-// answer in-process; an operator's own shared tool module is loaded from configuration.
+// is served that version (narrower schema, "DEPRECATED" description, `_meta` on results, a result
+// with only the fields its schema names, which the SDK's client checks); upgrading its pin sends
+// tools/list_changed to a listening 2026-07-28 client; records_list 1.2.0's next_cursor, followed
+// while records are deleted and created between pages, reaches every record once and ends with the
+// last one; quota_status and docs_search answer in-process; an operator's own shared tool module is
+// loaded from configuration.
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport, type Tool } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
