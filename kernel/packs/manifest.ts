@@ -15,8 +15,10 @@ export {
   RecordsCreateInput,
   RecordsListInput,
   RecordsUpdateInput,
+  RECORDS_CURSOR,
   RECORDS_TOOLS,
   type RecordRow,
+  type RecordsOrder,
 } from './records.ts';
 
 export const EmptyInput = z.strictObject({});

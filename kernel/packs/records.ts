@@ -2,7 +2,12 @@
 // against these before dispatch; the tenant runtime implements the same definitions and re-checks.
 import { z } from 'zod';
 import { dateInRange, datesOrdered, eachItem, notNegative, safeSegment } from '../tools/semantic-rules.ts';
-import type { SemanticValidator, ToolDefinition, ToolEffect } from '../tools/tool-definition.ts';
+import type {
+  SemanticIssue,
+  SemanticValidator,
+  ToolDefinition,
+  ToolEffect,
+} from '../tools/tool-definition.ts';
 
 export const RecordId = z.uuid();
 const Title = z.string().min(1).max(200);
@@ -49,9 +54,25 @@ export const RecordsListInputV1 = z.strictObject({
   limit: z.number().int().min(1).max(100).default(20),
   after: RecordId.optional(),
 });
-export const RecordsListInput = RecordsListInputV1.extend({
+const Order = z.enum(['oldest_first', 'newest_first']);
+export type RecordsOrder = z.infer<typeof Order>;
+export const RecordsListInputV1_1 = RecordsListInputV1.extend({
   due_before: Day.optional().describe('Only records due before this day.'),
-  order: z.enum(['oldest_first', 'newest_first']).default('oldest_first'),
+  order: Order.default('oldest_first'),
+}).strict();
+/**
+ * Where a listing goes on: its order and the position of the page's last record in the store (its
+ * row number, which no delete moves and no insert takes: a cursor holds whatever happens to that
+ * record). The largest position is below 2^53, so it is a safe integer.
+ */
+export const RECORDS_CURSOR = /^(oldest_first|newest_first):([1-9][0-9]{0,14})$/;
+export const RecordsListInput = RecordsListInputV1_1.extend({
+  cursor: z
+    .string()
+    .max(32)
+    .regex(RECORDS_CURSOR)
+    .optional()
+    .describe("The previous page's next_cursor: this page starts after it."),
 }).strict();
 export const RecordsBulkCreateInput = z.strictObject({
   items: z.array(RecordsCreateInput).min(1).max(50),
@@ -87,6 +108,22 @@ export const BulkCreateOutput = z.object({
     }),
   ),
 });
+
+/** A cursor goes on in its own listing's order, and it is where to start: no `after` beside it. */
+function cursorFits(args: Record<string, unknown>): SemanticIssue[] {
+  const cursor = typeof args.cursor === 'string' ? RECORDS_CURSOR.exec(args.cursor) : null;
+  if (!cursor) return [];
+  if (args.after !== undefined)
+    return [{ path: 'after', code: 'invalid_arguments', message: 'pass either after or cursor, not both' }];
+  if (cursor[1] === args.order) return [];
+  return [
+    {
+      path: 'order',
+      code: 'invalid_arguments',
+      message: `this cursor goes on with a ${cursor[1]} listing: pass order ${cursor[1]} with it`,
+    },
+  ];
+}
 
 const recordRules: SemanticValidator[] = [
   dateInRange('start_date'),
@@ -180,20 +217,40 @@ export const RECORDS_TOOLS: readonly ToolDefinition[] = [
   }),
   tenantTool({
     name: 'records_list',
+    version: '1.2.0',
+    title: 'List records',
+    description:
+      "List records of the calling tenant, oldest or newest first, a page at a time; optionally only those due before a day. The result's next_cursor is where the next page starts: pass it as cursor, with the same order and due_before; it is null when no record remains. A page may hold fewer records than limit (it ends at about 1 MiB of them) and still not be the last: only a null next_cursor ends the list.",
+    inputSchema: RecordsListInput,
+    outputSchema: z.object({ records: z.array(RecordSchema), next_cursor: z.string().nullable() }),
+    scope: 'records:read',
+    effect: 'read',
+    semantic: [dateInRange('due_before'), cursorFits],
+  }),
+];
+
+/**
+ * Older versions a tenant may still pin. Their inputs are a subset of the current version's, which
+ * the runtime implements; the router answers them with what their own output schema names
+ * (router/pipeline/pinned-version.ts).
+ */
+export const RECORDS_TOOL_HISTORY: readonly ToolDefinition[] = [
+  tenantTool({
+    name: 'records_list',
     version: '1.1.0',
     title: 'List records',
     description:
       'List records of the calling tenant, oldest or newest first, paginated by id (after: the last id of the previous page; a page of large records ends before limit, at about 1 MiB of them, so only an empty page ends the list); optionally only those due before a day.',
-    inputSchema: RecordsListInput,
+    inputSchema: RecordsListInputV1_1,
     outputSchema: z.object({ records: z.array(RecordSchema) }),
     scope: 'records:read',
     effect: 'read',
     semantic: [dateInRange('due_before')],
+    deprecated: {
+      message: 'records_list 1.1.0 is replaced by 1.2.0 (next_cursor says where the next page starts).',
+      replacedBy: '1.2.0',
+    },
   }),
-];
-
-/** Older versions a tenant may still pin. Their inputs are a subset of the current version's. */
-export const RECORDS_TOOL_HISTORY: readonly ToolDefinition[] = [
   tenantTool({
     name: 'records_list',
     version: '1.0.0',

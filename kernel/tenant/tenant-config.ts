@@ -3,11 +3,9 @@
 // versions that the manifest does not carry are rejected, never stored.
 import { z } from 'zod';
 import { TenantRecordSchema, type TenantRecord } from './tenant-spec.ts';
-import { RECORDS_TOOLS, SHARED_TOOLS, type ToolDefinition } from '../packs/manifest.ts';
+import { MANIFEST } from '../packs/manifest.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { packOfExposed } from '../packs/pack-naming.ts';
-
-const MANIFEST: readonly ToolDefinition[] = [...SHARED_TOOLS, ...RECORDS_TOOLS];
 
 /** Fields the system owns: never taken from a YAML file. */
 export const SYSTEM_FIELDS = ['uid', 'createdAt', 'updatedAt', 'generation'] as const;
@@ -32,23 +30,27 @@ export interface ManifestIssue {
 }
 
 /**
- * Every tool a record names must exist in the manifest, pinned to a version it carries (a per-tool
- * quota too: a limit on a tool that does not exist is a typo that would limit nothing); a role may
- * also name a tool of a pack the record enables (the pack registry checks the pin itself).
+ * Every tool a record names must exist in the manifest, pinned to a version it carries, a deprecated
+ * one too: the router serves it, and a record written before a newer version came pins the older
+ * (were only current versions known, every change to such a tenant, its suspension for offboarding
+ * included, would be refused until its pins moved). A per-tool quota must name a tool too (a limit
+ * on a tool that does not exist is a typo that would limit nothing); a role may also name a tool of
+ * a pack the record enables (the pack registry checks the pin itself).
  */
 export function manifestIssues(
   config: Pick<TenantRecord, 'tools' | 'roles'> & Partial<Pick<TenantRecord, 'quotas' | 'packs'>>,
 ): ManifestIssue[] {
   const issues: ManifestIssue[] = [];
-  const known = new Map(MANIFEST.map((tool) => [tool.name, tool]));
+  const known = new Set(MANIFEST.map((tool) => tool.name));
   const seen = new Set<string>();
   config.tools.forEach((pin, index) => {
-    const tool = known.get(pin.name);
-    if (!tool) issues.push({ path: `tools.${index}.name`, message: `unknown tool "${pin.name}"` });
-    else if (tool.version !== pin.version)
+    const versions = MANIFEST.filter((tool) => tool.name === pin.name).map((tool) => tool.version);
+    if (versions.length === 0)
+      issues.push({ path: `tools.${index}.name`, message: `unknown tool "${pin.name}"` });
+    else if (!versions.includes(pin.version))
       issues.push({
         path: `tools.${index}.version`,
-        message: `tool "${pin.name}" has no version ${pin.version} in the manifest (it carries ${tool.version})`,
+        message: `tool "${pin.name}" has no version ${pin.version} in the manifest (it carries ${versions.join(', ')})`,
       });
     if (seen.has(pin.name))
       issues.push({ path: `tools.${index}.name`, message: `tool "${pin.name}" listed twice` });

@@ -31,9 +31,9 @@ export const DEFAULT_READ_BOUNDS: RuntimeReadBounds = {
 };
 
 /**
- * An answer may carry what the tools accept several times over: a full records_list page (100
- * records of at most 32 KiB, each carried twice, as text and as structured content) is 6.25 MiB,
- * under 16 times the largest payload bound (512 KiB).
+ * An answer may carry what the tools accept several times over, each result twice (as text and as
+ * structured content): 16 times the largest payload bound (512 KiB). A records_list page ends at
+ * about 1 MiB of records (RECORDS_PAGE_BYTES in runtime-image/src/records-pack/records-calls.ts).
  */
 const RESPONSE_FACTOR = 16;
 const MIN_RESPONSE_BYTES = 64 * 1024;

@@ -26,6 +26,7 @@ import {
   type RateLimitLayer,
 } from '../../kernel/ratelimit/rate-limiter.ts';
 import { validateCall } from './validate.ts';
+import { asPinnedVersion } from './pinned-version.ts';
 import { chargeRefusal } from './refusal-charge.ts';
 import { takeFromLimits } from './rate-take.ts';
 import type { ConcurrencyGate, Release } from '../../kernel/process/concurrency-gate.ts';
@@ -369,7 +370,7 @@ export async function runToolCall(
     return admitted.answer;
   }
   const { args, decision, held } = admitted;
-  const result = await execute(call, args, deps, held);
+  const result = asPinnedVersion(call.tool.definition, await execute(call, args, deps, held));
   const deprecated = call.tool.definition.deprecated;
   return {
     ...result,

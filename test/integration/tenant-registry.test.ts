@@ -1,9 +1,10 @@
 // The registry and the audit trail on real Redis: generations with optimistic concurrency (one of
 // two concurrent updates wins, the other gets a conflict, nothing is lost; an update made from a
-// tenant since offboarded and onboarded again is not written over the new one, nor its record deleted), a change log naming who
-// made each change, manifest rules that change nothing when they refuse, an id that would name its
-// runtime as another tenant's volume-init helper refused, a record read again that
-// is parsed only when its stored text changed, and a hash chain that a tampered entry breaks.
+// tenant since offboarded and onboarded again is not written over the new one, nor its record
+// deleted), a change log naming who made each change, manifest rules that change nothing when they
+// refuse (and take a deprecated version's pin), an id that would name its runtime as another
+// tenant's volume-init helper refused, a record read again that is parsed only when its stored text
+// changed, and a hash chain that a tampered entry breaks.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
@@ -209,6 +210,30 @@ describe('tenant registry', () => {
     expect(await registry.require('echo')).toEqual(before);
     expect(await registry.get('foxtrot')).toBeUndefined();
     expect((await registry.history()).map((e) => e.actor)).not.toContain('mallory');
+  });
+
+  it('keeps a tenant pinned to a deprecated tool version changeable, and takes such a pin', async () => {
+    await registry.create({ id: 'hotel', plan: planByName('small'), isolation: 'runc' });
+    // A record written before records_list 1.2.0 came pins 1.1.0, which is deprecated now.
+    const stored = await registry.require('hotel');
+    const pinned = (version: string) =>
+      stored.tools.map((pin) => (pin.name === 'records_list' ? { ...pin, version } : pin));
+    await redis.set(
+      `${ns.installation.registryPrefix}:tenant:hotel`,
+      JSON.stringify({ ...stored, tools: pinned('1.1.0') }),
+    );
+    const suspended = await registry.update('hotel', {
+      expectedGeneration: stored.generation,
+      changes: { status: 'suspended' },
+      author: { actor: 'alice' },
+    });
+    expect(suspended.tools).toEqual(pinned('1.1.0'));
+    const older = await registry.update('hotel', {
+      expectedGeneration: suspended.generation,
+      changes: { tools: pinned('1.0.0') },
+      author: { actor: 'alice' },
+    });
+    expect(older.tools).toEqual(pinned('1.0.0'));
   });
 
   it('refuses a secret value where a reference belongs', async () => {

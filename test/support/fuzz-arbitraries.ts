@@ -96,6 +96,22 @@ const argsFor: Record<string, fc.Arbitrary<unknown>> = {
       ),
       after: id,
       due_before: day,
+      order: mostly(fc.constantFrom('oldest_first', 'newest_first'), fc.oneof(nasty, fc.string())),
+      cursor: mostly(
+        fc
+          .tuple(fc.constantFrom('oldest_first', 'newest_first'), fc.integer({ min: 1, max: 1_000_000 }))
+          .map(([order, position]) => `${order}:${position}`),
+        fc.oneof(
+          nasty,
+          fc.constantFrom(
+            'oldest_first:0',
+            'newest_first:-1',
+            `oldest_first:${'9'.repeat(20)}`,
+            'oldest_first',
+          ),
+          fc.string({ maxLength: 40 }),
+        ),
+      ),
     },
     [],
   ),

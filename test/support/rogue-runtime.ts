@@ -36,7 +36,8 @@ export async function startRogueRuntime(socketPath: string, ownerUid?: number): 
     });
     server.setRequestHandler('tools/call', (request) => {
       calls.set(request.params.name, (calls.get(request.params.name) ?? 0) + 1);
-      const value = request.params.name === 'records_list' ? { records: [] } : { note: 'rogue' };
+      const value =
+        request.params.name === 'records_list' ? { records: [], next_cursor: null } : { note: 'rogue' };
       return Promise.resolve({
         content: [{ type: 'text', text: JSON.stringify(value) }],
         structuredContent: value,

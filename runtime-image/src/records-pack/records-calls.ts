@@ -4,7 +4,12 @@
 // transaction: the pack's guarantee, stronger than the runtime's key table (docs/pack-runtime.md).
 import { Buffer } from 'node:buffer';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { RECORDS_TOOLS, type RecordRow } from '../../../kernel/packs/manifest.ts';
+import {
+  RECORDS_CURSOR,
+  RECORDS_TOOLS,
+  type RecordRow,
+  type RecordsOrder,
+} from '../../../kernel/packs/manifest.ts';
 import {
   argumentsDigest,
   IDEMPOTENCY_KEY_FIELD,
@@ -33,25 +38,52 @@ function ok(value: Record<string, unknown>): CallToolResult {
 export const RECORDS_PAGE_BYTES = 1024 * 1024;
 
 /**
- * A records_list page: the first rows whose JSON fits RECORDS_PAGE_BYTES, and at least one (a
- * record is far smaller). The answer's text is made of the JSON measured, each row serialized once:
- * the same text JSON.stringify({ records }) makes (ok).
+ * A records_list page: the first of `rows` (up to `limit`) whose JSON fits RECORDS_PAGE_BYTES, and at
+ * least one (a record is far smaller). `rows` holds one more than `limit` where the store has one,
+ * so the page knows whether a record remains after it: `next_cursor` is its last record's position,
+ * or null when none remains (no empty page is needed to find the end). The answer's text is made of
+ * the JSON measured, each row serialized once: the same text as JSON.stringify of its structured
+ * content (ok).
  */
-function listPage(rows: RecordRow[]): CallToolResult {
+function listPage(
+  rows: { seq: number; record: RecordRow }[],
+  limit: number,
+  order: RecordsOrder,
+): CallToolResult {
   let bytes = 0;
   const records: RecordRow[] = [];
   const texts: string[] = [];
-  for (const row of rows) {
-    const text = JSON.stringify(row);
+  let last = 0;
+  for (const { seq, record } of rows.slice(0, limit)) {
+    const text = JSON.stringify(record);
     bytes += Buffer.byteLength(text);
     if (records.length > 0 && bytes > RECORDS_PAGE_BYTES) break;
-    records.push(row);
+    records.push(record);
     texts.push(text);
+    last = seq;
   }
+  const nextCursor = records.length < rows.length ? `${order}:${last}` : null;
   return {
-    content: [{ type: 'text', text: `{"records":[${texts.join(',')}]}` }],
-    structuredContent: { records },
+    content: [
+      { type: 'text', text: `{"records":[${texts.join(',')}],"next_cursor":${JSON.stringify(nextCursor)}}` },
+    ],
+    structuredContent: { records, next_cursor: nextCursor },
   };
+}
+
+function list(store: RecordsStore, args: Record<string, unknown>): CallToolResult {
+  const limit = args.limit as number;
+  const order = args.order as RecordsOrder;
+  // The schema and cursorFits checked the cursor: its order is this call's.
+  const cursor = typeof args.cursor === 'string' ? RECORDS_CURSOR.exec(args.cursor) : null;
+  const rows = store.list({
+    limit: limit + 1,
+    order,
+    after: args.after as string | undefined,
+    afterSeq: cursor ? Number(cursor[2]) : undefined,
+    dueBefore: args.due_before as string | undefined,
+  });
+  return rows ? listPage(rows, limit, order) : notFound(args.after);
 }
 
 function notFound(id: unknown): CallToolResult {
@@ -114,15 +146,7 @@ const HANDLERS: Record<string, (store: RecordsStore) => Handler> = {
     const record = store.get(args.id as string);
     return record ? { record } : notFound(args.id);
   },
-  records_list: (store) => (args) =>
-    listPage(
-      store.list(
-        args.limit as number,
-        args.after as string | undefined,
-        args.due_before as string | undefined,
-        args.order === 'newest_first',
-      ),
-    ),
+  records_list: (store) => (args) => list(store, args),
 };
 
 function asResult(value: Record<string, unknown> | CallToolResult): CallToolResult {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { openDurableDatabase, statementCache } from '../durable-sqlite.ts';
 import { BulkheadError } from '../../../kernel/errors/bulkhead-error.ts';
-import type { RecordRow } from '../../../kernel/packs/manifest.ts';
+import type { RecordRow, RecordsOrder } from '../../../kernel/packs/manifest.ts';
 
 interface RowShape {
   id: string;
@@ -32,6 +32,15 @@ export interface RecordInput {
   due_date?: string | undefined;
 }
 export type RecordPatch = Partial<RecordInput>;
+
+/** What records_list asks the store for (RecordsStore.list). */
+export interface ListQuery {
+  limit: number;
+  order: RecordsOrder;
+  after?: string | undefined;
+  afterSeq?: number | undefined;
+  dueBefore?: string | undefined;
+}
 
 function toRecord(row: RowShape): RecordRow {
   return {
@@ -206,20 +215,34 @@ export class RecordsStore {
     return this.statement('DELETE FROM records WHERE id = ?').run(id).changes > 0;
   }
 
-  list(limit: number, after?: string, dueBefore?: string, newestFirst = false): RecordRow[] {
+  /**
+   * Up to `limit` records in the listing's order, each with its position (`seq`, a record's row
+   * number, which a cursor holds). `after` names a record to start after; `afterSeq` a position,
+   * which holds whether or not its record is still there. Undefined when `after` names no record:
+   * where that listing goes on is unknown (an empty page would end it early).
+   */
+  list(query: ListQuery): { seq: number; record: RecordRow }[] | undefined {
+    const newestFirst = query.order === 'newest_first';
+    let from = query.afterSeq;
+    if (query.after !== undefined) {
+      const row = this.statement('SELECT seq FROM records WHERE id = ?').get(query.after) as
+        { seq: number } | undefined;
+      if (!row) return undefined;
+      from = row.seq;
+    }
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (after) {
-      where.push(`seq ${newestFirst ? '<' : '>'} (SELECT seq FROM records WHERE id = ?)`);
-      params.push(after);
+    if (from !== undefined) {
+      where.push(`seq ${newestFirst ? '<' : '>'} ?`);
+      params.push(from);
     }
-    if (dueBefore) {
+    if (query.dueBefore) {
       where.push('due_date IS NOT NULL AND due_date < ?');
-      params.push(dueBefore);
+      params.push(query.dueBefore);
     }
     const sql = `SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
-    const rows = this.statement(sql).all(...params, limit) as unknown as RowShape[];
-    return rows.map(toRecord);
+    const rows = this.statement(sql).all(...params, query.limit) as unknown as (RowShape & { seq: number })[];
+    return rows.map((row) => ({ seq: row.seq, record: toRecord(row) }));
   }
 
   /** Health: the database answers a read. */
