@@ -222,7 +222,7 @@ export function upstreamBudgetsKey(prefix: string): string {
   return `${prefix}:upstream-budgets`;
 }
 
-// The console (console/refused-actions.ts, console/auth/pending-sign-in.ts).
+// The console (console/refused-actions.ts, console/auth/pending-sign-in.ts, console/auth/sessions.ts).
 
 /**
  * String with a TTL of one interval: an actor's refused action on a tenant is on record
@@ -239,4 +239,17 @@ export function refusedActionKey(prefix: string, digest: string): string {
  */
 export function signInSeedKey(prefix: string): string {
   return `${prefix}:console:sign-in-seed`;
+}
+
+/**
+ * String (JSON) with the session's lifetime as its TTL: a signed-in console session, shared by every
+ * console process (`digest`: SHA-256 of the id its cookie carries, which Redis never holds).
+ */
+export function consoleSessionKey(prefix: string, digest: string): string {
+  return `${prefix}:console:session:${digest}`;
+}
+
+/** Sorted set: the digests of the open console sessions by opening time, to drop the oldest. */
+export function consoleSessionsKey(prefix: string): string {
+  return `${prefix}:console:sessions`;
 }
