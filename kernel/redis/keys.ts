@@ -25,6 +25,14 @@ export function tenantSetKey(prefix: string): string {
   return `${prefix}:tenants`;
 }
 
+/**
+ * Sorted set, every score 0: the same ids in id order, which the registry's scripts keep with the set
+ * (kernel/registry/tenant-id-page.ts reads a page of it without reading the whole).
+ */
+export function tenantOrderKey(prefix: string): string {
+  return `${prefix}:tenants-by-id`;
+}
+
 /** Stream: the registry's change log. */
 export function tenantChangesKey(prefix: string): string {
   return `${prefix}:tenant-changes`;
