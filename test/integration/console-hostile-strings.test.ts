@@ -16,8 +16,8 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 const TENANT = 'acme';
 /** Shown as "records_delete" by the right-to-left override, a name no tool has. */
 const REVERSED_TOOL = '\u202Eeteled_sdrocer';
-/** Markup, a zero-width space and a word joiner. */
-const MARKUP_TOOL = '<img src=x onerror="window.pwned=1">records\u200B_list\u2060';
+/** Markup, a zero-width space, a word joiner and a Hangul filler (a letter drawn as nothing). */
+const MARKUP_TOOL = '<img src=x onerror="window.pwned=1">records\u200B_list\u2060\u3164';
 /** A user whose name is markup, then text its right-to-left override turns round, and long (the dev IdP's longest). */
 const HOSTILE_USER = `<b id="bold">olivia</b>\u202Enimda-${'x'.repeat(150)}`;
 /** What the verify probe would quote of a socket directory the tenant's code wrote a file into. */
@@ -83,7 +83,7 @@ async function shown(selector: string): Promise<{ text: string; fits: boolean; p
 }
 
 /** Bidi controls, zero-width and other invisible characters: none may reach the page as such. */
-const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}]|(?![\t\n])\p{Cc}/u;
+const INVISIBLE = /[\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|(?![\t\n])\p{Cc}/u;
 
 describe('tenant-controlled strings in the console', () => {
   it('shows the tenant page (recent refusals, quota layers) the same way', async () => {
@@ -108,7 +108,7 @@ describe('tenant-controlled strings in the console', () => {
     expect(table.text).not.toMatch(INVISIBLE);
     // The override, the zero-width space and the word joiner are named where they stand.
     expect(table.text).toContain('U+202E');
-    expect(table.text).toContain('records[U+200B]_list[U+2060]');
+    expect(table.text).toContain('records[U+200B]_list[U+2060][U+3164]');
     expect(table.text).toContain('<b id="bold">olivia</b>');
     expect(table.fits).toBe(true);
     // The report's reason quotes what the probe saw: the override is named there too.

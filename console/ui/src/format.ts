@@ -42,11 +42,13 @@ export function Badge({ ok, yes, no }: { ok: boolean; yes: string; no: string })
 
 /**
  * Characters that act without being seen: controls, bidi overrides and isolates, zero-width and other
- * format characters, line and paragraph separators. A name a tenant chose (a tool its agent called,
- * a user or agent its own IdP signed, a file its code left where verify looks) could otherwise turn
- * its text round (U+202E shows `\u202Eeteled_sdrocer` as "records_delete") or hide a difference.
+ * format characters, line and paragraph separators, private-use, unassigned and lone surrogate code
+ * points, and the rest Unicode says to render as nothing (a Hangul filler, a variation selector). A
+ * name a tenant chose (a tool its agent called, a user or agent its own IdP signed, a file its code
+ * left where verify looks) could otherwise turn its text round (U+202E shows `\u202Eeteled_sdrocer`
+ * as "records_delete") or hide a difference.
  */
-const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const UNSEEN = /[\p{C}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
 /** `text` with each unseen character named where it stands, as `[U+202E]`; markup stays text (Preact). */
 export function visible(text: string): string {
