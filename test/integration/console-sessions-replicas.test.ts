@@ -4,7 +4,7 @@
 // with the session's lifetime as the key's expiry, and Redis never holds the id the cookie carries.
 // Real consoles on one Redis, behind one development IdP.
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningConsole } from '../../console/console-server.ts';
 import { SessionStore } from '../../console/auth/sessions.ts';
 import { signInByFetch, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
@@ -25,6 +25,10 @@ beforeAll(async () => {
   });
   replica = await running.replica();
   redis = new Redis(running.ns.installation.redis);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 afterAll(async () => {
@@ -88,7 +92,12 @@ describe("a session over the same console's processes", () => {
     const prefix = `${running.ns.installation.registryPrefix}:bound`;
     const [one, two] = [0, 1].map(() => new SessionStore({ redis, prefix, ttlMs: TTL_MS, max: 2 }));
     const ids = [];
-    for (const sub of ['s1', 's2', 's3']) ids.push(await one!.open({ sub, role: 'auditor' }));
+    // Opened a millisecond apart: the order is the opening time's (sessions of one millisecond tie).
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    for (const sub of ['s1', 's2', 's3']) {
+      ids.push(await one!.open({ sub, role: 'auditor' }));
+      vi.setSystemTime(Date.now() + 1);
+    }
     // Opened at the one, read at the other: the first is gone, the two newest are kept.
     const seen = await Promise.all(ids.map(async (id) => (await two!.get(id))?.sub));
     expect(seen).toEqual([undefined, 's2', 's3']);
