@@ -51,7 +51,7 @@ export class ApiRoutes {
 
   /** Answers a request under /api (the caller maps a thrown error to its answer). */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const session = this.#o.auth.session(req);
+    const session = await this.#o.auth.session(req);
     const method = req.method ?? 'GET';
     if (method === 'GET' && url.pathname === '/api/me')
       return sendJson(res, 200, { sub: session.sub, role: session.role, csrf: session.csrf });

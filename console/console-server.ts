@@ -114,7 +114,12 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       redis.disconnect();
       throw error;
     }),
-    sessions: new SessionStore({ ttlMs: options.sessionTtlMs, max: options.maxSessions }),
+    sessions: new SessionStore({
+      redis,
+      prefix: inst.registryPrefix,
+      ttlMs: options.sessionTtlMs,
+      max: options.maxSessions,
+    }),
     signIns: new PendingSignIns({
       key: await sharedSignInKey({
         redis,
@@ -158,7 +163,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     } else if (get && url.pathname === '/') sendHtml(res, 200, INDEX_HTML);
     else if (get && url.pathname === '/auth/login') auth.login(res);
     else if (get && url.pathname === '/auth/callback') await auth.callback(req, res, url);
-    else if (req.method === 'POST' && url.pathname === '/auth/logout') auth.logout(req, res);
+    else if (req.method === 'POST' && url.pathname === '/auth/logout') await auth.logout(req, res);
     else if (url.pathname.startsWith('/api/')) await api.handle(req, res, url);
     else if (get && url.pathname === '/healthz') res.writeHead(200).end('ok');
     else sendHtml(res, 404, '<!doctype html><html lang="en"><title>Not found</title><p>Not found</p></html>');

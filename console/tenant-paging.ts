@@ -1,11 +1,13 @@
 // Which tenants one page of the console's list holds. Each tenant on a page costs a supervisor job
 // (its runtime's state, a Docker inspect) and a rate-limiter read, so a page is bounded, and only
-// its own tenants are looked at. The cursor names the tenant id the page starts after (or ends
-// before): the list is in id order, so a tenant onboarded or offboarded meanwhile shifts no other
-// page's edge, as an offset would.
+// its own tenants are looked at; its ids are read from the registry's id order without reading the
+// others (kernel/registry/tenant-id-page.ts). The cursor names the tenant id the page starts after
+// (or ends before): the list is in id order, so a tenant onboarded or offboarded meanwhile shifts no
+// other page's edge, as an offset would.
 import { z } from 'zod';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../kernel/tenant/tenant-spec.ts';
+import type { PagePlace, TenantIdWindow } from '../kernel/registry/tenant-id-page.ts';
 import { queryLimit } from './http/http-kit.ts';
 
 /** Where a page starts: after a tenant id (the next page), or ends: before one (the previous). */
@@ -45,39 +47,24 @@ function decodeCursor(text: string): Cursor {
   return cursor.data;
 }
 
-/** The page of `ids` (every tenant id, sorted) that `query` asks for (`cursor`, `limit`). */
-export function tenantPage(ids: readonly string[], query: URLSearchParams, max: number): TenantPageIds {
+/** Reads the ids of a page: at most `limit` at `place` (kernel/registry/tenant-id-page.ts). */
+export type ReadIdPage = (place: PagePlace, limit: number) => Promise<TenantIdWindow>;
+
+/** The page of the tenant list `query` asks for (`cursor`, `limit`), read with `read`. */
+export async function tenantPage(
+  read: ReadIdPage,
+  query: URLSearchParams,
+  max: number,
+): Promise<TenantPageIds> {
   const limit = queryLimit(query, { max, fallback: max });
   const raw = query.get('cursor');
-  const cursor = raw === null ? undefined : decodeCursor(raw);
-  let [start, end] = [0, Math.min(ids.length, limit)];
-  if (cursor !== undefined && 'after' in cursor) {
-    start = firstAbove(ids, cursor.after, false);
-    end = Math.min(ids.length, start + limit);
-  } else if (cursor !== undefined) {
-    end = firstAbove(ids, cursor.before, true);
-    start = Math.max(0, end - limit);
-    // Back at the start of the list: the first page, full, as it was first shown.
-    if (start === 0) end = Math.min(ids.length, limit);
-  }
-  const page = ids.slice(start, end);
+  const { ids, total, start } = await read(raw === null ? undefined : decodeCursor(raw), limit);
+  const [first, last] = [ids[0], ids.at(-1)];
   return {
-    ids: page,
-    total: ids.length,
-    from: page.length === 0 ? 0 : start + 1,
-    next: end < ids.length && page.length > 0 ? encodeCursor({ after: page.at(-1)! }) : null,
-    previous: start > 0 ? encodeCursor({ before: ids[start]! }) : null,
+    ids,
+    total,
+    from: first === undefined ? 0 : start + 1,
+    next: last !== undefined && start + ids.length < total ? encodeCursor({ after: last }) : null,
+    previous: first !== undefined && start > 0 ? encodeCursor({ before: first }) : null,
   };
-}
-
-/** The index of the first id above `id` (or at it, with `inclusive`) in the sorted `ids`. */
-function firstAbove(ids: readonly string[], id: string, inclusive: boolean): number {
-  let [low, high] = [0, ids.length];
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    const below = inclusive ? ids[middle]! < id : ids[middle]! <= id;
-    if (below) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }

@@ -13,6 +13,7 @@ import { quotaReport, type QuotaRow, type RateState } from '../tenants/control-p
 import type { RuntimeStatus } from '../supervisor/client/runtime-jobs.ts';
 import { tenantWithheld, type WithheldTool } from '../kernel/registry/withheld-tools.ts';
 import { tenantPage, type TenantPageIds } from './tenant-paging.ts';
+import { tenantIdPage, type PagePlace } from '../kernel/registry/tenant-id-page.ts';
 
 const RECENT_ERRORS = 10;
 
@@ -77,7 +78,8 @@ export class TenantViews {
    * read and only their runtimes inspected, whatever the number of tenants.
    */
   async page(query: URLSearchParams): Promise<TenantPage> {
-    const { ids, ...around } = tenantPage(await this.#cp.registry.ids(), query, this.#pageSize);
+    const read = (place: PagePlace, limit: number) => tenantIdPage(this.#rates, place, limit);
+    const { ids, ...around } = await tenantPage(read, query, this.#pageSize);
     const records = await Promise.all(ids.map((id) => this.#cp.registry.get(id)));
     // A tenant offboarded since its id was read is left out (its page is one shorter).
     const present = records.filter((r): r is TenantRecord => r !== undefined);

@@ -6,7 +6,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { cookie, escapeHtml, readCookie, sendHtml, type CookieOptions } from '../http/http-kit.ts';
 import type { OidcClient } from './oidc-client.ts';
 import { PENDING_TTL_MS, type PendingSignIns } from './pending-sign-in.ts';
-import { csrfMatches, type Session, type SessionStore } from './sessions.ts';
+import { csrfMatches, type Session, type Sessions } from './sessions.ts';
 
 /**
  * The cookies' names. Over https both carry a prefix the browser enforces: it takes a `__Host-`
@@ -28,7 +28,8 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 export interface AuthRoutesOptions {
   oidc: OidcClient;
-  sessions: SessionStore;
+  /** The signed-in sessions, in Redis: any console process of the installation serves them. */
+  sessions: Sessions;
   /** Seals each sign-in in progress into its browser's cookie (none is kept here). */
   signIns: PendingSignIns;
   /** The console's origin as people open it. */
@@ -78,7 +79,7 @@ export class AuthRoutes {
     }
     try {
       const user = await this.#options.oidc.complete(pending, url.searchParams);
-      const id = this.#options.sessions.open(user);
+      const id = await this.#options.sessions.open(user);
       res.setHeader('set-cookie', [
         clear,
         this.#cookie(this.#names.session, id, {
@@ -107,8 +108,8 @@ export class AuthRoutes {
   }
 
   /** The signed-in session, or sign_in_required. */
-  session(req: IncomingMessage): Session {
-    const session = this.#options.sessions.get(readCookie(req, this.#names.session));
+  async session(req: IncomingMessage): Promise<Session> {
+    const session = await this.#options.sessions.get(readCookie(req, this.#names.session));
     if (!session) throw new BulkheadError('sign_in_required', 'sign in first: /auth/login');
     return session;
   }
@@ -122,11 +123,11 @@ export class AuthRoutes {
       throw new BulkheadError('csrf_rejected', `the action lacks this session's ${CSRF_HEADER}`);
   }
 
-  /** POST /auth/logout (an action like any other). */
-  logout(req: IncomingMessage, res: ServerResponse): void {
-    const session = this.session(req);
+  /** POST /auth/logout (an action like any other): the session ends at every console process. */
+  async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const session = await this.session(req);
     this.checkAction(req, session);
-    this.#options.sessions.close(readCookie(req, this.#names.session));
+    await this.#options.sessions.close(readCookie(req, this.#names.session));
     res.setHeader(
       'set-cookie',
       this.#cookie(this.#names.session, '', { path: '/', sameSite: 'Strict', maxAge: 0 }),

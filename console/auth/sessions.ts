@@ -1,74 +1,143 @@
-// Server-side sessions: the browser holds only a random id in an httpOnly cookie; who is signed in,
-// their role and the CSRF token live here, in memory (one console process; a restart signs people
-// out), bounded: the oldest go first. Only a completed sign-in opens one. Sign-ins in progress are
-// not kept here: each is sealed in its own browser's cookie (pending-sign-in.ts).
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { SignedInUser } from './oidc-client.ts';
+// Server-side sessions, kept in Redis and so shared by every console process of the installation:
+// the browser holds only a random id in an httpOnly cookie; who is signed in, their role and the
+// CSRF token live under the SHA-256 of that id, with the session's lifetime as the key's expiry.
+// A browser a load balancer sends to another console process stays signed in, a sign-out ends the
+// session at every process at once, and a restart signs nobody out. Redis holds the id's digest,
+// never the id: read access to Redis gives no cookie to present. Bounded in number: the oldest go
+// first. Only a completed sign-in opens one. Sign-ins in progress are not kept here: each is sealed
+// in its own browser's cookie (pending-sign-in.ts).
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { consoleSessionKey, consoleSessionsKey } from '../../kernel/redis/keys.ts';
+import { CONSOLE_ROLES, type SignedInUser } from './oidc-client.ts';
 
-export interface Session extends SignedInUser {
+const SessionSchema = z.strictObject({
+  sub: z.string(),
+  role: z.enum(CONSOLE_ROLES),
   /** The synchronizer token every action must carry (header `x-csrf-token`). */
-  csrf: string;
-  expiresAtMs: number;
+  csrf: z.string(),
+  expiresAtMs: z.number(),
+});
+export type Session = z.infer<typeof SessionSchema>;
+
+/** What the sign-in routes need of the sessions (console/auth/auth-routes.ts). */
+export interface Sessions {
+  open(user: SignedInUser): Promise<string>;
+  get(id: string | undefined): Promise<Session | undefined>;
+  close(id: string | undefined): Promise<void>;
 }
 
-/** A Map that drops its oldest entries beyond `max` and entries past their expiry. */
-class BoundedStore<T extends { expiresAtMs: number }> {
-  readonly #entries = new Map<string, T>();
-  readonly #max: number;
+/**
+ * How long a request waits for its session: the console's Redis client sets no command timeout, so
+ * a Redis that stops answering with its connection open would hold every request here for good (an
+ * export's too, whose own deadline starts after this read: audit-views.ts).
+ */
+export const SESSION_READ_TIMEOUT_MS = 5_000;
 
-  constructor(max: number) {
-    this.#max = max;
+/** 32 random bytes, base64url: what `open` hands out, and so the only shape `get` looks up. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
+export interface SessionStoreOptions {
+  redis: Redis;
+  /** The installation's key prefix (kernel/redis/keys.ts). */
+  prefix: string;
+  ttlMs: number;
+  /** Sessions kept at once: opening one more ends the oldest. */
+  max: number;
+  /** SESSION_READ_TIMEOUT_MS unless given. */
+  readTimeoutMs?: number;
+}
+
+export class SessionStore implements Sessions {
+  readonly #o: SessionStoreOptions;
+
+  constructor(options: SessionStoreOptions) {
+    this.#o = options;
   }
 
-  put(value: T): string {
+  #key(digest: string): string {
+    return consoleSessionKey(this.#o.prefix, digest);
+  }
+
+  async open(user: SignedInUser): Promise<string> {
+    const { redis, prefix, ttlMs, max } = this.#o;
     const id = randomBytes(32).toString('base64url');
-    this.#entries.set(id, value);
-    for (const oldest of this.#entries.keys()) {
-      if (this.#entries.size <= this.#max) break;
-      this.#entries.delete(oldest);
+    const digest = digestOf(id);
+    const now = Date.now();
+    const session: Session = {
+      ...user,
+      csrf: randomBytes(32).toString('base64url'),
+      expiresAtMs: now + ttlMs,
+    };
+    const index = consoleSessionsKey(prefix);
+    const answers = await redis
+      .multi()
+      .set(this.#key(digest), JSON.stringify(session), 'PX', ttlMs)
+      // By opening time, to the millisecond: of sessions opened in the same one, any may go first.
+      .zadd(index, now, digest)
+      // Sessions opened a lifetime ago have expired with their keys; the index lives as long as its newest.
+      .zremrangebyscore(index, '-inf', now - ttlMs)
+      .pexpire(index, ttlMs)
+      .zcard(index)
+      .exec();
+    const open = Number(answers?.at(-1)?.[1] ?? 0);
+    if (open > max) {
+      const oldest = await redis.zrange(index, 0, String(open - max - 1));
+      if (oldest.length > 0)
+        await redis
+          .multi()
+          .del(...oldest.map((d) => this.#key(d)))
+          .zrem(index, ...oldest)
+          .exec();
     }
     return id;
   }
 
-  get(id: string | undefined, now = Date.now()): T | undefined {
-    if (id === undefined) return undefined;
-    const value = this.#entries.get(id);
-    if (value && value.expiresAtMs <= now) {
-      this.#entries.delete(id);
-      return undefined;
-    }
-    return value;
+  async get(id: string | undefined): Promise<Session | undefined> {
+    if (id === undefined || !SESSION_ID.test(id)) return undefined;
+    const text = await this.#read(this.#key(digestOf(id)));
+    if (text === null) return undefined;
+    const parsed = SessionSchema.safeParse(JSON.parse(text));
+    if (parsed.success && parsed.data.expiresAtMs > Date.now()) return parsed.data;
+    // Redis expires the key at the session's end; a console whose clock is ahead of Redis's ends it
+    // when it sees the end, for every process.
+    await this.close(id);
+    return undefined;
   }
 
-  delete(id: string | undefined): void {
-    if (id !== undefined) this.#entries.delete(id);
+  /** The session's record, or state_unavailable once Redis has not answered for the read timeout. */
+  async #read(key: string): Promise<string | null> {
+    const ms = this.#o.readTimeoutMs ?? SESSION_READ_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new BulkheadError('state_unavailable', `Redis did not answer the session read in ${ms} ms`)),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([this.#o.redis.get(key), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(id: string | undefined): Promise<void> {
+    if (id === undefined || !SESSION_ID.test(id)) return;
+    const digest = digestOf(id);
+    await this.#o.redis
+      .multi()
+      .del(this.#key(digest))
+      .zrem(consoleSessionsKey(this.#o.prefix), digest)
+      .exec();
   }
 }
 
-export class SessionStore {
-  readonly #sessions: BoundedStore<Session>;
-  readonly #ttlMs: number;
-
-  constructor(options: { ttlMs: number; max: number }) {
-    this.#ttlMs = options.ttlMs;
-    this.#sessions = new BoundedStore(options.max);
-  }
-
-  open(user: SignedInUser): string {
-    return this.#sessions.put({
-      ...user,
-      csrf: randomBytes(32).toString('base64url'),
-      expiresAtMs: Date.now() + this.#ttlMs,
-    });
-  }
-
-  get(id: string | undefined): Session | undefined {
-    return this.#sessions.get(id);
-  }
-
-  close(id: string | undefined): void {
-    this.#sessions.delete(id);
-  }
+function digestOf(id: string): string {
+  return hash('sha256', id, 'hex');
 }
 
 /** Constant-time comparison of a presented CSRF token with the session's. */

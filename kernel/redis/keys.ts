@@ -25,6 +25,14 @@ export function tenantSetKey(prefix: string): string {
   return `${prefix}:tenants`;
 }
 
+/**
+ * Sorted set, every score 0: the same ids in id order, which the registry's scripts keep with the set
+ * (kernel/registry/tenant-id-page.ts reads a page of it without reading the whole).
+ */
+export function tenantOrderKey(prefix: string): string {
+  return `${prefix}:tenants-by-id`;
+}
+
 /** Stream: the registry's change log. */
 export function tenantChangesKey(prefix: string): string {
   return `${prefix}:tenant-changes`;
@@ -231,7 +239,7 @@ export function upstreamBudgetsKey(prefix: string): string {
   return `${prefix}:upstream-budgets`;
 }
 
-// The console (console/refused-actions.ts, console/auth/pending-sign-in.ts).
+// The console (console/refused-actions.ts, console/auth/pending-sign-in.ts, console/auth/sessions.ts).
 
 /**
  * String with a TTL of one interval: an actor's refused action on a tenant is on record
@@ -248,4 +256,17 @@ export function refusedActionKey(prefix: string, digest: string): string {
  */
 export function signInSeedKey(prefix: string): string {
   return `${prefix}:console:sign-in-seed`;
+}
+
+/**
+ * String (JSON) with the session's lifetime as its TTL: a signed-in console session, shared by every
+ * console process (`digest`: SHA-256 of the id its cookie carries, which Redis never holds).
+ */
+export function consoleSessionKey(prefix: string, digest: string): string {
+  return `${prefix}:console:session:${digest}`;
+}
+
+/** Sorted set: the digests of the open console sessions by opening time, to drop the oldest. */
+export function consoleSessionsKey(prefix: string): string {
+  return `${prefix}:console:sessions`;
 }

@@ -44,7 +44,11 @@ function batchSpec<const K extends string, const A extends string>(
 
 /** Every script, by the name ioredis registers it under, with what it returns. */
 export const SCRIPTS = {
-  registryCreate: spec('registry-create.lua', ['record', 'tenants', 'changes'], ['id', 'record', 'log']),
+  registryCreate: spec(
+    'registry-create.lua',
+    ['record', 'tenants', 'changes', 'order'],
+    ['id', 'record', 'log'],
+  ),
   registryUpdate: spec(
     'registry-update.lua',
     ['record', 'changes', 'secrets'],
@@ -52,9 +56,10 @@ export const SCRIPTS = {
   ),
   registryDelete: spec(
     'registry-delete.lua',
-    ['record', 'tenants', 'changes'],
+    ['record', 'tenants', 'changes', 'order'],
     ['id', 'expectedGeneration', 'expectedUid', 'log'],
   ),
+  registryPage: spec('registry-page.lua', ['tenants', 'order'], ['where', 'id', 'limit'], 'values'),
   auditAppend: spec(
     'audit-append.lua',
     ['stream', 'head'],

@@ -13,7 +13,14 @@ import { RECORDS_TOOLS, SHARED_TOOLS } from '../packs/manifest.ts';
 import { assertAgainstManifest } from '../tenant/tenant-config.ts';
 import { diffValues, type FieldChange } from './config-diff.ts';
 import { redisScripts, type RedisScripts } from '../redis/scripts.ts';
-import { secretsKey, tenantChangesKey, tenantKey, tenantSetKey, uidSequenceKey } from '../redis/keys.ts';
+import {
+  secretsKey,
+  tenantChangesKey,
+  tenantKey,
+  tenantOrderKey,
+  tenantSetKey,
+  uidSequenceKey,
+} from '../redis/keys.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 
 /** Freezes `value` and everything in it: a record shared by every reader cannot be changed by one. */
@@ -186,7 +193,12 @@ export class TenantRegistry {
     record.uid = FIRST_TENANT_UID + (await this.redis.incr(uidSequenceKey(this.prefix)));
     // One script: record, tenant set and change log together; exactly one of two concurrent creates wins.
     const written = await this.scripts.registryCreate(
-      { record: this.key(id), tenants: tenantSetKey(this.prefix), changes: this.changeLogKey },
+      {
+        record: this.key(id),
+        tenants: tenantSetKey(this.prefix),
+        changes: this.changeLogKey,
+        order: tenantOrderKey(this.prefix),
+      },
       {
         id,
         record: JSON.stringify(record),
@@ -342,7 +354,12 @@ export class TenantRegistry {
   ): Promise<boolean> {
     const current = await this.get(id);
     const removed = await this.scripts.registryDelete(
-      { record: this.key(id), tenants: tenantSetKey(this.prefix), changes: this.changeLogKey },
+      {
+        record: this.key(id),
+        tenants: tenantSetKey(this.prefix),
+        changes: this.changeLogKey,
+        order: tenantOrderKey(this.prefix),
+      },
       {
         id,
         expectedGeneration: options.expectedGeneration ?? '',

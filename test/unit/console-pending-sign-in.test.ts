@@ -9,10 +9,23 @@ import { describe, expect, it } from 'vitest';
 import { AuthRoutes } from '../../console/auth/auth-routes.ts';
 import type { OidcClient } from '../../console/auth/oidc-client.ts';
 import { PENDING_TTL_MS, PendingSignIns } from '../../console/auth/pending-sign-in.ts';
-import { SessionStore } from '../../console/auth/sessions.ts';
+import type { Session, Sessions } from '../../console/auth/sessions.ts';
 import { sealText } from '../../kernel/secrets/aead.ts';
 
 const pending = { state: 'state-1', nonce: 'nonce-1', verifier: 'verifier-'.padEnd(43, 'v') };
+
+/** The sessions port where no session may open: an expired sign-in never reaches it. */
+class NoSessions implements Sessions {
+  open(): Promise<string> {
+    return Promise.reject(new Error('an expired sign-in opened a session'));
+  }
+  get(): Promise<Session | undefined> {
+    return Promise.resolve(undefined);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let at = start;
@@ -96,7 +109,7 @@ describe('the callback with an expired sign-in', () => {
     };
     const auth = new AuthRoutes({
       oidc,
-      sessions: new SessionStore({ ttlMs: 60_000, max: 10 }),
+      sessions: new NoSessions(),
       signIns: new PendingSignIns({ now: time.now }),
       origin: 'https://console.example',
       sessionTtlMs: 60_000,

@@ -4,7 +4,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Badge, Problem, Table, time, useResource } from './format.ts';
+import { Badge, Problem, Table, time, useResource, visible } from './format.ts';
 import type { AuditEntry, AuditView, ChainCheck, IsolationReport } from './types.ts';
 
 function Report({ report }: { report: IsolationReport | null }) {
@@ -21,7 +21,7 @@ function Report({ report }: { report: IsolationReport | null }) {
               <th scope="row">${c.control}</th>
               <td>${c.source}</td>
               <td><${Badge} ok=${c.pass} yes="pass" no="FAIL" /></td>
-              <td>${c.why}</td>
+              <td>${visible(c.why)}</td>
             </tr>`,
         )}
       </${Table}>`;
@@ -102,7 +102,7 @@ function AuditTrail({ id }: { id: string }) {
           : html`<${Badge} ok=${data.chain.ok} yes="intact" no="BROKEN" /> ${
                 data.chain.ok
                   ? `${data.chain.entries} entries${sealedPart(data.chain)}, every hash and link checked; head ${data.chain.head.slice(0, 16)}…`
-                  : data.chain.problem
+                  : visible(data.chain.problem ?? '')
               }`
       }
       <button type="button" onClick=${reload}>Verify the chain again</button>
@@ -137,12 +137,12 @@ function AuditTrail({ id }: { id: string }) {
                     html`<tr>
                       <td>${e.seq}</td>
                       <td>${time(e.at)}</td>
-                      <td>${e.user ?? ''}</td>
-                      <td>${e.agent ?? ''}</td>
-                      <td>${e.tool}</td>
+                      <td>${visible(e.user ?? '')}</td>
+                      <td>${visible(e.agent ?? '')}</td>
+                      <td>${visible(e.tool)}</td>
                       <td><${Badge} ok=${e.decision === 'permit'} yes="permit" no="deny" /></td>
                       <td>${outcome(e)}</td>
-                      <td>${e.reason}</td>
+                      <td>${visible(e.reason)}</td>
                       <td>${e.segment === undefined ? 'Redis' : `segment ${e.segment}`}</td>
                     </tr>`,
                 )}
@@ -169,7 +169,7 @@ export function EvidencePage({ me, id }: { me: Me; id: string }) {
     `/api/tenants/${encodeURIComponent(id)}/evidence`,
   );
   return html`<main id="main">
-    <h1 tabindex="-1">Evidence for ${id}</h1>
+    <h1 tabindex="-1">Evidence for ${visible(id)}</h1>
     <p><a href=${`#/tenants/${encodeURIComponent(id)}`}>Back to the tenant</a></p>
     <section aria-labelledby="verify">
       <h2 id="verify">Isolation report (verify)</h2>

@@ -40,6 +40,21 @@ export function Badge({ ok, yes, no }: { ok: boolean; yes: string; no: string })
   return html`<span class=${ok ? 'badge ok' : 'badge bad'}>${ok ? yes : no}</span>`;
 }
 
+/**
+ * Characters that act without being seen: controls, bidi overrides and isolates, zero-width and other
+ * format characters, line and paragraph separators, private-use, unassigned and lone surrogate code
+ * points, and the rest Unicode says to render as nothing (a Hangul filler, a variation selector). A
+ * name a tenant chose (a tool its agent called, a user or agent its own IdP signed, a file its code
+ * left where verify looks) could otherwise turn its text round (U+202E shows `\u202Eeteled_sdrocer`
+ * as "records_delete") or hide a difference.
+ */
+const UNSEEN = /[\p{C}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
+
+/** `text` with each unseen character named where it stands, as `[U+202E]`; markup stays text (Preact). */
+export function visible(text: string): string {
+  return text.replace(UNSEEN, (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`);
+}
+
 export function time(iso: string): string {
   return new Date(iso)
     .toISOString()
@@ -56,7 +71,7 @@ export function layerText(u: Usage): string {
   const per = u.period_ms >= 86_400_000 ? 'per day' : 'per minute';
   const who = u.subject ?? u.tool ?? u.upstream;
   const kind = u.layer.startsWith('tenant_') ? 'tenant' : u.layer;
-  return `${kind}${who ? ` ${who}` : ''}, calls ${per}`;
+  return `${kind}${who ? ` ${visible(who)}` : ''}, calls ${per}`;
 }
 
 /** A data table: its caption (if any), a header row naming the columns, and the rows given. */

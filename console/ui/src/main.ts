@@ -9,6 +9,7 @@ import { ChartsPage } from './charts-page.ts';
 import { EvidencePage } from './evidence-page.ts';
 import { TenantPage } from './tenant-page.ts';
 import { TenantsPage } from './tenants-page.ts';
+import { visible } from './format.ts';
 
 type Route = { page: 'tenants' } | { page: 'tenant' | 'evidence'; id: string } | { page: 'charts' };
 
@@ -95,7 +96,7 @@ function App() {
         <a href="#/charts" aria-current=${current.page === 'charts' ? 'page' : undefined}>Charts</a>
       </nav>
       <p class="who">
-        Signed in as <strong>${me.sub}</strong> (<span data-testid="role">${me.role}</span>)
+        Signed in as <strong>${visible(me.sub)}</strong> (<span data-testid="role">${me.role}</span>)
         <button type="button" class="link" onClick=${signOut}>Sign out</button>
       </p>
     </header>

@@ -3,13 +3,13 @@
 import { html } from 'htm/preact';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Badge, layerText, Problem, Table, time, usageText, useResource } from './format.ts';
+import { Badge, layerText, Problem, Table, time, usageText, useResource, visible } from './format.ts';
 import type { TenantDetail } from './types.ts';
 
 export function TenantPage({ me, id }: { me: Me; id: string }) {
   const { data: t, error, reload } = useResource<TenantDetail>(`/api/tenants/${encodeURIComponent(id)}`);
   return html`<main id="main">
-    <h1 tabindex="-1">Tenant ${id}</h1>
+    <h1 tabindex="-1">Tenant ${visible(id)}</h1>
     <${Problem} error=${error} />
     ${
       t === undefined
@@ -41,7 +41,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                   <${Badge}
                     ok=${t.chain.ok}
                     yes=${`intact (${t.chain.entries} entries)`}
-                    no=${`broken: ${t.chain.problem ?? ''}`}
+                    no=${`broken: ${visible(t.chain.problem ?? '')}`}
                   />
                 </dd>
               </dl>
@@ -85,7 +85,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                         ${t.withheld.map(
                           (w) =>
                             html`<tr>
-                              <th scope="row">${w.tool}</th>
+                              <th scope="row">${visible(w.tool)}</th>
                               <td>
                                 ${w.reason === 'missing' ? 'missing from the runtime' : 'definition changed'}
                               </td>
@@ -106,9 +106,9 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                           (e) =>
                             html`<tr>
                               <td>${time(e.at)}</td>
-                              <td>${e.user ?? e.agent ?? ''}</td>
-                              <td>${e.tool}</td>
-                              <td>${e.error_code ? `${e.error_code}: ` : ''}${e.reason}</td>
+                              <td>${visible(e.user ?? e.agent ?? '')}</td>
+                              <td>${visible(e.tool)}</td>
+                              <td>${e.error_code ? `${e.error_code}: ` : ''}${visible(e.reason)}</td>
                             </tr>`,
                         )}
                       </${Table}>`

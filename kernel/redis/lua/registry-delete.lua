@@ -1,9 +1,9 @@
--- Deletes a tenant's record and set membership; logs the deletion only when there was a record.
+-- Deletes a tenant's record and set membership (and its place in the id order); logs the deletion only when there was a record.
 -- With an expected generation, only that generation is deleted: a change made since (a resume or
 -- an apply during an offboarding) keeps the record. With an expected UID, only that tenant's
 -- record: a tenant offboarded and onboarded again under the id meanwhile (UIDs are never handed
 -- out again) keeps its record, whatever its generation.
--- KEYS: record, tenant set, change log. ARGV: id, expected generation ('' for any), expected UID
+-- KEYS: record, tenant set, change log, id order. ARGV: id, expected generation ('' for any), expected UID
 -- ('' for any), log fields JSON.
 -- Returns 1 when a record was removed, 0 when there was none, -N when the stored generation is N
 -- and another generation or UID was expected (nothing removed).
@@ -18,6 +18,7 @@ if ARGV[2] ~= '' or ARGV[3] ~= '' then
 end
 local removed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 if removed == 1 then
   local fields = cjson.decode(ARGV[4])
   redis.call('XADD', KEYS[3], '*', unpack(fields))
