@@ -72,6 +72,8 @@ export const ERROR_CODES = {
   egress_denied: { class: 'authorization', http: 403 },
   // Before authentication: one source address sent too many refused tokens.
   auth_flood: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
+  // A tenant has as many request bodies still arriving at one router as one tenant may (router/http/body-reads.ts).
+  bodies_in_progress: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.
   idempotency_key_reused: { class: 'conflict' },
   duplicate_ref: { class: 'conflict' },

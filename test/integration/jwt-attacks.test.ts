@@ -16,6 +16,7 @@ import {
   keyHoldingIssuer,
   mcpPost,
   MemoryTenants,
+  MODERN_META,
   startAuthRouter,
   type KeyHolder,
 } from '../support/auth-harness.ts';
@@ -302,13 +303,7 @@ async function withAuthorizations(...values: string[]): Promise<{ status: number
     jsonrpc: '2.0',
     id: 1,
     method: 'tools/list',
-    params: {
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-        'io.modelcontextprotocol/clientCapabilities': {},
-      },
-    },
+    params: { _meta: MODERN_META },
   });
   // fetch folds repeated headers into one line; only a raw request sends two.
   const head = [
