@@ -115,7 +115,7 @@ export const routerConfig = defineConfig(
     allowedOrigins: {
       env: 'BULKHEAD_ALLOWED_ORIGINS',
       schema: commaList().optional(),
-      doc: 'comma-separated browser origins allowed to call /mcp',
+      doc: 'comma-separated Origin header values /mcp accepts (no CORS: a page of another origin cannot read its answers)',
       defaultText: "the resource URL's origin",
     },
     allowedHosts: {
