@@ -97,6 +97,8 @@ export const ERROR_CODES = {
   runtime_unavailable: { class: 'transient' },
   // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).
   state_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },
+  // A trusted issuer's keys (its JWKS) could not be fetched to verify a token (router/auth/token-verifier.ts).
+  issuer_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },
   runtime_backoff: { class: 'transient' },
   runtime_call_failed: { class: 'transient' },
   runtime_failed: { class: 'transient' },

@@ -124,6 +124,9 @@ export function bearerAuth(options: BearerAuthOptions) {
       next();
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) {
+        // Not verified either way (an issuer's keys or the registry out of reach): answered by the
+        // app's error handler, from the error table when it is one of ours.
+        options.logger.warn({ err: error }, 'access token not verified');
         next(error);
         return;
       }
