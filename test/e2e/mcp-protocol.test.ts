@@ -144,6 +144,17 @@ describe('2025-11-25 sessions', () => {
       headers: { authorization: `Bearer ${bravoToken}`, 'mcp-session-id': sessionId },
     });
     expect(deleted.status).toBe(404);
+    // Nor read it: a GET is refused as for an unknown session, not with the 405 its owner gets,
+    // which would confirm that the session exists.
+    const read = await fetch(stack.mcpUrl, {
+      headers: {
+        authorization: `Bearer ${bravoToken}`,
+        'mcp-session-id': sessionId,
+        accept: 'text/event-stream',
+      },
+    });
+    expect(read.status).toBe(404);
+    await read.body?.cancel();
     const owner = await listTools(sessionId);
     expect(owner.status).toBe(200);
     await owner.body?.cancel();
