@@ -1,10 +1,11 @@
-// A trusted issuer whose keys the router cannot fetch (its JWKS endpoint down, or not answering
-// within jose's timeout) is an outage, not a bad token: the agent gets 503 with Retry-After and a
+// A trusted issuer whose keys the router cannot fetch (its JWKS endpoint down, not answering within
+// jose's timeout, answering an error status or no JSON) is an outage, not a bad token: the agent gets 503 with Retry-After and a
 // JSON-RPC error saying so, its token is not counted against its address as a refused one, and the
 // same token is served once the keys can be read. (Before: a connection failure was an "unhandled
-// router error", answered 500 `{"error":"internal_error"}`, and a timeout a 401 that told the client
-// its valid token was invalid.)
+// router error", answered 500 `{"error":"internal_error"}`, and the others a 401 that told the
+// client its valid token was invalid.)
 import { once } from 'node:events';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,9 @@ let keyholder: KeyHolder;
 /** Accepts connections and never answers: jose's fetch of the keys times out. */
 let silent: Server;
 const held: Socket[] = [];
+/** Answers every request with an error status, or with a body that is no JSON. */
+let failing: HttpServer;
+let garbled: HttpServer;
 const routers: Awaited<ReturnType<typeof startAuthRouter>>[] = [];
 
 /** A router trusting the key holder, whose keys it fetches from `jwksUri`; one refused token per address. */
@@ -56,22 +60,31 @@ async function tokenFor(mcpUrl: string): Promise<string> {
 beforeAll(async () => {
   keyholder = await keyHoldingIssuer();
   silent = createServer((socket) => void held.push(socket));
-  silent.listen(0, '127.0.0.1');
-  await once(silent, 'listening');
+  failing = createHttpServer((_req, res) => res.writeHead(502).end('bad gateway'));
+  garbled = createHttpServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'),
+  );
+  for (const server of [silent, failing, garbled]) {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  }
 });
 
 afterAll(async () => {
   for (const router of routers) await router.close();
   for (const socket of held) socket.destroy();
   silent?.close();
+  failing?.close();
+  garbled?.close();
   await keyholder?.close();
 });
 
 describe("a trusted issuer's keys out of reach", () => {
   it('answers 503 with Retry-After and a JSON-RPC error, and does not count the token as refused', async () => {
     const closed = `http://127.0.0.1:${await freePort()}/jwks`;
-    const { port } = silent.address() as { port: number };
-    for (const jwksUri of [closed, `http://127.0.0.1:${port}/jwks`]) {
+    const at = (server: { address(): unknown }) =>
+      `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks`;
+    for (const jwksUri of [closed, at(silent), at(failing), at(garbled)]) {
       const mcpUrl = await routerWithKeysAt(jwksUri);
       const token = await tokenFor(mcpUrl);
       // Twice: a token refused as invalid would use the address's allowance of one, and the
