@@ -9,6 +9,7 @@ import type { TokenVerifier } from './auth/token-verifier.ts';
 import { routerConfig } from './config.ts';
 import { defaultOriginPolicy, originGuard, type OriginPolicy } from './http/origin.ts';
 import { ConnectionActivity } from './http/connection-activity.ts';
+import { bodyReadLimit } from './http/body-reads.ts';
 import { hasJsonRpcAnswer, jsonRpcAnswer } from './mcp/json-rpc.ts';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.ts';
 import { admitEarly, createRouterServer, type RouterServerDeps } from './mcp/router-server.ts';
@@ -159,6 +160,7 @@ export function createApp(deps: AppDeps): Express {
       floodGuard: deps.authFlood,
     }),
     ...traced.after,
+    bodyReadLimit({ logger: deps.logger, maxBodyBytes }),
     connectionNoted(new ConnectionActivity({ quietMs: deps.connectionQuietMs })),
     ...(deps.drain ? [deps.drain.track] : []),
     (req: Request, res: Response) => handleMcp(req, res),

@@ -21,6 +21,7 @@ import { VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
 import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
 import { DISPATCH_DEFAULTS } from './dispatch/tenant-dispatcher.ts';
 import { CONCURRENCY_DEFAULTS } from '../kernel/process/concurrency-gate.ts';
+import { MAX_SESSIONS_PER_TENANT } from './mcp/sessions.ts';
 
 /** The operator's published documentation that docs_search serves, shipped with the router. */
 export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));
@@ -114,7 +115,7 @@ export const routerConfig = defineConfig(
     allowedOrigins: {
       env: 'BULKHEAD_ALLOWED_ORIGINS',
       schema: commaList().optional(),
-      doc: 'comma-separated browser origins allowed to call /mcp',
+      doc: 'comma-separated Origin header values /mcp accepts (no CORS: a page of another origin cannot read its answers)',
       defaultText: "the resource URL's origin",
     },
     allowedHosts: {
@@ -127,6 +128,11 @@ export const routerConfig = defineConfig(
       env: 'BULKHEAD_SESSION_IDLE_TTL_SECONDS',
       schema: int().min(1).max(86_400).default(3600),
       doc: 'idle lifetime of a 2025-11-25 session',
+    },
+    maxSessionsPerTenant: {
+      env: 'BULKHEAD_MAX_SESSIONS_PER_TENANT',
+      schema: int().min(1).max(1_000_000).default(MAX_SESSIONS_PER_TENANT),
+      doc: "2025-11-25 sessions one tenant holds in Redis; opening one more ends the tenant's oldest",
     },
     authFailureBurst: {
       env: 'BULKHEAD_AUTH_FAILURE_BURST',

@@ -235,6 +235,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       redis,
       prefix: installation.registryPrefix,
       idleTtlSeconds: config.sessionIdleTtlSeconds,
+      maxPerTenant: config.maxSessionsPerTenant,
     }),
     originPolicy: {
       allowedOrigins: config.allowedOrigins ?? defaultOriginPolicy(config.resourceUrl).allowedOrigins,

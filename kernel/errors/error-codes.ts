@@ -72,6 +72,8 @@ export const ERROR_CODES = {
   egress_denied: { class: 'authorization', http: 403 },
   // Before authentication: one source address sent too many refused tokens.
   auth_flood: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
+  // A tenant has as many request bodies still arriving at one router as one tenant may (router/http/body-reads.ts).
+  bodies_in_progress: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.
   idempotency_key_reused: { class: 'conflict' },
   duplicate_ref: { class: 'conflict' },
@@ -95,6 +97,8 @@ export const ERROR_CODES = {
   runtime_unavailable: { class: 'transient' },
   // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).
   state_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },
+  // A trusted issuer's keys (its JWKS) could not be fetched to verify a token (router/auth/token-verifier.ts).
+  issuer_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },
   runtime_backoff: { class: 'transient' },
   runtime_call_failed: { class: 'transient' },
   runtime_failed: { class: 'transient' },

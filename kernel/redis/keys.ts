@@ -120,6 +120,11 @@ export function mcpSessionKey(prefix: string, sessionId: string): string {
   return `${prefix}:mcp-session:${sessionId}`;
 }
 
+/** Sorted set: the keys of one tenant's 2025-11-25 sessions, by opening time (router/mcp/sessions.ts). */
+export function mcpTenantSessionsKey(prefix: string, tenant: string): string {
+  return `${prefix}:mcp-sessions:${tenant}`;
+}
+
 // Rug-pull protection shared by the routers (router/tools/shared-withheld.ts).
 
 /**

@@ -76,6 +76,11 @@ export const SCRIPTS = {
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),
   sessionTouch: spec('session-touch.lua', ['session'], ['binding', 'ttlSeconds'], 'values'),
+  sessionOpen: spec(
+    'session-open.lua',
+    ['session', 'tenantSessions'],
+    ['record', 'ttlSeconds', 'maxPerTenant', 'indexTtlSeconds'],
+  ),
   rateLimit: batchSpec(
     'rate-limit.lua',
     [

@@ -50,6 +50,19 @@ function withoutAuthorization(req: Request): void {
     if (raw[at]?.toLowerCase() === 'authorization') raw.splice(at, 2);
 }
 
+/**
+ * Whether the request carries more than one Authorization header. Node keeps the first and drops
+ * the others from `req.headers`, while a proxy or gateway in front may read the last: each would
+ * then take the request for another principal's. RFC 6750 (section 3.1) calls such a request
+ * malformed (`invalid_request`, 400).
+ */
+function repeatsAuthorization(req: Request): boolean {
+  let seen = 0;
+  const raw = req.rawHeaders;
+  for (let at = 0; at < raw.length; at += 2) if (raw[at]?.toLowerCase() === 'authorization') seen++;
+  return seen > 1;
+}
+
 /** Writes a web Response (the SDK helpers' answers) to Express. */
 async function send(res: Response, answer: globalThis.Response): Promise<void> {
   res.status(answer.status);
@@ -69,6 +82,12 @@ export function bearerAuth(options: BearerAuthOptions) {
     `Bearer resource_metadata="${options.resourceMetadataUrl}", scope="${options.scopesSupported().join(' ')}"`;
 
   return async (req: AuthenticatedRequest, res: Response, next: NextFunction): Promise<void> => {
+    if (repeatsAuthorization(req)) {
+      options.metrics?.authFailed('malformed');
+      const error = new OAuthError(OAuthErrorCode.InvalidRequest, 'more than one Authorization header');
+      await send(res, bearerAuthChallengeResponse(error));
+      return;
+    }
     const header = req.headers.authorization;
     const match = header ? /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header) : null;
     if (!match?.[1]) {
@@ -105,6 +124,9 @@ export function bearerAuth(options: BearerAuthOptions) {
       next();
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) {
+        // Not verified either way (an issuer's keys or the registry out of reach): answered by the
+        // app's error handler, from the error table when it is one of ours.
+        options.logger.warn({ err: error }, 'access token not verified');
         next(error);
         return;
       }

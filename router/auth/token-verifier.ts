@@ -13,6 +13,22 @@ import type { Principal } from '../identity/principal.ts';
 import { bindingFor, issuerKeySets, type IssuerKeys, type TrustedIssuerInput } from './trusted-issuers.ts';
 import { createVerifiedTokenCache } from './verified-token-cache.ts';
 
+/** The wait a client is told when an issuer's keys could not be read (jose fetches them again). */
+const ISSUER_RETRY_AFTER_MS = 5_000;
+
+/**
+ * Whether jose failed to read an issuer's key set rather than refused the token: its timeout, a set
+ * that is no JWKS, and the plain JOSEError, which jose 6 throws only for a JWKS answer that is not
+ * 200 or not JSON (jwks/remote.js). A connection refused is fetch's own error, no JOSEError at all.
+ */
+function keysUnreadable(error: errors.JOSEError): boolean {
+  return (
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid ||
+    error.code === errors.JOSEError.code
+  );
+}
+
 export interface TokenVerifierOptions {
   /** Trusted issuers; the first is the installation's default (for tenants that bind none). */
   issuers: TrustedIssuerInput[];
@@ -208,12 +224,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       cache.remember(token, { issuer: trusted.config.issuer, payload }, maxTokenAgeSeconds);
       return { trusted, payload };
     } catch (error) {
-      if (error instanceof errors.JOSEError)
-        throw new InvalidTokenError(
-          `token rejected: ${error.code}`,
-          error instanceof errors.JWTExpired ? 'expired' : 'rejected',
+      if (error instanceof InvalidTokenError) throw error;
+      // The issuer's keys could not be read: an outage, not a bad token. Refused as invalid, a valid
+      // token would make its client drop it and count against its address (auth-flood-guard.ts).
+      if (!(error instanceof errors.JOSEError) || keysUnreadable(error))
+        throw new BulkheadError(
+          'issuer_unavailable',
+          `the keys of issuer ${trusted.config.issuer} could not be read; retry later`,
+          { retryAfterMs: ISSUER_RETRY_AFTER_MS },
         );
-      throw error;
+      throw new InvalidTokenError(
+        `token rejected: ${error.code}`,
+        error instanceof errors.JWTExpired ? 'expired' : 'rejected',
+      );
     }
   }
 

@@ -205,11 +205,11 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // A stale Mcp-Session-Id on initialize is ignored: initialize always opens a new session.
       const response = await legacy(request, requestOptions);
       if (response.status !== 200) return response;
-      const id = await sessions.create(principal, context.tenant, negotiatedVersion(parsedBody));
-      logger.info(
-        { tenant: principal.tenant, user: principal.user, agent: principal.agent },
-        'mcp session opened',
-      );
+      const { id, ended } = await sessions.create(principal, context.tenant, negotiatedVersion(parsedBody));
+      const who = { tenant: principal.tenant, user: principal.user, agent: principal.agent };
+      logger.info(who, 'mcp session opened');
+      // Its tenant was at its bound of sessions (sessions.ts): its oldest ended to make room.
+      if (ended > 0) logger.warn({ ...who, ended }, 'ended the oldest sessions of a tenant at its bound');
       const headers = new Headers(response.headers);
       headers.set('mcp-session-id', id);
       return new Response(response.body, {
@@ -251,7 +251,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     }
     const { record } = touched;
     if (method === 'DELETE') {
-      await sessions.terminate(sessionId);
+      await sessions.terminate(sessionId, record.tenant);
       logger.info(
         { tenant: principal.tenant, user: principal.user, agent: principal.agent },
         'mcp session closed',

@@ -15,9 +15,17 @@
 // The binding is checked before the idle timer restarts, in one step in Redis (session-touch.lua):
 // a request of another principal that names the session (its id leaked) neither uses it nor keeps
 // it alive.
+//
+// Opening a session costs nothing but an `initialize`, which no rate limit charges, and its record
+// stays for the idle lifetime: without a bound, one tenant's client could fill the Redis every
+// tenant shares (about 570 sessions a second from one client on two cores, 520 bytes each). So a
+// tenant holds at most `maxPerTenant` sessions; opening one more ends its oldest (session-open.lua),
+// whose client gets 404 on its next request and, as the transport asks, opens a new one. The bound is
+// per tenant, not per principal: a principal's agent is whatever client the IdP registers, and open
+// registration makes as many as anyone asks for.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { mcpSessionKey } from '../../kernel/redis/keys.ts';
+import { mcpSessionKey, mcpTenantSessionsKey } from '../../kernel/redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -43,6 +51,24 @@ export interface SessionStoreOptions {
   prefix: string;
   /** Idle lifetime: every request on the session restarts it. */
   idleTtlSeconds: number;
+  /** Sessions one tenant holds; opening one more ends its oldest. Default: MAX_SESSIONS_PER_TENANT. */
+  maxPerTenant?: number | undefined;
+}
+
+/** The default bound on one tenant's sessions (BULKHEAD_MAX_SESSIONS_PER_TENANT). */
+export const MAX_SESSIONS_PER_TENANT = 1_000;
+
+/**
+ * How long a tenant's index of its sessions outlives the last session it opened. Longer than any
+ * idle lifetime (a day at most), so that a session kept in use stays counted; a session kept in use
+ * for a week in which its tenant opened no other one falls out of the count.
+ */
+const TENANT_INDEX_TTL_SECONDS = 7 * 86_400;
+
+/** A session just opened, and how many of its tenant's oldest ones that ended (its bound). */
+export interface OpenedSession {
+  id: string;
+  ended: number;
 }
 
 /** Visible ASCII only (2025-11-25 transports spec), and long enough to be unguessable. */
@@ -68,17 +94,22 @@ export class SessionStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #ttl: number;
+  readonly #max: number;
   readonly #scripts: RedisScripts;
 
   constructor(options: SessionStoreOptions) {
     if (!(options.idleTtlSeconds > 0)) throw new Error('session idle TTL must be positive');
+    const max = options.maxPerTenant ?? MAX_SESSIONS_PER_TENANT;
+    if (!(Number.isInteger(max) && max > 0))
+      throw new Error('sessions per tenant must be a positive integer');
     this.#redis = options.redis;
     this.#scripts = redisScripts(options.redis);
     this.#prefix = options.prefix;
     this.#ttl = options.idleTtlSeconds;
+    this.#max = max;
   }
 
-  async create(principal: Principal, tenant: SessionTenant, protocolVersion: string): Promise<string> {
+  async create(principal: Principal, tenant: SessionTenant, protocolVersion: string): Promise<OpenedSession> {
     const id = randomBytes(32).toString('base64url');
     const record: SessionRecord = {
       issuer: principal.issuer,
@@ -90,8 +121,19 @@ export class SessionStore {
       createdAt: new Date().toISOString(),
       binding: bindingOf(principal, tenant),
     };
-    await this.#redis.set(mcpSessionKey(this.#prefix, id), JSON.stringify(record), 'EX', this.#ttl, 'NX');
-    return id;
+    const ended = await this.#scripts.sessionOpen(
+      {
+        session: mcpSessionKey(this.#prefix, id),
+        tenantSessions: mcpTenantSessionsKey(this.#prefix, principal.tenant),
+      },
+      {
+        record: JSON.stringify(record),
+        ttlSeconds: this.#ttl,
+        maxPerTenant: this.#max,
+        indexTtlSeconds: Math.max(this.#ttl, TENANT_INDEX_TTL_SECONDS),
+      },
+    );
+    return { id, ended };
   }
 
   /**
@@ -117,8 +159,15 @@ export class SessionStore {
     await this.#redis.set(key, JSON.stringify(record), 'KEEPTTL', 'XX');
   }
 
-  async terminate(id: string): Promise<boolean> {
+  /** Ends the session of `tenant` (its record's), and takes it out of the tenant's count. */
+  async terminate(id: string, tenant: string): Promise<boolean> {
     if (!SESSION_ID_PATTERN.test(id)) return false;
-    return (await this.#redis.del(mcpSessionKey(this.#prefix, id))) === 1;
+    const key = mcpSessionKey(this.#prefix, id);
+    const [[, deleted]] = (await this.#redis
+      .multi()
+      .del(key)
+      .zrem(mcpTenantSessionsKey(this.#prefix, tenant), key)
+      .exec()) as [[Error | null, number]];
+    return deleted === 1;
   }
 }

@@ -56,11 +56,15 @@ export interface RequestContextInput {
   alone?: (() => boolean) | undefined;
 }
 
-/** The tool name of a `tools/call` message, or undefined for any other body. */
+/**
+ * The tool name of a `tools/call` request, or undefined for any other body. A `tools/call` without
+ * an `id` is a notification, which the SDK accepts (202) and runs nothing for: no call of it is
+ * decided, admitted or charged (taken from the budgets, it spent the tenant's with no audit record).
+ */
 export function toolCallName(body: unknown): string | undefined {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-  const message = body as { method?: unknown; params?: { name?: unknown } };
-  if (message.method !== 'tools/call') return undefined;
+  const message = body as { method?: unknown; id?: unknown; params?: { name?: unknown } };
+  if (message.method !== 'tools/call' || message.id === undefined) return undefined;
   const name = message.params?.name;
   return typeof name === 'string' ? name : undefined;
 }

@@ -71,23 +71,27 @@ function listTools(sessionId: string, token = alphaToken): Promise<Response> {
   );
 }
 
-function modernCall(toolInBody: string, headers: Record<string, string>): Promise<Response> {
+/** The per-request envelope of a 2026-07-28 request. */
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+  'io.modelcontextprotocol/clientInfo': { name: 'wire', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+function modernCall(
+  toolInBody: string,
+  headers: Record<string, string>,
+  token = alphaToken,
+): Promise<Response> {
   return post(
     {
       jsonrpc: '2.0',
       id: 7,
       method: 'tools/call',
-      params: {
-        name: toolInBody,
-        arguments: {},
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
-          'io.modelcontextprotocol/clientInfo': { name: 'wire', version: '1' },
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
+      params: { name: toolInBody, arguments: {}, _meta: MODERN_META },
     },
     { 'mcp-protocol-version': MODERN_VERSION, ...headers },
+    token,
   );
 }
 
@@ -140,6 +144,17 @@ describe('2025-11-25 sessions', () => {
       headers: { authorization: `Bearer ${bravoToken}`, 'mcp-session-id': sessionId },
     });
     expect(deleted.status).toBe(404);
+    // Nor read it: a GET is refused as for an unknown session, not with the 405 its owner gets,
+    // which would confirm that the session exists.
+    const read = await fetch(stack.mcpUrl, {
+      headers: {
+        authorization: `Bearer ${bravoToken}`,
+        'mcp-session-id': sessionId,
+        accept: 'text/event-stream',
+      },
+    });
+    expect(read.status).toBe(404);
+    await read.body?.cancel();
     const owner = await listTools(sessionId);
     expect(owner.status).toBe(200);
     await owner.body?.cancel();
@@ -212,6 +227,48 @@ describe('2026-07-28 requests', () => {
     const wrongMethod = await modernCall('whoami', { 'mcp-method': 'tools/list', 'mcp-name': 'whoami' });
     expect(wrongMethod.status).toBe(400);
     expect(await wrongMethod.json()).toMatchObject({ error: { code: -32020 } });
+  });
+});
+
+describe('a tools/call sent as a notification (no id)', () => {
+  it("runs nothing and spends none of the tenant's budget, in either era", async () => {
+    // Bravo's own budget: the other tests here call as alpha.
+    const dayLeft = async (): Promise<number> => {
+      const answer = await modernCall(
+        'whoami',
+        { 'mcp-method': 'tools/call', 'mcp-name': 'whoami' },
+        bravoToken,
+      );
+      const { result } = (await message(answer)) as {
+        result?: { _meta?: { 'io.bulkhead/budget'?: { tenant_day?: { remaining?: number } } } };
+      };
+      const remaining = result?._meta?.['io.bulkhead/budget']?.tenant_day?.remaining;
+      if (typeof remaining !== 'number') throw new Error('whoami answered without its budget');
+      return remaining;
+    };
+    const before = await dayLeft();
+    const sessionId = await openSession(bravoToken);
+    for (let i = 0; i < 10; i++) {
+      const modern = await post(
+        {
+          jsonrpc: '2.0',
+          method: 'tools/call',
+          params: { name: 'whoami', arguments: {}, _meta: MODERN_META },
+        },
+        { 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': 'tools/call', 'mcp-name': 'whoami' },
+        bravoToken,
+      );
+      expect(modern.status).toBe(202);
+      const legacy = await post(
+        { jsonrpc: '2.0', method: 'tools/call', params: { name: 'whoami', arguments: {} } },
+        { 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY_VERSION },
+        bravoToken,
+      );
+      expect(legacy.status).toBe(202);
+    }
+    // The second whoami is the only call taken since the first (a day's budget refills a token in
+    // about nine seconds, so it can only have grown meanwhile).
+    expect(await dayLeft()).toBeGreaterThanOrEqual(before - 1);
   });
 });
 

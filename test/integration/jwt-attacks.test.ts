@@ -1,8 +1,10 @@
 // The JWT attack suite against the router's resource server: real embedded IdPs issue the genuine
 // tokens, forged ones are made by hand with jose here (that is the point). Every attack gets 401
 // with an `invalid_token` challenge, and each test first shows that the same path accepts the
-// honest token, so a 401 can only come from the check under attack.
+// honest token, so a 401 can only come from the check under attack. A request carrying two
+// Authorization headers is malformed, whatever they hold: 400 invalid_request.
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import {
   keyHoldingIssuer,
   mcpPost,
   MemoryTenants,
+  MODERN_META,
   startAuthRouter,
   type KeyHolder,
 } from '../support/auth-harness.ts';
@@ -290,5 +293,55 @@ describe('JWKS fetches under a flood of unknown kids', () => {
     expect(statuses.every((s) => s === 401)).toBe(true);
     expect(fetches).toBeGreaterThanOrEqual(1); // the proxy does see the router's fetches
     expect(fetches).toBeLessThanOrEqual(windows);
+  });
+});
+
+/** Status line and body of a tools/list sent as raw HTTP/1.1 with these Authorization headers. */
+async function withAuthorizations(...values: string[]): Promise<{ status: number; body: string }> {
+  const url = new URL(mcpUrl);
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/list',
+    params: { _meta: MODERN_META },
+  });
+  // fetch folds repeated headers into one line; only a raw request sends two.
+  const head = [
+    'POST /mcp HTTP/1.1',
+    `Host: ${url.host}`,
+    ...values.map((value) => `Authorization: ${value}`),
+    'Content-Type: application/json',
+    'Accept: application/json, text/event-stream',
+    'Mcp-Protocol-Version: 2026-07-28',
+    'Mcp-Method: tools/list',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+  ];
+  const socket = connect(Number(url.port), url.hostname);
+  // Written, not ended: the router closes the connection once it has answered (Connection: close).
+  socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body: text };
+}
+
+describe('more than one Authorization header', () => {
+  it('refuses the request (400 invalid_request), whichever token comes first', async () => {
+    const alpha = `Bearer ${await agentToken(idpA, 'alpha')}`;
+    const gamma = `Bearer ${await keyholder.sign(gammaClaims())}`;
+    const control = await withAuthorizations(alpha);
+    expect(control.status, control.body).toBe(200);
+    // Node keeps the first of repeated Authorization headers; a proxy in front may read the last.
+    for (const values of [
+      [alpha, gamma],
+      [gamma, alpha],
+      [alpha, 'Bearer not.a.jwt'],
+      [alpha, alpha],
+    ]) {
+      const { status, body } = await withAuthorizations(...values);
+      expect(status, body).toBe(400);
+      expect(body).toContain('"error":"invalid_request"');
+    }
   });
 });

@@ -222,6 +222,13 @@ export async function startIssuerRouter(
 
 const MODERN = '2026-07-28';
 
+/** The per-request `_meta` envelope of a 2026-07-28 request, as the raw requests of tests send it. */
+export const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': MODERN,
+  'io.modelcontextprotocol/clientInfo': { name: 'harness', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+} as const;
+
 /**
  * One raw JSON-RPC POST to /mcp, as a stateless 2026-07-28 client sends it: the per-request
  * `_meta` envelope and the `Mcp-Method` / `Mcp-Name` headers that must match the body.
@@ -243,9 +250,7 @@ export async function mcpPost(
       ...params,
       _meta: {
         ...((params._meta as Record<string, unknown> | undefined) ?? {}),
-        'io.modelcontextprotocol/protocolVersion': MODERN,
-        'io.modelcontextprotocol/clientInfo': { name: 'harness', version: '1' },
-        'io.modelcontextprotocol/clientCapabilities': {},
+        ...MODERN_META,
       },
     },
   };
