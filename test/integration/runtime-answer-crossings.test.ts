@@ -5,13 +5,19 @@
 //   served by any cache to any caller of the server (the 2026-07-28 caching rules). The router is one
 //   server for every tenant, so the runtime's hints are dropped: a client pool sharing one response
 //   cache across principals, as the SDK offers, must not serve tenant A's resource to tenant B.
+// - Nesting: an answer of a few KB nested thousands of levels deep parses, but the router cannot
+//   send it on (JSON.stringify exhausts its stack); it is refused as a broken read bound instead of
+//   leaving the call unanswered.
 import {
   Client,
   InMemoryResponseCacheStore,
   StreamableHTTPClientTransport,
 } from '@modelcontextprotocol/client';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
+import { securityCountersKey } from '../../kernel/redis/keys.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
 import { startAnsweringRuntime } from '../support/answering-runtime.ts';
 import type { HostileProcess } from '../support/hostile-runtime.ts';
@@ -24,15 +30,19 @@ const SECRET = "tenant A's own text";
 /** The tenant's runtime answers every request but the router's tool check with `script`. */
 const SCRIPT = String.raw`(message) => {
   const { id, method, params } = message;
+  const deep = (levels) => '['.repeat(levels) + '0' + ']'.repeat(levels);
   const hints = { ttlMs: 3600000, cacheScope: 'public' };
   if (method === 'resources/read')
     return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', contents: [{ uri: params.uri, text: ${JSON.stringify(SECRET)} }], ...hints } }];
   if (method === 'resources/list')
     return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', resources: [{ uri: ${JSON.stringify(SECRET_URI)}, name: ${JSON.stringify(SECRET)}, _meta: { 'io.bulkhead/pack': 'records' } }], ...hints } }];
-  return [{ jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }];
+  // Every tools/call: a result whose structured content nests 5,000 levels deep (about 10 KB).
+  return ['{"jsonrpc":"2.0","id":' + id + ',"result":{"resultType":"complete","content":[{"type":"text","text":"x"}],"structuredContent":{"records":' + deep(5000) + '}}}'];
 }`;
 
 let stack: TestStack;
+let redis: Redis;
+let audit: AuditTrail;
 const hostile: HostileProcess[] = [];
 
 /** Onboards `tenant`, lets its runtime serve once, then hands its listener to the script. */
@@ -69,11 +79,14 @@ async function pooledClient(tenant: string, store: InMemoryResponseCacheStore): 
 
 beforeAll(async () => {
   stack = await startTestStack('answer-crossings', { callTimeoutMs: 10_000 });
-  await Promise.all([hostileTenant('leaky'), stack.onboard('other')]);
+  redis = new Redis(stack.ns.installation.redis);
+  audit = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
+  await Promise.all([hostileTenant('leaky'), hostileTenant('deep'), stack.onboard('other')]);
 }, 180_000);
 
 afterAll(async () => {
   for (const process of hostile) process.stop();
+  redis?.disconnect();
   await stack?.close();
 });
 
@@ -99,4 +112,21 @@ describe("a tenant runtime's answers", () => {
       await b.close();
     }
   });
+
+  it('cannot leave a call unanswered with an answer nested thousands of levels deep: refused, counted, audited', async () => {
+    const client = await bearerClient(stack.mcpUrl, await stack.agentToken('deep'));
+    try {
+      // The client's own deadline, well past the router's call deadline (10 s here): it ends the
+      // call only when the router never answers.
+      const result = await client.callTool({ name: 'records_list', arguments: {} }, { timeout: 30_000 });
+      expect(result.structuredContent).toMatchObject({
+        error: { error_class: 'transient', code: 'runtime_unavailable' },
+      });
+      const prefix = stack.ns.installation.registryPrefix;
+      expect(Number(await redis.hget(securityCountersKey(prefix), 'deep:malformed_response'))).toBe(1);
+      expect((await audit.entries('deep')).map((e) => e.reason)).toContain('read_bound:malformed_response');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
 });
