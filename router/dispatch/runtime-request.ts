@@ -198,8 +198,10 @@ async function readAnswer(
   const type = response.contentType.split(';')[0]?.trim().toLowerCase();
   if (status < 200 || status > 299) {
     const text = body ? await textOf(body).catch(() => null) : null;
-    // A 2026-07-28 runtime refuses a request with its JSON-RPC error as a 400 body.
-    if (status === 400 && text !== null) {
+    // A 2026-07-28 runtime refuses a request with its JSON-RPC error as the body of a 400, or of a
+    // 404 for a method it has no handler for (a resources/list where no pack serves resources):
+    // passed on as that error, which the router answers for (router/mcp/relay-handlers.ts, `absent`).
+    if ((status === 400 || status === 404) && text !== null) {
       const answer = jsonOrUndefined(shallow(text));
       if (isJSONRPCErrorResponse(answer) && answer.id === id) deliver(answer);
     }

@@ -147,7 +147,9 @@ describe("a tenant runtime's answers", () => {
       // B's tenant serves no such resource (its runtime is the records pack's, which has none).
       const failed = (error: unknown) => String(error);
       expect(JSON.stringify(await b.readResource({ uri: SECRET_URI }).catch(failed))).not.toContain(SECRET);
-      expect(JSON.stringify(await b.listResources().catch(failed))).not.toContain(SECRET);
+      // Nor lists any: the runtime answers "method not found" (a 404), and the router answers none.
+      expect((await b.listResources()).resources).toEqual([]);
+      expect((await b.listPrompts()).prompts).toEqual([]);
       // What A was told: the SDK's defaults, not the runtime's hints.
       expect(read).toMatchObject({ cacheScope: 'private', ttlMs: 0 });
       expect(listed).toMatchObject({ cacheScope: 'private', ttlMs: 0 });
