@@ -39,8 +39,9 @@ const SCRIPT = String.raw`(message) => {
     return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', contents: [{ uri: params.uri, text: ${JSON.stringify(SECRET)} }], ...hints } }];
   if (method === 'resources/list')
     return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', resources: [{ uri: ${JSON.stringify(SECRET_URI)}, name: ${JSON.stringify(SECRET)}, _meta: { 'io.bulkhead/pack': 'records' } }], ...hints } }];
+  // The answers it got, as text (an error result: no structured content for the client to check).
   if (params.inputResponses)
-    return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', content: [{ type: 'text', text: JSON.stringify(params.inputResponses) }], structuredContent: { records: [] } } }];
+    return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', isError: true, content: [{ type: 'text', text: JSON.stringify(params.inputResponses) }] } }];
   const ask = (inputRequests) => [{ jsonrpc: '2.0', id, result: { resultType: 'input_required', inputRequests } }];
   const elicit = (n) => Object.fromEntries(Array.from({ length: n }, (_, i) => ['q' + i,
     { method: 'elicitation/create', params: { message: 'q' + i, requestedSchema: { type: 'object', properties: {} } } }]));
@@ -58,12 +59,14 @@ let redis: Redis;
 let audit: AuditTrail;
 const hostile: HostileProcess[] = [];
 
-/** Onboards `tenant`, lets its runtime serve once, then hands its listener to the script. */
+/**
+ * Onboards `tenant`, has its runtime started (the supervisor's health check answered), then hands
+ * its listener to the script before the router ever reaches it: the router's first tool definition
+ * check is answered by the script too.
+ */
 async function hostileTenant(tenant: string): Promise<void> {
   await stack.onboard(tenant);
-  const warm = await bearerClient(stack.mcpUrl, await stack.agentToken(tenant));
-  await warm.callTool({ name: 'records_list', arguments: {} });
-  await warm.close();
+  await stack.runtimes.ensure(tenant);
   const uid = (await stack.registry.get(tenant))?.uid;
   if (uid === undefined) throw new Error(`no tenant ${tenant}`);
   const container = stack.ns.docker.getContainer(containerName(stack, tenant));
@@ -198,7 +201,9 @@ describe("a tenant runtime's answers", () => {
     const client = await askedClient('asking', 'legacy', asked);
     try {
       const at = await client.callTool({ name: 'records_list', arguments: { limit: 3 } });
-      expect(at.isError).toBeFalsy();
+      // The runtime got the client's 64 answers.
+      const answers = JSON.parse((at.content as { text: string }[])[0]!.text) as Record<string, unknown>;
+      expect(Object.keys(answers)).toHaveLength(MAX_INPUT_REQUESTS);
       expect(asked).toHaveLength(MAX_INPUT_REQUESTS);
       asked.length = 0;
       const over = await client.callTool({ name: 'records_list', arguments: { limit: 4 } });
