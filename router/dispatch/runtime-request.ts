@@ -21,6 +21,7 @@ import {
   type JSONRPCMessage,
   type Result,
 } from '@modelcontextprotocol/client';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../kernel/wire/json-depth.ts';
 import { jsonOrUndefined } from '../../kernel/wire/json-text.ts';
 import { ReadBoundError, type BoundedAnswer } from './bounded-fetch.ts';
 import { progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
@@ -197,9 +198,11 @@ async function readAnswer(
   const type = response.contentType.split(';')[0]?.trim().toLowerCase();
   if (status < 200 || status > 299) {
     const text = body ? await textOf(body).catch(() => null) : null;
-    // A 2026-07-28 runtime refuses a request with its JSON-RPC error as a 400 body.
-    if (status === 400 && text !== null) {
-      const answer = jsonOrUndefined(text);
+    // A 2026-07-28 runtime refuses a request with its JSON-RPC error as the body of a 400, or of a
+    // 404 for a method it has no handler for (a resources/list where no pack serves resources):
+    // passed on as that error, which the router answers for (router/mcp/relay-handlers.ts, `absent`).
+    if ((status === 400 || status === 404) && text !== null) {
+      const answer = jsonOrUndefined(shallow(text));
       if (isJSONRPCErrorResponse(answer) && answer.id === id) deliver(answer);
     }
     throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, {
@@ -209,7 +212,7 @@ async function readAnswer(
     });
   }
   if (body && type === 'application/json') {
-    const answer = deliver(parseJSONRPCMessage(JSON.parse(await textOf(body))));
+    const answer = deliver(parseJSONRPCMessage(JSON.parse(shallow(await textOf(body)))));
     if (answer === undefined) throw malformed('a JSON body that is not an answer');
     return answer;
   }
@@ -219,7 +222,7 @@ async function readAnswer(
   }
   for await (const data of parseEventStream(body)) {
     if (data === '') continue; // an event without data, as the SDK client skips it
-    const answer = deliver(parseJSONRPCMessage(JSON.parse(data)));
+    const answer = deliver(parseJSONRPCMessage(JSON.parse(shallow(data))));
     if (answer !== undefined) return answer;
   }
   // The stream ended without an answer: the runtime may have started the work (never retried).
@@ -230,6 +233,16 @@ async function textOf(body: ReadableStream<Uint8Array>): Promise<string> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The text of one message from the runtime, refused when it nests deeper than a request may
+ * (kernel/wire/json-depth.ts): it parses, but the router could not send it on (JSON.stringify
+ * exhausts its stack a few thousand levels down), and the call would go unanswered.
+ */
+function shallow(text: string): string {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw malformed(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return text;
 }
 
 function malformed(what: string): ReadBoundError {

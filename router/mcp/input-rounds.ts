@@ -14,6 +14,18 @@ import type { RequestStateSeal, StateBinding } from './request-state.ts';
 
 /** Rounds of questions one request may take before the router gives up on it. */
 export const MAX_INPUT_ROUNDS = 8;
+/**
+ * The questions the router carries to a client: those it declares to runtimes
+ * (router/dispatch/runtime-request.ts), the only ones a runtime relays from its packs
+ * (runtime-image/src/packs/pack-host.ts). A `roots/list` would hand the tenant's code the paths of
+ * the user's machine, which nothing in Bulkhead asks for.
+ */
+const CARRIED_METHODS: ReadonlySet<string> = new Set(['elicitation/create', 'sampling/createMessage']);
+/**
+ * Questions in one answer: as many as a runtime lets wait at once (`MAX_OPEN_EXCHANGES`,
+ * runtime-image/src/packs/pack-exchanges.ts). A 2025 client is asked them one after another.
+ */
+export const MAX_INPUT_REQUESTS = 64;
 /** How long a 2025 client has to answer one question (a person may be typing). */
 export const CLIENT_ANSWER_TIMEOUT_MS = 5 * 60_000;
 
@@ -51,6 +63,14 @@ export function openedState(
 export async function answerInputRounds(first: Result, options: InputRoundsOptions): Promise<Result> {
   let answer = first;
   for (let round = 0; isInputRequired(answer); round += 1) {
+    const refused = refusal(answer);
+    if (refused) {
+      // Nothing is asked; the pack's questions, if it asked any, fail now. Best effort.
+      const keys = Object.keys(answer.inputRequests ?? {}).slice(0, MAX_INPUT_REQUESTS);
+      const unanswered = Object.fromEntries(keys.map((key) => [key, UNANSWERED]));
+      await options.retry(unanswered, answer.requestState).catch(() => undefined);
+      throw refused;
+    }
     const { push } = options;
     if (!push) return sealed(answer, options);
     if (round >= MAX_INPUT_ROUNDS) {
@@ -82,6 +102,22 @@ export async function answerInputRounds(first: Result, options: InputRoundsOptio
     answer = await options.retry(responses, answer.requestState);
   }
   return answer;
+}
+
+/** Why the client is not asked the runtime's questions at all; undefined when it may be. */
+function refusal(answer: InputRequiredResult): BulkheadError | undefined {
+  const requests = Object.values(answer.inputRequests ?? {});
+  if (requests.length > MAX_INPUT_REQUESTS)
+    return new BulkheadError(
+      'input_request_refused',
+      `the tool asked ${requests.length} questions at once, more than ${MAX_INPUT_REQUESTS}`,
+    );
+  const other = requests.find((request) => !CARRIED_METHODS.has(String(request?.method)));
+  if (other === undefined) return undefined;
+  return new BulkheadError(
+    'input_request_refused',
+    `the tool asked the client for ${String(other?.method).slice(0, 64)}, which the router does not carry`,
+  );
 }
 
 /** Sealed even when the runtime kept no state: the retry is then still bound to this caller. */

@@ -46,7 +46,7 @@ import { isClientAnswer, type ClientRequests } from './client-requests.ts';
 import type { ServerRequestInfo } from './router-server.ts';
 import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
 import type { SessionStore } from './sessions.ts';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../kernel/wire/json-depth.ts';
 import { TenantListeners } from './tenant-listeners.ts';
 import { listenRefusal } from './listen-limit.ts';
 

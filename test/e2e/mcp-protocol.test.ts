@@ -300,7 +300,7 @@ describe('header checks on 2025-era requests', () => {
   it('answers a body nested deeper than the router walks with a parse error, before anything runs', async () => {
     // A modern call of whoami whose arguments nest `levels` arrays: three thousand is a few KB that
     // JSON.parse takes, and that would exhaust the stack of the validation and of the audit record's
-    // digest (router/mcp/json-depth.ts).
+    // digest (kernel/wire/json-depth.ts).
     const nested = (levels: number): Promise<Response> => {
       const call = {
         jsonrpc: '2.0',

@@ -219,6 +219,24 @@ describe('a forwarded request without an SDK client per call', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('passes on a JSON-RPC error a runtime answers with a 404 (a method no pack serves)', async () => {
+    seen = [];
+    script = (entry, res) => {
+      // What the SDK's handler in the runtime answers for a method it has no handler for.
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: entry.id,
+          error: { code: -32601, message: 'Method not found' },
+        }),
+      );
+    };
+    const d = dispatcher();
+    await expect(d.forward(context('u1'), 'resources/list', {})).rejects.toMatchObject({ code: -32601 });
+    await d.close();
+  });
+
   it("checks a new route's tool definitions with one signed tools/list, then calls; no server/discover", async () => {
     seen = [];
     script = (entry, res) => {

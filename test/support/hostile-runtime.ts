@@ -105,7 +105,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const SOCKET = '/run/mcp/mcp.sock';
 setTimeout(() => process.exit(0), 120000).unref();
-const server = http.createServer((${HOSTILE_HANDLER})(process.argv[1]));
+const server = http.createServer(eval(process.argv[1])(JSON.parse(process.argv[2])));
 try { fs.unlinkSync(SOCKET); } catch {}
 // As the runtime does: a umask, not chmod.
 process.umask(0);
@@ -119,12 +119,11 @@ server.listen(SOCKET, () => process.stdout.write('bound\n'));
  */
 const INSPECTOR_TAKEOVER = String.raw`
 const fs = require('node:fs');
-const mode = process.argv[1];
 const target = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && p !== String(process.pid))
   .find((p) => { try { return fs.readFileSync('/proc/' + p + '/cmdline', 'utf8').includes('/app/server.mjs'); } catch { return false; } });
 if (!target) { console.error('no runtime process'); process.exit(1); }
 process.kill(Number(target), 'SIGUSR1');
-const expression = '(() => { const handler = (' + ${JSON.stringify(HOSTILE_HANDLER)} + ')(' + JSON.stringify(mode) + ');' +
+const expression = '(() => { const handler = (' + process.argv[1] + ')(' + process.argv[2] + ');' +
   " const http = process.getBuiltinModule('node:http');" +
   ' const servers = process._getActiveHandles().filter((h) => h instanceof http.Server);' +
   " for (const s of servers) { s.removeAllListeners('request'); s.on('request', handler); }" +
@@ -164,8 +163,28 @@ export async function startHostileAnswer(
   options: { uid: number; mode: HostileMode; takeover: Takeover },
 ): Promise<HostileProcess> {
   const { uid, mode, takeover } = options;
+  return takeOverRuntime(container, { uid, takeover, handler: HOSTILE_HANDLER, argument: mode });
+}
+
+/**
+ * Runs, in the container as `uid`, a process that answers the router in the runtime's place with
+ * `handler`: the source of a plain JavaScript function of `argument` (passed as JSON) that returns a
+ * node:http request handler, using only globals. Resolves once it holds the socket (or the
+ * runtime's own listener).
+ */
+export async function takeOverRuntime(
+  container: Docker.Container,
+  options: { uid: number; takeover: Takeover; handler: string; argument: unknown },
+): Promise<HostileProcess> {
+  const { uid, takeover, handler, argument } = options;
   const exec = await container.exec({
-    Cmd: ['node', '-e', takeover === 'socket' ? SOCKET_TAKEOVER : INSPECTOR_TAKEOVER, mode],
+    Cmd: [
+      'node',
+      '-e',
+      takeover === 'socket' ? SOCKET_TAKEOVER : INSPECTOR_TAKEOVER,
+      handler,
+      JSON.stringify(argument),
+    ],
     User: `${uid}:${uid}`,
     AttachStdout: true,
     AttachStderr: true,

@@ -1,6 +1,7 @@
-// The request body's nesting, read from its text before the router parses it (router/mcp/json-depth.ts).
+// A JSON text's nesting, read before the router parses a request body or a runtime's answer
+// (kernel/wire/json-depth.ts).
 import { describe, expect, it } from 'vitest';
-import { nestsDeeperThan } from '../../router/mcp/json-depth.ts';
+import { nestsDeeperThan } from '../../kernel/wire/json-depth.ts';
 
 const nested = (levels: number): string => `${'['.repeat(levels)}${']'.repeat(levels)}`;
 
@@ -16,5 +17,8 @@ describe('nestsDeeperThan', () => {
     const inString = JSON.stringify({ text: nested(100), quoted: '"[[[[', tail: '\\' });
     expect(nestsDeeperThan(inString, 1)).toBe(false);
     expect(nestsDeeperThan(JSON.stringify([{ text: '\\"' }, [[[]]]]), 3)).toBe(true);
+    // A string ending in escaped backslashes ends at its quote: what follows is counted.
+    expect(nestsDeeperThan(JSON.stringify(['\\\\', [[[]]]]), 3)).toBe(true);
+    expect(nestsDeeperThan(JSON.stringify(['\\\\"[[[[', [[]]]), 3)).toBe(false);
   });
 });

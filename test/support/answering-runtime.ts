@@ -1,0 +1,39 @@
+// A hostile runtime that answers as the test scripts it: a process of the tenant takes the runtime's
+// own listener over (hostile-runtime.ts) and answers the router's tool definition check with the
+// approved tools, and every other request with what the test's script makes of it. The script is
+// the source of a plain JavaScript function `(message) => messages`, run in the container: the
+// JSON-RPC messages it returns are sent as one event stream (a string is sent as it is).
+import type Docker from 'dockerode';
+import { takeOverRuntime, type HostileProcess } from './hostile-runtime.ts';
+
+const ANSWERING_HANDLER = String.raw`({ tools, script }) => {
+  const answer = eval(script);
+  return (req, res) => {
+    if (req.url === '/healthz') return void res.writeHead(200).end('{"ok":true}');
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const message = JSON.parse(Buffer.concat(chunks).toString());
+      const messages = message.method === 'tools/list'
+        ? [{ jsonrpc: '2.0', id: message.id, result: { resultType: 'complete', tools } }]
+        : answer(message);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const m of messages) res.write('data: ' + (typeof m === 'string' ? m : JSON.stringify(m)) + '\n\n');
+      res.end();
+    });
+  };
+}`;
+
+/** Takes the tenant's running runtime over, as `uid`, with `script` answering its requests. */
+export function startAnsweringRuntime(
+  container: Docker.Container,
+  options: { uid: number; tools: unknown[]; script: string },
+): Promise<HostileProcess> {
+  const { uid, tools, script } = options;
+  return takeOverRuntime(container, {
+    uid,
+    takeover: 'inspector',
+    handler: ANSWERING_HANDLER,
+    argument: { tools, script },
+  });
+}
