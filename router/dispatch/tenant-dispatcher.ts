@@ -4,6 +4,7 @@
 // read bound or a tampered socket is reported as the security event it is.
 import type { Result } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
+import { asRuntimeResult } from './runtime-result.ts';
 import { tamperedSocketIn, type RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { ToolGuard } from '../tools/drift-guard.ts';
@@ -123,7 +124,7 @@ export class TenantDispatcher {
       return this.forwardOn(used, context, method, params, relay);
     };
     try {
-      return await once();
+      return asRuntimeResult(await once());
     } catch (error) {
       const failure = classifyCallFailure(error);
       if (failure === 'other') throw error;

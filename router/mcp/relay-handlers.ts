@@ -92,21 +92,6 @@ function approvedCopies(listed: Item[], approved: ReadonlyMap<string, Record<str
   });
 }
 
-/**
- * A relayed result without the runtime's cache hints (`ttlMs`, `cacheScope`): the SDK then answers
- * with its defaults (0, private). A runtime's `cacheScope: "public"` would let any cache serve the
- * result to any caller of this one endpoint, another tenant's included, and its `ttlMs` would keep a
- * list the router filters (reach, approvals) in a client's cache after the router changed it.
- */
-function withoutCacheHints(result: Result): Result {
-  const {
-    ttlMs: _ttl,
-    cacheScope: _scope,
-    ...rest
-  } = result as Result & { ttlMs?: unknown; cacheScope?: unknown };
-  return rest;
-}
-
 export function registerRelayHandlers(
   server: Server,
   context: RequestContext,
@@ -172,7 +157,7 @@ export function registerRelayHandlers(
     const args = (params ?? {}) as Record<string, unknown>;
     return relayRequest(context, deps, { method, params: args, reach: options.reach }, async (admitted) => {
       try {
-        return withoutCacheHints(await admitted(() => forward(method, args, ctx, options.target ?? '')));
+        return await admitted(() => forward(method, args, ctx, options.target ?? ''));
       } catch (error) {
         if (options.absent && error instanceof ProtocolError && error.code === METHOD_NOT_FOUND)
           return options.absent;

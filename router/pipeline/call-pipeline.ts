@@ -27,6 +27,7 @@ import {
 } from '../../kernel/ratelimit/rate-limiter.ts';
 import { validateCall } from './validate.ts';
 import { asPinnedVersion } from './pinned-version.ts';
+import { DEPRECATION_META_KEY } from '../dispatch/runtime-result.ts';
 import { chargeRefusal } from './refusal-charge.ts';
 import { takeFromLimits } from './rate-take.ts';
 import type { ConcurrencyGate, Release } from '../../kernel/process/concurrency-gate.ts';
@@ -63,8 +64,6 @@ export interface ToolCall {
   /** Whether the call's client is the only one the router hears from (request/request-context.ts). */
   alone?: (() => boolean) | undefined;
 }
-
-export const DEPRECATION_META_KEY = 'io.bulkhead/deprecated';
 
 /** The BulkheadError a failed runtime call stands for, or undefined for an unexpected failure. */
 export function runtimeFailure(error: unknown): BulkheadError | undefined {
