@@ -132,7 +132,7 @@ export const routerConfig = defineConfig(
     maxSessionsPerTenant: {
       env: 'BULKHEAD_MAX_SESSIONS_PER_TENANT',
       schema: int().min(1).max(1_000_000).default(MAX_SESSIONS_PER_TENANT),
-      doc: "2025-11-25 sessions one tenant holds in Redis; opening one more ends the tenant's oldest",
+      doc: "2025-11-25 sessions one tenant holds in Redis; opening one more ends the tenant's least recently used",
     },
     authFailureBurst: {
       env: 'BULKHEAD_AUTH_FAILURE_BURST',

@@ -120,7 +120,7 @@ export function mcpSessionKey(prefix: string, sessionId: string): string {
   return `${prefix}:mcp-session:${sessionId}`;
 }
 
-/** Sorted set: the keys of one tenant's 2025-11-25 sessions, by opening time (router/mcp/sessions.ts). */
+/** Sorted set: the keys of one tenant's 2025-11-25 sessions, by last use (router/mcp/sessions.ts). */
 export function mcpTenantSessionsKey(prefix: string, tenant: string): string {
   return `${prefix}:mcp-sessions:${tenant}`;
 }

@@ -75,7 +75,7 @@ export const SCRIPTS = {
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),
-  sessionTouch: spec('session-touch.lua', ['session'], ['binding', 'ttlSeconds'], 'values'),
+  sessionTouch: spec('session-touch.lua', ['session', 'tenantSessions'], ['binding', 'ttlSeconds'], 'values'),
   sessionOpen: spec(
     'session-open.lua',
     ['session', 'tenantSessions'],

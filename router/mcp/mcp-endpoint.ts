@@ -208,8 +208,9 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       const { id, ended } = await sessions.create(principal, context.tenant, negotiatedVersion(parsedBody));
       const who = { tenant: principal.tenant, user: principal.user, agent: principal.agent };
       logger.info(who, 'mcp session opened');
-      // Its tenant was at its bound of sessions (sessions.ts): its oldest ended to make room.
-      if (ended > 0) logger.warn({ ...who, ended }, 'ended the oldest sessions of a tenant at its bound');
+      // Its tenant was at its bound of sessions (sessions.ts): its least recently used ended to make room.
+      if (ended > 0)
+        logger.warn({ ...who, ended }, 'ended the least recently used sessions of a tenant at its bound');
       const headers = new Headers(response.headers);
       headers.set('mcp-session-id', id);
       return new Response(response.body, {

@@ -19,8 +19,10 @@
 // Opening a session costs nothing but an `initialize`, which no rate limit charges, and its record
 // stays for the idle lifetime: without a bound, one tenant's client could fill the Redis every
 // tenant shares (about 570 sessions a second from one client on two cores, 520 bytes each). So a
-// tenant holds at most `maxPerTenant` sessions; opening one more ends its oldest (session-open.lua),
-// whose client gets 404 on its next request and, as the transport asks, opens a new one. The bound is
+// tenant holds at most `maxPerTenant` live sessions; opening one more ends its least recently used
+// (session-open.lua: each use moves a session to the back of its tenant's index, so a session kept in
+// use outlasts any number of abandoned ones, and those past the idle lifetime do not count), whose
+// client gets 404 on its next request and, as the transport asks, opens a new one. The bound is
 // per tenant, not per principal: a principal's agent is whatever client the IdP registers, and open
 // registration makes as many as anyone asks for.
 import { randomBytes } from 'node:crypto';
@@ -51,7 +53,7 @@ export interface SessionStoreOptions {
   prefix: string;
   /** Idle lifetime: every request on the session restarts it. */
   idleTtlSeconds: number;
-  /** Sessions one tenant holds; opening one more ends its oldest. Default: MAX_SESSIONS_PER_TENANT. */
+  /** Sessions one tenant holds; opening one more ends its least recently used. Default: MAX_SESSIONS_PER_TENANT. */
   maxPerTenant?: number | undefined;
 }
 
@@ -65,7 +67,7 @@ export const MAX_SESSIONS_PER_TENANT = 1_000;
  */
 const TENANT_INDEX_TTL_SECONDS = 7 * 86_400;
 
-/** A session just opened, and how many of its tenant's oldest ones that ended (its bound). */
+/** A session just opened, and how many of its tenant's least recently used ones that ended (its bound). */
 export interface OpenedSession {
   id: string;
   ended: number;
@@ -143,7 +145,10 @@ export class SessionStore {
   async touch(id: string, principal: Principal, tenant: SessionTenant): Promise<TouchedSession | undefined> {
     if (!SESSION_ID_PATTERN.test(id)) return undefined;
     const [raw, bound] = await this.#scripts.sessionTouch(
-      { session: mcpSessionKey(this.#prefix, id) },
+      {
+        session: mcpSessionKey(this.#prefix, id),
+        tenantSessions: mcpTenantSessionsKey(this.#prefix, principal.tenant),
+      },
       { binding: bindingOf(principal, tenant), ttlSeconds: this.#ttl },
     );
     if (typeof raw !== 'string') return undefined;

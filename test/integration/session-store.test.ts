@@ -177,4 +177,26 @@ describe('session store', () => {
     expect(live.filter((record) => record.tenant === 'gamma')).toHaveLength(3);
     expect(live.filter((record) => record.tenant === 'delta')).toHaveLength(1);
   });
+
+  it('keeps a session in use past any number of abandoned ones, and ends the least recently used', async () => {
+    const sessions = store(2, 3);
+    const erin = { ...alice, tenant: 'epsilon', user: 'erin' };
+    const kept = await open(sessions, erin);
+    // Opened after it and abandoned: both expire while the first is used.
+    await open(sessions, erin);
+    await open(sessions, erin);
+    for (let i = 0; i < 5; i++) {
+      await sleep(500);
+      expect((await sessions.touch(kept, erin, alpha))?.bound).toBe(true);
+    }
+    // Two more: with the abandoned ones counted, the bound of three ended the session in use.
+    const later = [await open(sessions, erin), await open(sessions, erin)];
+    expect((await sessions.touch(kept, erin, alpha))?.bound).toBe(true);
+    // Past the bound, the one used least recently ends: the first opened of the two later ones.
+    const past = await sessions.create(erin, alpha, '2025-11-25');
+    expect(past.ended).toBe(1);
+    expect(await sessions.touch(later[0]!, erin, alpha)).toBeUndefined();
+    for (const id of [kept, later[1]!, past.id])
+      expect((await sessions.touch(id, erin, alpha))?.bound).toBe(true);
+  });
 });
