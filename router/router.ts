@@ -177,7 +177,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     // A tampered socket: recorded here, replaced by the supervisor (the router holds no Docker).
     onSocketTampered: async (tenant, error) => {
       await tamper.record(tenant, error, 'bulkhead-router');
-      await runtimes.requestRecycle(tenant, 'socket tampered with');
+      await runtimes.requestRecycle(tenant, 'socket tampered with', { failed: true });
     },
   });
   const recordUnreadable = unreadableRecordRecorder({

@@ -25,7 +25,7 @@ export function createBreachRecorder(options: BreachRecorderOptions): (breach: R
     const reason = `read_bound:${kind}`;
     // The recycle drains the old container first: it runs in the background, past this call.
     options
-      .recycle({ tenantId: context.tenant, reason, ...(runtimeId ? { runtimeId } : {}) })
+      .recycle({ tenantId: context.tenant, reason, failed: true, ...(runtimeId ? { runtimeId } : {}) })
       .catch((error: unknown) =>
         logger.error({ tenant: context.tenant, err: error }, 'security recycle failed'),
       );

@@ -81,10 +81,11 @@ export class RuntimeClient {
 
   /**
    * Asks the supervisor to replace the tenant's runtime and returns once the job is queued: the
-   * caller (a router answering an agent) does not wait for the drain and the fresh start.
+   * caller (a router answering an agent) does not wait for the drain and the fresh start. `failed`:
+   * the runtime is broken, not out of date (RecycleJob).
    */
-  async requestRecycle(tenantId: string, reason: string): Promise<void> {
-    const data: JobData<'recycle'> = { tenantId, reason, requestedAtMs: Date.now() };
+  async requestRecycle(tenantId: string, reason: string, options: { failed?: boolean } = {}): Promise<void> {
+    const data: JobData<'recycle'> = { tenantId, reason, requestedAtMs: Date.now(), ...options };
     await this.queue.add('recycle', data);
   }
 

@@ -34,6 +34,11 @@ export const RecycleJob = z.strictObject({
   reason: z.string().min(1).max(200),
   runtimeId: z.string().optional(),
   requestedAtMs: z.number().optional(),
+  /**
+   * The runtime is broken (it broke a read bound, its socket was tampered with), not out of date: it
+   * counts for the tenant's crash circuit, and with the circuit open it is removed, not replaced.
+   */
+  failed: z.boolean().optional(),
 });
 export type RecycleJob = z.infer<typeof RecycleJob>;
 export const VerifyResult = z.strictObject({ report: IsolationReportSchema });

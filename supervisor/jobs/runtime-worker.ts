@@ -103,10 +103,11 @@ function handlers(options: RuntimeWorkerOptions): {
       return { status: { tenantId: info.tenantId, runtimeId, state, specHash, generation, image } };
     },
     async recycle(data) {
-      const { tenantId, reason, runtimeId, requestedAtMs } = RUNTIME_JOBS.recycle.data.parse(data);
+      const { tenantId, reason, runtimeId, requestedAtMs, failed } = RUNTIME_JOBS.recycle.data.parse(data);
       // Already replaced (another router reported the same event, or it crashed meanwhile): the
       // controller checks that under the tenant's lock.
       await manager.recycle(await tenantOf(tenantId), reason, {
+        ...(failed ? { failed } : {}),
         ...(runtimeId ? { runtimeId } : {}),
         ...(requestedAtMs === undefined ? {} : { unlessCreatedAfterMs: requestedAtMs }),
       });

@@ -121,8 +121,10 @@ export class RuntimeController {
       const active = tenant.status === 'active' ? await this.gate.active(tenant) : undefined;
       const failed = options.failed ?? false;
       if (active && !failed) this.breaker.check(active);
-      // A broken runtime is not left running while the circuit is open (a fork bomb at its PIDs
-      // limit, a runtime that stopped answering): removed, not replaced; calls get the backoff.
+      // A broken runtime counts for the circuit once (an observation's was counted already), and
+      // is not left running while it is open (a fork bomb at its PIDs limit, a runtime that broke a
+      // read bound): removed, not replaced; calls get the backoff.
+      if (failed && info) await this.ledger.noteCrash(info, active ?? tenant, `runtime failed: ${reason}`);
       const replacement = active && !this.breaker.isOpen(active) ? active : undefined;
       this.options.logger.info({ tenant: tenant.id, reason, replaced: !!replacement }, 'recycling runtime');
       await this.tellRouters(tenant.id);
