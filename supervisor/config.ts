@@ -170,6 +170,10 @@ const fields = {
     schema: z.number().int().min(1).default(2),
     doc: 'failed health probes in a row before a runtime is recycled',
   },
+  crashBackoffMs: {
+    schema: z.number().int().min(1).max(60_000).default(2_000),
+    doc: "a crash-looping tenant's first backoff once its circuit opens (3 failures in 60 s), doubled at each failure after, up to 60 s",
+  },
   helperGraceMs: {
     schema: z.number().int().min(0).default(120_000),
     doc: 'volume-init helpers younger than this are presumed in use by an ensure',

@@ -109,6 +109,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
   // The crash circuit goes on where the last supervisor left it (crash-breaker.ts), loaded before
   // the reconciler or a job can act on a tenant.
   const breaker = new CrashBreaker({
+    baseBackoffMs: settings.crashBackoffMs,
     store: new RedisCircuitStore({ redis, prefix: installation.registryPrefix, logger }),
   });
   await breaker.load(await registry.list());

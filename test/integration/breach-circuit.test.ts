@@ -22,7 +22,8 @@ let stack: TestStack;
 const hostile: HostileProcess[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack('breach-circuit', { supervisor: { drainSeconds: 1 } });
+  // The circuit's first backoff long enough that the call after it is refused on a loaded machine.
+  stack = await startTestStack('breach-circuit', { supervisor: { drainSeconds: 1, crashBackoffMs: 60_000 } });
   await stack.onboard('breaker');
 }, 120_000);
 

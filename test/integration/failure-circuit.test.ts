@@ -12,7 +12,8 @@ let stack: TestStack;
 
 beforeAll(async () => {
   stack = await startTestStack('failcircuit', {
-    supervisor: { healthIntervalMs: 3_600_000, drainSeconds: 1 },
+    // The circuit's first backoff long enough that the call after it is refused on a loaded machine.
+    supervisor: { healthIntervalMs: 3_600_000, drainSeconds: 1, crashBackoffMs: 60_000 },
   });
   await stack.onboard('bomber');
 });
@@ -56,7 +57,8 @@ describe('a runtime broken again and again while it runs', () => {
       ok: false,
       error: { error_class: 'transient', code: 'runtime_backoff', retryable: true },
     });
-    expect(refused.error?.retry_after_ms).toBeGreaterThan(0);
+    // The whole first backoff (crashBackoffMs above) less the moments since the circuit opened.
+    expect(refused.error?.retry_after_ms).toBeGreaterThan(30_000);
     expect(await containerId(stack, 'bomber')).toBeUndefined();
     await client.close();
   }, 240_000);
