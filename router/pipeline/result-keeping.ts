@@ -9,6 +9,9 @@
 // answered, and the runtime keeps each answered call's result for the same window, for the
 // reference pack (in the write's transaction) and for an operator's pack of either idempotency
 // mode. One script call, sent as the plain SET it replaced was: the answer does not wait for it.
+// (After a SCRIPT FLUSH, ioredis sends the script whole again behind its NOSCRIPT answer, so once
+// per connection it lands after the call's audit record: a replay in between finds the claim and
+// waits for the result, as for a running call; it never runs the write.)
 import type { Redis } from 'ioredis';
 import {
   idempotencyKeptKey,

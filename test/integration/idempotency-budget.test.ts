@@ -144,13 +144,13 @@ describe("a tenant's byte budget for kept results (real Redis)", () => {
   it('frees the budget as results expire, and tells of the next run of refusals again', async () => {
     const tenant = tenantOf();
     const unkept: UnkeptResult[] = [];
-    const s = store({ maxKeptBytes: charge, windowMs: 400, onUnkept: (_scope, told) => unkept.push(told) });
+    const s = store({ maxKeptBytes: charge, windowMs: 1_500, onUnkept: (_scope, told) => unkept.push(told) });
     const r = runtime();
     await s.run(scope(tenant, 'k-1'), r.execute);
     await s.run(scope(tenant, 'k-2'), r.execute);
     await settled();
     expect([await kept(tenant, 'k-1'), await kept(tenant, 'k-2')]).toEqual([true, false]);
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
     await s.run(scope(tenant, 'k-3'), r.execute);
     await s.run(scope(tenant, 'k-4'), r.execute);
     await settled();
