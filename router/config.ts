@@ -22,6 +22,7 @@ import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
 import { DISPATCH_DEFAULTS } from './dispatch/tenant-dispatcher.ts';
 import { CONCURRENCY_DEFAULTS } from '../kernel/process/concurrency-gate.ts';
 import { MAX_SESSIONS_PER_TENANT } from './mcp/sessions.ts';
+import { DEFAULT_KEPT_RESULT_BYTES, KEPT_ENTRY_BYTES } from './pipeline/result-keeping.ts';
 
 /** The operator's published documentation that docs_search serves, shipped with the router. */
 export const DEFAULT_DOCS_DIR = fileURLToPath(new URL('./tools/shared/docs/', import.meta.url));
@@ -170,6 +171,11 @@ export const routerConfig = defineConfig(
       env: 'BULKHEAD_IDEMPOTENCY_MAX_FAILURES',
       schema: int().min(1).max(100).default(5),
       doc: "failed attempts of one write (same idempotency key) within the key's window; the next is refused as permanent (retry_limit_exceeded)",
+    },
+    idempotencyResultBytes: {
+      env: 'BULKHEAD_IDEMPOTENCY_RESULT_BYTES',
+      schema: int().min(0).default(DEFAULT_KEPT_RESULT_BYTES),
+      doc: `bytes of write results each tenant may keep in Redis for replay within the window (Redis's MEMORY USAGE of each plus ${KEPT_ENTRY_BYTES} for its accounting); a write past it is answered, its result not kept, and a replay is answered by the tenant runtime's key table`,
     },
     toolCheckIntervalMs: {
       env: 'BULKHEAD_TOOL_CHECK_INTERVAL_MS',

@@ -33,6 +33,7 @@ import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
 import { RecordSealer } from './pipeline/record-sealing.ts';
 import { unreadableRecordRecorder } from './pipeline/record-tampering.ts';
+import { unkeptResultRecorder } from './pipeline/unkept-results.ts';
 import { StateRedis } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from '../kernel/process/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
@@ -251,8 +252,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       sealer: new RecordSealer(auditSecret),
       windowMs: config.idempotencyWindowMs,
       maxFailures: config.idempotencyMaxFailures,
+      maxKeptBytes: config.idempotencyResultBytes,
       onUnrecorded: ({ tenant, tool }, error) =>
         logger.warn({ tenant, tool, err: error }, 'write answered, its result not stored for replays'),
+      onUnkept: unkeptResultRecorder({ logger, metrics }),
       onUnreadable: (scope) => {
         metrics.idempotencyRecordUnreadable(scope);
         recordUnreadable(scope);

@@ -115,6 +115,25 @@ export function idempotencyFailuresKey(prefix: string, scope: IdempotencyPlace):
   return `${idempotencyKey(prefix, scope)}:failures`;
 }
 
+/**
+ * Sorted set: the results of idempotent writes one tenant (its id and record's `createdAt`) keeps
+ * for replays, as `<bytes>:<n>` scored by when each expires (router/pipeline/result-keeping.ts).
+ */
+export function idempotencyKeptKey(
+  prefix: string,
+  scope: Omit<IdempotencyPlace, 'tool' | 'keyHash'>,
+): string {
+  return `${prefix}:idem-kept:${scope.tenant}:${Date.parse(scope.tenantCreatedAt)}`;
+}
+
+/** Hash: the sum of those results' bytes (`bytes`), their count (`n`) and `refusing` while over. */
+export function idempotencyKeptTotalsKey(
+  prefix: string,
+  scope: Omit<IdempotencyPlace, 'tool' | 'keyHash'>,
+): string {
+  return `${idempotencyKeptKey(prefix, scope)}:totals`;
+}
+
 /** String with a sliding TTL: one 2025-11-25 MCP session's record. */
 export function mcpSessionKey(prefix: string, sessionId: string): string {
   return `${prefix}:mcp-session:${sessionId}`;

@@ -75,6 +75,12 @@ export const SCRIPTS = {
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),
+  idempotencyKeep: spec(
+    'idempotency-keep.lua',
+    ['place', 'kept', 'totals'],
+    ['claim', 'record', 'windowMs', 'maxBytes', 'entryBytes'],
+    'integers',
+  ),
   sessionTouch: spec('session-touch.lua', ['session', 'tenantSessions'], ['binding', 'ttlSeconds'], 'values'),
   sessionOpen: spec(
     'session-open.lua',

@@ -52,6 +52,7 @@ export class RouterMetrics {
   private readonly refusals: Counter;
   private readonly drift: Counter;
   private readonly unreadable: Counter;
+  private readonly unkept: Counter;
   private readonly ensure: Histogram;
   private readonly unconfirmed: Counter;
 
@@ -106,6 +107,12 @@ export class RouterMetrics {
       name: 'bulkhead_idempotency_records_unreadable_total',
       help: 'Idempotency records in Redis that did not open (changed, moved, written in clear, or sealed under another secret), by tool: given back, never replayed.',
       labelNames: this.tenantLabel ? ['tenant', 'tool'] : ['tool'],
+      registers,
+    });
+    this.unkept = new Counter({
+      name: 'bulkhead_idempotency_results_unkept_total',
+      help: "Writes answered whose results were not kept for replays, their tenant being at its byte budget in Redis (BULKHEAD_IDEMPOTENCY_RESULT_BYTES), by tool: a replay is answered by the tenant runtime's key table.",
+      labelNames: perCall,
       registers,
     });
     this.ensure = new Histogram({
@@ -175,6 +182,11 @@ export class RouterMetrics {
   /** `tool` is the served tool the write named (validated before its key was claimed). */
   idempotencyRecordUnreadable(scope: { tenant: string; tool: string }): void {
     this.unreadable.inc(this.tenantLabel ? { tenant: scope.tenant, tool: scope.tool } : { tool: scope.tool });
+  }
+
+  /** `tool` is the served tool the write named. */
+  idempotencyResultUnkept(scope: { tenant: string; tool: string }): void {
+    this.unkept.inc(this.labels(scope));
   }
 
   ensured(outcome: 'ok' | 'error', seconds: number): void {

@@ -1,8 +1,9 @@
 // Idempotent writes at the router (docs/architecture.md, "One call's path", step 7). The scope is
 // tenant, tool and key, the tenant by its id and its record's `createdAt`: a tenant offboarded and
 // onboarded again under the same id within the window is not answered with the earlier one's
-// results (its runtime, with an empty key table, runs the write). The first call claims the key in Redis (SET NX) and stores its result text; a
-// replay returns that text parsed, so its JSON is byte for byte the first response (the budget
+// results (its runtime, with an empty key table, runs the write). The first call claims the key in Redis (SET NX) and stores its result text
+// within its tenant's byte budget (result-keeping.ts; past it the result is not kept and a replay
+// reaches the runtime, which answers it from its own key table); a replay returns that text parsed, so its JSON is byte for byte the first response (the budget
 // `_meta` the rate limiter adds to each call aside, kernel/ratelimit/rate-limiter.ts); the same key
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
 // never runs the tool. The tenant runtime keeps its own key table in the write's transaction, which
@@ -22,6 +23,7 @@ import { idempotencyWindowMs } from '../../kernel/config/common.ts';
 import { idempotencyFailuresKey, idempotencyKey } from '../../kernel/redis/keys.ts';
 import { redisScripts, type RedisScripts } from '../../kernel/redis/scripts.ts';
 import type { RecordSealer } from './record-sealing.ts';
+import { ResultKeeping, type UnkeptResult } from './result-keeping.ts';
 
 export interface IdempotencyOptions {
   redis: Redis;
@@ -45,8 +47,15 @@ export interface IdempotencyOptions {
   /** How long a concurrent duplicate waits for the first call before it gets `conflict`. */
   waitMs?: number;
   pollMs?: number;
+  /**
+   * Bytes of results one tenant may keep for replays within the window (result-keeping.ts; default
+   * DEFAULT_KEPT_RESULT_BYTES): past it a write is answered, its result not kept.
+   */
+  maxKeptBytes?: number;
   /** A write's result could not be stored for replays (its answer was not held for it). */
   onUnrecorded?: (scope: IdempotencyScope, error: unknown) => void;
+  /** A write's result was not kept, its tenant being at its byte budget (its answer was not held). */
+  onUnkept?: (scope: IdempotencyScope, unkept: UnkeptResult) => void;
   /**
    * A key's record did not open (changed in Redis, sealed for another tenant, tool or key, or under
    * another installation secret): it was given back unused, never replayed.
@@ -107,12 +116,15 @@ export class IdempotencyStore {
   private readonly claimTtlMs: number;
   private readonly options: IdempotencyOptions;
   private readonly scripts: RedisScripts;
+  private readonly keeping: ResultKeeping;
 
   constructor(options: IdempotencyOptions) {
     this.options = options;
     this.scripts = redisScripts(options.redis);
     this.windowMs = options.windowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
     this.claimTtlMs = options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+    const { redis, prefix, maxKeptBytes } = options;
+    this.keeping = new ResultKeeping({ redis, prefix, windowMs: this.windowMs, maxBytes: maxKeptBytes });
   }
 
   private keys(scope: IdempotencyScope): ClaimKeys {
@@ -295,12 +307,14 @@ export class IdempotencyStore {
     const entry = { state: 'done', digest: scope.digest, result: text } satisfies Entry;
     const done = this.options.sealer.seal(scope.tenant, redisKey, JSON.stringify(entry));
     // Sent, not waited for: the answer waits for its audit record instead, which goes out after it
-    // on the same connection, so Redis has applied this first (docs/performance-router.md). Should it
-    // fail, the committed write is still answered with its result, and the claim, no longer renewed,
-    // expires: a retry of the key then runs again and the runtime answers it from its own key table,
-    // as after a router that died here.
-    this.options.redis
-      .set(redisKey, done, 'PX', this.windowMs)
+    // on the same connection, so Redis has applied this first (docs/performance-router.md). Kept
+    // within the tenant's byte budget, or not kept and the claim given back; should it fail, the
+    // claim, no longer renewed, expires. Either way the committed write is answered with its result,
+    // and a retry of the key runs again and the runtime answers it from its own key table, as after
+    // a router that died here (result-keeping.ts).
+    this.keeping
+      .keep(scope, redisKey, claim, done)
+      .then((unkept) => unkept && this.options.onUnkept?.(scope, unkept))
       .catch((error: unknown) => this.options.onUnrecorded?.(scope, error));
     return JSON.parse(text) as CallToolResult;
   }

@@ -55,6 +55,7 @@ export interface TestStackOptions {
       | 'toolCheckIntervalMs'
       | 'pinWatchIntervalMs'
       | 'idempotencyWindowMs'
+      | 'idempotencyResultBytes'
       | 'sharedToolModules'
       | 'metricsPort'
       | 'metricsTenantLabel'
