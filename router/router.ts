@@ -10,7 +10,7 @@ import { RuntimeClient } from '../supervisor/client/runtime-client.ts';
 import { RouterRuntimeView } from '../supervisor/client/runtime-epochs.ts';
 import { SocketTamperLog } from '../supervisor/client/socket-tamper.ts';
 import type { Installation } from '../kernel/tenant/installation.ts';
-import { ALL_SCOPES, RECORDS_TOOLS } from '../kernel/packs/manifest.ts';
+import { ALL_SCOPES, MANIFEST, RECORDS_TOOLS } from '../kernel/packs/manifest.ts';
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { ArgsDigester } from '../kernel/audit/audit-record.ts';
@@ -31,6 +31,7 @@ import { DriftGuard } from './tools/drift-guard.ts';
 import { SharedWithheld } from './tools/shared-withheld.ts';
 import { RateLimiter } from '../kernel/ratelimit/rate-limiter.ts';
 import { IdempotencyStore } from './pipeline/idempotency.ts';
+import { compileOutputChecks } from './pipeline/output-schemas.ts';
 import { RecordSealer } from './pipeline/record-sealing.ts';
 import { unreadableRecordRecorder } from './pipeline/record-tampering.ts';
 import { unkeptResultRecorder } from './pipeline/unkept-results.ts';
@@ -157,6 +158,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     firstByteMs: config.runtimeFirstByteMs,
   };
   const tamper = new SocketTamperLog({ redis, prefix: installation.registryPrefix, audit, logger });
+  compileOutputChecks(MANIFEST.filter((def) => def.kind === 'tenant'));
   const dispatcher = new TenantDispatcher({
     runtimes,
     sign: await createCallSigner(privateKey),

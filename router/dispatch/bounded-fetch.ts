@@ -65,7 +65,9 @@ export type BreachKind =
   | 'headers_too_large'
   | 'too_many_messages'
   | 'deadline_exceeded'
-  | 'malformed_response';
+  | 'malformed_response'
+  /** A tool result whose structured content breaks the tool's output schema (runtime-result.ts). */
+  | 'output_schema';
 
 /** A runtime's answer broke a read bound: a security event, never a plain failure. */
 export class ReadBoundError extends BulkheadError<'read_bound_exceeded'> {

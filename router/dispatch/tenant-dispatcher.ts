@@ -4,7 +4,7 @@
 // read bound or a tampered socket is reported as the security event it is.
 import type { Result } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
-import { asRuntimeResult } from './runtime-result.ts';
+import { vettedResult, type ResultCheck } from './runtime-result.ts';
 import { tamperedSocketIn, type RuntimeSocketTamperedError } from '../../supervisor/client/runtime-socket.ts';
 import type { CallContext } from '../../kernel/wire/call-assertion.ts';
 import type { ToolGuard } from '../tools/drift-guard.ts';
@@ -95,25 +95,32 @@ export class TenantDispatcher {
     });
   }
 
-  /** A tool call; a multi-round-trip tool may answer `input_required` (call-relay.ts). */
+  /**
+   * A tool call; a multi-round-trip tool may answer `input_required` (call-relay.ts). `check`: what
+   * the tool's result must be (its output schema); one it refuses is a broken answer.
+   */
   async callTool(
     context: CallContext,
     name: string,
     args: Record<string, unknown>,
     relay: CallRelay = {},
+    check?: ResultCheck,
   ): Promise<ToolAnswer> {
-    return (await this.forward(context, 'tools/call', { name, arguments: args }, relay)) as ToolAnswer;
+    const params = { name, arguments: args };
+    return (await this.forward(context, 'tools/call', params, relay, check)) as ToolAnswer;
   }
 
   /**
    * One request to the tenant's runtime (a tool call, or a resource, prompt or completion request),
-   * with the relay's cancellation and notifications.
+   * with the relay's cancellation and notifications. Every result, a retry's too, is vetted
+   * (runtime-result.ts): a result `check` refuses is handled as a broken read bound.
    */
   async forward(
     context: CallContext,
     method: ForwardedMethod,
     params: Record<string, unknown>,
     relay: CallRelay = {},
+    check?: ResultCheck,
   ): Promise<Result> {
     const name = method === 'tools/call' ? String(params.name) : method;
     /** The route the last attempt used, once it had one. */
@@ -121,10 +128,10 @@ export class TenantDispatcher {
     const once = async (): Promise<Result> => {
       used = undefined;
       used = await this.routes.fresh(context.tenant);
-      return this.forwardOn(used, context, method, params, relay);
+      return vettedResult(await this.forwardOn(used, context, method, params, relay), check);
     };
     try {
-      return asRuntimeResult(await once());
+      return await once();
     } catch (error) {
       const failure = classifyCallFailure(error);
       if (failure === 'other') throw error;

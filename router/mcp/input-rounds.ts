@@ -29,6 +29,29 @@ export const MAX_INPUT_REQUESTS = 64;
 /** How long a 2025 client has to answer one question (a person may be typing). */
 export const CLIENT_ANSWER_TIMEOUT_MS = 5 * 60_000;
 
+/** The client of a request, as far as its questions go. */
+export interface AskedClient {
+  era: 'legacy' | 'modern';
+  /**
+   * A 2025 session's: the questions its client declared it answers (`initialize` capabilities,
+   * kept with the session: sessions.ts). Undefined: not known (a session opened before they were
+   * kept), and not checked.
+   */
+  asks?: readonly string[] | undefined;
+}
+
+/** The methods a 2025 client answers, by the capabilities its `initialize` declared. */
+export function declaredQuestions(capabilities: unknown): string[] {
+  const declared = (name: string): boolean => {
+    const value = (capabilities as Record<string, unknown> | null | undefined)?.[name];
+    return value !== null && typeof value === 'object';
+  };
+  return [
+    ...(declared('elicitation') ? ['elicitation/create'] : []),
+    ...(declared('sampling') ? ['sampling/createMessage'] : []),
+  ];
+}
+
 export interface InputRoundsOptions {
   seal: RequestStateSeal;
   binding: StateBinding;
@@ -40,6 +63,8 @@ export interface InputRoundsOptions {
         session: string;
         relatedRequestId: string | number;
         signal?: AbortSignal | undefined;
+        /** What the client declared it answers (AskedClient.asks). */
+        asks?: readonly string[] | undefined;
       }
     | undefined;
   /** Runs the request again with the client's answers and the runtime's own state. */
@@ -63,7 +88,7 @@ export function openedState(
 export async function answerInputRounds(first: Result, options: InputRoundsOptions): Promise<Result> {
   let answer = first;
   for (let round = 0; isInputRequired(answer); round += 1) {
-    const refused = refusal(answer);
+    const refused = refusal(answer, options.push?.asks);
     if (refused) {
       // Nothing is asked; the pack's questions, if it asked any, fail now. Best effort.
       const keys = Object.keys(answer.inputRequests ?? {}).slice(0, MAX_INPUT_REQUESTS);
@@ -104,8 +129,15 @@ export async function answerInputRounds(first: Result, options: InputRoundsOptio
   return answer;
 }
 
-/** Why the client is not asked the runtime's questions at all; undefined when it may be. */
-function refusal(answer: InputRequiredResult): BulkheadError | undefined {
+/**
+ * Why the client is not asked the runtime's questions at all; undefined when it may be. `asks`: a
+ * 2025 client's declared questions; one it did not declare is never sent (the client would answer
+ * "method not found" once asked, and a client that declares nothing is asked nothing).
+ */
+function refusal(
+  answer: InputRequiredResult,
+  asks: readonly string[] | undefined,
+): BulkheadError | undefined {
   const requests = Object.values(answer.inputRequests ?? {});
   if (requests.length > MAX_INPUT_REQUESTS)
     return new BulkheadError(
@@ -113,10 +145,16 @@ function refusal(answer: InputRequiredResult): BulkheadError | undefined {
       `the tool asked ${requests.length} questions at once, more than ${MAX_INPUT_REQUESTS}`,
     );
   const other = requests.find((request) => !CARRIED_METHODS.has(String(request?.method)));
-  if (other === undefined) return undefined;
+  if (other !== undefined)
+    return new BulkheadError(
+      'input_request_refused',
+      `the tool asked the client for ${String(other?.method).slice(0, 64)}, which the router does not carry`,
+    );
+  const undeclared = asks && requests.find((request) => !asks.includes(String(request?.method)));
+  if (!undeclared) return undefined;
   return new BulkheadError(
     'input_request_refused',
-    `the tool asked the client for ${String(other?.method).slice(0, 64)}, which the router does not carry`,
+    `the tool asked the client for ${String(undeclared.method)}, which the client did not declare it answers`,
   );
 }
 

@@ -43,6 +43,7 @@ import { stateUnavailable } from '../pipeline/state-guard.ts';
 import { jsonRpcErrorResponse } from './json-rpc.ts';
 import { servedAsLegacy } from './protocol-era.ts';
 import { isClientAnswer, type ClientRequests } from './client-requests.ts';
+import { declaredQuestions } from './input-rounds.ts';
 import type { ServerRequestInfo } from './router-server.ts';
 import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
 import type { SessionStore } from './sessions.ts';
@@ -94,6 +95,8 @@ interface AuthExtra {
   trace?: RequestTrace;
   /** A 2025 session's logging/setLevel, read with the session record. */
   logLevel?: string;
+  /** The questions a 2025 session's client declared it answers, read with the session record. */
+  asks?: readonly string[];
   /**
    * Whether the request's client is the only one the router hears from right now, put here by the
    * app (router/http/connection-activity.ts): its Redis steps then go at once. None: never.
@@ -178,6 +181,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     options.serverFor(contextOf(authInfo), {
       era: era === 'legacy' ? 'legacy' : 'modern',
       logLevel: extraOf(authInfo).logLevel,
+      asks: extraOf(authInfo).asks,
       admission: extraOf(authInfo).admission,
     });
   const listeners = new TenantListeners(onerror);
@@ -205,7 +209,12 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // A stale Mcp-Session-Id on initialize is ignored: initialize always opens a new session.
       const response = await legacy(request, requestOptions);
       if (response.status !== 200) return response;
-      const { id, ended } = await sessions.create(principal, context.tenant, negotiatedVersion(parsedBody));
+      const { id, ended } = await sessions.create(
+        principal,
+        context.tenant,
+        negotiatedVersion(parsedBody),
+        declaredQuestions(parsedBody.params.capabilities),
+      );
       const who = { tenant: principal.tenant, user: principal.user, agent: principal.agent };
       logger.info(who, 'mcp session opened');
       // Its tenant was at its bound of sessions (sessions.ts): its least recently used ended to make room.
@@ -273,10 +282,11 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     // After the session check: a call on a session that is gone is refused without being charged.
     // Nothing held ahead: the SSE answer of a 2025 session leaves before its handler runs.
     const admission = options.admit?.(context, { holdAhead: false });
-    if (record.logLevel === undefined && !admission) return legacy(request, requestOptions);
+    const { logLevel, asks } = record;
+    if (logLevel === undefined && asks === undefined && !admission) return legacy(request, requestOptions);
     return legacy(request, {
       ...requestOptions,
-      authInfo: { ...authInfo, extra: { ...authInfo.extra, logLevel: record.logLevel, admission } },
+      authInfo: { ...authInfo, extra: { ...authInfo.extra, logLevel, asks, admission } },
     });
   }
 

@@ -25,7 +25,7 @@ import type { PackCatalog } from '../tools/pack-catalog.ts';
 import { runtimeFailure } from '../pipeline/call-pipeline.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import type { ClientRequests } from './client-requests.ts';
-import { answerInputRounds, openedState } from './input-rounds.ts';
+import { answerInputRounds, openedState, type AskedClient } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import type { RequestStateSeal } from './request-state.ts';
 import type { SessionStore } from './sessions.ts';
@@ -96,7 +96,7 @@ export function registerRelayHandlers(
   server: Server,
   context: RequestContext,
   deps: RelayDeps,
-  era: 'legacy' | 'modern',
+  client: AskedClient,
 ): void {
   const packs = (): string[] => packsOf(context);
   const approvedPrompts = () => deps.prompts.promptsFor(context.tenant?.packs ?? []);
@@ -132,8 +132,14 @@ export function registerRelayHandlers(
         seal: deps.seal,
         binding,
         push:
-          era === 'legacy' && session
-            ? { questions: deps.questions, server, session, relatedRequestId: ctx.mcpReq.id }
+          client.era === 'legacy' && session
+            ? {
+                questions: deps.questions,
+                server,
+                session,
+                relatedRequestId: ctx.mcpReq.id,
+                asks: client.asks,
+              }
             : undefined,
         retry: (responses, state) => send(responses, state),
       });

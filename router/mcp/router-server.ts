@@ -12,7 +12,7 @@ import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
-import { answerInputRounds, openedState } from './input-rounds.ts';
+import { answerInputRounds, openedState, type AskedClient } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import { logLevelPasses, registerRelayHandlers, type RelayDeps } from './relay-handlers.ts';
 import { errorClassOf, errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
@@ -26,8 +26,7 @@ export interface RouterServerDeps extends CallPipelineDeps, CallAuditDeps, Relay
  * What the endpoint knows of the request beyond its context: the era, a 2025 session's log level,
  * and the tools/call's admission when the endpoint started it (admitEarly).
  */
-export interface ServerRequestInfo {
-  era: 'legacy' | 'modern';
+export interface ServerRequestInfo extends AskedClient {
   logLevel?: string | undefined;
   admission?: EarlyAdmission | undefined;
 }
@@ -138,7 +137,7 @@ export function createRouterServer(
     },
   );
   const { principal, tenant, log, trace } = context;
-  registerRelayHandlers(server, context, deps, info.era);
+  registerRelayHandlers(server, context, deps, info);
   // The call's admission, started by the endpoint before the SDK's handler (admitEarly): used by the
   // first run below.
   let admission = info.admission;
@@ -277,6 +276,7 @@ export function createRouterServer(
                 session,
                 relatedRequestId: ctx.mcpReq.id,
                 signal: ctx.mcpReq.signal,
+                asks: info.asks,
               }
             : undefined,
         retry: (responses, inner) => run(responses, inner),

@@ -45,6 +45,11 @@ export interface SessionRecord {
   binding: string;
   /** The lowest log level the client wants (logging/setLevel); every level when absent. */
   logLevel?: string;
+  /**
+   * The questions the client declared it answers (input-rounds.ts, declaredQuestions); absent on a
+   * session opened before they were kept, whose client is asked as before.
+   */
+  asks?: string[];
 }
 
 export interface SessionStoreOptions {
@@ -111,7 +116,12 @@ export class SessionStore {
     this.#max = max;
   }
 
-  async create(principal: Principal, tenant: SessionTenant, protocolVersion: string): Promise<OpenedSession> {
+  async create(
+    principal: Principal,
+    tenant: SessionTenant,
+    protocolVersion: string,
+    asks: string[] = [],
+  ): Promise<OpenedSession> {
     const id = randomBytes(32).toString('base64url');
     const record: SessionRecord = {
       issuer: principal.issuer,
@@ -122,6 +132,7 @@ export class SessionStore {
       protocolVersion,
       createdAt: new Date().toISOString(),
       binding: bindingOf(principal, tenant),
+      asks,
     };
     const ended = await this.#scripts.sessionOpen(
       {

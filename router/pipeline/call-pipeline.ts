@@ -27,6 +27,7 @@ import {
 } from '../../kernel/ratelimit/rate-limiter.ts';
 import { validateCall } from './validate.ts';
 import { asPinnedVersion } from './pinned-version.ts';
+import { outputCheck } from './output-schemas.ts';
 import { DEPRECATION_META_KEY } from '../dispatch/runtime-result.ts';
 import { chargeRefusal } from './refusal-charge.ts';
 import { takeFromLimits } from './rate-take.ts';
@@ -96,14 +97,17 @@ async function dispatch(
     agent: principal.agent,
     scopes: principal.scopes,
   };
+  // The result must be what the tool's listed output schema says (output-schemas.ts).
+  const check = outputCheck(tool.definition);
   try {
-    if (!call.trace) return await deps.dispatcher.callTool(context, tool.definition.name, args, call.relay);
+    if (!call.trace)
+      return await deps.dispatcher.callTool(context, tool.definition.name, args, call.relay, check);
     // The runtime continues the trace from the dispatch span (the call assertion carries it), and
     // so does a supervisor job this call causes (the active context).
     return await call.trace.step('dispatch', () => {
       const trace = traceparentOf();
       const withTrace = trace ? { ...context, trace } : context;
-      return deps.dispatcher.callTool(withTrace, tool.definition.name, args, call.relay);
+      return deps.dispatcher.callTool(withTrace, tool.definition.name, args, call.relay, check);
     });
   } catch (error) {
     log.warn({ tool: tool.definition.name, err: error }, 'tenant call failed');

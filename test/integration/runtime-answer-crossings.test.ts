@@ -9,7 +9,8 @@
 //   send it on (JSON.stringify exhausts its stack); it is refused as a broken read bound instead of
 //   leaving the call unanswered.
 // - Questions: an `input_required` answer may ask the caller only what the router carries
-//   (elicitation, sampling), at most MAX_INPUT_REQUESTS at once; never a client's roots.
+//   (elicitation, sampling), at most MAX_INPUT_REQUESTS at once; never a client's roots, and never
+//   a 2025 client what its initialize did not declare.
 // - The router's word: a result's `_meta` keys the router stamps (budget, deprecation, the server's
 //   identity) come from the router, whatever the runtime put there.
 import {
@@ -222,6 +223,20 @@ describe("a tenant runtime's answers", () => {
       expect(meta['io.modelcontextprotocol/serverInfo']).toMatchObject({ name: 'bulkhead' });
       // What the pack reports of itself still reaches the client and the audit.
       expect(meta['io.bulkhead/units']).toBe(3);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('cannot have the router ask a 2025 client what it did not declare it answers: refused before asking', async () => {
+    // A stock client that declares no elicitation: asked, it answers "method not found".
+    const client = await bearerClient(stack.mcpUrl, await stack.agentToken('asking'), 'legacy');
+    try {
+      const result = await client.callTool({ name: 'records_list', arguments: { limit: 3 } });
+      expect(result.structuredContent).toMatchObject({
+        error: { error_class: 'permanent', code: 'input_request_refused' },
+      });
+      expect(JSON.stringify(result.structuredContent)).toContain('did not declare');
     } finally {
       await client.close();
     }

@@ -1,7 +1,7 @@
 // A test stack's tenant with the fetcher pack (test/support/fixtures/packs/fetcher/) built, approved
 // and enabled like any operator's pack, its policy allowing that pack one loopback upstream, and the
 // egress gateway dialing the stack's tenants: the setup of the egress tests through the router.
-import { cp as copy, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -11,11 +11,8 @@ import { packImage } from '../../kernel/packs/pack-manifest.ts';
 import { SecretStore } from '../../kernel/secrets/secret-store.ts';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
-import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/packs.ts';
-import { updateTenant } from '../../tenants/control-plane/update.ts';
-import { FIXTURE_PACKS } from './pack-image.ts';
 import { startUpstream, type Upstream } from './egress.ts';
-import { containerId } from './mcp-client.ts';
+import { approveFixturePack, enableFixturePack } from './fixture-pack.ts';
 import { REDIS_URL } from './namespace.ts';
 import { startTestStack, type TestStack, type TestStackOptions } from './stack.ts';
 
@@ -31,24 +28,12 @@ export async function enableFetcher(options: {
   work: string;
   allowedPort: number;
 }): Promise<string> {
-  const { stack, cp, tenant } = options;
-  // The pack directory, whole: its stdio loop copied next to it.
-  const dir = join(options.work, 'fetcher');
-  await copy(join(FIXTURE_PACKS, 'fetcher'), dir, { recursive: true });
-  await copy(join(FIXTURE_PACKS, 'stdio-server.mjs'), join(dir, 'stdio-server.mjs'));
-  const version = `0.0.0-${stack.ns.namespace.slice(-6)}`;
-  const manifest = JSON.parse(await readFile(join(dir, 'bulkhead-pack.json'), 'utf8')) as { version: string };
-  manifest.version = version;
-  await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
-  await buildPack(cp, dir, () => undefined);
-  await approvePack(cp, await reviewPack(cp, { name: 'fetcher', version }));
-  await updateTenant(cp, tenant, { addPacks: [{ name: 'fetcher', version }] }, { progress: () => undefined });
-  const record = await stack.registry.require(tenant);
-  await stack.registry.update(tenant, {
-    expectedGeneration: record.generation,
+  const pin = await approveFixturePack({ ...options, name: 'fetcher' });
+  await enableFixturePack({
+    ...options,
+    pin,
+    // Only the fetcher pack may reach the allowed upstream; nothing else is allowed.
     changes: {
-      packs: record.packs.map((p) => ({ ...p, agentsAlone: true })),
-      // Only the fetcher pack may reach the allowed upstream; nothing else is allowed.
       egress: {
         mode: 'allowlist',
         hosts: [],
@@ -56,18 +41,8 @@ export async function enableFetcher(options: {
         upstreams: {},
       },
     },
-    author: { actor: 'test:fetcher' },
   });
-  // Each change above recycles the runtime (a new image, a new policy): wait (bounded) until the
-  // same container has served for a while, so no call lands on one being replaced.
-  let last: string | undefined;
-  for (let steady = 0, i = 0; steady < 3 && i < 60; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const id = await containerId(stack, tenant);
-    steady = id !== undefined && id === last ? steady + 1 : 0;
-    last = id;
-  }
-  return packImage({ name: 'fetcher', version });
+  return packImage(pin);
 }
 
 /** The egress gateway for the stack's tenants, in this process (its spans to `tracing`, if given). */
