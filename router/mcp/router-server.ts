@@ -1,8 +1,8 @@
 // The MCP server the router builds for one request, from the request's context (router/request/):
-// tools/list answers the tools the principal may see; tools/call runs the pipeline
-// (router/pipeline/): validation, then in-process shared tools or idempotent dispatch to the
-// tenant's own runtime. Each leaves one record in the tenant's audit trail once answered
-// (call-audit.ts).
+// tools/list answers the tools the principal may see, taken from its listing budgets
+// (list-charge.ts); tools/call runs the pipeline (router/pipeline/): validation, then in-process
+// shared tools or idempotent dispatch to the tenant's own runtime. Each leaves one record in the
+// tenant's audit trail once answered (call-audit.ts), but a listing refused past its budgets.
 import { ProtocolError, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
@@ -10,6 +10,8 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
+import { chargeListing } from './list-charge.ts';
+import { BUDGET_META_KEY, budgetMeta } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
 import { answerInputRounds, openedState } from './input-rounds.ts';
@@ -143,7 +145,10 @@ export function createRouterServer(
   // first run below.
   let admission = info.admission;
 
-  server.setRequestHandler('tools/list', () => {
+  server.setRequestHandler('tools/list', async () => {
+    // Taken from the caller's listing budgets first: a listing past them is refused before the
+    // surface is built, and leaves no record (list-charge.ts).
+    const charged = await chargeListing(context, deps);
     const tools = context.visible().map((t) => t.wire);
     // Started before the SDK sends the list, which leaves once it is written (request/answer-hold.ts).
     const record = listRecord(
@@ -151,7 +156,7 @@ export function createRouterServer(
       tools.map((t) => t.name),
     );
     context.answer.add(writeAudit(context, deps, record));
-    return { tools };
+    return charged ? { tools, _meta: { [BUDGET_META_KEY]: budgetMeta(charged) } } : { tools };
   });
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
