@@ -11,6 +11,7 @@ import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '.
 import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { chargeListing } from './list-charge.ts';
+import { repeatedRefusal } from './repeated-refusals.ts';
 import { BUDGET_META_KEY, budgetMeta } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
@@ -162,10 +163,11 @@ export function createRouterServer(
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const started = performance.now();
     const labels = callLabels(context);
-    const answered = (code: string | undefined, meta?: Record<string, unknown>): void => {
+    const answered = (code: string | undefined, meta?: Record<string, unknown>, error?: unknown): void => {
       const latencyMs = performance.now() - started;
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
       if (code !== undefined) context.trace?.failed(errorClassOf(code));
+      if (repeatedRefusal(deps.refusals, context.principal, error)) return;
       const { name, arguments: args } = request.params;
       const record = callRecord(context, { name, args, code, latencyMs, meta }, deps);
       // Started before the SDK builds the answer, which leaves once it is written (request/answer-hold.ts).
@@ -184,10 +186,12 @@ export function createRouterServer(
       result = await answerCall(request.params, ctx);
     } catch (error) {
       // A refusal answered as a JSON-RPC error carries its structured error (json-rpc.ts).
-      answered(error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal');
+      const refusal = error instanceof ProtocolError ? error.data : undefined;
+      answered(error instanceof ProtocolError ? errorCodeIn(refusal) : 'internal', undefined, refusal);
       throw error;
     }
-    answered(resultCode(result), result._meta as Record<string, unknown> | undefined);
+    const failure = (result.structuredContent as { error?: unknown } | undefined)?.error;
+    answered(resultCode(result), result._meta as Record<string, unknown> | undefined, failure);
     return result;
   });
 

@@ -4,6 +4,8 @@
 // and `retry_after_ms`, the tenant's audit trail stops growing with it, the tenant's listings are
 // bounded whatever the number of its agents, and a normal client start (initialize, tools/list, a
 // call) works in every era under a call quota of one call a minute, which the listing does not spend.
+// And an agent looping past its call budget leaves one record of its refusal a wait, not one per
+// request (router/mcp/repeated-refusals.ts; docs/audit.md).
 import type { Client } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +26,7 @@ beforeAll(async () => {
   stack = await startTestStack('listlimits');
   redis = new Redis(stack.ns.installation.redis);
   trail = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
-  for (const tenant of ['ls-loop', 'ls-modern', 'ls-legacy', 'ls-v1'])
+  for (const tenant of ['ls-loop', 'ls-modern', 'ls-legacy', 'ls-v1', 'ls-calls'])
     await stack.onboard(tenant, { quotas: QUOTAS });
 }, 120_000);
 
@@ -43,6 +45,14 @@ interface RateError {
 /** The tenant's audit records of listings. */
 async function listRecords(tenant: string): Promise<number> {
   return (await trail.entries(tenant)).filter((e) => e.kind === 'list').length;
+}
+
+/** The tenant's audit records of calls and relayed requests, by error code ('ok' for none). */
+async function callRecords(tenant: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const e of await trail.entries(tenant))
+    if (e.kind === 'call') counts[e.error_code ?? 'ok'] = (counts[e.error_code ?? 'ok'] ?? 0) + 1;
+  return counts;
 }
 
 /**
@@ -168,4 +178,33 @@ describe('a normal client start', () => {
     },
     60_000,
   );
+});
+
+describe('an agent looping past its call budget', () => {
+  it('leaves one record of its refusal per wait, however often it asks within it', async () => {
+    const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('ls-calls'));
+    const asked = { call: 0, relayed: 0, unknown: 0 };
+    try {
+      // One call a minute: the first is admitted, then each is refused with a wait of about a
+      // minute, longer than this loop; so is a relayed request, and a call of no such tool.
+      const first = await looping.callTool({ name: 'whoami', arguments: {} });
+      expect(first.isError).toBeFalsy();
+      for (let i = 0; i < 20; i++) {
+        const refused = await looping.callTool({ name: 'whoami', arguments: {} });
+        expect((refused.structuredContent as { error?: RateError }).error?.code).toBe('rate_limit_exceeded');
+        asked.call += 1;
+        const relayed = await looping.listResources().catch((error: unknown) => error);
+        expect((relayed as { data?: RateError }).data?.code).toBe('rate_limit_exceeded');
+        asked.relayed += 1;
+        const unknown = await looping.callTool({ name: 'no_such_tool', arguments: {} });
+        expect((unknown.structuredContent as { error?: RateError }).error?.code).toBe('rate_limit_exceeded');
+        asked.unknown += 1;
+      }
+      expect(asked).toEqual({ call: 20, relayed: 20, unknown: 20 });
+      // The admitted call and the first refusal; the 59 refusals asked within its wait leave none.
+      expect(await callRecords('ls-calls')).toEqual({ ok: 1, rate_limit_exceeded: 1 });
+    } finally {
+      await looping.close();
+    }
+  }, 60_000);
 });
