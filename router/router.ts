@@ -14,6 +14,7 @@ import { ALL_SCOPES, MANIFEST, RECORDS_TOOLS } from '../kernel/packs/manifest.ts
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { ArgsDigester } from '../kernel/audit/audit-record.ts';
+import { RepeatedRefusals } from './mcp/repeated-refusals.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { createApp } from './app.ts';
 import { routerConfig, type RouterConfig } from './config.ts';
@@ -231,6 +232,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     dispatcher,
     audit,
     digester: new ArgsDigester(auditSecret),
+    refusals: new RepeatedRefusals(),
     logger,
     // One key on every replica: a 2026-07-28 client's retry may reach any of them.
     seal: createRequestStateSeal(requestStateKey(privateKey)),

@@ -6,14 +6,14 @@
 // the verified principal (tenant, agent, user), the tool's name and the upstream's name, never on
 // an address: agents share addresses, and an address says nothing about whose budget a call
 // spends. A tenant's keys name its record's createdAt as well: a tenant onboarded again under an id
-// is another tenant, with budgets of its own. It is in the kernel because more than the router decides or reads budgets (the CLI's
-// quota view, the egress gateway's upstream charge).
+// is another tenant, with budgets of its own. A tools/list is decided by the same script over
+// listing layers of its own (layer-plans.ts). It is in the kernel because more than the router
+// decides or reads budgets (the CLI's quota view, the egress gateway's upstream charge).
 import type { Redis } from 'ioredis';
-import { PLAN_QUOTAS, type Quotas, type TenantRecord } from '../tenant/tenant-spec.ts';
-import { MAX_TOOL_UPSTREAMS, type ToolDefinition } from '../tools/tool-definition.ts';
+import { MAX_TOOL_UPSTREAMS } from '../tools/tool-definition.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { toolErrorFor, type ToolErrorResult } from '../tools/tool-errors.ts';
-import { rateLimitKeys, upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
+import { upstreamBudgetsKey } from '../redis/keys.ts';
 import { scheduleFlush, type FlushRequest } from '../redis/flush-timing.ts';
 import {
   redisScripts,
@@ -22,16 +22,26 @@ import {
   type RateLimitArgs,
   type RateLimitKeys,
 } from '../redis/scripts.ts';
+import {
+  DAY_MS,
+  layerPlans,
+  upstreamOnlyPlans,
+  type LayerPlan,
+  type RateLayer,
+  type RateScope,
+} from './layer-plans.ts';
 
-/** The layers, in the script's order (`upstream` has MAX_TOOL_UPSTREAMS slots). */
-export const RATE_LAYERS = ['tenant_minute', 'tenant_day', 'agent', 'user', 'tool', 'upstream'] as const;
-export type RateLayer = (typeof RATE_LAYERS)[number];
+export {
+  layerPlans,
+  RATE_LAYERS,
+  type RateCaller,
+  type RateLayer,
+  type RateScope,
+  type RateTenant,
+} from './layer-plans.ts';
 
 /** Where a successful tool result carries the caller's remaining budget. */
 export const BUDGET_META_KEY = 'io.bulkhead/budget';
-
-const MINUTE_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 /** One rate-limit layer's live state, as quota_status reports it and a result's `_meta` carries it. */
 export interface RateLimitLayer {
@@ -52,14 +62,6 @@ export interface RateLimitLayer {
   upstream?: string | undefined;
 }
 
-/** Who spends a budget: the verified principal's identifiers (never an address). */
-export interface RateCaller {
-  tenant: string;
-  agent: string;
-  /** The human user, or null for an agent acting alone (the user layer does not apply). */
-  user: string | null;
-}
-
 /** One layer's state as the caller sees it: quota_status's shape (RateLimitLayer), for our layers. */
 export type LayerBudget = Omit<RateLimitLayer, 'layer' | 'tool'> & { layer: RateLayer };
 
@@ -69,107 +71,6 @@ export interface RateDecision {
   layers: LayerBudget[];
   /** When refused: the layer to wait longest for. */
   refusedBy?: LayerBudget;
-}
-
-/** What a decision takes from the tenant's record. */
-export type RateTenant = Pick<TenantRecord, 'createdAt' | 'quotas'>;
-
-/** Who calls which tool, under which quotas: everything a decision depends on. */
-export interface RateScope {
-  principal: RateCaller;
-  /**
-   * The tenant's record: its quotas, and its `createdAt`, which names the tenant's keys, so that a
-   * tenant offboarded and onboarded again under the id starts with its budgets full. None: the
-   * smallest plan's quotas, under keys of no record (no call reaches a budget without one: the token
-   * verifier refuses a tenant that has none).
-   */
-  tenant: RateTenant | undefined;
-  /** The tool called; absent for a look at the tenant, agent and user layers only. */
-  tool?: Pick<ToolDefinition, 'name' | 'callsPerMinute' | 'upstreams'>;
-  /**
-   * A request refused before it ran (router/pipeline/refusal-charge.ts): only the caller's own
-   * shares apply (agent, user), not the tenant's minute and day its other agents share, nor a
-   * tool's or an upstream's budget, which pay for work that did not happen.
-   */
-  refused?: boolean;
-}
-
-interface LayerPlan {
-  layer: RateLayer;
-  key: string;
-  /** 0: the layer does not apply (an upstream's limit is read by the script). */
-  limit: number;
-  periodMs: number;
-  upstream?: string;
-}
-
-const NO_LAYER = (layer: RateLayer, key: string): LayerPlan => ({
-  layer,
-  key,
-  limit: 0,
-  periodMs: MINUTE_MS,
-});
-
-/** Each layer's key and limit for a scope, in the script's order. */
-export function layerPlans(prefix: string, scope: RateScope): LayerPlan[] {
-  const quotas: Quotas = scope.tenant?.quotas ?? PLAN_QUOTAS.small;
-  const { tenant, agent, user } = scope.principal;
-  const place = { tenant, tenantCreatedAt: scope.tenant?.createdAt ?? null };
-  const share = Math.ceil(quotas.callsPerMinute / 2);
-  const refused = scope.refused === true;
-  const tool = refused ? undefined : scope.tool;
-  const key = rateLimitKeys(prefix, place);
-  return [
-    {
-      layer: 'tenant_minute',
-      key: key('tenant:minute'),
-      limit: refused ? 0 : quotas.callsPerMinute,
-      periodMs: MINUTE_MS,
-    },
-    {
-      layer: 'tenant_day',
-      key: key('tenant:day'),
-      limit: refused ? 0 : quotas.callsPerDay,
-      periodMs: DAY_MS,
-    },
-    {
-      layer: 'agent',
-      key: key(`agent:${agent}`),
-      limit: quotas.agentCallsPerMinute ?? share,
-      periodMs: MINUTE_MS,
-    },
-    {
-      layer: 'user',
-      key: key(`user:${user ?? ''}`),
-      // An agent acting alone has no user: the layer does not apply.
-      limit: user === null ? 0 : (quotas.userCallsPerMinute ?? share),
-      periodMs: MINUTE_MS,
-    },
-    {
-      layer: 'tool',
-      key: key(`tool:${tool?.name ?? ''}`),
-      limit: tool ? (quotas.tools?.[tool.name] ?? tool.callsPerMinute ?? 0) : 0,
-      periodMs: MINUTE_MS,
-    },
-    ...upstreamPlans(prefix, tool?.upstreams ?? []),
-  ];
-}
-
-/** The upstream slots: one per name (the script reads each one's budget), the rest unused. */
-function upstreamPlans(prefix: string, names: readonly string[]): LayerPlan[] {
-  if (names.length > MAX_TOOL_UPSTREAMS)
-    throw new TypeError(`a call uses at most ${MAX_TOOL_UPSTREAMS} upstreams, not ${names.length}`);
-  return Array.from({ length: MAX_TOOL_UPSTREAMS }, (_, i) => {
-    const name = names[i];
-    if (name === undefined) return NO_LAYER('upstream', upstreamRateKey(prefix, ''));
-    return {
-      layer: 'upstream',
-      key: upstreamRateKey(prefix, name),
-      limit: 0,
-      periodMs: MINUTE_MS,
-      upstream: name,
-    };
-  });
 }
 
 export interface RateLimiterOptions {
@@ -208,9 +109,7 @@ export class RateLimiter {
    * pack makes): admitted and charged to all, or refused and charged to none. `peek` only looks.
    */
   takeUpstreams(names: readonly string[], options: { peek?: boolean } = {}): Promise<RateDecision> {
-    const none = (layer: RateLayer): LayerPlan => NO_LAYER(layer, upstreamRateKey(this.#prefix, ''));
-    const tenantLayers = (['tenant_minute', 'tenant_day', 'agent', 'user', 'tool'] as const).map(none);
-    return this.#run([...tenantLayers, ...upstreamPlans(this.#prefix, names)], options.peek === true);
+    return this.#run(upstreamOnlyPlans(this.#prefix, names), options.peek === true);
   }
 
   /**
@@ -356,10 +255,11 @@ export function rateLimitRefusal(decision: RateDecision): BulkheadError<'rate_li
   if (!layer) throw new TypeError('an admitted call has no rate-limit error');
   const retryAfterMs = layer.retry_after_ms ?? 1;
   const per = layer.period_ms === DAY_MS ? 'day' : 'minute';
+  const what = layer.layer === 'tenant_list' || layer.layer === 'agent_list' ? 'listings' : 'calls';
   const which = layer.upstream === undefined ? layer.layer : `upstream ${layer.upstream}`;
   return new BulkheadError(
     'rate_limit_exceeded',
-    `the ${which} rate limit of ${layer.limit} calls per ${per} is spent; retry after ${retryAfterMs} ms`,
+    `the ${which} rate limit of ${layer.limit} ${what} per ${per} is spent; retry after ${retryAfterMs} ms`,
     {
       retryAfterMs,
       details: {

@@ -1,17 +1,20 @@
 // The audit records one request leaves in the tenant's trail (kernel/audit), written once the
-// outcome is known: a tools/call record (or a relayed request's: relay-admission.ts) with the decision, the outcome (status, error code and
-// class, latency), the keyed digest of the arguments, the units a pack reported and the trace id;
-// a tools/list record with the tools listed to the caller and those withheld from it. One append
-// per request, started once the answer is computed; the answer leaves once it is written
-// (router/request/answer-hold.ts). Whether the call may run without Redis is decided
-// before (the rate limits and the idempotency claim fail closed, router/pipeline/state-guard.ts);
-// a record that cannot be written is logged whole at error level instead, so it is not lost.
+// outcome is known: a tools/call record (or a relayed request's: relay-admission.ts) with the
+// decision, the outcome (status, error code and class, latency), the keyed digest of the arguments,
+// the units a pack reported and the trace id; a tools/list record with the tools listed to the
+// caller and those withheld from it. One append per request (none for a listing refused past its
+// budgets, list-charge.ts, nor for a rate-limit refusal asked again within its wait,
+// repeated-refusals.ts), started once the answer is computed; the answer leaves once it is written
+// (router/request/answer-hold.ts). Whether the call may run without Redis is decided before (the
+// rate limits and the idempotency claim fail closed, router/pipeline/state-guard.ts); a record that
+// cannot be written is logged whole at error level instead, so it is not lost.
 import type { AuditEvent, AuditSink } from '../../kernel/audit/audit-trail.ts';
 import { recordedToolName, reportedUnits, type ArgsDigester } from '../../kernel/audit/audit-record.ts';
 import { isErrorCode, errorRow } from '../../kernel/errors/error-codes.ts';
 import { DEFAULT_STATE_POLICY, withinDeadline, type StatePolicy } from '../pipeline/state-guard.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
+import type { RepeatedRefusals } from './repeated-refusals.ts';
 
 export interface CallAuditDeps {
   /** Tamper-evident trail: one record per tools/call and per tools/list (kernel/audit). */
@@ -21,6 +24,8 @@ export interface CallAuditDeps {
   state?: StatePolicy | undefined;
   /** Counts the records logged in full because Redis did not confirm them. */
   metrics?: RouterMetrics | undefined;
+  /** Leaves out rate-limit refusals repeated within their wait (repeated-refusals.ts); none: all recorded. */
+  refusals?: RepeatedRefusals | undefined;
 }
 
 /** What the request's authorization said about the called tool. */

@@ -18,6 +18,7 @@ import { chargeRefusal } from '../pipeline/refusal-charge.ts';
 import { takeFromLimits } from '../pipeline/rate-take.ts';
 import { callRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { protocolErrorFor } from './json-rpc.ts';
+import { repeatedRefusal } from './repeated-refusals.ts';
 
 export interface RelayAdmissionDeps extends CallAuditDeps {
   limiter: RateLimiter;
@@ -110,6 +111,8 @@ export async function relayRequest<T>(
     }
   };
   let code: string | undefined;
+  /** The structured error answered, when refused. */
+  let answered: unknown;
   try {
     try {
       request.reach?.();
@@ -120,17 +123,22 @@ export async function relayRequest<T>(
     return await work(forward);
   } catch (error) {
     code = codeOf(error);
+    if (error instanceof ProtocolError) answered = error.data;
     throw error;
   } finally {
-    // Refused here (`reach`) or by the runtime: what the caller cannot reach is a denial.
-    const reason = unreachable ?? (code !== undefined && REACH_REFUSALS.has(code) ? code : undefined);
-    const record = callRecord(
-      context,
-      { name: request.method, args: digested(request.params), code, latencyMs: performance.now() - started },
-      deps,
-      reason ? { decision: 'deny', reason } : { decision: 'permit', reason: 'pack_reachable' },
-    );
-    // Started before the SDK sends the answer, which leaves once it is written (request/answer-hold.ts).
-    context.answer.add(writeAudit(context, deps, record, code !== 'state_unavailable'));
+    // A rate-limit refusal asked again within its wait leaves no record (repeated-refusals.ts).
+    if (!repeatedRefusal(deps.refusals, context.principal, answered)) {
+      // Refused here (`reach`) or by the runtime: what the caller cannot reach is a denial.
+      const reason = unreachable ?? (code !== undefined && REACH_REFUSALS.has(code) ? code : undefined);
+      const latencyMs = performance.now() - started;
+      const record = callRecord(
+        context,
+        { name: request.method, args: digested(request.params), code, latencyMs },
+        deps,
+        reason ? { decision: 'deny', reason } : { decision: 'permit', reason: 'pack_reachable' },
+      );
+      // Started before the SDK sends the answer, which leaves once it is written (request/answer-hold.ts).
+      context.answer.add(writeAudit(context, deps, record, code !== 'state_unavailable'));
+    }
   }
 }

@@ -1,8 +1,8 @@
 // The MCP server the router builds for one request, from the request's context (router/request/):
-// tools/list answers the tools the principal may see; tools/call runs the pipeline
-// (router/pipeline/): validation, then in-process shared tools or idempotent dispatch to the
-// tenant's own runtime. Each leaves one record in the tenant's audit trail once answered
-// (call-audit.ts).
+// tools/list answers the tools the principal may see, taken from its listing budgets
+// (list-charge.ts); tools/call runs the pipeline (router/pipeline/): validation, then in-process
+// shared tools or idempotent dispatch to the tenant's own runtime. Each leaves one record in the
+// tenant's audit trail once answered (call-audit.ts), but a listing refused past its budgets.
 import { ProtocolError, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
@@ -10,6 +10,9 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
+import { chargeListing } from './list-charge.ts';
+import { repeatedRefusal } from './repeated-refusals.ts';
+import { BUDGET_META_KEY, budgetMeta } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
 import { answerInputRounds, openedState, type AskedClient } from './input-rounds.ts';
@@ -142,7 +145,10 @@ export function createRouterServer(
   // first run below.
   let admission = info.admission;
 
-  server.setRequestHandler('tools/list', () => {
+  server.setRequestHandler('tools/list', async () => {
+    // Taken from the caller's listing budgets first: a listing past them is refused before the
+    // surface is built, and leaves no record (list-charge.ts).
+    const charged = await chargeListing(context, deps);
     const tools = context.visible().map((t) => t.wire);
     // Started before the SDK sends the list, which leaves once it is written (request/answer-hold.ts).
     const record = listRecord(
@@ -150,16 +156,17 @@ export function createRouterServer(
       tools.map((t) => t.name),
     );
     context.answer.add(writeAudit(context, deps, record));
-    return { tools };
+    return charged ? { tools, _meta: { [BUDGET_META_KEY]: budgetMeta(charged) } } : { tools };
   });
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const started = performance.now();
     const labels = callLabels(context);
-    const answered = (code: string | undefined, meta?: Record<string, unknown>): void => {
+    const answered = (code: string | undefined, meta?: Record<string, unknown>, error?: unknown): void => {
       const latencyMs = performance.now() - started;
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
       if (code !== undefined) context.trace?.failed(errorClassOf(code));
+      if (repeatedRefusal(deps.refusals, context.principal, error)) return;
       const { name, arguments: args } = request.params;
       const record = callRecord(context, { name, args, code, latencyMs, meta }, deps);
       // Started before the SDK builds the answer, which leaves once it is written (request/answer-hold.ts).
@@ -178,10 +185,12 @@ export function createRouterServer(
       result = await answerCall(request.params, ctx);
     } catch (error) {
       // A refusal answered as a JSON-RPC error carries its structured error (json-rpc.ts).
-      answered(error instanceof ProtocolError ? errorCodeIn(error.data) : 'internal');
+      const refusal = error instanceof ProtocolError ? error.data : undefined;
+      answered(error instanceof ProtocolError ? errorCodeIn(refusal) : 'internal', undefined, refusal);
       throw error;
     }
-    answered(resultCode(result), result._meta as Record<string, unknown> | undefined);
+    const failure = (result.structuredContent as { error?: unknown } | undefined)?.error;
+    answered(resultCode(result), result._meta as Record<string, unknown> | undefined, failure);
     return result;
   });
 

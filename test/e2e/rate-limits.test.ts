@@ -7,16 +7,12 @@
 // agent spends its own share and another agent of the same tenant keeps being served; refused calls
 // (an unknown tool, arguments the schema refuses) are charged to that share, not the tenant's.
 import type { Client } from '@modelcontextprotocol/client';
-import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
-import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
-import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
-import { bearerClient } from '../support/mcp-client.ts';
+import { anotherAgentToken, bearerClient, v1BearerClient } from '../support/mcp-client.ts';
 import { scrape, total } from '../support/prometheus-text.ts';
 import { startRouterProcess, type RouterProcess } from '../support/router-process.ts';
-import { INITIAL_ACCESS_TOKEN, startTestStack, type TestStack } from '../support/stack.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
 let second: RouterProcess;
@@ -140,21 +136,8 @@ describe('rate limits across two router processes', () => {
 });
 
 /** A token of a second OAuth client of `tenant`: another agent, by its verified client id. */
-async function secondAgentToken(tenant: string): Promise<string> {
-  const other = await registerAgentClient({
-    issuer: stack.idp.issuer,
-    initialAccessToken: INITIAL_ACCESS_TOKEN,
-    tenant,
-    scopes: [...ALL_SCOPES],
-    clientName: `${tenant} second agent`,
-  });
-  return mintClientCredentialsToken({
-    issuer: stack.idp.issuer,
-    ...other,
-    resource: stack.mcpUrl,
-    scope: ALL_SCOPES.join(' '),
-  });
-}
+const secondAgentToken = (tenant: string): Promise<string> =>
+  anotherAgentToken(stack, tenant, `${tenant} second agent`);
 
 /** The structured error of a refused tools/call: a tool error's, or a JSON-RPC error's data. */
 function refusalOf(answer: unknown): RateError | undefined {
@@ -230,15 +213,7 @@ describe('loop protection', () => {
 });
 
 describe('every client era sees the structured error and the budget', () => {
-  async function v1Client(token: string): Promise<V1Client> {
-    const client = new V1Client({ name: 'v1-test', version: '1.0.0' });
-    await client.connect(
-      new V1Transport(new URL(second.mcpUrl), {
-        requestInit: { headers: { authorization: `Bearer ${token}` } },
-      }),
-    );
-    return client;
-  }
+  const v1Client = (token: string) => v1BearerClient(second.mcpUrl, token);
 
   it('SDK v2 (2026-07-28 and 2025-11-25) and SDK v1', async () => {
     const token = await stack.agentToken('rl-eras');

@@ -6,10 +6,12 @@
 // configured to fail open for those). When Redis is back on the same port, service resumes, the
 // refused writes retried with the same keys succeed, every title is in the tenant's store once, and
 // the store's rows are counted against the writes acknowledged.
-// Then Redis frozen (SIGSTOP: connections open, no answers): each Redis step waits the deadline.
+// Then Redis frozen (SIGSTOP: connections open, no answers): each Redis step waits the deadline,
+// and a tools/list is answered without its listing budgets, which it has again once Redis is back.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
 import { bearerClient, volumeTitles } from '../support/mcp-client.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -85,6 +87,12 @@ afterAll(async () => {
   await stack?.close();
   await redis?.stop();
 });
+
+async function timedList(): Promise<{ ms: number; listed: Awaited<ReturnType<Client['listTools']>> }> {
+  const started = performance.now();
+  const listed = await client.listTools();
+  return { ms: performance.now() - started, listed };
+}
 
 describe('Redis unavailable', () => {
   it('answers every call within the deadline, fails writes closed, and writes nothing twice', async () => {
@@ -175,15 +183,24 @@ describe('Redis unavailable', () => {
     expect(await create(`warm-${randomUUID()}`, `key-${randomUUID()}`, false)).toMatchObject({ ok: true });
     redis.freeze();
     let answers: Outcome[];
+    let listing: { ms: number; listed: Awaited<ReturnType<Client['listTools']>> };
     try {
-      answers = await Promise.all([
-        create(`frozen-${randomUUID()}`, `key-${randomUUID()}`, true),
-        call('records_list', {}, true),
-        call('whoami', {}, true),
+      [answers, listing] = await Promise.all([
+        Promise.all([
+          create(`frozen-${randomUUID()}`, `key-${randomUUID()}`, true),
+          call('records_list', {}, true),
+          call('whoami', {}, true),
+        ]),
+        timedList(),
       ]);
     } finally {
       redis.thaw();
     }
+    // A tools/list is answered without its listing budgets (it runs nothing on a container), after
+    // the same three steps at most: docs/rate-limits.md, "Listing".
+    expect(listing.ms).toBeLessThan(3 * DEADLINE_MS + MARGIN_MS);
+    expect(listing.listed.tools.map((t) => t.name)).toContain('whoami');
+    expect(listing.listed._meta?.[BUDGET_META_KEY]).toBeUndefined();
     // A fail-closed call waits for at most two steps (tenant record, rate limits; its audit record is
     // not waited for), a fail-open one three (tenant record, rate limits, audit record).
     for (const a of answers) expect(a.ms, a.tool).toBeLessThan(3 * DEADLINE_MS + MARGIN_MS);
@@ -196,5 +213,7 @@ describe('Redis unavailable', () => {
       if (!back.ok) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(back).toMatchObject({ ok: true, budget: true });
+    // Redis back: the listing is taken from its budgets again.
+    expect((await timedList()).listed._meta?.[BUDGET_META_KEY]).toHaveProperty('agent_list');
   }, 120_000);
 });

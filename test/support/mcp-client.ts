@@ -2,7 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { TestStack } from './stack.ts';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { mintClientCredentialsToken, registerAgentClient } from '../../dev/idp/dev-client.ts';
+import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
+import { INITIAL_ACCESS_TOKEN, type TestStack } from './stack.ts';
 
 /** An SDK v2 client on `/mcp` with a fixed bearer token, in the 2026-07-28 era unless told otherwise. */
 export async function bearerClient(
@@ -17,6 +21,17 @@ export async function bearerClient(
   await client.connect(
     new StreamableHTTPClientTransport(new URL(mcpUrl), {
       authProvider: { token: () => Promise.resolve(token) },
+    }),
+  );
+  return client;
+}
+
+/** An SDK v1 client on `/mcp` with a fixed bearer token, as SDK v1 clients send it (a header). */
+export async function v1BearerClient(mcpUrl: string, token: string): Promise<V1Client> {
+  const client = new V1Client({ name: 'v1-test', version: '1.0.0' });
+  await client.connect(
+    new V1Transport(new URL(mcpUrl), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
     }),
   );
   return client;
@@ -60,6 +75,27 @@ export async function captureRequests(
     await client.close();
   }
   return seen;
+}
+
+/** A token of another OAuth client of `tenant`, registered as `clientName`: another agent, by its verified client id. */
+export async function anotherAgentToken(
+  stack: TestStack,
+  tenant: string,
+  clientName: string,
+): Promise<string> {
+  const other = await registerAgentClient({
+    issuer: stack.idp.issuer,
+    initialAccessToken: INITIAL_ACCESS_TOKEN,
+    tenant,
+    scopes: [...ALL_SCOPES],
+    clientName,
+  });
+  return mintClientCredentialsToken({
+    issuer: stack.idp.issuer,
+    ...other,
+    resource: stack.mcpUrl,
+    scope: ALL_SCOPES.join(' '),
+  });
 }
 
 export async function agentClient(stack: TestStack, tenant: string): Promise<Client> {

@@ -1,11 +1,16 @@
 // What operators and tool authors give the rate limits, checked before it reaches Redis: the quota
 // flags of `bulkhead update` (tenants/cli/quota-commands.ts), a tool definition's upstreams
 // (kernel/tools/tool-definition.ts; an operator module naming bad ones stops the router at startup),
-// and the upstream slots of one decision (kernel/ratelimit/rate-limiter.ts).
+// and the slots of one decision (kernel/ratelimit/layer-plans.ts): upstreams, a refused request's,
+// a tools/list's.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import {
+  MIN_AGENT_LISTS_PER_MINUTE,
+  MIN_TENANT_LISTS_PER_MINUTE,
+} from '../../kernel/ratelimit/layer-plans.ts';
 import { layerPlans } from '../../kernel/ratelimit/rate-limiter.ts';
 import { upstreamsProblem } from '../../kernel/tools/tool-definition.ts';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -125,5 +130,31 @@ describe("a tool definition's upstreams", () => {
       ['user', 'p:rate:acme:1796083200000:user:u', 7],
     ]);
     expect(plans.every((p) => p.upstream === undefined)).toBe(true);
+  });
+
+  it('charge a tools/list to the listing layers alone, under keys of their own, at least their floors', () => {
+    const tenant = (quotas: { callsPerMinute: number; agentCallsPerMinute?: number }) => ({
+      createdAt: '2026-12-01T00:00:00.000Z',
+      quotas: { callsPerDay: 600, ...quotas },
+    });
+    const listing = (quotas: { callsPerMinute: number; agentCallsPerMinute?: number }) =>
+      layerPlans('p', {
+        principal: { tenant: 'acme', agent: 'a', user: 'u' },
+        tenant: tenant(quotas),
+        tool: { name: 'geo', callsPerMinute: 3, upstreams: ['maps'] },
+        listing: true,
+      })
+        .filter((p) => p.limit > 0)
+        .map((p) => [p.layer, p.key, p.limit]);
+    // The call quotas' numbers, as budgets of their own: no call layer, no user, tool or upstream.
+    expect(listing({ callsPerMinute: 600, agentCallsPerMinute: 200 })).toEqual([
+      ['tenant_list', 'p:rate:acme:1796083200000:list:tenant', 600],
+      ['agent_list', 'p:rate:acme:1796083200000:list:agent:a', 200],
+    ]);
+    // A tenant whose calls are metered tightly still lets its clients start.
+    expect(listing({ callsPerMinute: 2, agentCallsPerMinute: 1 }).map(([, , limit]) => limit)).toEqual([
+      MIN_TENANT_LISTS_PER_MINUTE,
+      MIN_AGENT_LISTS_PER_MINUTE,
+    ]);
   });
 });

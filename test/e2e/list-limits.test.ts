@@ -1,0 +1,210 @@
+// tools/list, which the router answers itself, is taken from listing budgets of its own
+// (docs/rate-limits.md, "Listing"): with stock SDK clients against a real router and the real IdP, an
+// agent looping on tools/list is refused past its share with the structured `rate_limit_exceeded`
+// and `retry_after_ms`, the tenant's audit trail stops growing with it, the tenant's listings are
+// bounded whatever the number of its agents, and a normal client start (initialize, tools/list, a
+// call) works in every era under a call quota of one call a minute, which the listing does not spend.
+// And an agent looping past its call budget leaves one record of its refusal a wait, not one per
+// request (router/mcp/repeated-refusals.ts; docs/audit.md).
+import type { Client } from '@modelcontextprotocol/client';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
+import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
+import { anotherAgentToken, bearerClient, v1BearerClient } from '../support/mcp-client.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+let redis: Redis;
+let trail: AuditTrail;
+
+// Call quotas far below the listing floors (60 a minute for the tenant, 30 for an agent): the
+// listing budgets are those floors, and a listing that spent a call's budget would be seen at once.
+const QUOTAS = { callsPerMinute: 2, callsPerDay: 100, agentCallsPerMinute: 1 };
+
+beforeAll(async () => {
+  stack = await startTestStack('listlimits');
+  redis = new Redis(stack.ns.installation.redis);
+  trail = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
+  for (const tenant of ['ls-loop', 'ls-modern', 'ls-legacy', 'ls-v1', 'ls-calls'])
+    await stack.onboard(tenant, { quotas: QUOTAS });
+}, 120_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.close();
+});
+
+interface RateError {
+  error_class: string;
+  code: string;
+  retry_after_ms?: number;
+  details?: { layer: string; limit: number; remaining: number };
+}
+
+/** The tenant's audit records of listings. */
+async function listRecords(tenant: string): Promise<number> {
+  return (await trail.entries(tenant)).filter((e) => e.kind === 'list').length;
+}
+
+/** The tenant's audit records of calls and relayed requests, by error code ('ok' for none). */
+async function callRecords(tenant: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const e of await trail.entries(tenant))
+    if (e.kind === 'call') counts[e.error_code ?? 'ok'] = (counts[e.error_code ?? 'ok'] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Lists until refused (at most `max` times): how many were answered, the refusal's structured
+ * error, and how long it took (the budgets give one listing back every 1 or 2 s meanwhile).
+ */
+async function listUntilRefused(
+  client: Client,
+  max: number,
+): Promise<{ answered: number; refusal?: RateError; code?: number; ms: number }> {
+  const started = performance.now();
+  let answered = 0;
+  for (let i = 0; i < max; i++) {
+    try {
+      await client.listTools();
+      answered += 1;
+    } catch (error) {
+      const { data, code } = error as { data?: RateError; code?: number };
+      return { answered, refusal: data, code, ms: performance.now() - started };
+    }
+  }
+  return { answered, ms: performance.now() - started };
+}
+
+describe('tools/list is charged to listing budgets', () => {
+  it("refuses a looping agent past its listing share, with retry_after_ms, and the tenant's trail stops growing", async () => {
+    const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('ls-loop'));
+    try {
+      const first = await listUntilRefused(looping, 200);
+      expect(first.refusal, `${first.answered} listings answered, none refused`).toMatchObject({
+        error_class: 'rate_limit',
+        code: 'rate_limit_exceeded',
+        details: { layer: 'agent_list', limit: 30, remaining: 0 },
+      });
+      expect(first.code).toBe(-32000);
+      expect(first.refusal?.retry_after_ms).toBeGreaterThan(0);
+      expect(first.answered).toBeGreaterThanOrEqual(30);
+      expect(first.answered).toBeLessThanOrEqual(30 + Math.ceil(first.ms / 2000));
+      // Each answered listing left its record; the refused one none.
+      expect(await listRecords('ls-loop')).toBe(first.answered);
+
+      // Past the share, a loop of 50 more listings grows the trail only by what came back meanwhile.
+      const started = performance.now();
+      let answered = 0;
+      for (let i = 0; i < 50; i++) answered += (await listUntilRefused(looping, 1)).answered;
+      const ms = performance.now() - started;
+      expect(answered).toBeLessThanOrEqual(Math.ceil(ms / 2000));
+      expect(await listRecords('ls-loop')).toBe(first.answered + answered);
+
+      // Its calls were not spent by its listing: its one call a minute is still there.
+      const call = await looping.callTool({ name: 'whoami', arguments: {} });
+      expect(call.isError, JSON.stringify(call.structuredContent)).toBeFalsy();
+    } finally {
+      await looping.close();
+    }
+  }, 60_000);
+
+  it("bounds the tenant's listings whatever the number of its agents", async () => {
+    // ls-loop's own agent spent its share above; two more agents of the tenant spend theirs and the
+    // tenant's (60 a minute), and the third is refused by the tenant's layer before its own share.
+    const [second, third] = await Promise.all(
+      ['second', 'third'].map(async (name) =>
+        bearerClient(stack.mcpUrl, await anotherAgentToken(stack, 'ls-loop', `ls-loop ${name} agent`)),
+      ),
+    );
+    try {
+      const before = await listRecords('ls-loop');
+      const fromSecond = await listUntilRefused(second!, 200);
+      expect(fromSecond.refusal?.code).toBe('rate_limit_exceeded');
+      const fromThird = await listUntilRefused(third!, 200);
+      expect(fromThird.refusal).toMatchObject({
+        code: 'rate_limit_exceeded',
+        details: { layer: 'tenant_list', limit: 60, remaining: 0 },
+      });
+      expect(fromThird.answered).toBeLessThan(30);
+      expect(await listRecords('ls-loop')).toBe(before + fromSecond.answered + fromThird.answered);
+    } finally {
+      await Promise.all([second?.close(), third?.close()]);
+    }
+  }, 60_000);
+});
+
+describe('a normal client start', () => {
+  /** What the test asks of a client of either SDK: the same two requests. */
+  interface Starting {
+    listTools(): Promise<{ tools: { name: string }[]; _meta?: Record<string, unknown> }>;
+    callTool(params: {
+      name: string;
+      arguments: Record<string, unknown>;
+    }): Promise<{ isError?: boolean; _meta?: Record<string, unknown> }>;
+    close(): Promise<void>;
+  }
+
+  const v1Client = (token: string) => v1BearerClient(stack.mcpUrl, token);
+
+  it.each([
+    ['SDK v2, 2026-07-28', 'ls-modern'],
+    ['SDK v2, 2025-11-25', 'ls-legacy'],
+    ['SDK v1', 'ls-v1'],
+  ])(
+    '%s: initialize, tools/list and a call, under one call a minute',
+    async (_era, tenant) => {
+      const token = await stack.agentToken(tenant);
+      const client = (
+        tenant === 'ls-v1'
+          ? await v1Client(token)
+          : await bearerClient(stack.mcpUrl, token, tenant === 'ls-legacy' ? 'legacy' : 'modern')
+      ) as Starting;
+      try {
+        const listed = await client.listTools();
+        expect(listed.tools.map((t) => t.name)).toContain('whoami');
+        expect(listed._meta?.[BUDGET_META_KEY]).toMatchObject({
+          tenant_list: { limit: 60, remaining: 59 },
+          agent_list: { limit: 30, remaining: 29 },
+        });
+        const called = await client.callTool({ name: 'whoami', arguments: {} });
+        expect(called.isError).toBeFalsy();
+        expect(called._meta?.[BUDGET_META_KEY]).toMatchObject({ agent: { limit: 1, remaining: 0 } });
+        expect(await listRecords(tenant)).toBe(1);
+      } finally {
+        await client.close();
+      }
+    },
+    60_000,
+  );
+});
+
+describe('an agent looping past its call budget', () => {
+  it('leaves one record of its refusal per wait, however often it asks within it', async () => {
+    const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('ls-calls'));
+    const asked = { call: 0, relayed: 0, unknown: 0 };
+    try {
+      // One call a minute: the first is admitted, then each is refused with a wait of about a
+      // minute, longer than this loop; so is a relayed request, and a call of no such tool.
+      const first = await looping.callTool({ name: 'whoami', arguments: {} });
+      expect(first.isError).toBeFalsy();
+      for (let i = 0; i < 20; i++) {
+        const refused = await looping.callTool({ name: 'whoami', arguments: {} });
+        expect((refused.structuredContent as { error?: RateError }).error?.code).toBe('rate_limit_exceeded');
+        asked.call += 1;
+        const relayed = await looping.listResources().catch((error: unknown) => error);
+        expect((relayed as { data?: RateError }).data?.code).toBe('rate_limit_exceeded');
+        asked.relayed += 1;
+        const unknown = await looping.callTool({ name: 'no_such_tool', arguments: {} });
+        expect((unknown.structuredContent as { error?: RateError }).error?.code).toBe('rate_limit_exceeded');
+        asked.unknown += 1;
+      }
+      expect(asked).toEqual({ call: 20, relayed: 20, unknown: 20 });
+      // The admitted call and the first refusal; the 59 refusals asked within its wait leave none.
+      expect(await callRecords('ls-calls')).toEqual({ ok: 1, rate_limit_exceeded: 1 });
+    } finally {
+      await looping.close();
+    }
+  }, 60_000);
+});
