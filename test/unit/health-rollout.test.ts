@@ -7,7 +7,7 @@
 // changes again: a broken rollout halts.
 // The real controller and health pass over the in-memory driver.
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
 import type { RolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
@@ -85,6 +85,10 @@ async function fleet(options: {
   const recycled = () => health.recycled.entries.map((e) => `${e.tenantId}: ${e.reason}`);
   return { health, monitor, told, passes, gauge, respec, runtimeIds, recycled, driver, controller, tenants };
 }
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('replacements per health pass', () => {
   it('replaces a few a pass, the oldest first; a runtime that fails is not held back', async () => {
@@ -200,6 +204,9 @@ describe('replacements per health pass', () => {
     const probationMs = 300;
     const f = await fleet({ count: 6, perPass: 2, probationMs, answers: () => true });
     const before = f.runtimeIds();
+    // The clock stands still from here, and moves only past the window below: on a loaded machine,
+    // real time between two passes could exceed the window, and the crashes would then fall after it.
+    vi.useFakeTimers({ toFake: ['Date'] });
     await f.health.runOnce();
     expect(f.recycled()).toEqual(['ten-1: spec changed', 'ten-2: spec changed']);
     // Both came up; a while later both crash (an image that fails a minute in).
@@ -219,7 +226,7 @@ describe('replacements per health pass', () => {
     await f.health.runOnce();
     expect(f.passes.at(-1)).toEqual({ due: 4, failed: 2 });
     expect(f.runtimeIds().slice(2)).toEqual(before.slice(2));
-    await new Promise((resolve) => setTimeout(resolve, probationMs + 50));
+    vi.setSystemTime(Date.now() + probationMs + 50);
     await f.health.runOnce();
     expect(f.passes.at(-1)).toEqual({ due: 4, failed: 0 });
     await f.health.runOnce();
