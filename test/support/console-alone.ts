@@ -34,9 +34,11 @@ export interface ConsoleAlone {
 export async function startConsoleAlone(options: {
   name: string;
   users: { id: string; roles: string[] }[];
+  /** A Redis of the test's own (test/support/private-redis.ts) instead of the shared one. */
+  redisUrl?: string;
 }): Promise<ConsoleAlone> {
   const initialAccessToken = randomBytes(24).toString('base64url');
-  const ns = await testNamespace(options.name);
+  const ns = await testNamespace(options.name, options.redisUrl);
   const idp = await startDevIdp({
     port: 0,
     resources: [{ url: 'http://127.0.0.1:8080/mcp', scopes: ['records:read'] }],
