@@ -178,7 +178,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
       res.end(asset.body);
     } else if (get && url.pathname === '/') sendHtml(res, 200, INDEX_HTML);
-    else if (get && url.pathname === '/auth/login') auth.login(res);
+    else if (get && url.pathname === '/auth/login') auth.login(req, res);
     else if (get && url.pathname === '/auth/callback') await auth.callback(req, res, url);
     else if (req.method === 'POST' && url.pathname === '/auth/logout') await auth.logout(req, res);
     else if (url.pathname.startsWith('/api/')) await api.handle(req, res, url);
