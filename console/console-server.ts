@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import { unansweredByRedis } from '../kernel/redis/redis-unanswered.ts';
 import type { ConfigOf } from '../kernel/config/define-config.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
@@ -39,6 +41,20 @@ export interface RunningConsole {
   /** Scrapes the metrics targets now (the scheduler does it every interval). */
   scrape(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A failed request's error as the console answers it: a Redis that gives no answer (stopped,
+ * restarting: ioredis gives up on the command after its one retry) is state_unavailable (HTTP 503,
+ * retry), as a session read past its bound is, never an internal error (500), whichever read of
+ * whichever route met it.
+ */
+function answerable(error: unknown): unknown {
+  return unansweredByRedis(error)
+    ? new BulkheadError('state_unavailable', "the console's state (Redis) did not answer; retry", {
+        cause: error,
+      })
+    : error;
 }
 
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
@@ -84,7 +100,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       res.writeHead(503, { 'retry-after': '1' }).end('starting');
       return;
     }
-    handle(routes, req, res).catch((error: unknown) => {
+    handle(routes, req, res).catch((thrown: unknown) => {
+      const error = answerable(thrown);
       if (!(error instanceof Error && 'code' in error))
         logger.error({ err: error }, 'console request failed');
       if (!res.headersSent) sendError(res, error);
@@ -161,7 +178,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
       res.end(asset.body);
     } else if (get && url.pathname === '/') sendHtml(res, 200, INDEX_HTML);
-    else if (get && url.pathname === '/auth/login') auth.login(res);
+    else if (get && url.pathname === '/auth/login') auth.login(req, res);
     else if (get && url.pathname === '/auth/callback') await auth.callback(req, res, url);
     else if (req.method === 'POST' && url.pathname === '/auth/logout') await auth.logout(req, res);
     else if (url.pathname.startsWith('/api/')) await api.handle(req, res, url);

@@ -6,7 +6,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { cookie, escapeHtml, readCookie, sendHtml, type CookieOptions } from '../http/http-kit.ts';
 import type { OidcClient } from './oidc-client.ts';
 import { PENDING_TTL_MS, type PendingSignIns } from './pending-sign-in.ts';
-import { csrfMatches, type Session, type Sessions } from './sessions.ts';
+import { csrfMatches, isSessionId, type Session, type Sessions } from './sessions.ts';
 
 /**
  * The cookies' names. Over https both carry a prefix the browser enforces: it takes a `__Host-`
@@ -52,17 +52,25 @@ export class AuthRoutes {
     return cookie(name, value, { ...options, secure: this.#secure });
   }
 
-  /** GET /auth/login: to the provider, with this browser's sign-in sealed in its own cookie. */
-  login(res: ServerResponse): void {
+  /**
+   * GET /auth/login: to the provider, with this browser's sign-in sealed in its own cookie, and the
+   * session this browser holds now, if any, which the sign-in's new session replaces.
+   */
+  login(req: IncomingMessage, res: ServerResponse): void {
     const { pending, url } = this.#options.oidc.begin();
+    const held = readCookie(req, this.#names.session);
     // Lax: the provider's redirect back is a cross-site top-level navigation in a real deployment.
     res.setHeader(
       'set-cookie',
-      this.#cookie(this.#names.signIn, this.#options.signIns.seal(pending), {
-        path: SIGN_IN_PATH,
-        sameSite: 'Lax',
-        maxAge: PENDING_TTL_MS / 1000,
-      }),
+      this.#cookie(
+        this.#names.signIn,
+        this.#options.signIns.seal({ ...pending, replaces: isSessionId(held) ? held : undefined }),
+        {
+          path: SIGN_IN_PATH,
+          sameSite: 'Lax',
+          maxAge: PENDING_TTL_MS / 1000,
+        },
+      ),
     );
     res.writeHead(302, { location: url, 'cache-control': 'no-store' }).end();
   }
@@ -79,6 +87,11 @@ export class AuthRoutes {
     }
     try {
       const user = await this.#options.oidc.complete(pending, url.searchParams);
+      // The session this browser's new cookie replaces ends, at every console process: a copy of
+      // the old cookie opens nothing once the browser signed in again. The one it held at
+      // /auth/login, and the one this request carries where the provider is on the console's site.
+      for (const replaced of new Set([pending.replaces, readCookie(req, this.#names.session)]))
+        await this.#options.sessions.close(replaced);
       const id = await this.#options.sessions.open(user);
       res.setHeader('set-cookie', [
         clear,

@@ -26,8 +26,19 @@ const Sealed = z.strictObject({
   state: z.string().min(1),
   nonce: z.string().min(1),
   verifier: z.string().min(1),
+  replaces: z.string().optional(),
   expiresAtMs: z.number().int(),
 });
+
+/**
+ * A sign-in in progress, and the session id the browser held when it began it (`replaces`): the
+ * session its new cookie will replace, which the callback ends. The browser sends its SameSite=Strict
+ * session cookie to /auth/login, a navigation from the console's own page, but not to the
+ * callback, a redirect from the provider's site: only this cookie carries it there.
+ */
+export interface SealedSignIn extends PendingSignIn {
+  replaces?: string | undefined;
+}
 
 /**
  * The sealing key of the installation's consoles that sign in as `clientId`: HKDF-SHA256 over a seed
@@ -65,9 +76,9 @@ export class PendingSignIns {
   }
 
   /** The cookie value: "v1." and base64url of the sealed sign-in and its expiry. */
-  seal(pending: PendingSignIn): string {
-    const { state, nonce, verifier } = pending;
-    const body = { state, nonce, verifier, expiresAtMs: this.#now() + PENDING_TTL_MS };
+  seal(pending: SealedSignIn): string {
+    const { state, nonce, verifier, replaces } = pending;
+    const body = { state, nonce, verifier, replaces, expiresAtMs: this.#now() + PENDING_TTL_MS };
     return PREFIX + sealText(this.#key, PURPOSE, JSON.stringify(body)).toString('base64url');
   }
 
@@ -75,7 +86,7 @@ export class PendingSignIns {
    * The sign-in `value` holds; undefined when there is none, it was not sealed under this key for
    * this purpose (another key, a changed or cut byte, another format) or its time is up.
    */
-  open(value: string | undefined): PendingSignIn | undefined {
+  open(value: string | undefined): SealedSignIn | undefined {
     if (value === undefined || !value.startsWith(PREFIX)) return undefined;
     let text: string;
     try {
@@ -85,7 +96,7 @@ export class PendingSignIns {
     }
     const body = Sealed.safeParse(JSON.parse(text));
     if (!body.success || body.data.expiresAtMs <= this.#now()) return undefined;
-    const { state, nonce, verifier } = body.data;
-    return { state, nonce, verifier };
+    const { state, nonce, verifier, replaces } = body.data;
+    return replaces === undefined ? { state, nonce, verifier } : { state, nonce, verifier, replaces };
   }
 }

@@ -39,6 +39,11 @@ export const SESSION_READ_TIMEOUT_MS = 5_000;
 /** 32 random bytes, base64url: what `open` hands out, and so the only shape `get` looks up. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
+/** Whether `id` has the shape of a session id `open` hands out (whether or not it is open). */
+export function isSessionId(id: string | undefined): id is string {
+  return id !== undefined && SESSION_ID.test(id);
+}
+
 export interface SessionStoreOptions {
   redis: Redis;
   /** The installation's key prefix (kernel/redis/keys.ts). */
@@ -96,7 +101,7 @@ export class SessionStore implements Sessions {
   }
 
   async get(id: string | undefined): Promise<Session | undefined> {
-    if (id === undefined || !SESSION_ID.test(id)) return undefined;
+    if (!isSessionId(id)) return undefined;
     const text = await this.#read(this.#key(digestOf(id)));
     if (text === null) return undefined;
     const parsed = SessionSchema.safeParse(JSON.parse(text));
@@ -126,7 +131,7 @@ export class SessionStore implements Sessions {
   }
 
   async close(id: string | undefined): Promise<void> {
-    if (id === undefined || !SESSION_ID.test(id)) return;
+    if (!isSessionId(id)) return;
     const digest = digestOf(id);
     await this.#o.redis
       .multi()

@@ -37,8 +37,13 @@ export const AuditEventSchema = z.strictObject({
   tool: z.string(),
   decision: z.enum(['permit', 'deny']),
   reason: z.string(),
-  /** What was recorded: a tools/call, a tools/list, or a security event (absent on older entries). */
-  kind: z.enum(['call', 'list', 'security']).optional(),
+  /**
+   * What was recorded: a tools/call, a tools/list, a security event, or an operator's action asked in
+   * the console, done or refused (absent on older entries). Only the control plane writes
+   * `operator` (tenants/control-plane/operator-actions.ts): a tenant names its users and the tools
+   * its agents ask for, so `console:<sub>` and `operator/<action>` alone can be a tenant's call.
+   */
+  kind: z.enum(['call', 'list', 'security', 'operator']).optional(),
   /** HMAC-SHA256 of the canonical arguments under the tenant's audit key (argsDigestKey). */
   args_digest: z.string().length(64).optional(),
   status: z.enum(['ok', 'error']).optional(),

@@ -230,6 +230,21 @@ export const RECORDS_TOOLS: readonly ToolDefinition[] = [
 ];
 
 /**
+ * What a tenant pinned to an older version of `name` is told: the version to move to is always the
+ * current one (RECORDS_TOOLS), never the next in line, which may be deprecated itself by now.
+ */
+function replacedByCurrent(
+  name: string,
+  version: string,
+  since: string,
+): NonNullable<ToolDefinition['deprecated']> {
+  const current = RECORDS_TOOLS.find((def) => def.name === name)?.version;
+  if (current === undefined)
+    throw new Error(`${name} ${version} is deprecated, but ${name} has no current version`);
+  return { message: `${name} ${version} is replaced by ${current} (${since}).`, replacedBy: current };
+}
+
+/**
  * Older versions a tenant may still pin. Their inputs are a subset of the current version's, which
  * the runtime implements; the router answers them with what their own output schema names
  * (router/pipeline/pinned-version.ts).
@@ -246,10 +261,11 @@ export const RECORDS_TOOL_HISTORY: readonly ToolDefinition[] = [
     scope: 'records:read',
     effect: 'read',
     semantic: [dateInRange('due_before')],
-    deprecated: {
-      message: 'records_list 1.1.0 is replaced by 1.2.0 (next_cursor says where the next page starts).',
-      replacedBy: '1.2.0',
-    },
+    deprecated: replacedByCurrent(
+      'records_list',
+      '1.1.0',
+      'since 1.2.0, next_cursor says where the next page starts',
+    ),
   }),
   tenantTool({
     name: 'records_list',
@@ -261,9 +277,10 @@ export const RECORDS_TOOL_HISTORY: readonly ToolDefinition[] = [
     outputSchema: z.object({ records: z.array(RecordSchema) }),
     scope: 'records:read',
     effect: 'read',
-    deprecated: {
-      message: 'records_list 1.0.0 is replaced by 1.1.0 (adds due_before).',
-      replacedBy: '1.1.0',
-    },
+    deprecated: replacedByCurrent(
+      'records_list',
+      '1.0.0',
+      'since 1.1.0, due_before and order; since 1.2.0, next_cursor says where the next page starts',
+    ),
   }),
 ];

@@ -12,7 +12,10 @@ import { verifyTenant } from './verify.ts';
 export const OPERATOR_ACTIONS = ['suspend', 'resume', 'recycle', 'verify'] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
-/** The `tool` an operator action is recorded under in the audit trail (never a tool's name: no `/` there). */
+/**
+ * The `tool` an operator action is recorded under in the audit trail (no tool's name has a `/`, but
+ * an agent may ask for this name: the record's `kind: 'operator'` is what only this module writes).
+ */
 export function auditToolOf(action: OperatorAction): string {
   return `operator/${action}`;
 }
@@ -48,6 +51,7 @@ export async function recordRefusedAction(
     agent: null,
     tool: auditToolOf(request.action),
     decision: 'deny',
+    kind: 'operator',
     // The asked reason is whatever the refused actor typed: one line, as an allowed action's is.
     reason: `${why}; asked with reason: ${request.reason.replace(/\p{Cc}/gu, ' ').slice(0, MAX_REASON)}`,
   });
@@ -71,6 +75,7 @@ export async function runOperatorAction(
     agent: null,
     tool: auditToolOf(request.action),
     decision: 'permit',
+    kind: 'operator',
     reason,
   });
   const acting = { ...cp, actor: request.actor };

@@ -84,7 +84,7 @@ describe('versioned tools', () => {
     }, 'the pinned version');
     expect(Object.keys(list.inputSchema.properties ?? {})).not.toContain('due_before');
     const result = await client.callTool({ name: 'records_list', arguments: {} });
-    expect(result._meta?.['io.bulkhead/deprecated']).toMatchObject({ replacedBy: '1.1.0' });
+    expect(result._meta?.['io.bulkhead/deprecated']).toMatchObject({ replacedBy: '1.2.0' });
     expect(result.structuredContent).not.toHaveProperty('next_cursor');
     const narrower = await client.callTool({ name: 'records_list', arguments: { due_before: '2026-01-01' } });
     expect(narrower.structuredContent).toMatchObject({ error: { code: 'invalid_arguments' } });

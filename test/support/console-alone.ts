@@ -34,9 +34,17 @@ export interface ConsoleAlone {
 export async function startConsoleAlone(options: {
   name: string;
   users: { id: string; roles: string[] }[];
+  /** A Redis of the test's own (test/support/private-redis.ts) instead of the shared one. */
+  redisUrl?: string;
+  /**
+   * The host people open the first console at (its public URL's): `localhost` puts it on another
+   * site than the IdP's 127.0.0.1, as a provider of its own domain is, so the browser sends its
+   * SameSite=Strict cookie on no redirect from the IdP.
+   */
+  host?: string;
 }): Promise<ConsoleAlone> {
   const initialAccessToken = randomBytes(24).toString('base64url');
-  const ns = await testNamespace(options.name);
+  const ns = await testNamespace(options.name, options.redisUrl);
   const idp = await startDevIdp({
     port: 0,
     resources: [{ url: 'http://127.0.0.1:8080/mcp', scopes: ['records:read'] }],
@@ -55,24 +63,26 @@ export async function startConsoleAlone(options: {
     consoles.push(app);
     return app;
   };
-  const start = async (): Promise<{ app: RunningConsole; origin: string; client: Client }> => {
+  const start = async (
+    host = '127.0.0.1',
+  ): Promise<{ app: RunningConsole; origin: string; client: Client }> => {
     const port = await freePort();
-    const origin = `http://127.0.0.1:${port}`;
+    const origin = `http://${host}:${port}`;
     const client = await registerConsoleClient({
       issuer: idp.issuer,
       initialAccessToken,
       consoleUrl: origin,
       clientName: `Bulkhead console (${ns.namespace}:${port})`,
     });
-    return { app: await run({ port, ...client }), origin, client };
+    return { app: await run({ port, publicUrl: origin, ...client }), origin, client };
   };
-  const { app, origin, client } = await start();
+  const { app, origin, client } = await start(options.host);
   return {
     ns,
     idp,
     app,
     origin,
-    another: start,
+    another: () => start(),
     replica: async () => run({ port: await freePort(), publicUrl: origin, ...client }),
     async close() {
       for (const running of consoles) await running.close();

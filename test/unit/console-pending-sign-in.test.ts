@@ -42,6 +42,11 @@ describe('PendingSignIns', () => {
     expect(signIns.open(sealed)).toEqual(pending);
     // Each seal is fresh (a random IV): two sign-ins with the same values give different cookies.
     expect(signIns.seal(pending)).not.toBe(sealed);
+    // The session the browser held, which the sign-in replaces, travels sealed with it.
+    const replacing = { ...pending, replaces: 'S'.repeat(43) };
+    const again = signIns.seal(replacing);
+    expect(again).not.toContain(replacing.replaces);
+    expect(signIns.open(again)).toEqual(replacing);
   });
 
   it('opens until its ten minutes are up, and not after', () => {
@@ -116,7 +121,7 @@ describe('the callback with an expired sign-in', () => {
     });
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'https://console.example');
-      if (url.pathname === '/auth/login') auth.login(res);
+      if (url.pathname === '/auth/login') auth.login(req, res);
       else void auth.callback(req, res, url);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

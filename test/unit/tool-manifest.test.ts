@@ -75,6 +75,20 @@ describe('approved tool manifest', () => {
     }
   });
 
+  it("tells a tenant pinned to a deprecated version to move to its tool's current version", () => {
+    const deprecated = MANIFEST.filter((d) => d.deprecated);
+    expect(deprecated.map((d) => `${d.name} ${d.version}`)).toContain('records_list 1.0.0');
+    for (const def of deprecated) {
+      const current = MANIFEST.find((d) => d.name === def.name && !d.deprecated)!.version;
+      // Not the next version in line, which may be deprecated itself (1.0.0 once named 1.1.0).
+      expect({ tool: `${def.name} ${def.version}`, replacedBy: def.deprecated!.replacedBy }).toEqual({
+        tool: `${def.name} ${def.version}`,
+        replacedBy: current,
+      });
+      expect(def.deprecated!.message).toContain(`is replaced by ${current} `);
+    }
+  });
+
   it('pins definitions by digest: any change to a description or schema changes the digest', () => {
     const def = MANIFEST.find((d) => d.name === 'records_create')!;
     const wire = wireTool(def);

@@ -4,7 +4,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Badge, Problem, Table, time, useResource, visible } from './format.ts';
+import { Actor, Badge, Problem, Table, time, useResource, visible } from './format.ts';
 import type { AuditEntry, AuditView, ChainCheck, IsolationReport } from './types.ts';
 
 function Report({ report }: { report: IsolationReport | null }) {
@@ -137,7 +137,7 @@ function AuditTrail({ id }: { id: string }) {
                     html`<tr>
                       <td>${e.seq}</td>
                       <td>${time(e.at)}</td>
-                      <td>${visible(e.user ?? '')}</td>
+                      <td><${Actor} entry=${e} name=${e.user ?? ''} /></td>
                       <td>${visible(e.agent ?? '')}</td>
                       <td>${visible(e.tool)}</td>
                       <td><${Badge} ok=${e.decision === 'permit'} yes="permit" no="deny" /></td>

@@ -2,7 +2,7 @@
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { get } from './api.ts';
-import type { Usage } from './types.ts';
+import type { AuditEntry, Usage } from './types.ts';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -53,6 +53,18 @@ const UNSEEN = /[\p{C}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 /** `text` with each unseen character named where it stands, as `[U+202E]`; markup stays text (Preact). */
 export function visible(text: string): string {
   return text.replace(UNSEEN, (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`);
+}
+
+/**
+ * Who an audit row names, and a mark on the rows the console itself wrote (an operator's action,
+ * done or refused: `kind` operator). The name alone proves nothing: a tenant's IdP may sign a user
+ * `console:<sub>` and its agent ask for `operator/suspend`, and the router records that call as it
+ * came; only the control plane writes the kind, which the chain's hash covers.
+ */
+export function Actor({ entry, name }: { entry: AuditEntry; name: string }) {
+  return entry.kind === 'operator'
+    ? html`<span class="badge console">console action</span> ${visible(name)}`
+    : visible(name);
 }
 
 export function time(iso: string): string {

@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Badge, layerText, Problem, Table, time, usageText, useResource, visible } from './format.ts';
+import { Actor, Badge, layerText, Problem, Table, time, usageText, useResource, visible } from './format.ts';
 import type { TenantDetail } from './types.ts';
 
 export function TenantPage({ me, id }: { me: Me; id: string }) {
@@ -106,7 +106,7 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                           (e) =>
                             html`<tr>
                               <td>${time(e.at)}</td>
-                              <td>${visible(e.user ?? e.agent ?? '')}</td>
+                              <td><${Actor} entry=${e} name=${e.user ?? e.agent ?? ''} /></td>
                               <td>${visible(e.tool)}</td>
                               <td>${e.error_code ? `${e.error_code}: ` : ''}${visible(e.reason)}</td>
                             </tr>`,

@@ -54,6 +54,8 @@ export interface AuditEntry {
   tool: string;
   decision: 'permit' | 'deny';
   reason: string;
+  /** `operator`: an action asked in the console, which only the control plane records. */
+  kind?: 'call' | 'list' | 'security' | 'operator';
   status?: 'ok' | 'error';
   error_code?: string;
   latency_ms?: number;
