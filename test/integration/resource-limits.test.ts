@@ -2,8 +2,8 @@
 // stopped by the memory limit, inside the victim's container. Another tenant's calls keep
 // succeeding throughout, and the supervisor's health pass recycles the victim. Both limits are
 // shown by the kernel's own counters (forks refused, memory high-water mark), never by a sample.
-// A CPU hog is held to its plan's quota: the kernel's throttled time grows, and the supervisor's
-// metrics show it.
+// A CPU hog is held to its plan's quota: it never gets more CPU than the plan grants, the kernel's
+// throttled time grows where the machine has CPU to give it, and the supervisor's metrics show it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentClient, containerId, write } from '../support/mcp-client.ts';
 import { execIn } from '../support/namespace.ts';
@@ -115,9 +115,10 @@ describe('resource limits', () => {
 
   it("holds a CPU hog to its plan's quota: the kernel's throttled time grows and the supervisor shows it", async () => {
     const victim = (await containerId(stack, 'spinner'))!;
-    const throttled = async (): Promise<number> =>
-      (await stack.supervisor.driver.usage('spinner'))?.cpuThrottledSeconds ?? 0;
-    const before = await throttled();
+    const usage = async () => (await stack.supervisor.driver.usage('spinner'))!;
+    const first = await usage();
+    const before = first.cpuThrottledSeconds;
+    const startedAt = performance.now();
     // Three threads spinning for up to 20 s want three CPUs; the plan grants half of one per second.
     let spinOver = false;
     void execIn(stack.ns.docker, victim, [
@@ -132,18 +133,27 @@ describe('resource limits', () => {
       .finally(() => (spinOver = true));
     // The kernel's counter only grows: waiting for a second of it ends with the hog at the latest
     // (held to half a CPU, it waits about half of every second).
-    let now = before;
-    while (now < before + 1 && !spinOver) {
+    let last = first;
+    while (last.cpuThrottledSeconds < before + 1 && !spinOver) {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      now = await throttled();
+      last = await usage();
     }
-    expect(now).toBeGreaterThanOrEqual(before + 1);
+    const now = last.cpuThrottledSeconds;
+    // The quota itself: never more than the plan's CPUs over the spin (10 % for the samples' edges).
+    const quota = PLANS.small.cpus;
+    const rate = (last.cpuSeconds - first.cpuSeconds) / ((performance.now() - startedAt) / 1000);
+    expect(rate).toBeLessThanOrEqual(quota * 1.1);
+    // Throttled only when the hog reaches its quota in a period: on a machine so busy that the
+    // container gets less than that (every process here competes with it; seen at load 30), the
+    // kernel has nothing to hold back, and the rate above is all there is to see.
+    if (rate >= quota * 0.8) expect(now).toBeGreaterThanOrEqual(before + 1);
+    else expect(now).toBeGreaterThanOrEqual(before);
     const metrics = await scrape(stack.supervisor.metricsUrl!);
     expect(
       total(metrics, 'bulkhead_runtime_cpu_throttled_seconds_total', { tenant: 'spinner' }),
     ).toBeGreaterThanOrEqual(now);
     expect(
       total(metrics, 'bulkhead_runtime_cpu_throttled_seconds_total', { tenant: 'bystander' }),
-    ).toBeLessThan(now);
+    ).toBeLessThan(Math.max(now, 0.001));
   }, 60_000);
 });
