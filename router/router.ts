@@ -14,7 +14,7 @@ import { ALL_SCOPES, MANIFEST, RECORDS_TOOLS } from '../kernel/packs/manifest.ts
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { ArgsDigester } from '../kernel/audit/audit-record.ts';
-import { RepeatedRefusals } from './mcp/repeated-refusals.ts';
+import { REFUSAL_SWEEP_MS, RepeatedRefusals } from './mcp/repeated-refusals.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { createApp } from './app.ts';
 import { routerConfig, type RouterConfig } from './config.ts';
@@ -207,6 +207,22 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     },
     ...config.extraIssuers,
   ];
+  const refusals = new RepeatedRefusals({
+    // What a caller left out, written apart from any request: for a tenant with a record only (as
+    // call-audit.ts writeAudit), logged whole when Redis does not confirm it.
+    write: async (summary) => {
+      try {
+        if (await tenants.get(summary.tenant)) return await audit.append(summary);
+        logger.info({ audit: summary }, 'no audit trail: the tenant has no record');
+      } catch (error) {
+        metrics.auditUnconfirmed();
+        logger.error(
+          { err: error, audit: summary },
+          'audit record not confirmed written: logged here in full',
+        );
+      }
+    },
+  });
   const app = createApp({
     ...(config.authFailureBurst > 0
       ? {
@@ -232,7 +248,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     dispatcher,
     audit,
     digester: new ArgsDigester(auditSecret),
-    refusals: new RepeatedRefusals(),
+    refusals,
     logger,
     // One key on every replica: a 2026-07-28 client's retry may reach any of them.
     seal: createRequestStateSeal(requestStateKey(privateKey)),
@@ -287,6 +303,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   loops.every('tool pins', config.pinWatchIntervalMs, () => watcher.poll());
   loops.every('withheld tools', config.pinWatchIntervalMs, shareWithheld);
   loops.every('tool recheck', config.toolCheckIntervalMs, () => dispatcher.recheckTools());
+  loops.every('refusal summaries', REFUSAL_SWEEP_MS, () => refusals.sweep());
   const server: Server = app.listen(config.port, config.host);
   // Agents' clients, not the router, end idle connections (kernel/wire/keep-alive.ts).
   server.keepAliveTimeout = KEEP_ALIVE.listenerIdleMs;
@@ -322,6 +339,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
         logger.warn({ in_flight: drain.inFlight }, 'shutdown cut requests still in flight');
       server.closeAllConnections();
       await closed;
+      // What callers left out of the trail and no later record counted yet (repeated-refusals.ts).
+      await refusals.close();
       await metricsServer?.close();
       await dispatcher.close();
       await runtimes.close();

@@ -30,6 +30,21 @@ export const UpstreamCallSchema = z.strictObject({
 });
 export type UpstreamCall = z.infer<typeof UpstreamCallSchema>;
 
+/**
+ * The rate-limit refusals of one caller not recorded one by one (asked again within the wait the
+ * last recorded one gave it: router/mcp/repeated-refusals.ts): how many, the tool names they named
+ * (at most 16 distinct ones, each cut as `recordedToolName` cuts it) and how many named others.
+ */
+/** Distinct tool names a `repeats` names at most; refusals naming others are only counted. */
+export const MAX_REPEATED_TOOLS = 16;
+
+export const RepeatsSchema = z.strictObject({
+  count: z.number().int().min(1),
+  tools: z.array(z.string()).max(MAX_REPEATED_TOOLS),
+  others: z.number().int().min(0),
+});
+export type Repeats = z.infer<typeof RepeatsSchema>;
+
 export const AuditEventSchema = z.strictObject({
   tenant: z.string(),
   user: z.string().nullable(),
@@ -42,8 +57,9 @@ export const AuditEventSchema = z.strictObject({
    * the console, done or refused (absent on older entries). Only the control plane writes
    * `operator` (tenants/control-plane/operator-actions.ts): a tenant names its users and the tools
    * its agents ask for, so `console:<sub>` and `operator/<action>` alone can be a tenant's call.
+   * `refusals`: only what a caller that stopped asking left out (`repeats`), no call of its own.
    */
-  kind: z.enum(['call', 'list', 'security', 'operator']).optional(),
+  kind: z.enum(['call', 'list', 'security', 'operator', 'refusals']).optional(),
   /** HMAC-SHA256 of the canonical arguments under the tenant's audit key (argsDigestKey). */
   args_digest: z.string().length(64).optional(),
   status: z.enum(['ok', 'error']).optional(),
@@ -57,6 +73,8 @@ export const AuditEventSchema = z.strictObject({
   withheld: z.array(z.string()).optional(),
   /** An egress record (`tool: egress`): the upstream call the gateway relayed or refused. */
   upstream: UpstreamCallSchema.optional(),
+  /** The caller's rate-limit refusals left out since its last recorded one (kind `call` or `refusals`). */
+  repeats: RepeatsSchema.optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 

@@ -3,8 +3,8 @@
 // decision, the outcome (status, error code and class, latency), the keyed digest of the arguments,
 // the units a pack reported and the trace id; a tools/list record with the tools listed to the
 // caller and those withheld from it. One append per request (none for a listing refused past its
-// budgets, list-charge.ts, nor for a rate-limit refusal asked again within its wait,
-// repeated-refusals.ts), started once the answer is computed; the answer leaves once it is written
+// budgets, list-charge.ts, nor for a rate-limit refusal asked again within its wait, which a later
+// record counts: repeated-refusals.ts), started once the answer is computed; the answer leaves once it is written
 // (router/request/answer-hold.ts). Whether the call may run without Redis is decided before (the
 // rate limits and the idempotency claim fail closed, router/pipeline/state-guard.ts); a record that
 // cannot be written is logged whole at error level instead, so it is not lost.
@@ -24,7 +24,10 @@ export interface CallAuditDeps {
   state?: StatePolicy | undefined;
   /** Counts the records logged in full because Redis did not confirm them. */
   metrics?: RouterMetrics | undefined;
-  /** Leaves out rate-limit refusals repeated within their wait (repeated-refusals.ts); none: all recorded. */
+  /**
+   * Leaves out rate-limit refusals repeated within their wait, accounted for in a later record
+   * (repeated-refusals.ts); none: all recorded.
+   */
   refusals?: RepeatedRefusals | undefined;
 }
 
@@ -49,6 +52,8 @@ export interface CallOutcome {
   latencyMs: number;
   /** The result's `_meta`, where a pack reports its units. */
   meta?: Record<string, unknown> | undefined;
+  /** A rate-limit refusal's: the caller's refusals left out before it (repeated-refusals.ts). */
+  repeats?: AuditEvent['repeats'];
 }
 
 /**
@@ -76,6 +81,7 @@ export function callRecord(
     latency_ms: Math.round(outcome.latencyMs * 1000) / 1000,
     ...(units === undefined ? {} : { units }),
     ...(context.traceId === undefined ? {} : { trace_id: context.traceId }),
+    ...(outcome.repeats === undefined ? {} : { repeats: outcome.repeats }),
   };
 }
 

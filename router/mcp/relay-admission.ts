@@ -18,7 +18,7 @@ import { chargeRefusal } from '../pipeline/refusal-charge.ts';
 import { takeFromLimits } from '../pipeline/rate-take.ts';
 import { callRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { protocolErrorFor } from './json-rpc.ts';
-import { repeatedRefusal } from './repeated-refusals.ts';
+import { refusalAudit } from './repeated-refusals.ts';
 
 export interface RelayAdmissionDeps extends CallAuditDeps {
   limiter: RateLimiter;
@@ -126,14 +126,16 @@ export async function relayRequest<T>(
     if (error instanceof ProtocolError) answered = error.data;
     throw error;
   } finally {
-    // A rate-limit refusal asked again within its wait leaves no record (repeated-refusals.ts).
-    if (!repeatedRefusal(deps.refusals, context.principal, answered)) {
+    // A rate-limit refusal asked again within its wait leaves no record, a later one counts it
+    // (repeated-refusals.ts).
+    const audit = refusalAudit(deps.refusals, context.principal, answered, request.method);
+    if (audit.recorded) {
       // Refused here (`reach`) or by the runtime: what the caller cannot reach is a denial.
       const reason = unreachable ?? (code !== undefined && REACH_REFUSALS.has(code) ? code : undefined);
       const latencyMs = performance.now() - started;
       const record = callRecord(
         context,
-        { name: request.method, args: digested(request.params), code, latencyMs },
+        { name: request.method, args: digested(request.params), code, latencyMs, repeats: audit.repeats },
         deps,
         reason ? { decision: 'deny', reason } : { decision: 'permit', reason: 'pack_reachable' },
       );

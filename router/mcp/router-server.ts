@@ -11,7 +11,7 @@ import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '.
 import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { chargeListing } from './list-charge.ts';
-import { repeatedRefusal } from './repeated-refusals.ts';
+import { refusalAudit } from './repeated-refusals.ts';
 import { BUDGET_META_KEY, budgetMeta } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
@@ -166,9 +166,10 @@ export function createRouterServer(
       const latencyMs = performance.now() - started;
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
       if (code !== undefined) context.trace?.failed(errorClassOf(code));
-      if (repeatedRefusal(deps.refusals, context.principal, error)) return;
       const { name, arguments: args } = request.params;
-      const record = callRecord(context, { name, args, code, latencyMs, meta }, deps);
+      const audit = refusalAudit(deps.refusals, context.principal, error, name);
+      if (!audit.recorded) return;
+      const record = callRecord(context, { name, args, code, latencyMs, meta, repeats: audit.repeats }, deps);
       // Started before the SDK builds the answer, which leaves once it is written (request/answer-hold.ts).
       // Answered state_unavailable: Redis is not answering, the record would only delay the answer.
       context.answer.add(

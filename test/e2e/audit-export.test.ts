@@ -13,7 +13,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argsDigest, argsDigestKey } from '../../kernel/audit/audit-record.ts';
 import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
-import { runCli } from '../support/cli.ts';
+import { offlineAuditCli } from '../support/cli.ts';
 import { agentClient } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -27,18 +27,7 @@ let keys: Awaited<ReturnType<typeof ensureAuditKeys>>;
 type Record_ = Record<string, unknown>;
 
 const cli = (...args: string[]) =>
-  runCli(
-    {
-      namespace: stack.ns.namespace,
-      devDir: join(dir, 'dev'),
-      extra: {
-        BULKHEAD_REDIS_URL: 'redis://127.0.0.1:1',
-        BULKHEAD_AUDIT_DIR: join(dir, 'audit'),
-        BULKHEAD_AUDIT_PUBLIC_KEY_FILE: keys.publicKeyFile,
-      },
-    },
-    args,
-  );
+  offlineAuditCli({ namespace: stack.ns.namespace, dir, publicKeyFile: keys.publicKeyFile })(...args);
 
 async function exported(...extra: string[]): Promise<Record_[]> {
   const out = join(dir, `export-${randomUUID()}.jsonl`);

@@ -1,6 +1,7 @@
 // Runs the operator CLI (or, with `entry`, the development CLI) as a separate process, as an operator
 // would, against a test namespace.
 import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -55,4 +56,28 @@ export async function runCommand(
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
+}
+
+/**
+ * The audit commands of the operator CLI run offline, as an operator reads the sealed segments: no
+ * Redis (a port nothing listens on), the segments under `<dir>/audit`, their public key.
+ */
+export function offlineAuditCli(options: {
+  namespace: string;
+  dir: string;
+  publicKeyFile: string;
+}): (...args: string[]) => Promise<CliResult> {
+  return (...args) =>
+    runCli(
+      {
+        namespace: options.namespace,
+        devDir: join(options.dir, 'dev'),
+        extra: {
+          BULKHEAD_REDIS_URL: 'redis://127.0.0.1:1',
+          BULKHEAD_AUDIT_DIR: join(options.dir, 'audit'),
+          BULKHEAD_AUDIT_PUBLIC_KEY_FILE: options.publicKeyFile,
+        },
+      },
+      args,
+    );
 }

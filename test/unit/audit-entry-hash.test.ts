@@ -3,7 +3,13 @@
 // The field order is now worked out once per set of fields; entries hashed before must still verify.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry } from '../../kernel/audit/audit-trail.ts';
+import {
+  AuditEntrySchema,
+  entryHash,
+  GENESIS_HASH,
+  verifyChain,
+  type AuditEntry,
+} from '../../kernel/audit/audit-trail.ts';
 
 /** The canonical form as first written (kernel/audit/audit-trail.ts before the cached order). */
 function referenceHash(entry: Record<string, unknown>): string {
@@ -92,5 +98,32 @@ describe('entryHash', () => {
     expect(verifyChain(chain)).toMatchObject({ ok: true, entries: 2 });
     const tampered = [first, { ...chain[1]!, withheld: [] }];
     expect(verifyChain(tampered)).toMatchObject({ ok: false, problem: 'entry 2: content changed' });
+  });
+
+  it('covers the refusals a record counts (`repeats`), as read back from its stored JSON', () => {
+    const first: AuditEntry = { ...call, hash: referenceHash(call) };
+    const summary = {
+      tenant: 'acme',
+      user: null,
+      agent: 'a-1',
+      tool: 'rate_limit_exceeded',
+      decision: 'deny' as const,
+      reason: 'rate_limit_exceeded',
+      kind: 'refusals' as const,
+      repeats: { count: 41, tools: ['records_get', 'whoami'], others: 3 },
+      seq: 2,
+      at: '2026-01-01T00:00:03.000Z',
+      prev: first.hash,
+    };
+    // As a reader gets it: the stored JSON, parsed by the entry schema (which an older one refused).
+    const stored = AuditEntrySchema.parse(
+      JSON.parse(JSON.stringify({ ...summary, hash: entryHash(summary) })),
+    );
+    expect(stored.hash).toBe(referenceHash(summary));
+    expect(verifyChain([first, stored])).toMatchObject({ ok: true, entries: 2 });
+    const fewer = { ...stored, repeats: { ...stored.repeats!, count: 40 } };
+    expect(verifyChain([first, fewer])).toMatchObject({ ok: false, problem: 'entry 2: content changed' });
+    const renamed = { ...stored, repeats: { ...stored.repeats!, tools: ['whoami'] } };
+    expect(verifyChain([first, renamed])).toMatchObject({ ok: false, problem: 'entry 2: content changed' });
   });
 });

@@ -1,42 +1,176 @@
 // A rate-limit refusal asked again within the wait it gave is not recorded again
 // (router/mcp/repeated-refusals.ts): per caller (tenant and agent), until the wait has passed, and
-// with a bounded memory of callers.
+// with a bounded memory of callers. What is left out is accounted for: the next recorded refusal
+// carries it (`repeats`), and a caller that stops asking, or that the memory forgets, or that the
+// router closes on, gets a summary record of kind `refusals`.
 import { describe, expect, it } from 'vitest';
-import { RepeatedRefusals, repeatedRefusal } from '../../router/mcp/repeated-refusals.ts';
+import { AuditEventSchema, type AuditEvent } from '../../kernel/audit/audit-record.ts';
+import { RepeatedRefusals, refusalAudit } from '../../router/mcp/repeated-refusals.ts';
 
 const refusal = (wait: number) => ({ code: 'rate_limit_exceeded', retry_after_ms: wait });
+const caller = (agent: string, tenant = 't') => ({ tenant, user: null, agent });
+
+/** A memory whose clock the test moves, and the summaries it wrote. */
+function memory(options: { maxCallers?: number } = {}) {
+  const clock = { now: 1_000 };
+  const written: AuditEvent[] = [];
+  const refusals = new RepeatedRefusals({
+    ...options,
+    now: () => clock.now,
+    write: (summary) => {
+      written.push(AuditEventSchema.parse(summary));
+      return Promise.resolve();
+    },
+  });
+  return { clock, written, refusals };
+}
 
 describe('repeated rate-limit refusals', () => {
   it('records a refusal, then none of the same caller until its wait has passed', () => {
-    let now = 1_000;
-    const refusals = new RepeatedRefusals({ now: () => now });
-    const a = { tenant: 't', agent: 'a' };
-    expect(repeatedRefusal(refusals, a, refusal(500))).toBe(false);
-    now += 499;
-    expect(repeatedRefusal(refusals, a, refusal(500))).toBe(true);
+    const { clock, refusals } = memory();
+    const a = caller('a');
+    expect(refusalAudit(refusals, a, refusal(500), 'x')).toEqual({ recorded: true });
+    clock.now += 499;
+    expect(refusalAudit(refusals, a, refusal(500), 'x')).toEqual({ recorded: false });
     // Another agent, and the same agent id of another tenant, are callers of their own.
-    expect(repeatedRefusal(refusals, { tenant: 't', agent: 'b' }, refusal(500))).toBe(false);
-    expect(repeatedRefusal(refusals, { tenant: 'u', agent: 'a' }, refusal(500))).toBe(false);
-    now += 1;
-    expect(repeatedRefusal(refusals, a, refusal(500))).toBe(false);
+    expect(refusalAudit(refusals, caller('b'), refusal(500), 'x').recorded).toBe(true);
+    expect(refusalAudit(refusals, caller('a', 'u'), refusal(500), 'x').recorded).toBe(true);
+    clock.now += 1;
+    expect(refusalAudit(refusals, a, refusal(500), 'y')).toEqual({
+      recorded: true,
+      repeats: { count: 1, tools: ['x'], others: 0 },
+    });
   });
 
   it('records every answer that is not a rate-limit refusal, and everything without a memory', () => {
-    const refusals = new RepeatedRefusals({ now: () => 0 });
-    const a = { tenant: 't', agent: 'a' };
-    expect(repeatedRefusal(refusals, a, refusal(60_000))).toBe(false);
-    expect(repeatedRefusal(refusals, a, undefined)).toBe(false);
-    expect(repeatedRefusal(refusals, a, { code: 'unknown_tool' })).toBe(false);
-    expect(repeatedRefusal(refusals, a, { code: 'concurrency_limit', retry_after_ms: 10 })).toBe(false);
-    expect(repeatedRefusal(undefined, a, refusal(60_000))).toBe(false);
+    const { refusals } = memory();
+    const a = caller('a');
+    expect(refusalAudit(refusals, a, refusal(60_000), 'x').recorded).toBe(true);
+    expect(refusalAudit(refusals, a, undefined, 'x')).toEqual({ recorded: true });
+    expect(refusalAudit(refusals, a, { code: 'unknown_tool' }, 'x')).toEqual({ recorded: true });
+    expect(refusalAudit(refusals, a, { code: 'concurrency_limit', retry_after_ms: 10 }, 'x').recorded).toBe(
+      true,
+    );
+    expect(refusalAudit(undefined, a, refusal(60_000), 'x')).toEqual({ recorded: true });
   });
 
-  it('forgets the least recently refused caller past its bound, which is then recorded again', () => {
-    const refusals = new RepeatedRefusals({ maxCallers: 2, now: () => 0 });
-    const caller = (agent: string) => ({ tenant: 't', agent });
-    for (const agent of ['a', 'b', 'c'])
-      expect(repeatedRefusal(refusals, caller(agent), refusal(9))).toBe(false);
-    expect(repeatedRefusal(refusals, caller('c'), refusal(9))).toBe(true);
-    expect(repeatedRefusal(refusals, caller('a'), refusal(9))).toBe(false);
+  it('counts what it leaves out: at most 16 distinct names, each cut as a record cuts it, the rest counted', () => {
+    const { clock, refusals } = memory();
+    const a = caller('a');
+    refusals.record(a, 1_000, 'first');
+    const long = 'n'.repeat(5_000);
+    for (let i = 0; i < 40; i++) refusals.record(a, 1_000, `tool-${i % 20}`);
+    refusals.record(a, 1_000, long);
+    clock.now += 1_000;
+    const next = refusals.record(a, 1_000, 'again');
+    expect(next.recorded && next.repeats).toEqual({
+      count: 41,
+      tools: Array.from({ length: 16 }, (_, i) => `tool-${i}`),
+      // tool-16 to tool-19 twice each, and the long name.
+      others: 9,
+    });
+    const { data } = AuditEventSchema.safeParse({
+      tenant: 't',
+      user: null,
+      agent: 'a',
+      tool: 'x',
+      decision: 'deny',
+      reason: 'r',
+      repeats: next.recorded && next.repeats,
+    });
+    expect(data?.repeats?.count).toBe(41);
+    // A name past 128 characters is kept cut, never whole.
+    const cut = memory();
+    cut.refusals.record(a, 1_000, 'first');
+    cut.refusals.record(a, 1_000, long);
+    cut.clock.now += 1_000;
+    const after = cut.refusals.record(a, 1_000, 'again');
+    expect(after.recorded && after.repeats && after.repeats.tools).toEqual([
+      `${'n'.repeat(128)}...(5000 chars)`,
+    ]);
+  });
+
+  it('writes a summary of a caller that stopped asking once its wait has passed, and forgets it', async () => {
+    const { clock, written, refusals } = memory();
+    const a = { tenant: 't', user: 'u', agent: 'a' };
+    refusals.record(a, 2_000, 'x');
+    refusals.record(a, 2_000, 'x');
+    refusals.record(a, 2_000, 'y');
+    // A caller refused once and never again leaves nothing more to write.
+    refusals.record(caller('b'), 2_000, 'x');
+    clock.now += 1_999;
+    await refusals.sweep();
+    expect(written).toEqual([]);
+    expect(refusals.size).toBe(2);
+    clock.now += 1;
+    await refusals.sweep();
+    expect(written).toEqual([
+      {
+        tenant: 't',
+        user: 'u',
+        agent: 'a',
+        tool: 'rate_limit_exceeded',
+        decision: 'deny',
+        reason: 'rate_limit_exceeded',
+        kind: 'refusals',
+        repeats: { count: 2, tools: ['x', 'y'], others: 0 },
+      },
+    ]);
+    expect(refusals.size).toBe(0);
+    // Counted once: its next refusal is recorded without repeats.
+    expect(refusals.record(a, 2_000, 'x')).toEqual({ recorded: true });
+  });
+
+  it('writes what every caller left out when closed, its wait passed or not', async () => {
+    const { written, refusals } = memory();
+    for (const agent of ['a', 'b', 'c']) {
+      refusals.record(caller(agent), 60_000, 'x');
+      if (agent !== 'c') refusals.record(caller(agent), 60_000, 'x');
+    }
+    await refusals.close();
+    expect(written.map((w) => [w.agent, w.repeats?.count])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(refusals.size).toBe(0);
+  });
+
+  it('forgets the least recently refused caller past its bound, writing what it left out first', async () => {
+    const { written, refusals } = memory({ maxCallers: 2 });
+    refusals.record(caller('a'), 9, 'x');
+    refusals.record(caller('a'), 9, 'x');
+    for (const agent of ['b', 'c']) expect(refusals.record(caller(agent), 9, 'x').recorded).toBe(true);
+    expect(refusals.size).toBe(2);
+    await Promise.resolve();
+    expect(written.map((w) => [w.agent, w.repeats?.count])).toEqual([['a', 1]]);
+    expect(refusals.record(caller('c'), 9, 'x').recorded).toBe(false);
+    expect(refusals.record(caller('a'), 9, 'x').recorded).toBe(true);
+  });
+
+  it('accounts for every refusal: recorded ones plus the counts they and the summaries carry', async () => {
+    const { clock, written, refusals } = memory({ maxCallers: 4 });
+    let recorded = 0;
+    let carried = 0;
+    // Five callers, four remembered: 'e' now and then makes the memory forget one.
+    const agents = ['a', 'b', 'c'];
+    for (let i = 0; i < 2_000; i++) {
+      clock.now += (i * 7919) % 5;
+      const audit = refusals.record(
+        caller(i % 50 === 0 ? 'e' : i % 10 === 0 ? 'd' : agents[i % 3]!),
+        50 + (i % 90),
+        `tool-${i % 23}`,
+      );
+      if (audit.recorded) {
+        recorded += 1;
+        carried += audit.repeats?.count ?? 0;
+      }
+      if (i % 97 === 0) await refusals.sweep();
+    }
+    await refusals.close();
+    await Promise.resolve();
+    const summarized = written.reduce((sum, w) => sum + (w.repeats?.count ?? 0), 0);
+    expect(recorded).toBeLessThan(400);
+    expect(written.length).toBeGreaterThan(0);
+    expect(recorded + carried + summarized).toBe(2_000);
   });
 });

@@ -4,7 +4,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Actor, Badge, Problem, Table, time, useResource, visible } from './format.ts';
+import { Actor, Badge, Problem, repeated, Table, time, useResource, visible } from './format.ts';
 import type { AuditEntry, AuditView, ChainCheck, IsolationReport } from './types.ts';
 
 function Report({ report }: { report: IsolationReport | null }) {
@@ -27,11 +27,14 @@ function Report({ report }: { report: IsolationReport | null }) {
       </${Table}>`;
 }
 
-/** A call's result as the record states it (records of other kinds have none). */
+/**
+ * A call's result as the record states it (records of other kinds have none), and the rate-limit
+ * refusals it counts besides its own (a `refusals` record counts only those).
+ */
 function outcome(e: AuditEntry): string {
-  if (e.status === undefined) return '';
+  if (e.status === undefined) return repeated(e).trim();
   const latency = e.latency_ms === undefined ? '' : ` in ${Math.round(e.latency_ms)} ms`;
-  return `${e.status === 'ok' ? 'ok' : (e.error_code ?? 'error')}${latency}`;
+  return `${e.status === 'ok' ? 'ok' : (e.error_code ?? 'error')}${latency}${repeated(e)}`;
 }
 
 /** How much of a checked trail is sealed in signed segments, when the console reads them. */

@@ -67,6 +67,15 @@ export function Actor({ entry, name }: { entry: AuditEntry; name: string }) {
     : visible(name);
 }
 
+/**
+ * The rate-limit refusals a record counts besides its own (`repeats`): those the caller asked again
+ * within the wait it was given, not recorded one by one (router/mcp/repeated-refusals.ts).
+ */
+export function repeated(entry: AuditEntry): string {
+  const count = entry.repeats?.count;
+  return count ? ` (+${count} asked again within the wait)` : '';
+}
+
 export function time(iso: string): string {
   return new Date(iso)
     .toISOString()

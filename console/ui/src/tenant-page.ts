@@ -3,7 +3,18 @@
 import { html } from 'htm/preact';
 import type { Me } from './api.ts';
 import { Actions } from './actions.ts';
-import { Actor, Badge, layerText, Problem, Table, time, usageText, useResource, visible } from './format.ts';
+import {
+  Actor,
+  Badge,
+  layerText,
+  Problem,
+  repeated,
+  Table,
+  time,
+  usageText,
+  useResource,
+  visible,
+} from './format.ts';
 import type { TenantDetail } from './types.ts';
 
 export function TenantPage({ me, id }: { me: Me; id: string }) {
@@ -108,7 +119,9 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
                               <td>${time(e.at)}</td>
                               <td><${Actor} entry=${e} name=${e.user ?? e.agent ?? ''} /></td>
                               <td>${visible(e.tool)}</td>
-                              <td>${e.error_code ? `${e.error_code}: ` : ''}${visible(e.reason)}</td>
+                              <td>
+                                ${e.error_code ? `${e.error_code}: ` : ''}${visible(e.reason)}${repeated(e)}
+                              </td>
                             </tr>`,
                         )}
                       </${Table}>`

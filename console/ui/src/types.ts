@@ -54,11 +54,16 @@ export interface AuditEntry {
   tool: string;
   decision: 'permit' | 'deny';
   reason: string;
-  /** `operator`: an action asked in the console, which only the control plane records. */
-  kind?: 'call' | 'list' | 'security' | 'operator';
+  /**
+   * `operator`: an action asked in the console, which only the control plane records; `refusals`:
+   * the rate-limit refusals a caller that stopped asking was not recorded for one by one.
+   */
+  kind?: 'call' | 'list' | 'security' | 'operator' | 'refusals';
   status?: 'ok' | 'error';
   error_code?: string;
   latency_ms?: number;
+  /** The caller's rate-limit refusals left out of the trail since its last recorded one. */
+  repeats?: { count: number; tools: string[]; others: number };
   hash: string;
   /** The sealed segment that holds it; absent while it is still in Redis. */
   segment?: number;
