@@ -94,10 +94,5 @@ describe('the console while its Redis is down', () => {
     // Nothing was done meanwhile: the session is open, the tenant not suspended.
     await expect.poll(async () => (await answer('GET', '/api/me')).status, { timeout: 15_000 }).toBe(200);
     expect((await registry.require(TENANT)).status).toBe('active');
-    // The console's job queue (BullMQ) reconnects on its own back-off; closed before its events
-    // connection is back (blocked in XREAD again), its close never ends.
-    await expect
-      .poll(async () => String(await redis.client('LIST')).includes('cmd=xread'), { timeout: 30_000 })
-      .toBe(true);
   }, 90_000);
 });
