@@ -11,7 +11,12 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { UNAVAILABLE } from '../../console/auth/auth-routes.ts';
 import { escapeHtml } from '../../console/http/http-kit.ts';
 import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
-import { signInByFetch, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
+import {
+  actionHeaders,
+  signInByFetch,
+  startConsoleAlone,
+  type ConsoleAlone,
+} from '../support/console-alone.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
 
 const TENANT = 'acme';
@@ -40,10 +45,7 @@ beforeAll(async () => {
   redis.on('error', () => undefined);
   registry = new TenantRegistry({ redis, prefix: running.ns.installation.registryPrefix });
   await registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
-  const cookie = (await signInByFetch(running.origin, 'olivia')).split(';')[0]!;
-  const me = await fetch(`${running.app.url}/api/me`, { headers: { cookie } });
-  const { csrf } = (await me.json()) as { csrf: string };
-  headers = { cookie, origin: running.origin, 'x-csrf-token': csrf, 'content-type': 'application/json' };
+  ({ headers } = await actionHeaders(running, 'olivia'));
 }, 60_000);
 
 afterAll(async () => {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_DEADLINE_MS } from '../../console/console-server.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
-import { signInByFetch, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
+import { actionHeaders, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
 import { startFreezingProxy, type FreezingProxy } from '../support/freezing-proxy.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
 
@@ -44,11 +44,9 @@ beforeAll(async () => {
   redis.on('error', () => undefined);
   registry = new TenantRegistry({ redis, prefix: running.ns.installation.registryPrefix });
   await registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
-  const cookie = (await signInByFetch(running.origin, 'olivia')).split(';')[0]!;
-  sessionDigest = createHash('sha256').update(cookie.split('=')[1]!).digest('hex');
-  const me = await fetch(`${running.app.url}/api/me`, { headers: { cookie } });
-  const { csrf } = (await me.json()) as { csrf: string };
-  headers = { cookie, origin: running.origin, 'x-csrf-token': csrf, 'content-type': 'application/json' };
+  const signedIn = await actionHeaders(running, 'olivia');
+  headers = signedIn.headers;
+  sessionDigest = createHash('sha256').update(signedIn.sessionId).digest('hex');
 }, 60_000);
 
 afterAll(async () => {
