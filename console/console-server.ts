@@ -3,10 +3,10 @@
 // supervisor's job queue with its own credentials; a browser gets none of them, and no token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import { DeadlineRedis } from '../kernel/redis/deadline.ts';
 import { unansweredByRedis } from '../kernel/redis/redis-unanswered.ts';
 import type { ConfigOf } from '../kernel/config/define-config.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
@@ -44,10 +44,16 @@ export interface RunningConsole {
 }
 
 /**
+ * How long any command of the console's waits for Redis (its client, a DeadlineRedis): a Redis
+ * that stops answering with its connection open held every request past its session read for good.
+ */
+export const REDIS_DEADLINE_MS = 5_000;
+
+/**
  * A failed request's error as the console answers it: a Redis that gives no answer (stopped,
- * restarting: ioredis gives up on the command after its one retry) is state_unavailable (HTTP 503,
- * retry), as a session read past its bound is, never an internal error (500), whichever read of
- * whichever route met it.
+ * restarting: ioredis gives up on the command after its one retry; frozen: the command's deadline
+ * passed) is state_unavailable (HTTP 503, retry), never an internal error (500), whichever command
+ * of whichever route met it.
  */
 function answerable(error: unknown): unknown {
   return unansweredByRedis(error)
@@ -62,7 +68,10 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   // Configuration read before anything connects: a missing secret or asset fails the start at once.
   const clientSecret = await readClientSecret(options);
   const assets = await loadAssets(options.assetsDir);
-  const redis = new Redis({ ...inst.redis, maxRetriesPerRequest: 1 });
+  const redis = new DeadlineRedis(
+    { ...inst.redis, maxRetriesPerRequest: 1 },
+    { deadlineMs: REDIS_DEADLINE_MS },
+  );
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis'));
   const runtimes = new RuntimeClient({
     redis: inst.redis,

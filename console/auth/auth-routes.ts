@@ -3,6 +3,7 @@
 // (a synchronizer token sent as a header, which a cross-site form cannot set).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { unansweredByRedis } from '../../kernel/redis/redis-unanswered.ts';
 import { cookie, escapeHtml, readCookie, sendHtml, type CookieOptions } from '../http/http-kit.ts';
 import type { OidcClient } from './oidc-client.ts';
 import { PENDING_TTL_MS, type PendingSignIns } from './pending-sign-in.ts';
@@ -25,6 +26,9 @@ export function cookieNames(secure: boolean): { session: string; signIn: string 
 /** The sign-in cookie goes back only to the callback, its one reader. */
 const SIGN_IN_PATH = '/auth/callback';
 export const CSRF_HEADER = 'x-csrf-token';
+/** The callback's page when Redis does not answer. */
+export const UNAVAILABLE =
+  "The console's session store did not answer, so no session was opened. Try again in a moment.";
 
 export interface AuthRoutesOptions {
   oidc: OidcClient;
@@ -110,6 +114,12 @@ export class AuthRoutes {
       );
     } catch (error) {
       res.setHeader('set-cookie', clear);
+      // Redis (the sessions) gave no answer: an outage to wait out, not a refusal of this person.
+      // The provider's code is spent either way: trying again is a new sign-in.
+      if (unansweredByRedis(error)) {
+        res.setHeader('retry-after', '5');
+        return page(res, 503, 'Not signed in', UNAVAILABLE);
+      }
       const known = error instanceof BulkheadError;
       page(
         res,

@@ -9,7 +9,6 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { consoleSessionKey, consoleSessionsKey } from '../../kernel/redis/keys.ts';
 import { CONSOLE_ROLES, type SignedInUser } from './oidc-client.ts';
 
@@ -29,13 +28,6 @@ export interface Sessions {
   close(id: string | undefined): Promise<void>;
 }
 
-/**
- * How long a request waits for its session: the console's Redis client sets no command timeout, so
- * a Redis that stops answering with its connection open would hold every request here for good (an
- * export's too, whose own deadline starts after this read: audit-views.ts).
- */
-export const SESSION_READ_TIMEOUT_MS = 5_000;
-
 /** 32 random bytes, base64url: what `open` hands out, and so the only shape `get` looks up. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -51,8 +43,6 @@ export interface SessionStoreOptions {
   ttlMs: number;
   /** Sessions kept at once: opening one more ends the oldest. */
   max: number;
-  /** SESSION_READ_TIMEOUT_MS unless given. */
-  readTimeoutMs?: number;
 }
 
 export class SessionStore implements Sessions {
@@ -102,7 +92,7 @@ export class SessionStore implements Sessions {
 
   async get(id: string | undefined): Promise<Session | undefined> {
     if (!isSessionId(id)) return undefined;
-    const text = await this.#read(this.#key(digestOf(id)));
+    const text = await this.#o.redis.get(this.#key(digestOf(id)));
     if (text === null) return undefined;
     const parsed = SessionSchema.safeParse(JSON.parse(text));
     if (parsed.success && parsed.data.expiresAtMs > Date.now()) return parsed.data;
@@ -110,24 +100,6 @@ export class SessionStore implements Sessions {
     // when it sees the end, for every process.
     await this.close(id);
     return undefined;
-  }
-
-  /** The session's record, or state_unavailable once Redis has not answered for the read timeout. */
-  async #read(key: string): Promise<string | null> {
-    const ms = this.#o.readTimeoutMs ?? SESSION_READ_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new BulkheadError('state_unavailable', `Redis did not answer the session read in ${ms} ms`)),
-        ms,
-      );
-    });
-    try {
-      return await Promise.race([this.#o.redis.get(key), late]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async close(id: string | undefined): Promise<void> {

@@ -6,11 +6,16 @@
 //   - AbortError: the command was in flight when the connection closed;
 //   - "Connection is closed.": sent after the client was disconnected, or flushed when it gave up;
 //   - "Stream isn't writeable ...": the connection is down and the client queues nothing
-//     (enableOfflineQueue: false).
+//     (enableOfflineQueue: false);
+//   - "Command timed out": a DeadlineRedis's command unanswered at its deadline (kernel/redis/
+//     deadline.ts), the case of a Redis that is frozen with its connection open.
+import { COMMAND_TIMED_OUT } from './deadline.ts';
+
 const UNANSWERED_NAMES = new Set(['MaxRetriesPerRequestError', 'AbortError']);
 const UNANSWERED_MESSAGES = new Set([
   'Connection is closed.',
   "Stream isn't writeable and enableOfflineQueue options is false",
+  COMMAND_TIMED_OUT,
 ]);
 
 /** Whether `error` is an ioredis command's failure to get any answer from Redis. */

@@ -11,6 +11,7 @@ import {
   type PackJobName,
   type PackJobValue,
 } from './pack-jobs.ts';
+import { closeJobQueue } from './job-queue-close.ts';
 
 export class PackClient {
   private readonly queue: Queue;
@@ -43,7 +44,7 @@ export class PackClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.queue.close(), this.events.close()]);
+    await closeJobQueue(this.queue, this.events);
   }
 
   private async run<N extends PackJobName>(name: N, data: PackJobData<N>): Promise<PackJobValue<N>> {

@@ -6,6 +6,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { IsolationReport } from './isolation-report.ts';
+import { closeJobQueue } from './job-queue-close.ts';
 import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 import {
   EnsureOutcome,
@@ -116,8 +117,9 @@ export class RuntimeClient {
     return (await this.run('verify', { tenantId }, VerifyOutcome)).report;
   }
 
+  /** Bounded whatever Redis is doing: a restart under it no longer holds it (job-queue-close.ts). */
   async close(): Promise<void> {
-    await Promise.all([this.queue.close(), this.events.close()]);
+    await closeJobQueue(this.queue, this.events);
   }
 
   /** Runs one job and waits for its outcome: a refusal or a failure throws RuntimeRequestError. */

@@ -1,15 +1,14 @@
 // An audit export is under its deadline (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS) from its first read:
 // a Redis that stops answering, its connection still open, holds neither the request nor the second
-// pass past it; nor does it hold the session read every API request starts with. A real
-// redis-server of the test's own on a unix socket, frozen with SIGSTOP, the console's Redis client
-// settings, a real HTTP server and client.
+// pass past it (the console's own client bounds each command too: console-redis-frozen.test.ts).
+// A real redis-server of the test's own on a unix socket, frozen with SIGSTOP, a client without
+// the console's command deadline (only the export's is under test), a real HTTP server and client.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTrail } from '../../console/audit-views.ts';
-import { SessionStore } from '../../console/auth/sessions.ts';
 import { sendError } from '../../console/http/http-kit.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
@@ -33,7 +32,7 @@ let betweenPasses: (() => void) | undefined;
 beforeAll(async () => {
   const password = randomBytes(12).toString('hex');
   server = await startPrivateRedis({ name, password, unixSocket: true });
-  // As the console connects (console/console-server.ts): one retry, no command timeout of its own.
+  // One retry as the console's client, but no command deadline: the export's own deadline is under test.
   redis = new Redis({ path: server.socketPath!, password, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
   const trail = new AuditTrail({ redis, prefix: name });
@@ -98,21 +97,5 @@ describe('an audit export whose Redis stops answering', () => {
   it('is written whole once Redis answers again', async () => {
     const response = await withTimeout(fetch(url), 10_000);
     expect((await response.text()).trim().split('\n')).toHaveLength(20);
-  });
-});
-
-describe('a signed-in request whose Redis stops answering', () => {
-  it('is refused state_unavailable at the session read, and served once Redis answers again', async () => {
-    const sessions = new SessionStore({ redis, prefix: name, ttlMs: 60_000, max: 10, readTimeoutMs: 500 });
-    const id = await sessions.open({ sub: 'aldo', role: 'auditor' });
-    server.freeze();
-    try {
-      await expect(withTimeout(sessions.get(id), 10_000)).rejects.toMatchObject({
-        code: 'state_unavailable',
-      });
-    } finally {
-      server.thaw();
-    }
-    expect(await sessions.get(id)).toMatchObject({ sub: 'aldo', role: 'auditor' });
   });
 });

@@ -8,7 +8,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
-import { signInByFetch, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
+import { UNAVAILABLE } from '../../console/auth/auth-routes.ts';
+import { escapeHtml } from '../../console/http/http-kit.ts';
+import { signInAtAuthorizationUrl } from '../../dev/idp/dev-user-login.ts';
+import {
+  actionHeaders,
+  signInByFetch,
+  startConsoleAlone,
+  type ConsoleAlone,
+} from '../support/console-alone.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
 
 const TENANT = 'acme';
@@ -37,10 +45,7 @@ beforeAll(async () => {
   redis.on('error', () => undefined);
   registry = new TenantRegistry({ redis, prefix: running.ns.installation.registryPrefix });
   await registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
-  const cookie = (await signInByFetch(running.origin, 'olivia')).split(';')[0]!;
-  const me = await fetch(`${running.app.url}/api/me`, { headers: { cookie } });
-  const { csrf } = (await me.json()) as { csrf: string };
-  headers = { cookie, origin: running.origin, 'x-csrf-token': csrf, 'content-type': 'application/json' };
+  ({ headers } = await actionHeaders(running, 'olivia'));
 }, 60_000);
 
 afterAll(async () => {
@@ -94,10 +99,36 @@ describe('the console while its Redis is down', () => {
     // Nothing was done meanwhile: the session is open, the tenant not suspended.
     await expect.poll(async () => (await answer('GET', '/api/me')).status, { timeout: 15_000 }).toBe(200);
     expect((await registry.require(TENANT)).status).toBe('active');
-    // The console's job queue (BullMQ) reconnects on its own back-off; closed before its events
-    // connection is back (blocked in XREAD again), its close never ends.
+  }, 90_000);
+});
+
+describe('a sign-in whose callback meets Redis down', () => {
+  it('answers 503 with a page that says to try again, and a new sign-in succeeds once Redis is back', async () => {
+    const { origin } = running;
+    const start = await fetch(`${origin}/auth/login`, { redirect: 'manual' });
+    const pending = start.headers.getSetCookie()[0]!.split(';')[0]!;
+    const back = await signInAtAuthorizationUrl(new URL(start.headers.get('location')!), {
+      redirectUri: `${origin}/auth/callback`,
+      login: 'olivia',
+    });
+    await server.halt();
+    let done: Response;
+    try {
+      done = await fetch(back, { headers: { cookie: pending }, signal: AbortSignal.timeout(30_000) });
+    } finally {
+      await server.resume();
+    }
+    expect(done.status).toBe(503);
+    expect(done.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(done.headers.get('retry-after')).toBe('5');
+    const page = await done.text();
+    expect(page).toContain(escapeHtml(UNAVAILABLE));
+    expect(page).toContain('href="/auth/login"');
+    // No session cookie was handed out.
+    expect(done.headers.getSetCookie().some((c) => /^bulkhead_console=[^;]/.test(c))).toBe(false);
+    // Once the console's client is connected again (its own back-off), a new sign-in opens a session.
     await expect
-      .poll(async () => String(await redis.client('LIST')).includes('cmd=xread'), { timeout: 30_000 })
-      .toBe(true);
+      .poll(() => signInByFetch(origin, 'olivia').catch(() => 'failed'), { timeout: 15_000 })
+      .toMatch(/^bulkhead_console=/);
   }, 90_000);
 });

@@ -106,3 +106,20 @@ export async function signInByFetch(origin: string, login: string): Promise<stri
   expect(session).toBeDefined();
   return session!;
 }
+
+/**
+ * `login` signed in at `running` without a browser: the headers of an action of theirs (session
+ * cookie, CSRF token, the console's origin), and the session's id.
+ */
+export async function actionHeaders(
+  running: ConsoleAlone,
+  login: string,
+): Promise<{ headers: Record<string, string>; sessionId: string }> {
+  const cookie = (await signInByFetch(running.origin, login)).split(';')[0]!;
+  const me = await fetch(`${running.app.url}/api/me`, { headers: { cookie } });
+  const { csrf } = (await me.json()) as { csrf: string };
+  return {
+    headers: { cookie, origin: running.origin, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+    sessionId: cookie.slice(cookie.indexOf('=') + 1),
+  };
+}
