@@ -2,11 +2,11 @@
 // BullMQ's own close waits on Redis: Queue.close sends QUIT (which waits for the connection to come
 // back when commands are queued), and QueueEvents.close disconnects and waits for the connection's
 // `end` event. ioredis never emits `end` for a client that is between reconnection attempts: its
-// disconnect clears the retry timer and has no socket to close (ioredis PR 2169; BullMQ documents
-// it in redis-queue-backend.js, "#4585"). So a console, router or CLI closed while Redis was
-// restarting, or in the back-off after a restart, never finished closing. Here every connection is
-// closed at once without waiting for an answer from Redis: a producer that closes has nothing left
-// to send, and a job it was waiting for is the supervisor's either way.
+// disconnect clears the retry timer and has no socket to close
+// (test/integration/runtime-client-close.test.ts shows it). So a console, router or CLI closed
+// while Redis was restarting, or in the back-off after a restart, never finished closing. Here
+// every connection is closed at once without waiting for an answer from Redis: a producer that
+// closes has nothing left to send, and a job it was waiting for is the supervisor's either way.
 import type { Queue, QueueEvents } from 'bullmq';
 
 type Connection = ReturnType<Queue['getBackend']>['connection'];
