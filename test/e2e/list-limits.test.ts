@@ -5,12 +5,14 @@
 // bounded whatever the number of its agents, and a normal client start (initialize, tools/list, a
 // call) works in every era under a call quota of one call a minute, which the listing does not spend.
 // And an agent looping past its call budget leaves one record of its refusal a wait, not one per
-// request (router/mcp/repeated-refusals.ts; docs/audit.md).
+// request (router/mcp/repeated-refusals.ts; docs/audit.md). `bulkhead quota`, run as an operator
+// runs it, shows the listing budgets apart from the call budgets.
 import type { Client } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
+import { runCli } from '../support/cli.ts';
 import { anotherAgentToken, bearerClient, v1BearerClient } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -26,7 +28,7 @@ beforeAll(async () => {
   stack = await startTestStack('listlimits');
   redis = new Redis(stack.ns.installation.redis);
   trail = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
-  for (const tenant of ['ls-loop', 'ls-modern', 'ls-legacy', 'ls-v1', 'ls-calls'])
+  for (const tenant of ['ls-loop', 'ls-modern', 'ls-legacy', 'ls-v1', 'ls-calls', 'ls-quota'])
     await stack.onboard(tenant, { quotas: QUOTAS });
 }, 120_000);
 
@@ -206,5 +208,64 @@ describe('an agent looping past its call budget', () => {
     } finally {
       await looping.close();
     }
+  }, 60_000);
+});
+
+describe('bulkhead quota', () => {
+  interface Row {
+    layer: string;
+    limit: number;
+    used: number;
+    subject?: string;
+  }
+
+  it("shows the listing budgets' live use, apart from the call budgets", async () => {
+    const first = await bearerClient(stack.mcpUrl, await stack.agentToken('ls-quota'));
+    const second = await bearerClient(
+      stack.mcpUrl,
+      await anotherAgentToken(stack, 'ls-quota', 'ls-quota second agent'),
+    );
+    try {
+      // 20 and 8: their keys, which list the agents, live 40 s and 16 s (until full again).
+      for (let i = 0; i < 20; i++) await first.listTools();
+      for (let i = 0; i < 8; i++) await second.listTools();
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+    const listed = performance.now();
+    const cli = (...args: string[]) =>
+      runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir }, ['quota', 'ls-quota', ...args]);
+    const json = await cli('--json');
+    expect(json.code, json.stderr).toBe(0);
+    // The CLI takes seconds to start: meanwhile the tenant's layer gives one listing back a second,
+    // an agent's one every 2 s (30 a minute), so each used count is the listings made less those.
+    const elapsed = performance.now() - listed;
+    const report = JSON.parse(json.stdout) as { layers: Row[]; listing: Row[] };
+    const within = (row: Row | undefined, made: number, refillMs: number) => {
+      expect(row?.used).toBeLessThanOrEqual(made);
+      expect(row?.used).toBeGreaterThanOrEqual(made - Math.ceil(elapsed / refillMs));
+    };
+    const tenant = report.listing.filter((r) => r.layer === 'tenant_list');
+    expect(tenant.map((r) => r.limit)).toEqual([60]);
+    within(tenant[0], 28, 1000);
+    const agents = report.listing.filter((r) => r.layer === 'agent_list').sort((a, b) => b.used - a.used);
+    expect(agents.map((r) => r.limit)).toEqual([30, 30]);
+    expect(agents.every((r) => typeof r.subject === 'string' && r.subject !== '')).toBe(true);
+    within(agents[0], 20, 2000);
+    within(agents[1], 8, 2000);
+    // The call layers stay calls only, none of them spent by the listings.
+    expect(report.layers.filter((r) => r.layer.endsWith('_list'))).toEqual([]);
+    expect(report.layers.find((r) => r.layer === 'tenant_day')).toMatchObject({ limit: 100, used: 0 });
+
+    const table = await cli();
+    expect(table.code, table.stderr).toBe(0);
+    const [calls = '', listings = ''] = table.stdout.split('# listing budgets');
+    expect(calls).toMatch(/^tenant_day\s+100\s+day\s+0\s+100\s/m);
+    expect(calls).not.toContain('_list');
+    expect(listings).toMatch(/^tenant_list\s+60\s+minute\s+\d+\s/m);
+    const agentLine = listings
+      .split('\n')
+      .find((line) => line.startsWith(`agent_list ${agents[0]?.subject} `));
+    expect(agentLine).toMatch(/\s30\s+minute\s+\d+\s/);
   }, 60_000);
 });
