@@ -6,24 +6,20 @@
 // to wait (`retry_after_ms`); a refusal of the same caller before that wait has passed is the same
 // refusal asked again, and is not recorded again: the first is, and then one per wait at most, so
 // what a loop past its budget adds to the trail is bounded by how fast its budgets refill. Each is
-// still answered, logged and counted (`bulkhead_rate_limit_refusals_total`). Per router process, in
+// still answered and counted (`bulkhead_rate_limit_refusals_total`), and logged as
+// router/pipeline/refusal-log.ts bounds it. Per router process, in
 // memory, like the verified-token cache: a caller whose requests spread over N routers leaves up to
 // N records a wait. The callers remembered are bounded (the least recently refused are forgotten,
 // so at worst one is recorded again).
 import type { Principal } from '../identity/principal.ts';
-
-/** Callers remembered at most. */
-const DEFAULT_MAX_CALLERS = 10_000;
+import { OncePerWait, type OncePerWaitOptions } from '../pipeline/once-per-wait.ts';
 
 export class RepeatedRefusals {
-  /** A caller (tenant and agent) to the time its last recorded refusal told it to wait until. */
-  readonly #until = new Map<string, number>();
-  readonly #max: number;
-  readonly #now: () => number;
+  /** Per caller (tenant and agent), once per wait (router/pipeline/once-per-wait.ts). */
+  readonly #waits: OncePerWait;
 
-  constructor(options: { maxCallers?: number; now?: () => number } = {}) {
-    this.#max = options.maxCallers ?? DEFAULT_MAX_CALLERS;
-    this.#now = options.now ?? Date.now;
+  constructor(options: OncePerWaitOptions = {}) {
+    this.#waits = new OncePerWait(options);
   }
 
   /**
@@ -31,14 +27,7 @@ export class RepeatedRefusals {
    * the wait its last recorded refusal gave it has not passed.
    */
   record(caller: Pick<Principal, 'tenant' | 'agent'>, retryAfterMs: number): boolean {
-    const key = JSON.stringify([caller.tenant, caller.agent]);
-    const now = this.#now();
-    const until = this.#until.get(key);
-    if (until !== undefined && now < until) return false;
-    this.#until.delete(key);
-    this.#until.set(key, now + Math.max(0, retryAfterMs));
-    if (this.#until.size > this.#max) this.#until.delete(this.#until.keys().next().value as string);
-    return true;
+    return this.#waits.pass(caller, retryAfterMs) !== undefined;
   }
 }
 
