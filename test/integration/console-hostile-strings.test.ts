@@ -41,15 +41,15 @@ beforeAll(async () => {
   // Refused as unknown tools; each refusal is in the trail under the name the agent sent.
   for (const name of [REVERSED_TOOL, MARKUP_TOOL, 'L'.repeat(4_000)])
     await agent.callTool({ name, arguments: {} }).catch(() => undefined);
-  // 25 listings of the 30 an agent has a minute keep its listing layer there for 50 s.
-  for (let i = 0; i < 25; i++) await agent.listTools();
-  await agent.close();
   const user = await bearerClient(stack.mcpUrl, await stack.userToken(HOSTILE_USER, { tenant: TENANT }));
   // Each refusal is charged to the user's share (router/pipeline/refusal-charge.ts): 25 of its 30 a
   // minute keep its layer on the tenant page for the 50 s it takes to replenish.
   for (let i = 0; i < 25; i++)
     await user.callTool({ name: REVERSED_TOOL, arguments: {} }).catch(() => undefined);
   await user.close();
+  // 25 listings of the 30 an agent has a minute keep its listing layer there for 50 s as well.
+  for (let i = 0; i < 25; i++) await agent.listTools();
+  await agent.close();
   redis = new Redis(stack.ns.installation.redis);
   await new EvidenceStore({ redis, prefix: stack.ns.installation.registryPrefix }).save({
     tenantId: TENANT,
