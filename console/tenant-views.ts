@@ -39,6 +39,8 @@ export interface TenantPage extends Omit<TenantPageIds, 'ids'> {
 export interface TenantDetail extends TenantSummary {
   /** Every rate-limit layer in use: the tenant's, each agent's and user's, each tool's, each upstream's. */
   quotaLayers: QuotaRow[];
+  /** The listing layers in use (tools/list's own budgets): the tenant's, each agent's. */
+  listingLayers: QuotaRow[];
   roles: TenantRecord['roles'];
   /** The latest refusals and failed calls in its audit trail, newest first. */
   recentErrors: AuditEntry[];
@@ -97,10 +99,12 @@ export class TenantViews {
       { trail: this.#cp.audit, tenant: tenant.id, sealed: this.#sealed, createdAt: tenant.createdAt },
       RECENT_ERRORS,
     );
+    const quota = await quotaReport(this.#cp, this.#rates, tenant.id);
     return {
       ...(await this.#summary(tenant, runtime)),
       roles: tenant.roles,
-      quotaLayers: (await quotaReport(this.#cp, this.#rates, tenant.id)).layers,
+      quotaLayers: quota.layers,
+      listingLayers: quota.listing,
       recentErrors: errors.entries,
       withheld: await tenantWithheld(this.#rates, tenant.id),
       chain: errors.chain,

@@ -15,6 +15,7 @@ import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { ArgsDigester } from '../kernel/audit/audit-record.ts';
 import { REFUSAL_SWEEP_MS, RepeatedRefusals } from './mcp/repeated-refusals.ts';
+import { OncePerWait } from './pipeline/once-per-wait.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { createApp } from './app.ts';
 import { routerConfig, type RouterConfig } from './config.ts';
@@ -249,6 +250,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     audit,
     digester: new ArgsDigester(auditSecret),
     refusals,
+    // Rate-limit refusals' log lines: the first of a caller, then at most one a wait (refusal-log.ts).
+    refusalLog: new OncePerWait(),
     logger,
     // One key on every replica: a 2026-07-28 client's retry may reach any of them.
     seal: createRequestStateSeal(requestStateKey(privateKey)),

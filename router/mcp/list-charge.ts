@@ -13,11 +13,12 @@
 import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import { takeFromLimits } from '../pipeline/rate-take.ts';
+import { logRefusal, type RefusalLogDeps } from '../pipeline/refusal-log.ts';
 import type { StatePolicy } from '../pipeline/state-guard.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 
-export interface ListChargeDeps {
+export interface ListChargeDeps extends RefusalLogDeps {
   limiter: RateLimiter;
   state?: StatePolicy | undefined;
   metrics?: RouterMetrics | undefined;
@@ -44,7 +45,7 @@ export async function chargeListing(
   }
   if (decision.admitted) return decision;
   const layer = decision.refusedBy?.layer ?? 'unknown';
-  log.info({ method: METHOD, layer }, 'rate limited');
+  logRefusal(deps, context, decision, { fields: { method: METHOD, layer }, message: 'rate limited' });
   deps.metrics?.rateLimited({ tenant: principal.tenant, tool: METHOD }, layer);
   throw protocolErrorFor(rateLimitRefusal(decision));
 }

@@ -16,11 +16,12 @@ import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { chargeRefusal } from '../pipeline/refusal-charge.ts';
 import { takeFromLimits } from '../pipeline/rate-take.ts';
+import { logRefusal, type RefusalLogDeps } from '../pipeline/refusal-log.ts';
 import { callRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import { refusalAudit } from './repeated-refusals.ts';
 
-export interface RelayAdmissionDeps extends CallAuditDeps {
+export interface RelayAdmissionDeps extends CallAuditDeps, RefusalLogDeps {
   limiter: RateLimiter;
   gate?: ConcurrencyGate | undefined;
   state?: StatePolicy | undefined;
@@ -47,7 +48,7 @@ async function admit(
   }
   if (!decision.admitted) {
     const layer = decision.refusedBy?.layer ?? 'unknown';
-    log.info({ method, layer }, 'rate limited');
+    logRefusal(deps, context, decision, { fields: { method, layer }, message: 'rate limited' });
     deps.metrics?.rateLimited(labels, layer);
     throw protocolErrorFor(rateLimitRefusal(decision));
   }

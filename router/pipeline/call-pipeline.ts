@@ -30,6 +30,7 @@ import { asPinnedVersion } from './pinned-version.ts';
 import { outputCheck } from './output-schemas.ts';
 import { DEPRECATION_META_KEY } from '../dispatch/runtime-result.ts';
 import { chargeRefusal } from './refusal-charge.ts';
+import { logRefusal, type RefusalLogDeps } from './refusal-log.ts';
 import { takeFromLimits } from './rate-take.ts';
 import type { ConcurrencyGate, Release } from '../../kernel/process/concurrency-gate.ts';
 import { DEFAULT_STATE_POLICY, failsOpen, stateUnavailable, type StatePolicy } from './state-guard.ts';
@@ -37,7 +38,7 @@ import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import { traced, type RequestTrace } from '../request/request-trace.ts';
 import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 
-export interface CallPipelineDeps {
+export interface CallPipelineDeps extends RefusalLogDeps {
   dispatcher: TenantDispatcher;
   sharedHandlers: ReadonlyMap<string, SharedToolHandler>;
   idempotency: IdempotencyStore;
@@ -311,7 +312,8 @@ export async function admitCall(
   }
   if (decision && !decision.admitted) {
     held?.giveBack();
-    call.log.info({ tool: call.tool.definition.name, layer: decision.refusedBy?.layer }, 'rate limited');
+    const fields = { tool: call.tool.definition.name, layer: decision.refusedBy?.layer };
+    logRefusal(deps, call, decision, { fields, message: 'rate limited' });
     const layer = decision.refusedBy?.layer ?? 'unknown';
     return { admitted: false, answer: rateLimitError(decision), refusal: 'rate_limited', layer };
   }

@@ -16,6 +16,7 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { RequestTrace } from '../request/request-trace.ts';
 import { takeFromLimits } from './rate-take.ts';
+import { logRefusal, type RefusalLogDeps } from './refusal-log.ts';
 import type { StatePolicy } from './state-guard.ts';
 
 export interface RefusalCaller {
@@ -26,7 +27,7 @@ export interface RefusalCaller {
   alone?: (() => boolean) | undefined;
 }
 
-export interface RefusalChargeDeps {
+export interface RefusalChargeDeps extends RefusalLogDeps {
   limiter: RateLimiter;
   state?: StatePolicy | undefined;
 }
@@ -53,7 +54,10 @@ export async function chargeRefusal(
     const decision = await takeFromLimits(deps, scope, { alone: caller.alone?.(), trace: caller.trace });
     if (decision.admitted) return undefined;
     const layer = decision.refusedBy?.layer ?? 'unknown';
-    caller.log.info({ what: named, layer }, 'refused request rate limited');
+    logRefusal(deps, caller, decision, {
+      fields: { what: named, layer },
+      message: 'refused request rate limited',
+    });
     return { error: rateLimitRefusal(decision), layer };
   } catch (error) {
     caller.log.warn({ what: named, err: error }, 'rate limits unavailable for a refused request');

@@ -1,4 +1,4 @@
-// `bulkhead quota <tenant>` (live usage per rate-limit layer), `bulkhead upstream` (the shared
+// `bulkhead quota <tenant>` (live usage per rate-limit layer, the listing layers apart), `bulkhead upstream` (the shared
 // budgets of downstream APIs), and the quota flags of `bulkhead update`. Parsing and printing only:
 // the work is in tenants/control-plane/quota.ts and update.ts.
 import { quotaReport, setUpstream, upstreamBudgets, type QuotaRow } from '../control-plane/quota.ts';
@@ -59,8 +59,30 @@ function whatOf(row: QuotaRow): string {
   return row.layer;
 }
 
+/** One row per layer, columns aligned. */
+function printLayers(rows: QuotaRow[]): void {
+  const header = ['layer', 'limit', 'period', 'used', 'remaining', 'full again'];
+  const table = rows.map((row) => [
+    whatOf(row),
+    String(row.limit),
+    row.period_ms === 86_400_000 ? 'day' : 'minute',
+    String(row.used),
+    String(row.remaining),
+    row.reset_ms > 0 ? row.reset_at : 'now',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
+  for (const line of [header, ...table])
+    console.log(
+      line
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+}
+
 export const quota: Command = {
-  summary: "a tenant's live rate-limit usage per layer (tenant, agents, users, tools, upstreams)",
+  summary:
+    "a tenant's live rate-limit usage per layer: calls (tenant, agents, users, tools, upstreams), then listings (tools/list)",
   usage: 'bulkhead quota <tenant-id> [--json]',
   async run(args) {
     const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
@@ -79,23 +101,11 @@ export const quota: Command = {
               .join(' ')}`
           : ''),
     );
-    const header = ['layer', 'limit', 'period', 'used', 'remaining', 'full again'];
-    const table = report.layers.map((row) => [
-      whatOf(row),
-      String(row.limit),
-      row.period_ms === 86_400_000 ? 'day' : 'minute',
-      String(row.used),
-      String(row.remaining),
-      row.reset_ms > 0 ? row.reset_at : 'now',
-    ]);
-    const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
-    for (const line of [header, ...table])
-      console.log(
-        line
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      );
+    printLayers(report.layers);
+    // Listings are budgets of their own: printed apart, so that no one reads them as calls.
+    console.log('');
+    console.log('# listing budgets (tools/list only; apart from the call budgets above), in listings');
+    printLayers(report.listing);
   },
 };
 

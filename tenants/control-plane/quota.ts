@@ -2,10 +2,13 @@
 // charging anything (kernel/ratelimit/rate-limiter.ts): the tenant's minute and day, every agent
 // and user that spent some of their share not yet replenished (their keys exist only until then),
 // each tool with a limit (the tenant's override or the manifest's) or recently charged, and every
-// upstream the tenant's tools use or that has a budget. And the operator's upstream budgets.
+// upstream the tenant's tools use or that has a budget. Apart from those call layers, the listing
+// layers (tools/list's budgets of their own: the tenant's, and each agent's with some of its share
+// spent). And the operator's upstream budgets.
 import { MANIFEST } from '../../kernel/packs/manifest.ts';
 import { rateLimitKey, rateLimitPattern, type RateTenantPlace } from '../../kernel/redis/keys.ts';
 import { RateLimiter, type RateLimitLayer } from '../../kernel/ratelimit/rate-limiter.ts';
+import type { RateCaller } from '../../kernel/ratelimit/layer-plans.ts';
 import {
   listUpstreamBudgets,
   setUpstreamBudget,
@@ -26,7 +29,10 @@ export interface QuotaRow extends RateLimitLayer {
 export interface QuotaReport {
   tenant: string;
   quotas: TenantRecord['quotas'];
+  /** The call layers: what tools/call and relayed requests are taken from. */
   layers: QuotaRow[];
+  /** The listing layers (`tenant_list`, `agent_list`): what tools/list is taken from, and only it. */
+  listing: QuotaRow[];
 }
 
 /**
@@ -63,7 +69,7 @@ export async function quotaReport(
   const tenant = await cp.registry.require(id);
   const limiter = new RateLimiter(rates);
   const quotas = tenant.quotas;
-  const caller = { tenant: id, agent: '', user: null };
+  const caller: RateCaller = { tenant: id, agent: '', user: null };
   const place = { tenant: id, tenantCreatedAt: tenant.createdAt };
   const base = await limiter.peek({ principal: caller, tenant });
   const layers = rows(base.layers.filter((l) => l.layer === 'tenant_minute' || l.layer === 'tenant_day'));
@@ -105,7 +111,23 @@ export async function quotaReport(
   for (const name of [...upstreams].sort()) {
     layers.push(...rows((await limiter.takeUpstreams([name], { peek: true })).layers));
   }
-  return { tenant: id, quotas, layers };
+  return { tenant: id, quotas, layers, listing: await listingRows(limiter, rates, { caller, tenant }) };
+}
+
+/** The tenant's listing layer, and each agent's with a key, as a tools/list of that caller would see them. */
+async function listingRows(
+  limiter: RateLimiter,
+  rates: RateState,
+  scope: { caller: RateCaller; tenant: TenantRecord },
+): Promise<QuotaRow[]> {
+  const { caller, tenant } = scope;
+  const look = async (principal: RateCaller, layer: string) =>
+    (await limiter.peek({ principal, tenant, listing: true })).layers.filter((l) => l.layer === layer);
+  const listing = rows(await look(caller, 'tenant_list'));
+  const place = { tenant: tenant.id, tenantCreatedAt: tenant.createdAt };
+  for (const subject of await seen(rates, place, 'list:agent'))
+    listing.push(...rows(await look({ ...caller, agent: subject }, 'agent_list'), { subject }));
+  return listing;
 }
 
 /** The upstream budgets, by name (calls per minute). */

@@ -5,12 +5,17 @@
 // bounded whatever the number of its agents, and a normal client start (initialize, tools/list, a
 // call) works in every era under a call quota of one call a minute, which the listing does not spend.
 // And an agent looping past its call budget leaves one record of its refusal a wait, not one per
-// request (router/mcp/repeated-refusals.ts; docs/audit.md).
+// request (router/mcp/repeated-refusals.ts; docs/audit.md), and one line of the router's log a
+// wait, with the count of those left out (router/pipeline/refusal-log.ts). `bulkhead quota`, run
+// as an operator runs it, shows the listing budgets apart from the call budgets.
+import { Writable } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { BUDGET_META_KEY } from '../../kernel/ratelimit/rate-limiter.ts';
+import { runCli } from '../support/cli.ts';
 import { anotherAgentToken, bearerClient, v1BearerClient } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -18,15 +23,34 @@ let stack: TestStack;
 let redis: Redis;
 let trail: AuditTrail;
 
+/** The router's log lines of rate-limit refusals (router/pipeline/refusal-log.ts). */
+interface RefusalLine {
+  tenant?: string;
+  msg?: string;
+  unlogged_refusals?: number;
+}
+const refusalLines: RefusalLine[] = [];
+const REFUSAL_MESSAGES = new Set(['rate limited', 'refused request rate limited']);
+const logger = pino(
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const line = JSON.parse(chunk.toString()) as RefusalLine;
+      if (REFUSAL_MESSAGES.has(line.msg ?? '')) refusalLines.push(line);
+      done();
+    },
+  }),
+);
+const linesOf = (tenant: string) => refusalLines.filter((line) => line.tenant === tenant);
+
 // Call quotas far below the listing floors (60 a minute for the tenant, 30 for an agent): the
 // listing budgets are those floors, and a listing that spent a call's budget would be seen at once.
 const QUOTAS = { callsPerMinute: 2, callsPerDay: 100, agentCallsPerMinute: 1 };
 
 beforeAll(async () => {
-  stack = await startTestStack('listlimits');
+  stack = await startTestStack('listlimits', { logger });
   redis = new Redis(stack.ns.installation.redis);
   trail = new AuditTrail({ redis, prefix: stack.ns.installation.registryPrefix });
-  for (const tenant of ['ls-loop', 'ls-modern', 'ls-legacy', 'ls-v1', 'ls-calls'])
+  for (const tenant of ['ls-loop', 'ls-modern', 'ls-legacy', 'ls-v1', 'ls-calls', 'ls-quota', 'ls-logs'])
     await stack.onboard(tenant, { quotas: QUOTAS });
 }, 120_000);
 
@@ -203,8 +227,104 @@ describe('an agent looping past its call budget', () => {
       expect(asked).toEqual({ call: 20, relayed: 20, unknown: 20 });
       // The admitted call and the first refusal; the 59 refusals asked within its wait leave none.
       expect(await callRecords('ls-calls')).toEqual({ ok: 1, rate_limit_exceeded: 1 });
+      // And one log line: the first refusal's; the others are within its wait of about a minute.
+      expect(linesOf('ls-calls')).toEqual([
+        expect.not.objectContaining({ unlogged_refusals: expect.anything() }),
+      ]);
     } finally {
       await looping.close();
     }
+  }, 60_000);
+});
+
+describe("a looping caller's refusals in the router's log", () => {
+  it('are logged once per wait, each line after the first with how many were left out', async () => {
+    const looping = await bearerClient(stack.mcpUrl, await stack.agentToken('ls-logs'));
+    try {
+      const spent = await listUntilRefused(looping, 200);
+      expect(spent.refusal?.code).toBe('rate_limit_exceeded');
+      // Five seconds of listing as fast as it can: the agent's share gives one back every 2 s, so
+      // each wait its refusals are given is at most 2 s, and a few pass.
+      let refused = 1;
+      let answered = 0;
+      const started = performance.now();
+      while (performance.now() - started < 5_000) {
+        const one = await listUntilRefused(looping, 1);
+        answered += one.answered;
+        refused += one.refusal ? 1 : 0;
+      }
+      const lines = linesOf('ls-logs');
+      // A line is written once the wait of the last one has passed: by then a listing was admitted.
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines.length).toBeLessThanOrEqual(answered + 1);
+      expect(lines[0]).not.toHaveProperty('unlogged_refusals');
+      const left = lines.slice(1).map((line) => line.unlogged_refusals ?? 0);
+      expect(left.every((n) => n > 0)).toBe(true);
+      // Every refusal is a line or counted in the next one, but those after the last line.
+      const accounted = lines.length + left.reduce((a, b) => a + b, 0);
+      expect(accounted).toBeLessThanOrEqual(refused);
+      expect(refused).toBeGreaterThan(10 * lines.length);
+    } finally {
+      await looping.close();
+    }
+  }, 60_000);
+});
+
+describe('bulkhead quota', () => {
+  interface Row {
+    layer: string;
+    limit: number;
+    used: number;
+    subject?: string;
+  }
+
+  it("shows the listing budgets' live use, apart from the call budgets", async () => {
+    const first = await bearerClient(stack.mcpUrl, await stack.agentToken('ls-quota'));
+    const second = await bearerClient(
+      stack.mcpUrl,
+      await anotherAgentToken(stack, 'ls-quota', 'ls-quota second agent'),
+    );
+    try {
+      // 20 and 8: their keys, which list the agents, live 40 s and 16 s (until full again).
+      for (let i = 0; i < 20; i++) await first.listTools();
+      for (let i = 0; i < 8; i++) await second.listTools();
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+    const listed = performance.now();
+    const cli = (...args: string[]) =>
+      runCli({ namespace: stack.ns.namespace, devDir: stack.ns.runDir }, ['quota', 'ls-quota', ...args]);
+    const json = await cli('--json');
+    expect(json.code, json.stderr).toBe(0);
+    // The CLI takes seconds to start: meanwhile the tenant's layer gives one listing back a second,
+    // an agent's one every 2 s (30 a minute), so each used count is the listings made less those.
+    const elapsed = performance.now() - listed;
+    const report = JSON.parse(json.stdout) as { layers: Row[]; listing: Row[] };
+    const within = (row: Row | undefined, made: number, refillMs: number) => {
+      expect(row?.used).toBeLessThanOrEqual(made);
+      expect(row?.used).toBeGreaterThanOrEqual(made - Math.ceil(elapsed / refillMs));
+    };
+    const tenant = report.listing.filter((r) => r.layer === 'tenant_list');
+    expect(tenant.map((r) => r.limit)).toEqual([60]);
+    within(tenant[0], 28, 1000);
+    const agents = report.listing.filter((r) => r.layer === 'agent_list').sort((a, b) => b.used - a.used);
+    expect(agents.map((r) => r.limit)).toEqual([30, 30]);
+    expect(agents.every((r) => typeof r.subject === 'string' && r.subject !== '')).toBe(true);
+    within(agents[0], 20, 2000);
+    within(agents[1], 8, 2000);
+    // The call layers stay calls only, none of them spent by the listings.
+    expect(report.layers.filter((r) => r.layer.endsWith('_list'))).toEqual([]);
+    expect(report.layers.find((r) => r.layer === 'tenant_day')).toMatchObject({ limit: 100, used: 0 });
+
+    const table = await cli();
+    expect(table.code, table.stderr).toBe(0);
+    const [calls = '', listings = ''] = table.stdout.split('# listing budgets');
+    expect(calls).toMatch(/^tenant_day\s+100\s+day\s+0\s+100\s/m);
+    expect(calls).not.toContain('_list');
+    expect(listings).toMatch(/^tenant_list\s+60\s+minute\s+\d+\s/m);
+    const agentLine = listings
+      .split('\n')
+      .find((line) => line.startsWith(`agent_list ${agents[0]?.subject} `));
+    expect(agentLine).toMatch(/\s30\s+minute\s+\d+\s/);
   }, 60_000);
 });

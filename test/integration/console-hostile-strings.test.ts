@@ -3,7 +3,7 @@
 // verify probe looks. Each reaches the console's pages through the real router, rate limiter and
 // audit trail (the report through the evidence store verify saves to), and Debian's chromium shows
 // them: no markup runs, no bidi control or invisible character acts unseen, and no long name widens
-// a page past the window.
+// a page past the window. The tenant page's listing budgets are a table of their own.
 import type { Browser } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,13 +41,15 @@ beforeAll(async () => {
   // Refused as unknown tools; each refusal is in the trail under the name the agent sent.
   for (const name of [REVERSED_TOOL, MARKUP_TOOL, 'L'.repeat(4_000)])
     await agent.callTool({ name, arguments: {} }).catch(() => undefined);
-  await agent.close();
   const user = await bearerClient(stack.mcpUrl, await stack.userToken(HOSTILE_USER, { tenant: TENANT }));
   // Each refusal is charged to the user's share (router/pipeline/refusal-charge.ts): 25 of its 30 a
   // minute keep its layer on the tenant page for the 50 s it takes to replenish.
   for (let i = 0; i < 25; i++)
     await user.callTool({ name: REVERSED_TOOL, arguments: {} }).catch(() => undefined);
   await user.close();
+  // 25 listings of the 30 an agent has a minute keep its listing layer there for 50 s as well.
+  for (let i = 0; i < 25; i++) await agent.listTools();
+  await agent.close();
   redis = new Redis(stack.ns.installation.redis);
   await new EvidenceStore({ redis, prefix: stack.ns.installation.registryPrefix }).save({
     tenantId: TENANT,
@@ -97,6 +99,20 @@ describe('tenant-controlled strings in the console', () => {
     expect(page.text).toContain('[U+202E]eteled_sdrocer');
     expect(page.text).not.toMatch(INVISIBLE);
     expect(page.fits).toBe(true);
+    expect(aldo.problems).toEqual([]);
+  });
+  it('shows the listing budgets in a table of their own, labelled as listings', async () => {
+    await aldo.page.goto(`${app.origin}/#/tenants/${TENANT}`);
+    const listing = aldo.page.getByTestId('listing-budgets');
+    await listing.locator('tbody tr').nth(1).waitFor();
+    expect(await listing.locator('caption').innerText()).toContain('Listing budgets (tools/list only');
+    const rows = await listing.locator('tbody tr').allInnerTexts();
+    expect(rows[0]).toMatch(/^tenant, listings per minute\s+\d+ \/ 60\s/);
+    expect(rows[1]).toMatch(/^agent \S+, listings per minute\s+\d+ \/ 30\s/);
+    // The call budgets' table names calls only.
+    const calls = await aldo.page.getByTestId('call-budgets').innerText();
+    expect(calls).toContain('calls per minute');
+    expect(calls).not.toContain('listings');
     expect(aldo.problems).toEqual([]);
   });
   it('shows the audit trail with every character visible, no markup run, within the window', async () => {

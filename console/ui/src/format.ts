@@ -87,12 +87,17 @@ export function usageText(usage: Usage | undefined): string {
   return usage ? `${usage.used} / ${usage.limit}` : 'none';
 }
 
-/** A layer's name as people read it: whose budget, over which period. */
+/** A layer's name as people read it: whose budget, of what (calls or tools/list's listings), over which period. */
 export function layerText(u: Usage): string {
   const per = u.period_ms >= 86_400_000 ? 'per day' : 'per minute';
   const who = u.subject ?? u.tool ?? u.upstream;
-  const kind = u.layer.startsWith('tenant_') ? 'tenant' : u.layer;
-  return `${kind}${who ? ` ${visible(who)}` : ''}, calls ${per}`;
+  const listing = u.layer.endsWith('_list');
+  const kind = u.layer.startsWith('tenant_')
+    ? 'tenant'
+    : listing
+      ? u.layer.slice(0, -'_list'.length)
+      : u.layer;
+  return `${kind}${who ? ` ${visible(who)}` : ''}, ${listing ? 'listings' : 'calls'} ${per}`;
 }
 
 /** A data table: its caption (if any), a header row naming the columns, and the rows given. */

@@ -15,7 +15,18 @@ import {
   useResource,
   visible,
 } from './format.ts';
-import type { TenantDetail } from './types.ts';
+import type { TenantDetail, Usage } from './types.ts';
+
+const BUDGET_COLUMNS = ['Budget', 'In use / limit', 'Resets in'];
+
+/** One rate-limit layer in use: whose budget, how much of it, and when it is full again. */
+function budgetRow(u: Usage) {
+  return html`<tr>
+    <th scope="row">${layerText(u)}</th>
+    <td>${usageText(u)}</td>
+    <td>${Math.ceil(u.reset_ms / 1000)} s</td>
+  </tr>`;
+}
 
 export function TenantPage({ me, id }: { me: Me; id: string }) {
   const { data: t, error, reload } = useResource<TenantDetail>(`/api/tenants/${encodeURIComponent(id)}`);
@@ -59,20 +70,20 @@ export function TenantPage({ me, id }: { me: Me; id: string }) {
             </section>
             <section aria-labelledby="quotas">
               <h2 id="quotas">Quotas and live use</h2>
-              <${Table} columns=${['Budget', 'In use / limit', 'Resets in']}>
-                  ${t.quotaLayers.map(
-                    (u) =>
-                      html`<tr>
-                        <th scope="row">${layerText(u)}</th>
-                        <td>${usageText(u)}</td>
-                        <td>${Math.ceil(u.reset_ms / 1000)} s</td>
-                      </tr>`,
-                  )}
+              <${Table} caption="Call budgets" testid="call-budgets" columns=${BUDGET_COLUMNS}>
+                  ${t.quotaLayers.map(budgetRow)}
                 </${Table}>
               <p>
                 Per agent: ${t.quotas.agentCallsPerMinute ?? Math.ceil(t.quotas.callsPerMinute / 2)} calls per
                 minute; per user: ${t.quotas.userCallsPerMinute ?? Math.ceil(t.quotas.callsPerMinute / 2)}.
               </p>
+              <${Table}
+                caption="Listing budgets (tools/list only, apart from the calls')"
+                testid="listing-budgets"
+                columns=${BUDGET_COLUMNS}
+              >
+                  ${t.listingLayers.map(budgetRow)}
+                </${Table}>
             </section>
             <section aria-labelledby="tools">
               <h2 id="tools">Pinned tools</h2>

@@ -88,6 +88,8 @@ export interface WithheldTool {
 
 export interface TenantDetail extends TenantSummary {
   quotaLayers: Usage[];
+  /** tools/list's own budgets (`tenant_list`, `agent_list`), apart from the calls'. */
+  listingLayers: Usage[];
   recentErrors: AuditEntry[];
   withheld: WithheldTool[];
   chain: ChainCheck;
