@@ -2,8 +2,8 @@
 // request, a tools/list, a refused request past its share): an agent looping past its budget filled
 // the operator's log pipeline at its send rate, however small its budget. Now a caller's (tenant and
 // agent) first refusal is logged, then at most one a wait (the `retry_after_ms` the last logged one
-// was given: once-per-wait.ts), and a line after some were left out says how many, in
-// `unlogged_refusals`. The refusals left out after the last line are in no line: the metric
+// was given: once-per-wait.ts, and which the line carries as `retry_after_ms`), and a line after
+// some were left out says how many, in `unlogged_refusals`. The refusals left out after the last line are in no line: the metric
 // (`bulkhead_rate_limit_refusals_total`) still counts every refusal, as before.
 import type { Logger } from 'pino';
 import type { RateDecision } from '../../kernel/ratelimit/rate-limiter.ts';
@@ -26,8 +26,7 @@ export function logRefusal(
   const wait = decision.refusedBy?.retry_after_ms ?? 1;
   const unlogged = deps.refusalLog ? deps.refusalLog.pass(request.principal, wait) : 0;
   if (unlogged === undefined) return;
-  request.log.info(
-    unlogged > 0 ? { ...line.fields, unlogged_refusals: unlogged } : line.fields,
-    line.message,
-  );
+  // The wait goes in the line: the next line of this caller comes no sooner.
+  const fields = { ...line.fields, retry_after_ms: wait };
+  request.log.info(unlogged > 0 ? { ...fields, unlogged_refusals: unlogged } : fields, line.message);
 }
