@@ -139,10 +139,14 @@ describe('resource limits', () => {
       last = await usage();
     }
     const now = last.cpuThrottledSeconds;
-    // The quota itself: never more than the plan's CPUs over the spin (10 % for the samples' edges).
+    // The quota itself: never more than the plan's CPUs over the spin, give or take a quarter of a
+    // CPU-second for the samples' edges (a 2 s window read from two samples of the engine's stats
+    // came out at 0.58 of a CPU); a hog without the quota would take two CPUs.
     const quota = PLANS.small.cpus;
-    const rate = (last.cpuSeconds - first.cpuSeconds) / ((performance.now() - startedAt) / 1000);
-    expect(rate).toBeLessThanOrEqual(quota * 1.1);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const used = last.cpuSeconds - first.cpuSeconds;
+    const rate = used / seconds;
+    expect(used).toBeLessThanOrEqual(quota * seconds + 0.25);
     // Throttled only when the hog reaches its quota in a period: on a machine so busy that the
     // container gets less than that (every process here competes with it; seen at load 30), the
     // kernel has nothing to hold back, and the rate above is all there is to see.
