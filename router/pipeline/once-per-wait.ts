@@ -3,8 +3,9 @@
 // of the same caller (tenant and agent) before that wait has passed is the same refusal asked again.
 // The first is let through, then at most one per wait, each with how many were held back since, so
 // what a loop leaves is bounded by how fast its budgets refill, not by how fast it sends. Used for
-// the audit trail (router/mcp/repeated-refusals.ts) and for the log (refusal-log.ts), each with a
-// memory of its own. Per router process, in memory; the callers remembered are bounded (the least
+// the log (refusal-log.ts). The audit trail's bound (router/mcp/repeated-refusals.ts) keeps a memory
+// of its own with the same rule, as it also keeps the tools named and writes out what it held back
+// once a wait passes. Per router process, in memory; the callers remembered are bounded (the least
 // recently let through are forgotten first: at worst one is let through again, its count lost).
 import type { Principal } from '../identity/principal.ts';
 
