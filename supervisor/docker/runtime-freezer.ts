@@ -12,7 +12,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { PausedBy } from '../runtime/runtime-driver.ts';
-import { ignoreStatus } from './engine-status.ts';
+import { ignoreStatus, statusOf } from './engine-status.ts';
 import { CGROUP_ROOT, containerCgroup, type HostCgroup } from './host-cgroup.ts';
 
 /** The file that freezes and thaws a cgroup: v1 `freezer.state`, v2 `cgroup.freeze`. */
@@ -32,6 +32,22 @@ async function isFrozen(cgroup: HostCgroup): Promise<boolean> {
 async function frozenNow(cgroup: HostCgroup): Promise<boolean> {
   if (cgroup.version === 1) return (await readFile(controlFile(cgroup), 'utf8')).trim() === 'FROZEN';
   return /^frozen 1$/m.test(await readFile(`${cgroup.dir}/cgroup.events`, 'utf8'));
+}
+
+/**
+ * The engine took the container for paused and its OCI runtime found it running (runc: "container
+ * not paused"; runsc: "cannot resume container ... in state running"): thawed already, as a thaw
+ * wants. The engine learns of its own pause twice, from the request and later from containerd's
+ * event, which sets the flag again where an unpause cleared it in between; until containerd's resume
+ * event follows, the engine reports the running container paused, and a wake in that window asked
+ * it to unpause a running container and failed.
+ */
+export function runningAfterAll(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return (
+    statusOf(error) === 500 &&
+    /container not paused|cannot resume container .* in state running/.test(message)
+  );
 }
 
 export interface RuntimeFreezerOptions {
@@ -93,7 +109,11 @@ export class RuntimeFreezer {
    */
   async thaw(container: Docker.Container, by: PausedBy): Promise<void> {
     if (by === 'engine') {
-      await ignoreStatus(container.unpause(), 304);
+      try {
+        await ignoreStatus(container.unpause(), 304);
+      } catch (error) {
+        if (!runningAfterAll(error)) throw error;
+      }
       return;
     }
     const cgroup = this.cgroups.get(container.id) ?? (await this.cgroupOf(await container.inspect()));

@@ -1,9 +1,10 @@
 // Pausing a runtime in its host cgroup's freezer (supervisor/docker/runtime-freezer.ts), against the
 // real engine and kernel: the engine reports it running while no process of it runs, the driver
 // reports it paused and thaws it, as does a supervisor started anew; one the engine paused is thawed
-// by the engine; a frozen runtime still stops gracefully, is removed at once without a drain and
-// is reported paused by the isolation evidence; the tenant cannot reach its own freezer; and a
-// supervisor that cannot reach the host's cgroups pauses through the engine.
+// by the engine, and woken where the engine takes it for paused though it runs; a frozen runtime
+// still stops gracefully, is removed at once without a drain and is reported paused by the
+// isolation evidence; the tenant cannot reach its own freezer; and a supervisor that cannot reach
+// the host's cgroups pauses through the engine.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
 import type { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { driverHarness } from '../support/driver-harness.ts';
-import { kernelFreezer } from '../support/frozen.ts';
+import { kernelFreezer, setKernelFreezer } from '../support/frozen.ts';
 import { execIn, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
@@ -88,6 +89,23 @@ describe('a runtime paused in its host cgroup', () => {
     await expect
       .poll(async () => engineState(runtimeId), { interval: 20, timeout: 5_000 })
       .toMatchObject({ Running: true, Paused: false });
+  });
+
+  it('wakes a runtime the engine takes for paused though it runs, as after its late pause event', async () => {
+    const { runtimeId } = (await driver.inspect('icy'))!;
+    const container = ns.docker.getContainer(runtimeId);
+    // The engine's flag set, its container running: the state its late pause event leaves.
+    await container.pause();
+    await setKernelFreezer(ns.docker, runtimeId, false);
+    const seen = await driver.inspect('icy');
+    expect(seen).toMatchObject({ state: 'paused', pausedBy: 'engine' });
+    await expect(container.unpause()).rejects.toThrow(/container not paused/);
+    expect(await driver.resume(seen!)).toMatchObject({ state: 'running' });
+    expect(await probeHealth(seen!.endpoint)).toBe(true);
+    // The engine's flag cleared as its own resume clears it: frozen again, then unpaused.
+    await setKernelFreezer(ns.docker, runtimeId, true);
+    await container.unpause();
+    expect(await engineState(runtimeId)).toMatchObject({ Running: true, Paused: false });
   });
 
   it('is out of reach of the tenant: its own processes can neither freeze nor thaw it', async () => {
