@@ -1,7 +1,8 @@
 // The runtime freezer's own logic on both cgroup versions, over a scratch cgroup tree (this host has
 // cgroup v1 only, so v2 is shown here; test/integration/runtime-freezer.test.ts freezes real
 // containers): what it reads as frozen, what it writes to freeze and thaw, a freeze undone when the
-// kernel does not complete it in time, and the engine asked where no cgroup is within reach.
+// kernel does not complete it in time, the engine asked where no cgroup is within reach, and which
+// of the engine's unpause refusals mean the container runs already.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,5 +104,32 @@ describe('the runtime freezer', () => {
       inspect: () => Promise.resolve(info('e'.repeat(64))),
     });
     await expect(freezer.thaw(container, 'host')).rejects.toMatchObject({ code: 'runtime_failed' });
+  });
+});
+
+describe('an engine unpause of a container its OCI runtime finds running', () => {
+  // The engine's words, as it answered here (docker 20.10) for each runtime; anything else fails.
+  const refusal = (message: string, statusCode = 500) => Object.assign(new Error(message), { statusCode });
+  const id = 'f'.repeat(64);
+
+  it.each([
+    ['runc', `Cannot unpause container ${id}: OCI runtime resume failed: container not paused: unknown`],
+    [
+      'runsc',
+      `Cannot unpause container ${id}: OCI runtime resume failed: resume failed: cannot resume container "${id}" in state running: unknown`,
+    ],
+  ])('is a thaw done (%s)', async (_runtime, message) => {
+    const container = { id, unpause: () => Promise.reject(refusal(message)) } as unknown as Docker.Container;
+    await expect(new RuntimeFreezer().thaw(container, 'engine')).resolves.toBeUndefined();
+  });
+
+  it('fails on any other refusal', async () => {
+    for (const error of [
+      refusal(`Cannot unpause container ${id}: OCI runtime resume failed: permission denied: unknown`),
+      refusal('container not paused', 409),
+    ]) {
+      const container = { id, unpause: () => Promise.reject(error) } as unknown as Docker.Container;
+      await expect(new RuntimeFreezer().thaw(container, 'engine')).rejects.toBe(error);
+    }
   });
 });
