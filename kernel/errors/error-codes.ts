@@ -126,7 +126,8 @@ export const ERROR_CODES = {
   audit_verification_failed: { class: 'permanent', exit: 5 },
   // A tool asked for the client's input more rounds than the router allows (router/mcp/input-rounds.ts).
   input_rounds_exceeded: { class: 'permanent' },
-  // A runtime asked the client something the router does not carry, or too much at once (the same file).
+  // A runtime asked the client something the router does not carry, or too much at once, or what the
+  // client did not declare it answers (the same file).
   input_request_refused: { class: 'permanent' },
   // request: the HTTP/JSON-RPC exchange itself was malformed.
   body_too_large: { class: 'request', http: 413, jsonRpc: JSON_RPC.serverError },

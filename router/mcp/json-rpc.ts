@@ -3,7 +3,7 @@
 // constant of its own. An HTTP refusal is a JSON-RPC error object with `id: null` (the request may
 // not even have been parsed); a refusal inside an MCP exchange is a ProtocolError whose data is the
 // same structured error a tool result carries.
-import { ProtocolError } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, ProtocolError } from '@modelcontextprotocol/server';
 import type { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { ERROR_CODES, JSON_RPC, type ErrorCodeRow } from '../../kernel/errors/error-codes.ts';
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
@@ -54,4 +54,18 @@ export function jsonRpcErrorResponse(error: BulkheadError, headers: Record<strin
 export function protocolErrorFor(error: BulkheadError, message: string = error.message): ProtocolError {
   const code = rowOf(error).jsonRpc ?? JSON_RPC.serverError;
   return new ProtocolError(code, message, toolErrorFor(error).structuredContent.error);
+}
+
+/**
+ * The specification's answer to a 2026-07-28 request whose processing needs a client capability the
+ * request did not declare: MissingRequiredClientCapability (-32021; the SDK answers it with HTTP
+ * 400), its data naming the capabilities (`requiredCapabilities`) beside the router's structured
+ * error, as protocolErrorFor carries it.
+ */
+export function missingCapabilityErrorFor(
+  error: BulkheadError,
+  requiredCapabilities: Record<string, object>,
+): ProtocolError {
+  const data = { ...toolErrorFor(error).structuredContent.error, requiredCapabilities };
+  return new MissingRequiredClientCapabilityError(data, error.message);
 }

@@ -25,7 +25,7 @@ import type { PackCatalog } from '../tools/pack-catalog.ts';
 import { runtimeFailure } from '../pipeline/call-pipeline.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import type { ClientRequests } from './client-requests.ts';
-import { answerInputRounds, openedState, type AskedClient } from './input-rounds.ts';
+import { answerInputRounds, askedBy, openedState, type AskedClient } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import type { RequestStateSeal } from './request-state.ts';
 import type { SessionStore } from './sessions.ts';
@@ -131,15 +131,10 @@ export function registerRelayHandlers(
       return await answerInputRounds(first, {
         seal: deps.seal,
         binding,
+        client: askedBy(client, ctx),
         push:
           client.era === 'legacy' && session
-            ? {
-                questions: deps.questions,
-                server,
-                session,
-                relatedRequestId: ctx.mcpReq.id,
-                asks: client.asks,
-              }
+            ? { questions: deps.questions, server, session, relatedRequestId: ctx.mcpReq.id }
             : undefined,
         retry: (responses, state) => send(responses, state),
       });

@@ -15,7 +15,7 @@ import { refusalAudit } from './repeated-refusals.ts';
 import { BUDGET_META_KEY, budgetMeta } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
-import { answerInputRounds, openedState, type AskedClient } from './input-rounds.ts';
+import { answerInputRounds, askedBy, openedState, type AskedClient } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import { logLevelPasses, registerRelayHandlers, type RelayDeps } from './relay-handlers.ts';
 import { errorClassOf, errorCodeIn, resultCode, UNKNOWN_TOOL } from '../metrics/router-metrics.ts';
@@ -278,6 +278,7 @@ export function createRouterServer(
       return (await answerInputRounds(first, {
         seal: deps.seal,
         binding,
+        client: askedBy(info, ctx),
         push:
           info.era === 'legacy' && session
             ? {
@@ -286,7 +287,6 @@ export function createRouterServer(
                 session,
                 relatedRequestId: ctx.mcpReq.id,
                 signal: ctx.mcpReq.signal,
-                asks: info.asks,
               }
             : undefined,
         retry: (responses, inner) => run(responses, inner),

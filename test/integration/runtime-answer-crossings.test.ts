@@ -9,13 +9,15 @@
 //   send it on (JSON.stringify exhausts its stack); it is refused as a broken read bound instead of
 //   leaving the call unanswered.
 // - Questions: an `input_required` answer may ask the caller only what the router carries
-//   (elicitation, sampling), at most MAX_INPUT_REQUESTS at once; never a client's roots, and never
-//   a 2025 client what its initialize did not declare.
+//   (elicitation, sampling), at most MAX_INPUT_REQUESTS at once; never a client's roots, never a
+//   2025 client what its initialize did not declare, and never a 2026-07-28 client what the
+//   request itself did not declare.
 // - The router's word: a result's `_meta` keys the router stamps (budget, deprecation, the server's
 //   identity) come from the router, whatever the runtime put there.
 import {
   Client,
   InMemoryResponseCacheStore,
+  ProtocolErrorCode,
   StreamableHTTPClientTransport,
 } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
@@ -49,13 +51,16 @@ const SCRIPT = String.raw`(message) => {
     return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', contents: [{ uri: params.uri, text: ${JSON.stringify(SECRET)} }], ...hints } }];
   if (method === 'resources/list')
     return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', resources: [{ uri: ${JSON.stringify(SECRET_URI)}, name: ${JSON.stringify(SECRET)}, _meta: { 'io.bulkhead/pack': 'records' } }], ...hints } }];
-  // The answers it got, as text (an error result: no structured content for the client to check).
-  if (params.inputResponses)
-    return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', isError: true, content: [{ type: 'text', text: JSON.stringify(params.inputResponses) }] } }];
   const ask = (inputRequests) => [{ jsonrpc: '2.0', id, result: { resultType: 'input_required', inputRequests } }];
   const elicit = (n) => Object.fromEntries(Array.from({ length: n }, (_, i) => ['q' + i,
     { method: 'elicitation/create', params: { message: 'q' + i, requestedSchema: { type: 'object', properties: {} } } }]));
+  // Asks again, whatever the answer.
+  if (params.arguments?.limit === 6) return ask(elicit(1));
+  // The answers it got, as text (an error result: no structured content for the client to check).
+  if (params.inputResponses)
+    return [{ jsonrpc: '2.0', id, result: { resultType: 'complete', isError: true, content: [{ type: 'text', text: JSON.stringify(params.inputResponses) }] } }];
   switch (params.arguments.limit) {
+    case 1: return ask({ url: { method: 'elicitation/create', params: { mode: 'url', message: 'sign in', url: 'https://example.com/sign-in', elicitationId: 'e1' } } });
     case 2: return ask({ where: { method: 'roots/list', params: {} } });
     case 3: return ask(elicit(${MAX_INPUT_REQUESTS}));
     case 4: return ask(elicit(${MAX_INPUT_REQUESTS + 1}));
@@ -89,12 +94,17 @@ async function hostileTenant(tenant: string): Promise<void> {
 }
 
 /** A stock client of `tenant`'s agent that answers roots/list and elicitations, noting each. */
-async function askedClient(tenant: string, era: 'modern' | 'legacy', asked: string[]): Promise<Client> {
+async function askedClient(
+  tenant: string,
+  era: 'modern' | 'legacy',
+  asked: string[],
+  elicitation: { form?: Record<string, never>; url?: Record<string, never> } = {},
+): Promise<Client> {
   const token = await stack.agentToken(tenant);
   const client = new Client(
     { name: 'asked', version: '1' },
     {
-      capabilities: { roots: {}, elicitation: {} },
+      capabilities: { roots: {}, elicitation },
       ...(era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
     },
   );
@@ -106,6 +116,28 @@ async function askedClient(tenant: string, era: 'modern' | 'legacy', asked: stri
     asked.push(request.params.message);
     return { action: 'decline' };
   });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+      authProvider: { token: () => Promise.resolve(token) },
+    }),
+  );
+  return client;
+}
+
+/** A stock 2026-07-28 client of `tenant`'s agent that hands `input_required` answers back to its caller. */
+async function manualClient(
+  tenant: string,
+  capabilities: { elicitation?: Record<string, never> },
+): Promise<Client> {
+  const token = await stack.agentToken(tenant);
+  const client = new Client(
+    { name: 'manual', version: '1' },
+    {
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+      inputRequired: { autoFulfill: false },
+      capabilities,
+    },
+  );
   await client.connect(
     new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
       authProvider: { token: () => Promise.resolve(token) },
@@ -239,6 +271,110 @@ describe("a tenant runtime's answers", () => {
       expect(JSON.stringify(result.structuredContent)).toContain('did not declare');
     } finally {
       await client.close();
+    }
+  });
+
+  it('cannot have the router ask a 2026-07-28 client what its request did not declare: refused before the question leaves', async () => {
+    // A stock client that declares no elicitation, the router's answers recorded as they arrive.
+    const answers: { status: number; body: string }[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      answers.push({ status: response.status, body: await response.clone().text() });
+      return response;
+    };
+    const client = new Client(
+      { name: 'undeclared', version: '1' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    const token = await stack.agentToken('asking');
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+        authProvider: { token: () => Promise.resolve(token) },
+        fetch: recording,
+      }),
+    );
+    const refusals = async () =>
+      (await audit.entries('asking')).filter((e) => e.error_code === 'input_request_refused').length;
+    const before = await refusals();
+    try {
+      const refused = await client.callTool({ name: 'records_list', arguments: { limit: 3 } }).then(
+        (result) => ({ result }),
+        (error: Error & { code?: unknown; data?: unknown }) => error,
+      );
+      // The specification's answer (MissingRequiredClientCapability, naming what to declare), with
+      // the router's message; on the wire its data carries the router's structured error too.
+      expect(refused).toMatchObject({
+        code: ProtocolErrorCode.MissingRequiredClientCapability,
+        data: { requiredCapabilities: { elicitation: { form: {} } } },
+        message: expect.stringMatching(
+          /asked the client for elicitation\/create, which the client did not declare/,
+        ),
+      });
+      const answer = answers.at(-1)!;
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: { data: { code: 'input_request_refused', error_class: 'permanent' } },
+      });
+      // No answer of the router's carried the question.
+      expect(answers.map((a) => a.body).join('\n')).not.toContain('input_required');
+      expect(await refusals()).toBe(before + 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('has a 2026-07-28 client asked what its request declares, by elicitation mode', async () => {
+    const asked: string[] = [];
+    // Declares form-mode elicitation only: a URL-mode question is refused by the router, naming the mode.
+    const formOnly = await askedClient('asking', 'modern', asked, { form: {} });
+    try {
+      const refused = await formOnly
+        .callTool({ name: 'records_list', arguments: { limit: 1 } })
+        .catch((error: Error & { code?: unknown; data?: unknown }) => error);
+      expect(refused).toMatchObject({
+        code: ProtocolErrorCode.MissingRequiredClientCapability,
+        data: { requiredCapabilities: { elicitation: { url: {} } } },
+        message: expect.stringMatching(/elicitation\/create in URL mode, which the client did not declare/),
+      });
+      expect(asked).toEqual([]);
+      // Form-mode questions it is asked, answers, and the call completes with its answers.
+      const done = await formOnly.callTool({ name: 'records_list', arguments: { limit: 3 } });
+      const answers = JSON.parse((done.content as { text: string }[])[0]!.text) as Record<string, unknown>;
+      expect(Object.keys(answers)).toHaveLength(MAX_INPUT_REQUESTS);
+      expect(asked).toHaveLength(MAX_INPUT_REQUESTS);
+    } finally {
+      await formOnly.close();
+    }
+  });
+
+  it("checks a retried 2026-07-28 request by the capabilities it declares, not the first request's", async () => {
+    // The same agent's two stock clients: one declares elicitation, one nothing.
+    const declaring = await manualClient('asking', { elicitation: {} });
+    const bare = await manualClient('asking', {});
+    const call = { method: 'tools/call' as const, params: { name: 'records_list', arguments: { limit: 6 } } };
+    type Asked = { resultType: string; inputRequests: Record<string, unknown>; requestState: string };
+    try {
+      const asked = (await declaring.request(call, { allowInputRequired: true })) as unknown as Asked;
+      expect(asked.resultType).toBe('input_required');
+      const retry = {
+        ...call,
+        params: {
+          ...call.params,
+          inputResponses: { q0: { action: 'decline' } },
+          requestState: asked.requestState,
+        },
+      };
+      // The runtime asks again: the retry of the client that declares nothing is refused...
+      await expect(bare.request(retry, { allowInputRequired: true })).rejects.toMatchObject({
+        code: ProtocolErrorCode.MissingRequiredClientCapability,
+        message: expect.stringMatching(/which the client did not declare/),
+      });
+      // ...and the declaring client's is asked.
+      const again = (await declaring.request(retry, { allowInputRequired: true })) as unknown as Asked;
+      expect(Object.keys(again.inputRequests)).toEqual(['q0']);
+    } finally {
+      await declaring.close();
+      await bare.close();
     }
   });
 

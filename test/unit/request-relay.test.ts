@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { ClientRequests, isClientAnswer } from '../../router/mcp/client-requests.ts';
-import { answerInputRounds, openedState } from '../../router/mcp/input-rounds.ts';
+import { ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { answerInputRounds, declaredQuestions, openedState } from '../../router/mcp/input-rounds.ts';
 import { packOfExposed } from '../../kernel/packs/pack-naming.ts';
 import { isUnanswered, UNANSWERED } from '../../kernel/wire/input-answers.ts';
 import { logLevelPasses } from '../../router/mcp/relay-handlers.ts';
@@ -66,6 +67,7 @@ describe('request state seal', () => {
     const answer = (await answerInputRounds(question, {
       seal,
       binding,
+      client: { era: 'modern', asks: ['elicitation/create'] },
       retry: () => Promise.reject(new Error('a 2026 client retries itself')),
     })) as { requestState: string };
     expect(openedState(seal, binding, answer.requestState)).toBeUndefined();
@@ -130,6 +132,7 @@ describe('questions to 2025 clients', () => {
       {
         seal: createRequestStateSeal(randomBytes(32)),
         binding,
+        client: { era: 'legacy', asks: ['elicitation/create', 'sampling/createMessage'] },
         push: { questions, server: fakeServer([]), session: 's', relatedRequestId: 4, signal: cancel.signal },
         retry: (responses, state) => {
           retried.push({ responses, state });
@@ -149,6 +152,63 @@ describe('questions to 2025 clients', () => {
     expect(isClientAnswer({ jsonrpc: '2.0', id: 'x', result: {} })).toBe(true);
     expect(isClientAnswer({ jsonrpc: '2.0', id: 1, error: { code: 1, message: 'no' } })).toBe(true);
     expect(isClientAnswer({ jsonrpc: '2.0', id: 1, method: 'tools/call' })).toBe(false);
+  });
+});
+
+describe('questions a client declared it answers', () => {
+  it("are read from either era's capabilities, elicitation by mode and sampling with tools apart", () => {
+    expect(declaredQuestions({})).toEqual([]);
+    expect(declaredQuestions(undefined)).toEqual([]);
+    expect(declaredQuestions({ elicitation: true, sampling: null })).toEqual([]);
+    // A bare elicitation declares form mode (its meaning before modes); naming a mode, only those named.
+    expect(declaredQuestions({ elicitation: {} })).toEqual(['elicitation/create']);
+    expect(declaredQuestions({ elicitation: { url: {} } })).toEqual(['elicitation/create:url']);
+    expect(declaredQuestions({ elicitation: { form: {}, url: {} } })).toEqual([
+      'elicitation/create',
+      'elicitation/create:url',
+    ]);
+    expect(declaredQuestions({ sampling: {} })).toEqual(['sampling/createMessage']);
+    expect(declaredQuestions({ sampling: { tools: {} } })).toEqual([
+      'sampling/createMessage',
+      'sampling/createMessage:tools',
+    ]);
+  });
+  const asking = {
+    resultType: 'input_required' as const,
+    inputRequests: {
+      q1: { method: 'elicitation/create', params: { mode: 'url', url: 'https://example.com', message: 'm' } },
+      q2: { method: 'sampling/createMessage', params: { messages: [], maxTokens: 1, tools: [] } },
+    },
+    requestState: 'pending-3',
+  };
+  function answered(era: 'legacy' | 'modern', retried: Record<string, unknown>[]) {
+    return answerInputRounds(asking, {
+      seal: createRequestStateSeal(randomBytes(32)),
+      binding,
+      client: { era, asks: declaredQuestions({ elicitation: {}, sampling: {} }) },
+      retry: (responses) => (retried.push(responses), Promise.resolve({ content: [] })),
+    }).catch((error: unknown) => error as { code: unknown; data?: unknown; message: string });
+  }
+  it("refuse a 2026-07-28 request the specification's way, naming what it did not declare", async () => {
+    const retried: Record<string, unknown>[] = [];
+    const refused = await answered('modern', retried);
+    expect(refused).toMatchObject({
+      code: ProtocolErrorCode.MissingRequiredClientCapability,
+      data: {
+        requiredCapabilities: { elicitation: { url: {} }, sampling: { tools: {} } },
+        code: 'input_request_refused',
+        error_class: 'permanent',
+      },
+    });
+    // The runtime is told no answer will come.
+    expect(retried).toEqual([{ q1: UNANSWERED, q2: UNANSWERED }]);
+  });
+  it("refuse a 2025 session's the same, as the router's own error", async () => {
+    const refused = await answered('legacy', []);
+    expect(isBulkheadError(refused, 'input_request_refused')).toBe(true);
+    expect(String((refused as { message?: unknown }).message)).toMatch(
+      /in URL mode, sampling\/createMessage with tools/,
+    );
   });
 });
 
