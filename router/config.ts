@@ -188,6 +188,11 @@ export const routerConfig = defineConfig(
       schema: int().min(100).default(DISPATCH_DEFAULTS.callTimeoutMs),
       doc: 'deadline of a call into a tenant runtime',
     },
+    runtimeJobTimeoutMs: {
+      env: 'BULKHEAD_RUNTIME_JOB_TIMEOUT_MS',
+      schema: int().min(100).default(60_000),
+      doc: "how long a call that needs a runtime (a cold start or wake) waits for the supervisor's job, its submission to the job queue (Redis) included; then it is answered state_unavailable (the queue did not take the job) or runtime_unavailable",
+    },
     shutdownDrainMs: {
       env: 'BULKHEAD_SHUTDOWN_DRAIN_MS',
       // Under the engine's default stop timeout (10 s), after which the process is killed.

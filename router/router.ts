@@ -113,6 +113,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const runtimes = new RuntimeClient({
     redis: installation.redis,
     prefix: installation.jobsPrefix,
+    timeoutMs: config.runtimeJobTimeoutMs,
     onError: (error) => logger.warn({ err: error }, 'runtime job queue error'),
   });
   await runtimes.ready();

@@ -95,7 +95,8 @@ export const ERROR_CODES = {
   // its stored result, so an agent must be told it may retry (a conflict class would say it may not).
   idempotency_in_progress: { class: 'transient' },
   runtime_unavailable: { class: 'transient' },
-  // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts).
+  // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts),
+  // or the job queue did not take a supervisor job in time (supervisor/client/job-request.ts).
   state_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },
   // A trusted issuer's keys (its JWKS) could not be fetched to verify a token (router/auth/token-verifier.ts).
   issuer_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },

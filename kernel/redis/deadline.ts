@@ -58,3 +58,25 @@ export class DeadlineRedis extends Redis {
     return sent;
   }
 }
+
+/**
+ * `work`, or the error `expired()` makes when `work` has not settled `ms` from now (and the loop
+ * has read its sockets since: `afterDeadline`). A late rejection of `work` is swallowed: nothing
+ * waits for it any more.
+ */
+export async function settleWithin<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = afterDeadline(ms, rejectWith, { reject, expired });
+  });
+  try {
+    return await Promise.race([work, expiry]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined);
+  }
+}
+
+function rejectWith(pending: { reject: (error: Error) => void; expired: () => Error }): void {
+  pending.reject(pending.expired());
+}

@@ -6,10 +6,9 @@
 // (supervisor/client/runtime-socket.ts) was never connected to either, but it is a security event,
 // not a missing runtime: the runtime is replaced, and nothing is retried on it.
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { SOCKET_TAMPERED } from '../../supervisor/client/runtime-socket.ts';
 import { ReadBoundError } from './bounded-fetch.ts';
-import { StateViewUnavailableError } from './tenant-routes.ts';
 
 /** `bound_exceeded`: the runtime's answer broke a read bound (bounded-fetch.ts), a security event. */
 export type CallFailure =
@@ -60,9 +59,9 @@ export function writeRefused(error: unknown): boolean {
 
 export function classifyCallFailure(error: unknown): CallFailure {
   if (error instanceof ReadBoundError) return 'bound_exceeded';
-  // Redis failed before anything was sent: its own error codes (a reset Redis connection) say
-  // nothing about the runtime.
-  if (error instanceof StateViewUnavailableError) return 'other';
+  // Redis failed before anything was sent (the state view's touch, the job queue taking an ensure
+  // job): its own error codes (a reset Redis connection) say nothing about the runtime.
+  if (isBulkheadError(error, 'state_unavailable')) return 'other';
   // The runtime answered with a JSON-RPC error: the connection is fine, and the message may be a
   // pack's own text (a pack's "fetch failed" is not the runtime's socket failing).
   if (error instanceof ProtocolError) return 'other';

@@ -10,7 +10,6 @@ import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-err
 import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import { RuntimeUnavailableError } from '../dispatch/call-failure.ts';
-import { StateViewUnavailableError } from '../dispatch/tenant-routes.ts';
 import { isInputRequired, type CallRelay, type ToolAnswer } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
@@ -70,8 +69,10 @@ export interface ToolCall {
 /** The BulkheadError a failed runtime call stands for, or undefined for an unexpected failure. */
 export function runtimeFailure(error: unknown): BulkheadError | undefined {
   if (error instanceof RuntimeUnavailableError) return error;
-  // Redis did not answer before anything was sent (dispatch/tenant-routes.ts): nothing ran.
-  if (error instanceof StateViewUnavailableError) return stateUnavailable(error);
+  // Redis did not answer before anything was sent: the runtime state view's touch
+  // (dispatch/tenant-routes.ts), or the job queue taking the ensure job of a cold start or wake
+  // (supervisor/client/job-request.ts). Nothing ran.
+  if (isBulkheadError(error, 'state_unavailable')) return stateUnavailable(error);
   if (!(error instanceof RuntimeRequestError)) return undefined;
   if (error.code === 'runtime_backoff') {
     return new BulkheadError('runtime_backoff', 'the tenant runtime is crash-looping; backing off', {

@@ -6,7 +6,7 @@
 // budget. Only the router's own read-only shared tools (whoami, docs_search...) may be configured to
 // fail open: they touch no tenant's container and spend nothing but this process's CPU.
 import type { RedisOptions } from 'ioredis';
-import { afterDeadline, DeadlineRedis } from '../../kernel/redis/deadline.ts';
+import { DeadlineRedis, settleWithin } from '../../kernel/redis/deadline.ts';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { ToolDefinition } from '../../kernel/tools/tool-definition.ts';
 
@@ -47,10 +47,6 @@ export function stateUnavailable(cause?: unknown): BulkheadError<'state_unavaila
   );
 }
 
-function rejectUnavailable(reject: (error: unknown) => void): void {
-  reject(stateUnavailable());
-}
-
 /**
  * `work`, or a `state_unavailable` error when it fails or has not settled after the deadline (and
  * the loop's read of its sockets after it: `afterDeadline`).
@@ -59,19 +55,11 @@ export async function withinDeadline<T>(
   work: Promise<T>,
   policy: Pick<StatePolicy, 'deadlineMs'>,
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = afterDeadline(policy.deadlineMs, rejectUnavailable, reject);
-  });
   try {
-    return await Promise.race([work, expired]);
+    return await settleWithin(work, policy.deadlineMs, stateUnavailable);
   } catch (error) {
     // The deadline's own error as it is; a failure of the work with what Redis answered, for the log.
     throw isBulkheadError(error, 'state_unavailable') ? error : stateUnavailable(error);
-  } finally {
-    clearTimeout(timer);
-    // A late rejection of `work` after the deadline must not surface as an unhandled rejection.
-    work.catch(() => undefined);
   }
 }
 

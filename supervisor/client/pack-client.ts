@@ -12,6 +12,7 @@ import {
   type PackJobValue,
 } from './pack-jobs.ts';
 import { closeJobQueue } from './job-queue-close.ts';
+import { requestJob } from './job-request.ts';
 
 export class PackClient {
   private readonly queue: Queue;
@@ -47,20 +48,22 @@ export class PackClient {
     await closeJobQueue(this.queue, this.events);
   }
 
+  /**
+   * Runs one job within `timeoutMs` (job-request.ts). One the queue did not take in time may land
+   * later and run for nobody: a build or a sandbox listing, work without effect on any tenant.
+   */
   private async run<N extends PackJobName>(name: N, data: PackJobData<N>): Promise<PackJobValue<N>> {
-    const job = await this.queue.add(name, data);
-    let returned: unknown;
-    try {
-      returned = await job.waitUntilFinished(this.events, this.timeoutMs);
-    } catch (error) {
-      throw new BulkheadError(
-        'pack_rejected',
-        `the supervisor's ${name} job failed: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
+    const returned = await requestJob(
+      { queue: this.queue, events: this.events },
+      { name, data },
+      {
+        timeoutMs: this.timeoutMs,
+        failed: (error) =>
+          new BulkheadError('pack_rejected', `the supervisor's ${name} job failed: ${error.message}`, {
+            cause: error,
+          }),
+      },
+    );
     const outcome = packJobOutcome(PACK_JOBS[name].value).parse(returned);
     if (!outcome.ok) throw new BulkheadError('pack_rejected', outcome.error.message);
     return outcome.value as PackJobValue<N>;

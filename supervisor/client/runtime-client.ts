@@ -7,6 +7,7 @@ import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { IsolationReport } from './isolation-report.ts';
 import { closeJobQueue } from './job-queue-close.ts';
+import { requestJob, submitJob } from './job-request.ts';
 import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 import {
   EnsureOutcome,
@@ -87,7 +88,7 @@ export class RuntimeClient {
    */
   async requestRecycle(tenantId: string, reason: string, options: { failed?: boolean } = {}): Promise<void> {
     const data: JobData<'recycle'> = { tenantId, reason, requestedAtMs: Date.now(), ...options };
-    await this.queue.add('recycle', data);
+    await submitJob(this.queue, 'recycle', data, this.timeoutMs);
   }
 
   /**
@@ -96,7 +97,7 @@ export class RuntimeClient {
    */
   async requestPrepare(tenantId: string): Promise<void> {
     const data: JobData<'prepare'> = { tenantId };
-    await this.queue.add('prepare', data);
+    await submitJob(this.queue, 'prepare', data, this.timeoutMs);
   }
 
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
@@ -122,21 +123,31 @@ export class RuntimeClient {
     await closeJobQueue(this.queue, this.events);
   }
 
-  /** Runs one job and waits for its outcome: a refusal or a failure throws RuntimeRequestError. */
+  /**
+   * Runs one job and waits for its outcome, both within `timeoutMs` (job-request.ts): a refusal or
+   * a failure throws RuntimeRequestError, a job the queue did not take in time `state_unavailable`.
+   * Such a job may still land once Redis answers again, run for nobody. An ensure starts (or wakes)
+   * the runtime of a tenant that is still active (the worker reads its record), which the idle
+   * tiers put back to sleep; a prepare readies an image and a volume; an inspect or verify only
+   * reads. A recycle from requestRecycle spares a container created after the request; an
+   * operator's recycle replaces the runtime once more. A remove does late what it was asked: the
+   * control plane, told the job failed, went no further (an offboarding keeps the record and runs
+   * again), and Redis runs the held job as it wakes, ahead of anything sent after.
+   */
   private async run<N extends RuntimeJobName, T>(
     name: N,
     data: JobData<N>,
     outcomeSchema: z.ZodType<JobOutcome<T>>,
   ): Promise<T> {
-    const job = await this.queue.add(name, data);
-    let returned: unknown;
-    try {
-      returned = await job.waitUntilFinished(this.events, this.timeoutMs);
-    } catch (error) {
-      // The job failed (an unexpected exception in the worker) or no answer came in time.
-      const message = error instanceof Error ? error.message : String(error);
-      throw new RuntimeRequestError('runtime_failed', message, { cause: error });
-    }
+    const returned = await requestJob(
+      { queue: this.queue, events: this.events },
+      { name, data },
+      {
+        timeoutMs: this.timeoutMs,
+        // The job failed (an unexpected exception in the worker) or no answer came in time.
+        failed: (error) => new RuntimeRequestError('runtime_failed', error.message, { cause: error }),
+      },
+    );
     const outcome = outcomeSchema.parse(returned);
     if (outcome.ok) return outcome.value;
     const { code, message, retryAfterMs } = outcome.error;

@@ -5,24 +5,18 @@
 // was bounded and these requests waited for good. A redis-server of the test's own
 // (private-redis.ts) behind a relay that goes silent right after the session read's answer
 // (freezing-proxy.ts); the real console and development IdP.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_DEADLINE_MS } from '../../console/console-server.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { actionHeaders, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
-import { startFreezingProxy, type FreezingProxy } from '../support/freezing-proxy.ts';
-import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
+import { startRelayedRedis, type RelayedRedis } from '../support/freezing-proxy.ts';
 
 const TENANT = 'acme';
 
-let dir: string;
-let server: PrivateRedis;
-let proxy: FreezingProxy;
+let relayed: RelayedRedis;
 let running: ConsoleAlone;
 let redis: Redis;
 let registry: TenantRegistry;
@@ -31,16 +25,13 @@ let headers: Record<string, string>;
 let sessionDigest: string;
 
 beforeAll(async () => {
-  const password = randomBytes(12).toString('hex');
-  dir = await mkdtemp(join(tmpdir(), 'bulkhead-console-redis-frozen-'));
-  server = await startPrivateRedis({ name: 'console-redis-frozen', password, unixSocket: true });
-  proxy = await startFreezingProxy({ target: server.socketPath!, dir });
+  relayed = await startRelayedRedis('console-redis-frozen');
   running = await startConsoleAlone({
     name: 'console-redis-frozen',
     users: [{ id: 'olivia', roles: ['operator'] }],
-    redisUrl: `unix://:${password}@localhost${proxy.socketPath}`,
+    redisUrl: relayed.url,
   });
-  redis = new Redis({ path: server.socketPath!, password });
+  redis = new Redis({ path: relayed.server.socketPath!, password: relayed.password });
   redis.on('error', () => undefined);
   registry = new TenantRegistry({ redis, prefix: running.ns.installation.registryPrefix });
   await registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
@@ -50,12 +41,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  proxy?.thaw();
+  relayed?.proxy.thaw();
   redis?.disconnect();
   await running?.close();
-  await proxy?.close();
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await relayed?.close();
 }, 60_000);
 
 /** Every route that uses Redis after the session read; the sign-out last (it ends the session). */
@@ -73,7 +62,7 @@ describe('the console whose Redis stops answering after the session read', () =>
   it.each(ROUTES)(
     'answers %s %s state_unavailable at the deadline',
     async (method, path) => {
-      proxy.freezeAfter(sessionDigest);
+      relayed.proxy.freezeAfter(sessionDigest);
       const started = performance.now();
       try {
         const res = await fetch(`${running.app.url}${path}`, {
@@ -90,7 +79,7 @@ describe('the console whose Redis stops answering after the session read', () =>
         // At the deadline, not before it: the session read was answered, the route's next command was not.
         expect(performance.now() - started).toBeGreaterThanOrEqual(REDIS_DEADLINE_MS - 50);
       } finally {
-        proxy.thaw();
+        relayed.proxy.thaw();
       }
       // Nothing was done meanwhile: the tenant is not suspended.
       expect((await registry.require(TENANT)).status).toBe('active');

@@ -1,16 +1,23 @@
-// A unix-socket relay in front of a Redis of the test's own that can go silent after a chosen
-// command: it passes bytes both ways until a client sends one that contains `after`, passes that
-// command's answer, and from then on passes nothing on any connection, all of them left open. So
-// a test sees Redis stop answering at an exact point of a request (after its session read), which
+// A unix-socket relay in front of a Redis of the test's own that can go silent at a chosen
+// command: it passes bytes both ways until a client sends one that contains a marker, then (with
+// `freezeAfter`) passes that command's answer, or (with `freezeAt`) holds that command itself, and
+// from then on passes nothing on any connection, all of them left open. So a test sees Redis stop
+// answering at an exact point of a request (after its session read, at a job's submission), which
 // a SIGSTOP of the server cannot place (private-redis.ts `freeze` stops it at once).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startPrivateRedis, type PrivateRedis } from './private-redis.ts';
 
 export interface FreezingProxy {
   /** The socket to give clients (a unix:// Redis URL's path). */
   socketPath: string;
   /** Goes silent once a command containing `marker` has been answered. */
   freezeAfter(marker: string): void;
+  /** Goes silent at the command containing `marker`: it is held, unanswered, with what follows. */
+  freezeAt(marker: string): void;
   /** Passes bytes again, what was held first. */
   thaw(): void;
   close(): Promise<void>;
@@ -19,12 +26,14 @@ export interface FreezingProxy {
 export async function startFreezingProxy(options: { target: string; dir: string }): Promise<FreezingProxy> {
   const socketPath = join(options.dir, 'proxy.sock');
   let marker: string | undefined;
+  let holdFrom: string | undefined;
   let frozen = false;
   const held: (() => void)[] = [];
   const sockets = new Set<Socket>();
   const relay = (from: Socket, to: Socket, watch: boolean, armed: { on: boolean }): void => {
     from.on('data', (chunk: Buffer) => {
       const send = (): void => void to.write(chunk);
+      if (watch && holdFrom !== undefined && chunk.includes(holdFrom)) frozen = true;
       if (frozen) return void held.push(send);
       send();
       if (watch && marker !== undefined && chunk.includes(marker)) armed.on = true;
@@ -51,14 +60,51 @@ export async function startFreezingProxy(options: { target: string; dir: string 
     freezeAfter(text) {
       marker = text;
     },
+    freezeAt(text) {
+      holdFrom = text;
+    },
     thaw() {
       marker = undefined;
+      holdFrom = undefined;
       frozen = false;
       for (const send of held.splice(0)) send();
     },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A redis-server of the test's own (private-redis.ts) behind a FreezingProxy. */
+export interface RelayedRedis {
+  server: PrivateRedis;
+  proxy: FreezingProxy;
+  password: string;
+  /** The temporary directory of the relay's socket (and of whatever else the test keeps). */
+  dir: string;
+  /** The Redis URL through the relay. */
+  url: string;
+  /** Thaws the relay, closes it, stops the server and removes the directory. */
+  close(): Promise<void>;
+}
+
+export async function startRelayedRedis(name: string): Promise<RelayedRedis> {
+  const password = randomBytes(12).toString('hex');
+  const dir = await mkdtemp(join(tmpdir(), `bulkhead-${name}-`));
+  const server = await startPrivateRedis({ name, password, unixSocket: true });
+  const proxy = await startFreezingProxy({ target: server.socketPath!, dir });
+  return {
+    server,
+    proxy,
+    password,
+    dir,
+    url: `unix://:${password}@localhost${proxy.socketPath}`,
+    async close() {
+      proxy.thaw();
+      await proxy.close();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -60,6 +60,7 @@ export interface TestStackOptions {
       | 'metricsPort'
       | 'metricsTenantLabel'
       | 'stateDeadlineMs'
+      | 'runtimeJobTimeoutMs'
       | 'failOpenSharedReads'
       | 'tenantMaxInFlight'
       | 'tenantMaxQueued'

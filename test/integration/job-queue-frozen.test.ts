@@ -1,0 +1,112 @@
+// A supervisor job asked for while the job queue's Redis stops answering with its connections open
+// (frozen, not down): the RuntimeClient's ensure and requestRecycle and the PackClient's build each
+// fail `state_unavailable` (transient, retry after 1 s) at the client's deadline, which the
+// submission and the wait for the outcome share (supervisor/client/job-request.ts). Before, the
+// submission (`queue.add`) had no bound at all and these calls waited for good. A redis-server of
+// the test's own (private-redis.ts) behind a relay that holds the job's submission and everything
+// after it (freezing-proxy.ts `freezeAt`); the held job lands once Redis answers again.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { RedisSocketConnection } from '../../kernel/redis/connection.ts';
+import { PackClient } from '../../supervisor/client/pack-client.ts';
+import { PACK_QUEUE } from '../../supervisor/client/pack-jobs.ts';
+import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
+import { RUNTIME_QUEUE } from '../../supervisor/client/runtime-jobs.ts';
+import { startRelayedRedis, type RelayedRedis } from '../support/freezing-proxy.ts';
+
+const PREFIX = `t-job-frozen-${randomBytes(3).toString('hex')}`;
+const TIMEOUT_MS = 1_000;
+/** Above the deadline: a loaded 2-core machine. A hang (what this guards against) never ends. */
+const MARGIN_MS = 1_500;
+
+/** The relayed Redis, a connection that goes past the relay, and the clients that go through it. */
+let setup: { redis: RelayedRedis; direct: RedisSocketConnection; runtimes: RuntimeClient; packs: PackClient };
+
+beforeAll(async () => {
+  const redis = await startRelayedRedis('job-queue-frozen');
+  const direct = { path: redis.server.socketPath!, password: redis.password, db: 0 };
+  const relayed = { ...direct, path: redis.proxy.socketPath };
+  setup = {
+    redis,
+    direct,
+    runtimes: new RuntimeClient({ redis: relayed, prefix: PREFIX, timeoutMs: TIMEOUT_MS }),
+    packs: new PackClient({ redis: relayed, prefix: PREFIX, timeoutMs: TIMEOUT_MS }),
+  };
+  await Promise.all([setup.runtimes.ready(), setup.packs.ready()]);
+}, 30_000);
+
+afterAll(async () => {
+  setup?.redis.proxy.thaw();
+  await setup?.runtimes.close();
+  await setup?.packs.close();
+  await setup?.redis.close();
+}, 30_000);
+
+/** What `request` failed with once the relay held the command carrying `marker`, and when. */
+async function frozenAt(
+  marker: string,
+  request: () => Promise<unknown>,
+): Promise<{ error: unknown; ms: number }> {
+  setup.redis.proxy.freezeAt(marker);
+  const started = performance.now();
+  try {
+    const error = await request().then(
+      () => new Error('answered although Redis was frozen'),
+      (failure: unknown) => failure,
+    );
+    return { error, ms: performance.now() - started };
+  } finally {
+    setup.redis.proxy.thaw();
+  }
+}
+
+function expectNotSubmitted({ error, ms }: { error: unknown; ms: number }, job: string): void {
+  expect(isBulkheadError(error, 'state_unavailable')).toBe(true);
+  expect(error).toMatchObject({ code: 'state_unavailable', errorClass: 'transient', retryAfterMs: 1_000 });
+  expect((error as Error).message).toContain(`the ${job} job`);
+  expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+  expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+}
+
+/** The jobs of `name` waiting in `queue` (nothing works them here), read past the relay. */
+async function waiting(queue: string, name: string): Promise<number> {
+  const reader = new Queue(queue, { connection: setup.direct, prefix: PREFIX });
+  try {
+    return (await reader.getWaiting()).filter((job) => job.name === name).length;
+  } finally {
+    await reader.close();
+  }
+}
+
+describe('a supervisor job asked for while the job queue Redis is frozen', () => {
+  it('fails an ensure state_unavailable at the deadline; the held job lands once Redis answers', async () => {
+    expectNotSubmitted(
+      await frozenAt('"tenantId":"ensured"', () => setup.runtimes.ensure('ensured')),
+      'ensure',
+    );
+    // Thawed: what was held reaches Redis, the job for nobody with it (runtime-client.ts, run).
+    await expect.poll(() => waiting(RUNTIME_QUEUE, 'ensure'), { timeout: 5_000 }).toBe(1);
+  }, 15_000);
+
+  it('fails a requestRecycle state_unavailable at the deadline; the held job lands later', async () => {
+    const asked = await frozenAt('"tenantId":"recycled"', () =>
+      setup.runtimes.requestRecycle('recycled', 'socket tampered with', { failed: true }),
+    );
+    expectNotSubmitted(asked, 'recycle');
+    await expect.poll(() => waiting(RUNTIME_QUEUE, 'recycle'), { timeout: 5_000 }).toBe(1);
+  }, 15_000);
+
+  it("fails a PackClient's build state_unavailable at the deadline; the held job lands later", async () => {
+    const packDir = join(setup.redis.dir, 'pack-frozen');
+    expectNotSubmitted(await frozenAt(`"dir":"${packDir}"`, () => setup.packs.build(packDir)), 'build');
+    await expect.poll(() => waiting(PACK_QUEUE, 'build'), { timeout: 5_000 }).toBe(1);
+  }, 15_000);
+
+  it('submits again once Redis answers: a requestPrepare is queued', async () => {
+    await setup.runtimes.requestPrepare('prepared');
+    expect(await waiting(RUNTIME_QUEUE, 'prepare')).toBe(1);
+  }, 15_000);
+});
