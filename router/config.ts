@@ -191,7 +191,7 @@ export const routerConfig = defineConfig(
     runtimeJobTimeoutMs: {
       env: 'BULKHEAD_RUNTIME_JOB_TIMEOUT_MS',
       schema: int().min(100).default(60_000),
-      doc: "how long a call that needs a runtime (a cold start or wake) waits for the supervisor's job, its submission to the job queue (Redis) included; then it is answered state_unavailable (the queue did not take the job) or runtime_unavailable",
+      doc: "how long a call that needs a runtime (a cold start or wake) waits for the supervisor's job; then it is answered runtime_unavailable. The job's submission to the job queue (Redis) is a Redis step like any other: past BULKHEAD_STATE_DEADLINE_MS, state_unavailable",
     },
     shutdownDrainMs: {
       env: 'BULKHEAD_SHUTDOWN_DRAIN_MS',
@@ -286,7 +286,7 @@ export const routerConfig = defineConfig(
     stateDeadlineMs: {
       env: 'BULKHEAD_STATE_DEADLINE_MS',
       schema: int().min(50).max(60_000).default(1_000),
-      doc: 'how long each Redis step of a tool call (tenant record, audit, rate limits, idempotency claim) may wait; then the call is answered state_unavailable (transient)',
+      doc: "how long each Redis step of a tool call (tenant record, audit, rate limits, idempotency claim, a cold start's or wake's job submission) may wait; then the call is answered state_unavailable (transient)",
     },
     failOpenSharedReads: {
       env: 'BULKHEAD_FAIL_OPEN_SHARED_READS',

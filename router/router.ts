@@ -114,6 +114,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     redis: installation.redis,
     prefix: installation.jobsPrefix,
     timeoutMs: config.runtimeJobTimeoutMs,
+    submitTimeoutMs: config.stateDeadlineMs,
     onError: (error) => logger.warn({ err: error }, 'runtime job queue error'),
   });
   await runtimes.ready();

@@ -48,17 +48,19 @@ export async function submitJob(queue: Queue, name: string, data: object, ms: nu
 }
 
 /**
- * Submits a job and waits for its return value, both within `timeoutMs`. A job not submitted in
- * time fails with `jobNotSubmitted`; one that failed, or whose outcome did not come within what is
- * left of the deadline, with what `failed` makes of BullMQ's error.
+ * Submits a job and waits for its return value, both within `timeoutMs`, the submission alone
+ * within `submitMs` too (a Redis command, where the wait is for a container's start). A job not
+ * submitted in time fails with `jobNotSubmitted`; one that failed, or whose outcome did not come
+ * within what is left of the deadline, with what `failed` makes of BullMQ's error.
  */
 export async function requestJob(
   jobs: JobQueue,
   job: { name: string; data: object },
-  options: { timeoutMs: number; failed: (error: Error) => Error },
+  options: { timeoutMs: number; submitMs?: number | undefined; failed: (error: Error) => Error },
 ): Promise<unknown> {
   const deadline = performance.now() + options.timeoutMs;
-  const submitted = await submitJob(jobs.queue, job.name, job.data, options.timeoutMs);
+  const submitMs = Math.min(options.submitMs ?? options.timeoutMs, options.timeoutMs);
+  const submitted = await submitJob(jobs.queue, job.name, job.data, submitMs);
   // At least 1 ms: BullMQ reads a ttl of 0 as "wait for good".
   const left = Math.max(1, Math.ceil(deadline - performance.now()));
   try {

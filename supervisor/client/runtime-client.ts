@@ -29,7 +29,14 @@ export interface RuntimeClientOptions {
   redis: RedisConnection;
   /** BullMQ key prefix: one per installation (and per test run). */
   prefix: string;
+  /** A job's submission and the wait for its outcome, together (default 60 s). */
   timeoutMs?: number;
+  /**
+   * A job's submission alone, a Redis command (default: timeoutMs). The router gives it its state
+   * deadline, as any Redis step of a call: a frozen Redis is then answered in a second, not when
+   * the agent's own client has given up (a stock client's default is 60 s too).
+   */
+  submitTimeoutMs?: number;
   onError?: (error: Error) => void;
 }
 
@@ -44,6 +51,7 @@ export class RuntimeClient {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly timeoutMs: number;
+  private readonly submitTimeoutMs: number;
 
   constructor(options: RuntimeClientOptions) {
     const connection = { ...options.redis, maxRetriesPerRequest: null };
@@ -57,6 +65,7 @@ export class RuntimeClient {
     });
     this.events = new QueueEvents(RUNTIME_QUEUE, { connection, prefix: options.prefix });
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.submitTimeoutMs = Math.min(options.submitTimeoutMs ?? this.timeoutMs, this.timeoutMs);
     // BullMQ reconnects by itself; without listeners its 'error' events would crash the process.
     const onError = options.onError ?? (() => undefined);
     this.queue.on('error', onError);
@@ -88,7 +97,7 @@ export class RuntimeClient {
    */
   async requestRecycle(tenantId: string, reason: string, options: { failed?: boolean } = {}): Promise<void> {
     const data: JobData<'recycle'> = { tenantId, reason, requestedAtMs: Date.now(), ...options };
-    await submitJob(this.queue, 'recycle', data, this.timeoutMs);
+    await submitJob(this.queue, 'recycle', data, this.submitTimeoutMs);
   }
 
   /**
@@ -97,7 +106,7 @@ export class RuntimeClient {
    */
   async requestPrepare(tenantId: string): Promise<void> {
     const data: JobData<'prepare'> = { tenantId };
-    await submitJob(this.queue, 'prepare', data, this.timeoutMs);
+    await submitJob(this.queue, 'prepare', data, this.submitTimeoutMs);
   }
 
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
@@ -144,6 +153,7 @@ export class RuntimeClient {
       { name, data },
       {
         timeoutMs: this.timeoutMs,
+        submitMs: this.submitTimeoutMs,
         // The job failed (an unexpected exception in the worker) or no answer came in time.
         failed: (error) => new RuntimeRequestError('runtime_failed', error.message, { cause: error }),
       },
