@@ -19,6 +19,7 @@ import {
   type AuditEvent,
   type Repeats,
 } from '../../kernel/audit/audit-record.ts';
+import { isBuiltHere } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 
 /** Callers remembered at most. */
@@ -155,5 +156,8 @@ export function refusalAudit(
 ): RefusalAudit {
   const { code, retry_after_ms: wait } = (error ?? {}) as { code?: unknown; retry_after_ms?: unknown };
   if (!refusals || code !== 'rate_limit_exceeded' || typeof wait !== 'number') return { recorded: true };
+  // Only the router's own refusal: a tenant runtime's answer naming the code (any wait) is a call
+  // that ran in its container, recorded like any other.
+  if (!isBuiltHere(error)) return { recorded: true };
   return refusals.record(caller, wait, tool);
 }
