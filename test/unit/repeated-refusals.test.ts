@@ -68,6 +68,30 @@ describe('repeated rate-limit refusals', () => {
     expect(refusalAudit(refusals, a, refusal(500), 'x')).toEqual({ recorded: true });
   });
 
+  it('keeps a tenant onboarded again under the id apart, and names whose summary it writes', async () => {
+    const clock = { now: 1_000 };
+    const written: [string | undefined, number | undefined][] = [];
+    const refusals = new RepeatedRefusals({
+      now: () => clock.now,
+      write: (summary, createdAt) => {
+        written.push([createdAt, summary.repeats?.count]);
+        return Promise.resolve();
+      },
+    });
+    const earlier = { ...caller('a'), tenantCreatedAt: '2026-01-01T00:00:00.000Z' };
+    const later = { ...caller('a'), tenantCreatedAt: '2026-02-01T00:00:00.000Z' };
+    refusals.record(earlier, 60_000, 'x');
+    refusals.record(earlier, 60_000, 'x');
+    // Within the earlier one's wait: the later tenant's agent of the same id is a caller of its own.
+    expect(refusals.record(later, 60_000, 'x')).toEqual({ recorded: true });
+    refusals.record(later, 60_000, 'x');
+    await refusals.close();
+    expect(written).toEqual([
+      ['2026-01-01T00:00:00.000Z', 1],
+      ['2026-02-01T00:00:00.000Z', 1],
+    ]);
+  });
+
   it('counts what it leaves out: at most 16 distinct names, each cut as a record cuts it, the rest counted', () => {
     const { clock, refusals } = memory();
     const a = caller('a');
