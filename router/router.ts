@@ -211,11 +211,14 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     ...config.extraIssuers,
   ];
   const refusals = new RepeatedRefusals({
-    // What a caller left out, written apart from any request: for a tenant with a record only (as
-    // call-audit.ts writeAudit), logged whole when Redis does not confirm it.
-    write: async (summary) => {
+    // What a caller left out, written apart from any request: for the tenant the caller was of
+    // only, its record still the one it was refused under (a tenant onboarded again under the id
+    // is another customer, whose trail must not show the earlier one's agents), as call-audit.ts
+    // writeAudit does for a record; logged whole when Redis does not confirm it.
+    write: async (summary, tenantCreatedAt) => {
       try {
-        if (await tenants.get(summary.tenant)) return await audit.append(summary);
+        const record = await tenants.get(summary.tenant);
+        if (record && record.createdAt === tenantCreatedAt) return await audit.append(summary);
         logger.info({ audit: summary }, 'no audit trail: the tenant has no record');
       } catch (error) {
         metrics.auditUnconfirmed();

@@ -45,6 +45,20 @@ function toolClassOf(code: ErrorCode): ToolErrorClass {
   return errorClass as ToolErrorClass;
 }
 
+/**
+ * The structured errors this process built (toolError): a tenant runtime's answer reaches the
+ * router parsed from its JSON and is never one of them, whatever code it names. What the router
+ * does only for its own refusals (router/mcp/repeated-refusals.ts leaves a rate-limit refusal asked
+ * again out of the audit trail) asks this, so that a runtime answering its calls as that refusal
+ * cannot take them out of the trail.
+ */
+const builtHere = new WeakSet<object>();
+
+/** Whether `structured` is a structured error this process built, not one a runtime sent. */
+export function isBuiltHere(structured: unknown): boolean {
+  return typeof structured === 'object' && structured !== null && builtHere.has(structured);
+}
+
 /** A tool result for a failure: the class is the code's, from the table. */
 export function toolError(
   code: ErrorCode,
@@ -59,6 +73,7 @@ export function toolError(
     retryable: RETRYABLE[errorClass],
     ...extra,
   };
+  builtHere.add(error);
   return {
     isError: true,
     content: [{ type: 'text', text: `${errorClass}: ${message}` }],

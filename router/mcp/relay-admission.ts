@@ -129,7 +129,8 @@ export async function relayRequest<T>(
   } finally {
     // A rate-limit refusal asked again within its wait leaves no record, a later one counts it
     // (repeated-refusals.ts).
-    const audit = refusalAudit(deps.refusals, context.principal, answered, request.method);
+    const caller = { ...context.principal, tenantCreatedAt: context.tenant?.createdAt };
+    const audit = refusalAudit(deps.refusals, caller, answered, request.method);
     if (audit.recorded) {
       // Refused here (`reach`) or by the runtime: what the caller cannot reach is a denial.
       const reason = unreachable ?? (code !== undefined && REACH_REFUSALS.has(code) ? code : undefined);

@@ -5,8 +5,9 @@
 // shares, as fast as it could send, however small its budget. The refusal tells the caller how long
 // to wait (`retry_after_ms`); a refusal of the same caller before that wait has passed is the same
 // refusal asked again, and is not recorded again: the first is, and then one per wait at most, so
-// what a loop past its budget adds to the trail is bounded by how fast its budgets refill. Each is
-// still answered, logged and counted (`bulkhead_rate_limit_refusals_total`), and accounted for in
+// what a loop past its budget adds to the trail is bounded by how fast its budgets refill. Only the
+// router's own refusals (a runtime's answer naming the code is a call that ran, recorded as any).
+// Each is still answered, counted (`bulkhead_rate_limit_refusals_total`), and accounted for in
 // the trail: the next record of the caller's refusals carries how many were left out since the last
 // one and which tools they named (`repeats`), and a caller that stops asking gets a record of its
 // own for them (kind `refusals`) once its wait has passed (`sweep`, on the router's scheduler) or
@@ -19,6 +20,7 @@ import {
   type AuditEvent,
   type Repeats,
 } from '../../kernel/audit/audit-record.ts';
+import { isBuiltHere } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
 
 /** Callers remembered at most. */
@@ -26,7 +28,12 @@ const DEFAULT_MAX_CALLERS = 10_000;
 /** How often the router writes what callers whose wait has passed left out (router/router.ts). */
 export const REFUSAL_SWEEP_MS = 1_000;
 
-type Caller = Pick<Principal, 'tenant' | 'user' | 'agent'>;
+/**
+ * Who was refused: the principal and which tenant of its id (its record's `createdAt`, none without
+ * a record). A tenant offboarded and onboarded again under the id is another customer: its callers
+ * are not the earlier one's, and what the earlier one's left out is not written to its trail.
+ */
+type Caller = Pick<Principal, 'tenant' | 'user' | 'agent'> & { tenantCreatedAt?: string | undefined };
 
 interface Remembered {
   /** Until when its last recorded refusal told it to wait. */
@@ -47,14 +54,17 @@ export class RepeatedRefusals {
   readonly #callers = new Map<string, Remembered>();
   readonly #max: number;
   readonly #now: () => number;
-  readonly #write: (summary: AuditEvent) => Promise<void>;
+  readonly #write: (summary: AuditEvent, tenantCreatedAt: string | undefined) => Promise<void>;
 
-  /** `write` appends a summary record and never rejects (router/router.ts logs what it could not). */
+  /**
+   * `write` appends a summary record to the trail of the tenant of that `createdAt` only, and never
+   * rejects (router/router.ts logs what it could not).
+   */
   constructor(
     options: {
       maxCallers?: number;
       now?: () => number;
-      write?: (summary: AuditEvent) => Promise<void>;
+      write?: (summary: AuditEvent, tenantCreatedAt: string | undefined) => Promise<void>;
     } = {},
   ) {
     this.#max = options.maxCallers ?? DEFAULT_MAX_CALLERS;
@@ -68,7 +78,7 @@ export class RepeatedRefusals {
    * counted instead); when recorded, the refusals left out before it.
    */
   record(caller: Caller, retryAfterMs: number, tool: string): RefusalAudit {
-    const key = JSON.stringify([caller.tenant, caller.agent]);
+    const key = JSON.stringify([caller.tenant, caller.tenantCreatedAt ?? null, caller.agent]);
     const now = this.#now();
     const known = this.#callers.get(key);
     if (known !== undefined && now < known.until) {
@@ -124,8 +134,8 @@ export class RepeatedRefusals {
 
   async #summarize(known: Remembered): Promise<void> {
     if (known.count === 0) return;
-    const { tenant, user, agent } = known.caller;
-    await this.#write({
+    const { tenant, user, agent, tenantCreatedAt } = known.caller;
+    const summary: AuditEvent = {
       tenant,
       user,
       agent,
@@ -134,7 +144,8 @@ export class RepeatedRefusals {
       reason: 'rate_limit_exceeded',
       kind: 'refusals',
       repeats: repeatsOf(known),
-    });
+    };
+    await this.#write(summary, tenantCreatedAt);
   }
 }
 
@@ -155,5 +166,8 @@ export function refusalAudit(
 ): RefusalAudit {
   const { code, retry_after_ms: wait } = (error ?? {}) as { code?: unknown; retry_after_ms?: unknown };
   if (!refusals || code !== 'rate_limit_exceeded' || typeof wait !== 'number') return { recorded: true };
+  // Only the router's own refusal: a tenant runtime's answer naming the code (any wait) is a call
+  // that ran in its container, recorded like any other.
+  if (!isBuiltHere(error)) return { recorded: true };
   return refusals.record(caller, wait, tool);
 }

@@ -167,7 +167,8 @@ export function createRouterServer(
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
       if (code !== undefined) context.trace?.failed(errorClassOf(code));
       const { name, arguments: args } = request.params;
-      const audit = refusalAudit(deps.refusals, context.principal, error, name);
+      const caller = { ...context.principal, tenantCreatedAt: context.tenant?.createdAt };
+      const audit = refusalAudit(deps.refusals, caller, error, name);
       if (!audit.recorded) return;
       const record = callRecord(context, { name, args, code, latencyMs, meta, repeats: audit.repeats }, deps);
       // Started before the SDK builds the answer, which leaves once it is written (request/answer-hold.ts).

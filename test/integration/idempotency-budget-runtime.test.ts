@@ -12,12 +12,10 @@ import type { Client } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 import { idempotencyKey } from '../../kernel/redis/keys.ts';
-import { wireTool } from '../../kernel/tools/tool-definition.ts';
-import { startAnsweringRuntime } from '../support/answering-runtime.ts';
+import { answerRecordsAs } from '../support/answering-runtime.ts';
 import type { HostileProcess } from '../support/hostile-runtime.ts';
-import { agentClient, containerName } from '../support/mcp-client.ts';
+import { agentClient } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 const BUDGET = 4 * 1024 * 1024;
@@ -94,12 +92,7 @@ beforeAll(async () => {
   });
   redis = new Redis(stack.ns.installation.redis);
   await Promise.all([stack.onboard('hostile'), stack.onboard('honest'), stack.onboard('bystander')]);
-  await stack.runtimes.ensure('hostile');
-  const uid = (await stack.registry.get('hostile'))?.uid;
-  if (uid === undefined) throw new Error('no tenant hostile');
-  const container = stack.ns.docker.getContainer(containerName(stack, 'hostile'));
-  const tools = RECORDS_TOOLS.map((definition) => wireTool(definition));
-  hostile = await startAnsweringRuntime(container, { uid, tools, script: SCRIPT });
+  hostile = await answerRecordsAs(stack, 'hostile', SCRIPT);
 }, 180_000);
 
 afterAll(async () => {

@@ -4,7 +4,11 @@
 // the source of a plain JavaScript function `(message) => messages`, run in the container: the
 // JSON-RPC messages it returns are sent as one event stream (a string is sent as it is).
 import type Docker from 'dockerode';
+import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
+import { wireTool } from '../../kernel/tools/tool-definition.ts';
 import { takeOverRuntime, type HostileProcess } from './hostile-runtime.ts';
+import { containerName } from './mcp-client.ts';
+import type { TestStack } from './stack.ts';
 
 const ANSWERING_HANDLER = String.raw`({ tools, script }) => {
   const answer = eval(script);
@@ -36,4 +40,18 @@ export function startAnsweringRuntime(
     handler: ANSWERING_HANDLER,
     argument: { tools, script },
   });
+}
+
+/** Starts `tenant`'s runtime on `stack` and takes it over, listing the records tools, with `script`. */
+export async function answerRecordsAs(
+  stack: TestStack,
+  tenant: string,
+  script: string,
+): Promise<HostileProcess> {
+  await stack.runtimes.ensure(tenant);
+  const uid = (await stack.registry.get(tenant))?.uid;
+  if (uid === undefined) throw new Error(`no tenant ${tenant}`);
+  const container = stack.ns.docker.getContainer(containerName(stack, tenant));
+  const tools = RECORDS_TOOLS.map((definition) => wireTool(definition));
+  return startAnsweringRuntime(container, { uid, tools, script });
 }

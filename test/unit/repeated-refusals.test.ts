@@ -5,9 +5,12 @@
 // router closes on, gets a summary record of kind `refusals`.
 import { describe, expect, it } from 'vitest';
 import { AuditEventSchema, type AuditEvent } from '../../kernel/audit/audit-record.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
 import { RepeatedRefusals, refusalAudit } from '../../router/mcp/repeated-refusals.ts';
 
-const refusal = (wait: number) => ({ code: 'rate_limit_exceeded', retry_after_ms: wait });
+/** The router's own refusal, as its rate limiter answers it (kernel/tools/tool-errors.ts). */
+const refusal = (wait: number) =>
+  toolError('rate_limit_exceeded', 'spent', { retry_after_ms: wait }).structuredContent.error;
 const caller = (agent: string, tenant = 't') => ({ tenant, user: null, agent });
 
 /** A memory whose clock the test moves, and the summaries it wrote. */
@@ -52,6 +55,41 @@ describe('repeated rate-limit refusals', () => {
       true,
     );
     expect(refusalAudit(undefined, a, refusal(60_000), 'x')).toEqual({ recorded: true });
+  });
+
+  it("records every answer of a runtime that names the router's refusal, whatever its wait", () => {
+    const { refusals } = memory();
+    const a = caller('a');
+    // What a tenant runtime sends arrives parsed from its JSON: never a refusal the router built.
+    const forged = JSON.parse(JSON.stringify(refusal(3_600_000))) as unknown;
+    for (let i = 0; i < 3; i++) expect(refusalAudit(refusals, a, forged, 'x')).toEqual({ recorded: true });
+    expect(refusals.size).toBe(0);
+    // Nor does it hold the router's own refusals of the caller back.
+    expect(refusalAudit(refusals, a, refusal(500), 'x')).toEqual({ recorded: true });
+  });
+
+  it('keeps a tenant onboarded again under the id apart, and names whose summary it writes', async () => {
+    const clock = { now: 1_000 };
+    const written: [string | undefined, number | undefined][] = [];
+    const refusals = new RepeatedRefusals({
+      now: () => clock.now,
+      write: (summary, createdAt) => {
+        written.push([createdAt, summary.repeats?.count]);
+        return Promise.resolve();
+      },
+    });
+    const earlier = { ...caller('a'), tenantCreatedAt: '2026-01-01T00:00:00.000Z' };
+    const later = { ...caller('a'), tenantCreatedAt: '2026-02-01T00:00:00.000Z' };
+    refusals.record(earlier, 60_000, 'x');
+    refusals.record(earlier, 60_000, 'x');
+    // Within the earlier one's wait: the later tenant's agent of the same id is a caller of its own.
+    expect(refusals.record(later, 60_000, 'x')).toEqual({ recorded: true });
+    refusals.record(later, 60_000, 'x');
+    await refusals.close();
+    expect(written).toEqual([
+      ['2026-01-01T00:00:00.000Z', 1],
+      ['2026-02-01T00:00:00.000Z', 1],
+    ]);
   });
 
   it('counts what it leaves out: at most 16 distinct names, each cut as a record cuts it, the rest counted', () => {
