@@ -5,15 +5,34 @@
 // disconnect clears the retry timer and has no socket to close
 // (test/integration/runtime-client-close.test.ts shows it). So a console, router or CLI closed
 // while Redis was restarting, or in the back-off after a restart, never finished closing. Here
-// every connection is closed at once without waiting for an answer from Redis: a producer that
-// closes has nothing left to send, and a job it was waiting for is the supervisor's either way.
+// every connection is closed at once, after at most a short wait for the answers to what it sent
+// (below): a producer that closes has nothing left to send, and a job it was waiting for is the
+// supervisor's either way.
 import type { Queue, QueueEvents } from 'bullmq';
+import { settleWithin } from '../../kernel/redis/deadline.ts';
 
 type Connection = ReturnType<Queue['getBackend']>['connection'];
 
 /** What ioredis keeps of a client's commands in flight (private there: see `rejectStranded`). */
 interface CommandQueues {
   flushQueue(error: Error): void;
+  ping(): Promise<unknown>;
+}
+
+/**
+ * How long a close waits for Redis to answer what the queue's connection sent before it. BullMQ's
+ * `waitUntilFinished` checks the job once more (`isFinished`) after the job's completion event may
+ * already have answered its caller, inside an async Promise executor: a forced close that rejected
+ * that check left a rejection no one handles, which ended the tenants CLI after its `list` (seen
+ * in the fresh-clone CI under load). Redis answers a connection's commands in order, so its answer
+ * to one PING sent last means every command before it was answered.
+ */
+export const ANSWERS_WAIT_MS = 500;
+
+/** Waits, at most ANSWERS_WAIT_MS, for the answers to what `connection` sent; never rejects. */
+async function answered(connection: Connection): Promise<void> {
+  const client = (await connection.client) as unknown as CommandQueues;
+  await settleWithin(client.ping(), ANSWERS_WAIT_MS, () => new Error('no answer')).catch(() => undefined);
 }
 
 /**
@@ -33,6 +52,8 @@ export async function closeJobQueue(queue: Queue, events: QueueEvents): Promise<
   // A connection that never became ready has no client to flush; its events' close would wait
   // for that readiness (QueueEvents.close awaits the client), which the forced close has ended.
   const ready = backends.every((backend) => backend.connection.status === 'ready');
+  // The queue's connection only: the events' holds a blocking read, which BullMQ handles itself.
+  if (ready) await answered(queue.getBackend().connection);
   // Forced: the socket is destroyed and the retry timer cleared, no QUIT is sent.
   await Promise.all(backends.map((backend) => backend.close(true)));
   if (!ready) {
