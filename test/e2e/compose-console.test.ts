@@ -48,8 +48,15 @@ function compose(...args: string[]): Promise<ComposeResult> {
 const cli = (...args: string[]): Promise<ComposeResult> => compose('run', '--rm', '-T', 'cli', ...args);
 
 /** GET a console API path as the signed-in user. */
-const api = <T>(user: BrowserUser, path: string): Promise<T> =>
-  user.page.evaluate(async (p) => (await (await fetch(p)).json()) as T, path);
+/** The console's JSON answer to `path`; any other answer fails with its status and body. */
+const api = async <T>(user: BrowserUser, path: string): Promise<T> => {
+  const { status, body } = await user.page.evaluate(async (p) => {
+    const response = await fetch(p);
+    return { status: response.status, body: await response.text() };
+  }, path);
+  if (status !== 200) throw new Error(`GET ${path}: ${status} ${body.slice(0, 500)}`);
+  return JSON.parse(body) as T;
+};
 
 beforeAll(async () => {
   ns = await testNamespace('compose-console');
