@@ -110,7 +110,8 @@ export class RuntimeClient {
   }
 
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
-    await this.run('remove', { tenantId, purgeData: options.purgeData }, RemoveOutcome);
+    const data = { tenantId, purgeData: options.purgeData, notAfterMs: Date.now() + this.timeoutMs };
+    await this.run('remove', data, RemoveOutcome);
   }
 
   async inspect(tenantId: string): Promise<RuntimeStatus | null> {
@@ -139,9 +140,9 @@ export class RuntimeClient {
    * the runtime of a tenant that is still active (the worker reads its record), which the idle
    * tiers put back to sleep; a prepare readies an image and a volume; an inspect or verify only
    * reads. A recycle from requestRecycle spares a container created after the request; an
-   * operator's recycle replaces the runtime once more. A remove does late what it was asked: the
-   * control plane, told the job failed, went no further (an offboarding keeps the record and runs
-   * again), and Redis runs the held job as it wakes, ahead of anything sent after.
+   * operator's recycle replaces the runtime once more. A remove carries until when it is waited
+   * for (`notAfterMs`): the supervisor refuses it later, as the control plane, told the job failed,
+   * went no further (an offboarding keeps the record and runs again).
    */
   private async run<N extends RuntimeJobName, T>(
     name: N,

@@ -19,7 +19,16 @@ export const EnsureJob = z.strictObject({
   /** W3C trace context of the call that asked (kernel/telemetry/trace-context.ts): the job's spans continue it. */
   traceparent: z.string().max(128).optional(),
 });
-export const RemoveJob = z.strictObject({ tenantId: JobTenant, purgeData: z.boolean() });
+export const RemoveJob = z.strictObject({
+  tenantId: JobTenant,
+  purgeData: z.boolean(),
+  /**
+   * Until when (epoch ms, the asker's clock) its asker waits for it: a remove that starts later is
+   * refused, not run. Its asker was told it failed (an offboarding keeps the record and runs again),
+   * and a tenant onboarded again under the id meanwhile must not lose its runtime or its data to it.
+   */
+  notAfterMs: z.number().optional(),
+});
 export const InspectJob = z.strictObject({ tenantId: JobTenant });
 export const VerifyJob = z.strictObject({ tenantId: JobTenant });
 /** Ready what a tenant's first start needs, starting nothing: its image and its volume. */

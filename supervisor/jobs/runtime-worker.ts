@@ -88,7 +88,10 @@ function handlers(options: RuntimeWorkerOptions): {
       });
     },
     async remove(data) {
-      const { tenantId, purgeData } = RUNTIME_JOBS.remove.data.parse(data);
+      const { tenantId, purgeData, notAfterMs } = RUNTIME_JOBS.remove.data.parse(data);
+      // Its asker has given up on it (the job landed or was taken late): not run (RemoveJob).
+      if (notAfterMs !== undefined && Date.now() > notAfterMs)
+        refuse('runtime_failed', `the remove of "${tenantId}" was asked for until ${notAfterMs}: not run`);
       // Before the purge: one that fails keeps the record, and offboarding runs both again.
       const tenant = purgeData && options.audit ? await registry.get(tenantId) : undefined;
       if (tenant) await options.audit?.offboard(tenant);

@@ -3,7 +3,7 @@
 // hint), while an unexpected exception fails the job and reaches the caller as `runtime_failed`.
 // The lifecycle behind the worker is its declared port (RuntimeLifecycle), scripted per tenant;
 // the registry is the real one.
-import { Queue, type Worker } from 'bullmq';
+import { Queue, QueueEvents, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +159,31 @@ describe('runtime jobs', () => {
       'audit offboard alpha 365d',
       'remove alpha purgeData=true',
     ]);
+  });
+
+  it('refuses a remove its asker no longer waits for, and runs one it does', async () => {
+    removals.length = 0;
+    // As a remove whose submission timed out lands once Redis answers again: past its notAfterMs.
+    const late = await queue.add('remove', {
+      tenantId: 'alpha',
+      purgeData: true,
+      notAfterMs: Date.now() - 1,
+    });
+    const events = new QueueEvents(RUNTIME_QUEUE, {
+      connection: ns.installation.redis,
+      prefix: ns.installation.jobsPrefix,
+    });
+    try {
+      expect(await late.waitUntilFinished(events, 5_000)).toMatchObject({
+        ok: false,
+        error: { code: 'runtime_failed', message: expect.stringContaining('not run') as string },
+      });
+    } finally {
+      await events.close();
+    }
+    expect(removals).toEqual([]);
+    await client.remove('alpha', { purgeData: false });
+    expect(removals).toEqual(['remove alpha purgeData=false']);
   });
 
   it('refuses verify where the supervisor has no verifier', async () => {
