@@ -29,9 +29,15 @@ interface CommandQueues {
  */
 export const ANSWERS_WAIT_MS = 500;
 
-/** Waits, at most ANSWERS_WAIT_MS, for the answers to what `connection` sent; never rejects. */
+/**
+ * Waits, at most ANSWERS_WAIT_MS, for the answers to what `connection` sent; never rejects. Only on
+ * a connected client: one between reconnection attempts has nothing Redis could answer, and a wait
+ * there let its back-off timer open a new socket before the forced close (whose connect timer then
+ * kept the process alive for seconds).
+ */
 async function answered(connection: Connection): Promise<void> {
-  const client = (await connection.client) as unknown as CommandQueues;
+  const client = (await connection.client) as unknown as CommandQueues & { status?: string };
+  if (client.status !== 'ready') return;
   await settleWithin(client.ping(), ANSWERS_WAIT_MS, () => new Error('no answer')).catch(() => undefined);
 }
 
