@@ -19,7 +19,7 @@ import { takeFromLimits } from '../pipeline/rate-take.ts';
 import { logRefusal, type RefusalLogDeps } from '../pipeline/refusal-log.ts';
 import { callRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { protocolErrorFor } from './json-rpc.ts';
-import { refusalAudit } from './repeated-refusals.ts';
+import { callerOf, refusalAudit } from './repeated-refusals.ts';
 
 export interface RelayAdmissionDeps extends CallAuditDeps, RefusalLogDeps {
   limiter: RateLimiter;
@@ -129,8 +129,7 @@ export async function relayRequest<T>(
   } finally {
     // A rate-limit refusal asked again within its wait leaves no record, a later one counts it
     // (repeated-refusals.ts).
-    const caller = { ...context.principal, tenantCreatedAt: context.tenant?.createdAt };
-    const audit = refusalAudit(deps.refusals, caller, answered, request.method);
+    const audit = refusalAudit(deps.refusals, callerOf(context), answered, request.method);
     if (audit.recorded) {
       // Refused here (`reach`) or by the runtime: what the caller cannot reach is a denial.
       const reason = unreachable ?? (code !== undefined && REACH_REFUSALS.has(code) ? code : undefined);

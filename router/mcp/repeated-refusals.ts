@@ -22,6 +22,7 @@ import {
 } from '../../kernel/audit/audit-record.ts';
 import { isBuiltHere } from '../../kernel/tools/tool-errors.ts';
 import type { Principal } from '../identity/principal.ts';
+import type { RequestContext } from '../request/request-context.ts';
 
 /** Callers remembered at most. */
 const DEFAULT_MAX_CALLERS = 10_000;
@@ -34,6 +35,11 @@ export const REFUSAL_SWEEP_MS = 1_000;
  * are not the earlier one's, and what the earlier one's left out is not written to its trail.
  */
 type Caller = Pick<Principal, 'tenant' | 'user' | 'agent'> & { tenantCreatedAt?: string | undefined };
+
+/** The caller of a request, as refusals are remembered by: its principal and its tenant's record. */
+export function callerOf(context: Pick<RequestContext, 'principal' | 'tenant'>): Caller {
+  return { ...context.principal, tenantCreatedAt: context.tenant?.createdAt };
+}
 
 interface Remembered {
   /** Until when its last recorded refusal told it to wait. */

@@ -11,7 +11,7 @@ import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '.
 import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
 import { chargeListing } from './list-charge.ts';
-import { refusalAudit } from './repeated-refusals.ts';
+import { callerOf, refusalAudit } from './repeated-refusals.ts';
 import { BUDGET_META_KEY, budgetMeta } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { FORWARDED_METHODS, type CallRelay } from '../dispatch/call-relay.ts';
@@ -167,8 +167,7 @@ export function createRouterServer(
       deps.metrics?.callAnswered(labels, code, latencyMs / 1000);
       if (code !== undefined) context.trace?.failed(errorClassOf(code));
       const { name, arguments: args } = request.params;
-      const caller = { ...context.principal, tenantCreatedAt: context.tenant?.createdAt };
-      const audit = refusalAudit(deps.refusals, caller, error, name);
+      const audit = refusalAudit(deps.refusals, callerOf(context), error, name);
       if (!audit.recorded) return;
       const record = callRecord(context, { name, args, code, latencyMs, meta, repeats: audit.repeats }, deps);
       // Started before the SDK builds the answer, which leaves once it is written (request/answer-hold.ts).

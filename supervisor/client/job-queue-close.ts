@@ -15,6 +15,7 @@ type Connection = ReturnType<Queue['getBackend']>['connection'];
 
 /** What ioredis keeps of a client's commands in flight (private there: see `rejectStranded`). */
 interface CommandQueues {
+  status: string;
   flushQueue(error: Error): void;
   ping(): Promise<unknown>;
 }
@@ -36,7 +37,7 @@ export const ANSWERS_WAIT_MS = 500;
  * kept the process alive for seconds).
  */
 async function answered(connection: Connection): Promise<void> {
-  const client = (await connection.client) as unknown as CommandQueues & { status?: string };
+  const client = (await connection.client) as unknown as CommandQueues;
   if (client.status !== 'ready') return;
   await settleWithin(client.ping(), ANSWERS_WAIT_MS, () => new Error('no answer')).catch(() => undefined);
 }

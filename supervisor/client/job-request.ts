@@ -56,11 +56,11 @@ export async function submitJob(queue: Queue, name: string, data: object, ms: nu
 export async function requestJob(
   jobs: JobQueue,
   job: { name: string; data: object },
+  /** `submitMs`: no more than `timeoutMs` (the caller's to keep so: RuntimeClient does). */
   options: { timeoutMs: number; submitMs?: number | undefined; failed: (error: Error) => Error },
 ): Promise<unknown> {
   const deadline = performance.now() + options.timeoutMs;
-  const submitMs = Math.min(options.submitMs ?? options.timeoutMs, options.timeoutMs);
-  const submitted = await submitJob(jobs.queue, job.name, job.data, submitMs);
+  const submitted = await submitJob(jobs.queue, job.name, job.data, options.submitMs ?? options.timeoutMs);
   // At least 1 ms: BullMQ reads a ttl of 0 as "wait for good".
   const left = Math.max(1, Math.ceil(deadline - performance.now()));
   try {
