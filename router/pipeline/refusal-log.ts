@@ -3,8 +3,9 @@
 // the operator's log pipeline at its send rate, however small its budget. Now a caller's (tenant and
 // agent) first refusal is logged, then at most one a wait (the `retry_after_ms` the last logged one
 // was given: once-per-wait.ts, and which the line carries as `retry_after_ms`), and a line after
-// some were left out says how many, in `unlogged_refusals`. The refusals left out after the last line are in no line: the metric
-// (`bulkhead_rate_limit_refusals_total`) still counts every refusal, as before.
+// some were left out says how many, in `unlogged_refusals`. The refusals left out after the last
+// line are in no line: the metric (`bulkhead_rate_limit_refusals_total`) still counts every
+// refusal, as before.
 import type { Logger } from 'pino';
 import type { RateDecision } from '../../kernel/ratelimit/rate-limiter.ts';
 import type { Principal } from '../identity/principal.ts';
