@@ -219,7 +219,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       try {
         const record = await tenants.get(summary.tenant);
         if (record && record.createdAt === tenantCreatedAt) return await audit.append(summary);
-        logger.info({ audit: summary }, 'no audit trail: the tenant has no record');
+        logger.info(
+          { audit: summary },
+          'no audit trail: the tenant it was refused under has no record (offboarded, or onboarded again)',
+        );
       } catch (error) {
         metrics.auditUnconfirmed();
         logger.error(

@@ -73,7 +73,10 @@ describe('a summary of refusals left out of the trail', () => {
     // Not lost either: logged whole, as for a tenant with no record.
     const logged = logLines.filter((line) => line.audit?.kind === 'refusals');
     expect(logged).toMatchObject([
-      { msg: 'no audit trail: the tenant has no record', audit: { repeats: { count: 2 } } },
+      {
+        msg: 'no audit trail: the tenant it was refused under has no record (offboarded, or onboarded again)',
+        audit: { repeats: { count: 2 } },
+      },
     ]);
   }, 120_000);
 });
