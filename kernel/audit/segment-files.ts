@@ -6,8 +6,20 @@
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, readdir, link, unlink, rename, mkdir, chmod, chown } from 'node:fs/promises';
-import { join } from 'node:path';
+import {
+  open,
+  readdir,
+  link,
+  unlink,
+  rename,
+  mkdir,
+  mkdtemp,
+  rmdir,
+  chmod,
+  chown,
+  stat,
+} from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
@@ -243,17 +255,47 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * A synced temporary file in `dir` holding `text`, read-only (0440), in the readers' group when there
- * is one. The directory is made (or, made before a readers' group was set, brought) to 0750 in that
- * group, else 0700: -1 keeps each owner as it is.
+ * The tenant's directory `dir`, 0750 in the readers' group when there is one, else 0700 (-1 keeps
+ * each owner as it is). One that does not exist yet appears whole: it is made under a temporary name
+ * beside it, given its group and mode there, then renamed into place. Made in place, it was the
+ * writer's alone (0700) from its mkdir to its chmod, and a reader in the group that found it then
+ * (the console, reading a tenant's trail for its page right after the tenant's first entry was
+ * sealed) failed with EACCES. One made before a readers' group was set is brought into it.
  */
-async function writeTemp(dir: string, text: string, options: SegmentWriteOptions): Promise<string> {
+async function tenantDir(dir: string, options: SegmentWriteOptions): Promise<void> {
   const { readerGid } = options;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const exists = await stat(dir).then(
+    () => true,
+    (error: unknown) => (missing(error) ? false : Promise.reject(error as Error)),
+  );
+  if (!exists) {
+    const parent = dirname(dir);
+    await mkdir(parent, { recursive: true, mode: 0o700 });
+    const temp = await mkdtemp(join(parent, `.tmp-${basename(dir)}-`));
+    try {
+      if (readerGid !== undefined) await chown(temp, -1, readerGid);
+      await chmod(temp, readerGid === undefined ? 0o700 : 0o750);
+      await rename(temp, dir);
+      return;
+    } catch (error) {
+      await rmdir(temp).catch(() => undefined);
+      // Another writer's came first and holds its files already: that one is used.
+      if (!['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    }
+  }
   if (readerGid !== undefined) {
     await chown(dir, -1, readerGid);
     await chmod(dir, 0o750);
   }
+}
+
+/**
+ * A synced temporary file in `dir` holding `text`, read-only (0440), in the readers' group when there
+ * is one; the directory made or brought to its mode first (tenantDir).
+ */
+async function writeTemp(dir: string, text: string, options: SegmentWriteOptions): Promise<string> {
+  const { readerGid } = options;
+  await tenantDir(dir, options);
   const temp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   const handle = await open(temp, 'wx', 0o600);
   try {
