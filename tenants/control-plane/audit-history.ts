@@ -68,8 +68,9 @@ export interface ScanTrailOptions extends ReadTrailOptions {
 /**
  * The whole trail, one sealed segment at a time: memory for one segment's text and entries (and the
  * reader's own), whatever the trail's length. Redis (its entries and head, one MULTI) is read before
- * the segments, so a seal in between can only make the two overlap, never leave a gap: an overlap
- * is counted once, and anything else the two disagree on is a broken trail.
+ * the segments, so a seal in between can only make the two overlap, or the segments end past the
+ * head read (entries appended and sealed meanwhile), never leave a gap: an overlap is counted once,
+ * and anything else the two disagree on is a broken trail.
  */
 export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
   const { trail, tenant, sealed, visit } = options;
@@ -84,6 +85,9 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
   // The sealed entries' hashes by seq, kept only for those Redis still holds (the overlap below).
   const stillInRedis = new Map(unsealed.map((e) => [e.seq, e.hash]));
   const overlap = new Map<number, string>();
+  // Whether Redis's head (as read above) is a sealed entry's: then entries appended and sealed
+  // after that read make the segments end past it, which is not a gap.
+  let headSealed = false;
   const segments = await walkSegmentFiles({
     dir,
     publicKey: sealed.publicKey,
@@ -93,6 +97,7 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
     onVerified: async ({ parsed }) => {
       for (const entry of parsed.entries) {
         if (stillInRedis.has(entry.seq)) overlap.set(entry.seq, entry.hash);
+        if (entry.hash === redisCheck.head) headSealed = true;
         const waited = visit({ ...entry, segment: parsed.header.segment });
         if (waited) await waited;
       }
@@ -124,12 +129,14 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
     return broken(
       `entry ${first.seq} in Redis does not follow the sealed segments (they end at seq ${lastSeq})`,
     );
-  if (!first && redisCheck.head !== segments.head && segments.segments > 0)
+  if (!first && redisCheck.head !== segments.head && segments.segments > 0 && !headSealed)
     return broken('the head in Redis is not where the sealed segments end (entries missing)');
   if (!redisCheck.ok) return broken(redisCheck.problem ?? 'the entries in Redis do not verify');
   await visitEach(rest, visit);
   const entries = segments.entries + rest.length;
-  return { chain: { ok: true, entries, head: redisCheck.head, sealed: summary }, unsealed };
+  // The newest entry visited is the head: the segments' when they end past what Redis held.
+  const head = !first && headSealed ? segments.head : redisCheck.head;
+  return { chain: { ok: true, entries, head, sealed: summary }, unsealed };
 }
 
 /** Visits each entry in order, awaiting the visit when it answers a promise (a slow client). */

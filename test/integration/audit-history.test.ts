@@ -24,7 +24,15 @@ async function appendAll(tenant: string, count: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  audit = await auditHarness('audit-history', ['whole', 'edited', 'forked', 'pruned', 'offboarded']);
+  audit = await auditHarness('audit-history', [
+    'whole',
+    'edited',
+    'forked',
+    'pruned',
+    'offboarded',
+    'meanwhile',
+    'lost',
+  ]);
   trail = audit.trail;
   sealer = audit.sealer({ maxEntries: 2 });
   sealed = { root: audit.auditDir, publicKey: createPublicKey(audit.privateKey) };
@@ -122,6 +130,37 @@ describe('the whole audit trail', () => {
     expect(view.chain).toMatchObject({
       ok: false,
       problem: 'entry 4 in Redis does not follow the sealed segments (they end at seq 3)',
+    });
+  });
+
+  it('is intact when entries were appended and sealed between its read of Redis and of the segments', async () => {
+    await appendAll('meanwhile', 3);
+    await sealer.seal('meanwhile');
+    await appendAll('meanwhile', 2);
+    // The sealer's pass (entries 4 to 6, one of them new) lands between the two reads.
+    const racing = Object.create(trail) as AuditTrail;
+    racing.read = async (tenant) => {
+      const read = await trail.read(tenant);
+      await appendAll(tenant, 1);
+      await sealer.seal(tenant);
+      return read;
+    };
+    const view = await readTrail({ trail: racing, tenant: 'meanwhile', sealed });
+    expect(view.chain).toMatchObject({ ok: true, entries: 6, sealed: { segments: 4, entries: 6 } });
+    expect(view.entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(view.chain.head).toBe(view.entries.at(-1)?.hash);
+  });
+
+  it('reads as broken when entries Redis appended are gone unsealed', async () => {
+    await appendAll('lost', 3);
+    await sealer.seal('lost');
+    await appendAll('lost', 2);
+    // Entries 4 and 5 dropped from Redis without a seal: its head names what no one holds.
+    await audit.redis.xtrim(auditStreamKey(audit.ns.installation.registryPrefix, 'lost'), 'MAXLEN', 0);
+    const view = await readTrail({ trail, tenant: 'lost', sealed });
+    expect(view.chain).toMatchObject({
+      ok: false,
+      problem: 'the head in Redis is not where the sealed segments end (entries missing)',
     });
   });
 
