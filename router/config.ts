@@ -17,7 +17,7 @@ import {
 import { jsonListEnv } from '../kernel/process/process-entry.ts';
 import { MAX_RELAYED_NOTIFICATIONS_PER_CALL } from '../kernel/wire/answer-bounds.ts';
 import { TrustedIssuerSchema } from './auth/trusted-issuers.ts';
-import { VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
+import { isRefusedAlgorithm, VERIFIER_DEFAULTS } from './auth/token-verifier.ts';
 import { DEFAULT_READ_BOUNDS } from './dispatch/bounded-fetch.ts';
 import { DISPATCH_DEFAULTS } from './dispatch/tenant-dispatcher.ts';
 import { CONCURRENCY_DEFAULTS } from '../kernel/process/concurrency-gate.ts';
@@ -69,8 +69,14 @@ export const routerConfig = defineConfig(
     port: { env: 'BULKHEAD_ROUTER_PORT', schema: int().min(0).max(65535).default(8080), doc: 'listen port' },
     algorithms: {
       env: 'BULKHEAD_TOKEN_ALGORITHMS',
-      schema: commaList().default(['ES256']),
-      doc: 'comma-separated JWS algorithm allowlist',
+      schema: commaList()
+        .refine((algs) => algs.length > 0, 'names no algorithm')
+        .refine(
+          (algs) => !algs.some(isRefusedAlgorithm),
+          'asymmetric algorithms only: HS* and none are refused',
+        )
+        .default(['ES256']),
+      doc: 'comma-separated JWS algorithm allowlist, asymmetric only (HS* and none are refused)',
       defaultText: 'ES256',
     },
     tenantClaim,

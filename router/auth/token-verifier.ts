@@ -178,13 +178,20 @@ function unverifiedIssuer(token: string): string {
   }
 }
 
+/**
+ * A JWS algorithm the verifier never accepts: `none`, or a symmetric one (HS*), which would let
+ * anyone holding the (public) verification key sign tokens. The router's configuration refuses them
+ * at start, naming the variable; the verifier refuses them again for embedders.
+ */
+export function isRefusedAlgorithm(alg: string): boolean {
+  return alg === 'none' || alg.startsWith('HS');
+}
+
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   if (options.algorithms.length === 0)
     throw new Error('token verifier needs an explicit algorithm allowlist');
-  if (options.algorithms.some((alg) => alg === 'none' || alg.startsWith('HS'))) {
-    // A symmetric algorithm would let anyone holding the (public) verification key sign tokens.
+  if (options.algorithms.some(isRefusedAlgorithm))
     throw new Error('token verifier accepts asymmetric algorithms only');
-  }
   const keySets = issuerKeySets(options.issuers, {
     cooldownSeconds: options.jwksCooldownSeconds ?? VERIFIER_DEFAULTS.jwksCooldownSeconds,
   });
