@@ -6,45 +6,33 @@
 // operator's. A stock SDK client makes requests that are answered, refused before the runtime (a
 // prompt and a resource the caller cannot reach) and failed by the pack; the router's /metrics,
 // scraped over HTTP, counts exactly those, by outcome and error class, and names no prompt or URI.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packImage } from '../../kernel/packs/pack-manifest.ts';
-import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { approveFixturePack, enableFixturePack } from '../support/fixture-pack.ts';
 import { agentClient } from '../support/mcp-client.ts';
-import { REDIS_URL } from '../support/namespace.ts';
+import { openPackLab, type PackLab } from '../support/pack-lab.ts';
 import { removeImage } from '../support/pack-image.ts';
 import { scrape, total } from '../support/prometheus-text.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import type { TestStack } from '../support/stack.ts';
 
 const TENANT = 'relayed';
 /** Strings a request named: none may become a label value. */
 const NAMED = ['notes://readme', 'notes://note/%E0', 'elsewhere://x', 'notes_summarize', 'notes_absent'];
 
+let lab: PackLab;
 let stack: TestStack;
-let cp: OpenedControlPlane;
-let work: string;
 let image: string | undefined;
 let client: Client;
 
 beforeAll(async () => {
-  stack = await startTestStack('relay-metrics', {
-    router: { pinWatchIntervalMs: 100, metricsPort: 0, metricsTenantLabel: true },
-  });
-  work = await mkdtemp(join(tmpdir(), 'bulkhead-relay-metrics-'));
-  cp = await openControlPlane({
-    redisUrl: REDIS_URL,
-    namespace: stack.ns.namespace,
-    secretsKeyFile: join(stack.ns.runDir, 'secrets.key'),
-    actor: 'test:relay-metrics',
-  });
+  lab = await openPackLab('relay-metrics', { router: { metricsPort: 0, metricsTenantLabel: true } });
+  ({ stack } = lab);
   await stack.onboard(TENANT);
-  const pin = await approveFixturePack({ stack, cp, name: 'notes', work });
+  const pin = await approveFixturePack({ stack, cp: lab.cp, name: 'notes', work: lab.work });
   image = packImage(pin);
-  await enableFixturePack({ stack, cp, tenant: TENANT, pin });
+  await enableFixturePack({ stack, cp: lab.cp, tenant: TENANT, pin });
+  await lab.noteTenantImage(TENANT);
   // The router picks the new pin up on its watch: until the agent is listed the pack's tools (and
   // so reaches its resources and prompts). Listing tools relays nothing.
   for (let tries = 0; ; tries += 1) {
@@ -58,10 +46,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  await cp?.close();
-  await stack?.close();
+  await lab?.close();
   if (image) await removeImage(image);
-  if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe("the router's metrics of relayed requests", () => {
