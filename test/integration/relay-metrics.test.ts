@@ -17,6 +17,8 @@ import { scrape, total } from '../support/prometheus-text.ts';
 import type { TestStack } from '../support/stack.ts';
 
 const TENANT = 'relayed';
+/** A tenant with no pack but the records tools: its runtime serves no resources at all. */
+const PLAIN = 'plain';
 /** Strings a request named: none may become a label value. */
 const NAMED = ['notes://readme', 'notes://note/%E0', 'elsewhere://x', 'notes_summarize', 'notes_absent'];
 
@@ -28,7 +30,7 @@ let client: Client;
 beforeAll(async () => {
   lab = await openPackLab('relay-metrics', { router: { metricsPort: 0, metricsTenantLabel: true } });
   ({ stack } = lab);
-  await stack.onboard(TENANT);
+  await Promise.all([stack.onboard(TENANT), stack.onboard(PLAIN)]);
   const pin = await approveFixturePack({ stack, cp: lab.cp, name: 'notes', work: lab.work });
   image = packImage(pin);
   await enableFixturePack({ stack, cp: lab.cp, tenant: TENANT, pin });
@@ -89,12 +91,12 @@ describe("the router's metrics of relayed requests", () => {
     ).toBe(1);
     expect(relayed({ method: 'completion/complete', ...ok })).toBe(1);
     // Nothing else: every series of the counter is one of those above.
-    expect(total(router, 'bulkhead_relayed_requests_total')).toBe(10);
+    expect(relayed({})).toBe(10);
     const timed = (method: string): number =>
       total(router, 'bulkhead_relayed_request_duration_seconds_count', { tenant: TENANT, method });
     expect(timed('prompts/get')).toBe(3);
     expect(timed('resources/read')).toBe(3);
-    expect(total(router, 'bulkhead_relayed_request_duration_seconds_count')).toBe(10);
+    expect(total(router, 'bulkhead_relayed_request_duration_seconds_count', { tenant: TENANT })).toBe(10);
     expect(
       total(router, 'bulkhead_relayed_request_duration_seconds_sum', { method: 'resources/read' }),
     ).toBeGreaterThan(0);
@@ -107,5 +109,29 @@ describe("the router's metrics of relayed requests", () => {
         values.some((v) => v.includes(named)),
         named,
       ).toBe(false);
+  }, 60_000);
+
+  it("a read where the tenant's runtime serves no resources is the caller's miss, not a failure", async () => {
+    const plain = await agentClient(stack, PLAIN);
+    try {
+      // The runtime answers "method not found": the router, which declares resources, says what
+      // the runtime says when its packs serve other resources.
+      await expect(plain.readResource({ uri: 'notes://readme' })).rejects.toMatchObject({
+        message: expect.stringContaining('Resource not found'),
+        data: { code: 'unknown_resource', error_class: 'validation' },
+      });
+    } finally {
+      await plain.close();
+    }
+    const router = await scrape(stack.router.metricsUrl!);
+    const read = { tenant: PLAIN, method: 'resources/read' };
+    expect(total(router, 'bulkhead_relayed_requests_total', read)).toBe(1);
+    expect(
+      total(router, 'bulkhead_relayed_requests_total', {
+        ...read,
+        outcome: 'unknown_resource',
+        error_class: 'validation',
+      }),
+    ).toBe(1);
   }, 60_000);
 });
