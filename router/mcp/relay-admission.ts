@@ -5,9 +5,12 @@
 // concurrency gate, and left in the tenant's audit trail with its outcome, under the method's name
 // and with a keyed digest of its parameters (a URI can name a patient; the digest does not). Before,
 // a loop of resources/read spent no budget, held no slot and left no record. The rate limits fail
-// closed when Redis does not answer, as a tenant tool's do (router/pipeline/state-guard.ts).
+// closed when Redis does not answer, as a tenant tool's do (router/pipeline/state-guard.ts). Each is
+// counted and timed in the router's metrics by its method and outcome, never by the prompt or URI
+// it named (bulkhead_relayed_requests_total, docs/observability.md).
 import { ProtocolError } from '@modelcontextprotocol/server';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import type { ForwardedMethod } from '../dispatch/call-relay.ts';
 import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { errorCodeIn } from '../metrics/router-metrics.ts';
 import type { ConcurrencyGate } from '../../kernel/process/concurrency-gate.ts';
@@ -97,7 +100,7 @@ async function answerUnreachable(
 export async function relayRequest<T>(
   context: RequestContext,
   deps: RelayAdmissionDeps,
-  request: { method: string; params: Record<string, unknown>; reach?: (() => void) | undefined },
+  request: { method: ForwardedMethod; params: Record<string, unknown>; reach?: (() => void) | undefined },
   work: (forward: <R>(send: () => Promise<R>) => Promise<R>) => Promise<T>,
 ): Promise<T> {
   const started = performance.now();
@@ -127,13 +130,19 @@ export async function relayRequest<T>(
     if (error instanceof ProtocolError) answered = error.data;
     throw error;
   } finally {
+    const latencyMs = performance.now() - started;
+    // Every answer counted, a repeated refusal too: the metric is the request rate, the trail a record.
+    deps.metrics?.relayAnswered(
+      { tenant: context.principal.tenant, method: request.method },
+      code,
+      latencyMs / 1000,
+    );
     // A rate-limit refusal asked again within its wait leaves no record, a later one counts it
     // (repeated-refusals.ts).
     const audit = refusalAudit(deps.refusals, callerOf(context), answered, request.method);
     if (audit.recorded) {
       // Refused here (`reach`) or by the runtime: what the caller cannot reach is a denial.
       const reason = unreachable ?? (code !== undefined && REACH_REFUSALS.has(code) ? code : undefined);
-      const latencyMs = performance.now() - started;
       const record = callRecord(
         context,
         { name: request.method, args: digested(request.params), code, latencyMs, repeats: audit.repeats },

@@ -146,22 +146,25 @@ export function registerRelayHandlers(
 
   /**
    * One request relayed to the runtime, admitted and recorded (relay-admission.ts). `reach` refuses
-   * first what the caller cannot reach; `absent`: the answer when the runtime's packs offer nothing
-   * of this kind (it answers "method not found").
+   * first what the caller cannot reach. When the runtime's packs offer nothing of this kind (it
+   * answers "method not found"), `absent` is the answer, or `unserved` the refusal: the router
+   * declares the capability, so the caller named something no pack serves, its own mistake, as the
+   * runtime says when its packs serve others, not the runtime failing.
    */
   function relay(
     method: ForwardedMethod,
     params: unknown,
     ctx: ServerContext,
-    options: { target?: string; reach?: () => void; absent?: Result } = {},
+    options: { target?: string; reach?: () => void; absent?: Result; unserved?: () => BulkheadError } = {},
   ): Promise<Result> {
     const args = (params ?? {}) as Record<string, unknown>;
     return relayRequest(context, deps, { method, params: args, reach: options.reach }, async (admitted) => {
       try {
         return await admitted(() => forward(method, args, ctx, options.target ?? ''));
       } catch (error) {
-        if (options.absent && error instanceof ProtocolError && error.code === METHOD_NOT_FOUND)
-          return options.absent;
+        if (!(error instanceof ProtocolError) || error.code !== METHOD_NOT_FOUND) throw error;
+        if (options.absent) return options.absent;
+        if (options.unserved) throw protocolErrorFor(options.unserved());
         throw error;
       }
     });
@@ -192,10 +195,11 @@ export function registerRelayHandlers(
   });
   server.setRequestHandler('resources/read', async (request, ctx) => {
     const { uri } = request.params;
+    const unserved = () => new BulkheadError('unknown_resource', `Resource not found: ${uri}`);
     const reach = () => {
-      if (packs().length === 0) refuse(new BulkheadError('unknown_resource', `Resource not found: ${uri}`));
+      if (packs().length === 0) refuse(unserved());
     };
-    return (await relay('resources/read', request.params, ctx, { target: uri, reach })) as never;
+    return (await relay('resources/read', request.params, ctx, { target: uri, reach, unserved })) as never;
   });
   server.setRequestHandler('prompts/list', async (request, ctx) => {
     if (packs().length === 0) return { prompts: [] };

@@ -1,6 +1,8 @@
 // The router's Prometheus metrics (docs/observability.md), one prom-client registry per router.
 // Cardinality is bounded by construction: a tool label is a name from the served surface (the
-// approved manifest and the shared tools) or `unknown`, never what a request typed; outcomes are
+// approved manifest and the shared tools) or `unknown`, never what a request typed; a method label
+// is one of the MCP methods the router relays (router/dispatch/call-relay.ts), never the prompt or
+// resource a request named; outcomes are
 // error codes from the closed table in kernel/errors/error-codes.ts; a tenant label exists only
 // when the operator enables it (BULKHEAD_ROUTER_METRICS_TENANT_LABEL).
 import type { CallToolResult } from '@modelcontextprotocol/server';
@@ -34,6 +36,13 @@ export interface RouterMetricsOptions {
   inFlight?: () => number;
 }
 
+/** Who a relayed request was for and its MCP method, as labels. */
+export interface RelayLabels {
+  tenant: string;
+  /** One of the methods the router relays besides tools/call (router/dispatch/call-relay.ts). */
+  method: string;
+}
+
 /** Who the call was for and which tool it named, as labels. */
 export interface CallLabels {
   tenant: string;
@@ -55,6 +64,8 @@ export class RouterMetrics {
   private readonly unkept: Counter;
   private readonly ensure: Histogram;
   private readonly unconfirmed: Counter;
+  private readonly relayed: Counter;
+  private readonly relayLatency: Histogram;
 
   constructor(options: RouterMetricsOptions = {}) {
     const registers = [this.registry];
@@ -129,6 +140,22 @@ export class RouterMetrics {
         'at error level instead (one that was late still lands in the trail).',
       registers,
     });
+    const perRelay = this.tenantLabel ? ['tenant', 'method'] : ['method'];
+    this.relayed = new Counter({
+      name: 'bulkhead_relayed_requests_total',
+      help:
+        "Requests relayed to a tenant's runtime besides tools/call (resources, prompts, completion), " +
+        'by MCP method, outcome (ok or the error code) and error class.',
+      labelNames: [...perRelay, 'outcome', 'error_class'],
+      registers,
+    });
+    this.relayLatency = new Histogram({
+      name: 'bulkhead_relayed_request_duration_seconds',
+      help: "Time the router took to answer a request relayed to a tenant's runtime, by MCP method.",
+      labelNames: perRelay,
+      buckets: CALL_BUCKETS,
+      registers,
+    });
     const inFlight = options.inFlight ?? (() => 0);
     new Gauge({
       name: 'bulkhead_mcp_requests_in_flight',
@@ -147,9 +174,17 @@ export class RouterMetrics {
 
   /** One answered tools/call: its error code (undefined: it succeeded) and how long it took. */
   callAnswered(call: CallLabels, code: string | undefined, seconds: number): void {
-    const errorClass = code === undefined ? 'none' : errorClassOf(code);
-    this.calls.inc({ ...this.labels(call), outcome: code ?? 'ok', error_class: errorClass });
-    this.latency.observe(this.labels(call), seconds);
+    answered(this.calls, this.latency, this.labels(call), code, seconds);
+  }
+
+  /**
+   * One answered relayed request (router/mcp/relay-admission.ts), refused before the runtime or not:
+   * its error code (undefined: it succeeded) and how long it took.
+   */
+  relayAnswered(relay: RelayLabels, code: string | undefined, seconds: number): void {
+    const { tenant, method } = relay;
+    const labels: Record<string, string> = this.tenantLabel ? { tenant, method } : { method };
+    answered(this.relayed, this.relayLatency, labels, code, seconds);
   }
 
   /** An audit record logged in full because Redis did not confirm it (router/mcp/call-audit.ts). */
@@ -192,6 +227,19 @@ export class RouterMetrics {
   ensured(outcome: 'ok' | 'error', seconds: number): void {
     this.ensure.observe({ outcome }, seconds);
   }
+}
+
+/** Counts an answer by its outcome and error class, and observes its latency. */
+function answered(
+  count: Counter,
+  latency: Histogram,
+  labels: Record<string, string>,
+  code: string | undefined,
+  seconds: number,
+): void {
+  const errorClass = code === undefined ? 'none' : errorClassOf(code);
+  count.inc({ ...labels, outcome: code ?? 'ok', error_class: errorClass });
+  latency.observe(labels, seconds);
 }
 
 /** The error code of a tool error result (kernel/tools/tool-errors.ts), undefined when it succeeded. */

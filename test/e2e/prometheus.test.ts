@@ -3,7 +3,7 @@
 // then returns what those calls were: per-tool p95 latency (the histogram's counts per tool, and
 // the quantile as computed from the buckets the router exposes, bounded by the slowest call the
 // client saw), the error rate by class, schema-validation failures, rate-limit refusals by layer,
-// and the supervisor's running runtime. The shipped alerting rules (deploy/prometheus/alerts.yml)
+// relayed requests (resources, prompts) by method, and the supervisor's running runtime. The shipped alerting rules (deploy/prometheus/alerts.yml)
 // load and evaluate without error (what they fire on: test/integration/alert-rules.test.ts), and
 // every query of the shipped Grafana dashboard (deploy/grafana/bulkhead.json) evaluates, with data
 // unless it reads series only events this test does not cause would make.
@@ -96,6 +96,9 @@ describe('a real Prometheus server', () => {
     for (let i = 0; i < 5; i++) outcomes.push(await timed('whoami', {}));
     // 3 + 4 + 2 admitted; 2 invalid; 3 refused by whoami's limit.
     expect(outcomes.filter(Boolean)).toHaveLength(9);
+    // Relayed requests: the tenant's only pack (records) serves no resource or prompt: both refused.
+    await expect(client.readResource({ uri: 'notes://readme' })).rejects.toThrow(/notes:\/\/readme/);
+    await expect(client.getPrompt({ name: 'notes_summarize' })).rejects.toThrow(/Unknown prompt/);
 
     // Until Prometheus has scraped the router after the last call.
     await prometheus.waitFor('sum(bulkhead_tool_calls_total{job="bulkhead-router"})', (v) => v === 14);
@@ -110,6 +113,16 @@ describe('a real Prometheus server', () => {
     expect(byLabel(validation, 'tool')).toEqual({ records_create: 2 });
     const refusals = await prometheus.query('sum by (layer) (bulkhead_rate_limit_refusals_total)');
     expect(byLabel(refusals, 'layer')).toEqual({ tool: 3 });
+
+    await prometheus.waitFor('sum(bulkhead_relayed_requests_total{job="bulkhead-router"})', (v) => v === 2);
+    const relayed = await prometheus.query(
+      'sum by (method) (bulkhead_relayed_requests_total{error_class="validation"})',
+    );
+    expect(byLabel(relayed, 'method')).toEqual({ 'resources/read': 1, 'prompts/get': 1 });
+    const relayTimes = await prometheus.query(
+      'sum by (method) (bulkhead_relayed_request_duration_seconds_count)',
+    );
+    expect(byLabel(relayTimes, 'method')).toEqual({ 'resources/read': 1, 'prompts/get': 1 });
 
     const counts = await prometheus.query('sum by (tool) (bulkhead_tool_call_duration_seconds_count)');
     expect(byLabel(counts, 'tool')).toEqual({ records_create: 5, records_list: 4, whoami: 5 });

@@ -1,11 +1,11 @@
 // The shipped alerting rules (deploy/prometheus/alerts.yml) fire on what they are for and stay quiet
 // otherwise, as Prometheus's own rule tester (Debian's `promtool`, installed with `prometheus` by
-// .ci/setup.sh) evaluates them against the series in deploy/prometheus/alerts.test.yml. Those series
+// .ci/setup.sh) evaluates them against the series in deploy/prometheus/alerts-*.test.yml. Those series
 // use only names and labels the router's and the supervisor's registries register, so a rule that
 // groups by a label its metric lacks cannot pass on made-up series. Each alert made to always fire,
 // and then never, breaks the tests: they can fail for every alert.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +16,9 @@ import { RouterMetrics } from '../../router/metrics/router-metrics.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 
 const RULES = 'deploy/prometheus/alerts.yml';
-const TESTS = 'deploy/prometheus/alerts.test.yml';
+/** The rule tests, the router's and the supervisor's, each next to the rules it loads (alerts.yml). */
+const TESTS = ['alerts-router.test.yml', 'alerts-supervisor.test.yml'];
+const DEPLOYED = 'deploy/prometheus';
 const run = promisify(execFile);
 
 interface RuleFile {
@@ -71,9 +73,10 @@ let scratch: string;
 
 beforeAll(async () => {
   rules = parse(await readFile(RULES, 'utf8')) as RuleFile;
-  tests = parse(await readFile(TESTS, 'utf8')) as RuleTests;
+  const files = await Promise.all(TESTS.map((file) => readFile(join(DEPLOYED, file), 'utf8')));
+  tests = { tests: files.flatMap((text) => (parse(text) as RuleTests).tests) };
   scratch = await mkdtemp(join(tmpdir(), 'bulkhead-alert-rules-'));
-  await copyFile(TESTS, join(scratch, 'alerts.test.yml'));
+  for (const file of TESTS) await copyFile(join(DEPLOYED, file), join(scratch, file));
 });
 
 afterAll(async () => {
@@ -91,7 +94,7 @@ async function testWith(alert: string, expr: string): Promise<{ ok: boolean; out
     })),
   };
   await writeFile(join(scratch, 'alerts.yml'), stringify(changed));
-  return promtool('test', 'rules', join(scratch, 'alerts.test.yml'));
+  return promtool('test', 'rules', ...TESTS.map((file) => join(scratch, file)));
 }
 
 describe('the shipped alerting rules', () => {
@@ -99,7 +102,10 @@ describe('the shipped alerting rules', () => {
     const check = await promtool('check', 'rules', RULES);
     expect(check.output).toContain(`SUCCESS: ${alerts().length} rules found`);
     expect(check.ok).toBe(true);
-    const result = await promtool('test', 'rules', TESTS);
+    // Every test file shipped is run here: none is left out.
+    const shipped = (await readdir(DEPLOYED)).filter((file) => file.endsWith('.test.yml'));
+    expect(shipped.sort()).toEqual([...TESTS].sort());
+    const result = await promtool('test', 'rules', ...TESTS.map((file) => join(DEPLOYED, file)));
     expect(result.output).toContain('SUCCESS');
     expect(result.ok, result.output).toBe(true);
   });

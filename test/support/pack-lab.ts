@@ -10,7 +10,7 @@ import { approvePack, buildPack, reviewPack } from '../../tenants/control-plane/
 import { updateTenant } from '../../tenants/control-plane/update.ts';
 import { containerId } from './mcp-client.ts';
 import { REDIS_URL } from './namespace.ts';
-import { startTestStack, type TestStack } from './stack.ts';
+import { startTestStack, type TestStack, type TestStackOptions } from './stack.ts';
 
 export interface PackLab {
   stack: TestStack;
@@ -35,8 +35,12 @@ export interface PackLab {
   close(): Promise<void>;
 }
 
-export async function openPackLab(label: string): Promise<PackLab> {
-  const stack = await startTestStack(label, { router: { pinWatchIntervalMs: 100 } });
+/** `options`: the stack's besides (its router's settings added to the close pin watch). */
+export async function openPackLab(label: string, options: TestStackOptions = {}): Promise<PackLab> {
+  const stack = await startTestStack(label, {
+    ...options,
+    router: { pinWatchIntervalMs: 100, ...options.router },
+  });
   const work = await mkdtemp(join(tmpdir(), `bulkhead-${label}-`));
   const cp = await openControlPlane({
     redisUrl: REDIS_URL,

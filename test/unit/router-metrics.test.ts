@@ -1,5 +1,6 @@
 // The router's metrics on their own: the tenant label only when enabled, an unexpected code counted
-// as `internal`, and the drift guard's withheld/restored events counted once per change.
+// as `internal`, the drift guard's withheld/restored events counted once per change, and relayed
+// requests counted by method and outcome apart from tool calls.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
@@ -40,6 +41,30 @@ describe('RouterMetrics', () => {
     ).toBe(1);
     expect(total(s, 'bulkhead_tool_calls_total', { error_class: 'internal' })).toBe(1);
     expect(total(s, 'bulkhead_tool_call_duration_seconds_count', { tool: 'records_get' })).toBe(2);
+  });
+
+  it('counts relayed requests by method, outcome and class, apart from tool calls; tenant only when enabled', async () => {
+    const plain = new RouterMetrics();
+    const labelled = new RouterMetrics({ tenantLabel: true });
+    for (const m of [plain, labelled]) {
+      m.relayAnswered({ tenant: 'acme', method: 'prompts/get' }, undefined, 0.01);
+      m.relayAnswered({ tenant: 'acme', method: 'prompts/get' }, 'unknown_prompt', 0.001);
+      m.relayAnswered({ tenant: 'acme', method: 'resources/read' }, 'something else', 0.2);
+    }
+    const s = await samples(plain);
+    expect(s.some((sample) => 'tenant' in sample.labels)).toBe(false);
+    const relayed = (labels: Record<string, string>) => total(s, 'bulkhead_relayed_requests_total', labels);
+    expect(relayed({ method: 'prompts/get', outcome: 'ok', error_class: 'none' })).toBe(1);
+    expect(relayed({ method: 'prompts/get', outcome: 'unknown_prompt', error_class: 'validation' })).toBe(1);
+    expect(relayed({ method: 'resources/read', outcome: 'something else', error_class: 'internal' })).toBe(1);
+    expect(total(s, 'bulkhead_relayed_request_duration_seconds_count', { method: 'prompts/get' })).toBe(2);
+    expect(
+      total(s, 'bulkhead_relayed_request_duration_seconds_sum', { method: 'resources/read' }),
+    ).toBeCloseTo(0.2);
+    expect(total(s, 'bulkhead_tool_calls_total')).toBe(0);
+    const withTenant = await samples(labelled);
+    expect(total(withTenant, 'bulkhead_relayed_requests_total', { tenant: 'acme' })).toBe(3);
+    expect(total(withTenant, 'bulkhead_relayed_request_duration_seconds_count', { tenant: 'acme' })).toBe(3);
   });
 
   it('counts each drift change once, by approved tool name', async () => {
