@@ -16,6 +16,7 @@ import { cliSettings } from '../../tenants/cli/config.ts';
 import { writeDevStack, type DevStack } from './dev-stack-state.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
 import { agentToken, userToken } from './token-command.ts';
+import { tokenLifetimeText } from './token-lifetime.ts';
 import { assertPortsFree, freeLoopbackPort, parseConsoleUsers, startDevConsole } from './dev-console.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -227,7 +228,7 @@ export const up: Command = {
       console.log(`
 Bulkhead is running.
   MCP endpoint:   ${resourceUrl}
-  Token issuer:   ${issuer} (development IdP; tokens last 5 minutes)
+  Token issuer:   ${issuer} (development IdP; tokens last ${tokenLifetimeText(process.env)})
   Get a token:    ${process.execPath} dev/cli/main.ts token --tenant ${values.tenant}
   A user's token: ${process.execPath} dev/cli/main.ts token --user ${users[0]?.id ?? '<user>'}   (users: ${users.map((u) => `${u.id}=${u.roles.join('+')}`).join(', ') || 'none'})
   Console:        ${consoleUrl}   (sign in as ${consoleUsers.map((u) => `${u.id} (${u.roles.join('+')})`).join(', ') || 'nobody: see --console-users'})
