@@ -4,7 +4,10 @@
 // submission and the wait for the outcome share (supervisor/client/job-request.ts). Before, the
 // submission (`queue.add`) had no bound at all and these calls waited for good. A redis-server of
 // the test's own (private-redis.ts) behind a relay that holds the job's submission and everything
-// after it (freezing-proxy.ts `freezeAt`); the held job lands once Redis answers again.
+// after it (freezing-proxy.ts `freezeAt`); the held job lands once Redis answers again. A job
+// submitted before Redis froze fails `runtime_failed` at the deadline, and closing its client then
+// leaves no rejection unhandled: BullMQ's `waitUntilFinished` left one (its check of the job, cut
+// off by the close, inside an async Promise executor), which ends a process.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -103,6 +106,34 @@ describe('a supervisor job asked for while the job queue Redis is frozen', () =>
     const packDir = join(setup.redis.dir, 'pack-frozen');
     expectNotSubmitted(await frozenAt(`"dir":"${packDir}"`, () => setup.packs.build(packDir)), 'build');
     await expect.poll(() => waiting(PACK_QUEUE, 'build'), { timeout: 5_000 }).toBe(1);
+  }, 15_000);
+
+  it('fails a wait whose outcome Redis holds at the deadline, and closes with no rejection left', async () => {
+    // A client of its own: the others stay open for the next test.
+    const relayed = { ...setup.direct, path: setup.redis.proxy.socketPath };
+    const client = new RuntimeClient({ redis: relayed, prefix: PREFIX, timeoutMs: TIMEOUT_MS });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await client.ready();
+      // The submission is answered; the wait's check whether the job finished already is held.
+      setup.redis.proxy.freezeAfter('"tenantId":"waited"');
+      const started = performance.now();
+      const error = await client.inspect('waited').then(
+        () => new Error('answered although Redis was frozen'),
+        (failure: unknown) => failure,
+      );
+      expect(error).toMatchObject({ code: 'runtime_failed' });
+      expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      // Closed while Redis still holds the check: the forced close cuts it off.
+      await client.close();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      setup.redis.proxy.thaw();
+      process.off('unhandledRejection', onUnhandled);
+    }
   }, 15_000);
 
   it('submits again once Redis answers: a requestPrepare is queued', async () => {
