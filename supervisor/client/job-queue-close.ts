@@ -21,12 +21,11 @@ interface CommandQueues {
 }
 
 /**
- * How long a close waits for Redis to answer what the queue's connection sent before it. BullMQ's
- * `waitUntilFinished` checks the job once more (`isFinished`) after the job's completion event may
- * already have answered its caller, inside an async Promise executor: a forced close that rejected
- * that check left a rejection no one handles, which ended the tenants CLI after its `list` (seen
- * in the fresh-clone CI under load). Redis answers a connection's commands in order, so its answer
- * to one PING sent last means every command before it was answered.
+ * How long a close waits for Redis to answer what the queue's connection sent before it: a command
+ * the forced close rejects is a failure for whatever still awaits it (a wait's check whether its job
+ * finished already, job-request.ts `outcomeOf`, may be in flight after the job's completion event
+ * answered its caller). Redis answers a connection's commands in order, so its answer to one PING
+ * sent last means every command before it was answered.
  */
 export const ANSWERS_WAIT_MS = 500;
 

@@ -4,9 +4,10 @@
 // event stream), so a Redis that stops answering with its connection open (frozen, a partition
 // with no reset) would hold `queue.add` forever, and the caller with it: an agent's call waiting
 // for a cold start, holding its place at the tenant's concurrency gate and its idempotency claim.
+import type { EventEmitter } from 'node:events';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { settleWithin } from '../../kernel/redis/deadline.ts';
+import { afterDeadline, settleWithin } from '../../kernel/redis/deadline.ts';
 import { unansweredByRedis } from '../../kernel/redis/redis-unanswered.ts';
 
 export interface JobQueue {
@@ -51,7 +52,7 @@ export async function submitJob(queue: Queue, name: string, data: object, ms: nu
  * Submits a job and waits for its return value, both within `timeoutMs`, the submission alone
  * within `submitMs` too (a Redis command, where the wait is for a container's start). A job not
  * submitted in time fails with `jobNotSubmitted`; one that failed, or whose outcome did not come
- * within what is left of the deadline, with what `failed` makes of BullMQ's error.
+ * within what is left of the deadline, with what `failed` makes of the reason (`outcomeOf`).
  */
 export async function requestJob(
   jobs: JobQueue,
@@ -61,11 +62,87 @@ export async function requestJob(
 ): Promise<unknown> {
   const deadline = performance.now() + options.timeoutMs;
   const submitted = await submitJob(jobs.queue, job.name, job.data, options.submitMs ?? options.timeoutMs);
-  // At least 1 ms: BullMQ reads a ttl of 0 as "wait for good".
-  const left = Math.max(1, Math.ceil(deadline - performance.now()));
   try {
-    return await submitted.waitUntilFinished(jobs.events, left);
+    return await outcomeOf(jobs, submitted, Math.max(0, Math.ceil(deadline - performance.now())));
   } catch (error) {
-    throw options.failed(error instanceof Error ? error : new Error(String(error)));
+    throw options.failed(error as Error);
+  }
+}
+
+/**
+ * How long a wait's last check, at its deadline, may take: whether the job finished while the
+ * process could not read its event stream (below).
+ */
+export const LAST_CHECK_MS = 500;
+
+/**
+ * The return value of the submitted `job`, or an Error saying why it failed or that no outcome came
+ * within `ms` (and LAST_CHECK_MS more at most). What BullMQ's `waitUntilFinished` does, without its
+ * two flaws. Its deadline was a plain timer, whose callback a process stalled past it (a busy
+ * machine) ran before it read what waited in its sockets: a job that had answered in time was
+ * failed. Here the deadline is `afterDeadline`, and at it Redis is asked once more whether the job
+ * finished: the event stream is read one batch a round trip, so a completion recorded during the
+ * stall may still be a read away when the loop resumes. And its check for a job finished before the
+ * wait began ran inside an async Promise executor, where the check's failure (its command cut off
+ * by the queue's close while Redis was frozen) was a rejection no one handles, which ends a process.
+ */
+function outcomeOf(jobs: JobQueue, job: Job, ms: number): Promise<unknown> {
+  const { queue } = jobs;
+  // Per-job event names (`completed:<id>`), which its typed listeners do not list.
+  const events = jobs.events as unknown as EventEmitter & Pick<QueueEvents, 'waitUntilReady'>;
+  const id = String(job.id);
+  const completed = `completed:${id}`;
+  const failed = `failed:${id}`;
+  const finished = (): Promise<unknown> => queue.getBackend().isFinished(id, true);
+  return new Promise((resolve, reject) => {
+    let waiting = true;
+    const end = (settle: () => void): void => {
+      if (!waiting) return;
+      waiting = false;
+      clearTimeout(timer);
+      events.off(completed, onCompleted);
+      events.off(failed, onFailed);
+      settle();
+    };
+    const fail = (reason: string): void => end(() => reject(new Error(reason)));
+    const onCompleted = (args: { returnvalue?: unknown }): void => end(() => resolve(args.returnvalue));
+    const onFailed = (args: { failedReason?: string }): void =>
+      fail(args.failedReason || `the ${job.name} job failed`);
+    /** Settles by what `isFinished` answered; `unfinished` when the job has not finished. */
+    const settleBy = (answer: unknown, unfinished: () => void): void => {
+      const [status, result] = answer as [number, string | null];
+      if (status === 1) end(() => resolve(returnValueOf(result)));
+      // 2: failed (`result` says why); -1: the job is gone.
+      else if (status !== 0) fail(result || `the ${job.name} job (id ${id}) is gone`);
+      else unfinished();
+    };
+    const expired = (): void => fail(`no outcome of the ${job.name} job (id ${id}) came within ${ms} ms`);
+    events.on(completed, onCompleted);
+    events.on(failed, onFailed);
+    const timer = afterDeadline(ms, lastCheck, undefined);
+    function lastCheck(): void {
+      if (!waiting) return;
+      void settleWithin(finished(), LAST_CHECK_MS, () => new Error('unanswered')).then(
+        (answer) => settleBy(answer, expired),
+        expired,
+      );
+    }
+    // Once the event stream is read, so that no event can fall between this check and the listeners.
+    events
+      .waitUntilReady()
+      .then(finished)
+      .then(
+        (answer) => settleBy(answer, () => undefined),
+        (error: unknown) => fail(`the ${job.name} job could not be read: ${String(error)}`),
+      );
+  });
+}
+
+/** A completed job's return value as Redis keeps it (JSON); unreadable: undefined, as BullMQ's. */
+function returnValueOf(stored: string | null): unknown {
+  try {
+    return stored === null ? undefined : JSON.parse(stored);
+  } catch {
+    return undefined;
   }
 }

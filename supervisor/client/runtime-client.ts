@@ -29,7 +29,10 @@ export interface RuntimeClientOptions {
   redis: RedisConnection;
   /** BullMQ key prefix: one per installation (and per test run). */
   prefix: string;
-  /** A job's submission and the wait for its outcome, together (default 60 s). */
+  /**
+   * A job's submission and the wait for its outcome, together (default 60 s), and then a last check
+   * whether the job finished, of LAST_CHECK_MS at most (job-request.ts).
+   */
   timeoutMs?: number;
   /**
    * A job's submission alone, a Redis command (default: timeoutMs). The router gives it its state

@@ -1,5 +1,6 @@
 // The job contract between runtime producers (router, CLI) and the supervisor's worker.
 import { z } from 'zod';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { ErrorCode } from '../../kernel/errors/error-codes.ts';
 import { RuntimeEndpointSchema } from '../../kernel/wire/runtime-endpoint.ts';
 import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
@@ -23,12 +24,22 @@ export const RemoveJob = z.strictObject({
   tenantId: JobTenant,
   purgeData: z.boolean(),
   /**
-   * Until when (epoch ms, the asker's clock) its asker waits for it: a remove that starts later is
-   * refused, not run. Its asker was told it failed (an offboarding keeps the record and runs again),
-   * and a tenant onboarded again under the id meanwhile must not lose its runtime or its data to it.
+   * Until when (epoch ms, the asker's clock) its asker waits for it: a remove taken later, or that
+   * gets the tenant's lock later (behind a bring-up), is refused, not run (`refuseUnwaited`). Its
+   * asker was told it failed (an offboarding keeps the record and runs again), and a tenant resumed
+   * or onboarded again under the id meanwhile must not lose its runtime or its data to it.
    */
   notAfterMs: z.number().optional(),
 });
+
+/** Refuses (`runtime_failed`) a remove whose asker waits for it no longer (RemoveJob `notAfterMs`). */
+export function refuseUnwaited(tenantId: string, notAfterMs: number | undefined): void {
+  if (notAfterMs !== undefined && Date.now() > notAfterMs)
+    throw new BulkheadError(
+      'runtime_failed',
+      `the remove of "${tenantId}" was asked for until ${notAfterMs}: not run`,
+    );
+}
 export const InspectJob = z.strictObject({ tenantId: JobTenant });
 export const VerifyJob = z.strictObject({ tenantId: JobTenant });
 /** Ready what a tenant's first start needs, starting nothing: its image and its volume. */

@@ -50,6 +50,21 @@ export function runningAfterAll(error: unknown): boolean {
   );
 }
 
+/**
+ * The engine refused the unpause itself, its flag clear since it was read as paused (containerd's
+ * resume event after a late pause event, an operator's unpause): "Container <id> is not paused", a
+ * 500 from Docker 20.10 (a 409, a conflict, is taken too). Thawed, as a thaw wants, if the engine
+ * reports it running and not paused now: the text alone is not trusted, and a container that
+ * stopped meanwhile is not a runtime woken.
+ */
+async function clearedSince(container: Docker.Container, error: unknown): Promise<boolean> {
+  const message = error instanceof Error ? error.message : String(error);
+  if (![409, 500].includes(statusOf(error) ?? 0) || !/container \S+ is not paused/i.test(message))
+    return false;
+  const { State } = await container.inspect();
+  return State.Running && !State.Paused;
+}
+
 export interface RuntimeFreezerOptions {
   /** Where the host's cgroup tree is mounted (default /sys/fs/cgroup). */
   root?: string;
@@ -112,7 +127,8 @@ export class RuntimeFreezer {
       try {
         await ignoreStatus(container.unpause(), 304);
       } catch (error) {
-        if (!runningAfterAll(error)) throw error;
+        if (runningAfterAll(error)) return;
+        if (!(await clearedSince(container, error))) throw error;
       }
       return;
     }

@@ -16,6 +16,7 @@ import {
   JOB_FAILURE_CODES,
   RUNTIME_JOBS,
   RUNTIME_QUEUE,
+  refuseUnwaited,
   type JobFailure,
   type JobOutcome,
   type JobValue,
@@ -28,7 +29,7 @@ export interface RuntimeLifecycle {
   ensureRuntime(
     tenant: TenantRecord,
   ): Promise<{ endpoint: RuntimeEndpoint; epoch: number; info: { runtimeId: string } }>;
-  remove(tenantId: string, purgeData: boolean): Promise<void>;
+  remove(tenantId: string, purgeData: boolean, options: { notAfterMs?: number | undefined }): Promise<void>;
   inspect(tenantId: string): Promise<RuntimeStatus | undefined>;
   recycle(
     tenant: TenantRecord,
@@ -89,13 +90,13 @@ function handlers(options: RuntimeWorkerOptions): {
     },
     async remove(data) {
       const { tenantId, purgeData, notAfterMs } = RUNTIME_JOBS.remove.data.parse(data);
-      // Its asker has given up on it (the job landed or was taken late): not run (RemoveJob).
-      if (notAfterMs !== undefined && Date.now() > notAfterMs)
-        refuse('runtime_failed', `the remove of "${tenantId}" was asked for until ${notAfterMs}: not run`);
+      // Its asker has given up on it (the job landed or was taken late): not run (RemoveJob). The
+      // lifecycle asks again once it holds the tenant's lock.
+      refuseUnwaited(tenantId, notAfterMs);
       // Before the purge: one that fails keeps the record, and offboarding runs both again.
       const tenant = purgeData && options.audit ? await registry.get(tenantId) : undefined;
       if (tenant) await options.audit?.offboard(tenant);
-      await manager.remove(tenantId, purgeData);
+      await manager.remove(tenantId, purgeData, { notAfterMs });
       return {};
     },
     async inspect(data) {

@@ -7,6 +7,7 @@
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
+import { refuseUnwaited } from '../client/runtime-jobs.ts';
 import type { TamperWitness } from '../client/socket-tamper.ts';
 import type { EnsureOptions, RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
@@ -208,9 +209,10 @@ export class RuntimeController {
     await this.boosts.close();
   }
 
-  /** Suspend (`purgeData` false: container reaped, volume kept) or offboard (everything destroyed). */
-  async remove(tenantId: string, purgeData: boolean): Promise<void> {
+  /** Suspend (`purgeData` false: volume kept) or offboard, unless its asker gave up meanwhile (RemoveJob). */
+  async remove(tenantId: string, purgeData: boolean, asked: { notAfterMs?: number | undefined } = {}) {
     await this.gate.run(tenantId, async () => {
+      refuseUnwaited(tenantId, asked.notAfterMs);
       await this.options.epochs?.bump(tenantId);
       const info = await this.driver.inspect(tenantId);
       if (purgeData) {
@@ -258,7 +260,6 @@ export class RuntimeController {
     const fresh = broken || !current;
     const info = await this.bringUp(tenant, before, reason, { fresh, failed: broken });
     const seconds = (performance.now() - started) / 1000;
-    const ms = Math.round(seconds * 1000);
     const from = before?.state ?? 'absent';
     this.options.onReady?.(
       !fresh && (state === 'paused' || state === 'stopped')
@@ -266,7 +267,7 @@ export class RuntimeController {
         : { kind: 'create', seconds },
     );
     this.options.logger.info(
-      { tenant: tenant.id, runtime: info.runtimeId.slice(0, 12), from, ms },
+      { tenant: tenant.id, runtime: info.runtimeId.slice(0, 12), from, ms: Math.round(seconds * 1000) },
       'runtime ready',
     );
     return { endpoint: info.endpoint, epoch: await epoch, info };

@@ -1,9 +1,10 @@
 // A job queue's producer closed (supervisor/client/job-queue-close.ts) while a command of its queue
 // connection waits for Redis's answer: the command is answered, not rejected by the forced close.
-// BullMQ's `waitUntilFinished` leaves such a command (its last `isFinished` check) inside an async
-// Promise executor after the job's completion event has answered its caller, where a rejection is
-// one no one handles: it ended the tenants CLI after its `list` in the fresh-clone CI. Real Redis
-// (the shared one, every key under the test's own prefix).
+// BullMQ's `waitUntilFinished` (which job-request.ts no longer uses) left such a command (its last
+// `isFinished` check) inside an async Promise executor after the job's completion event had
+// answered its caller, where a rejection was one no one handles: it ended the tenants CLI after
+// its `list` in the fresh-clone CI. Real Redis (the shared one, every key under the test's own
+// prefix).
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';

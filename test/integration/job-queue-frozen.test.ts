@@ -4,14 +4,19 @@
 // submission and the wait for the outcome share (supervisor/client/job-request.ts). Before, the
 // submission (`queue.add`) had no bound at all and these calls waited for good. A redis-server of
 // the test's own (private-redis.ts) behind a relay that holds the job's submission and everything
-// after it (freezing-proxy.ts `freezeAt`); the held job lands once Redis answers again.
+// after it (freezing-proxy.ts `freezeAt`); the held job lands once Redis answers again. The wait
+// for a job submitted just before Redis froze fails at the deadline, and closing its job queue then
+// leaves no rejection unhandled: BullMQ's `waitUntilFinished` left one (its check of the job, cut
+// off by the close, inside an async Promise executor), which ends a process.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RedisSocketConnection } from '../../kernel/redis/connection.ts';
 import { PackClient } from '../../supervisor/client/pack-client.ts';
+import { closeJobQueue } from '../../supervisor/client/job-queue-close.ts';
+import { requestJob } from '../../supervisor/client/job-request.ts';
 import { PACK_QUEUE } from '../../supervisor/client/pack-jobs.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { RUNTIME_QUEUE } from '../../supervisor/client/runtime-jobs.ts';
@@ -103,6 +108,43 @@ describe('a supervisor job asked for while the job queue Redis is frozen', () =>
     const packDir = join(setup.redis.dir, 'pack-frozen');
     expectNotSubmitted(await frozenAt(`"dir":"${packDir}"`, () => setup.packs.build(packDir)), 'build');
     await expect.poll(() => waiting(PACK_QUEUE, 'build'), { timeout: 5_000 }).toBe(1);
+  }, 15_000);
+
+  it('fails a wait whose outcome Redis holds at the deadline, and closes with no rejection left', async () => {
+    const relayed = { ...setup.direct, path: setup.redis.proxy.socketPath, maxRetriesPerRequest: null };
+    const jobs = {
+      queue: new Queue('waited', { connection: relayed, prefix: PREFIX }),
+      events: new QueueEvents('waited', { connection: relayed, prefix: PREFIX }),
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await Promise.all([jobs.queue.waitUntilReady(), jobs.events.waitUntilReady()]);
+      // The submission answered, Redis freezes: the wait's check whether the job finished already
+      // (its next command) is held, and so is the event stream.
+      jobs.queue.once('waiting', () => setup.redis.proxy.freezeAt(''));
+      const started = performance.now();
+      const error = await requestJob(
+        jobs,
+        { name: 'inspect', data: { tenantId: 'waited' } },
+        { timeoutMs: TIMEOUT_MS, failed: (failure) => failure },
+      ).then(
+        () => new Error('answered although Redis was frozen'),
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toContain('inspect');
+      // The deadline, its last check (LAST_CHECK_MS, 500 ms) and a loaded machine's margin.
+      expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      // Closed while Redis still holds the check: the forced close cuts it off.
+      await closeJobQueue(jobs.queue, jobs.events);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      setup.redis.proxy.thaw();
+      process.off('unhandledRejection', onUnhandled);
+    }
   }, 15_000);
 
   it('submits again once Redis answers: a requestPrepare is queued', async () => {

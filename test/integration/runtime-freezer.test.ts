@@ -1,10 +1,10 @@
 // Pausing a runtime in its host cgroup's freezer (supervisor/docker/runtime-freezer.ts), against the
 // real engine and kernel: the engine reports it running while no process of it runs, the driver
 // reports it paused and thaws it, as does a supervisor started anew; one the engine paused is thawed
-// by the engine, and woken where the engine takes it for paused though it runs; a frozen runtime
-// still stops gracefully, is removed at once without a drain and is reported paused by the
-// isolation evidence; the tenant cannot reach its own freezer; and a supervisor that cannot reach
-// the host's cgroups pauses through the engine.
+// by the engine, and woken where the engine takes it for paused though it runs, or took it so and
+// cleared its flag before the wake's unpause; a frozen runtime still stops gracefully, is removed
+// at once without a drain and is reported paused by the isolation evidence; the tenant cannot reach
+// its own freezer; and a supervisor that cannot reach the host's cgroups pauses through the engine.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +106,20 @@ describe('a runtime paused in its host cgroup', () => {
     await setKernelFreezer(ns.docker, runtimeId, true);
     await container.unpause();
     expect(await engineState(runtimeId)).toMatchObject({ Running: true, Paused: false });
+  });
+
+  it('wakes a runtime the engine took for paused and whose flag cleared before the wake unpaused it', async () => {
+    const { runtimeId } = (await driver.inspect('icy'))!;
+    const container = ns.docker.getContainer(runtimeId);
+    await container.pause();
+    const seen = await driver.inspect('icy');
+    expect(seen).toMatchObject({ state: 'paused', pausedBy: 'engine' });
+    // Cleared between the wake's look and its unpause, as containerd's resume event clears it after
+    // a late pause event: the engine refuses the unpause ("Container <id> is not paused").
+    await container.unpause();
+    await expect(container.unpause()).rejects.toThrow(/is not paused/);
+    expect(await driver.resume(seen!)).toMatchObject({ state: 'running' });
+    expect(await probeHealth(seen!.endpoint)).toBe(true);
   });
 
   it('is out of reach of the tenant: its own processes can neither freeze nor thaw it', async () => {

@@ -25,6 +25,8 @@ const ensureScript = new Map<string, () => Promise<never> | never>();
 let releaseStuck: () => void = () => undefined;
 /** The audit trail's offboarding and the lifecycle's removals, in the order the worker ran them. */
 const removals: string[] = [];
+/** Until when each removal's asker waited, as the lifecycle was told (it checks it again under the lock). */
+const removeDeadlines: (number | undefined)[] = [];
 
 const status: RuntimeStatus = {
   tenantId: 'alpha',
@@ -45,8 +47,9 @@ const lifecycle: RuntimeLifecycle = {
       info: { runtimeId: 'c0ffee' },
     };
   },
-  remove: (tenantId, purgeData) => {
+  remove: (tenantId, purgeData, asked) => {
     removals.push(`remove ${tenantId} purgeData=${purgeData}`);
+    removeDeadlines.push(asked.notAfterMs);
     return Promise.resolve();
   },
   // More than the status, as the lifecycle's own record holds: the worker passes on the status only.
@@ -184,6 +187,8 @@ describe('runtime jobs', () => {
     expect(removals).toEqual([]);
     await client.remove('alpha', { purgeData: false });
     expect(removals).toEqual(['remove alpha purgeData=false']);
+    // Handed on: the lifecycle refuses it still if its asker gives up while it waits for the lock.
+    expect(removeDeadlines.at(-1)).toBeGreaterThan(Date.now());
   });
 
   it('refuses verify where the supervisor has no verifier', async () => {

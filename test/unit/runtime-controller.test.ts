@@ -107,6 +107,24 @@ describe('RuntimeController', () => {
     expect(driver.calls.filter((c) => c.op === 'ensure')).toHaveLength(1);
   });
 
+  // A remove job taken in time whose asker (the control plane, waiting the job timeout) gave up
+  // while it waited behind a bring-up for the tenant's lock: its asker was told it failed (an
+  // offboarding keeps the record; an operator may resume the tenant), so it must not run then.
+  it('refuses a remove whose asker gave up while it waited for the tenant’s lock', async () => {
+    const driver = new MemoryDriver(150);
+    const runtimes = manager(driver);
+    const bringUp = runtimes.ensure(tenant('acme'));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const removal = runtimes.remove('acme', true, { notAfterMs: Date.now() + 50 });
+    await bringUp;
+    await expect(removal).rejects.toMatchObject({ code: 'runtime_failed' });
+    expect(driver.runtimes.get('acme')?.state).toBe('running');
+    expect(driver.volumes.has('acme')).toBe(true);
+    // One still waited for runs.
+    await runtimes.remove('acme', true, { notAfterMs: Date.now() + 60_000 });
+    expect(driver.volumes.has('acme')).toBe(false);
+  });
+
   it('recycles the runtime it observed when that one is still the tenant’s', async () => {
     const driver = new MemoryDriver();
     const runtimes = manager(driver);
