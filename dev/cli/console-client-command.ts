@@ -1,7 +1,7 @@
 // `bulkhead console-client`: registers a console's confidential client at the development IdP and
 // writes its secret to a file, for a console run elsewhere than `bulkhead up` (deploy/compose/
 // console.yml: docs/compose.md, "The console"). Prints the client id as an environment line.
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
 import { registerConsoleClient } from './dev-console.ts';
@@ -14,25 +14,53 @@ function required(value: string | undefined, what: string): string {
   return value;
 }
 
-/** Writes `text` to `file` readable by `owner` alone (0400), whole or not at all (a file beside it, renamed). */
-async function writeSecretFile(file: string, text: string, owner: number | undefined): Promise<void> {
+/** A file refused: why, in the operator's terms. */
+function secretFileError(file: string, owner: number | undefined, error: unknown): UsageError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EPERM' && owner !== undefined)
+    return new UsageError(`cannot hand ${file} to UID ${owner} (run as root, or --owner none)`);
+  return new UsageError(`cannot write --secret-file ${file}: ${code ?? (error as Error).message}`);
+}
+
+/**
+ * The secret file, readable by `owner` alone (0400), taken before the client is registered: a file
+ * that cannot be written or handed to `owner` is refused while nothing exists at the IdP, not after
+ * a client whose secret then has nowhere to go. Written beside `file` and renamed: whole or not at all.
+ */
+async function openSecretFile(
+  file: string,
+  owner: number | undefined,
+): Promise<{ write(text: string): Promise<void>; discard(): Promise<void> }> {
   const partial = join(dirname(file), `.console-client-${process.pid}.partial`);
+  let handle: FileHandle | undefined;
   try {
-    const handle = await open(partial, 'wx', 0o400);
-    try {
-      await handle.writeFile(text);
-      if (owner !== undefined) await handle.chown(owner, owner);
-    } finally {
-      await handle.close();
-    }
-    await rename(partial, file);
+    handle = await open(partial, 'wx', 0o400);
+    if (owner !== undefined) await handle.chown(owner, owner);
   } catch (error) {
-    await rm(partial, { force: true });
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EPERM' && owner !== undefined)
-      throw new UsageError(`cannot hand ${file} to UID ${owner} (run as root, or --owner none)`);
-    throw new UsageError(`cannot write --secret-file ${file}: ${code ?? (error as Error).message}`);
+    if (handle) {
+      await handle.close();
+      await rm(partial, { force: true });
+    }
+    throw secretFileError(file, owner, error);
   }
+  const opened = handle;
+  const discard = async (): Promise<void> => {
+    await opened.close().catch(() => undefined);
+    await rm(partial, { force: true });
+  };
+  return {
+    async write(text) {
+      try {
+        await opened.writeFile(text);
+        await opened.close();
+        await rename(partial, file);
+      } catch (error) {
+        await discard();
+        throw secretFileError(file, owner, error);
+      }
+    },
+    discard,
+  };
 }
 
 export const consoleClient: Command = {
@@ -61,24 +89,30 @@ export const consoleClient: Command = {
       '--initial-access-token (or BULKHEAD_IDP_INITIAL_ACCESS_TOKEN)',
     );
     const consoleUrl = values['console-url'];
-    if (!URL.canParse(consoleUrl) || !/^https?:$/.test(new URL(consoleUrl).protocol))
-      throw new UsageError(`--console-url ${consoleUrl} is not an http(s) URL`);
+    for (const [flag, url] of [
+      ['--issuer', issuer],
+      ['--console-url', consoleUrl],
+    ] as const)
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+        throw new UsageError(`${flag} ${url} is not an http(s) URL`);
     const owner = values.owner === 'none' ? undefined : Number(values.owner);
-    if (owner !== undefined && !(Number.isInteger(owner) && owner >= 0))
+    if (!/^(\d+|none)$/.test(values.owner) || (owner !== undefined && !Number.isSafeInteger(owner)))
       throw new UsageError(`--owner ${values.owner} is not a UID (or none)`);
+    const secretFile = await openSecretFile(file, owner);
     const client = await registerConsoleClient({
       issuer,
       initialAccessToken,
       consoleUrl,
       clientName: 'Bulkhead console',
-    }).catch((error: Error) => {
+    }).catch(async (error: Error) => {
+      await secretFile.discard();
       // fetch's own "fetch failed" names neither the URL nor why: say both.
       const cause = error.cause as NodeJS.ErrnoException | undefined;
       if (error.message !== 'fetch failed') throw error;
       const why = cause?.code ?? cause?.message ?? 'no answer';
       throw new Error(`cannot reach the development IdP at ${issuer} (${why})`, { cause: error });
     });
-    await writeSecretFile(file, `${client.clientSecret}\n`, owner);
+    await secretFile.write(`${client.clientSecret}\n`);
     console.error(
       `registered the console at ${issuer} for ${consoleUrl}/auth/callback; its secret is in ${file}`,
     );

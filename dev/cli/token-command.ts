@@ -6,9 +6,8 @@
 // access token.
 import { mintClientCredentialsToken, registerAgentClient } from '../idp/dev-client.ts';
 import { authorizeUser, registerUserClient } from '../idp/dev-user-login.ts';
-import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { fetchAdvertisedScopes } from '../idp/advertised-scopes.ts';
-import { parse, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
+import { parse, tenantIdOption, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
 import { cliSettings } from '../../tenants/cli/config.ts';
 import { readDevStack, writeDevStack, type DevStack } from './dev-stack-state.ts';
 
@@ -106,10 +105,10 @@ export const token: Command = {
     // What is asked for is checked before the stack is looked for: a wrong command line says so.
     if (!values.tenant && !values.user)
       throw new UsageError('token needs --tenant (an agent token) or --user (a user token)');
+    const tenant = values.tenant === undefined ? undefined : tenantIdOption(values.tenant, '--tenant');
     const { devDir } = cliSettings();
     const stack = await readDevStack(devDir);
     if (values.user) {
-      const tenant = values.tenant === undefined ? undefined : TenantIdSchema.parse(values.tenant);
       console.log(
         await userToken(devDir, stack, {
           user: values.user,
@@ -119,6 +118,6 @@ export const token: Command = {
       );
       return;
     }
-    console.log(await agentToken(devDir, stack, TenantIdSchema.parse(values.tenant!), values.scope));
+    console.log(await agentToken(devDir, stack, tenant!, values.scope));
   },
 };

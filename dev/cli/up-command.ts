@@ -6,12 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
-import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
 import { ensureAuditKeys } from '../../tenants/control-plane/audit-segments.ts';
 import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { ChildGroup, tail, waitForHttp } from './child-processes.ts';
 import { withContext } from '../../tenants/cli/cli-context.ts';
-import { parse, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
+import { parse, tenantIdOption, UsageError, type Command } from '../../tenants/cli/command-kit.ts';
 import { cliSettings } from '../../tenants/cli/config.ts';
 import { writeDevStack, type DevStack } from './dev-stack-state.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
@@ -88,11 +87,7 @@ export const up: Command = {
     );
     // Every value is checked before anything starts: a wrong tenant id would otherwise be refused
     // only by the onboarding, once the IdP, the supervisor, the router and the console were up.
-    const tenant = TenantIdSchema.safeParse(values.tenant);
-    if (!tenant.success)
-      throw new UsageError(
-        `--tenant ${values.tenant}: ${tenant.error.issues[0]?.message ?? 'not a tenant id'}`,
-      );
+    tenantIdOption(values.tenant, '--tenant');
     const settings = cliSettings();
     const routerUrl = `http://127.0.0.1:${values.port}`;
     const resourceUrl = `${routerUrl}/mcp`;

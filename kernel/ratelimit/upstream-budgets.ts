@@ -1,7 +1,7 @@
 // Upstream budgets: a downstream API's calls per minute, shared by every tenant whose calls use it
 // (docs/rate-limits.md, "Upstreams"). An installation-wide Redis hash, name -> calls per minute,
 // that the rate-limit script reads on each decision (so a change applies to the next call); an
-// upstream with no entry does not limit. Operators set them with `bulkhead quota --upstream`; the
+// upstream with no entry does not limit. Operators set them with `bulkhead upstream`; the
 // router charges the upstreams a tool definition names with the call, and the egress gateway
 // charges a pack's request through `chargeUpstream`.
 import type { Redis } from 'ioredis';
@@ -13,10 +13,21 @@ import { RateLimiter, type RateDecision } from './rate-limiter.ts';
 /** The highest budget, as for every per-minute quota (kernel/tenant/tenant-spec.ts). */
 export const MAX_UPSTREAM_CALLS_PER_MINUTE = 1_000_000;
 
-function checkedName(name: string): string {
+/** The name, or an invalid_input error (exported so the CLI refuses it before it connects). */
+export function checkedUpstreamName(name: string): string {
   if (!UPSTREAM_NAME.test(name))
     throw new BulkheadError('invalid_input', `invalid upstream name "${name}" (${UPSTREAM_NAME.source})`);
   return name;
+}
+
+/** The budget, or an invalid_input error (exported so the CLI refuses it before it connects). */
+export function checkedUpstreamLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_UPSTREAM_CALLS_PER_MINUTE)
+    throw new BulkheadError(
+      'invalid_input',
+      `an upstream budget is a whole number of calls per minute from 1 to ${MAX_UPSTREAM_CALLS_PER_MINUTE}, not ${limit}`,
+    );
+  return limit;
 }
 
 export interface UpstreamBudgetsOptions {
@@ -35,18 +46,12 @@ export async function setUpstreamBudget(
   options: UpstreamBudgetsOptions & { upstream: string; callsPerMinute: number | null },
 ): Promise<void> {
   const key = upstreamBudgetsKey(options.prefix);
-  const name = checkedName(options.upstream);
+  const name = checkedUpstreamName(options.upstream);
   if (options.callsPerMinute === null) {
     await options.redis.hdel(key, name);
     return;
   }
-  const limit = options.callsPerMinute;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_UPSTREAM_CALLS_PER_MINUTE)
-    throw new BulkheadError(
-      'invalid_input',
-      `an upstream budget is a whole number of calls per minute from 1 to ${MAX_UPSTREAM_CALLS_PER_MINUTE}, not ${limit}`,
-    );
-  await options.redis.hset(key, name, String(limit));
+  await options.redis.hset(key, name, String(checkedUpstreamLimit(options.callsPerMinute)));
 }
 
 /**
@@ -58,5 +63,5 @@ export function chargeUpstream(
   options: UpstreamBudgetsOptions & { upstream: string },
 ): Promise<RateDecision> {
   const limiter = new RateLimiter({ redis: options.redis, prefix: options.prefix });
-  return limiter.takeUpstreams([checkedName(options.upstream)]);
+  return limiter.takeUpstreams([checkedUpstreamName(options.upstream)]);
 }

@@ -12,14 +12,15 @@ import {
   verifySegments,
   type SegmentSource,
 } from '../control-plane/audit-segments.ts';
-import { countProgress, parse, UsageError, type Command } from './command-kit.ts';
+import {
+  countProgress,
+  parse,
+  runSubcommand,
+  tenantIdOption,
+  UsageError,
+  type Command,
+} from './command-kit.ts';
 import { cliSettings } from './config.ts';
-
-const USAGE = [
-  'bulkhead audit verify <tenant-id> | --dir DIR  [--created-at ISO-TIME] [--public-key FILE]',
-  '       bulkhead audit export <tenant-id> | --dir DIR  [--created-at ISO-TIME] [--from ISO-TIME] [--to ISO-TIME] [--format jsonl] [--out FILE] [--public-key FILE]',
-  '       bulkhead audit keygen --out DIR',
-].join('\n');
 
 function source(positionals: string[], dir: string | undefined, sub: string): SegmentSource {
   if (dir !== undefined) {
@@ -28,7 +29,7 @@ function source(positionals: string[], dir: string | undefined, sub: string): Se
   }
   const [tenant, ...rest] = positionals;
   if (!tenant || rest.length > 0) throw new UsageError(`audit ${sub} takes one tenant id (or --dir DIR)`);
-  return { root: cliSettings().auditDir, tenant };
+  return { root: cliSettings().auditDir, tenant: tenantIdOption(tenant) };
 }
 
 /**
@@ -154,19 +155,32 @@ async function keygen(args: string[]): Promise<void> {
   );
 }
 
-const SUBCOMMANDS: Record<string, (args: string[]) => Promise<void>> = {
-  verify,
-  export: exportRecords,
-  keygen,
+const SUBCOMMANDS: Record<string, Command> = {
+  verify: {
+    summary:
+      "check a trail's sealed segments offline: each one's digest, signature and tenant, their order, the entry chain",
+    usage: 'bulkhead audit verify <tenant-id> | --dir DIR  [--created-at ISO-TIME] [--public-key FILE]',
+    run: verify,
+  },
+  export: {
+    summary: "write a trail's records as SIEM JSON lines (stdout or --out FILE), its segments verified first",
+    usage:
+      'bulkhead audit export <tenant-id> | --dir DIR  [--created-at ISO-TIME] [--from ISO-TIME] [--to ISO-TIME] [--format jsonl] [--out FILE] [--public-key FILE]',
+    run: exportRecords,
+  },
+  keygen: {
+    summary:
+      'create the audit keys if missing: signing key (supervisor), public key (auditors), secret (routers)',
+    usage: 'bulkhead audit keygen --out DIR',
+    run: keygen,
+  },
 };
 
 export const audit: Command = {
+  subcommands: SUBCOMMANDS,
   summary: 'verify or export the sealed audit segments offline (SIEM JSON lines); create the audit keys',
-  usage: USAGE,
-  async run(args) {
-    const [sub, ...rest] = args;
-    const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
-    if (!run) throw new UsageError(`audit needs one of: ${Object.keys(SUBCOMMANDS).join(', ')}`);
-    await run(rest);
-  },
+  usage: Object.values(SUBCOMMANDS)
+    .map((sub) => sub.usage)
+    .join('\n       '),
+  run: runSubcommand('audit', SUBCOMMANDS),
 };

@@ -4,10 +4,13 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import {
+  IssuerBindingSchema,
   IsolationTierSchema,
   PLANS,
+  TenantIdSchema,
   type IsolationTier,
   type PlanName,
+  type TenantId,
 } from '../../kernel/tenant/tenant-spec.ts';
 
 export interface Command {
@@ -62,28 +65,86 @@ type Options = Record<
   { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean | string[] }
 >;
 
+/**
+ * Parses a command line strictly: an option the command does not take, one without its value, a
+ * value for a switch, or an option given twice (parseArgs would keep the last one silently) is a
+ * usage error, in words that name the option.
+ */
 export function parse<T extends Options>(
   args: string[],
   options: T,
   { positionals = true }: { positionals?: boolean } = {},
 ) {
+  let parsed;
   try {
-    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: positionals, strict: true, tokens: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(parseArgsMessage(error as Error & { code?: string }));
   }
+  const { tokens, ...result } = parsed;
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || options[token.name]?.multiple) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
+    seen.add(token.name);
+  }
+  return result;
 }
 
-export function oneId(positionals: string[], command: string): string {
+/** parseArgs' refusal, said shortly: its own words suggest "--" tricks an operator does not need. */
+function parseArgsMessage(error: Error & { code?: string }): string {
+  const option = /^Option '(?:-\w, )?(-[^' ]+)|^Unknown option '([^']+)'/.exec(error.message);
+  const name = option?.[1] ?? option?.[2];
+  if (name === undefined) return error.message;
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${name}`;
+  if (error.message.includes('argument missing')) return `${name} needs a value`;
+  if (error.message.includes('ambiguous'))
+    return `${name} needs a value (one that starts with "-" is written ${name}=VALUE)`;
+  if (error.message.includes('does not take an argument')) return `${name} takes no value`;
+  return error.message;
+}
+
+/** A tenant id as the registry takes it, refused before anything is read (`flag`: where it came from). */
+export function tenantIdOption(value: string, flag?: string): TenantId {
+  const id = TenantIdSchema.safeParse(value);
+  if (!id.success)
+    throw new UsageError(
+      `${flag === undefined ? JSON.stringify(value) : `${flag} ${value}`}: ${id.error.issues[0]?.message ?? 'not a tenant id'}`,
+    );
+  return id.data;
+}
+
+export function oneId(positionals: string[], command: string): TenantId {
   const [id] = positionals;
   if (!id || positionals.length > 1) throw new UsageError(`${command} takes exactly one tenant id`);
-  return id;
+  return tenantIdOption(id);
+}
+
+/**
+ * The `run` of a command of subcommands (`pack build`): the subcommand named first gets the rest.
+ * Only the command's own subcommands: a name like "constructor" is no subcommand either.
+ */
+export function runSubcommand(command: string, subcommands: Record<string, Command>): Command['run'] {
+  return async ([sub, ...rest]) => {
+    const names = Object.keys(subcommands).join(', ');
+    if (sub === undefined) throw new UsageError(`${command} needs one of: ${names}`);
+    if (!Object.hasOwn(subcommands, sub))
+      throw new UsageError(`unknown subcommand "${command} ${sub}": use one of ${names}`);
+    await subcommands[sub]!.run(rest);
+  };
 }
 
 export function planOption(value: string): PlanName {
   if (!Object.hasOwn(PLANS, value))
     throw new UsageError(`unknown plan "${value}": choose one of ${Object.keys(PLANS).join(', ')}`);
   return value as PlanName;
+}
+
+/** `--issuer URL`, by the rule the tenant record holds it to, refused before anything is read. */
+export function issuerOption(value: string): string {
+  if (!IssuerBindingSchema.shape.issuer.safeParse(value).success)
+    throw new UsageError(`--issuer ${value} is not a URL (the issuer, as its tokens name it in "iss")`);
+  return value;
 }
 
 export function isolationOption(value: string): IsolationTier {

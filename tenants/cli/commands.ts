@@ -10,6 +10,7 @@ import { withContext } from './cli-context.ts';
 import {
   confirm,
   isolationOption,
+  issuerOption,
   oneId,
   parse,
   planOption,
@@ -35,6 +36,7 @@ export const onboard: Command = {
     const id = oneId(positionals, 'onboard');
     const plan = planOption(values.plan);
     const isolation = isolationOption(values.isolation);
+    const issuers = values.issuer.map(issuerOption);
     await withContext(async (ctx) => {
       console.log(`Onboarding ${id}`);
       const result = await onboardTenant(
@@ -43,7 +45,7 @@ export const onboard: Command = {
           id,
           plan,
           isolation,
-          issuers: values.issuer,
+          issuers,
           actor: ctx.actor,
           verify: !values['no-verify'],
           ...(values.name ? { displayName: values.name } : {}),

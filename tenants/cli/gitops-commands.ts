@@ -5,14 +5,15 @@ import { formatChanges } from '../../kernel/registry/config-diff.ts';
 import { applyPlan, parseTenantsYaml, pendingOf, planApply } from '../control-plane/apply.ts';
 import { exportTenants } from '../control-plane/export.ts';
 import { withContext } from './cli-context.ts';
-import { parse, UsageError, type Command } from './command-kit.ts';
+import { parse, tenantIdOption, UsageError, type Command } from './command-kit.ts';
 
 export const exportCommand: Command = {
   summary: 'write tenants as YAML (all, or the ids given) to stdout or --out FILE',
   usage: 'bulkhead export [<tenant-id>...] [--out FILE]',
   async run(args) {
     const { values, positionals } = parse(args, { out: { type: 'string' } });
-    const { count, yaml } = await withContext((ctx) => exportTenants(ctx, positionals));
+    const ids = positionals.map((id) => tenantIdOption(id));
+    const { count, yaml } = await withContext((ctx) => exportTenants(ctx, ids));
     if (values.out) {
       await writeFile(values.out, yaml);
       console.log(`wrote ${count} tenant(s) to ${values.out}`);

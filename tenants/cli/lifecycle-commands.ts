@@ -12,10 +12,12 @@ import { verifyTenant, type RouterProbeSource } from '../control-plane/verify.ts
 import { withContext } from './cli-context.ts';
 import {
   isolationOption,
+  issuerOption,
   oneId,
   parse,
   planOption,
   progress,
+  tenantIdOption,
   UsageError,
   type Command,
 } from './command-kit.ts';
@@ -73,10 +75,11 @@ export const update: Command = {
     });
     const id = oneId(positionals, 'update');
     const request: UpdateRequest = {};
-    if (values.plan) request.plan = planOption(values.plan);
-    if (values.isolation) request.isolation = isolationOption(values.isolation);
+    // An empty value is refused as any unknown one, not taken for "no change".
+    if (values.plan !== undefined) request.plan = planOption(values.plan);
+    if (values.isolation !== undefined) request.isolation = isolationOption(values.isolation);
     if (values.name) request.displayName = values.name;
-    if (values.issuer) request.issuers = values.issuer;
+    if (values.issuer) request.issuers = values.issuer.map(issuerOption);
     if (values.tools !== undefined)
       request.tools = values.tools
         .split(',')
@@ -148,7 +151,8 @@ export const history: Command = {
   async run(args) {
     const { positionals } = parse(args, {});
     if (positionals.length > 1) throw new UsageError('history takes at most one tenant id');
-    const entries = await withContext((ctx) => tenantHistory(ctx, positionals[0]));
+    const id = positionals[0] === undefined ? undefined : tenantIdOption(positionals[0]);
+    const entries = await withContext((ctx) => tenantHistory(ctx, id));
     if (entries.length === 0) console.log('no changes recorded');
     for (const e of entries) {
       console.log(
@@ -171,6 +175,12 @@ export function verifyCommand(options: { routerProbe?: RouterProbeSource } = {})
         intruder: { type: 'string' },
       });
       const id = oneId(positionals, 'verify');
+      const intruder =
+        values.intruder === undefined ? undefined : tenantIdOption(values.intruder, '--intruder');
+      if (intruder !== undefined && !values.router)
+        throw new UsageError(
+          '--intruder names the tenant whose agent attacks in verify --router: add --router',
+        );
       const { routerProbe } = options;
       // Needs agents' tokens: the development stack's IdP (bulkhead up) mints them.
       if (values.router && !routerProbe)
@@ -183,7 +193,7 @@ export function verifyCommand(options: { routerProbe?: RouterProbeSource } = {})
             ? {
                 router: {
                   probe: () => routerProbe(ctx.devDir),
-                  ...(values.intruder ? { intruder: values.intruder } : {}),
+                  ...(intruder ? { intruder } : {}),
                   seeding: (target, intruder) =>
                     console.error(
                       `verify --router writes one canary record into "${target}" (as its agent) for "${intruder}" to attack`,
@@ -207,12 +217,13 @@ export const secret: Command = {
     const { positionals } = parse(args, {});
     const [id, name] = positionals;
     if (!id || !name || positionals.length !== 2) throw new UsageError('secret takes a tenant id and a NAME');
+    const tenant = tenantIdOption(id);
     if (!isSecretName(name)) throw new UsageError(SECRET_NAME_RULE);
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const value = Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
     if (!value) throw new UsageError('no secret value on stdin');
-    const ref = await withContext((ctx) => setSecret(ctx, id, name, value));
+    const ref = await withContext((ctx) => setSecret(ctx, tenant, name, value));
     console.log(`Stored ${name} for ${id} as ${ref}`);
   },
 };

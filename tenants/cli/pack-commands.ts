@@ -1,18 +1,24 @@
 // `bulkhead pack build|approve|list|history`: tool packs from a directory to an approval. The work
 // is in tenants/control-plane/packs.ts; this file parses and prints.
+import { ZodError } from 'zod';
 import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
 import { parsePackPin, type PackPin } from '../../kernel/packs/pack-manifest.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import type { PackReview } from '../control-plane/packs.ts';
 import { approvePack, buildPack, reviewPack } from '../control-plane/packs.ts';
 import { withContext } from './cli-context.ts';
-import { confirm, parse, progress, UsageError, type Command } from './command-kit.ts';
+import { confirm, parse, progress, runSubcommand, UsageError, type Command } from './command-kit.ts';
 import { terminalText } from './terminal-text.ts';
 
+/** `NAME@VERSION`, or a usage error that says which part is wrong and what it may hold. */
 export function packPinOption(text: string): PackPin {
-  const pin = parsePackPin(text);
-  if (!pin.version) throw new UsageError(`"${text}": name a pack version as NAME@VERSION`);
-  return pin;
+  if (!/@./.test(text)) throw new UsageError(`"${text}": name a pack version as NAME@VERSION`);
+  try {
+    return parsePackPin(text);
+  } catch (error) {
+    if (!(error instanceof ZodError)) throw error;
+    throw new UsageError(`"${text}": ${error.issues.map((issue) => issue.message).join('; ')}`);
+  }
 }
 
 /**
@@ -136,10 +142,5 @@ export const pack: Command = {
   subcommands: SUBCOMMANDS,
   summary: 'tool packs: build, approve, list, history',
   usage: `bulkhead pack ${Object.keys(SUBCOMMANDS).join('|')} …  (bulkhead pack <sub> --help)`,
-  async run(args) {
-    const [sub, ...rest] = args;
-    const command = sub ? SUBCOMMANDS[sub] : undefined;
-    if (!command) throw new UsageError(`pack needs one of: ${Object.keys(SUBCOMMANDS).join(', ')}`);
-    await command.run(rest);
-  },
+  run: runSubcommand('pack', SUBCOMMANDS),
 };

@@ -38,8 +38,36 @@ export function operatorCommands(options: { routerProbe?: RouterProbeSource } = 
 
 /** The usage line, what the CLI does and its environment (from cliConfig), then the commands. */
 function help(commands: Record<string, Command>): string {
-  const lines = Object.entries(commands).map(([name, cmd]) => `  ${name.padEnd(10)} ${cmd.summary}`);
+  // Every summary in one column, however long a name (`console-client`).
+  const width = Math.max(10, ...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(([name, cmd]) => `  ${name.padEnd(width)} ${cmd.summary}`);
   return `${cliConfig.usage()}\n\nCommands:\n${lines.join('\n')}\n\nRun "bulkhead <command> --help" for a command's options.`;
+}
+
+/** The name a typo most likely meant: at most two letters added, dropped, changed or swapped. */
+function nearest(typed: string, names: string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of names) {
+    const distance = editDistance(typed, name);
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+/** Optimal string alignment distance (Levenshtein with transpositions of neighbours). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
 }
 
 /**
@@ -53,14 +81,21 @@ export async function runProgram(commands: Record<string, Command>, argv: string
     console.log(help(commands));
     return 0;
   }
-  const command = commands[name];
+  // Only the commands themselves: "constructor" or "toString" is no command either.
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
-    console.error(`unknown command "${name}"\n\n${help(commands)}`);
+    const near = nearest(name, Object.keys(commands));
+    const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
+    console.error(`error: unknown command "${name}"${hint}\n\n${help(commands)}`);
     return exitCodeOf(new BulkheadError('usage', `unknown command "${name}"`));
   }
+  // A subcommand's help and usage errors name its own usage (`pack build`), else the command's.
+  const sub = args[0];
+  const described =
+    sub !== undefined && command.subcommands && Object.hasOwn(command.subcommands, sub)
+      ? command.subcommands[sub]!
+      : command;
   if (args.includes('--help') || args.includes('-h')) {
-    const sub = args[0] === undefined ? undefined : command.subcommands?.[args[0]];
-    const described = sub ?? command;
     console.log(`Usage: ${described.usage}\n\n${described.summary}`);
     return 0;
   }
@@ -77,7 +112,7 @@ export async function runProgram(commands: Record<string, Command>, argv: string
     // A refusal may quote what a pack wrote (its stderr in a failed approval): printed safely.
     const message = terminalText((error as Error).message, { newlines: true });
     console.error(
-      isBulkheadError(error, 'usage') ? `error: ${message}\nusage: ${command.usage}` : `error: ${message}`,
+      isBulkheadError(error, 'usage') ? `error: ${message}\nusage: ${described.usage}` : `error: ${message}`,
     );
     return exitCodeOf(error);
   }

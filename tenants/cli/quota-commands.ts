@@ -3,6 +3,7 @@
 // the work is in tenants/control-plane/quota.ts and update.ts.
 import { quotaReport, setUpstream, upstreamBudgets, type QuotaRow } from '../control-plane/quota.ts';
 import type { QuotaChanges } from '../control-plane/update.ts';
+import { checkedUpstreamLimit, checkedUpstreamName } from '../../kernel/ratelimit/upstream-budgets.ts';
 import { withContext } from './cli-context.ts';
 import { oneId, parse, UsageError, type Command } from './command-kit.ts';
 
@@ -125,9 +126,11 @@ export const upstream: Command = {
       throw new UsageError('--calls-per-minute and --remove need an upstream name');
     if (name !== undefined && (limit === undefined) === !values.remove)
       throw new UsageError('give an upstream name either --calls-per-minute N or --remove');
+    // Checked before Redis is reached: a wrong name or count is the command line's, whatever Redis says.
+    if (name !== undefined) checkedUpstreamName(name);
+    const perMinute = limit === undefined ? null : checkedUpstreamLimit(count('calls-per-minute', limit));
     const budgets = await withContext(async (ctx) => {
-      if (name !== undefined)
-        await setUpstream(ctx.rates, name, values.remove ? null : count('calls-per-minute', limit ?? ''));
+      if (name !== undefined) await setUpstream(ctx.rates, name, perMinute);
       return upstreamBudgets(ctx.rates);
     });
     if (values.json) console.log(JSON.stringify(budgets, null, 2));

@@ -1,7 +1,9 @@
 // `bulkhead console-client` (dev/cli/console-client-command.ts) against the real development IdP, run
 // as the command a person types: the client it registers signs an operator in through the console's
 // OpenID client with the secret from the file it wrote (0400, owned by the console's UID), and a
-// wrong token, a missing option or a secret file it cannot write are refused, naming what is wrong.
+// wrong token, a missing option or a secret file it cannot write are refused, naming what is wrong;
+// a file it cannot write before it registers anything (a client whose secret is lost is one no one
+// can use, left at the IdP).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -20,6 +22,8 @@ const initialAccessToken = randomBytes(24).toString('base64url');
 
 let idp: StartedDevIdp;
 let dir: string;
+/** How many clients the IdP has registered so far (its log line for each). */
+let registered = 0;
 
 type Run = { code: number; stdout: string; stderr: string };
 function consoleClient(args: string[], env: Record<string, string> = {}): Promise<Run> {
@@ -40,7 +44,14 @@ beforeAll(async () => {
     resources: [{ url: 'http://127.0.0.1:8080/mcp', scopes: ['records:read'] }],
     initialAccessToken,
     users: [{ id: 'olivia', roles: ['operator'] }],
-    logger: pino({ level: 'silent' }),
+    logger: pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          if (line.includes('dev IdP registered a client')) registered++;
+        },
+      },
+    ),
   });
 });
 
@@ -107,6 +118,7 @@ describe('bulkhead console-client', () => {
     expect([noFile.code, noFile.stderr]).toEqual([2, expect.stringContaining('needs --secret-file FILE')]);
     const noIssuer = await consoleClient(['--secret-file', join(dir, 'x')], { BULKHEAD_ISSUER: '' });
     expect(noIssuer.stderr).toContain('needs --issuer (or BULKHEAD_ISSUER)');
+    const before = registered;
     const unwritable = await consoleClient(
       ['--secret-file', join(dir, 'missing-dir', 'secret'), '--owner', 'none'],
       { BULKHEAD_ISSUER: idp.issuer, BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: initialAccessToken },
@@ -114,6 +126,15 @@ describe('bulkhead console-client', () => {
     expect([unwritable.code, unwritable.stderr]).toEqual([
       2,
       expect.stringContaining('cannot write --secret-file'),
+    ]);
+    expect(registered - before).toBe(0);
+    const notUrl = await consoleClient(
+      ['--secret-file', join(dir, 'not-url.secret'), '--issuer', 'idp.example', '--owner', 'none'],
+      { BULKHEAD_IDP_INITIAL_ACCESS_TOKEN: initialAccessToken },
+    );
+    expect([notUrl.code, notUrl.stderr]).toEqual([
+      2,
+      expect.stringContaining('error: --issuer idp.example is not an http(s) URL'),
     ]);
   });
 });

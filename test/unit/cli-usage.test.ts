@@ -70,7 +70,6 @@ describe('CLI usage', () => {
         }
         continue;
       }
-      if (name === 'audit') continue; // its subcommands share one usage: below
       const options = await optionsOf(command, []);
       expect.soft({ command: name, flags: flagsOf(command.usage) }).toEqual({
         command: name,
