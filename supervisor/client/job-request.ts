@@ -49,6 +49,52 @@ export async function submitJob(queue: Queue, name: string, data: object, ms: nu
 }
 
 /**
+ * What a producer is told while its job waits for a supervisor to take it: a person at the CLI,
+ * who otherwise watched nothing happen for minutes when no supervisor served the installation.
+ */
+export interface UntakenNotice {
+  /** After how long untaken the first notice comes, and then again at each such interval. */
+  everyMs: number;
+  /** `workers`: the supervisors' workers on the job's queue now (undefined: Redis did not say). */
+  notice: (info: { job: string; waitedMs: number; leftMs: number; workers: number | undefined }) => void;
+}
+
+/**
+ * Notices, every `everyMs` until stopped, that `submitted` is still waiting to be taken. Best
+ * effort: a read that fails skips its notice, and a read is never two at once.
+ */
+function watchUntaken(queue: Queue, submitted: Job, deadline: number, untaken: UntakenNotice): () => void {
+  const started = performance.now();
+  let reading = false;
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (reading) return;
+    reading = true;
+    void (async () => {
+      const state = await submitted.getState();
+      if (state !== 'waiting' && state !== 'prioritized') return;
+      const workers = await queue.getWorkersCount().catch(() => undefined);
+      if (!stopped) {
+        const now = performance.now();
+        untaken.notice({
+          job: submitted.name,
+          waitedMs: Math.round(now - started),
+          leftMs: Math.max(0, Math.round(deadline - now)),
+          workers,
+        });
+      }
+    })()
+      .catch(() => undefined)
+      .finally(() => (reading = false));
+  }, untaken.everyMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+/**
  * Submits a job and waits for its return value, both within `timeoutMs`, the submission alone
  * within `submitMs` too (a Redis command, where the wait is for a container's start). A job not
  * submitted in time fails with `jobNotSubmitted`; one that failed, or whose outcome did not come
@@ -58,14 +104,22 @@ export async function requestJob(
   jobs: JobQueue,
   job: { name: string; data: object },
   /** `submitMs`: no more than `timeoutMs` (the caller's to keep so: RuntimeClient does). */
-  options: { timeoutMs: number; submitMs?: number | undefined; failed: (error: Error) => Error },
+  options: {
+    timeoutMs: number;
+    submitMs?: number | undefined;
+    failed: (error: Error) => Error;
+    untaken?: UntakenNotice | undefined;
+  },
 ): Promise<unknown> {
   const deadline = performance.now() + options.timeoutMs;
   const submitted = await submitJob(jobs.queue, job.name, job.data, options.submitMs ?? options.timeoutMs);
+  const stopWatching = options.untaken && watchUntaken(jobs.queue, submitted, deadline, options.untaken);
   try {
     return await outcomeOf(jobs, submitted, Math.max(0, Math.ceil(deadline - performance.now())));
   } catch (error) {
     throw options.failed(error as Error);
+  } finally {
+    stopWatching?.();
   }
 }
 

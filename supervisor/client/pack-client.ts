@@ -12,14 +12,21 @@ import {
   type PackJobValue,
 } from './pack-jobs.ts';
 import { closeJobQueue } from './job-queue-close.ts';
-import { requestJob } from './job-request.ts';
+import { requestJob, type UntakenNotice } from './job-request.ts';
 
 export class PackClient {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly timeoutMs: number;
+  private readonly untaken: UntakenNotice | undefined;
 
-  constructor(options: { redis: RedisConnection; prefix: string; timeoutMs?: number }) {
+  constructor(options: {
+    redis: RedisConnection;
+    prefix: string;
+    timeoutMs?: number;
+    /** Told while a job waits for a supervisor to take it (the CLI's progress). */
+    untaken?: UntakenNotice | undefined;
+  }) {
     const connection = { ...options.redis, maxRetriesPerRequest: null };
     this.queue = new Queue(PACK_QUEUE, {
       connection,
@@ -28,6 +35,7 @@ export class PackClient {
     });
     this.events = new QueueEvents(PACK_QUEUE, { connection, prefix: options.prefix });
     this.timeoutMs = options.timeoutMs ?? 600_000;
+    this.untaken = options.untaken;
     this.queue.on('error', () => undefined);
     this.events.on('error', () => undefined);
   }
@@ -58,6 +66,7 @@ export class PackClient {
       { name, data },
       {
         timeoutMs: this.timeoutMs,
+        untaken: this.untaken,
         failed: (error) =>
           new BulkheadError('pack_rejected', `the supervisor's ${name} job failed: ${error.message}`, {
             cause: error,

@@ -7,7 +7,7 @@ import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { IsolationReport } from './isolation-report.ts';
 import { closeJobQueue } from './job-queue-close.ts';
-import { requestJob, submitJob } from './job-request.ts';
+import { requestJob, submitJob, type UntakenNotice } from './job-request.ts';
 import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 import {
   EnsureOutcome,
@@ -40,6 +40,8 @@ export interface RuntimeClientOptions {
    * the agent's own client has given up (a stock client's default is 60 s too).
    */
   submitTimeoutMs?: number;
+  /** Told while a job waits for a supervisor to take it (the CLI's progress; none for the router). */
+  untaken?: UntakenNotice | undefined;
   onError?: (error: Error) => void;
 }
 
@@ -55,6 +57,7 @@ export class RuntimeClient {
   private readonly events: QueueEvents;
   private readonly timeoutMs: number;
   private readonly submitTimeoutMs: number;
+  private readonly untaken: UntakenNotice | undefined;
 
   constructor(options: RuntimeClientOptions) {
     const connection = { ...options.redis, maxRetriesPerRequest: null };
@@ -69,6 +72,7 @@ export class RuntimeClient {
     this.events = new QueueEvents(RUNTIME_QUEUE, { connection, prefix: options.prefix });
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.submitTimeoutMs = Math.min(options.submitTimeoutMs ?? this.timeoutMs, this.timeoutMs);
+    this.untaken = options.untaken;
     // BullMQ reconnects by itself; without listeners its 'error' events would crash the process.
     const onError = options.onError ?? (() => undefined);
     this.queue.on('error', onError);
@@ -158,6 +162,7 @@ export class RuntimeClient {
       {
         timeoutMs: this.timeoutMs,
         submitMs: this.submitTimeoutMs,
+        untaken: this.untaken,
         // The job failed (an unexpected exception in the worker) or no answer came in time.
         failed: (error) => new RuntimeRequestError('runtime_failed', error.message, { cause: error }),
       },

@@ -8,6 +8,7 @@ import { installation, type Installation } from '../../kernel/tenant/installatio
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { PackRegistry } from '../../kernel/registry/pack-registry.ts';
 import { PackClient } from '../../supervisor/client/pack-client.ts';
+import type { UntakenNotice } from '../../supervisor/client/job-request.ts';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import { loadSecretKey, SecretStore } from '../../kernel/secrets/secret-store.ts';
 import { EvidenceStore } from './evidence.ts';
@@ -45,6 +46,8 @@ export interface ControlPlaneOptions {
   actor: string;
   /** How long to wait for a supervisor job (starting a runtime, collecting evidence). */
   runtimeTimeoutMs?: number;
+  /** Told while a supervisor job waits to be taken (the CLI prints it: job-request.ts). */
+  untaken?: UntakenNotice | undefined;
 }
 
 /** Connects to Redis and the supervisor's job queue of one installation. */
@@ -69,8 +72,9 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Op
     redis: inst.redis,
     prefix: inst.jobsPrefix,
     timeoutMs: options.runtimeTimeoutMs ?? 120_000,
+    untaken: options.untaken,
   });
-  const packs = new PackClient({ redis: inst.redis, prefix: inst.jobsPrefix });
+  const packs = new PackClient({ redis: inst.redis, prefix: inst.jobsPrefix, untaken: options.untaken });
   try {
     await Promise.all([runtimes.ready(), packs.ready()]);
     return {
