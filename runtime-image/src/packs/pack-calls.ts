@@ -116,6 +116,19 @@ async function dispatch(
     if (result.isError === true) span?.fail('tool_error');
     return { result: withUnits(result), reached: true, answered: true };
   } catch (error) {
+    // A malformed answer, failed at once by the transport (pack-transport.ts): the call was
+    // answered, with the runtime's structured error in the pack's place.
+    // (A pack that sends this same error itself gets this same tool error, as it could answer one.)
+    if (
+      error instanceof ProtocolError &&
+      (error.data as { code?: unknown } | undefined)?.code === 'pack_unavailable'
+    ) {
+      return {
+        result: toolError('pack_unavailable', `${name}: ${error.message}`),
+        reached: true,
+        answered: true,
+      };
+    }
     if (error instanceof ProtocolError) throw error;
     if (exchange.abort.signal.aborted) {
       span?.fail('cancelled');

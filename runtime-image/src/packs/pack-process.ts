@@ -18,7 +18,7 @@ import { PACK_CLIENT_CAPABILITIES } from '../../../kernel/packs/pack-manifest.ts
 import type { OutputValidators } from './output-validators.ts';
 import { packLaunch, type PackLaunchOptions } from './pack-launch.ts';
 import type { LineBudget } from './pack-stdout.ts';
-import { PackTransport } from './pack-transport.ts';
+import { MALFORMED_LINE_LIMIT, PackTransport } from './pack-transport.ts';
 
 export interface PackProcessOptions extends PackLaunchOptions {
   pack: EnabledPack;
@@ -112,10 +112,15 @@ export class PackProcess {
     const transport = new PackTransport({
       ...packLaunch(this.options),
       maxMessageBytes,
-      onOutput: (kind, line) =>
-        kind === 'garbage'
-          ? log.warn({ pack: this.name, line }, 'pack wrote a line that is not JSON-RPC; dropped')
-          : log.info({ pack: this.name, line }, 'pack stderr'),
+      onOutput: (kind, line, why) => {
+        if (kind === 'stderr') return log.info({ pack: this.name, line }, 'pack stderr');
+        if (kind === 'garbage')
+          return log.warn({ pack: this.name, line }, 'pack wrote a line that is not JSON-RPC; dropped');
+        log.warn(
+          { pack: this.name, line, why },
+          'pack answered a request with a malformed JSON-RPC response: the request failed with pack_unavailable',
+        );
+      },
       budget: this.options.lineBudget,
       onDropped: ({ dropped, first }) => {
         const { lines, intervalMs } = this.options.lineBudget;
@@ -131,7 +136,13 @@ export class PackProcess {
       { name: 'bulkhead-tenant-runtime', version: '1.0.0' },
       { capabilities: PACK_CLIENT_CAPABILITIES, jsonSchemaValidator: this.options.validators },
     );
-    client.onerror = (error) => log.warn({ pack: this.name, err: error.message }, 'pack transport error');
+    // The SDK's errors quote whole messages (a response to nothing asked, say), each up to the
+    // message bound: the log keeps what it keeps of a malformed answer.
+    client.onerror = (error) =>
+      log.warn(
+        { pack: this.name, err: error.message.slice(0, MALFORMED_LINE_LIMIT) },
+        'pack transport error',
+      );
     this.options.wire(client);
     transport.onclose = () => this.exited(transport);
     this.transport = transport;

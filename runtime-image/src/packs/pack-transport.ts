@@ -6,10 +6,14 @@
 // before it is parsed (pack-stdout.ts): past a budget of lines per interval that are not answers to
 // the runtime's requests, they are dropped or reading pauses. A line that is not JSON-RPC is
 // dropped and reported (a pack writing garbage to stdout); the stderr of a pack goes to the
-// runtime's log, bounded.
+// runtime's log, bounded. An answer to a request in flight that JSON-RPC does not allow (a string
+// error code, an error without a message, both a result and an error, neither) would be dropped by
+// the SDK's client, its request left to wait out the call timeout: it is reported and replaced by
+// the runtime's own error for that request (malformedAnswer), which fails at once.
 import type { ChildProcessWithoutNullStreams as ChildProcess } from 'node:child_process';
-import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
+import { isJSONRPCResponse, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
 import { PACK_STDERR_LINE_LIMIT } from '../../../kernel/packs/pack-stderr.ts';
+import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import { spawnPack } from './pack-launch.ts';
 import { PackStdout, type LineBudget, type LineOutcome } from './pack-stdout.ts';
 import { takePrestarted } from './prestarted.ts';
@@ -20,8 +24,11 @@ export interface PackTransportOptions {
   env: Record<string, string>;
   cwd: string;
   maxMessageBytes: number;
-  /** A line the pack wrote to stderr (truncated) or a line of stdout that was not JSON-RPC. */
-  onOutput: (kind: 'stderr' | 'garbage', line: string) => void;
+  /**
+   * A line the pack wrote to stderr, a line of stdout that was not JSON-RPC, or a malformed answer
+   * to a request in flight (each truncated; `why` says what a malformed one breaks).
+   */
+  onOutput: (kind: 'stderr' | 'garbage' | 'malformed', line: string, why?: string) => void;
   /** Lines of stdout past the budget (pack-stdout.ts). */
   budget: LineBudget;
   /** Lines dropped past the budget since the last report; `first`: this interval's first drop. */
@@ -44,6 +51,36 @@ function isRequest(message: JSONRPCMessage): boolean {
 function answerKey(id: unknown): string | undefined {
   if (typeof id !== 'number' && typeof id !== 'string') return undefined;
   return String(Number(id));
+}
+
+/** The most of a malformed answer the runtime's log keeps (as much as of an unrelayed log message). */
+export const MALFORMED_LINE_LIMIT = 2048;
+
+/** What an answer breaks of JSON-RPC 2.0 as the SDK's client reads it (only asked of a broken one). */
+function malformation(answer: object): string {
+  const { result, error } = answer as { result?: unknown; error?: unknown };
+  if (result !== undefined && error !== undefined) return 'both a result and an error';
+  if (result === undefined && error === undefined) return 'neither a result nor an error';
+  if (error !== undefined) {
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    if (!Number.isInteger(code)) return `an error whose code is not an integer (${JSON.stringify(code)})`;
+    if (typeof message !== 'string') return 'an error without a string message';
+  }
+  if (result !== undefined && (typeof result !== 'object' || result === null || Array.isArray(result)))
+    return 'a result that is not an object';
+  return 'members or an id JSON-RPC does not allow';
+}
+
+/**
+ * The runtime's error for a request the pack answered with a malformed response: JSON-RPC's
+ * internal error (the pack, not the request, is why there is no answer), whose data is the
+ * structured `pack_unavailable` (transient: the pack broke the protocol, as the error table says).
+ * `id` is the request's own, as the SDK's client matches it.
+ */
+export function malformedAnswer(id: number, why: string): JSONRPCMessage {
+  const message = `the pack answered with a malformed JSON-RPC response (${why}); the request failed, the pack keeps running`;
+  const { error } = toolError('pack_unavailable', message).structuredContent;
+  return { jsonrpc: '2.0', id, error: { code: -32603, message, data: error } };
 }
 
 export class PackTransport implements Transport {
@@ -127,6 +164,14 @@ export class PackTransport implements Transport {
     if (!jsonRpc) {
       if (line.trim()) this.options.onOutput('garbage', line.slice(0, 200));
       return 'other';
+    }
+    // At most one per request the runtime sent (its key is taken above): bounded as the calls are.
+    // A malformed line naming no request in flight goes on to the SDK's client, which drops it.
+    if (answer && !isJSONRPCResponse(message)) {
+      const why = malformation(rpc);
+      this.options.onOutput('malformed', line.slice(0, MALFORMED_LINE_LIMIT), why);
+      this.onmessage?.(malformedAnswer(Number(key), why));
+      return 'answer';
     }
     this.onmessage?.(message as JSONRPCMessage);
     return answer ? 'answer' : 'other';
