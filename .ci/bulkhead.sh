@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's entry point: provision what is missing (Node >= 22, npm dependencies, Docker engine,
+# The README's entry point: provision what is missing (Node >= 22.18, npm dependencies, Docker engine,
 # Redis, the tenant runtime image), then run an npm script with the provisioned Node on PATH.
 #   bash .ci/bulkhead.sh start   # the development stack with a demo tenant
 #   bash .ci/bulkhead.sh test    # the whole test suite

