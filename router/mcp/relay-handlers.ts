@@ -221,7 +221,9 @@ export function registerRelayHandlers(
     const reach = ref.type === 'ref/prompt' ? reachesPrompt(ref.name) : undefined;
     return (await relay('completion/complete', request.params, ctx, {
       target,
-      ...(reach ? { reach } : {}),
+      // A resource template no pack serves has nothing to complete, as when there are no packs
+      // (above): not the runtime failing, which its "method not found" was counted as.
+      ...(reach ? { reach } : { absent: { completion: { values: [] } } }),
     })) as never;
   });
   server.setRequestHandler('logging/setLevel', async (request, ctx) => {

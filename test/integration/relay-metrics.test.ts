@@ -120,6 +120,13 @@ describe("the router's metrics of relayed requests", () => {
         message: expect.stringContaining('Resource not found'),
         data: { code: 'unknown_resource', error_class: 'validation' },
       });
+      // Nor is a completion of a resource template none of its packs serves: nothing to complete.
+      expect(
+        await plain.complete({
+          ref: { type: 'ref/resource', uri: 'notes://note/{name}' },
+          argument: { name: 'name', value: 'a' },
+        }),
+      ).toMatchObject({ completion: { values: [] } });
     } finally {
       await plain.close();
     }
@@ -133,5 +140,7 @@ describe("the router's metrics of relayed requests", () => {
         error_class: 'validation',
       }),
     ).toBe(1);
+    const completion = { tenant: PLAIN, method: 'completion/complete' };
+    expect(total(router, 'bulkhead_relayed_requests_total', { ...completion, outcome: 'ok' })).toBe(1);
   }, 60_000);
 });
