@@ -217,7 +217,11 @@ describe('an export of an id onboarded again', () => {
     );
     expect(badExport?.code).toBe(2);
     expect(badExport?.stderr).toContain('--created-at: not a date/time: yesterday');
-    expect([badExport?.code, badExport?.stderr]).toEqual([badVerify?.code, badVerify?.stderr]);
+    // The same refusal, each followed by its own subcommand's usage.
+    const refusal = (run?: { code: number; stderr: string }) => [run?.code, run?.stderr.split('\n')[0]];
+    expect(refusal(badExport)).toEqual(refusal(badVerify));
+    expect(badExport?.stderr).toContain('usage: bulkhead audit export ');
+    expect(badVerify?.stderr).toContain('usage: bulkhead audit verify ');
   });
 });
 
