@@ -96,6 +96,7 @@ export const consoleConfig = defineConfig(
       defaultText: 'none',
     },
     scrapeIntervalMs: {
+      timer: 'ms',
       env: 'BULKHEAD_CONSOLE_SCRAPE_INTERVAL_MS',
       schema: int().min(1_000).default(15_000),
       doc: 'how often the metrics targets are scraped',
@@ -122,6 +123,7 @@ export const consoleConfig = defineConfig(
       doc: 'audit entries of verified segments kept in memory, so that views skip checking them again (about 350 bytes each)',
     },
     exportTimeoutMs: {
+      timer: 'ms',
       env: 'BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS',
       schema: int()
         .min(1_000)
@@ -129,6 +131,7 @@ export const consoleConfig = defineConfig(
       doc: 'how long an audit export may take from its first read, a slow client and a Redis that stops answering included; past it the download is cut (it fails, never looks whole) and the console logs why, or, before its header, it is answered state_unavailable (503)',
     },
     runtimeTimeoutMs: {
+      timer: 'ms',
       env: 'BULKHEAD_CONSOLE_RUNTIME_TIMEOUT_MS',
       schema: int().min(1_000).default(120_000),
       doc: 'how long an action waits for the supervisor (suspend, resume, recycle, verify)',

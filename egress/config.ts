@@ -1,7 +1,7 @@
 // Everything the egress gateway (egress/main.ts) can be configured with, declared once.
 import { z } from 'zod';
 import { logLevel, namespace, otlpTracesEndpoint, redisUrl, runDir } from '../kernel/config/common.ts';
-import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
+import { defineConfig, type ConfigFields, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
   redisUrl,
@@ -34,23 +34,26 @@ const fields = {
     doc: "new connections per second into one tenant's bridge at most: its new proxy connections per second",
   },
   refreshIntervalMs: {
+    timer: 'ms',
     env: 'BULKHEAD_EGRESS_REFRESH_MS',
     schema: z.coerce.number().int().min(100).max(60_000).default(2_000),
     doc: "how often tenants' policies are re-read and their idle connections topped up",
   },
   connectTimeoutMs: {
+    timer: 'ms',
     env: 'BULKHEAD_EGRESS_CONNECT_TIMEOUT_MS',
     schema: z.coerce.number().int().min(100).max(120_000).default(10_000),
     doc: 'how long a connection to an upstream may take',
   },
   idleTimeoutMs: {
+    timer: 'ms',
     env: 'BULKHEAD_EGRESS_IDLE_TIMEOUT_MS',
     schema: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
     doc: 'a proxy connection with no traffic either way for this long is closed',
   },
   otlpTracesEndpoint,
   logLevel,
-};
+} satisfies ConfigFields;
 
 export const egressConfig = defineConfig(
   {

@@ -184,28 +184,33 @@ export const routerConfig = defineConfig(
       doc: `bytes of write results each tenant may keep in Redis for replay within the window (Redis's MEMORY USAGE of each plus ${KEPT_ENTRY_BYTES} for its accounting); a write past it is answered, its result not kept, and a replay is answered by the tenant runtime's key table`,
     },
     toolCheckIntervalMs: {
+      timer: 'ms',
       env: 'BULKHEAD_TOOL_CHECK_INTERVAL_MS',
       // Tests run the check every few hundred milliseconds; nothing below 100 ms is sensible.
       schema: int().min(100).default(60_000),
       doc: 're-check of tenant tool definitions',
     },
     callTimeoutMs: {
+      timer: 'ms',
       env: 'BULKHEAD_CALL_TIMEOUT_MS',
       schema: int().min(100).default(DISPATCH_DEFAULTS.callTimeoutMs),
       doc: 'deadline of a call into a tenant runtime',
     },
     runtimeJobTimeoutMs: {
+      timer: 'ms',
       env: 'BULKHEAD_RUNTIME_JOB_TIMEOUT_MS',
       schema: int().min(100).default(60_000),
       doc: "how long a call that needs a runtime (a cold start or wake) waits for the supervisor's job; then it is answered runtime_unavailable. The job's submission to the job queue (Redis) is a Redis step like any other: past BULKHEAD_STATE_DEADLINE_MS, state_unavailable",
     },
     shutdownDrainMs: {
+      timer: 'ms',
       env: 'BULKHEAD_SHUTDOWN_DRAIN_MS',
       // Under the engine's default stop timeout (10 s), after which the process is killed.
       schema: int().min(0).default(8_000),
       doc: 'on SIGTERM, how long the router waits for /mcp requests in flight (not listen streams) before it closes every connection',
     },
     shutdownNoticeMs: {
+      timer: 'ms',
       env: 'BULKHEAD_SHUTDOWN_NOTICE_MS',
       // Off by default: the development stack has no balancer. With one, set it to what the
       // balancer takes to notice a failing health check, keeping this plus the drain under the stop
@@ -214,6 +219,7 @@ export const routerConfig = defineConfig(
       doc: 'on SIGTERM, how long the router keeps serving with /healthz answering 503, before it stops listening and drains',
     },
     pinWatchIntervalMs: {
+      timer: 'ms',
       schema: int().min(10).default(5_000),
       doc: 'how often tenant pins (tools/list_changed) and the tools other routers withhold (router/tools/shared-withheld.ts) are polled',
     },
@@ -243,6 +249,7 @@ export const routerConfig = defineConfig(
       doc: 'server-sent events in one runtime answer (more than the notifications a runtime relays in one call)',
     },
     runtimeFirstByteMs: {
+      timer: 'ms',
       env: 'BULKHEAD_RUNTIME_FIRST_BYTE_MS',
       schema: int().min(100).default(DEFAULT_READ_BOUNDS.firstByteMs),
       doc: "wait for a runtime answer's headers and between its body chunks",
@@ -285,11 +292,13 @@ export const routerConfig = defineConfig(
       doc: 'calls of one tenant waiting for a slot; past it a call is refused concurrency_limit (rate_limit)',
     },
     tenantQueueWaitMs: {
+      timer: 'ms',
       env: 'BULKHEAD_TENANT_QUEUE_WAIT_MS',
       schema: int().min(0).max(60_000).default(CONCURRENCY_DEFAULTS.maxWaitMs),
       doc: 'how long a waiting call waits for a slot before it is refused concurrency_limit',
     },
     stateDeadlineMs: {
+      timer: 'ms',
       env: 'BULKHEAD_STATE_DEADLINE_MS',
       schema: int().min(50).max(60_000).default(1_000),
       doc: "how long each Redis step of a tool call (tenant record, audit, rate limits, idempotency claim, a cold start's or wake's job submission) may wait; then the call is answered state_unavailable (transient)",

@@ -12,7 +12,7 @@ import {
   redisUrl,
   runDir,
 } from '../kernel/config/common.ts';
-import { defineConfig, type ConfigOf } from '../kernel/config/define-config.ts';
+import { defineConfig, type ConfigFields, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
   redisUrl,
@@ -76,6 +76,7 @@ const fields = {
     doc: 'idle time before its container is removed, volume kept',
   },
   healthIntervalMs: {
+    timer: 'ms',
     env: 'BULKHEAD_HEALTH_INTERVAL_MS',
     schema: z.coerce.number().int().min(500).default(10_000),
     doc: 'health pass interval',
@@ -91,6 +92,7 @@ const fields = {
     doc: 'how long a replacement that came up is watched: one that crashes, hits a limit or fails its probes within it counts as a failed replacement (as one that does not come up), holding the rollout back; a failed one is settled once a runtime on its spec has answered after running this long (0: only coming up counts)',
   },
   reconcileIntervalMs: {
+    timer: 'ms',
     env: 'BULKHEAD_RECONCILE_INTERVAL_MS',
     schema: z.coerce.number().int().min(1_000).default(30_000),
     doc: 'reconciliation interval',
@@ -123,6 +125,7 @@ const fields = {
     defaultText: 'none',
   },
   auditSealIntervalMs: {
+    timer: 'ms',
     env: 'BULKHEAD_AUDIT_SEAL_INTERVAL_MS',
     schema: z.coerce.number().int().min(1_000).default(300_000),
     doc: 'how often audit entries are moved from Redis into sealed segments and retention is applied',
@@ -131,10 +134,12 @@ const fields = {
   idempotencyWindowMs,
   // Option-only knobs (no environment variable).
   idleIntervalMs: {
+    timer: 'ms',
     schema: z.number().int().positive().default(1_000),
     doc: 'how often the idle tiers are applied',
   },
   metricsIntervalMs: {
+    timer: 'ms',
     schema: z.number().int().positive().default(15_000),
     doc: 'metrics snapshot into Redis this often',
   },
@@ -143,6 +148,7 @@ const fields = {
     doc: 'how long a starting runtime may take to answer its health check',
   },
   startCpuBoostMs: {
+    timer: 'ms',
     schema: z.number().int().min(100).max(30_000).default(3_000),
     doc: "the start-time CPU boost's hard deadline from the container's start, whether or not the runtime has answered",
   },
@@ -151,6 +157,7 @@ const fields = {
     doc: 'a tenant gets a start-time CPU boost only if its last one began at least this long ago: a runtime that exits and is started again and again cannot keep a boost by it',
   },
   liveProbeMs: {
+    timer: 'ms',
     schema: z.number().int().positive().default(10_000),
     doc: 'how long one health probe of a running runtime may take to answer (it waits behind the calls the runtime is serving; each probe of a starting runtime gets 2 s)',
   },
@@ -163,6 +170,7 @@ const fields = {
     doc: 'seconds between SIGTERM and SIGKILL when an idle runtime is stopped',
   },
   routeSettleMs: {
+    timer: 'ms',
     schema: z.number().int().min(0).default(600),
     doc: "after the epoch bump, before the drain: longer than the routers' 500 ms route freshness",
   },
@@ -187,7 +195,7 @@ const fields = {
     doc: 'recycle runtimes older than this',
     defaultText: 'no maximum age',
   },
-};
+} satisfies ConfigFields;
 
 export const supervisorConfig = defineConfig(
   {

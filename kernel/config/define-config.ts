@@ -5,6 +5,7 @@
 // default is written twice and no help text drifts from the code.
 import { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { timerBoundText, timerMaxIn, timerOverflow, type TimerUnit } from './timer-bound.ts';
 
 export interface ConfigField<S extends z.ZodType = z.ZodType> {
   /** The environment variable that sets it; option-only knobs (tests, embedders) have none. */
@@ -15,6 +16,11 @@ export interface ConfigField<S extends z.ZodType = z.ZodType> {
   doc: string;
   /** How the default reads when it is computed rather than written (e.g. "the issuer's /jwks"). */
   defaultText?: string;
+  /**
+   * The unit of a setting that some timer waits out (directly, or after arithmetic such as seconds
+   * * 1000): a value longer than a Node timer can wait is refused (timer-bound.ts).
+   */
+  timer?: TimerUnit;
 }
 
 export type ConfigFields = Record<string, ConfigField>;
@@ -57,6 +63,13 @@ function defaultText(field: ConfigField): string | undefined {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** The timer's bound, said where the field's own schema would accept more; '' otherwise. */
+function timerBound(field: ConfigField): string {
+  if (field.timer === undefined) return '';
+  const beyond = field.schema.safeParse(timerMaxIn(field.timer) + 1).success;
+  return beyond ? `; ${timerBoundText(field.timer)}` : '';
+}
+
 function required(field: ConfigField): boolean {
   return !field.schema.safeParse(undefined).success;
 }
@@ -70,7 +83,9 @@ function parseFields<F extends ConfigFields>(
   const problems: string[] = [];
   for (const [key, field] of Object.entries(fields)) {
     const parsed = field.schema.safeParse(valueOf(key, field));
-    if (parsed.success) out[key] = parsed.data;
+    const overflow = parsed.success && field.timer ? timerOverflow(parsed.data, field.timer) : undefined;
+    if (overflow) problems.push(`${field.env ?? key}: ${overflow}`);
+    else if (parsed.success) out[key] = parsed.data;
     else problems.push(`${field.env ?? key}: ${z.prettifyError(parsed.error).replace(/^✖ /, '')}`);
   }
   if (problems.length > 0) {
@@ -103,7 +118,7 @@ export function defineConfig<F extends ConfigFields>(
       const width = Math.max(...envFields.map((f) => f.env.length)) + 2;
       const lines = envFields.map((f) => {
         const fallback = required(f) ? ' (required)' : defaultText(f) ? ` (default ${defaultText(f)})` : '';
-        return `  ${f.env.padEnd(width)}${f.doc}${fallback}`;
+        return `  ${f.env.padEnd(width)}${f.doc}${timerBound(f)}${fallback}`;
       });
       return `Usage: ${spec.usage ?? spec.title}\n\n${spec.summary}\nEnvironment:\n${lines.join('\n')}`;
     },
@@ -111,7 +126,7 @@ export function defineConfig<F extends ConfigFields>(
       const rows = envFields.map((f) => {
         const text = defaultText(f);
         const fallback = required(f) ? ' (required)' : text === undefined ? '' : ` (default \`${text}\`)`;
-        return `- \`${f.env}\`${fallback}: ${f.doc}`;
+        return `- \`${f.env}\`${fallback}: ${f.doc}${timerBound(f)}`;
       });
       const run = spec.usage === undefined ? '' : ` Run as \`${spec.usage}\`.`;
       return `## ${spec.title}\n\n${spec.summary}${run}\n\n${rows.join('\n')}\n`;

@@ -61,6 +61,7 @@ export const runtimeConfig = defineConfig(
       doc: "loopback port of the tenant-wide HTTP(S) proxy; each enabled pack gets one of the ports after it, in the pack list's order",
     },
     egressWaitMs: {
+      timer: 'ms',
       env: 'BULKHEAD_EGRESS_WAIT_MS',
       schema: z.coerce.number().int().min(1).max(60_000).default(2_000),
       doc: 'how long a proxy client waits for a gateway connection before a 503 (egress off or the gateway down)',
@@ -86,6 +87,7 @@ export const runtimeConfig = defineConfig(
       doc: 'the secrets delivered for the packs: read once at start, then unlinked',
     },
     packCallTimeoutMs: {
+      timer: 'ms',
       env: 'BULKHEAD_PACK_CALL_TIMEOUT_MS',
       schema: z.coerce.number().int().min(100).default(60_000),
       doc: "how long a pack may take to answer one request before it is killed and restarted; for a tool call, the pack's own time: a wait for the client's answer to the pack's question does not count",

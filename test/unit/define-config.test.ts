@@ -85,4 +85,23 @@ describe('defineConfig', () => {
     expect(empty.usage()).toMatch(/BULKHEAD_MODULES +modules$/m);
     expect(empty.markdown()).toContain('- `BULKHEAD_MODULES`: modules\n');
   });
+
+  it('refuses a setting a timer waits out past the timer bound, in its unit, and says the bound', () => {
+    const timed = defineConfig(
+      { title: 'Timed', usage: 'node timed.ts', summary: 'Waits.' },
+      {
+        graceSeconds: {
+          env: 'BULKHEAD_GRACE_SECONDS',
+          schema: z.coerce.number().int().min(0).default(10),
+          doc: 'grace',
+          timer: 'seconds',
+        },
+      },
+    );
+    expect(timed.fromEnv({ BULKHEAD_GRACE_SECONDS: '2147483' })).toEqual({ graceSeconds: 2_147_483 });
+    expect(() => timed.fromEnv({ BULKHEAD_GRACE_SECONDS: '2147484' })).toThrow(
+      /BULKHEAD_GRACE_SECONDS: 2147484 is too long: at most 2147483 seconds \(about 24\.8 days/,
+    );
+    expect(timed.usage()).toContain('grace; at most 2147483 seconds');
+  });
 });

@@ -12,6 +12,7 @@ import {
   type InputExchanges,
   type PackAnswer,
 } from './pack-exchanges.ts';
+import { TIMER_MAX_MS } from '../../../kernel/config/timer-bound.ts';
 import { argumentsDigest, IDEMPOTENCY_KEY_FIELD } from '../../../kernel/tools/tool-definition.ts';
 import { toolError } from '../../../kernel/tools/tool-errors.ts';
 import type { PackHost, ServedTool } from './pack-host.ts';
@@ -75,6 +76,10 @@ async function dispatch(
   if ('code' in client) return { result: refusalResult(client), reached: false, answered: false };
   const name = served.approved.exposed;
   const { callTimeoutMs } = options;
+  // The bound on the whole call: the setting (at most TIMER_MAX_MS, kernel/config/timer-bound.ts)
+  // plus the wait for answers would overflow a Node timer, which then fires at once, so it stops
+  // at the longest a timer waits.
+  const wholeCallMs = Math.min(callTimeoutMs + CALL_INPUT_WAIT_MS, TIMER_MAX_MS);
   // The pack's own time, stopped while its question waits for an answer (pack-call-clock.ts).
   const clock = new PackCallClock(callTimeoutMs);
   // Aborted when the caller of the request in progress goes away, a question goes unanswered, or
@@ -95,7 +100,7 @@ async function dispatch(
               : {}),
           },
           // The SDK's timeout, which never stops, is only the bound on the whole call.
-          { signal, timeout: callTimeoutMs + CALL_INPUT_WAIT_MS },
+          { signal, timeout: wholeCallMs },
         ),
       );
     const ownToken = `bulkhead-${randomUUID()}`;
@@ -157,7 +162,7 @@ async function dispatch(
       return {
         result: toolError(
           'pack_timeout',
-          `${name} took over ${callTimeoutMs + CALL_INPUT_WAIT_MS} ms in all, waiting for answers included; cancelled`,
+          `${name} took over ${wholeCallMs} ms in all, waiting for answers included; cancelled`,
         ),
         reached: true,
         answered: false,
