@@ -32,6 +32,16 @@ export const RemoveJob = z.strictObject({
   notAfterMs: z.number().optional(),
 });
 
+/**
+ * Until when a remove's asker waits (RemoveJob `notAfterMs`), checked again under the tenant's
+ * lock, and what must run `first` only once the remove is known to run (the audit trail's
+ * offboarding, under that lock).
+ */
+export interface RemoveAsked {
+  notAfterMs?: number | undefined;
+  first?: (() => Promise<unknown>) | undefined;
+}
+
 /** Refuses (`runtime_failed`) a remove whose asker waits for it no longer (RemoveJob `notAfterMs`). */
 export function refuseUnwaited(tenantId: string, notAfterMs: number | undefined): void {
   if (notAfterMs !== undefined && Date.now() > notAfterMs)
@@ -39,6 +49,12 @@ export function refuseUnwaited(tenantId: string, notAfterMs: number | undefined)
       'runtime_failed',
       `the remove of "${tenantId}" was asked for until ${notAfterMs}: not run`,
     );
+}
+
+/** Under the tenant's lock: refuses a remove no longer waited for, else runs what comes `first`. */
+export async function runIfWaited(tenantId: string, asked: RemoveAsked): Promise<void> {
+  refuseUnwaited(tenantId, asked.notAfterMs);
+  await asked.first?.();
 }
 export const InspectJob = z.strictObject({ tenantId: JobTenant });
 export const VerifyJob = z.strictObject({ tenantId: JobTenant });

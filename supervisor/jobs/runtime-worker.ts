@@ -17,6 +17,7 @@ import {
   RUNTIME_JOBS,
   RUNTIME_QUEUE,
   refuseUnwaited,
+  type RemoveAsked,
   type JobFailure,
   type JobOutcome,
   type JobValue,
@@ -29,7 +30,7 @@ export interface RuntimeLifecycle {
   ensureRuntime(
     tenant: TenantRecord,
   ): Promise<{ endpoint: RuntimeEndpoint; epoch: number; info: { runtimeId: string } }>;
-  remove(tenantId: string, purgeData: boolean, options: { notAfterMs?: number | undefined }): Promise<void>;
+  remove(tenantId: string, purgeData: boolean, asked: RemoveAsked): Promise<void>;
   inspect(tenantId: string): Promise<RuntimeStatus | undefined>;
   recycle(
     tenant: TenantRecord,
@@ -93,10 +94,13 @@ function handlers(options: RuntimeWorkerOptions): {
       // Its asker has given up on it (the job landed or was taken late): not run (RemoveJob). The
       // lifecycle asks again once it holds the tenant's lock.
       refuseUnwaited(tenantId, notAfterMs);
-      // Before the purge: one that fails keeps the record, and offboarding runs both again.
+      // Before the purge, and only once the remove is known to run (its asker still waits, checked
+      // again under the tenant's lock): a trail ended for a remove then refused would leave a tenant
+      // resumed meanwhile without one. A purge that fails keeps the record, and offboarding runs
+      // both again.
       const tenant = purgeData && options.audit ? await registry.get(tenantId) : undefined;
-      if (tenant) await options.audit?.offboard(tenant);
-      await manager.remove(tenantId, purgeData, { notAfterMs });
+      const first = tenant && options.audit ? () => options.audit!.offboard(tenant) : undefined;
+      await manager.remove(tenantId, purgeData, { notAfterMs, first });
       return {};
     },
     async inspect(data) {

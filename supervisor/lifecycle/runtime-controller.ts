@@ -7,7 +7,7 @@
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
-import { refuseUnwaited } from '../client/runtime-jobs.ts';
+import { runIfWaited, type RemoveAsked } from '../client/runtime-jobs.ts';
 import type { TamperWitness } from '../client/socket-tamper.ts';
 import type { EnsureOptions, RuntimeDriver, RuntimeInfo, RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
@@ -209,10 +209,10 @@ export class RuntimeController {
     await this.boosts.close();
   }
 
-  /** Suspend (`purgeData` false: volume kept) or offboard, unless its asker gave up meanwhile (RemoveJob). */
-  async remove(tenantId: string, purgeData: boolean, asked: { notAfterMs?: number | undefined } = {}) {
+  /** Suspend (`purgeData` false: volume kept) or offboard, unless its asker gave up (RemoveAsked). */
+  async remove(tenantId: string, purgeData: boolean, asked: RemoveAsked = {}) {
     await this.gate.run(tenantId, async () => {
-      refuseUnwaited(tenantId, asked.notAfterMs);
+      await runIfWaited(tenantId, asked);
       await this.options.epochs?.bump(tenantId);
       const info = await this.driver.inspect(tenantId);
       if (purgeData) {

@@ -47,10 +47,11 @@ const lifecycle: RuntimeLifecycle = {
       info: { runtimeId: 'c0ffee' },
     };
   },
-  remove: (tenantId, purgeData, asked) => {
+  // As the lifecycle does: what must come first once the remove is known to run, then the remove.
+  remove: async (tenantId, purgeData, asked) => {
+    await asked.first?.();
     removals.push(`remove ${tenantId} purgeData=${purgeData}`);
     removeDeadlines.push(asked.notAfterMs);
-    return Promise.resolve();
   },
   // More than the status, as the lifecycle's own record holds: the worker passes on the status only.
   inspect: (tenantId) =>

@@ -115,13 +115,18 @@ describe('RuntimeController', () => {
     const runtimes = manager(driver);
     const bringUp = runtimes.ensure(tenant('acme'));
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const removal = runtimes.remove('acme', true, { notAfterMs: Date.now() + 50 });
+    let trailsEnded = 0;
+    const first = () => Promise.resolve(void trailsEnded++);
+    const removal = runtimes.remove('acme', true, { notAfterMs: Date.now() + 50, first });
     await bringUp;
     await expect(removal).rejects.toMatchObject({ code: 'runtime_failed' });
     expect(driver.runtimes.get('acme')?.state).toBe('running');
     expect(driver.volumes.has('acme')).toBe(true);
-    // One still waited for runs.
-    await runtimes.remove('acme', true, { notAfterMs: Date.now() + 60_000 });
+    // Nor was its audit trail ended: the tenant lives on (resumed, say) with it.
+    expect(trailsEnded).toBe(0);
+    // One still waited for runs, its trail ended first.
+    await runtimes.remove('acme', true, { notAfterMs: Date.now() + 60_000, first });
+    expect(trailsEnded).toBe(1);
     expect(driver.volumes.has('acme')).toBe(false);
   });
 
