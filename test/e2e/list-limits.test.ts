@@ -269,7 +269,10 @@ describe("a looping caller's refusals in the router's log", () => {
       }
       expect(lines[0]).not.toHaveProperty('unlogged_refusals');
       const left = lines.slice(1).map((line) => line.unlogged_refusals ?? 0);
-      expect(left.every((n) => n > 0)).toBe(true);
+      // Refusals within a wait are counted in the next line. Not in every one: a wait can be a few
+      // ms (a listing about to be given back), the loop's next request already past it and refused
+      // as the border above allows, its line with nothing left out (seen on a loaded CI machine).
+      expect(left.some((n) => n > 0)).toBe(true);
       // Every refusal is a line or counted in the next one, but those after the last line.
       const accounted = lines.length + left.reduce((a, b) => a + b, 0);
       expect(accounted).toBeLessThanOrEqual(refused);
