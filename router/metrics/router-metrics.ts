@@ -169,7 +169,12 @@ export class RouterMetrics {
   }
 
   private labels(call: CallLabels): Record<string, string> {
-    return this.tenantLabel ? { tenant: call.tenant, tool: call.tool } : { tool: call.tool };
+    return this.withTenant(call.tenant, { tool: call.tool });
+  }
+
+  /** `labels`, with the tenant's only where the operator enabled it. */
+  private withTenant(tenant: string, labels: Record<string, string>): Record<string, string> {
+    return this.tenantLabel ? { tenant, ...labels } : labels;
   }
 
   /** One answered tools/call: its error code (undefined: it succeeded) and how long it took. */
@@ -182,8 +187,7 @@ export class RouterMetrics {
    * its error code (undefined: it succeeded) and how long it took.
    */
   relayAnswered(relay: RelayLabels, code: string | undefined, seconds: number): void {
-    const { tenant, method } = relay;
-    const labels: Record<string, string> = this.tenantLabel ? { tenant, method } : { method };
+    const labels = this.withTenant(relay.tenant, { method: relay.method });
     answered(this.relayed, this.relayLatency, labels, code, seconds);
   }
 
