@@ -34,14 +34,50 @@ export function jobNotSubmitted(
 }
 
 /**
+ * What a request pending when its client closes fails with, at once (`closing` below): a router
+ * shutting down, the CLI or the console done. `state_unavailable`, as a queue that does not answer:
+ * the job's outcome is unknown here, and a job submitted may still run, for nobody (as one whose
+ * wait expired).
+ */
+export function jobQueueClosed(): BulkheadError<'state_unavailable'> {
+  return new BulkheadError('state_unavailable', 'the job queue client closed: the job was not waited for', {
+    retryAfterMs: 1_000,
+  });
+}
+
+/** `work`, or the reason `closing` was aborted with, whichever comes first. */
+function unlessClosed<T>(work: Promise<T>, closing: AbortSignal | undefined): Promise<T> {
+  if (!closing) return work;
+  let onAbort = (): void => undefined;
+  const closed = new Promise<never>((_, reject) => {
+    onAbort = () => reject(closing.reason as Error);
+    if (closing.aborted) onAbort();
+    else closing.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([work, closed]).finally(() => {
+    closing.removeEventListener('abort', onAbort);
+    work.catch(() => undefined);
+  });
+}
+
+/**
  * Submits a job, bounded by `ms`: past it (or when Redis gives no answer at all) the caller gets
  * `jobNotSubmitted`. The `queue.add` itself cannot be taken back: its command may be written to a
  * Redis that runs it once it answers again, so the job may still land later, for nobody. Each job's
  * own guard makes that safe (runtime-client.ts says which).
  */
-export async function submitJob(queue: Queue, name: string, data: object, ms: number): Promise<Job> {
+export async function submitJob(
+  queue: Queue,
+  job: { name: string; data: object },
+  ms: number,
+  /** Aborted (with `jobQueueClosed`) when the client closes: the submission is not waited for then. */
+  closing?: AbortSignal,
+): Promise<Job> {
+  const { name, data } = job;
   try {
-    return await settleWithin(queue.add(name, data), ms, () => jobNotSubmitted(name, ms));
+    return await settleWithin(unlessClosed(queue.add(name, data), closing), ms, () =>
+      jobNotSubmitted(name, ms),
+    );
   } catch (error) {
     if (isBulkheadError(error, 'state_unavailable')) throw error;
     throw unansweredByRedis(error) ? jobNotSubmitted(name, ms, error) : error;
@@ -98,7 +134,9 @@ function watchUntaken(queue: Queue, submitted: Job, deadline: number, untaken: U
  * Submits a job and waits for its return value, both within `timeoutMs`, the submission alone
  * within `submitMs` too (a Redis command, where the wait is for a container's start). A job not
  * submitted in time fails with `jobNotSubmitted`; one that failed, or whose outcome did not come
- * within what is left of the deadline, with what `failed` makes of the reason (`outcomeOf`).
+ * within what is left of the deadline, with what `failed` makes of the reason (`outcomeOf`); one
+ * still pending when `closing` is aborted (its client closed), at once with `closing`'s reason,
+ * its timers cleared: nothing is left to hold the process or to fire after the close.
  */
 export async function requestJob(
   jobs: JobQueue,
@@ -109,14 +147,18 @@ export async function requestJob(
     submitMs?: number | undefined;
     failed: (error: Error) => Error;
     untaken?: UntakenNotice | undefined;
+    closing?: AbortSignal | undefined;
   },
 ): Promise<unknown> {
+  const { closing } = options;
   const deadline = performance.now() + options.timeoutMs;
-  const submitted = await submitJob(jobs.queue, job.name, job.data, options.submitMs ?? options.timeoutMs);
+  const submitted = await submitJob(jobs.queue, job, options.submitMs ?? options.timeoutMs, closing);
   const stopWatching = options.untaken && watchUntaken(jobs.queue, submitted, deadline, options.untaken);
   try {
-    return await outcomeOf(jobs, submitted, Math.max(0, Math.ceil(deadline - performance.now())));
+    const ms = Math.max(0, Math.ceil(deadline - performance.now()));
+    return await outcomeOf(jobs, submitted, { ms, closing });
   } catch (error) {
+    if (closing?.aborted && error === closing.reason) throw error;
     throw options.failed(error as Error);
   } finally {
     stopWatching?.();
@@ -140,7 +182,11 @@ export const LAST_CHECK_MS = 500;
  * wait began ran inside an async Promise executor, where the check's failure (its command cut off
  * by the queue's close while Redis was frozen) was a rejection no one handles, which ends a process.
  */
-function outcomeOf(jobs: JobQueue, job: Job, ms: number): Promise<unknown> {
+function outcomeOf(
+  jobs: JobQueue,
+  job: Job,
+  { ms, closing }: { ms: number; closing?: AbortSignal | undefined },
+): Promise<unknown> {
   const { queue } = jobs;
   // Per-job event names (`completed:<id>`), which its typed listeners do not list.
   const events = jobs.events as unknown as EventEmitter & Pick<QueueEvents, 'waitUntilReady'>;
@@ -156,6 +202,7 @@ function outcomeOf(jobs: JobQueue, job: Job, ms: number): Promise<unknown> {
       clearTimeout(timer);
       events.off(completed, onCompleted);
       events.off(failed, onFailed);
+      closing?.removeEventListener('abort', onClosed);
       settle();
     };
     const fail = (reason: string): void => end(() => reject(new Error(reason)));
@@ -171,9 +218,12 @@ function outcomeOf(jobs: JobQueue, job: Job, ms: number): Promise<unknown> {
       else unfinished();
     };
     const expired = (): void => fail(`no outcome of the ${job.name} job (id ${id}) came within ${ms} ms`);
+    const onClosed = (): void => end(() => reject(closing!.reason as Error));
     events.on(completed, onCompleted);
     events.on(failed, onFailed);
     const timer = afterDeadline(ms, lastCheck, undefined);
+    if (closing?.aborted) onClosed();
+    else closing?.addEventListener('abort', onClosed, { once: true });
     function lastCheck(): void {
       if (!waiting) return;
       void settleWithin(finished(), LAST_CHECK_MS, () => new Error('unanswered')).then(

@@ -12,13 +12,15 @@ import {
   type PackJobValue,
 } from './pack-jobs.ts';
 import { closeJobQueue } from './job-queue-close.ts';
-import { requestJob, type UntakenNotice } from './job-request.ts';
+import { jobQueueClosed, requestJob, type UntakenNotice } from './job-request.ts';
 
 export class PackClient {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly timeoutMs: number;
   private readonly untaken: UntakenNotice | undefined;
+  /** Aborted by `close`: a job still waited for then fails at once (job-request.ts). */
+  private readonly closing = new AbortController();
 
   constructor(options: {
     redis: RedisConnection;
@@ -53,6 +55,7 @@ export class PackClient {
   }
 
   async close(): Promise<void> {
+    this.closing.abort(jobQueueClosed());
     await closeJobQueue(this.queue, this.events);
   }
 
@@ -67,6 +70,7 @@ export class PackClient {
       {
         timeoutMs: this.timeoutMs,
         untaken: this.untaken,
+        closing: this.closing.signal,
         failed: (error) =>
           new BulkheadError('pack_rejected', `the supervisor's ${name} job failed: ${error.message}`, {
             cause: error,

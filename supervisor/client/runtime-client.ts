@@ -7,7 +7,7 @@ import type { RuntimeEndpoint } from '../../kernel/wire/runtime-endpoint.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import type { IsolationReport } from './isolation-report.ts';
 import { closeJobQueue } from './job-queue-close.ts';
-import { requestJob, submitJob, type UntakenNotice } from './job-request.ts';
+import { jobQueueClosed, requestJob, submitJob, type UntakenNotice } from './job-request.ts';
 import { traceparentOf } from '../../kernel/telemetry/trace-context.ts';
 import {
   EnsureOutcome,
@@ -58,6 +58,8 @@ export class RuntimeClient {
   private readonly timeoutMs: number;
   private readonly submitTimeoutMs: number;
   private readonly untaken: UntakenNotice | undefined;
+  /** Aborted by `close`: what is still asked for or waited for then fails at once (job-request.ts). */
+  private readonly closing = new AbortController();
 
   constructor(options: RuntimeClientOptions) {
     const connection = { ...options.redis, maxRetriesPerRequest: null };
@@ -104,7 +106,7 @@ export class RuntimeClient {
    */
   async requestRecycle(tenantId: string, reason: string, options: { failed?: boolean } = {}): Promise<void> {
     const data: JobData<'recycle'> = { tenantId, reason, requestedAtMs: Date.now(), ...options };
-    await submitJob(this.queue, 'recycle', data, this.submitTimeoutMs);
+    await submitJob(this.queue, { name: 'recycle', data }, this.submitTimeoutMs, this.closing.signal);
   }
 
   /**
@@ -113,7 +115,7 @@ export class RuntimeClient {
    */
   async requestPrepare(tenantId: string): Promise<void> {
     const data: JobData<'prepare'> = { tenantId };
-    await submitJob(this.queue, 'prepare', data, this.submitTimeoutMs);
+    await submitJob(this.queue, { name: 'prepare', data }, this.submitTimeoutMs, this.closing.signal);
   }
 
   async remove(tenantId: string, options: { purgeData: boolean }): Promise<void> {
@@ -135,8 +137,13 @@ export class RuntimeClient {
     return (await this.run('verify', { tenantId }, VerifyOutcome)).report;
   }
 
-  /** Bounded whatever Redis is doing: a restart under it no longer holds it (job-queue-close.ts). */
+  /**
+   * Bounded whatever Redis is doing: a restart under it no longer holds it (job-queue-close.ts). A
+   * job still asked for or waited for fails at once with `state_unavailable` (jobQueueClosed), its
+   * timers cleared: a router shutting down is not held open by its calls' waits.
+   */
   async close(): Promise<void> {
+    this.closing.abort(jobQueueClosed());
     await closeJobQueue(this.queue, this.events);
   }
 
@@ -163,6 +170,7 @@ export class RuntimeClient {
         timeoutMs: this.timeoutMs,
         submitMs: this.submitTimeoutMs,
         untaken: this.untaken,
+        closing: this.closing.signal,
         // The job failed (an unexpected exception in the worker) or no answer came in time.
         failed: (error) => new RuntimeRequestError('runtime_failed', error.message, { cause: error }),
       },

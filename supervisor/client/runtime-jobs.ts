@@ -51,7 +51,14 @@ export function refuseUnwaited(tenantId: string, notAfterMs: number | undefined)
     );
 }
 
-/** Under the tenant's lock: refuses a remove no longer waited for, else runs what comes `first`. */
+/**
+ * Under the tenant's lock, after what may take long and changes nothing the tenant keeps (an epoch
+ * bump on a slow Redis, the engine's inspect) and right before the remove's first step that cannot
+ * be undone (the audit trail's end, else the runtime's removal): refuses a remove no longer waited
+ * for, else runs what comes `first`. What it lets start runs to its end, which may still come after
+ * the asker's deadline: a removal half done cannot be taken back, and the asker was told it failed
+ * (an offboarding keeps the record and runs again, finding nothing left; docs/lifecycle.md).
+ */
 export async function runIfWaited(tenantId: string, asked: RemoveAsked): Promise<void> {
   refuseUnwaited(tenantId, asked.notAfterMs);
   await asked.first?.();

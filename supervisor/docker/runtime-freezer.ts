@@ -35,19 +35,27 @@ async function frozenNow(cgroup: HostCgroup): Promise<boolean> {
 }
 
 /**
- * The engine took the container for paused and its OCI runtime found it running (runc: "container
+ * The engine took the container for paused and its OCI runtime found it not paused (runc: "container
  * not paused"; runsc: "cannot resume container ... in state running"): thawed already, as a thaw
- * wants. The engine learns of its own pause twice, from the request and later from containerd's
- * event, which sets the flag again where an unpause cleared it in between; until containerd's resume
- * event follows, the engine reports the running container paused, and a wake in that window asked
- * it to unpause a running container and failed.
+ * wants, if the engine reports it running now. The engine learns of its own pause twice, from the
+ * request and later from containerd's event, which sets the flag again where an unpause cleared it
+ * in between; until containerd's resume event follows, the engine reports the running container
+ * paused, and a wake in that window asked it to unpause a running container and failed. So its
+ * paused flag is no sign here, and runc's words are none either: it says the same of a container
+ * that is stopped (its process ended while the engine had it paused), which is not a runtime woken.
+ * The engine reports that one not running once containerd's exit event has reached it; before
+ * that, the wake's socket probe finds nothing listening and its start wait sees the exit
+ * (lifecycle/runtime-health.ts, waitUntilResumed).
  */
-export function runningAfterAll(error: unknown): boolean {
+async function runningAfterAll(container: Docker.Container, error: unknown): Promise<boolean> {
   const message = error instanceof Error ? error.message : String(error);
-  return (
-    statusOf(error) === 500 &&
-    /container not paused|cannot resume container .* in state running/.test(message)
-  );
+  if (
+    statusOf(error) !== 500 ||
+    !/container not paused|cannot resume container .* in state running/.test(message)
+  )
+    return false;
+  const { State } = await container.inspect();
+  return State.Running;
 }
 
 /**
@@ -127,7 +135,7 @@ export class RuntimeFreezer {
       try {
         await ignoreStatus(container.unpause(), 304);
       } catch (error) {
-        if (runningAfterAll(error)) return;
+        if (await runningAfterAll(container, error)) return;
         if (!(await clearedSince(container, error))) throw error;
       }
       return;

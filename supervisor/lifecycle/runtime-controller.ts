@@ -209,12 +209,12 @@ export class RuntimeController {
     await this.boosts.close();
   }
 
-  /** Suspend (`purgeData` false: volume kept) or offboard, unless its asker gave up (RemoveAsked). */
+  /** Suspend (`purgeData` false: volume kept) or offboard, unless its asker gave up (runIfWaited). */
   async remove(tenantId: string, purgeData: boolean, asked: RemoveAsked = {}) {
     await this.gate.run(tenantId, async () => {
-      await runIfWaited(tenantId, asked);
       await this.options.epochs?.bump(tenantId);
       const info = await this.driver.inspect(tenantId);
+      await runIfWaited(tenantId, asked);
       if (purgeData) {
         await this.apply(tenantId, 'offboard', 'offboarded', info, () =>
           this.driver.remove(tenantId, { purgeData: true }),

@@ -2,7 +2,8 @@
 // while its Redis restarts: its close returns at once and its process exits, whatever state the
 // client's BullMQ connections are in. Before, a close while they were between reconnection
 // attempts never returned (QueueEvents.close waited for an `end` event ioredis never emits then:
-// supervisor/client/job-queue-close.ts). A redis-server of the test's own (private-redis.ts),
+// supervisor/client/job-queue-close.ts). A job still waited for at the close fails at once and
+// holds nothing (job-request.ts). A redis-server of the test's own (private-redis.ts),
 // stopped and started again; the client in a process of its own (runtime-client-main.ts).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -31,9 +32,16 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Starts a client process, runs `meanwhile`, then closes the client: how long close and exit took. */
-async function closeAfter(meanwhile: () => Promise<void>): Promise<{ closeMs: number; exited: boolean }> {
-  const child = spawn(process.execPath, [MAIN, url, PREFIX], { stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * Starts a client process (`waiting`: with an ensure waiting to be taken), runs `meanwhile`, then
+ * closes the client: how long close and exit took, and (`waiting`) the ensure's "settled" line.
+ */
+async function closeAfter(
+  meanwhile: () => Promise<void>,
+  mode?: 'waiting',
+): Promise<{ closeMs: number; exited: boolean; settled?: string }> {
+  const args = [MAIN, url, PREFIX, ...(mode ? [mode] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const exit = once(child, 'exit');
   try {
@@ -41,12 +49,17 @@ async function closeAfter(meanwhile: () => Promise<void>): Promise<{ closeMs: nu
     await meanwhile();
     const asked = performance.now();
     child.stdin.write('close\n');
-    const closed = String((await withTimeout(lines.next(), 10_000)).value);
+    // The ensure's line, if one waits, may come before or after the close's.
+    const said = [String((await withTimeout(lines.next(), 10_000)).value)];
+    if (mode) said.push(String((await withTimeout(lines.next(), 10_000)).value));
+    const closed = said.find((line) => line.startsWith('closed')) ?? '';
     expect(closed).toMatch(/^closed \d+$/);
     await withTimeout(exit, 10_000);
+    const settled = said.find((line) => line.startsWith('settled'));
     return {
       closeMs: Number(closed.split(' ')[1]),
       exited: performance.now() - asked < EXIT_BOUND_MS,
+      ...(settled ? { settled } : {}),
     };
   } finally {
     child.kill('SIGKILL');
@@ -85,6 +98,17 @@ describe('a RuntimeClient closed while its Redis restarts', () => {
 
   it('closes at once with Redis answering', async () => {
     const { closeMs, exited } = await closeAfter(() => Promise.resolve());
+    expect(closeMs).toBeLessThan(CLOSE_BOUND_MS);
+    expect(exited).toBe(true);
+  }, 60_000);
+
+  // A router shutting down closes its client after the drain cut the calls still in flight: their
+  // waits for a cold start fail at once, their timers cleared, and the process exits. Before, each
+  // wait kept its timer to its deadline (the client's 30 s here; 60 s by default), then failed.
+  it('fails a wait still pending at once, and exits, with Redis answering', async () => {
+    const { closeMs, exited, settled } = await closeAfter(() => Promise.resolve(), 'waiting');
+    expect(settled).toMatch(/^settled state_unavailable \d+$/);
+    expect(Number(settled!.split(' ')[2])).toBeLessThan(CLOSE_BOUND_MS);
     expect(closeMs).toBeLessThan(CLOSE_BOUND_MS);
     expect(exited).toBe(true);
   }, 60_000);

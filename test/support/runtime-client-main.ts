@@ -1,16 +1,41 @@
 // A RuntimeClient in a process of its own, for test/integration/runtime-client-close.test.ts:
 // whether its close returns and the process then exits, which the test's own process (holding
-// handles of its own) cannot show. Arguments: the Redis URL and the jobs prefix. Prints "ready"
-// once connected; at a line on stdin it closes the client, prints "closed <ms>" and leaves the
-// process to exit by itself once nothing holds it.
+// handles of its own) cannot show. Arguments: the Redis URL, the jobs prefix and, optionally,
+// `waiting`: an ensure is asked for (no supervisor serves the prefix, so it waits untaken, under a
+// 30 s timeout) before "ready". Prints "ready" once connected (and, `waiting`, once the job waits
+// to be taken); at a line on stdin it closes the client, prints "closed <ms>" and leaves the
+// process to exit by itself once nothing holds it. The ensure, once it settles, prints
+// "settled <code> <ms>": its error's code, and how long after the close began.
+import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { parseRedisUrl } from '../../kernel/redis/connection.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 
-const client = new RuntimeClient({ redis: parseRedisUrl(process.argv[2]!), prefix: process.argv[3]! });
+const [url, prefix, mode] = process.argv.slice(2);
+let untaken = (): void => undefined;
+const waitsUntaken = new Promise<void>((resolve) => (untaken = resolve));
+const client = new RuntimeClient({
+  redis: parseRedisUrl(url!),
+  prefix: prefix!,
+  timeoutMs: 30_000,
+  untaken: { everyMs: 50, notice: () => untaken() },
+});
 await client.ready();
+let closeStarted = 0;
+if (mode === 'waiting') {
+  client.ensure('waiting').then(
+    () => process.stdout.write('settled ok\n'),
+    (error: unknown) => {
+      const code = isBulkheadError(error) ? error.code : String(error);
+      process.stdout.write(`settled ${code} ${Math.round(performance.now() - closeStarted)}\n`);
+    },
+  );
+  await waitsUntaken;
+}
 process.stdout.write('ready\n');
 process.stdin.once('data', () => {
   process.stdin.destroy();
-  const started = performance.now();
-  void client.close().then(() => process.stdout.write(`closed ${Math.round(performance.now() - started)}\n`));
+  closeStarted = performance.now();
+  void client
+    .close()
+    .then(() => process.stdout.write(`closed ${Math.round(performance.now() - closeStarted)}\n`));
 });

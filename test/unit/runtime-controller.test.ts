@@ -130,6 +130,23 @@ describe('RuntimeController', () => {
     expect(driver.volumes.has('acme')).toBe(false);
   });
 
+  // Its lock free at once, but what comes before its removal slow (the engine's inspect, the epoch's
+  // Redis script): the asker's deadline passed meanwhile. Checked when the lock was taken, before
+  // them, it ran after its asker gave up; checked last, right before the trail's end and the
+  // removal, it is refused.
+  it('refuses a remove whose asker gave up while its removal was being prepared', async () => {
+    const driver = new MemoryDriver(100);
+    const runtimes = manager(driver);
+    await runtimes.ensure(tenant('acme'));
+    let trailsEnded = 0;
+    const first = () => Promise.resolve(void trailsEnded++);
+    const removal = runtimes.remove('acme', true, { notAfterMs: Date.now() + 50, first });
+    await expect(removal).rejects.toMatchObject({ code: 'runtime_failed' });
+    expect(driver.calls.filter((c) => c.op === 'remove')).toHaveLength(0);
+    expect(driver.volumes.has('acme')).toBe(true);
+    expect(trailsEnded).toBe(0);
+  });
+
   it('recycles the runtime it observed when that one is still the tenant’s', async () => {
     const driver = new MemoryDriver();
     const runtimes = manager(driver);

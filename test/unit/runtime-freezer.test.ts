@@ -2,7 +2,8 @@
 // cgroup v1 only, so v2 is shown here; test/integration/runtime-freezer.test.ts freezes real
 // containers): what it reads as frozen, what it writes to freeze and thaw, a freeze undone when the
 // kernel does not complete it in time, the engine asked where no cgroup is within reach, and which
-// of the engine's unpause refusals mean the container runs already.
+// of the engine's unpause refusals mean the container runs already (and only while the engine
+// reports it running).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,28 +108,46 @@ describe('the runtime freezer', () => {
   });
 });
 
-describe('an engine unpause of a container its OCI runtime finds running', () => {
+describe('an engine unpause of a container its OCI runtime finds not paused', () => {
   // The engine's words, as it answered here (docker 20.10) for each runtime; anything else fails.
   const refusal = (message: string, statusCode = 500) => Object.assign(new Error(message), { statusCode });
   const id = 'f'.repeat(64);
+  const runcWords = `Cannot unpause container ${id}: OCI runtime resume failed: container not paused: unknown`;
+  /** Refuses the unpause with `error`; inspected, reports `state` (the engine's flag still set). */
+  const refusing = (error: Error, state: Partial<Docker.ContainerInspectInfo['State']>) =>
+    ({
+      id,
+      unpause: () => Promise.reject(error),
+      inspect: () => Promise.resolve({ Id: id, State: { Running: true, Paused: true, ...state } }),
+    }) as unknown as Docker.Container;
 
   it.each([
-    ['runc', `Cannot unpause container ${id}: OCI runtime resume failed: container not paused: unknown`],
+    ['runc', runcWords],
     [
       'runsc',
       `Cannot unpause container ${id}: OCI runtime resume failed: resume failed: cannot resume container "${id}" in state running: unknown`,
     ],
-  ])('is a thaw done (%s)', async (_runtime, message) => {
-    const container = { id, unpause: () => Promise.reject(refusal(message)) } as unknown as Docker.Container;
+  ])('is a thaw done where the engine reports it running (%s)', async (_runtime, message) => {
+    const container = refusing(refusal(message), {});
     await expect(new RuntimeFreezer().thaw(container, 'engine')).resolves.toBeUndefined();
+  });
+
+  // runc says the same of a container whose process ended while the engine had it paused (a kill
+  // racing the wake: seen on the real engine, a few times in 30, with the engine reporting it
+  // exited right after): not a runtime woken, and the wake fails as for a runtime gone.
+  it('is no thaw where the engine reports it stopped', async () => {
+    const error = refusal(runcWords);
+    const container = refusing(error, { Running: false, Paused: false, Status: 'exited' });
+    await expect(new RuntimeFreezer().thaw(container, 'engine')).rejects.toBe(error);
   });
 
   it('fails on any other refusal', async () => {
     for (const error of [
       refusal(`Cannot unpause container ${id}: OCI runtime resume failed: permission denied: unknown`),
+      refusal(`Cannot unpause container ${id}: cannot resume a stopped container: unknown`),
       refusal('container not paused', 409),
     ]) {
-      const container = { id, unpause: () => Promise.reject(error) } as unknown as Docker.Container;
+      const container = refusing(error, {});
       await expect(new RuntimeFreezer().thaw(container, 'engine')).rejects.toBe(error);
     }
   });
