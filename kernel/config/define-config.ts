@@ -3,8 +3,9 @@
 // From it come the process's parsed environment, its options with defaults filled in (what tests
 // and embedders pass partially), its `--help` text and its section of docs/configuration.md, so no
 // default is written twice and no help text drifts from the code.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { issueLines } from '../errors/input-issues.ts';
 import { timerBoundText, timerMaxIn, timerOverflow, type TimerUnit } from './timer-bound.ts';
 
 export interface ConfigField<S extends z.ZodType = z.ZodType> {
@@ -86,7 +87,7 @@ function parseFields<F extends ConfigFields>(
     const overflow = parsed.success && field.timer ? timerOverflow(parsed.data, field.timer) : undefined;
     if (overflow) problems.push(`${field.env ?? key}: ${overflow}`);
     else if (parsed.success) out[key] = parsed.data;
-    else problems.push(`${field.env ?? key}: ${z.prettifyError(parsed.error).replace(/^✖ /, '')}`);
+    else problems.push(...issueLines(parsed.error, [field.env ?? key]));
   }
   if (problems.length > 0) {
     throw new BulkheadError(

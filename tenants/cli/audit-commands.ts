@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { atPath } from '../../kernel/errors/path-refusal.ts';
 import {
   ensureAuditKeys,
   exportSegments,
@@ -147,10 +148,11 @@ async function exportRecords(args: string[]): Promise<void> {
 
 async function keygen(args: string[]): Promise<void> {
   const { values } = parse(args, { out: { type: 'string' } }, { positionals: false });
-  if (!values.out) throw new UsageError('audit keygen needs --out <dir>');
-  const keys = await ensureAuditKeys(values.out);
+  const out = values.out;
+  if (!out) throw new UsageError('audit keygen needs --out <dir>');
+  const keys = await atPath({ option: '--out', path: out, verb: 'write' }, () => ensureAuditKeys(out));
   console.log(
-    `${keys.created.length ? `created ${keys.created.join(', ')}` : 'kept existing keys'} in ${values.out}: ` +
+    `${keys.created.length ? `created ${keys.created.join(', ')}` : 'kept existing keys'} in ${out}: ` +
       `supervisor BULKHEAD_AUDIT_SIGNING_KEY_FILE=${keys.signingKeyFile}, routers BULKHEAD_AUDIT_SECRET_FILE=${keys.secretFile}, auditors BULKHEAD_AUDIT_PUBLIC_KEY_FILE=${keys.publicKeyFile}`,
   );
 }

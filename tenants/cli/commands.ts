@@ -1,5 +1,6 @@
 // The operator commands: onboard, list, offboard, keygen.
 import { join, resolve } from 'node:path';
+import { atPath } from '../../kernel/errors/path-refusal.ts';
 import { summarize } from '../../supervisor/client/isolation-report.ts';
 import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import { ensureCallKeys } from '../control-plane/call-keys.ts';
@@ -119,8 +120,9 @@ export const keygen: Command = {
   usage: 'bulkhead keygen --out <dir>',
   async run(args) {
     const { values } = parse(args, { out: { type: 'string' } }, { positionals: false });
-    if (!values.out) throw new UsageError('keygen needs --out <dir>');
-    const keys = await ensureCallKeys(values.out);
+    const out = values.out;
+    if (!out) throw new UsageError('keygen needs --out <dir>');
+    const keys = await atPath({ option: '--out', path: out, verb: 'write' }, () => ensureCallKeys(out));
     console.log(
       `${keys.created ? 'created missing' : 'kept existing'} keys: ${keys.privateKeyFile}, ${keys.publicKeyFile}, ` +
         `${keys.egress.privateKeyFile}, ${keys.egress.publicKeyFile}`,

@@ -1,6 +1,7 @@
 // `export` and `apply` of tenants as YAML, for operators who keep tenants in git. `apply` validates
 // the whole file first, shows the diff, and writes only with `--yes` (tenants/control-plane/apply.ts).
 import { readFile, writeFile } from 'node:fs/promises';
+import { atPath } from '../../kernel/errors/path-refusal.ts';
 import { formatChanges } from '../../kernel/registry/config-diff.ts';
 import { applyPlan, parseTenantsYaml, pendingOf, planApply } from '../control-plane/apply.ts';
 import { exportTenants } from '../control-plane/export.ts';
@@ -14,9 +15,10 @@ export const exportCommand: Command = {
     const { values, positionals } = parse(args, { out: { type: 'string' } });
     const ids = positionals.map((id) => tenantIdOption(id));
     const { count, yaml } = await withContext((ctx) => exportTenants(ctx, ids));
-    if (values.out) {
-      await writeFile(values.out, yaml);
-      console.log(`wrote ${count} tenant(s) to ${values.out}`);
+    const out = values.out;
+    if (out) {
+      await atPath({ option: '--out', path: out, verb: 'write' }, () => writeFile(out, yaml));
+      console.log(`wrote ${count} tenant(s) to ${out}`);
     } else process.stdout.write(yaml);
   },
 };
@@ -35,12 +37,7 @@ export const apply: Command = {
     );
     const source = values.file;
     if (!source) throw new UsageError('apply needs -f FILE');
-    let text: string;
-    try {
-      text = await readFile(source, 'utf8');
-    } catch (error) {
-      throw new UsageError(`cannot read ${source}: ${(error as Error).message}`);
-    }
+    const text = await atPath({ option: '-f', path: source, verb: 'read' }, () => readFile(source, 'utf8'));
     const configs = parseTenantsYaml(text, source);
     await withContext(async (ctx) => {
       const plan = await planApply(ctx, configs);

@@ -1,7 +1,8 @@
 // The CLI program shared by the operator entry (tenants/cli/main.ts) and the development entry
 // (dev/cli/main.ts): help, dispatch to a command, exit codes.
-import { ZodError, z } from 'zod';
+import { ZodError } from 'zod';
 import { BulkheadError, exitCodeOf, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { issueLines } from '../../kernel/errors/input-issues.ts';
 import type { RouterProbeSource } from '../control-plane/verify.ts';
 import { audit } from './audit-commands.ts';
 import { keygen, list, offboard, onboard } from './commands.ts';
@@ -107,7 +108,9 @@ export async function runProgram(commands: Record<string, Command>, argv: string
     // Schema violations of a request (an invalid tenant id) are bad input like any other.
     const error =
       thrown instanceof ZodError
-        ? new BulkheadError('invalid_input', z.prettifyError(thrown), { cause: thrown })
+        ? new BulkheadError('invalid_input', `invalid input:\n  ${issueLines(thrown).join('\n  ')}`, {
+            cause: thrown,
+          })
         : thrown;
     // A refusal may quote what a pack wrote (its stderr in a failed approval): printed safely.
     const message = terminalText((error as Error).message, { newlines: true });

@@ -3,8 +3,8 @@
 // `applyPlan` writes each change on top of the generation the plan was computed from, so a change
 // made by someone else in between is a conflict, not a silent overwrite.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { issueLines } from '../../kernel/errors/input-issues.ts';
 import { diffValues, type FieldChange } from '../../kernel/registry/config-diff.ts';
 import {
   assertAgainstManifest,
@@ -35,7 +35,8 @@ export function parseTenantsYaml(text: string, source: string): TenantConfig[] {
     throw error;
   }
   const parsed = TenantConfigFileSchema.safeParse(document);
-  if (!parsed.success) throw new ApplyInputError(`${source}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new ApplyInputError(`invalid tenants file ${source}:\n  ${issueLines(parsed.error).join('\n  ')}`);
   const ids = parsed.data.tenants.map((t) => t.id);
   const duplicate = ids.find((id, index) => ids.indexOf(id) !== index);
   if (duplicate) throw new ApplyInputError(`${source}: tenant "${duplicate}" appears twice`);

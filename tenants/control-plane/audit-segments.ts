@@ -2,7 +2,7 @@
 // tenant's chain of segments, export its records as JSON lines for a SIEM, and create the audit
 // keys of an installation.
 import { createPublicKey, hash, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -16,6 +16,7 @@ import {
   walkSegmentFiles,
 } from '../../kernel/audit/segment-files.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { atPath } from '../../kernel/errors/path-refusal.ts';
 import { writeEd25519Pair } from './call-keys.ts';
 
 /** Which segments: a tenant's under the audit directory, or one directory given as is. */
@@ -42,6 +43,11 @@ async function existingSource(source: SegmentSource): Promise<{ dir: string; ten
     const hint = moved.length ? `; an offboarded tenant's trail is in ${moved.join(', ')} (pass --dir)` : '';
     throw new BulkheadError('invalid_input', `${dir}: no such audit directory${hint}`);
   }
+  if (!statSync(dir).isDirectory())
+    throw new BulkheadError(
+      'invalid_input',
+      `${dir}: not a directory (an audit directory holds segment files)`,
+    );
   return { dir, tenant: 'tenant' in source ? source.tenant : undefined };
 }
 
@@ -51,12 +57,11 @@ export async function readPublicKey(file: string | undefined): Promise<KeyObject
       'usage',
       'no public key: pass --public-key FILE or set BULKHEAD_AUDIT_PUBLIC_KEY_FILE',
     );
+  const text = await atPath({ path: file, verb: 'read' }, () => readFile(file, 'utf8'));
   try {
-    return createPublicKey(await readFile(file, 'utf8'));
+    return createPublicKey(text);
   } catch (error) {
-    throw new BulkheadError('invalid_input', `${file}: not a readable public key (SPKI PEM)`, {
-      cause: error,
-    });
+    throw new BulkheadError('invalid_input', `${file}: not a public key (SPKI PEM)`, { cause: error });
   }
 }
 

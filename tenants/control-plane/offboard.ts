@@ -1,7 +1,10 @@
 // Offboarding drains (suspends, so new calls are refused, and waits for routers' caches to see it),
 // removes the container, exports the audit trail with its chain check, then destroys the data volume, socket directory, secrets and the record, and returns a
 // receipt of everything destroyed.
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { atPath } from '../../kernel/errors/path-refusal.ts';
 import { exportAuditTrail, type AuditExport } from './audit-export.ts';
 import { TenantIdSchema } from '../../kernel/tenant/tenant-spec.ts';
 import type { ControlPlane, Progress } from './context.ts';
@@ -26,6 +29,13 @@ export async function offboardTenant(
   progress: Progress,
 ): Promise<OffboardReceipt> {
   const tenant = await deps.registry.require(TenantIdSchema.parse(id));
+  // Checked before anything changes: a directory the export cannot be written to, found only after
+  // the drain and the container's removal, left the tenant half offboarded.
+  if (tenant.retention.exportAuditOnOffboard)
+    await atPath({ path: options.auditDir, verb: 'write' }, async () => {
+      await mkdir(options.auditDir, { recursive: true, mode: 0o700 });
+      await access(options.auditDir, constants.W_OK);
+    });
   progress(`draining: suspending "${tenant.id}" so that new calls are refused`);
   const drained =
     tenant.status === 'suspended'

@@ -5,7 +5,7 @@
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { FieldChange } from '../../kernel/registry/config-diff.ts';
 import type { TenantChanges } from '../../kernel/registry/tenant-registry.ts';
-import { z } from 'zod';
+import { issueLines } from '../../kernel/errors/input-issues.ts';
 import {
   PLAN_QUOTAS,
   planByName,
@@ -76,10 +76,7 @@ function quotasOf(base: Quotas, overrides: QuotaChanges): Quotas {
   const next = { ...rest, ...fields, ...(Object.keys(tools).length > 0 ? { tools } : {}) };
   const parsed = QuotasSchema.safeParse(next);
   if (!parsed.success)
-    throw new BulkheadError(
-      'invalid_input',
-      `quotas: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`,
-    );
+    throw new BulkheadError('invalid_input', issueLines(parsed.error, ['quotas']).join('; '));
   return parsed.data;
 }
 

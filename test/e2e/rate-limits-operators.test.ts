@@ -161,7 +161,7 @@ describe('quota overrides and bulkhead quota', () => {
       [['--tool-limit', 'shell_exec=3'], 'unknown tool "shell_exec"'],
       [['--calls-per-minute', '0'], '--calls-per-minute takes a whole number'],
       [['--tool-limit', 'whoami'], '--tool-limit takes TOOL=N or TOOL=none'],
-      [['--agent-calls-per-minute', '2000000'], 'quotas:'],
+      [['--agent-calls-per-minute', '2000000'], 'quotas.agentCallsPerMinute: Too big'],
     ];
     for (const [flags, message] of cases) {
       const result = await cli('update', 'rlo-ops', ...flags);

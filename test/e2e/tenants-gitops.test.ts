@@ -126,7 +126,9 @@ describe('export and apply', () => {
       const file = await writeYaml('bad.yaml', stringify({ ...exported, tenants: [tenant] }));
       const result = await cli('apply', '-f', file, '--yes');
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/Unrecognized key|secret reference is a URI|tenant id must be/);
+      expect(result.stderr).toMatch(
+        /tenants\[0\]\.(uid: unknown field|secrets\[0\]\.ref: a secret reference is a URI|id: tenant id must be)/,
+      );
     }
     expect(await snapshot()).toBe(before);
   });
