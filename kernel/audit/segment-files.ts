@@ -21,6 +21,7 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { unreadable } from './audit-access.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
   OFFBOARD_MARKER_FILE,
@@ -80,7 +81,7 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
     names = await readdir(dir);
   } catch (error) {
     if (missing(error)) return [];
-    throw error;
+    throw await unreadable(dir, error);
   }
   return names
     .flatMap((name) => {
@@ -99,8 +100,8 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
 async function readAuditFile(path: string): Promise<string> {
   const refused = () => new BulkheadError('audit_verification_failed', `${path}: not a regular file`);
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
-    (error: NodeJS.ErrnoException) => {
-      throw error.code === 'ELOOP' ? refused() : error;
+    async (error: NodeJS.ErrnoException) => {
+      throw error.code === 'ELOOP' ? refused() : await unreadable(path, error);
     },
   );
   try {
@@ -203,7 +204,7 @@ export async function offboardedDirs(root: string): Promise<string[]> {
     return (await readdir(root)).filter((name) => OFFBOARDED_DIR.test(name)).sort();
   } catch (error) {
     if (missing(error)) return [];
-    throw error;
+    throw await unreadable(root, error);
   }
 }
 
