@@ -22,6 +22,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { unreadable } from './audit-access.ts';
+import { tenantTempPrefix } from './stale-temp-dirs.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
   OFFBOARD_MARKER_FILE,
@@ -272,7 +273,7 @@ async function tenantDir(dir: string, options: SegmentWriteOptions): Promise<voi
   if (!exists) {
     const parent = dirname(dir);
     await mkdir(parent, { recursive: true, mode: 0o700 });
-    const temp = await mkdtemp(join(parent, `.tmp-${basename(dir)}-`));
+    const temp = await mkdtemp(join(parent, tenantTempPrefix(basename(dir))));
     try {
       if (readerGid !== undefined) await chown(temp, -1, readerGid);
       await chmod(temp, readerGid === undefined ? 0o700 : 0o750);
