@@ -26,6 +26,7 @@ import { RefusedActionBound } from './refused-actions.ts';
 import { TenantViews } from './tenant-views.ts';
 import { readPublicKey } from '../tenants/control-plane/audit-segments.ts';
 import { VerifiedSegments } from '../kernel/audit/segment-chain.ts';
+import { auditReadProblem } from '../kernel/audit/audit-access.ts';
 import { INDEX_HTML, loadAssets } from './ui/assets.ts';
 
 export type ConsoleOptions = Omit<
@@ -63,11 +64,23 @@ function answerable(error: unknown): unknown {
     : error;
 }
 
+/**
+ * The sealed trails this console is to show, readable by its process: a readers' group it is not in
+ * (the supervisor's BULKHEAD_AUDIT_READER_GID), or an audit directory that does not let it in,
+ * would fail every tenant's page. What is sealed after the start is checked as it is read
+ * (audit_unreadable, with the same reason).
+ */
+async function requireReadableAudit(root: string): Promise<void> {
+  const problem = await auditReadProblem(root);
+  if (problem !== undefined) throw new BulkheadError('invalid_config', `BULKHEAD_AUDIT_DIR: ${problem}`);
+}
+
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const { installation: inst, logger } = options;
   // Configuration read before anything connects: a missing secret or asset fails the start at once.
   const clientSecret = await readClientSecret(options);
   const assets = await loadAssets(options.assetsDir);
+  if (options.auditPublicKeyFile !== undefined) await requireReadableAudit(options.auditDir);
   const redis = new DeadlineRedis(
     { ...inst.redis, maxRetriesPerRequest: 1 },
     { deadlineMs: REDIS_DEADLINE_MS },

@@ -21,6 +21,8 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { unreadable } from './audit-access.ts';
+import { tenantTempPrefix } from './stale-temp-dirs.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
   OFFBOARD_MARKER_FILE,
@@ -80,7 +82,7 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
     names = await readdir(dir);
   } catch (error) {
     if (missing(error)) return [];
-    throw error;
+    throw await unreadable(dir, error);
   }
   return names
     .flatMap((name) => {
@@ -99,8 +101,8 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
 async function readAuditFile(path: string): Promise<string> {
   const refused = () => new BulkheadError('audit_verification_failed', `${path}: not a regular file`);
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
-    (error: NodeJS.ErrnoException) => {
-      throw error.code === 'ELOOP' ? refused() : error;
+    async (error: NodeJS.ErrnoException) => {
+      throw error.code === 'ELOOP' ? refused() : await unreadable(path, error);
     },
   );
   try {
@@ -203,7 +205,7 @@ export async function offboardedDirs(root: string): Promise<string[]> {
     return (await readdir(root)).filter((name) => OFFBOARDED_DIR.test(name)).sort();
   } catch (error) {
     if (missing(error)) return [];
-    throw error;
+    throw await unreadable(root, error);
   }
 }
 
@@ -271,7 +273,7 @@ async function tenantDir(dir: string, options: SegmentWriteOptions): Promise<voi
   if (!exists) {
     const parent = dirname(dir);
     await mkdir(parent, { recursive: true, mode: 0o700 });
-    const temp = await mkdtemp(join(parent, `.tmp-${basename(dir)}-`));
+    const temp = await mkdtemp(join(parent, tenantTempPrefix(basename(dir))));
     try {
       if (readerGid !== undefined) await chown(temp, -1, readerGid);
       await chmod(temp, readerGid === undefined ? 0o700 : 0o750);

@@ -125,6 +125,9 @@ export const ERROR_CODES = {
   retry_limit_exceeded: { class: 'permanent' },
   // The sealed audit segments do not verify: edited, removed, reordered or unsigned (kernel/audit).
   audit_verification_failed: { class: 'permanent', exit: 5 },
+  // The sealed audit segments cannot be read by this process (its groups are not the readers' group
+  // the supervisor gives them, or the audit directory does not let it through): kernel/audit/audit-access.ts.
+  audit_unreadable: { class: 'permanent', http: 500 },
   // A tool asked for the client's input more rounds than the router allows (router/mcp/input-rounds.ts).
   input_rounds_exceeded: { class: 'permanent' },
   // A runtime asked the client something the router does not carry, or too much at once, or what the

@@ -36,6 +36,7 @@ import {
   writeMarker,
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
+import { removeStaleTempDirs, STALE_TEMP_DIR_MS } from '../../kernel/audit/stale-temp-dirs.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
@@ -70,6 +71,8 @@ export class AuditSealer {
   private readonly publicKey: KeyObject;
   /** A pass and an offboarding of one tenant never seal at once (both would write its next segment). */
   private readonly lock = new KeyedLock();
+  /** Whether the first pass swept the temporary directories a sealer stopped mid-way left behind. */
+  private swept = false;
 
   constructor(options: AuditSealerOptions) {
     this.options = options;
@@ -83,6 +86,7 @@ export class AuditSealer {
    */
   async runOnce(): Promise<void> {
     const { shipper } = this.options;
+    if (!this.swept) await this.sweep();
     let behind = 0;
     for (const tenant of await this.options.tenants.list()) {
       try {
@@ -104,6 +108,18 @@ export class AuditSealer {
       }
     }
     shipper?.passDone(behind);
+  }
+
+  /** Once, at the first pass: a failure is logged and the pass goes on (what is left is read by no one). */
+  private async sweep(): Promise<void> {
+    this.swept = true;
+    const { dir, logger } = this.options;
+    try {
+      const removed = await removeStaleTempDirs(dir, { olderThanMs: STALE_TEMP_DIR_MS, now: this.now() });
+      if (removed.length > 0) logger.info({ removed }, 'temporary audit directories left behind: removed');
+    } catch (error) {
+      logger.warn({ err: error }, 'temporary audit directories not swept');
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
 // newest segment and the first entry still in Redis. Without a public key (or a segment directory)
 // it is the entries still in Redis alone, as before sealing existed.
 import type { KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { trailDirExists } from '../../kernel/audit/audit-access.ts';
 import type { AuditEntry, AuditTrail, ChainCheck } from '../../kernel/audit/audit-trail.ts';
 import type { VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
 import { readShipCursor, tenantSegmentDir, walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
@@ -76,7 +76,9 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
   const { trail, tenant, sealed, visit } = options;
   const { entries: unsealed, check: redisCheck } = await trail.read(tenant);
   const dir = sealed ? tenantSegmentDir(sealed.root, tenant) : undefined;
-  if (!sealed || !dir || !existsSync(dir)) {
+  // A directory this process may not look at is audit_unreadable (why, in its message), never read
+  // as none: the entries still in Redis then passed for the whole trail.
+  if (!sealed || !dir || !(await trailDirExists(dir))) {
     if (redisCheck.ok) await visitEach(unsealed, visit);
     return { chain: redisCheck, unsealed };
   }

@@ -7,6 +7,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts';
+import { trailDirExists } from '../../kernel/audit/audit-access.ts';
 import type { SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
   offboardedDirs,
@@ -33,7 +34,7 @@ export function segmentDir(source: SegmentSource): string {
  */
 async function existingSource(source: SegmentSource): Promise<{ dir: string; tenant: string | undefined }> {
   const dir = segmentDir(source);
-  if (!existsSync(dir)) {
+  if (!(await trailDirExists(dir))) {
     const moved =
       'tenant' in source
         ? (await offboardedDirs(source.root))

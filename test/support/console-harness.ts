@@ -13,6 +13,22 @@ import { freePort, INITIAL_ACCESS_TOKEN, type TestStack } from './stack.ts';
 /** Debian's package (setup installs it); CHROMIUM_PATH overrides. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/** A free port for a console, its origin, and the console's client registered at the stack's IdP. */
+export async function consoleClient(
+  stack: TestStack,
+  clientName: string,
+): Promise<{ port: number; origin: string; client: { clientId: string; clientSecret: string } }> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const client = await registerConsoleClient({
+    issuer: stack.idp.issuer,
+    initialAccessToken: INITIAL_ACCESS_TOKEN,
+    consoleUrl: origin,
+    clientName,
+  });
+  return { port, origin, client };
+}
+
 export async function startTestConsole(
   stack: TestStack,
   options: {
@@ -23,14 +39,7 @@ export async function startTestConsole(
     tenantsPageSize?: number;
   } = {},
 ): Promise<RunningConsole & { origin: string }> {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const client = await registerConsoleClient({
-    issuer: stack.idp.issuer,
-    initialAccessToken: INITIAL_ACCESS_TOKEN,
-    consoleUrl: origin,
-    clientName: 'Bulkhead console (test)',
-  });
+  const { port, origin, client } = await consoleClient(stack, 'Bulkhead console (test)');
   const running = await startConsole({
     ...consoleConfig.resolve({
       port,
