@@ -40,8 +40,9 @@ export class RolloutGuard {
     return this.failed.size;
   }
 
+  /** By tenant id: a pass's replacements fail in whatever order their health waits run out. */
   get failedTenants(): string[] {
-    return [...this.failed.keys()];
+    return [...this.failed.keys()].sort();
   }
 
   /** How many of `perPass` replacements a pass may start: the failed ones not settled take their place. */
