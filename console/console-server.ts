@@ -1,11 +1,12 @@
 // The console process: the sign-in (OpenID Connect), the JSON API, the bundled front end and the
 // metrics scraper, over the same control-plane use cases as the CLI. It reaches Redis and the
 // supervisor's job queue with its own credentials; a browser gets none of them, and no token.
+import type { KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
-import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import { BulkheadError, isBulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { DeadlineRedis } from '../kernel/redis/deadline.ts';
 import { unansweredByRedis } from '../kernel/redis/redis-unanswered.ts';
 import type { ConfigOf } from '../kernel/config/define-config.ts';
@@ -75,12 +76,30 @@ async function requireReadableAudit(root: string): Promise<void> {
   if (problem !== undefined) throw new BulkheadError('invalid_config', `BULKHEAD_AUDIT_DIR: ${problem}`);
 }
 
+/**
+ * The key the sealed trails verify with, read as the rest of the configuration is: a file this
+ * process may not read (another UID's, 0600) or that holds no key is the setting's refusal (exit
+ * 2), as the audit directory's is.
+ */
+async function auditPublicKey(file: string): Promise<KeyObject> {
+  try {
+    return await readPublicKey(file);
+  } catch (error) {
+    if (!isBulkheadError(error, 'invalid_input')) throw error;
+    throw new BulkheadError('invalid_config', `BULKHEAD_AUDIT_PUBLIC_KEY_FILE: ${error.message}`, {
+      cause: error,
+    });
+  }
+}
+
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const { installation: inst, logger } = options;
   // Configuration read before anything connects: a missing secret or asset fails the start at once.
   const clientSecret = await readClientSecret(options);
   const assets = await loadAssets(options.assetsDir);
-  if (options.auditPublicKeyFile !== undefined) await requireReadableAudit(options.auditDir);
+  const publicKey =
+    options.auditPublicKeyFile === undefined ? undefined : await auditPublicKey(options.auditPublicKeyFile);
+  if (publicKey !== undefined) await requireReadableAudit(options.auditDir);
   const redis = new DeadlineRedis(
     { ...inst.redis, maxRetriesPerRequest: 1 },
     { deadlineMs: REDIS_DEADLINE_MS },
@@ -97,11 +116,11 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const evidence = new EvidenceStore({ redis, prefix: inst.registryPrefix });
   // With the audit public key, each tenant's trail is its sealed segments and what Redis still holds.
   const sealed =
-    options.auditPublicKeyFile === undefined
+    publicKey === undefined
       ? undefined
       : {
           root: options.auditDir,
-          publicKey: await readPublicKey(options.auditPublicKeyFile),
+          publicKey,
           // Sealed segments never change: each view checks their bytes, not all their entries again.
           verified: new VerifiedSegments({ maxEntries: options.verifiedEntries }),
         };

@@ -1,7 +1,7 @@
 // How invalid input is reported to an operator, wherever it comes from (a setting, a tenants file, a
 // flag): one `<field path>: <reason>` line per problem, the path in the dotted form the operator
 // types (`tenants[0].plan.memoryMb`), never zod's own "✖ ... → at" layout.
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /**
  * The lines of a schema's refusal, each field's path after `prefix` (a setting's variable, a
@@ -11,18 +11,51 @@ export function issueLines(error: z.ZodError, prefix: PropertyKey[] = []): strin
   return error.issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys')
-      return issue.keys.map((key) => `${z.core.toDotPath([...path, key])}: unknown field`);
-    const where = path.length === 0 ? '' : `${z.core.toDotPath(path)}: `;
-    return [`${where}${reasonOf(issue.message)}`];
+      return issue.keys.map((key) => `${dotPath([...path, key])}: unknown field`);
+    const where = path.length === 0 ? '' : `${dotPath(path)}: `;
+    return [`${where}${reasonOf(issue)}`];
   });
+}
+
+/**
+ * Why zod refused the value. Its "Invalid input" of a value that no form of a union takes, and its
+ * "Invalid key in record", say nothing of why: that is in issues of their own, given here instead.
+ */
+function reasonOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_union' && issue.errors.length > 0)
+    return `none of its forms: ${issue.errors.map((issues) => nested(issues)).join('; or ')}`;
+  if (issue.code === 'invalid_key') return `invalid key: ${nested(issue.issues)}`;
+  return reasonOfMessage(issue.message);
+}
+
+/** Issues under one value, each one's path (when it is not the value itself) from that value. */
+function nested(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => `${issue.path.length === 0 ? '' : `${dotPath(issue.path)}: `}${reasonOf(issue)}`)
+    .join(', ');
 }
 
 /**
  * zod's "Invalid input: expected number, received string" (or "Invalid option: ...") says it twice, and a field
  * left out is "received undefined" to zod but missing to the operator.
  */
-function reasonOf(message: string): string {
+function reasonOfMessage(message: string): string {
   const reason = message.replace(/^Invalid (input|option): (?=expected)/, '');
   const missing = /^expected (.+), received undefined$/.exec(reason);
   return missing ? `missing (required: ${missing[1]})` : reason;
+}
+
+/**
+ * `path` as an operator types it: `a.b[0]`, a key that is no plain name quoted (`roles[""]`,
+ * `packs["Bad Name"]`); zod's toDotPath wrote an empty key as nothing (`roles.`).
+ */
+function dotPath(path: PropertyKey[]): string {
+  return path
+    .map((key, index) => {
+      if (typeof key === 'number') return `[${key}]`;
+      const name = String(key);
+      if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(name)) return index === 0 ? name : `.${name}`;
+      return `[${JSON.stringify(name)}]`;
+    })
+    .join('');
 }

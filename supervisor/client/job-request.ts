@@ -45,14 +45,20 @@ export function jobQueueClosed(): BulkheadError<'state_unavailable'> {
   });
 }
 
-/** `work`, or the reason `closing` was aborted with, whichever comes first. */
-function unlessClosed<T>(work: Promise<T>, closing: AbortSignal | undefined): Promise<T> {
-  if (!closing) return work;
+/**
+ * What `start` gives, or the reason `closing` was aborted with, whichever comes first; when
+ * `closing` was aborted already, that reason without calling `start`: a job asked for as its client closes (a
+ * call the router's drain cut just then) would be submitted for no one, a container started for
+ * no one, since the close waits for the answers to what its connection sent (job-queue-close.ts).
+ */
+function unlessClosed<T>(start: () => Promise<T>, closing: AbortSignal | undefined): Promise<T> {
+  if (!closing) return start();
+  if (closing.aborted) return Promise.reject(closing.reason as Error);
+  const work = start();
   let onAbort = (): void => undefined;
   const closed = new Promise<never>((_, reject) => {
     onAbort = () => reject(closing.reason as Error);
-    if (closing.aborted) onAbort();
-    else closing.addEventListener('abort', onAbort, { once: true });
+    closing.addEventListener('abort', onAbort, { once: true });
   });
   return Promise.race([work, closed]).finally(() => {
     closing.removeEventListener('abort', onAbort);
@@ -70,13 +76,15 @@ export async function submitJob(
   queue: Queue,
   job: { name: string; data: object },
   ms: number,
-  /** Aborted (with `jobQueueClosed`) when the client closes: the submission is not waited for then. */
+  /** Aborted (with `jobQueueClosed`) when the client closes: no submission is made, or waited for, then. */
   closing?: AbortSignal,
 ): Promise<Job> {
   const { name, data } = job;
   try {
-    return await settleWithin(unlessClosed(queue.add(name, data), closing), ms, () =>
-      jobNotSubmitted(name, ms),
+    return await settleWithin(
+      unlessClosed(() => queue.add(name, data), closing),
+      ms,
+      () => jobNotSubmitted(name, ms),
     );
   } catch (error) {
     if (isBulkheadError(error, 'state_unavailable')) throw error;

@@ -10,7 +10,7 @@
 // socket is root's alone), and the real sealer writing the segments.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -50,7 +50,11 @@ interface ConsoleProcess {
 }
 
 /** `node console/main.ts` as the console's UID with `gid` its only group, on `auditDir`. */
-async function startConsoleProcess(gid: number, auditDir: string): Promise<ConsoleProcess> {
+async function startConsoleProcess(
+  gid: number,
+  auditDir: string,
+  keyFile = publicKeyFile,
+): Promise<ConsoleProcess> {
   const { port, origin, client } = await consoleClient(stack, `Bulkhead console (readers ${gid})`);
   const child = spawn(process.execPath, [join(ROOT, 'console/main.ts')], {
     cwd: ROOT,
@@ -65,7 +69,7 @@ async function startConsoleProcess(gid: number, auditDir: string): Promise<Conso
       BULKHEAD_CONSOLE_CLIENT_ID: client.clientId,
       BULKHEAD_CONSOLE_CLIENT_SECRET: client.clientSecret,
       BULKHEAD_AUDIT_DIR: auditDir,
-      BULKHEAD_AUDIT_PUBLIC_KEY_FILE: publicKeyFile,
+      BULKHEAD_AUDIT_PUBLIC_KEY_FILE: keyFile,
       LOG_LEVEL: 'error',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,6 +168,20 @@ describe("the console and the sealed segments' readers' group", () => {
     const firstLine = (started as { stderr: string }).stderr.split('\n')[0];
     expect(firstLine).toBe(
       `BULKHEAD_AUDIT_DIR: ${join(dir, 'beta')} is readable by group ${READER_GID} (mode 0750), which this process, uid ${CONSOLE_UID} (groups ${OTHER_GID}), is not in: the supervisor's BULKHEAD_AUDIT_READER_GID must be one of this process's groups`,
+    );
+  });
+
+  // The key the trails verify with is read at the start, as their access is checked: one its UID
+  // cannot read is the same misconfiguration, refused the same way (it crashed the start, exit 1,
+  // with a stack, naming neither the setting nor why in its first line).
+  it('refuses to start with a public key file it cannot read, naming the setting and why', async () => {
+    const keyFile = join(base, 'owner-only.pub');
+    await writeFile(keyFile, await readFile(publicKeyFile), { mode: 0o600 });
+    const running = await startConsoleProcess(READER_GID, join(base, 'nothing-sealed'), keyFile);
+    const started = await running.started;
+    expect(started).toMatchObject({ code: 2 });
+    expect((started as { stderr: string }).stderr.split('\n')[0]).toBe(
+      `BULKHEAD_AUDIT_PUBLIC_KEY_FILE: ${keyFile}: cannot read it: permission denied (EACCES)`,
     );
   });
 

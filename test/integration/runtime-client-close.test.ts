@@ -3,13 +3,19 @@
 // client's BullMQ connections are in. Before, a close while they were between reconnection
 // attempts never returned (QueueEvents.close waited for an `end` event ioredis never emits then:
 // supervisor/client/job-queue-close.ts). A job still waited for at the close fails at once and
-// holds nothing (job-request.ts). A redis-server of the test's own (private-redis.ts),
-// stopped and started again; the client in a process of its own (runtime-client-main.ts).
+// holds nothing, and one asked for once it began is not submitted (job-request.ts). A redis-server
+// of the test's own (private-redis.ts), stopped and started again; the client in a process of its
+// own (runtime-client-main.ts), but for the last test's.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { parseRedisUrl } from '../../kernel/redis/connection.ts';
+import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
+import { RUNTIME_QUEUE } from '../../supervisor/client/runtime-jobs.ts';
 import { withTimeout } from '../support/audit-harness.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
 
@@ -111,5 +117,36 @@ describe('a RuntimeClient closed while its Redis restarts', () => {
     expect(Number(settled!.split(' ')[2])).toBeLessThan(CLOSE_BOUND_MS);
     expect(closeMs).toBeLessThan(CLOSE_BOUND_MS);
     expect(exited).toBe(true);
+  }, 60_000);
+});
+
+const codeOf = (error: unknown): string => (isBulkheadError(error) ? error.code : String(error));
+
+describe('a RuntimeClient closing', () => {
+  // A call that reaches the client as it closes (a router's drain cut it just then) is not
+  // submitted: a job no one waits for would start a container for no one.
+  it('submits no job asked for after its close began', async () => {
+    const redis = parseRedisUrl(url);
+    const prefix = `${PREFIX}-late`;
+    const client = new RuntimeClient({ redis, prefix, timeoutMs: 30_000 });
+    // A queue of the test's own, to count the jobs the client submitted.
+    const counter = new Queue(RUNTIME_QUEUE, {
+      connection: { ...redis, maxRetriesPerRequest: null },
+      prefix,
+    });
+    try {
+      await Promise.all([client.ready(), counter.waitUntilReady()]);
+      const closed = client.close();
+      const late = await Promise.all([
+        client.ensure('late').catch(codeOf),
+        client.requestRecycle('late', 'test').catch(codeOf),
+      ]);
+      await closed;
+      expect(late).toEqual(['state_unavailable', 'state_unavailable']);
+      expect(await counter.getJobCounts()).toMatchObject({ waiting: 0, prioritized: 0, delayed: 0 });
+    } finally {
+      await counter.obliterate({ force: true });
+      await counter.close();
+    }
   }, 60_000);
 });

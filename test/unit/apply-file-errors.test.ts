@@ -84,6 +84,20 @@ describe('apply -f with a file the schema refuses', () => {
           'tenants[0].isolation: expected one of "runc"|"gvisor"',
         ],
       ],
+      // A record's key: why it is refused (zod's own line said "Invalid key in record"), and an
+      // empty one named as such (zod's path wrote it as nothing: "tenants[0].roles.").
+      [
+        'record-key.yaml',
+        tenantsFile({ egress: { mode: 'allowlist', packs: { 'Bad Name': { hosts: [] } } } }),
+        [
+          'tenants[0].egress.packs["Bad Name"]: invalid key: Invalid string: must match pattern /^[a-z][a-z0-9-]{1,30}$/',
+        ],
+      ],
+      [
+        'empty-key.yaml',
+        tenantsFile({ roles: { '': ['search'] } }),
+        ['tenants[0].roles[""]: invalid key: Too small: expected string to have >=1 characters'],
+      ],
     ];
     for (const [name, text, lines] of cases) {
       err = [];

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { idempotencyWindowMs, namespace, redisUrl } from '../../kernel/config/common.ts';
+import { idempotencyWindowMs, metricsHost, namespace, redisUrl } from '../../kernel/config/common.ts';
 import { defaultOf, defineConfig } from '../../kernel/config/define-config.ts';
 
 const config = defineConfig(
@@ -45,6 +45,18 @@ describe('defineConfig', () => {
     const message = (caught as Error).message;
     for (const name of ['BULKHEAD_ISSUER', 'BULKHEAD_PORT', 'BULKHEAD_NAMESPACE'])
       expect(message).toContain(name);
+  });
+
+  // zod says "Invalid input" of a value no form of a union takes; why each form refused it is the
+  // reason an operator needs.
+  it("says why a value fits none of a setting's forms", () => {
+    const host = defineConfig(
+      { title: 'Example', summary: 'Binds an address.' },
+      { host: metricsHost('BULKHEAD_EXAMPLE_HOST') },
+    );
+    expect(() => host.fromEnv({ BULKHEAD_EXAMPLE_HOST: 'localhost' })).toThrow(
+      'invalid configuration of Example:\n  BULKHEAD_EXAMPLE_HOST: none of its forms: Invalid IPv4 address; or Invalid IPv6 address',
+    );
   });
 
   it('resolves options given in code with the same defaults', () => {
