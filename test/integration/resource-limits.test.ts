@@ -156,10 +156,12 @@ describe('resource limits', () => {
     const used = last.cpuSeconds - first.cpuSeconds;
     const rate = used / seconds;
     expect(used).toBeLessThanOrEqual(quota * (seconds + 2 * period) + 0.05);
-    // Throttled only when the hog reaches its quota in a period: on a machine so busy that the
-    // container gets less than that (every process here competes with it; seen at load 30), the
-    // kernel has nothing to hold back, and the rate above is all there is to see.
-    if (rate >= quota * 0.8) expect(now).toBeGreaterThanOrEqual(before + 1);
+    // Throttled only in a period where the hog reaches its quota, for what is left of that period:
+    // on a machine so busy that the container gets less than that (every process here competes with
+    // it; seen at load 30), the kernel has nothing to hold back, and the rate above is all there is
+    // to see. Near the quota on average, some periods reach it, though perhaps only late: at load 10,
+    // a hog held to 0.4 of a CPU and more was throttled 0.27 s in 20 s, not the second awaited above.
+    if (rate >= quota * 0.8) expect(now).toBeGreaterThan(before);
     else expect(now).toBeGreaterThanOrEqual(before);
     const metrics = await scrape(stack.supervisor.metricsUrl!);
     expect(
