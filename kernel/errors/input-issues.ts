@@ -12,9 +12,13 @@ export function issueLines(error: z.ZodError, prefix: PropertyKey[] = []): strin
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys')
       return issue.keys.map((key) => `${z.core.toDotPath([...path, key])}: unknown field`);
-    const where = path.length === 0 ? '' : `${z.core.toDotPath(path)}: `;
-    return [`${where}${reasonOf(issue.message)}`];
+    return [fieldLine(path, reasonOf(issue.message))];
   });
+}
+
+/** One problem's line: the field's path as the operator types it (`tenants[0].tools[1].name`), then why. */
+export function fieldLine(path: PropertyKey[], reason: string): string {
+  return path.length === 0 ? reason : `${z.core.toDotPath(path)}: ${reason}`;
 }
 
 /**
