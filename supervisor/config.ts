@@ -115,7 +115,7 @@ const fields = {
   auditReaderGid: {
     env: 'BULKHEAD_AUDIT_READER_GID',
     schema: z.coerce.number().int().min(1).max(4_294_967_294).optional(),
-    doc: "group given read access (never write) to the sealed audit segments, e.g. the auditors' CLI; unset: the supervisor alone",
+    doc: "group given read access (never write) to the sealed audit segments, e.g. the auditors' CLI; unset: the supervisor alone. With a signing key, a supervisor that cannot give its files this group (neither root with CAP_CHOWN nor in the group) refuses to start",
     defaultText: 'none',
   },
   auditOtlpLogsEndpoint: {

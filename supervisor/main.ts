@@ -1,6 +1,7 @@
 // Supervisor process entry: configuration from the environment (supervisor/config.ts), then wiring.
 // The only process that holds the Docker socket.
 import { pino } from 'pino';
+import { isBulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { installation } from '../kernel/tenant/installation.ts';
 import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
 import { supervisorConfig } from './config.ts';
@@ -25,6 +26,12 @@ async function main(): Promise<void> {
             removeAfterMs: idleRemoveMs,
           }),
         }),
+  }).catch((error: unknown) => {
+    // What is checked at start (the audit directory's access, settings that need one another), as
+    // the environment is.
+    if (!isBulkheadError(error, 'invalid_config')) throw error;
+    console.error(`${error.message}\n\n${supervisorConfig.usage()}`);
+    process.exit(2);
   });
   stopOnSignals(
     () => supervisor.close(),

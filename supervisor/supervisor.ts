@@ -26,6 +26,7 @@ import { SocketTamperLog } from './client/socket-tamper.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { AuditSealer, type AuditSealerOptions } from './audit/audit-sealer.ts';
 import { AuditShipper, type ShipperMetrics } from './audit/audit-shipper.ts';
+import { requireSealAccess } from './audit/seal-access.ts';
 import type { CreateLimiter } from './lifecycle/create-limiter.ts';
 import { RedisRolloutLedger } from './lifecycle/rollout-ledger.ts';
 import { CrashBreaker } from './lifecycle/crash-breaker.ts';
@@ -84,6 +85,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
       'invalid_config',
       'BULKHEAD_AUDIT_OTLP_LOGS_ENDPOINT ships sealed audit segments: set BULKHEAD_AUDIT_SIGNING_KEY_FILE too',
     );
+  // A sealer that cannot write its segments or give them the readers' group fails every pass.
+  if (settings.auditSigningKeyFile !== undefined)
+    await requireSealAccess(settings.auditDir, settings.auditReaderGid);
   const redis = new Redis({ ...installation.redis, lazyConnect: true });
   // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));

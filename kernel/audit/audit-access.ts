@@ -27,7 +27,8 @@ export function isTrailDirName(name: string): boolean {
   return TENANT_ID_PATTERN.test(name) || OFFBOARDED_DIR.test(name);
 }
 
-function identity(): string {
+/** Who this process is to the file system: `uid 1000 (groups 1000, 54361)`. */
+export function processIdentity(): string {
   const groups = new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])]);
   return `uid ${process.geteuid?.()} (groups ${[...groups].join(', ')})`;
 }
@@ -45,7 +46,7 @@ export async function accessProblem(path: string): Promise<string> {
     return `${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
   }
   const mode = `0${(found.mode & 0o777).toString(8)}`;
-  const who = identity();
+  const who = processIdentity();
   if ((found.mode & 0o040) === 0)
     return `${path} is mode ${mode}, its owner's (uid ${found.uid}) alone, and this process is ${who}: the sealer gives what it seals to the readers' group only with BULKHEAD_AUDIT_READER_GID set (chgrp what it sealed before), and the audit directory must let that group in (docs/audit.md)`;
   const groups = new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])]);

@@ -4,7 +4,7 @@
 // <dir>/<tenant>.offboarded-<time>/, hold offboarded.json too (offboard-marker.ts). A segment is written once (a temporary file, synced, made
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
-import { randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   open,
@@ -22,7 +22,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { unreadable } from './audit-access.ts';
-import { tenantTempPrefix } from './stale-temp-dirs.ts';
+import { tempFileName, tenantTempPrefix } from './stale-temporaries.ts';
 import { TenantIdSchema } from '../tenant/tenant-spec.ts';
 import {
   OFFBOARD_MARKER_FILE,
@@ -298,7 +298,7 @@ async function tenantDir(dir: string, options: SegmentWriteOptions): Promise<voi
 async function writeTemp(dir: string, text: string, options: SegmentWriteOptions): Promise<string> {
   const { readerGid } = options;
   await tenantDir(dir, options);
-  const temp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const temp = join(dir, tempFileName());
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.writeFile(text);

@@ -12,9 +12,13 @@ export function issueLines(error: z.ZodError, prefix: PropertyKey[] = []): strin
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys')
       return issue.keys.map((key) => `${dotPath([...path, key])}: unknown field`);
-    const where = path.length === 0 ? '' : `${dotPath(path)}: `;
-    return [`${where}${reasonOf(issue)}`];
+    return [fieldLine(path, reasonOf(issue))];
   });
+}
+
+/** One problem's line: the field's path as the operator types it (`tenants[0].tools[1].name`), then why. */
+export function fieldLine(path: PropertyKey[], reason: string): string {
+  return path.length === 0 ? reason : `${dotPath(path)}: ${reason}`;
 }
 
 /**
@@ -30,9 +34,7 @@ function reasonOf(issue: z.core.$ZodIssue): string {
 
 /** Issues under one value, each one's path (when it is not the value itself) from that value. */
 function nested(issues: z.core.$ZodIssue[]): string {
-  return issues
-    .map((issue) => `${issue.path.length === 0 ? '' : `${dotPath(issue.path)}: `}${reasonOf(issue)}`)
-    .join(', ');
+  return issues.map((issue) => fieldLine(issue.path, reasonOf(issue))).join(', ');
 }
 
 /**

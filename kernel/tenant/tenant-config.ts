@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TenantRecordSchema, type TenantRecord } from './tenant-spec.ts';
 import { MANIFEST } from '../packs/manifest.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { fieldLine } from '../errors/input-issues.ts';
 import { packOfExposed } from '../packs/pack-naming.ts';
 
 /** Fields the system owns: never taken from a YAML file. */
@@ -25,7 +26,8 @@ export const TenantConfigFileSchema = z.strictObject({
 export type TenantConfigFile = z.infer<typeof TenantConfigFileSchema>;
 
 export interface ManifestIssue {
-  path: string;
+  /** The field of the record, e.g. `['tools', 0, 'name']` (a quota's key may hold dots). */
+  path: PropertyKey[];
   message: string;
 }
 
@@ -46,32 +48,32 @@ export function manifestIssues(
   config.tools.forEach((pin, index) => {
     const versions = MANIFEST.filter((tool) => tool.name === pin.name).map((tool) => tool.version);
     if (versions.length === 0)
-      issues.push({ path: `tools.${index}.name`, message: `unknown tool "${pin.name}"` });
+      issues.push({ path: ['tools', index, 'name'], message: `unknown tool "${pin.name}"` });
     else if (!versions.includes(pin.version))
       issues.push({
-        path: `tools.${index}.version`,
+        path: ['tools', index, 'version'],
         message: `tool "${pin.name}" has no version ${pin.version} in the manifest (it carries ${versions.join(', ')})`,
       });
     if (seen.has(pin.name))
-      issues.push({ path: `tools.${index}.name`, message: `tool "${pin.name}" listed twice` });
+      issues.push({ path: ['tools', index, 'name'], message: `tool "${pin.name}" listed twice` });
     seen.add(pin.name);
   });
   const packs = new Set((config.packs ?? []).map((pack) => pack.name));
   config.packs?.forEach((pack, index) => {
     if (config.packs?.findIndex((p) => p.name === pack.name) !== index)
-      issues.push({ path: `packs.${index}.name`, message: `pack "${pack.name}" listed twice` });
+      issues.push({ path: ['packs', index, 'name'], message: `pack "${pack.name}" listed twice` });
   });
   for (const [role, tools] of Object.entries(config.roles)) {
     for (const name of tools) {
       const pack = packOfExposed(name);
       if (!known.has(name) && !(pack !== undefined && packs.has(pack)))
-        issues.push({ path: `roles.${role}`, message: `unknown tool "${name}"` });
+        issues.push({ path: ['roles', role], message: `unknown tool "${name}"` });
     }
   }
   for (const name of Object.keys(config.quotas?.tools ?? {})) {
     if (!known.has(name))
       issues.push({
-        path: `quotas.tools.${name}`,
+        path: ['quotas', 'tools', name],
         message: `unknown tool "${name}" (a per-tool quota names a tool)`,
       });
   }
@@ -83,9 +85,9 @@ export class TenantSpecError extends BulkheadError<'invalid_spec'> {
   constructor(tenantId: string, issues: ManifestIssue[]) {
     super(
       'invalid_spec',
-      `tenant "${tenantId}": ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      `tenant "${tenantId}": ${issues.map((i) => fieldLine(i.path, i.message)).join('; ')}`,
       {
-        details: issues,
+        details: issues.map((i) => ({ path: z.core.toDotPath(i.path), message: i.message })),
       },
     );
     this.issues = issues;

@@ -36,7 +36,11 @@ import {
   writeMarker,
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
-import { removeStaleTempDirs, STALE_TEMP_DIR_MS } from '../../kernel/audit/stale-temp-dirs.ts';
+import {
+  removeStaleTempDirs,
+  removeStaleTempFiles,
+  STALE_TEMP_MS,
+} from '../../kernel/audit/stale-temporaries.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
@@ -71,7 +75,7 @@ export class AuditSealer {
   private readonly publicKey: KeyObject;
   /** A pass and an offboarding of one tenant never seal at once (both would write its next segment). */
   private readonly lock = new KeyedLock();
-  /** Whether the first pass swept the temporary directories a sealer stopped mid-way left behind. */
+  /** Whether the first pass swept the temporaries (directories, files) a sealer stopped mid-way left. */
   private swept = false;
 
   constructor(options: AuditSealerOptions) {
@@ -114,12 +118,17 @@ export class AuditSealer {
   private async sweep(): Promise<void> {
     this.swept = true;
     const { dir, logger } = this.options;
-    try {
-      const removed = await removeStaleTempDirs(dir, { olderThanMs: STALE_TEMP_DIR_MS, now: this.now() });
-      if (removed.length > 0) logger.info({ removed }, 'temporary audit directories left behind: removed');
-    } catch (error) {
-      logger.warn({ err: error }, 'temporary audit directories not swept');
-    }
+    const sweep = { olderThanMs: STALE_TEMP_MS, now: this.now() };
+    for (const [kind, remove] of [
+      ['directories', removeStaleTempDirs],
+      ['files', removeStaleTempFiles],
+    ] as const)
+      try {
+        const removed = await remove(dir, sweep);
+        if (removed.length > 0) logger.info({ removed }, `temporary audit ${kind} left behind: removed`);
+      } catch (error) {
+        logger.warn({ err: error }, `temporary audit ${kind} not swept`);
+      }
   }
 
   /**

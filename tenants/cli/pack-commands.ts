@@ -1,11 +1,12 @@
 // `bulkhead pack build|approve|list|history`: tool packs from a directory to an approval. The work
 // is in tenants/control-plane/packs.ts; this file parses and prints.
+import { resolve } from 'node:path';
 import { ZodError } from 'zod';
 import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
 import { parsePackPin, type PackPin } from '../../kernel/packs/pack-manifest.ts';
 import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import type { PackReview } from '../control-plane/packs.ts';
-import { approvePack, buildPack, reviewPack } from '../control-plane/packs.ts';
+import { approvePack, buildPack, readPackManifest, reviewPack } from '../control-plane/packs.ts';
 import { withContext } from './cli-context.ts';
 import { confirm, parse, progress, runSubcommand, UsageError, type Command } from './command-kit.ts';
 import { terminalText } from './terminal-text.ts';
@@ -73,7 +74,11 @@ const build: Command = {
     const { values, positionals } = parse(args, { installed: { type: 'boolean', default: false } });
     const [dir] = positionals;
     if (!dir || positionals.length > 1) throw new UsageError('pack build takes exactly one directory');
-    const built = await withContext((ctx) => buildPack(ctx, dir, progress, { installed: values.installed }));
+    // Before connecting: a directory that is none, or holds no valid manifest, needs no Redis to refuse.
+    const manifest = await readPackManifest(resolve(dir));
+    const built = await withContext((ctx) =>
+      buildPack(ctx, dir, progress, { installed: values.installed, manifest }),
+    );
     for (const line of built.log) console.log(`    ${line}`);
     console.log(`Built ${built.image.ref} (${built.image.id.slice(7, 19)}) on ${built.base}`);
     console.log(`Next: bulkhead pack approve ${built.manifest.name}@${built.manifest.version}`);

@@ -4,11 +4,11 @@
 // made by someone else in between is a conflict, not a silent overwrite.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { issueLines } from '../../kernel/errors/input-issues.ts';
+import { fieldLine, issueLines } from '../../kernel/errors/input-issues.ts';
 import { diffValues, type FieldChange } from '../../kernel/registry/config-diff.ts';
 import {
-  assertAgainstManifest,
   configOf,
+  manifestIssues,
   TenantConfigFileSchema,
   type TenantConfig,
 } from '../../kernel/tenant/tenant-config.ts';
@@ -40,7 +40,13 @@ export function parseTenantsYaml(text: string, source: string): TenantConfig[] {
   const ids = parsed.data.tenants.map((t) => t.id);
   const duplicate = ids.find((id, index) => ids.indexOf(id) !== index);
   if (duplicate) throw new ApplyInputError(`${source}: tenant "${duplicate}" appears twice`);
-  for (const tenant of parsed.data.tenants) assertAgainstManifest(tenant);
+  // What the manifest refuses (an unknown tool or version), as the schema's refusals are: the file
+  // named once, then each field's line, its path from the file's top.
+  const unknown = parsed.data.tenants.flatMap((tenant, i) =>
+    manifestIssues(tenant).map((issue) => fieldLine(['tenants', i, ...issue.path], issue.message)),
+  );
+  if (unknown.length > 0)
+    throw new ApplyInputError(`invalid tenants file ${source}:\n  ${unknown.join('\n  ')}`);
   return parsed.data.tenants;
 }
 

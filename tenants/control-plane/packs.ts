@@ -2,9 +2,10 @@
 // installs or checks npm dependencies on this host (pack-dependencies.ts) and has the supervisor
 // build the image; `reviewPack` starts the built pack once in the supervisor's sandbox and checks
 // what it lists against the manifest's statements; `approvePack` stores what the operator saw.
-import { readFile } from 'node:fs/promises';
+import { opendir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { atPath, pathRefusal } from '../../kernel/errors/path-refusal.ts';
 import {
   packToolDefinition,
   PresentedDefinitionSchema,
@@ -25,13 +26,20 @@ import { definitionDigest } from '../../kernel/tools/tool-definition.ts';
 import type { ControlPlane, Progress } from './context.ts';
 import { checkInstalledDependencies, installNpmDependencies } from './pack-dependencies.ts';
 
-/** Reads and validates bulkhead-pack.json; every problem named with its path. */
+/**
+ * Reads and validates bulkhead-pack.json; every problem named with its path. A directory the
+ * operator named that is none (missing, a file, not readable) is refused as bad input, naming it
+ * and why (exit 2); a directory without a manifest is a pack refused.
+ */
 export async function readPackManifest(dir: string): Promise<PackManifest> {
+  await atPath({ path: dir, verb: 'read' }, async () => (await opendir(dir)).close());
   let text: string;
   try {
     text = await readFile(join(dir, PACK_MANIFEST_FILE), 'utf8');
-  } catch {
-    throw packRejected(`${dir} has no ${PACK_MANIFEST_FILE}`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw packRejected(`${dir} has no ${PACK_MANIFEST_FILE}`);
+    throw pathRefusal({ path: join(dir, PACK_MANIFEST_FILE), verb: 'read' }, error);
   }
   let json: unknown;
   try {
@@ -53,16 +61,17 @@ export interface BuiltPack {
 
 /**
  * `installed`: the directory's npm dependencies were installed by the operator (where npm and the
- * registry are); they are checked against the lockfile instead of installed here.
+ * registry are); they are checked against the lockfile instead of installed here. `manifest`: the
+ * directory's, read already (the CLI reads it before it connects to anything).
  */
 export async function buildPack(
   cp: Pick<ControlPlane, 'packs'>,
   directory: string,
   progress: Progress,
-  options: { installed?: boolean } = {},
+  options: { installed?: boolean; manifest?: PackManifest } = {},
 ): Promise<BuiltPack> {
   const dir = resolve(directory);
-  const manifest = await readPackManifest(dir);
+  const manifest = options.manifest ?? (await readPackManifest(dir));
   progress(
     `manifest ${manifest.name}@${manifest.version}: ${Object.keys(manifest.tools).length} tool statement(s)`,
   );

@@ -112,7 +112,9 @@ describe('export and apply', () => {
     const file = await writeYaml('unknown-tool.yaml', stringify({ ...exported, tenants }));
     const result = await cli('apply', '-f', file, '--yes');
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('tenant "mike": tools.0.name: unknown tool "shell_exec"');
+    expect(result.stderr).toContain(
+      `invalid tenants file ${file}:\n  tenants[1].tools[0].name: unknown tool "shell_exec"`,
+    );
     expect(await snapshot()).toBe(before);
   });
 

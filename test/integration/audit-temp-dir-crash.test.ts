@@ -1,21 +1,24 @@
 // A sealer killed while it makes a tenant's first segment directory (mkdtemp, chown, chmod, then
 // the rename into place: kernel/audit/segment-files.ts) leaves a `.tmp-<tenant>-XXXXXX` directory
-// in the audit directory. Left so by a real crash (test/support/crash-before-rename-main.ts: the
+// in the audit directory. Left so by a real crash (test/support/crash-while-sealing-main.ts: the
 // same code path, the process killed right before its rename), it is read as a tenant by none of
 // the readers (the audit CLI, the trail the console reads, its start's check of the directories,
 // the offboarded trails the sealer walks), the tenant's directory is still made by the next pass,
 // and a sealer's first pass removes it once it is older than any making of a directory takes,
 // leaving a younger one, and anything else of that name, alone. Real files, processes and Redis.
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditReadProblem } from '../../kernel/audit/audit-access.ts';
 import { offboardedDirs } from '../../kernel/audit/segment-files.ts';
 import { readTrail } from '../../tenants/control-plane/audit-history.ts';
-import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
-import { runCli } from '../support/cli.ts';
-import { ROOT } from '../support/compose.ts';
+import {
+  auditCli,
+  auditHarness,
+  callEvent,
+  crashWhileSealing,
+  type AuditHarness,
+} from '../support/audit-harness.ts';
 import { createPublicKey } from 'node:crypto';
 
 const READER_GID = 54_351;
@@ -25,27 +28,9 @@ let h: AuditHarness;
 /** The directory the crash left, by name. */
 let leftover: string;
 
-const cli = (...args: string[]) =>
-  runCli(
-    {
-      namespace: h.ns.namespace,
-      devDir: join(h.ns.runDir, 'dev'),
-      extra: { BULKHEAD_AUDIT_DIR: h.auditDir, BULKHEAD_AUDIT_PUBLIC_KEY_FILE: h.keys.publicKeyFile },
-    },
-    args,
-  );
+const cli = (...args: string[]) => auditCli(h)(...args);
 
 const sealer = () => h.sealer({ maxEntries: 100, readerGid: READER_GID });
-
-/** The sealer of `tenant`'s first directory, killed right before its rename; how it ended. */
-function crashWhileMaking(tenant: string): Promise<NodeJS.Signals | null> {
-  const script = join(ROOT, 'test/support/crash-before-rename-main.ts');
-  return new Promise((resolve) => {
-    execFile(process.execPath, [script, h.auditDir, tenant, String(READER_GID)], (error) =>
-      resolve((error as { signal?: NodeJS.Signals } | null)?.signal ?? null),
-    );
-  });
-}
 
 async function temporaries(): Promise<string[]> {
   return (await readdir(h.auditDir)).filter((name) => name.startsWith('.tmp-')).sort();
@@ -59,7 +44,9 @@ beforeAll(async () => {
   await h.trail.append(callEvent('beta', 'records.search'));
   await sealer().seal('beta');
   await h.trail.append(callEvent('acme', 'records.search'));
-  expect(await crashWhileMaking('acme')).toBe('SIGKILL');
+  expect(await crashWhileSealing(h, { tenant: 'acme', readerGid: READER_GID, step: 'rename' })).toBe(
+    'SIGKILL',
+  );
   [leftover] = (await temporaries()) as [string];
 }, 60_000);
 

@@ -3,6 +3,7 @@
 // test can move (retention).
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -11,6 +12,8 @@ import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { AuditSealer, type AuditSealerOptions } from '../../supervisor/audit/audit-sealer.ts';
 import { ensureAuditKeys, type AuditKeyFiles } from '../../tenants/control-plane/audit-segments.ts';
+import { runCli, type CliResult } from './cli.ts';
+import { ROOT } from './compose.ts';
 import { testNamespace, type TestNamespace } from './namespace.ts';
 
 /** A permitted, successful tools/call record of `tenant`'s agent-1 for user u1. */
@@ -88,4 +91,34 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms).unref(),
     ),
   ]);
+}
+
+/** The operator CLI as an auditor runs it on the harness's sealed segments (its directory and key). */
+export function auditCli(h: AuditHarness): (...args: string[]) => Promise<CliResult> {
+  return (...args) =>
+    runCli(
+      {
+        namespace: h.ns.namespace,
+        devDir: join(h.ns.runDir, 'dev'),
+        extra: { BULKHEAD_AUDIT_DIR: h.auditDir, BULKHEAD_AUDIT_PUBLIC_KEY_FILE: h.keys.publicKeyFile },
+      },
+      args,
+    );
+}
+
+/**
+ * A sealer of `tenant`'s segment killed at `step` (test/support/crash-while-sealing-main.ts: the
+ * rename of its first directory, or the link of a segment's temporary file); the signal it died of.
+ */
+export function crashWhileSealing(
+  h: AuditHarness,
+  options: { tenant: string; readerGid: number; step: 'rename' | 'link' },
+): Promise<NodeJS.Signals | null> {
+  const script = join(ROOT, 'test/support/crash-while-sealing-main.ts');
+  const args = [script, h.auditDir, options.tenant, String(options.readerGid), options.step];
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, (error) =>
+      resolve((error as { signal?: NodeJS.Signals } | null)?.signal ?? null),
+    );
+  });
 }

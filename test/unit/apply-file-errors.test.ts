@@ -1,7 +1,8 @@
-// `apply -f FILE` refuses a tenants file that breaks the schema before it connects to anything (the
-// CLI runs against a Redis address nothing listens on): exit 2, the file named once, then one
-// `<field path>: <reason>` line per problem, as invalid settings are reported, never zod's "✖ ... →"
-// layout.
+// `apply -f FILE` refuses a tenants file that breaks the schema, or names a tool or version the
+// manifest does not carry, before it connects to anything (the CLI runs against a Redis address
+// nothing listens on): exit 2, the file named once, then one `<field path>: <reason>` line per
+// problem, as invalid settings are reported, never zod's "✖ ... →" layout (nor, for the manifest,
+// `tenant "x": tools.0.name: …` without the file).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,5 +109,29 @@ describe('apply -f with a file the schema refuses', () => {
         stderr: `error: invalid tenants file ${result.file}:\n  ${lines.join('\n  ')}`,
       });
     }
+  });
+
+  it("names each tool the manifest does not carry as a field of the file, the tenant's place in it", async () => {
+    const second = tenantsFile({
+      id: 'beta',
+      tools: [
+        { name: 'whoami', version: '1.0.0' },
+        { name: 'whoami', version: '9.9.9' },
+      ],
+      quotas: { callsPerMinute: 60, callsPerDay: 1000, tools: { 'shell.exec': 5 } },
+    }).split('tenants:\n')[1];
+    const text = tenantsFile({ tools: [{ name: 'shell_exec', version: '1.0.0' }] }) + second;
+    const result = await apply('unknown-tools.yaml', text);
+    expect(result).toEqual({
+      code: 2,
+      file: result.file,
+      stderr: [
+        `error: invalid tenants file ${result.file}:`,
+        '  tenants[0].tools[0].name: unknown tool "shell_exec"',
+        '  tenants[1].tools[1].version: tool "whoami" has no version 9.9.9 in the manifest (it carries 1.0.0)',
+        '  tenants[1].tools[1].name: tool "whoami" listed twice',
+        '  tenants[1].quotas.tools["shell.exec"]: unknown tool "shell.exec" (a per-tool quota names a tool)',
+      ].join('\n'),
+    });
   });
 });

@@ -2,7 +2,7 @@
 // runs against a Redis address nothing listens on, so one that got past its arguments would fail to
 // connect (exit 1, "cannot reach Redis") instead. The refusal names what was wrong and what is
 // accepted, and the usage it prints is that of the subcommand the operator typed.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -121,6 +121,27 @@ describe('CLI input', () => {
       expect({ argv, ...result }).toEqual({ argv, code: 2, stderr: expect.stringContaining(message) });
       expect(result.stderr).not.toContain('✖');
     }
+  });
+
+  it('refuses a pack directory that is none before it connects, naming the path and why', async () => {
+    const file = join(devDir, 'a-file');
+    await writeFile(file, 'not a pack\n');
+    const cases: [string, string][] = [
+      [
+        join(devDir, 'nowhere'),
+        `error: ${join(devDir, 'nowhere')}: cannot read it: no such file or directory (ENOENT)`,
+      ],
+      [file, `error: ${file}: cannot read it: ${file} is not a directory (ENOTDIR)`],
+    ];
+    for (const [dir, stderr] of cases)
+      expect({ dir, ...(await run(['pack', 'build', dir])) }).toEqual({ dir, code: 2, stderr });
+    // A directory without a manifest: the pack refused (exit 1), as before, but before connecting too.
+    const empty = join(devDir, 'empty-pack');
+    await mkdir(empty, { recursive: true });
+    expect(await run(['pack', 'build', empty])).toEqual({
+      code: 1,
+      stderr: `error: ${empty} has no bulkhead-pack.json`,
+    });
   });
 
   it('takes only its own commands and subcommands as names, and suggests the one a typo meant', async () => {
