@@ -68,12 +68,12 @@ const fields = {
   idleStopMs: {
     env: 'BULKHEAD_IDLE_STOP_MS',
     schema: z.coerce.number().int().min(2_000).default(1_800_000),
-    doc: 'idle time before it is stopped',
+    doc: 'idle time before it is stopped (at least BULKHEAD_IDLE_PAUSE_MS)',
   },
   idleRemoveMs: {
     env: 'BULKHEAD_IDLE_REMOVE_MS',
     schema: z.coerce.number().int().min(2_000).default(86_400_000),
-    doc: 'idle time before its container is removed, volume kept',
+    doc: 'idle time before its container is removed, volume kept (at least BULKHEAD_IDLE_STOP_MS)',
   },
   healthIntervalMs: {
     timer: 'ms',
