@@ -1,9 +1,9 @@
 // Supervisor process entry: configuration from the environment (supervisor/config.ts), then wiring.
 // The only process that holds the Docker socket.
 import { pino } from 'pino';
-import { BulkheadError, isBulkheadError } from '../kernel/errors/bulkhead-error.ts';
+import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
 import { installation } from '../kernel/tenant/installation.ts';
-import { loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
+import { exitOnInvalidConfig, loadConfig, stopOnSignals } from '../kernel/process/process-entry.ts';
 import { supervisorConfig } from './config.ts';
 import { validateIdleTiers, type IdleTiers } from './lifecycle/idle-reaper.ts';
 import { startSupervisor } from './supervisor.ts';
@@ -39,13 +39,9 @@ async function main(): Promise<void> {
       ...(tiers ? { idleTiers: tiers } : {}),
     });
   };
-  const supervisor = await start().catch((error: unknown) => {
-    // What is checked at start (the audit directory's access, settings that need one another, the
-    // idle tiers' order), as the environment is.
-    if (!isBulkheadError(error, 'invalid_config')) throw error;
-    console.error(`${error.message}\n\n${supervisorConfig.usage()}`);
-    process.exit(2);
-  });
+  // What is checked at start (the audit directory's access, settings that need one another, the
+  // idle tiers' order) is refused as the environment is.
+  const supervisor = await start().catch(exitOnInvalidConfig(supervisorConfig));
   stopOnSignals(
     () => supervisor.close(),
     () => logger.info('stopping'),

@@ -25,10 +25,21 @@ export function loadConfig<F extends ConfigFields>(config: ProcessConfig<F>): Co
   try {
     return config.fromEnv(process.env);
   } catch (error) {
+    return exitOnInvalidConfig(config)(error);
+  }
+}
+
+/**
+ * For a process's start: a configuration refused (`invalid_config`: the environment, or what the
+ * start checks, such as files the settings name and settings that need one another) prints why and
+ * the usage and exits with code 2, as an invalid environment does; any other error is thrown on.
+ */
+export function exitOnInvalidConfig(config: { usage(): string }): (error: unknown) => never {
+  return (error) => {
     if (!isBulkheadError(error, 'invalid_config')) throw error;
     console.error(`${error.message}\n\n${config.usage()}`);
     process.exit(2);
-  }
+  };
 }
 
 /** On SIGTERM or SIGINT: close, then exit 0 (or 1 when closing failed). */
