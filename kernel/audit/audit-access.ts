@@ -27,10 +27,14 @@ export function isTrailDirName(name: string): boolean {
   return TENANT_ID_PATTERN.test(name) || OFFBOARDED_DIR.test(name);
 }
 
+/** The groups this process reads files as: its effective group and its supplementary ones. */
+function processGroups(): Set<number | undefined> {
+  return new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])]);
+}
+
 /** Who this process is to the file system: `uid 1000 (groups 1000, 54361)`. */
 export function processIdentity(): string {
-  const groups = new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])]);
-  return `uid ${process.geteuid?.()} (groups ${[...groups].join(', ')})`;
+  return `uid ${process.geteuid?.()} (groups ${[...processGroups()].join(', ')})`;
 }
 
 /**
@@ -49,8 +53,7 @@ export async function accessProblem(path: string): Promise<string> {
   const who = processIdentity();
   if ((found.mode & 0o040) === 0)
     return `${path} is mode ${mode}, its owner's (uid ${found.uid}) alone, and this process is ${who}: the sealer gives what it seals to the readers' group only with BULKHEAD_AUDIT_READER_GID set (chgrp what it sealed before), and the audit directory must let that group in (docs/audit.md)`;
-  const groups = new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])]);
-  if (!groups.has(found.gid))
+  if (!processGroups().has(found.gid))
     return `${path} is readable by group ${found.gid} (mode ${mode}), which this process, ${who}, is not in: the supervisor's BULKHEAD_AUDIT_READER_GID must be one of this process's groups`;
   return `${path} (mode ${mode}, group ${found.gid}) is not readable by this process, ${who}`;
 }
