@@ -72,6 +72,21 @@ describe('apply -f with a file the schema refuses', () => {
         tenantsFile({ displayName: undefined }),
         ['tenants[0].displayName: missing (required: string)'],
       ],
+      // A field that takes one of a set of values, left out, is missing as any other field is:
+      // zod said "expected one of ..." of it, as of a value given wrong (the next cases).
+      [
+        'missing-enum.yaml',
+        tenantsFile({ isolation: undefined, egress: { hosts: [] } }),
+        [
+          'tenants[0].isolation: missing (required: one of "runc"|"gvisor")',
+          'tenants[0].egress.mode: missing (required: one of "none"|"allowlist")',
+        ],
+      ],
+      [
+        'missing-literal.yaml',
+        tenantsFile({}).replace('apiVersion: bulkhead/v1\n', ''),
+        ['apiVersion: missing (required: "bulkhead/v1")'],
+      ],
       [
         'out-of-range.yaml',
         tenantsFile({ retention: { auditDays: 100_000 } }),
@@ -79,10 +94,15 @@ describe('apply -f with a file the schema refuses', () => {
       ],
       [
         'several.yaml',
-        tenantsFile({ isolation: 'kvm', quotas: { callsPerMinute: 0, callsPerDay: 10 } }),
+        tenantsFile({
+          isolation: 'kvm',
+          egress: { mode: 'open' },
+          quotas: { callsPerMinute: 0, callsPerDay: 10 },
+        }),
         [
           'tenants[0].quotas.callsPerMinute: Too small: expected number to be >=1',
           'tenants[0].isolation: expected one of "runc"|"gvisor"',
+          'tenants[0].egress.mode: expected one of "none"|"allowlist"',
         ],
       ],
       // A record's key: why it is refused (zod's own line said "Invalid key in record"), and an
