@@ -5,6 +5,7 @@
 import { opendir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { issueLines, OPERATOR_INPUT } from '../../kernel/errors/input-issues.ts';
 import { atPath, pathRefusal } from '../../kernel/errors/path-refusal.ts';
 import {
   packToolDefinition,
@@ -47,8 +48,9 @@ export async function readPackManifest(dir: string): Promise<PackManifest> {
   } catch (error) {
     throw packRejected(`${PACK_MANIFEST_FILE}: not JSON: ${(error as Error).message}`);
   }
-  const parsed = PackManifestSchema.safeParse(json);
-  if (!parsed.success) throw packRejected(`${PACK_MANIFEST_FILE}: ${z.prettifyError(parsed.error)}`);
+  const parsed = PackManifestSchema.safeParse(json, OPERATOR_INPUT);
+  if (!parsed.success)
+    throw packRejected(`${PACK_MANIFEST_FILE}:\n  ${issueLines(parsed.error).join('\n  ')}`);
   return parsed.data;
 }
 

@@ -105,13 +105,14 @@ describe('apply -f with a file the schema refuses', () => {
           'tenants[0].egress.mode: expected one of "none"|"allowlist"',
         ],
       ],
-      // A record's key: why it is refused (zod's own line said "Invalid key in record"), and an
+      // A record's key: why it is refused, in its schema's own words (zod's own line said "Invalid key
+      // in record"; a copy of the pack name's schema without them, its pattern), and an
       // empty one named as such (zod's path wrote it as nothing: "tenants[0].roles.").
       [
         'record-key.yaml',
         tenantsFile({ egress: { mode: 'allowlist', packs: { 'Bad Name': { hosts: [] } } } }),
         [
-          'tenants[0].egress.packs["Bad Name"]: invalid key: Invalid string: must match pattern /^[a-z][a-z0-9-]{1,30}$/',
+          'tenants[0].egress.packs["Bad Name"]: invalid key: a pack name is 2-31 characters of a-z, 0-9 and "-", starting with a letter',
         ],
       ],
       [

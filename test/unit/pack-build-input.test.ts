@@ -53,13 +53,24 @@ describe('pack build input', () => {
     expect(await refusal(readPackManifest(dir))).toMatch(/has no bulkhead-pack\.json/);
     await writeFile(join(dir, 'bulkhead-pack.json'), '{ "name": ');
     expect(await refusal(readPackManifest(dir))).toMatch(/not JSON/);
+    // One line per problem, each record key's refusal in its schema's own words (zod's layout said
+    // "Invalid key in record" and dropped them).
     await writeFile(
       join(dir, 'bulkhead-pack.json'),
-      JSON.stringify({ ...manifest, name: 'my_notes', tools: { add: { effect: 'delete' } } }),
+      JSON.stringify({
+        ...manifest,
+        name: 'my_notes',
+        tools: { add: { effect: 'delete' }, 'add note': { effect: 'read' } },
+      }),
     );
-    const message = await refusal(readPackManifest(dir));
-    expect(message).toMatch(/name/);
-    expect(message).toMatch(/tools\.add\.blastRadius/);
+    expect(await refusal(readPackManifest(dir))).toBe(
+      [
+        'bulkhead-pack.json:',
+        '  name: a pack name is 2-31 characters of a-z, 0-9 and "-", starting with a letter',
+        '  tools.add.blastRadius: a write (effect other than read) needs a blastRadius statement',
+        '  tools["add note"]: invalid key: a tool name is 1-64 characters of A-Z, a-z, 0-9, "_", "." and "-"',
+      ].join('\n'),
+    );
     await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
     expect((await readPackManifest(dir)).idempotency).toBe('runtime');
   });
