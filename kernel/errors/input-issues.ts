@@ -79,7 +79,7 @@ function reasonOfMessage(message: string): string {
  * `path` as an operator types it: `a.b[0]`, a key that is no plain name quoted (`roles[""]`,
  * `packs["Bad Name"]`); zod's toDotPath wrote an empty key as nothing (`roles.`).
  */
-function dotPath(path: PropertyKey[]): string {
+export function dotPath(path: PropertyKey[]): string {
   return path
     .map((key, index) => {
       if (typeof key === 'number') return `[${key}]`;
