@@ -5,7 +5,7 @@
 // default is written twice and no help text drifts from the code.
 import type { z } from 'zod';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
-import { issueLines } from '../errors/input-issues.ts';
+import { issueLines, OPERATOR_INPUT } from '../errors/input-issues.ts';
 import { timerBoundText, timerMaxIn, timerOverflow, type TimerUnit } from './timer-bound.ts';
 
 export interface ConfigField<S extends z.ZodType = z.ZodType> {
@@ -83,7 +83,7 @@ function parseFields<F extends ConfigFields>(
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, field] of Object.entries(fields)) {
-    const parsed = field.schema.safeParse(valueOf(key, field));
+    const parsed = field.schema.safeParse(valueOf(key, field), OPERATOR_INPUT);
     const overflow = parsed.success && field.timer ? timerOverflow(parsed.data, field.timer) : undefined;
     if (overflow) problems.push(`${field.env ?? key}: ${overflow}`);
     else if (parsed.success) out[key] = parsed.data;

@@ -1,7 +1,35 @@
 // How invalid input is reported to an operator, wherever it comes from (a setting, a tenants file, a
 // flag): one `<field path>: <reason>` line per problem, the path in the dotted form the operator
 // types (`tenants[0].plan.memoryMb`), never zod's own "✖ ... → at" layout.
-import type { z } from 'zod';
+import { z } from 'zod';
+
+/**
+ * The parse options for input an operator wrote, whose refusal issueLines reports. A field left out
+ * that takes one of a set of values (an enum, a literal, a union's discriminator) is missing, as a
+ * left-out string or number is ("received undefined"); zod 4 says "expected one of ..." of it, and
+ * keeps an issue's input only while it writes the message, so issueLines cannot tell it afterwards.
+ * A discriminator that none of the union's forms has is said as a wrong enum value is.
+ */
+export const OPERATOR_INPUT: z.core.ParseContext<z.core.$ZodIssue> = { error: operatorMessage };
+
+function operatorMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'invalid_value' && issue.input === undefined)
+    return `missing (required: ${oneOf(issue.values)})`;
+  // A discriminated union's: the path is the discriminator's, the input the object.
+  if (issue.code === 'invalid_union' && issue.discriminator !== undefined && Array.isArray(issue.options)) {
+    const values = oneOf(issue.options as z.core.util.Primitive[]);
+    const object = issue.input as Record<string, unknown> | undefined;
+    return object?.[issue.discriminator] === undefined
+      ? `missing (required: ${values})`
+      : `expected ${values}`;
+  }
+  return undefined;
+}
+
+/** `"a"`, or `one of "a"|"b"`: as zod writes the values of an enum or a literal. */
+function oneOf(values: z.core.util.Primitive[]): string {
+  return `${values.length === 1 ? '' : 'one of '}${z.core.util.joinValues(values, '|')}`;
+}
 
 /**
  * The lines of a schema's refusal, each field's path after `prefix` (a setting's variable, a
@@ -51,7 +79,7 @@ function reasonOfMessage(message: string): string {
  * `path` as an operator types it: `a.b[0]`, a key that is no plain name quoted (`roles[""]`,
  * `packs["Bad Name"]`); zod's toDotPath wrote an empty key as nothing (`roles.`).
  */
-function dotPath(path: PropertyKey[]): string {
+export function dotPath(path: PropertyKey[]): string {
   return path
     .map((key, index) => {
       if (typeof key === 'number') return `[${key}]`;

@@ -21,14 +21,21 @@ export const PACK_CLIENT_CAPABILITIES = { sampling: {}, elicitation: {} };
 /** The first word of each built-in tool ("records", "docs", ...): no pack may take it. */
 const RESERVED = new Set(MANIFEST.map((tool) => tool.name.split('_')[0]));
 
-/** No "_": the text before a client-visible name's first "_" is always the pack (pack-naming.ts). */
-export const PackNameSchema = z
+/**
+ * A pack name's shape, what names a pack elsewhere (a tenant's egress rules) takes. No "_": the text
+ * before a client-visible name's first "_" is always the pack (pack-naming.ts).
+ */
+export const PackNameShapeSchema = z
   .string()
   .regex(
     /^[a-z][a-z0-9-]{1,30}$/,
     'a pack name is 2-31 characters of a-z, 0-9 and "-", starting with a letter',
-  )
-  .refine((name) => !RESERVED.has(name), 'this pack name would collide with built-in tools');
+  );
+/** The name a pack takes: not a built-in tool's first word. */
+export const PackNameSchema = PackNameShapeSchema.refine(
+  (name) => !RESERVED.has(name),
+  'this pack name would collide with built-in tools',
+);
 export const PackVersionSchema = z
   .string()
   // The image tag's own grammar, `+` aside (packImage): a tag starts with a letter, digit or `_`.

@@ -6,6 +6,7 @@
 // pack never holds it. Per-pack entries are least privilege between packs of one tenant, not a
 // boundary: the packs of a tenant share its UID inside its container.
 import { z } from 'zod';
+import { PackNameShapeSchema } from '../packs/pack-manifest.ts';
 
 /**
  * `name`, `name:port`, `*.suffix` or `*.suffix:port`, or an IPv4 literal with or without a port.
@@ -19,8 +20,6 @@ export const HostRuleSchema = z
     'a host rule is a lower-case host name, *.suffix or IPv4 address, with an optional :port',
   );
 
-/** A pack name (kernel/packs naming: no "_"). */
-const PackNameSchema = z.string().regex(/^[a-z][a-z0-9-]{1,30}$/);
 const UpstreamNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/);
 
 /** A header the gateway sets on plain-HTTP requests to an upstream, from a tenant secret. */
@@ -46,7 +45,7 @@ export type EgressCredential = z.infer<typeof EgressCredentialSchema>;
 export const EgressUpstreamSchema = z.strictObject({
   hosts: z.array(HostRuleSchema).min(1).max(32),
   /** The packs that may use it; absent: every pack of the tenant. */
-  packs: z.array(PackNameSchema).max(64).optional(),
+  packs: z.array(PackNameShapeSchema).max(64).optional(),
   credential: EgressCredentialSchema.optional(),
 });
 export type EgressUpstream = z.infer<typeof EgressUpstreamSchema>;
@@ -58,7 +57,9 @@ export const EgressPolicySchema = z.discriminatedUnion('mode', [
     /** Hosts any pack (and the runtime itself) of the tenant may reach. */
     hosts: z.array(HostRuleSchema).max(256).default([]),
     /** Hosts only the named pack may reach. */
-    packs: z.record(PackNameSchema, z.strictObject({ hosts: z.array(HostRuleSchema).max(256) })).default({}),
+    packs: z
+      .record(PackNameShapeSchema, z.strictObject({ hosts: z.array(HostRuleSchema).max(256) }))
+      .default({}),
     /** Named upstreams: their hosts are allowed, each call is charged to the upstream's budget. */
     upstreams: z.record(UpstreamNameSchema, EgressUpstreamSchema).default({}),
   }),

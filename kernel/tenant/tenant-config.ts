@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { TenantRecordSchema, type TenantRecord } from './tenant-spec.ts';
 import { MANIFEST } from '../packs/manifest.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
-import { fieldLine } from '../errors/input-issues.ts';
+import { dotPath, fieldLine } from '../errors/input-issues.ts';
 import { packOfExposed } from '../packs/pack-naming.ts';
 
 /** Fields the system owns: never taken from a YAML file. */
@@ -80,6 +80,7 @@ export function manifestIssues(
   return issues;
 }
 
+/** What the manifest refuses of a tenant: `details` names each field as the message does. */
 export class TenantSpecError extends BulkheadError<'invalid_spec'> {
   readonly issues: ManifestIssue[];
   constructor(tenantId: string, issues: ManifestIssue[]) {
@@ -87,7 +88,7 @@ export class TenantSpecError extends BulkheadError<'invalid_spec'> {
       'invalid_spec',
       `tenant "${tenantId}": ${issues.map((i) => fieldLine(i.path, i.message)).join('; ')}`,
       {
-        details: issues.map((i) => ({ path: z.core.toDotPath(i.path), message: i.message })),
+        details: issues.map((i) => ({ path: dotPath(i.path), message: i.message })),
       },
     );
     this.issues = issues;

@@ -4,7 +4,7 @@
 // made by someone else in between is a conflict, not a silent overwrite.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { fieldLine, issueLines } from '../../kernel/errors/input-issues.ts';
+import { fieldLine, issueLines, OPERATOR_INPUT } from '../../kernel/errors/input-issues.ts';
 import { diffValues, type FieldChange } from '../../kernel/registry/config-diff.ts';
 import {
   configOf,
@@ -34,7 +34,7 @@ export function parseTenantsYaml(text: string, source: string): TenantConfig[] {
       throw new ApplyInputError(`${source}: malformed YAML: ${error.message}`, { cause: error });
     throw error;
   }
-  const parsed = TenantConfigFileSchema.safeParse(document);
+  const parsed = TenantConfigFileSchema.safeParse(document, OPERATOR_INPUT);
   if (!parsed.success)
     throw new ApplyInputError(`invalid tenants file ${source}:\n  ${issueLines(parsed.error).join('\n  ')}`);
   const ids = parsed.data.tenants.map((t) => t.id);

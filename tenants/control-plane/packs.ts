@@ -5,7 +5,8 @@
 import { opendir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { atPath, pathRefusal } from '../../kernel/errors/path-refusal.ts';
+import { issueLines, OPERATOR_INPUT } from '../../kernel/errors/input-issues.ts';
+import { atPath } from '../../kernel/errors/path-refusal.ts';
 import {
   packToolDefinition,
   PresentedDefinitionSchema,
@@ -28,27 +29,23 @@ import { checkInstalledDependencies, installNpmDependencies } from './pack-depen
 
 /**
  * Reads and validates bulkhead-pack.json; every problem named with its path. A directory the
- * operator named that is none (missing, a file, not readable) is refused as bad input, naming it
- * and why (exit 2); a directory without a manifest is a pack refused.
+ * operator named that is none (missing, a file, not readable), or a manifest that is not there or
+ * cannot be read, is refused as bad input, naming the path and why (exit 2); a manifest that is not
+ * JSON or breaks the schema is the pack refused (pack_rejected, exit 1).
  */
 export async function readPackManifest(dir: string): Promise<PackManifest> {
   await atPath({ path: dir, verb: 'read' }, async () => (await opendir(dir)).close());
-  let text: string;
-  try {
-    text = await readFile(join(dir, PACK_MANIFEST_FILE), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw packRejected(`${dir} has no ${PACK_MANIFEST_FILE}`);
-    throw pathRefusal({ path: join(dir, PACK_MANIFEST_FILE), verb: 'read' }, error);
-  }
+  const file = join(dir, PACK_MANIFEST_FILE);
+  const text = await atPath({ path: file, verb: 'read' }, () => readFile(file, 'utf8'));
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     throw packRejected(`${PACK_MANIFEST_FILE}: not JSON: ${(error as Error).message}`);
   }
-  const parsed = PackManifestSchema.safeParse(json);
-  if (!parsed.success) throw packRejected(`${PACK_MANIFEST_FILE}: ${z.prettifyError(parsed.error)}`);
+  const parsed = PackManifestSchema.safeParse(json, OPERATOR_INPUT);
+  if (!parsed.success)
+    throw packRejected(`${PACK_MANIFEST_FILE}:\n  ${issueLines(parsed.error).join('\n  ')}`);
   return parsed.data;
 }
 

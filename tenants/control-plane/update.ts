@@ -5,7 +5,7 @@
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { FieldChange } from '../../kernel/registry/config-diff.ts';
 import type { TenantChanges } from '../../kernel/registry/tenant-registry.ts';
-import { issueLines } from '../../kernel/errors/input-issues.ts';
+import { issueLines, OPERATOR_INPUT } from '../../kernel/errors/input-issues.ts';
 import {
   PLAN_QUOTAS,
   planByName,
@@ -74,7 +74,7 @@ function quotasOf(base: Quotas, overrides: QuotaChanges): Quotas {
   }
   const { tools: _old, ...rest } = base;
   const next = { ...rest, ...fields, ...(Object.keys(tools).length > 0 ? { tools } : {}) };
-  const parsed = QuotasSchema.safeParse(next);
+  const parsed = QuotasSchema.safeParse(next, OPERATOR_INPUT);
   if (!parsed.success)
     throw new BulkheadError('invalid_input', issueLines(parsed.error, ['quotas']).join('; '));
   return parsed.data;

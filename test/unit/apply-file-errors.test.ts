@@ -72,6 +72,21 @@ describe('apply -f with a file the schema refuses', () => {
         tenantsFile({ displayName: undefined }),
         ['tenants[0].displayName: missing (required: string)'],
       ],
+      // A field that takes one of a set of values, left out, is missing as any other field is:
+      // zod said "expected one of ..." of it, as of a value given wrong (the next cases).
+      [
+        'missing-enum.yaml',
+        tenantsFile({ isolation: undefined, egress: { hosts: [] } }),
+        [
+          'tenants[0].isolation: missing (required: one of "runc"|"gvisor")',
+          'tenants[0].egress.mode: missing (required: one of "none"|"allowlist")',
+        ],
+      ],
+      [
+        'missing-literal.yaml',
+        tenantsFile({}).replace('apiVersion: bulkhead/v1\n', ''),
+        ['apiVersion: missing (required: "bulkhead/v1")'],
+      ],
       [
         'out-of-range.yaml',
         tenantsFile({ retention: { auditDays: 100_000 } }),
@@ -79,19 +94,25 @@ describe('apply -f with a file the schema refuses', () => {
       ],
       [
         'several.yaml',
-        tenantsFile({ isolation: 'kvm', quotas: { callsPerMinute: 0, callsPerDay: 10 } }),
+        tenantsFile({
+          isolation: 'kvm',
+          egress: { mode: 'open' },
+          quotas: { callsPerMinute: 0, callsPerDay: 10 },
+        }),
         [
           'tenants[0].quotas.callsPerMinute: Too small: expected number to be >=1',
           'tenants[0].isolation: expected one of "runc"|"gvisor"',
+          'tenants[0].egress.mode: expected one of "none"|"allowlist"',
         ],
       ],
-      // A record's key: why it is refused (zod's own line said "Invalid key in record"), and an
+      // A record's key: why it is refused, in its schema's own words (zod's own line said "Invalid key
+      // in record"; a copy of the pack name's schema without them, its pattern), and an
       // empty one named as such (zod's path wrote it as nothing: "tenants[0].roles.").
       [
         'record-key.yaml',
         tenantsFile({ egress: { mode: 'allowlist', packs: { 'Bad Name': { hosts: [] } } } }),
         [
-          'tenants[0].egress.packs["Bad Name"]: invalid key: Invalid string: must match pattern /^[a-z][a-z0-9-]{1,30}$/',
+          'tenants[0].egress.packs["Bad Name"]: invalid key: a pack name is 2-31 characters of a-z, 0-9 and "-", starting with a letter',
         ],
       ],
       [

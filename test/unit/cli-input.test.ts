@@ -126,21 +126,28 @@ describe('CLI input', () => {
   it('refuses a pack directory that is none before it connects, naming the path and why', async () => {
     const file = join(devDir, 'a-file');
     await writeFile(file, 'not a pack\n');
+    const empty = join(devDir, 'empty-pack');
     const cases: [string, string][] = [
       [
         join(devDir, 'nowhere'),
         `error: ${join(devDir, 'nowhere')}: cannot read it: no such file or directory (ENOENT)`,
       ],
       [file, `error: ${file}: cannot read it: ${file} is not a directory (ENOTDIR)`],
+      // A directory without a manifest: its input missing, as a missing directory is (it was a
+      // refused pack, exit 1).
+      [
+        empty,
+        `error: ${join(empty, 'bulkhead-pack.json')}: cannot read it: no such file or directory (ENOENT)`,
+      ],
     ];
+    await mkdir(empty, { recursive: true });
     for (const [dir, stderr] of cases)
       expect({ dir, ...(await run(['pack', 'build', dir])) }).toEqual({ dir, code: 2, stderr });
-    // A directory without a manifest: the pack refused (exit 1), as before, but before connecting too.
-    const empty = join(devDir, 'empty-pack');
-    await mkdir(empty, { recursive: true });
-    expect(await run(['pack', 'build', empty])).toEqual({
+    // A manifest there but not JSON: the pack refused (exit 1), before connecting too.
+    await writeFile(join(empty, 'bulkhead-pack.json'), '{');
+    expect(await run(['pack', 'build', empty])).toMatchObject({
       code: 1,
-      stderr: `error: ${empty} has no bulkhead-pack.json`,
+      stderr: expect.stringMatching(/^error: bulkhead-pack\.json: not JSON: /),
     });
   });
 

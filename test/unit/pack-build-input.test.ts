@@ -1,8 +1,8 @@
 // What `bulkhead pack build` refuses before anything reaches the supervisor: a directory without a
-// manifest, a manifest that is not JSON or breaks the schema (each problem named with its path), and
-// a package.json without a lockfile (npm ci needs one: what goes into the image is reproducible),
-// one where npm is not installed, and, with --installed, dependencies that are not exactly what
-// `npm ci --omit=dev` installs from the lockfile.
+// manifest (bad input, as a missing directory is), a manifest that is not JSON or breaks the schema
+// (each problem named with its path), and a package.json without a lockfile (npm ci needs one: what
+// goes into the image is reproducible), one where npm is not installed, and, with --installed,
+// dependencies that are not exactly what `npm ci --omit=dev` installs from the lockfile.
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,16 +50,35 @@ function unaskedSupervisor(): Parameters<typeof buildPack>[0] & { asked: boolean
 
 describe('pack build input', () => {
   it('names a missing manifest, one that is not JSON, and each schema problem with its path', async () => {
-    expect(await refusal(readPackManifest(dir))).toMatch(/has no bulkhead-pack\.json/);
+    // No manifest: bad input (exit 2) naming it, as a missing directory is, not a refused pack.
+    const missing = await readPackManifest(dir).then(
+      () => expect.fail('expected a refusal'),
+      (e: unknown) => e,
+    );
+    expect(isBulkheadError(missing, 'invalid_input')).toBe(true);
+    expect((missing as Error).message).toBe(
+      `${join(dir, 'bulkhead-pack.json')}: cannot read it: no such file or directory (ENOENT)`,
+    );
     await writeFile(join(dir, 'bulkhead-pack.json'), '{ "name": ');
     expect(await refusal(readPackManifest(dir))).toMatch(/not JSON/);
+    // One line per problem, each record key's refusal in its schema's own words (zod's layout said
+    // "Invalid key in record" and dropped them).
     await writeFile(
       join(dir, 'bulkhead-pack.json'),
-      JSON.stringify({ ...manifest, name: 'my_notes', tools: { add: { effect: 'delete' } } }),
+      JSON.stringify({
+        ...manifest,
+        name: 'my_notes',
+        tools: { add: { effect: 'delete' }, 'add note': { effect: 'read' } },
+      }),
     );
-    const message = await refusal(readPackManifest(dir));
-    expect(message).toMatch(/name/);
-    expect(message).toMatch(/tools\.add\.blastRadius/);
+    expect(await refusal(readPackManifest(dir))).toBe(
+      [
+        'bulkhead-pack.json:',
+        '  name: a pack name is 2-31 characters of a-z, 0-9 and "-", starting with a letter',
+        '  tools.add.blastRadius: a write (effect other than read) needs a blastRadius statement',
+        '  tools["add note"]: invalid key: a tool name is 1-64 characters of A-Z, a-z, 0-9, "_", "." and "-"',
+      ].join('\n'),
+    );
     await writeFile(join(dir, 'bulkhead-pack.json'), JSON.stringify(manifest));
     expect((await readPackManifest(dir)).idempotency).toBe('runtime');
   });
