@@ -3,7 +3,8 @@
 // with a message for the operator; anything unexpected fails the job.
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { ZodError, z } from 'zod';
+import { ZodError } from 'zod';
+import { issueLines } from '../../kernel/errors/input-issues.ts';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RedisConnection } from '../../kernel/redis/connection.ts';
 import { PACK_JOBS, PACK_QUEUE, type PackJobName, type PackJobValue } from '../client/pack-jobs.ts';
@@ -40,7 +41,7 @@ export function startPackWorker(options: PackWorkerOptions): Worker {
       } catch (error) {
         const message =
           error instanceof ZodError
-            ? `invalid pack manifest: ${z.prettifyError(error)}`
+            ? `invalid pack manifest: ${issueLines(error).join('; ')}`
             : isBulkheadError(error, 'pack_rejected')
               ? error.message
               : (error as { code?: string }).code === 'ENOENT'

@@ -4,7 +4,6 @@
 // what it lists against the manifest's statements; `approvePack` stores what the operator saw.
 import { opendir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
 import { issueLines, OPERATOR_INPUT } from '../../kernel/errors/input-issues.ts';
 import { atPath } from '../../kernel/errors/path-refusal.ts';
 import {
@@ -125,7 +124,7 @@ function reviewTools(
       name: exposedName(manifest.name, name),
     });
     if (!presented.success) {
-      problems.push(`"${name}": not a valid tool definition: ${z.prettifyError(presented.error)}`);
+      problems.push(`"${name}": not a valid tool definition: ${issueLines(presented.error).join('; ')}`);
       return [];
     }
     return [

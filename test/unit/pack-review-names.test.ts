@@ -64,6 +64,24 @@ describe("pack approve: a listed tool's name", () => {
   });
 });
 
+describe("pack approve: a listed tool's definition", () => {
+  it("that is not a valid one is named field by field, as other refusals are, not in zod's layout", async () => {
+    const listed = { name: 'add', inputSchema: 'none', title: 7 };
+    const packs = {
+      list: async () => {
+        const shown = await sandbox([]).packs.list('notes');
+        return { ...shown, listing: { ...shown.listing, tools: [listed] } };
+      },
+    };
+    const review = await reviewPack({ packs } as never, { name: 'notes', version: '1.0.0' });
+    expect(review.approval.tools).toEqual([]);
+    expect(review.problems).toEqual([
+      '"add": not a valid tool definition: title: expected string, received number; ' +
+        'inputSchema: expected record, received string',
+    ]);
+  });
+});
+
 describe('a pack manifest', () => {
   it('refuses a "__proto__" statement by name instead of dropping it', () => {
     const json = JSON.parse(
