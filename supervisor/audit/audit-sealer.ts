@@ -36,15 +36,11 @@ import {
   writeMarker,
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
-import {
-  removeStaleTempDirs,
-  removeStaleTempFiles,
-  STALE_TEMP_MS,
-} from '../../kernel/audit/stale-temporaries.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
 import type { AuditShipper } from './audit-shipper.ts';
+import { firstPassHousekeeping } from './first-pass.ts';
 
 export interface AuditSealerOptions {
   trail: AuditTrail;
@@ -75,7 +71,7 @@ export class AuditSealer {
   private readonly publicKey: KeyObject;
   /** A pass and an offboarding of one tenant never seal at once (both would write its next segment). */
   private readonly lock = new KeyedLock();
-  /** Whether the first pass swept the temporaries (directories, files) a sealer stopped mid-way left. */
+  /** Whether the first pass did its housekeeping (first-pass.ts). */
   private swept = false;
 
   constructor(options: AuditSealerOptions) {
@@ -90,7 +86,10 @@ export class AuditSealer {
    */
   async runOnce(): Promise<void> {
     const { shipper } = this.options;
-    if (!this.swept) await this.sweep();
+    if (!this.swept) {
+      this.swept = true;
+      await firstPassHousekeeping({ dir: this.options.dir, logger: this.options.logger, now: this.now() });
+    }
     let behind = 0;
     for (const tenant of await this.options.tenants.list()) {
       try {
@@ -112,23 +111,6 @@ export class AuditSealer {
       }
     }
     shipper?.passDone(behind);
-  }
-
-  /** Once, at the first pass: a failure is logged and the pass goes on (what is left is read by no one). */
-  private async sweep(): Promise<void> {
-    this.swept = true;
-    const { dir, logger } = this.options;
-    const sweep = { olderThanMs: STALE_TEMP_MS, now: this.now() };
-    for (const [kind, remove] of [
-      ['directories', removeStaleTempDirs],
-      ['files', removeStaleTempFiles],
-    ] as const)
-      try {
-        const removed = await remove(dir, sweep);
-        if (removed.length > 0) logger.info({ removed }, `temporary audit ${kind} left behind: removed`);
-      } catch (error) {
-        logger.warn({ err: error }, `temporary audit ${kind} not swept`);
-      }
   }
 
   /**
