@@ -20,7 +20,12 @@ import {
   offboardedDirName,
   signOffboardMarker,
 } from '../../kernel/audit/offboard-marker.ts';
-import { prunable, SegmentChainCheck, signPruneMarker } from '../../kernel/audit/segment-chain.ts';
+import {
+  prunable,
+  retentionCutoff,
+  SegmentChainCheck,
+  signPruneMarker,
+} from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
   offboardedDirs,
@@ -294,7 +299,7 @@ export class AuditSealer {
     const files = all.filter((f) => f.number > pruned);
     const described = [];
     // Headers are read only as far as the oldest segment still within retention.
-    const cutoff = new Date(this.now().getTime() - days * 86_400_000);
+    const cutoff = retentionCutoff(this.now(), days);
     // Only each segment's header and footer are kept: a retention shortened by months makes many
     // segments prunable at once, and their entries are not held together.
     for (const file of files) {
