@@ -93,7 +93,8 @@ export class AuditSealer {
     const { shipper } = this.options;
     if (!this.swept) {
       this.swept = true;
-      await firstPassHousekeeping({ dir: this.options.dir, logger: this.options.logger, now: this.now() });
+      const { dir, logger, readerGid } = this.options;
+      await firstPassHousekeeping({ dir, logger, readerGid, now: this.now() });
     }
     let behind = 0;
     for (const tenant of await this.options.tenants.list()) {
