@@ -52,7 +52,7 @@ export async function accessProblem(path: string): Promise<string> {
   const mode = `0${(found.mode & 0o777).toString(8)}`;
   const who = processIdentity();
   if ((found.mode & 0o040) === 0)
-    return `${path} is mode ${mode}, its owner's (uid ${found.uid}) alone, and this process is ${who}: the sealer gives what it seals to the readers' group only with BULKHEAD_AUDIT_READER_GID set (chgrp what it sealed before), and the audit directory must let that group in (docs/audit.md)`;
+    return `${path} is mode ${mode}, its owner's (uid ${found.uid}) alone, and this process is ${who}: the sealer gives what it seals to the readers' group only with BULKHEAD_AUDIT_READER_GID set (what it sealed before, at its first pass with it), and the audit directory must let that group in (docs/audit-readers.md)`;
   if (!processGroups().has(found.gid))
     return `${path} is readable by group ${found.gid} (mode ${mode}), which this process, ${who}, is not in: the supervisor's BULKHEAD_AUDIT_READER_GID must be one of this process's groups`;
   return `${path} (mode ${mode}, group ${found.gid}) is not readable by this process, ${who}`;
@@ -81,7 +81,8 @@ export async function trailDirExists(dir: string): Promise<boolean> {
  * undefined when it can: checked where a reader starts (the console), so that a readers' group this
  * process is not in refuses the start instead of every tenant's page. An audit directory not made
  * yet is fine (nothing sealed). Only the directories: a segment sealed before the group was set
- * (which keeps its own group) is found when it is read.
+ * is given it at the supervisor's first pass with it (supervisor/audit/first-pass.ts); until then
+ * it is found when it is read.
  */
 export async function auditReadProblem(root: string): Promise<string | undefined> {
   let names: string[];

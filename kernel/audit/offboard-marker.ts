@@ -6,7 +6,7 @@
 // offboarded trail is seen in the files alone. Pure: segment-files.ts reads and writes it.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { TENANT_ID_PATTERN } from '../tenant/tenant-spec.ts';
+import { MAX_AUDIT_DAYS, TENANT_ID_PATTERN } from '../tenant/tenant-spec.ts';
 import { SEGMENT_FORMAT } from './audit-segment.ts';
 import type { SegmentsCheck } from './segment-chain.ts';
 import { signMarker, verifiedMarker } from './signed-marker.ts';
@@ -20,8 +20,8 @@ export const OffboardMarkerSchema = z.strictObject({
   /** The offboarded tenant record's createdAt (absent on markers written before it was named). */
   tenant_created_at: z.string().optional(),
   offboarded_at: z.string(),
-  /** The tenant record's `retention.auditDays` when it was offboarded. */
-  audit_days: z.number().int().min(1),
+  /** The tenant record's `retention.auditDays` when it was offboarded, bound as the record's is. */
+  audit_days: z.number().int().min(1).max(MAX_AUDIT_DAYS),
   /** The last segment sealed, its last entry's seq and hash: where the trail ends. */
   last_segment: z.number().int().min(1),
   last_seq: z.number().int().min(1),

@@ -4,6 +4,8 @@
 // caller reads the files (segment-files.ts).
 import { hash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { BulkheadError } from '../errors/bulkhead-error.ts';
+import { MAX_AUDIT_DAYS } from '../tenant/tenant-spec.ts';
 import { GENESIS_HASH } from './audit-trail.ts';
 import {
   checkSegment,
@@ -350,6 +352,21 @@ function describeBefore(link: SegmentLink, marker: PruneMarker | undefined): str
   if (marker && link.segment === marker.through_segment + 1)
     return `the pruning marker (segments up to ${marker.through_segment} pruned)`;
   return `segment ${link.segment - 1}`;
+}
+
+/**
+ * When a segment's newest entry is past `days` of retention. Days outside the bound of a tenant's
+ * record and an offboarding marker (1 to MAX_AUDIT_DAYS) are refused: past about 100 million days
+ * the cutoff is no date at all, every comparison with it false, and nothing was ever pruned, saying
+ * nothing.
+ */
+export function retentionCutoff(now: Date, days: number): Date {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_AUDIT_DAYS)
+    throw new BulkheadError(
+      'invalid_input',
+      `an audit retention of ${days} days: it must be a whole number of days from 1 to ${MAX_AUDIT_DAYS}`,
+    );
+  return new Date(now.getTime() - days * 86_400_000);
 }
 
 /**

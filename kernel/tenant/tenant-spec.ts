@@ -3,10 +3,16 @@ import { z } from 'zod';
 import { PackNameSchema, PackVersionSchema } from '../packs/pack-manifest.ts';
 import { EgressPolicySchema } from './egress-policy.ts';
 
-/** Lower-case DNS-label-like ids: safe in container names, volume names, paths and Redis keys. */
 /** How long a tenant's audit trail is kept unless its record says otherwise (`retention.auditDays`). */
 export const DEFAULT_AUDIT_DAYS = 365;
 
+/**
+ * The longest retention a tenant's record may give its audit trail, and an offboarding marker carry
+ * on after it (offboard-marker.ts): ten years, well inside what a cutoff date can be.
+ */
+export const MAX_AUDIT_DAYS = 3650;
+
+/** Lower-case DNS-label-like ids: safe in container names, volume names, paths and Redis keys. */
 export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 
 export const TenantIdSchema = z
@@ -143,7 +149,7 @@ export const TenantRecordSchema = z.strictObject({
   /** How long the audit trail outlives the tenant, and whether offboarding exports it first. */
   retention: z
     .strictObject({
-      auditDays: z.number().int().min(1).max(3650),
+      auditDays: z.number().int().min(1).max(MAX_AUDIT_DAYS),
       exportAuditOnOffboard: z.boolean().default(true),
     })
     .default({ auditDays: DEFAULT_AUDIT_DAYS, exportAuditOnOffboard: true }),

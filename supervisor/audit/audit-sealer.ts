@@ -20,7 +20,12 @@ import {
   offboardedDirName,
   signOffboardMarker,
 } from '../../kernel/audit/offboard-marker.ts';
-import { prunable, SegmentChainCheck, signPruneMarker } from '../../kernel/audit/segment-chain.ts';
+import {
+  prunable,
+  retentionCutoff,
+  SegmentChainCheck,
+  signPruneMarker,
+} from '../../kernel/audit/segment-chain.ts';
 import {
   listSegments,
   offboardedDirs,
@@ -36,15 +41,11 @@ import {
   writeMarker,
   writeSegmentFile,
 } from '../../kernel/audit/segment-files.ts';
-import {
-  removeStaleTempDirs,
-  removeStaleTempFiles,
-  STALE_TEMP_MS,
-} from '../../kernel/audit/stale-temporaries.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
 import type { AuditShipper } from './audit-shipper.ts';
+import { firstPassHousekeeping } from './first-pass.ts';
 
 export interface AuditSealerOptions {
   trail: AuditTrail;
@@ -75,7 +76,7 @@ export class AuditSealer {
   private readonly publicKey: KeyObject;
   /** A pass and an offboarding of one tenant never seal at once (both would write its next segment). */
   private readonly lock = new KeyedLock();
-  /** Whether the first pass swept the temporaries (directories, files) a sealer stopped mid-way left. */
+  /** Whether the first pass did its housekeeping (first-pass.ts). */
   private swept = false;
 
   constructor(options: AuditSealerOptions) {
@@ -90,7 +91,11 @@ export class AuditSealer {
    */
   async runOnce(): Promise<void> {
     const { shipper } = this.options;
-    if (!this.swept) await this.sweep();
+    if (!this.swept) {
+      this.swept = true;
+      const { dir, logger, readerGid } = this.options;
+      await firstPassHousekeeping({ dir, logger, readerGid, now: this.now() });
+    }
     let behind = 0;
     for (const tenant of await this.options.tenants.list()) {
       try {
@@ -112,23 +117,6 @@ export class AuditSealer {
       }
     }
     shipper?.passDone(behind);
-  }
-
-  /** Once, at the first pass: a failure is logged and the pass goes on (what is left is read by no one). */
-  private async sweep(): Promise<void> {
-    this.swept = true;
-    const { dir, logger } = this.options;
-    const sweep = { olderThanMs: STALE_TEMP_MS, now: this.now() };
-    for (const [kind, remove] of [
-      ['directories', removeStaleTempDirs],
-      ['files', removeStaleTempFiles],
-    ] as const)
-      try {
-        const removed = await remove(dir, sweep);
-        if (removed.length > 0) logger.info({ removed }, `temporary audit ${kind} left behind: removed`);
-      } catch (error) {
-        logger.warn({ err: error }, `temporary audit ${kind} not swept`);
-      }
   }
 
   /**
@@ -312,7 +300,7 @@ export class AuditSealer {
     const files = all.filter((f) => f.number > pruned);
     const described = [];
     // Headers are read only as far as the oldest segment still within retention.
-    const cutoff = new Date(this.now().getTime() - days * 86_400_000);
+    const cutoff = retentionCutoff(this.now(), days);
     // Only each segment's header and footer are kept: a retention shortened by months makes many
     // segments prunable at once, and their entries are not held together.
     for (const file of files) {

@@ -23,7 +23,7 @@ import type {
   StopOptions,
 } from '../runtime/runtime-driver.ts';
 import { containerUsage } from './container-usage.ts';
-import { ignoreStatus, statusOf } from './engine-status.ts';
+import { ignoreStatus, statusOf, vanished } from './engine-status.ts';
 import { RuntimeFreezer } from './runtime-freezer.ts';
 import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu } from './sandbox-cpu.ts';
 import { specHash } from '../runtime/runtime-spec.ts';
@@ -126,11 +126,7 @@ export class DockerDriver implements RuntimeDriver {
       );
     try {
       const created = await this.inspectRaw(spec.tenantId);
-      if (!created)
-        throw new BulkheadError(
-          'runtime_failed',
-          `container for tenant ${spec.tenantId} vanished after create`,
-        );
+      if (!created) throw vanished(spec.tenantId, 'after create');
       return await this.startNow(created, spec, options);
     } finally {
       await removal;
@@ -154,9 +150,12 @@ export class DockerDriver implements RuntimeDriver {
     await removeEntry(this.secretsFile(tenantId));
   }
 
-  /** A frozen process cannot take SIGTERM: thaw first, then stop with the grace given. */
+  /**
+   * A frozen process cannot take SIGTERM: thaw first, then stop with the grace given. Removed since
+   * it was inspected: nothing left to stop (a removal then finds it gone, as its 404 says).
+   */
   private async stopContainer(info: Docker.ContainerInspectInfo, graceSeconds: number): Promise<void> {
-    await this.thawIfFrozen(info);
+    if ((await this.thawIfFrozen(info)) === 'gone') return;
     if (info.State.Running)
       await ignoreStatus(this.docker.getContainer(info.Id).stop({ t: graceSeconds }), 304);
   }
@@ -169,7 +168,11 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async resume(info: RuntimeInfo): Promise<RuntimeInfo> {
-    await this.freezer.thaw(this.docker.getContainer(info.runtimeId), info.pausedBy ?? 'engine');
+    const thawed = await this.freezer.thaw(
+      this.docker.getContainer(info.runtimeId),
+      info.pausedBy ?? 'engine',
+    );
+    if (thawed === 'gone') throw vanished(info.tenantId, 'before its wake');
     const { pausedBy: _thawed, ...rest } = info;
     return { ...rest, state: 'running' };
   }
@@ -179,9 +182,10 @@ export class DockerDriver implements RuntimeDriver {
     return this.freezer.pausedBy(info);
   }
 
-  private async thawIfFrozen(info: Docker.ContainerInspectInfo): Promise<void> {
+  /** Thawed (or not frozen), or `gone`: removed since `info` was read (runtime-freezer.ts). */
+  private async thawIfFrozen(info: Docker.ContainerInspectInfo): Promise<'thawed' | 'gone'> {
     const by = await this.pausedBy(info);
-    if (by) await this.freezer.thaw(this.docker.getContainer(info.Id), by);
+    return by ? this.freezer.thaw(this.docker.getContainer(info.Id), by) : 'thawed';
   }
 
   async inspect(tenantId: string): Promise<RuntimeInfo | undefined> {
@@ -236,8 +240,9 @@ export class DockerDriver implements RuntimeDriver {
   ): Promise<RuntimeInfo> {
     const container = this.docker.getContainer(info.Id);
     const starts = !info.State.Running;
-    if (!starts) await this.thawIfFrozen(info);
-    else {
+    if (!starts) {
+      if ((await this.thawIfFrozen(info)) === 'gone') throw vanished(spec.tenantId, 'before its thaw');
+    } else {
       // A crash leaves the old sockets behind (the runtime's and its egress bridge's); under gVisor
       // the runtime may not unlink a host socket.
       const socketDir = this.placement(spec.tenantId, 0).socketDir;

@@ -127,26 +127,41 @@ export class RuntimeFreezer {
 
   /**
    * Thaws a container frozen by `by`. Resolves once the engine, or the kernel, has been told: its
-   * processes are runnable from then on. The host cgroup is the one found when the container was
-   * seen frozen, else (forgotten meanwhile) looked up again.
+   * processes are runnable from then on (`thawed`), or `gone` when the container was removed since it
+   * was seen frozen (the engine answers 404, or its cgroup went with it): the driver's own outcome
+   * for a container gone, as its removal and its look-ups take an engine's 404, not the engine's
+   * error. The host cgroup is the one found when the container was seen frozen, else (forgotten
+   * meanwhile) looked up again.
    */
-  async thaw(container: Docker.Container, by: PausedBy): Promise<void> {
+  async thaw(container: Docker.Container, by: PausedBy): Promise<'thawed' | 'gone'> {
     if (by === 'engine') {
       try {
         await ignoreStatus(container.unpause(), 304);
       } catch (error) {
-        if (await runningAfterAll(container, error)) return;
+        if (statusOf(error) === 404) return 'gone';
+        if (await runningAfterAll(container, error)) return 'thawed';
         if (!(await clearedSince(container, error))) throw error;
       }
-      return;
+      return 'thawed';
     }
-    const cgroup = this.cgroups.get(container.id) ?? (await this.cgroupOf(await container.inspect()));
+    const known = this.cgroups.get(container.id);
+    const info = known ? undefined : await ignoreStatus(container.inspect(), 404);
+    if (!known && !info) return 'gone';
+    const cgroup = known ?? (await this.cgroupOf(info!));
     if (!cgroup)
       throw new BulkheadError(
         'runtime_failed',
         `container ${container.id} has no freezer within reach to thaw`,
       );
-    await writeFile(controlFile(cgroup), THAW[cgroup.version]);
+    try {
+      await writeFile(controlFile(cgroup), THAW[cgroup.version]);
+    } catch (error) {
+      // Its cgroup removed with it: the engine says whether the container is gone.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (!(await ignoreStatus(container.inspect(), 404))) return 'gone';
+      throw error;
+    }
+    return 'thawed';
   }
 
   /**

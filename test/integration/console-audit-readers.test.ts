@@ -211,7 +211,7 @@ describe("the console and the sealed segments' readers' group", () => {
       status: 500,
       body: {
         error: 'audit_unreadable',
-        message: `${dir} is mode 0700, its owner's (uid 0) alone, and this process is uid ${CONSOLE_UID} (groups ${READER_GID}): the sealer gives what it seals to the readers' group only with BULKHEAD_AUDIT_READER_GID set (chgrp what it sealed before), and the audit directory must let that group in (docs/audit.md)`,
+        message: `${dir} is mode 0700, its owner's (uid 0) alone, and this process is uid ${CONSOLE_UID} (groups ${READER_GID}): the sealer gives what it seals to the readers' group only with BULKHEAD_AUDIT_READER_GID set (what it sealed before, at its first pass with it), and the audit directory must let that group in (docs/audit-readers.md)`,
       },
     });
   });

@@ -4,7 +4,8 @@
 // by the engine, and woken where the engine takes it for paused though it runs, or took it so and
 // cleared its flag before the wake's unpause; a frozen runtime still stops gracefully, is removed
 // at once without a drain and is reported paused by the isolation evidence; the tenant cannot reach
-// its own freezer; and a supervisor that cannot reach the host's cgroups pauses through the engine.
+// its own freezer; a supervisor that cannot reach the host's cgroups pauses through the engine; and a
+// wake of a runtime removed since its pause fails as the driver fails for a container gone.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,6 +186,35 @@ describe('a runtime paused in its host cgroup', () => {
     await driver.remove('gone', { purgeData: true });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await driver.inspect('gone')).toBeUndefined();
+  });
+
+  it('a wake of a runtime removed since its pause fails runtime_failed (vanished), never the engine 404', async () => {
+    const record = tenantRecord('ghost', { uid: 100_235 });
+    const successor = () =>
+      new DockerDriver({
+        namespace: ns.namespace,
+        runDir: ns.runDir,
+        routerGid: 0,
+        logger: pino({ level: 'silent' }),
+      });
+    for (const by of ['host', 'engine'] as const) {
+      const { info: up } = await manager.ensureRuntime(record);
+      if (by === 'host') await driver.pause('ghost');
+      else await ns.docker.getContainer(up.runtimeId).pause();
+      const paused = await driver.inspect('ghost');
+      expect(paused).toMatchObject({ state: 'paused', pausedBy: by, runtimeId: up.runtimeId });
+      // Removed between the pause and the wake (an operator's docker rm -f, say).
+      await ns.docker.getContainer(up.runtimeId).remove({ force: true });
+      // This supervisor knows its freezer; one started anew looks the container up first.
+      for (const waking of [driver, successor()])
+        await expect(waking.resume(paused!)).rejects.toMatchObject({
+          code: 'runtime_failed',
+          message: 'container for tenant ghost vanished before its wake',
+        });
+      // And a stop or removal of what was frozen finds nothing left to do.
+      await expect(new RuntimeFreezer().thaw(ns.docker.getContainer(up.runtimeId), by)).resolves.toBe('gone');
+    }
+    await driver.remove('ghost', { purgeData: true });
   });
 
   it('pauses through the engine where the host cgroups are out of reach', async () => {

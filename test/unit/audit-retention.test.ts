@@ -14,7 +14,8 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildSegment, FIRST_SEGMENT_PREV, segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import { entryHash, GENESIS_HASH, type AuditEntry, type AuditTrail } from '../../kernel/audit/audit-trail.ts';
-import { signOffboardMarker } from '../../kernel/audit/offboard-marker.ts';
+import { signOffboardMarker, verifiedOffboardMarker } from '../../kernel/audit/offboard-marker.ts';
+import { MAX_AUDIT_DAYS } from '../../kernel/tenant/tenant-spec.ts';
 import { walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
 import { AuditSealer, type AuditSealerOptions } from '../../supervisor/audit/audit-sealer.ts';
 import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
@@ -131,6 +132,27 @@ describe('retention over files changed at rest', () => {
     await writeFile(join(dir, 'offboarded.json'), JSON.stringify({ ...marker, audit_days: 1 }));
     await sealer().runOnce();
     expect(await readdir(dir)).toEqual(['offboarded.json', ...[1, 2, 3].map(segmentFileName)]);
+  });
+
+  it("bounds an offboarding marker's retention as the record's: past it, no marker and no prune", async () => {
+    const dir = join(root, 'acme.offboarded-2026-02-28T00-00-00-000Z');
+    await sealedTrail(dir);
+    const unsigned = {
+      ...{ type: 'offboarded' as const, format: 'bulkhead-audit-segment/1' as const, tenant: 'acme' },
+      ...{ offboarded_at: '2026-02-28T00:00:00.000Z', last_segment: 3, last_seq: 6 },
+      last_hash: (await verify(dir)).head,
+    };
+    const sign = (days: number) =>
+      JSON.stringify(signOffboardMarker({ ...unsigned, audit_days: days }, keys.privateKey));
+    expect(verifiedOffboardMarker(sign(MAX_AUDIT_DAYS), keys.publicKey)).toMatchObject({ audit_days: 3650 });
+    // Signed by the sealer's own key, yet past the bound: 200 million days is no cutoff date at all.
+    expect(verifiedOffboardMarker(sign(200_000_000), keys.publicKey)).toBe('offboarding marker malformed');
+    for (const days of [MAX_AUDIT_DAYS + 1, 200_000_000, 0.5])
+      await expect(sealer().prune('acme', days, dir)).rejects.toMatchObject({
+        code: 'invalid_input',
+        message: expect.stringContaining(`an audit retention of ${days} days`),
+      });
+    expect(await readdir(dir)).toEqual([...[1, 2, 3].map(segmentFileName)]);
   });
 
   it('signs no offboarding marker over newest segments removed before it', async () => {

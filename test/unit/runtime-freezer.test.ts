@@ -129,7 +129,7 @@ describe('an engine unpause of a container its OCI runtime finds not paused', ()
     ],
   ])('is a thaw done where the engine reports it running (%s)', async (_runtime, message) => {
     const container = refusing(refusal(message), {});
-    await expect(new RuntimeFreezer().thaw(container, 'engine')).resolves.toBeUndefined();
+    await expect(new RuntimeFreezer().thaw(container, 'engine')).resolves.toBe('thawed');
   });
 
   // runc says the same of a container whose process ended while the engine had it paused (a kill
