@@ -331,8 +331,10 @@ export function createProxyServer(
     let status = 502;
     let latencyMs = 0;
     let answered = false;
+    /** Why the request got no answer to pass on, unless its client left. */
+    let failure: 'upstream_unreachable' | 'bad_upstream_response' = 'upstream_unreachable';
     const done = (): void => {
-      const reason = answered ? 'forwarded' : left.signal.aborted ? 'client_gone' : 'upstream_unreachable';
+      const reason = answered ? 'forwarded' : left.signal.aborted ? 'client_gone' : failure;
       record(ctx, dest, method, started, {
         status: reason === 'client_gone' ? 499 : status,
         sent: sent.bytes,
@@ -341,7 +343,7 @@ export function createProxyServer(
         decision: 'permit',
         reason,
         // An upstream's error status is its answer's, as an HTTP client span names it.
-        ...(reason === 'upstream_unreachable'
+        ...(reason === failure
           ? { errorType: reason }
           : answered && status >= 400
             ? { errorType: `${status}` }
@@ -365,18 +367,28 @@ export function createProxyServer(
     });
     upstreamReq.once('timeout', () => upstreamReq.destroy());
     upstreamReq.once('error', () => {
+      if (failure === 'bad_upstream_response') return;
       if (!res.headersSent)
         reply(refusal('upstream_unreachable', 'connect_failed', { host: dest.host, port: dest.port }));
       else res.destroy();
       if (!answered) done();
     });
     upstreamReq.once('response', (upstreamRes) => {
-      answered = true;
-      status = upstreamRes.statusCode ?? 502;
       latencyMs = Date.now() - started;
+      try {
+        res.writeHead(upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers));
+      } catch {
+        // What Node's client reads but its server will not write (a status below 100): thrown in
+        // the upstream socket's event, it ended the gateway process, every tenant's egress.
+        failure = 'bad_upstream_response';
+        upstreamReq.destroy();
+        reply(refusal('upstream_unreachable', failure, { host: dest.host, port: dest.port }));
+        return done();
+      }
+      answered = true;
+      status = res.statusCode;
       upstreamReq.setTimeout(options.idleTimeoutMs);
       counted(upstreamRes, received);
-      res.writeHead(status, endToEnd(upstreamRes.headers));
       upstreamRes.pipe(res);
       res.once('close', done);
     });

@@ -367,4 +367,19 @@ describe('the egress proxy against a hostile tunnel', () => {
     );
     expect(get).toMatch(/^HTTP\/1\.1 200/);
   });
+
+  it('answers 502 for an upstream status its server may not write, and audits it as such', async () => {
+    // Node's client reads `099`; its server throws writing it (test/integration/egress-hostile-upstream.test.ts).
+    const odd = createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 099 Odd\r\n\r\n')));
+    const port = await listening(odd);
+    cleanup.push(() => odd.close());
+    const gateway = await proxy(port);
+    const target = `127.0.0.1:${port}`;
+    const answer = await exchange(gateway.port, `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 502/);
+    expect(answer).toContain('"reason":"bad_upstream_response"');
+    expect(gateway.events).toMatchObject([
+      { decision: 'permit', reason: 'bad_upstream_response', call: { status: 502, method: 'GET' } },
+    ]);
+  });
 });
