@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
 import type { ErrorCode } from '../kernel/errors/error-codes.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
-import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
+import { admit, isRefusal, refusal, refusalText, type Admitted, type Refusal } from './admission.ts';
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
@@ -58,13 +58,6 @@ export interface ProxyOptions {
   idleTimeoutMs: number;
   /** How long a request's headers may take (egress/headers-deadline.ts); 30 s unless a test shortens it. */
   headersTimeoutMs?: number;
-}
-
-function refusalText(r: Refusal): string {
-  const body = JSON.stringify(r.body);
-  const headers = { 'content-type': 'application/json', connection: 'close', ...r.headers };
-  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
-  return `HTTP/1.1 ${r.status} Refused\r\n${lines.join('\r\n')}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 /** Counts the bytes a stream delivers. */
