@@ -62,9 +62,7 @@ export interface ProxyOptions {
 
 /** Counts the bytes a stream delivers. */
 function counted(stream: Duplex | IncomingMessage, into: { bytes: number }): void {
-  stream.on('data', (chunk: Buffer) => {
-    into.bytes += chunk.length;
-  });
+  stream.on('data', (chunk: Buffer) => (into.bytes += chunk.length));
 }
 
 export function createProxyServer(
@@ -366,17 +364,26 @@ export function createProxyServer(
       else res.destroy();
       if (!answered) done();
     });
+    /** An answer no HTTP server passes on: the upstream's fault, a 502 to this client. */
+    const unusable = (): void => {
+      failure = 'bad_upstream_response';
+      upstreamReq.destroy();
+      reply(refusal('upstream_unreachable', failure, { host: dest.host, port: dest.port }));
+      done();
+    };
+    // A switch of protocols the gateway never asked for (it sends no Upgrade): without a listener,
+    // Node's client ends the request with neither an answer nor an error, unanswered and unaudited.
+    upstreamReq.once('upgrade', (_answer, socket: Socket) => {
+      socket.destroy();
+      unusable();
+    });
     upstreamReq.once('response', (upstreamRes) => {
       latencyMs = Date.now() - started;
       try {
         res.writeHead(upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers));
       } catch {
-        // What Node's client reads but its server will not write (a status below 100): thrown in
-        // the upstream socket's event, it ended the gateway process, every tenant's egress.
-        failure = 'bad_upstream_response';
-        upstreamReq.destroy();
-        reply(refusal('upstream_unreachable', failure, { host: dest.host, port: dest.port }));
-        return done();
+        // A status below 100, which Node's client reads: thrown here, it ended the whole gateway.
+        return unusable();
       }
       answered = true;
       status = res.statusCode;

@@ -3,6 +3,9 @@
 // line says 099, which Node's HTTP client reads but its server refuses to write. The gateway (with
 // the tenants' bridges: test/support/local-egress-main.ts) runs as a process of its own, so a
 // crash shows as its exit; the tenant's client gets a 502, its neighbour is still served after it.
+// And one that switches protocols unasked, which Node's client ends with neither an answer nor an
+// error: the client gets its 502 at once instead of waiting (the call was unaudited too:
+// test/unit/egress-proxy.test.ts shows its audit entry).
 import { request } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -16,6 +19,14 @@ import {
 
 const allow = (hosts: string[]): EgressPolicy => ({ mode: 'allowlist', hosts, packs: {}, upstreams: {} });
 
+/** The hostile upstream's answer to each path. */
+const STATUS_099 = 'HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n';
+const ANSWERS: Record<string, string> = {
+  '/status': STATUS_099,
+  // Never asked for: the gateway sends no Upgrade header.
+  '/upgrade': 'HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n',
+};
+
 let hostile: Server;
 let hostilePort: number;
 let steady: Upstream;
@@ -24,7 +35,9 @@ let ports: Record<string, number>;
 
 beforeAll(async () => {
   hostile = createServer((socket) =>
-    socket.once('data', () => socket.end('HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n')),
+    socket.once('data', (request: Buffer) =>
+      socket.end(ANSWERS[request.toString('latin1').split(' ')[1] ?? ''] ?? STATUS_099),
+    ),
   );
   await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
   hostilePort = (hostile.address() as AddressInfo).port;
@@ -60,7 +73,7 @@ function get(port: number, url: string): Promise<{ status: number; body: string 
 }
 
 it('answers 502 for an upstream status no HTTP server may write, and goes on serving every tenant', async () => {
-  const answer = await get(ports.local!, `http://127.0.0.1:${hostilePort}/`);
+  const answer = await get(ports.local!, `http://127.0.0.1:${hostilePort}/status`);
   expect(answer).toMatchObject({ status: 502 });
   expect(JSON.parse((answer as { body: string }).body)).toMatchObject({
     error: 'upstream_unreachable',
@@ -72,4 +85,15 @@ it('answers 502 for an upstream status no HTTP server may write, and goes on ser
     body: 'hello from steady',
   });
   expect(gateway.child.exitCode).toBeNull();
+}, 30_000);
+
+it('answers 502 at once for a switch of protocols it never asked for, rather than leaving the client waiting', async () => {
+  const started = Date.now();
+  const answer = await get(ports.local!, `http://127.0.0.1:${hostilePort}/upgrade`);
+  expect(answer).toMatchObject({ status: 502 });
+  expect(JSON.parse((answer as { body: string }).body)).toMatchObject({
+    error: 'upstream_unreachable',
+    reason: 'bad_upstream_response',
+  });
+  expect(Date.now() - started).toBeLessThan(5_000);
 }, 30_000);
