@@ -29,6 +29,14 @@ export function refusal(code: ErrorCode, reason: string, fields: Record<string, 
   return { status: errorRow(code).http ?? 400, headers: {}, body: { error: code, reason, ...fields } };
 }
 
+/** A refusal as the raw answer written on a socket the HTTP server no longer writes (a CONNECT's). */
+export function refusalText(r: Refusal): string {
+  const body = JSON.stringify(r.body);
+  const headers = { 'content-type': 'application/json', connection: 'close', ...r.headers };
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+  return `HTTP/1.1 ${r.status} Refused\r\n${lines.join('\r\n')}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
 const REASONS = {
   egress_off: 'egress is off for this tenant',
   host_not_allowed: "the host is in neither the tenant's nor the pack's egress allowlist",

@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
 import type { ErrorCode } from '../kernel/errors/error-codes.ts';
 import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
-import { admit, isRefusal, refusal, type Admitted, type Refusal } from './admission.ts';
+import { admit, isRefusal, refusal, refusalText, type Admitted, type Refusal } from './admission.ts';
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
@@ -60,18 +60,9 @@ export interface ProxyOptions {
   headersTimeoutMs?: number;
 }
 
-function refusalText(r: Refusal): string {
-  const body = JSON.stringify(r.body);
-  const headers = { 'content-type': 'application/json', connection: 'close', ...r.headers };
-  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
-  return `HTTP/1.1 ${r.status} Refused\r\n${lines.join('\r\n')}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-}
-
 /** Counts the bytes a stream delivers. */
 function counted(stream: Duplex | IncomingMessage, into: { bytes: number }): void {
-  stream.on('data', (chunk: Buffer) => {
-    into.bytes += chunk.length;
-  });
+  stream.on('data', (chunk: Buffer) => (into.bytes += chunk.length));
 }
 
 export function createProxyServer(
@@ -331,8 +322,10 @@ export function createProxyServer(
     let status = 502;
     let latencyMs = 0;
     let answered = false;
+    /** Why the request got no answer to pass on, unless its client left. */
+    let failure: 'upstream_unreachable' | 'bad_upstream_response' = 'upstream_unreachable';
     const done = (): void => {
-      const reason = answered ? 'forwarded' : left.signal.aborted ? 'client_gone' : 'upstream_unreachable';
+      const reason = answered ? 'forwarded' : left.signal.aborted ? 'client_gone' : failure;
       record(ctx, dest, method, started, {
         status: reason === 'client_gone' ? 499 : status,
         sent: sent.bytes,
@@ -341,7 +334,7 @@ export function createProxyServer(
         decision: 'permit',
         reason,
         // An upstream's error status is its answer's, as an HTTP client span names it.
-        ...(reason === 'upstream_unreachable'
+        ...(reason === failure
           ? { errorType: reason }
           : answered && status >= 400
             ? { errorType: `${status}` }
@@ -365,18 +358,37 @@ export function createProxyServer(
     });
     upstreamReq.once('timeout', () => upstreamReq.destroy());
     upstreamReq.once('error', () => {
+      if (failure === 'bad_upstream_response') return;
       if (!res.headersSent)
         reply(refusal('upstream_unreachable', 'connect_failed', { host: dest.host, port: dest.port }));
       else res.destroy();
       if (!answered) done();
     });
+    /** An answer no HTTP server passes on: the upstream's fault, a 502 to this client. */
+    const unusable = (): void => {
+      failure = 'bad_upstream_response';
+      upstreamReq.destroy();
+      reply(refusal('upstream_unreachable', failure, { host: dest.host, port: dest.port }));
+      done();
+    };
+    // A switch of protocols the gateway never asked for (it sends no Upgrade): without a listener,
+    // Node's client ends the request with neither an answer nor an error, unanswered and unaudited.
+    upstreamReq.once('upgrade', (_answer, socket: Socket) => {
+      socket.destroy();
+      unusable();
+    });
     upstreamReq.once('response', (upstreamRes) => {
-      answered = true;
-      status = upstreamRes.statusCode ?? 502;
       latencyMs = Date.now() - started;
+      try {
+        res.writeHead(upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers));
+      } catch {
+        // A status below 100, which Node's client reads: thrown here, it ended the whole gateway.
+        return unusable();
+      }
+      answered = true;
+      status = res.statusCode;
       upstreamReq.setTimeout(options.idleTimeoutMs);
       counted(upstreamRes, received);
-      res.writeHead(status, endToEnd(upstreamRes.headers));
       upstreamRes.pipe(res);
       res.once('close', done);
     });

@@ -6,19 +6,17 @@
 // namespace of its own whose /etc/resolv.conf names a UDP resolver, on a loopback address, that
 // never answers: each lookup of a name /etc/hosts lacks waits out the resolver's timeouts, as it
 // would on a host whose resolver is slow. Needs root (port 53, unshare), as the egress tests do.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LOOKUP_DEADLINE_MS } from '../../egress/name-lookup.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
+import { spawnLocalEgress, type LocalEgressProcess } from '../support/egress.ts';
 
-const MAIN = join(import.meta.dirname, '../support/local-egress-main.ts');
 const FLOOD = 8;
 /** How long a hung lookup holds its thread: the resolver's timeout times its attempts. */
 const RESOLVER = { timeoutS: 4, attempts: 2 };
@@ -26,7 +24,7 @@ const allow = (hosts: string[]): EgressPolicy => ({ mode: 'allowlist', hosts, pa
 
 const dir = mkdtempSync(join(tmpdir(), 'egress-lookup-'));
 let sink: Socket;
-let child: ChildProcess;
+let gateway: LocalEgressProcess;
 let ports: Record<string, number>;
 
 beforeAll(async () => {
@@ -45,39 +43,20 @@ beforeAll(async () => {
     egress: allow(['*.hang.example.test']),
     others: { neighbour: allow(['localhost']) },
   };
-  child = spawn(
+  gateway = await spawnLocalEgress(options, [
     'unshare',
-    [
-      '--mount',
-      'sh',
-      '-c',
-      'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"',
-      'sh',
-      resolvConf,
-      process.execPath,
-      MAIN,
-      JSON.stringify(options),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const [line] = await Promise.race([
-    createInterface({ input: child.stdout! })
-      [Symbol.asyncIterator]()
-      .next()
-      .then((r) => [r.value as string]),
-    new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`gateway exited: ${code}`))),
-    ),
+    '--mount',
+    'sh',
+    '-c',
+    'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"',
+    'sh',
+    resolvConf,
   ]);
-  ports = JSON.parse(line!) as Record<string, number>;
+  ports = gateway.ports;
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await gateway?.stop();
   sink?.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,11 +1,12 @@
 // Helpers of the egress tests: loopback upstreams that record what reaches them, and proxy clients
 // run inside a tenant's container as its UID (`docker exec` runs as the container's user).
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chownSync, mkdirSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type RequestOptions, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { Redis } from 'ioredis';
@@ -231,4 +232,42 @@ export function getOnce(options: RequestOptions): Promise<number> {
     req.on('error', reject);
     req.end();
   });
+}
+
+export interface LocalEgressProcess {
+  child: ChildProcess;
+  /** Each tenant's bridge's tenant-wide port, as startLocalEgress names them. */
+  ports: Record<string, number>;
+  /** SIGTERM, unless it exited already (a crash a test is to show), and its exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * startLocalEgress in a process of its own (test/support/local-egress-main.ts), for a test that
+ * needs the gateway where the test process cannot be, or to see it exit. `wrapper` is a command
+ * that runs the rest of its arguments (unshare, say). Resolves once its bridges are served.
+ */
+export async function spawnLocalEgress(
+  options: Parameters<typeof startLocalEgress>[0],
+  wrapper: string[] = [],
+): Promise<LocalEgressProcess> {
+  const main = join(import.meta.dirname, 'local-egress-main.ts');
+  const command = [...wrapper, process.execPath, main, JSON.stringify(options)];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const [line] = await Promise.race([
+    createInterface({ input: child.stdout })
+      [Symbol.asyncIterator]()
+      .next()
+      .then((r) => [r.value]),
+    exited.then(() => Promise.reject(new Error(`gateway exited: ${child.exitCode}`))),
+  ]);
+  return {
+    child,
+    ports: JSON.parse(line!) as Record<string, number>,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

@@ -367,4 +367,27 @@ describe('the egress proxy against a hostile tunnel', () => {
     );
     expect(get).toMatch(/^HTTP\/1\.1 200/);
   });
+
+  it.each([
+    // Node's client reads `099`; its server throws writing it (test/integration/egress-hostile-upstream.test.ts).
+    ['a status its server may not write', 'HTTP/1.1 099 Odd\r\n\r\n'],
+    // The gateway sends no Upgrade (a hop-by-hop header): a switch it never asked for, whose
+    // request Node's client would end with neither an answer nor an error, so unanswered, unaudited.
+    [
+      'a switch of protocols',
+      'HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n',
+    ],
+  ])('answers 502 for an upstream answer of %s, and audits it as such', async (_, text) => {
+    const odd = createServer((socket) => socket.once('data', () => socket.end(text)));
+    const port = await listening(odd);
+    cleanup.push(() => odd.close());
+    const gateway = await proxy(port);
+    const target = `127.0.0.1:${port}`;
+    const answer = await exchange(gateway.port, `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 502/);
+    expect(answer).toContain('"reason":"bad_upstream_response"');
+    expect(gateway.events).toMatchObject([
+      { decision: 'permit', reason: 'bad_upstream_response', call: { status: 502, method: 'GET' } },
+    ]);
+  });
 });
