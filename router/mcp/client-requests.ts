@@ -5,8 +5,15 @@
 // of its own, and the endpoint hands every JSON-RPC response POST of the same session to `deliver`.
 // The questions live in this process: the answer must reach the router that asked (one router, or
 // sticky sessions); a 2026-07-28 client needs neither (its answers come with the retried request).
+// A 2025 client's cancellation is the same kind of message: a `notifications/cancelled` POST of its
+// own, naming a request another POST carries, so the server that receives it has no such request
+// and the SDK drops it. The requests of 2025 sessions in flight are kept here too (`during`), and
+// the endpoint hands each cancellation of a session to `cancel`, which aborts the one it names
+// there, in this process (as the questions: one router, or sticky sessions). Before, a cancelled
+// request went on: the runtime's exchange stayed open until the call deadline (its pack never told),
+// and the runtime's notifications and questions kept coming to a client that had given it up.
 import { randomUUID } from 'node:crypto';
-import type { Server } from '@modelcontextprotocol/server';
+import type { Server, ServerContext } from '@modelcontextprotocol/server';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
 interface Question {
@@ -32,8 +39,47 @@ export interface AskOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** A 2025 client's `notifications/cancelled`, as it POSTs it. */
+interface Cancellation {
+  method: 'notifications/cancelled';
+  params: { requestId: string | number };
+}
+
 export class ClientRequests {
   readonly #open = new Map<string, Question>();
+  /** The requests of 2025 sessions in flight, by session and request id (`callKey`). */
+  readonly #calls = new Map<string, Set<AbortController>>();
+
+  /**
+   * Runs the handling of request `id` of `session` (a 2025 session; undefined: none, run as it is)
+   * with a signal aborted when the SDK aborts `signal` or the session's client cancels the request.
+   */
+  async during<T>(
+    call: { session: string | undefined; id: string | number; signal: AbortSignal },
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (call.session === undefined) return run(call.signal);
+    const key = callKey(call.session, call.id);
+    const cancelled = new AbortController();
+    const calls = this.#calls.get(key) ?? new Set();
+    calls.add(cancelled);
+    this.#calls.set(key, calls);
+    try {
+      return await run(AbortSignal.any([call.signal, cancelled.signal]));
+    } finally {
+      calls.delete(cancelled);
+      if (calls.size === 0 && this.#calls.get(key) === calls) this.#calls.delete(key);
+    }
+  }
+
+  /** Aborts the request of `session` a cancellation names; false when the message is none, or names none here. */
+  cancel(session: string, message: unknown): boolean {
+    if (!isCancellation(message)) return false;
+    const calls = this.#calls.get(callKey(session, message.params.requestId));
+    if (!calls) return false;
+    for (const call of calls) call.abort(new Error('the client cancelled the request'));
+    return true;
+  }
 
   /** Sends the request to the client and waits for its answer (or the deadline, or cancellation). */
   async ask(options: AskOptions): Promise<Record<string, unknown>> {
@@ -85,6 +131,22 @@ export class ClientRequests {
     this.#open.delete(id);
     question.reject(new BulkheadError('client_input_failed', why));
   }
+}
+
+/** The 2025 session a request belongs to (its `Mcp-Session-Id`); a 2026-07-28 request has none. */
+export function sessionOf(ctx: ServerContext): string | undefined {
+  return ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
+}
+
+/** A request of a session: the session's client names it by its id (a string 1 is not the number 1). */
+function callKey(session: string, id: string | number): string {
+  return JSON.stringify([session, id]);
+}
+
+function isCancellation(body: unknown): body is Cancellation {
+  const message = body as { method?: unknown; params?: { requestId?: unknown } } | null;
+  const id = message?.params?.requestId;
+  return message?.method === 'notifications/cancelled' && (typeof id === 'string' || typeof id === 'number');
 }
 
 /** Whether a POSTed body is a JSON-RPC response (a client's answer), not a request. */

@@ -62,7 +62,7 @@ export interface McpEndpointOptions {
    * `holdAhead` where the endpoint settles it once the SDK has answered.
    */
   admit?(context: RequestContext, options: { holdAhead: boolean }): EarlyAdmission | undefined;
-  /** Open questions to 2025 clients: a POSTed answer is handed to the one it answers. */
+  /** Open questions to 2025 clients and their requests in flight: a POSTed answer or cancellation is handed to the one it names. */
   questions: ClientRequests;
   sessions: SessionStore;
   /** The tool surface the request context looks tools up in. */
@@ -277,6 +277,9 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       options.questions.deliver(sessionId, parsedBody);
       return new Response(null, { status: 202 });
     }
+    // A client's cancellation of one of the session's requests in flight here: aborted
+    // (client-requests.ts). The SDK still answers the notification (202).
+    options.questions.cancel(sessionId, parsedBody);
     const { authInfo } = requestOptions;
     if (!authInfo) return legacy(request, requestOptions);
     // After the session check: a call on a session that is gone is refused without being charged.

@@ -24,7 +24,7 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { PackCatalog } from '../tools/pack-catalog.ts';
 import { runtimeFailure } from '../pipeline/call-pipeline.ts';
 import type { RequestContext } from '../request/request-context.ts';
-import type { ClientRequests } from './client-requests.ts';
+import { sessionOf, type ClientRequests } from './client-requests.ts';
 import { answerInputRounds, askedBy, openedState, type AskedClient } from './input-rounds.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import type { RequestStateSeal } from './request-state.ts';
@@ -109,39 +109,38 @@ export function registerRelayHandlers(
   ): Promise<Result> {
     const reachable = packs();
     const binding = { principal: context.principal, tenant: context.tenant, request: `${method}:${target}` };
-    const session = ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
-    const send = (inputResponses?: Record<string, unknown>, requestState?: string): Promise<Result> =>
-      deps.dispatcher
-        .forward(callContext(context, reachable), method, params, {
-          signal: ctx.mcpReq.signal,
-          inputResponses,
-          requestState,
-        })
-        .catch((error: unknown) => {
-          if (error instanceof ProtocolError) throw error;
-          const failure = runtimeFailure(error);
-          if (!failure) throw error;
-          throw protocolErrorFor(failure);
-        });
-    try {
-      const first = await send(
-        ctx.mcpReq.inputResponses,
-        openedState(deps.seal, binding, ctx.mcpReq.requestState()),
-      );
-      return await answerInputRounds(first, {
-        seal: deps.seal,
-        binding,
-        client: askedBy(client, ctx),
-        push:
-          client.era === 'legacy' && session
-            ? { questions: deps.questions, server, session, relatedRequestId: ctx.mcpReq.id }
+    const session = client.era === 'legacy' ? sessionOf(ctx) : undefined;
+    // A 2025 session's request is aborted by its client's cancellation too (client-requests.ts).
+    const call = { session, id: ctx.mcpReq.id, signal: ctx.mcpReq.signal };
+    return deps.questions.during(call, async (signal) => {
+      const send = (inputResponses?: Record<string, unknown>, requestState?: string): Promise<Result> =>
+        deps.dispatcher
+          .forward(callContext(context, reachable), method, params, { signal, inputResponses, requestState })
+          .catch((error: unknown) => {
+            if (error instanceof ProtocolError) throw error;
+            const failure = runtimeFailure(error);
+            if (!failure) throw error;
+            throw protocolErrorFor(failure);
+          });
+      try {
+        const first = await send(
+          ctx.mcpReq.inputResponses,
+          openedState(deps.seal, binding, ctx.mcpReq.requestState()),
+        );
+        return await answerInputRounds(first, {
+          seal: deps.seal,
+          binding,
+          client: askedBy(client, ctx),
+          push: session
+            ? { questions: deps.questions, server, session, relatedRequestId: ctx.mcpReq.id, signal }
             : undefined,
-        retry: (responses, state) => send(responses, state),
-      });
-    } catch (error) {
-      if (isBulkheadError(error)) throw protocolErrorFor(error);
-      throw error;
-    }
+          retry: (responses, state) => send(responses, state),
+        });
+      } catch (error) {
+        if (isBulkheadError(error)) throw protocolErrorFor(error);
+        throw error;
+      }
+    });
   }
 
   /**

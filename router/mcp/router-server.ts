@@ -10,6 +10,7 @@ import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import { admitCall, EarlyAdmission, runToolCall, type CallPipelineDeps } from '../pipeline/call-pipeline.ts';
 import { chargeRefusal, type SpentShare } from '../pipeline/refusal-charge.ts';
 import { callRecord, listRecord, writeAudit, type CallAuditDeps } from './call-audit.ts';
+import { sessionOf } from './client-requests.ts';
 import { chargeListing } from './list-charge.ts';
 import { callerOf, refusalAudit } from './repeated-refusals.ts';
 import { BUDGET_META_KEY, budgetMeta } from '../../kernel/ratelimit/rate-limiter.ts';
@@ -181,9 +182,14 @@ export function createRouterServer(
         ),
       );
     };
+    // A 2025 session's request is aborted by its client's cancellation too (client-requests.ts).
+    const session = info.era === 'legacy' ? sessionOf(ctx) : undefined;
     let result;
     try {
-      result = await answerCall(request.params, ctx);
+      result = await deps.questions.during(
+        { session, id: ctx.mcpReq.id, signal: ctx.mcpReq.signal },
+        (signal) => answerCall(request.params, ctx, signal),
+      );
     } catch (error) {
       // A refusal answered as a JSON-RPC error carries its structured error (json-rpc.ts).
       const refusal = error instanceof ProtocolError ? error.data : undefined;
@@ -199,9 +205,10 @@ export function createRouterServer(
   function relayFor(
     params: { _meta?: { progressToken?: string | number } | undefined },
     ctx: ServerContext,
+    signal: AbortSignal,
   ): CallRelay {
     return {
-      signal: ctx.mcpReq.signal,
+      signal,
       progressToken: params._meta?.progressToken,
       notify: async (notification) => {
         if (
@@ -221,6 +228,7 @@ export function createRouterServer(
       _meta?: { progressToken?: string | number } | undefined;
     },
     ctx: ServerContext,
+    signal: AbortSignal,
   ) {
     const { name, arguments: rawArgs = {} } = params;
     const call = context.call;
@@ -243,8 +251,8 @@ export function createRouterServer(
       throw unknownTool(name);
     }
     const binding = { principal, tenant, request: `tools/call:${name}` };
-    const session = ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
-    const relay = relayFor(params, ctx);
+    const session = sessionOf(ctx);
+    const relay = relayFor(params, ctx, signal);
     const run = (inputResponses?: Record<string, unknown>, requestState?: string) => {
       // The first run of this request uses the admission started with the server; a later round
       // (answered input requests) is admitted again, as a call of its own.
@@ -286,7 +294,7 @@ export function createRouterServer(
                 server,
                 session,
                 relatedRequestId: ctx.mcpReq.id,
-                signal: ctx.mcpReq.signal,
+                signal,
               }
             : undefined,
         retry: (responses, inner) => run(responses, inner),

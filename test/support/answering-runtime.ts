@@ -43,15 +43,29 @@ export function startAnsweringRuntime(
 }
 
 /** Starts `tenant`'s runtime on `stack` and takes it over, listing the records tools, with `script`. */
-export async function answerRecordsAs(
+export function answerRecordsAs(stack: TestStack, tenant: string, script: string): Promise<HostileProcess> {
+  return takeOverRecords(stack, tenant, ANSWERING_HANDLER, { script });
+}
+
+/**
+ * Starts `tenant`'s runtime on `stack` and takes it over with `handler` (takeOverRuntime), whose
+ * argument is `argument` and the records tools as `tools`, to answer the router's tool check with.
+ */
+export async function takeOverRecords(
   stack: TestStack,
   tenant: string,
-  script: string,
+  handler: string,
+  argument: Record<string, unknown> = {},
 ): Promise<HostileProcess> {
   await stack.runtimes.ensure(tenant);
   const uid = (await stack.registry.get(tenant))?.uid;
   if (uid === undefined) throw new Error(`no tenant ${tenant}`);
   const container = stack.ns.docker.getContainer(containerName(stack, tenant));
   const tools = RECORDS_TOOLS.map((definition) => wireTool(definition));
-  return startAnsweringRuntime(container, { uid, tools, script });
+  return takeOverRuntime(container, {
+    uid,
+    takeover: 'inspector',
+    handler,
+    argument: { ...argument, tools },
+  });
 }
