@@ -26,7 +26,12 @@ const fields = {
   maxConnections: {
     env: 'BULKHEAD_EGRESS_MAX_CONNECTIONS',
     schema: z.coerce.number().int().min(1).max(4096).default(64),
-    doc: 'proxy connections in use per tenant at most; past it no new idle connection is opened',
+    doc: 'proxy connections per tenant at most, idle and in use together: its CONNECT tunnels at most; past it no new idle connection is opened',
+  },
+  maxUpstreamSockets: {
+    env: 'BULKHEAD_EGRESS_MAX_UPSTREAM_SOCKETS',
+    schema: z.coerce.number().int().min(1).max(4096).default(64),
+    doc: "upstream connections of one tenant's plain-HTTP requests at most, idle kept-alive ones included (an idle one is closed to make room); past it, with every one in use, a request is refused: 502 `upstream_connections_busy`",
   },
   dialsPerSecond: {
     env: 'BULKHEAD_EGRESS_DIALS_PER_SECOND',

@@ -10,7 +10,7 @@
 // connection opened while that call ran.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from '@opentelemetry/api';
 import { contextFromTraceparent } from '../kernel/telemetry/trace-context.ts';
-import type { UpstreamEvent } from './proxy.ts';
+import type { UpstreamEvent } from './upstream-event.ts';
 
 function linkTo(traceparent: string | undefined): Link[] {
   const context = contextFromTraceparent(traceparent);

@@ -26,7 +26,8 @@ import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
 import type { Tracing } from '../kernel/telemetry/tracing.ts';
 import { recordEgressSpan } from './egress-spans.ts';
 import { NameResolver } from './name-lookup.ts';
-import { createProxyServer, type TunnelContext } from './proxy.ts';
+import { createProxyServer } from './proxy.ts';
+import type { TunnelContext } from './upstream-event.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
 import { UpstreamAgents } from './upstream-agents.ts';
 import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
@@ -45,6 +46,8 @@ export interface EgressGatewayOptions {
   tracing?: Tracing | undefined;
   poolSize: number;
   maxConnections: number;
+  /** Upstream connections of a tenant's plain-HTTP requests at most, idle ones included. */
+  maxUpstreamSockets: number;
   dialsPerSecond: number;
   refreshIntervalMs: number;
   connectTimeoutMs: number;
@@ -78,7 +81,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   const budget = options.budget ?? new RedisUpstreamBudget({ redis, prefix: installation.registryPrefix });
   const tenants = new Map<string, TenantEntry>();
   const contexts = new WeakMap<Socket, TunnelContext>();
-  const agents = new UpstreamAgents();
+  const agents = new UpstreamAgents({ maxSockets: options.maxUpstreamSockets });
 
   async function credential(tenant: string, wanted: EgressCredential): Promise<string | undefined> {
     const record = tenants.get(tenant)?.record;

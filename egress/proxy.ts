@@ -12,37 +12,22 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { UpstreamCall } from '../kernel/audit/audit-record.ts';
 import type { ErrorCode } from '../kernel/errors/error-codes.ts';
-import type { EgressCredential, EgressPolicy } from '../kernel/tenant/egress-policy.ts';
+import type { EgressCredential } from '../kernel/tenant/egress-policy.ts';
 import { admit, isRefusal, refusal, refusalText, type Admitted, type Refusal } from './admission.ts';
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
 import { parseAuthority, ruleHost, type Destination } from './policy.ts';
-import type { UpstreamAgents } from './upstream-agents.ts';
+import { UpstreamConnectionsBusy, type UpstreamAgents } from './upstream-agents.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
-
-/** Whose tunnel a connection came through: known from the socket the gateway dialed, never from its bytes. */
-export interface TunnelContext {
-  tenant: string;
-  policy: EgressPolicy;
-  pack: string | undefined;
-  /** The bridge's trace link for this request (the connection's first only): a claim, for a span link. */
-  link?: string | undefined;
-}
-
-/** One upstream request or tunnel the proxy handled, refused or served: audited and traced. */
-export interface UpstreamEvent {
-  ctx: TunnelContext;
-  decision: 'permit' | 'deny';
-  reason: string;
-  /** Why it failed, for a span's `error.type`: a refusal's code, unreachable, an HTTP error status. */
-  errorType: string | undefined;
-  call: UpstreamCall;
-  /** When the request reached the gateway (epoch ms). */
-  started: number;
-}
+import {
+  refusedOutcome,
+  upstreamEvent,
+  type TunnelContext,
+  type UpstreamEvent,
+  type UpstreamOutcome,
+} from './upstream-event.ts';
 
 export interface ProxyOptions {
   budget: UpstreamBudget;
@@ -72,56 +57,21 @@ export function createProxyServer(
   const server = createServer({ keepAliveTimeout: 5_000 });
   enforceHeadersDeadline(server, options.headersTimeoutMs ?? 30_000);
 
-  function record(
+  const record = (
     ctx: TunnelContext,
     dest: Destination,
     method: string,
     started: number,
-    outcome: {
-      status: number;
-      sent: number;
-      received: number;
-      latencyMs: number;
-      upstream?: string;
-      decision: 'permit' | 'deny';
-      reason: string;
-      errorType?: string;
-    },
-  ): void {
-    const { decision, reason, errorType } = outcome;
-    options.observe({
-      ctx,
-      decision,
-      reason,
-      errorType,
-      started,
-      call: {
-        host: dest.host,
-        port: dest.port,
-        method,
-        status: outcome.status,
-        bytes_sent: outcome.sent,
-        bytes_received: outcome.received,
-        latency_ms: outcome.latencyMs,
-        duration_ms: Date.now() - started,
-        pack: ctx.pack ?? null,
-        upstream: outcome.upstream ?? null,
-      },
-    });
-  }
+    outcome: UpstreamOutcome,
+  ): void => options.observe(upstreamEvent({ ctx, dest, method, started }, outcome));
 
-  function refused(ctx: TunnelContext, dest: Destination, method: string, started: number, r: Refusal): void {
-    record(ctx, dest, method, started, {
-      status: r.status,
-      sent: 0,
-      received: 0,
-      latencyMs: 0,
-      decision: 'deny',
-      reason: r.body.reason,
-      errorType: r.body.error,
-      ...(typeof r.body.upstream === 'string' ? { upstream: r.body.upstream } : {}),
-    });
-  }
+  const refused = (
+    ctx: TunnelContext,
+    dest: Destination,
+    method: string,
+    started: number,
+    r: Refusal,
+  ): void => record(ctx, dest, method, started, refusedOutcome(r));
 
   const admission = (
     { tenant, policy, pack }: TunnelContext,
@@ -357,8 +307,20 @@ export function createProxyServer(
       signal: left.signal,
     });
     upstreamReq.once('timeout', () => upstreamReq.destroy());
-    upstreamReq.once('error', () => {
+    upstreamReq.once('error', (error) => {
       if (failure === 'bad_upstream_response') return;
+      // Every connection of the tenant's in use (upstream-agents.ts): refused, none opened.
+      if (error instanceof UpstreamConnectionsBusy) {
+        const r = refusal('upstream_unreachable', 'upstream_connections_busy', {
+          host: dest.host,
+          port: dest.port,
+          limit: error.limit,
+          message: error.message,
+          ...(verdict.upstream ? { upstream: verdict.upstream.name } : {}),
+        });
+        refused(ctx, dest, method, started, r);
+        return reply(r);
+      }
       if (!res.headersSent)
         reply(refusal('upstream_unreachable', 'connect_failed', { host: dest.host, port: dest.port }));
       else res.destroy();

@@ -3,9 +3,9 @@
 // tenant is known by WHICH socket was dialed: its own socket directory, and an inode owned by its
 // UID, opened without following links through the one checked connector every host process uses
 // for tenant sockets (supervisor/client/runtime-socket.ts). Nothing the tenant sends names it.
-// Bounded: at most `size` idle or dialing connections and `maxInUse` in use; dials happen on the
-// gateway's refresh pass and when an idle connection is taken, never in a loop of their own, and
-// at most `dialsPerSecond` a second.
+// Bounded: at most `size` idle or dialing connections, and `maxInUse` in use and idle together;
+// dials happen on the gateway's refresh pass and when an idle connection is taken, never in a loop
+// of their own, and at most `dialsPerSecond` a second.
 // Every process of the tenant's UID can connect to the bridge's socket as well, so the bridge uses a
 // connection only after it proved to be the gateway's: the bridge's first line is a challenge, the
 // pool answers with its signature over the nonce and the tenant (kernel/wire/egress-tunnel.ts).
@@ -105,12 +105,16 @@ export class TunnelPool {
     this.#target = target;
   }
 
-  /** Dials until `size` connections are idle or dialing, unless `maxInUse` are in use. */
+  /**
+   * Dials until `size` connections are idle or dialing, with `maxInUse` at most in use and idle
+   * together: every idle connection may be taken, so counting the ones in use only let a tenant
+   * take `size - 1` more than `maxInUse` (each an upstream connection, a CONNECT's too).
+   */
   topUp(): void {
     while (
       !this.#closed &&
       this.#idle.size < this.#options.size &&
-      this.#inUse.size < this.#options.maxInUse
+      this.#idle.size + this.#inUse.size < this.#options.maxInUse
     ) {
       if (!this.#dial()) return;
     }

@@ -152,12 +152,15 @@ export class DockerDriver implements RuntimeDriver {
 
   /**
    * A frozen process cannot take SIGTERM: thaw first, then stop with the grace given. Removed since
-   * it was inspected: nothing left to stop (a removal then finds it gone, as its 404 says).
+   * it was inspected: nothing left to stop (a removal then finds it gone, as its 404 says), whether
+   * the thaw or the stop itself finds it gone (the engine's 404 to the stop).
    */
   private async stopContainer(info: Docker.ContainerInspectInfo, graceSeconds: number): Promise<void> {
     if ((await this.thawIfFrozen(info)) === 'gone') return;
-    if (info.State.Running)
-      await ignoreStatus(this.docker.getContainer(info.Id).stop({ t: graceSeconds }), 304);
+    if (info.State.Running) {
+      const stopping = this.docker.getContainer(info.Id).stop({ t: graceSeconds });
+      await ignoreStatus(ignoreStatus(stopping, 304), 404);
+    }
   }
 
   /** Freezes the running process (`runtime-freezer.ts`: in its host cgroup where reachable). */

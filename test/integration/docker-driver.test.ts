@@ -1,9 +1,12 @@
 // The dockerode driver against the real engine: hardening as the engine reports it, probes from
-// inside the container, one container per tenant under concurrency, and tenant separation.
+// inside the container, one container per tenant under concurrency, tenant separation, and a stop
+// of a container removed since it was inspected.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import Docker from 'dockerode';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import {
   TENANT_CGROUP_PARENT,
@@ -54,6 +57,26 @@ async function leftovers(tenantId: string) {
     filters: { label: [`${LABELS.namespace}=${ns.namespace}`, `${LABELS.tenant}=${tenantId}`] },
   });
   return { containers: await containersOf(tenantId), helpers, volumes: Volumes ?? [] };
+}
+
+/**
+ * The engine's client for a driver that finds each container removed (for real, by the engine) right
+ * after it inspected it: an operator's `docker rm -f`, or another path's reap, between two calls.
+ */
+function removedAfterInspect(): Docker {
+  const docker = new Docker();
+  const getContainer = docker.getContainer.bind(docker);
+  docker.getContainer = (id: string) => {
+    const container = getContainer(id);
+    const inspect = container.inspect.bind(container) as () => Promise<Docker.ContainerInspectInfo>;
+    container.inspect = (async () => {
+      const info = await inspect();
+      await container.remove({ force: true });
+      return info;
+    }) as typeof container.inspect;
+    return container;
+  };
+  return docker;
 }
 
 /** Owner and mode of the volume's root, as the runtime sees it. */
@@ -318,5 +341,22 @@ describe('DockerDriver on the real engine', () => {
     await manager.remove('flooder', true);
     expect(existsSync(placement.socketDir)).toBe(false);
     expect(await leftovers('flooder')).toEqual({ containers: [], helpers: [], volumes: [] });
+  }, 60_000);
+
+  it('stops quietly a running container removed between its inspect and its stop: nothing left to stop', async () => {
+    await manager.ensure(tenant('fleeting', 100_216));
+    expect(await containersOf('fleeting')).toHaveLength(1);
+    const racing = new DockerDriver({
+      namespace: ns.namespace,
+      runDir: ns.runDir,
+      routerGid: 0,
+      logger: pino({ level: 'silent' }),
+      docker: removedAfterInspect(),
+    });
+    // The engine answers the stop 404; a removal takes the same 404 for gone.
+    await expect(racing.stop('fleeting', { graceSeconds: 1 })).resolves.toBeUndefined();
+    expect(await containersOf('fleeting')).toEqual([]);
+    await manager.remove('fleeting', true);
+    expect(await leftovers('fleeting')).toEqual({ containers: [], helpers: [], volumes: [] });
   }, 60_000);
 });

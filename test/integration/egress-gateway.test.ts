@@ -128,6 +128,7 @@ beforeAll(async () => {
     secrets,
     poolSize: 2,
     maxConnections: 16,
+    maxUpstreamSockets: 16,
     dialsPerSecond: 100,
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,

@@ -65,6 +65,7 @@ beforeAll(async () => {
     signingKey: generateKeyPairSync('ed25519').privateKey,
     poolSize: 4,
     maxConnections: 16,
+    maxUpstreamSockets: 16,
     dialsPerSecond: DIALS_PER_SECOND,
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,

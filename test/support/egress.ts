@@ -155,6 +155,8 @@ export async function startLocalEgress(options: {
   /** Further tenants by id, each with a bridge of its own, served by the same gateway. */
   others?: Record<string, EgressPolicy>;
   poolSize?: number;
+  maxConnections?: number;
+  maxUpstreamSockets?: number;
   dialsPerSecond?: number;
   /** The bridge's packs (their ports follow the tenant-wide one) and its trace links. */
   packs?: string[];
@@ -199,7 +201,8 @@ export async function startLocalEgress(options: {
     logger: silent,
     signingKey: keys.privateKey,
     poolSize: options.poolSize ?? 4,
-    maxConnections: 64,
+    maxConnections: options.maxConnections ?? 64,
+    maxUpstreamSockets: options.maxUpstreamSockets ?? 64,
     dialsPerSecond: options.dialsPerSecond ?? 100,
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,

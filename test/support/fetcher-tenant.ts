@@ -63,6 +63,7 @@ export function stackGateway(
     }),
     poolSize: 2,
     maxConnections: 16,
+    maxUpstreamSockets: 16,
     dialsPerSecond: 100,
     refreshIntervalMs: options.refreshIntervalMs ?? 60_000,
     connectTimeoutMs: 5_000,

@@ -11,7 +11,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NameResolver } from '../../egress/name-lookup.ts';
-import { createProxyServer, type UpstreamEvent } from '../../egress/proxy.ts';
+import { createProxyServer } from '../../egress/proxy.ts';
+import type { UpstreamEvent } from '../../egress/upstream-event.ts';
 import { UpstreamAgents } from '../../egress/upstream-agents.ts';
 import type { UpstreamBudget } from '../../egress/upstream-budget.ts';
 import { EgressPolicySchema } from '../../kernel/tenant/egress-policy.ts';
@@ -96,7 +97,7 @@ async function proxy(
   let onEvent: (() => void) | undefined;
   const seen: Socket[] = [];
   const tenantOf = new WeakMap<Socket, string>();
-  const agents = new UpstreamAgents();
+  const agents = new UpstreamAgents({ maxSockets: 64 });
   const server = createProxyServer(
     {
       budget,
