@@ -4,12 +4,13 @@
 // A browser a load balancer sends to another console process stays signed in, a sign-out ends the
 // session at every process at once, and a restart signs nobody out. Redis holds the id's digest,
 // never the id: read access to Redis gives no cookie to present. Bounded in number: the oldest go
-// first. Only a completed sign-in opens one. Sign-ins in progress are not kept here: each is sealed
+// first, and each person's own oldest first past their share, so that nobody's sign-ins push out
+// another person's sessions. Only a completed sign-in opens one. Sign-ins in progress are not kept here: each is sealed
 // in its own browser's cookie (pending-sign-in.ts).
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { consoleSessionKey, consoleSessionsKey } from '../../kernel/redis/keys.ts';
+import { consolePersonSessionsKey, consoleSessionKey, consoleSessionsKey } from '../../kernel/redis/keys.ts';
 import { CONSOLE_ROLES, type SignedInUser } from './oidc-client.ts';
 
 const SessionSchema = z.strictObject({
@@ -27,6 +28,14 @@ export interface Sessions {
   get(id: string | undefined): Promise<Session | undefined>;
   close(id: string | undefined): Promise<void>;
 }
+
+/**
+ * Sessions one person keeps at once: their next sign-in ends their own oldest. Without it, the
+ * installation's bound let anyone with a role (an auditor signing in in a loop, which the IdP
+ * answers without a question while its own session lasts) end every other person's session, the
+ * oldest of all going first.
+ */
+export const MAX_SESSIONS_PER_PERSON = 10;
 
 /** 32 random bytes, base64url: what `open` hands out, and so the only shape `get` looks up. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
@@ -67,27 +76,54 @@ export class SessionStore implements Sessions {
       expiresAtMs: now + ttlMs,
     };
     const index = consoleSessionsKey(prefix);
-    const answers = await redis
+    const own = consolePersonSessionsKey(prefix, digestOf(user.sub));
+    await redis
       .multi()
       .set(this.#key(digest), JSON.stringify(session), 'PX', ttlMs)
       // By opening time, to the millisecond: of sessions opened in the same one, any may go first.
       .zadd(index, now, digest)
-      // Sessions opened a lifetime ago have expired with their keys; the index lives as long as its newest.
+      .zadd(own, now, digest)
+      // Sessions opened a lifetime ago have expired with their keys; an index lives as long as its newest.
       .zremrangebyscore(index, '-inf', now - ttlMs)
+      .zremrangebyscore(own, '-inf', now - ttlMs)
       .pexpire(index, ttlMs)
-      .zcard(index)
+      .pexpire(own, ttlMs)
       .exec();
-    const open = Number(answers?.at(-1)?.[1] ?? 0);
-    if (open > max) {
-      const oldest = await redis.zrange(index, 0, String(open - max - 1));
-      if (oldest.length > 0)
-        await redis
-          .multi()
-          .del(...oldest.map((d) => this.#key(d)))
-          .zrem(index, ...oldest)
-          .exec();
-    }
+    // The person's share first, then the installation's bound, which their share now leaves room in.
+    const mine = await this.#openOf(own);
+    await this.#end(mine.slice(0, Math.max(0, mine.length - MAX_SESSIONS_PER_PERSON)), own);
+    const open = await redis.zcard(index);
+    if (open > max) await this.#end(await redis.zrange(index, 0, String(open - max - 1)));
     return id;
+  }
+
+  /**
+   * The digests in a person's index whose sessions are still open, oldest first: one closed, or
+   * ended by the installation's bound, is dropped from it here rather than counted against them.
+   */
+  async #openOf(own: string): Promise<string[]> {
+    const { redis } = this.#o;
+    const digests = await redis.zrange(own, 0, '-1');
+    const exists = redis.pipeline();
+    for (const d of digests) exists.exists(this.#key(d));
+    const answers = digests.length === 0 ? [] : ((await exists.exec()) ?? []);
+    const present = digests.filter((_, i) => answers[i]?.[1] === 1);
+    const gone = digests.filter((d) => !present.includes(d));
+    if (gone.length > 0) await redis.zrem(own, ...gone);
+    return present;
+  }
+
+  /**
+   * Ends the sessions of `digests`, for every process. A person's index (`own`) loses them too;
+   * another person's keeps them until their next sign-in finds them gone (#openOf).
+   */
+  async #end(digests: string[], own?: string): Promise<void> {
+    if (digests.length === 0) return;
+    const end = this.#o.redis
+      .multi()
+      .del(...digests.map((d) => this.#key(d)))
+      .zrem(consoleSessionsKey(this.#o.prefix), ...digests);
+    await (own === undefined ? end : end.zrem(own, ...digests)).exec();
   }
 
   async get(id: string | undefined): Promise<Session | undefined> {

@@ -294,3 +294,11 @@ export function consoleSessionKey(prefix: string, digest: string): string {
 export function consoleSessionsKey(prefix: string): string {
   return `${prefix}:console:sessions`;
 }
+
+/**
+ * Sorted set: the digests of one person's console sessions by opening time (`person`: SHA-256 of
+ * their `sub`), to bound each person's share of the sessions.
+ */
+export function consolePersonSessionsKey(prefix: string, person: string): string {
+  return `${prefix}:console:sessions-of:${person}`;
+}

@@ -42,6 +42,8 @@ export async function startConsoleAlone(options: {
    * SameSite=Strict cookie on no redirect from the IdP.
    */
   host?: string;
+  /** The bound on signed-in sessions (BULKHEAD_CONSOLE_MAX_SESSIONS); the default otherwise. */
+  maxSessions?: number;
 }): Promise<ConsoleAlone> {
   const initialAccessToken = randomBytes(24).toString('base64url');
   const ns = await testNamespace(options.name, options.redisUrl);
@@ -54,9 +56,10 @@ export async function startConsoleAlone(options: {
   });
   const consoles: RunningConsole[] = [];
   const run = async (settings: { port: number; publicUrl?: string } & Client): Promise<RunningConsole> => {
-    // Nothing about sessions configured: the console's defaults are what these tests see.
+    // Nothing else about sessions configured: the console's defaults are what these tests see.
+    const bound = options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions };
     const app = await startConsole({
-      ...consoleConfig.resolve({ issuer: idp.issuer, metricsTargets: [], ...settings }),
+      ...consoleConfig.resolve({ issuer: idp.issuer, metricsTargets: [], ...bound, ...settings }),
       installation: ns.installation,
       logger: pino({ level: 'silent' }),
     });

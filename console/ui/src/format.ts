@@ -10,26 +10,31 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-/** GETs `path`; a newer path (or reload) wins over an answer still on its way for an older one. */
+/**
+ * GETs `path`; a newer path (or reload) wins over an answer still on its way for an older one. An
+ * answer is shown only for the path it was read for: the pages stay mounted when the hash names
+ * another tenant, and the previous tenant's answer used to stay on screen under the new one's name
+ * until the new one came, and for good when it failed.
+ */
 export function useResource<T>(path: string): Loaded<T> {
-  const [data, setData] = useState<T | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const [answer, setAnswer] = useState<{ path: string; data?: T; error?: string }>();
   const latest = useRef(0);
   const load = useCallback(() => {
     const request = ++latest.current;
     get<T>(path).then(
       (value) => {
-        if (request !== latest.current) return;
-        setData(value);
-        setError(undefined);
+        if (request === latest.current) setAnswer({ path, data: value });
       },
       (e: unknown) => {
-        if (request === latest.current) setError((e as Error).message);
+        // A reload of the same path that fails keeps what was read for it, beside the refusal.
+        if (request === latest.current)
+          setAnswer((was) => ({ ...(was?.path === path ? was : { path }), error: (e as Error).message }));
       },
     );
   }, [path]);
   useEffect(load, [load]);
-  return { data, error, reload: load };
+  const shown = answer?.path === path ? answer : undefined;
+  return { data: shown?.data, error: shown?.error, reload: load };
 }
 
 export function Problem({ error }: { error: string | undefined }) {
