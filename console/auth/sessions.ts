@@ -5,8 +5,8 @@
 // session at every process at once, and a restart signs nobody out. Redis holds the id's digest,
 // never the id: read access to Redis gives no cookie to present. Bounded in number: the oldest go
 // first, and each person's own oldest first past their share, so that nobody's sign-ins push out
-// another person's sessions. Only a completed sign-in opens one. Sign-ins in progress are not kept here: each is sealed
-// in its own browser's cookie (pending-sign-in.ts).
+// another person's sessions. Only a completed sign-in opens one. Sign-ins in progress are not kept
+// here: each is sealed in its own browser's cookie (pending-sign-in.ts).
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
