@@ -53,7 +53,11 @@ describe('capacity', () => {
     const admittedBefore = limiter.admitted;
     const results = await Promise.allSettled(ids.map((id) => stack.runtimes.ensure(id)));
     watch.stop();
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(30);
+    // Each refusal with its tenant and why, so that a failure says which and what.
+    const refused = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${ids[i]}: ${String(r.reason)}`] : [],
+    );
+    expect(refused).toEqual([]);
     expect([...watch.creates.entries()].filter(([t]) => t.startsWith('burst-'))).toHaveLength(30);
     expect(watch.maxInFlight()).toBeLessThanOrEqual(CREATE_LIMIT);
     expect(limiter.maxInFlight).toBe(CREATE_LIMIT); // the burst did reach the cap, and queued
