@@ -88,12 +88,11 @@ it('answers 502 for an upstream status no HTTP server may write, and goes on ser
 }, 30_000);
 
 it('answers 502 at once for a switch of protocols it never asked for, rather than leaving the client waiting', async () => {
-  const started = Date.now();
+  // Its client gives up after 10 s (`get`): an answer left waiting is a timeout, not a 502.
   const answer = await get(ports.local!, `http://127.0.0.1:${hostilePort}/upgrade`);
   expect(answer).toMatchObject({ status: 502 });
   expect(JSON.parse((answer as { body: string }).body)).toMatchObject({
     error: 'upstream_unreachable',
     reason: 'bad_upstream_response',
   });
-  expect(Date.now() - started).toBeLessThan(5_000);
 }, 30_000);

@@ -6,6 +6,7 @@
 // the while. CONNECT: a tenant's tunnels are its proxy connections in use, at most
 // BULKHEAD_EGRESS_MAX_CONNECTIONS, its idle pool included. Real gateway, bridges and Redis
 // (test/support/egress.ts).
+import { EventEmitter, once } from 'node:events';
 import { request } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,9 @@ import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
 import { startLocalEgress, startUpstream, type LocalEgress, type Upstream } from '../support/egress.ts';
 
 const allow = (hosts: string[]): EgressPolicy => ({ mode: 'allowlist', hosts, packs: {}, upstreams: {} });
+
+/** Told of each request an upstream holds and each answer a client gets: what `until` waits on. */
+const progress = new EventEmitter();
 
 /** Upstream connections open now and at most so far, over every port of a set of upstreams. */
 interface Meter {
@@ -71,8 +75,9 @@ async function countingUpstreams(
         request += chunk.toString('latin1');
         if (!request.includes('\r\n\r\n')) return;
         request = '';
-        if (options.hold) held.push(socket);
-        else socket.write(ANSWER);
+        if (!options.hold) return socket.write(ANSWER);
+        held.push(socket);
+        progress.emit('change');
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -133,10 +138,9 @@ function get(port: number, target: string): Promise<{ status: number; body: stri
   });
 }
 
-/** Resolves once `done()` holds, or after `ms` either way. */
-async function until(done: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await done()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+/** Resolves once `done()` holds, checked at each change told to `progress`; the test's timeout bounds it. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await once(progress, 'change');
 }
 
 describe('plain HTTP: a tenant holds at most BULKHEAD_EGRESS_MAX_UPSTREAM_SOCKETS upstream connections', () => {
@@ -180,10 +184,13 @@ describe('plain HTTP: a tenant holds at most BULKHEAD_EGRESS_MAX_UPSTREAM_SOCKET
     const target = `http://127.0.0.1:${slow.ports[0]}/`;
     const answers: { status: number; body: string }[] = [];
     const calls = Array.from({ length: 2 * BOUND }, () =>
-      get(local.port, target).then((a) => answers.push(a)),
+      get(local.port, target).then((a) => {
+        answers.push(a);
+        progress.emit('change');
+      }),
     );
     try {
-      await until(() => slow.held.length + answers.length >= 2 * BOUND, 3_000);
+      await until(() => slow.held.length + answers.length >= 2 * BOUND);
       expect(slow.held).toHaveLength(BOUND);
       expect(answers).toHaveLength(BOUND);
       for (const answer of answers) {
@@ -208,7 +215,13 @@ describe('plain HTTP: a tenant holds at most BULKHEAD_EGRESS_MAX_UPSTREAM_SOCKET
     const trail = new AuditTrail({ redis: local.redis, prefix: local.ns.installation.registryPrefix });
     const busy = async () =>
       (await trail.entries('local')).filter((e) => e.reason === 'upstream_connections_busy');
-    await until(async () => (await busy()).length >= BOUND, 3_000);
+    // Each refusal's entry is appended as it is answered, not awaited by the answer: read again
+    // until all are in Redis, the test's timeout the only bound.
+    let found = await busy();
+    while (found.length < BOUND) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      found = await busy();
+    }
     expect(await busy()).toHaveLength(BOUND);
     expect((await busy())[0]).toMatchObject({ tool: 'egress', decision: 'deny' });
   }, 30_000);
