@@ -47,9 +47,10 @@ export function jobQueueClosed(): BulkheadError<'state_unavailable'> {
 
 /**
  * What `start` gives, or the reason `closing` was aborted with, whichever comes first; when
- * `closing` was aborted already, that reason without calling `start`: a job asked for as its client closes (a
- * call the router's drain cut just then) would be submitted for no one, a container started for
- * no one, since the close waits for the answers to what its connection sent (job-queue-close.ts).
+ * `closing` was aborted already, that reason without calling `start`: a job asked for as its
+ * client closes (a call the router's drain cut just then) would be submitted for no one, a
+ * container started for no one, since the close waits for the answers to what its connection sent
+ * (job-queue-close.ts).
  */
 function unlessClosed<T>(start: () => Promise<T>, closing: AbortSignal | undefined): Promise<T> {
   if (!closing) return start();
