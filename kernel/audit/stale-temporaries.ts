@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TENANT_ID_PATTERN } from '../tenant/tenant-spec.ts';
-import { isTrailDirName } from './audit-access.ts';
 
 /** The prefix mkdtemp completes (six characters) for `tenant`'s directory. */
 export function tenantTempPrefix(tenant: string): string {
@@ -79,31 +78,31 @@ export async function removeStaleTempDirs(root: string, sweep: StaleSweep): Prom
 }
 
 /**
- * Removes the temporary files in each trail's directory under `root` (a tenant's, an offboarded
- * one's) last written more than `olderThanMs` ago; returns them as `<dir>/<name>`. Only regular
- * files of the name the writer gives them: a symbolic link of that name is left, as is anything
- * else, and a trail's directory that is a link is not entered. Safe beside a sealer writing one now:
- * a file that young is left; were a sealer to hold one past the age anyway, its link or rename would
- * fail, and with it that tenant's pass before it trims anything from Redis, to be sealed at the next
- * pass: nothing written is lost. One a crash left after its link (the segment written, the
- * temporary name not yet unlinked) is the segment's second name: removing it leaves the segment.
+ * Removes the temporary files in the trail directory `dir` (a tenant's, an offboarded one's; `names`
+ * its entries, read by the caller's walk over the trails) last written more than `olderThanMs` ago;
+ * returns their names. Only regular files of the name the writer gives them: a symbolic link of
+ * that name is left, as is anything else. Safe beside a sealer writing one now: a file that young is
+ * left; were a sealer to hold one past the age anyway, its link or rename would fail, and with it
+ * that tenant's pass before it trims anything from Redis, to be sealed at the next pass: nothing
+ * written is lost. One a crash left after its link (the segment written, the temporary name not yet
+ * unlinked) is the segment's second name: removing it leaves the segment.
  */
-export async function removeStaleTempFiles(root: string, sweep: StaleSweep): Promise<string[]> {
+export async function removeStaleTempFiles(
+  dir: string,
+  names: string[],
+  sweep: StaleSweep,
+): Promise<string[]> {
   const removed: string[] = [];
-  for (const trail of (await names(root)).filter(isTrailDirName).sort()) {
-    const dir = join(root, trail);
-    if (!(await lstat(dir).catch(() => undefined))?.isDirectory()) continue;
-    for (const name of (await names(dir)).filter((n) => TEMP_FILE.test(n))) {
-      if (!(await stale(join(dir, name), 'file', sweep))) continue;
-      // Gone meanwhile (its writer's own unlink, another sealer's sweep): nothing to remove.
-      if (
-        await unlink(join(dir, name)).then(
-          () => true,
-          () => false,
-        )
+  for (const name of names.filter((n) => TEMP_FILE.test(n))) {
+    if (!(await stale(join(dir, name), 'file', sweep))) continue;
+    // Gone meanwhile (its writer's own unlink, another sealer's sweep): nothing to remove.
+    if (
+      await unlink(join(dir, name)).then(
+        () => true,
+        () => false,
       )
-        removed.push(`${trail}/${name}`);
-    }
+    )
+      removed.push(name);
   }
   return removed;
 }

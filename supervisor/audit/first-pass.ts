@@ -26,23 +26,33 @@ export interface FirstPassOptions {
 
 /**
  * Removes the temporaries (directories, files) a sealer stopped mid-way left behind, past
- * STALE_TEMP_MS (what is left is read by no one); then, with a readers' group, brings what was
- * sealed before it was set into it (bringIntoReaderGroup).
+ * STALE_TEMP_MS (what is left is read by no one); with a readers' group, brings what was sealed
+ * before it was set into it (bringIntoReaderGroup). One walk over the trails' directories, each
+ * listed once for both; a failure in one is logged and the walk goes on.
  */
 export async function firstPassHousekeeping(options: FirstPassOptions): Promise<void> {
-  const { dir, logger, now, readerGid } = options;
+  const { dir: root, logger, now, readerGid } = options;
   const sweep = { olderThanMs: STALE_TEMP_MS, now };
-  for (const [kind, remove] of [
-    ['directories', removeStaleTempDirs],
-    ['files', removeStaleTempFiles],
-  ] as const)
+  try {
+    const removed = await removeStaleTempDirs(root, sweep);
+    if (removed.length > 0) logger.info({ removed }, 'temporary audit directories left behind: removed');
+  } catch (error) {
+    logger.warn({ err: error }, 'temporary audit directories not swept');
+  }
+  const names = await readdir(root).catch(() => [] as string[]);
+  for (const name of names.filter(isTrailDirName).sort()) {
+    const dir = join(root, name);
     try {
-      const removed = await remove(dir, sweep);
-      if (removed.length > 0) logger.info({ removed }, `temporary audit ${kind} left behind: removed`);
+      // A trail's directory that is a link is not entered.
+      if (!(await lstat(dir)).isDirectory()) continue;
+      const files = await readdir(dir);
+      const removed = await removeStaleTempFiles(dir, files, sweep);
+      if (removed.length > 0) logger.info({ dir, removed }, 'temporary audit files left behind: removed');
+      if (readerGid !== undefined) await bringIntoReaderGroup(dir, files, readerGid, logger);
     } catch (error) {
-      logger.warn({ err: error }, `temporary audit ${kind} not swept`);
+      logger.warn({ dir, err: error }, 'audit trail directory not kept');
     }
-  if (readerGid !== undefined) await bringIntoReaderGroup(dir, readerGid, logger);
+  }
 }
 
 /** The names of the files a pass writes in a trail's directory: what its readers read. */
@@ -53,32 +63,27 @@ const sealedFile = (name: string): boolean =>
 const NOT_FOLLOWED = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
- * Each trail's directory (0750) and the files its passes wrote (their mode as written, 0440) given
- * the readers' group, where an earlier supervisor, without one, sealed them for itself alone: a
- * pass gives it to what it writes from then on, and those segments were found only when a reader
- * (the console, `bulkhead audit verify`) failed on them. A stat per file, once. Nothing is
- * followed: each is opened without following a link and changed through that descriptor, and only
- * a directory, or a regular file with no other name (a hard link planted under a segment's name
- * would hand the readers the file it names), is changed.
+ * A trail's directory `dir` (0750) and the files its passes wrote (`files` among its entries; their
+ * mode as written, 0440) given the readers' group, where an earlier supervisor, without one, sealed
+ * them for itself alone: a pass gives it to what it writes from then on, and those segments were
+ * found only when a reader (the console, `bulkhead audit verify`) failed on them. A stat per file,
+ * once. Nothing is followed: each is opened without following a link and changed through that
+ * descriptor, and only a directory, or a regular file with no other name (a hard link planted under
+ * a segment's name would hand the readers the file it names), is changed.
  */
-async function bringIntoReaderGroup(root: string, gid: number, logger: Logger): Promise<void> {
-  const names = await readdir(root).catch(() => [] as string[]);
-  for (const name of names.filter(isTrailDirName).sort()) {
-    const dir = join(root, name);
-    try {
-      if (!(await lstat(dir)).isDirectory()) continue;
-      let changed = (await regroup(dir, gid, constants.O_DIRECTORY, 0o750)) ? 1 : 0;
-      for (const file of (await readdir(dir)).filter(sealedFile)) {
-        const path = join(dir, file);
-        const found = await lstat(path).catch(() => undefined);
-        if (found?.isFile() && found.gid !== gid && (await regroup(path, gid, 0))) changed += 1;
-      }
-      if (changed > 0)
-        logger.info({ dir, changed }, "audit trail sealed before the readers' group: given it");
-    } catch (error) {
-      logger.warn({ dir, err: error }, "audit trail not given the readers' group");
-    }
+async function bringIntoReaderGroup(
+  dir: string,
+  files: string[],
+  gid: number,
+  logger: Logger,
+): Promise<void> {
+  let changed = (await regroup(dir, gid, constants.O_DIRECTORY, 0o750)) ? 1 : 0;
+  for (const file of files.filter(sealedFile)) {
+    const path = join(dir, file);
+    const found = await lstat(path).catch(() => undefined);
+    if (found?.isFile() && found.gid !== gid && (await regroup(path, gid, 0))) changed += 1;
   }
+  if (changed > 0) logger.info({ dir, changed }, "audit trail sealed before the readers' group: given it");
 }
 
 /**
