@@ -158,8 +158,7 @@ export class DockerDriver implements RuntimeDriver {
   private async stopContainer(info: Docker.ContainerInspectInfo, graceSeconds: number): Promise<void> {
     if ((await this.thawIfFrozen(info)) === 'gone') return;
     if (info.State.Running) {
-      const stopping = this.docker.getContainer(info.Id).stop({ t: graceSeconds });
-      await ignoreStatus(ignoreStatus(stopping, 304), 404);
+      await ignoreStatus(this.docker.getContainer(info.Id).stop({ t: graceSeconds }), 304, 404);
     }
   }
 

@@ -1,5 +1,5 @@
-// The engine's HTTP status on a failed call (dockerode puts it on the error), and a call whose one
-// expected refusal means "nothing to do": 304 not modified (already started, stopped, unpaused),
+// The engine's HTTP status on a failed call (dockerode puts it on the error), and a call whose
+// expected refusals mean "nothing to do": 304 not modified (already started, stopped, unpaused),
 // 404 gone, 409 conflict.
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 
@@ -7,12 +7,12 @@ export function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number } | undefined)?.statusCode;
 }
 
-/** `promise`'s value, or undefined when the engine refused it with `status`; any other error throws. */
-export async function ignoreStatus<T>(promise: Promise<T>, status: number): Promise<T | undefined> {
+/** `promise`'s value, or undefined when the engine refused it with one of `statuses`; any other error throws. */
+export async function ignoreStatus<T>(promise: Promise<T>, ...statuses: number[]): Promise<T | undefined> {
   try {
     return await promise;
   } catch (error) {
-    if (statusOf(error) === status) return undefined;
+    if (statuses.includes(statusOf(error) ?? 0)) return undefined;
     throw error;
   }
 }

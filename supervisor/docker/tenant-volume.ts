@@ -23,7 +23,7 @@ function exitedZero(info: Docker.ContainerInspectInfo | undefined): boolean {
 /** The helper and, unless another container uses it, the volume it was initialising. */
 async function discard(helper: Docker.Container, volume: Docker.Volume): Promise<void> {
   await ignoreStatus(helper.remove({ force: true }), 404);
-  await ignoreStatus(ignoreStatus(volume.remove(), 404), 409);
+  await ignoreStatus(volume.remove(), 404, 409);
 }
 
 /**
