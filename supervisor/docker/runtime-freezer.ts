@@ -144,10 +144,13 @@ export class RuntimeFreezer {
       }
       return 'thawed';
     }
-    const known = this.cgroups.get(container.id);
-    const info = known ? undefined : await ignoreStatus(container.inspect(), 404);
-    if (!known && !info) return 'gone';
-    const cgroup = known ?? (await this.cgroupOf(info!));
+    let cgroup = this.cgroups.get(container.id);
+    if (!cgroup) {
+      // Forgotten meanwhile: looked up again, unless the engine no longer has the container.
+      const info = await ignoreStatus(container.inspect(), 404);
+      if (!info) return 'gone';
+      cgroup = await this.cgroupOf(info);
+    }
     if (!cgroup)
       throw new BulkheadError(
         'runtime_failed',
