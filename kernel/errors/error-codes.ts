@@ -26,6 +26,12 @@ export interface ErrorCodeRow {
   readonly jsonRpc?: number;
   /** Exit code of the CLI (1 when absent). */
   readonly exit?: number;
+  /**
+   * A tenant runtime may answer a failure with it (its own, or its packs'): the router records that
+   * code as the runtime's. Any other code a runtime names (the router's own refusals, say
+   * `rate_limit_exceeded` or `invalid_token`) is recorded as `runtime_code_refused` instead.
+   */
+  readonly runtime?: true;
 }
 
 /** JSON-RPC 2.0 codes (the specification's, and -32000..-32099 "server error" for our own). */
@@ -41,19 +47,19 @@ export const JSON_RPC = {
 
 export const ERROR_CODES = {
   // validation: the agent must change the call.
-  invalid_arguments: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
+  invalid_arguments: { class: 'validation', runtime: true, jsonRpc: JSON_RPC.invalidParams },
   payload_too_large: { class: 'validation' },
-  unknown_tool: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
-  unknown_id: { class: 'validation' },
-  unknown_prompt: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
-  unknown_resource: { class: 'validation', jsonRpc: JSON_RPC.resourceNotFound },
+  unknown_tool: { class: 'validation', runtime: true, jsonRpc: JSON_RPC.invalidParams },
+  unknown_id: { class: 'validation', runtime: true },
+  unknown_prompt: { class: 'validation', runtime: true, jsonRpc: JSON_RPC.invalidParams },
+  unknown_resource: { class: 'validation', runtime: true, jsonRpc: JSON_RPC.resourceNotFound },
   // A multi-round-trip requestState this router did not seal for this caller and request (router/mcp/request-state.ts).
-  request_state_invalid: { class: 'validation', jsonRpc: JSON_RPC.invalidParams },
-  date_out_of_range: { class: 'validation' },
-  date_order: { class: 'validation' },
-  negative_quantity: { class: 'validation' },
-  path_traversal: { class: 'validation' },
-  unsafe_characters: { class: 'validation' },
+  request_state_invalid: { class: 'validation', runtime: true, jsonRpc: JSON_RPC.invalidParams },
+  date_out_of_range: { class: 'validation', runtime: true },
+  date_order: { class: 'validation', runtime: true },
+  negative_quantity: { class: 'validation', runtime: true },
+  path_traversal: { class: 'validation', runtime: true },
+  unsafe_characters: { class: 'validation', runtime: true },
   // authorization: who is calling may not do this.
   invalid_token: { class: 'authorization', http: 401 },
   insufficient_scope: { class: 'authorization', http: 403 },
@@ -75,10 +81,10 @@ export const ERROR_CODES = {
   // A tenant has as many request bodies still arriving at one router as one tenant may (router/http/body-reads.ts).
   bodies_in_progress: { class: 'rate_limit', http: 429, jsonRpc: JSON_RPC.serverError },
   // conflict: the state does not allow it as asked.
-  idempotency_key_reused: { class: 'conflict' },
-  duplicate_ref: { class: 'conflict' },
+  idempotency_key_reused: { class: 'conflict', runtime: true },
+  duplicate_ref: { class: 'conflict', runtime: true },
   // A pack write whose key reached the pack without an answer: not dispatched again (at most once).
-  pack_outcome_unknown: { class: 'conflict' },
+  pack_outcome_unknown: { class: 'conflict', runtime: true },
   tenant_exists: { class: 'conflict', exit: 3 },
   generation_conflict: { class: 'conflict', exit: 4 },
   // rate_limit: a budget is spent; retry after retry_after_ms (kernel/ratelimit/rate-limiter.ts).
@@ -93,7 +99,7 @@ export const ERROR_CODES = {
   // transient: retry later (after retry_after_ms where given).
   // The first call with this idempotency key is still running: the same call again, later, gets
   // its stored result, so an agent must be told it may retry (a conflict class would say it may not).
-  idempotency_in_progress: { class: 'transient' },
+  idempotency_in_progress: { class: 'transient', runtime: true },
   runtime_unavailable: { class: 'transient' },
   // Redis, the router's shared state, did not answer within the call's deadline (router/pipeline/state-guard.ts),
   // or the job queue did not take a supervisor job in time (supervisor/client/job-request.ts).
@@ -102,25 +108,28 @@ export const ERROR_CODES = {
   issuer_unavailable: { class: 'transient', http: 503, jsonRpc: JSON_RPC.serverError },
   runtime_backoff: { class: 'transient' },
   runtime_call_failed: { class: 'transient' },
+  // A tenant runtime answered a failure under a code without `runtime` in its row: what the router
+  // records in its place (router/metrics/router-metrics.ts, `errorCodeIn`).
+  runtime_code_refused: { class: 'transient' },
   runtime_failed: { class: 'transient' },
   socket_tampered: { class: 'transient' },
-  read_bound_exceeded: { class: 'transient' },
+  read_bound_exceeded: { class: 'transient', runtime: true },
   // Egress: the upstream did not answer, or the credential the gateway adds could not be read.
   upstream_unreachable: { class: 'transient', http: 502 },
   credential_unavailable: { class: 'transient', http: 502 },
   // A pack inside the tenant's container (runtime-image/src/packs/): crashed or broke the protocol,
   // kept failing (its circuit is open), or did not answer in time (killed).
-  pack_unavailable: { class: 'transient' },
-  pack_circuit_open: { class: 'transient' },
-  pack_timeout: { class: 'transient' },
+  pack_unavailable: { class: 'transient', runtime: true },
+  pack_circuit_open: { class: 'transient', runtime: true },
+  pack_timeout: { class: 'transient', runtime: true },
   // A 2025 client did not answer the router's elicitation or sampling request (router/mcp/client-requests.ts).
   client_input_failed: { class: 'transient' },
   // permanent: retrying the same call cannot help.
-  tool_withheld: { class: 'permanent' },
+  tool_withheld: { class: 'permanent', runtime: true },
   // More than one of the tenant's packs claims a resource URI or template, or a pack answered a read
   // with a URI another pack claims: refused until the operator changes the packs
   // (runtime-image/src/packs/pack-reach.ts).
-  resource_conflict: { class: 'permanent', jsonRpc: JSON_RPC.invalidParams },
+  resource_conflict: { class: 'permanent', runtime: true, jsonRpc: JSON_RPC.invalidParams },
   illegal_transition: { class: 'permanent' },
   retry_limit_exceeded: { class: 'permanent' },
   // The sealed audit segments do not verify: edited, removed, reordered or unsigned (kernel/audit).

@@ -48,9 +48,10 @@ function toolClassOf(code: ErrorCode): ToolErrorClass {
 /**
  * The structured errors this process built (toolError): a tenant runtime's answer reaches the
  * router parsed from its JSON and is never one of them, whatever code it names. What the router
- * does only for its own refusals (router/mcp/repeated-refusals.ts leaves a rate-limit refusal asked
- * again out of the audit trail) asks this, so that a runtime answering its calls as that refusal
- * cannot take them out of the trail.
+ * does only for its own refusals asks this, so that a runtime answering its calls as one of them
+ * cannot take them out of the audit trail (router/mcp/repeated-refusals.ts leaves a rate-limit
+ * refusal asked again out) nor have them recorded and counted under the router's codes
+ * (router/metrics/router-metrics.ts, `errorCodeIn`).
  */
 const builtHere = new WeakSet<object>();
 
@@ -87,4 +88,14 @@ export function toolErrorFor(error: BulkheadError): ToolErrorResult {
     ...(error.retryAfterMs === undefined ? {} : { retry_after_ms: error.retryAfterMs }),
     ...(error.details === undefined ? {} : { details: error.details }),
   });
+}
+
+/** `error` with more fields (a JSON-RPC refusal's data), still one this process built. */
+export function extendedError<T extends Record<string, unknown>>(
+  error: StructuredError,
+  fields: T,
+): StructuredError & T {
+  const extended = { ...error, ...fields };
+  builtHere.add(extended);
+  return extended;
 }

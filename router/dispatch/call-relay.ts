@@ -40,7 +40,28 @@ export const FORWARDED_METHODS = [
 ] as const;
 export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 
-/** The runtime's progress, as the notification the client asked for. */
+/**
+ * The longest progress `message` relayed: a line for a person to read ("3 of 10 pages"), where the
+ * runtime's read bounds alone would let a few MiB through on every notification.
+ */
+export const MAX_PROGRESS_MESSAGE_LENGTH = 1_024;
+
+/**
+ * The fields of a runtime's progress (already the spec's shape) that reach the client: `progress`,
+ * and `total` and `message` where given, nothing else the runtime put there (its `_meta`, fields of
+ * its own). Undefined, so dropped, when its message is longer than MAX_PROGRESS_MESSAGE_LENGTH.
+ */
+export function checkedProgress(progress: Progress): Progress | undefined {
+  const { progress: done, total, message } = progress;
+  if (message !== undefined && message.length > MAX_PROGRESS_MESSAGE_LENGTH) return undefined;
+  return {
+    progress: done,
+    ...(total === undefined ? {} : { total }),
+    ...(message === undefined ? {} : { message }),
+  };
+}
+
+/** The runtime's checked progress, as the notification the client asked for. */
 export function progressNotification(token: string | number, progress: Progress): RelayedNotification {
   return { method: 'notifications/progress', params: { ...progress, progressToken: token } };
 }

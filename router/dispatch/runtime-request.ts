@@ -24,7 +24,7 @@ import {
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../kernel/wire/json-depth.ts';
 import { jsonOrUndefined } from '../../kernel/wire/json-text.ts';
 import { ReadBoundError, type BoundedAnswer } from './bounded-fetch.ts';
-import { progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
+import { checkedProgress, progressNotification, type CallRelay, type ForwardedMethod } from './call-relay.ts';
 import { parseEventStream } from './event-stream.ts';
 
 /** The protocol revision the router speaks to its runtimes. */
@@ -44,6 +44,21 @@ export const RUNTIME_ENVELOPE = {
   'io.modelcontextprotocol/clientInfo': ROUTER_CLIENT_INFO,
   'io.modelcontextprotocol/clientCapabilities': ROUTER_CAPABILITIES,
 };
+
+/**
+ * The `_meta` a request to a runtime carries: the client's, under the router's envelope and progress
+ * token. The router is the runtime's client: the protocol revision, the client's identity and the
+ * capabilities the runtime may use (what the router carries to the caller) are the router's, so a
+ * client's own envelope keys never reach the runtime in their place (a client declaring sampling the
+ * router would never serve, or another revision). The client's `progressToken` is not the runtime's
+ * either: the router asks under its own (the request's id) and re-keys what comes back. What else a
+ * client puts there (its log level, a `traceparent`, its own keys) goes on as sent; the runtime's
+ * trace is the router's, carried in the call assertion (call-signer.ts), never read from `_meta`.
+ */
+export function runtimeMeta(clientMeta: unknown, progressToken: number | undefined): Record<string, unknown> {
+  const { progressToken: _theirs, ...kept } = isPlainObject(clientMeta) ? clientMeta : {};
+  return { ...kept, ...RUNTIME_ENVELOPE, ...(progressToken === undefined ? {} : { progressToken }) };
+}
 
 /** The body field the `mcp-name` header mirrors, per method (the runtime checks they agree). */
 const NAME_FIELDS: Partial<Record<RuntimeMethod, string>> = {
@@ -126,15 +141,11 @@ export async function sendRuntimeRequest(
   if (signal?.aborted) throw cancelled();
   const id = ++lastId;
   const relayProgress = notify !== undefined && progressToken !== undefined;
-  const clientMeta = request.params._meta as Record<string, unknown> | undefined;
   const body = JSON.stringify({
     jsonrpc: '2.0',
     id,
     method: request.method,
-    params: {
-      ...request.params,
-      _meta: { ...RUNTIME_ENVELOPE, ...clientMeta, ...(relayProgress ? { progressToken: id } : {}) },
-    },
+    params: { ...request.params, _meta: runtimeMeta(request.params._meta, relayProgress ? id : undefined) },
   });
   // `exchange` is aborted when the caller cancels (the runtime sees its request's stream close)
   // and when the exchange fails or its session ends, so that nothing is read on after the call.
@@ -162,11 +173,9 @@ export async function sendRuntimeRequest(
       if (isSpecType.LoggingMessageNotification(message))
         void notify({ method: message.method, ...(params ? { params } : {}) }).catch(() => undefined);
     } else if (message.method === 'notifications/progress' && relayProgress && params?.progressToken === id) {
-      const { progressToken: _own, ...progress } = params;
-      if (typeof progress.progress === 'number')
-        void notify(progressNotification(progressToken, progress as { progress: number })).catch(
-          () => undefined,
-        );
+      // The spec's shape, checked as the log message is: one that fails it is dropped.
+      const progress = isSpecType.ProgressNotification(message) ? checkedProgress(message.params) : undefined;
+      if (progress) void notify(progressNotification(progressToken, progress)).catch(() => undefined);
     }
     return undefined;
   };

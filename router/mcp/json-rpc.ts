@@ -6,7 +6,7 @@
 import { MissingRequiredClientCapabilityError, ProtocolError } from '@modelcontextprotocol/server';
 import type { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { ERROR_CODES, JSON_RPC, type ErrorCodeRow } from '../../kernel/errors/error-codes.ts';
-import { toolErrorFor } from '../../kernel/tools/tool-errors.ts';
+import { extendedError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 
 export interface JsonRpcErrorAnswer {
   status: number;
@@ -66,6 +66,6 @@ export function missingCapabilityErrorFor(
   error: BulkheadError,
   requiredCapabilities: Record<string, object>,
 ): ProtocolError {
-  const data = { ...toolErrorFor(error).structuredContent.error, requiredCapabilities };
+  const data = extendedError(toolErrorFor(error).structuredContent.error, { requiredCapabilities });
   return new MissingRequiredClientCapabilityError(data, error.message);
 }

@@ -2,12 +2,14 @@
 // Cardinality is bounded by construction: a tool label is a name from the served surface (the
 // approved manifest and the shared tools) or `unknown`, never what a request typed; a method label
 // is one of the MCP methods the router relays (router/dispatch/call-relay.ts), never the prompt or
-// resource a request named; outcomes are
-// error codes from the closed table in kernel/errors/error-codes.ts; a tenant label exists only
-// when the operator enables it (BULKHEAD_ROUTER_METRICS_TENANT_LABEL).
+// resource a request named; outcomes are error codes from the closed table in
+// kernel/errors/error-codes.ts, of a tenant runtime's answer only those a runtime may answer with
+// (errorCodeIn); a tenant label exists only when the operator enables it
+// (BULKHEAD_ROUTER_METRICS_TENANT_LABEL).
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { errorRow, isErrorCode } from '../../kernel/errors/error-codes.ts';
+import { isBuiltHere } from '../../kernel/tools/tool-errors.ts';
 
 /** The tool label of a call whose name is not one the caller may use. */
 export const UNKNOWN_TOOL = 'unknown';
@@ -257,8 +259,16 @@ export function errorClassOf(code: string): string {
   return isErrorCode(code) ? errorRow(code).class : 'internal';
 }
 
-/** The code of a structured error (a tool error's, or a JSON-RPC refusal's data); `internal` otherwise. */
+/**
+ * The code the router records and counts for a structured error (a tool error's, or a JSON-RPC
+ * refusal's data): `internal` without one. The code is the one it names only where this router
+ * built it, or where a tenant runtime may answer with it (`runtime` in its row): a runtime's answer
+ * is the tenant's code, which could otherwise claim the router's refusals (a `rate_limit_exceeded`,
+ * an `invalid_token`) in the trail and the metrics. Any other code it names is `runtime_code_refused`.
+ */
 export function errorCodeIn(structured: unknown): string {
   const code = (structured as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && isErrorCode(code) ? code : 'internal';
+  if (typeof code !== 'string') return 'internal';
+  if (isBuiltHere(structured)) return isErrorCode(code) ? code : 'internal';
+  return isErrorCode(code) && errorRow(code).runtime === true ? code : 'runtime_code_refused';
 }

@@ -1,11 +1,15 @@
 // The router's metrics on their own: the tenant label only when enabled, an unexpected code counted
 // as `internal`, the drift guard's withheld/restored events counted once per change, and relayed
-// requests counted by method and outcome apart from tool calls.
+// requests counted by method and outcome apart from tool calls. The code recorded of a structured
+// error: the router's own as built, a tenant runtime's only where a runtime may answer with it.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RECORDS_TOOLS } from '../../kernel/packs/manifest.ts';
 import { wireTool } from '../../kernel/tools/tool-definition.ts';
-import { RouterMetrics, UNKNOWN_TOOL } from '../../router/metrics/router-metrics.ts';
+import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { toolError } from '../../kernel/tools/tool-errors.ts';
+import { missingCapabilityErrorFor, protocolErrorFor } from '../../router/mcp/json-rpc.ts';
+import { errorCodeIn, RouterMetrics, UNKNOWN_TOOL } from '../../router/metrics/router-metrics.ts';
 import { DriftGuard } from '../../router/tools/drift-guard.ts';
 import { parseExposition, total } from '../support/prometheus-text.ts';
 
@@ -65,6 +69,24 @@ describe('RouterMetrics', () => {
     const withTenant = await samples(labelled);
     expect(total(withTenant, 'bulkhead_relayed_requests_total', { tenant: 'acme' })).toBe(3);
     expect(total(withTenant, 'bulkhead_relayed_request_duration_seconds_count', { tenant: 'acme' })).toBe(3);
+  });
+
+  it("records a structured error's code as the router's only where this router built it", () => {
+    const own = toolError('rate_limit_exceeded', 'spent', { retry_after_ms: 1_000 }).structuredContent.error;
+    expect(errorCodeIn(own)).toBe('rate_limit_exceeded');
+    const refused = new BulkheadError('input_request_refused', 'no');
+    expect(errorCodeIn(protocolErrorFor(refused).data)).toBe('input_request_refused');
+    expect(errorCodeIn(missingCapabilityErrorFor(refused, { sampling: {} }).data)).toBe(
+      'input_request_refused',
+    );
+    // The same codes read from a runtime's answer: parsed from its JSON, never built here.
+    const fromRuntime = (error: unknown): string => errorCodeIn(JSON.parse(JSON.stringify(error)));
+    expect(fromRuntime(own)).toBe('runtime_code_refused');
+    expect(fromRuntime({ code: 'invalid_token' })).toBe('runtime_code_refused');
+    expect(fromRuntime({ code: 'y'.repeat(10_000) })).toBe('runtime_code_refused');
+    expect(fromRuntime(toolError('pack_timeout', 'slow').structuredContent.error)).toBe('pack_timeout');
+    expect(fromRuntime({ message: 'no code' })).toBe('internal');
+    expect(errorCodeIn(undefined)).toBe('internal');
   });
 
   it('counts each drift change once, by approved tool name', async () => {
