@@ -171,11 +171,12 @@ async function execute(
     takeSlot(deps.gate, tenant, () => deps.metrics?.rateLimited(labelsOf(call), 'concurrency'));
   const taken = held ? { release: held.slot } : await take();
   if ('refused' in taken) return taken.refused;
-  const slot = new HeldSlot(taken.release, take);
+  const waitAside = () => (deps.gate ? deps.gate.tryWaitAside(tenant) : () => undefined);
+  const slot = new HeldSlot({ release: taken.release, take, waitAside });
   try {
     return await executeTenantTool(call, args, deps, { ahead: held?.claim, slot });
   } finally {
-    slot.leave();
+    slot.end();
   }
 }
 

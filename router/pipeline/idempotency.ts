@@ -8,7 +8,7 @@
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
 // never runs the tool, and gives its slot at the tenant's concurrency gate back while it waits (it
 // reaches no container: a retry storm on one slow write must not shut the tenant's other calls
-// out). The tenant runtime keeps its own key table in the write's transaction, which covers the
+// out), waiting aside within the gate's bound (call-slot.ts), past which it is answered at once. The tenant runtime keeps its own key table in the write's transaction, which covers the
 // case this layer cannot: a crash after the commit and before the result reached Redis.
 // Every record is sealed for its tenant and its Redis key before it is stored (record-sealing.ts);
 // one that does not open is given back and never replayed, and the write runs again into that table.
@@ -101,8 +101,11 @@ interface SentClaim {
  * before it runs.
  */
 export interface CallSlot {
-  /** Gives the slot back, if the call holds one. */
-  leave(): void;
+  /**
+   * Gives the slot back (if the call holds one) to wait aside; false when the tenant has as many
+   * calls waiting aside as it may (the call is then answered that its key is in progress).
+   */
+  leave(): boolean;
   /** Takes a slot again; resolves to the answer to give instead (a refusal), or undefined. */
   retake(): Promise<ToolAnswer | undefined>;
 }
@@ -124,6 +127,13 @@ function isTransient(result: CallToolResult): boolean {
   return (
     result.isError === true && (error?.error_class === 'transient' || error?.error_class === 'rate_limit')
   );
+}
+
+/** A call of a key another call still holds, answered before that call's result came. */
+function inProgress(): CallToolResult {
+  return toolError('idempotency_in_progress', 'a call with this idempotency key is still running', {
+    retry_after_ms: 1_000,
+  });
 }
 
 export class IdempotencyStore {
@@ -245,13 +255,9 @@ export class IdempotencyStore {
       } else if (entry.state === 'done' && entry.result !== undefined)
         return JSON.parse(entry.result) as CallToolResult;
       // Another call holds the key: this one waits for its result, and needs no slot meanwhile.
-      if (!left) slot?.leave();
+      if (!left && slot?.leave() === false) return inProgress();
       left = true;
-      if (Date.now() >= deadline) {
-        return toolError('idempotency_in_progress', 'a call with this idempotency key is still running', {
-          retry_after_ms: 1_000,
-        });
-      }
+      if (Date.now() >= deadline) return inProgress();
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 50));
     }
   }

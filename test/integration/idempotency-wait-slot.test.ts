@@ -81,8 +81,9 @@ beforeAll(async () => {
   const { privateKey } = generateKeyPairSync('ed25519');
   const sign = await createCallSigner(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   const logger = pino({ level: 'silent' });
-  // Two calls of the tenant at its container at once, none waiting: what a third finds is a refusal.
-  gate = new ConcurrencyGate({ maxInFlight: 2, maxQueued: 0, maxWaitMs: 1_000 });
+  // Two calls of the tenant at its container at once, one queued behind them; three calls waiting
+  // aside for another call of their key (maxInFlight + maxQueued).
+  gate = new ConcurrencyGate({ maxInFlight: 2, maxQueued: 1, maxWaitMs: 1_000 });
   keyholder = await keyHoldingIssuer();
   const port = await freePort();
   mcpUrl = `http://127.0.0.1:${port}/mcp`;
@@ -173,6 +174,10 @@ describe('retries of a write that is still running', () => {
         await until(async () => (await admitted()) === i + 2, `retry ${i + 1} to be admitted`);
       }
       await until(() => gate.load(TENANT).inFlight === 1, 'the retries to wait without a slot');
+      expect(gate.aside(TENANT)).toBe(3);
+      // A fourth retry finds as many waiting aside as may: told at once to come back.
+      const fourth = await write();
+      expect(errorCode(fourth)).toBe('idempotency_in_progress');
       // Another agent of the tenant: the second slot is still free for its call.
       const read = await other.callTool({
         name: 'records_get',
@@ -190,6 +195,7 @@ describe('retries of a write that is still running', () => {
     expect(new Set(answers.map((a) => JSON.stringify(a.structuredContent))).size).toBe(1);
     expect(reached.filter((name) => name === 'records_create')).toHaveLength(1);
     expect(gate.load(TENANT).inFlight).toBe(0);
+    expect(gate.aside(TENANT)).toBe(0);
     await storm.close();
     await other.close();
   });
@@ -224,7 +230,7 @@ describe('a retry that waited, once the first call of its key failed', () => {
     const slotOf = async () => {
       const taken = await take();
       if ('refused' in taken) throw new Error('the gate refused a slot the test needs');
-      return new HeldSlot(taken.release, take);
+      return new HeldSlot({ release: taken.release, take, waitAside: () => slots.tryWaitAside(TENANT) });
     };
     let fail!: () => void;
     const failing = new Promise<void>((resolve) => (fail = resolve));
@@ -255,15 +261,16 @@ describe('a retry that waited, once the first call of its key failed', () => {
       undefined,
       retrySlot,
     );
-    // Waiting for the first call, the retry holds no slot.
+    // Waiting for the first call, the retry holds no slot: it waits aside.
     await until(() => slots.load(TENANT).inFlight === 1, 'the retry to give its slot back');
+    expect(slots.aside(TENANT)).toBe(1);
     fail();
     expect((await first).isError).toBe(true);
     expect((await retry).content).toEqual([{ type: 'text', text: 'the retry ran' }]);
     // It ran holding a slot of its own beside the first call's (not yet given back by its caller).
     expect(inFlightWhileRunning).toBe(2);
-    firstSlot.leave();
-    retrySlot.leave();
+    firstSlot.end();
+    retrySlot.end();
     expect(slots.load(TENANT).inFlight).toBe(0);
   });
 
@@ -291,9 +298,45 @@ describe('a retry that waited, once the first call of its key failed', () => {
     expect(await redis.get(idempotencyKey(prefix, place('retake-0002')))).toBeNull();
     // One failure: the first call's; the retry never ran.
     expect(await redis.get(idempotencyFailuresKey(prefix, place('retake-0002')))).toBe('1');
-    firstSlot.leave();
-    other.leave();
-    retrySlot.leave();
+    firstSlot.end();
+    other.end();
+    retrySlot.end();
     expect(slots.load(TENANT).inFlight).toBe(0);
+    expect(slots.aside(TENANT)).toBe(0);
+  });
+
+  it("waits aside only within the gate's bound; past it, told at once to come back", async () => {
+    const { store, slots, fail, first, firstSlot } = await firstCallFailing('retake-0003');
+    const take = () => takeSlot(slots, TENANT, () => undefined);
+    const waitAside = () => slots.tryWaitAside(TENANT);
+    let runs = 0;
+    const execute = () => Promise.resolve({ content: [{ type: 'text' as const, text: `run ${++runs}` }] });
+    // Retries that hold no slot, as after the gate: maxInFlight + maxQueued (2) may wait aside.
+    const held: HeldSlot[] = [];
+    const retry = () => {
+      const slot = new HeldSlot({ release: undefined, take, waitAside });
+      held.push(slot);
+      return store.run(scope('retake-0003'), execute, undefined, slot);
+    };
+    const waiting = [retry(), retry()];
+    await until(() => slots.aside(TENANT) === 2, 'two retries to wait aside');
+    const third = await retry();
+    expect(third.structuredContent).toMatchObject({
+      error: { code: 'idempotency_in_progress', retry_after_ms: 1_000 },
+    });
+    expect(slots.aside(TENANT)).toBe(2);
+    fail();
+    await first;
+    firstSlot.end();
+    // The first call failed: one waiting retry claims the key and runs, the other gets its result.
+    const answers = await Promise.all(waiting);
+    expect(runs).toBe(1);
+    expect(answers.map((a) => a.content)).toEqual([
+      [{ type: 'text', text: 'run 1' }],
+      [{ type: 'text', text: 'run 1' }],
+    ]);
+    for (const slot of held) slot.end();
+    expect(slots.load(TENANT).inFlight).toBe(0);
+    expect(slots.aside(TENANT)).toBe(0);
   });
 });
