@@ -30,6 +30,8 @@ interface Waiter {
 interface Lane {
   inFlight: number;
   queue: Waiter[];
+  /** Calls waiting aside, without a slot (tryWaitAside). */
+  aside: number;
 }
 
 /** Hands the slot back; call it exactly once, when the call is answered. */
@@ -49,10 +51,15 @@ export class ConcurrencyGate {
     return { inFlight: lane?.inFlight ?? 0, queued: lane?.queue.length ?? 0 };
   }
 
+  /** Calls of `tenant` waiting aside now (tryWaitAside; for tests and diagnostics). */
+  aside(tenant: string): number {
+    return this.lanes.get(tenant)?.aside ?? 0;
+  }
+
   private lane(tenant: string): Lane {
     let lane = this.lanes.get(tenant);
     if (!lane) {
-      lane = { inFlight: 0, queue: [] };
+      lane = { inFlight: 0, queue: [], aside: 0 };
       this.lanes.set(tenant, lane);
     }
     return lane;
@@ -64,6 +71,29 @@ export class ConcurrencyGate {
     if (lane.inFlight >= this.options.maxInFlight) return undefined;
     lane.inFlight++;
     return this.releaser(tenant, lane);
+  }
+
+  /**
+   * A place for a call of `tenant` that waits aside, holding no slot, for another call's outcome (a
+   * write whose idempotency key another call holds: router/pipeline/call-slot.ts), if fewer than
+   * `maxInFlight + maxQueued` wait aside now; else undefined. Such a call reaches no container, but it
+   * asks Redis for its key as it waits: this bounds that as the slots bounded it when it held one.
+   */
+  tryWaitAside(tenant: string): Release | undefined {
+    const lane = this.lane(tenant);
+    if (lane.aside >= this.options.maxInFlight + this.options.maxQueued) return undefined;
+    lane.aside++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      lane.aside--;
+      this.dropIfIdle(tenant, lane);
+    };
+  }
+
+  private dropIfIdle(tenant: string, lane: Lane): void {
+    if (lane.inFlight === 0 && lane.aside === 0 && this.lanes.get(tenant) === lane) this.lanes.delete(tenant);
   }
 
   /** A slot for one call of `tenant`; throws `concurrency_limit` when none comes in time. */
@@ -102,7 +132,7 @@ export class ConcurrencyGate {
         return;
       }
       lane.inFlight--;
-      if (lane.inFlight === 0) this.lanes.delete(tenant);
+      this.dropIfIdle(tenant, lane);
     };
   }
 

@@ -14,7 +14,7 @@ import { isInputRequired, type CallRelay, type ToolAnswer } from '../dispatch/ca
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { SharedToolHandler } from '../tools/shared-registry.ts';
 import type { ServedTool } from '../tools/tool-surface.ts';
-import type { ClaimAhead, IdempotencyStore } from './idempotency.ts';
+import type { CallSlot, ClaimAhead, IdempotencyStore } from './idempotency.ts';
 import { holdAhead, idempotencyScope, type HeldAhead } from './held-ahead.ts';
 import {
   BUDGET_META_KEY,
@@ -31,7 +31,8 @@ import { DEPRECATION_META_KEY } from '../dispatch/runtime-result.ts';
 import { chargeRefusal } from './refusal-charge.ts';
 import { logRefusal, type RefusalLogDeps } from './refusal-log.ts';
 import { takeFromLimits } from './rate-take.ts';
-import type { ConcurrencyGate, Release } from '../../kernel/process/concurrency-gate.ts';
+import type { ConcurrencyGate } from '../../kernel/process/concurrency-gate.ts';
+import { HeldSlot, takeSlot } from './call-slot.ts';
 import { DEFAULT_STATE_POLICY, failsOpen, stateUnavailable, type StatePolicy } from './state-guard.ts';
 import type { RouterMetrics } from '../metrics/router-metrics.ts';
 import { traced, type RequestTrace } from '../request/request-trace.ts';
@@ -163,22 +164,19 @@ async function execute(
       },
     });
   }
-  // A slot before the idempotency claim: a call waiting or refused here holds no claim and spends
-  // none of its key's retries. A call whose admission took both ahead (held-ahead.ts) has them.
-  let release: Release | undefined = held?.slot;
+  // A slot before the idempotency claim (call-slot.ts). A call whose admission took both ahead
+  // (held-ahead.ts) has them.
+  const tenant = call.principal.tenant;
+  const take = () =>
+    takeSlot(deps.gate, tenant, () => deps.metrics?.rateLimited(labelsOf(call), 'concurrency'));
+  const taken = held ? { release: held.slot } : await take();
+  if ('refused' in taken) return taken.refused;
+  const waitAside = () => (deps.gate ? deps.gate.tryWaitAside(tenant) : () => undefined);
+  const slot = new HeldSlot({ release: taken.release, take, waitAside });
   try {
-    if (!held) release = await deps.gate?.acquire(call.principal.tenant);
-  } catch (error) {
-    if (isBulkheadError(error, 'concurrency_limit')) {
-      deps.metrics?.rateLimited(labelsOf(call), 'concurrency');
-      return toolErrorFor(error);
-    }
-    throw error;
-  }
-  try {
-    return await executeTenantTool(call, args, deps, held?.claim);
+    return await executeTenantTool(call, args, deps, { ahead: held?.claim, slot });
   } finally {
-    release?.();
+    slot.end();
   }
 }
 
@@ -186,7 +184,7 @@ async function executeTenantTool(
   call: ToolCall,
   args: Record<string, unknown>,
   deps: CallPipelineDeps,
-  ahead: ClaimAhead | undefined,
+  { ahead, slot }: { ahead: ClaimAhead | undefined; slot: CallSlot },
 ): Promise<ToolAnswer> {
   const def = call.tool.definition;
   if (!def.writes) return dispatch(call, args, deps);
@@ -204,6 +202,7 @@ async function executeTenantTool(
           return dispatch(call, args, deps);
         },
         ahead,
+        slot,
       ),
     );
   } catch (error) {

@@ -6,8 +6,10 @@
 // reaches the runtime, which answers it from its own key table); a replay returns that text parsed, so its JSON is byte for byte the first response (the budget
 // `_meta` the rate limiter adds to each call aside, kernel/ratelimit/rate-limiter.ts); the same key
 // with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
-// never runs the tool. The tenant runtime keeps its own key table in the write's transaction, which
-// covers the case this layer cannot: a crash after the commit and before the result reached Redis.
+// never runs the tool, and gives its slot at the tenant's concurrency gate back while it waits (it
+// reaches no container: a retry storm on one slow write must not shut the tenant's other calls
+// out), waiting aside within the gate's bound (call-slot.ts), past which it is answered at once. The tenant runtime keeps its own key table in the write's transaction, which covers the
+// case this layer cannot: a crash after the commit and before the result reached Redis.
 // Every record is sealed for its tenant and its Redis key before it is stored (record-sealing.ts);
 // one that does not open is given back and never replayed, and the write runs again into that table.
 // Retries are bounded here, at the server, because the callers are agents that retry in loops: each
@@ -92,6 +94,22 @@ interface SentClaim {
   reply: Promise<readonly [claimed: string | null, failures: string | null]>;
 }
 
+/**
+ * The call's slot at its tenant's concurrency gate (kernel/process/concurrency-gate.ts). A call that
+ * finds its key held by another call waits for that call's result without reaching a container, so
+ * it gives the slot back; should the key come free (the other call failed), it takes one again
+ * before it runs.
+ */
+export interface CallSlot {
+  /**
+   * Gives the slot back (if the call holds one) to wait aside; false when the tenant has as many
+   * calls waiting aside as it may (the call is then answered that its key is in progress).
+   */
+  leave(): boolean;
+  /** Takes a slot again; resolves to the answer to give instead (a refusal), or undefined. */
+  retake(): Promise<ToolAnswer | undefined>;
+}
+
 /** A key's claim sent ahead of its run (IdempotencyStore.claimAhead). */
 export interface ClaimAhead {
   readonly scope: IdempotencyScope;
@@ -109,6 +127,13 @@ function isTransient(result: CallToolResult): boolean {
   return (
     result.isError === true && (error?.error_class === 'transient' || error?.error_class === 'rate_limit')
   );
+}
+
+/** A call of a key another call still holds, answered before that call's result came. */
+function inProgress(): CallToolResult {
+  return toolError('idempotency_in_progress', 'a call with this idempotency key is still running', {
+    retry_after_ms: 1_000,
+  });
 }
 
 export class IdempotencyStore {
@@ -180,17 +205,21 @@ export class IdempotencyStore {
   /**
    * Runs `execute` once per key: claims the key (or takes `ahead`, the claim sent with the call's
    * admission, for the first attempt), or answers from what an earlier call with the key left.
+   * `slot`: the call's place at its tenant's concurrency gate, left while it waits for another call
+   * of its key and taken again before it runs.
    */
   async run(
     scope: IdempotencyScope,
     execute: () => Promise<ToolAnswer>,
     ahead?: ClaimAhead,
+    slot?: CallSlot,
   ): Promise<ToolAnswer> {
     const keys = ahead?.sent.keys ?? this.keys(scope);
     const redisKey = keys.result;
     const deadline = Date.now() + (this.options.waitMs ?? 30_000);
     let sent = ahead?.sent;
     let unreadable = 0;
+    let left = false;
     for (;;) {
       const { claim, reply } = sent ?? this.sendClaim(keys, scope);
       sent = undefined;
@@ -198,7 +227,8 @@ export class IdempotencyStore {
       if (claimed === 'OK') {
         const failures = Number(counted ?? 0);
         if (this.options.maxFailures === undefined || failures < this.options.maxFailures) {
-          return this.execute(keys, claim, scope, execute);
+          const refused = left && slot ? await this.retakeSlot(redisKey, claim, slot) : undefined;
+          return refused ?? this.execute(keys, claim, scope, execute);
         }
         await this.release(redisKey, claim);
         return toolError(
@@ -224,13 +254,33 @@ export class IdempotencyStore {
         });
       } else if (entry.state === 'done' && entry.result !== undefined)
         return JSON.parse(entry.result) as CallToolResult;
-      if (Date.now() >= deadline) {
-        return toolError('idempotency_in_progress', 'a call with this idempotency key is still running', {
-          retry_after_ms: 1_000,
-        });
-      }
+      // Another call holds the key: this one waits for its result, and needs no slot meanwhile.
+      if (!left && slot?.leave() === false) return inProgress();
+      left = true;
+      if (Date.now() >= deadline) return inProgress();
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 50));
     }
+  }
+
+  /**
+   * Takes a slot again for a call that waited for another of its key and then claimed it (the other
+   * failed): its claim is renewed while it waits at the gate, and given back when the gate refuses
+   * it, whose refusal is then the answer (undefined: the slot is taken, the call runs). The call has
+   * not run, so no failure of the key is counted.
+   */
+  private async retakeSlot(redisKey: string, claim: string, slot: CallSlot): Promise<ToolAnswer | undefined> {
+    const renewal = this.renewWhileRunning(redisKey, claim);
+    let refused: ToolAnswer | undefined;
+    try {
+      refused = await slot.retake();
+    } catch (error) {
+      await this.release(redisKey, claim);
+      throw error;
+    } finally {
+      clearInterval(renewal);
+    }
+    if (refused) await this.release(redisKey, claim);
+    return refused;
   }
 
   /** The record stored at `redisKey` for this scope's tenant, opened; undefined if it does not open. */

@@ -156,9 +156,14 @@ export interface HarnessOptions {
   redis?: Redis;
   /** Where served tool lists change (router/tools/pin-watcher.ts); none: no tools/list_changed. */
   toolChanges?: AppDeps['toolChanges'];
+  /**
+   * The tenant runtimes' side: a dispatcher that reaches them (default: one that refuses, as no
+   * runtime is part of most of these tests) and the tenants' concurrency gate (default: none).
+   */
+  runtimes?: Pick<AppDeps, 'dispatcher' | 'gate'>;
 }
 
-/** The router's HTTP app as production wires it, minus the tenant runtimes (never reached here). */
+/** The router's HTTP app as production wires it, minus the tenant runtimes (unless `runtimes`). */
 export async function startAuthRouter(
   options: HarnessOptions,
 ): Promise<{ mcpUrl: string; close(): Promise<void> }> {
@@ -190,6 +195,7 @@ export async function startAuthRouter(
       sign: () => Promise.reject(new Error('tenant runtimes are not part of this test')),
       logger: options.logger,
     }),
+    ...options.runtimes,
     logger: options.logger,
     ...(options.authFlood ? { authFlood: options.authFlood } : {}),
     connectionQuietMs: options.connectionQuietMs,
