@@ -1,21 +1,23 @@
 // Idempotent writes at the router (docs/architecture.md, "One call's path", step 7). The scope is
 // tenant, tool and key, the tenant by its id and its record's `createdAt`: a tenant offboarded and
 // onboarded again under the same id within the window is not answered with the earlier one's
-// results (its runtime, with an empty key table, runs the write). The first call claims the key in Redis (SET NX) and stores its result text
-// within its tenant's byte budget (result-keeping.ts; past it the result is not kept and a replay
-// reaches the runtime, which answers it from its own key table); a replay returns that text parsed, so its JSON is byte for byte the first response (the budget
-// `_meta` the rate limiter adds to each call aside, kernel/ratelimit/rate-limiter.ts); the same key
-// with other arguments is a `conflict`; a concurrent duplicate waits for the first to finish and
-// never runs the tool, and gives its slot at the tenant's concurrency gate back while it waits (it
-// reaches no container: a retry storm on one slow write must not shut the tenant's other calls
-// out), waiting aside within the gate's bound (call-slot.ts), past which it is answered at once. The tenant runtime keeps its own key table in the write's transaction, which covers the
-// case this layer cannot: a crash after the commit and before the result reached Redis.
-// Every record is sealed for its tenant and its Redis key before it is stored (record-sealing.ts);
-// one that does not open is given back and never replayed, and the write runs again into that table.
+// results (its runtime, with an empty key table, runs the write). The first call claims the key in
+// Redis (SET NX) and stores its result text within its tenant's byte budget (result-keeping.ts;
+// past it the result is not kept and a replay reaches the runtime, which answers it from its own
+// key table); a replay returns that text parsed, so its JSON is byte for byte the first response
+// (the budget `_meta` the rate limiter adds to each call aside, kernel/ratelimit/rate-limiter.ts);
+// the same key with other arguments is a `conflict`; a concurrent duplicate waits for the first to
+// finish and never runs the tool, and gives its slot at the tenant's concurrency gate back while it
+// waits (it reaches no container: a retry storm on one slow write must not shut the tenant's other
+// calls out), waiting aside within the gate's bound (call-slot.ts), past which it is answered at
+// once. The tenant runtime keeps its own key table in the write's transaction, which covers the
+// case this layer cannot: a crash after the commit and before the result reached Redis. Every
+// record is sealed for its tenant and its Redis key before it is stored (record-sealing.ts); one
+// that does not open is given back and never replayed, and the write runs again into that table.
 // Retries are bounded here, at the server, because the callers are agents that retry in loops: each
 // failed attempt of a key is counted for the key's window, its `retry_after_ms` doubles with every
-// failure (to at most a minute), and once `maxFailures` attempts have failed the next one is refused
-// as `permanent` (`retry_limit_exceeded`) without reaching the tenant's container.
+// failure (to at most a minute), and once `maxFailures` attempts have failed the next one is
+// refused as `permanent` (`retry_limit_exceeded`) without reaching the tenant's container.
 import { createHash, randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';

@@ -41,6 +41,7 @@ import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { freePort } from '../support/stack.ts';
 import { TEST_QUOTAS } from '../support/stack.ts';
 import { agentPrincipal, tenantRecord } from '../support/tenant.ts';
+import { until } from '../support/until.ts';
 
 /** While `holding`, takes wait until `release()`; `asked` counts the takes asked for. */
 class HeldLimiter extends RateLimiter {
@@ -131,14 +132,6 @@ async function claimState(key: string, tenant = 'acme'): Promise<string | undefi
   return raw === null
     ? undefined
     : (JSON.parse(sealer.open(tenant, place, raw) ?? '{}') as { state: string }).state;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('a tenant write whose client is alone', () => {

@@ -36,6 +36,7 @@ import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { startScriptedRuntime, type ScriptedRuntime } from '../support/scripted-runtime.ts';
 import { freePort, TEST_QUOTAS } from '../support/stack.ts';
 import { agentPrincipal, tenantRecord } from '../support/tenant.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'storm';
 const AT = '2026-12-06T00:00:00.000Z';
@@ -141,14 +142,6 @@ async function admitted(): Promise<number> {
   const decision = await limiter.peek({ principal: agentPrincipal(TENANT), tenant: storm });
   const day = decision.layers.find((l) => l.layer === 'tenant_day')!;
   return day.limit - day.remaining;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const errorCode = (result: { structuredContent?: unknown }) =>

@@ -24,6 +24,7 @@ import { MAX_LISTEN_STREAMS_PER_TENANT } from '../../router/mcp/listen-limit.ts'
 import { agentClaims, keyHoldingIssuer, startIssuerRouter, type KeyHolder } from '../support/auth-harness.ts';
 import { bearerClient } from '../support/mcp-client.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { until } from '../support/until.ts';
 
 const ALPHA = 'alpha';
 const BRAVO = 'bravo';
@@ -65,11 +66,6 @@ async function change(tenant: string, changes: TenantChanges): Promise<void> {
   await registry.update(tenant, { expectedGeneration: generation, changes, author: { actor: 'test' } });
 }
 
-async function until(what: string, done: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  if (!done()) throw new Error(`timed out waiting for ${what}`);
-}
-
 /** A change of a pin of `tenant`'s that makes its record differ (who may call records_get alone). */
 async function changePin(tenant: string): Promise<void> {
   const { tools } = await registry.require(tenant);
@@ -90,7 +86,7 @@ async function onlyTheirOwn(alpha: number, bravo: number): Promise<void> {
   expect(heard).toEqual({ alpha, bravo, bravoLegacy: 0 });
   await changePin(BRAVO);
   await watcher.poll();
-  await until("bravo's own change", () => heard.bravo === bravo + 1);
+  await until(() => heard.bravo === bravo + 1, "bravo's own change");
   await watcher.poll();
   expect(heard).toEqual({ alpha, bravo: bravo + 1, bravoLegacy: 0 });
 }
@@ -129,7 +125,7 @@ describe('tools/list_changed across tenants', () => {
   it("tells a tenant's listening client when its pins change, and the other tenant's clients nothing", async () => {
     await changePin(ALPHA);
     await watcher.poll();
-    await until("alpha's change", () => heard.alpha === 1);
+    await until(() => heard.alpha === 1, "alpha's change");
     await onlyTheirOwn(1, 0);
     expect(logged.map((line) => line.tenants)).toEqual([[ALPHA], [BRAVO]]);
   });
@@ -137,7 +133,7 @@ describe('tools/list_changed across tenants', () => {
   it('tells only the suspended tenant that it was suspended', async () => {
     await change(ALPHA, { status: 'suspended' });
     await watcher.poll();
-    await until("alpha's suspension", () => heard.alpha === 2);
+    await until(() => heard.alpha === 2, "alpha's suspension");
     await onlyTheirOwn(2, 1);
   });
 
@@ -150,7 +146,7 @@ describe('tools/list_changed across tenants', () => {
     });
     const drifted = { reason: 'missing' as const, expected: 'e'.repeat(64), actual: null };
     guard.share(new Map([[ALPHA, new Map([['records_update', drifted]])]]));
-    await until("alpha's withheld tool", () => heard.alpha === 3);
+    await until(() => heard.alpha === 3, "alpha's withheld tool");
     await onlyTheirOwn(3, 2);
   });
 
@@ -174,7 +170,7 @@ describe('tools/list_changed across tenants', () => {
     await listening(BRAVO, 'modern', () => (heardHere += 1));
     await changePin(BRAVO);
     await watcher.poll();
-    await until("bravo's change on its new stream", () => heardHere === 1);
+    await until(() => heardHere === 1, "bravo's change on its new stream");
   });
 
   it('tells a client of an offboarded tenant nothing of the tenant onboarded again under its id', async () => {
@@ -188,7 +184,7 @@ describe('tools/list_changed across tenants', () => {
     await watcher.poll();
     await changePin(BRAVO);
     await watcher.poll();
-    await until("the later bravo's change", () => later === 1);
+    await until(() => later === 1, "the later bravo's change");
     await watcher.poll();
     // The earlier bravo's clients, still connected, heard nothing of it.
     expect(heard).toEqual(before);
