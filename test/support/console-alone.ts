@@ -126,3 +126,10 @@ export async function actionHeaders(
     sessionId: cookie.slice(cookie.indexOf('=') + 1),
   };
 }
+
+/** How the console at `origin` answers `/api/me` for a session cookie (`name=value`, attributes or not). */
+export async function sessionStatus(origin: string, cookie: string): Promise<number> {
+  const res = await fetch(`${origin}/api/me`, { headers: { cookie: cookie.split(';')[0]! } });
+  await res.body?.cancel();
+  return res.status;
+}
