@@ -82,8 +82,9 @@ function App() {
   // open behind them. Refused for want of a session, it has ended (the page shows it: SESSION_ENDED).
   const signOut = (): void => {
     setSigningOut({ busy: true });
-    post(me, '/auth/logout', {}).then(
-      () => location.assign('/'),
+    post<{ endSession?: string }>(me, '/auth/logout', {}).then(
+      // Signed out here; then at the IdP, where it offers that (RP-initiated logout), which asks.
+      (answer) => location.assign(answer.endSession ?? '/'),
       (error: unknown) =>
         setSigningOut(
           isApiError(error, 401)
