@@ -4,7 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SealedSource } from '../tenants/control-plane/audit-history.ts';
 import { BulkheadError } from '../kernel/errors/bulkhead-error.ts';
-import { TenantIdSchema } from '../kernel/tenant/tenant-spec.ts';
+import { offboardedDirsOf } from '../kernel/audit/segment-files.ts';
+import { TenantIdSchema, type TenantRecord } from '../kernel/tenant/tenant-spec.ts';
 import type { EvidenceStore } from '../tenants/control-plane/evidence.ts';
 import {
   OPERATOR_ACTIONS,
@@ -73,8 +74,8 @@ export class ApiRoutes {
     }
     if (method === 'GET' && view === 'audit') {
       // The record's createdAt binds the sealed segments shown to this tenant of the id.
-      const record = await this.#o.cp.registry.get(tenant);
-      const source = { ...this.#source(tenant), createdAt: record?.createdAt };
+      const record = await this.#registered(tenant);
+      const source = { ...this.#source(tenant), createdAt: record.createdAt };
       return sendJson(res, 200, await auditPage(source, url.searchParams));
     }
     if (method === 'GET' && view === 'audit.jsonl') return this.#export(res, tenant, url.searchParams);
@@ -86,8 +87,29 @@ export class ApiRoutes {
   async #export(res: ServerResponse, tenant: string, query: URLSearchParams): Promise<void> {
     await exportTrail(this.#source(tenant), query, res, {
       timeoutMs: this.#o.exportTimeoutMs,
-      admit: () => this.#o.cp.registry.require(tenant),
+      admit: () => this.#registered(tenant),
     });
+  }
+
+  /**
+   * The record of the tenant whose trail is read, or tenant_not_found saying where an offboarded
+   * tenant's trail is kept. Both reads of a trail refuse a tenant without a record: what Redis holds
+   * under its id then is no trail of a tenant the console can name (with sealing, only what routers
+   * appended after offboarding ended the trail; without, the trail under its expiry, bound to no
+   * tenant of the id), and the view showed it as an intact chain while the export refused it.
+   */
+  async #registered(tenant: string): Promise<TenantRecord> {
+    const record = await this.#o.cp.registry.get(tenant);
+    if (record) return record;
+    const root = this.#o.sealed?.root;
+    const moved = root ? await offboardedDirsOf(root, tenant) : [];
+    const where = moved.length
+      ? `; its sealed segments are in ${moved.join(', ')} under the audit directory, for \`bulkhead audit verify|export --dir\``
+      : '';
+    throw new BulkheadError(
+      'tenant_not_found',
+      `no tenant "${tenant}": the console reads the trails of registered tenants only; an offboarded tenant's is kept under its retention (docs/audit.md, "After offboarding")${where}`,
+    );
   }
 
   #source(tenant: string): AuditSource {

@@ -83,7 +83,7 @@ export const consoleConfig = defineConfig(
     maxSessions: {
       env: 'BULKHEAD_CONSOLE_MAX_SESSIONS',
       schema: int().min(1).default(1_000),
-      doc: 'signed-in sessions kept at once, in Redis, by every console process of the installation together; the oldest go first, and past 10 of one person, their own oldest (sign-ins in progress are kept in their browsers)',
+      doc: 'signed-in sessions kept at once, in Redis, by every console process of the installation together; past 10 of one person, their own oldest go first, and past this bound the oldest of whoever holds the most (sign-ins in progress are kept in their browsers)',
     },
     metricsTargets: {
       env: 'BULKHEAD_CONSOLE_METRICS_TARGETS',

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { unansweredByRedis } from '../../kernel/redis/redis-unanswered.ts';
-import { cookie, escapeHtml, readCookie, sendHtml, type CookieOptions } from '../http/http-kit.ts';
+import { cookie, escapeHtml, readCookie, sendHtml, sendJson, type CookieOptions } from '../http/http-kit.ts';
 import type { OidcClient } from './oidc-client.ts';
 import { PENDING_TTL_MS, type PendingSignIns } from './pending-sign-in.ts';
 import { csrfMatches, isSessionId, type Session, type Sessions } from './sessions.ts';
@@ -146,7 +146,12 @@ export class AuthRoutes {
       throw new BulkheadError('csrf_rejected', `the action lacks this session's ${CSRF_HEADER}`);
   }
 
-  /** POST /auth/logout (an action like any other): the session ends at every console process. */
+  /**
+   * POST /auth/logout (an action like any other): the session ends at every console process. Where
+   * the provider offers RP-initiated logout, the answer names its end-session URL, where the page
+   * then sends the browser: signing in again after a sign-out asks the provider again, instead of
+   * its own session answering for the person at once (a browser left signed in at the IdP).
+   */
   async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const session = await this.session(req);
     this.checkAction(req, session);
@@ -155,7 +160,9 @@ export class AuthRoutes {
       'set-cookie',
       this.#cookie(this.#names.session, '', { path: '/', sameSite: 'Strict', maxAge: 0 }),
     );
-    res.writeHead(204).end();
+    const endSession = this.#options.oidc.endSessionUrl;
+    if (endSession === undefined) res.writeHead(204).end();
+    else sendJson(res, 200, { endSession });
   }
 }
 

@@ -19,6 +19,8 @@ const MetadataSchema = z.looseObject({
   authorization_endpoint: z.url(),
   token_endpoint: z.url(),
   jwks_uri: z.url(),
+  /** OpenID Connect RP-Initiated Logout 1.0: where a person signs out at the provider. */
+  end_session_endpoint: z.url().optional(),
 });
 
 export interface OidcClientOptions {
@@ -58,6 +60,11 @@ export interface SignedInUser {
 export interface OidcClient {
   begin(): { pending: PendingSignIn; url: string };
   complete(pending: PendingSignIn, callback: URLSearchParams): Promise<SignedInUser>;
+  /**
+   * Where the browser goes after the console's own sign-out, to sign out at the provider too (its
+   * `end_session_endpoint`, naming this client); undefined when the provider offers none.
+   */
+  endSessionUrl?: string | undefined;
 }
 
 const token = (): string => randomBytes(32).toString('base64url');
@@ -136,8 +143,19 @@ export async function discoverOidcClient(options: OidcClientOptions): Promise<Oi
   const keys: JWTVerifyGetKey = createRemoteJWKSet(new URL(via(metadata.jwks_uri)));
   const tokenEndpoint = via(metadata.token_endpoint);
   const authorizationEndpoint = browser(metadata.authorization_endpoint);
+  // Without post_logout_redirect_uri, which the provider would refuse unless registered for the
+  // client: the provider's own page ends the sign-out. Without id_token_hint too (no ID token is
+  // kept), so the provider is to ask the person to confirm (RP-Initiated Logout 1.0; oidc-provider
+  // does), and a link to it from anywhere else signs nobody out unasked.
+  let endSessionUrl: string | undefined;
+  if (metadata.end_session_endpoint !== undefined) {
+    const end = new URL(browser(metadata.end_session_endpoint));
+    end.searchParams.set('client_id', options.clientId);
+    endSessionUrl = end.href;
+  }
 
   return {
+    endSessionUrl,
     begin() {
       const pending = { state: token(), nonce: token(), verifier: token() };
       const authorize = new URL(authorizationEndpoint);

@@ -3,9 +3,9 @@
 // CSRF token live under the SHA-256 of that id, with the session's lifetime as the key's expiry.
 // A browser a load balancer sends to another console process stays signed in, a sign-out ends the
 // session at every process at once, and a restart signs nobody out. Redis holds the id's digest,
-// never the id: read access to Redis gives no cookie to present. Bounded in number: the oldest go
-// first, and each person's own oldest first past their share, so that nobody's sign-ins push out
-// another person's sessions. Only a completed sign-in opens one. Sign-ins in progress are not kept
+// never the id: read access to Redis gives no cookie to present. Bounded in number: each person's
+// own oldest go first past their share, and past the installation's bound the oldest of whoever
+// holds the most, so that nobody's sign-ins push out the session of a person holding fewer. Only a completed sign-in opens one. Sign-ins in progress are not kept
 // here: each is sealed in its own browser's cookie (pending-sign-in.ts).
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -50,7 +50,7 @@ export interface SessionStoreOptions {
   /** The installation's key prefix (kernel/redis/keys.ts). */
   prefix: string;
   ttlMs: number;
-  /** Sessions kept at once: opening one more ends the oldest. */
+  /** Sessions kept at once: opening one more ends the oldest of whoever holds the most. */
   max: number;
 }
 
@@ -92,9 +92,41 @@ export class SessionStore implements Sessions {
     // The person's share first, then the installation's bound, which their share now leaves room in.
     const mine = await this.#openOf(own);
     await this.#end(mine.slice(0, Math.max(0, mine.length - MAX_SESSIONS_PER_PERSON)), own);
-    const open = await redis.zcard(index);
-    if (open > max) await this.#end(await redis.zrange(index, 0, String(open - max - 1)));
+    if ((await redis.zcard(index)) > max) await this.#end(await this.#overBound(index, max));
     return id;
+  }
+
+  /**
+   * The sessions to end for the installation's bound: one at a time, the oldest of the person who
+   * holds the most (of two holding as many, the one whose oldest is older). The oldest of all went
+   * first before: people with a role and a few accounts each (the IdP decides who has one) could hold
+   * every session of the installation, ten each, and each sign-in of theirs then ended an operator's.
+   * Now a person with n sessions loses one only when nobody holds more. Read only past the bound:
+   * every open session's record (at most the bound's), for whose it is.
+   */
+  async #overBound(index: string, max: number): Promise<string[]> {
+    const { redis } = this.#o;
+    const digests = await redis.zrange(index, 0, '-1');
+    const records = await redis.mget(...digests.map((d) => this.#key(d)));
+    // By person, each one's oldest first (their positions in the index); a session whose record is
+    // gone (expired, closed) is no one's, and leaves the index.
+    const byPerson = new Map<string, number[]>();
+    const gone: string[] = [];
+    digests.forEach((digest, age) => {
+      const text = records[age];
+      if (text === null || text === undefined) return void gone.push(digest);
+      const parsed = SessionSchema.safeParse(JSON.parse(text));
+      const person = parsed.success ? parsed.data.sub : digest;
+      byPerson.set(person, [...(byPerson.get(person) ?? []), age]);
+    });
+    const ending = [...gone];
+    for (let excess = digests.length - gone.length - max; excess > 0; excess--) {
+      let most: number[] = [];
+      for (const held of byPerson.values())
+        if (held.length > most.length || (held.length === most.length && held[0]! < most[0]!)) most = held;
+      ending.push(digests[most.shift()!]!);
+    }
+    return ending;
   }
 
   /**

@@ -209,6 +209,11 @@ export async function offboardedDirs(root: string): Promise<string[]> {
   }
 }
 
+/** The directories of `tenant`'s offboarded trails (their names): one per offboarding of the id. */
+export async function offboardedDirsOf(root: string, tenant: string): Promise<string[]> {
+  return (await offboardedDirs(root)).filter((name) => name.startsWith(`${tenant}.offboarded-`));
+}
+
 /**
  * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts); undefined when nothing was
  * shipped (or shipping is not configured).

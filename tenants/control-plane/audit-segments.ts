@@ -10,7 +10,7 @@ import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts
 import { trailDirExists } from '../../kernel/audit/audit-access.ts';
 import type { SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
-  offboardedDirs,
+  offboardedDirsOf,
   readSegmentText,
   readShipCursor,
   tenantSegmentDir,
@@ -37,9 +37,7 @@ async function existingSource(source: SegmentSource): Promise<{ dir: string; ten
   if (!(await trailDirExists(dir))) {
     const moved =
       'tenant' in source
-        ? (await offboardedDirs(source.root))
-            .filter((name) => name.startsWith(`${source.tenant}.offboarded-`))
-            .map((name) => join(source.root, name))
+        ? (await offboardedDirsOf(source.root, source.tenant)).map((name) => join(source.root, name))
         : [];
     const hint = moved.length ? `; an offboarded tenant's trail is in ${moved.join(', ')} (pass --dir)` : '';
     throw new BulkheadError('invalid_input', `${dir}: no such audit directory${hint}`);

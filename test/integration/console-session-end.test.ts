@@ -38,7 +38,8 @@ describe('a console page whose session ends', () => {
     const other = await aldo.context.newPage();
     await other.goto(origin);
     await other.getByRole('button', { name: 'Sign out' }).click();
-    await other.getByRole('link', { name: 'Sign in' }).waitFor();
+    // Signed out at the console, the tab goes on to the IdP's end-session page (RP-initiated logout).
+    await other.waitForURL((url) => url.href.startsWith(`${running.idp.issuer}/session/end?`));
 
     // The first tab's next request is refused: it shows the sign-in, not the refusal's text.
     await page.getByRole('link', { name: 'Charts' }).click();

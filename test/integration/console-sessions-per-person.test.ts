@@ -6,7 +6,12 @@
 // development IdP and Redis, signing in by HTTP as a browser does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_SESSIONS_PER_PERSON } from '../../console/auth/sessions.ts';
-import { signInByFetch, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
+import {
+  sessionStatus,
+  signInByFetch,
+  startConsoleAlone,
+  type ConsoleAlone,
+} from '../support/console-alone.ts';
 
 /** Room for everyone's sessions but not for an auditor's loop of sign-ins beside an operator's. */
 const MAX_SESSIONS = MAX_SESSIONS_PER_PERSON + 2;
@@ -28,11 +33,7 @@ afterAll(async () => {
   await running?.close();
 });
 
-async function status(cookie: string): Promise<number> {
-  const res = await fetch(`${running.origin}/api/me`, { headers: { cookie: cookie.split(';')[0]! } });
-  await res.body?.cancel();
-  return res.status;
-}
+const status = (cookie: string): Promise<number> => sessionStatus(running.origin, cookie);
 
 describe("a person's sign-ins", () => {
   it("end their own oldest sessions past their share, never another person's", async () => {

@@ -68,7 +68,9 @@ describe("a session over the same console's processes", () => {
       method: 'POST',
       headers: { cookie, origin: running.origin, 'x-csrf-token': String(there.body['csrf']) },
     });
-    expect(out.status).toBe(204);
+    // Then to sign out at the IdP too (RP-initiated logout), which the development IdP offers.
+    expect(out.status).toBe(200);
+    expect(((await out.json()) as { endSession: string }).endSession).toMatch(/\/session\/end\?client_id=/);
     for (const at of [running.app.url, replica.url])
       expect(await me(at, cookie)).toMatchObject({ status: 401, body: { error: 'sign_in_required' } });
     expect(await sessionKeys()).toEqual([]);

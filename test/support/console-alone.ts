@@ -44,6 +44,8 @@ export async function startConsoleAlone(options: {
   host?: string;
   /** The bound on signed-in sessions (BULKHEAD_CONSOLE_MAX_SESSIONS); the default otherwise. */
   maxSessions?: number;
+  /** The sealed segments the console reads (BULKHEAD_AUDIT_DIR, BULKHEAD_AUDIT_PUBLIC_KEY_FILE). */
+  audit?: { dir: string; publicKeyFile: string };
 }): Promise<ConsoleAlone> {
   const initialAccessToken = randomBytes(24).toString('base64url');
   const ns = await testNamespace(options.name, options.redisUrl);
@@ -58,8 +60,10 @@ export async function startConsoleAlone(options: {
   const run = async (settings: { port: number; publicUrl?: string } & Client): Promise<RunningConsole> => {
     // Nothing else about sessions configured: the console's defaults are what these tests see.
     const bound = options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions };
+    const { audit } = options;
+    const sealed = audit ? { auditDir: audit.dir, auditPublicKeyFile: audit.publicKeyFile } : {};
     const app = await startConsole({
-      ...consoleConfig.resolve({ issuer: idp.issuer, metricsTargets: [], ...bound, ...settings }),
+      ...consoleConfig.resolve({ issuer: idp.issuer, metricsTargets: [], ...bound, ...sealed, ...settings }),
       installation: ns.installation,
       logger: pino({ level: 'silent' }),
     });
@@ -125,4 +129,11 @@ export async function actionHeaders(
     headers: { cookie, origin: running.origin, 'x-csrf-token': csrf, 'content-type': 'application/json' },
     sessionId: cookie.slice(cookie.indexOf('=') + 1),
   };
+}
+
+/** How the console at `origin` answers `/api/me` for a session cookie (`name=value`, attributes or not). */
+export async function sessionStatus(origin: string, cookie: string): Promise<number> {
+  const res = await fetch(`${origin}/api/me`, { headers: { cookie: cookie.split(';')[0]! } });
+  await res.body?.cancel();
+  return res.status;
 }

@@ -43,6 +43,7 @@ function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>();
   const [current, setCurrent] = useState<Route>(route(location.hash));
+  const [signingOut, setSigningOut] = useState<{ busy?: boolean; failed?: string }>({});
   const signedIn = useRef(false);
   signedIn.current = Boolean(me);
   useEffect(() => {
@@ -76,10 +77,23 @@ function App() {
       <p>Loading…</p>
     </main>`;
   if (me === null) return html`<${SignIn} problem=${problem} />`;
+  // A sign-out the console did not confirm is shown, never passed over: before, the page went on to
+  // the sign-in whatever the answer, and a person who believed they had signed out left a session
+  // open behind them. Refused for want of a session, it has ended (the page shows it: SESSION_ENDED).
   const signOut = (): void => {
-    void post(me, '/auth/logout', {})
-      .catch(() => undefined)
-      .then(() => location.assign('/'));
+    setSigningOut({ busy: true });
+    post<{ endSession?: string }>(me, '/auth/logout', {}).then(
+      // Signed out here; then at the IdP, where it offers that (RP-initiated logout), which asks.
+      (answer) => location.assign(answer.endSession ?? '/'),
+      (error: unknown) =>
+        setSigningOut(
+          isApiError(error, 401)
+            ? {}
+            : {
+                failed: `Sign-out failed: ${(error as Error).message}. Your session may still be open: sign out again.`,
+              },
+        ),
+    );
   };
   const page =
     current.page === 'tenants'
@@ -97,8 +111,9 @@ function App() {
       </nav>
       <p class="who">
         Signed in as <strong>${visible(me.sub)}</strong> (<span data-testid="role">${me.role}</span>)
-        <button type="button" class="link" onClick=${signOut}>Sign out</button>
+        <button type="button" class="link" onClick=${signOut} disabled=${signingOut.busy}>Sign out</button>
       </p>
+      ${signingOut.failed ? html`<p role="alert" class="sign-out-failed">${signingOut.failed}</p>` : null}
     </header>
     ${page}`;
 }
