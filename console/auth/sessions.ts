@@ -1,12 +1,13 @@
 // Server-side sessions, kept in Redis and so shared by every console process of the installation:
 // the browser holds only a random id in an httpOnly cookie; who is signed in, their role and the
-// CSRF token live under the SHA-256 of that id, with the session's lifetime as the key's expiry.
-// A browser a load balancer sends to another console process stays signed in, a sign-out ends the
+// CSRF token live under the SHA-256 of that id, with the session's lifetime as the key's expiry. A
+// browser a load balancer sends to another console process stays signed in, a sign-out ends the
 // session at every process at once, and a restart signs nobody out. Redis holds the id's digest,
 // never the id: read access to Redis gives no cookie to present. Bounded in number: each person's
 // own oldest go first past their share, and past the installation's bound the oldest of whoever
-// holds the most, so that nobody's sign-ins push out the session of a person holding fewer. Only a completed sign-in opens one. Sign-ins in progress are not kept
-// here: each is sealed in its own browser's cookie (pending-sign-in.ts).
+// holds the most, so that nobody's sign-ins push out the session of a person holding fewer. Only a
+// completed sign-in opens one. Sign-ins in progress are not kept here: each is sealed in its own
+// browser's cookie (pending-sign-in.ts).
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
