@@ -73,6 +73,14 @@ export function createProxyServer(
     r: Refusal,
   ): void => record(ctx, dest, method, started, refusedOutcome(r));
 
+  /**
+   * Gives back the budget a request was charged (admission.ts) when it never reached the upstream.
+   * A refund Redis does not take leaves the call charged: over-charged, never under.
+   */
+  const giveBack = (ok: Admitted): void => {
+    if (ok.charged && ok.upstream) void options.budget.refund(ok.upstream.name).catch(() => undefined);
+  };
+
   const admission = (
     { tenant, policy, pack }: TunnelContext,
     dest: Destination,
@@ -118,6 +126,8 @@ export function createProxyServer(
     let left = false;
     const finish = (): void => {
       const reason = connected ? 'tunnel' : left ? 'client_gone' : 'upstream_unreachable';
+      // Never connected: the upstream saw no call.
+      if (!connected) giveBack(ok);
       record(ctx, dest, 'CONNECT', started, {
         status: connected ? 200 : left ? 499 : 502,
         sent: sent.bytes,
@@ -247,6 +257,7 @@ export function createProxyServer(
       const deny = (code: ErrorCode, reason: string, message: string): void => {
         const where = { host: dest.host, port: dest.port, upstream: verdict.upstream?.name };
         const r = refusal(code, reason, { ...where, message });
+        giveBack(verdict);
         refused(ctx, dest, method, started, r);
         reply(r);
       };
@@ -293,7 +304,10 @@ export function createProxyServer(
       });
     };
     // Gone while it was admitted: no upstream request at all.
-    if (left.signal.aborted) return done();
+    if (left.signal.aborted) {
+      giveBack(verdict);
+      return done();
+    }
     const upstreamReq = httpRequest({
       host: verdict.address,
       port: dest.port,
@@ -311,6 +325,8 @@ export function createProxyServer(
       if (failure === 'bad_upstream_response') return;
       // Every connection of the tenant's in use (upstream-agents.ts): refused, none opened.
       if (error instanceof UpstreamConnectionsBusy) {
+        // Refused before a byte was sent: a call the upstream never saw spends no budget.
+        giveBack(verdict);
         const r = refusal('upstream_unreachable', 'upstream_connections_busy', {
           host: dest.host,
           port: dest.port,
