@@ -23,6 +23,7 @@ import { UpstreamConnectionsBusy, type UpstreamAgents } from './upstream-agents.
 import type { UpstreamBudget } from './upstream-budget.ts';
 import {
   refusedOutcome,
+  tunnelOpened,
   upstreamEvent,
   type TunnelContext,
   type UpstreamEvent,
@@ -39,6 +40,11 @@ export interface ProxyOptions {
   agents: UpstreamAgents;
   /** Every upstream request or tunnel, once it ended. */
   observe(event: UpstreamEvent): void;
+  /**
+   * A CONNECT tunnel as it opened (reason `tunnel_opened`), before observe() gets it at its end:
+   * a tunnel may stay open for hours, and one a killed gateway never closed is on record all the same.
+   */
+  opened(event: UpstreamEvent): void;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   /** How long a request's headers may take (egress/headers-deadline.ts); 30 s unless a test shortens it. */
@@ -174,6 +180,8 @@ export function createProxyServer(
     upstream.once('connect', () => {
       connected = true;
       latencyMs = Date.now() - started;
+      // On record as it opens, not only at its close: hours later, or never for a killed gateway.
+      options.opened(tunnelOpened({ ctx, dest, method: 'CONNECT', started }, latencyMs, ok.upstream?.name));
       upstream.setTimeout(options.idleTimeoutMs);
       client.setTimeout(options.idleTimeoutMs, () => client.destroy());
       if (head.length > 0) upstream.write(head);

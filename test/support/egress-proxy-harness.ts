@@ -126,6 +126,7 @@ export async function proxy(
         events.push(event);
         onEvent?.();
       },
+      opened: () => undefined,
     },
     (socket) => {
       seen.push(socket);
