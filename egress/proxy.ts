@@ -18,7 +18,7 @@ import { admit, isRefusal, refusal, refusalText, type Admitted, type Refusal } f
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
-import { parseAuthority, ruleHost, type Destination } from './policy.ts';
+import { destination, parseAuthority, type Destination } from './policy.ts';
 import { UpstreamConnectionsBusy, type UpstreamAgents } from './upstream-agents.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
 import {
@@ -231,7 +231,13 @@ export function createProxyServer(
           message: 'send absolute-form http:// requests, or CONNECT host:port for https',
         }),
       );
-    const dest: Destination = { host: ruleHost(url.hostname), port: Number(url.port || 80) };
+    const dest = destination(url.hostname, Number(url.port || 80));
+    if (!dest)
+      return reply(
+        refusal('egress_bad_request', 'bad_host', {
+          message: 'name a DNS name or an IPv4 address of at most 253 characters',
+        }),
+      );
     void forward(ctx, dest, url, req, res, started, method, reply).catch(() => {
       if (!res.headersSent) reply(refusal('upstream_unreachable', 'gateway_state_unavailable'));
       else res.destroy();

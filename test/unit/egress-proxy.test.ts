@@ -1,9 +1,10 @@
 // The gateway's proxy (egress/proxy.ts) against a hostile client on one tunnel: what reaches an
-// upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time per
-// connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream connection
-// outlives its client, a connection sending no request ends, a forwarded body is never a request of
-// its own, a credential the gateway adds is not echoed back, one tenant's kept-alive upstream
-// connection never serves another tenant, and `name.` is `name` in both proxy forms. The proxy is
+// upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time
+// per connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream
+// connection outlives its client, a connection sending no request ends, a forwarded body is
+// never a request of its own, a credential the gateway adds is not echoed back, one tenant's
+// kept-alive upstream connection never serves another tenant, `name.` is `name` in both proxy
+// forms, and a host no rule could name (longer than DNS allows) is refused in both. The proxy is
 // driven directly, one loopback connection standing for one tunnel; the upstreams are loopback
 // servers that record what reaches them (test/support/egress-proxy-harness.ts).
 import { connect, createServer } from 'node:net';
@@ -211,6 +212,20 @@ describe('the egress proxy against a hostile tunnel', () => {
       expect(seen).toEqual([`${method} 127.0.0.1:${port} / ${JSON.stringify(inner)}`]);
     },
   );
+
+  it('refuses a plain request to a host no rule could name, unaudited: the trail holds no such name', async () => {
+    const up = await upstream('whole');
+    const gateway = await proxy(up.port);
+    // Node's URL parser takes a host name of any length; DNS's longest is 253 characters.
+    const long = `${'a'.repeat(8_000)}.example.test`;
+    const answer = await exchange(
+      gateway.port,
+      `GET http://${long}/ HTTP/1.1\r\nhost: example.test\r\nconnection: close\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 .*"reason":"bad_host"/s);
+    expect(answer).not.toContain(long);
+    expect(gateway.events).toEqual([]);
+  });
 
   it('sends no TRACE to an upstream whose credential it adds: the upstream would echo it back', async () => {
     // An upstream that answers TRACE as HTTP says (Apache's default): the request it got, as its body.
