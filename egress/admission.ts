@@ -23,6 +23,8 @@ export interface Refusal {
 export interface Admitted {
   address: string;
   upstream?: { name: string; credential?: EgressCredential };
+  /** The upstream's budget was charged for it: given back if it never reaches the upstream. */
+  charged?: true;
 }
 
 export function refusal(code: ErrorCode, reason: string, fields: Record<string, unknown> = {}): Refusal {
@@ -72,22 +74,20 @@ export async function admit(options: {
     address = addresses[0]!.address;
   }
   const upstream = decision.upstream;
-  if (upstream) {
-    const taken = await options.budget.take(upstream.name);
-    if (taken && !taken.admitted) {
-      const spent = refusal('upstream_budget_exceeded', 'upstream_budget_spent', {
-        ...where,
-        upstream: upstream.name,
-        limit: taken.limit,
-        period_ms: 60_000,
-        retry_after_ms: taken.retryAfterMs,
-        message: `the ${upstream.name} upstream's budget of ${taken.limit} calls per minute is spent`,
-      });
-      spent.headers['retry-after'] = String(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)));
-      return spent;
-    }
+  const taken = upstream && (await options.budget.take(upstream.name));
+  if (upstream && taken && !taken.admitted) {
+    const spent = refusal('upstream_budget_exceeded', 'upstream_budget_spent', {
+      ...where,
+      upstream: upstream.name,
+      limit: taken.limit,
+      period_ms: 60_000,
+      retry_after_ms: taken.retryAfterMs,
+      message: `the ${upstream.name} upstream's budget of ${taken.limit} calls per minute is spent`,
+    });
+    spent.headers['retry-after'] = String(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)));
+    return spent;
   }
-  return { address, ...(upstream ? { upstream } : {}) };
+  return { address, ...(upstream ? { upstream } : {}), ...(taken ? { charged: true } : {}) };
 }
 
 export function isRefusal(value: Admitted | Refusal): value is Refusal {

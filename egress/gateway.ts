@@ -27,7 +27,7 @@ import type { Tracing } from '../kernel/telemetry/tracing.ts';
 import { recordEgressSpan } from './egress-spans.ts';
 import { NameResolver } from './name-lookup.ts';
 import { createProxyServer } from './proxy.ts';
-import type { TunnelContext } from './upstream-event.ts';
+import type { TunnelContext, UpstreamEvent } from './upstream-event.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
 import { UpstreamAgents } from './upstream-agents.ts';
 import { RedisUpstreamBudget, type UpstreamBudget } from './upstream-budget.ts';
@@ -91,6 +91,16 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
     return options.secrets.get(tenant, wanted.secret).catch(() => undefined);
   }
 
+  /** One entry in the tenant's trail, logged too: every request or tunnel, and each tunnel's opening. */
+  function audit(event: UpstreamEvent): void {
+    const { ctx, decision, reason, call } = event;
+    const { tenant } = ctx;
+    logger.info({ tenant, decision, reason, ...call }, 'upstream call');
+    trail
+      .append({ tenant, user: null, agent: null, tool: 'egress', decision, reason, upstream: call })
+      .catch((error: unknown) => logger.error({ err: error, tenant }, 'egress audit append failed'));
+  }
+
   const proxy: Server = createProxyServer(
     {
       budget,
@@ -101,14 +111,11 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       connectTimeoutMs: options.connectTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
       observe(event) {
-        const { ctx, decision, reason, call } = event;
-        const { tenant } = ctx;
-        logger.info({ tenant, decision, reason, ...call }, 'upstream call');
-        trail
-          .append({ tenant, user: null, agent: null, tool: 'egress', decision, reason, upstream: call })
-          .catch((error: unknown) => logger.error({ err: error, tenant }, 'egress audit append failed'));
+        audit(event);
         if (options.tracing) recordEgressSpan(options.tracing.tracer, event);
       },
+      // Audited as it opened, traced once it ended.
+      opened: audit,
     },
     // The policy in force now, not when the connection opened: a keep-alive connection's next
     // request meets a narrowed allowlist.

@@ -18,11 +18,12 @@ import { admit, isRefusal, refusal, refusalText, type Admitted, type Refusal } f
 import { endToEnd, forwardedHeaders } from './forward-headers.ts';
 import { enforceHeadersDeadline } from './headers-deadline.ts';
 import type { NameResolver } from './name-lookup.ts';
-import { parseAuthority, ruleHost, type Destination } from './policy.ts';
+import { destination, parseAuthority, type Destination } from './policy.ts';
 import { UpstreamConnectionsBusy, type UpstreamAgents } from './upstream-agents.ts';
 import type { UpstreamBudget } from './upstream-budget.ts';
 import {
   refusedOutcome,
+  tunnelOpened,
   upstreamEvent,
   type TunnelContext,
   type UpstreamEvent,
@@ -39,6 +40,11 @@ export interface ProxyOptions {
   agents: UpstreamAgents;
   /** Every upstream request or tunnel, once it ended. */
   observe(event: UpstreamEvent): void;
+  /**
+   * A CONNECT tunnel as it opened (reason `tunnel_opened`), before observe() gets it at its end:
+   * a tunnel may stay open for hours, and one a killed gateway never closed is on record all the same.
+   */
+  opened(event: UpstreamEvent): void;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   /** How long a request's headers may take (egress/headers-deadline.ts); 30 s unless a test shortens it. */
@@ -72,6 +78,14 @@ export function createProxyServer(
     started: number,
     r: Refusal,
   ): void => record(ctx, dest, method, started, refusedOutcome(r));
+
+  /**
+   * Gives back the budget a request was charged (admission.ts) when it never reached the upstream.
+   * A refund Redis does not take leaves the call charged: over-charged, never under.
+   */
+  const giveBack = (ok: Admitted): void => {
+    if (ok.charged && ok.upstream) void options.budget.refund(ok.upstream.name).catch(() => undefined);
+  };
 
   const admission = (
     { tenant, policy, pack }: TunnelContext,
@@ -118,6 +132,8 @@ export function createProxyServer(
     let left = false;
     const finish = (): void => {
       const reason = connected ? 'tunnel' : left ? 'client_gone' : 'upstream_unreachable';
+      // Never connected: the upstream saw no call.
+      if (!connected) giveBack(ok);
       record(ctx, dest, 'CONNECT', started, {
         status: connected ? 200 : left ? 499 : 502,
         sent: sent.bytes,
@@ -164,6 +180,8 @@ export function createProxyServer(
     upstream.once('connect', () => {
       connected = true;
       latencyMs = Date.now() - started;
+      // On record as it opens, not only at its close: hours later, or never for a killed gateway.
+      options.opened(tunnelOpened({ ctx, dest, method: 'CONNECT', started }, latencyMs, ok.upstream?.name));
       upstream.setTimeout(options.idleTimeoutMs);
       client.setTimeout(options.idleTimeoutMs, () => client.destroy());
       if (head.length > 0) upstream.write(head);
@@ -213,7 +231,13 @@ export function createProxyServer(
           message: 'send absolute-form http:// requests, or CONNECT host:port for https',
         }),
       );
-    const dest: Destination = { host: ruleHost(url.hostname), port: Number(url.port || 80) };
+    const dest = destination(url.hostname, Number(url.port || 80));
+    if (!dest)
+      return reply(
+        refusal('egress_bad_request', 'bad_host', {
+          message: 'name a DNS name or an IPv4 address of at most 253 characters',
+        }),
+      );
     void forward(ctx, dest, url, req, res, started, method, reply).catch(() => {
       if (!res.headersSent) reply(refusal('upstream_unreachable', 'gateway_state_unavailable'));
       else res.destroy();
@@ -247,6 +271,7 @@ export function createProxyServer(
       const deny = (code: ErrorCode, reason: string, message: string): void => {
         const where = { host: dest.host, port: dest.port, upstream: verdict.upstream?.name };
         const r = refusal(code, reason, { ...where, message });
+        giveBack(verdict);
         refused(ctx, dest, method, started, r);
         reply(r);
       };
@@ -293,7 +318,10 @@ export function createProxyServer(
       });
     };
     // Gone while it was admitted: no upstream request at all.
-    if (left.signal.aborted) return done();
+    if (left.signal.aborted) {
+      giveBack(verdict);
+      return done();
+    }
     const upstreamReq = httpRequest({
       host: verdict.address,
       port: dest.port,
@@ -311,6 +339,8 @@ export function createProxyServer(
       if (failure === 'bad_upstream_response') return;
       // Every connection of the tenant's in use (upstream-agents.ts): refused, none opened.
       if (error instanceof UpstreamConnectionsBusy) {
+        // Refused before a byte was sent: a call the upstream never saw spends no budget.
+        giveBack(verdict);
         const r = refusal('upstream_unreachable', 'upstream_connections_busy', {
           host: dest.host,
           port: dest.port,

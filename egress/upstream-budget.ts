@@ -1,8 +1,9 @@
 // An upstream's call budget, shared by every tenant that calls it: the rate limiter's upstream layer
 // (kernel/ratelimit/upstream-budgets.ts), whose budgets operators set with `bulkhead quota
-// --upstream` and the router charges too. The gateway decides through this small port.
+// --upstream` and the router charges too. The gateway decides through this small port, and gives
+// back a call it charged that never reached the upstream (egress/proxy.ts).
 import type { Redis } from 'ioredis';
-import { chargeUpstream } from '../kernel/ratelimit/upstream-budgets.ts';
+import { chargeUpstream, refundUpstream } from '../kernel/ratelimit/upstream-budgets.ts';
 
 export interface UpstreamDecision {
   admitted: boolean;
@@ -15,6 +16,8 @@ export interface UpstreamDecision {
 /** The port the gateway decides through; undefined for an upstream that has no budget. */
 export interface UpstreamBudget {
   take(upstream: string): Promise<UpstreamDecision | undefined>;
+  /** Gives back one call `take` admitted that never reached the upstream. */
+  refund(upstream: string): Promise<void>;
 }
 
 export class RedisUpstreamBudget implements UpstreamBudget {
@@ -36,5 +39,9 @@ export class RedisUpstreamBudget implements UpstreamBudget {
       remaining: layer.remaining,
       retryAfterMs: decision.admitted ? 0 : (layer.retry_after_ms ?? 1),
     };
+  }
+
+  async refund(upstream: string): Promise<void> {
+    await refundUpstream({ redis: this.#redis, prefix: this.#prefix, upstream });
   }
 }

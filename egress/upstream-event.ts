@@ -82,3 +82,13 @@ export function refusedOutcome(r: Refusal): UpstreamOutcome {
     ...(typeof r.body.upstream === 'string' ? { upstream: r.body.upstream } : {}),
   };
 }
+
+/** A CONNECT tunnel as it opened: permitted, connected after `latencyMs`, nothing relayed yet. */
+export function tunnelOpened(
+  request: UpstreamRequest,
+  latencyMs: number,
+  upstream: string | undefined,
+): UpstreamEvent {
+  const opened = { status: 200, sent: 0, received: 0, latencyMs, decision: 'permit' } as const;
+  return upstreamEvent(request, { ...opened, reason: 'tunnel_opened', ...(upstream ? { upstream } : {}) });
+}

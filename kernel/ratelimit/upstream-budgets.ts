@@ -3,9 +3,11 @@
 // that the rate-limit script reads on each decision (so a change applies to the next call); an
 // upstream with no entry does not limit. Operators set them with `bulkhead upstream`; the
 // router charges the upstreams a tool definition names with the call, and the egress gateway
-// charges a pack's request through `chargeUpstream`.
+// charges a pack's request through `chargeUpstream`, and gives back with `refundUpstream` one that
+// never reached the upstream.
 import type { Redis } from 'ioredis';
-import { upstreamBudgetsKey } from '../redis/keys.ts';
+import { upstreamBudgetsKey, upstreamRateKey } from '../redis/keys.ts';
+import { redisScripts } from '../redis/scripts.ts';
 import { BulkheadError } from '../errors/bulkhead-error.ts';
 import { UPSTREAM_NAME } from '../tools/tool-definition.ts';
 import { RateLimiter, type RateDecision } from './rate-limiter.ts';
@@ -64,4 +66,24 @@ export function chargeUpstream(
 ): Promise<RateDecision> {
   const limiter = new RateLimiter({ redis: options.redis, prefix: options.prefix });
   return limiter.takeUpstreams([checkedUpstreamName(options.upstream)]);
+}
+
+/**
+ * Gives back one call `chargeUpstream` admitted that never reached the upstream (an egress
+ * gateway's request it refused after its charge, or that never connected): exact
+ * whatever else was charged meanwhile (kernel/redis/lua/upstream-refund.lua). False when there was
+ * nothing to give back: the upstream has no budget, or its budget is full again.
+ */
+export async function refundUpstream(
+  options: UpstreamBudgetsOptions & { upstream: string },
+): Promise<boolean> {
+  const upstream = checkedUpstreamName(options.upstream);
+  const given = await redisScripts(options.redis).upstreamRefund(
+    {
+      upstream: upstreamRateKey(options.prefix, upstream),
+      upstreamBudgets: upstreamBudgetsKey(options.prefix),
+    },
+    { name: upstream },
+  );
+  return given === 1;
 }

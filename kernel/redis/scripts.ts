@@ -87,6 +87,7 @@ export const SCRIPTS = {
     ['session', 'tenantSessions'],
     ['record', 'ttlSeconds', 'maxPerTenant', 'indexTtlSeconds'],
   ),
+  upstreamRefund: spec('upstream-refund.lua', ['upstream', 'upstreamBudgets'], ['name']),
   rateLimit: batchSpec(
     'rate-limit.lua',
     [

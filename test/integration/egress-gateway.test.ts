@@ -162,7 +162,9 @@ describe.each(TENANTS.filter((t) => t.tenant !== 'egress-b'))('a $isolation tena
     const answer = await connectThrough(stack.ns.docker, id(tenant), target(api));
     expect(answer.status).toBe(200);
     expect(answer.body).toContain('hello from api');
-    const entries = await egressEntries(tenant, before + 1);
+    // Two entries: the tunnel as it opened, then at its close.
+    const entries = await egressEntries(tenant, before + 2);
+    expect(entries.at(-2)).toMatchObject({ decision: 'permit', reason: 'tunnel_opened', agent: null });
     const call = entries.at(-1)!;
     expect(call).toMatchObject({ decision: 'permit', reason: 'tunnel', agent: null });
     expect(call.upstream).toMatchObject({

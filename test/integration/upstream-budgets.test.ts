@@ -2,7 +2,8 @@
 // kernel/redis/lua/rate-limit.lua): a downstream API's budget is shared by every tenant whose calls
 // use it, over separate connections; it is charged all-or-none with the call's other layers; the
 // egress gateway's charge (chargeUpstream) spends the same budget; a budget changed by an operator
-// applies to the next call; an upstream with no budget does not limit.
+// applies to the next call; an upstream with no budget does not limit; a call the gateway gives back
+// (refundUpstream) is one call less, exactly, among other connections' charges.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Quotas } from '../../kernel/tenant/tenant-spec.ts';
@@ -10,6 +11,7 @@ import { RateLimiter, rateLimitError, type RateScope } from '../../kernel/rateli
 import {
   chargeUpstream,
   listUpstreamBudgets,
+  refundUpstream,
   setUpstreamBudget,
 } from '../../kernel/ratelimit/upstream-budgets.ts';
 import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
@@ -118,6 +120,29 @@ describe('upstream budgets (real Redis)', () => {
       search: 3,
       billing: 50,
     });
+  });
+
+  it('gives back one call exactly, whatever other connections charged meanwhile; nothing past full', async () => {
+    // One call per 10 s: the budget read does not move while the test runs.
+    await setUpstreamBudget({ redis: redisA, prefix, upstream: 'geo', callsPerMinute: 6 });
+    const charge = (redis: Redis) => chargeUpstream({ redis, prefix, upstream: 'geo' });
+    const refund = (redis: Redis, upstream = 'geo') => refundUpstream({ redis, prefix, upstream });
+    // Nothing to give back: the budget is full, or there is none.
+    expect(await refund(redisA)).toBe(false);
+    expect(await refund(redisA, 'unmetered')).toBe(false);
+    await charge(redisA);
+    await charge(redisB);
+    await charge(redisA);
+    // A refund among other connections' charges, in whatever order Redis takes them.
+    const [given] = await Promise.all([refund(redisB), charge(redisA), charge(redisB)]);
+    expect(given).toBe(true);
+    const remaining = async () =>
+      (await limiterA.takeUpstreams(['geo'], { peek: true })).layers[0]?.remaining;
+    expect(await remaining()).toBe(6 - 4);
+    for (let i = 0; i < 4; i++) expect(await refund(i % 2 ? redisA : redisB)).toBe(true);
+    expect(await remaining()).toBe(6);
+    expect(await refund(redisA)).toBe(false);
+    expect(await remaining()).toBe(6);
   });
 
   it('refuses an invalid name or budget as operator input', async () => {

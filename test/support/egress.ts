@@ -3,6 +3,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chownSync, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createServer, request, type IncomingHttpHeaders, type RequestOptions, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,11 +16,12 @@ import { startEgressGateway, type RunningEgressGateway } from '../../egress/gate
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
+import { installation, type Installation } from '../../kernel/tenant/installation.ts';
 import { PLANS, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { DEFAULT_EGRESS_PORT, EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 import { tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
 import { startEgressBridge } from '../../runtime-image/src/egress-bridge.ts';
-import { execIn, testNamespace, type TestNamespace } from './namespace.ts';
+import { execIn, REDIS_URL, testNamespace, type TestNamespace } from './namespace.ts';
 import { freePort } from './stack.ts';
 
 const run = promisify(execFile);
@@ -241,7 +243,12 @@ export interface LocalEgressProcess {
   child: ChildProcess;
   /** Each tenant's bridge's tenant-wide port, as startLocalEgress names them. */
   ports: Record<string, number>;
-  /** SIGTERM, unless it exited already (a crash a test is to show), and its exit. */
+  /** Its namespace's: where its registry and its tenants' audit trails are in Redis. */
+  installation: Installation;
+  /**
+   * SIGTERM, unless it exited already (a crash or a kill a test is to show), its exit, then what
+   * an exit without its own cleanup left: its socket directories and Redis keys.
+   */
   stop(): Promise<void>;
 }
 
@@ -265,12 +272,21 @@ export async function spawnLocalEgress(
       .then((r) => [r.value]),
     exited.then(() => Promise.reject(new Error(`gateway exited: ${child.exitCode}`))),
   ]);
+  const served = JSON.parse(line!) as { ports: Record<string, number>; namespace: string; runDir: string };
+  const inst = installation({ namespace: served.namespace, redisUrl: REDIS_URL });
   return {
     child,
-    ports: JSON.parse(line!) as Record<string, number>,
+    ports: served.ports,
+    installation: inst,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      // What a gateway killed (or crashed) left: a stopped one removed it already.
+      await rm(served.runDir, { recursive: true, force: true });
+      const redis = new Redis(inst.redis);
+      const keys = await redis.keys(`${inst.registryPrefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
     },
   };
 }

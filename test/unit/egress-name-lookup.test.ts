@@ -25,7 +25,7 @@ const policy = EgressPolicySchema.parse({
   packs: {},
   upstreams: {},
 });
-const budget: UpstreamBudget = { take: () => Promise.resolve(undefined) };
+const budget: UpstreamBudget = { take: () => Promise.resolve(undefined), refund: () => Promise.resolve() };
 
 /** libuv's pool as getaddrinfo meets it: `threads` lookups at once; a `*.slow.example.test` name hangs. */
 function threadpool(threads = 2) {
@@ -177,6 +177,7 @@ describe('resolving an allowed host name', () => {
         charged.push(upstream);
         return Promise.resolve(undefined);
       },
+      refund: () => Promise.resolve(),
     };
     const metered = EgressPolicySchema.parse({
       mode: 'allowlist',

@@ -1,167 +1,28 @@
 // The gateway's proxy (egress/proxy.ts) against a hostile client on one tunnel: what reaches an
-// upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time per
-// connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream connection
-// outlives its client, a connection sending no request ends, a forwarded body is never a request of
-// its own, a credential the gateway adds is not echoed back, one tenant's kept-alive upstream
-// connection never serves another tenant, and `name.` is `name` in both proxy forms. The proxy is
+// upstream, and what it costs, stays within what the tunnel pool bounds (one request at a time
+// per connection, BULKHEAD_EGRESS_MAX_CONNECTIONS connections per tenant), no upstream
+// connection outlives its client, a connection sending no request ends, a forwarded body is
+// never a request of its own, a credential the gateway adds is not echoed back, one tenant's
+// kept-alive upstream connection never serves another tenant, `name.` is `name` in both proxy
+// forms, and a host no rule could name (longer than DNS allows) is refused in both. The proxy is
 // driven directly, one loopback connection standing for one tunnel; the upstreams are loopback
-// servers that record what reaches them.
-import { createServer as createHttpServer, type RequestListener } from 'node:http';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+// servers that record what reaches them (test/support/egress-proxy-harness.ts).
+import { connect, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NameResolver } from '../../egress/name-lookup.ts';
-import { createProxyServer } from '../../egress/proxy.ts';
-import type { UpstreamEvent } from '../../egress/upstream-event.ts';
-import { UpstreamAgents } from '../../egress/upstream-agents.ts';
 import type { UpstreamBudget } from '../../egress/upstream-budget.ts';
-import { EgressPolicySchema } from '../../kernel/tenant/egress-policy.ts';
+import { NameResolver } from '../../egress/name-lookup.ts';
+import {
+  atTestEnd,
+  closeProxyHarness,
+  countingBudget,
+  exchange,
+  httpUpstream,
+  listening,
+  proxy,
+  upstream,
+} from '../support/egress-proxy-harness.ts';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const step of cleanup.splice(0)) step();
-});
-
-function listening(server: Server): Promise<number> {
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
-  );
-}
-
-/** A loopback HTTP upstream that answers with `handler`: its port. */
-async function httpUpstream(handler: RequestListener): Promise<number> {
-  const server = createHttpServer(handler);
-  const port = await listening(server);
-  cleanup.push(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return port;
-}
-
-/**
- * A loopback upstream: answers each HTTP request with `ok` (`whole`), not at all (`none`), or with
- * its headers and a first chunk, the rest never (`started`).
- */
-async function upstream(answer: 'whole' | 'none' | 'started' = 'whole') {
-  const sockets: Socket[] = [];
-  let requests = 0;
-  let onConnection: (() => void) | undefined;
-  let onClose: (() => void) | undefined;
-  const server = createServer((socket) => {
-    sockets.push(socket);
-    onConnection?.();
-    socket.once('close', () => onClose?.());
-    socket.on('data', (chunk) => {
-      const count = chunk.toString('latin1').split('\r\n\r\n').length - 1;
-      requests += count;
-      for (let i = 0; i < count; i++)
-        if (answer === 'whole') socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-        else if (answer === 'started')
-          socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n');
-    });
-  });
-  const port = await listening(server);
-  cleanup.push(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return {
-    port,
-    connections: () => sockets.length,
-    requests: () => requests,
-    connected: new Promise<void>((resolve) => (onConnection = resolve)),
-    /** The first upstream connection closed. */
-    closed: new Promise<void>((resolve) => (onClose = resolve)),
-  };
-}
-
-/**
- * The proxy under a policy allowing `127.0.0.1:<port>` literally, as an operator may, as the
- * upstream `local`, and `hosts` tenant-wide; with `secret`, an upstream whose credential the gateway
- * adds, of that value. Tunnels come from tenant acme (`port`), or globex (`portOf`).
- */
-async function proxy(
-  port: number,
-  options: {
-    budget?: UpstreamBudget;
-    headersTimeoutMs?: number;
-    secret?: string;
-    names?: NameResolver;
-    hosts?: string[];
-  } = {},
-) {
-  const { budget = { take: () => Promise.resolve(undefined) }, headersTimeoutMs, secret } = options;
-  const credential = { header: 'authorization', secret: 'LOCAL_TOKEN', prefix: 'Bearer ' };
-  const events: UpstreamEvent[] = [];
-  let onEvent: (() => void) | undefined;
-  const seen: Socket[] = [];
-  const tenantOf = new WeakMap<Socket, string>();
-  const agents = new UpstreamAgents({ maxSockets: 64 });
-  const server = createProxyServer(
-    {
-      budget,
-      names: options.names ?? new NameResolver(),
-      credential: () => Promise.resolve(secret),
-      agents,
-      connectTimeoutMs: 10_000,
-      idleTimeoutMs: 3_600_000,
-      ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),
-      observe(event) {
-        events.push(event);
-        onEvent?.();
-      },
-    },
-    (socket) => {
-      seen.push(socket);
-      return {
-        tenant: tenantOf.get(socket) ?? 'acme',
-        pack: undefined,
-        policy: EgressPolicySchema.parse({
-          mode: 'allowlist',
-          hosts: options.hosts ?? [],
-          upstreams: {
-            local: { hosts: [`127.0.0.1:${port}`], ...(secret === undefined ? {} : { credential }) },
-          },
-        }),
-      };
-    },
-  );
-  // Handed over as the gateway hands each tunnel (egress/gateway.ts), on a socket that, like the
-  // tunnel pool's, ends when its peer ends; its tenant is the one whose listener it came through.
-  const ports = new Map<string, number>();
-  for (const tenant of ['acme', 'globex']) {
-    const front = createServer((socket) => {
-      tenantOf.set(socket, tenant);
-      server.emit('connection', socket);
-    });
-    ports.set(tenant, await listening(front));
-    cleanup.push(() => front.close());
-  }
-  cleanup.push(() => {
-    server.closeAllConnections();
-    agents.close();
-  });
-  return {
-    port: ports.get('acme')!,
-    portOf: (tenant: 'acme' | 'globex') => ports.get(tenant)!,
-    events,
-    observed: new Promise<void>((resolve) => (onEvent = resolve)),
-    /** The proxy's side of the tunnel of the first request it saw. */
-    side: () => seen[0],
-  };
-}
-
-/** Writes `text` on a new connection to the proxy and resolves with all it answered until it closed. */
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-  });
-}
+afterEach(closeProxyHarness);
 
 describe('the egress proxy against a hostile tunnel', () => {
   it('forwards one request of a connection at a time: pipelined requests reach no upstream and no audit', async () => {
@@ -256,8 +117,13 @@ describe('the egress proxy against a hostile tunnel', () => {
     async (method) => {
       const up = await upstream('none');
       let admit: (() => void) | undefined;
+      let refunds = 0;
       const budget: UpstreamBudget = {
-        take: () => new Promise((resolve) => (admit = () => resolve(undefined))),
+        take: () =>
+          new Promise(
+            (resolve) => (admit = () => resolve({ admitted: true, limit: 9, remaining: 8, retryAfterMs: 0 })),
+          ),
+        refund: () => Promise.resolve(void (refunds += 1)),
       };
       const gateway = await proxy(up.port, { budget });
       const client = connect(gateway.port, '127.0.0.1', () =>
@@ -290,6 +156,8 @@ describe('the egress proxy against a hostile tunnel', () => {
         errorType: undefined,
         call: { method, status: 499, upstream: 'local' },
       });
+      // Charged as it was admitted, and given back: the upstream never saw it.
+      expect(refunds).toBe(1);
     },
   );
 
@@ -345,6 +213,20 @@ describe('the egress proxy against a hostile tunnel', () => {
     },
   );
 
+  it('refuses a plain request to a host no rule could name, unaudited: the trail holds no such name', async () => {
+    const up = await upstream('whole');
+    const gateway = await proxy(up.port);
+    // Node's URL parser takes a host name of any length; DNS's longest is 253 characters.
+    const long = `${'a'.repeat(8_000)}.example.test`;
+    const answer = await exchange(
+      gateway.port,
+      `GET http://${long}/ HTTP/1.1\r\nhost: example.test\r\nconnection: close\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 .*"reason":"bad_host"/s);
+    expect(answer).not.toContain(long);
+    expect(gateway.events).toEqual([]);
+  });
+
   it('sends no TRACE to an upstream whose credential it adds: the upstream would echo it back', async () => {
     // An upstream that answers TRACE as HTTP says (Apache's default): the request it got, as its body.
     const port = await httpUpstream((req, res) => {
@@ -352,7 +234,8 @@ describe('the egress proxy against a hostile tunnel', () => {
       if (req.method === 'TRACE') res.end(`${req.method} ${req.url}\r\n${JSON.stringify(req.headers)}`);
       else res.end('ok');
     });
-    const gateway = await proxy(port, { secret: 'the-upstream-secret' });
+    const budget = countingBudget();
+    const gateway = await proxy(port, { secret: 'the-upstream-secret', budget });
     const target = `127.0.0.1:${port}`;
     const answer = await exchange(
       gateway.port,
@@ -361,12 +244,15 @@ describe('the egress proxy against a hostile tunnel', () => {
     expect(answer).not.toContain('the-upstream-secret');
     expect(answer).toMatch(/^HTTP\/1\.1 403/);
     expect(gateway.events).toMatchObject([{ decision: 'deny', reason: 'credential_echo' }]);
+    // Refused by the gateway after its charge: the call the upstream never saw is given back.
+    expect(budget.refunds).toBe(1);
     // Any other method still carries it.
     const get = await exchange(
       gateway.port,
       `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nconnection: close\r\n\r\n`,
     );
     expect(get).toMatch(/^HTTP\/1\.1 200/);
+    expect(budget.refunds).toBe(1);
   });
 
   it.each([
@@ -381,7 +267,7 @@ describe('the egress proxy against a hostile tunnel', () => {
   ])('answers 502 for an upstream answer of %s, and audits it as such', async (_, text) => {
     const odd = createServer((socket) => socket.once('data', () => socket.end(text)));
     const port = await listening(odd);
-    cleanup.push(() => odd.close());
+    atTestEnd(() => odd.close());
     const gateway = await proxy(port);
     const target = `127.0.0.1:${port}`;
     const answer = await exchange(gateway.port, `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
