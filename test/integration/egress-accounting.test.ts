@@ -12,6 +12,7 @@ import { setUpstreamBudget } from '../../kernel/ratelimit/upstream-budgets.ts';
 import type { Installation } from '../../kernel/tenant/installation.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
 import { getOnce, spawnLocalEgress, startLocalEgress, type LocalEgress } from '../support/egress.ts';
+import { until } from '../support/until.ts';
 
 const ANSWER = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok';
 
@@ -73,11 +74,9 @@ async function trailUntil(
   done: (entries: AuditEntry[]) => boolean,
 ): Promise<AuditEntry[]> {
   const trail = new AuditTrail({ redis, prefix: inst.registryPrefix });
-  for (;;) {
-    const entries = await trail.entries('local');
-    if (done(entries)) return entries;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let entries: AuditEntry[] = [];
+  await until(async () => done((entries = await trail.entries('local'))), 'the trail entries awaited', 20);
+  return entries;
 }
 
 const reasons = (entries: AuditEntry[], reason: string) => entries.filter((e) => e.reason === reason);
