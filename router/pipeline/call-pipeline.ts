@@ -201,8 +201,7 @@ async function executeTenantTool(
           executed = true;
           return dispatch(call, args, deps);
         },
-        ahead,
-        slot,
+        { ahead, slot, signal: call.relay?.signal },
       ),
     );
   } catch (error) {

@@ -10,15 +10,17 @@
 // finish and never runs the tool, and gives its slot at the tenant's concurrency gate back while it
 // waits (it reaches no container: a retry storm on one slow write must not shut the tenant's other
 // calls out), waiting aside within the gate's bound (call-slot.ts), past which it is answered at
-// once. The tenant runtime keeps its own key table in the write's transaction, which covers the
-// case this layer cannot: a crash after the commit and before the result reached Redis. Every
-// record is sealed for its tenant and its Redis key before it is stored (record-sealing.ts); one
-// that does not open is given back and never replayed, and the write runs again into that table.
+// once; a wait ends as soon as its client cancels or goes away. The tenant runtime keeps its own key
+// table in the write's transaction, which covers the case this layer cannot: a crash after the
+// commit and before the result reached Redis. Every record is sealed for its tenant and its Redis
+// key before it is stored (record-sealing.ts); one that does not open is given back and never
+// replayed, and the write runs again into that table.
 // Retries are bounded here, at the server, because the callers are agents that retry in loops: each
 // failed attempt of a key is counted for the key's window, its `retry_after_ms` doubles with every
 // failure (to at most a minute), and once `maxFailures` attempts have failed the next one is
 // refused as `permanent` (`retry_limit_exceeded`) without reaching the tenant's container.
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
@@ -110,6 +112,15 @@ export interface CallSlot {
   leave(): boolean;
   /** Takes a slot again; resolves to the answer to give instead (a refusal), or undefined. */
   retake(): Promise<ToolAnswer | undefined>;
+}
+
+/** What IdempotencyStore.run knows of its call besides the key. */
+export interface RunOptions {
+  /** The claim sent with the call's admission, taken for the first attempt. */
+  ahead?: ClaimAhead | undefined;
+  slot?: CallSlot | undefined;
+  /** Aborted when the call's client cancels or goes away (CallRelay.signal). */
+  signal?: AbortSignal | undefined;
 }
 
 /** A key's claim sent ahead of its run (IdempotencyStore.claimAhead). */
@@ -208,13 +219,14 @@ export class IdempotencyStore {
    * Runs `execute` once per key: claims the key (or takes `ahead`, the claim sent with the call's
    * admission, for the first attempt), or answers from what an earlier call with the key left.
    * `slot`: the call's place at its tenant's concurrency gate, left while it waits for another call
-   * of its key and taken again before it runs.
+   * of its key and taken again before it runs. `signal`: aborted when the call's client cancels or
+   * goes away; a wait for another call of the key then ends at once (a call that runs is not
+   * touched: its dispatch has the same signal).
    */
   async run(
     scope: IdempotencyScope,
     execute: () => Promise<ToolAnswer>,
-    ahead?: ClaimAhead,
-    slot?: CallSlot,
+    { ahead, slot, signal }: RunOptions = {},
   ): Promise<ToolAnswer> {
     const keys = ahead?.sent.keys ?? this.keys(scope);
     const redisKey = keys.result;
@@ -223,10 +235,17 @@ export class IdempotencyStore {
     let unreadable = 0;
     let left = false;
     for (;;) {
+      // A wait whose caller went away ends: nobody would read its answer, and it gives its place
+      // aside back (the caller's slot, when this returns) and asks Redis nothing more.
+      if (left && signal?.aborted) return inProgress();
       const { claim, reply } = sent ?? this.sendClaim(keys, scope);
       sent = undefined;
       const [claimed, counted] = await reply;
       if (claimed === 'OK') {
+        if (left && signal?.aborted) {
+          await this.release(redisKey, claim); // claimed as its caller went away: not run
+          return inProgress();
+        }
         const failures = Number(counted ?? 0);
         if (this.options.maxFailures === undefined || failures < this.options.maxFailures) {
           const refused = left && slot ? await this.retakeSlot(redisKey, claim, slot) : undefined;
@@ -260,7 +279,8 @@ export class IdempotencyStore {
       if (!left && slot?.leave() === false) return inProgress();
       left = true;
       if (Date.now() >= deadline) return inProgress();
-      await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 50));
+      // Rejected only when `signal` aborts, which the next turn answers.
+      await sleep(this.options.pollMs ?? 50, undefined, { signal }).catch(() => undefined);
     }
   }
 

@@ -6,9 +6,12 @@
 // runs (router/pipeline/call-pipeline.ts, router/pipeline/idempotency.ts). The router's real HTTP
 // app, stock SDK clients with tokens of a real key-holding issuer, the real dispatcher, signer,
 // limiter, gate and idempotency store on real Redis; a scripted runtime on a real unix socket holds
-// the write until the test lets it go. Then the store and the gate alone (real Redis, the real gate):
-// a retry that waited and finds the key free again (the first call failed) takes a slot again
-// before it runs, and a full gate refuses it without a claim kept or a failure of the key counted.
+// the write until the test lets it go. A retry whose client cancels as it waits (a 2025 client's
+// notifications/cancelled, a 2026 client's closed stream) gives its place aside back at once, or a
+// storm of retries given up early would fill the bound with waits nobody reads. Then the store and
+// the gate alone (real Redis, the real gate): a retry that waited and finds the key free again (the
+// first call failed) takes a slot again before it runs, and a full gate refuses it without a claim
+// kept or a failure of the key counted.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
@@ -103,6 +106,8 @@ beforeAll(async () => {
     logger,
     prefix: ns.installation.registryPrefix,
     redis,
+    // Longer than a test's timeout: a wait that ends is one that ended for its own reason.
+    idempotencyWaitMs: 120_000,
     runtimes: {
       dispatcher: new TenantDispatcher({
         runtimes: { ensure: () => Promise.resolve(runtime.endpoint) },
@@ -123,11 +128,15 @@ afterAll(async () => {
   await ns?.cleanup();
 });
 
-/** A stock SDK client of `agent`, an OAuth client of the tenant acting alone. */
-async function clientOf(agent: string): Promise<Client> {
+/**
+ * A stock SDK client of `agent`, an OAuth client of the tenant acting alone: of the 2025 era (a
+ * session; a cancel is a `notifications/cancelled`) unless `modern` (a cancel closes the stream).
+ */
+async function clientOf(agent: string, era: 'legacy' | 'modern' = 'legacy'): Promise<Client> {
   const claims = { issuer: keyholder.issuer, audience: mcpUrl, agent, tenant: TENANT };
   const token = await keyholder.sign(agentClaims(claims, { scope: 'records:read records:write' }));
-  const client = new Client({ name: agent, version: '1' });
+  const pinned = era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' as const } } } : {};
+  const client = new Client({ name: agent, version: '1' }, pinned);
   await client.connect(
     new StreamableHTTPClientTransport(new URL(mcpUrl), {
       authProvider: { token: () => Promise.resolve(token) },
@@ -192,6 +201,59 @@ describe('retries of a write that is still running', () => {
     await storm.close();
     await other.close();
   });
+
+  it.each(['legacy', 'modern'] as const)(
+    'give their place aside back as soon as their client cancels (%s era), the first call untouched',
+    async (era) => {
+      let letGo!: () => void;
+      hold = new Promise((resolve) => (letGo = resolve));
+      const writes = () => reached.filter((name) => name === 'records_create').length;
+      const before = writes();
+      const looping = await clientOf('looping-agent');
+      const giving = await clientOf('giving-up-agent', era);
+      const write = (client: Client, signal?: AbortSignal) =>
+        client.callTool(
+          { name: 'records_create', arguments: { title: 'slow', idempotency_key: `storm-0002-${era}` } },
+          { signal },
+        );
+      const first = write(looping);
+      let firstAnswered = false;
+      first.finally(() => (firstAnswered = true)).catch(() => undefined);
+      const cancels = [0, 1, 2].map(() => new AbortController());
+      let last: ReturnType<typeof write> | undefined;
+      try {
+        await until(() => writes() === before + 1, 'the first write to reach the runtime');
+        // As many retries as may wait aside, one after another (all at once, the gate would queue or
+        // refuse some), each given up by its client as it waits.
+        const given: ReturnType<typeof write>[] = [];
+        for (const cancel of cancels) {
+          given.push(write(giving, cancel.signal));
+          given.at(-1)!.catch(() => undefined);
+          await until(() => gate.aside(TENANT) === given.length, `retry ${given.length} to wait aside`);
+        }
+        for (const c of cancels) c.abort('the agent gave up');
+        for (const g of given) await expect(g).rejects.toThrow();
+        // The waits end (the store's wait outlasts this test): the places aside are free again
+        // while the first write still runs, and a retry whose client stays waits in one of them.
+        await until(() => gate.aside(TENANT) === 0, 'the cancelled retries to give their places back');
+        expect(firstAnswered).toBe(false);
+        last = write(looping);
+        await until(() => gate.aside(TENANT) === 1, 'a later retry to wait aside, not be refused');
+      } finally {
+        letGo();
+        await Promise.allSettled([first, last]);
+      }
+      const answers = await Promise.all([first, last]);
+      // The write ran once; the later retry got its stored result.
+      expect(answers.map(errorCode)).toEqual([undefined, undefined]);
+      expect(JSON.stringify(answers[1].structuredContent)).toBe(JSON.stringify(answers[0].structuredContent));
+      expect(writes()).toBe(before + 1);
+      expect(gate.load(TENANT).inFlight).toBe(0);
+      expect(gate.aside(TENANT)).toBe(0);
+      await looping.close();
+      await giving.close();
+    },
+  );
 });
 
 describe('a retry that waited, once the first call of its key failed', () => {
@@ -234,8 +296,7 @@ describe('a retry that waited, once the first call of its key failed', () => {
         await failing;
         return toolError('runtime_unavailable', 'down', { retry_after_ms: 1_000 });
       },
-      undefined,
-      firstSlot,
+      { slot: firstSlot },
     );
     await until(() => slots.load(TENANT).inFlight === 1, 'the first call to hold its slot');
     return { store, slots, slotOf, fail, first, firstSlot, prefix };
@@ -251,8 +312,7 @@ describe('a retry that waited, once the first call of its key failed', () => {
         inFlightWhileRunning = slots.load(TENANT).inFlight;
         return Promise.resolve({ content: [{ type: 'text', text: 'the retry ran' }] });
       },
-      undefined,
-      retrySlot,
+      { slot: retrySlot },
     );
     // Waiting for the first call, the retry holds no slot: it waits aside.
     await until(() => slots.load(TENANT).inFlight === 1, 'the retry to give its slot back');
@@ -277,8 +337,7 @@ describe('a retry that waited, once the first call of its key failed', () => {
         retryRuns += 1;
         return Promise.resolve({ content: [{ type: 'text', text: 'ran' }] });
       },
-      undefined,
-      retrySlot,
+      { slot: retrySlot },
     );
     await until(() => slots.load(TENANT).inFlight === 1, 'the retry to give its slot back');
     // Another call of the tenant takes the slot the retry gave back: the gate is full.
@@ -309,7 +368,7 @@ describe('a retry that waited, once the first call of its key failed', () => {
     const retry = () => {
       const slot = new HeldSlot({ release: undefined, take, waitAside });
       held.push(slot);
-      return store.run(scope('retake-0003'), execute, undefined, slot);
+      return store.run(scope('retake-0003'), execute, { slot });
     };
     const waiting = [retry(), retry()];
     await until(() => slots.aside(TENANT) === 2, 'two retries to wait aside');

@@ -161,6 +161,8 @@ export interface HarnessOptions {
    * runtime is part of most of these tests) and the tenants' concurrency gate (default: none).
    */
   runtimes?: Pick<AppDeps, 'dispatcher' | 'gate'>;
+  /** How long a write waits for another call of its key (IdempotencyOptions.waitMs; default 30 s). */
+  idempotencyWaitMs?: number;
 }
 
 /** The router's HTTP app as production wires it, minus the tenant runtimes (unless `runtimes`). */
@@ -177,7 +179,12 @@ export async function startAuthRouter(
     // No pack is approved here: no prompts either.
     prompts: { promptsFor: () => new Map() },
     sharedHandlers: new Map(shared.map((m) => [m.definition.name, m.handler])),
-    idempotency: new IdempotencyStore({ redis, prefix, sealer: new RecordSealer('auth harness secret') }),
+    idempotency: new IdempotencyStore({
+      redis,
+      prefix,
+      sealer: new RecordSealer('auth harness secret'),
+      waitMs: options.idempotencyWaitMs,
+    }),
     limiter: new RateLimiter({ redis, prefix }),
     resourceUrl,
     authorizationServers: options.issuers.map((i) => i.issuer),
