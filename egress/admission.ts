@@ -39,6 +39,9 @@ export function refusalText(r: Refusal): string {
   return `HTTP/1.1 ${r.status} Refused\r\n${lines.join('\r\n')}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
+/** The refusal of every new call while too many audit entries wait for Redis: it is unaudited. */
+export const AUDIT_UNAVAILABLE = 'audit_unavailable';
+
 const REASONS = {
   egress_off: 'egress is off for this tenant',
   host_not_allowed: "the host is in neither the tenant's nor the pack's egress allowlist",
@@ -52,9 +55,17 @@ export async function admit(options: {
   dest: Destination;
   budget: UpstreamBudget;
   names: NameResolver;
+  /** As many audit entries wait for Redis as the gateway keeps (kernel/audit/audit-backlog.ts). */
+  auditFull: boolean;
 }): Promise<Admitted | Refusal> {
   const { dest } = options;
   const where = { host: dest.host, port: dest.port };
+  // First: no call goes out, nor is refused for another reason, that the trail could not take.
+  if (options.auditFull)
+    return refusal('state_unavailable', AUDIT_UNAVAILABLE, {
+      ...where,
+      message: 'the audit trail is not taking entries: no upstream call until it does',
+    });
   const decision = decide(options.policy, options.pack, dest);
   if (!decision.allowed)
     return refusal('egress_denied', decision.reason, { ...where, message: REASONS[decision.reason] });
