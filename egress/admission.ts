@@ -5,6 +5,7 @@
 // gateway refuses for its name or its address never reaches the upstream. Charged first, a name
 // that did not resolve (a resolver outage, a tenant's names that hang) spent every tenant's budget
 // on calls the upstream never saw.
+// Before all of these: no new call while too many audit entries wait for Redis (503).
 // A refusal is an HTTP answer: 403 with a JSON body naming the host and the reason, 429 with
 // `retry_after_ms` when the upstream's budget is spent, 502 when the name does not resolve in time.
 import { isIP } from 'node:net';

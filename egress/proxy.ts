@@ -1,8 +1,8 @@
 // The gateway's HTTP forward proxy over one tenant's tunnels: CONNECT host:port (HTTPS; the bytes
 // are relayed as they are and counted both ways) and absolute-form plain HTTP (forwarded, with the
 // upstream's credential header set by the gateway). Every request, refused or served, is one audit
-// entry in the tenant's trail with host, method, status, bytes and latency, and one span when the
-// gateway traces (egress/egress-spans.ts).
+// entry in the tenant's trail with host, method, status, bytes and latency (but one refused while
+// the trail takes none: audit_unavailable, logged only), one span when tracing (egress-spans.ts).
 import {
   createServer,
   request as httpRequest,
