@@ -5,6 +5,7 @@
 // gateway refuses for its name or its address never reaches the upstream. Charged first, a name
 // that did not resolve (a resolver outage, a tenant's names that hang) spent every tenant's budget
 // on calls the upstream never saw.
+// Before all of these: no new call while too many audit entries wait for Redis (503).
 // A refusal is an HTTP answer: 403 with a JSON body naming the host and the reason, 429 with
 // `retry_after_ms` when the upstream's budget is spent, 502 when the name does not resolve in time.
 import { isIP } from 'node:net';
@@ -39,6 +40,9 @@ export function refusalText(r: Refusal): string {
   return `HTTP/1.1 ${r.status} Refused\r\n${lines.join('\r\n')}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
+/** The refusal of every new call while too many audit entries wait for Redis: it is unaudited. */
+export const AUDIT_UNAVAILABLE = 'audit_unavailable';
+
 const REASONS = {
   egress_off: 'egress is off for this tenant',
   host_not_allowed: "the host is in neither the tenant's nor the pack's egress allowlist",
@@ -52,9 +56,17 @@ export async function admit(options: {
   dest: Destination;
   budget: UpstreamBudget;
   names: NameResolver;
+  /** As many audit entries wait for Redis as the gateway keeps (kernel/audit/audit-backlog.ts). */
+  auditFull: boolean;
 }): Promise<Admitted | Refusal> {
   const { dest } = options;
   const where = { host: dest.host, port: dest.port };
+  // First: no call goes out, nor is refused for another reason, that the trail could not take.
+  if (options.auditFull)
+    return refusal('state_unavailable', AUDIT_UNAVAILABLE, {
+      ...where,
+      message: 'the audit trail is not taking entries: no upstream call until it does',
+    });
   const decision = decide(options.policy, options.pack, dest);
   if (!decision.allowed)
     return refusal('egress_denied', decision.reason, { ...where, message: REASONS[decision.reason] });

@@ -38,6 +38,11 @@ const fields = {
     schema: z.coerce.number().int().min(1).max(10_000).default(100),
     doc: "new connections per second into one tenant's bridge at most: its new proxy connections per second",
   },
+  auditBacklog: {
+    env: 'BULKHEAD_EGRESS_AUDIT_BACKLOG',
+    schema: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    doc: "audit entries waiting for Redis at most, every tenant's together (an append that failed is kept and retried, in order); from this many on every new request and tunnel is refused, unaudited: 503 `state_unavailable`, reason `audit_unavailable`",
+  },
   refreshIntervalMs: {
     timer: 'ms',
     env: 'BULKHEAD_EGRESS_REFRESH_MS',

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AuditBacklog } from '../kernel/audit/audit-backlog.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
 import { Scheduler } from '../kernel/process/scheduler.ts';
 import { TenantRegistry } from '../kernel/registry/tenant-registry.ts';
@@ -26,6 +27,7 @@ import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
 import type { Tracing } from '../kernel/telemetry/tracing.ts';
 import { recordEgressSpan } from './egress-spans.ts';
 import { NameResolver } from './name-lookup.ts';
+import { AUDIT_UNAVAILABLE } from './admission.ts';
 import { createProxyServer } from './proxy.ts';
 import type { TunnelContext, UpstreamEvent } from './upstream-event.ts';
 import { TunnelPool, type PoolStats } from './tunnel-pool.ts';
@@ -49,6 +51,8 @@ export interface EgressGatewayOptions {
   /** Upstream connections of a tenant's plain-HTTP requests at most, idle ones included. */
   maxUpstreamSockets: number;
   dialsPerSecond: number;
+  /** Audit entries waiting for Redis, every tenant's, from which on no new call is admitted. */
+  auditBacklog: number;
   refreshIntervalMs: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
@@ -58,6 +62,8 @@ export interface RunningEgressGateway {
   /** One pass now: re-read the registry and top up every tenant's idle connections. */
   refresh(): Promise<void>;
   stats(tenant: string): PoolStats | undefined;
+  /** Audit entries Redis has not taken yet (kernel/audit/audit-backlog.ts). */
+  auditWaiting(): number;
   close(): Promise<void>;
 }
 
@@ -78,6 +84,8 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   const redis = new Redis(installation.redis);
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
   const trail = new AuditTrail({ redis, prefix: installation.registryPrefix });
+  const prefix = installation.registryPrefix;
+  const backlog = new AuditBacklog({ trail, redis, prefix, logger, limit: options.auditBacklog });
   const budget = options.budget ?? new RedisUpstreamBudget({ redis, prefix: installation.registryPrefix });
   const tenants = new Map<string, TenantEntry>();
   const contexts = new WeakMap<Socket, TunnelContext>();
@@ -91,14 +99,19 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
     return options.secrets.get(tenant, wanted.secret).catch(() => undefined);
   }
 
-  /** One entry in the tenant's trail, logged too: every request or tunnel, and each tunnel's opening. */
+  /**
+   * One entry in the tenant's trail, logged too: every request or tunnel, and each tunnel's opening.
+   * Kept until Redis takes it. A request refused because too many wait is not: it is logged only.
+   */
   function audit(event: UpstreamEvent): void {
     const { ctx, decision, reason, call } = event;
     const { tenant } = ctx;
+    if (reason === AUDIT_UNAVAILABLE) {
+      logger.warn({ tenant, decision, reason, waiting: backlog.waiting, ...call }, 'upstream call unaudited');
+      return;
+    }
     logger.info({ tenant, decision, reason, ...call }, 'upstream call');
-    trail
-      .append({ tenant, user: null, agent: null, tool: 'egress', decision, reason, upstream: call })
-      .catch((error: unknown) => logger.error({ err: error, tenant }, 'egress audit append failed'));
+    backlog.add({ tenant, user: null, agent: null, tool: 'egress', decision, reason, upstream: call });
   }
 
   const proxy: Server = createProxyServer(
@@ -108,6 +121,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       names: new NameResolver(),
       credential,
       agents,
+      auditFull: () => backlog.full,
       connectTimeoutMs: options.connectTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
       observe(event) {
@@ -196,12 +210,14 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   return {
     refresh,
     stats: (tenant) => tenants.get(tenant)?.pool.stats,
+    auditWaiting: () => backlog.waiting,
     async close() {
       await scheduler.stop();
       for (const entry of tenants.values()) entry.pool.close();
       tenants.clear();
       agents.close();
       proxy.close();
+      await backlog.close();
       redis.disconnect();
     },
   };

@@ -1,8 +1,8 @@
 // The gateway's HTTP forward proxy over one tenant's tunnels: CONNECT host:port (HTTPS; the bytes
 // are relayed as they are and counted both ways) and absolute-form plain HTTP (forwarded, with the
 // upstream's credential header set by the gateway). Every request, refused or served, is one audit
-// entry in the tenant's trail with host, method, status, bytes and latency, and one span when the
-// gateway traces (egress/egress-spans.ts).
+// entry in the tenant's trail with host, method, status, bytes and latency (but one refused while
+// the trail takes none: audit_unavailable, logged only), one span when tracing (egress-spans.ts).
 import {
   createServer,
   request as httpRequest,
@@ -38,6 +38,8 @@ export interface ProxyOptions {
   credential(tenant: string, credential: EgressCredential): Promise<string | undefined>;
   /** Each tenant's keep-alive connections to upstreams (egress/upstream-agents.ts). */
   agents: UpstreamAgents;
+  /** Too many audit entries wait for Redis: every new request is refused (egress/admission.ts). */
+  auditFull(): boolean;
   /** Every upstream request or tunnel, once it ended. */
   observe(event: UpstreamEvent): void;
   /**
@@ -87,11 +89,9 @@ export function createProxyServer(
     if (ok.charged && ok.upstream) void options.budget.refund(ok.upstream.name).catch(() => undefined);
   };
 
-  const admission = (
-    { tenant, policy, pack }: TunnelContext,
-    dest: Destination,
-  ): Promise<Admitted | Refusal> =>
-    admit({ tenant, policy, pack, dest, budget: options.budget, names: options.names });
+  const { budget, names } = options;
+  const admission = ({ tenant, policy, pack }: TunnelContext, dest: Destination) =>
+    admit({ tenant, policy, pack, dest, budget, names, auditFull: options.auditFull() });
 
   /** Connections with a request in flight: the next may come only once it was answered. */
   const busy = new WeakSet<Socket>();

@@ -156,8 +156,11 @@ function storedEntries(rows: [string, string[]][]): StoredEntry[] {
   return rows.map(([id, fields]) => ({ id, entry: AuditEntrySchema.parse(JSON.parse(fields[1] ?? '{}')) }));
 }
 
-/** At most this many entries in one append script (one batch of a group commit). */
-const MAX_BATCH = 128;
+/** At most this many entries in one append script (one batch of a group commit, or one run). */
+export const MAX_BATCH = 128;
+
+/** One try at writing a run: its first entry's seq and hash, what a retry looks for before writing. */
+export type RunAttempt = Pick<AuditEntry, 'seq' | 'hash'>;
 
 interface Waiting {
   event: AuditEvent;
@@ -218,7 +221,7 @@ export class AuditTrail implements AuditSink {
         return;
       }
       try {
-        await this.appendBatch(
+        await this.appendRun(
           tenant,
           batch.map((w) => w.event),
         );
@@ -235,7 +238,16 @@ export class AuditTrail implements AuditSink {
     return parseHead((state?.[0]?.[1] as string | null) ?? null, Number(state?.[1]?.[1] ?? 0));
   }
 
-  private async appendBatch(tenant: string, events: AuditEvent[]): Promise<void> {
+  /**
+   * Writes one tenant's `events` (at most MAX_BATCH, parsed) as one run in one script, in order: all
+   * or none. `tried` is told each try's first entry before it is sent, so that a caller retrying a
+   * run whose failure may have come after Redis wrote it can look for it first (audit-backlog.ts).
+   */
+  async appendRun(
+    tenant: string,
+    events: AuditEvent[],
+    tried?: (attempt: RunAttempt) => void,
+  ): Promise<void> {
     const [stream, headKey] = this.keys(tenant);
     // One round trip when this process wrote the head last (the usual case with one router); a lost
     // race means another process appended first: chain on from the head the script answered with
@@ -248,6 +260,7 @@ export class AuditTrail implements AuditSink {
       for (const event of events) {
         const body = { ...event, seq: next.seq + 1, at, prev: next.hash };
         const { hash, json } = sealed(body);
+        if (next === head) tried?.({ seq: body.seq, hash });
         entries.push(json);
         next = { raw: `${body.seq}:${hash}`, seq: body.seq, hash };
       }
@@ -262,7 +275,9 @@ export class AuditTrail implements AuditSink {
         },
       );
       const [appended, headNow, streamLength] = written;
-      if (appended === 1) {
+      // The head this very run would leave: ioredis sent the script again after a reconnect, and
+      // the first one had been written (every run's head is its own: its hash covers the chain).
+      if (appended === 1 || headNow === next.raw) {
         this.heads.set(tenant, next);
         return;
       }

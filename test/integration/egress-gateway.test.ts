@@ -130,6 +130,7 @@ beforeAll(async () => {
     maxConnections: 16,
     maxUpstreamSockets: 16,
     dialsPerSecond: 100,
+    auditBacklog: 10_000,
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,

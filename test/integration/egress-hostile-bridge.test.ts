@@ -67,6 +67,7 @@ beforeAll(async () => {
     maxConnections: 16,
     maxUpstreamSockets: 16,
     dialsPerSecond: DIALS_PER_SECOND,
+    auditBacklog: 10_000,
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,

@@ -7,12 +7,17 @@
 // BULKHEAD_EGRESS_MAX_CONNECTIONS, its idle pool included. Real gateway, bridges and Redis
 // (test/support/egress.ts).
 import { EventEmitter, once } from 'node:events';
-import { request } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
-import { startLocalEgress, startUpstream, type LocalEgress, type Upstream } from '../support/egress.ts';
+import {
+  proxyGet,
+  startLocalEgress,
+  startUpstream,
+  type LocalEgress,
+  type Upstream,
+} from '../support/egress.ts';
 
 const allow = (hosts: string[]): EgressPolicy => ({ mode: 'allowlist', hosts, packs: {}, upstreams: {} });
 
@@ -124,20 +129,6 @@ function tunnel(port: number, upstream: number): Promise<number> {
   });
 }
 
-/** One plain GET through a bridge port, as Node's proxy support sends it, on a new connection. */
-function get(port: number, target: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: target, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** Resolves once `done()` holds, checked at each change told to `progress`; the test's timeout bounds it. */
 async function until(done: () => boolean): Promise<void> {
   while (!done()) await once(progress, 'change');
@@ -176,7 +167,7 @@ describe('plain HTTP: a tenant holds at most BULKHEAD_EGRESS_MAX_UPSTREAM_SOCKET
 
   it('keeps no more connections to many addresses than its bound: an idle one is closed to make room', async () => {
     for (const port of quick.ports)
-      expect(await get(local.port, `http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'ok' });
+      expect(await proxyGet(local.port, `http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'ok' });
     expect(meter.max).toBe(BOUND);
   }, 30_000);
 
@@ -184,7 +175,7 @@ describe('plain HTTP: a tenant holds at most BULKHEAD_EGRESS_MAX_UPSTREAM_SOCKET
     const target = `http://127.0.0.1:${slow.ports[0]}/`;
     const answers: { status: number; body: string }[] = [];
     const calls = Array.from({ length: 2 * BOUND }, () =>
-      get(local.port, target).then((a) => {
+      proxyGet(local.port, target).then((a) => {
         answers.push(a);
         progress.emit('change');
       }),
@@ -201,7 +192,7 @@ describe('plain HTTP: a tenant holds at most BULKHEAD_EGRESS_MAX_UPSTREAM_SOCKET
           limit: BOUND,
         });
       }
-      expect(await get(local.ports.neighbour!, `http://127.0.0.1:${neighbour.port}/`)).toEqual({
+      expect(await proxyGet(local.ports.neighbour!, `http://127.0.0.1:${neighbour.port}/`)).toEqual({
         status: 200,
         body: 'hello from neighbour',
       });

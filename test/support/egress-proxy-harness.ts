@@ -119,6 +119,7 @@ export async function proxy(
       names: options.names ?? new NameResolver(),
       credential: () => Promise.resolve(secret),
       agents,
+      auditFull: () => false,
       connectTimeoutMs: 10_000,
       idleTimeoutMs: 3_600_000,
       ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),

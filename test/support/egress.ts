@@ -160,13 +160,16 @@ export async function startLocalEgress(options: {
   maxConnections?: number;
   maxUpstreamSockets?: number;
   dialsPerSecond?: number;
+  auditBacklog?: number;
+  /** A Redis of the test's own (test/support/private-redis.ts) instead of the shared one. */
+  redisUrl?: string;
   /** The bridge's packs (their ports follow the tenant-wide one) and its trace links. */
   packs?: string[];
   linkOf?: (pack: string) => string | undefined;
   tracing?: Tracing;
 }): Promise<LocalEgress> {
   const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-  const ns = await testNamespace(options.label);
+  const ns = await testNamespace(options.label, options.redisUrl);
   const redis = new Redis(ns.installation.redis);
   const registry = new TenantRegistry({ redis, prefix: ns.installation.registryPrefix });
   const keys = generateKeyPairSync('ed25519');
@@ -206,6 +209,7 @@ export async function startLocalEgress(options: {
     maxConnections: options.maxConnections ?? 64,
     maxUpstreamSockets: options.maxUpstreamSockets ?? 64,
     dialsPerSecond: options.dialsPerSecond ?? 100,
+    auditBacklog: options.auditBacklog ?? 10_000,
     refreshIntervalMs: 60_000,
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,
@@ -225,6 +229,20 @@ export async function startLocalEgress(options: {
       await ns.cleanup();
     },
   };
+}
+
+/** One plain GET through a bridge port, as Node's proxy support sends it, on a new connection. */
+export function proxyGet(port: number, target: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: target, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** One GET on a new connection; resolves with the status. */

@@ -65,6 +65,7 @@ export function stackGateway(
     maxConnections: 16,
     maxUpstreamSockets: 16,
     dialsPerSecond: 100,
+    auditBacklog: 10_000,
     refreshIntervalMs: options.refreshIntervalMs ?? 60_000,
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,

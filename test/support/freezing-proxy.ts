@@ -3,7 +3,9 @@
 // `freezeAfter`) passes that command's answer, or (with `freezeAt`) holds that command itself, and
 // from then on passes nothing on any connection, all of them left open. So a test sees Redis stop
 // answering at an exact point of a request (after its session read, at a job's submission), which
-// a SIGSTOP of the server cannot place (private-redis.ts `freeze` stops it at once).
+// a SIGSTOP of the server cannot place (private-redis.ts `freeze` stops it at once). Or (with
+// `cutAfter`) it passes the command to Redis, drops its answer and closes that connection: the
+// client cannot tell whether the command ran (it did), as when a connection drops mid-command.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -18,6 +20,12 @@ export interface FreezingProxy {
   freezeAfter(marker: string): void;
   /** Goes silent at the command containing `marker`: it is held, unanswered, with what follows. */
   freezeAt(marker: string): void;
+  /** Passes the next command containing `marker` to Redis, then drops its answer and the connection. */
+  cutAfter(marker: string): void;
+  /** Stops listening: a client connecting now is refused (those connected keep their connections). */
+  refuseConnections(): void;
+  /** Listens again. */
+  acceptConnections(): Promise<void>;
   /** Passes bytes again, what was held first. */
   thaw(): void;
   close(): Promise<void>;
@@ -28,10 +36,21 @@ export async function startFreezingProxy(options: { target: string; dir: string 
   let marker: string | undefined;
   let holdFrom: string | undefined;
   let frozen = false;
+  let cut: string | undefined;
   const held: (() => void)[] = [];
   const sockets = new Set<Socket>();
-  const relay = (from: Socket, to: Socket, watch: boolean, armed: { on: boolean }): void => {
+  const relay = (from: Socket, to: Socket, watch: boolean, armed: { on: boolean; cut?: true }): void => {
     from.on('data', (chunk: Buffer) => {
+      // The answer to the command cut: never passed on, the client's connection closed instead.
+      if (!watch && armed.cut) {
+        from.destroy();
+        to.destroy();
+        return;
+      }
+      if (watch && cut !== undefined && chunk.includes(cut)) {
+        cut = undefined;
+        armed.cut = true;
+      }
       const send = (): void => void to.write(chunk);
       if (watch && holdFrom !== undefined && chunk.includes(holdFrom)) frozen = true;
       if (frozen) return void held.push(send);
@@ -46,7 +65,7 @@ export async function startFreezingProxy(options: { target: string; dir: string 
   };
   const server: Server = createServer((client) => {
     const upstream = createConnection(options.target);
-    const armed = { on: false };
+    const armed: { on: boolean; cut?: true } = { on: false };
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('error', () => undefined);
@@ -62,6 +81,15 @@ export async function startFreezingProxy(options: { target: string; dir: string 
     },
     freezeAt(text) {
       holdFrom = text;
+    },
+    cutAfter(text) {
+      cut = text;
+    },
+    refuseConnections() {
+      server.close();
+    },
+    async acceptConnections() {
+      await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     },
     thaw() {
       marker = undefined;
