@@ -8,7 +8,7 @@
 // or leaves one running, fails the test however slow the machine. A redis-server
 // of the test's own (private-redis.ts), stopped and started again; the client in a process of its
 // own (runtime-client-main.ts), but for the last test's.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -33,7 +33,11 @@ beforeAll(async () => {
   url = `unix://:${password}@localhost${server.socketPath!}`;
 });
 
+/** Client processes not yet ended: one a failed test left waiting on its timers goes with the file. */
+const children = new Set<ChildProcess>();
+
 afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
   await server?.stop();
 });
 
@@ -47,6 +51,8 @@ async function closeAfter(
 ): Promise<{ exited: { code: number | null; signal: string | null }; settled?: string }> {
   const args = [MAIN, url, PREFIX, ...(mode ? [mode] : [])];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const exit = once(child, 'exit');
   try {
