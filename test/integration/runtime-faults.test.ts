@@ -23,11 +23,13 @@ import { lifecycleSettings } from '../support/lifecycle-settings.ts';
 const CALL_TIMEOUT_MS = 3_000;
 let stack: TestStack;
 /** The stack's log, as JSON lines: the router's word on how a call to a runtime failed. */
-const logged: { msg?: string; tenant?: string; failure?: string }[] = [];
+type LogLine = { msg?: string; tenant?: string; failure?: string };
+const logged: LogLine[] = [];
 
 beforeAll(async () => {
   const sink = new Writable({
-    write: (chunk: Buffer, _encoding, done) => done(void logged.push(JSON.parse(chunk.toString()))),
+    write: (chunk: Buffer, _encoding, done) =>
+      done(void logged.push(JSON.parse(chunk.toString()) as LogLine)),
   });
   // Health passes are driven by the tests themselves (runOnce), not by the clock.
   stack = await startTestStack('faults', {
