@@ -139,8 +139,9 @@ describe('a runtime paused in its host cgroup', () => {
   });
 
   it('its isolation evidence says it is paused, at once, and probes nothing inside it', async () => {
-    // A probe's deadline past the test's timeout: a probe run inside the frozen runtime would hold
-    // the verification until the test fails at its timeout, however fast or slow the machine.
+    // A probe's deadline past the test's timeout: a probe run inside the frozen runtime either adds
+    // its checks to the report (which holds one) or holds the verification until the test fails at
+    // its timeout, however fast or slow the machine.
     const verifier = new IsolationVerifier({ docker: ns.docker, driver, probeTimeoutMs: 600_000 });
     await driver.pause('icy');
     const report = await verifier.verify(tenantRecord('icy', { uid: 100_231 }), []);
