@@ -118,7 +118,9 @@ export class SessionStore implements Sessions {
       if (text === null || text === undefined) return void gone.push(digest);
       const parsed = SessionSchema.safeParse(JSON.parse(text));
       const person = parsed.success ? parsed.data.sub : digest;
-      byPerson.set(person, [...(byPerson.get(person) ?? []), age]);
+      const held = byPerson.get(person);
+      if (held) held.push(age);
+      else byPerson.set(person, [age]);
     });
     const ending = [...gone];
     for (let excess = digests.length - gone.length - max; excess > 0; excess--) {

@@ -167,12 +167,10 @@ async function execute(
   // A slot before the idempotency claim (call-slot.ts). A call whose admission took both ahead
   // (held-ahead.ts) has them.
   const tenant = call.principal.tenant;
-  const take = () =>
-    takeSlot(deps.gate, tenant, () => deps.metrics?.rateLimited(labelsOf(call), 'concurrency'));
-  const taken = held ? { release: held.slot } : await take();
+  const onRefused = () => deps.metrics?.rateLimited(labelsOf(call), 'concurrency');
+  const taken = held ? { release: held.slot } : await takeSlot(deps.gate, tenant, onRefused);
   if ('refused' in taken) return taken.refused;
-  const waitAside = () => (deps.gate ? deps.gate.tryWaitAside(tenant) : () => undefined);
-  const slot = new HeldSlot({ release: taken.release, take, waitAside });
+  const slot = new HeldSlot({ gate: deps.gate, tenant, release: taken.release, onRefused });
   try {
     return await executeTenantTool(call, args, deps, { ahead: held?.claim, slot });
   } finally {

@@ -33,25 +33,26 @@ export async function takeSlot(
 /** The slot one call holds, or its place waiting aside; handed back when the call ends. */
 export class HeldSlot implements CallSlot {
   #release: Release | undefined;
-  readonly #take: () => Promise<SlotTaking>;
-  readonly #waitAside: () => Release | undefined;
+  readonly #o: { gate: ConcurrencyGate | undefined; tenant: string; onRefused?: () => void };
 
   /**
-   * `release`: the slot held now; `take`: how to take one again; `waitAside`: a place to wait
-   * without one (ConcurrencyGate.tryWaitAside), or undefined when there is none.
+   * `release`: the slot held now (none without a gate); `gate` and `tenant`: where to take one
+   * again or wait aside; `onRefused` counts a refusal when taking one again (takeSlot).
    */
   constructor(options: {
+    gate: ConcurrencyGate | undefined;
+    tenant: string;
     release: Release | undefined;
-    take: () => Promise<SlotTaking>;
-    waitAside: () => Release | undefined;
+    onRefused?: () => void;
   }) {
     this.#release = options.release;
-    this.#take = options.take;
-    this.#waitAside = options.waitAside;
+    this.#o = options;
   }
 
   leave(): boolean {
-    const aside = this.#waitAside();
+    const { gate, tenant } = this.#o;
+    // Without a gate there is no slot to hand back nor a bound on waiting: a place that holds none.
+    const aside = gate ? gate.tryWaitAside(tenant) : () => undefined;
     if (!aside) return false;
     this.#release?.();
     this.#release = aside;
@@ -60,7 +61,8 @@ export class HeldSlot implements CallSlot {
 
   async retake(): Promise<ToolAnswer | undefined> {
     this.end();
-    const taken = await this.#take();
+    const { gate, tenant, onRefused } = this.#o;
+    const taken = await takeSlot(gate, tenant, onRefused ?? (() => undefined));
     if ('refused' in taken) return taken.refused;
     this.#release = taken.release;
     return undefined;

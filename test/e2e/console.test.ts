@@ -30,6 +30,7 @@ import {
   type BrowserUser,
 } from '../support/console-harness.ts';
 import { withholdTool } from '../support/withheld-tools.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'acme';
 const IMG = (name: string): string => fileURLToPath(new URL(`../../docs/img/${name}.png`, import.meta.url));
@@ -137,7 +138,7 @@ describe('console', () => {
       await aldo.page.evaluate(
         "const s = document.createElement('script'); s.textContent = 'window.injected = 1'; document.body.append(s)",
       );
-      await expect.poll(() => aldo.problems.length).toBeGreaterThan(0);
+      await until(() => aldo.problems.length > 0, 'the browser to report the injected script');
       expect(await aldo.page.evaluate('window.injected')).toBeUndefined();
       aldo.problems.length = 0;
     });

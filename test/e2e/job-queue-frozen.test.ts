@@ -18,13 +18,15 @@ import { bearerClient } from '../support/mcp-client.ts';
 import { startRelayedRedis, type RelayedRedis } from '../support/freezing-proxy.ts';
 import { scrape, total } from '../support/prometheus-text.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'jobfrozen';
-/** Far above what the answer may take: a submission bounded by it alone fails the test. */
-const JOB_TIMEOUT_MS = 30_000;
+/**
+ * Past the test's timeout: a submission bounded by it alone, not by the state deadline, fails the
+ * test, however slowly a loaded machine answers.
+ */
+const JOB_TIMEOUT_MS = 600_000;
 const DEADLINE_MS = 1_000;
-/** Above the bound: a loaded 2-core machine. A hang (what this guards against) never ends. */
-const MARGIN_MS = 2_000;
 
 let redis: RelayedRedis;
 let stack: TestStack;
@@ -87,7 +89,6 @@ describe('a call that needs a runtime while the job queue Redis is frozen', () =
       error: { error_class: 'transient', code: 'state_unavailable', retry_after_ms: 1_000 },
     });
     expect(frozen.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
-    expect(frozen.ms).toBeLessThan(2 * DEADLINE_MS + MARGIN_MS);
 
     const metrics = await scrape(stack.router.metricsUrl!);
     const labels = { tool: 'records_create', outcome: 'state_unavailable', error_class: 'transient' };
@@ -98,7 +99,8 @@ describe('a call that needs a runtime while the job queue Redis is frozen', () =
     try {
       const audit = new AuditTrail({ redis: trail, prefix: stack.ns.installation.registryPrefix });
       const recorded = async () => (await audit.entries(TENANT)).filter((e) => e.tool === 'records_create');
-      await expect.poll(recorded, { timeout: 10_000 }).toHaveLength(1);
+      await until(async () => (await recorded()).length > 0, 'the call to be audited');
+      expect(await recorded()).toHaveLength(1);
       expect((await recorded())[0]).toMatchObject({
         status: 'error',
         error_code: 'state_unavailable',

@@ -15,6 +15,7 @@ import { PACK_GUARANTEES, renderPackReference } from '../../dev/docs/tool-refere
 import { execIn, RUNTIME_IMAGE } from '../support/namespace.ts';
 import { openPackLab, type PackLab } from '../support/pack-lab.ts';
 import type { TestStack } from '../support/stack.ts';
+import { until } from '../support/until.ts';
 
 let lab: PackLab;
 let stack: TestStack;
@@ -102,7 +103,10 @@ describe('tool packs', () => {
     const bravoImage = (await stack.ns.docker.getContainer((await containerId(stack, 'bravo'))!).inspect())
       .Config.Image;
     expect(bravoImage).toBe(RUNTIME_IMAGE);
-    await expect.poll(() => listedNames('alpha'), { timeout: 10_000 }).toContain('notes_add');
+    await until(
+      async () => (await listedNames('alpha')).includes('notes_add'),
+      "alpha's notes_add to be listed",
+    );
     const listed = await agentClient(stack, 'alpha');
     const add = (await listed.listTools()).tools.find((t) => t.name === 'notes_add');
     await listed.close();

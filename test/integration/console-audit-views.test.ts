@@ -17,6 +17,7 @@ import { consoleConfig } from '../../console/config.ts';
 import { TenantViews } from '../../console/tenant-views.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { auditHarness, callEvent, withTimeout, type AuditHarness } from '../support/audit-harness.ts';
+import { until } from '../support/until.ts';
 
 let audit: AuditHarness;
 let trail: AuditTrail;
@@ -216,7 +217,7 @@ describe('the export', () => {
       // Reads nothing: without the deadline the export would wait for this client for good.
       get(`${url}/wide`, (answer) => resolve(answer.pause())).on('error', reject);
     });
-    await expect.poll(() => exported !== undefined).toBe(true);
+    await until(() => exported !== undefined, 'the export to end');
     await expect(withTimeout(exported!, 10_000)).rejects.toThrow(
       'the audit export of wide ran past its 2 s (BULKHEAD_CONSOLE_EXPORT_TIMEOUT_MS) and was cut',
     );

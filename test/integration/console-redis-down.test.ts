@@ -18,6 +18,7 @@ import {
   type ConsoleAlone,
 } from '../support/console-alone.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'acme';
 
@@ -97,7 +98,7 @@ describe('the console while its Redis is down', () => {
       await server.resume();
     }
     // Nothing was done meanwhile: the session is open, the tenant not suspended.
-    await expect.poll(async () => (await answer('GET', '/api/me')).status, { timeout: 15_000 }).toBe(200);
+    await until(async () => (await answer('GET', '/api/me')).status === 200, 'the console to answer /api/me');
     expect((await registry.require(TENANT)).status).toBe('active');
   }, 90_000);
 });

@@ -10,6 +10,7 @@ import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { REFUSED_ACTION_INTERVAL_MS, RefusedActionBound } from '../../console/refused-actions.ts';
 import { signInByFetch, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
+import { until } from '../support/until.ts';
 
 let running: ConsoleAlone;
 let redis: Redis;
@@ -101,6 +102,6 @@ describe("an auditor's refused actions, over two consoles", () => {
     const refusal = { actor: 'console:olga', tenant: 'acme', action: 'verify' };
     expect(await bound.admit(refusal)).toBe(true);
     expect(await bound.admit(refusal)).toBe(false);
-    await expect.poll(() => bound.admit(refusal), { interval: 50, timeout: 5_000 }).toBe(true);
+    await until(() => bound.admit(refusal), 'the refusal to be admitted again', 50);
   });
 });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, signIn, type BrowserUser } from '../support/console-harness.ts';
 import { sessionStatus, startConsoleAlone, type ConsoleAlone } from '../support/console-alone.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
+import { until } from '../support/until.ts';
 
 let server: PrivateRedis;
 let running: ConsoleAlone;
@@ -59,7 +60,7 @@ describe('a sign-out that fails', () => {
     } finally {
       await server.resume();
     }
-    await expect.poll(() => sessionAnswers(cookie), { timeout: 15_000 }).toBe(200);
+    await until(async () => (await sessionAnswers(cookie)) === 200, 'the session to answer');
     // Signing out again, once the console's session store answers, ends the session; the page then
     // goes on to sign out at the IdP too (below).
     await page.getByRole('button', { name: 'Sign out' }).click();

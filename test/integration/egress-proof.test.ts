@@ -15,6 +15,7 @@ import { formatProof, parseChallenge, proofMessage, readLine } from '../../kerne
 import { startEgressBridge, type EgressBridge } from '../../runtime-image/src/egress-bridge.ts';
 import { getOnce } from '../support/egress.ts';
 import { freePort } from '../support/stack.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'proof-a';
 const UID = 100_461;
@@ -122,7 +123,7 @@ it('the gateway’s pool proves itself and serves the client', async () => {
   });
   try {
     pool.topUp();
-    await expect.poll(() => pool.stats.ready, { timeout: 5_000 }).toBe(1);
+    await until(() => pool.stats.ready === 1, 'a ready connection');
     expect(await getOnce({ host: '127.0.0.1', port, path: 'http://127.0.0.1:8080/ok' })).toBe(204);
     expect(tunnels.join('')).toMatch(/^bulkhead-egress\/1 pack=-\nGET http:\/\/127\.0\.0\.1:8080\/ok /);
   } finally {
@@ -164,7 +165,7 @@ it('a runtime of the version before (no challenge) is refused by the gateway and
   });
   try {
     pool.topUp();
-    await expect.poll(() => pool.stats.unchallenged, { timeout: 5_000 }).toBe(1);
+    await until(() => pool.stats.unchallenged === 1, 'an unchallenged connection');
     expect(pool.stats).toMatchObject({ used: 0, ready: 0 });
     // Nothing was signed for it, and no request was served.
     expect(reached).toEqual([]);

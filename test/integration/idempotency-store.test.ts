@@ -12,6 +12,7 @@ import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { toolError } from '../../kernel/tools/tool-errors.ts';
 import { idempotencyKey } from '../../kernel/redis/keys.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { until } from '../support/until.ts';
 
 let ns: TestNamespace;
 let redis: Redis;
@@ -176,7 +177,8 @@ describe('IdempotencyStore (real Redis)', () => {
       return Promise.resolve<CallToolResult>({ content: [{ type: 'text', text: 'committed' }] });
     });
     expect(answered.content).toEqual([{ type: 'text', text: 'committed' }]);
-    await expect.poll(() => unrecorded).toEqual(['k-unstored']);
+    await until(() => unrecorded.length > 0, 'the unstored result to be noted');
+    expect(unrecorded).toEqual(['k-unstored']);
     // The claim is no longer renewed: until it expires a retry waits, as for a running duplicate;
     // after, the retry runs (the runtime answers it from its own key table).
     await new Promise((resolve) => setTimeout(resolve, 400));

@@ -281,11 +281,10 @@ describe('a retry that waited, once the first call of its key failed', () => {
       pollMs: 10,
     });
     const slots = new ConcurrencyGate({ maxInFlight: 2, maxQueued: 0, maxWaitMs: 1_000 });
-    const take = () => takeSlot(slots, TENANT, () => undefined);
     const slotOf = async () => {
-      const taken = await take();
+      const taken = await takeSlot(slots, TENANT, () => undefined);
       if ('refused' in taken) throw new Error('the gate refused a slot the test needs');
-      return new HeldSlot({ release: taken.release, take, waitAside: () => slots.tryWaitAside(TENANT) });
+      return new HeldSlot({ gate: slots, tenant: TENANT, release: taken.release });
     };
     let fail!: () => void;
     const failing = new Promise<void>((resolve) => (fail = resolve));
@@ -359,14 +358,12 @@ describe('a retry that waited, once the first call of its key failed', () => {
 
   it("waits aside only within the gate's bound; past it, told at once to come back", async () => {
     const { store, slots, fail, first, firstSlot } = await firstCallFailing('retake-0003');
-    const take = () => takeSlot(slots, TENANT, () => undefined);
-    const waitAside = () => slots.tryWaitAside(TENANT);
     let runs = 0;
     const execute = () => Promise.resolve({ content: [{ type: 'text' as const, text: `run ${++runs}` }] });
     // Retries that hold no slot, as after the gate: maxInFlight + maxQueued (2) may wait aside.
     const held: HeldSlot[] = [];
     const retry = () => {
-      const slot = new HeldSlot({ release: undefined, take, waitAside });
+      const slot = new HeldSlot({ gate: slots, tenant: TENANT, release: undefined });
       held.push(slot);
       return store.run(scope('retake-0003'), execute, { slot });
     };

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../kernel/redis/connection.ts';
-import { ANSWERS_WAIT_MS, closeJobQueue } from '../../supervisor/client/job-queue-close.ts';
+import { closeJobQueue } from '../../supervisor/client/job-queue-close.ts';
 import { REDIS_URL } from '../support/namespace.ts';
 
 const PREFIX = `t-queue-close-${randomBytes(3).toString('hex')}`;
@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe('a job queue closed with a command in flight', () => {
-  it('lets Redis answer it before the connection is closed, at once', async () => {
+  it('lets Redis answer it before the connection is closed', async () => {
     const queue = new Queue('close', { connection, prefix: PREFIX });
     const events = new QueueEvents('close', { connection, prefix: PREFIX });
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
@@ -30,10 +30,9 @@ describe('a job queue closed with a command in flight', () => {
     await client.set(`${PREFIX}:seen`, 'answered');
     // Sent now, answered after the close has begun: no turn of the event loop between them.
     const inFlight = client.get(`${PREFIX}:seen`);
-    const started = performance.now();
+    // A close that waited on Redis (BullMQ's own) would fail the test at its timeout.
     await closeJobQueue(queue, events);
     expect(await inFlight).toBe('answered');
-    expect(performance.now() - started).toBeLessThan(ANSWERS_WAIT_MS + 1_000);
     await (await cleanup.getBackend().connection.client).del(`${PREFIX}:seen`);
   });
 });

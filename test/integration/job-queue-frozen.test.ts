@@ -21,11 +21,10 @@ import { PACK_QUEUE } from '../../supervisor/client/pack-jobs.ts';
 import { RuntimeClient } from '../../supervisor/client/runtime-client.ts';
 import { RUNTIME_QUEUE } from '../../supervisor/client/runtime-jobs.ts';
 import { startRelayedRedis, type RelayedRedis } from '../support/freezing-proxy.ts';
+import { until } from '../support/until.ts';
 
 const PREFIX = `t-job-frozen-${randomBytes(3).toString('hex')}`;
 const TIMEOUT_MS = 1_000;
-/** Above the deadline: a loaded 2-core machine. A hang (what this guards against) never ends. */
-const MARGIN_MS = 1_500;
 
 /** The relayed Redis, a connection that goes past the relay, and the clients that go through it. */
 let setup: { redis: RelayedRedis; direct: RedisSocketConnection; runtimes: RuntimeClient; packs: PackClient };
@@ -71,9 +70,11 @@ async function frozenAt(
 function expectNotSubmitted({ error, ms }: { error: unknown; ms: number }, job: string): void {
   expect(isBulkheadError(error, 'state_unavailable')).toBe(true);
   expect(error).toMatchObject({ code: 'state_unavailable', errorClass: 'transient', retryAfterMs: 1_000 });
-  expect((error as Error).message).toContain(`the ${job} job`);
+  // Only the deadline says this (a frozen Redis answers no error): a hang, what this guards against,
+  // never ends, and fails the test at its timeout however slow the machine; a load that delays the
+  // deadline's answer fails nothing.
+  expect((error as Error).message).toContain(`did not take the ${job} job within ${TIMEOUT_MS} ms`);
   expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-  expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
 }
 
 /** The jobs of `name` waiting in `queue` (nothing works them here), read past the relay. */
@@ -93,22 +94,22 @@ describe('a supervisor job asked for while the job queue Redis is frozen', () =>
       'ensure',
     );
     // Thawed: what was held reaches Redis, the job for nobody with it (runtime-client.ts, run).
-    await expect.poll(() => waiting(RUNTIME_QUEUE, 'ensure'), { timeout: 5_000 }).toBe(1);
-  }, 15_000);
+    await until(async () => (await waiting(RUNTIME_QUEUE, 'ensure')) === 1, 'the held ensure job to land');
+  });
 
   it('fails a requestRecycle state_unavailable at the deadline; the held job lands later', async () => {
     const asked = await frozenAt('"tenantId":"recycled"', () =>
       setup.runtimes.requestRecycle('recycled', 'socket tampered with', { failed: true }),
     );
     expectNotSubmitted(asked, 'recycle');
-    await expect.poll(() => waiting(RUNTIME_QUEUE, 'recycle'), { timeout: 5_000 }).toBe(1);
-  }, 15_000);
+    await until(async () => (await waiting(RUNTIME_QUEUE, 'recycle')) === 1, 'the held recycle job to land');
+  });
 
   it("fails a PackClient's build state_unavailable at the deadline; the held job lands later", async () => {
     const packDir = join(setup.redis.dir, 'pack-frozen');
     expectNotSubmitted(await frozenAt(`"dir":"${packDir}"`, () => setup.packs.build(packDir)), 'build');
-    await expect.poll(() => waiting(PACK_QUEUE, 'build'), { timeout: 5_000 }).toBe(1);
-  }, 15_000);
+    await until(async () => (await waiting(PACK_QUEUE, 'build')) === 1, 'the held build job to land');
+  });
 
   it('fails a wait whose outcome Redis holds at the deadline, and closes with no rejection left', async () => {
     const relayed = { ...setup.direct, path: setup.redis.proxy.socketPath, maxRetriesPerRequest: null };
@@ -134,9 +135,12 @@ describe('a supervisor job asked for while the job queue Redis is frozen', () =>
         (failure: unknown) => failure,
       );
       expect(error).toBeInstanceOf(Error);
-      expect((error as Error).message).toContain('inspect');
-      // The deadline, its last check (LAST_CHECK_MS, 500 ms) and a loaded machine's margin.
-      expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      // The deadline's own answer (after its last check, LAST_CHECK_MS): a wait that did not end
+      // would fail the test at its timeout.
+      expect((error as Error).message).toMatch(
+        /^no outcome of the inspect job \(id \S+\) came within \d+ ms$/,
+      );
+      expect(performance.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
       // Closed while Redis still holds the check: the forced close cuts it off.
       await closeJobQueue(jobs.queue, jobs.events);
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -145,10 +149,10 @@ describe('a supervisor job asked for while the job queue Redis is frozen', () =>
       setup.redis.proxy.thaw();
       process.off('unhandledRejection', onUnhandled);
     }
-  }, 15_000);
+  });
 
   it('submits again once Redis answers: a requestPrepare is queued', async () => {
     await setup.runtimes.requestPrepare('prepared');
     expect(await waiting(RUNTIME_QUEUE, 'prepare')).toBe(1);
-  }, 15_000);
+  });
 });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeOverRecords } from '../support/answering-runtime.ts';
 import type { HostileProcess } from '../support/hostile-runtime.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'cancelling';
 /** The router's deadline for a call: a request it does not end before is ended at this. */
@@ -97,7 +98,7 @@ describe("a 2025 client's cancel", () => {
         const held = HELD[method](client, abort.signal);
         held.catch(() => undefined);
         // The request reached the runtime (tools/call relays its log message): then the client cancels.
-        if (method === 'tools/call') await expect.poll(() => logged, { timeout: 10_000 }).toContain('held');
+        if (method === 'tools/call') await until(() => logged.includes('held'), 'the held call to be logged');
         else await new Promise((resolve) => setTimeout(resolve, 1_000));
         abort.abort('the user gave up');
         await expect(held).rejects.toThrow();

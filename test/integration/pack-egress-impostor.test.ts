@@ -17,6 +17,7 @@ import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
 import { approvePack, buildPackImage, removeImage } from '../support/pack-image.ts';
 import { packTenants } from '../support/pack-tenants.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'impostor-a';
 const UID = 100_451;
@@ -90,7 +91,7 @@ afterAll(async () => {
 
 it('a pack posing as the egress gateway never receives another pack’s request', async () => {
   // Bounded: the pool's connections are ready once they proved themselves.
-  await expect.poll(() => pool.stats.ready, { timeout: 10_000 }).toBeGreaterThan(0);
+  await until(() => pool.stats.ready > 0, 'a ready connection');
   const fetched = await client
     .callTool({
       name: 'fetcher_get',

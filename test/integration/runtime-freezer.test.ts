@@ -20,6 +20,8 @@ import { tenantRecord } from '../support/tenant.ts';
 import { driverHarness } from '../support/driver-harness.ts';
 import { kernelFreezer, setKernelFreezer } from '../support/frozen.ts';
 import { execIn, type TestNamespace } from '../support/namespace.ts';
+import { containerEvents, recordEvents } from '../support/engine-events.ts';
+import { until } from '../support/until.ts';
 
 let ns: TestNamespace;
 let driver: DockerDriver;
@@ -137,11 +139,12 @@ describe('a runtime paused in its host cgroup', () => {
   });
 
   it('its isolation evidence says it is paused, at once, and probes nothing inside it', async () => {
-    const verifier = new IsolationVerifier({ docker: ns.docker, driver, probeTimeoutMs: 20_000 });
+    // A probe's deadline past the test's timeout: a probe run inside the frozen runtime either adds
+    // its checks to the report (which holds one) or holds the verification until the test fails at
+    // its timeout, however fast or slow the machine.
+    const verifier = new IsolationVerifier({ docker: ns.docker, driver, probeTimeoutMs: 600_000 });
     await driver.pause('icy');
-    const started = Date.now();
     const report = await verifier.verify(tenantRecord('icy', { uid: 100_231 }), []);
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(report.pass).toBe(false);
     expect(report.checks).toEqual([
       expect.objectContaining({ id: 'runtime.running', pass: false, why: expect.stringContaining('paused') }),
@@ -153,13 +156,11 @@ describe('a runtime paused in its host cgroup', () => {
     const { runtimeId } = (await driver.inspect('icy'))!;
     await driver.pause('icy');
     expect(await kernelFreezer(ns.docker, runtimeId)).toBe('FROZEN');
-    const started = Date.now();
     await driver.stop('icy', { graceSeconds: 10 });
     const state = await engineState(runtimeId);
     expect(state.Running).toBe(false);
-    // SIGKILL after the grace would be 137; a thawed server ends on SIGTERM well before it.
+    // SIGKILL after the grace would be 137; a thawed server ends on SIGTERM, within it.
     expect(state.ExitCode).not.toBe(137);
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect((await driver.inspect('icy'))?.state).toBe('stopped');
     await driver.remove('icy', { purgeData: true });
   });
@@ -182,10 +183,23 @@ describe('a runtime paused in its host cgroup', () => {
     const { info: up } = await manager.ensureRuntime(tenantRecord('gone', { uid: 100_234 }));
     await driver.pause('gone');
     expect(await kernelFreezer(ns.docker, up.runtimeId)).toBe('FROZEN');
-    const started = Date.now();
-    await driver.remove('gone', { purgeData: true });
-    expect(Date.now() - started).toBeLessThan(5_000);
-    expect(await driver.inspect('gone')).toBeUndefined();
+    const events = await recordEvents(ns.docker, ns.namespace);
+    try {
+      await driver.remove('gone', { purgeData: true });
+      expect(await driver.inspect('gone')).toBeUndefined();
+      // The engine's word: it killed the frozen runtime (SIGKILL, exit 137) and destroyed it, with
+      // no SIGTERM first (a drain would send one and wait out its grace).
+      const seen = () => containerEvents(events.text(), up.runtimeId);
+      await until(() => seen().some((e) => e.Action === 'destroy'), "the engine's destroy event");
+      const signals = seen()
+        .filter((e) => e.Action === 'kill')
+        .map((e) => e.Actor.Attributes.signal);
+      expect(signals.length).toBeGreaterThan(0);
+      expect(new Set(signals)).toEqual(new Set(['9']));
+      expect(seen().find((e) => e.Action === 'die')?.Actor.Attributes.exitCode).toBe('137');
+    } finally {
+      events.stop();
+    }
   });
 
   it('a wake of a runtime removed since its pause fails runtime_failed (vanished), never the engine 404', async () => {

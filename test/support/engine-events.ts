@@ -44,6 +44,21 @@ export async function watchCreates(docker: Docker, namespace: string): Promise<C
   return { creates, maxInFlight: () => max, stop: () => stream.destroy() };
 }
 
+/** One event of the engine's stream (the fields the tests read). */
+export interface EngineEvent {
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+}
+
+/** The events of recordEvents' `text` about the container `id`, in the engine's order. */
+export function containerEvents(text: string, id: string): EngineEvent[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as EngineEvent)
+    .filter((event) => event.Actor.ID === id);
+}
+
 /** Every event the engine reports about this namespace's containers, as the engine wrote it. */
 export async function recordEvents(
   docker: Docker,

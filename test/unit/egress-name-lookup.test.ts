@@ -85,21 +85,28 @@ describe('resolving an allowed host name', () => {
   });
 
   it("does not delay tenant B's lookup while tenant A holds its maximum of hung ones", async () => {
+    // A fake clock that the test alone moves: B's answer comes while no time passes, so it waited
+    // for none of A's lookups, their threads, or their deadline (no wall clock to be slow on).
+    vi.useFakeTimers();
     const pool = threadpool();
     const { names, ask } = admitter({ lookup: pool.lookup, deadlineMs: 1_000 });
     // A floods: distinct names under its wildcard, more than the pool has threads.
     const flood = Array.from({ length: 10 }, (_, i) => ask('hostile', `n${i}.slow.example.test`));
-    await vi.waitFor(() => expect(pool.started).toHaveLength(MAX_LOOKUPS_PER_TENANT));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pool.started).toHaveLength(MAX_LOOKUPS_PER_TENANT);
     expect(names.load('hostile')).toEqual({
       inFlight: MAX_LOOKUPS_PER_TENANT,
       waiting: 10 - MAX_LOOKUPS_PER_TENANT,
     });
 
-    const before = Date.now();
-    expect(await ask('neighbour', 'api.example.test')).toEqual({ address: PUBLIC });
-    expect(Date.now() - before).toBeLessThan(200);
+    let neighbour: Awaited<ReturnType<typeof ask>> | undefined;
+    void ask('neighbour', 'api.example.test').then((v) => (neighbour = v));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(neighbour).toEqual({ address: PUBLIC });
+    expect(pool.hung).toHaveLength(MAX_LOOKUPS_PER_TENANT);
 
     // A's requests are answered at the deadline; its lookups still hold their threads.
+    await vi.advanceTimersByTimeAsync(1_000);
     for (const verdict of await Promise.all(flood))
       expect(verdict).toMatchObject({ status: 502, body: { reason: 'name_resolution_timeout' } });
     expect(pool.started.filter((h) => h.endsWith('.slow.example.test'))).toHaveLength(MAX_LOOKUPS_PER_TENANT);
@@ -119,23 +126,29 @@ describe('resolving an allowed host name', () => {
   });
 
   it('gives a slot back when its hung lookup settles, not at the deadline', async () => {
+    // A fake clock: the deadline passes only when the test moves it, never by a loaded machine.
+    vi.useFakeTimers();
     const pool = threadpool();
     const { names, ask } = admitter({ lookup: pool.lookup, deadlineMs: 100 });
     const slow = Array.from({ length: MAX_LOOKUPS_PER_TENANT }, (_, i) => `n${i}.slow.example.test`);
-    for (const verdict of await Promise.all(slow.map((host) => ask('acme', host))))
+    const timedOut = Promise.all(slow.map((host) => ask('acme', host)));
+    await vi.advanceTimersByTimeAsync(100);
+    for (const verdict of await timedOut)
       expect(verdict).toMatchObject({ body: { reason: 'name_resolution_timeout' } });
     // Past the deadline the lookups still run: the tenant's next request waits, its lookup unstarted.
     expect(names.load('acme')).toEqual({ inFlight: MAX_LOOKUPS_PER_TENANT, waiting: 0 });
     const next = ask('acme', 'api.example.test');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await vi.advanceTimersByTimeAsync(20);
     expect(names.load('acme')).toEqual({ inFlight: MAX_LOOKUPS_PER_TENANT, waiting: 1 });
     expect(pool.started).toEqual(slow);
 
     pool.release();
+    await vi.advanceTimersByTimeAsync(0);
     expect(await next).toEqual({ address: PUBLIC });
     expect(pool.started).toEqual([...slow, 'api.example.test']);
     pool.hung.splice(0).forEach((release) => release());
-    await vi.waitFor(() => expect(names.load('acme')).toEqual({ inFlight: 0, waiting: 0 }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(names.load('acme')).toEqual({ inFlight: 0, waiting: 0 });
   });
 
   it('refuses at once, with name_resolution_busy, a request past the full waiting queue', async () => {

@@ -11,6 +11,7 @@ import { connect, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UpstreamBudget } from '../../egress/upstream-budget.ts';
 import { NameResolver } from '../../egress/name-lookup.ts';
+import { until } from '../support/until.ts';
 import {
   atTestEnd,
   closeProxyHarness,
@@ -135,12 +136,12 @@ describe('the egress proxy against a hostile tunnel', () => {
       );
       // The client leaves, with a reset, while its request waits for admission (the budget, then the
       // name); a reset, not an end, so that nothing the proxy pipes would end an upstream connection.
-      await expect.poll(() => gateway.side()).toBeDefined();
+      await until(() => gateway.side() !== undefined, 'the gateway side of the request');
       const side = gateway.side()!;
       const closed = new Promise((resolve) => side.once('close', resolve));
       client.resetAndDestroy();
       await closed;
-      await expect.poll(() => admit).toBeDefined();
+      await until(() => admit !== undefined, 'the request to wait for admission');
       admit!();
       // Either the upstream is dialed (nothing would end that connection but the idle timeout, and
       // it counts in no bound of the tenant's), or the request is recorded as ended without it.

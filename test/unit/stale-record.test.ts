@@ -5,7 +5,7 @@
 // flight on the earlier record (tenant-gate.ts). The per-tenant images are kept on the later
 // record's pins whichever of two overlapping prepares ends last (tenant-images.ts).
 import type Docker from 'dockerode';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PackPin } from '../../kernel/packs/pack-manifest.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { TENANT_IMAGE_REPO, TenantImages } from '../../supervisor/docker/tenant-images.ts';
@@ -15,6 +15,7 @@ import { MemoryImages } from '../support/fakes/memory-images.ts';
 import { memoryController } from '../support/lifecycle-settings.ts';
 import { notesApproval } from '../support/pack-approval.ts';
 import { tenantRecord } from '../support/tenant.ts';
+import { until } from '../support/until.ts';
 
 const createdAt = new Date().toISOString();
 /** acme's record at a generation, with the `notes` pack at `version` (none without). */
@@ -60,7 +61,11 @@ describe('a request whose record an update overtook', () => {
     const answer = s.holdProbes();
     const earlier = s.runtimes.ensureRuntime(acme(1));
     // The earlier ensure has read the registry and created its runtime, which has not answered yet.
-    await vi.waitFor(() => expect(s.driver.calls.map((c) => c.op)).toContain('ensure'), { interval: 1 });
+    await until(
+      () => s.driver.calls.some((c) => c.op === 'ensure'),
+      'the earlier ensure to create its runtime',
+      1,
+    );
     s.records.set('acme', acme(2, { memoryMb: 256 }));
     const asked = s.runtimes.ensureRuntime(acme(2, { memoryMb: 256 }));
     await new Promise((resolve) => setTimeout(resolve, 20));
