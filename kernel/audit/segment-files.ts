@@ -40,7 +40,7 @@ import {
   type SegmentLink,
 } from './audit-segment.ts';
 import { GENESIS_HASH } from './audit-trail.ts';
-import { verifiedShipCursor, type ShipCursorRead } from './ship-cursor.ts';
+import { shippedEndProblem, verifiedShipCursor, type ShipCursorRead } from './ship-cursor.ts';
 import {
   chainStart,
   PruneMarkerSchema,
@@ -151,6 +151,9 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
   if (typeof offboard === 'string') return { ...failed, problem: offboard };
   const tenant = walk.tenant ?? offboard?.tenant;
   const createdAt = walk.createdAt ?? offboard?.tenant_created_at;
+  // Read before the segments: a supervisor that seals and ships one more while they are walked
+  // moves it past the ones listed, which is no removal.
+  const shippedText = await readOptional(dir, SHIP_CURSOR_FILE);
   const chain = new SegmentChainCheck({
     marker: await readMarkerText(dir),
     ...{ publicKey, tenant, createdAt, verified },
@@ -165,6 +168,15 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
   }
   const problem = offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk) : undefined;
   if (problem !== undefined) return { ...chain.result, ok: false, problem };
+  // The signed record of what the SIEM's collector accepted says how far the trail went at least: the
+  // newest segments removed after shipping are seen in the files (a record that does not verify is
+  // the shipper's state, which verify reports apart).
+  const shipped =
+    chain.result.ok && shippedText !== undefined
+      ? verifiedShipCursor(shippedText, publicKey, chain.result.tenant)
+      : undefined;
+  const cut = shipped && 'cursor' in shipped ? shippedEndProblem(shipped.cursor, chain.result) : undefined;
+  if (cut !== undefined) return { ...chain.result, ok: false, problem: cut };
   return offboard ? { ...chain.result, offboardedAt: offboard.offboarded_at } : chain.result;
 }
 
@@ -215,13 +227,13 @@ export async function offboardedDirsOf(root: string, tenant: string): Promise<st
 }
 
 /**
- * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts); undefined when nothing was
- * shipped (or shipping is not configured).
+ * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts; undefined `tenant`: the one
+ * it names); undefined when nothing was shipped (or shipping is not configured).
  */
 export async function readShipCursor(
   dir: string,
   publicKey: KeyObject,
-  tenant: string,
+  tenant: string | undefined,
 ): Promise<ShipCursorRead | undefined> {
   const text = await readOptional(dir, SHIP_CURSOR_FILE);
   return text === undefined ? undefined : verifiedShipCursor(text, publicKey, tenant);
