@@ -4,6 +4,7 @@
 // <dir>/<tenant>.offboarded-<time>/, hold offboarded.json too (offboard-marker.ts). A segment is written once (a temporary file, synced, made
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
+import { constants as bufferConstants } from 'node:buffer';
 import type { KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
@@ -51,6 +52,8 @@ import {
   type VerifiedSegments,
 } from './segment-chain.ts';
 
+const { MAX_STRING_LENGTH } = bufferConstants;
+
 export const PRUNE_MARKER_FILE = 'pruned.json';
 export const SHIP_CURSOR_FILE = 'shipped.json';
 
@@ -92,6 +95,9 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
     .sort((a, b) => a.number - b.number);
 }
 
+/** The sealer writes each file from one string: at most MAX_STRING_LENGTH units, 3 bytes each in UTF-8. */
+const MAX_AUDIT_FILE_BYTES = 3 * MAX_STRING_LENGTH;
+
 /**
  * A file of a tenant's directory as text, only if it is a regular file there: a name planted in the
  * directory as a FIFO, or as a symbolic link to one or to a device, would otherwise block its reader
@@ -100,14 +106,25 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
  */
 async function readAuditFile(path: string): Promise<string> {
   const refused = () => new BulkheadError('audit_verification_failed', `${path}: not a regular file`);
+  const tooLarge = (size: number) =>
+    new BulkheadError(
+      'audit_verification_failed',
+      `${path}: ${size} bytes, too large to be the sealer's (it writes a file from one string, at most ${MAX_STRING_LENGTH} characters)`,
+    );
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
     async (error: NodeJS.ErrnoException) => {
       throw error.code === 'ELOOP' ? refused() : await unreadable(path, error);
     },
   );
   try {
-    if (!(await handle.stat()).isFile()) throw refused();
-    return await handle.readFile('utf8');
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw refused();
+    // Past the bound it is none of the sealer's: refused unread. Node's own refusals (past 2 GiB,
+    // or past a string's length once read) name no file: the latter is named here too.
+    if (stats.size > MAX_AUDIT_FILE_BYTES) throw tooLarge(stats.size);
+    return await handle.readFile('utf8').catch((error: unknown) => {
+      throw error instanceof RangeError ? tooLarge(stats.size) : error;
+    });
   } finally {
     await handle.close();
   }
