@@ -4,6 +4,7 @@
 // <dir>/<tenant>.offboarded-<time>/, hold offboarded.json too (offboard-marker.ts). A segment is written once (a temporary file, synced, made
 // read-only, then hard-linked to its name, which fails if the name exists: two sealers can never
 // overwrite each other's segment) and never modified; the marker is replaced atomically (rename).
+import { constants as bufferConstants } from 'node:buffer';
 import type { KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
@@ -40,7 +41,7 @@ import {
   type SegmentLink,
 } from './audit-segment.ts';
 import { GENESIS_HASH } from './audit-trail.ts';
-import { verifiedShipCursor, type ShipCursorRead } from './ship-cursor.ts';
+import { shippedEndProblem, verifiedShipCursor, type ShipCursorRead } from './ship-cursor.ts';
 import {
   chainStart,
   PruneMarkerSchema,
@@ -50,6 +51,8 @@ import {
   type SegmentsCheck,
   type VerifiedSegments,
 } from './segment-chain.ts';
+
+const { MAX_STRING_LENGTH } = bufferConstants;
 
 export const PRUNE_MARKER_FILE = 'pruned.json';
 export const SHIP_CURSOR_FILE = 'shipped.json';
@@ -92,6 +95,9 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
     .sort((a, b) => a.number - b.number);
 }
 
+/** The sealer writes each file from one string: at most MAX_STRING_LENGTH units, 3 bytes each in UTF-8. */
+const MAX_AUDIT_FILE_BYTES = 3 * MAX_STRING_LENGTH;
+
 /**
  * A file of a tenant's directory as text, only if it is a regular file there: a name planted in the
  * directory as a FIFO, or as a symbolic link to one or to a device, would otherwise block its reader
@@ -100,14 +106,25 @@ export async function listSegments(dir: string): Promise<{ name: string; number:
  */
 async function readAuditFile(path: string): Promise<string> {
   const refused = () => new BulkheadError('audit_verification_failed', `${path}: not a regular file`);
+  const tooLarge = (size: number) =>
+    new BulkheadError(
+      'audit_verification_failed',
+      `${path}: ${size} bytes, too large to be the sealer's (it writes a file from one string, at most ${MAX_STRING_LENGTH} characters)`,
+    );
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
     async (error: NodeJS.ErrnoException) => {
       throw error.code === 'ELOOP' ? refused() : await unreadable(path, error);
     },
   );
   try {
-    if (!(await handle.stat()).isFile()) throw refused();
-    return await handle.readFile('utf8');
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw refused();
+    // Past the bound it is none of the sealer's: refused unread. Node's own refusals (past 2 GiB,
+    // or past a string's length once read) name no file: the latter is named here too.
+    if (stats.size > MAX_AUDIT_FILE_BYTES) throw tooLarge(stats.size);
+    return await handle.readFile('utf8').catch((error: unknown) => {
+      throw error instanceof RangeError ? tooLarge(stats.size) : error;
+    });
   } finally {
     await handle.close();
   }
@@ -151,6 +168,9 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
   if (typeof offboard === 'string') return { ...failed, problem: offboard };
   const tenant = walk.tenant ?? offboard?.tenant;
   const createdAt = walk.createdAt ?? offboard?.tenant_created_at;
+  // Read before the segments: a supervisor that seals and ships one more while they are walked
+  // moves it past the ones listed, which is no removal.
+  const shippedText = await readOptional(dir, SHIP_CURSOR_FILE);
   const chain = new SegmentChainCheck({
     marker: await readMarkerText(dir),
     ...{ publicKey, tenant, createdAt, verified },
@@ -165,6 +185,15 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
   }
   const problem = offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk) : undefined;
   if (problem !== undefined) return { ...chain.result, ok: false, problem };
+  // The signed record of what the SIEM's collector accepted says how far the trail went at least: the
+  // newest segments removed after shipping are seen in the files (a record that does not verify is
+  // the shipper's state, which verify reports apart).
+  const shipped =
+    chain.result.ok && shippedText !== undefined
+      ? verifiedShipCursor(shippedText, publicKey, chain.result.tenant)
+      : undefined;
+  const cut = shipped && 'cursor' in shipped ? shippedEndProblem(shipped.cursor, chain.result) : undefined;
+  if (cut !== undefined) return { ...chain.result, ok: false, problem: cut };
   return offboard ? { ...chain.result, offboardedAt: offboard.offboarded_at } : chain.result;
 }
 
@@ -215,13 +244,13 @@ export async function offboardedDirsOf(root: string, tenant: string): Promise<st
 }
 
 /**
- * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts); undefined when nothing was
- * shipped (or shipping is not configured).
+ * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts; undefined `tenant`: the one
+ * it names); undefined when nothing was shipped (or shipping is not configured).
  */
 export async function readShipCursor(
   dir: string,
   publicKey: KeyObject,
-  tenant: string,
+  tenant: string | undefined,
 ): Promise<ShipCursorRead | undefined> {
   const text = await readOptional(dir, SHIP_CURSOR_FILE);
   return text === undefined ? undefined : verifiedShipCursor(text, publicKey, tenant);

@@ -7,6 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { SEGMENT_FORMAT } from './audit-segment.ts';
+import type { SegmentsCheck } from './segment-chain.ts';
 import { signMarker, verifiedMarker } from './signed-marker.ts';
 
 export const ShipCursorSchema = z.strictObject({
@@ -46,10 +47,15 @@ export function signShipCursor(
  */
 export type ShipCursorRead = { cursor: ShipCursor } | { problem: string; unsigned: boolean };
 
-export function verifiedShipCursor(text: string, publicKey: KeyObject, tenant: string): ShipCursorRead {
+export function verifiedShipCursor(
+  text: string,
+  publicKey: KeyObject,
+  tenant: string | undefined,
+): ShipCursorRead {
   const read = verifiedMarker('shipped', ShipCursorSchema, text, publicKey, 'shipped record');
   if (typeof read !== 'string') {
-    if (read.tenant === tenant) return { cursor: read };
+    // No tenant expected: a directory given as is whose segments (all removed?) name none.
+    if (tenant === undefined || read.tenant === tenant) return { cursor: read };
     return { problem: `shipped record belongs to tenant "${read.tenant}"`, unsigned: false };
   }
   let unsigned = false;
@@ -64,4 +70,19 @@ export function verifiedShipCursor(text: string, publicKey: KeyObject, tenant: s
         unsigned,
       }
     : { problem: read, unsigned };
+}
+
+/**
+ * The segments checked (walkSegmentFiles), held against the signed record of what the collector
+ * accepted: a trail that ends before the segment it names was cut after shipping, which the files
+ * would otherwise not show (the newest segments removed, and nothing after them). Undefined when it
+ * holds, or when the record is another incarnation's of the id (carried over: not this trail's end).
+ */
+export function shippedEndProblem(cursor: ShipCursor, check: SegmentsCheck): string | undefined {
+  const of = check.createdAt;
+  if (cursor.tenant_created_at !== undefined && of !== undefined && cursor.tenant_created_at !== of)
+    return undefined;
+  const last = check.lastSegment ?? check.prunedThrough ?? 0;
+  if (cursor.segment <= last) return undefined;
+  return `the trail ends at segment ${last} (seq ${check.lastSeq ?? 0}), the shipped record at segment ${cursor.segment} (seq ${cursor.last_seq}): segments removed after they were shipped`;
 }

@@ -5,7 +5,8 @@ import { createPublicKey, hash, randomBytes, type KeyObject } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { exportedEntry, parseSegment } from '../../kernel/audit/audit-segment.ts';
 import { trailDirExists } from '../../kernel/audit/audit-access.ts';
 import type { SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
@@ -137,24 +138,37 @@ export async function exportSegments(
   if (!check.ok)
     throw new BulkheadError('audit_verification_failed', `${dir}: ${check.problem ?? 'does not verify'}`);
   let records = 0;
-  for (const [i, { name, sha256 }] of verified.entries()) {
-    const text = await readSegmentText(dir, name);
-    if (hash('sha256', text, 'hex') !== sha256)
-      throw new BulkheadError(
-        'audit_verification_failed',
-        `${dir}: ${name} changed after it was verified; exported ${records} records before it, none of it`,
-      );
-    const segment = parseSegment(text);
-    for (const entry of segment.entries) {
-      const at = Date.parse(entry.at);
-      if (options.from && at < options.from.getTime()) continue;
-      if (options.to && at >= options.to.getTime()) continue;
-      if (!options.out.write(`${JSON.stringify(exportedEntry(entry, segment))}\n`))
-        await new Promise((resolve) => options.out.once('drain', resolve));
-      records += 1;
+  async function* lines(): AsyncGenerator<string> {
+    for (const [i, { name, sha256 }] of verified.entries()) {
+      const text = await readSegmentText(dir, name);
+      if (hash('sha256', text, 'hex') !== sha256)
+        throw new BulkheadError(
+          'audit_verification_failed',
+          `${dir}: ${name} changed after it was verified; exported ${records} records before it, none of it`,
+        );
+      const segment = parseSegment(text);
+      for (const entry of segment.entries) {
+        const at = Date.parse(entry.at);
+        if (options.from && at < options.from.getTime()) continue;
+        if (options.to && at >= options.to.getTime()) continue;
+        yield `${JSON.stringify(exportedEntry(entry, segment))}\n`;
+        records += 1;
+      }
+      options.exporting?.(i + 1, verified.length);
     }
-    options.exporting?.(i + 1, verified.length);
   }
+  // Through a pipeline, which waits for `out` to drain and fails on its error: an output closed
+  // early (stdout piped into `head`, a reader that died, a full disk) was an unhandled 'error' event,
+  // the CLI's crash with a stack, or a wait for a drain that never came. `out` is left open (stdout).
+  await pipeline(Readable.from(lines()), options.out, { end: false }).catch((error: unknown) => {
+    if (error instanceof BulkheadError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new BulkheadError(
+      'invalid_input',
+      `the output refused the records (${code}) after ${records} of them: the export is not whole`,
+      { cause: error },
+    );
+  });
   return { records, check: { ...check, dir } };
 }
 

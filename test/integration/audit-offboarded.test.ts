@@ -7,16 +7,13 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSegment, parseSegment, segmentFileName } from '../../kernel/audit/audit-segment.ts';
 import { readSegmentText } from '../../kernel/audit/segment-files.ts';
 import { auditHeadKey, auditStreamKey } from '../../kernel/redis/keys.ts';
 import { planByName, type TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { AuditSealer } from '../../supervisor/audit/audit-sealer.ts';
-import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
-import { auditHarness, callEvent, type AuditHarness } from '../support/audit-harness.ts';
+import { auditHarness, callEvent, shipperTo, type AuditHarness } from '../support/audit-harness.ts';
 import { runCli } from '../support/cli.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 
@@ -240,12 +237,7 @@ describe('an offboarded tenant, with shipping', () => {
   });
 
   it('keeps a segment the collector has not accepted past its retention, until it accepts it', async () => {
-    const shipper = new AuditShipper({
-      dir: shipping.auditDir,
-      privateKey: shipping.privateKey,
-      exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
-      logger: pino({ level: 'silent' }),
-    });
+    const shipper = shipperTo(shipping, receiver.logsUrl);
     const s = shipping.sealer({ maxEntries: 2, shipper });
     for (let i = 0; i < 2; i++) await shipping.trail.append(callEvent('kept', 'records_create'));
     await s.runOnce();

@@ -19,7 +19,7 @@ import { AuditShipper } from '../../supervisor/audit/audit-shipper.ts';
 import { readTrail } from '../../tenants/control-plane/audit-history.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 import { startSupervisor } from '../../supervisor/supervisor.ts';
-import { auditHarness, type AuditHarness } from '../support/audit-harness.ts';
+import { auditHarness, shipperTo, type AuditHarness } from '../support/audit-harness.ts';
 import { runCli } from '../support/cli.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedLog } from '../support/otlp-receiver.ts';
@@ -64,13 +64,7 @@ beforeAll(async () => {
   metrics = new SupervisorMetrics();
   sealer = audit.sealer({
     maxEntries: 3,
-    shipper: new AuditShipper({
-      dir: audit.auditDir,
-      privateKey: audit.privateKey,
-      exporter: new OTLPLogExporter({ url: receiver.logsUrl, timeoutMillis: 5_000 }),
-      logger: pino({ level: 'silent' }),
-      metrics: metrics.auditShipping,
-    }),
+    shipper: shipperTo(audit, receiver.logsUrl, { metrics: metrics.auditShipping }),
   });
 });
 

@@ -10,7 +10,9 @@ import pino from 'pino';
 import { AuditTrail, type AuditEvent } from '../../kernel/audit/audit-trail.ts';
 import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { AuditSealer, type AuditSealerOptions } from '../../supervisor/audit/audit-sealer.ts';
+import { AuditShipper, type AuditShipperOptions } from '../../supervisor/audit/audit-shipper.ts';
 import { ensureAuditKeys, type AuditKeyFiles } from '../../tenants/control-plane/audit-segments.ts';
 import { runCli, type CliResult } from './cli.ts';
 import { ROOT } from './compose.ts';
@@ -91,6 +93,24 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms).unref(),
     ),
   ]);
+}
+
+/**
+ * The supervisor's shipper of the harness's segments to the OTLP/HTTP logs endpoint `logsUrl` (a
+ * test's receiver), with the real exporter, signing its shipped records with the harness's key.
+ */
+export function shipperTo(
+  h: AuditHarness,
+  logsUrl: string,
+  options: Pick<Partial<AuditShipperOptions>, 'metrics'> = {},
+): AuditShipper {
+  return new AuditShipper({
+    dir: h.auditDir,
+    privateKey: h.privateKey,
+    exporter: new OTLPLogExporter({ url: logsUrl, timeoutMillis: 5_000 }),
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
 }
 
 /** The operator CLI as an auditor runs it on the harness's sealed segments (its directory and key). */

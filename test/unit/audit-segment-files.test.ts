@@ -48,4 +48,20 @@ describe('files planted in the audit directory', () => {
     await symlink('/etc/hostname', join(dir, segmentFileName(1)));
     await expect(walk()).rejects.toMatchObject(refused);
   });
+
+  it('refuses a file too large to be a segment, naming it, without reading it', async () => {
+    // Sparse: 3 GiB that take no room. Read whole, it failed with Node's bare "File size ... is
+    // greater than 2 GiB" (and one under that, after reading it all, "Invalid string length"),
+    // exit 1 from the CLI, naming no file.
+    const huge = join(dir, segmentFileName(1));
+    const file = await open(huge, 'w');
+    await file.truncate(3 * 1024 ** 3);
+    await file.close();
+    const tooLarge = {
+      code: 'audit_verification_failed',
+      message: `${huge}: 3221225472 bytes, too large to be the sealer's (it writes a file from one string, at most 536870888 characters)`,
+    };
+    await expect(walk()).rejects.toMatchObject(tooLarge);
+    await expect(nextLink(dir)).rejects.toMatchObject(tooLarge);
+  });
 });
