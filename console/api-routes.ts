@@ -69,8 +69,8 @@ export class ApiRoutes {
     const view = match[2];
     if (method === 'GET' && view === undefined) return sendJson(res, 200, await this.#o.views.detail(tenant));
     if (method === 'GET' && view === 'evidence') {
-      await this.#o.cp.registry.require(tenant);
-      return sendJson(res, 200, { report: await this.#o.evidence.latest(tenant) });
+      const record = await this.#o.cp.registry.require(tenant);
+      return sendJson(res, 200, { report: await this.#o.evidence.latest(tenant, record.createdAt) });
     }
     if (method === 'GET' && view === 'audit') {
       // The record's createdAt binds the sealed segments shown to this tenant of the id.

@@ -73,6 +73,7 @@ export const SCRIPTS = {
     ['keepSeconds'],
   ),
   epochBumpIfIdle: spec('epoch-bump-if-idle.lua', ['activity', 'epoch'], ['tenant', 'idleSince']),
+  evidenceSave: spec('evidence-save.lua', ['record', 'evidence'], ['tenantCreatedAt', 'kept']),
   idempotencyRelease: spec('idempotency-release.lua', ['claim'], ['value']),
   idempotencyRenew: spec('idempotency-renew.lua', ['claim'], ['value', 'ttlMs']),
   idempotencyKeep: spec(

@@ -17,6 +17,16 @@ import { LABELS } from '../docker/labels.ts';
 
 const MiB = 1024 * 1024;
 
+/** The namespace modes of a container with namespaces of its own ('' is the engine's private default). */
+const OWN_NAMESPACE_MODES: Record<string, readonly string[]> = {
+  PidMode: ['', 'private'],
+  IpcMode: ['private', 'none'],
+  UTSMode: [''],
+  UsernsMode: [''],
+  // '' is the engine's default, the host's cgroup namespace on cgroup v1: the spec sets it private.
+  CgroupnsMode: ['private'],
+};
+
 function check(id: string, control: string, pass: boolean, ok: string, bad: string): IsolationCheck {
   return { id, control, source: 'docker', pass, why: pass ? ok : bad };
 }
@@ -47,9 +57,19 @@ export function containerChecks(
     (host.NanoCpus === Math.round(tenant.plan.cpus * 1e9) && !host.CpuQuota);
   const cpuSet = `CpuQuota ${String(host.CpuQuota)} per CpuPeriod ${String(host.CpuPeriod)} µs, NanoCpus ${String(host.NanoCpus)}`;
   const tmpfs = host.Tmpfs?.['/tmp'] ?? '';
-  const hostNs = (['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const).filter(
-    (key) => (host as Record<string, unknown>)[key] === 'host',
-  );
+  // Each namespace must be the container's own, as the spec makes it: not only not the host's, but
+  // not another container's either ("container:<id>" joins a neighbour's, another tenant's included)
+  // nor one others may join (IpcMode "shareable").
+  const modes = host as Record<string, unknown>;
+  const sharedNs = Object.entries(OWN_NAMESPACE_MODES)
+    .map(([key, own]) => ({ key, own, mode: typeof modes[key] === 'string' ? modes[key] : '' }))
+    .filter(({ own, mode }) => !own.includes(mode));
+  const groups = strings(host.GroupAdd);
+  const devices = [
+    ...((host.Devices ?? []) as { PathOnHost?: string }[]).map((d) => d.PathOnHost ?? '?'),
+    ...strings(host.DeviceCgroupRules).map((rule) => `rule "${rule}"`),
+    ...(Array.isArray(host.DeviceRequests) && host.DeviceRequests.length > 0 ? ['device requests'] : []),
+  ];
   const log = host.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined;
   const logCaps = { size: log?.Config?.['max-size'] ?? '', files: log?.Config?.['max-file'] ?? '' };
   const expectedMounts = new Map([
@@ -113,17 +133,26 @@ export function containerChecks(
     ),
     check(
       'namespaces.private',
-      'no host namespaces',
-      hostNs.length === 0 && host.NetworkMode !== 'host',
-      'no pid, ipc, uts, user, cgroup or network namespace is shared with the host',
-      `shares the host's ${hostNs.join(', ') || 'network'} namespace`,
+      'no namespace shared with the host or another container',
+      sharedNs.length === 0 && host.NetworkMode !== 'host',
+      'its own pid, ipc, uts, user and cgroup namespaces, none shareable; no host network',
+      sharedNs.length === 0
+        ? "shares the host's network namespace"
+        : `not its own: ${sharedNs.map(({ key, mode }) => `${key} "${mode}"`).join(', ')}`,
     ),
     check(
       'user.tenant-uid',
-      'non-root UID of this tenant',
-      info.Config.User === `${tenant.uid}:${tenant.uid}` && tenant.uid !== 0,
-      `runs as ${info.Config.User}`,
-      `runs as "${info.Config.User}", expected ${tenant.uid}:${tenant.uid}`,
+      'non-root UID of this tenant, no other group',
+      info.Config.User === `${tenant.uid}:${tenant.uid}` && tenant.uid !== 0 && groups.length === 0,
+      `runs as ${info.Config.User}, no supplementary group added`,
+      `runs as "${info.Config.User}" with groups added ${JSON.stringify(groups)}, expected ${tenant.uid}:${tenant.uid} and none`,
+    ),
+    check(
+      'devices.none',
+      'no host device',
+      devices.length === 0,
+      'no device, device rule or device request given to the container',
+      `host devices: ${devices.join(', ')}`,
     ),
     check(
       'limits.memory',

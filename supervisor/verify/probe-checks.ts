@@ -19,6 +19,10 @@ export interface ProbeObservation extends ProbedPlaces {
   rootWrite: string;
   uid: number;
   gid: number;
+  /** Its groups (Node's getgroups, which includes the effective GID). */
+  groups: number[];
+  /** The distinct real UIDs of the processes it sees in /proc (at most PROBE_MAX_ROOT_ENTRIES). */
+  processUids: number[];
   memoryLimit: string | null;
   pidsLimit: string | null;
   /** The CPU cgroup's quota and period in µs ("500000 1000000"; "max ..." when unlimited). */
@@ -54,6 +58,7 @@ export function probeChecks(
   // The plan's share, whatever the period: a container made before the 1 s period has 100 ms.
   const cpuOk = cpu !== undefined && Math.round(cpu * 1e6) === Math.round(tenant.plan.cpus * 1e6);
   const foreign = othersSeen(seen, others);
+  const own = (id: number) => id === tenant.uid;
   const seenLimits = `cgroup memory ${seen.memoryLimit ?? '?'}, pids ${seen.pidsLimit ?? '?'}, cpu ${seen.cpuMax ?? '?'}`;
   return [
     check(
@@ -86,10 +91,17 @@ export function probeChecks(
     ),
     check(
       'probe.tenant-uid',
-      "runs as the tenant's UID",
-      seen.uid === tenant.uid && seen.gid === tenant.uid,
-      `uid ${seen.uid}, gid ${seen.gid}`,
-      `uid ${seen.uid}, gid ${seen.gid}, expected ${tenant.uid}`,
+      "runs as the tenant's UID, in no other group",
+      seen.uid === tenant.uid && seen.gid === tenant.uid && seen.groups.every(own),
+      `uid ${seen.uid}, gid ${seen.gid}, groups ${JSON.stringify(seen.groups)}`,
+      `uid ${seen.uid}, gid ${seen.gid}, groups ${JSON.stringify(seen.groups)}, expected ${tenant.uid} alone`,
+    ),
+    check(
+      'probe.own-processes',
+      "sees no process but its tenant's",
+      seen.processUids.length > 0 && seen.processUids.every(own),
+      `every process in its PID namespace runs as ${tenant.uid}`,
+      `processes of UIDs ${JSON.stringify(seen.processUids)} are in its PID namespace, expected ${tenant.uid} alone`,
     ),
     check(
       'probe.other-tenants',

@@ -20,7 +20,12 @@ out.dockerSockets = ['/var/run/docker.sock', '/run/docker.sock', '/run/container
 const w = attempt(() => fs.writeFileSync('/bulkhead-probe', 'x'));
 out.rootWrite = w.ok ? 'written' : w.code;
 if (w.ok) attempt(() => fs.unlinkSync('/bulkhead-probe'));
-out.uid = process.getuid(); out.gid = process.getgid();
+out.uid = process.getuid(); out.gid = process.getgid(); out.groups = process.getgroups();
+// The owners of the processes it can see: in a PID namespace of its own, only its tenant's UID.
+const uidOf = (pid) => /^Uid:\s+(\d+)/m.exec(attempt(() => fs.readFileSync('/proc/' + pid + '/status', 'utf8')).value || '');
+const pids = attempt(() => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))).value || [];
+const uids = pids.map(uidOf).filter(Boolean).map((m) => Number(m[1]));
+out.processUids = [...new Set(uids)].slice(0, ${PROBE_MAX_ROOT_ENTRIES});
 const read = (p) => { const r = attempt(() => fs.readFileSync(p, 'utf8').trim()); return r.ok ? r.value : null; };
 out.memoryLimit = read('/sys/fs/cgroup/memory/memory.limit_in_bytes') || read('/sys/fs/cgroup/memory.max');
 out.pidsLimit = read('/sys/fs/cgroup/pids/pids.max') || read('/sys/fs/cgroup/pids.max');

@@ -76,6 +76,9 @@ export async function offboardTenant(
     { actor: deps.actor, reason: 'offboard' },
     { expectedGeneration: drained.generation, expectedUid: drained.uid },
   );
+  // At once, and again after the wait below: once the record is gone, offboarding cannot be run
+  // again, so one stopped in that wait left the trail in Redis without an expiry, for good.
+  await deps.audit.expireAfter(tenant.id, tenant.retention.auditDays);
   // Its isolation evidence describes a container now gone: kept, the console would show it as the
   // evidence of a tenant onboarded later under the same id, never checked itself.
   await deps.evidence?.forget(tenant.id);
@@ -86,7 +89,8 @@ export async function offboardTenant(
   await sleep(options.drainMs ?? DRAIN_MS);
   // What the supervisor could not seal (no signing key, or a chain that does not continue the
   // segments) stays in Redis for the retention, then goes; the id registered again before that
-  // starts a trail of its own (earlier-trail.ts).
+  // starts a trail of its own (earlier-trail.ts). Again here for a trail the late refusals started
+  // after a seal had closed the tenant's.
   await deps.audit.expireAfter(tenant.id, tenant.retention.auditDays);
   return {
     tenant: tenant.id,

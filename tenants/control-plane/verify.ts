@@ -33,8 +33,11 @@ export async function verifyTenant(
   id: string,
   options: VerifyOptions = {},
 ): Promise<IsolationReport> {
+  // The report is of the record read here: kept for it, it is never shown as the evidence of a
+  // tenant onboarded again under the id while this check ran (evidence.ts).
+  const tenant = await cp.registry.require(id);
   const report = await collectEvidence(cp, id, options);
-  await cp.evidence?.save(report);
+  await cp.evidence?.save(report, tenant.createdAt);
   return report;
 }
 
@@ -43,7 +46,6 @@ async function collectEvidence(
   id: string,
   options: VerifyOptions,
 ): Promise<IsolationReport> {
-  await cp.registry.require(id);
   const report = await cp.runtimes.verify(id);
   const { router } = options;
   if (!router) return report;

@@ -134,6 +134,7 @@ describe('isolation evidence', () => {
       'privileged.off',
       'namespaces.private',
       'user.tenant-uid',
+      'devices.none',
       'limits.memory',
       'limits.cpu',
       'limits.pids',
@@ -145,6 +146,7 @@ describe('isolation evidence', () => {
       'probe.no-docker-socket',
       'probe.rootfs-readonly',
       'probe.tenant-uid',
+      'probe.own-processes',
       'probe.other-tenants',
       'probe.limits',
       'socket.type',
@@ -156,7 +158,7 @@ describe('isolation evidence', () => {
     for (const check of report.checks) expect(check.why.length).toBeGreaterThan(5);
     const tenant = await stack.registry.require('india');
     expect(report.checks.find((c) => c.id === 'probe.tenant-uid')?.why).toBe(
-      `uid ${tenant.uid}, gid ${tenant.uid}`,
+      `uid ${tenant.uid}, gid ${tenant.uid}, groups [${tenant.uid}]`,
     );
     expect(report.checks.find((c) => c.id === 'probe.no-route')?.why).toMatch(/failed with ENETUNREACH/);
   });
@@ -273,5 +275,37 @@ describe('isolation evidence', () => {
     const { report } = await verifyJson('india');
     expect(failing(report)).toEqual(['mounts.own-only', 'probe.other-tenants']);
     expect(report.checks.find((c) => c.id === 'probe.other-tenants')?.why).toContain(other.socketDir);
+  });
+
+  it("fails, naming the control, when the container shares another tenant's PID namespace", async () => {
+    await stack.supervisor.manager.ensure(await stack.registry.require('juliet'));
+    const neighbour = (await stack.supervisor.driver.inspect('juliet'))!;
+    await replaceWithWeakened('india', (spec) => ({
+      ...spec,
+      HostConfig: { ...spec.HostConfig, PidMode: `container:${neighbour.runtimeId}` },
+    }));
+    const { report } = await verifyJson('india');
+    expect(failing(report)).toEqual(['namespaces.private', 'probe.own-processes']);
+    expect(report.checks.find((c) => c.id === 'namespaces.private')?.why).toContain(
+      `PidMode "container:${neighbour.runtimeId}"`,
+    );
+    // Measured inside: india's probe sees juliet's processes, run as juliet's UID.
+    const juliet = await stack.registry.require('juliet');
+    expect(report.checks.find((c) => c.id === 'probe.own-processes')?.why).toContain(String(juliet.uid));
+  });
+
+  it('fails, naming the controls, when the container is given a group and a host device', async () => {
+    await replaceWithWeakened('india', (spec) => ({
+      ...spec,
+      HostConfig: {
+        ...spec.HostConfig,
+        GroupAdd: ['0'],
+        Devices: [{ PathOnHost: '/dev/null', PathInContainer: '/dev/host-null', CgroupPermissions: 'rwm' }],
+      },
+    }));
+    const { report } = await verifyJson('india');
+    expect(failing(report)).toEqual(['user.tenant-uid', 'devices.none', 'probe.tenant-uid']);
+    expect(report.checks.find((c) => c.id === 'devices.none')?.why).toBe('host devices: /dev/null');
+    expect(report.checks.find((c) => c.id === 'probe.tenant-uid')?.why).toMatch(/groups \[.*\b0\b.*\]/);
   });
 });

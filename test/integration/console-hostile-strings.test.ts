@@ -36,7 +36,7 @@ beforeAll(async () => {
       { id: HOSTILE_USER, tenant: TENANT, roles: ['viewer'] },
     ],
   });
-  await stack.registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
+  const tenant = await stack.registry.create({ id: TENANT, plan: planByName('small'), isolation: 'runc' });
   const agent = await bearerClient(stack.mcpUrl, await stack.agentToken(TENANT));
   // Refused as unknown tools; each refusal is in the trail under the name the agent sent.
   for (const name of [REVERSED_TOOL, MARKUP_TOOL, 'L'.repeat(4_000)])
@@ -51,16 +51,19 @@ beforeAll(async () => {
   for (let i = 0; i < 25; i++) await agent.listTools();
   await agent.close();
   redis = new Redis(stack.ns.installation.redis);
-  await new EvidenceStore({ redis, prefix: stack.ns.installation.registryPrefix }).save({
-    tenantId: TENANT,
-    runtimeId: null,
-    isolation: 'runc',
-    checkedAt: new Date().toISOString(),
-    pass: false,
-    checks: [
-      { id: 'probe.socket-dir', control: 'socket directory', source: 'probe', pass: false, why: PROBE_WHY },
-    ],
-  });
+  await new EvidenceStore({ redis, prefix: stack.ns.installation.registryPrefix }).save(
+    {
+      tenantId: TENANT,
+      runtimeId: null,
+      isolation: 'runc',
+      checkedAt: new Date().toISOString(),
+      pass: false,
+      checks: [
+        { id: 'probe.socket-dir', control: 'socket directory', source: 'probe', pass: false, why: PROBE_WHY },
+      ],
+    },
+    tenant.createdAt,
+  );
   app = await startTestConsole(stack);
   browser = await launchChromium();
   aldo = await signIn(browser, app.origin, 'aldo');

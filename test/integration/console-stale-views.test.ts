@@ -22,21 +22,24 @@ beforeAll(async () => {
   running = await startConsoleAlone({ name: 'console-stale', users: [{ id: 'aldo', roles: ['auditor'] }] });
   redis = new Redis(running.ns.installation.redis);
   const prefix = running.ns.installation.registryPrefix;
-  await new TenantRegistry({ redis, prefix }).create({
+  const acme = await new TenantRegistry({ redis, prefix }).create({
     id: 'acme',
     plan: planByName('small'),
     isolation: 'runc',
   });
-  await new EvidenceStore({ redis, prefix }).save({
-    tenantId: 'acme',
-    runtimeId: null,
-    isolation: 'runc',
-    checkedAt: new Date().toISOString(),
-    pass: false,
-    checks: [
-      { id: 'probe.socket-dir', control: 'socket directory', source: 'probe', pass: false, why: 'acme' },
-    ],
-  });
+  await new EvidenceStore({ redis, prefix }).save(
+    {
+      tenantId: 'acme',
+      runtimeId: null,
+      isolation: 'runc',
+      checkedAt: new Date().toISOString(),
+      pass: false,
+      checks: [
+        { id: 'probe.socket-dir', control: 'socket directory', source: 'probe', pass: false, why: 'acme' },
+      ],
+    },
+    acme.createdAt,
+  );
   browser = await launchChromium();
   aldo = await signIn(browser, running.origin, 'aldo');
 }, 60_000);

@@ -345,29 +345,37 @@ tenants:
     const entry = (user: string) =>
       cp.audit.append({ tenant: id, user, agent: null, tool: 'whoami', decision: 'permit', reason: 'test' });
     try {
-      await onboardTenant(cp, { id, plan: 'small', isolation: 'runc', verify: false }, () => {});
+      const first = await onboardTenant(
+        cp,
+        { id, plan: 'small', isolation: 'runc', verify: false },
+        () => {},
+      );
       await entry('old-alice');
       await entry('old-bob');
-      await cp.evidence!.save({
-        tenantId: id,
-        runtimeId: 'earlier',
-        isolation: 'runc',
-        checkedAt: new Date().toISOString(),
-        pass: true,
-        checks: [],
-      });
+      await cp.evidence!.save(
+        {
+          tenantId: id,
+          runtimeId: 'earlier',
+          isolation: 'runc',
+          checkedAt: new Date().toISOString(),
+          pass: true,
+          checks: [],
+        },
+        first.tenant.createdAt,
+      );
+
       // No signing key here: nothing is sealed, and the trail stays in Redis under its retention.
       const auditDir = join(ns.runDir, 'offboard-exports');
       await offboardTenant(cp, id, { auditDir, drainMs: 50 }, () => {});
       expect(await redis.ttl(auditStreamKey(prefix, id))).toBeGreaterThan(0);
 
       const said: string[] = [];
-      await onboardTenant(cp, { id, plan: 'small', isolation: 'runc', verify: false }, (line) =>
+      const again = await onboardTenant(cp, { id, plan: 'small', isolation: 'runc', verify: false }, (line) =>
         said.push(line),
       );
       expect(said.join('\n')).toMatch(/earlier tenant "reused" left 2 audit entries in Redis: kept apart/);
       // No evidence until the new tenant is verified: the earlier one's report went with it.
-      expect(await cp.evidence!.latest(id)).toBeNull();
+      expect(await cp.evidence!.latest(id, again.tenant.createdAt)).toBeNull();
       await entry('new-carol');
       const { entries, check } = await cp.audit.read(id);
       expect(entries.map((e) => [e.seq, e.user])).toEqual([[1, 'new-carol']]);

@@ -11,6 +11,8 @@ export function hardenedProbe(uid: number, changed: Partial<ProbeObservation> = 
     rootWrite: 'EROFS',
     uid,
     gid: uid,
+    groups: [uid],
+    processUids: [uid],
     memoryLimit: String(128 * 1024 * 1024),
     pidsLimit: '64',
     cpuMax: '500000 1000000',

@@ -80,6 +80,20 @@ describe('containerChecks', () => {
     ['seccomp.default', withHost({ SecurityOpt: ['no-new-privileges:true', 'seccomp=unconfined'] })],
     ['privileged.off', withHost({ Privileged: true })],
     ['namespaces.private', withHost({ PidMode: 'host' })],
+    // Joined to a neighbour's namespace (another tenant's container), or open for others to join.
+    ['namespaces.private', withHost({ PidMode: 'container:5ca1ab1e' })],
+    ['namespaces.private', withHost({ IpcMode: 'container:5ca1ab1e' })],
+    ['namespaces.private', withHost({ IpcMode: 'shareable' })],
+    ['namespaces.private', withHost({ CgroupnsMode: 'host' } as Partial<NonNullable<Create['HostConfig']>>)],
+    ['user.tenant-uid', withHost({ GroupAdd: ['0'] })],
+    [
+      'devices.none',
+      withHost({
+        Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }],
+      }),
+    ],
+    ['devices.none', withHost({ DeviceCgroupRules: ['c 10:229 rwm'] })],
+    ['devices.none', withHost({ DeviceRequests: [{ Count: -1, Capabilities: [['gpu']] }] })],
     ['user.tenant-uid', { ...hardened, User: '0:0' }],
     ['limits.memory', withHost({ MemorySwap: -1 })],
     ['limits.cpu', withHost({ CpuQuota: -1 })],

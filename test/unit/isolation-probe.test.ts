@@ -201,3 +201,29 @@ describe("the host's verdict on what the probe saw of other tenants", () => {
     });
   });
 });
+
+describe("the host's verdict on the probe's own user and its neighbours", () => {
+  const verdict = (id: string, changed: Partial<ProbeObservation>) =>
+    probeChecks(hardenedProbe(tenant.uid, changed), tenant).find((c) => c.id === id)!;
+
+  it('passes when it is in its own group alone and sees only processes of its UID', () => {
+    expect(verdict('probe.tenant-uid', {})).toMatchObject({ pass: true });
+    expect(verdict('probe.own-processes', {})).toMatchObject({ pass: true });
+  });
+
+  it('fails when a group was added to it (root, or another tenant UID)', () => {
+    expect(verdict('probe.tenant-uid', { groups: [tenant.uid, 0] })).toMatchObject({
+      pass: false,
+      why: `uid ${tenant.uid}, gid ${tenant.uid}, groups [${tenant.uid},0], expected ${tenant.uid} alone`,
+    });
+  });
+
+  it("fails when it sees another UID's process: a PID namespace shared with another container", () => {
+    expect(verdict('probe.own-processes', { processUids: [tenant.uid, 100_008] })).toMatchObject({
+      pass: false,
+      why: expect.stringContaining('[100007,100008]'),
+    });
+    // A probe that saw no process at all (not even itself) measured nothing.
+    expect(verdict('probe.own-processes', { processUids: [] })).toMatchObject({ pass: false });
+  });
+});
