@@ -2,7 +2,7 @@
 // and printing only; the work is in tenants/control-plane/audit-segments.ts.
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { lstat, rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { atPath } from '../../kernel/errors/path-refusal.ts';
@@ -97,6 +97,28 @@ async function verify(args: string[]): Promise<void> {
   );
 }
 
+/**
+ * --out names a regular file or a new path: the rename at the end replaces whatever is there, so a
+ * device (as root, `--out /dev/null` became a file of records), a FIFO or a symbolic link would be
+ * replaced rather than written to, and a directory refused only once the export was done.
+ */
+async function refuseSpecialOut(out: string): Promise<void> {
+  const found = await lstat(out).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new BulkheadError('invalid_input', `--out ${out}: cannot write there (${error.code})`);
+  });
+  if (found === undefined || found.isFile()) return;
+  const kind = found.isDirectory()
+    ? 'a directory'
+    : found.isSymbolicLink()
+      ? 'a symbolic link'
+      : 'not a regular file';
+  throw new BulkheadError(
+    'invalid_input',
+    `--out ${out}: ${kind}, which the export would replace: name a regular file or a new path, or leave out --out and redirect stdout`,
+  );
+}
+
 async function exportRecords(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     dir: { type: 'string' },
@@ -112,6 +134,7 @@ async function exportRecords(args: string[]): Promise<void> {
   const createdAt = createdAtOption(values['created-at']);
   const range = { from: time(values.from, '--from'), to: time(values.to, '--to') };
   const key = await readPublicKey(values['public-key'] ?? cliSettings().auditPublicKeyFile);
+  if (values.out !== undefined) await refuseSpecialOut(values.out);
   // --out FILE appears only once the export is whole: written beside it, renamed over it at the end.
   const partial = values.out === undefined ? undefined : `${values.out}.partial-${process.pid}`;
   const out = partial === undefined ? process.stdout : createWriteStream(partial, { mode: 0o600 });
