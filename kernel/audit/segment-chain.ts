@@ -15,6 +15,7 @@ import {
   parseVerifiedSegment,
   SEGMENT_FORMAT,
   type ParsedSegment,
+  type SegmentHeader,
   type SegmentLink,
 } from './audit-segment.ts';
 import { signMarker, verifiedMarker } from './signed-marker.ts';
@@ -355,10 +356,10 @@ function describeBefore(link: SegmentLink, marker: PruneMarker | undefined): str
 }
 
 /**
- * When a segment's newest entry is past `days` of retention. Days outside the bound of a tenant's
- * record and an offboarding marker (1 to MAX_AUDIT_DAYS) are refused: past about 100 million days
- * the cutoff is no date at all, every comparison with it false, and nothing was ever pruned, saying
- * nothing.
+ * Where `days` of retention end, counted back from `now`: a segment retained since before it is
+ * past it. Days outside the bound of a tenant's record and an offboarding marker (1 to
+ * MAX_AUDIT_DAYS) are refused: past about 100 million days the cutoff is no date at all, every
+ * comparison with it false, and nothing was ever pruned, saying nothing.
  */
 export function retentionCutoff(now: Date, days: number): Date {
   if (!Number.isInteger(days) || days < 1 || days > MAX_AUDIT_DAYS)
@@ -370,14 +371,27 @@ export function retentionCutoff(now: Date, days: number): Date {
 }
 
 /**
- * The segments retention may remove: the oldest ones, in order, whose last entry is older than
- * `cutoff`, stopping at the first one that is not (a segment is removed whole or not at all, and
- * never past one still within retention).
+ * When a segment's retention starts: the later of its newest entry's `at` (the router's clock) and
+ * its `sealed_at` (the sealer's), both signed. A router clock set years behind stamps fresh entries
+ * as old: counting from the sealing too only ever keeps a segment longer. NaN (a time that is no
+ * date) compares false with any cutoff: the segment is kept.
  */
-export function prunable<T extends { lastAt: string }>(segments: readonly T[], cutoff: Date): T[] {
+export function retainedSince(header: Pick<SegmentHeader, 'last_at' | 'sealed_at'>): number {
+  return Math.max(Date.parse(header.last_at), Date.parse(header.sealed_at));
+}
+
+/**
+ * The segments retention may remove: the oldest ones, in order, retained since before `cutoff`
+ * (retainedSince), stopping at the first one that is not (a segment is removed whole or not at all,
+ * and never past one still within retention).
+ */
+export function prunable<T extends { header: Pick<SegmentHeader, 'last_at' | 'sealed_at'> }>(
+  segments: readonly T[],
+  cutoff: Date,
+): T[] {
   const out: T[] = [];
   for (const segment of segments) {
-    if (!(Date.parse(segment.lastAt) < cutoff.getTime())) break;
+    if (!(retainedSince(segment.header) < cutoff.getTime())) break;
     out.push(segment);
   }
   return out;

@@ -22,6 +22,7 @@ import {
 } from '../../kernel/audit/offboard-marker.ts';
 import {
   prunable,
+  retainedSince,
   retentionCutoff,
   SegmentChainCheck,
   signPruneMarker,
@@ -269,8 +270,9 @@ export class AuditSealer {
   }
 
   /**
-   * Removes the oldest segments entirely past `days` of retention: first a signed marker naming the
-   * last one removed (so verify tells pruning from tampering), then the files; when shipping is on,
+   * Removes the oldest segments entirely past `days` of retention (counted from the later of their
+   * newest entry and their sealing: retainedSince): first a signed marker naming the last one
+   * removed (so verify tells pruning from tampering), then the files; when shipping is on,
    * none past the last one the shipped record says the collector accepted. Segments (or a record)
    * of another tenant of the same id than the one created at `createdAt` are not pruned: an error.
    * Returns how many.
@@ -314,8 +316,8 @@ export class AuditSealer {
         break;
       }
       const { header, footer } = parsed;
-      described.push({ ...file, lastAt: header.last_at, header, footer });
-      if (!(Date.parse(header.last_at) < cutoff.getTime())) break;
+      described.push({ ...file, header, footer });
+      if (!(retainedSince(header) < cutoff.getTime())) break;
     }
     const gone = prunable(described, cutoff).filter((file) => file.number <= shipped.segment);
     // The record is bound to the chain as well as signed: the segment it names, when read here,

@@ -50,8 +50,11 @@ async function sealCalls(h: AuditHarness, s: AuditSealer, tenant: string, n: num
   await s.seal(tenant);
 }
 
-const lastAt = async (dir: string, n: number) =>
-  Date.parse(parseSegment(await readSegmentText(dir, segmentFileName(n))).header.last_at);
+/** When segment `n`'s retention starts: the later of its newest entry and its sealing. */
+const retainedFrom = async (dir: string, n: number) => {
+  const { header } = parseSegment(await readSegmentText(dir, segmentFileName(n)));
+  return Math.max(Date.parse(header.last_at), Date.parse(header.sealed_at));
+};
 
 async function record(h: AuditHarness, id: string, auditDays: number): Promise<TenantRecord> {
   const tenant = (await h.registry.get(id))!;
@@ -94,8 +97,10 @@ describe('an offboarded tenant', () => {
     audit.clock.at = new Date(Date.now() + 29 * DAY);
     await sealer.runOnce();
     expect(await readdir(moved)).toContain(segmentFileName(1));
-    // Just past segment 1's newest entry's retention: segment 1 alone goes, recorded by the marker.
-    audit.clock.at = new Date((await lastAt(moved, 1)) + 30 * DAY + 1);
+    // Just past segment 1's retention (its sealing, the entries of 2 came after): 1 alone goes,
+    // recorded by the marker.
+    expect(await retainedFrom(moved, 2)).toBeGreaterThan(await retainedFrom(moved, 1));
+    audit.clock.at = new Date((await retainedFrom(moved, 1)) + 30 * DAY + 1);
     await sealer.runOnce();
     expect((await readdir(moved)).sort()).toEqual(
       ['offboarded.json', 'pruned.json', segmentFileName(2), segmentFileName(3)].sort(),

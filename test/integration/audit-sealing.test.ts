@@ -246,20 +246,21 @@ describe('bulkhead audit export, offline, writes only what verified', () => {
 describe('retention', () => {
   it('prunes only whole segments past it, with a signed marker verify accepts', async () => {
     const dir = join(auditDir, TENANT);
-    const headerOf = async (n: number) =>
-      JSON.parse((await readFile(join(dir, segmentFileName(n)), 'utf8')).split('\n')[0]!) as {
-        last_at: string;
-      };
+    // A segment's retention counts from the later of its newest entry and its sealing.
+    const since = async (n: number) => {
+      const text = await readFile(join(dir, segmentFileName(n)), 'utf8');
+      const header = JSON.parse(text.split('\n')[0]!) as { last_at: string; sealed_at: string };
+      return Math.max(Date.parse(header.last_at), Date.parse(header.sealed_at));
+    };
     const before = await readdir(dir);
-    // Within retention (1 day after the newest entry, for a 30-day tenant): nothing goes.
-    harness.clock.at = new Date(Date.parse((await headerOf(5)).last_at) + 86_400_000);
+    // Within retention (1 day after segment 5's sealing, for a 30-day tenant): nothing goes.
+    harness.clock.at = new Date((await since(5)) + 86_400_000);
     expect(await sealer.prune(TENANT, 30)).toBe(0);
     expect(await readdir(dir)).toEqual(before);
-    // Just past segment 2's last entry plus one day: segments 1 and 2 go, 3 stays if it is newer.
-    const last2 = Date.parse((await headerOf(2)).last_at);
-    const last3 = Date.parse((await headerOf(3)).last_at);
-    expect(last3).toBeGreaterThan(last2);
-    harness.clock.at = new Date(last2 + 86_400_000 + 1);
+    // One day and a millisecond after segment 2's sealing: 1 and 2 go, 3 (sealed a pass later) stays.
+    const since2 = await since(2);
+    expect(await since(3)).toBeGreaterThan(since2);
+    harness.clock.at = new Date(since2 + 86_400_000 + 1);
     expect(await sealer.prune(TENANT, 1)).toBe(2);
     expect(await readdir(dir)).toEqual(
       ['pruned.json', 3, 4, 5].map((n) => (typeof n === 'number' ? segmentFileName(n) : n)),

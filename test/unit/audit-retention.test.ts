@@ -25,7 +25,10 @@ const keys = generateKeyPairSync('ed25519');
 const NOW = new Date('2026-03-01T00:00:00Z');
 let root: string;
 
-/** Three segments of two entries each, the newest entry a day old: nothing is past 30 days. */
+/**
+ * Three segments of two entries each, the newest entry two days old, each sealed as its last entry
+ * was written: nothing is past 30 days.
+ */
 async function sealedTrail(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   let prev = GENESIS_HASH;
@@ -43,7 +46,7 @@ async function sealedTrail(dir: string): Promise<void> {
     }
     const built = buildSegment({
       ...{ tenant: 'acme', segment, prevSegmentDigest: prevDigest, entries },
-      ...{ privateKey: keys.privateKey, sealedAt: NOW },
+      ...{ privateKey: keys.privateKey, sealedAt: new Date(entries.at(-1)!.at) },
     });
     prevDigest = built.footer.digest;
     await writeFile(join(dir, segmentFileName(segment)), built.text);
@@ -85,6 +88,52 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
+});
+
+/**
+ * The trail in Redis as a router whose clock is set to 2020 wrote it: two entries stamped
+ * 2020-01-01, chained from the start, until the sealer trims them.
+ */
+function routerClockBehind(): AuditTrail {
+  let prev = GENESIS_HASH;
+  let stored = [1, 2].map((seq) => {
+    const body = {
+      ...{ tenant: 'acme', user: 'u1', agent: 'a1', tool: 'records_get' },
+      ...{ decision: 'permit' as const, reason: 'ok', seq, prev, at: '2020-01-01T00:00:00.000Z' },
+    };
+    prev = entryHash(body);
+    return { id: `${seq}-0`, entry: { ...body, hash: prev } };
+  });
+  const trail = {
+    stored: () => Promise.resolve(stored),
+    trim: (_tenant: string, ids: string[]) => {
+      stored = stored.filter((s) => !ids.includes(s.id));
+      return Promise.resolve(ids.length);
+    },
+  };
+  return trail as unknown as AuditTrail;
+}
+
+describe('retention from a router clock behind', () => {
+  it('counts from the sealing: fresh entries stamped years back stay until it is past', async () => {
+    const acme = tenantRecord('acme', { retention: { auditDays: 30, exportAuditOnOffboard: true } });
+    const tenants = { list: () => Promise.resolve([acme]) };
+    const trail = routerClockBehind();
+    const at = (now: Date) => sealer(trail, { tenants, now: () => now });
+    const dir = join(root, 'acme');
+    // Sealed now, pruned in the same pass: its entries say 2020, its sealing says today.
+    await at(NOW).runOnce();
+    expect(await readdir(dir)).toEqual([segmentFileName(1)]);
+    const header = JSON.parse((await readFile(join(dir, segmentFileName(1)), 'utf8')).split('\n')[0]!);
+    expect(header).toMatchObject({ last_at: '2020-01-01T00:00:00.000Z', sealed_at: NOW.toISOString() });
+    // 30 days after the sealing, not yet past it.
+    await at(new Date(NOW.getTime() + 30 * 86_400_000)).runOnce();
+    expect(await readdir(dir)).toEqual([segmentFileName(1)]);
+    // Its entries and its sealing both past 30 days: pruned, as verify accepts.
+    await at(new Date(NOW.getTime() + 30 * 86_400_000 + 1)).runOnce();
+    expect(await readdir(dir)).toEqual(['pruned.json']);
+    expect(await verify(dir)).toMatchObject({ ok: true, prunedThrough: 1 });
+  });
 });
 
 describe('retention over files changed at rest', () => {

@@ -14,6 +14,7 @@ import {
 import {
   checkSegments,
   prunable,
+  retainedSince,
   signPruneMarker,
   VerifiedSegments,
   type SegmentFile,
@@ -272,14 +273,30 @@ describe('sealed audit segments', () => {
   });
 
   it('prune only the oldest segments wholly past retention, never past one within it', () => {
+    // Sealed as the last entry was written: the entries' time decides.
+    const at = (n: number, lastAt: string) => ({ n, header: { last_at: lastAt, sealed_at: lastAt } });
     const segments = [
-      { n: 1, lastAt: '2026-01-01T00:00:00Z' },
-      { n: 2, lastAt: '2026-01-05T00:00:00Z' },
-      { n: 3, lastAt: '2026-01-03T00:00:00Z' },
+      at(1, '2026-01-01T00:00:00Z'),
+      at(2, '2026-01-05T00:00:00Z'),
+      at(3, '2026-01-03T00:00:00Z'),
     ];
     expect(prunable(segments, new Date('2026-01-04T00:00:00Z')).map((s) => s.n)).toEqual([1]);
     expect(prunable(segments, new Date('2026-01-05T00:00:00Z')).map((s) => s.n)).toEqual([1]);
     expect(prunable(segments, new Date('2026-01-06T00:00:00Z')).map((s) => s.n)).toEqual([1, 2, 3]);
+  });
+
+  it('count retention from the sealing when the entries claim to be older (a router clock behind)', () => {
+    const behind = { n: 1, header: { last_at: '2020-01-01T00:00:00Z', sealed_at: '2026-01-05T00:00:00Z' } };
+    expect(retainedSince(behind.header)).toBe(Date.parse('2026-01-05T00:00:00Z'));
+    expect(prunable([behind], new Date('2026-01-05T00:00:00Z'))).toEqual([]);
+    expect(prunable([behind], new Date('2026-01-05T00:00:00.001Z'))).toEqual([behind]);
+    // A sealer clock behind the entries' does not make them prunable earlier either.
+    const ahead = { header: { last_at: '2026-01-05T00:00:00Z', sealed_at: '2020-01-01T00:00:00Z' } };
+    expect(retainedSince(ahead.header)).toBe(Date.parse('2026-01-05T00:00:00Z'));
+    // A time that is no date keeps the segment.
+    expect(prunable([{ header: { last_at: '2020-01-01T00:00:00Z', sealed_at: 'x' } }], new Date())).toEqual(
+      [],
+    );
   });
 });
 
