@@ -32,6 +32,7 @@ import {
   type ComposeStackView,
 } from '../support/compose-stack.ts';
 import { newTraceparent, tracedClient } from '../support/trace-assertions.ts';
+import { until } from '../support/until.ts';
 
 const TENANT = 'acme';
 /** A second tenant, on the gVisor tier (the engine's runsc, which setup registers). */
@@ -340,8 +341,12 @@ describe('docker-compose.yml on a host without a registry', () => {
     const token = await agentToken([...ALL_SCOPES, ...PACK_SCOPES]);
     const mcp = await tracedClient(mcpUrl, token, {});
     try {
-      const { tools } = await mcp.listTools();
-      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['notes_add', 'notes_list']));
+      // A new pin is served from the router's next pass (5 s, router/tools/pin-watcher.ts): re-listed.
+      const lists = async (): Promise<boolean> => {
+        const names = (await mcp.listTools()).tools.map((t) => t.name);
+        return names.includes('notes_add') && names.includes('notes_list');
+      };
+      await until(lists, "the router to serve the pinned packs' tools", 250);
       const added = await mcp.callTool({
         name: 'notes_add',
         arguments: { text: 'from compose', idempotency_key: 'compose-note-1' },
@@ -351,15 +356,12 @@ describe('docker-compose.yml on a host without a registry', () => {
       expect(JSON.stringify(listed.content)).toContain('from compose');
       const allowed = await mcp.callTool({ name: 'files_list_allowed_directories', arguments: {} });
       expect(JSON.stringify(allowed.content)).toContain('/data/packs/files');
-      // Out through the egress gateway's container: asked again (bounded) until the gateway's pass
-      // has dialed the new runtime's bridge.
+      // Out through the egress gateway's container, once its pass dialed the new runtime's bridge.
       const discovery = `http://${idp}:9400/.well-known/openid-configuration`;
-      await expect
-        .poll(async () => JSON.parse((await fetcherGet(mcp, discovery)).body ?? '{}') as unknown, {
-          timeout: 30_000,
-          interval: 1_000,
-        })
-        .toMatchObject({ issuer });
+      const reached = async () =>
+        (JSON.parse((await fetcherGet(mcp, discovery)).body ?? '{}') as { issuer?: string }).issuer ===
+        issuer;
+      await until(reached, 'the fetcher to reach the IdP through the gateway', 1_000);
       const denied = await fetcherGet(mcp, `http://${router}:8080/healthz`);
       expect(denied.status).toBe(403);
       expect(JSON.parse(denied.body ?? '{}')).toMatchObject({ error: 'egress_denied' });
