@@ -154,12 +154,15 @@ export interface SegmentWalk {
   progress?: ((done: number, total: number) => void) | undefined;
 }
 
+/** The segments checked, and the signed shipped record read with them (checked: ship-cursor.ts). */
+export type WalkedSegments = SegmentsCheck & { shipped?: ShipCursorRead };
+
 /**
  * Checks the segments of `dir` one file at a time, oldest first, as one chain from the pruning
  * marker (SegmentChainCheck), so that a trail of any length needs one segment's text in memory at
  * once; stops at the first that does not verify, which the result names.
  */
-export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck> {
+export async function walkSegmentFiles(walk: SegmentWalk): Promise<WalkedSegments> {
   const { dir, publicKey, verified, onVerified, progress } = walk;
   // An offboarded tenant's directory: its segments must be the marker's tenant's and end where the
   // marker says (checked once they are walked).
@@ -183,18 +186,18 @@ export async function walkSegmentFiles(walk: SegmentWalk): Promise<SegmentsCheck
     if (parsed) await onVerified?.({ ...file, text, parsed });
     progress?.(i + 1, listed.length);
   }
-  const problem = offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk) : undefined;
-  if (problem !== undefined) return { ...chain.result, ok: false, problem };
-  // The signed record of what the SIEM's collector accepted says how far the trail went at least: the
-  // newest segments removed after shipping are seen in the files (a record that does not verify is
-  // the shipper's state, which verify reports apart).
+  // The signed record of how far the SIEM's collector took the trail: newest segments removed after
+  // shipping show (one that does not verify is the shipper's state, reported apart). Read once.
   const shipped =
-    chain.result.ok && shippedText !== undefined
-      ? verifiedShipCursor(shippedText, publicKey, chain.result.tenant)
-      : undefined;
-  const cut = shipped && 'cursor' in shipped ? shippedEndProblem(shipped.cursor, chain.result) : undefined;
-  if (cut !== undefined) return { ...chain.result, ok: false, problem: cut };
-  return offboard ? { ...chain.result, offboardedAt: offboard.offboarded_at } : chain.result;
+    shippedText === undefined
+      ? undefined
+      : { shipped: verifiedShipCursor(shippedText, publicKey, chain.result.tenant ?? tenant) };
+  const problem = offboard && chain.result.ok ? offboardEndProblem(offboard, chain.result, walk) : undefined;
+  if (problem !== undefined) return { ...chain.result, ok: false, problem, ...shipped };
+  const cursor = shipped && 'cursor' in shipped.shipped ? shipped.shipped.cursor : undefined;
+  const cut = chain.result.ok && cursor ? shippedEndProblem(cursor, chain.result) : undefined;
+  if (cut !== undefined) return { ...chain.result, ok: false, problem: cut, ...shipped };
+  return { ...chain.result, ...(offboard ? { offboardedAt: offboard.offboarded_at } : {}), ...shipped };
 }
 
 const failed: SegmentsCheck = {
@@ -244,13 +247,13 @@ export async function offboardedDirsOf(root: string, tenant: string): Promise<st
 }
 
 /**
- * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts; undefined `tenant`: the one
- * it names); undefined when nothing was shipped (or shipping is not configured).
+ * The shipping cursor of `tenant`'s directory, checked (ship-cursor.ts); undefined when nothing was
+ * shipped (or shipping is not configured).
  */
 export async function readShipCursor(
   dir: string,
   publicKey: KeyObject,
-  tenant: string | undefined,
+  tenant: string,
 ): Promise<ShipCursorRead | undefined> {
   const text = await readOptional(dir, SHIP_CURSOR_FILE);
   return text === undefined ? undefined : verifiedShipCursor(text, publicKey, tenant);

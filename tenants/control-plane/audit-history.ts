@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { trailDirExists } from '../../kernel/audit/audit-access.ts';
 import type { AuditEntry, AuditTrail, ChainCheck } from '../../kernel/audit/audit-trail.ts';
 import type { VerifiedSegments } from '../../kernel/audit/segment-chain.ts';
-import { readShipCursor, tenantSegmentDir, walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
+import { tenantSegmentDir, walkSegmentFiles } from '../../kernel/audit/segment-files.ts';
 
 /** An entry of the trail; `segment` names the sealed segment that holds it, absent while in Redis. */
 export type TrailEntry = AuditEntry & { segment?: number };
@@ -106,7 +106,7 @@ export async function scanTrail(options: ScanTrailOptions): Promise<TrailScan> {
     },
   });
   // Shown only when the record verifies: the supervisor neither ships nor prunes by one that does not.
-  const shipped = await readShipCursor(dir, sealed.publicKey, tenant);
+  const shipped = segments.shipped;
   const shippedThrough = shipped && 'cursor' in shipped ? shipped.cursor.segment : undefined;
   const summary = {
     segments: segments.segments,

@@ -13,7 +13,6 @@ import type { SegmentsCheck } from '../../kernel/audit/segment-chain.ts';
 import {
   offboardedDirsOf,
   readSegmentText,
-  readShipCursor,
   tenantSegmentDir,
   walkSegmentFiles,
 } from '../../kernel/audit/segment-files.ts';
@@ -89,14 +88,14 @@ export async function verifySegments(
   const { dir, tenant } = await existingSource(source);
   const { progress, createdAt } = options;
   const check = await walkSegmentFiles({ dir, publicKey, tenant, createdAt, progress });
-  const shipped = check.tenant === undefined ? undefined : await readShipCursor(dir, publicKey, check.tenant);
+  const { shipped, ...checked } = check;
   const ship =
     shipped === undefined
       ? {}
       : 'cursor' in shipped
         ? { shippedThrough: shipped.cursor.segment }
         : { shippedProblem: shipped.problem };
-  return { ...check, dir, ...ship };
+  return { ...checked, dir, ...ship };
 }
 
 export interface ExportOptions {
