@@ -11,6 +11,7 @@ import { TenantRegistry } from '../../kernel/registry/tenant-registry.ts';
 import type { IsolationReport } from '../../supervisor/client/isolation-report.ts';
 import { EvidenceStore } from '../../tenants/control-plane/evidence.ts';
 import { testNamespace, type TestNamespace } from '../support/namespace.ts';
+import { until } from '../support/until.ts';
 
 let ns: TestNamespace;
 let redis: Redis;
@@ -39,8 +40,8 @@ afterAll(async () => {
 });
 
 /** Waits out the millisecond `createdAt` was stamped in, so that the id's next record differs. */
-async function pastCreation(record: TenantRecord): Promise<void> {
-  while (Date.now() <= Date.parse(record.createdAt)) await new Promise((resolve) => setImmediate(resolve));
+function pastCreation(record: TenantRecord): Promise<void> {
+  return until(() => Date.now() > Date.parse(record.createdAt), "the clock past the record's creation", 1);
 }
 
 describe('kept isolation evidence', () => {
