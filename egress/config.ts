@@ -1,6 +1,13 @@
 // Everything the egress gateway (egress/main.ts) can be configured with, declared once.
 import { z } from 'zod';
-import { logLevel, namespace, otlpTracesEndpoint, redisUrl, runDir } from '../kernel/config/common.ts';
+import {
+  logLevel,
+  metricsHost,
+  namespace,
+  otlpTracesEndpoint,
+  redisUrl,
+  runDir,
+} from '../kernel/config/common.ts';
 import { defineConfig, type ConfigFields, type ConfigOf } from '../kernel/config/define-config.ts';
 
 const fields = {
@@ -60,6 +67,20 @@ const fields = {
     env: 'BULKHEAD_EGRESS_IDLE_TIMEOUT_MS',
     schema: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
     doc: 'a proxy connection with no traffic either way for this long is closed',
+  },
+  metricsPort: {
+    env: 'BULKHEAD_EGRESS_METRICS_PORT',
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    doc: 'port for Prometheus /metrics, on a listener of its own (0: any free port)',
+    defaultText: 'none',
+  },
+  metricsHost: metricsHost('BULKHEAD_EGRESS_METRICS_HOST'),
+  metricsTenantLabel: {
+    env: 'BULKHEAD_EGRESS_METRICS_TENANT_LABEL',
+    schema: z
+      .preprocess((value) => (typeof value === 'string' ? value === 'true' : value), z.boolean())
+      .default(false),
+    doc: "per-call metrics carry a tenant label ('true'): one series per tenant, decision and reason",
   },
   otlpTracesEndpoint,
   logLevel,

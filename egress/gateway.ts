@@ -25,6 +25,8 @@ import {
 } from '../kernel/wire/egress-tunnel.ts';
 import { tenantSocketDir } from '../kernel/wire/runtime-endpoint.ts';
 import type { Tracing } from '../kernel/telemetry/tracing.ts';
+import { serveMetrics } from '../kernel/process/metrics-endpoint.ts';
+import { EgressMetrics } from './egress-metrics.ts';
 import { recordEgressSpan } from './egress-spans.ts';
 import { NameResolver } from './name-lookup.ts';
 import { AUDIT_UNAVAILABLE } from './admission.ts';
@@ -46,6 +48,8 @@ export interface EgressGatewayOptions {
   budget?: UpstreamBudget;
   /** Where the gateway's spans go (kernel/telemetry/tracing.ts); none: no spans. */
   tracing?: Tracing | undefined;
+  /** Prometheus /metrics on a listener of its own (egress/egress-metrics.ts); none: no metrics. */
+  metrics?: { port: number; host: string; tenantLabel: boolean } | undefined;
   poolSize: number;
   maxConnections: number;
   /** Upstream connections of a tenant's plain-HTTP requests at most, idle ones included. */
@@ -64,6 +68,8 @@ export interface RunningEgressGateway {
   stats(tenant: string): PoolStats | undefined;
   /** Audit entries Redis has not taken yet (kernel/audit/audit-backlog.ts). */
   auditWaiting(): number;
+  /** Where Prometheus scrapes the gateway, when it has metrics. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -86,6 +92,8 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   const trail = new AuditTrail({ redis, prefix: installation.registryPrefix });
   const prefix = installation.registryPrefix;
   const backlog = new AuditBacklog({ trail, redis, prefix, logger, limit: options.auditBacklog });
+  const metrics = options.metrics && new EgressMetrics({ tenantLabel: options.metrics.tenantLabel });
+  metrics?.watchAuditBacklog({ waiting: () => backlog.waiting, limit: options.auditBacklog });
   const budget = options.budget ?? new RedisUpstreamBudget({ redis, prefix: installation.registryPrefix });
   const tenants = new Map<string, TenantEntry>();
   const contexts = new WeakMap<Socket, TunnelContext>();
@@ -126,6 +134,7 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
       idleTimeoutMs: options.idleTimeoutMs,
       observe(event) {
         audit(event);
+        metrics?.observe(event);
         if (options.tracing) recordEgressSpan(options.tracing.tracer, event);
       },
       // Audited as it opened, traced once it ended.
@@ -205,14 +214,24 @@ export async function startEgressGateway(options: EgressGatewayOptions): Promise
   await refresh();
   const scheduler = new Scheduler({ logger });
   scheduler.every('egress-refresh', options.refreshIntervalMs, refresh);
-  logger.info({ tenants: tenants.size }, 'egress gateway started');
+  const metricsServer =
+    metrics && options.metrics
+      ? await serveMetrics({
+          host: options.metrics.host,
+          port: options.metrics.port,
+          registry: metrics.registry,
+        })
+      : undefined;
+  logger.info({ tenants: tenants.size, metrics: metricsServer?.url }, 'egress gateway started');
 
   return {
     refresh,
     stats: (tenant) => tenants.get(tenant)?.pool.stats,
     auditWaiting: () => backlog.waiting,
+    metricsUrl: metricsServer?.url,
     async close() {
       await scheduler.stop();
+      await metricsServer?.close();
       for (const entry of tenants.values()) entry.pool.close();
       tenants.clear();
       agents.close();

@@ -29,7 +29,8 @@ function secretsOnceKeyed(options: { file: string; redis: Redis; prefix: string 
 async function main(): Promise<void> {
   const config = loadConfig(egressConfig);
   if (!config) return;
-  const { redisUrl, namespace, logLevel, secretsKeyFile, otlpTracesEndpoint, keyFile, ...settings } = config;
+  const { redisUrl, namespace, logLevel, secretsKeyFile, otlpTracesEndpoint, keyFile, ...rest } = config;
+  const { metricsPort, metricsHost, metricsTenantLabel, ...settings } = rest;
   const signingKey = createPrivateKey(await readFile(keyFile, 'utf8'));
   const logger = pino({ name: 'egress-gateway', level: logLevel });
   const tracing = startTracing({ service: 'bulkhead-egress', endpoint: otlpTracesEndpoint });
@@ -41,6 +42,9 @@ async function main(): Promise<void> {
     logger,
     signingKey,
     tracing,
+    ...(metricsPort === undefined
+      ? {}
+      : { metrics: { port: metricsPort, host: metricsHost, tenantLabel: metricsTenantLabel } }),
     ...(secretsKeyFile && secretsRedis
       ? {
           secrets: secretsOnceKeyed({

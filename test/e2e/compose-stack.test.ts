@@ -225,15 +225,15 @@ describe('docker-compose.yml on a host without a registry', () => {
     ]);
   });
 
-  it("is scraped by the stack's Prometheus: the calls above, both processes, the shipped rules", async () => {
+  it("is scraped by the stack's Prometheus: the calls above, every process, the shipped rules", async () => {
     const prometheus = prometheusAt(prometheusUrl, { scraping: true, evaluating: true });
     const value = async (promql: string): Promise<number | undefined> =>
       (await prometheus.query(promql))[0]?.value;
     // Each process scraped every 15 s (deploy/prometheus/prometheus.yml), each on its own clock.
     await prometheus.waitFor('sum(bulkhead_tool_calls_total{tool=~"records_.*"})', (calls) => calls === 4);
     await prometheus.waitFor('bulkhead_runtimes{state="running"}', (running) => running === 2);
-    expect(await value('up{job="bulkhead-router"}')).toBe(1);
-    expect(await value('up{job="bulkhead-supervisor"}')).toBe(1);
+    for (const job of ['router', 'supervisor', 'egress'])
+      expect(await value(`up{job="bulkhead-${job}"}`), job).toBe(1);
     expect(await value('bulkhead_idempotency_replays_total')).toBe(1);
     // The alerting rules the repository ships, every one of them loaded and evaluated without error.
     const shipped = parse(await readFile(join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8')) as {

@@ -1,17 +1,23 @@
 // A real Prometheus server (test/support/prometheus-server.ts) scrapes the router's and the
-// supervisor's /metrics of a test stack while real MCP calls are made; PromQL through its HTTP API
+// supervisor's /metrics of a test stack, and an egress gateway's (test/support/egress.ts), while real
+// MCP calls and upstream requests are made; PromQL through its HTTP API
 // then returns what those calls were: per-tool p95 latency (the histogram's counts per tool, and
 // the quantile as computed from the buckets the router exposes, bounded by the slowest call the
 // client saw), the error rate by class, schema-validation failures, rate-limit refusals by layer,
-// relayed requests (resources, prompts) by method, and the supervisor's running runtime. The shipped alerting rules (deploy/prometheus/alerts.yml)
+// relayed requests (resources, prompts) by method, the supervisor's running runtime, and the
+// gateway's upstream requests by decision and reason. The shipped alerting rules (deploy/prometheus/alerts.yml)
 // load and evaluate without error (what they fire on: test/integration/alert-rules.test.ts), and
 // every query of the shipped Grafana dashboard (deploy/grafana/bulkhead.json) evaluates, with data
 // unless it reads series only events this test does not cause would make.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
+import { proxyGet, startLocalEgress, type LocalEgress } from '../support/egress.ts';
 import { agentClient } from '../support/mcp-client.ts';
 import { startPrometheus, type PrometheusServer, type PromSample } from '../support/prometheus-server.ts';
 import { scrape, type Sample } from '../support/prometheus-text.ts';
@@ -34,6 +40,9 @@ const EVENT_ONLY = new Set([
 let stack: TestStack;
 let prometheus: PrometheusServer;
 let client: Client;
+let egress: LocalEgress;
+/** A loopback upstream the gateway's tenant may reach. */
+let upstream: Server;
 
 function hostOf(url: string | undefined): string {
   if (!url) throw new Error('no metrics listener');
@@ -45,10 +54,16 @@ beforeAll(async () => {
   // whoami: two calls per minute for this tenant, so that the third is refused by the tool layer.
   await stack.onboard(TENANT, { quotas: { ...TEST_QUOTAS, tools: { whoami: 2 } } });
   client = await agentClient(stack, TENANT);
+  upstream = createServer((req, res) => req.resume().on('end', () => res.end('ok')));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as AddressInfo;
+  const allowed: EgressPolicy = { mode: 'allowlist', hosts: [`127.0.0.1:${port}`], packs: {}, upstreams: {} };
+  egress = await startLocalEgress({ label: 'prometheus-egress', egress: allowed, metrics: true });
   prometheus = await startPrometheus({
     jobs: {
       'bulkhead-router': [hostOf(stack.router.metricsUrl)],
       'bulkhead-supervisor': [hostOf(stack.supervisor.metricsUrl)],
+      'bulkhead-egress': [hostOf(egress.gateway.metricsUrl)],
     },
     ruleFiles: [RULES],
   });
@@ -57,6 +72,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   await client?.close();
+  await egress?.close();
+  await new Promise((resolve) => upstream?.close(resolve));
   await stack?.close();
 });
 
@@ -80,7 +97,7 @@ function quantile(q: number, buckets: Sample[]): number {
 
 describe('a real Prometheus server', () => {
   it('scrapes router and supervisor; PromQL returns the calls this test made', async () => {
-    await prometheus.waitFor('sum(up{job=~"bulkhead-.*"})', (v) => v === 2);
+    await prometheus.waitFor('sum(up{job=~"bulkhead-.*"})', (v) => v === 3);
     const slowest: Record<string, number> = {};
     const timed = async (name: string, args: Record<string, unknown>): Promise<boolean> => {
       const started = performance.now();
@@ -151,6 +168,25 @@ describe('a real Prometheus server', () => {
     const memory = `bulkhead_runtime_memory_bytes{tenant="${TENANT}"}`;
     expect(await prometheus.waitFor(memory, (v) => (v ?? 0) > 0)).toBeGreaterThan(0);
   }, 120_000);
+
+  it('scrapes the egress gateway; PromQL returns its upstream requests by decision and reason', async () => {
+    const { port } = upstream.address() as AddressInfo;
+    for (let i = 0; i < 2; i++)
+      expect((await proxyGet(egress.port, `http://127.0.0.1:${port}/ok`)).status).toBe(200);
+    // Not in the tenant's allowlist: refused, nothing sent.
+    expect((await proxyGet(egress.port, 'http://127.0.0.2:9/no')).status).toBe(403);
+    await prometheus.waitFor('sum(bulkhead_egress_requests_total{job="bulkhead-egress"})', (v) => v === 3);
+    const ended = await prometheus.query(
+      'sum by (reason) (bulkhead_egress_requests_total{job="bulkhead-egress"})',
+    );
+    expect(byLabel(ended, 'reason')).toEqual({ forwarded: 2, host_not_allowed: 1 });
+    const denied = await prometheus.query(
+      'sum by (status_class) (bulkhead_egress_requests_total{decision="deny"})',
+    );
+    expect(byLabel(denied, 'status_class')).toEqual({ '4xx': 1 });
+    expect(await prometheus.waitFor('bulkhead_egress_audit_waiting', (v) => v === 0)).toBe(0);
+    expect((await prometheus.query('bulkhead_egress_audit_backlog_limit'))[0]?.value).toBe(10_000);
+  }, 60_000);
 
   it('loads and evaluates the shipped alerting rules without error', async () => {
     const rules = await prometheus.settledRules(

@@ -1,7 +1,7 @@
 // The shipped alerting rules (deploy/prometheus/alerts.yml) fire on what they are for and stay quiet
 // otherwise, as Prometheus's own rule tester (Debian's `promtool`, installed with `prometheus` by
 // .ci/setup.sh) evaluates them against the series in deploy/prometheus/alerts-*.test.yml. Those series
-// use only names and labels the router's and the supervisor's registries register, so a rule that
+// use only names and labels the router's, the supervisor's and the egress gateway's registries register, so a rule that
 // groups by a label its metric lacks cannot pass on made-up series. Each alert made to always fire,
 // and then never, breaks the tests: they can fail for every alert.
 import { execFile } from 'node:child_process';
@@ -12,12 +12,13 @@ import { promisify } from 'node:util';
 import { Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { EgressMetrics } from '../../egress/egress-metrics.ts';
 import { RouterMetrics } from '../../router/metrics/router-metrics.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 
 const RULES = 'deploy/prometheus/alerts.yml';
-/** The rule tests, the router's and the supervisor's, each next to the rules it loads (alerts.yml). */
-const TESTS = ['alerts-router.test.yml', 'alerts-supervisor.test.yml'];
+/** The rule tests, the router's, the supervisor's and the egress gateway's, each next to the rules it loads (alerts.yml). */
+const TESTS = ['alerts-router.test.yml', 'alerts-supervisor.test.yml', 'alerts-egress.test.yml'];
 const DEPLOYED = 'deploy/prometheus';
 const run = promisify(execFile);
 
@@ -45,7 +46,11 @@ async function promtool(...args: string[]): Promise<{ ok: boolean; output: strin
 /** Every registered series name with the labels it may carry (a scrape adds job and instance). */
 function registeredSeries(): Map<string, Set<string>> {
   const series = new Map<string, Set<string>>();
-  for (const registry of [new RouterMetrics().registry, new SupervisorMetrics().registry]) {
+  for (const registry of [
+    new RouterMetrics().registry,
+    new SupervisorMetrics().registry,
+    new EgressMetrics().registry,
+  ]) {
     for (const metric of registry.getMetricsAsArray()) {
       const labels = (metric as unknown as { labelNames: string[] }).labelNames;
       const allowed = (...extra: string[]) => new Set(['job', 'instance', ...labels, ...extra]);

@@ -4,7 +4,8 @@
 // when it is full, then given its memory back. The calls made meanwhile are on the trail once it
 // takes them, each once, in the order they were made, the chain whole. Past the gateway's bound of
 // entries waiting, new requests and tunnels are refused (503, reason `audit_unavailable`) until the
-// backlog drained.
+// backlog drained. Its /metrics tell an operator so as it happens: the entries waiting, the bound,
+// and the calls refused for it.
 import { connect } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import { AuditTrail } from '../../kernel/audit/audit-trail.ts';
 import type { EgressPolicy } from '../../kernel/tenant/egress-policy.ts';
 import { proxyGet, startLocalEgress, type LocalEgress } from '../support/egress.ts';
 import { startRelayedRedis, type RelayedRedis } from '../support/freezing-proxy.ts';
+import { scrape, total } from '../support/prometheus-text.ts';
 import { until } from '../support/until.ts';
 
 /** A loopback upstream that answers `/s/<status>` with that status: each call tells itself apart. */
@@ -62,7 +64,7 @@ afterAll(async () => {
   await relayed.close();
 });
 
-async function gateway(label: string, auditBacklog?: number): Promise<LocalEgress> {
+async function gateway(label: string, auditBacklog?: number, metrics = false): Promise<LocalEgress> {
   const egress: EgressPolicy = {
     mode: 'allowlist',
     hosts: [`127.0.0.1:${upstream.port}`],
@@ -73,6 +75,7 @@ async function gateway(label: string, auditBacklog?: number): Promise<LocalEgres
     label,
     egress,
     redisUrl: relayed.url,
+    metrics,
     ...(auditBacklog === undefined ? {} : { auditBacklog }),
   });
   return local;
@@ -123,12 +126,16 @@ describe('egress audit entries Redis did not take', () => {
   });
 
   it('past the bound, refuse new requests and tunnels, unaudited, until the backlog drained', async () => {
-    const { port, redis, ns, gateway: running } = await gateway('egress-audit-bound', 2);
+    const { port, redis, ns, gateway: running } = await gateway('egress-audit-bound', 2, true);
     const trail = new AuditTrail({ redis, prefix: ns.installation.registryPrefix });
     const target = `127.0.0.1:${upstream.port}`;
+    const metric = async (name: string, labels: Record<string, string> = {}) =>
+      total(await scrape(running.metricsUrl!), name, labels);
+    expect(await metric('bulkhead_egress_audit_backlog_limit')).toBe(2);
     await refuseWrites();
     expect((await proxyGet(port, `http://${target}/s/261`)).status).toBe(261);
     expect((await proxyGet(port, `http://${target}/s/262`)).status).toBe(262);
+    expect(await metric('bulkhead_egress_audit_waiting')).toBe(2);
 
     const refused = await proxyGet(port, `http://${target}/s/263`);
     expect(refused.status).toBe(503);
@@ -139,9 +146,17 @@ describe('egress audit entries Redis did not take', () => {
     const tunnel = await connectAnswer(port, target);
     expect(tunnel).toMatch(/^HTTP\/1\.1 503 /);
     expect(tunnel).toContain('"reason":"audit_unavailable"');
+    const denied = { decision: 'deny', reason: 'audit_unavailable', status_class: '5xx' };
+    await until(
+      async () => (await metric('bulkhead_egress_requests_total', denied)) === 2,
+      'both refusals counted',
+    );
+    const forwarded = { decision: 'permit', reason: 'forwarded', status_class: '2xx' };
+    expect(await metric('bulkhead_egress_requests_total', forwarded)).toBe(2);
 
     await takeWrites();
     await until(() => running.auditWaiting() === 0, 'the backlog drained');
+    expect(await metric('bulkhead_egress_audit_waiting')).toBe(0);
     expect((await proxyGet(port, `http://${target}/s/264`)).status).toBe(264);
     await until(async () => (await trail.entries('local')).length === 3, 'the entry after the backlog');
     // The refused ones are in the log only: no entry could be kept for them.

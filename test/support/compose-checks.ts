@@ -268,10 +268,11 @@ function membersOf(config: ComposeConfig, network: string): string[] {
 }
 
 /**
- * Metrics: the router and the supervisor each serve /metrics on an internal network that Prometheus
- * alone (and the traces' collector) shares with it (the supervisor has no other network); Prometheus runs non-root, read-only,
- * without Docker, Redis or keys, its own port on the host's loopback only, its configuration the
- * repository's, mounted read-only.
+ * Metrics: the router, the supervisor and the egress gateway each serve /metrics on an internal
+ * network that Prometheus alone (and the traces' collector, and for the first two the console's
+ * charts) shares with it (the supervisor has no other network); Prometheus runs non-root,
+ * read-only, without Docker, Redis or keys, its own port on the host's loopback only, its
+ * configuration the repository's, mounted read-only.
  */
 export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
   const router = service(config, 'router');
@@ -279,8 +280,9 @@ export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
   const prometheus = service(config, 'prometheus');
   expect(router.environment?.BULKHEAD_ROUTER_METRICS_PORT).toBe('9464');
   expect(supervisor.environment?.BULKHEAD_METRICS_PORT).toBe('9465');
+  expect(service(config, 'egress').environment?.BULKHEAD_EGRESS_METRICS_PORT).toBe('9466');
   const scraped = Object.keys(prometheus.networks ?? {}).filter((n) => n !== 'prometheus-ui');
-  expect(scraped.sort()).toEqual(['router-telemetry', 'supervisor-telemetry']);
+  expect(scraped.sort()).toEqual(['egress-telemetry', 'router-telemetry', 'supervisor-telemetry']);
   for (const network of scraped) expect(config.networks?.[network]?.internal, network).toBe(true);
   // The traces' collector, where deploy/compose/tracing.yml adds it: expectTracesReachCollectorAlone.
   const scrapers = (network: string): string[] => membersOf(config, network).filter((m) => m !== COLLECTOR);
@@ -288,6 +290,7 @@ export function expectMetricsReachPrometheusAlone(config: ComposeConfig): void {
   const consoleScraper = 'console' in config.services ? ['console'] : [];
   expect(scrapers('router-telemetry')).toEqual([...consoleScraper, 'prometheus', 'router']);
   expect(scrapers('supervisor-telemetry')).toEqual([...consoleScraper, 'prometheus', 'supervisor']);
+  expect(scrapers('egress-telemetry')).toEqual(['egress', 'prometheus']);
   expect(Object.keys(supervisor.networks ?? {})).toEqual(['supervisor-telemetry']);
   expect(supervisor.network_mode).toBeUndefined();
   expect(membersOf(config, 'prometheus-ui')).toEqual(['prometheus']);
@@ -323,8 +326,8 @@ const EXPORTERS = {
 /**
  * Traces (deploy/compose/tracing.yml): the router, the supervisor and the egress gateway export to the
  * collector (and the supervisor its sealed audit segments, as logs), each over an internal network it
- * shares with nothing else but the collector (and the scrapers of the first two:
- * Prometheus, and the console where deploy/compose/console.yml adds it), so no two of them share a network through it. The collector is
+ * shares with nothing else but the collector and its scrapers (Prometheus, and for the first two the
+ * console where deploy/compose/console.yml adds it), so no two of them share a network through it. The collector is
  * confined as the other services are: non-root, no Docker, Redis, keys or published port, its
  * configuration mounted read-only; its one route out is a network no other service joins.
  */
@@ -337,7 +340,9 @@ export function expectTracesReachCollectorAlone(config: ComposeConfig): void {
     expect(logs, name).toBe(name === 'supervisor' ? COLLECTOR_LOGS_URL : undefined);
     expect(config.networks?.[network]?.internal, network).toBe(true);
     const scraped =
-      name === 'egress' ? [] : [...('console' in config.services ? ['console'] : []), 'prometheus'];
+      name === 'egress'
+        ? ['prometheus']
+        : [...('console' in config.services ? ['console'] : []), 'prometheus'];
     expect(membersOf(config, network), network).toEqual([name, COLLECTOR, ...scraped].sort());
   }
   const out = Object.keys(collector.networks ?? {}).filter((n) => !Object.values(EXPORTERS).includes(n));

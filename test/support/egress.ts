@@ -167,6 +167,8 @@ export async function startLocalEgress(options: {
   packs?: string[];
   linkOf?: (pack: string) => string | undefined;
   tracing?: Tracing;
+  /** Serve the gateway's /metrics on a loopback port of its own (`gateway.metricsUrl`). */
+  metrics?: boolean;
 }): Promise<LocalEgress> {
   const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const ns = await testNamespace(options.label, options.redisUrl);
@@ -214,6 +216,7 @@ export async function startLocalEgress(options: {
     connectTimeoutMs: 5_000,
     idleTimeoutMs: 30_000,
     tracing: options.tracing,
+    ...(options.metrics ? { metrics: { port: 0, host: '127.0.0.1', tenantLabel: false } } : {}),
   });
   return {
     ns,

@@ -1,24 +1,26 @@
 // The shipped alerting rules and Grafana dashboard query only metrics the code registers (read from
-// the router's and the supervisor's prom-client registries, not from a list kept here), and
-// docs/observability.md describes every registered metric.
+// the router's, the supervisor's and the egress gateway's prom-client registries, not from a list
+// kept here), and docs/observability.md describes every registered metric.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Counter, Histogram } from 'prom-client';
 import { parse } from 'yaml';
+import { EgressMetrics } from '../../egress/egress-metrics.ts';
 import { RouterMetrics } from '../../router/metrics/router-metrics.ts';
 import { SupervisorMetrics } from '../../supervisor/metrics/runtime-metrics.ts';
 
 const registered = new Map(
-  [new RouterMetrics().registry, new SupervisorMetrics().registry].flatMap((registry) =>
-    registry
-      .getMetricsAsArray()
-      .map(
-        (metric) =>
-          [
-            metric.name,
-            metric instanceof Histogram ? 'histogram' : metric instanceof Counter ? 'counter' : 'gauge',
-          ] as const,
-      ),
+  [new RouterMetrics().registry, new SupervisorMetrics().registry, new EgressMetrics().registry].flatMap(
+    (registry) =>
+      registry
+        .getMetricsAsArray()
+        .map(
+          (metric) =>
+            [
+              metric.name,
+              metric instanceof Histogram ? 'histogram' : metric instanceof Counter ? 'counter' : 'gauge',
+            ] as const,
+        ),
   ),
 );
 
