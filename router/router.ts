@@ -120,7 +120,15 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   await runtimes.ready();
   const registry = new TenantRegistry({ redis, prefix: installation.registryPrefix });
   const tenants = new TenantDirectory({ source: registry });
-  const packs = new PackCatalog({ source: new PackRegistry({ redis, prefix: installation.registryPrefix }) });
+  const shared = await loadSharedTools({
+    builtIns: builtInSharedTools({ docsDir: config.docsDir }),
+    modulePaths: config.sharedToolModules,
+  });
+  const packs = new PackCatalog({
+    source: new PackRegistry({ redis, prefix: installation.registryPrefix }),
+    shared: shared.map((module) => module.definition.name),
+    logger,
+  });
   const watcher = new PinWatcher({
     source: registry,
     packs,
@@ -192,10 +200,6 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     audit,
     redis,
     prefix: installation.registryPrefix,
-  });
-  const shared = await loadSharedTools({
-    builtIns: builtInSharedTools({ docsDir: config.docsDir }),
-    modulePaths: config.sharedToolModules,
   });
   const scopes = new AdvertisedScopes({
     own: [...ALL_SCOPES, ...shared.flatMap((m) => (m.definition.scope === null ? [] : [m.definition.scope]))],

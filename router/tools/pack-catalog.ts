@@ -2,6 +2,7 @@
 // watcher's loop and kept in memory, so that building a tenant's tool list stays synchronous. Only
 // an approval's tools exist here: a tool a pack lists but nobody approved is never served. Their
 // scopes are what the router advertises beyond its own (router/auth/advertised-scopes.ts).
+import type { Logger } from 'pino';
 import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
 import { packToolDefinitions } from '../../kernel/packs/pack-approval.ts';
 import { PackScopeSchema } from '../../kernel/packs/pack-manifest.ts';
@@ -22,17 +23,39 @@ interface Approved {
   prompts: Map<string, Record<string, unknown>>;
 }
 
-function approved(approval: PackApproval): Approved {
+/**
+ * One approval as served: without a tool whose exposed name one of this router's shared tools has.
+ * Pack names cannot take a built-in tool's first word (pack-manifest.ts), but an operator's shared
+ * modules (BULKHEAD_SHARED_TOOL_MODULES) are known to the router alone, after any approval: the
+ * shared tool keeps its name, and a client is never listed two tools under one.
+ */
+function approved(approval: PackApproval, options: CatalogOptions): Approved {
+  const tools = approval.tools.filter((tool) => {
+    if (!options.shared?.includes(tool.exposed)) return true;
+    options.logger?.error(
+      { pack: approval.name, version: approval.version, tool: tool.exposed, event: 'pack_tool_shadowed' },
+      "a pack tool's exposed name is a shared tool's: the pack tool is not served",
+    );
+    return false;
+  });
+  const served = { ...approval, tools };
   return {
     approvedAt: approval.approvedAt,
-    tools: packToolDefinitions(approval),
-    pins: new Map(approval.tools.map((tool) => [tool.exposed, routerPin(tool.definition, tool.digest)])),
+    tools: packToolDefinitions(served),
+    pins: new Map(tools.map((tool) => [tool.exposed, routerPin(tool.definition, tool.digest)])),
     prompts: new Map(approval.prompts.map((prompt) => [String(prompt.name), prompt])),
   };
 }
 
+interface CatalogOptions {
+  source: PackApprovalSource;
+  /** The names of this router's shared tools: no pack tool is served under one. */
+  shared?: readonly string[];
+  logger?: Pick<Logger, 'error'>;
+}
+
 export class PackCatalog {
-  private readonly source: PackApprovalSource;
+  private readonly options: CatalogOptions;
   /** `name@version` -> the approval's tool definitions and pins. */
   private byPin = new Map<string, Approved>();
   /** Each tenant's pack pins as of the last refresh (for the drift guard, which has only an id). */
@@ -41,18 +64,18 @@ export class PackCatalog {
   private approvedScopes: readonly string[] = [];
   #revision = 0;
 
-  constructor(options: { source: PackApprovalSource }) {
-    this.source = options.source;
+  constructor(options: CatalogOptions) {
+    this.options = options;
   }
 
   /** Reloads the approvals; definitions of an approval that did not change are kept as they are. */
   async refresh(tenants: readonly TenantRecord[]): Promise<void> {
     this.pinsOf = new Map(tenants.map((tenant) => [tenant.id, tenant.packs]));
     const next = new Map<string, Approved>();
-    for (const approval of await this.source.list()) {
+    for (const approval of await this.options.source.list()) {
       const pin = `${approval.name}@${approval.version}`;
       const known = this.byPin.get(pin);
-      next.set(pin, known?.approvedAt === approval.approvedAt ? known : approved(approval));
+      next.set(pin, known?.approvedAt === approval.approvedAt ? known : approved(approval, this.options));
     }
     this.byPin = next;
     this.#revision += 1;

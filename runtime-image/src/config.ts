@@ -99,7 +99,7 @@ export const runtimeConfig = defineConfig(
         .int()
         .min(4096)
         .default(4 * 1024 * 1024),
-      doc: "the largest message a pack may write on its stdout; a longer one kills the pack. Also how much of a pack's lines that may be answers, past its line budget, is parsed and dropped in one interval before reading pauses (docs/pack-runtime.md)",
+      doc: "the largest message a pack may write on its stdout; a longer one kills the pack. Also how much of a pack's lines that may be answers, past its line budget, is parsed and dropped in one interval before reading pauses, and the most of a pack's listing (its tools, resources and prompts together) the runtime holds: past it the pack is not started (docs/pack-runtime.md)",
     },
     codeCache: {
       env: 'BULKHEAD_CODE_CACHE',

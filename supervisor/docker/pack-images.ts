@@ -17,6 +17,7 @@ import {
 } from '../../kernel/packs/pack-manifest.ts';
 import type { PackJobValue } from '../client/pack-jobs.ts';
 import { PACKS_DIR } from '../../kernel/packs/enabled-packs.ts';
+import { listPack } from '../../kernel/packs/pack-listing.ts';
 import { StderrTail } from '../../kernel/packs/pack-stderr.ts';
 import { buildPackSandboxSpec } from './container-spec.ts';
 import { LineTransport } from './stdio-transport.ts';
@@ -112,35 +113,6 @@ export interface SandboxListing {
   listing: PackListing;
 }
 
-type ListMethod = 'tools/list' | 'resources/list' | 'resources/templates/list' | 'prompts/list';
-
-/** What is left of the bytes a sandbox listing may hold, its four lists and all their pages together. */
-interface ListingBudget {
-  left: number;
-  readonly limit: number;
-}
-
-async function listAll<T>(
-  budget: ListingBudget,
-  page: (cursor: string | undefined) => Promise<{ items: T[]; next?: string | undefined }>,
-) {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  for (let pages = 0; pages < 50; pages += 1) {
-    const { items: got, next } = await page(cursor);
-    // Each page is bounded by the message size; what is kept of them all is bounded here, or 50
-    // pages of each of four lists would stay in the supervisor's memory and go on to Redis as the
-    // job's result.
-    budget.left -= Buffer.byteLength(JSON.stringify(got));
-    if (budget.left < 0)
-      throw packRejected(`the pack lists more than ${budget.limit} bytes (tools, resources and prompts)`);
-    items.push(...got);
-    if (!next) return items;
-    cursor = next;
-  }
-  throw packRejected('the pack paginates its lists without end');
-}
-
 /** The lines of a pack's stderr an approval's failure shows, each cut at PACK_STDERR_LINE_LIMIT. */
 export const SANDBOX_STDERR_LINES = 10;
 
@@ -203,41 +175,17 @@ export async function listInSandbox(
       maxLineBytes: options.maxMessageBytes,
     });
     const timeout = { timeout: options.timeoutMs };
-    const budget = { left: options.maxMessageBytes, limit: options.maxMessageBytes };
     await client.connect(transport, timeout);
-    const caps = client.getServerCapabilities() ?? {};
-    // One page a request, walked by listAll: the client's own list methods, asked for a first page,
-    // walk up to 64 pages themselves and hold them all before listAll could count one.
-    const page = <M extends ListMethod>(method: M, cursor: string | undefined) =>
-      client.request({ method, params: cursor ? { cursor } : {} }, timeout);
-    const tools = caps.tools
-      ? await listAll(budget, async (cursor) => {
-          const r = await page('tools/list', cursor);
-          return { items: r.tools, next: r.nextCursor };
-        })
-      : [];
-    const resources = caps.resources
-      ? await listAll(budget, async (cursor) => {
-          const r = await page('resources/list', cursor);
-          return { items: r.resources, next: r.nextCursor };
-        })
-      : [];
-    const resourceTemplates = caps.resources
-      ? await listAll(budget, async (cursor) => {
-          const r = await page('resources/templates/list', cursor);
-          return { items: r.resourceTemplates, next: r.nextCursor };
-        })
-      : [];
-    const prompts = caps.prompts
-      ? await listAll(budget, async (cursor) => {
-          const r = await page('prompts/list', cursor);
-          return { items: r.prompts, next: r.nextCursor };
-        })
-      : [];
+    // One page a request, the listing bounded by the message size (kernel/packs/pack-listing.ts).
+    const listing = await listPack({
+      capabilities: client.getServerCapabilities() ?? {},
+      maxBytes: options.maxMessageBytes,
+      page: (method, cursor) => client.request({ method, params: cursor ? { cursor } : {} }, timeout),
+    });
     return {
       image: { ref: options.ref, id: imageInfo.Id },
       manifest,
-      listing: { tools, resources, resourceTemplates, prompts },
+      listing,
     };
   } catch (error) {
     throw packRejected(

@@ -112,7 +112,7 @@ describe('pack faults', () => {
     await recovered();
   });
 
-  it('a pack has no network, and reaches nothing of the volume, /tmp, the runtime or the egress ports but its own', async () => {
+  it("a pack has no network, and reaches nothing of the volume, /tmp, the runtime, other processes' environments or the egress ports but its own", async () => {
     const network = await call(faulty, 'faulty_network');
     expect(network.structured.network).not.toBe('connected');
     const escape = await call(faulty, 'faulty_escape');
@@ -129,6 +129,11 @@ describe('pack faults', () => {
       tmp: 'EACCES',
       ownTmp: 'ok',
       signalRuntime: 'EPERM',
+      // The tenant's UID runs every process of the container, yet the pack reads no other process's
+      // environment (another pack's holds its secrets) in /proc: ptrace's access check refuses it.
+      // On the host, as root, the launcher alone does not (pack-host-process.test.ts omits these).
+      runtimeEnviron: 'EACCES',
+      otherEnvirons: 0,
     });
     // The port before its own is the tenant-wide proxy's (or another pack's), listening: refused.
     expect((await call(faulty, 'faulty_ports')).structured).toEqual({ other: 'EACCES' });

@@ -81,4 +81,20 @@ describe('pack catalog and drift guard', () => {
     expect(isApprovedPrompt({ ...prompt, title: 'Summary' }, approved)).toBe(false);
     expect(isApprovedPrompt({ ...prompt, arguments: [{ name: 'title' }] }, approved)).toBe(false);
   });
+
+  it("serves no pack tool under a shared tool's name, its pin not held either, and says so once", async () => {
+    const logged: unknown[] = [];
+    const catalog = new PackCatalog({
+      source: { list: () => Promise.resolve([approval]) },
+      shared: ['whoami', 'notes_add'],
+      logger: { error: (fields: unknown) => void logged.push(fields) },
+    });
+    const alpha = tenantRecord('alpha', { packs: [{ name: 'notes', version: '1.0.0', agentsAlone: false }] });
+    await catalog.refresh([alpha]);
+    await catalog.refresh([alpha]);
+    expect(catalog.toolsFor(alpha.packs)).toEqual([]);
+    expect(catalog.digestsFor('alpha').size).toBe(0);
+    expect(logged).toEqual([expect.objectContaining({ tool: 'notes_add', event: 'pack_tool_shadowed' })]);
+    expect(catalog.promptsFor(alpha.packs).has('notes_summarize')).toBe(true);
+  });
 });

@@ -1,10 +1,11 @@
 // The JSON Schema validators of the runtime's pack clients. A client checks every tool result's
-// structured content against the output schema its pack lists, and compiles the validators of all
-// the listed tools on its first tools/call after each listing (so that a tool whose schema does not
-// compile is refused before it is called). With the SDK's own Ajv provider, the records tools' took
-// about 30 ms of a new runtime's first call: an Ajv compile generates code, which the image's V8
-// code cache cannot hold. This provider hands out, for a schema equal to one the
-// reference pack lists, the validator the image build compiled (reference-validators.ts, beside the
+// structured content against the output schema of the definition the runtime judged approved
+// (pack-host.ts, handed to each call), compiled before the call is sent (so that a tool whose
+// schema does not compile is refused before it is called). Before the runtime read a pack's pages
+// itself, the client compiled every listed tool's on its first call; with the SDK's own Ajv
+// provider, the records tools' took about 30 ms of a new runtime's first call: an Ajv compile
+// generates code, which the image's V8 code cache cannot hold. This provider hands out, for a
+// schema equal to one the reference pack lists, the validator the image build compiled (reference-validators.ts, beside the
 // bundle as reference-validators.cjs), and compiles any other schema with the SDK's provider as
 // before. Either way the same checks run, with the same options. Schemas are compared by their
 // canonical JSON (keys sorted): the client's parse of a listing puts some keys in another order.

@@ -99,8 +99,14 @@ async function dispatch(
               ? { _meta: { ...meta, ...(progressToken === undefined ? {} : { progressToken: ownToken }) } }
               : {}),
           },
-          // The SDK's timeout, which never stops, is only the bound on the whole call.
-          { signal, timeout: wholeCallMs },
+          // The SDK's timeout, which never stops, is only the bound on the whole call. The result is
+          // checked against the output schema of the definition judged approved: the client lists
+          // no tools itself (pack-process.ts), so it holds no other.
+          {
+            signal,
+            timeout: wholeCallMs,
+            ...(served.definition ? { toolDefinition: served.definition } : {}),
+          },
         ),
       );
     const ownToken = `bulkhead-${randomUUID()}`;

@@ -63,6 +63,11 @@ export interface ServedTool {
   approved: EnabledPackTool;
   /** A tool of the reference pack, which honours idempotency keys in its own transaction. */
   reference: boolean;
+  /**
+   * The definition the pack listed, judged the approved one (a served tool's): the client checks a
+   * result against its output schema.
+   */
+  definition?: Tool;
 }
 
 /**
@@ -174,7 +179,8 @@ export class PackHost {
         this.noteDrift(pack.name, approved.exposed);
         continue;
       }
-      out.push({ wire, served: { process, pack, approved, reference: pack.name === this.reference } });
+      const reference = pack.name === this.reference;
+      out.push({ wire, served: { process, pack, approved, reference, definition: tool } });
     }
     this.judgements.set(process.listing, out);
     return out;

@@ -14,6 +14,7 @@ import {
 } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import type { EnabledPack } from '../../../kernel/packs/enabled-packs.ts';
+import { listPack } from '../../../kernel/packs/pack-listing.ts';
 import { PACK_CLIENT_CAPABILITIES } from '../../../kernel/packs/pack-manifest.ts';
 import type { OutputValidators } from './output-validators.ts';
 import { packLaunch, type PackLaunchOptions } from './pack-launch.ts';
@@ -162,16 +163,24 @@ export class PackProcess {
     return client;
   }
 
+  /**
+   * One page a request, all four lists bounded together by the message size as the approval's were
+   * (kernel/packs/pack-listing.ts): past it the pack does not start. The SDK client's own list
+   * methods walk up to 64 pages and hold them all, a quarter of a GiB at the default bound.
+   */
   private async list(client: Client): Promise<PackListing> {
-    const caps = client.getServerCapabilities() ?? {};
     const options = { timeout: this.options.callTimeoutMs };
-    const [tools, resources, templates, prompts] = await Promise.all([
-      caps.tools ? client.listTools(undefined, options).then((r) => r.tools) : [],
-      caps.resources ? client.listResources(undefined, options).then((r) => r.resources) : [],
-      caps.resources ? client.listResourceTemplates(undefined, options).then((r) => r.resourceTemplates) : [],
-      caps.prompts ? client.listPrompts(undefined, options).then((r) => r.prompts) : [],
-    ]);
-    return { tools, resources, templates, prompts };
+    const listed = await listPack({
+      capabilities: client.getServerCapabilities() ?? {},
+      maxBytes: this.options.maxMessageBytes,
+      page: (method, cursor) => client.request({ method, params: cursor ? { cursor } : {} }, options),
+    });
+    return {
+      tools: listed.tools as Tool[],
+      resources: listed.resources as Resource[],
+      templates: listed.resourceTemplates as ResourceTemplate[],
+      prompts: listed.prompts as Prompt[],
+    };
   }
 
   private exited(transport: PackTransport): void {
