@@ -108,7 +108,7 @@ export class DockerDriver implements RuntimeDriver {
       return this.startNow(existing, spec, options);
     }
     const placement = this.placement(spec.tenantId, options.generation);
-    await this.prepareSocketDir(placement.socketDir, spec.uid);
+    await this.prepareSocketDir(spec);
     // The volume first, initialised: a runtime container never exists beside a volume whose init
     // has not finished (tenant-volume.ts).
     const init = await readyTenantVolume({ docker: this.docker, spec, placement });
@@ -382,15 +382,17 @@ export class DockerDriver implements RuntimeDriver {
     };
   }
 
-  private async prepareSocketDir(dir: string, uid: number): Promise<void> {
-    // Emptied for every new container: whatever a previous runtime left there (a stale socket, or
-    // a symlink, file or FIFO planted by a compromised one) must not greet its successor. No
-    // process of the tenant runs now (the old container is removed first), and nothing here
-    // follows a symlink; however full the tenant made it (remove-tree.ts).
+  async prepareSocketDir(spec: RuntimeSpec): Promise<void> {
+    const dir = this.placement(spec.tenantId, 0).socketDir;
+    // Emptied before every start (the controller's, outside the create cap; again here before a
+    // create, quick then): whatever a previous runtime left there (a stale socket, or a symlink,
+    // file or FIFO planted by a compromised one) must not greet its successor. No process of the
+    // tenant runs now (the old container is removed or stopped first), and nothing here follows a
+    // symlink; however full the tenant made it (remove-tree.ts).
     await removeTree(dir);
     await mkdir(dir, { recursive: true });
     // Owned by the tenant's UID, entered by the router's group, invisible to everyone else.
-    await chown(dir, uid, this.options.routerGid);
+    await chown(dir, spec.uid, this.options.routerGid);
     await chmod(dir, 0o750);
   }
 }
