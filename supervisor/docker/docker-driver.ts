@@ -29,6 +29,7 @@ import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu 
 import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, containerDefaultsHash, runtimeName, type Placement } from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
+import { socketListening } from '../runtime/health-probe.ts';
 import { LABELS } from './labels.ts';
 import { assertOwned } from './engine-ownership.ts';
 import { purgeTenant } from './tenant-purge.ts';
@@ -50,12 +51,7 @@ export interface DockerDriverOptions {
 function stateOf(inspect: Docker.ContainerInspectInfo, pausedBy: PausedBy | undefined): RuntimeState {
   if (pausedBy) return 'paused';
   if (inspect.State.Running) return 'running';
-  if (
-    inspect.State.Status === 'exited' ||
-    inspect.State.Status === 'created' ||
-    inspect.State.Status === 'dead'
-  )
-    return 'stopped';
+  if (['exited', 'created', 'dead'].includes(inspect.State.Status)) return 'stopped';
   return 'unknown';
 }
 
@@ -384,11 +380,13 @@ export class DockerDriver implements RuntimeDriver {
 
   async prepareSocketDir(spec: RuntimeSpec): Promise<void> {
     const dir = this.placement(spec.tenantId, 0).socketDir;
-    // Emptied before every start (the controller's, outside the create cap; again here before a
-    // create, quick then): whatever a previous runtime left there (a stale socket, or a symlink,
-    // file or FIFO planted by a compromised one) must not greet its successor. No process of the
-    // tenant runs now (the old container is removed or stopped first), and nothing here follows a
-    // symlink; however full the tenant made it (remove-tree.ts).
+    // A runtime listens: one another supervisor started after this one looked (a late engine
+    // answer). Left alone (emptied, its socket is gone for good), the create that follows adopts it.
+    const socketPath = join(dir, CONTAINER_SOCKET_NAME);
+    if (await socketListening({ kind: 'unix', socketPath, uid: spec.uid }).catch(() => false)) return;
+    // Emptied before every start (outside the create cap, docs/lifecycle.md): what a runtime left
+    // (a stale socket, a symlink, file or FIFO a compromised one planted) must not greet the next.
+    // No process of the tenant runs now, and nothing here follows a symlink (remove-tree.ts).
     await removeTree(dir);
     await mkdir(dir, { recursive: true });
     // Owned by the tenant's UID, entered by the router's group, invisible to everyone else.
