@@ -29,6 +29,7 @@ import { boostSandboxCpu, engineStartQuota, liveSandboxQuota, restoreSandboxCpu 
 import { specHash } from '../runtime/runtime-spec.ts';
 import { buildContainerSpec, containerDefaultsHash, runtimeName, type Placement } from './container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
+import { socketListening } from '../runtime/health-probe.ts';
 import { LABELS } from './labels.ts';
 import { assertOwned } from './engine-ownership.ts';
 import { purgeTenant } from './tenant-purge.ts';
@@ -50,12 +51,7 @@ export interface DockerDriverOptions {
 function stateOf(inspect: Docker.ContainerInspectInfo, pausedBy: PausedBy | undefined): RuntimeState {
   if (pausedBy) return 'paused';
   if (inspect.State.Running) return 'running';
-  if (
-    inspect.State.Status === 'exited' ||
-    inspect.State.Status === 'created' ||
-    inspect.State.Status === 'dead'
-  )
-    return 'stopped';
+  if (['exited', 'created', 'dead'].includes(inspect.State.Status)) return 'stopped';
   return 'unknown';
 }
 
@@ -108,7 +104,7 @@ export class DockerDriver implements RuntimeDriver {
       return this.startNow(existing, spec, options);
     }
     const placement = this.placement(spec.tenantId, options.generation);
-    await this.prepareSocketDir(placement.socketDir, spec.uid);
+    await this.prepareSocketDir(spec);
     // The volume first, initialised: a runtime container never exists beside a volume whose init
     // has not finished (tenant-volume.ts).
     const init = await readyTenantVolume({ docker: this.docker, spec, placement });
@@ -382,15 +378,19 @@ export class DockerDriver implements RuntimeDriver {
     };
   }
 
-  private async prepareSocketDir(dir: string, uid: number): Promise<void> {
-    // Emptied for every new container: whatever a previous runtime left there (a stale socket, or
-    // a symlink, file or FIFO planted by a compromised one) must not greet its successor. No
-    // process of the tenant runs now (the old container is removed first), and nothing here
-    // follows a symlink; however full the tenant made it (remove-tree.ts).
+  async prepareSocketDir(spec: RuntimeSpec): Promise<void> {
+    const dir = this.placement(spec.tenantId, 0).socketDir;
+    // A runtime listens: one another supervisor started after this one looked (a late engine
+    // answer). Left alone (emptied, its socket is gone for good), the create that follows adopts it.
+    const socketPath = join(dir, CONTAINER_SOCKET_NAME);
+    if (await socketListening({ kind: 'unix', socketPath, uid: spec.uid }).catch(() => false)) return;
+    // Emptied before every start (outside the create cap, docs/lifecycle.md): what a runtime left
+    // (a stale socket, a symlink, file or FIFO a compromised one planted) must not greet the next.
+    // No process of the tenant runs now, and nothing here follows a symlink (remove-tree.ts).
     await removeTree(dir);
     await mkdir(dir, { recursive: true });
     // Owned by the tenant's UID, entered by the router's group, invisible to everyone else.
-    await chown(dir, uid, this.options.routerGid);
+    await chown(dir, spec.uid, this.options.routerGid);
     await chmod(dir, 0o750);
   }
 }

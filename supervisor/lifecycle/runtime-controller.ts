@@ -235,7 +235,7 @@ export class RuntimeController {
     this.breaker.check(asked);
     // Read alongside the bring-up: every epoch bump (an idle tier, a recycle, a removal) happens
     // under this tenant's lock, which this ensure holds, so the value cannot move meanwhile.
-    const epoch = this.currentEpoch(asked.id);
+    const epoch = (async () => (await this.options.epochs?.current(asked.id)) ?? 0)();
     epoch.catch(() => undefined); // awaited below; a bring-up that throws first leaves it unread
     // The record this ensure was asked with may be older than an offboarding or an update: the
     // runtime is made from the registry's (tenant-gate.ts).
@@ -296,6 +296,9 @@ export class RuntimeController {
       }
       const wake = state === 'stopped' && !options.fresh;
       if (!wake && state !== 'absent') await this.replace(id, before, reason, { ...options, drain: true });
+      // Outside the create cap: what the tenant left in its socket directory may take long to
+      // remove, and a slot held meanwhile would hold every other tenant's start.
+      await this.driver.prepareSocketDir(spec);
       const generation = (before?.generation ?? 0) + (wake ? 0 : 1);
       const secrets = async () => (await this.options.packSecrets?.(tenant)) ?? {};
       const up = await this.boosts.whileStarting(async () => {
@@ -390,10 +393,6 @@ export class RuntimeController {
     if (!epochs) return;
     await epochs.bump(tenantId);
     await new Promise((resolve) => setTimeout(resolve, settings.routeSettleMs));
-  }
-
-  private async currentEpoch(tenantId: string): Promise<number> {
-    return (await this.options.epochs?.current(tenantId)) ?? 0;
   }
 }
 

@@ -128,6 +128,12 @@ export interface RuntimeDriver {
   ensure(spec: RuntimeSpec, options: EnsureOptions): Promise<RuntimeInfo>;
   /** The tenant's data volume made and ready for its UID, with no container: what `ensure` does first. */
   prepareVolume(spec: RuntimeSpec): Promise<void>;
+  /**
+   * The tenant's socket directory emptied of whatever a runtime left there and made for its UID;
+   * only while no process of the tenant runs (no container, or a stopped one). It may take long:
+   * the tenant may have filled the directory (what `ensure` does to it first is then quick).
+   */
+  prepareSocketDir(spec: RuntimeSpec): Promise<void>;
   stop(tenantId: string, options: StopOptions): Promise<void>;
   pause(tenantId: string): Promise<void>;
   /** Unpauses a runtime known to be paused, without a fresh inspect (the fast wake path). */
@@ -154,5 +160,6 @@ export type RuntimeView = Pick<RuntimeDriver, 'inspect' | 'list' | 'listOwned' |
 
 /** The driver calls that change something: each one is the act of one lifecycle transition. */
 // (`restoreCpu` is none: it changes no lifecycle state, and only ever lowers a quota to the plan's;
-// nor is `prepareVolume`: the tenant stays absent, under its lock, tenant-gate.ts.)
+// nor are `prepareVolume` and `prepareSocketDir`: the tenant stays as it was, under its lock,
+// tenant-gate.ts.)
 export const MUTATING_OPS = ['ensure', 'stop', 'pause', 'resume', 'remove', 'removeById'] as const;

@@ -69,6 +69,10 @@ export class MemoryDriver implements RuntimeDriver {
     this.volumes.add(spec.tenantId);
   }
 
+  async prepareSocketDir(spec: RuntimeSpec): Promise<void> {
+    await this.tick('prepareSocketDir', spec.tenantId);
+  }
+
   async stop(tenantId: string, _options: StopOptions): Promise<void> {
     await this.tick('stop', tenantId);
     const info = this.runtimes.get(tenantId);
