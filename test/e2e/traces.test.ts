@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { mcpPost } from '../support/auth-harness.ts';
 import { containerName } from '../support/mcp-client.ts';
 import { FOREIGN_TRACE_ID, startHostileAnswer } from '../support/hostile-runtime.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
@@ -115,6 +116,25 @@ describe('traces', () => {
     expect(request.attributes['error.type']).toBe('validation');
     // Refused before dispatch: no span of the runtime or the supervisor.
     expect(spans.map((s) => s.name)).not.toContain('dispatch');
+  }, 60_000);
+
+  it('a method MCP does not define names no span: a request cannot choose span names', async () => {
+    const chosen = `chosen\t${randomUUID()}`;
+    const parent = newTraceparent();
+    const answer = await mcpPost(
+      stack.mcpUrl,
+      await stack.agentToken(TENANT),
+      { jsonrpc: '2.0', id: 1, method: chosen, params: {} },
+      { headers: { traceparent: parent.traceparent } },
+    );
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: { code: -32601 } });
+    const spans = await traceWith(parent.traceId, ['authentication']);
+    const request = one(spans, 'mcp request');
+    expect(request.parentSpanId).toBe(parent.spanId);
+    expect(request.attributes).toMatchObject({ 'mcp.method.name': '_OTHER', 'error.type': '404' });
+    // Neither a span's name nor any attribute carries what the request typed.
+    expect(JSON.stringify(spans)).not.toContain(chosen.slice(-36));
   }, 60_000);
 
   it("keeps a hostile runtime's spans only beneath its call, in its time, of a sampled trace", async () => {
