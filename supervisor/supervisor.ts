@@ -202,6 +202,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     tracing,
     activity: epochs,
     audit: sealer,
+    tampering: tamper,
     preparer: manager,
     verifier: new IsolationVerifier({
       docker,

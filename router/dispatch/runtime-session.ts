@@ -115,8 +115,9 @@ function signedPost(
   return (body, headers, signal) =>
     reads.request(async () => {
       const signed = { ...headers, [CALL_ASSERTION_HEADER]: await options.sign(context, body) };
+      const sentAt = Date.now();
       const response = await postOnRoute(route, body, signed, signal);
-      noteSpans(context, options, response.headers[RUNTIME_SPANS_HEADER]);
+      noteSpans(context, options, response.headers[RUNTIME_SPANS_HEADER], sentAt);
       return response;
     });
 }
@@ -143,12 +144,13 @@ async function postOnRoute(
   }
 }
 
-/** Hands the spans a runtime returned with a traced call to the sink. */
+/** Hands the spans a runtime returned with a traced call to the sink, with the exchange's times. */
 function noteSpans(
   context: CallContext,
   options: SessionOptions,
   header: string | string[] | undefined,
+  sentAt: number,
 ): void {
   if (context.trace === undefined || typeof header !== 'string') return;
-  options.onSpans?.(context, header);
+  options.onSpans?.(context, header, { sentAt, answeredAt: Date.now() });
 }

@@ -23,6 +23,7 @@ import type { Tracing } from '../../kernel/telemetry/tracing.ts';
 import { contextFromTraceparent } from '../../kernel/telemetry/trace-context.ts';
 import { failSpan, inSpan } from '../../kernel/telemetry/spans.ts';
 import type { Principal } from '../identity/principal.ts';
+import { MCP_CLIENT_NOTIFICATIONS, MCP_REQUEST_METHODS } from '../../kernel/wire/mcp-methods.ts';
 
 export interface RequestTracing {
   tracing: Tracing;
@@ -38,6 +39,15 @@ type Message = {
   id?: unknown;
   params?: { _meta?: Record<string, unknown>; protocolVersion?: unknown };
 };
+
+/**
+ * Any method a request names that MCP does not define for a client is `_OTHER` (as OpenTelemetry's
+ * HTTP conventions name an unknown method): the span's name and `mcp.method.name` are never a string
+ * the request chose, which would give a trace backend's index of span names one entry per request
+ * (and carry whatever bytes it held).
+ */
+const MCP_METHODS: ReadonlySet<string> = new Set([...MCP_REQUEST_METHODS, ...MCP_CLIENT_NOTIFICATIONS]);
+const OTHER_METHOD = '_OTHER';
 
 function one(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' && value.length <= 128 ? value : undefined;
@@ -95,7 +105,11 @@ export class RequestTrace {
       contextFromTraceparent(meta?.[TRACEPARENT_META_KEY]) ??
       ROOT_CONTEXT;
     const method =
-      typeof message.method === 'string' && message.method.length <= 64 ? message.method : undefined;
+      typeof message.method !== 'string'
+        ? undefined
+        : MCP_METHODS.has(message.method)
+          ? message.method
+          : OTHER_METHOD;
     const attributes: Attributes = {
       ...(method ? { 'mcp.method.name': method } : {}),
       'jsonrpc.protocol.version': '2.0',
@@ -121,7 +135,8 @@ export class RequestTrace {
         attributes['gen_ai.agent.id'] = principal.agent;
       }
     }
-    const name = method ? (input.tool ? `${method} ${input.tool}` : method) : 'mcp request';
+    const name =
+      method && method !== OTHER_METHOD ? (input.tool ? `${method} ${input.tool}` : method) : 'mcp request';
     const { tracer } = this.options.tracing;
     this.span = tracer.startSpan(
       name,

@@ -45,6 +45,14 @@ export class SocketTamperLog implements TamperRecorder {
     });
   }
 
+  /**
+   * An offboarded tenant's count goes with it (its purge): its series leaves the supervisor's
+   * /metrics, and the id onboarded again starts at none. The events stay in its audit trail.
+   */
+  async forget(tenant: string): Promise<void> {
+    await this.options.redis.hdel(socketTamperKey(this.options.prefix), tenant);
+  }
+
   /** Detections so far, per tenant (for metrics). */
   async counts(): Promise<Record<string, number>> {
     const all = await this.options.redis.hgetall(socketTamperKey(this.options.prefix));

@@ -2,10 +2,12 @@
 // the client's traceparent -> the router's request span and its steps -> the supervisor's cold
 // start (through the BullMQ job) -> the tenant runtime's spans (returned with the answer through the
 // router, the container has no network) -> the tool's span. And a hostile runtime's forged spans:
-// another trace's are dropped, its own trace's get the router's resource (the tenant forced).
+// another trace's, those not beneath the call's span or outside its time, and any of a trace not
+// sampled are dropped; the rest get the router's resource (the tenant forced).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { mcpPost } from '../support/auth-harness.ts';
 import { containerName } from '../support/mcp-client.ts';
 import { FOREIGN_TRACE_ID, startHostileAnswer } from '../support/hostile-runtime.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
@@ -116,39 +118,75 @@ describe('traces', () => {
     expect(spans.map((s) => s.name)).not.toContain('dispatch');
   }, 60_000);
 
-  it("drops a hostile runtime's span of another trace and forces the tenant on its own", async () => {
-    // A tenant the router has no route to yet: its first connection meets the hostile server.
+  it('a method MCP does not define names no span: a request cannot choose span names', async () => {
+    const chosen = `chosen\t${randomUUID()}`;
+    const parent = newTraceparent();
+    const answer = await mcpPost(
+      stack.mcpUrl,
+      await stack.agentToken(TENANT),
+      { jsonrpc: '2.0', id: 1, method: chosen, params: {} },
+      { headers: { traceparent: parent.traceparent } },
+    );
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: { code: -32601 } });
+    const spans = await traceWith(parent.traceId, ['authentication']);
+    const request = one(spans, 'mcp request');
+    expect(request.parentSpanId).toBe(parent.spanId);
+    expect(request.attributes).toMatchObject({ 'mcp.method.name': '_OTHER', 'error.type': '404' });
+    // Neither a span's name nor any attribute carries what the request typed.
+    expect(JSON.stringify(spans)).not.toContain(chosen.slice(-36));
+  }, 60_000);
+
+  it("keeps a hostile runtime's spans only beneath its call, in its time, of a sampled trace", async () => {
+    // One call of a tenant the router has no route to yet: its first connection meets the hostile
+    // server. The answer itself is not MCP: the call fails and the router stands.
+    const hostileCall = async (tenant: string, traceparent: string) => {
+      await stack.onboard(tenant, { tools: openToAgentsAlone('all') });
+      const uid = (await stack.registry.get(tenant))?.uid;
+      if (uid === undefined) throw new Error(`no tenant ${tenant}`);
+      const container = stack.ns.docker.getContainer(containerName(stack, tenant));
+      const hostile = await startHostileAnswer(container, { uid, mode: 'forged-spans', takeover: 'socket' });
+      try {
+        const client = await tracedClient(await stack.agentToken(tenant), { traceparent });
+        const answer = await client.callTool({ name: 'records_get', arguments: { id: randomUUID() } });
+        expect(answer.content).toEqual([
+          { type: 'text', text: `transient: the runtime for ${tenant} failed during the call` },
+        ]);
+        await client.close();
+      } finally {
+        hostile.stop();
+      }
+    };
+    const parent = newTraceparent();
     const forger = 'forger';
-    await stack.onboard(forger, { tools: openToAgentsAlone('all') });
-    const uid = (await stack.registry.get(forger))?.uid;
-    if (uid === undefined) throw new Error(`no tenant ${forger}`);
-    const hostile = await startHostileAnswer(stack.ns.docker.getContainer(containerName(stack, forger)), {
-      uid,
-      mode: 'forged-spans',
-      takeover: 'socket',
+    await hostileCall(forger, parent.traceparent);
+    const spans = await traceWith(parent.traceId, ['tools/call records_get', 'dispatch', 'forged-own']);
+    const forged = one(spans, 'forged-own');
+    expect(forged.resource).toMatchObject({
+      'service.name': 'bulkhead-runtime',
+      'bulkhead.tenant': forger,
     });
-    try {
-      const parent = newTraceparent();
-      const client = await tracedClient(await stack.agentToken(forger), { traceparent: parent.traceparent });
-      // The answer itself is not MCP: the call fails, the router stands.
-      const answer = await client
-        .callTool({ name: 'records_get', arguments: { id: randomUUID() } })
-        .catch((error: unknown) => ({ isError: true, error }));
-      expect(answer.isError).toBe(true);
-      await client.close();
-      const spans = await traceWith(parent.traceId, ['tools/call records_get', 'forged-own']);
-      const forged = one(spans, 'forged-own');
-      expect(forged.resource).toMatchObject({
-        'service.name': 'bulkhead-runtime',
-        'bulkhead.tenant': forger,
-      });
-      expect(forged.attributes['bulkhead.tenant']).toBeUndefined();
-      await stack.router.flushTraces();
-      expect(receiver.spans.some((s) => s.traceId === FOREIGN_TRACE_ID)).toBe(false);
-      expect(receiver.rejected).toBe(0);
-      expect((await fetch(new URL('/healthz', stack.mcpUrl))).status).toBe(200);
-    } finally {
-      hostile.stop();
-    }
+    expect(forged.attributes['bulkhead.tenant']).toBeUndefined();
+    expect(forged.parentSpanId).toBe(one(spans, 'dispatch').spanId);
+    // The router's span is its own, the client's trace keeps its one root beneath the client's
+    // span, every span hangs beneath the call, and none lies outside it in time.
+    const names = spans.map((s) => s.name);
+    for (const name of ['forged-router', 'forged-root', 'forged-orphan', 'forged-times'])
+      expect(names, name).not.toContain(name);
+    const roots = spans.filter((s) => s.parentSpanId === parent.spanId || !s.parentSpanId);
+    expect(roots.map((s) => [s.name, s.parentSpanId, s.resource['service.name']]).sort()).toEqual([
+      ['server/discover', parent.spanId, 'bulkhead-router'],
+      ['tools/call records_get', parent.spanId, 'bulkhead-router'],
+    ]);
+    await stack.router.flushTraces();
+    expect(receiver.spans.some((s) => s.traceId === FOREIGN_TRACE_ID)).toBe(false);
+
+    // A trace the client did not sample: the router records none of it, nor exports the runtime's.
+    const unsampled = newTraceparent();
+    await hostileCall('forger-unsampled', unsampled.traceparent.replace(/-01$/, '-00'));
+    await stack.router.flushTraces();
+    expect(receiver.spans.filter((s) => s.traceId === unsampled.traceId).map((s) => s.name)).toEqual([]);
+    expect(receiver.rejected).toBe(0);
+    expect((await fetch(new URL('/healthz', stack.mcpUrl))).status).toBe(200);
   }, 90_000);
 });

@@ -5,7 +5,6 @@
 // between keeps its audit trail), an offboarding overtaken by a resume, and secrets.
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { auditAsideKey, auditStreamKey } from '../../kernel/redis/keys.ts';
@@ -17,16 +16,16 @@ import {
   pendingOf,
   planApply,
 } from '../../tenants/control-plane/apply.ts';
-import { openControlPlane, type OpenedControlPlane } from '../../tenants/control-plane/context.ts';
+import type { OpenedControlPlane } from '../../tenants/control-plane/context.ts';
 import { exportTenants } from '../../tenants/control-plane/export.ts';
 import { setSecret } from '../../tenants/control-plane/secrets.ts';
 import { updateTenant, type UpdateOutcome } from '../../tenants/control-plane/update.ts';
-import { ensureCallKeys } from '../../tenants/control-plane/call-keys.ts';
 import { onboardTenant } from '../../tenants/control-plane/onboard.ts';
 import { offboardTenant } from '../../tenants/control-plane/offboard.ts';
 import { UsageError } from '../../tenants/cli/command-kit.ts';
-import { startSupervisor, type RunningSupervisor } from '../../supervisor/supervisor.ts';
-import { REDIS_URL, RUNTIME_IMAGE, execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
+import type { RunningSupervisor } from '../../supervisor/supervisor.ts';
+import { startControlPlaneStack } from '../support/control-plane-stack.ts';
+import { execIn, testNamespace, type TestNamespace } from '../support/namespace.ts';
 
 let ns: TestNamespace;
 let cp: OpenedControlPlane;
@@ -42,20 +41,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 
 beforeAll(async () => {
   ns = await testNamespace('cplane');
-  supervisor = await startSupervisor({
-    installation: ns.installation,
-    runDir: join(ns.runDir, 'run'),
-    image: RUNTIME_IMAGE,
-    routerPublicKeyFile: (await ensureCallKeys(join(ns.runDir, 'keys'))).publicKeyFile,
-    routerGid: 0,
-    logger: pino({ level: 'silent' }),
-  });
-  cp = await openControlPlane({
-    redisUrl: REDIS_URL,
-    namespace: ns.namespace,
-    secretsKeyFile: join(ns.runDir, 'secrets.key'),
-    actor: 'test:control-plane',
-  });
+  ({ supervisor, cp } = await startControlPlaneStack(ns, { actor: 'test:control-plane' }));
   const small = planByName('small');
   await cp.registry.create({ id: 'oscar', plan: small, isolation: 'runc' }, { actor: 'seed' });
   await cp.registry.create(

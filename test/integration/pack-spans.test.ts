@@ -50,7 +50,9 @@ async function tracedRequest(
   send: (client: Client) => Promise<unknown>,
 ): Promise<{ spans: ReadableSpan[]; outcome: unknown; traceId: string }> {
   const traceId = randomBytes(16).toString('hex');
+  const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
   const spans: ReadableSpan[] = [];
+  const sentAt = Date.now();
   const client = await runtimeClient({
     socketPath,
     sign: tenants.sign,
@@ -60,12 +62,15 @@ async function tracedRequest(
       agent: 'agent-1',
       scopes: [],
       packs: ['notes', 'faulty'],
-      trace: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      trace: traceparent,
     },
     onResponse(headers) {
       const value = headers.get(RUNTIME_SPANS_HEADER);
-      if (value)
-        spans.push(...decodeRuntimeSpans(value, { traceId, resource: serviceResource('test') }).spans);
+      if (!value) return;
+      const exchange = { sentAt, answeredAt: Date.now() };
+      spans.push(
+        ...decodeRuntimeSpans(value, { traceparent, exchange, resource: serviceResource('test') }).spans,
+      );
     },
   });
   try {

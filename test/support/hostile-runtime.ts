@@ -16,7 +16,9 @@ export const HOSTILE_ANSWERS = [
 export type HostileAnswer = (typeof HOSTILE_ANSWERS)[number];
 /**
  * Beyond the read bounds: `forged-spans` answers with a spans header (kernel/telemetry/runtime-spans.ts)
- * holding one span of another trace and one of the call's own trace that claims another tenant.
+ * holding one span of another trace, one of the call's own trace beneath the span the router handed
+ * the call that claims another tenant (`forged-own`), and spans of the call's trace that forge its
+ * tree or times (`forged-router`, `forged-root`, `forged-orphan`, `forged-times`).
  */
 export type HostileMode = HostileAnswer | 'forged-spans';
 /** The trace id of the forged span that belongs to no call. */
@@ -45,17 +47,32 @@ const HOSTILE_HANDLER = String.raw`(mode) => {
     more();
   };
   const forgedSpans = (req) => {
-    // The call's own trace id, read from the router's assertion (its claims are not secret).
+    // The call's trace, read from the router's assertion (its claims are not secret): its id and the
+    // span the router handed the call (the dispatch span).
     let own = '';
+    let handed = '';
     try {
       const claims = JSON.parse(Buffer.from(String(req.headers['bulkhead-call-assertion']).split('.')[1], 'base64url').toString());
-      own = String(claims.trace).split('-')[1];
+      [, own, handed] = String(claims.trace).split('-');
     } catch {}
-    const span = (traceId, name) => ({ traceId, spanId: '00f067aa0ba902b7', name, kind: 2,
-      startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000100000000',
-      attributes: [{ key: 'bulkhead.tenant', value: { stringValue: 'someone-else' } }] });
+    const now = BigInt(Date.now()) * 1000000n;
+    const tenant = [{ key: 'bulkhead.tenant', value: { stringValue: 'someone-else' } }];
+    const span = (traceId, name, fields) => ({ traceId, spanId: '1f2e3d4c5b6a7988', parentSpanId: handed, name,
+      kind: 2, startTimeUnixNano: String(now - 1000000n), endTimeUnixNano: String(now), attributes: tenant, ...fields });
+    const spans = [
+      span('0af7651916cd43dd8448eb211c80319c', 'foreign'),
+      // Beneath the span the router handed, within the call: kept, under the router's resource.
+      span(own, 'forged-own'),
+      // The router's own span (the handed id) re-sent with the runtime's name and times.
+      span(own, 'forged-router', { spanId: handed, parentSpanId: '' }),
+      // A second root of the client's trace, and a span hung beneath a span nobody sent.
+      span(own, 'forged-root', { spanId: '2f2e3d4c5b6a7988', parentSpanId: undefined }),
+      span(own, 'forged-orphan', { spanId: '3f2e3d4c5b6a7988', parentSpanId: '4f2e3d4c5b6a7988' }),
+      // Far outside the call: from 1970 to the year 2500.
+      span(own, 'forged-times', { spanId: '5f2e3d4c5b6a7988', startTimeUnixNano: '1', endTimeUnixNano: '16725225600000000000' }),
+    ];
     const otlp = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'forged' } }] },
-      scopeSpans: [{ spans: [span('0af7651916cd43dd8448eb211c80319c', 'foreign'), span(own, 'forged-own')] }] }] };
+      scopeSpans: [{ spans }] }] };
     return Buffer.from(JSON.stringify(otlp)).toString('base64url');
   };
   const answer = (res, req) => {

@@ -8,29 +8,7 @@ import { createRouterServer, type RouterServerDeps } from '../../router/mcp/rout
 import type { RequestContext } from '../../router/request/request-context.ts';
 import { AnswerHold } from '../../router/request/answer-hold.ts';
 import { testPrincipal } from '../support/principal.ts';
-
-/** Every request method of the MCP specification a server can answer (both protocol eras). */
-const SPEC_METHODS = [
-  'initialize',
-  'ping',
-  'server/discover',
-  'tools/list',
-  'tools/call',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'subscriptions/listen',
-  'prompts/list',
-  'prompts/get',
-  'completion/complete',
-  'logging/setLevel',
-  'tasks/get',
-  'tasks/result',
-  'tasks/list',
-  'tasks/cancel',
-] as const;
+import { MCP_REQUEST_METHODS } from '../../kernel/wire/mcp-methods.ts';
 
 const CAPABILITIES = {
   tools: { listChanged: true },
@@ -42,7 +20,7 @@ const CAPABILITIES = {
 
 /** The methods a server has a request handler for (the SDK refuses to set a second one). */
 function handled(server: Server): string[] {
-  return SPEC_METHODS.filter((method) => {
+  return MCP_REQUEST_METHODS.filter((method) => {
     try {
       server.assertCanSetRequestHandler(method);
       return false;
