@@ -1,6 +1,5 @@
 // Wires one router process: token verifier, tenant directory, runtime client, dispatcher, app.
 import { KEEP_ALIVE } from '../kernel/wire/keep-alive.ts';
-import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -41,6 +40,7 @@ import { StateRedis } from './pipeline/state-guard.ts';
 import { ConcurrencyGate } from '../kernel/process/concurrency-gate.ts';
 import { PinWatcher } from './tools/pin-watcher.ts';
 import { RequestDrain } from './http/request-drain.ts';
+import { listenRouter } from './listener.ts';
 import { PackCatalog } from './tools/pack-catalog.ts';
 import { PackRegistry } from '../kernel/registry/pack-registry.ts';
 import { AuthFloodGuard } from './auth/auth-flood-guard.ts';
@@ -319,10 +319,9 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   loops.every('withheld tools', config.pinWatchIntervalMs, shareWithheld);
   loops.every('tool recheck', config.toolCheckIntervalMs, () => dispatcher.recheckTools());
   loops.every('refusal summaries', REFUSAL_SWEEP_MS, () => refusals.sweep());
-  const server: Server = app.listen(config.port, config.host);
+  const server: Server = await listenRouter(app, { port: config.port, host: config.host });
   // Agents' clients, not the router, end idle connections (kernel/wire/keep-alive.ts).
   server.keepAliveTimeout = KEEP_ALIVE.listenerIdleMs;
-  await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
   // Its own listener (loopback unless configured): /metrics is never served on the public /mcp one.

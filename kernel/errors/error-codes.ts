@@ -150,6 +150,11 @@ export const ERROR_CODES = {
   session_not_found: { class: 'request', http: 404, jsonRpc: JSON_RPC.sessionNotFound },
   header_mismatch: { class: 'request', http: 400, jsonRpc: JSON_RPC.headerMismatch },
   method_not_allowed: { class: 'request', http: 405, jsonRpc: JSON_RPC.serverError },
+  // More than one Host header (RFC 9112 section 3.2), or a request Node's HTTP parser refused before
+  // the router saw it (router/listener.ts): its headers too large, or its framing malformed.
+  host_repeated: { class: 'request', http: 400, jsonRpc: JSON_RPC.invalidRequest },
+  headers_too_large: { class: 'request', http: 431, jsonRpc: JSON_RPC.invalidRequest },
+  malformed_request: { class: 'request', http: 400, jsonRpc: JSON_RPC.invalidRequest },
   // Egress: not a proxy request the gateway serves (origin-form, https:// absolute-form, a bad target).
   egress_bad_request: { class: 'request', http: 400 },
   // operator: the CLI's input.

@@ -5,7 +5,8 @@
 //
 // Not the SDK's verifyBearerToken / requireBearerAuth: their expiry check ignores the configured
 // clock tolerance, and they take the token from a split on spaces (anything after it ignored);
-// this middleware accepts exactly `Bearer <token68>` and token-verifier.ts checks the token.
+// this middleware accepts exactly `Bearer <token68>` (the scheme in any case) and token-verifier.ts
+// checks the token.
 import { bearerAuthChallengeResponse, OAuthError, OAuthErrorCode } from '@modelcontextprotocol/server';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -89,7 +90,8 @@ export function bearerAuth(options: BearerAuthOptions) {
       return;
     }
     const header = req.headers.authorization;
-    const match = header ? /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header) : null;
+    // The scheme in any case (RFC 9110 section 11.1: it is case-insensitive), one space, the token.
+    const match = header ? /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header) : null;
     if (!match?.[1]) {
       options.metrics?.authFailed(header ? 'malformed' : 'missing');
       const answer = refuse('a bearer access token is required');

@@ -20,8 +20,21 @@ export function defaultOriginPolicy(resourceUrl: string): OriginPolicy {
 }
 
 /**
- * A refusal goes to `next` as a BulkheadError (forbidden_host, forbidden_origin); the app answers it
- * as the JSON-RPC error its row in the error table gives (router/mcp/json-rpc.ts).
+ * Whether the request carries more than one Host header. Node keeps the first and drops the others,
+ * while a proxy or gateway in front may route by the last: the router would then check one hostname
+ * while the request was sent for another. RFC 9112 (section 3.2) has a server answer such a request
+ * 400, as bearer-auth.ts answers a repeated Authorization header.
+ */
+function repeatsHost(req: Request): boolean {
+  let seen = 0;
+  const raw = req.rawHeaders;
+  for (let at = 0; at < raw.length; at += 2) if (raw[at]?.toLowerCase() === 'host') seen++;
+  return seen > 1;
+}
+
+/**
+ * A refusal goes to `next` as a BulkheadError (host_repeated, forbidden_host, forbidden_origin); the
+ * app answers it as the JSON-RPC error its row in the error table gives (router/mcp/json-rpc.ts).
  *
  * Host: the SDK's own port-agnostic hostname check (a rebinding attack changes the name, not the
  * port). Origin: an EXACT origin match, stricter than the SDK's port-agnostic hostname check, because
@@ -31,6 +44,11 @@ export function defaultOriginPolicy(resourceUrl: string): OriginPolicy {
 export function originGuard(policy: OriginPolicy, logger: Logger) {
   const origins = new Set(policy.allowedOrigins.map((origin) => new URL(origin).origin));
   return (req: Request, _res: Response, next: NextFunction): void => {
+    if (repeatsHost(req)) {
+      logger.warn({ host: req.headers.host }, 'refused request: more than one Host header');
+      next(new BulkheadError('host_repeated', 'Bad Request: more than one Host header'));
+      return;
+    }
     const host = validateHostHeader(req.headers.host, policy.allowedHosts);
     if (!host.ok) {
       logger.warn({ host: req.headers.host, reason: host.errorCode }, 'refused request: Host not allowed');

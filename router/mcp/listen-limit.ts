@@ -6,6 +6,13 @@
 // (HTTP 200, a JSON-RPC error before any acknowledgement), with the structured `listen_limit`.
 // Two requests of one tenant checked at the same moment may both pass: the bound is a tenant's
 // share, not an exact count.
+//
+// A stream is also no longer than the token that opened it: it is one request, authenticated once,
+// and before, a client whose access had ended (its token expired and not renewed: an agent
+// deregistered, a user removed at the IdP) went on hearing its tenant's changes for as long as it
+// kept the stream. The stream's request ends when the token does (endingWithToken), and the SDK
+// closes a stream whose request ends; a client that still may listen opens another with its new
+// token.
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { protocolErrorFor } from './json-rpc.ts';
 import type { TenantListeners } from './tenant-listeners.ts';
@@ -28,4 +35,18 @@ export function listenRefusal(
   );
   const { code, message, data } = refusal;
   return Response.json({ jsonrpc: '2.0', id: requestId ?? null, error: { code, message, data } });
+}
+
+/** The longest a timer waits (2^31 - 1 ms, about 24 days): a longer delay would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The listen request as the SDK serves it, its signal aborted when the client goes or when the
+ * token expires (`expiresAt`: the principal's, the token's `exp` in seconds), whichever is first.
+ * Its body was read already: the SDK gets it parsed.
+ */
+export function endingWithToken(request: Request, expiresAt: number): Request {
+  const left = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), MAX_TIMER_MS);
+  const signal = AbortSignal.any([request.signal, AbortSignal.timeout(left)]);
+  return new Request(request.url, { method: request.method, headers: request.headers, signal });
 }

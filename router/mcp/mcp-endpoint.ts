@@ -49,7 +49,7 @@ import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
 import type { SessionStore } from './sessions.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../kernel/wire/json-depth.ts';
 import { TenantListeners } from './tenant-listeners.ts';
-import { listenRefusal } from './listen-limit.ts';
+import { endingWithToken, listenRefusal } from './listen-limit.ts';
 
 /** The 2026-07-28 request that opens a change stream (the only one the SDK subscribes from). */
 const LISTEN_METHOD = 'subscriptions/listen';
@@ -324,6 +324,8 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // request needs the async context, which every other request would pay for.
       const serve = () => modern.fetch(request, forward);
       const listen = (body as { method?: unknown } | undefined)?.method === LISTEN_METHOD;
+      // A stream ends with its token (listen-limit.ts).
+      const serveListen = () => modern.fetch(endingWithToken(request, principal.expiresAt), forward);
       if (listen && !legacyEra) {
         const refused = listenRefusal(listeners, principal.tenant, (body as { id?: unknown }).id);
         if (refused) return refused;
@@ -335,7 +337,9 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       try {
         response = legacyEra
           ? await serveLegacy(request, context, forward)
-          : await (listen ? listeners.serving(principal.tenant, context.tenant?.createdAt, serve) : serve());
+          : await (listen
+              ? listeners.serving(principal.tenant, context.tenant?.createdAt, serveListen)
+              : serve());
       } finally {
         // The handler took the admission by now, or never will (router-server.ts, admitEarly); what
         // it holds goes back even when the SDK threw (a gate slot kept would be lost for good).

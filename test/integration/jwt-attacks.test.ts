@@ -4,7 +4,6 @@
 // honest token, so a 401 can only come from the check under attack. A request carrying two
 // Authorization headers is malformed, whatever they hold: 400 invalid_request.
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +15,7 @@ import {
   keyHoldingIssuer,
   mcpPost,
   MemoryTenants,
-  MODERN_META,
+  rawMcpPost,
   startAuthRouter,
   type KeyHolder,
 } from '../support/auth-harness.ts';
@@ -298,32 +297,8 @@ describe('JWKS fetches under a flood of unknown kids', () => {
 
 /** Status line and body of a tools/list sent as raw HTTP/1.1 with these Authorization headers. */
 async function withAuthorizations(...values: string[]): Promise<{ status: number; body: string }> {
-  const url = new URL(mcpUrl);
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'tools/list',
-    params: { _meta: MODERN_META },
-  });
-  // fetch folds repeated headers into one line; only a raw request sends two.
-  const head = [
-    'POST /mcp HTTP/1.1',
-    `Host: ${url.host}`,
-    ...values.map((value) => `Authorization: ${value}`),
-    'Content-Type: application/json',
-    'Accept: application/json, text/event-stream',
-    'Mcp-Protocol-Version: 2026-07-28',
-    'Mcp-Method: tools/list',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-  ];
-  const socket = connect(Number(url.port), url.hostname);
-  // Written, not ended: the router closes the connection once it has answered (Connection: close).
-  socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
-  const chunks: Buffer[] = [];
-  for await (const chunk of socket) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body: text };
+  const host = `Host: ${new URL(mcpUrl).host}`;
+  return rawMcpPost(mcpUrl, [host, ...values.map((value) => `Authorization: ${value}`)]);
 }
 
 describe('more than one Authorization header', () => {

@@ -5,6 +5,8 @@
 // neither learning of the change (a side channel across the tenant boundary) nor re-listing for it.
 // A client of a tenant since offboarded, still listening, hears nothing of the tenant onboarded
 // again under its id.
+// Nor does a client whose token has expired: its stream ends with the token (a client whose access
+// ended went on hearing its former tenant's changes for as long as it kept the stream).
 // Real Redis (the registry), the router app as production wires it (router/app.ts, real token
 // verifier), the real pin watcher and drift guard. The test runs the watcher's passes itself, so
 // each wait is bounded by events, not a sleep: the change reaching its own tenant's client, then
@@ -28,6 +30,8 @@ import { until } from '../support/until.ts';
 
 const ALPHA = 'alpha';
 const BRAVO = 'bravo';
+/** A token about to expire: long enough to open its stream on a loaded machine. */
+const SHORT_LIFETIME_SECONDS = 3;
 /** What the router logged of tool list changes: each line names the tenants changed. */
 const logged: { tenants?: string[] }[] = [];
 const logger = pino(
@@ -50,15 +54,22 @@ const clients: Client[] = [];
 /** How many tools/list_changed notifications each client received. */
 const heard = { alpha: 0, bravo: 0, bravoLegacy: 0 };
 
-async function listening(tenant: string, era: 'modern' | 'legacy', count: () => void): Promise<void> {
-  const token = await issuer.sign(
-    agentClaims({ issuer: issuer.issuer, audience: router.mcpUrl, agent: `${tenant}-agent`, tenant }),
-  );
+/** A stock client of `tenant` listening; its token expires in `lifetimeSeconds`. Returns the `exp`. */
+async function listening(
+  tenant: string,
+  era: 'modern' | 'legacy',
+  count: () => void,
+  lifetimeSeconds = 120,
+): Promise<number> {
+  const exp = Math.floor(Date.now() / 1000) + lifetimeSeconds;
+  const who = { issuer: issuer.issuer, audience: router.mcpUrl, agent: `${tenant}-agent`, tenant };
+  const token = await issuer.sign(agentClaims(who, { exp }));
   const client = await bearerClient(router.mcpUrl, token, era);
   clients.push(client);
   client.setNotificationHandler('notifications/tools/list_changed', count);
   // Resolves once the server acknowledged: the stream is open and registered.
   if (era === 'modern') await client.listen({ toolsListChanged: true });
+  return exp;
 }
 
 async function change(tenant: string, changes: TenantChanges): Promise<void> {
@@ -148,6 +159,20 @@ describe('tools/list_changed across tenants', () => {
     guard.share(new Map([[ALPHA, new Map([['records_update', drifted]])]]));
     await until(() => heard.alpha === 3, "alpha's withheld tool");
     await onlyTheirOwn(3, 2);
+  });
+
+  it('tells a client whose token has expired nothing more (its stream ends with the token)', async () => {
+    let expired = 0;
+    const exp = await listening(ALPHA, 'modern', () => (expired += 1), SHORT_LIFETIME_SECONDS);
+    // Past the expiry and the harness's clock tolerance (1 s): no request of that token is served now.
+    await new Promise((resolve) => setTimeout(resolve, (exp + 2) * 1000 - Date.now()));
+    const before = heard.alpha;
+    await changePin(ALPHA);
+    await watcher.poll();
+    await until(() => heard.alpha === before + 1, "alpha's change on its other client's stream");
+    // One more pass: a notification to the expired client was sent in the same moment as the other's.
+    await watcher.poll();
+    expect(expired).toBe(0);
   });
 
   it("holds a tenant to its share of listen streams, and another tenant's clients still listen", async () => {

@@ -3,6 +3,7 @@
 // key pair the test holds, trusted like any IdP, so that one claim at a time can be broken under a
 // valid signature), and a raw MCP POST. No Docker: these tests never reach a tenant tool.
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
@@ -14,6 +15,7 @@ import { freePort } from './stack.ts';
 import { fetch as undiciFetch, type Agent } from 'undici';
 import type { Logger } from 'pino';
 import { createApp, type AppDeps } from '../../router/app.ts';
+import { listenRouter } from '../../router/listener.ts';
 import type { AuthFloodGuard } from '../../router/auth/auth-flood-guard.ts';
 import { createTokenVerifier, type TokenVerifier } from '../../router/auth/token-verifier.ts';
 import { SessionStore } from '../../router/mcp/sessions.ts';
@@ -209,8 +211,7 @@ export async function startAuthRouter(
     toolChanges: options.toolChanges,
     ...options.observability,
   });
-  const server = app.listen(options.port, '127.0.0.1');
-  await once(server, 'listening');
+  const server = await listenRouter(app, { port: options.port, host: '127.0.0.1' });
   return {
     mcpUrl: resourceUrl,
     async close() {
@@ -287,5 +288,49 @@ export async function mcpPost(
     status: response.status,
     challenge: response.headers.get('www-authenticate') ?? '',
     body: await response.text(),
+  };
+}
+
+/** What a raw request got back: its status, its header block and its body as sent (chunked or not). */
+export interface RawAnswer {
+  status: number;
+  headers: string;
+  body: string;
+}
+
+/**
+ * A 2026-07-28 `tools/list` POST written as raw HTTP/1.1 on a connection of its own, `lines` (Host,
+ * Authorization) as given: fetch folds repeated headers into one line, and refuses a malformed one.
+ * `extra` lines go last (a second framing header, say).
+ */
+export async function rawMcpPost(mcpUrl: string, lines: string[], extra: string[] = []): Promise<RawAnswer> {
+  const url = new URL(mcpUrl);
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/list',
+    params: { _meta: MODERN_META },
+  });
+  const head = [
+    'POST /mcp HTTP/1.1',
+    ...lines,
+    'Content-Type: application/json',
+    'Accept: application/json, text/event-stream',
+    `Mcp-Protocol-Version: ${MODERN}`,
+    'Mcp-Method: tools/list',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...extra,
+  ];
+  const socket = connect(Number(url.port), url.hostname);
+  // Written, not ended: the router closes the connection once it has answered (Connection: close).
+  socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const [headers = '', ...rest] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1] ?? 0),
+    headers,
+    body: rest.join('\r\n\r\n'),
   };
 }

@@ -92,6 +92,22 @@ describe('bearerAuth', () => {
     expect(seen.web).toContainEqual(['x-probe', 'kept']);
   });
 
+  it('reads the scheme in any case (RFC 9110 section 11.1), and refuses another scheme', async () => {
+    const { url, seen } = await serve();
+    const post = (authorization: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: '{}',
+      });
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR'])
+      expect((await post(`${scheme} ${TOKEN}`)).status).toBe(200);
+    expect(seen.verified).toEqual([TOKEN, TOKEN, TOKEN]);
+    for (const value of [`Basic ${TOKEN}`, `Bearer  ${TOKEN}`, `Bearer${TOKEN}`])
+      expect((await post(value)).status, value).toBe(401);
+    expect(seen.verified).toHaveLength(3);
+  });
+
   it('refuses a request without a token before anything past it runs', async () => {
     const { url, seen } = await serve();
     const response = await fetch(url, { method: 'POST', body: '{}' });
