@@ -287,7 +287,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       roles: user === null ? [] : rolesOf(payload, binding.rolesClaim),
       issuer: trusted.config.issuer,
       tokenId: stringClaim(payload, 'jti'),
-      expiresAt: payload.exp ?? 0,
+      // When this router stops accepting the token (jose refuses it past iat + maxTokenAge, both
+      // claims required): what a listen stream and the flood guard's memory of it last.
+      expiresAt: Math.min(payload.exp ?? 0, (payload.iat ?? 0) + maxTokenAgeSeconds),
     };
     return { principal, tenant };
   };

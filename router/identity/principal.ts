@@ -15,5 +15,6 @@ export interface Principal {
   roles: string[];
   issuer: string;
   tokenId: string | undefined;
+  /** When the router stops accepting the token, in seconds: its `exp`, or `iat` plus the maximum age if sooner. */
   expiresAt: number;
 }

@@ -42,7 +42,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The listen request as the SDK serves it, its signal aborted when the client goes or when the
- * token expires (`expiresAt`: the principal's, the token's `exp` in seconds), whichever is first.
+ * token expires (`expiresAt`: the principal's, in seconds: when the router stops accepting the
+ * token), whichever is first.
  * Its body was read already: the SDK gets it parsed.
  */
 export function endingWithToken(request: Request, expiresAt: number): Request {

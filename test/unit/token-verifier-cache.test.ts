@@ -71,3 +71,20 @@ describe.each([60, 0])('token verifier, cache %i s', (cacheSeconds) => {
     });
   });
 });
+
+describe("a principal's expiry", () => {
+  it('is when the router stops accepting its token: its exp, or its iat plus the maximum age if sooner', async () => {
+    const verify = verifier(60);
+    // Made two days ago: the old token below was not issued before it.
+    const createdAt = new Date(Date.now() - 2 * 24 * 3600 * 1000).toISOString();
+    tenants.records.set('gamma', tenantRecord('gamma', { createdAt }));
+    const now = Math.floor(Date.now() / 1000);
+    const who = { issuer: issuer.issuer, audience: AUDIENCE, agent: 'a3', tenant: 'gamma' };
+    const short = await issuer.sign(agentClaims(who, { iat: now, exp: now + 120 }));
+    expect((await verify(short)).principal.expiresAt).toBe(now + 120);
+    // Issued 23 h 50 min ago, valid for two days by its exp: accepted for 10 more minutes (24 h).
+    const iat = now - (23 * 60 + 50) * 60;
+    const long = await issuer.sign(agentClaims(who, { iat, exp: now + 2 * 24 * 3600 }));
+    expect((await verify(long)).principal.expiresAt).toBe(iat + 24 * 3600);
+  });
+});
