@@ -1,9 +1,9 @@
 // The runtime freezer's own logic on both cgroup versions, over a scratch cgroup tree (this host has
 // cgroup v1 only, so v2 is shown here; test/integration/runtime-freezer.test.ts freezes real
 // containers): what it reads as frozen, what it writes to freeze and thaw, a freeze undone when the
-// kernel does not complete it in time, the engine asked where no cgroup is within reach, and which
-// of the engine's unpause refusals mean the container runs already (and only while the engine
-// reports it running).
+// kernel does not complete it in time, the engine asked where no cgroup is within reach (and asked
+// again while its OCI runtime could not freeze every process), and which of the engine's unpause
+// refusals mean the container runs already (and only while the engine reports it running).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +105,51 @@ describe('the runtime freezer', () => {
       inspect: () => Promise.resolve(info('e'.repeat(64))),
     });
     await expect(freezer.thaw(container, 'host')).rejects.toMatchObject({ code: 'runtime_failed' });
+  });
+});
+
+describe('an engine pause its OCI runtime could not complete', () => {
+  // runc's words when some process did not freeze in its time (seen in CI, a runtime just started on
+  // a loaded host): it thawed them again; the pause may be asked again.
+  const unable = () =>
+    Object.assign(
+      new Error(
+        '(HTTP code 500) server error - Cannot pause container x: OCI runtime pause failed: unable to freeze: unknown',
+      ),
+      { statusCode: 500 },
+    );
+  /** Refuses its first `refusals` pauses with `error()`, then pauses. */
+  const pausing = (refusals: number, error: () => Error) => {
+    const calls: string[] = [];
+    const container = {
+      id: 'g'.repeat(64),
+      pause: () => (
+        calls.push('pause'),
+        calls.length <= refusals ? Promise.reject(error()) : Promise.resolve()
+      ),
+    } as unknown as Docker.Container;
+    return { container, calls };
+  };
+  const noCgroup = () =>
+    new RuntimeFreezer({ root, locate: () => Promise.resolve(undefined), deadlineMs: 1_000 });
+
+  it('is asked again, and the freeze succeeds once the engine pauses', async () => {
+    const { container, calls } = pausing(2, unable);
+    await noCgroup().freeze(container, info(container.id));
+    expect(calls).toEqual(['pause', 'pause', 'pause']);
+  });
+
+  it('fails past the deadline, and any other refusal at once', async () => {
+    const always = pausing(Infinity, unable);
+    const quick = new RuntimeFreezer({ root, locate: () => Promise.resolve(undefined), deadlineMs: 0 });
+    await expect(quick.freeze(always.container, info(always.container.id))).rejects.toThrow(
+      /unable to freeze/,
+    );
+    const other = pausing(1, () =>
+      Object.assign(new Error('Container x is not running'), { statusCode: 409 }),
+    );
+    await expect(noCgroup().freeze(other.container, info(other.container.id))).rejects.toThrow(/not running/);
+    expect(other.calls).toEqual(['pause']);
   });
 });
 
