@@ -73,6 +73,26 @@ async function clearedSince(container: Docker.Container, error: unknown): Promis
   return State.Running && !State.Paused;
 }
 
+/**
+ * The engine's pause, asked again until `deadlineMs` has passed while its OCI runtime could not stop
+ * every process at once: runc tries a while, thaws what it froze and fails (500, "unable to
+ * freeze"), as a freeze of the host cgroup meets a process busy in the kernel (a loaded host, a
+ * runtime starting). The cgroup path writes its request again likewise; any other refusal throws.
+ */
+export async function pauseByEngine(container: Docker.Container, deadlineMs = 2_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      await container.pause();
+      return;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (statusOf(error) !== 500 || !/unable to freeze/.test(message) || Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export interface RuntimeFreezerOptions {
   /** Where the host's cgroup tree is mounted (default /sys/fs/cgroup). */
   root?: string;
@@ -106,7 +126,7 @@ export class RuntimeFreezer {
   /** Freezes a running container: in its host cgroup where the supervisor reaches it, else by the engine. */
   async freeze(container: Docker.Container, info: Docker.ContainerInspectInfo): Promise<void> {
     const cgroup = await this.cgroupOf(info);
-    if (!cgroup) return this.pauseByEngine(container);
+    if (!cgroup) return pauseByEngine(container, this.deadlineMs);
     const deadline = Date.now() + this.deadlineMs;
     // As runc does: the request is written again until every process is stopped.
     for (;;) {
@@ -120,27 +140,6 @@ export class RuntimeFreezer {
       'runtime_failed',
       `container ${info.Name} was not frozen within ${this.deadlineMs} ms: thawed again`,
     );
-  }
-
-  /**
-   * The engine's pause, asked again until the deadline while its OCI runtime could not stop every
-   * process at once: runc tries a while, thaws what it froze and fails (500, "unable to freeze"),
-   * as a freeze of the host cgroup meets a process busy in the kernel (a loaded host, a runtime
-   * starting). The cgroup path above writes its request again likewise; any other refusal throws.
-   */
-  private async pauseByEngine(container: Docker.Container): Promise<void> {
-    const deadline = Date.now() + this.deadlineMs;
-    for (;;) {
-      try {
-        await container.pause();
-        return;
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        if (statusOf(error) !== 500 || !/unable to freeze/.test(message) || Date.now() > deadline)
-          throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
   }
 
   /**

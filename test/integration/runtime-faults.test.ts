@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
+import { pauseByEngine } from '../../supervisor/docker/runtime-freezer.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
 import { HealthMonitor } from '../../supervisor/lifecycle/health-monitor.ts';
 import { RedisRolloutLedger } from '../../supervisor/lifecycle/rollout-ledger.ts';
@@ -64,7 +65,7 @@ describe('runtime faults', () => {
     const victim = await containerId(stack, 'crashy');
     const container = stack.ns.docker.getContainer(containerName(stack, 'crashy'));
     // Freeze it so that the write is provably in flight (delivered, unanswered), then kill it.
-    await container.pause();
+    await pauseByEngine(container);
     const call = write(client, 'in-flight');
     await new Promise((resolve) => setTimeout(resolve, 300));
     await container.kill();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
-import { RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
+import { pauseByEngine, RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
 import { IsolationVerifier } from '../../supervisor/verify/isolation-verifier.ts';
 import { probeHealth } from '../../supervisor/runtime/health-probe.ts';
 import type { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
@@ -78,7 +78,7 @@ describe('a runtime paused in its host cgroup', () => {
 
   it('leaves a runtime the engine paused to the engine, which then reports it running again', async () => {
     const { runtimeId } = (await driver.inspect('icy'))!;
-    await ns.docker.getContainer(runtimeId).pause();
+    await pauseByEngine(ns.docker.getContainer(runtimeId));
     const paused = await driver.inspect('icy');
     expect(paused).toMatchObject({ state: 'paused', pausedBy: 'engine' });
     await driver.pause('icy'); // already paused: nothing more
@@ -98,7 +98,7 @@ describe('a runtime paused in its host cgroup', () => {
     const { runtimeId } = (await driver.inspect('icy'))!;
     const container = ns.docker.getContainer(runtimeId);
     // The engine's flag set, its container running: the state its late pause event leaves.
-    await container.pause();
+    await pauseByEngine(container);
     await setKernelFreezer(ns.docker, runtimeId, false);
     const seen = await driver.inspect('icy');
     expect(seen).toMatchObject({ state: 'paused', pausedBy: 'engine' });
@@ -114,7 +114,7 @@ describe('a runtime paused in its host cgroup', () => {
   it('wakes a runtime the engine took for paused and whose flag cleared before the wake unpaused it', async () => {
     const { runtimeId } = (await driver.inspect('icy'))!;
     const container = ns.docker.getContainer(runtimeId);
-    await container.pause();
+    await pauseByEngine(container);
     const seen = await driver.inspect('icy');
     expect(seen).toMatchObject({ state: 'paused', pausedBy: 'engine' });
     // Cleared between the wake's look and its unpause, as containerd's resume event clears it after
@@ -214,7 +214,7 @@ describe('a runtime paused in its host cgroup', () => {
     for (const by of ['host', 'engine'] as const) {
       const { info: up } = await manager.ensureRuntime(record);
       if (by === 'host') await driver.pause('ghost');
-      else await ns.docker.getContainer(up.runtimeId).pause();
+      else await pauseByEngine(ns.docker.getContainer(up.runtimeId));
       const paused = await driver.inspect('ghost');
       expect(paused).toMatchObject({ state: 'paused', pausedBy: by, runtimeId: up.runtimeId });
       // Removed between the pause and the wake (an operator's docker rm -f, say).
