@@ -100,6 +100,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     runDir: settings.runDir,
     routerGid: settings.routerGid,
     logger,
+    toolImage: settings.image,
   });
   const epochs = new RedisRuntimeEpochs({ redis, prefix: installation.registryPrefix });
   const trail = new AuditTrail({ redis, prefix: installation.registryPrefix });

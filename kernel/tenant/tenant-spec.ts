@@ -39,6 +39,11 @@ export const PlanSchema = z.strictObject({
   cpus: z.number().min(0.05).max(8),
   pids: z.number().int().min(16).max(4096),
   tmpMb: z.number().int().min(1).max(1024),
+  /**
+   * The size of the tenant's disk, the filesystem its data lives on (supervisor/docker/tenant-disk.ts);
+   * absent in plans written before it existed, which get DEFAULT_DISK_MB there.
+   */
+  diskMb: z.number().int().min(16).max(65_536).optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -46,8 +51,8 @@ export type Plan = z.infer<typeof PlanSchema>;
 // reference pack"): at 128 MiB the cgroup's OOM killer ended the runtime while it relayed a full
 // page of large records (about 2 MB of answer; test/integration/hostile-answers.test.ts).
 export const PLANS = {
-  small: { name: 'small', memoryMb: 192, cpus: 0.5, pids: 64, tmpMb: 16 },
-  standard: { name: 'standard', memoryMb: 256, cpus: 1, pids: 128, tmpMb: 32 },
+  small: { name: 'small', memoryMb: 192, cpus: 0.5, pids: 64, tmpMb: 16, diskMb: 256 },
+  standard: { name: 'standard', memoryMb: 256, cpus: 1, pids: 128, tmpMb: 32, diskMb: 1024 },
 } as const satisfies Record<string, Plan>;
 export type PlanName = keyof typeof PLANS;
 

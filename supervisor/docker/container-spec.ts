@@ -182,7 +182,7 @@ function containerFrom(
       Mounts: [
         { Type: 'bind', Source: placement.socketDir, Target: CONTAINER_SOCKET_DIR, ReadOnly: false },
         // NoCopy: without it the engine copies the image's /data (root-owned) over the empty volume
-        // on first mount and undoes the ownership the volume-init step gave the tenant.
+        // on first mount and undoes the ownership its disk's root was made with (tenant-disk.ts).
         {
           Type: 'volume',
           Source: placement.volumeName,
@@ -202,58 +202,9 @@ function containerFrom(
   };
 }
 
-/** The name of a tenant's volume-init helper: one at a time, the engine keeps names unique. */
+/** The name of a tenant's disk helper (tenant-disk.ts): one at a time, the engine keeps names unique. */
 export function volumeInitName(placement: Placement): string {
   return `${placement.containerName}${VOLUME_INIT_SUFFIX}`;
-}
-
-/**
- * A one-shot helper that hands a new volume's root to the tenant's UID. It runs once per volume,
- * with only CAP_CHOWN, no network and a read-only root. Its create makes the volume, labelled as
- * the tenant's (`tenant-volume.ts`: the helper marks a volume not yet initialised).
- */
-export function buildVolumeInitSpec(spec: RuntimeSpec, placement: Placement): Docker.ContainerCreateOptions {
-  return {
-    name: volumeInitName(placement),
-    Image: spec.image,
-    User: '0:0',
-    Entrypoint: [
-      '/bin/sh',
-      '-c', // chmod first: once the directory belongs to the tenant, root without CAP_FOWNER may not chmod it.
-      `chmod 0700 ${CONTAINER_DATA_DIR} && chown ${spec.uid}:${spec.uid} ${CONTAINER_DATA_DIR}`,
-    ],
-    Labels: {
-      [LABELS.managed]: 'true',
-      [LABELS.namespace]: placement.namespace,
-      [LABELS.role]: 'volume-init',
-    },
-    NetworkDisabled: true,
-    HostConfig: {
-      NetworkMode: 'none',
-      ReadonlyRootfs: true,
-      CapDrop: ['ALL'],
-      CapAdd: ['CHOWN'],
-      SecurityOpt: ['no-new-privileges:true'],
-      CgroupParent: TENANT_CGROUP_PARENT,
-      Mounts: [
-        {
-          Type: 'volume',
-          Source: placement.volumeName,
-          Target: CONTAINER_DATA_DIR,
-          ReadOnly: false,
-          VolumeOptions: {
-            ...NO_COPY,
-            Labels: {
-              [LABELS.managed]: 'true',
-              [LABELS.namespace]: placement.namespace,
-              [LABELS.tenant]: spec.tenantId,
-            },
-          },
-        },
-      ],
-      RestartPolicy: { Name: 'no' },
-    },
-  };
 }
 
 /** The UID a pack runs as in the approval sandbox: no tenant's, no image account. */

@@ -2,9 +2,9 @@
 // the engine itself refuses a second one (a name conflict) and a restart can adopt what is ours.
 // A plain adapter: it makes, starts, stops and removes what the lifecycle controller tells it to,
 // and decides nothing (reuse or replace, drain time, the create cap are the controller's).
-import { chmod, chown, mkdir, open, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import { removeEntry, removeTree } from './remove-tree.ts';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CONTAINER_SOCKET_NAME, tenantSocketDir } from '../../kernel/wire/runtime-endpoint.ts';
@@ -33,9 +33,9 @@ import { socketListening } from '../runtime/health-probe.ts';
 import { LABELS } from './labels.ts';
 import { assertOwned } from './engine-ownership.ts';
 import { purgeTenant } from './tenant-purge.ts';
-import { readyTenantVolume, removeLeftoverHelper } from './tenant-volume.ts';
+import { readyTenantVolume, removeLeftoverHelper, tenantDisk, type TenantDisk } from './tenant-volume.ts';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
-import { PACK_SECRETS_FILE, type PackSecrets } from '../../kernel/packs/enabled-packs.ts';
+import { deliverSecrets, secretsFile } from './secrets-delivery.ts';
 
 export interface DockerDriverOptions {
   docker?: Docker;
@@ -46,6 +46,11 @@ export interface DockerDriverOptions {
   /** Group that may enter socket directories: the router's group (0 when the router runs as root). */
   routerGid: number;
   logger: Logger;
+  /**
+   * The image a tenant's disk helper runs (tenant-disk.ts): the supervisor's runtime image, whose
+   * tools are the operator's, never a tenant's image with its packs' files.
+   */
+  toolImage: string;
 }
 
 function stateOf(inspect: Docker.ContainerInspectInfo, pausedBy: PausedBy | undefined): RuntimeState {
@@ -101,13 +106,23 @@ export class DockerDriver implements RuntimeDriver {
           'runtime_failed',
           `tenant ${spec.tenantId} has a runtime of another spec: remove it before ensuring this one`,
         );
-      return this.startNow(existing, spec, options);
+      // A stopped one mounts its disk again at its start: not on a loop device that no longer
+      // holds the tenant's image (after a host restart), which is attached again with a new
+      // volume, which takes a new container.
+      if (existing.State.Running || (await this.disk(spec.tenantId)).ready)
+        return this.startNow(existing, spec, options);
+      await ignoreStatus(this.docker.getContainer(existing.Id).remove({ force: true }), 404);
     }
     const placement = this.placement(spec.tenantId, options.generation);
     await this.prepareSocketDir(spec);
     // The volume first, initialised: a runtime container never exists beside a volume whose init
     // has not finished (tenant-volume.ts).
-    const init = await readyTenantVolume({ docker: this.docker, spec, placement });
+    const init = await readyTenantVolume({
+      docker: this.docker,
+      spec,
+      placement,
+      toolImage: this.options.toolImage,
+    });
     try {
       const start = { startCpuQuota: engineStartQuota(spec.isolation, options.startCpuQuota) };
       await this.docker.createContainer(buildContainerSpec(spec, placement, start));
@@ -129,21 +144,27 @@ export class DockerDriver implements RuntimeDriver {
     }
   }
 
-  /** The tenant's volume made and initialised, no container: what a first start would do first. */
+  /** The tenant's data volume made on its attached disk, no container: what a first start does first. */
   async prepareVolume(spec: RuntimeSpec): Promise<void> {
     const init = await readyTenantVolume({
       docker: this.docker,
       spec,
       placement: this.placement(spec.tenantId, 0),
+      toolImage: this.options.toolImage,
     });
     await init?.removeHelper();
+  }
+
+  /** The tenant's disk as the engine and the kernel have it (tenant-volume.ts, `tenantDisk`). */
+  disk(tenantId: string): Promise<TenantDisk> {
+    return tenantDisk(this.docker, this.placement(tenantId, 0));
   }
 
   async stop(tenantId: string, options: StopOptions): Promise<void> {
     const info = await this.inspectRaw(tenantId);
     if (info) await this.stopContainer(info, options.graceSeconds);
     // A runtime that died before reading its secrets leaves them behind: not while it is stopped.
-    await removeEntry(this.secretsFile(tenantId));
+    await removeEntry(secretsFile(this.placement(tenantId, 0).socketDir));
   }
 
   /**
@@ -217,7 +238,12 @@ export class DockerDriver implements RuntimeDriver {
       await ignoreStatus(this.docker.getContainer(info.Id).remove({ force: true }), 404);
     }
     if (options.purgeData)
-      await purgeTenant({ docker: this.docker, tenantId, placement: this.placement(tenantId, 0) });
+      await purgeTenant({
+        docker: this.docker,
+        tenantId,
+        placement: this.placement(tenantId, 0),
+        toolImage: this.options.toolImage,
+      });
   }
 
   /** The tenant's container, by its name; one of that name that is not ours is refused (engine-ownership.ts). */
@@ -247,7 +273,7 @@ export class DockerDriver implements RuntimeDriver {
       const prepare = async (): Promise<void> => {
         for (const name of [CONTAINER_SOCKET_NAME, EGRESS_SOCKET_NAME])
           await removeEntry(join(socketDir, name));
-        await this.deliverSecrets(spec, (await options.secrets?.()) ?? {});
+        await deliverSecrets(socketDir, spec.uid, (await options.secrets?.()) ?? {});
       };
       // This start's quota: its boost (a gVisor sandbox's goes to its cgroup after the start), else
       // the plan's (a boost a dead supervisor left is not started with). A container made with
@@ -265,30 +291,6 @@ export class DockerDriver implements RuntimeDriver {
     if (starts && spec.isolation === 'gvisor' && options.startCpuQuota !== undefined)
       await boostSandboxCpu(now, options.startCpuQuota, this.options.logger);
     return await this.toInfo(now);
-  }
-
-  private secretsFile(tenantId: string): string {
-    return join(this.placement(tenantId, 0).socketDir, basename(PACK_SECRETS_FILE));
-  }
-
-  /**
-   * The packs' secrets for the process about to start, in the socket directory it mounts at
-   * /run/mcp: 0400, the tenant's UID, read once and removed by the runtime. Whatever is there
-   * first (a file left over, or a symlink a compromised runtime planted) is removed without being
-   * followed, and the new file is created exclusively, so the write cannot land anywhere else.
-   */
-  private async deliverSecrets(spec: RuntimeSpec, secrets: PackSecrets): Promise<void> {
-    const file = this.secretsFile(spec.tenantId);
-    await removeEntry(file);
-    if (Object.values(secrets).every((values) => Object.keys(values).length === 0)) return;
-    const handle = await open(file, 'wx', 0o400);
-    try {
-      await handle.chown(spec.uid, spec.uid);
-      await handle.chmod(0o400);
-      await handle.writeFile(JSON.stringify(secrets));
-    } finally {
-      await handle.close();
-    }
   }
 
   async listOwned(): Promise<OwnedRuntime[]> {

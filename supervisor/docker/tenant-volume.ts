@@ -1,97 +1,156 @@
-// A tenant's data volume, made on its runtime's first create and handed to the tenant's UID by a
-// one-shot helper container (buildVolumeInitSpec). The helper's create makes the volume (its mount
-// carries the volume's labels), and the helper is removed only after it exited 0. So a volume with
-// no helper beside it has been initialised, and a helper still there marks an init that a crash or
-// a failure interrupted: the next ensure runs it again, before any runtime container exists for
-// that volume (docs/lifecycle.md, "The tenant's volume").
+// A tenant's data volume: its disk (tenant-disk.ts), an ext4 image of its plan's size attached to a
+// loop device by a one-shot helper, mounted through a volume that names that device. The volume is
+// made only once its device holds the image, so a volume whose device still holds it is ready; one
+// whose device does not (a host restart detaches every loop device) is made again on a new attach,
+// the data kept in the image. A helper still there marks an attach that a crash or a failure
+// interrupted: the next ensure runs it again, before any runtime container mounts the volume
+// (docs/lifecycle.md, "The tenant's disk").
 import type Docker from 'dockerode';
 import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
-import { buildVolumeInitSpec, volumeInitName, type Placement } from './container-spec.ts';
+import { volumeInitName, type Placement } from './container-spec.ts';
 import { ignoreStatus } from './engine-status.ts';
 import { assertOwned } from './engine-ownership.ts';
+import {
+  attachedDevice,
+  buildDiskHelperSpec,
+  dataVolumeOptions,
+  diskVolumeName,
+  holdsImage,
+} from './tenant-disk.ts';
 
-/** An init that ran in this ensure: its helper is left to remove, beside the runtime's start. */
+/** An attach that ran in this ensure: its helper is left to remove, beside the runtime's start. */
 export interface VolumeInit {
   removeHelper(): Promise<void>;
 }
 
-function exitedZero(info: Docker.ContainerInspectInfo | undefined): boolean {
-  return info?.State.Status === 'exited' && info.State.ExitCode === 0;
-}
-
-/** The helper and, unless another container uses it, the volume it was initialising. */
-async function discard(helper: Docker.Container, volume: Docker.Volume): Promise<void> {
-  await ignoreStatus(helper.remove({ force: true }), 404);
-  await ignoreStatus(volume.remove(), 404, 409);
-}
-
-/**
- * Until the tenant's volume exists and its root is the tenant's (0700). Undefined when it already
- * was; a failed init removes the helper and the volume, which no runtime has used yet, and throws,
- * so the next ensure starts from nothing.
- */
-export async function readyTenantVolume(options: {
+interface DiskTarget {
   docker: Docker;
   spec: RuntimeSpec;
   placement: Placement;
-}): Promise<VolumeInit | undefined> {
-  const { docker, spec, placement } = options;
+  /** The image the helper runs: its tools, not the tenant's code (DockerDriverOptions.toolImage). */
+  toolImage: string;
+}
+
+/**
+ * Whether the data volume can be mounted as it is: made before tenants had disks (no device: kept
+ * as it was, unbounded, docs/lifecycle.md), or naming a device that holds the tenant's image now.
+ */
+export async function volumeReady(volume: Docker.VolumeInspectInfo, placement: Placement): Promise<boolean> {
+  const device = volume.Options?.device;
+  return device === undefined || (await holdsImage(device, placement));
+}
+
+/** A tenant's disk as the engine and the kernel have it. */
+export interface TenantDisk {
+  /** Whether it has a data volume. */
+  volume: boolean;
+  /** The loop device that volume names: none for a volume made before tenants had disks. */
+  device?: string;
+  /** Whether that device holds the tenant's image now. */
+  holdsImage: boolean;
+  /** Whether a container may mount the volume as it is (`volumeReady`). */
+  ready: boolean;
+}
+
+export async function tenantDisk(docker: Docker, placement: Placement): Promise<TenantDisk> {
+  const volume = await ignoreStatus(docker.getVolume(placement.volumeName).inspect(), 404);
+  const device = volume?.Options?.device;
+  if (device === undefined)
+    return { volume: volume !== undefined, holdsImage: false, ready: volume !== undefined };
+  const holds = await holdsImage(device, placement);
+  return { volume: true, device, holdsImage: holds, ready: holds };
+}
+
+/** The helper's output (the engine's log stream, each frame behind an 8-byte header). */
+async function helperOutput(helper: Docker.Container): Promise<string> {
+  const raw = await helper.logs({ stdout: true, stderr: true, follow: false });
+  let text = '';
+  for (let at = 0; at + 8 <= raw.length;) {
+    const size = raw.readUInt32BE(at + 4);
+    text += raw.subarray(at + 8, at + 8 + size).toString();
+    at += 8 + size;
+  }
+  return text;
+}
+
+/** Runs the helper (made already) to the end: what it printed, or a failure naming its exit. */
+async function runHelper(helper: Docker.Container, tenantId: string, what: string): Promise<string> {
+  // 304: already running (another ensure's); an exited one starts again.
+  await ignoreStatus(helper.start(), 304);
+  const { StatusCode } = (await helper.wait()) as { StatusCode: number };
+  const output = await helperOutput(helper);
+  if (StatusCode !== 0) {
+    const last = output.trim().split('\n').at(-1) ?? '';
+    throw new BulkheadError('runtime_failed', `disk ${what} for ${tenantId} exited ${StatusCode}: ${last}`);
+  }
+  return output;
+}
+
+/**
+ * Until the tenant's data volume exists on its attached disk. Undefined when it was ready; an
+ * attach that fails removes its helper (and a data volume naming a device that no longer holds the
+ * image, which no container can then use) and throws, keeping the image and so the tenant's data.
+ * A container that mounts a volume not ready must be removed first (its volume is made again).
+ */
+export async function readyTenantVolume(target: DiskTarget): Promise<VolumeInit | undefined> {
+  const { docker, spec, placement } = target;
   const helper = docker.getContainer(volumeInitName(placement));
   const volume = docker.getVolume(placement.volumeName);
-  // Another installation's helper or volume under this tenant's names is neither run nor mounted.
+  // Another installation's helper or volumes under this tenant's names are neither run nor mounted.
   const owner = { namespace: placement.namespace, tenantId: spec.tenantId };
   const look = async () => {
-    const [left, found] = await Promise.all([
+    const [left, found, disk] = await Promise.all([
       ignoreStatus(helper.inspect(), 404),
       ignoreStatus(volume.inspect(), 404),
+      ignoreStatus(docker.getVolume(diskVolumeName(placement)).inspect(), 404),
     ]);
     if (left) {
       const name = volumeInitName(placement);
       assertOwned({ kind: 'container', name, labels: left.Config.Labels, helper: true }, owner);
     }
     if (found) assertOwned({ kind: 'volume', name: placement.volumeName, labels: found.Labels }, owner);
+    if (disk) assertOwned({ kind: 'volume', name: diskVolumeName(placement), labels: disk.Labels }, owner);
     return { left, found };
   };
   const { left, found } = await look();
-  if (!left && found) return undefined;
+  if (!left && found && (await volumeReady(found, placement))) return undefined;
+  // A volume whose device no longer holds the image: made again below; 409 if a container still
+  // mounts it, which the caller removes first (docker-driver.ts).
+  if (found && !(await volumeReady(found, placement))) await ignoreStatus(volume.remove(), 404);
   if (!left) {
-    // 409: a helper made since the look above: another ensure's, waited for below like our own. Or
-    // another installation's whose names collide, making its tenant's first volume in the same
-    // moment (its helper, or its volume made between the look and this create, which then mounts
-    // it): looked at again, so that neither is run, chowned to this tenant's UID nor mounted.
-    const made = await ignoreStatus(docker.createContainer(buildVolumeInitSpec(spec, placement)), 409);
+    // 409: a helper made since the look above (another ensure's), waited for below like our own.
+    // Or another installation's, whose names collide: looked at again, so that it is not run.
+    const made = await ignoreStatus(
+      docker.createContainer(buildDiskHelperSpec({ ...target, image: target.toolImage, mode: 'attach' })),
+      409,
+    );
     try {
       await look();
     } catch (error) {
-      // Ours, mounting the other's volume: removed alone, as a helper left for the reconciler would
-      // be removed with the volume it mounts (removeLeftoverHelper).
       if (made) await ignoreStatus(made.remove({ force: true }), 404);
       throw error;
     }
   }
-  if (!exitedZero(left)) {
-    try {
-      // 304: already running (another ensure's); an exited one starts again.
-      await ignoreStatus(helper.start(), 304);
-      const { StatusCode } = (await helper.wait()) as { StatusCode: number };
-      if (StatusCode !== 0)
-        throw new BulkheadError('runtime_failed', `volume init for ${spec.tenantId} exited ${StatusCode}`);
-    } catch (error) {
-      await discard(helper, volume);
-      throw error;
-    }
+  try {
+    const device = attachedDevice(await runHelper(helper, spec.tenantId, 'attach'));
+    if (!device)
+      throw new BulkheadError('runtime_failed', `disk attach for ${spec.tenantId} named no device`);
+    await docker.createVolume(dataVolumeOptions(placement, spec.tenantId, device));
+    const made = await volume.inspect();
+    if (made.Options?.device !== device || !(await volumeReady(made, placement)))
+      throw new BulkheadError('runtime_failed', `data volume of ${spec.tenantId} does not mount its disk`);
+  } catch (error) {
+    await ignoreStatus(helper.remove({ force: true }), 404);
+    throw error;
   }
   return { removeHelper: () => ignoreStatus(helper.remove({ force: true }), 404) };
 }
 
 /**
- * A helper the reconciler found left behind: removed, and with it its volume unless the helper
- * finished (exit 0), since then nothing would mark that volume as never initialised.
+ * A helper the reconciler found left behind: removed. An attach it did not finish made no data
+ * volume, and its disk is the tenant's data, kept; the next ensure attaches it.
  */
 export async function removeLeftoverHelper(docker: Docker, info: Docker.ContainerInspectInfo): Promise<void> {
-  const helper = docker.getContainer(info.Id);
-  const name = info.Mounts.find((m) => m.Type === 'volume')?.Name;
-  if (exitedZero(info) || !name) await ignoreStatus(helper.remove({ force: true }), 404);
-  else await discard(helper, docker.getVolume(name));
+  await ignoreStatus(docker.getContainer(info.Id).remove({ force: true }), 404);
 }

@@ -149,6 +149,7 @@ async function processesOf(container: Docker.Container): Promise<Target['pids']>
 async function main(): Promise<void> {
   const ns = await testNamespace('bench-calls');
   const driver = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
     docker: ns.docker,
     namespace: ns.namespace,
     runDir: ns.runDir,

@@ -17,6 +17,7 @@
 // instead of the supervisor's 10). The variants take turns round by round. Everything is
 // namespaced and removed. Asserts nothing.
 //   node test/bench/start-floor.ts [--rounds 8] [--isolation runc|gvisor]
+import { buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
-import { buildContainerSpec, buildVolumeInitSpec } from '../../supervisor/docker/container-spec.ts';
+import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import { RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
@@ -124,6 +125,7 @@ const record = (name: string, ms: number): void => void (figures[name] ??= []).p
 const tenant = tenantRecord('floor-supervisor', { uid: UID, plan, isolation });
 const controller = new RuntimeController({
   driver: new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
     docker,
     namespace: ns.namespace,
     runDir: ns.runDir,
@@ -201,7 +203,12 @@ try {
     Labels: { [LABELS.namespace]: ns.namespace },
   });
   const init = await docker.createContainer(
-    buildVolumeInitSpec(runtimeSpec('runtime'), placement('runtime')),
+    buildDiskHelperSpec({
+      spec: runtimeSpec('runtime'),
+      placement: placement('runtime'),
+      image: RUNTIME_IMAGE,
+      mode: 'attach',
+    }),
   );
   await init.start();
   await init.wait();

@@ -95,6 +95,7 @@ async function main(): Promise<void> {
   const ns = await testNamespace('bench-phases');
   const docker = new TimedDocker();
   const driver = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
     docker,
     namespace: ns.namespace,
     runDir: ns.runDir,

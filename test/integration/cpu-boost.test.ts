@@ -70,6 +70,7 @@ beforeAll(async () => {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   }).publicKey;
   driver = new GatedDriver({
+    toolImage: RUNTIME_IMAGE,
     namespace: ns.namespace,
     runDir: ns.runDir,
     routerGid: 0,

@@ -11,7 +11,6 @@ import { LABELS } from '../../supervisor/docker/labels.ts';
 import {
   TENANT_CGROUP_PARENT,
   buildContainerSpec,
-  buildVolumeInitSpec,
   containerDefaultsHash,
 } from '../../supervisor/docker/container-spec.ts';
 import { specHash } from '../../supervisor/runtime/runtime-spec.ts';
@@ -21,7 +20,8 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { tenantRecord } from '../support/tenant.ts';
 import { driverHarness } from '../support/driver-harness.ts';
 import { DEEP_TREE_SCRIPT } from '../support/deep-tree.ts';
-import { execIn, type TestNamespace } from '../support/namespace.ts';
+import { execIn, RUNTIME_IMAGE, type TestNamespace } from '../support/namespace.ts';
+import { buildDiskHelperSpec, diskVolumeName } from '../../supervisor/docker/tenant-disk.ts';
 
 let ns: TestNamespace;
 let driver: DockerDriver;
@@ -235,13 +235,20 @@ describe('DockerDriver on the real engine', () => {
     expect(Volumes ?? []).toEqual([]);
   });
 
-  it('leaves no container, helper or volume after a failed volume init, so the next ensure starts clean', async () => {
+  it('leaves no container, helper or data volume after a failed disk attach, so the next ensure starts clean', async () => {
     const spec = manager.specFor(tenant('init-fails', 100_209));
-    // UID -1: the helper's chown refuses it.
-    await expect(driver.ensure({ ...spec, uid: -1 }, { generation: 0 })).rejects.toThrow(
-      /volume init for init-fails exited 1/,
+    // A disk of no size: mkfs refuses it.
+    const sizeless = { ...spec, plan: { ...spec.plan, diskMb: 0 } };
+    await expect(driver.ensure(sizeless, { generation: 0 })).rejects.toThrow(
+      /disk attach for init-fails exited 1/,
     );
-    expect(await leftovers('init-fails')).toEqual({ containers: [], helpers: [], volumes: [] });
+    const disk = diskVolumeName(driver.placement('init-fails', 0));
+    // The disk's volume is kept: an attach that fails never destroys what may be a tenant's data.
+    expect(await leftovers('init-fails')).toMatchObject({
+      containers: [],
+      helpers: [],
+      volumes: [{ Name: disk }],
+    });
 
     const info = await driver.ensure(spec, { generation: 0 });
     expect(info.state).toBe('running');
@@ -249,14 +256,18 @@ describe('DockerDriver on the real engine', () => {
     // Removed by the time the ensure returned.
     expect((await leftovers('init-fails')).helpers).toEqual([]);
     await driver.remove('init-fails', { purgeData: true });
+    expect(await leftovers('init-fails')).toEqual({ containers: [], helpers: [], volumes: [] });
   });
 
-  it('finishes a volume init that a crash interrupted before the runtime is created', async () => {
+  it('finishes a disk attach that a crash interrupted before the runtime is created', async () => {
     const spec = manager.specFor(tenant('init-crashed', 100_210));
-    // What a supervisor that died just after making the helper leaves: the volume, and the helper
-    // never started. The volume exists; only the helper says it is not the tenant's yet.
-    await ns.docker.createContainer(buildVolumeInitSpec(spec, driver.placement('init-crashed', 0)));
-    expect((await leftovers('init-crashed')).volumes).toHaveLength(1);
+    const placement = driver.placement('init-crashed', 0);
+    // What a supervisor that died just after making the helper leaves: the disk's volume, and the
+    // helper never started; no data volume, which is made only once the disk is attached.
+    await ns.docker.createContainer(
+      buildDiskHelperSpec({ spec, placement, image: RUNTIME_IMAGE, mode: 'attach' }),
+    );
+    expect((await leftovers('init-crashed')).volumes.map((v) => v.Name)).toEqual([diskVolumeName(placement)]);
 
     const info = await driver.ensure(spec, { generation: 0 });
     expect(await dataRoot(info.runtimeId)).toBe('100210 700');
@@ -265,22 +276,17 @@ describe('DockerDriver on the real engine', () => {
     expect(await leftovers('init-crashed')).toEqual({ containers: [], helpers: [], volumes: [] });
   });
 
-  it('removes a leftover helper with its volume unless its init finished', async () => {
+  it('removes a leftover helper and keeps the disk it was attaching, which purge removes', async () => {
+    const placement = driver.placement('init-stray', 0);
+    const spec = manager.specFor(tenant('init-stray', 100_211));
     const unfinished = await ns.docker.createContainer(
-      buildVolumeInitSpec(manager.specFor(tenant('init-stray', 100_211)), driver.placement('init-stray', 0)),
+      buildDiskHelperSpec({ spec, placement, image: RUNTIME_IMAGE, mode: 'attach' }),
     );
     await driver.removeById(unfinished.id);
+    expect(await leftovers('init-stray')).toMatchObject({ containers: [], helpers: [] });
+    expect((await leftovers('init-stray')).volumes.map((v) => v.Name)).toEqual([diskVolumeName(placement)]);
+    await driver.remove('init-stray', { purgeData: true });
     expect(await leftovers('init-stray')).toEqual({ containers: [], helpers: [], volumes: [] });
-
-    const finished = await ns.docker.createContainer(
-      buildVolumeInitSpec(manager.specFor(tenant('init-done', 100_212)), driver.placement('init-done', 0)),
-    );
-    await finished.start();
-    await finished.wait();
-    await driver.removeById(finished.id);
-    expect(await leftovers('init-done')).toMatchObject({ containers: [], helpers: [] });
-    expect((await leftovers('init-done')).volumes).toHaveLength(1);
-    await driver.remove('init-done', { purgeData: true });
   });
 
   it('purges every container of the tenant, a duplicate and a helper too, and finds nothing left', async () => {
@@ -293,7 +299,9 @@ describe('DockerDriver on the real engine', () => {
       ...buildContainerSpec(spec, placement),
       name: `${placement.containerName}-extra`,
     });
-    await ns.docker.createContainer(buildVolumeInitSpec(spec, placement));
+    await ns.docker.createContainer(
+      buildDiskHelperSpec({ spec: spec, placement: placement, image: RUNTIME_IMAGE, mode: 'attach' }),
+    );
     await manager.remove('purge-all', true);
     expect(await leftovers('purge-all')).toEqual({ containers: [], helpers: [], volumes: [] });
     expect(existsSync(placement.socketDir)).toBe(false);
@@ -347,6 +355,7 @@ describe('DockerDriver on the real engine', () => {
     await manager.ensure(tenant('fleeting', 100_216));
     expect(await containersOf('fleeting')).toHaveLength(1);
     const racing = new DockerDriver({
+      toolImage: RUNTIME_IMAGE,
       namespace: ns.namespace,
       runDir: ns.runDir,
       routerGid: 0,

@@ -3,11 +3,12 @@
 // volume `bulkhead-N-zz-acme-data`, and both installations hand out the same first UID. The second
 // installation must neither mount, nor stop, remove or destroy what the first one's tenant owns,
 // also when both make their tenants' first volume in the same moment.
+import { buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
-import { buildVolumeInitSpec, volumeInitName } from '../../supervisor/docker/container-spec.ts';
+import { volumeInitName } from '../../supervisor/docker/container-spec.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { readyTenantVolume } from '../../supervisor/docker/tenant-volume.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
@@ -41,8 +42,20 @@ function spec(tenantId: string): RuntimeSpec {
 beforeAll(async () => {
   ns = await testNamespace('collide');
   secondNamespace = `${ns.namespace}-zz`;
-  first = new DockerDriver({ namespace: ns.namespace, runDir: ns.runDir, routerGid: 0, logger });
-  second = new DockerDriver({ namespace: secondNamespace, runDir: ns.runDir, routerGid: 0, logger });
+  first = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
+    namespace: ns.namespace,
+    runDir: ns.runDir,
+    routerGid: 0,
+    logger,
+  });
+  second = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
+    namespace: secondNamespace,
+    runDir: ns.runDir,
+    routerGid: 0,
+    logger,
+  });
 });
 
 afterAll(async () => {
@@ -116,8 +129,22 @@ describe('names that two installations share', () => {
 
   it("another installation's volume-init helper made in the same moment is not run", async () => {
     const theirs = first.placement('zz-beta', 0);
-    const docker = racedBy(() => ns.docker.createContainer(buildVolumeInitSpec(spec('zz-beta'), theirs)));
-    const ready = readyTenantVolume({ docker, spec: spec('beta'), placement: second.placement('beta', 0) });
+    const docker = racedBy(() =>
+      ns.docker.createContainer(
+        buildDiskHelperSpec({
+          spec: spec('zz-beta'),
+          placement: theirs,
+          image: RUNTIME_IMAGE,
+          mode: 'attach',
+        }),
+      ),
+    );
+    const ready = readyTenantVolume({
+      docker,
+      spec: spec('beta'),
+      placement: second.placement('beta', 0),
+      toolImage: RUNTIME_IMAGE,
+    });
     await expect(ready).rejects.toThrow(/container .*-volinit is not tenant beta's/);
     expect((await ns.docker.getContainer(volumeInitName(theirs)).inspect()).State.Status).toBe('created');
     expect(await secondsContainers()).toBe(0);
@@ -126,7 +153,12 @@ describe('names that two installations share', () => {
   it("another installation's volume made in the same moment is neither initialised nor mounted", async () => {
     const theirs = first.placement('zz-gamma', 0);
     const docker = racedBy(() => first.prepareVolume(spec('zz-gamma')));
-    const ready = readyTenantVolume({ docker, spec: spec('gamma'), placement: second.placement('gamma', 0) });
+    const ready = readyTenantVolume({
+      docker,
+      spec: spec('gamma'),
+      placement: second.placement('gamma', 0),
+      toolImage: RUNTIME_IMAGE,
+    });
     await expect(ready).rejects.toThrow(/volume .* is not tenant gamma's/);
     // This installation's helper, made mounting that volume, is removed, never started.
     expect(await secondsContainers()).toBe(0);

@@ -1,8 +1,10 @@
 // Restarting the supervisor: reconciliation from labels adopts the running tenants, removes an
 // orphan (no such tenant), a duplicate (a second container labelled for one tenant) and a leftover
 // helper, so exactly one container per active tenant remains, and calls resume.
+import { buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
+import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildContainerSpec, buildVolumeInitSpec } from '../../supervisor/docker/container-spec.ts';
+import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { agentClient, containerId, tenantContainers, write } from '../support/mcp-client.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { tenantRecord } from '../support/tenant.ts';
@@ -39,7 +41,14 @@ describe('reconciliation after a supervisor restart', () => {
         containerName: `${placement.containerName}-dup`,
       }),
     );
-    await stack.ns.docker.createContainer(buildVolumeInitSpec(manager.specFor(keepOne), placement));
+    await stack.ns.docker.createContainer(
+      buildDiskHelperSpec({
+        spec: manager.specFor(keepOne),
+        placement: placement,
+        image: RUNTIME_IMAGE,
+        mode: 'attach',
+      }),
+    );
     expect((await tenantContainers(stack)).length).toBe(4);
 
     await stack.restartSupervisor();

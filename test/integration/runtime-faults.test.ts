@@ -51,6 +51,7 @@ afterAll(async () => {
  */
 function driverOfItsOwn(name: string): DockerDriver {
   return new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
     namespace: `${stack.ns.namespace}-${name}`,
     runDir: `${stack.ns.runDir}/${name}`,
     routerGid: 0,

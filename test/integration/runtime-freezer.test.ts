@@ -1,3 +1,4 @@
+import { RUNTIME_IMAGE } from '../support/namespace.ts';
 // Pausing a runtime in its host cgroup's freezer (supervisor/docker/runtime-freezer.ts), against the
 // real engine and kernel: the engine reports it running while no process of it runs, the driver
 // reports it paused and thaws it, as does a supervisor started anew; one the engine paused is thawed
@@ -61,6 +62,7 @@ describe('a runtime paused in its host cgroup', () => {
   it('a supervisor started anew finds a runtime its predecessor froze, reports it paused and thaws it', async () => {
     await driver.pause('icy');
     const successor = new DockerDriver({
+      toolImage: RUNTIME_IMAGE,
       namespace: ns.namespace,
       runDir: ns.runDir,
       routerGid: 0,
@@ -206,6 +208,7 @@ describe('a runtime paused in its host cgroup', () => {
     const record = tenantRecord('ghost', { uid: 100_235 });
     const successor = () =>
       new DockerDriver({
+        toolImage: RUNTIME_IMAGE,
         namespace: ns.namespace,
         runDir: ns.runDir,
         routerGid: 0,

@@ -28,7 +28,13 @@ beforeAll(async () => {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  driver = new DockerDriver({ namespace: ns.namespace, runDir: ns.runDir, routerGid: 0, logger });
+  driver = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
+    namespace: ns.namespace,
+    runDir: ns.runDir,
+    routerGid: 0,
+    logger,
+  });
   manager = new RuntimeController({
     driver,
     image: RUNTIME_IMAGE,

@@ -39,6 +39,7 @@ interface Supervisor {
 function supervisor(docker: Docker): Supervisor {
   const logger = pino({ level: 'silent' });
   const driver = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
     namespace: ns.namespace,
     runDir: ns.runDir,
     routerGid: 0,

@@ -20,7 +20,13 @@ export async function driverHarness(label: string): Promise<DriverHarness> {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
   const logger = pino({ level: 'silent' });
-  const driver = new DockerDriver({ namespace: ns.namespace, runDir: ns.runDir, routerGid: 0, logger });
+  const driver = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
+    namespace: ns.namespace,
+    runDir: ns.runDir,
+    routerGid: 0,
+    logger,
+  });
   const manager = new RuntimeController({
     driver,
     image: RUNTIME_IMAGE,

@@ -2,7 +2,9 @@
 // Redis keys all carry it, so parallel files and helper sessions on one engine never collide.
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -24,6 +26,8 @@ function developmentRedisUrl(): string {
     ? `unix://${socket}`
     : redisUrl.schema.parse(undefined);
 }
+const run = promisify(execFile);
+
 export const RUNTIME_IMAGE = process.env.BULKHEAD_RUNTIME_IMAGE ?? 'bulkhead/runtime:latest';
 
 export interface TestNamespace {
@@ -56,6 +60,9 @@ export async function testNamespace(label: string, redisUrl = REDIS_URL): Promis
             .catch(() => undefined),
         ),
       );
+      // Tenant disks left attached (a test that removed no tenant): detached before their volumes
+      // go, which would otherwise keep the loop devices and the images' space until the host restarts.
+      await detachDisks(namespace);
       const { Volumes } = await docker.listVolumes({ filters });
       await Promise.all(
         (Volumes ?? []).map((v) =>
@@ -72,6 +79,16 @@ export async function testNamespace(label: string, redisUrl = REDIS_URL): Promis
       redis.disconnect();
     },
   };
+}
+
+/** Every loop device holding an image of the namespace's tenants (tenant-disk.ts names them), detached. */
+export async function detachDisks(namespace: string): Promise<void> {
+  const devices = await readdir('/sys/block').catch(() => []);
+  for (const name of devices.filter((n) => /^loop\d+$/.test(n))) {
+    const file = await readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => '');
+    if (file.startsWith(`/bulkhead-${namespace}-`))
+      await run('losetup', ['-d', `/dev/${name}`]).catch(() => undefined);
+  }
 }
 
 /** Runs a command in a container and returns its exit code and output. */

@@ -1,3 +1,4 @@
+import { RUNTIME_IMAGE } from './namespace.ts';
 // Tenants whose containers run a pack image, started through the real lifecycle controller and
 // docker driver (the supervisor's own path: hardened spec, PIDs and memory limits, no network),
 // and called over their sockets with the router's signed assertion.
@@ -43,6 +44,7 @@ export async function packTenants(
   });
   const sign = await createCallSigner(privateKey);
   const driver = new DockerDriver({
+    toolImage: RUNTIME_IMAGE,
     namespace: ns.namespace,
     runDir: ns.runDir,
     routerGid: 0,

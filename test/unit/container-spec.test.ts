@@ -1,9 +1,15 @@
 // Every security default of a tenant container, pinned by exact expectations (docs/architecture.md, "Tenant containers").
+import {
+  attachedDevice,
+  buildDiskHelperSpec,
+  dataVolumeOptions,
+  diskImageName,
+  diskVolumeName,
+} from '../../supervisor/docker/tenant-disk.ts';
 import { describe, expect, it } from 'vitest';
 import {
   GVISOR_PIDS_HEADROOM,
   buildContainerSpec,
-  buildVolumeInitSpec,
   containerDefaultsHash,
   type Placement,
 } from '../../supervisor/docker/container-spec.ts';
@@ -150,33 +156,67 @@ describe('containerDefaultsHash', () => {
   });
 });
 
-describe('buildVolumeInitSpec', () => {
-  it('hands the volume to the tenant UID with only CAP_CHOWN and no network', () => {
-    const init = buildVolumeInitSpec(spec, placement);
-    expect(init.Entrypoint).toEqual(['/bin/sh', '-c', 'chmod 0700 /data && chown 100007:100007 /data']);
+describe('buildDiskHelperSpec', () => {
+  const helper = (mode: 'attach' | 'release') =>
+    buildDiskHelperSpec({ spec, placement, image: 'bulkhead/runtime:tools', mode });
+
+  it("runs the supervisor's image as root with CAP_SYS_ADMIN alone, the loop devices alone, no network", () => {
+    const init = helper('attach');
+    expect(init.Image).toBe('bulkhead/runtime:tools');
+    expect(init.User).toBe('0:0');
     expect(init.HostConfig).toMatchObject({
       NetworkMode: 'none',
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
-      CapAdd: ['CHOWN'],
+      CapAdd: ['SYS_ADMIN'],
       SecurityOpt: ['no-new-privileges:true'],
       CgroupParent: 'bulkhead-tenants.slice',
+      DeviceCgroupRules: ['c 10:237 rwm', 'b 7:* rwm'],
     });
+    expect(init.HostConfig?.Privileged).toBeUndefined();
+    expect(init.HostConfig?.Devices).toBeUndefined();
   });
 
-  it("makes the volume with the tenant's labels, so that its create is the volume's", () => {
-    const [mount] = buildVolumeInitSpec(spec, placement).HostConfig?.Mounts ?? [];
-    expect(mount).toMatchObject({
-      Type: 'volume',
-      Source: placement.volumeName,
-      VolumeOptions: {
-        NoCopy: true,
-        Labels: {
-          'io.bulkhead.managed': 'true',
-          'io.bulkhead.namespace': placement.namespace,
-          'io.bulkhead.tenant': spec.tenantId,
+  it("formats the image at the plan's size for the tenant's UID, and names the tenant's image alone", () => {
+    const [, , script, , image, bytes, uid] = helper('attach').Entrypoint as string[];
+    expect(script).toContain('mkfs.ext4');
+    expect(script).toContain('root_owner="$3:$3"');
+    expect(script).toContain('sif <2> mode 040700');
+    expect([image, bytes, uid]).toEqual([diskImageName(placement), String(256 * 1024 * 1024), '100007']);
+    expect(diskImageName(placement)).toBe(`${placement.volumeName}.img`);
+    const released = helper('release').Entrypoint as string[];
+    expect(released[2]).toContain('losetup -d');
+    expect(released[2]).not.toContain('mkfs');
+  });
+
+  it("mounts the host's /dev and the tenant's disk volume, made with the tenant's labels, and no other", () => {
+    expect(helper('attach').HostConfig?.Mounts).toEqual([
+      { Type: 'bind', Source: '/dev', Target: '/dev', ReadOnly: false },
+      {
+        Type: 'volume',
+        Source: diskVolumeName(placement),
+        Target: '/disk',
+        ReadOnly: false,
+        VolumeOptions: {
+          NoCopy: true,
+          Labels: {
+            'io.bulkhead.managed': 'true',
+            'io.bulkhead.namespace': placement.namespace,
+            'io.bulkhead.tenant': spec.tenantId,
+          },
         },
       },
+    ]);
+  });
+
+  it('mounts the data volume as ext4 on the device the attach named, and reads that device back', () => {
+    expect(dataVolumeOptions(placement, 'acme', '/dev/loop12')).toMatchObject({
+      Name: placement.volumeName,
+      Driver: 'local',
+      DriverOpts: { type: 'ext4', device: '/dev/loop12' },
     });
+    expect(attachedDevice('device=/dev/loop3\ndevice=/dev/loop12\n')).toBe('/dev/loop12');
+    expect(attachedDevice('device=/dev/sda\n')).toBeUndefined();
+    expect(attachedDevice('device=/dev/loop1; rm -rf /\n')).toBeUndefined();
   });
 });

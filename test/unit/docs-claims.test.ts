@@ -80,7 +80,7 @@ describe('documented figures come from the code', () => {
   it('the plans', () => {
     const { small, standard } = PLANS;
     const plan = (p: typeof small | typeof standard) =>
-      `\`${p.name}\` = ${p.memoryMb} MiB, ${p.cpus} CPU, ${p.pids} PIDs, ${p.tmpMb} MiB \`/tmp\``;
+      `\`${p.name}\` = ${p.memoryMb} MiB, ${p.cpus} CPU, ${p.pids} PIDs, ${p.tmpMb} MiB \`/tmp\`, a ${p.diskMb} MiB disk`;
     expect(readme.replace(/\s+/g, ' ')).toContain(`${plan(small)}; ${plan(standard)}`);
   });
 
