@@ -14,6 +14,7 @@ import {
 } from '../docker/container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { LABELS } from '../docker/labels.ts';
+import { diskMbOf } from '../docker/tenant-disk.ts';
 
 const MiB = 1024 * 1024;
 
@@ -228,4 +229,28 @@ export function containerChecks(
       `log config ${JSON.stringify(log)} has no size cap`,
     ),
   ];
+}
+
+/**
+ * The tenant's data lives on its disk: the data volume names a loop device that holds the tenant's
+ * image (supervisor/docker/tenant-disk.ts), so its writes end at the plan's size. A volume made
+ * before tenants had disks names none, and is unbounded.
+ */
+export function diskCheck(
+  disk: { volume: boolean; device?: string; holdsImage: boolean },
+  tenant: TenantRecord,
+  placement: Placement,
+): IsolationCheck {
+  const size = `${diskMbOf(tenant.plan)} MiB`;
+  return check(
+    'disk.bounded',
+    "the tenant's data on a disk of its plan's size",
+    disk.holdsImage,
+    `${placement.volumeName} is ext4 on ${disk.device}, which holds the tenant's ${size} image`,
+    !disk.volume
+      ? `no data volume ${placement.volumeName}`
+      : disk.device === undefined
+        ? `${placement.volumeName} is a plain directory on the host's filesystem, unbounded (made before tenants had disks)`
+        : `${placement.volumeName} names ${disk.device}, which does not hold the tenant's image`,
+  );
 }

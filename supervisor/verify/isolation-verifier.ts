@@ -7,7 +7,7 @@ import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import type { IsolationCheck, IsolationReport } from '../client/isolation-report.ts';
 import type { DockerDriver } from '../docker/docker-driver.ts';
 import type { Placement } from '../docker/container-spec.ts';
-import { containerChecks } from './container-checks.ts';
+import { containerChecks, diskCheck } from './container-checks.ts';
 import { liveSandboxQuota } from '../docker/sandbox-cpu.ts';
 import { ignoreStatus } from '../docker/engine-status.ts';
 import { probeChecks, type ProbeObservation } from './probe-checks.ts';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 
 export interface IsolationVerifierOptions {
   docker: Docker;
-  driver: Pick<DockerDriver, 'placement' | 'pausedBy'>;
+  driver: Pick<DockerDriver, 'placement' | 'pausedBy' | 'disk'>;
   probeTimeoutMs?: number;
   /**
    * Resolves once the tenant's start-time CPU boost is over (at most its deadline): the evidence is
@@ -112,6 +112,7 @@ export class IsolationVerifier {
       });
     } else {
       checks.push(...containerChecks(info, tenant, placement));
+      checks.push(diskCheck(await this.options.driver.disk(tenant.id), tenant, placement));
       const sandboxCpu = await liveSandboxQuota(info);
       checks.push(...(await this.probe(container, tenant, { others, sandboxCpu, placement })));
       const socketPath = join(placement.socketDir, CONTAINER_SOCKET_NAME);
@@ -139,10 +140,14 @@ export class IsolationVerifier {
   ): Promise<IsolationCheck[]> {
     // The other tenants' places stay here: the probe gets only the roots they are under, which name
     // no tenant, and reports what it sees there (other-tenants.ts).
-    const others = at.others.map((id) => {
-      const p = this.options.driver.placement(id, 0);
-      return { volume: p.volumeName, socketDir: p.socketDir };
-    });
+    const others = await Promise.all(
+      at.others.map(async (id) => {
+        const p = this.options.driver.placement(id, 0);
+        // Its disk's device too: a mount of it names the device, not the volume (tenant-disk.ts).
+        const { device } = await this.options.driver.disk(id);
+        return { volume: p.volumeName, socketDir: p.socketDir, ...(device ? { device } : {}) };
+      }),
+    );
     try {
       const result = await execProbe(
         container,

@@ -12,6 +12,8 @@ export const DOCKER_VOLUMES_ROOT = '/var/lib/docker/volumes';
 export interface OtherPlace {
   volume: string;
   socketDir: string;
+  /** The loop device its disk is attached to: the mount table names it, not the volume. */
+  device?: string;
 }
 
 /** One root as the probe found it: absent (or not a directory), not listable, or listed. */
@@ -69,6 +71,7 @@ export function othersSeen(seen: ProbedPlaces, others: readonly OtherPlace[]): O
       (o) =>
         mentions(seen.mountinfo, o.volume) ||
         mentions(seen.mountinfo, o.socketDir) ||
+        (o.device !== undefined && mentions(seen.mountinfo, o.device)) ||
         pathsOf(o).some((p) => listed.has(p)),
     ),
     readable: opened.filter((path) => others.some((o) => pathsOf(o).some((p) => under(path, p)))),

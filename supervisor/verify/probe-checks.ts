@@ -5,7 +5,8 @@ import type { IsolationCheck } from '../client/isolation-report.ts';
 import { pidsLimitFor } from '../docker/container-spec.ts';
 import { cpuLimitFor } from '../runtime/runtime-cpu.ts';
 import { EGRESS_SOCKET_NAME } from '../../kernel/wire/egress-tunnel.ts';
-import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
+import { CONTAINER_DATA_DIR, CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
+import { diskMbOf } from '../docker/tenant-disk.ts';
 import { othersSeen, type OtherPlace, type ProbedPlaces } from './other-tenants.ts';
 
 /** What a tenant's socket directory may hold: the runtime's socket and its egress bridge's. */
@@ -28,6 +29,8 @@ export interface ProbeObservation extends ProbedPlaces {
   /** The CPU cgroup's quota and period in µs ("500000 1000000"; "max ..." when unlimited). */
   cpuMax: string | null;
   socketDir: string[] | null;
+  /** The size of the filesystem under its data directory (statfs), null where it could not tell. */
+  dataBytes: number | null;
   connect: string;
 }
 
@@ -53,6 +56,7 @@ export function probeChecks(
   const planQuota = cpuLimitFor(tenant.plan).CpuQuota;
   const ifaces = [...new Set([...seen.interfaces, ...(seen.sysNet ?? [])])];
   const memory = tenant.plan.memoryMb * 1024 * 1024;
+  const disk = diskMbOf(tenant.plan) * 1024 * 1024;
   const pids = pidsLimitFor(tenant.plan, tenant.isolation);
   const cpu = cpuShare(seen.cpuMax);
   // The plan's share, whatever the period: a container made before the 1 s period has 100 ms.
@@ -113,6 +117,13 @@ export function probeChecks(
       `no other tenant's volume or socket directory is in its mount table, listed or readable; /run/mcp holds ${JSON.stringify(seen.socketDir)}`,
       `visible: ${JSON.stringify(foreign.visible)}, readable: ${JSON.stringify(foreign.readable)}, /run/mcp: ${JSON.stringify(seen.socketDir)}` +
         (foreign.unsure.length === 0 ? '' : `; not ruled out: ${foreign.unsure.join('; ')}`),
+    ),
+    check(
+      'probe.disk',
+      "its data directory no larger than its plan's disk",
+      seen.dataBytes !== null && seen.dataBytes > 0 && seen.dataBytes <= disk,
+      `${CONTAINER_DATA_DIR} is on a filesystem of ${seen.dataBytes} bytes, within the plan's ${disk}`,
+      `${CONTAINER_DATA_DIR} is on a filesystem of ${String(seen.dataBytes)} bytes, expected at most the plan's ${disk}`,
     ),
     tenant.isolation === 'gvisor' && seen.memoryLimit === null && seen.pidsLimit === null
       ? check(

@@ -1,6 +1,8 @@
 // The probe program run inside a tenant container (as the container's own user, with `node -e`):
 // it tries what a compromised tenant would try and reports each attempt. Plain JavaScript in a
 // string because it runs in the runtime image, not in this process.
+import { CONTAINER_DATA_DIR } from '../../kernel/wire/runtime-endpoint.ts';
+
 /** The most of its own mount table the probe reports (a container's is a few KiB). */
 export const PROBE_MAX_MOUNTINFO_CHARS = 64 * 1024;
 /** The most entries of one root the probe lists: past them the check fails, as it cannot see all. */
@@ -49,6 +51,9 @@ out.roots = JSON.parse(process.env.PROBE_ROOTS || '[]').map((root) => {
   return { root, entries, truncated: listed.value.length > entries.length, readable };
 });
 out.socketDir = attempt(() => fs.readdirSync('/run/mcp')).value || null;
+// The size of the filesystem its data is on, as the kernel reports it to the tenant.
+const data = attempt(() => fs.statfsSync('${CONTAINER_DATA_DIR}'));
+out.dataBytes = data.ok ? data.value.blocks * data.value.bsize : null;
 const finish = () => { process.stdout.write(JSON.stringify(out)); process.exit(0); };
 if (out.routes.length > 0) { out.connect = 'skipped: a route exists'; finish(); }
 else {

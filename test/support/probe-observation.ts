@@ -1,5 +1,6 @@
 // What verify's in-container probe reports from a hardened container of plan small (128 MiB,
-// 64 PIDs, half a CPU per 1 s period) with nothing else in sight: tests change the part they check.
+// 64 PIDs, half a CPU per 1 s period, the default disk of 256 MiB) with nothing else in sight:
+// tests change the part they check.
 import type { ProbeObservation } from '../../supervisor/verify/probe-checks.ts';
 
 export function hardenedProbe(uid: number, changed: Partial<ProbeObservation> = {}): ProbeObservation {
@@ -20,6 +21,7 @@ export function hardenedProbe(uid: number, changed: Partial<ProbeObservation> = 
     mountinfoTruncated: false,
     roots: [],
     socketDir: ['mcp.sock'],
+    dataBytes: 256 * 1024 * 1024,
     connect: 'ENETUNREACH',
     ...changed,
   };

@@ -1,3 +1,5 @@
+import { diskCheck } from '../../supervisor/verify/container-checks.ts';
+import { RUNTIME_IMAGE } from '../support/namespace.ts';
 // The in-container probe of `verify` is told no tenant's name: the tenant's own processes share its
 // UID and PID namespace and can read its environment and command line. What the engine is asked to
 // run is read at a Docker engine of our own; the verdict on what the probe saw is the host's, and
@@ -63,6 +65,7 @@ describe("the probe's exec", () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     docker = new Docker({ host: '127.0.0.1', port: (server.address() as AddressInfo).port });
     driver = new DockerDriver({
+      toolImage: RUNTIME_IMAGE,
       namespace: 'prod',
       runDir: RUN_DIR,
       routerGid: 0,
@@ -78,6 +81,7 @@ describe("the probe's exec", () => {
       driver: {
         placement: (id, generation) => driver.placement(id, generation),
         pausedBy: () => Promise.resolve(undefined),
+        disk: () => Promise.resolve({ volume: true, device: '/dev/loop9', holdsImage: true, ready: true }),
       },
     });
     const report = await verifier.verify(tenant, OTHER_IDS);
@@ -128,6 +132,23 @@ describe("the host's verdict on what the probe saw of other tenants", () => {
     expect(verdict({ mountinfo: socket })).toMatchObject({
       pass: false,
       why: expect.stringContaining(others[1]!.socketDir),
+    });
+  });
+
+  it("fails when another tenant's disk is in its mount table, which names its device, not its volume", () => {
+    const onDisks = [
+      { ...others[0]!, device: '/dev/loop4' },
+      { ...others[1]!, device: '/dev/loop1' },
+    ];
+    const mounted = `${mountinfo}\n702 590 7:4 / /mnt/d rw,relatime - ext4 /dev/loop4 rw`;
+    const checked = (m: string) =>
+      probeChecks({ ...seen, mountinfo: m }, tenant, { others: onDisks }).find(
+        (c) => c.id === 'probe.other-tenants',
+      )!;
+    expect(checked(mounted)).toMatchObject({ pass: false, why: expect.stringContaining(others[0]!.volume) });
+    // Its own disk on /dev/loop14 is not another's on /dev/loop1.
+    expect(checked(`${mountinfo}\n703 590 7:14 / /data2 rw - ext4 /dev/loop14 rw`)).toMatchObject({
+      pass: true,
     });
   });
 
@@ -198,6 +219,44 @@ describe("the host's verdict on what the probe saw of other tenants", () => {
     expect(long).toMatchObject({
       pass: false,
       why: expect.stringContaining(`longer than ${PROBE_MAX_MOUNTINFO_CHARS}`),
+    });
+  });
+});
+
+describe("the verdict on the tenant's disk", () => {
+  const probed = (dataBytes: number | null) =>
+    probeChecks(hardenedProbe(tenant.uid, { dataBytes }), tenant).find((c) => c.id === 'probe.disk')!;
+  const placement = {
+    namespace: 'prod',
+    socketDir: '/s',
+    volumeName: 'bulkhead-prod-acme-data',
+    containerName: 'c',
+    generation: 0,
+  };
+
+  it("passes when its data directory's filesystem is within the plan's disk, from inside", () => {
+    expect(probed(250 * 1024 * 1024)).toMatchObject({ pass: true });
+    expect(probed(300 * 1024 * 1024)).toMatchObject({ pass: false });
+    // The host's filesystem, say, or one it could not size: not evidence of a bound.
+    expect(probed(null)).toMatchObject({ pass: false });
+  });
+
+  it('passes when the data volume names a device holding its image, from the host', () => {
+    expect(
+      diskCheck({ volume: true, device: '/dev/loop3', holdsImage: true }, tenant, placement),
+    ).toMatchObject({
+      id: 'disk.bounded',
+      pass: true,
+    });
+    expect(
+      diskCheck({ volume: true, device: '/dev/loop3', holdsImage: false }, tenant, placement),
+    ).toMatchObject({
+      pass: false,
+      why: "bulkhead-prod-acme-data names /dev/loop3, which does not hold the tenant's image",
+    });
+    expect(diskCheck({ volume: true, holdsImage: false }, tenant, placement)).toMatchObject({
+      pass: false,
+      why: expect.stringContaining('unbounded'),
     });
   });
 });
