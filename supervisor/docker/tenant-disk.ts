@@ -60,6 +60,23 @@ if [ -e "$img" ]; then
 fi`,
 } as const;
 
+/** What the disk helper is run for: to make and attach a tenant's disk, or to release it. */
+export type DiskHelper = { tenantId: string; placement: Placement; image: string } & (
+  { mode: 'attach'; uid: number; diskMb: number } | { mode: 'release' }
+);
+
+/** The helper that attaches the disk a tenant's spec calls for. */
+export function attachHelper(spec: RuntimeSpec, placement: Placement, image: string): DiskHelper {
+  return {
+    tenantId: spec.tenantId,
+    placement,
+    image,
+    mode: 'attach',
+    uid: spec.uid,
+    diskMb: diskMbOf(spec.plan),
+  };
+}
+
 /**
  * The disk helper: root with CAP_SYS_ADMIN (loop devices take it) and, of the host's devices, only
  * the loop devices and their control device; no network, a read-only root, the tenant's disk volume
@@ -67,27 +84,14 @@ fi`,
  * was (one at a time per tenant, the engine keeps names unique): one still there marks an attach
  * that did not finish.
  */
-export function buildDiskHelperSpec(options: {
-  spec: RuntimeSpec;
-  placement: Placement;
-  image: string;
-  mode: keyof typeof SCRIPTS;
-}): Docker.ContainerCreateOptions {
-  const { spec, placement } = options;
-  const bytes = diskMbOf(spec.plan) * 1024 * 1024;
+export function buildDiskHelperSpec(options: DiskHelper): Docker.ContainerCreateOptions {
+  const { placement } = options;
+  const args = options.mode === 'attach' ? [String(options.diskMb * 1024 * 1024), String(options.uid)] : [];
   return {
     name: volumeInitName(placement),
     Image: options.image,
     User: '0:0',
-    Entrypoint: [
-      '/bin/sh',
-      '-c',
-      SCRIPTS[options.mode],
-      'disk',
-      diskImageName(placement),
-      String(bytes),
-      String(spec.uid),
-    ],
+    Entrypoint: ['/bin/sh', '-c', SCRIPTS[options.mode], 'disk', diskImageName(placement), ...args],
     Cmd: [],
     Labels: {
       [LABELS.managed]: 'true',
@@ -117,7 +121,7 @@ export function buildDiskHelperSpec(options: {
             Labels: {
               [LABELS.managed]: 'true',
               [LABELS.namespace]: placement.namespace,
-              [LABELS.tenant]: spec.tenantId,
+              [LABELS.tenant]: options.tenantId,
             },
           } as unknown as NonNullable<NonNullable<Docker.HostConfig['Mounts']>[number]['VolumeOptions']>,
         },

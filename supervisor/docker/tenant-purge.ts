@@ -14,7 +14,6 @@ import type { Placement } from './container-spec.ts';
 import { ignoreStatus, statusOf } from './engine-status.ts';
 import { LABELS } from './labels.ts';
 import { ofInstallation, ownedBy } from './engine-ownership.ts';
-import { PLANS } from '../../kernel/tenant/tenant-spec.ts';
 import { buildDiskHelperSpec, devicesHolding, diskVolumeName } from './tenant-disk.ts';
 
 interface PurgeTarget {
@@ -67,28 +66,24 @@ async function removeVolume(t: PurgeTarget, name: string): Promise<void> {
   }
 }
 
-/** Every loop device holding the tenant's image detached (a helper run to its end), then its volume. */
+/**
+ * Every loop device holding the tenant's image detached (a helper run to its end), then the disk's
+ * volume removed; one the helper could not detach keeps the volume, so that the purge run again
+ * can try again (the second look names the device).
+ */
 async function releaseDisk(t: PurgeTarget): Promise<void> {
   const { docker, placement } = t;
   if (!(await tenantVolume(t, diskVolumeName(placement)))?.ours) return;
-  const spec = {
-    tenantId: t.tenantId,
-    uid: 0,
-    image: t.toolImage,
-    isolation: 'runc',
-    plan: PLANS.small,
-    env: {},
-  } as const;
-  const helper = await docker.createContainer(
-    buildDiskHelperSpec({ spec, placement, image: t.toolImage, mode: 'release' }),
-  );
+  const release = { tenantId: t.tenantId, placement, image: t.toolImage, mode: 'release' } as const;
+  const helper = await docker.createContainer(buildDiskHelperSpec(release));
+  let detached = false;
   try {
     await ignoreStatus(helper.start(), 304);
-    await helper.wait();
+    detached = ((await helper.wait()) as { StatusCode: number }).StatusCode === 0;
   } finally {
     await ignoreStatus(helper.remove({ force: true }), 404);
   }
-  await removeVolume(t, diskVolumeName(placement));
+  if (detached) await removeVolume(t, diskVolumeName(placement));
 }
 
 /** What of the tenant is still on this host: none, after a purge that worked. */

@@ -13,6 +13,7 @@ import { ignoreStatus } from './engine-status.ts';
 import { assertOwned } from './engine-ownership.ts';
 import {
   attachedDevice,
+  attachHelper,
   buildDiskHelperSpec,
   dataVolumeOptions,
   diskVolumeName,
@@ -122,7 +123,7 @@ export async function readyTenantVolume(target: DiskTarget): Promise<VolumeInit 
     // 409: a helper made since the look above (another ensure's), waited for below like our own.
     // Or another installation's, whose names collide: looked at again, so that it is not run.
     const made = await ignoreStatus(
-      docker.createContainer(buildDiskHelperSpec({ ...target, image: target.toolImage, mode: 'attach' })),
+      docker.createContainer(buildDiskHelperSpec(attachHelper(spec, placement, target.toolImage))),
       409,
     );
     try {

@@ -79,9 +79,12 @@ export async function registerBenchTenant(
 ): Promise<void> {
   // The small plan's resources, with call budgets the benchmark cannot reach: its loops are not about
   // rate limits, and a refused call (answered by the router alone) would be timed as a fast one.
+  // Without diskMb, which the registry of a checkout from before tenants had disks refuses
+  // (--before); a plan without it gets the default disk, plan small's size.
+  const { diskMb: _disk, ...plan } = planByName('small');
   await stack.registry.create({
     id,
-    plan: planByName('small'),
+    plan,
     isolation,
     tools: openToAgentsAlone('all'),
     quotas: TEST_QUOTAS,

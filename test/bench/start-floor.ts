@@ -17,7 +17,7 @@
 // instead of the supervisor's 10). The variants take turns round by round. Everything is
 // namespaced and removed. Asserts nothing.
 //   node test/bench/start-floor.ts [--rounds 8] [--isolation runc|gvisor]
-import { buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
+import { readyTenantVolume } from '../../supervisor/docker/tenant-volume.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,7 +28,6 @@ import { planByName } from '../../kernel/tenant/tenant-spec.ts';
 import { CONTAINER_SOCKET_NAME } from '../../kernel/wire/runtime-endpoint.ts';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
-import { LABELS } from '../../supervisor/docker/labels.ts';
 import { RuntimeFreezer } from '../../supervisor/docker/runtime-freezer.ts';
 import { RuntimeController } from '../../supervisor/lifecycle/runtime-controller.ts';
 import { startCpuLimitFor } from '../../supervisor/runtime/runtime-cpu.ts';
@@ -196,23 +195,15 @@ async function viaSupervisor(): Promise<void> {
 }
 
 try {
-  // One volume for all, its root handed to the tenant's UID as the supervisor does (the runtime's
-  // reference pack keeps its store there).
-  await docker.createVolume({
-    Name: placement('runtime').volumeName,
-    Labels: { [LABELS.namespace]: ns.namespace },
+  // One volume for all, on a disk whose root is the tenant's UID, as the supervisor makes it (the
+  // runtime's reference pack keeps its store there).
+  const init = await readyTenantVolume({
+    docker,
+    spec: runtimeSpec('runtime'),
+    placement: placement('runtime'),
+    toolImage: RUNTIME_IMAGE,
   });
-  const init = await docker.createContainer(
-    buildDiskHelperSpec({
-      spec: runtimeSpec('runtime'),
-      placement: placement('runtime'),
-      image: RUNTIME_IMAGE,
-      mode: 'attach',
-    }),
-  );
-  await init.start();
-  await init.wait();
-  await init.remove({ force: true });
+  await init?.removeHelper();
   for (const variant of ['engine', 'node', 'runtime'] as const) {
     const { socketDir } = placement(variant);
     await mkdir(socketDir);

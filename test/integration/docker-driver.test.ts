@@ -21,7 +21,7 @@ import { tenantRecord } from '../support/tenant.ts';
 import { driverHarness } from '../support/driver-harness.ts';
 import { DEEP_TREE_SCRIPT } from '../support/deep-tree.ts';
 import { execIn, RUNTIME_IMAGE, type TestNamespace } from '../support/namespace.ts';
-import { buildDiskHelperSpec, diskVolumeName } from '../../supervisor/docker/tenant-disk.ts';
+import { attachHelper, buildDiskHelperSpec, diskVolumeName } from '../../supervisor/docker/tenant-disk.ts';
 
 let ns: TestNamespace;
 let driver: DockerDriver;
@@ -264,9 +264,7 @@ describe('DockerDriver on the real engine', () => {
     const placement = driver.placement('init-crashed', 0);
     // What a supervisor that died just after making the helper leaves: the disk's volume, and the
     // helper never started; no data volume, which is made only once the disk is attached.
-    await ns.docker.createContainer(
-      buildDiskHelperSpec({ spec, placement, image: RUNTIME_IMAGE, mode: 'attach' }),
-    );
+    await ns.docker.createContainer(buildDiskHelperSpec(attachHelper(spec, placement, RUNTIME_IMAGE)));
     expect((await leftovers('init-crashed')).volumes.map((v) => v.Name)).toEqual([diskVolumeName(placement)]);
 
     const info = await driver.ensure(spec, { generation: 0 });
@@ -280,7 +278,7 @@ describe('DockerDriver on the real engine', () => {
     const placement = driver.placement('init-stray', 0);
     const spec = manager.specFor(tenant('init-stray', 100_211));
     const unfinished = await ns.docker.createContainer(
-      buildDiskHelperSpec({ spec, placement, image: RUNTIME_IMAGE, mode: 'attach' }),
+      buildDiskHelperSpec(attachHelper(spec, placement, RUNTIME_IMAGE)),
     );
     await driver.removeById(unfinished.id);
     expect(await leftovers('init-stray')).toMatchObject({ containers: [], helpers: [] });
@@ -299,9 +297,7 @@ describe('DockerDriver on the real engine', () => {
       ...buildContainerSpec(spec, placement),
       name: `${placement.containerName}-extra`,
     });
-    await ns.docker.createContainer(
-      buildDiskHelperSpec({ spec: spec, placement: placement, image: RUNTIME_IMAGE, mode: 'attach' }),
-    );
+    await ns.docker.createContainer(buildDiskHelperSpec(attachHelper(spec, placement, RUNTIME_IMAGE)));
     await manager.remove('purge-all', true);
     expect(await leftovers('purge-all')).toEqual({ containers: [], helpers: [], volumes: [] });
     expect(existsSync(placement.socketDir)).toBe(false);

@@ -3,7 +3,7 @@
 // volume `bulkhead-N-zz-acme-data`, and both installations hand out the same first UID. The second
 // installation must neither mount, nor stop, remove or destroy what the first one's tenant owns,
 // also when both make their tenants' first volume in the same moment.
-import { buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
+import { attachHelper, buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,14 +130,7 @@ describe('names that two installations share', () => {
   it("another installation's volume-init helper made in the same moment is not run", async () => {
     const theirs = first.placement('zz-beta', 0);
     const docker = racedBy(() =>
-      ns.docker.createContainer(
-        buildDiskHelperSpec({
-          spec: spec('zz-beta'),
-          placement: theirs,
-          image: RUNTIME_IMAGE,
-          mode: 'attach',
-        }),
-      ),
+      ns.docker.createContainer(buildDiskHelperSpec(attachHelper(spec('zz-beta'), theirs, RUNTIME_IMAGE))),
     );
     const ready = readyTenantVolume({
       docker,

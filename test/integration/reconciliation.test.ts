@@ -1,7 +1,7 @@
 // Restarting the supervisor: reconciliation from labels adopts the running tenants, removes an
 // orphan (no such tenant), a duplicate (a second container labelled for one tenant) and a leftover
 // helper, so exactly one container per active tenant remains, and calls resume.
-import { buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
+import { attachHelper, buildDiskHelperSpec } from '../../supervisor/docker/tenant-disk.ts';
 import { RUNTIME_IMAGE } from '../support/namespace.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContainerSpec } from '../../supervisor/docker/container-spec.ts';
@@ -42,12 +42,7 @@ describe('reconciliation after a supervisor restart', () => {
       }),
     );
     await stack.ns.docker.createContainer(
-      buildDiskHelperSpec({
-        spec: manager.specFor(keepOne),
-        placement: placement,
-        image: RUNTIME_IMAGE,
-        mode: 'attach',
-      }),
+      buildDiskHelperSpec(attachHelper(manager.specFor(keepOne), placement, RUNTIME_IMAGE)),
     );
     expect((await tenantContainers(stack)).length).toBe(4);
 

@@ -86,8 +86,8 @@ export async function detachDisks(namespace: string): Promise<void> {
   const devices = await readdir('/sys/block').catch(() => []);
   for (const name of devices.filter((n) => /^loop\d+$/.test(n))) {
     const file = await readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => '');
-    if (file.startsWith(`/bulkhead-${namespace}-`))
-      await run('losetup', ['-d', `/dev/${name}`]).catch(() => undefined);
+    // `/bulkhead-<namespace>-<tenant>-data.img`, or a benchmark's own placement under the namespace.
+    if (file.includes(`${namespace}-`)) await run('losetup', ['-d', `/dev/${name}`]).catch(() => undefined);
   }
 }
 

@@ -1,6 +1,7 @@
 // Every security default of a tenant container, pinned by exact expectations (docs/architecture.md, "Tenant containers").
 import {
   attachedDevice,
+  attachHelper,
   buildDiskHelperSpec,
   dataVolumeOptions,
   diskImageName,
@@ -157,8 +158,13 @@ describe('containerDefaultsHash', () => {
 });
 
 describe('buildDiskHelperSpec', () => {
+  const image = 'bulkhead/runtime:tools';
   const helper = (mode: 'attach' | 'release') =>
-    buildDiskHelperSpec({ spec, placement, image: 'bulkhead/runtime:tools', mode });
+    buildDiskHelperSpec(
+      mode === 'attach'
+        ? attachHelper(spec, placement, image)
+        : { tenantId: spec.tenantId, placement, image, mode },
+    );
 
   it("runs the supervisor's image as root with CAP_SYS_ADMIN alone, the loop devices alone, no network", () => {
     const init = helper('attach');
@@ -187,6 +193,7 @@ describe('buildDiskHelperSpec', () => {
     const released = helper('release').Entrypoint as string[];
     expect(released[2]).toContain('losetup -d');
     expect(released[2]).not.toContain('mkfs');
+    expect(released.slice(4)).toEqual([diskImageName(placement)]);
   });
 
   it("mounts the host's /dev and the tenant's disk volume, made with the tenant's labels, and no other", () => {
