@@ -21,6 +21,7 @@ import { TenantGate } from './tenant-gate.ts';
 import {
   FailureLedger,
   currentSpecHash,
+  epochAhead,
   runtimeSpec,
   TenantStates,
   TenantSuspendedError,
@@ -235,8 +236,7 @@ export class RuntimeController {
     this.breaker.check(asked);
     // Read alongside the bring-up: every epoch bump (an idle tier, a recycle, a removal) happens
     // under this tenant's lock, which this ensure holds, so the value cannot move meanwhile.
-    const epoch = (async () => (await this.options.epochs?.current(asked.id)) ?? 0)();
-    epoch.catch(() => undefined); // awaited below; a bring-up that throws first leaves it unread
+    const epoch = epochAhead(this.options.epochs, asked.id);
     // The record this ensure was asked with may be older than an offboarding or an update: the
     // runtime is made from the registry's (tenant-gate.ts).
     const [before, tenant] = await Promise.all([
