@@ -104,7 +104,7 @@ export class DockerDriver implements RuntimeDriver {
       return this.startNow(existing, spec, options);
     }
     const placement = this.placement(spec.tenantId, options.generation);
-    await this.prepareSocketDir(spec);
+    if (!options.socketDirPrepared) await this.prepareSocketDir(spec);
     // The volume first, initialised: a runtime container never exists beside a volume whose init
     // has not finished (tenant-volume.ts).
     const init = await readyTenantVolume({ docker: this.docker, spec, placement });

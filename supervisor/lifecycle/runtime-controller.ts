@@ -301,13 +301,14 @@ export class RuntimeController {
       await this.driver.prepareSocketDir(spec);
       const generation = (before?.generation ?? 0) + (wake ? 0 : 1);
       const secrets = async () => (await this.options.packSecrets?.(tenant)) ?? {};
+      const start = { generation, secrets, socketDirPrepared: true }; // just above: not twice
       const up = await this.boosts.whileStarting(async () => {
         const started = await this.apply(
           id,
           wake ? 'wake' : 'create',
           reason,
           wake ? before : undefined,
-          () => this.createLimiter.run(() => this.startBoosted(spec, { generation, secrets })),
+          () => this.createLimiter.run(() => this.startBoosted(spec, start)),
         );
         // A start that exits is counted once, by the failure path below: inspection must not recount.
         await this.health.waitUntilHealthy(started, (ended) => this.ledger.countedAlready(ended));
