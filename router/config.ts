@@ -265,7 +265,7 @@ export const routerConfig = defineConfig(
     traceSampleRatio: {
       env: 'BULKHEAD_TRACE_SAMPLE_RATIO',
       schema: z.coerce.number().min(0).max(1).default(1),
-      doc: "share of new traces recorded (0-1); a client's traceparent keeps its own sampled flag",
+      doc: "share of traces recorded (0-1), by trace id; a client's traceparent is continued, its sampled flag ignored",
     },
     traceIdentities: {
       env: 'BULKHEAD_TRACE_IDENTITIES',

@@ -144,6 +144,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     service: 'bulkhead-router',
     endpoint: config.otlpTracesEndpoint,
     sampleRatio: config.traceSampleRatio,
+    clientParents: true,
   });
   // What this router's checks withhold, the others withhold too, and the other way round.
   const sharedWithheld = new SharedWithheld({

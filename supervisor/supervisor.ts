@@ -24,6 +24,7 @@ import Docker from 'dockerode';
 import { RedisRuntimeEpochs } from './client/runtime-epochs.ts';
 import { SocketTamperLog } from './client/socket-tamper.ts';
 import { AuditTrail } from '../kernel/audit/audit-trail.ts';
+import { forgetRouterSecurityCounts } from '../kernel/audit/security-event.ts';
 import { AuditSealer, type AuditSealerOptions } from './audit/audit-sealer.ts';
 import { AuditShipper, type ShipperMetrics } from './audit/audit-shipper.ts';
 import { requireSealAccess } from './audit/seal-access.ts';
@@ -203,7 +204,12 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Runni
     tracing,
     activity: epochs,
     audit: sealer,
-    tampering: tamper,
+    securityCounts: {
+      forget: async (tenantId) => {
+        await tamper.forget(tenantId);
+        await forgetRouterSecurityCounts(redis, installation.registryPrefix, tenantId);
+      },
+    },
     preparer: manager,
     verifier: new IsolationVerifier({
       docker,

@@ -38,6 +38,11 @@ export function isBulkheadError<C extends ErrorCode>(
   return error instanceof BulkheadError && (codes.length === 0 || codes.includes(error.code as C));
 }
 
+/** The message of anything thrown: an Error's own, anything else as a string. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** The CLI exit code of any error: its row's, 1 for the rest. */
 export function exitCodeOf(error: unknown): number {
   return error instanceof BulkheadError

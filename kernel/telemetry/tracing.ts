@@ -36,10 +36,18 @@ export interface TracingOptions {
   /** The OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); none: no tracing. */
   endpoint: string | undefined;
   /**
-   * Share of new traces recorded (0 to 1; default 1). A trace a client or the router started
-   * keeps its caller's decision (the `traceparent`'s sampled flag).
+   * Share of traces recorded (0 to 1; default 1), decided on the trace id: of new traces, and with
+   * `clientParents` of those a `traceparent` continues too.
    */
   sampleRatio?: number | undefined;
+  /**
+   * The `traceparent`s this process continues are its clients' (the router's callers): the trace
+   * continues, but whether it is recorded is `sampleRatio`'s call, not the flag's, so a client can
+   * neither force every call traced nor keep its calls from the operator's traces. Without it (the
+   * supervisor, whose parents are the router's) the parent's flag decides, and a trace is recorded
+   * whole or not at all. Spans under a span of this process follow it either way.
+   */
+  clientParents?: boolean | undefined;
   /** Replaces the OTLP exporter (unit tests of the span shapes). */
   exporter?: SpanExporter;
 }
@@ -77,7 +85,7 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const provider = new TracerProvider({
     resource: serviceResource(options.service),
     spanProcessors: [processor],
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),
+    sampler: sampler(options),
   });
   const tracer = provider.getTracer(options.service, VERSION);
   return {
@@ -88,4 +96,11 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
     flush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
+}
+
+/** OpenTelemetry's ParentBased over the ratio; with `clientParents`, the ratio for remote parents too. */
+function sampler(options: TracingOptions): ParentBasedSampler {
+  const ratio = new TraceIdRatioBasedSampler(options.sampleRatio ?? 1);
+  if (!options.clientParents) return new ParentBasedSampler({ root: ratio });
+  return new ParentBasedSampler({ root: ratio, remoteParentSampled: ratio, remoteParentNotSampled: ratio });
 }

@@ -114,7 +114,7 @@ export class DockerDriver implements RuntimeDriver {
       await ignoreStatus(this.docker.getContainer(existing.Id).remove({ force: true }), 404);
     }
     const placement = this.placement(spec.tenantId, options.generation);
-    await this.prepareSocketDir(spec);
+    if (!options.socketDirPrepared) await this.prepareSocketDir(spec);
     // The volume first, initialised: a runtime container never exists beside a volume whose init
     // has not finished (tenant-volume.ts).
     const init = await readyTenantVolume({

@@ -10,7 +10,7 @@
 import { constants } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
-import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { BulkheadError, errorMessage } from '../../kernel/errors/bulkhead-error.ts';
 import type { PausedBy } from '../runtime/runtime-driver.ts';
 import { ignoreStatus, statusOf } from './engine-status.ts';
 import { CGROUP_ROOT, containerCgroup, type HostCgroup } from './host-cgroup.ts';
@@ -48,10 +48,9 @@ async function frozenNow(cgroup: HostCgroup): Promise<boolean> {
  * (lifecycle/runtime-health.ts, waitUntilResumed).
  */
 async function runningAfterAll(container: Docker.Container, error: unknown): Promise<boolean> {
-  const message = error instanceof Error ? error.message : String(error);
   if (
     statusOf(error) !== 500 ||
-    !/container not paused|cannot resume container .* in state running/.test(message)
+    !/container not paused|cannot resume container .* in state running/.test(errorMessage(error))
   )
     return false;
   const { State } = await container.inspect();
@@ -66,8 +65,7 @@ async function runningAfterAll(container: Docker.Container, error: unknown): Pro
  * stopped meanwhile is not a runtime woken.
  */
 async function clearedSince(container: Docker.Container, error: unknown): Promise<boolean> {
-  const message = error instanceof Error ? error.message : String(error);
-  if (![409, 500].includes(statusOf(error) ?? 0) || !/container \S+ is not paused/i.test(message))
+  if (![409, 500].includes(statusOf(error) ?? 0) || !/container \S+ is not paused/i.test(errorMessage(error)))
     return false;
   const { State } = await container.inspect();
   return State.Running && !State.Paused;
@@ -86,8 +84,8 @@ export async function pauseByEngine(container: Docker.Container, deadlineMs = 2_
       await container.pause();
       return;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (statusOf(error) !== 500 || !/unable to freeze/.test(message) || Date.now() > deadline) throw error;
+      if (statusOf(error) !== 500 || !/unable to freeze/.test(errorMessage(error)) || Date.now() > deadline)
+        throw error;
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

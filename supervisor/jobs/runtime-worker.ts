@@ -62,8 +62,11 @@ export interface RuntimeWorkerOptions {
    * record still exists; absent without a signing key (nothing is sealed).
    */
   audit?: { offboard(tenant: TenantRecord): Promise<unknown> } | undefined;
-  /** Forgets a purged tenant's socket tampering count (SocketTamperLog.forget), once the purge is done. */
-  tampering?: { forget(tenantId: string): Promise<void> } | undefined;
+  /**
+   * Forgets a purged tenant's security counts (its socket tampering count, SocketTamperLog.forget,
+   * and its share of the router's, forgetRouterSecurityCounts), once the purge is done.
+   */
+  securityCounts?: { forget(tenantId: string): Promise<void> } | undefined;
   /** Isolation evidence for `verify` jobs; absent in supervisors without a Docker engine. */
   verifier?: { verify(tenant: TenantRecord, otherTenantIds: string[]): Promise<IsolationReport> };
 }
@@ -103,7 +106,7 @@ function handlers(options: RuntimeWorkerOptions): {
       const tenant = purgeData && options.audit ? await registry.get(tenantId) : undefined;
       const first = tenant && options.audit ? () => options.audit!.offboard(tenant) : undefined;
       await manager.remove(tenantId, purgeData, { notAfterMs, first });
-      if (purgeData) await options.tampering?.forget(tenantId);
+      if (purgeData) await options.securityCounts?.forget(tenantId);
       return {};
     },
     async inspect(data) {

@@ -176,6 +176,18 @@ export async function currentSpecHash(
   return image === undefined ? undefined : specHash(runtimeSpec(tenant, options, image));
 }
 
+/**
+ * The tenant's epoch (0 where no router is told of any), its read started now and awaited once the
+ * runtime is up, so that its Redis round trip overlaps the inspect and the bring-up rather than
+ * adding to them. Marked handled: a bring-up that throws first leaves it unread, and its failure
+ * must not surface as an unhandled rejection that ends the supervisor.
+ */
+export function epochAhead(epochs: RuntimeControllerOptions['epochs'], tenantId: string): Promise<number> {
+  const epoch = epochs ? epochs.current(tenantId) : Promise.resolve(0);
+  epoch.catch(() => undefined);
+  return epoch;
+}
+
 /** States only the controller can know (the engine shows a container, not why it is there). */
 const HELD: ReadonlySet<LifecycleState> = new Set<LifecycleState>(['creating', 'unhealthy', 'recycling']);
 

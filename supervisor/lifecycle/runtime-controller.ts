@@ -21,6 +21,7 @@ import { TenantGate } from './tenant-gate.ts';
 import {
   FailureLedger,
   currentSpecHash,
+  epochAhead,
   runtimeSpec,
   TenantStates,
   TenantSuspendedError,
@@ -235,8 +236,7 @@ export class RuntimeController {
     this.breaker.check(asked);
     // Read alongside the bring-up: every epoch bump (an idle tier, a recycle, a removal) happens
     // under this tenant's lock, which this ensure holds, so the value cannot move meanwhile.
-    const epoch = (async () => (await this.options.epochs?.current(asked.id)) ?? 0)();
-    epoch.catch(() => undefined); // awaited below; a bring-up that throws first leaves it unread
+    const epoch = epochAhead(this.options.epochs, asked.id);
     // The record this ensure was asked with may be older than an offboarding or an update: the
     // runtime is made from the registry's (tenant-gate.ts).
     const [before, tenant] = await Promise.all([
@@ -301,13 +301,14 @@ export class RuntimeController {
       await this.driver.prepareSocketDir(spec);
       const generation = (before?.generation ?? 0) + (wake ? 0 : 1);
       const secrets = async () => (await this.options.packSecrets?.(tenant)) ?? {};
+      const start = { generation, secrets, socketDirPrepared: true }; // just above: not twice
       const up = await this.boosts.whileStarting(async () => {
         const started = await this.apply(
           id,
           wake ? 'wake' : 'create',
           reason,
           wake ? before : undefined,
-          () => this.createLimiter.run(() => this.startBoosted(spec, { generation, secrets })),
+          () => this.createLimiter.run(() => this.startBoosted(spec, start)),
         );
         // A start that exits is counted once, by the failure path below: inspection must not recount.
         await this.health.waitUntilHealthy(started, (ended) => this.ledger.countedAlready(ended));

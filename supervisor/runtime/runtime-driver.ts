@@ -99,6 +99,12 @@ export interface EnsureOptions {
    * of the plan's, until the caller puts the plan's back (`restoreCpu`). Unset: the plan's quota.
    */
   startCpuQuota?: number | undefined;
+  /**
+   * The caller ran `prepareSocketDir` for this very start (the controller does, outside the create
+   * cap), so a create does not empty the directory a second time. Unset: a create prepares it
+   * first itself, as a caller that did not must have it.
+   */
+  socketDirPrepared?: boolean;
 }
 
 export interface RemoveOptions {
@@ -131,7 +137,8 @@ export interface RuntimeDriver {
   /**
    * The tenant's socket directory emptied of whatever a runtime left there and made for its UID;
    * only while no process of the tenant runs (no container, or a stopped one). It may take long:
-   * the tenant may have filled the directory (what `ensure` does to it first is then quick).
+   * the tenant may have filled the directory. A create by `ensure` does it first unless its caller
+   * says it did (`socketDirPrepared`).
    */
   prepareSocketDir(spec: RuntimeSpec): Promise<void>;
   stop(tenantId: string, options: StopOptions): Promise<void>;

@@ -13,7 +13,7 @@ import {
   type PlanName,
   type TenantRecord,
 } from '../../kernel/tenant/tenant-spec.ts';
-import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { BulkheadError, errorMessage, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { TenantExistsError } from '../../kernel/registry/tenant-registry.ts';
 import type { ControlPlane, Progress } from './context.ts';
 import { setAsideEarlierTrail } from './earlier-trail.ts';
@@ -173,8 +173,4 @@ function rollbackFailed(id: string, failure: unknown, rollbackFailure: unknown):
       `what it made of tenant "${id}" may be left ("bulkhead show ${id}"; "bulkhead offboard ${id}" removes it)`,
     { cause: failure, details: { rollback } },
   );
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

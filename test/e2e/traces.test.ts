@@ -2,8 +2,9 @@
 // the client's traceparent -> the router's request span and its steps -> the supervisor's cold
 // start (through the BullMQ job) -> the tenant runtime's spans (returned with the answer through the
 // router, the container has no network) -> the tool's span. And a hostile runtime's forged spans:
-// another trace's, those not beneath the call's span or outside its time, and any of a trace not
-// sampled are dropped; the rest get the router's resource (the tenant forced).
+// another trace's, those not beneath the call's span or outside its time are dropped; the rest get
+// the router's resource (the tenant forced). A client's unsampled flag keeps nothing out of the
+// trace: the operator's ratio decides (1 here; ratio 0 in test/unit/request-trace.test.ts).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
@@ -137,7 +138,7 @@ describe('traces', () => {
     expect(JSON.stringify(spans)).not.toContain(chosen.slice(-36));
   }, 60_000);
 
-  it("keeps a hostile runtime's spans only beneath its call, in its time, of a sampled trace", async () => {
+  it("keeps a hostile runtime's spans only beneath its call, in its time, whatever the client's sampled flag", async () => {
     // One call of a tenant the router has no route to yet: its first connection meets the hostile
     // server. The answer itself is not MCP: the call fails and the router stands.
     const hostileCall = async (tenant: string, traceparent: string) => {
@@ -181,12 +182,40 @@ describe('traces', () => {
     await stack.router.flushTraces();
     expect(receiver.spans.some((s) => s.traceId === FOREIGN_TRACE_ID)).toBe(false);
 
-    // A trace the client did not sample: the router records none of it, nor exports the runtime's.
+    // A trace the client did not sample is the operator's to sample (ratio 1 here): the router
+    // continues and records it, and keeps the runtime's span beneath the call.
     const unsampled = newTraceparent();
     await hostileCall('forger-unsampled', unsampled.traceparent.replace(/-01$/, '-00'));
-    await stack.router.flushTraces();
-    expect(receiver.spans.filter((s) => s.traceId === unsampled.traceId).map((s) => s.name)).toEqual([]);
+    const continued = await traceWith(unsampled.traceId, [
+      'tools/call records_get',
+      'dispatch',
+      'forged-own',
+    ]);
+    expect(one(continued, 'tools/call records_get').parentSpanId).toBe(unsampled.spanId);
+    expect(one(continued, 'forged-own').parentSpanId).toBe(one(continued, 'dispatch').spanId);
     expect(receiver.rejected).toBe(0);
     expect((await fetch(new URL('/healthz', stack.mcpUrl))).status).toBe(200);
+  }, 90_000);
+});
+
+describe('traces at ratio 0', () => {
+  it("records no span of a call whose client's traceparent asks for it sampled", async () => {
+    const zero = await startTestStack('traces-zero', {
+      router: { otlpTracesEndpoint: receiver.url, traceSampleRatio: 0 },
+    });
+    try {
+      await zero.onboard('unforced', { tools: openToAgentsAlone('all') });
+      const parent = newTraceparent();
+      const client = await tracedClientOf(zero.mcpUrl, await zero.agentToken('unforced'), {
+        traceparent: parent.traceparent,
+      });
+      const answer = await client.callTool({ name: 'records_get', arguments: { id: randomUUID() } });
+      expect(answer.isError).toBeTruthy();
+      await client.close();
+      await zero.router.flushTraces();
+      expect(receiver.spans.filter((s) => s.traceId === parent.traceId)).toEqual([]);
+    } finally {
+      await zero.close();
+    }
   }, 90_000);
 });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DockerDriver } from '../../supervisor/docker/docker-driver.ts';
 import { LABELS } from '../../supervisor/docker/labels.ts';
 import {
@@ -345,6 +345,23 @@ describe('DockerDriver on the real engine', () => {
     await manager.remove('flooder', true);
     expect(existsSync(placement.socketDir)).toBe(false);
     expect(await leftovers('flooder')).toEqual({ containers: [], helpers: [], volumes: [] });
+  }, 60_000);
+
+  it('empties the socket directory once per cold start, and in an ensure whose caller did not', async () => {
+    const prepare = vi.spyOn(driver, 'prepareSocketDir');
+    try {
+      await manager.ensure(tenant('prepared', 100_217));
+      expect(prepare).toHaveBeenCalledTimes(1);
+      await manager.remove('prepared', true);
+      prepare.mockClear();
+      const spec = manager.specFor(tenant('unprepared', 100_218));
+      const info = await driver.ensure(spec, { generation: 0 });
+      expect(info.state).toBe('running');
+      expect(prepare).toHaveBeenCalledTimes(1);
+      await driver.remove('unprepared', { purgeData: true });
+    } finally {
+      prepare.mockRestore();
+    }
   }, 60_000);
 
   it('stops quietly a running container removed between its inspect and its stop: nothing left to stop', async () => {

@@ -67,6 +67,7 @@ export interface TestStackOptions {
       | 'tenantQueueWaitMs'
       | 'otlpTracesEndpoint'
       | 'traceIdentities'
+      | 'traceSampleRatio'
       | 'auditSecret'
     >
   >;

@@ -5,7 +5,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BulkheadError, exitCodeOf, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import {
+  BulkheadError,
+  errorMessage,
+  exitCodeOf,
+  isBulkheadError,
+} from '../../kernel/errors/bulkhead-error.ts';
 import { ERROR_CLASSES, ERROR_CODES, isErrorCode, type ErrorCode } from '../../kernel/errors/error-codes.ts';
 import {
   ERROR_CLASSES as TOOL_ERROR_CLASSES,
@@ -79,6 +84,12 @@ describe('BulkheadError', () => {
     expect(exitCodeOf(new TenantConflictError('x'))).toBe(4);
     expect(exitCodeOf(new BulkheadError('runtime_failed', 'x'))).toBe(1);
     expect(exitCodeOf(new Error('x'))).toBe(1);
+  });
+
+  it("reads the message of anything thrown: an Error's own, anything else as a string", () => {
+    expect(errorMessage(new TenantNotFoundError('no tenant "x"'))).toBe('no tenant "x"');
+    expect(errorMessage('refused')).toBe('refused');
+    expect(errorMessage(undefined)).toBe('undefined');
   });
 });
 

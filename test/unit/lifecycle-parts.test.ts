@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyCallFailure } from '../../router/dispatch/call-failure.ts';
 import { CircuitOpenError, CrashBreaker } from '../../supervisor/lifecycle/crash-breaker.ts';
 import { CreateLimiter } from '../../supervisor/lifecycle/create-limiter.ts';
+import { epochAhead } from '../../supervisor/lifecycle/controller-parts.ts';
 import { KeyedLock } from '../../kernel/process/keyed-lock.ts';
 import { RecentLog } from '../../supervisor/lifecycle/recent-log.ts';
 import { pidsLimitReached } from '../../supervisor/lifecycle/health-monitor.ts';
@@ -84,6 +85,30 @@ describe('CrashBreaker', () => {
     await breaker.failure(a);
     now += 2_000;
     expect(await breaker.failure(a)).toBe(0);
+  });
+});
+
+describe('epochAhead', () => {
+  const epochs = (current: () => Promise<number>) => ({ current, bump: noop, bumpIfIdle: noop });
+  const noop = () => Promise.reject(new Error('not asked here'));
+
+  it("reads the tenant's epoch, and 0 where no epochs are kept", async () => {
+    expect(
+      await epochAhead(
+        epochs(() => Promise.resolve(7)),
+        'tenant-a',
+      ),
+    ).toBe(7);
+    expect(await epochAhead(undefined, 'tenant-a')).toBe(0);
+  });
+
+  it('leaves a failed read that nobody awaited no unhandled rejection (vitest fails the run on one)', async () => {
+    const epoch = epochAhead(
+      epochs(() => Promise.reject(new Error('redis gone'))),
+      'tenant-a',
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(epoch).rejects.toThrow('redis gone');
   });
 });
 

@@ -23,7 +23,14 @@ let tracing: Tracing;
 
 function setUp(sampleRatio = 1): Tracing {
   exporter = new InMemorySpanExporter();
-  tracing = startTracing({ service: 'bulkhead-router', endpoint: undefined, exporter, sampleRatio })!;
+  // As the router starts it (router/router.ts): its remote parents are its clients'.
+  tracing = startTracing({
+    service: 'bulkhead-router',
+    endpoint: undefined,
+    exporter,
+    sampleRatio,
+    clientParents: true,
+  })!;
   return tracing;
 }
 
@@ -90,17 +97,35 @@ describe('request trace', () => {
     expect(spans.find((s) => s.name === 'authentication')!.attributes['error.type']).toBe('authentication');
   });
 
-  it("records no new trace at ratio 0, but keeps a client's sampled traceparent", async () => {
+  it("records nothing at ratio 0, not even a client's sampled traceparent, whose trace id it continues", async () => {
     const unsampled = new RequestTrace({ tracing: setUp(0), identities: false }, {});
     unsampled.authenticated();
     expect(unsampled.begin({ body: call(), principal, tool: 'records_get' })).toMatch(/^[0-9a-f]{32}$/);
     unsampled.finish(200);
+    const forced = new RequestTrace({ tracing, identities: false }, { traceparent: PARENT });
+    forced.authenticated();
+    expect(forced.begin({ body: call(), principal, tool: 'records_get' })).toBe(TRACE);
+    const handed = await forced.step('dispatch', () => Promise.resolve(traceparentOf()));
+    forced.finish(200);
+    expect(handed).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-00$`));
     expect(await finished()).toHaveLength(0);
-    const continued = new RequestTrace({ tracing, identities: false }, { traceparent: PARENT });
-    continued.authenticated();
-    continued.begin({ body: call(), principal, tool: 'records_get' });
-    continued.finish(200);
-    expect((await finished()).map((s) => s.spanContext().traceId)).toEqual([TRACE, TRACE]);
+  });
+
+  it("records a client's unsampled traceparent at ratio 1, continuing its trace, its steps too", async () => {
+    const trace = new RequestTrace(
+      { tracing: setUp(1), identities: false },
+      { traceparent: PARENT.replace(/-01$/, '-00') },
+    );
+    trace.authenticated();
+    expect(trace.begin({ body: call(), principal, tool: 'records_get' })).toBe(TRACE);
+    const handed = await trace.step('dispatch', () => Promise.resolve(traceparentOf()));
+    trace.finish(200);
+    expect(handed).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`));
+    const spans = await finished();
+    expect(spans.map((s) => s.name).sort()).toEqual(['authentication', 'dispatch', 'tools/call records_get']);
+    expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([TRACE]));
+    const request = spans.find((s) => s.name === 'tools/call records_get')!;
+    expect(request.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
   });
 
   it('a leaf step is timed but not made active: what runs in it is a child of the request', async () => {

@@ -34,6 +34,13 @@ describe('RuntimeController', () => {
     expect(driver.runtimes.size).toBe(1);
   });
 
+  it('prepares the socket directory once per cold start, before the create, and tells the driver so', async () => {
+    const driver = new MemoryDriver();
+    await manager(driver).ensure(tenant('acme'));
+    const ops = driver.calls.map((c) => c.op).filter((op) => op === 'prepareSocketDir' || op === 'ensure');
+    expect(ops).toEqual(['prepareSocketDir', 'ensure']);
+  });
+
   it('ensures different tenants independently', async () => {
     const driver = new MemoryDriver();
     const runtimes = manager(driver);

@@ -49,6 +49,8 @@ export class MemoryDriver implements RuntimeDriver {
       delete existing.exit;
       return { ...existing };
     }
+    // A create prepares the socket directory first, as the real driver's does, unless told it was.
+    if (!options.socketDirPrepared) this.calls.push({ op: 'prepareSocketDir', tenantId: spec.tenantId });
     const info: RuntimeInfo = {
       tenantId: spec.tenantId,
       runtimeId: `mem-${this.nextId++}`,
