@@ -1,11 +1,12 @@
 // A 2025 session's steps in Redis when Redis does not answer: the session check of a request is
-// answered `state_unavailable` (503 with Retry-After, transient: ask again), and so must the two
-// other steps a stock client meets, opening a session (`initialize`) and ending one (DELETE). Before,
-// neither failure was answered by the endpoint: each came back as the adapter's 500 "Internal server
-// error", which a client takes for a broken server, not one to ask again in a second. Through the
-// router's real app, its Redis a redis-server of the test's own behind a relay that can go silent
-// (frozen: connections open, no answers), read with the router's own Redis options
-// (router/pipeline/state-guard.ts).
+// answered `state_unavailable` (503 with Retry-After, transient: ask again), and so must the other
+// steps a stock client meets: opening a session (`initialize`), ending one (DELETE) and, inside its
+// answer, setting its log level (`logging/setLevel`). Before, a failed opening or ending came back
+// as the Node adapter's 500 "Internal server error", which a client takes for a broken server, not
+// one to ask again in a second, and a failed setLevel as an internal error in the Redis client's
+// words. Through the router's real app, its Redis a redis-server of the test's own behind a relay
+// that can go silent (frozen: connections open, no answers), read with the router's own Redis
+// options (router/pipeline/state-guard.ts).
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateRedis } from '../../router/pipeline/state-guard.ts';
@@ -63,7 +64,10 @@ const INITIALIZE = {
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'frozen', version: '1' } },
 };
 
-/** One 2025 request as a stock client sends it: its status, session header and JSON-RPC error code. */
+/**
+ * One 2025 request as a stock client sends it: its status, session header, Retry-After and JSON-RPC
+ * error (its code, and the router's structured error code in its data), in a JSON or an SSE answer.
+ */
 async function send(method: 'POST' | 'DELETE', session?: string, body: unknown = INITIALIZE) {
   const response = await fetch(router.mcpUrl, {
     method,
@@ -77,14 +81,17 @@ async function send(method: 'POST' | 'DELETE', session?: string, body: unknown =
     ...(method === 'POST' ? { body: JSON.stringify(body) } : {}),
   });
   const text = await response.text();
-  const error = response.headers.get('content-type')?.startsWith('application/json')
-    ? (JSON.parse(text) as { error?: { code?: number } }).error
+  const streamed = response.headers.get('content-type')?.startsWith('text/event-stream');
+  const json = streamed ? /^data: (.*)$/m.exec(text)?.[1] : text;
+  const error = json
+    ? (JSON.parse(json) as { error?: { code?: number; data?: { code?: string } } }).error
     : undefined;
   return {
     status: response.status,
     session: response.headers.get('mcp-session-id'),
     retryAfter: response.headers.get('retry-after'),
     code: error?.code,
+    refusal: error?.data?.code,
   };
 }
 
@@ -112,5 +119,16 @@ describe("a 2025 session's Redis not answering", () => {
     const deleted = await send('DELETE', session);
     relayed.proxy.thaw();
     expect(deleted).toEqual(UNAVAILABLE);
+  });
+
+  // Answered inside the request's stream: the SDK's -32603 "Command timed out" before, the Redis
+  // client's own words, where every other Redis step of a request is `state_unavailable`.
+  it('answers a logging/setLevel whose write Redis does not answer state_unavailable', async () => {
+    const session = (await send('POST')).session!;
+    relayed.proxy.freezeAt('KEEPTTL');
+    const level = { jsonrpc: '2.0', id: 3, method: 'logging/setLevel', params: { level: 'error' } };
+    const set = await send('POST', session, level);
+    relayed.proxy.thaw();
+    expect(set).toMatchObject({ status: 200, code: -32000, refusal: 'state_unavailable' });
   });
 });
