@@ -46,7 +46,7 @@ import { isClientAnswer, type ClientRequests } from './client-requests.ts';
 import { declaredQuestions } from './input-rounds.ts';
 import type { ServerRequestInfo } from './router-server.ts';
 import type { EarlyAdmission } from '../pipeline/call-pipeline.ts';
-import type { SessionStore } from './sessions.ts';
+import type { OpenedSession, SessionStore } from './sessions.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../kernel/wire/json-depth.ts';
 import { TenantListeners } from './tenant-listeners.ts';
 import { endingWithToken, listenRefusal } from './listen-limit.ts';
@@ -174,6 +174,19 @@ function legacyHeaderMismatch(request: Request, parsedBody: unknown): string | u
   return undefined;
 }
 
+/**
+ * The answer to a 2025 session's step that Redis did not answer (its commands are bounded:
+ * router/pipeline/state-guard.ts), opening, checking or ending it: `state_unavailable`, 503 with
+ * Retry-After, so that the client asks again. Before, a failed opening or ending reached the Node
+ * adapter, whose 500 "Internal server error" tells a client the router is broken.
+ */
+function sessionStoreUnavailable(logger: Logger, error: unknown): Response {
+  logger.warn({ err: error }, 'session store unavailable');
+  const refusal = stateUnavailable(error);
+  const retryAfter = String(Math.ceil((refusal.retryAfterMs ?? 1_000) / 1_000));
+  return jsonRpcErrorResponse(refusal, { 'retry-after': retryAfter });
+}
+
 export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   const { sessions, logger, maxBodyBytes } = options;
   const onerror = (error: Error): void => logger.warn({ err: error }, 'mcp request error');
@@ -209,12 +222,20 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // A stale Mcp-Session-Id on initialize is ignored: initialize always opens a new session.
       const response = await legacy(request, requestOptions);
       if (response.status !== 200) return response;
-      const { id, ended } = await sessions.create(
-        principal,
-        context.tenant,
-        negotiatedVersion(parsedBody),
-        declaredQuestions(parsedBody.params.capabilities),
-      );
+      let opened: OpenedSession;
+      try {
+        opened = await sessions.create(
+          principal,
+          context.tenant,
+          negotiatedVersion(parsedBody),
+          declaredQuestions(parsedBody.params.capabilities),
+        );
+      } catch (error) {
+        // No session to name: the SDK's answer is dropped, its stream cancelled (which ends its server).
+        response.body?.cancel().catch(() => undefined);
+        return sessionStoreUnavailable(logger, error);
+      }
+      const { id, ended } = opened;
       const who = { tenant: principal.tenant, user: principal.user, agent: principal.agent };
       logger.info(who, 'mcp session opened');
       // Its tenant was at its bound of sessions (sessions.ts): its least recently used ended to make room.
@@ -239,9 +260,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // The binding is checked before the session's idle timer restarts (sessions.ts).
       touched = await sessions.touch(sessionId, principal, context.tenant);
     } catch (error) {
-      // Redis did not answer (its commands are bounded: router/pipeline/state-guard.ts).
-      logger.warn({ err: error }, 'session store unavailable');
-      return jsonRpcErrorResponse(stateUnavailable());
+      return sessionStoreUnavailable(logger, error);
     }
     if (!touched?.bound) {
       if (touched) {
@@ -261,7 +280,11 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     }
     const { record } = touched;
     if (method === 'DELETE') {
-      await sessions.terminate(sessionId, record.tenant);
+      try {
+        await sessions.terminate(sessionId, record.tenant);
+      } catch (error) {
+        return sessionStoreUnavailable(logger, error);
+      }
       logger.info(
         { tenant: principal.tenant, user: principal.user, agent: principal.agent },
         'mcp session closed',

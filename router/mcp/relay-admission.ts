@@ -9,7 +9,7 @@
 // counted and timed in the router's metrics by its method and outcome, never by the prompt or URI
 // it named (bulkhead_relayed_requests_total, docs/observability.md).
 import { ProtocolError } from '@modelcontextprotocol/server';
-import { isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
+import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { ForwardedMethod } from '../dispatch/call-relay.ts';
 import { rateLimitRefusal, type RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { errorCodeIn } from '../metrics/router-metrics.ts';
@@ -29,6 +29,18 @@ export interface RelayAdmissionDeps extends CallAuditDeps, RefusalLogDeps {
   gate?: ConcurrencyGate | undefined;
   state?: StatePolicy | undefined;
   metrics?: RouterMetrics | undefined;
+}
+
+/**
+ * A suspended tenant's relayed request is refused before anything, as its tools/call is
+ * (router-server.ts): it has no runtime to reach, and its supervisor refuses to start one. Before,
+ * such a request (a 2025 session outlives the suspension, a 2026-07-28 caller needs none) was taken
+ * from the tenant's minute and day, held a slot and was sent to the supervisor, to be refused there.
+ */
+function refuseSuspended(context: RequestContext): void {
+  const { tenant } = context;
+  if (tenant?.status === 'suspended')
+    throw protocolErrorFor(new BulkheadError('tenant_suspended', `tenant "${tenant.id}" is suspended`));
 }
 
 /** Refusals that say the caller may not reach what it named: recorded as denied, not as failed. */
@@ -75,7 +87,8 @@ function digested(params: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * What to answer for a refusal of something the caller cannot reach (a relayed request's `reach`):
+ * What to answer for a refusal of something the caller cannot reach (a relayed request's `reach`, or
+ * its suspended tenant):
  * the refusal, charged to the caller's own shares (router/pipeline/refusal-charge.ts), or the spent
  * share once they are.
  */
@@ -95,7 +108,7 @@ async function answerUnreachable(
  * Runs one relayed request: `work` gets `forward`, which admits the request (rate limits, then a
  * slot) and runs `send` in the slot. Whatever happens, one audit record says how it ended; a request
  * refused before it was forwarded because the caller cannot reach what it named (`reach`) is
- * recorded as denied.
+ * recorded as denied, as is one of a suspended tenant.
  */
 export async function relayRequest<T>(
   context: RequestContext,
@@ -104,7 +117,7 @@ export async function relayRequest<T>(
   work: (forward: <R>(send: () => Promise<R>) => Promise<R>) => Promise<T>,
 ): Promise<T> {
   const started = performance.now();
-  /** Why the caller cannot reach what it named, when `reach` refused it. */
+  /** Why the caller cannot reach what it named, when `reach` refused it (or its tenant is suspended). */
   let unreachable: string | undefined;
   const forward = async <R>(send: () => Promise<R>): Promise<R> => {
     const release = await admit(context, deps, request.method);
@@ -119,6 +132,7 @@ export async function relayRequest<T>(
   let answered: unknown;
   try {
     try {
+      refuseSuspended(context);
       request.reach?.();
     } catch (refusal) {
       unreachable = codeOf(refusal);

@@ -23,6 +23,7 @@ import type { ForwardedMethod } from '../dispatch/call-relay.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
 import type { PackCatalog } from '../tools/pack-catalog.ts';
 import { runtimeFailure } from '../pipeline/call-pipeline.ts';
+import { stateUnavailable } from '../pipeline/state-guard.ts';
 import type { RequestContext } from '../request/request-context.ts';
 import { sessionOf, type ClientRequests } from './client-requests.ts';
 import { answerInputRounds, askedBy, openedState, type AskedClient } from './input-rounds.ts';
@@ -227,7 +228,13 @@ export function registerRelayHandlers(
   });
   server.setRequestHandler('logging/setLevel', async (request, ctx) => {
     const session = ctx.http?.req?.headers.get('mcp-session-id');
-    if (session) await deps.sessions?.setLogLevel(session, request.params.level);
+    try {
+      if (session) await deps.sessions?.setLogLevel(session, request.params.level);
+    } catch (error) {
+      // Redis did not answer: a transient refusal, as for every other Redis step of a request, where
+      // the SDK answered an internal error in the Redis client's words ("Command timed out").
+      throw protocolErrorFor(stateUnavailable(error));
+    }
     return {};
   });
 }

@@ -96,14 +96,18 @@ afterAll(async () => {
   await ns?.cleanup();
 });
 
-/** A caller of `tenant` who may use the records tools (so reaches the records pack), or none. */
-function context(tenant: string, options: { reachesPacks: boolean }): RequestContext {
+/**
+ * A caller of `tenant` who may use the records tools (so reaches the records pack), or none; of a
+ * tenant the operator suspended with `suspended`.
+ */
+function context(tenant: string, options: { reachesPacks: boolean; suspended?: boolean }): RequestContext {
   const served = RECORDS_TOOLS.map((definition) => ({ definition, wire: wireTool(definition) }));
   return {
     principal: testPrincipal({ tenant }),
     // Three calls a minute: the fourth is refused by the tenant's minute.
     tenant: tenantRecord(tenant, {
       quotas: { callsPerMinute: 3, callsPerDay: 100, agentCallsPerMinute: 3, userCallsPerMinute: 3 },
+      ...(options.suspended ? { status: 'suspended' as const } : {}),
     }),
     body: undefined,
     served,
@@ -195,33 +199,39 @@ describe('a request relayed to the tenant runtime', () => {
     await client.close();
   });
 
-  it("charges a caller who loops on what it cannot reach to its own share, not the tenant's", async () => {
-    const ctx = context('unreached-loop', { reachesPacks: false });
-    const client = await clientOf(ctx);
-    reached = 0;
-    const answers = [];
-    for (let i = 0; i < 4; i++)
-      answers.push(await client.readResource({ uri: URI }).catch((error: unknown) => error));
-    // The agent's share is 3: the fourth waits for it.
-    expect(answers.map(refusal)).toEqual([
-      'unknown_resource',
-      'unknown_resource',
-      'unknown_resource',
-      'rate_limit_exceeded',
-    ]);
-    expect((answers[3] as { data?: { details?: { layer?: string } } }).data?.details?.layer).toBe('agent');
-    expect(reached).toBe(0);
-    // Each is recorded as denied for what it named, the last one with the refusal it got.
-    const entries = await records('unreached-loop', 4);
-    expect(entries.map((e) => [e.decision, e.reason, e.error_code])).toEqual([
-      ['deny', 'unknown_resource', 'unknown_resource'],
-      ['deny', 'unknown_resource', 'unknown_resource'],
-      ['deny', 'unknown_resource', 'unknown_resource'],
-      ['deny', 'unknown_resource', 'rate_limit_exceeded'],
-    ]);
-    // The tenant's minute paid for none of them.
-    const { layers } = await deps.limiter.peek({ principal: ctx.principal, tenant: ctx.tenant });
-    expect(layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(3);
-    await client.close();
-  });
+  // A 2025 session outlives its tenant's suspension, and a 2026-07-28 caller needs none: before, a
+  // suspended tenant's relayed requests were taken from the tenant's minute and day (left spent for
+  // its other agents once resumed), held a slot and went on to the supervisor, as a tools/call never
+  // does.
+  it.each([
+    ['what it cannot reach', 'unknown_resource', { reachesPacks: false }],
+    ['a suspended tenant', 'tenant_suspended', { reachesPacks: true, suspended: true }],
+  ] as const)(
+    "charges a caller who loops on %s to its own share, not the tenant's, and never sends it",
+    async (_what, code, options) => {
+      const tenant = `looping-${code.replaceAll('_', '-')}`;
+      const ctx = context(tenant, options);
+      const client = await clientOf(ctx);
+      reached = 0;
+      const answers = [];
+      for (let i = 0; i < 4; i++)
+        answers.push(await client.readResource({ uri: URI }).catch((error: unknown) => error));
+      // The agent's share is 3: the fourth waits for it.
+      expect(answers.map(refusal)).toEqual([code, code, code, 'rate_limit_exceeded']);
+      expect((answers[3] as { data?: { details?: { layer?: string } } }).data?.details?.layer).toBe('agent');
+      expect(reached).toBe(0);
+      // Each is recorded as denied for why it was refused, the last one with the refusal it got.
+      const entries = await records(tenant, 4);
+      expect(entries.map((e) => [e.decision, e.reason, e.error_code])).toEqual([
+        ['deny', code, code],
+        ['deny', code, code],
+        ['deny', code, code],
+        ['deny', code, 'rate_limit_exceeded'],
+      ]);
+      // The tenant's minute paid for none of them.
+      const { layers } = await deps.limiter.peek({ principal: ctx.principal, tenant: ctx.tenant });
+      expect(layers.find((l) => l.layer === 'tenant_minute')?.remaining).toBe(3);
+      await client.close();
+    },
+  );
 });

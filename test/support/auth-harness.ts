@@ -30,6 +30,8 @@ import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
 import type { TenantLookup } from '../../router/tenancy/tenant-directory.ts';
 import type { TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { ALL_SCOPES } from '../../kernel/packs/manifest.ts';
+import { defaultRoles, openToAgentsAlone } from '../../kernel/registry/tenant-registry.ts';
+import { tenantRecord } from './tenant.ts';
 
 export async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');
@@ -120,6 +122,15 @@ export function issuerVerifier(options: {
     algorithms: ['ES256'],
     clockToleranceSeconds: options.clockToleranceSeconds ?? 5,
     tenants: options.tenants,
+  });
+}
+
+/** A tenant of `issuer`'s tokens (its `tenant` and `roles` claims) whose agents may call `whoami`. */
+export function whoamiTenant(id: string, issuer: KeyHolder): TenantRecord {
+  return tenantRecord(id, {
+    issuers: [{ issuer: issuer.issuer, tenantClaim: 'tenant', rolesClaim: 'roles' }],
+    tools: openToAgentsAlone(['whoami']),
+    roles: defaultRoles(),
   });
 }
 
