@@ -20,6 +20,7 @@ import {
   PackVersionSchema,
   type PackManifest,
 } from './pack-manifest.ts';
+import { packSchemaToZod } from './pack-schema.ts';
 
 const JsonObject = z.record(z.string(), z.unknown());
 
@@ -91,7 +92,10 @@ export function packInputSchema(tool: ApprovedTool): Record<string, unknown> {
   };
 }
 
-/** The router's definition of one approved pack tool: validated with zod's JSON Schema support. */
+/**
+ * The router's definition of one approved pack tool: validated with zod's JSON Schema support, its
+ * patterns in linear time (pack-schema.ts); throws for a schema that cannot be enforced so.
+ */
 export function packToolDefinition(approval: PackApproval, tool: ApprovedTool): ToolDefinition {
   const def: ToolDefinition = {
     name: tool.exposed,
@@ -99,8 +103,8 @@ export function packToolDefinition(approval: PackApproval, tool: ApprovedTool): 
     kind: 'tenant',
     title: tool.definition.title ?? tool.exposed,
     description: tool.definition.description ?? '',
-    inputSchema: z.fromJSONSchema(packInputSchema(tool)),
-    outputSchema: tool.definition.outputSchema ? z.fromJSONSchema(tool.definition.outputSchema) : z.unknown(),
+    inputSchema: packSchemaToZod(packInputSchema(tool)),
+    outputSchema: tool.definition.outputSchema ? packSchemaToZod(tool.definition.outputSchema) : z.unknown(),
     scope: tool.scope,
     effect: tool.effect,
     writes: tool.effect !== 'read',
