@@ -20,6 +20,7 @@ import {
   PackVersionSchema,
   type PackManifest,
 } from './pack-manifest.ts';
+import { packSchemaToZod } from './pack-schema.ts';
 
 const JsonObject = z.record(z.string(), z.unknown());
 
@@ -91,7 +92,27 @@ export function packInputSchema(tool: ApprovedTool): Record<string, unknown> {
   };
 }
 
-/** The router's definition of one approved pack tool: validated with zod's JSON Schema support. */
+/**
+ * What the router enforces for a pack write: the idempotency key, checked on its own, and the pack's
+ * own schema over the other arguments, as the pack gets them (the runtime strips the key). Not
+ * packInputSchema, which merges the key into the pack's schema for clients to read: zod reads no
+ * keyword beside a root `$ref`, so for a schema of that shape the merged one required no key (every
+ * keyless write of the tool then shared the key "undefined") and refused every call that had one.
+ */
+function packWriteSchema(own: z.ZodType): z.ZodType {
+  return z.looseObject({ [IDEMPOTENCY_KEY_FIELD]: IdempotencyKeySchema }).transform((args, ctx) => {
+    const { [IDEMPOTENCY_KEY_FIELD]: key, ...rest } = args;
+    const parsed = own.safeParse(rest);
+    if (parsed.success) return { ...(parsed.data as object), [IDEMPOTENCY_KEY_FIELD]: key };
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+    return z.NEVER;
+  });
+}
+
+/**
+ * The router's definition of one approved pack tool: validated with zod's JSON Schema support, its
+ * patterns in linear time (pack-schema.ts); throws for a schema that cannot be enforced so.
+ */
 export function packToolDefinition(approval: PackApproval, tool: ApprovedTool): ToolDefinition {
   const def: ToolDefinition = {
     name: tool.exposed,
@@ -99,8 +120,11 @@ export function packToolDefinition(approval: PackApproval, tool: ApprovedTool): 
     kind: 'tenant',
     title: tool.definition.title ?? tool.exposed,
     description: tool.definition.description ?? '',
-    inputSchema: z.fromJSONSchema(packInputSchema(tool)),
-    outputSchema: tool.definition.outputSchema ? z.fromJSONSchema(tool.definition.outputSchema) : z.unknown(),
+    inputSchema:
+      tool.effect === 'read'
+        ? packSchemaToZod(tool.definition.inputSchema)
+        : packWriteSchema(packSchemaToZod(tool.definition.inputSchema)),
+    outputSchema: tool.definition.outputSchema ? packSchemaToZod(tool.definition.outputSchema) : z.unknown(),
     scope: tool.scope,
     effect: tool.effect,
     writes: tool.effect !== 'read',

@@ -3,7 +3,14 @@
 // (list-charge.ts); tools/call runs the pipeline (router/pipeline/): validation, then in-process
 // shared tools or idempotent dispatch to the tenant's own runtime. Each leaves one record in the
 // tenant's audit trail once answered (call-audit.ts), but a listing refused past its budgets.
-import { ProtocolError, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  SdkError,
+  Server,
+  type CallToolResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { BulkheadError, isBulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import { toolError, toolErrorFor } from '../../kernel/tools/tool-errors.ts';
 import type { TenantDispatcher } from '../dispatch/tenant-dispatcher.ts';
@@ -117,6 +124,17 @@ function spentShare(context: RequestContext, deps: RouterServerDeps, spent: Spen
   return toolErrorFor(spent.error);
 }
 
+/**
+ * What a caller is told of a failure inside the router itself (an operator's shared tool that
+ * threw, a defect): that it happened, not its message, which may name files, hosts or other
+ * tenants (the SDK answers a thrown error with its message). The log keeps the error, stack and all.
+ * The router's refusals (ProtocolError) and the SDK's own errors (a closed exchange) pass as they are.
+ */
+function internalError(log: RequestContext['log'], tool: string, error: unknown): ProtocolError {
+  log.error({ tool, err: error }, 'tools/call failed inside the router');
+  return new ProtocolError(ProtocolErrorCode.InternalError, 'Internal error');
+}
+
 function unknownTool(name: string): Error {
   // Same structured data as a tool error: a tool the caller may not use does not exist for it.
   const error = new BulkheadError('unknown_tool', `no tool named ${name} is available to this caller`);
@@ -194,7 +212,9 @@ export function createRouterServer(
       // A refusal answered as a JSON-RPC error carries its structured error (json-rpc.ts).
       const refusal = error instanceof ProtocolError ? error.data : undefined;
       answered(error instanceof ProtocolError ? errorCodeIn(refusal) : 'internal', undefined, refusal);
-      throw error;
+      throw error instanceof ProtocolError || error instanceof SdkError
+        ? error
+        : internalError(log, request.params.name, error);
     }
     const failure = (result.structuredContent as { error?: unknown } | undefined)?.error;
     answered(resultCode(result), result._meta as Record<string, unknown> | undefined, failure);

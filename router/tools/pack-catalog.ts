@@ -4,7 +4,7 @@
 // scopes are what the router advertises beyond its own (router/auth/advertised-scopes.ts).
 import type { Logger } from 'pino';
 import type { PackApproval } from '../../kernel/packs/pack-approval.ts';
-import { packToolDefinitions } from '../../kernel/packs/pack-approval.ts';
+import { packToolDefinition } from '../../kernel/packs/pack-approval.ts';
 import { PackScopeSchema } from '../../kernel/packs/pack-manifest.ts';
 import type { TenantPackPin, TenantRecord } from '../../kernel/tenant/tenant-spec.ts';
 import { routerPin, type ToolDefinition } from '../../kernel/tools/tool-definition.ts';
@@ -38,11 +38,29 @@ function approved(approval: PackApproval, options: CatalogOptions): Approved {
     );
     return false;
   });
-  const served = { ...approval, tools };
+  // A tool whose schema this router cannot enforce (a pattern approved before patterns had to run
+  // in linear time) is not served; the approval's other tools are, and every other approval's.
+  const definitions = tools.flatMap((tool) => {
+    try {
+      return [{ tool, definition: packToolDefinition(approval, tool) }];
+    } catch (error) {
+      options.logger?.error(
+        {
+          pack: approval.name,
+          version: approval.version,
+          tool: tool.exposed,
+          event: 'pack_tool_unenforceable',
+          err: error,
+        },
+        "a pack tool's schema cannot be enforced: the pack tool is not served",
+      );
+      return [];
+    }
+  });
   return {
     approvedAt: approval.approvedAt,
-    tools: packToolDefinitions(served),
-    pins: new Map(tools.map((tool) => [tool.exposed, routerPin(tool.definition, tool.digest)])),
+    tools: definitions.map(({ definition }) => definition),
+    pins: new Map(definitions.map(({ tool }) => [tool.exposed, routerPin(tool.definition, tool.digest)])),
     prompts: new Map(approval.prompts.map((prompt) => [String(prompt.name), prompt])),
   };
 }

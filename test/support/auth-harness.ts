@@ -23,7 +23,7 @@ import { IdempotencyStore } from '../../router/pipeline/idempotency.ts';
 import { RecordSealer } from '../../router/pipeline/record-sealing.ts';
 import { RateLimiter } from '../../kernel/ratelimit/rate-limiter.ts';
 import { DEFAULT_DOCS_DIR } from '../../router/router.ts';
-import { builtInSharedTools } from '../../router/tools/shared-registry.ts';
+import { builtInSharedTools, type SharedToolModule } from '../../router/tools/shared-registry.ts';
 import { ToolSurface } from '../../router/tools/tool-surface.ts';
 import type { TrustedIssuerInput } from '../../router/auth/trusted-issuers.ts';
 import { TenantDispatcher } from '../../router/dispatch/tenant-dispatcher.ts';
@@ -176,6 +176,8 @@ export interface HarnessOptions {
   runtimes?: Pick<AppDeps, 'dispatcher' | 'gate'>;
   /** How long a write waits for another call of its key (IdempotencyOptions.waitMs; default 30 s). */
   idempotencyWaitMs?: number;
+  /** An operator's shared tools (BULKHEAD_SHARED_TOOL_MODULES), served after the built-in ones. */
+  sharedTools?: SharedToolModule[];
 }
 
 /** The router's HTTP app as production wires it, minus the tenant runtimes (unless `runtimes`). */
@@ -185,7 +187,7 @@ export async function startAuthRouter(
   const resourceUrl = `http://127.0.0.1:${options.port}/mcp`;
   const redis = options.redis ?? new Redis(parseRedisUrl(REDIS_URL));
   const prefix = options.prefix ?? `bulkhead:t-auth-${randomBytes(3).toString('hex')}`;
-  const shared = builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR });
+  const shared = [...builtInSharedTools({ docsDir: DEFAULT_DOCS_DIR }), ...(options.sharedTools ?? [])];
   const app = createApp({
     sessions: new SessionStore({ redis, prefix, idleTtlSeconds: 60 }),
     surface: new ToolSurface({ shared: shared.map((m) => m.definition) }),
