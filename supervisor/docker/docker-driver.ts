@@ -115,8 +115,8 @@ export class DockerDriver implements RuntimeDriver {
     }
     const placement = this.placement(spec.tenantId, options.generation);
     if (!options.socketDirPrepared) await this.prepareSocketDir(spec);
-    // The volume first, initialised: a runtime container never exists beside a volume whose init
-    // has not finished (tenant-volume.ts).
+    // The data volume first, on its attached disk: a runtime container never exists beside a
+    // volume whose disk is not attached (tenant-volume.ts).
     const init = await readyTenantVolume({
       docker: this.docker,
       spec,
