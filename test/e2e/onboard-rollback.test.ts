@@ -76,6 +76,7 @@ describe('onboarding rollback', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Tenant hotel is ready');
     expect((await registry.get('hotel'))?.generation).toBe(1);
-    expect(await leftovers()).toEqual({ containers: 1, volumes: 1 });
+    // Its data volume and its disk's (supervisor/docker/tenant-disk.ts).
+    expect(await leftovers()).toEqual({ containers: 1, volumes: 2 });
   });
 });
