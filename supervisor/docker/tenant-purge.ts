@@ -15,6 +15,7 @@ import { ignoreStatus, statusOf } from './engine-status.ts';
 import { LABELS } from './labels.ts';
 import { ofInstallation, ownedBy } from './engine-ownership.ts';
 import { buildDiskHelperSpec, devicesHolding, diskVolumeName } from './tenant-disk.ts';
+import { runHelper } from './tenant-volume.ts';
 
 interface PurgeTarget {
   docker: Docker;
@@ -76,13 +77,11 @@ async function releaseDisk(t: PurgeTarget): Promise<void> {
   if (!(await tenantVolume(t, diskVolumeName(placement)))?.ours) return;
   const release = { tenantId: t.tenantId, placement, image: t.toolImage, mode: 'release' } as const;
   const helper = await docker.createContainer(buildDiskHelperSpec(release));
-  let detached = false;
-  try {
-    await ignoreStatus(helper.start(), 304);
-    detached = ((await helper.wait()) as { StatusCode: number }).StatusCode === 0;
-  } finally {
-    await ignoreStatus(helper.remove({ force: true }), 404);
-  }
+  const detached = await runHelper(helper, t.tenantId, 'release').then(
+    () => true,
+    () => false,
+  );
+  await ignoreStatus(helper.remove({ force: true }), 404);
   if (detached) await removeVolume(t, diskVolumeName(placement));
 }
 

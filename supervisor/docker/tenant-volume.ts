@@ -10,6 +10,7 @@ import { BulkheadError } from '../../kernel/errors/bulkhead-error.ts';
 import type { RuntimeSpec } from '../runtime/runtime-driver.ts';
 import { volumeInitName, type Placement } from './container-spec.ts';
 import { ignoreStatus } from './engine-status.ts';
+import { framesText } from './engine-frames.ts';
 import { assertOwned } from './engine-ownership.ts';
 import {
   attachedDevice,
@@ -33,15 +34,6 @@ interface DiskTarget {
   toolImage: string;
 }
 
-/**
- * Whether the data volume can be mounted as it is: made before tenants had disks (no device: kept
- * as it was, unbounded, docs/lifecycle.md), or naming a device that holds the tenant's image now.
- */
-export async function volumeReady(volume: Docker.VolumeInspectInfo, placement: Placement): Promise<boolean> {
-  const device = volume.Options?.device;
-  return device === undefined || (await holdsImage(device, placement));
-}
-
 /** A tenant's disk as the engine and the kernel have it. */
 export interface TenantDisk {
   /** Whether it has a data volume. */
@@ -50,12 +42,19 @@ export interface TenantDisk {
   device?: string;
   /** Whether that device holds the tenant's image now. */
   holdsImage: boolean;
-  /** Whether a container may mount the volume as it is (`volumeReady`). */
+  /**
+   * Whether a container may mount the volume as it is: one made before tenants had disks (no
+   * device: kept as it was, unbounded, docs/lifecycle.md), or one naming a device that holds the
+   * tenant's image now.
+   */
   ready: boolean;
 }
 
-export async function tenantDisk(docker: Docker, placement: Placement): Promise<TenantDisk> {
-  const volume = await ignoreStatus(docker.getVolume(placement.volumeName).inspect(), 404);
+/** The disk `volume` (the tenant's data volume as inspected, if there is one) mounts. */
+async function diskOf(
+  volume: Docker.VolumeInspectInfo | undefined,
+  placement: Placement,
+): Promise<TenantDisk> {
   const device = volume?.Options?.device;
   if (device === undefined)
     return { volume: volume !== undefined, holdsImage: false, ready: volume !== undefined };
@@ -63,24 +62,16 @@ export async function tenantDisk(docker: Docker, placement: Placement): Promise<
   return { volume: true, device, holdsImage: holds, ready: holds };
 }
 
-/** The helper's output (the engine's log stream, each frame behind an 8-byte header). */
-async function helperOutput(helper: Docker.Container): Promise<string> {
-  const raw = await helper.logs({ stdout: true, stderr: true, follow: false });
-  let text = '';
-  for (let at = 0; at + 8 <= raw.length;) {
-    const size = raw.readUInt32BE(at + 4);
-    text += raw.subarray(at + 8, at + 8 + size).toString();
-    at += 8 + size;
-  }
-  return text;
+export async function tenantDisk(docker: Docker, placement: Placement): Promise<TenantDisk> {
+  return diskOf(await ignoreStatus(docker.getVolume(placement.volumeName).inspect(), 404), placement);
 }
 
 /** Runs the helper (made already) to the end: what it printed, or a failure naming its exit. */
-async function runHelper(helper: Docker.Container, tenantId: string, what: string): Promise<string> {
+export async function runHelper(helper: Docker.Container, tenantId: string, what: string): Promise<string> {
   // 304: already running (another ensure's); an exited one starts again.
   await ignoreStatus(helper.start(), 304);
   const { StatusCode } = (await helper.wait()) as { StatusCode: number };
-  const output = await helperOutput(helper);
+  const output = framesText(await helper.logs({ stdout: true, stderr: true, follow: false }));
   if (StatusCode !== 0) {
     const last = output.trim().split('\n').at(-1) ?? '';
     throw new BulkheadError('runtime_failed', `disk ${what} for ${tenantId} exited ${StatusCode}: ${last}`);
@@ -115,10 +106,11 @@ export async function readyTenantVolume(target: DiskTarget): Promise<VolumeInit 
     return { left, found };
   };
   const { left, found } = await look();
-  if (!left && found && (await volumeReady(found, placement))) return undefined;
+  const { ready } = await diskOf(found, placement);
+  if (!left && ready) return undefined;
   // A volume whose device no longer holds the image: made again below; 409 if a container still
   // mounts it, which the caller removes first (docker-driver.ts).
-  if (found && !(await volumeReady(found, placement))) await ignoreStatus(volume.remove(), 404);
+  if (found && !ready) await ignoreStatus(volume.remove(), 404);
   if (!left) {
     // 409: a helper made since the look above (another ensure's), waited for below like our own.
     // Or another installation's, whose names collide: looked at again, so that it is not run.
@@ -138,8 +130,8 @@ export async function readyTenantVolume(target: DiskTarget): Promise<VolumeInit 
     if (!device)
       throw new BulkheadError('runtime_failed', `disk attach for ${spec.tenantId} named no device`);
     await docker.createVolume(dataVolumeOptions(placement, spec.tenantId, device));
-    const made = await volume.inspect();
-    if (made.Options?.device !== device || !(await volumeReady(made, placement)))
+    const made = await diskOf(await volume.inspect(), placement);
+    if (made.device !== device || !made.ready)
       throw new BulkheadError('runtime_failed', `data volume of ${spec.tenantId} does not mount its disk`);
   } catch (error) {
     await ignoreStatus(helper.remove({ force: true }), 404);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { LABELS } from '../../supervisor/docker/labels.ts';
+import { framesText } from '../../supervisor/docker/engine-frames.ts';
 import { installation, type Installation } from '../../kernel/tenant/installation.ts';
 import { redisUrl } from '../../kernel/config/common.ts';
 
@@ -105,13 +106,5 @@ export async function execIn(
   stream.on('data', (chunk: Buffer) => chunks.push(chunk));
   await new Promise((resolve) => stream.on('end', resolve));
   const { ExitCode } = await exec.inspect();
-  // The multiplexed stream prefixes each frame with an 8-byte header; strip them for reading.
-  const raw = Buffer.concat(chunks);
-  let output = '';
-  for (let offset = 0; offset + 8 <= raw.length;) {
-    const size = raw.readUInt32BE(offset + 4);
-    output += raw.subarray(offset + 8, offset + 8 + size).toString();
-    offset += 8 + size;
-  }
-  return { exitCode: ExitCode ?? -1, output };
+  return { exitCode: ExitCode ?? -1, output: framesText(Buffer.concat(chunks)) };
 }
